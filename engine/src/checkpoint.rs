@@ -1,0 +1,302 @@
+//! Checkpoints by asynchronous barrier snapshotting: the per-subtask barrier aligner (exactly-once)
+//! or tracker (at-least-once), and the job manager's checkpoint coordinator.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::graph::SubtaskId;
+use crate::ProcTimeNs;
+
+/// What barriers do to a subtask with several inputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum CheckpointMode {
+    /// Barrier alignment: an input that delivered barrier n is blocked until every input has.
+    ExactlyOnce,
+    /// Barrier tracking: no blocking; snapshot once barrier n was seen on every input. Records of
+    /// the next epoch can slip into snapshot n, and are replayed after recovery.
+    AtLeastOnce,
+}
+
+/// What the aligner decided about one barrier or one finished input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BarrierOutcome {
+    /// An old or repeated barrier: nothing to do.
+    Ignored,
+    /// Barrier recorded; more inputs must deliver it. `block` says whether to stop reading the
+    /// input (aligned mode); `first` whether this barrier started the alignment.
+    Waiting { block: bool, first: bool },
+    /// Every input delivered barrier `checkpoint_id`: snapshot now, forward the barrier, unblock.
+    Complete { checkpoint_id: u64, alignment_started_ns: ProcTimeNs },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingAlignment {
+    pub checkpoint_id: u64,
+    /// Per input: has barrier `checkpoint_id` arrived (or has the input finished)?
+    pub seen: Vec<bool>,
+    pub started_ns: ProcTimeNs,
+}
+
+/// Counts barriers per input (Arroyo's `mark` / `is_blocked` / `all_clear`, Flink's
+/// `SingleCheckpointBarrierHandler`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BarrierAligner {
+    mode: CheckpointMode,
+    input_count: usize,
+    finished: Vec<bool>,
+    pending: Option<PendingAlignment>,
+    /// Highest checkpoint this subtask has snapshotted (or abandoned for a newer one).
+    latest_id: u64,
+}
+
+impl BarrierAligner {
+    pub fn new(mode: CheckpointMode, input_count: usize) -> Self {
+        BarrierAligner { mode, input_count, finished: vec![false; input_count], pending: None, latest_id: 0 }
+    }
+
+    pub fn mode(&self) -> CheckpointMode {
+        self.mode
+    }
+    pub fn pending(&self) -> Option<&PendingAlignment> {
+        self.pending.as_ref()
+    }
+    pub fn latest_id(&self) -> u64 {
+        self.latest_id
+    }
+
+    pub fn on_barrier(&mut self, input: usize, checkpoint_id: u64, now_ns: ProcTimeNs) -> BarrierOutcome {
+        if checkpoint_id <= self.latest_id && self.pending.as_ref().is_none_or(|p| p.checkpoint_id != checkpoint_id) {
+            return BarrierOutcome::Ignored;
+        }
+        let mut first = false;
+        if self.pending.as_ref().is_none_or(|p| p.checkpoint_id < checkpoint_id) {
+            // A newer barrier overtakes an unfinished alignment: that checkpoint is abandoned
+            // here (the coordinator will time it out), and the new one starts.
+            self.pending = Some(PendingAlignment {
+                checkpoint_id,
+                seen: self.finished.clone(),
+                started_ns: now_ns,
+            });
+            self.latest_id = checkpoint_id;
+            first = true;
+        }
+        let pending = self.pending.as_mut().expect("set above");
+        if pending.seen[input] {
+            return BarrierOutcome::Ignored;
+        }
+        pending.seen[input] = true;
+        self.try_complete().unwrap_or(BarrierOutcome::Waiting { block: self.mode == CheckpointMode::ExactlyOnce, first })
+    }
+
+    /// An input ended: it counts as having delivered every future barrier.
+    pub fn on_input_finished(&mut self, input: usize) -> Option<BarrierOutcome> {
+        self.finished[input] = true;
+        if let Some(p) = self.pending.as_mut() {
+            p.seen[input] = true;
+        }
+        self.try_complete()
+    }
+
+    fn try_complete(&mut self) -> Option<BarrierOutcome> {
+        let pending = self.pending.as_ref()?;
+        if pending.seen.iter().all(|&s| s) {
+            let done = self.pending.take().expect("checked");
+            Some(BarrierOutcome::Complete { checkpoint_id: done.checkpoint_id, alignment_started_ns: done.started_ns })
+        } else {
+            None
+        }
+    }
+
+    /// Inputs currently blocked by alignment.
+    pub fn is_blocked(&self, input: usize) -> bool {
+        self.mode == CheckpointMode::ExactlyOnce
+            && self.pending.as_ref().is_some_and(|p| p.seen[input] && !self.finished[input])
+    }
+
+    pub fn input_count(&self) -> usize {
+        self.input_count
+    }
+}
+
+/// Checkpoint settings (Flink's `CheckpointConfig`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointConfig {
+    pub interval_ns: ProcTimeNs,
+    pub timeout_ns: ProcTimeNs,
+    /// Least time between the end of one checkpoint and the start of the next.
+    pub min_pause_ns: ProcTimeNs,
+    pub mode: CheckpointMode,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingCheckpoint {
+    pub id: u64,
+    pub triggered_ns: ProcTimeNs,
+    pub acked: BTreeSet<SubtaskId>,
+}
+
+/// What happened to a checkpoint, for the coordinator's caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CheckpointEvent {
+    Triggered { id: u64 },
+    Completed { id: u64 },
+    Aborted { id: u64, reason: AbortReason },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AbortReason {
+    Timeout,
+    Declined,
+    /// A failure restarted the job while it was in flight.
+    JobRestarted,
+}
+
+/// The job manager's checkpoint coordinator: triggers at most one checkpoint at a time, collects
+/// acks, completes or aborts. Pure: time comes in, decisions come out.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointCoordinator {
+    config: CheckpointConfig,
+    task_count: usize,
+    next_id: u64,
+    pending: Option<PendingCheckpoint>,
+    latest_completed: Option<u64>,
+    /// Earliest time the next checkpoint may be triggered.
+    next_trigger_ns: ProcTimeNs,
+}
+
+impl CheckpointCoordinator {
+    pub fn new(config: CheckpointConfig, task_count: usize, now_ns: ProcTimeNs) -> Self {
+        CheckpointCoordinator {
+            config,
+            task_count,
+            next_id: 1,
+            pending: None,
+            latest_completed: None,
+            next_trigger_ns: now_ns + config.interval_ns,
+        }
+    }
+
+    pub fn config(&self) -> &CheckpointConfig {
+        &self.config
+    }
+    pub fn pending(&self) -> Option<&PendingCheckpoint> {
+        self.pending.as_ref()
+    }
+    pub fn latest_completed(&self) -> Option<u64> {
+        self.latest_completed
+    }
+
+    /// When the coordinator next wants to be woken: the next trigger or the pending timeout.
+    pub fn next_deadline_ns(&self) -> ProcTimeNs {
+        match &self.pending {
+            Some(p) => p.triggered_ns + self.config.timeout_ns,
+            None => self.next_trigger_ns,
+        }
+    }
+
+    /// Called at (or after) `next_deadline_ns`: trigger a checkpoint or time one out.
+    pub fn on_tick(&mut self, now_ns: ProcTimeNs) -> Option<CheckpointEvent> {
+        if let Some(p) = &self.pending {
+            if now_ns < p.triggered_ns + self.config.timeout_ns {
+                return None;
+            }
+            let id = p.id;
+            self.end_pending(now_ns);
+            return Some(CheckpointEvent::Aborted { id, reason: AbortReason::Timeout });
+        }
+        if now_ns < self.next_trigger_ns {
+            return None;
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        self.pending = Some(PendingCheckpoint { id, triggered_ns: now_ns, acked: BTreeSet::new() });
+        Some(CheckpointEvent::Triggered { id })
+    }
+
+    pub fn on_ack(&mut self, subtask: SubtaskId, id: u64, now_ns: ProcTimeNs) -> Option<CheckpointEvent> {
+        let p = self.pending.as_mut().filter(|p| p.id == id)?;
+        p.acked.insert(subtask);
+        if p.acked.len() < self.task_count {
+            return None;
+        }
+        self.end_pending(now_ns);
+        self.latest_completed = Some(id);
+        Some(CheckpointEvent::Completed { id })
+    }
+
+    pub fn on_decline(&mut self, id: u64, now_ns: ProcTimeNs) -> Option<CheckpointEvent> {
+        self.pending.as_ref().filter(|p| p.id == id)?;
+        self.end_pending(now_ns);
+        Some(CheckpointEvent::Aborted { id, reason: AbortReason::Declined })
+    }
+
+    /// A global failover: the in-flight checkpoint dies with the job; the interval starts over.
+    pub fn on_job_restart(&mut self, now_ns: ProcTimeNs) -> Option<CheckpointEvent> {
+        let aborted =
+            self.pending.take().map(|p| CheckpointEvent::Aborted { id: p.id, reason: AbortReason::JobRestarted });
+        self.next_trigger_ns = now_ns + self.config.interval_ns;
+        aborted
+    }
+
+    fn end_pending(&mut self, now_ns: ProcTimeNs) {
+        let p = self.pending.take().expect("a pending checkpoint");
+        // The interval counts from the last trigger; the minimum pause from the last end.
+        self.next_trigger_ns = (p.triggered_ns + self.config.interval_ns).max(now_ns + self.config.min_pause_ns);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aligned_mode_blocks_inputs_until_all_barriers() {
+        let mut a = BarrierAligner::new(CheckpointMode::ExactlyOnce, 3);
+        assert_eq!(a.on_barrier(1, 1, 10), BarrierOutcome::Waiting { block: true, first: true });
+        assert!(a.is_blocked(1) && !a.is_blocked(0));
+        assert_eq!(a.on_barrier(0, 1, 20), BarrierOutcome::Waiting { block: true, first: false });
+        assert_eq!(a.on_barrier(2, 1, 30), BarrierOutcome::Complete { checkpoint_id: 1, alignment_started_ns: 10 });
+        assert!(!a.is_blocked(1));
+        assert_eq!(a.on_barrier(2, 1, 40), BarrierOutcome::Ignored);
+    }
+
+    #[test]
+    fn tracking_mode_never_blocks() {
+        let mut a = BarrierAligner::new(CheckpointMode::AtLeastOnce, 2);
+        assert_eq!(a.on_barrier(0, 1, 10), BarrierOutcome::Waiting { block: false, first: true });
+        assert!(!a.is_blocked(0));
+    }
+
+    #[test]
+    fn finished_input_counts_as_delivered() {
+        let mut a = BarrierAligner::new(CheckpointMode::ExactlyOnce, 2);
+        a.on_barrier(0, 4, 10);
+        assert_eq!(a.on_input_finished(1), Some(BarrierOutcome::Complete { checkpoint_id: 4, alignment_started_ns: 10 }));
+        assert_eq!(a.on_barrier(0, 5, 20), BarrierOutcome::Complete { checkpoint_id: 5, alignment_started_ns: 20 });
+    }
+
+    #[test]
+    fn newer_barrier_abandons_older_alignment() {
+        let mut a = BarrierAligner::new(CheckpointMode::ExactlyOnce, 2);
+        a.on_barrier(0, 1, 10);
+        assert_eq!(a.on_barrier(1, 2, 20), BarrierOutcome::Waiting { block: true, first: true });
+        assert!(!a.is_blocked(0), "input 0 delivered only the abandoned barrier 1");
+        assert_eq!(a.on_barrier(1, 1, 25), BarrierOutcome::Ignored);
+    }
+
+    #[test]
+    fn coordinator_triggers_completes_and_times_out() {
+        let config = CheckpointConfig { interval_ns: 100, timeout_ns: 50, min_pause_ns: 0, mode: CheckpointMode::ExactlyOnce };
+        let mut c = CheckpointCoordinator::new(config, 2, 0);
+        assert_eq!(c.on_tick(99), None);
+        assert_eq!(c.on_tick(100), Some(CheckpointEvent::Triggered { id: 1 }));
+        assert_eq!(c.on_ack(0, 1, 110), None);
+        assert_eq!(c.on_ack(1, 1, 120), Some(CheckpointEvent::Completed { id: 1 }));
+        assert_eq!(c.latest_completed(), Some(1));
+        assert_eq!(c.next_deadline_ns(), 200);
+        assert_eq!(c.on_tick(200), Some(CheckpointEvent::Triggered { id: 2 }));
+        assert_eq!(c.on_tick(250), Some(CheckpointEvent::Aborted { id: 2, reason: AbortReason::Timeout }));
+        assert_eq!(c.latest_completed(), Some(1));
+    }
+}

@@ -1,0 +1,741 @@
+//! One parallel instance of an operator, as a sans-IO state machine.
+//!
+//! Inputs go in through `handle_*` / [`Subtask::push_input`] + [`Subtask::step`]; everything the
+//! subtask wants done comes out of [`Subtask::poll_output`]. Time is an argument. The subtask owns
+//! its input gate (per-channel FIFO buffers) so that barrier alignment — which inputs may be read —
+//! is engine logic, not the simulator's; the simulator only decides *when* the subtask runs.
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::{BarrierAligner, BarrierOutcome, CheckpointMode};
+use crate::graph::{ChannelId, OperatorKind, OutputGate, PhysicalPlan, Stream, SubtaskId};
+use crate::message::{Barrier, Key, Message, MessageKind, Record, SourceRef};
+use crate::partition::{subtask_for_key, Partitioning};
+use crate::sink::{SinkEffect, SinkState};
+use crate::transform::{FilterFn, MapFn};
+use crate::watermark::{BoundedGenerator, CombinerUpdate, Emission, WatermarkCombiner, WatermarkStrategy};
+use crate::window::{RecordFate, WindowOperator};
+use crate::{ms_to_ns, EventTimeMs, ProcTimeNs, WATERMARK_MIN};
+
+/// One event read from the external log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceEvent {
+    pub key: Key,
+    pub value: i64,
+    pub timestamp_ms: EventTimeMs,
+}
+
+/// Something the subtask wants the world to do or know.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Output {
+    /// Put `message` on `channel` (FIFO).
+    Send { channel: ChannelId, message: Message },
+    /// The subtask took its snapshot for `checkpoint_id`: persist it and ack the coordinator.
+    Snapshot(Box<SnapshotReport>),
+    /// Ask the external sink store to do something.
+    Sink(SinkEffect),
+    /// Worth recording, changes nothing.
+    Note(Note),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotReport {
+    pub checkpoint_id: u64,
+    pub state: OperatorState,
+    /// When the first barrier arrived (the source: when triggered).
+    pub alignment_started_ns: ProcTimeNs,
+    /// Approximate size of the state, as a serialised snapshot would have it.
+    pub state_size_bytes: u64,
+}
+
+/// Observations for the recording.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Note {
+    /// A record too late for all its windows was dropped.
+    LateDropped { key: Key, timestamp_ms: EventTimeMs, source: SourceRef },
+    /// The first barrier of a checkpoint arrived on `input`; alignment starts.
+    AlignmentStarted { checkpoint_id: u64, input: usize },
+    /// Input `input` is blocked until the other inputs deliver the barrier.
+    InputBlocked { checkpoint_id: u64, input: usize },
+    /// The subtask's output watermark advanced.
+    WatermarkAdvanced { watermark_ms: EventTimeMs },
+    /// The subtask sent end of input on all outputs: it is done.
+    Finished,
+}
+
+/// Per-subtask counters for summaries and metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    pub records_in: u64,
+    pub records_out: u64,
+    pub late_dropped: u64,
+}
+
+/// A source partition as the source subtask reads it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionReader {
+    pub partition: u32,
+    pub next_offset: u64,
+    pub generator: BoundedGenerator,
+    pub idle: bool,
+    pub last_record_ns: ProcTimeNs,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceState {
+    pub partitions: Vec<PartitionReader>,
+    pub strategy: WatermarkStrategy,
+    /// Index of the next unreached entry of an explicit watermark schedule.
+    pub explicit_next: usize,
+    pub next_periodic_ns: ProcTimeNs,
+    /// The log has nothing more for us.
+    pub exhausted: bool,
+}
+
+/// An operator's own state: what a snapshot holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OperatorState {
+    Source(SourceState),
+    Map(MapFn),
+    Filter(FilterFn),
+    Window(WindowOperator),
+    Union,
+    Sink(SinkState),
+}
+
+impl OperatorState {
+    /// An approximation of the serialised size: 16 bytes per offset, per window 48 bytes plus 12
+    /// per lineage entry, per pending transaction 32 bytes.
+    pub fn size_bytes(&self) -> u64 {
+        match self {
+            OperatorState::Source(s) => 16 * s.partitions.len() as u64,
+            OperatorState::Window(w) => w.windows().map(|(_, c)| 48 + 12 * c.lineage.len() as u64).sum(),
+            OperatorState::Sink(s) => 32 * s.pending_transactions().len() as u64,
+            _ => 0,
+        }
+    }
+}
+
+/// Per-channel FIFO buffers of a subtask's inputs; the next message is the oldest arrival on an
+/// input that alignment does not block.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputGate {
+    queues: Vec<VecDeque<(u64, Message)>>,
+    next_sequence: u64,
+    queued: usize,
+}
+
+impl InputGate {
+    pub fn new(input_count: usize) -> Self {
+        InputGate { queues: vec![VecDeque::new(); input_count], next_sequence: 0, queued: 0 }
+    }
+    pub fn push(&mut self, input: usize, message: Message) {
+        self.queues[input].push_back((self.next_sequence, message));
+        self.next_sequence += 1;
+        self.queued += 1;
+    }
+    /// Messages waiting on `input`.
+    pub fn queued_on(&self, input: usize) -> usize {
+        self.queues[input].len()
+    }
+    pub fn queued(&self) -> usize {
+        self.queued
+    }
+    /// The messages waiting on `input`, oldest first.
+    pub fn queue(&self, input: usize) -> impl Iterator<Item = &Message> {
+        self.queues[input].iter().map(|(_, m)| m)
+    }
+    fn next_input(&self, blocked: impl Fn(usize) -> bool) -> Option<usize> {
+        let mut best: Option<(u64, usize)> = None;
+        for (input, queue) in self.queues.iter().enumerate() {
+            if let Some(&(seq, _)) = queue.front() {
+                if !blocked(input) && best.is_none_or(|(s, _)| seq < s) {
+                    best = Some((seq, input));
+                }
+            }
+        }
+        best.map(|(_, input)| input)
+    }
+    fn pop(&mut self, input: usize) -> Message {
+        self.queued -= 1;
+        self.queues[input].pop_front().expect("caller checked").1
+    }
+    fn clear(&mut self) {
+        for q in &mut self.queues {
+            q.clear();
+        }
+        self.queued = 0;
+    }
+}
+
+/// The subtask state machine.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subtask {
+    id: SubtaskId,
+    name: String,
+    outputs: Vec<OutputGate>,
+    rebalance_next: Vec<usize>,
+    gate: InputGate,
+    valve: WatermarkCombiner,
+    aligner: BarrierAligner,
+    operator: OperatorState,
+    checkpointing: bool,
+    output_watermark: EventTimeMs,
+    output_idle: bool,
+    finished: bool,
+    counters: Counters,
+    outbox: VecDeque<Output>,
+    #[serde(skip)]
+    scratch_records: Vec<Record>,
+    #[serde(skip)]
+    scratch_effects: Vec<SinkEffect>,
+}
+
+impl Subtask {
+    /// A fresh subtask (no state) for attempt `attempt` of the job.
+    pub fn new(
+        plan: &PhysicalPlan,
+        id: SubtaskId,
+        mode: Option<CheckpointMode>,
+        attempt: u32,
+        now_ns: ProcTimeNs,
+    ) -> Self {
+        let info = &plan.subtasks[id];
+        let op = &plan.operators[info.operator];
+        let input_count = info.inputs.len();
+        let operator = match &op.kind {
+            OperatorKind::Source(spec) => {
+                let partitions = plan
+                    .partitions_of(id)
+                    .into_iter()
+                    .map(|partition| PartitionReader {
+                        partition,
+                        next_offset: 0,
+                        generator: BoundedGenerator::new(match spec.watermarks {
+                            WatermarkStrategy::BoundedOutOfOrderness { bound_ms, .. } => bound_ms,
+                            _ => 0,
+                        }),
+                        idle: false,
+                        last_record_ns: now_ns,
+                    })
+                    .collect();
+                OperatorState::Source(SourceState {
+                    partitions,
+                    strategy: spec.watermarks.clone(),
+                    explicit_next: 0,
+                    next_periodic_ns: now_ns,
+                    exhausted: false,
+                })
+            }
+            OperatorKind::Map(f) => OperatorState::Map(f.clone()),
+            OperatorKind::Filter(f) => OperatorState::Filter(f.clone()),
+            OperatorKind::Window(spec) => OperatorState::Window(WindowOperator::new(spec.clone())),
+            OperatorKind::Union => OperatorState::Union,
+            OperatorKind::Sink(kind) => OperatorState::Sink(SinkState::new(*kind, id, attempt)),
+        };
+        let mut subtask = Subtask {
+            id,
+            name: info.name.clone(),
+            outputs: info.outputs.clone(),
+            rebalance_next: vec![info.index as usize; info.outputs.len()],
+            gate: InputGate::new(input_count),
+            valve: WatermarkCombiner::new(input_count),
+            aligner: BarrierAligner::new(mode.unwrap_or(CheckpointMode::ExactlyOnce), input_count),
+            operator,
+            checkpointing: mode.is_some(),
+            output_watermark: WATERMARK_MIN,
+            output_idle: false,
+            finished: false,
+            counters: Counters::default(),
+            outbox: VecDeque::new(),
+            scratch_records: Vec::new(),
+            scratch_effects: Vec::new(),
+        };
+        if let OperatorState::Source(source) = &subtask.operator {
+            if source.partitions.is_empty() {
+                // More source subtasks than partitions: this one has nothing to read. Say so at
+                // once, or it would hold every downstream watermark back forever.
+                subtask.set_output_idle(true);
+            }
+        }
+        subtask
+    }
+
+    /// A subtask restored from a completed checkpoint's snapshot of its operator state.
+    pub fn restored(
+        plan: &PhysicalPlan,
+        id: SubtaskId,
+        mode: Option<CheckpointMode>,
+        attempt: u32,
+        now_ns: ProcTimeNs,
+        state: OperatorState,
+    ) -> Self {
+        let mut subtask = Subtask::new(plan, id, mode, attempt, now_ns);
+        subtask.operator = state;
+        match &mut subtask.operator {
+            OperatorState::Source(source) => {
+                // Offsets come from the snapshot; watermark generation starts over (as Flink's).
+                for p in &mut source.partitions {
+                    p.generator = BoundedGenerator::new(p.generator.bound_ms);
+                    p.idle = false;
+                    p.last_record_ns = now_ns;
+                }
+                source.next_periodic_ns = now_ns;
+                source.explicit_next = 0;
+                source.exhausted = false;
+            }
+            OperatorState::Sink(sink) => {
+                let mut effects = Vec::new();
+                sink.on_restore(attempt, &mut effects);
+                subtask.outbox.extend(effects.into_iter().map(Output::Sink));
+            }
+            _ => {}
+        }
+        subtask
+    }
+
+    // ---- getters ------------------------------------------------------------------------------
+
+    pub fn id(&self) -> SubtaskId {
+        self.id
+    }
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn operator_state(&self) -> &OperatorState {
+        &self.operator
+    }
+    pub fn gate(&self) -> &InputGate {
+        &self.gate
+    }
+    pub fn watermarks(&self) -> &WatermarkCombiner {
+        &self.valve
+    }
+    pub fn aligner(&self) -> &BarrierAligner {
+        &self.aligner
+    }
+    pub fn output_watermark(&self) -> EventTimeMs {
+        self.output_watermark
+    }
+    pub fn is_output_idle(&self) -> bool {
+        self.output_idle
+    }
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+    pub fn is_source(&self) -> bool {
+        matches!(self.operator, OperatorState::Source(_))
+    }
+    /// Is input `input` blocked by barrier alignment?
+    pub fn is_input_blocked(&self, input: usize) -> bool {
+        self.aligner.is_blocked(input)
+    }
+    /// Is there an input message that may be processed now?
+    pub fn has_runnable_input(&self) -> bool {
+        self.gate.queued() > 0 && self.gate.next_input(|i| self.aligner.is_blocked(i)).is_some()
+    }
+
+    /// Source only: `(partition, next offset)` for each partition this subtask reads.
+    pub fn source_positions(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
+        let partitions = match &self.operator {
+            OperatorState::Source(s) => s.partitions.as_slice(),
+            _ => &[],
+        };
+        partitions.iter().map(|p| (p.partition, p.next_offset))
+    }
+
+    // ---- inputs -------------------------------------------------------------------------------
+
+    /// A message arrived on input `input`; it waits in the gate until [`Subtask::step`].
+    pub fn push_input(&mut self, input: usize, message: Message) {
+        self.gate.push(input, message);
+    }
+
+    /// Process the next runnable input message, if any; returns what kind it was.
+    pub fn step(&mut self, now_ns: ProcTimeNs) -> Option<MessageKind> {
+        let input = self.gate.next_input(|i| self.aligner.is_blocked(i))?;
+        let message = self.gate.pop(input);
+        let kind = message.kind();
+        match message {
+            Message::Record(record) => self.on_record(record),
+            Message::Watermark(w) => {
+                let update = self.valve.on_watermark(input, w);
+                self.apply_valve(update);
+            }
+            Message::Idle(idle) => {
+                let update = self.valve.on_idle(input, idle);
+                self.apply_valve(update);
+            }
+            Message::Barrier(Barrier { checkpoint_id }) => {
+                let outcome = self.aligner.on_barrier(input, checkpoint_id, now_ns);
+                self.apply_barrier_outcome(outcome, input, checkpoint_id);
+            }
+            Message::EndOfInput => {
+                let update = self.valve.on_end_of_input(input);
+                self.apply_valve(update);
+                if let Some(outcome) = self.aligner.on_input_finished(input) {
+                    self.apply_barrier_outcome(outcome, input, 0);
+                }
+                if self.valve.inputs().iter().all(|i| i.finished) {
+                    self.finish();
+                }
+            }
+        }
+        Some(kind)
+    }
+
+    /// Source only: the record at `offset` of `partition` was read from the log.
+    pub fn handle_source_record(&mut self, partition: u32, offset: u64, event: SourceEvent, now_ns: ProcTimeNs) {
+        let OperatorState::Source(source) = &mut self.operator else {
+            panic!("handle_source_record on non-source subtask {}", self.name);
+        };
+        let reader = source
+            .partitions
+            .iter_mut()
+            .find(|p| p.partition == partition)
+            .unwrap_or_else(|| panic!("{} does not read partition {partition}", self.name));
+        assert_eq!(reader.next_offset, offset, "source reads its partition in offset order");
+        reader.next_offset = offset + 1;
+        reader.generator.observe(event.timestamp_ms);
+        reader.idle = false;
+        reader.last_record_ns = now_ns;
+        let per_record = matches!(
+            source.strategy,
+            WatermarkStrategy::BoundedOutOfOrderness { emission: Emission::PerRecord, .. }
+        );
+        self.counters.records_in += 1;
+        if self.output_idle {
+            self.set_output_idle(false);
+        }
+        let record = Record {
+            key: event.key,
+            value: event.value,
+            timestamp_ms: event.timestamp_ms,
+            source: SourceRef { partition, offset },
+            ingest_ns: now_ns,
+            pane: None,
+        };
+        self.emit(Stream::Main, record);
+        if per_record {
+            self.emit_source_watermark();
+        }
+    }
+
+    /// Source only: the log holds nothing more for this subtask; finish once any explicit
+    /// watermark schedule has played out.
+    pub fn handle_source_exhausted(&mut self) {
+        if let OperatorState::Source(source) = &mut self.operator {
+            source.exhausted = true;
+            let schedule_done = match &source.strategy {
+                WatermarkStrategy::Explicit(list) => source.explicit_next >= list.len(),
+                _ => true,
+            };
+            if schedule_done && !self.finished {
+                self.finish();
+            }
+        }
+    }
+
+    /// When this subtask next wants [`Subtask::handle_timer`] (sources: periodic watermarks,
+    /// idleness, explicit schedules).
+    pub fn next_timer_ns(&self) -> Option<ProcTimeNs> {
+        let OperatorState::Source(source) = &self.operator else { return None };
+        if self.finished {
+            return None;
+        }
+        match &source.strategy {
+            WatermarkStrategy::BoundedOutOfOrderness { emission, idle_timeout_ms, .. } => {
+                let idle_check = idle_timeout_ms.and_then(|t| {
+                    source.partitions.iter().filter(|p| !p.idle).map(|p| p.last_record_ns + ms_to_ns(t)).min()
+                });
+                match emission {
+                    Emission::Periodic { .. } => Some(source.next_periodic_ns),
+                    Emission::PerRecord => idle_check,
+                }
+            }
+            WatermarkStrategy::Explicit(list) => list.get(source.explicit_next).map(|e| e.at_ns),
+            WatermarkStrategy::None => None,
+        }
+    }
+
+    pub fn handle_timer(&mut self, now_ns: ProcTimeNs) {
+        let OperatorState::Source(source) = &mut self.operator else { return };
+        if self.finished {
+            return;
+        }
+        match source.strategy.clone() {
+            WatermarkStrategy::BoundedOutOfOrderness { emission, idle_timeout_ms, .. } => {
+                if let Emission::Periodic { interval_ms } = emission {
+                    if now_ns < source.next_periodic_ns {
+                        return;
+                    }
+                    source.next_periodic_ns = now_ns + ms_to_ns(interval_ms.max(1));
+                }
+                if let Some(timeout_ms) = idle_timeout_ms {
+                    for p in &mut source.partitions {
+                        if !p.idle && now_ns >= p.last_record_ns + ms_to_ns(timeout_ms) {
+                            p.idle = true;
+                        }
+                    }
+                }
+                let all_idle = source.partitions.iter().all(|p| p.idle);
+                if all_idle && !self.output_idle {
+                    self.set_output_idle(true);
+                }
+                self.emit_source_watermark();
+            }
+            WatermarkStrategy::Explicit(list) => {
+                let mut latest = None;
+                while let Some(entry) = list.get(source.explicit_next) {
+                    if entry.at_ns > now_ns {
+                        break;
+                    }
+                    latest = Some(entry.watermark_ms);
+                    source.explicit_next += 1;
+                }
+                let done = source.exhausted && source.explicit_next >= list.len();
+                if let Some(w) = latest {
+                    self.advance_output_watermark(w);
+                }
+                if done {
+                    self.finish();
+                }
+            }
+            WatermarkStrategy::None => {}
+        }
+    }
+
+    /// Source only: checkpoint `checkpoint_id` was triggered. Snapshot offsets, then send the
+    /// barrier downstream behind every record already emitted. A finished subtask of any kind
+    /// is triggered directly too (it will never see a barrier again) and just snapshots.
+    pub fn trigger_checkpoint(&mut self, checkpoint_id: u64, now_ns: ProcTimeNs) {
+        self.snapshot(checkpoint_id, now_ns);
+        if !self.finished {
+            self.broadcast(Message::Barrier(Barrier { checkpoint_id }));
+        }
+    }
+
+    /// `notifyCheckpointComplete`.
+    pub fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) {
+        if let OperatorState::Sink(sink) = &mut self.operator {
+            let mut effects = std::mem::take(&mut self.scratch_effects);
+            sink.on_checkpoint_complete(checkpoint_id, &mut effects);
+            self.outbox.extend(effects.drain(..).map(Output::Sink));
+            self.scratch_effects = effects;
+        }
+    }
+
+    /// Drop everything buffered in the input gate (the subtask's process died).
+    pub fn clear_inputs(&mut self) {
+        self.gate.clear();
+    }
+
+    // ---- outputs ------------------------------------------------------------------------------
+
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outbox.pop_front()
+    }
+
+    // ---- internals ----------------------------------------------------------------------------
+
+    fn on_record(&mut self, mut record: Record) {
+        self.counters.records_in += 1;
+        match &mut self.operator {
+            OperatorState::Map(f) => {
+                f.apply(&mut record);
+                self.emit(Stream::Main, record);
+            }
+            OperatorState::Filter(f) => {
+                if f.keeps(&record) {
+                    self.emit(Stream::Main, record);
+                }
+            }
+            OperatorState::Union => self.emit(Stream::Main, record),
+            OperatorState::Window(window) => {
+                let mut results = std::mem::take(&mut self.scratch_records);
+                if window.on_record(&record, &mut results) == RecordFate::DroppedLate {
+                    self.counters.late_dropped += 1;
+                    self.outbox.push_back(Output::Note(Note::LateDropped {
+                        key: record.key,
+                        timestamp_ms: record.timestamp_ms,
+                        source: record.source,
+                    }));
+                    self.emit(Stream::Late, record);
+                }
+                for r in results.drain(..) {
+                    self.emit(Stream::Main, r);
+                }
+                self.scratch_records = results;
+            }
+            OperatorState::Sink(sink) => {
+                let mut effects = std::mem::take(&mut self.scratch_effects);
+                sink.write(record, &mut effects);
+                self.outbox.extend(effects.drain(..).map(Output::Sink));
+                self.scratch_effects = effects;
+            }
+            OperatorState::Source(_) => unreachable!("sources have no inputs"),
+        }
+    }
+
+    fn apply_valve(&mut self, update: CombinerUpdate) {
+        if let Some(w) = update.watermark {
+            if let OperatorState::Window(window) = &mut self.operator {
+                let mut results = std::mem::take(&mut self.scratch_records);
+                window.on_watermark(w, &mut results);
+                for r in results.drain(..) {
+                    self.emit(Stream::Main, r);
+                }
+                self.scratch_records = results;
+            }
+            self.advance_output_watermark(w);
+        }
+        if let Some(idle) = update.idle {
+            self.set_output_idle(idle);
+        }
+    }
+
+    fn apply_barrier_outcome(&mut self, outcome: BarrierOutcome, input: usize, checkpoint_id: u64) {
+        match outcome {
+            BarrierOutcome::Ignored => {}
+            BarrierOutcome::Waiting { block, first } => {
+                if first {
+                    self.outbox.push_back(Output::Note(Note::AlignmentStarted { checkpoint_id, input }));
+                }
+                if block {
+                    self.outbox.push_back(Output::Note(Note::InputBlocked { checkpoint_id, input }));
+                }
+            }
+            BarrierOutcome::Complete { checkpoint_id, alignment_started_ns } => {
+                self.snapshot(checkpoint_id, alignment_started_ns);
+                if !self.finished {
+                    self.broadcast(Message::Barrier(Barrier { checkpoint_id }));
+                }
+            }
+        }
+    }
+
+    fn snapshot(&mut self, checkpoint_id: u64, alignment_started_ns: ProcTimeNs) {
+        if let OperatorState::Sink(sink) = &mut self.operator {
+            let mut effects = std::mem::take(&mut self.scratch_effects);
+            sink.on_snapshot(checkpoint_id, &mut effects);
+            self.outbox.extend(effects.drain(..).map(Output::Sink));
+            self.scratch_effects = effects;
+        }
+        let state = self.operator.clone();
+        let state_size_bytes = state.size_bytes();
+        self.outbox.push_back(Output::Snapshot(Box::new(SnapshotReport {
+            checkpoint_id,
+            state,
+            alignment_started_ns,
+            state_size_bytes,
+        })));
+    }
+
+    fn finish(&mut self) {
+        if self.finished {
+            return;
+        }
+        if !self.checkpointing {
+            if let OperatorState::Sink(sink) = &mut self.operator {
+                let mut effects = Vec::new();
+                sink.on_end_without_checkpoints(&mut effects);
+                self.outbox.extend(effects.into_iter().map(Output::Sink));
+            }
+        }
+        if let OperatorState::Source(_) = self.operator {
+            // Flink's bounded sources send MAX_WATERMARK before end of input.
+            self.advance_output_watermark(crate::WATERMARK_MAX);
+        }
+        self.broadcast(Message::EndOfInput);
+        self.finished = true;
+        self.outbox.push_back(Output::Note(Note::Finished));
+    }
+
+    fn emit_source_watermark(&mut self) {
+        let OperatorState::Source(source) = &self.operator else { return };
+        let w = source.partitions.iter().filter(|p| !p.idle).map(|p| p.generator.current()).min();
+        if let Some(w) = w {
+            self.advance_output_watermark(w);
+        }
+    }
+
+    fn advance_output_watermark(&mut self, watermark: EventTimeMs) {
+        if watermark > self.output_watermark {
+            self.output_watermark = watermark;
+            self.broadcast(Message::Watermark(watermark));
+            self.outbox.push_back(Output::Note(Note::WatermarkAdvanced { watermark_ms: watermark }));
+        }
+    }
+
+    fn set_output_idle(&mut self, idle: bool) {
+        if self.output_idle != idle {
+            self.output_idle = idle;
+            self.broadcast(Message::Idle(idle));
+        }
+    }
+
+    fn broadcast(&mut self, message: Message) {
+        for gate in &self.outputs {
+            for &channel in &gate.channels {
+                self.outbox.push_back(Output::Send { channel, message: message.clone() });
+            }
+        }
+    }
+
+    fn emit(&mut self, stream: Stream, mut record: Record) {
+        let gates = self.outputs.len();
+        for g in 0..gates {
+            let gate = &self.outputs[g];
+            if gate.stream != stream {
+                continue;
+            }
+            let n = gate.channels.len();
+            match gate.partitioning {
+                Partitioning::Forward => {
+                    let channel = gate.channels[0];
+                    self.counters.records_out += 1;
+                    self.send_record(channel, &mut record, g + 1 < gates);
+                }
+                Partitioning::Hash(selector) => {
+                    record.key = selector.select(&record);
+                    let channel = gate.channels[subtask_for_key(record.key, n as u32) as usize];
+                    self.counters.records_out += 1;
+                    self.send_record(channel, &mut record, g + 1 < gates);
+                }
+                Partitioning::Rebalance => {
+                    let next = &mut self.rebalance_next[g];
+                    let channel = gate.channels[*next % n];
+                    *next = (*next + 1) % n;
+                    self.counters.records_out += 1;
+                    self.send_record(channel, &mut record, g + 1 < gates);
+                }
+                Partitioning::Broadcast => {
+                    for i in 0..n {
+                        let channel = self.outputs[g].channels[i];
+                        self.counters.records_out += 1;
+                        self.send_record(channel, &mut record, true);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Send a record, moving it when no later gate needs it.
+    fn send_record(&mut self, channel: ChannelId, record: &mut Record, keep: bool) {
+        let message = if keep {
+            Message::Record(record.clone())
+        } else {
+            Message::Record(std::mem::replace(record, placeholder_record()))
+        };
+        self.outbox.push_back(Output::Send { channel, message });
+    }
+}
+
+fn placeholder_record() -> Record {
+    Record { key: 0, value: 0, timestamp_ms: 0, source: SourceRef::default(), ingest_ns: 0, pane: None }
+}
