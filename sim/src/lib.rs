@@ -1,1 +1,19 @@
-pub fn x(){}
+//! streamlab's deterministic world: the discrete-event kernel, the network model, the external
+//! systems (source log, checkpoint storage, sink store), the recording, scenario files, and the
+//! reports the headless CLI prints.
+//!
+//! Determinism rules: no wall clock, no OS randomness, no iteration over hash maps into anything
+//! observable; integer time (ns); all randomness from one seed, a sub-seed per component.
+
+pub mod dist;
+pub mod external;
+pub mod kernel;
+pub mod recording;
+pub mod report;
+pub mod run;
+pub mod scenario;
+pub mod world;
+
+pub use run::{run_scenario, RunResult};
+pub use scenario::{Scenario, ScenarioError};
+pub use world::{RunOptions, StopReason, World};

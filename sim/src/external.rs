@@ -1,0 +1,245 @@
+//! Systems outside the job that survive its crashes: the replayable source log (Kafka-like), the
+//! checkpoint storage, and the sink store that records every write and what readers can see.
+
+use std::collections::BTreeMap;
+
+use engine::graph::SubtaskId;
+use engine::sink::{SinkEffect, SinkRow, TxnId};
+use engine::subtask::{OperatorState, SourceEvent};
+use engine::{Key, SourceRef};
+use serde::Serialize;
+
+use crate::kernel::{SimRng, TimeNs};
+use crate::scenario::{Generator, KeySkew, LogData, ValueDist};
+
+/// One entry of a log partition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct LogEntry {
+    /// When the entry becomes readable (its arrival, processing time).
+    pub append_ns: TimeNs,
+    pub key: Key,
+    pub value: i64,
+    pub timestamp_ms: i64,
+}
+
+/// A partitioned, offset-addressed, append-only log. Built up front from the scenario (the data
+/// does not depend on the job), read by offset, so a restarted source can rewind.
+#[derive(Clone, Debug, Default)]
+pub struct SourceLog {
+    pub partitions: Vec<Vec<LogEntry>>,
+}
+
+impl SourceLog {
+    pub fn build(data: &LogData, partitions: u32, duration_ms: u64, rng: &mut SimRng) -> SourceLog {
+        let mut log = SourceLog { partitions: vec![Vec::new(); partitions as usize] };
+        match data {
+            LogData::Events(rows) => {
+                for &(partition, arrival_ms, key, value, ts) in rows {
+                    log.partitions[partition as usize].push(LogEntry {
+                        append_ns: arrival_ms as u64 * 1_000_000,
+                        key,
+                        value,
+                        timestamp_ms: ts,
+                    });
+                }
+            }
+            LogData::Generator(g) => generate(g, duration_ms, rng, &mut log),
+        }
+        log
+    }
+
+    pub fn entry(&self, at: SourceRef) -> Option<&LogEntry> {
+        self.partitions.get(at.partition as usize)?.get(at.offset as usize)
+    }
+
+    pub fn len(&self) -> usize {
+        self.partitions.iter().map(Vec::len).sum()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn event(&self, at: SourceRef) -> Option<SourceEvent> {
+        self.entry(at).map(|e| SourceEvent { key: e.key, value: e.value, timestamp_ms: e.timestamp_ms })
+    }
+}
+
+fn generate(g: &Generator, duration_ms: u64, rng: &mut SimRng, log: &mut SourceLog) {
+    let duration_ns = duration_ms * 1_000_000;
+    // Mean gap between arrivals on one partition.
+    let base_gap_ns = (1_000_000_000u64 * g.partitions as u64 / g.rate_per_s).max(1);
+    for p in 0..g.partitions {
+        let mut t: TimeNs = rng.exponential(base_gap_ns);
+        while t < duration_ns {
+            let t_ms = t / 1_000_000;
+            let multiplier = g.bursts.iter().filter(|b| b.from_ms <= t_ms && t_ms < b.until_ms).map(|b| b.rate_multiplier).max().unwrap_or(1);
+            let silenced = g.idle_partitions.iter().any(|i| i.partition == p && i.from_ms <= t_ms && t_ms < i.until_ms);
+            if !silenced {
+                let key = match g.key_skew {
+                    KeySkew::Uniform => rng.below(g.keys as u64),
+                    KeySkew::Hot { keys, share_ppm } => {
+                        if rng.chance_ppm(share_ppm) {
+                            rng.below(keys as u64)
+                        } else {
+                            rng.below(g.keys as u64)
+                        }
+                    }
+                };
+                let value = match g.value {
+                    ValueDist::Constant(v) => v,
+                    ValueDist::Uniform { min, max } => min + rng.below((max - min) as u64 + 1) as i64,
+                };
+                let mut delay_ns = g.disorder.delay.sample_ns(rng);
+                if g.disorder.very_late_ppm > 0 && rng.chance_ppm(g.disorder.very_late_ppm) {
+                    delay_ns += g.disorder.very_late_ms * 1_000_000;
+                }
+                let timestamp_ms = (t as i64 - delay_ns as i64).div_euclid(1_000_000);
+                log.partitions[p as usize].push(LogEntry { append_ns: t, key, value, timestamp_ms });
+            }
+            t += (rng.exponential(base_gap_ns) / multiplier).max(1);
+        }
+    }
+}
+
+/// Durable checkpoint storage: per checkpoint, the snapshot of every subtask.
+#[derive(Clone, Debug, Default)]
+pub struct CheckpointStorage {
+    pub checkpoints: BTreeMap<u64, BTreeMap<SubtaskId, OperatorState>>,
+    /// Checkpoints whose writes fail (a fault), which declines them.
+    pub failing: Vec<u64>,
+}
+
+impl CheckpointStorage {
+    /// Persist one subtask's snapshot. `false` when storage refuses (the checkpoint is declined).
+    pub fn write(&mut self, checkpoint_id: u64, subtask: SubtaskId, state: OperatorState) -> bool {
+        if self.failing.contains(&checkpoint_id) {
+            return false;
+        }
+        self.checkpoints.entry(checkpoint_id).or_default().insert(subtask, state);
+        true
+    }
+    pub fn get(&self, checkpoint_id: u64) -> Option<&BTreeMap<SubtaskId, OperatorState>> {
+        self.checkpoints.get(&checkpoint_id)
+    }
+    /// Drop snapshots of checkpoints that can no longer be restored (older than `keep_from`).
+    pub fn discard_before(&mut self, keep_from: u64) {
+        self.checkpoints.retain(|id, _| *id >= keep_from);
+    }
+}
+
+/// What happened to a written row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum RowState {
+    /// Readers see it.
+    Visible,
+    /// In a transaction that is not committed (yet).
+    Pending,
+    /// In a transaction that was aborted: never visible.
+    Aborted,
+    /// An idempotent upsert that a later write of the same key replaced.
+    Overwritten,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StoredRow {
+    pub sink: usize,
+    pub subtask: SubtaskId,
+    pub row: SinkRow,
+    pub written_ns: TimeNs,
+    /// When it became visible (committed, or written for non-transactional sinks).
+    pub visible_ns: Option<TimeNs>,
+    pub state: RowState,
+    pub txn: Option<TxnId>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum TxnState {
+    Open,
+    PreCommitted { checkpoint_id: u64 },
+    Committed,
+    Aborted,
+}
+
+/// The external store behind every sink: records every write, in order, and which are visible.
+#[derive(Clone, Debug, Default)]
+pub struct SinkStore {
+    pub rows: Vec<StoredRow>,
+    pub transactions: BTreeMap<TxnId, TxnState>,
+    txn_rows: BTreeMap<TxnId, Vec<usize>>,
+    upserts: BTreeMap<(usize, Key, Option<engine::window::Window>, Option<SourceRef>), usize>,
+}
+
+impl SinkStore {
+    pub fn apply(&mut self, sink: usize, subtask: SubtaskId, effect: SinkEffect, now_ns: TimeNs) {
+        match effect {
+            SinkEffect::Append(row) => self.push(sink, subtask, row, now_ns, RowState::Visible, None),
+            SinkEffect::Upsert(row) => {
+                let (key, window, source) = row.upsert_key();
+                let index = self.rows.len();
+                if let Some(old) = self.upserts.insert((sink, key, window, source), index) {
+                    self.rows[old].state = RowState::Overwritten;
+                }
+                self.push(sink, subtask, row, now_ns, RowState::Visible, None);
+            }
+            SinkEffect::TxnWrite { txn, row } => {
+                self.transactions.entry(txn).or_insert(TxnState::Open);
+                let index = self.rows.len();
+                self.txn_rows.entry(txn).or_default().push(index);
+                self.push(sink, subtask, row, now_ns, RowState::Pending, Some(txn));
+            }
+            SinkEffect::PreCommit { txn, checkpoint_id } => {
+                self.transactions.insert(txn, TxnState::PreCommitted { checkpoint_id });
+            }
+            SinkEffect::Commit { txn } => self.commit(txn, now_ns),
+            SinkEffect::Recover { subtask, commit } => {
+                for txn in &commit {
+                    self.commit(*txn, now_ns);
+                }
+                let others: Vec<TxnId> = self
+                    .transactions
+                    .iter()
+                    .filter(|(t, s)| t.subtask == subtask && !commit.contains(t) && !matches!(s, TxnState::Committed | TxnState::Aborted))
+                    .map(|(t, _)| *t)
+                    .collect();
+                for txn in others {
+                    self.abort(txn);
+                }
+            }
+        }
+    }
+
+    fn push(&mut self, sink: usize, subtask: SubtaskId, row: SinkRow, now_ns: TimeNs, state: RowState, txn: Option<TxnId>) {
+        let visible_ns = (state == RowState::Visible).then_some(now_ns);
+        self.rows.push(StoredRow { sink, subtask, row, written_ns: now_ns, visible_ns, state, txn });
+    }
+
+    fn commit(&mut self, txn: TxnId, now_ns: TimeNs) {
+        match self.transactions.get(&txn) {
+            Some(TxnState::Committed) | Some(TxnState::Aborted) | None => return,
+            _ => {}
+        }
+        self.transactions.insert(txn, TxnState::Committed);
+        for &i in self.txn_rows.get(&txn).into_iter().flatten() {
+            self.rows[i].state = RowState::Visible;
+            self.rows[i].visible_ns = Some(now_ns);
+        }
+    }
+
+    /// Abort a transaction (recovery, or the store's transaction timeout).
+    pub fn abort(&mut self, txn: TxnId) {
+        if matches!(self.transactions.get(&txn), Some(TxnState::Committed) | None) {
+            return;
+        }
+        self.transactions.insert(txn, TxnState::Aborted);
+        for &i in self.txn_rows.get(&txn).into_iter().flatten() {
+            self.rows[i].state = RowState::Aborted;
+        }
+    }
+
+    /// Rows a reader sees now, in the order they became visible.
+    pub fn visible(&self) -> Vec<&StoredRow> {
+        let mut rows: Vec<&StoredRow> = self.rows.iter().filter(|r| r.state == RowState::Visible).collect();
+        rows.sort_by_key(|r| r.visible_ns);
+        rows
+    }
+}

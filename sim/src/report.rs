@@ -1,0 +1,112 @@
+//! What `streamlab run` prints: the resolved parameters, a summary, and the sink output as text or
+//! JSON lines.
+
+use std::fmt::Write as _;
+
+use serde_json::json;
+
+use crate::external::StoredRow;
+use crate::recording::CheckpointOutcome;
+use crate::run::RunResult;
+use crate::world::StopReason;
+
+/// Format virtual nanoseconds as seconds with millisecond precision.
+pub fn format_ns(ns: u64) -> String {
+    format!("{}.{:03} s", ns / 1_000_000_000, ns / 1_000_000 % 1000)
+}
+
+/// The summary block of a run.
+pub fn summary(result: &RunResult) -> String {
+    let world = &result.world;
+    let scenario = &world.scenario;
+    let mut out = String::new();
+    let stop = match result.stop {
+        StopReason::JobFinished => "job finished",
+        StopReason::Stalled => "stalled (nothing left to do, job not finished)",
+        StopReason::TimeLimit => "time limit (max_run_ms) reached",
+    };
+    let _ = writeln!(out, "stopped: {stop} at {} virtual", format_ns(world.now_ns()));
+    let _ = writeln!(
+        out,
+        "events: {} kernel events, {} trace events; source log {} records",
+        world.events_processed,
+        world.recorder.count(),
+        world.log.len()
+    );
+    let _ = writeln!(out, "trace hash: {:#018x}", world.recorder.hash());
+    let _ = writeln!(
+        out,
+        "{:<16} {:>9} {:>12} {:>12} {:>9} {:>22}",
+        "operator", "subtasks", "records in", "records out", "late", "watermark lag ms"
+    );
+    for (op_id, op) in scenario.plan.operators.iter().enumerate() {
+        let range = op.first_subtask..op.first_subtask + op.parallelism as usize;
+        let (mut rin, mut rout, mut late) = (0, 0, 0);
+        for s in range {
+            let c = world.tasks[s].subtask.counters();
+            rin += c.records_in;
+            rout += c.records_out;
+            late += c.late_dropped;
+        }
+        let lags: Vec<i64> = world.metrics.iter().filter_map(|b| b.watermark_lag_ms.get(op_id).copied().flatten()).collect();
+        let lag = if lags.is_empty() {
+            "-".to_string()
+        } else {
+            let mean = lags.iter().sum::<i64>() / lags.len() as i64;
+            format!("mean {mean} max {}", lags.iter().max().unwrap_or(&0))
+        };
+        let _ = writeln!(out, "{:<16} {:>9} {:>12} {:>12} {:>9} {:>22}", op.name, op.parallelism, rin, rout, late, lag);
+    }
+    let _ = writeln!(out, "late records dropped: {}", result.late_dropped());
+    if scenario.checkpoints.is_some() {
+        let completed = world.checkpoints.iter().filter(|c| matches!(c.outcome, CheckpointOutcome::Completed { .. })).count();
+        let aborted = world.checkpoints.iter().filter(|c| matches!(c.outcome, CheckpointOutcome::Aborted { .. })).count();
+        let _ = writeln!(out, "checkpoints: {completed} completed, {aborted} aborted");
+    }
+    out
+}
+
+/// One sink row as a line of the text table.
+pub fn row_text(result: &RunResult, row: &StoredRow) -> String {
+    let scenario = &result.world.scenario;
+    let sink = &scenario.plan.operators[row.sink].name;
+    let window = match row.row.window {
+        Some(w) => format!("[{}, {})", scenario.format_time_ms(w.start_ms), scenario.format_time_ms(w.end_ms)),
+        None => format!("ts {}", scenario.format_time_ms(row.row.timestamp_ms)),
+    };
+    format!(
+        "{:<10} {:<8} {:<28} {:>10} {:<8} {}",
+        sink,
+        scenario.key_name(row.row.key),
+        window,
+        row.row.value,
+        row.row.firing.label(),
+        format_ns(row.visible_ns.unwrap_or(row.written_ns))
+    )
+}
+
+pub fn rows_text(result: &RunResult) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{:<10} {:<8} {:<28} {:>10} {:<8} {}", "sink", "key", "window", "value", "firing", "visible at");
+    for row in result.visible_rows() {
+        let _ = writeln!(out, "{}", row_text(result, row));
+    }
+    out
+}
+
+/// One sink row as a JSON object.
+pub fn row_json(result: &RunResult, row: &StoredRow) -> serde_json::Value {
+    let scenario = &result.world.scenario;
+    let visible_ns = row.visible_ns.unwrap_or(row.written_ns);
+    json!({
+        "sink": scenario.plan.operators[row.sink].name,
+        "key": scenario.key_name(row.row.key),
+        "window_start_ms": row.row.window.map(|w| w.start_ms),
+        "window_end_ms": row.row.window.map(|w| w.end_ms),
+        "timestamp_ms": row.row.timestamp_ms,
+        "value": row.row.value,
+        "firing": row.row.firing.label(),
+        "emit_time_ms": visible_ns / 1_000_000,
+        "emit_time_ns": visible_ns,
+    })
+}
