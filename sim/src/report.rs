@@ -15,6 +15,15 @@ pub fn format_ns(ns: u64) -> String {
     format!("{}.{:03} s", ns / 1_000_000_000, ns / 1_000_000 % 1000)
 }
 
+/// Virtual time as the scenario likes it: a clock time for textbook scenarios, else seconds.
+pub fn format_virtual(scenario: &crate::Scenario, ns: u64) -> String {
+    if scenario.clock_times {
+        crate::scenario::format_clock((ns / 1_000_000) as i64)
+    } else {
+        format_ns(ns)
+    }
+}
+
 /// The summary block of a run.
 pub fn summary(result: &RunResult) -> String {
     let world = &result.world;
@@ -25,7 +34,8 @@ pub fn summary(result: &RunResult) -> String {
         StopReason::Stalled => "stalled (nothing left to do, job not finished)",
         StopReason::TimeLimit => "time limit (max_run_ms) reached",
     };
-    let _ = writeln!(out, "stopped: {stop} at {} virtual", format_ns(world.now_ns()));
+    let at = world.finished_at_ns.filter(|_| result.stop == StopReason::JobFinished).unwrap_or(world.now_ns());
+    let _ = writeln!(out, "stopped: {stop} at {} virtual", format_virtual(scenario, at));
     let _ = writeln!(
         out,
         "events: {} kernel events, {} trace events; source log {} records",
@@ -81,7 +91,7 @@ pub fn row_text(result: &RunResult, row: &StoredRow) -> String {
         window,
         row.row.value,
         row.row.firing.label(),
-        format_ns(row.visible_ns.unwrap_or(row.written_ns))
+        format_virtual(scenario, row.visible_ns.unwrap_or(row.written_ns))
     )
 }
 

@@ -266,7 +266,7 @@ impl World {
                 self.arm_timer(id);
             }
             Event::CoordinatorTick => {
-                if self.coordinator_tick_at != Some(now) {
+                if self.coordinator_tick_at != Some(now) || self.checkpointing_done() {
                     return;
                 }
                 self.coordinator_tick_at = None;
@@ -409,11 +409,18 @@ impl World {
         }
     }
 
+    /// The job is done and a checkpoint taken after it finished has completed (so transactional
+    /// sinks committed everything): no more checkpoints.
+    fn checkpointing_done(&self) -> bool {
+        let latest = self.coordinator.as_ref().and_then(|c| c.latest_completed());
+        self.final_checkpoint_after.is_some_and(|after| latest.is_some_and(|l| l > after))
+    }
+
     fn arm_coordinator(&mut self) {
-        let Some(c) = &self.coordinator else { return };
-        if self.final_checkpoint_after.is_some_and(|after| c.latest_completed().is_some_and(|l| l > after)) {
-            return; // the job is done and its last output committed: no more checkpoints
+        if self.checkpointing_done() {
+            return;
         }
+        let Some(c) = &self.coordinator else { return };
         let at = c.next_deadline_ns();
         if self.coordinator_tick_at != Some(at) {
             self.coordinator_tick_at = Some(at);
@@ -610,7 +617,12 @@ impl World {
         for op in 0..operators {
             let first = self.scenario.plan.operators[op].first_subtask;
             let n = self.scenario.plan.operators[op].parallelism as usize;
-            let min_wm = (first..first + n).map(|s| self.tasks[s].subtask.output_watermark()).min().unwrap_or(i64::MIN);
+            // Idle subtasks do not hold anything back, so they do not count towards the lag.
+            let min_wm = (first..first + n)
+                .filter(|&s| !self.tasks[s].subtask.is_output_idle())
+                .map(|s| self.tasks[s].subtask.output_watermark())
+                .min()
+                .unwrap_or(i64::MIN);
             self.bucket.watermark_lag_ms[op] =
                 (min_wm != i64::MIN && min_wm != i64::MAX).then(|| (now / 1_000_000) as i64 - min_wm);
         }
