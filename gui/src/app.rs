@@ -1,39 +1,342 @@
-//! The workbench application.
+//! The workbench application: state apart from UI (rerun's model). `App` holds the loaded
+//! scenario, its recorded runs, the time control and what is selected; panels draw from it and
+//! report what the user asked for as [`Action`]s, applied after the frame is drawn.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use sim::kernel::TimeNs;
 use sim::run::DEFAULT_SEED;
-use sim::{report, RunOptions, RunResult, Scenario};
+use sim::{Scenario, ScenarioError};
+
+use crate::panels;
+use crate::scrub::RecordedRun;
+use crate::time_control::{Command, TimeControl};
+use crate::view::dag::DagLayout;
+use crate::view::plots::Chart;
+use crate::view::{plots, Frame};
+
+/// Where a scenario comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ScenarioSource {
+    /// `sim::scenario::DEFAULT_SCENARIO`, compiled into the binary.
+    Embedded,
+    File(PathBuf),
+}
+
+impl ScenarioSource {
+    pub fn load(&self) -> Result<Scenario, ScenarioError> {
+        match self {
+            ScenarioSource::Embedded => Ok(Scenario::default_scenario()),
+            ScenarioSource::File(path) => Scenario::load(path),
+        }
+    }
+}
+
+/// One entry of the scenario picker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioEntry {
+    pub label: String,
+    pub source: ScenarioSource,
+}
+
+pub const EMBEDDED_LABEL: &str = "clickstream (built-in default)";
+
+/// The embedded default, then every `*.ron` in the first scenarios folder found: `./scenarios`
+/// (running from the repository), else the one next to the sources (running tests).
+pub fn shipped_scenarios() -> Vec<ScenarioEntry> {
+    let mut entries = vec![ScenarioEntry { label: EMBEDDED_LABEL.to_string(), source: ScenarioSource::Embedded }];
+    let candidates = [PathBuf::from("scenarios"), Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")];
+    if let Some(dir) = candidates.iter().find(|d| d.is_dir()) {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "ron")).collect())
+            .unwrap_or_default();
+        // Directory order is the file system's: sort so the list is the same everywhere.
+        files.sort();
+        for path in files {
+            let label = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+            entries.push(ScenarioEntry { label, source: ScenarioSource::File(path) });
+        }
+    }
+    entries
+}
+
+/// The lower half of the central panel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tab {
+    Watermarks,
+    Alignment,
+    SinkOutput,
+    Plots,
+    Outcomes,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 5] = [Tab::Watermarks, Tab::Alignment, Tab::SinkOutput, Tab::Plots, Tab::Outcomes];
+    pub fn label(self) -> &'static str {
+        match self {
+            Tab::Watermarks => "Watermarks: why has my window not fired?",
+            Tab::Alignment => "Barrier alignment",
+            Tab::SinkOutput => "Sink output",
+            Tab::Plots => "Charts",
+            Tab::Outcomes => "Faults and outcomes",
+        }
+    }
+}
+
+/// What the user asked for during a frame.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    Time(Command),
+    Select(Option<usize>),
+    Load(ScenarioSource),
+    /// Run the loaded scenario again with the seed in the seed field.
+    Rerun,
+    ShowRun(usize),
+    ExportCharts,
+}
+
+/// A loaded scenario with its recorded runs: the original and any forks.
+pub struct Session {
+    pub scenario: Arc<Scenario>,
+    pub seed: u64,
+    pub source: ScenarioSource,
+    pub runs: Vec<RecordedRun>,
+    /// Index of the run on screen.
+    pub shown: usize,
+    pub layout: DagLayout,
+    /// Per run, its charts (whole-run data: built once).
+    pub charts: Vec<Vec<Chart>>,
+    /// The frame for the last (run, cursor, selection) asked for.
+    frame: Option<(FrameKey, Frame)>,
+    pub frames_built: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FrameKey {
+    run: usize,
+    cursor_ns: TimeNs,
+    selected: Option<usize>,
+    visible_only: bool,
+}
+
+impl Session {
+    pub fn new(scenario: Arc<Scenario>, seed: u64, source: ScenarioSource) -> Session {
+        let run = RecordedRun::record(scenario.clone(), seed);
+        let charts = vec![plots::all(&run.final_world)];
+        Session {
+            layout: DagLayout::build(&scenario),
+            scenario,
+            seed,
+            source,
+            runs: vec![run],
+            shown: 0,
+            charts,
+            frame: None,
+            frames_built: 0,
+        }
+    }
+
+    pub fn run(&self) -> &RecordedRun {
+        &self.runs[self.shown]
+    }
+
+    pub fn add_run(&mut self, run: RecordedRun) -> usize {
+        self.charts.push(plots::all(&run.final_world));
+        self.runs.push(run);
+        self.runs.len() - 1
+    }
+
+    /// The view model at `cursor_ns`, built only when something it depends on changed: while
+    /// paused, frames cost nothing but drawing.
+    pub fn frame(&mut self, cursor_ns: TimeNs, selected: Option<usize>, visible_only: bool) -> &Frame {
+        let key = FrameKey { run: self.shown, cursor_ns, selected, visible_only };
+        if self.frame.as_ref().is_none_or(|(k, _)| *k != key) {
+            let run = &mut self.runs[self.shown];
+            let sends = std::mem::take(&mut run.sends);
+            let world = run.world_at(cursor_ns);
+            let frame = Frame::build(world, &sends, cursor_ns, selected, visible_only);
+            run.sends = sends;
+            self.frame = Some((key, frame));
+            self.frames_built += 1;
+        }
+        &self.frame.as_ref().expect("set above").1
+    }
+}
 
 pub struct App {
-    scenario: Result<Arc<Scenario>, String>,
-    result: Option<RunResult>,
+    pub scenarios: Vec<ScenarioEntry>,
+    /// The path typed into the "open file" field.
+    pub path_text: String,
+    pub seed_text: String,
+    /// The last scenario or seed error, shown until the next successful load.
+    pub error: Option<String>,
+    pub session: Option<Session>,
+    pub time: TimeControl,
+    pub selected: Option<usize>,
+    pub tab: Tab,
+    /// Sink output: only rows a reader sees (committed / not overwritten).
+    pub visible_only: bool,
+    pub export_dir: String,
+    /// The outcome of the last export.
+    pub export_status: Option<Result<String, String>>,
 }
 
 impl App {
+    /// The window's constructor (eframe calls it).
     pub fn new(_cc: &eframe::CreationContext<'_>, path: Option<PathBuf>) -> Self {
-        let scenario = match path {
-            Some(p) => Scenario::load(&p).map(Arc::new).map_err(|e| e.to_string()),
-            None => Ok(Arc::new(Scenario::default_scenario())),
+        let source = path.map_or(ScenarioSource::Embedded, ScenarioSource::File);
+        App::new_headless(source, None)
+    }
+
+    /// Everything but the window: tests and benchmarks build the app this way.
+    pub fn new_headless(source: ScenarioSource, seed: Option<u64>) -> Self {
+        let mut app = App {
+            scenarios: shipped_scenarios(),
+            path_text: String::new(),
+            seed_text: String::new(),
+            error: None,
+            session: None,
+            time: TimeControl::default(),
+            selected: None,
+            tab: Tab::Watermarks,
+            visible_only: true,
+            export_dir: "streamlab-charts".to_string(),
+            export_status: None,
         };
-        let result = scenario.as_ref().ok().map(|s| sim::run_scenario(s.clone(), s.seed.unwrap_or(DEFAULT_SEED), RunOptions::default()));
-        App { scenario, result }
+        if let ScenarioSource::File(p) = &source {
+            app.path_text = p.display().to_string();
+        }
+        app.load(source, seed);
+        app
+    }
+
+    /// Load and run a scenario. On error the previous session stays on screen with the error
+    /// above it: a typo in a file should not take the workbench away.
+    pub fn load(&mut self, source: ScenarioSource, seed: Option<u64>) {
+        match source.load() {
+            Ok(scenario) => {
+                let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
+                let session = Session::new(Arc::new(scenario), seed, source);
+                self.seed_text = seed.to_string();
+                self.time = TimeControl::new(TimeControl::suggested_speed(session.run().end_ns));
+                self.selected = None;
+                self.session = Some(session);
+                self.error = None;
+            }
+            Err(e) => self.error = Some(e.to_string()),
+        }
+    }
+
+    pub fn apply(&mut self, action: Action) {
+        match action {
+            Action::Time(command) => {
+                if let Some(session) = &self.session {
+                    self.time.apply(command, session.run());
+                }
+            }
+            Action::Select(s) => self.selected = s,
+            Action::Load(source) => self.load(source, None),
+            Action::Rerun => {
+                let Some(source) = self.session.as_ref().map(|s| s.source.clone()) else { return };
+                match self.seed_text.trim().parse::<u64>() {
+                    Ok(seed) => self.load(source, Some(seed)),
+                    Err(_) => self.error = Some(format!("seed: `{}` is not a whole number from 0 to {}", self.seed_text, u64::MAX)),
+                }
+            }
+            Action::ShowRun(i) => {
+                if let Some(session) = &mut self.session {
+                    if i < session.runs.len() {
+                        session.shown = i;
+                        self.time.cursor_ns = self.time.cursor_ns.min(session.run().end_ns);
+                    }
+                }
+            }
+            Action::ExportCharts => {
+                if let Some(session) = &self.session {
+                    let charts = &session.charts[session.shown];
+                    self.export_status = Some(crate::export::export_all(charts, Path::new(&self.export_dir)));
+                }
+            }
+        }
+    }
+
+    /// The whole workbench, drawn into `ui`.
+    pub fn workbench_ui(&mut self, ui: &mut egui::Ui) {
+        let mut actions = Vec::new();
+        panels::keys_ui(ui, &mut actions);
+        egui::Panel::top("scenario_bar").show(ui, |ui| {
+            panels::scenario_bar::scenario_bar_ui(ui, self, &mut actions);
+        });
+        if self.session.is_none() {
+            egui::CentralPanel::default().show(ui, |ui| {
+                ui.label("No scenario loaded. Pick one above, or type a file path and press Open.");
+            });
+            self.finish_frame(actions, ui);
+            return;
+        }
+        // Advance playback before building the frame, so what is drawn is where the cursor is.
+        let dt = ui.input(|i| i.stable_dt);
+        let end_ns = self.session.as_ref().map_or(0, |s| s.run().end_ns);
+        self.time.tick(dt, end_ns);
+        let session = self.session.as_mut().expect("checked above");
+        let cursor = self.time.cursor_ns;
+        session.frame(cursor, self.selected, self.visible_only);
+        let session = self.session.as_ref().expect("checked above");
+        let frame = &session.frame.as_ref().expect("built above").1;
+        egui::Panel::top("transport").show(ui, |ui| {
+            panels::transport::transport_ui(ui, session, &self.time, &mut actions);
+        });
+        egui::Panel::bottom("timeline").resizable(false).show(ui, |ui| {
+            panels::timeline::timeline_ui(ui, session.run(), cursor, &mut actions);
+        });
+        egui::Panel::right("inspector").default_size(340.0).show(ui, |ui| {
+            panels::inspector::inspector_ui(ui, session, frame, &mut actions);
+        });
+        egui::CentralPanel::default().show(ui, |ui| {
+            let height = ui.available_height();
+            ui.allocate_ui(egui::vec2(ui.available_width(), (height * 0.55).max(220.0)), |ui| {
+                panels::dag::dag_ui(ui, session, frame, self.selected, &mut actions);
+            });
+            ui.separator();
+            ui.horizontal_wrapped(|ui| {
+                for tab in Tab::ALL {
+                    ui.selectable_value(&mut self.tab, tab, tab.label());
+                }
+            });
+            ui.separator();
+            match self.tab {
+                Tab::Watermarks => panels::watermarks::watermarks_ui(ui, session, frame, self.selected, &mut actions),
+                Tab::Alignment => panels::alignment::alignment_ui(ui, session, frame, &mut actions),
+                Tab::SinkOutput => {
+                    panels::sinks::sinks_ui(ui, session, frame, &mut self.visible_only);
+                }
+                Tab::Plots => panels::plots::plots_ui(
+                    ui,
+                    &session.charts[session.shown],
+                    cursor,
+                    &mut self.export_dir,
+                    &self.export_status,
+                    &mut actions,
+                ),
+                Tab::Outcomes => panels::outcomes::outcomes_ui(ui, session, &mut actions),
+            }
+        });
+        self.finish_frame(actions, ui);
+    }
+
+    fn finish_frame(&mut self, actions: Vec<Action>, ui: &egui::Ui) {
+        for action in actions {
+            self.apply(action);
+        }
+        if self.time.playing {
+            ui.ctx().request_repaint();
+        }
     }
 }
 
 impl eframe::App for App {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        egui::CentralPanel::default().show(ui, |ui| match (&self.scenario, &self.result) {
-            (Ok(s), Some(r)) => {
-                ui.heading(&s.name);
-                ui.label(&s.description);
-                ui.monospace(report::summary(r));
-            }
-            (Err(e), _) => {
-                ui.colored_label(egui::Color32::RED, e);
-            }
-            _ => {}
-        });
+        self.workbench_ui(ui);
     }
 }

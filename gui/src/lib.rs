@@ -1,10 +1,19 @@
 //! streamlab's desktop workbench (egui/eframe). It reads the simulator's recording and never
 //! re-implements engine logic. Nothing depends on this crate.
+//!
+//! Codemap: [`app`] (state and actions), [`time_control`] (play/pause/seek as a plain struct),
+//! [`scrub`] (a recorded run with snapshots: the world at any moment), [`view`] (view models,
+//! plain data), [`panels`] (egui drawing only), [`export`] (charts to PNG/SVG with plotters).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 pub mod app;
+pub mod export;
+pub mod panels;
+pub mod scrub;
+pub mod time_control;
+pub mod view;
 
 /// The message shown when there is no display to open a window on.
 pub const NO_DISPLAY_MESSAGE: &str = "\

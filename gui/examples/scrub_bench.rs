@@ -1,0 +1,124 @@
+//! Scrubbing and per-frame costs on a recording of about a million kernel events.
+//!
+//!     cargo run --release -p gui --example scrub_bench [-- <virtual seconds>]
+//!
+//! Prints: recording time (both passes), scrub latency to random moments (restore the nearest
+//! snapshot, step forward), small forward moves as during playback, and the time to build a
+//! frame's view models. Wall-clock time is read here, in a benchmark, never in the workbench's
+//! models. It prints; it asserts nothing about durations.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gui::scrub::RecordedRun;
+use gui::view::Frame;
+use sim::Scenario;
+
+/// A keyed-window job over three task managers with checkpoints: what the workbench shows,
+/// scaled up (about 70 000 kernel events per virtual second).
+fn scenario_text(seconds: u64) -> String {
+    format!(
+        r#"Scenario(
+    name: "scrub benchmark",
+    duration_ms: {ms},
+    cluster: (task_managers: 3, slots_per_task_manager: 4),
+    network: (latency: Uniform(min_ms: 1, max_ms: 4)),
+    source: Generator((partitions: 8, rate_per_s: 20_000, keys: 1_000, value: Uniform(min: 1, max: 100),
+                       disorder: (delay: Exponential(mean_ms: 50)))),
+    watermarks: BoundedOutOfOrderness(bound_ms: 200, emit: Periodic(interval_ms: 200)),
+    pipeline: [
+        Source(name: "source", parallelism: 4, cost_us: 1),
+        KeyBy(Key),
+        Window(name: "window", kind: Tumbling(size_ms: 1_000), aggregate: Sum, parallelism: 4, cost_us: 2),
+        Sink(name: "sink", kind: TwoPhaseCommit, parallelism: 2, cost_us: 1),
+    ],
+    checkpoints: Some((interval_ms: 1_000, mode: ExactlyOnce)),
+    track_lineage: false,
+)"#,
+        ms = seconds * 1000
+    )
+}
+
+/// A small deterministic generator for the sample points (xorshift64*).
+struct Points(u64);
+impl Points {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) % n.max(1)
+    }
+}
+
+fn percentiles(mut samples: Vec<Duration>) -> String {
+    samples.sort();
+    let at = |p: f64| samples[((samples.len() - 1) as f64 * p).round() as usize];
+    format!(
+        "n={:<4} p50 {:>9.3} ms   p95 {:>9.3} ms   max {:>9.3} ms",
+        samples.len(),
+        at(0.50).as_secs_f64() * 1e3,
+        at(0.95).as_secs_f64() * 1e3,
+        at(1.0).as_secs_f64() * 1e3
+    )
+}
+
+fn main() {
+    let seconds: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(15);
+    let scenario = Arc::new(Scenario::parse(&scenario_text(seconds), "(scrub benchmark)").expect("valid"));
+    let start = Instant::now();
+    let mut run = RecordedRun::record(scenario, 1);
+    let record_s = start.elapsed().as_secs_f64();
+    let end = run.end_ns;
+    println!(
+        "recording: {} virtual s, {} kernel events, {} trace events, {} snapshots (every {} events), {:.2} s wall for both passes",
+        seconds,
+        run.final_world.events_processed,
+        run.trace.len(),
+        run.snapshot_count(),
+        gui::scrub::SNAPSHOT_EVERY_EVENTS,
+        record_s
+    );
+    assert_eq!(run.snapshot_pass_hash, run.final_world.recorder.hash(), "both passes saw the same run");
+
+    let mut points = Points(0x5eed);
+    let sends = run.sends.clone();
+
+    // Random jumps: each restores a snapshot (or reuses the cached world) and steps forward.
+    let mut scrub = Vec::new();
+    let mut frames = Vec::new();
+    for _ in 0..300 {
+        let t = points.below(end + 1);
+        let start = Instant::now();
+        let world = run.world_at(t);
+        scrub.push(start.elapsed());
+        let start = Instant::now();
+        let frame = Frame::build(world, &sends, t, Some(5), true);
+        frames.push(start.elapsed());
+        std::hint::black_box(frame);
+    }
+    println!("scrub to a random moment          : {}", percentiles(scrub));
+    println!("view models at that moment        : {}", percentiles(frames));
+
+    // Playback: 60 frames per second at 0.1 s of virtual time per second (1.67 ms per frame),
+    // then at 1 s per second (16.7 ms per frame), from a few starting points.
+    for (label, step_ns) in [("playback at 0.1 s/s, per frame     ", 1_666_667u64), ("playback at 1 s/s, per frame       ", 16_666_667)] {
+        let mut step = Vec::new();
+        let mut frames = Vec::new();
+        for _ in 0..5 {
+            let mut t = points.below(end.saturating_sub(step_ns * 60));
+            run.world_at(t);
+            for _ in 0..60 {
+                t += step_ns;
+                let start = Instant::now();
+                let world = run.world_at(t);
+                step.push(start.elapsed());
+                let start = Instant::now();
+                std::hint::black_box(Frame::build(world, &sends, t, Some(5), true));
+                frames.push(start.elapsed());
+            }
+        }
+        println!("{label}: world {}", percentiles(step));
+        println!("{label}: views {}", percentiles(frames));
+    }
+    println!("restores {}, events stepped {}", run.stats.restores, run.stats.events_stepped);
+}

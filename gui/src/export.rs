@@ -1,0 +1,158 @@
+//! Chart export with plotters: one PNG and one SVG per chart. Files are written atomically (a
+//! temporary file in the same folder, then a rename), so a reader never sees half a picture.
+
+use std::path::{Path, PathBuf};
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::panels::PALETTE;
+use crate::view::plots::{Chart, ChartStyle};
+
+const SIZE: (u32, u32) = (960, 480);
+
+/// Write `<id>.png` and `<id>.svg` for every chart into `dir` (created if missing).
+pub fn export_all(charts: &[Chart], dir: &Path) -> Result<String, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let mut written = Vec::new();
+    for chart in charts {
+        let png = dir.join(format!("{}.png", chart.id));
+        write_png(chart, &png)?;
+        let svg = dir.join(format!("{}.svg", chart.id));
+        write_svg(chart, &svg)?;
+        written.push(png);
+        written.push(svg);
+    }
+    Ok(format!("wrote {} files to {}", written.len(), dir.display()))
+}
+
+pub fn write_svg(chart: &Chart, path: &Path) -> Result<(), String> {
+    let mut text = String::new();
+    {
+        let root = SVGBackend::with_string(&mut text, SIZE).into_drawing_area();
+        draw(chart, &root)?;
+        root.present().map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    write_atomically(path, text.as_bytes())
+}
+
+pub fn write_png(chart: &Chart, path: &Path) -> Result<(), String> {
+    // plotters picks the image format from the extension, so the temporary name ends in .png.
+    let tmp = temporary_name(path, "png");
+    let result = (|| {
+        let root = BitMapBackend::new(&tmp, SIZE).into_drawing_area();
+        draw(chart, &root)?;
+        root.present().map_err(|e| format!("{}: {e}", path.display()))
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn temporary_name(path: &Path, extension: &str) -> PathBuf {
+    let name = path.file_name().map_or_else(|| "chart".into(), |n| n.to_string_lossy().into_owned());
+    path.with_file_name(format!(".{name}.{}.partial.{extension}", std::process::id()))
+}
+
+/// Write `bytes` to a temporary file next to `path`, flush it to disk, rename it over `path`.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write as _;
+    let tmp = temporary_name(path, "tmp");
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("{}: {e}", path.display())
+    })
+}
+
+fn color(i: usize) -> RGBColor {
+    let c = PALETTE[i % PALETTE.len()];
+    RGBColor(c.r(), c.g(), c.b())
+}
+
+fn draw<DB: DrawingBackend>(chart: &Chart, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    root.fill(&WHITE).map_err(err)?;
+    let ((x0, x1), (y0, y1)) = chart.bounds();
+    let mut ctx = ChartBuilder::on(root)
+        .caption(&chart.title, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(err)?;
+    ctx.configure_mesh().x_desc(chart.x_label.as_str()).y_desc(chart.y_label.as_str()).draw().map_err(err)?;
+    let n = chart.series.len().max(1) as f64;
+    for (i, s) in chart.series.iter().enumerate() {
+        let c = color(i);
+        match chart.style {
+            ChartStyle::TimeLines => {
+                ctx.draw_series(LineSeries::new(s.points.iter().copied(), c.stroke_width(2)))
+                    .map_err(err)?
+                    .label(s.name.as_str())
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+            }
+            ChartStyle::Bars => {
+                let width = 0.8 / n;
+                ctx.draw_series(s.points.iter().map(|&(x, y)| {
+                    let left = x - 0.4 + width * i as f64;
+                    Rectangle::new([(left, 0.0), (left + width, y)], c.filled())
+                }))
+                .map_err(err)?
+                .label(s.name.as_str())
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], c.filled()));
+            }
+        }
+    }
+    if !chart.series.is_empty() {
+        ctx.configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::view::plots::Series;
+
+    fn chart(style: ChartStyle) -> Chart {
+        Chart {
+            id: "test-chart",
+            title: "A test".into(),
+            x_label: "x".into(),
+            y_label: "y".into(),
+            style,
+            series: vec![
+                Series { name: "a".into(), points: vec![(1.0, 2.0), (2.0, 3.0), (3.0, 1.0)] },
+                Series { name: "b".into(), points: vec![(1.0, 1.0), (2.0, 0.5), (3.0, 2.5)] },
+            ],
+        }
+    }
+
+    #[test]
+    fn export_writes_png_and_svg_and_leaves_no_temporary_files() {
+        let dir = std::env::temp_dir().join(format!("streamlab-export-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let message = export_all(&[chart(ChartStyle::TimeLines), { let mut c = chart(ChartStyle::Bars); c.id = "bars"; c }], &dir).unwrap();
+        assert!(message.starts_with("wrote 4 files"), "{message}");
+        let png = std::fs::read(dir.join("test-chart.png")).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        let svg = std::fs::read_to_string(dir.join("bars.svg")).unwrap();
+        assert!(svg.contains("<svg"));
+        let names: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert!(names.iter().all(|n| !n.starts_with('.')), "temporary files left: {names:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

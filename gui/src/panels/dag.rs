@@ -1,0 +1,239 @@
+//! The job graph at the cursor: operators as boxes (left to right by depth), their parallel
+//! subtasks inside (coloured by task manager), channels as curves, and what is on them:
+//! records as dots, watermarks as labelled ticks, barriers as bars with their checkpoint id.
+//! Inputs blocked by barrier alignment are drawn red with the number of messages waiting.
+
+use egui::epaint::CubicBezierShape;
+use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, StrokeKind, Vec2};
+
+use crate::app::{Action, Session};
+use crate::panels::{palette, BARRIER_COLOR, BLOCKED_COLOR, IDLE_COLOR, RECORD_COLOR, WATERMARK_COLOR};
+use crate::view::dag::{ChannelLine, DagLayout, Flight, OperatorBox, SubtaskSlot};
+use crate::view::watermarks::watermark_text;
+use crate::view::Frame;
+
+/// Draw at most this many messages: beyond it the picture is a smear anyway, and frames stay fast.
+const MAX_DRAWN_MESSAGES: usize = 3_000;
+/// Label watermarks only while there are few of them on screen.
+const MAX_WATERMARK_LABELS: usize = 40;
+
+/// Layout units to pixels.
+struct Geometry {
+    rect: Rect,
+    column_width: f32,
+    row_height: f32,
+    top: f32,
+}
+
+impl Geometry {
+    fn new(layout: &DagLayout, rect: Rect) -> Geometry {
+        let column_width = rect.width() / layout.columns.max(1) as f32;
+        let row_height = (rect.height() / layout.rows.max(1.0)).clamp(14.0, 46.0);
+        let top = rect.top() + (rect.height() - layout.rows * row_height).max(0.0) / 2.0;
+        Geometry { rect, column_width, row_height, top }
+    }
+
+    fn column_x(&self, column: usize) -> (f32, f32) {
+        let left = self.rect.left() + column as f32 * self.column_width;
+        (left + self.column_width * 0.14, left + self.column_width * 0.86)
+    }
+
+    fn operator_rect(&self, op: &OperatorBox) -> Rect {
+        let (x0, x1) = self.column_x(op.column);
+        let y0 = self.top + op.top * self.row_height;
+        Rect::from_x_y_ranges(x0..=x1, y0..=y0 + op.height * self.row_height)
+    }
+
+    fn slot_rect(&self, slot: &SubtaskSlot) -> Rect {
+        let (x0, x1) = self.column_x(slot.column);
+        let cy = self.top + slot.center * self.row_height;
+        let h = (self.row_height - 4.0).max(8.0);
+        Rect::from_center_size(Pos2::new((x0 + x1) / 2.0, cy), Vec2::new(x1 - x0 - 10.0, h))
+    }
+
+    /// The curve a channel is drawn along.
+    fn curve(&self, layout: &DagLayout, c: &ChannelLine) -> [Pos2; 4] {
+        let from = self.slot_rect(&layout.subtasks[c.from]);
+        let to = self.slot_rect(&layout.subtasks[c.to]);
+        let spread = |r: Rect, k: usize, n: usize| r.top() + r.height() * (k + 1) as f32 / (n + 1) as f32;
+        let a = Pos2::new(from.right(), spread(from, c.output, c.outputs));
+        let b = Pos2::new(to.left(), spread(to, c.input, c.inputs));
+        let dx = ((b.x - a.x) * 0.45).max(20.0);
+        [a, Pos2::new(a.x + dx, a.y), Pos2::new(b.x - dx, b.y), b]
+    }
+}
+
+pub fn dag_ui(ui: &mut egui::Ui, session: &Session, frame: &Frame, selected: Option<usize>, actions: &mut Vec<Action>) {
+    legend_ui(ui, session);
+    let layout = &session.layout;
+    let scenario = &session.scenario;
+    let size = ui.available_size().max(Vec2::new(200.0, 120.0));
+    let (response, painter) = ui.allocate_painter(size, Sense::click());
+    let geo = Geometry::new(layout, response.rect.shrink(4.0));
+    let visuals = ui.visuals().clone();
+    let text = visuals.text_color();
+    let weak = visuals.weak_text_color();
+    let small = FontId::proportional(10.0);
+
+    // Operators and subtasks first, so that channels and messages draw over them.
+    for op in &layout.operators {
+        let r = geo.operator_rect(op);
+        painter.rect_filled(r, 6.0, visuals.faint_bg_color);
+        painter.rect_stroke(r, 6.0, Stroke::new(1.0, visuals.widgets.noninteractive.bg_stroke.color), StrokeKind::Inside);
+        let header = Pos2::new(r.left() + 6.0, r.top() + 2.0);
+        let title = painter.text(header, Align2::LEFT_TOP, &op.name, FontId::proportional(13.0), text);
+        painter.text(Pos2::new(title.right() + 6.0, title.bottom()), Align2::LEFT_BOTTOM, format!("{} · {}", op.kind, op.detail), small.clone(), weak);
+    }
+    let hover = response.hover_pos();
+    let mut hovered_slot = None;
+    for slot in &layout.subtasks {
+        let r = geo.slot_rect(slot);
+        let status = &frame.dag.subtasks[slot.subtask];
+        let tm = palette(slot.task_manager as usize);
+        let fill = if status.finished { tm.gamma_multiply(0.12) } else { tm.gamma_multiply(0.35) };
+        painter.rect_filled(r, 3.0, fill);
+        let stroke = if Some(slot.subtask) == selected { Stroke::new(2.5, text) } else { Stroke::new(1.0, tm) };
+        painter.rect_stroke(r, 3.0, stroke, StrokeKind::Inside);
+        let label = format!("{}  tm-{}", slot.name, slot.task_manager);
+        painter.text(Pos2::new(r.left() + 4.0, r.center().y), Align2::LEFT_CENTER, label, small.clone(), text);
+        let state = if status.finished {
+            "finished".to_string()
+        } else if let Some(cp) = status.aligning {
+            format!("aligning {cp}")
+        } else if status.idle {
+            "idle".to_string()
+        } else {
+            format!("{} in", status.records_in)
+        };
+        let color = if status.aligning.is_some() { BARRIER_COLOR } else { weak };
+        painter.text(Pos2::new(r.right() - 4.0, r.center().y), Align2::RIGHT_CENTER, state, small.clone(), color);
+        if hover.is_some_and(|p| r.contains(p)) {
+            hovered_slot = Some(slot.subtask);
+        }
+    }
+
+    // Channels, with blocked inputs in red and their waiting messages counted.
+    for c in &layout.channels {
+        let points = geo.curve(layout, c);
+        let status = &frame.dag.channels[c.channel];
+        let stroke = if status.blocked {
+            Stroke::new(2.5, BLOCKED_COLOR)
+        } else if c.late {
+            Stroke::new(1.0, WATERMARK_COLOR.gamma_multiply(0.6))
+        } else {
+            Stroke::new(1.0, weak.gamma_multiply(0.6))
+        };
+        painter.add(CubicBezierShape::from_points_stroke(points, false, Color32::TRANSPARENT, stroke));
+        let end = points[3];
+        if status.blocked {
+            painter.text(
+                end + Vec2::new(-4.0, -2.0),
+                Align2::RIGHT_BOTTOM,
+                format!("blocked, {} waiting", status.queued),
+                small.clone(),
+                BLOCKED_COLOR,
+            );
+        } else if status.queued > 0 {
+            painter.text(end + Vec2::new(-4.0, -2.0), Align2::RIGHT_BOTTOM, status.queued.to_string(), small.clone(), weak);
+        }
+    }
+
+    // Messages on the wires.
+    let mut watermark_labels = 0;
+    for flight in frame.dag.in_flight.iter().take(MAX_DRAWN_MESSAGES) {
+        let c = &layout.channels[flight.channel];
+        let curve = CubicBezierShape::from_points_stroke(geo.curve(layout, c), false, Color32::TRANSPARENT, Stroke::NONE);
+        let p = curve.sample(flight.progress);
+        match flight.what {
+            Flight::Record => {
+                painter.circle_filled(p, 3.0, RECORD_COLOR);
+            }
+            Flight::Watermark(w) => {
+                painter.vline(p.x, p.y - 7.0..=p.y + 7.0, Stroke::new(2.0, WATERMARK_COLOR));
+                if watermark_labels < MAX_WATERMARK_LABELS {
+                    watermark_labels += 1;
+                    painter.text(p + Vec2::new(0.0, -8.0), Align2::CENTER_BOTTOM, watermark_text(scenario, w), small.clone(), WATERMARK_COLOR);
+                }
+            }
+            Flight::Barrier(id) => {
+                painter.rect_filled(Rect::from_center_size(p, Vec2::new(4.0, 16.0)), 1.0, BARRIER_COLOR);
+                painter.text(p + Vec2::new(0.0, 9.0), Align2::CENTER_TOP, format!("cp {id}"), small.clone(), BARRIER_COLOR);
+            }
+            Flight::Idle(_) => {
+                painter.circle_stroke(p, 4.0, Stroke::new(1.5, IDLE_COLOR));
+            }
+            Flight::EndOfInput => {
+                painter.rect_filled(Rect::from_center_size(p, Vec2::splat(7.0)), 0.0, text);
+            }
+        }
+    }
+    let drawn = frame.dag.in_flight.len().min(MAX_DRAWN_MESSAGES);
+    let r = response.rect;
+    painter.text(
+        Pos2::new(r.left() + 4.0, r.bottom() - 2.0),
+        Align2::LEFT_BOTTOM,
+        if frame.dag.in_flight.len() > drawn {
+            format!("{} messages on the wire ({drawn} drawn)", frame.dag.in_flight.len())
+        } else {
+            format!("{} messages on the wire", frame.dag.in_flight.len())
+        },
+        small,
+        weak,
+    );
+
+    if response.clicked() {
+        if let Some(s) = hovered_slot {
+            actions.push(Action::Select(Some(s)));
+        }
+    }
+    if let Some(s) = hovered_slot {
+        let st = &frame.dag.subtasks[s];
+        response.on_hover_text(format!(
+            "{} on tm-{}\nrecords in {} · out {}\nclick to inspect",
+            layout.subtasks[s].name, layout.subtasks[s].task_manager, st.records_in, st.records_out
+        ));
+    }
+}
+
+/// What the glyphs mean, and which colour is which task manager.
+fn legend_ui(ui: &mut egui::Ui, session: &Session) {
+    ui.horizontal_wrapped(|ui| {
+        ui.small("Legend:");
+        glyph_ui(ui, "record", |p, c| {
+            p.circle_filled(c, 3.0, RECORD_COLOR);
+        });
+        glyph_ui(ui, "watermark (event time)", |p, c| {
+            p.vline(c.x, c.y - 6.0..=c.y + 6.0, Stroke::new(2.0, WATERMARK_COLOR));
+        });
+        glyph_ui(ui, "barrier of checkpoint n", |p, c| {
+            p.rect_filled(Rect::from_center_size(c, Vec2::new(4.0, 12.0)), 1.0, BARRIER_COLOR);
+        });
+        glyph_ui(ui, "idle notice", |p, c| {
+            p.circle_stroke(c, 4.0, Stroke::new(1.5, IDLE_COLOR));
+        });
+        let text = ui.visuals().text_color();
+        glyph_ui(ui, "end of input", move |p, c| {
+            p.rect_filled(Rect::from_center_size(c, Vec2::splat(7.0)), 0.0, text);
+        });
+        glyph_ui(ui, "input blocked by alignment", |p, c| {
+            p.hline(c.x - 6.0..=c.x + 6.0, c.y, Stroke::new(2.5, BLOCKED_COLOR));
+        });
+        let late = WATERMARK_COLOR.gamma_multiply(0.6);
+        glyph_ui(ui, "late-data output", move |p, c| {
+            p.hline(c.x - 6.0..=c.x + 6.0, c.y, Stroke::new(1.0, late));
+        });
+        ui.small("· numbers at inputs: messages waiting · subtask colour = task manager:");
+        for tm in 0..session.layout.task_managers {
+            let color = palette(tm as usize);
+            glyph_ui(ui, &format!("tm-{tm}"), move |p, c| {
+                p.rect_filled(Rect::from_center_size(c, Vec2::new(12.0, 10.0)), 2.0, color.gamma_multiply(0.6));
+            });
+        }
+    });
+}
+
+fn glyph_ui(ui: &mut egui::Ui, label: &str, paint: impl FnOnce(&egui::Painter, Pos2)) {
+    let (rect, _) = ui.allocate_exact_size(Vec2::new(14.0, 14.0), Sense::hover());
+    paint(ui.painter(), rect.center());
+    ui.small(label);
+}

@@ -1,0 +1,137 @@
+//! Barrier alignment at the cursor: per subtask, which inputs delivered the barrier of the
+//! checkpoint being aligned, which are blocked, and how much waits behind them.
+
+use engine::checkpoint::CheckpointMode;
+use sim::kernel::TimeNs;
+use sim::World;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlignmentInput {
+    pub input: usize,
+    /// The sending subtask's name.
+    pub from: String,
+    pub barrier_seen: bool,
+    /// Not read until the other inputs deliver the barrier (exactly-once mode only).
+    pub blocked: bool,
+    /// Messages waiting in the input buffer.
+    pub queued: usize,
+    /// End of input seen: counts as having delivered every barrier.
+    pub finished: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlignmentRow {
+    pub subtask: usize,
+    pub name: String,
+    /// Checkpoint being aligned, when the subtask has seen some of its barriers but not all.
+    pub checkpoint: Option<u64>,
+    pub started_ns: Option<TimeNs>,
+    /// Latest checkpoint this subtask snapshotted (or gave up for a newer one).
+    pub latest: u64,
+    pub inputs: Vec<AlignmentInput>,
+}
+
+impl AlignmentRow {
+    pub fn blocked_inputs(&self) -> usize {
+        self.inputs.iter().filter(|i| i.blocked).count()
+    }
+    pub fn buffered_behind_barrier(&self) -> usize {
+        self.inputs.iter().filter(|i| i.blocked).map(|i| i.queued).sum()
+    }
+}
+
+/// The coordinator's view: the checkpoint in flight and who acknowledged it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CoordinatorView {
+    pub mode: CheckpointMode,
+    pub pending: Option<(u64, TimeNs, usize)>,
+    pub task_count: usize,
+    pub latest_completed: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlignmentView {
+    /// None: the scenario does not checkpoint.
+    pub coordinator: Option<CoordinatorView>,
+    /// Every subtask with inputs (sources have none: the coordinator triggers them).
+    pub rows: Vec<AlignmentRow>,
+}
+
+impl AlignmentView {
+    pub fn build(world: &World) -> AlignmentView {
+        let plan = &world.scenario.plan;
+        let coordinator = world.coordinator.as_ref().map(|c| CoordinatorView {
+            mode: c.config().mode,
+            pending: c.pending().map(|p| (p.id, p.triggered_ns, p.acked.len())),
+            task_count: world.tasks.len(),
+            latest_completed: c.latest_completed(),
+        });
+        let rows = world
+            .tasks
+            .iter()
+            .enumerate()
+            .filter(|(s, _)| !plan.subtasks[*s].inputs.is_empty())
+            .map(|(s, task)| {
+                let subtask = &task.subtask;
+                let pending = subtask.aligner().pending();
+                let inputs = plan.subtasks[s]
+                    .inputs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &c)| AlignmentInput {
+                        input: i,
+                        from: plan.subtasks[plan.channels[c].from].name.clone(),
+                        barrier_seen: pending.is_some_and(|p| p.seen[i]),
+                        blocked: subtask.is_input_blocked(i),
+                        queued: subtask.gate().queued_on(i),
+                        finished: subtask.watermarks().inputs()[i].finished,
+                    })
+                    .collect();
+                AlignmentRow {
+                    subtask: s,
+                    name: plan.subtasks[s].name.clone(),
+                    checkpoint: pending.map(|p| p.checkpoint_id),
+                    started_ns: pending.map(|p| p.started_ns),
+                    latest: subtask.aligner().latest_id(),
+                    inputs,
+                }
+            })
+            .collect();
+        AlignmentView { coordinator, rows }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use sim::recording::TraceKind;
+    use sim::Scenario;
+
+    use super::*;
+    use crate::scrub::RecordedRun;
+
+    #[test]
+    fn a_blocked_input_shows_with_its_buffer() {
+        let mut run = RecordedRun::record(Arc::new(Scenario::default_scenario()), 42);
+        // The default scenario blocks inputs of its window subtasks during alignment.
+        let blocked = run.trace.iter().find(|e| e.kind == TraceKind::InputBlocked).copied().expect("some input blocks");
+        let view = AlignmentView::build(run.world_at(blocked.time_ns));
+        let row = view.rows.iter().find(|r| r.subtask == blocked.subtask as usize).expect("a row per subtask with inputs");
+        assert_eq!(row.checkpoint, Some(blocked.a as u64));
+        let input = &row.inputs[blocked.b as usize];
+        assert!(input.barrier_seen && input.blocked);
+        assert!(row.blocked_inputs() >= 1);
+        let c = view.coordinator.expect("checkpointing");
+        assert_eq!(c.pending.map(|p| p.0), Some(blocked.a as u64));
+    }
+
+    #[test]
+    fn sources_have_no_row_and_nothing_blocks_at_the_start() {
+        let mut run = RecordedRun::record(Arc::new(Scenario::default_scenario()), 42);
+        let view = AlignmentView::build(run.world_at(0));
+        let sources = run.scenario.plan.source_subtasks().count();
+        assert_eq!(view.rows.len(), run.scenario.plan.subtasks.len() - sources);
+        assert!(view.rows.iter().all(|r| r.checkpoint.is_none() && r.blocked_inputs() == 0));
+    }
+}

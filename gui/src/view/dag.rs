@@ -1,0 +1,379 @@
+//! The DAG view's model: where operators, subtasks and channels go (once per scenario), and what
+//! is on the wires at the cursor (once per cursor position).
+//!
+//! Layout units: one column per topological depth; vertically, one unit per subtask row. The
+//! panel scales units to pixels, so the layout is testable without egui.
+
+use engine::graph::{OperatorKind, Stream};
+use engine::message::Message;
+use sim::kernel::TimeNs;
+use sim::world::Event;
+use sim::{Scenario, World};
+
+use crate::scrub::SendIndex;
+
+/// Height of an operator box's title, in row units.
+pub const HEADER_ROWS: f32 = 0.9;
+/// Space between two operator boxes in one column, in row units.
+pub const GAP_ROWS: f32 = 0.6;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct OperatorBox {
+    pub operator: usize,
+    pub name: String,
+    /// "source", "window", ...
+    pub kind: &'static str,
+    /// One line about what it does ("tumbling 5 s, count").
+    pub detail: String,
+    pub column: usize,
+    /// Top edge and height in row units.
+    pub top: f32,
+    pub height: f32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SubtaskSlot {
+    pub subtask: usize,
+    pub operator: usize,
+    pub name: String,
+    pub task_manager: u32,
+    pub column: usize,
+    /// Vertical centre in row units.
+    pub center: f32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChannelLine {
+    pub channel: usize,
+    pub from: usize,
+    pub to: usize,
+    /// Carries a window's late-data side output.
+    pub late: bool,
+    /// Input index at the receiver, and how many inputs it has (to spread line ends).
+    pub input: usize,
+    pub inputs: usize,
+    /// Position among the sender's output channels, and how many it has.
+    pub output: usize,
+    pub outputs: usize,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DagLayout {
+    pub columns: usize,
+    /// Total height in row units.
+    pub rows: f32,
+    /// Indexed by operator id.
+    pub operators: Vec<OperatorBox>,
+    /// Indexed by subtask id.
+    pub subtasks: Vec<SubtaskSlot>,
+    /// Indexed by channel id.
+    pub channels: Vec<ChannelLine>,
+    pub task_managers: u32,
+}
+
+/// Longest path from a source, per operator: sources in column 0, each operator right of all
+/// its inputs.
+pub fn depths(scenario: &Scenario) -> Vec<usize> {
+    let ops = &scenario.plan.operators;
+    let mut depth: Vec<Option<usize>> = vec![None; ops.len()];
+    // The graph is acyclic (the plan checked); relax until stable, at most one pass per operator.
+    for _ in 0..=ops.len() {
+        let mut changed = false;
+        for (i, op) in ops.iter().enumerate() {
+            let d = if op.upstream.is_empty() {
+                Some(0)
+            } else {
+                op.upstream.iter().map(|&u| depth[u].map(|d| d + 1)).collect::<Option<Vec<_>>>().and_then(|v| v.into_iter().max())
+            };
+            if d.is_some() && d != depth[i] {
+                depth[i] = d;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    depth.into_iter().map(|d| d.unwrap_or(0)).collect()
+}
+
+fn detail(kind: &OperatorKind) -> String {
+    use engine::window::WindowKind;
+    match kind {
+        OperatorKind::Source(s) => format!("reads {} log partitions", s.partitions),
+        OperatorKind::Map(f) => format!("{f:?}"),
+        OperatorKind::Filter(f) => format!("{f:?}"),
+        OperatorKind::Window(w) => {
+            let shape = match w.kind {
+                WindowKind::Tumbling { size_ms } => format!("tumbling {}", ms_text(size_ms)),
+                WindowKind::Sliding { size_ms, slide_ms } => format!("sliding {} every {}", ms_text(size_ms), ms_text(slide_ms)),
+                WindowKind::Session { gap_ms } => format!("session gap {}", ms_text(gap_ms)),
+            };
+            format!("{shape}, {:?}", w.aggregate).to_lowercase()
+        }
+        OperatorKind::Union => "merges its inputs".to_string(),
+        OperatorKind::Sink(k) => format!("{} sink", k.label()),
+    }
+}
+
+fn ms_text(ms: i64) -> String {
+    if ms % 60_000 == 0 {
+        format!("{} min", ms / 60_000)
+    } else if ms % 1000 == 0 {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{ms} ms")
+    }
+}
+
+impl DagLayout {
+    pub fn build(scenario: &Scenario) -> DagLayout {
+        let plan = &scenario.plan;
+        let depth = depths(scenario);
+        let columns = depth.iter().max().map_or(1, |d| d + 1);
+        let height = |op: usize| HEADER_ROWS + plan.operators[op].parallelism as f32;
+        let column_height = |c: usize| -> f32 {
+            let boxes: Vec<usize> = (0..plan.operators.len()).filter(|&o| depth[o] == c).collect();
+            boxes.iter().map(|&o| height(o)).sum::<f32>() + GAP_ROWS * boxes.len().saturating_sub(1) as f32
+        };
+        let rows = (0..columns).map(column_height).fold(0.0f32, f32::max);
+        let mut operators = Vec::new();
+        let mut subtasks: Vec<Option<SubtaskSlot>> = vec![None; plan.subtasks.len()];
+        for column in 0..columns {
+            // Centre each column so that short ones sit in the middle.
+            let mut top = (rows - column_height(column)) / 2.0;
+            for (o, op) in plan.operators.iter().enumerate().filter(|(o, _)| depth[*o] == column) {
+                operators.push(OperatorBox {
+                    operator: o,
+                    name: op.name.clone(),
+                    kind: op.kind.label(),
+                    detail: detail(&op.kind),
+                    column,
+                    top,
+                    height: height(o),
+                });
+                for k in 0..op.parallelism as usize {
+                    let s = op.first_subtask + k;
+                    subtasks[s] = Some(SubtaskSlot {
+                        subtask: s,
+                        operator: o,
+                        name: plan.subtasks[s].name.clone(),
+                        task_manager: scenario.placement[s],
+                        column,
+                        center: top + HEADER_ROWS + k as f32 + 0.5,
+                    });
+                }
+                top += height(o) + GAP_ROWS;
+            }
+        }
+        // Indexed by operator id from here on.
+        operators.sort_by_key(|o| o.operator);
+        let mut output_of = vec![(0, 0); plan.channels.len()];
+        for s in &plan.subtasks {
+            let outs: Vec<usize> = s.outputs.iter().flat_map(|g| g.channels.iter().copied()).collect();
+            for (k, &c) in outs.iter().enumerate() {
+                output_of[c] = (k, outs.len());
+            }
+        }
+        let channels = plan
+            .channels
+            .iter()
+            .map(|c| ChannelLine {
+                channel: c.id,
+                from: c.from,
+                to: c.to,
+                late: c.stream == Stream::Late,
+                input: c.input_index,
+                inputs: plan.subtasks[c.to].inputs.len(),
+                output: output_of[c.id].0,
+                outputs: output_of[c.id].1,
+            })
+            .collect();
+        DagLayout {
+            columns,
+            rows,
+            operators,
+            subtasks: subtasks.into_iter().map(|s| s.expect("every subtask belongs to an operator")).collect(),
+            channels,
+            task_managers: scenario.task_managers,
+        }
+    }
+}
+
+/// What a message on the wire is, for drawing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Flight {
+    Record,
+    /// Event time, ms.
+    Watermark(i64),
+    Barrier(u64),
+    Idle(bool),
+    EndOfInput,
+}
+
+impl Flight {
+    fn of(message: &Message) -> Flight {
+        match message {
+            Message::Record(_) => Flight::Record,
+            Message::Watermark(w) => Flight::Watermark(*w),
+            Message::Barrier(b) => Flight::Barrier(b.checkpoint_id),
+            Message::Idle(i) => Flight::Idle(*i),
+            Message::EndOfInput => Flight::EndOfInput,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct InFlight {
+    pub channel: usize,
+    pub what: Flight,
+    /// Unknown only if the trace lacks the send (it never should).
+    pub send_ns: Option<TimeNs>,
+    pub arrival_ns: TimeNs,
+    /// 0 at the sender, 1 at the receiver.
+    pub progress: f32,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChannelStatus {
+    /// Messages on the wire.
+    pub in_flight: usize,
+    /// Messages arrived and waiting in the receiver's input buffer.
+    pub queued: usize,
+    /// The receiver does not read this input until a barrier arrives on its other inputs.
+    pub blocked: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SubtaskStatus {
+    pub finished: bool,
+    /// Sends "idle": does not hold downstream watermarks back.
+    pub idle: bool,
+    /// Checkpoint being aligned (some barrier seen, not all).
+    pub aligning: Option<u64>,
+    /// Still processing an earlier message at the cursor.
+    pub busy: bool,
+    pub records_in: u64,
+    pub records_out: u64,
+}
+
+/// The wires at one moment.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DagState {
+    /// Sorted by (channel, arrival): the heap's order is not something to show.
+    pub in_flight: Vec<InFlight>,
+    pub channels: Vec<ChannelStatus>,
+    pub subtasks: Vec<SubtaskStatus>,
+}
+
+impl DagState {
+    pub fn build(world: &World, sends: &SendIndex, cursor_ns: TimeNs) -> DagState {
+        let plan = &world.scenario.plan;
+        let mut channels = vec![ChannelStatus::default(); plan.channels.len()];
+        let mut in_flight = Vec::new();
+        for (arrival_ns, event) in world.queue.iter_unsorted() {
+            let Event::Deliver { channel, attempt, message } = event else { continue };
+            // A message of an earlier attempt is dropped on arrival: it is not really there.
+            if *attempt != world.attempt {
+                continue;
+            }
+            let channel = *channel as usize;
+            let send_ns = sends.send_time(channel, arrival_ns, cursor_ns);
+            let progress = match send_ns {
+                Some(s) if arrival_ns > s => (cursor_ns.saturating_sub(s) as f64 / (arrival_ns - s) as f64).clamp(0.0, 1.0) as f32,
+                _ => 0.5,
+            };
+            channels[channel].in_flight += 1;
+            in_flight.push(InFlight { channel, what: Flight::of(message), send_ns, arrival_ns, progress });
+        }
+        in_flight.sort_by(|a, b| (a.channel, a.arrival_ns, a.send_ns, a.what).cmp(&(b.channel, b.arrival_ns, b.send_ns, b.what)));
+        for c in &plan.channels {
+            let subtask = &world.tasks[c.to].subtask;
+            channels[c.id].queued = subtask.gate().queued_on(c.input_index);
+            channels[c.id].blocked = subtask.is_input_blocked(c.input_index);
+        }
+        let subtasks = world
+            .tasks
+            .iter()
+            .map(|t| {
+                let counters = t.subtask.counters();
+                SubtaskStatus {
+                    finished: t.subtask.is_finished(),
+                    idle: t.subtask.is_output_idle(),
+                    aligning: t.subtask.aligner().pending().map(|p| p.checkpoint_id),
+                    busy: t.busy_until_ns > cursor_ns,
+                    records_in: counters.records_in,
+                    records_out: counters.records_out,
+                }
+            })
+            .collect();
+        DagState { in_flight, channels, subtasks }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::scrub::RecordedRun;
+
+    fn clickstream() -> Scenario {
+        Scenario::default_scenario()
+    }
+
+    #[test]
+    fn operators_go_left_to_right_by_depth_and_subtasks_stack_inside() {
+        let layout = DagLayout::build(&clickstream());
+        let column_of = |name: &str| layout.operators.iter().find(|o| o.name == name).unwrap().column;
+        assert_eq!((column_of("clicks"), column_of("counts"), column_of("out"), column_of("late")), (0, 1, 2, 2));
+        assert_eq!(layout.columns, 3);
+        let counts = layout.operators.iter().find(|o| o.name == "counts").unwrap();
+        let slots: Vec<&SubtaskSlot> = layout.subtasks.iter().filter(|s| s.operator == counts.operator).collect();
+        assert_eq!(slots.len(), 3);
+        for pair in slots.windows(2) {
+            assert!((pair[1].center - pair[0].center - 1.0).abs() < 1e-6, "one row per subtask");
+        }
+        assert!(slots.iter().all(|s| s.center > counts.top && s.center < counts.top + counts.height));
+        assert_eq!(counts.detail, "tumbling 5 s, count");
+    }
+
+    #[test]
+    fn subtasks_carry_their_task_manager_and_late_edges_are_marked() {
+        let scenario = clickstream();
+        let layout = DagLayout::build(&scenario);
+        for slot in &layout.subtasks {
+            assert_eq!(slot.task_manager, scenario.placement[slot.subtask]);
+        }
+        let late_sink = scenario.plan.operator_by_name("late").unwrap();
+        let into_late: Vec<&ChannelLine> =
+            layout.channels.iter().filter(|c| layout.subtasks[c.to].operator == late_sink).collect();
+        assert!(!into_late.is_empty() && into_late.iter().all(|c| c.late));
+    }
+
+    #[test]
+    fn union_sits_right_of_both_branches() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/cluster-union.ron")).unwrap();
+        let scenario = Scenario::parse(&text, "cluster-union.ron").unwrap();
+        let d = depths(&scenario);
+        let by = |n: &str| d[scenario.plan.operator_by_name(n).unwrap()];
+        assert_eq!((by("events"), by("small"), by("large"), by("scaled"), by("all"), by("max"), by("out")), (0, 1, 1, 2, 3, 4, 5));
+    }
+
+    #[test]
+    fn messages_in_flight_are_found_with_their_send_time() {
+        let mut run = RecordedRun::record_every(Arc::new(clickstream()), 42, 20_000);
+        let sends = run.sends.clone();
+        // Some moment with something on the wire: the middle of the first cross-node send.
+        let send = *run.trace.iter().find(|e| crate::view::markers::is_send(e.kind) && e.a as u64 > e.time_ns + 2).unwrap();
+        let (t, arrival, channel) = (send.time_ns + (send.a as u64 - send.time_ns) / 2, send.a as u64, send.channel as usize);
+        let world = run.world_at(t);
+        let state = DagState::build(world, &sends, t);
+        let flight = state.in_flight.iter().find(|f| f.channel == channel && f.arrival_ns == arrival).expect("on the wire");
+        assert_eq!(flight.send_ns, Some(send.time_ns));
+        assert!(flight.progress > 0.3 && flight.progress < 0.7, "{}", flight.progress);
+        assert_eq!(state.channels[channel].in_flight, state.in_flight.iter().filter(|f| f.channel == channel).count());
+        let sorted = state.in_flight.windows(2).all(|w| (w[0].channel, w[0].arrival_ns) <= (w[1].channel, w[1].arrival_ns));
+        assert!(sorted);
+    }
+}

@@ -1,0 +1,237 @@
+//! The inspector: everything about one subtask at the cursor, as facts and small tables, plus
+//! the sink store's rows.
+
+use engine::sink::SinkKind;
+use engine::subtask::OperatorState;
+use sim::external::{RowState, StoredRow};
+use sim::{Scenario, World};
+
+use crate::view::watermarks::watermark_text;
+
+/// At most this many rows per table: the inspector is for reading, not for dumping state.
+pub const TABLE_LIMIT: usize = 200;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Table {
+    pub title: String,
+    pub columns: Vec<&'static str>,
+    pub rows: Vec<Vec<String>>,
+    /// Rows not shown because of [`TABLE_LIMIT`].
+    pub more: usize,
+}
+
+impl Table {
+    fn new(title: impl Into<String>, columns: Vec<&'static str>) -> Table {
+        Table { title: title.into(), columns, rows: Vec::new(), more: 0 }
+    }
+    fn push(&mut self, row: Vec<String>) {
+        if self.rows.len() < TABLE_LIMIT {
+            self.rows.push(row);
+        } else {
+            self.more += 1;
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Inspector {
+    pub title: String,
+    pub facts: Vec<(&'static str, String)>,
+    pub tables: Vec<Table>,
+}
+
+impl Inspector {
+    pub fn build(world: &World, subtask: usize) -> Inspector {
+        let scenario = &world.scenario;
+        let plan = &scenario.plan;
+        let Some(task) = world.tasks.get(subtask) else { return Inspector::default() };
+        let s = &task.subtask;
+        let info = &plan.subtasks[subtask];
+        let op = &plan.operators[info.operator];
+        let counters = s.counters();
+        let status = if s.is_finished() {
+            "finished"
+        } else if s.aligner().pending().is_some() {
+            "aligning barriers"
+        } else if task.busy_until_ns > world.now_ns() {
+            "processing"
+        } else {
+            "waiting for input"
+        };
+        let mut facts = vec![
+            ("operator", format!("{} ({})", op.name, op.kind.label())),
+            ("task manager", scenario.node_name(task.node)),
+            ("status", status.to_string()),
+            ("records in / out", format!("{} / {}", counters.records_in, counters.records_out)),
+            ("late records dropped", counters.late_dropped.to_string()),
+            ("output watermark", watermark_text(scenario, s.output_watermark())),
+            ("idle", if s.is_output_idle() { "yes: ignored by downstream watermarks" } else { "no" }.to_string()),
+            ("buffered input messages", s.gate().queued().to_string()),
+            ("latest checkpoint snapshotted", s.aligner().latest_id().to_string()),
+        ];
+        let mut tables = Vec::new();
+        if !info.inputs.is_empty() {
+            let mut t = Table::new("Inputs", vec!["input", "from", "buffered", "blocked", "watermark"]);
+            for (i, &c) in info.inputs.iter().enumerate() {
+                t.push(vec![
+                    i.to_string(),
+                    plan.subtasks[plan.channels[c].from].name.clone(),
+                    s.gate().queued_on(i).to_string(),
+                    if s.is_input_blocked(i) { "blocked".into() } else { String::new() },
+                    watermark_text(scenario, s.watermarks().inputs()[i].watermark),
+                ]);
+            }
+            tables.push(t);
+        }
+        match s.operator_state() {
+            OperatorState::Source(src) => {
+                let mut t = Table::new("Source partitions", vec!["partition", "next offset", "log length", "max event time", "idle"]);
+                for p in &src.partitions {
+                    let len = world.log.partitions.get(p.partition as usize).map_or(0, Vec::len);
+                    t.push(vec![
+                        p.partition.to_string(),
+                        p.next_offset.to_string(),
+                        len.to_string(),
+                        watermark_text(scenario, p.generator.max_timestamp_ms),
+                        if p.idle { "idle".into() } else { String::new() },
+                    ]);
+                }
+                tables.push(t);
+            }
+            OperatorState::Window(w) => {
+                facts.push(("open windows", w.open_window_count().to_string()));
+                let aggregate = w.spec().aggregate;
+                let mut t = Table::new("Keyed window state", vec!["key", "window", "records", "value", "fired"]);
+                for ((key, window), c) in w.windows() {
+                    t.push(vec![
+                        scenario.key_name(*key),
+                        format!("[{}, {})", scenario.format_time_ms(window.start_ms), scenario.format_time_ms(window.end_ms)),
+                        c.acc.count.to_string(),
+                        c.acc.result(aggregate).to_string(),
+                        if c.fired { "yes".into() } else { String::new() },
+                    ]);
+                }
+                tables.push(t);
+            }
+            OperatorState::Sink(sink) => {
+                facts.push(("sink kind", sink.kind.label().to_string()));
+                if sink.kind == SinkKind::TwoPhaseCommit {
+                    let open = sink.open_transaction().map_or("none".into(), |t| format!("#{} (attempt {})", t.sequence, t.attempt));
+                    facts.push(("open transaction", open));
+                    let mut t = Table::new("Pre-committed, waiting for their checkpoint", vec!["transaction", "checkpoint"]);
+                    for (cp, txn) in sink.pending_transactions() {
+                        t.push(vec![format!("#{} (attempt {})", txn.sequence, txn.attempt), cp.to_string()]);
+                    }
+                    tables.push(t);
+                }
+                let rows = world.sink_store.rows.iter().filter(|r| r.subtask == subtask);
+                let mut t = Table::new("Rows this subtask wrote (newest first)", vec!["key", "window", "value", "state"]);
+                let mine: Vec<&StoredRow> = rows.collect();
+                for r in mine.iter().rev() {
+                    let v = SinkRowView::of(scenario, r);
+                    t.push(vec![v.key, v.window, v.value, v.state.to_string()]);
+                }
+                tables.push(t);
+            }
+            _ => {}
+        }
+        Inspector { title: info.name.clone(), facts, tables }
+    }
+}
+
+/// One row of the sink output table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SinkRowView {
+    pub sink: String,
+    pub key: String,
+    pub window: String,
+    pub value: String,
+    pub firing: &'static str,
+    pub state: &'static str,
+    pub written: String,
+    pub visible: String,
+}
+
+pub fn row_state_label(state: RowState) -> &'static str {
+    match state {
+        RowState::Visible => "visible",
+        RowState::Pending => "pending (uncommitted)",
+        RowState::Aborted => "aborted",
+        RowState::Overwritten => "overwritten",
+    }
+}
+
+impl SinkRowView {
+    pub fn of(scenario: &Scenario, row: &StoredRow) -> SinkRowView {
+        let window = match row.row.window {
+            Some(w) => format!("[{}, {})", scenario.format_time_ms(w.start_ms), scenario.format_time_ms(w.end_ms)),
+            None => format!("event time {}", scenario.format_time_ms(row.row.timestamp_ms)),
+        };
+        SinkRowView {
+            sink: scenario.plan.operators[row.sink].name.clone(),
+            key: scenario.key_name(row.row.key),
+            window,
+            value: row.row.value.to_string(),
+            firing: row.row.firing.label(),
+            state: row_state_label(row.state),
+            written: crate::view::time_text(scenario, row.written_ns),
+            visible: row.visible_ns.map_or_else(String::new, |t| crate::view::time_text(scenario, t)),
+        }
+    }
+}
+
+/// Indices of the sink store's rows to list: all of them, or only what readers see.
+pub fn sink_row_indices(world: &World, visible_only: bool) -> Vec<u32> {
+    world
+        .sink_store
+        .rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !visible_only || r.state == RowState::Visible)
+        .map(|(i, _)| i as u32)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::scrub::RecordedRun;
+
+    #[test]
+    fn a_window_subtask_shows_its_keyed_state() {
+        let mut run = RecordedRun::record(Arc::new(Scenario::default_scenario()), 42);
+        let counts0 = run.scenario.plan.subtask_by_name("counts[0]").unwrap();
+        let at = run.end_ns / 3;
+        let world = run.world_at(at);
+        let inspector = Inspector::build(world, counts0);
+        assert_eq!(inspector.title, "counts[0]");
+        let windows = inspector.tables.iter().find(|t| t.title == "Keyed window state").expect("window state");
+        assert!(!windows.rows.is_empty(), "mid-run, some windows are open");
+        assert_eq!(windows.columns.len(), windows.rows[0].len());
+        assert!(inspector.facts.iter().any(|(k, v)| *k == "task manager" && v.starts_with("tm-")));
+    }
+
+    #[test]
+    fn a_source_shows_its_offsets() {
+        let mut run = RecordedRun::record(Arc::new(Scenario::default_scenario()), 42);
+        let world = run.world_at(run.end_ns);
+        let inspector = Inspector::build(world, 0);
+        let t = inspector.tables.iter().find(|t| t.title == "Source partitions").unwrap();
+        // At the end every partition has been read to its end.
+        assert!(t.rows.iter().all(|r| r[1] == r[2]), "{:?}", t.rows);
+    }
+
+    #[test]
+    fn sink_rows_read_like_the_cli_output() {
+        let mut run = RecordedRun::record(Arc::new(Scenario::default_scenario()), 42);
+        let world = run.world_at(run.end_ns);
+        let visible = sink_row_indices(world, true);
+        assert!(!visible.is_empty());
+        let row = SinkRowView::of(&world.scenario, &world.sink_store.rows[visible[0] as usize]);
+        assert_eq!(row.state, "visible");
+        assert!(row.window.starts_with('['));
+        assert!(sink_row_indices(world, false).len() >= visible.len());
+    }
+}

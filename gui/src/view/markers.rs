@@ -1,0 +1,190 @@
+//! Timeline markers: the moments worth jumping to, taken from the trace once per run.
+
+use sim::kernel::TimeNs;
+use sim::recording::{TraceEvent, TraceKind};
+use sim::Scenario;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MarkerKind {
+    CheckpointTriggered,
+    CheckpointCompleted,
+    CheckpointAborted,
+    LateDropped,
+    Finished,
+    NodeCrashed,
+    NodeRestarted,
+    FailureDetected,
+    JobRestarted,
+    NetworkFault,
+}
+
+impl MarkerKind {
+    fn of(kind: TraceKind) -> Option<MarkerKind> {
+        Some(match kind {
+            TraceKind::CheckpointTriggered => MarkerKind::CheckpointTriggered,
+            TraceKind::CheckpointCompleted => MarkerKind::CheckpointCompleted,
+            TraceKind::CheckpointAborted => MarkerKind::CheckpointAborted,
+            TraceKind::LateDropped => MarkerKind::LateDropped,
+            TraceKind::Finished => MarkerKind::Finished,
+            TraceKind::NodeCrashed => MarkerKind::NodeCrashed,
+            TraceKind::NodeRestarted => MarkerKind::NodeRestarted,
+            TraceKind::FailureDetected => MarkerKind::FailureDetected,
+            TraceKind::JobRestarted => MarkerKind::JobRestarted,
+            TraceKind::NetworkFault => MarkerKind::NetworkFault,
+            _ => return None,
+        })
+    }
+
+    pub fn is_checkpoint(self) -> bool {
+        matches!(self, MarkerKind::CheckpointTriggered | MarkerKind::CheckpointCompleted | MarkerKind::CheckpointAborted)
+    }
+
+    pub fn is_fault(self) -> bool {
+        matches!(
+            self,
+            MarkerKind::NodeCrashed
+                | MarkerKind::NodeRestarted
+                | MarkerKind::FailureDetected
+                | MarkerKind::JobRestarted
+                | MarkerKind::NetworkFault
+        )
+    }
+
+    /// The timeline lane: checkpoints on top, faults in the middle, data events below.
+    pub fn lane(self) -> usize {
+        if self.is_checkpoint() {
+            0
+        } else if self.is_fault() {
+            1
+        } else {
+            2
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Marker {
+    pub time_ns: TimeNs,
+    pub kind: MarkerKind,
+    /// The trace event's subtask field (a node id for faults).
+    pub subtask: u32,
+    /// The trace event's `a` (checkpoint id, key, ...).
+    pub a: i64,
+    pub b: i64,
+}
+
+/// Is this trace kind a message leaving a subtask (`a` = arrival time)?
+pub fn is_send(kind: TraceKind) -> bool {
+    matches!(
+        kind,
+        TraceKind::SendRecord
+            | TraceKind::SendWatermark
+            | TraceKind::SendBarrier
+            | TraceKind::SendIdle
+            | TraceKind::SendEndOfInput
+    )
+}
+
+/// Every marker in the trace, in time order.
+pub fn collect(trace: &[TraceEvent]) -> Vec<Marker> {
+    trace
+        .iter()
+        .filter_map(|e| {
+            MarkerKind::of(e.kind).map(|kind| Marker { time_ns: e.time_ns, kind, subtask: e.subtask, a: e.a, b: e.b })
+        })
+        .collect()
+}
+
+/// A sentence for a marker's tooltip.
+pub fn describe(scenario: &Scenario, m: &Marker) -> String {
+    let subtask = || scenario.plan.subtasks.get(m.subtask as usize).map_or_else(|| format!("#{}", m.subtask), |s| s.name.clone());
+    let node = || scenario.node_name(m.subtask as usize);
+    match m.kind {
+        MarkerKind::CheckpointTriggered => format!("checkpoint {} triggered", m.a),
+        MarkerKind::CheckpointCompleted => format!("checkpoint {} completed", m.a),
+        MarkerKind::CheckpointAborted => format!("checkpoint {} aborted", m.a),
+        MarkerKind::LateDropped => {
+            format!("{}: late record of key {} (event time {}) dropped", subtask(), scenario.key_name(m.a as u64), scenario.format_time_ms(m.b))
+        }
+        MarkerKind::Finished => format!("{} finished", subtask()),
+        MarkerKind::NodeCrashed => format!("{} crashed", node()),
+        MarkerKind::NodeRestarted => format!("{} restarted", node()),
+        MarkerKind::FailureDetected => format!("failure of {} detected", node()),
+        MarkerKind::JobRestarted => "job restarted from the latest checkpoint".to_string(),
+        MarkerKind::NetworkFault => format!("network fault at {}", node()),
+    }
+}
+
+/// A checkpoint from trigger to its end (or still open at the end of the run).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CheckpointSpan {
+    pub id: u64,
+    pub start_ns: TimeNs,
+    pub end_ns: Option<TimeNs>,
+    pub completed: bool,
+}
+
+/// Pair triggers with completions and aborts.
+pub fn checkpoint_spans(markers: &[Marker]) -> Vec<CheckpointSpan> {
+    let mut spans: Vec<CheckpointSpan> = Vec::new();
+    for m in markers {
+        let id = m.a as u64;
+        match m.kind {
+            MarkerKind::CheckpointTriggered => spans.push(CheckpointSpan { id, start_ns: m.time_ns, end_ns: None, completed: false }),
+            MarkerKind::CheckpointCompleted | MarkerKind::CheckpointAborted => {
+                if let Some(span) = spans.iter_mut().rev().find(|s| s.id == id && s.end_ns.is_none()) {
+                    span.end_ns = Some(m.time_ns);
+                    span.completed = m.kind == MarkerKind::CheckpointCompleted;
+                }
+            }
+            _ => {}
+        }
+    }
+    spans
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(time_ns: TimeNs, kind: TraceKind, a: i64) -> TraceEvent {
+        TraceEvent { time_ns, kind, subtask: 0, channel: 0, a, b: 0 }
+    }
+
+    #[test]
+    fn markers_keep_only_interesting_kinds_in_order() {
+        let trace = [
+            ev(1, TraceKind::SendRecord, 5),
+            ev(2, TraceKind::CheckpointTriggered, 1),
+            ev(3, TraceKind::LateDropped, 7),
+            ev(4, TraceKind::CheckpointCompleted, 1),
+            ev(5, TraceKind::NodeCrashed, 2),
+        ];
+        let kinds: Vec<MarkerKind> = collect(&trace).iter().map(|m| m.kind).collect();
+        assert_eq!(
+            kinds,
+            [MarkerKind::CheckpointTriggered, MarkerKind::LateDropped, MarkerKind::CheckpointCompleted, MarkerKind::NodeCrashed]
+        );
+        assert!(MarkerKind::NodeCrashed.is_fault() && !MarkerKind::LateDropped.is_fault());
+    }
+
+    #[test]
+    fn spans_pair_triggers_with_their_end() {
+        let trace = [
+            ev(10, TraceKind::CheckpointTriggered, 1),
+            ev(20, TraceKind::CheckpointCompleted, 1),
+            ev(30, TraceKind::CheckpointTriggered, 2),
+            ev(90, TraceKind::CheckpointAborted, 2),
+            ev(100, TraceKind::CheckpointTriggered, 3),
+        ];
+        let spans = checkpoint_spans(&collect(&trace));
+        assert_eq!(
+            spans,
+            [
+                CheckpointSpan { id: 1, start_ns: 10, end_ns: Some(20), completed: true },
+                CheckpointSpan { id: 2, start_ns: 30, end_ns: Some(90), completed: false },
+                CheckpointSpan { id: 3, start_ns: 100, end_ns: None, completed: false },
+            ]
+        );
+    }
+}

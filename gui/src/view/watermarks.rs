@@ -1,0 +1,240 @@
+//! Watermarks at the cursor, per subtask and input channel, and the answer to "why has my
+//! window not fired?": which window is next, what watermark it needs, and which input holds the
+//! watermark back.
+
+use engine::subtask::OperatorState;
+use engine::window::Window;
+use engine::{EventTimeMs, WATERMARK_MAX, WATERMARK_MIN};
+use sim::{Scenario, World};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WatermarkInput {
+    pub input: usize,
+    /// Sending subtask, or "partition p" for a source's log partitions.
+    pub from: String,
+    pub watermark: EventTimeMs,
+    pub idle: bool,
+    /// Came back from idleness behind the combined watermark: not counted until it catches up.
+    pub catching_up: bool,
+    pub finished: bool,
+}
+
+/// The earliest window of a window subtask still waiting for its on-time firing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NextWindow {
+    pub key: u64,
+    pub window: Window,
+    /// It fires once the watermark reaches this.
+    pub fires_at: EventTimeMs,
+    pub records: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WatermarkRow {
+    pub subtask: usize,
+    pub name: String,
+    /// For subtasks with inputs: the minimum over active inputs. For sources: their own.
+    pub combined: EventTimeMs,
+    /// What the subtask last sent downstream.
+    pub output: EventTimeMs,
+    pub idle: bool,
+    pub holding_back: Option<usize>,
+    pub inputs: Vec<WatermarkInput>,
+    pub next_window: Option<NextWindow>,
+    pub open_windows: usize,
+    /// A sentence for a student.
+    pub explanation: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WatermarkView {
+    pub rows: Vec<WatermarkRow>,
+}
+
+impl WatermarkView {
+    pub fn build(world: &World) -> WatermarkView {
+        let scenario = &world.scenario;
+        let plan = &scenario.plan;
+        let rows = world
+            .tasks
+            .iter()
+            .enumerate()
+            .map(|(s, task)| {
+                let subtask = &task.subtask;
+                let valve = subtask.watermarks();
+                let (inputs, combined, holding_back) = match subtask.operator_state() {
+                    OperatorState::Source(src) => {
+                        // A source's "inputs" are its log partitions, each with its own generator.
+                        let inputs: Vec<WatermarkInput> = src
+                            .partitions
+                            .iter()
+                            .enumerate()
+                            .map(|(i, p)| WatermarkInput {
+                                input: i,
+                                from: format!("partition {}", p.partition),
+                                watermark: p.generator.current(),
+                                idle: p.idle,
+                                catching_up: false,
+                                finished: false,
+                            })
+                            .collect();
+                        let holding = inputs.iter().filter(|i| !i.idle).min_by_key(|i| (i.watermark, i.input)).map(|i| i.input);
+                        (inputs, subtask.output_watermark(), holding)
+                    }
+                    _ => {
+                        let inputs = plan.subtasks[s]
+                            .inputs
+                            .iter()
+                            .zip(valve.inputs())
+                            .enumerate()
+                            .map(|(i, (&c, w))| WatermarkInput {
+                                input: i,
+                                from: plan.subtasks[plan.channels[c].from].name.clone(),
+                                watermark: w.watermark,
+                                idle: w.idle,
+                                catching_up: !w.aligned,
+                                finished: w.finished,
+                            })
+                            .collect();
+                        (inputs, valve.combined(), valve.holding_back())
+                    }
+                };
+                let (next_window, open_windows) = match subtask.operator_state() {
+                    OperatorState::Window(w) => {
+                        let next = w
+                            .windows()
+                            .filter(|(_, c)| !c.fired)
+                            .min_by_key(|((key, window), _)| (window.max_timestamp(), *key, window.start_ms))
+                            .map(|((key, window), c)| NextWindow {
+                                key: *key,
+                                window: *window,
+                                fires_at: window.max_timestamp(),
+                                records: c.acc.count,
+                            });
+                        (next, w.open_window_count())
+                    }
+                    _ => (None, 0),
+                };
+                let mut row = WatermarkRow {
+                    subtask: s,
+                    name: plan.subtasks[s].name.clone(),
+                    combined,
+                    output: subtask.output_watermark(),
+                    idle: subtask.is_output_idle(),
+                    holding_back,
+                    inputs,
+                    next_window,
+                    open_windows,
+                    explanation: String::new(),
+                };
+                row.explanation = explain(scenario, &row, subtask.is_source(), subtask.is_finished());
+                row
+            })
+            .collect();
+        WatermarkView { rows }
+    }
+}
+
+/// A watermark in the scenario's terms ("none yet", "+inf", a clock time or ms).
+pub fn watermark_text(scenario: &Scenario, w: EventTimeMs) -> String {
+    match w {
+        WATERMARK_MIN => "none yet".to_string(),
+        WATERMARK_MAX => "+inf (end of input)".to_string(),
+        w => scenario.format_time_ms(w),
+    }
+}
+
+fn explain(scenario: &Scenario, row: &WatermarkRow, is_source: bool, finished: bool) -> String {
+    let t = |w| watermark_text(scenario, w);
+    if finished {
+        return format!("{} has finished: its inputs ended, every window has fired.", row.name);
+    }
+    let holder = row.holding_back.and_then(|i| row.inputs.get(i));
+    let why_stuck = match holder {
+        _ if row.idle => "every input is idle, so nothing holds the watermark back".to_string(),
+        Some(h) if h.watermark == WATERMARK_MIN && is_source => {
+            format!("{} has produced no record yet, so there is no watermark", h.from)
+        }
+        Some(h) if h.watermark == WATERMARK_MIN => {
+            format!("input {} (from {}) has not sent a watermark yet, and the watermark is the minimum over inputs", h.input, h.from)
+        }
+        Some(h) if is_source => format!("the slowest partition is {} at {}", h.from, t(h.watermark)),
+        Some(h) => format!("input {} (from {}) holds it back at {}", h.input, h.from, t(h.watermark)),
+        None => "no active input sets it".to_string(),
+    };
+    match &row.next_window {
+        Some(next) if next.fires_at > row.combined => format!(
+            "Window [{}, {}) of key {} ({} records) fires when the watermark reaches {}. The watermark here is {}: {}.",
+            scenario.format_time_ms(next.window.start_ms),
+            scenario.format_time_ms(next.window.end_ms),
+            scenario.key_name(next.key),
+            next.records,
+            scenario.format_time_ms(next.fires_at),
+            t(row.combined),
+            why_stuck
+        ),
+        Some(next) => format!(
+            "Window [{}, {}) is due (watermark {} has passed {}); it fires when this subtask processes its next message.",
+            scenario.format_time_ms(next.window.start_ms),
+            scenario.format_time_ms(next.window.end_ms),
+            t(row.combined),
+            scenario.format_time_ms(next.fires_at)
+        ),
+        None if row.open_windows > 0 => format!(
+            "{} windows have fired and stay open for late records (allowed lateness). Watermark {}: {}.",
+            row.open_windows,
+            t(row.combined),
+            why_stuck
+        ),
+        None => format!("Watermark {}: {}.", t(row.combined), why_stuck),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::scrub::RecordedRun;
+
+    fn textbook(name: &str) -> Arc<Scenario> {
+        let path = format!("{}/../scenarios/{name}.ron", env!("CARGO_MANIFEST_DIR"));
+        Arc::new(Scenario::load(std::path::Path::new(&path)).unwrap())
+    }
+
+    fn clock(s: &str) -> i64 {
+        let p: Vec<i64> = s.split(':').map(|x| x.parse().unwrap()).collect();
+        ((p[0] * 60 + p[1]) * 60 + p[2]) * 1000
+    }
+
+    #[test]
+    fn the_heuristic_example_waits_for_the_watermark_at_twelve_oh_five() {
+        // Streaming Systems ch. 2, heuristic watermark: at 12:05:00 the 5 has arrived but the first
+        // watermark (12:02 at 12:06) has not, so window [12:00, 12:02) waits.
+        let mut run = RecordedRun::record(textbook("streaming-systems-heuristic"), 42);
+        let at = clock("12:05:00") as u64 * 1_000_000;
+        let view = WatermarkView::build(run.world_at(at));
+        let row = view.rows.iter().find(|r| r.name == "sum[0]").unwrap();
+        let next = row.next_window.expect("a window is waiting");
+        assert_eq!((next.window.start_ms, next.window.end_ms), (clock("12:00:00"), clock("12:02:00")));
+        assert_eq!(next.fires_at, clock("12:02:00") - 1);
+        assert_eq!(row.combined, WATERMARK_MIN);
+        assert!(row.explanation.contains("fires when the watermark reaches 12:01:59.999"), "{}", row.explanation);
+        assert!(row.explanation.contains("has not sent a watermark yet"), "{}", row.explanation);
+    }
+
+    #[test]
+    fn after_the_watermark_passes_the_window_has_fired() {
+        let mut run = RecordedRun::record(textbook("streaming-systems-heuristic"), 42);
+        let at = clock("12:06:30") as u64 * 1_000_000;
+        let view = WatermarkView::build(run.world_at(at));
+        let row = view.rows.iter().find(|r| r.name == "sum[0]").unwrap();
+        assert_eq!(row.combined, clock("12:02:00"));
+        assert_eq!(row.inputs.len(), 1);
+        assert_eq!(row.holding_back, Some(0));
+        let next = row.next_window.expect("the second window waits");
+        assert_eq!(next.window.start_ms, clock("12:02:00"));
+        let source = view.rows.iter().find(|r| r.name == "scores[0]").unwrap();
+        assert_eq!(source.output, clock("12:02:00"));
+    }
+}
