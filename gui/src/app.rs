@@ -45,17 +45,33 @@ pub const EMBEDDED_LABEL: &str = "clickstream (built-in default)";
 /// The embedded default, then every `*.ron` in the first scenarios folder found: `./scenarios`
 /// (running from the repository), else the one next to the sources (running tests).
 pub fn shipped_scenarios() -> Vec<ScenarioEntry> {
-    let mut entries = vec![ScenarioEntry { label: EMBEDDED_LABEL.to_string(), source: ScenarioSource::Embedded }];
-    let candidates = [PathBuf::from("scenarios"), Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")];
+    let mut entries = vec![ScenarioEntry {
+        label: EMBEDDED_LABEL.to_string(),
+        source: ScenarioSource::Embedded,
+    }];
+    let candidates = [
+        PathBuf::from("scenarios"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios"),
+    ];
     if let Some(dir) = candidates.iter().find(|d| d.is_dir()) {
         let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "ron")).collect())
+            .map(|rd| {
+                rd.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "ron"))
+                    .collect()
+            })
             .unwrap_or_default();
         // Directory order is the file system's: sort so the list is the same everywhere.
         files.sort();
         for path in files {
-            let label = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
-            entries.push(ScenarioEntry { label, source: ScenarioSource::File(path) });
+            let label = path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            entries.push(ScenarioEntry {
+                label,
+                source: ScenarioSource::File(path),
+            });
         }
     }
     entries
@@ -72,7 +88,13 @@ pub enum Tab {
 }
 
 impl Tab {
-    pub const ALL: [Tab; 5] = [Tab::Watermarks, Tab::Alignment, Tab::SinkOutput, Tab::Plots, Tab::Outcomes];
+    pub const ALL: [Tab; 5] = [
+        Tab::Watermarks,
+        Tab::Alignment,
+        Tab::SinkOutput,
+        Tab::Plots,
+        Tab::Outcomes,
+    ];
     pub fn label(self) -> &'static str {
         match self {
             Tab::Watermarks => "Watermarks: why has my window not fired?",
@@ -149,8 +171,18 @@ impl Session {
 
     /// The view model at `cursor_ns`, built only when something it depends on changed: while
     /// paused, frames cost nothing but drawing.
-    pub fn frame(&mut self, cursor_ns: TimeNs, selected: Option<usize>, visible_only: bool) -> &Frame {
-        let key = FrameKey { run: self.shown, cursor_ns, selected, visible_only };
+    pub fn frame(
+        &mut self,
+        cursor_ns: TimeNs,
+        selected: Option<usize>,
+        visible_only: bool,
+    ) -> &Frame {
+        let key = FrameKey {
+            run: self.shown,
+            cursor_ns,
+            selected,
+            visible_only,
+        };
         if self.frame.as_ref().is_none_or(|(k, _)| *k != key) {
             let run = &mut self.runs[self.shown];
             let sends = std::mem::take(&mut run.sends);
@@ -238,10 +270,18 @@ impl App {
             Action::Select(s) => self.selected = s,
             Action::Load(source) => self.load(source, None),
             Action::Rerun => {
-                let Some(source) = self.session.as_ref().map(|s| s.source.clone()) else { return };
+                let Some(source) = self.session.as_ref().map(|s| s.source.clone()) else {
+                    return;
+                };
                 match self.seed_text.trim().parse::<u64>() {
                     Ok(seed) => self.load(source, Some(seed)),
-                    Err(_) => self.error = Some(format!("seed: `{}` is not a whole number from 0 to {}", self.seed_text, u64::MAX)),
+                    Err(_) => {
+                        self.error = Some(format!(
+                            "seed: `{}` is not a whole number from 0 to {}",
+                            self.seed_text,
+                            u64::MAX
+                        ))
+                    }
                 }
             }
             Action::ShowRun(i) => {
@@ -255,7 +295,10 @@ impl App {
             Action::ExportCharts => {
                 if let Some(session) = &self.session {
                     let charts = &session.charts[session.shown];
-                    self.export_status = Some(crate::export::export_all(charts, Path::new(&self.export_dir)));
+                    self.export_status = Some(crate::export::export_all(
+                        charts,
+                        Path::new(&self.export_dir),
+                    ));
                 }
             }
         }
@@ -287,17 +330,24 @@ impl App {
         egui::Panel::top("transport").show(ui, |ui| {
             panels::transport::transport_ui(ui, session, &self.time, &mut actions);
         });
-        egui::Panel::bottom("timeline").resizable(false).show(ui, |ui| {
-            panels::timeline::timeline_ui(ui, session.run(), cursor, &mut actions);
-        });
-        egui::Panel::right("inspector").default_size(340.0).show(ui, |ui| {
-            panels::inspector::inspector_ui(ui, session, frame, &mut actions);
-        });
+        egui::Panel::bottom("timeline")
+            .resizable(false)
+            .show(ui, |ui| {
+                panels::timeline::timeline_ui(ui, session.run(), cursor, &mut actions);
+            });
+        egui::Panel::right("inspector")
+            .default_size(340.0)
+            .show(ui, |ui| {
+                panels::inspector::inspector_ui(ui, session, frame, &mut actions);
+            });
         egui::CentralPanel::default().show(ui, |ui| {
             let height = ui.available_height();
-            ui.allocate_ui(egui::vec2(ui.available_width(), (height * 0.55).max(220.0)), |ui| {
-                panels::dag::dag_ui(ui, session, frame, self.selected, &mut actions);
-            });
+            ui.allocate_ui(
+                egui::vec2(ui.available_width(), (height * 0.55).max(220.0)),
+                |ui| {
+                    panels::dag::dag_ui(ui, session, frame, self.selected, &mut actions);
+                },
+            );
             ui.separator();
             ui.horizontal_wrapped(|ui| {
                 for tab in Tab::ALL {
@@ -306,7 +356,13 @@ impl App {
             });
             ui.separator();
             match self.tab {
-                Tab::Watermarks => panels::watermarks::watermarks_ui(ui, session, frame, self.selected, &mut actions),
+                Tab::Watermarks => panels::watermarks::watermarks_ui(
+                    ui,
+                    session,
+                    frame,
+                    self.selected,
+                    &mut actions,
+                ),
                 Tab::Alignment => panels::alignment::alignment_ui(ui, session, frame, &mut actions),
                 Tab::SinkOutput => {
                     panels::sinks::sinks_ui(ui, session, frame, &mut self.visible_only);

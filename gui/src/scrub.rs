@@ -69,11 +69,20 @@ impl SendIndex {
 
     /// When the message arriving on `channel` at `arrival_ns` was sent, as seen at `cursor_ns`
     /// (several messages can share an arrival time; take the latest send not in the future).
-    pub fn send_time(&self, channel: usize, arrival_ns: TimeNs, cursor_ns: TimeNs) -> Option<TimeNs> {
+    pub fn send_time(
+        &self,
+        channel: usize,
+        arrival_ns: TimeNs,
+        cursor_ns: TimeNs,
+    ) -> Option<TimeNs> {
         let list = self.per_channel.get(channel)?;
         let start = list.partition_point(|&(a, _)| a < arrival_ns);
         let end = list.partition_point(|&(a, _)| a <= arrival_ns);
-        list[start..end].iter().rev().map(|&(_, s)| s).find(|&s| s <= cursor_ns)
+        list[start..end]
+            .iter()
+            .rev()
+            .map(|&(_, s)| s)
+            .find(|&s| s <= cursor_ns)
     }
 }
 
@@ -112,7 +121,14 @@ impl RecordedRun {
             let scenario = scenario.clone();
             move || World::new(scenario, seed, traced_options())
         };
-        RecordedRun::finish("original run".into(), traced, untraced, Vec::new(), every, None)
+        RecordedRun::finish(
+            "original run".into(),
+            traced,
+            untraced,
+            Vec::new(),
+            every,
+            None,
+        )
     }
 
     /// A new run that is this one up to `at_ns`, then has `change` applied (a fault) and runs on.
@@ -137,8 +153,17 @@ impl RecordedRun {
             change(&mut w);
             w
         };
-        let prefix: Vec<Snapshot> = self.snapshots.iter().filter(|s| s.events <= events).cloned().collect();
-        let fork = ForkInfo { parent, at_ns, what: what.clone() };
+        let prefix: Vec<Snapshot> = self
+            .snapshots
+            .iter()
+            .filter(|s| s.events <= events)
+            .cloned()
+            .collect();
+        let fork = ForkInfo {
+            parent,
+            at_ns,
+            what: what.clone(),
+        };
         RecordedRun::finish(what, traced, untraced, prefix, self.every, Some(fork))
     }
 
@@ -206,9 +231,13 @@ impl RecordedRun {
     pub fn world_at(&mut self, t: TimeNs) -> &World {
         // The cached world has processed exactly the events up to its clock, so it serves any
         // later moment; a snapshot serves better if it is further along.
-        let nearest = self.snapshots.partition_point(|s| s.now_ns <= t).saturating_sub(1);
+        let nearest = self
+            .snapshots
+            .partition_point(|s| s.now_ns <= t)
+            .saturating_sub(1);
         let snapshot = &self.snapshots[nearest];
-        let current_usable = self.current.now_ns() <= t && self.current.events_processed >= snapshot.events;
+        let current_usable =
+            self.current.now_ns() <= t && self.current.events_processed >= snapshot.events;
         if !current_usable {
             self.current = (*snapshot.world).clone();
             self.stats.restores += 1;
@@ -231,26 +260,40 @@ impl RecordedRun {
 }
 
 fn traced_options() -> RunOptions {
-    RunOptions { keep_trace: true, ..RunOptions::default() }
+    RunOptions {
+        keep_trace: true,
+        ..RunOptions::default()
+    }
 }
 
 fn untraced_options() -> RunOptions {
-    RunOptions { keep_trace: false, ..RunOptions::default() }
+    RunOptions {
+        keep_trace: false,
+        ..RunOptions::default()
+    }
 }
 
 impl Navigator for RecordedRun {
     fn next_event_after(&self, t: TimeNs) -> Option<TimeNs> {
-        self.trace.get(self.trace.partition_point(|e| e.time_ns <= t)).map(|e| e.time_ns)
+        self.trace
+            .get(self.trace.partition_point(|e| e.time_ns <= t))
+            .map(|e| e.time_ns)
     }
     fn prev_event_before(&self, t: TimeNs) -> Option<TimeNs> {
         let i = self.trace.partition_point(|e| e.time_ns < t);
         i.checked_sub(1).map(|i| self.trace[i].time_ns)
     }
     fn next_checkpoint_after(&self, t: TimeNs) -> Option<TimeNs> {
-        self.markers.iter().find(|m| m.time_ns > t && m.kind.is_checkpoint()).map(|m| m.time_ns)
+        self.markers
+            .iter()
+            .find(|m| m.time_ns > t && m.kind.is_checkpoint())
+            .map(|m| m.time_ns)
     }
     fn next_fault_after(&self, t: TimeNs) -> Option<TimeNs> {
-        self.markers.iter().find(|m| m.time_ns > t && m.kind.is_fault()).map(|m| m.time_ns)
+        self.markers
+            .iter()
+            .find(|m| m.time_ns > t && m.kind.is_fault())
+            .map(|m| m.time_ns)
     }
     fn end_ns(&self) -> TimeNs {
         self.end_ns
@@ -294,7 +337,10 @@ mod tests {
         let mut run = RecordedRun::record_every(scenario(), 3, 5_000);
         let at = run.end_ns / 2;
         let fork = run.fork(0, at, "nothing".into(), |_| {});
-        assert_eq!(fork.final_world.recorder.hash(), run.final_world.recorder.hash());
+        assert_eq!(
+            fork.final_world.recorder.hash(),
+            run.final_world.recorder.hash()
+        );
         assert_eq!(fork.snapshot_pass_hash, run.snapshot_pass_hash);
         assert_eq!(fork.trace, run.trace);
         assert_eq!(fork.fork.as_ref().map(|f| f.at_ns), Some(at));
@@ -303,20 +349,47 @@ mod tests {
     #[test]
     fn send_index_finds_when_a_message_left() {
         let run = RecordedRun::record_every(scenario(), 42, 20_000);
-        let send = run.trace.iter().find(|e| markers::is_send(e.kind)).expect("something was sent");
-        let found = run.sends.send_time(send.channel as usize, send.a as TimeNs, send.time_ns);
+        let send = run
+            .trace
+            .iter()
+            .find(|e| markers::is_send(e.kind))
+            .expect("something was sent");
+        let found = run
+            .sends
+            .send_time(send.channel as usize, send.a as TimeNs, send.time_ns);
         assert_eq!(found, Some(send.time_ns));
-        assert_eq!(run.sends.send_time(send.channel as usize, send.a as TimeNs, send.time_ns - 1), None);
+        assert_eq!(
+            run.sends
+                .send_time(send.channel as usize, send.a as TimeNs, send.time_ns - 1),
+            None
+        );
     }
 
     #[test]
     fn navigation_follows_the_trace() {
         let run = RecordedRun::record_every(scenario(), 42, 20_000);
         let first = run.trace[0].time_ns;
-        let next = run.next_event_after(first).expect("more than one event time");
+        let next = run
+            .next_event_after(first)
+            .expect("more than one event time");
         assert!(next > first);
-        assert_eq!(run.prev_event_before(next), Some(run.trace.iter().rev().find(|e| e.time_ns < next).unwrap().time_ns));
-        let cp = run.next_checkpoint_after(0).expect("the default scenario checkpoints");
-        assert!(run.markers.iter().any(|m| m.time_ns == cp && m.kind.is_checkpoint()));
+        assert_eq!(
+            run.prev_event_before(next),
+            Some(
+                run.trace
+                    .iter()
+                    .rev()
+                    .find(|e| e.time_ns < next)
+                    .unwrap()
+                    .time_ns
+            )
+        );
+        let cp = run
+            .next_checkpoint_after(0)
+            .expect("the default scenario checkpoints");
+        assert!(run
+            .markers
+            .iter()
+            .any(|m| m.time_ns == cp && m.kind.is_checkpoint()));
     }
 }

@@ -7,7 +7,9 @@ use egui::epaint::CubicBezierShape;
 use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, StrokeKind, Vec2};
 
 use crate::app::{Action, Session};
-use crate::panels::{palette, BARRIER_COLOR, BLOCKED_COLOR, IDLE_COLOR, RECORD_COLOR, WATERMARK_COLOR};
+use crate::panels::{
+    palette, BARRIER_COLOR, BLOCKED_COLOR, IDLE_COLOR, RECORD_COLOR, WATERMARK_COLOR,
+};
 use crate::view::dag::{ChannelLine, DagLayout, Flight, OperatorBox, SubtaskSlot};
 use crate::view::watermarks::watermark_text;
 use crate::view::Frame;
@@ -30,12 +32,20 @@ impl Geometry {
         let column_width = rect.width() / layout.columns.max(1) as f32;
         let row_height = (rect.height() / layout.rows.max(1.0)).clamp(14.0, 46.0);
         let top = rect.top() + (rect.height() - layout.rows * row_height).max(0.0) / 2.0;
-        Geometry { rect, column_width, row_height, top }
+        Geometry {
+            rect,
+            column_width,
+            row_height,
+            top,
+        }
     }
 
     fn column_x(&self, column: usize) -> (f32, f32) {
         let left = self.rect.left() + column as f32 * self.column_width;
-        (left + self.column_width * 0.14, left + self.column_width * 0.86)
+        (
+            left + self.column_width * 0.14,
+            left + self.column_width * 0.86,
+        )
     }
 
     fn operator_rect(&self, op: &OperatorBox) -> Rect {
@@ -55,7 +65,8 @@ impl Geometry {
     fn curve(&self, layout: &DagLayout, c: &ChannelLine) -> [Pos2; 4] {
         let from = self.slot_rect(&layout.subtasks[c.from]);
         let to = self.slot_rect(&layout.subtasks[c.to]);
-        let spread = |r: Rect, k: usize, n: usize| r.top() + r.height() * (k + 1) as f32 / (n + 1) as f32;
+        let spread =
+            |r: Rect, k: usize, n: usize| r.top() + r.height() * (k + 1) as f32 / (n + 1) as f32;
         let a = Pos2::new(from.right(), spread(from, c.output, c.outputs));
         let b = Pos2::new(to.left(), spread(to, c.input, c.inputs));
         let dx = ((b.x - a.x) * 0.45).max(20.0);
@@ -63,7 +74,13 @@ impl Geometry {
     }
 }
 
-pub fn dag_ui(ui: &mut egui::Ui, session: &Session, frame: &Frame, selected: Option<usize>, actions: &mut Vec<Action>) {
+pub fn dag_ui(
+    ui: &mut egui::Ui,
+    session: &Session,
+    frame: &Frame,
+    selected: Option<usize>,
+    actions: &mut Vec<Action>,
+) {
     legend_ui(ui, session);
     let layout = &session.layout;
     let scenario = &session.scenario;
@@ -79,10 +96,27 @@ pub fn dag_ui(ui: &mut egui::Ui, session: &Session, frame: &Frame, selected: Opt
     for op in &layout.operators {
         let r = geo.operator_rect(op);
         painter.rect_filled(r, 6.0, visuals.faint_bg_color);
-        painter.rect_stroke(r, 6.0, Stroke::new(1.0, visuals.widgets.noninteractive.bg_stroke.color), StrokeKind::Inside);
+        painter.rect_stroke(
+            r,
+            6.0,
+            Stroke::new(1.0, visuals.widgets.noninteractive.bg_stroke.color),
+            StrokeKind::Inside,
+        );
         let header = Pos2::new(r.left() + 6.0, r.top() + 2.0);
-        let title = painter.text(header, Align2::LEFT_TOP, &op.name, FontId::proportional(13.0), text);
-        painter.text(Pos2::new(title.right() + 6.0, title.bottom()), Align2::LEFT_BOTTOM, format!("{} · {}", op.kind, op.detail), small.clone(), weak);
+        let title = painter.text(
+            header,
+            Align2::LEFT_TOP,
+            &op.name,
+            FontId::proportional(13.0),
+            text,
+        );
+        painter.text(
+            Pos2::new(title.right() + 6.0, title.bottom()),
+            Align2::LEFT_BOTTOM,
+            format!("{} · {}", op.kind, op.detail),
+            small.clone(),
+            weak,
+        );
     }
     let hover = response.hover_pos();
     let mut hovered_slot = None;
@@ -90,12 +124,26 @@ pub fn dag_ui(ui: &mut egui::Ui, session: &Session, frame: &Frame, selected: Opt
         let r = geo.slot_rect(slot);
         let status = &frame.dag.subtasks[slot.subtask];
         let tm = palette(slot.task_manager as usize);
-        let fill = if status.finished { tm.gamma_multiply(0.12) } else { tm.gamma_multiply(0.35) };
+        let fill = if status.finished {
+            tm.gamma_multiply(0.12)
+        } else {
+            tm.gamma_multiply(0.35)
+        };
         painter.rect_filled(r, 3.0, fill);
-        let stroke = if Some(slot.subtask) == selected { Stroke::new(2.5, text) } else { Stroke::new(1.0, tm) };
+        let stroke = if Some(slot.subtask) == selected {
+            Stroke::new(2.5, text)
+        } else {
+            Stroke::new(1.0, tm)
+        };
         painter.rect_stroke(r, 3.0, stroke, StrokeKind::Inside);
         let label = format!("{}  tm-{}", slot.name, slot.task_manager);
-        painter.text(Pos2::new(r.left() + 4.0, r.center().y), Align2::LEFT_CENTER, label, small.clone(), text);
+        painter.text(
+            Pos2::new(r.left() + 4.0, r.center().y),
+            Align2::LEFT_CENTER,
+            label,
+            small.clone(),
+            text,
+        );
         let state = if status.finished {
             "finished".to_string()
         } else if let Some(cp) = status.aligning {
@@ -105,8 +153,18 @@ pub fn dag_ui(ui: &mut egui::Ui, session: &Session, frame: &Frame, selected: Opt
         } else {
             format!("{} in", status.records_in)
         };
-        let color = if status.aligning.is_some() { BARRIER_COLOR } else { weak };
-        painter.text(Pos2::new(r.right() - 4.0, r.center().y), Align2::RIGHT_CENTER, state, small.clone(), color);
+        let color = if status.aligning.is_some() {
+            BARRIER_COLOR
+        } else {
+            weak
+        };
+        painter.text(
+            Pos2::new(r.right() - 4.0, r.center().y),
+            Align2::RIGHT_CENTER,
+            state,
+            small.clone(),
+            color,
+        );
         if hover.is_some_and(|p| r.contains(p)) {
             hovered_slot = Some(slot.subtask);
         }
@@ -123,7 +181,12 @@ pub fn dag_ui(ui: &mut egui::Ui, session: &Session, frame: &Frame, selected: Opt
         } else {
             Stroke::new(1.0, weak.gamma_multiply(0.6))
         };
-        painter.add(CubicBezierShape::from_points_stroke(points, false, Color32::TRANSPARENT, stroke));
+        painter.add(CubicBezierShape::from_points_stroke(
+            points,
+            false,
+            Color32::TRANSPARENT,
+            stroke,
+        ));
         let end = points[3];
         if status.blocked {
             painter.text(
@@ -134,7 +197,13 @@ pub fn dag_ui(ui: &mut egui::Ui, session: &Session, frame: &Frame, selected: Opt
                 BLOCKED_COLOR,
             );
         } else if status.queued > 0 {
-            painter.text(end + Vec2::new(-4.0, -2.0), Align2::RIGHT_BOTTOM, status.queued.to_string(), small.clone(), weak);
+            painter.text(
+                end + Vec2::new(-4.0, -2.0),
+                Align2::RIGHT_BOTTOM,
+                status.queued.to_string(),
+                small.clone(),
+                weak,
+            );
         }
     }
 
@@ -142,22 +211,47 @@ pub fn dag_ui(ui: &mut egui::Ui, session: &Session, frame: &Frame, selected: Opt
     let mut watermark_labels = 0;
     for flight in frame.dag.in_flight.iter().take(MAX_DRAWN_MESSAGES) {
         let c = &layout.channels[flight.channel];
-        let curve = CubicBezierShape::from_points_stroke(geo.curve(layout, c), false, Color32::TRANSPARENT, Stroke::NONE);
+        let curve = CubicBezierShape::from_points_stroke(
+            geo.curve(layout, c),
+            false,
+            Color32::TRANSPARENT,
+            Stroke::NONE,
+        );
         let p = curve.sample(flight.progress);
         match flight.what {
             Flight::Record => {
                 painter.circle_filled(p, 3.0, RECORD_COLOR);
             }
             Flight::Watermark(w) => {
-                painter.vline(p.x, p.y - 7.0..=p.y + 7.0, Stroke::new(2.0, WATERMARK_COLOR));
+                painter.vline(
+                    p.x,
+                    p.y - 7.0..=p.y + 7.0,
+                    Stroke::new(2.0, WATERMARK_COLOR),
+                );
                 if watermark_labels < MAX_WATERMARK_LABELS {
                     watermark_labels += 1;
-                    painter.text(p + Vec2::new(0.0, -8.0), Align2::CENTER_BOTTOM, watermark_text(scenario, w), small.clone(), WATERMARK_COLOR);
+                    painter.text(
+                        p + Vec2::new(0.0, -8.0),
+                        Align2::CENTER_BOTTOM,
+                        watermark_text(scenario, w),
+                        small.clone(),
+                        WATERMARK_COLOR,
+                    );
                 }
             }
             Flight::Barrier(id) => {
-                painter.rect_filled(Rect::from_center_size(p, Vec2::new(4.0, 16.0)), 1.0, BARRIER_COLOR);
-                painter.text(p + Vec2::new(0.0, 9.0), Align2::CENTER_TOP, format!("cp {id}"), small.clone(), BARRIER_COLOR);
+                painter.rect_filled(
+                    Rect::from_center_size(p, Vec2::new(4.0, 16.0)),
+                    1.0,
+                    BARRIER_COLOR,
+                );
+                painter.text(
+                    p + Vec2::new(0.0, 9.0),
+                    Align2::CENTER_TOP,
+                    format!("cp {id}"),
+                    small.clone(),
+                    BARRIER_COLOR,
+                );
             }
             Flight::Idle(_) => {
                 painter.circle_stroke(p, 4.0, Stroke::new(1.5, IDLE_COLOR));
@@ -173,7 +267,10 @@ pub fn dag_ui(ui: &mut egui::Ui, session: &Session, frame: &Frame, selected: Opt
         Pos2::new(r.left() + 4.0, r.bottom() - 2.0),
         Align2::LEFT_BOTTOM,
         if frame.dag.in_flight.len() > drawn {
-            format!("{} messages on the wire ({drawn} drawn)", frame.dag.in_flight.len())
+            format!(
+                "{} messages on the wire ({drawn} drawn)",
+                frame.dag.in_flight.len()
+            )
         } else {
             format!("{} messages on the wire", frame.dag.in_flight.len())
         },
@@ -203,10 +300,18 @@ fn legend_ui(ui: &mut egui::Ui, session: &Session) {
             p.circle_filled(c, 3.0, RECORD_COLOR);
         });
         glyph_ui(ui, "watermark (event time)", |p, c| {
-            p.vline(c.x, c.y - 6.0..=c.y + 6.0, Stroke::new(2.0, WATERMARK_COLOR));
+            p.vline(
+                c.x,
+                c.y - 6.0..=c.y + 6.0,
+                Stroke::new(2.0, WATERMARK_COLOR),
+            );
         });
         glyph_ui(ui, "barrier of checkpoint n", |p, c| {
-            p.rect_filled(Rect::from_center_size(c, Vec2::new(4.0, 12.0)), 1.0, BARRIER_COLOR);
+            p.rect_filled(
+                Rect::from_center_size(c, Vec2::new(4.0, 12.0)),
+                1.0,
+                BARRIER_COLOR,
+            );
         });
         glyph_ui(ui, "idle notice", |p, c| {
             p.circle_stroke(c, 4.0, Stroke::new(1.5, IDLE_COLOR));
@@ -226,7 +331,11 @@ fn legend_ui(ui: &mut egui::Ui, session: &Session) {
         for tm in 0..session.layout.task_managers {
             let color = palette(tm as usize);
             glyph_ui(ui, &format!("tm-{tm}"), move |p, c| {
-                p.rect_filled(Rect::from_center_size(c, Vec2::new(12.0, 10.0)), 2.0, color.gamma_multiply(0.6));
+                p.rect_filled(
+                    Rect::from_center_size(c, Vec2::new(12.0, 10.0)),
+                    2.0,
+                    color.gamma_multiply(0.6),
+                );
             });
         }
     });

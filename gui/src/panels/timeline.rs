@@ -13,12 +13,18 @@ use crate::view::time_text;
 
 const HEIGHT: f32 = 74.0;
 
-pub fn timeline_ui(ui: &mut egui::Ui, run: &RecordedRun, cursor_ns: TimeNs, actions: &mut Vec<Action>) {
+pub fn timeline_ui(
+    ui: &mut egui::Ui,
+    run: &RecordedRun,
+    cursor_ns: TimeNs,
+    actions: &mut Vec<Action>,
+) {
     ui.horizontal(|ui| {
-        ui.small("Timeline — green bars: completed checkpoints, red: aborted; red triangles: faults; orange ticks: late records dropped. Click or drag to move.");
+        ui.small("Timeline — green bars: completed checkpoints, red: aborted; red triangles: faults; orange ticks: late records dropped; grey ticks: subtasks finished. Click or drag to move.");
     });
     let width = ui.available_width();
-    let (response, painter) = ui.allocate_painter(egui::vec2(width, HEIGHT), Sense::click_and_drag());
+    let (response, painter) =
+        ui.allocate_painter(egui::vec2(width, HEIGHT), Sense::click_and_drag());
     let rect = response.rect;
     let visuals = ui.visuals();
     painter.rect_filled(rect, 3.0, visuals.extreme_bg_color);
@@ -27,16 +33,35 @@ pub fn timeline_ui(ui: &mut egui::Ui, run: &RecordedRun, cursor_ns: TimeNs, acti
     let x_of = |t: TimeNs| inner.left() + inner.width() * (t as f64 / end as f64) as f32;
     let lane = |i: usize| {
         let h = (inner.height() - 14.0) / 3.0;
-        Rect::from_min_size(Pos2::new(inner.left(), inner.top() + i as f32 * h), egui::vec2(inner.width(), h))
+        Rect::from_min_size(
+            Pos2::new(inner.left(), inner.top() + i as f32 * h),
+            egui::vec2(inner.width(), h),
+        )
     };
     // Ticks: about eight labelled times.
     let text_color = visuals.weak_text_color();
     for k in 0..=8u64 {
         let t = end / 8 * k;
         let x = x_of(t);
-        painter.vline(x, inner.bottom() - 14.0..=inner.bottom() - 10.0, Stroke::new(1.0, text_color));
-        let align = if k == 0 { Align2::LEFT_TOP } else if k == 8 { Align2::RIGHT_TOP } else { Align2::CENTER_TOP };
-        painter.text(Pos2::new(x, inner.bottom() - 10.0), align, time_text(&run.scenario, t), FontId::proportional(10.0), text_color);
+        painter.vline(
+            x,
+            inner.bottom() - 14.0..=inner.bottom() - 10.0,
+            Stroke::new(1.0, text_color),
+        );
+        let align = if k == 0 {
+            Align2::LEFT_TOP
+        } else if k == 8 {
+            Align2::RIGHT_TOP
+        } else {
+            Align2::CENTER_TOP
+        };
+        painter.text(
+            Pos2::new(x, inner.bottom() - 10.0),
+            align,
+            time_text(&run.scenario, t),
+            FontId::proportional(10.0),
+            text_color,
+        );
     }
     for span in markers::checkpoint_spans(&run.markers) {
         let l = lane(0);
@@ -47,46 +72,75 @@ pub fn timeline_ui(ui: &mut egui::Ui, run: &RecordedRun, cursor_ns: TimeNs, acti
             (Some(_), false) => BLOCKED_COLOR,
             (None, _) => Color32::GRAY,
         };
-        painter.rect_filled(Rect::from_x_y_ranges(x0..=x1, l.y_range().shrink(2.0)), 1.0, color);
+        painter.rect_filled(
+            Rect::from_x_y_ranges(x0..=x1, l.y_range().shrink(2.0)),
+            1.0,
+            color,
+        );
     }
     let mut hover_text: Option<String> = None;
     let hover = response.hover_pos();
     for m in &run.markers {
         let x = x_of(m.time_ns);
-        let hit = hover.is_some_and(|p| (p.x - x).abs() < 3.0);
+        let l = lane(m.kind.lane());
         match m.kind {
             k if k.is_fault() => {
-                let l = lane(1);
                 let c = l.center();
-                let tri = vec![Pos2::new(x, c.y - 6.0), Pos2::new(x - 5.0, c.y + 5.0), Pos2::new(x + 5.0, c.y + 5.0)];
-                painter.add(egui::Shape::convex_polygon(tri, BLOCKED_COLOR, Stroke::NONE));
-                if hit && hover.is_some_and(|p| l.y_range().contains(p.y)) {
-                    hover_text = Some(markers::describe(&run.scenario, m));
-                }
+                let tri = vec![
+                    Pos2::new(x, c.y - 6.0),
+                    Pos2::new(x - 5.0, c.y + 5.0),
+                    Pos2::new(x + 5.0, c.y + 5.0),
+                ];
+                painter.add(egui::Shape::convex_polygon(
+                    tri,
+                    BLOCKED_COLOR,
+                    Stroke::NONE,
+                ));
             }
             MarkerKind::LateDropped => {
-                let l = lane(2);
-                painter.vline(x, l.y_range().shrink(3.0), Stroke::new(1.0, WATERMARK_COLOR));
-                if hit && hover.is_some_and(|p| l.y_range().contains(p.y)) {
-                    hover_text = Some(markers::describe(&run.scenario, m));
-                }
+                painter.vline(
+                    x,
+                    l.y_range().shrink(3.0),
+                    Stroke::new(1.0, WATERMARK_COLOR),
+                );
             }
-            MarkerKind::CheckpointTriggered | MarkerKind::CheckpointCompleted | MarkerKind::CheckpointAborted => {
-                if hit && hover.is_some_and(|p| lane(0).y_range().contains(p.y)) {
-                    hover_text = Some(markers::describe(&run.scenario, m));
-                }
+            MarkerKind::Finished => {
+                painter.vline(x, l.y_range().shrink(6.0), Stroke::new(1.0, text_color));
             }
+            // Checkpoints are drawn as spans above.
             _ => {}
+        }
+        if hover.is_some_and(|p| (p.x - x).abs() < 3.0 && l.y_range().contains(p.y)) {
+            hover_text = Some(markers::describe(&run.scenario, m));
         }
     }
     if let Some(fork) = &run.fork {
         let x = x_of(fork.at_ns);
-        painter.vline(x, inner.y_range(), Stroke::new(2.0, Color32::from_rgb(120, 60, 200)));
-        painter.text(Pos2::new(x + 3.0, inner.top()), Align2::LEFT_TOP, format!("fork: {}", fork.what), FontId::proportional(10.0), visuals.text_color());
+        painter.vline(
+            x,
+            inner.y_range(),
+            Stroke::new(2.0, Color32::from_rgb(120, 60, 200)),
+        );
+        painter.text(
+            Pos2::new(x + 3.0, inner.top()),
+            Align2::LEFT_TOP,
+            format!("fork: {}", fork.what),
+            FontId::proportional(10.0),
+            visuals.text_color(),
+        );
     }
     let cx = x_of(cursor_ns);
-    painter.vline(cx, rect.y_range(), Stroke::new(2.0, visuals.strong_text_color()));
-    painter.rect_stroke(rect, 3.0, Stroke::new(1.0, visuals.widgets.noninteractive.bg_stroke.color), StrokeKind::Inside);
+    painter.vline(
+        cx,
+        rect.y_range(),
+        Stroke::new(2.0, visuals.strong_text_color()),
+    );
+    painter.rect_stroke(
+        rect,
+        3.0,
+        Stroke::new(1.0, visuals.widgets.noninteractive.bg_stroke.color),
+        StrokeKind::Inside,
+    );
     if let Some(p) = response.interact_pointer_pos() {
         if response.clicked() || response.dragged() {
             let f = ((p.x - inner.left()) / inner.width()).clamp(0.0, 1.0) as f64;

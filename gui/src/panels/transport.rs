@@ -6,7 +6,12 @@ use crate::app::{Action, Session};
 use crate::time_control::{Command, TimeControl, SPEEDS};
 use crate::view::time_text;
 
-pub fn transport_ui(ui: &mut egui::Ui, session: &Session, time: &TimeControl, actions: &mut Vec<Action>) {
+pub fn transport_ui(
+    ui: &mut egui::Ui,
+    session: &Session,
+    time: &TimeControl,
+    actions: &mut Vec<Action>,
+) {
     let run = session.run();
     let scenario = &session.scenario;
     ui.horizontal_wrapped(|ui| {
@@ -15,39 +20,77 @@ pub fn transport_ui(ui: &mut egui::Ui, session: &Session, time: &TimeControl, ac
                 actions.push(Action::Time(c));
             }
         };
-        command(ui, "Start", "Back to the start of the run (Home)", Command::ToStart);
-        command(ui, "Step back", "To the previous moment something happened (Left arrow)", Command::StepBack);
+        command(
+            ui,
+            "Start",
+            "Back to the start of the run (Home)",
+            Command::ToStart,
+        );
+        command(
+            ui,
+            "Step back",
+            "To the previous moment something happened (Left arrow)",
+            Command::StepBack,
+        );
         if time.playing {
             command(ui, "Pause", "Stop playing (Space)", Command::Pause);
         } else {
-            command(ui, "Play", "Play the run at the chosen speed (Space)", Command::Play);
+            command(
+                ui,
+                "Play",
+                "Play the run at the chosen speed (Space)",
+                Command::Play,
+            );
         }
-        command(ui, "Step", "To the next moment something happens (Right arrow)", Command::StepEvent);
-        command(ui, "Next checkpoint", "Jump to the next checkpoint trigger, completion or abort", Command::JumpNextCheckpoint);
-        command(ui, "Next fault", "Jump to the next crash, restart or network fault", Command::JumpNextFault);
+        command(
+            ui,
+            "Step",
+            "To the next moment something happens (Right arrow)",
+            Command::StepEvent,
+        );
+        command(
+            ui,
+            "Next checkpoint",
+            "Jump to the next checkpoint trigger, completion or abort",
+            Command::JumpNextCheckpoint,
+        );
+        command(
+            ui,
+            "Next fault",
+            "Jump to the next crash, restart or network fault",
+            Command::JumpNextFault,
+        );
         command(ui, "End", "To the end of the run (End)", Command::ToEnd);
         ui.separator();
-        ui.label("Speed:");
-        egui::ComboBox::from_id_salt("speed").selected_text(SPEEDS[time.speed].1).show_ui(ui, |ui| {
-            for (i, (_, label)) in SPEEDS.iter().enumerate() {
-                if ui.selectable_label(i == time.speed, *label).clicked() {
-                    actions.push(Action::Time(Command::SetSpeed(i)));
+        let label = ui.label("Speed:");
+        let speed = egui::ComboBox::from_id_salt("speed")
+            .selected_text(SPEEDS[time.speed].1)
+            .show_ui(ui, |ui| {
+                for (i, (_, label)) in SPEEDS.iter().enumerate() {
+                    if ui.selectable_label(i == time.speed, *label).clicked() {
+                        actions.push(Action::Time(Command::SetSpeed(i)));
+                    }
                 }
-            }
-        });
+            });
+        speed.response.labelled_by(label.id);
         ui.separator();
-        ui.monospace(format!("now {} of {}", time_text(scenario, time.cursor_ns), time_text(scenario, run.end_ns)));
+        ui.monospace(format!(
+            "now {} of {}",
+            time_text(scenario, time.cursor_ns),
+            time_text(scenario, run.end_ns)
+        ));
     });
     ui.horizontal_wrapped(|ui| {
         if session.runs.len() > 1 {
-            ui.label("Showing:");
-            egui::ComboBox::from_id_salt("run_picker").selected_text(&run.label).show_ui(ui, |ui| {
+            let label = ui.label("Showing:");
+            let picker = egui::ComboBox::from_id_salt("run_picker").selected_text(&run.label).show_ui(ui, |ui| {
                 for (i, r) in session.runs.iter().enumerate() {
                     if ui.selectable_label(i == session.shown, &r.label).clicked() {
                         actions.push(Action::ShowRun(i));
                     }
                 }
             });
+            picker.response.labelled_by(label.id);
             ui.separator();
         }
         let stop = match run.stop {

@@ -36,7 +36,12 @@ impl MarkerKind {
     }
 
     pub fn is_checkpoint(self) -> bool {
-        matches!(self, MarkerKind::CheckpointTriggered | MarkerKind::CheckpointCompleted | MarkerKind::CheckpointAborted)
+        matches!(
+            self,
+            MarkerKind::CheckpointTriggered
+                | MarkerKind::CheckpointCompleted
+                | MarkerKind::CheckpointAborted
+        )
     }
 
     pub fn is_fault(self) -> bool {
@@ -90,21 +95,38 @@ pub fn collect(trace: &[TraceEvent]) -> Vec<Marker> {
     trace
         .iter()
         .filter_map(|e| {
-            MarkerKind::of(e.kind).map(|kind| Marker { time_ns: e.time_ns, kind, subtask: e.subtask, a: e.a, b: e.b })
+            MarkerKind::of(e.kind).map(|kind| Marker {
+                time_ns: e.time_ns,
+                kind,
+                subtask: e.subtask,
+                a: e.a,
+                b: e.b,
+            })
         })
         .collect()
 }
 
 /// A sentence for a marker's tooltip.
 pub fn describe(scenario: &Scenario, m: &Marker) -> String {
-    let subtask = || scenario.plan.subtasks.get(m.subtask as usize).map_or_else(|| format!("#{}", m.subtask), |s| s.name.clone());
+    let subtask = || {
+        scenario
+            .plan
+            .subtasks
+            .get(m.subtask as usize)
+            .map_or_else(|| format!("#{}", m.subtask), |s| s.name.clone())
+    };
     let node = || scenario.node_name(m.subtask as usize);
     match m.kind {
         MarkerKind::CheckpointTriggered => format!("checkpoint {} triggered", m.a),
         MarkerKind::CheckpointCompleted => format!("checkpoint {} completed", m.a),
         MarkerKind::CheckpointAborted => format!("checkpoint {} aborted", m.a),
         MarkerKind::LateDropped => {
-            format!("{}: late record of key {} (event time {}) dropped", subtask(), scenario.key_name(m.a as u64), scenario.format_time_ms(m.b))
+            format!(
+                "{}: late record of key {} (event time {}) dropped",
+                subtask(),
+                scenario.key_name(m.a as u64),
+                scenario.format_time_ms(m.b)
+            )
         }
         MarkerKind::Finished => format!("{} finished", subtask()),
         MarkerKind::NodeCrashed => format!("{} crashed", node()),
@@ -130,9 +152,18 @@ pub fn checkpoint_spans(markers: &[Marker]) -> Vec<CheckpointSpan> {
     for m in markers {
         let id = m.a as u64;
         match m.kind {
-            MarkerKind::CheckpointTriggered => spans.push(CheckpointSpan { id, start_ns: m.time_ns, end_ns: None, completed: false }),
+            MarkerKind::CheckpointTriggered => spans.push(CheckpointSpan {
+                id,
+                start_ns: m.time_ns,
+                end_ns: None,
+                completed: false,
+            }),
             MarkerKind::CheckpointCompleted | MarkerKind::CheckpointAborted => {
-                if let Some(span) = spans.iter_mut().rev().find(|s| s.id == id && s.end_ns.is_none()) {
+                if let Some(span) = spans
+                    .iter_mut()
+                    .rev()
+                    .find(|s| s.id == id && s.end_ns.is_none())
+                {
                     span.end_ns = Some(m.time_ns);
                     span.completed = m.kind == MarkerKind::CheckpointCompleted;
                 }
@@ -148,7 +179,14 @@ mod tests {
     use super::*;
 
     fn ev(time_ns: TimeNs, kind: TraceKind, a: i64) -> TraceEvent {
-        TraceEvent { time_ns, kind, subtask: 0, channel: 0, a, b: 0 }
+        TraceEvent {
+            time_ns,
+            kind,
+            subtask: 0,
+            channel: 0,
+            a,
+            b: 0,
+        }
     }
 
     #[test]
@@ -163,7 +201,12 @@ mod tests {
         let kinds: Vec<MarkerKind> = collect(&trace).iter().map(|m| m.kind).collect();
         assert_eq!(
             kinds,
-            [MarkerKind::CheckpointTriggered, MarkerKind::LateDropped, MarkerKind::CheckpointCompleted, MarkerKind::NodeCrashed]
+            [
+                MarkerKind::CheckpointTriggered,
+                MarkerKind::LateDropped,
+                MarkerKind::CheckpointCompleted,
+                MarkerKind::NodeCrashed
+            ]
         );
         assert!(MarkerKind::NodeCrashed.is_fault() && !MarkerKind::LateDropped.is_fault());
     }
@@ -181,9 +224,24 @@ mod tests {
         assert_eq!(
             spans,
             [
-                CheckpointSpan { id: 1, start_ns: 10, end_ns: Some(20), completed: true },
-                CheckpointSpan { id: 2, start_ns: 30, end_ns: Some(90), completed: false },
-                CheckpointSpan { id: 3, start_ns: 100, end_ns: None, completed: false },
+                CheckpointSpan {
+                    id: 1,
+                    start_ns: 10,
+                    end_ns: Some(20),
+                    completed: true
+                },
+                CheckpointSpan {
+                    id: 2,
+                    start_ns: 30,
+                    end_ns: Some(90),
+                    completed: false
+                },
+                CheckpointSpan {
+                    id: 3,
+                    start_ns: 100,
+                    end_ns: None,
+                    completed: false
+                },
             ]
         );
     }

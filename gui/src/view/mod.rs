@@ -40,7 +40,13 @@ pub struct Frame {
 }
 
 impl Frame {
-    pub fn build(world: &World, sends: &SendIndex, cursor_ns: TimeNs, selected: Option<usize>, visible_only: bool) -> Frame {
+    pub fn build(
+        world: &World,
+        sends: &SendIndex,
+        cursor_ns: TimeNs,
+        selected: Option<usize>,
+        visible_only: bool,
+    ) -> Frame {
         Frame {
             cursor_ns,
             dag: dag::DagState::build(world, sends, cursor_ns),
