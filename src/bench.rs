@@ -60,8 +60,14 @@ fn bare_event_loop(events: u64, queue_len: usize) -> (f64, u64) {
 }
 
 pub fn run(seconds: u64) -> String {
-    let scenario = Arc::new(Scenario::parse(&scenario_text(seconds), "(benchmark)").expect("benchmark scenario is valid"));
-    let options = RunOptions { keep_trace: false, ..RunOptions::default() };
+    let scenario = Arc::new(
+        Scenario::parse(&scenario_text(seconds), "(benchmark)")
+            .expect("benchmark scenario is valid"),
+    );
+    let options = RunOptions {
+        keep_trace: false,
+        ..RunOptions::default()
+    };
     let mut world = sim::World::new(scenario, 1, options);
     let mut peak_queue = 0;
     let start = Instant::now();
@@ -74,10 +80,31 @@ pub fn run(seconds: u64) -> String {
     let sim_rate = events as f64 / sim_s;
     let bare_rate = events as f64 / bare_s;
     let mut out = String::new();
-    let _ = writeln!(out, "benchmark: {} virtual seconds, {} source records, {} kernel events, {} trace events", seconds, world.log.len(), events, world.recorder.count());
-    let _ = writeln!(out, "simulator : {:>8.3} s wall, {:>12.0} events/s", sim_s, sim_rate);
-    let _ = writeln!(out, "bare loop : {:>8.3} s wall, {:>12.0} events/s (queue of {}, checksum {checksum:x})", bare_s, bare_rate, (peak_queue / 2).max(1));
-    let _ = writeln!(out, "ratio     : simulator is {:.2}x slower per event than the bare loop", bare_rate / sim_rate);
+    let _ = writeln!(
+        out,
+        "benchmark: {} virtual seconds, {} source records, {} kernel events, {} trace events",
+        seconds,
+        world.log.len(),
+        events,
+        world.recorder.count()
+    );
+    let _ = writeln!(
+        out,
+        "simulator : {:>8.3} s wall, {:>12.0} events/s",
+        sim_s, sim_rate
+    );
+    let _ = writeln!(
+        out,
+        "bare loop : {:>8.3} s wall, {:>12.0} events/s (queue of {}, checksum {checksum:x})",
+        bare_s,
+        bare_rate,
+        (peak_queue / 2).max(1)
+    );
+    let _ = writeln!(
+        out,
+        "ratio     : simulator is {:.2}x slower per event than the bare loop",
+        bare_rate / sim_rate
+    );
     let _ = writeln!(out, "trace hash: {:#018x}", world.recorder.hash());
     out
 }

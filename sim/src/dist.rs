@@ -5,26 +5,31 @@ use serde::{Deserialize, Serialize};
 use crate::kernel::SimRng;
 
 /// A delay distribution. Scenario files write it in milliseconds; samples are nanoseconds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub enum Delay {
     /// No delay at all.
+    #[default]
     Zero,
-    Constant { ms: u64 },
+    Constant {
+        ms: u64,
+    },
     /// Uniform in `[min_ms, max_ms]`, with microsecond resolution.
-    Uniform { min_ms: u64, max_ms: u64 },
+    Uniform {
+        min_ms: u64,
+        max_ms: u64,
+    },
     /// Exponential-like with the given mean (see [`SimRng::exponential`]).
-    Exponential { mean_ms: u64 },
+    Exponential {
+        mean_ms: u64,
+    },
     /// Heavy-tailed (Pareto-like): `min_ms` doubled once more with probability `doubling_ppm`
     /// each time, plus up to the same again uniformly. 500_000 ppm gives a tail where one
     /// sample in a thousand is ~1000x the minimum.
-    LongTail { min_ms: u64, doubling_ppm: u32 },
-}
-
-impl Default for Delay {
-    fn default() -> Self {
-        Delay::Zero
-    }
+    LongTail {
+        min_ms: u64,
+        doubling_ppm: u32,
+    },
 }
 
 const NS_PER_MS: u64 = 1_000_000;
@@ -35,9 +40,14 @@ impl Delay {
         match *self {
             Delay::Zero => 0,
             Delay::Constant { ms } => ms * NS_PER_MS,
-            Delay::Uniform { min_ms, max_ms } => rng.between(min_ms * 1000, max_ms * 1000) * NS_PER_US,
+            Delay::Uniform { min_ms, max_ms } => {
+                rng.between(min_ms * 1000, max_ms * 1000) * NS_PER_US
+            }
             Delay::Exponential { mean_ms } => rng.exponential(mean_ms * NS_PER_MS),
-            Delay::LongTail { min_ms, doubling_ppm } => {
+            Delay::LongTail {
+                min_ms,
+                doubling_ppm,
+            } => {
                 let mut scale = min_ms * NS_PER_MS;
                 for _ in 0..20 {
                     if !rng.chance_ppm(doubling_ppm) {
@@ -53,12 +63,12 @@ impl Delay {
     /// Does the distribution make sense? (Used by scenario validation.)
     pub fn check(&self) -> Result<(), String> {
         match *self {
-            Delay::Uniform { min_ms, max_ms } if min_ms > max_ms => {
-                Err(format!("min_ms ({min_ms}) is larger than max_ms ({max_ms})"))
-            }
-            Delay::LongTail { doubling_ppm, .. } if doubling_ppm >= 1_000_000 => {
-                Err(format!("doubling_ppm must be below 1000000, got {doubling_ppm}"))
-            }
+            Delay::Uniform { min_ms, max_ms } if min_ms > max_ms => Err(format!(
+                "min_ms ({min_ms}) is larger than max_ms ({max_ms})"
+            )),
+            Delay::LongTail { doubling_ppm, .. } if doubling_ppm >= 1_000_000 => Err(format!(
+                "doubling_ppm must be below 1000000, got {doubling_ppm}"
+            )),
             _ => Ok(()),
         }
     }
@@ -69,7 +79,10 @@ impl Delay {
             Delay::Constant { ms } => format!("{ms} ms"),
             Delay::Uniform { min_ms, max_ms } => format!("uniform {min_ms}..{max_ms} ms"),
             Delay::Exponential { mean_ms } => format!("exponential, mean {mean_ms} ms"),
-            Delay::LongTail { min_ms, doubling_ppm } => format!("long tail from {min_ms} ms, doubling {doubling_ppm} ppm"),
+            Delay::LongTail {
+                min_ms,
+                doubling_ppm,
+            } => format!("long tail from {min_ms} ms, doubling {doubling_ppm} ppm"),
         }
     }
 }

@@ -31,7 +31,9 @@ pub struct SourceLog {
 
 impl SourceLog {
     pub fn build(data: &LogData, partitions: u32, duration_ms: u64, rng: &mut SimRng) -> SourceLog {
-        let mut log = SourceLog { partitions: vec![Vec::new(); partitions as usize] };
+        let mut log = SourceLog {
+            partitions: vec![Vec::new(); partitions as usize],
+        };
         match data {
             LogData::Events(rows) => {
                 for &(partition, arrival_ms, key, value, ts) in rows {
@@ -49,7 +51,9 @@ impl SourceLog {
     }
 
     pub fn entry(&self, at: SourceRef) -> Option<&LogEntry> {
-        self.partitions.get(at.partition as usize)?.get(at.offset as usize)
+        self.partitions
+            .get(at.partition as usize)?
+            .get(at.offset as usize)
     }
 
     pub fn len(&self) -> usize {
@@ -60,7 +64,11 @@ impl SourceLog {
     }
 
     pub fn event(&self, at: SourceRef) -> Option<SourceEvent> {
-        self.entry(at).map(|e| SourceEvent { key: e.key, value: e.value, timestamp_ms: e.timestamp_ms })
+        self.entry(at).map(|e| SourceEvent {
+            key: e.key,
+            value: e.value,
+            timestamp_ms: e.timestamp_ms,
+        })
     }
 }
 
@@ -72,8 +80,17 @@ fn generate(g: &Generator, duration_ms: u64, rng: &mut SimRng, log: &mut SourceL
         let mut t: TimeNs = rng.exponential(base_gap_ns);
         while t < duration_ns {
             let t_ms = t / 1_000_000;
-            let multiplier = g.bursts.iter().filter(|b| b.from_ms <= t_ms && t_ms < b.until_ms).map(|b| b.rate_multiplier).max().unwrap_or(1);
-            let silenced = g.idle_partitions.iter().any(|i| i.partition == p && i.from_ms <= t_ms && t_ms < i.until_ms);
+            let multiplier = g
+                .bursts
+                .iter()
+                .filter(|b| b.from_ms <= t_ms && t_ms < b.until_ms)
+                .map(|b| b.rate_multiplier)
+                .max()
+                .unwrap_or(1);
+            let silenced = g
+                .idle_partitions
+                .iter()
+                .any(|i| i.partition == p && i.from_ms <= t_ms && t_ms < i.until_ms);
             if !silenced {
                 let key = match g.key_skew {
                     KeySkew::Uniform => rng.below(g.keys as u64),
@@ -87,14 +104,21 @@ fn generate(g: &Generator, duration_ms: u64, rng: &mut SimRng, log: &mut SourceL
                 };
                 let value = match g.value {
                     ValueDist::Constant(v) => v,
-                    ValueDist::Uniform { min, max } => min + rng.below((max - min) as u64 + 1) as i64,
+                    ValueDist::Uniform { min, max } => {
+                        min + rng.below((max - min) as u64 + 1) as i64
+                    }
                 };
                 let mut delay_ns = g.disorder.delay.sample_ns(rng);
                 if g.disorder.very_late_ppm > 0 && rng.chance_ppm(g.disorder.very_late_ppm) {
                     delay_ns += g.disorder.very_late_ms * 1_000_000;
                 }
                 let timestamp_ms = (t as i64 - delay_ns as i64).div_euclid(1_000_000);
-                log.partitions[p as usize].push(LogEntry { append_ns: t, key, value, timestamp_ms });
+                log.partitions[p as usize].push(LogEntry {
+                    append_ns: t,
+                    key,
+                    value,
+                    timestamp_ms,
+                });
             }
             t += (rng.exponential(base_gap_ns) / multiplier).max(1);
         }
@@ -115,7 +139,10 @@ impl CheckpointStorage {
         if self.failing.contains(&checkpoint_id) {
             return false;
         }
-        self.checkpoints.entry(checkpoint_id).or_default().insert(subtask, state);
+        self.checkpoints
+            .entry(checkpoint_id)
+            .or_default()
+            .insert(subtask, state);
         true
     }
     pub fn get(&self, checkpoint_id: u64) -> Option<&BTreeMap<SubtaskId, OperatorState>> {
@@ -166,18 +193,32 @@ pub struct SinkStore {
     pub rows: Vec<StoredRow>,
     pub transactions: BTreeMap<TxnId, TxnState>,
     txn_rows: BTreeMap<TxnId, Vec<usize>>,
-    upserts: BTreeMap<(usize, Key, Option<engine::window::Window>, Option<SourceRef>), usize>,
+    upserts: BTreeMap<
+        (
+            usize,
+            Key,
+            Option<engine::window::Window>,
+            Option<SourceRef>,
+        ),
+        usize,
+    >,
+    visible_rows: usize,
+    /// Transactions the store aborted because they outlived the transaction timeout.
+    pub expired: Vec<TxnId>,
 }
 
 impl SinkStore {
     pub fn apply(&mut self, sink: usize, subtask: SubtaskId, effect: SinkEffect, now_ns: TimeNs) {
         match effect {
-            SinkEffect::Append(row) => self.push(sink, subtask, row, now_ns, RowState::Visible, None),
+            SinkEffect::Append(row) => {
+                self.push(sink, subtask, row, now_ns, RowState::Visible, None)
+            }
             SinkEffect::Upsert(row) => {
                 let (key, window, source) = row.upsert_key();
                 let index = self.rows.len();
                 if let Some(old) = self.upserts.insert((sink, key, window, source), index) {
                     self.rows[old].state = RowState::Overwritten;
+                    self.visible_rows -= 1;
                 }
                 self.push(sink, subtask, row, now_ns, RowState::Visible, None);
             }
@@ -188,7 +229,8 @@ impl SinkStore {
                 self.push(sink, subtask, row, now_ns, RowState::Pending, Some(txn));
             }
             SinkEffect::PreCommit { txn, checkpoint_id } => {
-                self.transactions.insert(txn, TxnState::PreCommitted { checkpoint_id });
+                self.transactions
+                    .insert(txn, TxnState::PreCommitted { checkpoint_id });
             }
             SinkEffect::Commit { txn } => self.commit(txn, now_ns),
             SinkEffect::Recover { subtask, commit } => {
@@ -198,7 +240,11 @@ impl SinkStore {
                 let others: Vec<TxnId> = self
                     .transactions
                     .iter()
-                    .filter(|(t, s)| t.subtask == subtask && !commit.contains(t) && !matches!(s, TxnState::Committed | TxnState::Aborted))
+                    .filter(|(t, s)| {
+                        t.subtask == subtask
+                            && !commit.contains(t)
+                            && !matches!(s, TxnState::Committed | TxnState::Aborted)
+                    })
                     .map(|(t, _)| *t)
                     .collect();
                 for txn in others {
@@ -208,9 +254,26 @@ impl SinkStore {
         }
     }
 
-    fn push(&mut self, sink: usize, subtask: SubtaskId, row: SinkRow, now_ns: TimeNs, state: RowState, txn: Option<TxnId>) {
+    fn push(
+        &mut self,
+        sink: usize,
+        subtask: SubtaskId,
+        row: SinkRow,
+        now_ns: TimeNs,
+        state: RowState,
+        txn: Option<TxnId>,
+    ) {
         let visible_ns = (state == RowState::Visible).then_some(now_ns);
-        self.rows.push(StoredRow { sink, subtask, row, written_ns: now_ns, visible_ns, state, txn });
+        self.visible_rows += (state == RowState::Visible) as usize;
+        self.rows.push(StoredRow {
+            sink,
+            subtask,
+            row,
+            written_ns: now_ns,
+            visible_ns,
+            state,
+            txn,
+        });
     }
 
     fn commit(&mut self, txn: TxnId, now_ns: TimeNs) {
@@ -222,12 +285,16 @@ impl SinkStore {
         for &i in self.txn_rows.get(&txn).into_iter().flatten() {
             self.rows[i].state = RowState::Visible;
             self.rows[i].visible_ns = Some(now_ns);
+            self.visible_rows += 1;
         }
     }
 
     /// Abort a transaction (recovery, or the store's transaction timeout).
     pub fn abort(&mut self, txn: TxnId) {
-        if matches!(self.transactions.get(&txn), Some(TxnState::Committed) | None) {
+        if matches!(
+            self.transactions.get(&txn),
+            Some(TxnState::Committed) | None
+        ) {
             return;
         }
         self.transactions.insert(txn, TxnState::Aborted);
@@ -236,9 +303,38 @@ impl SinkStore {
         }
     }
 
+    pub fn visible_count(&self) -> usize {
+        self.visible_rows
+    }
+
+    /// The store's transaction timeout (Kafka's `transaction.timeout.ms`): a transaction not
+    /// committed within `timeout_ns` of its first write is aborted, and its rows are lost.
+    pub fn expire_transactions(&mut self, now_ns: TimeNs, timeout_ns: TimeNs) {
+        let expired: Vec<TxnId> = self
+            .transactions
+            .iter()
+            .filter(|(_, s)| matches!(s, TxnState::Open | TxnState::PreCommitted { .. }))
+            .filter(|(t, _)| {
+                self.txn_rows
+                    .get(t)
+                    .and_then(|rows| rows.first())
+                    .is_some_and(|&i| self.rows[i].written_ns + timeout_ns < now_ns)
+            })
+            .map(|(t, _)| *t)
+            .collect();
+        for txn in expired {
+            self.abort(txn);
+            self.expired.push(txn);
+        }
+    }
+
     /// Rows a reader sees now, in the order they became visible.
     pub fn visible(&self) -> Vec<&StoredRow> {
-        let mut rows: Vec<&StoredRow> = self.rows.iter().filter(|r| r.state == RowState::Visible).collect();
+        let mut rows: Vec<&StoredRow> = self
+            .rows
+            .iter()
+            .filter(|r| r.state == RowState::Visible)
+            .collect();
         rows.sort_by_key(|r| r.visible_ns);
         rows
     }

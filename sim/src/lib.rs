@@ -7,7 +7,9 @@
 
 pub mod dist;
 pub mod external;
+pub mod faults;
 pub mod kernel;
+pub mod oracle;
 pub mod recording;
 pub mod report;
 pub mod run;

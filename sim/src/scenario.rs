@@ -7,7 +7,9 @@ use std::fmt;
 use std::path::Path;
 
 use engine::checkpoint::{CheckpointConfig, CheckpointMode};
-use engine::graph::{EdgeSpec, JobGraph, OperatorKind, OperatorSpec, PhysicalPlan, SourceSpec, Stream};
+use engine::graph::{
+    EdgeSpec, JobGraph, OperatorKind, OperatorSpec, PhysicalPlan, SourceSpec, Stream,
+};
 use engine::partition::Partitioning;
 use engine::sink::SinkKind;
 use engine::transform::{FilterFn, KeySelector, MapFn};
@@ -20,6 +22,7 @@ use serde::{Deserialize, Deserializer};
 use thiserror::Error;
 
 use crate::dist::Delay;
+use crate::faults::Fault;
 
 /// The scenario embedded in the binary and opened by default.
 pub const DEFAULT_SCENARIO: &str = include_str!("../../scenarios/clickstream.ron");
@@ -45,11 +48,15 @@ impl<'de> Deserialize<'de> for TimeMs {
                 Ok(TimeMs(v))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<TimeMs, E> {
-                i64::try_from(v).map(TimeMs).map_err(|_| E::custom("time too large"))
+                i64::try_from(v)
+                    .map(TimeMs)
+                    .map_err(|_| E::custom("time too large"))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<TimeMs, E> {
                 parse_clock(v).map(TimeMs).ok_or_else(|| {
-                    E::custom(format!("`{v}` is not a clock time; write \"hh:mm:ss\" or \"hh:mm:ss.mmm\""))
+                    E::custom(format!(
+                        "`{v}` is not a clock time; write \"hh:mm:ss\" or \"hh:mm:ss.mmm\""
+                    ))
                 })
             }
         }
@@ -117,6 +124,14 @@ pub struct ScenarioFile {
     pub placement: BTreeMap<String, String>,
     #[serde(default)]
     pub checkpoints: Option<Checkpoints>,
+    #[serde(default)]
+    pub restart: RestartStrategy,
+    #[serde(default)]
+    pub failure_detection: FailureDetection,
+    #[serde(default)]
+    pub faults: Vec<FaultSpec>,
+    #[serde(default)]
+    pub swarm: Option<Swarm>,
     /// Keep, per window result, which source records contributed (the oracle needs it).
     #[serde(default = "yes")]
     pub track_lineage: bool,
@@ -150,7 +165,10 @@ fn default_slots() -> u32 {
 }
 impl Default for Cluster {
     fn default() -> Self {
-        Cluster { task_managers: default_task_managers(), slots_per_task_manager: default_slots() }
+        Cluster {
+            task_managers: default_task_managers(),
+            slots_per_task_manager: default_slots(),
+        }
     }
 }
 
@@ -168,14 +186,21 @@ pub struct Network {
     pub links: Vec<Link>,
 }
 fn default_latency() -> Delay {
-    Delay::Uniform { min_ms: 1, max_ms: 2 }
+    Delay::Uniform {
+        min_ms: 1,
+        max_ms: 2,
+    }
 }
 fn default_local_latency_us() -> u64 {
     10
 }
 impl Default for Network {
     fn default() -> Self {
-        Network { latency: default_latency(), local_latency_us: default_local_latency_us(), links: Vec::new() }
+        Network {
+            latency: default_latency(),
+            local_latency_us: default_local_latency_us(),
+            links: Vec::new(),
+        }
     }
 }
 
@@ -297,7 +322,11 @@ pub enum Watermarks {
 }
 impl Default for Watermarks {
     fn default() -> Self {
-        Watermarks::BoundedOutOfOrderness { bound_ms: 0, emit: Emit::default(), idle_timeout_ms: None }
+        Watermarks::BoundedOutOfOrderness {
+            bound_ms: 0,
+            emit: Emit::default(),
+            idle_timeout_ms: None,
+        }
     }
 }
 
@@ -386,6 +415,9 @@ pub enum Step {
         name: String,
         #[serde(default = "plain")]
         kind: SinkKind,
+        /// Two-phase commit: the store aborts a transaction this long after it opened.
+        #[serde(default)]
+        transaction_timeout_ms: Option<u64>,
         #[serde(default = "one")]
         parallelism: u32,
         #[serde(default)]
@@ -420,15 +452,249 @@ pub enum Filter {
 #[serde(deny_unknown_fields)]
 pub struct Checkpoints {
     pub interval_ms: u64,
+    /// The delivery guarantee: how barriers are handled and how the job recovers.
     #[serde(default = "exactly_once")]
-    pub mode: CheckpointMode,
+    pub mode: Guarantee,
     #[serde(default = "default_checkpoint_timeout_ms")]
     pub timeout_ms: u64,
     #[serde(default)]
     pub min_pause_ms: u64,
+    #[serde(default)]
+    pub snapshot: SnapshotStyle,
 }
-fn exactly_once() -> CheckpointMode {
-    CheckpointMode::ExactlyOnce
+fn exactly_once() -> Guarantee {
+    Guarantee::ExactlyOnce
+}
+
+/// The three delivery guarantees.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
+)]
+pub enum Guarantee {
+    /// No checkpoints: after a failure, restart from the sources' latest positions with empty state.
+    AtMostOnce,
+    /// Barrier tracking without alignment; restore the latest checkpoint (replays may double count).
+    AtLeastOnce,
+    /// Barrier alignment; restore the latest checkpoint.
+    ExactlyOnce,
+}
+
+impl Guarantee {
+    pub const ALL: [Guarantee; 3] = [
+        Guarantee::AtMostOnce,
+        Guarantee::AtLeastOnce,
+        Guarantee::ExactlyOnce,
+    ];
+    pub fn label(self) -> &'static str {
+        match self {
+            Guarantee::AtMostOnce => "at-most-once",
+            Guarantee::AtLeastOnce => "at-least-once",
+            Guarantee::ExactlyOnce => "exactly-once",
+        }
+    }
+    /// How barriers are handled, or None when nothing is checkpointed.
+    pub fn checkpoint_mode(self) -> Option<CheckpointMode> {
+        match self {
+            Guarantee::AtMostOnce => None,
+            Guarantee::AtLeastOnce => Some(CheckpointMode::AtLeastOnce),
+            Guarantee::ExactlyOnce => Some(CheckpointMode::ExactlyOnce),
+        }
+    }
+}
+
+/// How a task takes its snapshot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+pub enum SnapshotStyle {
+    /// Asynchronous barrier snapshotting: a short synchronous copy, the upload in the background.
+    #[default]
+    Asynchronous,
+    /// The baseline ABS replaced: sources stop while the checkpoint runs, and every task blocks
+    /// for the whole snapshot, upload included.
+    StopTheWorld,
+}
+
+/// What to do after a failure (Flink's restart strategies).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum RestartStrategy {
+    FixedDelay {
+        delay_ms: u64,
+        max_attempts: u32,
+    },
+    /// Delay doubles (times `multiplier_milli / 1000`) after every restart, up to `max_delay_ms`.
+    ExponentialDelay {
+        initial_delay_ms: u64,
+        max_delay_ms: u64,
+        multiplier_milli: u64,
+        max_attempts: u32,
+    },
+}
+impl Default for RestartStrategy {
+    fn default() -> Self {
+        RestartStrategy::FixedDelay {
+            delay_ms: 1_000,
+            max_attempts: 20,
+        }
+    }
+}
+impl RestartStrategy {
+    /// Delay before restart number `restart` (1-based), or None when attempts are exhausted.
+    pub fn delay_ms(&self, restart: u32) -> Option<u64> {
+        match *self {
+            RestartStrategy::FixedDelay {
+                delay_ms,
+                max_attempts,
+            } => (restart <= max_attempts).then_some(delay_ms),
+            RestartStrategy::ExponentialDelay {
+                initial_delay_ms,
+                max_delay_ms,
+                multiplier_milli,
+                max_attempts,
+            } => {
+                if restart > max_attempts {
+                    return None;
+                }
+                let mut delay = initial_delay_ms;
+                for _ in 1..restart {
+                    delay = (delay.saturating_mul(multiplier_milli) / 1000).min(max_delay_ms);
+                }
+                Some(delay.min(max_delay_ms))
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailureDetection {
+    #[serde(default = "default_heartbeat_interval_ms")]
+    pub heartbeat_interval_ms: u64,
+    #[serde(default = "default_heartbeat_timeout_ms")]
+    pub heartbeat_timeout_ms: u64,
+}
+fn default_heartbeat_interval_ms() -> u64 {
+    500
+}
+fn default_heartbeat_timeout_ms() -> u64 {
+    2_000
+}
+impl Default for FailureDetection {
+    fn default() -> Self {
+        FailureDetection {
+            heartbeat_interval_ms: default_heartbeat_interval_ms(),
+            heartbeat_timeout_ms: default_heartbeat_timeout_ms(),
+        }
+    }
+}
+
+/// When a crash happens: at a time, or at a point of the checkpoint protocol.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum CrashPoint {
+    At(TimeMs),
+    /// When the coordinator triggers checkpoint n.
+    OnCheckpointTrigger(u64),
+    /// When `subtask` starts aligning barrier `checkpoint` (its first barrier arrived).
+    WhileAligning {
+        checkpoint: u64,
+        subtask: String,
+    },
+    /// Right after a sink pre-committed its transaction for `checkpoint`.
+    AfterPreCommit(u64),
+    /// Right after the coordinator completed `checkpoint`, before any sink hears of it.
+    AfterCheckpointComplete(u64),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum FaultSpec {
+    /// Kill a node (`jm` or `tm-i`); it comes back after `restart_after_ms` (never, if None).
+    Crash {
+        node: String,
+        at: CrashPoint,
+        #[serde(default)]
+        restart_after_ms: Option<u64>,
+    },
+    /// No messages between two nodes (both directions) until it heals; TCP-like: what was sent
+    /// arrives after the heal, in order.
+    Partition {
+        between: (String, String),
+        from_ms: u64,
+        until_ms: u64,
+    },
+    /// Extra latency on one link, or on all links when `between` is None.
+    LatencySpike {
+        #[serde(default)]
+        between: Option<(String, String)>,
+        from_ms: u64,
+        until_ms: u64,
+        extra_ms: u64,
+    },
+    /// Messages are lost with probability `loss_ppm` and retransmitted after `retransmit_ms`
+    /// (channels stay FIFO: later messages wait behind the retransmission).
+    MessageLoss {
+        #[serde(default)]
+        between: Option<(String, String)>,
+        from_ms: u64,
+        until_ms: u64,
+        loss_ppm: u32,
+        retransmit_ms: u64,
+    },
+    /// A node processes `factor` times slower.
+    SlowNode {
+        node: String,
+        from_ms: u64,
+        until_ms: u64,
+        factor: u64,
+    },
+    /// Checkpoint storage refuses the writes of this checkpoint (it is declined).
+    CheckpointStorageFailure { checkpoint: u64 },
+}
+
+/// Random faults drawn from the seed ("swarm testing"): how many of each, and when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Swarm {
+    #[serde(default)]
+    pub crashes: u32,
+    #[serde(default)]
+    pub partitions: u32,
+    #[serde(default)]
+    pub latency_spikes: u32,
+    #[serde(default)]
+    pub slow_nodes: u32,
+    /// Faults start inside `[from_ms, until_ms)`.
+    pub from_ms: u64,
+    pub until_ms: u64,
+    /// Longest outage (crash restart delay, partition, spike, slowness).
+    #[serde(default = "default_swarm_outage_ms")]
+    pub max_outage_ms: u64,
+    /// Whether the job manager may crash too.
+    #[serde(default)]
+    pub include_job_manager: bool,
+}
+fn default_swarm_outage_ms() -> u64 {
+    5_000
+}
+
+/// What a fault run does to the output compared with the fault-free reference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub enum OutcomeClass {
+    /// The visible output equals the reference.
+    Exact,
+    /// Nothing lost; some effects duplicated.
+    Duplicates,
+    /// Nothing duplicated; some effects lost.
+    Loss,
+    LossAndDuplicates,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedOutcome {
+    pub guarantee: Guarantee,
+    pub sink: SinkKind,
+    pub result: OutcomeClass,
 }
 fn default_checkpoint_timeout_ms() -> u64 {
     600_000
@@ -444,6 +710,10 @@ pub struct Expect {
     /// Records dropped as late, over all window operators.
     #[serde(default)]
     pub late_dropped: Option<u64>,
+    /// Per guarantee and sink kind, what the faults do to the output (checked by
+    /// `streamlab compare` and the tests).
+    #[serde(default)]
+    pub outcomes: Vec<ExpectedOutcome>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -466,7 +736,13 @@ pub enum ScenarioError {
     Io { file: String, message: String },
     /// `field` is the path inside the file (`pipeline[2].kind`); line and column are 1-based.
     #[error("{file}:{line}:{column}: {field}: {message}")]
-    Invalid { file: String, line: usize, column: usize, field: String, message: String },
+    Invalid {
+        file: String,
+        line: usize,
+        column: usize,
+        field: String,
+        message: String,
+    },
 }
 
 impl ScenarioError {
@@ -486,11 +762,24 @@ struct Locator<'a> {
 }
 
 impl Locator<'_> {
-    fn error(&self, field: impl Into<String>, marker: Option<&str>, message: impl Into<String>) -> ScenarioError {
+    fn error(
+        &self,
+        field: impl Into<String>,
+        marker: Option<&str>,
+        message: impl Into<String>,
+    ) -> ScenarioError {
         let field = field.into();
         let top = field.split(['[', '.']).next().unwrap_or("").to_string();
-        let candidates = [marker.map(str::to_string), Some(format!("{top}:")), Some(top)];
-        let offset = candidates.iter().flatten().filter(|m| !m.is_empty()).find_map(|m| self.text.find(m.as_str()));
+        let candidates = [
+            marker.map(str::to_string),
+            Some(format!("{top}:")),
+            Some(top),
+        ];
+        let offset = candidates
+            .iter()
+            .flatten()
+            .filter(|m| !m.is_empty())
+            .find_map(|m| self.text.find(m.as_str()));
         let (line, column) = match offset {
             Some(o) => {
                 let before = &self.text[..o];
@@ -500,7 +789,13 @@ impl Locator<'_> {
             }
             None => (1, 1),
         };
-        ScenarioError::Invalid { file: self.file.to_string(), line, column, field, message: message.into() }
+        ScenarioError::Invalid {
+            file: self.file.to_string(),
+            line,
+            column,
+            field,
+            message: message.into(),
+        }
     }
 }
 
@@ -511,6 +806,29 @@ impl Locator<'_> {
 pub type NodeId = usize;
 /// The job manager is node 0; task manager i is node i + 1.
 pub const JOB_MANAGER: NodeId = 0;
+
+/// Node names of a cluster: `jm` and `tm-0 .. tm-{n-1}`.
+pub struct NodeNames {
+    pub task_managers: u32,
+}
+
+impl NodeNames {
+    pub fn resolve(&self, name: &str) -> Result<NodeId, String> {
+        if name == "jm" {
+            return Ok(JOB_MANAGER);
+        }
+        name.strip_prefix("tm-")
+            .and_then(|i| i.parse::<u32>().ok())
+            .filter(|i| *i < self.task_managers)
+            .map(|i| i as usize + 1)
+            .ok_or_else(|| {
+                format!(
+                    "no node '{name}'; nodes are jm and tm-0 .. tm-{}",
+                    self.task_managers - 1
+                )
+            })
+    }
+}
 
 /// Where the source log's data comes from.
 #[derive(Clone, Debug)]
@@ -545,7 +863,16 @@ pub struct Scenario {
     pub partitions: u32,
     pub log: LogData,
     pub key_names: Vec<String>,
-    pub checkpoints: Option<CheckpointConfig>,
+    /// Checkpoint settings as written (interval, timeout, ...), whatever the guarantee.
+    pub checkpoint_settings: Option<Checkpoints>,
+    pub guarantee: Guarantee,
+    pub restart: RestartStrategy,
+    pub failure_detection: FailureDetection,
+    /// Faults written in the file (swarm faults are drawn per seed: [`Scenario::faults_for_seed`]).
+    pub faults: Vec<Fault>,
+    pub swarm: Option<Swarm>,
+    /// Two-phase-commit transactions older than this are aborted by the sink store.
+    pub transaction_timeout_ns: Option<u64>,
     pub watermarks: Watermarks,
     pub track_lineage: bool,
     pub expect: Expect,
@@ -555,13 +882,17 @@ impl Scenario {
     /// Load and resolve a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Io { file: file.clone(), message: e.to_string() })?;
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Io {
+            file: file.clone(),
+            message: e.to_string(),
+        })?;
         Scenario::parse(&text, &file)
     }
 
     /// The embedded default scenario.
     pub fn default_scenario() -> Scenario {
-        Scenario::parse(DEFAULT_SCENARIO, DEFAULT_SCENARIO_FILE).expect("the embedded default scenario is valid")
+        Scenario::parse(DEFAULT_SCENARIO, DEFAULT_SCENARIO_FILE)
+            .expect("the embedded default scenario is valid")
     }
 
     /// Parse scenario text; `file` names it in errors.
@@ -594,7 +925,10 @@ impl Scenario {
         if key == engine::transform::CONSTANT_KEY {
             "*".to_string()
         } else {
-            self.key_names.get(key as usize).cloned().unwrap_or_else(|| format!("#{key}"))
+            self.key_names
+                .get(key as usize)
+                .cloned()
+                .unwrap_or_else(|| format!("#{key}"))
         }
     }
 
@@ -610,11 +944,76 @@ impl Scenario {
         }
     }
 
+    /// Checkpointing as the world runs it: None for at-most-once.
+    pub fn checkpoint_config(&self) -> Option<CheckpointConfig> {
+        let settings = self.checkpoint_settings?;
+        let mode = self.guarantee.checkpoint_mode()?;
+        Some(CheckpointConfig {
+            interval_ns: ms_to_ns(settings.interval_ms),
+            timeout_ns: ms_to_ns(settings.timeout_ms),
+            min_pause_ns: ms_to_ns(settings.min_pause_ms),
+            mode,
+        })
+    }
+
+    pub fn snapshot_style(&self) -> SnapshotStyle {
+        self.checkpoint_settings
+            .map(|c| c.snapshot)
+            .unwrap_or_default()
+    }
+
+    /// The faults of a run with `seed`: those in the file, then the swarm's, drawn from the seed.
+    pub fn faults_for_seed(&self, seed: u64) -> Vec<Fault> {
+        let mut faults = self.faults.clone();
+        if let Some(swarm) = &self.swarm {
+            faults.extend(crate::faults::draw_swarm(swarm, self, seed));
+        }
+        faults
+    }
+
+    /// The same scenario under another guarantee and, optionally, with every sink of another kind.
+    pub fn with_variant(&self, guarantee: Guarantee, sink: Option<SinkKind>) -> Scenario {
+        let mut s = self.clone();
+        s.guarantee = guarantee;
+        if s.checkpoint_settings.is_none() && guarantee != Guarantee::AtMostOnce {
+            s.checkpoint_settings = Some(Checkpoints {
+                interval_ms: 1_000,
+                mode: guarantee,
+                timeout_ms: default_checkpoint_timeout_ms(),
+                min_pause_ms: 0,
+                snapshot: SnapshotStyle::Asynchronous,
+            });
+        }
+        if let Some(kind) = sink {
+            for op in s.job.graph.node_weights_mut() {
+                if let OperatorKind::Sink(k) = &mut op.kind {
+                    *k = kind;
+                }
+            }
+            s.plan = s
+                .job
+                .plan()
+                .expect("changing sink kinds keeps the job valid");
+        }
+        s
+    }
+
+    /// The same scenario without any fault: the oracle's reference.
+    pub fn without_faults(&self) -> Scenario {
+        let mut s = self.clone();
+        s.faults.clear();
+        s.swarm = None;
+        s
+    }
+
     /// Every resolved parameter, one per line, for the top of a run's output.
     pub fn describe(&self) -> Vec<String> {
         let mut lines = vec![
             format!("scenario: {} ({})", self.name, self.file),
-            format!("duration_ms: {}  max_run_ms: {}", self.duration_ms, self.max_run_ms),
+            format!(
+                "duration_ms: {}  max_run_ms: {}",
+                self.duration_ms, self.max_run_ms
+            ),
             format!(
                 "cluster: jm + {} task managers x {} slots",
                 self.task_managers, self.slots_per_task_manager
@@ -652,7 +1051,11 @@ impl Scenario {
                         .iter()
                         .map(|&c| {
                             let ch = &self.plan.channels[c];
-                            format!("{}({:?})", self.plan.operator_of(ch.from).name, ch.partitioning)
+                            format!(
+                                "{}({:?})",
+                                self.plan.operator_of(ch.from).name,
+                                ch.partitioning
+                            )
                         })
                         .collect();
                     v.dedup();
@@ -670,16 +1073,37 @@ impl Scenario {
                 subtasks.join(" ")
             ));
         }
-        lines.push(match &self.checkpoints {
-            None => "checkpoints: off".to_string(),
-            Some(c) => format!(
-                "checkpoints: every {} ms, {:?}, timeout {} ms, min pause {} ms",
+        lines.push(format!("guarantee: {}", self.guarantee.label()));
+        lines.push(
+            match (&self.checkpoint_config(), &self.checkpoint_settings) {
+                (Some(c), Some(settings)) => format!(
+                "checkpoints: every {} ms, {:?}, timeout {} ms, min pause {} ms, {:?} snapshots",
                 c.interval_ns / 1_000_000,
                 c.mode,
                 c.timeout_ns / 1_000_000,
-                c.min_pause_ns / 1_000_000
+                c.min_pause_ns / 1_000_000,
+                settings.snapshot
             ),
-        });
+                _ => "checkpoints: off".to_string(),
+            },
+        );
+        let sinks: Vec<String> = self
+            .plan
+            .operators
+            .iter()
+            .filter_map(|o| match o.kind {
+                OperatorKind::Sink(k) => Some(format!("{}={}", o.name, k.label())),
+                _ => None,
+            })
+            .collect();
+        lines.push(format!("sinks: {}", sinks.join(", ")));
+        lines.push(format!(
+            "restart: {:?}; failure detection: {:?}",
+            self.restart, self.failure_detection
+        ));
+        if let Some(t) = self.transaction_timeout_ns {
+            lines.push(format!("transaction timeout: {} ms", t / 1_000_000));
+        }
         lines.push(format!("track_lineage: {}", self.track_lineage));
         lines
     }
@@ -694,17 +1118,24 @@ fn parse_file(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError> {
         message: e.code.to_string(),
     };
     // Implicit `Some`: `cost_us: 40` reads as `Some(40)`; writing `Some(40)` still works.
-    let options = ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
-    let mut de = ron::Deserializer::from_str_with_options(text, &options).map_err(|e| at(e, "(file)".into()))?;
+    let options =
+        ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
+    let mut de = ron::Deserializer::from_str_with_options(text, &options)
+        .map_err(|e| at(e, "(file)".into()))?;
     let parsed: Result<ScenarioFile, _> = serde_path_to_error::deserialize(&mut de);
     match parsed {
         Ok(raw) => {
-            de.end().map_err(|e| at(de.span_error(e), "(end of file)".into()))?;
+            de.end()
+                .map_err(|e| at(de.span_error(e), "(end of file)".into()))?;
             Ok(raw)
         }
         Err(e) => {
             let path = e.path().to_string();
-            let field = if path.is_empty() || path == "." { "(top level)".to_string() } else { path };
+            let field = if path.is_empty() || path == "." {
+                "(top level)".to_string()
+            } else {
+                path
+            };
             let spanned = de.span_error(e.into_inner());
             Err(at(spanned, field))
         }
@@ -714,22 +1145,41 @@ fn parse_file(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError> {
 fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> {
     let cluster = &raw.cluster;
     if cluster.task_managers == 0 {
-        return Err(loc.error("cluster.task_managers", Some("task_managers"), "a cluster needs at least one task manager"));
+        return Err(loc.error(
+            "cluster.task_managers",
+            Some("task_managers"),
+            "a cluster needs at least one task manager",
+        ));
     }
     if cluster.slots_per_task_manager == 0 {
-        return Err(loc.error("cluster.slots_per_task_manager", Some("slots_per_task_manager"), "a task manager needs at least one slot"));
+        return Err(loc.error(
+            "cluster.slots_per_task_manager",
+            Some("slots_per_task_manager"),
+            "a task manager needs at least one slot",
+        ));
     }
-    raw.network.latency.check().map_err(|m| loc.error("network.latency", Some("latency"), m))?;
+    raw.network
+        .latency
+        .check()
+        .map_err(|m| loc.error("network.latency", Some("latency"), m))?;
 
     // Keys: generated keys are k0..k{n-1}; explicit events intern names in order of appearance.
     let mut key_names: Vec<String> = Vec::new();
     let (partitions, log) = match &raw.source {
         SourceData::Generator(g) => {
             if g.partitions == 0 {
-                return Err(loc.error("source.partitions", Some("partitions"), "the log needs at least one partition"));
+                return Err(loc.error(
+                    "source.partitions",
+                    Some("partitions"),
+                    "the log needs at least one partition",
+                ));
             }
             if g.rate_per_s == 0 {
-                return Err(loc.error("source.rate_per_s", Some("rate_per_s"), "rate_per_s must be at least 1"));
+                return Err(loc.error(
+                    "source.rate_per_s",
+                    Some("rate_per_s"),
+                    "rate_per_s must be at least 1",
+                ));
             }
             if g.keys == 0 {
                 return Err(loc.error("source.keys", Some("keys:"), "keys must be at least 1"));
@@ -745,10 +1195,17 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
             }
             if let ValueDist::Uniform { min, max } = g.value {
                 if min > max {
-                    return Err(loc.error("source.value", Some("value:"), format!("min ({min}) is larger than max ({max})")));
+                    return Err(loc.error(
+                        "source.value",
+                        Some("value:"),
+                        format!("min ({min}) is larger than max ({max})"),
+                    ));
                 }
             }
-            g.disorder.delay.check().map_err(|m| loc.error("source.disorder.delay", Some("disorder"), m))?;
+            g.disorder
+                .delay
+                .check()
+                .map_err(|m| loc.error("source.disorder.delay", Some("disorder"), m))?;
             for (i, idle) in g.idle_partitions.iter().enumerate() {
                 if idle.partition >= g.partitions || idle.from_ms > idle.until_ms {
                     return Err(loc.error(
@@ -760,7 +1217,11 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
             }
             for (i, b) in g.bursts.iter().enumerate() {
                 if b.rate_multiplier == 0 || b.from_ms > b.until_ms {
-                    return Err(loc.error(format!("source.bursts[{i}]"), Some("bursts"), "needs rate_multiplier >= 1 and from_ms <= until_ms"));
+                    return Err(loc.error(
+                        format!("source.bursts[{i}]"),
+                        Some("bursts"),
+                        "needs rate_multiplier >= 1 and from_ms <= until_ms",
+                    ));
                 }
             }
             key_names = (0..g.keys).map(|k| format!("k{k}")).collect();
@@ -768,13 +1229,21 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
         }
         SourceData::Events(events) => {
             if events.is_empty() {
-                return Err(loc.error("source", Some("Events"), "an explicit event list needs at least one event"));
+                return Err(loc.error(
+                    "source",
+                    Some("Events"),
+                    "an explicit event list needs at least one event",
+                ));
             }
             let mut rows = Vec::with_capacity(events.len());
             let mut partitions = 1;
             for (i, e) in events.iter().enumerate() {
                 if e.arrives.0 < 0 {
-                    return Err(loc.error(format!("source[{i}].arrives"), Some("arrives"), "arrival time cannot be negative"));
+                    return Err(loc.error(
+                        format!("source[{i}].arrives"),
+                        Some("arrives"),
+                        "arrival time cannot be negative",
+                    ));
                 }
                 let key = match key_names.iter().position(|k| *k == e.key) {
                     Some(k) => k,
@@ -793,17 +1262,31 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
     };
 
     let watermarks = match &raw.watermarks {
-        Watermarks::BoundedOutOfOrderness { bound_ms, emit, idle_timeout_ms } => {
+        Watermarks::BoundedOutOfOrderness {
+            bound_ms,
+            emit,
+            idle_timeout_ms,
+        } => {
             if *bound_ms < 0 {
-                return Err(loc.error("watermarks.bound_ms", Some("bound_ms"), "bound_ms cannot be negative"));
+                return Err(loc.error(
+                    "watermarks.bound_ms",
+                    Some("bound_ms"),
+                    "bound_ms cannot be negative",
+                ));
             }
             if let Emit::Periodic { interval_ms: 0 } = emit {
-                return Err(loc.error("watermarks.emit", Some("interval_ms"), "a periodic interval of 0 ms would never let time advance; use PerRecord"));
+                return Err(loc.error(
+                    "watermarks.emit",
+                    Some("interval_ms"),
+                    "a periodic interval of 0 ms would never let time advance; use PerRecord",
+                ));
             }
             WatermarkStrategy::BoundedOutOfOrderness {
                 bound_ms: *bound_ms,
                 emission: match emit {
-                    Emit::Periodic { interval_ms } => Emission::Periodic { interval_ms: *interval_ms },
+                    Emit::Periodic { interval_ms } => Emission::Periodic {
+                        interval_ms: *interval_ms,
+                    },
                     Emit::PerRecord => Emission::PerRecord,
                 },
                 idle_timeout_ms: *idle_timeout_ms,
@@ -813,7 +1296,11 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
             let mut list: Vec<ExplicitWatermark> = Vec::new();
             for (i, m) in marks.iter().enumerate() {
                 if m.at.0 < 0 {
-                    return Err(loc.error(format!("watermarks[{i}].at"), Some("at:"), "time cannot be negative"));
+                    return Err(loc.error(
+                        format!("watermarks[{i}].at"),
+                        Some("at:"),
+                        "time cannot be negative",
+                    ));
                 }
                 if let Some(prev) = list.last() {
                     if m.at.0 as u64 * 1_000_000 < prev.at_ns || m.watermark.0 < prev.watermark_ms {
@@ -824,7 +1311,10 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
                         ));
                     }
                 }
-                list.push(ExplicitWatermark { at_ns: ms_to_ns(m.at.0 as u64), watermark_ms: m.watermark.0 });
+                list.push(ExplicitWatermark {
+                    at_ns: ms_to_ns(m.at.0 as u64),
+                    watermark_ms: m.watermark.0,
+                });
             }
             WatermarkStrategy::Explicit(list)
         }
@@ -839,6 +1329,7 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
     let mut pending_partitioning: Option<(Partitioning, usize)> = None;
     let mut unconsumed_late: Vec<(String, NodeIndex, u32)> = Vec::new();
     let mut consumed: Vec<String> = Vec::new();
+    let mut transaction_timeout_ms_min: Option<u64> = None;
     for (i, step) in raw.pipeline.iter().enumerate() {
         let field = format!("pipeline[{i}]");
         let (name, parallelism, inputs, cost_us, kind, default_cost_us) = match step {
@@ -858,20 +1349,64 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
                 pending_partitioning = Some((Partitioning::Forward, i));
                 continue;
             }
-            Step::Source { name, parallelism, cost_us } => (
+            Step::Source {
+                name,
+                parallelism,
+                cost_us,
+            } => (
                 name,
                 *parallelism,
                 &Vec::new(),
                 cost_us,
-                OperatorKind::Source(SourceSpec { partitions, watermarks: watermarks.clone() }),
+                OperatorKind::Source(SourceSpec {
+                    partitions,
+                    watermarks: watermarks.clone(),
+                }),
                 2,
             ),
-            Step::Map { name, f, parallelism, inputs, cost_us } => (name, *parallelism, inputs, cost_us, OperatorKind::Map(f.clone()), 1),
-            Step::Filter { name, f, parallelism, inputs, cost_us } => {
-                let f = resolve_filter(f, &key_names).map_err(|m| loc.error(format!("{field}.f"), Some(&format!("\"{name}\"")), m))?;
-                (name, *parallelism, inputs, cost_us, OperatorKind::Filter(f), 1)
+            Step::Map {
+                name,
+                f,
+                parallelism,
+                inputs,
+                cost_us,
+            } => (
+                name,
+                *parallelism,
+                inputs,
+                cost_us,
+                OperatorKind::Map(f.clone()),
+                1,
+            ),
+            Step::Filter {
+                name,
+                f,
+                parallelism,
+                inputs,
+                cost_us,
+            } => {
+                let f = resolve_filter(f, &key_names).map_err(|m| {
+                    loc.error(format!("{field}.f"), Some(&format!("\"{name}\"")), m)
+                })?;
+                (
+                    name,
+                    *parallelism,
+                    inputs,
+                    cost_us,
+                    OperatorKind::Filter(f),
+                    1,
+                )
             }
-            Step::Window { name, kind, aggregate, allowed_lateness_ms, late_output, parallelism, inputs, cost_us } => {
+            Step::Window {
+                name,
+                kind,
+                aggregate,
+                allowed_lateness_ms,
+                late_output,
+                parallelism,
+                inputs,
+                cost_us,
+            } => {
                 let marker = format!("\"{name}\"");
                 let kind = match *kind {
                     WindowShape::Tumbling { size_ms } if size_ms > 0 => WindowKind::Tumbling { size_ms },
@@ -888,7 +1423,11 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
                     }
                 };
                 if *allowed_lateness_ms < 0 {
-                    return Err(loc.error(format!("{field}.allowed_lateness_ms"), Some(&marker), "allowed lateness cannot be negative"));
+                    return Err(loc.error(
+                        format!("{field}.allowed_lateness_ms"),
+                        Some(&marker),
+                        "allowed lateness cannot be negative",
+                    ));
                 }
                 if let Some(late) = late_output {
                     unconsumed_late.push((late.clone(), NodeIndex::end(), *parallelism));
@@ -899,23 +1438,67 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
                     allowed_lateness_ms: *allowed_lateness_ms,
                     track_lineage: raw.track_lineage,
                 };
-                (name, *parallelism, inputs, cost_us, OperatorKind::Window(spec), 5)
+                (
+                    name,
+                    *parallelism,
+                    inputs,
+                    cost_us,
+                    OperatorKind::Window(spec),
+                    5,
+                )
             }
-            Step::Union { name, inputs, parallelism, cost_us } => (name, *parallelism, inputs, cost_us, OperatorKind::Union, 1),
-            Step::Sink { name, kind, parallelism, inputs, cost_us } => (name, *parallelism, inputs, cost_us, OperatorKind::Sink(*kind), 3),
+            Step::Union {
+                name,
+                inputs,
+                parallelism,
+                cost_us,
+            } => (name, *parallelism, inputs, cost_us, OperatorKind::Union, 1),
+            Step::Sink {
+                name,
+                kind,
+                parallelism,
+                inputs,
+                cost_us,
+                transaction_timeout_ms,
+            } => {
+                if let Some(t) = transaction_timeout_ms {
+                    transaction_timeout_ms_min =
+                        Some(transaction_timeout_ms_min.map_or(*t, |m: u64| m.min(*t)));
+                }
+                (
+                    name,
+                    *parallelism,
+                    inputs,
+                    cost_us,
+                    OperatorKind::Sink(*kind),
+                    3,
+                )
+            }
         };
         let marker = format!("\"{name}\"");
         if nodes.contains_key(name) {
-            return Err(loc.error(format!("{field}.name"), Some(&marker), format!("the name '{name}' is used twice; names must be unique")));
+            return Err(loc.error(
+                format!("{field}.name"),
+                Some(&marker),
+                format!("the name '{name}' is used twice; names must be unique"),
+            ));
         }
         let is_source = matches!(kind, OperatorKind::Source(_));
         let is_window = matches!(kind, OperatorKind::Window(_));
-        let node = job.add_operator(OperatorSpec { name: name.clone(), parallelism, kind });
+        let node = job.add_operator(OperatorSpec {
+            name: name.clone(),
+            parallelism,
+            kind,
+        });
         costs_ns.push(cost_us.unwrap_or(default_cost_us) * 1000);
         // Inputs: listed, or the previous operator.
         let input_names: Vec<String> = if is_source {
             if !inputs.is_empty() {
-                return Err(loc.error(format!("{field}.inputs"), Some(&marker), "sources read the log and take no inputs"));
+                return Err(loc.error(
+                    format!("{field}.inputs"),
+                    Some(&marker),
+                    "sources read the log and take no inputs",
+                ));
             }
             Vec::new()
         } else if !inputs.is_empty() {
@@ -923,7 +1506,13 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
         } else {
             match &previous {
                 Some(p) => vec![p.clone()],
-                None => return Err(loc.error(field, Some(&marker), "the first operator must be a Source (or list `inputs`)")),
+                None => {
+                    return Err(loc.error(
+                        field,
+                        Some(&marker),
+                        "the first operator must be a Source (or list `inputs`)",
+                    ))
+                }
             }
         };
         let partitioning_override = pending_partitioning.take();
@@ -944,14 +1533,32 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
                 None => Partitioning::Rebalance,
             };
             if is_window && !matches!(partitioning, Partitioning::Hash(_)) {
-                return Err(loc.error(field, Some(&marker), format!("window '{name}' needs keyed input: put KeyBy(Key) before it")));
+                return Err(loc.error(
+                    field,
+                    Some(&marker),
+                    format!("window '{name}' needs keyed input: put KeyBy(Key) before it"),
+                ));
             }
-            job.connect(from, node, EdgeSpec { partitioning, stream });
+            job.connect(
+                from,
+                node,
+                EdgeSpec {
+                    partitioning,
+                    stream,
+                },
+            );
         }
-        if let Some(late) = unconsumed_late.last_mut().filter(|l| l.1 == NodeIndex::end()) {
+        if let Some(late) = unconsumed_late
+            .last_mut()
+            .filter(|l| l.1 == NodeIndex::end())
+        {
             late.1 = node;
             if nodes.contains_key(&late.0) || late.0 == *name {
-                return Err(loc.error(format!("{field}.late_output"), Some(&marker), format!("the name '{}' is already used", late.0)));
+                return Err(loc.error(
+                    format!("{field}.late_output"),
+                    Some(&marker),
+                    format!("the name '{}' is already used", late.0),
+                ));
             }
             nodes.insert(late.0.clone(), (node, Stream::Late));
         }
@@ -959,7 +1566,11 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
         previous = Some(name.clone());
     }
     if let Some((_, step)) = pending_partitioning {
-        return Err(loc.error(format!("pipeline[{step}]"), None, "a partitioning step must be followed by an operator"));
+        return Err(loc.error(
+            format!("pipeline[{step}]"),
+            None,
+            "a partitioning step must be followed by an operator",
+        ));
     }
     // Late outputs nobody consumes get a plain sink of their own name.
     for (late_name, window_node, _) in unconsumed_late {
@@ -968,12 +1579,31 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
         }
         let sink_name = late_name.clone();
         if job.graph.node_weights().any(|n| n.name == sink_name) {
-            return Err(loc.error("pipeline", Some(&late_name), format!("the late output '{late_name}' clashes with an operator name")));
+            return Err(loc.error(
+                "pipeline",
+                Some(&late_name),
+                format!("the late output '{late_name}' clashes with an operator name"),
+            ));
         }
-        let sink = job.add_operator(OperatorSpec { name: sink_name, parallelism: 1, kind: OperatorKind::Sink(SinkKind::Plain) });
+        let sink = job.add_operator(OperatorSpec {
+            name: sink_name,
+            parallelism: 1,
+            kind: OperatorKind::Sink(SinkKind::Plain),
+        });
         costs_ns.push(3_000);
-        let partitioning = if job.graph[window_node].parallelism == 1 { Partitioning::Forward } else { Partitioning::Rebalance };
-        job.connect(window_node, sink, EdgeSpec { partitioning, stream: Stream::Late });
+        let partitioning = if job.graph[window_node].parallelism == 1 {
+            Partitioning::Forward
+        } else {
+            Partitioning::Rebalance
+        };
+        job.connect(
+            window_node,
+            sink,
+            EdgeSpec {
+                partitioning,
+                stream: Stream::Late,
+            },
+        );
     }
     let plan = job.plan().map_err(|e| {
         let marker = match &e {
@@ -992,7 +1622,12 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
     // spread evenly over task managers (Flink's `cluster.evenly-spread-out-slots`), so slot i is
     // on task manager i mod n. Explicit entries override.
     let slots = cluster.task_managers * cluster.slots_per_task_manager;
-    let max_parallelism = plan.operators.iter().map(|o| o.parallelism).max().unwrap_or(1);
+    let max_parallelism = plan
+        .operators
+        .iter()
+        .map(|o| o.parallelism)
+        .max()
+        .unwrap_or(1);
     if max_parallelism > slots {
         return Err(loc.error(
             "cluster",
@@ -1003,21 +1638,34 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
             ),
         ));
     }
-    let mut placement: Vec<u32> = plan.subtasks.iter().map(|s| s.index % cluster.task_managers).collect();
+    let mut placement: Vec<u32> = plan
+        .subtasks
+        .iter()
+        .map(|s| s.index % cluster.task_managers)
+        .collect();
     for (subtask_name, tm) in &raw.placement {
         let Some(s) = plan.subtask_by_name(subtask_name) else {
             return Err(loc.error(
                 format!("placement[\"{subtask_name}\"]"),
                 Some(&format!("\"{subtask_name}\"")),
-                format!("no subtask named '{subtask_name}' (subtasks are named like '{}')", plan.subtasks[0].name),
+                format!(
+                    "no subtask named '{subtask_name}' (subtasks are named like '{}')",
+                    plan.subtasks[0].name
+                ),
             ));
         };
-        let tm_index = tm.strip_prefix("tm-").and_then(|i| i.parse::<u32>().ok()).filter(|i| *i < cluster.task_managers);
+        let tm_index = tm
+            .strip_prefix("tm-")
+            .and_then(|i| i.parse::<u32>().ok())
+            .filter(|i| *i < cluster.task_managers);
         let Some(tm_index) = tm_index else {
             return Err(loc.error(
                 format!("placement[\"{subtask_name}\"]"),
                 Some(&format!("\"{tm}\"")),
-                format!("no task manager '{tm}'; they are tm-0 .. tm-{}", cluster.task_managers - 1),
+                format!(
+                    "no task manager '{tm}'; they are tm-0 .. tm-{}",
+                    cluster.task_managers - 1
+                ),
             ));
         };
         placement[s] = tm_index;
@@ -1031,35 +1679,82 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
             .and_then(|i| i.parse::<u32>().ok())
             .filter(|i| *i < cluster.task_managers)
             .map(|i| i as usize + 1)
-            .ok_or_else(|| loc.error(field, Some(&format!("\"{name}\"")), format!("no node '{name}'; nodes are jm and tm-0 .. tm-{}", cluster.task_managers - 1)))
+            .ok_or_else(|| {
+                loc.error(
+                    field,
+                    Some(&format!("\"{name}\"")),
+                    format!(
+                        "no node '{name}'; nodes are jm and tm-0 .. tm-{}",
+                        cluster.task_managers - 1
+                    ),
+                )
+            })
     };
     let mut link_latency = BTreeMap::new();
     for (i, link) in raw.network.links.iter().enumerate() {
         let field = format!("network.links[{i}]");
         let a = node_of(&link.between.0, &field)?;
         let b = node_of(&link.between.1, &field)?;
-        link.latency.check().map_err(|m| loc.error(&field, Some("links"), m))?;
+        link.latency
+            .check()
+            .map_err(|m| loc.error(&field, Some("links"), m))?;
         link_latency.insert((a, b), link.latency);
         link_latency.insert((b, a), link.latency);
     }
 
-    let checkpoints = match raw.checkpoints {
-        None => None,
-        Some(c) => {
-            if c.interval_ms == 0 {
-                return Err(loc.error("checkpoints.interval_ms", Some("interval_ms"), "a checkpoint interval of 0 ms is impossible; leave checkpoints out to disable them"));
-            }
-            if c.timeout_ms == 0 {
-                return Err(loc.error("checkpoints.timeout_ms", Some("timeout_ms"), "a checkpoint timeout of 0 ms would abort every checkpoint"));
-            }
-            Some(CheckpointConfig {
-                interval_ns: ms_to_ns(c.interval_ms),
-                timeout_ns: ms_to_ns(c.timeout_ms),
-                min_pause_ns: ms_to_ns(c.min_pause_ms),
-                mode: c.mode,
-            })
+    if let Some(c) = &raw.checkpoints {
+        if c.interval_ms == 0 {
+            return Err(loc.error("checkpoints.interval_ms", Some("interval_ms"), "a checkpoint interval of 0 ms is impossible; leave checkpoints out to disable them"));
         }
+        if c.timeout_ms == 0 {
+            return Err(loc.error(
+                "checkpoints.timeout_ms",
+                Some("timeout_ms"),
+                "a checkpoint timeout of 0 ms would abort every checkpoint",
+            ));
+        }
+    }
+    let guarantee = raw.checkpoints.map_or(Guarantee::AtMostOnce, |c| c.mode);
+    match raw.restart {
+        RestartStrategy::ExponentialDelay {
+            multiplier_milli, ..
+        } if multiplier_milli < 1000 => {
+            return Err(loc.error(
+                "restart.multiplier_milli",
+                Some("multiplier_milli"),
+                "an exponential delay needs multiplier_milli >= 1000 (x1.0)",
+            ));
+        }
+        _ => {}
+    }
+    let fd = raw.failure_detection;
+    if fd.heartbeat_interval_ms == 0 || fd.heartbeat_timeout_ms < fd.heartbeat_interval_ms {
+        return Err(loc.error(
+            "failure_detection",
+            Some("failure_detection"),
+            "needs heartbeat_interval_ms >= 1 and heartbeat_timeout_ms >= heartbeat_interval_ms",
+        ));
+    }
+    let nodes = NodeNames {
+        task_managers: cluster.task_managers,
     };
+    let mut faults = Vec::new();
+    for (i, f) in raw.faults.iter().enumerate() {
+        let field = format!("faults[{i}]");
+        faults.push(
+            crate::faults::resolve(f, &nodes, &plan)
+                .map_err(|m| loc.error(&field, Some("faults"), m))?,
+        );
+    }
+    if let Some(swarm) = &raw.swarm {
+        if swarm.from_ms >= swarm.until_ms || swarm.max_outage_ms == 0 {
+            return Err(loc.error(
+                "swarm",
+                Some("swarm"),
+                "needs from_ms < until_ms and max_outage_ms >= 1",
+            ));
+        }
+    }
 
     let last_arrival_ms = match &log {
         LogData::Events(rows) => rows.last().map_or(0, |r| r.1 as u64),
@@ -1089,7 +1784,13 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
         partitions,
         log,
         key_names,
-        checkpoints,
+        checkpoint_settings: raw.checkpoints,
+        guarantee,
+        restart: raw.restart,
+        failure_detection: raw.failure_detection,
+        faults,
+        swarm: raw.swarm,
+        transaction_timeout_ns: transaction_timeout_ms_min.map(ms_to_ns),
         watermarks: raw.watermarks,
         track_lineage: raw.track_lineage,
         expect: raw.expect,
@@ -1122,7 +1823,10 @@ mod tests {
 
     #[test]
     fn clock_strings() {
-        assert_eq!(parse_clock("12:04:59"), Some(((12 * 60 + 4) * 60 + 59) * 1000));
+        assert_eq!(
+            parse_clock("12:04:59"),
+            Some(((12 * 60 + 4) * 60 + 59) * 1000)
+        );
         assert_eq!(parse_clock("00:00:01.250"), Some(1250));
         assert_eq!(parse_clock("24:00:00"), None);
         assert_eq!(parse_clock("1:00:00"), None);

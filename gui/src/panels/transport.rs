@@ -97,6 +97,8 @@ pub fn transport_ui(
             StopReason::JobFinished => "the job finished",
             StopReason::Stalled => "the job stalled (nothing left to do, not finished)",
             StopReason::TimeLimit => "the time limit was reached",
+            StopReason::JobFailed => "the restart strategy gave up (the job failed)",
+            StopReason::InvariantViolated => "an engine invariant was violated (a bug: see the trace)",
         };
         ui.small(format!(
             "seed {} · {} kernel events · {} trace events · run ends because {stop} · snapshots every {} events ({} kept)",
