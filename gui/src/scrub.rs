@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use sim::faults::Fault;
 use sim::kernel::TimeNs;
 use sim::recording::TraceEvent;
 use sim::{RunOptions, Scenario, StopReason, World};
@@ -34,6 +35,30 @@ pub struct ForkInfo {
     pub parent: usize,
     pub at_ns: TimeNs,
     pub what: String,
+}
+
+/// A fault injected by hand: at the cursor `cursor_ns` (the world's clock then read
+/// `fired_ns`, the time of the last event at or before the cursor, which is when it happens).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Injection {
+    pub cursor_ns: TimeNs,
+    pub fired_ns: TimeNs,
+    pub fault: Fault,
+}
+
+/// A fresh world of `scenario`, with the injections replayed at their moments.
+fn replay(
+    scenario: Arc<Scenario>,
+    seed: u64,
+    options: RunOptions,
+    injections: &[Injection],
+) -> World {
+    let mut w = World::new(scenario, seed, options);
+    for i in injections {
+        w.run_until(i.cursor_ns);
+        w.inject(i.fault.clone());
+    }
+    w
 }
 
 /// Counters for the benchmark and the status line.
@@ -100,6 +125,8 @@ pub struct RecordedRun {
     pub markers: Vec<Marker>,
     pub sends: SendIndex,
     pub fork: Option<ForkInfo>,
+    /// Every fault injected by hand on the way to this run (a fork of a fork has two).
+    pub injections: Vec<Injection>,
     /// The snapshot pass's trace hash: equal to the traced pass's, or the two passes diverged.
     pub snapshot_pass_hash: u64,
     pub stats: ScrubStats,
@@ -131,32 +158,41 @@ impl RecordedRun {
         )
     }
 
-    /// A new run that is this one up to `at_ns`, then has `change` applied (a fault) and runs on.
-    /// `change` must be deterministic: it is applied to two copies of the world.
+    /// A new run that is this one up to `at_ns`, then suffers `fault` (made by `make_fault` from
+    /// the world's clock at that moment, so that its times are absolute) and runs on.
     pub fn fork(
         &mut self,
         parent: usize,
         at_ns: TimeNs,
         what: String,
-        change: impl Fn(&mut World) + Send + Sync,
+        make_fault: impl FnOnce(TimeNs) -> Fault,
     ) -> RecordedRun {
         let mut untraced = self.world_at(at_ns).clone();
         let events = untraced.events_processed;
-        change(&mut untraced);
+        let fired_ns = untraced.now_ns();
+        let fault = make_fault(fired_ns);
+        untraced.inject(fault.clone());
+        let mut injections: Vec<Injection> = self
+            .injections
+            .iter()
+            .filter(|i| i.cursor_ns <= at_ns)
+            .cloned()
+            .collect();
+        injections.push(Injection {
+            cursor_ns: at_ns,
+            fired_ns,
+            fault,
+        });
         let (scenario, seed) = (self.scenario.clone(), self.seed);
-        let change = &change;
-        let traced = move || {
-            // The traced copy replays the prefix from the start: the snapshots carry no trace.
-            let mut w = World::new(scenario, seed, traced_options());
-            w.run_until(at_ns);
-            debug_assert_eq!(w.events_processed, events, "replay reached the fork point");
-            change(&mut w);
-            w
-        };
+        let replayed = injections.clone();
+        // The traced copy replays the prefix from the start: the snapshots carry no trace.
+        let traced = move || replay(scenario, seed, traced_options(), &replayed);
+        // Snapshots strictly before the fork point belong to both runs; the fork's own first
+        // snapshot is the changed world.
         let prefix: Vec<Snapshot> = self
             .snapshots
             .iter()
-            .filter(|s| s.events <= events)
+            .filter(|s| s.events < events)
             .cloned()
             .collect();
         let fork = ForkInfo {
@@ -164,7 +200,9 @@ impl RecordedRun {
             at_ns,
             what: what.clone(),
         };
-        RecordedRun::finish(what, traced, untraced, prefix, self.every, Some(fork))
+        let mut run = RecordedRun::finish(what, traced, untraced, prefix, self.every, Some(fork));
+        run.injections = injections;
+        run
     }
 
     fn finish(
@@ -214,6 +252,7 @@ impl RecordedRun {
             markers,
             sends,
             fork,
+            injections: Vec::new(),
             snapshot_pass_hash: untraced.recorder.hash(),
             stats: ScrubStats::default(),
             snapshots,
@@ -332,18 +371,83 @@ mod tests {
         assert!(run.stats.restores >= 2, "going back restores a snapshot");
     }
 
+    fn crash(node: usize, restart_after_ns: Option<TimeNs>) -> impl FnOnce(TimeNs) -> Fault {
+        move |now| Fault::Crash {
+            node,
+            at: sim::faults::Trigger::At(now),
+            restart_after_ns,
+        }
+    }
+
     #[test]
-    fn a_fork_that_changes_nothing_is_the_same_run() {
+    fn a_fork_shares_the_past_and_changes_the_future() {
         let mut run = RecordedRun::record_every(scenario(), 3, 5_000);
-        let at = run.end_ns / 2;
-        let fork = run.fork(0, at, "nothing".into(), |_| {});
+        let at = run.end_ns / 3;
+        let mut fork = run.fork(0, at, "crash tm-1".into(), crash(2, Some(1_000_000_000)));
         assert_eq!(
+            fork.snapshot_pass_hash,
+            fork.final_world.recorder.hash(),
+            "both passes of the fork agree"
+        );
+        assert_ne!(
             fork.final_world.recorder.hash(),
             run.final_world.recorder.hash()
         );
-        assert_eq!(fork.snapshot_pass_hash, run.snapshot_pass_hash);
-        assert_eq!(fork.trace, run.trace);
-        assert_eq!(fork.fork.as_ref().map(|f| f.at_ns), Some(at));
+        let split = fork
+            .trace
+            .iter()
+            .zip(&run.trace)
+            .position(|(a, b)| a != b)
+            .expect("the runs differ");
+        assert!(
+            fork.trace[split].time_ns <= at && fork.trace[..split].iter().all(|e| e.time_ns <= at)
+        );
+        assert!(fork
+            .markers
+            .iter()
+            .any(|m| m.kind == crate::view::markers::MarkerKind::NodeCrashed));
+        // Before the fork point the fork's world is the original's.
+        let before = at / 2;
+        let (a, b) = (
+            run.world_at(before).recorder.hash(),
+            fork.world_at(before).recorder.hash(),
+        );
+        assert_eq!(a, b);
+        // After it, scrubbing the fork gives the same world as a straight replay.
+        let later = at + (fork.end_ns - at) / 2;
+        let mut straight = replay(
+            run.scenario.clone(),
+            3,
+            untraced_options(),
+            &fork.injections,
+        );
+        straight.run_until(later);
+        assert_eq!(
+            fork.world_at(later).recorder.hash(),
+            straight.recorder.hash()
+        );
+        assert!(!fork.world_at(later).nodes[2].alive || fork.final_world.restarts > 0);
+    }
+
+    #[test]
+    fn a_fork_of_a_fork_replays_both_faults() {
+        let mut run = RecordedRun::record_every(scenario(), 5, 5_000);
+        let first = run.end_ns / 4;
+        let mut fork = run.fork(0, first, "crash tm-0".into(), crash(1, Some(500_000_000)));
+        let second = run.end_ns / 2;
+        let fork2 = fork.fork(1, second, "crash tm-2".into(), crash(3, None));
+        assert_eq!(fork2.injections.len(), 2);
+        assert_eq!(
+            fork2.snapshot_pass_hash,
+            fork2.final_world.recorder.hash(),
+            "the replay met the snapshots"
+        );
+        let crashes = fork2
+            .markers
+            .iter()
+            .filter(|m| m.kind == crate::view::markers::MarkerKind::NodeCrashed)
+            .count();
+        assert!(crashes >= 2);
     }
 
     #[test]

@@ -111,7 +111,7 @@ pub fn timeline_ui(
             _ => {}
         }
         if hover.is_some_and(|p| (p.x - x).abs() < 3.0 && l.y_range().contains(p.y)) {
-            hover_text = Some(markers::describe(&run.scenario, m));
+            hover_text = Some(markers::describe(&run.scenario, &run.final_world.faults, m));
         }
     }
     if let Some(fork) = &run.fork {

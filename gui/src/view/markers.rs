@@ -1,5 +1,6 @@
 //! Timeline markers: the moments worth jumping to, taken from the trace once per run.
 
+use sim::faults::Fault;
 use sim::kernel::TimeNs;
 use sim::recording::{TraceEvent, TraceKind};
 use sim::Scenario;
@@ -73,6 +74,8 @@ pub struct Marker {
     pub kind: MarkerKind,
     /// The trace event's subtask field (a node id for faults).
     pub subtask: u32,
+    /// The trace event's channel field (the fault's index for network faults).
+    pub channel: u32,
     /// The trace event's `a` (checkpoint id, key, ...).
     pub a: i64,
     pub b: i64,
@@ -99,6 +102,7 @@ pub fn collect(trace: &[TraceEvent]) -> Vec<Marker> {
                 time_ns: e.time_ns,
                 kind,
                 subtask: e.subtask,
+                channel: e.channel,
                 a: e.a,
                 b: e.b,
             })
@@ -106,8 +110,9 @@ pub fn collect(trace: &[TraceEvent]) -> Vec<Marker> {
         .collect()
 }
 
-/// A sentence for a marker's tooltip.
-pub fn describe(scenario: &Scenario, m: &Marker) -> String {
+/// A sentence for a marker's tooltip. `faults` is the run's fault list (network fault markers
+/// point into it).
+pub fn describe(scenario: &Scenario, faults: &[Fault], m: &Marker) -> String {
     let subtask = || {
         scenario
             .plan
@@ -129,11 +134,29 @@ pub fn describe(scenario: &Scenario, m: &Marker) -> String {
             )
         }
         MarkerKind::Finished => format!("{} finished", subtask()),
-        MarkerKind::NodeCrashed => format!("{} crashed", node()),
-        MarkerKind::NodeRestarted => format!("{} restarted", node()),
-        MarkerKind::FailureDetected => format!("failure of {} detected", node()),
-        MarkerKind::JobRestarted => "job restarted from the latest checkpoint".to_string(),
-        MarkerKind::NetworkFault => format!("network fault at {}", node()),
+        MarkerKind::NodeCrashed if m.a < 0 => format!("{} crashed (never back)", node()),
+        MarkerKind::NodeCrashed => {
+            format!("{} crashed (back after {} ms)", node(), m.a / 1_000_000)
+        }
+        MarkerKind::NodeRestarted => format!("{} is back (empty, until the job restarts)", node()),
+        MarkerKind::FailureDetected => format!(
+            "the job manager detected the failure of {}; the job stops",
+            node()
+        ),
+        MarkerKind::JobRestarted if m.b < 0 => {
+            format!(
+                "job restarted (attempt {}) with empty state: no checkpoint to restore",
+                m.a
+            )
+        }
+        MarkerKind::JobRestarted => format!(
+            "job restarted (attempt {}): every task restored from checkpoint {}",
+            m.a, m.b
+        ),
+        MarkerKind::NetworkFault => match faults.get(m.channel as usize) {
+            Some(f) => format!("fault: {}", f.describe(&scenario.plan)),
+            None => "network fault".to_string(),
+        },
     }
 }
 
