@@ -5,8 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use engine::sink::SinkKind;
+use sim::faults::{Fault, Trigger};
 use sim::kernel::TimeNs;
-use sim::run::DEFAULT_SEED;
+use sim::oracle::Outcome;
+use sim::run::{VariantReport, DEFAULT_SEED};
+use sim::scenario::{Guarantee, JOB_MANAGER};
 use sim::{Scenario, ScenarioError};
 
 use crate::panels;
@@ -14,7 +18,7 @@ use crate::scrub::RecordedRun;
 use crate::time_control::{Command, TimeControl};
 use crate::view::dag::DagLayout;
 use crate::view::plots::Chart;
-use crate::view::{plots, Frame};
+use crate::view::{outcomes, plots, Frame};
 
 /// Where a scenario comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -116,13 +120,78 @@ pub enum Action {
     Rerun,
     ShowRun(usize),
     ExportCharts,
+    /// Fork the shown run at the cursor with this fault.
+    Inject(FaultRequest),
+    /// Run the scenario under another guarantee and/or sink kind (None: as written).
+    SetVariant(Option<Guarantee>, Option<SinkKind>),
+    /// Compare the guarantees under the shown run's faults.
+    Compare,
+}
+
+/// A fault the user asks for, at the cursor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultRequest {
+    /// Crash task manager `tm` (0-based), back after this long (None: never).
+    Crash {
+        tm: u32,
+        restart_after_ms: Option<u64>,
+    },
+    /// Cut task manager `tm` off from the job manager for this long.
+    Isolate { tm: u32, duration_ms: u64 },
+}
+
+impl FaultRequest {
+    /// The fault, with absolute times from `now_ns` (the moment it happens).
+    pub fn fault(self, now_ns: TimeNs) -> Fault {
+        match self {
+            FaultRequest::Crash {
+                tm,
+                restart_after_ms,
+            } => Fault::Crash {
+                node: tm as usize + 1,
+                at: Trigger::At(now_ns),
+                restart_after_ns: restart_after_ms.map(|ms| ms * 1_000_000),
+            },
+            FaultRequest::Isolate { tm, duration_ms } => Fault::Partition {
+                a: tm as usize + 1,
+                b: JOB_MANAGER,
+                from_ns: now_ns,
+                until_ns: now_ns + duration_ms * 1_000_000,
+            },
+        }
+    }
+
+    pub fn describe(self) -> String {
+        match self {
+            FaultRequest::Crash {
+                tm,
+                restart_after_ms: Some(ms),
+            } => format!("crash tm-{tm}, back after {ms} ms"),
+            FaultRequest::Crash {
+                tm,
+                restart_after_ms: None,
+            } => format!("crash tm-{tm}, never back"),
+            FaultRequest::Isolate { tm, duration_ms } => {
+                format!("cut tm-{tm} off from the job manager for {duration_ms} ms")
+            }
+        }
+    }
 }
 
 /// A loaded scenario with its recorded runs: the original and any forks.
 pub struct Session {
+    /// The scenario as loaded.
+    pub base: Arc<Scenario>,
+    /// Guarantee and sink kind chosen in the workbench (None: as written).
+    pub variant: (Option<Guarantee>, Option<SinkKind>),
+    /// What runs: `base` with the variant applied.
     pub scenario: Arc<Scenario>,
     pub seed: u64,
     pub source: ScenarioSource,
+    /// Per run: its visible output compared with the original run's (None for the original).
+    pub versus_original: Vec<Option<Outcome>>,
+    /// The last guarantee comparison, and the run whose faults it used.
+    pub comparison: Option<(usize, Vec<VariantReport>)>,
     pub runs: Vec<RecordedRun>,
     /// Index of the run on screen.
     pub shown: usize,
@@ -143,14 +212,27 @@ struct FrameKey {
 }
 
 impl Session {
-    pub fn new(scenario: Arc<Scenario>, seed: u64, source: ScenarioSource) -> Session {
+    pub fn new(
+        base: Arc<Scenario>,
+        variant: (Option<Guarantee>, Option<SinkKind>),
+        seed: u64,
+        source: ScenarioSource,
+    ) -> Session {
+        let scenario = match variant {
+            (None, None) => base.clone(),
+            (g, sink) => Arc::new(base.with_variant(g.unwrap_or(base.guarantee), sink)),
+        };
         let run = RecordedRun::record(scenario.clone(), seed);
         let charts = vec![plots::all(&run.final_world)];
         Session {
             layout: DagLayout::build(&scenario),
+            base,
+            variant,
             scenario,
             seed,
             source,
+            versus_original: vec![None],
+            comparison: None,
             runs: vec![run],
             shown: 0,
             charts,
@@ -165,8 +247,24 @@ impl Session {
 
     pub fn add_run(&mut self, run: RecordedRun) -> usize {
         self.charts.push(plots::all(&run.final_world));
+        self.versus_original
+            .push(Some(outcomes::versus_original(&self.runs[0], &run)));
         self.runs.push(run);
         self.runs.len() - 1
+    }
+
+    /// Fork the shown run at `at_ns` with `request`, show the fork, return its index.
+    pub fn fork_shown(&mut self, at_ns: TimeNs, request: FaultRequest) -> usize {
+        let parent = self.shown;
+        let label = format!(
+            "{} at {}",
+            request.describe(),
+            crate::view::time_text(&self.scenario, at_ns)
+        );
+        let fork = self.runs[parent].fork(parent, at_ns, label, |now| request.fault(now));
+        self.shown = self.add_run(fork);
+        self.frame = None;
+        self.shown
     }
 
     /// The view model at `cursor_ns`, built only when something it depends on changed: while
@@ -212,6 +310,10 @@ pub struct App {
     pub export_dir: String,
     /// The outcome of the last export.
     pub export_status: Option<Result<String, String>>,
+    /// Fault settings: how long a crashed task manager stays down (None: for good), and how
+    /// long a cut-off lasts.
+    pub restart_after_ms: Option<u64>,
+    pub isolate_ms: u64,
 }
 
 impl App {
@@ -235,6 +337,8 @@ impl App {
             visible_only: true,
             export_dir: "streamlab-charts".to_string(),
             export_status: None,
+            restart_after_ms: Some(2_000),
+            isolate_ms: 5_000,
         };
         if let ScenarioSource::File(p) = &source {
             app.path_text = p.display().to_string();
@@ -249,7 +353,7 @@ impl App {
         match source.load() {
             Ok(scenario) => {
                 let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
-                let session = Session::new(Arc::new(scenario), seed, source);
+                let session = Session::new(Arc::new(scenario), (None, None), seed, source);
                 self.seed_text = seed.to_string();
                 self.time = TimeControl::new(TimeControl::suggested_speed(session.run().end_ns));
                 self.selected = None;
@@ -274,7 +378,14 @@ impl App {
                     return;
                 };
                 match self.seed_text.trim().parse::<u64>() {
-                    Ok(seed) => self.load(source, Some(seed)),
+                    Ok(seed) => {
+                        // Keep the guarantee and sink chosen in the workbench.
+                        let variant = self.session.as_ref().map_or((None, None), |s| s.variant);
+                        self.load(source, Some(seed));
+                        if variant != (None, None) {
+                            self.apply(Action::SetVariant(variant.0, variant.1));
+                        }
+                    }
                     Err(_) => {
                         self.error = Some(format!(
                             "seed: `{}` is not a whole number from 0 to {}",
@@ -290,6 +401,28 @@ impl App {
                         session.shown = i;
                         self.time.cursor_ns = self.time.cursor_ns.min(session.run().end_ns);
                     }
+                }
+            }
+            Action::Inject(request) => {
+                if let Some(session) = &mut self.session {
+                    session.fork_shown(self.time.cursor_ns, request);
+                }
+            }
+            Action::SetVariant(guarantee, sink) => {
+                if let Some(session) = &self.session {
+                    let (base, seed, source) =
+                        (session.base.clone(), session.seed, session.source.clone());
+                    let session = Session::new(base, (guarantee, sink), seed, source);
+                    self.time.cursor_ns = self.time.cursor_ns.min(session.run().end_ns);
+                    self.time.playing = false;
+                    self.session = Some(session);
+                }
+            }
+            Action::Compare => {
+                if let Some(session) = &mut self.session {
+                    let faults = outcomes::fault_schedule(&session.base, session.run());
+                    let reports = outcomes::compare(&session.base, session.seed, &faults);
+                    session.comparison = Some((session.shown, reports));
                 }
             }
             Action::ExportCharts => {
@@ -345,7 +478,14 @@ impl App {
             ui.allocate_ui(
                 egui::vec2(ui.available_width(), (height * 0.55).max(220.0)),
                 |ui| {
-                    panels::dag::dag_ui(ui, session, frame, self.selected, &mut actions);
+                    panels::dag::dag_ui(
+                        ui,
+                        session,
+                        frame,
+                        self.selected,
+                        self.restart_after_ms,
+                        &mut actions,
+                    );
                 },
             );
             ui.separator();
@@ -375,7 +515,14 @@ impl App {
                     &self.export_status,
                     &mut actions,
                 ),
-                Tab::Outcomes => panels::outcomes::outcomes_ui(ui, session, &mut actions),
+                Tab::Outcomes => panels::outcomes::outcomes_ui(
+                    ui,
+                    session,
+                    cursor,
+                    &mut self.restart_after_ms,
+                    &mut self.isolate_ms,
+                    &mut actions,
+                ),
             }
         });
         self.finish_frame(actions, ui);

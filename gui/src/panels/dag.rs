@@ -6,9 +6,9 @@
 use egui::epaint::CubicBezierShape;
 use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, StrokeKind, Vec2};
 
-use crate::app::{Action, Session};
+use crate::app::{Action, FaultRequest, Session};
 use crate::panels::{
-    palette, BARRIER_COLOR, BLOCKED_COLOR, IDLE_COLOR, RECORD_COLOR, WATERMARK_COLOR,
+    palette, BARRIER_COLOR, BLOCKED_COLOR, DOWN_COLOR, IDLE_COLOR, RECORD_COLOR, WATERMARK_COLOR,
 };
 use crate::view::dag::{ChannelLine, DagLayout, Flight, OperatorBox, SubtaskSlot};
 use crate::view::watermarks::watermark_text;
@@ -79,6 +79,7 @@ pub fn dag_ui(
     session: &Session,
     frame: &Frame,
     selected: Option<usize>,
+    restart_after_ms: Option<u64>,
     actions: &mut Vec<Action>,
 ) {
     legend_ui(ui, session);
@@ -124,7 +125,9 @@ pub fn dag_ui(
         let r = geo.slot_rect(slot);
         let status = &frame.dag.subtasks[slot.subtask];
         let tm = palette(slot.task_manager as usize);
-        let fill = if status.finished {
+        let fill = if !status.alive {
+            DOWN_COLOR
+        } else if status.finished {
             tm.gamma_multiply(0.12)
         } else {
             tm.gamma_multiply(0.35)
@@ -144,7 +147,12 @@ pub fn dag_ui(
             small.clone(),
             text,
         );
-        let state = if status.finished {
+        let node_down = frame.dag.down.contains(&slot.task_manager);
+        let state = if node_down {
+            "task manager down".to_string()
+        } else if !status.alive {
+            "stopped (restarting)".to_string()
+        } else if status.finished {
             "finished".to_string()
         } else if let Some(cp) = status.aligning {
             format!("aligning {cp}")
@@ -153,7 +161,9 @@ pub fn dag_ui(
         } else {
             format!("{} in", status.records_in)
         };
-        let color = if status.aligning.is_some() {
+        let color = if !status.alive {
+            BLOCKED_COLOR
+        } else if status.aligning.is_some() {
             BARRIER_COLOR
         } else {
             weak
@@ -263,6 +273,31 @@ pub fn dag_ui(
     }
     let drawn = frame.dag.in_flight.len().min(MAX_DRAWN_MESSAGES);
     let r = response.rect;
+    let mut banner = Vec::new();
+    for tm in &frame.dag.down {
+        banner.push(format!("tm-{tm} is down"));
+    }
+    if frame.dag.restarting {
+        banner.push(
+            "failure detected: the job is stopped and will restart from its latest checkpoint"
+                .to_string(),
+        );
+    }
+    if frame.dag.attempt > 0 {
+        banner.push(format!(
+            "job attempt {} (restarted {} times)",
+            frame.dag.attempt, frame.dag.attempt
+        ));
+    }
+    if !banner.is_empty() {
+        painter.text(
+            r.left_top() + Vec2::new(4.0, 2.0),
+            Align2::LEFT_TOP,
+            banner.join(" · "),
+            FontId::proportional(13.0),
+            BLOCKED_COLOR,
+        );
+    }
     painter.text(
         Pos2::new(r.left() + 4.0, r.bottom() - 2.0),
         Align2::LEFT_BOTTOM,
@@ -283,6 +318,46 @@ pub fn dag_ui(
             actions.push(Action::Select(Some(s)));
         }
     }
+    // Remember which subtask the context menu is for: the pointer moves into the menu.
+    let menu_id = response.id.with("context_subtask");
+    if response.secondary_clicked() {
+        ui.data_mut(|d| d.insert_temp(menu_id, hovered_slot));
+    }
+    let for_slot: Option<usize> = ui.data(|d| d.get_temp(menu_id)).flatten();
+    response.context_menu(|ui| {
+        let Some(s) = for_slot else {
+            ui.label("Right-click a subtask to inject a fault on its task manager.");
+            return;
+        };
+        let tm = layout.subtasks[s].task_manager;
+        ui.label(format!(
+            "{} runs on tm-{tm}. At the cursor:",
+            layout.subtasks[s].name
+        ));
+        let crash = FaultRequest::Crash {
+            tm,
+            restart_after_ms,
+        };
+        if ui
+            .button(format!("Crash tm-{tm} ({})", crash.describe()))
+            .clicked()
+        {
+            actions.push(Action::Inject(crash));
+            ui.close();
+        }
+        let forever = FaultRequest::Crash {
+            tm,
+            restart_after_ms: None,
+        };
+        if restart_after_ms.is_some() && ui.button(format!("Crash tm-{tm} for good")).clicked() {
+            actions.push(Action::Inject(forever));
+            ui.close();
+        }
+        if ui.button("Inspect").clicked() {
+            actions.push(Action::Select(Some(s)));
+            ui.close();
+        }
+    });
     if let Some(s) = hovered_slot {
         let st = &frame.dag.subtasks[s];
         response.on_hover_text(format!(

@@ -267,6 +267,8 @@ pub struct ChannelStatus {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SubtaskStatus {
+    /// Its task manager's process is up (a crashed one loses its tasks until the job restarts).
+    pub alive: bool,
     pub finished: bool,
     /// Sends "idle": does not hold downstream watermarks back.
     pub idle: bool,
@@ -285,6 +287,12 @@ pub struct DagState {
     pub in_flight: Vec<InFlight>,
     pub channels: Vec<ChannelStatus>,
     pub subtasks: Vec<SubtaskStatus>,
+    /// Task managers (0-based) whose process is down.
+    pub down: Vec<u32>,
+    /// The job is between a detected failure and its restart.
+    pub restarting: bool,
+    /// Job attempt: 0, then +1 per restart.
+    pub attempt: u32,
 }
 
 impl DagState {
@@ -341,6 +349,7 @@ impl DagState {
             .map(|t| {
                 let counters = t.subtask.counters();
                 SubtaskStatus {
+                    alive: t.alive,
                     finished: t.subtask.is_finished(),
                     idle: t.subtask.is_output_idle(),
                     aligning: t.subtask.aligner().pending().map(|p| p.checkpoint_id),
@@ -350,10 +359,17 @@ impl DagState {
                 }
             })
             .collect();
+        let down = (1..world.nodes.len())
+            .filter(|&n| !world.nodes[n].alive)
+            .map(|n| n as u32 - 1)
+            .collect();
         DagState {
             in_flight,
             channels,
             subtasks,
+            down,
+            restarting: world.restarting,
+            attempt: world.attempt,
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod alignment;
 pub mod dag;
 pub mod inspector;
 pub mod markers;
+pub mod outcomes;
 pub mod plots;
 pub mod watermarks;
 

@@ -1,0 +1,178 @@
+//! Faults and their outcomes: what a forked run did to the output compared with the original,
+//! and how each delivery guarantee fares under the same seed and faults.
+
+use std::sync::Arc;
+
+use engine::sink::SinkKind;
+use sim::faults::Fault;
+use sim::oracle::{self, Outcome};
+use sim::run::{VariantReport, COMPARED_VARIANTS};
+use sim::scenario::{Guarantee, OutcomeClass};
+use sim::Scenario;
+
+use crate::scrub::RecordedRun;
+
+pub fn class_label(class: OutcomeClass) -> &'static str {
+    match class {
+        OutcomeClass::Exact => "exact",
+        OutcomeClass::Duplicates => "duplicates",
+        OutcomeClass::Loss => "loss",
+        OutcomeClass::LossAndDuplicates => "loss and duplicates",
+    }
+}
+
+/// What `guarantee` promises, in a student's words.
+pub fn promise(guarantee: Guarantee) -> &'static str {
+    match guarantee {
+        Guarantee::AtMostOnce => "nothing counted twice (loss allowed)",
+        Guarantee::AtLeastOnce => "nothing lost (duplicates allowed)",
+        Guarantee::ExactlyOnce => "nothing lost, nothing counted twice",
+    }
+}
+
+/// One sentence about an oracle outcome.
+pub fn summary(outcome: &Outcome) -> String {
+    match outcome.class() {
+        OutcomeClass::Exact => format!("exact: all {} rows as expected, no record lost or counted twice", outcome.reference_rows),
+        _ => format!(
+            "{}: {} source records lost, {} counted more than once; rows: {} missing, {} extra, {} with a wrong value (of {} expected)",
+            class_label(outcome.class()),
+            outcome.lost_records.len(),
+            outcome.duplicated_records.len(),
+            outcome.missing_rows.len(),
+            outcome.duplicate_rows.len(),
+            outcome.wrong_rows.len(),
+            outcome.reference_rows
+        ),
+    }
+}
+
+/// A forked run's visible output against the original run's.
+pub fn versus_original(original: &RecordedRun, run: &RecordedRun) -> Outcome {
+    oracle::evaluate(
+        &original.final_world.sink_store.visible(),
+        &run.final_world.sink_store.visible(),
+    )
+}
+
+/// The faults a run suffered, as a schedule in time: the scenario's own (protocol-point crashes
+/// resolved to when they fired) plus those injected by hand.
+pub fn fault_schedule(scenario: &Arc<Scenario>, run: &RecordedRun) -> Vec<Fault> {
+    let mut faults = sim::run::fault_schedule_in_time(scenario, run.seed);
+    faults.extend(run.injections.iter().map(|i| i.fault.clone()));
+    faults
+}
+
+/// Run every compared variant (each against its fault-free reference) on two threads.
+pub fn compare(scenario: &Scenario, seed: u64, faults: &[Fault]) -> Vec<VariantReport> {
+    let variants: Vec<(Guarantee, SinkKind)> = COMPARED_VARIANTS.to_vec();
+    let half = variants.len().div_ceil(2);
+    let (first, second) = variants.split_at(half);
+    let run = |list: &[(Guarantee, SinkKind)]| -> Vec<VariantReport> {
+        list.iter()
+            .map(|&(g, s)| sim::run::run_variant(scenario, seed, g, s, faults.to_vec()))
+            .collect()
+    };
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| run(second));
+        let mut reports = run(first);
+        reports.extend(other.join().expect("a variant run does not panic"));
+        reports
+    })
+}
+
+/// One row of the comparison table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutcomeRow {
+    pub guarantee: &'static str,
+    pub sink: &'static str,
+    pub result: &'static str,
+    pub keeps_promise: bool,
+    pub promise: &'static str,
+    pub lost_records: usize,
+    pub duplicated_records: usize,
+    pub missing_rows: usize,
+    pub extra_rows: usize,
+    pub wrong_rows: usize,
+    pub restarts: u32,
+    pub checkpoints: String,
+    pub latency_ms: String,
+}
+
+pub fn rows(reports: &[VariantReport]) -> Vec<OutcomeRow> {
+    reports
+        .iter()
+        .map(|r| OutcomeRow {
+            guarantee: r.guarantee.label(),
+            sink: r.sink.label(),
+            result: class_label(r.class),
+            keeps_promise: r.verdict,
+            promise: promise(r.guarantee),
+            lost_records: r.outcome.lost_records.len(),
+            duplicated_records: r.outcome.duplicated_records.len(),
+            missing_rows: r.outcome.missing_rows.len(),
+            extra_rows: r.outcome.duplicate_rows.len(),
+            wrong_rows: r.outcome.wrong_rows.len(),
+            restarts: r.restarts,
+            checkpoints: format!(
+                "{} done, {} aborted",
+                r.checkpoints_completed, r.checkpoints_aborted
+            ),
+            latency_ms: format!(
+                "{} / {}",
+                r.latency_p50_ns / 1_000_000,
+                r.latency_p99_ns / 1_000_000
+            ),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sim::faults::Trigger;
+
+    fn crash_at(now: sim::kernel::TimeNs) -> Fault {
+        Fault::Crash {
+            node: 2,
+            at: Trigger::At(now),
+            restart_after_ns: Some(1_000_000_000),
+        }
+    }
+
+    #[test]
+    fn a_crash_shows_the_three_guarantees_apart() {
+        // The flagship fault scenario without its own faults: only the crash injected here.
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scenarios/crash-during-checkpoint.ron"
+        );
+        let scenario = Arc::new(
+            Scenario::load(std::path::Path::new(path))
+                .unwrap()
+                .without_faults(),
+        );
+        let mut run = RecordedRun::record(scenario.clone(), 42);
+        let at = run.end_ns / 3;
+        let fork = run.fork(0, at, "crash tm-1".into(), crash_at);
+        let faults = fault_schedule(&scenario, &fork);
+        assert_eq!(faults.len(), 1);
+        let reports = compare(&scenario, 42, &faults);
+        let table = rows(&reports);
+        assert_eq!(table.len(), COMPARED_VARIANTS.len());
+        let at_most_once = table
+            .iter()
+            .find(|r| r.guarantee == "at-most-once")
+            .unwrap();
+        assert!(at_most_once.lost_records > 0, "{at_most_once:?}");
+        let two_phase = table
+            .iter()
+            .find(|r| r.guarantee == "exactly-once" && r.sink == "two-phase-commit")
+            .unwrap();
+        assert_eq!(two_phase.result, "exact", "{two_phase:?}");
+        assert!(two_phase.keeps_promise);
+        // The fork itself against the original: exactly-once state, plain sink.
+        let versus = versus_original(&run, &fork);
+        assert_ne!(versus.class(), OutcomeClass::Loss, "{}", summary(&versus));
+    }
+}
