@@ -4,7 +4,7 @@
 use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable as _;
 use egui_kittest::Harness;
-use gui::app::{App, ScenarioSource};
+use gui::app::{Action, App, ScenarioSource};
 use gui::time_control::Command;
 
 fn harness(source: ScenarioSource) -> Harness<'static, App> {
@@ -191,8 +191,8 @@ fn tabs_and_inspector_show_the_selected_subtask() {
         .plan
         .subtask_by_name("sum[0]")
         .unwrap();
-    h.state_mut().apply(gui::app::Action::Select(Some(sum)));
-    h.state_mut().apply(gui::app::Action::Time(Command::Seek(
+    h.state_mut().apply(Action::Select(Some(sum)));
+    h.state_mut().apply(Action::Time(Command::Seek(
         12 * 3_600_000_000_000 + 5 * 60_000_000_000,
     )));
     h.run_steps(1);
@@ -211,4 +211,65 @@ fn tabs_and_inspector_show_the_selected_subtask() {
     h.get_by_label("Sink output").click();
     h.run_steps(1);
     assert_eq!(h.state().tab, gui::app::Tab::SinkOutput);
+}
+
+#[test]
+fn crashing_a_task_manager_forks_the_run_and_compare_fills_the_table() {
+    let mut h = harness(ScenarioSource::File(scenario_file(
+        "crash-during-checkpoint.ron",
+    )));
+    h.run_steps(1);
+    h.get_by_label("Faults and outcomes").click();
+    h.run_steps(1);
+    let end = h.state().session.as_ref().unwrap().run().end_ns;
+    h.state_mut().apply(Action::Time(Command::Seek(end / 3)));
+    h.run_steps(1);
+    h.get_by_label("Crash tm-2").click();
+    // One frame applies the click, the next draws the fork.
+    h.run_steps(2);
+    let session = h.state().session.as_ref().unwrap();
+    assert_eq!(session.runs.len(), 2, "the original run is kept");
+    assert_eq!(session.shown, 1, "the fork is shown");
+    assert_eq!(session.run().injections.len(), 1);
+    let cursor = h.state().time.cursor_ns;
+    assert_eq!(
+        cursor,
+        end / 3,
+        "the cursor stays where the fault was injected"
+    );
+    assert!(h.query_by_label_contains("vs the original").is_some());
+    h.get_by_label("Compare at-most-once, at-least-once, exactly-once")
+        .click();
+    h.run_steps(2);
+    let session = h.state().session.as_ref().unwrap();
+    let (run, reports) = session.comparison.as_ref().expect("compared");
+    assert_eq!((*run, reports.len()), (1, 5));
+    assert!(h.query_by_label("keeps its promise?").is_some());
+    // Back to the original run.
+    h.get_by_label("original run").click();
+    h.run_steps(1);
+    assert_eq!(h.state().session.as_ref().unwrap().shown, 0);
+}
+
+#[test]
+fn the_guarantee_switch_runs_the_scenario_again() {
+    let mut h = harness(ScenarioSource::Embedded);
+    h.run_steps(1);
+    h.get_by_label("Faults and outcomes").click();
+    h.run_steps(1);
+    h.get_by_role_and_label(Role::ComboBox, "Guarantee:")
+        .click();
+    h.run_steps(2);
+    h.get_by_label("at-least-once").click();
+    h.run_steps(1);
+    let session = h.state().session.as_ref().unwrap();
+    assert_eq!(
+        session.scenario.guarantee,
+        sim::scenario::Guarantee::AtLeastOnce
+    );
+    assert_eq!(
+        session.base.guarantee,
+        sim::scenario::Guarantee::ExactlyOnce,
+        "the loaded scenario is kept"
+    );
 }

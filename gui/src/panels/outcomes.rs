@@ -29,18 +29,20 @@ pub fn outcomes_ui(
         .id_salt("outcomes_scroll")
         .auto_shrink([false, false])
         .show(ui, |ui| {
-            variant_ui(ui, session, actions);
-            ui.separator();
-            faults_ui(
-                ui,
-                session,
-                cursor_ns,
-                restart_after_ms,
-                isolate_ms,
-                actions,
-            );
-            ui.separator();
-            runs_ui(ui, session, actions);
+            // Side by side: what to do on the left, what came of it on the right.
+            ui.columns(2, |columns| {
+                variant_ui(&mut columns[0], session, actions);
+                columns[0].separator();
+                faults_ui(
+                    &mut columns[0],
+                    session,
+                    cursor_ns,
+                    restart_after_ms,
+                    isolate_ms,
+                    actions,
+                );
+                runs_ui(&mut columns[1], session, actions);
+            });
             ui.separator();
             comparison_ui(ui, session, actions);
         });
