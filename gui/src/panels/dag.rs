@@ -284,9 +284,14 @@ pub fn dag_ui(
         );
     }
     if frame.dag.attempt > 0 {
+        let restarts = if frame.dag.attempt == 1 {
+            "1 restart".to_string()
+        } else {
+            format!("{} restarts", frame.dag.attempt)
+        };
         banner.push(format!(
-            "job attempt {} (restarted {} times)",
-            frame.dag.attempt, frame.dag.attempt
+            "job attempt {} (after {restarts})",
+            frame.dag.attempt
         ));
     }
     if !banner.is_empty() {

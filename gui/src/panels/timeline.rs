@@ -9,7 +9,7 @@ use crate::panels::{BLOCKED_COLOR, WATERMARK_COLOR};
 use crate::scrub::RecordedRun;
 use crate::time_control::Command;
 use crate::view::markers::{self, MarkerKind};
-use crate::view::time_text;
+use crate::view::tick_text;
 
 const HEIGHT: f32 = 74.0;
 
@@ -58,7 +58,7 @@ pub fn timeline_ui(
         painter.text(
             Pos2::new(x, inner.bottom() - 10.0),
             align,
-            time_text(&run.scenario, t),
+            tick_text(&run.scenario, t),
             FontId::proportional(10.0),
             text_color,
         );

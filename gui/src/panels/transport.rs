@@ -72,7 +72,10 @@ pub fn transport_ui(
                     }
                 }
             });
-        speed.response.labelled_by(label.id);
+        speed
+            .response
+            .labelled_by(label.id)
+            .on_hover_text("Virtual time per second of wall time. At 1 or 10 ms per second you can watch single messages travel along the channels.");
         ui.separator();
         ui.monospace(format!(
             "now {} of {}",

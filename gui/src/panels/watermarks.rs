@@ -16,12 +16,7 @@ pub fn watermarks_ui(
     let scenario = &session.scenario;
     let mut rows: Vec<&WatermarkRow> = frame.watermarks.rows.iter().collect();
     // Stable sort: plan order within each group.
-    rows.sort_by_key(|r| {
-        (
-            Some(r.subtask) != selected,
-            r.next_window.is_none() && r.open_windows == 0,
-        )
-    });
+    rows.sort_by_key(|r| (Some(r.subtask) != selected, !r.is_window));
     ui.small("A subtask's watermark is the minimum over its active input channels; idle inputs do not count. A window fires when the watermark reaches its end minus 1 ms.");
     egui::ScrollArea::vertical()
         .id_salt("watermarks_scroll")

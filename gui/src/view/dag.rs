@@ -341,7 +341,9 @@ impl DagState {
         for c in &plan.channels {
             let subtask = &world.tasks[c.to].subtask;
             channels[c.id].queued = subtask.gate().queued_on(c.input_index);
-            channels[c.id].blocked = subtask.is_input_blocked(c.input_index);
+            // A stopped task keeps its aligner until the restart replaces it: not "blocked".
+            channels[c.id].blocked =
+                world.tasks[c.to].alive && subtask.is_input_blocked(c.input_index);
         }
         let subtasks = world
             .tasks

@@ -26,6 +26,21 @@ pub fn time_text(scenario: &Scenario, ns: TimeNs) -> String {
     }
 }
 
+/// A shorter time for axis ticks: whole seconds when round, else milliseconds' precision with
+/// trailing zeros dropped; clock times to the second.
+pub fn tick_text(scenario: &Scenario, ns: TimeNs) -> String {
+    if scenario.clock_times {
+        return sim::scenario::format_clock((ns / 1_000_000_000 * 1_000) as i64);
+    }
+    let ms = ns / 1_000_000;
+    if ms % 1000 == 0 {
+        format!("{} s", ms / 1000)
+    } else {
+        let text = format!("{}.{:03}", ms / 1000, ms % 1000);
+        format!("{} s", text.trim_end_matches('0'))
+    }
+}
+
 /// Everything the panels show about one moment, built once per cursor position.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Frame {
@@ -71,5 +86,9 @@ mod tests {
         let mut clock = s.clone();
         clock.clock_times = true;
         assert_eq!(time_text(&clock, 43_499_000_000_000), "12:04:59");
+        assert_eq!(tick_text(&s, 5_000_000_000), "5 s");
+        assert_eq!(tick_text(&s, 2_500_000_000), "2.5 s");
+        assert_eq!(tick_text(&s, 2_501_999_999), "2.501 s");
+        assert_eq!(tick_text(&clock, 43_499_250_000_000), "12:04:59");
     }
 }

@@ -42,6 +42,8 @@ pub struct WatermarkRow {
     pub inputs: Vec<WatermarkInput>,
     pub next_window: Option<NextWindow>,
     pub open_windows: usize,
+    /// A window subtask: the one whose firing a student waits for.
+    pub is_window: bool,
     /// A sentence for a student.
     pub explanation: String,
 }
@@ -131,6 +133,7 @@ impl WatermarkView {
                     inputs,
                     next_window,
                     open_windows,
+                    is_window: matches!(subtask.operator_state(), OperatorState::Window(_)),
                     explanation: String::new(),
                 };
                 row.explanation =
