@@ -476,7 +476,7 @@ impl App {
         egui::CentralPanel::default().show(ui, |ui| {
             let height = ui.available_height();
             ui.allocate_ui(
-                egui::vec2(ui.available_width(), (height * 0.55).max(220.0)),
+                egui::vec2(ui.available_width(), (height * 0.47).max(220.0)),
                 |ui| {
                     panels::dag::dag_ui(
                         ui,

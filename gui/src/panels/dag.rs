@@ -217,6 +217,9 @@ pub fn dag_ui(
         }
     }
 
+    // Messages that will be dropped on arrival (receiver down, job restarting) are faded.
+    let mut ghost = painter.clone();
+    ghost.multiply_opacity(0.25);
     // Messages on the wires.
     let mut watermark_labels = 0;
     for flight in frame.dag.in_flight.iter().take(MAX_DRAWN_MESSAGES) {
@@ -228,6 +231,7 @@ pub fn dag_ui(
             Stroke::NONE,
         );
         let p = curve.sample(flight.progress);
+        let painter = if flight.doomed { &ghost } else { &painter };
         match flight.what {
             Flight::Record => {
                 painter.circle_filled(p, 3.0, RECORD_COLOR);
@@ -418,6 +422,14 @@ fn legend_ui(ui: &mut egui::Ui, session: &Session) {
                 );
             });
         }
+        glyph_ui(ui, "down / stopped", |p, c| {
+            p.rect_filled(
+                Rect::from_center_size(c, Vec2::new(12.0, 10.0)),
+                2.0,
+                DOWN_COLOR,
+            );
+        });
+        ui.small("· faded messages will be dropped on arrival");
     });
 }
 

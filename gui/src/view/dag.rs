@@ -253,6 +253,8 @@ pub struct InFlight {
     pub arrival_ns: TimeNs,
     /// 0 at the sender, 1 at the receiver.
     pub progress: f32,
+    /// The receiver is down or the job is restarting: it will be dropped on arrival.
+    pub doomed: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -328,6 +330,7 @@ impl DagState {
                 send_ns,
                 arrival_ns,
                 progress,
+                doomed: world.restarting || !world.tasks[plan.channels[channel].to].alive,
             });
         }
         in_flight.sort_by(|a, b| {
