@@ -273,3 +273,64 @@ fn the_guarantee_switch_runs_the_scenario_again() {
         "the loaded scenario is kept"
     );
 }
+
+#[test]
+fn clicking_the_timeline_moves_the_cursor_there() {
+    let mut h = harness(ScenarioSource::Embedded);
+    h.run_steps(1);
+    let end = h.state().session.as_ref().unwrap().run().end_ns;
+    h.state_mut().apply(Action::Time(Command::Seek(end / 2)));
+    h.run_steps(1);
+    let rect = h.get_by_label("Timeline").rect();
+    let at = egui::pos2(rect.left() + rect.width() * 0.1, rect.center().y);
+    h.event(egui::Event::PointerMoved(at));
+    for pressed in [true, false] {
+        h.event(egui::Event::PointerButton {
+            pos: at,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: egui::Modifiers::NONE,
+        });
+    }
+    h.run_steps(2);
+    let cursor = h.state().time.cursor_ns;
+    assert!(
+        cursor < end / 2,
+        "clicking left of the cursor moves it back"
+    );
+    // About a tenth of the way in (the bar has a small inner margin).
+    assert!(cursor > end / 20 && cursor < end / 7, "{cursor} of {end}");
+}
+
+#[test]
+fn right_clicking_a_subtask_crashes_its_task_manager() {
+    let mut h = harness(ScenarioSource::Embedded);
+    h.run_steps(1);
+    let end = h.state().session.as_ref().unwrap().run().end_ns;
+    h.state_mut().apply(Action::Time(Command::Seek(end / 2)));
+    h.run_steps(1);
+    let graph = h.get_by_label("Job graph").rect();
+    let session = h.state().session.as_ref().unwrap();
+    let counts1 = session.scenario.plan.subtask_by_name("counts[1]").unwrap();
+    let tm = session.layout.subtasks[counts1].task_manager;
+    let at = gui::panels::dag::subtask_rect(&session.layout, graph, counts1).center();
+    h.event(egui::Event::PointerMoved(at));
+    for pressed in [true, false] {
+        h.event(egui::Event::PointerButton {
+            pos: at,
+            button: egui::PointerButton::Secondary,
+            pressed,
+            modifiers: egui::Modifiers::NONE,
+        });
+    }
+    h.run_steps(2);
+    h.get_by_label_contains(&format!("Crash tm-{tm} (")).click();
+    h.run_steps(2);
+    let session = h.state().session.as_ref().unwrap();
+    assert_eq!(session.runs.len(), 2);
+    let fault = &session.run().injections[0].fault;
+    assert!(
+        matches!(fault, sim::faults::Fault::Crash { node, .. } if *node == tm as usize + 1),
+        "{fault:?}"
+    );
+}

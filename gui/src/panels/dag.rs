@@ -74,6 +74,11 @@ impl Geometry {
     }
 }
 
+/// Where subtask `subtask` is drawn when the graph fills `graph_rect` (for tests that click it).
+pub fn subtask_rect(layout: &DagLayout, graph_rect: Rect, subtask: usize) -> Rect {
+    Geometry::new(layout, graph_rect.shrink(4.0)).slot_rect(&layout.subtasks[subtask])
+}
+
 pub fn dag_ui(
     ui: &mut egui::Ui,
     session: &Session,
@@ -87,6 +92,8 @@ pub fn dag_ui(
     let scenario = &session.scenario;
     let size = ui.available_size().max(Vec2::new(200.0, 120.0));
     let (response, painter) = ui.allocate_painter(size, Sense::click());
+    response
+        .widget_info(|| egui::WidgetInfo::labeled(egui::accesskit::Role::Image, true, "Job graph"));
     let geo = Geometry::new(layout, response.rect.shrink(4.0));
     let visuals = ui.visuals().clone();
     let text = visuals.text_color();

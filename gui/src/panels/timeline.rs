@@ -25,6 +25,9 @@ pub fn timeline_ui(
     let width = ui.available_width();
     let (response, painter) =
         ui.allocate_painter(egui::vec2(width, HEIGHT), Sense::click_and_drag());
+    // Named for screen readers and for the UI tests, which click it.
+    response
+        .widget_info(|| egui::WidgetInfo::labeled(egui::accesskit::Role::Slider, true, "Timeline"));
     let rect = response.rect;
     let visuals = ui.visuals();
     painter.rect_filled(rect, 3.0, visuals.extreme_bg_color);
