@@ -108,3 +108,88 @@ pub fn run(seconds: u64) -> String {
     let _ = writeln!(out, "trace hash: {:#018x}", world.recorder.hash());
     out
 }
+
+/// The checkpoint-overhead scenario: a saturated keyed count (input faster than the windows can
+/// go), so that virtual throughput is the job's capacity. `checkpoints` is the RON value.
+fn overhead_scenario(checkpoints: &str) -> String {
+    format!(
+        r#"Scenario(
+    name: "benchmark: checkpoint overhead",
+    duration_ms: 2_000,
+    cluster: (task_managers: 2, slots_per_task_manager: 4),
+    source: Generator((partitions: 4, rate_per_s: 150_000, keys: 20_000, value: Constant(1))),
+    watermarks: BoundedOutOfOrderness(bound_ms: 100, emit: Periodic(interval_ms: 200)),
+    pipeline: [
+        Source(name: "source", parallelism: 4, cost_us: 2),
+        KeyBy(Key),
+        Window(name: "window", kind: Tumbling(size_ms: 10_000), aggregate: Count, parallelism: 4, cost_us: 30),
+        Sink(name: "sink", parallelism: 1, cost_us: 1),
+    ],
+    checkpoints: {checkpoints},
+    track_lineage: false,
+)"#
+    )
+}
+
+/// Virtual throughput (source records per virtual second until the last task finished) for one
+/// checkpoint setting, and the number of completed checkpoints.
+fn virtual_throughput(checkpoints: &str) -> (f64, usize) {
+    let scenario =
+        Arc::new(Scenario::parse(&overhead_scenario(checkpoints), "(benchmark)").expect("valid"));
+    let result = sim::run_scenario(
+        scenario,
+        1,
+        RunOptions {
+            keep_trace: false,
+            ..RunOptions::default()
+        },
+    );
+    let world = &result.world;
+    let end_ns = world.all_tasks_finished_ns.unwrap_or(world.now_ns()).max(1);
+    let completed = world
+        .checkpoints
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.outcome,
+                sim::recording::CheckpointOutcome::Completed { .. }
+            )
+        })
+        .count();
+    (world.log.len() as f64 / (end_ns as f64 / 1e9), completed)
+}
+
+/// Checkpoint overhead as the ABS paper measures it: throughput with checkpoints every 1 s,
+/// 200 ms and 50 ms relative to none, asynchronous barrier snapshots beside a stop-the-world
+/// baseline. Throughput here is virtual: it depends only on the model, not on this machine.
+pub fn checkpoint_overhead() -> String {
+    let mut out = String::new();
+    let (base, _) = virtual_throughput("None");
+    let _ = writeln!(out, "checkpoint overhead (saturated keyed count, 300 000 records; virtual throughput, relative to no checkpoints)");
+    let _ = writeln!(
+        out,
+        "{:<12} {:>26} {:>30}",
+        "interval", "asynchronous (ABS)", "stop-the-world"
+    );
+    let _ = writeln!(out, "{:<12} {:>14.0} rec/s 1.000", "none", base);
+    for interval in [1_000, 200, 50] {
+        let abs = virtual_throughput(&format!(
+            "Some((interval_ms: {interval}, mode: ExactlyOnce, snapshot: Asynchronous))"
+        ));
+        let stw = virtual_throughput(&format!(
+            "Some((interval_ms: {interval}, mode: ExactlyOnce, snapshot: StopTheWorld))"
+        ));
+        let _ = writeln!(
+            out,
+            "{:<12} {:>9.0} rec/s {:.3} ({:>3} ckpts) {:>9.0} rec/s {:.3} ({:>3} ckpts)",
+            format!("{interval} ms"),
+            abs.0,
+            abs.0 / base,
+            abs.1,
+            stw.0,
+            stw.0 / base,
+            stw.1
+        );
+    }
+    out
+}

@@ -50,12 +50,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Measure simulated events per second against a bare event loop doing the same work.
+    /// Benchmarks: simulated events per second against a bare event loop doing the same work,
+    /// and checkpoint overhead (asynchronous barriers against stop-the-world snapshots).
     Bench {
-        /// Input length of the benchmark scenario, in virtual seconds.
+        /// Input length of the event-rate benchmark, in virtual seconds.
         #[arg(long, default_value_t = 60)]
         seconds: u64,
+        /// Which benchmark to run.
+        #[arg(long, value_enum, default_value_t = BenchKind::All)]
+        only: BenchKind,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum BenchKind {
+    All,
+    Events,
+    Checkpoints,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -80,8 +91,13 @@ fn main() -> ExitCode {
             seed,
             json,
         }) => compare(&scenario, seed, json),
-        Some(Command::Bench { seconds }) => {
-            print!("{}", bench::run(seconds));
+        Some(Command::Bench { seconds, only }) => {
+            if only != BenchKind::Checkpoints {
+                print!("{}", bench::run(seconds));
+            }
+            if only != BenchKind::Events {
+                print!("{}", bench::checkpoint_overhead());
+            }
             Ok(ExitCode::SUCCESS)
         }
     };

@@ -184,6 +184,14 @@ pub struct Network {
     /// Per-link overrides.
     #[serde(default)]
     pub links: Vec<Link>,
+    /// Credit-based flow control: at most this many messages in flight or queued per channel
+    /// (Flink's network buffers). A sender with a full output channel waits (backpressure).
+    /// `None` for unbounded channels. Default 1000.
+    #[serde(default = "default_channel_capacity")]
+    pub channel_capacity: Option<u32>,
+}
+fn default_channel_capacity() -> Option<u32> {
+    Some(1_000)
 }
 fn default_latency() -> Delay {
     Delay::Uniform {
@@ -200,6 +208,7 @@ impl Default for Network {
             latency: default_latency(),
             local_latency_us: default_local_latency_us(),
             links: Vec::new(),
+            channel_capacity: default_channel_capacity(),
         }
     }
 }
@@ -858,6 +867,8 @@ pub struct Scenario {
     pub slots_per_task_manager: u32,
     pub latency: Delay,
     pub local_latency_ns: u64,
+    /// Flow control: messages a channel holds at most (None: unbounded).
+    pub channel_capacity: Option<u32>,
     /// Per (from node, to node) latency overrides, both directions listed.
     pub link_latency: BTreeMap<(NodeId, NodeId), Delay>,
     pub partitions: u32,
@@ -1019,10 +1030,12 @@ impl Scenario {
                 self.task_managers, self.slots_per_task_manager
             ),
             format!(
-                "network: latency {}, local {} us, {} link overrides",
+                "network: latency {}, local {} us, {} link overrides, channel capacity {}",
                 self.latency.describe(),
                 self.local_latency_ns / 1000,
-                self.link_latency.len() / 2
+                self.link_latency.len() / 2,
+                self.channel_capacity
+                    .map_or("unbounded".to_string(), |c| format!("{c} messages"))
             ),
         ];
         match &self.log {
@@ -1780,6 +1793,7 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
         slots_per_task_manager: cluster.slots_per_task_manager,
         latency: raw.network.latency,
         local_latency_ns: raw.network.local_latency_us * 1000,
+        channel_capacity: raw.network.channel_capacity,
         link_latency,
         partitions,
         log,

@@ -95,6 +95,8 @@ pub struct Task {
     barrier_seen_ns: Option<(u64, TimeNs)>,
     /// Invariant check: inputs that delivered the barrier of the checkpoint being aligned.
     aligning: Option<(u64, Vec<bool>)>,
+    /// Waiting for credit: an output channel is full (backpressure).
+    pub backpressured: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -103,6 +105,8 @@ struct ChannelState {
     last_arrival_ns: TimeNs,
     /// Invariant check: the last watermark sent on this channel in this attempt.
     last_watermark: Option<i64>,
+    /// Messages sent and not yet taken out of the receiver's input gate (flow control).
+    pub occupancy: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -192,6 +196,8 @@ pub struct World {
     pub events_processed: u64,
     /// Set when the job has finished for good.
     pub finished_at_ns: Option<TimeNs>,
+    /// When the last task finished (the last record left the job), final checkpoint aside.
+    pub all_tasks_finished_ns: Option<TimeNs>,
     /// Latest completed checkpoint at the moment every task had finished (None: not yet).
     final_checkpoint_after: Option<u64>,
     stop: Option<StopReason>,
@@ -234,6 +240,7 @@ impl World {
                     last_snapshot_id: 0,
                     barrier_seen_ns: None,
                     aligning: None,
+                    backpressured: false,
                 }
             })
             .collect();
@@ -285,6 +292,7 @@ impl World {
             violations: Vec::new(),
             events_processed: 0,
             finished_at_ns: None,
+            all_tasks_finished_ns: None,
             final_checkpoint_after: None,
             stop: None,
             scenario,
@@ -414,7 +422,10 @@ impl World {
                 let info = self.scenario.plan.channels[channel as usize];
                 let to = info.to;
                 if !self.tasks[to].alive {
-                    return; // the receiver's process is gone, and its buffers with it
+                    // The receiver's process is gone, and its buffers with it.
+                    let state = &mut self.channels[channel as usize];
+                    state.occupancy = state.occupancy.saturating_sub(1);
+                    return;
                 }
                 if let Message::Barrier(b) = &message {
                     let task = &mut self.tasks[to];
@@ -563,6 +574,10 @@ impl World {
         if !self.tasks[id].alive || self.tasks[id].subtask.is_finished() {
             return;
         }
+        if !self.has_credit(id) {
+            self.tasks[id].backpressured = true;
+            return; // resumes when the receiver frees a buffer
+        }
         if self.tasks[id].subtask.is_source() {
             self.run_source(id, now);
             return;
@@ -570,6 +585,7 @@ impl World {
         let Some(step) = self.tasks[id].subtask.step(now) else {
             return;
         };
+        self.release_credit(self.scenario.plan.subtasks[id].inputs[step.input], now);
         let slow = self.slow_factor(self.tasks[id].node, now);
         let task = &mut self.tasks[id];
         let cost = match step.kind {
@@ -654,6 +670,30 @@ impl World {
                     self.schedule_run(id, at);
                 }
             }
+        }
+    }
+
+    /// Can this task emit? Not while any output channel is full.
+    fn has_credit(&self, id: SubtaskId) -> bool {
+        let Some(capacity) = self.scenario.channel_capacity else {
+            return true;
+        };
+        self.scenario.plan.subtasks[id].outputs.iter().all(|gate| {
+            gate.channels
+                .iter()
+                .all(|&c| self.channels[c].occupancy < capacity)
+        })
+    }
+
+    /// The receiver took a message off `channel`: a buffer is free again; wake a waiting sender.
+    fn release_credit(&mut self, channel: usize, now: TimeNs) {
+        let state = &mut self.channels[channel];
+        state.occupancy = state.occupancy.saturating_sub(1);
+        let from = self.scenario.plan.channels[channel].from;
+        if self.tasks[from].backpressured && self.tasks[from].alive && self.has_credit(from) {
+            self.tasks[from].backpressured = false;
+            let at = self.tasks[from].busy_until_ns.max(now);
+            self.schedule_run(from, at);
         }
     }
 
@@ -774,6 +814,7 @@ impl World {
         let state = &mut self.channels[channel];
         let arrival = arrival.max(state.last_arrival_ns);
         state.last_arrival_ns = arrival;
+        state.occupancy += 1;
         let (kind, payload) = match &message {
             Message::Record(r) => (TraceKind::SendRecord, r.value),
             Message::Watermark(w) => {
@@ -1028,6 +1069,7 @@ impl World {
             }
         }
         if self.tasks.iter().all(|t| t.subtask.is_finished()) {
+            self.all_tasks_finished_ns = Some(now);
             match &self.coordinator {
                 // Without checkpoints, sinks committed at end of input: the job is done.
                 None => self.finished_at_ns = Some(now),
@@ -1242,9 +1284,16 @@ impl World {
             restart_after_ns.map_or(-1, |d| d as i64),
             0,
         );
-        for task in self.tasks.iter_mut().filter(|t| t.node == node) {
-            task.alive = false;
-            task.subtask.clear_inputs();
+        for id in 0..self.tasks.len() {
+            if self.tasks[id].node != node {
+                continue;
+            }
+            self.tasks[id].alive = false;
+            self.tasks[id].subtask.clear_inputs();
+            // Its input buffers are gone: their credit goes back to the senders.
+            for &c in &self.scenario.plan.subtasks[id].inputs {
+                self.channels[c].occupancy = 0;
+            }
         }
         if let Some(delay) = restart_after_ns {
             self.queue
@@ -1373,6 +1422,7 @@ impl World {
             task.last_snapshot_id = 0;
             task.barrier_seen_ns = None;
             task.aligning = None;
+            task.backpressured = false;
         }
         for channel in &mut self.channels {
             *channel = ChannelState::default();
