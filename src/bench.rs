@@ -60,14 +60,9 @@ fn bare_event_loop(events: u64, queue_len: usize) -> (f64, u64) {
 }
 
 pub fn run(seconds: u64) -> String {
-    let scenario = Arc::new(
-        Scenario::parse(&scenario_text(seconds), "(benchmark)")
-            .expect("benchmark scenario is valid"),
-    );
-    let options = RunOptions {
-        keep_trace: false,
-        ..RunOptions::default()
-    };
+    let scenario =
+        Arc::new(Scenario::parse(&scenario_text(seconds), "(benchmark)").expect("benchmark scenario is valid"));
+    let options = RunOptions { keep_trace: false, ..RunOptions::default() };
     let mut world = sim::World::new(scenario, 1, options);
     let mut peak_queue = 0;
     let start = Instant::now();
@@ -88,11 +83,7 @@ pub fn run(seconds: u64) -> String {
         events,
         world.recorder.count()
     );
-    let _ = writeln!(
-        out,
-        "simulator : {:>8.3} s wall, {:>12.0} events/s",
-        sim_s, sim_rate
-    );
+    let _ = writeln!(out, "simulator : {:>8.3} s wall, {:>12.0} events/s", sim_s, sim_rate);
     let _ = writeln!(
         out,
         "bare loop : {:>8.3} s wall, {:>12.0} events/s (queue of {}, checksum {checksum:x})",
@@ -100,11 +91,7 @@ pub fn run(seconds: u64) -> String {
         bare_rate,
         (peak_queue / 2).max(1)
     );
-    let _ = writeln!(
-        out,
-        "ratio     : simulator is {:.2}x slower per event than the bare loop",
-        bare_rate / sim_rate
-    );
+    let _ = writeln!(out, "ratio     : simulator is {:.2}x slower per event than the bare loop", bare_rate / sim_rate);
     let _ = writeln!(out, "trace hash: {:#018x}", world.recorder.hash());
     out
 }
@@ -134,27 +121,14 @@ fn overhead_scenario(checkpoints: &str) -> String {
 /// Virtual throughput (source records per virtual second until the last task finished) for one
 /// checkpoint setting, and the number of completed checkpoints.
 fn virtual_throughput(checkpoints: &str) -> (f64, usize) {
-    let scenario =
-        Arc::new(Scenario::parse(&overhead_scenario(checkpoints), "(benchmark)").expect("valid"));
-    let result = sim::run_scenario(
-        scenario,
-        1,
-        RunOptions {
-            keep_trace: false,
-            ..RunOptions::default()
-        },
-    );
+    let scenario = Arc::new(Scenario::parse(&overhead_scenario(checkpoints), "(benchmark)").expect("valid"));
+    let result = sim::run_scenario(scenario, 1, RunOptions { keep_trace: false, ..RunOptions::default() });
     let world = &result.world;
     let end_ns = world.all_tasks_finished_ns.unwrap_or(world.now_ns()).max(1);
     let completed = world
         .checkpoints
         .iter()
-        .filter(|c| {
-            matches!(
-                c.outcome,
-                sim::recording::CheckpointOutcome::Completed { .. }
-            )
-        })
+        .filter(|c| matches!(c.outcome, sim::recording::CheckpointOutcome::Completed { .. }))
         .count();
     (world.log.len() as f64 / (end_ns as f64 / 1e9), completed)
 }
@@ -165,20 +139,17 @@ fn virtual_throughput(checkpoints: &str) -> (f64, usize) {
 pub fn checkpoint_overhead() -> String {
     let mut out = String::new();
     let (base, _) = virtual_throughput("None");
-    let _ = writeln!(out, "checkpoint overhead (saturated keyed count, 300 000 records; virtual throughput, relative to no checkpoints)");
     let _ = writeln!(
         out,
-        "{:<12} {:>26} {:>30}",
-        "interval", "asynchronous (ABS)", "stop-the-world"
+        "checkpoint overhead (saturated keyed count, 300 000 records; virtual throughput, relative to no checkpoints)"
     );
+    let _ = writeln!(out, "{:<12} {:>26} {:>30}", "interval", "asynchronous (ABS)", "stop-the-world");
     let _ = writeln!(out, "{:<12} {:>14.0} rec/s 1.000", "none", base);
     for interval in [1_000, 200, 50] {
-        let abs = virtual_throughput(&format!(
-            "Some((interval_ms: {interval}, mode: ExactlyOnce, snapshot: Asynchronous))"
-        ));
-        let stw = virtual_throughput(&format!(
-            "Some((interval_ms: {interval}, mode: ExactlyOnce, snapshot: StopTheWorld))"
-        ));
+        let abs =
+            virtual_throughput(&format!("Some((interval_ms: {interval}, mode: ExactlyOnce, snapshot: Asynchronous))"));
+        let stw =
+            virtual_throughput(&format!("Some((interval_ms: {interval}, mode: ExactlyOnce, snapshot: StopTheWorld))"));
         let _ = writeln!(
             out,
             "{:<12} {:>9.0} rec/s {:.3} ({:>3} ckpts) {:>9.0} rec/s {:.3} ({:>3} ckpts)",

@@ -36,11 +36,7 @@ impl<E> Ord for Entry<E> {
 
 impl<E: Clone> Clone for Entry<E> {
     fn clone(&self) -> Self {
-        Entry {
-            time_ns: self.time_ns,
-            sequence: self.sequence,
-            event: self.event.clone(),
-        }
+        Entry { time_ns: self.time_ns, sequence: self.sequence, event: self.event.clone() }
     }
 }
 
@@ -55,11 +51,7 @@ pub struct EventQueue<E> {
 
 impl<E> Default for EventQueue<E> {
     fn default() -> Self {
-        EventQueue {
-            heap: BinaryHeap::new(),
-            next_sequence: 0,
-            now_ns: 0,
-        }
+        EventQueue { heap: BinaryHeap::new(), next_sequence: 0, now_ns: 0 }
     }
 }
 
@@ -71,11 +63,7 @@ impl<E> EventQueue<E> {
     /// Schedule `event` at `time_ns` (never in the past: clamped to now).
     pub fn schedule(&mut self, time_ns: TimeNs, event: E) {
         let time_ns = time_ns.max(self.now_ns);
-        self.heap.push(Entry {
-            time_ns,
-            sequence: self.next_sequence,
-            event,
-        });
+        self.heap.push(Entry { time_ns, sequence: self.next_sequence, event });
         self.next_sequence += 1;
     }
 
@@ -127,9 +115,7 @@ pub enum Stream {
 
 impl SimRng {
     pub fn new(seed: u64) -> Self {
-        SimRng {
-            rng: ChaCha8Rng::seed_from_u64(seed),
-        }
+        SimRng { rng: ChaCha8Rng::seed_from_u64(seed) }
     }
 
     /// The generator for one component stream of a run with `root_seed`.
