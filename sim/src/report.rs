@@ -127,7 +127,7 @@ pub fn row_json(result: &RunResult, row: &StoredRow) -> serde_json::Value {
 }
 
 fn ms3(ns: u64) -> String {
-    format!("{}.{:03}", ns / 1_000_000, ns / 1_000 % 1000)
+    format!("{}.{}", ns / 1_000_000, ns / 100_000 % 10)
 }
 
 /// The table `streamlab compare` prints.
@@ -135,34 +135,27 @@ pub fn compare_table(reports: &[crate::run::VariantReport]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<14} {:<17} {:>6} {:>6} {:>8} {:>6} {:>6} {:>8} {:>21} {:>21} {:>8}  {:<18} verdict",
+        "{:<14} {:<17} {:>16} {:>22} {:>12} {:>22} {:>22} {:>8}  {:<18} verdict",
         "guarantee",
         "sink",
-        "lost",
-        "dup",
-        "missing",
-        "dup",
-        "wrong",
-        "ckpt",
+        "records lost/dup",
+        "rows missing/dup/wrong",
+        "checkpoints",
         "alignment p50/max ms",
         "latency p50/p99 ms",
         "restarts",
         "output"
     );
-    let _ = writeln!(out, "{:<14} {:<17} {:>13} {:>22} {:>8}", "", "", "source records", "output rows", "ok/abrt");
     for r in reports {
         let o = &r.outcome;
         let _ = writeln!(
             out,
-            "{:<14} {:<17} {:>6} {:>6} {:>8} {:>6} {:>6} {:>8} {:>21} {:>21} {:>8}  {:<18} {}",
+            "{:<14} {:<17} {:>16} {:>22} {:>12} {:>22} {:>22} {:>8}  {:<18} {}",
             r.guarantee.label(),
             r.sink.label(),
-            o.lost_records.len(),
-            o.duplicated_records.len(),
-            o.missing_rows.len(),
-            o.duplicate_rows.len(),
-            o.wrong_rows.len(),
-            format!("{}/{}", r.checkpoints_completed, r.checkpoints_aborted),
+            format!("{} / {}", o.lost_records.len(), o.duplicated_records.len()),
+            format!("{} / {} / {}", o.missing_rows.len(), o.duplicate_rows.len(), o.wrong_rows.len()),
+            format!("{} ok {} ab", r.checkpoints_completed, r.checkpoints_aborted),
             format!("{} / {}", ms3(r.alignment_p50_ns), ms3(r.alignment_max_ns)),
             format!("{} / {}", ms3(r.latency_p50_ns), ms3(r.latency_p99_ns)),
             r.restarts,

@@ -1290,6 +1290,18 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_storage_write_declines_the_checkpoint() {
+        let scenario = Arc::new(Scenario::parse(TWO_INPUTS, "test").unwrap());
+        let faults = vec![Fault::CheckpointStorageFailure { checkpoint: 2 }];
+        let mut w = World::with_faults(scenario, 1, RunOptions::default(), faults);
+        assert_eq!(w.run(), StopReason::JobFinished);
+        let outcome = |id: u64| w.checkpoints.iter().find(|c| c.id == id).map(|c| c.outcome.clone());
+        assert!(matches!(outcome(1), Some(CheckpointOutcome::Completed { .. })));
+        assert!(matches!(outcome(2), Some(CheckpointOutcome::Aborted { ref reason, .. }) if reason == "Declined"));
+        assert!(matches!(outcome(3), Some(CheckpointOutcome::Completed { .. })));
+    }
+
+    #[test]
     fn restart_strategies() {
         use crate::scenario::RestartStrategy;
         let fixed = RestartStrategy::FixedDelay { delay_ms: 100, max_attempts: 2 };
