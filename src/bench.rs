@@ -164,3 +164,45 @@ pub fn checkpoint_overhead() -> String {
     }
     out
 }
+
+/// The seed-sweep benchmark scenario: 10 000 source events, exactly-once with a two-phase-commit
+/// sink, random faults from the seed.
+const SWEEP_SCENARIO: &str = r#"Scenario(
+    name: "benchmark: seeds per minute",
+    duration_ms: 10_000,
+    cluster: (task_managers: 3, slots_per_task_manager: 2),
+    source: Generator((partitions: 4, rate_per_s: 1_000, keys: 50, value: Uniform(min: 1, max: 9),
+                       disorder: (delay: Uniform(min_ms: 0, max_ms: 50)))),
+    watermarks: BoundedOutOfOrderness(bound_ms: 200, emit: Periodic(interval_ms: 200)),
+    pipeline: [
+        Source(name: "source", parallelism: 2),
+        KeyBy(Key),
+        Window(name: "window", kind: Tumbling(size_ms: 1_000), aggregate: Sum, parallelism: 3),
+        Sink(name: "sink", kind: TwoPhaseCommit),
+    ],
+    checkpoints: (interval_ms: 1_000, mode: ExactlyOnce, timeout_ms: 5_000),
+    restart: FixedDelay(delay_ms: 300, max_attempts: 50),
+    swarm: (crashes: 2, partitions: 1, latency_spikes: 1, slow_nodes: 1, from_ms: 1_000, until_ms: 9_000, max_outage_ms: 2_000),
+)"#;
+
+/// Seeds per minute on one core: each seed is a fault run plus its fault-free reference and the
+/// oracle's comparison (what `sweep` does per seed).
+pub fn seeds_per_minute(seeds: u64) -> String {
+    let scenario = Arc::new(Scenario::parse(SWEEP_SCENARIO, "(benchmark)").expect("valid"));
+    let start = Instant::now();
+    let mut failing = 0;
+    let mut events = 0;
+    for seed in 1..=seeds {
+        let check = sim::run::check_seed(&scenario, seed);
+        failing += usize::from(!check.failures.is_empty());
+        events += check.reports.len() as u64;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "seed sweep: {seeds} seeds of a 10 000-event scenario with random faults ({events} checked runs, {failing} failing) in {elapsed:.2} s on one thread = {:.0} seeds/minute",
+        seeds as f64 * 60.0 / elapsed
+    );
+    out
+}

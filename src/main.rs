@@ -103,6 +103,7 @@ enum BenchKind {
     All,
     Events,
     Checkpoints,
+    Seeds,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -126,11 +127,14 @@ fn main() -> ExitCode {
         Some(Command::Replay { scenario, seed, until, trace }) => replay(&scenario, seed, until, trace),
         Some(Command::Shrink { scenario, seed, out }) => shrink(&scenario, seed, out),
         Some(Command::Bench { seconds, only }) => {
-            if only != BenchKind::Checkpoints {
+            if matches!(only, BenchKind::All | BenchKind::Events) {
                 print!("{}", bench::run(seconds));
             }
-            if only != BenchKind::Events {
+            if matches!(only, BenchKind::All | BenchKind::Checkpoints) {
                 print!("{}", bench::checkpoint_overhead());
+            }
+            if matches!(only, BenchKind::All | BenchKind::Seeds) {
+                print!("{}", bench::seeds_per_minute(200));
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -219,17 +219,26 @@ impl WindowOperator {
 
     fn add_to(&mut self, key: Key, window: Window, record: &Record) -> &mut WindowContents {
         let track = self.spec.track_lineage;
-        let is_new = !self.windows.contains_key(&(key, window));
-        if is_new {
-            self.register_timers(key, window);
-        }
-        let contents = self.windows.entry((key, window)).or_insert_with(|| WindowContents {
-            acc: Accumulator::default(),
-            lineage: Vec::new(),
-            newest_source: record.source,
-            newest_ingest_ns: record.ingest_ns,
-            fired: false,
-        });
+        let contents = match self.windows.entry((key, window)) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                let max_ts = window.max_timestamp();
+                self.timers.insert((max_ts, TimerKind::Fire, key, window));
+                self.timers.insert((
+                    max_ts.saturating_add(self.spec.allowed_lateness_ms),
+                    TimerKind::Cleanup,
+                    key,
+                    window,
+                ));
+                e.insert(WindowContents {
+                    acc: Accumulator::default(),
+                    lineage: Vec::new(),
+                    newest_source: record.source,
+                    newest_ingest_ns: record.ingest_ns,
+                    fired: false,
+                })
+            }
+        };
         contents.acc.add(record.value);
         if track {
             contents.lineage.push(record.source);
