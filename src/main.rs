@@ -10,6 +10,23 @@ use clap::{Parser, Subcommand, ValueEnum};
 use sim::run::DEFAULT_SEED;
 use sim::{report, RunOptions, Scenario, ScenarioError};
 
+/// Print to stdout; when the reader has gone away (`streamlab run … | head`), stop quietly
+/// instead of panicking like `println!` does.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::write_stdout(format_args!($($arg)*)) };
+}
+macro_rules! outln {
+    () => { $crate::write_stdout(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+fn write_stdout(args: std::fmt::Arguments) {
+    use std::io::Write as _;
+    if std::io::stdout().lock().write_fmt(args).is_err() {
+        std::process::exit(0);
+    }
+}
+
 mod bench;
 mod sweep;
 
@@ -128,13 +145,13 @@ fn main() -> ExitCode {
         Some(Command::Shrink { scenario, seed, out }) => shrink(&scenario, seed, out),
         Some(Command::Bench { seconds, only }) => {
             if matches!(only, BenchKind::All | BenchKind::Events) {
-                print!("{}", bench::run(seconds));
+                out!("{}", bench::run(seconds));
             }
             if matches!(only, BenchKind::All | BenchKind::Checkpoints) {
-                print!("{}", bench::checkpoint_overhead());
+                out!("{}", bench::checkpoint_overhead());
             }
             if matches!(only, BenchKind::All | BenchKind::Seeds) {
-                print!("{}", bench::seeds_per_minute(200));
+                out!("{}", bench::seeds_per_minute(200));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -161,7 +178,7 @@ fn replay(
 ) -> anyhow::Result<ExitCode> {
     let scenario = Arc::new(load(scenario)?);
     let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
-    println!("{}", header(&scenario, seed));
+    outln!("{}", header(&scenario, seed));
     let mut world = sim::World::new(scenario.clone(), seed, RunOptions::default());
     let stop = match until_ms {
         Some(ms) => {
@@ -170,13 +187,13 @@ fn replay(
         }
         None => Some(world.run()),
     };
-    println!("\n== summary ==");
+    outln!("\n== summary ==");
     let result = sim::RunResult { world, stop: stop.unwrap_or(sim::StopReason::TimeLimit) };
     if stop.is_some() {
-        print!("{}", report::summary(&result));
+        out!("{}", report::summary(&result));
         let reference = sim::run::reference_run(&scenario, seed);
         let outcome = sim::oracle::evaluate(&reference.visible_rows(), &result.visible_rows());
-        println!(
+        outln!(
             "oracle vs the fault-free reference: {:?}; source records lost {}, duplicated {}; rows missing {}, twice {}, wrong {}",
             outcome.class(),
             outcome.lost_records.len(),
@@ -186,17 +203,17 @@ fn replay(
             outcome.wrong_rows.len()
         );
     } else {
-        println!(
+        outln!(
             "paused at {} (virtual); {} kernel events",
             report::format_ns(result.world.now_ns()),
             result.world.events_processed
         );
-        println!("trace hash: {:#018x}", result.world.recorder.hash());
+        outln!("trace hash: {:#018x}", result.world.recorder.hash());
     }
     if let Some(path) = trace {
         sim::export::write_trace_file(&scenario, result.world.recorder.events(), &path)
             .with_context(|| format!("writing the trace to {}", path.display()))?;
-        println!("trace: {} events written to {}", result.world.recorder.count(), path.display());
+        outln!("trace: {} events written to {}", result.world.recorder.count(), path.display());
     }
     for v in &result.world.violations {
         eprintln!("INVARIANT VIOLATED at {} ns: {}", v.time_ns, v.message);
@@ -206,13 +223,13 @@ fn replay(
 
 fn shrink(scenario_arg: &str, seed: u64, out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let scenario = Arc::new(load(scenario_arg)?);
-    println!("{}", header(&scenario, seed));
+    outln!("{}", header(&scenario, seed));
     let Some(shrunk) = sim::shrink::shrink(&scenario, seed) else {
-        println!("seed {seed} does not fail: nothing to shrink");
+        outln!("seed {seed} does not fail: nothing to shrink");
         return Ok(ExitCode::FAILURE);
     };
     for step in &shrunk.steps {
-        println!("  {step}");
+        outln!("  {step}");
     }
     let out = out.unwrap_or_else(|| {
         let stem =
@@ -220,13 +237,13 @@ fn shrink(scenario_arg: &str, seed: u64, out: Option<PathBuf>) -> anyhow::Result
         std::path::Path::new(&scenario.file).with_file_name(format!("{stem}-seed-{seed}-shrunk.ron"))
     });
     write_atomically(&out, &shrunk.file_text).with_context(|| format!("writing {}", out.display()))?;
-    println!(
+    outln!(
         "{} of {} faults remain; still fails: {}",
         shrunk.faults_after,
         shrunk.faults_before,
         shrunk.failures.join("; ")
     );
-    println!("wrote {}\nreplay: cargo run --release -- compare {} --seed {seed}", out.display(), out.display());
+    outln!("wrote {}\nreplay: cargo run --release -- compare {} --seed {seed}", out.display(), out.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -265,13 +282,13 @@ fn replay_command(scenario: &Scenario, seed: u64) -> String {
 fn compare(scenario: &str, seed: Option<u64>, json: bool) -> anyhow::Result<ExitCode> {
     let scenario = Arc::new(load(scenario)?);
     let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
-    println!("{}", header(&scenario, seed));
+    outln!("{}", header(&scenario, seed));
     let reports = sim::run::compare(&scenario, seed);
     if json {
-        println!("{}", serde_json::to_string_pretty(&reports).context("serialising the reports")?);
+        outln!("{}", serde_json::to_string_pretty(&reports).context("serialising the reports")?);
     } else {
-        println!();
-        print!("{}", report::compare_table(&reports));
+        outln!();
+        out!("{}", report::compare_table(&reports));
     }
     let unmet = sim::run::unmet_expectations(&scenario, &reports);
     let violated: Vec<&String> = reports.iter().flat_map(|r| r.violations.iter()).collect();
@@ -281,7 +298,7 @@ fn compare(scenario: &str, seed: Option<u64>, json: bool) -> anyhow::Result<Exit
     }
     if unmet.is_empty() {
         if !scenario.expect.outcomes.is_empty() {
-            println!("all {} declared outcomes met", scenario.expect.outcomes.len());
+            outln!("all {} declared outcomes met", scenario.expect.outcomes.len());
         }
         Ok(ExitCode::SUCCESS)
     } else {
@@ -299,22 +316,22 @@ fn run(scenario: &str, seed: Option<u64>, format: Format, check_determinism: boo
     let header = header(&scenario, seed);
     // JSON mode keeps stdout pure JSON lines; the header goes to stderr.
     match format {
-        Format::Text => println!("{header}"),
+        Format::Text => outln!("{header}"),
         Format::Json => eprintln!("{header}"),
     }
     let options = RunOptions { keep_trace: false, ..RunOptions::default() };
     let result = sim::run_scenario(scenario.clone(), seed, options);
     match format {
         Format::Text => {
-            println!("\n== summary ==");
-            print!("{}", report::summary(&result));
-            println!("\n== sink output ({} visible rows) ==", result.visible_rows().len());
-            print!("{}", report::rows_text(&result));
+            outln!("\n== summary ==");
+            out!("{}", report::summary(&result));
+            outln!("\n== sink output ({} visible rows) ==", result.visible_rows().len());
+            out!("{}", report::rows_text(&result));
         }
         Format::Json => {
             eprint!("{}", report::summary(&result));
             for row in result.visible_rows() {
-                println!("{}", serde_json::to_string(&report::row_json(&result, row)).context("serialising a row")?);
+                outln!("{}", serde_json::to_string(&report::row_json(&result, row)).context("serialising a row")?);
             }
         }
     }

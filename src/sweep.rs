@@ -47,7 +47,7 @@ pub fn run(scenario_arg: &str, seeds: &str, jobs: usize, swarm: bool, shard: Opt
         parse_seeds(seeds).with_context(|| format!("--seeds {seeds}: write A..B, A..=B or a list like 3,7,9"))?;
     let seeds = shard_of(seeds, shard)?;
     let total = seeds.len();
-    println!(
+    outln!(
         "sweep: {} ({}), {total} seeds, {jobs} worker(s){}",
         scenario.name,
         scenario.file,
@@ -83,17 +83,17 @@ pub fn run(scenario_arg: &str, seeds: &str, jobs: usize, swarm: bool, shard: Opt
                 .or_default() += 1;
         }
     }
-    println!("\n{:<14} {:<17} outcomes over {total} seeds", "guarantee", "sink");
+    outln!("\n{:<14} {:<17} outcomes over {total} seeds", "guarantee", "sink");
     for ((g, s), counts) in &tally {
         let counts: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        println!("{g:<14} {s:<17} {}", counts.join(", "));
+        outln!("{g:<14} {s:<17} {}", counts.join(", "));
     }
     let failing: Vec<&SeedCheck> = results.iter().filter(|c| !c.failures.is_empty()).collect();
-    println!("\n{} of {total} seeds failed", failing.len());
+    outln!("\n{} of {total} seeds failed", failing.len());
     for check in &failing {
-        println!("seed {}: {}", check.seed, check.failures.join("; "));
-        println!("  replay: cargo run --release -- compare {} --seed {}", scenario.file, check.seed);
-        println!("  shrink: cargo run --release -- shrink {} --seed {}", scenario.file, check.seed);
+        outln!("seed {}: {}", check.seed, check.failures.join("; "));
+        outln!("  replay: cargo run --release -- compare {} --seed {}", scenario.file, check.seed);
+        outln!("  shrink: cargo run --release -- shrink {} --seed {}", scenario.file, check.seed);
     }
     Ok(if failing.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
