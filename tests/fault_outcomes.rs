@@ -5,18 +5,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use engine::sink::SinkKind;
-use sim::run::{compare, run_variant, unmet_expectations};
+use sim::run::{compare, reference_run, run_variant, unmet_expectations};
 use sim::scenario::{Guarantee, OutcomeClass};
 use sim::{Scenario, StopReason};
 
 fn load(name: &str) -> Arc<Scenario> {
     Arc::new(
-        Scenario::load(
-            &Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("scenarios")
-                .join(name),
-        )
-        .expect("shipped scenario loads"),
+        Scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(name))
+            .expect("shipped scenario loads"),
     )
 }
 
@@ -28,11 +24,7 @@ fn scenarios_with_outcomes() -> Vec<Arc<Scenario>> {
         .filter(|p| p.extension().is_some_and(|e| e == "ron"))
         .collect();
     files.sort();
-    files
-        .iter()
-        .map(|p| Arc::new(Scenario::load(p).unwrap()))
-        .filter(|s| !s.expect.outcomes.is_empty())
-        .collect()
+    files.iter().map(|p| Arc::new(Scenario::load(p).unwrap())).filter(|s| !s.expect.outcomes.is_empty()).collect()
 }
 
 #[test]
@@ -43,28 +35,10 @@ fn every_declared_outcome_is_met_and_no_invariant_breaks() {
         let seed = scenario.seed.unwrap_or(sim::run::DEFAULT_SEED);
         let reports = compare(&scenario, seed);
         let unmet = unmet_expectations(&scenario, &reports);
-        assert!(
-            unmet.is_empty(),
-            "{} (seed {seed}): {unmet:?}",
-            scenario.file
-        );
+        assert!(unmet.is_empty(), "{} (seed {seed}): {unmet:?}", scenario.file);
         for r in &reports {
-            assert!(
-                r.violations.is_empty(),
-                "{} {:?}/{:?}: {:?}",
-                scenario.file,
-                r.guarantee,
-                r.sink,
-                r.violations
-            );
-            assert_eq!(
-                r.stop,
-                StopReason::JobFinished,
-                "{} {:?}/{:?}",
-                scenario.file,
-                r.guarantee,
-                r.sink
-            );
+            assert!(r.violations.is_empty(), "{} {:?}/{:?}: {:?}", scenario.file, r.guarantee, r.sink, r.violations);
+            assert_eq!(r.stop, StopReason::JobFinished, "{} {:?}/{:?}", scenario.file, r.guarantee, r.sink);
         }
     }
 }
@@ -72,14 +46,8 @@ fn every_declared_outcome_is_met_and_no_invariant_breaks() {
 #[test]
 fn compare_is_deterministic() {
     let scenario = load("crash-during-checkpoint.ron");
-    let a: Vec<u64> = compare(&scenario, 42)
-        .iter()
-        .map(|r| r.trace_hash)
-        .collect();
-    let b: Vec<u64> = compare(&scenario, 42)
-        .iter()
-        .map(|r| r.trace_hash)
-        .collect();
+    let a: Vec<u64> = compare(&scenario, 42).iter().map(|r| r.trace_hash).collect();
+    let b: Vec<u64> = compare(&scenario, 42).iter().map(|r| r.trace_hash).collect();
     assert_eq!(a, b);
 }
 
@@ -87,13 +55,8 @@ fn compare_is_deterministic() {
 fn at_least_once_over_counts_a_window_behind_the_shuffle() {
     let scenario = load("crash-during-checkpoint.ron");
     let faults = sim::run::fault_schedule_in_time(&scenario, 42);
-    let report = run_variant(
-        &scenario,
-        42,
-        Guarantee::AtLeastOnce,
-        SinkKind::Idempotent,
-        faults,
-    );
+    let report =
+        run_variant(&scenario, 42, Guarantee::AtLeastOnce, SinkKind::Idempotent, faults, &reference_run(&scenario, 42));
     assert!(
         report.outcome.wrong_rows.iter().any(|w| w.got > w.expected),
         "expected an over-counted window, got {:?}",
@@ -107,17 +70,9 @@ fn two_phase_commit_output_lags_by_about_a_checkpoint_interval() {
     let scenario = load("crash-during-checkpoint.ron");
     let interval_ns = scenario.checkpoint_settings.unwrap().interval_ms * 1_000_000;
     let reports = compare(&scenario, 42);
-    let latency = |sink| {
-        reports
-            .iter()
-            .find(|r| r.guarantee == Guarantee::ExactlyOnce && r.sink == sink)
-            .unwrap()
-            .latency_p50_ns
-    };
-    let (two_phase, idempotent) = (
-        latency(SinkKind::TwoPhaseCommit),
-        latency(SinkKind::Idempotent),
-    );
+    let latency =
+        |sink| reports.iter().find(|r| r.guarantee == Guarantee::ExactlyOnce && r.sink == sink).unwrap().latency_p50_ns;
+    let (two_phase, idempotent) = (latency(SinkKind::TwoPhaseCommit), latency(SinkKind::Idempotent));
     assert!(
         two_phase >= idempotent + interval_ns / 2,
         "2PC p50 {two_phase} ns should trail the idempotent sink's {idempotent} ns by at least half an interval ({interval_ns} ns)"
@@ -128,19 +83,11 @@ fn two_phase_commit_output_lags_by_about_a_checkpoint_interval() {
 fn at_most_once_loses_but_never_duplicates() {
     let scenario = load("crash-during-checkpoint.ron");
     let faults = sim::run::fault_schedule_in_time(&scenario, 42);
-    let report = run_variant(
-        &scenario,
-        42,
-        Guarantee::AtMostOnce,
-        SinkKind::Plain,
-        faults,
-    );
+    let report =
+        run_variant(&scenario, 42, Guarantee::AtMostOnce, SinkKind::Plain, faults, &reference_run(&scenario, 42));
     assert_eq!(report.class, OutcomeClass::Loss);
     assert!(!report.outcome.lost_records.is_empty());
-    assert!(
-        report.verdict,
-        "at-most-once's promise (no duplicates) holds"
-    );
+    assert!(report.verdict, "at-most-once's promise (no duplicates) holds");
 }
 
 /// Seeds from `STREAMLAB_SEEDS` ("1..40" or "3,7,9") when set, else a fixed list.
@@ -159,14 +106,9 @@ fn exactly_once_is_exact_under_random_faults() {
     let scenario = load("swarm.ron");
     for seed in seeds() {
         let faults = sim::run::fault_schedule_in_time(&scenario, seed);
+        let reference = reference_run(&scenario, seed);
         for sink in [SinkKind::TwoPhaseCommit, SinkKind::Idempotent] {
-            let r = run_variant(
-                &scenario,
-                seed,
-                Guarantee::ExactlyOnce,
-                sink,
-                faults.clone(),
-            );
+            let r = run_variant(&scenario, seed, Guarantee::ExactlyOnce, sink, faults.clone(), &reference);
             assert!(
                 r.class == OutcomeClass::Exact && r.violations.is_empty(),
                 "seed {seed}, {sink:?}: {:?}, violations {:?}; replay: cargo run --release -- compare scenarios/swarm.ron --seed {seed}",

@@ -27,10 +27,7 @@ pub enum BarrierOutcome {
     /// input (aligned mode); `first` whether this barrier started the alignment.
     Waiting { block: bool, first: bool },
     /// Every input delivered barrier `checkpoint_id`: snapshot now, forward the barrier, unblock.
-    Complete {
-        checkpoint_id: u64,
-        alignment_started_ns: ProcTimeNs,
-    },
+    Complete { checkpoint_id: u64, alignment_started_ns: ProcTimeNs },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,13 +52,7 @@ pub struct BarrierAligner {
 
 impl BarrierAligner {
     pub fn new(mode: CheckpointMode, input_count: usize) -> Self {
-        BarrierAligner {
-            mode,
-            input_count,
-            finished: vec![false; input_count],
-            pending: None,
-            latest_id: 0,
-        }
+        BarrierAligner { mode, input_count, finished: vec![false; input_count], pending: None, latest_id: 0 }
     }
 
     pub fn mode(&self) -> CheckpointMode {
@@ -74,33 +65,15 @@ impl BarrierAligner {
         self.latest_id
     }
 
-    pub fn on_barrier(
-        &mut self,
-        input: usize,
-        checkpoint_id: u64,
-        now_ns: ProcTimeNs,
-    ) -> BarrierOutcome {
-        if checkpoint_id <= self.latest_id
-            && self
-                .pending
-                .as_ref()
-                .is_none_or(|p| p.checkpoint_id != checkpoint_id)
-        {
+    pub fn on_barrier(&mut self, input: usize, checkpoint_id: u64, now_ns: ProcTimeNs) -> BarrierOutcome {
+        if checkpoint_id <= self.latest_id && self.pending.as_ref().is_none_or(|p| p.checkpoint_id != checkpoint_id) {
             return BarrierOutcome::Ignored;
         }
         let mut first = false;
-        if self
-            .pending
-            .as_ref()
-            .is_none_or(|p| p.checkpoint_id < checkpoint_id)
-        {
+        if self.pending.as_ref().is_none_or(|p| p.checkpoint_id < checkpoint_id) {
             // A newer barrier overtakes an unfinished alignment: that checkpoint is abandoned
             // here (the coordinator will time it out), and the new one starts.
-            self.pending = Some(PendingAlignment {
-                checkpoint_id,
-                seen: self.finished.clone(),
-                started_ns: now_ns,
-            });
+            self.pending = Some(PendingAlignment { checkpoint_id, seen: self.finished.clone(), started_ns: now_ns });
             self.latest_id = checkpoint_id;
             first = true;
         }
@@ -109,10 +82,8 @@ impl BarrierAligner {
             return BarrierOutcome::Ignored;
         }
         pending.seen[input] = true;
-        self.try_complete().unwrap_or(BarrierOutcome::Waiting {
-            block: self.mode == CheckpointMode::ExactlyOnce,
-            first,
-        })
+        self.try_complete()
+            .unwrap_or(BarrierOutcome::Waiting { block: self.mode == CheckpointMode::ExactlyOnce, first })
     }
 
     /// An input ended: it counts as having delivered every future barrier.
@@ -128,10 +99,7 @@ impl BarrierAligner {
         let pending = self.pending.as_ref()?;
         if pending.seen.iter().all(|&s| s) {
             let done = self.pending.take().expect("checked");
-            Some(BarrierOutcome::Complete {
-                checkpoint_id: done.checkpoint_id,
-                alignment_started_ns: done.started_ns,
-            })
+            Some(BarrierOutcome::Complete { checkpoint_id: done.checkpoint_id, alignment_started_ns: done.started_ns })
         } else {
             None
         }
@@ -140,10 +108,7 @@ impl BarrierAligner {
     /// Inputs currently blocked by alignment.
     pub fn is_blocked(&self, input: usize) -> bool {
         self.mode == CheckpointMode::ExactlyOnce
-            && self
-                .pending
-                .as_ref()
-                .is_some_and(|p| p.seen[input] && !self.finished[input])
+            && self.pending.as_ref().is_some_and(|p| p.seen[input] && !self.finished[input])
     }
 
     pub fn input_count(&self) -> usize {
@@ -219,6 +184,11 @@ impl CheckpointCoordinator {
         self.latest_completed
     }
 
+    /// The id of the most recently triggered checkpoint (0 before the first).
+    pub fn last_triggered(&self) -> u64 {
+        self.next_id - 1
+    }
+
     /// When the coordinator next wants to be woken: the next trigger or the pending timeout.
     pub fn next_deadline_ns(&self) -> ProcTimeNs {
         match &self.pending {
@@ -235,30 +205,18 @@ impl CheckpointCoordinator {
             }
             let id = p.id;
             self.end_pending(now_ns);
-            return Some(CheckpointEvent::Aborted {
-                id,
-                reason: AbortReason::Timeout,
-            });
+            return Some(CheckpointEvent::Aborted { id, reason: AbortReason::Timeout });
         }
         if now_ns < self.next_trigger_ns {
             return None;
         }
         let id = self.next_id;
         self.next_id += 1;
-        self.pending = Some(PendingCheckpoint {
-            id,
-            triggered_ns: now_ns,
-            acked: BTreeSet::new(),
-        });
+        self.pending = Some(PendingCheckpoint { id, triggered_ns: now_ns, acked: BTreeSet::new() });
         Some(CheckpointEvent::Triggered { id })
     }
 
-    pub fn on_ack(
-        &mut self,
-        subtask: SubtaskId,
-        id: u64,
-        now_ns: ProcTimeNs,
-    ) -> Option<CheckpointEvent> {
+    pub fn on_ack(&mut self, subtask: SubtaskId, id: u64, now_ns: ProcTimeNs) -> Option<CheckpointEvent> {
         let p = self.pending.as_mut().filter(|p| p.id == id)?;
         p.acked.insert(subtask);
         if p.acked.len() < self.task_count {
@@ -272,18 +230,13 @@ impl CheckpointCoordinator {
     pub fn on_decline(&mut self, id: u64, now_ns: ProcTimeNs) -> Option<CheckpointEvent> {
         self.pending.as_ref().filter(|p| p.id == id)?;
         self.end_pending(now_ns);
-        Some(CheckpointEvent::Aborted {
-            id,
-            reason: AbortReason::Declined,
-        })
+        Some(CheckpointEvent::Aborted { id, reason: AbortReason::Declined })
     }
 
     /// A global failover: the in-flight checkpoint dies with the job; the interval starts over.
     pub fn on_job_restart(&mut self, now_ns: ProcTimeNs) -> Option<CheckpointEvent> {
-        let aborted = self.pending.take().map(|p| CheckpointEvent::Aborted {
-            id: p.id,
-            reason: AbortReason::JobRestarted,
-        });
+        let aborted =
+            self.pending.take().map(|p| CheckpointEvent::Aborted { id: p.id, reason: AbortReason::JobRestarted });
         self.next_trigger_ns = now_ns + self.config.interval_ns;
         aborted
     }
@@ -291,8 +244,7 @@ impl CheckpointCoordinator {
     fn end_pending(&mut self, now_ns: ProcTimeNs) {
         let p = self.pending.take().expect("a pending checkpoint");
         // The interval counts from the last trigger; the minimum pause from the last end.
-        self.next_trigger_ns =
-            (p.triggered_ns + self.config.interval_ns).max(now_ns + self.config.min_pause_ns);
+        self.next_trigger_ns = (p.triggered_ns + self.config.interval_ns).max(now_ns + self.config.min_pause_ns);
     }
 }
 
@@ -303,28 +255,10 @@ mod tests {
     #[test]
     fn aligned_mode_blocks_inputs_until_all_barriers() {
         let mut a = BarrierAligner::new(CheckpointMode::ExactlyOnce, 3);
-        assert_eq!(
-            a.on_barrier(1, 1, 10),
-            BarrierOutcome::Waiting {
-                block: true,
-                first: true
-            }
-        );
+        assert_eq!(a.on_barrier(1, 1, 10), BarrierOutcome::Waiting { block: true, first: true });
         assert!(a.is_blocked(1) && !a.is_blocked(0));
-        assert_eq!(
-            a.on_barrier(0, 1, 20),
-            BarrierOutcome::Waiting {
-                block: true,
-                first: false
-            }
-        );
-        assert_eq!(
-            a.on_barrier(2, 1, 30),
-            BarrierOutcome::Complete {
-                checkpoint_id: 1,
-                alignment_started_ns: 10
-            }
-        );
+        assert_eq!(a.on_barrier(0, 1, 20), BarrierOutcome::Waiting { block: true, first: false });
+        assert_eq!(a.on_barrier(2, 1, 30), BarrierOutcome::Complete { checkpoint_id: 1, alignment_started_ns: 10 });
         assert!(!a.is_blocked(1));
         assert_eq!(a.on_barrier(2, 1, 40), BarrierOutcome::Ignored);
     }
@@ -332,13 +266,7 @@ mod tests {
     #[test]
     fn tracking_mode_never_blocks() {
         let mut a = BarrierAligner::new(CheckpointMode::AtLeastOnce, 2);
-        assert_eq!(
-            a.on_barrier(0, 1, 10),
-            BarrierOutcome::Waiting {
-                block: false,
-                first: true
-            }
-        );
+        assert_eq!(a.on_barrier(0, 1, 10), BarrierOutcome::Waiting { block: false, first: true });
         assert!(!a.is_blocked(0));
     }
 
@@ -348,64 +276,33 @@ mod tests {
         a.on_barrier(0, 4, 10);
         assert_eq!(
             a.on_input_finished(1),
-            Some(BarrierOutcome::Complete {
-                checkpoint_id: 4,
-                alignment_started_ns: 10
-            })
+            Some(BarrierOutcome::Complete { checkpoint_id: 4, alignment_started_ns: 10 })
         );
-        assert_eq!(
-            a.on_barrier(0, 5, 20),
-            BarrierOutcome::Complete {
-                checkpoint_id: 5,
-                alignment_started_ns: 20
-            }
-        );
+        assert_eq!(a.on_barrier(0, 5, 20), BarrierOutcome::Complete { checkpoint_id: 5, alignment_started_ns: 20 });
     }
 
     #[test]
     fn newer_barrier_abandons_older_alignment() {
         let mut a = BarrierAligner::new(CheckpointMode::ExactlyOnce, 2);
         a.on_barrier(0, 1, 10);
-        assert_eq!(
-            a.on_barrier(1, 2, 20),
-            BarrierOutcome::Waiting {
-                block: true,
-                first: true
-            }
-        );
-        assert!(
-            !a.is_blocked(0),
-            "input 0 delivered only the abandoned barrier 1"
-        );
+        assert_eq!(a.on_barrier(1, 2, 20), BarrierOutcome::Waiting { block: true, first: true });
+        assert!(!a.is_blocked(0), "input 0 delivered only the abandoned barrier 1");
         assert_eq!(a.on_barrier(1, 1, 25), BarrierOutcome::Ignored);
     }
 
     #[test]
     fn coordinator_triggers_completes_and_times_out() {
-        let config = CheckpointConfig {
-            interval_ns: 100,
-            timeout_ns: 50,
-            min_pause_ns: 0,
-            mode: CheckpointMode::ExactlyOnce,
-        };
+        let config =
+            CheckpointConfig { interval_ns: 100, timeout_ns: 50, min_pause_ns: 0, mode: CheckpointMode::ExactlyOnce };
         let mut c = CheckpointCoordinator::new(config, 2, 0);
         assert_eq!(c.on_tick(99), None);
         assert_eq!(c.on_tick(100), Some(CheckpointEvent::Triggered { id: 1 }));
         assert_eq!(c.on_ack(0, 1, 110), None);
-        assert_eq!(
-            c.on_ack(1, 1, 120),
-            Some(CheckpointEvent::Completed { id: 1 })
-        );
+        assert_eq!(c.on_ack(1, 1, 120), Some(CheckpointEvent::Completed { id: 1 }));
         assert_eq!(c.latest_completed(), Some(1));
         assert_eq!(c.next_deadline_ns(), 200);
         assert_eq!(c.on_tick(200), Some(CheckpointEvent::Triggered { id: 2 }));
-        assert_eq!(
-            c.on_tick(250),
-            Some(CheckpointEvent::Aborted {
-                id: 2,
-                reason: AbortReason::Timeout
-            })
-        );
+        assert_eq!(c.on_tick(250), Some(CheckpointEvent::Aborted { id: 2, reason: AbortReason::Timeout }));
         assert_eq!(c.latest_completed(), Some(1));
     }
 }

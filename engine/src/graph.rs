@@ -95,12 +95,7 @@ pub enum GraphError {
         "forward edge '{from}' -> '{to}' needs equal parallelism ({from_parallelism} vs {to_parallelism}); \
          use Rebalance or KeyBy to redistribute"
     )]
-    ForwardParallelism {
-        from: String,
-        to: String,
-        from_parallelism: u32,
-        to_parallelism: u32,
-    },
+    ForwardParallelism { from: String, to: String, from_parallelism: u32, to_parallelism: u32 },
     #[error("window '{0}' needs keyed input: put a KeyBy before it")]
     WindowNotKeyed(String),
     #[error("only window operators have a late-data output, but '{0}' was asked for one")]
@@ -168,9 +163,7 @@ impl JobGraph {
                 _ => {}
             }
             match &op.kind {
-                OperatorKind::Sink(_) if outputs > 0 => {
-                    return Err(GraphError::SinkWithOutput(op.name.clone()))
-                }
+                OperatorKind::Sink(_) if outputs > 0 => return Err(GraphError::SinkWithOutput(op.name.clone())),
                 OperatorKind::Sink(_) => {}
                 _ if outputs == 0 => return Err(GraphError::NoOutput(op.name.clone())),
                 _ => {}
@@ -187,13 +180,10 @@ impl JobGraph {
         }
         for edge in g.edge_references() {
             let (from, to) = (&g[edge.source()], &g[edge.target()]);
-            if edge.weight().stream == Stream::Late && !matches!(from.kind, OperatorKind::Window(_))
-            {
+            if edge.weight().stream == Stream::Late && !matches!(from.kind, OperatorKind::Window(_)) {
                 return Err(GraphError::LateFromNonWindow(from.name.clone()));
             }
-            if edge.weight().partitioning == Partitioning::Forward
-                && from.parallelism != to.parallelism
-            {
+            if edge.weight().partitioning == Partitioning::Forward && from.parallelism != to.parallelism {
                 return Err(GraphError::ForwardParallelism {
                     from: from.name.clone(),
                     to: to.name.clone(),
@@ -266,10 +256,8 @@ impl PhysicalPlan {
         let mut subtasks = Vec::new();
         for node in g.node_indices() {
             let op = &g[node];
-            let mut upstream: Vec<OperatorId> = g
-                .edges_directed(node, Direction::Incoming)
-                .map(|e| e.source().index())
-                .collect();
+            let mut upstream: Vec<OperatorId> =
+                g.edges_directed(node, Direction::Incoming).map(|e| e.source().index()).collect();
             upstream.sort_unstable();
             upstream.dedup();
             operators.push(PhysicalOperator {
@@ -294,10 +282,7 @@ impl PhysicalPlan {
         // petgraph iterates edges in insertion order: deterministic.
         for edge in g.edge_references() {
             let spec = *edge.weight();
-            let (from_op, to_op) = (
-                &operators[edge.source().index()],
-                &operators[edge.target().index()],
-            );
+            let (from_op, to_op) = (&operators[edge.source().index()], &operators[edge.target().index()]);
             let (from_first, from_n) = (from_op.first_subtask, from_op.parallelism as usize);
             let (to_first, to_n) = (to_op.first_subtask, to_op.parallelism as usize);
             for i in 0..from_n {
@@ -305,11 +290,8 @@ impl PhysicalPlan {
                     Partitioning::Forward => vec![i],
                     _ => (0..to_n).collect(),
                 };
-                let mut gate = OutputGate {
-                    partitioning: spec.partitioning,
-                    stream: spec.stream,
-                    channels: Vec::new(),
-                };
+                let mut gate =
+                    OutputGate { partitioning: spec.partitioning, stream: spec.stream, channels: Vec::new() };
                 for j in targets {
                     let id = channels.len();
                     let to = to_first + j;
@@ -328,11 +310,7 @@ impl PhysicalPlan {
                 subtasks[from_first + i].outputs.push(gate);
             }
         }
-        Ok(PhysicalPlan {
-            operators,
-            subtasks,
-            channels,
-        })
+        Ok(PhysicalPlan { operators, subtasks, channels })
     }
 
     pub fn operator_of(&self, subtask: SubtaskId) -> &PhysicalOperator {
@@ -360,9 +338,7 @@ impl PhysicalPlan {
         let info = &self.subtasks[subtask];
         let op = &self.operators[info.operator];
         match &op.kind {
-            OperatorKind::Source(spec) => (0..spec.partitions)
-                .filter(|p| p % op.parallelism == info.index)
-                .collect(),
+            OperatorKind::Source(spec) => (0..spec.partitions).filter(|p| p % op.parallelism == info.index).collect(),
             _ => Vec::new(),
         }
     }
@@ -381,17 +357,10 @@ mod tests {
     use crate::window::{Aggregate, WindowKind};
 
     fn op(name: &str, parallelism: u32, kind: OperatorKind) -> OperatorSpec {
-        OperatorSpec {
-            name: name.into(),
-            parallelism,
-            kind,
-        }
+        OperatorSpec { name: name.into(), parallelism, kind }
     }
     fn source() -> OperatorKind {
-        OperatorKind::Source(SourceSpec {
-            partitions: 4,
-            watermarks: WatermarkStrategy::None,
-        })
+        OperatorKind::Source(SourceSpec { partitions: 4, watermarks: WatermarkStrategy::None })
     }
     fn window() -> OperatorKind {
         OperatorKind::Window(WindowSpec {
@@ -401,14 +370,8 @@ mod tests {
             track_lineage: false,
         })
     }
-    const MAIN_FORWARD: EdgeSpec = EdgeSpec {
-        partitioning: Partitioning::Forward,
-        stream: Stream::Main,
-    };
-    const MAIN_HASH: EdgeSpec = EdgeSpec {
-        partitioning: Partitioning::Hash(KeySelector::Key),
-        stream: Stream::Main,
-    };
+    const MAIN_FORWARD: EdgeSpec = EdgeSpec { partitioning: Partitioning::Forward, stream: Stream::Main };
+    const MAIN_HASH: EdgeSpec = EdgeSpec { partitioning: Partitioning::Hash(KeySelector::Key), stream: Stream::Main };
 
     #[test]
     fn hash_edge_connects_all_to_all_and_forward_one_to_one() {
@@ -433,10 +396,7 @@ mod tests {
         let s = job.add_operator(op("src", 2, source()));
         let k = job.add_operator(op("out", 3, OperatorKind::Sink(SinkKind::Plain)));
         job.connect(s, k, MAIN_FORWARD);
-        assert!(matches!(
-            job.plan(),
-            Err(GraphError::ForwardParallelism { .. })
-        ));
+        assert!(matches!(job.plan(), Err(GraphError::ForwardParallelism { .. })));
 
         let mut job = JobGraph::new();
         let s = job.add_operator(op("src", 1, source()));
@@ -444,9 +404,6 @@ mod tests {
         let k = job.add_operator(op("out", 1, OperatorKind::Sink(SinkKind::Plain)));
         job.connect(s, w, MAIN_FORWARD);
         job.connect(w, k, MAIN_FORWARD);
-        assert_eq!(
-            job.plan().unwrap_err(),
-            GraphError::WindowNotKeyed("win".into())
-        );
+        assert_eq!(job.plan().unwrap_err(), GraphError::WindowNotKeyed("win".into()));
     }
 }

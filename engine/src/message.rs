@@ -13,9 +13,7 @@ use crate::EventTimeMs;
 pub type Key = u64;
 
 /// Where a source record lives in the replayable log: which is also its identity.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct SourceRef {
     pub partition: u32,
     pub offset: u64,

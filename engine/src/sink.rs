@@ -129,14 +129,7 @@ pub struct SinkState {
 
 impl SinkState {
     pub fn new(kind: SinkKind, subtask: SubtaskId, attempt: u32) -> Self {
-        SinkState {
-            kind,
-            subtask,
-            attempt,
-            next_sequence: 0,
-            open: None,
-            pending: Vec::new(),
-        }
+        SinkState { kind, subtask, attempt, next_sequence: 0, open: None, pending: Vec::new() }
     }
 
     pub fn open_transaction(&self) -> Option<TxnId> {
@@ -155,11 +148,7 @@ impl SinkState {
                 let txn = match self.open {
                     Some(t) => t,
                     None => {
-                        let t = TxnId {
-                            subtask: self.subtask,
-                            attempt: self.attempt,
-                            sequence: self.next_sequence,
-                        };
+                        let t = TxnId { subtask: self.subtask, attempt: self.attempt, sequence: self.next_sequence };
                         self.next_sequence += 1;
                         self.open = Some(t);
                         t
@@ -200,10 +189,7 @@ impl SinkState {
         self.open = None;
         if self.kind == SinkKind::TwoPhaseCommit {
             let commit = self.pending.drain(..).map(|(_, t)| t).collect();
-            out.push(SinkEffect::Recover {
-                subtask: self.subtask,
-                commit,
-            });
+            out.push(SinkEffect::Recover { subtask: self.subtask, commit });
         }
     }
 }
@@ -213,14 +199,7 @@ mod tests {
     use super::*;
 
     fn record(value: i64) -> Record {
-        Record {
-            key: 1,
-            value,
-            timestamp_ms: 0,
-            source: SourceRef::default(),
-            ingest_ns: 0,
-            pane: None,
-        }
+        Record { key: 1, value, timestamp_ms: 0, source: SourceRef::default(), ingest_ns: 0, pane: None }
     }
 
     #[test]
@@ -232,30 +211,10 @@ mod tests {
         s.write(record(2), &mut out);
         s.on_snapshot(2, &mut out);
         s.on_checkpoint_complete(1, &mut out);
-        let t0 = TxnId {
-            subtask: 7,
-            attempt: 0,
-            sequence: 0,
-        };
-        let t1 = TxnId {
-            subtask: 7,
-            attempt: 0,
-            sequence: 1,
-        };
-        assert_eq!(
-            out[1],
-            SinkEffect::PreCommit {
-                txn: t0,
-                checkpoint_id: 1
-            }
-        );
-        assert_eq!(
-            out[3],
-            SinkEffect::PreCommit {
-                txn: t1,
-                checkpoint_id: 2
-            }
-        );
+        let t0 = TxnId { subtask: 7, attempt: 0, sequence: 0 };
+        let t1 = TxnId { subtask: 7, attempt: 0, sequence: 1 };
+        assert_eq!(out[1], SinkEffect::PreCommit { txn: t0, checkpoint_id: 1 });
+        assert_eq!(out[3], SinkEffect::PreCommit { txn: t1, checkpoint_id: 2 });
         assert_eq!(out[4], SinkEffect::Commit { txn: t0 });
         assert_eq!(s.pending_transactions(), &[(2, t1)]);
 
@@ -263,26 +222,10 @@ mod tests {
         let mut restored = s.clone();
         out.clear();
         restored.on_restore(1, &mut out);
-        assert_eq!(
-            out,
-            vec![SinkEffect::Recover {
-                subtask: 7,
-                commit: vec![t1]
-            }]
-        );
+        assert_eq!(out, vec![SinkEffect::Recover { subtask: 7, commit: vec![t1] }]);
         out.clear();
         restored.write(record(3), &mut out);
-        assert!(matches!(
-            out[0],
-            SinkEffect::TxnWrite {
-                txn: TxnId {
-                    attempt: 1,
-                    sequence: 0,
-                    ..
-                },
-                ..
-            }
-        ));
+        assert!(matches!(out[0], SinkEffect::TxnWrite { txn: TxnId { attempt: 1, sequence: 0, .. }, .. }));
     }
 
     #[test]

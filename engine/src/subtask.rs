@@ -15,9 +15,7 @@ use crate::message::{Barrier, Key, Message, MessageKind, Record, SourceRef};
 use crate::partition::{subtask_for_key, Partitioning};
 use crate::sink::{SinkEffect, SinkState};
 use crate::transform::{FilterFn, MapFn};
-use crate::watermark::{
-    BoundedGenerator, CombinerUpdate, Emission, WatermarkCombiner, WatermarkStrategy,
-};
+use crate::watermark::{BoundedGenerator, CombinerUpdate, Emission, WatermarkCombiner, WatermarkStrategy};
 use crate::window::{RecordFate, WindowOperator};
 use crate::{ms_to_ns, EventTimeMs, ProcTimeNs, WATERMARK_MIN};
 
@@ -33,10 +31,7 @@ pub struct SourceEvent {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Output {
     /// Put `message` on `channel` (FIFO).
-    Send {
-        channel: ChannelId,
-        message: Message,
-    },
+    Send { channel: ChannelId, message: Message },
     /// The subtask took its snapshot for `checkpoint_id`: persist it and ack the coordinator.
     Snapshot(Box<SnapshotReport>),
     /// Ask the external sink store to do something.
@@ -59,11 +54,7 @@ pub struct SnapshotReport {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Note {
     /// A record too late for all its windows was dropped.
-    LateDropped {
-        key: Key,
-        timestamp_ms: EventTimeMs,
-        source: SourceRef,
-    },
+    LateDropped { key: Key, timestamp_ms: EventTimeMs, source: SourceRef },
     /// The first barrier of a checkpoint arrived on `input`; alignment starts.
     AlignmentStarted { checkpoint_id: u64, input: usize },
     /// Input `input` is blocked until the other inputs deliver the barrier.
@@ -129,10 +120,7 @@ impl OperatorState {
     pub fn size_bytes(&self) -> u64 {
         match self {
             OperatorState::Source(s) => 16 * s.partitions.len() as u64,
-            OperatorState::Window(w) => w
-                .windows()
-                .map(|(_, c)| 48 + 12 * c.lineage.len() as u64)
-                .sum(),
+            OperatorState::Window(w) => w.windows().map(|(_, c)| 48 + 12 * c.lineage.len() as u64).sum(),
             OperatorState::Sink(s) => 32 * s.pending_transactions().len() as u64,
             _ => 0,
         }
@@ -150,11 +138,7 @@ pub struct InputGate {
 
 impl InputGate {
     pub fn new(input_count: usize) -> Self {
-        InputGate {
-            queues: vec![VecDeque::new(); input_count],
-            next_sequence: 0,
-            queued: 0,
-        }
+        InputGate { queues: vec![VecDeque::new(); input_count], next_sequence: 0, queued: 0 }
     }
     pub fn push(&mut self, input: usize, message: Message) {
         self.queues[input].push_back((self.next_sequence, message));
@@ -362,11 +346,7 @@ impl Subtask {
     }
     /// Is there an input message that may be processed now?
     pub fn has_runnable_input(&self) -> bool {
-        self.gate.queued() > 0
-            && self
-                .gate
-                .next_input(|i| self.aligner.is_blocked(i))
-                .is_some()
+        self.gate.queued() > 0 && self.gate.next_input(|i| self.aligner.is_blocked(i)).is_some()
     }
 
     /// Source only: `(partition, next offset)` for each partition this subtask reads.
@@ -420,11 +400,7 @@ impl Subtask {
                 }
             }
         }
-        Some(Step {
-            input,
-            kind,
-            checkpoint_id,
-        })
+        Some(Step { input, kind, checkpoint_id })
     }
 
     /// Restart a source from explicit log positions with no other state (at-most-once recovery:
@@ -432,8 +408,7 @@ impl Subtask {
     pub fn set_source_positions(&mut self, positions: &[(u32, u64)]) {
         if let OperatorState::Source(source) = &mut self.operator {
             for p in &mut source.partitions {
-                if let Some(&(_, offset)) = positions.iter().find(|(part, _)| *part == p.partition)
-                {
+                if let Some(&(_, offset)) = positions.iter().find(|(part, _)| *part == p.partition) {
                     p.next_offset = offset;
                 }
             }
@@ -441,13 +416,7 @@ impl Subtask {
     }
 
     /// Source only: the record at `offset` of `partition` was read from the log.
-    pub fn handle_source_record(
-        &mut self,
-        partition: u32,
-        offset: u64,
-        event: SourceEvent,
-        now_ns: ProcTimeNs,
-    ) {
+    pub fn handle_source_record(&mut self, partition: u32, offset: u64, event: SourceEvent, now_ns: ProcTimeNs) {
         let OperatorState::Source(source) = &mut self.operator else {
             panic!("handle_source_record on non-source subtask {}", self.name);
         };
@@ -456,21 +425,13 @@ impl Subtask {
             .iter_mut()
             .find(|p| p.partition == partition)
             .unwrap_or_else(|| panic!("{} does not read partition {partition}", self.name));
-        assert_eq!(
-            reader.next_offset, offset,
-            "source reads its partition in offset order"
-        );
+        assert_eq!(reader.next_offset, offset, "source reads its partition in offset order");
         reader.next_offset = offset + 1;
         reader.generator.observe(event.timestamp_ms);
         reader.idle = false;
         reader.last_record_ns = now_ns;
-        let per_record = matches!(
-            source.strategy,
-            WatermarkStrategy::BoundedOutOfOrderness {
-                emission: Emission::PerRecord,
-                ..
-            }
-        );
+        let per_record =
+            matches!(source.strategy, WatermarkStrategy::BoundedOutOfOrderness { emission: Emission::PerRecord, .. });
         self.counters.records_in += 1;
         if self.output_idle {
             self.set_output_idle(false);
@@ -514,18 +475,9 @@ impl Subtask {
             return None;
         }
         match &source.strategy {
-            WatermarkStrategy::BoundedOutOfOrderness {
-                emission,
-                idle_timeout_ms,
-                ..
-            } => {
+            WatermarkStrategy::BoundedOutOfOrderness { emission, idle_timeout_ms, .. } => {
                 let idle_check = idle_timeout_ms.and_then(|t| {
-                    source
-                        .partitions
-                        .iter()
-                        .filter(|p| !p.idle)
-                        .map(|p| p.last_record_ns + ms_to_ns(t))
-                        .min()
+                    source.partitions.iter().filter(|p| !p.idle).map(|p| p.last_record_ns + ms_to_ns(t)).min()
                 });
                 match emission {
                     Emission::Periodic { .. } => Some(source.next_periodic_ns),
@@ -545,11 +497,7 @@ impl Subtask {
             return;
         }
         match source.strategy.clone() {
-            WatermarkStrategy::BoundedOutOfOrderness {
-                emission,
-                idle_timeout_ms,
-                ..
-            } => {
+            WatermarkStrategy::BoundedOutOfOrderness { emission, idle_timeout_ms, .. } => {
                 if let Emission::Periodic { interval_ms } = emission {
                     if now_ns < source.next_periodic_ns {
                         return;
@@ -684,22 +632,13 @@ impl Subtask {
             BarrierOutcome::Ignored => {}
             BarrierOutcome::Waiting { block, first } => {
                 if first {
-                    self.outbox.push_back(Output::Note(Note::AlignmentStarted {
-                        checkpoint_id,
-                        input,
-                    }));
+                    self.outbox.push_back(Output::Note(Note::AlignmentStarted { checkpoint_id, input }));
                 }
                 if block {
-                    self.outbox.push_back(Output::Note(Note::InputBlocked {
-                        checkpoint_id,
-                        input,
-                    }));
+                    self.outbox.push_back(Output::Note(Note::InputBlocked { checkpoint_id, input }));
                 }
             }
-            BarrierOutcome::Complete {
-                checkpoint_id,
-                alignment_started_ns,
-            } => {
+            BarrierOutcome::Complete { checkpoint_id, alignment_started_ns } => {
                 self.snapshot(checkpoint_id, alignment_started_ns);
                 if !self.finished {
                     self.broadcast(Message::Barrier(Barrier { checkpoint_id }));
@@ -717,13 +656,12 @@ impl Subtask {
         }
         let state = self.operator.clone();
         let state_size_bytes = state.size_bytes();
-        self.outbox
-            .push_back(Output::Snapshot(Box::new(SnapshotReport {
-                checkpoint_id,
-                state,
-                alignment_started_ns,
-                state_size_bytes,
-            })));
+        self.outbox.push_back(Output::Snapshot(Box::new(SnapshotReport {
+            checkpoint_id,
+            state,
+            alignment_started_ns,
+            state_size_bytes,
+        })));
     }
 
     fn finish(&mut self) {
@@ -750,12 +688,7 @@ impl Subtask {
         let OperatorState::Source(source) = &self.operator else {
             return;
         };
-        let w = source
-            .partitions
-            .iter()
-            .filter(|p| !p.idle)
-            .map(|p| p.generator.current())
-            .min();
+        let w = source.partitions.iter().filter(|p| !p.idle).map(|p| p.generator.current()).min();
         if let Some(w) = w {
             self.advance_output_watermark(w);
         }
@@ -765,9 +698,7 @@ impl Subtask {
         if watermark > self.output_watermark {
             self.output_watermark = watermark;
             self.broadcast(Message::Watermark(watermark));
-            self.outbox.push_back(Output::Note(Note::WatermarkAdvanced {
-                watermark_ms: watermark,
-            }));
+            self.outbox.push_back(Output::Note(Note::WatermarkAdvanced { watermark_ms: watermark }));
         }
     }
 
@@ -781,10 +712,7 @@ impl Subtask {
     fn broadcast(&mut self, message: Message) {
         for gate in &self.outputs {
             for &channel in &gate.channels {
-                self.outbox.push_back(Output::Send {
-                    channel,
-                    message: message.clone(),
-                });
+                self.outbox.push_back(Output::Send { channel, message: message.clone() });
             }
         }
     }
@@ -839,12 +767,5 @@ impl Subtask {
 }
 
 fn placeholder_record() -> Record {
-    Record {
-        key: 0,
-        value: 0,
-        timestamp_ms: 0,
-        source: SourceRef::default(),
-        ingest_ns: 0,
-        pane: None,
-    }
+    Record { key: 0, value: 0, timestamp_ms: 0, source: SourceRef::default(), ingest_ns: 0, pane: None }
 }

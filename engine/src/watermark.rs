@@ -18,11 +18,7 @@ pub enum Emission {
 pub enum WatermarkStrategy {
     /// `W = max_ts - bound - 1`, per source partition; a partition without records for
     /// `idle_timeout_ms` of processing time is idle and does not hold the watermark back.
-    BoundedOutOfOrderness {
-        bound_ms: i64,
-        emission: Emission,
-        idle_timeout_ms: Option<u64>,
-    },
+    BoundedOutOfOrderness { bound_ms: i64, emission: Emission, idle_timeout_ms: Option<u64> },
     /// A fixed schedule: at processing time `at`, the watermark becomes `watermark`
     /// (how textbook examples state a perfect or heuristic watermark).
     Explicit(Vec<ExplicitWatermark>),
@@ -45,10 +41,7 @@ pub struct BoundedGenerator {
 
 impl BoundedGenerator {
     pub fn new(bound_ms: i64) -> Self {
-        BoundedGenerator {
-            bound_ms,
-            max_timestamp_ms: WATERMARK_MIN,
-        }
+        BoundedGenerator { bound_ms, max_timestamp_ms: WATERMARK_MIN }
     }
     pub fn observe(&mut self, ts: EventTimeMs) {
         self.max_timestamp_ms = self.max_timestamp_ms.max(ts);
@@ -58,9 +51,7 @@ impl BoundedGenerator {
         if self.max_timestamp_ms == WATERMARK_MIN {
             WATERMARK_MIN
         } else {
-            self.max_timestamp_ms
-                .saturating_sub(self.bound_ms)
-                .saturating_sub(1)
+            self.max_timestamp_ms.saturating_sub(self.bound_ms).saturating_sub(1)
         }
     }
 }
@@ -98,17 +89,8 @@ pub struct WatermarkCombiner {
 
 impl WatermarkCombiner {
     pub fn new(input_count: usize) -> Self {
-        let input = InputWatermark {
-            watermark: WATERMARK_MIN,
-            idle: false,
-            aligned: true,
-            finished: false,
-        };
-        WatermarkCombiner {
-            inputs: vec![input; input_count],
-            combined: WATERMARK_MIN,
-            idle: false,
-        }
+        let input = InputWatermark { watermark: WATERMARK_MIN, idle: false, aligned: true, finished: false };
+        WatermarkCombiner { inputs: vec![input; input_count], combined: WATERMARK_MIN, idle: false }
     }
 
     pub fn combined(&self) -> EventTimeMs {
@@ -165,12 +147,7 @@ impl WatermarkCombiner {
         if idle_change == Some(true) {
             // Everything went idle: release the largest watermark any input reached, so that
             // downstream windows do not wait for inputs that have nothing to say (Flink does this).
-            let max = self
-                .inputs
-                .iter()
-                .filter(|i| !i.finished)
-                .map(|i| i.watermark)
-                .max();
+            let max = self.inputs.iter().filter(|i| !i.finished).map(|i| i.watermark).max();
             if let Some(max) = max {
                 if max > self.combined {
                     self.combined = max;
@@ -178,10 +155,7 @@ impl WatermarkCombiner {
                 }
             }
         }
-        CombinerUpdate {
-            watermark,
-            idle: idle_change,
-        }
+        CombinerUpdate { watermark, idle: idle_change }
     }
 
     /// End of input on one input: it stands for watermark +infinity from now on.
@@ -192,15 +166,11 @@ impl WatermarkCombiner {
         slot.aligned = true;
         slot.watermark = WATERMARK_MAX;
         let idle = self.refresh_idle();
-        CombinerUpdate {
-            watermark: self.recompute(),
-            idle,
-        }
+        CombinerUpdate { watermark: self.recompute(), idle }
     }
 
     fn refresh_idle(&mut self) -> Option<bool> {
-        let all_idle =
-            self.inputs.iter().all(|i| i.idle || i.finished) && self.inputs.iter().any(|i| i.idle);
+        let all_idle = self.inputs.iter().all(|i| i.idle || i.finished) && self.inputs.iter().any(|i| i.idle);
         if all_idle != self.idle {
             self.idle = all_idle;
             Some(all_idle)
@@ -210,12 +180,7 @@ impl WatermarkCombiner {
     }
 
     fn recompute(&mut self) -> Option<EventTimeMs> {
-        let min = self
-            .inputs
-            .iter()
-            .filter(|i| !i.idle && i.aligned)
-            .map(|i| i.watermark)
-            .min()?;
+        let min = self.inputs.iter().filter(|i| !i.idle && i.aligned).map(|i| i.watermark).min()?;
         if min > self.combined {
             self.combined = min;
             Some(min)
@@ -258,11 +223,7 @@ mod tests {
 
     #[test]
     fn never_backwards_on_a_channel_or_downstream() {
-        check(
-            2,
-            &[W(0, 10), W(1, 10), W(0, 4), W(1, 12), W(0, 11)],
-            &[10, 11],
-        );
+        check(2, &[W(0, 10), W(1, 10), W(0, 4), W(1, 12), W(0, 11)], &[10, 11]);
     }
 
     #[test]
@@ -271,28 +232,14 @@ mod tests {
         // it reaches the combined watermark, so the output never goes back.
         check(
             2,
-            &[
-                W(0, 10),
-                W(1, 10),
-                Idle(1, true),
-                W(0, 20),
-                Idle(1, false),
-                W(1, 15),
-                W(0, 30),
-                W(1, 35),
-                W(0, 40),
-            ],
+            &[W(0, 10), W(1, 10), Idle(1, true), W(0, 20), Idle(1, false), W(1, 15), W(0, 30), W(1, 35), W(0, 40)],
             &[10, 20, 30, 35],
         );
     }
 
     #[test]
     fn all_idle_releases_the_maximum() {
-        check(
-            2,
-            &[W(0, 10), W(1, 3), Idle(1, true), Idle(0, true)],
-            &[3, 10],
-        );
+        check(2, &[W(0, 10), W(1, 3), Idle(1, true), Idle(0, true)], &[3, 10]);
     }
 
     #[test]

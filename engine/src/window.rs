@@ -30,10 +30,7 @@ impl Window {
         self.start_ms <= other.end_ms && self.end_ms >= other.start_ms
     }
     pub fn cover(&self, other: &Window) -> Window {
-        Window::new(
-            self.start_ms.min(other.start_ms),
-            self.end_ms.max(other.end_ms),
-        )
+        Window::new(self.start_ms.min(other.start_ms), self.end_ms.max(other.end_ms))
     }
 }
 
@@ -96,12 +93,7 @@ pub struct Accumulator {
 
 impl Default for Accumulator {
     fn default() -> Self {
-        Accumulator {
-            count: 0,
-            sum: 0,
-            min: i64::MAX,
-            max: i64::MIN,
-        }
+        Accumulator { count: 0, sum: 0, min: i64::MAX, max: i64::MIN }
     }
 }
 
@@ -210,48 +202,43 @@ impl WindowOperator {
 
     fn is_late(&self, window: &Window) -> bool {
         // Flink's `isWindowLate`: the window has been (or could have been) cleaned up.
-        window
-            .max_timestamp()
-            .saturating_add(self.spec.allowed_lateness_ms)
-            <= self.watermark
+        window.max_timestamp().saturating_add(self.spec.allowed_lateness_ms) <= self.watermark
     }
 
     fn register_timers(&mut self, key: Key, window: Window) {
-        self.timers
-            .insert((window.max_timestamp(), TimerKind::Fire, key, window));
-        let cleanup = window
-            .max_timestamp()
-            .saturating_add(self.spec.allowed_lateness_ms);
-        self.timers
-            .insert((cleanup, TimerKind::Cleanup, key, window));
+        self.timers.insert((window.max_timestamp(), TimerKind::Fire, key, window));
+        let cleanup = window.max_timestamp().saturating_add(self.spec.allowed_lateness_ms);
+        self.timers.insert((cleanup, TimerKind::Cleanup, key, window));
     }
 
     fn remove_timers(&mut self, key: Key, window: Window) {
-        self.timers
-            .remove(&(window.max_timestamp(), TimerKind::Fire, key, window));
-        let cleanup = window
-            .max_timestamp()
-            .saturating_add(self.spec.allowed_lateness_ms);
-        self.timers
-            .remove(&(cleanup, TimerKind::Cleanup, key, window));
+        self.timers.remove(&(window.max_timestamp(), TimerKind::Fire, key, window));
+        let cleanup = window.max_timestamp().saturating_add(self.spec.allowed_lateness_ms);
+        self.timers.remove(&(cleanup, TimerKind::Cleanup, key, window));
     }
 
     fn add_to(&mut self, key: Key, window: Window, record: &Record) -> &mut WindowContents {
         let track = self.spec.track_lineage;
-        let is_new = !self.windows.contains_key(&(key, window));
-        if is_new {
-            self.register_timers(key, window);
-        }
-        let contents = self
-            .windows
-            .entry((key, window))
-            .or_insert_with(|| WindowContents {
-                acc: Accumulator::default(),
-                lineage: Vec::new(),
-                newest_source: record.source,
-                newest_ingest_ns: record.ingest_ns,
-                fired: false,
-            });
+        let contents = match self.windows.entry((key, window)) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                let max_ts = window.max_timestamp();
+                self.timers.insert((max_ts, TimerKind::Fire, key, window));
+                self.timers.insert((
+                    max_ts.saturating_add(self.spec.allowed_lateness_ms),
+                    TimerKind::Cleanup,
+                    key,
+                    window,
+                ));
+                e.insert(WindowContents {
+                    acc: Accumulator::default(),
+                    lineage: Vec::new(),
+                    newest_source: record.source,
+                    newest_ingest_ns: record.ingest_ns,
+                    fired: false,
+                })
+            }
+        };
         contents.acc.add(record.value);
         if track {
             contents.lineage.push(record.source);
@@ -302,12 +289,8 @@ impl WindowOperator {
         // Existing sessions of this key that the new one touches.
         let lo = (key, Window::new(i64::MIN, i64::MIN));
         let hi = (key, Window::new(proto.end_ms, i64::MAX));
-        let touching: Vec<Window> = self
-            .windows
-            .range(lo..=hi)
-            .map(|((_, w), _)| *w)
-            .filter(|w| w.intersects(&proto))
-            .collect();
+        let touching: Vec<Window> =
+            self.windows.range(lo..=hi).map(|((_, w), _)| *w).filter(|w| w.intersects(&proto)).collect();
         let merged = touching.iter().fold(proto, |acc, w| acc.cover(w));
         if self.is_late(&merged) {
             return RecordFate::DroppedLate;
@@ -317,10 +300,7 @@ impl WindowOperator {
             let mut combined: Option<WindowContents> = None;
             for w in &touching {
                 self.remove_timers(key, *w);
-                let contents = self
-                    .windows
-                    .remove(&(key, *w))
-                    .expect("session listed above");
+                let contents = self.windows.remove(&(key, *w)).expect("session listed above");
                 combined = Some(match combined {
                     None => contents,
                     Some(mut c) => {
@@ -366,13 +346,7 @@ impl WindowOperator {
                 TimerKind::Fire => {
                     if let Some(contents) = self.windows.get_mut(&(key, window)) {
                         contents.fired = true;
-                        out.push(result(
-                            key,
-                            window,
-                            contents,
-                            self.spec.aggregate,
-                            Firing::OnTime,
-                        ));
+                        out.push(result(key, window, contents, self.spec.aggregate, Firing::OnTime));
                     }
                 }
                 TimerKind::Cleanup => {
@@ -383,25 +357,14 @@ impl WindowOperator {
     }
 }
 
-fn result(
-    key: Key,
-    window: Window,
-    contents: &WindowContents,
-    aggregate: Aggregate,
-    firing: Firing,
-) -> Record {
+fn result(key: Key, window: Window, contents: &WindowContents, aggregate: Aggregate, firing: Firing) -> Record {
     Record {
         key,
         value: contents.acc.result(aggregate),
         timestamp_ms: window.max_timestamp(),
         source: contents.newest_source,
         ingest_ns: contents.newest_ingest_ns,
-        pane: Some(Box::new(Pane {
-            window,
-            firing,
-            count: contents.acc.count,
-            lineage: contents.lineage.clone(),
-        })),
+        pane: Some(Box::new(Pane { window, firing, count: contents.acc.count, lineage: contents.lineage.clone() })),
     }
 }
 
@@ -414,10 +377,7 @@ mod tests {
             key,
             value,
             timestamp_ms: ts,
-            source: SourceRef {
-                partition: 0,
-                offset: ts as u64,
-            },
+            source: SourceRef { partition: 0, offset: ts as u64 },
             ingest_ns: 0,
             pane: None,
         }
@@ -440,30 +400,15 @@ mod tests {
 
     #[test]
     fn sliding_assignment_lists_every_overlapping_window() {
-        let kind = WindowKind::Sliding {
-            size_ms: 10,
-            slide_ms: 5,
-        };
+        let kind = WindowKind::Sliding { size_ms: 10, slide_ms: 5 };
         check_assign(kind.clone(), 7, &[(0, 10), (5, 15)]);
         check_assign(kind.clone(), 5, &[(0, 10), (5, 15)]);
         check_assign(kind.clone(), 4, &[(-5, 5), (0, 10)]);
-        check_assign(
-            WindowKind::Sliding {
-                size_ms: 10,
-                slide_ms: 3,
-            },
-            9,
-            &[(0, 10), (3, 13), (6, 16), (9, 19)],
-        );
+        check_assign(WindowKind::Sliding { size_ms: 10, slide_ms: 3 }, 9, &[(0, 10), (3, 13), (6, 16), (9, 19)]);
     }
 
     /// Run records and watermarks through an operator; return (key, start, end, value, firing).
-    fn check(
-        spec: WindowSpec,
-        input: &[Input],
-        expected: &[(Key, i64, i64, i64, Firing)],
-        dropped: usize,
-    ) {
+    fn check(spec: WindowSpec, input: &[Input], expected: &[(Key, i64, i64, i64, Firing)], dropped: usize) {
         let mut op = WindowOperator::new(spec);
         let mut out = Vec::new();
         let mut late = 0;
@@ -495,35 +440,20 @@ mod tests {
     use Input::{R, W};
 
     fn spec(kind: WindowKind, aggregate: Aggregate, lateness: i64) -> WindowSpec {
-        WindowSpec {
-            kind,
-            aggregate,
-            allowed_lateness_ms: lateness,
-            track_lineage: true,
-        }
+        WindowSpec { kind, aggregate, allowed_lateness_ms: lateness, track_lineage: true }
     }
 
     #[test]
     fn tumbling_fires_when_watermark_reaches_max_timestamp() {
         let s = spec(WindowKind::Tumbling { size_ms: 10 }, Aggregate::Sum, 0);
         check(s.clone(), &[R(1, 5, 3), R(1, 7, 9), W(8)], &[], 0);
-        check(
-            s,
-            &[R(1, 5, 3), R(1, 7, 9), W(9)],
-            &[(1, 0, 10, 12, Firing::OnTime)],
-            0,
-        );
+        check(s, &[R(1, 5, 3), R(1, 7, 9), W(9)], &[(1, 0, 10, 12, Firing::OnTime)], 0);
     }
 
     #[test]
     fn record_behind_watermark_is_dropped_without_lateness() {
         let s = spec(WindowKind::Tumbling { size_ms: 10 }, Aggregate::Count, 0);
-        check(
-            s,
-            &[R(1, 1, 3), W(9), R(1, 1, 4)],
-            &[(1, 0, 10, 1, Firing::OnTime)],
-            1,
-        );
+        check(s, &[R(1, 1, 3), W(9), R(1, 1, 4)], &[(1, 0, 10, 1, Firing::OnTime)], 1);
     }
 
     #[test]
@@ -531,20 +461,8 @@ mod tests {
         let s = spec(WindowKind::Tumbling { size_ms: 10 }, Aggregate::Sum, 5);
         check(
             s,
-            &[
-                R(1, 1, 3),
-                W(9),
-                R(1, 2, 4),
-                W(13),
-                R(1, 4, 5),
-                W(14),
-                R(1, 8, 6),
-            ],
-            &[
-                (1, 0, 10, 1, Firing::OnTime),
-                (1, 0, 10, 3, Firing::Late),
-                (1, 0, 10, 7, Firing::Late),
-            ],
+            &[R(1, 1, 3), W(9), R(1, 2, 4), W(13), R(1, 4, 5), W(14), R(1, 8, 6)],
+            &[(1, 0, 10, 1, Firing::OnTime), (1, 0, 10, 3, Firing::Late), (1, 0, 10, 7, Firing::Late)],
             1,
         );
     }
@@ -556,10 +474,7 @@ mod tests {
         check(
             s,
             &[R(7, 1, 0), R(7, 2, 10), R(7, 4, 31), W(100)],
-            &[
-                (7, 0, 20, 3, Firing::OnTime),
-                (7, 31, 41, 4, Firing::OnTime),
-            ],
+            &[(7, 0, 20, 3, Firing::OnTime), (7, 31, 41, 4, Firing::OnTime)],
             0,
         );
     }
@@ -570,10 +485,7 @@ mod tests {
         check(
             s,
             &[R(1, 1, 0), R(1, 1, 18), R(1, 1, 10), R(2, 1, 12), W(100)],
-            &[
-                (2, 12, 22, 1, Firing::OnTime),
-                (1, 0, 28, 3, Firing::OnTime),
-            ],
+            &[(2, 12, 22, 1, Firing::OnTime), (1, 0, 28, 3, Firing::OnTime)],
             0,
         );
     }
@@ -593,23 +505,12 @@ mod tests {
 
     #[test]
     fn lineage_records_every_contributor() {
-        let mut op = WindowOperator::new(spec(
-            WindowKind::Tumbling { size_ms: 10 },
-            Aggregate::Count,
-            0,
-        ));
+        let mut op = WindowOperator::new(spec(WindowKind::Tumbling { size_ms: 10 }, Aggregate::Count, 0));
         let mut out = Vec::new();
         op.on_record(&rec(1, 1, 2), &mut out);
         op.on_record(&rec(1, 1, 4), &mut out);
         op.on_watermark(20, &mut out);
-        let lineage: Vec<u64> = out[0]
-            .pane
-            .as_ref()
-            .unwrap()
-            .lineage
-            .iter()
-            .map(|s| s.offset)
-            .collect();
+        let lineage: Vec<u64> = out[0].pane.as_ref().unwrap().lineage.iter().map(|s| s.offset).collect();
         assert_eq!(lineage, vec![2, 4]);
         assert_eq!(op.open_window_count(), 0, "cleaned up at max_ts + lateness");
     }

@@ -63,12 +63,8 @@ fn percentiles(mut samples: Vec<Duration>) -> String {
 }
 
 fn main() {
-    let seconds: u64 = std::env::args()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(15);
-    let scenario =
-        Arc::new(Scenario::parse(&scenario_text(seconds), "(scrub benchmark)").expect("valid"));
+    let seconds: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(15);
+    let scenario = Arc::new(Scenario::parse(&scenario_text(seconds), "(scrub benchmark)").expect("valid"));
     let start = Instant::now();
     let mut run = RecordedRun::record(scenario, 1);
     let record_s = start.elapsed().as_secs_f64();
@@ -82,11 +78,7 @@ fn main() {
         gui::scrub::SNAPSHOT_EVERY_EVENTS,
         record_s
     );
-    assert_eq!(
-        run.snapshot_pass_hash,
-        run.final_world.recorder.hash(),
-        "both passes saw the same run"
-    );
+    assert_eq!(run.snapshot_pass_hash, run.final_world.recorder.hash(), "both passes saw the same run");
 
     let mut points = Points(0x5eed);
     let sends = run.sends.clone();
@@ -105,17 +97,13 @@ fn main() {
         std::hint::black_box(frame);
     }
     println!("scrub to a random moment          : {}", percentiles(scrub));
-    println!(
-        "view models at that moment        : {}",
-        percentiles(frames)
-    );
+    println!("view models at that moment        : {}", percentiles(frames));
 
     // Playback: 60 frames per second at 0.1 s of virtual time per second (1.67 ms per frame),
     // then at 1 s per second (16.7 ms per frame), from a few starting points.
-    for (label, step_ns) in [
-        ("playback at 0.1 s/s, per frame     ", 1_666_667u64),
-        ("playback at 1 s/s, per frame       ", 16_666_667),
-    ] {
+    for (label, step_ns) in
+        [("playback at 0.1 s/s, per frame     ", 1_666_667u64), ("playback at 1 s/s, per frame       ", 16_666_667)]
+    {
         let mut step = Vec::new();
         let mut frames = Vec::new();
         for _ in 0..5 {
@@ -134,8 +122,5 @@ fn main() {
         println!("{label}: world {}", percentiles(step));
         println!("{label}: views {}", percentiles(frames));
     }
-    println!(
-        "restores {}, events stepped {}",
-        run.stats.restores, run.stats.events_stepped
-    );
+    println!("restores {}, events stepped {}", run.stats.restores, run.stats.events_stepped);
 }

@@ -49,14 +49,8 @@ pub const EMBEDDED_LABEL: &str = "clickstream (built-in default)";
 /// The embedded default, then every `*.ron` in the first scenarios folder found: `./scenarios`
 /// (running from the repository), else the one next to the sources (running tests).
 pub fn shipped_scenarios() -> Vec<ScenarioEntry> {
-    let mut entries = vec![ScenarioEntry {
-        label: EMBEDDED_LABEL.to_string(),
-        source: ScenarioSource::Embedded,
-    }];
-    let candidates = [
-        PathBuf::from("scenarios"),
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios"),
-    ];
+    let mut entries = vec![ScenarioEntry { label: EMBEDDED_LABEL.to_string(), source: ScenarioSource::Embedded }];
+    let candidates = [PathBuf::from("scenarios"), Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")];
     if let Some(dir) = candidates.iter().find(|d| d.is_dir()) {
         let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
             .map(|rd| {
@@ -68,14 +62,9 @@ pub fn shipped_scenarios() -> Vec<ScenarioEntry> {
         // Directory order is the file system's: sort so the list is the same everywhere.
         files.sort();
         for path in files {
-            let label = path.file_name().map_or_else(
-                || path.display().to_string(),
-                |n| n.to_string_lossy().into_owned(),
-            );
-            entries.push(ScenarioEntry {
-                label,
-                source: ScenarioSource::File(path),
-            });
+            let label =
+                path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+            entries.push(ScenarioEntry { label, source: ScenarioSource::File(path) });
         }
     }
     entries
@@ -92,13 +81,7 @@ pub enum Tab {
 }
 
 impl Tab {
-    pub const ALL: [Tab; 5] = [
-        Tab::Watermarks,
-        Tab::Alignment,
-        Tab::SinkOutput,
-        Tab::Plots,
-        Tab::Outcomes,
-    ];
+    pub const ALL: [Tab; 5] = [Tab::Watermarks, Tab::Alignment, Tab::SinkOutput, Tab::Plots, Tab::Outcomes];
     pub fn label(self) -> &'static str {
         match self {
             Tab::Watermarks => "Watermarks: why has my window not fired?",
@@ -132,10 +115,7 @@ pub enum Action {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaultRequest {
     /// Crash task manager `tm` (0-based), back after this long (None: never).
-    Crash {
-        tm: u32,
-        restart_after_ms: Option<u64>,
-    },
+    Crash { tm: u32, restart_after_ms: Option<u64> },
     /// Cut task manager `tm` off from the job manager for this long.
     Isolate { tm: u32, duration_ms: u64 },
 }
@@ -144,10 +124,7 @@ impl FaultRequest {
     /// The fault, with absolute times from `now_ns` (the moment it happens).
     pub fn fault(self, now_ns: TimeNs) -> Fault {
         match self {
-            FaultRequest::Crash {
-                tm,
-                restart_after_ms,
-            } => Fault::Crash {
+            FaultRequest::Crash { tm, restart_after_ms } => Fault::Crash {
                 node: tm as usize + 1,
                 at: Trigger::At(now_ns),
                 restart_after_ns: restart_after_ms.map(|ms| ms * 1_000_000),
@@ -163,14 +140,8 @@ impl FaultRequest {
 
     pub fn describe(self) -> String {
         match self {
-            FaultRequest::Crash {
-                tm,
-                restart_after_ms: Some(ms),
-            } => format!("crash tm-{tm}, back after {ms} ms"),
-            FaultRequest::Crash {
-                tm,
-                restart_after_ms: None,
-            } => format!("crash tm-{tm}, never back"),
+            FaultRequest::Crash { tm, restart_after_ms: Some(ms) } => format!("crash tm-{tm}, back after {ms} ms"),
+            FaultRequest::Crash { tm, restart_after_ms: None } => format!("crash tm-{tm}, never back"),
             FaultRequest::Isolate { tm, duration_ms } => {
                 format!("cut tm-{tm} off from the job manager for {duration_ms} ms")
             }
@@ -247,8 +218,7 @@ impl Session {
 
     pub fn add_run(&mut self, run: RecordedRun) -> usize {
         self.charts.push(plots::all(&run.final_world));
-        self.versus_original
-            .push(Some(outcomes::versus_original(&self.runs[0], &run)));
+        self.versus_original.push(Some(outcomes::versus_original(&self.runs[0], &run)));
         self.runs.push(run);
         self.runs.len() - 1
     }
@@ -256,11 +226,7 @@ impl Session {
     /// Fork the shown run at `at_ns` with `request`, show the fork, return its index.
     pub fn fork_shown(&mut self, at_ns: TimeNs, request: FaultRequest) -> usize {
         let parent = self.shown;
-        let label = format!(
-            "{} at {}",
-            request.describe(),
-            crate::view::time_text(&self.scenario, at_ns)
-        );
+        let label = format!("{} at {}", request.describe(), crate::view::time_text(&self.scenario, at_ns));
         let fork = self.runs[parent].fork(parent, at_ns, label, |now| request.fault(now));
         self.shown = self.add_run(fork);
         self.frame = None;
@@ -269,18 +235,8 @@ impl Session {
 
     /// The view model at `cursor_ns`, built only when something it depends on changed: while
     /// paused, frames cost nothing but drawing.
-    pub fn frame(
-        &mut self,
-        cursor_ns: TimeNs,
-        selected: Option<usize>,
-        visible_only: bool,
-    ) -> &Frame {
-        let key = FrameKey {
-            run: self.shown,
-            cursor_ns,
-            selected,
-            visible_only,
-        };
+    pub fn frame(&mut self, cursor_ns: TimeNs, selected: Option<usize>, visible_only: bool) -> &Frame {
+        let key = FrameKey { run: self.shown, cursor_ns, selected, visible_only };
         if self.frame.as_ref().is_none_or(|(k, _)| *k != key) {
             let run = &mut self.runs[self.shown];
             let sends = std::mem::take(&mut run.sends);
@@ -387,11 +343,8 @@ impl App {
                         }
                     }
                     Err(_) => {
-                        self.error = Some(format!(
-                            "seed: `{}` is not a whole number from 0 to {}",
-                            self.seed_text,
-                            u64::MAX
-                        ))
+                        self.error =
+                            Some(format!("seed: `{}` is not a whole number from 0 to {}", self.seed_text, u64::MAX))
                     }
                 }
             }
@@ -410,8 +363,7 @@ impl App {
             }
             Action::SetVariant(guarantee, sink) => {
                 if let Some(session) = &self.session {
-                    let (base, seed, source) =
-                        (session.base.clone(), session.seed, session.source.clone());
+                    let (base, seed, source) = (session.base.clone(), session.seed, session.source.clone());
                     let session = Session::new(base, (guarantee, sink), seed, source);
                     self.time.cursor_ns = self.time.cursor_ns.min(session.run().end_ns);
                     self.time.playing = false;
@@ -428,10 +380,7 @@ impl App {
             Action::ExportCharts => {
                 if let Some(session) = &self.session {
                     let charts = &session.charts[session.shown];
-                    self.export_status = Some(crate::export::export_all(
-                        charts,
-                        Path::new(&self.export_dir),
-                    ));
+                    self.export_status = Some(crate::export::export_all(charts, Path::new(&self.export_dir)));
                 }
             }
         }
@@ -463,31 +412,17 @@ impl App {
         egui::Panel::top("transport").show(ui, |ui| {
             panels::transport::transport_ui(ui, session, &self.time, &mut actions);
         });
-        egui::Panel::bottom("timeline")
-            .resizable(false)
-            .show(ui, |ui| {
-                panels::timeline::timeline_ui(ui, session.run(), cursor, &mut actions);
-            });
-        egui::Panel::right("inspector")
-            .default_size(340.0)
-            .show(ui, |ui| {
-                panels::inspector::inspector_ui(ui, session, frame, &mut actions);
-            });
+        egui::Panel::bottom("timeline").resizable(false).show(ui, |ui| {
+            panels::timeline::timeline_ui(ui, session.run(), cursor, &mut actions);
+        });
+        egui::Panel::right("inspector").default_size(340.0).show(ui, |ui| {
+            panels::inspector::inspector_ui(ui, session, frame, &mut actions);
+        });
         egui::CentralPanel::default().show(ui, |ui| {
             let height = ui.available_height();
-            ui.allocate_ui(
-                egui::vec2(ui.available_width(), (height * 0.47).max(220.0)),
-                |ui| {
-                    panels::dag::dag_ui(
-                        ui,
-                        session,
-                        frame,
-                        self.selected,
-                        self.restart_after_ms,
-                        &mut actions,
-                    );
-                },
-            );
+            ui.allocate_ui(egui::vec2(ui.available_width(), (height * 0.47).max(220.0)), |ui| {
+                panels::dag::dag_ui(ui, session, frame, self.selected, self.restart_after_ms, &mut actions);
+            });
             ui.separator();
             ui.horizontal_wrapped(|ui| {
                 for tab in Tab::ALL {
@@ -496,13 +431,7 @@ impl App {
             });
             ui.separator();
             match self.tab {
-                Tab::Watermarks => panels::watermarks::watermarks_ui(
-                    ui,
-                    session,
-                    frame,
-                    self.selected,
-                    &mut actions,
-                ),
+                Tab::Watermarks => panels::watermarks::watermarks_ui(ui, session, frame, self.selected, &mut actions),
                 Tab::Alignment => panels::alignment::alignment_ui(ui, session, frame, &mut actions),
                 Tab::SinkOutput => {
                     panels::sinks::sinks_ui(ui, session, frame, &mut self.visible_only);

@@ -23,11 +23,7 @@ pub fn export_all(charts: &[Chart], dir: &Path) -> Result<String, String> {
         written.push(png);
         written.push(svg);
     }
-    Ok(format!(
-        "wrote {} files to {}",
-        written.len(),
-        dir.display()
-    ))
+    Ok(format!("wrote {} files to {}", written.len(), dir.display()))
 }
 
 pub fn write_svg(chart: &Chart, path: &Path) -> Result<(), String> {
@@ -35,8 +31,7 @@ pub fn write_svg(chart: &Chart, path: &Path) -> Result<(), String> {
     {
         let root = SVGBackend::with_string(&mut text, SIZE).into_drawing_area();
         draw(chart, &root)?;
-        root.present()
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        root.present().map_err(|e| format!("{}: {e}", path.display()))?;
     }
     write_atomically(path, text.as_bytes())
 }
@@ -47,8 +42,7 @@ pub fn write_png(chart: &Chart, path: &Path) -> Result<(), String> {
     let result = (|| {
         let root = BitMapBackend::new(&tmp, SIZE).into_drawing_area();
         draw(chart, &root)?;
-        root.present()
-            .map_err(|e| format!("{}: {e}", path.display()))
+        root.present().map_err(|e| format!("{}: {e}", path.display()))
     })();
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
@@ -58,13 +52,8 @@ pub fn write_png(chart: &Chart, path: &Path) -> Result<(), String> {
 }
 
 fn temporary_name(path: &Path, extension: &str) -> PathBuf {
-    let name = path
-        .file_name()
-        .map_or_else(|| "chart".into(), |n| n.to_string_lossy().into_owned());
-    path.with_file_name(format!(
-        ".{name}.{}.partial.{extension}",
-        std::process::id()
-    ))
+    let name = path.file_name().map_or_else(|| "chart".into(), |n| n.to_string_lossy().into_owned());
+    path.with_file_name(format!(".{name}.{}.partial.{extension}", std::process::id()))
 }
 
 /// Write `bytes` to a temporary file next to `path`, flush it to disk, rename it over `path`.
@@ -99,11 +88,7 @@ fn draw<DB: DrawingBackend>(chart: &Chart, root: &DrawingArea<DB, Shift>) -> Res
         .y_label_area_size(60)
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(err)?;
-    ctx.configure_mesh()
-        .x_desc(chart.x_label.as_str())
-        .y_desc(chart.y_label.as_str())
-        .draw()
-        .map_err(err)?;
+    ctx.configure_mesh().x_desc(chart.x_label.as_str()).y_desc(chart.y_label.as_str()).draw().map_err(err)?;
     let n = chart.series.len().max(1) as f64;
     for (i, s) in chart.series.iter().enumerate() {
         let c = color(i);
@@ -112,9 +97,7 @@ fn draw<DB: DrawingBackend>(chart: &Chart, root: &DrawingArea<DB, Shift>) -> Res
                 ctx.draw_series(LineSeries::new(s.points.iter().copied(), c.stroke_width(2)))
                     .map_err(err)?
                     .label(s.name.as_str())
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
-                    });
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
             }
             ChartStyle::Bars => {
                 let width = 0.8 / n;
@@ -152,22 +135,15 @@ mod tests {
             y_label: "y".into(),
             style,
             series: vec![
-                Series {
-                    name: "a".into(),
-                    points: vec![(1.0, 2.0), (2.0, 3.0), (3.0, 1.0)],
-                },
-                Series {
-                    name: "b".into(),
-                    points: vec![(1.0, 1.0), (2.0, 0.5), (3.0, 2.5)],
-                },
+                Series { name: "a".into(), points: vec![(1.0, 2.0), (2.0, 3.0), (3.0, 1.0)] },
+                Series { name: "b".into(), points: vec![(1.0, 1.0), (2.0, 0.5), (3.0, 2.5)] },
             ],
         }
     }
 
     #[test]
     fn export_writes_png_and_svg_and_leaves_no_temporary_files() {
-        let dir =
-            std::env::temp_dir().join(format!("streamlab-export-test-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("streamlab-export-test-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let message = export_all(
             &[chart(ChartStyle::TimeLines), {
@@ -183,14 +159,9 @@ mod tests {
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
         let svg = std::fs::read_to_string(dir.join("bars.svg")).unwrap();
         assert!(svg.contains("<svg"));
-        let names: Vec<String> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        assert!(
-            names.iter().all(|n| !n.starts_with('.')),
-            "temporary files left: {names:?}"
-        );
+        let names: Vec<String> =
+            std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert!(names.iter().all(|n| !n.starts_with('.')), "temporary files left: {names:?}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -26,15 +26,8 @@ Everything also runs headless:
 
 /// Is there a display to open a window on? (On Linux/BSD: an X11 or Wayland display variable.)
 pub fn display_available() -> bool {
-    if cfg!(any(
-        target_os = "linux",
-        target_os = "freebsd",
-        target_os = "openbsd",
-        target_os = "netbsd"
-    )) {
-        ["DISPLAY", "WAYLAND_DISPLAY"]
-            .iter()
-            .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+    if cfg!(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd", target_os = "netbsd")) {
+        ["DISPLAY", "WAYLAND_DISPLAY"].iter().any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
     } else {
         true
     }
@@ -47,16 +40,11 @@ pub fn launch(scenario: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default()
-            .with_inner_size([1280.0, 800.0])
-            .with_title("streamlab"),
+        viewport: egui::ViewportBuilder::default().with_inner_size([1280.0, 800.0]).with_title("streamlab"),
         ..Default::default()
     };
-    let result = eframe::run_native(
-        "streamlab",
-        options,
-        Box::new(move |cc| Ok(Box::new(app::App::new(cc, scenario)))),
-    );
+    let result =
+        eframe::run_native("streamlab", options, Box::new(move |cc| Ok(Box::new(app::App::new(cc, scenario)))));
     match result {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(error) => {

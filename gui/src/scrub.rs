@@ -47,12 +47,7 @@ pub struct Injection {
 }
 
 /// A fresh world of `scenario`, with the injections replayed at their moments.
-fn replay(
-    scenario: Arc<Scenario>,
-    seed: u64,
-    options: RunOptions,
-    injections: &[Injection],
-) -> World {
+fn replay(scenario: Arc<Scenario>, seed: u64, options: RunOptions, injections: &[Injection]) -> World {
     let mut w = World::new(scenario, seed, options);
     for i in injections {
         w.run_until(i.cursor_ns);
@@ -94,20 +89,11 @@ impl SendIndex {
 
     /// When the message arriving on `channel` at `arrival_ns` was sent, as seen at `cursor_ns`
     /// (several messages can share an arrival time; take the latest send not in the future).
-    pub fn send_time(
-        &self,
-        channel: usize,
-        arrival_ns: TimeNs,
-        cursor_ns: TimeNs,
-    ) -> Option<TimeNs> {
+    pub fn send_time(&self, channel: usize, arrival_ns: TimeNs, cursor_ns: TimeNs) -> Option<TimeNs> {
         let list = self.per_channel.get(channel)?;
         let start = list.partition_point(|&(a, _)| a < arrival_ns);
         let end = list.partition_point(|&(a, _)| a <= arrival_ns);
-        list[start..end]
-            .iter()
-            .rev()
-            .map(|&(_, s)| s)
-            .find(|&s| s <= cursor_ns)
+        list[start..end].iter().rev().map(|&(_, s)| s).find(|&s| s <= cursor_ns)
     }
 }
 
@@ -148,14 +134,7 @@ impl RecordedRun {
             let scenario = scenario.clone();
             move || World::new(scenario, seed, traced_options())
         };
-        RecordedRun::finish(
-            "original run".into(),
-            traced,
-            untraced,
-            Vec::new(),
-            every,
-            None,
-        )
+        RecordedRun::finish("original run".into(), traced, untraced, Vec::new(), every, None)
     }
 
     /// A new run that is this one up to `at_ns`, then suffers `fault` (made by `make_fault` from
@@ -172,34 +151,16 @@ impl RecordedRun {
         let fired_ns = untraced.now_ns();
         let fault = make_fault(fired_ns);
         untraced.inject(fault.clone());
-        let mut injections: Vec<Injection> = self
-            .injections
-            .iter()
-            .filter(|i| i.cursor_ns <= at_ns)
-            .cloned()
-            .collect();
-        injections.push(Injection {
-            cursor_ns: at_ns,
-            fired_ns,
-            fault,
-        });
+        let mut injections: Vec<Injection> = self.injections.iter().filter(|i| i.cursor_ns <= at_ns).cloned().collect();
+        injections.push(Injection { cursor_ns: at_ns, fired_ns, fault });
         let (scenario, seed) = (self.scenario.clone(), self.seed);
         let replayed = injections.clone();
         // The traced copy replays the prefix from the start: the snapshots carry no trace.
         let traced = move || replay(scenario, seed, traced_options(), &replayed);
         // Snapshots strictly before the fork point belong to both runs; the fork's own first
         // snapshot is the changed world.
-        let prefix: Vec<Snapshot> = self
-            .snapshots
-            .iter()
-            .filter(|s| s.events < events)
-            .cloned()
-            .collect();
-        let fork = ForkInfo {
-            parent,
-            at_ns,
-            what: what.clone(),
-        };
+        let prefix: Vec<Snapshot> = self.snapshots.iter().filter(|s| s.events < events).cloned().collect();
+        let fork = ForkInfo { parent, at_ns, what: what.clone() };
         let mut run = RecordedRun::finish(what, traced, untraced, prefix, self.every, Some(fork));
         run.injections = injections;
         run
@@ -270,13 +231,9 @@ impl RecordedRun {
     pub fn world_at(&mut self, t: TimeNs) -> &World {
         // The cached world has processed exactly the events up to its clock, so it serves any
         // later moment; a snapshot serves better if it is further along.
-        let nearest = self
-            .snapshots
-            .partition_point(|s| s.now_ns <= t)
-            .saturating_sub(1);
+        let nearest = self.snapshots.partition_point(|s| s.now_ns <= t).saturating_sub(1);
         let snapshot = &self.snapshots[nearest];
-        let current_usable =
-            self.current.now_ns() <= t && self.current.events_processed >= snapshot.events;
+        let current_usable = self.current.now_ns() <= t && self.current.events_processed >= snapshot.events;
         if !current_usable {
             self.current = (*snapshot.world).clone();
             self.stats.restores += 1;
@@ -299,40 +256,26 @@ impl RecordedRun {
 }
 
 fn traced_options() -> RunOptions {
-    RunOptions {
-        keep_trace: true,
-        ..RunOptions::default()
-    }
+    RunOptions { keep_trace: true, ..RunOptions::default() }
 }
 
 fn untraced_options() -> RunOptions {
-    RunOptions {
-        keep_trace: false,
-        ..RunOptions::default()
-    }
+    RunOptions { keep_trace: false, ..RunOptions::default() }
 }
 
 impl Navigator for RecordedRun {
     fn next_event_after(&self, t: TimeNs) -> Option<TimeNs> {
-        self.trace
-            .get(self.trace.partition_point(|e| e.time_ns <= t))
-            .map(|e| e.time_ns)
+        self.trace.get(self.trace.partition_point(|e| e.time_ns <= t)).map(|e| e.time_ns)
     }
     fn prev_event_before(&self, t: TimeNs) -> Option<TimeNs> {
         let i = self.trace.partition_point(|e| e.time_ns < t);
         i.checked_sub(1).map(|i| self.trace[i].time_ns)
     }
     fn next_checkpoint_after(&self, t: TimeNs) -> Option<TimeNs> {
-        self.markers
-            .iter()
-            .find(|m| m.time_ns > t && m.kind.is_checkpoint())
-            .map(|m| m.time_ns)
+        self.markers.iter().find(|m| m.time_ns > t && m.kind.is_checkpoint()).map(|m| m.time_ns)
     }
     fn next_fault_after(&self, t: TimeNs) -> Option<TimeNs> {
-        self.markers
-            .iter()
-            .find(|m| m.time_ns > t && m.kind.is_fault())
-            .map(|m| m.time_ns)
+        self.markers.iter().find(|m| m.time_ns > t && m.kind.is_fault()).map(|m| m.time_ns)
     }
     fn end_ns(&self) -> TimeNs {
         self.end_ns
@@ -372,11 +315,7 @@ mod tests {
     }
 
     fn crash(node: usize, restart_after_ns: Option<TimeNs>) -> impl FnOnce(TimeNs) -> Fault {
-        move |now| Fault::Crash {
-            node,
-            at: sim::faults::Trigger::At(now),
-            restart_after_ns,
-        }
+        move |now| Fault::Crash { node, at: sim::faults::Trigger::At(now), restart_after_ns }
     }
 
     #[test]
@@ -384,48 +323,20 @@ mod tests {
         let mut run = RecordedRun::record_every(scenario(), 3, 5_000);
         let at = run.end_ns / 3;
         let mut fork = run.fork(0, at, "crash tm-1".into(), crash(2, Some(1_000_000_000)));
-        assert_eq!(
-            fork.snapshot_pass_hash,
-            fork.final_world.recorder.hash(),
-            "both passes of the fork agree"
-        );
-        assert_ne!(
-            fork.final_world.recorder.hash(),
-            run.final_world.recorder.hash()
-        );
-        let split = fork
-            .trace
-            .iter()
-            .zip(&run.trace)
-            .position(|(a, b)| a != b)
-            .expect("the runs differ");
-        assert!(
-            fork.trace[split].time_ns <= at && fork.trace[..split].iter().all(|e| e.time_ns <= at)
-        );
-        assert!(fork
-            .markers
-            .iter()
-            .any(|m| m.kind == crate::view::markers::MarkerKind::NodeCrashed));
+        assert_eq!(fork.snapshot_pass_hash, fork.final_world.recorder.hash(), "both passes of the fork agree");
+        assert_ne!(fork.final_world.recorder.hash(), run.final_world.recorder.hash());
+        let split = fork.trace.iter().zip(&run.trace).position(|(a, b)| a != b).expect("the runs differ");
+        assert!(fork.trace[split].time_ns <= at && fork.trace[..split].iter().all(|e| e.time_ns <= at));
+        assert!(fork.markers.iter().any(|m| m.kind == crate::view::markers::MarkerKind::NodeCrashed));
         // Before the fork point the fork's world is the original's.
         let before = at / 2;
-        let (a, b) = (
-            run.world_at(before).recorder.hash(),
-            fork.world_at(before).recorder.hash(),
-        );
+        let (a, b) = (run.world_at(before).recorder.hash(), fork.world_at(before).recorder.hash());
         assert_eq!(a, b);
         // After it, scrubbing the fork gives the same world as a straight replay.
         let later = at + (fork.end_ns - at) / 2;
-        let mut straight = replay(
-            run.scenario.clone(),
-            3,
-            untraced_options(),
-            &fork.injections,
-        );
+        let mut straight = replay(run.scenario.clone(), 3, untraced_options(), &fork.injections);
         straight.run_until(later);
-        assert_eq!(
-            fork.world_at(later).recorder.hash(),
-            straight.recorder.hash()
-        );
+        assert_eq!(fork.world_at(later).recorder.hash(), straight.recorder.hash());
         assert!(!fork.world_at(later).nodes[2].alive || fork.final_world.restarts > 0);
     }
 
@@ -437,63 +348,31 @@ mod tests {
         let second = run.end_ns / 2;
         let fork2 = fork.fork(1, second, "crash tm-2".into(), crash(3, None));
         assert_eq!(fork2.injections.len(), 2);
-        assert_eq!(
-            fork2.snapshot_pass_hash,
-            fork2.final_world.recorder.hash(),
-            "the replay met the snapshots"
-        );
-        let crashes = fork2
-            .markers
-            .iter()
-            .filter(|m| m.kind == crate::view::markers::MarkerKind::NodeCrashed)
-            .count();
+        assert_eq!(fork2.snapshot_pass_hash, fork2.final_world.recorder.hash(), "the replay met the snapshots");
+        let crashes = fork2.markers.iter().filter(|m| m.kind == crate::view::markers::MarkerKind::NodeCrashed).count();
         assert!(crashes >= 2);
     }
 
     #[test]
     fn send_index_finds_when_a_message_left() {
         let run = RecordedRun::record_every(scenario(), 42, 20_000);
-        let send = run
-            .trace
-            .iter()
-            .find(|e| markers::is_send(e.kind))
-            .expect("something was sent");
-        let found = run
-            .sends
-            .send_time(send.channel as usize, send.a as TimeNs, send.time_ns);
+        let send = run.trace.iter().find(|e| markers::is_send(e.kind)).expect("something was sent");
+        let found = run.sends.send_time(send.channel as usize, send.a as TimeNs, send.time_ns);
         assert_eq!(found, Some(send.time_ns));
-        assert_eq!(
-            run.sends
-                .send_time(send.channel as usize, send.a as TimeNs, send.time_ns - 1),
-            None
-        );
+        assert_eq!(run.sends.send_time(send.channel as usize, send.a as TimeNs, send.time_ns - 1), None);
     }
 
     #[test]
     fn navigation_follows_the_trace() {
         let run = RecordedRun::record_every(scenario(), 42, 20_000);
         let first = run.trace[0].time_ns;
-        let next = run
-            .next_event_after(first)
-            .expect("more than one event time");
+        let next = run.next_event_after(first).expect("more than one event time");
         assert!(next > first);
         assert_eq!(
             run.prev_event_before(next),
-            Some(
-                run.trace
-                    .iter()
-                    .rev()
-                    .find(|e| e.time_ns < next)
-                    .unwrap()
-                    .time_ns
-            )
+            Some(run.trace.iter().rev().find(|e| e.time_ns < next).unwrap().time_ns)
         );
-        let cp = run
-            .next_checkpoint_after(0)
-            .expect("the default scenario checkpoints");
-        assert!(run
-            .markers
-            .iter()
-            .any(|m| m.time_ns == cp && m.kind.is_checkpoint()));
+        let cp = run.next_checkpoint_after(0).expect("the default scenario checkpoints");
+        assert!(run.markers.iter().any(|m| m.time_ns == cp && m.kind.is_checkpoint()));
     }
 }

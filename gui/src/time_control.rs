@@ -67,33 +67,21 @@ pub struct TimeControl {
 
 impl Default for TimeControl {
     fn default() -> Self {
-        TimeControl {
-            playing: false,
-            speed: 3,
-            cursor_ns: 0,
-            carry_ns: 0.0,
-        }
+        TimeControl { playing: false, speed: 3, cursor_ns: 0, carry_ns: 0.0 }
     }
 }
 
 impl TimeControl {
     /// Paused at the start, at the given speed (an index into [`SPEEDS`]).
     pub fn new(speed: usize) -> Self {
-        TimeControl {
-            speed: speed.min(SPEEDS.len() - 1),
-            ..TimeControl::default()
-        }
+        TimeControl { speed: speed.min(SPEEDS.len() - 1), ..TimeControl::default() }
     }
 
     /// A speed that plays a run of `end_ns` in roughly half a minute (never slower than real time
     /// for short runs: a student wants to see something move on day one).
     pub fn suggested_speed(end_ns: TimeNs) -> usize {
         let wanted = end_ns / 30;
-        SPEEDS
-            .iter()
-            .position(|(s, _)| *s >= wanted)
-            .unwrap_or(SPEEDS.len() - 1)
-            .max(3)
+        SPEEDS.iter().position(|(s, _)| *s >= wanted).unwrap_or(SPEEDS.len() - 1).max(3)
     }
 
     pub fn speed_ns_per_s(&self) -> TimeNs {
@@ -112,11 +100,7 @@ impl TimeControl {
             }
             Command::Pause => self.playing = false,
             Command::TogglePlay => {
-                let command = if self.playing {
-                    Command::Pause
-                } else {
-                    Command::Play
-                };
+                let command = if self.playing { Command::Pause } else { Command::Play };
                 self.apply(command, nav);
             }
             Command::StepEvent => {
@@ -210,12 +194,7 @@ mod tests {
     }
 
     fn fake() -> Fake {
-        Fake {
-            events: vec![0, 10, 10, 25, 40, 90],
-            checkpoints: vec![25],
-            faults: vec![40],
-            end: 100,
-        }
+        Fake { events: vec![0, 10, 10, 25, 40, 90], checkpoints: vec![25], faults: vec![40], end: 100 }
     }
 
     /// Apply `commands` from a fresh control; compare the cursor after each.
@@ -235,12 +214,7 @@ mod tests {
     #[test]
     fn stepping_visits_each_distinct_event_time() {
         use Command::*;
-        check(
-            &[
-                StepEvent, StepEvent, StepEvent, StepBack, StepBack, StepBack,
-            ],
-            &[10, 25, 40, 25, 10, 0],
-        );
+        check(&[StepEvent, StepEvent, StepEvent, StepBack, StepBack, StepBack], &[10, 25, 40, 25, 10, 0]);
     }
 
     #[test]
@@ -252,39 +226,14 @@ mod tests {
     #[test]
     fn jumps_go_to_the_next_checkpoint_or_fault_and_stay_when_there_is_none() {
         use Command::*;
-        check(
-            &[
-                JumpNextCheckpoint,
-                JumpNextFault,
-                JumpNextCheckpoint,
-                JumpNextFault,
-            ],
-            &[25, 40, 40, 40],
-        );
+        check(&[JumpNextCheckpoint, JumpNextFault, JumpNextCheckpoint, JumpNextFault], &[25, 40, 40, 40]);
     }
 
     #[test]
     fn seeks_are_clamped_to_the_run() {
         use Command::*;
-        check(
-            &[
-                Seek(500),
-                SeekBy(-30),
-                SeekBy(-1000),
-                SeekBy(7),
-                ToEnd,
-                ToStart,
-            ],
-            &[100, 70, 0, 7, 100, 0],
-        );
-        check(
-            &[
-                SeekByPermille(250),
-                SeekByPermille(-100),
-                SeekByPermille(5000),
-            ],
-            &[25, 15, 100],
-        );
+        check(&[Seek(500), SeekBy(-30), SeekBy(-1000), SeekBy(7), ToEnd, ToStart], &[100, 70, 0, 7, 100, 0]);
+        check(&[SeekByPermille(250), SeekByPermille(-100), SeekByPermille(5000)], &[25, 15, 100]);
     }
 
     #[test]
@@ -307,10 +256,7 @@ mod tests {
 
     #[test]
     fn slow_playback_accumulates_fractions() {
-        let nav = Fake {
-            end: 1_000,
-            ..fake()
-        };
+        let nav = Fake { end: 1_000, ..fake() };
         let mut tc = TimeControl::default();
         tc.apply(Command::SetSpeed(0), &nav);
         tc.apply(Command::Play, &nav);
@@ -323,10 +269,7 @@ mod tests {
     #[test]
     fn play_at_the_end_starts_over_and_pause_stops() {
         let nav = fake();
-        let mut tc = TimeControl {
-            cursor_ns: 100,
-            ..TimeControl::default()
-        };
+        let mut tc = TimeControl { cursor_ns: 100, ..TimeControl::default() };
         tc.apply(Command::TogglePlay, &nav);
         assert!(tc.playing);
         assert_eq!(tc.cursor_ns, 0);
@@ -337,14 +280,7 @@ mod tests {
 
     #[test]
     fn suggested_speed_plays_a_run_in_about_half_a_minute() {
-        assert_eq!(
-            TimeControl::suggested_speed(1_000_000_000),
-            3,
-            "short runs play in real time"
-        );
-        assert_eq!(
-            SPEEDS[TimeControl::suggested_speed(600_000_000_000)].0,
-            20_000_000_000
-        );
+        assert_eq!(TimeControl::suggested_speed(1_000_000_000), 3, "short runs play in real time");
+        assert_eq!(SPEEDS[TimeControl::suggested_speed(600_000_000_000)].0, 20_000_000_000);
     }
 }

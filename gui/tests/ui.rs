@@ -10,16 +10,11 @@ use gui::time_control::Command;
 fn harness(source: ScenarioSource) -> Harness<'static, App> {
     Harness::builder()
         .with_size(egui::vec2(1400.0, 900.0))
-        .build_ui_state(
-            |ui, app: &mut App| app.workbench_ui(ui),
-            App::new_headless(source, None),
-        )
+        .build_ui_state(|ui, app: &mut App| app.workbench_ui(ui), App::new_headless(source, None))
 }
 
 fn scenario_file(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../scenarios")
-        .join(name)
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(name)
 }
 
 #[test]
@@ -30,10 +25,7 @@ fn the_default_scenario_opens_paused_at_the_start() {
     assert!(app.error.is_none());
     assert!(!app.time.playing);
     assert_eq!(app.time.cursor_ns, 0);
-    assert_eq!(
-        app.session.as_ref().unwrap().source,
-        ScenarioSource::Embedded
-    );
+    assert_eq!(app.session.as_ref().unwrap().source, ScenarioSource::Embedded);
     h.get_by_label("Play");
     h.get_by_label_contains("Legend");
 }
@@ -46,10 +38,7 @@ fn play_moves_the_cursor_and_pause_stops_it() {
     h.run_steps(4);
     let moved = h.state().time.cursor_ns;
     assert!(h.state().time.playing);
-    assert!(
-        moved > 0,
-        "four quarter-second frames of playback move the cursor"
-    );
+    assert!(moved > 0, "four quarter-second frames of playback move the cursor");
     h.get_by_label("Pause").click();
     h.run_steps(1);
     let paused_at = h.state().time.cursor_ns;
@@ -107,15 +96,8 @@ fn switching_scenario_in_the_picker_loads_it() {
     h.run_steps(1);
     let session = h.state().session.as_ref().unwrap();
     assert_ne!(session.scenario.name, before);
-    assert_eq!(
-        session.source,
-        ScenarioSource::File(scenario_file("sessions.ron"))
-    );
-    assert_eq!(
-        h.state().time.cursor_ns,
-        0,
-        "a new scenario starts at the beginning"
-    );
+    assert_eq!(session.source, ScenarioSource::File(scenario_file("sessions.ron")));
+    assert_eq!(h.state().time.cursor_ns, 0, "a new scenario starts at the beginning");
 }
 
 #[test]
@@ -123,27 +105,16 @@ fn a_broken_scenario_file_shows_its_error_and_keeps_the_old_run() {
     let dir = std::env::temp_dir().join(format!("streamlab-ui-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("broken.ron");
-    std::fs::write(
-        &path,
-        "Scenario(\n    name: \"broken\",\n    pipeline: [],\n    bogus: 1,\n)\n",
-    )
-    .unwrap();
+    std::fs::write(&path, "Scenario(\n    name: \"broken\",\n    pipeline: [],\n    bogus: 1,\n)\n").unwrap();
     let mut h = harness(ScenarioSource::Embedded);
     h.run_steps(1);
     h.state_mut().path_text = path.display().to_string();
     h.get_by_label("Open").click();
     h.run_steps(2);
-    let error = h
-        .state()
-        .error
-        .clone()
-        .expect("the error is kept for display");
+    let error = h.state().error.clone().expect("the error is kept for display");
     assert!(error.contains("broken.ron:"), "{error}");
     assert!(h.query_by_label_contains("Could not load").is_some());
-    assert_eq!(
-        h.state().session.as_ref().unwrap().source,
-        ScenarioSource::Embedded
-    );
+    assert_eq!(h.state().session.as_ref().unwrap().source, ScenarioSource::Embedded);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -151,15 +122,7 @@ fn a_broken_scenario_file_shows_its_error_and_keeps_the_old_run() {
 fn rerun_with_another_seed_records_another_run() {
     let mut h = harness(ScenarioSource::Embedded);
     h.run_steps(1);
-    let before = h
-        .state()
-        .session
-        .as_ref()
-        .unwrap()
-        .run()
-        .final_world
-        .recorder
-        .hash();
+    let before = h.state().session.as_ref().unwrap().run().final_world.recorder.hash();
     h.state_mut().seed_text = "7".into();
     h.get_by_label("Re-run").click();
     h.run_steps(1);
@@ -169,42 +132,19 @@ fn rerun_with_another_seed_records_another_run() {
     h.state_mut().seed_text = "seven".into();
     h.get_by_label("Re-run").click();
     h.run_steps(1);
-    assert!(h
-        .state()
-        .error
-        .as_deref()
-        .is_some_and(|e| e.starts_with("seed:")));
+    assert!(h.state().error.as_deref().is_some_and(|e| e.starts_with("seed:")));
 }
 
 #[test]
 fn tabs_and_inspector_show_the_selected_subtask() {
-    let mut h = harness(ScenarioSource::File(scenario_file(
-        "streaming-systems-heuristic.ron",
-    )));
+    let mut h = harness(ScenarioSource::File(scenario_file("streaming-systems-heuristic.ron")));
     h.run_steps(1);
-    let sum = h
-        .state()
-        .session
-        .as_ref()
-        .unwrap()
-        .scenario
-        .plan
-        .subtask_by_name("sum[0]")
-        .unwrap();
+    let sum = h.state().session.as_ref().unwrap().scenario.plan.subtask_by_name("sum[0]").unwrap();
     h.state_mut().apply(Action::Select(Some(sum)));
-    h.state_mut().apply(Action::Time(Command::Seek(
-        12 * 3_600_000_000_000 + 5 * 60_000_000_000,
-    )));
+    h.state_mut().apply(Action::Time(Command::Seek(12 * 3_600_000_000_000 + 5 * 60_000_000_000)));
     h.run_steps(1);
-    assert!(h
-        .query_by_label_contains("fires when the watermark reaches 12:01:59.999")
-        .is_some());
-    for tab in [
-        "Barrier alignment",
-        "Sink output",
-        "Charts",
-        "Faults and outcomes",
-    ] {
+    assert!(h.query_by_label_contains("fires when the watermark reaches 12:01:59.999").is_some());
+    for tab in ["Barrier alignment", "Sink output", "Charts", "Faults and outcomes"] {
         h.get_by_label(tab).click();
         h.run_steps(1);
     }
@@ -215,9 +155,7 @@ fn tabs_and_inspector_show_the_selected_subtask() {
 
 #[test]
 fn crashing_a_task_manager_forks_the_run_and_compare_fills_the_table() {
-    let mut h = harness(ScenarioSource::File(scenario_file(
-        "crash-during-checkpoint.ron",
-    )));
+    let mut h = harness(ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")));
     h.run_steps(1);
     h.get_by_label("Faults and outcomes").click();
     h.run_steps(1);
@@ -232,14 +170,9 @@ fn crashing_a_task_manager_forks_the_run_and_compare_fills_the_table() {
     assert_eq!(session.shown, 1, "the fork is shown");
     assert_eq!(session.run().injections.len(), 1);
     let cursor = h.state().time.cursor_ns;
-    assert_eq!(
-        cursor,
-        end / 3,
-        "the cursor stays where the fault was injected"
-    );
+    assert_eq!(cursor, end / 3, "the cursor stays where the fault was injected");
     assert!(h.query_by_label_contains("vs the original").is_some());
-    h.get_by_label("Compare at-most-once, at-least-once, exactly-once")
-        .click();
+    h.get_by_label("Compare at-most-once, at-least-once, exactly-once").click();
     h.run_steps(2);
     let session = h.state().session.as_ref().unwrap();
     let (run, reports) = session.comparison.as_ref().expect("compared");
@@ -257,21 +190,13 @@ fn the_guarantee_switch_runs_the_scenario_again() {
     h.run_steps(1);
     h.get_by_label("Faults and outcomes").click();
     h.run_steps(1);
-    h.get_by_role_and_label(Role::ComboBox, "Guarantee:")
-        .click();
+    h.get_by_role_and_label(Role::ComboBox, "Guarantee:").click();
     h.run_steps(2);
     h.get_by_label("at-least-once").click();
     h.run_steps(1);
     let session = h.state().session.as_ref().unwrap();
-    assert_eq!(
-        session.scenario.guarantee,
-        sim::scenario::Guarantee::AtLeastOnce
-    );
-    assert_eq!(
-        session.base.guarantee,
-        sim::scenario::Guarantee::ExactlyOnce,
-        "the loaded scenario is kept"
-    );
+    assert_eq!(session.scenario.guarantee, sim::scenario::Guarantee::AtLeastOnce);
+    assert_eq!(session.base.guarantee, sim::scenario::Guarantee::ExactlyOnce, "the loaded scenario is kept");
 }
 
 #[test]
@@ -294,10 +219,7 @@ fn clicking_the_timeline_moves_the_cursor_there() {
     }
     h.run_steps(2);
     let cursor = h.state().time.cursor_ns;
-    assert!(
-        cursor < end / 2,
-        "clicking left of the cursor moves it back"
-    );
+    assert!(cursor < end / 2, "clicking left of the cursor moves it back");
     // About a tenth of the way in (the bar has a small inner margin).
     assert!(cursor > end / 20 && cursor < end / 7, "{cursor} of {end}");
 }
@@ -329,8 +251,5 @@ fn right_clicking_a_subtask_crashes_its_task_manager() {
     let session = h.state().session.as_ref().unwrap();
     assert_eq!(session.runs.len(), 2);
     let fault = &session.run().injections[0].fault;
-    assert!(
-        matches!(fault, sim::faults::Fault::Crash { node, .. } if *node == tm as usize + 1),
-        "{fault:?}"
-    );
+    assert!(matches!(fault, sim::faults::Fault::Crash { node, .. } if *node == tm as usize + 1), "{fault:?}");
 }

@@ -40,14 +40,9 @@ impl Delay {
         match *self {
             Delay::Zero => 0,
             Delay::Constant { ms } => ms * NS_PER_MS,
-            Delay::Uniform { min_ms, max_ms } => {
-                rng.between(min_ms * 1000, max_ms * 1000) * NS_PER_US
-            }
+            Delay::Uniform { min_ms, max_ms } => rng.between(min_ms * 1000, max_ms * 1000) * NS_PER_US,
             Delay::Exponential { mean_ms } => rng.exponential(mean_ms * NS_PER_MS),
-            Delay::LongTail {
-                min_ms,
-                doubling_ppm,
-            } => {
+            Delay::LongTail { min_ms, doubling_ppm } => {
                 let mut scale = min_ms * NS_PER_MS;
                 for _ in 0..20 {
                     if !rng.chance_ppm(doubling_ppm) {
@@ -63,12 +58,12 @@ impl Delay {
     /// Does the distribution make sense? (Used by scenario validation.)
     pub fn check(&self) -> Result<(), String> {
         match *self {
-            Delay::Uniform { min_ms, max_ms } if min_ms > max_ms => Err(format!(
-                "min_ms ({min_ms}) is larger than max_ms ({max_ms})"
-            )),
-            Delay::LongTail { doubling_ppm, .. } if doubling_ppm >= 1_000_000 => Err(format!(
-                "doubling_ppm must be below 1000000, got {doubling_ppm}"
-            )),
+            Delay::Uniform { min_ms, max_ms } if min_ms > max_ms => {
+                Err(format!("min_ms ({min_ms}) is larger than max_ms ({max_ms})"))
+            }
+            Delay::LongTail { doubling_ppm, .. } if doubling_ppm >= 1_000_000 => {
+                Err(format!("doubling_ppm must be below 1000000, got {doubling_ppm}"))
+            }
             _ => Ok(()),
         }
     }
@@ -79,10 +74,9 @@ impl Delay {
             Delay::Constant { ms } => format!("{ms} ms"),
             Delay::Uniform { min_ms, max_ms } => format!("uniform {min_ms}..{max_ms} ms"),
             Delay::Exponential { mean_ms } => format!("exponential, mean {mean_ms} ms"),
-            Delay::LongTail {
-                min_ms,
-                doubling_ppm,
-            } => format!("long tail from {min_ms} ms, doubling {doubling_ppm} ppm"),
+            Delay::LongTail { min_ms, doubling_ppm } => {
+                format!("long tail from {min_ms} ms, doubling {doubling_ppm} ppm")
+            }
         }
     }
 }

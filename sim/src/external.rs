@@ -31,9 +31,7 @@ pub struct SourceLog {
 
 impl SourceLog {
     pub fn build(data: &LogData, partitions: u32, duration_ms: u64, rng: &mut SimRng) -> SourceLog {
-        let mut log = SourceLog {
-            partitions: vec![Vec::new(); partitions as usize],
-        };
+        let mut log = SourceLog { partitions: vec![Vec::new(); partitions as usize] };
         match data {
             LogData::Events(rows) => {
                 for &(partition, arrival_ms, key, value, ts) in rows {
@@ -51,9 +49,7 @@ impl SourceLog {
     }
 
     pub fn entry(&self, at: SourceRef) -> Option<&LogEntry> {
-        self.partitions
-            .get(at.partition as usize)?
-            .get(at.offset as usize)
+        self.partitions.get(at.partition as usize)?.get(at.offset as usize)
     }
 
     pub fn len(&self) -> usize {
@@ -64,11 +60,7 @@ impl SourceLog {
     }
 
     pub fn event(&self, at: SourceRef) -> Option<SourceEvent> {
-        self.entry(at).map(|e| SourceEvent {
-            key: e.key,
-            value: e.value,
-            timestamp_ms: e.timestamp_ms,
-        })
+        self.entry(at).map(|e| SourceEvent { key: e.key, value: e.value, timestamp_ms: e.timestamp_ms })
     }
 }
 
@@ -87,10 +79,7 @@ fn generate(g: &Generator, duration_ms: u64, rng: &mut SimRng, log: &mut SourceL
                 .map(|b| b.rate_multiplier)
                 .max()
                 .unwrap_or(1);
-            let silenced = g
-                .idle_partitions
-                .iter()
-                .any(|i| i.partition == p && i.from_ms <= t_ms && t_ms < i.until_ms);
+            let silenced = g.idle_partitions.iter().any(|i| i.partition == p && i.from_ms <= t_ms && t_ms < i.until_ms);
             if !silenced {
                 let key = match g.key_skew {
                     KeySkew::Uniform => rng.below(g.keys as u64),
@@ -104,21 +93,14 @@ fn generate(g: &Generator, duration_ms: u64, rng: &mut SimRng, log: &mut SourceL
                 };
                 let value = match g.value {
                     ValueDist::Constant(v) => v,
-                    ValueDist::Uniform { min, max } => {
-                        min + rng.below((max - min) as u64 + 1) as i64
-                    }
+                    ValueDist::Uniform { min, max } => min + rng.below((max - min) as u64 + 1) as i64,
                 };
                 let mut delay_ns = g.disorder.delay.sample_ns(rng);
                 if g.disorder.very_late_ppm > 0 && rng.chance_ppm(g.disorder.very_late_ppm) {
                     delay_ns += g.disorder.very_late_ms * 1_000_000;
                 }
                 let timestamp_ms = (t as i64 - delay_ns as i64).div_euclid(1_000_000);
-                log.partitions[p as usize].push(LogEntry {
-                    append_ns: t,
-                    key,
-                    value,
-                    timestamp_ms,
-                });
+                log.partitions[p as usize].push(LogEntry { append_ns: t, key, value, timestamp_ms });
             }
             t += (rng.exponential(base_gap_ns) / multiplier).max(1);
         }
@@ -139,10 +121,7 @@ impl CheckpointStorage {
         if self.failing.contains(&checkpoint_id) {
             return false;
         }
-        self.checkpoints
-            .entry(checkpoint_id)
-            .or_default()
-            .insert(subtask, state);
+        self.checkpoints.entry(checkpoint_id).or_default().insert(subtask, state);
         true
     }
     pub fn get(&self, checkpoint_id: u64) -> Option<&BTreeMap<SubtaskId, OperatorState>> {
@@ -193,15 +172,7 @@ pub struct SinkStore {
     pub rows: Vec<StoredRow>,
     pub transactions: BTreeMap<TxnId, TxnState>,
     txn_rows: BTreeMap<TxnId, Vec<usize>>,
-    upserts: BTreeMap<
-        (
-            usize,
-            Key,
-            Option<engine::window::Window>,
-            Option<SourceRef>,
-        ),
-        usize,
-    >,
+    upserts: BTreeMap<(usize, Key, Option<engine::window::Window>, Option<SourceRef>), usize>,
     visible_rows: usize,
     /// Transactions the store aborted because they outlived the transaction timeout.
     pub expired: Vec<TxnId>,
@@ -210,9 +181,7 @@ pub struct SinkStore {
 impl SinkStore {
     pub fn apply(&mut self, sink: usize, subtask: SubtaskId, effect: SinkEffect, now_ns: TimeNs) {
         match effect {
-            SinkEffect::Append(row) => {
-                self.push(sink, subtask, row, now_ns, RowState::Visible, None)
-            }
+            SinkEffect::Append(row) => self.push(sink, subtask, row, now_ns, RowState::Visible, None),
             SinkEffect::Upsert(row) => {
                 let (key, window, source) = row.upsert_key();
                 let index = self.rows.len();
@@ -229,8 +198,7 @@ impl SinkStore {
                 self.push(sink, subtask, row, now_ns, RowState::Pending, Some(txn));
             }
             SinkEffect::PreCommit { txn, checkpoint_id } => {
-                self.transactions
-                    .insert(txn, TxnState::PreCommitted { checkpoint_id });
+                self.transactions.insert(txn, TxnState::PreCommitted { checkpoint_id });
             }
             SinkEffect::Commit { txn } => self.commit(txn, now_ns),
             SinkEffect::Recover { subtask, commit } => {
@@ -265,15 +233,7 @@ impl SinkStore {
     ) {
         let visible_ns = (state == RowState::Visible).then_some(now_ns);
         self.visible_rows += (state == RowState::Visible) as usize;
-        self.rows.push(StoredRow {
-            sink,
-            subtask,
-            row,
-            written_ns: now_ns,
-            visible_ns,
-            state,
-            txn,
-        });
+        self.rows.push(StoredRow { sink, subtask, row, written_ns: now_ns, visible_ns, state, txn });
     }
 
     fn commit(&mut self, txn: TxnId, now_ns: TimeNs) {
@@ -291,10 +251,7 @@ impl SinkStore {
 
     /// Abort a transaction (recovery, or the store's transaction timeout).
     pub fn abort(&mut self, txn: TxnId) {
-        if matches!(
-            self.transactions.get(&txn),
-            Some(TxnState::Committed) | None
-        ) {
+        if matches!(self.transactions.get(&txn), Some(TxnState::Committed) | None) {
             return;
         }
         self.transactions.insert(txn, TxnState::Aborted);
@@ -330,11 +287,7 @@ impl SinkStore {
 
     /// Rows a reader sees now, in the order they became visible.
     pub fn visible(&self) -> Vec<&StoredRow> {
-        let mut rows: Vec<&StoredRow> = self
-            .rows
-            .iter()
-            .filter(|r| r.state == RowState::Visible)
-            .collect();
+        let mut rows: Vec<&StoredRow> = self.rows.iter().filter(|r| r.state == RowState::Visible).collect();
         rows.sort_by_key(|r| r.visible_ns);
         rows
     }

@@ -77,22 +77,12 @@ impl Fault {
             None => "all links".into(),
         };
         match self {
-            Fault::Crash {
-                node,
-                at,
-                restart_after_ns,
-            } => {
+            Fault::Crash { node, at, restart_after_ns } => {
                 let when = match at {
                     Trigger::At(t) => format!("at {}", ms(*t)),
                     Trigger::OnCheckpointTrigger(n) => format!("when checkpoint {n} is triggered"),
-                    Trigger::WhileAligning {
-                        checkpoint,
-                        subtask,
-                    } => {
-                        format!(
-                            "while {} aligns barrier {checkpoint}",
-                            plan.subtasks[*subtask].name
-                        )
+                    Trigger::WhileAligning { checkpoint, subtask } => {
+                        format!("while {} aligns barrier {checkpoint}", plan.subtasks[*subtask].name)
                     }
                     Trigger::AfterPreCommit(n) => {
                         format!("after a sink pre-committed checkpoint {n}")
@@ -107,12 +97,7 @@ impl Fault {
                 };
                 format!("crash {} {when}, {back}", node_label(*node))
             }
-            Fault::Partition {
-                a,
-                b,
-                from_ns,
-                until_ns,
-            } => {
+            Fault::Partition { a, b, from_ns, until_ns } => {
                 format!(
                     "partition {}<->{} from {} until {}",
                     node_label(*a),
@@ -121,45 +106,18 @@ impl Fault {
                     ms(*until_ns)
                 )
             }
-            Fault::LatencySpike {
-                link: l,
-                from_ns,
-                until_ns,
-                extra_ns,
-            } => {
-                format!(
-                    "latency +{} on {} from {} until {}",
-                    ms(*extra_ns),
-                    link(l),
-                    ms(*from_ns),
-                    ms(*until_ns)
-                )
+            Fault::LatencySpike { link: l, from_ns, until_ns, extra_ns } => {
+                format!("latency +{} on {} from {} until {}", ms(*extra_ns), link(l), ms(*from_ns), ms(*until_ns))
             }
-            Fault::MessageLoss {
-                link: l,
-                from_ns,
-                until_ns,
-                loss_ppm,
-                retransmit_ns,
-            } => format!(
+            Fault::MessageLoss { link: l, from_ns, until_ns, loss_ppm, retransmit_ns } => format!(
                 "message loss {loss_ppm} ppm on {} from {} until {}, retransmit after {}",
                 link(l),
                 ms(*from_ns),
                 ms(*until_ns),
                 ms(*retransmit_ns)
             ),
-            Fault::SlowNode {
-                node,
-                from_ns,
-                until_ns,
-                factor,
-            } => {
-                format!(
-                    "{} {factor}x slower from {} until {}",
-                    node_label(*node),
-                    ms(*from_ns),
-                    ms(*until_ns)
-                )
+            Fault::SlowNode { node, from_ns, until_ns, factor } => {
+                format!("{} {factor}x slower from {} until {}", node_label(*node), ms(*from_ns), ms(*until_ns))
             }
             Fault::CheckpointStorageFailure { checkpoint } => {
                 format!("checkpoint storage fails checkpoint {checkpoint}")
@@ -180,9 +138,7 @@ impl Fault {
 pub fn resolve(spec: &FaultSpec, nodes: &NodeNames, plan: &PhysicalPlan) -> Result<Fault, String> {
     let window = |from_ms: u64, until_ms: u64| -> Result<(TimeNs, TimeNs), String> {
         if from_ms >= until_ms {
-            return Err(format!(
-                "from_ms ({from_ms}) must be before until_ms ({until_ms})"
-            ));
+            return Err(format!("from_ms ({from_ms}) must be before until_ms ({until_ms})"));
         }
         Ok((from_ms * NS_PER_MS, until_ms * NS_PER_MS))
     };
@@ -199,22 +155,13 @@ pub fn resolve(spec: &FaultSpec, nodes: &NodeNames, plan: &PhysicalPlan) -> Resu
         }
     };
     Ok(match spec {
-        FaultSpec::Crash {
-            node,
-            at,
-            restart_after_ms,
-        } => {
+        FaultSpec::Crash { node, at, restart_after_ms } => {
             let node = nodes.resolve(node)?;
             let at = match at {
-                CrashPoint::At(t) if t.0 < 0 => {
-                    return Err("a crash time cannot be negative".into())
-                }
+                CrashPoint::At(t) if t.0 < 0 => return Err("a crash time cannot be negative".into()),
                 CrashPoint::At(t) => Trigger::At(t.0 as u64 * NS_PER_MS),
                 CrashPoint::OnCheckpointTrigger(n) => Trigger::OnCheckpointTrigger(*n),
-                CrashPoint::WhileAligning {
-                    checkpoint,
-                    subtask,
-                } => {
+                CrashPoint::WhileAligning { checkpoint, subtask } => {
                     let Some(id) = plan.subtask_by_name(subtask) else {
                         return Err(format!(
                             "no subtask named '{subtask}' (subtasks are named like '{}')",
@@ -227,61 +174,26 @@ pub fn resolve(spec: &FaultSpec, nodes: &NodeNames, plan: &PhysicalPlan) -> Resu
                             plan.subtasks[id].inputs.len()
                         ));
                     }
-                    Trigger::WhileAligning {
-                        checkpoint: *checkpoint,
-                        subtask: id,
-                    }
+                    Trigger::WhileAligning { checkpoint: *checkpoint, subtask: id }
                 }
                 CrashPoint::AfterPreCommit(n) => Trigger::AfterPreCommit(*n),
                 CrashPoint::AfterCheckpointComplete(n) => Trigger::AfterCheckpointComplete(*n),
             };
-            Fault::Crash {
-                node,
-                at,
-                restart_after_ns: restart_after_ms.map(|m| m * NS_PER_MS),
-            }
+            Fault::Crash { node, at, restart_after_ns: restart_after_ms.map(|m| m * NS_PER_MS) }
         }
-        FaultSpec::Partition {
-            between,
-            from_ms,
-            until_ms,
-        } => {
+        FaultSpec::Partition { between, from_ms, until_ms } => {
             let (from_ns, until_ns) = window(*from_ms, *until_ms)?;
             let (a, b) = link(&Some(between.clone()))?.expect("given");
-            Fault::Partition {
-                a,
-                b,
-                from_ns,
-                until_ns,
-            }
+            Fault::Partition { a, b, from_ns, until_ns }
         }
-        FaultSpec::LatencySpike {
-            between,
-            from_ms,
-            until_ms,
-            extra_ms,
-        } => {
+        FaultSpec::LatencySpike { between, from_ms, until_ms, extra_ms } => {
             let (from_ns, until_ns) = window(*from_ms, *until_ms)?;
-            Fault::LatencySpike {
-                link: link(between)?,
-                from_ns,
-                until_ns,
-                extra_ns: extra_ms * NS_PER_MS,
-            }
+            Fault::LatencySpike { link: link(between)?, from_ns, until_ns, extra_ns: extra_ms * NS_PER_MS }
         }
-        FaultSpec::MessageLoss {
-            between,
-            from_ms,
-            until_ms,
-            loss_ppm,
-            retransmit_ms,
-        } => {
+        FaultSpec::MessageLoss { between, from_ms, until_ms, loss_ppm, retransmit_ms } => {
             let (from_ns, until_ns) = window(*from_ms, *until_ms)?;
             if *loss_ppm >= 1_000_000 {
-                return Err(
-                    "loss_ppm must be below 1000000 (every message lost forever is a partition)"
-                        .into(),
-                );
+                return Err("loss_ppm must be below 1000000 (every message lost forever is a partition)".into());
             }
             if *retransmit_ms == 0 {
                 return Err("retransmit_ms must be at least 1".into());
@@ -294,26 +206,16 @@ pub fn resolve(spec: &FaultSpec, nodes: &NodeNames, plan: &PhysicalPlan) -> Resu
                 retransmit_ns: retransmit_ms * NS_PER_MS,
             }
         }
-        FaultSpec::SlowNode {
-            node,
-            from_ms,
-            until_ms,
-            factor,
-        } => {
+        FaultSpec::SlowNode { node, from_ms, until_ms, factor } => {
             let (from_ns, until_ns) = window(*from_ms, *until_ms)?;
             if *factor == 0 {
                 return Err("a slowdown factor of 0 is impossible; use 1 for none".into());
             }
-            Fault::SlowNode {
-                node: nodes.resolve(node)?,
-                from_ns,
-                until_ns,
-                factor: *factor,
-            }
+            Fault::SlowNode { node: nodes.resolve(node)?, from_ns, until_ns, factor: *factor }
         }
-        FaultSpec::CheckpointStorageFailure { checkpoint } => Fault::CheckpointStorageFailure {
-            checkpoint: *checkpoint,
-        },
+        FaultSpec::CheckpointStorageFailure { checkpoint } => {
+            Fault::CheckpointStorageFailure { checkpoint: *checkpoint }
+        }
     })
 }
 
@@ -332,57 +234,83 @@ pub fn draw_swarm(swarm: &Swarm, scenario: &Scenario, seed: u64) -> Vec<Fault> {
             rng.below(tms) as usize + 1
         }
     };
+    // Whole milliseconds, so that a drawn schedule written back to a file (shrink) is exact.
+    let ms_between = |rng: &mut SimRng, a: u64, b: u64| rng.between(a / NS_PER_MS, b / NS_PER_MS) * NS_PER_MS;
     for _ in 0..swarm.crashes {
-        let at = rng.between(from, until - 1);
+        let at = ms_between(&mut rng, from, until - NS_PER_MS);
         let n = node(&mut rng, swarm.include_job_manager);
-        let back = rng.between(NS_PER_MS, outage);
-        faults.push(Fault::Crash {
-            node: n,
-            at: Trigger::At(at),
-            restart_after_ns: Some(back),
-        });
+        let back = ms_between(&mut rng, NS_PER_MS, outage);
+        faults.push(Fault::Crash { node: n, at: Trigger::At(at), restart_after_ns: Some(back) });
     }
     for _ in 0..swarm.partitions {
-        let at = rng.between(from, until - 1);
+        let at = ms_between(&mut rng, from, until - NS_PER_MS);
         let a = node(&mut rng, false);
         let mut b = node(&mut rng, swarm.include_job_manager);
         if a == b {
-            b = if tms > 1 {
-                (a % tms as usize) + 1
-            } else {
-                JOB_MANAGER
-            };
+            b = if tms > 1 { (a % tms as usize) + 1 } else { JOB_MANAGER };
         }
-        let len = rng.between(NS_PER_MS, outage);
-        faults.push(Fault::Partition {
-            a,
-            b,
-            from_ns: at,
-            until_ns: at + len,
-        });
+        let len = ms_between(&mut rng, NS_PER_MS, outage);
+        faults.push(Fault::Partition { a, b, from_ns: at, until_ns: at + len });
     }
     for _ in 0..swarm.latency_spikes {
-        let at = rng.between(from, until - 1);
-        let len = rng.between(NS_PER_MS, outage);
-        let extra = rng.between(NS_PER_MS, 200 * NS_PER_MS);
-        faults.push(Fault::LatencySpike {
-            link: None,
-            from_ns: at,
-            until_ns: at + len,
-            extra_ns: extra,
-        });
+        let at = ms_between(&mut rng, from, until - NS_PER_MS);
+        let len = ms_between(&mut rng, NS_PER_MS, outage);
+        let extra = ms_between(&mut rng, NS_PER_MS, 200 * NS_PER_MS);
+        faults.push(Fault::LatencySpike { link: None, from_ns: at, until_ns: at + len, extra_ns: extra });
     }
     for _ in 0..swarm.slow_nodes {
-        let at = rng.between(from, until - 1);
-        let len = rng.between(NS_PER_MS, outage);
+        let at = ms_between(&mut rng, from, until - NS_PER_MS);
+        let len = ms_between(&mut rng, NS_PER_MS, outage);
         let n = node(&mut rng, false);
         let factor = rng.between(2, 20);
-        faults.push(Fault::SlowNode {
-            node: n,
-            from_ns: at,
-            until_ns: at + len,
-            factor,
-        });
+        faults.push(Fault::SlowNode { node: n, from_ns: at, until_ns: at + len, factor });
     }
     faults
+}
+
+/// A resolved fault written back in the scenario format (whole milliseconds).
+pub fn to_spec(fault: &Fault, plan: &PhysicalPlan) -> FaultSpec {
+    use crate::scenario::TimeMs;
+    let ms = |ns: TimeNs| ns / NS_PER_MS;
+    let pair = |a: NodeId, b: NodeId| (node_label(a), node_label(b));
+    match fault {
+        Fault::Crash { node, at, restart_after_ns } => FaultSpec::Crash {
+            node: node_label(*node),
+            at: match at {
+                Trigger::At(t) => CrashPoint::At(TimeMs(ms(*t) as i64)),
+                Trigger::OnCheckpointTrigger(n) => CrashPoint::OnCheckpointTrigger(*n),
+                Trigger::WhileAligning { checkpoint, subtask } => {
+                    CrashPoint::WhileAligning { checkpoint: *checkpoint, subtask: plan.subtasks[*subtask].name.clone() }
+                }
+                Trigger::AfterPreCommit(n) => CrashPoint::AfterPreCommit(*n),
+                Trigger::AfterCheckpointComplete(n) => CrashPoint::AfterCheckpointComplete(*n),
+            },
+            restart_after_ms: restart_after_ns.map(ms),
+        },
+        Fault::Partition { a, b, from_ns, until_ns } => {
+            FaultSpec::Partition { between: pair(*a, *b), from_ms: ms(*from_ns), until_ms: ms(*until_ns) }
+        }
+        Fault::LatencySpike { link, from_ns, until_ns, extra_ns } => FaultSpec::LatencySpike {
+            between: link.map(|(a, b)| pair(a, b)),
+            from_ms: ms(*from_ns),
+            until_ms: ms(*until_ns),
+            extra_ms: ms(*extra_ns),
+        },
+        Fault::MessageLoss { link, from_ns, until_ns, loss_ppm, retransmit_ns } => FaultSpec::MessageLoss {
+            between: link.map(|(a, b)| pair(a, b)),
+            from_ms: ms(*from_ns),
+            until_ms: ms(*until_ns),
+            loss_ppm: *loss_ppm,
+            retransmit_ms: ms(*retransmit_ns),
+        },
+        Fault::SlowNode { node, from_ns, until_ns, factor } => FaultSpec::SlowNode {
+            node: node_label(*node),
+            from_ms: ms(*from_ns),
+            until_ms: ms(*until_ns),
+            factor: *factor,
+        },
+        Fault::CheckpointStorageFailure { checkpoint } => {
+            FaultSpec::CheckpointStorageFailure { checkpoint: *checkpoint }
+        }
+    }
 }

@@ -6,6 +6,7 @@
 //! observable; integer time (ns); all randomness from one seed, a sub-seed per component.
 
 pub mod dist;
+pub mod export;
 pub mod external;
 pub mod faults;
 pub mod kernel;
@@ -14,6 +15,9 @@ pub mod recording;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod shrink;
+pub mod strategies;
+pub mod testing;
 pub mod world;
 
 pub use run::{run_scenario, RunResult};

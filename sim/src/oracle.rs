@@ -29,11 +29,7 @@ impl RowId {
             key: row.row.key,
             window: row.row.window,
             firing: row.row.firing,
-            source: if row.row.window.is_none() {
-                row.row.lineage.first().copied()
-            } else {
-                None
-            },
+            source: if row.row.window.is_none() { row.row.lineage.first().copied() } else { None },
         }
     }
 }
@@ -76,11 +72,7 @@ impl Outcome {
             || self.wrong_rows.iter().any(|w| w.got > w.expected)
     }
     pub fn class(&self) -> OutcomeClass {
-        match (
-            self.has_loss(),
-            self.has_duplicates(),
-            self.wrong_rows.is_empty(),
-        ) {
+        match (self.has_loss(), self.has_duplicates(), self.wrong_rows.is_empty()) {
             (false, false, true) => OutcomeClass::Exact,
             (false, true, _) => OutcomeClass::Duplicates,
             (true, false, _) => OutcomeClass::Loss,
@@ -108,13 +100,8 @@ pub fn evaluate(reference: &[&StoredRow], run: &[&StoredRow]) -> Outcome {
         m
     };
     let (expected, got) = (group(reference), group(run));
-    let mut outcome = Outcome {
-        reference_rows: reference.len(),
-        rows: run.len(),
-        ..Outcome::default()
-    };
-    let ids: std::collections::BTreeSet<RowId> =
-        expected.keys().chain(got.keys()).copied().collect();
+    let mut outcome = Outcome { reference_rows: reference.len(), rows: run.len(), ..Outcome::default() };
+    let ids: std::collections::BTreeSet<RowId> = expected.keys().chain(got.keys()).copied().collect();
     for id in ids {
         let mut want: Vec<i64> = expected.get(&id).cloned().unwrap_or_default();
         let mut have: Vec<i64> = got.get(&id).cloned().unwrap_or_default();
@@ -143,18 +130,10 @@ pub fn evaluate(reference: &[&StoredRow], run: &[&StoredRow]) -> Outcome {
         left_have.extend_from_slice(&have[j..]);
         let pairs = left_want.len().min(left_have.len());
         for k in 0..pairs {
-            outcome.wrong_rows.push(WrongRow {
-                id,
-                expected: left_want[k],
-                got: left_have[k],
-            });
+            outcome.wrong_rows.push(WrongRow { id, expected: left_want[k], got: left_have[k] });
         }
-        outcome
-            .missing_rows
-            .extend(left_want[pairs..].iter().map(|v| (id, *v)));
-        outcome
-            .duplicate_rows
-            .extend(left_have[pairs..].iter().map(|v| (id, *v)));
+        outcome.missing_rows.extend(left_want[pairs..].iter().map(|v| (id, *v)));
+        outcome.duplicate_rows.extend(left_have[pairs..].iter().map(|v| (id, *v)));
     }
     let count = |rows: &[&StoredRow]| {
         let mut m: BTreeMap<SourceRef, u32> = BTreeMap::new();
@@ -166,16 +145,9 @@ pub fn evaluate(reference: &[&StoredRow], run: &[&StoredRow]) -> Outcome {
         m
     };
     let (ref_counts, run_counts) = (count(reference), count(run));
-    let records: std::collections::BTreeSet<SourceRef> = ref_counts
-        .keys()
-        .chain(run_counts.keys())
-        .copied()
-        .collect();
+    let records: std::collections::BTreeSet<SourceRef> = ref_counts.keys().chain(run_counts.keys()).copied().collect();
     for s in records {
-        let (want, have) = (
-            ref_counts.get(&s).copied().unwrap_or(0),
-            run_counts.get(&s).copied().unwrap_or(0),
-        );
+        let (want, have) = (ref_counts.get(&s).copied().unwrap_or(0), run_counts.get(&s).copied().unwrap_or(0));
         match have.cmp(&want) {
             std::cmp::Ordering::Less => outcome.lost_records.push(s),
             std::cmp::Ordering::Greater => outcome.duplicated_records.push(s),
@@ -211,13 +183,7 @@ mod tests {
                 timestamp_ms: 9,
                 window: Some(Window::new(0, 10)),
                 firing: Firing::OnTime,
-                lineage: lineage
-                    .iter()
-                    .map(|&o| SourceRef {
-                        partition: 0,
-                        offset: o,
-                    })
-                    .collect(),
+                lineage: lineage.iter().map(|&o| SourceRef { partition: 0, offset: o }).collect(),
                 ingest_ns: 0,
             },
             written_ns: 0,
@@ -243,54 +209,23 @@ mod tests {
 
     #[test]
     fn a_row_emitted_twice_duplicates_its_records() {
-        let o = check(
-            &[row(1, 2, &[0, 1])],
-            &[row(1, 2, &[0, 1]), row(1, 2, &[0, 1])],
-            OutcomeClass::Duplicates,
-        );
+        let o = check(&[row(1, 2, &[0, 1])], &[row(1, 2, &[0, 1]), row(1, 2, &[0, 1])], OutcomeClass::Duplicates);
         assert_eq!(o.duplicate_rows.len(), 1);
         assert_eq!(o.duplicated_records.len(), 2);
     }
 
     #[test]
     fn an_over_counted_window_is_a_wrong_value_with_duplicated_records() {
-        let o = check(
-            &[row(1, 2, &[0, 1])],
-            &[row(1, 3, &[0, 1, 1])],
-            OutcomeClass::Duplicates,
-        );
-        assert_eq!(
-            o.wrong_rows,
-            vec![WrongRow {
-                id: o.wrong_rows[0].id,
-                expected: 2,
-                got: 3
-            }]
-        );
-        assert_eq!(
-            o.duplicated_records,
-            vec![SourceRef {
-                partition: 0,
-                offset: 1
-            }]
-        );
+        let o = check(&[row(1, 2, &[0, 1])], &[row(1, 3, &[0, 1, 1])], OutcomeClass::Duplicates);
+        assert_eq!(o.wrong_rows, vec![WrongRow { id: o.wrong_rows[0].id, expected: 2, got: 3 }]);
+        assert_eq!(o.duplicated_records, vec![SourceRef { partition: 0, offset: 1 }]);
     }
 
     #[test]
     fn a_missing_row_loses_its_records() {
-        let o = check(
-            &[row(1, 2, &[0, 1]), row(2, 1, &[2])],
-            &[row(1, 2, &[0, 1])],
-            OutcomeClass::Loss,
-        );
+        let o = check(&[row(1, 2, &[0, 1]), row(2, 1, &[2])], &[row(1, 2, &[0, 1])], OutcomeClass::Loss);
         assert_eq!(o.missing_rows.len(), 1);
-        assert_eq!(
-            o.lost_records,
-            vec![SourceRef {
-                partition: 0,
-                offset: 2
-            }]
-        );
+        assert_eq!(o.lost_records, vec![SourceRef { partition: 0, offset: 2 }]);
     }
 
     #[test]

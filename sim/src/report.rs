@@ -36,15 +36,8 @@ pub fn summary(result: &RunResult) -> String {
         StopReason::JobFailed => "job failed (the restart strategy gave up)",
         StopReason::InvariantViolated => "INVARIANT VIOLATED",
     };
-    let at = world
-        .finished_at_ns
-        .filter(|_| result.stop == StopReason::JobFinished)
-        .unwrap_or(world.now_ns());
-    let _ = writeln!(
-        out,
-        "stopped: {stop} at {} virtual",
-        format_virtual(scenario, at)
-    );
+    let at = world.finished_at_ns.filter(|_| result.stop == StopReason::JobFinished).unwrap_or(world.now_ns());
+    let _ = writeln!(out, "stopped: {stop} at {} virtual", format_virtual(scenario, at));
     let _ = writeln!(
         out,
         "events: {} kernel events, {} trace events; source log {} records",
@@ -67,35 +60,22 @@ pub fn summary(result: &RunResult) -> String {
             rout += c.records_out;
             late += c.late_dropped;
         }
-        let lags: Vec<i64> = world
-            .metrics
-            .iter()
-            .filter_map(|b| b.watermark_lag_ms.get(op_id).copied().flatten())
-            .collect();
+        let lags: Vec<i64> =
+            world.metrics.iter().filter_map(|b| b.watermark_lag_ms.get(op_id).copied().flatten()).collect();
         let lag = if lags.is_empty() {
             "-".to_string()
         } else {
             let mean = lags.iter().sum::<i64>() / lags.len() as i64;
             format!("mean {mean} max {}", lags.iter().max().unwrap_or(&0))
         };
-        let _ = writeln!(
-            out,
-            "{:<16} {:>9} {:>12} {:>12} {:>9} {:>22}",
-            op.name, op.parallelism, rin, rout, late, lag
-        );
+        let _ = writeln!(out, "{:<16} {:>9} {:>12} {:>12} {:>9} {:>22}", op.name, op.parallelism, rin, rout, late, lag);
     }
     let _ = writeln!(out, "late records dropped: {}", result.late_dropped());
     if scenario.checkpoint_config().is_some() {
-        let completed = world
-            .checkpoints
-            .iter()
-            .filter(|c| matches!(c.outcome, CheckpointOutcome::Completed { .. }))
-            .count();
-        let aborted = world
-            .checkpoints
-            .iter()
-            .filter(|c| matches!(c.outcome, CheckpointOutcome::Aborted { .. }))
-            .count();
+        let completed =
+            world.checkpoints.iter().filter(|c| matches!(c.outcome, CheckpointOutcome::Completed { .. })).count();
+        let aborted =
+            world.checkpoints.iter().filter(|c| matches!(c.outcome, CheckpointOutcome::Aborted { .. })).count();
         let _ = writeln!(out, "checkpoints: {completed} completed, {aborted} aborted");
     }
     out
@@ -106,11 +86,7 @@ pub fn row_text(result: &RunResult, row: &StoredRow) -> String {
     let scenario = &result.world.scenario;
     let sink = &scenario.plan.operators[row.sink].name;
     let window = match row.row.window {
-        Some(w) => format!(
-            "[{}, {})",
-            scenario.format_time_ms(w.start_ms),
-            scenario.format_time_ms(w.end_ms)
-        ),
+        Some(w) => format!("[{}, {})", scenario.format_time_ms(w.start_ms), scenario.format_time_ms(w.end_ms)),
         None => format!("ts {}", scenario.format_time_ms(row.row.timestamp_ms)),
     };
     format!(
@@ -126,11 +102,7 @@ pub fn row_text(result: &RunResult, row: &StoredRow) -> String {
 
 pub fn rows_text(result: &RunResult) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{:<10} {:<8} {:<28} {:>10} {:<8} visible at",
-        "sink", "key", "window", "value", "firing"
-    );
+    let _ = writeln!(out, "{:<10} {:<8} {:<28} {:>10} {:<8} visible at", "sink", "key", "window", "value", "firing");
     for row in result.visible_rows() {
         let _ = writeln!(out, "{}", row_text(result, row));
     }
@@ -155,7 +127,7 @@ pub fn row_json(result: &RunResult, row: &StoredRow) -> serde_json::Value {
 }
 
 fn ms3(ns: u64) -> String {
-    format!("{}.{:03}", ns / 1_000_000, ns / 1_000 % 1000)
+    format!("{}.{}", ns / 1_000_000, ns / 100_000 % 10)
 }
 
 /// The table `streamlab compare` prints.
@@ -163,38 +135,27 @@ pub fn compare_table(reports: &[crate::run::VariantReport]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<14} {:<17} {:>6} {:>6} {:>8} {:>6} {:>6} {:>8} {:>21} {:>21} {:>8}  {:<18} verdict",
+        "{:<14} {:<17} {:>16} {:>22} {:>12} {:>22} {:>22} {:>8}  {:<18} verdict",
         "guarantee",
         "sink",
-        "lost",
-        "dup",
-        "missing",
-        "dup",
-        "wrong",
-        "ckpt",
+        "records lost/dup",
+        "rows missing/dup/wrong",
+        "checkpoints",
         "alignment p50/max ms",
         "latency p50/p99 ms",
         "restarts",
         "output"
     );
-    let _ = writeln!(
-        out,
-        "{:<14} {:<17} {:>13} {:>22} {:>8}",
-        "", "", "source records", "output rows", "ok/abrt"
-    );
     for r in reports {
         let o = &r.outcome;
         let _ = writeln!(
             out,
-            "{:<14} {:<17} {:>6} {:>6} {:>8} {:>6} {:>6} {:>8} {:>21} {:>21} {:>8}  {:<18} {}",
+            "{:<14} {:<17} {:>16} {:>22} {:>12} {:>22} {:>22} {:>8}  {:<18} {}",
             r.guarantee.label(),
             r.sink.label(),
-            o.lost_records.len(),
-            o.duplicated_records.len(),
-            o.missing_rows.len(),
-            o.duplicate_rows.len(),
-            o.wrong_rows.len(),
-            format!("{}/{}", r.checkpoints_completed, r.checkpoints_aborted),
+            format!("{} / {}", o.lost_records.len(), o.duplicated_records.len()),
+            format!("{} / {} / {}", o.missing_rows.len(), o.duplicate_rows.len(), o.wrong_rows.len()),
+            format!("{} ok {} ab", r.checkpoints_completed, r.checkpoints_aborted),
             format!("{} / {}", ms3(r.alignment_p50_ns), ms3(r.alignment_max_ns)),
             format!("{} / {}", ms3(r.latency_p50_ns), ms3(r.latency_p99_ns)),
             r.restarts,

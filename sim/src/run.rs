@@ -26,23 +26,14 @@ impl RunResult {
     }
     /// Records dropped as late, over all window operators.
     pub fn late_dropped(&self) -> u64 {
-        self.world
-            .tasks
-            .iter()
-            .map(|t| t.subtask.counters().late_dropped)
-            .sum()
+        self.world.tasks.iter().map(|t| t.subtask.counters().late_dropped).sum()
     }
     /// Visible rows per sink in the order they became visible.
     pub fn visible_rows(&self) -> Vec<&crate::external::StoredRow> {
         self.world.sink_store.visible()
     }
     pub fn rows_in_state(&self, state: RowState) -> usize {
-        self.world
-            .sink_store
-            .rows
-            .iter()
-            .filter(|r| r.state == state)
-            .count()
+        self.world.sink_store.rows.iter().filter(|r| r.state == state).count()
     }
 }
 
@@ -87,19 +78,13 @@ pub const COMPARED_VARIANTS: [(Guarantee, SinkKind); 5] = [
 /// written, so that every guarantee suffers the same crashes even if it has no such point.
 pub fn fault_schedule_in_time(scenario: &Arc<Scenario>, seed: u64) -> Vec<Fault> {
     let faults = scenario.faults_for_seed(seed);
-    if !faults
-        .iter()
-        .any(|f| matches!(f, Fault::Crash { at, .. } if !matches!(at, Trigger::At(_))))
-    {
+    if !faults.iter().any(|f| matches!(f, Fault::Crash { at, .. } if !matches!(at, Trigger::At(_)))) {
         return faults;
     }
     let mut probe = World::with_faults(
         scenario.clone(),
         seed,
-        RunOptions {
-            keep_trace: false,
-            ..RunOptions::default()
-        },
+        RunOptions { keep_trace: false, ..RunOptions::default() },
         faults.clone(),
     );
     probe.run();
@@ -107,43 +92,36 @@ pub fn fault_schedule_in_time(scenario: &Arc<Scenario>, seed: u64) -> Vec<Fault>
         .into_iter()
         .zip(probe.fault_fired_at.iter())
         .filter_map(|(f, fired)| match f {
-            Fault::Crash {
-                node,
-                at: Trigger::At(t),
-                restart_after_ns,
-            } => Some(Fault::Crash {
-                node,
-                at: Trigger::At(t),
-                restart_after_ns,
-            }),
-            Fault::Crash {
-                node,
-                restart_after_ns,
-                ..
-            } => fired.map(|t| Fault::Crash {
-                node,
-                at: Trigger::At(t),
-                restart_after_ns,
-            }),
+            Fault::Crash { node, at: Trigger::At(t), restart_after_ns } => {
+                Some(Fault::Crash { node, at: Trigger::At(t), restart_after_ns })
+            }
+            Fault::Crash { node, restart_after_ns, .. } => {
+                fired.map(|t| Fault::Crash { node, at: Trigger::At(t), restart_after_ns })
+            }
             other => Some(other),
         })
         .collect()
 }
 
 /// Run one variant against its fault-free reference.
+/// The oracle's reference: the scenario as written, without faults, same seed.
+pub fn reference_run(scenario: &Scenario, seed: u64) -> RunResult {
+    let options = RunOptions { keep_trace: false, ..RunOptions::default() };
+    run_scenario(Arc::new(scenario.without_faults()), seed, options)
+}
+
+/// Run one variant under `faults` and hold it against the fault-free `reference` (see
+/// [`reference_run`]; every variant shares one, since faults, not guarantees, change content).
 pub fn run_variant(
     scenario: &Scenario,
     seed: u64,
     guarantee: Guarantee,
     sink: SinkKind,
     faults: Vec<Fault>,
+    reference: &RunResult,
 ) -> VariantReport {
-    let options = RunOptions {
-        keep_trace: false,
-        ..RunOptions::default()
-    };
+    let options = RunOptions { keep_trace: false, ..RunOptions::default() };
     let variant = Arc::new(scenario.with_variant(guarantee, Some(sink)));
-    let reference = run_scenario(Arc::new(variant.without_faults()), seed, options);
     let mut world = World::with_faults(variant, seed, options, faults);
     let stop = world.run();
     let run = RunResult { world, stop };
@@ -160,11 +138,7 @@ pub fn run_variant(
     let mut latencies: Vec<u64> = run
         .visible_rows()
         .iter()
-        .map(|r| {
-            r.visible_ns
-                .unwrap_or(r.written_ns)
-                .saturating_sub(r.row.ingest_ns)
-        })
+        .map(|r| r.visible_ns.unwrap_or(r.written_ns).saturating_sub(r.row.ingest_ns))
         .collect();
     VariantReport {
         guarantee,
@@ -202,20 +176,64 @@ pub fn compare(scenario: &Arc<Scenario>, seed: u64) -> Vec<VariantReport> {
             variants.push((e.guarantee, e.sink));
         }
     }
-    variants
-        .into_iter()
-        .map(|(g, s)| run_variant(scenario, seed, g, s, faults.clone()))
-        .collect()
+    let reference = reference_run(scenario, seed);
+    variants.into_iter().map(|(g, s)| run_variant(scenario, seed, g, s, faults.clone(), &reference)).collect()
+}
+
+/// What a sweep checks for one seed: the declared outcomes (or, when none are declared, that
+/// the scenario as written keeps its guarantee's promise), no broken invariant, a finished job.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SeedCheck {
+    pub seed: u64,
+    pub reports: Vec<VariantReport>,
+    /// Why the seed fails; empty when it passes.
+    pub failures: Vec<String>,
+}
+
+pub fn check_seed(scenario: &Arc<Scenario>, seed: u64) -> SeedCheck {
+    check_with_faults(scenario, seed, fault_schedule_in_time(scenario, seed))
+}
+
+/// [`check_seed`] with an explicit fault schedule (what `shrink` varies).
+pub fn check_with_faults(scenario: &Arc<Scenario>, seed: u64, faults: Vec<Fault>) -> SeedCheck {
+    let reference = reference_run(scenario, seed);
+    let own_sink = scenario
+        .plan
+        .operators
+        .iter()
+        .find_map(|o| match o.kind {
+            engine::graph::OperatorKind::Sink(k) => Some(k),
+            _ => None,
+        })
+        .unwrap_or(SinkKind::Plain);
+    let variants: Vec<(Guarantee, SinkKind)> = if scenario.expect.outcomes.is_empty() {
+        vec![(scenario.guarantee, own_sink)]
+    } else {
+        scenario.expect.outcomes.iter().map(|e| (e.guarantee, e.sink)).collect()
+    };
+    let reports: Vec<VariantReport> =
+        variants.into_iter().map(|(g, s)| run_variant(scenario, seed, g, s, faults.clone(), &reference)).collect();
+    let mut failures = unmet_expectations(scenario, &reports);
+    for r in &reports {
+        let name = format!("{} with a {} sink", r.guarantee.label(), r.sink.label());
+        if scenario.expect.outcomes.is_empty() && !r.verdict {
+            failures.push(format!("{name}: {:?} breaks the {} promise", r.class, r.guarantee.label()));
+        }
+        for v in &r.violations {
+            failures.push(format!("{name}: invariant violated: {v}"));
+        }
+        if r.stop != StopReason::JobFinished {
+            failures.push(format!("{name}: run stopped: {:?}", r.stop));
+        }
+    }
+    SeedCheck { seed, reports, failures }
 }
 
 /// Declared expectations that a comparison did not meet, as messages.
 pub fn unmet_expectations(scenario: &Scenario, reports: &[VariantReport]) -> Vec<String> {
     let mut unmet = Vec::new();
     for e in &scenario.expect.outcomes {
-        match reports
-            .iter()
-            .find(|r| r.guarantee == e.guarantee && r.sink == e.sink)
-        {
+        match reports.iter().find(|r| r.guarantee == e.guarantee && r.sink == e.sink) {
             Some(r) if r.class == e.result => {}
             Some(r) => unmet.push(format!(
                 "{} with a {} sink: expected {:?}, got {:?}",
@@ -224,11 +242,7 @@ pub fn unmet_expectations(scenario: &Scenario, reports: &[VariantReport]) -> Vec
                 e.result,
                 r.class
             )),
-            None => unmet.push(format!(
-                "{} with a {} sink was not run",
-                e.guarantee.label(),
-                e.sink.label()
-            )),
+            None => unmet.push(format!("{} with a {} sink was not run", e.guarantee.label(), e.sink.label())),
         }
     }
     unmet

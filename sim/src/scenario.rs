@@ -7,9 +7,7 @@ use std::fmt;
 use std::path::Path;
 
 use engine::checkpoint::{CheckpointConfig, CheckpointMode};
-use engine::graph::{
-    EdgeSpec, JobGraph, OperatorKind, OperatorSpec, PhysicalPlan, SourceSpec, Stream,
-};
+use engine::graph::{EdgeSpec, JobGraph, OperatorKind, OperatorSpec, PhysicalPlan, SourceSpec, Stream};
 use engine::partition::Partitioning;
 use engine::sink::SinkKind;
 use engine::transform::{FilterFn, KeySelector, MapFn};
@@ -18,7 +16,7 @@ use engine::window::{Aggregate, WindowKind, WindowSpec};
 use engine::{ms_to_ns, Firing};
 use petgraph::graph::NodeIndex;
 use serde::de::{self, Visitor};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use thiserror::Error;
 
 use crate::dist::Delay;
@@ -36,6 +34,12 @@ pub const DEFAULT_SCENARIO_FILE: &str = "scenarios/clickstream.ron";
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct TimeMs(pub i64);
 
+impl Serialize for TimeMs {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i64(self.0)
+    }
+}
+
 impl<'de> Deserialize<'de> for TimeMs {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
@@ -48,15 +52,11 @@ impl<'de> Deserialize<'de> for TimeMs {
                 Ok(TimeMs(v))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<TimeMs, E> {
-                i64::try_from(v)
-                    .map(TimeMs)
-                    .map_err(|_| E::custom("time too large"))
+                i64::try_from(v).map(TimeMs).map_err(|_| E::custom("time too large"))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<TimeMs, E> {
                 parse_clock(v).map(TimeMs).ok_or_else(|| {
-                    E::custom(format!(
-                        "`{v}` is not a clock time; write \"hh:mm:ss\" or \"hh:mm:ss.mmm\""
-                    ))
+                    E::custom(format!("`{v}` is not a clock time; write \"hh:mm:ss\" or \"hh:mm:ss.mmm\""))
                 })
             }
         }
@@ -93,7 +93,7 @@ pub fn format_clock(ms: i64) -> String {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename = "Scenario")]
 pub struct ScenarioFile {
     pub name: String,
@@ -149,7 +149,7 @@ fn one() -> u32 {
     1
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Cluster {
     #[serde(default = "default_task_managers")]
@@ -165,14 +165,11 @@ fn default_slots() -> u32 {
 }
 impl Default for Cluster {
     fn default() -> Self {
-        Cluster {
-            task_managers: default_task_managers(),
-            slots_per_task_manager: default_slots(),
-        }
+        Cluster { task_managers: default_task_managers(), slots_per_task_manager: default_slots() }
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Network {
     /// Latency between different nodes.
@@ -184,12 +181,17 @@ pub struct Network {
     /// Per-link overrides.
     #[serde(default)]
     pub links: Vec<Link>,
+    /// Credit-based flow control: at most this many messages in flight or queued per channel
+    /// (Flink's network buffers). A sender with a full output channel waits (backpressure).
+    /// `None` for unbounded channels. Default 1000.
+    #[serde(default = "default_channel_capacity")]
+    pub channel_capacity: Option<u32>,
+}
+fn default_channel_capacity() -> Option<u32> {
+    Some(1_000)
 }
 fn default_latency() -> Delay {
-    Delay::Uniform {
-        min_ms: 1,
-        max_ms: 2,
-    }
+    Delay::Uniform { min_ms: 1, max_ms: 2 }
 }
 fn default_local_latency_us() -> u64 {
     10
@@ -200,25 +202,26 @@ impl Default for Network {
             latency: default_latency(),
             local_latency_us: default_local_latency_us(),
             links: Vec::new(),
+            channel_capacity: default_channel_capacity(),
         }
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Link {
     pub between: (String, String),
     pub latency: Delay,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum SourceData {
     Generator(Generator),
     Events(Vec<ExplicitEvent>),
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Generator {
     #[serde(default = "one")]
@@ -244,7 +247,7 @@ fn default_keys() -> u32 {
     10
 }
 
-#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum KeySkew {
     #[default]
@@ -253,7 +256,7 @@ pub enum KeySkew {
     Hot { keys: u32, share_ppm: u32 },
 }
 
-#[derive(Clone, Copy, Debug, Deserialize)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum ValueDist {
     Constant(i64),
@@ -267,7 +270,7 @@ impl Default for ValueDist {
 
 /// How far event time lags behind arrival: `ts = arrival - delay`, and with probability
 /// `very_late_ppm` another `very_late_ms` on top.
-#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Disorder {
     #[serde(default)]
@@ -278,7 +281,7 @@ pub struct Disorder {
     pub very_late_ms: u64,
 }
 
-#[derive(Clone, Copy, Debug, Deserialize)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdlePartition {
     pub partition: u32,
@@ -286,7 +289,7 @@ pub struct IdlePartition {
     pub until_ms: u64,
 }
 
-#[derive(Clone, Copy, Debug, Deserialize)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Burst {
     pub from_ms: u64,
@@ -294,7 +297,7 @@ pub struct Burst {
     pub rate_multiplier: u64,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExplicitEvent {
     pub key: String,
@@ -307,7 +310,7 @@ pub struct ExplicitEvent {
     pub partition: u32,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum Watermarks {
     BoundedOutOfOrderness {
@@ -322,15 +325,11 @@ pub enum Watermarks {
 }
 impl Default for Watermarks {
     fn default() -> Self {
-        Watermarks::BoundedOutOfOrderness {
-            bound_ms: 0,
-            emit: Emit::default(),
-            idle_timeout_ms: None,
-        }
+        Watermarks::BoundedOutOfOrderness { bound_ms: 0, emit: Emit::default(), idle_timeout_ms: None }
     }
 }
 
-#[derive(Clone, Copy, Debug, Deserialize)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum Emit {
     Periodic { interval_ms: u64 },
@@ -342,7 +341,7 @@ impl Default for Emit {
     }
 }
 
-#[derive(Clone, Copy, Debug, Deserialize)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExplicitMark {
     pub at: TimeMs,
@@ -352,7 +351,7 @@ pub struct ExplicitMark {
 /// One step of the pipeline. Operators connect to the previous operator unless they list
 /// `inputs`; `KeyBy`, `Rebalance`, `Broadcast` and `Forward` set how the next operator's inputs
 /// are partitioned.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum Step {
     Source {
@@ -430,7 +429,7 @@ fn plain() -> SinkKind {
     SinkKind::Plain
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum WindowShape {
     Tumbling { size_ms: i64 },
@@ -438,7 +437,7 @@ pub enum WindowShape {
     Session { gap_ms: i64 },
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum Filter {
     ValueAtLeast(i64),
@@ -448,7 +447,7 @@ pub enum Filter {
     Not(Box<Filter>),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Checkpoints {
     pub interval_ms: u64,
@@ -467,9 +466,7 @@ fn exactly_once() -> Guarantee {
 }
 
 /// The three delivery guarantees.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
 pub enum Guarantee {
     /// No checkpoints: after a failure, restart from the sources' latest positions with empty state.
     AtMostOnce,
@@ -480,11 +477,7 @@ pub enum Guarantee {
 }
 
 impl Guarantee {
-    pub const ALL: [Guarantee; 3] = [
-        Guarantee::AtMostOnce,
-        Guarantee::AtLeastOnce,
-        Guarantee::ExactlyOnce,
-    ];
+    pub const ALL: [Guarantee; 3] = [Guarantee::AtMostOnce, Guarantee::AtLeastOnce, Guarantee::ExactlyOnce];
     pub fn label(self) -> &'static str {
         match self {
             Guarantee::AtMostOnce => "at-most-once",
@@ -503,7 +496,7 @@ impl Guarantee {
 }
 
 /// How a task takes its snapshot.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 pub enum SnapshotStyle {
     /// Asynchronous barrier snapshotting: a short synchronous copy, the upload in the background.
     #[default]
@@ -514,7 +507,7 @@ pub enum SnapshotStyle {
 }
 
 /// What to do after a failure (Flink's restart strategies).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum RestartStrategy {
     FixedDelay {
@@ -531,26 +524,15 @@ pub enum RestartStrategy {
 }
 impl Default for RestartStrategy {
     fn default() -> Self {
-        RestartStrategy::FixedDelay {
-            delay_ms: 1_000,
-            max_attempts: 20,
-        }
+        RestartStrategy::FixedDelay { delay_ms: 1_000, max_attempts: 20 }
     }
 }
 impl RestartStrategy {
     /// Delay before restart number `restart` (1-based), or None when attempts are exhausted.
     pub fn delay_ms(&self, restart: u32) -> Option<u64> {
         match *self {
-            RestartStrategy::FixedDelay {
-                delay_ms,
-                max_attempts,
-            } => (restart <= max_attempts).then_some(delay_ms),
-            RestartStrategy::ExponentialDelay {
-                initial_delay_ms,
-                max_delay_ms,
-                multiplier_milli,
-                max_attempts,
-            } => {
+            RestartStrategy::FixedDelay { delay_ms, max_attempts } => (restart <= max_attempts).then_some(delay_ms),
+            RestartStrategy::ExponentialDelay { initial_delay_ms, max_delay_ms, multiplier_milli, max_attempts } => {
                 if restart > max_attempts {
                     return None;
                 }
@@ -564,7 +546,7 @@ impl RestartStrategy {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FailureDetection {
     #[serde(default = "default_heartbeat_interval_ms")]
@@ -588,7 +570,7 @@ impl Default for FailureDetection {
 }
 
 /// When a crash happens: at a time, or at a point of the checkpoint protocol.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum CrashPoint {
     At(TimeMs),
@@ -605,7 +587,7 @@ pub enum CrashPoint {
     AfterCheckpointComplete(u64),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum FaultSpec {
     /// Kill a node (`jm` or `tm-i`); it comes back after `restart_after_ms` (never, if None).
@@ -617,11 +599,7 @@ pub enum FaultSpec {
     },
     /// No messages between two nodes (both directions) until it heals; TCP-like: what was sent
     /// arrives after the heal, in order.
-    Partition {
-        between: (String, String),
-        from_ms: u64,
-        until_ms: u64,
-    },
+    Partition { between: (String, String), from_ms: u64, until_ms: u64 },
     /// Extra latency on one link, or on all links when `between` is None.
     LatencySpike {
         #[serde(default)]
@@ -641,18 +619,13 @@ pub enum FaultSpec {
         retransmit_ms: u64,
     },
     /// A node processes `factor` times slower.
-    SlowNode {
-        node: String,
-        from_ms: u64,
-        until_ms: u64,
-        factor: u64,
-    },
+    SlowNode { node: String, from_ms: u64, until_ms: u64, factor: u64 },
     /// Checkpoint storage refuses the writes of this checkpoint (it is declined).
     CheckpointStorageFailure { checkpoint: u64 },
 }
 
 /// Random faults drawn from the seed ("swarm testing"): how many of each, and when.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Swarm {
     #[serde(default)]
@@ -678,7 +651,7 @@ fn default_swarm_outage_ms() -> u64 {
 }
 
 /// What a fault run does to the output compared with the fault-free reference.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 pub enum OutcomeClass {
     /// The visible output equals the reference.
     Exact,
@@ -689,7 +662,7 @@ pub enum OutcomeClass {
     LossAndDuplicates,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectedOutcome {
     pub guarantee: Guarantee,
@@ -701,7 +674,7 @@ fn default_checkpoint_timeout_ms() -> u64 {
 }
 
 /// What the scenario tests check.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     /// The exact visible sink output, in emission order per sink.
@@ -716,7 +689,7 @@ pub struct Expect {
     pub outcomes: Vec<ExpectedOutcome>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectedRow {
     pub sink: String,
@@ -736,13 +709,7 @@ pub enum ScenarioError {
     Io { file: String, message: String },
     /// `field` is the path inside the file (`pipeline[2].kind`); line and column are 1-based.
     #[error("{file}:{line}:{column}: {field}: {message}")]
-    Invalid {
-        file: String,
-        line: usize,
-        column: usize,
-        field: String,
-        message: String,
-    },
+    Invalid { file: String, line: usize, column: usize, field: String, message: String },
 }
 
 impl ScenarioError {
@@ -762,24 +729,11 @@ struct Locator<'a> {
 }
 
 impl Locator<'_> {
-    fn error(
-        &self,
-        field: impl Into<String>,
-        marker: Option<&str>,
-        message: impl Into<String>,
-    ) -> ScenarioError {
+    fn error(&self, field: impl Into<String>, marker: Option<&str>, message: impl Into<String>) -> ScenarioError {
         let field = field.into();
         let top = field.split(['[', '.']).next().unwrap_or("").to_string();
-        let candidates = [
-            marker.map(str::to_string),
-            Some(format!("{top}:")),
-            Some(top),
-        ];
-        let offset = candidates
-            .iter()
-            .flatten()
-            .filter(|m| !m.is_empty())
-            .find_map(|m| self.text.find(m.as_str()));
+        let candidates = [marker.map(str::to_string), Some(format!("{top}:")), Some(top)];
+        let offset = candidates.iter().flatten().filter(|m| !m.is_empty()).find_map(|m| self.text.find(m.as_str()));
         let (line, column) = match offset {
             Some(o) => {
                 let before = &self.text[..o];
@@ -789,13 +743,7 @@ impl Locator<'_> {
             }
             None => (1, 1),
         };
-        ScenarioError::Invalid {
-            file: self.file.to_string(),
-            line,
-            column,
-            field,
-            message: message.into(),
-        }
+        ScenarioError::Invalid { file: self.file.to_string(), line, column, field, message: message.into() }
     }
 }
 
@@ -821,12 +769,7 @@ impl NodeNames {
             .and_then(|i| i.parse::<u32>().ok())
             .filter(|i| *i < self.task_managers)
             .map(|i| i as usize + 1)
-            .ok_or_else(|| {
-                format!(
-                    "no node '{name}'; nodes are jm and tm-0 .. tm-{}",
-                    self.task_managers - 1
-                )
-            })
+            .ok_or_else(|| format!("no node '{name}'; nodes are jm and tm-0 .. tm-{}", self.task_managers - 1))
     }
 }
 
@@ -840,6 +783,8 @@ pub enum LogData {
 
 #[derive(Clone, Debug)]
 pub struct Scenario {
+    /// The file as parsed (what `shrink` edits and writes back).
+    pub raw: ScenarioFile,
     pub name: String,
     pub description: String,
     /// Where it was loaded from (for messages and replay commands).
@@ -858,6 +803,8 @@ pub struct Scenario {
     pub slots_per_task_manager: u32,
     pub latency: Delay,
     pub local_latency_ns: u64,
+    /// Flow control: messages a channel holds at most (None: unbounded).
+    pub channel_capacity: Option<u32>,
     /// Per (from node, to node) latency overrides, both directions listed.
     pub link_latency: BTreeMap<(NodeId, NodeId), Delay>,
     pub partitions: u32,
@@ -882,17 +829,14 @@ impl Scenario {
     /// Load and resolve a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Io {
-            file: file.clone(),
-            message: e.to_string(),
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ScenarioError::Io { file: file.clone(), message: e.to_string() })?;
         Scenario::parse(&text, &file)
     }
 
     /// The embedded default scenario.
     pub fn default_scenario() -> Scenario {
-        Scenario::parse(DEFAULT_SCENARIO, DEFAULT_SCENARIO_FILE)
-            .expect("the embedded default scenario is valid")
+        Scenario::parse(DEFAULT_SCENARIO, DEFAULT_SCENARIO_FILE).expect("the embedded default scenario is valid")
     }
 
     /// Parse scenario text; `file` names it in errors.
@@ -925,10 +869,7 @@ impl Scenario {
         if key == engine::transform::CONSTANT_KEY {
             "*".to_string()
         } else {
-            self.key_names
-                .get(key as usize)
-                .cloned()
-                .unwrap_or_else(|| format!("#{key}"))
+            self.key_names.get(key as usize).cloned().unwrap_or_else(|| format!("#{key}"))
         }
     }
 
@@ -957,9 +898,7 @@ impl Scenario {
     }
 
     pub fn snapshot_style(&self) -> SnapshotStyle {
-        self.checkpoint_settings
-            .map(|c| c.snapshot)
-            .unwrap_or_default()
+        self.checkpoint_settings.map(|c| c.snapshot).unwrap_or_default()
     }
 
     /// The faults of a run with `seed`: those in the file, then the swarm's, drawn from the seed.
@@ -990,10 +929,7 @@ impl Scenario {
                     *k = kind;
                 }
             }
-            s.plan = s
-                .job
-                .plan()
-                .expect("changing sink kinds keeps the job valid");
+            s.plan = s.job.plan().expect("changing sink kinds keeps the job valid");
         }
         s
     }
@@ -1010,19 +946,14 @@ impl Scenario {
     pub fn describe(&self) -> Vec<String> {
         let mut lines = vec![
             format!("scenario: {} ({})", self.name, self.file),
+            format!("duration_ms: {}  max_run_ms: {}", self.duration_ms, self.max_run_ms),
+            format!("cluster: jm + {} task managers x {} slots", self.task_managers, self.slots_per_task_manager),
             format!(
-                "duration_ms: {}  max_run_ms: {}",
-                self.duration_ms, self.max_run_ms
-            ),
-            format!(
-                "cluster: jm + {} task managers x {} slots",
-                self.task_managers, self.slots_per_task_manager
-            ),
-            format!(
-                "network: latency {}, local {} us, {} link overrides",
+                "network: latency {}, local {} us, {} link overrides, channel capacity {}",
                 self.latency.describe(),
                 self.local_latency_ns / 1000,
-                self.link_latency.len() / 2
+                self.link_latency.len() / 2,
+                self.channel_capacity.map_or("unbounded".to_string(), |c| format!("{c} messages"))
             ),
         ];
         match &self.log {
@@ -1051,11 +982,7 @@ impl Scenario {
                         .iter()
                         .map(|&c| {
                             let ch = &self.plan.channels[c];
-                            format!(
-                                "{}({:?})",
-                                self.plan.operator_of(ch.from).name,
-                                ch.partitioning
-                            )
+                            format!("{}({:?})", self.plan.operator_of(ch.from).name, ch.partitioning)
                         })
                         .collect();
                     v.dedup();
@@ -1074,9 +1001,8 @@ impl Scenario {
             ));
         }
         lines.push(format!("guarantee: {}", self.guarantee.label()));
-        lines.push(
-            match (&self.checkpoint_config(), &self.checkpoint_settings) {
-                (Some(c), Some(settings)) => format!(
+        lines.push(match (&self.checkpoint_config(), &self.checkpoint_settings) {
+            (Some(c), Some(settings)) => format!(
                 "checkpoints: every {} ms, {:?}, timeout {} ms, min pause {} ms, {:?} snapshots",
                 c.interval_ns / 1_000_000,
                 c.mode,
@@ -1084,9 +1010,8 @@ impl Scenario {
                 c.min_pause_ns / 1_000_000,
                 settings.snapshot
             ),
-                _ => "checkpoints: off".to_string(),
-            },
-        );
+            _ => "checkpoints: off".to_string(),
+        });
         let sinks: Vec<String> = self
             .plan
             .operators
@@ -1097,10 +1022,7 @@ impl Scenario {
             })
             .collect();
         lines.push(format!("sinks: {}", sinks.join(", ")));
-        lines.push(format!(
-            "restart: {:?}; failure detection: {:?}",
-            self.restart, self.failure_detection
-        ));
+        lines.push(format!("restart: {:?}; failure detection: {:?}", self.restart, self.failure_detection));
         if let Some(t) = self.transaction_timeout_ns {
             lines.push(format!("transaction timeout: {} ms", t / 1_000_000));
         }
@@ -1118,24 +1040,17 @@ fn parse_file(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError> {
         message: e.code.to_string(),
     };
     // Implicit `Some`: `cost_us: 40` reads as `Some(40)`; writing `Some(40)` still works.
-    let options =
-        ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
-    let mut de = ron::Deserializer::from_str_with_options(text, &options)
-        .map_err(|e| at(e, "(file)".into()))?;
+    let options = ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
+    let mut de = ron::Deserializer::from_str_with_options(text, &options).map_err(|e| at(e, "(file)".into()))?;
     let parsed: Result<ScenarioFile, _> = serde_path_to_error::deserialize(&mut de);
     match parsed {
         Ok(raw) => {
-            de.end()
-                .map_err(|e| at(de.span_error(e), "(end of file)".into()))?;
+            de.end().map_err(|e| at(de.span_error(e), "(end of file)".into()))?;
             Ok(raw)
         }
         Err(e) => {
             let path = e.path().to_string();
-            let field = if path.is_empty() || path == "." {
-                "(top level)".to_string()
-            } else {
-                path
-            };
+            let field = if path.is_empty() || path == "." { "(top level)".to_string() } else { path };
             let spanned = de.span_error(e.into_inner());
             Err(at(spanned, field))
         }
@@ -1143,6 +1058,7 @@ fn parse_file(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError> {
 }
 
 fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> {
+    let parsed = raw.clone();
     let cluster = &raw.cluster;
     if cluster.task_managers == 0 {
         return Err(loc.error(
@@ -1158,28 +1074,17 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
             "a task manager needs at least one slot",
         ));
     }
-    raw.network
-        .latency
-        .check()
-        .map_err(|m| loc.error("network.latency", Some("latency"), m))?;
+    raw.network.latency.check().map_err(|m| loc.error("network.latency", Some("latency"), m))?;
 
     // Keys: generated keys are k0..k{n-1}; explicit events intern names in order of appearance.
     let mut key_names: Vec<String> = Vec::new();
     let (partitions, log) = match &raw.source {
         SourceData::Generator(g) => {
             if g.partitions == 0 {
-                return Err(loc.error(
-                    "source.partitions",
-                    Some("partitions"),
-                    "the log needs at least one partition",
-                ));
+                return Err(loc.error("source.partitions", Some("partitions"), "the log needs at least one partition"));
             }
             if g.rate_per_s == 0 {
-                return Err(loc.error(
-                    "source.rate_per_s",
-                    Some("rate_per_s"),
-                    "rate_per_s must be at least 1",
-                ));
+                return Err(loc.error("source.rate_per_s", Some("rate_per_s"), "rate_per_s must be at least 1"));
             }
             if g.keys == 0 {
                 return Err(loc.error("source.keys", Some("keys:"), "keys must be at least 1"));
@@ -1202,10 +1107,7 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
                     ));
                 }
             }
-            g.disorder
-                .delay
-                .check()
-                .map_err(|m| loc.error("source.disorder.delay", Some("disorder"), m))?;
+            g.disorder.delay.check().map_err(|m| loc.error("source.disorder.delay", Some("disorder"), m))?;
             for (i, idle) in g.idle_partitions.iter().enumerate() {
                 if idle.partition >= g.partitions || idle.from_ms > idle.until_ms {
                     return Err(loc.error(
@@ -1229,11 +1131,7 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
         }
         SourceData::Events(events) => {
             if events.is_empty() {
-                return Err(loc.error(
-                    "source",
-                    Some("Events"),
-                    "an explicit event list needs at least one event",
-                ));
+                return Err(loc.error("source", Some("Events"), "an explicit event list needs at least one event"));
             }
             let mut rows = Vec::with_capacity(events.len());
             let mut partitions = 1;
@@ -1262,17 +1160,9 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
     };
 
     let watermarks = match &raw.watermarks {
-        Watermarks::BoundedOutOfOrderness {
-            bound_ms,
-            emit,
-            idle_timeout_ms,
-        } => {
+        Watermarks::BoundedOutOfOrderness { bound_ms, emit, idle_timeout_ms } => {
             if *bound_ms < 0 {
-                return Err(loc.error(
-                    "watermarks.bound_ms",
-                    Some("bound_ms"),
-                    "bound_ms cannot be negative",
-                ));
+                return Err(loc.error("watermarks.bound_ms", Some("bound_ms"), "bound_ms cannot be negative"));
             }
             if let Emit::Periodic { interval_ms: 0 } = emit {
                 return Err(loc.error(
@@ -1284,9 +1174,7 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
             WatermarkStrategy::BoundedOutOfOrderness {
                 bound_ms: *bound_ms,
                 emission: match emit {
-                    Emit::Periodic { interval_ms } => Emission::Periodic {
-                        interval_ms: *interval_ms,
-                    },
+                    Emit::Periodic { interval_ms } => Emission::Periodic { interval_ms: *interval_ms },
                     Emit::PerRecord => Emission::PerRecord,
                 },
                 idle_timeout_ms: *idle_timeout_ms,
@@ -1296,11 +1184,7 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
             let mut list: Vec<ExplicitWatermark> = Vec::new();
             for (i, m) in marks.iter().enumerate() {
                 if m.at.0 < 0 {
-                    return Err(loc.error(
-                        format!("watermarks[{i}].at"),
-                        Some("at:"),
-                        "time cannot be negative",
-                    ));
+                    return Err(loc.error(format!("watermarks[{i}].at"), Some("at:"), "time cannot be negative"));
                 }
                 if let Some(prev) = list.last() {
                     if m.at.0 as u64 * 1_000_000 < prev.at_ns || m.watermark.0 < prev.watermark_ms {
@@ -1311,10 +1195,7 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
                         ));
                     }
                 }
-                list.push(ExplicitWatermark {
-                    at_ns: ms_to_ns(m.at.0 as u64),
-                    watermark_ms: m.watermark.0,
-                });
+                list.push(ExplicitWatermark { at_ns: ms_to_ns(m.at.0 as u64), watermark_ms: m.watermark.0 });
             }
             WatermarkStrategy::Explicit(list)
         }
@@ -1349,68 +1230,29 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
                 pending_partitioning = Some((Partitioning::Forward, i));
                 continue;
             }
-            Step::Source {
-                name,
-                parallelism,
-                cost_us,
-            } => (
+            Step::Source { name, parallelism, cost_us } => (
                 name,
                 *parallelism,
                 &Vec::new(),
                 cost_us,
-                OperatorKind::Source(SourceSpec {
-                    partitions,
-                    watermarks: watermarks.clone(),
-                }),
+                OperatorKind::Source(SourceSpec { partitions, watermarks: watermarks.clone() }),
                 2,
             ),
-            Step::Map {
-                name,
-                f,
-                parallelism,
-                inputs,
-                cost_us,
-            } => (
-                name,
-                *parallelism,
-                inputs,
-                cost_us,
-                OperatorKind::Map(f.clone()),
-                1,
-            ),
-            Step::Filter {
-                name,
-                f,
-                parallelism,
-                inputs,
-                cost_us,
-            } => {
-                let f = resolve_filter(f, &key_names).map_err(|m| {
-                    loc.error(format!("{field}.f"), Some(&format!("\"{name}\"")), m)
-                })?;
-                (
-                    name,
-                    *parallelism,
-                    inputs,
-                    cost_us,
-                    OperatorKind::Filter(f),
-                    1,
-                )
+            Step::Map { name, f, parallelism, inputs, cost_us } => {
+                (name, *parallelism, inputs, cost_us, OperatorKind::Map(f.clone()), 1)
             }
-            Step::Window {
-                name,
-                kind,
-                aggregate,
-                allowed_lateness_ms,
-                late_output,
-                parallelism,
-                inputs,
-                cost_us,
-            } => {
+            Step::Filter { name, f, parallelism, inputs, cost_us } => {
+                let f = resolve_filter(f, &key_names)
+                    .map_err(|m| loc.error(format!("{field}.f"), Some(&format!("\"{name}\"")), m))?;
+                (name, *parallelism, inputs, cost_us, OperatorKind::Filter(f), 1)
+            }
+            Step::Window { name, kind, aggregate, allowed_lateness_ms, late_output, parallelism, inputs, cost_us } => {
                 let marker = format!("\"{name}\"");
                 let kind = match *kind {
                     WindowShape::Tumbling { size_ms } if size_ms > 0 => WindowKind::Tumbling { size_ms },
-                    WindowShape::Sliding { size_ms, slide_ms } if size_ms > 0 && slide_ms > 0 && slide_ms <= size_ms => {
+                    WindowShape::Sliding { size_ms, slide_ms }
+                        if size_ms > 0 && slide_ms > 0 && slide_ms <= size_ms =>
+                    {
                         WindowKind::Sliding { size_ms, slide_ms }
                     }
                     WindowShape::Session { gap_ms } if gap_ms > 0 => WindowKind::Session { gap_ms },
@@ -1438,41 +1280,16 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
                     allowed_lateness_ms: *allowed_lateness_ms,
                     track_lineage: raw.track_lineage,
                 };
-                (
-                    name,
-                    *parallelism,
-                    inputs,
-                    cost_us,
-                    OperatorKind::Window(spec),
-                    5,
-                )
+                (name, *parallelism, inputs, cost_us, OperatorKind::Window(spec), 5)
             }
-            Step::Union {
-                name,
-                inputs,
-                parallelism,
-                cost_us,
-            } => (name, *parallelism, inputs, cost_us, OperatorKind::Union, 1),
-            Step::Sink {
-                name,
-                kind,
-                parallelism,
-                inputs,
-                cost_us,
-                transaction_timeout_ms,
-            } => {
+            Step::Union { name, inputs, parallelism, cost_us } => {
+                (name, *parallelism, inputs, cost_us, OperatorKind::Union, 1)
+            }
+            Step::Sink { name, kind, parallelism, inputs, cost_us, transaction_timeout_ms } => {
                 if let Some(t) = transaction_timeout_ms {
-                    transaction_timeout_ms_min =
-                        Some(transaction_timeout_ms_min.map_or(*t, |m: u64| m.min(*t)));
+                    transaction_timeout_ms_min = Some(transaction_timeout_ms_min.map_or(*t, |m: u64| m.min(*t)));
                 }
-                (
-                    name,
-                    *parallelism,
-                    inputs,
-                    cost_us,
-                    OperatorKind::Sink(*kind),
-                    3,
-                )
+                (name, *parallelism, inputs, cost_us, OperatorKind::Sink(*kind), 3)
             }
         };
         let marker = format!("\"{name}\"");
@@ -1485,11 +1302,7 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
         }
         let is_source = matches!(kind, OperatorKind::Source(_));
         let is_window = matches!(kind, OperatorKind::Window(_));
-        let node = job.add_operator(OperatorSpec {
-            name: name.clone(),
-            parallelism,
-            kind,
-        });
+        let node = job.add_operator(OperatorSpec { name: name.clone(), parallelism, kind });
         costs_ns.push(cost_us.unwrap_or(default_cost_us) * 1000);
         // Inputs: listed, or the previous operator.
         let input_names: Vec<String> = if is_source {
@@ -1539,19 +1352,9 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
                     format!("window '{name}' needs keyed input: put KeyBy(Key) before it"),
                 ));
             }
-            job.connect(
-                from,
-                node,
-                EdgeSpec {
-                    partitioning,
-                    stream,
-                },
-            );
+            job.connect(from, node, EdgeSpec { partitioning, stream });
         }
-        if let Some(late) = unconsumed_late
-            .last_mut()
-            .filter(|l| l.1 == NodeIndex::end())
-        {
+        if let Some(late) = unconsumed_late.last_mut().filter(|l| l.1 == NodeIndex::end()) {
             late.1 = node;
             if nodes.contains_key(&late.0) || late.0 == *name {
                 return Err(loc.error(
@@ -1591,19 +1394,9 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
             kind: OperatorKind::Sink(SinkKind::Plain),
         });
         costs_ns.push(3_000);
-        let partitioning = if job.graph[window_node].parallelism == 1 {
-            Partitioning::Forward
-        } else {
-            Partitioning::Rebalance
-        };
-        job.connect(
-            window_node,
-            sink,
-            EdgeSpec {
-                partitioning,
-                stream: Stream::Late,
-            },
-        );
+        let partitioning =
+            if job.graph[window_node].parallelism == 1 { Partitioning::Forward } else { Partitioning::Rebalance };
+        job.connect(window_node, sink, EdgeSpec { partitioning, stream: Stream::Late });
     }
     let plan = job.plan().map_err(|e| {
         let marker = match &e {
@@ -1622,12 +1415,7 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
     // spread evenly over task managers (Flink's `cluster.evenly-spread-out-slots`), so slot i is
     // on task manager i mod n. Explicit entries override.
     let slots = cluster.task_managers * cluster.slots_per_task_manager;
-    let max_parallelism = plan
-        .operators
-        .iter()
-        .map(|o| o.parallelism)
-        .max()
-        .unwrap_or(1);
+    let max_parallelism = plan.operators.iter().map(|o| o.parallelism).max().unwrap_or(1);
     if max_parallelism > slots {
         return Err(loc.error(
             "cluster",
@@ -1638,34 +1426,22 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
             ),
         ));
     }
-    let mut placement: Vec<u32> = plan
-        .subtasks
-        .iter()
-        .map(|s| s.index % cluster.task_managers)
-        .collect();
+    let mut placement: Vec<u32> = plan.subtasks.iter().map(|s| s.index % cluster.task_managers).collect();
     for (subtask_name, tm) in &raw.placement {
         let Some(s) = plan.subtask_by_name(subtask_name) else {
             return Err(loc.error(
                 format!("placement[\"{subtask_name}\"]"),
                 Some(&format!("\"{subtask_name}\"")),
-                format!(
-                    "no subtask named '{subtask_name}' (subtasks are named like '{}')",
-                    plan.subtasks[0].name
-                ),
+                format!("no subtask named '{subtask_name}' (subtasks are named like '{}')", plan.subtasks[0].name),
             ));
         };
-        let tm_index = tm
-            .strip_prefix("tm-")
-            .and_then(|i| i.parse::<u32>().ok())
-            .filter(|i| *i < cluster.task_managers);
+        let tm_index =
+            tm.strip_prefix("tm-").and_then(|i| i.parse::<u32>().ok()).filter(|i| *i < cluster.task_managers);
         let Some(tm_index) = tm_index else {
             return Err(loc.error(
                 format!("placement[\"{subtask_name}\"]"),
                 Some(&format!("\"{tm}\"")),
-                format!(
-                    "no task manager '{tm}'; they are tm-0 .. tm-{}",
-                    cluster.task_managers - 1
-                ),
+                format!("no task manager '{tm}'; they are tm-0 .. tm-{}", cluster.task_managers - 1),
             ));
         };
         placement[s] = tm_index;
@@ -1683,10 +1459,7 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
                 loc.error(
                     field,
                     Some(&format!("\"{name}\"")),
-                    format!(
-                        "no node '{name}'; nodes are jm and tm-0 .. tm-{}",
-                        cluster.task_managers - 1
-                    ),
+                    format!("no node '{name}'; nodes are jm and tm-0 .. tm-{}", cluster.task_managers - 1),
                 )
             })
     };
@@ -1695,16 +1468,18 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
         let field = format!("network.links[{i}]");
         let a = node_of(&link.between.0, &field)?;
         let b = node_of(&link.between.1, &field)?;
-        link.latency
-            .check()
-            .map_err(|m| loc.error(&field, Some("links"), m))?;
+        link.latency.check().map_err(|m| loc.error(&field, Some("links"), m))?;
         link_latency.insert((a, b), link.latency);
         link_latency.insert((b, a), link.latency);
     }
 
     if let Some(c) = &raw.checkpoints {
         if c.interval_ms == 0 {
-            return Err(loc.error("checkpoints.interval_ms", Some("interval_ms"), "a checkpoint interval of 0 ms is impossible; leave checkpoints out to disable them"));
+            return Err(loc.error(
+                "checkpoints.interval_ms",
+                Some("interval_ms"),
+                "a checkpoint interval of 0 ms is impossible; leave checkpoints out to disable them",
+            ));
         }
         if c.timeout_ms == 0 {
             return Err(loc.error(
@@ -1716,9 +1491,7 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
     }
     let guarantee = raw.checkpoints.map_or(Guarantee::AtMostOnce, |c| c.mode);
     match raw.restart {
-        RestartStrategy::ExponentialDelay {
-            multiplier_milli, ..
-        } if multiplier_milli < 1000 => {
+        RestartStrategy::ExponentialDelay { multiplier_milli, .. } if multiplier_milli < 1000 => {
             return Err(loc.error(
                 "restart.multiplier_milli",
                 Some("multiplier_milli"),
@@ -1735,24 +1508,15 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
             "needs heartbeat_interval_ms >= 1 and heartbeat_timeout_ms >= heartbeat_interval_ms",
         ));
     }
-    let nodes = NodeNames {
-        task_managers: cluster.task_managers,
-    };
+    let nodes = NodeNames { task_managers: cluster.task_managers };
     let mut faults = Vec::new();
     for (i, f) in raw.faults.iter().enumerate() {
         let field = format!("faults[{i}]");
-        faults.push(
-            crate::faults::resolve(f, &nodes, &plan)
-                .map_err(|m| loc.error(&field, Some("faults"), m))?,
-        );
+        faults.push(crate::faults::resolve(f, &nodes, &plan).map_err(|m| loc.error(&field, Some("faults"), m))?);
     }
     if let Some(swarm) = &raw.swarm {
         if swarm.from_ms >= swarm.until_ms || swarm.max_outage_ms == 0 {
-            return Err(loc.error(
-                "swarm",
-                Some("swarm"),
-                "needs from_ms < until_ms and max_outage_ms >= 1",
-            ));
+            return Err(loc.error("swarm", Some("swarm"), "needs from_ms < until_ms and max_outage_ms >= 1"));
         }
     }
 
@@ -1765,6 +1529,7 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
         LogData::Generator(_) => raw.duration_ms,
     };
     Ok(Scenario {
+        raw: parsed,
         name: raw.name,
         description: raw.description,
         file: loc.file.to_string(),
@@ -1780,6 +1545,7 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
         slots_per_task_manager: cluster.slots_per_task_manager,
         latency: raw.network.latency,
         local_latency_ns: raw.network.local_latency_us * 1000,
+        channel_capacity: raw.network.channel_capacity,
         link_latency,
         partitions,
         log,
@@ -1823,10 +1589,7 @@ mod tests {
 
     #[test]
     fn clock_strings() {
-        assert_eq!(
-            parse_clock("12:04:59"),
-            Some(((12 * 60 + 4) * 60 + 59) * 1000)
-        );
+        assert_eq!(parse_clock("12:04:59"), Some(((12 * 60 + 4) * 60 + 59) * 1000));
         assert_eq!(parse_clock("00:00:01.250"), Some(1250));
         assert_eq!(parse_clock("24:00:00"), None);
         assert_eq!(parse_clock("1:00:00"), None);

@@ -26,40 +26,19 @@ use crate::scenario::{Guarantee, NodeId, Scenario, SnapshotStyle, JOB_MANAGER};
 #[derive(Clone, Debug)]
 pub enum Event {
     /// A message reaches the input gate of the channel's receiver.
-    Deliver {
-        channel: u32,
-        attempt: u32,
-        message: Message,
-    },
+    Deliver { channel: u32, attempt: u32, message: Message },
     /// A subtask may process its next input (or, for a source, read the log).
     Run { subtask: u32, attempt: u32 },
     /// A subtask's processing-time timer.
-    Timer {
-        subtask: u32,
-        attempt: u32,
-        at_ns: TimeNs,
-    },
+    Timer { subtask: u32, attempt: u32, at_ns: TimeNs },
     /// The checkpoint coordinator's deadline (trigger or timeout).
     CoordinatorTick,
     /// The coordinator's trigger reaches a source (or finished) subtask.
-    Trigger {
-        subtask: u32,
-        attempt: u32,
-        checkpoint_id: u64,
-    },
+    Trigger { subtask: u32, attempt: u32, checkpoint_id: u64 },
     /// A subtask's acknowledgement reaches the coordinator.
-    Ack {
-        subtask: u32,
-        attempt: u32,
-        checkpoint_id: u64,
-        accepted: bool,
-    },
+    Ack { subtask: u32, attempt: u32, checkpoint_id: u64, accepted: bool },
     /// `notifyCheckpointComplete` reaches a subtask.
-    Notify {
-        subtask: u32,
-        attempt: u32,
-        checkpoint_id: u64,
-    },
+    Notify { subtask: u32, attempt: u32, checkpoint_id: u64 },
     /// Close a metrics bucket.
     MetricsTick,
     /// A time-based fault starts (index into the run's faults).
@@ -95,6 +74,8 @@ pub struct Task {
     barrier_seen_ns: Option<(u64, TimeNs)>,
     /// Invariant check: inputs that delivered the barrier of the checkpoint being aligned.
     aligning: Option<(u64, Vec<bool>)>,
+    /// Waiting for credit: an output channel is full (backpressure).
+    pub backpressured: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -103,6 +84,8 @@ struct ChannelState {
     last_arrival_ns: TimeNs,
     /// Invariant check: the last watermark sent on this channel in this attempt.
     last_watermark: Option<i64>,
+    /// Messages sent and not yet taken out of the receiver's input gate (flow control).
+    pub occupancy: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -145,10 +128,7 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions {
-            keep_trace: true,
-            metrics_bucket_ns: 1_000_000_000,
-        }
+        RunOptions { keep_trace: true, metrics_bucket_ns: 1_000_000_000 }
     }
 }
 
@@ -192,7 +172,13 @@ pub struct World {
     pub events_processed: u64,
     /// Set when the job has finished for good.
     pub finished_at_ns: Option<TimeNs>,
-    /// Latest completed checkpoint at the moment every task had finished (None: not yet).
+    /// When the last task finished (the last record left the job), final checkpoint aside.
+    pub all_tasks_finished_ns: Option<TimeNs>,
+    /// The checkpoint that covers the job's final output, once completed.
+    final_checkpoint: Option<u64>,
+    /// Tasks that were notified of `final_checkpoint`.
+    final_notified: std::collections::BTreeSet<SubtaskId>,
+    /// Last triggered checkpoint at the moment every task had finished (None: not yet).
     final_checkpoint_after: Option<u64>,
     stop: Option<StopReason>,
 }
@@ -204,19 +190,9 @@ impl World {
     }
 
     /// A world with an explicit fault schedule (the scenario's own faults are not added).
-    pub fn with_faults(
-        scenario: Arc<Scenario>,
-        seed: u64,
-        options: RunOptions,
-        faults: Vec<Fault>,
-    ) -> World {
+    pub fn with_faults(scenario: Arc<Scenario>, seed: u64, options: RunOptions, faults: Vec<Fault>) -> World {
         let mut gen_rng = SimRng::for_stream(seed, Stream::Generator);
-        let log = Arc::new(SourceLog::build(
-            &scenario.log,
-            scenario.partitions,
-            scenario.duration_ms,
-            &mut gen_rng,
-        ));
+        let log = Arc::new(SourceLog::build(&scenario.log, scenario.partitions, scenario.duration_ms, &mut gen_rng));
         let config = scenario.checkpoint_config();
         let mode = config.map(|c| c.mode);
         let tasks = (0..scenario.plan.subtasks.len())
@@ -234,12 +210,12 @@ impl World {
                     last_snapshot_id: 0,
                     barrier_seen_ns: None,
                     aligning: None,
+                    backpressured: false,
                 }
             })
             .collect();
         let operators = scenario.plan.operators.len();
-        let coordinator =
-            config.map(|c| CheckpointCoordinator::new(c, scenario.plan.subtasks.len(), 0));
+        let coordinator = config.map(|c| CheckpointCoordinator::new(c, scenario.plan.subtasks.len(), 0));
         let mut checkpoint_storage = CheckpointStorage::default();
         for f in &faults {
             if let Fault::CheckpointStorageFailure { checkpoint } = f {
@@ -248,13 +224,7 @@ impl World {
         }
         let mut world = World {
             channels: vec![ChannelState::default(); scenario.plan.channels.len()],
-            nodes: vec![
-                NodeState {
-                    alive: true,
-                    incarnation: 0
-                };
-                scenario.task_managers as usize + 1
-            ],
+            nodes: vec![NodeState { alive: true, incarnation: 0 }; scenario.task_managers as usize + 1],
             fault_fired_at: vec![None; faults.len()],
             faults,
             seed,
@@ -285,45 +255,32 @@ impl World {
             violations: Vec::new(),
             events_processed: 0,
             finished_at_ns: None,
+            all_tasks_finished_ns: None,
             final_checkpoint_after: None,
+            final_checkpoint: None,
+            final_notified: std::collections::BTreeSet::new(),
             stop: None,
             scenario,
         };
         for (i, fault) in world.faults.clone().iter().enumerate() {
             let window = match fault {
-                Fault::Crash {
-                    at: Trigger::At(t), ..
-                } => Some((*t, None)),
-                Fault::Partition {
-                    from_ns, until_ns, ..
-                }
-                | Fault::LatencySpike {
-                    from_ns, until_ns, ..
-                }
-                | Fault::MessageLoss {
-                    from_ns, until_ns, ..
-                }
-                | Fault::SlowNode {
-                    from_ns, until_ns, ..
-                } => Some((*from_ns, Some(*until_ns))),
+                Fault::Crash { at: Trigger::At(t), .. } => Some((*t, None)),
+                Fault::Partition { from_ns, until_ns, .. }
+                | Fault::LatencySpike { from_ns, until_ns, .. }
+                | Fault::MessageLoss { from_ns, until_ns, .. }
+                | Fault::SlowNode { from_ns, until_ns, .. } => Some((*from_ns, Some(*until_ns))),
                 _ => None,
             };
             if let Some((from, until)) = window {
-                world
-                    .queue
-                    .schedule(from, Event::FaultStart { fault: i as u32 });
+                world.queue.schedule(from, Event::FaultStart { fault: i as u32 });
                 if let Some(until) = until {
-                    world
-                        .queue
-                        .schedule(until, Event::FaultEnd { fault: i as u32 });
+                    world.queue.schedule(until, Event::FaultEnd { fault: i as u32 });
                 }
             }
         }
         world.start_tasks(0);
         world.arm_coordinator();
-        world
-            .queue
-            .schedule(options.metrics_bucket_ns, Event::MetricsTick);
+        world.queue.schedule(options.metrics_bucket_ns, Event::MetricsTick);
         world
     }
 
@@ -358,11 +315,7 @@ impl World {
         let limit_ns = self.scenario.max_run_ms * 1_000_000;
         let Some((now, event)) = self.queue.pop() else {
             self.close_bucket(self.now_ns());
-            self.stop = Some(if self.finished_at_ns.is_some() {
-                StopReason::JobFinished
-            } else {
-                StopReason::Stalled
-            });
+            self.stop = Some(if self.finished_at_ns.is_some() { StopReason::JobFinished } else { StopReason::Stalled });
             return false;
         };
         if now > limit_ns {
@@ -396,32 +349,27 @@ impl World {
         self.faults.push(fault);
         self.queue.schedule(now, Event::FaultStart { fault: index });
         if let Some(until) = until {
-            self.queue
-                .schedule(until.max(now), Event::FaultEnd { fault: index });
+            self.queue.schedule(until.max(now), Event::FaultEnd { fault: index });
         }
     }
 
     fn handle(&mut self, now: TimeNs, event: Event) {
         match event {
-            Event::Deliver {
-                channel,
-                attempt,
-                message,
-            } => {
+            Event::Deliver { channel, attempt, message } => {
                 if attempt != self.attempt {
                     return;
                 }
                 let info = self.scenario.plan.channels[channel as usize];
                 let to = info.to;
                 if !self.tasks[to].alive {
-                    return; // the receiver's process is gone, and its buffers with it
+                    // The receiver's process is gone, and its buffers with it.
+                    let state = &mut self.channels[channel as usize];
+                    state.occupancy = state.occupancy.saturating_sub(1);
+                    return;
                 }
                 if let Message::Barrier(b) = &message {
                     let task = &mut self.tasks[to];
-                    if task
-                        .barrier_seen_ns
-                        .is_none_or(|(cp, _)| cp < b.checkpoint_id)
-                    {
+                    if task.barrier_seen_ns.is_none_or(|(cp, _)| cp < b.checkpoint_id) {
                         task.barrier_seen_ns = Some((b.checkpoint_id, now));
                     }
                 }
@@ -443,16 +391,9 @@ impl World {
                 self.tasks[id].run_at = None;
                 self.run_task(id, now);
             }
-            Event::Timer {
-                subtask,
-                attempt,
-                at_ns,
-            } => {
+            Event::Timer { subtask, attempt, at_ns } => {
                 let id = subtask as usize;
-                if attempt != self.attempt
-                    || self.tasks[id].timer_at != Some(at_ns)
-                    || !self.tasks[id].alive
-                {
+                if attempt != self.attempt || self.tasks[id].timer_at != Some(at_ns) || !self.tasks[id].alive {
                     return;
                 }
                 self.tasks[id].timer_at = None;
@@ -474,30 +415,17 @@ impl World {
                 }
                 self.arm_coordinator();
             }
-            Event::Trigger {
-                subtask,
-                attempt,
-                checkpoint_id,
-            } => {
+            Event::Trigger { subtask, attempt, checkpoint_id } => {
                 let id = subtask as usize;
-                if attempt != self.attempt
-                    || !self.tasks[id].alive
-                    || self.tasks[id].last_snapshot_id >= checkpoint_id
+                if attempt != self.attempt || !self.tasks[id].alive || self.tasks[id].last_snapshot_id >= checkpoint_id
                 {
                     return;
                 }
                 self.tasks[id].barrier_seen_ns = Some((checkpoint_id, now));
-                self.tasks[id]
-                    .subtask
-                    .trigger_checkpoint(checkpoint_id, now);
+                self.tasks[id].subtask.trigger_checkpoint(checkpoint_id, now);
                 self.drain_outputs(id);
             }
-            Event::Ack {
-                subtask,
-                attempt,
-                checkpoint_id,
-                accepted,
-            } => {
+            Event::Ack { subtask, attempt, checkpoint_id, accepted } => {
                 if attempt != self.attempt || !self.nodes[JOB_MANAGER].alive {
                     return;
                 }
@@ -514,38 +442,35 @@ impl World {
                 }
                 self.arm_coordinator();
             }
-            Event::Notify {
-                subtask,
-                attempt,
-                checkpoint_id,
-            } => {
+            Event::Notify { subtask, attempt, checkpoint_id } => {
                 let id = subtask as usize;
                 if attempt != self.attempt || !self.tasks[id].alive {
                     return;
                 }
-                self.tasks[id]
-                    .subtask
-                    .notify_checkpoint_complete(checkpoint_id);
+                self.tasks[id].subtask.notify_checkpoint_complete(checkpoint_id);
                 self.drain_outputs(id);
+                if self.final_checkpoint.is_some_and(|f| checkpoint_id >= f) {
+                    self.final_notified.insert(id);
+                    if self.final_notified.len() == self.tasks.len() {
+                        self.finished_at_ns = Some(now);
+                    }
+                }
             }
             Event::MetricsTick => {
                 self.close_bucket(now);
                 // Keep ticking only while something else can still happen.
                 if !self.queue.is_empty() {
-                    self.queue
-                        .schedule(now + self.options.metrics_bucket_ns, Event::MetricsTick);
+                    self.queue.schedule(now + self.options.metrics_bucket_ns, Event::MetricsTick);
                 }
             }
             Event::FaultStart { fault } => self.start_fault(fault as usize, now),
             Event::FaultEnd { fault } => {
-                self.recorder
-                    .record(now, TraceKind::NetworkFault, 0, fault, 0, 0);
+                self.recorder.record(now, TraceKind::NetworkFault, 0, fault, 0, 0);
             }
             Event::NodeBack { node } => {
                 let node = node as usize;
                 self.nodes[node].alive = true;
-                self.recorder
-                    .record(now, TraceKind::NodeRestarted, node as u32, 0, 0, 0);
+                self.recorder.record(now, TraceKind::NodeRestarted, node as u32, 0, 0, 0);
             }
             Event::FailureDetected { node, incarnation } => {
                 if self.nodes[node as usize].incarnation == incarnation {
@@ -563,6 +488,10 @@ impl World {
         if !self.tasks[id].alive || self.tasks[id].subtask.is_finished() {
             return;
         }
+        if !self.has_credit(id) {
+            self.tasks[id].backpressured = true;
+            return; // resumes when the receiver frees a buffer
+        }
         if self.tasks[id].subtask.is_source() {
             self.run_source(id, now);
             return;
@@ -570,6 +499,7 @@ impl World {
         let Some(step) = self.tasks[id].subtask.step(now) else {
             return;
         };
+        self.release_credit(self.scenario.plan.subtasks[id].inputs[step.input], now);
         let slow = self.slow_factor(self.tasks[id].node, now);
         let task = &mut self.tasks[id];
         let cost = match step.kind {
@@ -615,8 +545,7 @@ impl World {
                     next = Some((entry.append_ns, partition, offset));
                 }
             } else {
-                upcoming =
-                    Some(upcoming.map_or(entry.append_ns, |u: TimeNs| u.min(entry.append_ns)));
+                upcoming = Some(upcoming.map_or(entry.append_ns, |u: TimeNs| u.min(entry.append_ns)));
             }
         }
         match next {
@@ -627,18 +556,10 @@ impl World {
                 *high = (*high).max(offset + 1);
                 let slow = self.slow_factor(self.tasks[id].node, now);
                 let task = &mut self.tasks[id];
-                task.subtask
-                    .handle_source_record(partition, offset, event, now);
+                task.subtask.handle_source_record(partition, offset, event, now);
                 task.busy_until_ns = now + task.record_cost_ns * slow;
                 self.bucket.records_in[task.operator] += 1;
-                self.recorder.record(
-                    now,
-                    TraceKind::SourceRead,
-                    id as u32,
-                    0,
-                    partition as i64,
-                    offset as i64,
-                );
+                self.recorder.record(now, TraceKind::SourceRead, id as u32, 0, partition as i64, offset as i64);
                 self.drain_outputs(id);
                 self.arm_timer(id);
                 let at = self.tasks[id].busy_until_ns;
@@ -657,19 +578,36 @@ impl World {
         }
     }
 
+    /// Can this task emit? Not while any output channel is full.
+    fn has_credit(&self, id: SubtaskId) -> bool {
+        let Some(capacity) = self.scenario.channel_capacity else {
+            return true;
+        };
+        self.scenario.plan.subtasks[id]
+            .outputs
+            .iter()
+            .all(|gate| gate.channels.iter().all(|&c| self.channels[c].occupancy < capacity))
+    }
+
+    /// The receiver took a message off `channel`: a buffer is free again; wake a waiting sender.
+    fn release_credit(&mut self, channel: usize, now: TimeNs) {
+        let state = &mut self.channels[channel];
+        state.occupancy = state.occupancy.saturating_sub(1);
+        let from = self.scenario.plan.channels[channel].from;
+        if self.tasks[from].backpressured && self.tasks[from].alive && self.has_credit(from) {
+            self.tasks[from].backpressured = false;
+            let at = self.tasks[from].busy_until_ns.max(now);
+            self.schedule_run(from, at);
+        }
+    }
+
     fn schedule_run(&mut self, id: SubtaskId, at: TimeNs) {
         let task = &mut self.tasks[id];
         if task.run_at.is_some_and(|t| t <= at) {
             return;
         }
         task.run_at = Some(at);
-        self.queue.schedule(
-            at,
-            Event::Run {
-                subtask: id as u32,
-                attempt: self.attempt,
-            },
-        );
+        self.queue.schedule(at, Event::Run { subtask: id as u32, attempt: self.attempt });
     }
 
     fn arm_timer(&mut self, id: SubtaskId) {
@@ -678,14 +616,7 @@ impl World {
         if wanted != task.timer_at {
             task.timer_at = wanted;
             if let Some(at) = wanted {
-                self.queue.schedule(
-                    at,
-                    Event::Timer {
-                        subtask: id as u32,
-                        attempt: self.attempt,
-                        at_ns: at,
-                    },
-                );
+                self.queue.schedule(at, Event::Timer { subtask: id as u32, attempt: self.attempt, at_ns: at });
             }
         }
     }
@@ -694,12 +625,11 @@ impl World {
         self.faults
             .iter()
             .filter_map(|f| match f {
-                Fault::SlowNode {
-                    node: n,
-                    from_ns,
-                    until_ns,
-                    factor,
-                } if *n == node && *from_ns <= now && now < *until_ns => Some(*factor),
+                Fault::SlowNode { node: n, from_ns, until_ns, factor }
+                    if *n == node && *from_ns <= now && now < *until_ns =>
+                {
+                    Some(*factor)
+                }
                 _ => None,
             })
             .max()
@@ -714,12 +644,7 @@ impl World {
         let latency = if from == to {
             self.scenario.local_latency_ns
         } else {
-            let delay = self
-                .scenario
-                .link_latency
-                .get(&(from, to))
-                .copied()
-                .unwrap_or(self.scenario.latency);
+            let delay = self.scenario.link_latency.get(&(from, to)).copied().unwrap_or(self.scenario.latency);
             delay.sample_ns(&mut self.net_rng).max(1)
         };
         let mut arrival = now + latency;
@@ -728,32 +653,19 @@ impl World {
         }
         for i in 0..self.faults.len() {
             match &self.faults[i] {
-                Fault::Partition {
-                    a,
-                    b,
-                    from_ns,
-                    until_ns,
-                } if *from_ns <= now
-                    && now < *until_ns
-                    && Fault::covers_link(&Some((*a, *b)), from, to) =>
+                Fault::Partition { a, b, from_ns, until_ns }
+                    if *from_ns <= now && now < *until_ns && Fault::covers_link(&Some((*a, *b)), from, to) =>
                 {
                     arrival = arrival.max(until_ns + latency);
                 }
-                Fault::LatencySpike {
-                    link,
-                    from_ns,
-                    until_ns,
-                    extra_ns,
-                } if *from_ns <= now && now < *until_ns && Fault::covers_link(link, from, to) => {
+                Fault::LatencySpike { link, from_ns, until_ns, extra_ns }
+                    if *from_ns <= now && now < *until_ns && Fault::covers_link(link, from, to) =>
+                {
                     arrival += extra_ns;
                 }
-                Fault::MessageLoss {
-                    link,
-                    from_ns,
-                    until_ns,
-                    loss_ppm,
-                    retransmit_ns,
-                } if *from_ns <= now && now < *until_ns && Fault::covers_link(link, from, to) => {
+                Fault::MessageLoss { link, from_ns, until_ns, loss_ppm, retransmit_ns }
+                    if *from_ns <= now && now < *until_ns && Fault::covers_link(link, from, to) =>
+                {
                     let (ppm, retransmit) = (*loss_ppm, *retransmit_ns);
                     for _ in 0..16 {
                         if !self.net_rng.chance_ppm(ppm) {
@@ -774,16 +686,13 @@ impl World {
         let state = &mut self.channels[channel];
         let arrival = arrival.max(state.last_arrival_ns);
         state.last_arrival_ns = arrival;
+        state.occupancy += 1;
         let (kind, payload) = match &message {
             Message::Record(r) => (TraceKind::SendRecord, r.value),
             Message::Watermark(w) => {
                 if state.last_watermark.is_some_and(|last| *w < last) {
                     let last = state.last_watermark.unwrap_or_default();
-                    self.violate(
-                        now,
-                        Some(from),
-                        format!("watermark went back on channel {channel}: {last} then {w}"),
-                    );
+                    self.violate(now, Some(from), format!("watermark went back on channel {channel}: {last} then {w}"));
                 }
                 self.channels[channel].last_watermark = Some(*w);
                 (TraceKind::SendWatermark, *w)
@@ -792,22 +701,8 @@ impl World {
             Message::Idle(idle) => (TraceKind::SendIdle, *idle as i64),
             Message::EndOfInput => (TraceKind::SendEndOfInput, 0),
         };
-        self.recorder.record(
-            now,
-            kind,
-            from as u32,
-            channel as u32,
-            arrival as i64,
-            payload,
-        );
-        self.queue.schedule(
-            arrival,
-            Event::Deliver {
-                channel: channel as u32,
-                attempt: self.attempt,
-                message,
-            },
-        );
+        self.recorder.record(now, kind, from as u32, channel as u32, arrival as i64, payload);
+        self.queue.schedule(arrival, Event::Deliver { channel: channel as u32, attempt: self.attempt, message });
     }
 
     // ---- outputs ------------------------------------------------------------------------------
@@ -834,20 +729,13 @@ impl World {
             self.violate(
                 now,
                 Some(id),
-                format!(
-                    "snapshot for checkpoint {checkpoint_id} after checkpoint {}",
-                    self.tasks[id].last_snapshot_id
-                ),
+                format!("snapshot for checkpoint {checkpoint_id} after checkpoint {}", self.tasks[id].last_snapshot_id),
             );
         }
         let stop_the_world = self.scenario.snapshot_style() == SnapshotStyle::StopTheWorld;
         let task = &mut self.tasks[id];
         task.last_snapshot_id = checkpoint_id;
-        if task
-            .aligning
-            .as_ref()
-            .is_some_and(|(cp, _)| *cp <= checkpoint_id)
-        {
+        if task.aligning.as_ref().is_some_and(|(cp, _)| *cp <= checkpoint_id) {
             task.aligning = None;
         }
         let first_barrier_ns = match task.barrier_seen_ns {
@@ -859,11 +747,7 @@ impl World {
         // for the copy; stop-the-world ones for both.
         let sync_ns = report.state_size_bytes.max(10_000);
         let async_ns = (report.state_size_bytes * 10).max(1_000_000);
-        let blocking_ns = if stop_the_world {
-            sync_ns + async_ns
-        } else {
-            sync_ns
-        };
+        let blocking_ns = if stop_the_world { sync_ns + async_ns } else { sync_ns };
         task.busy_until_ns = task.busy_until_ns.max(now) + blocking_ns;
         let node = task.node;
         self.recorder.record(
@@ -874,15 +758,8 @@ impl World {
             checkpoint_id as i64,
             report.state_size_bytes as i64,
         );
-        let accepted = self
-            .checkpoint_storage
-            .write(checkpoint_id, id, report.state);
-        if let Some(stats) = self
-            .checkpoints
-            .iter_mut()
-            .rev()
-            .find(|c| c.id == checkpoint_id)
-        {
+        let accepted = self.checkpoint_storage.write(checkpoint_id, id, report.state);
+        if let Some(stats) = self.checkpoints.iter_mut().rev().find(|c| c.id == checkpoint_id) {
             stats.subtasks.push(SubtaskCheckpointStats {
                 subtask: id,
                 start_delay_ns: first_barrier_ns.saturating_sub(stats.triggered_ns),
@@ -893,15 +770,7 @@ impl World {
             });
         }
         let arrival = self.transit_arrival(node, JOB_MANAGER, now + sync_ns + async_ns);
-        self.queue.schedule(
-            arrival,
-            Event::Ack {
-                subtask: id as u32,
-                attempt: self.attempt,
-                checkpoint_id,
-                accepted,
-            },
-        );
+        self.queue.schedule(arrival, Event::Ack { subtask: id as u32, attempt: self.attempt, checkpoint_id, accepted });
     }
 
     fn on_sink_effect(&mut self, id: SubtaskId, effect: SinkEffect, now: TimeNs) {
@@ -909,19 +778,11 @@ impl World {
         let (kind, a, b) = match &effect {
             SinkEffect::Append(r) => (TraceKind::SinkAppend, r.key as i64, r.value),
             SinkEffect::Upsert(r) => (TraceKind::SinkUpsert, r.key as i64, r.value),
-            SinkEffect::TxnWrite { row, .. } => {
-                (TraceKind::SinkTxnWrite, row.key as i64, row.value)
+            SinkEffect::TxnWrite { row, .. } => (TraceKind::SinkTxnWrite, row.key as i64, row.value),
+            SinkEffect::PreCommit { txn, checkpoint_id } => {
+                (TraceKind::SinkPreCommit, txn.sequence as i64, *checkpoint_id as i64)
             }
-            SinkEffect::PreCommit { txn, checkpoint_id } => (
-                TraceKind::SinkPreCommit,
-                txn.sequence as i64,
-                *checkpoint_id as i64,
-            ),
-            SinkEffect::Commit { txn } => (
-                TraceKind::SinkCommit,
-                txn.sequence as i64,
-                txn.attempt as i64,
-            ),
+            SinkEffect::Commit { txn } => (TraceKind::SinkCommit, txn.sequence as i64, txn.attempt as i64),
             SinkEffect::Recover { commit, .. } => (TraceKind::SinkRecover, commit.len() as i64, 0),
         };
         self.recorder.record(now, kind, id as u32, 0, a, b);
@@ -933,11 +794,16 @@ impl World {
         };
         for txn in to_commit {
             if let Some(&cp) = self.precommitted.get(&txn) {
-                let completed = self.checkpoints.iter().any(|c| {
-                    c.id == cp && matches!(c.outcome, CheckpointOutcome::Completed { .. })
-                });
+                let completed = self
+                    .checkpoints
+                    .iter()
+                    .any(|c| c.id == cp && matches!(c.outcome, CheckpointOutcome::Completed { .. }));
                 if !completed {
-                    self.violate(now, Some(id), format!("sink commits transaction {txn:?} of checkpoint {cp}, which did not complete"));
+                    self.violate(
+                        now,
+                        Some(id),
+                        format!("sink commits transaction {txn:?} of checkpoint {cp}, which did not complete"),
+                    );
                 }
             }
         }
@@ -953,10 +819,7 @@ impl World {
             self.sink_store.expire_transactions(now, timeout);
         }
         self.sink_store.apply(sink, id, effect, now);
-        self.bucket.rows_visible += self
-            .sink_store
-            .visible_count()
-            .saturating_sub(visible_before) as u64;
+        self.bucket.rows_visible += self.sink_store.visible_count().saturating_sub(visible_before) as u64;
         if let Some((_, cp)) = precommit {
             self.fire_crash_triggers(now, |t| *t == Trigger::AfterPreCommit(cp));
         }
@@ -965,44 +828,20 @@ impl World {
     fn on_note(&mut self, id: SubtaskId, note: Note, now: TimeNs) {
         let s = id as u32;
         match note {
-            Note::LateDropped {
-                key, timestamp_ms, ..
-            } => self
-                .recorder
-                .record(now, TraceKind::LateDropped, s, 0, key as i64, timestamp_ms),
-            Note::AlignmentStarted {
-                checkpoint_id,
-                input,
-            } => {
-                self.recorder.record(
-                    now,
-                    TraceKind::AlignmentStarted,
-                    s,
-                    0,
-                    checkpoint_id as i64,
-                    input as i64,
-                );
+            Note::LateDropped { key, timestamp_ms, .. } => {
+                self.recorder.record(now, TraceKind::LateDropped, s, 0, key as i64, timestamp_ms)
+            }
+            Note::AlignmentStarted { checkpoint_id, input } => {
+                self.recorder.record(now, TraceKind::AlignmentStarted, s, 0, checkpoint_id as i64, input as i64);
                 self.fire_crash_triggers(now, |t| {
-                    *t == Trigger::WhileAligning {
-                        checkpoint: checkpoint_id,
-                        subtask: id,
-                    }
+                    *t == Trigger::WhileAligning { checkpoint: checkpoint_id, subtask: id }
                 });
             }
-            Note::InputBlocked {
-                checkpoint_id,
-                input,
-            } => self.recorder.record(
-                now,
-                TraceKind::InputBlocked,
-                s,
-                0,
-                checkpoint_id as i64,
-                input as i64,
-            ),
+            Note::InputBlocked { checkpoint_id, input } => {
+                self.recorder.record(now, TraceKind::InputBlocked, s, 0, checkpoint_id as i64, input as i64)
+            }
             Note::WatermarkAdvanced { watermark_ms } => {
-                self.recorder
-                    .record(now, TraceKind::WatermarkAdvanced, s, 0, 0, watermark_ms)
+                self.recorder.record(now, TraceKind::WatermarkAdvanced, s, 0, 0, watermark_ms)
             }
             Note::Finished => {
                 self.recorder.record(now, TraceKind::Finished, s, 0, 0, 0);
@@ -1017,21 +856,17 @@ impl World {
         if let Some(pending) = self.coordinator.as_ref().and_then(|c| c.pending()) {
             let checkpoint_id = pending.id;
             if self.tasks[id].last_snapshot_id < checkpoint_id {
-                self.queue.schedule(
-                    now,
-                    Event::Trigger {
-                        subtask: id as u32,
-                        attempt: self.attempt,
-                        checkpoint_id,
-                    },
-                );
+                self.queue.schedule(now, Event::Trigger { subtask: id as u32, attempt: self.attempt, checkpoint_id });
             }
         }
         if self.tasks.iter().all(|t| t.subtask.is_finished()) {
+            self.all_tasks_finished_ns = Some(now);
             match &self.coordinator {
                 // Without checkpoints, sinks committed at end of input: the job is done.
                 None => self.finished_at_ns = Some(now),
-                Some(c) => self.final_checkpoint_after = Some(c.latest_completed().unwrap_or(0)),
+                // The final output must be covered by a checkpoint *triggered* after this point:
+                // one already in flight snapshotted the sinks before their last writes.
+                Some(c) => self.final_checkpoint_after = Some(c.last_triggered()),
             }
         }
     }
@@ -1042,8 +877,7 @@ impl World {
     /// sinks committed everything): no more checkpoints.
     fn checkpointing_done(&self) -> bool {
         let latest = self.coordinator.as_ref().and_then(|c| c.latest_completed());
-        self.final_checkpoint_after
-            .is_some_and(|after| latest.is_some_and(|l| l > after))
+        self.final_checkpoint_after.is_some_and(|after| latest.is_some_and(|l| l > after))
     }
 
     fn arm_coordinator(&mut self) {
@@ -1061,8 +895,7 @@ impl World {
     fn on_checkpoint_event(&mut self, event: CheckpointEvent, now: TimeNs) {
         match event {
             CheckpointEvent::Triggered { id } => {
-                self.recorder
-                    .record(now, TraceKind::CheckpointTriggered, 0, 0, id as i64, 0);
+                self.recorder.record(now, TraceKind::CheckpointTriggered, 0, 0, id as i64, 0);
                 self.checkpoints.push(CheckpointStats {
                     id,
                     triggered_ns: now,
@@ -1074,26 +907,19 @@ impl World {
                 }
                 // Sources start it; finished tasks (which will never see a barrier) snapshot directly.
                 let targets: Vec<SubtaskId> = (0..self.tasks.len())
-                    .filter(|&t| {
-                        self.tasks[t].subtask.is_source() || self.tasks[t].subtask.is_finished()
-                    })
+                    .filter(|&t| self.tasks[t].subtask.is_source() || self.tasks[t].subtask.is_finished())
                     .collect();
                 for t in targets {
                     let arrival = self.transit_arrival(JOB_MANAGER, self.tasks[t].node, now);
                     self.queue.schedule(
                         arrival,
-                        Event::Trigger {
-                            subtask: t as u32,
-                            attempt: self.attempt,
-                            checkpoint_id: id,
-                        },
+                        Event::Trigger { subtask: t as u32, attempt: self.attempt, checkpoint_id: id },
                     );
                 }
                 self.fire_crash_triggers(now, |t| *t == Trigger::OnCheckpointTrigger(id));
             }
             CheckpointEvent::Completed { id } => {
-                self.recorder
-                    .record(now, TraceKind::CheckpointCompleted, 0, 0, id as i64, 0);
+                self.recorder.record(now, TraceKind::CheckpointCompleted, 0, 0, id as i64, 0);
                 if let Some(stats) = self.checkpoints.iter_mut().rev().find(|c| c.id == id) {
                     stats.outcome = CheckpointOutcome::Completed { at_ns: now };
                 }
@@ -1105,37 +931,24 @@ impl World {
                         let arrival = self.transit_arrival(JOB_MANAGER, self.tasks[t].node, now);
                         self.queue.schedule(
                             arrival,
-                            Event::Notify {
-                                subtask: t as u32,
-                                attempt: self.attempt,
-                                checkpoint_id: id,
-                            },
+                            Event::Notify { subtask: t as u32, attempt: self.attempt, checkpoint_id: id },
                         );
                     }
                 }
                 if self.final_checkpoint_after.is_some_and(|after| id > after) {
-                    // Every task had finished and this checkpoint covers their final output:
-                    // once the notifications land, transactional sinks have committed it all.
-                    // No more checkpoints: drop the pending deadline so the run can end.
-                    self.finished_at_ns = Some(now);
+                    // Every task had finished and this checkpoint covers their final output.
+                    // The job ends once every task heard of it (so transactional sinks have
+                    // committed): a crash before that still fails over and recovers.
+                    self.final_checkpoint = Some(id);
+                    self.final_notified.clear();
                     self.queue.retain(|e| !matches!(e, Event::CoordinatorTick));
                     self.coordinator_tick_at = None;
                 }
             }
             CheckpointEvent::Aborted { id, reason } => {
-                self.recorder.record(
-                    now,
-                    TraceKind::CheckpointAborted,
-                    0,
-                    0,
-                    id as i64,
-                    reason as i64,
-                );
+                self.recorder.record(now, TraceKind::CheckpointAborted, 0, 0, id as i64, reason as i64);
                 if let Some(stats) = self.checkpoints.iter_mut().rev().find(|c| c.id == id) {
-                    stats.outcome = CheckpointOutcome::Aborted {
-                        at_ns: now,
-                        reason: format!("{reason:?}"),
-                    };
+                    stats.outcome = CheckpointOutcome::Aborted { at_ns: now, reason: format!("{reason:?}") };
                 }
                 self.end_stop_the_world(id, now);
             }
@@ -1162,20 +975,9 @@ impl World {
         }
         self.fault_fired_at[index] = Some(now);
         match self.faults[index].clone() {
-            Fault::Crash {
-                node,
-                restart_after_ns,
-                ..
-            } => self.crash_node(node, restart_after_ns, now),
+            Fault::Crash { node, restart_after_ns, .. } => self.crash_node(node, restart_after_ns, now),
             Fault::Partition { a, b, until_ns, .. } => {
-                self.recorder.record(
-                    now,
-                    TraceKind::NetworkFault,
-                    0,
-                    index as u32,
-                    a as i64,
-                    b as i64,
-                );
+                self.recorder.record(now, TraceKind::NetworkFault, 0, index as u32, a as i64, b as i64);
                 // Heartbeats across the partition stop: if it outlasts the timeout, the job
                 // manager declares the task manager lost (or the task managers lose the job manager).
                 let tm = if a == JOB_MANAGER {
@@ -1189,19 +991,11 @@ impl World {
                     let detect_at = self.detection_time(now);
                     if detect_at < until_ns {
                         let incarnation = self.nodes[tm].incarnation;
-                        self.queue.schedule(
-                            detect_at,
-                            Event::FailureDetected {
-                                node: tm as u32,
-                                incarnation,
-                            },
-                        );
+                        self.queue.schedule(detect_at, Event::FailureDetected { node: tm as u32, incarnation });
                     }
                 }
             }
-            _ => self
-                .recorder
-                .record(now, TraceKind::NetworkFault, 0, index as u32, 0, 0),
+            _ => self.recorder.record(now, TraceKind::NetworkFault, 0, index as u32, 0, 0),
         }
     }
 
@@ -1234,31 +1028,24 @@ impl World {
         }
         self.nodes[node].alive = false;
         self.nodes[node].incarnation += 1;
-        self.recorder.record(
-            now,
-            TraceKind::NodeCrashed,
-            node as u32,
-            0,
-            restart_after_ns.map_or(-1, |d| d as i64),
-            0,
-        );
-        for task in self.tasks.iter_mut().filter(|t| t.node == node) {
-            task.alive = false;
-            task.subtask.clear_inputs();
+        self.recorder.record(now, TraceKind::NodeCrashed, node as u32, 0, restart_after_ns.map_or(-1, |d| d as i64), 0);
+        for id in 0..self.tasks.len() {
+            if self.tasks[id].node != node {
+                continue;
+            }
+            self.tasks[id].alive = false;
+            self.tasks[id].subtask.clear_inputs();
+            // Its input buffers are gone: their credit goes back to the senders.
+            for &c in &self.scenario.plan.subtasks[id].inputs {
+                self.channels[c].occupancy = 0;
+            }
         }
         if let Some(delay) = restart_after_ns {
-            self.queue
-                .schedule(now + delay, Event::NodeBack { node: node as u32 });
+            self.queue.schedule(now + delay, Event::NodeBack { node: node as u32 });
         }
         let incarnation = self.nodes[node].incarnation;
         let detect_at = self.detection_time(now);
-        self.queue.schedule(
-            detect_at,
-            Event::FailureDetected {
-                node: node as u32,
-                incarnation,
-            },
-        );
+        self.queue.schedule(detect_at, Event::FailureDetected { node: node as u32, incarnation });
     }
 
     /// Global failover: cancel every task, then restart after the strategy's delay.
@@ -1266,8 +1053,7 @@ impl World {
         if self.restarting || self.finished_at_ns.is_some() {
             return;
         }
-        self.recorder
-            .record(now, TraceKind::FailureDetected, node as u32, 0, 0, 0);
+        self.recorder.record(now, TraceKind::FailureDetected, node as u32, 0, 0, 0);
         self.attempt += 1;
         self.restarts += 1;
         for task in &mut self.tasks {
@@ -1275,18 +1061,13 @@ impl World {
             task.subtask.clear_inputs();
         }
         self.stw_checkpoint = None;
-        if let Some(event) = self
-            .coordinator
-            .as_mut()
-            .and_then(|c| c.on_job_restart(now))
-        {
+        if let Some(event) = self.coordinator.as_mut().and_then(|c| c.on_job_restart(now)) {
             self.on_checkpoint_event(event, now);
         }
         match self.scenario.restart.delay_ms(self.restarts) {
             Some(delay_ms) => {
                 self.restarting = true;
-                self.queue
-                    .schedule(now + delay_ms * 1_000_000, Event::JobRestart);
+                self.queue.schedule(now + delay_ms * 1_000_000, Event::JobRestart);
             }
             None => self.stop = Some(StopReason::JobFailed),
         }
@@ -1294,12 +1075,7 @@ impl World {
 
     fn restart_job(&mut self, now: TimeNs) {
         // Wait for the nodes the job needs; a node that never returns gives its tasks away.
-        let needed: Vec<NodeId> = self
-            .tasks
-            .iter()
-            .map(|t| t.node)
-            .chain([JOB_MANAGER])
-            .collect();
+        let needed: Vec<NodeId> = self.tasks.iter().map(|t| t.node).chain([JOB_MANAGER]).collect();
         if let Some(&down) = needed.iter().find(|&&n| !self.nodes[n].alive) {
             let back = self.queue.iter_unsorted().find_map(|(t, e)| match e {
                 Event::NodeBack { node } if *node as usize == down => Some(t),
@@ -1310,20 +1086,13 @@ impl World {
                 None if down == JOB_MANAGER => self.stop = Some(StopReason::JobFailed),
                 None => {
                     // Redeploy on the surviving task managers, round robin (spare capacity assumed).
-                    let alive: Vec<NodeId> = (1..self.nodes.len())
-                        .filter(|&n| self.nodes[n].alive)
-                        .collect();
+                    let alive: Vec<NodeId> = (1..self.nodes.len()).filter(|&n| self.nodes[n].alive).collect();
                     if alive.is_empty() {
                         self.stop = Some(StopReason::JobFailed);
                         return;
                     }
                     let nodes = &self.nodes;
-                    for (k, task) in self
-                        .tasks
-                        .iter_mut()
-                        .filter(|t| !nodes[t.node].alive)
-                        .enumerate()
-                    {
+                    for (k, task) in self.tasks.iter_mut().filter(|t| !nodes[t.node].alive).enumerate() {
                         task.node = alive[k % alive.len()];
                     }
                     self.queue.schedule(now, Event::JobRestart);
@@ -1345,20 +1114,14 @@ impl World {
             restore_from.map_or(-1, |c| c as i64),
         );
         let mode: Option<CheckpointMode> = self.scenario.checkpoint_config().map(|c| c.mode);
-        let high_water: Vec<(u32, u64)> = self
-            .source_high_water
-            .iter()
-            .enumerate()
-            .map(|(p, o)| (p as u32, *o))
-            .collect();
+        let high_water: Vec<(u32, u64)> =
+            self.source_high_water.iter().enumerate().map(|(p, o)| (p as u32, *o)).collect();
         for id in 0..self.tasks.len() {
             let state: Option<OperatorState> = restore_from
                 .and_then(|cp| self.checkpoint_storage.get(cp))
                 .and_then(|snapshots| snapshots.get(&id).cloned());
             let mut subtask = match state {
-                Some(state) => {
-                    Subtask::restored(&self.scenario.plan, id, mode, self.attempt, now, state)
-                }
+                Some(state) => Subtask::restored(&self.scenario.plan, id, mode, self.attempt, now, state),
                 None => Subtask::new(&self.scenario.plan, id, mode, self.attempt, now),
             };
             if self.scenario.guarantee == Guarantee::AtMostOnce {
@@ -1373,11 +1136,13 @@ impl World {
             task.last_snapshot_id = 0;
             task.barrier_seen_ns = None;
             task.aligning = None;
+            task.backpressured = false;
         }
         for channel in &mut self.channels {
             *channel = ChannelState::default();
         }
         self.final_checkpoint_after = None;
+        self.final_checkpoint = None;
         self.start_tasks(now);
         if let Some(c) = self.coordinator.as_mut() {
             c.on_job_restart(now);
@@ -1399,11 +1164,7 @@ impl World {
     // ---- invariants ---------------------------------------------------------------------------
 
     fn violate(&mut self, now: TimeNs, subtask: Option<SubtaskId>, message: String) {
-        self.violations.push(Violation {
-            time_ns: now,
-            subtask,
-            message,
-        });
+        self.violations.push(Violation { time_ns: now, subtask, message });
     }
 
     /// Under alignment, no record behind barrier n may be processed before snapshot n.
@@ -1415,10 +1176,7 @@ impl World {
         checkpoint_id: Option<u64>,
         now: TimeNs,
     ) {
-        let aligned = self
-            .scenario
-            .checkpoint_config()
-            .is_some_and(|c| c.mode == CheckpointMode::ExactlyOnce);
+        let aligned = self.scenario.checkpoint_config().is_some_and(|c| c.mode == CheckpointMode::ExactlyOnce);
         let inputs = self.scenario.plan.subtasks[id].inputs.len();
         let task = &mut self.tasks[id];
         match kind {
@@ -1465,8 +1223,8 @@ impl World {
                 .map(|s| self.tasks[s].subtask.output_watermark())
                 .min()
                 .unwrap_or(i64::MIN);
-            self.bucket.watermark_lag_ms[op] = (min_wm != i64::MIN && min_wm != i64::MAX)
-                .then(|| (now / 1_000_000) as i64 - min_wm);
+            self.bucket.watermark_lag_ms[op] =
+                (min_wm != i64::MIN && min_wm != i64::MAX).then(|| (now / 1_000_000) as i64 - min_wm);
         }
         let next = MetricsBucket {
             start_ns: now,
@@ -1480,10 +1238,7 @@ impl World {
 
     /// Is this operator a sink?
     pub fn is_sink(&self, operator: usize) -> bool {
-        matches!(
-            self.scenario.plan.operators[operator].kind,
-            OperatorKind::Sink(_)
-        )
+        matches!(self.scenario.plan.operators[operator].kind, OperatorKind::Sink(_))
     }
 }
 
@@ -1520,17 +1275,10 @@ mod tests {
         let (mut w, id) = world();
         w.check_alignment_invariant(id, 0, MessageKind::Barrier, Some(1), 10);
         w.check_alignment_invariant(id, 1, MessageKind::Record, None, 11);
-        assert!(
-            w.violations.is_empty(),
-            "input 1 has not delivered barrier 1: its records are fine"
-        );
+        assert!(w.violations.is_empty(), "input 1 has not delivered barrier 1: its records are fine");
         w.check_alignment_invariant(id, 0, MessageKind::Record, None, 12);
         assert_eq!(w.violations.len(), 1);
-        assert!(
-            w.violations[0].message.contains("behind barrier 1"),
-            "{:?}",
-            w.violations
-        );
+        assert!(w.violations[0].message.contains("behind barrier 1"), "{:?}", w.violations);
     }
 
     #[test]
@@ -1542,16 +1290,22 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_storage_write_declines_the_checkpoint() {
+        let scenario = Arc::new(Scenario::parse(TWO_INPUTS, "test").unwrap());
+        let faults = vec![Fault::CheckpointStorageFailure { checkpoint: 2 }];
+        let mut w = World::with_faults(scenario, 1, RunOptions::default(), faults);
+        assert_eq!(w.run(), StopReason::JobFinished);
+        let outcome = |id: u64| w.checkpoints.iter().find(|c| c.id == id).map(|c| c.outcome.clone());
+        assert!(matches!(outcome(1), Some(CheckpointOutcome::Completed { .. })));
+        assert!(matches!(outcome(2), Some(CheckpointOutcome::Aborted { ref reason, .. }) if reason == "Declined"));
+        assert!(matches!(outcome(3), Some(CheckpointOutcome::Completed { .. })));
+    }
+
+    #[test]
     fn restart_strategies() {
         use crate::scenario::RestartStrategy;
-        let fixed = RestartStrategy::FixedDelay {
-            delay_ms: 100,
-            max_attempts: 2,
-        };
-        assert_eq!(
-            (1..=3).map(|n| fixed.delay_ms(n)).collect::<Vec<_>>(),
-            vec![Some(100), Some(100), None]
-        );
+        let fixed = RestartStrategy::FixedDelay { delay_ms: 100, max_attempts: 2 };
+        assert_eq!((1..=3).map(|n| fixed.delay_ms(n)).collect::<Vec<_>>(), vec![Some(100), Some(100), None]);
         let exp = RestartStrategy::ExponentialDelay {
             initial_delay_ms: 100,
             max_delay_ms: 350,
@@ -1568,25 +1322,12 @@ mod tests {
     fn a_crashed_node_is_detected_and_the_job_restarts() {
         let (mut w, _) = world();
         w.run_until(300_000_000);
-        w.inject(Fault::Crash {
-            node: 1,
-            at: Trigger::At(0),
-            restart_after_ns: Some(100_000_000),
-        });
+        w.inject(Fault::Crash { node: 1, at: Trigger::At(0), restart_after_ns: Some(100_000_000) });
         assert_eq!(w.run(), StopReason::JobFinished);
         let kinds: Vec<TraceKind> = w.recorder.events().iter().map(|e| e.kind).collect();
-        let crash = kinds
-            .iter()
-            .position(|k| *k == TraceKind::NodeCrashed)
-            .expect("crashed");
-        let detected = kinds
-            .iter()
-            .position(|k| *k == TraceKind::FailureDetected)
-            .expect("detected");
-        let restarted = kinds
-            .iter()
-            .position(|k| *k == TraceKind::JobRestarted)
-            .expect("restarted");
+        let crash = kinds.iter().position(|k| *k == TraceKind::NodeCrashed).expect("crashed");
+        let detected = kinds.iter().position(|k| *k == TraceKind::FailureDetected).expect("detected");
+        let restarted = kinds.iter().position(|k| *k == TraceKind::JobRestarted).expect("restarted");
         assert!(crash < detected && detected < restarted);
         assert_eq!(w.restarts, 1);
     }

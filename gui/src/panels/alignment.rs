@@ -8,12 +8,7 @@ use crate::panels::{BARRIER_COLOR, BLOCKED_COLOR};
 use crate::view::time_text;
 use crate::view::Frame;
 
-pub fn alignment_ui(
-    ui: &mut egui::Ui,
-    session: &Session,
-    frame: &Frame,
-    actions: &mut Vec<Action>,
-) {
+pub fn alignment_ui(ui: &mut egui::Ui, session: &Session, frame: &Frame, actions: &mut Vec<Action>) {
     let scenario = &session.scenario;
     let view = &frame.alignment;
     let Some(c) = &view.coordinator else {
@@ -41,66 +36,53 @@ pub fn alignment_ui(
             );
         }
         None => {
-            let latest = c
-                .latest_completed
-                .map_or("none yet".to_string(), |l| l.to_string());
-            ui.label(format!(
-                "No checkpoint in flight. Latest completed checkpoint: {latest}."
-            ));
+            let latest = c.latest_completed.map_or("none yet".to_string(), |l| l.to_string());
+            ui.label(format!("No checkpoint in flight. Latest completed checkpoint: {latest}."));
         }
     }
     ui.separator();
-    egui::ScrollArea::vertical()
-        .id_salt("alignment_scroll")
-        .auto_shrink([false, false])
-        .show(ui, |ui| {
-            egui::Grid::new("alignment_grid")
-                .striped(true)
-                .num_columns(3)
-                .show(ui, |ui| {
-                    ui.strong("subtask");
-                    ui.strong("aligning");
-                    ui.strong("inputs: barrier seen / blocked / messages waiting");
-                    ui.end_row();
-                    for row in &view.rows {
-                        if ui.link(&row.name).clicked() {
-                            actions.push(Action::Select(Some(row.subtask)));
+    egui::ScrollArea::vertical().id_salt("alignment_scroll").auto_shrink([false, false]).show(ui, |ui| {
+        egui::Grid::new("alignment_grid").striped(true).num_columns(3).show(ui, |ui| {
+            ui.strong("subtask");
+            ui.strong("aligning");
+            ui.strong("inputs: barrier seen / blocked / messages waiting");
+            ui.end_row();
+            for row in &view.rows {
+                if ui.link(&row.name).clicked() {
+                    actions.push(Action::Select(Some(row.subtask)));
+                }
+                match (row.checkpoint, row.started_ns) {
+                    (Some(cp), Some(at)) => {
+                        ui.colored_label(BARRIER_COLOR, format!("checkpoint {cp} since {}", time_text(scenario, at)));
+                    }
+                    _ => {
+                        ui.weak(format!("no (last snapshot: {})", row.latest));
+                    }
+                }
+                ui.horizontal_wrapped(|ui| {
+                    for input in &row.inputs {
+                        let mut text = format!("{}:", input.from);
+                        if input.finished {
+                            text.push_str(" ended");
+                        } else if input.barrier_seen {
+                            text.push_str(" barrier arrived");
+                        } else if row.checkpoint.is_some() {
+                            text.push_str(" waiting for barrier");
                         }
-                        match (row.checkpoint, row.started_ns) {
-                            (Some(cp), Some(at)) => {
-                                ui.colored_label(
-                                    BARRIER_COLOR,
-                                    format!("checkpoint {cp} since {}", time_text(scenario, at)),
-                                );
+                        if input.blocked {
+                            text.push_str(&format!(" blocked, {} waiting", input.queued));
+                            ui.colored_label(BLOCKED_COLOR, text);
+                        } else {
+                            if input.queued > 0 {
+                                text.push_str(&format!(" {} queued", input.queued));
                             }
-                            _ => {
-                                ui.weak(format!("no (last snapshot: {})", row.latest));
-                            }
+                            ui.label(text);
                         }
-                        ui.horizontal_wrapped(|ui| {
-                            for input in &row.inputs {
-                                let mut text = format!("{}:", input.from);
-                                if input.finished {
-                                    text.push_str(" ended");
-                                } else if input.barrier_seen {
-                                    text.push_str(" barrier arrived");
-                                } else if row.checkpoint.is_some() {
-                                    text.push_str(" waiting for barrier");
-                                }
-                                if input.blocked {
-                                    text.push_str(&format!(" blocked, {} waiting", input.queued));
-                                    ui.colored_label(BLOCKED_COLOR, text);
-                                } else {
-                                    if input.queued > 0 {
-                                        text.push_str(&format!(" {} queued", input.queued));
-                                    }
-                                    ui.label(text);
-                                }
-                                ui.weak("|");
-                            }
-                        });
-                        ui.end_row();
+                        ui.weak("|");
                     }
                 });
+                ui.end_row();
+            }
         });
+    });
 }

@@ -7,9 +7,7 @@ use egui::epaint::CubicBezierShape;
 use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, StrokeKind, Vec2};
 
 use crate::app::{Action, FaultRequest, Session};
-use crate::panels::{
-    palette, BARRIER_COLOR, BLOCKED_COLOR, DOWN_COLOR, IDLE_COLOR, RECORD_COLOR, WATERMARK_COLOR,
-};
+use crate::panels::{palette, BARRIER_COLOR, BLOCKED_COLOR, DOWN_COLOR, IDLE_COLOR, RECORD_COLOR, WATERMARK_COLOR};
 use crate::view::dag::{ChannelLine, DagLayout, Flight, OperatorBox, SubtaskSlot};
 use crate::view::watermarks::watermark_text;
 use crate::view::Frame;
@@ -32,20 +30,12 @@ impl Geometry {
         let column_width = rect.width() / layout.columns.max(1) as f32;
         let row_height = (rect.height() / layout.rows.max(1.0)).clamp(14.0, 46.0);
         let top = rect.top() + (rect.height() - layout.rows * row_height).max(0.0) / 2.0;
-        Geometry {
-            rect,
-            column_width,
-            row_height,
-            top,
-        }
+        Geometry { rect, column_width, row_height, top }
     }
 
     fn column_x(&self, column: usize) -> (f32, f32) {
         let left = self.rect.left() + column as f32 * self.column_width;
-        (
-            left + self.column_width * 0.14,
-            left + self.column_width * 0.86,
-        )
+        (left + self.column_width * 0.14, left + self.column_width * 0.86)
     }
 
     fn operator_rect(&self, op: &OperatorBox) -> Rect {
@@ -65,8 +55,7 @@ impl Geometry {
     fn curve(&self, layout: &DagLayout, c: &ChannelLine) -> [Pos2; 4] {
         let from = self.slot_rect(&layout.subtasks[c.from]);
         let to = self.slot_rect(&layout.subtasks[c.to]);
-        let spread =
-            |r: Rect, k: usize, n: usize| r.top() + r.height() * (k + 1) as f32 / (n + 1) as f32;
+        let spread = |r: Rect, k: usize, n: usize| r.top() + r.height() * (k + 1) as f32 / (n + 1) as f32;
         let a = Pos2::new(from.right(), spread(from, c.output, c.outputs));
         let b = Pos2::new(to.left(), spread(to, c.input, c.inputs));
         let dx = ((b.x - a.x) * 0.45).max(20.0);
@@ -92,8 +81,7 @@ pub fn dag_ui(
     let scenario = &session.scenario;
     let size = ui.available_size().max(Vec2::new(200.0, 120.0));
     let (response, painter) = ui.allocate_painter(size, Sense::click());
-    response
-        .widget_info(|| egui::WidgetInfo::labeled(egui::accesskit::Role::Image, true, "Job graph"));
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::accesskit::Role::Image, true, "Job graph"));
     let geo = Geometry::new(layout, response.rect.shrink(4.0));
     let visuals = ui.visuals().clone();
     let text = visuals.text_color();
@@ -111,13 +99,7 @@ pub fn dag_ui(
             StrokeKind::Inside,
         );
         let header = Pos2::new(r.left() + 6.0, r.top() + 2.0);
-        let title = painter.text(
-            header,
-            Align2::LEFT_TOP,
-            &op.name,
-            FontId::proportional(13.0),
-            text,
-        );
+        let title = painter.text(header, Align2::LEFT_TOP, &op.name, FontId::proportional(13.0), text);
         painter.text(
             Pos2::new(title.right() + 6.0, title.bottom()),
             Align2::LEFT_BOTTOM,
@@ -140,20 +122,10 @@ pub fn dag_ui(
             tm.gamma_multiply(0.35)
         };
         painter.rect_filled(r, 3.0, fill);
-        let stroke = if Some(slot.subtask) == selected {
-            Stroke::new(2.5, text)
-        } else {
-            Stroke::new(1.0, tm)
-        };
+        let stroke = if Some(slot.subtask) == selected { Stroke::new(2.5, text) } else { Stroke::new(1.0, tm) };
         painter.rect_stroke(r, 3.0, stroke, StrokeKind::Inside);
         let label = format!("{}  tm-{}", slot.name, slot.task_manager);
-        painter.text(
-            Pos2::new(r.left() + 4.0, r.center().y),
-            Align2::LEFT_CENTER,
-            label,
-            small.clone(),
-            text,
-        );
+        painter.text(Pos2::new(r.left() + 4.0, r.center().y), Align2::LEFT_CENTER, label, small.clone(), text);
         let node_down = frame.dag.down.contains(&slot.task_manager);
         let state = if node_down {
             "task manager down".to_string()
@@ -175,13 +147,7 @@ pub fn dag_ui(
         } else {
             weak
         };
-        painter.text(
-            Pos2::new(r.right() - 4.0, r.center().y),
-            Align2::RIGHT_CENTER,
-            state,
-            small.clone(),
-            color,
-        );
+        painter.text(Pos2::new(r.right() - 4.0, r.center().y), Align2::RIGHT_CENTER, state, small.clone(), color);
         if hover.is_some_and(|p| r.contains(p)) {
             hovered_slot = Some(slot.subtask);
         }
@@ -198,12 +164,7 @@ pub fn dag_ui(
         } else {
             Stroke::new(1.0, weak.gamma_multiply(0.6))
         };
-        painter.add(CubicBezierShape::from_points_stroke(
-            points,
-            false,
-            Color32::TRANSPARENT,
-            stroke,
-        ));
+        painter.add(CubicBezierShape::from_points_stroke(points, false, Color32::TRANSPARENT, stroke));
         let end = points[3];
         if status.blocked {
             painter.text(
@@ -231,12 +192,8 @@ pub fn dag_ui(
     let mut watermark_labels = 0;
     for flight in frame.dag.in_flight.iter().take(MAX_DRAWN_MESSAGES) {
         let c = &layout.channels[flight.channel];
-        let curve = CubicBezierShape::from_points_stroke(
-            geo.curve(layout, c),
-            false,
-            Color32::TRANSPARENT,
-            Stroke::NONE,
-        );
+        let curve =
+            CubicBezierShape::from_points_stroke(geo.curve(layout, c), false, Color32::TRANSPARENT, Stroke::NONE);
         let p = curve.sample(flight.progress);
         let painter = if flight.doomed { &ghost } else { &painter };
         match flight.what {
@@ -244,11 +201,7 @@ pub fn dag_ui(
                 painter.circle_filled(p, 3.0, RECORD_COLOR);
             }
             Flight::Watermark(w) => {
-                painter.vline(
-                    p.x,
-                    p.y - 7.0..=p.y + 7.0,
-                    Stroke::new(2.0, WATERMARK_COLOR),
-                );
+                painter.vline(p.x, p.y - 7.0..=p.y + 7.0, Stroke::new(2.0, WATERMARK_COLOR));
                 if watermark_labels < MAX_WATERMARK_LABELS {
                     watermark_labels += 1;
                     painter.text(
@@ -261,11 +214,7 @@ pub fn dag_ui(
                 }
             }
             Flight::Barrier(id) => {
-                painter.rect_filled(
-                    Rect::from_center_size(p, Vec2::new(4.0, 16.0)),
-                    1.0,
-                    BARRIER_COLOR,
-                );
+                painter.rect_filled(Rect::from_center_size(p, Vec2::new(4.0, 16.0)), 1.0, BARRIER_COLOR);
                 painter.text(
                     p + Vec2::new(0.0, 9.0),
                     Align2::CENTER_TOP,
@@ -289,21 +238,12 @@ pub fn dag_ui(
         banner.push(format!("tm-{tm} is down"));
     }
     if frame.dag.restarting {
-        banner.push(
-            "failure detected: the job is stopped and will restart from its latest checkpoint"
-                .to_string(),
-        );
+        banner.push("failure detected: the job is stopped and will restart from its latest checkpoint".to_string());
     }
     if frame.dag.attempt > 0 {
-        let restarts = if frame.dag.attempt == 1 {
-            "1 restart".to_string()
-        } else {
-            format!("{} restarts", frame.dag.attempt)
-        };
-        banner.push(format!(
-            "job attempt {} (after {restarts})",
-            frame.dag.attempt
-        ));
+        let restarts =
+            if frame.dag.attempt == 1 { "1 restart".to_string() } else { format!("{} restarts", frame.dag.attempt) };
+        banner.push(format!("job attempt {} (after {restarts})", frame.dag.attempt));
     }
     if !banner.is_empty() {
         painter.text(
@@ -318,10 +258,7 @@ pub fn dag_ui(
         Pos2::new(r.left() + 4.0, r.bottom() - 2.0),
         Align2::LEFT_BOTTOM,
         if frame.dag.in_flight.len() > drawn {
-            format!(
-                "{} messages on the wire ({drawn} drawn)",
-                frame.dag.in_flight.len()
-            )
+            format!("{} messages on the wire ({drawn} drawn)", frame.dag.in_flight.len())
         } else {
             format!("{} messages on the wire", frame.dag.in_flight.len())
         },
@@ -346,25 +283,13 @@ pub fn dag_ui(
             return;
         };
         let tm = layout.subtasks[s].task_manager;
-        ui.label(format!(
-            "{} runs on tm-{tm}. At the cursor:",
-            layout.subtasks[s].name
-        ));
-        let crash = FaultRequest::Crash {
-            tm,
-            restart_after_ms,
-        };
-        if ui
-            .button(format!("Crash tm-{tm} ({})", crash.describe()))
-            .clicked()
-        {
+        ui.label(format!("{} runs on tm-{tm}. At the cursor:", layout.subtasks[s].name));
+        let crash = FaultRequest::Crash { tm, restart_after_ms };
+        if ui.button(format!("Crash tm-{tm} ({})", crash.describe())).clicked() {
             actions.push(Action::Inject(crash));
             ui.close();
         }
-        let forever = FaultRequest::Crash {
-            tm,
-            restart_after_ms: None,
-        };
+        let forever = FaultRequest::Crash { tm, restart_after_ms: None };
         if restart_after_ms.is_some() && ui.button(format!("Crash tm-{tm} for good")).clicked() {
             actions.push(Action::Inject(forever));
             ui.close();
@@ -391,18 +316,10 @@ fn legend_ui(ui: &mut egui::Ui, session: &Session) {
             p.circle_filled(c, 3.0, RECORD_COLOR);
         });
         glyph_ui(ui, "watermark (event time)", |p, c| {
-            p.vline(
-                c.x,
-                c.y - 6.0..=c.y + 6.0,
-                Stroke::new(2.0, WATERMARK_COLOR),
-            );
+            p.vline(c.x, c.y - 6.0..=c.y + 6.0, Stroke::new(2.0, WATERMARK_COLOR));
         });
         glyph_ui(ui, "barrier of checkpoint n", |p, c| {
-            p.rect_filled(
-                Rect::from_center_size(c, Vec2::new(4.0, 12.0)),
-                1.0,
-                BARRIER_COLOR,
-            );
+            p.rect_filled(Rect::from_center_size(c, Vec2::new(4.0, 12.0)), 1.0, BARRIER_COLOR);
         });
         glyph_ui(ui, "idle notice", |p, c| {
             p.circle_stroke(c, 4.0, Stroke::new(1.5, IDLE_COLOR));
@@ -422,19 +339,11 @@ fn legend_ui(ui: &mut egui::Ui, session: &Session) {
         for tm in 0..session.layout.task_managers {
             let color = palette(tm as usize);
             glyph_ui(ui, &format!("tm-{tm}"), move |p, c| {
-                p.rect_filled(
-                    Rect::from_center_size(c, Vec2::new(12.0, 10.0)),
-                    2.0,
-                    color.gamma_multiply(0.6),
-                );
+                p.rect_filled(Rect::from_center_size(c, Vec2::new(12.0, 10.0)), 2.0, color.gamma_multiply(0.6));
             });
         }
         glyph_ui(ui, "down / stopped", |p, c| {
-            p.rect_filled(
-                Rect::from_center_size(c, Vec2::new(12.0, 10.0)),
-                2.0,
-                DOWN_COLOR,
-            );
+            p.rect_filled(Rect::from_center_size(c, Vec2::new(12.0, 10.0)), 2.0, DOWN_COLOR);
         });
         ui.small("· faded messages will be dropped on arrival");
     });

@@ -29,18 +29,10 @@ pub fn keys_ui(ui: &mut egui::Ui, actions: &mut Vec<Action>) {
         }
         let shift = i.modifiers.shift;
         if i.key_pressed(Key::ArrowRight) {
-            actions.push(Action::Time(if shift {
-                Command::SeekByPermille(20)
-            } else {
-                Command::StepEvent
-            }));
+            actions.push(Action::Time(if shift { Command::SeekByPermille(20) } else { Command::StepEvent }));
         }
         if i.key_pressed(Key::ArrowLeft) {
-            actions.push(Action::Time(if shift {
-                Command::SeekByPermille(-20)
-            } else {
-                Command::StepBack
-            }));
+            actions.push(Action::Time(if shift { Command::SeekByPermille(-20) } else { Command::StepBack }));
         }
         if i.key_pressed(Key::Home) {
             actions.push(Action::Time(Command::ToStart));

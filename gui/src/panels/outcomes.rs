@@ -11,11 +11,7 @@ use crate::panels::{BLOCKED_COLOR, GOOD_COLOR};
 use crate::view::outcomes::{self, OutcomeRow};
 use crate::view::time_text;
 
-const SINKS: [SinkKind; 3] = [
-    SinkKind::Plain,
-    SinkKind::Idempotent,
-    SinkKind::TwoPhaseCommit,
-];
+const SINKS: [SinkKind; 3] = [SinkKind::Plain, SinkKind::Idempotent, SinkKind::TwoPhaseCommit];
 
 pub fn outcomes_ui(
     ui: &mut egui::Ui,
@@ -25,27 +21,17 @@ pub fn outcomes_ui(
     isolate_ms: &mut u64,
     actions: &mut Vec<Action>,
 ) {
-    egui::ScrollArea::vertical()
-        .id_salt("outcomes_scroll")
-        .auto_shrink([false, false])
-        .show(ui, |ui| {
-            // Side by side: what to do on the left, what came of it on the right.
-            ui.columns(2, |columns| {
-                variant_ui(&mut columns[0], session, actions);
-                columns[0].separator();
-                faults_ui(
-                    &mut columns[0],
-                    session,
-                    cursor_ns,
-                    restart_after_ms,
-                    isolate_ms,
-                    actions,
-                );
-                columns[0].separator();
-                runs_ui(&mut columns[0], session, actions);
-                comparison_ui(&mut columns[1], session, actions);
-            });
+    egui::ScrollArea::vertical().id_salt("outcomes_scroll").auto_shrink([false, false]).show(ui, |ui| {
+        // Side by side: what to do on the left, what came of it on the right.
+        ui.columns(2, |columns| {
+            variant_ui(&mut columns[0], session, actions);
+            columns[0].separator();
+            faults_ui(&mut columns[0], session, cursor_ns, restart_after_ms, isolate_ms, actions);
+            columns[0].separator();
+            runs_ui(&mut columns[0], session, actions);
+            comparison_ui(&mut columns[1], session, actions);
         });
+    });
 }
 
 fn variant_ui(ui: &mut egui::Ui, session: &Session, actions: &mut Vec<Action>) {
@@ -54,46 +40,33 @@ fn variant_ui(ui: &mut egui::Ui, session: &Session, actions: &mut Vec<Action>) {
         let label = ui.label("Guarantee:");
         let as_written = format!("as written ({})", session.base.guarantee.label());
         let current = guarantee.map_or(as_written.clone(), |g| g.label().to_string());
-        let combo = egui::ComboBox::from_id_salt("guarantee")
-            .selected_text(current)
-            .show_ui(ui, |ui| {
-                if ui
-                    .selectable_label(guarantee.is_none(), &as_written)
-                    .clicked()
-                {
-                    actions.push(Action::SetVariant(None, sink));
+        let combo = egui::ComboBox::from_id_salt("guarantee").selected_text(current).show_ui(ui, |ui| {
+            if ui.selectable_label(guarantee.is_none(), &as_written).clicked() {
+                actions.push(Action::SetVariant(None, sink));
+            }
+            for g in Guarantee::ALL {
+                if ui.selectable_label(guarantee == Some(g), g.label()).clicked() {
+                    actions.push(Action::SetVariant(Some(g), sink));
                 }
-                for g in Guarantee::ALL {
-                    if ui
-                        .selectable_label(guarantee == Some(g), g.label())
-                        .clicked()
-                    {
-                        actions.push(Action::SetVariant(Some(g), sink));
-                    }
-                }
-            });
+            }
+        });
         combo.response.labelled_by(label.id);
         let label = ui.label("Sinks:");
         let current = sink.map_or("as written", |k| k.label());
-        let combo = egui::ComboBox::from_id_salt("sink_kind")
-            .selected_text(current)
-            .show_ui(ui, |ui| {
-                if ui.selectable_label(sink.is_none(), "as written").clicked() {
-                    actions.push(Action::SetVariant(guarantee, None));
+        let combo = egui::ComboBox::from_id_salt("sink_kind").selected_text(current).show_ui(ui, |ui| {
+            if ui.selectable_label(sink.is_none(), "as written").clicked() {
+                actions.push(Action::SetVariant(guarantee, None));
+            }
+            for k in SINKS {
+                if ui.selectable_label(sink == Some(k), k.label()).clicked() {
+                    actions.push(Action::SetVariant(guarantee, Some(k)));
                 }
-                for k in SINKS {
-                    if ui.selectable_label(sink == Some(k), k.label()).clicked() {
-                        actions.push(Action::SetVariant(guarantee, Some(k)));
-                    }
-                }
-            });
+            }
+        });
         combo.response.labelled_by(label.id);
         ui.weak("(changing these runs the scenario again)");
     });
-    ui.small(format!(
-        "This run promises: {}.",
-        outcomes::promise(session.scenario.guarantee)
-    ));
+    ui.small(format!("This run promises: {}.", outcomes::promise(session.scenario.guarantee)));
 }
 
 fn faults_ui(
@@ -112,47 +85,24 @@ fn faults_ui(
         let mut never = restart_after_ms.is_none();
         let mut ms = restart_after_ms.unwrap_or(2_000);
         ui.label("A crashed task manager comes back after");
-        ui.add_enabled(
-            !never,
-            egui::DragValue::new(&mut ms)
-                .range(1..=600_000)
-                .suffix(" ms"),
-        );
+        ui.add_enabled(!never, egui::DragValue::new(&mut ms).range(1..=600_000).suffix(" ms"));
         ui.checkbox(&mut never, "never comes back");
         *restart_after_ms = (!never).then_some(ms);
     });
     ui.horizontal_wrapped(|ui| {
         for tm in 0..session.scenario.task_managers {
-            let request = FaultRequest::Crash {
-                tm,
-                restart_after_ms: *restart_after_ms,
-            };
-            if ui
-                .button(format!("Crash tm-{tm}"))
-                .on_hover_text(request.describe())
-                .clicked()
-            {
+            let request = FaultRequest::Crash { tm, restart_after_ms: *restart_after_ms };
+            if ui.button(format!("Crash tm-{tm}")).on_hover_text(request.describe()).clicked() {
                 actions.push(Action::Inject(request));
             }
         }
     });
     ui.horizontal_wrapped(|ui| {
         ui.label("Cut off from the job manager for");
-        ui.add(
-            egui::DragValue::new(isolate_ms)
-                .range(1..=600_000)
-                .suffix(" ms"),
-        );
+        ui.add(egui::DragValue::new(isolate_ms).range(1..=600_000).suffix(" ms"));
         for tm in 0..session.scenario.task_managers {
-            let request = FaultRequest::Isolate {
-                tm,
-                duration_ms: *isolate_ms,
-            };
-            if ui
-                .button(format!("Isolate tm-{tm}"))
-                .on_hover_text(request.describe())
-                .clicked()
-            {
+            let request = FaultRequest::Isolate { tm, duration_ms: *isolate_ms };
+            if ui.button(format!("Isolate tm-{tm}")).on_hover_text(request.describe()).clicked() {
                 actions.push(Action::Inject(request));
             }
         }
@@ -164,29 +114,17 @@ fn runs_ui(ui: &mut egui::Ui, session: &Session, actions: &mut Vec<Action>) {
     ui.strong("Runs of this scenario");
     for (i, run) in session.runs.iter().enumerate() {
         ui.horizontal_wrapped(|ui| {
-            if ui
-                .selectable_label(i == session.shown, &run.label)
-                .clicked()
-            {
+            if ui.selectable_label(i == session.shown, &run.label).clicked() {
                 actions.push(Action::ShowRun(i));
             }
             if let Some(fork) = &run.fork {
-                ui.weak(format!(
-                    "forked from \"{}\"",
-                    session.runs[fork.parent].label
-                ));
+                ui.weak(format!("forked from \"{}\"", session.runs[fork.parent].label));
             }
             match &session.versus_original[i] {
                 Some(outcome) => {
-                    let color = if outcome.class() == sim::scenario::OutcomeClass::Exact {
-                        GOOD_COLOR
-                    } else {
-                        BLOCKED_COLOR
-                    };
-                    ui.colored_label(
-                        color,
-                        format!("vs the original: {}", outcomes::summary(outcome)),
-                    );
+                    let color =
+                        if outcome.class() == sim::scenario::OutcomeClass::Exact { GOOD_COLOR } else { BLOCKED_COLOR };
+                    ui.colored_label(color, format!("vs the original: {}", outcomes::summary(outcome)));
                 }
                 None => {
                     ui.weak(format!(
@@ -211,36 +149,37 @@ fn comparison_ui(ui: &mut egui::Ui, session: &Session, actions: &mut Vec<Action>
         }
     });
     let Some((run, reports)) = &session.comparison else {
-        ui.weak("Same seed, same faults (those of the run shown), five setups; each is checked against its fault-free run.");
+        ui.weak(
+            "Same seed, same faults (those of the run shown), five setups; each is checked against its fault-free run.",
+        );
         return;
     };
-    ui.small(format!("Faults of \"{}\". Records: source records whose effect reached the output too few / too many times.", session.runs[*run].label));
+    ui.small(format!(
+        "Faults of \"{}\". Records: source records whose effect reached the output too few / too many times.",
+        session.runs[*run].label
+    ));
     let rows: Vec<OutcomeRow> = outcomes::rows(reports);
-    egui::Grid::new("comparison")
-        .striped(true)
-        .num_columns(6)
-        .show(ui, |ui| {
-            for h in ["guarantee", "sinks", "result", "keeps its promise?", "records lost", "records counted twice"] {
-                ui.strong(h);
+    egui::Grid::new("comparison").striped(true).num_columns(6).show(ui, |ui| {
+        for h in ["guarantee", "sinks", "result", "keeps its promise?", "records lost", "records counted twice"] {
+            ui.strong(h);
+        }
+        ui.end_row();
+        for r in &rows {
+            ui.label(r.guarantee);
+            ui.label(r.sink);
+            // The rest would not fit side by side: it is one hover away.
+            ui.label(r.result).on_hover_text(format!(
+                "rows missing / extra / wrong: {} / {} / {}\nrestarts: {}\ncheckpoints: {}\nlatency p50 / p99: {} ms",
+                r.missing_rows, r.extra_rows, r.wrong_rows, r.restarts, r.checkpoints, r.latency_ms
+            ));
+            if r.keeps_promise {
+                ui.colored_label(GOOD_COLOR, "yes").on_hover_text(r.promise);
+            } else {
+                ui.colored_label(BLOCKED_COLOR, "no").on_hover_text(r.promise);
             }
+            ui.label(r.lost_records.to_string());
+            ui.label(r.duplicated_records.to_string());
             ui.end_row();
-            for r in &rows {
-                ui.label(r.guarantee);
-                ui.label(r.sink);
-                // The rest would not fit side by side: it is one hover away.
-                ui.label(r.result).on_hover_text(format!(
-                    "rows missing / extra / wrong: {} / {} / {}\nrestarts: {}\ncheckpoints: {}\nlatency p50 / p99: {} ms",
-                    r.missing_rows, r.extra_rows, r.wrong_rows, r.restarts, r.checkpoints, r.latency_ms
-                ));
-                if r.keeps_promise {
-                    ui.colored_label(GOOD_COLOR, "yes").on_hover_text(r.promise);
-                } else {
-                    ui.colored_label(BLOCKED_COLOR, "no")
-                        .on_hover_text(r.promise);
-                }
-                ui.label(r.lost_records.to_string());
-                ui.label(r.duplicated_records.to_string());
-                ui.end_row();
-            }
-        });
+        }
+    });
 }

@@ -32,21 +32,18 @@ pub fn plots_ui(
             None => {}
         }
     });
-    egui::ScrollArea::vertical()
-        .id_salt("charts_scroll")
-        .auto_shrink([false, false])
-        .show(ui, |ui| {
-            let width = ui.available_width();
-            let per_row = if width > 900.0 { 2 } else { 1 };
-            let chart_width = width / per_row as f32 - 8.0;
-            for pair in charts.chunks(per_row) {
-                ui.horizontal(|ui| {
-                    for chart in pair {
-                        chart_ui(ui, chart, cursor_ns, Vec2::new(chart_width, 200.0));
-                    }
-                });
-            }
-        });
+    egui::ScrollArea::vertical().id_salt("charts_scroll").auto_shrink([false, false]).show(ui, |ui| {
+        let width = ui.available_width();
+        let per_row = if width > 900.0 { 2 } else { 1 };
+        let chart_width = width / per_row as f32 - 8.0;
+        for pair in charts.chunks(per_row) {
+            ui.horizontal(|ui| {
+                for chart in pair {
+                    chart_ui(ui, chart, cursor_ns, Vec2::new(chart_width, 200.0));
+                }
+            });
+        }
+    });
 }
 
 pub fn chart_ui(ui: &mut egui::Ui, chart: &Chart, cursor_ns: TimeNs, size: Vec2) {
@@ -69,18 +66,9 @@ pub fn chart_ui(ui: &mut egui::Ui, chart: &Chart, cursor_ns: TimeNs, size: Vec2)
         FontId::proportional(12.0),
         text,
     );
-    let plot = Rect::from_min_max(
-        rect.left_top() + Vec2::new(48.0, 22.0),
-        rect.right_bottom() - Vec2::new(10.0, 34.0),
-    );
+    let plot = Rect::from_min_max(rect.left_top() + Vec2::new(48.0, 22.0), rect.right_bottom() - Vec2::new(10.0, 34.0));
     if chart.is_empty() {
-        painter.text(
-            plot.center(),
-            Align2::CENTER_CENTER,
-            "no data in this run",
-            FontId::proportional(12.0),
-            weak,
-        );
+        painter.text(plot.center(), Align2::CENTER_CENTER, "no data in this run", FontId::proportional(12.0), weak);
         return;
     }
     let ((x0, x1), (y0, y1)) = chart.bounds();
@@ -97,22 +85,10 @@ pub fn chart_ui(ui: &mut egui::Ui, chart: &Chart, cursor_ns: TimeNs, size: Vec2)
     for k in 0..=4 {
         let y = y0 + (y1 - y0) * k as f64 / 4.0;
         let p = to_screen(x0, y);
-        painter.text(
-            p - Vec2::new(4.0, 0.0),
-            Align2::RIGHT_CENTER,
-            format!("{y:.0}"),
-            small.clone(),
-            weak,
-        );
+        painter.text(p - Vec2::new(4.0, 0.0), Align2::RIGHT_CENTER, format!("{y:.0}"), small.clone(), weak);
         let x = x0 + (x1 - x0) * k as f64 / 4.0;
         let p = to_screen(x, y0);
-        painter.text(
-            p + Vec2::new(0.0, 2.0),
-            Align2::CENTER_TOP,
-            format!("{x:.1}"),
-            small.clone(),
-            weak,
-        );
+        painter.text(p + Vec2::new(0.0, 2.0), Align2::CENTER_TOP, format!("{x:.1}"), small.clone(), weak);
     }
     painter.text(
         Pos2::new(plot.center().x, rect.bottom() - 2.0),
@@ -121,13 +97,7 @@ pub fn chart_ui(ui: &mut egui::Ui, chart: &Chart, cursor_ns: TimeNs, size: Vec2)
         small.clone(),
         weak,
     );
-    painter.text(
-        rect.left_top() + Vec2::new(6.0, 20.0),
-        Align2::LEFT_TOP,
-        &chart.y_label,
-        small.clone(),
-        weak,
-    );
+    painter.text(rect.left_top() + Vec2::new(6.0, 20.0), Align2::LEFT_TOP, &chart.y_label, small.clone(), weak);
     match chart.style {
         ChartStyle::TimeLines => {
             for (i, s) in chart.series.iter().enumerate() {
@@ -149,11 +119,7 @@ pub fn chart_ui(ui: &mut egui::Ui, chart: &Chart, cursor_ns: TimeNs, size: Vec2)
                     let base = to_screen(x, y0);
                     let top = to_screen(x, y);
                     let left = base.x - slot / 2.0 + slot / n * i as f32;
-                    painter.rect_filled(
-                        Rect::from_x_y_ranges(left..=left + slot / n, top.y..=base.y),
-                        0.0,
-                        palette(i),
-                    );
+                    painter.rect_filled(Rect::from_x_y_ranges(left..=left + slot / n, top.y..=base.y), 0.0, palette(i));
                 }
             }
         }
@@ -164,10 +130,7 @@ pub fn chart_ui(ui: &mut egui::Ui, chart: &Chart, cursor_ns: TimeNs, size: Vec2)
         let p = Pos2::new(plot.right() - 4.0, y);
         let r = painter.text(p, Align2::RIGHT_TOP, &s.name, small.clone(), text);
         painter.rect_filled(
-            Rect::from_center_size(
-                Pos2::new(r.left() - 8.0, r.center().y),
-                Vec2::new(10.0, 4.0),
-            ),
+            Rect::from_center_size(Pos2::new(r.left() - 8.0, r.center().y), Vec2::new(10.0, 4.0)),
             0.0,
             palette(i),
         );

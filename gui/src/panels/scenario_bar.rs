@@ -23,52 +23,38 @@ pub fn scenario_bar_ui(ui: &mut egui::Ui, app: &mut App, actions: &mut Vec<Actio
             })
             .unwrap_or_else(|| "(none)".to_string());
         let label = ui.label("Scenario:");
-        let picker = egui::ComboBox::from_id_salt("scenario_picker")
-            .selected_text(current_label)
-            .width(260.0)
-            .show_ui(ui, |ui| {
+        let picker = egui::ComboBox::from_id_salt("scenario_picker").selected_text(current_label).width(260.0).show_ui(
+            ui,
+            |ui| {
                 for entry in &app.scenarios {
                     let selected = Some(&entry.source) == current.as_ref();
                     if ui.selectable_label(selected, &entry.label).clicked() && !selected {
                         actions.push(Action::Load(entry.source.clone()));
                     }
                 }
-            });
+            },
+        );
         picker.response.labelled_by(label.id);
         ui.separator();
         ui.label("File:");
-        let field = ui.add(
-            egui::TextEdit::singleline(&mut app.path_text)
-                .hint_text("path/to/scenario.ron")
-                .desired_width(200.0),
-        );
+        let field = ui
+            .add(egui::TextEdit::singleline(&mut app.path_text).hint_text("path/to/scenario.ron").desired_width(200.0));
         let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
         if (ui.button("Open").clicked() || enter) && !app.path_text.trim().is_empty() {
-            actions.push(Action::Load(ScenarioSource::File(PathBuf::from(
-                app.path_text.trim(),
-            ))));
+            actions.push(Action::Load(ScenarioSource::File(PathBuf::from(app.path_text.trim()))));
         }
         ui.separator();
         let label = ui.label("Seed:");
-        let seed = ui
-            .add(egui::TextEdit::singleline(&mut app.seed_text).desired_width(90.0))
-            .labelled_by(label.id);
+        let seed = ui.add(egui::TextEdit::singleline(&mut app.seed_text).desired_width(90.0)).labelled_by(label.id);
         let enter = seed.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-        if ui
-            .button("Re-run")
-            .on_hover_text("Run the scenario again from the start with this seed")
-            .clicked()
-            || enter
+        if ui.button("Re-run").on_hover_text("Run the scenario again from the start with this seed").clicked() || enter
         {
             actions.push(Action::Rerun);
         }
     });
     if let Some(error) = &app.error {
         ui.horizontal_wrapped(|ui| {
-            ui.colored_label(
-                egui::Color32::from_rgb(200, 30, 30),
-                format!("Could not load: {error}"),
-            );
+            ui.colored_label(egui::Color32::from_rgb(200, 30, 30), format!("Could not load: {error}"));
         });
     }
     if let Some(session) = &app.session {

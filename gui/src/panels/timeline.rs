@@ -13,21 +13,14 @@ use crate::view::tick_text;
 
 const HEIGHT: f32 = 74.0;
 
-pub fn timeline_ui(
-    ui: &mut egui::Ui,
-    run: &RecordedRun,
-    cursor_ns: TimeNs,
-    actions: &mut Vec<Action>,
-) {
+pub fn timeline_ui(ui: &mut egui::Ui, run: &RecordedRun, cursor_ns: TimeNs, actions: &mut Vec<Action>) {
     ui.horizontal(|ui| {
         ui.small("Timeline — green bars: completed checkpoints, red: aborted; red triangles: faults; orange ticks: late records dropped; grey ticks: subtasks finished. Click or drag to move.");
     });
     let width = ui.available_width();
-    let (response, painter) =
-        ui.allocate_painter(egui::vec2(width, HEIGHT), Sense::click_and_drag());
+    let (response, painter) = ui.allocate_painter(egui::vec2(width, HEIGHT), Sense::click_and_drag());
     // Named for screen readers and for the UI tests, which click it.
-    response
-        .widget_info(|| egui::WidgetInfo::labeled(egui::accesskit::Role::Slider, true, "Timeline"));
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::accesskit::Role::Slider, true, "Timeline"));
     let rect = response.rect;
     let visuals = ui.visuals();
     painter.rect_filled(rect, 3.0, visuals.extreme_bg_color);
@@ -36,21 +29,14 @@ pub fn timeline_ui(
     let x_of = |t: TimeNs| inner.left() + inner.width() * (t as f64 / end as f64) as f32;
     let lane = |i: usize| {
         let h = (inner.height() - 14.0) / 3.0;
-        Rect::from_min_size(
-            Pos2::new(inner.left(), inner.top() + i as f32 * h),
-            egui::vec2(inner.width(), h),
-        )
+        Rect::from_min_size(Pos2::new(inner.left(), inner.top() + i as f32 * h), egui::vec2(inner.width(), h))
     };
     // Ticks: about eight labelled times.
     let text_color = visuals.weak_text_color();
     for k in 0..=8u64 {
         let t = end / 8 * k;
         let x = x_of(t);
-        painter.vline(
-            x,
-            inner.bottom() - 14.0..=inner.bottom() - 10.0,
-            Stroke::new(1.0, text_color),
-        );
+        painter.vline(x, inner.bottom() - 14.0..=inner.bottom() - 10.0, Stroke::new(1.0, text_color));
         let align = if k == 0 {
             Align2::LEFT_TOP
         } else if k == 8 {
@@ -75,11 +61,7 @@ pub fn timeline_ui(
             (Some(_), false) => BLOCKED_COLOR,
             (None, _) => Color32::GRAY,
         };
-        painter.rect_filled(
-            Rect::from_x_y_ranges(x0..=x1, l.y_range().shrink(2.0)),
-            1.0,
-            color,
-        );
+        painter.rect_filled(Rect::from_x_y_ranges(x0..=x1, l.y_range().shrink(2.0)), 1.0, color);
     }
     let mut hover_text: Option<String> = None;
     let hover = response.hover_pos();
@@ -89,23 +71,11 @@ pub fn timeline_ui(
         match m.kind {
             k if k.is_fault() => {
                 let c = l.center();
-                let tri = vec![
-                    Pos2::new(x, c.y - 6.0),
-                    Pos2::new(x - 5.0, c.y + 5.0),
-                    Pos2::new(x + 5.0, c.y + 5.0),
-                ];
-                painter.add(egui::Shape::convex_polygon(
-                    tri,
-                    BLOCKED_COLOR,
-                    Stroke::NONE,
-                ));
+                let tri = vec![Pos2::new(x, c.y - 6.0), Pos2::new(x - 5.0, c.y + 5.0), Pos2::new(x + 5.0, c.y + 5.0)];
+                painter.add(egui::Shape::convex_polygon(tri, BLOCKED_COLOR, Stroke::NONE));
             }
             MarkerKind::LateDropped => {
-                painter.vline(
-                    x,
-                    l.y_range().shrink(3.0),
-                    Stroke::new(1.0, WATERMARK_COLOR),
-                );
+                painter.vline(x, l.y_range().shrink(3.0), Stroke::new(1.0, WATERMARK_COLOR));
             }
             MarkerKind::Finished => {
                 painter.vline(x, l.y_range().shrink(6.0), Stroke::new(1.0, text_color));
@@ -119,11 +89,7 @@ pub fn timeline_ui(
     }
     if let Some(fork) = &run.fork {
         let x = x_of(fork.at_ns);
-        painter.vline(
-            x,
-            inner.y_range(),
-            Stroke::new(2.0, Color32::from_rgb(120, 60, 200)),
-        );
+        painter.vline(x, inner.y_range(), Stroke::new(2.0, Color32::from_rgb(120, 60, 200)));
         painter.text(
             Pos2::new(x + 3.0, inner.top()),
             Align2::LEFT_TOP,
@@ -133,11 +99,7 @@ pub fn timeline_ui(
         );
     }
     let cx = x_of(cursor_ns);
-    painter.vline(
-        cx,
-        rect.y_range(),
-        Stroke::new(2.0, visuals.strong_text_color()),
-    );
+    painter.vline(cx, rect.y_range(), Stroke::new(2.0, visuals.strong_text_color()));
     painter.rect_stroke(
         rect,
         3.0,

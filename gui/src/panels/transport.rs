@@ -6,12 +6,7 @@ use crate::app::{Action, Session};
 use crate::time_control::{Command, TimeControl, SPEEDS};
 use crate::view::time_text;
 
-pub fn transport_ui(
-    ui: &mut egui::Ui,
-    session: &Session,
-    time: &TimeControl,
-    actions: &mut Vec<Action>,
-) {
+pub fn transport_ui(ui: &mut egui::Ui, session: &Session, time: &TimeControl, actions: &mut Vec<Action>) {
     let run = session.run();
     let scenario = &session.scenario;
     ui.horizontal_wrapped(|ui| {

@@ -36,11 +36,7 @@ impl AlignmentRow {
         self.inputs.iter().filter(|i| i.blocked).count()
     }
     pub fn buffered_behind_barrier(&self) -> usize {
-        self.inputs
-            .iter()
-            .filter(|i| i.blocked)
-            .map(|i| i.queued)
-            .sum()
+        self.inputs.iter().filter(|i| i.blocked).map(|i| i.queued).sum()
     }
 }
 
@@ -119,18 +115,10 @@ mod tests {
     fn a_blocked_input_shows_with_its_buffer() {
         let mut run = RecordedRun::record(Arc::new(Scenario::default_scenario()), 42);
         // The default scenario blocks inputs of its window subtasks during alignment.
-        let blocked = run
-            .trace
-            .iter()
-            .find(|e| e.kind == TraceKind::InputBlocked)
-            .copied()
-            .expect("some input blocks");
+        let blocked = run.trace.iter().find(|e| e.kind == TraceKind::InputBlocked).copied().expect("some input blocks");
         let view = AlignmentView::build(run.world_at(blocked.time_ns));
-        let row = view
-            .rows
-            .iter()
-            .find(|r| r.subtask == blocked.subtask as usize)
-            .expect("a row per subtask with inputs");
+        let row =
+            view.rows.iter().find(|r| r.subtask == blocked.subtask as usize).expect("a row per subtask with inputs");
         assert_eq!(row.checkpoint, Some(blocked.a as u64));
         let input = &row.inputs[blocked.b as usize];
         assert!(input.barrier_seen && input.blocked);
@@ -145,9 +133,6 @@ mod tests {
         let view = AlignmentView::build(run.world_at(0));
         let sources = run.scenario.plan.source_subtasks().count();
         assert_eq!(view.rows.len(), run.scenario.plan.subtasks.len() - sources);
-        assert!(view
-            .rows
-            .iter()
-            .all(|r| r.checkpoint.is_none() && r.blocked_inputs() == 0));
+        assert!(view.rows.iter().all(|r| r.checkpoint.is_none() && r.blocked_inputs() == 0));
     }
 }

@@ -139,11 +139,8 @@ impl DagLayout {
         let columns = depth.iter().max().map_or(1, |d| d + 1);
         let height = |op: usize| HEADER_ROWS + plan.operators[op].parallelism as f32;
         let column_height = |c: usize| -> f32 {
-            let boxes: Vec<usize> = (0..plan.operators.len())
-                .filter(|&o| depth[o] == c)
-                .collect();
-            boxes.iter().map(|&o| height(o)).sum::<f32>()
-                + GAP_ROWS * boxes.len().saturating_sub(1) as f32
+            let boxes: Vec<usize> = (0..plan.operators.len()).filter(|&o| depth[o] == c).collect();
+            boxes.iter().map(|&o| height(o)).sum::<f32>() + GAP_ROWS * boxes.len().saturating_sub(1) as f32
         };
         let rows = (0..columns).map(column_height).fold(0.0f32, f32::max);
         let mut operators = Vec::new();
@@ -151,12 +148,7 @@ impl DagLayout {
         for column in 0..columns {
             // Centre each column so that short ones sit in the middle.
             let mut top = (rows - column_height(column)) / 2.0;
-            for (o, op) in plan
-                .operators
-                .iter()
-                .enumerate()
-                .filter(|(o, _)| depth[*o] == column)
-            {
+            for (o, op) in plan.operators.iter().enumerate().filter(|(o, _)| depth[*o] == column) {
                 operators.push(OperatorBox {
                     operator: o,
                     name: op.name.clone(),
@@ -184,11 +176,7 @@ impl DagLayout {
         operators.sort_by_key(|o| o.operator);
         let mut output_of = vec![(0, 0); plan.channels.len()];
         for s in &plan.subtasks {
-            let outs: Vec<usize> = s
-                .outputs
-                .iter()
-                .flat_map(|g| g.channels.iter().copied())
-                .collect();
+            let outs: Vec<usize> = s.outputs.iter().flat_map(|g| g.channels.iter().copied()).collect();
             for (k, &c) in outs.iter().enumerate() {
                 output_of[c] = (k, outs.len());
             }
@@ -211,10 +199,7 @@ impl DagLayout {
             columns,
             rows,
             operators,
-            subtasks: subtasks
-                .into_iter()
-                .map(|s| s.expect("every subtask belongs to an operator"))
-                .collect(),
+            subtasks: subtasks.into_iter().map(|s| s.expect("every subtask belongs to an operator")).collect(),
             channels,
             task_managers: scenario.task_managers,
         }
@@ -303,12 +288,7 @@ impl DagState {
         let mut channels = vec![ChannelStatus::default(); plan.channels.len()];
         let mut in_flight = Vec::new();
         for (arrival_ns, event) in world.queue.iter_unsorted() {
-            let Event::Deliver {
-                channel,
-                attempt,
-                message,
-            } = event
-            else {
+            let Event::Deliver { channel, attempt, message } = event else {
                 continue;
             };
             // A message of an earlier attempt is dropped on arrival: it is not really there.
@@ -318,9 +298,9 @@ impl DagState {
             let channel = *channel as usize;
             let send_ns = sends.send_time(channel, arrival_ns, cursor_ns);
             let progress = match send_ns {
-                Some(s) if arrival_ns > s => (cursor_ns.saturating_sub(s) as f64
-                    / (arrival_ns - s) as f64)
-                    .clamp(0.0, 1.0) as f32,
+                Some(s) if arrival_ns > s => {
+                    (cursor_ns.saturating_sub(s) as f64 / (arrival_ns - s) as f64).clamp(0.0, 1.0) as f32
+                }
                 _ => 0.5,
             };
             channels[channel].in_flight += 1;
@@ -334,19 +314,13 @@ impl DagState {
             });
         }
         in_flight.sort_by(|a, b| {
-            (a.channel, a.arrival_ns, a.send_ns, a.what).cmp(&(
-                b.channel,
-                b.arrival_ns,
-                b.send_ns,
-                b.what,
-            ))
+            (a.channel, a.arrival_ns, a.send_ns, a.what).cmp(&(b.channel, b.arrival_ns, b.send_ns, b.what))
         });
         for c in &plan.channels {
             let subtask = &world.tasks[c.to].subtask;
             channels[c.id].queued = subtask.gate().queued_on(c.input_index);
             // A stopped task keeps its aligner until the restart replaces it: not "blocked".
-            channels[c.id].blocked =
-                world.tasks[c.to].alive && subtask.is_input_blocked(c.input_index);
+            channels[c.id].blocked = world.tasks[c.to].alive && subtask.is_input_blocked(c.input_index);
         }
         let subtasks = world
             .tasks
@@ -364,18 +338,8 @@ impl DagState {
                 }
             })
             .collect();
-        let down = (1..world.nodes.len())
-            .filter(|&n| !world.nodes[n].alive)
-            .map(|n| n as u32 - 1)
-            .collect();
-        DagState {
-            in_flight,
-            channels,
-            subtasks,
-            down,
-            restarting: world.restarting,
-            attempt: world.attempt,
-        }
+        let down = (1..world.nodes.len()).filter(|&n| !world.nodes[n].alive).map(|n| n as u32 - 1).collect();
+        DagState { in_flight, channels, subtasks, down, restarting: world.restarting, attempt: world.attempt }
     }
 }
 
@@ -393,44 +357,16 @@ mod tests {
     #[test]
     fn operators_go_left_to_right_by_depth_and_subtasks_stack_inside() {
         let layout = DagLayout::build(&clickstream());
-        let column_of = |name: &str| {
-            layout
-                .operators
-                .iter()
-                .find(|o| o.name == name)
-                .unwrap()
-                .column
-        };
-        assert_eq!(
-            (
-                column_of("clicks"),
-                column_of("counts"),
-                column_of("out"),
-                column_of("late")
-            ),
-            (0, 1, 2, 2)
-        );
+        let column_of = |name: &str| layout.operators.iter().find(|o| o.name == name).unwrap().column;
+        assert_eq!((column_of("clicks"), column_of("counts"), column_of("out"), column_of("late")), (0, 1, 2, 2));
         assert_eq!(layout.columns, 3);
-        let counts = layout
-            .operators
-            .iter()
-            .find(|o| o.name == "counts")
-            .unwrap();
-        let slots: Vec<&SubtaskSlot> = layout
-            .subtasks
-            .iter()
-            .filter(|s| s.operator == counts.operator)
-            .collect();
+        let counts = layout.operators.iter().find(|o| o.name == "counts").unwrap();
+        let slots: Vec<&SubtaskSlot> = layout.subtasks.iter().filter(|s| s.operator == counts.operator).collect();
         assert_eq!(slots.len(), 3);
         for pair in slots.windows(2) {
-            assert!(
-                (pair[1].center - pair[0].center - 1.0).abs() < 1e-6,
-                "one row per subtask"
-            );
+            assert!((pair[1].center - pair[0].center - 1.0).abs() < 1e-6, "one row per subtask");
         }
-        assert!(slots
-            .iter()
-            .all(|s| s.center > counts.top && s.center < counts.top + counts.height));
+        assert!(slots.iter().all(|s| s.center > counts.top && s.center < counts.top + counts.height));
         assert_eq!(counts.detail, "tumbling 5 s, count");
     }
 
@@ -442,34 +378,20 @@ mod tests {
             assert_eq!(slot.task_manager, scenario.placement[slot.subtask]);
         }
         let late_sink = scenario.plan.operator_by_name("late").unwrap();
-        let into_late: Vec<&ChannelLine> = layout
-            .channels
-            .iter()
-            .filter(|c| layout.subtasks[c.to].operator == late_sink)
-            .collect();
+        let into_late: Vec<&ChannelLine> =
+            layout.channels.iter().filter(|c| layout.subtasks[c.to].operator == late_sink).collect();
         assert!(!into_late.is_empty() && into_late.iter().all(|c| c.late));
     }
 
     #[test]
     fn union_sits_right_of_both_branches() {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../scenarios/cluster-union.ron"
-        ))
-        .unwrap();
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/cluster-union.ron")).unwrap();
         let scenario = Scenario::parse(&text, "cluster-union.ron").unwrap();
         let d = depths(&scenario);
         let by = |n: &str| d[scenario.plan.operator_by_name(n).unwrap()];
         assert_eq!(
-            (
-                by("events"),
-                by("small"),
-                by("large"),
-                by("scaled"),
-                by("all"),
-                by("max"),
-                by("out")
-            ),
+            (by("events"), by("small"), by("large"), by("scaled"), by("all"), by("max"), by("out")),
             (0, 1, 1, 2, 3, 4, 5)
         );
     }
@@ -479,41 +401,19 @@ mod tests {
         let mut run = RecordedRun::record_every(Arc::new(clickstream()), 42, 20_000);
         let sends = run.sends.clone();
         // Some moment with something on the wire: the middle of the first cross-node send.
-        let send = *run
-            .trace
-            .iter()
-            .find(|e| crate::view::markers::is_send(e.kind) && e.a as u64 > e.time_ns + 2)
-            .unwrap();
-        let (t, arrival, channel) = (
-            send.time_ns + (send.a as u64 - send.time_ns) / 2,
-            send.a as u64,
-            send.channel as usize,
-        );
+        let send =
+            *run.trace.iter().find(|e| crate::view::markers::is_send(e.kind) && e.a as u64 > e.time_ns + 2).unwrap();
+        let (t, arrival, channel) =
+            (send.time_ns + (send.a as u64 - send.time_ns) / 2, send.a as u64, send.channel as usize);
         let world = run.world_at(t);
         let state = DagState::build(world, &sends, t);
-        let flight = state
-            .in_flight
-            .iter()
-            .find(|f| f.channel == channel && f.arrival_ns == arrival)
-            .expect("on the wire");
+        let flight =
+            state.in_flight.iter().find(|f| f.channel == channel && f.arrival_ns == arrival).expect("on the wire");
         assert_eq!(flight.send_ns, Some(send.time_ns));
-        assert!(
-            flight.progress > 0.3 && flight.progress < 0.7,
-            "{}",
-            flight.progress
-        );
-        assert_eq!(
-            state.channels[channel].in_flight,
-            state
-                .in_flight
-                .iter()
-                .filter(|f| f.channel == channel)
-                .count()
-        );
-        let sorted = state
-            .in_flight
-            .windows(2)
-            .all(|w| (w[0].channel, w[0].arrival_ns) <= (w[1].channel, w[1].arrival_ns));
+        assert!(flight.progress > 0.3 && flight.progress < 0.7, "{}", flight.progress);
+        assert_eq!(state.channels[channel].in_flight, state.in_flight.iter().filter(|f| f.channel == channel).count());
+        let sorted =
+            state.in_flight.windows(2).all(|w| (w[0].channel, w[0].arrival_ns) <= (w[1].channel, w[1].arrival_ns));
         assert!(sorted);
     }
 }

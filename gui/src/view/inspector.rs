@@ -22,12 +22,7 @@ pub struct Table {
 
 impl Table {
     fn new(title: impl Into<String>, columns: Vec<&'static str>) -> Table {
-        Table {
-            title: title.into(),
-            columns,
-            rows: Vec::new(),
-            more: 0,
-        }
+        Table { title: title.into(), columns, rows: Vec::new(), more: 0 }
     }
     fn push(&mut self, row: Vec<String>) {
         if self.rows.len() < TABLE_LIMIT {
@@ -69,46 +64,22 @@ impl Inspector {
             ("operator", format!("{} ({})", op.name, op.kind.label())),
             ("task manager", scenario.node_name(task.node)),
             ("status", status.to_string()),
-            (
-                "records in / out",
-                format!("{} / {}", counters.records_in, counters.records_out),
-            ),
+            ("records in / out", format!("{} / {}", counters.records_in, counters.records_out)),
             ("late records dropped", counters.late_dropped.to_string()),
-            (
-                "output watermark",
-                watermark_text(scenario, s.output_watermark()),
-            ),
-            (
-                "idle",
-                if s.is_output_idle() {
-                    "yes: ignored by downstream watermarks"
-                } else {
-                    "no"
-                }
-                .to_string(),
-            ),
+            ("output watermark", watermark_text(scenario, s.output_watermark())),
+            ("idle", if s.is_output_idle() { "yes: ignored by downstream watermarks" } else { "no" }.to_string()),
             ("buffered input messages", s.gate().queued().to_string()),
-            (
-                "latest checkpoint snapshotted",
-                s.aligner().latest_id().to_string(),
-            ),
+            ("latest checkpoint snapshotted", s.aligner().latest_id().to_string()),
         ];
         let mut tables = Vec::new();
         if !info.inputs.is_empty() {
-            let mut t = Table::new(
-                "Inputs",
-                vec!["input", "from", "buffered", "blocked", "watermark"],
-            );
+            let mut t = Table::new("Inputs", vec!["input", "from", "buffered", "blocked", "watermark"]);
             for (i, &c) in info.inputs.iter().enumerate() {
                 t.push(vec![
                     i.to_string(),
                     plan.subtasks[plan.channels[c].from].name.clone(),
                     s.gate().queued_on(i).to_string(),
-                    if s.is_input_blocked(i) {
-                        "blocked".into()
-                    } else {
-                        String::new()
-                    },
+                    if s.is_input_blocked(i) { "blocked".into() } else { String::new() },
                     watermark_text(scenario, s.watermarks().inputs()[i].watermark),
                 ]);
             }
@@ -118,20 +89,10 @@ impl Inspector {
             OperatorState::Source(src) => {
                 let mut t = Table::new(
                     "Source partitions",
-                    vec![
-                        "partition",
-                        "next offset",
-                        "log length",
-                        "max event time",
-                        "idle",
-                    ],
+                    vec!["partition", "next offset", "log length", "max event time", "idle"],
                 );
                 for p in &src.partitions {
-                    let len = world
-                        .log
-                        .partitions
-                        .get(p.partition as usize)
-                        .map_or(0, Vec::len);
+                    let len = world.log.partitions.get(p.partition as usize).map_or(0, Vec::len);
                     t.push(vec![
                         p.partition.to_string(),
                         p.next_offset.to_string(),
@@ -145,10 +106,7 @@ impl Inspector {
             OperatorState::Window(w) => {
                 facts.push(("open windows", w.open_window_count().to_string()));
                 let aggregate = w.spec().aggregate;
-                let mut t = Table::new(
-                    "Keyed window state",
-                    vec!["key", "window", "records", "value", "fired"],
-                );
+                let mut t = Table::new("Keyed window state", vec!["key", "window", "records", "value", "fired"]);
                 for ((key, window), c) in w.windows() {
                     t.push(vec![
                         scenario.key_name(*key),
@@ -167,31 +125,20 @@ impl Inspector {
             OperatorState::Sink(sink) => {
                 facts.push(("sink kind", sink.kind.label().to_string()));
                 if sink.kind == SinkKind::TwoPhaseCommit {
-                    let open = sink.open_transaction().map_or("none".into(), |t| {
-                        format!("#{} (attempt {})", t.sequence, t.attempt)
-                    });
+                    let open = sink
+                        .open_transaction()
+                        .map_or("none".into(), |t| format!("#{} (attempt {})", t.sequence, t.attempt));
                     facts.push(("open transaction", open));
-                    let mut t = Table::new(
-                        "Pre-committed, waiting for their checkpoint",
-                        vec!["transaction", "checkpoint"],
-                    );
+                    let mut t =
+                        Table::new("Pre-committed, waiting for their checkpoint", vec!["transaction", "checkpoint"]);
                     for (cp, txn) in sink.pending_transactions() {
-                        t.push(vec![
-                            format!("#{} (attempt {})", txn.sequence, txn.attempt),
-                            cp.to_string(),
-                        ]);
+                        t.push(vec![format!("#{} (attempt {})", txn.sequence, txn.attempt), cp.to_string()]);
                     }
                     tables.push(t);
                 }
-                let rows = world
-                    .sink_store
-                    .rows
-                    .iter()
-                    .filter(|r| r.subtask == subtask);
-                let mut t = Table::new(
-                    "Rows this subtask wrote (newest first)",
-                    vec!["key", "window", "value", "state"],
-                );
+                let rows = world.sink_store.rows.iter().filter(|r| r.subtask == subtask);
+                let mut t =
+                    Table::new("Rows this subtask wrote (newest first)", vec!["key", "window", "value", "state"]);
                 let mine: Vec<&StoredRow> = rows.collect();
                 for r in mine.iter().rev() {
                     let v = SinkRowView::of(scenario, r);
@@ -201,11 +148,7 @@ impl Inspector {
             }
             _ => {}
         }
-        Inspector {
-            title: info.name.clone(),
-            facts,
-            tables,
-        }
+        Inspector { title: info.name.clone(), facts, tables }
     }
 }
 
@@ -234,15 +177,8 @@ pub fn row_state_label(state: RowState) -> &'static str {
 impl SinkRowView {
     pub fn of(scenario: &Scenario, row: &StoredRow) -> SinkRowView {
         let window = match row.row.window {
-            Some(w) => format!(
-                "[{}, {})",
-                scenario.format_time_ms(w.start_ms),
-                scenario.format_time_ms(w.end_ms)
-            ),
-            None => format!(
-                "event time {}",
-                scenario.format_time_ms(row.row.timestamp_ms)
-            ),
+            Some(w) => format!("[{}, {})", scenario.format_time_ms(w.start_ms), scenario.format_time_ms(w.end_ms)),
+            None => format!("event time {}", scenario.format_time_ms(row.row.timestamp_ms)),
         };
         SinkRowView {
             sink: scenario.plan.operators[row.sink].name.clone(),
@@ -252,9 +188,7 @@ impl SinkRowView {
             firing: row.row.firing.label(),
             state: row_state_label(row.state),
             written: crate::view::time_text(scenario, row.written_ns),
-            visible: row
-                .visible_ns
-                .map_or_else(String::new, |t| crate::view::time_text(scenario, t)),
+            visible: row.visible_ns.map_or_else(String::new, |t| crate::view::time_text(scenario, t)),
         }
     }
 }
@@ -286,17 +220,10 @@ mod tests {
         let world = run.world_at(at);
         let inspector = Inspector::build(world, counts0);
         assert_eq!(inspector.title, "counts[0]");
-        let windows = inspector
-            .tables
-            .iter()
-            .find(|t| t.title == "Keyed window state")
-            .expect("window state");
+        let windows = inspector.tables.iter().find(|t| t.title == "Keyed window state").expect("window state");
         assert!(!windows.rows.is_empty(), "mid-run, some windows are open");
         assert_eq!(windows.columns.len(), windows.rows[0].len());
-        assert!(inspector
-            .facts
-            .iter()
-            .any(|(k, v)| *k == "task manager" && v.starts_with("tm-")));
+        assert!(inspector.facts.iter().any(|(k, v)| *k == "task manager" && v.starts_with("tm-")));
     }
 
     #[test]
@@ -304,11 +231,7 @@ mod tests {
         let mut run = RecordedRun::record(Arc::new(Scenario::default_scenario()), 42);
         let world = run.world_at(run.end_ns);
         let inspector = Inspector::build(world, 0);
-        let t = inspector
-            .tables
-            .iter()
-            .find(|t| t.title == "Source partitions")
-            .unwrap();
+        let t = inspector.tables.iter().find(|t| t.title == "Source partitions").unwrap();
         // At the end every partition has been read to its end.
         assert!(t.rows.iter().all(|r| r[1] == r[2]), "{:?}", t.rows);
     }

@@ -39,9 +39,7 @@ impl MarkerKind {
     pub fn is_checkpoint(self) -> bool {
         matches!(
             self,
-            MarkerKind::CheckpointTriggered
-                | MarkerKind::CheckpointCompleted
-                | MarkerKind::CheckpointAborted
+            MarkerKind::CheckpointTriggered | MarkerKind::CheckpointCompleted | MarkerKind::CheckpointAborted
         )
     }
 
@@ -113,13 +111,8 @@ pub fn collect(trace: &[TraceEvent]) -> Vec<Marker> {
 /// A sentence for a marker's tooltip. `faults` is the run's fault list (network fault markers
 /// point into it).
 pub fn describe(scenario: &Scenario, faults: &[Fault], m: &Marker) -> String {
-    let subtask = || {
-        scenario
-            .plan
-            .subtasks
-            .get(m.subtask as usize)
-            .map_or_else(|| format!("#{}", m.subtask), |s| s.name.clone())
-    };
+    let subtask =
+        || scenario.plan.subtasks.get(m.subtask as usize).map_or_else(|| format!("#{}", m.subtask), |s| s.name.clone());
     let node = || scenario.node_name(m.subtask as usize);
     match m.kind {
         MarkerKind::CheckpointTriggered => format!("checkpoint {} triggered", m.a),
@@ -139,20 +132,13 @@ pub fn describe(scenario: &Scenario, faults: &[Fault], m: &Marker) -> String {
             format!("{} crashed (back after {} ms)", node(), m.a / 1_000_000)
         }
         MarkerKind::NodeRestarted => format!("{} is back (empty, until the job restarts)", node()),
-        MarkerKind::FailureDetected => format!(
-            "the job manager detected the failure of {}; the job stops",
-            node()
-        ),
+        MarkerKind::FailureDetected => format!("the job manager detected the failure of {}; the job stops", node()),
         MarkerKind::JobRestarted if m.b < 0 => {
-            format!(
-                "job restarted (attempt {}) with empty state: no checkpoint to restore",
-                m.a
-            )
+            format!("job restarted (attempt {}) with empty state: no checkpoint to restore", m.a)
         }
-        MarkerKind::JobRestarted => format!(
-            "job restarted (attempt {}): every task restored from checkpoint {}",
-            m.a, m.b
-        ),
+        MarkerKind::JobRestarted => {
+            format!("job restarted (attempt {}): every task restored from checkpoint {}", m.a, m.b)
+        }
         MarkerKind::NetworkFault => match faults.get(m.channel as usize) {
             Some(f) => format!("fault: {}", f.describe(&scenario.plan)),
             None => "network fault".to_string(),
@@ -175,18 +161,11 @@ pub fn checkpoint_spans(markers: &[Marker]) -> Vec<CheckpointSpan> {
     for m in markers {
         let id = m.a as u64;
         match m.kind {
-            MarkerKind::CheckpointTriggered => spans.push(CheckpointSpan {
-                id,
-                start_ns: m.time_ns,
-                end_ns: None,
-                completed: false,
-            }),
+            MarkerKind::CheckpointTriggered => {
+                spans.push(CheckpointSpan { id, start_ns: m.time_ns, end_ns: None, completed: false })
+            }
             MarkerKind::CheckpointCompleted | MarkerKind::CheckpointAborted => {
-                if let Some(span) = spans
-                    .iter_mut()
-                    .rev()
-                    .find(|s| s.id == id && s.end_ns.is_none())
-                {
+                if let Some(span) = spans.iter_mut().rev().find(|s| s.id == id && s.end_ns.is_none()) {
                     span.end_ns = Some(m.time_ns);
                     span.completed = m.kind == MarkerKind::CheckpointCompleted;
                 }
@@ -202,14 +181,7 @@ mod tests {
     use super::*;
 
     fn ev(time_ns: TimeNs, kind: TraceKind, a: i64) -> TraceEvent {
-        TraceEvent {
-            time_ns,
-            kind,
-            subtask: 0,
-            channel: 0,
-            a,
-            b: 0,
-        }
+        TraceEvent { time_ns, kind, subtask: 0, channel: 0, a, b: 0 }
     }
 
     #[test]
@@ -247,24 +219,9 @@ mod tests {
         assert_eq!(
             spans,
             [
-                CheckpointSpan {
-                    id: 1,
-                    start_ns: 10,
-                    end_ns: Some(20),
-                    completed: true
-                },
-                CheckpointSpan {
-                    id: 2,
-                    start_ns: 30,
-                    end_ns: Some(90),
-                    completed: false
-                },
-                CheckpointSpan {
-                    id: 3,
-                    start_ns: 100,
-                    end_ns: None,
-                    completed: false
-                },
+                CheckpointSpan { id: 1, start_ns: 10, end_ns: Some(20), completed: true },
+                CheckpointSpan { id: 2, start_ns: 30, end_ns: Some(90), completed: false },
+                CheckpointSpan { id: 3, start_ns: 100, end_ns: None, completed: false },
             ]
         );
     }

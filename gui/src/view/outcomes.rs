@@ -49,10 +49,7 @@ pub fn summary(outcome: &Outcome) -> String {
 
 /// A forked run's visible output against the original run's.
 pub fn versus_original(original: &RecordedRun, run: &RecordedRun) -> Outcome {
-    oracle::evaluate(
-        &original.final_world.sink_store.visible(),
-        &run.final_world.sink_store.visible(),
-    )
+    oracle::evaluate(&original.final_world.sink_store.visible(), &run.final_world.sink_store.visible())
 }
 
 /// The faults a run suffered, as a schedule in time: the scenario's own (protocol-point crashes
@@ -63,15 +60,16 @@ pub fn fault_schedule(scenario: &Arc<Scenario>, run: &RecordedRun) -> Vec<Fault>
     faults
 }
 
-/// Run every compared variant (each against its fault-free reference) on two threads.
+/// Run every compared variant against the fault-free reference (one for all: faults, not
+/// guarantees, change what the output should be), on two threads.
 pub fn compare(scenario: &Scenario, seed: u64, faults: &[Fault]) -> Vec<VariantReport> {
+    let reference = sim::run::reference_run(scenario, seed);
+    let reference = &reference;
     let variants: Vec<(Guarantee, SinkKind)> = COMPARED_VARIANTS.to_vec();
     let half = variants.len().div_ceil(2);
     let (first, second) = variants.split_at(half);
     let run = |list: &[(Guarantee, SinkKind)]| -> Vec<VariantReport> {
-        list.iter()
-            .map(|&(g, s)| sim::run::run_variant(scenario, seed, g, s, faults.to_vec()))
-            .collect()
+        list.iter().map(|&(g, s)| sim::run::run_variant(scenario, seed, g, s, faults.to_vec(), reference)).collect()
     };
     std::thread::scope(|scope| {
         let other = scope.spawn(|| run(second));
@@ -114,15 +112,8 @@ pub fn rows(reports: &[VariantReport]) -> Vec<OutcomeRow> {
             extra_rows: r.outcome.duplicate_rows.len(),
             wrong_rows: r.outcome.wrong_rows.len(),
             restarts: r.restarts,
-            checkpoints: format!(
-                "{} done, {} aborted",
-                r.checkpoints_completed, r.checkpoints_aborted
-            ),
-            latency_ms: format!(
-                "{} / {}",
-                r.latency_p50_ns / 1_000_000,
-                r.latency_p99_ns / 1_000_000
-            ),
+            checkpoints: format!("{} done, {} aborted", r.checkpoints_completed, r.checkpoints_aborted),
+            latency_ms: format!("{} / {}", r.latency_p50_ns / 1_000_000, r.latency_p99_ns / 1_000_000),
         })
         .collect()
 }
@@ -133,25 +124,14 @@ mod tests {
     use sim::faults::Trigger;
 
     fn crash_at(now: sim::kernel::TimeNs) -> Fault {
-        Fault::Crash {
-            node: 2,
-            at: Trigger::At(now),
-            restart_after_ns: Some(1_000_000_000),
-        }
+        Fault::Crash { node: 2, at: Trigger::At(now), restart_after_ns: Some(1_000_000_000) }
     }
 
     #[test]
     fn a_crash_shows_the_three_guarantees_apart() {
         // The flagship fault scenario without its own faults: only the crash injected here.
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../scenarios/crash-during-checkpoint.ron"
-        );
-        let scenario = Arc::new(
-            Scenario::load(std::path::Path::new(path))
-                .unwrap()
-                .without_faults(),
-        );
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/crash-during-checkpoint.ron");
+        let scenario = Arc::new(Scenario::load(std::path::Path::new(path)).unwrap().without_faults());
         let mut run = RecordedRun::record(scenario.clone(), 42);
         let at = run.end_ns / 3;
         let fork = run.fork(0, at, "crash tm-1".into(), crash_at);
@@ -160,15 +140,9 @@ mod tests {
         let reports = compare(&scenario, 42, &faults);
         let table = rows(&reports);
         assert_eq!(table.len(), COMPARED_VARIANTS.len());
-        let at_most_once = table
-            .iter()
-            .find(|r| r.guarantee == "at-most-once")
-            .unwrap();
+        let at_most_once = table.iter().find(|r| r.guarantee == "at-most-once").unwrap();
         assert!(at_most_once.lost_records > 0, "{at_most_once:?}");
-        let two_phase = table
-            .iter()
-            .find(|r| r.guarantee == "exactly-once" && r.sink == "two-phase-commit")
-            .unwrap();
+        let two_phase = table.iter().find(|r| r.guarantee == "exactly-once" && r.sink == "two-phase-commit").unwrap();
         assert_eq!(two_phase.result, "exact", "{two_phase:?}");
         assert!(two_phase.keeps_promise);
         // The fork itself against the original: exactly-once state, plain sink.

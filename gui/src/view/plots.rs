@@ -80,24 +80,12 @@ pub fn records_per_second(world: &World) -> Chart {
                 .iter()
                 .enumerate()
                 .filter_map(|(i, b)| {
-                    let bucket_end = world
-                        .metrics
-                        .get(i + 1)
-                        .map_or(end, |n| n.start_ns)
-                        .max(b.start_ns);
+                    let bucket_end = world.metrics.get(i + 1).map_or(end, |n| n.start_ns).max(b.start_ns);
                     let length = bucket_end.saturating_sub(b.start_ns);
-                    (length > 0).then(|| {
-                        (
-                            seconds(bucket_end),
-                            b.records_in[o] as f64 / seconds(length),
-                        )
-                    })
+                    (length > 0).then(|| (seconds(bucket_end), b.records_in[o] as f64 / seconds(length)))
                 })
                 .collect();
-            Series {
-                name: op.name.clone(),
-                points,
-            }
+            Series { name: op.name.clone(), points }
         })
         .collect();
     Chart {
@@ -116,12 +104,7 @@ pub fn watermark_lag(world: &World) -> Chart {
     let series = ops
         .iter()
         .enumerate()
-        .filter(|(o, _)| {
-            world
-                .metrics
-                .iter()
-                .any(|b| b.watermark_lag_ms.get(*o).copied().flatten().is_some())
-        })
+        .filter(|(o, _)| world.metrics.iter().any(|b| b.watermark_lag_ms.get(*o).copied().flatten().is_some()))
         .map(|(o, op)| Series {
             name: op.name.clone(),
             points: world
@@ -129,10 +112,7 @@ pub fn watermark_lag(world: &World) -> Chart {
                 .iter()
                 .enumerate()
                 .filter_map(|(i, b)| {
-                    let at = world
-                        .metrics
-                        .get(i + 1)
-                        .map_or(world.now_ns(), |n| n.start_ns);
+                    let at = world.metrics.get(i + 1).map_or(world.now_ns(), |n| n.start_ns);
                     b.watermark_lag_ms[o].map(|lag| (seconds(at), lag as f64))
                 })
                 .collect(),
@@ -150,11 +130,8 @@ pub fn watermark_lag(world: &World) -> Chart {
 
 /// Per completed checkpoint: trigger to completion, and the longest alignment (ms).
 pub fn checkpoint_durations(world: &World) -> Chart {
-    let completed: Vec<_> = world
-        .checkpoints
-        .iter()
-        .filter(|c| matches!(c.outcome, CheckpointOutcome::Completed { .. }))
-        .collect();
+    let completed: Vec<_> =
+        world.checkpoints.iter().filter(|c| matches!(c.outcome, CheckpointOutcome::Completed { .. })).collect();
     let ms = |ns: TimeNs| ns as f64 / 1e6;
     Chart {
         id: "checkpoint-durations",
@@ -165,17 +142,11 @@ pub fn checkpoint_durations(world: &World) -> Chart {
         series: vec![
             Series {
                 name: "duration".into(),
-                points: completed
-                    .iter()
-                    .map(|c| (c.id as f64, ms(c.duration_ns().unwrap_or(0))))
-                    .collect(),
+                points: completed.iter().map(|c| (c.id as f64, ms(c.duration_ns().unwrap_or(0)))).collect(),
             },
             Series {
                 name: "longest alignment".into(),
-                points: completed
-                    .iter()
-                    .map(|c| (c.id as f64, ms(c.max_alignment_ns())))
-                    .collect(),
+                points: completed.iter().map(|c| (c.id as f64, ms(c.max_alignment_ns()))).collect(),
             },
         ],
     }
@@ -183,11 +154,7 @@ pub fn checkpoint_durations(world: &World) -> Chart {
 
 /// Every chart of a run.
 pub fn all(world: &World) -> Vec<Chart> {
-    vec![
-        records_per_second(world),
-        watermark_lag(world),
-        checkpoint_durations(world),
-    ]
+    vec![records_per_second(world), watermark_lag(world), checkpoint_durations(world)]
 }
 
 #[cfg(test)]
@@ -206,22 +173,14 @@ mod tests {
         // Buckets are one second long, so the per-second rates add up to the records processed.
         let sources = &chart.series[0];
         let first_full: Vec<f64> = sources.points.iter().take(5).map(|p| p.1).collect();
-        assert!(
-            first_full.iter().all(|r| *r > 300.0 && *r < 900.0),
-            "about 600 clicks/s: {first_full:?}"
-        );
+        assert!(first_full.iter().all(|r| *r > 300.0 && *r < 900.0), "about 600 clicks/s: {first_full:?}");
     }
 
     #[test]
     fn checkpoint_bars_are_completed_checkpoints() {
         let run = RecordedRun::record(Arc::new(sim::Scenario::default_scenario()), 42);
         let chart = checkpoint_durations(&run.final_world);
-        let completed = run
-            .final_world
-            .checkpoints
-            .iter()
-            .filter(|c| c.duration_ns().is_some())
-            .count();
+        let completed = run.final_world.checkpoints.iter().filter(|c| c.duration_ns().is_some()).count();
         assert_eq!(chart.series[0].points.len(), completed);
         assert!(completed > 5);
         let ((x0, x1), (y0, y1)) = chart.bounds();

@@ -80,11 +80,8 @@ impl WatermarkView {
                                 finished: false,
                             })
                             .collect();
-                        let holding = inputs
-                            .iter()
-                            .filter(|i| !i.idle)
-                            .min_by_key(|i| (i.watermark, i.input))
-                            .map(|i| i.input);
+                        let holding =
+                            inputs.iter().filter(|i| !i.idle).min_by_key(|i| (i.watermark, i.input)).map(|i| i.input);
                         (inputs, subtask.output_watermark(), holding)
                     }
                     _ => {
@@ -110,9 +107,7 @@ impl WatermarkView {
                         let next = w
                             .windows()
                             .filter(|(_, c)| !c.fired)
-                            .min_by_key(|((key, window), _)| {
-                                (window.max_timestamp(), *key, window.start_ms)
-                            })
+                            .min_by_key(|((key, window), _)| (window.max_timestamp(), *key, window.start_ms))
                             .map(|((key, window), c)| NextWindow {
                                 key: *key,
                                 window: *window,
@@ -136,8 +131,7 @@ impl WatermarkView {
                     is_window: matches!(subtask.operator_state(), OperatorState::Window(_)),
                     explanation: String::new(),
                 };
-                row.explanation =
-                    explain(scenario, &row, subtask.is_source(), subtask.is_finished());
+                row.explanation = explain(scenario, &row, subtask.is_source(), subtask.is_finished());
                 row
             })
             .collect();
@@ -157,32 +151,24 @@ pub fn watermark_text(scenario: &Scenario, w: EventTimeMs) -> String {
 fn explain(scenario: &Scenario, row: &WatermarkRow, is_source: bool, finished: bool) -> String {
     let t = |w| watermark_text(scenario, w);
     if finished {
-        return format!(
-            "{} has finished: its inputs ended, every window has fired.",
-            row.name
-        );
+        return format!("{} has finished: its inputs ended, every window has fired.", row.name);
     }
     let holder = row.holding_back.and_then(|i| row.inputs.get(i));
     let why_stuck = match holder {
         _ if row.idle => "every input is idle, so nothing holds the watermark back".to_string(),
         Some(h) if h.watermark == WATERMARK_MIN && is_source => {
-            format!(
-                "{} has produced no record yet, so there is no watermark",
-                h.from
-            )
+            format!("{} has produced no record yet, so there is no watermark", h.from)
         }
         Some(h) if h.watermark == WATERMARK_MIN => {
-            format!("input {} (from {}) has not sent a watermark yet, and the watermark is the minimum over inputs", h.input, h.from)
+            format!(
+                "input {} (from {}) has not sent a watermark yet, and the watermark is the minimum over inputs",
+                h.input, h.from
+            )
         }
         Some(h) if is_source => {
             format!("the slowest partition is {} at {}", h.from, t(h.watermark))
         }
-        Some(h) => format!(
-            "input {} (from {}) holds it back at {}",
-            h.input,
-            h.from,
-            t(h.watermark)
-        ),
+        Some(h) => format!("input {} (from {}) holds it back at {}", h.input, h.from, t(h.watermark)),
         None => "no active input sets it".to_string(),
     };
     match &row.next_window {
@@ -239,23 +225,11 @@ mod tests {
         let view = WatermarkView::build(run.world_at(at));
         let row = view.rows.iter().find(|r| r.name == "sum[0]").unwrap();
         let next = row.next_window.expect("a window is waiting");
-        assert_eq!(
-            (next.window.start_ms, next.window.end_ms),
-            (clock("12:00:00"), clock("12:02:00"))
-        );
+        assert_eq!((next.window.start_ms, next.window.end_ms), (clock("12:00:00"), clock("12:02:00")));
         assert_eq!(next.fires_at, clock("12:02:00") - 1);
         assert_eq!(row.combined, WATERMARK_MIN);
-        assert!(
-            row.explanation
-                .contains("fires when the watermark reaches 12:01:59.999"),
-            "{}",
-            row.explanation
-        );
-        assert!(
-            row.explanation.contains("has not sent a watermark yet"),
-            "{}",
-            row.explanation
-        );
+        assert!(row.explanation.contains("fires when the watermark reaches 12:01:59.999"), "{}", row.explanation);
+        assert!(row.explanation.contains("has not sent a watermark yet"), "{}", row.explanation);
     }
 
     #[test]
