@@ -7,7 +7,9 @@ use egui::epaint::CubicBezierShape;
 use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, StrokeKind, Vec2};
 
 use crate::app::{Action, FaultRequest, Session};
-use crate::panels::{palette, BARRIER_COLOR, BLOCKED_COLOR, DOWN_COLOR, IDLE_COLOR, RECORD_COLOR, WATERMARK_COLOR};
+use crate::panels::{
+    palette, BARRIER_COLOR, BLOCKED_COLOR, DOWN_COLOR, FULL_COLOR, IDLE_COLOR, RECORD_COLOR, WATERMARK_COLOR,
+};
 use crate::view::dag::{ChannelLine, DagLayout, Flight, OperatorBox, SubtaskSlot};
 use crate::view::watermarks::watermark_text;
 use crate::view::Frame;
@@ -135,6 +137,8 @@ pub fn dag_ui(
             "finished".to_string()
         } else if let Some(cp) = status.aligning {
             format!("aligning {cp}")
+        } else if status.backpressured {
+            "backpressured: output full".to_string()
         } else if status.idle {
             "idle".to_string()
         } else {
@@ -144,6 +148,8 @@ pub fn dag_ui(
             BLOCKED_COLOR
         } else if status.aligning.is_some() {
             BARRIER_COLOR
+        } else if status.backpressured {
+            FULL_COLOR
         } else {
             weak
         };
@@ -159,6 +165,8 @@ pub fn dag_ui(
         let status = &frame.dag.channels[c.channel];
         let stroke = if status.blocked {
             Stroke::new(2.5, BLOCKED_COLOR)
+        } else if status.full {
+            Stroke::new(2.0, FULL_COLOR)
         } else if c.late {
             Stroke::new(1.0, WATERMARK_COLOR.gamma_multiply(0.6))
         } else {
@@ -173,6 +181,14 @@ pub fn dag_ui(
                 format!("blocked, {} waiting", status.queued),
                 small.clone(),
                 BLOCKED_COLOR,
+            );
+        } else if status.full {
+            painter.text(
+                end + Vec2::new(-4.0, -2.0),
+                Align2::RIGHT_BOTTOM,
+                format!("full, {} waiting", status.queued),
+                small.clone(),
+                FULL_COLOR,
             );
         } else if status.queued > 0 {
             painter.text(
@@ -342,6 +358,9 @@ fn legend_ui(ui: &mut egui::Ui, session: &Session) {
                 p.rect_filled(Rect::from_center_size(c, Vec2::new(12.0, 10.0)), 2.0, color.gamma_multiply(0.6));
             });
         }
+        glyph_ui(ui, "channel full (backpressure)", |p, c| {
+            p.hline(c.x - 6.0..=c.x + 6.0, c.y, Stroke::new(2.0, FULL_COLOR));
+        });
         glyph_ui(ui, "down / stopped", |p, c| {
             p.rect_filled(Rect::from_center_size(c, Vec2::new(12.0, 10.0)), 2.0, DOWN_COLOR);
         });

@@ -66,5 +66,7 @@ pub const WATERMARK_COLOR: Color32 = Color32::from_rgb(220, 120, 0);
 pub const BARRIER_COLOR: Color32 = Color32::from_rgb(150, 40, 170);
 pub const BLOCKED_COLOR: Color32 = Color32::from_rgb(210, 30, 30);
 pub const IDLE_COLOR: Color32 = Color32::from_rgb(130, 130, 130);
+/// A channel whose buffers are all taken: the sender waits for credit.
+pub const FULL_COLOR: Color32 = Color32::from_rgb(200, 150, 0);
 pub const GOOD_COLOR: Color32 = Color32::from_rgb(40, 160, 80);
 pub const DOWN_COLOR: Color32 = Color32::from_rgb(70, 70, 70);

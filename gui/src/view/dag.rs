@@ -250,6 +250,8 @@ pub struct ChannelStatus {
     pub queued: usize,
     /// The receiver does not read this input until a barrier arrives on its other inputs.
     pub blocked: bool,
+    /// Every buffer of the channel is taken (credit-based flow control): the sender waits.
+    pub full: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -263,6 +265,8 @@ pub struct SubtaskStatus {
     pub aligning: Option<u64>,
     /// Still processing an earlier message at the cursor.
     pub busy: bool,
+    /// Waiting for credit: an output channel is full (backpressure).
+    pub backpressured: bool,
     pub records_in: u64,
     pub records_out: u64,
 }
@@ -321,6 +325,9 @@ impl DagState {
             channels[c.id].queued = subtask.gate().queued_on(c.input_index);
             // A stopped task keeps its aligner until the restart replaces it: not "blocked".
             channels[c.id].blocked = world.tasks[c.to].alive && subtask.is_input_blocked(c.input_index);
+            let status = &mut channels[c.id];
+            status.full =
+                world.scenario.channel_capacity.is_some_and(|cap| status.in_flight + status.queued >= cap as usize);
         }
         let subtasks = world
             .tasks
@@ -333,6 +340,7 @@ impl DagState {
                     idle: t.subtask.is_output_idle(),
                     aligning: t.subtask.aligner().pending().map(|p| p.checkpoint_id),
                     busy: t.busy_until_ns > cursor_ns,
+                    backpressured: t.backpressured,
                     records_in: counters.records_in,
                     records_out: counters.records_out,
                 }
@@ -415,5 +423,30 @@ mod tests {
         let sorted =
             state.in_flight.windows(2).all(|w| (w[0].channel, w[0].arrival_ns) <= (w[1].channel, w[1].arrival_ns));
         assert!(sorted);
+    }
+
+    #[test]
+    fn a_slow_operator_fills_its_channels_and_backpressures_the_source() {
+        let text = r#"Scenario(
+            name: "backpressure",
+            duration_ms: 3_000,
+            cluster: (task_managers: 2, slots_per_task_manager: 1),
+            network: (channel_capacity: 20),
+            source: Generator((partitions: 1, rate_per_s: 2_000, keys: 4)),
+            pipeline: [
+                Source(name: "src", parallelism: 1),
+                KeyBy(Key),
+                Window(name: "slow", kind: Tumbling(size_ms: 1_000), aggregate: Count, parallelism: 1, cost_us: 2_000),
+                Sink(name: "out", parallelism: 1),
+            ],
+        )"#;
+        let scenario = Arc::new(Scenario::parse(text, "backpressure.ron").unwrap());
+        let mut run = RecordedRun::record(scenario, 1);
+        let sends = run.sends.clone();
+        let at = run.end_ns / 4;
+        let state = DagState::build(run.world_at(at), &sends, at);
+        let into_slow = run.scenario.plan.subtasks[run.scenario.plan.subtask_by_name("slow[0]").unwrap()].inputs[0];
+        assert!(state.channels[into_slow].full, "{:?}", state.channels[into_slow]);
+        assert!(state.subtasks[0].backpressured);
     }
 }
