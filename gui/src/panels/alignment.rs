@@ -60,22 +60,34 @@ pub fn alignment_ui(ui: &mut egui::Ui, session: &Session, frame: &Frame, actions
                     }
                 }
                 ui.horizontal_wrapped(|ui| {
+                    if row.stopped {
+                        ui.colored_label(BLOCKED_COLOR, "stopped: its task manager is down or the job is restarting");
+                        return;
+                    }
                     for input in &row.inputs {
-                        let mut text = format!("{}:", input.from);
+                        let mut parts: Vec<String> = Vec::new();
                         if input.finished {
-                            text.push_str(" ended");
+                            parts.push("ended".into());
                         } else if input.barrier_seen {
-                            text.push_str(" barrier arrived");
+                            parts.push("barrier arrived".into());
                         } else if row.checkpoint.is_some() {
-                            text.push_str(" waiting for barrier");
+                            parts.push("waiting for the barrier".into());
                         }
                         if input.blocked {
-                            text.push_str(&format!(" blocked, {} waiting", input.queued));
-                            ui.colored_label(BLOCKED_COLOR, text);
+                            parts.push(format!("blocked, {} waiting", input.queued));
+                        } else if input.queued > 0 {
+                            parts.push(format!("{} queued", input.queued));
+                        }
+                        let text = if parts.is_empty() {
+                            input.from.clone()
                         } else {
-                            if input.queued > 0 {
-                                text.push_str(&format!(" {} queued", input.queued));
-                            }
+                            format!("{}: {}", input.from, parts.join("; "))
+                        };
+                        if input.blocked {
+                            ui.colored_label(BLOCKED_COLOR, text);
+                        } else if parts.is_empty() {
+                            ui.weak(text);
+                        } else {
                             ui.label(text);
                         }
                         ui.weak("|");

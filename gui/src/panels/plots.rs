@@ -59,14 +59,15 @@ pub fn chart_ui(ui: &mut egui::Ui, chart: &Chart, cursor_ns: TimeNs, size: Vec2)
     );
     let text = visuals.text_color();
     let weak = visuals.weak_text_color();
+    // The y unit goes with the title: beside the axis it would collide with the tick labels.
     painter.text(
         rect.left_top() + Vec2::new(6.0, 4.0),
         Align2::LEFT_TOP,
-        &chart.title,
+        format!("{} ({})", chart.title, chart.y_label),
         FontId::proportional(12.0),
         text,
     );
-    let plot = Rect::from_min_max(rect.left_top() + Vec2::new(48.0, 22.0), rect.right_bottom() - Vec2::new(10.0, 34.0));
+    let plot = Rect::from_min_max(rect.left_top() + Vec2::new(48.0, 40.0), rect.right_bottom() - Vec2::new(10.0, 34.0));
     if chart.is_empty() {
         painter.text(plot.center(), Align2::CENTER_CENTER, "no data in this run", FontId::proportional(12.0), weak);
         return;
@@ -97,7 +98,6 @@ pub fn chart_ui(ui: &mut egui::Ui, chart: &Chart, cursor_ns: TimeNs, size: Vec2)
         small.clone(),
         weak,
     );
-    painter.text(rect.left_top() + Vec2::new(6.0, 20.0), Align2::LEFT_TOP, &chart.y_label, small.clone(), weak);
     match chart.style {
         ChartStyle::TimeLines => {
             for (i, s) in chart.series.iter().enumerate() {
@@ -124,16 +124,12 @@ pub fn chart_ui(ui: &mut egui::Ui, chart: &Chart, cursor_ns: TimeNs, size: Vec2)
             }
         }
     }
-    // Legend, top right.
-    let mut y = plot.top();
+    // Legend: one row under the title, above the plot, so it never hides a line.
+    let mut x = rect.left() + 10.0;
+    let y = rect.top() + 22.0;
     for (i, s) in chart.series.iter().enumerate() {
-        let p = Pos2::new(plot.right() - 4.0, y);
-        let r = painter.text(p, Align2::RIGHT_TOP, &s.name, small.clone(), text);
-        painter.rect_filled(
-            Rect::from_center_size(Pos2::new(r.left() - 8.0, r.center().y), Vec2::new(10.0, 4.0)),
-            0.0,
-            palette(i),
-        );
-        y += 12.0;
+        painter.rect_filled(Rect::from_min_size(Pos2::new(x, y + 4.0), Vec2::new(10.0, 4.0)), 0.0, palette(i));
+        let r = painter.text(Pos2::new(x + 14.0, y), Align2::LEFT_TOP, &s.name, small.clone(), text);
+        x = r.right() + 12.0;
     }
 }

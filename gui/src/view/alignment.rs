@@ -28,6 +28,8 @@ pub struct AlignmentRow {
     pub started_ns: Option<TimeNs>,
     /// Latest checkpoint this subtask snapshotted (or gave up for a newer one).
     pub latest: u64,
+    /// The task is not running (its task manager is down, or the job is restarting).
+    pub stopped: bool,
     pub inputs: Vec<AlignmentInput>,
 }
 
@@ -82,7 +84,8 @@ impl AlignmentView {
                         input: i,
                         from: plan.subtasks[plan.channels[c].from].name.clone(),
                         barrier_seen: pending.is_some_and(|p| p.seen[i]),
-                        blocked: subtask.is_input_blocked(i),
+                        // A stopped task keeps its aligner until the restart: not "blocked".
+                        blocked: task.alive && subtask.is_input_blocked(i),
                         queued: subtask.gate().queued_on(i),
                         finished: subtask.watermarks().inputs()[i].finished,
                     })
@@ -93,6 +96,7 @@ impl AlignmentView {
                     checkpoint: pending.map(|p| p.checkpoint_id),
                     started_ns: pending.map(|p| p.started_ns),
                     latest: subtask.aligner().latest_id(),
+                    stopped: !task.alive,
                     inputs,
                 }
             })

@@ -131,7 +131,14 @@ impl WatermarkView {
                     is_window: matches!(subtask.operator_state(), OperatorState::Window(_)),
                     explanation: String::new(),
                 };
-                row.explanation = explain(scenario, &row, subtask.is_source(), subtask.is_finished());
+                row.explanation = if task.alive {
+                    explain(scenario, &row, subtask.is_source(), subtask.is_finished())
+                } else {
+                    format!(
+                        "{} is not running: its task manager is down or the job is restarting. After the restart its watermark starts again from nothing.",
+                        row.name
+                    )
+                };
                 row
             })
             .collect();
