@@ -460,6 +460,10 @@ pub struct Checkpoints {
     pub min_pause_ms: u64,
     #[serde(default)]
     pub snapshot: SnapshotStyle,
+    /// Exactly-once only: unaligned checkpoints (barriers overtake queued data, which is stored
+    /// in the snapshot as channel state).
+    #[serde(default)]
+    pub unaligned: bool,
 }
 fn exactly_once() -> Guarantee {
     Guarantee::ExactlyOnce
@@ -888,7 +892,10 @@ impl Scenario {
     /// Checkpointing as the world runs it: None for at-most-once.
     pub fn checkpoint_config(&self) -> Option<CheckpointConfig> {
         let settings = self.checkpoint_settings?;
-        let mode = self.guarantee.checkpoint_mode()?;
+        let mode = match self.guarantee.checkpoint_mode()? {
+            CheckpointMode::ExactlyOnce if settings.unaligned => CheckpointMode::Unaligned,
+            mode => mode,
+        };
         Some(CheckpointConfig {
             interval_ns: ms_to_ns(settings.interval_ms),
             timeout_ns: ms_to_ns(settings.timeout_ms),
@@ -921,6 +928,7 @@ impl Scenario {
                 timeout_ms: default_checkpoint_timeout_ms(),
                 min_pause_ms: 0,
                 snapshot: SnapshotStyle::Asynchronous,
+                unaligned: false,
             });
         }
         if let Some(kind) = sink {
@@ -1486,6 +1494,15 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
                 "checkpoints.timeout_ms",
                 Some("timeout_ms"),
                 "a checkpoint timeout of 0 ms would abort every checkpoint",
+            ));
+        }
+    }
+    if let Some(c) = &raw.checkpoints {
+        if c.unaligned && c.mode != Guarantee::ExactlyOnce {
+            return Err(loc.error(
+                "checkpoints.unaligned",
+                Some("unaligned"),
+                "unaligned checkpoints exist for exactly-once only: at-least-once never blocks, so there is nothing to unalign",
             ));
         }
     }
