@@ -331,6 +331,32 @@ fn cli_json_format_prints_one_object_per_row() {
 }
 
 #[test]
+fn cli_does_not_panic_when_stdout_is_closed_early() {
+    // `streamlab run … | head -1`: the reader goes away after one line. The output of this
+    // scenario (thousands of rows) is far larger than a pipe buffer, so later writes must fail
+    // with a broken pipe; the binary should stop quietly, not panic.
+    let mut child = streamlab()
+        .arg("run")
+        .arg(shipped("cluster-union.ron"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run streamlab");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut first_line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut first_line)
+        .expect("read the first line");
+    // The reader (and with it the pipe's read end) is dropped here.
+    assert_eq!(first_line.trim_end(), "SEED=42");
+    let output = child.wait_with_output().expect("wait for streamlab");
+    assert!(
+        !text(&output.stderr).contains("panicked"),
+        "{}",
+        describe(&output)
+    );
+}
+
+#[test]
 fn cli_without_arguments_and_without_a_display_names_the_headless_run_command() {
     let output = streamlab()
         .env_remove("DISPLAY")
