@@ -60,7 +60,8 @@ fn bare_event_loop(events: u64, queue_len: usize) -> (f64, u64) {
 }
 
 pub fn run(seconds: u64) -> String {
-    let scenario = Arc::new(Scenario::parse(&scenario_text(seconds), "(benchmark)").expect("benchmark scenario is valid"));
+    let scenario =
+        Arc::new(Scenario::parse(&scenario_text(seconds), "(benchmark)").expect("benchmark scenario is valid"));
     let options = RunOptions { keep_trace: false, ..RunOptions::default() };
     let mut world = sim::World::new(scenario, 1, options);
     let mut peak_queue = 0;
@@ -74,10 +75,134 @@ pub fn run(seconds: u64) -> String {
     let sim_rate = events as f64 / sim_s;
     let bare_rate = events as f64 / bare_s;
     let mut out = String::new();
-    let _ = writeln!(out, "benchmark: {} virtual seconds, {} source records, {} kernel events, {} trace events", seconds, world.log.len(), events, world.recorder.count());
+    let _ = writeln!(
+        out,
+        "benchmark: {} virtual seconds, {} source records, {} kernel events, {} trace events",
+        seconds,
+        world.log.len(),
+        events,
+        world.recorder.count()
+    );
     let _ = writeln!(out, "simulator : {:>8.3} s wall, {:>12.0} events/s", sim_s, sim_rate);
-    let _ = writeln!(out, "bare loop : {:>8.3} s wall, {:>12.0} events/s (queue of {}, checksum {checksum:x})", bare_s, bare_rate, (peak_queue / 2).max(1));
+    let _ = writeln!(
+        out,
+        "bare loop : {:>8.3} s wall, {:>12.0} events/s (queue of {}, checksum {checksum:x})",
+        bare_s,
+        bare_rate,
+        (peak_queue / 2).max(1)
+    );
     let _ = writeln!(out, "ratio     : simulator is {:.2}x slower per event than the bare loop", bare_rate / sim_rate);
     let _ = writeln!(out, "trace hash: {:#018x}", world.recorder.hash());
+    out
+}
+
+/// The checkpoint-overhead scenario: a saturated keyed count (input faster than the windows can
+/// go), so that virtual throughput is the job's capacity. `checkpoints` is the RON value.
+fn overhead_scenario(checkpoints: &str) -> String {
+    format!(
+        r#"Scenario(
+    name: "benchmark: checkpoint overhead",
+    duration_ms: 2_000,
+    cluster: (task_managers: 2, slots_per_task_manager: 4),
+    source: Generator((partitions: 4, rate_per_s: 150_000, keys: 20_000, value: Constant(1))),
+    watermarks: BoundedOutOfOrderness(bound_ms: 100, emit: Periodic(interval_ms: 200)),
+    pipeline: [
+        Source(name: "source", parallelism: 4, cost_us: 2),
+        KeyBy(Key),
+        Window(name: "window", kind: Tumbling(size_ms: 10_000), aggregate: Count, parallelism: 4, cost_us: 30),
+        Sink(name: "sink", parallelism: 1, cost_us: 1),
+    ],
+    checkpoints: {checkpoints},
+    track_lineage: false,
+)"#
+    )
+}
+
+/// Virtual throughput (source records per virtual second until the last task finished) for one
+/// checkpoint setting, and the number of completed checkpoints.
+fn virtual_throughput(checkpoints: &str) -> (f64, usize) {
+    let scenario = Arc::new(Scenario::parse(&overhead_scenario(checkpoints), "(benchmark)").expect("valid"));
+    let result = sim::run_scenario(scenario, 1, RunOptions { keep_trace: false, ..RunOptions::default() });
+    let world = &result.world;
+    let end_ns = world.all_tasks_finished_ns.unwrap_or(world.now_ns()).max(1);
+    let completed = world
+        .checkpoints
+        .iter()
+        .filter(|c| matches!(c.outcome, sim::recording::CheckpointOutcome::Completed { .. }))
+        .count();
+    (world.log.len() as f64 / (end_ns as f64 / 1e9), completed)
+}
+
+/// Checkpoint overhead as the ABS paper measures it: throughput with checkpoints every 1 s,
+/// 200 ms and 50 ms relative to none, asynchronous barrier snapshots beside a stop-the-world
+/// baseline. Throughput here is virtual: it depends only on the model, not on this machine.
+pub fn checkpoint_overhead() -> String {
+    let mut out = String::new();
+    let (base, _) = virtual_throughput("None");
+    let _ = writeln!(
+        out,
+        "checkpoint overhead (saturated keyed count, 300 000 records; virtual throughput, relative to no checkpoints)"
+    );
+    let _ = writeln!(out, "{:<12} {:>26} {:>30}", "interval", "asynchronous (ABS)", "stop-the-world");
+    let _ = writeln!(out, "{:<12} {:>14.0} rec/s 1.000", "none", base);
+    for interval in [1_000, 200, 50] {
+        let abs =
+            virtual_throughput(&format!("Some((interval_ms: {interval}, mode: ExactlyOnce, snapshot: Asynchronous))"));
+        let stw =
+            virtual_throughput(&format!("Some((interval_ms: {interval}, mode: ExactlyOnce, snapshot: StopTheWorld))"));
+        let _ = writeln!(
+            out,
+            "{:<12} {:>9.0} rec/s {:.3} ({:>3} ckpts) {:>9.0} rec/s {:.3} ({:>3} ckpts)",
+            format!("{interval} ms"),
+            abs.0,
+            abs.0 / base,
+            abs.1,
+            stw.0,
+            stw.0 / base,
+            stw.1
+        );
+    }
+    out
+}
+
+/// The seed-sweep benchmark scenario: 10 000 source events, exactly-once with a two-phase-commit
+/// sink, random faults from the seed.
+const SWEEP_SCENARIO: &str = r#"Scenario(
+    name: "benchmark: seeds per minute",
+    duration_ms: 10_000,
+    cluster: (task_managers: 3, slots_per_task_manager: 2),
+    source: Generator((partitions: 4, rate_per_s: 1_000, keys: 50, value: Uniform(min: 1, max: 9),
+                       disorder: (delay: Uniform(min_ms: 0, max_ms: 50)))),
+    watermarks: BoundedOutOfOrderness(bound_ms: 200, emit: Periodic(interval_ms: 200)),
+    pipeline: [
+        Source(name: "source", parallelism: 2),
+        KeyBy(Key),
+        Window(name: "window", kind: Tumbling(size_ms: 1_000), aggregate: Sum, parallelism: 3),
+        Sink(name: "sink", kind: TwoPhaseCommit),
+    ],
+    checkpoints: (interval_ms: 1_000, mode: ExactlyOnce, timeout_ms: 5_000),
+    restart: FixedDelay(delay_ms: 300, max_attempts: 50),
+    swarm: (crashes: 2, partitions: 1, latency_spikes: 1, slow_nodes: 1, from_ms: 1_000, until_ms: 9_000, max_outage_ms: 2_000),
+)"#;
+
+/// Seeds per minute on one core: each seed is a fault run plus its fault-free reference and the
+/// oracle's comparison (what `sweep` does per seed).
+pub fn seeds_per_minute(seeds: u64) -> String {
+    let scenario = Arc::new(Scenario::parse(SWEEP_SCENARIO, "(benchmark)").expect("valid"));
+    let start = Instant::now();
+    let mut failing = 0;
+    let mut events = 0;
+    for seed in 1..=seeds {
+        let check = sim::run::check_seed(&scenario, seed);
+        failing += usize::from(!check.failures.is_empty());
+        events += check.reports.len() as u64;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "seed sweep: {seeds} seeds of a 10 000-event scenario with random faults ({events} checked runs, {failing} failing) in {elapsed:.2} s on one thread = {:.0} seeds/minute",
+        seeds as f64 * 60.0 / elapsed
+    );
     out
 }

@@ -10,7 +10,25 @@ use clap::{Parser, Subcommand, ValueEnum};
 use sim::run::DEFAULT_SEED;
 use sim::{report, RunOptions, Scenario, ScenarioError};
 
+/// Print to stdout; when the reader has gone away (`streamlab run … | head`), stop quietly
+/// instead of panicking like `println!` does.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::write_stdout(format_args!($($arg)*)) };
+}
+macro_rules! outln {
+    () => { $crate::write_stdout(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+fn write_stdout(args: std::fmt::Arguments) {
+    use std::io::Write as _;
+    if std::io::stdout().lock().write_fmt(args).is_err() {
+        std::process::exit(0);
+    }
+}
+
 mod bench;
+mod sweep;
 
 #[derive(Parser)]
 #[command(name = "streamlab", version, about = "A deterministic workbench for fault-tolerant stream processing")]
@@ -36,12 +54,73 @@ enum Command {
         #[arg(long)]
         check_determinism: bool,
     },
-    /// Measure simulated events per second against a bare event loop doing the same work.
+    /// Run the same seed and faults under at-most-once, at-least-once and exactly-once (with each
+    /// sink kind) and compare each with its fault-free reference.
+    Compare {
+        scenario: String,
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Print the reports as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check many seeds: the declared outcomes (or the scenario's own guarantee), invariants,
+    /// and that the job finishes. Prints every failing seed with the command that replays it.
+    Sweep {
+        scenario: String,
+        /// Seeds as `A..B` (B excluded), `A..=B` or `3,7,9`.
+        #[arg(long, default_value = "1..101")]
+        seeds: String,
+        /// Worker threads (each runs whole seeds; results do not depend on this).
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        /// Add random faults (crashes, partitions, spikes, slow nodes) when the scenario has none.
+        #[arg(long)]
+        swarm: bool,
+        /// Run only shard K of N (`K/N`, 1-based): seeds whose position mod N is K-1.
+        #[arg(long)]
+        shard: Option<String>,
+    },
+    /// Run one seed with its full trace: summary, the oracle's verdict, optionally a trace file
+    /// (`.json`: Chrome trace format for Perfetto; anything else: JSON lines).
+    Replay {
+        scenario: String,
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Stop at this virtual time (ms).
+        #[arg(long)]
+        until: Option<u64>,
+        #[arg(long)]
+        trace: Option<PathBuf>,
+    },
+    /// Reduce a failing seed's fault schedule and input to a small scenario that still fails the
+    /// same check, and write it as a scenario file.
+    Shrink {
+        scenario: String,
+        #[arg(long)]
+        seed: u64,
+        /// Where to write the shrunk scenario (default: next to the input, `*-seed-N-shrunk.ron`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Benchmarks: simulated events per second against a bare event loop doing the same work,
+    /// and checkpoint overhead (asynchronous barriers against stop-the-world snapshots).
     Bench {
-        /// Input length of the benchmark scenario, in virtual seconds.
+        /// Input length of the event-rate benchmark, in virtual seconds.
         #[arg(long, default_value_t = 60)]
         seconds: u64,
+        /// Which benchmark to run.
+        #[arg(long, value_enum, default_value_t = BenchKind::All)]
+        only: BenchKind,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum BenchKind {
+    All,
+    Events,
+    Checkpoints,
+    Seeds,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -55,9 +134,25 @@ fn main() -> ExitCode {
     let result = match cli.command {
         None => gui::launch(None),
         Some(Command::Gui { scenario }) => gui::launch(scenario),
-        Some(Command::Run { scenario, seed, format, check_determinism }) => run(&scenario, seed, format, check_determinism),
-        Some(Command::Bench { seconds }) => {
-            print!("{}", bench::run(seconds));
+        Some(Command::Run { scenario, seed, format, check_determinism }) => {
+            run(&scenario, seed, format, check_determinism)
+        }
+        Some(Command::Compare { scenario, seed, json }) => compare(&scenario, seed, json),
+        Some(Command::Sweep { scenario, seeds, jobs, swarm, shard }) => {
+            sweep::run(&scenario, &seeds, jobs, swarm, shard.as_deref())
+        }
+        Some(Command::Replay { scenario, seed, until, trace }) => replay(&scenario, seed, until, trace),
+        Some(Command::Shrink { scenario, seed, out }) => shrink(&scenario, seed, out),
+        Some(Command::Bench { seconds, only }) => {
+            if matches!(only, BenchKind::All | BenchKind::Events) {
+                out!("{}", bench::run(seconds));
+            }
+            if matches!(only, BenchKind::All | BenchKind::Checkpoints) {
+                out!("{}", bench::checkpoint_overhead());
+            }
+            if matches!(only, BenchKind::All | BenchKind::Seeds) {
+                out!("{}", bench::seeds_per_minute(200));
+            }
             Ok(ExitCode::SUCCESS)
         }
     };
@@ -75,6 +170,90 @@ fn main() -> ExitCode {
     }
 }
 
+fn replay(
+    scenario: &str,
+    seed: Option<u64>,
+    until_ms: Option<u64>,
+    trace: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let scenario = Arc::new(load(scenario)?);
+    let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
+    outln!("{}", header(&scenario, seed));
+    let mut world = sim::World::new(scenario.clone(), seed, RunOptions::default());
+    let stop = match until_ms {
+        Some(ms) => {
+            world.run_until(ms * 1_000_000);
+            world.stop_reason()
+        }
+        None => Some(world.run()),
+    };
+    outln!("\n== summary ==");
+    let result = sim::RunResult { world, stop: stop.unwrap_or(sim::StopReason::TimeLimit) };
+    if stop.is_some() {
+        out!("{}", report::summary(&result));
+        let reference = sim::run::reference_run(&scenario, seed);
+        let outcome = sim::oracle::evaluate(&reference.visible_rows(), &result.visible_rows());
+        outln!(
+            "oracle vs the fault-free reference: {:?}; source records lost {}, duplicated {}; rows missing {}, twice {}, wrong {}",
+            outcome.class(),
+            outcome.lost_records.len(),
+            outcome.duplicated_records.len(),
+            outcome.missing_rows.len(),
+            outcome.duplicate_rows.len(),
+            outcome.wrong_rows.len()
+        );
+    } else {
+        outln!(
+            "paused at {} (virtual); {} kernel events",
+            report::format_ns(result.world.now_ns()),
+            result.world.events_processed
+        );
+        outln!("trace hash: {:#018x}", result.world.recorder.hash());
+    }
+    if let Some(path) = trace {
+        sim::export::write_trace_file(&scenario, result.world.recorder.events(), &path)
+            .with_context(|| format!("writing the trace to {}", path.display()))?;
+        outln!("trace: {} events written to {}", result.world.recorder.count(), path.display());
+    }
+    for v in &result.world.violations {
+        eprintln!("INVARIANT VIOLATED at {} ns: {}", v.time_ns, v.message);
+    }
+    Ok(if result.world.violations.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn shrink(scenario_arg: &str, seed: u64, out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let scenario = Arc::new(load(scenario_arg)?);
+    outln!("{}", header(&scenario, seed));
+    let Some(shrunk) = sim::shrink::shrink(&scenario, seed) else {
+        outln!("seed {seed} does not fail: nothing to shrink");
+        return Ok(ExitCode::FAILURE);
+    };
+    for step in &shrunk.steps {
+        outln!("  {step}");
+    }
+    let out = out.unwrap_or_else(|| {
+        let stem =
+            std::path::Path::new(&scenario.file).file_stem().and_then(|s| s.to_str()).unwrap_or("scenario").to_string();
+        std::path::Path::new(&scenario.file).with_file_name(format!("{stem}-seed-{seed}-shrunk.ron"))
+    });
+    write_atomically(&out, &shrunk.file_text).with_context(|| format!("writing {}", out.display()))?;
+    outln!(
+        "{} of {} faults remain; still fails: {}",
+        shrunk.faults_after,
+        shrunk.faults_before,
+        shrunk.failures.join("; ")
+    );
+    outln!("wrote {}\nreplay: cargo run --release -- compare {} --seed {seed}", out.display(), out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Write a file so that a crash never leaves half of it: a temporary file, then a rename.
+fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension("ron.tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
+}
+
 fn load(scenario: &str) -> anyhow::Result<Scenario> {
     if scenario == "default" {
         return Ok(Scenario::default_scenario());
@@ -82,32 +261,91 @@ fn load(scenario: &str) -> anyhow::Result<Scenario> {
     Ok(Scenario::load(&PathBuf::from(scenario))?)
 }
 
+/// `SEED=N`, every resolved parameter, and the fault schedule of this seed: enough to replay.
+fn header(scenario: &Scenario, seed: u64) -> String {
+    let mut lines = vec![format!("SEED={seed}")];
+    lines.extend(scenario.describe());
+    let faults = scenario.faults_for_seed(seed);
+    if faults.is_empty() {
+        lines.push("faults: none".into());
+    }
+    for f in faults {
+        lines.push(format!("fault: {}", f.describe(&scenario.plan)));
+    }
+    lines.join("\n")
+}
+
+fn replay_command(scenario: &Scenario, seed: u64) -> String {
+    format!("cargo run --release -- run {} --seed {seed}", scenario.file)
+}
+
+fn compare(scenario: &str, seed: Option<u64>, json: bool) -> anyhow::Result<ExitCode> {
+    let scenario = Arc::new(load(scenario)?);
+    let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
+    outln!("{}", header(&scenario, seed));
+    let reports = sim::run::compare(&scenario, seed);
+    if json {
+        outln!("{}", serde_json::to_string_pretty(&reports).context("serialising the reports")?);
+    } else {
+        outln!();
+        out!("{}", report::compare_table(&reports));
+    }
+    let unmet = sim::run::unmet_expectations(&scenario, &reports);
+    let violated: Vec<&String> = reports.iter().flat_map(|r| r.violations.iter()).collect();
+    if !violated.is_empty() {
+        eprintln!("invariant violated with seed {seed}; replay: {}", replay_command(&scenario, seed));
+        return Ok(ExitCode::FAILURE);
+    }
+    if unmet.is_empty() {
+        if !scenario.expect.outcomes.is_empty() {
+            outln!("all {} declared outcomes met", scenario.expect.outcomes.len());
+        }
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for u in &unmet {
+            eprintln!("expectation not met: {u}");
+        }
+        eprintln!("replay: cargo run --release -- compare {} --seed {seed}", scenario.file);
+        Ok(ExitCode::FAILURE)
+    }
+}
+
 fn run(scenario: &str, seed: Option<u64>, format: Format, check_determinism: bool) -> anyhow::Result<ExitCode> {
     let scenario = Arc::new(load(scenario)?);
     let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
-    let mut header = vec![format!("SEED={seed}")];
-    header.extend(scenario.describe());
-    let header = header.join("\n");
+    let header = header(&scenario, seed);
     // JSON mode keeps stdout pure JSON lines; the header goes to stderr.
     match format {
-        Format::Text => println!("{header}"),
+        Format::Text => outln!("{header}"),
         Format::Json => eprintln!("{header}"),
     }
     let options = RunOptions { keep_trace: false, ..RunOptions::default() };
     let result = sim::run_scenario(scenario.clone(), seed, options);
     match format {
         Format::Text => {
-            println!("\n== summary ==");
-            print!("{}", report::summary(&result));
-            println!("\n== sink output ({} visible rows) ==", result.visible_rows().len());
-            print!("{}", report::rows_text(&result));
+            outln!("\n== summary ==");
+            out!("{}", report::summary(&result));
+            outln!("\n== sink output ({} visible rows) ==", result.visible_rows().len());
+            out!("{}", report::rows_text(&result));
         }
         Format::Json => {
             eprint!("{}", report::summary(&result));
             for row in result.visible_rows() {
-                println!("{}", serde_json::to_string(&report::row_json(&result, row)).context("serialising a row")?);
+                outln!("{}", serde_json::to_string(&report::row_json(&result, row)).context("serialising a row")?);
             }
         }
+    }
+    if !result.world.violations.is_empty() {
+        for v in &result.world.violations {
+            eprintln!(
+                "INVARIANT VIOLATED at {} ns in {:?}: {}",
+                v.time_ns,
+                v.subtask.map(|s| &scenario.plan.subtasks[s].name),
+                v.message
+            );
+        }
+        eprintln!("reproduce with seed {seed}: {}", replay_command(&scenario, seed));
+        return Ok(ExitCode::FAILURE);
     }
     if check_determinism {
         let again = sim::run_scenario(scenario, seed, options);

@@ -73,11 +73,7 @@ impl BarrierAligner {
         if self.pending.as_ref().is_none_or(|p| p.checkpoint_id < checkpoint_id) {
             // A newer barrier overtakes an unfinished alignment: that checkpoint is abandoned
             // here (the coordinator will time it out), and the new one starts.
-            self.pending = Some(PendingAlignment {
-                checkpoint_id,
-                seen: self.finished.clone(),
-                started_ns: now_ns,
-            });
+            self.pending = Some(PendingAlignment { checkpoint_id, seen: self.finished.clone(), started_ns: now_ns });
             self.latest_id = checkpoint_id;
             first = true;
         }
@@ -86,7 +82,8 @@ impl BarrierAligner {
             return BarrierOutcome::Ignored;
         }
         pending.seen[input] = true;
-        self.try_complete().unwrap_or(BarrierOutcome::Waiting { block: self.mode == CheckpointMode::ExactlyOnce, first })
+        self.try_complete()
+            .unwrap_or(BarrierOutcome::Waiting { block: self.mode == CheckpointMode::ExactlyOnce, first })
     }
 
     /// An input ended: it counts as having delivered every future barrier.
@@ -187,6 +184,11 @@ impl CheckpointCoordinator {
         self.latest_completed
     }
 
+    /// The id of the most recently triggered checkpoint (0 before the first).
+    pub fn last_triggered(&self) -> u64 {
+        self.next_id - 1
+    }
+
     /// When the coordinator next wants to be woken: the next trigger or the pending timeout.
     pub fn next_deadline_ns(&self) -> ProcTimeNs {
         match &self.pending {
@@ -272,7 +274,10 @@ mod tests {
     fn finished_input_counts_as_delivered() {
         let mut a = BarrierAligner::new(CheckpointMode::ExactlyOnce, 2);
         a.on_barrier(0, 4, 10);
-        assert_eq!(a.on_input_finished(1), Some(BarrierOutcome::Complete { checkpoint_id: 4, alignment_started_ns: 10 }));
+        assert_eq!(
+            a.on_input_finished(1),
+            Some(BarrierOutcome::Complete { checkpoint_id: 4, alignment_started_ns: 10 })
+        );
         assert_eq!(a.on_barrier(0, 5, 20), BarrierOutcome::Complete { checkpoint_id: 5, alignment_started_ns: 20 });
     }
 
@@ -287,7 +292,8 @@ mod tests {
 
     #[test]
     fn coordinator_triggers_completes_and_times_out() {
-        let config = CheckpointConfig { interval_ns: 100, timeout_ns: 50, min_pause_ns: 0, mode: CheckpointMode::ExactlyOnce };
+        let config =
+            CheckpointConfig { interval_ns: 100, timeout_ns: 50, min_pause_ns: 0, mode: CheckpointMode::ExactlyOnce };
         let mut c = CheckpointCoordinator::new(config, 2, 0);
         assert_eq!(c.on_tick(99), None);
         assert_eq!(c.on_tick(100), Some(CheckpointEvent::Triggered { id: 1 }));

@@ -290,7 +290,8 @@ impl PhysicalPlan {
                     Partitioning::Forward => vec![i],
                     _ => (0..to_n).collect(),
                 };
-                let mut gate = OutputGate { partitioning: spec.partitioning, stream: spec.stream, channels: Vec::new() };
+                let mut gate =
+                    OutputGate { partitioning: spec.partitioning, stream: spec.stream, channels: Vec::new() };
                 for j in targets {
                     let id = channels.len();
                     let to = to_first + j;
@@ -337,9 +338,7 @@ impl PhysicalPlan {
         let info = &self.subtasks[subtask];
         let op = &self.operators[info.operator];
         match &op.kind {
-            OperatorKind::Source(spec) => {
-                (0..spec.partitions).filter(|p| p % op.parallelism == info.index).collect()
-            }
+            OperatorKind::Source(spec) => (0..spec.partitions).filter(|p| p % op.parallelism == info.index).collect(),
             _ => Vec::new(),
         }
     }

@@ -95,13 +95,24 @@ pub enum SinkEffect {
     /// Visible at once; replaces the row with the same [`SinkRow::upsert_key`].
     Upsert(SinkRow),
     /// Written into an open transaction: invisible until committed.
-    TxnWrite { txn: TxnId, row: SinkRow },
+    TxnWrite {
+        txn: TxnId,
+        row: SinkRow,
+    },
     /// Flushed and prepared at barrier `checkpoint_id`; it must be committable later.
-    PreCommit { txn: TxnId, checkpoint_id: u64 },
-    Commit { txn: TxnId },
+    PreCommit {
+        txn: TxnId,
+        checkpoint_id: u64,
+    },
+    Commit {
+        txn: TxnId,
+    },
     /// After a restore: commit these (pre-committed in the restored checkpoint, which completed),
     /// abort every other transaction of this subtask.
-    Recover { subtask: SubtaskId, commit: Vec<TxnId> },
+    Recover {
+        subtask: SubtaskId,
+        commit: Vec<TxnId>,
+    },
 }
 
 /// A sink subtask's protocol state.

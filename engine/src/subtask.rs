@@ -65,6 +65,15 @@ pub enum Note {
     Finished,
 }
 
+/// What one [`Subtask::step`] processed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Step {
+    pub input: usize,
+    pub kind: MessageKind,
+    /// The barrier's checkpoint, when it was a barrier.
+    pub checkpoint_id: Option<u64>,
+}
+
 /// Per-subtask counters for summaries and metrics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counters {
@@ -356,11 +365,16 @@ impl Subtask {
         self.gate.push(input, message);
     }
 
-    /// Process the next runnable input message, if any; returns what kind it was.
-    pub fn step(&mut self, now_ns: ProcTimeNs) -> Option<MessageKind> {
+    /// Process the next runnable input message, if any; says which input it came from and what
+    /// it was.
+    pub fn step(&mut self, now_ns: ProcTimeNs) -> Option<Step> {
         let input = self.gate.next_input(|i| self.aligner.is_blocked(i))?;
         let message = self.gate.pop(input);
         let kind = message.kind();
+        let checkpoint_id = match message {
+            Message::Barrier(b) => Some(b.checkpoint_id),
+            _ => None,
+        };
         match message {
             Message::Record(record) => self.on_record(record),
             Message::Watermark(w) => {
@@ -386,7 +400,19 @@ impl Subtask {
                 }
             }
         }
-        Some(kind)
+        Some(Step { input, kind, checkpoint_id })
+    }
+
+    /// Restart a source from explicit log positions with no other state (at-most-once recovery:
+    /// "start from the latest offsets").
+    pub fn set_source_positions(&mut self, positions: &[(u32, u64)]) {
+        if let OperatorState::Source(source) = &mut self.operator {
+            for p in &mut source.partitions {
+                if let Some(&(_, offset)) = positions.iter().find(|(part, _)| *part == p.partition) {
+                    p.next_offset = offset;
+                }
+            }
+        }
     }
 
     /// Source only: the record at `offset` of `partition` was read from the log.
@@ -404,10 +430,8 @@ impl Subtask {
         reader.generator.observe(event.timestamp_ms);
         reader.idle = false;
         reader.last_record_ns = now_ns;
-        let per_record = matches!(
-            source.strategy,
-            WatermarkStrategy::BoundedOutOfOrderness { emission: Emission::PerRecord, .. }
-        );
+        let per_record =
+            matches!(source.strategy, WatermarkStrategy::BoundedOutOfOrderness { emission: Emission::PerRecord, .. });
         self.counters.records_in += 1;
         if self.output_idle {
             self.set_output_idle(false);
@@ -444,7 +468,9 @@ impl Subtask {
     /// When this subtask next wants [`Subtask::handle_timer`] (sources: periodic watermarks,
     /// idleness, explicit schedules).
     pub fn next_timer_ns(&self) -> Option<ProcTimeNs> {
-        let OperatorState::Source(source) = &self.operator else { return None };
+        let OperatorState::Source(source) = &self.operator else {
+            return None;
+        };
         if self.finished {
             return None;
         }
@@ -464,7 +490,9 @@ impl Subtask {
     }
 
     pub fn handle_timer(&mut self, now_ns: ProcTimeNs) {
-        let OperatorState::Source(source) = &mut self.operator else { return };
+        let OperatorState::Source(source) = &mut self.operator else {
+            return;
+        };
         if self.finished {
             return;
         }
@@ -657,7 +685,9 @@ impl Subtask {
     }
 
     fn emit_source_watermark(&mut self) {
-        let OperatorState::Source(source) = &self.operator else { return };
+        let OperatorState::Source(source) = &self.operator else {
+            return;
+        };
         let w = source.partitions.iter().filter(|p| !p.idle).map(|p| p.generator.current()).min();
         if let Some(w) = w {
             self.advance_output_watermark(w);

@@ -219,17 +219,26 @@ impl WindowOperator {
 
     fn add_to(&mut self, key: Key, window: Window, record: &Record) -> &mut WindowContents {
         let track = self.spec.track_lineage;
-        let is_new = !self.windows.contains_key(&(key, window));
-        if is_new {
-            self.register_timers(key, window);
-        }
-        let contents = self.windows.entry((key, window)).or_insert_with(|| WindowContents {
-            acc: Accumulator::default(),
-            lineage: Vec::new(),
-            newest_source: record.source,
-            newest_ingest_ns: record.ingest_ns,
-            fired: false,
-        });
+        let contents = match self.windows.entry((key, window)) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                let max_ts = window.max_timestamp();
+                self.timers.insert((max_ts, TimerKind::Fire, key, window));
+                self.timers.insert((
+                    max_ts.saturating_add(self.spec.allowed_lateness_ms),
+                    TimerKind::Cleanup,
+                    key,
+                    window,
+                ));
+                e.insert(WindowContents {
+                    acc: Accumulator::default(),
+                    lineage: Vec::new(),
+                    newest_source: record.source,
+                    newest_ingest_ns: record.ingest_ns,
+                    fired: false,
+                })
+            }
+        };
         contents.acc.add(record.value);
         if track {
             contents.lineage.push(record.source);
@@ -280,12 +289,8 @@ impl WindowOperator {
         // Existing sessions of this key that the new one touches.
         let lo = (key, Window::new(i64::MIN, i64::MIN));
         let hi = (key, Window::new(proto.end_ms, i64::MAX));
-        let touching: Vec<Window> = self
-            .windows
-            .range(lo..=hi)
-            .map(|((_, w), _)| *w)
-            .filter(|w| w.intersects(&proto))
-            .collect();
+        let touching: Vec<Window> =
+            self.windows.range(lo..=hi).map(|((_, w), _)| *w).filter(|w| w.intersects(&proto)).collect();
         let merged = touching.iter().fold(proto, |acc, w| acc.cover(w));
         if self.is_late(&merged) {
             return RecordFate::DroppedLate;
@@ -359,12 +364,7 @@ fn result(key: Key, window: Window, contents: &WindowContents, aggregate: Aggreg
         timestamp_ms: window.max_timestamp(),
         source: contents.newest_source,
         ingest_ns: contents.newest_ingest_ns,
-        pane: Some(Box::new(Pane {
-            window,
-            firing,
-            count: contents.acc.count,
-            lineage: contents.lineage.clone(),
-        })),
+        pane: Some(Box::new(Pane { window, firing, count: contents.acc.count, lineage: contents.lineage.clone() })),
     }
 }
 

@@ -17,7 +17,10 @@ impl App {
             Some(p) => Scenario::load(&p).map(Arc::new).map_err(|e| e.to_string()),
             None => Ok(Arc::new(Scenario::default_scenario())),
         };
-        let result = scenario.as_ref().ok().map(|s| sim::run_scenario(s.clone(), s.seed.unwrap_or(DEFAULT_SEED), RunOptions::default()));
+        let result = scenario
+            .as_ref()
+            .ok()
+            .map(|s| sim::run_scenario(s.clone(), s.seed.unwrap_or(DEFAULT_SEED), RunOptions::default()));
         App { scenario, result }
     }
 }

@@ -34,7 +34,8 @@ pub fn launch(scenario: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         viewport: egui::ViewportBuilder::default().with_inner_size([1280.0, 800.0]).with_title("streamlab"),
         ..Default::default()
     };
-    let result = eframe::run_native("streamlab", options, Box::new(move |cc| Ok(Box::new(app::App::new(cc, scenario)))));
+    let result =
+        eframe::run_native("streamlab", options, Box::new(move |cc| Ok(Box::new(app::App::new(cc, scenario)))));
     match result {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(error) => {

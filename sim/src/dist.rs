@@ -5,26 +5,31 @@ use serde::{Deserialize, Serialize};
 use crate::kernel::SimRng;
 
 /// A delay distribution. Scenario files write it in milliseconds; samples are nanoseconds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub enum Delay {
     /// No delay at all.
+    #[default]
     Zero,
-    Constant { ms: u64 },
+    Constant {
+        ms: u64,
+    },
     /// Uniform in `[min_ms, max_ms]`, with microsecond resolution.
-    Uniform { min_ms: u64, max_ms: u64 },
+    Uniform {
+        min_ms: u64,
+        max_ms: u64,
+    },
     /// Exponential-like with the given mean (see [`SimRng::exponential`]).
-    Exponential { mean_ms: u64 },
+    Exponential {
+        mean_ms: u64,
+    },
     /// Heavy-tailed (Pareto-like): `min_ms` doubled once more with probability `doubling_ppm`
     /// each time, plus up to the same again uniformly. 500_000 ppm gives a tail where one
     /// sample in a thousand is ~1000x the minimum.
-    LongTail { min_ms: u64, doubling_ppm: u32 },
-}
-
-impl Default for Delay {
-    fn default() -> Self {
-        Delay::Zero
-    }
+    LongTail {
+        min_ms: u64,
+        doubling_ppm: u32,
+    },
 }
 
 const NS_PER_MS: u64 = 1_000_000;
@@ -69,7 +74,9 @@ impl Delay {
             Delay::Constant { ms } => format!("{ms} ms"),
             Delay::Uniform { min_ms, max_ms } => format!("uniform {min_ms}..{max_ms} ms"),
             Delay::Exponential { mean_ms } => format!("exponential, mean {mean_ms} ms"),
-            Delay::LongTail { min_ms, doubling_ppm } => format!("long tail from {min_ms} ms, doubling {doubling_ppm} ppm"),
+            Delay::LongTail { min_ms, doubling_ppm } => {
+                format!("long tail from {min_ms} ms, doubling {doubling_ppm} ppm")
+            }
         }
     }
 }

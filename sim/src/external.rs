@@ -72,7 +72,13 @@ fn generate(g: &Generator, duration_ms: u64, rng: &mut SimRng, log: &mut SourceL
         let mut t: TimeNs = rng.exponential(base_gap_ns);
         while t < duration_ns {
             let t_ms = t / 1_000_000;
-            let multiplier = g.bursts.iter().filter(|b| b.from_ms <= t_ms && t_ms < b.until_ms).map(|b| b.rate_multiplier).max().unwrap_or(1);
+            let multiplier = g
+                .bursts
+                .iter()
+                .filter(|b| b.from_ms <= t_ms && t_ms < b.until_ms)
+                .map(|b| b.rate_multiplier)
+                .max()
+                .unwrap_or(1);
             let silenced = g.idle_partitions.iter().any(|i| i.partition == p && i.from_ms <= t_ms && t_ms < i.until_ms);
             if !silenced {
                 let key = match g.key_skew {
@@ -167,6 +173,9 @@ pub struct SinkStore {
     pub transactions: BTreeMap<TxnId, TxnState>,
     txn_rows: BTreeMap<TxnId, Vec<usize>>,
     upserts: BTreeMap<(usize, Key, Option<engine::window::Window>, Option<SourceRef>), usize>,
+    visible_rows: usize,
+    /// Transactions the store aborted because they outlived the transaction timeout.
+    pub expired: Vec<TxnId>,
 }
 
 impl SinkStore {
@@ -178,6 +187,7 @@ impl SinkStore {
                 let index = self.rows.len();
                 if let Some(old) = self.upserts.insert((sink, key, window, source), index) {
                     self.rows[old].state = RowState::Overwritten;
+                    self.visible_rows -= 1;
                 }
                 self.push(sink, subtask, row, now_ns, RowState::Visible, None);
             }
@@ -198,7 +208,11 @@ impl SinkStore {
                 let others: Vec<TxnId> = self
                     .transactions
                     .iter()
-                    .filter(|(t, s)| t.subtask == subtask && !commit.contains(t) && !matches!(s, TxnState::Committed | TxnState::Aborted))
+                    .filter(|(t, s)| {
+                        t.subtask == subtask
+                            && !commit.contains(t)
+                            && !matches!(s, TxnState::Committed | TxnState::Aborted)
+                    })
                     .map(|(t, _)| *t)
                     .collect();
                 for txn in others {
@@ -208,8 +222,17 @@ impl SinkStore {
         }
     }
 
-    fn push(&mut self, sink: usize, subtask: SubtaskId, row: SinkRow, now_ns: TimeNs, state: RowState, txn: Option<TxnId>) {
+    fn push(
+        &mut self,
+        sink: usize,
+        subtask: SubtaskId,
+        row: SinkRow,
+        now_ns: TimeNs,
+        state: RowState,
+        txn: Option<TxnId>,
+    ) {
         let visible_ns = (state == RowState::Visible).then_some(now_ns);
+        self.visible_rows += (state == RowState::Visible) as usize;
         self.rows.push(StoredRow { sink, subtask, row, written_ns: now_ns, visible_ns, state, txn });
     }
 
@@ -222,6 +245,7 @@ impl SinkStore {
         for &i in self.txn_rows.get(&txn).into_iter().flatten() {
             self.rows[i].state = RowState::Visible;
             self.rows[i].visible_ns = Some(now_ns);
+            self.visible_rows += 1;
         }
     }
 
@@ -233,6 +257,31 @@ impl SinkStore {
         self.transactions.insert(txn, TxnState::Aborted);
         for &i in self.txn_rows.get(&txn).into_iter().flatten() {
             self.rows[i].state = RowState::Aborted;
+        }
+    }
+
+    pub fn visible_count(&self) -> usize {
+        self.visible_rows
+    }
+
+    /// The store's transaction timeout (Kafka's `transaction.timeout.ms`): a transaction not
+    /// committed within `timeout_ns` of its first write is aborted, and its rows are lost.
+    pub fn expire_transactions(&mut self, now_ns: TimeNs, timeout_ns: TimeNs) {
+        let expired: Vec<TxnId> = self
+            .transactions
+            .iter()
+            .filter(|(_, s)| matches!(s, TxnState::Open | TxnState::PreCommitted { .. }))
+            .filter(|(t, _)| {
+                self.txn_rows
+                    .get(t)
+                    .and_then(|rows| rows.first())
+                    .is_some_and(|&i| self.rows[i].written_ns + timeout_ns < now_ns)
+            })
+            .map(|(t, _)| *t)
+            .collect();
+        for txn in expired {
+            self.abort(txn);
+            self.expired.push(txn);
         }
     }
 

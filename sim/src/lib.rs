@@ -6,12 +6,18 @@
 //! observable; integer time (ns); all randomness from one seed, a sub-seed per component.
 
 pub mod dist;
+pub mod export;
 pub mod external;
+pub mod faults;
 pub mod kernel;
+pub mod oracle;
 pub mod recording;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod shrink;
+pub mod strategies;
+pub mod testing;
 pub mod world;
 
 pub use run::{run_scenario, RunResult};

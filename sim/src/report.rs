@@ -33,6 +33,8 @@ pub fn summary(result: &RunResult) -> String {
         StopReason::JobFinished => "job finished",
         StopReason::Stalled => "stalled (nothing left to do, job not finished)",
         StopReason::TimeLimit => "time limit (max_run_ms) reached",
+        StopReason::JobFailed => "job failed (the restart strategy gave up)",
+        StopReason::InvariantViolated => "INVARIANT VIOLATED",
     };
     let at = world.finished_at_ns.filter(|_| result.stop == StopReason::JobFinished).unwrap_or(world.now_ns());
     let _ = writeln!(out, "stopped: {stop} at {} virtual", format_virtual(scenario, at));
@@ -58,7 +60,8 @@ pub fn summary(result: &RunResult) -> String {
             rout += c.records_out;
             late += c.late_dropped;
         }
-        let lags: Vec<i64> = world.metrics.iter().filter_map(|b| b.watermark_lag_ms.get(op_id).copied().flatten()).collect();
+        let lags: Vec<i64> =
+            world.metrics.iter().filter_map(|b| b.watermark_lag_ms.get(op_id).copied().flatten()).collect();
         let lag = if lags.is_empty() {
             "-".to_string()
         } else {
@@ -68,9 +71,11 @@ pub fn summary(result: &RunResult) -> String {
         let _ = writeln!(out, "{:<16} {:>9} {:>12} {:>12} {:>9} {:>22}", op.name, op.parallelism, rin, rout, late, lag);
     }
     let _ = writeln!(out, "late records dropped: {}", result.late_dropped());
-    if scenario.checkpoints.is_some() {
-        let completed = world.checkpoints.iter().filter(|c| matches!(c.outcome, CheckpointOutcome::Completed { .. })).count();
-        let aborted = world.checkpoints.iter().filter(|c| matches!(c.outcome, CheckpointOutcome::Aborted { .. })).count();
+    if scenario.checkpoint_config().is_some() {
+        let completed =
+            world.checkpoints.iter().filter(|c| matches!(c.outcome, CheckpointOutcome::Completed { .. })).count();
+        let aborted =
+            world.checkpoints.iter().filter(|c| matches!(c.outcome, CheckpointOutcome::Aborted { .. })).count();
         let _ = writeln!(out, "checkpoints: {completed} completed, {aborted} aborted");
     }
     out
@@ -97,7 +102,7 @@ pub fn row_text(result: &RunResult, row: &StoredRow) -> String {
 
 pub fn rows_text(result: &RunResult) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{:<10} {:<8} {:<28} {:>10} {:<8} {}", "sink", "key", "window", "value", "firing", "visible at");
+    let _ = writeln!(out, "{:<10} {:<8} {:<28} {:>10} {:<8} visible at", "sink", "key", "window", "value", "firing");
     for row in result.visible_rows() {
         let _ = writeln!(out, "{}", row_text(result, row));
     }
@@ -119,4 +124,54 @@ pub fn row_json(result: &RunResult, row: &StoredRow) -> serde_json::Value {
         "emit_time_ms": visible_ns / 1_000_000,
         "emit_time_ns": visible_ns,
     })
+}
+
+fn ms3(ns: u64) -> String {
+    format!("{}.{}", ns / 1_000_000, ns / 100_000 % 10)
+}
+
+/// The table `streamlab compare` prints.
+pub fn compare_table(reports: &[crate::run::VariantReport]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<14} {:<17} {:>16} {:>22} {:>12} {:>22} {:>22} {:>8}  {:<18} verdict",
+        "guarantee",
+        "sink",
+        "records lost/dup",
+        "rows missing/dup/wrong",
+        "checkpoints",
+        "alignment p50/max ms",
+        "latency p50/p99 ms",
+        "restarts",
+        "output"
+    );
+    for r in reports {
+        let o = &r.outcome;
+        let _ = writeln!(
+            out,
+            "{:<14} {:<17} {:>16} {:>22} {:>12} {:>22} {:>22} {:>8}  {:<18} {}",
+            r.guarantee.label(),
+            r.sink.label(),
+            format!("{} / {}", o.lost_records.len(), o.duplicated_records.len()),
+            format!("{} / {} / {}", o.missing_rows.len(), o.duplicate_rows.len(), o.wrong_rows.len()),
+            format!("{} ok {} ab", r.checkpoints_completed, r.checkpoints_aborted),
+            format!("{} / {}", ms3(r.alignment_p50_ns), ms3(r.alignment_max_ns)),
+            format!("{} / {}", ms3(r.latency_p50_ns), ms3(r.latency_p99_ns)),
+            r.restarts,
+            format!("{:?}", r.class),
+            if r.verdict { "PASS" } else { "FAIL" }
+        );
+        if r.stop != StopReason::JobFinished {
+            let _ = writeln!(out, "{:<14}   ^ run stopped: {:?}", "", r.stop);
+        }
+        for v in &r.violations {
+            let _ = writeln!(out, "{:<14}   ^ INVARIANT VIOLATED: {v}", "");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "verdict: exactly-once passes iff the output equals the fault-free reference; at-least-once iff nothing is lost; at-most-once iff nothing is duplicated."
+    );
+    out
 }

@@ -2,8 +2,13 @@
 
 use std::sync::Arc;
 
+use engine::sink::SinkKind;
+
 use crate::external::RowState;
-use crate::scenario::Scenario;
+use crate::faults::{Fault, Trigger};
+use crate::oracle::{self, Outcome};
+use crate::recording::CheckpointOutcome;
+use crate::scenario::{Guarantee, OutcomeClass, Scenario};
 use crate::world::{RunOptions, StopReason, World};
 
 /// The seed used when neither the command line nor the scenario pins one.
@@ -37,4 +42,208 @@ pub fn run_scenario(scenario: Arc<Scenario>, seed: u64, options: RunOptions) -> 
     let mut world = World::new(scenario, seed, options);
     let stop = world.run();
     RunResult { world, stop }
+}
+
+/// One row of `streamlab compare`: a guarantee and sink kind under the same seed and faults.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct VariantReport {
+    pub guarantee: Guarantee,
+    pub sink: SinkKind,
+    pub outcome: Outcome,
+    pub class: OutcomeClass,
+    pub verdict: bool,
+    pub checkpoints_completed: usize,
+    pub checkpoints_aborted: usize,
+    pub alignment_p50_ns: u64,
+    pub alignment_max_ns: u64,
+    pub latency_p50_ns: u64,
+    pub latency_p99_ns: u64,
+    pub restarts: u32,
+    pub stop: StopReason,
+    pub violations: Vec<String>,
+    pub trace_hash: u64,
+}
+
+/// The variants `compare` always shows.
+pub const COMPARED_VARIANTS: [(Guarantee, SinkKind); 5] = [
+    (Guarantee::AtMostOnce, SinkKind::Plain),
+    (Guarantee::AtLeastOnce, SinkKind::Plain),
+    (Guarantee::ExactlyOnce, SinkKind::Plain),
+    (Guarantee::ExactlyOnce, SinkKind::Idempotent),
+    (Guarantee::ExactlyOnce, SinkKind::TwoPhaseCommit),
+];
+
+/// The fault schedule of `scenario` with `seed`, as times: crashes tied to a protocol point
+/// ("after checkpoint 3 completed") happen where they happened in a run of the scenario as
+/// written, so that every guarantee suffers the same crashes even if it has no such point.
+pub fn fault_schedule_in_time(scenario: &Arc<Scenario>, seed: u64) -> Vec<Fault> {
+    let faults = scenario.faults_for_seed(seed);
+    if !faults.iter().any(|f| matches!(f, Fault::Crash { at, .. } if !matches!(at, Trigger::At(_)))) {
+        return faults;
+    }
+    let mut probe = World::with_faults(
+        scenario.clone(),
+        seed,
+        RunOptions { keep_trace: false, ..RunOptions::default() },
+        faults.clone(),
+    );
+    probe.run();
+    faults
+        .into_iter()
+        .zip(probe.fault_fired_at.iter())
+        .filter_map(|(f, fired)| match f {
+            Fault::Crash { node, at: Trigger::At(t), restart_after_ns } => {
+                Some(Fault::Crash { node, at: Trigger::At(t), restart_after_ns })
+            }
+            Fault::Crash { node, restart_after_ns, .. } => {
+                fired.map(|t| Fault::Crash { node, at: Trigger::At(t), restart_after_ns })
+            }
+            other => Some(other),
+        })
+        .collect()
+}
+
+/// Run one variant against its fault-free reference.
+/// The oracle's reference: the scenario as written, without faults, same seed.
+pub fn reference_run(scenario: &Scenario, seed: u64) -> RunResult {
+    let options = RunOptions { keep_trace: false, ..RunOptions::default() };
+    run_scenario(Arc::new(scenario.without_faults()), seed, options)
+}
+
+/// Run one variant under `faults` and hold it against the fault-free `reference` (see
+/// [`reference_run`]; every variant shares one, since faults, not guarantees, change content).
+pub fn run_variant(
+    scenario: &Scenario,
+    seed: u64,
+    guarantee: Guarantee,
+    sink: SinkKind,
+    faults: Vec<Fault>,
+    reference: &RunResult,
+) -> VariantReport {
+    let options = RunOptions { keep_trace: false, ..RunOptions::default() };
+    let variant = Arc::new(scenario.with_variant(guarantee, Some(sink)));
+    let mut world = World::with_faults(variant, seed, options, faults);
+    let stop = world.run();
+    let run = RunResult { world, stop };
+    let outcome = oracle::evaluate(&reference.visible_rows(), &run.visible_rows());
+    let class = outcome.class();
+    let world = &run.world;
+    let mut alignments: Vec<u64> = world
+        .checkpoints
+        .iter()
+        .flat_map(|c| c.subtasks.iter())
+        .filter(|s| world.scenario.plan.has_multiple_inputs(s.subtask))
+        .map(|s| s.alignment_ns)
+        .collect();
+    let mut latencies: Vec<u64> = run
+        .visible_rows()
+        .iter()
+        .map(|r| r.visible_ns.unwrap_or(r.written_ns).saturating_sub(r.row.ingest_ns))
+        .collect();
+    VariantReport {
+        guarantee,
+        sink,
+        verdict: outcome.verdict(guarantee),
+        class,
+        outcome,
+        checkpoints_completed: world
+            .checkpoints
+            .iter()
+            .filter(|c| matches!(c.outcome, CheckpointOutcome::Completed { .. }))
+            .count(),
+        checkpoints_aborted: world
+            .checkpoints
+            .iter()
+            .filter(|c| matches!(c.outcome, CheckpointOutcome::Aborted { .. }))
+            .count(),
+        alignment_p50_ns: oracle::percentile(&mut alignments, 50).unwrap_or(0),
+        alignment_max_ns: alignments.iter().copied().max().unwrap_or(0),
+        latency_p50_ns: oracle::percentile(&mut latencies, 50).unwrap_or(0),
+        latency_p99_ns: oracle::percentile(&mut latencies, 99).unwrap_or(0),
+        restarts: world.restarts,
+        stop,
+        violations: world.violations.iter().map(|v| v.message.clone()).collect(),
+        trace_hash: world.recorder.hash(),
+    }
+}
+
+/// Every compared variant plus any the scenario declares an expectation for.
+pub fn compare(scenario: &Arc<Scenario>, seed: u64) -> Vec<VariantReport> {
+    let faults = fault_schedule_in_time(scenario, seed);
+    let mut variants: Vec<(Guarantee, SinkKind)> = COMPARED_VARIANTS.to_vec();
+    for e in &scenario.expect.outcomes {
+        if !variants.contains(&(e.guarantee, e.sink)) {
+            variants.push((e.guarantee, e.sink));
+        }
+    }
+    let reference = reference_run(scenario, seed);
+    variants.into_iter().map(|(g, s)| run_variant(scenario, seed, g, s, faults.clone(), &reference)).collect()
+}
+
+/// What a sweep checks for one seed: the declared outcomes (or, when none are declared, that
+/// the scenario as written keeps its guarantee's promise), no broken invariant, a finished job.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SeedCheck {
+    pub seed: u64,
+    pub reports: Vec<VariantReport>,
+    /// Why the seed fails; empty when it passes.
+    pub failures: Vec<String>,
+}
+
+pub fn check_seed(scenario: &Arc<Scenario>, seed: u64) -> SeedCheck {
+    check_with_faults(scenario, seed, fault_schedule_in_time(scenario, seed))
+}
+
+/// [`check_seed`] with an explicit fault schedule (what `shrink` varies).
+pub fn check_with_faults(scenario: &Arc<Scenario>, seed: u64, faults: Vec<Fault>) -> SeedCheck {
+    let reference = reference_run(scenario, seed);
+    let own_sink = scenario
+        .plan
+        .operators
+        .iter()
+        .find_map(|o| match o.kind {
+            engine::graph::OperatorKind::Sink(k) => Some(k),
+            _ => None,
+        })
+        .unwrap_or(SinkKind::Plain);
+    let variants: Vec<(Guarantee, SinkKind)> = if scenario.expect.outcomes.is_empty() {
+        vec![(scenario.guarantee, own_sink)]
+    } else {
+        scenario.expect.outcomes.iter().map(|e| (e.guarantee, e.sink)).collect()
+    };
+    let reports: Vec<VariantReport> =
+        variants.into_iter().map(|(g, s)| run_variant(scenario, seed, g, s, faults.clone(), &reference)).collect();
+    let mut failures = unmet_expectations(scenario, &reports);
+    for r in &reports {
+        let name = format!("{} with a {} sink", r.guarantee.label(), r.sink.label());
+        if scenario.expect.outcomes.is_empty() && !r.verdict {
+            failures.push(format!("{name}: {:?} breaks the {} promise", r.class, r.guarantee.label()));
+        }
+        for v in &r.violations {
+            failures.push(format!("{name}: invariant violated: {v}"));
+        }
+        if r.stop != StopReason::JobFinished {
+            failures.push(format!("{name}: run stopped: {:?}", r.stop));
+        }
+    }
+    SeedCheck { seed, reports, failures }
+}
+
+/// Declared expectations that a comparison did not meet, as messages.
+pub fn unmet_expectations(scenario: &Scenario, reports: &[VariantReport]) -> Vec<String> {
+    let mut unmet = Vec::new();
+    for e in &scenario.expect.outcomes {
+        match reports.iter().find(|r| r.guarantee == e.guarantee && r.sink == e.sink) {
+            Some(r) if r.class == e.result => {}
+            Some(r) => unmet.push(format!(
+                "{} with a {} sink: expected {:?}, got {:?}",
+                e.guarantee.label(),
+                e.sink.label(),
+                e.result,
+                r.class
+            )),
+            None => unmet.push(format!("{} with a {} sink was not run", e.guarantee.label(), e.sink.label())),
+        }
+    }
+    unmet
 }

@@ -16,10 +16,11 @@ use engine::window::{Aggregate, WindowKind, WindowSpec};
 use engine::{ms_to_ns, Firing};
 use petgraph::graph::NodeIndex;
 use serde::de::{self, Visitor};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use thiserror::Error;
 
 use crate::dist::Delay;
+use crate::faults::Fault;
 
 /// The scenario embedded in the binary and opened by default.
 pub const DEFAULT_SCENARIO: &str = include_str!("../../scenarios/clickstream.ron");
@@ -32,6 +33,12 @@ pub const DEFAULT_SCENARIO_FILE: &str = "scenarios/clickstream.ron";
 /// (milliseconds since midnight) for textbook data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct TimeMs(pub i64);
+
+impl Serialize for TimeMs {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i64(self.0)
+    }
+}
 
 impl<'de> Deserialize<'de> for TimeMs {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -86,7 +93,7 @@ pub fn format_clock(ms: i64) -> String {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename = "Scenario")]
 pub struct ScenarioFile {
     pub name: String,
@@ -117,6 +124,14 @@ pub struct ScenarioFile {
     pub placement: BTreeMap<String, String>,
     #[serde(default)]
     pub checkpoints: Option<Checkpoints>,
+    #[serde(default)]
+    pub restart: RestartStrategy,
+    #[serde(default)]
+    pub failure_detection: FailureDetection,
+    #[serde(default)]
+    pub faults: Vec<FaultSpec>,
+    #[serde(default)]
+    pub swarm: Option<Swarm>,
     /// Keep, per window result, which source records contributed (the oracle needs it).
     #[serde(default = "yes")]
     pub track_lineage: bool,
@@ -134,7 +149,7 @@ fn one() -> u32 {
     1
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Cluster {
     #[serde(default = "default_task_managers")]
@@ -154,7 +169,7 @@ impl Default for Cluster {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Network {
     /// Latency between different nodes.
@@ -166,6 +181,14 @@ pub struct Network {
     /// Per-link overrides.
     #[serde(default)]
     pub links: Vec<Link>,
+    /// Credit-based flow control: at most this many messages in flight or queued per channel
+    /// (Flink's network buffers). A sender with a full output channel waits (backpressure).
+    /// `None` for unbounded channels. Default 1000.
+    #[serde(default = "default_channel_capacity")]
+    pub channel_capacity: Option<u32>,
+}
+fn default_channel_capacity() -> Option<u32> {
+    Some(1_000)
 }
 fn default_latency() -> Delay {
     Delay::Uniform { min_ms: 1, max_ms: 2 }
@@ -175,25 +198,30 @@ fn default_local_latency_us() -> u64 {
 }
 impl Default for Network {
     fn default() -> Self {
-        Network { latency: default_latency(), local_latency_us: default_local_latency_us(), links: Vec::new() }
+        Network {
+            latency: default_latency(),
+            local_latency_us: default_local_latency_us(),
+            links: Vec::new(),
+            channel_capacity: default_channel_capacity(),
+        }
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Link {
     pub between: (String, String),
     pub latency: Delay,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum SourceData {
     Generator(Generator),
     Events(Vec<ExplicitEvent>),
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Generator {
     #[serde(default = "one")]
@@ -219,7 +247,7 @@ fn default_keys() -> u32 {
     10
 }
 
-#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum KeySkew {
     #[default]
@@ -228,7 +256,7 @@ pub enum KeySkew {
     Hot { keys: u32, share_ppm: u32 },
 }
 
-#[derive(Clone, Copy, Debug, Deserialize)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum ValueDist {
     Constant(i64),
@@ -242,7 +270,7 @@ impl Default for ValueDist {
 
 /// How far event time lags behind arrival: `ts = arrival - delay`, and with probability
 /// `very_late_ppm` another `very_late_ms` on top.
-#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Disorder {
     #[serde(default)]
@@ -253,7 +281,7 @@ pub struct Disorder {
     pub very_late_ms: u64,
 }
 
-#[derive(Clone, Copy, Debug, Deserialize)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdlePartition {
     pub partition: u32,
@@ -261,7 +289,7 @@ pub struct IdlePartition {
     pub until_ms: u64,
 }
 
-#[derive(Clone, Copy, Debug, Deserialize)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Burst {
     pub from_ms: u64,
@@ -269,7 +297,7 @@ pub struct Burst {
     pub rate_multiplier: u64,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExplicitEvent {
     pub key: String,
@@ -282,7 +310,7 @@ pub struct ExplicitEvent {
     pub partition: u32,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum Watermarks {
     BoundedOutOfOrderness {
@@ -301,7 +329,7 @@ impl Default for Watermarks {
     }
 }
 
-#[derive(Clone, Copy, Debug, Deserialize)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum Emit {
     Periodic { interval_ms: u64 },
@@ -313,7 +341,7 @@ impl Default for Emit {
     }
 }
 
-#[derive(Clone, Copy, Debug, Deserialize)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExplicitMark {
     pub at: TimeMs,
@@ -323,7 +351,7 @@ pub struct ExplicitMark {
 /// One step of the pipeline. Operators connect to the previous operator unless they list
 /// `inputs`; `KeyBy`, `Rebalance`, `Broadcast` and `Forward` set how the next operator's inputs
 /// are partitioned.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum Step {
     Source {
@@ -386,6 +414,9 @@ pub enum Step {
         name: String,
         #[serde(default = "plain")]
         kind: SinkKind,
+        /// Two-phase commit: the store aborts a transaction this long after it opened.
+        #[serde(default)]
+        transaction_timeout_ms: Option<u64>,
         #[serde(default = "one")]
         parallelism: u32,
         #[serde(default)]
@@ -398,7 +429,7 @@ fn plain() -> SinkKind {
     SinkKind::Plain
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum WindowShape {
     Tumbling { size_ms: i64 },
@@ -406,7 +437,7 @@ pub enum WindowShape {
     Session { gap_ms: i64 },
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum Filter {
     ValueAtLeast(i64),
@@ -416,26 +447,234 @@ pub enum Filter {
     Not(Box<Filter>),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Checkpoints {
     pub interval_ms: u64,
+    /// The delivery guarantee: how barriers are handled and how the job recovers.
     #[serde(default = "exactly_once")]
-    pub mode: CheckpointMode,
+    pub mode: Guarantee,
     #[serde(default = "default_checkpoint_timeout_ms")]
     pub timeout_ms: u64,
     #[serde(default)]
     pub min_pause_ms: u64,
+    #[serde(default)]
+    pub snapshot: SnapshotStyle,
 }
-fn exactly_once() -> CheckpointMode {
-    CheckpointMode::ExactlyOnce
+fn exactly_once() -> Guarantee {
+    Guarantee::ExactlyOnce
+}
+
+/// The three delivery guarantees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
+pub enum Guarantee {
+    /// No checkpoints: after a failure, restart from the sources' latest positions with empty state.
+    AtMostOnce,
+    /// Barrier tracking without alignment; restore the latest checkpoint (replays may double count).
+    AtLeastOnce,
+    /// Barrier alignment; restore the latest checkpoint.
+    ExactlyOnce,
+}
+
+impl Guarantee {
+    pub const ALL: [Guarantee; 3] = [Guarantee::AtMostOnce, Guarantee::AtLeastOnce, Guarantee::ExactlyOnce];
+    pub fn label(self) -> &'static str {
+        match self {
+            Guarantee::AtMostOnce => "at-most-once",
+            Guarantee::AtLeastOnce => "at-least-once",
+            Guarantee::ExactlyOnce => "exactly-once",
+        }
+    }
+    /// How barriers are handled, or None when nothing is checkpointed.
+    pub fn checkpoint_mode(self) -> Option<CheckpointMode> {
+        match self {
+            Guarantee::AtMostOnce => None,
+            Guarantee::AtLeastOnce => Some(CheckpointMode::AtLeastOnce),
+            Guarantee::ExactlyOnce => Some(CheckpointMode::ExactlyOnce),
+        }
+    }
+}
+
+/// How a task takes its snapshot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum SnapshotStyle {
+    /// Asynchronous barrier snapshotting: a short synchronous copy, the upload in the background.
+    #[default]
+    Asynchronous,
+    /// The baseline ABS replaced: sources stop while the checkpoint runs, and every task blocks
+    /// for the whole snapshot, upload included.
+    StopTheWorld,
+}
+
+/// What to do after a failure (Flink's restart strategies).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum RestartStrategy {
+    FixedDelay {
+        delay_ms: u64,
+        max_attempts: u32,
+    },
+    /// Delay doubles (times `multiplier_milli / 1000`) after every restart, up to `max_delay_ms`.
+    ExponentialDelay {
+        initial_delay_ms: u64,
+        max_delay_ms: u64,
+        multiplier_milli: u64,
+        max_attempts: u32,
+    },
+}
+impl Default for RestartStrategy {
+    fn default() -> Self {
+        RestartStrategy::FixedDelay { delay_ms: 1_000, max_attempts: 20 }
+    }
+}
+impl RestartStrategy {
+    /// Delay before restart number `restart` (1-based), or None when attempts are exhausted.
+    pub fn delay_ms(&self, restart: u32) -> Option<u64> {
+        match *self {
+            RestartStrategy::FixedDelay { delay_ms, max_attempts } => (restart <= max_attempts).then_some(delay_ms),
+            RestartStrategy::ExponentialDelay { initial_delay_ms, max_delay_ms, multiplier_milli, max_attempts } => {
+                if restart > max_attempts {
+                    return None;
+                }
+                let mut delay = initial_delay_ms;
+                for _ in 1..restart {
+                    delay = (delay.saturating_mul(multiplier_milli) / 1000).min(max_delay_ms);
+                }
+                Some(delay.min(max_delay_ms))
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailureDetection {
+    #[serde(default = "default_heartbeat_interval_ms")]
+    pub heartbeat_interval_ms: u64,
+    #[serde(default = "default_heartbeat_timeout_ms")]
+    pub heartbeat_timeout_ms: u64,
+}
+fn default_heartbeat_interval_ms() -> u64 {
+    500
+}
+fn default_heartbeat_timeout_ms() -> u64 {
+    2_000
+}
+impl Default for FailureDetection {
+    fn default() -> Self {
+        FailureDetection {
+            heartbeat_interval_ms: default_heartbeat_interval_ms(),
+            heartbeat_timeout_ms: default_heartbeat_timeout_ms(),
+        }
+    }
+}
+
+/// When a crash happens: at a time, or at a point of the checkpoint protocol.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum CrashPoint {
+    At(TimeMs),
+    /// When the coordinator triggers checkpoint n.
+    OnCheckpointTrigger(u64),
+    /// When `subtask` starts aligning barrier `checkpoint` (its first barrier arrived).
+    WhileAligning {
+        checkpoint: u64,
+        subtask: String,
+    },
+    /// Right after a sink pre-committed its transaction for `checkpoint`.
+    AfterPreCommit(u64),
+    /// Right after the coordinator completed `checkpoint`, before any sink hears of it.
+    AfterCheckpointComplete(u64),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum FaultSpec {
+    /// Kill a node (`jm` or `tm-i`); it comes back after `restart_after_ms` (never, if None).
+    Crash {
+        node: String,
+        at: CrashPoint,
+        #[serde(default)]
+        restart_after_ms: Option<u64>,
+    },
+    /// No messages between two nodes (both directions) until it heals; TCP-like: what was sent
+    /// arrives after the heal, in order.
+    Partition { between: (String, String), from_ms: u64, until_ms: u64 },
+    /// Extra latency on one link, or on all links when `between` is None.
+    LatencySpike {
+        #[serde(default)]
+        between: Option<(String, String)>,
+        from_ms: u64,
+        until_ms: u64,
+        extra_ms: u64,
+    },
+    /// Messages are lost with probability `loss_ppm` and retransmitted after `retransmit_ms`
+    /// (channels stay FIFO: later messages wait behind the retransmission).
+    MessageLoss {
+        #[serde(default)]
+        between: Option<(String, String)>,
+        from_ms: u64,
+        until_ms: u64,
+        loss_ppm: u32,
+        retransmit_ms: u64,
+    },
+    /// A node processes `factor` times slower.
+    SlowNode { node: String, from_ms: u64, until_ms: u64, factor: u64 },
+    /// Checkpoint storage refuses the writes of this checkpoint (it is declined).
+    CheckpointStorageFailure { checkpoint: u64 },
+}
+
+/// Random faults drawn from the seed ("swarm testing"): how many of each, and when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Swarm {
+    #[serde(default)]
+    pub crashes: u32,
+    #[serde(default)]
+    pub partitions: u32,
+    #[serde(default)]
+    pub latency_spikes: u32,
+    #[serde(default)]
+    pub slow_nodes: u32,
+    /// Faults start inside `[from_ms, until_ms)`.
+    pub from_ms: u64,
+    pub until_ms: u64,
+    /// Longest outage (crash restart delay, partition, spike, slowness).
+    #[serde(default = "default_swarm_outage_ms")]
+    pub max_outage_ms: u64,
+    /// Whether the job manager may crash too.
+    #[serde(default)]
+    pub include_job_manager: bool,
+}
+fn default_swarm_outage_ms() -> u64 {
+    5_000
+}
+
+/// What a fault run does to the output compared with the fault-free reference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+pub enum OutcomeClass {
+    /// The visible output equals the reference.
+    Exact,
+    /// Nothing lost; some effects duplicated.
+    Duplicates,
+    /// Nothing duplicated; some effects lost.
+    Loss,
+    LossAndDuplicates,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedOutcome {
+    pub guarantee: Guarantee,
+    pub sink: SinkKind,
+    pub result: OutcomeClass,
 }
 fn default_checkpoint_timeout_ms() -> u64 {
     600_000
 }
 
 /// What the scenario tests check.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     /// The exact visible sink output, in emission order per sink.
@@ -444,9 +683,13 @@ pub struct Expect {
     /// Records dropped as late, over all window operators.
     #[serde(default)]
     pub late_dropped: Option<u64>,
+    /// Per guarantee and sink kind, what the faults do to the output (checked by
+    /// `streamlab compare` and the tests).
+    #[serde(default)]
+    pub outcomes: Vec<ExpectedOutcome>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectedRow {
     pub sink: String,
@@ -512,6 +755,24 @@ pub type NodeId = usize;
 /// The job manager is node 0; task manager i is node i + 1.
 pub const JOB_MANAGER: NodeId = 0;
 
+/// Node names of a cluster: `jm` and `tm-0 .. tm-{n-1}`.
+pub struct NodeNames {
+    pub task_managers: u32,
+}
+
+impl NodeNames {
+    pub fn resolve(&self, name: &str) -> Result<NodeId, String> {
+        if name == "jm" {
+            return Ok(JOB_MANAGER);
+        }
+        name.strip_prefix("tm-")
+            .and_then(|i| i.parse::<u32>().ok())
+            .filter(|i| *i < self.task_managers)
+            .map(|i| i as usize + 1)
+            .ok_or_else(|| format!("no node '{name}'; nodes are jm and tm-0 .. tm-{}", self.task_managers - 1))
+    }
+}
+
 /// Where the source log's data comes from.
 #[derive(Clone, Debug)]
 pub enum LogData {
@@ -522,6 +783,8 @@ pub enum LogData {
 
 #[derive(Clone, Debug)]
 pub struct Scenario {
+    /// The file as parsed (what `shrink` edits and writes back).
+    pub raw: ScenarioFile,
     pub name: String,
     pub description: String,
     /// Where it was loaded from (for messages and replay commands).
@@ -540,12 +803,23 @@ pub struct Scenario {
     pub slots_per_task_manager: u32,
     pub latency: Delay,
     pub local_latency_ns: u64,
+    /// Flow control: messages a channel holds at most (None: unbounded).
+    pub channel_capacity: Option<u32>,
     /// Per (from node, to node) latency overrides, both directions listed.
     pub link_latency: BTreeMap<(NodeId, NodeId), Delay>,
     pub partitions: u32,
     pub log: LogData,
     pub key_names: Vec<String>,
-    pub checkpoints: Option<CheckpointConfig>,
+    /// Checkpoint settings as written (interval, timeout, ...), whatever the guarantee.
+    pub checkpoint_settings: Option<Checkpoints>,
+    pub guarantee: Guarantee,
+    pub restart: RestartStrategy,
+    pub failure_detection: FailureDetection,
+    /// Faults written in the file (swarm faults are drawn per seed: [`Scenario::faults_for_seed`]).
+    pub faults: Vec<Fault>,
+    pub swarm: Option<Swarm>,
+    /// Two-phase-commit transactions older than this are aborted by the sink store.
+    pub transaction_timeout_ns: Option<u64>,
     pub watermarks: Watermarks,
     pub track_lineage: bool,
     pub expect: Expect,
@@ -555,7 +829,8 @@ impl Scenario {
     /// Load and resolve a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Io { file: file.clone(), message: e.to_string() })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ScenarioError::Io { file: file.clone(), message: e.to_string() })?;
         Scenario::parse(&text, &file)
     }
 
@@ -610,20 +885,75 @@ impl Scenario {
         }
     }
 
+    /// Checkpointing as the world runs it: None for at-most-once.
+    pub fn checkpoint_config(&self) -> Option<CheckpointConfig> {
+        let settings = self.checkpoint_settings?;
+        let mode = self.guarantee.checkpoint_mode()?;
+        Some(CheckpointConfig {
+            interval_ns: ms_to_ns(settings.interval_ms),
+            timeout_ns: ms_to_ns(settings.timeout_ms),
+            min_pause_ns: ms_to_ns(settings.min_pause_ms),
+            mode,
+        })
+    }
+
+    pub fn snapshot_style(&self) -> SnapshotStyle {
+        self.checkpoint_settings.map(|c| c.snapshot).unwrap_or_default()
+    }
+
+    /// The faults of a run with `seed`: those in the file, then the swarm's, drawn from the seed.
+    pub fn faults_for_seed(&self, seed: u64) -> Vec<Fault> {
+        let mut faults = self.faults.clone();
+        if let Some(swarm) = &self.swarm {
+            faults.extend(crate::faults::draw_swarm(swarm, self, seed));
+        }
+        faults
+    }
+
+    /// The same scenario under another guarantee and, optionally, with every sink of another kind.
+    pub fn with_variant(&self, guarantee: Guarantee, sink: Option<SinkKind>) -> Scenario {
+        let mut s = self.clone();
+        s.guarantee = guarantee;
+        if s.checkpoint_settings.is_none() && guarantee != Guarantee::AtMostOnce {
+            s.checkpoint_settings = Some(Checkpoints {
+                interval_ms: 1_000,
+                mode: guarantee,
+                timeout_ms: default_checkpoint_timeout_ms(),
+                min_pause_ms: 0,
+                snapshot: SnapshotStyle::Asynchronous,
+            });
+        }
+        if let Some(kind) = sink {
+            for op in s.job.graph.node_weights_mut() {
+                if let OperatorKind::Sink(k) = &mut op.kind {
+                    *k = kind;
+                }
+            }
+            s.plan = s.job.plan().expect("changing sink kinds keeps the job valid");
+        }
+        s
+    }
+
+    /// The same scenario without any fault: the oracle's reference.
+    pub fn without_faults(&self) -> Scenario {
+        let mut s = self.clone();
+        s.faults.clear();
+        s.swarm = None;
+        s
+    }
+
     /// Every resolved parameter, one per line, for the top of a run's output.
     pub fn describe(&self) -> Vec<String> {
         let mut lines = vec![
             format!("scenario: {} ({})", self.name, self.file),
             format!("duration_ms: {}  max_run_ms: {}", self.duration_ms, self.max_run_ms),
+            format!("cluster: jm + {} task managers x {} slots", self.task_managers, self.slots_per_task_manager),
             format!(
-                "cluster: jm + {} task managers x {} slots",
-                self.task_managers, self.slots_per_task_manager
-            ),
-            format!(
-                "network: latency {}, local {} us, {} link overrides",
+                "network: latency {}, local {} us, {} link overrides, channel capacity {}",
                 self.latency.describe(),
                 self.local_latency_ns / 1000,
-                self.link_latency.len() / 2
+                self.link_latency.len() / 2,
+                self.channel_capacity.map_or("unbounded".to_string(), |c| format!("{c} messages"))
             ),
         ];
         match &self.log {
@@ -670,16 +1000,32 @@ impl Scenario {
                 subtasks.join(" ")
             ));
         }
-        lines.push(match &self.checkpoints {
-            None => "checkpoints: off".to_string(),
-            Some(c) => format!(
-                "checkpoints: every {} ms, {:?}, timeout {} ms, min pause {} ms",
+        lines.push(format!("guarantee: {}", self.guarantee.label()));
+        lines.push(match (&self.checkpoint_config(), &self.checkpoint_settings) {
+            (Some(c), Some(settings)) => format!(
+                "checkpoints: every {} ms, {:?}, timeout {} ms, min pause {} ms, {:?} snapshots",
                 c.interval_ns / 1_000_000,
                 c.mode,
                 c.timeout_ns / 1_000_000,
-                c.min_pause_ns / 1_000_000
+                c.min_pause_ns / 1_000_000,
+                settings.snapshot
             ),
+            _ => "checkpoints: off".to_string(),
         });
+        let sinks: Vec<String> = self
+            .plan
+            .operators
+            .iter()
+            .filter_map(|o| match o.kind {
+                OperatorKind::Sink(k) => Some(format!("{}={}", o.name, k.label())),
+                _ => None,
+            })
+            .collect();
+        lines.push(format!("sinks: {}", sinks.join(", ")));
+        lines.push(format!("restart: {:?}; failure detection: {:?}", self.restart, self.failure_detection));
+        if let Some(t) = self.transaction_timeout_ns {
+            lines.push(format!("transaction timeout: {} ms", t / 1_000_000));
+        }
         lines.push(format!("track_lineage: {}", self.track_lineage));
         lines
     }
@@ -712,12 +1058,21 @@ fn parse_file(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError> {
 }
 
 fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> {
+    let parsed = raw.clone();
     let cluster = &raw.cluster;
     if cluster.task_managers == 0 {
-        return Err(loc.error("cluster.task_managers", Some("task_managers"), "a cluster needs at least one task manager"));
+        return Err(loc.error(
+            "cluster.task_managers",
+            Some("task_managers"),
+            "a cluster needs at least one task manager",
+        ));
     }
     if cluster.slots_per_task_manager == 0 {
-        return Err(loc.error("cluster.slots_per_task_manager", Some("slots_per_task_manager"), "a task manager needs at least one slot"));
+        return Err(loc.error(
+            "cluster.slots_per_task_manager",
+            Some("slots_per_task_manager"),
+            "a task manager needs at least one slot",
+        ));
     }
     raw.network.latency.check().map_err(|m| loc.error("network.latency", Some("latency"), m))?;
 
@@ -745,7 +1100,11 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
             }
             if let ValueDist::Uniform { min, max } = g.value {
                 if min > max {
-                    return Err(loc.error("source.value", Some("value:"), format!("min ({min}) is larger than max ({max})")));
+                    return Err(loc.error(
+                        "source.value",
+                        Some("value:"),
+                        format!("min ({min}) is larger than max ({max})"),
+                    ));
                 }
             }
             g.disorder.delay.check().map_err(|m| loc.error("source.disorder.delay", Some("disorder"), m))?;
@@ -760,7 +1119,11 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
             }
             for (i, b) in g.bursts.iter().enumerate() {
                 if b.rate_multiplier == 0 || b.from_ms > b.until_ms {
-                    return Err(loc.error(format!("source.bursts[{i}]"), Some("bursts"), "needs rate_multiplier >= 1 and from_ms <= until_ms"));
+                    return Err(loc.error(
+                        format!("source.bursts[{i}]"),
+                        Some("bursts"),
+                        "needs rate_multiplier >= 1 and from_ms <= until_ms",
+                    ));
                 }
             }
             key_names = (0..g.keys).map(|k| format!("k{k}")).collect();
@@ -774,7 +1137,11 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
             let mut partitions = 1;
             for (i, e) in events.iter().enumerate() {
                 if e.arrives.0 < 0 {
-                    return Err(loc.error(format!("source[{i}].arrives"), Some("arrives"), "arrival time cannot be negative"));
+                    return Err(loc.error(
+                        format!("source[{i}].arrives"),
+                        Some("arrives"),
+                        "arrival time cannot be negative",
+                    ));
                 }
                 let key = match key_names.iter().position(|k| *k == e.key) {
                     Some(k) => k,
@@ -798,7 +1165,11 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
                 return Err(loc.error("watermarks.bound_ms", Some("bound_ms"), "bound_ms cannot be negative"));
             }
             if let Emit::Periodic { interval_ms: 0 } = emit {
-                return Err(loc.error("watermarks.emit", Some("interval_ms"), "a periodic interval of 0 ms would never let time advance; use PerRecord"));
+                return Err(loc.error(
+                    "watermarks.emit",
+                    Some("interval_ms"),
+                    "a periodic interval of 0 ms would never let time advance; use PerRecord",
+                ));
             }
             WatermarkStrategy::BoundedOutOfOrderness {
                 bound_ms: *bound_ms,
@@ -839,6 +1210,7 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
     let mut pending_partitioning: Option<(Partitioning, usize)> = None;
     let mut unconsumed_late: Vec<(String, NodeIndex, u32)> = Vec::new();
     let mut consumed: Vec<String> = Vec::new();
+    let mut transaction_timeout_ms_min: Option<u64> = None;
     for (i, step) in raw.pipeline.iter().enumerate() {
         let field = format!("pipeline[{i}]");
         let (name, parallelism, inputs, cost_us, kind, default_cost_us) = match step {
@@ -866,16 +1238,21 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
                 OperatorKind::Source(SourceSpec { partitions, watermarks: watermarks.clone() }),
                 2,
             ),
-            Step::Map { name, f, parallelism, inputs, cost_us } => (name, *parallelism, inputs, cost_us, OperatorKind::Map(f.clone()), 1),
+            Step::Map { name, f, parallelism, inputs, cost_us } => {
+                (name, *parallelism, inputs, cost_us, OperatorKind::Map(f.clone()), 1)
+            }
             Step::Filter { name, f, parallelism, inputs, cost_us } => {
-                let f = resolve_filter(f, &key_names).map_err(|m| loc.error(format!("{field}.f"), Some(&format!("\"{name}\"")), m))?;
+                let f = resolve_filter(f, &key_names)
+                    .map_err(|m| loc.error(format!("{field}.f"), Some(&format!("\"{name}\"")), m))?;
                 (name, *parallelism, inputs, cost_us, OperatorKind::Filter(f), 1)
             }
             Step::Window { name, kind, aggregate, allowed_lateness_ms, late_output, parallelism, inputs, cost_us } => {
                 let marker = format!("\"{name}\"");
                 let kind = match *kind {
                     WindowShape::Tumbling { size_ms } if size_ms > 0 => WindowKind::Tumbling { size_ms },
-                    WindowShape::Sliding { size_ms, slide_ms } if size_ms > 0 && slide_ms > 0 && slide_ms <= size_ms => {
+                    WindowShape::Sliding { size_ms, slide_ms }
+                        if size_ms > 0 && slide_ms > 0 && slide_ms <= size_ms =>
+                    {
                         WindowKind::Sliding { size_ms, slide_ms }
                     }
                     WindowShape::Session { gap_ms } if gap_ms > 0 => WindowKind::Session { gap_ms },
@@ -888,7 +1265,11 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
                     }
                 };
                 if *allowed_lateness_ms < 0 {
-                    return Err(loc.error(format!("{field}.allowed_lateness_ms"), Some(&marker), "allowed lateness cannot be negative"));
+                    return Err(loc.error(
+                        format!("{field}.allowed_lateness_ms"),
+                        Some(&marker),
+                        "allowed lateness cannot be negative",
+                    ));
                 }
                 if let Some(late) = late_output {
                     unconsumed_late.push((late.clone(), NodeIndex::end(), *parallelism));
@@ -901,12 +1282,23 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
                 };
                 (name, *parallelism, inputs, cost_us, OperatorKind::Window(spec), 5)
             }
-            Step::Union { name, inputs, parallelism, cost_us } => (name, *parallelism, inputs, cost_us, OperatorKind::Union, 1),
-            Step::Sink { name, kind, parallelism, inputs, cost_us } => (name, *parallelism, inputs, cost_us, OperatorKind::Sink(*kind), 3),
+            Step::Union { name, inputs, parallelism, cost_us } => {
+                (name, *parallelism, inputs, cost_us, OperatorKind::Union, 1)
+            }
+            Step::Sink { name, kind, parallelism, inputs, cost_us, transaction_timeout_ms } => {
+                if let Some(t) = transaction_timeout_ms {
+                    transaction_timeout_ms_min = Some(transaction_timeout_ms_min.map_or(*t, |m: u64| m.min(*t)));
+                }
+                (name, *parallelism, inputs, cost_us, OperatorKind::Sink(*kind), 3)
+            }
         };
         let marker = format!("\"{name}\"");
         if nodes.contains_key(name) {
-            return Err(loc.error(format!("{field}.name"), Some(&marker), format!("the name '{name}' is used twice; names must be unique")));
+            return Err(loc.error(
+                format!("{field}.name"),
+                Some(&marker),
+                format!("the name '{name}' is used twice; names must be unique"),
+            ));
         }
         let is_source = matches!(kind, OperatorKind::Source(_));
         let is_window = matches!(kind, OperatorKind::Window(_));
@@ -915,7 +1307,11 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
         // Inputs: listed, or the previous operator.
         let input_names: Vec<String> = if is_source {
             if !inputs.is_empty() {
-                return Err(loc.error(format!("{field}.inputs"), Some(&marker), "sources read the log and take no inputs"));
+                return Err(loc.error(
+                    format!("{field}.inputs"),
+                    Some(&marker),
+                    "sources read the log and take no inputs",
+                ));
             }
             Vec::new()
         } else if !inputs.is_empty() {
@@ -923,7 +1319,13 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
         } else {
             match &previous {
                 Some(p) => vec![p.clone()],
-                None => return Err(loc.error(field, Some(&marker), "the first operator must be a Source (or list `inputs`)")),
+                None => {
+                    return Err(loc.error(
+                        field,
+                        Some(&marker),
+                        "the first operator must be a Source (or list `inputs`)",
+                    ))
+                }
             }
         };
         let partitioning_override = pending_partitioning.take();
@@ -944,14 +1346,22 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
                 None => Partitioning::Rebalance,
             };
             if is_window && !matches!(partitioning, Partitioning::Hash(_)) {
-                return Err(loc.error(field, Some(&marker), format!("window '{name}' needs keyed input: put KeyBy(Key) before it")));
+                return Err(loc.error(
+                    field,
+                    Some(&marker),
+                    format!("window '{name}' needs keyed input: put KeyBy(Key) before it"),
+                ));
             }
             job.connect(from, node, EdgeSpec { partitioning, stream });
         }
         if let Some(late) = unconsumed_late.last_mut().filter(|l| l.1 == NodeIndex::end()) {
             late.1 = node;
             if nodes.contains_key(&late.0) || late.0 == *name {
-                return Err(loc.error(format!("{field}.late_output"), Some(&marker), format!("the name '{}' is already used", late.0)));
+                return Err(loc.error(
+                    format!("{field}.late_output"),
+                    Some(&marker),
+                    format!("the name '{}' is already used", late.0),
+                ));
             }
             nodes.insert(late.0.clone(), (node, Stream::Late));
         }
@@ -959,7 +1369,11 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
         previous = Some(name.clone());
     }
     if let Some((_, step)) = pending_partitioning {
-        return Err(loc.error(format!("pipeline[{step}]"), None, "a partitioning step must be followed by an operator"));
+        return Err(loc.error(
+            format!("pipeline[{step}]"),
+            None,
+            "a partitioning step must be followed by an operator",
+        ));
     }
     // Late outputs nobody consumes get a plain sink of their own name.
     for (late_name, window_node, _) in unconsumed_late {
@@ -968,11 +1382,20 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
         }
         let sink_name = late_name.clone();
         if job.graph.node_weights().any(|n| n.name == sink_name) {
-            return Err(loc.error("pipeline", Some(&late_name), format!("the late output '{late_name}' clashes with an operator name")));
+            return Err(loc.error(
+                "pipeline",
+                Some(&late_name),
+                format!("the late output '{late_name}' clashes with an operator name"),
+            ));
         }
-        let sink = job.add_operator(OperatorSpec { name: sink_name, parallelism: 1, kind: OperatorKind::Sink(SinkKind::Plain) });
+        let sink = job.add_operator(OperatorSpec {
+            name: sink_name,
+            parallelism: 1,
+            kind: OperatorKind::Sink(SinkKind::Plain),
+        });
         costs_ns.push(3_000);
-        let partitioning = if job.graph[window_node].parallelism == 1 { Partitioning::Forward } else { Partitioning::Rebalance };
+        let partitioning =
+            if job.graph[window_node].parallelism == 1 { Partitioning::Forward } else { Partitioning::Rebalance };
         job.connect(window_node, sink, EdgeSpec { partitioning, stream: Stream::Late });
     }
     let plan = job.plan().map_err(|e| {
@@ -1012,7 +1435,8 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
                 format!("no subtask named '{subtask_name}' (subtasks are named like '{}')", plan.subtasks[0].name),
             ));
         };
-        let tm_index = tm.strip_prefix("tm-").and_then(|i| i.parse::<u32>().ok()).filter(|i| *i < cluster.task_managers);
+        let tm_index =
+            tm.strip_prefix("tm-").and_then(|i| i.parse::<u32>().ok()).filter(|i| *i < cluster.task_managers);
         let Some(tm_index) = tm_index else {
             return Err(loc.error(
                 format!("placement[\"{subtask_name}\"]"),
@@ -1031,7 +1455,13 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
             .and_then(|i| i.parse::<u32>().ok())
             .filter(|i| *i < cluster.task_managers)
             .map(|i| i as usize + 1)
-            .ok_or_else(|| loc.error(field, Some(&format!("\"{name}\"")), format!("no node '{name}'; nodes are jm and tm-0 .. tm-{}", cluster.task_managers - 1)))
+            .ok_or_else(|| {
+                loc.error(
+                    field,
+                    Some(&format!("\"{name}\"")),
+                    format!("no node '{name}'; nodes are jm and tm-0 .. tm-{}", cluster.task_managers - 1),
+                )
+            })
     };
     let mut link_latency = BTreeMap::new();
     for (i, link) in raw.network.links.iter().enumerate() {
@@ -1043,23 +1473,52 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
         link_latency.insert((b, a), link.latency);
     }
 
-    let checkpoints = match raw.checkpoints {
-        None => None,
-        Some(c) => {
-            if c.interval_ms == 0 {
-                return Err(loc.error("checkpoints.interval_ms", Some("interval_ms"), "a checkpoint interval of 0 ms is impossible; leave checkpoints out to disable them"));
-            }
-            if c.timeout_ms == 0 {
-                return Err(loc.error("checkpoints.timeout_ms", Some("timeout_ms"), "a checkpoint timeout of 0 ms would abort every checkpoint"));
-            }
-            Some(CheckpointConfig {
-                interval_ns: ms_to_ns(c.interval_ms),
-                timeout_ns: ms_to_ns(c.timeout_ms),
-                min_pause_ns: ms_to_ns(c.min_pause_ms),
-                mode: c.mode,
-            })
+    if let Some(c) = &raw.checkpoints {
+        if c.interval_ms == 0 {
+            return Err(loc.error(
+                "checkpoints.interval_ms",
+                Some("interval_ms"),
+                "a checkpoint interval of 0 ms is impossible; leave checkpoints out to disable them",
+            ));
         }
-    };
+        if c.timeout_ms == 0 {
+            return Err(loc.error(
+                "checkpoints.timeout_ms",
+                Some("timeout_ms"),
+                "a checkpoint timeout of 0 ms would abort every checkpoint",
+            ));
+        }
+    }
+    let guarantee = raw.checkpoints.map_or(Guarantee::AtMostOnce, |c| c.mode);
+    match raw.restart {
+        RestartStrategy::ExponentialDelay { multiplier_milli, .. } if multiplier_milli < 1000 => {
+            return Err(loc.error(
+                "restart.multiplier_milli",
+                Some("multiplier_milli"),
+                "an exponential delay needs multiplier_milli >= 1000 (x1.0)",
+            ));
+        }
+        _ => {}
+    }
+    let fd = raw.failure_detection;
+    if fd.heartbeat_interval_ms == 0 || fd.heartbeat_timeout_ms < fd.heartbeat_interval_ms {
+        return Err(loc.error(
+            "failure_detection",
+            Some("failure_detection"),
+            "needs heartbeat_interval_ms >= 1 and heartbeat_timeout_ms >= heartbeat_interval_ms",
+        ));
+    }
+    let nodes = NodeNames { task_managers: cluster.task_managers };
+    let mut faults = Vec::new();
+    for (i, f) in raw.faults.iter().enumerate() {
+        let field = format!("faults[{i}]");
+        faults.push(crate::faults::resolve(f, &nodes, &plan).map_err(|m| loc.error(&field, Some("faults"), m))?);
+    }
+    if let Some(swarm) = &raw.swarm {
+        if swarm.from_ms >= swarm.until_ms || swarm.max_outage_ms == 0 {
+            return Err(loc.error("swarm", Some("swarm"), "needs from_ms < until_ms and max_outage_ms >= 1"));
+        }
+    }
 
     let last_arrival_ms = match &log {
         LogData::Events(rows) => rows.last().map_or(0, |r| r.1 as u64),
@@ -1070,6 +1529,7 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
         LogData::Generator(_) => raw.duration_ms,
     };
     Ok(Scenario {
+        raw: parsed,
         name: raw.name,
         description: raw.description,
         file: loc.file.to_string(),
@@ -1085,11 +1545,18 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
         slots_per_task_manager: cluster.slots_per_task_manager,
         latency: raw.network.latency,
         local_latency_ns: raw.network.local_latency_us * 1000,
+        channel_capacity: raw.network.channel_capacity,
         link_latency,
         partitions,
         log,
         key_names,
-        checkpoints,
+        checkpoint_settings: raw.checkpoints,
+        guarantee,
+        restart: raw.restart,
+        failure_detection: raw.failure_detection,
+        faults,
+        swarm: raw.swarm,
+        transaction_timeout_ns: transaction_timeout_ms_min.map(ms_to_ns),
         watermarks: raw.watermarks,
         track_lineage: raw.track_lineage,
         expect: raw.expect,

@@ -1,20 +1,25 @@
-//! The world: wires the engine's subtasks to the kernel, the network model and the external
-//! systems, and runs it all on virtual time. Plain data: `Clone` it to fork or rewind a run.
+//! The world: wires the engine's subtasks to the kernel, the network model, fault injection and
+//! the external systems, and runs it all on virtual time. Plain data: `Clone` it to fork or
+//! rewind a run.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use engine::checkpoint::{CheckpointCoordinator, CheckpointEvent};
+use engine::checkpoint::{CheckpointCoordinator, CheckpointEvent, CheckpointMode};
 use engine::graph::{OperatorKind, SubtaskId};
 use engine::message::{Message, MessageKind};
-use engine::subtask::{Note, Output, Subtask};
+use engine::sink::{SinkEffect, TxnId};
+use engine::subtask::{Note, OperatorState, Output, Subtask};
 use engine::SourceRef;
+use serde::Serialize;
 
 use crate::external::{CheckpointStorage, SinkStore, SourceLog};
+use crate::faults::{Fault, Trigger};
 use crate::kernel::{EventQueue, SimRng, Stream, TimeNs};
 use crate::recording::{
     CheckpointOutcome, CheckpointStats, MetricsBucket, Recorder, SubtaskCheckpointStats, TraceKind,
 };
-use crate::scenario::{NodeId, Scenario, JOB_MANAGER};
+use crate::scenario::{Guarantee, NodeId, Scenario, SnapshotStyle, JOB_MANAGER};
 
 /// Something scheduled to happen. Events of an earlier job attempt are dropped on arrival (a
 /// restarted job discards what the old one had in flight).
@@ -36,6 +41,16 @@ pub enum Event {
     Notify { subtask: u32, attempt: u32, checkpoint_id: u64 },
     /// Close a metrics bucket.
     MetricsTick,
+    /// A time-based fault starts (index into the run's faults).
+    FaultStart { fault: u32 },
+    /// A time-window fault ends (only recorded).
+    FaultEnd { fault: u32 },
+    /// A crashed node comes back (empty: it runs tasks again after the next job restart).
+    NodeBack { node: u32 },
+    /// The failure of `node` (crashed in its `incarnation`) is detected by heartbeat timeout.
+    FailureDetected { node: u32, incarnation: u32 },
+    /// The restart strategy's delay is over: redeploy every task.
+    JobRestart,
 }
 
 /// Runtime bookkeeping around one engine subtask.
@@ -44,6 +59,8 @@ pub struct Task {
     pub subtask: Subtask,
     pub operator: usize,
     pub node: NodeId,
+    /// False when its node crashed or the job was cancelled, until the next restart.
+    pub alive: bool,
     /// Processing cost of one record; control messages cost a tenth.
     pub record_cost_ns: TimeNs,
     pub busy_until_ns: TimeNs,
@@ -55,23 +72,50 @@ pub struct Task {
     last_snapshot_id: u64,
     /// When the checkpoint's first barrier reached this task (for statistics).
     barrier_seen_ns: Option<(u64, TimeNs)>,
+    /// Invariant check: inputs that delivered the barrier of the checkpoint being aligned.
+    aligning: Option<(u64, Vec<bool>)>,
+    /// Waiting for credit: an output channel is full (backpressure).
+    pub backpressured: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
 struct ChannelState {
     /// Arrival time of the last message sent: a later message never arrives earlier (FIFO).
     last_arrival_ns: TimeNs,
+    /// Invariant check: the last watermark sent on this channel in this attempt.
+    last_watermark: Option<i64>,
+    /// Messages sent and not yet taken out of the receiver's input gate (flow control).
+    pub occupancy: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct NodeState {
+    pub alive: bool,
+    /// Counts crashes, so a stale failure detection is recognised.
+    pub incarnation: u32,
 }
 
 /// Why a run stopped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum StopReason {
     /// Every task finished (and, with checkpoints, a final checkpoint completed).
     JobFinished,
-    /// Nothing left to do, but the job did not finish (e.g. it waits forever).
+    /// Nothing left to do, but the job did not finish (e.g. a node never came back).
     Stalled,
     /// Reached the scenario's `max_run_ms`.
     TimeLimit,
+    /// The restart strategy gave up.
+    JobFailed,
+    /// An invariant check failed: a bug in the engine (see `World::violations`).
+    InvariantViolated,
+}
+
+/// A broken invariant, with when and where.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    pub time_ns: TimeNs,
+    pub subtask: Option<SubtaskId>,
+    pub message: String,
 }
 
 /// Options that do not change what happens, only what is kept.
@@ -96,6 +140,10 @@ pub struct World {
     net_rng: SimRng,
     pub tasks: Vec<Task>,
     channels: Vec<ChannelState>,
+    pub nodes: Vec<NodeState>,
+    pub faults: Vec<Fault>,
+    /// When each fault fired (None: not yet, or never).
+    pub fault_fired_at: Vec<Option<TimeNs>>,
     pub log: Arc<SourceLog>,
     pub sink_store: SinkStore,
     pub checkpoint_storage: CheckpointStorage,
@@ -106,22 +154,47 @@ pub struct World {
     pub metrics: Vec<MetricsBucket>,
     bucket: MetricsBucket,
     options: RunOptions,
-    /// Job attempt: 0 at the start, +1 for every restart.
+    /// Job attempt: 0 at the start, +1 for every failover.
     pub attempt: u32,
+    /// Restarts so far (what the restart strategy counts).
+    pub restarts: u32,
+    /// A failover happened and the restart is pending.
+    pub restarting: bool,
+    /// Per partition, the next offset after the highest one any source read (at-most-once
+    /// restarts from here: "the latest positions").
+    source_high_water: Vec<u64>,
+    /// Stop-the-world snapshots: sources wait while this checkpoint runs.
+    stw_checkpoint: Option<u64>,
+    /// Pre-committed transactions and their checkpoint (invariant check for commits).
+    precommitted: BTreeMap<TxnId, u64>,
+    pub violations: Vec<Violation>,
     /// Kernel events processed.
     pub events_processed: u64,
     /// Set when the job has finished for good.
     pub finished_at_ns: Option<TimeNs>,
-    /// Latest completed checkpoint at the moment every task had finished (None: not yet).
+    /// When the last task finished (the last record left the job), final checkpoint aside.
+    pub all_tasks_finished_ns: Option<TimeNs>,
+    /// The checkpoint that covers the job's final output, once completed.
+    final_checkpoint: Option<u64>,
+    /// Tasks that were notified of `final_checkpoint`.
+    final_notified: std::collections::BTreeSet<SubtaskId>,
+    /// Last triggered checkpoint at the moment every task had finished (None: not yet).
     final_checkpoint_after: Option<u64>,
     stop: Option<StopReason>,
 }
 
 impl World {
     pub fn new(scenario: Arc<Scenario>, seed: u64, options: RunOptions) -> World {
+        let faults = scenario.faults_for_seed(seed);
+        World::with_faults(scenario, seed, options, faults)
+    }
+
+    /// A world with an explicit fault schedule (the scenario's own faults are not added).
+    pub fn with_faults(scenario: Arc<Scenario>, seed: u64, options: RunOptions, faults: Vec<Fault>) -> World {
         let mut gen_rng = SimRng::for_stream(seed, Stream::Generator);
         let log = Arc::new(SourceLog::build(&scenario.log, scenario.partitions, scenario.duration_ms, &mut gen_rng));
-        let mode = scenario.checkpoints.map(|c| c.mode);
+        let config = scenario.checkpoint_config();
+        let mode = config.map(|c| c.mode);
         let tasks = (0..scenario.plan.subtasks.len())
             .map(|id| {
                 let operator = scenario.plan.subtasks[id].operator;
@@ -129,27 +202,39 @@ impl World {
                     subtask: Subtask::new(&scenario.plan, id, mode, 0, 0),
                     operator,
                     node: scenario.node_of_subtask(id),
+                    alive: true,
                     record_cost_ns: scenario.record_cost_ns[operator],
                     busy_until_ns: 0,
                     run_at: None,
                     timer_at: None,
                     last_snapshot_id: 0,
                     barrier_seen_ns: None,
+                    aligning: None,
+                    backpressured: false,
                 }
             })
             .collect();
         let operators = scenario.plan.operators.len();
-        let coordinator =
-            scenario.checkpoints.map(|c| CheckpointCoordinator::new(c, scenario.plan.subtasks.len(), 0));
+        let coordinator = config.map(|c| CheckpointCoordinator::new(c, scenario.plan.subtasks.len(), 0));
+        let mut checkpoint_storage = CheckpointStorage::default();
+        for f in &faults {
+            if let Fault::CheckpointStorageFailure { checkpoint } = f {
+                checkpoint_storage.failing.push(*checkpoint);
+            }
+        }
         let mut world = World {
             channels: vec![ChannelState::default(); scenario.plan.channels.len()],
+            nodes: vec![NodeState { alive: true, incarnation: 0 }; scenario.task_managers as usize + 1],
+            fault_fired_at: vec![None; faults.len()],
+            faults,
             seed,
             queue: EventQueue::default(),
             net_rng: SimRng::for_stream(seed, Stream::Network),
             tasks,
+            source_high_water: vec![0; scenario.partitions as usize],
             log,
             sink_store: SinkStore::default(),
-            checkpoint_storage: CheckpointStorage::default(),
+            checkpoint_storage,
             coordinator,
             coordinator_tick_at: None,
             checkpoints: Vec::new(),
@@ -163,20 +248,37 @@ impl World {
             },
             options,
             attempt: 0,
+            restarts: 0,
+            restarting: false,
+            stw_checkpoint: None,
+            precommitted: BTreeMap::new(),
+            violations: Vec::new(),
             events_processed: 0,
             finished_at_ns: None,
+            all_tasks_finished_ns: None,
             final_checkpoint_after: None,
+            final_checkpoint: None,
+            final_notified: std::collections::BTreeSet::new(),
             stop: None,
             scenario,
         };
-        for id in 0..world.tasks.len() {
-            // Subtasks may have said something on creation (an idle source announces it).
-            world.drain_outputs(id);
-            if world.tasks[id].subtask.is_source() {
-                world.schedule_run(id, 0);
+        for (i, fault) in world.faults.clone().iter().enumerate() {
+            let window = match fault {
+                Fault::Crash { at: Trigger::At(t), .. } => Some((*t, None)),
+                Fault::Partition { from_ns, until_ns, .. }
+                | Fault::LatencySpike { from_ns, until_ns, .. }
+                | Fault::MessageLoss { from_ns, until_ns, .. }
+                | Fault::SlowNode { from_ns, until_ns, .. } => Some((*from_ns, Some(*until_ns))),
+                _ => None,
+            };
+            if let Some((from, until)) = window {
+                world.queue.schedule(from, Event::FaultStart { fault: i as u32 });
+                if let Some(until) = until {
+                    world.queue.schedule(until, Event::FaultEnd { fault: i as u32 });
+                }
             }
-            world.arm_timer(id);
         }
+        world.start_tasks(0);
         world.arm_coordinator();
         world.queue.schedule(options.metrics_bucket_ns, Event::MetricsTick);
         world
@@ -223,7 +325,32 @@ impl World {
         }
         self.events_processed += 1;
         self.handle(now, event);
+        if !self.violations.is_empty() {
+            self.stop = Some(StopReason::InvariantViolated);
+        }
         true
+    }
+
+    /// Inject a fault now (the GUI's "crash this node"). Time windows count from now.
+    pub fn inject(&mut self, fault: Fault) {
+        let now = self.now_ns();
+        let index = self.faults.len() as u32;
+        self.fault_fired_at.push(None);
+        if let Fault::CheckpointStorageFailure { checkpoint } = fault {
+            self.checkpoint_storage.failing.push(checkpoint);
+        }
+        let until = match &fault {
+            Fault::Partition { until_ns, .. }
+            | Fault::LatencySpike { until_ns, .. }
+            | Fault::MessageLoss { until_ns, .. }
+            | Fault::SlowNode { until_ns, .. } => Some(*until_ns),
+            _ => None,
+        };
+        self.faults.push(fault);
+        self.queue.schedule(now, Event::FaultStart { fault: index });
+        if let Some(until) = until {
+            self.queue.schedule(until.max(now), Event::FaultEnd { fault: index });
+        }
     }
 
     fn handle(&mut self, now: TimeNs, event: Event) {
@@ -234,8 +361,17 @@ impl World {
                 }
                 let info = self.scenario.plan.channels[channel as usize];
                 let to = info.to;
-                if let Message::Barrier(_) = message {
-                    self.note_barrier_seen(to, &message, now);
+                if !self.tasks[to].alive {
+                    // The receiver's process is gone, and its buffers with it.
+                    let state = &mut self.channels[channel as usize];
+                    state.occupancy = state.occupancy.saturating_sub(1);
+                    return;
+                }
+                if let Message::Barrier(b) = &message {
+                    let task = &mut self.tasks[to];
+                    if task.barrier_seen_ns.is_none_or(|(cp, _)| cp < b.checkpoint_id) {
+                        task.barrier_seen_ns = Some((b.checkpoint_id, now));
+                    }
                 }
                 self.tasks[to].subtask.push_input(info.input_index, message);
                 if self.tasks[to].run_at.is_none() {
@@ -257,7 +393,7 @@ impl World {
             }
             Event::Timer { subtask, attempt, at_ns } => {
                 let id = subtask as usize;
-                if attempt != self.attempt || self.tasks[id].timer_at != Some(at_ns) {
+                if attempt != self.attempt || self.tasks[id].timer_at != Some(at_ns) || !self.tasks[id].alive {
                     return;
                 }
                 self.tasks[id].timer_at = None;
@@ -270,6 +406,9 @@ impl World {
                     return;
                 }
                 self.coordinator_tick_at = None;
+                if !self.nodes[JOB_MANAGER].alive || self.restarting {
+                    return;
+                }
                 let event = self.coordinator.as_mut().and_then(|c| c.on_tick(now));
                 if let Some(event) = event {
                     self.on_checkpoint_event(event, now);
@@ -278,7 +417,8 @@ impl World {
             }
             Event::Trigger { subtask, attempt, checkpoint_id } => {
                 let id = subtask as usize;
-                if attempt != self.attempt || self.tasks[id].last_snapshot_id >= checkpoint_id {
+                if attempt != self.attempt || !self.tasks[id].alive || self.tasks[id].last_snapshot_id >= checkpoint_id
+                {
                     return;
                 }
                 self.tasks[id].barrier_seen_ns = Some((checkpoint_id, now));
@@ -286,10 +426,12 @@ impl World {
                 self.drain_outputs(id);
             }
             Event::Ack { subtask, attempt, checkpoint_id, accepted } => {
-                if attempt != self.attempt {
+                if attempt != self.attempt || !self.nodes[JOB_MANAGER].alive {
                     return;
                 }
-                let coordinator = self.coordinator.as_mut().expect("acks only with checkpointing");
+                let Some(coordinator) = self.coordinator.as_mut() else {
+                    return;
+                };
                 let event = if accepted {
                     coordinator.on_ack(subtask as usize, checkpoint_id, now)
                 } else {
@@ -301,12 +443,18 @@ impl World {
                 self.arm_coordinator();
             }
             Event::Notify { subtask, attempt, checkpoint_id } => {
-                if attempt != self.attempt {
+                let id = subtask as usize;
+                if attempt != self.attempt || !self.tasks[id].alive {
                     return;
                 }
-                let id = subtask as usize;
                 self.tasks[id].subtask.notify_checkpoint_complete(checkpoint_id);
                 self.drain_outputs(id);
+                if self.final_checkpoint.is_some_and(|f| checkpoint_id >= f) {
+                    self.final_notified.insert(id);
+                    if self.final_notified.len() == self.tasks.len() {
+                        self.finished_at_ns = Some(now);
+                    }
+                }
             }
             Event::MetricsTick => {
                 self.close_bucket(now);
@@ -315,29 +463,62 @@ impl World {
                     self.queue.schedule(now + self.options.metrics_bucket_ns, Event::MetricsTick);
                 }
             }
+            Event::FaultStart { fault } => self.start_fault(fault as usize, now),
+            Event::FaultEnd { fault } => {
+                self.recorder.record(now, TraceKind::NetworkFault, 0, fault, 0, 0);
+            }
+            Event::NodeBack { node } => {
+                let node = node as usize;
+                self.nodes[node].alive = true;
+                self.recorder.record(now, TraceKind::NodeRestarted, node as u32, 0, 0, 0);
+            }
+            Event::FailureDetected { node, incarnation } => {
+                if self.nodes[node as usize].incarnation == incarnation {
+                    self.on_failure_detected(node as usize, now);
+                }
+            }
+            Event::JobRestart => self.restart_job(now),
         }
     }
 
+    // ---- running tasks ------------------------------------------------------------------------
+
     /// Let a task do one unit of work: a source reads one log entry, others process one input.
     fn run_task(&mut self, id: SubtaskId, now: TimeNs) {
-        if self.tasks[id].subtask.is_finished() {
+        if !self.tasks[id].alive || self.tasks[id].subtask.is_finished() {
             return;
+        }
+        if !self.has_credit(id) {
+            self.tasks[id].backpressured = true;
+            return; // resumes when the receiver frees a buffer
         }
         if self.tasks[id].subtask.is_source() {
             self.run_source(id, now);
             return;
         }
-        let Some(kind) = self.tasks[id].subtask.step(now) else { return };
+        let Some(step) = self.tasks[id].subtask.step(now) else {
+            return;
+        };
+        self.release_credit(self.scenario.plan.subtasks[id].inputs[step.input], now);
+        let slow = self.slow_factor(self.tasks[id].node, now);
         let task = &mut self.tasks[id];
-        let cost = match kind {
+        let cost = match step.kind {
             MessageKind::Record => task.record_cost_ns,
             _ => task.record_cost_ns / 10,
-        };
+        } * slow;
         task.busy_until_ns = now + cost;
-        if kind == MessageKind::Record {
+        if step.kind == MessageKind::Record {
             self.bucket.records_in[task.operator] += 1;
         }
-        self.recorder.record(now, process_kind(kind), id as u32, 0, 0, 0);
+        self.recorder.record(
+            now,
+            process_kind(step.kind),
+            id as u32,
+            0,
+            step.input as i64,
+            step.checkpoint_id.unwrap_or(0) as i64,
+        );
+        self.check_alignment_invariant(id, step.input, step.kind, step.checkpoint_id, now);
         self.drain_outputs(id);
         self.arm_timer(id);
         if self.tasks[id].subtask.has_runnable_input() {
@@ -347,12 +528,17 @@ impl World {
     }
 
     fn run_source(&mut self, id: SubtaskId, now: TimeNs) {
+        if self.stw_checkpoint.is_some() {
+            return; // stop-the-world: rescheduled when the checkpoint ends
+        }
         // The next readable entry: the earliest-appended among the partitions' next offsets.
         let mut next: Option<(TimeNs, u32, u64)> = None;
         let mut upcoming: Option<TimeNs> = None;
         let mut exhausted = true;
         for (partition, offset) in self.tasks[id].subtask.source_positions() {
-            let Some(entry) = self.log.entry(SourceRef { partition, offset }) else { continue };
+            let Some(entry) = self.log.entry(SourceRef { partition, offset }) else {
+                continue;
+            };
             exhausted = false;
             if entry.append_ns <= now {
                 if next.is_none_or(|(t, p, _)| (entry.append_ns, partition) < (t, p)) {
@@ -366,9 +552,12 @@ impl World {
             Some((_, partition, offset)) => {
                 let at = SourceRef { partition, offset };
                 let event = self.log.event(at).expect("entry exists");
+                let high = &mut self.source_high_water[partition as usize];
+                *high = (*high).max(offset + 1);
+                let slow = self.slow_factor(self.tasks[id].node, now);
                 let task = &mut self.tasks[id];
                 task.subtask.handle_source_record(partition, offset, event, now);
-                task.busy_until_ns = now + task.record_cost_ns;
+                task.busy_until_ns = now + task.record_cost_ns * slow;
                 self.bucket.records_in[task.operator] += 1;
                 self.recorder.record(now, TraceKind::SourceRead, id as u32, 0, partition as i64, offset as i64);
                 self.drain_outputs(id);
@@ -386,6 +575,29 @@ impl World {
                     self.schedule_run(id, at);
                 }
             }
+        }
+    }
+
+    /// Can this task emit? Not while any output channel is full.
+    fn has_credit(&self, id: SubtaskId) -> bool {
+        let Some(capacity) = self.scenario.channel_capacity else {
+            return true;
+        };
+        self.scenario.plan.subtasks[id]
+            .outputs
+            .iter()
+            .all(|gate| gate.channels.iter().all(|&c| self.channels[c].occupancy < capacity))
+    }
+
+    /// The receiver took a message off `channel`: a buffer is free again; wake a waiting sender.
+    fn release_credit(&mut self, channel: usize, now: TimeNs) {
+        let state = &mut self.channels[channel];
+        state.occupancy = state.occupancy.saturating_sub(1);
+        let from = self.scenario.plan.channels[channel].from;
+        if self.tasks[from].backpressured && self.tasks[from].alive && self.has_credit(from) {
+            self.tasks[from].backpressured = false;
+            let at = self.tasks[from].busy_until_ns.max(now);
+            self.schedule_run(from, at);
         }
     }
 
@@ -409,90 +621,207 @@ impl World {
         }
     }
 
-    /// The job is done and a checkpoint taken after it finished has completed (so transactional
-    /// sinks committed everything): no more checkpoints.
-    fn checkpointing_done(&self) -> bool {
-        let latest = self.coordinator.as_ref().and_then(|c| c.latest_completed());
-        self.final_checkpoint_after.is_some_and(|after| latest.is_some_and(|l| l > after))
+    fn slow_factor(&self, node: NodeId, now: TimeNs) -> u64 {
+        self.faults
+            .iter()
+            .filter_map(|f| match f {
+                Fault::SlowNode { node: n, from_ns, until_ns, factor }
+                    if *n == node && *from_ns <= now && now < *until_ns =>
+                {
+                    Some(*factor)
+                }
+                _ => None,
+            })
+            .max()
+            .unwrap_or(1)
     }
 
-    fn arm_coordinator(&mut self) {
-        if self.checkpointing_done() {
-            return;
-        }
-        let Some(c) = &self.coordinator else { return };
-        let at = c.next_deadline_ns();
-        if self.coordinator_tick_at != Some(at) {
-            self.coordinator_tick_at = Some(at);
-            self.queue.schedule(at, Event::CoordinatorTick);
-        }
-    }
+    // ---- the network --------------------------------------------------------------------------
 
-    fn latency_ns(&mut self, from: NodeId, to: NodeId) -> TimeNs {
+    /// When a message sent now from `from` reaches `to`: latency, plus whatever network faults
+    /// are active (a partition holds it until it heals; loss costs retransmissions).
+    fn transit_arrival(&mut self, from: NodeId, to: NodeId, now: TimeNs) -> TimeNs {
+        let latency = if from == to {
+            self.scenario.local_latency_ns
+        } else {
+            let delay = self.scenario.link_latency.get(&(from, to)).copied().unwrap_or(self.scenario.latency);
+            delay.sample_ns(&mut self.net_rng).max(1)
+        };
+        let mut arrival = now + latency;
         if from == to {
-            return self.scenario.local_latency_ns;
+            return arrival;
         }
-        let delay = self.scenario.link_latency.get(&(from, to)).copied().unwrap_or(self.scenario.latency);
-        delay.sample_ns(&mut self.net_rng).max(1)
+        for i in 0..self.faults.len() {
+            match &self.faults[i] {
+                Fault::Partition { a, b, from_ns, until_ns }
+                    if *from_ns <= now && now < *until_ns && Fault::covers_link(&Some((*a, *b)), from, to) =>
+                {
+                    arrival = arrival.max(until_ns + latency);
+                }
+                Fault::LatencySpike { link, from_ns, until_ns, extra_ns }
+                    if *from_ns <= now && now < *until_ns && Fault::covers_link(link, from, to) =>
+                {
+                    arrival += extra_ns;
+                }
+                Fault::MessageLoss { link, from_ns, until_ns, loss_ppm, retransmit_ns }
+                    if *from_ns <= now && now < *until_ns && Fault::covers_link(link, from, to) =>
+                {
+                    let (ppm, retransmit) = (*loss_ppm, *retransmit_ns);
+                    for _ in 0..16 {
+                        if !self.net_rng.chance_ppm(ppm) {
+                            break;
+                        }
+                        arrival += retransmit;
+                    }
+                }
+                _ => {}
+            }
+        }
+        arrival
     }
+
+    fn send(&mut self, from: SubtaskId, channel: usize, message: Message, now: TimeNs) {
+        let to = self.scenario.plan.channels[channel].to;
+        let arrival = self.transit_arrival(self.tasks[from].node, self.tasks[to].node, now);
+        let state = &mut self.channels[channel];
+        let arrival = arrival.max(state.last_arrival_ns);
+        state.last_arrival_ns = arrival;
+        state.occupancy += 1;
+        let (kind, payload) = match &message {
+            Message::Record(r) => (TraceKind::SendRecord, r.value),
+            Message::Watermark(w) => {
+                if state.last_watermark.is_some_and(|last| *w < last) {
+                    let last = state.last_watermark.unwrap_or_default();
+                    self.violate(now, Some(from), format!("watermark went back on channel {channel}: {last} then {w}"));
+                }
+                self.channels[channel].last_watermark = Some(*w);
+                (TraceKind::SendWatermark, *w)
+            }
+            Message::Barrier(b) => (TraceKind::SendBarrier, b.checkpoint_id as i64),
+            Message::Idle(idle) => (TraceKind::SendIdle, *idle as i64),
+            Message::EndOfInput => (TraceKind::SendEndOfInput, 0),
+        };
+        self.recorder.record(now, kind, from as u32, channel as u32, arrival as i64, payload);
+        self.queue.schedule(arrival, Event::Deliver { channel: channel as u32, attempt: self.attempt, message });
+    }
+
+    // ---- outputs ------------------------------------------------------------------------------
 
     /// Carry out everything a task asked for.
     fn drain_outputs(&mut self, id: SubtaskId) {
         let now = self.now_ns();
         while let Some(output) = self.tasks[id].subtask.poll_output() {
+            if !self.tasks[id].alive {
+                continue; // crashed while draining: the rest never happens
+            }
             match output {
                 Output::Send { channel, message } => self.send(id, channel, message, now),
-                Output::Snapshot(report) => {
-                    let checkpoint_id = report.checkpoint_id;
-                    let task = &mut self.tasks[id];
-                    task.last_snapshot_id = task.last_snapshot_id.max(checkpoint_id);
-                    let first_barrier_ns = match task.barrier_seen_ns {
-                        Some((cp, t)) if cp == checkpoint_id => t,
-                        _ => now,
-                    };
-                    // Model: the synchronous part copies state at 1 GB/s; the asynchronous
-                    // upload to storage runs at 100 MB/s plus a round trip to the job manager.
-                    let sync_ns = report.state_size_bytes;
-                    let async_ns = report.state_size_bytes * 10;
-                    let node = task.node;
-                    self.recorder.record(now, TraceKind::Snapshot, id as u32, 0, checkpoint_id as i64, report.state_size_bytes as i64);
-                    let accepted = self.checkpoint_storage.write(checkpoint_id, id, report.state);
-                    if let Some(stats) = self.checkpoints.iter_mut().rev().find(|c| c.id == checkpoint_id) {
-                        stats.subtasks.push(SubtaskCheckpointStats {
-                            subtask: id,
-                            start_delay_ns: first_barrier_ns.saturating_sub(stats.triggered_ns),
-                            alignment_ns: now.saturating_sub(report.alignment_started_ns.max(first_barrier_ns).min(now)),
-                            sync_ns,
-                            async_ns,
-                            state_size_bytes: report.state_size_bytes,
-                        });
-                    }
-                    let latency = self.latency_ns(node, JOB_MANAGER);
-                    self.queue.schedule(
-                        now + sync_ns + async_ns + latency,
-                        Event::Ack { subtask: id as u32, attempt: self.attempt, checkpoint_id, accepted },
-                    );
-                }
-                Output::Sink(effect) => {
-                    let sink = self.tasks[id].operator;
-                    let (kind, a, b) = match &effect {
-                        engine::sink::SinkEffect::Append(r) => (TraceKind::SinkAppend, r.key as i64, r.value),
-                        engine::sink::SinkEffect::Upsert(r) => (TraceKind::SinkUpsert, r.key as i64, r.value),
-                        engine::sink::SinkEffect::TxnWrite { row, .. } => (TraceKind::SinkTxnWrite, row.key as i64, row.value),
-                        engine::sink::SinkEffect::PreCommit { txn, checkpoint_id } => {
-                            (TraceKind::SinkPreCommit, txn.sequence as i64, *checkpoint_id as i64)
-                        }
-                        engine::sink::SinkEffect::Commit { txn } => (TraceKind::SinkCommit, txn.sequence as i64, txn.attempt as i64),
-                        engine::sink::SinkEffect::Recover { commit, .. } => (TraceKind::SinkRecover, commit.len() as i64, 0),
-                    };
-                    self.recorder.record(now, kind, id as u32, 0, a, b);
-                    let before = self.sink_store.rows.iter().rev().take_while(|r| r.visible_ns == Some(now)).count();
-                    self.sink_store.apply(sink, id, effect, now);
-                    let after = self.sink_store.rows.iter().rev().take_while(|r| r.visible_ns == Some(now)).count();
-                    self.bucket.rows_visible += after.saturating_sub(before) as u64;
-                }
+                Output::Snapshot(report) => self.on_snapshot(id, *report, now),
+                Output::Sink(effect) => self.on_sink_effect(id, effect, now),
                 Output::Note(note) => self.on_note(id, note, now),
             }
+        }
+    }
+
+    fn on_snapshot(&mut self, id: SubtaskId, report: engine::subtask::SnapshotReport, now: TimeNs) {
+        let checkpoint_id = report.checkpoint_id;
+        if checkpoint_id <= self.tasks[id].last_snapshot_id {
+            self.violate(
+                now,
+                Some(id),
+                format!("snapshot for checkpoint {checkpoint_id} after checkpoint {}", self.tasks[id].last_snapshot_id),
+            );
+        }
+        let stop_the_world = self.scenario.snapshot_style() == SnapshotStyle::StopTheWorld;
+        let task = &mut self.tasks[id];
+        task.last_snapshot_id = checkpoint_id;
+        if task.aligning.as_ref().is_some_and(|(cp, _)| *cp <= checkpoint_id) {
+            task.aligning = None;
+        }
+        let first_barrier_ns = match task.barrier_seen_ns {
+            Some((cp, t)) if cp == checkpoint_id => t,
+            _ => now,
+        };
+        // Model: the synchronous part copies state at 1 GB/s (at least 10 us); the upload to
+        // storage runs at 100 MB/s (at least 1 ms). Asynchronous snapshots block the task only
+        // for the copy; stop-the-world ones for both.
+        let sync_ns = report.state_size_bytes.max(10_000);
+        let async_ns = (report.state_size_bytes * 10).max(1_000_000);
+        let blocking_ns = if stop_the_world { sync_ns + async_ns } else { sync_ns };
+        task.busy_until_ns = task.busy_until_ns.max(now) + blocking_ns;
+        let node = task.node;
+        self.recorder.record(
+            now,
+            TraceKind::Snapshot,
+            id as u32,
+            0,
+            checkpoint_id as i64,
+            report.state_size_bytes as i64,
+        );
+        let accepted = self.checkpoint_storage.write(checkpoint_id, id, report.state);
+        if let Some(stats) = self.checkpoints.iter_mut().rev().find(|c| c.id == checkpoint_id) {
+            stats.subtasks.push(SubtaskCheckpointStats {
+                subtask: id,
+                start_delay_ns: first_barrier_ns.saturating_sub(stats.triggered_ns),
+                alignment_ns: now.saturating_sub(report.alignment_started_ns),
+                sync_ns,
+                async_ns,
+                state_size_bytes: report.state_size_bytes,
+            });
+        }
+        let arrival = self.transit_arrival(node, JOB_MANAGER, now + sync_ns + async_ns);
+        self.queue.schedule(arrival, Event::Ack { subtask: id as u32, attempt: self.attempt, checkpoint_id, accepted });
+    }
+
+    fn on_sink_effect(&mut self, id: SubtaskId, effect: SinkEffect, now: TimeNs) {
+        let sink = self.tasks[id].operator;
+        let (kind, a, b) = match &effect {
+            SinkEffect::Append(r) => (TraceKind::SinkAppend, r.key as i64, r.value),
+            SinkEffect::Upsert(r) => (TraceKind::SinkUpsert, r.key as i64, r.value),
+            SinkEffect::TxnWrite { row, .. } => (TraceKind::SinkTxnWrite, row.key as i64, row.value),
+            SinkEffect::PreCommit { txn, checkpoint_id } => {
+                (TraceKind::SinkPreCommit, txn.sequence as i64, *checkpoint_id as i64)
+            }
+            SinkEffect::Commit { txn } => (TraceKind::SinkCommit, txn.sequence as i64, txn.attempt as i64),
+            SinkEffect::Recover { commit, .. } => (TraceKind::SinkRecover, commit.len() as i64, 0),
+        };
+        self.recorder.record(now, kind, id as u32, 0, a, b);
+        // Invariant: a sink commits only what a completed checkpoint covers.
+        let to_commit: Vec<TxnId> = match &effect {
+            SinkEffect::Commit { txn } => vec![*txn],
+            SinkEffect::Recover { commit, .. } => commit.clone(),
+            _ => Vec::new(),
+        };
+        for txn in to_commit {
+            if let Some(&cp) = self.precommitted.get(&txn) {
+                let completed = self
+                    .checkpoints
+                    .iter()
+                    .any(|c| c.id == cp && matches!(c.outcome, CheckpointOutcome::Completed { .. }));
+                if !completed {
+                    self.violate(
+                        now,
+                        Some(id),
+                        format!("sink commits transaction {txn:?} of checkpoint {cp}, which did not complete"),
+                    );
+                }
+            }
+        }
+        let precommit = match &effect {
+            SinkEffect::PreCommit { txn, checkpoint_id } => Some((*txn, *checkpoint_id)),
+            _ => None,
+        };
+        if let Some((txn, cp)) = precommit {
+            self.precommitted.insert(txn, cp);
+        }
+        let visible_before = self.sink_store.visible_count();
+        if let Some(timeout) = self.scenario.transaction_timeout_ns {
+            self.sink_store.expire_transactions(now, timeout);
+        }
+        self.sink_store.apply(sink, id, effect, now);
+        self.bucket.rows_visible += self.sink_store.visible_count().saturating_sub(visible_before) as u64;
+        if let Some((_, cp)) = precommit {
+            self.fire_crash_triggers(now, |t| *t == Trigger::AfterPreCommit(cp));
         }
     }
 
@@ -503,7 +832,10 @@ impl World {
                 self.recorder.record(now, TraceKind::LateDropped, s, 0, key as i64, timestamp_ms)
             }
             Note::AlignmentStarted { checkpoint_id, input } => {
-                self.recorder.record(now, TraceKind::AlignmentStarted, s, 0, checkpoint_id as i64, input as i64)
+                self.recorder.record(now, TraceKind::AlignmentStarted, s, 0, checkpoint_id as i64, input as i64);
+                self.fire_crash_triggers(now, |t| {
+                    *t == Trigger::WhileAligning { checkpoint: checkpoint_id, subtask: id }
+                });
             }
             Note::InputBlocked { checkpoint_id, input } => {
                 self.recorder.record(now, TraceKind::InputBlocked, s, 0, checkpoint_id as i64, input as i64)
@@ -528,37 +860,35 @@ impl World {
             }
         }
         if self.tasks.iter().all(|t| t.subtask.is_finished()) {
+            self.all_tasks_finished_ns = Some(now);
             match &self.coordinator {
                 // Without checkpoints, sinks committed at end of input: the job is done.
                 None => self.finished_at_ns = Some(now),
-                Some(c) => self.final_checkpoint_after = Some(c.latest_completed().unwrap_or(0)),
+                // The final output must be covered by a checkpoint *triggered* after this point:
+                // one already in flight snapshotted the sinks before their last writes.
+                Some(c) => self.final_checkpoint_after = Some(c.last_triggered()),
             }
         }
     }
 
-    fn send(&mut self, from: SubtaskId, channel: usize, message: Message, now: TimeNs) {
-        let to = self.scenario.plan.channels[channel].to;
-        let latency = self.latency_ns(self.tasks[from].node, self.tasks[to].node);
-        let state = &mut self.channels[channel];
-        let arrival = (now + latency).max(state.last_arrival_ns);
-        state.last_arrival_ns = arrival;
-        let (kind, payload) = match &message {
-            Message::Record(r) => (TraceKind::SendRecord, r.value),
-            Message::Watermark(w) => (TraceKind::SendWatermark, *w),
-            Message::Barrier(b) => (TraceKind::SendBarrier, b.checkpoint_id as i64),
-            Message::Idle(idle) => (TraceKind::SendIdle, *idle as i64),
-            Message::EndOfInput => (TraceKind::SendEndOfInput, 0),
-        };
-        self.recorder.record(now, kind, from as u32, channel as u32, arrival as i64, payload);
-        self.queue.schedule(arrival, Event::Deliver { channel: channel as u32, attempt: self.attempt, message });
+    // ---- checkpoints --------------------------------------------------------------------------
+
+    /// The job is done and a checkpoint taken after it finished has completed (so transactional
+    /// sinks committed everything): no more checkpoints.
+    fn checkpointing_done(&self) -> bool {
+        let latest = self.coordinator.as_ref().and_then(|c| c.latest_completed());
+        self.final_checkpoint_after.is_some_and(|after| latest.is_some_and(|l| l > after))
     }
 
-    fn note_barrier_seen(&mut self, to: SubtaskId, message: &Message, now: TimeNs) {
-        if let Message::Barrier(b) = message {
-            let task = &mut self.tasks[to];
-            if task.barrier_seen_ns.is_none_or(|(cp, _)| cp < b.checkpoint_id) {
-                task.barrier_seen_ns = Some((b.checkpoint_id, now));
-            }
+    fn arm_coordinator(&mut self) {
+        if self.checkpointing_done() {
+            return;
+        }
+        let Some(c) = &self.coordinator else { return };
+        let at = c.next_deadline_ns();
+        if self.coordinator_tick_at != Some(at) {
+            self.coordinator_tick_at = Some(at);
+            self.queue.schedule(at, Event::CoordinatorTick);
         }
     }
 
@@ -572,35 +902,47 @@ impl World {
                     outcome: CheckpointOutcome::InProgress,
                     subtasks: Vec::new(),
                 });
+                if self.scenario.snapshot_style() == SnapshotStyle::StopTheWorld {
+                    self.stw_checkpoint = Some(id);
+                }
                 // Sources start it; finished tasks (which will never see a barrier) snapshot directly.
                 let targets: Vec<SubtaskId> = (0..self.tasks.len())
                     .filter(|&t| self.tasks[t].subtask.is_source() || self.tasks[t].subtask.is_finished())
                     .collect();
                 for t in targets {
-                    let latency = self.latency_ns(JOB_MANAGER, self.tasks[t].node);
+                    let arrival = self.transit_arrival(JOB_MANAGER, self.tasks[t].node, now);
                     self.queue.schedule(
-                        now + latency,
+                        arrival,
                         Event::Trigger { subtask: t as u32, attempt: self.attempt, checkpoint_id: id },
                     );
                 }
+                self.fire_crash_triggers(now, |t| *t == Trigger::OnCheckpointTrigger(id));
             }
             CheckpointEvent::Completed { id } => {
                 self.recorder.record(now, TraceKind::CheckpointCompleted, 0, 0, id as i64, 0);
                 if let Some(stats) = self.checkpoints.iter_mut().rev().find(|c| c.id == id) {
                     stats.outcome = CheckpointOutcome::Completed { at_ns: now };
                 }
+                self.end_stop_the_world(id, now);
                 self.checkpoint_storage.discard_before(id);
-                for t in 0..self.tasks.len() {
-                    let latency = self.latency_ns(JOB_MANAGER, self.tasks[t].node);
-                    self.queue.schedule(
-                        now + latency,
-                        Event::Notify { subtask: t as u32, attempt: self.attempt, checkpoint_id: id },
-                    );
+                self.fire_crash_triggers(now, |t| *t == Trigger::AfterCheckpointComplete(id));
+                if self.nodes[JOB_MANAGER].alive {
+                    for t in 0..self.tasks.len() {
+                        let arrival = self.transit_arrival(JOB_MANAGER, self.tasks[t].node, now);
+                        self.queue.schedule(
+                            arrival,
+                            Event::Notify { subtask: t as u32, attempt: self.attempt, checkpoint_id: id },
+                        );
+                    }
                 }
                 if self.final_checkpoint_after.is_some_and(|after| id > after) {
-                    // Every task had finished and this checkpoint covers their final output:
-                    // once the notifications land, transactional sinks have committed it all.
-                    self.finished_at_ns = Some(now);
+                    // Every task had finished and this checkpoint covers their final output.
+                    // The job ends once every task heard of it (so transactional sinks have
+                    // committed): a crash before that still fails over and recovers.
+                    self.final_checkpoint = Some(id);
+                    self.final_notified.clear();
+                    self.queue.retain(|e| !matches!(e, Event::CoordinatorTick));
+                    self.coordinator_tick_at = None;
                 }
             }
             CheckpointEvent::Aborted { id, reason } => {
@@ -608,9 +950,267 @@ impl World {
                 if let Some(stats) = self.checkpoints.iter_mut().rev().find(|c| c.id == id) {
                     stats.outcome = CheckpointOutcome::Aborted { at_ns: now, reason: format!("{reason:?}") };
                 }
+                self.end_stop_the_world(id, now);
             }
         }
     }
+
+    fn end_stop_the_world(&mut self, id: u64, now: TimeNs) {
+        if self.stw_checkpoint == Some(id) {
+            self.stw_checkpoint = None;
+            for t in 0..self.tasks.len() {
+                if self.tasks[t].subtask.is_source() && self.tasks[t].alive {
+                    let at = self.tasks[t].busy_until_ns.max(now);
+                    self.schedule_run(t, at);
+                }
+            }
+        }
+    }
+
+    // ---- faults and recovery ------------------------------------------------------------------
+
+    fn start_fault(&mut self, index: usize, now: TimeNs) {
+        if self.fault_fired_at[index].is_some() {
+            return;
+        }
+        self.fault_fired_at[index] = Some(now);
+        match self.faults[index].clone() {
+            Fault::Crash { node, restart_after_ns, .. } => self.crash_node(node, restart_after_ns, now),
+            Fault::Partition { a, b, until_ns, .. } => {
+                self.recorder.record(now, TraceKind::NetworkFault, 0, index as u32, a as i64, b as i64);
+                // Heartbeats across the partition stop: if it outlasts the timeout, the job
+                // manager declares the task manager lost (or the task managers lose the job manager).
+                let tm = if a == JOB_MANAGER {
+                    Some(b)
+                } else if b == JOB_MANAGER {
+                    Some(a)
+                } else {
+                    None
+                };
+                if let Some(tm) = tm {
+                    let detect_at = self.detection_time(now);
+                    if detect_at < until_ns {
+                        let incarnation = self.nodes[tm].incarnation;
+                        self.queue.schedule(detect_at, Event::FailureDetected { node: tm as u32, incarnation });
+                    }
+                }
+            }
+            _ => self.recorder.record(now, TraceKind::NetworkFault, 0, index as u32, 0, 0),
+        }
+    }
+
+    /// Crash every fault whose trigger matches (each fault fires once).
+    fn fire_crash_triggers(&mut self, now: TimeNs, matches: impl Fn(&Trigger) -> bool) {
+        for i in 0..self.faults.len() {
+            if self.fault_fired_at[i].is_some() {
+                continue;
+            }
+            if let Fault::Crash { at, .. } = &self.faults[i] {
+                if !matches!(at, Trigger::At(_)) && matches(at) {
+                    self.start_fault(i, now);
+                }
+            }
+        }
+    }
+
+    /// Heartbeats go out every interval; a failure is noticed `timeout` after the last one.
+    fn detection_time(&self, now: TimeNs) -> TimeNs {
+        let fd = self.scenario.failure_detection;
+        let interval = fd.heartbeat_interval_ms * 1_000_000;
+        let last_heartbeat = now - now % interval;
+        (last_heartbeat + fd.heartbeat_timeout_ms * 1_000_000).max(now + 1)
+    }
+
+    /// Kill a node: its tasks lose all state and buffers at once.
+    pub fn crash_node(&mut self, node: NodeId, restart_after_ns: Option<TimeNs>, now: TimeNs) {
+        if !self.nodes[node].alive {
+            return;
+        }
+        self.nodes[node].alive = false;
+        self.nodes[node].incarnation += 1;
+        self.recorder.record(now, TraceKind::NodeCrashed, node as u32, 0, restart_after_ns.map_or(-1, |d| d as i64), 0);
+        for id in 0..self.tasks.len() {
+            if self.tasks[id].node != node {
+                continue;
+            }
+            self.tasks[id].alive = false;
+            self.tasks[id].subtask.clear_inputs();
+            // Its input buffers are gone: their credit goes back to the senders.
+            for &c in &self.scenario.plan.subtasks[id].inputs {
+                self.channels[c].occupancy = 0;
+            }
+        }
+        if let Some(delay) = restart_after_ns {
+            self.queue.schedule(now + delay, Event::NodeBack { node: node as u32 });
+        }
+        let incarnation = self.nodes[node].incarnation;
+        let detect_at = self.detection_time(now);
+        self.queue.schedule(detect_at, Event::FailureDetected { node: node as u32, incarnation });
+    }
+
+    /// Global failover: cancel every task, then restart after the strategy's delay.
+    fn on_failure_detected(&mut self, node: NodeId, now: TimeNs) {
+        if self.restarting || self.finished_at_ns.is_some() {
+            return;
+        }
+        self.recorder.record(now, TraceKind::FailureDetected, node as u32, 0, 0, 0);
+        self.attempt += 1;
+        self.restarts += 1;
+        for task in &mut self.tasks {
+            task.alive = false;
+            task.subtask.clear_inputs();
+        }
+        self.stw_checkpoint = None;
+        if let Some(event) = self.coordinator.as_mut().and_then(|c| c.on_job_restart(now)) {
+            self.on_checkpoint_event(event, now);
+        }
+        match self.scenario.restart.delay_ms(self.restarts) {
+            Some(delay_ms) => {
+                self.restarting = true;
+                self.queue.schedule(now + delay_ms * 1_000_000, Event::JobRestart);
+            }
+            None => self.stop = Some(StopReason::JobFailed),
+        }
+    }
+
+    fn restart_job(&mut self, now: TimeNs) {
+        // Wait for the nodes the job needs; a node that never returns gives its tasks away.
+        let needed: Vec<NodeId> = self.tasks.iter().map(|t| t.node).chain([JOB_MANAGER]).collect();
+        if let Some(&down) = needed.iter().find(|&&n| !self.nodes[n].alive) {
+            let back = self.queue.iter_unsorted().find_map(|(t, e)| match e {
+                Event::NodeBack { node } if *node as usize == down => Some(t),
+                _ => None,
+            });
+            match back {
+                Some(t) => self.queue.schedule(t + 1, Event::JobRestart),
+                None if down == JOB_MANAGER => self.stop = Some(StopReason::JobFailed),
+                None => {
+                    // Redeploy on the surviving task managers, round robin (spare capacity assumed).
+                    let alive: Vec<NodeId> = (1..self.nodes.len()).filter(|&n| self.nodes[n].alive).collect();
+                    if alive.is_empty() {
+                        self.stop = Some(StopReason::JobFailed);
+                        return;
+                    }
+                    let nodes = &self.nodes;
+                    for (k, task) in self.tasks.iter_mut().filter(|t| !nodes[t.node].alive).enumerate() {
+                        task.node = alive[k % alive.len()];
+                    }
+                    self.queue.schedule(now, Event::JobRestart);
+                }
+            }
+            return;
+        }
+        self.restarting = false;
+        let restore_from = match self.scenario.guarantee {
+            Guarantee::AtMostOnce => None,
+            _ => self.coordinator.as_ref().and_then(|c| c.latest_completed()),
+        };
+        self.recorder.record(
+            now,
+            TraceKind::JobRestarted,
+            0,
+            0,
+            self.attempt as i64,
+            restore_from.map_or(-1, |c| c as i64),
+        );
+        let mode: Option<CheckpointMode> = self.scenario.checkpoint_config().map(|c| c.mode);
+        let high_water: Vec<(u32, u64)> =
+            self.source_high_water.iter().enumerate().map(|(p, o)| (p as u32, *o)).collect();
+        for id in 0..self.tasks.len() {
+            let state: Option<OperatorState> = restore_from
+                .and_then(|cp| self.checkpoint_storage.get(cp))
+                .and_then(|snapshots| snapshots.get(&id).cloned());
+            let mut subtask = match state {
+                Some(state) => Subtask::restored(&self.scenario.plan, id, mode, self.attempt, now, state),
+                None => Subtask::new(&self.scenario.plan, id, mode, self.attempt, now),
+            };
+            if self.scenario.guarantee == Guarantee::AtMostOnce {
+                subtask.set_source_positions(&high_water);
+            }
+            let task = &mut self.tasks[id];
+            task.subtask = subtask;
+            task.alive = true;
+            task.busy_until_ns = now;
+            task.run_at = None;
+            task.timer_at = None;
+            task.last_snapshot_id = 0;
+            task.barrier_seen_ns = None;
+            task.aligning = None;
+            task.backpressured = false;
+        }
+        for channel in &mut self.channels {
+            *channel = ChannelState::default();
+        }
+        self.final_checkpoint_after = None;
+        self.final_checkpoint = None;
+        self.start_tasks(now);
+        if let Some(c) = self.coordinator.as_mut() {
+            c.on_job_restart(now);
+        }
+        self.arm_coordinator();
+    }
+
+    /// Let fresh (or restored) tasks say what they have to say, and start the sources.
+    fn start_tasks(&mut self, now: TimeNs) {
+        for id in 0..self.tasks.len() {
+            self.drain_outputs(id);
+            if self.tasks[id].subtask.is_source() {
+                self.schedule_run(id, now);
+            }
+            self.arm_timer(id);
+        }
+    }
+
+    // ---- invariants ---------------------------------------------------------------------------
+
+    fn violate(&mut self, now: TimeNs, subtask: Option<SubtaskId>, message: String) {
+        self.violations.push(Violation { time_ns: now, subtask, message });
+    }
+
+    /// Under alignment, no record behind barrier n may be processed before snapshot n.
+    fn check_alignment_invariant(
+        &mut self,
+        id: SubtaskId,
+        input: usize,
+        kind: MessageKind,
+        checkpoint_id: Option<u64>,
+        now: TimeNs,
+    ) {
+        let aligned = self.scenario.checkpoint_config().is_some_and(|c| c.mode == CheckpointMode::ExactlyOnce);
+        let inputs = self.scenario.plan.subtasks[id].inputs.len();
+        let task = &mut self.tasks[id];
+        match kind {
+            MessageKind::Barrier => {
+                let cp = checkpoint_id.unwrap_or(0);
+                if cp > task.last_snapshot_id {
+                    match &mut task.aligning {
+                        Some((current, seen)) if *current == cp => seen[input] = true,
+                        Some((current, _)) if *current > cp => {}
+                        _ => {
+                            let mut seen = vec![false; inputs];
+                            seen[input] = true;
+                            task.aligning = Some((cp, seen));
+                        }
+                    }
+                }
+            }
+            MessageKind::Record if aligned => {
+                if let Some((cp, seen)) = &task.aligning {
+                    if seen[input] {
+                        let cp = *cp;
+                        self.violate(
+                            now,
+                            Some(id),
+                            format!("record on input {input} behind barrier {cp} processed before snapshot {cp}"),
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    // ---- metrics ------------------------------------------------------------------------------
 
     fn close_bucket(&mut self, now: TimeNs) {
         let operators = self.scenario.plan.operators.len();
@@ -649,5 +1249,86 @@ fn process_kind(kind: MessageKind) -> TraceKind {
         MessageKind::Barrier => TraceKind::ProcessBarrier,
         MessageKind::Idle => TraceKind::ProcessIdle,
         MessageKind::EndOfInput => TraceKind::ProcessEndOfInput,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TWO_INPUTS: &str = r#"Scenario(
+        name: "two inputs",
+        duration_ms: 1_000,
+        source: Generator((partitions: 2, rate_per_s: 100)),
+        pipeline: [Source(name: "s", parallelism: 2), KeyBy(Key), Window(name: "w", kind: Tumbling(size_ms: 100), aggregate: Count), Sink(name: "k")],
+        checkpoints: (interval_ms: 100, mode: ExactlyOnce),
+    )"#;
+
+    fn world() -> (World, SubtaskId) {
+        let scenario = Arc::new(Scenario::parse(TWO_INPUTS, "test").unwrap());
+        let window = scenario.plan.subtask_by_name("w[0]").unwrap();
+        (World::new(scenario, 1, RunOptions::default()), window)
+    }
+
+    #[test]
+    fn alignment_checker_flags_a_record_behind_a_barrier() {
+        let (mut w, id) = world();
+        w.check_alignment_invariant(id, 0, MessageKind::Barrier, Some(1), 10);
+        w.check_alignment_invariant(id, 1, MessageKind::Record, None, 11);
+        assert!(w.violations.is_empty(), "input 1 has not delivered barrier 1: its records are fine");
+        w.check_alignment_invariant(id, 0, MessageKind::Record, None, 12);
+        assert_eq!(w.violations.len(), 1);
+        assert!(w.violations[0].message.contains("behind barrier 1"), "{:?}", w.violations);
+    }
+
+    #[test]
+    fn a_real_aligned_run_never_trips_the_checker() {
+        let (mut w, _) = world();
+        assert_eq!(w.run(), StopReason::JobFinished);
+        assert!(w.violations.is_empty(), "{:?}", w.violations);
+        assert!(w.checkpoints.len() >= 5);
+    }
+
+    #[test]
+    fn a_failed_storage_write_declines_the_checkpoint() {
+        let scenario = Arc::new(Scenario::parse(TWO_INPUTS, "test").unwrap());
+        let faults = vec![Fault::CheckpointStorageFailure { checkpoint: 2 }];
+        let mut w = World::with_faults(scenario, 1, RunOptions::default(), faults);
+        assert_eq!(w.run(), StopReason::JobFinished);
+        let outcome = |id: u64| w.checkpoints.iter().find(|c| c.id == id).map(|c| c.outcome.clone());
+        assert!(matches!(outcome(1), Some(CheckpointOutcome::Completed { .. })));
+        assert!(matches!(outcome(2), Some(CheckpointOutcome::Aborted { ref reason, .. }) if reason == "Declined"));
+        assert!(matches!(outcome(3), Some(CheckpointOutcome::Completed { .. })));
+    }
+
+    #[test]
+    fn restart_strategies() {
+        use crate::scenario::RestartStrategy;
+        let fixed = RestartStrategy::FixedDelay { delay_ms: 100, max_attempts: 2 };
+        assert_eq!((1..=3).map(|n| fixed.delay_ms(n)).collect::<Vec<_>>(), vec![Some(100), Some(100), None]);
+        let exp = RestartStrategy::ExponentialDelay {
+            initial_delay_ms: 100,
+            max_delay_ms: 350,
+            multiplier_milli: 2_000,
+            max_attempts: 9,
+        };
+        assert_eq!(
+            (1..=4).map(|n| exp.delay_ms(n)).collect::<Vec<_>>(),
+            vec![Some(100), Some(200), Some(350), Some(350)]
+        );
+    }
+
+    #[test]
+    fn a_crashed_node_is_detected_and_the_job_restarts() {
+        let (mut w, _) = world();
+        w.run_until(300_000_000);
+        w.inject(Fault::Crash { node: 1, at: Trigger::At(0), restart_after_ns: Some(100_000_000) });
+        assert_eq!(w.run(), StopReason::JobFinished);
+        let kinds: Vec<TraceKind> = w.recorder.events().iter().map(|e| e.kind).collect();
+        let crash = kinds.iter().position(|k| *k == TraceKind::NodeCrashed).expect("crashed");
+        let detected = kinds.iter().position(|k| *k == TraceKind::FailureDetected).expect("detected");
+        let restarted = kinds.iter().position(|k| *k == TraceKind::JobRestarted).expect("restarted");
+        assert!(crash < detected && detected < restarted);
+        assert_eq!(w.restarts, 1);
     }
 }

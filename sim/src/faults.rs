@@ -1,0 +1,316 @@
+//! Fault injection: the faults a run can suffer, resolved from scenario files or drawn from the
+//! seed ("swarm"), and how they are described in a run's header.
+
+use engine::graph::{PhysicalPlan, SubtaskId};
+use serde::Serialize;
+
+use crate::kernel::{SimRng, Stream, TimeNs};
+use crate::scenario::{CrashPoint, FaultSpec, NodeId, NodeNames, Scenario, Swarm, JOB_MANAGER};
+
+const NS_PER_MS: u64 = 1_000_000;
+
+/// When a crash happens.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum Trigger {
+    At(TimeNs),
+    OnCheckpointTrigger(u64),
+    WhileAligning { checkpoint: u64, subtask: SubtaskId },
+    AfterPreCommit(u64),
+    AfterCheckpointComplete(u64),
+}
+
+/// A fault, resolved to node ids and nanoseconds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum Fault {
+    Crash {
+        node: NodeId,
+        at: Trigger,
+        restart_after_ns: Option<TimeNs>,
+    },
+    Partition {
+        a: NodeId,
+        b: NodeId,
+        from_ns: TimeNs,
+        until_ns: TimeNs,
+    },
+    /// `link` None: every link.
+    LatencySpike {
+        link: Option<(NodeId, NodeId)>,
+        from_ns: TimeNs,
+        until_ns: TimeNs,
+        extra_ns: TimeNs,
+    },
+    MessageLoss {
+        link: Option<(NodeId, NodeId)>,
+        from_ns: TimeNs,
+        until_ns: TimeNs,
+        loss_ppm: u32,
+        retransmit_ns: TimeNs,
+    },
+    SlowNode {
+        node: NodeId,
+        from_ns: TimeNs,
+        until_ns: TimeNs,
+        factor: u64,
+    },
+    CheckpointStorageFailure {
+        checkpoint: u64,
+    },
+}
+
+fn node_label(node: NodeId) -> String {
+    if node == JOB_MANAGER {
+        "jm".into()
+    } else {
+        format!("tm-{}", node - 1)
+    }
+}
+
+fn ms(ns: TimeNs) -> String {
+    format!("{} ms", ns / NS_PER_MS)
+}
+
+impl Fault {
+    pub fn describe(&self, plan: &PhysicalPlan) -> String {
+        let link = |l: &Option<(NodeId, NodeId)>| match l {
+            Some((a, b)) => format!("{}<->{}", node_label(*a), node_label(*b)),
+            None => "all links".into(),
+        };
+        match self {
+            Fault::Crash { node, at, restart_after_ns } => {
+                let when = match at {
+                    Trigger::At(t) => format!("at {}", ms(*t)),
+                    Trigger::OnCheckpointTrigger(n) => format!("when checkpoint {n} is triggered"),
+                    Trigger::WhileAligning { checkpoint, subtask } => {
+                        format!("while {} aligns barrier {checkpoint}", plan.subtasks[*subtask].name)
+                    }
+                    Trigger::AfterPreCommit(n) => {
+                        format!("after a sink pre-committed checkpoint {n}")
+                    }
+                    Trigger::AfterCheckpointComplete(n) => {
+                        format!("after checkpoint {n} completed, before sinks commit")
+                    }
+                };
+                let back = match restart_after_ns {
+                    Some(d) => format!("back after {}", ms(*d)),
+                    None => "never back".into(),
+                };
+                format!("crash {} {when}, {back}", node_label(*node))
+            }
+            Fault::Partition { a, b, from_ns, until_ns } => {
+                format!(
+                    "partition {}<->{} from {} until {}",
+                    node_label(*a),
+                    node_label(*b),
+                    ms(*from_ns),
+                    ms(*until_ns)
+                )
+            }
+            Fault::LatencySpike { link: l, from_ns, until_ns, extra_ns } => {
+                format!("latency +{} on {} from {} until {}", ms(*extra_ns), link(l), ms(*from_ns), ms(*until_ns))
+            }
+            Fault::MessageLoss { link: l, from_ns, until_ns, loss_ppm, retransmit_ns } => format!(
+                "message loss {loss_ppm} ppm on {} from {} until {}, retransmit after {}",
+                link(l),
+                ms(*from_ns),
+                ms(*until_ns),
+                ms(*retransmit_ns)
+            ),
+            Fault::SlowNode { node, from_ns, until_ns, factor } => {
+                format!("{} {factor}x slower from {} until {}", node_label(*node), ms(*from_ns), ms(*until_ns))
+            }
+            Fault::CheckpointStorageFailure { checkpoint } => {
+                format!("checkpoint storage fails checkpoint {checkpoint}")
+            }
+        }
+    }
+
+    /// Does this fault involve the link between `from` and `to` at time `now`?
+    pub fn covers_link(link: &Option<(NodeId, NodeId)>, from: NodeId, to: NodeId) -> bool {
+        match link {
+            None => from != to,
+            Some((a, b)) => (*a == from && *b == to) || (*a == to && *b == from),
+        }
+    }
+}
+
+/// Resolve a fault as written in a scenario file.
+pub fn resolve(spec: &FaultSpec, nodes: &NodeNames, plan: &PhysicalPlan) -> Result<Fault, String> {
+    let window = |from_ms: u64, until_ms: u64| -> Result<(TimeNs, TimeNs), String> {
+        if from_ms >= until_ms {
+            return Err(format!("from_ms ({from_ms}) must be before until_ms ({until_ms})"));
+        }
+        Ok((from_ms * NS_PER_MS, until_ms * NS_PER_MS))
+    };
+    let link = |between: &Option<(String, String)>| -> Result<Option<(NodeId, NodeId)>, String> {
+        match between {
+            None => Ok(None),
+            Some((a, b)) => {
+                let (a, b) = (nodes.resolve(a)?, nodes.resolve(b)?);
+                if a == b {
+                    return Err("a link needs two different nodes".into());
+                }
+                Ok(Some((a, b)))
+            }
+        }
+    };
+    Ok(match spec {
+        FaultSpec::Crash { node, at, restart_after_ms } => {
+            let node = nodes.resolve(node)?;
+            let at = match at {
+                CrashPoint::At(t) if t.0 < 0 => return Err("a crash time cannot be negative".into()),
+                CrashPoint::At(t) => Trigger::At(t.0 as u64 * NS_PER_MS),
+                CrashPoint::OnCheckpointTrigger(n) => Trigger::OnCheckpointTrigger(*n),
+                CrashPoint::WhileAligning { checkpoint, subtask } => {
+                    let Some(id) = plan.subtask_by_name(subtask) else {
+                        return Err(format!(
+                            "no subtask named '{subtask}' (subtasks are named like '{}')",
+                            plan.subtasks[0].name
+                        ));
+                    };
+                    if plan.subtasks[id].inputs.len() < 2 {
+                        return Err(format!(
+                            "'{subtask}' has {} input channel(s); only subtasks with several inputs ever align",
+                            plan.subtasks[id].inputs.len()
+                        ));
+                    }
+                    Trigger::WhileAligning { checkpoint: *checkpoint, subtask: id }
+                }
+                CrashPoint::AfterPreCommit(n) => Trigger::AfterPreCommit(*n),
+                CrashPoint::AfterCheckpointComplete(n) => Trigger::AfterCheckpointComplete(*n),
+            };
+            Fault::Crash { node, at, restart_after_ns: restart_after_ms.map(|m| m * NS_PER_MS) }
+        }
+        FaultSpec::Partition { between, from_ms, until_ms } => {
+            let (from_ns, until_ns) = window(*from_ms, *until_ms)?;
+            let (a, b) = link(&Some(between.clone()))?.expect("given");
+            Fault::Partition { a, b, from_ns, until_ns }
+        }
+        FaultSpec::LatencySpike { between, from_ms, until_ms, extra_ms } => {
+            let (from_ns, until_ns) = window(*from_ms, *until_ms)?;
+            Fault::LatencySpike { link: link(between)?, from_ns, until_ns, extra_ns: extra_ms * NS_PER_MS }
+        }
+        FaultSpec::MessageLoss { between, from_ms, until_ms, loss_ppm, retransmit_ms } => {
+            let (from_ns, until_ns) = window(*from_ms, *until_ms)?;
+            if *loss_ppm >= 1_000_000 {
+                return Err("loss_ppm must be below 1000000 (every message lost forever is a partition)".into());
+            }
+            if *retransmit_ms == 0 {
+                return Err("retransmit_ms must be at least 1".into());
+            }
+            Fault::MessageLoss {
+                link: link(between)?,
+                from_ns,
+                until_ns,
+                loss_ppm: *loss_ppm,
+                retransmit_ns: retransmit_ms * NS_PER_MS,
+            }
+        }
+        FaultSpec::SlowNode { node, from_ms, until_ms, factor } => {
+            let (from_ns, until_ns) = window(*from_ms, *until_ms)?;
+            if *factor == 0 {
+                return Err("a slowdown factor of 0 is impossible; use 1 for none".into());
+            }
+            Fault::SlowNode { node: nodes.resolve(node)?, from_ns, until_ns, factor: *factor }
+        }
+        FaultSpec::CheckpointStorageFailure { checkpoint } => {
+            Fault::CheckpointStorageFailure { checkpoint: *checkpoint }
+        }
+    })
+}
+
+/// Draw the swarm's faults from the seed. Independent of every other random stream.
+pub fn draw_swarm(swarm: &Swarm, scenario: &Scenario, seed: u64) -> Vec<Fault> {
+    let mut rng = SimRng::for_stream(seed, Stream::Swarm);
+    let tms = scenario.task_managers as u64;
+    let from = swarm.from_ms * NS_PER_MS;
+    let until = swarm.until_ms * NS_PER_MS;
+    let outage = swarm.max_outage_ms * NS_PER_MS;
+    let mut faults = Vec::new();
+    let node = |rng: &mut SimRng, allow_jm: bool| -> NodeId {
+        if allow_jm && rng.below(tms + 1) == 0 {
+            JOB_MANAGER
+        } else {
+            rng.below(tms) as usize + 1
+        }
+    };
+    // Whole milliseconds, so that a drawn schedule written back to a file (shrink) is exact.
+    let ms_between = |rng: &mut SimRng, a: u64, b: u64| rng.between(a / NS_PER_MS, b / NS_PER_MS) * NS_PER_MS;
+    for _ in 0..swarm.crashes {
+        let at = ms_between(&mut rng, from, until - NS_PER_MS);
+        let n = node(&mut rng, swarm.include_job_manager);
+        let back = ms_between(&mut rng, NS_PER_MS, outage);
+        faults.push(Fault::Crash { node: n, at: Trigger::At(at), restart_after_ns: Some(back) });
+    }
+    for _ in 0..swarm.partitions {
+        let at = ms_between(&mut rng, from, until - NS_PER_MS);
+        let a = node(&mut rng, false);
+        let mut b = node(&mut rng, swarm.include_job_manager);
+        if a == b {
+            b = if tms > 1 { (a % tms as usize) + 1 } else { JOB_MANAGER };
+        }
+        let len = ms_between(&mut rng, NS_PER_MS, outage);
+        faults.push(Fault::Partition { a, b, from_ns: at, until_ns: at + len });
+    }
+    for _ in 0..swarm.latency_spikes {
+        let at = ms_between(&mut rng, from, until - NS_PER_MS);
+        let len = ms_between(&mut rng, NS_PER_MS, outage);
+        let extra = ms_between(&mut rng, NS_PER_MS, 200 * NS_PER_MS);
+        faults.push(Fault::LatencySpike { link: None, from_ns: at, until_ns: at + len, extra_ns: extra });
+    }
+    for _ in 0..swarm.slow_nodes {
+        let at = ms_between(&mut rng, from, until - NS_PER_MS);
+        let len = ms_between(&mut rng, NS_PER_MS, outage);
+        let n = node(&mut rng, false);
+        let factor = rng.between(2, 20);
+        faults.push(Fault::SlowNode { node: n, from_ns: at, until_ns: at + len, factor });
+    }
+    faults
+}
+
+/// A resolved fault written back in the scenario format (whole milliseconds).
+pub fn to_spec(fault: &Fault, plan: &PhysicalPlan) -> FaultSpec {
+    use crate::scenario::TimeMs;
+    let ms = |ns: TimeNs| ns / NS_PER_MS;
+    let pair = |a: NodeId, b: NodeId| (node_label(a), node_label(b));
+    match fault {
+        Fault::Crash { node, at, restart_after_ns } => FaultSpec::Crash {
+            node: node_label(*node),
+            at: match at {
+                Trigger::At(t) => CrashPoint::At(TimeMs(ms(*t) as i64)),
+                Trigger::OnCheckpointTrigger(n) => CrashPoint::OnCheckpointTrigger(*n),
+                Trigger::WhileAligning { checkpoint, subtask } => {
+                    CrashPoint::WhileAligning { checkpoint: *checkpoint, subtask: plan.subtasks[*subtask].name.clone() }
+                }
+                Trigger::AfterPreCommit(n) => CrashPoint::AfterPreCommit(*n),
+                Trigger::AfterCheckpointComplete(n) => CrashPoint::AfterCheckpointComplete(*n),
+            },
+            restart_after_ms: restart_after_ns.map(ms),
+        },
+        Fault::Partition { a, b, from_ns, until_ns } => {
+            FaultSpec::Partition { between: pair(*a, *b), from_ms: ms(*from_ns), until_ms: ms(*until_ns) }
+        }
+        Fault::LatencySpike { link, from_ns, until_ns, extra_ns } => FaultSpec::LatencySpike {
+            between: link.map(|(a, b)| pair(a, b)),
+            from_ms: ms(*from_ns),
+            until_ms: ms(*until_ns),
+            extra_ms: ms(*extra_ns),
+        },
+        Fault::MessageLoss { link, from_ns, until_ns, loss_ppm, retransmit_ns } => FaultSpec::MessageLoss {
+            between: link.map(|(a, b)| pair(a, b)),
+            from_ms: ms(*from_ns),
+            until_ms: ms(*until_ns),
+            loss_ppm: *loss_ppm,
+            retransmit_ms: ms(*retransmit_ns),
+        },
+        Fault::SlowNode { node, from_ns, until_ns, factor } => FaultSpec::SlowNode {
+            node: node_label(*node),
+            from_ms: ms(*from_ns),
+            until_ms: ms(*until_ns),
+            factor: *factor,
+        },
+        Fault::CheckpointStorageFailure { checkpoint } => {
+            FaultSpec::CheckpointStorageFailure { checkpoint: *checkpoint }
+        }
+    }
+}

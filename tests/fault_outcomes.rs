@@ -1,0 +1,120 @@
+//! The fault scenarios keep their promises: every declared outcome per guarantee and sink is
+//! what `compare` finds, the same twice, and exactly-once holds under random faults.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use engine::sink::SinkKind;
+use sim::run::{compare, reference_run, run_variant, unmet_expectations};
+use sim::scenario::{Guarantee, OutcomeClass};
+use sim::{Scenario, StopReason};
+
+fn load(name: &str) -> Arc<Scenario> {
+    Arc::new(
+        Scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(name))
+            .expect("shipped scenario loads"),
+    )
+}
+
+fn scenarios_with_outcomes() -> Vec<Arc<Scenario>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ron"))
+        .collect();
+    files.sort();
+    files.iter().map(|p| Arc::new(Scenario::load(p).unwrap())).filter(|s| !s.expect.outcomes.is_empty()).collect()
+}
+
+#[test]
+fn every_declared_outcome_is_met_and_no_invariant_breaks() {
+    let scenarios = scenarios_with_outcomes();
+    assert!(scenarios.len() >= 4, "the fault scenarios are shipped");
+    for scenario in scenarios {
+        let seed = scenario.seed.unwrap_or(sim::run::DEFAULT_SEED);
+        let reports = compare(&scenario, seed);
+        let unmet = unmet_expectations(&scenario, &reports);
+        assert!(unmet.is_empty(), "{} (seed {seed}): {unmet:?}", scenario.file);
+        for r in &reports {
+            assert!(r.violations.is_empty(), "{} {:?}/{:?}: {:?}", scenario.file, r.guarantee, r.sink, r.violations);
+            assert_eq!(r.stop, StopReason::JobFinished, "{} {:?}/{:?}", scenario.file, r.guarantee, r.sink);
+        }
+    }
+}
+
+#[test]
+fn compare_is_deterministic() {
+    let scenario = load("crash-during-checkpoint.ron");
+    let a: Vec<u64> = compare(&scenario, 42).iter().map(|r| r.trace_hash).collect();
+    let b: Vec<u64> = compare(&scenario, 42).iter().map(|r| r.trace_hash).collect();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn at_least_once_over_counts_a_window_behind_the_shuffle() {
+    let scenario = load("crash-during-checkpoint.ron");
+    let faults = sim::run::fault_schedule_in_time(&scenario, 42);
+    let report =
+        run_variant(&scenario, 42, Guarantee::AtLeastOnce, SinkKind::Idempotent, faults, &reference_run(&scenario, 42));
+    assert!(
+        report.outcome.wrong_rows.iter().any(|w| w.got > w.expected),
+        "expected an over-counted window, got {:?}",
+        report.outcome.wrong_rows
+    );
+    assert!(report.outcome.lost_records.is_empty());
+}
+
+#[test]
+fn two_phase_commit_output_lags_by_about_a_checkpoint_interval() {
+    let scenario = load("crash-during-checkpoint.ron");
+    let interval_ns = scenario.checkpoint_settings.unwrap().interval_ms * 1_000_000;
+    let reports = compare(&scenario, 42);
+    let latency =
+        |sink| reports.iter().find(|r| r.guarantee == Guarantee::ExactlyOnce && r.sink == sink).unwrap().latency_p50_ns;
+    let (two_phase, idempotent) = (latency(SinkKind::TwoPhaseCommit), latency(SinkKind::Idempotent));
+    assert!(
+        two_phase >= idempotent + interval_ns / 2,
+        "2PC p50 {two_phase} ns should trail the idempotent sink's {idempotent} ns by at least half an interval ({interval_ns} ns)"
+    );
+}
+
+#[test]
+fn at_most_once_loses_but_never_duplicates() {
+    let scenario = load("crash-during-checkpoint.ron");
+    let faults = sim::run::fault_schedule_in_time(&scenario, 42);
+    let report =
+        run_variant(&scenario, 42, Guarantee::AtMostOnce, SinkKind::Plain, faults, &reference_run(&scenario, 42));
+    assert_eq!(report.class, OutcomeClass::Loss);
+    assert!(!report.outcome.lost_records.is_empty());
+    assert!(report.verdict, "at-most-once's promise (no duplicates) holds");
+}
+
+/// Seeds from `STREAMLAB_SEEDS` ("1..40" or "3,7,9") when set, else a fixed list.
+fn seeds() -> Vec<u64> {
+    match std::env::var("STREAMLAB_SEEDS") {
+        Ok(spec) => match spec.split_once("..") {
+            Some((a, b)) => (a.trim().parse().unwrap()..b.trim().parse().unwrap()).collect(),
+            None => spec.split(',').map(|s| s.trim().parse().unwrap()).collect(),
+        },
+        Err(_) => (1..=10).collect(),
+    }
+}
+
+#[test]
+fn exactly_once_is_exact_under_random_faults() {
+    let scenario = load("swarm.ron");
+    for seed in seeds() {
+        let faults = sim::run::fault_schedule_in_time(&scenario, seed);
+        let reference = reference_run(&scenario, seed);
+        for sink in [SinkKind::TwoPhaseCommit, SinkKind::Idempotent] {
+            let r = run_variant(&scenario, seed, Guarantee::ExactlyOnce, sink, faults.clone(), &reference);
+            assert!(
+                r.class == OutcomeClass::Exact && r.violations.is_empty(),
+                "seed {seed}, {sink:?}: {:?}, violations {:?}; replay: cargo run --release -- compare scenarios/swarm.ron --seed {seed}",
+                r.class,
+                r.violations
+            );
+        }
+    }
+}
