@@ -39,9 +39,7 @@ fn ron_blocks(text: &str) -> Vec<(usize, String)> {
 
 #[test]
 fn complete_scenarios_in_the_book_load_and_finish() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("book")
-        .join("src");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("book").join("src");
     let mut files = Vec::new();
     markdown_files(&root, &mut files);
     files.sort();
@@ -62,10 +60,7 @@ fn complete_scenarios_in_the_book_load_and_finish() {
                 }
             };
             let seed = scenario.seed.unwrap_or(sim::run::DEFAULT_SEED);
-            let options = RunOptions {
-                keep_trace: false,
-                ..Default::default()
-            };
+            let options = RunOptions { keep_trace: false, ..Default::default() };
             let result = sim::run_scenario(scenario, seed, options);
             if result.stop != StopReason::JobFinished {
                 failures.push(format!("{name}: stopped with {:?}", result.stop));

@@ -51,40 +51,21 @@ enum Marks {
 }
 
 fn event() -> impl Strategy<Value = Event> {
-    (
-        prop::sample::select(vec!["a", "b", "c"]),
-        -5i64..20,
-        -1_000i64..2_000,
-        0i64..60,
-    )
-        .prop_map(|(key, value, ts, slot)| Event {
-            key,
-            value,
-            ts,
-            arrives: slot * 10,
-        })
+    (prop::sample::select(vec!["a", "b", "c"]), -5i64..20, -1_000i64..2_000, 0i64..60)
+        .prop_map(|(key, value, ts, slot)| Event { key, value, ts, arrives: slot * 10 })
 }
 
 fn kind() -> impl Strategy<Value = Kind> {
     prop_oneof![
         (1i64..500).prop_map(|size| Kind::Tumbling { size }),
         // At most 10 windows per record: keeps the cases small.
-        (2i64..500, 1i64..=10).prop_map(|(size, per)| Kind::Sliding {
-            size,
-            slide: (size / per).max(1)
-        }),
+        (2i64..500, 1i64..=10).prop_map(|(size, per)| Kind::Sliding { size, slide: (size / per).max(1) }),
         (1i64..300).prop_map(|gap| Kind::Session { gap }),
     ]
 }
 
 fn agg() -> impl Strategy<Value = Agg> {
-    prop::sample::select(vec![
-        Agg::Count,
-        Agg::Sum,
-        Agg::Min,
-        Agg::Max,
-        Agg::AvgMilli,
-    ])
+    prop::sample::select(vec![Agg::Count, Agg::Sum, Agg::Min, Agg::Max, Agg::AvgMilli])
 }
 
 fn marks() -> impl Strategy<Value = Marks> {
@@ -120,19 +101,10 @@ fn watermarks_text(marks: Marks, kind: Kind, events: &[Event]) -> String {
             arrivals.dedup();
             for at in arrivals {
                 // Everything arriving after `at` has an event time of at least `lowest`.
-                let Some(lowest) = ordered
-                    .iter()
-                    .filter(|e| e.arrives > at)
-                    .map(|e| e.ts)
-                    .min()
-                else {
+                let Some(lowest) = ordered.iter().filter(|e| e.arrives > at).map(|e| e.ts).min() else {
                     continue;
                 };
-                entries.push(format!(
-                    "(at: {}, watermark: {})",
-                    at + 5,
-                    lowest - margin(kind)
-                ));
+                entries.push(format!("(at: {}, watermark: {})", at + 5, lowest - margin(kind)));
             }
             format!("Explicit([{}])", entries.join(", "))
         }
@@ -154,12 +126,7 @@ fn watermarks_text(marks: Marks, kind: Kind, events: &[Event]) -> String {
 fn scenario_text(events: &[Event], kind: Kind, agg: Agg, marks: Marks, parallelism: u32) -> String {
     let events_text: Vec<String> = events
         .iter()
-        .map(|e| {
-            format!(
-                "(key: {:?}, value: {}, ts: {}, arrives: {})",
-                e.key, e.value, e.ts, e.arrives
-            )
-        })
+        .map(|e| format!("(key: {:?}, value: {}, ts: {}, arrives: {})", e.key, e.value, e.ts, e.arrives))
         .collect();
     let kind_text = match kind {
         Kind::Tumbling { size } => format!("Tumbling(size_ms: {size})"),
@@ -192,10 +159,7 @@ fn batch_windows(events: &[Event], kind: Kind) -> BTreeMap<(String, i64, i64), V
         Kind::Tumbling { size } => {
             for e in events {
                 let start = e.ts.div_euclid(size) * size;
-                windows
-                    .entry((e.key.to_string(), start, start + size))
-                    .or_default()
-                    .push(e.value);
+                windows.entry((e.key.to_string(), start, start + size)).or_default().push(e.value);
             }
         }
         Kind::Sliding { size, slide } => {
@@ -207,10 +171,7 @@ fn batch_windows(events: &[Event], kind: Kind) -> BTreeMap<(String, i64, i64), V
                     start += slide;
                 }
                 while start <= e.ts {
-                    windows
-                        .entry((e.key.to_string(), start, start + size))
-                        .or_default()
-                        .push(e.value);
+                    windows.entry((e.key.to_string(), start, start + size)).or_default().push(e.value);
                     start += slide;
                 }
             }

@@ -50,10 +50,7 @@ fn visible_rows(scenario: &Scenario, result: &RunResult) -> Vec<ExpectedRow> {
         .map(|stored| ExpectedRow {
             sink: scenario.plan.operators[stored.sink].name.clone(),
             key: scenario.key_name(stored.row.key),
-            window: stored
-                .row
-                .window
-                .map(|w| (TimeMs(w.start_ms), TimeMs(w.end_ms))),
+            window: stored.row.window.map(|w| (TimeMs(w.start_ms), TimeMs(w.end_ms))),
             value: stored.row.value,
             firing: stored.row.firing,
         })
@@ -61,10 +58,7 @@ fn visible_rows(scenario: &Scenario, result: &RunResult) -> Vec<ExpectedRow> {
 }
 
 fn run(scenario: &Arc<Scenario>, seed: u64) -> Outcome {
-    let options = RunOptions {
-        keep_trace: false,
-        ..Default::default()
-    };
+    let options = RunOptions { keep_trace: false, ..Default::default() };
     let result = sim::run_scenario(scenario.clone(), seed, options);
     Outcome {
         trace_hash: result.trace_hash(),
@@ -81,9 +75,7 @@ fn checked() -> &'static [Checked] {
             .into_iter()
             .map(|path| {
                 let file = path.display().to_string();
-                let scenario = Arc::new(
-                    Scenario::load(&path).unwrap_or_else(|e| panic!("{file} does not load: {e}")),
-                );
+                let scenario = Arc::new(Scenario::load(&path).unwrap_or_else(|e| panic!("{file} does not load: {e}")));
                 let seed = scenario.seed.unwrap_or(DEFAULT_SEED);
                 let first = run(&scenario, seed);
                 let second = run(&scenario, seed);
@@ -94,14 +86,7 @@ fn checked() -> &'static [Checked] {
                     }
                     LogData::Events(_) => None,
                 };
-                Checked {
-                    file,
-                    scenario,
-                    seed,
-                    first,
-                    second,
-                    other_seed,
-                }
+                Checked { file, scenario, seed, first, second, other_seed }
             })
             .collect()
     })
@@ -119,27 +104,21 @@ fn per_sink(rows: &[ExpectedRow]) -> BTreeMap<&str, Vec<&ExpectedRow>> {
 
 /// Assert over every scenario, reporting every failing file at once.
 fn assert_all(what: &str, check: impl Fn(&Checked) -> Option<String>) {
-    let failures: Vec<String> = checked()
-        .iter()
-        .filter_map(|c| check(c).map(|why| format!("{} (seed {}): {why}", c.file, c.seed)))
-        .collect();
+    let failures: Vec<String> =
+        checked().iter().filter_map(|c| check(c).map(|why| format!("{} (seed {}): {why}", c.file, c.seed))).collect();
     assert!(failures.is_empty(), "{what}:\n  {}", failures.join("\n  "));
 }
 
 #[test]
 fn scenario_directory_is_not_empty() {
     let files = scenario_files();
-    assert!(
-        files.len() >= 7,
-        "expected the shipped scenarios, found {files:?}"
-    );
+    assert!(files.len() >= 7, "expected the shipped scenarios, found {files:?}");
 }
 
 #[test]
 fn every_scenario_runs_until_the_job_finishes() {
     assert_all("scenarios that did not finish", |c| {
-        (c.first.stop != StopReason::JobFinished)
-            .then(|| format!("stopped with {:?}", c.first.stop))
+        (c.first.stop != StopReason::JobFinished).then(|| format!("stopped with {:?}", c.first.stop))
     });
 }
 
@@ -165,80 +144,46 @@ fn every_scenario_gives_the_same_sink_output_twice_with_the_same_seed() {
 #[test]
 fn generator_scenarios_depend_on_the_seed() {
     let generator_scenarios = checked().iter().filter(|c| c.other_seed.is_some()).count();
-    assert!(
-        generator_scenarios > 0,
-        "no generator-based scenario was found"
-    );
-    assert_all(
-        "generator scenarios whose trace does not change with the seed",
-        |c| {
-            let (other, outcome) = c.other_seed.as_ref()?;
-            (outcome.trace_hash == c.first.trace_hash).then(|| {
-                format!(
-                    "seeds {} and {other} both gave trace hash {:#018x}",
-                    c.seed, c.first.trace_hash
-                )
-            })
-        },
-    );
+    assert!(generator_scenarios > 0, "no generator-based scenario was found");
+    assert_all("generator scenarios whose trace does not change with the seed", |c| {
+        let (other, outcome) = c.other_seed.as_ref()?;
+        (outcome.trace_hash == c.first.trace_hash)
+            .then(|| format!("seeds {} and {other} both gave trace hash {:#018x}", c.seed, c.first.trace_hash))
+    });
 }
 
 #[test]
 fn every_scenario_produces_the_output_it_expects() {
-    assert_all(
-        "scenarios whose sink output differs from expect.output",
-        |c| {
-            let expected = c.scenario.expect.output.as_ref()?;
-            let (want, got) = (per_sink(expected), per_sink(&c.first.rows));
-            (want != got).then(|| format!("\n    expected {want:#?}\n    got {got:#?}"))
-        },
-    );
+    assert_all("scenarios whose sink output differs from expect.output", |c| {
+        let expected = c.scenario.expect.output.as_ref()?;
+        let (want, got) = (per_sink(expected), per_sink(&c.first.rows));
+        (want != got).then(|| format!("\n    expected {want:#?}\n    got {got:#?}"))
+    });
 }
 
 #[test]
 fn every_scenario_drops_as_many_late_records_as_it_expects() {
-    assert_all(
-        "scenarios whose late count differs from expect.late_dropped",
-        |c| {
-            let expected = c.scenario.expect.late_dropped?;
-            (expected != c.first.late_dropped).then(|| {
-                format!(
-                    "expected {expected} late records dropped, got {}",
-                    c.first.late_dropped
-                )
-            })
-        },
-    );
+    assert_all("scenarios whose late count differs from expect.late_dropped", |c| {
+        let expected = c.scenario.expect.late_dropped?;
+        (expected != c.first.late_dropped)
+            .then(|| format!("expected {expected} late records dropped, got {}", c.first.late_dropped))
+    });
 }
 
 #[test]
 fn the_textbook_scenarios_declare_what_they_expect() {
     // The Streaming Systems scenarios are the golden examples: they must keep their expect blocks
     // (otherwise the two tests above would pass vacuously for them).
-    for c in checked()
-        .iter()
-        .filter(|c| c.file.contains("streaming-systems"))
-    {
-        assert!(
-            c.scenario.expect.output.is_some(),
-            "{} lost its expect.output",
-            c.file
-        );
-        assert!(
-            c.scenario.expect.late_dropped.is_some(),
-            "{} lost its expect.late_dropped",
-            c.file
-        );
+    for c in checked().iter().filter(|c| c.file.contains("streaming-systems")) {
+        assert!(c.scenario.expect.output.is_some(), "{} lost its expect.output", c.file);
+        assert!(c.scenario.expect.late_dropped.is_some(), "{} lost its expect.late_dropped", c.file);
     }
 }
 
 #[test]
 fn every_scenario_writes_some_output() {
     assert_all("scenarios with an empty sink output", |c| {
-        c.first
-            .rows
-            .is_empty()
-            .then(|| "no visible sink rows".to_string())
+        c.first.rows.is_empty().then(|| "no visible sink rows".to_string())
     });
 }
 

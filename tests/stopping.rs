@@ -30,10 +30,7 @@ fn checkpointed_job_with_default_timeouts_reports_job_finished_for_every_interva
     let mut wrong = Vec::new();
     for interval_ms in (100..=1_000).step_by(100) {
         let scenario = Arc::new(checkpointed_job(interval_ms));
-        let options = RunOptions {
-            keep_trace: false,
-            ..Default::default()
-        };
+        let options = RunOptions { keep_trace: false, ..Default::default() };
         let result = sim::run_scenario(scenario, 42, options);
         let finished_at_ms = result.world.finished_at_ns.map(|ns| ns / 1_000_000);
         if result.stop != StopReason::JobFinished {
@@ -54,8 +51,5 @@ fn checkpointed_job_finishes_within_a_second_of_its_input() {
     let scenario = Arc::new(checkpointed_job(300));
     let result = sim::run_scenario(scenario, 42, RunOptions::default());
     let finished_at_ns = result.world.finished_at_ns.expect("the job finishes");
-    assert!(
-        finished_at_ns < 3_000_000_000,
-        "finished at {finished_at_ns} ns"
-    );
+    assert!(finished_at_ns < 3_000_000_000, "finished at {finished_at_ns} ns");
 }

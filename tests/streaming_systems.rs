@@ -33,18 +33,11 @@ const TABLE: [(i64, &str, &str); 9] = [
     (1, "12:07:46", "12:09:00"),
 ];
 
-const WINDOWS: [(&str, &str); 4] = [
-    ("12:00:00", "12:02:00"),
-    ("12:02:00", "12:04:00"),
-    ("12:04:00", "12:06:00"),
-    ("12:06:00", "12:08:00"),
-];
+const WINDOWS: [(&str, &str); 4] =
+    [("12:00:00", "12:02:00"), ("12:02:00", "12:04:00"), ("12:04:00", "12:06:00"), ("12:06:00", "12:08:00")];
 
 fn clock_ms(clock: &str) -> i64 {
-    let parts: Vec<i64> = clock
-        .split(':')
-        .map(|p| p.parse().expect("hh:mm:ss"))
-        .collect();
+    let parts: Vec<i64> = clock.split(':').map(|p| p.parse().expect("hh:mm:ss")).collect();
     ((parts[0] * 60 + parts[1]) * 60 + parts[2]) * 1000
 }
 
@@ -52,9 +45,7 @@ fn clock_ms(clock: &str) -> i64 {
 fn table_scenario(watermarks: &str, allowed_lateness_ms: i64) -> Scenario {
     let events: Vec<String> = TABLE
         .iter()
-        .map(|(score, ts, arrives)| {
-            format!(r#"(key: "team", value: {score}, ts: "{ts}", arrives: "{arrives}")"#)
-        })
+        .map(|(score, ts, arrives)| format!(r#"(key: "team", value: {score}, ts: "{ts}", arrives: "{arrives}")"#))
         .collect();
     let text = format!(
         r#"Scenario(
@@ -77,9 +68,7 @@ fn table_scenario(watermarks: &str, allowed_lateness_ms: i64) -> Scenario {
 }
 
 fn shipped(file: &str) -> Scenario {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join(file);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(file);
     Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -100,12 +89,7 @@ fn firings(result: &RunResult) -> Vec<(String, String, i64, Firing)> {
         .filter(|r| scenario.plan.operators[r.sink].name == "out")
         .map(|r| {
             let w = r.row.window.expect("a window result");
-            (
-                format_clock(w.start_ms),
-                format_clock(w.end_ms),
-                r.row.value,
-                r.row.firing,
-            )
+            (format_clock(w.start_ms), format_clock(w.end_ms), r.row.value, r.row.firing)
         })
         .collect()
 }
@@ -147,15 +131,9 @@ fn batch_sums_per_two_minute_window_are_14_18_4_12() {
 
 #[test]
 fn shipped_files_hold_the_books_data() {
-    let expected: Vec<(i64, i64, i64)> = TABLE
-        .iter()
-        .map(|(score, ts, arrives)| (clock_ms(arrives), *score, clock_ms(ts)))
-        .collect();
-    for file in [
-        "streaming-systems-perfect.ron",
-        "streaming-systems-heuristic.ron",
-        "streaming-systems-lateness.ron",
-    ] {
+    let expected: Vec<(i64, i64, i64)> =
+        TABLE.iter().map(|(score, ts, arrives)| (clock_ms(arrives), *score, clock_ms(ts))).collect();
+    for file in ["streaming-systems-perfect.ron", "streaming-systems-heuristic.ron", "streaming-systems-lateness.ron"] {
         let scenario = shipped(file);
         let LogData::Events(rows) = &scenario.log else {
             panic!("{file} should list explicit events");
@@ -170,10 +148,7 @@ fn perfect_watermark_fires_14_18_4_12_on_time() {
     let schedule = r#"Explicit([
         (at: "12:08:39", watermark: "12:02:00"), (at: "12:09:00", watermark: "12:04:00"),
         (at: "12:09:10", watermark: "12:06:00"), (at: "12:09:20", watermark: "12:08:00")])"#;
-    for result in [
-        run(shipped("streaming-systems-perfect.ron")),
-        run(table_scenario(schedule, 0)),
-    ] {
+    for result in [run(shipped("streaming-systems-perfect.ron")), run(table_scenario(schedule, 0))] {
         assert_eq!(firings(&result), on_time([14, 18, 4, 12]));
         assert_eq!(result.late_dropped(), 0);
     }
@@ -185,10 +160,7 @@ fn perfect_watermark_fires_the_first_window_when_the_watermark_reaches_12_02() {
     let first = result.visible_rows()[0];
     // The watermark 12:02:00 is scheduled at 12:08:39; zero network latency, microseconds of
     // processing: the result is visible in that same second.
-    assert_eq!(
-        format_clock((first.visible_ns.expect("visible") / 1_000_000_000 * 1000) as i64),
-        "12:08:39"
-    );
+    assert_eq!(format_clock((first.visible_ns.expect("visible") / 1_000_000_000 * 1000) as i64), "12:08:39");
 }
 
 const HEURISTIC: &str = r#"Explicit([
@@ -197,10 +169,7 @@ const HEURISTIC: &str = r#"Explicit([
 
 #[test]
 fn heuristic_watermark_fires_5_18_4_12_and_drops_the_9() {
-    for result in [
-        run(shipped("streaming-systems-heuristic.ron")),
-        run(table_scenario(HEURISTIC, 0)),
-    ] {
+    for result in [run(shipped("streaming-systems-heuristic.ron")), run(table_scenario(HEURISTIC, 0))] {
         assert_eq!(firings(&result), on_time([5, 18, 4, 12]));
         assert_eq!(result.late_dropped(), 1);
         assert_eq!(dropped_event_times(&result), vec!["12:01:26".to_string()]);
@@ -209,26 +178,11 @@ fn heuristic_watermark_fires_5_18_4_12_and_drops_the_9() {
 
 #[test]
 fn heuristic_watermark_with_allowed_lateness_refires_the_first_window_as_14() {
-    for result in [
-        run(shipped("streaming-systems-lateness.ron")),
-        run(table_scenario(HEURISTIC, 600_000)),
-    ] {
+    for result in [run(shipped("streaming-systems-lateness.ron")), run(table_scenario(HEURISTIC, 600_000))] {
         let rows = firings(&result);
         let late: Vec<_> = rows.iter().filter(|r| r.3 == Firing::Late).collect();
-        assert_eq!(
-            late,
-            vec![&(
-                "12:00:00".to_string(),
-                "12:02:00".to_string(),
-                14,
-                Firing::Late
-            )]
-        );
-        let on_time_rows: Vec<_> = rows
-            .iter()
-            .filter(|r| r.3 == Firing::OnTime)
-            .cloned()
-            .collect();
+        assert_eq!(late, vec![&("12:00:00".to_string(), "12:02:00".to_string(), 14, Firing::Late)]);
+        let on_time_rows: Vec<_> = rows.iter().filter(|r| r.3 == Firing::OnTime).cloned().collect();
         assert_eq!(on_time_rows, on_time([5, 18, 4, 12]));
         assert_eq!(result.late_dropped(), 0);
         assert!(dropped_event_times(&result).is_empty());
@@ -238,13 +192,6 @@ fn heuristic_watermark_with_allowed_lateness_refires_the_first_window_as_14() {
 #[test]
 fn late_firing_comes_when_the_9_arrives_at_12_08_19() {
     let result = run(shipped("streaming-systems-lateness.ron"));
-    let late = result
-        .visible_rows()
-        .into_iter()
-        .find(|r| r.row.firing == Firing::Late)
-        .expect("a late firing");
-    assert_eq!(
-        format_clock((late.visible_ns.expect("visible") / 1_000_000_000 * 1000) as i64),
-        "12:08:19"
-    );
+    let late = result.visible_rows().into_iter().find(|r| r.row.firing == Firing::Late).expect("a late firing");
+    assert_eq!(format_clock((late.visible_ns.expect("visible") / 1_000_000_000 * 1000) as i64), "12:08:19");
 }
