@@ -57,6 +57,22 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// The same with unaligned checkpoints: restoring the in-flight data must not lose or
+    /// repeat anything.
+    #[test]
+    fn unaligned_exactly_once_survives_generated_fault_schedules(
+        text in keyed_window_scenario("ExactlyOnce, unaligned: true", "TwoPhaseCommit")
+    ) {
+        let sim = Simulation::parse(&text.0, "generated").map_err(|e| TestCaseError::fail(format!("{e}\n{}", text.0)))?;
+        let run = sim.run(1);
+        prop_assert!(run.result.world.violations.is_empty(), "{:?}\n{}", run.result.world.violations, text.0);
+        prop_assert_eq!(run.class(), sim::scenario::OutcomeClass::Exact, "{}", text.0);
+    }
+}
+
 #[test]
 fn trace_exports_open_as_json() {
     let dir = std::env::temp_dir().join(format!("streamlab-trace-{}", std::process::id()));

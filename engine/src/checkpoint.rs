@@ -16,6 +16,10 @@ pub enum CheckpointMode {
     /// Barrier tracking: no blocking; snapshot once barrier n was seen on every input. Records of
     /// the next epoch can slip into snapshot n, and are replayed after recovery.
     AtLeastOnce,
+    /// Unaligned (exactly-once): the first barrier n overtakes the data queued before it, the
+    /// task snapshots at once and forwards it; the data it overtook, and whatever arrives on the
+    /// other inputs before their barrier n, goes into the snapshot as channel state.
+    Unaligned,
 }
 
 /// What the aligner decided about one barrier or one finished input.

@@ -44,6 +44,8 @@ pub enum Output {
 pub struct SnapshotReport {
     pub checkpoint_id: u64,
     pub state: OperatorState,
+    /// Unaligned checkpoints: per input, the messages in flight at the snapshot (empty otherwise).
+    pub channel_state: Vec<Vec<Message>>,
     /// When the first barrier arrived (the source: when triggered).
     pub alignment_started_ns: ProcTimeNs,
     /// Approximate size of the state, as a serialised snapshot would have it.
@@ -128,17 +130,38 @@ impl OperatorState {
 }
 
 /// Per-channel FIFO buffers of a subtask's inputs; the next message is the oldest arrival on an
-/// input that alignment does not block.
+/// input that alignment does not block. Unaligned barriers skip the queues: they wait in
+/// `priority` with the number of messages they overtook.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InputGate {
     queues: Vec<VecDeque<(u64, Message)>>,
     next_sequence: u64,
     queued: usize,
+    priority: VecDeque<PriorityBarrier>,
+}
+
+/// An unaligned barrier that overtook `overtaken` messages queued on `input`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PriorityBarrier {
+    pub input: usize,
+    pub checkpoint_id: u64,
+    pub overtaken: usize,
+}
+
+/// An unaligned snapshot waiting for its last barriers: the state was taken at the first one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnalignedSnapshot {
+    pub checkpoint_id: u64,
+    pub state: OperatorState,
+    pub channel_state: Vec<Vec<Message>>,
+    /// Inputs whose arrivals still belong to the channel state (their barrier is not here yet).
+    pub recording: Vec<bool>,
+    pub started_ns: ProcTimeNs,
 }
 
 impl InputGate {
     pub fn new(input_count: usize) -> Self {
-        InputGate { queues: vec![VecDeque::new(); input_count], next_sequence: 0, queued: 0 }
+        InputGate { queues: vec![VecDeque::new(); input_count], next_sequence: 0, queued: 0, priority: VecDeque::new() }
     }
     pub fn push(&mut self, input: usize, message: Message) {
         self.queues[input].push_back((self.next_sequence, message));
@@ -176,6 +199,7 @@ impl InputGate {
             q.clear();
         }
         self.queued = 0;
+        self.priority.clear();
     }
 }
 
@@ -191,6 +215,7 @@ pub struct Subtask {
     aligner: BarrierAligner,
     operator: OperatorState,
     checkpointing: bool,
+    unaligned: Option<UnalignedSnapshot>,
     output_watermark: EventTimeMs,
     output_idle: bool,
     finished: bool,
@@ -254,6 +279,7 @@ impl Subtask {
             aligner: BarrierAligner::new(mode.unwrap_or(CheckpointMode::ExactlyOnce), input_count),
             operator,
             checkpointing: mode.is_some(),
+            unaligned: None,
             output_watermark: WATERMARK_MIN,
             output_idle: false,
             finished: false,
@@ -281,8 +307,27 @@ impl Subtask {
         now_ns: ProcTimeNs,
         state: OperatorState,
     ) -> Self {
+        Subtask::restored_with_channel_state(plan, id, mode, attempt, now_ns, state, Vec::new())
+    }
+
+    /// As [`Subtask::restored`], with the in-flight data of an unaligned snapshot: it goes back
+    /// into the input channels before anything new arrives.
+    pub fn restored_with_channel_state(
+        plan: &PhysicalPlan,
+        id: SubtaskId,
+        mode: Option<CheckpointMode>,
+        attempt: u32,
+        now_ns: ProcTimeNs,
+        state: OperatorState,
+        channel_state: Vec<Vec<Message>>,
+    ) -> Self {
         let mut subtask = Subtask::new(plan, id, mode, attempt, now_ns);
         subtask.operator = state;
+        for (input, messages) in channel_state.into_iter().enumerate() {
+            for message in messages {
+                subtask.gate.push(input, message);
+            }
+        }
         match &mut subtask.operator {
             OperatorState::Source(source) => {
                 // Offsets come from the snapshot; watermark generation starts over (as Flink's).
@@ -346,7 +391,8 @@ impl Subtask {
     }
     /// Is there an input message that may be processed now?
     pub fn has_runnable_input(&self) -> bool {
-        self.gate.queued() > 0 && self.gate.next_input(|i| self.aligner.is_blocked(i)).is_some()
+        !self.gate.priority.is_empty()
+            || (self.gate.queued() > 0 && self.gate.next_input(|i| self.aligner.is_blocked(i)).is_some())
     }
 
     /// Source only: `(partition, next offset)` for each partition this subtask reads.
@@ -362,12 +408,38 @@ impl Subtask {
 
     /// A message arrived on input `input`; it waits in the gate until [`Subtask::step`].
     pub fn push_input(&mut self, input: usize, message: Message) {
+        if self.aligner.mode() == CheckpointMode::Unaligned {
+            if let Message::Barrier(b) = message {
+                // Overtake everything queued on this input.
+                let overtaken = self.gate.queues[input].len();
+                self.gate.priority.push_back(PriorityBarrier { input, checkpoint_id: b.checkpoint_id, overtaken });
+                return;
+            }
+            if let Some(u) = &mut self.unaligned {
+                if u.recording[input] {
+                    u.channel_state[input].push(message.clone());
+                }
+            }
+        }
         self.gate.push(input, message);
+    }
+
+    /// The unaligned snapshot waiting for its last barriers, if any.
+    pub fn unaligned_snapshot(&self) -> Option<&UnalignedSnapshot> {
+        self.unaligned.as_ref()
     }
 
     /// Process the next runnable input message, if any; says which input it came from and what
     /// it was.
     pub fn step(&mut self, now_ns: ProcTimeNs) -> Option<Step> {
+        if let Some(barrier) = self.gate.priority.pop_front() {
+            self.on_unaligned_barrier(barrier, now_ns);
+            return Some(Step {
+                input: barrier.input,
+                kind: MessageKind::Barrier,
+                checkpoint_id: Some(barrier.checkpoint_id),
+            });
+        }
         let input = self.gate.next_input(|i| self.aligner.is_blocked(i))?;
         let message = self.gate.pop(input);
         let kind = message.kind();
@@ -639,10 +711,66 @@ impl Subtask {
                 }
             }
             BarrierOutcome::Complete { checkpoint_id, alignment_started_ns } => {
+                if let Some(u) = self.unaligned.take() {
+                    // An input finished: the unaligned snapshot taken earlier is complete.
+                    self.report_snapshot(u.checkpoint_id, u.state, u.channel_state, u.started_ns);
+                    return;
+                }
                 self.snapshot(checkpoint_id, alignment_started_ns);
                 if !self.finished {
                     self.broadcast(Message::Barrier(Barrier { checkpoint_id }));
                 }
+            }
+        }
+    }
+
+    /// An unaligned barrier: the first of a checkpoint snapshots at once (state plus the data it
+    /// overtook and the data queued on the other inputs) and forwards it; later ones close their
+    /// input's channel state; the last one reports the snapshot.
+    fn on_unaligned_barrier(&mut self, barrier: PriorityBarrier, now_ns: ProcTimeNs) {
+        let PriorityBarrier { input, checkpoint_id, overtaken } = barrier;
+        let outcome = self.aligner.on_barrier(input, checkpoint_id, now_ns);
+        let first = match outcome {
+            BarrierOutcome::Ignored => return,
+            BarrierOutcome::Waiting { first, .. } => first,
+            BarrierOutcome::Complete { .. } => self.unaligned.as_ref().is_none_or(|u| u.checkpoint_id != checkpoint_id),
+        };
+        if first {
+            self.outbox.push_back(Output::Note(Note::AlignmentStarted { checkpoint_id, input }));
+            let inputs = self.gate.queues.len();
+            let mut channel_state = vec![Vec::new(); inputs];
+            let mut recording = vec![false; inputs];
+            let seen = self.aligner.pending().map(|p| p.seen.clone()).unwrap_or_else(|| vec![true; inputs]);
+            for (j, queue) in self.gate.queues.iter().enumerate() {
+                if j == input {
+                    channel_state[j] = queue.iter().take(overtaken).map(|(_, m)| m.clone()).collect();
+                } else if !seen[j] {
+                    channel_state[j] = queue.iter().map(|(_, m)| m.clone()).collect();
+                    recording[j] = true;
+                }
+            }
+            if let OperatorState::Sink(sink) = &mut self.operator {
+                let mut effects = std::mem::take(&mut self.scratch_effects);
+                sink.on_snapshot(checkpoint_id, &mut effects);
+                self.outbox.extend(effects.drain(..).map(Output::Sink));
+                self.scratch_effects = effects;
+            }
+            self.unaligned = Some(UnalignedSnapshot {
+                checkpoint_id,
+                state: self.operator.clone(),
+                channel_state,
+                recording,
+                started_ns: now_ns,
+            });
+            if !self.finished {
+                self.broadcast(Message::Barrier(Barrier { checkpoint_id }));
+            }
+        } else if let Some(u) = &mut self.unaligned {
+            u.recording[input] = false;
+        }
+        if matches!(outcome, BarrierOutcome::Complete { .. }) {
+            if let Some(u) = self.unaligned.take() {
+                self.report_snapshot(u.checkpoint_id, u.state, u.channel_state, u.started_ns);
             }
         }
     }
@@ -655,10 +783,23 @@ impl Subtask {
             self.scratch_effects = effects;
         }
         let state = self.operator.clone();
-        let state_size_bytes = state.size_bytes();
+        self.report_snapshot(checkpoint_id, state, Vec::new(), alignment_started_ns);
+    }
+
+    fn report_snapshot(
+        &mut self,
+        checkpoint_id: u64,
+        state: OperatorState,
+        channel_state: Vec<Vec<Message>>,
+        alignment_started_ns: ProcTimeNs,
+    ) {
+        // In-flight data is serialised too: count 64 bytes a message.
+        let in_flight: usize = channel_state.iter().map(Vec::len).sum();
+        let state_size_bytes = state.size_bytes() + 64 * in_flight as u64;
         self.outbox.push_back(Output::Snapshot(Box::new(SnapshotReport {
             checkpoint_id,
             state,
+            channel_state,
             alignment_started_ns,
             state_size_bytes,
         })));

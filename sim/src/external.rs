@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use engine::graph::SubtaskId;
+use engine::message::Message;
 use engine::sink::{SinkEffect, SinkRow, TxnId};
 use engine::subtask::{OperatorState, SourceEvent};
 use engine::{Key, SourceRef};
@@ -111,6 +112,8 @@ fn generate(g: &Generator, duration_ms: u64, rng: &mut SimRng, log: &mut SourceL
 #[derive(Clone, Debug, Default)]
 pub struct CheckpointStorage {
     pub checkpoints: BTreeMap<u64, BTreeMap<SubtaskId, OperatorState>>,
+    /// Unaligned checkpoints: per checkpoint and subtask, the in-flight messages per input.
+    pub channel_states: BTreeMap<u64, BTreeMap<SubtaskId, Vec<Vec<Message>>>>,
     /// Checkpoints whose writes fail (a fault), which declines them.
     pub failing: Vec<u64>,
 }
@@ -127,9 +130,19 @@ impl CheckpointStorage {
     pub fn get(&self, checkpoint_id: u64) -> Option<&BTreeMap<SubtaskId, OperatorState>> {
         self.checkpoints.get(&checkpoint_id)
     }
+    /// Persist the in-flight data of an unaligned snapshot (nothing to do when there is none).
+    pub fn write_channel_state(&mut self, checkpoint_id: u64, subtask: SubtaskId, channel_state: Vec<Vec<Message>>) {
+        if channel_state.iter().any(|c| !c.is_empty()) {
+            self.channel_states.entry(checkpoint_id).or_default().insert(subtask, channel_state);
+        }
+    }
+    pub fn channel_state(&self, checkpoint_id: u64, subtask: SubtaskId) -> Vec<Vec<Message>> {
+        self.channel_states.get(&checkpoint_id).and_then(|m| m.get(&subtask)).cloned().unwrap_or_default()
+    }
     /// Drop snapshots of checkpoints that can no longer be restored (older than `keep_from`).
     pub fn discard_before(&mut self, keep_from: u64) {
         self.checkpoints.retain(|id, _| *id >= keep_from);
+        self.channel_states.retain(|id, _| *id >= keep_from);
     }
 }
 

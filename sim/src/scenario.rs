@@ -460,6 +460,10 @@ pub struct Checkpoints {
     pub min_pause_ms: u64,
     #[serde(default)]
     pub snapshot: SnapshotStyle,
+    /// Exactly-once only: unaligned checkpoints (barriers overtake queued data, which is stored
+    /// in the snapshot as channel state).
+    #[serde(default)]
+    pub unaligned: bool,
 }
 fn exactly_once() -> Guarantee {
     Guarantee::ExactlyOnce
@@ -729,11 +733,19 @@ struct Locator<'a> {
 }
 
 impl Locator<'_> {
+    /// The first occurrence of `marker` that is not inside a `//` comment.
+    fn find_outside_comments(&self, marker: &str) -> Option<usize> {
+        self.text.match_indices(marker).map(|(o, _)| o).find(|&o| {
+            let line_start = self.text[..o].rfind('\n').map_or(0, |n| n + 1);
+            !self.text[line_start..o].contains("//")
+        })
+    }
+
     fn error(&self, field: impl Into<String>, marker: Option<&str>, message: impl Into<String>) -> ScenarioError {
         let field = field.into();
         let top = field.split(['[', '.']).next().unwrap_or("").to_string();
         let candidates = [marker.map(str::to_string), Some(format!("{top}:")), Some(top)];
-        let offset = candidates.iter().flatten().filter(|m| !m.is_empty()).find_map(|m| self.text.find(m.as_str()));
+        let offset = candidates.iter().flatten().filter(|m| !m.is_empty()).find_map(|m| self.find_outside_comments(m));
         let (line, column) = match offset {
             Some(o) => {
                 let before = &self.text[..o];
@@ -888,7 +900,10 @@ impl Scenario {
     /// Checkpointing as the world runs it: None for at-most-once.
     pub fn checkpoint_config(&self) -> Option<CheckpointConfig> {
         let settings = self.checkpoint_settings?;
-        let mode = self.guarantee.checkpoint_mode()?;
+        let mode = match self.guarantee.checkpoint_mode()? {
+            CheckpointMode::ExactlyOnce if settings.unaligned => CheckpointMode::Unaligned,
+            mode => mode,
+        };
         Some(CheckpointConfig {
             interval_ns: ms_to_ns(settings.interval_ms),
             timeout_ns: ms_to_ns(settings.timeout_ms),
@@ -921,6 +936,7 @@ impl Scenario {
                 timeout_ms: default_checkpoint_timeout_ms(),
                 min_pause_ms: 0,
                 snapshot: SnapshotStyle::Asynchronous,
+                unaligned: false,
             });
         }
         if let Some(kind) = sink {
@@ -940,6 +956,27 @@ impl Scenario {
         s.faults.clear();
         s.swarm = None;
         s
+    }
+
+    fn describe_watermarks(&self) -> String {
+        match &self.watermarks {
+            Watermarks::BoundedOutOfOrderness { bound_ms, emit, idle_timeout_ms } => {
+                let emit = match emit {
+                    Emit::Periodic { interval_ms } => format!("every {interval_ms} ms"),
+                    Emit::PerRecord => "per record".to_string(),
+                };
+                let idle = idle_timeout_ms.map_or("never idle".to_string(), |t| format!("idle after {t} ms"));
+                format!("bounded out-of-orderness {bound_ms} ms, emitted {emit}, {idle}")
+            }
+            Watermarks::Explicit(marks) => {
+                let marks: Vec<String> = marks
+                    .iter()
+                    .map(|m| format!("{} -> {}", self.format_time_ms(m.at.0), self.format_time_ms(m.watermark.0)))
+                    .collect();
+                format!("explicit schedule [{}]", marks.join(", "))
+            }
+            Watermarks::None => "none (windows fire at end of input)".to_string(),
+        }
     }
 
     /// Every resolved parameter, one per line, for the top of a run's output.
@@ -964,7 +1001,7 @@ impl Scenario {
             )),
             LogData::Events(e) => lines.push(format!("source: {} explicit events in {} partitions", e.len(), self.partitions)),
         }
-        lines.push(format!("watermarks: {:?}", self.watermarks));
+        lines.push(format!("watermarks: {}", self.describe_watermarks()));
         for (i, op) in self.plan.operators.iter().enumerate() {
             let subtasks: Vec<String> = (0..op.parallelism as usize)
                 .map(|k| {
@@ -1022,7 +1059,21 @@ impl Scenario {
             })
             .collect();
         lines.push(format!("sinks: {}", sinks.join(", ")));
-        lines.push(format!("restart: {:?}; failure detection: {:?}", self.restart, self.failure_detection));
+        let restart = match self.restart {
+            RestartStrategy::FixedDelay { delay_ms, max_attempts } => {
+                format!("fixed delay {delay_ms} ms, at most {max_attempts} restarts")
+            }
+            RestartStrategy::ExponentialDelay { initial_delay_ms, max_delay_ms, multiplier_milli, max_attempts } => format!(
+                "exponential delay from {initial_delay_ms} ms x{}.{:03} up to {max_delay_ms} ms, at most {max_attempts} restarts",
+                multiplier_milli / 1000,
+                multiplier_milli % 1000
+            ),
+        };
+        let fd = self.failure_detection;
+        lines.push(format!(
+            "restart: {restart}; failure detection: heartbeat every {} ms, timeout {} ms",
+            fd.heartbeat_interval_ms, fd.heartbeat_timeout_ms
+        ));
         if let Some(t) = self.transaction_timeout_ns {
             lines.push(format!("transaction timeout: {} ms", t / 1_000_000));
         }
@@ -1031,13 +1082,36 @@ impl Scenario {
     }
 }
 
+/// The first non-whitespace position at or after (line, column), both 1-based.
+fn skip_whitespace(text: &str, line: usize, column: usize) -> (usize, usize) {
+    let (mut line, mut column) = (line, column);
+    let Some(start) = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum::<usize>()
+        .checked_add(column.saturating_sub(1))
+    else {
+        return (line, column);
+    };
+    for c in text.get(start..).unwrap_or("").chars() {
+        match c {
+            '\n' => {
+                line += 1;
+                column = 1;
+            }
+            c if c.is_whitespace() => column += 1,
+            _ => break,
+        }
+    }
+    (line, column)
+}
+
 fn parse_file(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError> {
-    let at = |e: ron::error::SpannedError, field: String| ScenarioError::Invalid {
-        file: file.to_string(),
-        line: e.span.start.line,
-        column: e.span.start.col,
-        field,
-        message: e.code.to_string(),
+    let at = |e: ron::error::SpannedError, field: String| {
+        // ron's span can start at the whitespace before the offending value: point at the value.
+        let (line, column) = skip_whitespace(text, e.span.start.line, e.span.start.col);
+        ScenarioError::Invalid { file: file.to_string(), line, column, field, message: e.code.to_string() }
     };
     // Implicit `Some`: `cost_us: 40` reads as `Some(40)`; writing `Some(40)` still works.
     let options = ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
@@ -1415,11 +1489,16 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
     // spread evenly over task managers (Flink's `cluster.evenly-spread-out-slots`), so slot i is
     // on task manager i mod n. Explicit entries override.
     let slots = cluster.task_managers * cluster.slots_per_task_manager;
-    let max_parallelism = plan.operators.iter().map(|o| o.parallelism).max().unwrap_or(1);
+    let widest = plan.operators.iter().max_by_key(|o| o.parallelism).expect("a job has operators");
+    let max_parallelism = widest.parallelism;
     if max_parallelism > slots {
+        // Point at the cluster block if the file has one, else at the operator asking for slots.
+        let operator_marker = format!("\"{}\"", widest.name);
+        let marker =
+            if loc.find_outside_comments("cluster:").is_some() { "cluster:" } else { operator_marker.as_str() };
         return Err(loc.error(
             "cluster",
-            Some("cluster"),
+            Some(marker),
             format!(
                 "parallelism {max_parallelism} needs {max_parallelism} slots, but the cluster has {} task managers x {} slots = {slots}",
                 cluster.task_managers, cluster.slots_per_task_manager
@@ -1486,6 +1565,15 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
                 "checkpoints.timeout_ms",
                 Some("timeout_ms"),
                 "a checkpoint timeout of 0 ms would abort every checkpoint",
+            ));
+        }
+    }
+    if let Some(c) = &raw.checkpoints {
+        if c.unaligned && c.mode != Guarantee::ExactlyOnce {
+            return Err(loc.error(
+                "checkpoints.unaligned",
+                Some("unaligned"),
+                "unaligned checkpoints exist for exactly-once only: at-least-once never blocks, so there is nothing to unalign",
             ));
         }
     }

@@ -759,6 +759,9 @@ impl World {
             report.state_size_bytes as i64,
         );
         let accepted = self.checkpoint_storage.write(checkpoint_id, id, report.state);
+        if accepted {
+            self.checkpoint_storage.write_channel_state(checkpoint_id, id, report.channel_state);
+        }
         if let Some(stats) = self.checkpoints.iter_mut().rev().find(|c| c.id == checkpoint_id) {
             stats.subtasks.push(SubtaskCheckpointStats {
                 subtask: id,
@@ -1116,12 +1119,29 @@ impl World {
         let mode: Option<CheckpointMode> = self.scenario.checkpoint_config().map(|c| c.mode);
         let high_water: Vec<(u32, u64)> =
             self.source_high_water.iter().enumerate().map(|(p, o)| (p as u32, *o)).collect();
+        let mut restored_occupancy: Vec<(usize, u32)> = Vec::new();
         for id in 0..self.tasks.len() {
             let state: Option<OperatorState> = restore_from
                 .and_then(|cp| self.checkpoint_storage.get(cp))
                 .and_then(|snapshots| snapshots.get(&id).cloned());
             let mut subtask = match state {
-                Some(state) => Subtask::restored(&self.scenario.plan, id, mode, self.attempt, now, state),
+                Some(state) => {
+                    let channel_state = self.checkpoint_storage.channel_state(restore_from.unwrap_or(0), id);
+                    // Restored in-flight data re-enters the channels: it occupies their buffers.
+                    for (input, messages) in channel_state.iter().enumerate() {
+                        let c = self.scenario.plan.subtasks[id].inputs[input];
+                        restored_occupancy.push((c, messages.len() as u32));
+                    }
+                    Subtask::restored_with_channel_state(
+                        &self.scenario.plan,
+                        id,
+                        mode,
+                        self.attempt,
+                        now,
+                        state,
+                        channel_state,
+                    )
+                }
                 None => Subtask::new(&self.scenario.plan, id, mode, self.attempt, now),
             };
             if self.scenario.guarantee == Guarantee::AtMostOnce {
@@ -1140,6 +1160,9 @@ impl World {
         }
         for channel in &mut self.channels {
             *channel = ChannelState::default();
+        }
+        for (c, n) in restored_occupancy {
+            self.channels[c].occupancy += n;
         }
         self.final_checkpoint_after = None;
         self.final_checkpoint = None;

@@ -1,0 +1,270 @@
+//! Malformed scenarios are reported once, precisely: file, line, column and the field at fault.
+//! And the binary's edges: exit codes, `--check-determinism`, `--format json`, and what it says
+//! when there is no display.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use sim::{Scenario, ScenarioError};
+
+const FILE: &str = "broken.ron";
+
+/// A valid scenario; each test breaks one thing in it.
+const VALID: &str = r#"Scenario(
+    name: "errors test",
+    source: Events([(key: "a", value: 1, ts: 5, arrives: 10)]),
+    pipeline: [
+        Source(name: "in"),
+        KeyBy(Key),
+        Window(name: "w", kind: Tumbling(size_ms: 10), aggregate: Sum),
+        Sink(name: "out"),
+    ],
+)"#;
+
+/// 1-based (line, column) of the first occurrence of `needle` in `text`.
+fn position_of(text: &str, needle: &str) -> (usize, usize) {
+    let offset = text.find(needle).unwrap_or_else(|| panic!("`{needle}` not in the scenario text"));
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = offset - before.rfind('\n').map_or(0, |n| n + 1) + 1;
+    (line, column)
+}
+
+/// Parse `text`, expect `Invalid`, and check it names `field` and points into the first
+/// occurrence of `token` (the offending text): same line, a column within the token.
+fn check_invalid(text: &str, field: &str, token: &str, message_contains: &str) {
+    let error = Scenario::parse(text, FILE).expect_err("the scenario is broken");
+    let ScenarioError::Invalid { file, line, column, field: got_field, message } = &error else {
+        panic!("expected ScenarioError::Invalid, got {error:?}");
+    };
+    assert_eq!(file, FILE, "{error}");
+    assert_eq!(got_field, field, "{error}");
+    assert!(message.contains(message_contains), "message should mention `{message_contains}`: {error}");
+    let (want_line, want_column) = position_of(text, token);
+    assert_eq!(*line, want_line, "line of `{token}`: {error}");
+    assert!(
+        (want_column..want_column + token.len()).contains(column),
+        "column {column} should point into `{token}` (columns {want_column}..{}): {error}",
+        want_column + token.len() - 1
+    );
+    // The one-line form that the CLI prints starts with file:line:column: field.
+    assert!(error.to_string().starts_with(&format!("{FILE}:{line}:{column}: {field}: ")), "{error}");
+}
+
+#[test]
+fn the_base_scenario_is_valid() {
+    Scenario::parse(VALID, FILE).expect("valid");
+}
+
+#[test]
+fn implicit_some_accepts_a_bare_value_for_an_optional_field() {
+    let text = VALID.replace(r#"Source(name: "in")"#, r#"Source(name: "in", cost_us: 40)"#);
+    let scenario = Scenario::parse(&text, FILE).expect("cost_us: 40 means Some(40)");
+    assert_eq!(scenario.record_cost_ns[0], 40_000);
+}
+
+#[test]
+fn unknown_top_level_field_is_named_with_its_position() {
+    let text = VALID.replace("    name: \"errors test\",", "    name: \"errors test\",\n    colour: 3,");
+    check_invalid(&text, "colour", "colour", "colour");
+}
+
+#[test]
+fn misspelt_operator_field_is_named_with_its_path() {
+    let text = VALID.replace(r#"Source(name: "in")"#, r#"Source(name: "in", paralelism: 2)"#);
+    check_invalid(&text, "pipeline[0].Source.paralelism", "paralelism", "paralelism");
+}
+
+#[test]
+fn wrong_type_names_the_field_and_points_at_the_value() {
+    let text = VALID.replace("    name: \"errors test\",", "    name: \"errors test\",\n    duration_ms: \"long\",");
+    check_invalid(&text, "duration_ms", "\"long\"", "integer");
+}
+
+#[test]
+fn wrong_type_inside_a_window_names_the_nested_field() {
+    let text = VALID.replace("size_ms: 10", "size_ms: \"ten\"");
+    check_invalid(&text, "pipeline[2].Window.kind.Tumbling.size_ms", "\"ten\"", "integer");
+}
+
+#[test]
+fn unknown_enum_variant_lists_the_known_ones() {
+    let text = VALID.replace("aggregate: Sum", "aggregate: Median");
+    check_invalid(&text, "pipeline[2].Window.aggregate", "Median", "AvgMilli");
+}
+
+#[test]
+fn bad_clock_string_is_rejected_with_the_expected_format() {
+    let text = VALID.replace("ts: 5", "ts: \"12:61:00\"");
+    check_invalid(&text, "source.Events[0].ts", "\"12:61:00\"", "hh:mm:ss");
+}
+
+#[test]
+fn parallelism_beyond_the_cluster_slots_names_the_cluster() {
+    let text = VALID
+        .replace(
+            "    name: \"errors test\",",
+            "    name: \"errors test\",\n    cluster: (task_managers: 1, slots_per_task_manager: 1),",
+        )
+        .replace("aggregate: Sum)", "aggregate: Sum, parallelism: 2)");
+    check_invalid(&text, "cluster", "cluster", "parallelism 2 needs 2 slots");
+}
+
+#[test]
+fn parallelism_beyond_the_default_cluster_points_at_the_operator() {
+    // No `cluster` block: the default 2 task managers x 4 slots. The error cannot point at a
+    // `cluster` that is not in the file; it must point at the operator asking for 9 slots.
+    let text = VALID.replace("aggregate: Sum)", "aggregate: Sum, parallelism: 9)");
+    let error = Scenario::parse(&text, FILE).expect_err("9 > 8 slots");
+    let ScenarioError::Invalid { line, .. } = error else {
+        panic!("expected Invalid, got {error:?}");
+    };
+    assert_eq!(line, position_of(&text, "parallelism: 9").0, "the error should point at the window's line: {error}");
+}
+
+#[test]
+fn window_without_key_by_asks_for_one() {
+    let text = VALID.replace("        KeyBy(Key),\n", "");
+    check_invalid(&text, "pipeline[1]", "\"w\"", "KeyBy");
+}
+
+#[test]
+fn forward_edge_with_unequal_parallelism_is_rejected() {
+    let text = r#"Scenario(
+    name: "forward",
+    source: Events([(key: "a", value: 1, ts: 5, arrives: 10)]),
+    pipeline: [
+        Source(name: "in", parallelism: 2),
+        Forward,
+        Sink(name: "out"),
+    ],
+)"#;
+    check_invalid(text, "pipeline", "\"out\"", "needs equal parallelism (2 vs 1)");
+}
+
+// ---- the binary --------------------------------------------------------------------------------
+
+fn streamlab() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_streamlab"));
+    command.current_dir(env!("CARGO_MANIFEST_DIR"));
+    command
+}
+
+fn shipped(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(file)
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn describe(output: &Output) -> String {
+    format!("status {:?}\n--- stdout\n{}\n--- stderr\n{}", output.status, text(&output.stdout), text(&output.stderr))
+}
+
+/// A fresh directory under the system temp dir, unique to this process and `name`.
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("streamlab-errors-test-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+#[test]
+fn cli_exits_2_and_prints_file_line_column_and_field_for_a_broken_scenario() {
+    let dir = temp_dir("broken");
+    let path = dir.join("broken.ron");
+    let broken = VALID.replace("aggregate: Sum", "aggregate: Median");
+    std::fs::write(&path, &broken).expect("write broken scenario");
+    let output = streamlab().arg("run").arg(&path).output().expect("run streamlab");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    let stderr = text(&output.stderr);
+    let (line, column) = position_of(&broken, "Median");
+    let location = format!("{}:{line}:{column}", path.display());
+    assert!(stderr.contains(&location), "wanted `{location}`\n{}", describe(&output));
+    assert!(stderr.contains("pipeline[2].Window.aggregate"), "{}", describe(&output));
+    assert!(!stderr.contains("panicked"), "{}", describe(&output));
+}
+
+#[test]
+fn cli_exits_nonzero_for_a_missing_file_without_panicking() {
+    let output = streamlab().args(["run", "scenarios/does-not-exist.ron"]).output().expect("run streamlab");
+    assert!(!output.status.success(), "{}", describe(&output));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("does-not-exist.ron"), "{}", describe(&output));
+    assert!(!stderr.contains("panicked"), "{}", describe(&output));
+}
+
+#[test]
+fn cli_check_determinism_passes_on_a_shipped_scenario() {
+    let output = streamlab()
+        .arg("run")
+        .arg(shipped("streaming-systems-heuristic.ron"))
+        .arg("--check-determinism")
+        .output()
+        .expect("run streamlab");
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    assert!(text(&output.stderr).contains("deterministic: two runs with seed 42"), "{}", describe(&output));
+}
+
+#[test]
+fn cli_json_format_prints_one_object_per_row() {
+    let output = streamlab()
+        .arg("run")
+        .arg(shipped("streaming-systems-perfect.ron"))
+        .args(["--format", "json"])
+        .output()
+        .expect("run streamlab");
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let stdout = text(&output.stdout);
+    let rows: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect();
+    assert_eq!(rows.len(), 4, "{}", describe(&output));
+    for row in &rows {
+        let object = row.as_object().expect("each line is a JSON object");
+        for key in ["sink", "key", "window_start_ms", "window_end_ms", "value", "firing", "emit_time_ms"] {
+            assert!(object.contains_key(key), "missing `{key}` in {row}");
+        }
+        assert_eq!(row["sink"], "out");
+        assert_eq!(row["key"], "team");
+        assert_eq!(row["firing"], "on-time");
+    }
+    let values: Vec<i64> = rows.iter().map(|r| r["value"].as_i64().expect("value")).collect();
+    assert_eq!(values, [14, 18, 4, 12]);
+    // 12:00:00 is 43 200 000 ms after midnight; windows are two minutes long.
+    assert_eq!(rows[0]["window_start_ms"], 43_200_000);
+    assert_eq!(rows[0]["window_end_ms"], 43_320_000);
+}
+
+#[test]
+fn cli_does_not_panic_when_stdout_is_closed_early() {
+    // `streamlab run … | head -1`: the reader goes away after one line. The output of this
+    // scenario (thousands of rows) is far larger than a pipe buffer, so later writes must fail
+    // with a broken pipe; the binary should stop quietly, not panic.
+    let mut child = streamlab()
+        .arg("run")
+        .arg(shipped("cluster-union.ron"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run streamlab");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut first_line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut first_line).expect("read the first line");
+    // The reader (and with it the pipe's read end) is dropped here.
+    assert_eq!(first_line.trim_end(), "SEED=42");
+    let output = child.wait_with_output().expect("wait for streamlab");
+    assert!(!text(&output.stderr).contains("panicked"), "{}", describe(&output));
+}
+
+#[test]
+fn cli_without_arguments_and_without_a_display_names_the_headless_run_command() {
+    let output = streamlab().env_remove("DISPLAY").env_remove("WAYLAND_DISPLAY").output().expect("run streamlab");
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{}", describe(&output));
+    assert!(stderr.contains("no display"), "{}", describe(&output));
+    assert!(stderr.contains(" run "), "{}", describe(&output));
+    assert!(!stderr.contains("panicked"), "{}", describe(&output));
+}

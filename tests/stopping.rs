@@ -1,0 +1,55 @@
+//! How a run ends. A job that has finished must be reported as finished, whatever is still
+//! scheduled in the event queue behind it.
+
+use std::sync::Arc;
+
+use sim::{RunOptions, Scenario, StopReason};
+
+/// A small generator job with checkpointing and every other setting left at its default
+/// (checkpoint timeout 600 000 ms, `max_run_ms` = duration + 600 000).
+fn checkpointed_job(interval_ms: u64) -> Scenario {
+    let text = format!(
+        r#"Scenario(
+    name: "checkpoints with every default",
+    duration_ms: 2_000,
+    source: Generator((rate_per_s: 100)),
+    pipeline: [
+        Source(name: "in"),
+        KeyBy(Key),
+        Window(name: "w", kind: Tumbling(size_ms: 500), aggregate: Count),
+        Sink(name: "out"),
+    ],
+    checkpoints: (interval_ms: {interval_ms}),
+)"#
+    );
+    Scenario::parse(&text, "(stopping test)").expect("valid scenario")
+}
+
+#[test]
+fn checkpointed_job_with_default_timeouts_reports_job_finished_for_every_interval() {
+    let mut wrong = Vec::new();
+    for interval_ms in (100..=1_000).step_by(100) {
+        let scenario = Arc::new(checkpointed_job(interval_ms));
+        let options = RunOptions { keep_trace: false, ..Default::default() };
+        let result = sim::run_scenario(scenario, 42, options);
+        let finished_at_ms = result.world.finished_at_ns.map(|ns| ns / 1_000_000);
+        if result.stop != StopReason::JobFinished {
+            wrong.push(format!(
+                "interval {interval_ms} ms: stopped with {:?} at {} ms virtual (job finished at {finished_at_ms:?} ms)",
+                result.stop,
+                result.world.now_ns() / 1_000_000
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "\n{}", wrong.join("\n"));
+}
+
+#[test]
+fn checkpointed_job_finishes_within_a_second_of_its_input() {
+    // Two seconds of input, checkpoints every 300 ms: the final checkpoint after the last record
+    // completes within milliseconds. (Where the run *stops* is covered by the test above.)
+    let scenario = Arc::new(checkpointed_job(300));
+    let result = sim::run_scenario(scenario, 42, RunOptions::default());
+    let finished_at_ns = result.world.finished_at_ns.expect("the job finishes");
+    assert!(finished_at_ns < 3_000_000_000, "finished at {finished_at_ns} ns");
+}
