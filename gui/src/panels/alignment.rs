@@ -22,6 +22,9 @@ pub fn alignment_ui(ui: &mut egui::Ui, session: &Session, frame: &Frame, actions
         CheckpointMode::AtLeastOnce => {
             "at-least-once (barrier tracking): inputs are never blocked, so records of the next checkpoint can slip into this snapshot"
         }
+        CheckpointMode::Unaligned => {
+            "exactly-once, unaligned: the first barrier overtakes the queued data and the task snapshots at once; what it overtook, and what arrives on the other inputs before their barrier, is saved as channel state"
+        }
     };
     ui.small(format!("Mode: {mode}."));
     match c.pending {
