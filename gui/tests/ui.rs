@@ -177,7 +177,7 @@ fn crashing_a_task_manager_forks_the_run_and_compare_fills_the_table() {
     let session = h.state().session.as_ref().unwrap();
     let (run, reports) = session.comparison.as_ref().expect("compared");
     assert_eq!((*run, reports.len()), (1, 5));
-    assert!(h.query_by_label("keeps its promise?").is_some());
+    assert!(h.query_by_label("promise kept?").is_some());
     // Back to the original run.
     h.get_by_label("original run").click();
     h.run_steps(1);

@@ -160,8 +160,17 @@ fn comparison_ui(ui: &mut egui::Ui, session: &Session, actions: &mut Vec<Action>
     ));
     let rows: Vec<OutcomeRow> = outcomes::rows(reports);
     egui::Grid::new("comparison").striped(true).num_columns(6).show(ui, |ui| {
-        for h in ["guarantee", "sinks", "result", "keeps its promise?", "records lost", "records counted twice"] {
-            ui.strong(h);
+        // Short headers keep the table inside its column; the long form is a hover away.
+        let headers = [
+            ("guarantee", "the delivery guarantee the job runs with"),
+            ("sinks", "how the sinks write: plain appends, idempotent upserts, two-phase-commit transactions"),
+            ("result", "the visible output against the fault-free run: exact, loss, duplicates"),
+            ("promise kept?", "does the output keep what the guarantee promises?"),
+            ("lost", "source records whose effect reached the output fewer times than without faults"),
+            ("twice", "source records whose effect reached the output more times than without faults"),
+        ];
+        for (h, hint) in headers {
+            ui.strong(h).on_hover_text(hint);
         }
         ui.end_row();
         for r in &rows {
