@@ -36,7 +36,20 @@ pub fn write_svg(chart: &Chart, path: &Path) -> Result<(), String> {
     write_atomically(path, text.as_bytes())
 }
 
+/// Bitmap text needs a font file: register egui's own default font as plotters' "sans-serif",
+/// once (so exports look the same on every machine, with no system fonts involved).
+fn register_fonts() -> Result<(), String> {
+    static REGISTERED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    REGISTERED
+        .get_or_init(|| {
+            plotters::style::register_font("sans-serif", FontStyle::Normal, epaint_default_fonts::UBUNTU_LIGHT)
+                .map_err(|_| "the built-in chart font could not be loaded".to_string())
+        })
+        .clone()
+}
+
 pub fn write_png(chart: &Chart, path: &Path) -> Result<(), String> {
+    register_fonts()?;
     // plotters picks the image format from the extension, so the temporary name ends in .png.
     let tmp = temporary_name(path, "png");
     let result = (|| {
