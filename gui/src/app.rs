@@ -276,7 +276,10 @@ impl App {
     /// The window's constructor (eframe calls it).
     pub fn new(_cc: &eframe::CreationContext<'_>, path: Option<PathBuf>) -> Self {
         let source = path.map_or(ScenarioSource::Embedded, ScenarioSource::File);
-        App::new_headless(source, None)
+        let mut app = App::new_headless(source, None);
+        // Someone who just opened the window should see the job move: start playing.
+        app.time.playing = app.session.is_some();
+        app
     }
 
     /// Everything but the window: tests and benchmarks build the app this way.

@@ -80,8 +80,9 @@ impl TimeControl {
     /// A speed that plays a run of `end_ns` in roughly half a minute (never slower than real time
     /// for short runs: a student wants to see something move on day one).
     pub fn suggested_speed(end_ns: TimeNs) -> usize {
+        // The fastest speed that still takes at least ~30 s, and never faster than needed.
         let wanted = end_ns / 30;
-        SPEEDS.iter().position(|(s, _)| *s >= wanted).unwrap_or(SPEEDS.len() - 1).max(3)
+        SPEEDS.iter().rposition(|(s, _)| *s <= wanted).unwrap_or(0).max(3)
     }
 
     pub fn speed_ns_per_s(&self) -> TimeNs {
