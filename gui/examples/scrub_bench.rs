@@ -123,4 +123,40 @@ fn main() {
         println!("{label}: views {}", percentiles(frames));
     }
     println!("restores {}, events stepped {}", run.stats.restores, run.stats.events_stepped);
+
+    whole_frames(seconds, &mut points);
+}
+
+/// Whole frames of the real workbench UI (egui layout and tessellation through egui_kittest, no
+/// GPU): playing at 1 s/s, and jumping to random moments. This is the frame CPU time the
+/// workbench needs, minus the GPU upload.
+fn whole_frames(seconds: u64, points: &mut Points) {
+    use gui::app::{App, ScenarioSource};
+    let path = std::env::temp_dir().join(format!("streamlab-frame-bench-{}.ron", std::process::id()));
+    std::fs::write(&path, scenario_text(seconds)).expect("temp file");
+    let mut harness = egui_kittest::Harness::builder().with_size(egui::vec2(1400.0, 900.0)).build_ui_state(
+        |ui, app: &mut App| app.workbench_ui(ui),
+        App::new_headless(ScenarioSource::File(path.clone()), None),
+    );
+    harness.run_steps(2);
+    let end = harness.state().session.as_ref().map_or(0, |s| s.run().end_ns);
+    let mut playing = Vec::new();
+    harness.state_mut().time.speed = 3; // 1 s per second
+    harness.state_mut().time.playing = true;
+    for _ in 0..300 {
+        let start = Instant::now();
+        harness.step();
+        playing.push(start.elapsed());
+    }
+    harness.state_mut().time.playing = false;
+    let mut jumping = Vec::new();
+    for _ in 0..100 {
+        harness.state_mut().time.cursor_ns = points.below(end + 1);
+        let start = Instant::now();
+        harness.step();
+        jumping.push(start.elapsed());
+    }
+    println!("whole UI frame while playing      : {}", percentiles(playing));
+    println!("whole UI frame after a random jump: {}", percentiles(jumping));
+    let _ = std::fs::remove_file(&path);
 }
