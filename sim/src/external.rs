@@ -187,6 +187,8 @@ pub struct SinkStore {
     txn_rows: BTreeMap<TxnId, Vec<usize>>,
     upserts: BTreeMap<(usize, Key, Option<engine::window::Window>, Option<SourceRef>), usize>,
     visible_rows: usize,
+    /// Rows that became visible since the last `take_newly_visible` (for latency metrics).
+    newly_visible: Vec<usize>,
     /// Transactions the store aborted because they outlived the transaction timeout.
     pub expired: Vec<TxnId>,
 }
@@ -246,6 +248,9 @@ impl SinkStore {
     ) {
         let visible_ns = (state == RowState::Visible).then_some(now_ns);
         self.visible_rows += (state == RowState::Visible) as usize;
+        if state == RowState::Visible {
+            self.newly_visible.push(self.rows.len());
+        }
         self.rows.push(StoredRow { sink, subtask, row, written_ns: now_ns, visible_ns, state, txn });
     }
 
@@ -259,6 +264,7 @@ impl SinkStore {
             self.rows[i].state = RowState::Visible;
             self.rows[i].visible_ns = Some(now_ns);
             self.visible_rows += 1;
+            self.newly_visible.push(i);
         }
     }
 
@@ -271,6 +277,11 @@ impl SinkStore {
         for &i in self.txn_rows.get(&txn).into_iter().flatten() {
             self.rows[i].state = RowState::Aborted;
         }
+    }
+
+    /// Indexes of the rows that became visible since the last call.
+    pub fn take_newly_visible(&mut self) -> Vec<usize> {
+        std::mem::take(&mut self.newly_visible)
     }
 
     pub fn visible_count(&self) -> usize {

@@ -118,6 +118,17 @@ pub struct MetricsBucket {
     pub watermark_lag_ms: Vec<Option<i64>>,
     /// Rows that became visible in a sink during the bucket.
     pub rows_visible: u64,
+    /// End-to-end latency of those rows (visible time minus the newest contributing record's
+    /// ingestion), summed and at most, in ms.
+    pub latency_ms_sum: u64,
+    pub latency_ms_max: u64,
+}
+
+impl MetricsBucket {
+    /// Mean end-to-end latency of the rows that became visible in this bucket.
+    pub fn latency_ms_mean(&self) -> Option<u64> {
+        (self.rows_visible > 0).then(|| self.latency_ms_sum / self.rows_visible)
+    }
 }
 
 /// Per-checkpoint, per-subtask figures, as Flink's web UI shows them.

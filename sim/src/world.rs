@@ -244,7 +244,7 @@ impl World {
                 start_ns: 0,
                 records_in: vec![0; operators],
                 watermark_lag_ms: vec![None; operators],
-                rows_visible: 0,
+                ..MetricsBucket::default()
             },
             options,
             attempt: 0,
@@ -817,12 +817,16 @@ impl World {
         if let Some((txn, cp)) = precommit {
             self.precommitted.insert(txn, cp);
         }
-        let visible_before = self.sink_store.visible_count();
         if let Some(timeout) = self.scenario.transaction_timeout_ns {
             self.sink_store.expire_transactions(now, timeout);
         }
         self.sink_store.apply(sink, id, effect, now);
-        self.bucket.rows_visible += self.sink_store.visible_count().saturating_sub(visible_before) as u64;
+        for i in self.sink_store.take_newly_visible() {
+            let latency_ms = now.saturating_sub(self.sink_store.rows[i].row.ingest_ns) / 1_000_000;
+            self.bucket.rows_visible += 1;
+            self.bucket.latency_ms_sum += latency_ms;
+            self.bucket.latency_ms_max = self.bucket.latency_ms_max.max(latency_ms);
+        }
         if let Some((_, cp)) = precommit {
             self.fire_crash_triggers(now, |t| *t == Trigger::AfterPreCommit(cp));
         }
@@ -1253,7 +1257,7 @@ impl World {
             start_ns: now,
             records_in: vec![0; operators],
             watermark_lag_ms: vec![None; operators],
-            rows_visible: 0,
+            ..MetricsBucket::default()
         };
         let done = std::mem::replace(&mut self.bucket, next);
         self.metrics.push(done);

@@ -128,6 +128,29 @@ pub fn watermark_lag(world: &World) -> Chart {
     }
 }
 
+/// End-to-end latency of the rows that became visible in each bucket: mean and maximum (ms).
+pub fn latency(world: &World) -> Chart {
+    let at = |i: usize| world.metrics.get(i + 1).map_or(world.now_ns(), |n| n.start_ns);
+    let buckets = || world.metrics.iter().enumerate().filter(|(_, b)| b.rows_visible > 0);
+    Chart {
+        id: "end-to-end-latency",
+        title: "End-to-end latency: row visible minus newest record ingested".into(),
+        x_label: "virtual time (s)".into(),
+        y_label: "latency (ms)".into(),
+        style: ChartStyle::TimeLines,
+        series: vec![
+            Series {
+                name: "mean".into(),
+                points: buckets().map(|(i, b)| (seconds(at(i)), b.latency_ms_mean().unwrap_or(0) as f64)).collect(),
+            },
+            Series {
+                name: "max".into(),
+                points: buckets().map(|(i, b)| (seconds(at(i)), b.latency_ms_max as f64)).collect(),
+            },
+        ],
+    }
+}
+
 /// Per completed checkpoint: trigger to completion, and the longest alignment (ms).
 pub fn checkpoint_durations(world: &World) -> Chart {
     let completed: Vec<_> =
@@ -154,7 +177,7 @@ pub fn checkpoint_durations(world: &World) -> Chart {
 
 /// Every chart of a run.
 pub fn all(world: &World) -> Vec<Chart> {
-    vec![records_per_second(world), watermark_lag(world), checkpoint_durations(world)]
+    vec![records_per_second(world), latency(world), watermark_lag(world), checkpoint_durations(world)]
 }
 
 #[cfg(test)]
@@ -172,8 +195,26 @@ mod tests {
         assert_eq!(chart.series.len(), world.scenario.plan.operators.len());
         // Buckets are one second long, so the per-second rates add up to the records processed.
         let sources = &chart.series[0];
+        let rate = match &world.scenario.log {
+            sim::scenario::LogData::Generator(g) => g.rate_per_s as f64,
+            sim::scenario::LogData::Events(_) => unreachable!("the default scenario generates its data"),
+        };
         let first_full: Vec<f64> = sources.points.iter().take(5).map(|p| p.1).collect();
-        assert!(first_full.iter().all(|r| *r > 300.0 && *r < 900.0), "about 600 clicks/s: {first_full:?}");
+        assert!(first_full.iter().all(|r| *r > rate * 0.5 && *r < rate * 1.5), "about {rate} clicks/s: {first_full:?}");
+    }
+
+    #[test]
+    fn latency_counts_every_visible_row_once() {
+        let run = RecordedRun::record(Arc::new(sim::Scenario::default_scenario()), 42);
+        let world = &run.final_world;
+        let counted: u64 = world.metrics.iter().map(|b| b.rows_visible).sum();
+        assert_eq!(counted as usize, world.sink_store.visible_count());
+        let chart = latency(world);
+        assert!(chart.series[0]
+            .points
+            .iter()
+            .all(|p| p.1 <= chart.series[1].points.iter().map(|q| q.1).fold(0.0, f64::max)));
+        assert!(!chart.series[0].points.is_empty());
     }
 
     #[test]
