@@ -118,3 +118,31 @@ fn exactly_once_is_exact_under_random_faults() {
         }
     }
 }
+
+/// Lost messages are retransmitted and channels stay FIFO: loss only delays, so even a plain
+/// sink sees exactly the reference output, only later.
+#[test]
+fn message_loss_with_retransmission_only_delays() {
+    let text = r#"Scenario(
+        name: "lossy network",
+        duration_ms: 5_000,
+        cluster: (task_managers: 2, slots_per_task_manager: 2),
+        source: Generator((partitions: 2, rate_per_s: 400, keys: 8, value: Uniform(min: 1, max: 9),
+                           disorder: (delay: Uniform(min_ms: 0, max_ms: 30)))),
+        watermarks: BoundedOutOfOrderness(bound_ms: 200, emit: Periodic(interval_ms: 100)),
+        pipeline: [Source(name: "s", parallelism: 2), KeyBy(Key), Window(name: "w", kind: Tumbling(size_ms: 500), aggregate: Sum, parallelism: 2), Sink(name: "out")],
+        checkpoints: (interval_ms: 1_000, mode: ExactlyOnce),
+        faults: [MessageLoss(from_ms: 1_000, until_ms: 4_000, loss_ppm: 300_000, retransmit_ms: 40)],
+    )"#;
+    let sim = sim::testing::Simulation::parse(text, "lossy").unwrap();
+    let run = sim.run(3);
+    run.assert_exact();
+    let reference = reference_run(sim.scenario(), 3);
+    let latest = |rows: Vec<&sim::external::StoredRow>| rows.iter().filter_map(|r| r.visible_ns).max().unwrap();
+    let mean_latency = |r: &sim::RunResult| {
+        let rows = r.visible_rows();
+        rows.iter().map(|r| r.visible_ns.unwrap() - r.row.ingest_ns).sum::<u64>() / rows.len() as u64
+    };
+    assert!(mean_latency(&run.result) > mean_latency(&reference), "retransmissions add latency");
+    assert!(latest(run.result.visible_rows()) >= latest(reference.visible_rows()));
+}
