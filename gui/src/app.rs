@@ -118,6 +118,10 @@ pub enum FaultRequest {
     Crash { tm: u32, restart_after_ms: Option<u64> },
     /// Cut task manager `tm` off from the job manager for this long.
     Isolate { tm: u32, duration_ms: u64 },
+    /// Partition the link between task managers `a` and `b` for this long (messages wait).
+    Partition { a: u32, b: u32, duration_ms: u64 },
+    /// Add `extra_ms` of latency to the link between `a` and `b` for this long.
+    Delay { a: u32, b: u32, extra_ms: u64, duration_ms: u64 },
 }
 
 impl FaultRequest {
@@ -135,6 +139,18 @@ impl FaultRequest {
                 from_ns: now_ns,
                 until_ns: now_ns + duration_ms * 1_000_000,
             },
+            FaultRequest::Partition { a, b, duration_ms } => Fault::Partition {
+                a: a as usize + 1,
+                b: b as usize + 1,
+                from_ns: now_ns,
+                until_ns: now_ns + duration_ms * 1_000_000,
+            },
+            FaultRequest::Delay { a, b, extra_ms, duration_ms } => Fault::LatencySpike {
+                link: Some((a as usize + 1, b as usize + 1)),
+                from_ns: now_ns,
+                until_ns: now_ns + duration_ms * 1_000_000,
+                extra_ns: extra_ms * 1_000_000,
+            },
         }
     }
 
@@ -144,6 +160,12 @@ impl FaultRequest {
             FaultRequest::Crash { tm, restart_after_ms: None } => format!("crash tm-{tm}, never back"),
             FaultRequest::Isolate { tm, duration_ms } => {
                 format!("cut tm-{tm} off from the job manager for {duration_ms} ms")
+            }
+            FaultRequest::Partition { a, b, duration_ms } => {
+                format!("partition tm-{a} <-> tm-{b} for {duration_ms} ms")
+            }
+            FaultRequest::Delay { a, b, extra_ms, duration_ms } => {
+                format!("delay tm-{a} <-> tm-{b} by {extra_ms} ms for {duration_ms} ms")
             }
         }
     }
@@ -270,6 +292,8 @@ pub struct App {
     /// long a cut-off lasts.
     pub restart_after_ms: Option<u64>,
     pub isolate_ms: u64,
+    /// Extra latency for "delay this link".
+    pub link_delay_ms: u64,
 }
 
 impl App {
@@ -298,6 +322,7 @@ impl App {
             export_status: None,
             restart_after_ms: Some(2_000),
             isolate_ms: 5_000,
+            link_delay_ms: 200,
         };
         if let ScenarioSource::File(p) = &source {
             app.path_text = p.display().to_string();
@@ -453,6 +478,7 @@ impl App {
                     cursor,
                     &mut self.restart_after_ms,
                     &mut self.isolate_ms,
+                    &mut self.link_delay_ms,
                     &mut actions,
                 ),
             }

@@ -253,3 +253,24 @@ fn right_clicking_a_subtask_crashes_its_task_manager() {
     let fault = &session.run().injections[0].fault;
     assert!(matches!(fault, sim::faults::Fault::Crash { node, .. } if *node == tm as usize + 1), "{fault:?}");
 }
+
+#[test]
+fn partitioning_and_delaying_a_link_fork_the_run() {
+    let mut h = harness(ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")));
+    h.run_steps(1);
+    h.get_by_label("Faults and outcomes").click();
+    h.run_steps(1);
+    let end = h.state().session.as_ref().unwrap().run().end_ns;
+    h.state_mut().apply(Action::Time(Command::Seek(end / 4)));
+    h.run_steps(1);
+    h.get_by_label("Partition tm-0<->tm-1").click();
+    h.run_steps(2);
+    let session = h.state().session.as_ref().unwrap();
+    assert_eq!(session.runs.len(), 2);
+    assert!(session.run().label.starts_with("partition tm-0 <-> tm-1"), "{}", session.run().label);
+    h.get_by_label("Delay tm-1<->tm-2").click();
+    h.run_steps(2);
+    let session = h.state().session.as_ref().unwrap();
+    assert_eq!(session.runs.len(), 3, "a fork of the fork");
+    assert_eq!(session.run().injections.len(), 2, "it replays both faults");
+}

@@ -19,6 +19,7 @@ pub fn outcomes_ui(
     cursor_ns: TimeNs,
     restart_after_ms: &mut Option<u64>,
     isolate_ms: &mut u64,
+    link_delay_ms: &mut u64,
     actions: &mut Vec<Action>,
 ) {
     egui::ScrollArea::vertical().id_salt("outcomes_scroll").auto_shrink([false, false]).show(ui, |ui| {
@@ -26,7 +27,7 @@ pub fn outcomes_ui(
         ui.columns(2, |columns| {
             variant_ui(&mut columns[0], session, actions);
             columns[0].separator();
-            faults_ui(&mut columns[0], session, cursor_ns, restart_after_ms, isolate_ms, actions);
+            faults_ui(&mut columns[0], session, cursor_ns, restart_after_ms, isolate_ms, link_delay_ms, actions);
             columns[0].separator();
             runs_ui(&mut columns[0], session, actions);
             comparison_ui(&mut columns[1], session, actions);
@@ -75,6 +76,7 @@ fn faults_ui(
     cursor_ns: TimeNs,
     restart_after_ms: &mut Option<u64>,
     isolate_ms: &mut u64,
+    link_delay_ms: &mut u64,
     actions: &mut Vec<Action>,
 ) {
     ui.strong(format!(
@@ -107,6 +109,32 @@ fn faults_ui(
             }
         }
     });
+    let tms = session.scenario.task_managers;
+    if tms > 1 {
+        ui.horizontal_wrapped(|ui| {
+            ui.label("Links between task managers, for the same time:");
+            for a in 0..tms {
+                for b in a + 1..tms {
+                    let request = FaultRequest::Partition { a, b, duration_ms: *isolate_ms };
+                    if ui.button(format!("Partition tm-{a}<->tm-{b}")).on_hover_text(request.describe()).clicked() {
+                        actions.push(Action::Inject(request));
+                    }
+                }
+            }
+        });
+        ui.horizontal_wrapped(|ui| {
+            ui.label("Delay a link by");
+            ui.add(egui::DragValue::new(link_delay_ms).range(1..=60_000).suffix(" ms"));
+            for a in 0..tms {
+                for b in a + 1..tms {
+                    let request = FaultRequest::Delay { a, b, extra_ms: *link_delay_ms, duration_ms: *isolate_ms };
+                    if ui.button(format!("Delay tm-{a}<->tm-{b}")).on_hover_text(request.describe()).clicked() {
+                        actions.push(Action::Inject(request));
+                    }
+                }
+            }
+        });
+    }
     ui.small("Tip: right-click a subtask in the graph to crash its task manager. A crash is detected after the heartbeat timeout; then the whole job restarts from the latest completed checkpoint (at-most-once: with empty state).");
 }
 
