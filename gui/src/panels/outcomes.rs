@@ -25,11 +25,13 @@ pub fn outcomes_ui(
     egui::ScrollArea::vertical().id_salt("outcomes_scroll").auto_shrink([false, false]).show(ui, |ui| {
         // Side by side: what to do on the left, what came of it on the right.
         ui.columns(2, |columns| {
+            // Left: what to do (guarantee, faults) — it never moves. Right: what came of it (the
+            // runs, each against the original, and the comparison), which grows with every fork.
             variant_ui(&mut columns[0], session, actions);
             columns[0].separator();
             faults_ui(&mut columns[0], session, cursor_ns, restart_after_ms, isolate_ms, link_delay_ms, actions);
-            columns[0].separator();
-            runs_ui(&mut columns[0], session, actions);
+            runs_ui(&mut columns[1], session, actions);
+            columns[1].separator();
             comparison_ui(&mut columns[1], session, actions);
         });
     });
