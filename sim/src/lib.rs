@@ -9,6 +9,7 @@ pub mod dist;
 pub mod external;
 pub mod faults;
 pub mod kernel;
+pub mod madsim_world;
 pub mod oracle;
 pub mod recording;
 pub mod report;
