@@ -45,7 +45,7 @@ fn extra(
     a.iter()
         .filter_map(|(k, &n)| {
             let m = b.get(k).copied().unwrap_or(0);
-            (n > m).then_some((*k, n - m))
+            (n > m).then(|| (*k, n - m))
         })
         .take(limit)
         .collect()
@@ -88,10 +88,12 @@ fn exactly_once_scenario(sink: SinkKind) -> Arc<Scenario> {
 /// what the sinks finally show. Scenarios with data that can be late are left out: whether a
 /// record is late (dropped, sent to the side output, or firing its window again) depends on when
 /// it arrives relative to the watermark, which is timing, and timing is what differs. That
-/// excludes clickstream.ron (very late records, allowed lateness, a late side output),
-/// sliding-disorder.ron (long-tailed disorder), cluster-union.ron (exponential disorder beyond
-/// its bound) and the Streaming Systems examples (late by design). In the ones kept, disorder is
-/// bounded below the watermark bound.
+/// excludes clickstream.ron (very late records, allowed lateness and a late side output: on-time
+/// and late firings of the same window come out with different values in the two worlds) and
+/// sliding-disorder.ron (long-tailed disorder, likewise), and the Streaming Systems examples
+/// (late by design, and single-node). In the ones kept, disorder stays below the watermark bound;
+/// cluster-union.ron's exponential disorder could exceed it, but with seed 42 no record is late,
+/// which the test checks.
 #[test]
 fn fault_free_runs_match_the_kernel() {
     let files = [
@@ -100,11 +102,17 @@ fn fault_free_runs_match_the_kernel() {
         "forward-only.ron",
         "swarm.ron",
         "sessions.ron",
+        "cluster-union.ron",
     ];
     for file in files {
         let scenario = Arc::new(load(file).without_faults());
         let seed = scenario.seed.unwrap_or(DEFAULT_SEED);
         let reference = kernel(&scenario, seed);
+        assert_eq!(
+            reference.late_dropped(),
+            0,
+            "{file}: late data makes the comparison depend on timing"
+        );
         let run = run_on_madsim(scenario.clone(), seed, &MadsimFaults::none());
         assert_eq!(run.stop, MadsimStop::JobFinished, "{file} seed {seed}");
         assert_eq!(run.restarts, 0, "{file}: no faults, no failover");
@@ -277,4 +285,24 @@ fn same_seed_same_madsim_run() {
         fingerprint(&c),
         "another seed, another schedule"
     );
+}
+
+#[test]
+fn zz_debug() {
+    use sim::madsim_world::NetworkFaults;
+    let scenario = exactly_once_scenario(SinkKind::TwoPhaseCommit);
+    let seed = 1;
+    let reference = kernel(&scenario, seed);
+    let cases = vec![
+        ("none", MadsimFaults::none()),
+        ("loss", MadsimFaults { kills: vec![], network: Some(NetworkFaults { latency_ms: (1, 6), packet_loss_rate: 0.028, partitions: vec![] }) }),
+        ("kill", MadsimFaults { kills: vec![(2, 1686, 1946)], network: None }),
+        ("kill-fast", MadsimFaults { kills: vec![(2, 1686, 500)], network: None }),
+        ("kill0", MadsimFaults { kills: vec![(0, 1686, 1946)], network: None }),
+    ];
+    for (name, faults) in cases {
+        let run = run_on_madsim(scenario.clone(), seed, &faults);
+        let outcome = oracle::evaluate(&reference.visible_rows(), &run.visible_rows());
+        eprintln!("{name}: {:?} {:?} restarts {} cps {}/{} missing {} wrong {} dup {}", run.stop, outcome.class(), run.restarts, run.checkpoints_completed, run.checkpoints_aborted, outcome.missing_rows.len(), outcome.wrong_rows.len(), outcome.duplicate_rows.len());
+    }
 }

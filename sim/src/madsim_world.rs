@@ -50,8 +50,10 @@
 //! identified by the two nodes' sessions (their boot times): packets carry a sequence number and
 //! a batch of messages; the receiver delivers batches strictly in sequence order and acks
 //! cumulatively; the sender retransmits unacknowledged batches. A node that restarts has a new
-//! session: its peers drop what was in flight to (or from) the old incarnation and start a new
-//! stream. All channels between two nodes share the stream, which keeps each channel FIFO.
+//! session: its peers start a new stream to it, carrying over what the old incarnation did not
+//! acknowledge, and discard the old incarnation's half-received stream. (Every message carries its
+//! job attempt, and a restarted node only ever runs later attempts, so nothing is applied twice.)
+//! All channels between two nodes share the stream, which keeps each channel FIFO.
 
 #![cfg(madsim)]
 
@@ -592,8 +594,17 @@ impl Link {
             self.known.insert(from, p.src);
             let out = self.out.entry(from).or_default();
             if out.peer.is_some() {
-                // The peer restarted: what was in flight to its old incarnation died with it.
-                out.unacked.clear();
+                // The peer restarted: start a new stream to the new incarnation, carrying over
+                // what the old one did not acknowledge, in order. (Dropping it would lose
+                // messages of the current job attempt sent before we learned of the restart;
+                // messages of earlier attempts are dropped by the receiver anyway.)
+                let mut carried: Vec<Envelope> = out
+                    .unacked
+                    .drain(..)
+                    .flat_map(|(_, batch)| batch.iter().cloned().collect::<Vec<_>>())
+                    .collect();
+                carried.append(&mut out.queued);
+                out.queued = carried;
                 out.next_seq = 0;
                 out.retransmit_at = None;
                 out.rto_ns = RTO_NS;
