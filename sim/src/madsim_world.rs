@@ -774,11 +774,20 @@ impl Signal {
     }
 }
 
-/// Sleep until `deadline_ns` (None: no deadline) or until a packet arrives.
-async fn idle(shared: &Shared, signal: &Signal, deadline_ns: Option<u64>) {
+/// Sleep until `deadline_ns` (None: no deadline) or until a packet arrives. A node loop that
+/// keeps finding its deadline already past without ever sleeping would stop virtual time (no
+/// other task runs): `spins` counts such rounds and turns a livelock into a panic.
+async fn idle(shared: &Shared, signal: &Signal, deadline_ns: Option<u64>, spins: &mut u32) {
     if deadline_ns.is_some_and(|d| d <= shared.now_ns()) {
+        *spins += 1;
+        assert!(
+            *spins < 100_000,
+            "madsim world livelock at {} ns: deadline {deadline_ns:?} stays in the past",
+            shared.now_ns()
+        );
         return;
     }
+    *spins = 0;
     let mut sleep = deadline_ns.map(|d| Box::pin(madsim::time::sleep_until(shared.instant(d))));
     poll_fn(|cx| {
         if signal.raised.replace(false) {
@@ -862,6 +871,7 @@ async fn job_manager(shared: Arc<Shared>) {
     };
     let mut delivered = Vec::new();
     let mut heartbeats = Vec::new();
+    let mut spins = 0;
     loop {
         let now = shared.now_ns();
         let packets: Vec<Packet> = inbox.borrow_mut().drain(..).collect();
@@ -879,8 +889,8 @@ async fn job_manager(shared: Arc<Shared>) {
         if jm.phase == Phase::Over {
             return;
         }
-        let deadline = earliest(jm.next_deadline(), link.next_deadline());
-        idle(&shared, &signal, deadline).await;
+        let deadline = earliest(jm.next_deadline(now), link.next_deadline());
+        idle(&shared, &signal, deadline, &mut spins).await;
     }
 }
 
@@ -1079,12 +1089,13 @@ impl JobManager {
         }
     }
 
-    fn next_deadline(&self) -> Option<u64> {
+    fn next_deadline(&self, now: u64) -> Option<u64> {
         let phase = match self.phase {
             Phase::Running if self.final_checkpoint.is_none() => {
                 self.coordinator.as_ref().map(|c| c.next_deadline_ns())
             }
-            Phase::Restarting { at_ns } => Some(at_ns),
+            // Once due, the restart waits for task managers: heartbeats and checks wake us.
+            Phase::Restarting { at_ns } if at_ns > now => Some(at_ns),
             _ => None,
         };
         earliest(Some(self.next_check_ns), phase)
@@ -1198,6 +1209,7 @@ async fn task_manager(shared: Arc<Shared>, me: NodeId) {
     let interval_ns = shared.scenario.failure_detection.heartbeat_interval_ms.max(1) * 1_000_000;
     let mut delivered = Vec::new();
     let mut heartbeats = Vec::new();
+    let mut spins = 0;
     loop {
         let now = shared.now_ns();
         let packets: Vec<Packet> = inbox.borrow_mut().drain(..).collect();
@@ -1218,7 +1230,7 @@ async fn task_manager(shared: Arc<Shared>, me: NodeId) {
             earliest(tm.next_wake(now), Some(tm.next_heartbeat_ns)),
             link.next_deadline(),
         );
-        idle(&shared, &signal, deadline).await;
+        idle(&shared, &signal, deadline, &mut spins).await;
     }
 }
 
