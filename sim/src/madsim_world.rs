@@ -252,7 +252,9 @@ impl Shared {
         self.start + Duration::from_nanos(ns)
     }
     fn ext(&self) -> MutexGuard<'_, Externals> {
-        self.ext.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.ext
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
     fn task_managers(&self) -> usize {
         self.scenario.task_managers as usize
@@ -684,13 +686,7 @@ impl Link {
         }
         for to in std::mem::take(&mut self.acks_due) {
             if let Some(inn) = self.inn.get(&to) {
-                packets.push((
-                    to,
-                    inn.peer,
-                    Body::Ack {
-                        next: inn.expected,
-                    },
-                ));
+                packets.push((to, inn.peer, Body::Ack { next: inn.expected }));
             }
         }
         for (&to, out) in &mut self.out {
@@ -819,7 +815,9 @@ enum Phase {
     Starting,
     Running,
     /// A failover happened; redeploy at this time (once every task manager is up).
-    Restarting { at_ns: u64 },
+    Restarting {
+        at_ns: u64,
+    },
     Over,
 }
 
@@ -981,12 +979,12 @@ impl JobManager {
                     }
                 }
             }
-            Envelope::Notified { checkpoint_id, .. } => {
-                if self.final_checkpoint == Some(checkpoint_id) {
-                    self.notified.insert(from);
-                    if self.hosting_nodes().is_subset(&self.notified) {
-                        self.end(MadsimStop::JobFinished, now);
-                    }
+            Envelope::Notified { checkpoint_id, .. }
+                if self.final_checkpoint == Some(checkpoint_id) =>
+            {
+                self.notified.insert(from);
+                if self.hosting_nodes().is_subset(&self.notified) {
+                    self.end(MadsimStop::JobFinished, now);
                 }
             }
             _ => {}
@@ -1149,8 +1147,10 @@ impl JobManager {
                 },
             );
         }
-        if let Some(CheckpointEvent::Aborted { .. }) =
-            self.coordinator.as_mut().and_then(|c| c.on_job_restart(now))
+        if let Some(CheckpointEvent::Aborted { .. }) = self
+            .coordinator
+            .as_mut()
+            .and_then(|c| c.on_job_restart(now))
         {
             self.shared.ext().checkpoints_aborted += 1;
         }
@@ -1206,7 +1206,12 @@ async fn task_manager(shared: Arc<Shared>, me: NodeId) {
         early: Vec::new(),
         next_heartbeat_ns: 0,
     };
-    let interval_ns = shared.scenario.failure_detection.heartbeat_interval_ms.max(1) * 1_000_000;
+    let interval_ns = shared
+        .scenario
+        .failure_detection
+        .heartbeat_interval_ms
+        .max(1)
+        * 1_000_000;
     let mut delivered = Vec::new();
     let mut heartbeats = Vec::new();
     let mut spins = 0;
@@ -1239,7 +1244,8 @@ impl TaskManager {
         let attempt = envelope.attempt();
         match envelope {
             Envelope::Deploy(d) => {
-                if attempt < self.min_attempt || self.job.as_ref().is_some_and(|j| j.attempt >= attempt)
+                if attempt < self.min_attempt
+                    || self.job.as_ref().is_some_and(|j| j.attempt >= attempt)
                 {
                     return;
                 }
@@ -1278,7 +1284,7 @@ impl TaskManager {
         let mut local = Vec::new();
         {
             let mut ext = self.shared.ext();
-            for id in 0..plan.subtasks.len() {
+            for (id, slot) in tasks.iter_mut().enumerate() {
                 if d.placement[id] != self.me {
                     continue;
                 }
@@ -1299,7 +1305,7 @@ impl TaskManager {
                 if let Some(positions) = &d.positions {
                     subtask.set_source_positions(positions);
                 }
-                tasks[id] = Some(LocalTask {
+                *slot = Some(LocalTask {
                     subtask,
                     last_snapshot_id: 0,
                 });
@@ -1349,7 +1355,11 @@ impl TaskManager {
                 attempt,
                 checkpoint_id,
             } => {
-                let local = self.job.as_ref().map(|j| j.local.clone()).unwrap_or_default();
+                let local = self
+                    .job
+                    .as_ref()
+                    .map(|j| j.local.clone())
+                    .unwrap_or_default();
                 for id in local {
                     if let Some(task) = self.task_mut(id) {
                         task.subtask.notify_checkpoint_complete(checkpoint_id);
@@ -1475,7 +1485,9 @@ impl TaskManager {
 
     /// Carry out everything subtask `id` asked for.
     fn drain(&mut self, id: SubtaskId, now: u64, link: &mut Link) {
-        let TaskManager { shared, job, me, .. } = self;
+        let TaskManager {
+            shared, job, me, ..
+        } = self;
         let Some(job) = job.as_mut() else {
             return;
         };
@@ -1526,8 +1538,7 @@ impl TaskManager {
                     if let Some(timeout) = scenario.transaction_timeout_ns {
                         ext.store.expire_transactions(now, timeout);
                     }
-                    ext.store
-                        .apply(plan.subtasks[id].operator, id, effect, now);
+                    ext.store.apply(plan.subtasks[id].operator, id, effect, now);
                 }
                 Output::Note(Note::Finished) => link.queue(
                     JOB_MANAGER,
