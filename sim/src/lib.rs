@@ -10,6 +10,7 @@ pub mod export;
 pub mod external;
 pub mod faults;
 pub mod kernel;
+pub mod madsim_world;
 pub mod oracle;
 pub mod recording;
 pub mod report;
