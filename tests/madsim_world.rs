@@ -30,18 +30,13 @@ type RowContent = (usize, Key, Option<Window>, i64, Firing);
 fn multiset(rows: &[&StoredRow]) -> BTreeMap<RowContent, usize> {
     let mut m = BTreeMap::new();
     for r in rows {
-        *m.entry((r.sink, r.row.key, r.row.window, r.row.value, r.row.firing))
-            .or_insert(0) += 1;
+        *m.entry((r.sink, r.row.key, r.row.window, r.row.value, r.row.firing)).or_insert(0) += 1;
     }
     m
 }
 
 /// Rows of `a` beyond `b` (multiset difference), at most `limit`.
-fn extra(
-    a: &BTreeMap<RowContent, usize>,
-    b: &BTreeMap<RowContent, usize>,
-    limit: usize,
-) -> Vec<(RowContent, usize)> {
+fn extra(a: &BTreeMap<RowContent, usize>, b: &BTreeMap<RowContent, usize>, limit: usize) -> Vec<(RowContent, usize)> {
     a.iter()
         .filter_map(|(k, &n)| {
             let m = b.get(k).copied().unwrap_or(0);
@@ -52,45 +47,20 @@ fn extra(
 }
 
 fn load(name: &str) -> Scenario {
-    Scenario::load(
-        &Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("scenarios")
-            .join(name),
-    )
-    .expect("shipped scenario loads")
+    Scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(name)).expect("shipped scenario loads")
 }
 
 fn kernel(scenario: &Arc<Scenario>, seed: u64) -> RunResult {
-    let run = run_scenario(
-        scenario.clone(),
-        seed,
-        RunOptions {
-            keep_trace: false,
-            ..RunOptions::default()
-        },
-    );
-    assert_eq!(
-        run.stop,
-        StopReason::JobFinished,
-        "{} seed {seed}",
-        scenario.file
-    );
-    assert!(
-        run.world.violations.is_empty(),
-        "{:?}",
-        run.world.violations
-    );
+    let run = run_scenario(scenario.clone(), seed, RunOptions { keep_trace: false, ..RunOptions::default() });
+    assert_eq!(run.stop, StopReason::JobFinished, "{} seed {seed}", scenario.file);
+    assert!(run.world.violations.is_empty(), "{:?}", run.world.violations);
     run
 }
 
 /// The scenario of the exactly-once sweep: swarm.ron (a keyed sum over three task managers into a
 /// two-phase-commit sink, 6 000 records) without its own faults: madsim brings its own.
 fn exactly_once_scenario(sink: SinkKind) -> Arc<Scenario> {
-    Arc::new(
-        load("swarm.ron")
-            .without_faults()
-            .with_variant(Guarantee::ExactlyOnce, Some(sink)),
-    )
+    Arc::new(load("swarm.ron").without_faults().with_variant(Guarantee::ExactlyOnce, Some(sink)))
 }
 
 /// Fault-free, the two worlds differ in latencies, scheduling and processing costs, but not in
@@ -117,19 +87,12 @@ fn fault_free_runs_match_the_kernel() {
         let scenario = Arc::new(load(file).without_faults());
         let seed = scenario.seed.unwrap_or(DEFAULT_SEED);
         let reference = kernel(&scenario, seed);
-        assert_eq!(
-            reference.late_dropped(),
-            0,
-            "{file}: late data makes the comparison depend on timing"
-        );
+        assert_eq!(reference.late_dropped(), 0, "{file}: late data makes the comparison depend on timing");
         let run = run_on_madsim(scenario.clone(), seed, &MadsimFaults::none());
         assert_eq!(run.stop, MadsimStop::JobFinished, "{file} seed {seed}");
         assert_eq!(run.restarts, 0, "{file}: no faults, no failover");
         assert!(run.violations.is_empty(), "{file}: {:?}", run.violations);
-        let (want, got) = (
-            multiset(&reference.visible_rows()),
-            multiset(&run.visible_rows()),
-        );
+        let (want, got) = (multiset(&reference.visible_rows()), multiset(&run.visible_rows()));
         assert!(!want.is_empty(), "{file}: the reference shows rows");
         assert!(
             want == got,
@@ -153,10 +116,7 @@ fn seeds_to_sweep(default: u64) -> Vec<u64> {
     if let Ok(seed) = std::env::var("MADSIM_WORLD_SEED") {
         return vec![seed.parse().expect("MADSIM_WORLD_SEED is a number")];
     }
-    let n = std::env::var("MADSIM_WORLD_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default);
+    let n = std::env::var("MADSIM_WORLD_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(default);
     (1..=n).collect()
 }
 
@@ -204,9 +164,7 @@ fn exactly_once_survives_madsim_kills_and_network_faults() {
     let next = AtomicU64::new(0);
     let failures = Mutex::new(Vec::new());
     let restarts = AtomicU64::new(0);
-    let workers = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .clamp(1, 4);
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| loop {
@@ -285,18 +243,11 @@ fn same_seed_same_madsim_run() {
     };
     let (a, b) = (run(7), run(7));
     assert_eq!(fingerprint(&a), fingerprint(&b));
-    assert_eq!(
-        a.store.rows, b.store.rows,
-        "every write, in order, with times"
-    );
+    assert_eq!(a.store.rows, b.store.rows, "every write, in order, with times");
     assert_eq!(a.store.transactions, b.store.transactions);
     assert!(a.restarts > 0, "seed 7's faults cause a failover");
     let c = run(8);
-    assert_ne!(
-        fingerprint(&a),
-        fingerprint(&c),
-        "another seed, another schedule"
-    );
+    assert_ne!(fingerprint(&a), fingerprint(&c), "another seed, another schedule");
 }
 
 /// The negative control: the same fault schedules do show the anomalies the weaker setups
@@ -307,16 +258,8 @@ fn same_seed_same_madsim_run() {
 fn weaker_setups_show_their_anomalies_on_madsim() {
     let base = load("swarm.ron").without_faults();
     let variants = [
-        (
-            Guarantee::ExactlyOnce,
-            SinkKind::Plain,
-            OutcomeClass::Duplicates,
-        ),
-        (
-            Guarantee::AtLeastOnce,
-            SinkKind::Plain,
-            OutcomeClass::Duplicates,
-        ),
+        (Guarantee::ExactlyOnce, SinkKind::Plain, OutcomeClass::Duplicates),
+        (Guarantee::AtLeastOnce, SinkKind::Plain, OutcomeClass::Duplicates),
         (Guarantee::AtMostOnce, SinkKind::Plain, OutcomeClass::Loss),
     ];
     for (guarantee, sink, expected) in variants {
@@ -326,11 +269,7 @@ fn weaker_setups_show_their_anomalies_on_madsim() {
             let reference = kernel(&scenario, seed);
             let faults = MadsimFaults::random(seed, scenario.task_managers, 1_000, 10_000);
             let run = run_on_madsim(scenario.clone(), seed, &faults);
-            assert_eq!(
-                run.stop,
-                MadsimStop::JobFinished,
-                "{guarantee:?} seed {seed}"
-            );
+            assert_eq!(run.stop, MadsimStop::JobFinished, "{guarantee:?} seed {seed}");
             let outcome = oracle::evaluate(&reference.visible_rows(), &run.visible_rows());
             let broken = match guarantee {
                 Guarantee::AtMostOnce => outcome.has_duplicates(),

@@ -22,7 +22,7 @@
 //! | sources | read one entry per record cost, earliest-appended first | read every entry appended by now at each wake (madsim sleeps at least 1 ms), earliest-appended first, before a timer due at the same time |
 //! | partitions | heal-time arithmetic on messages in flight | clogged links drop packets; the streams retransmit; a cut-off task manager keeps running its cancelled tasks (a zombie) until the `Cancel` gets through |
 //! | at-most-once | restart from the highest offsets read | the same, kept in the shared log state |
-//! | end of job | the first checkpoint to complete after every task finished | the first checkpoint *triggered* after every task finished (an earlier one may have pre-committed the sink's last transaction before its final rows) |
+//! | end of job | the first checkpoint *triggered* after every task finished has completed and every task was notified | the same, confirmed by every task manager |
 //! | observability | full trace, pause, inspect, fork | final sink store and counters |
 //!
 //! Where the outcomes may legitimately differ: whether a record is late depends on when it
@@ -130,13 +130,7 @@ impl MadsimFaults {
         let mut rng = SimRng::new(seed ^ 0x6d61_6473_696d_0001);
         let tms = task_managers.max(1) as u64;
         let kills = (0..1 + rng.below(2))
-            .map(|_| {
-                (
-                    rng.below(tms) as u32,
-                    rng.between(from_ms, until_ms),
-                    rng.between(200, 3_000),
-                )
-            })
+            .map(|_| (rng.below(tms) as u32, rng.between(from_ms, until_ms), rng.between(200, 3_000)))
             .collect();
         let latency_ms = (1, rng.between(2, 15));
         let packet_loss_rate = rng.below(51) as f64 / 1_000.0;
@@ -149,14 +143,7 @@ impl MadsimFaults {
                 partitions.push((a, b, from, from + rng.between(300, 3_000)));
             }
         }
-        MadsimFaults {
-            kills,
-            network: Some(NetworkFaults {
-                latency_ms,
-                packet_loss_rate,
-                partitions,
-            }),
-        }
+        MadsimFaults { kills, network: Some(NetworkFaults { latency_ms, packet_loss_rate, partitions }) }
     }
 }
 
@@ -256,17 +243,22 @@ struct Externals {
     violations: Vec<String>,
 }
 
+/// madsim's clock: inside a simulation, `madsim::time::Instant::now` is the *virtual* time of the
+/// run (madsim drives it), not the machine's clock — the one place in `sim` that may call it.
+#[allow(clippy::disallowed_methods)]
+fn virtual_now() -> Instant {
+    Instant::now()
+}
+
 impl Shared {
     fn now_ns(&self) -> u64 {
-        Instant::now().duration_since(self.start).as_nanos() as u64
+        virtual_now().duration_since(self.start).as_nanos() as u64
     }
     fn instant(&self, ns: u64) -> Instant {
         self.start + Duration::from_nanos(ns)
     }
     fn ext(&self) -> MutexGuard<'_, Externals> {
-        self.ext
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.ext.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
     fn task_managers(&self) -> usize {
         self.scenario.task_managers as usize
@@ -291,31 +283,21 @@ enum Action {
     Unclog(NodeId, NodeId),
 }
 
-async fn supervise(
-    scenario: Arc<Scenario>,
-    seed: u64,
-    log: Arc<SourceLog>,
-    faults: MadsimFaults,
-) -> MadsimResult {
+async fn supervise(scenario: Arc<Scenario>, seed: u64, log: Arc<SourceLog>, faults: MadsimFaults) -> MadsimResult {
     let handle = Handle::current();
     let tms = scenario.task_managers as usize;
     let partitions = scenario.partitions as usize;
     let max_run_ns = scenario.max_run_ms.saturating_mul(1_000_000);
     let shared = Arc::new(Shared {
-        addrs: (0..=tms)
-            .map(|n| SocketAddr::new(node_ip(n), PORT))
-            .collect(),
+        addrs: (0..=tms).map(|n| SocketAddr::new(node_ip(n), PORT)).collect(),
         scenario,
         log,
-        start: Instant::now(),
-        ext: Mutex::new(Externals {
-            high_water: vec![0; partitions],
-            ..Externals::default()
-        }),
+        start: virtual_now(),
+        ext: Mutex::new(Externals { high_water: vec![0; partitions], ..Externals::default() }),
     });
     if let Some(net) = &faults.network {
-        let latency = Duration::from_millis(net.latency_ms.0)
-            ..Duration::from_millis(net.latency_ms.1.max(net.latency_ms.0 + 1));
+        let latency =
+            Duration::from_millis(net.latency_ms.0)..Duration::from_millis(net.latency_ms.1.max(net.latency_ms.0 + 1));
         let loss = net.packet_loss_rate;
         NetSim::current().update_config(|c| {
             c.send_latency = latency;
@@ -324,14 +306,7 @@ async fn supervise(
     }
     let mut nodes: Vec<NodeHandle> = Vec::with_capacity(tms + 1);
     let s = shared.clone();
-    nodes.push(
-        handle
-            .create_node()
-            .name("jm")
-            .ip(node_ip(JOB_MANAGER))
-            .init(move || job_manager(s.clone()))
-            .build(),
-    );
+    nodes.push(handle.create_node().name("jm").ip(node_ip(JOB_MANAGER)).init(move || job_manager(s.clone())).build());
     for tm in 0..tms {
         let s = shared.clone();
         nodes.push(
@@ -403,10 +378,7 @@ async fn supervise(
             }
             next += 1;
         }
-        let wake = actions
-            .get(next)
-            .map_or(u64::MAX, |(t, _)| *t)
-            .min(now + SUPERVISOR_POLL_NS);
+        let wake = actions.get(next).map_or(u64::MAX, |(t, _)| *t).min(now + SUPERVISOR_POLL_NS);
         madsim::time::sleep_until(shared.instant(wake)).await;
     };
     let mut ext = shared.ext();
@@ -578,9 +550,7 @@ impl Link {
     /// Bind this node's endpoint and start its receiver task.
     async fn open(shared: Arc<Shared>, me: NodeId) -> (Link, Inbox, Rc<Signal>) {
         let session = shared.now_ns() + 1;
-        let ep = Endpoint::bind(shared.addrs[me])
-            .await
-            .expect("bind the node's endpoint");
+        let ep = Endpoint::bind(shared.addrs[me]).await.expect("bind the node's endpoint");
         let inbox: Inbox = Rc::default();
         let signal = Rc::new(Signal::default());
         madsim::task::spawn_local(receive(ep.clone(), inbox.clone(), signal.clone()));
@@ -623,11 +593,8 @@ impl Link {
                 // what the old one did not acknowledge, in order. (Dropping it would lose
                 // messages of the current job attempt sent before we learned of the restart;
                 // messages of earlier attempts are dropped by the receiver anyway.)
-                let mut carried: Vec<Envelope> = out
-                    .unacked
-                    .drain(..)
-                    .flat_map(|(_, batch)| batch.iter().cloned().collect::<Vec<_>>())
-                    .collect();
+                let mut carried: Vec<Envelope> =
+                    out.unacked.drain(..).flat_map(|(_, batch)| batch.iter().cloned().collect::<Vec<_>>()).collect();
                 carried.append(&mut out.queued);
                 out.queued = carried;
                 out.next_seq = 0;
@@ -662,17 +629,9 @@ impl Link {
                     self.welcomes_due.insert(from);
                     return;
                 }
-                let inn = self.inn.entry(from).or_insert(InLink {
-                    peer: p.src,
-                    expected: 0,
-                    buffer: BTreeMap::new(),
-                });
+                let inn = self.inn.entry(from).or_insert(InLink { peer: p.src, expected: 0, buffer: BTreeMap::new() });
                 if inn.peer != p.src {
-                    *inn = InLink {
-                        peer: p.src,
-                        expected: 0,
-                        buffer: BTreeMap::new(),
-                    };
+                    *inn = InLink { peer: p.src, expected: 0, buffer: BTreeMap::new() };
                 }
                 self.acks_due.insert(from);
                 if seq < inn.expected {
@@ -753,17 +712,9 @@ impl Link {
             ext.retransmissions += retransmitted;
         }
         for (to, dst, body) in packets {
-            let packet = Packet {
-                from: self.me,
-                src: self.session,
-                dst,
-                body,
-            };
+            let packet = Packet { from: self.me, src: self.session, dst, body };
             // Errors mean the network dropped it; the stream retransmits.
-            let _ = self
-                .ep
-                .send_to_raw(self.shared.addrs[to], TAG, Box::new(packet))
-                .await;
+            let _ = self.ep.send_to_raw(self.shared.addrs[to], TAG, Box::new(packet)).await;
         }
     }
 }
@@ -878,9 +829,7 @@ async fn job_manager(shared: Arc<Shared>) {
         registered: vec![None; tms],
         last_heartbeat_ns: vec![0; tms],
         suspected: vec![false; tms],
-        placement: (0..plan.subtasks.len())
-            .map(|s| shared.scenario.node_of_subtask(s))
-            .collect(),
+        placement: (0..plan.subtasks.len()).map(|s| shared.scenario.node_of_subtask(s)).collect(),
         coordinator: None,
         last_triggered: 0,
         finished: BTreeSet::new(),
@@ -928,9 +877,7 @@ impl JobManager {
     fn usable(&self, node: NodeId, now: u64) -> bool {
         let tm = node - 1;
         let timeout = self.shared.scenario.failure_detection.heartbeat_timeout_ms * 1_000_000;
-        self.registered[tm].is_some()
-            && !self.suspected[tm]
-            && now <= self.last_heartbeat_ns[tm] + timeout
+        self.registered[tm].is_some() && !self.suspected[tm] && now <= self.last_heartbeat_ns[tm] + timeout
     }
 
     fn on_heartbeat(&mut self, node: NodeId, session: u64, now: u64, link: &mut Link) {
@@ -961,20 +908,12 @@ impl JobManager {
             return;
         }
         match envelope {
-            Envelope::Ack {
-                subtask,
-                checkpoint_id,
-                accepted,
-                ..
-            } => {
+            Envelope::Ack { subtask, checkpoint_id, accepted, .. } => {
                 let Some(c) = self.coordinator.as_mut() else {
                     return;
                 };
-                let event = if accepted {
-                    c.on_ack(subtask, checkpoint_id, now)
-                } else {
-                    c.on_decline(checkpoint_id, now)
-                };
+                let event =
+                    if accepted { c.on_ack(subtask, checkpoint_id, now) } else { c.on_decline(checkpoint_id, now) };
                 if let Some(event) = event {
                     self.on_checkpoint_event(event, link);
                 }
@@ -987,11 +926,7 @@ impl JobManager {
                 if let Some(pending) = self.coordinator.as_ref().and_then(|c| c.pending()) {
                     link.queue(
                         self.placement[subtask],
-                        Envelope::Trigger {
-                            attempt: self.attempt,
-                            checkpoint_id: pending.id,
-                            subtasks: vec![subtask],
-                        },
+                        Envelope::Trigger { attempt: self.attempt, checkpoint_id: pending.id, subtasks: vec![subtask] },
                     );
                 }
                 if self.finished.len() == self.placement.len() {
@@ -1002,9 +937,7 @@ impl JobManager {
                     }
                 }
             }
-            Envelope::Notified { checkpoint_id, .. }
-                if self.final_checkpoint == Some(checkpoint_id) =>
-            {
+            Envelope::Notified { checkpoint_id, .. } if self.final_checkpoint == Some(checkpoint_id) => {
                 self.notified.insert(from);
                 if self.hosting_nodes().is_subset(&self.notified) {
                     self.end(MadsimStop::JobFinished, now);
@@ -1027,14 +960,7 @@ impl JobManager {
                     }
                 }
                 for (node, subtasks) in targets {
-                    link.queue(
-                        node,
-                        Envelope::Trigger {
-                            attempt: self.attempt,
-                            checkpoint_id: id,
-                            subtasks,
-                        },
-                    );
+                    link.queue(node, Envelope::Trigger { attempt: self.attempt, checkpoint_id: id, subtasks });
                 }
             }
             CheckpointEvent::Completed { id } => {
@@ -1044,13 +970,7 @@ impl JobManager {
                     ext.storage.discard_before(id);
                 }
                 for node in self.hosting_nodes() {
-                    link.queue(
-                        node,
-                        Envelope::Notify {
-                            attempt: self.attempt,
-                            checkpoint_id: id,
-                        },
-                    );
+                    link.queue(node, Envelope::Notify { attempt: self.attempt, checkpoint_id: id });
                 }
                 if self.final_after.is_some_and(|after| id > after) {
                     self.final_checkpoint = Some(id);
@@ -1066,10 +986,7 @@ impl JobManager {
             self.next_check_ns = now + fd.heartbeat_interval_ms.max(1) * 1_000_000;
             let timeout = fd.heartbeat_timeout_ms * 1_000_000;
             for tm in 0..self.registered.len() {
-                if self.registered[tm].is_some()
-                    && !self.suspected[tm]
-                    && now > self.last_heartbeat_ns[tm] + timeout
-                {
+                if self.registered[tm].is_some() && !self.suspected[tm] && now > self.last_heartbeat_ns[tm] + timeout {
                     self.suspected[tm] = true;
                     self.on_failure(now, link);
                 }
@@ -1096,11 +1013,8 @@ impl JobManager {
             }
             Phase::Running => {
                 if self.final_checkpoint.is_none() {
-                    let event = self
-                        .coordinator
-                        .as_mut()
-                        .filter(|c| now >= c.next_deadline_ns())
-                        .and_then(|c| c.on_tick(now));
+                    let event =
+                        self.coordinator.as_mut().filter(|c| now >= c.next_deadline_ns()).and_then(|c| c.on_tick(now));
                     if let Some(event) = event {
                         self.on_checkpoint_event(event, link);
                     }
@@ -1130,25 +1044,14 @@ impl JobManager {
         self.notified.clear();
         let scenario = &self.shared.scenario;
         let at_most_once = scenario.guarantee == Guarantee::AtMostOnce;
-        let restore_from = if at_most_once {
-            None
-        } else {
-            self.coordinator.as_ref().and_then(|c| c.latest_completed())
-        };
+        let restore_from =
+            if at_most_once { None } else { self.coordinator.as_ref().and_then(|c| c.latest_completed()) };
         let positions = (at_most_once && self.attempt > 0).then(|| {
             let ext = self.shared.ext();
-            ext.high_water
-                .iter()
-                .enumerate()
-                .map(|(p, o)| (p as u32, *o))
-                .collect()
+            ext.high_water.iter().enumerate().map(|(p, o)| (p as u32, *o)).collect()
         });
-        let deployment = Arc::new(Deployment {
-            attempt: self.attempt,
-            restore_from,
-            placement: self.placement.clone(),
-            positions,
-        });
+        let deployment =
+            Arc::new(Deployment { attempt: self.attempt, restore_from, placement: self.placement.clone(), positions });
         for node in self.task_manager_nodes() {
             link.queue(node, Envelope::Deploy(deployment.clone()));
         }
@@ -1163,26 +1066,13 @@ impl JobManager {
         self.restarts += 1;
         self.shared.ext().restarts += 1;
         for node in self.task_manager_nodes() {
-            link.queue(
-                node,
-                Envelope::Cancel {
-                    attempt: self.attempt,
-                },
-            );
+            link.queue(node, Envelope::Cancel { attempt: self.attempt });
         }
-        if let Some(CheckpointEvent::Aborted { .. }) = self
-            .coordinator
-            .as_mut()
-            .and_then(|c| c.on_job_restart(now))
-        {
+        if let Some(CheckpointEvent::Aborted { .. }) = self.coordinator.as_mut().and_then(|c| c.on_job_restart(now)) {
             self.shared.ext().checkpoints_aborted += 1;
         }
         match self.shared.scenario.restart.delay_ms(self.restarts) {
-            Some(delay_ms) => {
-                self.phase = Phase::Restarting {
-                    at_ns: now + delay_ms * 1_000_000,
-                }
-            }
+            Some(delay_ms) => self.phase = Phase::Restarting { at_ns: now + delay_ms * 1_000_000 },
             None => self.end(MadsimStop::JobFailed, now),
         }
     }
@@ -1221,20 +1111,9 @@ struct TaskManager {
 
 async fn task_manager(shared: Arc<Shared>, me: NodeId) {
     let (mut link, inbox, signal) = Link::open(shared.clone(), me).await;
-    let mut tm = TaskManager {
-        shared: shared.clone(),
-        me,
-        job: None,
-        min_attempt: 0,
-        early: Vec::new(),
-        next_heartbeat_ns: 0,
-    };
-    let interval_ns = shared
-        .scenario
-        .failure_detection
-        .heartbeat_interval_ms
-        .max(1)
-        * 1_000_000;
+    let mut tm =
+        TaskManager { shared: shared.clone(), me, job: None, min_attempt: 0, early: Vec::new(), next_heartbeat_ns: 0 };
+    let interval_ns = shared.scenario.failure_detection.heartbeat_interval_ms.max(1) * 1_000_000;
     let mut delivered = Vec::new();
     let mut heartbeats = Vec::new();
     let mut spins = 0;
@@ -1254,10 +1133,7 @@ async fn task_manager(shared: Arc<Shared>, me: NodeId) {
             tm.next_heartbeat_ns = now + interval_ns;
         }
         link.flush(now).await;
-        let deadline = earliest(
-            earliest(tm.next_wake(now), Some(tm.next_heartbeat_ns)),
-            link.next_deadline(),
-        );
+        let deadline = earliest(earliest(tm.next_wake(now), Some(tm.next_heartbeat_ns)), link.next_deadline());
         idle(&shared, &signal, deadline, &mut spins).await;
     }
 }
@@ -1267,9 +1143,7 @@ impl TaskManager {
         let attempt = envelope.attempt();
         match envelope {
             Envelope::Deploy(d) => {
-                if attempt < self.min_attempt
-                    || self.job.as_ref().is_some_and(|j| j.attempt >= attempt)
-                {
+                if attempt < self.min_attempt || self.job.as_ref().is_some_and(|j| j.attempt >= attempt) {
                     return;
                 }
                 self.min_attempt = attempt;
@@ -1311,15 +1185,10 @@ impl TaskManager {
                 if d.placement[id] != self.me {
                     continue;
                 }
-                let state = d
-                    .restore_from
-                    .and_then(|cp| ext.storage.get(cp))
-                    .and_then(|snapshots| snapshots.get(&id).cloned());
+                let state =
+                    d.restore_from.and_then(|cp| ext.storage.get(cp)).and_then(|snapshots| snapshots.get(&id).cloned());
                 if let (Some(cp), None) = (d.restore_from, &state) {
-                    ext.violations.push(format!(
-                        "attempt {}: no state of subtask {id} in checkpoint {cp}",
-                        d.attempt
-                    ));
+                    ext.violations.push(format!("attempt {}: no state of subtask {id} in checkpoint {cp}", d.attempt));
                 }
                 let mut subtask = match state {
                     Some(state) => Subtask::restored(plan, id, mode, d.attempt, now, state),
@@ -1328,19 +1197,11 @@ impl TaskManager {
                 if let Some(positions) = &d.positions {
                     subtask.set_source_positions(positions);
                 }
-                *slot = Some(LocalTask {
-                    subtask,
-                    last_snapshot_id: 0,
-                });
+                *slot = Some(LocalTask { subtask, last_snapshot_id: 0 });
                 local.push(id);
             }
         }
-        self.job = Some(Job {
-            attempt: d.attempt,
-            placement: d.placement.clone(),
-            tasks,
-            local: local.clone(),
-        });
+        self.job = Some(Job { attempt: d.attempt, placement: d.placement.clone(), tasks, local: local.clone() });
         // Fresh or restored subtasks may have something to say already (a restored
         // two-phase-commit sink's Recover, an idle source's announcement).
         for id in local {
@@ -1351,19 +1212,13 @@ impl TaskManager {
     /// A message for the current attempt.
     fn handle(&mut self, envelope: Envelope, now: u64, link: &mut Link) {
         match envelope {
-            Envelope::Data {
-                channel, message, ..
-            } => {
+            Envelope::Data { channel, message, .. } => {
                 let info = self.shared.scenario.plan.channels[channel as usize];
                 if let Some(task) = self.task_mut(info.to) {
                     task.subtask.push_input(info.input_index, message);
                 }
             }
-            Envelope::Trigger {
-                checkpoint_id,
-                subtasks,
-                ..
-            } => {
+            Envelope::Trigger { checkpoint_id, subtasks, .. } => {
                 for id in subtasks {
                     let Some(task) = self.task_mut(id) else {
                         continue;
@@ -1374,28 +1229,15 @@ impl TaskManager {
                     }
                 }
             }
-            Envelope::Notify {
-                attempt,
-                checkpoint_id,
-            } => {
-                let local = self
-                    .job
-                    .as_ref()
-                    .map(|j| j.local.clone())
-                    .unwrap_or_default();
+            Envelope::Notify { attempt, checkpoint_id } => {
+                let local = self.job.as_ref().map(|j| j.local.clone()).unwrap_or_default();
                 for id in local {
                     if let Some(task) = self.task_mut(id) {
                         task.subtask.notify_checkpoint_complete(checkpoint_id);
                     }
                     self.drain(id, now, link);
                 }
-                link.queue(
-                    JOB_MANAGER,
-                    Envelope::Notified {
-                        attempt,
-                        checkpoint_id,
-                    },
-                );
+                link.queue(JOB_MANAGER, Envelope::Notified { attempt, checkpoint_id });
             }
             _ => {}
         }
@@ -1413,11 +1255,8 @@ impl TaskManager {
             };
             let mut progressed = false;
             for id in job.local.clone() {
-                let is_source = self
-                    .job
-                    .as_ref()
-                    .and_then(|j| j.tasks[id].as_ref())
-                    .is_some_and(|t| t.subtask.is_source());
+                let is_source =
+                    self.job.as_ref().and_then(|j| j.tasks[id].as_ref()).is_some_and(|t| t.subtask.is_source());
                 if is_source {
                     progressed |= self.run_source(id, now, link);
                 } else {
@@ -1454,9 +1293,7 @@ impl TaskManager {
                     continue;
                 };
                 any_left = true;
-                if entry.append_ns <= now
-                    && next.is_none_or(|(t, p, _)| (entry.append_ns, partition) < (t, p))
-                {
+                if entry.append_ns <= now && next.is_none_or(|(t, p, _)| (entry.append_ns, partition) < (t, p)) {
                     next = Some((entry.append_ns, partition, offset));
                 }
             }
@@ -1466,8 +1303,7 @@ impl TaskManager {
             if let Some((_, partition, offset)) = record {
                 let at = SourceRef { partition, offset };
                 let event = log.event(at).expect("entry exists");
-                task.subtask
-                    .handle_source_record(partition, offset, event, now);
+                task.subtask.handle_source_record(partition, offset, event, now);
                 let mut ext = self.shared.ext();
                 ext.records_read += 1;
                 let high = &mut ext.high_water[partition as usize];
@@ -1508,9 +1344,7 @@ impl TaskManager {
 
     /// Carry out everything subtask `id` asked for.
     fn drain(&mut self, id: SubtaskId, now: u64, link: &mut Link) {
-        let TaskManager {
-            shared, job, me, ..
-        } = self;
+        let TaskManager { shared, job, me, .. } = self;
         let Some(job) = job.as_mut() else {
             return;
         };
@@ -1532,14 +1366,7 @@ impl TaskManager {
                             receiver.subtask.push_input(info.input_index, message);
                         }
                     } else {
-                        link.queue(
-                            node,
-                            Envelope::Data {
-                                attempt: job.attempt,
-                                channel: channel as u32,
-                                message,
-                            },
-                        );
+                        link.queue(node, Envelope::Data { attempt: job.attempt, channel: channel as u32, message });
                     }
                 }
                 Output::Snapshot(report) => {
@@ -1548,12 +1375,7 @@ impl TaskManager {
                     let accepted = shared.ext().storage.write(checkpoint_id, id, report.state);
                     link.queue(
                         JOB_MANAGER,
-                        Envelope::Ack {
-                            attempt: job.attempt,
-                            subtask: id,
-                            checkpoint_id,
-                            accepted,
-                        },
+                        Envelope::Ack { attempt: job.attempt, subtask: id, checkpoint_id, accepted },
                     );
                 }
                 Output::Sink(effect) => {
@@ -1563,13 +1385,9 @@ impl TaskManager {
                     }
                     ext.store.apply(plan.subtasks[id].operator, id, effect, now);
                 }
-                Output::Note(Note::Finished) => link.queue(
-                    JOB_MANAGER,
-                    Envelope::Finished {
-                        attempt: job.attempt,
-                        subtask: id,
-                    },
-                ),
+                Output::Note(Note::Finished) => {
+                    link.queue(JOB_MANAGER, Envelope::Finished { attempt: job.attempt, subtask: id })
+                }
                 Output::Note(_) => {}
             }
         }
