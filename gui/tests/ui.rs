@@ -274,3 +274,31 @@ fn partitioning_and_delaying_a_link_fork_the_run() {
     assert_eq!(session.runs.len(), 3, "a fork of the fork");
     assert_eq!(session.run().injections.len(), 2, "it replays both faults");
 }
+
+/// The flow a new user tries first: on the default scenario, crash a task manager while a
+/// checkpoint is in flight, then compare the guarantees: at-least-once over-counts, exactly-once
+/// is exact.
+#[test]
+fn crashing_during_a_checkpoint_then_comparing_shows_at_least_once_duplicates() {
+    let mut h = harness(ScenarioSource::Embedded);
+    h.run_steps(1);
+    // Checkpoint 5 is triggered at 10 s; its barriers are on their way 2 ms later.
+    h.state_mut().apply(Action::Time(Command::Seek(10_002_000_000)));
+    h.run_steps(1);
+    h.get_by_label("Crash tm-1 now").click();
+    h.run_steps(2);
+    let session = h.state().session.as_ref().unwrap();
+    assert_eq!(session.runs.len(), 2, "the crash forked the run");
+    h.get_by_label("Faults and outcomes").click();
+    h.run_steps(1);
+    h.get_by_label("Compare at-most-once, at-least-once, exactly-once").click();
+    h.run_steps(2);
+    let session = h.state().session.as_ref().unwrap();
+    let (_, reports) = session.comparison.as_ref().expect("compared");
+    let class = |g, s| reports.iter().find(|r| r.guarantee == g && r.sink == s).map(|r| r.class);
+    use engine::sink::SinkKind;
+    use sim::scenario::{Guarantee, OutcomeClass};
+    assert_eq!(class(Guarantee::AtLeastOnce, SinkKind::Plain), Some(OutcomeClass::Duplicates));
+    assert_eq!(class(Guarantee::ExactlyOnce, SinkKind::TwoPhaseCommit), Some(OutcomeClass::Exact));
+    assert_eq!(class(Guarantee::AtMostOnce, SinkKind::Plain), Some(OutcomeClass::Loss));
+}

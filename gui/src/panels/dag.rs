@@ -79,6 +79,7 @@ pub fn dag_ui(
     actions: &mut Vec<Action>,
 ) {
     legend_ui(ui, session);
+    task_managers_ui(ui, session, frame, restart_after_ms, actions);
     let layout = &session.layout;
     let scenario = &session.scenario;
     let size = ui.available_size().max(Vec2::new(200.0, 120.0));
@@ -322,6 +323,40 @@ pub fn dag_ui(
             layout.subtasks[s].name, layout.subtasks[s].task_manager, st.records_in, st.records_out
         ));
     }
+}
+
+/// The task managers as groups: which subtasks each runs, whether it is up, and a button to crash
+/// it at the cursor (the run forks there) — the most direct way into a failure.
+fn task_managers_ui(
+    ui: &mut egui::Ui,
+    session: &Session,
+    frame: &Frame,
+    restart_after_ms: Option<u64>,
+    actions: &mut Vec<Action>,
+) {
+    let layout = &session.layout;
+    ui.horizontal_wrapped(|ui| {
+        for tm in 0..layout.task_managers {
+            let down = frame.dag.down.contains(&tm);
+            let colour = if down { DOWN_COLOR } else { palette(tm as usize) };
+            egui::Frame::group(ui.style()).stroke(Stroke::new(1.5, colour)).show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    ui.colored_label(colour, format!("tm-{tm}"));
+                    let names: Vec<&str> =
+                        layout.subtasks.iter().filter(|s| s.task_manager == tm).map(|s| s.name.as_str()).collect();
+                    ui.small(if down { "DOWN".to_string() } else { names.join(" ") });
+                    let crash = FaultRequest::Crash { tm, restart_after_ms };
+                    if ui
+                        .add_enabled(!down, egui::Button::new(format!("Crash tm-{tm} now")).small())
+                        .on_hover_text(format!("{} (the run forks at the cursor)", crash.describe()))
+                        .clicked()
+                    {
+                        actions.push(Action::Inject(crash));
+                    }
+                });
+            });
+        }
+    });
 }
 
 /// What the glyphs mean, and which colour is which task manager.
