@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::faults::{to_spec, Fault, Trigger};
+use crate::faults::{to_spec, Fault};
 use crate::run::{check_with_faults, fault_schedule_in_time};
 use crate::scenario::{Scenario, ScenarioFile, SourceData};
 
@@ -181,9 +181,4 @@ fn halve(fault: &Fault) -> Option<Fault> {
         }
         _ => return None,
     })
-}
-
-/// Crash triggers are kept as written; only time-based ones can be moved. (Used by tests.)
-pub fn is_timed(fault: &Fault) -> bool {
-    !matches!(fault, Fault::Crash { at, .. } if !matches!(at, Trigger::At(_)))
 }

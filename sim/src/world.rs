@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use engine::checkpoint::{CheckpointCoordinator, CheckpointEvent, CheckpointMode};
-use engine::graph::{OperatorKind, SubtaskId};
+use engine::graph::SubtaskId;
 use engine::message::{Message, MessageKind};
 use engine::sink::{SinkEffect, TxnId};
 use engine::subtask::{Note, OperatorState, Output, Subtask};
@@ -1084,11 +1084,12 @@ impl World {
         // Wait for the nodes the job needs; a node that never returns gives its tasks away.
         let needed: Vec<NodeId> = self.tasks.iter().map(|t| t.node).chain([JOB_MANAGER]).collect();
         if let Some(&down) = needed.iter().find(|&&n| !self.nodes[n].alive) {
-            let back = self.queue.iter_unsorted().find_map(|(t, e)| match e {
+            // The earliest return of that node (min: independent of the heap's internal order).
+            let back = self.queue.iter_unsorted().filter_map(|(t, e)| match e {
                 Event::NodeBack { node } if *node as usize == down => Some(t),
                 _ => None,
             });
-            match back {
+            match back.min() {
                 Some(t) => self.queue.schedule(t + 1, Event::JobRestart),
                 None if down == JOB_MANAGER => self.stop = Some(StopReason::JobFailed),
                 None => {
@@ -1261,11 +1262,6 @@ impl World {
         };
         let done = std::mem::replace(&mut self.bucket, next);
         self.metrics.push(done);
-    }
-
-    /// Is this operator a sink?
-    pub fn is_sink(&self, operator: usize) -> bool {
-        matches!(self.scenario.plan.operators[operator].kind, OperatorKind::Sink(_))
     }
 }
 
