@@ -191,6 +191,10 @@ fn replay(
     let result = sim::RunResult { world, stop: stop.unwrap_or(sim::StopReason::TimeLimit) };
     if stop.is_some() {
         out!("{}", report::summary(&result));
+        if !result.world.checkpoints.is_empty() {
+            outln!("\n== checkpoints ==");
+            out!("{}", report::checkpoints_table(&result));
+        }
         let reference = sim::run::reference_run(&scenario, seed);
         let outcome = sim::oracle::evaluate(&reference.visible_rows(), &result.visible_rows());
         outln!(

@@ -175,3 +175,39 @@ pub fn compare_table(reports: &[crate::run::VariantReport]) -> String {
     );
     out
 }
+
+/// Per checkpoint, the figures Flink's web UI shows: when it started, how it ended and how long it
+/// took, and across its subtasks the largest start delay, alignment, sync and async parts, and the
+/// total state size.
+pub fn checkpoints_table(result: &RunResult) -> String {
+    let world = &result.world;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:>4} {:>11} {:<22} {:>12} {:>15} {:>15} {:>12} {:>12} {:>12}",
+        "id", "triggered", "outcome", "duration", "max start delay", "max alignment", "max sync", "max async", "state"
+    );
+    for c in &world.checkpoints {
+        let outcome = match &c.outcome {
+            CheckpointOutcome::InProgress => "in progress".to_string(),
+            CheckpointOutcome::Completed { .. } => "completed".to_string(),
+            CheckpointOutcome::Aborted { reason, .. } => format!("aborted ({reason})"),
+        };
+        let max = |f: fn(&crate::recording::SubtaskCheckpointStats) -> u64| c.subtasks.iter().map(f).max().unwrap_or(0);
+        let state: u64 = c.subtasks.iter().map(|s| s.state_size_bytes).sum();
+        let _ = writeln!(
+            out,
+            "{:>4} {:>11} {:<22} {:>12} {:>15} {:>15} {:>12} {:>12} {:>9} kB",
+            c.id,
+            format_virtual(&world.scenario, c.triggered_ns),
+            outcome,
+            c.duration_ns().map_or("-".to_string(), |d| format!("{} ms", ms3(d))),
+            format!("{} ms", ms3(max(|s| s.start_delay_ns))),
+            format!("{} ms", ms3(max(|s| s.alignment_ns))),
+            format!("{} ms", ms3(max(|s| s.sync_ns))),
+            format!("{} ms", ms3(max(|s| s.async_ns))),
+            state.div_ceil(1024)
+        );
+    }
+    out
+}
