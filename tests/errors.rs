@@ -268,3 +268,18 @@ fn cli_without_arguments_and_without_a_display_names_the_headless_run_command() 
     assert!(stderr.contains(" run "), "{}", describe(&output));
     assert!(!stderr.contains("panicked"), "{}", describe(&output));
 }
+
+#[test]
+fn a_generator_that_would_exceed_the_event_limit_is_refused() {
+    let text = VALID.replace(
+        r#"source: Events([(key: "a", value: 1, ts: 5, arrives: 10)]),"#,
+        "duration_ms: 600_000,\n    source: Generator((rate_per_s: 1_000_000)),",
+    );
+    check_invalid(&text, "source.rate_per_s", "rate_per_s", "the limit is 50000000");
+}
+
+#[test]
+fn sliding_windows_with_too_many_windows_per_record_are_refused() {
+    let text = VALID.replace("Tumbling(size_ms: 10)", "Sliding(size_ms: 10_000_000, slide_ms: 1)");
+    check_invalid(&text, "pipeline[2].kind", "\"w\"", "at most 1000 sliding windows");
+}

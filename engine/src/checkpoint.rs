@@ -174,7 +174,7 @@ impl CheckpointCoordinator {
             next_id: 1,
             pending: None,
             latest_completed: None,
-            next_trigger_ns: now_ns + config.interval_ns,
+            next_trigger_ns: now_ns.saturating_add(config.interval_ns),
         }
     }
 
@@ -196,7 +196,7 @@ impl CheckpointCoordinator {
     /// When the coordinator next wants to be woken: the next trigger or the pending timeout.
     pub fn next_deadline_ns(&self) -> ProcTimeNs {
         match &self.pending {
-            Some(p) => p.triggered_ns + self.config.timeout_ns,
+            Some(p) => p.triggered_ns.saturating_add(self.config.timeout_ns),
             None => self.next_trigger_ns,
         }
     }
@@ -204,7 +204,7 @@ impl CheckpointCoordinator {
     /// Called at (or after) `next_deadline_ns`: trigger a checkpoint or time one out.
     pub fn on_tick(&mut self, now_ns: ProcTimeNs) -> Option<CheckpointEvent> {
         if let Some(p) = &self.pending {
-            if now_ns < p.triggered_ns + self.config.timeout_ns {
+            if now_ns < p.triggered_ns.saturating_add(self.config.timeout_ns) {
                 return None;
             }
             let id = p.id;
@@ -241,14 +241,15 @@ impl CheckpointCoordinator {
     pub fn on_job_restart(&mut self, now_ns: ProcTimeNs) -> Option<CheckpointEvent> {
         let aborted =
             self.pending.take().map(|p| CheckpointEvent::Aborted { id: p.id, reason: AbortReason::JobRestarted });
-        self.next_trigger_ns = now_ns + self.config.interval_ns;
+        self.next_trigger_ns = now_ns.saturating_add(self.config.interval_ns);
         aborted
     }
 
     fn end_pending(&mut self, now_ns: ProcTimeNs) {
         let p = self.pending.take().expect("a pending checkpoint");
         // The interval counts from the last trigger; the minimum pause from the last end.
-        self.next_trigger_ns = (p.triggered_ns + self.config.interval_ns).max(now_ns + self.config.min_pause_ns);
+        self.next_trigger_ns =
+            p.triggered_ns.saturating_add(self.config.interval_ns).max(now_ns.saturating_add(self.config.min_pause_ns));
     }
 }
 

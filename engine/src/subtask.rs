@@ -549,7 +549,12 @@ impl Subtask {
         match &source.strategy {
             WatermarkStrategy::BoundedOutOfOrderness { emission, idle_timeout_ms, .. } => {
                 let idle_check = idle_timeout_ms.and_then(|t| {
-                    source.partitions.iter().filter(|p| !p.idle).map(|p| p.last_record_ns + ms_to_ns(t)).min()
+                    source
+                        .partitions
+                        .iter()
+                        .filter(|p| !p.idle)
+                        .map(|p| p.last_record_ns.saturating_add(ms_to_ns(t)))
+                        .min()
                 });
                 match emission {
                     Emission::Periodic { .. } => Some(source.next_periodic_ns),
@@ -574,11 +579,11 @@ impl Subtask {
                     if now_ns < source.next_periodic_ns {
                         return;
                     }
-                    source.next_periodic_ns = now_ns + ms_to_ns(interval_ms.max(1));
+                    source.next_periodic_ns = now_ns.saturating_add(ms_to_ns(interval_ms.max(1)));
                 }
                 if let Some(timeout_ms) = idle_timeout_ms {
                     for p in &mut source.partitions {
-                        if !p.idle && now_ns >= p.last_record_ns + ms_to_ns(timeout_ms) {
+                        if !p.idle && now_ns >= p.last_record_ns.saturating_add(ms_to_ns(timeout_ms)) {
                             p.idle = true;
                         }
                     }

@@ -22,6 +22,15 @@ use thiserror::Error;
 use crate::dist::Delay;
 use crate::faults::Fault;
 
+/// Limits that keep a scenario file from asking for more than a run can hold.
+pub const MAX_GENERATED_EVENTS: u64 = 50_000_000;
+pub const MAX_PARTITIONS: u32 = 10_000;
+pub const MAX_WINDOWS_PER_RECORD: i64 = 1_000;
+/// Any time, duration or cost in a file, in its unit (ms or µs): about 3 years in ms.
+pub const MAX_TIME_MS: u64 = 100_000_000_000;
+/// Any multiplier (`factor`, `rate_multiplier`, `*_milli`).
+pub const MAX_FACTOR: u64 = 1_000_000;
+
 /// The scenario embedded in the binary and opened by default.
 pub const DEFAULT_SCENARIO: &str = include_str!("../../scenarios/clickstream.ron");
 pub const DEFAULT_SCENARIO_FILE: &str = "scenarios/clickstream.ron";
@@ -1131,7 +1140,54 @@ fn parse_file(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError> {
     }
 }
 
+/// One mechanism for every time and cost in the file: none may exceed [`MAX_TIME_MS`] (so virtual
+/// nanosecond arithmetic can never overflow), and no factor may exceed [`MAX_FACTOR`]. Fields are
+/// found by name: `*_ms`, `*_us`, `ms`, and the explicit times `ts`, `arrives`, `at`, `watermark`.
+fn check_magnitudes(raw: &ScenarioFile, loc: &Locator) -> Result<(), ScenarioError> {
+    fn walk(v: &serde_json::Value, path: &str, loc: &Locator) -> Result<(), ScenarioError> {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, child) in map {
+                    let child_path = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                    let limit = if k.ends_with("_ms")
+                        || k.ends_with("_us")
+                        || ["ms", "ts", "arrives", "at", "watermark"].contains(&k.as_str())
+                    {
+                        Some((MAX_TIME_MS, "a time or duration"))
+                    } else if ["factor", "rate_multiplier"].contains(&k.as_str()) || k.ends_with("_milli") {
+                        Some((MAX_FACTOR, "a factor"))
+                    } else {
+                        None
+                    };
+                    if let (Some((max, what)), Some(n)) =
+                        (limit, child.as_i64().or_else(|| child.as_u64().map(|u| u.min(i64::MAX as u64) as i64)))
+                    {
+                        if n.unsigned_abs() > max {
+                            return Err(loc.error(
+                                child_path,
+                                Some(k),
+                                format!("{what} of {n} is beyond the limit of {max}"),
+                            ));
+                        }
+                    }
+                    walk(child, &child_path, loc)?;
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(item, &format!("{path}[{i}]"), loc)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+    let value = serde_json::to_value(raw).expect("a scenario always serialises");
+    walk(&value, "", loc)
+}
+
 fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> {
+    check_magnitudes(&raw, loc)?;
     let parsed = raw.clone();
     let cluster = &raw.cluster;
     if cluster.task_managers == 0 {
@@ -1159,6 +1215,26 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
             }
             if g.rate_per_s == 0 {
                 return Err(loc.error("source.rate_per_s", Some("rate_per_s"), "rate_per_s must be at least 1"));
+            }
+            // A limit on everything: the log is built up front, in memory.
+            let burst = g.bursts.iter().map(|b| b.rate_multiplier).max().unwrap_or(1).max(1);
+            let events = (g.rate_per_s as u128) * (raw.duration_ms as u128) / 1000 * burst as u128;
+            if events > MAX_GENERATED_EVENTS as u128 {
+                return Err(loc.error(
+                    "source.rate_per_s",
+                    Some("rate_per_s"),
+                    format!(
+                        "{} events/s for {} ms (bursts up to x{burst}) could generate {events} events; the limit is {MAX_GENERATED_EVENTS}",
+                        g.rate_per_s, raw.duration_ms
+                    ),
+                ));
+            }
+            if g.partitions > MAX_PARTITIONS {
+                return Err(loc.error(
+                    "source.partitions",
+                    Some("partitions"),
+                    format!("at most {MAX_PARTITIONS} partitions"),
+                ));
             }
             if g.keys == 0 {
                 return Err(loc.error("source.keys", Some("keys:"), "keys must be at least 1"));
@@ -1325,7 +1401,7 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
                 let kind = match *kind {
                     WindowShape::Tumbling { size_ms } if size_ms > 0 => WindowKind::Tumbling { size_ms },
                     WindowShape::Sliding { size_ms, slide_ms }
-                        if size_ms > 0 && slide_ms > 0 && slide_ms <= size_ms =>
+                        if size_ms > 0 && slide_ms > 0 && slide_ms <= size_ms && size_ms / slide_ms <= MAX_WINDOWS_PER_RECORD =>
                     {
                         WindowKind::Sliding { size_ms, slide_ms }
                     }
@@ -1334,7 +1410,7 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
                         return Err(loc.error(
                             format!("{field}.kind"),
                             Some(&marker),
-                            "window sizes, slides and gaps must be positive, and a slide no larger than the size",
+                            "window sizes, slides and gaps must be positive, a slide no larger than the size, and a record in at most 1000 sliding windows (size / slide)",
                         ))
                     }
                 };

@@ -1,0 +1,57 @@
+//! Bad input gets an error, never a panic: mutated scenario files must either load and run to an
+//! end, or be rejected with a located error.
+
+use proptest::prelude::*;
+use sim::{RunOptions, Scenario, ScenarioError};
+
+const BASES: [&str; 4] = [
+    include_str!("../scenarios/crash-during-checkpoint.ron"),
+    include_str!("../scenarios/streaming-systems-lateness.ron"),
+    include_str!("../scenarios/cluster-union.ron"),
+    include_str!("../scenarios/swarm.ron"),
+];
+
+/// Replace a span of a shipped file with a fragment that often breaks it in interesting ways.
+fn mutate(base: usize, start: usize, len: usize, fragment: &str) -> String {
+    let text = BASES[base % BASES.len()];
+    let mut start = start % text.len();
+    let mut end = (start + len).min(text.len());
+    while !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    while !text.is_char_boundary(end) {
+        end += 1;
+    }
+    format!("{}{}{}", &text[..start], fragment, &text[end..])
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn mutated_scenarios_are_rejected_or_run(
+        base in 0usize..4,
+        start in 0usize..4_000,
+        len in 0usize..12,
+        fragment in prop_oneof![
+            Just(""), Just("0"), Just("-1"), Just("99999999999"), Just("("), Just(")"), Just(","),
+            Just("\""), Just("x"), Just("None"), Just("Some(0)"), Just("parallelism: 0"), Just("[]"),
+            Just("12:00:00"), Just("\"99:99:99\""), Just("18446744073709551615"), Just("-9223372036854775808"),
+        ],
+    ) {
+        let text = mutate(base, start, len, fragment);
+        match Scenario::parse(&text, "mutated.ron") {
+            Ok(scenario) => {
+                // Keep it short: a mutated file may ask for a long run.
+                let mut scenario = scenario;
+                scenario.max_run_ms = scenario.max_run_ms.min(30_000);
+                let result = sim::run_scenario(std::sync::Arc::new(scenario), 1, RunOptions { keep_trace: false, ..RunOptions::default() });
+                prop_assert!(result.world.violations.is_empty(), "{:?}", result.world.violations);
+            }
+            Err(ScenarioError::Invalid { line, column, field, message, .. }) => {
+                prop_assert!(line >= 1 && column >= 1 && !field.is_empty() && !message.is_empty());
+            }
+            Err(e) => prop_assert!(false, "unexpected error kind: {e}"),
+        }
+    }
+}
