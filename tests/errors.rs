@@ -283,3 +283,12 @@ fn sliding_windows_with_too_many_windows_per_record_are_refused() {
     let text = VALID.replace("Tumbling(size_ms: 10)", "Sliding(size_ms: 10_000_000, slide_ms: 1)");
     check_invalid(&text, "pipeline[2].kind", "\"w\"", "at most 1000 sliding windows");
 }
+
+#[test]
+fn absurd_times_are_refused_before_they_overflow_anything() {
+    let text = VALID.replace(
+        "    name: \"errors test\",",
+        "    name: \"errors test\",\n    checkpoints: (interval_ms: 18446744073709551615),",
+    );
+    check_invalid(&text, "checkpoints.interval_ms", "interval_ms", "beyond the limit");
+}
