@@ -288,12 +288,23 @@ pub struct App {
     pub export_dir: String,
     /// The outcome of the last export.
     pub export_status: Option<Result<String, String>>,
-    /// Fault settings: how long a crashed task manager stays down (None: for good), and how
-    /// long a cut-off lasts.
+    /// The knobs of the fault buttons.
+    pub faults: FaultSettings,
+}
+
+/// How the fault buttons inject: how long a crashed task manager stays down (None: for good),
+/// how long a cut-off, partition or delay lasts, and how much a delayed link adds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FaultSettings {
     pub restart_after_ms: Option<u64>,
-    pub isolate_ms: u64,
-    /// Extra latency for "delay this link".
+    pub outage_ms: u64,
     pub link_delay_ms: u64,
+}
+
+impl Default for FaultSettings {
+    fn default() -> Self {
+        FaultSettings { restart_after_ms: Some(2_000), outage_ms: 5_000, link_delay_ms: 200 }
+    }
 }
 
 impl App {
@@ -320,9 +331,7 @@ impl App {
             visible_only: true,
             export_dir: "streamlab-charts".to_string(),
             export_status: None,
-            restart_after_ms: Some(2_000),
-            isolate_ms: 5_000,
-            link_delay_ms: 200,
+            faults: FaultSettings::default(),
         };
         if let ScenarioSource::File(p) = &source {
             app.path_text = p.display().to_string();
@@ -449,7 +458,7 @@ impl App {
         egui::CentralPanel::default().show(ui, |ui| {
             let height = ui.available_height();
             ui.allocate_ui(egui::vec2(ui.available_width(), (height * 0.47).max(220.0)), |ui| {
-                panels::dag::dag_ui(ui, session, frame, self.selected, self.restart_after_ms, &mut actions);
+                panels::dag::dag_ui(ui, session, frame, self.selected, self.faults.restart_after_ms, &mut actions);
             });
             ui.separator();
             ui.horizontal_wrapped(|ui| {
@@ -472,15 +481,7 @@ impl App {
                     &self.export_status,
                     &mut actions,
                 ),
-                Tab::Outcomes => panels::outcomes::outcomes_ui(
-                    ui,
-                    session,
-                    cursor,
-                    &mut self.restart_after_ms,
-                    &mut self.isolate_ms,
-                    &mut self.link_delay_ms,
-                    &mut actions,
-                ),
+                Tab::Outcomes => panels::outcomes::outcomes_ui(ui, session, cursor, &mut self.faults, &mut actions),
             }
         });
         self.finish_frame(actions, ui);

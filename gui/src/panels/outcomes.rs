@@ -6,7 +6,7 @@ use engine::sink::SinkKind;
 use sim::kernel::TimeNs;
 use sim::scenario::Guarantee;
 
-use crate::app::{Action, FaultRequest, Session};
+use crate::app::{Action, FaultRequest, FaultSettings, Session};
 use crate::panels::{BLOCKED_COLOR, GOOD_COLOR};
 use crate::view::outcomes::{self, OutcomeRow};
 use crate::view::time_text;
@@ -17,9 +17,7 @@ pub fn outcomes_ui(
     ui: &mut egui::Ui,
     session: &Session,
     cursor_ns: TimeNs,
-    restart_after_ms: &mut Option<u64>,
-    isolate_ms: &mut u64,
-    link_delay_ms: &mut u64,
+    settings: &mut FaultSettings,
     actions: &mut Vec<Action>,
 ) {
     egui::ScrollArea::vertical().id_salt("outcomes_scroll").auto_shrink([false, false]).show(ui, |ui| {
@@ -29,7 +27,7 @@ pub fn outcomes_ui(
             // runs, each against the original, and the comparison), which grows with every fork.
             variant_ui(&mut columns[0], session, actions);
             columns[0].separator();
-            faults_ui(&mut columns[0], session, cursor_ns, restart_after_ms, isolate_ms, link_delay_ms, actions);
+            faults_ui(&mut columns[0], session, cursor_ns, settings, actions);
             runs_ui(&mut columns[1], session, actions);
             columns[1].separator();
             comparison_ui(&mut columns[1], session, actions);
@@ -76,11 +74,10 @@ fn faults_ui(
     ui: &mut egui::Ui,
     session: &Session,
     cursor_ns: TimeNs,
-    restart_after_ms: &mut Option<u64>,
-    isolate_ms: &mut u64,
-    link_delay_ms: &mut u64,
+    settings: &mut FaultSettings,
     actions: &mut Vec<Action>,
 ) {
+    let FaultSettings { restart_after_ms, outage_ms, link_delay_ms } = settings;
     ui.strong(format!(
         "Inject a fault now ({}) — the run forks; the original stays",
         time_text(&session.scenario, cursor_ns)
@@ -103,9 +100,9 @@ fn faults_ui(
     });
     ui.horizontal_wrapped(|ui| {
         ui.label("Cut off from the job manager for");
-        ui.add(egui::DragValue::new(isolate_ms).range(1..=600_000).suffix(" ms"));
+        ui.add(egui::DragValue::new(outage_ms).range(1..=600_000).suffix(" ms"));
         for tm in 0..session.scenario.task_managers {
-            let request = FaultRequest::Isolate { tm, duration_ms: *isolate_ms };
+            let request = FaultRequest::Isolate { tm, duration_ms: *outage_ms };
             if ui.button(format!("Isolate tm-{tm}")).on_hover_text(request.describe()).clicked() {
                 actions.push(Action::Inject(request));
             }
@@ -117,7 +114,7 @@ fn faults_ui(
             ui.label("Links between task managers, for the same time:");
             for a in 0..tms {
                 for b in a + 1..tms {
-                    let request = FaultRequest::Partition { a, b, duration_ms: *isolate_ms };
+                    let request = FaultRequest::Partition { a, b, duration_ms: *outage_ms };
                     if ui.button(format!("Partition tm-{a}<->tm-{b}")).on_hover_text(request.describe()).clicked() {
                         actions.push(Action::Inject(request));
                     }
@@ -129,7 +126,7 @@ fn faults_ui(
             ui.add(egui::DragValue::new(link_delay_ms).range(1..=60_000).suffix(" ms"));
             for a in 0..tms {
                 for b in a + 1..tms {
-                    let request = FaultRequest::Delay { a, b, extra_ms: *link_delay_ms, duration_ms: *isolate_ms };
+                    let request = FaultRequest::Delay { a, b, extra_ms: *link_delay_ms, duration_ms: *outage_ms };
                     if ui.button(format!("Delay tm-{a}<->tm-{b}")).on_hover_text(request.describe()).clicked() {
                         actions.push(Action::Inject(request));
                     }
