@@ -185,6 +185,9 @@ pub struct Session {
     pub versus_original: Vec<Option<Outcome>>,
     /// The last guarantee comparison, and the run whose faults it used.
     pub comparison: Option<(usize, Vec<VariantReport>)>,
+    /// A comparison being computed on a worker thread (the window stays responsive): the run
+    /// whose faults it uses, and where the reports will arrive.
+    pub comparing: Option<(usize, std::sync::mpsc::Receiver<Vec<VariantReport>>)>,
     pub runs: Vec<RecordedRun>,
     /// Index of the run on screen.
     pub shown: usize,
@@ -226,6 +229,7 @@ impl Session {
             source,
             versus_original: vec![None],
             comparison: None,
+            comparing: None,
             runs: vec![run],
             shown: 0,
             charts,
@@ -409,9 +413,16 @@ impl App {
             }
             Action::Compare => {
                 if let Some(session) = &mut self.session {
+                    // Five setups, each with its reference run: seconds for big scenarios, so off
+                    // the UI thread. Deterministic all the same: the result depends only on inputs.
                     let faults = outcomes::fault_schedule(&session.base, session.run());
-                    let reports = outcomes::compare(&session.base, session.seed, &faults);
-                    session.comparison = Some((session.shown, reports));
+                    let (base, seed) = (session.base.clone(), session.seed);
+                    let (sender, receiver) = std::sync::mpsc::channel();
+                    std::thread::spawn(move || {
+                        // The window may have moved on (receiver dropped): nothing to do then.
+                        let _ = sender.send(outcomes::compare(&base, seed, &faults));
+                    });
+                    session.comparing = Some((session.shown, receiver));
                 }
             }
             Action::ExportCharts => {
@@ -490,6 +501,20 @@ impl App {
     fn finish_frame(&mut self, actions: Vec<Action>, ui: &egui::Ui) {
         for action in actions {
             self.apply(action);
+        }
+        if let Some(session) = &mut self.session {
+            if let Some((run, receiver)) = &session.comparing {
+                match receiver.try_recv() {
+                    Ok(reports) => {
+                        session.comparison = Some((*run, reports));
+                        session.comparing = None;
+                    }
+                    Err(std::sync::mpsc::TryRecvError::Empty) => {
+                        ui.ctx().request_repaint_after(std::time::Duration::from_millis(50))
+                    }
+                    Err(std::sync::mpsc::TryRecvError::Disconnected) => session.comparing = None,
+                }
+            }
         }
         if self.time.playing {
             ui.ctx().request_repaint();

@@ -13,6 +13,21 @@ fn harness(source: ScenarioSource) -> Harness<'static, App> {
         .build_ui_state(|ui, app: &mut App| app.workbench_ui(ui), App::new_headless(source, None))
 }
 
+/// Compare runs on a worker thread: step frames until its reports arrived (bounded), showing the
+/// spinner meanwhile. Waiting is not a timing assertion: the bound only keeps a bug from hanging.
+fn wait_for_comparison(h: &mut Harness<'static, App>) {
+    h.run_steps(1);
+    for _ in 0..600 {
+        if h.state().session.as_ref().unwrap().comparing.is_none() {
+            h.run_steps(1);
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        h.run_steps(1);
+    }
+    panic!("the comparison did not arrive");
+}
+
 fn scenario_file(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(name)
 }
@@ -173,7 +188,7 @@ fn crashing_a_task_manager_forks_the_run_and_compare_fills_the_table() {
     assert_eq!(cursor, end / 3, "the cursor stays where the fault was injected");
     assert!(h.query_by_label_contains("vs the original").is_some());
     h.get_by_label("Compare at-most-once, at-least-once, exactly-once").click();
-    h.run_steps(2);
+    wait_for_comparison(&mut h);
     let session = h.state().session.as_ref().unwrap();
     let (run, reports) = session.comparison.as_ref().expect("compared");
     assert_eq!((*run, reports.len()), (1, 5));
@@ -292,7 +307,7 @@ fn crashing_during_a_checkpoint_then_comparing_shows_at_least_once_duplicates() 
     h.get_by_label("Faults and outcomes").click();
     h.run_steps(1);
     h.get_by_label("Compare at-most-once, at-least-once, exactly-once").click();
-    h.run_steps(2);
+    wait_for_comparison(&mut h);
     let session = h.state().session.as_ref().unwrap();
     let (_, reports) = session.comparison.as_ref().expect("compared");
     let class = |g, s| reports.iter().find(|r| r.guarantee == g && r.sink == s).map(|r| r.class);

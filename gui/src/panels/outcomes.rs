@@ -167,7 +167,10 @@ fn runs_ui(ui: &mut egui::Ui, session: &Session, actions: &mut Vec<Action>) {
 fn comparison_ui(ui: &mut egui::Ui, session: &Session, actions: &mut Vec<Action>) {
     ui.strong("Compare the guarantees");
     ui.horizontal_wrapped(|ui| {
-        if ui
+        if session.comparing.is_some() {
+            ui.spinner();
+            ui.label("comparing…");
+        } else if ui
             .button("Compare at-most-once, at-least-once, exactly-once")
             .on_hover_text("Runs the scenario under each guarantee and sink kind with this run's faults, each against its own fault-free run")
             .clicked()
