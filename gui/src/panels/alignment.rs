@@ -81,6 +81,9 @@ pub fn alignment_ui(ui: &mut egui::Ui, session: &Session, frame: &Frame, actions
                         } else if input.queued > 0 {
                             parts.push(format!("{} queued", input.queued));
                         }
+                        if let Some(saved) = input.saved_in_flight.filter(|n| *n > 0) {
+                            parts.push(format!("{saved} in flight saved as channel state"));
+                        }
                         let text = if parts.is_empty() {
                             input.from.clone()
                         } else {
