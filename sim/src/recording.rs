@@ -9,7 +9,8 @@ use crate::kernel::TimeNs;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[repr(u8)]
 pub enum TraceKind {
-    /// A message left `subtask` on `channel`. a = arrival time (ns), b = [`MessageTag`] payload.
+    /// A message left `subtask` on `channel`. a = arrival time (ns), b = payload (a record's value,
+    /// the watermark, the checkpoint id, 1 for idle / 0 for active, 0 for end of input).
     SendRecord,
     SendWatermark,
     SendBarrier,
