@@ -573,6 +573,20 @@ impl Link {
         self.out.entry(to).or_default().queued.push(envelope);
     }
 
+    /// Take every packet the receiver task queued and handle it (both node loops start so).
+    fn receive_all(
+        &mut self,
+        inbox: &Inbox,
+        now: u64,
+        delivered: &mut Vec<(NodeId, Envelope)>,
+        heartbeats: &mut Vec<(NodeId, u64)>,
+    ) {
+        let packets: Vec<Packet> = inbox.borrow_mut().drain(..).collect();
+        for p in packets {
+            self.on_packet(p, now, delivered, heartbeats);
+        }
+    }
+
     fn on_packet(
         &mut self,
         p: Packet,
@@ -844,10 +858,7 @@ async fn job_manager(shared: Arc<Shared>) {
     let mut spins = 0;
     loop {
         let now = shared.now_ns();
-        let packets: Vec<Packet> = inbox.borrow_mut().drain(..).collect();
-        for p in packets {
-            link.on_packet(p, now, &mut delivered, &mut heartbeats);
-        }
+        link.receive_all(&inbox, now, &mut delivered, &mut heartbeats);
         for (node, session) in heartbeats.drain(..) {
             jm.on_heartbeat(node, session, now, &mut link);
         }
@@ -1119,10 +1130,7 @@ async fn task_manager(shared: Arc<Shared>, me: NodeId) {
     let mut spins = 0;
     loop {
         let now = shared.now_ns();
-        let packets: Vec<Packet> = inbox.borrow_mut().drain(..).collect();
-        for p in packets {
-            link.on_packet(p, now, &mut delivered, &mut heartbeats);
-        }
+        link.receive_all(&inbox, now, &mut delivered, &mut heartbeats);
         heartbeats.clear();
         for (_, envelope) in delivered.drain(..) {
             tm.on_envelope(envelope, now, &mut link);
