@@ -364,7 +364,7 @@ mod tests {
     }
     fn window() -> OperatorKind {
         OperatorKind::Window(WindowSpec {
-            kind: WindowKind::Tumbling { size_ms: 10 },
+            kind: WindowKind::Tumbling { size_ms: 10, offset_ms: 0 },
             aggregate: Aggregate::Count,
             allowed_lateness_ms: 0,
             track_lineage: false,

@@ -413,6 +413,14 @@ impl Subtask {
                 // Overtake everything queued on this input.
                 let overtaken = self.gate.queues[input].len();
                 self.gate.priority.push_back(PriorityBarrier { input, checkpoint_id: b.checkpoint_id, overtaken });
+                // The barrier closes this input's channel state on *arrival*: whatever comes
+                // after it on the channel belongs to the next epoch, even if the barrier itself
+                // is processed later.
+                if let Some(u) = &mut self.unaligned {
+                    if u.checkpoint_id == b.checkpoint_id {
+                        u.recording[input] = false;
+                    }
+                }
                 return;
             }
             if let Some(u) = &mut self.unaligned {
@@ -663,6 +671,7 @@ impl Subtask {
             OperatorState::Union => self.emit(Stream::Main, record),
             OperatorState::Window(window) => {
                 let mut results = std::mem::take(&mut self.scratch_records);
+                // `Skipped` (a gap between sliding windows, not late) is ignored silently, as in Flink.
                 if window.on_record(&record, &mut results) == RecordFate::DroppedLate {
                     self.counters.late_dropped += 1;
                     self.outbox.push_back(Output::Note(Note::LateDropped {
@@ -747,11 +756,23 @@ impl Subtask {
             let mut recording = vec![false; inputs];
             let seen = self.aligner.pending().map(|p| p.seen.clone()).unwrap_or_else(|| vec![true; inputs]);
             for (j, queue) in self.gate.queues.iter().enumerate() {
-                if j == input {
-                    channel_state[j] = queue.iter().take(overtaken).map(|(_, m)| m.clone()).collect();
-                } else if !seen[j] {
-                    channel_state[j] = queue.iter().map(|(_, m)| m.clone()).collect();
-                    recording[j] = true;
+                // Each queue is cut at its own barrier: the one just processed, one already
+                // waiting in the priority list, or (not arrived yet) the end of the queue, with
+                // later arrivals recorded until the barrier comes.
+                let waiting = self.gate.priority.iter().find(|p| p.input == j && p.checkpoint_id == checkpoint_id);
+                let cut = if j == input {
+                    Some(overtaken)
+                } else if seen[j] {
+                    Some(0)
+                } else {
+                    waiting.map(|p| p.overtaken)
+                };
+                match cut {
+                    Some(n) => channel_state[j] = queue.iter().take(n).map(|(_, m)| m.clone()).collect(),
+                    None => {
+                        channel_state[j] = queue.iter().map(|(_, m)| m.clone()).collect();
+                        recording[j] = true;
+                    }
                 }
             }
             if let OperatorState::Sink(sink) = &mut self.operator {

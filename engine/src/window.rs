@@ -37,9 +37,27 @@ impl Window {
 /// How records are assigned to windows.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum WindowKind {
-    Tumbling { size_ms: i64 },
-    Sliding { size_ms: i64, slide_ms: i64 },
-    Session { gap_ms: i64 },
+    /// Flink's `TumblingEventTimeWindows.of(size, offset)`; `|offset_ms| < size_ms`.
+    Tumbling {
+        size_ms: i64,
+        offset_ms: i64,
+    },
+    /// Flink's `SlidingEventTimeWindows.of(size, slide, offset)`; `|offset_ms| < slide_ms`. A slide
+    /// larger than the size leaves gaps: a record in a gap belongs to no window.
+    Sliding {
+        size_ms: i64,
+        slide_ms: i64,
+        offset_ms: i64,
+    },
+    Session {
+        gap_ms: i64,
+    },
+}
+
+/// Flink's `TimeWindow.getWindowStartWithOffset`: the start of the window of length `size_ms`
+/// (shifted by `offset_ms`) that holds `ts`, by floor modulo so negative times work too.
+pub fn window_start_with_offset(ts: EventTimeMs, offset_ms: i64, size_ms: i64) -> EventTimeMs {
+    ts - (ts - offset_ms).rem_euclid(size_ms)
 }
 
 impl WindowKind {
@@ -49,12 +67,12 @@ impl WindowKind {
     pub fn assign(&self, ts: EventTimeMs, out: &mut Vec<Window>) {
         out.clear();
         match *self {
-            WindowKind::Tumbling { size_ms } => {
-                let start = ts - ts.rem_euclid(size_ms);
+            WindowKind::Tumbling { size_ms, offset_ms } => {
+                let start = window_start_with_offset(ts, offset_ms, size_ms);
                 out.push(Window::new(start, start + size_ms));
             }
-            WindowKind::Sliding { size_ms, slide_ms } => {
-                let last_start = ts - ts.rem_euclid(slide_ms);
+            WindowKind::Sliding { size_ms, slide_ms, offset_ms } => {
+                let last_start = window_start_with_offset(ts, offset_ms, slide_ms);
                 let mut start = last_start;
                 while start > ts - size_ms {
                     out.push(Window::new(start, start + size_ms));
@@ -155,13 +173,17 @@ enum TimerKind {
     Cleanup,
 }
 
-/// What the operator did with one input record.
+/// What the operator did with one input record (Flink's `isSkippedElement` / `isElementLate`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RecordFate {
     /// Added to at least one window.
     Assigned,
-    /// Too late for every window it belongs to: dropped (and sent to the late output, if any).
+    /// In no window that is still open, and `ts + allowed_lateness <= watermark`: dropped as late
+    /// (and sent to the late output, if any).
     DroppedLate,
+    /// In no window (a gap between sliding windows) but not late: ignored, as Flink does, and
+    /// not counted as late.
+    Skipped,
 }
 
 /// The keyed window operator's state. `BTreeMap`s keep every iteration order deterministic.
@@ -205,8 +227,12 @@ impl WindowOperator {
         window.max_timestamp().saturating_add(self.spec.allowed_lateness_ms) <= self.watermark
     }
 
+    /// Flink's `EventTimeTrigger`: an end-of-window timer only for a window the watermark has
+    /// not reached (one behind it fires at once, and never again on time); a cleanup timer always.
     fn register_timers(&mut self, key: Key, window: Window) {
-        self.timers.insert((window.max_timestamp(), TimerKind::Fire, key, window));
+        if window.max_timestamp() > self.watermark {
+            self.timers.insert((window.max_timestamp(), TimerKind::Fire, key, window));
+        }
         let cleanup = window.max_timestamp().saturating_add(self.spec.allowed_lateness_ms);
         self.timers.insert((cleanup, TimerKind::Cleanup, key, window));
     }
@@ -223,7 +249,9 @@ impl WindowOperator {
             std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::btree_map::Entry::Vacant(e) => {
                 let max_ts = window.max_timestamp();
-                self.timers.insert((max_ts, TimerKind::Fire, key, window));
+                if max_ts > self.watermark {
+                    self.timers.insert((max_ts, TimerKind::Fire, key, window));
+                }
                 self.timers.insert((
                     max_ts.saturating_add(self.spec.allowed_lateness_ms),
                     TimerKind::Cleanup,
@@ -275,9 +303,16 @@ impl WindowOperator {
         self.scratch = windows;
         if assigned {
             RecordFate::Assigned
-        } else {
+        } else if self.is_element_late(record.timestamp_ms) {
             RecordFate::DroppedLate
+        } else {
+            RecordFate::Skipped
         }
+    }
+
+    /// Flink's `isElementLate`: `ts + allowed_lateness <= watermark`.
+    fn is_element_late(&self, ts: EventTimeMs) -> bool {
+        ts.saturating_add(self.spec.allowed_lateness_ms) <= self.watermark
     }
 
     fn on_record_merging(&mut self, record: &Record, out: &mut Vec<Record>) -> RecordFate {
@@ -392,19 +427,23 @@ mod tests {
 
     #[test]
     fn tumbling_assignment_including_negative_time() {
-        check_assign(WindowKind::Tumbling { size_ms: 10 }, 0, &[(0, 10)]);
-        check_assign(WindowKind::Tumbling { size_ms: 10 }, 9, &[(0, 10)]);
-        check_assign(WindowKind::Tumbling { size_ms: 10 }, 10, &[(10, 20)]);
-        check_assign(WindowKind::Tumbling { size_ms: 10 }, -1, &[(-10, 0)]);
+        check_assign(WindowKind::Tumbling { size_ms: 10, offset_ms: 0 }, 0, &[(0, 10)]);
+        check_assign(WindowKind::Tumbling { size_ms: 10, offset_ms: 0 }, 9, &[(0, 10)]);
+        check_assign(WindowKind::Tumbling { size_ms: 10, offset_ms: 0 }, 10, &[(10, 20)]);
+        check_assign(WindowKind::Tumbling { size_ms: 10, offset_ms: 0 }, -1, &[(-10, 0)]);
     }
 
     #[test]
     fn sliding_assignment_lists_every_overlapping_window() {
-        let kind = WindowKind::Sliding { size_ms: 10, slide_ms: 5 };
+        let kind = WindowKind::Sliding { size_ms: 10, slide_ms: 5, offset_ms: 0 };
         check_assign(kind.clone(), 7, &[(0, 10), (5, 15)]);
         check_assign(kind.clone(), 5, &[(0, 10), (5, 15)]);
         check_assign(kind.clone(), 4, &[(-5, 5), (0, 10)]);
-        check_assign(WindowKind::Sliding { size_ms: 10, slide_ms: 3 }, 9, &[(0, 10), (3, 13), (6, 16), (9, 19)]);
+        check_assign(
+            WindowKind::Sliding { size_ms: 10, slide_ms: 3, offset_ms: 0 },
+            9,
+            &[(0, 10), (3, 13), (6, 16), (9, 19)],
+        );
     }
 
     /// Run records and watermarks through an operator; return (key, start, end, value, firing).
@@ -445,20 +484,20 @@ mod tests {
 
     #[test]
     fn tumbling_fires_when_watermark_reaches_max_timestamp() {
-        let s = spec(WindowKind::Tumbling { size_ms: 10 }, Aggregate::Sum, 0);
+        let s = spec(WindowKind::Tumbling { size_ms: 10, offset_ms: 0 }, Aggregate::Sum, 0);
         check(s.clone(), &[R(1, 5, 3), R(1, 7, 9), W(8)], &[], 0);
         check(s, &[R(1, 5, 3), R(1, 7, 9), W(9)], &[(1, 0, 10, 12, Firing::OnTime)], 0);
     }
 
     #[test]
     fn record_behind_watermark_is_dropped_without_lateness() {
-        let s = spec(WindowKind::Tumbling { size_ms: 10 }, Aggregate::Count, 0);
+        let s = spec(WindowKind::Tumbling { size_ms: 10, offset_ms: 0 }, Aggregate::Count, 0);
         check(s, &[R(1, 1, 3), W(9), R(1, 1, 4)], &[(1, 0, 10, 1, Firing::OnTime)], 1);
     }
 
     #[test]
     fn allowed_lateness_gives_late_firings_then_drops_after_cleanup() {
-        let s = spec(WindowKind::Tumbling { size_ms: 10 }, Aggregate::Sum, 5);
+        let s = spec(WindowKind::Tumbling { size_ms: 10, offset_ms: 0 }, Aggregate::Sum, 5);
         check(
             s,
             &[R(1, 1, 3), W(9), R(1, 2, 4), W(13), R(1, 4, 5), W(14), R(1, 8, 6)],
@@ -505,7 +544,7 @@ mod tests {
 
     #[test]
     fn lineage_records_every_contributor() {
-        let mut op = WindowOperator::new(spec(WindowKind::Tumbling { size_ms: 10 }, Aggregate::Count, 0));
+        let mut op = WindowOperator::new(spec(WindowKind::Tumbling { size_ms: 10, offset_ms: 0 }, Aggregate::Count, 0));
         let mut out = Vec::new();
         op.on_record(&rec(1, 1, 2), &mut out);
         op.on_record(&rec(1, 1, 4), &mut out);

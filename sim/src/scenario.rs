@@ -441,9 +441,22 @@ fn plain() -> SinkKind {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum WindowShape {
-    Tumbling { size_ms: i64 },
-    Sliding { size_ms: i64, slide_ms: i64 },
-    Session { gap_ms: i64 },
+    Tumbling {
+        size_ms: i64,
+        /// Flink's window offset: windows start at `offset_ms + k * size_ms`; `|offset_ms| < size_ms`.
+        #[serde(default)]
+        offset_ms: i64,
+    },
+    Sliding {
+        size_ms: i64,
+        slide_ms: i64,
+        /// Windows start at `offset_ms + k * slide_ms`; `|offset_ms| < slide_ms`.
+        #[serde(default)]
+        offset_ms: i64,
+    },
+    Session {
+        gap_ms: i64,
+    },
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -1399,18 +1412,25 @@ fn resolve(raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> 
             Step::Window { name, kind, aggregate, allowed_lateness_ms, late_output, parallelism, inputs, cost_us } => {
                 let marker = format!("\"{name}\"");
                 let kind = match *kind {
-                    WindowShape::Tumbling { size_ms } if size_ms > 0 => WindowKind::Tumbling { size_ms },
-                    WindowShape::Sliding { size_ms, slide_ms }
-                        if size_ms > 0 && slide_ms > 0 && slide_ms <= size_ms && size_ms / slide_ms <= MAX_WINDOWS_PER_RECORD =>
+                    WindowShape::Tumbling { size_ms, offset_ms }
+                        if size_ms > 0 && offset_ms.checked_abs().is_some_and(|o| o < size_ms) =>
                     {
-                        WindowKind::Sliding { size_ms, slide_ms }
+                        WindowKind::Tumbling { size_ms, offset_ms }
+                    }
+                    WindowShape::Sliding { size_ms, slide_ms, offset_ms }
+                        if size_ms > 0
+                            && slide_ms > 0
+                            && offset_ms.checked_abs().is_some_and(|o| o < slide_ms)
+                            && (size_ms as u64).div_ceil(slide_ms as u64) <= MAX_WINDOWS_PER_RECORD as u64 =>
+                    {
+                        WindowKind::Sliding { size_ms, slide_ms, offset_ms }
                     }
                     WindowShape::Session { gap_ms } if gap_ms > 0 => WindowKind::Session { gap_ms },
                     _ => {
                         return Err(loc.error(
                             format!("{field}.kind"),
                             Some(&marker),
-                            "window sizes, slides and gaps must be positive, a slide no larger than the size, and a record in at most 1000 sliding windows (size / slide)",
+                            "window sizes, slides and gaps must be positive, an offset smaller than the size (tumbling) or the slide (sliding) in absolute value, as Flink requires, and a record in at most 1000 sliding windows (size / slide)",
                         ))
                     }
                 };

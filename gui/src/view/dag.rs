@@ -109,9 +109,11 @@ fn detail(kind: &OperatorKind) -> String {
         OperatorKind::Filter(f) => format!("{f:?}"),
         OperatorKind::Window(w) => {
             let shape = match w.kind {
-                WindowKind::Tumbling { size_ms } => format!("tumbling {}", ms_text(size_ms)),
-                WindowKind::Sliding { size_ms, slide_ms } => {
-                    format!("sliding {} every {}", ms_text(size_ms), ms_text(slide_ms))
+                WindowKind::Tumbling { size_ms, offset_ms } => {
+                    format!("tumbling {}{}", ms_text(size_ms), offset_text(offset_ms))
+                }
+                WindowKind::Sliding { size_ms, slide_ms, offset_ms } => {
+                    format!("sliding {} every {}{}", ms_text(size_ms), ms_text(slide_ms), offset_text(offset_ms))
                 }
                 WindowKind::Session { gap_ms } => format!("session gap {}", ms_text(gap_ms)),
             };
@@ -448,5 +450,14 @@ mod tests {
         let into_slow = run.scenario.plan.subtasks[run.scenario.plan.subtask_by_name("slow[0]").unwrap()].inputs[0];
         assert!(state.channels[into_slow].full, "{:?}", state.channels[into_slow]);
         assert!(state.subtasks[0].backpressured);
+    }
+}
+
+/// ", offset 5 s" for a shifted window, nothing for the usual offset 0.
+fn offset_text(offset_ms: i64) -> String {
+    if offset_ms == 0 {
+        String::new()
+    } else {
+        format!(", offset {}", ms_text(offset_ms))
     }
 }
