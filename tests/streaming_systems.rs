@@ -43,6 +43,10 @@ fn clock_ms(clock: &str) -> i64 {
 
 /// The example as a scenario written here, not read from `scenarios/`.
 fn table_scenario(watermarks: &str, allowed_lateness_ms: i64) -> Scenario {
+    table_scenario_windowed(watermarks, "Tumbling(size_ms: 120_000)", allowed_lateness_ms)
+}
+
+fn table_scenario_windowed(watermarks: &str, window_kind: &str, allowed_lateness_ms: i64) -> Scenario {
     let events: Vec<String> = TABLE
         .iter()
         .map(|(score, ts, arrives)| format!(r#"(key: "team", value: {score}, ts: "{ts}", arrives: "{arrives}")"#))
@@ -58,7 +62,7 @@ fn table_scenario(watermarks: &str, allowed_lateness_ms: i64) -> Scenario {
     pipeline: [
         Source(name: "scores"),
         KeyBy(Key),
-        Window(name: "sum", kind: Tumbling(size_ms: 120_000), aggregate: Sum, allowed_lateness_ms: {allowed_lateness_ms}),
+        Window(name: "sum", kind: {window_kind}, aggregate: Sum, allowed_lateness_ms: {allowed_lateness_ms}),
         Sink(name: "out"),
     ],
 )"#,
@@ -194,4 +198,25 @@ fn late_firing_comes_when_the_9_arrives_at_12_08_19() {
     let result = run(shipped("streaming-systems-lateness.ron"));
     let late = result.visible_rows().into_iter().find(|r| r.row.firing == Firing::Late).expect("a late firing");
     assert_eq!(format_clock((late.visible_ns.expect("visible") / 1_000_000_000 * 1000) as i64), "12:08:19");
+}
+
+/// The book's sessions (gap 1 min) with the heuristic watermark and 10 min of allowed lateness.
+/// The 9 (event time 12:01:26, arriving 12:08:19) bridges the sessions [12:00:26, 12:01:26) and
+/// [12:02:26, 12:05:19) into one session of 36, behind the watermark: it fires at once, once, and
+/// never again on time (Flink's `EventTimeTrigger.onMerge` registers no timer behind the
+/// watermark). Before issue 8 the 36 fired a second time at the next watermark.
+#[test]
+fn heuristic_sessions_fire_the_bridged_session_of_36_once() {
+    let result = run(table_scenario_windowed(HEURISTIC, "Session(gap_ms: 60_000)", 600_000));
+    let rows = firings(&result);
+    let row = |start: &str, end: &str, value, firing| (start.to_string(), end.to_string(), value, firing);
+    assert_eq!(
+        rows,
+        vec![
+            row("12:00:26", "12:01:26", 5, Firing::OnTime),
+            row("12:02:26", "12:05:19", 22, Firing::OnTime),
+            row("12:00:26", "12:05:19", 36, Firing::Late),
+            row("12:06:39", "12:08:46", 12, Firing::OnTime),
+        ]
+    );
 }
