@@ -32,7 +32,7 @@ use proptest::prelude::*;
 enum Input {
     Record { key: u64, value: i64, ts: i64 },
     Watermark(i64),
-    EndOfInput,
+    End,
 }
 
 /// One emitted result: (key, start, end, value, firing).
@@ -176,7 +176,7 @@ fn engine_step(op: &mut WindowOperator, input: Input, offset: u64) -> StepOut {
             dropped_late = op.on_record(&record, &mut out) == RecordFate::DroppedLate;
         }
         Input::Watermark(w) => op.on_watermark(w, &mut out),
-        Input::EndOfInput => op.on_watermark(i64::MAX, &mut out),
+        Input::End => op.on_watermark(i64::MAX, &mut out),
     }
     let mut results: Vec<Firing5> = out
         .iter()
@@ -197,7 +197,7 @@ fn run_both(kind: WindowKind, aggregate: Aggregate, lateness: i64, inputs: &[Inp
         let expected = match input {
             Input::Record { key, value, ts } => model.on_record(key, value, ts),
             Input::Watermark(w) => model.on_watermark(w),
-            Input::EndOfInput => model.on_watermark(i64::MAX),
+            Input::End => model.on_watermark(i64::MAX),
         };
         let got = engine_step(&mut op, input, i as u64);
         if got != expected {
@@ -218,7 +218,7 @@ fn window_created_behind_the_watermark_fires_once() {
     // Tumbling 10 ms, lateness 10 ms, watermark ts - 1 after each record: a@15, a@5, a@30.
     // a@5 creates [0,10) behind W = 14 (but within the lateness): it fires at once with count 1,
     // and must not fire again, on time, when the watermark moves on (Flink registers no timer).
-    let inputs = [r(1, 15), Input::Watermark(14), r(1, 5), r(1, 30), Input::Watermark(29), Input::EndOfInput];
+    let inputs = [r(1, 15), Input::Watermark(14), r(1, 5), r(1, 30), Input::Watermark(29), Input::End];
     run_both(WindowKind::Tumbling { size_ms: 10, offset_ms: 0 }, Aggregate::Count, 10, &inputs).unwrap();
     let mut op = WindowOperator::new(WindowSpec {
         kind: WindowKind::Tumbling { size_ms: 10, offset_ms: 0 },
@@ -235,7 +235,7 @@ fn window_created_behind_the_watermark_fires_once() {
 #[test]
 fn session_merged_behind_the_watermark_fires_once() {
     // Gap 10, lateness 100: a@0, a@50, a@5 => [0,10)=1, [0,15)=2, [50,60)=1, nothing twice.
-    let inputs = [r(1, 0), Input::Watermark(-1), r(1, 50), Input::Watermark(49), r(1, 5), Input::EndOfInput];
+    let inputs = [r(1, 0), Input::Watermark(-1), r(1, 50), Input::Watermark(49), r(1, 5), Input::End];
     run_both(WindowKind::Session { gap_ms: 10 }, Aggregate::Count, 100, &inputs).unwrap();
     let mut op = WindowOperator::new(WindowSpec {
         kind: WindowKind::Session { gap_ms: 10 },
@@ -257,7 +257,7 @@ fn session_merged_behind_the_watermark_fires_once() {
 fn records_in_sliding_gaps_are_ignored_then_counted_late() {
     // Size 5, slide 10: [0,5), [10,15), ... A record at 7 is in no window.
     let kind = WindowKind::Sliding { size_ms: 5, slide_ms: 10, offset_ms: 0 };
-    let inputs = [r(1, 7), Input::Watermark(20), r(1, 8), r(1, 12), Input::EndOfInput];
+    let inputs = [r(1, 7), Input::Watermark(20), r(1, 8), r(1, 12), Input::End];
     run_both(kind.clone(), Aggregate::Count, 0, &inputs).unwrap();
     let mut op = WindowOperator::new(WindowSpec {
         kind,
@@ -274,7 +274,7 @@ fn records_in_sliding_gaps_are_ignored_then_counted_late() {
 fn offsets_shift_window_starts_as_flink_does() {
     // TumblingEventTimeWindows.of(10, 3): a record at 2 is in [-7, 3); at 3 in [3, 13).
     let kind = WindowKind::Tumbling { size_ms: 10, offset_ms: 3 };
-    let inputs = [r(1, 2), r(1, 3), r(1, -8), Input::EndOfInput];
+    let inputs = [r(1, 2), r(1, 3), r(1, -8), Input::End];
     run_both(kind.clone(), Aggregate::Count, 0, &inputs).unwrap();
     let mut op = WindowOperator::new(WindowSpec {
         kind,
@@ -326,7 +326,7 @@ fn workload() -> impl Strategy<Value = Vec<Input>> {
                     inputs.push(Input::Watermark(watermark - jump));
                 }
             }
-            inputs.push(Input::EndOfInput);
+            inputs.push(Input::End);
             inputs
         },
     )

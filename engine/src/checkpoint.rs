@@ -164,6 +164,13 @@ pub struct CheckpointCoordinator {
     latest_completed: Option<u64>,
     /// Earliest time the next checkpoint may be triggered.
     next_trigger_ns: ProcTimeNs,
+    /// The world reports every step that can change task state ([`Self::note_activity`]), so
+    /// checkpoints over idle time can be skipped.
+    skips_idle: bool,
+    /// Something changed since the last checkpoint was triggered.
+    active_since_trigger: bool,
+    /// Asleep over idle time: no deadline until [`Self::note_activity`] wakes it.
+    dormant: bool,
 }
 
 impl CheckpointCoordinator {
@@ -175,7 +182,43 @@ impl CheckpointCoordinator {
             pending: None,
             latest_completed: None,
             next_trigger_ns: now_ns.saturating_add(config.interval_ns),
+            skips_idle: false,
+            active_since_trigger: true,
+            dormant: false,
         }
+    }
+
+    /// Skip checkpoints over idle time. The caller promises to call [`Self::note_activity`]
+    /// whenever a task does anything but handle a barrier (reads a record, processes a record,
+    /// watermark, idleness change or end of input). A checkpoint is then not triggered when the
+    /// previous one completed and nothing happened since it was triggered: its snapshot would be
+    /// the previous one again. Flink would take it (and change nothing but the id); skipping it
+    /// makes idle virtual time free, so a run's cost does not depend on how far apart its times
+    /// are. The coordinator sleeps until the next activity and then triggers on its own grid.
+    pub fn skip_idle_checkpoints(&mut self) {
+        self.skips_idle = true;
+    }
+
+    /// A task did something that a snapshot would see. Returns true when this woke the
+    /// coordinator from idle sleep (the caller must re-arm its deadline).
+    pub fn note_activity(&mut self, now_ns: ProcTimeNs) -> bool {
+        self.active_since_trigger = true;
+        if !self.dormant {
+            return false;
+        }
+        self.dormant = false;
+        // The next point of the trigger grid at or after now.
+        let interval = self.config.interval_ns.max(1);
+        if self.next_trigger_ns < now_ns {
+            let steps = (now_ns - self.next_trigger_ns).div_ceil(interval);
+            self.next_trigger_ns = self.next_trigger_ns.saturating_add(steps.saturating_mul(interval));
+        }
+        true
+    }
+
+    /// Asleep over idle time (no deadline; see [`Self::skip_idle_checkpoints`]).
+    pub fn is_dormant(&self) -> bool {
+        self.dormant
     }
 
     pub fn config(&self) -> &CheckpointConfig {
@@ -214,6 +257,12 @@ impl CheckpointCoordinator {
         if now_ns < self.next_trigger_ns {
             return None;
         }
+        let previous_completed = self.latest_completed == Some(self.last_triggered());
+        if self.skips_idle && !self.active_since_trigger && previous_completed {
+            self.dormant = true;
+            return None;
+        }
+        self.active_since_trigger = false;
         let id = self.next_id;
         self.next_id += 1;
         self.pending = Some(PendingCheckpoint { id, triggered_ns: now_ns, acked: BTreeSet::new() });
@@ -242,6 +291,8 @@ impl CheckpointCoordinator {
         let aborted =
             self.pending.take().map(|p| CheckpointEvent::Aborted { id: p.id, reason: AbortReason::JobRestarted });
         self.next_trigger_ns = now_ns.saturating_add(self.config.interval_ns);
+        self.active_since_trigger = true;
+        self.dormant = false;
         aborted
     }
 

@@ -510,6 +510,16 @@ impl Subtask {
         reader.generator.observe(event.timestamp_ms);
         reader.idle = false;
         reader.last_record_ns = now_ns;
+        // After skipped ticks the grid point may lie in the past: move it to the next tick after
+        // now, where the periodic emitter would have looked next.
+        if let WatermarkStrategy::BoundedOutOfOrderness { emission: Emission::Periodic { interval_ms }, .. } =
+            source.strategy
+        {
+            if source.next_periodic_ns <= now_ns {
+                source.next_periodic_ns =
+                    next_grid_point(source.next_periodic_ns, ms_to_ns(interval_ms.max(1)), now_ns.saturating_add(1));
+            }
+        }
         let per_record =
             matches!(source.strategy, WatermarkStrategy::BoundedOutOfOrderness { emission: Emission::PerRecord, .. });
         self.counters.records_in += 1;
@@ -565,7 +575,21 @@ impl Subtask {
                         .min()
                 });
                 match emission {
-                    Emission::Periodic { .. } => Some(source.next_periodic_ns),
+                    // Flink's periodic emitter ticks every interval but only emits a watermark
+                    // that advanced. Ticks that cannot change anything are skipped, so idle
+                    // virtual time costs nothing: the next tick is the periodic one if a
+                    // watermark is pending, else the first tick at or after an idleness deadline.
+                    Emission::Periodic { interval_ms } => {
+                        let pending = self.source_watermark_pending();
+                        let idle_tick = idle_check.map(|deadline| {
+                            next_grid_point(source.next_periodic_ns, ms_to_ns((*interval_ms).max(1)), deadline)
+                        });
+                        if pending {
+                            Some(source.next_periodic_ns)
+                        } else {
+                            idle_tick
+                        }
+                    }
                     Emission::PerRecord => idle_check,
                 }
             }
@@ -587,7 +611,10 @@ impl Subtask {
                     if now_ns < source.next_periodic_ns {
                         return;
                     }
-                    source.next_periodic_ns = now_ns.saturating_add(ms_to_ns(interval_ms.max(1)));
+                    // Ticks stay on their grid even when skipped ones are jumped over.
+                    let interval_ns = ms_to_ns(interval_ms.max(1));
+                    source.next_periodic_ns =
+                        next_grid_point(source.next_periodic_ns, interval_ns, now_ns.saturating_add(1));
                 }
                 if let Some(timeout_ms) = idle_timeout_ms {
                     for p in &mut source.partitions {
@@ -851,6 +878,19 @@ impl Subtask {
         self.outbox.push_back(Output::Note(Note::Finished));
     }
 
+    /// Would a periodic tick now change the output: a higher watermark, or all partitions idle
+    /// while the output is not marked idle?
+    fn source_watermark_pending(&self) -> bool {
+        let OperatorState::Source(source) = &self.operator else {
+            return false;
+        };
+        let active = source.partitions.iter().filter(|p| !p.idle);
+        match active.map(|p| p.generator.current()).min() {
+            Some(w) => w > self.output_watermark,
+            None => !self.output_idle,
+        }
+    }
+
     fn emit_source_watermark(&mut self) {
         let OperatorState::Source(source) = &self.operator else {
             return;
@@ -935,4 +975,13 @@ impl Subtask {
 
 fn placeholder_record() -> Record {
     Record { key: 0, value: 0, timestamp_ms: 0, source: SourceRef::default(), ingest_ns: 0, pane: None }
+}
+
+/// The first point of the grid `origin + k * interval_ns` (k ≥ 0) at or after `at`.
+fn next_grid_point(origin: ProcTimeNs, interval_ns: ProcTimeNs, at: ProcTimeNs) -> ProcTimeNs {
+    if at <= origin {
+        return origin;
+    }
+    let steps = (at - origin).div_ceil(interval_ns);
+    origin.saturating_add(steps.saturating_mul(interval_ns))
 }

@@ -215,7 +215,11 @@ impl World {
             })
             .collect();
         let operators = scenario.plan.operators.len();
-        let coordinator = config.map(|c| CheckpointCoordinator::new(c, scenario.plan.subtasks.len(), 0));
+        let coordinator = config.map(|c| {
+            let mut coordinator = CheckpointCoordinator::new(c, scenario.plan.subtasks.len(), 0);
+            coordinator.skip_idle_checkpoints();
+            coordinator
+        });
         let mut checkpoint_storage = CheckpointStorage::default();
         for f in &faults {
             if let Fault::CheckpointStorageFailure { checkpoint } = f {
@@ -458,9 +462,17 @@ impl World {
             }
             Event::MetricsTick => {
                 self.close_bucket(now);
-                // Keep ticking only while something else can still happen.
-                if !self.queue.is_empty() {
-                    self.queue.schedule(now + self.options.metrics_bucket_ns, Event::MetricsTick);
+                // Keep ticking only while something else can still happen, and jump over
+                // buckets in which nothing can happen: idle virtual time costs no events (the
+                // series then has a gap, not a run of empty buckets).
+                if let Some(next_event_ns) = self.queue.peek_time_ns() {
+                    let bucket_ns = self.options.metrics_bucket_ns;
+                    let mut next_tick_ns = now + bucket_ns;
+                    if next_event_ns >= next_tick_ns {
+                        self.bucket.start_ns = next_event_ns - next_event_ns % bucket_ns;
+                        next_tick_ns = self.bucket.start_ns + bucket_ns;
+                    }
+                    self.queue.schedule(next_tick_ns, Event::MetricsTick);
                 }
             }
             Event::FaultStart { fault } => self.start_fault(fault as usize, now),
@@ -519,6 +531,9 @@ impl World {
             step.checkpoint_id.unwrap_or(0) as i64,
         );
         self.check_alignment_invariant(id, step.input, step.kind, step.checkpoint_id, now);
+        if step.kind != MessageKind::Barrier {
+            self.note_activity(now);
+        }
         self.drain_outputs(id);
         self.arm_timer(id);
         if self.tasks[id].subtask.has_runnable_input() {
@@ -559,6 +574,7 @@ impl World {
                 task.subtask.handle_source_record(partition, offset, event, now);
                 task.busy_until_ns = now + task.record_cost_ns * slow;
                 self.bucket.records_in[task.operator] += 1;
+                self.note_activity(now);
                 self.recorder.record(now, TraceKind::SourceRead, id as u32, 0, partition as i64, offset as i64);
                 self.drain_outputs(id);
                 self.arm_timer(id);
@@ -887,11 +903,22 @@ impl World {
         self.final_checkpoint_after.is_some_and(|after| latest.is_some_and(|l| l > after))
     }
 
+    /// A task did something a snapshot would see; wakes a coordinator asleep over idle time.
+    fn note_activity(&mut self, now: TimeNs) {
+        if self.coordinator.as_mut().is_some_and(|c| c.note_activity(now)) {
+            self.arm_coordinator();
+        }
+    }
+
     fn arm_coordinator(&mut self) {
         if self.checkpointing_done() {
             return;
         }
         let Some(c) = &self.coordinator else { return };
+        if c.is_dormant() {
+            self.coordinator_tick_at = None;
+            return;
+        }
         let at = c.next_deadline_ns();
         if self.coordinator_tick_at != Some(at) {
             self.coordinator_tick_at = Some(at);
