@@ -8,7 +8,7 @@ use engine::checkpoint::{CheckpointCoordinator, CheckpointEvent, CheckpointMode}
 use engine::graph::SubtaskId;
 use engine::message::{Message, MessageKind};
 use engine::sink::SinkEffect;
-use engine::subtask::{Note, OperatorState, Output, Subtask};
+use engine::subtask::{Counters, Note, OperatorState, Output, Subtask};
 use engine::SourceRef;
 use serde::Serialize;
 
@@ -166,6 +166,9 @@ pub struct World {
     /// Invariant 4 of [`crate::invariants`]: commits only what a completed checkpoint covers.
     commits: CommitInvariant,
     pub violations: Vec<Violation>,
+    /// Per earlier job attempt, every subtask's counters when that attempt was replaced (a
+    /// restart starts the counters of the new subtasks at zero).
+    pub earlier_attempts: Vec<Vec<Counters>>,
     /// Kernel events processed.
     pub events_processed: u64,
     /// Set when the job has finished for good.
@@ -251,6 +254,7 @@ impl World {
             stw_checkpoint: None,
             commits: CommitInvariant::default(),
             violations: Vec::new(),
+            earlier_attempts: Vec::new(),
             events_processed: 0,
             finished_at_ns: None,
             all_tasks_finished_ns: None,
@@ -286,6 +290,26 @@ impl World {
         self.queue.now_ns()
     }
 
+    /// Counters per job attempt (earlier ones, then the current one), per subtask.
+    pub fn counters_per_attempt(&self) -> Vec<Vec<Counters>> {
+        let mut all = self.earlier_attempts.clone();
+        all.push(self.tasks.iter().map(|t| t.subtask.counters()).collect());
+        all
+    }
+
+    /// A subtask's counters summed over every job attempt.
+    pub fn total_counters(&self, subtask: SubtaskId) -> Counters {
+        let mut total = self.tasks[subtask].subtask.counters();
+        for attempt in &self.earlier_attempts {
+            if let Some(c) = attempt.get(subtask) {
+                total.records_in += c.records_in;
+                total.records_out += c.records_out;
+                total.late_dropped += c.late_dropped;
+            }
+        }
+        total
+    }
+
     pub fn stop_reason(&self) -> Option<StopReason> {
         self.stop
     }
@@ -308,6 +332,13 @@ impl World {
     /// Process one kernel event. Returns false once the run has stopped.
     pub fn step(&mut self) -> bool {
         if self.stop.is_some() {
+            return false;
+        }
+        if self.finished_at_ns.is_some() {
+            // The job is over: whatever is still queued (a fault scheduled for later, a timer of
+            // an idle source, the metrics tick) cannot change its output or its verdict.
+            self.close_bucket(self.now_ns());
+            self.stop = Some(StopReason::JobFinished);
             return false;
         }
         let limit_ns = self.scenario.max_run_ms * 1_000_000;
@@ -1096,6 +1127,7 @@ impl World {
         let high_water: Vec<(u32, u64)> =
             self.source_high_water.iter().enumerate().map(|(p, o)| (p as u32, *o)).collect();
         let mut restored_occupancy: Vec<(usize, u32)> = Vec::new();
+        self.earlier_attempts.push(self.tasks.iter().map(|t| t.subtask.counters()).collect());
         for id in 0..self.tasks.len() {
             let state: Option<OperatorState> = restore_from
                 .and_then(|cp| self.checkpoint_storage.get(cp))
