@@ -30,8 +30,40 @@ fn write_stdout(args: std::fmt::Arguments) {
 mod bench;
 mod sweep;
 
+/// Exit codes, the same for every command (also in the book: `reference/exit-codes.md`).
+mod exit {
+    /// The job finished and every check passed.
+    pub const OK: u8 = 0;
+    /// A check failed: a guarantee's promise broken, a declared outcome not met, a failing seed
+    /// in a sweep, two runs of one seed that differ, a seed that does not fail given to shrink.
+    pub const CHECK_FAILED: u8 = 1;
+    /// The command line or the scenario file is wrong (clap's usage errors use 2 too).
+    pub const BAD_INPUT: u8 = 2;
+    /// The job did not finish: stalled, time limit (`max_run_ms`), or the restart strategy gave up.
+    pub const NOT_FINISHED: u8 = 3;
+    /// An invariant was violated: a bug in streamlab, please report it with the seed.
+    pub const INVARIANT: u8 = 4;
+    /// Anything else went wrong (a file could not be read or written, ...).
+    pub const ERROR: u8 = 5;
+}
+
+const EXIT_CODES: &str = "Exit codes (every command):
+  0  the job finished and every check passed
+  1  a check failed: a guarantee's promise broken (or a declared outcome not met), a failing
+     seed in a sweep, two runs of one seed that differ, nothing to shrink
+  2  the command line or the scenario file is wrong
+  3  the job did not finish: stalled, time limit (max_run_ms), or the restart strategy gave up
+  4  an invariant was violated: a bug in streamlab (report it with the seed)
+  5  any other error (a file could not be read or written)
+When several apply, the highest wins.";
+
 #[derive(Parser)]
-#[command(name = "streamlab", version, about = "A deterministic workbench for fault-tolerant stream processing")]
+#[command(
+    name = "streamlab",
+    version,
+    about = "A deterministic workbench for fault-tolerant stream processing",
+    after_help = EXIT_CODES
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -53,6 +85,9 @@ enum Command {
         /// Run twice and compare trace hashes; exit 1 when they differ.
         #[arg(long)]
         check_determinism: bool,
+        /// Add the seed's random faults (as `sweep --swarm`) when the scenario has no swarm.
+        #[arg(long)]
+        swarm: bool,
     },
     /// Run the same seed and faults under at-most-once, at-least-once and exactly-once (with each
     /// sink kind) and compare each with its fault-free reference.
@@ -60,9 +95,13 @@ enum Command {
         scenario: String,
         #[arg(long)]
         seed: Option<u64>,
-        /// Print the reports as JSON instead of a table.
+        /// Print the reports as JSON instead of a table: stdout holds only the JSON; the header
+        /// and messages go to stderr.
         #[arg(long)]
         json: bool,
+        /// Add the seed's random faults (as `sweep --swarm`) when the scenario has no swarm.
+        #[arg(long)]
+        swarm: bool,
     },
     /// Check many seeds: the declared outcomes (or the scenario's own guarantee), invariants,
     /// and that the job finishes. Prints every failing seed with the command that replays it.
@@ -80,6 +119,10 @@ enum Command {
         /// Run only shard K of N (`K/N`, 1-based): seeds whose position mod N is K-1.
         #[arg(long)]
         shard: Option<String>,
+        /// Print one JSON object per line and seed and variant on stdout (seed, variant,
+        /// verdict, counts, failures, replay command); the summary goes to stderr.
+        #[arg(long)]
+        json: bool,
     },
     /// Run one seed with its full trace: summary, the oracle's verdict, optionally a trace file
     /// (`.json`: Chrome trace format for Perfetto; anything else: JSON lines).
@@ -92,6 +135,9 @@ enum Command {
         until: Option<u64>,
         #[arg(long)]
         trace: Option<PathBuf>,
+        /// Add the seed's random faults (as `sweep --swarm`) when the scenario has no swarm.
+        #[arg(long)]
+        swarm: bool,
     },
     /// Reduce a failing seed's fault schedule and input to a small scenario that still fails the
     /// same check, and write it as a scenario file.
@@ -102,6 +148,9 @@ enum Command {
         /// Where to write the shrunk scenario (default: next to the input, `*-seed-N-shrunk.ron`).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Add the seed's random faults (as `sweep --swarm`) when the scenario has no swarm.
+        #[arg(long)]
+        swarm: bool,
     },
     /// Benchmarks: simulated events per second against a bare event loop doing the same work,
     /// and checkpoint overhead (asynchronous barriers against stop-the-world snapshots).
@@ -134,15 +183,15 @@ fn main() -> ExitCode {
     let result = match cli.command {
         None => gui::launch(None),
         Some(Command::Gui { scenario }) => gui::launch(scenario),
-        Some(Command::Run { scenario, seed, format, check_determinism }) => {
-            run(&scenario, seed, format, check_determinism)
+        Some(Command::Run { scenario, seed, format, check_determinism, swarm }) => {
+            run(&scenario, seed, format, check_determinism, swarm)
         }
-        Some(Command::Compare { scenario, seed, json }) => compare(&scenario, seed, json),
-        Some(Command::Sweep { scenario, seeds, jobs, swarm, shard }) => {
-            sweep::run(&scenario, &seeds, jobs, swarm, shard.as_deref())
+        Some(Command::Compare { scenario, seed, json, swarm }) => compare(&scenario, seed, json, swarm),
+        Some(Command::Sweep { scenario, seeds, jobs, swarm, shard, json }) => {
+            sweep::run(&scenario, &seeds, jobs, swarm, shard.as_deref(), json)
         }
-        Some(Command::Replay { scenario, seed, until, trace }) => replay(&scenario, seed, until, trace),
-        Some(Command::Shrink { scenario, seed, out }) => shrink(&scenario, seed, out),
+        Some(Command::Replay { scenario, seed, until, trace, swarm }) => replay(&scenario, seed, until, trace, swarm),
+        Some(Command::Shrink { scenario, seed, out, swarm }) => shrink(&scenario, seed, out, swarm),
         Some(Command::Bench { seconds, only }) => {
             if matches!(only, BenchKind::All | BenchKind::Events) {
                 out!("{}", bench::run(seconds));
@@ -162,50 +211,61 @@ fn main() -> ExitCode {
             eprintln!("error: {error:#}");
             // A scenario the user wrote is wrong: exit 2 (like a usage error), not 1.
             if error.downcast_ref::<ScenarioError>().is_some() {
-                ExitCode::from(2)
+                ExitCode::from(exit::BAD_INPUT)
             } else {
-                ExitCode::FAILURE
+                ExitCode::from(exit::ERROR)
             }
         }
     }
 }
 
+/// The exit code of one run held to its promise: 4 for a broken invariant, 3 for a job that did
+/// not finish, 1 for a broken promise, else 0.
+fn verdict_code(judgement: &sim::run::Judgement) -> u8 {
+    if judgement.violations > 0 || judgement.stop == sim::StopReason::InvariantViolated {
+        exit::INVARIANT
+    } else if judgement.stop != sim::StopReason::JobFinished {
+        exit::NOT_FINISHED
+    } else if !judgement.kept {
+        exit::CHECK_FAILED
+    } else {
+        exit::OK
+    }
+}
+
 fn replay(
-    scenario: &str,
+    scenario_arg: &str,
     seed: Option<u64>,
     until_ms: Option<u64>,
     trace: Option<PathBuf>,
+    swarm: bool,
 ) -> anyhow::Result<ExitCode> {
-    let scenario = Arc::new(load(scenario)?);
+    let scenario = Arc::new(load(scenario_arg, swarm)?);
     let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
     outln!("{}", header(&scenario, seed));
     let mut world = sim::World::new(scenario.clone(), seed, RunOptions::default());
     let stop = match until_ms {
         Some(ms) => {
-            world.run_until(ms * 1_000_000);
+            world.run_until(ms.saturating_mul(1_000_000));
             world.stop_reason()
         }
         None => Some(world.run()),
     };
     outln!("\n== summary ==");
     let result = sim::RunResult { world, stop: stop.unwrap_or(sim::StopReason::TimeLimit) };
+    let mut code = exit::OK;
     if stop.is_some() {
         out!("{}", report::summary(&result));
         if !result.world.checkpoints.is_empty() {
             outln!("\n== checkpoints ==");
             out!("{}", report::checkpoints_table(&result));
         }
-        let reference = sim::run::reference_run(&scenario, seed);
-        let outcome = sim::oracle::evaluate(&reference.visible_rows(), &result.visible_rows());
-        outln!(
-            "oracle vs the fault-free reference: {:?}; source records lost {}, duplicated {}; rows missing {}, twice {}, wrong {}",
-            outcome.class(),
-            outcome.lost_records.len(),
-            outcome.duplicated_records.len(),
-            outcome.missing_rows.len(),
-            outcome.duplicate_rows.len(),
-            outcome.wrong_rows.len()
-        );
+        for f in sim::run::faults_not_injected(&result.world) {
+            outln!("{f}");
+        }
+        let judgement = sim::run::judge(&scenario, seed, &result);
+        outln!("oracle vs the fault-free reference: {}", judgement.describe(scenario.guarantee));
+        code = verdict_code(&judgement);
     } else {
         outln!(
             "paused at {} (virtual); {} kernel events",
@@ -221,16 +281,20 @@ fn replay(
     }
     for v in &result.world.violations {
         eprintln!("INVARIANT VIOLATED at {} ns: {}", v.time_ns, v.message);
+        code = exit::INVARIANT;
     }
-    Ok(if result.world.violations.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    if code != exit::OK {
+        eprintln!("exit code {code}: see `streamlab --help` for the table");
+    }
+    Ok(ExitCode::from(code))
 }
 
-fn shrink(scenario_arg: &str, seed: u64, out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let scenario = Arc::new(load(scenario_arg)?);
+fn shrink(scenario_arg: &str, seed: u64, out: Option<PathBuf>, swarm: bool) -> anyhow::Result<ExitCode> {
+    let scenario = Arc::new(load(scenario_arg, swarm)?);
     outln!("{}", header(&scenario, seed));
     let Some(shrunk) = sim::shrink::shrink(&scenario, seed) else {
         outln!("seed {seed} does not fail: nothing to shrink");
-        return Ok(ExitCode::FAILURE);
+        return Ok(ExitCode::from(exit::CHECK_FAILED));
     };
     for step in &shrunk.steps {
         outln!("  {step}");
@@ -258,11 +322,12 @@ fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
-fn load(scenario: &str) -> anyhow::Result<Scenario> {
-    if scenario == "default" {
-        return Ok(Scenario::default_scenario());
-    }
-    Ok(Scenario::load(&PathBuf::from(scenario))?)
+/// Load a scenario (`default`: the embedded one); `swarm` adds the seed's random faults as
+/// `sweep --swarm` does ([`sim::run::with_swarm`]).
+fn load(scenario: &str, swarm: bool) -> anyhow::Result<Scenario> {
+    let loaded =
+        if scenario == "default" { Scenario::default_scenario() } else { Scenario::load(&PathBuf::from(scenario))? };
+    Ok(if swarm { sim::run::with_swarm(loaded) } else { loaded })
 }
 
 /// `SEED=N`, every resolved parameter, and the fault schedule of this seed: enough to replay.
@@ -279,14 +344,18 @@ fn header(scenario: &Scenario, seed: u64) -> String {
     lines.join("\n")
 }
 
-fn replay_command(scenario: &Scenario, seed: u64) -> String {
-    format!("cargo run --release -- run {} --seed {seed}", scenario.file)
+/// The command that reruns `command` on this scenario and seed, `--swarm` included when the
+/// faults came from it.
+pub(crate) fn rerun_command(command: &str, scenario: &Scenario, seed: u64, swarm: bool) -> String {
+    format!("cargo run --release -- {command} {} --seed {seed}{}", scenario.file, if swarm { " --swarm" } else { "" })
 }
 
-fn compare(scenario: &str, seed: Option<u64>, json: bool) -> anyhow::Result<ExitCode> {
-    let scenario = Arc::new(load(scenario)?);
+fn compare(scenario_arg: &str, seed: Option<u64>, json: bool, swarm: bool) -> anyhow::Result<ExitCode> {
+    let scenario = Arc::new(load(scenario_arg, swarm)?);
     let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
-    outln!("{}", header(&scenario, seed));
+    // With --json, stdout is the JSON document alone; everything for people goes to stderr.
+    let say = |line: String| if json { eprintln!("{line}") } else { outln!("{line}") };
+    say(header(&scenario, seed));
     let reports = sim::run::compare(&scenario, seed);
     if json {
         outln!("{}", serde_json::to_string_pretty(&reports).context("serialising the reports")?);
@@ -297,25 +366,41 @@ fn compare(scenario: &str, seed: Option<u64>, json: bool) -> anyhow::Result<Exit
     let unmet = sim::run::unmet_expectations(&scenario, &reports);
     let violated: Vec<&String> = reports.iter().flat_map(|r| r.violations.iter()).collect();
     if !violated.is_empty() {
-        eprintln!("invariant violated with seed {seed}; replay: {}", replay_command(&scenario, seed));
-        return Ok(ExitCode::FAILURE);
+        eprintln!("invariant violated with seed {seed}; replay: {}", rerun_command("replay", &scenario, seed, swarm));
+        return Ok(ExitCode::from(exit::INVARIANT));
+    }
+    if let Some(r) = reports.iter().find(|r| r.stop != sim::StopReason::JobFinished) {
+        eprintln!(
+            "{} with a {} sink did not finish ({:?}); replay: {}",
+            r.guarantee.label(),
+            r.sink.label(),
+            r.stop,
+            rerun_command("compare", &scenario, seed, swarm)
+        );
+        return Ok(ExitCode::from(exit::NOT_FINISHED));
     }
     if unmet.is_empty() {
         if !scenario.expect.outcomes.is_empty() {
-            outln!("all {} declared outcomes met", scenario.expect.outcomes.len());
+            say(format!("all {} declared outcomes met", scenario.expect.outcomes.len()));
         }
         Ok(ExitCode::SUCCESS)
     } else {
         for u in &unmet {
             eprintln!("expectation not met: {u}");
         }
-        eprintln!("replay: cargo run --release -- compare {} --seed {seed}", scenario.file);
-        Ok(ExitCode::FAILURE)
+        eprintln!("replay: {}", rerun_command("compare", &scenario, seed, swarm));
+        Ok(ExitCode::from(exit::CHECK_FAILED))
     }
 }
 
-fn run(scenario: &str, seed: Option<u64>, format: Format, check_determinism: bool) -> anyhow::Result<ExitCode> {
-    let scenario = Arc::new(load(scenario)?);
+fn run(
+    scenario_arg: &str,
+    seed: Option<u64>,
+    format: Format,
+    check_determinism: bool,
+    swarm: bool,
+) -> anyhow::Result<ExitCode> {
+    let scenario = Arc::new(load(scenario_arg, swarm)?);
     let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
     let header = header(&scenario, seed);
     // JSON mode keeps stdout pure JSON lines; the header goes to stderr.
@@ -325,15 +410,21 @@ fn run(scenario: &str, seed: Option<u64>, format: Format, check_determinism: boo
     }
     let options = RunOptions { keep_trace: false, ..RunOptions::default() };
     let result = sim::run_scenario(scenario.clone(), seed, options);
+    let judgement = sim::run::judge(&scenario, seed, &result);
     match format {
         Format::Text => {
             outln!("\n== summary ==");
             out!("{}", report::summary(&result));
+            for f in sim::run::faults_not_injected(&result.world) {
+                outln!("{f}");
+            }
+            outln!("oracle vs the fault-free reference: {}", judgement.describe(scenario.guarantee));
             outln!("\n== sink output ({} visible rows) ==", result.visible_rows().len());
             out!("{}", report::rows_text(&result));
         }
         Format::Json => {
             eprint!("{}", report::summary(&result));
+            eprintln!("oracle vs the fault-free reference: {}", judgement.describe(scenario.guarantee));
             for row in result.visible_rows() {
                 outln!("{}", serde_json::to_string(&report::row_json(&result, row)).context("serialising a row")?);
             }
@@ -348,17 +439,29 @@ fn run(scenario: &str, seed: Option<u64>, format: Format, check_determinism: boo
                 v.message
             );
         }
-        eprintln!("reproduce with seed {seed}: {}", replay_command(&scenario, seed));
-        return Ok(ExitCode::FAILURE);
+        eprintln!("reproduce with seed {seed}: {}", rerun_command("run", &scenario, seed, swarm));
+        return Ok(ExitCode::from(exit::INVARIANT));
     }
     if check_determinism {
-        let again = sim::run_scenario(scenario, seed, options);
+        let again = sim::run_scenario(scenario.clone(), seed, options);
         let (a, b) = (result.trace_hash(), again.trace_hash());
         if a != b {
             eprintln!("NOT DETERMINISTIC: seed {seed} gave trace hashes {a:#018x} and {b:#018x}");
-            return Ok(ExitCode::FAILURE);
+            return Ok(ExitCode::from(exit::CHECK_FAILED.max(verdict_code(&judgement))));
         }
         eprintln!("deterministic: two runs with seed {seed} gave trace hash {a:#018x}");
     }
-    Ok(ExitCode::SUCCESS)
+    let code = verdict_code(&judgement);
+    if code != exit::OK {
+        eprintln!(
+            "exit code {code}: {} (see `streamlab --help`); reproduce: {}",
+            if code == exit::NOT_FINISHED {
+                format!("the job did not finish ({:?})", result.stop)
+            } else {
+                format!("the oracle found {:?}", judgement.class)
+            },
+            rerun_command("run", &scenario, seed, swarm)
+        );
+    }
+    Ok(ExitCode::from(code))
 }

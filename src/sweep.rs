@@ -9,23 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context as _};
 use sim::run::{check_seed, SeedCheck};
-use sim::scenario::Swarm;
 use sim::testing::parse_seeds;
-
-/// The faults `--swarm` adds to a scenario that has none: two crashes, a partition, a latency
-/// spike and a slow node somewhere in the run.
-fn default_swarm(duration_ms: u64) -> Swarm {
-    Swarm {
-        crashes: 2,
-        partitions: 1,
-        latency_spikes: 1,
-        slow_nodes: 1,
-        from_ms: duration_ms / 10,
-        until_ms: (duration_ms * 9 / 10).max(duration_ms / 10 + 1),
-        max_outage_ms: 3_000,
-        include_job_manager: true,
-    }
-}
 
 fn shard_of(seeds: Vec<u64>, shard: Option<&str>) -> anyhow::Result<Vec<u64>> {
     let Some(spec) = shard else { return Ok(seeds) };
@@ -37,22 +21,27 @@ fn shard_of(seeds: Vec<u64>, shard: Option<&str>) -> anyhow::Result<Vec<u64>> {
     Ok(seeds.into_iter().enumerate().filter(|(i, _)| i % n == k - 1).map(|(_, s)| s).collect())
 }
 
-pub fn run(scenario_arg: &str, seeds: &str, jobs: usize, swarm: bool, shard: Option<&str>) -> anyhow::Result<ExitCode> {
-    let mut scenario = super::load(scenario_arg)?;
-    if swarm && scenario.swarm.is_none() {
-        scenario.swarm = Some(default_swarm(scenario.duration_ms));
-    }
-    let scenario = Arc::new(scenario);
+pub fn run(
+    scenario_arg: &str,
+    seeds: &str,
+    jobs: usize,
+    swarm: bool,
+    shard: Option<&str>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let scenario = Arc::new(super::load(scenario_arg, swarm)?);
     let seeds =
         parse_seeds(seeds).with_context(|| format!("--seeds {seeds}: write A..B, A..=B or a list like 3,7,9"))?;
     let seeds = shard_of(seeds, shard)?;
     let total = seeds.len();
-    outln!(
+    // With --json, stdout carries only the JSON lines; the summary goes to stderr.
+    let say = |line: String| if json { eprintln!("{line}") } else { outln!("{line}") };
+    say(format!(
         "sweep: {} ({}), {total} seeds, {jobs} worker(s){}",
         scenario.name,
         scenario.file,
         if swarm { ", swarm faults" } else { "" }
-    );
+    ));
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let results: Mutex<Vec<SeedCheck>> = Mutex::new(Vec::with_capacity(total));
@@ -71,6 +60,13 @@ pub fn run(scenario_arg: &str, seeds: &str, jobs: usize, swarm: bool, shard: Opt
     eprintln!();
     let mut results = results.into_inner().expect("workers are done");
     results.sort_by_key(|c| c.seed);
+    if json {
+        for check in &results {
+            for line in json_lines(&scenario, check, swarm) {
+                outln!("{}", serde_json::to_string(&line).context("serialising a sweep result")?);
+            }
+        }
+    }
 
     // Outcomes per guarantee and sink.
     let mut tally: BTreeMap<(String, String), BTreeMap<String, usize>> = BTreeMap::new();
@@ -83,19 +79,57 @@ pub fn run(scenario_arg: &str, seeds: &str, jobs: usize, swarm: bool, shard: Opt
                 .or_default() += 1;
         }
     }
-    outln!("\n{:<14} {:<17} outcomes over {total} seeds", "guarantee", "sink");
+    say(format!("\n{:<14} {:<17} outcomes over {total} seeds", "guarantee", "sink"));
     for ((g, s), counts) in &tally {
         let counts: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        outln!("{g:<14} {s:<17} {}", counts.join(", "));
+        say(format!("{g:<14} {s:<17} {}", counts.join(", ")));
     }
     let failing: Vec<&SeedCheck> = results.iter().filter(|c| !c.failures.is_empty()).collect();
-    outln!("\n{} of {total} seeds failed", failing.len());
+    say(format!("\n{} of {total} seeds failed", failing.len()));
     for check in &failing {
-        outln!("seed {}: {}", check.seed, check.failures.join("; "));
-        outln!("  replay: cargo run --release -- compare {} --seed {}", scenario.file, check.seed);
-        outln!("  shrink: cargo run --release -- shrink {} --seed {}", scenario.file, check.seed);
+        say(format!("seed {}: {}", check.seed, check.failures.join("; ")));
+        say(format!("  replay: {}", super::rerun_command("compare", &scenario, check.seed, swarm)));
+        say(format!("  shrink: {}", super::rerun_command("shrink", &scenario, check.seed, swarm)));
     }
     Ok(if failing.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// One JSON object per variant of a seed: what `sweep --json` prints, a line each.
+fn json_lines(scenario: &sim::Scenario, check: &SeedCheck, swarm: bool) -> Vec<serde_json::Value> {
+    check
+        .reports
+        .iter()
+        .map(|r| {
+            let o = &r.outcome;
+            serde_json::json!({
+                "seed": check.seed,
+                "variant": { "guarantee": r.guarantee.label(), "sink": r.sink.label() },
+                "verdict": format!("{:?}", r.class),
+                "promise_kept": r.verdict,
+                "seed_passes": check.failures.is_empty(),
+                "stop": format!("{:?}", r.stop),
+                "counts": {
+                    "reference_rows": o.reference_rows,
+                    "rows": o.rows,
+                    "missing_rows": o.missing_rows.len(),
+                    "duplicate_rows": o.duplicate_rows.len(),
+                    "wrong_rows": o.wrong_rows.len(),
+                    "unexpected_rows": o.unexpected_rows.len(),
+                    "lost_records": o.lost_records.len(),
+                    "duplicated_records": o.duplicated_records.len(),
+                    "exact_records": o.exact_records,
+                    "restarts": r.restarts,
+                    "checkpoints_completed": r.checkpoints_completed,
+                    "checkpoints_aborted": r.checkpoints_aborted,
+                },
+                "violations": r.violations,
+                "faults_not_injected": r.faults_not_injected,
+                "failures": check.failures,
+                "replay": super::rerun_command("compare", scenario, check.seed, swarm),
+                "shrink": super::rerun_command("shrink", scenario, check.seed, swarm),
+            })
+        })
+        .collect()
 }
 
 fn progress(done: usize, total: usize) {

@@ -109,3 +109,25 @@ fn idle_virtual_time_is_skipped_not_simulated() {
         "a 10^9 ms gap took {events_long} kernel events, a 10^4 ms gap {events_short}"
     );
 }
+
+/// A fault scheduled after the job finished (here: a crash an hour after its input, far beyond
+/// `max_run_ms`) must not turn a finished job into "time limit" (issue 8, item 8).
+#[test]
+fn a_fault_scheduled_after_the_job_finished_leaves_it_finished() {
+    let text = r#"Scenario(
+    name: "a crash after the end",
+    duration_ms: 2_000,
+    max_run_ms: 60_000,
+    cluster: (task_managers: 2),
+    source: Generator((rate_per_s: 100)),
+    pipeline: [Source(name: "in"), KeyBy(Key), Window(name: "w", kind: Tumbling(size_ms: 500), aggregate: Count), Sink(name: "out")],
+    checkpoints: (interval_ms: 300),
+    faults: [Crash(node: "tm-1", at: At(3_600_000))],
+)"#;
+    let scenario = Arc::new(Scenario::parse(text, "(stopping test)").expect("valid scenario"));
+    let result = sim::run_scenario(scenario.clone(), 42, RunOptions { keep_trace: false, ..Default::default() });
+    assert_eq!(result.stop, StopReason::JobFinished);
+    assert_eq!(result.world.restarts, 0);
+    let check = sim::run::check_seed(&scenario, 42);
+    assert!(check.failures.is_empty(), "{:?}", check.failures);
+}

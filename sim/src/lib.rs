@@ -9,6 +9,7 @@ pub mod dist;
 pub mod export;
 pub mod external;
 pub mod faults;
+pub mod invariants;
 pub mod kernel;
 pub mod madsim_world;
 pub mod oracle;

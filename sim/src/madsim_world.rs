@@ -19,6 +19,8 @@
 //! | failure detection | analytic: last heartbeat + timeout | real heartbeats over the lossy network; a task manager that comes back with a new session is declared failed at once |
 //! | failover | global, restore latest completed checkpoint; tasks of a node that never returns move elsewhere | global, same restore; waits for killed task managers to come back; the job manager never fails |
 //! | snapshots | asynchronous or stop-the-world, with a cost | asynchronous only, free |
+//! | restore | operator state and, for unaligned checkpoints, the saved in-flight data back into the input channels | the same |
+//! | invariants | the four of [`crate::invariants`]; a broken one stops the run | the same four checkers; broken ones are listed in [`MadsimResult::violations`] |
 //! | sources | read one entry per record cost, earliest-appended first | read every entry appended by now at each wake (madsim sleeps at least 1 ms), earliest-appended first, before a timer due at the same time |
 //! | partitions | heal-time arithmetic on messages in flight | clogged links drop packets; the streams retransmit; a cut-off task manager keeps running its cancelled tasks (a zombie) until the `Cancel` gets through |
 //! | at-most-once | restart from the highest offsets read | the same, kept in the shared log state |
@@ -88,6 +90,7 @@ use madsim::runtime::{Handle, NodeHandle, Runtime};
 use madsim::time::Instant;
 
 use crate::external::{CheckpointStorage, SinkStore, SourceLog, StoredRow};
+use crate::invariants::{CommitInvariant, TaskInvariants};
 use crate::kernel::{SimRng, Stream};
 use crate::scenario::{Guarantee, NodeId, Scenario, JOB_MANAGER};
 
@@ -173,6 +176,8 @@ pub struct MadsimResult {
     pub finished_at_ns: Option<u64>,
     /// Source log entries read, replays included.
     pub records_read: u64,
+    /// In-flight messages of unaligned snapshots put back into input channels on restores.
+    pub in_flight_restored: u64,
     /// Datagrams handed to madsim's network, and how many of them were retransmissions.
     pub packets_sent: u64,
     pub retransmissions: u64,
@@ -238,9 +243,12 @@ struct Externals {
     checkpoints_completed: u32,
     checkpoints_aborted: u32,
     records_read: u64,
+    in_flight_restored: u64,
     packets_sent: u64,
     retransmissions: u64,
     violations: Vec<String>,
+    /// Invariant 4 of [`crate::invariants`]: commits only what a completed checkpoint covers.
+    commits: CommitInvariant,
 }
 
 /// madsim's clock: inside a simulation, `madsim::time::Instant::now` is the *virtual* time of the
@@ -391,6 +399,7 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, log: Arc<SourceLog>, faul
         checkpoints_aborted: ext.checkpoints_aborted,
         finished_at_ns: ext.end.map(|(_, at)| at),
         records_read: ext.records_read,
+        in_flight_restored: ext.in_flight_restored,
         packets_sent: ext.packets_sent,
         retransmissions: ext.retransmissions,
         violations: std::mem::take(&mut ext.violations),
@@ -978,6 +987,7 @@ impl JobManager {
                 {
                     let mut ext = self.shared.ext();
                     ext.checkpoints_completed += 1;
+                    ext.commits.on_checkpoint_completed(id);
                     ext.storage.discard_before(id);
                 }
                 for node in self.hosting_nodes() {
@@ -1099,6 +1109,8 @@ impl JobManager {
 struct LocalTask {
     subtask: Subtask,
     last_snapshot_id: u64,
+    /// Invariants 1–3 of [`crate::invariants`], for this attempt (as the kernel checks them).
+    checks: TaskInvariants,
 }
 
 struct Job {
@@ -1198,14 +1210,20 @@ impl TaskManager {
                 if let (Some(cp), None) = (d.restore_from, &state) {
                     ext.violations.push(format!("attempt {}: no state of subtask {id} in checkpoint {cp}", d.attempt));
                 }
-                let mut subtask = match state {
-                    Some(state) => Subtask::restored(plan, id, mode, d.attempt, now, state),
-                    None => Subtask::new(plan, id, mode, d.attempt, now),
+                // Operator state and, for unaligned checkpoints, the in-flight data the snapshot
+                // saved: it goes back into the input channels before anything new is read.
+                let mut subtask = match (d.restore_from, state) {
+                    (Some(cp), Some(state)) => {
+                        let channel_state = ext.storage.channel_state(cp, id);
+                        ext.in_flight_restored += channel_state.iter().map(|c| c.len() as u64).sum::<u64>();
+                        Subtask::restored_with_channel_state(plan, id, mode, d.attempt, now, state, channel_state)
+                    }
+                    _ => Subtask::new(plan, id, mode, d.attempt, now),
                 };
                 if let Some(positions) = &d.positions {
                     subtask.set_source_positions(positions);
                 }
-                *slot = Some(LocalTask { subtask, last_snapshot_id: 0 });
+                *slot = Some(LocalTask { subtask, last_snapshot_id: 0, checks: TaskInvariants::default() });
                 local.push(id);
             }
         }
@@ -1268,9 +1286,18 @@ impl TaskManager {
                 if is_source {
                     progressed |= self.run_source(id, now, link);
                 } else {
+                    let inputs = self.shared.scenario.plan.subtasks[id].inputs.len();
+                    let aligned = self
+                        .shared
+                        .scenario
+                        .checkpoint_config()
+                        .is_some_and(|c| c.mode == engine::checkpoint::CheckpointMode::ExactlyOnce);
                     while let Some(task) = self.job.as_mut().and_then(|j| j.tasks[id].as_mut()) {
-                        if task.subtask.step(now).is_none() {
+                        let Some(step) = task.subtask.step(now) else {
                             break;
+                        };
+                        if let Err(message) = task.checks.on_step(&step, inputs, aligned) {
+                            self.shared.ext().violations.push(format!("subtask {id}: {message}"));
                         }
                         self.drain(id, now, link);
                         progressed = true;
@@ -1367,6 +1394,9 @@ impl TaskManager {
             };
             match output {
                 Output::Send { channel, message } => {
+                    if let Err(message) = task.checks.on_send(channel, &message) {
+                        shared.ext().violations.push(format!("subtask {id}: {message}"));
+                    }
                     let info = plan.channels[channel];
                     let node = job.placement[info.to];
                     if node == *me {
@@ -1380,7 +1410,15 @@ impl TaskManager {
                 Output::Snapshot(report) => {
                     let checkpoint_id = report.checkpoint_id;
                     task.last_snapshot_id = task.last_snapshot_id.max(checkpoint_id);
-                    let accepted = shared.ext().storage.write(checkpoint_id, id, report.state);
+                    let mut ext = shared.ext();
+                    if let Err(message) = task.checks.on_snapshot(checkpoint_id) {
+                        ext.violations.push(format!("subtask {id}: {message}"));
+                    }
+                    let accepted = ext.storage.write(checkpoint_id, id, report.state);
+                    if accepted {
+                        ext.storage.write_channel_state(checkpoint_id, id, report.channel_state);
+                    }
+                    drop(ext);
                     link.queue(
                         JOB_MANAGER,
                         Envelope::Ack { attempt: job.attempt, subtask: id, checkpoint_id, accepted },
@@ -1388,6 +1426,9 @@ impl TaskManager {
                 }
                 Output::Sink(effect) => {
                     let mut ext = shared.ext();
+                    for message in ext.commits.on_sink_effect(&effect) {
+                        ext.violations.push(format!("subtask {id}: {message}"));
+                    }
                     if let Some(timeout) = scenario.transaction_timeout_ns {
                         ext.store.expire_transactions(now, timeout);
                     }

@@ -2,7 +2,7 @@
 //! the same input. Per output row: missing, duplicated, or wrong value. Per source record (through
 //! the lineage every row carries): how many times its effect reached the visible output.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use engine::window::Window;
 use engine::{Firing, Key, SourceRef};
@@ -12,7 +12,8 @@ use crate::external::StoredRow;
 use crate::scenario::{Guarantee, OutcomeClass};
 
 /// The identity of an output row: same sink, key, window and kind of firing. (Unwindowed rows
-/// are identified by their source record.)
+/// are identified by their source record.) Two rows with the same identity are two versions of
+/// one result; their values say whether they are the same result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct RowId {
     pub sink: usize,
@@ -23,7 +24,7 @@ pub struct RowId {
 }
 
 impl RowId {
-    fn of(row: &StoredRow) -> RowId {
+    pub fn of(row: &StoredRow) -> RowId {
         RowId {
             sink: row.sink,
             key: row.row.key,
@@ -41,46 +42,72 @@ pub struct WrongRow {
     pub got: i64,
 }
 
-/// Everything the oracle found.
+/// Everything the oracle found, under these definitions (the book's "What the oracle counts"
+/// states them for users). The *reference* is the fault-free run of the same input and seed; a
+/// *result* is a visible row: its identity ([`RowId`]: sink, key, window, firing) and its value.
+/// Rows are matched per identity, equal values first; what is left pairs up in value order.
+///
+/// - **Exact**: a run row with the identity and value of a reference row (as many times as the
+///   reference shows it).
+/// - **Duplicate row**: the same result (identity *and* value) visible more often than in the
+///   reference: the same row made visible twice.
+/// - **Missing row**: a reference row with no run row of its identity left to pair with. Its
+///   source records are *lost*: the result they contribute to never became visible.
+/// - **Wrong value**: a run row paired with a reference row of the same identity but another
+///   value (a window counted short or over-counted).
+/// - **Unexpected row**: a run row whose identity the reference does not show (or not that
+///   often) and which is not a duplicate: a session cut short or split by a failure, a window
+///   fired early. It is neither loss nor duplication by itself — the reference result it stands
+///   in for, if any, is a missing row.
+///
+/// Per source record (the lineage every row carries): a record is **lost** when it is in a
+/// missing row, or a wrong-valued row contains it fewer times than its reference row; it is
+/// **duplicated** when it is in a duplicate row, or a run row contains it more times than the
+/// paired reference row does (counted twice into one result; for an unexpected row, more than
+/// once). A record that is neither, and is in some reference row, arrived **exactly once**.
+/// The run is [`OutcomeClass::Exact`] when nothing is missing, duplicate, wrong or unexpected.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Outcome {
     pub reference_rows: usize,
     pub rows: usize,
-    /// Rows of the reference with no counterpart.
+    /// Reference rows with no counterpart of their identity.
     pub missing_rows: Vec<(RowId, i64)>,
-    /// Rows beyond the reference's count for their identity.
+    /// Run rows equal to a reference row (identity and value) beyond the reference's count.
     pub duplicate_rows: Vec<(RowId, i64)>,
-    /// Rows whose identity matches but whose value differs.
+    /// Run rows whose identity matches a reference row but whose value differs.
     pub wrong_rows: Vec<WrongRow>,
-    /// Source records whose effect reached the output fewer times than in the reference.
+    /// Run rows with an identity the reference does not show (that often), not duplicates.
+    pub unexpected_rows: Vec<(RowId, i64)>,
+    /// Source records whose effect is missing from a result (see the type's definitions).
     pub lost_records: Vec<SourceRef>,
-    /// Source records whose effect reached the output more times than in the reference.
+    /// Source records whose effect reached a result more often than in the reference.
     pub duplicated_records: Vec<SourceRef>,
-    /// Source records whose effect arrived exactly as often as in the reference.
+    /// Source records of the reference that are neither lost nor duplicated.
     pub exact_records: usize,
 }
 
 impl Outcome {
     pub fn has_loss(&self) -> bool {
-        !self.lost_records.is_empty()
-            || !self.missing_rows.is_empty()
-            || self.wrong_rows.iter().any(|w| w.got < w.expected)
+        !self.lost_records.is_empty() || !self.missing_rows.is_empty()
     }
     pub fn has_duplicates(&self) -> bool {
-        !self.duplicated_records.is_empty()
-            || !self.duplicate_rows.is_empty()
-            || self.wrong_rows.iter().any(|w| w.got > w.expected)
+        !self.duplicated_records.is_empty() || !self.duplicate_rows.is_empty()
+    }
+    /// Rows that differ from the reference without loss or duplication.
+    pub fn has_wrong_rows(&self) -> bool {
+        !self.wrong_rows.is_empty() || !self.unexpected_rows.is_empty()
     }
     pub fn class(&self) -> OutcomeClass {
-        match (self.has_loss(), self.has_duplicates(), self.wrong_rows.is_empty()) {
-            (false, false, true) => OutcomeClass::Exact,
-            (false, true, _) => OutcomeClass::Duplicates,
-            (true, false, _) => OutcomeClass::Loss,
-            // Wrong values that are neither higher nor lower cannot happen; count them as both.
-            _ => OutcomeClass::LossAndDuplicates,
+        match (self.has_loss(), self.has_duplicates()) {
+            (false, false) if self.has_wrong_rows() => OutcomeClass::WrongValues,
+            (false, false) => OutcomeClass::Exact,
+            (false, true) => OutcomeClass::Duplicates,
+            (true, false) => OutcomeClass::Loss,
+            (true, true) => OutcomeClass::LossAndDuplicates,
         }
     }
-    /// Does the run keep the promise of `guarantee`?
+    /// Does the run keep the promise of `guarantee`? Exactly-once: the output is the
+    /// reference's. At-least-once: nothing lost. At-most-once: nothing duplicated.
     pub fn verdict(&self, guarantee: Guarantee) -> bool {
         match guarantee {
             Guarantee::ExactlyOnce => self.class() == OutcomeClass::Exact,
@@ -90,70 +117,89 @@ impl Outcome {
     }
 }
 
-/// Compare the visible output of a run with the reference's.
+type Lineage = BTreeMap<SourceRef, u32>;
+
+fn lineage(row: &StoredRow) -> Lineage {
+    let mut m = Lineage::new();
+    for s in &row.row.lineage {
+        *m.entry(*s).or_default() += 1;
+    }
+    m
+}
+
+/// Compare the visible output of a run with the reference's (definitions: [`Outcome`]).
 pub fn evaluate(reference: &[&StoredRow], run: &[&StoredRow]) -> Outcome {
     let group = |rows: &[&StoredRow]| {
-        let mut m: BTreeMap<RowId, Vec<i64>> = BTreeMap::new();
+        let mut m: BTreeMap<RowId, Vec<(i64, Lineage)>> = BTreeMap::new();
         for r in rows {
-            m.entry(RowId::of(r)).or_default().push(r.row.value);
+            m.entry(RowId::of(r)).or_default().push((r.row.value, lineage(r)));
+        }
+        for versions in m.values_mut() {
+            versions.sort();
         }
         m
     };
     let (expected, got) = (group(reference), group(run));
     let mut outcome = Outcome { reference_rows: reference.len(), rows: run.len(), ..Outcome::default() };
-    let ids: std::collections::BTreeSet<RowId> = expected.keys().chain(got.keys()).copied().collect();
-    for id in ids {
-        let mut want: Vec<i64> = expected.get(&id).cloned().unwrap_or_default();
-        let mut have: Vec<i64> = got.get(&id).cloned().unwrap_or_default();
-        // Match equal values first; what remains pairs up as wrong values, then missing/extra.
-        want.sort_unstable();
-        have.sort_unstable();
-        let (mut left_want, mut left_have) = (Vec::new(), Vec::new());
-        let (mut i, mut j) = (0, 0);
-        while i < want.len() && j < have.len() {
-            match want[i].cmp(&have[j]) {
-                std::cmp::Ordering::Equal => {
-                    i += 1;
-                    j += 1;
-                }
-                std::cmp::Ordering::Less => {
-                    left_want.push(want[i]);
-                    i += 1;
-                }
-                std::cmp::Ordering::Greater => {
-                    left_have.push(have[j]);
-                    j += 1;
-                }
+    let mut lost: BTreeSet<SourceRef> = BTreeSet::new();
+    let mut duplicated: BTreeSet<SourceRef> = BTreeSet::new();
+    // Records a paired run row holds fewer times (lost) or more times (duplicated).
+    fn compare(want: &Lineage, have: &Lineage, lost: &mut BTreeSet<SourceRef>, duplicated: &mut BTreeSet<SourceRef>) {
+        for (s, n) in want {
+            if have.get(s).copied().unwrap_or(0) < *n {
+                lost.insert(*s);
             }
         }
-        left_want.extend_from_slice(&want[i..]);
-        left_have.extend_from_slice(&have[j..]);
+        for (s, n) in have {
+            if want.get(s).copied().unwrap_or(0) < *n {
+                duplicated.insert(*s);
+            }
+        }
+    }
+    let ids: BTreeSet<RowId> = expected.keys().chain(got.keys()).copied().collect();
+    let empty = Vec::new();
+    for id in ids {
+        let want = expected.get(&id).unwrap_or(&empty);
+        let have = got.get(&id).unwrap_or(&empty);
+        // Equal values pair first (exact); their lineages may still differ.
+        let mut want_used = vec![false; want.len()];
+        let mut have_used = vec![false; have.len()];
+        for (i, (value, w)) in want.iter().enumerate() {
+            if let Some(j) = (0..have.len()).find(|&j| !have_used[j] && have[j].0 == *value) {
+                want_used[i] = true;
+                have_used[j] = true;
+                compare(w, &have[j].1, &mut lost, &mut duplicated);
+            }
+        }
+        let left_want: Vec<&(i64, Lineage)> =
+            want.iter().zip(&want_used).filter(|(_, u)| !**u).map(|(r, _)| r).collect();
+        let left_have: Vec<&(i64, Lineage)> =
+            have.iter().zip(&have_used).filter(|(_, u)| !**u).map(|(r, _)| r).collect();
+        // Run rows left over that equal a reference value of this identity: the same result again.
+        let (dups, left_have): (Vec<&(i64, Lineage)>, Vec<&(i64, Lineage)>) =
+            left_have.into_iter().partition(|(v, _)| want.iter().any(|(w, _)| w == v));
+        for (v, l) in dups {
+            outcome.duplicate_rows.push((id, *v));
+            duplicated.extend(l.keys().copied());
+        }
         let pairs = left_want.len().min(left_have.len());
         for k in 0..pairs {
-            outcome.wrong_rows.push(WrongRow { id, expected: left_want[k], got: left_have[k] });
+            outcome.wrong_rows.push(WrongRow { id, expected: left_want[k].0, got: left_have[k].0 });
+            compare(&left_want[k].1, &left_have[k].1, &mut lost, &mut duplicated);
         }
-        outcome.missing_rows.extend(left_want[pairs..].iter().map(|v| (id, *v)));
-        outcome.duplicate_rows.extend(left_have[pairs..].iter().map(|v| (id, *v)));
-    }
-    let count = |rows: &[&StoredRow]| {
-        let mut m: BTreeMap<SourceRef, u32> = BTreeMap::new();
-        for r in rows {
-            for s in &r.row.lineage {
-                *m.entry(*s).or_default() += 1;
-            }
+        for (v, l) in &left_want[pairs..] {
+            outcome.missing_rows.push((id, *v));
+            lost.extend(l.keys().copied());
         }
-        m
-    };
-    let (ref_counts, run_counts) = (count(reference), count(run));
-    let records: std::collections::BTreeSet<SourceRef> = ref_counts.keys().chain(run_counts.keys()).copied().collect();
-    for s in records {
-        let (want, have) = (ref_counts.get(&s).copied().unwrap_or(0), run_counts.get(&s).copied().unwrap_or(0));
-        match have.cmp(&want) {
-            std::cmp::Ordering::Less => outcome.lost_records.push(s),
-            std::cmp::Ordering::Greater => outcome.duplicated_records.push(s),
-            std::cmp::Ordering::Equal => outcome.exact_records += 1,
+        for (v, l) in &left_have[pairs..] {
+            outcome.unexpected_rows.push((id, *v));
+            duplicated.extend(l.iter().filter(|(_, n)| **n > 1).map(|(s, _)| *s));
         }
     }
+    let in_reference: BTreeSet<SourceRef> = reference.iter().flat_map(|r| r.row.lineage.iter().copied()).collect();
+    outcome.exact_records = in_reference.iter().filter(|s| !lost.contains(s) && !duplicated.contains(s)).count();
+    outcome.lost_records = lost.into_iter().collect();
+    outcome.duplicated_records = duplicated.into_iter().collect();
     outcome
 }
 
@@ -174,15 +220,19 @@ mod tests {
     use engine::sink::SinkRow;
 
     fn row(key: Key, value: i64, lineage: &[u64]) -> StoredRow {
+        row_in(Window::new(0, 10), Firing::OnTime, key, value, lineage)
+    }
+
+    fn row_in(window: Window, firing: Firing, key: Key, value: i64, lineage: &[u64]) -> StoredRow {
         StoredRow {
             sink: 0,
             subtask: 0,
             row: SinkRow {
                 key,
                 value,
-                timestamp_ms: 9,
-                window: Some(Window::new(0, 10)),
-                firing: Firing::OnTime,
+                timestamp_ms: window.end_ms - 1,
+                window: Some(window),
+                firing,
                 lineage: lineage.iter().map(|&o| SourceRef { partition: 0, offset: o }).collect(),
                 ingest_ns: 0,
             },
@@ -226,6 +276,88 @@ mod tests {
         let o = check(&[row(1, 2, &[0, 1]), row(2, 1, &[2])], &[row(1, 2, &[0, 1])], OutcomeClass::Loss);
         assert_eq!(o.missing_rows.len(), 1);
         assert_eq!(o.lost_records, vec![SourceRef { partition: 0, offset: 2 }]);
+    }
+
+    fn w(start: i64, end: i64) -> Window {
+        Window::new(start, end)
+    }
+
+    fn offsets(o: &[u64]) -> Vec<SourceRef> {
+        o.iter().map(|&offset| SourceRef { partition: 0, offset }).collect()
+    }
+
+    // Each definition on cases that are and are not that thing, for tumbling, sliding and
+    // session windows. Records: offsets; a count's lineage lists the records it counted.
+
+    #[test]
+    fn duplicate_means_the_same_result_visible_again_in_every_window_kind() {
+        let on = Firing::OnTime;
+        // Tumbling [0,10) = 2: shown twice.
+        let t = [row_in(w(0, 10), on, 1, 2, &[0, 1])];
+        let o = check(&t, &[t[0].clone(), t[0].clone()], OutcomeClass::Duplicates);
+        assert_eq!(o.duplicate_rows, vec![(RowId::of(&t[0]), 2)]);
+        // Sliding: a record is in two windows; each window shown once is exact, not a duplicate.
+        let s = [row_in(w(0, 10), on, 1, 1, &[0]), row_in(w(5, 15), on, 1, 1, &[0])];
+        let o = check(&s, &s.clone(), OutcomeClass::Exact);
+        assert_eq!((o.exact_records, o.duplicated_records.len()), (1, 0));
+        // Sliding: one of the two windows shown twice is a duplicate.
+        let o = check(&s, &[s[0].clone(), s[1].clone(), s[1].clone()], OutcomeClass::Duplicates);
+        assert_eq!(o.duplicate_rows.len(), 1);
+        // Session [0,15) = 2 shown twice.
+        let session = [row_in(w(0, 15), on, 1, 2, &[0, 5])];
+        check(&session, &[session[0].clone(), session[0].clone()], OutcomeClass::Duplicates);
+    }
+
+    #[test]
+    fn a_session_cut_short_or_split_is_loss_not_duplicates() {
+        let on = Firing::OnTime;
+        // Reference: one session [0,15) counting records 0 and 5; [50,60) counting 50.
+        let reference = [row_in(w(0, 15), on, 1, 2, &[0, 5]), row_in(w(50, 60), on, 1, 1, &[50])];
+        // Cut short (at-most-once lost the state holding record 0): [5,15) = 1.
+        let cut = [row_in(w(5, 15), on, 1, 1, &[5]), reference[1].clone()];
+        let o = check(&reference, &cut, OutcomeClass::Loss);
+        assert_eq!(o.missing_rows, vec![(RowId::of(&reference[0]), 2)]);
+        assert_eq!(o.unexpected_rows, vec![(RowId::of(&cut[0]), 1)]);
+        assert!(o.duplicate_rows.is_empty() && o.duplicated_records.is_empty(), "{o:?}");
+        assert!(o.verdict(Guarantee::AtMostOnce));
+        // Split in two by a failure: [0,10) = 1 and [5,15) = 1.
+        let split = [row_in(w(0, 10), on, 1, 1, &[0]), row_in(w(5, 15), on, 1, 1, &[5]), reference[1].clone()];
+        let o = check(&reference, &split, OutcomeClass::Loss);
+        assert_eq!(o.lost_records, offsets(&[0, 5]));
+        assert_eq!(o.unexpected_rows.len(), 2);
+        assert!(o.verdict(Guarantee::AtMostOnce) && !o.verdict(Guarantee::AtLeastOnce));
+    }
+
+    #[test]
+    fn an_extra_early_firing_alone_is_a_wrong_value_not_loss_or_duplicates() {
+        let on = Firing::OnTime;
+        let reference = [row_in(w(0, 15), on, 1, 2, &[0, 5])];
+        // The session fired early as [0,10) = 1 and then, complete, as in the reference.
+        let run = [row_in(w(0, 10), on, 1, 1, &[0]), reference[0].clone()];
+        let o = check(&reference, &run, OutcomeClass::WrongValues);
+        assert!(o.verdict(Guarantee::AtLeastOnce) && o.verdict(Guarantee::AtMostOnce));
+        assert!(!o.verdict(Guarantee::ExactlyOnce));
+        assert_eq!(o.exact_records, 2);
+    }
+
+    #[test]
+    fn wrong_values_are_loss_or_duplicates_by_lineage() {
+        // Tumbling, counted short: record 1 is lost; no row is missing.
+        let o = check(&[row(1, 2, &[0, 1])], &[row(1, 1, &[0])], OutcomeClass::Loss);
+        assert_eq!((o.wrong_rows.len(), o.missing_rows.len()), (1, 0));
+        assert_eq!(o.lost_records, offsets(&[1]));
+        // Sliding window counted short in one of its windows only.
+        let on = Firing::OnTime;
+        let s = [row_in(w(0, 10), on, 1, 2, &[0, 3]), row_in(w(5, 15), on, 1, 1, &[3])];
+        let o = check(&s, &[row_in(w(0, 10), on, 1, 1, &[0]), s[1].clone()], OutcomeClass::Loss);
+        assert_eq!(o.lost_records, offsets(&[3]));
+        // A late firing with another value than the reference's: its records say which.
+        let late = Firing::Late;
+        let r = [row_in(w(0, 10), late, 1, 3, &[0, 1, 2])];
+        check(&r, &[row_in(w(0, 10), late, 1, 4, &[0, 1, 2, 2])], OutcomeClass::Duplicates);
+        // Neither: same records, same value: exact even if the rows arrive in another order.
+        let two = [row(1, 2, &[0, 1]), row(2, 1, &[2])];
+        check(&two, &[two[1].clone(), two[0].clone()], OutcomeClass::Exact);
     }
 
     #[test]

@@ -14,6 +14,31 @@ use crate::world::{RunOptions, StopReason, World};
 /// The seed used when neither the command line nor the scenario pins one.
 pub const DEFAULT_SEED: u64 = 42;
 
+/// The faults `--swarm` adds to a scenario that has none: two crashes, a partition, a latency
+/// spike and a slow node somewhere between 10 % and 90 % of the input's duration.
+pub fn default_swarm(duration_ms: u64) -> crate::scenario::Swarm {
+    crate::scenario::Swarm {
+        crashes: 2,
+        partitions: 1,
+        latency_spikes: 1,
+        slow_nodes: 1,
+        from_ms: duration_ms / 10,
+        until_ms: (duration_ms * 9 / 10).max(duration_ms / 10 + 1),
+        max_outage_ms: 3_000,
+        include_job_manager: true,
+    }
+}
+
+/// What `--swarm` does to a scenario: add [`default_swarm`] faults when it declares no swarm of
+/// its own. Every command that takes `--swarm` (run, compare, replay, sweep, shrink) calls this,
+/// so a seed means the same faults in all of them.
+pub fn with_swarm(mut scenario: Scenario) -> Scenario {
+    if scenario.swarm.is_none() {
+        scenario.swarm = Some(default_swarm(scenario.duration_ms));
+    }
+    scenario
+}
+
 /// A finished run: the world in its final state (recording included).
 pub struct RunResult {
     pub world: World,
@@ -24,9 +49,9 @@ impl RunResult {
     pub fn trace_hash(&self) -> u64 {
         self.world.recorder.hash()
     }
-    /// Records dropped as late, over all window operators.
+    /// Records dropped as late, over all window operators and every job attempt.
     pub fn late_dropped(&self) -> u64 {
-        self.world.tasks.iter().map(|t| t.subtask.counters().late_dropped).sum()
+        (0..self.world.tasks.len()).map(|s| self.world.total_counters(s).late_dropped).sum()
     }
     /// Visible rows per sink in the order they became visible.
     pub fn visible_rows(&self) -> Vec<&crate::external::StoredRow> {
@@ -61,7 +86,39 @@ pub struct VariantReport {
     pub restarts: u32,
     pub stop: StopReason,
     pub violations: Vec<String>,
+    /// Faults of the schedule this variant never suffered, each with the reason (a protocol
+    /// point it never reached, a time after the job finished): its verdict does not cover them.
+    pub faults_not_injected: Vec<String>,
     pub trace_hash: u64,
+}
+
+/// The faults of `world`'s schedule that did not happen (so far), each described with why.
+pub fn faults_not_injected(world: &World) -> Vec<String> {
+    let plan = &world.scenario.plan;
+    let end = match world.finished_at_ns {
+        Some(t) => format!("the job finished first (at {} ms)", t / 1_000_000),
+        None => format!("the run ended first (at {} ms)", world.now_ns() / 1_000_000),
+    };
+    world
+        .faults
+        .iter()
+        .zip(&world.fault_fired_at)
+        .filter_map(|(fault, fired)| {
+            let why = match fault {
+                Fault::CheckpointStorageFailure { checkpoint } => {
+                    if world.checkpoints.iter().any(|c| c.id == *checkpoint) {
+                        return None;
+                    }
+                    format!("checkpoint {checkpoint} was never triggered")
+                }
+                _ if fired.is_some() => return None,
+                Fault::Crash { at: Trigger::At(_), .. } => end.clone(),
+                Fault::Crash { .. } => "the run never reached that point of the protocol".to_string(),
+                _ => end.clone(),
+            };
+            Some(format!("{}: not injected, {why}", fault.describe(plan)))
+        })
+        .collect()
 }
 
 /// The variants `compare` always shows.
@@ -76,6 +133,9 @@ pub const COMPARED_VARIANTS: [(Guarantee, SinkKind); 5] = [
 /// The fault schedule of `scenario` with `seed`, as times: crashes tied to a protocol point
 /// ("after checkpoint 3 completed") happen where they happened in a run of the scenario as
 /// written, so that every guarantee suffers the same crashes even if it has no such point.
+/// A protocol point the scenario as written never reaches (a pre-commit with a plain sink) stays
+/// a protocol point: each variant crashes there if it reaches it, and
+/// [`VariantReport::faults_not_injected`] says so when it does not.
 pub fn fault_schedule_in_time(scenario: &Arc<Scenario>, seed: u64) -> Vec<Fault> {
     let faults = scenario.faults_for_seed(seed);
     if !faults.iter().any(|f| matches!(f, Fault::Crash { at, .. } if !matches!(at, Trigger::At(_)))) {
@@ -95,8 +155,8 @@ pub fn fault_schedule_in_time(scenario: &Arc<Scenario>, seed: u64) -> Vec<Fault>
             Fault::Crash { node, at: Trigger::At(t), restart_after_ns } => {
                 Some(Fault::Crash { node, at: Trigger::At(t), restart_after_ns })
             }
-            Fault::Crash { node, restart_after_ns, .. } => {
-                fired.map(|t| Fault::Crash { node, at: Trigger::At(t), restart_after_ns })
+            Fault::Crash { node, at, restart_after_ns } => {
+                Some(Fault::Crash { node, at: fired.map_or(at, Trigger::At), restart_after_ns })
             }
             other => Some(other),
         })
@@ -163,6 +223,7 @@ pub fn run_variant(
         restarts: world.restarts,
         stop,
         violations: world.violations.iter().map(|v| v.message.clone()).collect(),
+        faults_not_injected: faults_not_injected(world),
         trace_hash: world.recorder.hash(),
     }
 }
@@ -178,6 +239,76 @@ pub fn compare(scenario: &Arc<Scenario>, seed: u64) -> Vec<VariantReport> {
     }
     let reference = reference_run(scenario, seed);
     variants.into_iter().map(|(g, s)| run_variant(scenario, seed, g, s, faults.clone(), &reference)).collect()
+}
+
+/// The sink kind of `scenario` as written (its first sink; plain when it has none).
+pub fn own_sink(scenario: &Scenario) -> SinkKind {
+    scenario
+        .plan
+        .operators
+        .iter()
+        .find_map(|o| match o.kind {
+            engine::graph::OperatorKind::Sink(k) => Some(k),
+            _ => None,
+        })
+        .unwrap_or(SinkKind::Plain)
+}
+
+/// The verdict on one run of a scenario as written (what `run` and `replay` exit with).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Judgement {
+    /// The oracle against the fault-free reference (exact, without a second run, when the seed
+    /// has no faults: the reference is this very run).
+    pub outcome: Outcome,
+    pub class: OutcomeClass,
+    /// The outcome the scenario declares for its own guarantee and sink, if any: it replaces
+    /// the guarantee's promise as what the run is held to.
+    pub declared: Option<OutcomeClass>,
+    /// Whether the promise (or the declaration) was kept.
+    pub kept: bool,
+    pub stop: StopReason,
+    pub violations: usize,
+}
+
+impl Judgement {
+    /// One line for people.
+    pub fn describe(&self, guarantee: Guarantee) -> String {
+        let held_to = match self.declared {
+            Some(d) => format!("declared outcome {d:?}"),
+            None => format!("the {} promise", guarantee.label()),
+        };
+        format!(
+            "{:?} ({}: {}); source records lost {}, duplicated {}; rows missing {}, duplicate {}, wrong {}, unexpected {}",
+            self.class,
+            held_to,
+            if self.kept { "kept" } else { "BROKEN" },
+            self.outcome.lost_records.len(),
+            self.outcome.duplicated_records.len(),
+            self.outcome.missing_rows.len(),
+            self.outcome.duplicate_rows.len(),
+            self.outcome.wrong_rows.len(),
+            self.outcome.unexpected_rows.len(),
+        )
+    }
+}
+
+/// Hold a finished run of `scenario` (as written, with `seed`'s faults) against its promise.
+pub fn judge(scenario: &Scenario, seed: u64, run: &RunResult) -> Judgement {
+    let outcome = if run.world.faults.is_empty() {
+        let rows = run.visible_rows();
+        oracle::evaluate(&rows, &rows)
+    } else {
+        oracle::evaluate(&reference_run(scenario, seed).visible_rows(), &run.visible_rows())
+    };
+    let class = outcome.class();
+    let sink = own_sink(scenario);
+    let declared =
+        scenario.expect.outcomes.iter().find(|e| e.guarantee == scenario.guarantee && e.sink == sink).map(|e| e.result);
+    let kept = match declared {
+        Some(d) => d == class,
+        None => outcome.verdict(scenario.guarantee),
+    };
+    Judgement { outcome, class, declared, kept, stop: run.stop, violations: run.world.violations.len() }
 }
 
 /// What a sweep checks for one seed: the declared outcomes (or, when none are declared, that
@@ -197,15 +328,7 @@ pub fn check_seed(scenario: &Arc<Scenario>, seed: u64) -> SeedCheck {
 /// [`check_seed`] with an explicit fault schedule (what `shrink` varies).
 pub fn check_with_faults(scenario: &Arc<Scenario>, seed: u64, faults: Vec<Fault>) -> SeedCheck {
     let reference = reference_run(scenario, seed);
-    let own_sink = scenario
-        .plan
-        .operators
-        .iter()
-        .find_map(|o| match o.kind {
-            engine::graph::OperatorKind::Sink(k) => Some(k),
-            _ => None,
-        })
-        .unwrap_or(SinkKind::Plain);
+    let own_sink = own_sink(scenario);
     let variants: Vec<(Guarantee, SinkKind)> = if scenario.expect.outcomes.is_empty() {
         vec![(scenario.guarantee, own_sink)]
     } else {

@@ -686,6 +686,9 @@ pub enum OutcomeClass {
     /// Nothing duplicated; some effects lost.
     Loss,
     LossAndDuplicates,
+    /// Nothing lost or duplicated, but rows the reference does not show or shows with another
+    /// value (a session cut short, a window fired early): see `sim::oracle::Outcome`.
+    WrongValues,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]

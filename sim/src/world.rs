@@ -2,19 +2,19 @@
 //! the external systems, and runs it all on virtual time. Plain data: `Clone` it to fork or
 //! rewind a run.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use engine::checkpoint::{CheckpointCoordinator, CheckpointEvent, CheckpointMode};
 use engine::graph::SubtaskId;
 use engine::message::{Message, MessageKind};
-use engine::sink::{SinkEffect, TxnId};
-use engine::subtask::{Note, OperatorState, Output, Subtask};
+use engine::sink::SinkEffect;
+use engine::subtask::{Counters, Note, OperatorState, Output, Subtask};
 use engine::SourceRef;
 use serde::Serialize;
 
 use crate::external::{CheckpointStorage, SinkStore, SourceLog};
 use crate::faults::{Fault, Trigger};
+use crate::invariants::{CommitInvariant, TaskInvariants};
 use crate::kernel::{EventQueue, SimRng, Stream, TimeNs};
 use crate::recording::{
     CheckpointOutcome, CheckpointStats, MetricsBucket, Recorder, SubtaskCheckpointStats, TraceKind,
@@ -72,8 +72,8 @@ pub struct Task {
     last_snapshot_id: u64,
     /// When the checkpoint's first barrier reached this task (for statistics).
     barrier_seen_ns: Option<(u64, TimeNs)>,
-    /// Invariant check: inputs that delivered the barrier of the checkpoint being aligned.
-    aligning: Option<(u64, Vec<bool>)>,
+    /// Invariants 1–3 of [`crate::invariants`], for this attempt.
+    checks: TaskInvariants,
     /// Waiting for credit: an output channel is full (backpressure).
     pub backpressured: bool,
 }
@@ -82,8 +82,6 @@ pub struct Task {
 struct ChannelState {
     /// Arrival time of the last message sent: a later message never arrives earlier (FIFO).
     last_arrival_ns: TimeNs,
-    /// Invariant check: the last watermark sent on this channel in this attempt.
-    last_watermark: Option<i64>,
     /// Messages sent and not yet taken out of the receiver's input gate (flow control).
     pub occupancy: u32,
 }
@@ -165,9 +163,12 @@ pub struct World {
     source_high_water: Vec<u64>,
     /// Stop-the-world snapshots: sources wait while this checkpoint runs.
     stw_checkpoint: Option<u64>,
-    /// Pre-committed transactions and their checkpoint (invariant check for commits).
-    precommitted: BTreeMap<TxnId, u64>,
+    /// Invariant 4 of [`crate::invariants`]: commits only what a completed checkpoint covers.
+    commits: CommitInvariant,
     pub violations: Vec<Violation>,
+    /// Per earlier job attempt, every subtask's counters when that attempt was replaced (a
+    /// restart starts the counters of the new subtasks at zero).
+    pub earlier_attempts: Vec<Vec<Counters>>,
     /// Kernel events processed.
     pub events_processed: u64,
     /// Set when the job has finished for good.
@@ -209,7 +210,7 @@ impl World {
                     timer_at: None,
                     last_snapshot_id: 0,
                     barrier_seen_ns: None,
-                    aligning: None,
+                    checks: TaskInvariants::default(),
                     backpressured: false,
                 }
             })
@@ -255,8 +256,9 @@ impl World {
             restarts: 0,
             restarting: false,
             stw_checkpoint: None,
-            precommitted: BTreeMap::new(),
+            commits: CommitInvariant::default(),
             violations: Vec::new(),
+            earlier_attempts: Vec::new(),
             events_processed: 0,
             finished_at_ns: None,
             all_tasks_finished_ns: None,
@@ -292,6 +294,26 @@ impl World {
         self.queue.now_ns()
     }
 
+    /// Counters per job attempt (earlier ones, then the current one), per subtask.
+    pub fn counters_per_attempt(&self) -> Vec<Vec<Counters>> {
+        let mut all = self.earlier_attempts.clone();
+        all.push(self.tasks.iter().map(|t| t.subtask.counters()).collect());
+        all
+    }
+
+    /// A subtask's counters summed over every job attempt.
+    pub fn total_counters(&self, subtask: SubtaskId) -> Counters {
+        let mut total = self.tasks[subtask].subtask.counters();
+        for attempt in &self.earlier_attempts {
+            if let Some(c) = attempt.get(subtask) {
+                total.records_in += c.records_in;
+                total.records_out += c.records_out;
+                total.late_dropped += c.late_dropped;
+            }
+        }
+        total
+    }
+
     pub fn stop_reason(&self) -> Option<StopReason> {
         self.stop
     }
@@ -314,6 +336,13 @@ impl World {
     /// Process one kernel event. Returns false once the run has stopped.
     pub fn step(&mut self) -> bool {
         if self.stop.is_some() {
+            return false;
+        }
+        if self.finished_at_ns.is_some() {
+            // The job is over: whatever is still queued (a fault scheduled for later, a timer of
+            // an idle source, the metrics tick) cannot change its output or its verdict.
+            self.close_bucket(self.now_ns());
+            self.stop = Some(StopReason::JobFinished);
             return false;
         }
         let limit_ns = self.scenario.max_run_ms * 1_000_000;
@@ -530,7 +559,11 @@ impl World {
             step.input as i64,
             step.checkpoint_id.unwrap_or(0) as i64,
         );
-        self.check_alignment_invariant(id, step.input, step.kind, step.checkpoint_id, now);
+        let aligned = self.scenario.checkpoint_config().is_some_and(|c| c.mode == CheckpointMode::ExactlyOnce);
+        let inputs = self.scenario.plan.subtasks[id].inputs.len();
+        if let Err(message) = self.tasks[id].checks.on_step(&step, inputs, aligned) {
+            self.violate(now, Some(id), message);
+        }
         if step.kind != MessageKind::Barrier {
             self.note_activity(now);
         }
@@ -703,16 +736,12 @@ impl World {
         let arrival = arrival.max(state.last_arrival_ns);
         state.last_arrival_ns = arrival;
         state.occupancy += 1;
+        if let Err(message) = self.tasks[from].checks.on_send(channel, &message) {
+            self.violate(now, Some(from), message);
+        }
         let (kind, payload) = match &message {
             Message::Record(r) => (TraceKind::SendRecord, r.value),
-            Message::Watermark(w) => {
-                if state.last_watermark.is_some_and(|last| *w < last) {
-                    let last = state.last_watermark.unwrap_or_default();
-                    self.violate(now, Some(from), format!("watermark went back on channel {channel}: {last} then {w}"));
-                }
-                self.channels[channel].last_watermark = Some(*w);
-                (TraceKind::SendWatermark, *w)
-            }
+            Message::Watermark(w) => (TraceKind::SendWatermark, *w),
             Message::Barrier(b) => (TraceKind::SendBarrier, b.checkpoint_id as i64),
             Message::Idle(idle) => (TraceKind::SendIdle, *idle as i64),
             Message::EndOfInput => (TraceKind::SendEndOfInput, 0),
@@ -741,19 +770,12 @@ impl World {
 
     fn on_snapshot(&mut self, id: SubtaskId, report: engine::subtask::SnapshotReport, now: TimeNs) {
         let checkpoint_id = report.checkpoint_id;
-        if checkpoint_id <= self.tasks[id].last_snapshot_id {
-            self.violate(
-                now,
-                Some(id),
-                format!("snapshot for checkpoint {checkpoint_id} after checkpoint {}", self.tasks[id].last_snapshot_id),
-            );
+        if let Err(message) = self.tasks[id].checks.on_snapshot(checkpoint_id) {
+            self.violate(now, Some(id), message);
         }
         let stop_the_world = self.scenario.snapshot_style() == SnapshotStyle::StopTheWorld;
         let task = &mut self.tasks[id];
         task.last_snapshot_id = checkpoint_id;
-        if task.aligning.as_ref().is_some_and(|(cp, _)| *cp <= checkpoint_id) {
-            task.aligning = None;
-        }
         let first_barrier_ns = match task.barrier_seen_ns {
             Some((cp, t)) if cp == checkpoint_id => t,
             _ => now,
@@ -805,34 +827,13 @@ impl World {
             SinkEffect::Recover { commit, .. } => (TraceKind::SinkRecover, commit.len() as i64, 0),
         };
         self.recorder.record(now, kind, id as u32, 0, a, b);
-        // Invariant: a sink commits only what a completed checkpoint covers.
-        let to_commit: Vec<TxnId> = match &effect {
-            SinkEffect::Commit { txn } => vec![*txn],
-            SinkEffect::Recover { commit, .. } => commit.clone(),
-            _ => Vec::new(),
-        };
-        for txn in to_commit {
-            if let Some(&cp) = self.precommitted.get(&txn) {
-                let completed = self
-                    .checkpoints
-                    .iter()
-                    .any(|c| c.id == cp && matches!(c.outcome, CheckpointOutcome::Completed { .. }));
-                if !completed {
-                    self.violate(
-                        now,
-                        Some(id),
-                        format!("sink commits transaction {txn:?} of checkpoint {cp}, which did not complete"),
-                    );
-                }
-            }
+        for message in self.commits.on_sink_effect(&effect) {
+            self.violate(now, Some(id), message);
         }
         let precommit = match &effect {
-            SinkEffect::PreCommit { txn, checkpoint_id } => Some((*txn, *checkpoint_id)),
+            SinkEffect::PreCommit { checkpoint_id, .. } => Some(*checkpoint_id),
             _ => None,
         };
-        if let Some((txn, cp)) = precommit {
-            self.precommitted.insert(txn, cp);
-        }
         if let Some(timeout) = self.scenario.transaction_timeout_ns {
             self.sink_store.expire_transactions(now, timeout);
         }
@@ -843,7 +844,7 @@ impl World {
             self.bucket.latency_ms_sum += latency_ms;
             self.bucket.latency_ms_max = self.bucket.latency_ms_max.max(latency_ms);
         }
-        if let Some((_, cp)) = precommit {
+        if let Some(cp) = precommit {
             self.fire_crash_triggers(now, |t| *t == Trigger::AfterPreCommit(cp));
         }
     }
@@ -957,6 +958,7 @@ impl World {
                 if let Some(stats) = self.checkpoints.iter_mut().rev().find(|c| c.id == id) {
                     stats.outcome = CheckpointOutcome::Completed { at_ns: now };
                 }
+                self.commits.on_checkpoint_completed(id);
                 self.end_stop_the_world(id, now);
                 self.checkpoint_storage.discard_before(id);
                 self.fire_crash_triggers(now, |t| *t == Trigger::AfterCheckpointComplete(id));
@@ -1152,6 +1154,7 @@ impl World {
         let high_water: Vec<(u32, u64)> =
             self.source_high_water.iter().enumerate().map(|(p, o)| (p as u32, *o)).collect();
         let mut restored_occupancy: Vec<(usize, u32)> = Vec::new();
+        self.earlier_attempts.push(self.tasks.iter().map(|t| t.subtask.counters()).collect());
         for id in 0..self.tasks.len() {
             let state: Option<OperatorState> = restore_from
                 .and_then(|cp| self.checkpoint_storage.get(cp))
@@ -1187,7 +1190,7 @@ impl World {
             task.timer_at = None;
             task.last_snapshot_id = 0;
             task.barrier_seen_ns = None;
-            task.aligning = None;
+            task.checks = TaskInvariants::default();
             task.backpressured = false;
         }
         for channel in &mut self.channels {
@@ -1220,49 +1223,6 @@ impl World {
 
     fn violate(&mut self, now: TimeNs, subtask: Option<SubtaskId>, message: String) {
         self.violations.push(Violation { time_ns: now, subtask, message });
-    }
-
-    /// Under alignment, no record behind barrier n may be processed before snapshot n.
-    fn check_alignment_invariant(
-        &mut self,
-        id: SubtaskId,
-        input: usize,
-        kind: MessageKind,
-        checkpoint_id: Option<u64>,
-        now: TimeNs,
-    ) {
-        let aligned = self.scenario.checkpoint_config().is_some_and(|c| c.mode == CheckpointMode::ExactlyOnce);
-        let inputs = self.scenario.plan.subtasks[id].inputs.len();
-        let task = &mut self.tasks[id];
-        match kind {
-            MessageKind::Barrier => {
-                let cp = checkpoint_id.unwrap_or(0);
-                if cp > task.last_snapshot_id {
-                    match &mut task.aligning {
-                        Some((current, seen)) if *current == cp => seen[input] = true,
-                        Some((current, _)) if *current > cp => {}
-                        _ => {
-                            let mut seen = vec![false; inputs];
-                            seen[input] = true;
-                            task.aligning = Some((cp, seen));
-                        }
-                    }
-                }
-            }
-            MessageKind::Record if aligned => {
-                if let Some((cp, seen)) = &task.aligning {
-                    if seen[input] {
-                        let cp = *cp;
-                        self.violate(
-                            now,
-                            Some(id),
-                            format!("record on input {input} behind barrier {cp} processed before snapshot {cp}"),
-                        );
-                    }
-                }
-            }
-            _ => {}
-        }
     }
 
     // ---- metrics ------------------------------------------------------------------------------
@@ -1318,17 +1278,6 @@ mod tests {
         let scenario = Arc::new(Scenario::parse(TWO_INPUTS, "test").unwrap());
         let window = scenario.plan.subtask_by_name("w[0]").unwrap();
         (World::new(scenario, 1, RunOptions::default()), window)
-    }
-
-    #[test]
-    fn alignment_checker_flags_a_record_behind_a_barrier() {
-        let (mut w, id) = world();
-        w.check_alignment_invariant(id, 0, MessageKind::Barrier, Some(1), 10);
-        w.check_alignment_invariant(id, 1, MessageKind::Record, None, 11);
-        assert!(w.violations.is_empty(), "input 1 has not delivered barrier 1: its records are fine");
-        w.check_alignment_invariant(id, 0, MessageKind::Record, None, 12);
-        assert_eq!(w.violations.len(), 1);
-        assert!(w.violations[0].message.contains("behind barrier 1"), "{:?}", w.violations);
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub fn class_label(class: OutcomeClass) -> &'static str {
         OutcomeClass::Duplicates => "duplicates",
         OutcomeClass::Loss => "loss",
         OutcomeClass::LossAndDuplicates => "loss and duplicates",
+        OutcomeClass::WrongValues => "wrong values",
     }
 }
 

@@ -1,0 +1,193 @@
+//! The invariants both worlds check as they run, each stated once, here.
+//!
+//! Both [`crate::world::World`] and the madsim world (`crate::madsim_world`) call these checkers at
+//! the same points of the protocol and stop (kernel) or report (madsim) when one returns a
+//! message. A broken invariant is a bug in the engine or in a world, never an outcome of faults.
+//!
+//! 1. **A watermark never goes back on a channel** within a job attempt ([`TaskInvariants::on_send`]).
+//! 2. **A subtask snapshots checkpoints in increasing order** within a job attempt
+//!    ([`TaskInvariants::on_snapshot`]).
+//! 3. **Aligned checkpoints: no record behind barrier *n* is processed before snapshot *n***
+//!    ([`TaskInvariants::on_step`]): once an input delivered barrier *n*, its records wait until
+//!    the subtask snapshotted *n*.
+//! 4. **A sink commits a transaction only when a checkpoint covers it** ([`CommitInvariant`]), as
+//!    Flink's `TwoPhaseCommitSinkFunction` contract says: a transaction pre-committed at barrier
+//!    *c* may be committed once any checkpoint *n ≥ c* completed (a later completed checkpoint
+//!    subsumes an earlier declined or aborted one, so checkpoint 8 completing commits the
+//!    transaction pre-committed for a declined checkpoint 7), and never before.
+
+use std::collections::BTreeMap;
+
+use engine::message::{Message, MessageKind};
+use engine::sink::{SinkEffect, TxnId};
+use engine::subtask::Step;
+
+/// Per-subtask invariants (1–3), for one job attempt: make a fresh one when the subtask is
+/// (re)deployed.
+#[derive(Clone, Debug, Default)]
+pub struct TaskInvariants {
+    /// Highest checkpoint snapshotted in this attempt.
+    last_snapshot_id: u64,
+    /// The checkpoint being aligned and which inputs delivered its barrier.
+    aligning: Option<(u64, Vec<bool>)>,
+    /// Last watermark sent per output channel in this attempt.
+    last_watermark: BTreeMap<usize, i64>,
+}
+
+impl TaskInvariants {
+    /// Invariant 1: called for every message the subtask sends on `channel`.
+    pub fn on_send(&mut self, channel: usize, message: &Message) -> Result<(), String> {
+        if let Message::Watermark(w) = message {
+            let last = self.last_watermark.insert(channel, *w);
+            if let Some(last) = last.filter(|last| w < last) {
+                self.last_watermark.insert(channel, last);
+                return Err(format!("watermark went back on channel {channel}: {last} then {w}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Invariant 2: called for every snapshot the subtask takes.
+    pub fn on_snapshot(&mut self, checkpoint_id: u64) -> Result<(), String> {
+        let last = self.last_snapshot_id;
+        self.last_snapshot_id = last.max(checkpoint_id);
+        if self.aligning.as_ref().is_some_and(|(cp, _)| *cp <= checkpoint_id) {
+            self.aligning = None;
+        }
+        if checkpoint_id <= last {
+            return Err(format!("snapshot for checkpoint {checkpoint_id} after checkpoint {last}"));
+        }
+        Ok(())
+    }
+
+    /// Invariant 3: called for every input the subtask processed (`Subtask::step`), with the
+    /// number of its inputs and whether checkpoints are aligned (exactly-once, not unaligned).
+    pub fn on_step(&mut self, step: &Step, inputs: usize, aligned: bool) -> Result<(), String> {
+        match step.kind {
+            MessageKind::Barrier => {
+                let cp = step.checkpoint_id.unwrap_or(0);
+                if cp > self.last_snapshot_id && step.input < inputs {
+                    match &mut self.aligning {
+                        Some((current, seen)) if *current == cp => seen[step.input] = true,
+                        Some((current, _)) if *current > cp => {}
+                        _ => {
+                            let mut seen = vec![false; inputs];
+                            seen[step.input] = true;
+                            self.aligning = Some((cp, seen));
+                        }
+                    }
+                }
+            }
+            MessageKind::Record if aligned => {
+                if let Some((cp, seen)) = &self.aligning {
+                    if seen.get(step.input).copied().unwrap_or(false) {
+                        let input = step.input;
+                        return Err(format!(
+                            "record on input {input} behind barrier {cp} processed before snapshot {cp}"
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Invariant 4, over the whole run (it spans restarts: checkpoint ids keep increasing).
+#[derive(Clone, Debug, Default)]
+pub struct CommitInvariant {
+    /// Pre-committed transactions and the checkpoint whose barrier pre-committed them.
+    precommitted: BTreeMap<TxnId, u64>,
+    /// The highest completed checkpoint.
+    latest_completed: Option<u64>,
+}
+
+impl CommitInvariant {
+    /// The coordinator declared checkpoint `id` complete.
+    pub fn on_checkpoint_completed(&mut self, id: u64) {
+        self.latest_completed = self.latest_completed.max(Some(id));
+    }
+
+    /// Called for every sink effect, before it is applied to the store.
+    pub fn on_sink_effect(&mut self, effect: &SinkEffect) -> Vec<String> {
+        let to_commit: &[TxnId] = match effect {
+            SinkEffect::Commit { txn } => std::slice::from_ref(txn),
+            SinkEffect::Recover { commit, .. } => commit,
+            SinkEffect::PreCommit { txn, checkpoint_id } => {
+                self.precommitted.insert(*txn, *checkpoint_id);
+                &[]
+            }
+            _ => &[],
+        };
+        let mut broken = Vec::new();
+        for txn in to_commit {
+            match self.precommitted.get(txn) {
+                Some(&cp) if self.latest_completed.is_some_and(|done| done >= cp) => {}
+                Some(&cp) => broken.push(format!(
+                    "sink commits transaction {txn:?} pre-committed for checkpoint {cp}, but no checkpoint >= {cp} \
+                     completed (latest completed: {})",
+                    self.latest_completed.map_or("none".to_string(), |c| c.to_string())
+                )),
+                None => broken.push(format!("sink commits transaction {txn:?}, which was never pre-committed")),
+            }
+        }
+        broken
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn txn(sequence: u64) -> TxnId {
+        TxnId { subtask: 0, attempt: 0, sequence }
+    }
+
+    #[test]
+    fn a_later_completed_checkpoint_may_commit_an_earlier_declined_ones_transaction() {
+        let mut c = CommitInvariant::default();
+        assert!(c.on_sink_effect(&SinkEffect::PreCommit { txn: txn(0), checkpoint_id: 7 }).is_empty());
+        assert!(c.on_sink_effect(&SinkEffect::PreCommit { txn: txn(1), checkpoint_id: 8 }).is_empty());
+        // Checkpoint 7 was declined; 8 completes and commits both.
+        c.on_checkpoint_completed(8);
+        assert!(c.on_sink_effect(&SinkEffect::Commit { txn: txn(0) }).is_empty());
+        assert!(c.on_sink_effect(&SinkEffect::Commit { txn: txn(1) }).is_empty());
+    }
+
+    #[test]
+    fn committing_before_any_covering_checkpoint_completed_is_a_violation() {
+        let mut c = CommitInvariant::default();
+        c.on_sink_effect(&SinkEffect::PreCommit { txn: txn(0), checkpoint_id: 7 });
+        c.on_checkpoint_completed(6);
+        let broken = c.on_sink_effect(&SinkEffect::Commit { txn: txn(0) });
+        assert_eq!(broken.len(), 1, "{broken:?}");
+        assert!(broken[0].contains("checkpoint 7"), "{broken:?}");
+        let broken = c.on_sink_effect(&SinkEffect::Commit { txn: txn(9) });
+        assert!(broken[0].contains("never pre-committed"), "{broken:?}");
+    }
+
+    #[test]
+    fn watermarks_and_snapshots() {
+        let mut t = TaskInvariants::default();
+        assert!(t.on_send(3, &Message::Watermark(10)).is_ok());
+        assert!(t.on_send(4, &Message::Watermark(5)).is_ok(), "another channel");
+        assert!(t.on_send(3, &Message::Watermark(10)).is_ok(), "equal is not back");
+        assert!(t.on_send(3, &Message::Watermark(9)).is_err());
+        assert!(t.on_snapshot(1).is_ok());
+        assert!(t.on_snapshot(2).is_ok());
+        assert!(t.on_snapshot(2).is_err());
+    }
+
+    #[test]
+    fn a_record_behind_a_barrier_before_the_snapshot_breaks_alignment() {
+        let step = |input, kind, checkpoint_id| Step { input, kind, checkpoint_id };
+        let mut t = TaskInvariants::default();
+        assert!(t.on_step(&step(0, MessageKind::Barrier, Some(1)), 2, true).is_ok());
+        assert!(t.on_step(&step(1, MessageKind::Record, None), 2, true).is_ok(), "input 1 has no barrier yet");
+        assert!(t.on_step(&step(0, MessageKind::Record, None), 2, false).is_ok(), "not aligned: allowed");
+        assert!(t.on_step(&step(0, MessageKind::Record, None), 2, true).is_err());
+        assert!(t.on_snapshot(1).is_ok());
+        assert!(t.on_step(&step(0, MessageKind::Record, None), 2, true).is_ok(), "after the snapshot");
+    }
+}
