@@ -61,6 +61,7 @@ fn limit_of(key: &str) -> Option<(u64, &'static str)> {
         "cost_us" => Some((MAX_COST_US, "a per-record cost in µs")),
         "factor" | "rate_multiplier" => Some((MAX_FACTOR, "a factor")),
         k if k.ends_with("_milli") => Some((MAX_FACTOR, "a factor")),
+        k if k.ends_with("_ppm") => Some((1_000_000, "a probability in parts per million")),
         "ms" | "arrives" | "at" | "At" => Some((MAX_TIME_MS, "a time")),
         k if k.ends_with("_ms") || k.ends_with("_us") => Some((MAX_TIME_MS, "a time or duration")),
         "keys" => Some((MAX_KEYS as u64, "a number of keys")),
@@ -77,7 +78,7 @@ fn limit_of(key: &str) -> Option<(u64, &'static str)> {
 /// `keys`, …, see [`limit_of`]) in the parsed file, and the error names the field's path and the
 /// allowed range. Explicit events are checked where they are resolved (they can be a million).
 pub fn check_magnitudes(raw: &ScenarioFile, loc: &Locator) -> Result<(), ScenarioError> {
-    fn walk(v: &serde_json::Value, path: &str, variant: bool, loc: &Locator) -> Result<(), ScenarioError> {
+    fn walk(v: &serde_json::Value, path: &str, loc: &Locator) -> Result<(), ScenarioError> {
         match v {
             serde_json::Value::Object(map) => {
                 for (k, child) in map {
@@ -94,21 +95,18 @@ pub fn check_magnitudes(raw: &ScenarioFile, loc: &Locator) -> Result<(), Scenari
                             return Err(loc.error(child_path, format!("{what} of {n} is outside the allowed {range}")));
                         }
                     }
-                    // Enum variants appear as one-key objects; their key starts with a capital.
-                    let is_variant = k.starts_with(|c: char| c.is_ascii_uppercase());
-                    walk(child, &child_path, is_variant, loc)?;
+                    walk(child, &child_path, loc)?;
                 }
             }
             serde_json::Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    walk(item, &format!("{path}[{i}]"), false, loc)?;
+                    walk(item, &format!("{path}[{i}]"), loc)?;
                 }
             }
             _ => {}
         }
-        let _ = variant;
         Ok(())
     }
     let value = serde_json::to_value(raw).map_err(|e| loc.error("(top level)", e.to_string()))?;
-    walk(&value, "", false, loc)
+    walk(&value, "", loc)
 }

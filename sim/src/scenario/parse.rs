@@ -120,7 +120,9 @@ pub fn parse_file(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError>
             Ok(raw)
         }
         Err(e) => {
+            // serde_path_to_error writes `?` for a segment it cannot name: cut the path there.
             let path = e.path().to_string();
+            let path = path.split(".?").next().unwrap_or("").trim_end_matches('?').to_string();
             let field = if path.is_empty() || path == "." { "(top level)".to_string() } else { path };
             let spanned = de.span_error(e.into_inner());
             Err(at(spanned, field))

@@ -121,6 +121,13 @@ impl Walker<'_> {
         (self.target.get(m) == Some(segment)).then_some(m + 1)
     }
 
+    /// Whether an identifier followed by `(` starts here.
+    fn is_variant_start(&self) -> bool {
+        let rest = &self.bytes[self.pos..];
+        let n = rest.iter().take_while(|c| c.is_ascii_alphanumeric() || **c == b'_').count();
+        n > 0 && rest[n..].iter().find(|c| !c.is_ascii_whitespace()) == Some(&b'(')
+    }
+
     fn done(&self) -> bool {
         self.best.is_some_and(|(m, _)| m == self.target.len())
     }
@@ -305,12 +312,11 @@ impl Walker<'_> {
                         }
                         self.pos = save;
                     }
-                    // A tuple item: the first is transparent (newtype), later ones are indexed.
-                    let m = match self.child(matched, &Segment::Index(i)) {
-                        Some(m) => Some(m),
-                        None if i == 0 => matched,
-                        None => None,
-                    };
+                    // A tuple item, indexed; but a first item that is itself a structure is the
+                    // content of a newtype variant (`Events([...])`, `Generator((...))`), which
+                    // has no segment of its own.
+                    let nested = matches!(c, b'(' | b'[' | b'{') || self.is_variant_start();
+                    let m = if i == 0 && nested { matched } else { self.child(matched, &Segment::Index(i)) };
                     self.value(m, depth + 1);
                     i += 1;
                 }

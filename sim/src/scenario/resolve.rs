@@ -392,7 +392,7 @@ fn resolve_source(
                 if e.partition >= MAX_PARTITIONS {
                     return Err(loc.error(
                         at("partition"),
-                        format!("partition {} is outside 0 ..= {}", e.partition, MAX_PARTITIONS - 1),
+                        format!("partition {} is outside the allowed 0 ..= {}", e.partition, MAX_PARTITIONS - 1),
                     ));
                 }
                 let key = match key_index.get(&e.key) {
