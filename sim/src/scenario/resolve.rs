@@ -305,7 +305,7 @@ fn resolve_source(
                         "{} events/s for {} ms (bursts up to x{burst}) could generate {events} events; the limit is {MAX_GENERATED_EVENTS} (about {} MiB of log)",
                         g.rate_per_s,
                         raw.duration_ms,
-                        MAX_GENERATED_EVENTS * LOG_BYTES_PER_EVENT >> 20
+                        (MAX_GENERATED_EVENTS * LOG_BYTES_PER_EVENT) >> 20
                     ),
                 ));
             }
