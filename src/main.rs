@@ -57,6 +57,22 @@ const EXIT_CODES: &str = "Exit codes (every command):
   5  any other error (a file could not be read or written)
 When several apply, the highest wins.";
 
+/// A bad command-line argument found after clap's parsing: exits 2, as clap's own usage errors do.
+#[derive(Debug)]
+pub struct Usage(pub String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+/// `bench --seconds` at most: the benchmark generates 200 000 events per virtual second, and a
+/// scenario may generate at most `sim::scenario::MAX_GENERATED_EVENTS`.
+const MAX_BENCH_SECONDS: u64 = sim::scenario::MAX_GENERATED_EVENTS / 200_000;
+
 #[derive(Parser)]
 #[command(
     name = "streamlab",
@@ -110,9 +126,13 @@ enum Command {
         /// Seeds as `A..B` (B excluded), `A..=B` or `3,7,9`.
         #[arg(long, default_value = "1..101")]
         seeds: String,
-        /// Worker threads (each runs whole seeds; results do not depend on this).
+        /// Worker threads (each runs whole seeds; results do not depend on this). At most the
+        /// number of cores unless --force-jobs.
         #[arg(long, default_value_t = 1)]
         jobs: usize,
+        /// Start as many workers as --jobs says even beyond the number of cores.
+        #[arg(long)]
+        force_jobs: bool,
         /// Add random faults (crashes, partitions, spikes, slow nodes) when the scenario has none.
         #[arg(long)]
         swarm: bool,
@@ -151,6 +171,9 @@ enum Command {
         /// Add the seed's random faults (as `sweep --swarm`) when the scenario has no swarm.
         #[arg(long)]
         swarm: bool,
+        /// Replace the output file if it exists (it may be a scenario you wrote).
+        #[arg(long)]
+        force: bool,
     },
     /// Benchmarks: simulated events per second against a bare event loop doing the same work,
     /// and checkpoint overhead (asynchronous barriers against stop-the-world snapshots).
@@ -187,11 +210,15 @@ fn main() -> ExitCode {
             run(&scenario, seed, format, check_determinism, swarm)
         }
         Some(Command::Compare { scenario, seed, json, swarm }) => compare(&scenario, seed, json, swarm),
-        Some(Command::Sweep { scenario, seeds, jobs, swarm, shard, json }) => {
-            sweep::run(&scenario, &seeds, jobs, swarm, shard.as_deref(), json)
+        Some(Command::Sweep { scenario, seeds, jobs, force_jobs, swarm, shard, json }) => {
+            sweep::run(&scenario, &seeds, jobs, force_jobs, swarm, shard.as_deref(), json)
         }
         Some(Command::Replay { scenario, seed, until, trace, swarm }) => replay(&scenario, seed, until, trace, swarm),
-        Some(Command::Shrink { scenario, seed, out, swarm }) => shrink(&scenario, seed, out, swarm),
+        Some(Command::Shrink { scenario, seed, out, swarm, force }) => shrink(&scenario, seed, out, swarm, force),
+        Some(Command::Bench { seconds, .. }) if !(1..=MAX_BENCH_SECONDS).contains(&seconds) => {
+            Err(Usage(format!("--seconds {seconds}: the benchmark runs 1 ..= {MAX_BENCH_SECONDS} virtual seconds"))
+                .into())
+        }
         Some(Command::Bench { seconds, only }) => {
             if matches!(only, BenchKind::All | BenchKind::Events) {
                 out!("{}", bench::run(seconds));
@@ -209,8 +236,9 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
-            // A scenario the user wrote is wrong: exit 2 (like a usage error), not 1.
-            if error.downcast_ref::<ScenarioError>().is_some() {
+            // A scenario the user wrote, or an argument, is wrong: exit 2 (like clap's usage
+            // errors), not 1.
+            if error.downcast_ref::<ScenarioError>().is_some() || error.downcast_ref::<Usage>().is_some() {
                 ExitCode::from(exit::BAD_INPUT)
             } else {
                 ExitCode::from(exit::ERROR)
@@ -246,7 +274,15 @@ fn replay(
     let mut world = sim::World::new(scenario.clone(), seed, RunOptions::default());
     let stop = match until_ms {
         Some(ms) => {
-            world.run_until(ms.saturating_mul(1_000_000));
+            let until_ns = ms
+                .checked_mul(1_000_000)
+                .ok_or_else(|| Usage(format!("--until {ms}: at most {} ms", u64::MAX / 1_000_000)))?;
+            world.run_until(until_ns);
+            // Past the end: nothing is left before `until`; one more step records why the run
+            // stopped, so the summary and the verdict are printed.
+            if world.queue.peek_time_ns().is_none() {
+                world.step();
+            }
             world.stop_reason()
         }
         None => Some(world.run()),
@@ -289,8 +325,15 @@ fn replay(
     Ok(ExitCode::from(code))
 }
 
-fn shrink(scenario_arg: &str, seed: u64, out: Option<PathBuf>, swarm: bool) -> anyhow::Result<ExitCode> {
+fn shrink(scenario_arg: &str, seed: u64, out: Option<PathBuf>, swarm: bool, force: bool) -> anyhow::Result<ExitCode> {
+    use sim::atomic_write::{check_target, write_bytes, Overwrite};
     let scenario = Arc::new(load(scenario_arg, swarm)?);
+    // The output may be a scenario the user wrote: refuse to replace it without --force, before
+    // spending time on shrinking.
+    let policy = if force { Overwrite::Replace } else { Overwrite::Refuse };
+    if let Some(out) = &out {
+        check_target(out, policy).map_err(|e| Usage(e.to_string()))?;
+    }
     outln!("{}", header(&scenario, seed));
     let Some(shrunk) = sim::shrink::shrink(&scenario, seed) else {
         outln!("seed {seed} does not fail: nothing to shrink");
@@ -304,7 +347,7 @@ fn shrink(scenario_arg: &str, seed: u64, out: Option<PathBuf>, swarm: bool) -> a
             std::path::Path::new(&scenario.file).file_stem().and_then(|s| s.to_str()).unwrap_or("scenario").to_string();
         std::path::Path::new(&scenario.file).with_file_name(format!("{stem}-seed-{seed}-shrunk.ron"))
     });
-    write_atomically(&out, &shrunk.file_text).with_context(|| format!("writing {}", out.display()))?;
+    write_bytes(&out, shrunk.file_text.as_bytes(), policy).with_context(|| format!("writing {}", out.display()))?;
     outln!(
         "{} of {} faults remain; still fails: {}",
         shrunk.faults_after,
@@ -315,18 +358,18 @@ fn shrink(scenario_arg: &str, seed: u64, out: Option<PathBuf>, swarm: bool) -> a
     Ok(ExitCode::SUCCESS)
 }
 
-/// Write a file so that a crash never leaves half of it: a temporary file, then a rename.
-fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    let tmp = path.with_extension("ron.tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
-}
-
-/// Load a scenario (`default`: the embedded one); `swarm` adds the seed's random faults as
-/// `sweep --swarm` does ([`sim::run::with_swarm`]).
+/// Load a scenario (`default`: the embedded one), printing its warnings; `swarm` adds the seed's
+/// random faults as `sweep --swarm` does ([`sim::run::with_swarm`]).
 fn load(scenario: &str, swarm: bool) -> anyhow::Result<Scenario> {
-    let loaded =
-        if scenario == "default" { Scenario::default_scenario() } else { Scenario::load(&PathBuf::from(scenario))? };
+    let loaded = if scenario == "default" {
+        Scenario::default_scenario()
+    } else {
+        let loaded = Scenario::load(&PathBuf::from(scenario))?;
+        for warning in &loaded.warnings {
+            eprintln!("warning: {warning}");
+        }
+        loaded
+    };
     Ok(if swarm { sim::run::with_swarm(loaded) } else { loaded })
 }
 

@@ -2,37 +2,82 @@
 //! results do not depend on the number of threads), with a progress bar and a summary.
 
 use std::collections::BTreeMap;
+
+use anyhow::Context as _;
 use std::io::Write as _;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use anyhow::{bail, Context as _};
 use sim::run::{check_seed, SeedCheck};
-use sim::testing::parse_seeds;
+use sim::testing::SeedSet;
 
-fn shard_of(seeds: Vec<u64>, shard: Option<&str>) -> anyhow::Result<Vec<u64>> {
-    let Some(spec) = shard else { return Ok(seeds) };
-    let (k, n) = spec.split_once('/').context("--shard takes K/N, e.g. 2/4")?;
-    let (k, n): (usize, usize) = (k.trim().parse().context("shard K")?, n.trim().parse().context("shard N")?);
-    if n == 0 || k == 0 || k > n {
-        bail!("--shard {spec}: need 1 <= K <= N");
-    }
-    Ok(seeds.into_iter().enumerate().filter(|(i, _)| i % n == k - 1).map(|(_, s)| s).collect())
+/// The seeds of shard K of N (`K/N`, 1-based): positions K-1, K-1+N, ... of `seeds`, without
+/// collecting them.
+struct Shard {
+    seeds: SeedSet,
+    first: u128,
+    step: u128,
 }
+
+impl Shard {
+    fn len(&self) -> u128 {
+        self.seeds.len().saturating_sub(self.first).div_ceil(self.step)
+    }
+    fn get(&self, i: u128) -> Option<u64> {
+        self.seeds.get(self.first.checked_add(i.checked_mul(self.step)?)?)
+    }
+}
+
+fn shard_of(seeds: SeedSet, shard: Option<&str>) -> anyhow::Result<Shard> {
+    let Some(spec) = shard else { return Ok(Shard { seeds, first: 0, step: 1 }) };
+    let usage = || crate::Usage(format!("--shard {spec}: write K/N with 1 <= K <= N, e.g. 2/4"));
+    let (k, n) = spec.split_once('/').ok_or_else(usage)?;
+    let (k, n): (u64, u64) = (k.trim().parse().map_err(|_| usage())?, n.trim().parse().map_err(|_| usage())?);
+    if n == 0 || k == 0 || k > n {
+        return Err(usage().into());
+    }
+    Ok(Shard { seeds, first: u128::from(k - 1), step: u128::from(n) })
+}
+
+/// Worker threads: at least 1, and at most the number of cores unless `force`d.
+pub fn worker_count(jobs: usize, force: bool) -> anyhow::Result<usize> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if jobs == 0 {
+        return Err(crate::Usage("--jobs 0: at least one worker is needed".into()).into());
+    }
+    if jobs > cores && !force {
+        eprintln!("note: --jobs {jobs} is more than the {cores} cores; using {cores} (add --force-jobs to insist)");
+        return Ok(cores);
+    }
+    Ok(jobs.min(MAX_JOBS))
+}
+
+/// Threads at most, even when forced.
+const MAX_JOBS: usize = 1024;
 
 pub fn run(
     scenario_arg: &str,
     seeds: &str,
     jobs: usize,
+    force_jobs: bool,
     swarm: bool,
     shard: Option<&str>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let scenario = Arc::new(super::load(scenario_arg, swarm)?);
-    let seeds =
-        parse_seeds(seeds).with_context(|| format!("--seeds {seeds}: write A..B, A..=B or a list like 3,7,9"))?;
+    let jobs = worker_count(jobs, force_jobs)?;
+    let spec = seeds;
+    let seeds = SeedSet::parse(seeds)
+        .ok_or_else(|| crate::Usage(format!("--seeds {spec}: write A..B, A..=B or a list like 3,7,9")))?;
     let seeds = shard_of(seeds, shard)?;
+    if seeds.len() == 0 {
+        return Err(crate::Usage(format!(
+            "--seeds {spec}{}: no seeds to run (A..B excludes B; A must be below B)",
+            shard.map_or(String::new(), |s| format!(" --shard {s}"))
+        ))
+        .into());
+    }
+    let scenario = Arc::new(super::load(scenario_arg, swarm)?);
     let total = seeds.len();
     // With --json, stdout carries only the JSON lines; the summary goes to stderr.
     let say = |line: String| if json { eprintln!("{line}") } else { outln!("{line}") };
@@ -42,14 +87,14 @@ pub fn run(
         scenario.file,
         if swarm { ", swarm faults" } else { "" }
     ));
-    let next = AtomicUsize::new(0);
-    let done = AtomicUsize::new(0);
-    let results: Mutex<Vec<SeedCheck>> = Mutex::new(Vec::with_capacity(total));
+    let next = AtomicU64::new(0);
+    let done = AtomicU64::new(0);
+    let results: Mutex<Vec<SeedCheck>> = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1) {
+        for _ in 0..jobs {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&seed) = seeds.get(i) else { break };
+                let Some(seed) = seeds.get(u128::from(i)) else { break };
                 let check = check_seed(&scenario, seed);
                 results.lock().expect("no worker panics while holding the lock").push(check);
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
@@ -132,9 +177,9 @@ fn json_lines(scenario: &sim::Scenario, check: &SeedCheck, swarm: bool) -> Vec<s
         .collect()
 }
 
-fn progress(done: usize, total: usize) {
+fn progress(done: u64, total: u128) {
     let width = 40;
-    let filled = done * width / total.max(1);
+    let filled = (u128::from(done) * width as u128 / total.max(1)).min(width as u128) as usize;
     eprint!("\r[{}{}] {done}/{total}", "=".repeat(filled), " ".repeat(width - filled));
     let _ = std::io::stderr().flush();
 }

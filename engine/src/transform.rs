@@ -19,7 +19,8 @@ impl MapFn {
         record.value = match *self {
             MapFn::AddToValue(n) => record.value.wrapping_add(n),
             MapFn::MultiplyValue(n) => record.value.wrapping_mul(n),
-            MapFn::ValueModulo(n) => record.value.rem_euclid(n),
+            // `checked`: `i64::MIN mod -1` overflows (the answer is 0); scenarios refuse a modulus of 0.
+            MapFn::ValueModulo(n) => record.value.checked_rem_euclid(n).unwrap_or(0),
             MapFn::SetValue(n) => n,
         };
     }
@@ -40,7 +41,7 @@ impl FilterFn {
         match self {
             FilterFn::ValueAtLeast(n) => record.value >= *n,
             FilterFn::ValueAtMost(n) => record.value <= *n,
-            FilterFn::ValueDivisibleBy(n) => record.value.rem_euclid(*n) == 0,
+            FilterFn::ValueDivisibleBy(n) => *n != 0 && record.value.checked_rem_euclid(*n).unwrap_or(0) == 0,
             FilterFn::KeyIn(keys) => keys.contains(&record.key),
             FilterFn::Not(inner) => !inner.keeps(record),
         }

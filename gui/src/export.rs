@@ -1,5 +1,6 @@
 //! Chart export with plotters: one PNG and one SVG per chart. Files are written atomically (a
-//! temporary file in the same folder, then a rename), so a reader never sees half a picture.
+//! temporary file in the same folder, then a rename), so a reader never sees half a picture, and
+//! only a regular file is ever replaced (`sim::atomic_write`: never a symlink, device or folder).
 
 use std::path::{Path, PathBuf};
 
@@ -50,6 +51,8 @@ fn register_fonts() -> Result<(), String> {
 
 pub fn write_png(chart: &Chart, path: &Path) -> Result<(), String> {
     register_fonts()?;
+    sim::atomic_write::check_target(path, sim::atomic_write::Overwrite::Replace)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     // plotters picks the image format from the extension, so the temporary name ends in .png.
     let tmp = temporary_name(path, "png");
     let result = (|| {
@@ -57,32 +60,31 @@ pub fn write_png(chart: &Chart, path: &Path) -> Result<(), String> {
         draw(chart, &root)?;
         root.present().map_err(|e| format!("{}: {e}", path.display()))
     })();
-    if let Err(e) = result {
+    let result = result.and_then(|()| {
+        // Durable, and the target still something we may replace, before the rename.
+        std::fs::File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .and_then(|()| sim::atomic_write::check_target(path, sim::atomic_write::Overwrite::Replace))
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .map_err(|e| format!("{}: {e}", path.display()))
+    });
+    if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
-        return Err(e);
     }
-    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+    result
 }
 
 fn temporary_name(path: &Path, extension: &str) -> PathBuf {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let name = path.file_name().map_or_else(|| "chart".into(), |n| n.to_string_lossy().into_owned());
-    path.with_file_name(format!(".{name}.{}.partial.{extension}", std::process::id()))
+    path.with_file_name(format!(".{name}.{}.{n}.partial.{extension}", std::process::id()))
 }
 
-/// Write `bytes` to a temporary file next to `path`, flush it to disk, rename it over `path`.
+/// Write `bytes` atomically: a chart is the tool's own output, so it may replace a regular file.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    use std::io::Write as _;
-    let tmp = temporary_name(path, "tmp");
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("{}: {e}", path.display())
-    })
+    sim::atomic_write::write_bytes(path, bytes, sim::atomic_write::Overwrite::Replace)
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn color(i: usize) -> RGBColor {

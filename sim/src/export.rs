@@ -113,15 +113,14 @@ pub fn chrome_trace(scenario: &Scenario, events: &[TraceEvent]) -> Value {
 /// Write `events` to `path`: Chrome trace format for `.json`, JSON lines otherwise. Written to
 /// a temporary file first and renamed, so a crash never leaves half a trace.
 pub fn write_trace_file(scenario: &Scenario, events: &[TraceEvent], path: &std::path::Path) -> io::Result<()> {
-    let tmp = path.with_extension("tmp-streamlab");
-    {
-        let mut w = io::BufWriter::new(std::fs::File::create(&tmp)?);
+    // A trace is the tool's own output: it may replace a regular file, never anything else.
+    crate::atomic_write::write_with(path, crate::atomic_write::Overwrite::Replace, |w| {
         if path.extension().is_some_and(|e| e == "json") {
-            serde_json::to_writer(&mut w, &chrome_trace(scenario, events))?;
+            serde_json::to_writer(&mut *w, &chrome_trace(scenario, events))?;
         } else {
+            let mut w = w;
             write_jsonl(scenario, events, &mut w)?;
         }
-        w.flush()?;
-    }
-    std::fs::rename(&tmp, path)
+        Ok(())
+    })
 }

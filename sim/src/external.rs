@@ -94,7 +94,11 @@ fn generate(g: &Generator, duration_ms: u64, rng: &mut SimRng, log: &mut SourceL
                 };
                 let value = match g.value {
                     ValueDist::Constant(v) => v,
-                    ValueDist::Uniform { min, max } => min + rng.below((max - min) as u64 + 1) as i64,
+                    // In i128: `max - min` overflows i64 for wide ranges; the full range is every u64.
+                    ValueDist::Uniform { min, max } => match u64::try_from(i128::from(max) - i128::from(min) + 1) {
+                        Ok(span) => min.wrapping_add(rng.below(span) as i64),
+                        Err(_) => rng.next_u64() as i64,
+                    },
                 };
                 let mut delay_ns = g.disorder.delay.sample_ns(rng);
                 if g.disorder.very_late_ppm > 0 && rng.chance_ppm(g.disorder.very_late_ppm) {

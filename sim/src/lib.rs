@@ -5,6 +5,7 @@
 //! Determinism rules: no wall clock, no OS randomness, no iteration over hash maps into anything
 //! observable; integer time (ns); all randomness from one seed, a sub-seed per component.
 
+pub mod atomic_write;
 pub mod dist;
 pub mod export;
 pub mod external;

@@ -40,16 +40,71 @@ pub fn seeds_from_env(default: Range<u64>) -> Vec<u64> {
     default.collect()
 }
 
-/// `"A..B"` (B excluded), `"A..=B"`, or a comma-separated list.
+/// `"A..B"` (B excluded), `"A..=B"`, or a comma-separated list; None when malformed, empty, or
+/// larger than [`MAX_COLLECTED_SEEDS`] (use [`SeedSet`] to iterate over huge ranges).
 pub fn parse_seeds(spec: &str) -> Option<Vec<u64>> {
-    let spec = spec.trim();
-    if let Some((a, b)) = spec.split_once("..=") {
-        return Some((a.trim().parse().ok()?..=b.trim().parse().ok()?).collect());
+    let set = SeedSet::parse(spec)?;
+    if set.is_empty() || set.len() > MAX_COLLECTED_SEEDS as u128 {
+        return None;
     }
-    if let Some((a, b)) = spec.split_once("..") {
-        return Some((a.trim().parse().ok()?..b.trim().parse().ok()?).collect());
+    Some((0..set.len() as u64).filter_map(|i| set.get(i as u128)).collect())
+}
+
+/// The most seeds [`parse_seeds`] collects into a list.
+pub const MAX_COLLECTED_SEEDS: u64 = 10_000_000;
+
+/// A set of seeds, iterated without collecting (`0..18446744073709551615` is fine).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SeedSet {
+    /// `first ..= last`; empty when `first > last`.
+    Range {
+        first: u64,
+        last: u64,
+        empty: bool,
+    },
+    List(Vec<u64>),
+}
+
+impl SeedSet {
+    /// `"A..B"` (B excluded), `"A..=B"`, or a comma-separated list.
+    pub fn parse(spec: &str) -> Option<SeedSet> {
+        let spec = spec.trim();
+        if let Some((a, b)) = spec.split_once("..=") {
+            let (first, last): (u64, u64) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+            return Some(SeedSet::Range { first, last, empty: first > last });
+        }
+        if let Some((a, b)) = spec.split_once("..") {
+            let (first, end): (u64, u64) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+            return Some(match end.checked_sub(1) {
+                Some(last) if first <= last => SeedSet::Range { first, last, empty: false },
+                _ => SeedSet::Range { first, last: first, empty: true },
+            });
+        }
+        spec.split(',').map(|s| s.trim().parse().ok()).collect::<Option<Vec<u64>>>().map(SeedSet::List)
     }
-    spec.split(',').map(|s| s.trim().parse().ok()).collect()
+
+    pub fn len(&self) -> u128 {
+        match self {
+            SeedSet::Range { empty: true, .. } => 0,
+            SeedSet::Range { first, last, .. } => u128::from(*last) - u128::from(*first) + 1,
+            SeedSet::List(list) => list.len() as u128,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The seed at position `i`.
+    pub fn get(&self, i: u128) -> Option<u64> {
+        if i >= self.len() {
+            return None;
+        }
+        match self {
+            SeedSet::Range { first, .. } => u64::try_from(u128::from(*first) + i).ok(),
+            SeedSet::List(list) => list.get(usize::try_from(i).ok()?).copied(),
+        }
+    }
 }
 
 /// A scenario ready to run under chosen seeds.

@@ -1,0 +1,130 @@
+//! The resolved parameters as text, one per line, for the top of a run's output.
+
+use engine::graph::OperatorKind;
+
+use super::{Emit, LogData, RestartStrategy, Scenario, Watermarks};
+
+impl Scenario {
+    fn describe_watermarks(&self) -> String {
+        match &self.watermarks {
+            Watermarks::BoundedOutOfOrderness { bound_ms, emit, idle_timeout_ms } => {
+                let emit = match emit {
+                    Emit::Periodic { interval_ms } => format!("every {interval_ms} ms"),
+                    Emit::PerRecord => "per record".to_string(),
+                };
+                let idle = idle_timeout_ms.map_or("never idle".to_string(), |t| format!("idle after {t} ms"));
+                format!("bounded out-of-orderness {bound_ms} ms, emitted {emit}, {idle}")
+            }
+            Watermarks::Explicit(marks) => {
+                let marks: Vec<String> = marks
+                    .iter()
+                    .map(|m| format!("{} -> {}", self.format_time_ms(m.at.0), self.format_time_ms(m.watermark.0)))
+                    .collect();
+                format!("explicit schedule [{}]", marks.join(", "))
+            }
+            Watermarks::None => "none (windows fire at end of input)".to_string(),
+        }
+    }
+
+    /// Every resolved parameter, one per line, for the top of a run's output.
+    pub fn describe(&self) -> Vec<String> {
+        let mut lines = vec![
+            format!("scenario: {} ({})", self.name, self.file),
+            format!("duration_ms: {}  max_run_ms: {}", self.duration_ms, self.max_run_ms),
+            format!("cluster: jm + {} task managers x {} slots", self.task_managers, self.slots_per_task_manager),
+            format!(
+                "network: latency {}, local {} us, {} link overrides, channel capacity {}",
+                self.latency.describe(),
+                self.local_latency_ns / 1000,
+                self.link_latency.len() / 2,
+                self.channel_capacity.map_or("unbounded".to_string(), |c| format!("{c} messages"))
+            ),
+        ];
+        match &self.log {
+            LogData::Generator(g) => lines.push(format!(
+                "source: generator, {} partitions, {} events/s, {} keys ({:?}), values {:?}, disorder {} + {} ppm very late by {} ms, {} idle periods, {} bursts",
+                g.partitions, g.rate_per_s, g.keys, g.key_skew, g.value, g.disorder.delay.describe(),
+                g.disorder.very_late_ppm, g.disorder.very_late_ms, g.idle_partitions.len(), g.bursts.len()
+            )),
+            LogData::Events(e) => lines.push(format!("source: {} explicit events in {} partitions", e.len(), self.partitions)),
+        }
+        lines.push(format!("watermarks: {}", self.describe_watermarks()));
+        for (i, op) in self.plan.operators.iter().enumerate() {
+            let subtasks: Vec<String> = (0..op.parallelism as usize)
+                .map(|k| {
+                    let s = op.first_subtask + k;
+                    format!("{}@tm-{}", self.plan.subtasks[s].name, self.placement[s])
+                })
+                .collect();
+            let inputs: Vec<String> = self
+                .plan
+                .subtasks
+                .get(op.first_subtask)
+                .map(|s| {
+                    let mut v: Vec<String> = s
+                        .inputs
+                        .iter()
+                        .map(|&c| {
+                            let ch = &self.plan.channels[c];
+                            format!("{}({:?})", self.plan.operator_of(ch.from).name, ch.partitioning)
+                        })
+                        .collect();
+                    v.dedup();
+                    v
+                })
+                .unwrap_or_default();
+            lines.push(format!(
+                "operator {}: {} '{}' parallelism {} cost {} us; inputs [{}]; subtasks [{}]",
+                i,
+                op.kind.label(),
+                op.name,
+                op.parallelism,
+                self.record_cost_ns[i] / 1000,
+                inputs.join(", "),
+                subtasks.join(" ")
+            ));
+        }
+        lines.push(format!("guarantee: {}", self.guarantee.label()));
+        lines.push(match (&self.checkpoint_config(), &self.checkpoint_settings) {
+            (Some(c), Some(settings)) => format!(
+                "checkpoints: every {} ms, {:?}, timeout {} ms, min pause {} ms, {:?} snapshots",
+                c.interval_ns / 1_000_000,
+                c.mode,
+                c.timeout_ns / 1_000_000,
+                c.min_pause_ns / 1_000_000,
+                settings.snapshot
+            ),
+            _ => "checkpoints: off".to_string(),
+        });
+        let sinks: Vec<String> = self
+            .plan
+            .operators
+            .iter()
+            .filter_map(|o| match o.kind {
+                OperatorKind::Sink(k) => Some(format!("{}={}", o.name, k.label())),
+                _ => None,
+            })
+            .collect();
+        lines.push(format!("sinks: {}", sinks.join(", ")));
+        let restart = match self.restart {
+            RestartStrategy::FixedDelay { delay_ms, max_attempts } => {
+                format!("fixed delay {delay_ms} ms, at most {max_attempts} restarts")
+            }
+            RestartStrategy::ExponentialDelay { initial_delay_ms, max_delay_ms, multiplier_milli, max_attempts } => format!(
+                "exponential delay from {initial_delay_ms} ms x{}.{:03} up to {max_delay_ms} ms, at most {max_attempts} restarts",
+                multiplier_milli / 1000,
+                multiplier_milli % 1000
+            ),
+        };
+        let fd = self.failure_detection;
+        lines.push(format!(
+            "restart: {restart}; failure detection: heartbeat every {} ms, timeout {} ms",
+            fd.heartbeat_interval_ms, fd.heartbeat_timeout_ms
+        ));
+        if let Some(t) = self.transaction_timeout_ns {
+            lines.push(format!("transaction timeout: {} ms", t / 1_000_000));
+        }
+        lines.push(format!("track_lineage: {}", self.track_lineage));
+        lines
+    }
+}

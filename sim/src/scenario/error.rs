@@ -1,0 +1,86 @@
+//! Errors: [`ScenarioError`], and the [`Locator`] that gives each one its `file:line:column`.
+//!
+//! Positions come from the parser's spans (syntax and type errors) or from the field path of a
+//! semantic error, looked up in the file's structure by [`super::positions`]: never from searching
+//! the text for a word.
+
+use thiserror::Error;
+
+/// A scenario that cannot be read, parsed or run, with where and why.
+#[derive(Debug, Error)]
+pub enum ScenarioError {
+    #[error("{file}: cannot read: {message}")]
+    Io { file: String, message: String },
+    /// `field` is the path inside the file (`pipeline[2].Window.kind`); line and column are
+    /// 1-based (the column counts characters).
+    #[error("{file}:{line}:{column}: {field}: {message}")]
+    Invalid { file: String, line: usize, column: usize, field: String, message: String },
+}
+
+impl ScenarioError {
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            ScenarioError::Invalid { field, .. } => Some(field),
+            ScenarioError::Io { .. } => None,
+        }
+    }
+
+    /// An error at a byte offset of `text`; control characters in the field and message are
+    /// escaped, so a file cannot forge lines of the output.
+    pub fn at_offset(file: &str, text: &str, offset: usize, field: &str, message: &str) -> ScenarioError {
+        let (line, column) = line_column(text, offset);
+        ScenarioError::Invalid {
+            file: printable(file),
+            line,
+            column,
+            field: printable(field),
+            message: printable(message),
+        }
+    }
+}
+
+/// 1-based line and character column of a byte offset (clamped to the text).
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |n| n + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+/// `s` with control characters escaped (`\n`, `\u{1b}`), for anything from a file that is
+/// printed: names, keys, messages quoting them.
+pub fn printable(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    s.chars().map(|c| if c.is_control() { c.escape_debug().to_string() } else { c.to_string() }).collect()
+}
+
+/// Turns a field path into an error at that field's position in the text.
+pub struct Locator<'a> {
+    pub file: &'a str,
+    text: &'a str,
+}
+
+impl<'a> Locator<'a> {
+    pub fn new(file: &'a str, text: &'a str) -> Locator<'a> {
+        Locator { file, text }
+    }
+
+    /// An error about `field` (a path like `pipeline[2].Window.kind`), pointing at its value, or
+    /// at the closest enclosing value the file spells out.
+    pub fn error(&self, field: impl Into<String>, message: impl Into<String>) -> ScenarioError {
+        let field = field.into();
+        let offset = super::positions::locate(self.text, &field).unwrap_or(0);
+        ScenarioError::at_offset(self.file, self.text, offset, &field, &message.into())
+    }
+
+    /// Whether the file spells out the value at `field` (rather than leaving it to a default).
+    pub fn spells_out(&self, field: &str) -> bool {
+        super::positions::locate_exact(self.text, field).is_some()
+    }
+}

@@ -1,0 +1,718 @@
+//! The file format: every type serde reads from a scenario file (and `shrink` writes back).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use engine::checkpoint::CheckpointMode;
+use engine::sink::SinkKind;
+use engine::transform::{KeySelector, MapFn};
+use engine::window::Aggregate;
+use engine::Firing;
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::dist::Delay;
+
+/// A time in a scenario: integer milliseconds, or a clock string `"hh:mm:ss"` / `"hh:mm:ss.mmm"`
+/// (milliseconds since midnight) for textbook data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TimeMs(pub i64);
+
+impl Serialize for TimeMs {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i64(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for TimeMs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = TimeMs;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("milliseconds as an integer, or a clock time like \"12:04:59\"")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<TimeMs, E> {
+                Ok(TimeMs(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<TimeMs, E> {
+                i64::try_from(v).map(TimeMs).map_err(|_| E::custom("time too large"))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<TimeMs, E> {
+                parse_clock(v).map(TimeMs).ok_or_else(|| {
+                    E::custom(format!("`{v}` is not a clock time; write \"hh:mm:ss\" or \"hh:mm:ss.mmm\""))
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn parse_clock(s: &str) -> Option<i64> {
+    let (hms, millis) = match s.split_once('.') {
+        Some((a, b)) if b.len() == 3 => (a, b.parse::<i64>().ok()?),
+        Some(_) => return None,
+        None => (s, 0),
+    };
+    let parts: Vec<&str> = hms.split(':').collect();
+    if parts.len() != 3 || parts.iter().any(|p| p.len() != 2) {
+        return None;
+    }
+    let h: i64 = parts[0].parse().ok()?;
+    let m: i64 = parts[1].parse().ok()?;
+    let sec: i64 = parts[2].parse().ok()?;
+    if h > 23 || m > 59 || sec > 59 {
+        return None;
+    }
+    Some(((h * 60 + m) * 60 + sec) * 1000 + millis)
+}
+
+/// Format milliseconds since midnight as a clock string (for output of textbook scenarios).
+pub fn format_clock(ms: i64) -> String {
+    let (h, m, s, milli) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+    if milli == 0 {
+        format!("{h:02}:{m:02}:{s:02}")
+    } else {
+        format!("{h:02}:{m:02}:{s:02}.{milli:03}")
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename = "Scenario")]
+pub struct ScenarioFile {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Pin the seed (the command line's `--seed` still wins).
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Length of generated input, in milliseconds of processing time. Default 60 000.
+    #[serde(default = "default_duration_ms")]
+    pub duration_ms: u64,
+    /// Stop the run here even if the job has not finished. Default: duration + 600 000.
+    #[serde(default)]
+    pub max_run_ms: Option<u64>,
+    /// Print clock times (`12:04:59`) instead of milliseconds in the output.
+    #[serde(default)]
+    pub clock_times: bool,
+    #[serde(default)]
+    pub cluster: Cluster,
+    #[serde(default)]
+    pub network: Network,
+    pub source: SourceData,
+    #[serde(default)]
+    pub watermarks: Watermarks,
+    pub pipeline: Vec<Step>,
+    /// Subtask name -> task manager name, overriding the default slot assignment.
+    #[serde(default)]
+    pub placement: BTreeMap<String, String>,
+    #[serde(default)]
+    pub checkpoints: Option<Checkpoints>,
+    #[serde(default)]
+    pub restart: RestartStrategy,
+    #[serde(default)]
+    pub failure_detection: FailureDetection,
+    #[serde(default)]
+    pub faults: Vec<FaultSpec>,
+    #[serde(default)]
+    pub swarm: Option<Swarm>,
+    /// Keep, per window result, which source records contributed (the oracle needs it).
+    #[serde(default = "yes")]
+    pub track_lineage: bool,
+    #[serde(default)]
+    pub expect: Expect,
+}
+
+fn default_duration_ms() -> u64 {
+    60_000
+}
+fn yes() -> bool {
+    true
+}
+fn one() -> u32 {
+    1
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cluster {
+    #[serde(default = "default_task_managers")]
+    pub task_managers: u32,
+    #[serde(default = "default_slots")]
+    pub slots_per_task_manager: u32,
+}
+fn default_task_managers() -> u32 {
+    2
+}
+fn default_slots() -> u32 {
+    4
+}
+impl Default for Cluster {
+    fn default() -> Self {
+        Cluster { task_managers: default_task_managers(), slots_per_task_manager: default_slots() }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// Latency between different nodes.
+    #[serde(default = "default_latency")]
+    pub latency: Delay,
+    /// Latency between subtasks on the same task manager, in microseconds. Default 10.
+    #[serde(default = "default_local_latency_us")]
+    pub local_latency_us: u64,
+    /// Per-link overrides.
+    #[serde(default)]
+    pub links: Vec<Link>,
+    /// Credit-based flow control: at most this many messages in flight or queued per channel
+    /// (Flink's network buffers). A sender with a full output channel waits (backpressure).
+    /// `None` for unbounded channels. Default 1000.
+    #[serde(default = "default_channel_capacity")]
+    pub channel_capacity: Option<u32>,
+}
+fn default_channel_capacity() -> Option<u32> {
+    Some(1_000)
+}
+fn default_latency() -> Delay {
+    Delay::Uniform { min_ms: 1, max_ms: 2 }
+}
+fn default_local_latency_us() -> u64 {
+    10
+}
+impl Default for Network {
+    fn default() -> Self {
+        Network {
+            latency: default_latency(),
+            local_latency_us: default_local_latency_us(),
+            links: Vec::new(),
+            channel_capacity: default_channel_capacity(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Link {
+    pub between: (String, String),
+    pub latency: Delay,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum SourceData {
+    Generator(Generator),
+    Events(Vec<ExplicitEvent>),
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Generator {
+    #[serde(default = "one")]
+    pub partitions: u32,
+    /// Events per second over all partitions.
+    pub rate_per_s: u64,
+    #[serde(default = "default_keys")]
+    pub keys: u32,
+    #[serde(default)]
+    pub key_skew: KeySkew,
+    #[serde(default)]
+    pub value: ValueDist,
+    #[serde(default)]
+    pub disorder: Disorder,
+    /// Partitions that receive nothing for a while.
+    #[serde(default)]
+    pub idle_partitions: Vec<IdlePartition>,
+    /// Periods with a multiplied rate.
+    #[serde(default)]
+    pub bursts: Vec<Burst>,
+}
+fn default_keys() -> u32 {
+    10
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum KeySkew {
+    #[default]
+    Uniform,
+    /// `share_ppm` of all events go to the first `keys` keys.
+    Hot { keys: u32, share_ppm: u32 },
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum ValueDist {
+    Constant(i64),
+    Uniform { min: i64, max: i64 },
+}
+impl Default for ValueDist {
+    fn default() -> Self {
+        ValueDist::Constant(1)
+    }
+}
+
+/// How far event time lags behind arrival: `ts = arrival - delay`, and with probability
+/// `very_late_ppm` another `very_late_ms` on top.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Disorder {
+    #[serde(default)]
+    pub delay: Delay,
+    #[serde(default)]
+    pub very_late_ppm: u32,
+    #[serde(default)]
+    pub very_late_ms: u64,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdlePartition {
+    pub partition: u32,
+    pub from_ms: u64,
+    pub until_ms: u64,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Burst {
+    pub from_ms: u64,
+    pub until_ms: u64,
+    pub rate_multiplier: u64,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExplicitEvent {
+    pub key: String,
+    pub value: i64,
+    /// Event time.
+    pub ts: TimeMs,
+    /// When the event is appended to the log (processing time).
+    pub arrives: TimeMs,
+    #[serde(default)]
+    pub partition: u32,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum Watermarks {
+    BoundedOutOfOrderness {
+        bound_ms: i64,
+        #[serde(default)]
+        emit: Emit,
+        #[serde(default)]
+        idle_timeout_ms: Option<u64>,
+    },
+    Explicit(Vec<ExplicitMark>),
+    None,
+}
+impl Default for Watermarks {
+    fn default() -> Self {
+        Watermarks::BoundedOutOfOrderness { bound_ms: 0, emit: Emit::default(), idle_timeout_ms: None }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum Emit {
+    Periodic { interval_ms: u64 },
+    PerRecord,
+}
+impl Default for Emit {
+    fn default() -> Self {
+        Emit::Periodic { interval_ms: 200 }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExplicitMark {
+    pub at: TimeMs,
+    pub watermark: TimeMs,
+}
+
+/// One step of the pipeline. Operators connect to the previous operator unless they list
+/// `inputs`; `KeyBy`, `Rebalance`, `Broadcast` and `Forward` set how the next operator's inputs
+/// are partitioned.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum Step {
+    Source {
+        name: String,
+        #[serde(default = "one")]
+        parallelism: u32,
+        #[serde(default)]
+        cost_us: Option<u64>,
+    },
+    Map {
+        name: String,
+        f: MapFn,
+        #[serde(default = "one")]
+        parallelism: u32,
+        #[serde(default)]
+        inputs: Vec<String>,
+        #[serde(default)]
+        cost_us: Option<u64>,
+    },
+    Filter {
+        name: String,
+        f: Filter,
+        #[serde(default = "one")]
+        parallelism: u32,
+        #[serde(default)]
+        inputs: Vec<String>,
+        #[serde(default)]
+        cost_us: Option<u64>,
+    },
+    KeyBy(KeySelector),
+    Rebalance,
+    Broadcast,
+    Forward,
+    Window {
+        name: String,
+        kind: WindowShape,
+        aggregate: Aggregate,
+        #[serde(default)]
+        allowed_lateness_ms: i64,
+        /// Name of the late-data side output; other steps may list it in `inputs`, otherwise a
+        /// sink of that name is added.
+        #[serde(default)]
+        late_output: Option<String>,
+        #[serde(default = "one")]
+        parallelism: u32,
+        #[serde(default)]
+        inputs: Vec<String>,
+        #[serde(default)]
+        cost_us: Option<u64>,
+    },
+    Union {
+        name: String,
+        inputs: Vec<String>,
+        #[serde(default = "one")]
+        parallelism: u32,
+        #[serde(default)]
+        cost_us: Option<u64>,
+    },
+    Sink {
+        name: String,
+        #[serde(default = "plain")]
+        kind: SinkKind,
+        /// Two-phase commit: the store aborts a transaction this long after it opened.
+        #[serde(default)]
+        transaction_timeout_ms: Option<u64>,
+        #[serde(default = "one")]
+        parallelism: u32,
+        #[serde(default)]
+        inputs: Vec<String>,
+        #[serde(default)]
+        cost_us: Option<u64>,
+    },
+}
+fn plain() -> SinkKind {
+    SinkKind::Plain
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum WindowShape {
+    Tumbling {
+        size_ms: i64,
+        /// Flink's window offset: windows start at `offset_ms + k * size_ms`; `|offset_ms| < size_ms`.
+        #[serde(default)]
+        offset_ms: i64,
+    },
+    Sliding {
+        size_ms: i64,
+        slide_ms: i64,
+        /// Windows start at `offset_ms + k * slide_ms`; `|offset_ms| < slide_ms`.
+        #[serde(default)]
+        offset_ms: i64,
+    },
+    Session {
+        gap_ms: i64,
+    },
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum Filter {
+    ValueAtLeast(i64),
+    ValueAtMost(i64),
+    ValueDivisibleBy(i64),
+    KeyIn(Vec<String>),
+    Not(Box<Filter>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checkpoints {
+    pub interval_ms: u64,
+    /// The delivery guarantee: how barriers are handled and how the job recovers.
+    #[serde(default = "exactly_once")]
+    pub mode: Guarantee,
+    #[serde(default = "default_checkpoint_timeout_ms")]
+    pub timeout_ms: u64,
+    #[serde(default)]
+    pub min_pause_ms: u64,
+    #[serde(default)]
+    pub snapshot: SnapshotStyle,
+    /// Exactly-once only: unaligned checkpoints (barriers overtake queued data, which is stored
+    /// in the snapshot as channel state).
+    #[serde(default)]
+    pub unaligned: bool,
+}
+fn exactly_once() -> Guarantee {
+    Guarantee::ExactlyOnce
+}
+
+/// The three delivery guarantees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
+pub enum Guarantee {
+    /// No checkpoints: after a failure, restart from the sources' latest positions with empty state.
+    AtMostOnce,
+    /// Barrier tracking without alignment; restore the latest checkpoint (replays may double count).
+    AtLeastOnce,
+    /// Barrier alignment; restore the latest checkpoint.
+    ExactlyOnce,
+}
+
+impl Guarantee {
+    pub const ALL: [Guarantee; 3] = [Guarantee::AtMostOnce, Guarantee::AtLeastOnce, Guarantee::ExactlyOnce];
+    pub fn label(self) -> &'static str {
+        match self {
+            Guarantee::AtMostOnce => "at-most-once",
+            Guarantee::AtLeastOnce => "at-least-once",
+            Guarantee::ExactlyOnce => "exactly-once",
+        }
+    }
+    /// How barriers are handled, or None when nothing is checkpointed.
+    pub fn checkpoint_mode(self) -> Option<CheckpointMode> {
+        match self {
+            Guarantee::AtMostOnce => None,
+            Guarantee::AtLeastOnce => Some(CheckpointMode::AtLeastOnce),
+            Guarantee::ExactlyOnce => Some(CheckpointMode::ExactlyOnce),
+        }
+    }
+}
+
+/// How a task takes its snapshot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum SnapshotStyle {
+    /// Asynchronous barrier snapshotting: a short synchronous copy, the upload in the background.
+    #[default]
+    Asynchronous,
+    /// The baseline ABS replaced: sources stop while the checkpoint runs, and every task blocks
+    /// for the whole snapshot, upload included.
+    StopTheWorld,
+}
+
+/// What to do after a failure (Flink's restart strategies).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum RestartStrategy {
+    FixedDelay {
+        delay_ms: u64,
+        max_attempts: u32,
+    },
+    /// Delay doubles (times `multiplier_milli / 1000`) after every restart, up to `max_delay_ms`.
+    ExponentialDelay {
+        initial_delay_ms: u64,
+        max_delay_ms: u64,
+        multiplier_milli: u64,
+        max_attempts: u32,
+    },
+}
+impl Default for RestartStrategy {
+    fn default() -> Self {
+        RestartStrategy::FixedDelay { delay_ms: 1_000, max_attempts: 20 }
+    }
+}
+impl RestartStrategy {
+    /// Delay before restart number `restart` (1-based), or None when attempts are exhausted.
+    pub fn delay_ms(&self, restart: u32) -> Option<u64> {
+        match *self {
+            RestartStrategy::FixedDelay { delay_ms, max_attempts } => (restart <= max_attempts).then_some(delay_ms),
+            RestartStrategy::ExponentialDelay { initial_delay_ms, max_delay_ms, multiplier_milli, max_attempts } => {
+                if restart > max_attempts {
+                    return None;
+                }
+                let mut delay = initial_delay_ms;
+                for _ in 1..restart {
+                    delay = (delay.saturating_mul(multiplier_milli) / 1000).min(max_delay_ms);
+                }
+                Some(delay.min(max_delay_ms))
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailureDetection {
+    #[serde(default = "default_heartbeat_interval_ms")]
+    pub heartbeat_interval_ms: u64,
+    #[serde(default = "default_heartbeat_timeout_ms")]
+    pub heartbeat_timeout_ms: u64,
+}
+fn default_heartbeat_interval_ms() -> u64 {
+    500
+}
+fn default_heartbeat_timeout_ms() -> u64 {
+    2_000
+}
+impl Default for FailureDetection {
+    fn default() -> Self {
+        FailureDetection {
+            heartbeat_interval_ms: default_heartbeat_interval_ms(),
+            heartbeat_timeout_ms: default_heartbeat_timeout_ms(),
+        }
+    }
+}
+
+/// When a crash happens: at a time, or at a point of the checkpoint protocol.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum CrashPoint {
+    At(TimeMs),
+    /// When the coordinator triggers checkpoint n.
+    OnCheckpointTrigger(u64),
+    /// When `subtask` starts aligning barrier `checkpoint` (its first barrier arrived).
+    WhileAligning {
+        checkpoint: u64,
+        subtask: String,
+    },
+    /// Right after a sink pre-committed its transaction for `checkpoint`.
+    AfterPreCommit(u64),
+    /// Right after the coordinator completed `checkpoint`, before any sink hears of it.
+    AfterCheckpointComplete(u64),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum FaultSpec {
+    /// Kill a node (`jm` or `tm-i`); it comes back after `restart_after_ms` (never, if None).
+    Crash {
+        node: String,
+        at: CrashPoint,
+        #[serde(default)]
+        restart_after_ms: Option<u64>,
+    },
+    /// No messages between two nodes (both directions) until it heals; TCP-like: what was sent
+    /// arrives after the heal, in order.
+    Partition { between: (String, String), from_ms: u64, until_ms: u64 },
+    /// Extra latency on one link, or on all links when `between` is None.
+    LatencySpike {
+        #[serde(default)]
+        between: Option<(String, String)>,
+        from_ms: u64,
+        until_ms: u64,
+        extra_ms: u64,
+    },
+    /// Messages are lost with probability `loss_ppm` and retransmitted after `retransmit_ms`
+    /// (channels stay FIFO: later messages wait behind the retransmission).
+    MessageLoss {
+        #[serde(default)]
+        between: Option<(String, String)>,
+        from_ms: u64,
+        until_ms: u64,
+        loss_ppm: u32,
+        retransmit_ms: u64,
+    },
+    /// A node processes `factor` times slower.
+    SlowNode { node: String, from_ms: u64, until_ms: u64, factor: u64 },
+    /// Checkpoint storage refuses the writes of this checkpoint (it is declined).
+    CheckpointStorageFailure { checkpoint: u64 },
+}
+
+/// Random faults drawn from the seed ("swarm testing"): how many of each, and when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Swarm {
+    #[serde(default)]
+    pub crashes: u32,
+    #[serde(default)]
+    pub partitions: u32,
+    #[serde(default)]
+    pub latency_spikes: u32,
+    #[serde(default)]
+    pub slow_nodes: u32,
+    /// Faults start inside `[from_ms, until_ms)`.
+    pub from_ms: u64,
+    pub until_ms: u64,
+    /// Longest outage (crash restart delay, partition, spike, slowness).
+    #[serde(default = "default_swarm_outage_ms")]
+    pub max_outage_ms: u64,
+    /// Whether the job manager may crash too.
+    #[serde(default)]
+    pub include_job_manager: bool,
+}
+fn default_swarm_outage_ms() -> u64 {
+    5_000
+}
+
+/// What a fault run does to the output compared with the fault-free reference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+pub enum OutcomeClass {
+    /// The visible output equals the reference.
+    Exact,
+    /// Nothing lost; some effects duplicated.
+    Duplicates,
+    /// Nothing duplicated; some effects lost.
+    Loss,
+    LossAndDuplicates,
+    /// Nothing lost or duplicated, but rows the reference does not show or shows with another
+    /// value (a session cut short, a window fired early): see `sim::oracle::Outcome`.
+    WrongValues,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedOutcome {
+    pub guarantee: Guarantee,
+    pub sink: SinkKind,
+    pub result: OutcomeClass,
+}
+pub(crate) fn default_checkpoint_timeout_ms() -> u64 {
+    600_000
+}
+
+/// What the scenario tests check.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// The exact visible sink output, in emission order per sink.
+    #[serde(default)]
+    pub output: Option<Vec<ExpectedRow>>,
+    /// Records dropped as late, over all window operators.
+    #[serde(default)]
+    pub late_dropped: Option<u64>,
+    /// Per guarantee and sink kind, what the faults do to the output (checked by
+    /// `streamlab compare` and the tests).
+    #[serde(default)]
+    pub outcomes: Vec<ExpectedOutcome>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedRow {
+    pub sink: String,
+    pub key: String,
+    pub window: Option<(TimeMs, TimeMs)>,
+    pub value: i64,
+    pub firing: Firing,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_strings() {
+        assert_eq!(parse_clock("12:04:59"), Some(((12 * 60 + 4) * 60 + 59) * 1000));
+        assert_eq!(parse_clock("00:00:01.250"), Some(1250));
+        assert_eq!(parse_clock("24:00:00"), None);
+        assert_eq!(parse_clock("1:00:00"), None);
+        assert_eq!(format_clock(parse_clock("12:07:46").unwrap()), "12:07:46");
+    }
+}

@@ -1,0 +1,112 @@
+//! Limits on every number in a file, so that a run fits in memory and time and no arithmetic on
+//! input-derived values can overflow. Each limit is checked where the value is read, and the
+//! message names the allowed range.
+//!
+//! Why these bounds make the engine's arithmetic safe:
+//! - processing times, durations and intervals are at most [`MAX_TIME_MS`] (1e11 ms, about three
+//!   years), so in virtual nanoseconds they are at most 1e17, and sums of up to 90 of them fit in
+//!   an `i64`/`u64`;
+//! - per-record costs are at most [`MAX_COST_US`] (1 s) and slowdown factors at most
+//!   [`MAX_FACTOR`], so `cost × factor` is at most 1e15 ns;
+//! - event times (explicit events' `ts`, watermark values, expected windows) may be any time
+//!   within ±[`MAX_EVENT_TIME_MS`] (2^53 ms, ±285 000 years, so epoch milliseconds load): they are
+//!   only compared and offset by durations (≤ 1e11), which stays far inside `i64`, and every
+//!   one is exactly representable as an `f64` (JSON output, charts, Perfetto traces);
+//! - counts (keys, partitions, task managers, slots, parallelism, channels, events, faults) are
+//!   bounded so that what is allocated for them stays within [`MEMORY_BUDGET_BYTES`].
+
+use super::error::{Locator, ScenarioError};
+use super::format::ScenarioFile;
+
+/// The largest scenario file read, in bytes.
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+/// The deepest nesting the parser follows (`Not(Not(...))`); real scenarios need about 8.
+pub const MAX_NESTING: usize = 64;
+/// What a maximal legal scenario may allocate up front (the log and the plan), roughly.
+pub const MEMORY_BUDGET_BYTES: u64 = 1 << 30;
+/// Bytes the in-memory source log takes per event (an upper estimate).
+pub const LOG_BYTES_PER_EVENT: u64 = 64;
+/// Generated events at most: the log is built up front, in memory, within the budget.
+pub const MAX_GENERATED_EVENTS: u64 = 12_000_000;
+/// Explicit events at most (they are also parsed, and kept as written for `shrink`).
+pub const MAX_EXPLICIT_EVENTS: u64 = 1_000_000;
+pub const MAX_PARTITIONS: u32 = 10_000;
+/// Distinct keys at most (generated keys `k0 ..`, or distinct names in explicit events).
+pub const MAX_KEYS: u32 = 1_000_000;
+pub const MAX_TASK_MANAGERS: u32 = 1_000;
+pub const MAX_SLOTS_PER_TASK_MANAGER: u32 = 1_000;
+/// Parallelism of one operator at most.
+pub const MAX_PARALLELISM: u32 = 1_000;
+/// Pipeline steps at most.
+pub const MAX_PIPELINE_STEPS: usize = 1_000;
+/// Channels between subtasks at most (an all-to-all edge has `p1 × p2` of them).
+pub const MAX_CHANNELS: u64 = 1_000_000;
+/// Faults listed in the file, and swarm faults of each kind, at most.
+pub const MAX_FAULTS: u64 = 10_000;
+pub const MAX_WINDOWS_PER_RECORD: i64 = 1_000;
+/// Any processing time, duration, interval or latency in a file, in its unit (ms or µs): about
+/// three years in ms.
+pub const MAX_TIME_MS: u64 = 100_000_000_000;
+/// Any per-record cost (`cost_us`), in µs: one second.
+pub const MAX_COST_US: u64 = 1_000_000;
+/// Event times (`ts`, `watermark`) lie within ±2^53 ms.
+pub const MAX_EVENT_TIME_MS: u64 = 1 << 53;
+/// Any multiplier (`factor`, `rate_multiplier`, `*_milli`).
+pub const MAX_FACTOR: u64 = 1_000_000;
+
+/// The limit on a numeric field, by its name, and what to call it in a message.
+fn limit_of(key: &str) -> Option<(u64, &'static str)> {
+    match key {
+        "ts" | "watermark" => Some((MAX_EVENT_TIME_MS, "an event time")),
+        "cost_us" => Some((MAX_COST_US, "a per-record cost in µs")),
+        "factor" | "rate_multiplier" => Some((MAX_FACTOR, "a factor")),
+        k if k.ends_with("_milli") => Some((MAX_FACTOR, "a factor")),
+        k if k.ends_with("_ppm") => Some((1_000_000, "a probability in parts per million")),
+        "ms" | "arrives" | "at" | "At" => Some((MAX_TIME_MS, "a time")),
+        k if k.ends_with("_ms") || k.ends_with("_us") => Some((MAX_TIME_MS, "a time or duration")),
+        "keys" => Some((MAX_KEYS as u64, "a number of keys")),
+        "partitions" | "partition" => Some((MAX_PARTITIONS as u64, "a partition count or index")),
+        "task_managers" => Some((MAX_TASK_MANAGERS as u64, "a number of task managers")),
+        "slots_per_task_manager" => Some((MAX_SLOTS_PER_TASK_MANAGER as u64, "a number of slots")),
+        "parallelism" => Some((MAX_PARALLELISM as u64, "a parallelism")),
+        "crashes" | "latency_spikes" | "slow_nodes" => Some((MAX_FAULTS, "a number of faults")),
+        _ => None,
+    }
+}
+
+/// One mechanism for every number with a limit: fields are found by name (`*_ms`, `*_us`, `ts`,
+/// `keys`, …, see [`limit_of`]) in the parsed file, and the error names the field's path and the
+/// allowed range. Explicit events are checked where they are resolved (they can be a million).
+pub fn check_magnitudes(raw: &ScenarioFile, loc: &Locator) -> Result<(), ScenarioError> {
+    fn walk(v: &serde_json::Value, path: &str, loc: &Locator) -> Result<(), ScenarioError> {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, child) in map {
+                    let child_path = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                    // `partitions` is a count in a generator but also a kind of swarm fault.
+                    let limit = match (k.as_str(), path.ends_with("swarm")) {
+                        ("partitions", true) => Some((MAX_FAULTS, "a number of faults")),
+                        (k, _) => limit_of(k),
+                    };
+                    let number = child.as_i64().map(i128::from).or_else(|| child.as_u64().map(i128::from));
+                    if let (Some((max, what)), Some(n)) = (limit, number) {
+                        if n.unsigned_abs() > u128::from(max) {
+                            let range = if n < 0 { format!("-{max} ..= {max}") } else { format!("0 ..= {max}") };
+                            return Err(loc.error(child_path, format!("{what} of {n} is outside the allowed {range}")));
+                        }
+                    }
+                    walk(child, &child_path, loc)?;
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(item, &format!("{path}[{i}]"), loc)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+    let value = serde_json::to_value(raw).map_err(|e| loc.error("(top level)", e.to_string()))?;
+    walk(&value, "", loc)
+}

@@ -1,0 +1,237 @@
+//! Scenario files (RON): the documented format, parsing with precise errors, and resolution into
+//! a runnable job. A scenario is everything needed to reproduce a run except the seed (which it
+//! may pin). The format reference is `book/src/reference/scenario-format.md`.
+//!
+//! - [`format`]: the file format (what serde reads and `shrink` writes back);
+//! - [`error`]: [`ScenarioError`] and how errors find their `file:line:column`;
+//! - [`parse`]: reading a file (type and size checks, UTF-8, RON with a depth limit);
+//! - [`limits`]: the bounds on every number, so arithmetic on them cannot overflow;
+//! - [`resolve`]: validation and resolution of the parsed file into a [`Scenario`];
+//! - [`describe`]: the resolved parameters as text, for the top of a run's output.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use engine::checkpoint::{CheckpointConfig, CheckpointMode};
+use engine::graph::{JobGraph, OperatorKind, PhysicalPlan};
+use engine::ms_to_ns;
+use engine::sink::SinkKind;
+
+use crate::dist::Delay;
+use crate::faults::Fault;
+
+pub mod describe;
+pub mod error;
+pub mod format;
+pub mod limits;
+pub mod parse;
+pub mod pipeline;
+pub mod positions;
+pub mod resolve;
+
+pub use error::ScenarioError;
+pub use format::*;
+pub use limits::*;
+
+/// The scenario embedded in the binary and opened by default.
+pub const DEFAULT_SCENARIO: &str = include_str!("../../../scenarios/clickstream.ron");
+pub const DEFAULT_SCENARIO_FILE: &str = "scenarios/clickstream.ron";
+
+/// A task manager or the job manager.
+pub type NodeId = usize;
+/// The job manager is node 0; task manager i is node i + 1.
+pub const JOB_MANAGER: NodeId = 0;
+
+/// Node names of a cluster: `jm` and `tm-0 .. tm-{n-1}`.
+pub struct NodeNames {
+    pub task_managers: u32,
+}
+
+impl NodeNames {
+    pub fn resolve(&self, name: &str) -> Result<NodeId, String> {
+        if name == "jm" {
+            return Ok(JOB_MANAGER);
+        }
+        name.strip_prefix("tm-")
+            .and_then(|i| i.parse::<u32>().ok())
+            .filter(|i| *i < self.task_managers)
+            .map(|i| i as usize + 1)
+            .ok_or_else(|| format!("no node '{name}'; nodes are jm and tm-0 .. tm-{}", self.task_managers - 1))
+    }
+}
+
+/// Where the source log's data comes from.
+#[derive(Clone, Debug)]
+pub enum LogData {
+    Generator(Generator),
+    /// Explicit events: (partition, arrival ms, key index, value, event time ms), sorted by arrival.
+    Events(Vec<(u32, i64, u64, i64, i64)>),
+}
+
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// The file as parsed (what `shrink` edits and writes back).
+    pub raw: ScenarioFile,
+    pub name: String,
+    pub description: String,
+    /// Where it was loaded from (for messages and replay commands).
+    pub file: String,
+    pub seed: Option<u64>,
+    pub duration_ms: u64,
+    pub max_run_ms: u64,
+    pub clock_times: bool,
+    pub job: JobGraph,
+    pub plan: PhysicalPlan,
+    /// Processing cost per record, per operator, in nanoseconds.
+    pub record_cost_ns: Vec<u64>,
+    /// Task manager index of each subtask.
+    pub placement: Vec<u32>,
+    pub task_managers: u32,
+    pub slots_per_task_manager: u32,
+    pub latency: Delay,
+    pub local_latency_ns: u64,
+    /// Flow control: messages a channel holds at most (None: unbounded).
+    pub channel_capacity: Option<u32>,
+    /// Per (from node, to node) latency overrides, both directions listed.
+    pub link_latency: BTreeMap<(NodeId, NodeId), Delay>,
+    pub partitions: u32,
+    pub log: LogData,
+    pub key_names: Vec<String>,
+    /// Checkpoint settings as written (interval, timeout, ...), whatever the guarantee.
+    pub checkpoint_settings: Option<Checkpoints>,
+    pub guarantee: Guarantee,
+    pub restart: RestartStrategy,
+    pub failure_detection: FailureDetection,
+    /// Faults written in the file (swarm faults are drawn per seed: [`Scenario::faults_for_seed`]).
+    pub faults: Vec<Fault>,
+    pub swarm: Option<Swarm>,
+    /// Two-phase-commit transactions older than this are aborted by the sink store.
+    pub transaction_timeout_ns: Option<u64>,
+    pub watermarks: Watermarks,
+    pub track_lineage: bool,
+    pub expect: Expect,
+    /// Located warnings about things that are legal but probably not meant (a fault after the
+    /// input ends); the command line prints them to stderr.
+    pub warnings: Vec<String>,
+}
+
+impl Scenario {
+    /// Load and resolve a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let file = path.display().to_string();
+        let text = parse::read_file(path, &file)?;
+        Scenario::parse(&text, &file)
+    }
+
+    /// The embedded default scenario.
+    pub fn default_scenario() -> Scenario {
+        Scenario::parse(DEFAULT_SCENARIO, DEFAULT_SCENARIO_FILE).expect("the embedded default scenario is valid")
+    }
+
+    /// Parse scenario text; `file` names it in errors.
+    pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+        let raw = parse::parse_file(text, file)?;
+        resolve::resolve(raw, &error::Locator::new(file, text))
+    }
+
+    pub fn node_name(&self, node: NodeId) -> String {
+        if node == JOB_MANAGER {
+            "jm".to_string()
+        } else {
+            format!("tm-{}", node - 1)
+        }
+    }
+
+    pub fn node_by_name(&self, name: &str) -> Option<NodeId> {
+        if name == "jm" {
+            return Some(JOB_MANAGER);
+        }
+        let i: u32 = name.strip_prefix("tm-")?.parse().ok()?;
+        (i < self.task_managers).then_some(i as usize + 1)
+    }
+
+    pub fn node_of_subtask(&self, subtask: usize) -> NodeId {
+        self.placement[subtask] as usize + 1
+    }
+
+    pub fn key_name(&self, key: u64) -> String {
+        if key == engine::transform::CONSTANT_KEY {
+            "*".to_string()
+        } else {
+            self.key_names.get(key as usize).cloned().unwrap_or_else(|| format!("#{key}"))
+        }
+    }
+
+    pub fn format_time_ms(&self, ms: i64) -> String {
+        if ms == i64::MIN {
+            "-inf".into()
+        } else if ms == i64::MAX {
+            "+inf".into()
+        } else if self.clock_times {
+            format_clock(ms)
+        } else {
+            ms.to_string()
+        }
+    }
+
+    /// Checkpointing as the world runs it: None for at-most-once.
+    pub fn checkpoint_config(&self) -> Option<CheckpointConfig> {
+        let settings = self.checkpoint_settings?;
+        let mode = match self.guarantee.checkpoint_mode()? {
+            CheckpointMode::ExactlyOnce if settings.unaligned => CheckpointMode::Unaligned,
+            mode => mode,
+        };
+        Some(CheckpointConfig {
+            interval_ns: ms_to_ns(settings.interval_ms),
+            timeout_ns: ms_to_ns(settings.timeout_ms),
+            min_pause_ns: ms_to_ns(settings.min_pause_ms),
+            mode,
+        })
+    }
+
+    pub fn snapshot_style(&self) -> SnapshotStyle {
+        self.checkpoint_settings.map(|c| c.snapshot).unwrap_or_default()
+    }
+
+    /// The faults of a run with `seed`: those in the file, then the swarm's, drawn from the seed.
+    pub fn faults_for_seed(&self, seed: u64) -> Vec<Fault> {
+        let mut faults = self.faults.clone();
+        if let Some(swarm) = &self.swarm {
+            faults.extend(crate::faults::draw_swarm(swarm, self, seed));
+        }
+        faults
+    }
+
+    /// The same scenario under another guarantee and, optionally, with every sink of another kind.
+    pub fn with_variant(&self, guarantee: Guarantee, sink: Option<SinkKind>) -> Scenario {
+        let mut s = self.clone();
+        s.guarantee = guarantee;
+        if s.checkpoint_settings.is_none() && guarantee != Guarantee::AtMostOnce {
+            s.checkpoint_settings = Some(Checkpoints {
+                interval_ms: 1_000,
+                mode: guarantee,
+                timeout_ms: default_checkpoint_timeout_ms(),
+                min_pause_ms: 0,
+                snapshot: SnapshotStyle::Asynchronous,
+                unaligned: false,
+            });
+        }
+        if let Some(kind) = sink {
+            for op in s.job.graph.node_weights_mut() {
+                if let OperatorKind::Sink(k) = &mut op.kind {
+                    *k = kind;
+                }
+            }
+            s.plan = s.job.plan().expect("changing sink kinds keeps the job valid");
+        }
+        s
+    }
+
+    /// The same scenario without any fault: the oracle's reference.
+    pub fn without_faults(&self) -> Scenario {
+        let mut s = self.clone();
+        s.faults.clear();
+        s.swarm = None;
+        s
+    }
+}

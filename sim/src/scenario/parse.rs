@@ -1,0 +1,131 @@
+//! Reading a scenario file: refuse what is not a regular file or is too large before reading it,
+//! name the position of invalid UTF-8, and parse RON with spans and a nesting limit, so every
+//! error has a line and column.
+
+use std::io::Read as _;
+use std::path::Path;
+
+use super::error::ScenarioError;
+use super::format::ScenarioFile;
+use super::limits::{MAX_FILE_BYTES, MAX_NESTING};
+
+/// The text of a scenario file: a regular file (FIFOs, devices and directories are refused by
+/// type, before anything is read) of at most [`MAX_FILE_BYTES`], in UTF-8.
+pub fn read_file(path: &Path, file: &str) -> Result<String, ScenarioError> {
+    let io = |message: String| ScenarioError::Io { file: super::error::printable(file), message };
+    let check_type = |meta: &std::fs::Metadata| -> Result<(), ScenarioError> {
+        let kind = meta.file_type();
+        if kind.is_dir() {
+            return Err(io("is a directory; a scenario is a regular .ron file".into()));
+        }
+        if !kind.is_file() {
+            return Err(io(
+                "is not a regular file (a FIFO, socket or device); a scenario is a regular .ron file".into()
+            ));
+        }
+        if meta.len() > MAX_FILE_BYTES {
+            return Err(io(format!(
+                "is {} bytes; scenario files are limited to {MAX_FILE_BYTES} bytes ({} MiB)",
+                meta.len(),
+                MAX_FILE_BYTES >> 20
+            )));
+        }
+        Ok(())
+    };
+    // By type before opening: opening a FIFO for reading blocks until someone writes.
+    check_type(&std::fs::metadata(path).map_err(|e| io(e.to_string()))?)?;
+    let handle = std::fs::File::open(path).map_err(|e| io(e.to_string()))?;
+    // Again on what was opened, in case the path changed in between.
+    check_type(&handle.metadata().map_err(|e| io(e.to_string()))?)?;
+    let mut bytes = Vec::new();
+    handle.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(|e| io(e.to_string()))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(io(format!("grew beyond {MAX_FILE_BYTES} bytes while being read")));
+    }
+    text_of(bytes, file)
+}
+
+/// Bytes as UTF-8, or an error at the first invalid byte.
+pub fn text_of(bytes: Vec<u8>, file: &str) -> Result<String, ScenarioError> {
+    String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let bytes = e.into_bytes();
+        let valid = std::str::from_utf8(&bytes[..offset]).unwrap_or_default();
+        ScenarioError::at_offset(
+            file,
+            valid,
+            offset,
+            "(file)",
+            &format!("not UTF-8: invalid byte 0x{:02x} at byte offset {offset}", bytes[offset]),
+        )
+    })
+}
+
+/// The first non-whitespace position at or after (line, column), both 1-based.
+fn skip_whitespace(text: &str, line: usize, column: usize) -> (usize, usize) {
+    let (mut line, mut column) = (line, column);
+    let Some(start) = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum::<usize>()
+        .checked_add(column.saturating_sub(1))
+    else {
+        return (line, column);
+    };
+    for c in text.get(start..).unwrap_or("").chars() {
+        match c {
+            '\n' => {
+                line += 1;
+                column = 1;
+            }
+            c if c.is_whitespace() => column += 1,
+            _ => break,
+        }
+    }
+    (line, column)
+}
+
+/// A plain message for a RON error (ron's own text for recursion advises on its API).
+fn message(code: &ron::Error) -> String {
+    match code {
+        ron::Error::ExceededRecursionLimit => {
+            format!("nested more than {MAX_NESTING} levels deep (e.g. Not(Not(...))); no scenario needs that many")
+        }
+        other => other.to_string(),
+    }
+}
+
+pub fn parse_file(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError> {
+    let at = |e: ron::error::SpannedError, field: String| {
+        // ron's span can start at the whitespace before the offending value: point at the value.
+        let (line, column) = skip_whitespace(text, e.span.start.line, e.span.start.col);
+        ScenarioError::Invalid {
+            file: super::error::printable(file),
+            line,
+            column,
+            field: super::error::printable(&field),
+            message: super::error::printable(&message(&e.code)),
+        }
+    };
+    // Implicit `Some`: `cost_us: 40` reads as `Some(40)`; writing `Some(40)` still works.
+    let options = ron::Options::default()
+        .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
+        .with_recursion_limit(MAX_NESTING);
+    let mut de = ron::Deserializer::from_str_with_options(text, &options).map_err(|e| at(e, "(file)".into()))?;
+    let parsed: Result<ScenarioFile, _> = serde_path_to_error::deserialize(&mut de);
+    match parsed {
+        Ok(raw) => {
+            de.end().map_err(|e| at(de.span_error(e), "(end of file)".into()))?;
+            Ok(raw)
+        }
+        Err(e) => {
+            // serde_path_to_error writes `?` for a segment it cannot name: cut the path there.
+            let path = e.path().to_string();
+            let path = path.split(".?").next().unwrap_or("").trim_end_matches('?').to_string();
+            let field = if path.is_empty() || path == "." { "(top level)".to_string() } else { path };
+            let spanned = de.span_error(e.into_inner());
+            Err(at(spanned, field))
+        }
+    }
+}

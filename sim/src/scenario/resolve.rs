@@ -1,0 +1,471 @@
+//! Validation and resolution: a parsed [`ScenarioFile`] becomes a runnable [`Scenario`]. Every
+//! error names the field path (`source.Events[3].arrives`) and points at it in the file.
+
+use std::collections::BTreeMap;
+
+use engine::ms_to_ns;
+use engine::watermark::{Emission, ExplicitWatermark, WatermarkStrategy};
+
+use super::error::{Locator, ScenarioError};
+use super::format::*;
+use super::limits::*;
+use super::pipeline::{check_name, resolve_pipeline};
+use super::{LogData, NodeNames, Scenario};
+
+pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> {
+    // Explicit events are checked one by one below; the generic walk skips them (there may be a
+    // million, and it builds a JSON value of what it walks).
+    let events = match &mut raw.source {
+        SourceData::Events(e) => Some(std::mem::take(e)),
+        SourceData::Generator(_) => None,
+    };
+    let checked = check_magnitudes(&raw, loc);
+    if let (Some(events), SourceData::Events(slot)) = (events, &mut raw.source) {
+        *slot = events;
+    }
+    checked?;
+    let mut warnings = Vec::new();
+    let cluster = &raw.cluster;
+    if cluster.task_managers == 0 {
+        return Err(loc.error("cluster.task_managers", "a cluster needs at least one task manager"));
+    }
+    if cluster.slots_per_task_manager == 0 {
+        return Err(loc.error("cluster.slots_per_task_manager", "a task manager needs at least one slot"));
+    }
+    raw.network.latency.check().map_err(|m| loc.error("network.latency", m))?;
+    if raw.network.channel_capacity == Some(0) {
+        return Err(loc.error(
+            "network.channel_capacity",
+            "a channel that holds 0 messages never lets a record through; use at least 1 (or None for unbounded)",
+        ));
+    }
+
+    let (partitions, log, key_names, key_index) = resolve_source(&raw, loc)?;
+    let watermarks = resolve_watermarks(&raw.watermarks, loc)?;
+    let key_of = |name: &str| -> Option<u64> {
+        match &log {
+            LogData::Generator(g) => name
+                .strip_prefix('k')
+                .and_then(|i| i.parse::<u64>().ok())
+                .filter(|i| *i < u64::from(g.keys) && format!("k{i}") == name),
+            LogData::Events(_) => key_index.get(name).copied(),
+        }
+    };
+    let pipeline = resolve_pipeline(&raw, partitions, &watermarks, &key_of, loc)?;
+    let plan = &pipeline.plan;
+
+    // Placement: Flink's slot sharing puts subtask i of every operator into slot i; slots are
+    // spread evenly over task managers (Flink's `cluster.evenly-spread-out-slots`), so slot i is
+    // on task manager i mod n. Explicit entries override.
+    let slots = u64::from(cluster.task_managers) * u64::from(cluster.slots_per_task_manager);
+    if let Some(widest) = plan.operators.iter().max_by_key(|o| o.parallelism) {
+        if u64::from(widest.parallelism) > slots {
+            // Point at the cluster block if the file has one, else at the operator asking for slots.
+            let field = match raw.pipeline.iter().position(|s| super::pipeline::step_name(s) == Some(&widest.name)) {
+                Some(i) if loc.spells_out("cluster") => {
+                    let _ = i;
+                    "cluster".to_string()
+                }
+                Some(i) => format!("pipeline[{i}].{}.parallelism", super::pipeline::step_variant(&raw.pipeline[i])),
+                None => "cluster".to_string(),
+            };
+            return Err(loc.error(
+                field,
+                format!(
+                    "parallelism {} needs {} slots, but the cluster has {} task managers x {} slots = {slots}",
+                    widest.parallelism, widest.parallelism, cluster.task_managers, cluster.slots_per_task_manager
+                ),
+            ));
+        }
+    }
+    let mut placement: Vec<u32> = plan.subtasks.iter().map(|s| s.index % cluster.task_managers).collect();
+    for (subtask_name, tm) in &raw.placement {
+        let field = format!("placement.{subtask_name}");
+        let Some(s) = plan.subtask_by_name(subtask_name) else {
+            let example = plan.subtasks.first().map_or("", |s| s.name.as_str());
+            return Err(
+                loc.error(field, format!("no subtask named '{subtask_name}' (subtasks are named like '{example}')"))
+            );
+        };
+        let tm_index =
+            tm.strip_prefix("tm-").and_then(|i| i.parse::<u32>().ok()).filter(|i| *i < cluster.task_managers);
+        let Some(tm_index) = tm_index else {
+            return Err(
+                loc.error(field, format!("no task manager '{tm}'; they are tm-0 .. tm-{}", cluster.task_managers - 1))
+            );
+        };
+        placement[s] = tm_index;
+    }
+
+    let nodes = NodeNames { task_managers: cluster.task_managers };
+    let mut link_latency = BTreeMap::new();
+    for (i, link) in raw.network.links.iter().enumerate() {
+        let field = format!("network.links[{i}]");
+        let a = nodes.resolve(&link.between.0).map_err(|m| loc.error(format!("{field}.between[0]"), m))?;
+        let b = nodes.resolve(&link.between.1).map_err(|m| loc.error(format!("{field}.between[1]"), m))?;
+        if a == b {
+            return Err(loc.error(
+                format!("{field}.between"),
+                "a link joins two different nodes; within a node, `local_latency_us` applies",
+            ));
+        }
+        link.latency.check().map_err(|m| loc.error(format!("{field}.latency"), m))?;
+        link_latency.insert((a, b), link.latency);
+        link_latency.insert((b, a), link.latency);
+    }
+
+    if let Some(c) = &raw.checkpoints {
+        if c.interval_ms == 0 {
+            return Err(loc.error(
+                "checkpoints.interval_ms",
+                "a checkpoint interval of 0 ms is impossible; leave checkpoints out to disable them",
+            ));
+        }
+        if c.timeout_ms == 0 {
+            return Err(
+                loc.error("checkpoints.timeout_ms", "a checkpoint timeout of 0 ms would abort every checkpoint")
+            );
+        }
+        if c.unaligned && c.mode != Guarantee::ExactlyOnce {
+            return Err(loc.error(
+                "checkpoints.unaligned",
+                "unaligned checkpoints exist for exactly-once only: at-least-once never blocks, so there is nothing to unalign",
+            ));
+        }
+    }
+    let guarantee = raw.checkpoints.map_or(Guarantee::AtMostOnce, |c| c.mode);
+    if let RestartStrategy::ExponentialDelay { multiplier_milli, .. } = raw.restart {
+        if multiplier_milli < 1000 {
+            return Err(loc.error(
+                "restart.ExponentialDelay.multiplier_milli",
+                "an exponential delay needs multiplier_milli >= 1000 (x1.0)",
+            ));
+        }
+    }
+    let fd = raw.failure_detection;
+    if fd.heartbeat_interval_ms == 0 {
+        return Err(loc.error("failure_detection.heartbeat_interval_ms", "needs heartbeat_interval_ms >= 1"));
+    }
+    if fd.heartbeat_timeout_ms < fd.heartbeat_interval_ms {
+        return Err(
+            loc.error("failure_detection.heartbeat_timeout_ms", "needs heartbeat_timeout_ms >= heartbeat_interval_ms")
+        );
+    }
+
+    let last_arrival_ms = match &log {
+        LogData::Events(rows) => rows.last().map_or(0, |r| r.1 as u64),
+        LogData::Generator(_) => raw.duration_ms,
+    };
+    let duration_ms = last_arrival_ms;
+    let max_run_ms = raw.max_run_ms.unwrap_or(duration_ms + 600_000);
+    if max_run_ms == 0 {
+        return Err(loc.error("max_run_ms", "max_run_ms must be at least 1"));
+    }
+
+    if raw.faults.len() as u64 > MAX_FAULTS {
+        return Err(loc.error("faults", format!("{} faults; at most {MAX_FAULTS}", raw.faults.len())));
+    }
+    // Checkpoint numbers a run can reach (the default interval of 1 s when the file has no
+    // checkpoints: `compare` runs every guarantee).
+    let interval_ms = raw.checkpoints.map_or(1_000, |c| c.interval_ms).max(1);
+    let max_checkpoint = max_run_ms / interval_ms + 1;
+    let mut faults = Vec::new();
+    for (i, f) in raw.faults.iter().enumerate() {
+        let field = format!("faults[{i}]");
+        faults.push(crate::faults::resolve(f, &nodes, plan).map_err(|m| loc.error(&field, m))?);
+        let (checkpoint, start_ms) = fault_timing(f);
+        if let Some((n, path)) = checkpoint {
+            if n == 0 || n > max_checkpoint {
+                return Err(loc.error(
+                    format!("{field}.{path}"),
+                    format!(
+                        "checkpoint {n} can never happen: checkpoints are numbered from 1, and with an interval of {interval_ms} ms a run of at most {max_run_ms} ms (max_run_ms) reaches at most checkpoint {max_checkpoint}"
+                    ),
+                ));
+            }
+        }
+        if let Some((t, path)) = start_ms {
+            if t >= max_run_ms {
+                return Err(loc.error(
+                    format!("{field}.{path}"),
+                    format!("this fault starts at {t} ms, at or after the end of the run (max_run_ms {max_run_ms}): it can never fire"),
+                ));
+            }
+            if t >= duration_ms {
+                warnings.push(
+                    loc.error(
+                        format!("{field}.{path}"),
+                        format!("this fault starts at {t} ms, after the input ends ({duration_ms} ms); it fires only if the job is still running"),
+                    )
+                    .to_string(),
+                );
+            }
+        }
+    }
+    if let Some(swarm) = &raw.swarm {
+        if swarm.from_ms >= swarm.until_ms {
+            return Err(loc.error("swarm.until_ms", "needs from_ms < until_ms"));
+        }
+        if swarm.max_outage_ms == 0 {
+            return Err(loc.error("swarm.max_outage_ms", "needs max_outage_ms >= 1"));
+        }
+        if swarm.from_ms >= max_run_ms {
+            return Err(loc.error(
+                "swarm.from_ms",
+                format!("swarm faults would start after the end of the run (max_run_ms {max_run_ms})"),
+            ));
+        }
+    }
+
+    let pipeline_result = pipeline;
+    Ok(Scenario {
+        name: super::error::printable(&raw.name),
+        description: super::error::printable(&raw.description),
+        file: loc.file.to_string(),
+        seed: raw.seed,
+        duration_ms,
+        max_run_ms,
+        clock_times: raw.clock_times,
+        job: pipeline_result.job,
+        plan: pipeline_result.plan,
+        record_cost_ns: pipeline_result.costs_ns,
+        placement,
+        task_managers: cluster.task_managers,
+        slots_per_task_manager: cluster.slots_per_task_manager,
+        latency: raw.network.latency,
+        local_latency_ns: raw.network.local_latency_us.saturating_mul(1000),
+        channel_capacity: raw.network.channel_capacity,
+        link_latency,
+        partitions,
+        log,
+        key_names,
+        checkpoint_settings: raw.checkpoints,
+        guarantee,
+        restart: raw.restart,
+        failure_detection: raw.failure_detection,
+        faults,
+        swarm: raw.swarm,
+        transaction_timeout_ns: pipeline_result.transaction_timeout_ms.map(ms_to_ns),
+        watermarks: raw.watermarks.clone(),
+        track_lineage: raw.track_lineage,
+        expect: raw.expect.clone(),
+        warnings,
+        raw,
+    })
+}
+
+/// A fault's checkpoint number and start time (processing ms), with the field each is in.
+#[allow(clippy::type_complexity)]
+fn fault_timing(f: &FaultSpec) -> (Option<(u64, &'static str)>, Option<(u64, &'static str)>) {
+    match f {
+        FaultSpec::Crash { at, .. } => match at {
+            CrashPoint::At(t) => (None, Some((t.0.max(0) as u64, "Crash.at.At"))),
+            CrashPoint::OnCheckpointTrigger(n) => (Some((*n, "Crash.at.OnCheckpointTrigger")), None),
+            CrashPoint::WhileAligning { checkpoint, .. } => {
+                (Some((*checkpoint, "Crash.at.WhileAligning.checkpoint")), None)
+            }
+            CrashPoint::AfterPreCommit(n) => (Some((*n, "Crash.at.AfterPreCommit")), None),
+            CrashPoint::AfterCheckpointComplete(n) => (Some((*n, "Crash.at.AfterCheckpointComplete")), None),
+        },
+        FaultSpec::Partition { from_ms, .. } => (None, Some((*from_ms, "Partition.from_ms"))),
+        FaultSpec::LatencySpike { from_ms, .. } => (None, Some((*from_ms, "LatencySpike.from_ms"))),
+        FaultSpec::MessageLoss { from_ms, .. } => (None, Some((*from_ms, "MessageLoss.from_ms"))),
+        FaultSpec::SlowNode { from_ms, .. } => (None, Some((*from_ms, "SlowNode.from_ms"))),
+        FaultSpec::CheckpointStorageFailure { checkpoint } => {
+            (Some((*checkpoint, "CheckpointStorageFailure.checkpoint")), None)
+        }
+    }
+}
+
+/// The source: partitions, the log, key names, and (explicit events) the index of key names.
+#[allow(clippy::type_complexity)]
+fn resolve_source(
+    raw: &ScenarioFile,
+    loc: &Locator,
+) -> Result<(u32, LogData, Vec<String>, BTreeMap<String, u64>), ScenarioError> {
+    match &raw.source {
+        SourceData::Generator(g) => {
+            let at = |f: &str| format!("source.Generator.{f}");
+            if g.partitions == 0 {
+                return Err(loc.error(at("partitions"), "the log needs at least one partition"));
+            }
+            if raw.duration_ms == 0 {
+                return Err(loc.error("duration_ms", "a generator needs duration_ms >= 1"));
+            }
+            if g.rate_per_s == 0 {
+                return Err(loc.error(at("rate_per_s"), "rate_per_s must be at least 1"));
+            }
+            // The log is built up front, in memory: a limit on the number of events.
+            let burst = g.bursts.iter().map(|b| b.rate_multiplier).max().unwrap_or(1).max(1);
+            let events = u128::from(g.rate_per_s) * u128::from(raw.duration_ms) / 1000 * u128::from(burst);
+            if events > u128::from(MAX_GENERATED_EVENTS) {
+                return Err(loc.error(
+                    at("rate_per_s"),
+                    format!(
+                        "{} events/s for {} ms (bursts up to x{burst}) could generate {events} events; the limit is {MAX_GENERATED_EVENTS} (about {} MiB of log)",
+                        g.rate_per_s,
+                        raw.duration_ms,
+                        (MAX_GENERATED_EVENTS * LOG_BYTES_PER_EVENT) >> 20
+                    ),
+                ));
+            }
+            if g.keys == 0 {
+                return Err(loc.error(at("keys"), "keys must be at least 1"));
+            }
+            if let KeySkew::Hot { keys, share_ppm } = g.key_skew {
+                if keys == 0 || keys > g.keys || share_ppm > 1_000_000 {
+                    return Err(loc.error(
+                        at("key_skew.Hot"),
+                        format!("Hot needs 1 <= keys <= {} and share_ppm <= 1000000", g.keys),
+                    ));
+                }
+            }
+            if let ValueDist::Uniform { min, max } = g.value {
+                if min > max {
+                    return Err(loc.error(at("value.Uniform"), format!("min ({min}) is larger than max ({max})")));
+                }
+            }
+            g.disorder.delay.check().map_err(|m| loc.error(at("disorder.delay"), m))?;
+            if g.disorder.very_late_ppm > 1_000_000 {
+                return Err(loc.error(at("disorder.very_late_ppm"), "a probability in ppm is at most 1000000"));
+            }
+            for (i, idle) in g.idle_partitions.iter().enumerate() {
+                if idle.partition >= g.partitions {
+                    return Err(loc.error(
+                        format!("source.Generator.idle_partitions[{i}].partition"),
+                        format!("no partition {}; they are 0 .. {}", idle.partition, g.partitions - 1),
+                    ));
+                }
+                if idle.from_ms > idle.until_ms {
+                    return Err(loc.error(
+                        format!("source.Generator.idle_partitions[{i}].until_ms"),
+                        "needs from_ms <= until_ms",
+                    ));
+                }
+            }
+            for (i, b) in g.bursts.iter().enumerate() {
+                if b.rate_multiplier == 0 {
+                    return Err(loc
+                        .error(format!("source.Generator.bursts[{i}].rate_multiplier"), "needs rate_multiplier >= 1"));
+                }
+                if b.from_ms > b.until_ms {
+                    return Err(
+                        loc.error(format!("source.Generator.bursts[{i}].until_ms"), "needs from_ms <= until_ms")
+                    );
+                }
+            }
+            let key_names = (0..g.keys).map(|k| format!("k{k}")).collect();
+            Ok((g.partitions, LogData::Generator(g.clone()), key_names, BTreeMap::new()))
+        }
+        SourceData::Events(events) => {
+            if events.is_empty() {
+                return Err(loc.error("source.Events", "an explicit event list needs at least one event"));
+            }
+            if events.len() as u64 > MAX_EXPLICIT_EVENTS {
+                return Err(loc.error(
+                    "source.Events",
+                    format!(
+                        "{} explicit events; at most {MAX_EXPLICIT_EVENTS} (use a Generator for more)",
+                        events.len()
+                    ),
+                ));
+            }
+            // Keys are interned in order of appearance, through an index (linear in the events).
+            let mut key_names: Vec<String> = Vec::new();
+            let mut key_index: BTreeMap<String, u64> = BTreeMap::new();
+            let mut rows = Vec::with_capacity(events.len());
+            let mut partitions = 1;
+            for (i, e) in events.iter().enumerate() {
+                let at = |f: &str| format!("source.Events[{i}].{f}");
+                if e.arrives.0 < 0 || e.arrives.0.unsigned_abs() > MAX_TIME_MS {
+                    return Err(loc.error(
+                        at("arrives"),
+                        format!("an arrival time (processing time) is within 0 ..= {MAX_TIME_MS} ms"),
+                    ));
+                }
+                if e.ts.0.unsigned_abs() > MAX_EVENT_TIME_MS {
+                    return Err(loc.error(
+                        at("ts"),
+                        format!("an event time is within -{MAX_EVENT_TIME_MS} ..= {MAX_EVENT_TIME_MS} ms (2^53)"),
+                    ));
+                }
+                if e.partition >= MAX_PARTITIONS {
+                    return Err(loc.error(
+                        at("partition"),
+                        format!("partition {} is outside the allowed 0 ..= {}", e.partition, MAX_PARTITIONS - 1),
+                    ));
+                }
+                let key = match key_index.get(&e.key) {
+                    Some(&k) => k,
+                    None => {
+                        if key_names.len() as u64 >= u64::from(MAX_KEYS) {
+                            return Err(loc.error(at("key"), format!("more than {MAX_KEYS} distinct keys")));
+                        }
+                        check_name(&e.key, &at("key"), loc)?;
+                        let k = key_names.len() as u64;
+                        key_names.push(e.key.clone());
+                        key_index.insert(e.key.clone(), k);
+                        k
+                    }
+                };
+                partitions = partitions.max(e.partition + 1);
+                rows.push((e.partition, e.arrives.0, key, e.value, e.ts.0));
+            }
+            // Stable: events with equal arrival keep file order.
+            rows.sort_by_key(|r| r.1);
+            Ok((partitions, LogData::Events(rows), key_names, key_index))
+        }
+    }
+}
+
+fn resolve_watermarks(w: &Watermarks, loc: &Locator) -> Result<WatermarkStrategy, ScenarioError> {
+    Ok(match w {
+        Watermarks::BoundedOutOfOrderness { bound_ms, emit, idle_timeout_ms } => {
+            if *bound_ms < 0 {
+                return Err(loc.error("watermarks.BoundedOutOfOrderness.bound_ms", "bound_ms cannot be negative"));
+            }
+            if let Emit::Periodic { interval_ms: 0 } = emit {
+                return Err(loc.error(
+                    "watermarks.BoundedOutOfOrderness.emit.Periodic.interval_ms",
+                    "a periodic interval of 0 ms would never let time advance; use PerRecord",
+                ));
+            }
+            if *idle_timeout_ms == Some(0) {
+                return Err(loc.error(
+                    "watermarks.BoundedOutOfOrderness.idle_timeout_ms",
+                    "an idle timeout of 0 ms marks every partition idle at once; use at least 1",
+                ));
+            }
+            WatermarkStrategy::BoundedOutOfOrderness {
+                bound_ms: *bound_ms,
+                emission: match emit {
+                    Emit::Periodic { interval_ms } => Emission::Periodic { interval_ms: *interval_ms },
+                    Emit::PerRecord => Emission::PerRecord,
+                },
+                idle_timeout_ms: *idle_timeout_ms,
+            }
+        }
+        Watermarks::Explicit(marks) => {
+            let mut list: Vec<ExplicitWatermark> = Vec::new();
+            for (i, m) in marks.iter().enumerate() {
+                let at = |f: &str| format!("watermarks.Explicit[{i}].{f}");
+                if m.at.0 < 0 {
+                    return Err(loc.error(at("at"), "time cannot be negative"));
+                }
+                // Bounded: `at` <= MAX_TIME_MS (check_magnitudes), so this cannot overflow.
+                let at_ns = ms_to_ns(m.at.0 as u64);
+                if let Some(prev) = list.last() {
+                    if at_ns < prev.at_ns {
+                        return Err(loc.error(at("at"), "explicit watermarks must be in order of `at`"));
+                    }
+                    if m.watermark.0 < prev.watermark_ms {
+                        return Err(loc.error(at("watermark"), "a watermark never goes back"));
+                    }
+                }
+                list.push(ExplicitWatermark { at_ns, watermark_ms: m.watermark.0 });
+            }
+            WatermarkStrategy::Explicit(list)
+        }
+        Watermarks::None => WatermarkStrategy::None,
+    })
+}
