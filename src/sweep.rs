@@ -2,13 +2,12 @@
 //! results do not depend on the number of threads), with a progress bar and a summary.
 
 use std::collections::BTreeMap;
-
-use anyhow::Context as _;
 use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use anyhow::Context as _;
 use sim::run::{check_seed, SeedCheck};
 use sim::testing::SeedSet;
 
