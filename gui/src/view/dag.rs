@@ -353,6 +353,15 @@ impl DagState {
     }
 }
 
+/// ", offset 5 s" for a shifted window, nothing for the usual offset 0.
+fn offset_text(offset_ms: i64) -> String {
+    if offset_ms == 0 {
+        String::new()
+    } else {
+        format!(", offset {}", ms_text(offset_ms))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -450,14 +459,5 @@ mod tests {
         let into_slow = run.scenario.plan.subtasks[run.scenario.plan.subtask_by_name("slow[0]").unwrap()].inputs[0];
         assert!(state.channels[into_slow].full, "{:?}", state.channels[into_slow]);
         assert!(state.subtasks[0].backpressured);
-    }
-}
-
-/// ", offset 5 s" for a shifted window, nothing for the usual offset 0.
-fn offset_text(offset_ms: i64) -> String {
-    if offset_ms == 0 {
-        String::new()
-    } else {
-        format!(", offset {}", ms_text(offset_ms))
     }
 }
