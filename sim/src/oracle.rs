@@ -118,6 +118,8 @@ impl Outcome {
 }
 
 type Lineage = BTreeMap<SourceRef, u32>;
+/// One version of a result: its value and lineage.
+type Version<'a> = &'a (i64, Lineage);
 
 fn lineage(row: &StoredRow) -> Lineage {
     let mut m = Lineage::new();
@@ -171,12 +173,10 @@ pub fn evaluate(reference: &[&StoredRow], run: &[&StoredRow]) -> Outcome {
                 compare(w, &have[j].1, &mut lost, &mut duplicated);
             }
         }
-        let left_want: Vec<&(i64, Lineage)> =
-            want.iter().zip(&want_used).filter(|(_, u)| !**u).map(|(r, _)| r).collect();
-        let left_have: Vec<&(i64, Lineage)> =
-            have.iter().zip(&have_used).filter(|(_, u)| !**u).map(|(r, _)| r).collect();
+        let left_want: Vec<Version> = want.iter().zip(&want_used).filter(|(_, u)| !**u).map(|(r, _)| r).collect();
+        let left_have: Vec<Version> = have.iter().zip(&have_used).filter(|(_, u)| !**u).map(|(r, _)| r).collect();
         // Run rows left over that equal a reference value of this identity: the same result again.
-        let (dups, left_have): (Vec<&(i64, Lineage)>, Vec<&(i64, Lineage)>) =
+        let (dups, left_have): (Vec<Version>, Vec<Version>) =
             left_have.into_iter().partition(|(v, _)| want.iter().any(|(w, _)| w == v));
         for (v, l) in dups {
             outcome.duplicate_rows.push((id, *v));
