@@ -362,15 +362,6 @@ impl DagState {
     }
 }
 
-/// ", offset 5 s" for a shifted window, nothing for the usual offset 0.
-fn offset_text(offset_ms: i64) -> String {
-    if offset_ms == 0 {
-        String::new()
-    } else {
-        format!(", offset {}", ms_text(offset_ms))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
