@@ -2,7 +2,7 @@
 //! a runnable job. A scenario is everything needed to reproduce a run except the seed (which it
 //! may pin). The format reference is `book/src/reference/scenario-format.md`.
 //!
-//! - [`format`]: the file format (what serde reads and `shrink` writes back);
+//! - [`format`](mod@format): the file format (what serde reads and `shrink` writes back);
 //! - [`error`]: [`ScenarioError`] and how errors find their `file:line:column`;
 //! - [`parse`]: reading a file (type and size checks, UTF-8, RON with a depth limit);
 //! - [`limits`]: the bounds on every number, so arithmetic on them cannot overflow;
