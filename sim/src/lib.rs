@@ -13,6 +13,7 @@ pub mod faults;
 pub mod invariants;
 pub mod kernel;
 pub mod madsim_world;
+pub mod network;
 pub mod oracle;
 pub mod recording;
 pub mod report;
