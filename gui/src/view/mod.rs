@@ -6,6 +6,7 @@
 pub mod alignment;
 pub mod dag;
 pub mod inspector;
+pub mod ledger;
 pub mod markers;
 pub mod outcomes;
 pub mod plots;
