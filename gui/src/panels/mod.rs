@@ -4,6 +4,7 @@
 pub mod alignment;
 pub mod dag;
 pub mod inspector;
+pub mod ledger;
 pub mod outcomes;
 pub mod plots;
 pub mod scenario_bar;
