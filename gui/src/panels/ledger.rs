@@ -22,7 +22,9 @@ pub fn status_color(status: Status) -> Color32 {
 
 pub fn ledger_ui(ui: &mut egui::Ui, session: &Session, filter: &mut LedgerFilter, actions: &mut Vec<Action>) {
     let Some(ledger) = session.ledgers.get(session.shown).and_then(|l| l.as_ref()) else {
+        // Built at the start of the next frame (the tab was just opened).
         ui.spinner();
+        ui.ctx().request_repaint();
         return;
     };
     let selected = session.provenance.as_ref().filter(|((run, _), _)| *run == session.shown).map(|((_, l), p)| (*l, p));
@@ -35,13 +37,17 @@ pub fn ledger_ui(ui: &mut egui::Ui, session: &Session, filter: &mut LedgerFilter
         ));
         for status in Status::ALL {
             let mut on = filter.shows(status);
-            let text =
-                egui::RichText::new(format!("{} {}", ledger.count(status), status.label())).color(status_color(status));
-            if ui.toggle_value(&mut on, text).on_hover_text(status.meaning()).changed() {
+            let text = egui::RichText::new(format!("{} {}", ledger.count(status), status.label()))
+                .color(status_color(status));
+            if ui.checkbox(&mut on, text).on_hover_text(status.meaning()).changed() {
                 filter.set(status, on);
             }
         }
-        if ui.small_button("all").clicked() {
+        if ui.button("Only what differs").on_hover_text("hide the exact rows").clicked() {
+            filter.show = [true; 5];
+            filter.set(Status::Exact, false);
+        }
+        if ui.small_button("All").clicked() {
             filter.show = [true; 5];
         }
     });
@@ -92,7 +98,7 @@ pub fn ledger_ui(ui: &mut egui::Ui, session: &Session, filter: &mut LedgerFilter
             match selected {
                 None => {
                     ui.strong("Provenance");
-                    ui.label("Select a row (a duplicate, say: click its count above to see only those) to follow it back: the source records that fed it, the checkpoint they belonged to, the crash, the restore, the replay and the emissions.");
+                    ui.label("Select a row (a duplicate, say: press \"Only what differs\" to hide the exact ones) to follow it back: the source records that fed it, the checkpoint they belonged to, the crash, the restore, the replay and the emissions.");
                 }
                 Some((_, None)) => {
                     ui.label("No provenance for this row.");
