@@ -37,8 +37,8 @@ pub fn ledger_ui(ui: &mut egui::Ui, session: &Session, filter: &mut LedgerFilter
         ));
         for status in Status::ALL {
             let mut on = filter.shows(status);
-            let text = egui::RichText::new(format!("{} {}", ledger.count(status), status.label()))
-                .color(status_color(status));
+            let text =
+                egui::RichText::new(format!("{} {}", ledger.count(status), status.label())).color(status_color(status));
             if ui.checkbox(&mut on, text).on_hover_text(status.meaning()).changed() {
                 filter.set(status, on);
             }
