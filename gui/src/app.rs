@@ -77,6 +77,7 @@ pub fn shipped_scenarios() -> Vec<ScenarioEntry> {
 pub enum Tab {
     Watermarks,
     Alignment,
+    Events,
     SinkOutput,
     Outcome,
     Plots,
@@ -89,6 +90,7 @@ impl Tab {
     pub fn label(self) -> &'static str {
         match self {
             Tab::Outcome => "Outcome: every row vs. the run without faults",
+            Tab::Events => "Event log",
             Tab::Watermarks => "Watermarks: why has my window not fired?",
             Tab::Alignment => "Barrier alignment",
             Tab::SinkOutput => "Sink output",
@@ -425,6 +427,8 @@ pub struct App {
     pub faults: FaultSettings,
     /// Which lines of the outcome table to show.
     pub ledger_filter: LedgerFilter,
+    /// Which events the event log lists.
+    pub event_filter: crate::view::events::EventFilter,
 }
 
 /// How the fault buttons inject: how long a crashed task manager stays down (None: for good),
@@ -468,6 +472,7 @@ impl App {
             export_status: None,
             faults: FaultSettings::default(),
             ledger_filter: LedgerFilter::default(),
+            event_filter: Default::default(),
         };
         if let ScenarioSource::File(p) = &source {
             app.path_text = p.display().to_string();
@@ -630,6 +635,9 @@ impl App {
                     panels::sinks::sinks_ui(ui, session, frame, &mut self.visible_only);
                 }
                 Tab::Outcome => panels::ledger::ledger_ui(ui, session, &mut self.ledger_filter, &mut actions),
+                Tab::Events => {
+                    panels::events::events_ui(ui, session, cursor, self.selected, &mut self.event_filter, &mut actions)
+                }
                 Tab::Plots => panels::plots::plots_ui(
                     ui,
                     &session.charts[session.shown],

@@ -159,7 +159,14 @@ fn tabs_and_inspector_show_the_selected_subtask() {
     h.state_mut().apply(Action::Time(Command::Seek(12 * 3_600_000_000_000 + 5 * 60_000_000_000)));
     h.run_steps(1);
     assert!(h.query_by_label_contains("fires when the watermark reaches 12:01:59.999").is_some());
-    for tab in ["Barrier alignment", "Sink output", "Charts", "Faults and outcomes"] {
+    for tab in [
+        "Barrier alignment",
+        "Event log",
+        "Sink output",
+        "Outcome: every row vs. the run without faults",
+        "Charts",
+        "Faults and outcomes",
+    ] {
         h.get_by_label(tab).click();
         h.run_steps(1);
     }

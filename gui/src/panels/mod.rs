@@ -3,6 +3,7 @@
 
 pub mod alignment;
 pub mod dag;
+pub mod events;
 pub mod inspector;
 pub mod ledger;
 pub mod outcomes;
