@@ -21,6 +21,7 @@ pub mod graph;
 pub mod message;
 pub mod partition;
 pub mod sink;
+pub mod storm;
 pub mod subtask;
 pub mod transform;
 pub mod watermark;

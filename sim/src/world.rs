@@ -671,18 +671,7 @@ impl World {
     }
 
     fn slow_factor(&self, node: NodeId, now: TimeNs) -> u64 {
-        self.faults
-            .iter()
-            .filter_map(|f| match f {
-                Fault::SlowNode { node: n, from_ns, until_ns, factor }
-                    if *n == node && *from_ns <= now && now < *until_ns =>
-                {
-                    Some(*factor)
-                }
-                _ => None,
-            })
-            .max()
-            .unwrap_or(1)
+        crate::network::slow_factor(&self.faults, node, now)
     }
 
     // ---- the network --------------------------------------------------------------------------
@@ -690,43 +679,7 @@ impl World {
     /// When a message sent now from `from` reaches `to`: latency, plus whatever network faults
     /// are active (a partition holds it until it heals; loss costs retransmissions).
     fn transit_arrival(&mut self, from: NodeId, to: NodeId, now: TimeNs) -> TimeNs {
-        let latency = if from == to {
-            self.scenario.local_latency_ns
-        } else {
-            let delay = self.scenario.link_latency.get(&(from, to)).copied().unwrap_or(self.scenario.latency);
-            delay.sample_ns(&mut self.net_rng).max(1)
-        };
-        let mut arrival = now + latency;
-        if from == to {
-            return arrival;
-        }
-        for i in 0..self.faults.len() {
-            match &self.faults[i] {
-                Fault::Partition { a, b, from_ns, until_ns }
-                    if *from_ns <= now && now < *until_ns && Fault::covers_link(&Some((*a, *b)), from, to) =>
-                {
-                    arrival = arrival.max(until_ns + latency);
-                }
-                Fault::LatencySpike { link, from_ns, until_ns, extra_ns }
-                    if *from_ns <= now && now < *until_ns && Fault::covers_link(link, from, to) =>
-                {
-                    arrival += extra_ns;
-                }
-                Fault::MessageLoss { link, from_ns, until_ns, loss_ppm, retransmit_ns }
-                    if *from_ns <= now && now < *until_ns && Fault::covers_link(link, from, to) =>
-                {
-                    let (ppm, retransmit) = (*loss_ppm, *retransmit_ns);
-                    for _ in 0..16 {
-                        if !self.net_rng.chance_ppm(ppm) {
-                            break;
-                        }
-                        arrival += retransmit;
-                    }
-                }
-                _ => {}
-            }
-        }
-        arrival
+        crate::network::transit_arrival(&self.scenario, &self.faults, &mut self.net_rng, from, to, now)
     }
 
     fn send(&mut self, from: SubtaskId, channel: usize, message: Message, now: TimeNs) {
@@ -984,7 +937,7 @@ impl World {
             CheckpointEvent::Aborted { id, reason } => {
                 self.recorder.record(now, TraceKind::CheckpointAborted, 0, 0, id as i64, reason as i64);
                 if let Some(stats) = self.checkpoints.iter_mut().rev().find(|c| c.id == id) {
-                    stats.outcome = CheckpointOutcome::Aborted { at_ns: now, reason: format!("{reason:?}") };
+                    stats.outcome = CheckpointOutcome::Aborted { at_ns: now, reason };
                 }
                 self.end_stop_the_world(id, now);
             }
@@ -1265,6 +1218,7 @@ fn process_kind(kind: MessageKind) -> TraceKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use engine::checkpoint::AbortReason;
 
     const TWO_INPUTS: &str = r#"Scenario(
         name: "two inputs",
@@ -1296,7 +1250,7 @@ mod tests {
         assert_eq!(w.run(), StopReason::JobFinished);
         let outcome = |id: u64| w.checkpoints.iter().find(|c| c.id == id).map(|c| c.outcome.clone());
         assert!(matches!(outcome(1), Some(CheckpointOutcome::Completed { .. })));
-        assert!(matches!(outcome(2), Some(CheckpointOutcome::Aborted { ref reason, .. }) if reason == "Declined"));
+        assert!(matches!(outcome(2), Some(CheckpointOutcome::Aborted { reason: AbortReason::Declined, .. })));
         assert!(matches!(outcome(3), Some(CheckpointOutcome::Completed { .. })));
     }
 
