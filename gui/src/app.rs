@@ -85,8 +85,8 @@ pub enum Tab {
 }
 
 impl Tab {
-    pub const ALL: [Tab; 6] =
-        [Tab::Watermarks, Tab::Alignment, Tab::SinkOutput, Tab::Outcome, Tab::Plots, Tab::Outcomes];
+    pub const ALL: [Tab; 7] =
+        [Tab::Watermarks, Tab::Alignment, Tab::Events, Tab::SinkOutput, Tab::Outcome, Tab::Plots, Tab::Outcomes];
     pub fn label(self) -> &'static str {
         match self {
             Tab::Outcome => "Outcome: every row vs. the run without faults",
