@@ -397,3 +397,29 @@ fn run_and_replay_exit_3_when_the_job_does_not_finish() {
         assert!(text(&output.stdout).contains("job failed"), "{command}: {}", describe(&output));
     }
 }
+
+/// Window state is budgeted: a legal-looking file whose input would put more (record, window)
+/// pairs into window state than the memory budget allows is refused at load, at the source's
+/// rate; the same file with fewer windows per record loads.
+#[test]
+fn window_state_beyond_the_memory_budget_is_refused() {
+    let file = |slide_ms: u64| {
+        format!(
+            r#"Scenario(
+    name: "budget",
+    duration_ms: 60_000,
+    source: Generator((rate_per_s: 200_000)),
+    pipeline: [
+        Source(name: "in"),
+        KeyBy(Key),
+        Window(name: "w", kind: Sliding(size_ms: 60_000, slide_ms: {slide_ms}), aggregate: Count),
+        Sink(name: "out"),
+    ],
+)"#
+        )
+    };
+    // 12 M records x 600 windows each.
+    check_invalid(&file(100), "source.Generator.rate_per_s", "200_000", "(record, window) pairs");
+    // 12 M records x 4 windows: within the budget.
+    Scenario::parse(&file(15_000), FILE).expect("a budget-sized scenario loads");
+}

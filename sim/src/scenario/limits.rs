@@ -44,6 +44,9 @@ pub const MAX_CHANNELS: u64 = 1_000_000;
 /// Faults listed in the file, and swarm faults of each kind, at most.
 pub const MAX_FAULTS: u64 = 10_000;
 pub const MAX_WINDOWS_PER_RECORD: i64 = 1_000;
+/// (record, window) pairs of window state a run may build: events × windows per record, summed
+/// over the window operators (lineage costs 12 bytes a pair).
+pub const MAX_WINDOW_ASSIGNMENTS: u64 = 50_000_000;
 /// Any processing time, duration, interval or latency in a file, in its unit (ms or µs): about
 /// three years in ms.
 pub const MAX_TIME_MS: u64 = 100_000_000_000;
