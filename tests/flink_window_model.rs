@@ -209,6 +209,17 @@ fn run_both(kind: WindowKind, aggregate: Aggregate, lateness: i64, inputs: &[Inp
 
 // ---- minimal cases named in issue 8 ------------------------------------------------------------
 
+/// Every result the engine emits for `inputs`, in order.
+fn engine_results(kind: WindowKind, lateness: i64, inputs: &[Input]) -> Vec<StepOut> {
+    let mut op = WindowOperator::new(WindowSpec {
+        kind,
+        aggregate: Aggregate::Count,
+        allowed_lateness_ms: lateness,
+        track_lineage: false,
+    });
+    inputs.iter().enumerate().map(|(i, &x)| engine_step(&mut op, x, i as u64)).collect()
+}
+
 fn r(key: u64, ts: i64) -> Input {
     Input::Record { key, value: 1, ts }
 }
@@ -236,17 +247,11 @@ fn window_created_behind_the_watermark_fires_once() {
 fn session_merged_behind_the_watermark_fires_once() {
     // Gap 10, lateness 100: a@0, a@50, a@5 => [0,10)=1, [0,15)=2, [50,60)=1, nothing twice.
     let inputs = [r(1, 0), Input::Watermark(-1), r(1, 50), Input::Watermark(49), r(1, 5), Input::End];
-    run_both(WindowKind::Session { gap_ms: 10 }, Aggregate::Count, 100, &inputs).unwrap();
-    let mut op = WindowOperator::new(WindowSpec {
-        kind: WindowKind::Session { gap_ms: 10 },
-        aggregate: Aggregate::Count,
-        allowed_lateness_ms: 100,
-        track_lineage: false,
-    });
-    let mut all: Vec<(i64, i64, i64)> = inputs
-        .iter()
-        .enumerate()
-        .flat_map(|(i, &x)| engine_step(&mut op, x, i as u64).results)
+    let kind = WindowKind::Session { gap_ms: 10 };
+    run_both(kind.clone(), Aggregate::Count, 100, &inputs).unwrap();
+    let mut all: Vec<(i64, i64, i64)> = engine_results(kind, 100, &inputs)
+        .into_iter()
+        .flat_map(|s| s.results)
         .map(|(_, s, e, v, _)| (s, e, v))
         .collect();
     all.sort();

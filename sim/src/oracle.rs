@@ -87,6 +87,19 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// The counts in one line: "source records lost 3, duplicated 0; rows missing 1, duplicate
+    /// 0, wrong 2, unexpected 0".
+    pub fn counts_text(&self) -> String {
+        format!(
+            "source records lost {}, duplicated {}; rows missing {}, duplicate {}, wrong {}, unexpected {}",
+            self.lost_records.len(),
+            self.duplicated_records.len(),
+            self.missing_rows.len(),
+            self.duplicate_rows.len(),
+            self.wrong_rows.len(),
+            self.unexpected_rows.len(),
+        )
+    }
     pub fn has_loss(&self) -> bool {
         !self.lost_records.is_empty() || !self.missing_rows.is_empty()
     }

@@ -275,16 +275,11 @@ impl Judgement {
             None => format!("the {} promise", guarantee.label()),
         };
         format!(
-            "{:?} ({}: {}); source records lost {}, duplicated {}; rows missing {}, duplicate {}, wrong {}, unexpected {}",
+            "{:?} ({}: {}); {}",
             self.class,
             held_to,
             if self.kept { "kept" } else { "BROKEN" },
-            self.outcome.lost_records.len(),
-            self.outcome.duplicated_records.len(),
-            self.outcome.missing_rows.len(),
-            self.outcome.duplicate_rows.len(),
-            self.outcome.wrong_rows.len(),
-            self.outcome.unexpected_rows.len(),
+            self.outcome.counts_text(),
         )
     }
 }

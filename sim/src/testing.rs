@@ -168,15 +168,10 @@ impl Run {
 
     fn fail(&self, what: &str) -> ! {
         panic!(
-            "{what} (seed {}): {:?}; lost {} records, duplicated {}, rows missing {} / duplicate {} / wrong {} / unexpected {}; stop {:?}; violations {:?}\nreplay: {}",
+            "{what} (seed {}): {:?}; {}; stop {:?}; violations {:?}\nreplay: {}",
             self.seed,
             self.class(),
-            self.outcome.lost_records.len(),
-            self.outcome.duplicated_records.len(),
-            self.outcome.missing_rows.len(),
-            self.outcome.duplicate_rows.len(),
-            self.outcome.wrong_rows.len(),
-            self.outcome.unexpected_rows.len(),
+            self.outcome.counts_text(),
             self.result.stop,
             self.result.world.violations,
             self.replay
