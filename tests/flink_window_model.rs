@@ -230,15 +230,9 @@ fn window_created_behind_the_watermark_fires_once() {
     // a@5 creates [0,10) behind W = 14 (but within the lateness): it fires at once with count 1,
     // and must not fire again, on time, when the watermark moves on (Flink registers no timer).
     let inputs = [r(1, 15), Input::Watermark(14), r(1, 5), r(1, 30), Input::Watermark(29), Input::End];
-    run_both(WindowKind::Tumbling { size_ms: 10, offset_ms: 0 }, Aggregate::Count, 10, &inputs).unwrap();
-    let mut op = WindowOperator::new(WindowSpec {
-        kind: WindowKind::Tumbling { size_ms: 10, offset_ms: 0 },
-        aggregate: Aggregate::Count,
-        allowed_lateness_ms: 10,
-        track_lineage: false,
-    });
-    let all: Vec<Firing5> =
-        inputs.iter().enumerate().flat_map(|(i, &x)| engine_step(&mut op, x, i as u64).results).collect();
+    let kind = WindowKind::Tumbling { size_ms: 10, offset_ms: 0 };
+    run_both(kind.clone(), Aggregate::Count, 10, &inputs).unwrap();
+    let all: Vec<Firing5> = engine_results(kind, 10, &inputs).into_iter().flat_map(|s| s.results).collect();
     let first_window: Vec<_> = all.iter().filter(|f| f.1 == 0).collect();
     assert_eq!(first_window, vec![&(1, 0, 10, 1, Firing::Late)], "all firings: {all:?}");
 }
@@ -264,14 +258,7 @@ fn records_in_sliding_gaps_are_ignored_then_counted_late() {
     let kind = WindowKind::Sliding { size_ms: 5, slide_ms: 10, offset_ms: 0 };
     let inputs = [r(1, 7), Input::Watermark(20), r(1, 8), r(1, 12), Input::End];
     run_both(kind.clone(), Aggregate::Count, 0, &inputs).unwrap();
-    let mut op = WindowOperator::new(WindowSpec {
-        kind,
-        aggregate: Aggregate::Count,
-        allowed_lateness_ms: 0,
-        track_lineage: false,
-    });
-    let drops: Vec<bool> =
-        inputs.iter().enumerate().map(|(i, &x)| engine_step(&mut op, x, i as u64).dropped_late).collect();
+    let drops: Vec<bool> = engine_results(kind, 0, &inputs).into_iter().map(|s| s.dropped_late).collect();
     assert_eq!(drops, vec![false, false, true, true, false], "a gap record is late only behind the watermark");
 }
 
@@ -281,14 +268,7 @@ fn offsets_shift_window_starts_as_flink_does() {
     let kind = WindowKind::Tumbling { size_ms: 10, offset_ms: 3 };
     let inputs = [r(1, 2), r(1, 3), r(1, -8), Input::End];
     run_both(kind.clone(), Aggregate::Count, 0, &inputs).unwrap();
-    let mut op = WindowOperator::new(WindowSpec {
-        kind,
-        aggregate: Aggregate::Count,
-        allowed_lateness_ms: 0,
-        track_lineage: false,
-    });
-    let all: Vec<Firing5> =
-        inputs.iter().enumerate().flat_map(|(i, &x)| engine_step(&mut op, x, i as u64).results).collect();
+    let all: Vec<Firing5> = engine_results(kind, 0, &inputs).into_iter().flat_map(|s| s.results).collect();
     let windows: Vec<(i64, i64)> = all.iter().map(|f| (f.1, f.2)).collect();
     assert_eq!(windows, vec![(-17, -7), (-7, 3), (3, 13)]);
 }
