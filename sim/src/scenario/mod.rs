@@ -244,6 +244,11 @@ impl Scenario {
                 let mut s = self.with_variant(Guarantee::AtMostOnce, sink);
                 s.guarantee = guarantee;
                 let mut config = self.model.storm().copied().unwrap_or_default();
+                if config.trident.is_some() && guarantee != Guarantee::ExactlyOnce {
+                    // A Trident scenario's max spout pending counts batches; plain acking runs
+                    // without that bound.
+                    config.max_spout_pending = None;
+                }
                 match guarantee {
                     Guarantee::AtMostOnce => {
                         config.ackers = 0;
@@ -270,17 +275,6 @@ impl Scenario {
         match self.model {
             Model::Flink => Runtime::Flink,
             Model::Storm(_) => Runtime::Storm,
-        }
-    }
-
-    /// The guarantee this scenario runs under: Flink's from its checkpoints; Storm's from its
-    /// settings (0 ackers: at-most-once; Trident: exactly-once; else at-least-once).
-    pub fn effective_guarantee(&self) -> Guarantee {
-        match &self.model {
-            Model::Flink => self.guarantee,
-            Model::Storm(c) if c.ackers == 0 => Guarantee::AtMostOnce,
-            Model::Storm(c) if c.trident.is_some() => Guarantee::ExactlyOnce,
-            Model::Storm(_) => Guarantee::AtLeastOnce,
         }
     }
 

@@ -90,6 +90,26 @@ pub fn check(raw: &ScenarioFile, loc: &Locator) -> Result<(), ScenarioError> {
             }
         }
     }
+    if config.trident.is_some() && config.ackers == 0 {
+        return Err(loc.error(
+            "model.Storm.ackers",
+            "Storm runtime: Trident tracks its batches with the acker; it needs at least one acker",
+        ));
+    }
+    if config.trident.is_some() {
+        // After the aggregation only sinks: Trident's output is its committed state.
+        let window_at = raw.pipeline.iter().position(|s| matches!(s, Step::Window { .. }));
+        if let Some(w) = window_at {
+            if let Some((i, step)) =
+                raw.pipeline.iter().enumerate().skip(w + 1).find(|(_, s)| !matches!(s, Step::Sink { .. }))
+            {
+                return Err(loc.error(
+                    format!("pipeline[{i}].{}", super::pipeline::step_variant(step)),
+                    "Storm runtime: with Trident, the window (a persistentAggregate into state) is followed by sinks only",
+                ));
+            }
+        }
+    }
     if config.trident.is_some() && windows == 0 {
         return Err(loc.error(
             "model.Storm.trident",

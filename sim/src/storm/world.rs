@@ -716,7 +716,9 @@ impl StormWorld {
             value: entry.value,
             timestamp_ms: entry.timestamp_ms,
             source,
-            ingest_ns: now,
+            // Latency counts from the record's arrival in the log: spout backlog and replay delays are
+            // part of what a reader waits for.
+            ingest_ns: entry.append_ns,
             pane: None,
         };
         let acking = self.config.ackers > 0;
@@ -1093,7 +1095,7 @@ impl StormWorld {
                     value: e.value,
                     timestamp_ms: e.timestamp_ms,
                     source,
-                    ingest_ns: now,
+                    ingest_ns: e.append_ns,
                     pane: None,
                 };
                 max_ts = max_ts.max(e.timestamp_ms);
