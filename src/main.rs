@@ -271,6 +271,9 @@ fn replay(
     let scenario = Arc::new(load(scenario_arg, swarm)?);
     let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
     outln!("{}", header(&scenario, seed));
+    if scenario.runtime() == sim::scenario::Runtime::Storm {
+        return replay_storm(&scenario, seed, until_ms, trace);
+    }
     let mut world = sim::World::new(scenario.clone(), seed, RunOptions::default());
     let stop = match until_ms {
         Some(ms) => {
@@ -577,6 +580,35 @@ fn run_storm(
             },
             rerun_command("run", scenario, seed, swarm)
         );
+    }
+    Ok(ExitCode::from(code))
+}
+
+/// `replay` of a Storm scenario: the whole run (Storm has no `--until` here), its summary and
+/// verdict, and with `--trace` every event — spout emits, acker messages, completed trees,
+/// timeouts, Trident batches and commits — for Perfetto or as JSON lines.
+fn replay_storm(
+    scenario: &Arc<Scenario>,
+    seed: u64,
+    until_ms: Option<u64>,
+    trace: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    if until_ms.is_some() {
+        eprintln!("note: --until is not supported for Storm scenarios; replaying the whole run");
+    }
+    let result = sim::storm::run_storm(scenario.clone(), seed, true);
+    outln!("\n== summary ==");
+    out!("{}", report::storm_summary(&result));
+    let judgement = sim::run::judge_storm(scenario, seed, &result);
+    outln!("oracle vs the fault-free reference: {}", judgement.describe(scenario.guarantee));
+    if let Some(path) = trace {
+        sim::export::write_trace_file(scenario, result.world.recorder.events(), &path)
+            .with_context(|| format!("writing the trace to {}", path.display()))?;
+        outln!("trace: {} events written to {}", result.world.recorder.count(), path.display());
+    }
+    let code = verdict_code(&judgement);
+    if code != exit::OK {
+        eprintln!("exit code {code}: see `streamlab --help` for the table");
     }
     Ok(ExitCode::from(code))
 }

@@ -142,10 +142,13 @@ enum BoltKind {
     },
     /// Trident's aggregation into state: partial aggregates per txid.
     TridentAggregate {
-        partial: BTreeMap<u64, (u32, BTreeMap<(Window, Key), Partial>)>,
+        partial: BTreeMap<u64, (u32, BatchPartials)>,
     },
     Sink(SinkKind),
 }
+
+/// One counting task's partial aggregates of one batch, per window and key.
+type BatchPartials = BTreeMap<(Window, Key), Partial>;
 
 /// What a bolt does with a tuple (a copy of its kind, so the world can be borrowed meanwhile).
 enum BoltStep {
@@ -1087,8 +1090,8 @@ impl StormWorld {
             let entries = &log.partitions[p as usize];
             let start = entries.partition_point(|e| e.append_ns < from_ns);
             let end = entries.partition_point(|e| e.append_ns < until_ns);
-            for offset in start..end {
-                let e = entries[offset];
+            for (offset, e) in entries.iter().enumerate().take(end).skip(start) {
+                let e = *e;
                 let source = SourceRef { partition: p, offset: offset as u64 };
                 let record = Record {
                     key: e.key,
