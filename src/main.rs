@@ -532,12 +532,8 @@ fn run_storm(
             outln!("\n== summary ==");
             out!("{}", report::storm_summary(&result));
             outln!(
-                "oracle vs the fault-free reference: {}",
-                judgement.describe(scenario.guarantee).replacen("the ", &format!("the {label} ("), 1).replacen(
-                    " promise",
-                    " promise)",
-                    1
-                )
+                "oracle vs the Storm topology's fault-free run ({label}): {}",
+                judgement.describe(scenario.guarantee)
             );
             outln!("\n== sink output ({} visible rows) ==", result.visible_rows().len());
             out!("{}", report::storm_rows_text(&result));
