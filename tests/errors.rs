@@ -292,3 +292,108 @@ fn absurd_times_are_refused_before_they_overflow_anything() {
     );
     check_invalid(&text, "checkpoints.interval_ms", "18446744073709551615", "outside the allowed 0 ..= 100000000000");
 }
+
+// ---- machine-readable output and exit codes (issue 8, items 10 and 11) --------------------
+
+/// Write `text` as a scenario file in a fresh directory and return its path.
+fn scenario_file(name: &str, text: &str) -> PathBuf {
+    let path = temp_dir(name).join(format!("{name}.ron"));
+    std::fs::write(&path, text).expect("write scenario");
+    path
+}
+
+#[test]
+fn help_lists_the_exit_codes() {
+    let output = streamlab().arg("--help").output().expect("run streamlab");
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{}", describe(&output));
+    for line in ["Exit codes", "  0  ", "  1  ", "  2  ", "  3  ", "  4  ", "  5  "] {
+        assert!(stdout.contains(line), "`{line}` missing from --help:\n{stdout}");
+    }
+}
+
+#[test]
+fn compare_json_prints_only_json_on_stdout() {
+    let output = streamlab()
+        .args(["compare", "--json"])
+        .arg(shipped("crash-before-commit.ron"))
+        .output()
+        .expect("run streamlab");
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let stdout = text(&output.stdout);
+    let reports: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{stdout}"));
+    let reports = reports.as_array().expect("an array of variant reports");
+    assert!(reports.len() >= 5, "{stdout}");
+    for r in reports {
+        for key in ["guarantee", "sink", "class", "verdict", "outcome", "faults_not_injected", "stop"] {
+            assert!(r.get(key).is_some(), "missing `{key}` in {r}");
+        }
+    }
+    // The header and the summary line went to stderr.
+    assert!(text(&output.stderr).contains("SEED=42"), "{}", describe(&output));
+}
+
+#[test]
+fn sweep_json_prints_one_object_per_seed_and_variant_with_swarm_in_its_commands() {
+    let output = streamlab()
+        .args(["sweep", "--json", "--swarm", "--seeds", "1..4"])
+        .arg(shipped("forward-only.ron"))
+        .output()
+        .expect("run streamlab");
+    let stdout = text(&output.stdout);
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect();
+    let seeds: Vec<u64> = lines.iter().map(|l| l["seed"].as_u64().expect("seed")).collect();
+    assert_eq!(seeds.first(), Some(&1), "{stdout}");
+    assert_eq!(seeds.last(), Some(&3), "{stdout}");
+    for l in &lines {
+        for key in ["variant", "verdict", "counts", "replay", "shrink", "failures"] {
+            assert!(l.get(key).is_some(), "missing `{key}` in {l}");
+        }
+        let replay = l["replay"].as_str().expect("replay command");
+        assert!(replay.ends_with("--swarm") && replay.contains("compare"), "{replay}");
+        assert!(l["shrink"].as_str().expect("shrink command").ends_with("--swarm"));
+    }
+    let all_pass = lines.iter().all(|l| l["seed_passes"] == true);
+    assert_eq!(output.status.code(), Some(if all_pass { 0 } else { 1 }), "{}", describe(&output));
+}
+
+#[test]
+fn run_exits_1_when_the_promised_guarantee_fails() {
+    // Exactly-once state with a plain sink: the crash makes a window visible twice.
+    let output = streamlab()
+        .args(["run", "tests/regressions/exactly-once-plain-sink-seed-11.ron", "--seed", "11"])
+        .output()
+        .expect("run streamlab");
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    assert!(text(&output.stdout).contains("Duplicates (the exactly-once promise: BROKEN)"), "{}", describe(&output));
+    // The same scenario and seed held to a declared outcome of Duplicates passes.
+    let declared = std::fs::read_to_string("tests/regressions/exactly-once-plain-sink-seed-11.ron")
+        .expect("read")
+        .replacen("outcomes: [],", "outcomes: [(guarantee: ExactlyOnce, sink: Plain, result: Duplicates)],", 1);
+    let path = scenario_file("declared-duplicates", &declared);
+    let output = streamlab().arg("run").arg(&path).args(["--seed", "11"]).output().expect("run streamlab");
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+}
+
+#[test]
+fn run_and_replay_exit_3_when_the_job_does_not_finish() {
+    let failing = VALID
+        .replace(
+            r#"source: Events([(key: "a", value: 1, ts: 5, arrives: 10)]),"#,
+            "duration_ms: 2_000,\n    source: Generator((rate_per_s: 100)),\n    cluster: (task_managers: 2),",
+        )
+        .replace(
+            "    pipeline: [",
+            "    restart: FixedDelay(delay_ms: 100, max_attempts: 0),\n    faults: [Crash(node: \"tm-0\", at: At(500))],\n    pipeline: [",
+        );
+    let path = scenario_file("job-fails", &failing);
+    for command in ["run", "replay"] {
+        let output = streamlab().arg(command).arg(&path).output().expect("run streamlab");
+        assert_eq!(output.status.code(), Some(3), "{command}: {}", describe(&output));
+        assert!(text(&output.stdout).contains("job failed"), "{command}: {}", describe(&output));
+    }
+}

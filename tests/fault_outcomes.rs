@@ -177,3 +177,53 @@ fn message_loss_with_retransmission_only_delays() {
     assert!(mean_latency(&run.result) > mean_latency(&reference), "retransmissions add latency");
     assert!(latest(run.result.visible_rows()) >= latest(reference.visible_rows()));
 }
+
+/// Issue 8, item 6: a crash point the scenario as written never reaches (a pre-commit, with a
+/// plain sink) is not silently dropped: every variant that cannot reach it says so, and a
+/// variant that can (two-phase commit) crashes there.
+#[test]
+fn a_crash_point_a_variant_cannot_reach_is_reported_for_that_variant() {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/crash-before-commit.ron"))
+        .expect("read")
+        .replace("kind: TwoPhaseCommit, ", "")
+        .replace("at: AfterCheckpointComplete(3)", "at: AfterPreCommit(5)");
+    let scenario = Arc::new(Scenario::parse(&text, "crash-at-pre-commit.ron").expect("valid"));
+    let reports = compare(&scenario, 42);
+    for r in &reports {
+        let not_injected = r.faults_not_injected.join("; ");
+        if r.sink == SinkKind::TwoPhaseCommit {
+            assert!(r.faults_not_injected.is_empty(), "2PC pre-commits: {not_injected}");
+            assert!(r.restarts >= 1, "the 2PC variant crashed after pre-commit 5");
+        } else {
+            assert!(
+                not_injected.contains("not injected, the run never reached that point of the protocol"),
+                "{:?} with a {:?} sink: {not_injected:?}",
+                r.guarantee,
+                r.sink
+            );
+            assert_eq!(r.restarts, 0, "{:?}/{:?}", r.guarantee, r.sink);
+        }
+    }
+}
+
+/// Issue 8, item 9: counts after a restart cover every attempt; the source's total is at least
+/// the log (replays come on top), and each attempt is kept.
+#[test]
+fn operator_counts_add_up_over_job_attempts() {
+    let scenario = load("crash-during-checkpoint.ron");
+    let run = sim::run_scenario(scenario.clone(), 42, sim::RunOptions { keep_trace: false, ..Default::default() });
+    assert_eq!(run.stop, StopReason::JobFinished);
+    let attempts = run.world.counters_per_attempt();
+    assert_eq!(attempts.len() as u32, run.world.restarts + 1);
+    assert!(attempts.len() >= 2, "the scenario crashes once");
+    let source = &scenario.plan.operators[0];
+    let subtasks = source.first_subtask..source.first_subtask + source.parallelism as usize;
+    let total: u64 = subtasks.clone().map(|s| run.world.total_counters(s).records_out).sum();
+    let last: u64 = subtasks.clone().map(|s| run.world.tasks[s].subtask.counters().records_out).sum();
+    let per_attempt: u64 = attempts.iter().map(|a| subtasks.clone().map(|s| a[s].records_out).sum::<u64>()).sum();
+    assert_eq!(total, per_attempt);
+    assert!(total >= run.world.log.len() as u64, "{total} records out of the source, log {}", run.world.log.len());
+    assert!(last < total, "the last attempt alone misses the first's records");
+    let summary = sim::report::summary(&run);
+    assert!(summary.contains("per job attempt"), "{summary}");
+}

@@ -1,6 +1,6 @@
 //! Differential property test: the engine's keyed window operator against an independent,
 //! executable statement of Flink's event-time window semantics (`WindowOperator` with the default
-//! `EventTimeTrigger`, see ../shared/SEMANTICS.md and book/src/windows.md).
+//! `EventTimeTrigger`, book/src/windows.md, "When a window fires").
 //!
 //! The model below is written from the rules, not from the engine's code: it keeps no timers. It
 //! states *when* a window fires declaratively:

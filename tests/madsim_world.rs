@@ -1,4 +1,4 @@
-//! madsim as a second, independent world (`sim::madsim_world`): the same engine state machines
+//! madsim as a second, independent world (crate `madsim-world`, sim/madsim-world): the same engine state machines
 //! on madsim's simulated network must give the same sink output as our kernel when nothing
 //! fails, keep exactly-once under madsim's kills and network faults, and replay bit for bit.
 //!
@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex};
 use engine::sink::SinkKind;
 use engine::window::Window;
 use engine::{Firing, Key};
+use madsim_world::{run_on_madsim, MadsimFaults, MadsimResult, MadsimStop};
 use sim::external::StoredRow;
-use sim::madsim_world::{run_on_madsim, MadsimFaults, MadsimResult, MadsimStop};
 use sim::oracle;
 use sim::run::DEFAULT_SEED;
 use sim::scenario::{Guarantee, OutcomeClass};
@@ -314,4 +314,21 @@ fn weaker_setups_show_their_anomalies_on_madsim() {
             "{guarantee:?} with a {sink:?} sink never showed {expected:?} in 10 seeds: {seen:?}"
         );
     }
+}
+
+/// The madsim world is test-only: the shipped binary must not link madsim, whose libc overrides
+/// (`clock_gettime`, `getrandom`, `pthread_attr_init`, ...) would otherwise be exported by it.
+#[test]
+fn the_streamlab_binary_exports_no_madsim_overrides() {
+    let out = std::process::Command::new("nm")
+        .args(["-D", "--defined-only", env!("CARGO_BIN_EXE_streamlab")])
+        .output()
+        .expect("nm (binutils) runs");
+    assert!(out.status.success(), "nm failed: {}", String::from_utf8_lossy(&out.stderr));
+    let symbols = String::from_utf8_lossy(&out.stdout);
+    let overrides: Vec<&str> = symbols
+        .lines()
+        .filter(|l| ["clock_gettime", "getrandom", "pthread_attr_init"].iter().any(|s| l.ends_with(&format!(" {s}"))))
+        .collect();
+    assert!(overrides.is_empty(), "the binary exports madsim's libc overrides: {overrides:?}");
 }

@@ -1,5 +1,5 @@
-//! The running example of Streaming Systems (Akidau, Chernyak, Lax), chapter 2, as SEMANTICS.md
-//! states it. These tests pin the table itself, independently of the `expect` blocks of the
+//! The running example of Streaming Systems (Akidau, Chernyak, Lax), chapter 2, as
+//! book/src/event-time-and-watermarks.md states it. These tests pin the table itself, independently of the `expect` blocks of the
 //! shipped files: if a file's data or watermark schedule drifts, or the engine changes what it
 //! emits, the numbers from the book stop coming out.
 //!

@@ -153,6 +153,16 @@ pub enum AbortReason {
     JobRestarted,
 }
 
+impl std::fmt::Display for AbortReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AbortReason::Timeout => "timed out",
+            AbortReason::Declined => "declined",
+            AbortReason::JobRestarted => "job restarted",
+        })
+    }
+}
+
 /// The job manager's checkpoint coordinator: triggers at most one checkpoint at a time, collects
 /// acks, completes or aborts. Pure: time comes in, decisions come out.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,6 +1,6 @@
 //! Event-time windows: assigners, aggregates, and the keyed window operator with allowed lateness,
 //! late firings and a late-data side output. Semantics follow Flink's `WindowOperator` with the
-//! default event-time trigger (see SEMANTICS.md).
+//! default event-time trigger (book/src/windows.md, "When a window fires").
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use engine::sink::SinkKind;
+use sim::external::StoredRow;
 use sim::faults::{Fault, Trigger};
 use sim::kernel::TimeNs;
 use sim::oracle::Outcome;
@@ -17,6 +18,7 @@ use crate::panels;
 use crate::scrub::RecordedRun;
 use crate::time_control::{Command, TimeControl};
 use crate::view::dag::DagLayout;
+use crate::view::ledger::{Ledger, LedgerFilter, Provenance};
 use crate::view::plots::Chart;
 use crate::view::{outcomes, plots, Frame};
 
@@ -75,15 +77,20 @@ pub fn shipped_scenarios() -> Vec<ScenarioEntry> {
 pub enum Tab {
     Watermarks,
     Alignment,
+    Events,
     SinkOutput,
+    Outcome,
     Plots,
     Outcomes,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 5] = [Tab::Watermarks, Tab::Alignment, Tab::SinkOutput, Tab::Plots, Tab::Outcomes];
+    pub const ALL: [Tab; 7] =
+        [Tab::Watermarks, Tab::Alignment, Tab::Events, Tab::SinkOutput, Tab::Outcome, Tab::Plots, Tab::Outcomes];
     pub fn label(self) -> &'static str {
         match self {
+            Tab::Outcome => "Outcome: every row vs. the run without faults",
+            Tab::Events => "Event log",
             Tab::Watermarks => "Watermarks: why has my window not fired?",
             Tab::Alignment => "Barrier alignment",
             Tab::SinkOutput => "Sink output",
@@ -109,6 +116,9 @@ pub enum Action {
     SetVariant(Option<Guarantee>, Option<SinkKind>),
     /// Compare the guarantees under the shown run's faults.
     Compare,
+    /// Select a line of the outcome table (its provenance is shown).
+    SelectLine(Option<usize>),
+    ShowTab(Tab),
 }
 
 /// A fault the user asks for, at the cursor.
@@ -189,6 +199,16 @@ pub struct Session {
     /// whose faults it uses, and where the reports will arrive.
     pub comparing: Option<(usize, std::sync::mpsc::Receiver<Vec<VariantReport>>)>,
     pub runs: Vec<RecordedRun>,
+    /// Per run: the guarantee and sink kind it runs with (None: as written).
+    pub variants: Vec<(Option<Guarantee>, Option<SinkKind>)>,
+    /// Per run: what its fault schedule is ("faults from the file", a fork's label).
+    pub schedule_labels: Vec<String>,
+    /// Per run: its rows against the fault-free reference (built when first shown).
+    pub ledgers: Vec<Option<Ledger>>,
+    /// Fault-free reference rows, per scenario variant (shared by the runs of that variant).
+    references: Vec<(Arc<Scenario>, Arc<Vec<StoredRow>>)>,
+    /// The provenance of the selected outcome line: (run, line).
+    pub provenance: Option<((usize, usize), Option<Provenance>)>,
     /// Index of the run on screen.
     pub shown: usize,
     pub layout: DagLayout,
@@ -231,6 +251,11 @@ impl Session {
             comparison: None,
             comparing: None,
             runs: vec![run],
+            variants: vec![variant],
+            schedule_labels: vec!["faults from the file".to_string()],
+            ledgers: vec![None],
+            references: Vec::new(),
+            provenance: None,
             shown: 0,
             charts,
             frame: None,
@@ -242,21 +267,127 @@ impl Session {
         &self.runs[self.shown]
     }
 
-    pub fn add_run(&mut self, run: RecordedRun) -> usize {
+    pub fn add_run(
+        &mut self,
+        run: RecordedRun,
+        variant: (Option<Guarantee>, Option<SinkKind>),
+        schedule_label: String,
+    ) -> usize {
         self.charts.push(plots::all(&run.final_world));
         self.versus_original.push(Some(outcomes::versus_original(&self.runs[0], &run)));
         self.runs.push(run);
+        self.variants.push(variant);
+        self.schedule_labels.push(schedule_label);
+        self.ledgers.push(None);
         self.runs.len() - 1
+    }
+
+    /// Put run `i` on screen (its guarantee and sink kind become the session's).
+    pub fn show(&mut self, i: usize) {
+        if i < self.runs.len() {
+            self.shown = i;
+            self.scenario = self.runs[i].scenario.clone();
+            self.variant = self.variants[i];
+            self.frame = None;
+        }
     }
 
     /// Fork the shown run at `at_ns` with `request`, show the fork, return its index.
     pub fn fork_shown(&mut self, at_ns: TimeNs, request: FaultRequest) -> usize {
         let parent = self.shown;
         let label = format!("{} at {}", request.describe(), crate::view::time_text(&self.scenario, at_ns));
-        let fork = self.runs[parent].fork(parent, at_ns, label, |now| request.fault(now));
-        self.shown = self.add_run(fork);
-        self.frame = None;
+        let fork = self.runs[parent].fork(parent, at_ns, label.clone(), |now| request.fault(now));
+        let schedule = match parent {
+            0 => label,
+            _ => format!("{}, then {label}", self.schedule_labels[parent]),
+        };
+        let i = self.add_run(fork, self.variants[parent], schedule);
+        self.show(i);
         self.shown
+    }
+
+    /// Run `i`'s fault schedule in time, when it is not simply the scenario's own: the file's
+    /// faults (protocol-point crashes resolved to when they fired) and the clicked ones.
+    pub fn schedule_of(&self, i: usize) -> Option<Vec<sim::faults::Fault>> {
+        let run = self.runs.get(i)?;
+        if run.faults.is_none() && run.injections.is_empty() {
+            return None;
+        }
+        let mut faults = match &run.faults {
+            Some(f) => f.clone(),
+            None => sim::run::fault_schedule_in_time(&self.base, self.seed),
+        };
+        faults.extend(run.injections.iter().map(|i| i.fault.clone()));
+        Some(faults)
+    }
+
+    /// Show the shown run's fault schedule under another guarantee and/or sink kind: the run of
+    /// that (schedule, variant) if there is one, else a new run of it.
+    pub fn show_variant(&mut self, guarantee: Option<Guarantee>, sink: Option<SinkKind>) -> usize {
+        let effective = |(g, k): (Option<Guarantee>, Option<SinkKind>)| (g.unwrap_or(self.base.guarantee), k);
+        let want = effective((guarantee, sink));
+        let schedule = self.schedule_of(self.shown);
+        let label = self.schedule_labels[self.shown].clone();
+        let existing = (0..self.runs.len()).find(|&i| {
+            effective(self.variants[i]) == want && self.schedule_labels[i] == label && self.schedule_of(i) == schedule
+        });
+        if let Some(i) = existing {
+            self.show(i);
+            return i;
+        }
+        let scenario = match (guarantee, sink) {
+            (None, None) => self.base.clone(),
+            (g, k) => Arc::new(self.base.with_variant(g.unwrap_or(self.base.guarantee), k)),
+        };
+        let name =
+            format!("{} · {} sinks · {label}", scenario.guarantee.label(), sink.map_or("as-written", |k| k.label()));
+        let mut run = match schedule {
+            None => RecordedRun::record(scenario, self.seed),
+            Some(faults) => RecordedRun::record_with_faults(scenario, self.seed, faults, name.clone()),
+        };
+        run.label = name;
+        let i = self.add_run(run, (guarantee, sink), label);
+        self.show(i);
+        i
+    }
+
+    /// Run `i`'s rows against the fault-free reference of its scenario and seed (one reference
+    /// run per variant, computed the first time it is asked for).
+    pub fn ledger(&mut self, i: usize) -> Option<&Ledger> {
+        if self.ledgers.get(i)?.is_none() {
+            let scenario = self.runs[i].scenario.clone();
+            let reference = match self.references.iter().find(|(s, _)| Arc::ptr_eq(s, &scenario)) {
+                Some((_, r)) => r.clone(),
+                None => {
+                    let r = sim::run::reference_run(&scenario, self.seed);
+                    let rows: Arc<Vec<StoredRow>> =
+                        Arc::new(r.world.sink_store.visible().into_iter().cloned().collect());
+                    self.references.push((scenario.clone(), rows.clone()));
+                    rows
+                }
+            };
+            let run = &self.runs[i];
+            let own: Vec<StoredRow> = run.final_world.sink_store.visible().into_iter().cloned().collect();
+            self.ledgers[i] = Some(Ledger::build(&scenario, &run.trace, (*reference).clone(), own));
+        }
+        self.ledgers[i].as_ref()
+    }
+
+    /// The provenance of `line` of the shown run's outcome table (built once per selection).
+    pub fn select_line(&mut self, line: Option<usize>) {
+        let Some(line) = line else {
+            self.provenance = None;
+            return;
+        };
+        let i = self.shown;
+        if self.provenance.as_ref().is_some_and(|(k, _)| *k == (i, line)) {
+            return;
+        }
+        self.ledger(i);
+        let p = self.ledgers[i]
+            .as_ref()
+            .and_then(|ledger| Provenance::build(&self.runs[i].scenario, &self.runs[i].trace, ledger, line));
+        self.provenance = Some(((i, line), p));
     }
 
     /// The view model at `cursor_ns`, built only when something it depends on changed: while
@@ -294,6 +425,10 @@ pub struct App {
     pub export_status: Option<Result<String, String>>,
     /// The knobs of the fault buttons.
     pub faults: FaultSettings,
+    /// Which lines of the outcome table to show.
+    pub ledger_filter: LedgerFilter,
+    /// Which events the event log lists.
+    pub event_filter: crate::view::events::EventFilter,
 }
 
 /// How the fault buttons inject: how long a crashed task manager stays down (None: for good),
@@ -336,6 +471,8 @@ impl App {
             export_dir: "streamlab-charts".to_string(),
             export_status: None,
             faults: FaultSettings::default(),
+            ledger_filter: LedgerFilter::default(),
+            event_filter: Default::default(),
         };
         if let ScenarioSource::File(p) = &source {
             app.path_text = p.display().to_string();
@@ -392,9 +529,16 @@ impl App {
             Action::ShowRun(i) => {
                 if let Some(session) = &mut self.session {
                     if i < session.runs.len() {
-                        session.shown = i;
+                        session.show(i);
+                        session.provenance = None;
                         self.time.cursor_ns = self.time.cursor_ns.min(session.run().end_ns);
                     }
+                }
+            }
+            Action::ShowTab(tab) => self.tab = tab,
+            Action::SelectLine(line) => {
+                if let Some(session) = &mut self.session {
+                    session.select_line(line);
                 }
             }
             Action::Inject(request) => {
@@ -403,19 +547,22 @@ impl App {
                 }
             }
             Action::SetVariant(guarantee, sink) => {
-                if let Some(session) = &self.session {
-                    let (base, seed, source) = (session.base.clone(), session.seed, session.source.clone());
-                    let session = Session::new(base, (guarantee, sink), seed, source);
+                // The same fault schedule (the file's and the clicked faults) under the other
+                // guarantee or sink: a run of the session, next to the others.
+                if let Some(session) = &mut self.session {
+                    session.show_variant(guarantee, sink);
+                    session.provenance = None;
                     self.time.cursor_ns = self.time.cursor_ns.min(session.run().end_ns);
                     self.time.playing = false;
-                    self.session = Some(session);
                 }
             }
             Action::Compare => {
                 if let Some(session) = &mut self.session {
                     // Five setups, each with its reference run: seconds for big scenarios, so off
                     // the UI thread. Deterministic all the same: the result depends only on inputs.
-                    let faults = outcomes::fault_schedule(&session.base, session.run());
+                    let faults = session
+                        .schedule_of(session.shown)
+                        .unwrap_or_else(|| outcomes::fault_schedule(&session.base, session.run()));
                     let (base, seed) = (session.base.clone(), session.seed);
                     let (sender, receiver) = std::sync::mpsc::channel();
                     std::thread::spawn(move || {
@@ -455,6 +602,9 @@ impl App {
         let session = self.session.as_mut().expect("checked above");
         let cursor = self.time.cursor_ns;
         session.frame(cursor, self.selected, self.visible_only);
+        if self.tab == Tab::Outcome {
+            session.ledger(session.shown);
+        }
         let session = self.session.as_ref().expect("checked above");
         let frame = &session.frame.as_ref().expect("built above").1;
         egui::Panel::top("transport").show(ui, |ui| {
@@ -483,6 +633,10 @@ impl App {
                 Tab::Alignment => panels::alignment::alignment_ui(ui, session, frame, &mut actions),
                 Tab::SinkOutput => {
                     panels::sinks::sinks_ui(ui, session, frame, &mut self.visible_only);
+                }
+                Tab::Outcome => panels::ledger::ledger_ui(ui, session, &mut self.ledger_filter, &mut actions),
+                Tab::Events => {
+                    panels::events::events_ui(ui, session, cursor, self.selected, &mut self.event_filter, &mut actions)
                 }
                 Tab::Plots => panels::plots::plots_ui(
                     ui,

@@ -46,9 +46,19 @@ pub struct Injection {
     pub fault: Fault,
 }
 
-/// A fresh world of `scenario`, with the injections replayed at their moments.
-fn replay(scenario: Arc<Scenario>, seed: u64, options: RunOptions, injections: &[Injection]) -> World {
-    let mut w = World::new(scenario, seed, options);
+/// A fresh world of `scenario` (with `faults` instead of the scenario's own, when given), with
+/// the injections replayed at their moments.
+fn replay(
+    scenario: Arc<Scenario>,
+    seed: u64,
+    options: RunOptions,
+    faults: Option<&[Fault]>,
+    injections: &[Injection],
+) -> World {
+    let mut w = match faults {
+        Some(f) => World::with_faults(scenario, seed, options, f.to_vec()),
+        None => World::new(scenario, seed, options),
+    };
     for i in injections {
         w.run_until(i.cursor_ns);
         w.inject(i.fault.clone());
@@ -113,6 +123,9 @@ pub struct RecordedRun {
     pub fork: Option<ForkInfo>,
     /// Every fault injected by hand on the way to this run (a fork of a fork has two).
     pub injections: Vec<Injection>,
+    /// The fault schedule the run was started with instead of the scenario's own (a run of the
+    /// same clicked faults under another guarantee or sink); None: the scenario's.
+    pub faults: Option<Vec<Fault>>,
     /// The snapshot pass's trace hash: equal to the traced pass's, or the two passes diverged.
     pub snapshot_pass_hash: u64,
     pub stats: ScrubStats,
@@ -137,6 +150,18 @@ impl RecordedRun {
         RecordedRun::finish("original run".into(), traced, untraced, Vec::new(), every, None)
     }
 
+    /// Run `scenario` with this fault schedule instead of its own, recording it.
+    pub fn record_with_faults(scenario: Arc<Scenario>, seed: u64, faults: Vec<Fault>, label: String) -> RecordedRun {
+        let untraced = World::with_faults(scenario.clone(), seed, untraced_options(), faults.clone());
+        let traced = {
+            let (scenario, faults) = (scenario.clone(), faults.clone());
+            move || World::with_faults(scenario, seed, traced_options(), faults)
+        };
+        let mut run = RecordedRun::finish(label, traced, untraced, Vec::new(), SNAPSHOT_EVERY_EVENTS, None);
+        run.faults = Some(faults);
+        run
+    }
+
     /// A new run that is this one up to `at_ns`, then suffers `fault` (made by `make_fault` from
     /// the world's clock at that moment, so that its times are absolute) and runs on.
     pub fn fork(
@@ -153,16 +178,17 @@ impl RecordedRun {
         untraced.inject(fault.clone());
         let mut injections: Vec<Injection> = self.injections.iter().filter(|i| i.cursor_ns <= at_ns).cloned().collect();
         injections.push(Injection { cursor_ns: at_ns, fired_ns, fault });
-        let (scenario, seed) = (self.scenario.clone(), self.seed);
+        let (scenario, seed, faults) = (self.scenario.clone(), self.seed, self.faults.clone());
         let replayed = injections.clone();
         // The traced copy replays the prefix from the start: the snapshots carry no trace.
-        let traced = move || replay(scenario, seed, traced_options(), &replayed);
+        let traced = move || replay(scenario, seed, traced_options(), faults.as_deref(), &replayed);
         // Snapshots strictly before the fork point belong to both runs; the fork's own first
         // snapshot is the changed world.
         let prefix: Vec<Snapshot> = self.snapshots.iter().filter(|s| s.events < events).cloned().collect();
         let fork = ForkInfo { parent, at_ns, what: what.clone() };
         let mut run = RecordedRun::finish(what, traced, untraced, prefix, self.every, Some(fork));
         run.injections = injections;
+        run.faults = self.faults.clone();
         run
     }
 
@@ -214,6 +240,7 @@ impl RecordedRun {
             sends,
             fork,
             injections: Vec::new(),
+            faults: None,
             snapshot_pass_hash: untraced.recorder.hash(),
             stats: ScrubStats::default(),
             snapshots,
@@ -334,7 +361,7 @@ mod tests {
         assert_eq!(a, b);
         // After it, scrubbing the fork gives the same world as a straight replay.
         let later = at + (fork.end_ns - at) / 2;
-        let mut straight = replay(run.scenario.clone(), 3, untraced_options(), &fork.injections);
+        let mut straight = replay(run.scenario.clone(), 3, untraced_options(), None, &fork.injections);
         straight.run_until(later);
         assert_eq!(fork.world_at(later).recorder.hash(), straight.recorder.hash());
         assert!(!fork.world_at(later).nodes[2].alive || fork.final_world.restarts > 0);

@@ -159,7 +159,14 @@ fn tabs_and_inspector_show_the_selected_subtask() {
     h.state_mut().apply(Action::Time(Command::Seek(12 * 3_600_000_000_000 + 5 * 60_000_000_000)));
     h.run_steps(1);
     assert!(h.query_by_label_contains("fires when the watermark reaches 12:01:59.999").is_some());
-    for tab in ["Barrier alignment", "Sink output", "Charts", "Faults and outcomes"] {
+    for tab in [
+        "Barrier alignment",
+        "Event log",
+        "Sink output",
+        "Outcome: every row vs. the run without faults",
+        "Charts",
+        "Faults and outcomes",
+    ] {
         h.get_by_label(tab).click();
         h.run_steps(1);
     }
@@ -193,7 +200,20 @@ fn crashing_a_task_manager_forks_the_run_and_compare_fills_the_table() {
     let (run, reports) = session.comparison.as_ref().expect("compared");
     assert_eq!((*run, reports.len()), (1, 5));
     assert!(h.query_by_label("promise kept?").is_some());
+    // A row of the table opens its run: the same faults under that guarantee and sink, and its
+    // outcome table says what the table's row says.
+    let report = reports.iter().find(|r| r.guarantee.label() == "at-least-once").expect("compared").clone();
+    h.get_all_by_label("at-least-once").next().expect("a row of the table").click();
+    h.run_steps(2);
+    assert_eq!(h.state().tab, gui::app::Tab::Outcome);
+    let session = h.state_mut().session.as_mut().unwrap();
+    assert_eq!((session.scenario.guarantee, session.variant.1), (report.guarantee, Some(report.sink)));
+    assert_eq!(session.runs.len(), 3);
+    let shown = session.shown;
+    assert_eq!(session.ledger(shown).unwrap().outcome, report.outcome, "the run is the table's row");
     // Back to the original run.
+    h.get_by_label("Faults and outcomes").click();
+    h.run_steps(1);
     h.get_by_label("original run").click();
     h.run_steps(1);
     assert_eq!(h.state().session.as_ref().unwrap().shown, 0);
@@ -316,4 +336,69 @@ fn crashing_during_a_checkpoint_then_comparing_shows_at_least_once_duplicates() 
     assert_eq!(class(Guarantee::AtLeastOnce, SinkKind::Plain), Some(OutcomeClass::Duplicates));
     assert_eq!(class(Guarantee::ExactlyOnce, SinkKind::TwoPhaseCommit), Some(OutcomeClass::Exact));
     assert_eq!(class(Guarantee::AtMostOnce, SinkKind::Plain), Some(OutcomeClass::Loss));
+}
+
+/// The outcome tab: find the duplicated windows after the crash with the filter, select one,
+/// follow its provenance to the crash.
+#[test]
+fn the_duplicates_are_found_by_the_filter_and_their_provenance_leads_to_the_crash() {
+    let mut h = harness(ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")));
+    h.run_steps(1);
+    h.get_by_label("Outcome: every row vs. the run without faults").click();
+    h.run_steps(2);
+    h.get_by_label("Only what differs").click();
+    h.run_steps(1);
+    let app = h.state();
+    assert!(!app.ledger_filter.shows(gui::view::ledger::Status::Exact));
+    let session = app.session.as_ref().unwrap();
+    let ledger = session.ledgers[session.shown].as_ref().expect("built when the tab opened");
+    let dups = ledger.count(gui::view::ledger::Status::Duplicate);
+    assert!(dups > 0 && dups == ledger.outcome.duplicate_rows.len(), "{}", ledger.counts_text());
+    assert!(h.query_by_label(&format!("{dups} duplicate")).is_some(), "the count is on top");
+    h.get_all_by_label("duplicate").next().expect("a duplicate line").click();
+    h.run_steps(2);
+    let session = h.state().session.as_ref().unwrap();
+    let (_, provenance) = session.provenance.as_ref().expect("selected");
+    let crash = provenance.as_ref().expect("a chain").steps.iter().find(|s| s.title == "Crash").cloned().unwrap();
+    // The chain may be scrolled out of the small test window: click it as a screen reader would.
+    h.get_by_label_contains("Crash: ").click_accesskit();
+    h.run_steps(1);
+    let cursor = h.state().time.cursor_ns;
+    assert_eq!(Some(cursor), crash.time_ns);
+    let run = h.state().session.as_ref().unwrap().run();
+    assert!(run.trace.iter().any(|e| e.kind == sim::recording::TraceKind::NodeCrashed && e.time_ns == cursor));
+}
+
+/// A clicked crash is the run's fault schedule: switching the guarantee runs the same schedule
+/// again, next to the other runs; switching back shows the run already made.
+#[test]
+fn switching_the_guarantee_keeps_the_clicked_fault() {
+    let mut h = harness(ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")));
+    h.run_steps(1);
+    h.get_by_label("Faults and outcomes").click();
+    h.run_steps(1);
+    let end = h.state().session.as_ref().unwrap().run().end_ns;
+    h.state_mut().apply(Action::Time(Command::Seek(end / 3)));
+    h.run_steps(1);
+    h.get_by_label("Crash tm-0").click();
+    h.run_steps(2);
+    let clicked = h.state().session.as_ref().unwrap().run().injections[0].fault.clone();
+    h.get_by_role_and_label(Role::ComboBox, "Guarantee:").click();
+    h.run_steps(2);
+    h.get_by_label("at-least-once").click();
+    h.run_steps(1);
+    let session = h.state().session.as_ref().unwrap();
+    assert_eq!(session.runs.len(), 3, "original, fork, and the fork's schedule under at-least-once");
+    assert_eq!(session.scenario.guarantee, sim::scenario::Guarantee::AtLeastOnce);
+    let faults = session.run().faults.as_ref().expect("run with the fork's schedule");
+    assert!(faults.contains(&clicked), "the clicked crash is kept: {faults:?}");
+    assert_eq!(session.schedule_labels[2], session.schedule_labels[1]);
+    assert!(session.run().final_world.restarts > 0);
+    // Back to the guarantee as written: the fork is shown again, nothing is re-run.
+    h.get_by_role_and_label(Role::ComboBox, "Guarantee:").click();
+    h.run_steps(2);
+    h.get_by_label("as written (exactly-once)").click();
+    h.run_steps(1);
+    let session = h.state().session.as_ref().unwrap();
+    assert_eq!((session.runs.len(), session.shown), (3, 1));
 }

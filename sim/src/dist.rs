@@ -4,6 +4,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::kernel::SimRng;
 
+/// A delay distribution that cannot be sampled.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DelayError {
+    #[error("min_ms ({min_ms}) is larger than max_ms ({max_ms})")]
+    EmptyRange { min_ms: u64, max_ms: u64 },
+    #[error("doubling_ppm must be below 1000000, got {doubling_ppm}")]
+    EndlessTail { doubling_ppm: u32 },
+}
+
 /// A delay distribution. Scenario files write it in milliseconds; samples are nanoseconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -56,13 +65,11 @@ impl Delay {
     }
 
     /// Does the distribution make sense? (Used by scenario validation.)
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), DelayError> {
         match *self {
-            Delay::Uniform { min_ms, max_ms } if min_ms > max_ms => {
-                Err(format!("min_ms ({min_ms}) is larger than max_ms ({max_ms})"))
-            }
+            Delay::Uniform { min_ms, max_ms } if min_ms > max_ms => Err(DelayError::EmptyRange { min_ms, max_ms }),
             Delay::LongTail { doubling_ppm, .. } if doubling_ppm >= 1_000_000 => {
-                Err(format!("doubling_ppm must be below 1000000, got {doubling_ppm}"))
+                Err(DelayError::EndlessTail { doubling_ppm })
             }
             _ => Ok(()),
         }

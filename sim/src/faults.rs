@@ -5,7 +5,30 @@ use engine::graph::{PhysicalPlan, SubtaskId};
 use serde::Serialize;
 
 use crate::kernel::{SimRng, Stream, TimeNs};
-use crate::scenario::{CrashPoint, FaultSpec, NodeId, NodeNames, Scenario, Swarm, JOB_MANAGER};
+use crate::scenario::{CrashPoint, FaultSpec, NodeId, NodeNames, Scenario, Swarm, UnknownNode, JOB_MANAGER};
+
+/// A fault in a scenario file that cannot be injected as written.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FaultError {
+    #[error(transparent)]
+    UnknownNode(#[from] UnknownNode),
+    #[error("from_ms ({from_ms}) must be before until_ms ({until_ms})")]
+    EmptyWindow { from_ms: u64, until_ms: u64 },
+    #[error("a link needs two different nodes")]
+    SelfLink,
+    #[error("a crash time cannot be negative")]
+    NegativeTime,
+    #[error("no subtask named '{name}' (subtasks are named like '{example}')")]
+    UnknownSubtask { name: String, example: String },
+    #[error("'{name}' has {inputs} input channel(s); only subtasks with several inputs ever align")]
+    NeverAligns { name: String, inputs: usize },
+    #[error("loss_ppm must be below 1000000 (every message lost forever is a partition)")]
+    TotalLoss,
+    #[error("retransmit_ms must be at least 1")]
+    NoRetransmit,
+    #[error("a slowdown factor of 0 is impossible; use 1 for none")]
+    ZeroSlowdown,
+}
 
 const NS_PER_MS: u64 = 1_000_000;
 
@@ -135,20 +158,20 @@ impl Fault {
 }
 
 /// Resolve a fault as written in a scenario file.
-pub fn resolve(spec: &FaultSpec, nodes: &NodeNames, plan: &PhysicalPlan) -> Result<Fault, String> {
-    let window = |from_ms: u64, until_ms: u64| -> Result<(TimeNs, TimeNs), String> {
+pub fn resolve(spec: &FaultSpec, nodes: &NodeNames, plan: &PhysicalPlan) -> Result<Fault, FaultError> {
+    let window = |from_ms: u64, until_ms: u64| -> Result<(TimeNs, TimeNs), FaultError> {
         if from_ms >= until_ms {
-            return Err(format!("from_ms ({from_ms}) must be before until_ms ({until_ms})"));
+            return Err(FaultError::EmptyWindow { from_ms, until_ms });
         }
         Ok((from_ms * NS_PER_MS, until_ms * NS_PER_MS))
     };
-    let link = |between: &Option<(String, String)>| -> Result<Option<(NodeId, NodeId)>, String> {
+    let link = |between: &Option<(String, String)>| -> Result<Option<(NodeId, NodeId)>, FaultError> {
         match between {
             None => Ok(None),
             Some((a, b)) => {
                 let (a, b) = (nodes.resolve(a)?, nodes.resolve(b)?);
                 if a == b {
-                    return Err("a link needs two different nodes".into());
+                    return Err(FaultError::SelfLink);
                 }
                 Ok(Some((a, b)))
             }
@@ -158,21 +181,21 @@ pub fn resolve(spec: &FaultSpec, nodes: &NodeNames, plan: &PhysicalPlan) -> Resu
         FaultSpec::Crash { node, at, restart_after_ms } => {
             let node = nodes.resolve(node)?;
             let at = match at {
-                CrashPoint::At(t) if t.0 < 0 => return Err("a crash time cannot be negative".into()),
+                CrashPoint::At(t) if t.0 < 0 => return Err(FaultError::NegativeTime),
                 CrashPoint::At(t) => Trigger::At(t.0 as u64 * NS_PER_MS),
                 CrashPoint::OnCheckpointTrigger(n) => Trigger::OnCheckpointTrigger(*n),
                 CrashPoint::WhileAligning { checkpoint, subtask } => {
                     let Some(id) = plan.subtask_by_name(subtask) else {
-                        return Err(format!(
-                            "no subtask named '{subtask}' (subtasks are named like '{}')",
-                            plan.subtasks[0].name
-                        ));
+                        return Err(FaultError::UnknownSubtask {
+                            name: subtask.clone(),
+                            example: plan.subtasks[0].name.clone(),
+                        });
                     };
                     if plan.subtasks[id].inputs.len() < 2 {
-                        return Err(format!(
-                            "'{subtask}' has {} input channel(s); only subtasks with several inputs ever align",
-                            plan.subtasks[id].inputs.len()
-                        ));
+                        return Err(FaultError::NeverAligns {
+                            name: subtask.clone(),
+                            inputs: plan.subtasks[id].inputs.len(),
+                        });
                     }
                     Trigger::WhileAligning { checkpoint: *checkpoint, subtask: id }
                 }
@@ -193,10 +216,10 @@ pub fn resolve(spec: &FaultSpec, nodes: &NodeNames, plan: &PhysicalPlan) -> Resu
         FaultSpec::MessageLoss { between, from_ms, until_ms, loss_ppm, retransmit_ms } => {
             let (from_ns, until_ns) = window(*from_ms, *until_ms)?;
             if *loss_ppm >= 1_000_000 {
-                return Err("loss_ppm must be below 1000000 (every message lost forever is a partition)".into());
+                return Err(FaultError::TotalLoss);
             }
             if *retransmit_ms == 0 {
-                return Err("retransmit_ms must be at least 1".into());
+                return Err(FaultError::NoRetransmit);
             }
             Fault::MessageLoss {
                 link: link(between)?,
@@ -209,7 +232,7 @@ pub fn resolve(spec: &FaultSpec, nodes: &NodeNames, plan: &PhysicalPlan) -> Resu
         FaultSpec::SlowNode { node, from_ms, until_ms, factor } => {
             let (from_ns, until_ns) = window(*from_ms, *until_ms)?;
             if *factor == 0 {
-                return Err("a slowdown factor of 0 is impossible; use 1 for none".into());
+                return Err(FaultError::ZeroSlowdown);
             }
             Fault::SlowNode { node: nodes.resolve(node)?, from_ns, until_ns, factor: *factor }
         }

@@ -1,6 +1,6 @@
 //! The invariants both worlds check as they run, each stated once, here.
 //!
-//! Both [`crate::world::World`] and the madsim world (`crate::madsim_world`) call these checkers at
+//! Both [`crate::world::World`] and the madsim world (crate `madsim-world`) call these checkers at
 //! the same points of the protocol and stop (kernel) or report (madsim) when one returns a
 //! message. A broken invariant is a bug in the engine or in a world, never an outcome of faults.
 //!

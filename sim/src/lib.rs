@@ -12,7 +12,6 @@ pub mod external;
 pub mod faults;
 pub mod invariants;
 pub mod kernel;
-pub mod madsim_world;
 pub mod network;
 pub mod oracle;
 pub mod recording;

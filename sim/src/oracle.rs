@@ -127,12 +127,43 @@ fn lineage(row: &StoredRow) -> Lineage {
     m
 }
 
+/// What the oracle says about one row: a run row, or a reference row no run row stands in for.
+/// The same definitions as [`Outcome`]; [`evaluate_rows`] gives one mark per row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum RowMark {
+    /// A run row with the identity and value of a reference row.
+    Exact,
+    /// A run row equal to a reference row beyond the reference's count: the same result again.
+    /// `first` is the run row it repeats (index into the run's rows).
+    Duplicate { first: usize },
+    /// A run row paired with a reference row of its identity but another value.
+    Wrong { expected: i64 },
+    /// A run row whose identity the reference does not show (that often), not a duplicate.
+    Unexpected,
+}
+
+/// Every run row's mark (by index into `run`), and the reference rows that are missing (by index
+/// into `reference`), with the [`Outcome`] they add up to.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct MarkedRows {
+    pub outcome: Outcome,
+    pub marks: Vec<RowMark>,
+    pub missing: Vec<usize>,
+}
+
 /// Compare the visible output of a run with the reference's (definitions: [`Outcome`]).
 pub fn evaluate(reference: &[&StoredRow], run: &[&StoredRow]) -> Outcome {
+    evaluate_rows(reference, run).outcome
+}
+
+/// [`evaluate`], and which rows are which: one [`RowMark`] per run row, the missing reference rows.
+pub fn evaluate_rows(reference: &[&StoredRow], run: &[&StoredRow]) -> MarkedRows {
+    // Per identity, its versions: (value, lineage, index of the row). Sorted, so equal rows pair
+    // in the order they were made visible (a repeat is the later row).
     let group = |rows: &[&StoredRow]| {
-        let mut m: BTreeMap<RowId, Vec<(i64, Lineage)>> = BTreeMap::new();
-        for r in rows {
-            m.entry(RowId::of(r)).or_default().push((r.row.value, lineage(r)));
+        let mut m: BTreeMap<RowId, Vec<(i64, Lineage, usize)>> = BTreeMap::new();
+        for (i, r) in rows.iter().enumerate() {
+            m.entry(RowId::of(r)).or_default().push((r.row.value, lineage(r), i));
         }
         for versions in m.values_mut() {
             versions.sort();
@@ -141,6 +172,8 @@ pub fn evaluate(reference: &[&StoredRow], run: &[&StoredRow]) -> Outcome {
     };
     let (expected, got) = (group(reference), group(run));
     let mut outcome = Outcome { reference_rows: reference.len(), rows: run.len(), ..Outcome::default() };
+    let mut marks = vec![RowMark::Unexpected; run.len()];
+    let mut missing = Vec::new();
     let mut lost: BTreeSet<SourceRef> = BTreeSet::new();
     let mut duplicated: BTreeSet<SourceRef> = BTreeSet::new();
     // Records a paired run row holds fewer times (lost) or more times (duplicated).
@@ -156,6 +189,7 @@ pub fn evaluate(reference: &[&StoredRow], run: &[&StoredRow]) -> Outcome {
             }
         }
     }
+    type Version = (i64, Lineage, usize);
     let ids: BTreeSet<RowId> = expected.keys().chain(got.keys()).copied().collect();
     let empty = Vec::new();
     for id in ids {
@@ -164,34 +198,38 @@ pub fn evaluate(reference: &[&StoredRow], run: &[&StoredRow]) -> Outcome {
         // Equal values pair first (exact); their lineages may still differ.
         let mut want_used = vec![false; want.len()];
         let mut have_used = vec![false; have.len()];
-        for (i, (value, w)) in want.iter().enumerate() {
+        for (i, (value, w, _)) in want.iter().enumerate() {
             if let Some(j) = (0..have.len()).find(|&j| !have_used[j] && have[j].0 == *value) {
                 want_used[i] = true;
                 have_used[j] = true;
+                marks[have[j].2] = RowMark::Exact;
                 compare(w, &have[j].1, &mut lost, &mut duplicated);
             }
         }
-        let left_want: Vec<&(i64, Lineage)> =
-            want.iter().zip(&want_used).filter(|(_, u)| !**u).map(|(r, _)| r).collect();
-        let left_have: Vec<&(i64, Lineage)> =
-            have.iter().zip(&have_used).filter(|(_, u)| !**u).map(|(r, _)| r).collect();
+        let left_want: Vec<&Version> = want.iter().zip(&want_used).filter(|(_, u)| !**u).map(|(r, _)| r).collect();
+        let left_have: Vec<&Version> = have.iter().zip(&have_used).filter(|(_, u)| !**u).map(|(r, _)| r).collect();
         // Run rows left over that equal a reference value of this identity: the same result again.
-        let (dups, left_have): (Vec<&(i64, Lineage)>, Vec<&(i64, Lineage)>) =
-            left_have.into_iter().partition(|(v, _)| want.iter().any(|(w, _)| w == v));
-        for (v, l) in dups {
+        let (dups, left_have): (Vec<&Version>, Vec<&Version>) =
+            left_have.into_iter().partition(|(v, _, _)| want.iter().any(|(w, _, _)| w == v));
+        for (v, l, index) in dups {
             outcome.duplicate_rows.push((id, *v));
             duplicated.extend(l.keys().copied());
+            // The row it repeats: the first row of this identity and value (made visible first).
+            let first = have.iter().filter(|(hv, _, _)| hv == v).map(|(_, _, i)| *i).min().unwrap_or(*index);
+            marks[*index] = RowMark::Duplicate { first };
         }
         let pairs = left_want.len().min(left_have.len());
         for k in 0..pairs {
             outcome.wrong_rows.push(WrongRow { id, expected: left_want[k].0, got: left_have[k].0 });
+            marks[left_have[k].2] = RowMark::Wrong { expected: left_want[k].0 };
             compare(&left_want[k].1, &left_have[k].1, &mut lost, &mut duplicated);
         }
-        for (v, l) in &left_want[pairs..] {
+        for (v, l, index) in &left_want[pairs..] {
             outcome.missing_rows.push((id, *v));
+            missing.push(*index);
             lost.extend(l.keys().copied());
         }
-        for (v, l) in &left_have[pairs..] {
+        for (v, l, _) in &left_have[pairs..] {
             outcome.unexpected_rows.push((id, *v));
             duplicated.extend(l.iter().filter(|(_, n)| **n > 1).map(|(s, _)| *s));
         }
@@ -200,7 +238,8 @@ pub fn evaluate(reference: &[&StoredRow], run: &[&StoredRow]) -> Outcome {
     outcome.exact_records = in_reference.iter().filter(|s| !lost.contains(s) && !duplicated.contains(s)).count();
     outcome.lost_records = lost.into_iter().collect();
     outcome.duplicated_records = duplicated.into_iter().collect();
-    outcome
+    missing.sort_unstable();
+    MarkedRows { outcome, marks, missing }
 }
 
 /// The `p`-th percentile (0..=100) of `values` (nearest rank), or None when empty.
@@ -358,6 +397,29 @@ mod tests {
         // Neither: same records, same value: exact even if the rows arrive in another order.
         let two = [row(1, 2, &[0, 1]), row(2, 1, &[2])];
         check(&two, &[two[1].clone(), two[0].clone()], OutcomeClass::Exact);
+    }
+
+    #[test]
+    fn every_row_gets_one_mark_that_adds_up_to_the_outcome() {
+        let on = Firing::OnTime;
+        let reference = [row(1, 2, &[0, 1]), row(2, 1, &[2]), row(3, 1, &[3]), row_in(w(0, 15), on, 4, 2, &[4, 5])];
+        // Row 1 twice (the second is the repeat), key 2 over-counted, key 3 missing, a session cut.
+        let run = [row(1, 2, &[0, 1]), row(2, 2, &[2, 2]), row(1, 2, &[0, 1]), row_in(w(5, 15), on, 4, 1, &[5])];
+        let a: Vec<&StoredRow> = reference.iter().collect();
+        let b: Vec<&StoredRow> = run.iter().collect();
+        let marked = evaluate_rows(&a, &b);
+        assert_eq!(
+            marked.marks,
+            vec![RowMark::Exact, RowMark::Wrong { expected: 1 }, RowMark::Duplicate { first: 0 }, RowMark::Unexpected]
+        );
+        assert_eq!(marked.missing, vec![2, 3]);
+        assert_eq!(marked.outcome, evaluate(&a, &b));
+        let o = &marked.outcome;
+        let count = |f: fn(&RowMark) -> bool| marked.marks.iter().filter(|m| f(m)).count();
+        assert_eq!(count(|m| matches!(m, RowMark::Duplicate { .. })), o.duplicate_rows.len());
+        assert_eq!(count(|m| matches!(m, RowMark::Wrong { .. })), o.wrong_rows.len());
+        assert_eq!(count(|m| matches!(m, RowMark::Unexpected)), o.unexpected_rows.len());
+        assert_eq!(marked.missing.len(), o.missing_rows.len());
     }
 
     #[test]

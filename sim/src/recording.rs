@@ -165,7 +165,7 @@ pub struct SubtaskCheckpointStats {
 pub enum CheckpointOutcome {
     InProgress,
     Completed { at_ns: TimeNs },
-    Aborted { at_ns: TimeNs, reason: String },
+    Aborted { at_ns: TimeNs, reason: engine::checkpoint::AbortReason },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -173,14 +173,11 @@ pub fn fault_schedule_in_time(scenario: &Arc<Scenario>, seed: u64) -> Vec<Fault>
     faults
         .into_iter()
         .zip(probe.fault_fired_at.iter())
-        .filter_map(|(f, fired)| match f {
-            Fault::Crash { node, at: Trigger::At(t), restart_after_ns } => {
-                Some(Fault::Crash { node, at: Trigger::At(t), restart_after_ns })
+        .map(|(f, fired)| match f {
+            Fault::Crash { node, at, restart_after_ns } if !matches!(at, Trigger::At(_)) => {
+                Fault::Crash { node, at: fired.map_or(at, Trigger::At), restart_after_ns }
             }
-            Fault::Crash { node, at, restart_after_ns } => {
-                Some(Fault::Crash { node, at: fired.map_or(at, Trigger::At), restart_after_ns })
-            }
-            other => Some(other),
+            other => other,
         })
         .collect()
 }

@@ -168,7 +168,7 @@ impl Run {
 
     fn fail(&self, what: &str) -> ! {
         panic!(
-            "{what} (seed {}): {:?}; lost {} records, duplicated {}, rows missing {} / twice {} / wrong {}; stop {:?}; violations {:?}\nreplay: {}",
+            "{what} (seed {}): {:?}; lost {} records, duplicated {}, rows missing {} / duplicate {} / wrong {} / unexpected {}; stop {:?}; violations {:?}\nreplay: {}",
             self.seed,
             self.class(),
             self.outcome.lost_records.len(),
@@ -176,6 +176,7 @@ impl Run {
             self.outcome.missing_rows.len(),
             self.outcome.duplicate_rows.len(),
             self.outcome.wrong_rows.len(),
+            self.outcome.unexpected_rows.len(),
             self.result.stop,
             self.result.world.violations,
             self.replay

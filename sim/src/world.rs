@@ -937,7 +937,7 @@ impl World {
             CheckpointEvent::Aborted { id, reason } => {
                 self.recorder.record(now, TraceKind::CheckpointAborted, 0, 0, id as i64, reason as i64);
                 if let Some(stats) = self.checkpoints.iter_mut().rev().find(|c| c.id == id) {
-                    stats.outcome = CheckpointOutcome::Aborted { at_ns: now, reason: format!("{reason:?}") };
+                    stats.outcome = CheckpointOutcome::Aborted { at_ns: now, reason };
                 }
                 self.end_stop_the_world(id, now);
             }
@@ -1218,6 +1218,7 @@ fn process_kind(kind: MessageKind) -> TraceKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use engine::checkpoint::AbortReason;
 
     const TWO_INPUTS: &str = r#"Scenario(
         name: "two inputs",
@@ -1249,7 +1250,7 @@ mod tests {
         assert_eq!(w.run(), StopReason::JobFinished);
         let outcome = |id: u64| w.checkpoints.iter().find(|c| c.id == id).map(|c| c.outcome.clone());
         assert!(matches!(outcome(1), Some(CheckpointOutcome::Completed { .. })));
-        assert!(matches!(outcome(2), Some(CheckpointOutcome::Aborted { ref reason, .. }) if reason == "Declined"));
+        assert!(matches!(outcome(2), Some(CheckpointOutcome::Aborted { reason: AbortReason::Declined, .. })));
         assert!(matches!(outcome(3), Some(CheckpointOutcome::Completed { .. })));
     }
 

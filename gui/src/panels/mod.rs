@@ -3,7 +3,9 @@
 
 pub mod alignment;
 pub mod dag;
+pub mod events;
 pub mod inspector;
+pub mod ledger;
 pub mod outcomes;
 pub mod plots;
 pub mod scenario_bar;

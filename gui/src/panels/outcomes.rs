@@ -139,11 +139,20 @@ fn faults_ui(
 
 fn runs_ui(ui: &mut egui::Ui, session: &Session, actions: &mut Vec<Action>) {
     ui.strong("Runs of this scenario");
+    ui.small(format!(
+        "Fault schedule shown: {}. Switching the guarantee or sink above runs this same schedule again.",
+        session.schedule_labels[session.shown]
+    ));
     for (i, run) in session.runs.iter().enumerate() {
         ui.horizontal_wrapped(|ui| {
             if ui.selectable_label(i == session.shown, &run.label).clicked() {
                 actions.push(Action::ShowRun(i));
             }
+            ui.weak(format!(
+                "[{} · {} sinks]",
+                run.scenario.guarantee.label(),
+                session.variants[i].1.map_or("as-written", |k| k.label())
+            ));
             if let Some(fork) = &run.fork {
                 ui.weak(format!("forked from \"{}\"", session.runs[fork.parent].label));
             }
@@ -204,7 +213,15 @@ fn comparison_ui(ui: &mut egui::Ui, session: &Session, actions: &mut Vec<Action>
         }
         ui.end_row();
         for r in &rows {
-            ui.label(r.guarantee);
+            // Each row opens its run: the same faults under that guarantee and sink kind.
+            let open = ui
+                .link(r.guarantee)
+                .on_hover_text("open this run (the same faults under this guarantee and sink), and its outcome table");
+            if open.clicked() {
+                actions.push(Action::ShowRun(*run));
+                actions.push(Action::SetVariant(Some(r.variant.0), Some(r.variant.1)));
+                actions.push(Action::ShowTab(crate::app::Tab::Outcome));
+            }
             ui.label(r.sink);
             // The rest would not fit side by side: it is one hover away.
             ui.label(r.result).on_hover_text(format!(

@@ -5,7 +5,9 @@
 
 pub mod alignment;
 pub mod dag;
+pub mod events;
 pub mod inspector;
+pub mod ledger;
 pub mod markers;
 pub mod outcomes;
 pub mod plots;

@@ -83,6 +83,8 @@ pub fn compare(scenario: &Scenario, seed: u64, faults: &[Fault]) -> Vec<VariantR
 /// One row of the comparison table.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutcomeRow {
+    /// The run this row stands for (opening it runs it with the same faults).
+    pub variant: (Guarantee, SinkKind),
     pub guarantee: &'static str,
     pub sink: &'static str,
     pub result: &'static str,
@@ -102,6 +104,7 @@ pub fn rows(reports: &[VariantReport]) -> Vec<OutcomeRow> {
     reports
         .iter()
         .map(|r| OutcomeRow {
+            variant: (r.guarantee, r.sink),
             guarantee: r.guarantee.label(),
             sink: r.sink.label(),
             result: class_label(r.class),

@@ -73,10 +73,10 @@ impl<'a> Locator<'a> {
 
     /// An error about `field` (a path like `pipeline[2].Window.kind`), pointing at its value, or
     /// at the closest enclosing value the file spells out.
-    pub fn error(&self, field: impl Into<String>, message: impl Into<String>) -> ScenarioError {
+    pub fn error(&self, field: impl Into<String>, message: impl std::fmt::Display) -> ScenarioError {
         let field = field.into();
         let offset = super::positions::locate(self.text, &field).unwrap_or(0);
-        ScenarioError::at_offset(self.file, self.text, offset, &field, &message.into())
+        ScenarioError::at_offset(self.file, self.text, offset, &field, &message.to_string())
     }
 
     /// Whether the file spells out the value at `field` (rather than leaving it to a default).

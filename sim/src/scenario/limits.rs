@@ -76,7 +76,7 @@ fn limit_of(key: &str) -> Option<(u64, &'static str)> {
 }
 
 /// One mechanism for every number with a limit: fields are found by name (`*_ms`, `*_us`, `ts`,
-/// `keys`, …, see [`limit_of`]) in the parsed file, and the error names the field's path and the
+/// `keys`, …, see `limit_of`) in the parsed file, and the error names the field's path and the
 /// allowed range. Explicit events are checked where they are resolved (they can be a million).
 pub fn check_magnitudes(raw: &ScenarioFile, loc: &Locator) -> Result<(), ScenarioError> {
     fn walk(v: &serde_json::Value, path: &str, loc: &Locator) -> Result<(), ScenarioError> {

@@ -2,7 +2,7 @@
 //! a runnable job. A scenario is everything needed to reproduce a run except the seed (which it
 //! may pin). The format reference is `book/src/reference/scenario-format.md`.
 //!
-//! - [`format`]: the file format (what serde reads and `shrink` writes back);
+//! - [`format`](mod@format): the file format (what serde reads and `shrink` writes back);
 //! - [`error`]: [`ScenarioError`] and how errors find their `file:line:column`;
 //! - [`parse`]: reading a file (type and size checks, UTF-8, RON with a depth limit);
 //! - [`limits`]: the bounds on every number, so arithmetic on them cannot overflow;
@@ -43,13 +43,21 @@ pub type NodeId = usize;
 /// The job manager is node 0; task manager i is node i + 1.
 pub const JOB_MANAGER: NodeId = 0;
 
+/// A node name that is not in the cluster.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("no node '{name}'; nodes are jm and tm-0 .. tm-{}", task_managers.saturating_sub(1))]
+pub struct UnknownNode {
+    pub name: String,
+    pub task_managers: u32,
+}
+
 /// Node names of a cluster: `jm` and `tm-0 .. tm-{n-1}`.
 pub struct NodeNames {
     pub task_managers: u32,
 }
 
 impl NodeNames {
-    pub fn resolve(&self, name: &str) -> Result<NodeId, String> {
+    pub fn resolve(&self, name: &str) -> Result<NodeId, UnknownNode> {
         if name == "jm" {
             return Ok(JOB_MANAGER);
         }
@@ -57,7 +65,7 @@ impl NodeNames {
             .and_then(|i| i.parse::<u32>().ok())
             .filter(|i| *i < self.task_managers)
             .map(|i| i as usize + 1)
-            .ok_or_else(|| format!("no node '{name}'; nodes are jm and tm-0 .. tm-{}", self.task_managers - 1))
+            .ok_or_else(|| UnknownNode { name: name.to_string(), task_managers: self.task_managers })
     }
 }
 

@@ -5,11 +5,11 @@
 //!
 //! Both worlds run the same [`engine::subtask::Subtask`]s and the same
 //! [`engine::checkpoint::CheckpointCoordinator`], read the same [`SourceLog`] (built from the seed
-//! exactly as [`crate::world::World`] builds it) and write to the same kinds of external systems
+//! exactly as [`sim::world::World`] builds it) and write to the same kinds of external systems
 //! ([`SinkStore`], [`CheckpointStorage`]). Restart strategy, heartbeat interval and timeout come
 //! from the scenario in both. Everything else is modelled independently:
 //!
-//! | | our kernel ([`crate::world`]) | madsim (this module) |
+//! | | our kernel ([`sim::world`]) | madsim (this module) |
 //! |---|---|---|
 //! | network | per-link latency distributions from the scenario; every channel FIFO by construction | madsim's: each datagram gets its own uniform latency (default 1–10 ms), so packets reorder; optional packet loss and clogged links |
 //! | channels | one event per message | per (node, node) reliable ordered streams built here: sequence numbers, reorder buffer, cumulative acks, retransmission with exponential backoff; same-node channels are direct pushes into the receiver's input gate |
@@ -20,7 +20,7 @@
 //! | failover | global, restore latest completed checkpoint; tasks of a node that never returns move elsewhere | global, same restore; waits for killed task managers to come back; the job manager never fails |
 //! | snapshots | asynchronous or stop-the-world, with a cost | asynchronous only, free |
 //! | restore | operator state and, for unaligned checkpoints, the saved in-flight data back into the input channels | the same |
-//! | invariants | the four of [`crate::invariants`]; a broken one stops the run | the same four checkers; broken ones are listed in [`MadsimResult::violations`] |
+//! | invariants | the four of [`sim::invariants`]; a broken one stops the run | the same four checkers; broken ones are listed in [`MadsimResult::violations`] |
 //! | sources | read one entry per record cost, earliest-appended first | read every entry appended by now at each wake (madsim sleeps at least 1 ms), earliest-appended first, before a timer due at the same time |
 //! | partitions | heal-time arithmetic on messages in flight | clogged links drop packets; the streams retransmit; a cut-off task manager keeps running its cancelled tasks (a zombie) until the `Cancel` gets through |
 //! | at-most-once | restart from the highest offsets read | the same, kept in the shared log state |
@@ -38,7 +38,7 @@
 //! # Nodes and protocol
 //!
 //! One madsim node per task manager (`tm-i`, node index `i + 1`, IP `10.0.0.{i + 2}`) and one for the
-//! job manager (`jm`, node index 0, IP `10.0.0.1`), matching [`crate::scenario::NodeId`]. Each node
+//! job manager (`jm`, node index 0, IP `10.0.0.1`), matching [`sim::scenario::NodeId`]. Each node
 //! binds one [`Endpoint`], runs a receiver task that moves packets into an inbox, and one loop
 //! that handles what arrived, drives its subtasks until nothing is runnable, flushes the network
 //! and sleeps until the next deadline (a log entry becoming readable, a source timer, a
@@ -89,14 +89,14 @@ use madsim::net::{Endpoint, NetSim};
 use madsim::runtime::{Handle, NodeHandle, Runtime};
 use madsim::time::Instant;
 
-use crate::external::{CheckpointStorage, SinkStore, SourceLog, StoredRow};
-use crate::invariants::{CommitInvariant, TaskInvariants};
-use crate::kernel::{SimRng, Stream};
-use crate::scenario::{Guarantee, NodeId, Scenario, JOB_MANAGER};
+use sim::external::{CheckpointStorage, SinkStore, SourceLog, StoredRow};
+use sim::invariants::{CommitInvariant, TaskInvariants};
+use sim::kernel::{SimRng, Stream};
+use sim::scenario::{Guarantee, NodeId, Scenario, JOB_MANAGER};
 
 // ---- public API ------------------------------------------------------------------------------
 
-/// Faults for a madsim run. Node indices as in [`crate::scenario::NodeId`]: 0 is the job
+/// Faults for a madsim run. Node indices as in [`sim::scenario::NodeId`]: 0 is the job
 /// manager, `i + 1` is task manager `i`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct MadsimFaults {
@@ -247,7 +247,7 @@ struct Externals {
     packets_sent: u64,
     retransmissions: u64,
     violations: Vec<String>,
-    /// Invariant 4 of [`crate::invariants`]: commits only what a completed checkpoint covers.
+    /// Invariant 4 of [`sim::invariants`]: commits only what a completed checkpoint covers.
     commits: CommitInvariant,
 }
 
@@ -1109,7 +1109,7 @@ impl JobManager {
 struct LocalTask {
     subtask: Subtask,
     last_snapshot_id: u64,
-    /// Invariants 1–3 of [`crate::invariants`], for this attempt (as the kernel checks them).
+    /// Invariants 1–3 of [`sim::invariants`], for this attempt (as the kernel checks them).
     checks: TaskInvariants,
 }
 

@@ -1,0 +1,55 @@
+//! The event log: what happened around the cursor, in plain words; a line moves the cursor.
+
+use sim::kernel::TimeNs;
+
+use crate::app::{Action, Session};
+use crate::time_control::Command;
+use crate::view::events::{self, EventClass, EventFilter};
+
+pub fn events_ui(
+    ui: &mut egui::Ui,
+    session: &Session,
+    cursor_ns: TimeNs,
+    selected: Option<usize>,
+    filter: &mut EventFilter,
+    actions: &mut Vec<Action>,
+) {
+    ui.horizontal_wrapped(|ui| {
+        for class in EventClass::ALL {
+            ui.checkbox(&mut filter.show[class as usize], class.label());
+        }
+        let mut only = filter.subtask.is_some();
+        let name = selected.and_then(|s| session.scenario.plan.subtasks.get(s)).map(|s| s.name.clone());
+        ui.add_enabled_ui(name.is_some() || only, |ui| {
+            let text = match &name {
+                Some(n) => format!("only {n} (the selected subtask)"),
+                None => "only the selected subtask".to_string(),
+            };
+            if ui.checkbox(&mut only, text).changed() {
+                filter.subtask = if only { selected.map(|s| s as u32) } else { None };
+            }
+        });
+        if only && filter.subtask != selected.map(|s| s as u32) && selected.is_some() {
+            filter.subtask = selected.map(|s| s as u32);
+        }
+    });
+    ui.weak("The highlighted line is the last event at or before the cursor. Click a line to move the cursor there.");
+    let lines = events::log(&session.scenario, &session.run().trace, cursor_ns, filter, 40, 15);
+    egui::ScrollArea::vertical().id_salt("event_log").auto_shrink([false, false]).show(ui, |ui| {
+        egui::Grid::new("event_log_grid").num_columns(2).striped(true).show(ui, |ui| {
+            for line in &lines {
+                let time = egui::RichText::new(&line.time).monospace();
+                let response = ui.selectable_label(line.current, time);
+                if line.current {
+                    response.scroll_to_me(Some(egui::Align::Center));
+                }
+                if response.clicked() {
+                    actions.push(Action::Time(Command::Seek(line.time_ns)));
+                }
+                let text = egui::RichText::new(&line.caption);
+                ui.label(if line.time_ns > cursor_ns { text.weak() } else { text });
+                ui.end_row();
+            }
+        });
+    });
+}

@@ -1,0 +1,132 @@
+//! The outcome table: every visible row of the run against the run without faults, marked by
+//! the oracle, with ghost rows for what is missing; filters and counts on top; the selected
+//! row's provenance beside it, each step a link that moves the cursor.
+
+use egui::Color32;
+
+use crate::app::{Action, Session};
+use crate::panels::{BLOCKED_COLOR, GOOD_COLOR, IDLE_COLOR, WATERMARK_COLOR};
+use crate::time_control::Command;
+use crate::view::ledger::{LedgerFilter, Status};
+use crate::view::time_text;
+
+pub fn status_color(status: Status) -> Color32 {
+    match status {
+        Status::Exact => GOOD_COLOR,
+        Status::Duplicate => BLOCKED_COLOR,
+        Status::Wrong => WATERMARK_COLOR,
+        Status::Missing => IDLE_COLOR,
+        Status::Unexpected => Color32::from_rgb(150, 40, 170),
+    }
+}
+
+pub fn ledger_ui(ui: &mut egui::Ui, session: &Session, filter: &mut LedgerFilter, actions: &mut Vec<Action>) {
+    let Some(ledger) = session.ledgers.get(session.shown).and_then(|l| l.as_ref()) else {
+        // Built at the start of the next frame (the tab was just opened).
+        ui.spinner();
+        ui.ctx().request_repaint();
+        return;
+    };
+    let selected = session.provenance.as_ref().filter(|((run, _), _)| *run == session.shown).map(|((_, l), p)| (*l, p));
+    ui.horizontal_wrapped(|ui| {
+        ui.strong(format!(
+            "{} ({} · {} sinks):",
+            session.run().label,
+            session.scenario.guarantee.label(),
+            session.variant.1.map_or("as-written", |k| k.label())
+        ));
+        for status in Status::ALL {
+            let mut on = filter.shows(status);
+            let text =
+                egui::RichText::new(format!("{} {}", ledger.count(status), status.label())).color(status_color(status));
+            if ui.checkbox(&mut on, text).on_hover_text(status.meaning()).changed() {
+                filter.set(status, on);
+            }
+        }
+        if ui.button("Only what differs").on_hover_text("hide the exact rows").clicked() {
+            filter.show = [true; 5];
+            filter.set(Status::Exact, false);
+        }
+        if ui.small_button("All").clicked() {
+            filter.show = [true; 5];
+        }
+    });
+    ui.horizontal_wrapped(|ui| {
+        let label = ui.label("Key:");
+        ui.add(egui::TextEdit::singleline(&mut filter.key).desired_width(80.0)).labelled_by(label.id);
+        let label = ui.label("Window:");
+        ui.add(egui::TextEdit::singleline(&mut filter.window).desired_width(120.0)).labelled_by(label.id);
+        ui.weak("Rows against the same seed without faults. Click a row to see where it came from.");
+    });
+    let lines = ledger.filtered(filter);
+    ui.columns(2, |columns| {
+        let ui = &mut columns[0];
+        let row_height = ui.text_style_height(&egui::TextStyle::Body) + 6.0;
+        egui::ScrollArea::vertical().id_salt("ledger_rows").auto_shrink([false, false]).show_rows(
+            ui,
+            row_height,
+            lines.len() + 1,
+            |ui, range| {
+                egui::Grid::new("ledger_grid").num_columns(6).striped(true).show(ui, |ui| {
+                    for h in ["status", "key", "window", "value", "attempt", "visible at"] {
+                        ui.strong(h);
+                    }
+                    ui.end_row();
+                    for i in range.start.max(1)..range.end {
+                        let Some(&line) = lines.get(i - 1) else {
+                            break;
+                        };
+                        let l = &ledger.rows[line];
+                        let text = egui::RichText::new(l.status.label()).color(status_color(l.status));
+                        let text = if l.status == Status::Missing { text.italics() } else { text };
+                        let is_selected = selected.is_some_and(|(s, _)| s == line);
+                        if ui.selectable_label(is_selected, text).on_hover_text(l.status.meaning()).clicked() {
+                            actions.push(Action::SelectLine(if is_selected { None } else { Some(line) }));
+                        }
+                        ui.label(&l.key);
+                        ui.label(&l.window);
+                        ui.label(l.value_text());
+                        ui.label(l.attempt_text());
+                        ui.label(time_text(&session.scenario, l.visible_ns));
+                        ui.end_row();
+                    }
+                });
+            },
+        );
+        let ui = &mut columns[1];
+        egui::ScrollArea::vertical().id_salt("provenance").auto_shrink([false, false]).show(ui, |ui| {
+            match selected {
+                None => {
+                    ui.strong("Provenance");
+                    ui.label("Select a row (a duplicate, say: press \"Only what differs\" to hide the exact ones) to follow it back: the source records that fed it, the checkpoint they belonged to, the crash, the restore, the replay and the emissions.");
+                }
+                Some((_, None)) => {
+                    ui.label("No provenance for this row.");
+                }
+                Some((_, Some(p))) => {
+                    ui.strong(&p.headline);
+                    egui::Grid::new("provenance_steps").num_columns(2).show(ui, |ui| {
+                        for step in &p.steps {
+                            match step.time_ns {
+                                Some(t) => {
+                                    let text = format!("{}: {}", step.title, time_text(&session.scenario, t));
+                                    if ui.link(text).on_hover_text("move the cursor here").clicked() {
+                                        actions.push(Action::Time(Command::Seek(t)));
+                                    }
+                                }
+                                None => {
+                                    ui.label(&step.title);
+                                }
+                            }
+                            ui.add(egui::Label::new(&step.caption).wrap());
+                            ui.end_row();
+                        }
+                    });
+                    ui.separator();
+                    ui.strong("Why");
+                    ui.label(&p.why);
+                }
+            }
+        });
+    });
+}
