@@ -117,16 +117,16 @@ pub fn run(
     for check in &results {
         for r in &check.reports {
             *tally
-                .entry((r.guarantee.label().to_string(), r.sink.label().to_string()))
+                .entry((variant_label(r), r.sink.label().to_string()))
                 .or_default()
                 .entry(format!("{:?}", r.class))
                 .or_default() += 1;
         }
     }
-    say(format!("\n{:<14} {:<17} outcomes over {total} seeds", "guarantee", "sink"));
+    say(format!("\n{:<20} {:<17} outcomes over {total} seeds", "guarantee", "sink"));
     for ((g, s), counts) in &tally {
         let counts: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        say(format!("{g:<14} {s:<17} {}", counts.join(", ")));
+        say(format!("{g:<20} {s:<17} {}", counts.join(", ")));
     }
     let failing: Vec<&SeedCheck> = results.iter().filter(|c| !c.failures.is_empty()).collect();
     say(format!("\n{} of {total} seeds failed", failing.len()));
@@ -147,7 +147,7 @@ fn json_lines(scenario: &sim::Scenario, check: &SeedCheck, swarm: bool) -> Vec<s
             let o = &r.outcome;
             serde_json::json!({
                 "seed": check.seed,
-                "variant": { "guarantee": r.guarantee.label(), "sink": r.sink.label() },
+                "variant": { "runtime": r.runtime.label(), "guarantee": r.guarantee.label(), "sink": r.sink.label() },
                 "verdict": format!("{:?}", r.class),
                 "promise_kept": r.verdict,
                 "seed_passes": check.failures.is_empty(),
@@ -181,4 +181,12 @@ fn progress(done: u64, total: u128) {
     let filled = (u128::from(done) * width as u128 / total.max(1)).min(width as u128) as usize;
     eprint!("\r[{}{}] {done}/{total}", "=".repeat(filled), " ".repeat(width - filled));
     let _ = std::io::stderr().flush();
+}
+
+/// A variant's guarantee as the sweep's summary names it: Storm's rows carry the runtime.
+fn variant_label(r: &sim::run::VariantReport) -> String {
+    match r.runtime {
+        sim::scenario::Runtime::Flink => r.guarantee.label().to_string(),
+        sim::scenario::Runtime::Storm => format!("storm {}", r.guarantee.label()),
+    }
 }

@@ -125,6 +125,8 @@ pub enum Stream {
     Network = 1,
     Faults = 2,
     Swarm = 3,
+    /// Storm's tuple and root ids.
+    StormIds = 4,
 }
 
 impl SimRng {

@@ -19,6 +19,7 @@ pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod shrink;
+pub mod storm;
 pub mod strategies;
 pub mod testing;
 pub mod world;

@@ -52,6 +52,20 @@ pub enum TraceKind {
     FailureDetected,
     JobRestarted,
     NetworkFault,
+    /// Storm: a spout emitted a tuple (`a` partition, `b` offset; `channel` 1 for a replay).
+    StormEmit,
+    /// Storm: an acker message was sent (`channel`: 0 init, 1 ack, 2 fail; `a` root id).
+    StormAckerMessage,
+    /// Storm: a tuple tree completed (`a` root id); the spout's `ack` follows.
+    StormTreeComplete,
+    /// Storm: a spout tuple timed out (`a` partition, `b` offset) and will be replayed.
+    StormTimeout,
+    /// Storm: a worker's executors restarted with empty state (`subtask` is the node).
+    StormWorkerRestarted,
+    /// Trident: a batch began (`a` txid, `b` 1 for a replay).
+    TridentBatch,
+    /// Trident: a batch's state updates committed (`a` txid, `b` updates skipped as applied).
+    TridentCommit,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -151,12 +151,14 @@ fn ms3(ns: u64) -> String {
     format!("{}.{}", ns / 1_000_000, ns / 100_000 % 10)
 }
 
-/// The table `streamlab compare` prints.
+/// The table `streamlab compare` prints: Flink's rows, then (for a Storm scenario) Storm's,
+/// whose exactly-once is Trident and whose extra column shows the cost of acking.
 pub fn compare_table(reports: &[crate::run::VariantReport]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<14} {:<17} {:>16} {:>26} {:>12} {:>22} {:>22} {:>8}  {:<18} verdict",
+        "{:<8} {:<14} {:<17} {:>16} {:>26} {:>12} {:>22} {:>22} {:>8} {:>12} {:>24}  {:<18} verdict",
+        "runtime",
         "guarantee",
         "sink",
         "records lost/dup",
@@ -165,14 +167,37 @@ pub fn compare_table(reports: &[crate::run::VariantReport]) -> String {
         "alignment p50/max ms",
         "latency p50/p99 ms",
         "restarts",
+        "records/s",
+        "acks/record replays t/o",
         "output"
     );
     for r in reports {
         let o = &r.outcome;
+        let (runtime, guarantee, checkpoints, alignment) = match r.storm {
+            None => (
+                "flink",
+                r.guarantee.label().to_string(),
+                format!("{} ok {} ab", r.checkpoints_completed, r.checkpoints_aborted),
+                format!("{} / {}", ms3(r.alignment_p50_ns), ms3(r.alignment_max_ns)),
+            ),
+            Some(_) => {
+                let g = match r.guarantee {
+                    crate::scenario::Guarantee::AtMostOnce => "acking off",
+                    crate::scenario::Guarantee::AtLeastOnce => "acking",
+                    crate::scenario::Guarantee::ExactlyOnce => "trident",
+                };
+                ("storm", format!("{g} ({})", short(r.guarantee)), "-".to_string(), "-".to_string())
+            }
+        };
+        let acks = match r.storm {
+            Some(s) => format!("{:.2} {} {}", s.ack_messages_per_tuple, s.replays, s.timeouts),
+            None => "-".to_string(),
+        };
         let _ = writeln!(
             out,
-            "{:<14} {:<17} {:>16} {:>26} {:>12} {:>22} {:>22} {:>8}  {:<18} {}",
-            r.guarantee.label(),
+            "{:<8} {:<14} {:<17} {:>16} {:>26} {:>12} {:>22} {:>22} {:>8} {:>12} {:>24}  {:<18} {}",
+            runtime,
+            guarantee,
             r.sink.label(),
             format!("{} / {}", o.lost_records.len(), o.duplicated_records.len()),
             format!(
@@ -182,10 +207,12 @@ pub fn compare_table(reports: &[crate::run::VariantReport]) -> String {
                 o.wrong_rows.len(),
                 o.unexpected_rows.len()
             ),
-            format!("{} ok {} ab", r.checkpoints_completed, r.checkpoints_aborted),
-            format!("{} / {}", ms3(r.alignment_p50_ns), ms3(r.alignment_max_ns)),
+            checkpoints,
+            alignment,
             format!("{} / {}", ms3(r.latency_p50_ns), ms3(r.latency_p99_ns)),
             r.restarts,
+            r.throughput_per_s,
+            acks,
             format!("{:?}", r.class),
             if r.verdict { "PASS" } else { "FAIL" }
         );
@@ -203,6 +230,102 @@ pub fn compare_table(reports: &[crate::run::VariantReport]) -> String {
         out,
         "verdict: exactly-once passes iff the output equals the fault-free reference; at-least-once iff nothing is lost; at-most-once iff nothing is duplicated (definitions: the book's \"What the oracle counts\")."
     );
+    if reports.iter().any(|r| r.storm.is_some()) {
+        let _ = writeln!(
+            out,
+            "storm rows: at-most-once = acking off (0 ackers), at-least-once = the XOR acker and replay, exactly-once = Trident; their reference is the Storm topology without faults and without acking. restarts = executor restarts; acks/record = acker messages (init, ack, ack to the spout) per source record; t/o = timeouts (the book's Storm chapter)."
+        );
+    }
+    out
+}
+
+fn short(g: crate::scenario::Guarantee) -> &'static str {
+    match g {
+        crate::scenario::Guarantee::AtMostOnce => "AMO",
+        crate::scenario::Guarantee::AtLeastOnce => "ALO",
+        crate::scenario::Guarantee::ExactlyOnce => "EO",
+    }
+}
+
+/// The summary block of a Storm run (what `streamlab run` prints for a Storm scenario).
+pub fn storm_summary(run: &crate::storm::StormRun) -> String {
+    let world = &run.world;
+    let scenario = &world.scenario;
+    let mut out = String::new();
+    let stop = match run.stop {
+        StopReason::JobFinished => "topology finished (every spout tuple done)",
+        StopReason::Stalled => "stalled (nothing left to do, topology not finished)",
+        StopReason::TimeLimit => "time limit (max_run_ms) reached",
+        StopReason::JobFailed => "failed",
+        StopReason::InvariantViolated => "INVARIANT VIOLATED",
+    };
+    let at = world.finished_at_ns.unwrap_or(world.now_ns());
+    let _ = writeln!(out, "stopped: {stop} at {} virtual", format_virtual(scenario, at));
+    let _ = writeln!(
+        out,
+        "events: {} kernel events, {} trace events; source log {} records",
+        world.events_processed,
+        world.recorder.count(),
+        world.log.len()
+    );
+    let _ = writeln!(out, "trace hash: {:#018x}", world.recorder.hash());
+    let _ = writeln!(out, "{:<16} {:>9} {:>12}", "component", "tasks", "tuples in");
+    for (op, n) in scenario.plan.operators.iter().zip(world.records_in_per_operator()) {
+        let _ = writeln!(out, "{:<16} {:>9} {:>12}", op.name, op.parallelism, n);
+    }
+    let s = world.stats;
+    let records = world.log.len().max(1) as f64;
+    let _ = writeln!(
+        out,
+        "spout: {} emitted ({} replays), {} acked, {} timed out; pending now {:?}",
+        s.spout_emitted,
+        s.replays,
+        s.acked,
+        s.timeouts,
+        world.pending_per_spout()
+    );
+    let _ = writeln!(
+        out,
+        "ackers: {}; acker messages {} ({:.2} per source record); tuples sent {}",
+        world.config.ackers,
+        s.ack_messages,
+        s.ack_messages as f64 / records,
+        s.tuples_sent
+    );
+    if world.config.trident.is_some() {
+        let _ = writeln!(
+            out,
+            "trident: {} batches begun ({} replays), {} state updates skipped as already applied",
+            s.trident_batches, s.trident_replays, s.trident_skipped_updates
+        );
+    }
+    let _ = writeln!(out, "late tuples dropped (acked) by windowed bolts: {}", s.late_dropped);
+    let _ = writeln!(out, "executor restarts: {}", s.worker_restarts);
+    out
+}
+
+/// Sink rows of a Storm run as text (the same table as a Flink run's).
+pub fn storm_rows_text(run: &crate::storm::StormRun) -> String {
+    let scenario = &run.world.scenario;
+    let mut out = String::new();
+    let _ = writeln!(out, "{:<10} {:<8} {:<28} {:>10} {:<8} visible at", "sink", "key", "window", "value", "firing");
+    for row in run.visible_rows() {
+        let sink = &scenario.plan.operators[row.sink].name;
+        let window = match row.row.window {
+            Some(w) => format!("[{}, {})", scenario.format_time_ms(w.start_ms), scenario.format_time_ms(w.end_ms)),
+            None => format!("ts {}", scenario.format_time_ms(row.row.timestamp_ms)),
+        };
+        let _ = writeln!(
+            out,
+            "{:<10} {:<8} {:<28} {:>10} {:<8} {}",
+            sink,
+            scenario.key_name(row.row.key),
+            window,
+            row.row.value,
+            row.row.firing.label(),
+            format_virtual(scenario, row.visible_ns.unwrap_or(row.written_ns))
+        );
+    }
     out
 }
 

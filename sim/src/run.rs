@@ -8,7 +8,7 @@ use crate::external::RowState;
 use crate::faults::{Fault, Trigger};
 use crate::oracle::{self, Outcome};
 use crate::recording::CheckpointOutcome;
-use crate::scenario::{Guarantee, OutcomeClass, Scenario};
+use crate::scenario::{Guarantee, OutcomeClass, Runtime, Scenario};
 use crate::world::{RunOptions, StopReason, World};
 
 /// The seed used when neither the command line nor the scenario pins one.
@@ -90,6 +90,28 @@ pub struct VariantReport {
     /// point it never reached, a time after the job finished): its verdict does not cover them.
     pub faults_not_injected: Vec<String>,
     pub trace_hash: u64,
+    /// Flink, or Storm (whose exactly-once is Trident).
+    pub runtime: Runtime,
+    /// Source records fully processed per second of virtual time until the job finished.
+    pub throughput_per_s: u64,
+    /// Storm's figures (None for Flink rows).
+    pub storm: Option<StormFigures>,
+}
+
+/// What a Storm row of `compare` adds: the cost of acking and what timeouts did.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct StormFigures {
+    /// Acker messages (inits, acks, the acker's acks to the spout) per source record.
+    pub ack_messages_per_tuple: f64,
+    pub replays: u64,
+    pub timeouts: u64,
+    pub ack_messages: u64,
+    pub trident_batches: u64,
+}
+
+/// Records per second over `until_ns` of virtual time.
+fn per_second(records: usize, until_ns: u64) -> u64 {
+    (records as u128 * 1_000_000_000 / u128::from(until_ns.max(1))) as u64
 }
 
 /// The faults of `world`'s schedule that did not happen (so far), each described with why.
@@ -222,20 +244,116 @@ pub fn run_variant(
         violations: world.violations.iter().map(|v| v.message.clone()).collect(),
         faults_not_injected: faults_not_injected(world),
         trace_hash: world.recorder.hash(),
+        runtime: Runtime::Flink,
+        throughput_per_s: per_second(world.log.len(), world.finished_at_ns.unwrap_or(world.now_ns())),
+        storm: None,
     }
 }
+
+/// The oracle's reference for Storm rows: the Storm topology without faults and without acking
+/// (no timeouts, so every tuple is processed once).
+pub fn storm_reference_run(scenario: &Scenario, seed: u64) -> crate::storm::StormRun {
+    let variant = scenario.with_runtime_variant(Runtime::Storm, Guarantee::AtMostOnce, None).without_faults();
+    crate::storm::run_storm(Arc::new(variant), seed, false)
+}
+
+/// Run `scenario` as a Storm topology under `guarantee` (acking off, acking, Trident) with
+/// `faults`, and hold it against the Storm `reference` ([`storm_reference_run`]).
+pub fn run_storm_variant(
+    scenario: &Scenario,
+    seed: u64,
+    guarantee: Guarantee,
+    sink: SinkKind,
+    faults: Vec<Fault>,
+    reference: &crate::storm::StormRun,
+) -> VariantReport {
+    let variant = Arc::new(scenario.with_runtime_variant(Runtime::Storm, guarantee, Some(sink)));
+    let run = crate::storm::run_storm_with_faults(variant, seed, false, faults);
+    let outcome = oracle::evaluate(&reference.visible_rows(), &run.visible_rows());
+    let class = outcome.class();
+    let world = &run.world;
+    let mut latencies: Vec<u64> = run
+        .visible_rows()
+        .iter()
+        .map(|r| r.visible_ns.unwrap_or(r.written_ns).saturating_sub(r.row.ingest_ns))
+        .collect();
+    let records = world.log.len();
+    let stats = world.stats;
+    let not_injected: Vec<String> = world
+        .faults
+        .iter()
+        .zip(&world.fault_fired_at)
+        .filter(|(_, fired)| fired.is_none())
+        .map(|(f, _)| format!("{}: not injected, the run ended first", f.describe(&world.scenario.plan)))
+        .collect();
+    VariantReport {
+        guarantee,
+        sink,
+        verdict: outcome.verdict(guarantee),
+        class,
+        outcome,
+        checkpoints_completed: 0,
+        checkpoints_aborted: 0,
+        alignment_p50_ns: 0,
+        alignment_max_ns: 0,
+        latency_p50_ns: oracle::percentile(&mut latencies, 50).unwrap_or(0),
+        latency_p99_ns: oracle::percentile(&mut latencies, 99).unwrap_or(0),
+        restarts: stats.worker_restarts as u32,
+        stop: run.stop,
+        violations: Vec::new(),
+        faults_not_injected: not_injected,
+        trace_hash: world.recorder.hash(),
+        runtime: Runtime::Storm,
+        throughput_per_s: per_second(records, world.finished_at_ns.unwrap_or(world.now_ns())),
+        storm: Some(StormFigures {
+            ack_messages_per_tuple: stats.ack_messages as f64 / records.max(1) as f64,
+            replays: stats.replays + stats.trident_replays,
+            timeouts: stats.timeouts,
+            ack_messages: stats.ack_messages,
+            trident_batches: stats.trident_batches,
+        }),
+    }
+}
+
+/// The Storm rows `compare` adds for a Storm scenario: acking off, acking, Trident.
+pub const STORM_VARIANTS: [Guarantee; 3] = Guarantee::ALL;
 
 /// Every compared variant plus any the scenario declares an expectation for.
 pub fn compare(scenario: &Arc<Scenario>, seed: u64) -> Vec<VariantReport> {
     let faults = fault_schedule_in_time(scenario, seed);
     let mut variants: Vec<(Guarantee, SinkKind)> = COMPARED_VARIANTS.to_vec();
-    for e in &scenario.expect.outcomes {
+    for e in scenario.expect.outcomes.iter().filter(|e| e.runtime == Runtime::Flink) {
         if !variants.contains(&(e.guarantee, e.sink)) {
             variants.push((e.guarantee, e.sink));
         }
     }
     let reference = reference_run(scenario, seed);
-    variants.into_iter().map(|(g, s)| run_variant(scenario, seed, g, s, faults.clone(), &reference)).collect()
+    let mut reports: Vec<VariantReport> =
+        variants.into_iter().map(|(g, s)| run_variant(scenario, seed, g, s, faults.clone(), &reference)).collect();
+    reports.extend(storm_reports(scenario, seed, &faults));
+    reports
+}
+
+/// Storm's rows for a Storm scenario (none for a Flink one): every guarantee with the
+/// scenario's own sink kind, plus any other Storm variant it declares an expectation for.
+pub fn storm_reports(scenario: &Scenario, seed: u64, faults: &[Fault]) -> Vec<VariantReport> {
+    if scenario.runtime() != Runtime::Storm {
+        return Vec::new();
+    }
+    // Trident here aggregates into windowed state: without a window there is no Trident row.
+    let has_window = scenario.plan.operators.iter().any(|o| matches!(o.kind, engine::graph::OperatorKind::Window(_)));
+    let mut variants: Vec<(Guarantee, SinkKind)> = STORM_VARIANTS
+        .iter()
+        .filter(|&&g| has_window || g != Guarantee::ExactlyOnce)
+        .map(|&g| (g, own_sink(scenario)))
+        .collect();
+    for e in scenario.expect.outcomes.iter().filter(|e| e.runtime == Runtime::Storm) {
+        if !variants.contains(&(e.guarantee, e.sink)) {
+            variants.push((e.guarantee, e.sink));
+        }
+    }
+    let reference = storm_reference_run(scenario, seed);
+    variants.into_iter().map(|(g, s)| run_storm_variant(scenario, seed, g, s, faults.to_vec(), &reference)).collect()
 }
 
 /// The sink kind of `scenario` as written (its first sink; plain when it has none).
@@ -294,13 +412,40 @@ pub fn judge(scenario: &Scenario, seed: u64, run: &RunResult) -> Judgement {
     };
     let class = outcome.class();
     let sink = own_sink(scenario);
-    let declared =
-        scenario.expect.outcomes.iter().find(|e| e.guarantee == scenario.guarantee && e.sink == sink).map(|e| e.result);
+    let declared = scenario
+        .expect
+        .outcomes
+        .iter()
+        .find(|e| e.runtime == Runtime::Flink && e.guarantee == scenario.guarantee && e.sink == sink)
+        .map(|e| e.result);
     let kept = match declared {
         Some(d) => d == class,
         None => outcome.verdict(scenario.guarantee),
     };
     Judgement { outcome, class, declared, kept, stop: run.stop, violations: run.world.violations.len() }
+}
+
+/// [`judge`] for a Storm run of `scenario` (its reference: [`storm_reference_run`]).
+pub fn judge_storm(scenario: &Scenario, seed: u64, run: &crate::storm::StormRun) -> Judgement {
+    let outcome = if run.world.faults.is_empty() && scenario.guarantee != Guarantee::AtLeastOnce {
+        let rows = run.visible_rows();
+        oracle::evaluate(&rows, &rows)
+    } else {
+        oracle::evaluate(&storm_reference_run(scenario, seed).visible_rows(), &run.visible_rows())
+    };
+    let class = outcome.class();
+    let sink = own_sink(scenario);
+    let declared = scenario
+        .expect
+        .outcomes
+        .iter()
+        .find(|e| e.runtime == Runtime::Storm && e.guarantee == scenario.guarantee && e.sink == sink)
+        .map(|e| e.result);
+    let kept = match declared {
+        Some(d) => d == class,
+        None => outcome.verdict(scenario.guarantee),
+    };
+    Judgement { outcome, class, declared, kept, stop: run.stop, violations: 0 }
 }
 
 /// What a sweep checks for one seed: the declared outcomes (or, when none are declared, that
@@ -319,18 +464,24 @@ pub fn check_seed(scenario: &Arc<Scenario>, seed: u64) -> SeedCheck {
 
 /// [`check_seed`] with an explicit fault schedule (what `shrink` varies).
 pub fn check_with_faults(scenario: &Arc<Scenario>, seed: u64, faults: Vec<Fault>) -> SeedCheck {
-    let reference = reference_run(scenario, seed);
     let own_sink = own_sink(scenario);
-    let variants: Vec<(Guarantee, SinkKind)> = if scenario.expect.outcomes.is_empty() {
-        vec![(scenario.guarantee, own_sink)]
+    let variants: Vec<(Runtime, Guarantee, SinkKind)> = if scenario.expect.outcomes.is_empty() {
+        vec![(scenario.runtime(), scenario.guarantee, own_sink)]
     } else {
-        scenario.expect.outcomes.iter().map(|e| (e.guarantee, e.sink)).collect()
+        scenario.expect.outcomes.iter().map(|e| (e.runtime, e.guarantee, e.sink)).collect()
     };
-    let reports: Vec<VariantReport> =
-        variants.into_iter().map(|(g, s)| run_variant(scenario, seed, g, s, faults.clone(), &reference)).collect();
+    let flink_reference = variants.iter().any(|v| v.0 == Runtime::Flink).then(|| reference_run(scenario, seed));
+    let storm_reference = variants.iter().any(|v| v.0 == Runtime::Storm).then(|| storm_reference_run(scenario, seed));
+    let reports: Vec<VariantReport> = variants
+        .into_iter()
+        .filter_map(|(runtime, g, s)| match runtime {
+            Runtime::Flink => Some(run_variant(scenario, seed, g, s, faults.clone(), flink_reference.as_ref()?)),
+            Runtime::Storm => Some(run_storm_variant(scenario, seed, g, s, faults.clone(), storm_reference.as_ref()?)),
+        })
+        .collect();
     let mut failures = unmet_expectations(scenario, &reports);
     for r in &reports {
-        let name = format!("{} with a {} sink", r.guarantee.label(), r.sink.label());
+        let name = format!("{}{} with a {} sink", storm_prefix(r.runtime), r.guarantee.label(), r.sink.label());
         if scenario.expect.outcomes.is_empty() && !r.verdict {
             failures.push(format!("{name}: {:?} breaks the {} promise", r.class, r.guarantee.label()));
         }
@@ -348,17 +499,31 @@ pub fn check_with_faults(scenario: &Arc<Scenario>, seed: u64, faults: Vec<Fault>
 pub fn unmet_expectations(scenario: &Scenario, reports: &[VariantReport]) -> Vec<String> {
     let mut unmet = Vec::new();
     for e in &scenario.expect.outcomes {
-        match reports.iter().find(|r| r.guarantee == e.guarantee && r.sink == e.sink) {
+        match reports.iter().find(|r| r.runtime == e.runtime && r.guarantee == e.guarantee && r.sink == e.sink) {
             Some(r) if r.class == e.result => {}
             Some(r) => unmet.push(format!(
-                "{} with a {} sink: expected {:?}, got {:?}",
+                "{}{} with a {} sink: expected {:?}, got {:?}",
+                storm_prefix(e.runtime),
                 e.guarantee.label(),
                 e.sink.label(),
                 e.result,
                 r.class
             )),
-            None => unmet.push(format!("{} with a {} sink was not run", e.guarantee.label(), e.sink.label())),
+            None => unmet.push(format!(
+                "{}{} with a {} sink was not run",
+                storm_prefix(e.runtime),
+                e.guarantee.label(),
+                e.sink.label()
+            )),
         }
     }
     unmet
+}
+
+/// "storm " before a Storm variant's name in messages.
+fn storm_prefix(runtime: Runtime) -> &'static str {
+    match runtime {
+        Runtime::Flink => "",
+        Runtime::Storm => "storm ",
+    }
 }

@@ -116,10 +116,16 @@ impl<B: Clone> TridentCoordinator<B> {
 
 /// Transactional state: value and the txid that last wrote it. A batch's txid equal to the
 /// stored one means "already applied": skip.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TransactionalState<K: Ord, V> {
     pub map: BTreeMap<K, (V, u64)>,
     pub skipped: u64,
+}
+
+impl<K: Ord, V> Default for TransactionalState<K, V> {
+    fn default() -> Self {
+        TransactionalState { map: BTreeMap::new(), skipped: 0 }
+    }
 }
 
 impl<K: Ord, V: Clone> TransactionalState<K, V> {
@@ -145,9 +151,15 @@ impl<K: Ord, V: Clone> TransactionalState<K, V> {
 /// Opaque-transactional state: value, the value before the last txid, and that txid. A replayed
 /// batch may carry other tuples (an opaque spout), so it is re-applied on top of the previous
 /// value instead of skipped.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OpaqueState<K: Ord, V> {
     pub map: BTreeMap<K, (V, Option<V>, u64)>,
+}
+
+impl<K: Ord, V> Default for OpaqueState<K, V> {
+    fn default() -> Self {
+        OpaqueState { map: BTreeMap::new() }
+    }
 }
 
 impl<K: Ord, V: Clone> OpaqueState<K, V> {

@@ -35,7 +35,8 @@ impl EventClass {
             SendBarrier | ProcessBarrier | AlignmentStarted | InputBlocked | Snapshot | CheckpointTriggered
             | CheckpointCompleted | CheckpointAborted => EventClass::Checkpoints,
             SinkAppend | SinkUpsert | SinkTxnWrite | SinkPreCommit | SinkCommit | SinkRecover => EventClass::Sinks,
-            NodeCrashed | NodeRestarted | FailureDetected | JobRestarted | NetworkFault => EventClass::Faults,
+            NodeCrashed | NodeRestarted | FailureDetected | JobRestarted | NetworkFault | StormTimeout
+            | StormWorkerRestarted => EventClass::Faults,
             _ => EventClass::Data,
         }
     }
@@ -161,6 +162,14 @@ pub fn caption(scenario: &Scenario, e: &TraceEvent) -> String {
         JobRestarted if e.b >= 0 => format!("the job restarted (attempt {}) from checkpoint {}", e.a + 1, e.b),
         JobRestarted => format!("the job restarted (attempt {}) with empty state", e.a + 1),
         NetworkFault => format!("network fault on {}", scenario.node_name(e.subtask as usize)),
+        // Storm runs (`sim::storm`); the workbench runs Flink, but a trace file may hold these.
+        StormEmit => format!("{s} emitted partition {} offset {}{}", e.a, e.b, if e.channel == 1 { " again (replay)" } else { "" }),
+        StormAckerMessage => format!("{s} sent the acker {} for root {:#x}", ["an init", "an ack", "a fail"].get(e.channel as usize).unwrap_or(&"a message"), e.a),
+        StormTreeComplete => format!("the tuple tree of root {:#x} {}", e.a, if e.channel == 1 { "failed" } else { "completed: the spout is told to ack" }),
+        StormTimeout => format!("{s}: a tuple timed out (partition {} offset {}) and will be replayed", e.a, e.b),
+        StormWorkerRestarted => format!("the worker on {} restarted with empty state", scenario.node_name(e.subtask as usize)),
+        TridentBatch => format!("Trident batch {} began{}", e.a, if e.b == 1 { " (a replay)" } else { "" }),
+        TridentCommit => format!("{s} committed Trident batch {} ({} updates skipped as already applied)", e.a, e.b),
     }
 }
 

@@ -49,6 +49,20 @@ impl Scenario {
             LogData::Events(e) => lines.push(format!("source: {} explicit events in {} partitions", e.len(), self.partitions)),
         }
         lines.push(format!("watermarks: {}", self.describe_watermarks()));
+        if let super::Model::Storm(c) = &self.model {
+            lines.push(format!(
+                "model: Storm topology, {} acker executors ({}), message timeout {} ms (a tuple fails between T and 2T), max spout pending {}, acker message cost {} us{}",
+                c.ackers,
+                if c.ackers == 0 { "acking off: at-most-once" } else { "acking: at-least-once" },
+                c.message_timeout_ms,
+                c.max_spout_pending.map_or("unbounded".to_string(), |p| p.to_string()),
+                c.ack_cost_us,
+                c.trident.map_or(String::new(), |t| format!(
+                    "; Trident: batches of {} ms, {:?} state (exactly-once)",
+                    t.batch_ms, t.state
+                ))
+            ));
+        }
         for (i, op) in self.plan.operators.iter().enumerate() {
             let subtasks: Vec<String> = (0..op.parallelism as usize)
                 .map(|k| {

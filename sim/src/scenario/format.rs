@@ -119,8 +119,119 @@ pub struct ScenarioFile {
     /// Keep, per window result, which source records contributed (the oracle needs it).
     #[serde(default = "yes")]
     pub track_lineage: bool,
+    /// Which runtime runs the pipeline: Flink (the default) or a Storm topology.
+    #[serde(default, skip_serializing_if = "Model::is_flink")]
+    pub model: Model,
     #[serde(default)]
     pub expect: Expect,
+}
+
+/// The runtime a scenario's pipeline runs on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum Model {
+    /// Flink: checkpoints (barriers), restarts from the latest completed checkpoint.
+    #[default]
+    Flink,
+    /// A Storm topology: record-level acking with the XOR acker, spout replay, or Trident.
+    Storm(StormConfig),
+}
+
+impl Model {
+    pub fn is_flink(&self) -> bool {
+        matches!(self, Model::Flink)
+    }
+    pub fn storm(&self) -> Option<&StormConfig> {
+        match self {
+            Model::Storm(c) => Some(c),
+            Model::Flink => None,
+        }
+    }
+}
+
+/// Storm's reliability settings (the names of Storm's configuration keys in the comments).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StormConfig {
+    /// `topology.acker.executors`: 0 turns acking off (at-most-once). Default 1.
+    #[serde(default = "one")]
+    pub ackers: u32,
+    /// `topology.message.timeout.secs` (in ms): a tuple tree not completed fails between this
+    /// and twice this after its spout tuple was emitted. Default 30 000.
+    #[serde(default = "default_message_timeout_ms")]
+    pub message_timeout_ms: u64,
+    /// `topology.max.spout.pending`: tuples in flight per spout task (Trident: batches in
+    /// flight). None: unbounded. Default Some(1000).
+    #[serde(default = "default_max_spout_pending")]
+    pub max_spout_pending: Option<u32>,
+    /// Processing cost of one acker message (init, ack, fail) at the acker and of an ack or fail
+    /// at the spout, in µs. Default 5.
+    #[serde(default = "default_ack_cost_us")]
+    pub ack_cost_us: u64,
+    /// Run as a Trident topology (exactly-once state) instead of plain acking.
+    #[serde(default)]
+    pub trident: Option<Trident>,
+}
+fn default_message_timeout_ms() -> u64 {
+    30_000
+}
+fn default_max_spout_pending() -> Option<u32> {
+    Some(1_000)
+}
+fn default_ack_cost_us() -> u64 {
+    5
+}
+impl Default for StormConfig {
+    fn default() -> Self {
+        StormConfig {
+            ackers: 1,
+            message_timeout_ms: default_message_timeout_ms(),
+            max_spout_pending: default_max_spout_pending(),
+            ack_cost_us: default_ack_cost_us(),
+            trident: None,
+        }
+    }
+}
+
+/// Trident's settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trident {
+    /// A batch holds the log entries that arrived within this many milliseconds.
+    pub batch_ms: u64,
+    #[serde(default)]
+    pub state: TridentState,
+}
+
+/// How Trident state guards against a replayed batch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum TridentState {
+    /// Value and txid: a batch with the stored txid is skipped.
+    #[default]
+    Transactional,
+    /// Value, previous value and txid: a replayed batch is re-applied on the previous value.
+    OpaqueTransactional,
+}
+
+/// The runtime of a compared variant (`expect.outcomes[i].runtime`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+pub enum Runtime {
+    #[default]
+    Flink,
+    /// Storm: at-most-once is acking off, at-least-once acking, exactly-once Trident.
+    Storm,
+}
+
+impl Runtime {
+    pub fn is_flink(&self) -> bool {
+        *self == Runtime::Flink
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            Runtime::Flink => "flink",
+            Runtime::Storm => "storm",
+        }
+    }
 }
 
 fn default_duration_ms() -> u64 {
@@ -669,6 +780,9 @@ pub enum OutcomeClass {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectedOutcome {
+    /// Flink (the default) or Storm's variant of the guarantee.
+    #[serde(default, skip_serializing_if = "Runtime::is_flink")]
+    pub runtime: Runtime,
     pub guarantee: Guarantee,
     pub sink: SinkKind,
     pub result: OutcomeClass,

@@ -71,7 +71,8 @@ fn limit_of(key: &str) -> Option<(u64, &'static str)> {
         "partitions" | "partition" => Some((MAX_PARTITIONS as u64, "a partition count or index")),
         "task_managers" => Some((MAX_TASK_MANAGERS as u64, "a number of task managers")),
         "slots_per_task_manager" => Some((MAX_SLOTS_PER_TASK_MANAGER as u64, "a number of slots")),
-        "parallelism" => Some((MAX_PARALLELISM as u64, "a parallelism")),
+        "parallelism" | "ackers" => Some((MAX_PARALLELISM as u64, "a parallelism")),
+        "max_spout_pending" => Some((MAX_GENERATED_EVENTS, "a number of tuples in flight")),
         "crashes" | "latency_spikes" | "slow_nodes" => Some((MAX_FAULTS, "a number of faults")),
         _ => None,
     }

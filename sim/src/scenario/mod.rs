@@ -28,6 +28,7 @@ pub mod parse;
 pub mod pipeline;
 pub mod positions;
 pub mod resolve;
+pub mod storm;
 
 pub use error::ScenarioError;
 pub use format::*;
@@ -118,6 +119,8 @@ pub struct Scenario {
     pub watermarks: Watermarks,
     pub track_lineage: bool,
     pub expect: Expect,
+    /// The runtime: Flink, or a Storm topology (`crate::storm`).
+    pub model: Model,
     /// Located warnings about things that are legal but probably not meant (a fault after the
     /// input ends); the command line prints them to stderr.
     pub warnings: Vec<String>,
@@ -233,6 +236,54 @@ impl Scenario {
             s.plan = s.job.plan().expect("changing sink kinds keeps the job valid");
         }
         s
+    }
+
+    /// The same scenario on `runtime` under `guarantee`. For Storm: at-most-once is acking off
+    /// (0 ackers), at-least-once acking (at least one acker), exactly-once Trident (the
+    /// scenario's Trident settings, or batches of 1 s). For Flink: [`Scenario::with_variant`].
+    pub fn with_runtime_variant(&self, runtime: Runtime, guarantee: Guarantee, sink: Option<SinkKind>) -> Scenario {
+        match runtime {
+            Runtime::Flink => {
+                let mut s = self.with_variant(guarantee, sink);
+                s.model = Model::Flink;
+                s
+            }
+            Runtime::Storm => {
+                let mut s = self.with_variant(Guarantee::AtMostOnce, sink);
+                s.guarantee = guarantee;
+                let mut config = self.model.storm().copied().unwrap_or_default();
+                if config.trident.is_some() && guarantee != Guarantee::ExactlyOnce {
+                    // A Trident scenario's max spout pending counts batches; plain acking runs
+                    // without that bound.
+                    config.max_spout_pending = None;
+                }
+                match guarantee {
+                    Guarantee::AtMostOnce => {
+                        config.ackers = 0;
+                        config.trident = None;
+                    }
+                    Guarantee::AtLeastOnce => {
+                        config.ackers = config.ackers.max(1);
+                        config.trident = None;
+                    }
+                    Guarantee::ExactlyOnce => {
+                        config.ackers = config.ackers.max(1);
+                        config.trident =
+                            Some(config.trident.unwrap_or(Trident { batch_ms: 1_000, state: TridentState::default() }));
+                    }
+                }
+                s.model = Model::Storm(config);
+                s
+            }
+        }
+    }
+
+    /// The runtime of this scenario.
+    pub fn runtime(&self) -> Runtime {
+        match self.model {
+            Model::Flink => Runtime::Flink,
+            Model::Storm(_) => Runtime::Storm,
+        }
     }
 
     /// The same scenario without any fault: the oracle's reference.

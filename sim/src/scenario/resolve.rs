@@ -55,6 +55,7 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
     };
     let pipeline = resolve_pipeline(&raw, partitions, &watermarks, &key_of, loc)?;
     check_window_budget(&raw, &log, &pipeline.plan, loc)?;
+    super::storm::check(&raw, loc)?;
     let plan = &pipeline.plan;
 
     // Placement: Flink's slot sharing puts subtask i of every operator into slot i; slots are
@@ -136,7 +137,13 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
             ));
         }
     }
-    let guarantee = raw.checkpoints.map_or(Guarantee::AtMostOnce, |c| c.mode);
+    let guarantee = match &raw.model {
+        // Storm's guarantee comes from its settings, not from checkpoints.
+        Model::Storm(c) if c.ackers == 0 => Guarantee::AtMostOnce,
+        Model::Storm(c) if c.trident.is_some() => Guarantee::ExactlyOnce,
+        Model::Storm(_) => Guarantee::AtLeastOnce,
+        Model::Flink => raw.checkpoints.map_or(Guarantee::AtMostOnce, |c| c.mode),
+    };
     if let RestartStrategy::ExponentialDelay { multiplier_milli, .. } = raw.restart {
         if multiplier_milli < 1000 {
             return Err(loc.error(
@@ -252,6 +259,7 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
         watermarks: raw.watermarks.clone(),
         track_lineage: raw.track_lineage,
         expect: raw.expect.clone(),
+        model: raw.model,
         warnings,
         raw,
     })

@@ -1,0 +1,164 @@
+//! The Storm runtime's promises under random faults (swarm: crashes, partitions, latency
+//! spikes, slow nodes drawn from the seed): acking is at-least-once, acking off is
+//! at-most-once, Trident is exactly-once; and the located refusals of what Storm cannot run.
+//! Seeds are bounded so this stays within a few seconds in debug builds.
+
+use std::sync::Arc;
+
+use sim::run::storm_reference_run;
+use sim::scenario::{Guarantee, OutcomeClass, Runtime};
+use sim::storm::run_storm;
+use sim::{Scenario, StopReason};
+
+/// A record pipeline (every record a sink row), on three workers, with swarm faults; the
+/// message timeout is short so replays happen within the run.
+const RECORDS: &str = r#"Scenario(
+    name: "storm records under swarm faults",
+    duration_ms: 2_000,
+    cluster: (task_managers: 3, slots_per_task_manager: 2),
+    network: (latency: Uniform(min_ms: 1, max_ms: 4)),
+    source: Generator((partitions: 3, rate_per_s: 150, keys: 8, value: Uniform(min: 1, max: 9))),
+    pipeline: [
+        Source(name: "events", parallelism: 2),
+        Map(name: "double", f: MultiplyValue(2), parallelism: 2),
+        KeyBy(Key),
+        Sink(name: "out", parallelism: 2),
+    ],
+    model: Storm((ackers: 2, message_timeout_ms: 400, max_spout_pending: Some(50))),
+    swarm: (crashes: 2, partitions: 1, latency_spikes: 1, slow_nodes: 1, from_ms: 200, until_ms: 1_800,
+            max_outage_ms: 800, include_job_manager: true),
+)"#;
+
+/// The word count's shape (a windowed count) under swarm faults, for Trident.
+const WINDOWED: &str = r#"Scenario(
+    name: "storm windowed count under swarm faults",
+    duration_ms: 3_000,
+    cluster: (task_managers: 3, slots_per_task_manager: 2),
+    network: (latency: Uniform(min_ms: 1, max_ms: 4)),
+    source: Generator((partitions: 2, rate_per_s: 150, keys: 6, disorder: (delay: Uniform(min_ms: 0, max_ms: 50)))),
+    watermarks: BoundedOutOfOrderness(bound_ms: 100),
+    pipeline: [
+        Source(name: "words", parallelism: 2),
+        KeyBy(Key),
+        Window(name: "counts", kind: Tumbling(size_ms: 500), aggregate: Count, parallelism: 2),
+        Sink(name: "out", parallelism: 1),
+    ],
+    model: Storm((ackers: 1, message_timeout_ms: 600, max_spout_pending: Some(3),
+                  trident: Some((batch_ms: 200, state: Transactional)))),
+    swarm: (crashes: 2, partitions: 1, latency_spikes: 1, slow_nodes: 1, from_ms: 300, until_ms: 2_700,
+            max_outage_ms: 800, include_job_manager: true),
+)"#;
+
+fn scenario(text: &str, guarantee: Guarantee) -> Arc<Scenario> {
+    let s = Scenario::parse(text, "test.ron").expect("test scenario loads");
+    Arc::new(s.with_runtime_variant(Runtime::Storm, guarantee, None))
+}
+
+/// Acking: every record's effect reaches the sink at least once, whatever the faults; and the
+/// seeds do exercise timeouts and replays.
+#[test]
+fn acking_is_at_least_once_under_swarm_faults() {
+    let s = scenario(RECORDS, Guarantee::AtLeastOnce);
+    let (mut replayed, mut duplicated) = (0, 0);
+    for seed in 0..300 {
+        let reference = storm_reference_run(&s, seed);
+        let run = run_storm(s.clone(), seed, false);
+        assert_eq!(run.stop, StopReason::JobFinished, "seed {seed}: {:?}", run.stop);
+        let outcome = sim::oracle::evaluate(&reference.visible_rows(), &run.visible_rows());
+        assert!(!outcome.has_loss(), "seed {seed}: lost {:?}", outcome.lost_records);
+        assert!(outcome.exact_records > 0, "seed {seed}: the reference has records");
+        replayed += (run.world.stats.replays > 0) as u32;
+        duplicated += outcome.has_duplicates() as u32;
+    }
+    assert!(replayed > 30, "only {replayed} of 300 seeds timed out and replayed a tuple");
+    assert!(duplicated > 10, "only {duplicated} of 300 seeds duplicated: at-least-once, not exactly-once");
+}
+
+/// Acking off: nothing is ever replayed, so nothing twice; crashes lose records.
+#[test]
+fn acking_off_loses_and_never_duplicates() {
+    let s = scenario(RECORDS, Guarantee::AtMostOnce);
+    let mut lossy = 0;
+    for seed in 0..100 {
+        let reference = storm_reference_run(&s, seed);
+        let run = run_storm(s.clone(), seed, false);
+        assert_eq!(run.stop, StopReason::JobFinished, "seed {seed}");
+        let outcome = sim::oracle::evaluate(&reference.visible_rows(), &run.visible_rows());
+        assert!(!outcome.has_duplicates(), "seed {seed}: duplicated {:?}", outcome.duplicated_records);
+        assert_eq!(run.world.stats.ack_messages, 0, "no acker, no ack traffic");
+        lossy += outcome.has_loss() as u32;
+    }
+    assert!(lossy > 10, "only {lossy} of 100 seeds lost records under crashes");
+}
+
+/// Trident: the windowed counts equal the fault-free run's under every seed's faults, and the
+/// seeds do replay batches.
+#[test]
+fn trident_is_exact_under_swarm_faults() {
+    let s = scenario(WINDOWED, Guarantee::ExactlyOnce);
+    let mut replays = 0;
+    for seed in 0..80 {
+        let reference = storm_reference_run(&s, seed);
+        let run = run_storm(s.clone(), seed, false);
+        assert_eq!(run.stop, StopReason::JobFinished, "seed {seed}: {:?}", run.stop);
+        let outcome = sim::oracle::evaluate(&reference.visible_rows(), &run.visible_rows());
+        assert_eq!(outcome.class(), OutcomeClass::Exact, "seed {seed}: {outcome:?}");
+        replays += run.world.stats.trident_replays;
+    }
+    assert!(replays > 5, "only {replays} batch replays over 80 seeds");
+}
+
+/// Acker messages are real traffic: a three-stage topology with acking sends about four per
+/// record (init, two acks, the ack to the spout); acking off sends none.
+#[test]
+fn ack_traffic_is_counted() {
+    let on = run_storm(Arc::new(scenario(RECORDS, Guarantee::AtLeastOnce).without_faults()), 1, false);
+    let records = on.world.log.len() as u64;
+    let per_record = on.world.stats.ack_messages as f64 / records as f64;
+    assert!((3.9..=4.1).contains(&per_record), "{per_record} acker messages per record");
+    assert_eq!(on.world.stats.timeouts, 0, "no fault, no timeout");
+}
+
+#[test]
+fn the_same_seed_gives_the_same_storm_run() {
+    for (text, g) in [(RECORDS, Guarantee::AtLeastOnce), (WINDOWED, Guarantee::ExactlyOnce)] {
+        let s = scenario(text, g);
+        let (a, b) = (run_storm(s.clone(), 7, false), run_storm(s.clone(), 7, false));
+        assert_eq!(a.trace_hash(), b.trace_hash());
+        assert_ne!(a.trace_hash(), run_storm(s, 8, false).trace_hash());
+    }
+}
+
+/// What Storm cannot run is refused where it is written.
+#[test]
+fn storm_refusals_are_located() {
+    let cases = [
+        (
+            "Window(name: \"counts\", kind: Tumbling(size_ms: 500)",
+            "Window(name: \"counts\", kind: Session(gap_ms: 500)",
+            "pipeline[2].Window.kind",
+        ),
+        (
+            "Sink(name: \"out\", parallelism: 1)",
+            "Sink(name: \"out\", kind: TwoPhaseCommit, parallelism: 1)",
+            "pipeline[3].Sink.kind",
+        ),
+        ("batch_ms: 200", "batch_ms: 0", "model.Storm.trident.batch_ms"),
+        ("ackers: 1,", "ackers: 0,", "model.Storm.ackers"),
+    ];
+    for (from, to, field) in cases {
+        let text = WINDOWED.replace(from, to);
+        assert_ne!(text, WINDOWED, "{from}");
+        let err = Scenario::parse(&text, "bad.ron").expect_err(field).to_string();
+        assert!(err.starts_with("bad.ron:"), "{err}");
+        assert!(err.contains(&format!(": {field}: ")), "{field} in {err}");
+        let (line, column) = {
+            let mut parts = err.split(':').skip(1);
+            (
+                parts.next().unwrap_or("0").parse::<usize>().unwrap_or(0),
+                parts.next().unwrap_or("0").parse::<usize>().unwrap_or(0),
+            )
+        };
+        assert!(line > 1 && column > 0, "{err}");
+    }
+}
