@@ -29,12 +29,17 @@ pub fn ledger_ui(ui: &mut egui::Ui, session: &Session, filter: &mut LedgerFilter
     };
     let selected = session.provenance.as_ref().filter(|((run, _), _)| *run == session.shown).map(|((_, l), p)| (*l, p));
     ui.horizontal_wrapped(|ui| {
-        ui.strong(format!(
-            "{} ({} · {} sinks):",
-            session.run().label,
-            session.scenario.guarantee.label(),
-            session.variant.1.map_or("as-written", |k| k.label())
-        ));
+        // A variant run's label already names its guarantee and sink.
+        let heading = match session.variant {
+            (None, None) => format!(
+                "{} ({} · {} sinks):",
+                session.run().label,
+                session.scenario.guarantee.label(),
+                session.variant.1.map_or("as-written", |k| k.label())
+            ),
+            _ => format!("{}:", session.run().label),
+        };
+        ui.strong(heading);
         for status in Status::ALL {
             let mut on = filter.shows(status);
             let text =
