@@ -485,6 +485,16 @@ impl App {
     /// above it: a typo in a file should not take the workbench away.
     pub fn load(&mut self, source: ScenarioSource, seed: Option<u64>) {
         match source.load() {
+            // The workbench draws the Flink world only; showing a Storm scenario's pipeline run as
+            // Flink would teach the wrong lesson. Say so, and keep what is on screen.
+            Ok(scenario) if sim::storm::StormWorld::is_storm(&scenario) => {
+                self.error = Some(format!(
+                    "{} runs on the Storm runtime, which the workbench cannot show yet. Run it headless: \
+                     streamlab run {file} (or streamlab compare {file} for Storm beside Flink).",
+                    scenario.name,
+                    file = scenario.file
+                ));
+            }
             Ok(scenario) => {
                 let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
                 let session = Session::new(Arc::new(scenario), (None, None), seed, source);

@@ -402,3 +402,19 @@ fn switching_the_guarantee_keeps_the_clicked_fault() {
     let session = h.state().session.as_ref().unwrap();
     assert_eq!((session.runs.len(), session.shown), (3, 1));
 }
+
+/// A Storm scenario is not drawn as if it were Flink: the workbench says it cannot show it, points
+/// to the headless commands, and keeps the run that was on screen.
+#[test]
+fn a_storm_scenario_is_refused_with_the_headless_command() {
+    let mut h = harness(ScenarioSource::Embedded);
+    h.run_steps(1);
+    let storm = ScenarioSource::File(scenario_file("storm-word-count.ron"));
+    h.state_mut().apply(Action::Load(storm));
+    h.run_steps(1);
+    let app = h.state();
+    let error = app.error.as_deref().expect("an explanation");
+    assert!(error.contains("Storm runtime") && error.contains("streamlab run"), "{error}");
+    assert_eq!(app.session.as_ref().unwrap().source, ScenarioSource::Embedded, "the previous run stays");
+    h.get_by_label_contains("cannot show yet");
+}

@@ -1419,7 +1419,7 @@ impl StormWorld {
         }
     }
 
-    /// The run is over: Storm runs never "fail"; they finish, stall or hit the time limit.
+    /// Does `scenario` run on the Storm runtime (its `model` is `Storm(..)`)?
     pub fn is_storm(scenario: &Scenario) -> bool {
         matches!(scenario.model, Model::Storm(_))
     }
