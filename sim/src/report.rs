@@ -277,9 +277,10 @@ pub fn storm_summary(run: &crate::storm::StormRun) -> String {
     let records = world.log.len().max(1) as f64;
     let _ = writeln!(
         out,
-        "spout: {} emitted ({} replays), {} acked, {} timed out; pending now {:?}",
+        "spout: {} emitted ({} replays after a timeout or fail, {} re-read after a spout restart), {} acked, {} timed out; pending now {:?}",
         s.spout_emitted,
         s.replays,
+        s.rereads,
         s.acked,
         s.timeouts,
         world.pending_per_spout()

@@ -103,6 +103,8 @@ pub struct VariantReport {
 pub struct StormFigures {
     /// Acker messages (inits, acks, the acker's acks to the spout) per source record.
     pub ack_messages_per_tuple: f64,
+    /// Tuples emitted again (after a timeout or fail, or re-read by a restarted spout), plus
+    /// replayed Trident batches (one each).
     pub replays: u64,
     pub timeouts: u64,
     pub ack_messages: u64,
@@ -307,7 +309,7 @@ pub fn run_storm_variant(
         throughput_per_s: per_second(records, world.finished_at_ns.unwrap_or(world.now_ns())),
         storm: Some(StormFigures {
             ack_messages_per_tuple: stats.ack_messages as f64 / records.max(1) as f64,
-            replays: stats.replays + stats.trident_replays,
+            replays: stats.replays + stats.rereads + stats.trident_replays,
             timeouts: stats.timeouts,
             ack_messages: stats.ack_messages,
             trident_batches: stats.trident_batches,

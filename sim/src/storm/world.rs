@@ -197,7 +197,11 @@ struct Exec {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct StormStats {
     pub spout_emitted: u64,
+    /// Re-emits after a timeout or an explicit fail.
     pub replays: u64,
+    /// Records a restarted spout read again from its partition's committed offset (they had
+    /// been emitted before the crash).
+    pub rereads: u64,
     pub timeouts: u64,
     pub acked: u64,
     /// Acker inits, acks, and the acker's acks to the spout: network messages.
@@ -253,6 +257,9 @@ pub struct StormWorld {
     fifo: BTreeMap<(u32, u32), TimeNs>,
     /// Kafka's committed offsets per partition: survive worker crashes.
     committed: Vec<u64>,
+    /// Per partition, one past the highest offset any spout has emitted: an emit below it that
+    /// is not a replay is a re-read after a spout restart.
+    emitted_high: Vec<u64>,
     trident: Option<TridentRuntime>,
     window_lag_ms: i64,
     pub stats: StormStats,
@@ -305,6 +312,7 @@ impl StormWorld {
             net_rng: SimRng::for_stream(seed, Stream::Network),
             id_rng: SimRng::for_stream(seed, Stream::StormIds),
             committed: vec![0; scenario.partitions as usize],
+            emitted_high: vec![0; scenario.partitions as usize],
             log,
             sink_store: SinkStore::default(),
             recorder: Recorder::new(keep_trace),
@@ -748,6 +756,11 @@ impl StormWorld {
         );
         self.stats.spout_emitted += 1;
         self.stats.replays += replay as u64;
+        let high = &mut self.emitted_high[source.partition as usize];
+        if !replay && source.offset < *high {
+            self.stats.rereads += 1;
+        }
+        *high = (*high).max(source.offset + 1);
         self.execs[task].records_in += 1;
         if let Role::Spout(s) = &mut self.execs[task].role {
             s.exec.emitted(source, root, now);
