@@ -491,28 +491,8 @@ fn run(
         eprintln!("reproduce with seed {seed}: {}", rerun_command("run", &scenario, seed, swarm));
         return Ok(ExitCode::from(exit::INVARIANT));
     }
-    if check_determinism {
-        let again = sim::run_scenario(scenario.clone(), seed, options);
-        let (a, b) = (result.trace_hash(), again.trace_hash());
-        if a != b {
-            eprintln!("NOT DETERMINISTIC: seed {seed} gave trace hashes {a:#018x} and {b:#018x}");
-            return Ok(ExitCode::from(exit::CHECK_FAILED.max(verdict_code(&judgement))));
-        }
-        eprintln!("deterministic: two runs with seed {seed} gave trace hash {a:#018x}");
-    }
-    let code = verdict_code(&judgement);
-    if code != exit::OK {
-        eprintln!(
-            "exit code {code}: {} (see `streamlab --help`); reproduce: {}",
-            if code == exit::NOT_FINISHED {
-                format!("the job did not finish ({:?})", result.stop)
-            } else {
-                format!("the oracle found {:?}", judgement.class)
-            },
-            rerun_command("run", &scenario, seed, swarm)
-        );
-    }
-    Ok(ExitCode::from(code))
+    let again_hash = check_determinism.then(|| sim::run_scenario(scenario.clone(), seed, options).trace_hash());
+    Ok(finish_run(&scenario, seed, swarm, &judgement, result.trace_hash(), again_hash, "job"))
 }
 
 /// `run` for a scenario whose model is Storm: the topology's summary, the oracle against the
@@ -556,28 +536,41 @@ fn run_storm(
             }
         }
     }
-    if check_determinism {
-        let again = sim::storm::run_storm(scenario.clone(), seed, false);
-        let (a, b) = (result.trace_hash(), again.trace_hash());
-        if a != b {
-            eprintln!("NOT DETERMINISTIC: seed {seed} gave trace hashes {a:#018x} and {b:#018x}");
-            return Ok(ExitCode::from(exit::CHECK_FAILED.max(verdict_code(&judgement))));
+    let again_hash = check_determinism.then(|| sim::storm::run_storm(scenario.clone(), seed, false).trace_hash());
+    Ok(finish_run(scenario, seed, swarm, &judgement, result.trace_hash(), again_hash, "topology"))
+}
+
+/// The end of `run`: the determinism check (when a second run's hash is given) and the exit code
+/// of the verdict, with what to run to reproduce it.
+fn finish_run(
+    scenario: &Scenario,
+    seed: u64,
+    swarm: bool,
+    judgement: &sim::run::Judgement,
+    hash: u64,
+    again_hash: Option<u64>,
+    what: &str,
+) -> ExitCode {
+    if let Some(again) = again_hash {
+        if hash != again {
+            eprintln!("NOT DETERMINISTIC: seed {seed} gave trace hashes {hash:#018x} and {again:#018x}");
+            return ExitCode::from(exit::CHECK_FAILED.max(verdict_code(judgement)));
         }
-        eprintln!("deterministic: two runs with seed {seed} gave trace hash {a:#018x}");
+        eprintln!("deterministic: two runs with seed {seed} gave trace hash {hash:#018x}");
     }
-    let code = verdict_code(&judgement);
+    let code = verdict_code(judgement);
     if code != exit::OK {
         eprintln!(
             "exit code {code}: {} (see `streamlab --help`); reproduce: {}",
             if code == exit::NOT_FINISHED {
-                format!("the topology did not finish ({:?})", result.stop)
+                format!("the {what} did not finish ({:?})", judgement.stop)
             } else {
                 format!("the oracle found {:?}", judgement.class)
             },
             rerun_command("run", scenario, seed, swarm)
         );
     }
-    Ok(ExitCode::from(code))
+    ExitCode::from(code)
 }
 
 /// `replay` of a Storm scenario: the whole run (Storm has no `--until` here), its summary and

@@ -412,19 +412,7 @@ pub fn judge(scenario: &Scenario, seed: u64, run: &RunResult) -> Judgement {
     } else {
         oracle::evaluate(&reference_run(scenario, seed).visible_rows(), &run.visible_rows())
     };
-    let class = outcome.class();
-    let sink = own_sink(scenario);
-    let declared = scenario
-        .expect
-        .outcomes
-        .iter()
-        .find(|e| e.runtime == Runtime::Flink && e.guarantee == scenario.guarantee && e.sink == sink)
-        .map(|e| e.result);
-    let kept = match declared {
-        Some(d) => d == class,
-        None => outcome.verdict(scenario.guarantee),
-    };
-    Judgement { outcome, class, declared, kept, stop: run.stop, violations: run.world.violations.len() }
+    held_to_promise(scenario, Runtime::Flink, outcome, run.stop, run.world.violations.len())
 }
 
 /// [`judge`] for a Storm run of `scenario` (its reference: [`storm_reference_run`]).
@@ -435,19 +423,31 @@ pub fn judge_storm(scenario: &Scenario, seed: u64, run: &crate::storm::StormRun)
     } else {
         oracle::evaluate(&storm_reference_run(scenario, seed).visible_rows(), &run.visible_rows())
     };
+    held_to_promise(scenario, Runtime::Storm, outcome, run.stop, 0)
+}
+
+/// The outcome against the scenario's declared outcome for its own guarantee and sink on
+/// `runtime`, else against the guarantee's promise.
+fn held_to_promise(
+    scenario: &Scenario,
+    runtime: Runtime,
+    outcome: Outcome,
+    stop: StopReason,
+    violations: usize,
+) -> Judgement {
     let class = outcome.class();
     let sink = own_sink(scenario);
     let declared = scenario
         .expect
         .outcomes
         .iter()
-        .find(|e| e.runtime == Runtime::Storm && e.guarantee == scenario.guarantee && e.sink == sink)
+        .find(|e| e.runtime == runtime && e.guarantee == scenario.guarantee && e.sink == sink)
         .map(|e| e.result);
     let kept = match declared {
         Some(d) => d == class,
         None => outcome.verdict(scenario.guarantee),
     };
-    Judgement { outcome, class, declared, kept, stop: run.stop, violations: 0 }
+    Judgement { outcome, class, declared, kept, stop, violations }
 }
 
 /// What a sweep checks for one seed: the declared outcomes (or, when none are declared, that
