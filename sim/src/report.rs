@@ -37,15 +37,7 @@ pub fn summary(result: &RunResult) -> String {
         StopReason::InvariantViolated => "INVARIANT VIOLATED",
     };
     let at = world.finished_at_ns.filter(|_| result.stop == StopReason::JobFinished).unwrap_or(world.now_ns());
-    let _ = writeln!(out, "stopped: {stop} at {} virtual", format_virtual(scenario, at));
-    let _ = writeln!(
-        out,
-        "events: {} kernel events, {} trace events; source log {} records",
-        world.events_processed,
-        world.recorder.count(),
-        world.log.len()
-    );
-    let _ = writeln!(out, "trace hash: {:#018x}", world.recorder.hash());
+    stop_lines(&mut out, scenario, stop, at, world.events_processed, &world.recorder, world.log.len());
     let attempts = world.counters_per_attempt();
     let _ = writeln!(
         out,
@@ -260,15 +252,7 @@ pub fn storm_summary(run: &crate::storm::StormRun) -> String {
         StopReason::InvariantViolated => "INVARIANT VIOLATED",
     };
     let at = world.finished_at_ns.unwrap_or(world.now_ns());
-    let _ = writeln!(out, "stopped: {stop} at {} virtual", format_virtual(scenario, at));
-    let _ = writeln!(
-        out,
-        "events: {} kernel events, {} trace events; source log {} records",
-        world.events_processed,
-        world.recorder.count(),
-        world.log.len()
-    );
-    let _ = writeln!(out, "trace hash: {:#018x}", world.recorder.hash());
+    stop_lines(&mut out, scenario, stop, at, world.events_processed, &world.recorder, world.log.len());
     let _ = writeln!(out, "{:<16} {:>9} {:>12}", "component", "tasks", "tuples in");
     for (op, n) in scenario.plan.operators.iter().zip(world.records_in_per_operator()) {
         let _ = writeln!(out, "{:<16} {:>9} {:>12}", op.name, op.parallelism, n);
@@ -364,4 +348,23 @@ pub fn checkpoints_table(result: &RunResult) -> String {
         );
     }
     out
+}
+
+/// The first lines of every run's summary: where it stopped, how much it did, its trace hash.
+fn stop_lines(
+    out: &mut String,
+    scenario: &crate::Scenario,
+    stop: &str,
+    at_ns: crate::kernel::TimeNs,
+    events: u64,
+    recorder: &crate::recording::Recorder,
+    log_records: usize,
+) {
+    let _ = writeln!(out, "stopped: {stop} at {} virtual", format_virtual(scenario, at_ns));
+    let _ = writeln!(
+        out,
+        "events: {events} kernel events, {} trace events; source log {log_records} records",
+        recorder.count()
+    );
+    let _ = writeln!(out, "trace hash: {:#018x}", recorder.hash());
 }
