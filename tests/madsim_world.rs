@@ -126,7 +126,7 @@ fn check_exactly_once(scenario: &Arc<Scenario>, seed: u64) -> (Option<String>, M
     let reference = kernel(scenario, seed);
     let faults = MadsimFaults::random(seed, scenario.task_managers, 1_000, 10_000);
     let run = run_on_madsim(scenario.clone(), seed, &faults);
-    let outcome = oracle::evaluate(&reference.visible_rows(), &run.visible_rows());
+    let outcome = oracle::evaluate(&reference.observed(), &run.observed());
     let problem = if run.stop != MadsimStop::JobFinished {
         Some(format!("stopped with {:?}", run.stop))
     } else if !run.violations.is_empty() {
@@ -296,7 +296,7 @@ fn weaker_setups_show_their_anomalies_on_madsim() {
             let faults = MadsimFaults::random(seed, scenario.task_managers, 1_000, 10_000);
             let run = run_on_madsim(scenario.clone(), seed, &faults);
             assert_eq!(run.stop, MadsimStop::JobFinished, "{guarantee:?} seed {seed}");
-            let outcome = oracle::evaluate(&reference.visible_rows(), &run.visible_rows());
+            let outcome = oracle::evaluate(&reference.observed(), &run.observed());
             let broken = match guarantee {
                 Guarantee::AtMostOnce => outcome.has_duplicates(),
                 _ => outcome.has_loss(),

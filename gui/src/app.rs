@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use engine::sink::SinkKind;
-use sim::external::StoredRow;
 use sim::faults::{Fault, Trigger};
 use sim::kernel::TimeNs;
 use sim::oracle::Outcome;
+use sim::oracle::Seen;
 use sim::run::{VariantReport, DEFAULT_SEED};
 use sim::scenario::{Guarantee, JOB_MANAGER};
 use sim::{Scenario, ScenarioError};
@@ -206,7 +206,7 @@ pub struct Session {
     /// Per run: its rows against the fault-free reference (built when first shown).
     pub ledgers: Vec<Option<Ledger>>,
     /// Fault-free reference rows, per scenario variant (shared by the runs of that variant).
-    references: Vec<(Arc<Scenario>, Arc<Vec<StoredRow>>)>,
+    references: Vec<(Arc<Scenario>, Arc<Seen>)>,
     /// The provenance of the selected outcome line: (run, line).
     pub provenance: Option<((usize, usize), Option<Provenance>)>,
     /// Index of the run on screen.
@@ -360,14 +360,13 @@ impl Session {
                 Some((_, r)) => r.clone(),
                 None => {
                     let r = sim::run::reference_run(&scenario, self.seed);
-                    let rows: Arc<Vec<StoredRow>> =
-                        Arc::new(r.world.sink_store.visible().into_iter().cloned().collect());
-                    self.references.push((scenario.clone(), rows.clone()));
-                    rows
+                    let seen = Arc::new(Seen::of(&r.world.observed()));
+                    self.references.push((scenario.clone(), seen.clone()));
+                    seen
                 }
             };
             let run = &self.runs[i];
-            let own: Vec<StoredRow> = run.final_world.sink_store.visible().into_iter().cloned().collect();
+            let own = Seen::of(&run.final_world.observed());
             self.ledgers[i] = Some(Ledger::build(&scenario, &run.trace, (*reference).clone(), own));
         }
         self.ledgers[i].as_ref()

@@ -64,7 +64,7 @@ fn acking_is_at_least_once_under_swarm_faults() {
         let reference = storm_reference_run(&s, seed);
         let run = run_storm(s.clone(), seed, false);
         assert_eq!(run.stop, StopReason::JobFinished, "seed {seed}: {:?}", run.stop);
-        let outcome = sim::oracle::evaluate(&reference.visible_rows(), &run.visible_rows());
+        let outcome = sim::oracle::evaluate(&reference.observed(), &run.observed());
         assert!(!outcome.has_loss(), "seed {seed}: lost {:?}", outcome.lost_records);
         assert!(outcome.exact_records > 0, "seed {seed}: the reference has records");
         replayed += (run.world.stats.replays > 0) as u32;
@@ -83,7 +83,7 @@ fn acking_off_loses_and_never_duplicates() {
         let reference = storm_reference_run(&s, seed);
         let run = run_storm(s.clone(), seed, false);
         assert_eq!(run.stop, StopReason::JobFinished, "seed {seed}");
-        let outcome = sim::oracle::evaluate(&reference.visible_rows(), &run.visible_rows());
+        let outcome = sim::oracle::evaluate(&reference.observed(), &run.observed());
         assert!(!outcome.has_duplicates(), "seed {seed}: duplicated {:?}", outcome.duplicated_records);
         assert_eq!(run.world.stats.ack_messages, 0, "no acker, no ack traffic");
         lossy += outcome.has_loss() as u32;
@@ -101,7 +101,7 @@ fn trident_is_exact_under_swarm_faults() {
         let reference = storm_reference_run(&s, seed);
         let run = run_storm(s.clone(), seed, false);
         assert_eq!(run.stop, StopReason::JobFinished, "seed {seed}: {:?}", run.stop);
-        let outcome = sim::oracle::evaluate(&reference.visible_rows(), &run.visible_rows());
+        let outcome = sim::oracle::evaluate(&reference.observed(), &run.observed());
         assert_eq!(outcome.class(), OutcomeClass::Exact, "seed {seed}: {outcome:?}");
         replays += run.world.stats.trident_replays;
     }

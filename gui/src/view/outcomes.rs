@@ -18,6 +18,7 @@ pub fn class_label(class: OutcomeClass) -> &'static str {
         OutcomeClass::Duplicates => "duplicates",
         OutcomeClass::Loss => "loss",
         OutcomeClass::LossAndDuplicates => "loss and duplicates",
+        OutcomeClass::Regrouped => "regrouped",
         OutcomeClass::WrongValues => "wrong values",
     }
 }
@@ -50,7 +51,7 @@ pub fn summary(outcome: &Outcome) -> String {
 
 /// A forked run's visible output against the original run's.
 pub fn versus_original(original: &RecordedRun, run: &RecordedRun) -> Outcome {
-    oracle::evaluate(&original.final_world.sink_store.visible(), &run.final_world.sink_store.visible())
+    oracle::evaluate(&original.final_world.observed(), &run.final_world.observed())
 }
 
 /// The faults a run suffered, as a schedule in time: the scenario's own (protocol-point crashes

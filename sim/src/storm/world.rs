@@ -263,6 +263,8 @@ pub struct StormWorld {
     trident: Option<TridentRuntime>,
     window_lag_ms: i64,
     pub stats: StormStats,
+    /// Source records a windowed bolt dropped as late (any attempt): see `sim::oracle::Observed`.
+    pub late_sources: std::collections::BTreeSet<engine::SourceRef>,
     pub events_processed: u64,
     pub finished_at_ns: Option<TimeNs>,
     stop: Option<StopReason>,
@@ -321,6 +323,7 @@ impl StormWorld {
             trident,
             window_lag_ms,
             stats: StormStats::default(),
+            late_sources: std::collections::BTreeSet::new(),
             events_processed: 0,
             finished_at_ns: None,
             stop: None,
@@ -962,6 +965,7 @@ impl StormWorld {
                 let fate = bolt.on_tuple(&record, handle, &mut fired, &mut acks);
                 if fate == TupleFate::Late {
                     self.stats.late_dropped += 1;
+                    self.late_sources.insert(record.source);
                     if !acks.contains(&handle) {
                         acks.push(handle);
                     }
