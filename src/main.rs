@@ -119,6 +119,12 @@ enum Command {
         #[arg(long)]
         swarm: bool,
     },
+    /// Combine the shard files of one sweep (each `sweep --json --shard K/N` output) into the
+    /// report one sweep of all their seeds prints.
+    SweepMerge {
+        /// Shard files: JSON lines as `sweep --json` writes them.
+        files: Vec<std::path::PathBuf>,
+    },
     /// Check many seeds: the declared outcomes (or the scenario's own guarantee), invariants,
     /// and that the job finishes. Prints every failing seed with the command that replays it.
     Sweep {
@@ -136,7 +142,9 @@ enum Command {
         /// Add random faults (crashes, partitions, spikes, slow nodes) when the scenario has none.
         #[arg(long)]
         swarm: bool,
-        /// Run only shard K of N (`K/N`, 1-based): seeds whose position mod N is K-1.
+        /// Run only shard K of N (`K/N`, 1-based): seeds whose position mod N is K-1. `env/N`
+        /// takes K from the batch system: `JOB_COMPLETION_INDEX` (a Kubernetes indexed Job) or
+        /// `SLURM_ARRAY_TASK_ID` (a Slurm job array).
         #[arg(long)]
         shard: Option<String>,
         /// Print one JSON object per line and seed and variant on stdout (seed, variant,
@@ -213,6 +221,7 @@ fn main() -> ExitCode {
         Some(Command::Sweep { scenario, seeds, jobs, force_jobs, swarm, shard, json }) => {
             sweep::run(&scenario, &seeds, jobs, force_jobs, swarm, shard.as_deref(), json)
         }
+        Some(Command::SweepMerge { files }) => sweep::merge(&files),
         Some(Command::Replay { scenario, seed, until, trace, swarm }) => replay(&scenario, seed, until, trace, swarm),
         Some(Command::Shrink { scenario, seed, out, swarm, force }) => shrink(&scenario, seed, out, swarm, force),
         Some(Command::Bench { seconds, .. }) if !(1..=MAX_BENCH_SECONDS).contains(&seconds) => {
