@@ -48,7 +48,8 @@ pub struct WrongRow {
 ///
 /// **Rows.** Rows are matched per identity, equal values first; what is left pairs up in value
 /// order. A run row is *exact* (identity and value of a reference row), a *duplicate row* (the
-/// same result visible more often than in the reference), *wrong* (paired with a reference row
+/// same result — value and the records it counts — visible more often than in the reference),
+/// *wrong* (paired with a reference row
 /// of its identity, another value) or *unexpected* (an identity the reference does not show that
 /// often); a reference row nothing pairs with is *missing*.
 ///
@@ -58,9 +59,10 @@ pub struct WrongRow {
 /// window covers its window. A record's *count* is how many times it is in the rows that are not
 /// superseded. Then, with the reference's count as what should be:
 ///
-/// - **duplicated**: it is in a duplicate row, or its count is higher than the reference's, and
-///   the reference did not drop it as late from some window (lateness can give the run a window
-///   the reference dropped it from);
+/// - **duplicated**: it is in a duplicate row, or counted into one row more often than into any
+///   reference row (counted twice into one result), or its count is higher than the
+///   reference's and the reference did not drop it as late from some window (lateness can give
+///   the run a window the reference dropped it from);
 /// - **lost**: its count is lower than the reference's and the run did not drop it as late (a
 ///   restore restarts event time, so a record the reference counted may be late in the run);
 /// - **exactly once**: in some reference row and neither.
@@ -231,26 +233,36 @@ pub fn evaluate_rows(reference_seen: &Observed, run_seen: &Observed) -> MarkedRo
     for id in ids {
         let want = expected.get(&id).unwrap_or(&empty);
         let have = got.get(&id).unwrap_or(&empty);
-        // Equal values pair first (exact); their lineages may still differ.
+        // Equal values pair first (exact): the same records too if there is such a row, then
+        // any (their lineages may differ: the same value from other records).
         let mut want_used = vec![false; want.len()];
         let mut have_used = vec![false; have.len()];
-        for (i, (value, _, _)) in want.iter().enumerate() {
-            if let Some(j) = (0..have.len()).find(|&j| !have_used[j] && have[j].0 == *value) {
-                want_used[i] = true;
-                have_used[j] = true;
-                marks[have[j].2] = RowMark::Exact;
+        for same_records in [true, false] {
+            for (i, (value, records, _)) in want.iter().enumerate() {
+                if want_used[i] {
+                    continue;
+                }
+                let pairs = |j: usize| !have_used[j] && have[j].0 == *value && (!same_records || have[j].1 == *records);
+                if let Some(j) = (0..have.len()).find(|&j| pairs(j)) {
+                    want_used[i] = true;
+                    have_used[j] = true;
+                    marks[have[j].2] = RowMark::Exact;
+                }
             }
         }
         let left_want: Vec<&Version> = want.iter().zip(&want_used).filter(|(_, u)| !**u).map(|(r, _)| r).collect();
         let left_have: Vec<&Version> = have.iter().zip(&have_used).filter(|(_, u)| !**u).map(|(r, _)| r).collect();
-        // Run rows left over that equal a reference value of this identity: the same result again.
+        // Run rows left over that equal a reference row of this identity — value and the records
+        // it counts — are the same result again. (Two late firings of a window may share a value
+        // with other records in them, e.g. a maximum a late record did not change.)
         let (dups, left_have): (Vec<&Version>, Vec<&Version>) =
-            left_have.into_iter().partition(|(v, _, _)| want.iter().any(|(w, _, _)| w == v));
+            left_have.into_iter().partition(|(v, l, _)| want.iter().any(|(w, wl, _)| w == v && wl == l));
         for (v, l, index) in dups {
             outcome.duplicate_rows.push((id, *v));
             shown_again.extend(l.keys().copied());
-            // The row it repeats: the first row of this identity and value (made visible first).
-            let first = have.iter().filter(|(hv, _, _)| hv == v).map(|(_, _, i)| *i).min().unwrap_or(*index);
+            // The row it repeats: the first row of this identity, value and records.
+            let first =
+                have.iter().filter(|(hv, hl, _)| hv == v && hl == l).map(|(_, _, i)| *i).min().unwrap_or(*index);
             marks[*index] = RowMark::Duplicate { first };
         }
         let pairs = left_want.len().min(left_have.len());
@@ -278,6 +290,21 @@ pub fn evaluate_rows(reference_seen: &Observed, run_seen: &Observed) -> MarkedRo
         have.iter()
             .filter(|(s, n)| want.get(s).copied().unwrap_or(0) < **n && !reference_seen.late.contains(s))
             .map(|(s, _)| *s),
+    );
+    // Counted twice into one result: more often in one row than in any reference row.
+    let most_in_a_row = |rows: &[&StoredRow]| {
+        let mut most: BTreeMap<SourceRef, u32> = BTreeMap::new();
+        for row in rows {
+            for (s, n) in lineage(row) {
+                let m = most.entry(s).or_default();
+                *m = (*m).max(n);
+            }
+        }
+        most
+    };
+    let allowed = most_in_a_row(reference);
+    duplicated.extend(
+        most_in_a_row(run).into_iter().filter(|(s, n)| *n > allowed.get(s).copied().unwrap_or(1)).map(|(s, _)| s),
     );
     outcome.lineage_tracked = reference.iter().chain(run).all(|r| !r.row.lineage.is_empty());
     let in_reference: BTreeSet<SourceRef> = reference.iter().flat_map(|r| r.row.lineage.iter().copied()).collect();
