@@ -30,14 +30,23 @@ pub enum Action {
 }
 
 pub fn run(root: &Path, action: Action) -> anyhow::Result<ExitCode> {
-    let course = Course::load(&root.join("book").join("exercises"), root)?;
+    // `book/exercises/x.ron` rather than `./book/exercises/x.ron` in messages.
+    let dir =
+        if root == Path::new(".") { Path::new("book/exercises").to_path_buf() } else { root.join("book/exercises") };
+    let course = Course::load(&dir, root)?;
     let find = |id: &str| -> anyhow::Result<&Exercise> {
         course.find(id).ok_or_else(|| Usage(format!("no exercise `{id}`; `streamlab exercise list` lists them")).into())
     };
     match action {
         Action::List => {
             for chapter in &course.chapters {
-                outln!("week {:>2}  {} ({} exercises, book/src/{})", chapter.week, chapter.title, chapter.exercises.len(), chapter.page);
+                outln!(
+                    "week {:>2}  {} ({} exercises, book/src/{})",
+                    chapter.week,
+                    chapter.title,
+                    chapter.exercises.len(),
+                    chapter.page
+                );
                 for e in &chapter.exercises {
                     outln!("  {:<16} {}", e.spec.id, first_line(&e.spec.question));
                 }
@@ -75,7 +84,13 @@ pub fn run(root: &Path, action: Action) -> anyhow::Result<ExitCode> {
             if let Some(why) = &solution.unfinished {
                 eprintln!("the exercise's run did not finish ({why}): the exercise or the engine is broken");
             }
-            Ok(ExitCode::from(if code != exit::OK { code } else if grade.right { exit::OK } else { exit::CHECK_FAILED }))
+            Ok(ExitCode::from(if code != exit::OK {
+                code
+            } else if grade.right {
+                exit::OK
+            } else {
+                exit::CHECK_FAILED
+            }))
         }
     }
 }

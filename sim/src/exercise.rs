@@ -34,7 +34,7 @@ pub const MAX_EXERCISE_FILE_BYTES: u64 = 256 * 1024;
 
 /// One chapter's exercise file.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename = "Chapter")]
 pub struct ChapterFile {
     /// The course week this chapter is taught in (chapters are listed in this order).
     pub week: u32,
@@ -234,11 +234,15 @@ pub fn parse_chapter(
                     "a question about windows reads the rows `streamlab run` prints: it cannot change the guarantee or sink",
                 ));
             }
-            Query::FireTime { key, .. } | Query::LateWindows { key: Some(key) } if !scenario.key_names.contains(key) => {
+            Query::FireTime { key, .. } | Query::LateWindows { key: Some(key) }
+                if !scenario.key_names.contains(key) =>
+            {
                 return Err(at.error(field("query"), format!("the scenario has no key `{key}`")));
             }
             Query::FindSeed { from, to, .. } if to <= from || to - from > MAX_SEARCH_SEEDS => {
-                return Err(at.error(field("query"), format!("a seed range is from..to with 1 ..= {MAX_SEARCH_SEEDS} seeds")));
+                return Err(
+                    at.error(field("query"), format!("a seed range is from..to with 1 ..= {MAX_SEARCH_SEEDS} seeds"))
+                );
             }
             Query::Count(Metric::StormTimeouts | Metric::StormReplays) if !storm => {
                 return Err(at.error(field("query"), "a Storm metric needs a scenario whose model is Storm"));
@@ -410,9 +414,10 @@ impl Exercise {
                 self.variant_codes().into_iter().collect::<Vec<_>>().join(", ")
             ),
             Query::LateWindows { .. } => {
-                format!("a comma-separated set of window starts (as the sink output prints them, e.g. {}), or `none`", {
-                    self.scenario.format_time_ms(0)
-                })
+                format!(
+                    "a comma-separated set of window starts (as the sink output prints them, e.g. {}), or `none`",
+                    { self.scenario.format_time_ms(0) }
+                )
             }
             Query::FireTime { .. } => format!(
                 "a virtual time as the sink output's `visible at` prints it ({}), or `never`",
@@ -654,7 +659,10 @@ impl Exercise {
                     .into_iter()
                     .map(|item| {
                         let item = item.to_ascii_lowercase();
-                        codes.contains(&item).then_some(item.clone()).ok_or_else(|| bad(format!("`{item}` is not a row")))
+                        codes
+                            .contains(&item)
+                            .then_some(item.clone())
+                            .ok_or_else(|| bad(format!("`{item}` is not a row")))
                     })
                     .collect::<Result<_, _>>()?;
                 Ok(Truth::Set(set))
@@ -662,11 +670,17 @@ impl Exercise {
             Query::LateWindows { .. } => Ok(Truth::Set(
                 set_items(a)
                     .into_iter()
-                    .map(|item| parse_time(&item).map(|ms| self.scenario.format_time_ms(ms)).ok_or_else(|| bad(format!("`{item}` is not a time"))))
+                    .map(|item| {
+                        parse_time(&item)
+                            .map(|ms| self.scenario.format_time_ms(ms))
+                            .ok_or_else(|| bad(format!("`{item}` is not a time")))
+                    })
                     .collect::<Result<_, _>>()?,
             )),
             Query::FireTime { .. } if a.eq_ignore_ascii_case("never") => Ok(Truth::Time(None)),
-            Query::FireTime { .. } => parse_time(a).map(|t| Truth::Time(Some(t))).ok_or_else(|| bad("not a time".into())),
+            Query::FireTime { .. } => {
+                parse_time(a).map(|t| Truth::Time(Some(t))).ok_or_else(|| bad("not a time".into()))
+            }
             Query::FindSeed { .. } => a.parse().map(|s| Truth::Seeds([s].into())).map_err(|_| bad("not a seed".into())),
         }
     }
@@ -679,10 +693,16 @@ impl Exercise {
             (g, t) => g == t,
         };
         let actual = match &solution.truth {
-            Truth::Seeds(t) if right => given_seed(&given).map_or_else(|| self.render(&solution.truth), |s| s.to_string()),
+            Truth::Seeds(t) if right => {
+                given_seed(&given).map_or_else(|| self.render(&solution.truth), |s| s.to_string())
+            }
             Truth::Seeds(t) => match given_seed(&given) {
                 Some(s) if matches!(self.spec.query, Query::FindSeed { from, to, .. } if !(from..to).contains(&s)) => {
-                    format!("seed {s} is outside the range; {} of its seeds have the outcome (e.g. {})", t.len(), self.render(&solution.truth))
+                    format!(
+                        "seed {s} is outside the range; {} of its seeds have the outcome (e.g. {})",
+                        t.len(),
+                        self.render(&solution.truth)
+                    )
                 }
                 Some(s) => format!(
                     "seed {s} gives another outcome; {} seeds of the range have it (e.g. {})",
@@ -697,7 +717,13 @@ impl Exercise {
             (Query::FindSeed { .. }, given) => given_seed(given).unwrap_or(solution.seed),
             _ => solution.seed,
         };
-        Ok(Grade { right, actual, why: self.spec.why.trim().to_string(), command: self.command(seed), look: self.look() })
+        Ok(Grade {
+            right,
+            actual,
+            why: self.spec.why.trim().to_string(),
+            command: self.command(seed),
+            look: self.look(),
+        })
     }
 
     /// The command that shows the answer.
