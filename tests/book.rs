@@ -71,3 +71,84 @@ fn complete_scenarios_in_the_book_load_and_finish() {
     assert!(checked >= 2, "expected complete scenarios in the book");
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
+
+/// (0-based index of the opening fence's line, command line, expected stdout lines) of every
+/// ```console block: its first line is `$ streamlab ARGS`, the rest what the command prints.
+fn console_blocks(text: &str) -> Vec<(usize, String, Vec<String>)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut blocks = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i].trim_start().starts_with("```console") {
+            let start = i;
+            let mut body = Vec::new();
+            i += 1;
+            while i < lines.len() && !lines[i].trim_start().starts_with("```") {
+                body.push(lines[i].to_string());
+                i += 1;
+            }
+            // Checked: one `$ streamlab …` line followed by its output. Blocks that only list
+            // commands to type (several `$` lines, or no output) are instructions, not output.
+            if let Some(first) = body.first().cloned() {
+                let output = &body[1..];
+                if first.starts_with("$ streamlab ") && !output.is_empty() && !output.iter().any(|l| l.starts_with("$ ")) {
+                    blocks.push((start, first, output.to_vec()));
+                }
+            }
+        }
+        i += 1;
+    }
+    blocks
+}
+
+/// Every ```console block in the book that quotes output is the real output of its command: the
+/// block's first line is `$ streamlab ARGS` (run from the repository root), the rest must equal
+/// what the command prints on stdout. `UPDATE_BOOK=1 cargo test --test book` rewrites the blocks with the current
+/// output (review the diff: a changed number is a changed lesson).
+#[test]
+fn console_output_quoted_in_the_book_is_what_the_command_prints() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    markdown_files(&root.join("book").join("src"), &mut files);
+    files.sort();
+    let update = std::env::var_os("UPDATE_BOOK").is_some();
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("read markdown");
+        let blocks = console_blocks(&text);
+        if blocks.is_empty() {
+            continue;
+        }
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        // From the last block up, so that rewriting one keeps the earlier line numbers.
+        for (start, command, expected) in blocks.into_iter().rev() {
+            let args = command.trim_start_matches("$ streamlab ");
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_streamlab"))
+                .args(args.split_whitespace())
+                .current_dir(root)
+                .output()
+                .expect("run streamlab");
+            let got: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim_end().to_string()).collect();
+            let want: Vec<String> = expected.iter().map(|l| l.trim_end().to_string()).collect();
+            checked += 1;
+            if got != want {
+                if update {
+                    lines.splice(start + 2..start + 2 + expected.len(), got);
+                } else {
+                    failures.push(format!(
+                        "{}:{}: `{command}` prints\n{}\n(rerun with UPDATE_BOOK=1 to rewrite the block)",
+                        file.display(),
+                        start + 1,
+                        got.join("\n")
+                    ));
+                }
+            }
+        }
+        if update {
+            std::fs::write(&file, lines.join("\n") + "\n").expect("write markdown");
+        }
+    }
+    assert!(checked >= 4, "expected console blocks in the book, found {checked}");
+    assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+}
