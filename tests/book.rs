@@ -91,7 +91,10 @@ fn console_blocks(text: &str) -> Vec<(usize, String, Vec<String>)> {
             // commands to type (several `$` lines, or no output) are instructions, not output.
             if let Some(first) = body.first().cloned() {
                 let output = &body[1..];
-                if first.starts_with("$ streamlab ") && !output.is_empty() && !output.iter().any(|l| l.starts_with("$ ")) {
+                if first.starts_with("$ streamlab ")
+                    && !output.is_empty()
+                    && !output.iter().any(|l| l.starts_with("$ "))
+                {
                     blocks.push((start, first, output.to_vec()));
                 }
             }
@@ -129,7 +132,8 @@ fn console_output_quoted_in_the_book_is_what_the_command_prints() {
                 .current_dir(root)
                 .output()
                 .expect("run streamlab");
-            let got: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim_end().to_string()).collect();
+            let got: Vec<String> =
+                String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim_end().to_string()).collect();
             let want: Vec<String> = expected.iter().map(|l| l.trim_end().to_string()).collect();
             checked += 1;
             if got != want {
