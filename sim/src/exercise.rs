@@ -536,32 +536,53 @@ impl Exercise {
                 }
                 Solution { truth: Truth::Seeds(seeds), seed, unfinished: not_finished, violations }
             }
-            query => {
-                let o = self.observe(seed);
-                let truth = match query {
-                    Query::Count(m) => Truth::Number(self.metric(&o, *m)),
-                    Query::Outcome => Truth::Choice(o.outcome.class()),
-                    Query::LateWindows { key } => Truth::Set(
-                        o.rows
-                            .iter()
-                            .filter(|r| r.row.firing == Firing::Late)
-                            .filter(|r| key.as_ref().is_none_or(|k| self.scenario.key_name(r.row.key) == *k))
-                            .filter_map(|r| r.row.window.map(|w| self.scenario.format_time_ms(w.start_ms)))
-                            .collect(),
-                    ),
-                    Query::FireTime { key, start } => Truth::Time(
-                        o.rows
-                            .iter()
-                            .filter(|r| self.scenario.key_name(r.row.key) == *key)
-                            .filter(|r| r.row.window.is_some_and(|w| w.start_ms == start.0))
-                            .map(|r| (r.visible_ns.unwrap_or(r.written_ns) / 1_000_000) as i64)
-                            .min(),
-                    ),
-                    Query::Variants(_) | Query::FindSeed { .. } => unreachable_truth(),
-                };
-                Solution { truth, seed, unfinished: unfinished(o.stop, "the run".into()), violations: o.violations }
-            }
+            _ => self.solve_from(&self.observe(seed)),
         }
+    }
+
+    /// What identifies the one run a single-run query reads (queries about `compare`'s rows or
+    /// a seed search have none): exercises with the same key can share an [`Observed`].
+    pub fn run_key(&self) -> Option<String> {
+        match self.spec.query {
+            Query::Variants(_) | Query::FindSeed { .. } => None,
+            _ => Some(format!(
+                "{} {:?} {:?} {} {:?}",
+                self.spec.scenario,
+                self.spec.guarantee,
+                self.spec.sink,
+                self.seed(),
+                self.spec.faults
+            )),
+        }
+    }
+
+    /// [`Exercise::solve`] for a single-run query from its run ([`Exercise::observe`] with
+    /// [`Exercise::seed`]; see [`Exercise::run_key`]).
+    pub fn solve_from(&self, o: &Observed) -> Solution {
+        let truth = match &self.spec.query {
+            Query::Count(m) => Truth::Number(self.metric(o, *m)),
+            Query::Outcome => Truth::Choice(o.outcome.class()),
+            Query::LateWindows { key } => Truth::Set(
+                o.rows
+                    .iter()
+                    .filter(|r| r.row.firing == Firing::Late)
+                    .filter(|r| key.as_ref().is_none_or(|k| self.scenario.key_name(r.row.key) == *k))
+                    .filter_map(|r| r.row.window.map(|w| self.scenario.format_time_ms(w.start_ms)))
+                    .collect(),
+            ),
+            Query::FireTime { key, start } => Truth::Time(
+                o.rows
+                    .iter()
+                    .filter(|r| self.scenario.key_name(r.row.key) == *key)
+                    .filter(|r| r.row.window.is_some_and(|w| w.start_ms == start.0))
+                    .map(|r| (r.visible_ns.unwrap_or(r.written_ns) / 1_000_000) as i64)
+                    .min(),
+            ),
+            // Not single-run queries: `solve` runs what they need.
+            Query::Variants(_) | Query::FindSeed { .. } => return self.solve(),
+        };
+        let unfinished = (o.stop != StopReason::JobFinished).then(|| format!("the run stopped with {:?}", o.stop));
+        Solution { truth, seed: self.seed(), unfinished, violations: o.violations }
     }
 
     fn metric(&self, o: &Observed, m: Metric) -> u64 {
@@ -782,10 +803,6 @@ impl Exercise {
             Query::FindSeed { .. } => "the `output` column of the exercise's row".into(),
         }
     }
-}
-
-fn unreachable_truth() -> Truth {
-    Truth::Set(BTreeSet::new())
 }
 
 fn given_seed(t: &Truth) -> Option<u64> {
