@@ -20,6 +20,12 @@ fn course() -> Course {
 fn every_chapter_has_four_exercises_and_every_page_exists() {
     let course = course();
     assert!(course.chapters.len() >= 10, "{} chapters", course.chapters.len());
+    let total: usize = course.chapters.iter().map(|c| c.exercises.len()).sum();
+    let plan = std::fs::read_to_string(root().join("book/src/course.md")).expect("course.md");
+    assert!(
+        plan.contains(&format!("{total} exercises in all")),
+        "book/src/course.md must say {total} exercises in all"
+    );
     for c in &course.chapters {
         assert!(c.exercises.len() >= 4, "{}: {} exercises", c.file, c.exercises.len());
         assert!(root().join("book/src").join(&c.page).is_file(), "{}: no page book/src/{}", c.file, c.page);

@@ -714,7 +714,7 @@ impl Exercise {
             (g, t) => g == t,
         };
         let actual = match &solution.truth {
-            Truth::Seeds(t) if right => {
+            Truth::Seeds(_) if right => {
                 given_seed(&given).map_or_else(|| self.render(&solution.truth), |s| s.to_string())
             }
             Truth::Seeds(t) => match given_seed(&given) {
