@@ -37,7 +37,16 @@ pub fn predict_window_ui(ui: &mut egui::Ui, session: &Session, state: &mut Predi
             Err(std::sync::mpsc::TryRecvError::Disconnected) => state.pending = None,
         }
     }
-    egui::Window::new(title).id(egui::Id::unique("predict_window")).default_open(false).show(ui.ctx(), |ui| {
+    // Bottom left, above the timeline, growing upwards when opened: clear of the scenario bar,
+    // the transport and the inspector.
+    let content = ui.ctx().content_rect();
+    let window = egui::Window::new(title)
+        .id(egui::Id::unique("predict_window"))
+        .default_open(false)
+        .pivot(egui::Align2::LEFT_BOTTOM)
+        .default_pos(egui::pos2(content.left() + 12.0, content.bottom() - 110.0))
+        .default_width(520.0);
+    window.show(ui.ctx(), |ui| {
         if exercises.is_empty() {
             ui.label("No exercise of the course runs this scenario. `streamlab exercise list` lists them all.");
             return;
