@@ -196,3 +196,10 @@ fn cli_grades_with_exit_codes() {
     assert_eq!(code, 0);
     assert!(out.contains("week 10"), "{out}");
 }
+
+#[test]
+fn a_number_compare_does_not_show_cannot_be_asked_of_a_variant() {
+    let got =
+        chapter_error(&GOOD.replace("query: Count(VisibleRows)", "guarantee: AtLeastOnce, query: Count(SourceReads)"));
+    assert!(got.starts_with("bad.ron:10:44: exercises[0].query") && got.contains("`compare` does not show"), "{got}");
+}

@@ -117,6 +117,12 @@ pub enum Metric {
     VisibleRows,
     /// Records dropped as too late for their window.
     LateDropped,
+    /// Records in the source log (what the sources offer, by partition and offset).
+    SourceRecords,
+    /// Records the sources read, over every job attempt: more than the log when a restart
+    /// rewinds to a checkpoint's offsets and reads again (Storm: tuples the spouts emitted,
+    /// replays and re-reads included).
+    SourceReads,
     /// Job restarts (Storm: worker restarts).
     Restarts,
     CheckpointsCompleted,
@@ -244,6 +250,15 @@ pub fn parse_chapter(
                     at.error(field("query"), format!("a seed range is from..to with 1 ..= {MAX_SEARCH_SEEDS} seeds"))
                 );
             }
+            Query::Count(Metric::VisibleRows | Metric::LateDropped | Metric::SourceRecords | Metric::SourceReads)
+                if spec.guarantee.is_some() || spec.sink.is_some() =>
+            {
+                return Err(at.error(
+                    field("query"),
+                    "`compare` does not show this number, and `run` cannot change the guarantee or sink: \
+                     use a scenario file written with the variant you ask about",
+                ));
+            }
             Query::Count(Metric::StormTimeouts | Metric::StormReplays) if !storm => {
                 return Err(at.error(field("query"), "a Storm metric needs a scenario whose model is Storm"));
             }
@@ -302,6 +317,8 @@ pub struct Observed {
     pub outcome: Outcome,
     pub rows: Vec<StoredRow>,
     pub late_dropped: u64,
+    pub source_records: u64,
+    pub source_reads: u64,
     pub restarts: u64,
     pub checkpoints_completed: u64,
     pub checkpoints_aborted: u64,
@@ -465,6 +482,8 @@ impl Exercise {
                 outcome,
                 rows: r.visible_rows().into_iter().cloned().collect(),
                 late_dropped: r.late_dropped(),
+                source_records: r.world.log.len() as u64,
+                source_reads: stats.spout_emitted,
                 restarts: stats.worker_restarts,
                 checkpoints_completed: 0,
                 checkpoints_aborted: 0,
@@ -483,11 +502,20 @@ impl Exercise {
         let stop = world.run();
         let r = run::RunResult { world, stop };
         let outcome = oracle::evaluate(&reference.visible_rows(), &r.visible_rows());
+        let plan = &r.world.scenario.plan;
+        let source_reads = (0..r.world.tasks.len())
+            .filter(|&t| {
+                matches!(plan.operators[plan.subtasks[t].operator].kind, engine::graph::OperatorKind::Source(_))
+            })
+            .map(|t| r.world.total_counters(t).records_in)
+            .sum();
         let count = |f: fn(&CheckpointOutcome) -> bool| r.world.checkpoints.iter().filter(|c| f(&c.outcome)).count();
         Observed {
             outcome,
             rows: r.visible_rows().into_iter().cloned().collect(),
             late_dropped: r.late_dropped(),
+            source_records: r.world.log.len() as u64,
+            source_reads,
             restarts: u64::from(r.world.restarts),
             checkpoints_completed: count(|o| matches!(o, CheckpointOutcome::Completed { .. })) as u64,
             checkpoints_aborted: count(|o| matches!(o, CheckpointOutcome::Aborted { .. })) as u64,
@@ -596,6 +624,8 @@ impl Exercise {
             Metric::DuplicatedRecords => o.outcome.duplicated_records.len(),
             Metric::VisibleRows => o.rows.len(),
             Metric::LateDropped => return o.late_dropped,
+            Metric::SourceRecords => return o.source_records,
+            Metric::SourceReads => return o.source_reads,
             Metric::Restarts => return o.restarts,
             Metric::CheckpointsCompleted => return o.checkpoints_completed,
             Metric::CheckpointsAborted => return o.checkpoints_aborted,
@@ -787,6 +817,10 @@ impl Exercise {
                 Metric::DuplicatedRecords => place("records lost/dup (the 2nd number)"),
                 Metric::VisibleRows => "the heading `== sink output (N visible rows) ==`".into(),
                 Metric::LateDropped => "the summary's `late records dropped`".into(),
+                Metric::SourceRecords => "the summary's `source log N records`".into(),
+                Metric::SourceReads => {
+                    "the summary's `records in` of the source operator (totals over all job attempts)".into()
+                }
                 Metric::Restarts => place("restarts"),
                 Metric::CheckpointsCompleted => place("checkpoints (N ok)"),
                 Metric::CheckpointsAborted => place("checkpoints (N ab)"),
