@@ -790,51 +790,70 @@ impl Exercise {
         )
     }
 
-    /// Where the answer is in the command's output.
+    /// Where the answer is in the command's output ([`Exercise::command`]).
     pub fn look(&self) -> String {
+        let storm = self.scenario.runtime() == Runtime::Storm;
         let row = match (self.spec.guarantee, self.spec.sink) {
             (None, None) => None,
             (g, k) => {
                 let g = g.unwrap_or(self.scenario.guarantee);
-                Some(format!(
-                    "the row {} ({})",
-                    variant_code(self.scenario.runtime(), g, k.unwrap_or_else(|| run::own_sink(&self.scenario))),
-                    g.label()
-                ))
+                let code = variant_code(self.scenario.runtime(), g, k.unwrap_or_else(|| run::own_sink(&self.scenario)));
+                Some(format!("the row {code} ({})", g.label()))
             }
         };
-        let place = |column: &str| match &row {
-            Some(row) => format!("{row}, column `{column}`"),
-            None => format!("the line `oracle vs the fault-free reference`: {column}"),
-        };
-        match &self.spec.query {
+        let oracle = "the line `oracle vs the …fault-free …`";
+        // (compare's column, where `run` prints it)
+        let (column, in_run): (&str, String) = match &self.spec.query {
             Query::Count(m) => match m {
-                Metric::DuplicateRows => place("rows missing/dup/wrong/unexp (the 2nd number)"),
-                Metric::MissingRows => place("rows missing/dup/wrong/unexp (the 1st number)"),
-                Metric::WrongRows => place("rows missing/dup/wrong/unexp (the 3rd number)"),
-                Metric::UnexpectedRows => place("rows missing/dup/wrong/unexp (the 4th number)"),
-                Metric::LostRecords => place("records lost/dup (the 1st number)"),
-                Metric::DuplicatedRecords => place("records lost/dup (the 2nd number)"),
-                Metric::VisibleRows => "the heading `== sink output (N visible rows) ==`".into(),
-                Metric::LateDropped => "the summary's `late records dropped`".into(),
-                Metric::SourceRecords => "the summary's `source log N records`".into(),
-                Metric::SourceReads => {
-                    "the summary's `records in` of the source operator (totals over all job attempts)".into()
+                Metric::DuplicateRows => {
+                    ("rows missing/dup/wrong/unexp (the 2nd number)", format!("{oracle}: `duplicate N`"))
                 }
-                Metric::Restarts => place("restarts"),
-                Metric::CheckpointsCompleted => place("checkpoints (N ok)"),
-                Metric::CheckpointsAborted => place("checkpoints (N ab)"),
-                Metric::StormTimeouts => place("t/o"),
-                Metric::StormReplays => place("replays"),
+                Metric::MissingRows => {
+                    ("rows missing/dup/wrong/unexp (the 1st number)", format!("{oracle}: `rows missing N`"))
+                }
+                Metric::WrongRows => ("rows missing/dup/wrong/unexp (the 3rd number)", format!("{oracle}: `wrong N`")),
+                Metric::UnexpectedRows => {
+                    ("rows missing/dup/wrong/unexp (the 4th number)", format!("{oracle}: `unexpected N`"))
+                }
+                Metric::LostRecords => {
+                    ("records lost/dup (the 1st number)", format!("{oracle}: `source records lost N`"))
+                }
+                Metric::DuplicatedRecords => ("records lost/dup (the 2nd number)", format!("{oracle}: `duplicated N`")),
+                Metric::VisibleRows => ("", "the heading `== sink output (N visible rows) ==`".into()),
+                Metric::LateDropped if storm => {
+                    ("", "the summary's `late tuples dropped (acked) by windowed bolts: N`".into())
+                }
+                Metric::LateDropped => ("", "the summary's `late records dropped: N`".into()),
+                Metric::SourceRecords => ("", "the summary's `source log N records`".into()),
+                Metric::SourceReads if storm => ("", "the summary's `spout: N emitted`".into()),
+                Metric::SourceReads => {
+                    ("", "the summary's `records in` of the source operator (totals over all job attempts)".into())
+                }
+                Metric::Restarts if storm => ("restarts", "the summary's `executor restarts: N`".into()),
+                Metric::Restarts => (
+                    "restarts",
+                    "the summary's `counts are totals over all N job attempts`: N - 1 restarts (no such line: none)"
+                        .into(),
+                ),
+                Metric::CheckpointsCompleted => {
+                    ("checkpoints (N ok)", "the summary's `checkpoints: N completed`".into())
+                }
+                Metric::CheckpointsAborted => ("checkpoints (N ab)", "the summary's `checkpoints: … M aborted`".into()),
+                Metric::StormTimeouts => ("t/o", "the summary's `spout: … N timed out`".into()),
+                Metric::StormReplays => (
+                    "replays",
+                    "the summary's `spout: … (N replays after a timeout or fail, M re-read …)`: N + M".into(),
+                ),
             },
-            Query::Outcome => match row {
-                Some(row) => format!("{row}, column `output`"),
-                None => "the line `oracle vs the fault-free reference` (its first word)".into(),
-            },
-            Query::Variants(_) => "the table's `output` column, one row per variant".into(),
-            Query::LateWindows { .. } => "the sink output: rows marked `late`".into(),
-            Query::FireTime { .. } => "the sink output: the window's first row, column `visible at`".into(),
-            Query::FindSeed { .. } => "the `output` column of the exercise's row".into(),
+            Query::Outcome => ("output", format!("{oracle}: its first word")),
+            Query::Variants(_) => return "the table's `output` column, one row per variant".into(),
+            Query::FindSeed { .. } => return "the `output` column of the exercise's row".into(),
+            Query::LateWindows { .. } => return "the sink output: rows marked `late`".into(),
+            Query::FireTime { .. } => return "the sink output: the window's first row, column `visible at`".into(),
+        };
+        match row {
+            Some(row) => format!("{row}, column `{column}`"),
+            None => in_run,
         }
     }
 }
