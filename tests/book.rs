@@ -156,3 +156,94 @@ fn console_output_quoted_in_the_book_is_what_the_command_prints() {
     assert!(checked >= 4, "expected console blocks in the book, found {checked}");
     assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
 }
+
+/// The command an output excerpt (a ```text block) belongs to: its own first line
+/// `$ cargo run --release -- ARGS` or `$ streamlab ARGS`, else the single `$ streamlab ARGS` /
+/// `$ cargo run --release -- ARGS` line of a ```console block right before it. Commands that
+/// write files (`shrink`, `--trace`) or sweep many seeds are not run.
+fn excerpt_command(lines: &[&str], fence: usize) -> Option<(String, usize)> {
+    let args_of = |line: &str| {
+        let line = line.trim();
+        line.strip_prefix("$ cargo run --release -- ").or_else(|| line.strip_prefix("$ streamlab ")).map(str::to_string)
+    };
+    let own = lines.get(fence + 1).and_then(|l| args_of(l));
+    let (args, skip) = match own {
+        Some(args) => (args, 1),
+        None => {
+            // The block before: ```console with exactly one command and no output.
+            let mut i = fence.checked_sub(1)?;
+            while lines[i].trim().is_empty() {
+                i = i.checked_sub(1)?;
+            }
+            if lines[i].trim() != "```" {
+                return None;
+            }
+            let close = i;
+            let mut open = close.checked_sub(1)?;
+            while !lines[open].trim_start().starts_with("```") {
+                open = open.checked_sub(1)?;
+            }
+            if !lines[open].trim_start().starts_with("```console") || close - open != 2 {
+                return None;
+            }
+            (args_of(lines[open + 1])?, 0)
+        }
+    };
+    let words: Vec<&str> = args.split_whitespace().collect();
+    let runs = matches!(words.first(), Some(&("run" | "compare" | "replay" | "exercise")));
+    (runs && !words.contains(&"--trace")).then_some((args, skip))
+}
+
+/// Output excerpts quoted in ```text blocks are in their command's output: the block's lines,
+/// cut at lines that are `...`, each appear as consecutive lines of the output, in order.
+#[test]
+fn output_excerpts_quoted_in_the_book_are_in_their_commands_output() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    markdown_files(&root.join("book").join("src"), &mut files);
+    files.sort();
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("read markdown");
+        let lines: Vec<&str> = text.lines().collect();
+        for (fence, line) in lines.iter().enumerate() {
+            if !line.trim_start().starts_with("```text") {
+                continue;
+            }
+            let Some((args, skip)) = excerpt_command(&lines, fence) else { continue };
+            let body: Vec<&str> =
+                lines[fence + 1 + skip..].iter().take_while(|l| !l.trim_start().starts_with("```")).copied().collect();
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_streamlab"))
+                .args(args.split_whitespace())
+                .current_dir(root)
+                .output()
+                .expect("run streamlab");
+            let output = String::from_utf8_lossy(&out.stdout).into_owned();
+            let got: Vec<&str> = output.lines().map(str::trim_end).collect();
+            checked += 1;
+            let mut from = 0;
+            for chunk in body.split(|l| l.trim() == "..." || l.trim() == "…") {
+                let chunk: Vec<&str> = chunk.iter().map(|l| l.trim_end()).collect();
+                if chunk.is_empty() {
+                    continue;
+                }
+                match (from..=got.len().saturating_sub(chunk.len())).find(|&i| got[i..i + chunk.len()] == chunk[..]) {
+                    Some(i) => from = i + chunk.len(),
+                    None => {
+                        failures.push(format!(
+                            "{}:{}: `streamlab {args}` does not print\n{}\n(it prints\n{})",
+                            file.display(),
+                            fence + 1,
+                            chunk.join("\n"),
+                            output
+                        ));
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked >= 5, "expected output excerpts in the book, found {checked}");
+    assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+}
