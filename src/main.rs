@@ -28,6 +28,7 @@ fn write_stdout(args: std::fmt::Arguments) {
 }
 
 mod bench;
+mod exercise;
 mod sweep;
 
 /// Exit codes, the same for every command (also in the book: `reference/exit-codes.md`).
@@ -193,6 +194,16 @@ enum Command {
         #[arg(long, value_enum, default_value_t = BenchKind::All)]
         only: BenchKind,
     },
+    /// The book's exercises, graded by running their scenarios: `list`, `show ID`,
+    /// `check ID ANSWER` (exit 0 right, 1 wrong), `solve ID`.
+    Exercise {
+        #[command(subcommand)]
+        action: exercise::Action,
+        /// The repository root: chapter files are `<root>/book/exercises/*.ron`, and scenario
+        /// paths in them are relative to it.
+        #[arg(long, default_value = ".", global = true)]
+        root: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -224,6 +235,7 @@ fn main() -> ExitCode {
         Some(Command::SweepMerge { files }) => sweep::merge(&files),
         Some(Command::Replay { scenario, seed, until, trace, swarm }) => replay(&scenario, seed, until, trace, swarm),
         Some(Command::Shrink { scenario, seed, out, swarm, force }) => shrink(&scenario, seed, out, swarm, force),
+        Some(Command::Exercise { action, root }) => exercise::run(&root, action),
         Some(Command::Bench { seconds, .. }) if !(1..=MAX_BENCH_SECONDS).contains(&seconds) => {
             Err(Usage(format!("--seconds {seconds}: the benchmark runs 1 ..= {MAX_BENCH_SECONDS} virtual seconds"))
                 .into())

@@ -428,6 +428,8 @@ pub struct App {
     pub ledger_filter: LedgerFilter,
     /// Which events the event log lists.
     pub event_filter: crate::view::events::EventFilter,
+    /// The predict window: exercises on the loaded scenario, graded by a run.
+    pub predict: crate::view::predict::PredictState,
 }
 
 /// How the fault buttons inject: how long a crashed task manager stays down (None: for good),
@@ -472,6 +474,7 @@ impl App {
             faults: FaultSettings::default(),
             ledger_filter: LedgerFilter::default(),
             event_filter: Default::default(),
+            predict: Default::default(),
         };
         if let ScenarioSource::File(p) = &source {
             app.path_text = p.display().to_string();
@@ -658,6 +661,7 @@ impl App {
                 Tab::Outcomes => panels::outcomes::outcomes_ui(ui, session, cursor, &mut self.faults, &mut actions),
             }
         });
+        panels::predict::predict_window_ui(ui, session, &mut self.predict);
         self.finish_frame(actions, ui);
     }
 

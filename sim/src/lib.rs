@@ -7,6 +7,7 @@
 
 pub mod atomic_write;
 pub mod dist;
+pub mod exercise;
 pub mod export;
 pub mod external;
 pub mod faults;

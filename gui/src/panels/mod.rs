@@ -8,6 +8,7 @@ pub mod inspector;
 pub mod ledger;
 pub mod outcomes;
 pub mod plots;
+pub mod predict;
 pub mod scenario_bar;
 pub mod sinks;
 pub mod timeline;
