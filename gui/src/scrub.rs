@@ -20,6 +20,18 @@ use crate::view::markers::{self, Marker};
 /// steps (about a millisecond per 10 000 on a laptop).
 pub const SNAPSHOT_EVERY_EVENTS: u64 = 20_000;
 
+/// How snapshots copy the world's history-sized stores (the sink store's rows).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SnapshotCopy {
+    /// Share them with the live world (a snapshot costs the current state, plus the rows that
+    /// changed since the previous snapshot).
+    #[default]
+    Shared,
+    /// Copy them whole, as the recording did before the stores were shared: memory quadratic in
+    /// the run's length. Only `scrub_bench` asks for this, to measure the difference.
+    Deep,
+}
+
 /// The world after `events` kernel events.
 #[derive(Clone)]
 pub struct Snapshot {
@@ -142,12 +154,17 @@ impl RecordedRun {
     }
 
     pub fn record_every(scenario: Arc<Scenario>, seed: u64, every: u64) -> RecordedRun {
+        RecordedRun::record_copying(scenario, seed, every, SnapshotCopy::Shared)
+    }
+
+    /// As [`RecordedRun::record_every`], with the snapshots' copying chosen (for benchmarks).
+    pub fn record_copying(scenario: Arc<Scenario>, seed: u64, every: u64, copy: SnapshotCopy) -> RecordedRun {
         let untraced = World::new(scenario.clone(), seed, untraced_options());
         let traced = {
             let scenario = scenario.clone();
             move || World::new(scenario, seed, traced_options())
         };
-        RecordedRun::finish("original run".into(), traced, untraced, Vec::new(), every, None)
+        RecordedRun::finish("original run".into(), traced, untraced, Vec::new(), every, None, copy)
     }
 
     /// Run `scenario` with this fault schedule instead of its own, recording it.
@@ -157,7 +174,8 @@ impl RecordedRun {
             let (scenario, faults) = (scenario.clone(), faults.clone());
             move || World::with_faults(scenario, seed, traced_options(), faults)
         };
-        let mut run = RecordedRun::finish(label, traced, untraced, Vec::new(), SNAPSHOT_EVERY_EVENTS, None);
+        let mut run =
+            RecordedRun::finish(label, traced, untraced, Vec::new(), SNAPSHOT_EVERY_EVENTS, None, SnapshotCopy::Shared);
         run.faults = Some(faults);
         run
     }
@@ -186,7 +204,7 @@ impl RecordedRun {
         // snapshot is the changed world.
         let prefix: Vec<Snapshot> = self.snapshots.iter().filter(|s| s.events < events).cloned().collect();
         let fork = ForkInfo { parent, at_ns, what: what.clone() };
-        let mut run = RecordedRun::finish(what, traced, untraced, prefix, self.every, Some(fork));
+        let mut run = RecordedRun::finish(what, traced, untraced, prefix, self.every, Some(fork), SnapshotCopy::Shared);
         run.injections = injections;
         run.faults = self.faults.clone();
         run
@@ -199,6 +217,7 @@ impl RecordedRun {
         mut snapshots: Vec<Snapshot>,
         every: u64,
         fork: Option<ForkInfo>,
+        copy: SnapshotCopy,
     ) -> RecordedRun {
         let every = every.max(1);
         let (mut final_world, stop) = std::thread::scope(|scope| {
@@ -212,10 +231,14 @@ impl RecordedRun {
             loop {
                 if last.is_none_or(|l| untraced.events_processed >= l + every) {
                     last = Some(untraced.events_processed);
+                    let mut world = untraced.clone();
+                    if copy == SnapshotCopy::Deep {
+                        world.sink_store = world.sink_store.deep_clone();
+                    }
                     snapshots.push(Snapshot {
                         events: untraced.events_processed,
                         now_ns: untraced.now_ns(),
-                        world: Arc::new(untraced.clone()),
+                        world: Arc::new(world),
                     });
                 }
                 if !untraced.step() {
