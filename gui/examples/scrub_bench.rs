@@ -2,7 +2,7 @@
 //!
 //!     cargo run --release -p gui --example scrub_bench [-- <virtual seconds>]
 //!
-//! Prints: recording time (both passes), scrub latency to random moments (restore the nearest
+//! Prints: recording time, scrub latency to random moments (restore the nearest
 //! snapshot, step forward), small forward moves as during playback, and the time to build a
 //! frame's view models. Wall-clock time is read here, in a benchmark, never in the workbench's
 //! models. It prints; it asserts nothing about durations.
@@ -18,7 +18,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gui::scrub::{RecordedRun, SnapshotCopy};
+use gui::scrub::{RecordedRun, RunRecorder, SnapshotCopy};
 use gui::view::Frame;
 use sim::Scenario;
 
@@ -84,7 +84,7 @@ fn main() {
     let record_s = start.elapsed().as_secs_f64();
     let end = run.end_ns;
     println!(
-        "recording: {} virtual s, {} kernel events, {} trace events, {} snapshots (every {} events), {:.2} s wall for both passes",
+        "recording: {} virtual s, {} kernel events, {} trace events, {} snapshots (every {} events), {:.2} s wall",
         seconds,
         run.final_world.events_processed,
         run.trace.len(),
@@ -92,7 +92,7 @@ fn main() {
         gui::scrub::SNAPSHOT_EVERY_EVENTS,
         record_s
     );
-    assert_eq!(run.snapshot_pass_hash, run.final_world.recorder.hash(), "both passes saw the same run");
+    assert_eq!(gui::scrub::trace_hash(&run.trace), run.final_world.recorder.hash(), "every event traced once");
 
     let mut points = Points(0x5eed);
     let sends = run.sends.clone();
@@ -193,7 +193,7 @@ fn child(args: &[String]) {
     let mut run = record_in_mode(scenario, mode);
     let record_s = start.elapsed().as_secs_f64();
     let rss = peak_rss_mib().unwrap_or(f64::NAN);
-    assert_eq!(run.snapshot_pass_hash, run.final_world.recorder.hash(), "both passes saw the same run");
+    assert_eq!(gui::scrub::trace_hash(&run.trace), run.final_world.recorder.hash(), "every event traced once");
     let end = run.end_ns;
     let mut points = Points(0x5eed);
     let mut scrub = Vec::new();
@@ -218,7 +218,7 @@ fn child(args: &[String]) {
 /// Today's recording, or (`deep`) the one before snapshots shared their append-only stores.
 fn record_in_mode(scenario: Arc<Scenario>, mode: &str) -> RecordedRun {
     let copy = if mode == "deep" { SnapshotCopy::Deep } else { SnapshotCopy::Shared };
-    RecordedRun::record_copying(scenario, 1, gui::scrub::SNAPSHOT_EVERY_EVENTS, copy)
+    RunRecorder::original(scenario, 1).copying(copy).finish()
 }
 
 /// Runs `child` for each length and mode in its own process and prints a table with ratios.
