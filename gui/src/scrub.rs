@@ -235,6 +235,12 @@ impl RunRecorder {
         &self.label
     }
 
+    /// Call the run this instead.
+    pub fn labelled(mut self, label: String) -> Self {
+        self.label = label;
+        self
+    }
+
     /// Process at most `budget` kernel events (at least one); true once the run has ended.
     pub fn advance(&mut self, budget: u64) -> bool {
         if self.stop.is_some() {

@@ -132,7 +132,7 @@ mod tests {
         *v.get_mut(5).expect("in range") = 99;
         assert_eq!(v[5], 99);
         assert!(v.get_mut(v.len()).is_none());
-        assert_eq!(v.iter().rev().next(), reference.last());
+        assert_eq!(v.iter().next_back(), reference.last());
     }
 
     #[test]
