@@ -515,7 +515,12 @@ pub struct App {
     pub reference: Option<(Arc<Scenario>, Recording<ReferenceRecorder>)>,
     /// Start playing when the first recording is shown (the window's first load).
     autoplay: bool,
+    /// Presenter mode: everything larger (the job graph's text too) and high contrast.
+    pub presenter: bool,
 }
+
+/// How much presenter mode enlarges the whole workbench.
+pub const PRESENTER_ZOOM: f32 = 1.5;
 
 /// How the fault buttons inject: how long a crashed task manager stays down (None: for good),
 /// how long a cut-off, partition or delay lasts, and how much a delayed link adds.
@@ -569,6 +574,7 @@ impl App {
             pending: None,
             reference: None,
             autoplay,
+            presenter: false,
         };
         if let ScenarioSource::File(p) = &source {
             app.path_text = p.display().to_string();
@@ -796,6 +802,7 @@ impl App {
     /// The whole workbench, drawn into `ui`.
     pub fn workbench_ui(&mut self, ui: &mut egui::Ui) {
         let mut actions = Vec::new();
+        apply_presenter_mode(ui.ctx(), self.presenter);
         panels::keys_ui(ui, &mut actions);
         self.poll_pending();
         egui::Panel::top("scenario_bar").show(ui, |ui| {
@@ -849,7 +856,15 @@ impl App {
         egui::CentralPanel::default().show(ui, |ui| {
             let height = ui.available_height();
             ui.allocate_ui(egui::vec2(ui.available_width(), (height * 0.47).max(220.0)), |ui| {
-                panels::dag::dag_ui(ui, session, frame, self.selected, self.faults.restart_after_ms, &mut actions);
+                panels::dag::dag_ui(
+                    ui,
+                    session,
+                    frame,
+                    self.selected,
+                    self.faults.restart_after_ms,
+                    self.presenter,
+                    &mut actions,
+                );
             });
             ui.separator();
             ui.horizontal_wrapped(|ui| {
@@ -918,5 +933,18 @@ impl App {
 impl eframe::App for App {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.workbench_ui(ui);
+    }
+}
+
+/// Presenter mode's zoom and contrast on the whole context (only written when it changes).
+fn apply_presenter_mode(ctx: &egui::Context, presenter: bool) {
+    let zoom = if presenter { PRESENTER_ZOOM } else { 1.0 };
+    if ctx.zoom_factor() != zoom {
+        ctx.set_zoom_factor(zoom);
+    }
+    let strong = if ctx.global_style().visuals.dark_mode { egui::Color32::WHITE } else { egui::Color32::BLACK };
+    let want = presenter.then_some(strong);
+    if ctx.global_style().visuals.override_text_color != want {
+        ctx.global_style_mut(|s| s.visuals.override_text_color = want);
     }
 }

@@ -308,6 +308,58 @@ fn partitioning_and_delaying_a_link_fork_the_run() {
     let session = h.state().session.as_ref().unwrap();
     assert_eq!(session.runs.len(), 3, "a fork of the fork");
     assert_eq!(session.run().injections.len(), 2, "it replays both faults");
+    // While both are on, the graph marks them: on the task managers' headers and the channels.
+    let cursor = end / 4 + 1_000_000;
+    h.state_mut().apply(Action::Time(Command::Seek(cursor)));
+    h.run_steps(1);
+    let session = h.state_mut().session.as_mut().unwrap();
+    let dag = session.frame(cursor, None, true).dag.clone();
+    assert!(dag.link_faults[0].iter().any(|n| n == "partitioned from tm-1"), "{:?}", dag.link_faults);
+    assert!(dag.link_faults[2].iter().any(|n| n.starts_with('+') && n.ends_with("to tm-1")), "{:?}", dag.link_faults);
+    assert!(dag.channels.iter().any(|c| c.cut) && dag.channels.iter().any(|c| c.delay_ns > 0));
+    let late = session.run().end_ns;
+    assert!(h.query_by_label("partitioned from tm-1").is_some(), "on tm-0's header");
+    // Long after, neither is.
+    let dag = h.state_mut().session.as_mut().unwrap().frame(late, None, true).dag.clone();
+    assert!(dag.link_faults.iter().all(|l| l.is_empty()) && dag.channels.iter().all(|c| !c.cut && c.delay_ns == 0));
+}
+
+/// Every label of the job graph, at moments all through two scenarios (one with a crash, restarts
+/// and partitions), at both projector resolutions, in presenter mode and not: no two overlap.
+/// The labels are the ones the drawing code placed (`panels::labels`), read back after the frame.
+#[test]
+fn no_two_labels_of_the_job_graph_overlap() {
+    use gui::panels::labels::{dag_labels_id, overlapping, Labels};
+    let cases = [
+        (ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")), (1280.0, 800.0), false),
+        (ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")), (1920.0, 1080.0), true),
+        (ScenarioSource::Embedded, (1280.0, 800.0), true),
+        (ScenarioSource::Embedded, (1920.0, 1080.0), false),
+    ];
+    for (source, (w, h_px), presenter) in cases {
+        let mut h = Harness::builder()
+            .with_size(egui::vec2(w, h_px))
+            .build_ui_state(|ui, app: &mut App| app.workbench_ui(ui), App::new_headless(source.clone(), None));
+        h.state_mut().presenter = presenter;
+        h.run_steps(2);
+        let end = h.state().session.as_ref().unwrap().run().end_ns;
+        // A partition a quarter of the way in, so that cut channels and their piles are drawn too.
+        h.state_mut().apply(Action::Time(Command::Seek(end / 4)));
+        h.state_mut().apply(Action::Inject(gui::app::FaultRequest::Partition { a: 0, b: 1, duration_ms: 3_000 }));
+        h.run_steps(1);
+        let (mut total, mut floating) = (0, 0);
+        for k in 0..=40u64 {
+            h.state_mut().time.cursor_ns = end / 4 + (end - end / 4) * k / 40;
+            h.step();
+            let labels = Labels::last(&h.ctx, dag_labels_id());
+            let pairs = overlapping(&labels);
+            assert!(pairs.is_empty(), "{source:?} at {w}x{h_px}, presenter {presenter}, step {k}: {pairs:?}");
+            total += labels.len();
+            floating += labels.iter().filter(|l| l.floating).count();
+        }
+        assert!(total > 200, "the labels were collected ({total})");
+        assert!(floating > 0, "messages and channels were labelled ({source:?})");
+    }
 }
 
 /// The flow a new user tries first: on the default scenario, crash a task manager while a

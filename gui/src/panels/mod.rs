@@ -5,6 +5,7 @@ pub mod alignment;
 pub mod dag;
 pub mod events;
 pub mod inspector;
+pub mod labels;
 pub mod ledger;
 pub mod outcomes;
 pub mod plots;
