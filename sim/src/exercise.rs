@@ -476,7 +476,7 @@ impl Exercise {
                 None => scenario.clone(),
             };
             let r = crate::storm::run_storm_with_faults(variant, seed, false, faults);
-            let outcome = oracle::evaluate(&reference.visible_rows(), &r.visible_rows());
+            let outcome = oracle::evaluate(&reference.observed(), &r.observed());
             let stats = r.world.stats;
             return Observed {
                 outcome,
@@ -501,7 +501,7 @@ impl Exercise {
         let mut world = World::with_faults(variant, seed, options, faults);
         let stop = world.run();
         let r = run::RunResult { world, stop };
-        let outcome = oracle::evaluate(&reference.visible_rows(), &r.visible_rows());
+        let outcome = oracle::evaluate(&reference.observed(), &r.observed());
         let plan = &r.world.scenario.plan;
         let source_reads = (0..r.world.tasks.len())
             .filter(|&t| {
