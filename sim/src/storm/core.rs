@@ -536,6 +536,14 @@ impl StormCore {
         self.execs.get(task as usize).map(|e| e.node)
     }
 
+    /// The node whose executor a timer belongs to (Trident's clock: the coordinator's).
+    pub fn node_of_timer(&self, timer: &Timer) -> Option<NodeId> {
+        match timer {
+            Timer::Run { task, .. } | Timer::Rotate { task, .. } => self.node_of(*task),
+            Timer::TridentTick => self.node_of(self.coordinator_task() as u32),
+        }
+    }
+
     /// Is `node` alive, and how often has it died?
     pub fn node_state(&self, node: NodeId) -> Option<(bool, u32)> {
         Some((*self.nodes_alive.get(node)?, self.node_incarnation[node]))
