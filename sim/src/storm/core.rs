@@ -60,6 +60,10 @@ pub enum Msg {
         root: RootId,
         value: u64,
     },
+    /// A bolt failed a tuple of the tree (`collector.fail`).
+    AckerFail {
+        root: RootId,
+    },
     SpoutAck {
         root: RootId,
     },
@@ -93,7 +97,14 @@ pub enum Msg {
 
 impl Msg {
     fn is_ack_traffic(&self) -> bool {
-        matches!(self, Msg::AckerInit { .. } | Msg::AckerAck { .. } | Msg::SpoutAck { .. } | Msg::SpoutFail { .. })
+        matches!(
+            self,
+            Msg::AckerInit { .. }
+                | Msg::AckerAck { .. }
+                | Msg::AckerFail { .. }
+                | Msg::SpoutAck { .. }
+                | Msg::SpoutFail { .. }
+        )
     }
 }
 
@@ -188,6 +199,8 @@ struct Exec {
     /// Round-robin position per output gate (shuffle grouping).
     rr: Vec<usize>,
     records_in: u64,
+    /// Explicit fails so far per source record (`StormConfig::fails`; lost with the worker).
+    failed: BTreeMap<SourceRef, u32>,
 }
 
 /// The numbers `compare` and `run` show for a Storm run.
@@ -209,6 +222,8 @@ pub struct StormStats {
     pub trident_batches: u64,
     pub trident_replays: u64,
     pub trident_skipped_updates: u64,
+    /// Tuples a bolt failed explicitly (`StormConfig::fails`).
+    pub bolt_fails: u64,
 }
 
 /// Trident's coordinator and its durable state (ZooKeeper and the state store survive crashes).
@@ -257,6 +272,8 @@ pub struct StormCore {
     window_lag_ms: i64,
     pub stats: StormStats,
     pub finished_at_ns: Option<TimeNs>,
+    /// `StormConfig::fails` resolved: (operator, predicate, times).
+    fail_rules: Vec<(usize, engine::transform::FilterFn, u32)>,
     out: Vec<Out>,
 }
 
@@ -268,7 +285,7 @@ impl StormCore {
     /// and restarting workers is the world's call ([`StormCore::crash_node`],
     /// [`StormCore::node_back`]).
     pub fn new(scenario: Arc<Scenario>, seed: u64, keep_trace: bool, faults: Vec<Fault>) -> StormCore {
-        let config = scenario.model.storm().copied().unwrap_or_default();
+        let config = scenario.model.storm().cloned().unwrap_or_default();
         let mut gen_rng = SimRng::for_stream(seed, Stream::Generator);
         let log = Arc::new(SourceLog::build(&scenario.log, scenario.partitions, scenario.duration_ms, &mut gen_rng));
         let window_lag_ms = match scenario.watermarks {
@@ -309,9 +326,17 @@ impl StormCore {
             window_lag_ms,
             stats: StormStats::default(),
             finished_at_ns: None,
+            fail_rules: Vec::new(),
             out: Vec::new(),
             scenario,
         };
+        if core.trident.is_none() {
+            for f in &core.config.fails {
+                if let Some(op) = core.scenario.plan.operators.iter().position(|o| o.name == f.bolt) {
+                    core.fail_rules.push((op, f.when.clone(), f.times));
+                }
+            }
+        }
         let subtasks = core.scenario.plan.subtasks.len();
         for id in 0..subtasks {
             let node = core.scenario.node_of_subtask(id);
@@ -402,6 +427,7 @@ impl StormCore {
             role,
             rr: vec![0; gates],
             records_in: 0,
+            failed: BTreeMap::new(),
         }
     }
 
@@ -784,6 +810,14 @@ impl StormCore {
                 self.acker_outcome(task, root, out, now);
                 Some(ack_cost)
             }
+            Msg::AckerFail { root } => {
+                let out = match &mut self.execs[task].role {
+                    Role::Acker(a) => a.fail(root),
+                    _ => return None,
+                };
+                self.acker_outcome(task, root, out, now);
+                Some(ack_cost)
+            }
             Msg::SpoutAck { root } => {
                 let mut batch_done = None;
                 if let Role::Spout(s) = &mut self.execs[task].role {
@@ -861,6 +895,11 @@ impl StormCore {
             },
             _ => return,
         };
+        if matches!(kind, BoltStep::Map(_) | BoltStep::Filter(_) | BoltStep::Sink(_))
+            && self.bolt_fails(task, &record, &held, now)
+        {
+            return;
+        }
         match kind {
             BoltStep::Map(f) => {
                 let mut r = record;
@@ -936,6 +975,31 @@ impl StormCore {
                 self.window_results(task, fired, acks, now);
             }
         }
+    }
+
+    /// `collector.fail(tuple)` if a `fails` rule of this bolt matches the tuple and has not yet
+    /// failed its source record `times` times here: a fail message per root to its acker (with
+    /// acking off there is no acker: the tuple is simply not processed, and lost).
+    fn bolt_fails(&mut self, task: usize, record: &Record, held: &Held, now: TimeNs) -> bool {
+        let Some(id) = self.execs[task].subtask else { return false };
+        let op = self.scenario.plan.subtasks[id].operator;
+        let Some(times) = self.fail_rules.iter().find(|(o, f, _)| *o == op && f.keeps(record)).map(|r| r.2) else {
+            return false;
+        };
+        let count = self.execs[task].failed.entry(record.source).or_insert(0);
+        if *count >= times {
+            return false;
+        }
+        *count += 1;
+        self.stats.bolt_fails += 1;
+        let roots: Vec<RootId> = held.id.roots().collect();
+        for root in roots {
+            if let Some(acker) = self.acker_of(root) {
+                self.recorder.record(now, TraceKind::StormAckerMessage, task as u32, 2, root as i64, 0);
+                self.send(task, acker, Msg::AckerFail { root }, now);
+            }
+        }
+        true
     }
 
     /// Emit fired windows anchored to their tuples, then ack the tuples that left every window.

@@ -109,6 +109,19 @@ impl StormWorld {
         self.stop
     }
 
+    /// Step while the next event is due at or before `until_ns` (and the run has not stopped):
+    /// `replay --until` and the workbench's scrubbing.
+    pub fn run_until(&mut self, until_ns: TimeNs) {
+        while self.stop.is_none() && self.queue.peek_time_ns().is_some_and(|t| t <= until_ns) {
+            self.step();
+        }
+    }
+
+    /// Is nothing left to process (the next [`StormWorld::step`] stops the run)?
+    pub fn queue_is_empty(&self) -> bool {
+        self.queue.peek_time_ns().is_none()
+    }
+
     pub fn run(&mut self) -> StopReason {
         while self.step() {}
         self.stop.unwrap_or(StopReason::Stalled)
