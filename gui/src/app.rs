@@ -429,6 +429,8 @@ pub struct App {
     pub ledger_filter: LedgerFilter,
     /// Which events the event log lists.
     pub event_filter: crate::view::events::EventFilter,
+    /// A Storm scenario's run, drawn by `panels::storm` instead of the Flink panels.
+    pub storm: Option<crate::view::storm::StormSession>,
 }
 
 /// How the fault buttons inject: how long a crashed task manager stays down (None: for good),
@@ -473,6 +475,7 @@ impl App {
             faults: FaultSettings::default(),
             ledger_filter: LedgerFilter::default(),
             event_filter: Default::default(),
+            storm: None,
         };
         if let ScenarioSource::File(p) = &source {
             app.path_text = p.display().to_string();
@@ -485,15 +488,13 @@ impl App {
     /// above it: a typo in a file should not take the workbench away.
     pub fn load(&mut self, source: ScenarioSource, seed: Option<u64>) {
         match source.load() {
-            // The workbench draws the Flink world only; showing a Storm scenario's pipeline run as
-            // Flink would teach the wrong lesson. Say so, and keep what is on screen.
+            // A Storm scenario gets its own view (the acker, tuple trees, timeouts).
             Ok(scenario) if sim::storm::StormWorld::is_storm(&scenario) => {
-                self.error = Some(format!(
-                    "{} runs on the Storm runtime, which the workbench cannot show yet. Run it headless: \
-                     streamlab run {file} (or streamlab compare {file} for Storm beside Flink).",
-                    scenario.name,
-                    file = scenario.file
-                ));
+                let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
+                self.seed_text = seed.to_string();
+                self.storm = Some(crate::view::storm::StormSession::record(Arc::new(scenario), seed));
+                self.session = None;
+                self.error = None;
             }
             Ok(scenario) => {
                 let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
@@ -502,6 +503,7 @@ impl App {
                 self.time = TimeControl::new(TimeControl::suggested_speed(session.run().end_ns));
                 self.selected = None;
                 self.session = Some(session);
+                self.storm = None;
                 self.error = None;
             }
             Err(e) => self.error = Some(e.to_string()),
@@ -598,6 +600,13 @@ impl App {
         egui::Panel::top("scenario_bar").show(ui, |ui| {
             panels::scenario_bar::scenario_bar_ui(ui, self, &mut actions);
         });
+        if let Some(storm) = &mut self.storm {
+            egui::CentralPanel::default().show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| panels::storm::storm_ui(ui, storm));
+            });
+            self.finish_frame(actions, ui);
+            return;
+        }
         if self.session.is_none() {
             egui::CentralPanel::default().show(ui, |ui| {
                 ui.label("No scenario loaded. Pick one above, or type a file path and press Open.");

@@ -10,6 +10,7 @@ pub mod outcomes;
 pub mod plots;
 pub mod scenario_bar;
 pub mod sinks;
+pub mod storm;
 pub mod timeline;
 pub mod transport;
 pub mod watermarks;
