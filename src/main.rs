@@ -594,31 +594,58 @@ fn finish_run(
     ExitCode::from(code)
 }
 
-/// `replay` of a Storm scenario: the whole run (Storm has no `--until` here), its summary and
-/// verdict, and with `--trace` every event — spout emits, acker messages, completed trees,
-/// timeouts, Trident batches and commits — for Perfetto or as JSON lines.
+/// `replay` of a Storm scenario: the run up to `--until` (paused there: time, pending tuples per
+/// spout, counters so far) or to its end (summary and verdict), and with `--trace` every event —
+/// spout emits and replays, acker inits, acks and fails, completed and failed trees, timeouts,
+/// Trident batches and commits — for Perfetto or as JSON lines.
 fn replay_storm(
     scenario: &Arc<Scenario>,
     seed: u64,
     until_ms: Option<u64>,
     trace: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
-    if until_ms.is_some() {
-        eprintln!("note: --until is not supported for Storm scenarios; replaying the whole run");
+    let mut world = sim::storm::StormWorld::new(scenario.clone(), seed, true);
+    if let Some(ms) = until_ms {
+        let until_ns = ms
+            .checked_mul(1_000_000)
+            .ok_or_else(|| Usage(format!("--until {ms}: at most {} ms", u64::MAX / 1_000_000)))?;
+        world.run_until(until_ns);
+        if world.queue_is_empty() {
+            world.step();
+        }
+    } else {
+        world.run();
     }
-    let result = sim::storm::run_storm(scenario.clone(), seed, true);
+    let Some(stop) = world.stop_reason() else {
+        outln!("\n== paused ==");
+        outln!("paused at {} (virtual); {} kernel events", report::format_ns(world.now_ns()), world.events_processed);
+        out!("{}", report::storm_progress(&world));
+        outln!("trace hash: {:#018x}", world.recorder.hash());
+        write_storm_trace(scenario, &world, trace)?;
+        return Ok(ExitCode::from(exit::OK));
+    };
+    let result = sim::storm::StormRun { world, stop };
     outln!("\n== summary ==");
     out!("{}", report::storm_summary(&result));
     let judgement = sim::run::judge_storm(scenario, seed, &result);
     outln!("oracle vs the fault-free reference: {}", judgement.describe(scenario.guarantee));
-    if let Some(path) = trace {
-        sim::export::write_trace_file(scenario, result.world.recorder.events(), &path)
-            .with_context(|| format!("writing the trace to {}", path.display()))?;
-        outln!("trace: {} events written to {}", result.world.recorder.count(), path.display());
-    }
+    write_storm_trace(scenario, &result.world, trace)?;
     let code = verdict_code(&judgement);
     if code != exit::OK {
         eprintln!("exit code {code}: see `streamlab --help` for the table");
     }
     Ok(ExitCode::from(code))
+}
+
+fn write_storm_trace(
+    scenario: &Scenario,
+    world: &sim::storm::StormWorld,
+    trace: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    if let Some(path) = trace {
+        sim::export::write_trace_file(scenario, world.recorder.events(), &path)
+            .with_context(|| format!("writing the trace to {}", path.display()))?;
+        outln!("trace: {} events written to {}", world.recorder.count(), path.display());
+    }
+    Ok(())
 }

@@ -518,6 +518,8 @@ pub struct App {
     autoplay: bool,
     /// Presenter mode: everything larger (the job graph's text too) and high contrast.
     pub presenter: bool,
+    /// A Storm scenario's run, drawn by `panels::storm` instead of the Flink panels.
+    pub storm: Option<crate::view::storm::StormSession>,
 }
 
 /// How much presenter mode enlarges the whole workbench.
@@ -577,6 +579,7 @@ impl App {
             reference: None,
             autoplay,
             presenter: false,
+            storm: None,
         };
         if let ScenarioSource::File(p) = &source {
             app.path_text = p.display().to_string();
@@ -599,15 +602,15 @@ impl App {
         then_variant: (Option<Guarantee>, Option<SinkKind>),
     ) {
         match source.load() {
-            // The workbench draws the Flink world only; showing a Storm scenario's pipeline run as
-            // Flink would teach the wrong lesson. Say so, and keep what is on screen.
+            // A Storm scenario gets its own view (the acker, tuple trees, timeouts).
             Ok(scenario) if sim::storm::StormWorld::is_storm(&scenario) => {
-                self.error = Some(format!(
-                    "{} runs on the Storm runtime, which the workbench cannot show yet. Run it headless: \
-                     streamlab run {file} (or streamlab compare {file} for Storm beside Flink).",
-                    scenario.name,
-                    file = scenario.file
-                ));
+                let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
+                self.seed_text = seed.to_string();
+                self.storm = Some(crate::view::storm::StormSession::record(Arc::new(scenario), seed));
+                self.session = None;
+                // A Flink recording still under way would replace the Storm view when it lands.
+                self.pending = None;
+                self.error = None;
             }
             Ok(scenario) => {
                 let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
@@ -615,6 +618,7 @@ impl App {
                 let recorder = RunRecorder::original(base.clone(), seed);
                 let what = format!("Recording {} (seed {seed})", base.name);
                 self.seed_text = seed.to_string();
+                self.storm = None;
                 self.error = None;
                 let purpose = Purpose::Load { base, seed, source, then_variant };
                 self.start(what, recorder, purpose);
@@ -814,6 +818,13 @@ impl App {
             egui::Panel::top("recording").show(ui, |ui| {
                 panels::progress_ui(ui, &pending.recording.what, pending.recording.progress(), &mut actions);
             });
+        }
+        if let Some(storm) = &mut self.storm {
+            egui::CentralPanel::default().show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| panels::storm::storm_ui(ui, storm));
+            });
+            self.finish_frame(actions, ui);
+            return;
         }
         if self.session.is_none() {
             egui::CentralPanel::default().show(ui, |ui| match &self.pending {

@@ -12,6 +12,7 @@ pub mod markers;
 pub mod outcomes;
 pub mod plots;
 pub mod predict;
+pub mod storm;
 pub mod watermarks;
 
 use sim::kernel::TimeNs;

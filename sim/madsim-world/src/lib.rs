@@ -94,6 +94,8 @@ use sim::invariants::{CommitInvariant, TaskInvariants};
 use sim::kernel::{SimRng, Stream};
 use sim::scenario::{Guarantee, NodeId, Scenario, JOB_MANAGER};
 
+pub mod storm;
+
 // ---- public API ------------------------------------------------------------------------------
 
 /// Faults for a madsim run. Node indices as in [`sim::scenario::NodeId`]: 0 is the job
