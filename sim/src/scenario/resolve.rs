@@ -228,7 +228,7 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
     }
 
     let pipeline_result = pipeline;
-    Ok(Scenario {
+    let mut scenario = Scenario {
         name: super::error::printable(&raw.name),
         description: super::error::printable(&raw.description),
         file: loc.file.to_string(),
@@ -260,9 +260,12 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
         track_lineage: raw.track_lineage,
         expect: raw.expect.clone(),
         model: raw.model,
+        admission: super::budget::Admission::default(),
         warnings,
         raw,
-    })
+    };
+    scenario.admission = super::budget::admission(&scenario, loc);
+    Ok(scenario)
 }
 
 /// A fault's checkpoint number and start time (processing ms), with the field each is in.
