@@ -275,7 +275,15 @@ fn a_generator_that_would_exceed_the_event_limit_is_refused() {
         r#"source: Events([(key: "a", value: 1, ts: 5, arrives: 10)]),"#,
         "duration_ms: 600_000,\n    source: Generator((rate_per_s: 1_000_000)),",
     );
-    check_invalid(&text, "source.Generator.rate_per_s", "1_000_000", "the limit is 12000000");
+    check_invalid(&text, "source.Generator.rate_per_s", "1_000_000", "the limit is 100000000");
+    // Under that absolute limit but over the admission budget: refused at the same field, with
+    // the estimate; loaded with the budget off.
+    let text = VALID.replace(
+        r#"source: Events([(key: "a", value: 1, ts: 5, arrives: 10)]),"#,
+        "duration_ms: 60_000,\n    source: Generator((rate_per_s: 1_000_000)),",
+    );
+    check_invalid(&text, "source.Generator.rate_per_s", "1_000_000", "the budget is 1024 MiB and 30 s");
+    Scenario::parse_with(&text, FILE, sim::scenario::Budget::Off).expect("--no-budget loads it");
 }
 
 #[test]

@@ -114,7 +114,7 @@ fn check(e: &Expectation) -> Result<(), String> {
     let Some(rest) = error.strip_prefix(&format!("{shown}:")) else {
         return Err(format!("not located (no file:line:column): {error}"));
     };
-    let mut parts = rest.splitn(4, ": ");
+    let mut parts = rest.splitn(3, ": ");
     let (Some(position), Some(field), Some(message)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(format!("not in file:line:column: field: message form: {error}"));
     };
