@@ -102,7 +102,8 @@ pub fn run(
         ))
         .into());
     }
-    let scenario = Arc::new(super::load(scenario_arg, swarm)?);
+    let scenario =
+        Arc::new(super::load(scenario_arg, swarm, sim::scenario::budget::Command::Sweep { jobs: jobs as u64 })?);
     let total = seeds.len();
     // With --json, stdout carries only the JSON lines; the summary goes to stderr.
     let say = |line: String| if json { eprintln!("{line}") } else { outln!("{line}") };
