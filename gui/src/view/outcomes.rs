@@ -36,6 +36,12 @@ pub fn promise(guarantee: Guarantee) -> &'static str {
 pub fn summary(outcome: &Outcome) -> String {
     match outcome.class() {
         OutcomeClass::Exact => format!("exact: all {} rows as expected, no record lost or counted twice", outcome.reference_rows),
+        OutcomeClass::Regrouped => format!(
+            "regrouped: every source record counted as often as in the fault-free run, but event time grouped them into other rows ({} missing, {} unexpected, {} with another value): after a restore event time starts again, so late data and idle inputs can land differently",
+            outcome.missing_rows.len(),
+            outcome.unexpected_rows.len(),
+            outcome.wrong_rows.len(),
+        ),
         _ => format!(
             "{}: {} source records lost, {} counted more than once; rows: {} missing, {} extra, {} with a wrong value (of {} expected)",
             class_label(outcome.class()),
