@@ -747,20 +747,18 @@ impl Exercise {
             Truth::Seeds(_) if right => {
                 given_seed(&given).map_or_else(|| self.render(&solution.truth), |s| s.to_string())
             }
-            Truth::Seeds(t) => match given_seed(&given) {
-                Some(s) if matches!(self.spec.query, Query::FindSeed { from, to, .. } if !(from..to).contains(&s)) => {
-                    format!(
-                        "seed {s} is outside the range; {} of its seeds have the outcome (e.g. {})",
-                        t.len(),
-                        self.render(&solution.truth)
-                    )
-                }
-                Some(s) => format!(
-                    "seed {s} gives another outcome; {} seeds of the range have it (e.g. {})",
+            Truth::Seeds(t) => match (given_seed(&given), &self.spec.query) {
+                (Some(s), Query::FindSeed { from, to, outcome }) => format!(
+                    "{} ({} seeds of {from}..{to} give {outcome:?}, e.g. {})",
+                    if (*from..*to).contains(&s) {
+                        format!("another outcome for seed {s}")
+                    } else {
+                        format!("nothing for seed {s}: it is outside the range")
+                    },
                     t.len(),
                     self.render(&solution.truth)
                 ),
-                None => self.render(&solution.truth),
+                _ => self.render(&solution.truth),
             },
             t => self.render(t),
         };
