@@ -333,6 +333,8 @@ fn replay(
             outln!("\n== checkpoints ==");
             out!("{}", report::checkpoints_table(&result));
         }
+        outln!("\n== time: busy, backpressured, idle ==");
+        out!("{}", report::time_use_table(&result.world));
         for f in sim::run::faults_not_injected(&result.world) {
             outln!("{f}");
         }

@@ -178,6 +178,35 @@ fn exactly_once_keeps_its_promise_with_late_data_under_random_faults() {
     assert!(regrouped > 0, "no seed regrouped: the late-data path was not exercised");
 }
 
+/// Issue 11: backpressure as Flink's web UI reports it. Under the shipped backpressure scenario
+/// the source spends much of each second waiting for credit while the slow window is busy; the
+/// sink never waits; every subtask's three shares add up to a second.
+#[test]
+fn backpressure_shows_as_time_waiting_for_credit() {
+    let scenario = load("unaligned-under-backpressure.ron");
+    let run = sim::run::run_scenario(scenario.clone(), 42, sim::RunOptions::default());
+    let end = run.world.finished_at_ns.expect("finished");
+    let of = |name: &str| {
+        let op = scenario.plan.operators.iter().find(|o| o.name == name).expect("operator");
+        (op.first_subtask..op.first_subtask + op.parallelism as usize)
+            .map(|s| run.world.time_use[s].per_second(end, end))
+            .collect::<Vec<_>>()
+    };
+    let (source, window, sink) = (of("events"), of("counts"), of("out"));
+    assert!(source.iter().map(|s| s.backpressured).max().unwrap() > 200, "{source:?}");
+    assert!(window.iter().map(|s| s.busy).max().unwrap() > 200, "{window:?}");
+    assert!(sink.iter().all(|s| s.backpressured == 0), "{sink:?}");
+    for s in source.iter().chain(&window).chain(&sink) {
+        assert_eq!(s.busy + s.backpressured + s.idle, 1000);
+    }
+    // Without the bottleneck's slow-down and without flow control nothing waits.
+    let free = Arc::new(scenario.without_faults());
+    let run = sim::run::run_scenario(free, 42, sim::RunOptions::default());
+    let end = run.world.finished_at_ns.expect("finished");
+    let waited = run.world.time_use.iter().map(|t| t.per_second(end, end).backpressured).max().unwrap();
+    assert!(waited < 100, "fault-free, the source waits {waited} ms/s");
+}
+
 /// Lost messages are retransmitted and channels stay FIFO: loss only delays, so even a plain
 /// sink sees exactly the reference output, only later.
 #[test]

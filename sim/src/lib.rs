@@ -24,6 +24,7 @@ pub mod shrink;
 pub mod storm;
 pub mod strategies;
 pub mod testing;
+pub mod time_use;
 pub mod world;
 
 pub use run::{run_scenario, RunResult};

@@ -94,6 +94,29 @@ pub fn summary(result: &RunResult) -> String {
     out
 }
 
+/// Per operator, how its subtasks spent the run, as Flink's web UI shows a vertex: the busiest
+/// and the most backpressured subtask, in ms per second (`replay` prints it).
+pub fn time_use_table(world: &crate::World) -> String {
+    let end_ns = world.finished_at_ns.unwrap_or(world.now_ns());
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "per second of the run, ms (Flink's busyTimeMsPerSecond, backPressuredTimeMsPerSecond, idleTimeMsPerSecond)"
+    );
+    let _ = writeln!(out, "{:<16} {:>9} {:>15} {:>9}", "operator", "busy max", "backpressured max", "idle min");
+    for op in &world.scenario.plan.operators {
+        let shares: Vec<crate::time_use::MsPerSecond> = (op.first_subtask..op.first_subtask + op.parallelism as usize)
+            .filter_map(|s| world.time_use.get(s))
+            .map(|t| t.per_second(end_ns, end_ns))
+            .collect();
+        let busy = shares.iter().map(|s| s.busy).max().unwrap_or(0);
+        let backpressured = shares.iter().map(|s| s.backpressured).max().unwrap_or(0);
+        let idle = shares.iter().map(|s| s.idle).min().unwrap_or(0);
+        let _ = writeln!(out, "{:<16} {busy:>9} {backpressured:>17} {idle:>9}", op.name);
+    }
+    out
+}
+
 /// One sink row as a line of the text table.
 pub fn row_text(result: &RunResult, row: &StoredRow) -> String {
     let scenario = &result.world.scenario;

@@ -100,6 +100,9 @@ pub struct VariantReport {
     pub throughput_per_s: u64,
     /// Storm's figures (None for Flink rows).
     pub storm: Option<StormFigures>,
+    /// How the subtasks spent the run, Flink's web UI style: the highest busy and backpressured
+    /// and the lowest idle ms per second over all subtasks (None for Storm rows).
+    pub time_use_max: Option<crate::time_use::MsPerSecond>,
 }
 
 /// What a Storm row of `compare` adds: the cost of acking and what timeouts did.
@@ -225,7 +228,16 @@ pub fn run_variant(
         .iter()
         .map(|r| r.visible_ns.unwrap_or(r.written_ns).saturating_sub(r.row.ingest_ns))
         .collect();
+    let end_ns = world.finished_at_ns.unwrap_or(world.now_ns());
+    let shares: Vec<crate::time_use::MsPerSecond> =
+        world.time_use.iter().map(|t| t.per_second(end_ns, end_ns)).collect();
+    let time_use_max = crate::time_use::MsPerSecond {
+        busy: shares.iter().map(|s| s.busy).max().unwrap_or(0),
+        backpressured: shares.iter().map(|s| s.backpressured).max().unwrap_or(0),
+        idle: shares.iter().map(|s| s.idle).min().unwrap_or(0),
+    };
     VariantReport {
+        time_use_max: Some(time_use_max),
         guarantee,
         sink,
         verdict: outcome.verdict(guarantee),
@@ -311,6 +323,7 @@ pub fn run_storm_variant(
         trace_hash: world.recorder.hash(),
         runtime: Runtime::Storm,
         throughput_per_s: per_second(records, world.finished_at_ns.unwrap_or(world.now_ns())),
+        time_use_max: None,
         storm: Some(StormFigures {
             ack_messages_per_tuple: stats.ack_messages as f64 / records.max(1) as f64,
             replays: stats.replays + stats.rereads + stats.trident_replays,
