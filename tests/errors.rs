@@ -275,7 +275,15 @@ fn a_generator_that_would_exceed_the_event_limit_is_refused() {
         r#"source: Events([(key: "a", value: 1, ts: 5, arrives: 10)]),"#,
         "duration_ms: 600_000,\n    source: Generator((rate_per_s: 1_000_000)),",
     );
-    check_invalid(&text, "source.Generator.rate_per_s", "1_000_000", "the limit is 12000000");
+    check_invalid(&text, "source.Generator.rate_per_s", "1_000_000", "the limit is 100000000");
+    // Under that absolute limit but over the admission budget: refused at the same field, with
+    // the estimate; loaded with the budget off.
+    let text = VALID.replace(
+        r#"source: Events([(key: "a", value: 1, ts: 5, arrives: 10)]),"#,
+        "duration_ms: 60_000,\n    source: Generator((rate_per_s: 1_000_000)),",
+    );
+    check_invalid(&text, "source.Generator.rate_per_s", "1_000_000", "the budget is 1024 MiB and 30 s");
+    Scenario::parse_with(&text, FILE, sim::scenario::Budget::Off).expect("--no-budget loads it");
 }
 
 #[test]
@@ -399,15 +407,16 @@ fn run_and_replay_exit_3_when_the_job_does_not_finish() {
 }
 
 /// Window state is budgeted: a legal-looking file whose input would put more (record, window)
-/// pairs into window state than the memory budget allows is refused at load, at the source's
-/// rate; the same file with fewer windows per record loads.
+/// pairs into window state than the admission budget allows is refused at load, at the window
+/// that makes them, with the estimate and the budget; the same file with fewer windows per record
+/// loads.
 #[test]
 fn window_state_beyond_the_memory_budget_is_refused() {
     let file = |slide_ms: u64| {
         format!(
             r#"Scenario(
     name: "budget",
-    duration_ms: 60_000,
+    duration_ms: 10_000,
     source: Generator((rate_per_s: 200_000)),
     pipeline: [
         Source(name: "in"),
@@ -418,9 +427,9 @@ fn window_state_beyond_the_memory_budget_is_refused() {
 )"#
         )
     };
-    // 12 M records x 600 windows each.
-    check_invalid(&file(100), "source.Generator.rate_per_s", "200_000", "(record, window) pairs");
-    // 12 M records x 4 windows: within the budget.
+    // 2 M records x 600 windows each.
+    check_invalid(&file(100), "pipeline[2].Window.kind", "Sliding", "the budget is 1024 MiB and 30 s");
+    // 2 M records x 4 windows: within the budget.
     Scenario::parse(&file(15_000), FILE).expect("a budget-sized scenario loads");
 }
 

@@ -127,7 +127,7 @@ fn check_exactly_once(scenario: &Arc<Scenario>, seed: u64) -> (Option<String>, M
     let reference = kernel(scenario, seed);
     let faults = MadsimFaults::random(seed, scenario.task_managers, 1_000, 10_000);
     let run = run_on_madsim(scenario.clone(), seed, &faults);
-    let outcome = oracle::evaluate(&reference.visible_rows(), &run.visible_rows());
+    let outcome = oracle::evaluate(&reference.observed(), &run.observed());
     let problem = if run.stop != MadsimStop::JobFinished {
         Some(format!("stopped with {:?}", run.stop))
     } else if !run.violations.is_empty() {
@@ -297,7 +297,7 @@ fn weaker_setups_show_their_anomalies_on_madsim() {
             let faults = MadsimFaults::random(seed, scenario.task_managers, 1_000, 10_000);
             let run = run_on_madsim(scenario.clone(), seed, &faults);
             assert_eq!(run.stop, MadsimStop::JobFinished, "{guarantee:?} seed {seed}");
-            let outcome = oracle::evaluate(&reference.visible_rows(), &run.visible_rows());
+            let outcome = oracle::evaluate(&reference.observed(), &run.observed());
             let broken = match guarantee {
                 Guarantee::AtMostOnce => outcome.has_duplicates(),
                 _ => outcome.has_loss(),
@@ -443,7 +443,7 @@ fn storm_promises_hold_under_madsim_kills() {
             assert_eq!(run.stop, MadsimStop::JobFinished, "{name} {g:?}: {faults:?}");
             assert!(run.violations.is_empty(), "{name} {g:?}: {:?}", run.violations);
             assert!(run.kills >= 1, "{name} {g:?}: a worker died");
-            let class = oracle::evaluate(&reference.visible_rows(), &run.visible_rows()).class();
+            let class = oracle::evaluate(&reference.observed(), &run.observed()).class();
             let kept = match g {
                 Guarantee::AtMostOnce => matches!(class, OutcomeClass::Exact | OutcomeClass::Loss),
                 Guarantee::AtLeastOnce => matches!(class, OutcomeClass::Exact | OutcomeClass::Duplicates),
@@ -463,7 +463,7 @@ fn storm_promises_hold_under_madsim_kills() {
             Arc::new(word_count.without_faults().with_runtime_variant(sim::scenario::Runtime::Storm, g, None));
         let run = run_storm_on_madsim(scenario, DEFAULT_SEED, &own);
         assert_eq!(run.stop, MadsimStop::JobFinished, "word count {g:?}");
-        let class = oracle::evaluate(&reference.visible_rows(), &run.visible_rows()).class();
+        let class = oracle::evaluate(&reference.observed(), &run.observed()).class();
         assert_eq!(class, want, "word count {g:?} with tm-1 killed at 12 s on madsim");
     }
 }

@@ -6,7 +6,9 @@
 //! observable; integer time (ns); all randomness from one seed, a sub-seed per component.
 
 pub mod atomic_write;
+pub mod chunked;
 pub mod dist;
+pub mod exercise;
 pub mod export;
 pub mod external;
 pub mod faults;

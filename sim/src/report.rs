@@ -220,7 +220,7 @@ pub fn compare_table(reports: &[crate::run::VariantReport]) -> String {
     }
     let _ = writeln!(
         out,
-        "verdict: exactly-once passes iff the output equals the fault-free reference; at-least-once iff nothing is lost; at-most-once iff nothing is duplicated (definitions: the book's \"What the oracle counts\")."
+        "verdict: exactly-once passes iff no source record is lost or duplicated and no result shown twice (Exact, or Regrouped: the same records grouped by event time into other rows than the fault-free reference's); at-least-once iff nothing is lost; at-most-once iff nothing is duplicated (definitions: the book's \"What the oracle counts\")."
     );
     if reports.iter().any(|r| r.storm.is_some()) {
         let _ = writeln!(

@@ -64,7 +64,7 @@ fn acking_is_at_least_once_under_swarm_faults() {
         let reference = storm_reference_run(&s, seed);
         let run = run_storm(s.clone(), seed, false);
         assert_eq!(run.stop, StopReason::JobFinished, "seed {seed}: {:?}", run.stop);
-        let outcome = sim::oracle::evaluate(&reference.visible_rows(), &run.visible_rows());
+        let outcome = sim::oracle::evaluate(&reference.observed(), &run.observed());
         assert!(!outcome.has_loss(), "seed {seed}: lost {:?}", outcome.lost_records);
         assert!(outcome.exact_records > 0, "seed {seed}: the reference has records");
         replayed += (run.world.stats.replays > 0) as u32;
@@ -83,7 +83,7 @@ fn acking_off_loses_and_never_duplicates() {
         let reference = storm_reference_run(&s, seed);
         let run = run_storm(s.clone(), seed, false);
         assert_eq!(run.stop, StopReason::JobFinished, "seed {seed}");
-        let outcome = sim::oracle::evaluate(&reference.visible_rows(), &run.visible_rows());
+        let outcome = sim::oracle::evaluate(&reference.observed(), &run.observed());
         assert!(!outcome.has_duplicates(), "seed {seed}: duplicated {:?}", outcome.duplicated_records);
         assert_eq!(run.world.stats.ack_messages, 0, "no acker, no ack traffic");
         lossy += outcome.has_loss() as u32;
@@ -101,7 +101,7 @@ fn trident_is_exact_under_swarm_faults() {
         let reference = storm_reference_run(&s, seed);
         let run = run_storm(s.clone(), seed, false);
         assert_eq!(run.stop, StopReason::JobFinished, "seed {seed}: {:?}", run.stop);
-        let outcome = sim::oracle::evaluate(&reference.visible_rows(), &run.visible_rows());
+        let outcome = sim::oracle::evaluate(&reference.observed(), &run.observed());
         assert_eq!(outcome.class(), OutcomeClass::Exact, "seed {seed}: {outcome:?}");
         replays += run.world.stats.trident_replays;
     }
@@ -192,7 +192,7 @@ fn a_bolt_failing_tuples_makes_the_spout_replay_them() {
     assert_eq!(stats.bolt_fails, 2 * matching, "each matching record failed twice");
     assert_eq!(stats.replays, 2 * matching, "each fail replayed from the spout");
     assert_eq!(stats.timeouts, 0, "explicit fails, not timeouts");
-    let outcome = sim::oracle::evaluate(&reference.visible_rows(), &alo.visible_rows());
+    let outcome = sim::oracle::evaluate(&reference.observed(), &alo.observed());
     assert_eq!(outcome.class(), OutcomeClass::Exact, "{outcome:?}");
     // The Perfetto export shows the acker's work: inits, acks, fails, trees completed and failed,
     // the spout's emits and replays, on the executors' threads (the acker has its own).
@@ -209,7 +209,7 @@ fn a_bolt_failing_tuples_makes_the_spout_replay_them() {
     assert!(events.iter().any(|e| e["ph"] == "M" && e["args"]["name"] == "__acker[1]"), "the second acker's thread");
 
     let amo = run_storm(Arc::new(base.with_runtime_variant(Runtime::Storm, Guarantee::AtMostOnce, None)), 3, false);
-    let outcome = sim::oracle::evaluate(&reference.visible_rows(), &amo.visible_rows());
+    let outcome = sim::oracle::evaluate(&reference.observed(), &amo.observed());
     assert_eq!(outcome.class(), OutcomeClass::Loss, "acking off: a failed tuple is gone");
     assert_eq!(outcome.lost_records.len() as u64, matching, "{outcome:?}");
 

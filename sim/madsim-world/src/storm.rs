@@ -56,11 +56,17 @@ pub struct StormMadsimResult {
     pub events: Vec<sim::recording::TraceEvent>,
     /// Things that must not happen (a timer set for another worker's executor, ...).
     pub violations: Vec<String>,
+    /// Source records a windowed bolt dropped as late.
+    pub late_sources: std::collections::BTreeSet<engine::SourceRef>,
 }
 
 impl StormMadsimResult {
     pub fn visible_rows(&self) -> Vec<&StoredRow> {
         self.store.visible()
+    }
+    /// What the oracle sees of this run.
+    pub fn observed(&self) -> sim::oracle::Observed<'_> {
+        sim::oracle::Observed { rows: self.visible_rows(), late: &self.late_sources }
     }
 }
 
@@ -237,6 +243,7 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, faults: MadsimFaults) -> 
         stop,
         store: std::mem::take(&mut st.core.sink_store),
         stats: st.core.stats,
+        late_sources: std::mem::take(&mut st.core.late_sources),
         finished_at_ns: st.core.finished_at_ns,
         packets_sent: st.packets_sent,
         kills,

@@ -790,8 +790,11 @@ pub enum OutcomeClass {
     /// Nothing duplicated; some effects lost.
     Loss,
     LossAndDuplicates,
-    /// Nothing lost or duplicated, but rows the reference does not show or shows with another
-    /// value (a session cut short, a window fired early): see `sim::oracle::Outcome`.
+    /// Every source record counted as often as in the reference, in other rows: event time
+    /// grouped the same records differently (a session split, late records in an on-time
+    /// firing after a restore restarted event time): see `sim::oracle::Outcome`.
+    Regrouped,
+    /// Without lineage (`track_lineage: false`): rows differ, none missing or shown twice.
     WrongValues,
 }
 
@@ -803,7 +806,21 @@ pub struct ExpectedOutcome {
     pub runtime: Runtime,
     pub guarantee: Guarantee,
     pub sink: SinkKind,
-    pub result: OutcomeClass,
+    /// The class the run must come out as; absent: whatever keeps the guarantee's promise
+    /// (`sim::oracle::Outcome::verdict`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<OutcomeClass>,
+}
+
+impl ExpectedOutcome {
+    /// Does a run of this variant, judged `class` and keeping its promise or not, meet it?
+    pub fn met_by(&self, class: OutcomeClass, promise_kept: bool) -> bool {
+        self.result.map_or(promise_kept, |r| r == class)
+    }
+    /// What it asks for, in words.
+    pub fn wanted(&self) -> String {
+        self.result.map_or_else(|| format!("the {} promise kept", self.guarantee.label()), |r| format!("{r:?}"))
+    }
 }
 pub(crate) fn default_checkpoint_timeout_ms() -> u64 {
     600_000

@@ -271,6 +271,8 @@ pub struct StormCore {
     trident: Option<TridentRuntime>,
     window_lag_ms: i64,
     pub stats: StormStats,
+    /// Source records a windowed bolt dropped as late (any attempt): see `sim::oracle::Observed`.
+    pub late_sources: std::collections::BTreeSet<engine::SourceRef>,
     pub finished_at_ns: Option<TimeNs>,
     /// `StormConfig::fails` resolved: (operator, predicate, times).
     fail_rules: Vec<(usize, engine::transform::FilterFn, u32)>,
@@ -325,6 +327,7 @@ impl StormCore {
             trident,
             window_lag_ms,
             stats: StormStats::default(),
+            late_sources: std::collections::BTreeSet::new(),
             finished_at_ns: None,
             fail_rules: Vec::new(),
             out: Vec::new(),
@@ -968,6 +971,7 @@ impl StormCore {
                 let fate = bolt.on_tuple(&record, handle, &mut fired, &mut acks);
                 if fate == TupleFate::Late {
                     self.stats.late_dropped += 1;
+                    self.late_sources.insert(record.source);
                     if !acks.contains(&handle) {
                         acks.push(handle);
                     }

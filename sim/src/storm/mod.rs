@@ -28,6 +28,10 @@ impl StormRun {
     pub fn visible_rows(&self) -> Vec<&StoredRow> {
         self.world.sink_store.visible()
     }
+    /// What the oracle sees of this run.
+    pub fn observed(&self) -> crate::oracle::Observed<'_> {
+        crate::oracle::Observed { rows: self.visible_rows(), late: &self.world.late_sources }
+    }
     pub fn late_dropped(&self) -> u64 {
         self.world.stats.late_dropped
     }
