@@ -27,6 +27,9 @@
 //! | end of job | the first checkpoint *triggered* after every task finished has completed and every task was notified | the same, confirmed by every task manager |
 //! | observability | full trace, pause, inspect, fork | final sink store and counters |
 //!
+//! The Storm runtime runs here too: [`storm`] drives the same `sim::storm::StormCore` as the
+//! kernel's Storm world, with its own table of what differs.
+//!
 //! Where the outcomes may legitimately differ: whether a record is late depends on when it
 //! arrives relative to the watermark, which is timing. Scenarios whose disorder can exceed the
 //! watermark bound (late firings, late side outputs, drops) give different sink contents in the

@@ -6,9 +6,9 @@
 //! |---|---|---|
 //! | topology, protocol, decisions | [`StormCore`] | the same [`StormCore`] |
 //! | network | the scenario's link latencies, partitions, loss; FIFO per (executor, executor) | madsim's datagrams (default 1–10 ms, reordering); per (worker, worker) ordered streams built here (sequence numbers and a reorder buffer) keep every connection FIFO, as Netty's TCP does; same-worker messages are handed over at once |
-//! | time | the event queue | madsim's clock; one async loop per worker sleeps until its next timer or packet |
+//! | time | the event queue | madsim's clock; one async loop per worker sleeps until its next timer or packet; madsim sleeps at least 1 ms, so timers that came due meanwhile run at their own times (per worker, never backwards), then the packets that arrived |
 //! | processing cost | `busy_until` per executor (in the core) | the same (the core arms its `Run` timers) |
-//! | worker crash | `Crash` faults at times; the supervisor restarts, or Nimbus reassigns after the heartbeat timeout | `Handle::kill` at a time (the node's loop, inbox and streams die; the core drops the worker's executors), `Handle::restart` after the delay (the node boots, tells the core, which starts fresh executors) |
+//! | worker crash | `Crash` faults at times (a scenario's crashes that come back become madsim kills with [`kills_of`]); the supervisor restarts, or Nimbus reassigns after the heartbeat timeout | `Handle::kill` at a time (the node's loop, inbox and streams die; the core drops the worker's executors), `Handle::restart` after the delay (the node boots, tells the core, which starts fresh executors) |
 //! | not modelled here | | packet loss and partitions (no retransmission: Storm's Netty connections are TCP), slow nodes, latency spikes, Nimbus reassignment |
 //!
 //! The executors' state lives in the core, which both worlds share as a library: a killed node's
