@@ -12,10 +12,12 @@ fn predict_then_reveal_on_the_perfect_watermark_scenario() {
         .with_size(egui::vec2(1400.0, 900.0))
         .build_ui_state(|ui, app: &mut App| app.workbench_ui(ui), App::new_headless(ScenarioSource::File(file), None));
     h.run_steps(1);
-    h.get_by_label_contains("Predict (1 exercises on this scenario)");
-    // The window starts collapsed (it would cover the graph): its toggle is labelled "Show".
-    h.get_by_label("Show").click();
+    // The window is closed until the scenario bar's Predict button opens it (it would cover
+    // the panels).
+    assert!(h.query_by_label_contains("exercises on this scenario").is_none());
+    h.get_by_label("Predict").click();
     h.run_steps(2);
+    h.get_by_label_contains("Predict (1 exercises on this scenario)");
     h.get_by_label_contains("et-1:").click();
     h.run_steps(1);
     h.state_mut().predict.answer = "12:06:00".into();

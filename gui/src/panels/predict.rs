@@ -7,14 +7,17 @@ use egui::Color32;
 use crate::app::Session;
 use crate::view::predict::{self, PredictState};
 
-/// Draw the predict window (collapsed until opened) for the loaded `session`.
+/// Draw the predict window, when opened from the scenario bar, for the loaded `session`.
 pub fn predict_window_ui(ui: &mut egui::Ui, session: &Session, state: &mut PredictState) {
+    if !state.open {
+        return;
+    }
     let course = state.course.get_or_insert_with(|| predict::load_course(&predict::course_root()));
     let course = match course {
         Ok(c) => c,
         Err(e) => {
             let e = e.clone();
-            egui::Window::new("Predict").default_open(false).show(ui.ctx(), |ui| {
+            egui::Window::new("Predict").open(&mut state.open).show(ui.ctx(), |ui| {
                 ui.colored_label(Color32::LIGHT_RED, format!("the exercises could not be loaded: {e}"));
             });
             return;
@@ -37,12 +40,13 @@ pub fn predict_window_ui(ui: &mut egui::Ui, session: &Session, state: &mut Predi
             Err(std::sync::mpsc::TryRecvError::Disconnected) => state.pending = None,
         }
     }
-    // Bottom left, above the timeline, growing upwards when opened: clear of the scenario bar,
-    // the transport and the inspector.
+    // Bottom left, above the timeline, growing upwards: clear of the scenario bar, the transport
+    // and the inspector. Closed with its x or the scenario bar's button.
     let content = ui.ctx().content_rect();
+    let mut open = state.open;
     let window = egui::Window::new(title)
         .id(egui::Id::unique("predict_window"))
-        .default_open(false)
+        .open(&mut open)
         .pivot(egui::Align2::LEFT_BOTTOM)
         .default_pos(egui::pos2(content.left() + 12.0, content.bottom() - 110.0))
         .default_width(520.0);
@@ -101,4 +105,5 @@ pub fn predict_window_ui(ui: &mut egui::Ui, session: &Session, state: &mut Predi
             ui.monospace(&r.command);
         }
     });
+    state.open &= open;
 }

@@ -13,6 +13,9 @@ use sim::exercise::{Course, Exercise, Solution};
 pub struct PredictState {
     /// The course, loaded on first use (an error is shown instead of the list).
     pub course: Option<Result<Course, String>>,
+    /// The window is open (the scenario bar's *Predict* button toggles it; closed, it covers
+    /// nothing).
+    pub open: bool,
     /// The chosen exercise's id.
     pub selected: Option<String>,
     pub answer: String,
