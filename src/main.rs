@@ -172,6 +172,10 @@ enum Command {
         until: Option<u64>,
         #[arg(long)]
         trace: Option<PathBuf>,
+        /// Write the run's charts (records per second, latency, watermark lag, checkpoint
+        /// durations) into this folder as PNG and SVG, as the workbench's Charts tab exports them.
+        #[arg(long)]
+        charts: Option<PathBuf>,
         /// Add the seed's random faults (as `sweep --swarm`) when the scenario has no swarm.
         #[arg(long)]
         swarm: bool,
@@ -245,7 +249,9 @@ fn main() -> ExitCode {
             sweep::run(&scenario, &seeds, jobs, force_jobs, swarm, shard.as_deref(), json)
         }
         Some(Command::SweepMerge { files }) => sweep::merge(&files),
-        Some(Command::Replay { scenario, seed, until, trace, swarm }) => replay(&scenario, seed, until, trace, swarm),
+        Some(Command::Replay { scenario, seed, until, trace, charts, swarm }) => {
+            replay(&scenario, seed, until, (trace, charts), swarm)
+        }
         Some(Command::Shrink { scenario, seed, out, swarm, force }) => shrink(&scenario, seed, out, swarm, force),
         Some(Command::Exercise { action, root }) => exercise::run(&root, action),
         Some(Command::Estimate { scenario }) => estimate(&scenario),
@@ -299,15 +305,21 @@ fn replay(
     scenario_arg: &str,
     seed: Option<u64>,
     until_ms: Option<u64>,
-    trace: Option<PathBuf>,
+    (trace, charts): (Option<PathBuf>, Option<PathBuf>),
     swarm: bool,
 ) -> anyhow::Result<ExitCode> {
     let scenario = Arc::new(load(scenario_arg, swarm, BudgetCommand::Replay)?);
     let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
-    outln!("{}", header(&scenario, seed));
     if scenario.runtime() == sim::scenario::Runtime::Storm {
+        if charts.is_some() {
+            return Err(
+                Usage("--charts: a Storm run has no charts yet (its trace export shows the acks)".into()).into()
+            );
+        }
+        outln!("{}", header(&scenario, seed));
         return replay_storm(&scenario, seed, until_ms, trace);
     }
+    outln!("{}", header(&scenario, seed));
     let mut world = sim::World::new(scenario.clone(), seed, RunOptions::default());
     let stop = match until_ms {
         Some(ms) => {
@@ -353,6 +365,11 @@ fn replay(
         sim::export::write_trace_file(&scenario, result.world.recorder.events(), &path)
             .with_context(|| format!("writing the trace to {}", path.display()))?;
         outln!("trace: {} events written to {}", result.world.recorder.count(), path.display());
+    }
+    if let Some(dir) = charts {
+        let written = gui::export::export_all(&gui::view::plots::all(&result.world), &dir)
+            .map_err(|e| anyhow::anyhow!("writing the charts: {e}"))?;
+        outln!("charts: {written}");
     }
     for v in &result.world.violations {
         eprintln!("INVARIANT VIOLATED at {} ns: {}", v.time_ns, v.message);

@@ -247,3 +247,36 @@ fn output_excerpts_quoted_in_the_book_are_in_their_commands_output() {
     assert!(checked >= 5, "expected output excerpts in the book, found {checked}");
     assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
 }
+
+/// The book's charts are made by a command, not drawn by hand: `streamlab replay
+/// scenarios/crash-during-checkpoint.ron --charts DIR` writes them, and the SVGs under
+/// book/src/images/charts must be what it writes today. `UPDATE_BOOK=1 cargo test --test book`
+/// regenerates them.
+#[test]
+fn the_book_charts_are_what_replay_draws() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let book = root.join("book/src/images/charts");
+    let dir = std::env::temp_dir().join(format!("streamlab-book-charts-{}", std::process::id()));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_streamlab"))
+        .current_dir(root)
+        .args(["replay", "scenarios/crash-during-checkpoint.ron", "--charts"])
+        .arg(&dir)
+        .output()
+        .expect("streamlab runs");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("charts: wrote 8 files"), "{out:?}");
+    let update = std::env::var_os("UPDATE_BOOK").is_some();
+    for name in ["checkpoint-durations", "records-per-second", "end-to-end-latency", "watermark-lag"] {
+        let drawn = std::fs::read_to_string(dir.join(format!("{name}.svg"))).expect("chart written");
+        let committed = book.join(format!("{name}.svg"));
+        if update {
+            std::fs::create_dir_all(&book).unwrap();
+            std::fs::write(&committed, &drawn).unwrap();
+            continue;
+        }
+        let text = std::fs::read_to_string(&committed).unwrap_or_else(|e| {
+            panic!("{}: {e} (UPDATE_BOOK=1 cargo test --test book writes it)", committed.display())
+        });
+        assert!(text == drawn, "{} is not what replay draws today (UPDATE_BOOK=1 regenerates it)", committed.display());
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

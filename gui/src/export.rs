@@ -103,7 +103,16 @@ fn draw<DB: DrawingBackend>(chart: &Chart, root: &DrawingArea<DB, Shift>) -> Res
         .y_label_area_size(60)
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(err)?;
-    ctx.configure_mesh().x_desc(chart.x_label.as_str()).y_desc(chart.y_label.as_str()).draw().map_err(err)?;
+    // Bars stand for checkpoints: label whole ids only, one tick per id.
+    let bars = chart.style == ChartStyle::Bars;
+    let ids = (x1 - x0).round().max(1.0) as usize;
+    let whole = |x: &f64| if (x - x.round()).abs() < 1e-6 { format!("{}", x.round() as i64) } else { String::new() };
+    let mut mesh = ctx.configure_mesh();
+    mesh.x_desc(chart.x_label.as_str()).y_desc(chart.y_label.as_str());
+    if bars {
+        mesh.x_labels(ids + 1).x_label_formatter(&whole);
+    }
+    mesh.draw().map_err(err)?;
     let n = chart.series.len().max(1) as f64;
     for (i, s) in chart.series.iter().enumerate() {
         let c = color(i);

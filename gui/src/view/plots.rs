@@ -90,7 +90,7 @@ pub fn records_per_second(world: &World) -> Chart {
         .collect();
     Chart {
         id: "records-per-second",
-        title: "Records processed per second, per operator".into(),
+        title: format!("Records processed per second, per operator — {}", run_label(world)),
         x_label: "virtual time (s)".into(),
         y_label: "records / s".into(),
         style: ChartStyle::TimeLines,
@@ -120,7 +120,7 @@ pub fn watermark_lag(world: &World) -> Chart {
         .collect();
     Chart {
         id: "watermark-lag",
-        title: "Watermark lag: processing time minus watermark".into(),
+        title: format!("Watermark lag: processing time minus watermark — {}", run_label(world)),
         x_label: "virtual time (s)".into(),
         y_label: "lag (ms)".into(),
         style: ChartStyle::TimeLines,
@@ -134,7 +134,7 @@ pub fn latency(world: &World) -> Chart {
     let buckets = || world.metrics.iter().enumerate().filter(|(_, b)| b.rows_visible > 0);
     Chart {
         id: "end-to-end-latency",
-        title: "End-to-end latency: row visible minus newest record ingested".into(),
+        title: format!("End-to-end latency: row visible minus newest record ingested — {}", run_label(world)),
         x_label: "virtual time (s)".into(),
         y_label: "latency (ms)".into(),
         style: ChartStyle::TimeLines,
@@ -156,9 +156,18 @@ pub fn checkpoint_durations(world: &World) -> Chart {
     let completed: Vec<_> =
         world.checkpoints.iter().filter(|c| matches!(c.outcome, CheckpointOutcome::Completed { .. })).collect();
     let ms = |ns: TimeNs| ns as f64 / 1e6;
+    // An aborted checkpoint is drawn too: how long it ran until it was given up.
+    let aborted: Vec<(f64, f64)> = world
+        .checkpoints
+        .iter()
+        .filter_map(|c| match c.outcome {
+            CheckpointOutcome::Aborted { at_ns, .. } => Some((c.id as f64, ms(at_ns.saturating_sub(c.triggered_ns)))),
+            _ => None,
+        })
+        .collect();
     Chart {
         id: "checkpoint-durations",
-        title: "Checkpoint duration and longest alignment".into(),
+        title: format!("Checkpoint duration and longest alignment — {}", run_label(world)),
         x_label: "checkpoint".into(),
         y_label: "ms".into(),
         style: ChartStyle::Bars,
@@ -171,8 +180,14 @@ pub fn checkpoint_durations(world: &World) -> Chart {
                 name: "longest alignment".into(),
                 points: completed.iter().map(|c| (c.id as f64, ms(c.max_alignment_ns()))).collect(),
             },
+            Series { name: "aborted (until given up)".into(), points: aborted },
         ],
     }
+}
+
+/// What a chart shows, for its title: scenario, seed and guarantee (slides need all three).
+pub fn run_label(world: &World) -> String {
+    format!("{}, seed {}, {}", world.scenario.name, world.seed, world.scenario.guarantee.label())
 }
 
 /// Every chart of a run.
