@@ -1,4 +1,4 @@
-//! The Storm panel: draws a [`StormFrame`] — the topology with the acker as a node, the
+//! The Storm panel: draws a [`StormFrame`](crate::view::storm::StormFrame) — the topology with the acker as a node, the
 //! cursor and the timeline with its timeouts, pending tuples per spout, the counters, and the
 //! selected spout tuple's tree with its ack value. Drawing only; the state is the
 //! [`StormSession`]'s cursor and selection.
