@@ -45,6 +45,8 @@ const NS_PER_MS: u64 = 1_000_000;
 const NS_PER_US: u64 = 1_000;
 
 impl Delay {
+    /// Bounded: every `*_ms` here is at most MAX_TIME_MS (1e11 ms, `scenario::limits`), so
+    /// `ms * NS_PER_MS` <= 1e17 fits a u64; the long tail doubles up to 20 times and saturates.
     pub fn sample_ns(&self, rng: &mut SimRng) -> u64 {
         match *self {
             Delay::Zero => 0,
@@ -59,7 +61,7 @@ impl Delay {
                     }
                     scale = scale.saturating_mul(2);
                 }
-                scale + rng.below(scale.max(1))
+                scale.saturating_add(rng.below(scale.max(1)))
             }
         }
     }
