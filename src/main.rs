@@ -29,6 +29,7 @@ fn write_stdout(args: std::fmt::Arguments) {
 }
 
 mod bench;
+mod exercise;
 mod sweep;
 
 /// Exit codes, the same for every command (also in the book: `reference/exit-codes.md`).
@@ -127,6 +128,12 @@ enum Command {
         #[arg(long)]
         swarm: bool,
     },
+    /// Combine the shard files of one sweep (each `sweep --json --shard K/N` output) into the
+    /// report one sweep of all their seeds prints.
+    SweepMerge {
+        /// Shard files: JSON lines as `sweep --json` writes them.
+        files: Vec<std::path::PathBuf>,
+    },
     /// Check many seeds: the declared outcomes (or the scenario's own guarantee), invariants,
     /// and that the job finishes. Prints every failing seed with the command that replays it.
     Sweep {
@@ -144,7 +151,9 @@ enum Command {
         /// Add random faults (crashes, partitions, spikes, slow nodes) when the scenario has none.
         #[arg(long)]
         swarm: bool,
-        /// Run only shard K of N (`K/N`, 1-based): seeds whose position mod N is K-1.
+        /// Run only shard K of N (`K/N`, 1-based): seeds whose position mod N is K-1. `env/N`
+        /// takes K from the batch system: `JOB_COMPLETION_INDEX` (a Kubernetes indexed Job) or
+        /// `SLURM_ARRAY_TASK_ID` (a Slurm job array).
         #[arg(long)]
         shard: Option<String>,
         /// Print one JSON object per line and seed and variant on stdout (seed, variant,
@@ -196,6 +205,16 @@ enum Command {
         #[arg(long, value_enum, default_value_t = BenchKind::All)]
         only: BenchKind,
     },
+    /// The book's exercises, graded by running their scenarios: `list`, `show ID`,
+    /// `check ID ANSWER` (exit 0 right, 1 wrong), `solve ID`.
+    Exercise {
+        #[command(subcommand)]
+        action: exercise::Action,
+        /// The repository root: chapter files are `<root>/book/exercises/*.ron`, and scenario
+        /// paths in them are relative to it.
+        #[arg(long, default_value = ".", global = true)]
+        root: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -225,8 +244,10 @@ fn main() -> ExitCode {
         Some(Command::Sweep { scenario, seeds, jobs, force_jobs, swarm, shard, json }) => {
             sweep::run(&scenario, &seeds, jobs, force_jobs, swarm, shard.as_deref(), json)
         }
+        Some(Command::SweepMerge { files }) => sweep::merge(&files),
         Some(Command::Replay { scenario, seed, until, trace, swarm }) => replay(&scenario, seed, until, trace, swarm),
         Some(Command::Shrink { scenario, seed, out, swarm, force }) => shrink(&scenario, seed, out, swarm, force),
+        Some(Command::Exercise { action, root }) => exercise::run(&root, action),
         Some(Command::Estimate { scenario }) => estimate(&scenario),
         Some(Command::Bench { seconds, .. }) if !(1..=MAX_BENCH_SECONDS).contains(&seconds) => {
             Err(Usage(format!("--seconds {seconds}: the benchmark runs 1 ..= {MAX_BENCH_SECONDS} virtual seconds"))
@@ -312,6 +333,8 @@ fn replay(
             outln!("\n== checkpoints ==");
             out!("{}", report::checkpoints_table(&result));
         }
+        outln!("\n== time: busy, backpressured, idle ==");
+        out!("{}", report::time_use_table(&result.world));
         for f in sim::run::faults_not_injected(&result.world) {
             outln!("{f}");
         }
@@ -622,31 +645,58 @@ fn finish_run(
     ExitCode::from(code)
 }
 
-/// `replay` of a Storm scenario: the whole run (Storm has no `--until` here), its summary and
-/// verdict, and with `--trace` every event — spout emits, acker messages, completed trees,
-/// timeouts, Trident batches and commits — for Perfetto or as JSON lines.
+/// `replay` of a Storm scenario: the run up to `--until` (paused there: time, pending tuples per
+/// spout, counters so far) or to its end (summary and verdict), and with `--trace` every event —
+/// spout emits and replays, acker inits, acks and fails, completed and failed trees, timeouts,
+/// Trident batches and commits — for Perfetto or as JSON lines.
 fn replay_storm(
     scenario: &Arc<Scenario>,
     seed: u64,
     until_ms: Option<u64>,
     trace: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
-    if until_ms.is_some() {
-        eprintln!("note: --until is not supported for Storm scenarios; replaying the whole run");
+    let mut world = sim::storm::StormWorld::new(scenario.clone(), seed, true);
+    if let Some(ms) = until_ms {
+        let until_ns = ms
+            .checked_mul(1_000_000)
+            .ok_or_else(|| Usage(format!("--until {ms}: at most {} ms", u64::MAX / 1_000_000)))?;
+        world.run_until(until_ns);
+        if world.queue_is_empty() {
+            world.step();
+        }
+    } else {
+        world.run();
     }
-    let result = sim::storm::run_storm(scenario.clone(), seed, true);
+    let Some(stop) = world.stop_reason() else {
+        outln!("\n== paused ==");
+        outln!("paused at {} (virtual); {} kernel events", report::format_ns(world.now_ns()), world.events_processed);
+        out!("{}", report::storm_progress(&world));
+        outln!("trace hash: {:#018x}", world.recorder.hash());
+        write_storm_trace(scenario, &world, trace)?;
+        return Ok(ExitCode::from(exit::OK));
+    };
+    let result = sim::storm::StormRun { world, stop };
     outln!("\n== summary ==");
     out!("{}", report::storm_summary(&result));
     let judgement = sim::run::judge_storm(scenario, seed, &result);
     outln!("oracle vs the fault-free reference: {}", judgement.describe(scenario.guarantee));
-    if let Some(path) = trace {
-        sim::export::write_trace_file(scenario, result.world.recorder.events(), &path)
-            .with_context(|| format!("writing the trace to {}", path.display()))?;
-        outln!("trace: {} events written to {}", result.world.recorder.count(), path.display());
-    }
+    write_storm_trace(scenario, &result.world, trace)?;
     let code = verdict_code(&judgement);
     if code != exit::OK {
         eprintln!("exit code {code}: see `streamlab --help` for the table");
     }
     Ok(ExitCode::from(code))
+}
+
+fn write_storm_trace(
+    scenario: &Scenario,
+    world: &sim::storm::StormWorld,
+    trace: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    if let Some(path) = trace {
+        sim::export::write_trace_file(scenario, world.recorder.events(), &path)
+            .with_context(|| format!("writing the trace to {}", path.display()))?;
+        outln!("trace: {} events written to {}", world.recorder.count(), path.display());
+    }
+    Ok(())
 }

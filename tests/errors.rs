@@ -432,3 +432,35 @@ fn window_state_beyond_the_memory_budget_is_refused() {
     // 2 M records x 4 windows: within the budget.
     Scenario::parse(&file(15_000), FILE).expect("a budget-sized scenario loads");
 }
+
+/// `replay --until` pauses a Storm run too: the time, the spout's pending tuples and the
+/// counters so far, a trace of what happened up to then; past the end it finishes as usual.
+#[test]
+fn replay_until_pauses_a_storm_run() {
+    let dir = std::env::temp_dir().join(format!("streamlab-storm-until-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let trace = dir.join("until.jsonl");
+    let out = streamlab()
+        .args(["replay", "scenarios/storm-word-count.ron", "--until", "5000", "--trace"])
+        .arg(&trace)
+        .output()
+        .expect("streamlab runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("== paused ==") && stdout.contains("paused at 4.999 s"), "{stdout}");
+    assert!(stdout.contains("pending now [(\"words[0]\""), "{stdout}");
+    let lines = std::fs::read_to_string(&trace).expect("trace written");
+    let last_ns = lines
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["time_ns"].as_u64())
+        .max()
+        .expect("events");
+    assert!(last_ns <= 5_000_000_000, "nothing after --until: {last_ns}");
+    assert!(lines.contains("\"StormAckerMessage\"") && lines.contains("__acker[0]"), "acker messages named");
+    let out =
+        streamlab().args(["replay", "scenarios/storm-word-count.ron", "--until", "999999"]).output().expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("== summary ==") && stdout.contains("topology finished"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

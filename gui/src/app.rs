@@ -6,16 +6,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use engine::sink::SinkKind;
-use sim::external::StoredRow;
 use sim::faults::{Fault, Trigger};
 use sim::kernel::TimeNs;
 use sim::oracle::Outcome;
+use sim::oracle::Seen;
 use sim::run::{VariantReport, DEFAULT_SEED};
 use sim::scenario::{Guarantee, JOB_MANAGER};
 use sim::{Scenario, ScenarioError};
 
 use crate::panels;
-use crate::scrub::RecordedRun;
+use crate::recording::{Driver, Poll, Recording, ReferenceRecorder};
+use crate::scrub::{RecordedRun, RunRecorder};
 use crate::time_control::{Command, TimeControl};
 use crate::view::dag::DagLayout;
 use crate::view::ledger::{Ledger, LedgerFilter, Provenance};
@@ -119,6 +120,24 @@ pub enum Action {
     /// Select a line of the outcome table (its provenance is shown).
     SelectLine(Option<usize>),
     ShowTab(Tab),
+    /// Stop the recording in progress (what is on screen stays).
+    CancelRecording,
+}
+
+/// What a recording in progress is for: applied when it is done.
+pub enum Purpose {
+    /// A scenario loaded (or run again with another seed), then shown under `then_variant`.
+    Load { base: Arc<Scenario>, seed: u64, source: ScenarioSource, then_variant: (Option<Guarantee>, Option<SinkKind>) },
+    /// A fork of run `parent` with a clicked fault.
+    Fork { parent: usize, schedule: String },
+    /// The shown run's fault schedule under another guarantee or sink kind.
+    Variant { variant: (Option<Guarantee>, Option<SinkKind>), schedule: String },
+}
+
+/// A run being recorded (off the UI thread, or in slices between frames).
+pub struct Pending {
+    pub recording: Recording<RunRecorder>,
+    pub purpose: Purpose,
 }
 
 /// A fault the user asks for, at the cursor.
@@ -206,7 +225,7 @@ pub struct Session {
     /// Per run: its rows against the fault-free reference (built when first shown).
     pub ledgers: Vec<Option<Ledger>>,
     /// Fault-free reference rows, per scenario variant (shared by the runs of that variant).
-    references: Vec<(Arc<Scenario>, Arc<Vec<StoredRow>>)>,
+    references: Vec<(Arc<Scenario>, Arc<Seen>)>,
     /// The provenance of the selected outcome line: (run, line).
     pub provenance: Option<((usize, usize), Option<Provenance>)>,
     /// Index of the run on screen.
@@ -238,7 +257,18 @@ impl Session {
             (None, None) => base.clone(),
             (g, sink) => Arc::new(base.with_variant(g.unwrap_or(base.guarantee), sink)),
         };
-        let run = RecordedRun::record(scenario.clone(), seed);
+        Session::from_run(base, variant, seed, source, RecordedRun::record(scenario, seed))
+    }
+
+    /// A session whose first run is `run` (recorded from `base` under `variant`).
+    pub fn from_run(
+        base: Arc<Scenario>,
+        variant: (Option<Guarantee>, Option<SinkKind>),
+        seed: u64,
+        source: ScenarioSource,
+        run: RecordedRun,
+    ) -> Session {
+        let scenario = run.scenario.clone();
         let charts = vec![plots::all(&run.final_world)];
         Session {
             layout: DagLayout::build(&scenario),
@@ -294,14 +324,30 @@ impl Session {
 
     /// Fork the shown run at `at_ns` with `request`, show the fork, return its index.
     pub fn fork_shown(&mut self, at_ns: TimeNs, request: FaultRequest) -> usize {
+        let (recorder, purpose) = self.fork_recorder(at_ns, request);
+        match purpose {
+            Purpose::Fork { parent, schedule } => self.add_fork(recorder.finish(), parent, schedule),
+            _ => self.shown,
+        }
+    }
+
+    /// The recording of a fork of the shown run at `at_ns` (the world at the fork point is made
+    /// here; the rest is recorded by whoever drives the recorder), and what to do with it.
+    pub fn fork_recorder(&mut self, at_ns: TimeNs, request: FaultRequest) -> (RunRecorder, Purpose) {
         let parent = self.shown;
         let label = format!("{} at {}", request.describe(), crate::view::time_text(&self.scenario, at_ns));
-        let fork = self.runs[parent].fork(parent, at_ns, label.clone(), |now| request.fault(now));
+        let recorder = self.runs[parent].fork_recorder(parent, at_ns, label.clone(), |now| request.fault(now));
         let schedule = match parent {
             0 => label,
             _ => format!("{}, then {label}", self.schedule_labels[parent]),
         };
-        let i = self.add_run(fork, self.variants[parent], schedule);
+        (recorder, Purpose::Fork { parent, schedule })
+    }
+
+    /// Add a recorded fork of `parent` and show it.
+    pub fn add_fork(&mut self, fork: RecordedRun, parent: usize, schedule: String) -> usize {
+        let variant = self.variants.get(parent).copied().unwrap_or((None, None));
+        let i = self.add_run(fork, variant, schedule);
         self.show(i);
         self.shown
     }
@@ -324,6 +370,26 @@ impl Session {
     /// Show the shown run's fault schedule under another guarantee and/or sink kind: the run of
     /// that (schedule, variant) if there is one, else a new run of it.
     pub fn show_variant(&mut self, guarantee: Option<Guarantee>, sink: Option<SinkKind>) -> usize {
+        match self.variant_recorder(guarantee, sink) {
+            Ok(i) => i,
+            Err(pending) => match *pending {
+                (recorder, Purpose::Variant { variant, schedule }) => {
+                    let i = self.add_run(recorder.finish(), variant, schedule);
+                    self.show(i);
+                    i
+                }
+                _ => self.shown,
+            },
+        }
+    }
+
+    /// As [`Session::show_variant`]: Ok when the run exists (it is shown), else the recording
+    /// to make and what to do with it.
+    pub fn variant_recorder(
+        &mut self,
+        guarantee: Option<Guarantee>,
+        sink: Option<SinkKind>,
+    ) -> Result<usize, Box<(RunRecorder, Purpose)>> {
         let effective = |(g, k): (Option<Guarantee>, Option<SinkKind>)| (g.unwrap_or(self.base.guarantee), k);
         let want = effective((guarantee, sink));
         let schedule = self.schedule_of(self.shown);
@@ -333,7 +399,7 @@ impl Session {
         });
         if let Some(i) = existing {
             self.show(i);
-            return i;
+            return Ok(i);
         }
         let scenario = match (guarantee, sink) {
             (None, None) => self.base.clone(),
@@ -341,14 +407,26 @@ impl Session {
         };
         let name =
             format!("{} · {} sinks · {label}", scenario.guarantee.label(), sink.map_or("as-written", |k| k.label()));
-        let mut run = match schedule {
-            None => RecordedRun::record(scenario, self.seed),
-            Some(faults) => RecordedRun::record_with_faults(scenario, self.seed, faults, name.clone()),
+        let recorder = match schedule {
+            None => RunRecorder::original(scenario, self.seed).labelled(name),
+            Some(faults) => RunRecorder::with_faults(scenario, self.seed, faults, name),
         };
-        run.label = name;
-        let i = self.add_run(run, (guarantee, sink), label);
-        self.show(i);
-        i
+        Err(Box::new((recorder, Purpose::Variant { variant: (guarantee, sink), schedule: label })))
+    }
+
+    /// The scenario whose fault-free reference run `i`'s outcome table still needs (None: it is
+    /// there, or `i` is no run).
+    pub fn missing_reference(&self, i: usize) -> Option<Arc<Scenario>> {
+        let scenario = &self.runs.get(i)?.scenario;
+        let missing = self.ledgers.get(i)?.is_none() && !self.references.iter().any(|(s, _)| Arc::ptr_eq(s, scenario));
+        missing.then(|| scenario.clone())
+    }
+
+    /// The fault-free reference run of `scenario` (recorded elsewhere).
+    pub fn add_reference(&mut self, scenario: Arc<Scenario>, world: &sim::World) {
+        if !self.references.iter().any(|(s, _)| Arc::ptr_eq(s, &scenario)) {
+            self.references.push((scenario, Arc::new(Seen::of(&world.observed()))));
+        }
     }
 
     /// Run `i`'s rows against the fault-free reference of its scenario and seed (one reference
@@ -360,14 +438,13 @@ impl Session {
                 Some((_, r)) => r.clone(),
                 None => {
                     let r = sim::run::reference_run(&scenario, self.seed);
-                    let rows: Arc<Vec<StoredRow>> =
-                        Arc::new(r.world.sink_store.visible().into_iter().cloned().collect());
-                    self.references.push((scenario.clone(), rows.clone()));
-                    rows
+                    let seen = Arc::new(Seen::of(&r.world.observed()));
+                    self.references.push((scenario.clone(), seen.clone()));
+                    seen
                 }
             };
             let run = &self.runs[i];
-            let own: Vec<StoredRow> = run.final_world.sink_store.visible().into_iter().cloned().collect();
+            let own = Seen::of(&run.final_world.observed());
             self.ledgers[i] = Some(Ledger::build(&scenario, &run.trace, (*reference).clone(), own));
         }
         self.ledgers[i].as_ref()
@@ -429,7 +506,24 @@ pub struct App {
     pub ledger_filter: LedgerFilter,
     /// Which events the event log lists.
     pub event_filter: crate::view::events::EventFilter,
+    /// The predict window: exercises on the loaded scenario, graded by a run.
+    pub predict: crate::view::predict::PredictState,
+    /// Where recordings run: a worker thread in the window, at once in `new_headless`.
+    pub driver: Driver,
+    /// The run being recorded, if any (what is on screen stays interactive meanwhile).
+    pub pending: Option<Pending>,
+    /// The fault-free reference run being recorded for the Outcome tab, and its scenario.
+    pub reference: Option<(Arc<Scenario>, Recording<ReferenceRecorder>)>,
+    /// Start playing when the first recording is shown (the window's first load).
+    autoplay: bool,
+    /// Presenter mode: everything larger (the job graph's text too) and high contrast.
+    pub presenter: bool,
+    /// A Storm scenario's run, drawn by `panels::storm` instead of the Flink panels.
+    pub storm: Option<crate::view::storm::StormSession>,
 }
+
+/// How much presenter mode enlarges the whole workbench.
+pub const PRESENTER_ZOOM: f32 = 1.5;
 
 /// How the fault buttons inject: how long a crashed task manager stays down (None: for good),
 /// how long a cut-off, partition or delay lasts, and how much a delayed link adds.
@@ -450,14 +544,20 @@ impl App {
     /// The window's constructor (eframe calls it).
     pub fn new(_cc: &eframe::CreationContext<'_>, path: Option<PathBuf>) -> Self {
         let source = path.map_or(ScenarioSource::Embedded, ScenarioSource::File);
-        let mut app = App::new_headless(source, None);
-        // Someone who just opened the window should see the job move: start playing.
+        // Someone who just opened the window should see the job move: play once it is recorded.
+        let mut app = App::with_driver(source, None, Driver::native(), true);
         app.time.playing = app.session.is_some();
         app
     }
 
-    /// Everything but the window: tests and benchmarks build the app this way.
+    /// Everything but the window: tests and benchmarks build the app this way. Recordings are
+    /// made at once (the app is never without its session after a load).
     pub fn new_headless(source: ScenarioSource, seed: Option<u64>) -> Self {
+        App::with_driver(source, seed, Driver::Blocking, false)
+    }
+
+    /// The app with recordings driven by `driver` (tests of the progress bar use slices).
+    pub fn with_driver(source: ScenarioSource, seed: Option<u64>, driver: Driver, autoplay: bool) -> Self {
         let mut app = App {
             scenarios: shipped_scenarios(),
             path_text: String::new(),
@@ -473,6 +573,13 @@ impl App {
             faults: FaultSettings::default(),
             ledger_filter: LedgerFilter::default(),
             event_filter: Default::default(),
+            predict: Default::default(),
+            driver,
+            pending: None,
+            reference: None,
+            autoplay,
+            presenter: false,
+            storm: None,
         };
         if let ScenarioSource::File(p) = &source {
             app.path_text = p.display().to_string();
@@ -484,27 +591,120 @@ impl App {
     /// Load and run a scenario. On error the previous session stays on screen with the error
     /// above it: a typo in a file should not take the workbench away.
     pub fn load(&mut self, source: ScenarioSource, seed: Option<u64>) {
+        self.load_then(source, seed, (None, None));
+    }
+
+    /// Load, then show the run under this guarantee and sink kind (None: as written).
+    fn load_then(
+        &mut self,
+        source: ScenarioSource,
+        seed: Option<u64>,
+        then_variant: (Option<Guarantee>, Option<SinkKind>),
+    ) {
         match source.load() {
-            // The workbench draws the Flink world only; showing a Storm scenario's pipeline run as
-            // Flink would teach the wrong lesson. Say so, and keep what is on screen.
+            // A Storm scenario gets its own view (the acker, tuple trees, timeouts).
             Ok(scenario) if sim::storm::StormWorld::is_storm(&scenario) => {
-                self.error = Some(format!(
-                    "{} runs on the Storm runtime, which the workbench cannot show yet. Run it headless: \
-                     streamlab run {file} (or streamlab compare {file} for Storm beside Flink).",
-                    scenario.name,
-                    file = scenario.file
-                ));
+                let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
+                self.seed_text = seed.to_string();
+                self.storm = Some(crate::view::storm::StormSession::record(Arc::new(scenario), seed));
+                self.session = None;
+                // A Flink recording still under way would replace the Storm view when it lands.
+                self.pending = None;
+                self.error = None;
             }
             Ok(scenario) => {
                 let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
-                let session = Session::new(Arc::new(scenario), (None, None), seed, source);
+                let base = Arc::new(scenario);
+                let recorder = RunRecorder::original(base.clone(), seed);
+                let what = format!("Recording {} (seed {seed})", base.name);
                 self.seed_text = seed.to_string();
-                self.time = TimeControl::new(TimeControl::suggested_speed(session.run().end_ns));
-                self.selected = None;
-                self.session = Some(session);
+                self.storm = None;
                 self.error = None;
+                let purpose = Purpose::Load { base, seed, source, then_variant };
+                self.start(what, recorder, purpose);
             }
             Err(e) => self.error = Some(e.to_string()),
+        }
+    }
+
+    /// Start recording (a recording already under way is cancelled: the newer request wins).
+    fn start(&mut self, what: String, recorder: RunRecorder, purpose: Purpose) {
+        self.pending = Some(Pending { recording: Recording::start(what, recorder, self.driver), purpose });
+        self.poll_pending();
+    }
+
+    /// Advance or collect the recording under way; true while one is.
+    pub fn poll_pending(&mut self) -> bool {
+        let Some(pending) = &mut self.pending else {
+            return false;
+        };
+        match pending.recording.poll() {
+            Poll::Running { .. } => true,
+            Poll::Cancelled => {
+                self.pending = None;
+                false
+            }
+            Poll::Done(run) => {
+                if let Some(pending) = self.pending.take() {
+                    self.finish_recording(run, pending.purpose);
+                }
+                self.pending.is_some()
+            }
+        }
+    }
+
+    fn finish_recording(&mut self, run: RecordedRun, purpose: Purpose) {
+        match purpose {
+            Purpose::Load { base, seed, source, then_variant } => {
+                let session = Session::from_run(base, (None, None), seed, source, run);
+                self.time = TimeControl::new(TimeControl::suggested_speed(session.run().end_ns));
+                self.time.playing = std::mem::take(&mut self.autoplay);
+                self.selected = None;
+                self.session = Some(session);
+                self.reference = None;
+                if then_variant != (None, None) {
+                    self.apply(Action::SetVariant(then_variant.0, then_variant.1));
+                }
+            }
+            Purpose::Fork { parent, schedule } => {
+                if let Some(session) = &mut self.session {
+                    session.add_fork(run, parent, schedule);
+                }
+            }
+            Purpose::Variant { variant, schedule } => {
+                if let Some(session) = &mut self.session {
+                    let i = session.add_run(run, variant, schedule);
+                    session.show(i);
+                    session.provenance = None;
+                    self.time.cursor_ns = self.time.cursor_ns.min(session.run().end_ns);
+                    self.time.playing = false;
+                }
+            }
+        }
+    }
+
+    /// Advance or collect the reference run the Outcome tab waits for, starting it if needed;
+    /// its progress while it runs.
+    fn poll_reference(&mut self) -> Option<f32> {
+        let session = self.session.as_mut()?;
+        let missing = session.missing_reference(session.shown)?;
+        if self.reference.as_ref().is_none_or(|(s, _)| !Arc::ptr_eq(s, &missing)) {
+            let recorder = ReferenceRecorder::new(&missing, session.seed);
+            let what = "Running the scenario without faults to compare with".to_string();
+            self.reference = Some((missing.clone(), Recording::start(what, recorder, self.driver)));
+        }
+        let (scenario, recording) = self.reference.as_mut()?;
+        match recording.poll() {
+            Poll::Running { progress } => Some(progress),
+            Poll::Done(world) => {
+                session.add_reference(scenario.clone(), &world);
+                self.reference = None;
+                None
+            }
+            Poll::Cancelled => {
+                self.reference = None;
+                None
+            }
         }
     }
 
@@ -525,10 +725,8 @@ impl App {
                     Ok(seed) => {
                         // Keep the guarantee and sink chosen in the workbench.
                         let variant = self.session.as_ref().map_or((None, None), |s| s.variant);
-                        self.load(source, Some(seed));
-                        if variant != (None, None) {
-                            self.apply(Action::SetVariant(variant.0, variant.1));
-                        }
+                        // Shown once the new run is recorded (see `finish_recording`).
+                        self.load_then(source, Some(seed), variant);
                     }
                     Err(_) => {
                         self.error =
@@ -553,17 +751,33 @@ impl App {
             }
             Action::Inject(request) => {
                 if let Some(session) = &mut self.session {
-                    session.fork_shown(self.time.cursor_ns, request);
+                    let (recorder, purpose) = session.fork_recorder(self.time.cursor_ns, request);
+                    let what = format!("Recording {}", recorder.label());
+                    self.start(what, recorder, purpose);
                 }
+            }
+            Action::CancelRecording => {
+                if let Some(pending) = &self.pending {
+                    pending.recording.cancel();
+                }
+                self.poll_pending();
             }
             Action::SetVariant(guarantee, sink) => {
                 // The same fault schedule (the file's and the clicked faults) under the other
                 // guarantee or sink: a run of the session, next to the others.
                 if let Some(session) = &mut self.session {
-                    session.show_variant(guarantee, sink);
-                    session.provenance = None;
-                    self.time.cursor_ns = self.time.cursor_ns.min(session.run().end_ns);
-                    self.time.playing = false;
+                    match session.variant_recorder(guarantee, sink) {
+                        Ok(_) => {
+                            session.provenance = None;
+                            self.time.cursor_ns = self.time.cursor_ns.min(session.run().end_ns);
+                            self.time.playing = false;
+                        }
+                        Err(pending) => {
+                            let (recorder, purpose) = *pending;
+                            let what = format!("Recording {}", recorder.label());
+                            self.start(what, recorder, purpose);
+                        }
+                    }
                 }
             }
             Action::Compare => {
@@ -594,13 +808,33 @@ impl App {
     /// The whole workbench, drawn into `ui`.
     pub fn workbench_ui(&mut self, ui: &mut egui::Ui) {
         let mut actions = Vec::new();
+        apply_presenter_mode(ui.ctx(), self.presenter);
         panels::keys_ui(ui, &mut actions);
+        self.poll_pending();
         egui::Panel::top("scenario_bar").show(ui, |ui| {
             panels::scenario_bar::scenario_bar_ui(ui, self, &mut actions);
         });
-        if self.session.is_none() {
+        if let Some(pending) = &self.pending {
+            egui::Panel::top("recording").show(ui, |ui| {
+                panels::progress_ui(ui, &pending.recording.what, pending.recording.progress(), &mut actions);
+            });
+        }
+        if let Some(storm) = &mut self.storm {
             egui::CentralPanel::default().show(ui, |ui| {
-                ui.label("No scenario loaded. Pick one above, or type a file path and press Open.");
+                egui::ScrollArea::vertical().show(ui, |ui| panels::storm::storm_ui(ui, storm));
+            });
+            self.finish_frame(actions, ui);
+            return;
+        }
+        if self.session.is_none() {
+            egui::CentralPanel::default().show(ui, |ui| match &self.pending {
+                Some(pending) => {
+                    ui.heading(&pending.recording.what);
+                    ui.add(egui::ProgressBar::new(pending.recording.progress()).show_percentage());
+                }
+                None => {
+                    ui.label("No scenario loaded. Pick one above, or type a file path and press Open.");
+                }
             });
             self.finish_frame(actions, ui);
             return;
@@ -612,7 +846,13 @@ impl App {
         let session = self.session.as_mut().expect("checked above");
         let cursor = self.time.cursor_ns;
         session.frame(cursor, self.selected, self.visible_only);
-        if self.tab == Tab::Outcome {
+        // The outcome table needs the fault-free run: recorded like a run, off this thread.
+        let reference_progress = if self.tab == Tab::Outcome { self.poll_reference() } else { None };
+        let session = self.session.as_mut().expect("checked above");
+        if self.tab == Tab::Outcome
+            && reference_progress.is_none()
+            && session.missing_reference(session.shown).is_none()
+        {
             session.ledger(session.shown);
         }
         let session = self.session.as_ref().expect("checked above");
@@ -629,7 +869,15 @@ impl App {
         egui::CentralPanel::default().show(ui, |ui| {
             let height = ui.available_height();
             ui.allocate_ui(egui::vec2(ui.available_width(), (height * 0.47).max(220.0)), |ui| {
-                panels::dag::dag_ui(ui, session, frame, self.selected, self.faults.restart_after_ms, &mut actions);
+                panels::dag::dag_ui(
+                    ui,
+                    session,
+                    frame,
+                    self.selected,
+                    self.faults.restart_after_ms,
+                    self.presenter,
+                    &mut actions,
+                );
             });
             ui.separator();
             ui.horizontal_wrapped(|ui| {
@@ -644,7 +892,9 @@ impl App {
                 Tab::SinkOutput => {
                     panels::sinks::sinks_ui(ui, session, frame, &mut self.visible_only);
                 }
-                Tab::Outcome => panels::ledger::ledger_ui(ui, session, &mut self.ledger_filter, &mut actions),
+                Tab::Outcome => {
+                    panels::ledger::ledger_ui(ui, session, reference_progress, &mut self.ledger_filter, &mut actions)
+                }
                 Tab::Events => {
                     panels::events::events_ui(ui, session, cursor, self.selected, &mut self.event_filter, &mut actions)
                 }
@@ -659,6 +909,7 @@ impl App {
                 Tab::Outcomes => panels::outcomes::outcomes_ui(ui, session, cursor, &mut self.faults, &mut actions),
             }
         });
+        panels::predict::predict_window_ui(ui, session, &mut self.predict);
         self.finish_frame(actions, ui);
     }
 
@@ -683,11 +934,31 @@ impl App {
         if self.time.playing {
             ui.ctx().request_repaint();
         }
+        if self.pending.is_some() || self.reference.is_some() {
+            // Progress to show (a thread reports between frames; slices run in frames).
+            match self.driver {
+                Driver::Thread => ui.ctx().request_repaint_after(std::time::Duration::from_millis(30)),
+                _ => ui.ctx().request_repaint(),
+            }
+        }
     }
 }
 
 impl eframe::App for App {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.workbench_ui(ui);
+    }
+}
+
+/// Presenter mode's zoom and contrast on the whole context (only written when it changes).
+fn apply_presenter_mode(ctx: &egui::Context, presenter: bool) {
+    let zoom = if presenter { PRESENTER_ZOOM } else { 1.0 };
+    if ctx.zoom_factor() != zoom {
+        ctx.set_zoom_factor(zoom);
+    }
+    let strong = if ctx.global_style().visuals.dark_mode { egui::Color32::WHITE } else { egui::Color32::BLACK };
+    let want = presenter.then_some(strong);
+    if ctx.global_style().visuals.override_text_color != want {
+        ctx.global_style_mut(|s| s.visuals.override_text_color = want);
     }
 }

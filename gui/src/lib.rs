@@ -11,6 +11,7 @@ use std::process::ExitCode;
 pub mod app;
 pub mod export;
 pub mod panels;
+pub mod recording;
 pub mod scrub;
 pub mod time_control;
 pub mod view;

@@ -1,10 +1,11 @@
-//! A recorded run the workbench can scrub: the full trace and final state from one pass, and
-//! world snapshots from a second pass, so that the world at any moment is "restore the nearest
-//! earlier snapshot, step forward". The world is plain data, so this is exact, not approximate.
+//! A recorded run the workbench can scrub: the full trace, the final state, and world snapshots
+//! every few thousand events, so that the world at any moment is "restore the nearest earlier
+//! snapshot, step forward". The world is plain data, so this is exact, not approximate.
 //!
-//! Why two passes: a `World` that keeps its trace would copy the whole trace into every snapshot
-//! (quadratic memory). The snapshot pass runs without a trace (`keep_trace: false` changes what is
-//! kept, never what happens); the traced pass runs at the same time on the other core.
+//! One pass ([`RunRecorder`]), driven in bounded slices: before each snapshot the trace so far is
+//! moved out of the world (a snapshot never carries trace), and snapshots share the sink store's
+//! rows with the live world, so memory is the trace plus each snapshot's current state, linear in
+//! the run's length (`scrub_bench memory` measures it against deep-copied snapshots).
 
 use std::sync::Arc;
 
@@ -19,6 +20,18 @@ use crate::view::markers::{self, Marker};
 /// Keep a world snapshot every this many kernel events: restoring then costs at most this many
 /// steps (about a millisecond per 10 000 on a laptop).
 pub const SNAPSHOT_EVERY_EVENTS: u64 = 20_000;
+
+/// How snapshots copy the world's history-sized stores (the sink store's rows).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SnapshotCopy {
+    /// Share them with the live world (a snapshot costs the current state, plus the rows that
+    /// changed since the previous snapshot).
+    #[default]
+    Shared,
+    /// Copy them whole, as the recording did before the stores were shared: memory quadratic in
+    /// the run's length. Only `scrub_bench` asks for this, to measure the difference.
+    Deep,
+}
 
 /// The world after `events` kernel events.
 #[derive(Clone)]
@@ -46,8 +59,19 @@ pub struct Injection {
     pub fault: Fault,
 }
 
+/// The hash a recorder folds from `trace`: equal to the world's own hash when the recording kept
+/// every event once, in order (tests and `scrub_bench` check it).
+pub fn trace_hash(trace: &[TraceEvent]) -> u64 {
+    let mut r = sim::recording::Recorder::new(false);
+    for e in trace {
+        r.record(e.time_ns, e.kind, e.subtask, e.channel, e.a, e.b);
+    }
+    r.hash()
+}
+
 /// A fresh world of `scenario` (with `faults` instead of the scenario's own, when given), with
 /// the injections replayed at their moments.
+#[cfg(test)]
 fn replay(
     scenario: Arc<Scenario>,
     seed: u64,
@@ -126,8 +150,6 @@ pub struct RecordedRun {
     /// The fault schedule the run was started with instead of the scenario's own (a run of the
     /// same clicked faults under another guarantee or sink); None: the scenario's.
     pub faults: Option<Vec<Fault>>,
-    /// The snapshot pass's trace hash: equal to the traced pass's, or the two passes diverged.
-    pub snapshot_pass_hash: u64,
     pub stats: ScrubStats,
     snapshots: Vec<Snapshot>,
     every: u64,
@@ -135,31 +157,186 @@ pub struct RecordedRun {
     current: World,
 }
 
+/// A run being recorded, a bounded number of kernel events at a time ([`RunRecorder::advance`]),
+/// so that whoever drives it decides where the work happens: a worker thread natively
+/// ([`crate::recording::Recording`]), slices between frames where there are no threads (the web),
+/// or all at once (tests, benchmarks).
+///
+/// One pass: the world keeps its trace, and before every snapshot the trace so far is moved out
+/// into the recording, so no snapshot carries any of it; snapshots share the sink store's rows
+/// with the live world ([`sim::chunked::ChunkedVec`]). Snapshot memory follows the state at each
+/// snapshot, not the history.
+pub struct RunRecorder {
+    label: String,
+    world: World,
+    trace: Vec<TraceEvent>,
+    snapshots: Vec<Snapshot>,
+    every: u64,
+    last_snapshot: Option<u64>,
+    copy: SnapshotCopy,
+    fork: Option<ForkInfo>,
+    injections: Vec<Injection>,
+    faults: Option<Vec<Fault>>,
+    stop: Option<StopReason>,
+}
+
+impl RunRecorder {
+    /// Record `world` on from where it is; `trace` is what happened before (a fork's prefix),
+    /// `snapshots` the snapshots before it.
+    fn new(label: String, mut world: World, trace: Vec<TraceEvent>, snapshots: Vec<Snapshot>, every: u64) -> Self {
+        world.recorder.keep_events(true);
+        RunRecorder {
+            label,
+            world,
+            trace,
+            snapshots,
+            every: every.max(1),
+            last_snapshot: None,
+            copy: SnapshotCopy::Shared,
+            fork: None,
+            injections: Vec::new(),
+            faults: None,
+            stop: None,
+        }
+    }
+
+    /// The scenario's own run.
+    pub fn original(scenario: Arc<Scenario>, seed: u64) -> Self {
+        RunRecorder::new(
+            "original run".into(),
+            World::new(scenario, seed, traced_options()),
+            Vec::new(),
+            Vec::new(),
+            SNAPSHOT_EVERY_EVENTS,
+        )
+    }
+
+    /// `scenario` with this fault schedule instead of its own.
+    pub fn with_faults(scenario: Arc<Scenario>, seed: u64, faults: Vec<Fault>, label: String) -> Self {
+        let world = World::with_faults(scenario, seed, traced_options(), faults.clone());
+        let mut r = RunRecorder::new(label, world, Vec::new(), Vec::new(), SNAPSHOT_EVERY_EVENTS);
+        r.faults = Some(faults);
+        r
+    }
+
+    /// Snapshot every `every` kernel events instead (tests use small recordings).
+    pub fn every(mut self, every: u64) -> Self {
+        self.every = every.max(1);
+        self
+    }
+
+    /// How snapshots copy the sink store (benchmarks compare).
+    pub fn copying(mut self, copy: SnapshotCopy) -> Self {
+        self.copy = copy;
+        self
+    }
+
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// Call the run this instead.
+    pub fn labelled(mut self, label: String) -> Self {
+        self.label = label;
+        self
+    }
+
+    /// Process at most `budget` kernel events (at least one); true once the run has ended.
+    pub fn advance(&mut self, budget: u64) -> bool {
+        if self.stop.is_some() {
+            return true;
+        }
+        for _ in 0..budget.max(1) {
+            if self.last_snapshot.is_none_or(|l| self.world.events_processed >= l + self.every) {
+                self.snapshot();
+            }
+            if !self.world.step() {
+                self.stop = self.world.stop_reason();
+                return true;
+            }
+        }
+        false
+    }
+
+    fn snapshot(&mut self) {
+        self.last_snapshot = Some(self.world.events_processed);
+        self.trace.extend(self.world.recorder.drain_events());
+        let mut world = self.world.clone();
+        world.recorder.keep_events(false);
+        if self.copy == SnapshotCopy::Deep {
+            world.sink_store = world.sink_store.deep_clone();
+        }
+        self.snapshots.push(Snapshot {
+            events: self.world.events_processed,
+            now_ns: self.world.now_ns(),
+            world: Arc::new(world),
+        });
+    }
+
+    /// How far the run is, from 0 to 1: virtual time against the scenario's duration (a run
+    /// that goes on past it, draining, stays just below 1 until it ends).
+    pub fn progress(&self) -> f32 {
+        if self.stop.is_some() {
+            return 1.0;
+        }
+        let duration_ns = self.world.scenario.duration_ms.saturating_mul(1_000_000).max(1);
+        (self.world.now_ns() as f64 / duration_ns as f64).min(0.99) as f32
+    }
+
+    /// Kernel events processed so far.
+    pub fn events(&self) -> u64 {
+        self.world.events_processed
+    }
+
+    /// The recorded run (runs what is left first, if anything is).
+    pub fn finish(mut self) -> RecordedRun {
+        while !self.advance(u64::MAX) {}
+        let mut final_world = self.world;
+        let mut trace = self.trace;
+        trace.extend(final_world.recorder.take_events());
+        let stop = self.stop.unwrap_or(StopReason::Stalled);
+        let scenario = final_world.scenario.clone();
+        let markers = markers::collect(&trace);
+        let sends = SendIndex::build(&trace, scenario.plan.channels.len());
+        let mut current = match self.snapshots.first() {
+            Some(s) => (*s.world).clone(),
+            None => final_world.clone(),
+        };
+        current.recorder.keep_events(false);
+        RecordedRun {
+            label: self.label,
+            seed: final_world.seed,
+            scenario,
+            end_ns: final_world.now_ns(),
+            trace,
+            stop,
+            markers,
+            sends,
+            fork: self.fork,
+            injections: self.injections,
+            faults: self.faults,
+            stats: ScrubStats::default(),
+            snapshots: self.snapshots,
+            every: self.every,
+            current,
+            final_world,
+        }
+    }
+}
+
 impl RecordedRun {
     /// Run `scenario` with `seed` to the end, recording it.
     pub fn record(scenario: Arc<Scenario>, seed: u64) -> RecordedRun {
-        RecordedRun::record_every(scenario, seed, SNAPSHOT_EVERY_EVENTS)
+        RunRecorder::original(scenario, seed).finish()
     }
 
     pub fn record_every(scenario: Arc<Scenario>, seed: u64, every: u64) -> RecordedRun {
-        let untraced = World::new(scenario.clone(), seed, untraced_options());
-        let traced = {
-            let scenario = scenario.clone();
-            move || World::new(scenario, seed, traced_options())
-        };
-        RecordedRun::finish("original run".into(), traced, untraced, Vec::new(), every, None)
+        RunRecorder::original(scenario, seed).every(every).finish()
     }
 
     /// Run `scenario` with this fault schedule instead of its own, recording it.
     pub fn record_with_faults(scenario: Arc<Scenario>, seed: u64, faults: Vec<Fault>, label: String) -> RecordedRun {
-        let untraced = World::with_faults(scenario.clone(), seed, untraced_options(), faults.clone());
-        let traced = {
-            let (scenario, faults) = (scenario.clone(), faults.clone());
-            move || World::with_faults(scenario, seed, traced_options(), faults)
-        };
-        let mut run = RecordedRun::finish(label, traced, untraced, Vec::new(), SNAPSHOT_EVERY_EVENTS, None);
-        run.faults = Some(faults);
-        run
+        RunRecorder::with_faults(scenario, seed, faults, label).finish()
     }
 
     /// A new run that is this one up to `at_ns`, then suffers `fault` (made by `make_fault` from
@@ -171,83 +348,37 @@ impl RecordedRun {
         what: String,
         make_fault: impl FnOnce(TimeNs) -> Fault,
     ) -> RecordedRun {
-        let mut untraced = self.world_at(at_ns).clone();
-        let events = untraced.events_processed;
-        let fired_ns = untraced.now_ns();
-        let fault = make_fault(fired_ns);
-        untraced.inject(fault.clone());
-        let mut injections: Vec<Injection> = self.injections.iter().filter(|i| i.cursor_ns <= at_ns).cloned().collect();
-        injections.push(Injection { cursor_ns: at_ns, fired_ns, fault });
-        let (scenario, seed, faults) = (self.scenario.clone(), self.seed, self.faults.clone());
-        let replayed = injections.clone();
-        // The traced copy replays the prefix from the start: the snapshots carry no trace.
-        let traced = move || replay(scenario, seed, traced_options(), faults.as_deref(), &replayed);
-        // Snapshots strictly before the fork point belong to both runs; the fork's own first
-        // snapshot is the changed world.
-        let prefix: Vec<Snapshot> = self.snapshots.iter().filter(|s| s.events < events).cloned().collect();
-        let fork = ForkInfo { parent, at_ns, what: what.clone() };
-        let mut run = RecordedRun::finish(what, traced, untraced, prefix, self.every, Some(fork));
-        run.injections = injections;
-        run.faults = self.faults.clone();
-        run
+        self.fork_recorder(parent, at_ns, what, make_fault).finish()
     }
 
-    fn finish(
-        label: String,
-        traced: impl FnOnce() -> World + Send,
-        mut untraced: World,
-        mut snapshots: Vec<Snapshot>,
-        every: u64,
-        fork: Option<ForkInfo>,
-    ) -> RecordedRun {
-        let every = every.max(1);
-        let (mut final_world, stop) = std::thread::scope(|scope| {
-            let traced = scope.spawn(move || {
-                let mut w = traced();
-                let stop = w.run();
-                (w, stop)
-            });
-            // This thread takes the snapshots meanwhile.
-            let mut last = None;
-            loop {
-                if last.is_none_or(|l| untraced.events_processed >= l + every) {
-                    last = Some(untraced.events_processed);
-                    snapshots.push(Snapshot {
-                        events: untraced.events_processed,
-                        now_ns: untraced.now_ns(),
-                        world: Arc::new(untraced.clone()),
-                    });
-                }
-                if !untraced.step() {
-                    break;
-                }
-            }
-            traced.join().expect("the traced pass does not panic")
-        });
-        let trace = final_world.recorder.take_events();
-        let scenario = final_world.scenario.clone();
-        let markers = markers::collect(&trace);
-        let sends = SendIndex::build(&trace, scenario.plan.channels.len());
-        let current = (*snapshots[0].world).clone();
-        RecordedRun {
-            label,
-            seed: final_world.seed,
-            scenario,
-            end_ns: final_world.now_ns(),
-            trace,
-            stop,
-            markers,
-            sends,
-            fork,
-            injections: Vec::new(),
-            faults: None,
-            snapshot_pass_hash: untraced.recorder.hash(),
-            stats: ScrubStats::default(),
-            snapshots,
-            every,
-            current,
-            final_world,
-        }
+    /// The recorder of [`RecordedRun::fork`]: the world at `at_ns` is made here (a restore and
+    /// at most a snapshot interval of steps), the rest of the run is recorded by whoever drives it.
+    pub fn fork_recorder(
+        &mut self,
+        parent: usize,
+        at_ns: TimeNs,
+        what: String,
+        make_fault: impl FnOnce(TimeNs) -> Fault,
+    ) -> RunRecorder {
+        let mut world = self.world_at(at_ns).clone();
+        let events = world.events_processed;
+        let fired_ns = world.now_ns();
+        // Every event at or before the cursor has happened, and each traced itself at its own
+        // time: the fork's past is exactly the parent's trace up to the cursor.
+        let prefix = self.trace_until(at_ns).to_vec();
+        world.recorder.keep_events(true);
+        let fault = make_fault(fired_ns);
+        world.inject(fault.clone());
+        let mut injections: Vec<Injection> = self.injections.iter().filter(|i| i.cursor_ns <= at_ns).cloned().collect();
+        injections.push(Injection { cursor_ns: at_ns, fired_ns, fault });
+        // Snapshots strictly before the fork point belong to both runs; the fork's own first
+        // snapshot is the changed world.
+        let snapshots: Vec<Snapshot> = self.snapshots.iter().filter(|s| s.events < events).cloned().collect();
+        let mut r = RunRecorder::new(what.clone(), world, prefix, snapshots, self.every);
+        r.fork = Some(ForkInfo { parent, at_ns, what });
+        r.injections = injections;
+        r.faults = self.faults.clone();
+        r
     }
 
     pub fn snapshot_count(&self) -> usize {
@@ -286,6 +417,7 @@ fn traced_options() -> RunOptions {
     RunOptions { keep_trace: true, ..RunOptions::default() }
 }
 
+#[cfg(test)]
 fn untraced_options() -> RunOptions {
     RunOptions { keep_trace: false, ..RunOptions::default() }
 }
@@ -318,9 +450,9 @@ mod tests {
     }
 
     #[test]
-    fn both_passes_see_the_same_run() {
+    fn one_pass_traces_every_event_once() {
         let run = RecordedRun::record_every(scenario(), 42, 5_000);
-        assert_eq!(run.snapshot_pass_hash, run.final_world.recorder.hash());
+        assert_eq!(trace_hash(&run.trace), run.final_world.recorder.hash(), "every event traced once");
         assert!(run.snapshot_count() > 2);
         assert_eq!(run.trace.len() as u64, run.final_world.recorder.count());
     }
@@ -350,7 +482,7 @@ mod tests {
         let mut run = RecordedRun::record_every(scenario(), 3, 5_000);
         let at = run.end_ns / 3;
         let mut fork = run.fork(0, at, "crash tm-1".into(), crash(2, Some(1_000_000_000)));
-        assert_eq!(fork.snapshot_pass_hash, fork.final_world.recorder.hash(), "both passes of the fork agree");
+        assert_eq!(trace_hash(&fork.trace), fork.final_world.recorder.hash(), "the parent's past and the fork's own");
         assert_ne!(fork.final_world.recorder.hash(), run.final_world.recorder.hash());
         let split = fork.trace.iter().zip(&run.trace).position(|(a, b)| a != b).expect("the runs differ");
         assert!(fork.trace[split].time_ns <= at && fork.trace[..split].iter().all(|e| e.time_ns <= at));
@@ -375,7 +507,10 @@ mod tests {
         let second = run.end_ns / 2;
         let fork2 = fork.fork(1, second, "crash tm-2".into(), crash(3, None));
         assert_eq!(fork2.injections.len(), 2);
-        assert_eq!(fork2.snapshot_pass_hash, fork2.final_world.recorder.hash(), "the replay met the snapshots");
+        assert_eq!(trace_hash(&fork2.trace), fork2.final_world.recorder.hash());
+        let mut straight = replay(run.scenario.clone(), 5, untraced_options(), None, &fork2.injections);
+        straight.run();
+        assert_eq!(straight.recorder.hash(), fork2.final_world.recorder.hash(), "a straight replay of both faults");
         let crashes = fork2.markers.iter().filter(|m| m.kind == crate::view::markers::MarkerKind::NodeCrashed).count();
         assert!(crashes >= 2);
     }

@@ -308,6 +308,58 @@ fn partitioning_and_delaying_a_link_fork_the_run() {
     let session = h.state().session.as_ref().unwrap();
     assert_eq!(session.runs.len(), 3, "a fork of the fork");
     assert_eq!(session.run().injections.len(), 2, "it replays both faults");
+    // While both are on, the graph marks them: on the task managers' headers and the channels.
+    let cursor = end / 4 + 1_000_000;
+    h.state_mut().apply(Action::Time(Command::Seek(cursor)));
+    h.run_steps(1);
+    let session = h.state_mut().session.as_mut().unwrap();
+    let dag = session.frame(cursor, None, true).dag.clone();
+    assert!(dag.link_faults[0].iter().any(|n| n == "partitioned from tm-1"), "{:?}", dag.link_faults);
+    assert!(dag.link_faults[2].iter().any(|n| n.starts_with('+') && n.ends_with("to tm-1")), "{:?}", dag.link_faults);
+    assert!(dag.channels.iter().any(|c| c.cut) && dag.channels.iter().any(|c| c.delay_ns > 0));
+    let late = session.run().end_ns;
+    assert!(h.query_by_label("partitioned from tm-1").is_some(), "on tm-0's header");
+    // Long after, neither is.
+    let dag = h.state_mut().session.as_mut().unwrap().frame(late, None, true).dag.clone();
+    assert!(dag.link_faults.iter().all(|l| l.is_empty()) && dag.channels.iter().all(|c| !c.cut && c.delay_ns == 0));
+}
+
+/// Every label of the job graph, at moments all through two scenarios (one with a crash, restarts
+/// and partitions), at both projector resolutions, in presenter mode and not: no two overlap.
+/// The labels are the ones the drawing code placed (`panels::labels`), read back after the frame.
+#[test]
+fn no_two_labels_of_the_job_graph_overlap() {
+    use gui::panels::labels::{dag_labels_id, overlapping, Labels};
+    let cases = [
+        (ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")), (1280.0, 800.0), false),
+        (ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")), (1920.0, 1080.0), true),
+        (ScenarioSource::Embedded, (1280.0, 800.0), true),
+        (ScenarioSource::Embedded, (1920.0, 1080.0), false),
+    ];
+    for (source, (w, h_px), presenter) in cases {
+        let mut h = Harness::builder()
+            .with_size(egui::vec2(w, h_px))
+            .build_ui_state(|ui, app: &mut App| app.workbench_ui(ui), App::new_headless(source.clone(), None));
+        h.state_mut().presenter = presenter;
+        h.run_steps(2);
+        let end = h.state().session.as_ref().unwrap().run().end_ns;
+        // A partition a quarter of the way in, so that cut channels and their piles are drawn too.
+        h.state_mut().apply(Action::Time(Command::Seek(end / 4)));
+        h.state_mut().apply(Action::Inject(gui::app::FaultRequest::Partition { a: 0, b: 1, duration_ms: 3_000 }));
+        h.run_steps(1);
+        let (mut total, mut floating) = (0, 0);
+        for k in 0..=40u64 {
+            h.state_mut().time.cursor_ns = end / 4 + (end - end / 4) * k / 40;
+            h.step();
+            let labels = Labels::last(&h.ctx, dag_labels_id());
+            let pairs = overlapping(&labels);
+            assert!(pairs.is_empty(), "{source:?} at {w}x{h_px}, presenter {presenter}, step {k}: {pairs:?}");
+            total += labels.len();
+            floating += labels.iter().filter(|l| l.floating).count();
+        }
+        assert!(total > 200, "the labels were collected ({total})");
+        assert!(floating > 0, "messages and channels were labelled ({source:?})");
+    }
 }
 
 /// The flow a new user tries first: on the default scenario, crash a task manager while a
@@ -403,18 +455,176 @@ fn switching_the_guarantee_keeps_the_clicked_fault() {
     assert_eq!((session.runs.len(), session.shown), (3, 1));
 }
 
-/// A Storm scenario is not drawn as if it were Flink: the workbench says it cannot show it, points
-/// to the headless commands, and keeps the run that was on screen.
+/// A Storm scenario opens in the Storm view: the topology with the acker as a node, pending
+/// tuples per spout, and a tuple tree whose ack value goes to zero.
 #[test]
-fn a_storm_scenario_is_refused_with_the_headless_command() {
+fn a_storm_scenario_shows_the_acker_and_a_tuple_tree() {
     let mut h = harness(ScenarioSource::Embedded);
     h.run_steps(1);
-    let storm = ScenarioSource::File(scenario_file("storm-word-count.ron"));
-    h.state_mut().apply(Action::Load(storm));
+    h.state_mut().apply(Action::Load(ScenarioSource::File(scenario_file("storm-word-count.ron"))));
     h.run_steps(1);
-    let app = h.state();
-    let error = app.error.as_deref().expect("an explanation");
-    assert!(error.contains("Storm runtime") && error.contains("streamlab run"), "{error}");
-    assert_eq!(app.session.as_ref().unwrap().source, ScenarioSource::Embedded, "the previous run stays");
-    h.get_by_label_contains("cannot show yet");
+    assert!(h.state().error.is_none(), "{:?}", h.state().error);
+    assert!(h.state().session.is_none() && h.state().storm.is_some(), "the Storm view replaces the Flink one");
+    h.get_by_label("__acker[0]");
+    h.get_by_label("words");
+    h.get_by_label("counts");
+    h.get_by_label("words[0] pending: 0");
+    // Five seconds in, the counting bolts hold the first window's tuples un-acked.
+    for _ in 0..5 {
+        h.get_by_label("+1 s").click();
+        h.run_steps(2);
+    }
+    assert_eq!(h.state().storm.as_ref().unwrap().cursor_ns, 5_000_000_000);
+    let pending = h.state().storm.as_ref().unwrap().frame().pending[0].1;
+    assert!(pending > 100, "{pending} tuples pending at 5 s");
+    h.get_by_label(&format!("words[0] pending: {pending}"));
+    h.get_by_label("Next tuple").click();
+    h.run_steps(2);
+    h.get_by_label("End").click();
+    h.run_steps(2);
+    let storm = h.state().storm.as_ref().unwrap();
+    let tree = storm.frame().tree.expect("a tuple is selected");
+    assert_eq!(tree.status, gui::view::storm::TreeStatus::Complete);
+    assert_eq!(tree.steps.last().map(|s| s.ack_value), Some(0));
+    h.get_by_label("tree complete: ack value 0");
+    assert_eq!(storm.frame().pending[0].1, 0, "every tuple acked by the end");
+}
+
+/// The timeout storm in the workbench: the timeline counts its timeouts, and the button finds a
+/// tuple whose tree timed out and was replayed.
+#[test]
+fn the_workbench_marks_timeouts_and_finds_a_timed_out_tuple() {
+    let mut h = harness(ScenarioSource::File(scenario_file("storm-timeout-storm.ron")));
+    h.run_steps(1);
+    let timeouts = h.state().storm.as_ref().expect("the Storm view").run.world.stats.timeouts;
+    assert!(timeouts > 0);
+    h.get_by_label(&format!("timeline: {timeouts} timeouts (red), 0 crashes (black)"));
+    h.get_by_label("Next timed-out tuple").click();
+    h.run_steps(2);
+    let storm = h.state().storm.as_ref().unwrap();
+    assert_eq!(storm.frame().tree.map(|t| t.status), Some(gui::view::storm::TreeStatus::TimedOut));
+    h.get_by_label("tree timed out: the spout replays it");
+    // Loading a Flink scenario again leaves the Storm view.
+    h.state_mut().apply(Action::Load(ScenarioSource::Embedded));
+    h.run_steps(1);
+    assert!(h.state().storm.is_none() && h.state().session.is_some());
+}
+
+/// An app that records in slices of a few thousand events per frame (as the web build would),
+/// so that a recording spans frames and its progress can be watched.
+fn sliced_harness(source: ScenarioSource) -> Harness<'static, App> {
+    let app = App::with_driver(source, None, gui::recording::Driver::Slices { slice: 3_000 }, false);
+    Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_ui_state(|ui, app: &mut App| app.workbench_ui(ui), app)
+}
+
+/// Step frames until no recording is under way (bounded, so that a bug cannot hang the test).
+fn until_recorded(h: &mut Harness<'static, App>) -> Vec<f32> {
+    let mut progress = Vec::new();
+    for _ in 0..10_000 {
+        match &h.state().pending {
+            Some(p) => progress.push(p.recording.progress()),
+            None => return progress,
+        }
+        h.step();
+    }
+    panic!("the recording did not finish");
+}
+
+#[test]
+fn loading_shows_progress_then_the_recorded_run() {
+    let mut h = sliced_harness(ScenarioSource::Embedded);
+    h.step();
+    assert!(h.state().session.is_none(), "a few thousand events do not finish the default scenario");
+    assert!(h.state().pending.is_some());
+    // The first frame shows what is happening, not a blank window.
+    assert!(h.query_all_by_label_contains("Recording").next().is_some());
+    h.get_by_label("Cancel");
+    let progress = until_recorded(&mut h);
+    assert!(progress.len() > 3, "the recording spanned frames");
+    assert!(progress.windows(2).all(|w| w[0] <= w[1]), "progress only grows: {progress:?}");
+    h.step();
+    let straight = gui::scrub::RecordedRun::record(std::sync::Arc::new(sim::Scenario::default_scenario()), 42);
+    let session = h.state().session.as_ref().expect("recorded");
+    assert_eq!(session.run().final_world.recorder.hash(), straight.final_world.recorder.hash());
+    assert_eq!(session.run().trace, straight.trace);
+    assert!(h.query_by_label("Cancel").is_none(), "the progress bar is gone");
+    h.get_by_label("Play");
+}
+
+#[test]
+fn cancelling_a_rerun_keeps_the_run_on_screen() {
+    let mut h = sliced_harness(ScenarioSource::Embedded);
+    until_recorded(&mut h);
+    h.step();
+    let before = h.state().session.as_ref().unwrap().run().final_world.recorder.hash();
+    h.state_mut().seed_text = "7".into();
+    h.state_mut().apply(Action::Rerun);
+    h.step();
+    assert!(h.state().pending.is_some(), "the re-run is being recorded");
+    // Meanwhile the old run stays interactive: playing moves its cursor.
+    h.get_by_label("Play").click();
+    h.run_steps(2);
+    assert!(h.state().time.cursor_ns > 0);
+    h.get_by_label("Cancel").click();
+    h.step();
+    assert!(h.state().pending.is_none(), "cancelled");
+    let session = h.state().session.as_ref().unwrap();
+    assert_eq!(session.seed, 42);
+    assert_eq!(session.run().final_world.recorder.hash(), before, "the old run is still shown");
+    h.run_steps(3);
+    assert!(h.state().session.as_ref().unwrap().seed == 42, "nothing arrives after a cancel");
+}
+
+#[test]
+fn the_outcome_tab_shows_progress_while_the_reference_runs() {
+    let mut h = sliced_harness(ScenarioSource::Embedded);
+    until_recorded(&mut h);
+    h.step();
+    h.get_by_label("Outcome: every row vs. the run without faults").click();
+    h.step();
+    assert!(h.query_by_label_contains("Running the scenario without faults").is_some(), "progress, not a blank tab");
+    let mut frames_with_reference = 0;
+    for _ in 0..10_000 {
+        let session = h.state().session.as_ref().unwrap();
+        if session.ledgers[session.shown].is_some() {
+            break;
+        }
+        frames_with_reference += h.state().reference.is_some() as u32;
+        h.step();
+    }
+    h.step();
+    assert!(frames_with_reference > 1, "the reference run spanned frames");
+    let session = h.state().session.as_ref().unwrap();
+    assert!(h.state().reference.is_none());
+    assert!(session.ledgers[session.shown].is_some(), "the table is built once the reference is there");
+    assert!(h.query_by_label_contains("Running the scenario without faults").is_none());
+}
+
+#[test]
+fn a_fork_records_on_a_worker_thread() {
+    let app = App::with_driver(ScenarioSource::Embedded, None, gui::recording::Driver::Thread, false);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_ui_state(|ui, app: &mut App| app.workbench_ui(ui), app);
+    let wait = |h: &mut Harness<'static, App>| {
+        // Not timed: waits as long as the worker takes (bounded against a hang).
+        for _ in 0..6_000 {
+            h.step();
+            if h.state().pending.is_none() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("the worker did not finish");
+    };
+    wait(&mut h);
+    let end = h.state().session.as_ref().expect("loaded").run().end_ns;
+    h.state_mut().apply(Action::Time(Command::Seek(end / 3)));
+    h.state_mut().apply(Action::Inject(gui::app::FaultRequest::Crash { tm: 1, restart_after_ms: Some(1_000) }));
+    wait(&mut h);
+    let session = h.state().session.as_ref().unwrap();
+    assert_eq!((session.runs.len(), session.shown), (2, 1), "the fork is recorded and shown");
+    assert_eq!(gui::scrub::trace_hash(&session.run().trace), session.run().final_world.recorder.hash());
 }

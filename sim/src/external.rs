@@ -10,6 +10,7 @@ use engine::subtask::{OperatorState, SourceEvent};
 use engine::{Key, SourceRef};
 use serde::Serialize;
 
+use crate::chunked::ChunkedVec;
 use crate::kernel::{SimRng, TimeNs};
 use crate::scenario::{Generator, KeySkew, LogData, ValueDist};
 
@@ -184,10 +185,16 @@ pub enum TxnState {
 }
 
 /// The external store behind every sink: records every write, in order, and which are visible.
+///
+/// Its size follows the history (every write is kept), so it is built to be cloned cheaply: the
+/// rows live in shared chunks (a clone copies only what changes afterwards, see
+/// [`ChunkedVec`]), and the rows of a transaction are remembered only while it is open
+/// (committed and aborted transactions never change their rows again).
 #[derive(Clone, Debug, Default)]
 pub struct SinkStore {
-    pub rows: Vec<StoredRow>,
+    pub rows: ChunkedVec<StoredRow>,
     pub transactions: BTreeMap<TxnId, TxnState>,
+    /// Rows of each transaction that is neither committed nor aborted.
     txn_rows: BTreeMap<TxnId, Vec<usize>>,
     upserts: BTreeMap<(usize, Key, Option<engine::window::Window>, Option<SourceRef>), usize>,
     visible_rows: usize,
@@ -205,7 +212,9 @@ impl SinkStore {
                 let (key, window, source) = row.upsert_key();
                 let index = self.rows.len();
                 if let Some(old) = self.upserts.insert((sink, key, window, source), index) {
-                    self.rows[old].state = RowState::Overwritten;
+                    if let Some(row) = self.rows.get_mut(old) {
+                        row.state = RowState::Overwritten;
+                    }
                     self.visible_rows -= 1;
                 }
                 self.push(sink, subtask, row, now_ns, RowState::Visible, None);
@@ -264,11 +273,13 @@ impl SinkStore {
             _ => {}
         }
         self.transactions.insert(txn, TxnState::Committed);
-        for &i in self.txn_rows.get(&txn).into_iter().flatten() {
-            self.rows[i].state = RowState::Visible;
-            self.rows[i].visible_ns = Some(now_ns);
-            self.visible_rows += 1;
-            self.newly_visible.push(i);
+        for i in self.txn_rows.remove(&txn).unwrap_or_default() {
+            if let Some(row) = self.rows.get_mut(i) {
+                row.state = RowState::Visible;
+                row.visible_ns = Some(now_ns);
+                self.visible_rows += 1;
+                self.newly_visible.push(i);
+            }
         }
     }
 
@@ -278,9 +289,17 @@ impl SinkStore {
             return;
         }
         self.transactions.insert(txn, TxnState::Aborted);
-        for &i in self.txn_rows.get(&txn).into_iter().flatten() {
-            self.rows[i].state = RowState::Aborted;
+        for i in self.txn_rows.remove(&txn).unwrap_or_default() {
+            if let Some(row) = self.rows.get_mut(i) {
+                row.state = RowState::Aborted;
+            }
         }
+    }
+
+    /// A copy that shares no rows with `self`: what a clone cost before the rows were shared.
+    /// For benchmarks that measure the difference.
+    pub fn deep_clone(&self) -> SinkStore {
+        SinkStore { rows: self.rows.deep_clone(), ..self.clone() }
     }
 
     /// Indexes of the rows that became visible since the last call.

@@ -6,7 +6,9 @@
 //! observable; integer time (ns); all randomness from one seed, a sub-seed per component.
 
 pub mod atomic_write;
+pub mod chunked;
 pub mod dist;
+pub mod exercise;
 pub mod export;
 pub mod external;
 pub mod faults;
@@ -22,6 +24,7 @@ pub mod shrink;
 pub mod storm;
 pub mod strategies;
 pub mod testing;
+pub mod time_use;
 pub mod world;
 
 pub use run::{run_scenario, RunResult};

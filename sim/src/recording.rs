@@ -120,6 +120,19 @@ impl Recorder {
     pub fn take_events(&mut self) -> Vec<TraceEvent> {
         self.events.take().unwrap_or_default()
     }
+    /// The events kept so far, leaving the recorder keeping (from empty) if it was: a recording
+    /// that copies the world now and then moves the trace out first, so no copy carries it.
+    pub fn drain_events(&mut self) -> Vec<TraceEvent> {
+        self.events.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+    /// Start or stop keeping events (the hash is folded either way; stopping drops those kept).
+    pub fn keep_events(&mut self, keep: bool) {
+        match (keep, self.events.is_some()) {
+            (true, false) => self.events = Some(Vec::new()),
+            (false, true) => self.events = None,
+            _ => {}
+        }
+    }
 }
 
 /// One bucket of the metrics series (one per `bucket_ns` of virtual time).

@@ -94,6 +94,29 @@ pub fn summary(result: &RunResult) -> String {
     out
 }
 
+/// Per operator, how its subtasks spent the run, as Flink's web UI shows a vertex: the busiest
+/// and the most backpressured subtask, in ms per second (`replay` prints it).
+pub fn time_use_table(world: &crate::World) -> String {
+    let end_ns = world.finished_at_ns.unwrap_or(world.now_ns());
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "per second of the run, ms (Flink's busyTimeMsPerSecond, backPressuredTimeMsPerSecond, idleTimeMsPerSecond)"
+    );
+    let _ = writeln!(out, "{:<16} {:>9} {:>15} {:>9}", "operator", "busy max", "backpressured max", "idle min");
+    for op in &world.scenario.plan.operators {
+        let shares: Vec<crate::time_use::MsPerSecond> = (op.first_subtask..op.first_subtask + op.parallelism as usize)
+            .filter_map(|s| world.time_use.get(s))
+            .map(|t| t.per_second(end_ns, end_ns))
+            .collect();
+        let busy = shares.iter().map(|s| s.busy).max().unwrap_or(0);
+        let backpressured = shares.iter().map(|s| s.backpressured).max().unwrap_or(0);
+        let idle = shares.iter().map(|s| s.idle).min().unwrap_or(0);
+        let _ = writeln!(out, "{:<16} {busy:>9} {backpressured:>17} {idle:>9}", op.name);
+    }
+    out
+}
+
 /// One sink row as a line of the text table.
 pub fn row_text(result: &RunResult, row: &StoredRow) -> String {
     let scenario = &result.world.scenario;
@@ -220,7 +243,7 @@ pub fn compare_table(reports: &[crate::run::VariantReport]) -> String {
     }
     let _ = writeln!(
         out,
-        "verdict: exactly-once passes iff the output equals the fault-free reference; at-least-once iff nothing is lost; at-most-once iff nothing is duplicated (definitions: the book's \"What the oracle counts\")."
+        "verdict: exactly-once passes iff no source record is lost or duplicated and no result shown twice (Exact, or Regrouped: the same records grouped by event time into other rows than the fault-free reference's); at-least-once iff nothing is lost; at-most-once iff nothing is duplicated (definitions: the book's \"What the oracle counts\")."
     );
     if reports.iter().any(|r| r.storm.is_some()) {
         let _ = writeln!(
@@ -253,6 +276,16 @@ pub fn storm_summary(run: &crate::storm::StormRun) -> String {
     };
     let at = world.finished_at_ns.unwrap_or(world.now_ns());
     stop_lines(&mut out, scenario, stop, at, world.events_processed, &world.recorder, world.log.len());
+    out.push_str(&storm_progress(world));
+    out
+}
+
+/// A Storm run's counters so far (also for a run paused by `replay --until`): tuples per
+/// component, the spout's emits, replays, acks, timeouts and pending tuples, acker traffic,
+/// explicit fails, Trident's batches.
+pub fn storm_progress(world: &crate::storm::StormWorld) -> String {
+    let scenario = &world.scenario;
+    let mut out = String::new();
     let _ = writeln!(out, "{:<16} {:>9} {:>12}", "component", "tasks", "tuples in");
     for (op, n) in scenario.plan.operators.iter().zip(world.records_in_per_operator()) {
         let _ = writeln!(out, "{:<16} {:>9} {:>12}", op.name, op.parallelism, n);
@@ -277,6 +310,9 @@ pub fn storm_summary(run: &crate::storm::StormRun) -> String {
         s.ack_messages as f64 / records,
         s.tuples_sent
     );
+    if !world.config.fails.is_empty() {
+        let _ = writeln!(out, "explicit fails by bolts: {} (each replayed from the spout)", s.bolt_fails);
+    }
     if world.config.trident.is_some() {
         let _ = writeln!(
             out,

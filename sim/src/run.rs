@@ -57,6 +57,10 @@ impl RunResult {
     pub fn visible_rows(&self) -> Vec<&crate::external::StoredRow> {
         self.world.sink_store.visible()
     }
+    /// What the oracle sees of this run.
+    pub fn observed(&self) -> oracle::Observed<'_> {
+        self.world.observed()
+    }
     pub fn rows_in_state(&self, state: RowState) -> usize {
         self.world.sink_store.rows.iter().filter(|r| r.state == state).count()
     }
@@ -96,6 +100,9 @@ pub struct VariantReport {
     pub throughput_per_s: u64,
     /// Storm's figures (None for Flink rows).
     pub storm: Option<StormFigures>,
+    /// How the subtasks spent the run, Flink's web UI style: the highest busy and backpressured
+    /// and the lowest idle ms per second over all subtasks (None for Storm rows).
+    pub time_use_max: Option<crate::time_use::MsPerSecond>,
 }
 
 /// What a Storm row of `compare` adds: the cost of acking and what timeouts did.
@@ -206,7 +213,7 @@ pub fn run_variant(
     let mut world = World::with_faults(variant, seed, options, faults);
     let stop = world.run();
     let run = RunResult { world, stop };
-    let outcome = oracle::evaluate(&reference.visible_rows(), &run.visible_rows());
+    let outcome = oracle::evaluate(&reference.observed(), &run.observed());
     let class = outcome.class();
     let world = &run.world;
     let mut alignments: Vec<u64> = world
@@ -221,7 +228,16 @@ pub fn run_variant(
         .iter()
         .map(|r| r.visible_ns.unwrap_or(r.written_ns).saturating_sub(r.row.ingest_ns))
         .collect();
+    let end_ns = world.finished_at_ns.unwrap_or(world.now_ns());
+    let shares: Vec<crate::time_use::MsPerSecond> =
+        world.time_use.iter().map(|t| t.per_second(end_ns, end_ns)).collect();
+    let time_use_max = crate::time_use::MsPerSecond {
+        busy: shares.iter().map(|s| s.busy).max().unwrap_or(0),
+        backpressured: shares.iter().map(|s| s.backpressured).max().unwrap_or(0),
+        idle: shares.iter().map(|s| s.idle).min().unwrap_or(0),
+    };
     VariantReport {
+        time_use_max: Some(time_use_max),
         guarantee,
         sink,
         verdict: outcome.verdict(guarantee),
@@ -271,7 +287,7 @@ pub fn run_storm_variant(
 ) -> VariantReport {
     let variant = Arc::new(scenario.with_runtime_variant(Runtime::Storm, guarantee, Some(sink)));
     let run = crate::storm::run_storm_with_faults(variant, seed, false, faults);
-    let outcome = oracle::evaluate(&reference.visible_rows(), &run.visible_rows());
+    let outcome = oracle::evaluate(&reference.observed(), &run.observed());
     let class = outcome.class();
     let world = &run.world;
     let mut latencies: Vec<u64> = run
@@ -307,6 +323,7 @@ pub fn run_storm_variant(
         trace_hash: world.recorder.hash(),
         runtime: Runtime::Storm,
         throughput_per_s: per_second(records, world.finished_at_ns.unwrap_or(world.now_ns())),
+        time_use_max: None,
         storm: Some(StormFigures {
             ack_messages_per_tuple: stats.ack_messages as f64 / records.max(1) as f64,
             replays: stats.replays + stats.rereads + stats.trident_replays,
@@ -407,10 +424,10 @@ impl Judgement {
 /// Hold a finished run of `scenario` (as written, with `seed`'s faults) against its promise.
 pub fn judge(scenario: &Scenario, seed: u64, run: &RunResult) -> Judgement {
     let outcome = if run.world.faults.is_empty() {
-        let rows = run.visible_rows();
-        oracle::evaluate(&rows, &rows)
+        let seen = run.observed();
+        oracle::evaluate(&seen, &seen)
     } else {
-        oracle::evaluate(&reference_run(scenario, seed).visible_rows(), &run.visible_rows())
+        oracle::evaluate(&reference_run(scenario, seed).observed(), &run.observed())
     };
     held_to_promise(scenario, Runtime::Flink, outcome, run.stop, run.world.violations.len())
 }
@@ -418,10 +435,10 @@ pub fn judge(scenario: &Scenario, seed: u64, run: &RunResult) -> Judgement {
 /// [`judge`] for a Storm run of `scenario` (its reference: [`storm_reference_run`]).
 pub fn judge_storm(scenario: &Scenario, seed: u64, run: &crate::storm::StormRun) -> Judgement {
     let outcome = if run.world.faults.is_empty() && scenario.guarantee != Guarantee::AtLeastOnce {
-        let rows = run.visible_rows();
-        oracle::evaluate(&rows, &rows)
+        let seen = run.observed();
+        oracle::evaluate(&seen, &seen)
     } else {
-        oracle::evaluate(&storm_reference_run(scenario, seed).visible_rows(), &run.visible_rows())
+        oracle::evaluate(&storm_reference_run(scenario, seed).observed(), &run.observed())
     };
     held_to_promise(scenario, Runtime::Storm, outcome, run.stop, 0)
 }
@@ -442,7 +459,7 @@ fn held_to_promise(
         .outcomes
         .iter()
         .find(|e| e.runtime == runtime && e.guarantee == scenario.guarantee && e.sink == sink)
-        .map(|e| e.result);
+        .and_then(|e| e.result);
     let kept = match declared {
         Some(d) => d == class,
         None => outcome.verdict(scenario.guarantee),
@@ -502,13 +519,13 @@ pub fn unmet_expectations(scenario: &Scenario, reports: &[VariantReport]) -> Vec
     let mut unmet = Vec::new();
     for e in &scenario.expect.outcomes {
         match reports.iter().find(|r| r.runtime == e.runtime && r.guarantee == e.guarantee && r.sink == e.sink) {
-            Some(r) if r.class == e.result => {}
+            Some(r) if e.met_by(r.class, r.verdict) => {}
             Some(r) => unmet.push(format!(
-                "{}{} with a {} sink: expected {:?}, got {:?}",
+                "{}{} with a {} sink: expected {}, got {:?}",
                 storm_prefix(e.runtime),
                 e.guarantee.label(),
                 e.sink.label(),
-                e.result,
+                e.wanted(),
                 r.class
             )),
             None => unmet.push(format!(

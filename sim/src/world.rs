@@ -2,6 +2,7 @@
 //! the external systems, and runs it all on virtual time. Plain data: `Clone` it to fork or
 //! rewind a run.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use engine::checkpoint::{CheckpointCoordinator, CheckpointEvent, CheckpointMode};
@@ -20,6 +21,7 @@ use crate::recording::{
     CheckpointOutcome, CheckpointStats, MetricsBucket, Recorder, SubtaskCheckpointStats, TraceKind,
 };
 use crate::scenario::{Guarantee, NodeId, Scenario, SnapshotStyle, JOB_MANAGER};
+use crate::time_use::TimeUse;
 
 /// Something scheduled to happen. Events of an earlier job attempt are dropped on arrival (a
 /// restarted job discards what the old one had in flight).
@@ -166,6 +168,12 @@ pub struct World {
     /// Invariant 4 of [`crate::invariants`]: commits only what a completed checkpoint covers.
     commits: CommitInvariant,
     pub violations: Vec<Violation>,
+    /// Source records a window operator dropped as late, or skipped as late for some of its
+    /// windows, in any job attempt: the oracle's evidence that their effect is missing by the
+    /// event-time rules, not lost by a failure (`sim::oracle::Observed`).
+    pub late_sources: BTreeSet<SourceRef>,
+    /// Per subtask, how it spent its time (busy, backpressured, idle) over every attempt.
+    pub time_use: Vec<TimeUse>,
     /// Per earlier job attempt, every subtask's counters when that attempt was replaced (a
     /// restart starts the counters of the new subtasks at zero).
     pub earlier_attempts: Vec<Vec<Counters>>,
@@ -258,6 +266,8 @@ impl World {
             stw_checkpoint: None,
             commits: CommitInvariant::default(),
             violations: Vec::new(),
+            late_sources: BTreeSet::new(),
+            time_use: vec![TimeUse::default(); scenario.plan.subtasks.len()],
             earlier_attempts: Vec::new(),
             events_processed: 0,
             finished_at_ns: None,
@@ -299,6 +309,11 @@ impl World {
         let mut all = self.earlier_attempts.clone();
         all.push(self.tasks.iter().map(|t| t.subtask.counters()).collect());
         all
+    }
+
+    /// What the oracle sees of this world: its visible rows and the records dropped as late.
+    pub fn observed(&self) -> crate::oracle::Observed<'_> {
+        crate::oracle::Observed { rows: self.sink_store.visible(), late: &self.late_sources }
     }
 
     /// A subtask's counters summed over every job attempt.
@@ -531,6 +546,7 @@ impl World {
         }
         if !self.has_credit(id) {
             self.tasks[id].backpressured = true;
+            self.time_use[id].blocked(now);
             return; // resumes when the receiver frees a buffer
         }
         if self.tasks[id].subtask.is_source() {
@@ -548,6 +564,7 @@ impl World {
             _ => task.record_cost_ns / 10,
         } * slow; // bounded: cost <= MAX_COST_US (1e9 ns) x slow <= MAX_FACTOR (1e6) = 1e15
         task.busy_until_ns = now + cost;
+        self.time_use[id].work(cost);
         if step.kind == MessageKind::Record {
             self.bucket.records_in[task.operator] += 1;
         }
@@ -606,6 +623,7 @@ impl World {
                 let task = &mut self.tasks[id];
                 task.subtask.handle_source_record(partition, offset, event, now);
                 task.busy_until_ns = now + task.record_cost_ns * slow;
+                self.time_use[id].work(task.record_cost_ns * slow);
                 self.bucket.records_in[task.operator] += 1;
                 self.note_activity(now);
                 self.recorder.record(now, TraceKind::SourceRead, id as u32, 0, partition as i64, offset as i64);
@@ -645,6 +663,7 @@ impl World {
         let from = self.scenario.plan.channels[channel].from;
         if self.tasks[from].backpressured && self.tasks[from].alive && self.has_credit(from) {
             self.tasks[from].backpressured = false;
+            self.time_use[from].unblocked(now);
             let at = self.tasks[from].busy_until_ns.max(now);
             self.schedule_run(from, at);
         }
@@ -740,6 +759,7 @@ impl World {
         let async_ns = (report.state_size_bytes * 10).max(1_000_000);
         let blocking_ns = if stop_the_world { sync_ns + async_ns } else { sync_ns };
         task.busy_until_ns = task.busy_until_ns.max(now) + blocking_ns;
+        self.time_use[id].work(blocking_ns);
         let node = task.node;
         self.recorder.record(
             now,
@@ -805,8 +825,12 @@ impl World {
     fn on_note(&mut self, id: SubtaskId, note: Note, now: TimeNs) {
         let s = id as u32;
         match note {
-            Note::LateDropped { key, timestamp_ms, .. } => {
+            Note::LateDropped { key, timestamp_ms, source } => {
+                self.late_sources.insert(source);
                 self.recorder.record(now, TraceKind::LateDropped, s, 0, key as i64, timestamp_ms)
+            }
+            Note::LateForSomeWindows { source } => {
+                self.late_sources.insert(source);
             }
             Note::AlignmentStarted { checkpoint_id, input } => {
                 self.recorder.record(now, TraceKind::AlignmentStarted, s, 0, checkpoint_id as i64, input as i64);
@@ -1023,6 +1047,7 @@ impl World {
                 continue;
             }
             self.tasks[id].alive = false;
+            self.time_use[id].unblocked(now);
             self.tasks[id].subtask.clear_inputs();
             // Its input buffers are gone: their credit goes back to the senders.
             for &c in &self.scenario.plan.subtasks[id].inputs {
@@ -1045,9 +1070,10 @@ impl World {
         self.recorder.record(now, TraceKind::FailureDetected, node as u32, 0, 0, 0);
         self.attempt += 1;
         self.restarts += 1;
-        for task in &mut self.tasks {
+        for (task, time) in self.tasks.iter_mut().zip(&mut self.time_use) {
             task.alive = false;
             task.subtask.clear_inputs();
+            time.unblocked(now);
         }
         self.stw_checkpoint = None;
         if let Some(event) = self.coordinator.as_mut().and_then(|c| c.on_job_restart(now)) {
@@ -1145,6 +1171,7 @@ impl World {
             task.barrier_seen_ns = None;
             task.checks = TaskInvariants::default();
             task.backpressured = false;
+            self.time_use[id].unblocked(now);
         }
         for channel in &mut self.channels {
             *channel = ChannelState::default();

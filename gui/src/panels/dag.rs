@@ -7,6 +7,7 @@ use egui::epaint::CubicBezierShape;
 use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, StrokeKind, Vec2};
 
 use crate::app::{Action, FaultRequest, Session};
+use crate::panels::labels::{dag_labels_id, Labels};
 use crate::panels::{
     palette, BARRIER_COLOR, BLOCKED_COLOR, DOWN_COLOR, FULL_COLOR, IDLE_COLOR, RECORD_COLOR, WATERMARK_COLOR,
 };
@@ -70,16 +71,27 @@ pub fn subtask_rect(layout: &DagLayout, graph_rect: Rect, subtask: usize) -> Rec
     Geometry::new(layout, graph_rect.shrink(4.0)).slot_rect(&layout.subtasks[subtask])
 }
 
+/// Text sizes of the job graph: normal, and in presenter mode (readable from the back of a room).
+fn fonts(presenter: bool) -> (FontId, FontId) {
+    if presenter {
+        (FontId::proportional(14.0), FontId::proportional(17.0))
+    } else {
+        (FontId::proportional(10.0), FontId::proportional(13.0))
+    }
+}
+
 pub fn dag_ui(
     ui: &mut egui::Ui,
     session: &Session,
     frame: &Frame,
     selected: Option<usize>,
     restart_after_ms: Option<u64>,
+    presenter: bool,
     actions: &mut Vec<Action>,
 ) {
     legend_ui(ui, session);
     task_managers_ui(ui, session, frame, restart_after_ms, actions);
+    status_line_ui(ui, frame);
     let layout = &session.layout;
     let scenario = &session.scenario;
     let size = ui.available_size().max(Vec2::new(200.0, 120.0));
@@ -88,8 +100,10 @@ pub fn dag_ui(
     let geo = Geometry::new(layout, response.rect.shrink(4.0));
     let visuals = ui.visuals().clone();
     let text = visuals.text_color();
-    let weak = visuals.weak_text_color();
-    let small = FontId::proportional(10.0);
+    let weak = if presenter { text } else { visuals.weak_text_color() };
+    let (small, title_font) = fonts(presenter);
+    let bounds = response.rect;
+    let mut labels = Labels::new();
 
     // Operators and subtasks first, so that channels and messages draw over them.
     for op in &layout.operators {
@@ -102,14 +116,15 @@ pub fn dag_ui(
             StrokeKind::Inside,
         );
         let header = Pos2::new(r.left() + 6.0, r.top() + 2.0);
-        let title = painter.text(header, Align2::LEFT_TOP, &op.name, FontId::proportional(13.0), text);
-        painter.text(
-            Pos2::new(title.right() + 6.0, title.bottom()),
-            Align2::LEFT_BOTTOM,
-            format!("{} · {}", op.kind, op.detail),
-            small.clone(),
-            weak,
-        );
+        // The operator's name, and what it does when there is room for it in the box.
+        if let Some(title) =
+            labels.place(&painter, &[(header, Align2::LEFT_TOP)], &op.name, title_font.clone(), text, r, false)
+        {
+            let detail = (Pos2::new(title.right() + 6.0, title.bottom()), Align2::LEFT_BOTTOM);
+            let texts = [format!("{} · {}", op.kind, op.detail), op.kind.to_string()];
+            labels.place_first_fitting(&painter, detail, &texts, small.clone(), weak, r, false);
+            labels.obstacle(title);
+        }
     }
     let hover = response.hover_pos();
     let mut hovered_slot = None;
@@ -127,8 +142,10 @@ pub fn dag_ui(
         painter.rect_filled(r, 3.0, fill);
         let stroke = if Some(slot.subtask) == selected { Stroke::new(2.5, text) } else { Stroke::new(1.0, tm) };
         painter.rect_stroke(r, 3.0, stroke, StrokeKind::Inside);
-        let label = format!("{}  tm-{}", slot.name, slot.task_manager);
-        painter.text(Pos2::new(r.left() + 4.0, r.center().y), Align2::LEFT_CENTER, label, small.clone(), text);
+        labels.obstacle(r);
+        let name = (Pos2::new(r.left() + 4.0, r.center().y), Align2::LEFT_CENTER);
+        let names = [format!("{}  tm-{}", slot.name, slot.task_manager), slot.name.clone()];
+        labels.place_first_fitting(&painter, name, &names, small.clone(), text, r, false);
         let node_down = frame.dag.down.contains(&slot.task_manager);
         let state = if node_down {
             "task manager down".to_string()
@@ -154,7 +171,10 @@ pub fn dag_ui(
         } else {
             weak
         };
-        painter.text(Pos2::new(r.right() - 4.0, r.center().y), Align2::RIGHT_CENTER, state, small.clone(), color);
+        // The state at the right end of the box, if it fits beside the name (shortened if not).
+        let short = state.split(':').next().unwrap_or(&state).to_string();
+        let at = (Pos2::new(r.right() - 4.0, r.center().y), Align2::RIGHT_CENTER);
+        labels.place_first_fitting(&painter, at, &[state.clone(), short], small.clone(), color, r, false);
         if hover.is_some_and(|p| r.contains(p)) {
             hovered_slot = Some(slot.subtask);
         }
@@ -166,6 +186,10 @@ pub fn dag_ui(
         let status = &frame.dag.channels[c.channel];
         let stroke = if status.blocked {
             Stroke::new(2.5, BLOCKED_COLOR)
+        } else if status.cut {
+            Stroke::new(2.5, DOWN_COLOR)
+        } else if status.delay_ns > 0 {
+            Stroke::new(2.0, WATERMARK_COLOR)
         } else if status.full {
             Stroke::new(2.0, FULL_COLOR)
         } else if c.late {
@@ -174,44 +198,64 @@ pub fn dag_ui(
             Stroke::new(1.0, weak.gamma_multiply(0.6))
         };
         painter.add(CubicBezierShape::from_points_stroke(points, false, Color32::TRANSPARENT, stroke));
+        // What holds the channel up, at its receiving end (above, below, or further back).
         let end = points[3];
-        if status.blocked {
-            painter.text(
-                end + Vec2::new(-4.0, -2.0),
-                Align2::RIGHT_BOTTOM,
-                format!("blocked, {} waiting", status.queued),
-                small.clone(),
-                BLOCKED_COLOR,
-            );
+        let (what, color) = if status.blocked {
+            (vec![format!("blocked, {} waiting", status.queued), format!("blocked {}", status.queued)], BLOCKED_COLOR)
         } else if status.full {
-            painter.text(
-                end + Vec2::new(-4.0, -2.0),
-                Align2::RIGHT_BOTTOM,
-                format!("full, {} waiting", status.queued),
-                small.clone(),
-                FULL_COLOR,
-            );
+            (vec![format!("full, {} waiting", status.queued), format!("full {}", status.queued)], FULL_COLOR)
         } else if status.queued > 0 {
-            painter.text(
-                end + Vec2::new(-4.0, -2.0),
-                Align2::RIGHT_BOTTOM,
-                status.queued.to_string(),
-                small.clone(),
-                weak,
-            );
+            (vec![status.queued.to_string()], weak)
+        } else {
+            (Vec::new(), weak)
+        };
+        let link = if status.cut {
+            Some(("partitioned".to_string(), DOWN_COLOR))
+        } else if status.delay_ns > 0 {
+            Some((format!("+{} ms", status.delay_ns / 1_000_000), WATERMARK_COLOR))
+        } else {
+            None
+        };
+        let anchors = [
+            (end + Vec2::new(-4.0, -2.0), Align2::RIGHT_BOTTOM),
+            (end + Vec2::new(-4.0, 2.0), Align2::RIGHT_TOP),
+            (end + Vec2::new(-24.0, -2.0), Align2::RIGHT_BOTTOM),
+            (end + Vec2::new(-24.0, 2.0), Align2::RIGHT_TOP),
+        ];
+        for text in what {
+            if labels.place(&painter, &anchors, text, small.clone(), color, bounds, true).is_some() {
+                break;
+            }
+        }
+        if let Some((text, color)) = link {
+            let mid =
+                CubicBezierShape::from_points_stroke(points, false, Color32::TRANSPARENT, Stroke::NONE).sample(0.5);
+            let anchors =
+                [(mid + Vec2::new(0.0, -3.0), Align2::CENTER_BOTTOM), (mid + Vec2::new(0.0, 3.0), Align2::CENTER_TOP)];
+            labels.place(&painter, &anchors, text, small.clone(), color, bounds, true);
         }
     }
 
     // Messages that will be dropped on arrival (receiver down, job restarting) are faded.
     let mut ghost = painter.clone();
     ghost.multiply_opacity(0.25);
-    // Messages on the wires.
+    // Messages on the wires. Messages at the same spot of a channel (held up by a partition, or
+    // just many) are a pile: drawn once, with a count badge.
     let mut watermark_labels = 0;
+    let mut piles: Vec<(usize, i32, usize, Pos2)> = Vec::new();
     for flight in frame.dag.in_flight.iter().take(MAX_DRAWN_MESSAGES) {
         let c = &layout.channels[flight.channel];
         let curve =
             CubicBezierShape::from_points_stroke(geo.curve(layout, c), false, Color32::TRANSPARENT, Stroke::NONE);
         let p = curve.sample(flight.progress);
+        let spot = (flight.progress * 40.0).round() as i32;
+        match piles.last_mut() {
+            Some((channel, s, n, _)) if *channel == flight.channel && *s == spot => {
+                *n += 1;
+                continue;
+            }
+            _ => piles.push((flight.channel, spot, 1, p)),
+        }
         let painter = if flight.doomed { &ghost } else { &painter };
         match flight.what {
             Flight::Record => {
@@ -221,24 +265,22 @@ pub fn dag_ui(
                 painter.vline(p.x, p.y - 7.0..=p.y + 7.0, Stroke::new(2.0, WATERMARK_COLOR));
                 if watermark_labels < MAX_WATERMARK_LABELS {
                     watermark_labels += 1;
-                    painter.text(
-                        p + Vec2::new(0.0, -8.0),
-                        Align2::CENTER_BOTTOM,
-                        watermark_text(scenario, w),
-                        small.clone(),
-                        WATERMARK_COLOR,
-                    );
+                    let anchors = [
+                        (p + Vec2::new(0.0, -8.0), Align2::CENTER_BOTTOM),
+                        (p + Vec2::new(0.0, 8.0), Align2::CENTER_TOP),
+                    ];
+                    let text = watermark_text(scenario, w);
+                    labels.place(painter, &anchors, text, small.clone(), WATERMARK_COLOR, bounds, true);
                 }
             }
             Flight::Barrier(id) => {
                 painter.rect_filled(Rect::from_center_size(p, Vec2::new(4.0, 16.0)), 1.0, BARRIER_COLOR);
-                painter.text(
-                    p + Vec2::new(0.0, 9.0),
-                    Align2::CENTER_TOP,
-                    format!("cp {id}"),
-                    small.clone(),
-                    BARRIER_COLOR,
-                );
+                let anchors = [
+                    (p + Vec2::new(0.0, 9.0), Align2::CENTER_TOP),
+                    (p + Vec2::new(0.0, -9.0), Align2::CENTER_BOTTOM),
+                    (p + Vec2::new(4.0, 0.0), Align2::LEFT_CENTER),
+                ];
+                labels.place(painter, &anchors, format!("cp {id}"), small.clone(), BARRIER_COLOR, bounds, true);
             }
             Flight::Idle(_) => {
                 painter.circle_stroke(p, 4.0, Stroke::new(1.5, IDLE_COLOR));
@@ -248,40 +290,15 @@ pub fn dag_ui(
             }
         }
     }
-    let drawn = frame.dag.in_flight.len().min(MAX_DRAWN_MESSAGES);
-    let r = response.rect;
-    let mut banner = Vec::new();
-    for tm in &frame.dag.down {
-        banner.push(format!("tm-{tm} is down"));
+    for &(_, _, n, p) in piles.iter().filter(|(_, _, n, _)| *n > 1) {
+        let anchors = [
+            (p + Vec2::new(5.0, -5.0), Align2::LEFT_BOTTOM),
+            (p + Vec2::new(5.0, 5.0), Align2::LEFT_TOP),
+            (p + Vec2::new(-5.0, -5.0), Align2::RIGHT_BOTTOM),
+        ];
+        labels.place(&painter, &anchors, format!("×{n}"), small.clone(), text, bounds, true);
     }
-    if frame.dag.restarting {
-        banner.push("failure detected: the job is stopped and will restart from its latest checkpoint".to_string());
-    }
-    if frame.dag.attempt > 0 {
-        let restarts =
-            if frame.dag.attempt == 1 { "1 restart".to_string() } else { format!("{} restarts", frame.dag.attempt) };
-        banner.push(format!("job attempt {} (after {restarts})", frame.dag.attempt));
-    }
-    if !banner.is_empty() {
-        painter.text(
-            r.left_top() + Vec2::new(4.0, 2.0),
-            Align2::LEFT_TOP,
-            banner.join(" · "),
-            FontId::proportional(13.0),
-            BLOCKED_COLOR,
-        );
-    }
-    painter.text(
-        Pos2::new(r.left() + 4.0, r.bottom() - 2.0),
-        Align2::LEFT_BOTTOM,
-        if frame.dag.in_flight.len() > drawn {
-            format!("{} messages on the wire ({drawn} drawn)", frame.dag.in_flight.len())
-        } else {
-            format!("{} messages on the wire", frame.dag.in_flight.len())
-        },
-        small,
-        weak,
-    );
+    labels.remember(ui.ctx(), dag_labels_id());
 
     if response.clicked() {
         if let Some(s) = hovered_slot {
@@ -325,6 +342,35 @@ pub fn dag_ui(
     }
 }
 
+/// Above the graph, never over it: what is down or restarting, and how much is on the wire.
+fn status_line_ui(ui: &mut egui::Ui, frame: &Frame) {
+    let mut banner = Vec::new();
+    for tm in &frame.dag.down {
+        banner.push(format!("tm-{tm} is down"));
+    }
+    if frame.dag.restarting {
+        banner.push("failure detected: the job is stopped and will restart from its latest checkpoint".to_string());
+    }
+    if frame.dag.attempt > 0 {
+        let restarts =
+            if frame.dag.attempt == 1 { "1 restart".to_string() } else { format!("{} restarts", frame.dag.attempt) };
+        banner.push(format!("job attempt {} (after {restarts})", frame.dag.attempt));
+    }
+    ui.horizontal_wrapped(|ui| {
+        if !banner.is_empty() {
+            ui.colored_label(BLOCKED_COLOR, egui::RichText::new(banner.join(" · ")).strong());
+            ui.separator();
+        }
+        let on_wire = frame.dag.in_flight.len();
+        let drawn = on_wire.min(MAX_DRAWN_MESSAGES);
+        ui.small(if on_wire > drawn {
+            format!("{on_wire} messages on the wire ({drawn} drawn)")
+        } else {
+            format!("{on_wire} messages on the wire")
+        });
+    });
+}
+
 /// The task managers as groups: which subtasks each runs, whether it is up, and a button to crash
 /// it at the cursor (the run forks there) — the most direct way into a failure.
 fn task_managers_ui(
@@ -345,6 +391,10 @@ fn task_managers_ui(
                     let names: Vec<&str> =
                         layout.subtasks.iter().filter(|s| s.task_manager == tm).map(|s| s.name.as_str()).collect();
                     ui.small(if down { "DOWN".to_string() } else { names.join(" ") });
+                    // Network faults on its links while they last.
+                    for note in frame.dag.link_faults.get(tm as usize).into_iter().flatten() {
+                        ui.colored_label(WATERMARK_COLOR, note);
+                    }
                     let crash = FaultRequest::Crash { tm, restart_after_ms };
                     if ui
                         .add_enabled(!down, egui::Button::new(format!("Crash tm-{tm} now")).small())

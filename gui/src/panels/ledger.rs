@@ -20,10 +20,17 @@ pub fn status_color(status: Status) -> Color32 {
     }
 }
 
-pub fn ledger_ui(ui: &mut egui::Ui, session: &Session, filter: &mut LedgerFilter, actions: &mut Vec<Action>) {
+pub fn ledger_ui(
+    ui: &mut egui::Ui,
+    session: &Session,
+    reference_progress: Option<f32>,
+    filter: &mut LedgerFilter,
+    actions: &mut Vec<Action>,
+) {
     let Some(ledger) = session.ledgers.get(session.shown).and_then(|l| l.as_ref()) else {
-        // Built at the start of the next frame (the tab was just opened).
-        ui.spinner();
+        // The fault-free run to compare with is being recorded (off the UI thread).
+        ui.label("Running the scenario without faults to compare every row with…");
+        ui.add(egui::ProgressBar::new(reference_progress.unwrap_or(0.0)).show_percentage());
         ui.ctx().request_repaint();
         return;
     };

@@ -5,11 +5,14 @@ pub mod alignment;
 pub mod dag;
 pub mod events;
 pub mod inspector;
+pub mod labels;
 pub mod ledger;
 pub mod outcomes;
 pub mod plots;
+pub mod predict;
 pub mod scenario_bar;
 pub mod sinks;
+pub mod storm;
 pub mod timeline;
 pub mod transport;
 pub mod watermarks;
@@ -72,3 +75,16 @@ pub const IDLE_COLOR: Color32 = Color32::from_rgb(130, 130, 130);
 pub const FULL_COLOR: Color32 = Color32::from_rgb(200, 150, 0);
 pub const GOOD_COLOR: Color32 = Color32::from_rgb(40, 160, 80);
 pub const DOWN_COLOR: Color32 = Color32::from_rgb(70, 70, 70);
+
+/// A recording under way: what it is, how far, and a Cancel button (what is on screen stays
+/// interactive meanwhile).
+pub fn progress_ui(ui: &mut egui::Ui, what: &str, progress: f32, actions: &mut Vec<Action>) {
+    ui.horizontal(|ui| {
+        ui.spinner();
+        ui.label(format!("{what}…"));
+        ui.add(egui::ProgressBar::new(progress).show_percentage().desired_width(240.0));
+        if ui.button("Cancel").on_hover_text("Stop recording; what is on screen stays").clicked() {
+            actions.push(Action::CancelRecording);
+        }
+    });
+}

@@ -51,6 +51,9 @@ pub fn scenario_bar_ui(ui: &mut egui::Ui, app: &mut App, actions: &mut Vec<Actio
         {
             actions.push(Action::Rerun);
         }
+        ui.separator();
+        ui.checkbox(&mut app.presenter, "Presenter mode")
+            .on_hover_text("Everything larger, the job graph's text included, in high contrast: for a projector");
     });
     if let Some(error) = &app.error {
         ui.horizontal_wrapped(|ui| {

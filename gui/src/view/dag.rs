@@ -263,6 +263,10 @@ pub struct ChannelStatus {
     pub blocked: bool,
     /// Every buffer of the channel is taken (credit-based flow control): the sender waits.
     pub full: bool,
+    /// A partition between its two task managers is on: its messages wait.
+    pub cut: bool,
+    /// Extra latency on its link right now (a latency spike), in ns.
+    pub delay_ns: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -291,6 +295,9 @@ pub struct DagState {
     pub subtasks: Vec<SubtaskStatus>,
     /// Task managers (0-based) whose process is down.
     pub down: Vec<u32>,
+    /// Per task manager (0-based): the network faults on its links at the cursor, in words
+    /// ("cut off from the job manager", "partitioned from tm-2", "+200 ms to tm-1").
+    pub link_faults: Vec<Vec<String>>,
     /// The job is between a detected failure and its restart.
     pub restarting: bool,
     /// Job attempt: 0, then +1 per restart.
@@ -358,8 +365,75 @@ impl DagState {
             })
             .collect();
         let down = (1..world.nodes.len()).filter(|&n| !world.nodes[n].alive).map(|n| n as u32 - 1).collect();
-        DagState { in_flight, channels, subtasks, down, restarting: world.restarting, attempt: world.attempt }
+        let link_faults = link_faults(world, cursor_ns, &mut channels);
+        DagState {
+            in_flight,
+            channels,
+            subtasks,
+            down,
+            link_faults,
+            restarting: world.restarting,
+            attempt: world.attempt,
+        }
     }
+}
+
+/// The partitions and latency spikes on at `cursor_ns`: marked on the channels they hold up, and
+/// described per task manager.
+fn link_faults(world: &World, cursor_ns: TimeNs, channels: &mut [ChannelStatus]) -> Vec<Vec<String>> {
+    use sim::faults::Fault;
+    let tms = world.nodes.len().saturating_sub(1);
+    let mut notes: Vec<Vec<String>> = vec![Vec::new(); tms];
+    let name = |n: usize| if n == 0 { "the job manager".to_string() } else { format!("tm-{}", n - 1) };
+    let same_link = |x: (usize, usize), y: (usize, usize)| x == y || x == (y.1, y.0);
+    for fault in &world.faults {
+        match *fault {
+            Fault::Partition { a, b, from_ns, until_ns } if from_ns <= cursor_ns && cursor_ns < until_ns => {
+                for (me, other) in [(a, b), (b, a)] {
+                    if let Some(list) = me.checked_sub(1).and_then(|i| notes.get_mut(i)) {
+                        list.push(if other == 0 {
+                            "cut off from the job manager".to_string()
+                        } else {
+                            format!("partitioned from {}", name(other))
+                        });
+                    }
+                }
+                for c in &world.scenario.plan.channels {
+                    let link = (world.tasks[c.from].node, world.tasks[c.to].node);
+                    if same_link(link, (a, b)) {
+                        if let Some(status) = channels.get_mut(c.id) {
+                            status.cut = true;
+                        }
+                    }
+                }
+            }
+            Fault::LatencySpike { link, from_ns, until_ns, extra_ns }
+                if from_ns <= cursor_ns && cursor_ns < until_ns =>
+            {
+                let ms = extra_ns / 1_000_000;
+                match link {
+                    Some((a, b)) => {
+                        for (me, other) in [(a, b), (b, a)] {
+                            if let Some(list) = me.checked_sub(1).and_then(|i| notes.get_mut(i)) {
+                                list.push(format!("+{ms} ms to {}", name(other)));
+                            }
+                        }
+                    }
+                    None => notes.iter_mut().for_each(|l| l.push(format!("+{ms} ms on every link"))),
+                }
+                for c in &world.scenario.plan.channels {
+                    let here = (world.tasks[c.from].node, world.tasks[c.to].node);
+                    if link.is_none_or(|l| same_link(here, l)) {
+                        if let Some(status) = channels.get_mut(c.id) {
+                            status.delay_ns += extra_ns;
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    notes
 }
 
 #[cfg(test)]

@@ -289,7 +289,7 @@ impl Scenario {
             Runtime::Storm => {
                 let mut s = self.with_variant(Guarantee::AtMostOnce, sink);
                 s.guarantee = guarantee;
-                let mut config = self.model.storm().copied().unwrap_or_default();
+                let mut config = self.model.storm().cloned().unwrap_or_default();
                 if config.trident.is_some() && guarantee != Guarantee::ExactlyOnce {
                     // A Trident scenario's max spout pending counts batches; plain acking runs
                     // without that bound.
@@ -329,6 +329,10 @@ impl Scenario {
         let mut s = self.clone();
         s.faults.clear();
         s.swarm = None;
+        // A Storm bolt's explicit fails are injected failures too.
+        if let Model::Storm(config) = &mut s.model {
+            config.fails.clear();
+        }
         s
     }
 }

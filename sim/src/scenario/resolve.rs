@@ -256,7 +256,7 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
         watermarks: raw.watermarks.clone(),
         track_lineage: raw.track_lineage,
         expect: raw.expect.clone(),
-        model: raw.model,
+        model: raw.model.clone(),
         admission: super::budget::Admission::default(),
         warnings,
         raw,
