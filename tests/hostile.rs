@@ -23,7 +23,7 @@ struct Expectation {
 
 fn expectations() -> Vec<Expectation> {
     let mut out = Vec::new();
-    for list in ["generated.tsv", "hand.tsv"] {
+    for list in ["generated.tsv", "hand.tsv", "fresh.tsv"] {
         let text = std::fs::read_to_string(corpus_dir().join(list)).expect("expectation list");
         for row in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
             let cols: Vec<&str> = row.split('\t').collect();

@@ -25,8 +25,16 @@ fn mutate(base: usize, start: usize, len: usize, fragment: &str) -> String {
     format!("{}{}{}", &text[..start], fragment, &text[end..])
 }
 
+/// Cases per `cargo test` (and so per CI run, `.ci/run`): 200, a few seconds. A longer hunt:
+/// `STREAMLAB_FUZZ_CASES=20000 cargo test --release --test scenario_fuzz`. A failing case is
+/// written to `tests/scenario_fuzz.proptest-regressions` (committed: every later run replays it
+/// first).
+fn cases() -> u32 {
+    std::env::var("STREAMLAB_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(200)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     #[test]
     fn mutated_scenarios_are_rejected_or_run(
@@ -37,6 +45,9 @@ proptest! {
             Just(""), Just("0"), Just("-1"), Just("99999999999"), Just("("), Just(")"), Just(","),
             Just("\""), Just("x"), Just("None"), Just("Some(0)"), Just("parallelism: 0"), Just("[]"),
             Just("12:00:00"), Just("\"99:99:99\""), Just("18446744073709551615"), Just("-9223372036854775808"),
+            // Toward the admission budget and the arithmetic bounds.
+            Just("100_000_000_000"), Just("Sliding(size_ms: 60_000, slide_ms: 1)"), Just("keys: 1_000_000"),
+            Just("rate_per_s: 1_000_000"), Just("\u{feff}"), Just("\r\n"),
         ],
     ) {
         let text = mutate(base, start, len, fragment);

@@ -609,6 +609,25 @@ impl Subtask {
         if self.finished {
             return;
         }
+        // An explicit schedule is read in place: it may be long, and this runs once per mark.
+        if let WatermarkStrategy::Explicit(list) = &source.strategy {
+            let mut latest = None;
+            while let Some(entry) = list.get(source.explicit_next) {
+                if entry.at_ns > now_ns {
+                    break;
+                }
+                latest = Some(entry.watermark_ms);
+                source.explicit_next += 1;
+            }
+            let done = source.exhausted && source.explicit_next >= list.len();
+            if let Some(w) = latest {
+                self.advance_output_watermark(w);
+            }
+            if done {
+                self.finish();
+            }
+            return;
+        }
         match source.strategy.clone() {
             WatermarkStrategy::BoundedOutOfOrderness { emission, idle_timeout_ms, .. } => {
                 if let Emission::Periodic { interval_ms } = emission {
@@ -633,24 +652,7 @@ impl Subtask {
                 }
                 self.emit_source_watermark();
             }
-            WatermarkStrategy::Explicit(list) => {
-                let mut latest = None;
-                while let Some(entry) = list.get(source.explicit_next) {
-                    if entry.at_ns > now_ns {
-                        break;
-                    }
-                    latest = Some(entry.watermark_ms);
-                    source.explicit_next += 1;
-                }
-                let done = source.exhausted && source.explicit_next >= list.len();
-                if let Some(w) = latest {
-                    self.advance_output_watermark(w);
-                }
-                if done {
-                    self.finish();
-                }
-            }
-            WatermarkStrategy::None => {}
+            WatermarkStrategy::Explicit(_) | WatermarkStrategy::None => {}
         }
     }
 

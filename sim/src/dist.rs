@@ -43,9 +43,21 @@ pub enum Delay {
 
 const NS_PER_MS: u64 = 1_000_000;
 const NS_PER_US: u64 = 1_000;
+/// The longest delay a distribution gives: MAX_TIME_MS (1e11 ms) in ns.
+pub const MAX_DELAY_NS: u64 = 100_000_000_000 * NS_PER_MS;
 
 impl Delay {
+    /// Bounded: every `*_ms` here is at most MAX_TIME_MS (1e11 ms, `scenario::limits`), so
+    /// `ms * NS_PER_MS` <= 1e17 fits a u64; the long tail doubles up to 20 times and saturates.
+    /// A sample is capped at [`MAX_DELAY_NS`] (about three years, "never" for any run), so that
+    /// times made of it (`now + latency`, a metrics bucket after it) stay far from overflowing:
+    /// a saturated sample once made the metrics tick wrap and loop (a hostile file with
+    /// `LongTail(min_ms: 100_000_000_000, ...)`).
     pub fn sample_ns(&self, rng: &mut SimRng) -> u64 {
+        self.sample_uncapped_ns(rng).min(MAX_DELAY_NS)
+    }
+
+    fn sample_uncapped_ns(&self, rng: &mut SimRng) -> u64 {
         match *self {
             Delay::Zero => 0,
             Delay::Constant { ms } => ms * NS_PER_MS,
@@ -59,7 +71,7 @@ impl Delay {
                     }
                     scale = scale.saturating_mul(2);
                 }
-                scale + rng.below(scale.max(1))
+                scale.saturating_add(rng.below(scale.max(1)))
             }
         }
     }

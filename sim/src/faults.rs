@@ -163,6 +163,7 @@ pub fn resolve(spec: &FaultSpec, nodes: &NodeNames, plan: &PhysicalPlan) -> Resu
         if from_ms >= until_ms {
             return Err(FaultError::EmptyWindow { from_ms, until_ms });
         }
+        // Bounded: *_ms <= MAX_TIME_MS (1e11 ms, `scenario::limits`), so ns <= 1e17.
         Ok((from_ms * NS_PER_MS, until_ms * NS_PER_MS))
     };
     let link = |between: &Option<(String, String)>| -> Result<Option<(NodeId, NodeId)>, FaultError> {
@@ -246,6 +247,7 @@ pub fn resolve(spec: &FaultSpec, nodes: &NodeNames, plan: &PhysicalPlan) -> Resu
 pub fn draw_swarm(swarm: &Swarm, scenario: &Scenario, seed: u64) -> Vec<Fault> {
     let mut rng = SimRng::for_stream(seed, Stream::Swarm);
     let tms = scenario.task_managers as u64;
+    // Bounded: swarm times <= MAX_TIME_MS (1e11 ms), so ns <= 1e17 and sums of two fit.
     let from = swarm.from_ms * NS_PER_MS;
     let until = swarm.until_ms * NS_PER_MS;
     let outage = swarm.max_outage_ms * NS_PER_MS;

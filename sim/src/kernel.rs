@@ -172,10 +172,15 @@ impl SimRng {
     pub fn exponential(&mut self, mean: u64) -> u64 {
         // X = step * (G + U) with G geometric (P(G >= k) = 2^-k) and U uniform in [0, 1): the tail
         // halves every `step`, like an exponential's. E[X] = 1.5 step, so step = 2/3 of the mean.
-        let step = mean * 2 / 3;
+        // Bounded: a mean comes from a `*_ms` field (at most MAX_TIME_MS = 1e11 ms, 1e17 ns), so
+        // step * 40 <= 2.7e18 fits a u64; step * fraction would not (found by a hostile file
+        // with `Exponential(mean_ms: 100_000_000_000)`), so that product is taken in u128 and
+        // is below `step`. Saturating all the same: a caller may pass any u64.
+        let step = mean / 3 * 2 + mean % 3 * 2 / 3;
         let halvings = self.next_u64().trailing_zeros().min(40) as u64;
         let fraction = self.below(1024);
-        step * halvings + step * fraction / 1024
+        let part = (u128::from(step) * u128::from(fraction) / 1024) as u64;
+        step.saturating_mul(halvings).saturating_add(part)
     }
 }
 

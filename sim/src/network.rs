@@ -23,7 +23,9 @@ pub fn transit_arrival(
         let delay = scenario.link_latency.get(&(from, to)).copied().unwrap_or(scenario.latency);
         delay.sample_ns(rng).max(1)
     };
-    let mut arrival = now + latency;
+    // Saturating: a sampled latency may saturate (a long tail of 1e11 ms doubled 20 times);
+    // `now` is at most max_run_ms (<= MAX_TIME_MS, 1e17 ns).
+    let mut arrival = now.saturating_add(latency);
     if from == to {
         return arrival;
     }
@@ -32,12 +34,12 @@ pub fn transit_arrival(
             Fault::Partition { a, b, from_ns, until_ns }
                 if *from_ns <= now && now < *until_ns && Fault::covers_link(&Some((*a, *b)), from, to) =>
             {
-                arrival = arrival.max(until_ns + latency);
+                arrival = arrival.max(until_ns.saturating_add(latency));
             }
             Fault::LatencySpike { link, from_ns, until_ns, extra_ns }
                 if *from_ns <= now && now < *until_ns && Fault::covers_link(link, from, to) =>
             {
-                arrival += extra_ns;
+                arrival = arrival.saturating_add(*extra_ns);
             }
             Fault::MessageLoss { link, from_ns, until_ns, loss_ppm, retransmit_ns }
                 if *from_ns <= now && now < *until_ns && Fault::covers_link(link, from, to) =>
@@ -46,7 +48,7 @@ pub fn transit_arrival(
                     if !rng.chance_ppm(*loss_ppm) {
                         break;
                     }
-                    arrival += retransmit_ns;
+                    arrival = arrival.saturating_add(*retransmit_ns);
                 }
             }
             _ => {}

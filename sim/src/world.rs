@@ -360,7 +360,7 @@ impl World {
             self.stop = Some(StopReason::JobFinished);
             return false;
         }
-        let limit_ns = self.scenario.max_run_ms * 1_000_000;
+        let limit_ns = self.scenario.max_run_ms * 1_000_000; // max_run_ms <= MAX_TIME_MS: <= 1e17
         let Some((now, event)) = self.queue.pop() else {
             self.close_bucket(self.now_ns());
             self.stop = Some(if self.finished_at_ns.is_some() { StopReason::JobFinished } else { StopReason::Stalled });
@@ -562,7 +562,7 @@ impl World {
         let cost = match step.kind {
             MessageKind::Record => task.record_cost_ns,
             _ => task.record_cost_ns / 10,
-        } * slow;
+        } * slow; // bounded: cost <= MAX_COST_US (1e9 ns) x slow <= MAX_FACTOR (1e6) = 1e15
         task.busy_until_ns = now + cost;
         self.time_use[id].work(cost);
         if step.kind == MessageKind::Record {

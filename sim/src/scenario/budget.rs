@@ -429,6 +429,11 @@ pub fn admission(s: &Scenario, loc: &Locator) -> Admission {
     note(u128::from(checkpoint_interval), channels + subtasks, "checkpoints.interval_ms", &mut ticks);
     let heartbeat = raw.failure_detection.heartbeat_interval_ms;
     note(u128::from(heartbeat), 2 * u128::from(s.task_managers), "failure_detection.heartbeat_interval_ms", &mut ticks);
+    if let Model::Storm(config) = &raw.model {
+        if let Some(trident) = &config.trident {
+            note(u128::from(trident.batch_ms), subtasks, "model.Storm.trident.batch_ms", &mut ticks);
+        }
+    }
     let checkpoint_records = (horizon_ms / u128::from(checkpoint_interval.max(1)) + 1).saturating_mul(subtasks + 1);
 
     let faults = fault_count(s);

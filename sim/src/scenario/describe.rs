@@ -16,11 +16,17 @@ impl Scenario {
                 format!("bounded out-of-orderness {bound_ms} ms, emitted {emit}, {idle}")
             }
             Watermarks::Explicit(marks) => {
-                let marks: Vec<String> = marks
+                // The first marks only: a schedule may hold a hundred thousand.
+                const SHOWN: usize = 20;
+                let mut shown: Vec<String> = marks
                     .iter()
+                    .take(SHOWN)
                     .map(|m| format!("{} -> {}", self.format_time_ms(m.at.0), self.format_time_ms(m.watermark.0)))
                     .collect();
-                format!("explicit schedule [{}]", marks.join(", "))
+                if marks.len() > SHOWN {
+                    shown.push(format!("... {} more", marks.len() - SHOWN));
+                }
+                format!("explicit schedule [{}]", shown.join(", "))
             }
             Watermarks::None => "none (windows fire at end of input)".to_string(),
         }

@@ -46,7 +46,12 @@ pub fn read_file(path: &Path, file: &str) -> Result<String, ScenarioError> {
 }
 
 /// Bytes as UTF-8, or an error at the first invalid byte.
-pub fn text_of(bytes: Vec<u8>, file: &str) -> Result<String, ScenarioError> {
+pub fn text_of(mut bytes: Vec<u8>, file: &str) -> Result<String, ScenarioError> {
+    // A UTF-8 byte order mark (editors on Windows write one) is not part of the scenario; lines
+    // and columns are counted without it, as an editor shows them.
+    if bytes.starts_with(&[0xef, 0xbb, 0xbf]) {
+        bytes.drain(..3);
+    }
     String::from_utf8(bytes).map_err(|e| {
         let offset = e.utf8_error().valid_up_to();
         let bytes = e.into_bytes();
