@@ -362,9 +362,9 @@ fn replay(
         outln!("trace hash: {:#018x}", result.world.recorder.hash());
     }
     if let Some(path) = trace {
-        sim::export::write_trace_file(&scenario, result.world.recorder.events(), &path)
+        let written = sim::export::write_trace_file(&scenario, result.world.recorder.events(), &path)
             .with_context(|| format!("writing the trace to {}", path.display()))?;
-        outln!("trace: {} events written to {}", result.world.recorder.count(), path.display());
+        outln!("trace: {written}");
     }
     if let Some(dir) = charts {
         let written = gui::export::export_all(&gui::view::plots::all(&result.world), &dir)
@@ -711,9 +711,9 @@ fn write_storm_trace(
     trace: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     if let Some(path) = trace {
-        sim::export::write_trace_file(scenario, world.recorder.events(), &path)
+        let written = sim::export::write_trace_file(scenario, world.recorder.events(), &path)
             .with_context(|| format!("writing the trace to {}", path.display()))?;
-        outln!("trace: {} events written to {}", world.recorder.count(), path.display());
+        outln!("trace: {written}");
     }
     Ok(())
 }

@@ -192,15 +192,28 @@ fn storm_chrome_event(scenario: &Scenario, e: &TraceEvent) -> Value {
 
 /// Write `events` to `path`: Chrome trace format for `.json`, JSON lines otherwise. Written to
 /// a temporary file first and renamed, so a crash never leaves half a trace.
-pub fn write_trace_file(scenario: &Scenario, events: &[TraceEvent], path: &std::path::Path) -> io::Result<()> {
+///
+/// Returns what the file holds, in words: every event as a JSON line, or (`.json`) the Perfetto
+/// view of them — spans and instants for checkpoints, alignments, faults and sink commits, not
+/// one entry per record — so the count says which.
+pub fn write_trace_file(scenario: &Scenario, events: &[TraceEvent], path: &std::path::Path) -> io::Result<String> {
+    let perfetto = path.extension().is_some_and(|e| e == "json");
+    let mut entries = events.len();
     // A trace is the tool's own output: it may replace a regular file, never anything else.
     crate::atomic_write::write_with(path, crate::atomic_write::Overwrite::Replace, |w| {
-        if path.extension().is_some_and(|e| e == "json") {
-            serde_json::to_writer(&mut *w, &chrome_trace(scenario, events))?;
+        if perfetto {
+            let trace = chrome_trace(scenario, events);
+            entries = trace["traceEvents"].as_array().map_or(0, Vec::len);
+            serde_json::to_writer(&mut *w, &trace)?;
         } else {
             let mut w = w;
             write_jsonl(scenario, events, &mut w)?;
         }
         Ok(())
+    })?;
+    Ok(if perfetto {
+        format!("{} trace events shown as {entries} Perfetto entries in {}", events.len(), path.display())
+    } else {
+        format!("{entries} events written to {}", path.display())
     })
 }
