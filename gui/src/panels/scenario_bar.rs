@@ -54,8 +54,11 @@ pub fn scenario_bar_ui(ui: &mut egui::Ui, app: &mut App, actions: &mut Vec<Actio
         ui.separator();
         ui.checkbox(&mut app.presenter, "Presenter mode")
             .on_hover_text("Everything larger, the job graph's text included, in high contrast: for a projector");
-        ui.toggle_value(&mut app.predict.open, "Predict")
-            .on_hover_text("The course's exercises on this scenario: predict what the run does, then check");
+        // The exercises run Flink sessions; a Storm view has none to offer yet.
+        if app.session.is_some() {
+            ui.toggle_value(&mut app.predict.open, "Predict")
+                .on_hover_text("The course's exercises on this scenario: predict what the run does, then check");
+        }
     });
     if let Some(error) = &app.error {
         ui.horizontal_wrapped(|ui| {
