@@ -519,8 +519,17 @@ pub struct App {
     pub presenter: bool,
 }
 
-/// How much presenter mode enlarges the whole workbench.
-pub const PRESENTER_ZOOM: f32 = 1.5;
+/// How much presenter mode enlarges the whole workbench at the smallest projector resolution
+/// (1280×800); larger windows are enlarged more, up to `PRESENTER_ZOOM_MAX`, so that the layout
+/// keeps about the same room (a 1920×1080 projector: about 1.7).
+pub const PRESENTER_ZOOM: f32 = 1.25;
+pub const PRESENTER_ZOOM_MAX: f32 = 2.0;
+
+/// Presenter mode's zoom for a window of `size` points at zoom 1.
+pub fn presenter_zoom(size: egui::Vec2) -> f32 {
+    let fit = (size.x / 1280.0).min(size.y / 800.0);
+    (PRESENTER_ZOOM * fit).clamp(PRESENTER_ZOOM, PRESENTER_ZOOM_MAX)
+}
 
 /// How the fault buttons inject: how long a crashed task manager stays down (None: for good),
 /// how long a cut-off, partition or delay lasts, and how much a delayed link adds.
@@ -938,8 +947,10 @@ impl eframe::App for App {
 
 /// Presenter mode's zoom and contrast on the whole context (only written when it changes).
 fn apply_presenter_mode(ctx: &egui::Context, presenter: bool) {
-    let zoom = if presenter { PRESENTER_ZOOM } else { 1.0 };
-    if ctx.zoom_factor() != zoom {
+    // The window's size at zoom 1 (what it is in points now, times the zoom in force).
+    let unzoomed = ctx.content_rect().size() * ctx.zoom_factor();
+    let zoom = if presenter { presenter_zoom(unzoomed) } else { 1.0 };
+    if (ctx.zoom_factor() - zoom).abs() > 0.01 {
         ctx.set_zoom_factor(zoom);
     }
     let strong = if ctx.global_style().visuals.dark_mode { egui::Color32::WHITE } else { egui::Color32::BLACK };

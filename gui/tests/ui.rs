@@ -352,6 +352,8 @@ fn no_two_labels_of_the_job_graph_overlap() {
             h.state_mut().time.cursor_ns = end / 4 + (end - end / 4) * k / 40;
             h.step();
             let labels = Labels::last(&h.ctx, dag_labels_id());
+            let ticks = Labels::last(&h.ctx, gui::panels::labels::timeline_labels_id());
+            assert!(ticks.len() >= 3 && overlapping(&ticks).is_empty(), "timeline ticks: {ticks:?}");
             let pairs = overlapping(&labels);
             assert!(pairs.is_empty(), "{source:?} at {w}x{h_px}, presenter {presenter}, step {k}: {pairs:?}");
             total += labels.len();
