@@ -20,7 +20,7 @@ pub fn timeline_ui(ui: &mut egui::Ui, run: &RecordedRun, cursor_ns: TimeNs, acti
         ui.small("Timeline — green bars: completed checkpoints, red: aborted; red triangles: faults; orange ticks: late records dropped; grey ticks: subtasks finished. Click or drag to move.");
         // The fork's label sits here, never over the bars: the timeline marks it with a line.
         if let Some(fork) = &run.fork {
-            ui.colored_label(FORK_COLOR, format!("│ fork at {}: {}", tick_text(&run.scenario, fork.at_ns), fork.what));
+            ui.colored_label(FORK_COLOR, format!("fork at {}: {}", tick_text(&run.scenario, fork.at_ns), fork.what));
         }
     });
     let width = ui.available_width();
