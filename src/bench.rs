@@ -206,3 +206,21 @@ pub fn seeds_per_minute(seeds: u64) -> String {
     );
     out
 }
+
+#[cfg(test)]
+mod tests {
+    /// `streamlab bench` runs its scenarios through the admission budget like any other: the
+    /// longest event benchmark and the others must be admitted.
+    #[test]
+    fn every_benchmark_scenario_is_admitted() {
+        let longest = super::scenario_text(crate::MAX_BENCH_SECONDS);
+        for text in [longest, super::overhead_scenario("None"), super::SWEEP_SCENARIO.to_string()] {
+            let scenario = sim::Scenario::parse(&text, "(benchmark)").expect("admitted for one run");
+            if text.contains("seeds per minute") {
+                scenario.admit(sim::scenario::budget::Command::Sweep { jobs: 1 }).expect("a seed's check admitted");
+            }
+        }
+        let over = super::scenario_text(crate::MAX_BENCH_SECONDS * 3);
+        assert!(sim::Scenario::parse(&over, "(benchmark)").is_err(), "180 s of benchmark input is over the budget");
+    }
+}

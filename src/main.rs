@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use sim::run::DEFAULT_SEED;
+use sim::scenario::budget::Command as BudgetCommand;
 use sim::{report, RunOptions, Scenario, ScenarioError};
 
 /// Print to stdout; when the reader has gone away (`streamlab run … | head`), stop quietly
@@ -28,6 +29,7 @@ fn write_stdout(args: std::fmt::Arguments) {
 }
 
 mod bench;
+mod exercise;
 mod sweep;
 
 /// Exit codes, the same for every command (also in the book: `reference/exit-codes.md`).
@@ -69,9 +71,9 @@ impl std::fmt::Display for Usage {
 
 impl std::error::Error for Usage {}
 
-/// `bench --seconds` at most: the benchmark generates 200 000 events per virtual second, and a
-/// scenario may generate at most `sim::scenario::MAX_GENERATED_EVENTS`.
-const MAX_BENCH_SECONDS: u64 = sim::scenario::MAX_GENERATED_EVENTS / 200_000;
+/// `bench --seconds` at most: the benchmark generates 200 000 events per virtual second; 60 s
+/// (12 M events) is what the admission budget admits for one run (`bench::tests`).
+const MAX_BENCH_SECONDS: u64 = 60;
 
 #[derive(Parser)]
 #[command(
@@ -83,7 +85,14 @@ const MAX_BENCH_SECONDS: u64 = sim::scenario::MAX_GENERATED_EVENTS / 200_000;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Skip the admission budget: run a scenario even when its estimated memory or time is over
+    /// 1 GiB or 30 s (see the book's reference, "Limits and the admission budget").
+    #[arg(long, global = true)]
+    no_budget: bool,
 }
+
+/// `--no-budget`: set once, from the command line, before any scenario is loaded.
+static NO_BUDGET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 #[derive(Subcommand)]
 enum Command {
@@ -119,6 +128,12 @@ enum Command {
         #[arg(long)]
         swarm: bool,
     },
+    /// Combine the shard files of one sweep (each `sweep --json --shard K/N` output) into the
+    /// report one sweep of all their seeds prints.
+    SweepMerge {
+        /// Shard files: JSON lines as `sweep --json` writes them.
+        files: Vec<std::path::PathBuf>,
+    },
     /// Check many seeds: the declared outcomes (or the scenario's own guarantee), invariants,
     /// and that the job finishes. Prints every failing seed with the command that replays it.
     Sweep {
@@ -136,7 +151,9 @@ enum Command {
         /// Add random faults (crashes, partitions, spikes, slow nodes) when the scenario has none.
         #[arg(long)]
         swarm: bool,
-        /// Run only shard K of N (`K/N`, 1-based): seeds whose position mod N is K-1.
+        /// Run only shard K of N (`K/N`, 1-based): seeds whose position mod N is K-1. `env/N`
+        /// takes K from the batch system: `JOB_COMPLETION_INDEX` (a Kubernetes indexed Job) or
+        /// `SLURM_ARRAY_TASK_ID` (a Slurm job array).
         #[arg(long)]
         shard: Option<String>,
         /// Print one JSON object per line and seed and variant on stdout (seed, variant,
@@ -175,6 +192,9 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Print the admission budget's estimate of memory and time for each command on a scenario
+    /// (exit 2 when `run` itself is over the budget).
+    Estimate { scenario: String },
     /// Benchmarks: simulated events per second against a bare event loop doing the same work,
     /// and checkpoint overhead (asynchronous barriers against stop-the-world snapshots).
     Bench {
@@ -184,6 +204,16 @@ enum Command {
         /// Which benchmark to run.
         #[arg(long, value_enum, default_value_t = BenchKind::All)]
         only: BenchKind,
+    },
+    /// The book's exercises, graded by running their scenarios: `list`, `show ID`,
+    /// `check ID ANSWER` (exit 0 right, 1 wrong), `solve ID`.
+    Exercise {
+        #[command(subcommand)]
+        action: exercise::Action,
+        /// The repository root: chapter files are `<root>/book/exercises/*.ron`, and scenario
+        /// paths in them are relative to it.
+        #[arg(long, default_value = ".", global = true)]
+        root: PathBuf,
     },
 }
 
@@ -203,6 +233,7 @@ enum Format {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    NO_BUDGET.store(cli.no_budget, std::sync::atomic::Ordering::Relaxed);
     let result = match cli.command {
         None => gui::launch(None),
         Some(Command::Gui { scenario }) => gui::launch(scenario),
@@ -213,8 +244,11 @@ fn main() -> ExitCode {
         Some(Command::Sweep { scenario, seeds, jobs, force_jobs, swarm, shard, json }) => {
             sweep::run(&scenario, &seeds, jobs, force_jobs, swarm, shard.as_deref(), json)
         }
+        Some(Command::SweepMerge { files }) => sweep::merge(&files),
         Some(Command::Replay { scenario, seed, until, trace, swarm }) => replay(&scenario, seed, until, trace, swarm),
         Some(Command::Shrink { scenario, seed, out, swarm, force }) => shrink(&scenario, seed, out, swarm, force),
+        Some(Command::Exercise { action, root }) => exercise::run(&root, action),
+        Some(Command::Estimate { scenario }) => estimate(&scenario),
         Some(Command::Bench { seconds, .. }) if !(1..=MAX_BENCH_SECONDS).contains(&seconds) => {
             Err(Usage(format!("--seconds {seconds}: the benchmark runs 1 ..= {MAX_BENCH_SECONDS} virtual seconds"))
                 .into())
@@ -268,7 +302,7 @@ fn replay(
     trace: Option<PathBuf>,
     swarm: bool,
 ) -> anyhow::Result<ExitCode> {
-    let scenario = Arc::new(load(scenario_arg, swarm)?);
+    let scenario = Arc::new(load(scenario_arg, swarm, BudgetCommand::Replay)?);
     let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
     outln!("{}", header(&scenario, seed));
     if scenario.runtime() == sim::scenario::Runtime::Storm {
@@ -330,7 +364,7 @@ fn replay(
 
 fn shrink(scenario_arg: &str, seed: u64, out: Option<PathBuf>, swarm: bool, force: bool) -> anyhow::Result<ExitCode> {
     use sim::atomic_write::{check_target, write_bytes, Overwrite};
-    let scenario = Arc::new(load(scenario_arg, swarm)?);
+    let scenario = Arc::new(load(scenario_arg, swarm, BudgetCommand::Shrink)?);
     // The output may be a scenario the user wrote: refuse to replace it without --force, before
     // spending time on shrinking.
     let policy = if force { Overwrite::Replace } else { Overwrite::Refuse };
@@ -362,18 +396,54 @@ fn shrink(scenario_arg: &str, seed: u64, out: Option<PathBuf>, swarm: bool, forc
 }
 
 /// Load a scenario (`default`: the embedded one), printing its warnings; `swarm` adds the seed's
-/// random faults as `sweep --swarm` does ([`sim::run::with_swarm`]).
-fn load(scenario: &str, swarm: bool) -> anyhow::Result<Scenario> {
+/// random faults as `sweep --swarm` does ([`sim::run::with_swarm`]). Unless `--no-budget`, refuse
+/// it when `command`'s estimated memory or time is over the admission budget.
+fn load(scenario: &str, swarm: bool, command: BudgetCommand) -> anyhow::Result<Scenario> {
     let loaded = if scenario == "default" {
         Scenario::default_scenario()
     } else {
-        let loaded = Scenario::load(&PathBuf::from(scenario))?;
+        let loaded = Scenario::load_with(&PathBuf::from(scenario), sim::scenario::Budget::Off)?;
         for warning in &loaded.warnings {
             eprintln!("warning: {warning}");
         }
         loaded
     };
-    Ok(if swarm { sim::run::with_swarm(loaded) } else { loaded })
+    let loaded = if swarm { sim::run::with_swarm(loaded) } else { loaded };
+    if !NO_BUDGET.load(std::sync::atomic::Ordering::Relaxed) {
+        loaded.admit(command)?;
+    }
+    Ok(loaded)
+}
+
+/// `estimate`: the workload the budget counts, and each command's estimate against the budget.
+fn estimate(scenario_arg: &str) -> anyhow::Result<ExitCode> {
+    use sim::scenario::budget::{BUDGET_BYTES, BUDGET_MS};
+    let scenario = if scenario_arg == "default" {
+        Scenario::default_scenario()
+    } else {
+        Scenario::load_with(&PathBuf::from(scenario_arg), sim::scenario::Budget::Off)?
+    };
+    let w = &scenario.admission.workload;
+    outln!("{}", serde_json::to_string_pretty(w).context("serialising the workload")?);
+    outln!("budget: {} MiB, {} s", BUDGET_BYTES >> 20, BUDGET_MS / 1000);
+    let commands = [
+        BudgetCommand::Run { twice: false },
+        BudgetCommand::Run { twice: true },
+        BudgetCommand::Replay,
+        BudgetCommand::Compare,
+        BudgetCommand::Sweep { jobs: 1 },
+        BudgetCommand::Shrink,
+    ];
+    for command in commands {
+        let e = scenario.admission.workload.estimate(command);
+        let verdict = if scenario.admit(command).is_ok() { "admitted" } else { "over the budget" };
+        outln!("{:<24} {:>8} MiB {:>9.1} s  {verdict}", command.name(), e.bytes >> 20, e.ms as f64 / 1000.0);
+    }
+    if let Err(e) = scenario.admit(BudgetCommand::Run { twice: false }) {
+        eprintln!("error: {e}");
+        return Ok(ExitCode::from(exit::BAD_INPUT));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `SEED=N`, every resolved parameter, and the fault schedule of this seed: enough to replay.
@@ -397,7 +467,7 @@ pub(crate) fn rerun_command(command: &str, scenario: &Scenario, seed: u64, swarm
 }
 
 fn compare(scenario_arg: &str, seed: Option<u64>, json: bool, swarm: bool) -> anyhow::Result<ExitCode> {
-    let scenario = Arc::new(load(scenario_arg, swarm)?);
+    let scenario = Arc::new(load(scenario_arg, swarm, BudgetCommand::Compare)?);
     let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
     // With --json, stdout is the JSON document alone; everything for people goes to stderr.
     let say = |line: String| if json { eprintln!("{line}") } else { outln!("{line}") };
@@ -446,7 +516,7 @@ fn run(
     check_determinism: bool,
     swarm: bool,
 ) -> anyhow::Result<ExitCode> {
-    let scenario = Arc::new(load(scenario_arg, swarm)?);
+    let scenario = Arc::new(load(scenario_arg, swarm, BudgetCommand::Run { twice: check_determinism })?);
     let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
     let header = header(&scenario, seed);
     // JSON mode keeps stdout pure JSON lines; the header goes to stderr.
@@ -573,31 +643,58 @@ fn finish_run(
     ExitCode::from(code)
 }
 
-/// `replay` of a Storm scenario: the whole run (Storm has no `--until` here), its summary and
-/// verdict, and with `--trace` every event — spout emits, acker messages, completed trees,
-/// timeouts, Trident batches and commits — for Perfetto or as JSON lines.
+/// `replay` of a Storm scenario: the run up to `--until` (paused there: time, pending tuples per
+/// spout, counters so far) or to its end (summary and verdict), and with `--trace` every event —
+/// spout emits and replays, acker inits, acks and fails, completed and failed trees, timeouts,
+/// Trident batches and commits — for Perfetto or as JSON lines.
 fn replay_storm(
     scenario: &Arc<Scenario>,
     seed: u64,
     until_ms: Option<u64>,
     trace: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
-    if until_ms.is_some() {
-        eprintln!("note: --until is not supported for Storm scenarios; replaying the whole run");
+    let mut world = sim::storm::StormWorld::new(scenario.clone(), seed, true);
+    if let Some(ms) = until_ms {
+        let until_ns = ms
+            .checked_mul(1_000_000)
+            .ok_or_else(|| Usage(format!("--until {ms}: at most {} ms", u64::MAX / 1_000_000)))?;
+        world.run_until(until_ns);
+        if world.queue_is_empty() {
+            world.step();
+        }
+    } else {
+        world.run();
     }
-    let result = sim::storm::run_storm(scenario.clone(), seed, true);
+    let Some(stop) = world.stop_reason() else {
+        outln!("\n== paused ==");
+        outln!("paused at {} (virtual); {} kernel events", report::format_ns(world.now_ns()), world.events_processed);
+        out!("{}", report::storm_progress(&world));
+        outln!("trace hash: {:#018x}", world.recorder.hash());
+        write_storm_trace(scenario, &world, trace)?;
+        return Ok(ExitCode::from(exit::OK));
+    };
+    let result = sim::storm::StormRun { world, stop };
     outln!("\n== summary ==");
     out!("{}", report::storm_summary(&result));
     let judgement = sim::run::judge_storm(scenario, seed, &result);
     outln!("oracle vs the fault-free reference: {}", judgement.describe(scenario.guarantee));
-    if let Some(path) = trace {
-        sim::export::write_trace_file(scenario, result.world.recorder.events(), &path)
-            .with_context(|| format!("writing the trace to {}", path.display()))?;
-        outln!("trace: {} events written to {}", result.world.recorder.count(), path.display());
-    }
+    write_storm_trace(scenario, &result.world, trace)?;
     let code = verdict_code(&judgement);
     if code != exit::OK {
         eprintln!("exit code {code}: see `streamlab --help` for the table");
     }
     Ok(ExitCode::from(code))
+}
+
+fn write_storm_trace(
+    scenario: &Scenario,
+    world: &sim::storm::StormWorld,
+    trace: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    if let Some(path) = trace {
+        sim::export::write_trace_file(scenario, world.recorder.events(), &path)
+            .with_context(|| format!("writing the trace to {}", path.display()))?;
+        outln!("trace: {} events written to {}", world.recorder.count(), path.display());
+    }
+    Ok(())
 }

@@ -71,3 +71,179 @@ fn complete_scenarios_in_the_book_load_and_finish() {
     assert!(checked >= 2, "expected complete scenarios in the book");
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
+
+/// (0-based index of the opening fence's line, command line, expected stdout lines) of every
+/// ```console block: its first line is `$ streamlab ARGS`, the rest what the command prints.
+fn console_blocks(text: &str) -> Vec<(usize, String, Vec<String>)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut blocks = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i].trim_start().starts_with("```console") {
+            let start = i;
+            let mut body = Vec::new();
+            i += 1;
+            while i < lines.len() && !lines[i].trim_start().starts_with("```") {
+                body.push(lines[i].to_string());
+                i += 1;
+            }
+            // Checked: one `$ streamlab …` line followed by its output. Blocks that only list
+            // commands to type (several `$` lines, or no output) are instructions, not output.
+            if let Some(first) = body.first().cloned() {
+                let output = &body[1..];
+                if first.starts_with("$ streamlab ")
+                    && !output.is_empty()
+                    && !output.iter().any(|l| l.starts_with("$ "))
+                {
+                    blocks.push((start, first, output.to_vec()));
+                }
+            }
+        }
+        i += 1;
+    }
+    blocks
+}
+
+/// Every ```console block in the book that quotes output is the real output of its command: the
+/// block's first line is `$ streamlab ARGS` (run from the repository root), the rest must equal
+/// what the command prints on stdout. `UPDATE_BOOK=1 cargo test --test book` rewrites the blocks with the current
+/// output (review the diff: a changed number is a changed lesson).
+#[test]
+fn console_output_quoted_in_the_book_is_what_the_command_prints() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    markdown_files(&root.join("book").join("src"), &mut files);
+    files.sort();
+    let update = std::env::var_os("UPDATE_BOOK").is_some();
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("read markdown");
+        let blocks = console_blocks(&text);
+        if blocks.is_empty() {
+            continue;
+        }
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        // From the last block up, so that rewriting one keeps the earlier line numbers.
+        for (start, command, expected) in blocks.into_iter().rev() {
+            let args = command.trim_start_matches("$ streamlab ");
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_streamlab"))
+                .args(args.split_whitespace())
+                .current_dir(root)
+                .output()
+                .expect("run streamlab");
+            let got: Vec<String> =
+                String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim_end().to_string()).collect();
+            let want: Vec<String> = expected.iter().map(|l| l.trim_end().to_string()).collect();
+            checked += 1;
+            if got != want {
+                if update {
+                    lines.splice(start + 2..start + 2 + expected.len(), got);
+                } else {
+                    failures.push(format!(
+                        "{}:{}: `{command}` prints\n{}\n(rerun with UPDATE_BOOK=1 to rewrite the block)",
+                        file.display(),
+                        start + 1,
+                        got.join("\n")
+                    ));
+                }
+            }
+        }
+        if update {
+            std::fs::write(&file, lines.join("\n") + "\n").expect("write markdown");
+        }
+    }
+    assert!(checked >= 4, "expected console blocks in the book, found {checked}");
+    assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+}
+
+/// The command an output excerpt (a ```text block) belongs to: its own first line
+/// `$ cargo run --release -- ARGS` or `$ streamlab ARGS`, else the single `$ streamlab ARGS` /
+/// `$ cargo run --release -- ARGS` line of a ```console block right before it. Commands that
+/// write files (`shrink`, `--trace`) or sweep many seeds are not run.
+fn excerpt_command(lines: &[&str], fence: usize) -> Option<(String, usize)> {
+    let args_of = |line: &str| {
+        let line = line.trim();
+        line.strip_prefix("$ cargo run --release -- ").or_else(|| line.strip_prefix("$ streamlab ")).map(str::to_string)
+    };
+    let own = lines.get(fence + 1).and_then(|l| args_of(l));
+    let (args, skip) = match own {
+        Some(args) => (args, 1),
+        None => {
+            // The block before: ```console with exactly one command and no output.
+            let mut i = fence.checked_sub(1)?;
+            while lines[i].trim().is_empty() {
+                i = i.checked_sub(1)?;
+            }
+            if lines[i].trim() != "```" {
+                return None;
+            }
+            let close = i;
+            let mut open = close.checked_sub(1)?;
+            while !lines[open].trim_start().starts_with("```") {
+                open = open.checked_sub(1)?;
+            }
+            if !lines[open].trim_start().starts_with("```console") || close - open != 2 {
+                return None;
+            }
+            (args_of(lines[open + 1])?, 0)
+        }
+    };
+    let words: Vec<&str> = args.split_whitespace().collect();
+    let runs = matches!(words.first(), Some(&("run" | "compare" | "replay" | "exercise")));
+    (runs && !words.contains(&"--trace")).then_some((args, skip))
+}
+
+/// Output excerpts quoted in ```text blocks are in their command's output: the block's lines,
+/// cut at lines that are `...`, each appear as consecutive lines of the output, in order.
+#[test]
+fn output_excerpts_quoted_in_the_book_are_in_their_commands_output() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    markdown_files(&root.join("book").join("src"), &mut files);
+    files.sort();
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("read markdown");
+        let lines: Vec<&str> = text.lines().collect();
+        for (fence, line) in lines.iter().enumerate() {
+            if !line.trim_start().starts_with("```text") {
+                continue;
+            }
+            let Some((args, skip)) = excerpt_command(&lines, fence) else { continue };
+            let body: Vec<&str> =
+                lines[fence + 1 + skip..].iter().take_while(|l| !l.trim_start().starts_with("```")).copied().collect();
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_streamlab"))
+                .args(args.split_whitespace())
+                .current_dir(root)
+                .output()
+                .expect("run streamlab");
+            let output = String::from_utf8_lossy(&out.stdout).into_owned();
+            let got: Vec<&str> = output.lines().map(str::trim_end).collect();
+            checked += 1;
+            let mut from = 0;
+            for chunk in body.split(|l| l.trim() == "..." || l.trim() == "…") {
+                let chunk: Vec<&str> = chunk.iter().map(|l| l.trim_end()).collect();
+                if chunk.is_empty() {
+                    continue;
+                }
+                match (from..=got.len().saturating_sub(chunk.len())).find(|&i| got[i..i + chunk.len()] == chunk[..]) {
+                    Some(i) => from = i + chunk.len(),
+                    None => {
+                        failures.push(format!(
+                            "{}:{}: `streamlab {args}` does not print\n{}\n(it prints\n{})",
+                            file.display(),
+                            fence + 1,
+                            chunk.join("\n"),
+                            output
+                        ));
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked >= 5, "expected output excerpts in the book, found {checked}");
+    assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+}

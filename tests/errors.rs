@@ -275,7 +275,15 @@ fn a_generator_that_would_exceed_the_event_limit_is_refused() {
         r#"source: Events([(key: "a", value: 1, ts: 5, arrives: 10)]),"#,
         "duration_ms: 600_000,\n    source: Generator((rate_per_s: 1_000_000)),",
     );
-    check_invalid(&text, "source.Generator.rate_per_s", "1_000_000", "the limit is 12000000");
+    check_invalid(&text, "source.Generator.rate_per_s", "1_000_000", "the limit is 100000000");
+    // Under that absolute limit but over the admission budget: refused at the same field, with
+    // the estimate; loaded with the budget off.
+    let text = VALID.replace(
+        r#"source: Events([(key: "a", value: 1, ts: 5, arrives: 10)]),"#,
+        "duration_ms: 60_000,\n    source: Generator((rate_per_s: 1_000_000)),",
+    );
+    check_invalid(&text, "source.Generator.rate_per_s", "1_000_000", "the budget is 1024 MiB and 30 s");
+    Scenario::parse_with(&text, FILE, sim::scenario::Budget::Off).expect("--no-budget loads it");
 }
 
 #[test]
@@ -399,15 +407,16 @@ fn run_and_replay_exit_3_when_the_job_does_not_finish() {
 }
 
 /// Window state is budgeted: a legal-looking file whose input would put more (record, window)
-/// pairs into window state than the memory budget allows is refused at load, at the source's
-/// rate; the same file with fewer windows per record loads.
+/// pairs into window state than the admission budget allows is refused at load, at the window
+/// that makes them, with the estimate and the budget; the same file with fewer windows per record
+/// loads.
 #[test]
 fn window_state_beyond_the_memory_budget_is_refused() {
     let file = |slide_ms: u64| {
         format!(
             r#"Scenario(
     name: "budget",
-    duration_ms: 60_000,
+    duration_ms: 10_000,
     source: Generator((rate_per_s: 200_000)),
     pipeline: [
         Source(name: "in"),
@@ -418,8 +427,40 @@ fn window_state_beyond_the_memory_budget_is_refused() {
 )"#
         )
     };
-    // 12 M records x 600 windows each.
-    check_invalid(&file(100), "source.Generator.rate_per_s", "200_000", "(record, window) pairs");
-    // 12 M records x 4 windows: within the budget.
+    // 2 M records x 600 windows each.
+    check_invalid(&file(100), "pipeline[2].Window.kind", "Sliding", "the budget is 1024 MiB and 30 s");
+    // 2 M records x 4 windows: within the budget.
     Scenario::parse(&file(15_000), FILE).expect("a budget-sized scenario loads");
+}
+
+/// `replay --until` pauses a Storm run too: the time, the spout's pending tuples and the
+/// counters so far, a trace of what happened up to then; past the end it finishes as usual.
+#[test]
+fn replay_until_pauses_a_storm_run() {
+    let dir = std::env::temp_dir().join(format!("streamlab-storm-until-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let trace = dir.join("until.jsonl");
+    let out = streamlab()
+        .args(["replay", "scenarios/storm-word-count.ron", "--until", "5000", "--trace"])
+        .arg(&trace)
+        .output()
+        .expect("streamlab runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("== paused ==") && stdout.contains("paused at 4.999 s"), "{stdout}");
+    assert!(stdout.contains("pending now [(\"words[0]\""), "{stdout}");
+    let lines = std::fs::read_to_string(&trace).expect("trace written");
+    let last_ns = lines
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["time_ns"].as_u64())
+        .max()
+        .expect("events");
+    assert!(last_ns <= 5_000_000_000, "nothing after --until: {last_ns}");
+    assert!(lines.contains("\"StormAckerMessage\"") && lines.contains("__acker[0]"), "acker messages named");
+    let out =
+        streamlab().args(["replay", "scenarios/storm-word-count.ron", "--until", "999999"]).output().expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("== summary ==") && stdout.contains("topology finished"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -35,6 +35,47 @@ fn shards_partition_a_sweep_and_workers_change_nothing() {
     assert!(all.contains("replay: cargo run --release -- compare"), "{all}");
 }
 
+/// Issue 11: shards run as separate processes (as a Kubernetes indexed Job or a Slurm job array
+/// would run them, the index from the environment), merged by `sweep-merge`, report exactly what
+/// one sweep of the same seeds reports; overlapping or foreign shard files are refused.
+#[test]
+fn merged_shards_report_what_one_sweep_reports() {
+    let (ok_all, all) = streamlab(&["sweep", SCENARIO, "--seeds", "1..9"]);
+    let dir = std::env::temp_dir().join(format!("streamlab-shards-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut files = Vec::new();
+    for index in 0..3 {
+        let out = Command::new(env!("CARGO_BIN_EXE_streamlab"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["sweep", SCENARIO, "--seeds", "1..9", "--json", "--shard", "env/3"])
+            .env("JOB_COMPLETION_INDEX", index.to_string())
+            .output()
+            .unwrap();
+        let file = dir.join(format!("shard-{index}.jsonl"));
+        std::fs::write(&file, &out.stdout).unwrap();
+        files.push(file.to_str().unwrap().to_string());
+    }
+    let mut args = vec!["sweep-merge"];
+    args.extend(files.iter().map(String::as_str));
+    let (ok_merged, merged) = streamlab(&args);
+    let after_header = |s: &str| s.lines().skip(1).collect::<Vec<_>>().join("\n");
+    assert_eq!(after_header(&merged), after_header(&all), "merged:\n{merged}\nsingle:\n{all}");
+    assert_eq!(ok_merged, ok_all);
+    assert!(merged.contains("outcomes over 8 seeds"), "{merged}");
+    // The same shard twice overlaps.
+    let (ok, _) = streamlab(&["sweep-merge", &files[0], &files[0]]);
+    assert!(!ok);
+    let out = Command::new(env!("CARGO_BIN_EXE_streamlab"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["sweep-merge", &files[0], &files[0]])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("overlapping shards"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn a_shrunk_seed_still_fails_on_its_own() {
     let (_, all) = streamlab(&["sweep", SCENARIO, "--seeds", "1..9"]);

@@ -57,6 +57,10 @@ pub struct SnapshotReport {
 pub enum Note {
     /// A record too late for all its windows was dropped.
     LateDropped { key: Key, timestamp_ms: EventTimeMs, source: SourceRef },
+    /// A record was added to some of its windows but skipped as late by others (sliding windows
+    /// past their allowed lateness). Not counted as late-dropped (Flink does not count it either);
+    /// the oracle needs to know its effect is missing from those windows by rule, not by loss.
+    LateForSomeWindows { source: SourceRef },
     /// The first barrier of a checkpoint arrived on `input`; alignment starts.
     AlignmentStarted { checkpoint_id: u64, input: usize },
     /// Input `input` is blocked until the other inputs deliver the barrier.
@@ -699,14 +703,20 @@ impl Subtask {
             OperatorState::Window(window) => {
                 let mut results = std::mem::take(&mut self.scratch_records);
                 // `Skipped` (a gap between sliding windows, not late) is ignored silently, as in Flink.
-                if window.on_record(&record, &mut results) == RecordFate::DroppedLate {
-                    self.counters.late_dropped += 1;
-                    self.outbox.push_back(Output::Note(Note::LateDropped {
-                        key: record.key,
-                        timestamp_ms: record.timestamp_ms,
-                        source: record.source,
-                    }));
-                    self.emit(Stream::Late, record);
+                match window.on_record(&record, &mut results) {
+                    RecordFate::DroppedLate => {
+                        self.counters.late_dropped += 1;
+                        self.outbox.push_back(Output::Note(Note::LateDropped {
+                            key: record.key,
+                            timestamp_ms: record.timestamp_ms,
+                            source: record.source,
+                        }));
+                        self.emit(Stream::Late, record);
+                    }
+                    RecordFate::AssignedSkippingLate => {
+                        self.outbox.push_back(Output::Note(Note::LateForSomeWindows { source: record.source }));
+                    }
+                    RecordFate::Assigned | RecordFate::Skipped => {}
                 }
                 for r in results.drain(..) {
                     self.emit(Stream::Main, r);

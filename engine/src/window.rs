@@ -176,8 +176,11 @@ enum TimerKind {
 /// What the operator did with one input record (Flink's `isSkippedElement` / `isElementLate`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RecordFate {
-    /// Added to at least one window.
+    /// Added to every window it belongs to that is still open.
     Assigned,
+    /// Added to some of its windows; others (sliding windows past their allowed lateness) skipped
+    /// it as late, silently, as Flink's `WindowOperator` does.
+    AssignedSkippingLate,
     /// In no window that is still open, and `ts + allowed_lateness <= watermark`: dropped as late
     /// (and sent to the late output, if any).
     DroppedLate,
@@ -286,8 +289,10 @@ impl WindowOperator {
         let mut windows = std::mem::take(&mut self.scratch);
         self.spec.kind.assign(record.timestamp_ms, &mut windows);
         let mut assigned = false;
+        let mut skipped_late = false;
         for &window in &windows {
             if self.is_late(&window) {
+                skipped_late = true;
                 continue;
             }
             assigned = true;
@@ -301,7 +306,9 @@ impl WindowOperator {
             }
         }
         self.scratch = windows;
-        if assigned {
+        if assigned && skipped_late {
+            RecordFate::AssignedSkippingLate
+        } else if assigned {
             RecordFate::Assigned
         } else if self.is_element_late(record.timestamp_ms) {
             RecordFate::DroppedLate

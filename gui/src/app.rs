@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use engine::sink::SinkKind;
-use sim::external::StoredRow;
 use sim::faults::{Fault, Trigger};
 use sim::kernel::TimeNs;
 use sim::oracle::Outcome;
+use sim::oracle::Seen;
 use sim::run::{VariantReport, DEFAULT_SEED};
 use sim::scenario::{Guarantee, JOB_MANAGER};
 use sim::{Scenario, ScenarioError};
@@ -225,7 +225,7 @@ pub struct Session {
     /// Per run: its rows against the fault-free reference (built when first shown).
     pub ledgers: Vec<Option<Ledger>>,
     /// Fault-free reference rows, per scenario variant (shared by the runs of that variant).
-    references: Vec<(Arc<Scenario>, Arc<Vec<StoredRow>>)>,
+    references: Vec<(Arc<Scenario>, Arc<Seen>)>,
     /// The provenance of the selected outcome line: (run, line).
     pub provenance: Option<((usize, usize), Option<Provenance>)>,
     /// Index of the run on screen.
@@ -425,7 +425,7 @@ impl Session {
     /// The fault-free reference run of `scenario` (recorded elsewhere).
     pub fn add_reference(&mut self, scenario: Arc<Scenario>, world: &sim::World) {
         if !self.references.iter().any(|(s, _)| Arc::ptr_eq(s, &scenario)) {
-            self.references.push((scenario, Arc::new(world.sink_store.visible().into_iter().cloned().collect())));
+            self.references.push((scenario, Arc::new(Seen::of(&world.observed()))));
         }
     }
 
@@ -438,14 +438,13 @@ impl Session {
                 Some((_, r)) => r.clone(),
                 None => {
                     let r = sim::run::reference_run(&scenario, self.seed);
-                    let rows: Arc<Vec<StoredRow>> =
-                        Arc::new(r.world.sink_store.visible().into_iter().cloned().collect());
-                    self.references.push((scenario.clone(), rows.clone()));
-                    rows
+                    let seen = Arc::new(Seen::of(&r.world.observed()));
+                    self.references.push((scenario.clone(), seen.clone()));
+                    seen
                 }
             };
             let run = &self.runs[i];
-            let own: Vec<StoredRow> = run.final_world.sink_store.visible().into_iter().cloned().collect();
+            let own = Seen::of(&run.final_world.observed());
             self.ledgers[i] = Some(Ledger::build(&scenario, &run.trace, (*reference).clone(), own));
         }
         self.ledgers[i].as_ref()
@@ -507,6 +506,8 @@ pub struct App {
     pub ledger_filter: LedgerFilter,
     /// Which events the event log lists.
     pub event_filter: crate::view::events::EventFilter,
+    /// The predict window: exercises on the loaded scenario, graded by a run.
+    pub predict: crate::view::predict::PredictState,
     /// Where recordings run: a worker thread in the window, at once in `new_headless`.
     pub driver: Driver,
     /// The run being recorded, if any (what is on screen stays interactive meanwhile).
@@ -517,6 +518,8 @@ pub struct App {
     autoplay: bool,
     /// Presenter mode: everything larger (the job graph's text too) and high contrast.
     pub presenter: bool,
+    /// A Storm scenario's run, drawn by `panels::storm` instead of the Flink panels.
+    pub storm: Option<crate::view::storm::StormSession>,
 }
 
 /// How much presenter mode enlarges the whole workbench at the smallest projector resolution
@@ -579,11 +582,13 @@ impl App {
             faults: FaultSettings::default(),
             ledger_filter: LedgerFilter::default(),
             event_filter: Default::default(),
+            predict: Default::default(),
             driver,
             pending: None,
             reference: None,
             autoplay,
             presenter: false,
+            storm: None,
         };
         if let ScenarioSource::File(p) = &source {
             app.path_text = p.display().to_string();
@@ -606,15 +611,15 @@ impl App {
         then_variant: (Option<Guarantee>, Option<SinkKind>),
     ) {
         match source.load() {
-            // The workbench draws the Flink world only; showing a Storm scenario's pipeline run as
-            // Flink would teach the wrong lesson. Say so, and keep what is on screen.
+            // A Storm scenario gets its own view (the acker, tuple trees, timeouts).
             Ok(scenario) if sim::storm::StormWorld::is_storm(&scenario) => {
-                self.error = Some(format!(
-                    "{} runs on the Storm runtime, which the workbench cannot show yet. Run it headless: \
-                     streamlab run {file} (or streamlab compare {file} for Storm beside Flink).",
-                    scenario.name,
-                    file = scenario.file
-                ));
+                let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
+                self.seed_text = seed.to_string();
+                self.storm = Some(crate::view::storm::StormSession::record(Arc::new(scenario), seed));
+                self.session = None;
+                // A Flink recording still under way would replace the Storm view when it lands.
+                self.pending = None;
+                self.error = None;
             }
             Ok(scenario) => {
                 let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
@@ -622,6 +627,7 @@ impl App {
                 let recorder = RunRecorder::original(base.clone(), seed);
                 let what = format!("Recording {} (seed {seed})", base.name);
                 self.seed_text = seed.to_string();
+                self.storm = None;
                 self.error = None;
                 let purpose = Purpose::Load { base, seed, source, then_variant };
                 self.start(what, recorder, purpose);
@@ -822,6 +828,13 @@ impl App {
                 panels::progress_ui(ui, &pending.recording.what, pending.recording.progress(), &mut actions);
             });
         }
+        if let Some(storm) = &mut self.storm {
+            egui::CentralPanel::default().show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| panels::storm::storm_ui(ui, storm));
+            });
+            self.finish_frame(actions, ui);
+            return;
+        }
         if self.session.is_none() {
             egui::CentralPanel::default().show(ui, |ui| match &self.pending {
                 Some(pending) => {
@@ -905,6 +918,7 @@ impl App {
                 Tab::Outcomes => panels::outcomes::outcomes_ui(ui, session, cursor, &mut self.faults, &mut actions),
             }
         });
+        panels::predict::predict_window_ui(ui, session, &mut self.predict);
         self.finish_frame(actions, ui);
     }
 

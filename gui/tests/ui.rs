@@ -457,20 +457,59 @@ fn switching_the_guarantee_keeps_the_clicked_fault() {
     assert_eq!((session.runs.len(), session.shown), (3, 1));
 }
 
-/// A Storm scenario is not drawn as if it were Flink: the workbench says it cannot show it, points
-/// to the headless commands, and keeps the run that was on screen.
+/// A Storm scenario opens in the Storm view: the topology with the acker as a node, pending
+/// tuples per spout, and a tuple tree whose ack value goes to zero.
 #[test]
-fn a_storm_scenario_is_refused_with_the_headless_command() {
+fn a_storm_scenario_shows_the_acker_and_a_tuple_tree() {
     let mut h = harness(ScenarioSource::Embedded);
     h.run_steps(1);
-    let storm = ScenarioSource::File(scenario_file("storm-word-count.ron"));
-    h.state_mut().apply(Action::Load(storm));
+    h.state_mut().apply(Action::Load(ScenarioSource::File(scenario_file("storm-word-count.ron"))));
     h.run_steps(1);
-    let app = h.state();
-    let error = app.error.as_deref().expect("an explanation");
-    assert!(error.contains("Storm runtime") && error.contains("streamlab run"), "{error}");
-    assert_eq!(app.session.as_ref().unwrap().source, ScenarioSource::Embedded, "the previous run stays");
-    h.get_by_label_contains("cannot show yet");
+    assert!(h.state().error.is_none(), "{:?}", h.state().error);
+    assert!(h.state().session.is_none() && h.state().storm.is_some(), "the Storm view replaces the Flink one");
+    h.get_by_label("__acker[0]");
+    h.get_by_label("words");
+    h.get_by_label("counts");
+    h.get_by_label("words[0] pending: 0");
+    // Five seconds in, the counting bolts hold the first window's tuples un-acked.
+    for _ in 0..5 {
+        h.get_by_label("+1 s").click();
+        h.run_steps(2);
+    }
+    assert_eq!(h.state().storm.as_ref().unwrap().cursor_ns, 5_000_000_000);
+    let pending = h.state().storm.as_ref().unwrap().frame().pending[0].1;
+    assert!(pending > 100, "{pending} tuples pending at 5 s");
+    h.get_by_label(&format!("words[0] pending: {pending}"));
+    h.get_by_label("Next tuple").click();
+    h.run_steps(2);
+    h.get_by_label("End").click();
+    h.run_steps(2);
+    let storm = h.state().storm.as_ref().unwrap();
+    let tree = storm.frame().tree.expect("a tuple is selected");
+    assert_eq!(tree.status, gui::view::storm::TreeStatus::Complete);
+    assert_eq!(tree.steps.last().map(|s| s.ack_value), Some(0));
+    h.get_by_label("tree complete: ack value 0");
+    assert_eq!(storm.frame().pending[0].1, 0, "every tuple acked by the end");
+}
+
+/// The timeout storm in the workbench: the timeline counts its timeouts, and the button finds a
+/// tuple whose tree timed out and was replayed.
+#[test]
+fn the_workbench_marks_timeouts_and_finds_a_timed_out_tuple() {
+    let mut h = harness(ScenarioSource::File(scenario_file("storm-timeout-storm.ron")));
+    h.run_steps(1);
+    let timeouts = h.state().storm.as_ref().expect("the Storm view").run.world.stats.timeouts;
+    assert!(timeouts > 0);
+    h.get_by_label(&format!("timeline: {timeouts} timeouts (red), 0 crashes (black)"));
+    h.get_by_label("Next timed-out tuple").click();
+    h.run_steps(2);
+    let storm = h.state().storm.as_ref().unwrap();
+    assert_eq!(storm.frame().tree.map(|t| t.status), Some(gui::view::storm::TreeStatus::TimedOut));
+    h.get_by_label("tree timed out: the spout replays it");
+    // Loading a Flink scenario again leaves the Storm view.
+    h.state_mut().apply(Action::Load(ScenarioSource::Embedded));
+    h.run_steps(1);
+    assert!(h.state().storm.is_none() && h.state().session.is_some());
 }
 
 /// An app that records in slices of a few thousand events per frame (as the web build would),

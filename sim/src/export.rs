@@ -27,8 +27,43 @@ fn coordinator_event(kind: TraceKind) -> bool {
 }
 
 /// One event as a self-describing JSON object.
+fn storm_event(kind: TraceKind) -> bool {
+    matches!(
+        kind,
+        TraceKind::StormEmit
+            | TraceKind::StormAckerMessage
+            | TraceKind::StormTreeComplete
+            | TraceKind::StormTimeout
+            | TraceKind::TridentBatch
+            | TraceKind::TridentCommit
+    )
+}
+
+/// A Storm executor's name: plan subtasks first, then the ackers (`__acker[i]`, Storm's name).
+fn storm_executor(scenario: &Scenario, task: usize) -> String {
+    let subtasks = scenario.plan.subtasks.len();
+    scenario.plan.subtasks.get(task).map_or_else(|| format!("__acker[{}]", task - subtasks), |s| s.name.clone())
+}
+
+/// The (process, thread) of a Storm executor in the Chrome trace: acker i runs on task manager
+/// i mod n (as `sim::storm` places it), on a thread after the plan's subtasks.
+fn storm_pid_tid(scenario: &Scenario, task: usize) -> (usize, usize) {
+    let subtasks = scenario.plan.subtasks.len();
+    if task < subtasks {
+        (scenario.node_of_subtask(task), task + 1)
+    } else {
+        ((task - subtasks) % scenario.task_managers.max(1) as usize + 1, task + 1)
+    }
+}
+
 pub fn event_json(scenario: &Scenario, e: &TraceEvent) -> Value {
-    let who = if node_event(e.kind) {
+    let who = if storm_event(e.kind) || e.kind == TraceKind::StormWorkerRestarted {
+        if e.kind == TraceKind::StormWorkerRestarted {
+            scenario.node_name(e.subtask as usize)
+        } else {
+            storm_executor(scenario, e.subtask as usize)
+        }
+    } else if node_event(e.kind) {
         scenario.node_name(e.subtask as usize)
     } else if coordinator_event(e.kind) {
         "jm".to_string()
@@ -60,6 +95,13 @@ pub fn chrome_trace(scenario: &Scenario, events: &[TraceEvent]) -> Value {
     out.push(json!({"ph": "M", "name": "thread_name", "pid": JOB_MANAGER, "tid": 0, "args": {"name": "checkpoint coordinator"}}));
     for s in &scenario.plan.subtasks {
         out.push(json!({"ph": "M", "name": "thread_name", "pid": pid_of_subtask(s.id), "tid": s.id + 1, "args": {"name": s.name}}));
+    }
+    if let Some(storm) = scenario.model.storm() {
+        for i in 0..storm.ackers as usize {
+            let task = scenario.plan.subtasks.len() + i;
+            let (pid, tid) = storm_pid_tid(scenario, task);
+            out.push(json!({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": storm_executor(scenario, task)}}));
+        }
     }
     let mut alignment_start: BTreeMap<(u32, i64), u64> = BTreeMap::new();
     let mut checkpoint_start: BTreeMap<i64, u64> = BTreeMap::new();
@@ -104,10 +146,48 @@ pub fn chrome_trace(scenario: &Scenario, events: &[TraceEvent]) -> Value {
                 out.push(json!({"ph": "i", "s": "t", "name": format!("{:?}", e.kind), "cat": "sink",
                     "pid": pid_of_subtask(s), "tid": s + 1, "ts": us(e.time_ns), "args": {"a": e.a, "b": e.b}}));
             }
+            kind if storm_event(kind) => out.push(storm_chrome_event(scenario, e)),
+            TraceKind::StormWorkerRestarted => {
+                out.push(json!({"ph": "i", "s": "p", "name": "worker restarted", "cat": "fault",
+                    "pid": s, "tid": 0, "ts": us(e.time_ns)}));
+            }
             _ => {}
         }
     }
     json!({"traceEvents": out, "displayTimeUnit": "ms"})
+}
+
+/// One Storm event as an instant on its executor's thread: spout emits and replays, acker
+/// inits, acks and fails (root ids in hex, as Storm logs them), completed and failed trees,
+/// timeouts, Trident batches and commits.
+fn storm_chrome_event(scenario: &Scenario, e: &TraceEvent) -> Value {
+    let (pid, tid) = storm_pid_tid(scenario, e.subtask as usize);
+    let root = format!("{:#018x}", e.a as u64);
+    let (name, cat, args) = match (e.kind, e.channel) {
+        (TraceKind::StormEmit, 0) => ("emit".to_string(), "storm-spout", json!({"partition": e.a, "offset": e.b})),
+        (TraceKind::StormEmit, _) => ("replay".to_string(), "storm-spout", json!({"partition": e.a, "offset": e.b})),
+        (TraceKind::StormAckerMessage, 0) => {
+            ("ack init".to_string(), "storm-ack", json!({"root": root, "value": format!("{:#018x}", e.b as u64)}))
+        }
+        (TraceKind::StormAckerMessage, 1) => {
+            ("ack".to_string(), "storm-ack", json!({"root": root, "value": format!("{:#018x}", e.b as u64)}))
+        }
+        (TraceKind::StormAckerMessage, _) => ("fail".to_string(), "storm-ack", json!({"root": root})),
+        (TraceKind::StormTreeComplete, 0) => ("tree complete".to_string(), "storm-ack", json!({"root": root})),
+        (TraceKind::StormTreeComplete, _) => ("tree failed".to_string(), "storm-ack", json!({"root": root})),
+        (TraceKind::StormTimeout, 0) => {
+            ("timeout".to_string(), "storm-timeout", json!({"partition": e.a, "offset": e.b}))
+        }
+        (TraceKind::StormTimeout, _) => (format!("batch {} timed out", e.a), "storm-timeout", json!({"txid": e.a})),
+        (TraceKind::TridentBatch, _) => {
+            (format!("batch {}{}", e.a, if e.b == 1 { " (replay)" } else { "" }), "trident", json!({"txid": e.a}))
+        }
+        (TraceKind::TridentCommit, _) => {
+            (format!("commit {}", e.a), "trident", json!({"txid": e.a, "skipped_updates": e.b}))
+        }
+        _ => (format!("{:?}", e.kind), "storm", json!({"a": e.a, "b": e.b})),
+    };
+    json!({"ph": "i", "s": "t", "name": name, "cat": cat, "pid": pid, "tid": tid, "ts": us(e.time_ns), "args": args})
 }
 
 /// Write `events` to `path`: Chrome trace format for `.json`, JSON lines otherwise. Written to

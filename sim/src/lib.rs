@@ -8,6 +8,7 @@
 pub mod atomic_write;
 pub mod chunked;
 pub mod dist;
+pub mod exercise;
 pub mod export;
 pub mod external;
 pub mod faults;

@@ -220,7 +220,7 @@ pub fn compare_table(reports: &[crate::run::VariantReport]) -> String {
     }
     let _ = writeln!(
         out,
-        "verdict: exactly-once passes iff the output equals the fault-free reference; at-least-once iff nothing is lost; at-most-once iff nothing is duplicated (definitions: the book's \"What the oracle counts\")."
+        "verdict: exactly-once passes iff no source record is lost or duplicated and no result shown twice (Exact, or Regrouped: the same records grouped by event time into other rows than the fault-free reference's); at-least-once iff nothing is lost; at-most-once iff nothing is duplicated (definitions: the book's \"What the oracle counts\")."
     );
     if reports.iter().any(|r| r.storm.is_some()) {
         let _ = writeln!(
@@ -253,6 +253,16 @@ pub fn storm_summary(run: &crate::storm::StormRun) -> String {
     };
     let at = world.finished_at_ns.unwrap_or(world.now_ns());
     stop_lines(&mut out, scenario, stop, at, world.events_processed, &world.recorder, world.log.len());
+    out.push_str(&storm_progress(world));
+    out
+}
+
+/// A Storm run's counters so far (also for a run paused by `replay --until`): tuples per
+/// component, the spout's emits, replays, acks, timeouts and pending tuples, acker traffic,
+/// explicit fails, Trident's batches.
+pub fn storm_progress(world: &crate::storm::StormWorld) -> String {
+    let scenario = &world.scenario;
+    let mut out = String::new();
     let _ = writeln!(out, "{:<16} {:>9} {:>12}", "component", "tasks", "tuples in");
     for (op, n) in scenario.plan.operators.iter().zip(world.records_in_per_operator()) {
         let _ = writeln!(out, "{:<16} {:>9} {:>12}", op.name, op.parallelism, n);
@@ -277,6 +287,9 @@ pub fn storm_summary(run: &crate::storm::StormRun) -> String {
         s.ack_messages as f64 / records,
         s.tuples_sent
     );
+    if !world.config.fails.is_empty() {
+        let _ = writeln!(out, "explicit fails by bolts: {} (each replayed from the spout)", s.bolt_fails);
+    }
     if world.config.trident.is_some() {
         let _ = writeln!(
             out,

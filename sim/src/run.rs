@@ -57,6 +57,10 @@ impl RunResult {
     pub fn visible_rows(&self) -> Vec<&crate::external::StoredRow> {
         self.world.sink_store.visible()
     }
+    /// What the oracle sees of this run.
+    pub fn observed(&self) -> oracle::Observed<'_> {
+        self.world.observed()
+    }
     pub fn rows_in_state(&self, state: RowState) -> usize {
         self.world.sink_store.rows.iter().filter(|r| r.state == state).count()
     }
@@ -206,7 +210,7 @@ pub fn run_variant(
     let mut world = World::with_faults(variant, seed, options, faults);
     let stop = world.run();
     let run = RunResult { world, stop };
-    let outcome = oracle::evaluate(&reference.visible_rows(), &run.visible_rows());
+    let outcome = oracle::evaluate(&reference.observed(), &run.observed());
     let class = outcome.class();
     let world = &run.world;
     let mut alignments: Vec<u64> = world
@@ -271,7 +275,7 @@ pub fn run_storm_variant(
 ) -> VariantReport {
     let variant = Arc::new(scenario.with_runtime_variant(Runtime::Storm, guarantee, Some(sink)));
     let run = crate::storm::run_storm_with_faults(variant, seed, false, faults);
-    let outcome = oracle::evaluate(&reference.visible_rows(), &run.visible_rows());
+    let outcome = oracle::evaluate(&reference.observed(), &run.observed());
     let class = outcome.class();
     let world = &run.world;
     let mut latencies: Vec<u64> = run
@@ -407,10 +411,10 @@ impl Judgement {
 /// Hold a finished run of `scenario` (as written, with `seed`'s faults) against its promise.
 pub fn judge(scenario: &Scenario, seed: u64, run: &RunResult) -> Judgement {
     let outcome = if run.world.faults.is_empty() {
-        let rows = run.visible_rows();
-        oracle::evaluate(&rows, &rows)
+        let seen = run.observed();
+        oracle::evaluate(&seen, &seen)
     } else {
-        oracle::evaluate(&reference_run(scenario, seed).visible_rows(), &run.visible_rows())
+        oracle::evaluate(&reference_run(scenario, seed).observed(), &run.observed())
     };
     held_to_promise(scenario, Runtime::Flink, outcome, run.stop, run.world.violations.len())
 }
@@ -418,10 +422,10 @@ pub fn judge(scenario: &Scenario, seed: u64, run: &RunResult) -> Judgement {
 /// [`judge`] for a Storm run of `scenario` (its reference: [`storm_reference_run`]).
 pub fn judge_storm(scenario: &Scenario, seed: u64, run: &crate::storm::StormRun) -> Judgement {
     let outcome = if run.world.faults.is_empty() && scenario.guarantee != Guarantee::AtLeastOnce {
-        let rows = run.visible_rows();
-        oracle::evaluate(&rows, &rows)
+        let seen = run.observed();
+        oracle::evaluate(&seen, &seen)
     } else {
-        oracle::evaluate(&storm_reference_run(scenario, seed).visible_rows(), &run.visible_rows())
+        oracle::evaluate(&storm_reference_run(scenario, seed).observed(), &run.observed())
     };
     held_to_promise(scenario, Runtime::Storm, outcome, run.stop, 0)
 }
@@ -442,7 +446,7 @@ fn held_to_promise(
         .outcomes
         .iter()
         .find(|e| e.runtime == runtime && e.guarantee == scenario.guarantee && e.sink == sink)
-        .map(|e| e.result);
+        .and_then(|e| e.result);
     let kept = match declared {
         Some(d) => d == class,
         None => outcome.verdict(scenario.guarantee),
@@ -502,13 +506,13 @@ pub fn unmet_expectations(scenario: &Scenario, reports: &[VariantReport]) -> Vec
     let mut unmet = Vec::new();
     for e in &scenario.expect.outcomes {
         match reports.iter().find(|r| r.runtime == e.runtime && r.guarantee == e.guarantee && r.sink == e.sink) {
-            Some(r) if r.class == e.result => {}
+            Some(r) if e.met_by(r.class, r.verdict) => {}
             Some(r) => unmet.push(format!(
-                "{}{} with a {} sink: expected {:?}, got {:?}",
+                "{}{} with a {} sink: expected {}, got {:?}",
                 storm_prefix(e.runtime),
                 e.guarantee.label(),
                 e.sink.label(),
-                e.result,
+                e.wanted(),
                 r.class
             )),
             None => unmet.push(format!(

@@ -139,7 +139,7 @@ impl Simulation {
         let mut world = World::with_faults(self.scenario.clone(), seed, RunOptions::default(), faults);
         let stop = world.run();
         let result = RunResult { world, stop };
-        let outcome = oracle::evaluate(&reference.visible_rows(), &result.visible_rows());
+        let outcome = oracle::evaluate(&reference.observed(), &result.observed());
         Run { seed, replay: replay_command(&self.scenario, seed), result, outcome }
     }
 }

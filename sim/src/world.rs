@@ -2,6 +2,7 @@
 //! the external systems, and runs it all on virtual time. Plain data: `Clone` it to fork or
 //! rewind a run.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use engine::checkpoint::{CheckpointCoordinator, CheckpointEvent, CheckpointMode};
@@ -166,6 +167,10 @@ pub struct World {
     /// Invariant 4 of [`crate::invariants`]: commits only what a completed checkpoint covers.
     commits: CommitInvariant,
     pub violations: Vec<Violation>,
+    /// Source records a window operator dropped as late, or skipped as late for some of its
+    /// windows, in any job attempt: the oracle's evidence that their effect is missing by the
+    /// event-time rules, not lost by a failure (`sim::oracle::Observed`).
+    pub late_sources: BTreeSet<SourceRef>,
     /// Per earlier job attempt, every subtask's counters when that attempt was replaced (a
     /// restart starts the counters of the new subtasks at zero).
     pub earlier_attempts: Vec<Vec<Counters>>,
@@ -258,6 +263,7 @@ impl World {
             stw_checkpoint: None,
             commits: CommitInvariant::default(),
             violations: Vec::new(),
+            late_sources: BTreeSet::new(),
             earlier_attempts: Vec::new(),
             events_processed: 0,
             finished_at_ns: None,
@@ -299,6 +305,11 @@ impl World {
         let mut all = self.earlier_attempts.clone();
         all.push(self.tasks.iter().map(|t| t.subtask.counters()).collect());
         all
+    }
+
+    /// What the oracle sees of this world: its visible rows and the records dropped as late.
+    pub fn observed(&self) -> crate::oracle::Observed<'_> {
+        crate::oracle::Observed { rows: self.sink_store.visible(), late: &self.late_sources }
     }
 
     /// A subtask's counters summed over every job attempt.
@@ -805,8 +816,12 @@ impl World {
     fn on_note(&mut self, id: SubtaskId, note: Note, now: TimeNs) {
         let s = id as u32;
         match note {
-            Note::LateDropped { key, timestamp_ms, .. } => {
+            Note::LateDropped { key, timestamp_ms, source } => {
+                self.late_sources.insert(source);
                 self.recorder.record(now, TraceKind::LateDropped, s, 0, key as i64, timestamp_ms)
+            }
+            Note::LateForSomeWindows { source } => {
+                self.late_sources.insert(source);
             }
             Note::AlignmentStarted { checkpoint_id, input } => {
                 self.recorder.record(now, TraceKind::AlignmentStarted, s, 0, checkpoint_id as i64, input as i64);

@@ -64,7 +64,7 @@ fn acking_is_at_least_once_under_swarm_faults() {
         let reference = storm_reference_run(&s, seed);
         let run = run_storm(s.clone(), seed, false);
         assert_eq!(run.stop, StopReason::JobFinished, "seed {seed}: {:?}", run.stop);
-        let outcome = sim::oracle::evaluate(&reference.visible_rows(), &run.visible_rows());
+        let outcome = sim::oracle::evaluate(&reference.observed(), &run.observed());
         assert!(!outcome.has_loss(), "seed {seed}: lost {:?}", outcome.lost_records);
         assert!(outcome.exact_records > 0, "seed {seed}: the reference has records");
         replayed += (run.world.stats.replays > 0) as u32;
@@ -83,7 +83,7 @@ fn acking_off_loses_and_never_duplicates() {
         let reference = storm_reference_run(&s, seed);
         let run = run_storm(s.clone(), seed, false);
         assert_eq!(run.stop, StopReason::JobFinished, "seed {seed}");
-        let outcome = sim::oracle::evaluate(&reference.visible_rows(), &run.visible_rows());
+        let outcome = sim::oracle::evaluate(&reference.observed(), &run.observed());
         assert!(!outcome.has_duplicates(), "seed {seed}: duplicated {:?}", outcome.duplicated_records);
         assert_eq!(run.world.stats.ack_messages, 0, "no acker, no ack traffic");
         lossy += outcome.has_loss() as u32;
@@ -101,7 +101,7 @@ fn trident_is_exact_under_swarm_faults() {
         let reference = storm_reference_run(&s, seed);
         let run = run_storm(s.clone(), seed, false);
         assert_eq!(run.stop, StopReason::JobFinished, "seed {seed}: {:?}", run.stop);
-        let outcome = sim::oracle::evaluate(&reference.visible_rows(), &run.visible_rows());
+        let outcome = sim::oracle::evaluate(&reference.observed(), &run.observed());
         assert_eq!(outcome.class(), OutcomeClass::Exact, "seed {seed}: {outcome:?}");
         replays += run.world.stats.trident_replays;
     }
@@ -160,5 +160,65 @@ fn storm_refusals_are_located() {
             )
         };
         assert!(line > 1 && column > 0, "{err}");
+    }
+}
+
+/// Explicit fails: a bolt that fails every tuple whose value is divisible by 3 twice (a lookup
+/// that times out, twice) makes the acker fail those trees at once and the spout replay them —
+/// no message timeout involved, and every record still reaches the sink exactly once (the bolt
+/// emitted nothing for the failed attempts). With acking off there is no acker to tell: the
+/// failed tuples are lost.
+#[test]
+fn a_bolt_failing_tuples_makes_the_spout_replay_them() {
+    let text = RECORDS.replace(
+        "max_spout_pending: Some(50))",
+        "max_spout_pending: Some(50),\n        fails: [(bolt: \"double\", when: ValueDivisibleBy(3), times: 2)])",
+    );
+    assert_ne!(text, RECORDS);
+    let mut base = Scenario::parse(&text, "fails.ron").expect("scenario with fails loads");
+    base.faults.clear();
+    base.swarm = None;
+    assert!(base.without_faults().model.storm().is_some_and(|c| c.fails.is_empty()), "the reference has no fails");
+    let matching = {
+        let log_run = run_storm(Arc::new(base.clone()), 3, false);
+        let log = log_run.world.log.clone();
+        log.partitions.iter().flatten().filter(|e| e.value % 3 == 0).count() as u64
+    };
+    assert!(matching > 50, "{matching} records divisible by 3");
+    let reference = storm_reference_run(&base, 3);
+    let alo = run_storm(Arc::new(base.with_runtime_variant(Runtime::Storm, Guarantee::AtLeastOnce, None)), 3, false);
+    assert_eq!(alo.stop, StopReason::JobFinished);
+    let stats = alo.world.stats;
+    assert_eq!(stats.bolt_fails, 2 * matching, "each matching record failed twice");
+    assert_eq!(stats.replays, 2 * matching, "each fail replayed from the spout");
+    assert_eq!(stats.timeouts, 0, "explicit fails, not timeouts");
+    let outcome = sim::oracle::evaluate(&reference.observed(), &alo.observed());
+    assert_eq!(outcome.class(), OutcomeClass::Exact, "{outcome:?}");
+    // The Perfetto export shows the acker's work: inits, acks, fails, trees completed and failed,
+    // the spout's emits and replays, on the executors' threads (the acker has its own).
+    let traced = run_storm(alo.world.scenario.clone(), 3, true);
+    let chrome = sim::export::chrome_trace(&traced.world.scenario, traced.world.recorder.events());
+    let events = chrome["traceEvents"].as_array().expect("a trace event array");
+    let count = |name: &str| events.iter().filter(|e| e["name"] == name && e["ph"] == "i").count() as u64;
+    assert_eq!(count("fail"), 2 * matching, "one fail message per failed tuple");
+    assert_eq!(count("tree failed"), 2 * matching);
+    assert_eq!(count("replay"), 2 * matching);
+    assert_eq!(count("ack init"), stats.spout_emitted);
+    assert_eq!(count("tree complete"), stats.acked);
+    assert!(count("ack") > 0);
+    assert!(events.iter().any(|e| e["ph"] == "M" && e["args"]["name"] == "__acker[1]"), "the second acker's thread");
+
+    let amo = run_storm(Arc::new(base.with_runtime_variant(Runtime::Storm, Guarantee::AtMostOnce, None)), 3, false);
+    let outcome = sim::oracle::evaluate(&reference.observed(), &amo.observed());
+    assert_eq!(outcome.class(), OutcomeClass::Loss, "acking off: a failed tuple is gone");
+    assert_eq!(outcome.lost_records.len() as u64, matching, "{outcome:?}");
+
+    for (from, to, field) in [
+        ("bolt: \"double\"", "bolt: \"nope\"", "model.Storm.fails[0].bolt"),
+        ("bolt: \"double\"", "bolt: \"events\"", "model.Storm.fails[0].bolt"),
+        ("times: 2", "times: 0", "model.Storm.fails[0].times"),
+    ] {
+        let err = Scenario::parse(&text.replace(from, to), "bad.ron").expect_err(field).to_string();
+        assert!(err.contains(&format!(": {field}: ")), "{field} in {err}");
     }
 }

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use engine::SourceRef;
 use sim::external::StoredRow;
 use sim::kernel::TimeNs;
-use sim::oracle::{self, Outcome, RowId, RowMark};
+use sim::oracle::{self, Outcome, RowId, RowMark, Seen};
 use sim::recording::{TraceEvent, TraceKind};
 use sim::scenario::Guarantee;
 use sim::Scenario;
@@ -117,13 +117,10 @@ fn window_text(scenario: &Scenario, row: &StoredRow) -> String {
 }
 
 impl Ledger {
-    /// `run`: the run's visible rows at its end; `reference`: the fault-free run's.
-    pub fn build(scenario: &Scenario, trace: &[TraceEvent], reference: Vec<StoredRow>, run: Vec<StoredRow>) -> Ledger {
-        let marked = {
-            let a: Vec<&StoredRow> = reference.iter().collect();
-            let b: Vec<&StoredRow> = run.iter().collect();
-            oracle::evaluate_rows(&a, &b)
-        };
+    /// `run`: what the run showed at its end; `reference`: what the fault-free run showed.
+    pub fn build(scenario: &Scenario, trace: &[TraceEvent], reference: Seen, run: Seen) -> Ledger {
+        let marked = oracle::evaluate_rows(&reference.observed(), &run.observed());
+        let (reference, run) = (reference.rows, run.rows);
         let restarts: Vec<TimeNs> =
             trace.iter().filter(|e| e.kind == TraceKind::JobRestarted).map(|e| e.time_ns).collect();
         let line = |status, row: &StoredRow, run_row, reference_row| LedgerRow {
@@ -518,9 +515,7 @@ mod tests {
         w.run();
         let trace = w.recorder.take_events();
         let reference = sim::run::reference_run(scenario, 42);
-        let own = |rows: Vec<&StoredRow>| rows.into_iter().cloned().collect::<Vec<_>>();
-        let ledger =
-            Ledger::build(scenario, &trace, own(reference.world.sink_store.visible()), own(w.sink_store.visible()));
+        let ledger = Ledger::build(scenario, &trace, Seen::of(&reference.observed()), Seen::of(&w.observed()));
         (ledger, trace)
     }
 

@@ -11,6 +11,8 @@ pub mod ledger;
 pub mod markers;
 pub mod outcomes;
 pub mod plots;
+pub mod predict;
+pub mod storm;
 pub mod watermarks;
 
 use sim::kernel::TimeNs;

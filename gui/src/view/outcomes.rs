@@ -18,6 +18,7 @@ pub fn class_label(class: OutcomeClass) -> &'static str {
         OutcomeClass::Duplicates => "duplicates",
         OutcomeClass::Loss => "loss",
         OutcomeClass::LossAndDuplicates => "loss and duplicates",
+        OutcomeClass::Regrouped => "regrouped",
         OutcomeClass::WrongValues => "wrong values",
     }
 }
@@ -35,6 +36,12 @@ pub fn promise(guarantee: Guarantee) -> &'static str {
 pub fn summary(outcome: &Outcome) -> String {
     match outcome.class() {
         OutcomeClass::Exact => format!("exact: all {} rows as expected, no record lost or counted twice", outcome.reference_rows),
+        OutcomeClass::Regrouped => format!(
+            "regrouped: every source record counted as often as in the fault-free run, but event time grouped them into other rows ({} missing, {} unexpected, {} with another value): after a restore event time starts again, so late data and idle inputs can land differently",
+            outcome.missing_rows.len(),
+            outcome.unexpected_rows.len(),
+            outcome.wrong_rows.len(),
+        ),
         _ => format!(
             "{}: {} source records lost, {} counted more than once; rows: {} missing, {} extra, {} with a wrong value (of {} expected)",
             class_label(outcome.class()),
@@ -50,7 +57,7 @@ pub fn summary(outcome: &Outcome) -> String {
 
 /// A forked run's visible output against the original run's.
 pub fn versus_original(original: &RecordedRun, run: &RecordedRun) -> Outcome {
-    oracle::evaluate(&original.final_world.sink_store.visible(), &run.final_world.sink_store.visible())
+    oracle::evaluate(&original.final_world.observed(), &run.final_world.observed())
 }
 
 /// The faults a run suffered, as a schedule in time: the scenario's own (protocol-point crashes

@@ -94,6 +94,8 @@ use sim::invariants::{CommitInvariant, TaskInvariants};
 use sim::kernel::{SimRng, Stream};
 use sim::scenario::{Guarantee, NodeId, Scenario, JOB_MANAGER};
 
+pub mod storm;
+
 // ---- public API ------------------------------------------------------------------------------
 
 /// Faults for a madsim run. Node indices as in [`sim::scenario::NodeId`]: 0 is the job
@@ -183,12 +185,18 @@ pub struct MadsimResult {
     pub retransmissions: u64,
     /// Things that must not happen (e.g. a checkpoint to restore that is not in storage).
     pub violations: Vec<String>,
+    /// Source records a window operator dropped as late (for all or some windows), any attempt.
+    pub late_sources: BTreeSet<SourceRef>,
 }
 
 impl MadsimResult {
     /// Rows a reader sees at the end, in the order they became visible.
     pub fn visible_rows(&self) -> Vec<&StoredRow> {
         self.store.visible()
+    }
+    /// What the oracle sees of this run.
+    pub fn observed(&self) -> sim::oracle::Observed<'_> {
+        sim::oracle::Observed { rows: self.visible_rows(), late: &self.late_sources }
     }
 }
 
@@ -247,6 +255,7 @@ struct Externals {
     packets_sent: u64,
     retransmissions: u64,
     violations: Vec<String>,
+    late_sources: BTreeSet<SourceRef>,
     /// Invariant 4 of [`sim::invariants`]: commits only what a completed checkpoint covers.
     commits: CommitInvariant,
 }
@@ -403,6 +412,7 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, log: Arc<SourceLog>, faul
         packets_sent: ext.packets_sent,
         retransmissions: ext.retransmissions,
         violations: std::mem::take(&mut ext.violations),
+        late_sources: std::mem::take(&mut ext.late_sources),
     }
 }
 
@@ -1436,6 +1446,9 @@ impl TaskManager {
                 }
                 Output::Note(Note::Finished) => {
                     link.queue(JOB_MANAGER, Envelope::Finished { attempt: job.attempt, subtask: id })
+                }
+                Output::Note(Note::LateDropped { source, .. } | Note::LateForSomeWindows { source }) => {
+                    shared.ext().late_sources.insert(source);
                 }
                 Output::Note(_) => {}
             }

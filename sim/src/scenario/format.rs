@@ -127,7 +127,7 @@ pub struct ScenarioFile {
 }
 
 /// The runtime a scenario's pipeline runs on.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum Model {
     /// Flink: checkpoints (barriers), restarts from the latest completed checkpoint.
@@ -150,7 +150,7 @@ impl Model {
 }
 
 /// Storm's reliability settings (the names of Storm's configuration keys in the comments).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StormConfig {
     /// `topology.acker.executors`: 0 turns acking off (at-most-once). Default 1.
@@ -171,6 +171,23 @@ pub struct StormConfig {
     /// Run as a Trident topology (exactly-once state) instead of plain acking.
     #[serde(default)]
     pub trident: Option<Trident>,
+    /// Bolts that fail tuples explicitly (`collector.fail(tuple)`, say a lookup that timed
+    /// out): the acker fails the tuple's tree at once and the spout replays it, without waiting
+    /// for the message timeout. Plain acking only (refused with Trident). Default none.
+    #[serde(default)]
+    pub fails: Vec<BoltFail>,
+}
+
+/// One bolt's explicit fails: `bolt` fails every tuple matching `when` the first `times` times
+/// it sees that tuple's source record (per bolt task, in memory: a restarted task forgets).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BoltFail {
+    /// The name of a `Map`, `Filter` or `Sink` step.
+    pub bolt: String,
+    pub when: engine::transform::FilterFn,
+    #[serde(default = "one")]
+    pub times: u32,
 }
 fn default_message_timeout_ms() -> u64 {
     30_000
@@ -189,6 +206,7 @@ impl Default for StormConfig {
             max_spout_pending: default_max_spout_pending(),
             ack_cost_us: default_ack_cost_us(),
             trident: None,
+            fails: Vec::new(),
         }
     }
 }
@@ -772,8 +790,11 @@ pub enum OutcomeClass {
     /// Nothing duplicated; some effects lost.
     Loss,
     LossAndDuplicates,
-    /// Nothing lost or duplicated, but rows the reference does not show or shows with another
-    /// value (a session cut short, a window fired early): see `sim::oracle::Outcome`.
+    /// Every source record counted as often as in the reference, in other rows: event time
+    /// grouped the same records differently (a session split, late records in an on-time
+    /// firing after a restore restarted event time): see `sim::oracle::Outcome`.
+    Regrouped,
+    /// Without lineage (`track_lineage: false`): rows differ, none missing or shown twice.
     WrongValues,
 }
 
@@ -785,7 +806,21 @@ pub struct ExpectedOutcome {
     pub runtime: Runtime,
     pub guarantee: Guarantee,
     pub sink: SinkKind,
-    pub result: OutcomeClass,
+    /// The class the run must come out as; absent: whatever keeps the guarantee's promise
+    /// (`sim::oracle::Outcome::verdict`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<OutcomeClass>,
+}
+
+impl ExpectedOutcome {
+    /// Does a run of this variant, judged `class` and keeping its promise or not, meet it?
+    pub fn met_by(&self, class: OutcomeClass, promise_kept: bool) -> bool {
+        self.result.map_or(promise_kept, |r| r == class)
+    }
+    /// What it asks for, in words.
+    pub fn wanted(&self) -> String {
+        self.result.map_or_else(|| format!("the {} promise kept", self.guarantee.label()), |r| format!("{r:?}"))
+    }
 }
 pub(crate) fn default_checkpoint_timeout_ms() -> u64 {
     600_000

@@ -13,7 +13,10 @@
 //!   only compared and offset by durations (≤ 1e11), which stays far inside `i64`, and every
 //!   one is exactly representable as an `f64` (JSON output, charts, Perfetto traces);
 //! - counts (keys, partitions, task managers, slots, parallelism, channels, events, faults) are
-//!   bounded so that what is allocated for them stays within [`MEMORY_BUDGET_BYTES`].
+//!   bounded so that arithmetic on them cannot overflow and what is allocated for them up front
+//!   (key names, channels, plans) stays within [`MEMORY_BUDGET_BYTES`]. What a run then needs
+//!   (the log, window state, result rows, lineage, timers, the runs a command makes) is
+//!   estimated by the admission budget ([`super::budget`]), which `--no-budget` skips.
 
 use super::error::{Locator, ScenarioError};
 use super::format::ScenarioFile;
@@ -22,12 +25,13 @@ use super::format::ScenarioFile;
 pub const MAX_FILE_BYTES: u64 = 64 << 20;
 /// The deepest nesting the parser follows (`Not(Not(...))`); real scenarios need about 8.
 pub const MAX_NESTING: usize = 64;
-/// What a maximal legal scenario may allocate up front (the log and the plan), roughly.
-pub const MEMORY_BUDGET_BYTES: u64 = 1 << 30;
+/// The memory budget: the admission budget's ([`super::budget::BUDGET_BYTES`]).
+pub const MEMORY_BUDGET_BYTES: u64 = super::budget::BUDGET_BYTES;
 /// Bytes the in-memory source log takes per event (an upper estimate).
 pub const LOG_BYTES_PER_EVENT: u64 = 64;
-/// Generated events at most: the log is built up front, in memory, within the budget.
-pub const MAX_GENERATED_EVENTS: u64 = 12_000_000;
+/// Generated events at most, even with `--no-budget`: the log is built up front, in memory (the
+/// admission budget, [`super::budget`], admits about 12 M with a simple pipeline).
+pub const MAX_GENERATED_EVENTS: u64 = 100_000_000;
 /// Explicit events at most (they are also parsed, and kept as written for `shrink`).
 pub const MAX_EXPLICIT_EVENTS: u64 = 1_000_000;
 pub const MAX_PARTITIONS: u32 = 10_000;
@@ -44,9 +48,8 @@ pub const MAX_CHANNELS: u64 = 1_000_000;
 /// Faults listed in the file, and swarm faults of each kind, at most.
 pub const MAX_FAULTS: u64 = 10_000;
 pub const MAX_WINDOWS_PER_RECORD: i64 = 1_000;
-/// (record, window) pairs of window state a run may build: events × windows per record, summed
-/// over the window operators (lineage costs 12 bytes a pair).
-pub const MAX_WINDOW_ASSIGNMENTS: u64 = 50_000_000;
+/// Storm's `max_spout_pending` at most.
+pub const MAX_SPOUT_PENDING: u64 = 12_000_000;
 /// Any processing time, duration, interval or latency in a file, in its unit (ms or µs): about
 /// three years in ms.
 pub const MAX_TIME_MS: u64 = 100_000_000_000;
@@ -72,7 +75,7 @@ fn limit_of(key: &str) -> Option<(u64, &'static str)> {
         "task_managers" => Some((MAX_TASK_MANAGERS as u64, "a number of task managers")),
         "slots_per_task_manager" => Some((MAX_SLOTS_PER_TASK_MANAGER as u64, "a number of slots")),
         "parallelism" | "ackers" => Some((MAX_PARALLELISM as u64, "a parallelism")),
-        "max_spout_pending" => Some((MAX_GENERATED_EVENTS, "a number of tuples in flight")),
+        "max_spout_pending" => Some((MAX_SPOUT_PENDING, "a number of tuples in flight")),
         "crashes" | "latency_spikes" | "slow_nodes" => Some((MAX_FAULTS, "a number of faults")),
         _ => None,
     }

@@ -6,6 +6,7 @@
 //! - [`error`]: [`ScenarioError`] and how errors find their `file:line:column`;
 //! - [`parse`]: reading a file (type and size checks, UTF-8, RON with a depth limit);
 //! - [`limits`]: the bounds on every number, so arithmetic on them cannot overflow;
+//! - [`budget`]: the admission budget: a command's memory and time estimated before it runs;
 //! - [`resolve`]: validation and resolution of the parsed file into a [`Scenario`];
 //! - [`describe`]: the resolved parameters as text, for the top of a run's output.
 
@@ -20,6 +21,7 @@ use engine::sink::SinkKind;
 use crate::dist::Delay;
 use crate::faults::Fault;
 
+pub mod budget;
 pub mod describe;
 pub mod error;
 pub mod format;
@@ -67,6 +69,15 @@ impl NodeNames {
             .map(|i| i as usize + 1)
             .ok_or_else(|| UnknownNode { name: name.to_string(), task_managers: self.task_managers })
     }
+}
+
+/// Whether loading a scenario checks the admission budget ([`budget`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Budget {
+    /// Refuse a scenario whose `run` would be over the budget (the default).
+    Enforced,
+    /// Check nothing (`--no-budget`): the absolute limits ([`limits`]) still hold.
+    Off,
 }
 
 /// Where the source log's data comes from.
@@ -121,17 +132,35 @@ pub struct Scenario {
     pub expect: Expect,
     /// The runtime: Flink, or a Storm topology (`crate::storm`).
     pub model: Model,
+    /// The workload of one run and the field to lower, for the admission budget
+    /// ([`budget::Admission::admit`]).
+    pub admission: budget::Admission,
     /// Located warnings about things that are legal but probably not meant (a fault after the
     /// input ends); the command line prints them to stderr.
     pub warnings: Vec<String>,
 }
 
 impl Scenario {
-    /// Load and resolve a scenario file.
+    /// Load and resolve a scenario file, refusing one whose `run` would be over the admission
+    /// budget ([`budget`]).
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        Scenario::load_with(path, Budget::Enforced)
+    }
+
+    /// [`Scenario::load`], with the admission budget enforced for `run` or not checked at all.
+    pub fn load_with(path: &Path, budget: Budget) -> Result<Scenario, ScenarioError> {
         let file = path.display().to_string();
         let text = parse::read_file(path, &file)?;
-        Scenario::parse(&text, &file)
+        Scenario::parse_with(&text, &file, budget)
+    }
+
+    /// Refuse `command` on this scenario when its estimate is over the admission budget.
+    pub fn admit(&self, command: budget::Command) -> Result<budget::Estimate, ScenarioError> {
+        // Faults may have been added since loading (`--swarm`): count them now.
+        let mut admission = self.admission.clone();
+        admission.workload.faults = budget::fault_count(self);
+        admission.workload.faulty = admission.workload.faults > 0;
+        admission.admit(&self.file, command)
     }
 
     /// The embedded default scenario.
@@ -139,10 +168,19 @@ impl Scenario {
         Scenario::parse(DEFAULT_SCENARIO, DEFAULT_SCENARIO_FILE).expect("the embedded default scenario is valid")
     }
 
-    /// Parse scenario text; `file` names it in errors.
+    /// Parse scenario text; `file` names it in errors. The admission budget is enforced for `run`.
     pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::parse_with(text, file, Budget::Enforced)
+    }
+
+    /// [`Scenario::parse`], with the admission budget enforced for `run` or not checked at all.
+    pub fn parse_with(text: &str, file: &str, budget: Budget) -> Result<Scenario, ScenarioError> {
         let raw = parse::parse_file(text, file)?;
-        resolve::resolve(raw, &error::Locator::new(file, text))
+        let scenario = resolve::resolve(raw, &error::Locator::new(file, text))?;
+        if budget == Budget::Enforced {
+            scenario.admit(budget::Command::Run { twice: false })?;
+        }
+        Ok(scenario)
     }
 
     pub fn node_name(&self, node: NodeId) -> String {
@@ -251,7 +289,7 @@ impl Scenario {
             Runtime::Storm => {
                 let mut s = self.with_variant(Guarantee::AtMostOnce, sink);
                 s.guarantee = guarantee;
-                let mut config = self.model.storm().copied().unwrap_or_default();
+                let mut config = self.model.storm().cloned().unwrap_or_default();
                 if config.trident.is_some() && guarantee != Guarantee::ExactlyOnce {
                     // A Trident scenario's max spout pending counts batches; plain acking runs
                     // without that bound.
@@ -291,6 +329,10 @@ impl Scenario {
         let mut s = self.clone();
         s.faults.clear();
         s.swarm = None;
+        // A Storm bolt's explicit fails are injected failures too.
+        if let Model::Storm(config) = &mut s.model {
+            config.fails.clear();
+        }
         s
     }
 }

@@ -3,10 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use engine::graph::OperatorKind;
 use engine::ms_to_ns;
 use engine::watermark::{Emission, ExplicitWatermark, WatermarkStrategy};
-use engine::window::WindowKind;
 
 use super::error::{Locator, ScenarioError};
 use super::format::*;
@@ -54,7 +52,6 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
         }
     };
     let pipeline = resolve_pipeline(&raw, partitions, &watermarks, &key_of, loc)?;
-    check_window_budget(&raw, &log, &pipeline.plan, loc)?;
     super::storm::check(&raw, loc)?;
     let plan = &pipeline.plan;
 
@@ -228,7 +225,7 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
     }
 
     let pipeline_result = pipeline;
-    Ok(Scenario {
+    let mut scenario = Scenario {
         name: super::error::printable(&raw.name),
         description: super::error::printable(&raw.description),
         file: loc.file.to_string(),
@@ -259,10 +256,13 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
         watermarks: raw.watermarks.clone(),
         track_lineage: raw.track_lineage,
         expect: raw.expect.clone(),
-        model: raw.model,
+        model: raw.model.clone(),
+        admission: super::budget::Admission::default(),
         warnings,
         raw,
-    })
+    };
+    scenario.admission = super::budget::admission(&scenario, loc);
+    Ok(scenario)
 }
 
 /// A fault's checkpoint number and start time (processing ms), with the field each is in.
@@ -306,14 +306,15 @@ fn resolve_source(
             if g.rate_per_s == 0 {
                 return Err(loc.error(at("rate_per_s"), "rate_per_s must be at least 1"));
             }
-            // The log is built up front, in memory: a limit on the number of events.
+            // The log is built up front, in memory: an absolute limit on the number of events
+            // (the admission budget, `budget`, usually refuses far fewer).
             let burst = g.bursts.iter().map(|b| b.rate_multiplier).max().unwrap_or(1).max(1);
             let events = u128::from(g.rate_per_s) * u128::from(raw.duration_ms) / 1000 * u128::from(burst);
             if events > u128::from(MAX_GENERATED_EVENTS) {
                 return Err(loc.error(
                     at("rate_per_s"),
                     format!(
-                        "{} events/s for {} ms (bursts up to x{burst}) could generate {events} events; the limit is {MAX_GENERATED_EVENTS} (about {} MiB of log)",
+                        "{} events/s for {} ms (bursts up to x{burst}) could generate {events} events; the limit is {MAX_GENERATED_EVENTS} (about {} MiB of log), even with --no-budget",
                         g.rate_per_s,
                         raw.duration_ms,
                         (MAX_GENERATED_EVENTS * LOG_BYTES_PER_EVENT) >> 20
@@ -479,53 +480,4 @@ fn resolve_watermarks(w: &Watermarks, loc: &Locator) -> Result<WatermarkStrategy
         }
         Watermarks::None => WatermarkStrategy::None,
     })
-}
-
-/// Window state grows with every (record, window) pair: its contents and, with lineage, 12 bytes
-/// per pair. Refuse a file whose input could make more pairs than [`MAX_WINDOW_ASSIGNMENTS`], so
-/// that a legal scenario stays within the memory budget (a million generated events in a
-/// thousand sliding windows each would need about 12 GB of lineage).
-fn check_window_budget(
-    raw: &ScenarioFile,
-    log: &LogData,
-    plan: &engine::PhysicalPlan,
-    loc: &Locator,
-) -> Result<(), ScenarioError> {
-    let events: u128 = match log {
-        LogData::Events(events) => events.len() as u128,
-        LogData::Generator(g) => {
-            let burst = g.bursts.iter().map(|b| b.rate_multiplier).max().unwrap_or(1).max(1);
-            u128::from(g.rate_per_s) * u128::from(raw.duration_ms) / 1000 * u128::from(burst)
-        }
-    };
-    let windows_per_record: u128 = plan
-        .operators
-        .iter()
-        .map(|op| match &op.kind {
-            OperatorKind::Window(spec) => match spec.kind {
-                WindowKind::Sliding { size_ms, slide_ms, .. } => {
-                    u128::from((size_ms as u64).div_ceil(slide_ms.max(1) as u64).max(1))
-                }
-                _ => 1,
-            },
-            _ => 0,
-        })
-        .sum();
-    let pairs = events.saturating_mul(windows_per_record);
-    if pairs > u128::from(MAX_WINDOW_ASSIGNMENTS) {
-        let field = match raw.source {
-            SourceData::Generator(_) => "source.Generator.rate_per_s",
-            SourceData::Events(_) => "source.Events",
-        };
-        return Err(loc.error(
-            field,
-            format!(
-                "up to {events} records, each in {windows_per_record} window(s) summed over the window operators, \
-                 make {pairs} (record, window) pairs of window state; the limit is {MAX_WINDOW_ASSIGNMENTS} \
-                 (about {} MiB): fewer events, or a larger slide",
-                (MAX_WINDOW_ASSIGNMENTS * 12) >> 20
-            ),
-        ));
-    }
-    Ok(())
 }

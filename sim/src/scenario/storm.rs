@@ -23,6 +23,21 @@ pub fn check(raw: &ScenarioFile, loc: &Locator) -> Result<(), ScenarioError> {
             return Err(loc.error("model.Storm.trident.batch_ms", "a Trident batch needs batch_ms >= 1"));
         }
     }
+    for (i, fail) in config.fails.iter().enumerate() {
+        let at = format!("model.Storm.fails[{i}].bolt");
+        if config.trident.is_some() {
+            return Err(loc.error(at, "explicit fails are modelled for plain acking, not for Trident"));
+        }
+        let step = raw.pipeline.iter().find(|s| super::pipeline::step_name(s) == Some(fail.bolt.as_str()));
+        match step {
+            Some(Step::Map { .. } | Step::Filter { .. } | Step::Sink { .. }) => {}
+            Some(_) => return Err(loc.error(at, format!("'{}' is not a Map, Filter or Sink bolt", fail.bolt))),
+            None => return Err(loc.error(at, format!("no pipeline step is named '{}'", fail.bolt))),
+        }
+        if fail.times == 0 {
+            return Err(loc.error(format!("model.Storm.fails[{i}].times"), "times 0 fails nothing; use at least 1"));
+        }
+    }
     let mut windows = 0;
     let mut sources = 0;
     for (i, step) in raw.pipeline.iter().enumerate() {

@@ -2,11 +2,13 @@
 //! `Storm(..)` as a topology of spouts, bolts and ackers (the protocol is `engine::storm`).
 //! [`run_storm`] runs one to the end; the oracle judges its sink store like a Flink run's.
 
+pub mod core;
 pub mod world;
 
 use std::sync::Arc;
 
-pub use world::{StormStats, StormWorld};
+pub use self::core::{StormCore, StormStats};
+pub use world::StormWorld;
 
 use crate::external::StoredRow;
 use crate::faults::Fault;
@@ -25,6 +27,10 @@ impl StormRun {
     }
     pub fn visible_rows(&self) -> Vec<&StoredRow> {
         self.world.sink_store.visible()
+    }
+    /// What the oracle sees of this run.
+    pub fn observed(&self) -> crate::oracle::Observed<'_> {
+        crate::oracle::Observed { rows: self.visible_rows(), late: &self.world.late_sources }
     }
     pub fn late_dropped(&self) -> u64 {
         self.world.stats.late_dropped

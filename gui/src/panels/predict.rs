@@ -1,0 +1,104 @@
+//! The predict panel: a window listing the exercises on the loaded scenario. Predict, press
+//! *Check*: the scenario runs on a worker thread and the answer is revealed with why, where to
+//! look, and the command that shows it (`view::predict`).
+
+use egui::Color32;
+
+use crate::app::Session;
+use crate::view::predict::{self, PredictState};
+
+/// Draw the predict window (collapsed until opened) for the loaded `session`.
+pub fn predict_window_ui(ui: &mut egui::Ui, session: &Session, state: &mut PredictState) {
+    let course = state.course.get_or_insert_with(|| predict::load_course(&predict::course_root()));
+    let course = match course {
+        Ok(c) => c,
+        Err(e) => {
+            let e = e.clone();
+            egui::Window::new("Predict").default_open(false).show(ui.ctx(), |ui| {
+                ui.colored_label(Color32::LIGHT_RED, format!("the exercises could not be loaded: {e}"));
+            });
+            return;
+        }
+    };
+    let exercises = predict::exercises_for(course, &session.base.file);
+    let title = format!("Predict ({} exercises on this scenario)", exercises.len());
+    // Collect what arrived from a grading thread.
+    if let Some((id, answer, receiver)) = &state.pending {
+        match receiver.try_recv() {
+            Ok(solution) => {
+                if let Some(e) = course.find(id) {
+                    state.revealed = predict::reveal(e, &solution, answer).ok();
+                }
+                state.pending = None;
+            }
+            Err(std::sync::mpsc::TryRecvError::Empty) => {
+                ui.ctx().request_repaint_after(std::time::Duration::from_millis(50))
+            }
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => state.pending = None,
+        }
+    }
+    // Bottom left, above the timeline, growing upwards when opened: clear of the scenario bar,
+    // the transport and the inspector.
+    let content = ui.ctx().content_rect();
+    let window = egui::Window::new(title)
+        .id(egui::Id::unique("predict_window"))
+        .default_open(false)
+        .pivot(egui::Align2::LEFT_BOTTOM)
+        .default_pos(egui::pos2(content.left() + 12.0, content.bottom() - 110.0))
+        .default_width(520.0);
+    window.show(ui.ctx(), |ui| {
+        if exercises.is_empty() {
+            ui.label("No exercise of the course runs this scenario. `streamlab exercise list` lists them all.");
+            return;
+        }
+        for e in &exercises {
+            let chosen = state.selected.as_deref() == Some(e.spec.id.as_str());
+            if ui.selectable_label(chosen, format!("{}: {}", e.spec.id, e.spec.question.trim())).clicked() && !chosen {
+                state.selected = Some(e.spec.id.clone());
+                state.answer.clear();
+                state.revealed = None;
+                state.error = None;
+            }
+        }
+        let Some(e) = state.selected.as_deref().and_then(|id| exercises.iter().find(|e| e.spec.id == id)) else {
+            return;
+        };
+        ui.separator();
+        ui.label(format!("Answer: {}", e.answer_format()));
+        ui.horizontal(|ui| {
+            ui.text_edit_singleline(&mut state.answer);
+            let busy = state.pending.is_some();
+            if ui.add_enabled(!busy, egui::Button::new(if busy { "Running…" } else { "Check" })).clicked() {
+                match e.parse_answer(&state.answer) {
+                    Err(bad) => {
+                        state.revealed = None;
+                        state.error = Some(bad.0);
+                    }
+                    Ok(_) => {
+                        state.error = None;
+                        let (sender, receiver) = std::sync::mpsc::channel();
+                        let exercise = (*e).clone();
+                        std::thread::spawn(move || {
+                            let _ = sender.send(exercise.solve());
+                        });
+                        state.pending = Some((e.spec.id.clone(), state.answer.clone(), receiver));
+                        state.revealed = None;
+                    }
+                }
+            }
+        });
+        if let Some(error) = &state.error {
+            ui.colored_label(Color32::LIGHT_RED, error);
+        }
+        if let Some(r) = state.revealed.as_ref().filter(|r| r.id == e.spec.id) {
+            if r.right {
+                ui.colored_label(Color32::LIGHT_GREEN, format!("Right: {}", r.actual));
+            } else {
+                ui.colored_label(Color32::LIGHT_RED, format!("You said {}; the run shows {}", r.answer, r.actual));
+            }
+            ui.label(format!("Why: {}", r.why));
+            ui.label(format!("Look at: {}", r.look));
+            ui.monospace(&r.command);
+        }
+    });
+}

@@ -1,0 +1,209 @@
+//! The Storm panel: draws a [`StormFrame`] — the topology with the acker as a node, the
+//! cursor and the timeline with its timeouts, pending tuples per spout, the counters, and the
+//! selected spout tuple's tree with its ack value. Drawing only; the state is the
+//! [`StormSession`]'s cursor and selection.
+
+use egui::{Color32, Sense, Stroke};
+
+use crate::view::storm::{StormSession, TreeStatus};
+use crate::view::time_text;
+
+const TIMEOUT_RED: Color32 = Color32::from_rgb(200, 40, 40);
+
+pub fn storm_ui(ui: &mut egui::Ui, s: &mut StormSession) {
+    let (cursor, selected) = (s.cursor_ns, s.selected);
+    storm_frame_ui(ui, s);
+    // A button or the slider moved the cursor or the selection: draw the new state next frame.
+    if (s.cursor_ns, s.selected) != (cursor, selected) {
+        ui.ctx().request_repaint();
+    }
+}
+
+fn storm_frame_ui(ui: &mut egui::Ui, s: &mut StormSession) {
+    let frame = s.frame();
+    ui.horizontal(|ui| {
+        ui.heading(format!("Storm topology: {}", s.scenario.name));
+        ui.label(format!("seed {}", s.seed));
+    });
+    ui.horizontal(|ui| {
+        let step = 1_000_000_000;
+        if ui.button("Start").clicked() {
+            s.set_cursor(0);
+        }
+        if ui.button("-1 s").clicked() {
+            s.set_cursor(s.cursor_ns.saturating_sub(step));
+        }
+        if ui.button("+1 s").clicked() {
+            s.set_cursor(s.cursor_ns.saturating_add(step));
+        }
+        if ui.button("End").clicked() {
+            s.set_cursor(s.end_ns);
+        }
+        let mut ms = s.cursor_ns / 1_000_000;
+        let end_ms = s.end_ns / 1_000_000;
+        if ui.add(egui::Slider::new(&mut ms, 0..=end_ms).text("time (ms)")).changed() {
+            s.set_cursor(ms * 1_000_000);
+        }
+        ui.label(format!("at {}", time_text(&s.scenario, s.cursor_ns)));
+    });
+    timeline_ui(ui, s);
+    ui.separator();
+    // The topology: components in pipeline order, the acker below them, every component's
+    // acks going to it.
+    let mut rects = Vec::new();
+    ui.horizontal(|ui| {
+        for c in frame.components.iter().filter(|c| c.kind != "acker") {
+            let r = egui::Frame::group(ui.style())
+                .show(ui, |ui| {
+                    ui.vertical(|ui| {
+                        ui.strong(&c.name);
+                        ui.label(format!("{} x{}", c.kind, c.tasks));
+                        ui.label(format!("acks sent: {}", c.acked));
+                    });
+                })
+                .response
+                .rect;
+            rects.push(r);
+            ui.add_space(30.0);
+        }
+    });
+    ui.add_space(16.0);
+    let acker = frame.components.last().cloned();
+    let acker_rect = ui
+        .horizontal(|ui| {
+            ui.add_space(rects.first().map_or(0.0, |r| (r.width() * rects.len() as f32) / 2.0));
+            egui::Frame::group(ui.style())
+                .stroke(Stroke::new(1.5, Color32::from_rgb(120, 90, 200)))
+                .show(ui, |ui| {
+                    ui.vertical(|ui| {
+                        let tasks = acker.as_ref().map_or(0, |a| a.tasks);
+                        for i in 0..tasks {
+                            ui.strong(format!("__acker[{i}]"));
+                        }
+                        if tasks == 0 {
+                            ui.strong("no acker (acking off)");
+                        }
+                        ui.label(format!("trees done: {}", acker.as_ref().map_or(0, |a| a.acked)));
+                    });
+                })
+                .response
+                .rect
+        })
+        .inner;
+    let painter = ui.painter();
+    let arrow = Stroke::new(1.5, Color32::GRAY);
+    for pair in rects.windows(2) {
+        painter.arrow(pair[0].right_center(), egui::vec2(pair[1].left() - pair[0].right(), 0.0), arrow);
+    }
+    let ack = Stroke::new(1.0, Color32::from_rgb(120, 90, 200));
+    for r in &rects {
+        painter.line_segment([r.center_bottom(), acker_rect.center_top()], ack);
+    }
+    ui.separator();
+    ui.columns(2, |cols| {
+        let ui = &mut cols[0];
+        ui.strong("Counters");
+        egui::Grid::new("storm_counts").striped(true).show(ui, |ui| {
+            for (label, n) in [
+                ("spout tuples emitted", frame.emitted),
+                ("replayed", frame.replayed),
+                ("timed out", frame.timed_out),
+                ("failed by a bolt", frame.fails),
+                ("trees completed", frame.trees_completed),
+                ("trees failed", frame.trees_failed),
+                ("acker messages", frame.acker_messages),
+            ] {
+                ui.label(label);
+                ui.label(n.to_string());
+                ui.end_row();
+            }
+        });
+        ui.strong("Pending tuples per spout");
+        for (spout, n) in &frame.pending {
+            ui.label(format!("{spout} pending: {n}"));
+        }
+        let ui = &mut cols[1];
+        ui.strong("Tuple tree");
+        ui.horizontal(|ui| {
+            if ui.button("Previous tuple").clicked() {
+                s.step_tuple(false);
+            }
+            if ui.button("Next tuple").clicked() {
+                s.step_tuple(true);
+            }
+            if ui.button("Next timed-out tuple").clicked() {
+                s.next_troubled_tuple();
+            }
+        });
+        match &frame.tree {
+            None => {
+                ui.label("No tuple selected (Next tuple picks the first one emitted by the cursor).");
+            }
+            Some(tree) => {
+                let t = tree.tuple;
+                ui.label(format!(
+                    "root {:#018x}: partition {} offset {}{}, emitted at {}",
+                    t.root,
+                    t.partition,
+                    t.offset,
+                    if t.replay { " (a replay)" } else { "" },
+                    time_text(&s.scenario, t.emitted_ns)
+                ));
+                let (status, color) = match tree.status {
+                    TreeStatus::Pending => ("tree pending", Color32::GRAY),
+                    TreeStatus::Complete => ("tree complete: ack value 0", Color32::from_rgb(40, 140, 60)),
+                    TreeStatus::Failed => ("tree failed: the spout replays it", TIMEOUT_RED),
+                    TreeStatus::TimedOut => ("tree timed out: the spout replays it", TIMEOUT_RED),
+                };
+                ui.colored_label(color, status);
+                egui::ScrollArea::vertical().max_height(220.0).show(ui, |ui| {
+                    egui::Grid::new("storm_tree").striped(true).show(ui, |ui| {
+                        for h in ["time", "from", "message", "value", "ack value after"] {
+                            ui.strong(h);
+                        }
+                        ui.end_row();
+                        for step in &tree.steps {
+                            ui.label(time_text(&s.scenario, step.time_ns));
+                            ui.label(&step.executor);
+                            ui.label(step.what);
+                            ui.monospace(format!("{:#018x}", step.value));
+                            ui.monospace(format!("{:#018x}", step.ack_value));
+                            ui.end_row();
+                        }
+                    });
+                });
+            }
+        }
+    });
+}
+
+/// The run's time axis: timeouts as red ticks, crashes as black ones, the cursor; a click moves
+/// the cursor.
+fn timeline_ui(ui: &mut egui::Ui, s: &mut StormSession) {
+    let (timeouts, crashes) = s.markers();
+    ui.label(format!("timeline: {} timeouts (red), {} crashes (black)", timeouts.len(), crashes.len()));
+    let width = ui.available_width().max(100.0);
+    let (rect, response) = ui.allocate_exact_size(egui::vec2(width, 24.0), Sense::click());
+    let end = s.end_ns.max(1) as f32;
+    let x = |t: u64| rect.left() + rect.width() * (t as f32 / end).min(1.0);
+    let painter = ui.painter();
+    painter.rect_filled(rect, 2.0, Color32::from_gray(235));
+    for &t in &timeouts {
+        painter.line_segment(
+            [egui::pos2(x(t), rect.top()), egui::pos2(x(t), rect.bottom())],
+            Stroke::new(1.0, TIMEOUT_RED),
+        );
+    }
+    for &t in &crashes {
+        painter.line_segment(
+            [egui::pos2(x(t), rect.top()), egui::pos2(x(t), rect.bottom())],
+            Stroke::new(2.5, Color32::BLACK),
+        );
+    }
+    let c = x(s.cursor_ns);
+    painter.line_segment([egui::pos2(c, rect.top()), egui::pos2(c, rect.bottom())], Stroke::new(2.0, Color32::BLUE));
+    if let Some(pos) = response.interact_pointer_pos().filter(|_| response.clicked()) {
+        let frac = ((pos.x - rect.left()) / rect.width()).clamp(0.0, 1.0);
+        s.set_cursor((frac as f64 * s.end_ns as f64) as u64);
+    }
+}

@@ -1,0 +1,96 @@
+//! The predict panel's model: the course's exercises on the loaded scenario, the student's
+//! answer, and once graded, the reveal — right or what the run shows, why, where to look and the
+//! command that shows it (`sim::exercise`; the answer is computed from a run, never stored).
+//! Plain data, tested without egui.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::Receiver;
+
+use sim::exercise::{Course, Exercise, Solution};
+
+/// What the predict panel remembers between frames.
+#[derive(Default)]
+pub struct PredictState {
+    /// The course, loaded on first use (an error is shown instead of the list).
+    pub course: Option<Result<Course, String>>,
+    /// The chosen exercise's id.
+    pub selected: Option<String>,
+    pub answer: String,
+    /// A grading on a worker thread: the exercise id, the answer, where the solution arrives.
+    pub pending: Option<(String, String, Receiver<Solution>)>,
+    pub revealed: Option<Reveal>,
+    /// Why the last answer could not be read (not graded).
+    pub error: Option<String>,
+}
+
+/// The answer revealed after a prediction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reveal {
+    pub id: String,
+    pub answer: String,
+    pub right: bool,
+    /// What the run shows, in the answer's notation.
+    pub actual: String,
+    /// Why the run shows it.
+    pub why: String,
+    /// Where to look (in the command's output).
+    pub look: String,
+    pub command: String,
+}
+
+/// Where the course is: `book/exercises` under the working directory (the repository root when
+/// run with `cargo run`), else next to the `gui` crate's sources.
+pub fn course_root() -> PathBuf {
+    let here = PathBuf::from(".");
+    if here.join("book/exercises").is_dir() {
+        here
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    }
+}
+
+pub fn load_course(root: &Path) -> Result<Course, String> {
+    Course::load(&root.join("book/exercises"), root).map_err(|e| e.to_string())
+}
+
+/// The exercises whose scenario is the loaded one (matched by file name: the workbench may have
+/// opened it by another path).
+pub fn exercises_for<'a>(course: &'a Course, scenario_file: &str) -> Vec<&'a Exercise> {
+    let name = Path::new(scenario_file).file_name();
+    course.exercises().filter(|e| name.is_some() && Path::new(&e.spec.scenario).file_name() == name).collect()
+}
+
+/// Grade `answer` against a solution: the reveal, or why the answer cannot be read.
+pub fn reveal(e: &Exercise, solution: &Solution, answer: &str) -> Result<Reveal, String> {
+    let grade = e.grade(solution, answer).map_err(|b| b.0)?;
+    Ok(Reveal {
+        id: e.spec.id.clone(),
+        answer: answer.trim().to_string(),
+        right: grade.right,
+        actual: grade.actual,
+        why: grade.why,
+        look: grade.look,
+        command: grade.command,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exercises_of_a_scenario_are_found_and_graded_with_their_reason() {
+        let course = load_course(&course_root()).expect("the course loads");
+        let found = exercises_for(&course, "scenarios/streaming-systems-perfect.ron");
+        let e = found.iter().find(|e| e.spec.id == "et-1").expect("et-1 is on the perfect-watermark scenario");
+        assert!(exercises_for(&course, "no-such.ron").is_empty());
+        let solution = e.solve();
+        let right = reveal(e, &solution, "12:08:39").expect("readable");
+        assert!(right.right, "{right:?}");
+        let wrong = reveal(e, &solution, "12:06:00").expect("readable");
+        assert!(!wrong.right);
+        assert_eq!(wrong.actual, "12:08:39");
+        assert!(wrong.command.contains("streaming-systems-perfect.ron") && !wrong.why.is_empty());
+        assert!(reveal(e, &solution, "soon").is_err(), "an unreadable answer is not graded");
+    }
+}

@@ -1,0 +1,39 @@
+//! The predict window: open it on a scenario with exercises, pick one, answer, check; the answer
+//! is revealed from a run with why and the command that shows it.
+
+use egui_kittest::kittest::Queryable as _;
+use egui_kittest::Harness;
+use gui::app::{App, ScenarioSource};
+
+#[test]
+fn predict_then_reveal_on_the_perfect_watermark_scenario() {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/streaming-systems-perfect.ron");
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_ui_state(|ui, app: &mut App| app.workbench_ui(ui), App::new_headless(ScenarioSource::File(file), None));
+    h.run_steps(1);
+    h.get_by_label_contains("Predict (1 exercises on this scenario)");
+    // The window starts collapsed (it would cover the graph): its toggle is labelled "Show".
+    h.get_by_label("Show").click();
+    h.run_steps(2);
+    h.get_by_label_contains("et-1:").click();
+    h.run_steps(1);
+    h.state_mut().predict.answer = "12:06:00".into();
+    h.run_steps(1);
+    h.get_by_label("Check").click();
+    h.run_steps(1);
+    // The run happens on a worker thread: step until it arrived (bounded, not a timed assertion).
+    for _ in 0..600 {
+        if h.state().predict.pending.is_none() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        h.run_steps(1);
+    }
+    h.run_steps(1);
+    let revealed = h.state().predict.revealed.clone().expect("the answer is revealed");
+    assert!(!revealed.right);
+    assert_eq!(revealed.actual, "12:08:39");
+    h.get_by_label_contains("the run shows 12:08:39");
+    h.get_by_label_contains("Why:");
+}

@@ -1,0 +1,414 @@
+//! The Storm runtime on madsim: the same [`StormCore`] the kernel's `sim::storm::StormWorld`
+//! drives (every executor, the acker, spout replay, restarts, Trident), with madsim doing only
+//! what a world does — carry messages, keep time, inject faults.
+//!
+//! | | kernel (`sim::storm::world`) | madsim (this module) |
+//! |---|---|---|
+//! | topology, protocol, decisions | [`StormCore`] | the same [`StormCore`] |
+//! | network | the scenario's link latencies, partitions, loss; FIFO per (executor, executor) | madsim's datagrams (default 1–10 ms, reordering); per (worker, worker) ordered streams built here (sequence numbers and a reorder buffer) keep every connection FIFO, as Netty's TCP does; same-worker messages are handed over at once |
+//! | time | the event queue | madsim's clock; one async loop per worker sleeps until its next timer or packet |
+//! | processing cost | `busy_until` per executor (in the core) | the same (the core arms its `Run` timers) |
+//! | worker crash | `Crash` faults at times; the supervisor restarts, or Nimbus reassigns after the heartbeat timeout | `Handle::kill` at a time (the node's loop, inbox and streams die; the core drops the worker's executors), `Handle::restart` after the delay (the node boots, tells the core, which starts fresh executors) |
+//! | not modelled here | | packet loss and partitions (no retransmission: Storm's Netty connections are TCP), slow nodes, latency spikes, Nimbus reassignment |
+//!
+//! The executors' state lives in the core, which both worlds share as a library: a killed node's
+//! executors are emptied by [`StormCore::crash_node`], not by madsim wiping the node's memory —
+//! so what is lost on a crash is decided once, for both worlds. Durable systems (Kafka's
+//! committed offsets, Trident's coordinator and state store, the sink store) live in the core
+//! too and survive, as in the kernel.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, VecDeque};
+use std::future::{poll_fn, Future};
+use std::rc::Rc;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Poll;
+use std::time::Duration;
+
+use madsim::net::{Endpoint, NetSim};
+use madsim::runtime::{Handle, NodeHandle, Runtime};
+use madsim::time::Instant;
+use sim::external::{SinkStore, StoredRow};
+use sim::faults::{Fault, Trigger};
+use sim::scenario::{NodeId, Scenario};
+use sim::storm::world::{Msg, Out, Timer};
+use sim::storm::{StormCore, StormStats};
+
+use super::{node_ip, virtual_now, MadsimFaults, MadsimStop, Signal};
+
+const PORT: u16 = 7_100;
+const TAG: u64 = 0x5354_4f52_4d32;
+const SUPERVISOR_POLL_NS: u64 = 10_000_000;
+
+/// The outcome of [`run_storm_on_madsim`].
+#[derive(Debug)]
+pub struct StormMadsimResult {
+    pub seed: u64,
+    pub stop: MadsimStop,
+    pub store: SinkStore,
+    pub stats: StormStats,
+    pub finished_at_ns: Option<u64>,
+    /// Datagrams handed to madsim's network.
+    pub packets_sent: u64,
+    /// Kills that hit a live worker.
+    pub kills: u32,
+    /// The core's trace (emits, acker messages, timeouts, sink writes, crashes, ...).
+    pub events: Vec<sim::recording::TraceEvent>,
+    /// Things that must not happen (a timer set for another worker's executor, ...).
+    pub violations: Vec<String>,
+    /// Source records a windowed bolt dropped as late.
+    pub late_sources: std::collections::BTreeSet<engine::SourceRef>,
+}
+
+impl StormMadsimResult {
+    pub fn visible_rows(&self) -> Vec<&StoredRow> {
+        self.store.visible()
+    }
+    /// What the oracle sees of this run.
+    pub fn observed(&self) -> sim::oracle::Observed<'_> {
+        sim::oracle::Observed { rows: self.visible_rows(), late: &self.late_sources }
+    }
+}
+
+/// The scenario's own worker crashes that come back (`Crash { at: At(t), restart_after }` on a
+/// task manager) as madsim kills, so both worlds can run the same faults. Other faults
+/// (partitions, loss, slow nodes, crashes at protocol points or without restart) are left out.
+pub fn kills_of(faults: &[Fault]) -> MadsimFaults {
+    let kills = faults
+        .iter()
+        .filter_map(|f| match f {
+            Fault::Crash { node, at: Trigger::At(t), restart_after_ns: Some(d) } if *node >= 1 => {
+                Some(((*node - 1) as u32, t / 1_000_000, (d / 1_000_000).max(1)))
+            }
+            _ => None,
+        })
+        .collect();
+    MadsimFaults { kills, network: None }
+}
+
+/// Run a Storm scenario (its `model` is `Storm(..)`) on madsim with `seed`: the kills of
+/// `faults` and its network latency (packet loss and partitions are not used here). On a fresh
+/// OS thread, as [`super::run_on_madsim`].
+pub fn run_storm_on_madsim(scenario: Arc<Scenario>, seed: u64, faults: &MadsimFaults) -> StormMadsimResult {
+    let faults = faults.clone();
+    let file = scenario.file.clone();
+    std::thread::Builder::new()
+        .name(format!("madsim-storm-{seed}"))
+        .spawn(move || {
+            let runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
+            runtime.block_on(supervise(scenario, seed, faults))
+        })
+        .expect("spawn the madsim thread")
+        .join()
+        .unwrap_or_else(|panic| {
+            eprintln!("madsim Storm world panicked: scenario {file}, seed {seed}");
+            std::panic::resume_unwind(panic)
+        })
+}
+
+/// The core and the bookkeeping of the worlds around it, shared by every node (madsim runs all
+/// nodes on one thread; the lock is never contended).
+struct Shared {
+    start: Instant,
+    addrs: Vec<std::net::SocketAddr>,
+    state: Mutex<State>,
+}
+
+struct State {
+    core: StormCore,
+    /// Per node its timers: (at, sequence) → timer.
+    timers: Vec<BTreeMap<(u64, u64), Timer>>,
+    timer_seq: u64,
+    /// Per node how often it was killed (its session: streams to an older one are dropped).
+    sessions: Vec<u32>,
+    /// Per node whether its first boot bound its endpoint (nodes wait for each other once).
+    booted: Vec<bool>,
+    packets_sent: u64,
+    violations: Vec<String>,
+}
+
+impl Shared {
+    fn now_ns(&self) -> u64 {
+        virtual_now().duration_since(self.start).as_nanos() as u64
+    }
+    fn instant(&self, ns: u64) -> Instant {
+        self.start + Duration::from_nanos(ns)
+    }
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// One datagram: messages of one ordered stream (sender node and session → receiver session).
+struct Packet {
+    from: NodeId,
+    from_session: u32,
+    to_session: u32,
+    seq: u64,
+    msgs: Vec<(u32, u32, Msg)>,
+}
+
+async fn supervise(scenario: Arc<Scenario>, seed: u64, faults: MadsimFaults) -> StormMadsimResult {
+    let handle = Handle::current();
+    let tms = scenario.task_managers as usize;
+    let max_run_ns = scenario.max_run_ms.saturating_mul(1_000_000);
+    let mut core = StormCore::new(scenario.clone(), seed, true, Vec::new());
+    core.start();
+    let mut outs = Vec::new();
+    core.drain(&mut outs);
+    let mut state = State {
+        core,
+        timers: vec![BTreeMap::new(); tms + 1],
+        timer_seq: 0,
+        sessions: vec![0; tms + 1],
+        booted: vec![false; tms + 1],
+        packets_sent: 0,
+        violations: Vec::new(),
+    };
+    for out in outs {
+        match out {
+            Out::Timer { at, timer } => state.set_timer(at, timer, None),
+            Out::Send { .. } => state.violations.push("a message before the topology started".into()),
+        }
+    }
+    let shared = Arc::new(Shared {
+        start: virtual_now(),
+        addrs: (0..=tms).map(|n| std::net::SocketAddr::new(node_ip(n), PORT)).collect(),
+        state: Mutex::new(state),
+    });
+    if let Some(net) = &faults.network {
+        let latency =
+            Duration::from_millis(net.latency_ms.0)..Duration::from_millis(net.latency_ms.1.max(net.latency_ms.0 + 1));
+        NetSim::current().update_config(|c| c.send_latency = latency);
+    }
+    // Node 0 (Nimbus) runs no executors; one node per worker.
+    let mut nodes: Vec<Option<NodeHandle>> = vec![None];
+    for tm in 0..tms {
+        let s = shared.clone();
+        nodes.push(Some(
+            handle
+                .create_node()
+                .name(format!("worker-{tm}"))
+                .ip(node_ip(tm + 1))
+                .init(move || worker(s.clone(), tm + 1))
+                .build(),
+        ));
+    }
+    let mut actions: Vec<(u64, bool, usize, u64)> = Vec::new();
+    for &(tm, at_ms, back_after_ms) in &faults.kills {
+        let node = tm as usize + 1;
+        if node <= tms {
+            actions.push((at_ms * 1_000_000, true, node, back_after_ms * 1_000_000));
+            actions.push(((at_ms + back_after_ms) * 1_000_000, false, node, 0));
+        }
+    }
+    actions.sort_by_key(|a| a.0);
+    let mut down = vec![false; tms + 1];
+    let mut kills = 0;
+    let mut next = 0;
+    let stop = loop {
+        let now = shared.now_ns();
+        if shared.state().core.finished_at_ns.is_some() {
+            break MadsimStop::JobFinished;
+        }
+        if now > max_run_ns {
+            break MadsimStop::TimeLimit;
+        }
+        while next < actions.len() && actions[next].0 <= now {
+            let (_, kill, node, back_ns) = actions[next];
+            let id = nodes[node].as_ref().map(|n| n.id());
+            match (kill, id) {
+                (true, Some(id)) if !down[node] => {
+                    down[node] = true;
+                    kills += 1;
+                    handle.kill(id);
+                    let mut st = shared.state();
+                    st.sessions[node] += 1;
+                    st.core.crash_node(node, Some(back_ns), now);
+                }
+                (false, Some(id)) if down[node] => {
+                    down[node] = false;
+                    handle.restart(id); // the node boots and calls `node_back` itself
+                }
+                _ => {}
+            }
+            next += 1;
+        }
+        let wake = actions.get(next).map_or(u64::MAX, |a| a.0).min(now + SUPERVISOR_POLL_NS);
+        madsim::time::sleep_until(shared.instant(wake)).await;
+    };
+    let mut st = shared.state();
+    StormMadsimResult {
+        seed,
+        stop,
+        store: std::mem::take(&mut st.core.sink_store),
+        stats: st.core.stats,
+        late_sources: std::mem::take(&mut st.core.late_sources),
+        finished_at_ns: st.core.finished_at_ns,
+        packets_sent: st.packets_sent,
+        kills,
+        events: st.core.recorder.take_events(),
+        violations: std::mem::take(&mut st.violations),
+    }
+}
+
+impl State {
+    fn set_timer(&mut self, at: u64, timer: Timer, me: Option<NodeId>) {
+        let Some(node) = self.core.node_of_timer(&timer) else { return };
+        if me.is_some_and(|m| m != node) {
+            // Nothing wakes another node's loop: the core only ever arms its own executors'
+            // timers from where they run (a reassignment would; madsim runs none).
+            self.violations.push(format!("node {me:?} set a timer for node {node}: {timer:?}"));
+        }
+        self.timer_seq += 1;
+        if let Some(t) = self.timers.get_mut(node) {
+            t.insert((at, self.timer_seq), timer);
+        }
+    }
+
+    /// Route what the core decided: timers to their node, same-node messages into the core at
+    /// once, the rest into per-node batches for the network.
+    fn route(&mut self, me: NodeId, now: u64, batches: &mut BTreeMap<NodeId, Vec<(u32, u32, Msg)>>) {
+        let mut outs = Vec::new();
+        loop {
+            self.core.drain(&mut outs);
+            if outs.is_empty() {
+                return;
+            }
+            for out in outs.drain(..) {
+                match out {
+                    Out::Timer { at, timer } => self.set_timer(at, timer, Some(me)),
+                    Out::Send { to, incarnation, msg, .. } => match self.core.node_of(to) {
+                        Some(node) if node == me => self.core.deliver(to, incarnation, msg, now),
+                        Some(node) => batches.entry(node).or_default().push((to, incarnation, msg)),
+                        None => {}
+                    },
+                }
+            }
+        }
+    }
+}
+
+type Inbox = Rc<RefCell<VecDeque<Packet>>>;
+/// Messages for one receiving worker: (executor, its incarnation, message).
+type Batch = Vec<(u32, u32, Msg)>;
+
+async fn receive(ep: Endpoint, inbox: Inbox, signal: Rc<Signal>) {
+    while let Ok((payload, _from)) = ep.recv_from_raw(TAG).await {
+        if let Ok(packet) = payload.downcast::<Packet>() {
+            inbox.borrow_mut().push_back(*packet);
+            signal.raise();
+        }
+    }
+}
+
+/// One worker process: receive, run due timers, send, sleep.
+async fn worker(shared: Arc<Shared>, me: NodeId) {
+    let ep = Endpoint::bind(shared.addrs[me]).await.expect("bind the worker's endpoint");
+    let inbox: Inbox = Rc::default();
+    let signal = Rc::new(Signal::default());
+    madsim::task::spawn_local(receive(ep.clone(), inbox.clone(), signal.clone()));
+    let mut batches: BTreeMap<NodeId, Vec<(u32, u32, Msg)>> = BTreeMap::new();
+    let (session, first_boot) = {
+        let mut st = shared.state();
+        let first_boot = !st.booted[me];
+        st.booted[me] = true;
+        if !first_boot {
+            // The supervisor restarted this worker: fresh executors, told by the core.
+            let now = shared.now_ns();
+            st.core.node_back(me, now);
+            st.route(me, now, &mut batches);
+        }
+        (st.sessions[me], first_boot)
+    };
+    // At the start every worker binds its endpoint before anyone sends (a datagram to an
+    // unbound port is lost, and the streams do not retransmit).
+    while first_boot && !shared.state().booted.iter().skip(1).all(|&b| b) {
+        madsim::time::sleep(Duration::ZERO).await;
+    }
+    // Outgoing: next sequence number per (receiver, its session). Incoming: per (sender, its
+    // session) the next expected sequence number and what arrived early.
+    let mut next_seq: BTreeMap<(NodeId, u32), u64> = BTreeMap::new();
+    let mut expected: BTreeMap<(NodeId, u32), (u64, BTreeMap<u64, Batch>)> = BTreeMap::new();
+    let mut spins = 0;
+    // The worker's own clock: madsim sleeps at least 1 ms, far longer than a tuple's cost, so
+    // timers that came due while the loop slept run at their own times (in order, never before
+    // the last thing this worker did), then the packets that arrived meanwhile at madsim's now.
+    let mut clock = 0u64;
+    loop {
+        let now = shared.now_ns();
+        let packets: Vec<Packet> = inbox.borrow_mut().drain(..).collect();
+        let deadline = {
+            let mut st = shared.state();
+            let due = |st: &mut State, clock: &mut u64, before: u64, batches: &mut BTreeMap<_, _>| {
+                while let Some(entry) = st.timers[me].first_entry() {
+                    if entry.key().0 >= before {
+                        break;
+                    }
+                    *clock = (*clock).max(entry.key().0);
+                    let timer = entry.remove();
+                    st.core.fire(timer, *clock);
+                    st.route(me, *clock, batches);
+                }
+            };
+            due(&mut st, &mut clock, now, &mut batches);
+            clock = clock.max(now);
+            for p in packets {
+                if p.to_session != session {
+                    continue; // for this worker's previous life
+                }
+                let (next, early) = expected.entry((p.from, p.from_session)).or_default();
+                early.insert(p.seq, p.msgs);
+                while let Some(msgs) = early.remove(next) {
+                    *next += 1;
+                    for (to, incarnation, msg) in msgs {
+                        st.core.deliver(to, incarnation, msg, now);
+                    }
+                }
+            }
+            st.route(me, now, &mut batches);
+            due(&mut st, &mut clock, now + 1, &mut batches);
+            st.core.check_finished(now);
+            st.timers[me].keys().next().map(|k| k.0)
+        };
+        for (to, msgs) in std::mem::take(&mut batches) {
+            let (alive, to_session) = {
+                let st = shared.state();
+                (st.core.node_state(to).is_some_and(|(alive, _)| alive), st.sessions[to])
+            };
+            if !alive {
+                continue; // its executors are gone, and the messages for them
+            }
+            let seq = next_seq.entry((to, to_session)).or_insert(0);
+            let packet = Packet { from: me, from_session: session, to_session, seq: *seq, msgs };
+            *seq += 1;
+            shared.state().packets_sent += 1;
+            let _ = ep.send_to_raw(shared.addrs[to], TAG, Box::new(packet)).await;
+        }
+        idle(&shared, &signal, deadline, &mut spins).await;
+    }
+}
+
+/// Sleep until `deadline_ns` or a packet (as the Flink nodes' `idle`, with a livelock guard).
+async fn idle(shared: &Shared, signal: &Signal, deadline_ns: Option<u64>, spins: &mut u32) {
+    if deadline_ns.is_some_and(|d| d <= shared.now_ns()) {
+        *spins += 1;
+        assert!(*spins < 100_000, "madsim Storm world livelock at {} ns", shared.now_ns());
+        return;
+    }
+    *spins = 0;
+    let mut sleep = deadline_ns.map(|d| Box::pin(madsim::time::sleep_until(shared.instant(d))));
+    poll_fn(|cx| {
+        if signal.raised.replace(false) {
+            return Poll::Ready(());
+        }
+        if let Some(sleep) = sleep.as_mut() {
+            if sleep.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(());
+            }
+        }
+        *signal.waker.borrow_mut() = Some(cx.waker().clone());
+        Poll::Pending
+    })
+    .await
+}

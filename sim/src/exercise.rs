@@ -1,0 +1,882 @@
+//! Exercises graded by the replay: a question about a scenario whose answer is *computed from a
+//! run* (never stored as text), so an exercise stays right when the engine changes.
+//!
+//! Exercises are data: one RON file per chapter (`book/exercises/*.ron`, format in
+//! `book/src/reference/exercises.md`). Each names a scenario file, optional variant overrides
+//! (guarantee, sink, seed, the `--swarm` faults), a question and a typed [`Query`]:
+//! a number ([`Query::Count`]), a choice ([`Query::Outcome`]), a set ([`Query::Variants`],
+//! [`Query::LateWindows`]), a time ([`Query::FireTime`]) or a bounded seed search
+//! ([`Query::FindSeed`]). [`Exercise::solve`] runs the scenario and computes the [`Truth`];
+//! [`Exercise::grade`] holds a student's answer against it and says what the run shows, why, and
+//! the command that shows it. Bad files get located errors (`file:line:column: field: message`),
+//! as scenario files do.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use engine::sink::SinkKind;
+use engine::Firing;
+use serde::Deserialize;
+
+use crate::external::StoredRow;
+use crate::oracle::{self, Outcome};
+use crate::recording::CheckpointOutcome;
+use crate::run::{self, DEFAULT_SEED};
+use crate::scenario::error::{Locator, ScenarioError};
+use crate::scenario::{Guarantee, OutcomeClass, Runtime, Scenario, TimeMs};
+use crate::world::{RunOptions, StopReason, World};
+
+/// At most this many seeds in one [`Query::FindSeed`] search (each seed is two runs).
+pub const MAX_SEARCH_SEEDS: u64 = 50;
+/// Exercise files larger than this are refused (they are a page of questions).
+pub const MAX_EXERCISE_FILE_BYTES: u64 = 256 * 1024;
+
+/// One chapter's exercise file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Chapter")]
+pub struct ChapterFile {
+    /// The course week this chapter is taught in (chapters are listed in this order).
+    pub week: u32,
+    pub title: String,
+    /// The chapter's page in the book (`guarantees.md`), for `show`.
+    pub page: String,
+    pub exercises: Vec<ExerciseSpec>,
+}
+
+/// One exercise as written in a chapter file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExerciseSpec {
+    /// Unique over the course (`guarantees-1`).
+    pub id: String,
+    /// A scenario file, relative to the repository root (`scenarios/crash-during-checkpoint.ron`).
+    pub scenario: String,
+    /// Run under this guarantee instead of the scenario's (Storm: acking off / acking / Trident).
+    #[serde(default)]
+    pub guarantee: Option<Guarantee>,
+    /// Make every sink of this kind.
+    #[serde(default)]
+    pub sink: Option<SinkKind>,
+    /// The seed (default: the scenario's, else 42).
+    #[serde(default)]
+    pub seed: Option<u64>,
+    #[serde(default)]
+    pub faults: Faults,
+    pub question: String,
+    pub query: Query,
+    /// Why the run shows what it shows: printed with the answer, right or wrong.
+    pub why: String,
+}
+
+/// Which faults the run suffers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+pub enum Faults {
+    /// The faults written in the scenario (and its own swarm's, drawn from the seed).
+    #[default]
+    AsWritten,
+    /// Plus the seed's random faults, as `--swarm` adds them to a scenario without a swarm.
+    Swarm,
+}
+
+/// What the student predicts.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub enum Query {
+    /// A number the run produces.
+    Count(Metric),
+    /// The oracle's class of the run: Exact, Duplicates, Loss, LossAndDuplicates, WrongValues.
+    Outcome,
+    /// Which rows of `compare` (guarantee and sink variants) have this property: a set of codes
+    /// such as `amo`, `alo`, `eo`, `eo+idempotent`, `eo+2pc`, `storm-alo`.
+    Variants(Property),
+    /// Which windows (by start, optionally of one key) fired late: a set of window starts.
+    LateWindows { key: Option<String> },
+    /// When (virtual time) the window starting at `start` first became visible in the sink, for
+    /// `key`: a time in ms or a clock time.
+    FireTime { key: String, start: TimeMs },
+    /// A seed in `from..to` (at most [`MAX_SEARCH_SEEDS`]) whose run has this outcome.
+    FindSeed { from: u64, to: u64, outcome: OutcomeClass },
+}
+
+/// A number read off a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub enum Metric {
+    /// Rows the same result shown again (the oracle's *duplicate rows*).
+    DuplicateRows,
+    /// Reference rows that never became visible.
+    MissingRows,
+    /// Rows with the right identity and a wrong value.
+    WrongRows,
+    /// Rows whose identity the reference does not show.
+    UnexpectedRows,
+    /// Source records whose effect is missing.
+    LostRecords,
+    /// Source records whose effect was counted more than once.
+    DuplicatedRecords,
+    /// Rows readers can see at the end.
+    VisibleRows,
+    /// Records dropped as too late for their window.
+    LateDropped,
+    /// Records in the source log (what the sources offer, by partition and offset).
+    SourceRecords,
+    /// Records the sources read, over every job attempt: more than the log when a restart
+    /// rewinds to a checkpoint's offsets and reads again (Storm: tuples the spouts emitted,
+    /// replays and re-reads included).
+    SourceReads,
+    /// Job restarts (Storm: worker restarts).
+    Restarts,
+    CheckpointsCompleted,
+    CheckpointsAborted,
+    /// Storm: tuple trees that timed out.
+    StormTimeouts,
+    /// Storm: tuples emitted again (timeouts, fails, re-reads) and replayed Trident batches.
+    StormReplays,
+}
+
+/// A property of a compared variant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub enum Property {
+    /// Loses data: missing rows or lost records.
+    Loss,
+    /// Duplicates data: duplicate rows or duplicated records.
+    Duplicates,
+    /// Output exactly the reference's.
+    Exact,
+    /// Breaks its own guarantee's promise (`compare`'s FAIL).
+    Broken,
+}
+
+/// A chapter with its exercises.
+#[derive(Clone, Debug)]
+pub struct Chapter {
+    /// The file's stem (`guarantees`).
+    pub name: String,
+    pub file: String,
+    pub week: u32,
+    pub title: String,
+    pub page: String,
+    pub exercises: Vec<Exercise>,
+}
+
+/// A loaded exercise: its spec and its scenario.
+#[derive(Clone, Debug)]
+pub struct Exercise {
+    pub spec: ExerciseSpec,
+    pub chapter: String,
+    pub scenario: Arc<Scenario>,
+}
+
+/// Every chapter, in week order.
+#[derive(Clone, Debug)]
+pub struct Course {
+    pub chapters: Vec<Chapter>,
+}
+
+impl Course {
+    /// Load every `*.ron` in `dir`; scenario paths are resolved against `root`.
+    pub fn load(dir: &Path, root: &Path) -> Result<Course, ScenarioError> {
+        let io = |file: &Path, message: String| ScenarioError::Io { file: file.display().to_string(), message };
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| io(dir, e.to_string()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "ron"))
+            .collect();
+        files.sort();
+        let mut chapters = Vec::new();
+        let mut ids: BTreeSet<String> = BTreeSet::new();
+        for path in files {
+            let file = path.display().to_string();
+            let meta = std::fs::metadata(&path).map_err(|e| io(&path, e.to_string()))?;
+            if !meta.is_file() || meta.len() > MAX_EXERCISE_FILE_BYTES {
+                return Err(io(&path, format!("not a regular file of at most {MAX_EXERCISE_FILE_BYTES} bytes")));
+            }
+            let bytes = std::fs::read(&path).map_err(|e| io(&path, e.to_string()))?;
+            let text = crate::scenario::parse::text_of(bytes, &file)?;
+            let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("chapter").to_string();
+            let chapter = parse_chapter(&text, &file, &name, root, &mut ids)?;
+            chapters.push(chapter);
+        }
+        chapters.sort_by(|a, b| (a.week, &a.name).cmp(&(b.week, &b.name)));
+        Ok(Course { chapters })
+    }
+
+    pub fn exercises(&self) -> impl Iterator<Item = &Exercise> {
+        self.chapters.iter().flat_map(|c| c.exercises.iter())
+    }
+
+    pub fn find(&self, id: &str) -> Option<&Exercise> {
+        self.exercises().find(|e| e.spec.id == id)
+    }
+}
+
+/// Parse one chapter file's text and check what parsing cannot (ids, scenarios, queries).
+pub fn parse_chapter(
+    text: &str,
+    file: &str,
+    name: &str,
+    root: &Path,
+    ids: &mut BTreeSet<String>,
+) -> Result<Chapter, ScenarioError> {
+    let raw: ChapterFile = parse_ron(text, file)?;
+    let at = Locator::new(file, text);
+    let mut exercises = Vec::new();
+    for (i, spec) in raw.exercises.into_iter().enumerate() {
+        let field = |f: &str| format!("exercises[{i}].{f}");
+        if spec.id.is_empty() || !spec.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err(at.error(field("id"), "an id is letters, digits, '-' and '_'"));
+        }
+        if !ids.insert(spec.id.clone()) {
+            return Err(at.error(field("id"), format!("`{}` is already the id of another exercise", spec.id)));
+        }
+        let path = root.join(&spec.scenario);
+        let mut scenario = Scenario::load(&path).map_err(|e| at.error(field("scenario"), e))?;
+        // Paths in messages and commands as the exercise spells them (relative to the root).
+        scenario.file = spec.scenario.clone();
+        let storm = scenario.runtime() == Runtime::Storm;
+        match &spec.query {
+            Query::LateWindows { .. } | Query::FireTime { .. } if spec.guarantee.is_some() || spec.sink.is_some() => {
+                return Err(at.error(
+                    field("query"),
+                    "a question about windows reads the rows `streamlab run` prints: it cannot change the guarantee or sink",
+                ));
+            }
+            Query::FireTime { key, .. } | Query::LateWindows { key: Some(key) }
+                if !scenario.key_names.contains(key) =>
+            {
+                return Err(at.error(field("query"), format!("the scenario has no key `{key}`")));
+            }
+            Query::FindSeed { from, to, .. } if to <= from || to - from > MAX_SEARCH_SEEDS => {
+                return Err(
+                    at.error(field("query"), format!("a seed range is from..to with 1 ..= {MAX_SEARCH_SEEDS} seeds"))
+                );
+            }
+            Query::Count(Metric::VisibleRows | Metric::LateDropped | Metric::SourceRecords | Metric::SourceReads)
+                if spec.guarantee.is_some() || spec.sink.is_some() =>
+            {
+                return Err(at.error(
+                    field("query"),
+                    "`compare` does not show this number, and `run` cannot change the guarantee or sink: \
+                     use a scenario file written with the variant you ask about",
+                ));
+            }
+            Query::Count(Metric::StormTimeouts | Metric::StormReplays) if !storm => {
+                return Err(at.error(field("query"), "a Storm metric needs a scenario whose model is Storm"));
+            }
+            _ => {}
+        }
+        if storm && spec.sink.is_some() {
+            return Err(at.error(field("sink"), "a Storm exercise runs the scenario's own sink"));
+        }
+        exercises.push(Exercise { spec, chapter: name.to_string(), scenario: Arc::new(scenario) });
+    }
+    Ok(Chapter {
+        name: name.to_string(),
+        file: file.to_string(),
+        week: raw.week,
+        title: raw.title,
+        page: raw.page,
+        exercises,
+    })
+}
+
+/// RON with spans (a syntax or type error names its line, column and field path).
+fn parse_ron<T: serde::de::DeserializeOwned>(text: &str, file: &str) -> Result<T, ScenarioError> {
+    let options = ron::Options::default()
+        .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
+        .with_recursion_limit(crate::scenario::MAX_NESTING);
+    let located = |e: ron::error::SpannedError, field: &str| {
+        let offset = offset_of(text, e.span.start.line, e.span.start.col);
+        ScenarioError::at_offset(file, text, offset, field, &e.code.to_string())
+    };
+    let mut de = ron::Deserializer::from_str_with_options(text, &options).map_err(|e| located(e, "(file)"))?;
+    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Ok(value) => {
+            de.end().map_err(|e| located(de.span_error(e), "(end of file)"))?;
+            Ok(value)
+        }
+        Err(e) => {
+            let path = e.path().to_string();
+            let path = path.split(".?").next().unwrap_or("").trim_end_matches('?').to_string();
+            let field = if path.is_empty() || path == "." { "(top level)".to_string() } else { path };
+            let spanned = de.span_error(e.into_inner());
+            Err(located(spanned, &field))
+        }
+    }
+}
+
+/// Byte offset of a 1-based (line, column).
+fn offset_of(text: &str, line: usize, column: usize) -> usize {
+    let start: usize = text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
+    let rest = text.get(start..).unwrap_or("");
+    start + rest.chars().take(column.saturating_sub(1)).map(char::len_utf8).sum::<usize>()
+}
+
+/// What a run showed: enough to answer every [`Query`] about it.
+#[derive(Clone, Debug)]
+pub struct Observed {
+    pub outcome: Outcome,
+    pub rows: Vec<StoredRow>,
+    pub late_dropped: u64,
+    pub source_records: u64,
+    pub source_reads: u64,
+    pub restarts: u64,
+    pub checkpoints_completed: u64,
+    pub checkpoints_aborted: u64,
+    pub storm: Option<crate::storm::StormStats>,
+    pub stop: StopReason,
+    pub violations: usize,
+}
+
+/// The answer the run gives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Truth {
+    Number(u64),
+    Choice(OutcomeClass),
+    Set(BTreeSet<String>),
+    /// Virtual ms; None when the window never became visible.
+    Time(Option<i64>),
+    /// Every seed of the range with the outcome (the smallest is the reference answer).
+    Seeds(BTreeSet<u64>),
+}
+
+/// A solved exercise: what the run shows, and whether the run itself was sound.
+#[derive(Clone, Debug)]
+pub struct Solution {
+    pub truth: Truth,
+    pub seed: u64,
+    /// A run that did not finish (the exercise is broken, or the engine is): `check` exits 3.
+    pub unfinished: Option<String>,
+    /// Invariant violations in the runs: `check` exits 4.
+    pub violations: usize,
+}
+
+/// A student's answer held against a [`Solution`].
+#[derive(Clone, Debug)]
+pub struct Grade {
+    pub right: bool,
+    /// What the run shows, in the answer's own notation.
+    pub actual: String,
+    pub why: String,
+    /// The command that shows it.
+    pub command: String,
+    /// Where to look in that command's output.
+    pub look: String,
+}
+
+/// An answer that cannot be read as the query's kind (a usage error, not a wrong answer).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BadAnswer(pub String);
+
+impl std::fmt::Display for BadAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadAnswer {}
+
+/// The short code of a compared variant: `amo`, `alo`, `eo`, `eo+idempotent`, `eo+2pc`, and
+/// `storm-…` for Storm's rows.
+pub fn variant_code(runtime: Runtime, guarantee: Guarantee, sink: SinkKind) -> String {
+    let base = match guarantee {
+        Guarantee::AtMostOnce => "amo",
+        Guarantee::AtLeastOnce => "alo",
+        Guarantee::ExactlyOnce => "eo",
+    };
+    let sink = match sink {
+        SinkKind::Plain => "",
+        SinkKind::Idempotent => "+idempotent",
+        SinkKind::TwoPhaseCommit => "+2pc",
+    };
+    let runtime = if runtime == Runtime::Storm { "storm-" } else { "" };
+    format!("{runtime}{base}{sink}")
+}
+
+const OUTCOMES: [OutcomeClass; 5] = [
+    OutcomeClass::Exact,
+    OutcomeClass::Duplicates,
+    OutcomeClass::Loss,
+    OutcomeClass::LossAndDuplicates,
+    OutcomeClass::WrongValues,
+];
+
+impl Exercise {
+    pub fn seed(&self) -> u64 {
+        self.spec.seed.or(self.scenario.seed).unwrap_or(DEFAULT_SEED)
+    }
+
+    /// The scenario with the exercise's faults.
+    fn scenario_with_faults(&self) -> Arc<Scenario> {
+        match self.spec.faults {
+            Faults::AsWritten => self.scenario.clone(),
+            Faults::Swarm => Arc::new(run::with_swarm((*self.scenario).clone())),
+        }
+    }
+
+    fn swarm_flag(&self) -> &'static str {
+        if self.spec.faults == Faults::Swarm {
+            " --swarm"
+        } else {
+            ""
+        }
+    }
+
+    /// What the student answers, and how to write it.
+    pub fn answer_format(&self) -> String {
+        match &self.spec.query {
+            Query::Count(_) => "a whole number".into(),
+            Query::Outcome => "one of Exact, Duplicates, Loss, LossAndDuplicates, WrongValues".into(),
+            Query::Variants(_) => format!(
+                "a comma-separated set of compare rows ({}), or `none`",
+                self.variant_codes().into_iter().collect::<Vec<_>>().join(", ")
+            ),
+            Query::LateWindows { .. } => {
+                format!(
+                    "a comma-separated set of window starts (as the sink output prints them, e.g. {}), or `none`",
+                    { self.scenario.format_time_ms(0) }
+                )
+            }
+            Query::FireTime { .. } => format!(
+                "a virtual time as the sink output's `visible at` prints it ({}), or `never`",
+                if self.scenario.clock_times { "hh:mm:ss or hh:mm:ss.mmm" } else { "milliseconds" }
+            ),
+            Query::FindSeed { from, to, .. } => format!("a seed in {from}..{to}"),
+        }
+    }
+
+    fn variant_codes(&self) -> Vec<String> {
+        let s = &self.scenario;
+        let mut codes: Vec<String> =
+            run::COMPARED_VARIANTS.iter().map(|&(g, k)| variant_code(Runtime::Flink, g, k)).collect();
+        for e in &s.expect.outcomes {
+            let code = variant_code(e.runtime, e.guarantee, e.sink);
+            if !codes.contains(&code) {
+                codes.push(code);
+            }
+        }
+        if s.runtime() == Runtime::Storm {
+            for g in run::STORM_VARIANTS {
+                let code = variant_code(Runtime::Storm, g, run::own_sink(s));
+                if !codes.contains(&code) {
+                    codes.push(code);
+                }
+            }
+        }
+        codes
+    }
+
+    /// Run the scenario (as the exercise varies it) against its fault-free reference.
+    pub fn observe(&self, seed: u64) -> Observed {
+        let scenario = self.scenario_with_faults();
+        let faults = run::fault_schedule_in_time(&scenario, seed);
+        if scenario.runtime() == Runtime::Storm {
+            let reference = run::storm_reference_run(&scenario, seed);
+            let variant = match self.spec.guarantee {
+                Some(g) => Arc::new(scenario.with_runtime_variant(Runtime::Storm, g, None)),
+                None => scenario.clone(),
+            };
+            let r = crate::storm::run_storm_with_faults(variant, seed, false, faults);
+            let outcome = oracle::evaluate(&reference.observed(), &r.observed());
+            let stats = r.world.stats;
+            return Observed {
+                outcome,
+                rows: r.visible_rows().into_iter().cloned().collect(),
+                late_dropped: r.late_dropped(),
+                source_records: r.world.log.len() as u64,
+                source_reads: stats.spout_emitted,
+                restarts: stats.worker_restarts,
+                checkpoints_completed: 0,
+                checkpoints_aborted: 0,
+                storm: Some(stats),
+                stop: r.stop,
+                violations: 0,
+            };
+        }
+        let reference = run::reference_run(&scenario, seed);
+        let variant = match (self.spec.guarantee, self.spec.sink) {
+            (None, None) => scenario.clone(),
+            (g, sink) => Arc::new(scenario.with_variant(g.unwrap_or(scenario.guarantee), sink)),
+        };
+        let options = RunOptions { keep_trace: false, ..RunOptions::default() };
+        let mut world = World::with_faults(variant, seed, options, faults);
+        let stop = world.run();
+        let r = run::RunResult { world, stop };
+        let outcome = oracle::evaluate(&reference.observed(), &r.observed());
+        let plan = &r.world.scenario.plan;
+        let source_reads = (0..r.world.tasks.len())
+            .filter(|&t| {
+                matches!(plan.operators[plan.subtasks[t].operator].kind, engine::graph::OperatorKind::Source(_))
+            })
+            .map(|t| r.world.total_counters(t).records_in)
+            .sum();
+        let count = |f: fn(&CheckpointOutcome) -> bool| r.world.checkpoints.iter().filter(|c| f(&c.outcome)).count();
+        Observed {
+            outcome,
+            rows: r.visible_rows().into_iter().cloned().collect(),
+            late_dropped: r.late_dropped(),
+            source_records: r.world.log.len() as u64,
+            source_reads,
+            restarts: u64::from(r.world.restarts),
+            checkpoints_completed: count(|o| matches!(o, CheckpointOutcome::Completed { .. })) as u64,
+            checkpoints_aborted: count(|o| matches!(o, CheckpointOutcome::Aborted { .. })) as u64,
+            storm: None,
+            stop,
+            violations: r.world.violations.len(),
+        }
+    }
+
+    /// Run what the query needs and compute the answer.
+    pub fn solve(&self) -> Solution {
+        let seed = self.seed();
+        let unfinished = |stop: StopReason, what: String| {
+            (stop != StopReason::JobFinished).then(|| format!("{what} stopped with {stop:?}"))
+        };
+        match &self.spec.query {
+            Query::Variants(property) => {
+                let reports = run::compare(&self.scenario_with_faults(), seed);
+                let truth: BTreeSet<String> = reports
+                    .iter()
+                    .filter(|r| match property {
+                        Property::Loss => r.outcome.has_loss(),
+                        Property::Duplicates => r.outcome.has_duplicates(),
+                        Property::Exact => r.class == OutcomeClass::Exact,
+                        Property::Broken => !r.verdict,
+                    })
+                    .map(|r| variant_code(r.runtime, r.guarantee, r.sink))
+                    .collect();
+                let unfinished = reports.iter().find_map(|r| {
+                    unfinished(r.stop, format!("the {} row", variant_code(r.runtime, r.guarantee, r.sink)))
+                });
+                let violations = reports.iter().map(|r| r.violations.len()).sum();
+                Solution { truth: Truth::Set(truth), seed, unfinished, violations }
+            }
+            Query::FindSeed { from, to, outcome } => {
+                let mut seeds = BTreeSet::new();
+                let mut violations = 0;
+                let mut not_finished = None;
+                for s in *from..*to {
+                    let o = self.observe(s);
+                    violations += o.violations;
+                    not_finished = not_finished.or(unfinished(o.stop, format!("seed {s}")));
+                    if o.outcome.class() == *outcome {
+                        seeds.insert(s);
+                    }
+                }
+                Solution { truth: Truth::Seeds(seeds), seed, unfinished: not_finished, violations }
+            }
+            _ => self.solve_from(&self.observe(seed)),
+        }
+    }
+
+    /// What identifies the one run a single-run query reads (queries about `compare`'s rows or
+    /// a seed search have none): exercises with the same key can share an [`Observed`].
+    pub fn run_key(&self) -> Option<String> {
+        match self.spec.query {
+            Query::Variants(_) | Query::FindSeed { .. } => None,
+            _ => Some(format!(
+                "{} {:?} {:?} {} {:?}",
+                self.spec.scenario,
+                self.spec.guarantee,
+                self.spec.sink,
+                self.seed(),
+                self.spec.faults
+            )),
+        }
+    }
+
+    /// [`Exercise::solve`] for a single-run query from its run ([`Exercise::observe`] with
+    /// [`Exercise::seed`]; see [`Exercise::run_key`]).
+    pub fn solve_from(&self, o: &Observed) -> Solution {
+        let truth = match &self.spec.query {
+            Query::Count(m) => Truth::Number(self.metric(o, *m)),
+            Query::Outcome => Truth::Choice(o.outcome.class()),
+            Query::LateWindows { key } => Truth::Set(
+                o.rows
+                    .iter()
+                    .filter(|r| r.row.firing == Firing::Late)
+                    .filter(|r| key.as_ref().is_none_or(|k| self.scenario.key_name(r.row.key) == *k))
+                    .filter_map(|r| r.row.window.map(|w| self.scenario.format_time_ms(w.start_ms)))
+                    .collect(),
+            ),
+            Query::FireTime { key, start } => Truth::Time(
+                o.rows
+                    .iter()
+                    .filter(|r| self.scenario.key_name(r.row.key) == *key)
+                    .filter(|r| r.row.window.is_some_and(|w| w.start_ms == start.0))
+                    .map(|r| (r.visible_ns.unwrap_or(r.written_ns) / 1_000_000) as i64)
+                    .min(),
+            ),
+            // Not single-run queries: `solve` runs what they need.
+            Query::Variants(_) | Query::FindSeed { .. } => return self.solve(),
+        };
+        let unfinished = (o.stop != StopReason::JobFinished).then(|| format!("the run stopped with {:?}", o.stop));
+        Solution { truth, seed: self.seed(), unfinished, violations: o.violations }
+    }
+
+    fn metric(&self, o: &Observed, m: Metric) -> u64 {
+        let storm = o.storm.unwrap_or_default();
+        (match m {
+            Metric::DuplicateRows => o.outcome.duplicate_rows.len(),
+            Metric::MissingRows => o.outcome.missing_rows.len(),
+            Metric::WrongRows => o.outcome.wrong_rows.len(),
+            Metric::UnexpectedRows => o.outcome.unexpected_rows.len(),
+            Metric::LostRecords => o.outcome.lost_records.len(),
+            Metric::DuplicatedRecords => o.outcome.duplicated_records.len(),
+            Metric::VisibleRows => o.rows.len(),
+            Metric::LateDropped => return o.late_dropped,
+            Metric::SourceRecords => return o.source_records,
+            Metric::SourceReads => return o.source_reads,
+            Metric::Restarts => return o.restarts,
+            Metric::CheckpointsCompleted => return o.checkpoints_completed,
+            Metric::CheckpointsAborted => return o.checkpoints_aborted,
+            Metric::StormTimeouts => return storm.timeouts,
+            Metric::StormReplays => return storm.replays + storm.rereads + storm.trident_replays,
+        }) as u64
+    }
+
+    /// The truth in the answer's notation (what `check` accepts as right).
+    pub fn render(&self, truth: &Truth) -> String {
+        match truth {
+            Truth::Number(n) => n.to_string(),
+            Truth::Choice(c) => format!("{c:?}"),
+            Truth::Set(s) if s.is_empty() => "none".into(),
+            Truth::Set(s) => s.iter().cloned().collect::<Vec<_>>().join(","),
+            Truth::Time(None) => "never".into(),
+            Truth::Time(Some(ms)) => self.scenario.format_time_ms(*ms),
+            Truth::Seeds(s) => match s.first() {
+                Some(seed) => seed.to_string(),
+                None => "none in the range".into(),
+            },
+        }
+    }
+
+    /// An answer `check` must call right: the smallest matching seed for a search.
+    pub fn reference_answer(&self, solution: &Solution) -> String {
+        self.render(&solution.truth)
+    }
+
+    /// An answer `check` must call wrong (for the tests): off by one, another choice, one window
+    /// or row more or less, a seed that does not match.
+    pub fn wrong_answer(&self, solution: &Solution) -> String {
+        match &solution.truth {
+            Truth::Number(n) => (n + 1).to_string(),
+            Truth::Choice(c) => format!("{:?}", OUTCOMES.iter().find(|o| *o != c).unwrap_or(&OutcomeClass::Exact)),
+            Truth::Set(s) => {
+                let mut other = s.clone();
+                match &self.spec.query {
+                    Query::Variants(_) => {
+                        let code = self.variant_codes().into_iter().next().unwrap_or_else(|| "amo".into());
+                        if !other.remove(&code) {
+                            other.insert(code);
+                        }
+                    }
+                    _ => {
+                        let start = self.scenario.format_time_ms(-1);
+                        if !other.remove(&start) {
+                            other.insert(start);
+                        }
+                    }
+                }
+                self.render(&Truth::Set(other))
+            }
+            Truth::Time(Some(ms)) => self.scenario.format_time_ms(ms + 1),
+            Truth::Time(None) => self.scenario.format_time_ms(0),
+            Truth::Seeds(s) => match &self.spec.query {
+                Query::FindSeed { from, to, .. } => {
+                    (*from..*to).find(|x| !s.contains(x)).unwrap_or(to.saturating_add(1)).to_string()
+                }
+                _ => "0".into(),
+            },
+        }
+    }
+
+    /// Read a student's answer as the query's kind.
+    pub fn parse_answer(&self, answer: &str) -> Result<Truth, BadAnswer> {
+        let a = answer.trim();
+        let bad = |what: String| BadAnswer(format!("`{a}`: {what}; answer {}", self.answer_format()));
+        match &self.spec.query {
+            Query::Count(_) => a.replace('_', "").parse().map(Truth::Number).map_err(|_| bad("not a number".into())),
+            Query::Outcome => {
+                let norm = |s: &str| s.to_ascii_lowercase().replace(['-', '_', ' '], "");
+                OUTCOMES
+                    .iter()
+                    .find(|o| norm(&format!("{o:?}")) == norm(a))
+                    .map(|o| Truth::Choice(*o))
+                    .ok_or_else(|| bad("not an outcome".into()))
+            }
+            Query::Variants(_) => {
+                let codes = self.variant_codes();
+                let set = set_items(a)
+                    .into_iter()
+                    .map(|item| {
+                        let item = item.to_ascii_lowercase();
+                        codes
+                            .contains(&item)
+                            .then_some(item.clone())
+                            .ok_or_else(|| bad(format!("`{item}` is not a row")))
+                    })
+                    .collect::<Result<_, _>>()?;
+                Ok(Truth::Set(set))
+            }
+            Query::LateWindows { .. } => Ok(Truth::Set(
+                set_items(a)
+                    .into_iter()
+                    .map(|item| {
+                        parse_time(&item)
+                            .map(|ms| self.scenario.format_time_ms(ms))
+                            .ok_or_else(|| bad(format!("`{item}` is not a time")))
+                    })
+                    .collect::<Result<_, _>>()?,
+            )),
+            Query::FireTime { .. } if a.eq_ignore_ascii_case("never") => Ok(Truth::Time(None)),
+            Query::FireTime { .. } => {
+                parse_time(a).map(|t| Truth::Time(Some(t))).ok_or_else(|| bad("not a time".into()))
+            }
+            Query::FindSeed { .. } => a.parse().map(|s| Truth::Seeds([s].into())).map_err(|_| bad("not a seed".into())),
+        }
+    }
+
+    /// Grade `answer` against the run's `solution`.
+    pub fn grade(&self, solution: &Solution, answer: &str) -> Result<Grade, BadAnswer> {
+        let given = self.parse_answer(answer)?;
+        let right = match (&given, &solution.truth) {
+            (Truth::Seeds(g), Truth::Seeds(t)) => g.iter().all(|s| t.contains(s)),
+            (g, t) => g == t,
+        };
+        let actual = match &solution.truth {
+            Truth::Seeds(_) if right => {
+                given_seed(&given).map_or_else(|| self.render(&solution.truth), |s| s.to_string())
+            }
+            Truth::Seeds(t) => match (given_seed(&given), &self.spec.query) {
+                (Some(s), Query::FindSeed { from, to, outcome }) => format!(
+                    "{} ({} seeds of {from}..{to} give {outcome:?}, e.g. {})",
+                    if (*from..*to).contains(&s) {
+                        format!("another outcome for seed {s}")
+                    } else {
+                        format!("nothing for seed {s}: it is outside the range")
+                    },
+                    t.len(),
+                    self.render(&solution.truth)
+                ),
+                _ => self.render(&solution.truth),
+            },
+            t => self.render(t),
+        };
+        let seed = match (&self.spec.query, &given) {
+            (Query::FindSeed { .. }, given) => given_seed(given).unwrap_or(solution.seed),
+            _ => solution.seed,
+        };
+        Ok(Grade {
+            right,
+            actual,
+            why: self.spec.why.trim().to_string(),
+            command: self.command(seed),
+            look: self.look(),
+        })
+    }
+
+    /// The command that shows the answer.
+    pub fn command(&self, seed: u64) -> String {
+        let compare = self.spec.guarantee.is_some()
+            || self.spec.sink.is_some()
+            || matches!(self.spec.query, Query::Variants(_) | Query::FindSeed { .. });
+        format!(
+            "cargo run --release -- {} {} --seed {seed}{}",
+            if compare { "compare" } else { "run" },
+            self.spec.scenario,
+            self.swarm_flag()
+        )
+    }
+
+    /// Where the answer is in the command's output ([`Exercise::command`]).
+    pub fn look(&self) -> String {
+        let storm = self.scenario.runtime() == Runtime::Storm;
+        let row = match (self.spec.guarantee, self.spec.sink) {
+            (None, None) => None,
+            (g, k) => {
+                let g = g.unwrap_or(self.scenario.guarantee);
+                let code = variant_code(self.scenario.runtime(), g, k.unwrap_or_else(|| run::own_sink(&self.scenario)));
+                Some(format!("the row {code} ({})", g.label()))
+            }
+        };
+        let oracle = "the line `oracle vs the …fault-free …`";
+        // (compare's column, where `run` prints it)
+        let (column, in_run): (&str, String) = match &self.spec.query {
+            Query::Count(m) => match m {
+                Metric::DuplicateRows => {
+                    ("rows missing/dup/wrong/unexp (the 2nd number)", format!("{oracle}: `duplicate N`"))
+                }
+                Metric::MissingRows => {
+                    ("rows missing/dup/wrong/unexp (the 1st number)", format!("{oracle}: `rows missing N`"))
+                }
+                Metric::WrongRows => ("rows missing/dup/wrong/unexp (the 3rd number)", format!("{oracle}: `wrong N`")),
+                Metric::UnexpectedRows => {
+                    ("rows missing/dup/wrong/unexp (the 4th number)", format!("{oracle}: `unexpected N`"))
+                }
+                Metric::LostRecords => {
+                    ("records lost/dup (the 1st number)", format!("{oracle}: `source records lost N`"))
+                }
+                Metric::DuplicatedRecords => ("records lost/dup (the 2nd number)", format!("{oracle}: `duplicated N`")),
+                Metric::VisibleRows => ("", "the heading `== sink output (N visible rows) ==`".into()),
+                Metric::LateDropped if storm => {
+                    ("", "the summary's `late tuples dropped (acked) by windowed bolts: N`".into())
+                }
+                Metric::LateDropped => ("", "the summary's `late records dropped: N`".into()),
+                Metric::SourceRecords => ("", "the summary's `source log N records`".into()),
+                Metric::SourceReads if storm => ("", "the summary's `spout: N emitted`".into()),
+                Metric::SourceReads => {
+                    ("", "the summary's `records in` of the source operator (totals over all job attempts)".into())
+                }
+                Metric::Restarts if storm => ("restarts", "the summary's `executor restarts: N`".into()),
+                Metric::Restarts => (
+                    "restarts",
+                    "the summary's `counts are totals over all N job attempts`: N - 1 restarts (no such line: none)"
+                        .into(),
+                ),
+                Metric::CheckpointsCompleted => {
+                    ("checkpoints (N ok)", "the summary's `checkpoints: N completed`".into())
+                }
+                Metric::CheckpointsAborted => ("checkpoints (N ab)", "the summary's `checkpoints: … M aborted`".into()),
+                Metric::StormTimeouts => ("t/o", "the summary's `spout: … N timed out`".into()),
+                Metric::StormReplays => (
+                    "replays",
+                    "the summary's `spout: … (N replays after a timeout or fail, M re-read …)`: N + M".into(),
+                ),
+            },
+            Query::Outcome => ("output", format!("{oracle}: its first word")),
+            Query::Variants(_) => return "the table's `output` column, one row per variant".into(),
+            Query::FindSeed { .. } => return "the `output` column of the exercise's row".into(),
+            Query::LateWindows { .. } => return "the sink output: rows marked `late`".into(),
+            Query::FireTime { .. } => return "the sink output: the window's first row, column `visible at`".into(),
+        };
+        match row {
+            Some(row) => format!("{row}, column `{column}`"),
+            None => in_run,
+        }
+    }
+}
+
+fn given_seed(t: &Truth) -> Option<u64> {
+    match t {
+        Truth::Seeds(s) => s.first().copied(),
+        _ => None,
+    }
+}
+
+/// `a, b ,c` → items; `none`, `{}` or nothing → no items.
+fn set_items(a: &str) -> Vec<String> {
+    let a = a.trim().trim_start_matches('{').trim_end_matches('}').trim();
+    if a.is_empty() || a.eq_ignore_ascii_case("none") {
+        return Vec::new();
+    }
+    a.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+}
+
+/// Milliseconds, or a clock time `hh:mm:ss[.mmm]` (the scenario format's times).
+fn parse_time(a: &str) -> Option<i64> {
+    let a = a.trim();
+    if let Ok(ms) = a.replace('_', "").parse::<i64>() {
+        return Some(ms);
+    }
+    ron::from_str::<TimeMs>(&format!("\"{}\"", a.replace(['"', '\\'], ""))).ok().map(|t| t.0)
+}

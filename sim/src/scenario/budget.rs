@@ -1,0 +1,513 @@
+//! The admission budget (issue 15): before anything runs, estimate the memory and time a command
+//! needs for a scenario, from the resolved scenario (events, fan-out, window assignments, keys,
+//! output rows, lineage, timers, the number of runs the command makes), and refuse a scenario
+//! whose estimate is over [`BUDGET_BYTES`] or [`BUDGET_MS`] with a located error that gives the
+//! estimate, the budget and the field to lower. `--no-budget` on the command line skips it.
+//!
+//! The cost per unit (`*_NS`, `*_BYTES` below) was measured on the project's 2-core machine with
+//! `/usr/bin/time -v` on release builds (CPU time and maximum RSS; the scenarios and numbers are
+//! in `book/src/reference/limits.md`), and is rounded up: the estimate is meant to be an upper
+//! bound for ordinary scenarios, not a prediction. The absolute limits in [`super::limits`] stay
+//! (they keep arithmetic from overflowing, budget or not).
+
+use engine::graph::{OperatorKind, Stream};
+use engine::partition::Partitioning;
+use engine::transform::KeySelector;
+use engine::window::WindowKind;
+use petgraph::visit::EdgeRef;
+
+use super::error::{Locator, ScenarioError};
+use super::format::{Emit, Model, SourceData, Watermarks};
+use super::{LogData, Scenario};
+
+/// Memory a command may need, at most: 1 GiB.
+pub const BUDGET_BYTES: u64 = 1 << 30;
+/// Time a command may need, at most, in milliseconds of CPU time on the reference machine.
+pub const BUDGET_MS: u64 = 30_000;
+
+/// Nanoseconds of CPU per unit (measured, rounded up).
+const EVENT_NS: u64 = 400; // building the log and reading it at the source
+const HOP_NS: u64 = 250; // one record through one operator subtask (and its channel)
+const PAIR_NS: u64 = 300; // one (record, window) assignment
+const ROW_NS: u64 = 10_000; // one window result: timer, firing, sink, store, oracle, printing (1 M keys)
+const LINEAGE_NS: u64 = 60; // one source reference carried as lineage
+const TICK_NS: u64 = 1_000; // one periodic message (watermark, barrier, heartbeat) on one channel
+
+/// Bytes per unit (measured maximum RSS, rounded up).
+const BASE_BYTES: u64 = 32 << 20; // the binary, the plan, buffers
+const EVENT_BYTES: u64 = 48; // a log entry, with the log's growth
+const EXPLICIT_EVENT_BYTES: u64 = 160; // an explicit event as parsed and kept for `shrink`
+const ROW_BYTES: u64 = 420; // a window's pane, then its row in the sink store
+const LINEAGE_BYTES: u64 = 32; // a source reference held in a pane and then in its row
+const CHANNEL_BYTES: u64 = 256; // a channel's queue and counters
+const TRACE_EVENT_BYTES: u64 = 48; // a kept trace event (replay, the workbench)
+const CHECKPOINT_BYTES: u64 = 96; // a checkpoint's record, per subtask
+/// The oracle's grouping of a reference and a faulty run's rows (a fault-free run is its own
+/// reference and needs none).
+const ORACLE_ROW_BYTES: u64 = 320;
+const ORACLE_LINEAGE_BYTES: u64 = 48;
+/// A Storm topology tracks every tuple tree and re-emits on timeouts: its runs cost more than a
+/// Flink job's of the same input (measured on a word count scaled to 1.2 M events: about 11x the
+/// time, 2.5x the memory).
+const STORM_TIME_FACTOR: u64 = 14;
+const STORM_MEMORY_FACTOR: u64 = 3;
+
+/// What a command does with a scenario, for the estimate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// `run` (and `--check-determinism`: the run twice).
+    Run { twice: bool },
+    /// `replay`: one run that keeps its trace, judged against the reference.
+    Replay,
+    /// `compare`: every variant against one reference.
+    Compare,
+    /// `sweep`: the budget holds per seed (a sweep of N seeds takes N times as long), with
+    /// `jobs` seeds in memory at once.
+    Sweep { jobs: u64 },
+    /// `shrink`: a seed's check again for each fault dropped or shortened.
+    Shrink,
+}
+
+impl Command {
+    /// The command as the user typed it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Command::Run { twice: false } => "run",
+            Command::Run { twice: true } => "run --check-determinism",
+            Command::Replay => "replay",
+            Command::Compare => "compare",
+            Command::Sweep { .. } => "sweep (per seed)",
+            Command::Shrink => "shrink",
+        }
+    }
+}
+
+/// What one run of a scenario is estimated to do, counted from the resolved scenario. Every
+/// count is an upper estimate (a generator's events at its highest burst rate, every record
+/// reaching every operator).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Workload {
+    /// Source records in the log.
+    pub events: u64,
+    /// Explicit events (kept as parsed).
+    pub explicit_events: u64,
+    /// Records processed by operator subtasks, over every operator (broadcast multiplies).
+    pub hops: u64,
+    /// (record, window) assignments over the window operators.
+    pub pairs: u64,
+    /// Window results and other rows reaching the sinks.
+    pub rows: u64,
+    /// Source references carried as lineage (0 with `track_lineage: false`).
+    pub lineage: u64,
+    /// Periodic messages up to `max_run_ms`: watermarks, barriers, heartbeats, per channel.
+    pub ticks: u64,
+    /// Checkpoints a run may record, times the subtasks each records.
+    pub checkpoint_records: u64,
+    pub channels: u64,
+    pub storm: bool,
+    /// Faults in the file or a swarm: a run is judged against a fault-free reference.
+    pub faulty: bool,
+    /// Variants `compare` and `sweep` run (each with the scenario's faults).
+    pub variants: u64,
+    /// Faults `shrink` may drop or shorten.
+    pub faults: u64,
+}
+
+/// The estimate for one command: bytes at most at once, CPU milliseconds in all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Estimate {
+    pub bytes: u64,
+    pub ms: u64,
+}
+
+/// The field to lower when a scenario is over the budget, located when it was loaded (so that a
+/// command can check its own estimate without the file's text).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Lever {
+    pub field: String,
+    pub line: usize,
+    pub column: usize,
+    /// What lowering it means, in words.
+    pub advice: String,
+}
+
+/// A scenario's workload and what to lower if it is too much.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Admission {
+    pub workload: Workload,
+    pub lever: Lever,
+}
+
+fn ns_to_ms(ns: u128) -> u64 {
+    u64::try_from(ns / 1_000_000).unwrap_or(u64::MAX)
+}
+
+impl Workload {
+    /// Memory of one world (its log, panes and rows, channels, checkpoints), with `trace` kept.
+    fn world_bytes(&self, trace: bool) -> u128 {
+        let w = self;
+        let mut b = u128::from(BASE_BYTES)
+            + u128::from(w.events) * u128::from(EVENT_BYTES)
+            + u128::from(w.explicit_events) * u128::from(EXPLICIT_EVENT_BYTES)
+            + u128::from(w.rows) * u128::from(ROW_BYTES)
+            + u128::from(w.lineage) * u128::from(LINEAGE_BYTES)
+            + u128::from(w.channels) * u128::from(CHANNEL_BYTES)
+            + u128::from(w.checkpoint_records) * u128::from(CHECKPOINT_BYTES);
+        if trace {
+            // About one and a half trace events per record handled, and one per tick.
+            b += (u128::from(w.events) + u128::from(w.hops)) * 3 / 2 * u128::from(TRACE_EVENT_BYTES)
+                + u128::from(w.ticks) * u128::from(TRACE_EVENT_BYTES);
+        }
+        if w.storm {
+            b *= u128::from(STORM_MEMORY_FACTOR);
+        }
+        b
+    }
+
+    /// CPU nanoseconds of one run.
+    fn run_ns(&self) -> u128 {
+        let w = self;
+        let mut ns = u128::from(w.events) * u128::from(EVENT_NS)
+            + u128::from(w.hops) * u128::from(HOP_NS)
+            + u128::from(w.pairs) * u128::from(PAIR_NS)
+            + u128::from(w.rows) * u128::from(ROW_NS)
+            + u128::from(w.lineage) * u128::from(LINEAGE_NS)
+            + u128::from(w.ticks) * u128::from(TICK_NS);
+        if w.storm {
+            ns *= u128::from(STORM_TIME_FACTOR);
+        }
+        ns
+    }
+
+    /// A faulty run held against its reference: two worlds and the oracle's grouping of both.
+    fn judged_bytes(&self, trace: bool) -> u128 {
+        if !self.faulty {
+            return self.world_bytes(trace);
+        }
+        self.world_bytes(trace)
+            + self.world_bytes(false)
+            + 2 * (u128::from(self.rows) * u128::from(ORACLE_ROW_BYTES)
+                + u128::from(self.lineage) * u128::from(ORACLE_LINEAGE_BYTES))
+    }
+
+    /// Variants held against a reference (`compare`, `sweep`): never the same rows, so the
+    /// oracle groups both, faults or not.
+    fn compared_bytes(&self) -> u128 {
+        Workload { faulty: true, ..self.clone() }.judged_bytes(false)
+    }
+
+    /// Runs (in units of one run) of a faulty run judged against its reference: a faulty run
+    /// replays after crashes (half again), the reference, the oracle (half a run).
+    fn judged_runs_x2(&self) -> u128 {
+        if self.faulty {
+            6
+        } else {
+            2
+        }
+    }
+
+    /// Runs, in quarters, of one seed's check (`sweep`, and each step of `shrink`) or of
+    /// `compare` (`variants` variants): the reference, a probe run that places the crashes tied
+    /// to a protocol point, and each variant with its faults and its oracle comparison
+    /// (measured: 1.25 runs each without faults, 1.75 with).
+    fn checked_runs_x4(&self, variants: u64) -> u128 {
+        let per_variant = if self.faulty { 7 } else { 5 };
+        4 + if self.faulty { 4 } else { 0 } + u128::from(variants) * per_variant
+    }
+
+    /// The estimate for `command`.
+    pub fn estimate(&self, command: Command) -> Estimate {
+        let run = self.run_ns();
+        let (bytes, ns) = match command {
+            Command::Run { twice } => {
+                let once = run * self.judged_runs_x2() / 2;
+                (self.judged_bytes(false), if twice { once + run * 3 / 2 } else { once })
+            }
+            Command::Replay => (self.judged_bytes(true), run * self.judged_runs_x2() / 2),
+            // The five compared variants and any other the file declares.
+            Command::Compare => (self.compared_bytes(), run * self.checked_runs_x4(5 + self.variants) / 4),
+            // Per seed, `jobs` seeds at once.
+            Command::Sweep { jobs } => (
+                self.compared_bytes().saturating_mul(u128::from(jobs.max(1))),
+                run * self.checked_runs_x4(self.variants.max(1)) / 4,
+            ),
+            Command::Shrink => {
+                // Each fault dropped, then shortened while the failure holds: a seed's check
+                // each. The worst case is 13 checks a fault; counted: 3 (a fault is dropped or
+                // shortened once or twice before the failure goes away, in the shipped scenarios).
+                let checks = u128::from(self.faults) * 3 + 1;
+                (self.compared_bytes(), (run * self.checked_runs_x4(self.variants.max(1)) / 4).saturating_mul(checks))
+            }
+        };
+        Estimate { bytes: u64::try_from(bytes).unwrap_or(u64::MAX), ms: ns_to_ms(ns) }
+    }
+}
+
+impl Admission {
+    /// Refuse `command` when its estimate is over the budget, with the estimate, the budget and
+    /// the field to lower.
+    pub fn admit(&self, file: &str, command: Command) -> Result<Estimate, ScenarioError> {
+        let e = self.workload.estimate(command);
+        if e.bytes <= BUDGET_BYTES && e.ms <= BUDGET_MS {
+            return Ok(e);
+        }
+        let lever = &self.lever;
+        let message = format!(
+            "`{}` would need about {} MiB and {:.1} s (estimated: {}); the budget is {} MiB and {} s: {}, or pass --no-budget to run it anyway",
+            command.name(),
+            e.bytes >> 20,
+            e.ms as f64 / 1000.0,
+            self.describe(),
+            BUDGET_BYTES >> 20,
+            BUDGET_MS / 1000,
+            lever.advice,
+        );
+        Err(ScenarioError::Invalid {
+            file: super::error::printable(file),
+            line: lever.line,
+            column: lever.column,
+            field: lever.field.clone(),
+            message,
+        })
+    }
+
+    fn describe(&self) -> String {
+        let w = &self.workload;
+        let mut parts = vec![format!("{} events", w.events)];
+        if w.hops > 2 * w.events {
+            parts.push(format!("{} operator steps", w.hops));
+        }
+        if w.pairs > w.events {
+            parts.push(format!("{} (record, window) pairs", w.pairs));
+        }
+        parts.push(format!("{} result rows", w.rows));
+        if w.lineage > 0 {
+            parts.push(format!("{} lineage entries", w.lineage));
+        }
+        if w.ticks > w.events {
+            parts.push(format!("{} timer messages up to max_run_ms", w.ticks));
+        }
+        if w.storm {
+            parts.push("a Storm topology".to_string());
+        }
+        if w.faulty {
+            parts.push("faults, so a fault-free reference too".to_string());
+        }
+        parts.join(", ")
+    }
+}
+
+/// Records, keys and the event-time span a window operator sees.
+#[derive(Clone, Copy)]
+struct Flow {
+    records: u128,
+    keys: u128,
+}
+
+/// Count the workload of one run of `s` and choose the field to lower. `raw` fields name it.
+pub fn admission(s: &Scenario, loc: &Locator) -> Admission {
+    let raw = &s.raw;
+    let (events, explicit_events, keys, span_ms): (u128, u64, u128, u128) = match &s.log {
+        LogData::Generator(g) => {
+            let burst = g.bursts.iter().map(|b| b.rate_multiplier).max().unwrap_or(1).max(1);
+            let events = u128::from(g.rate_per_s) * u128::from(raw.duration_ms) / 1000 * u128::from(burst);
+            (events, 0, u128::from(g.keys), u128::from(raw.duration_ms))
+        }
+        LogData::Events(rows) => {
+            let min = rows.iter().map(|r| r.4).min().unwrap_or(0);
+            let max = rows.iter().map(|r| r.4).max().unwrap_or(0);
+            let span = (i128::from(max) - i128::from(min)).unsigned_abs();
+            (rows.len() as u128, rows.len() as u64, s.key_names.len() as u128, span)
+        }
+    };
+    let g = &s.job.graph;
+    let n = g.node_count();
+    let mut flow_out: Vec<Flow> = vec![Flow { records: 0, keys: 1 }; n];
+    let mut late_out: Vec<u128> = vec![0; n];
+    let (mut hops, mut pairs, mut rows, mut lineage) = (0u128, 0u128, 0u128, 0u128);
+    // Which window operator makes the most pairs, and the most rows (to name it).
+    let mut most_pairs: Option<(u128, usize)> = None;
+    for node in g.node_indices() {
+        let op = &g[node];
+        let mut input = Flow { records: 0, keys: 0 };
+        for e in g.edges_directed(node, petgraph::Direction::Incoming) {
+            let from = e.source().index();
+            // Nodes come in pipeline order, so an upstream is already counted; if not, assume
+            // it passes the whole log (an over-estimate).
+            let upstream = if from < node.index() {
+                Flow {
+                    records: if e.weight().stream == Stream::Late { late_out[from] } else { flow_out[from].records },
+                    keys: flow_out[from].keys,
+                }
+            } else {
+                Flow { records: events, keys }
+            };
+            let fan = match e.weight().partitioning {
+                Partitioning::Broadcast => u128::from(op.parallelism),
+                _ => 1,
+            };
+            let edge_keys = match e.weight().partitioning {
+                Partitioning::Hash(KeySelector::Constant) => 1,
+                _ => upstream.keys,
+            };
+            input.records = input.records.saturating_add(upstream.records.saturating_mul(fan));
+            input.keys = input.keys.saturating_add(edge_keys);
+        }
+        let out = match &op.kind {
+            OperatorKind::Source(_) => Flow { records: events, keys },
+            OperatorKind::Window(spec) => {
+                hops = hops.saturating_add(input.records);
+                let (per_record, windows) = match spec.kind {
+                    WindowKind::Tumbling { size_ms, .. } => (1, span_ms / (size_ms.max(1) as u128) + 1),
+                    WindowKind::Sliding { size_ms, slide_ms, .. } => {
+                        let per = (size_ms.max(1) as u128).div_ceil(slide_ms.max(1) as u128).max(1);
+                        (per, span_ms / (slide_ms.max(1) as u128) + per)
+                    }
+                    WindowKind::Session { gap_ms } => (1, span_ms / (gap_ms.max(1) as u128) + 1),
+                };
+                let assigned = input.records.saturating_mul(per_record);
+                pairs = pairs.saturating_add(assigned);
+                if most_pairs.is_none_or(|(p, _)| assigned > p) {
+                    most_pairs = Some((assigned, node.index()));
+                }
+                if spec.track_lineage {
+                    lineage = lineage.saturating_add(assigned);
+                }
+                // Panes: per window, the distinct keys among the records it holds (uniform keys
+                // give the most), never more than the assignments; late firings add a tenth.
+                let k = input.keys.clamp(1, input.records.max(1));
+                let per_window = assigned as f64 / windows.max(1) as f64;
+                let distinct = k as f64 * (1.0 - (-per_window / k as f64).exp());
+                let panes = ((distinct.ceil() as u128).saturating_mul(windows)).min(assigned);
+                let results = panes.saturating_add(if spec.allowed_lateness_ms > 0 { input.records / 10 } else { 0 });
+                late_out[node.index()] = input.records;
+                Flow { records: results, keys: k }
+            }
+            OperatorKind::Sink(_) => {
+                hops = hops.saturating_add(input.records);
+                rows = rows.saturating_add(input.records);
+                Flow { records: 0, keys: input.keys }
+            }
+            OperatorKind::Map(_) | OperatorKind::Filter(_) | OperatorKind::Union => {
+                hops = hops.saturating_add(input.records);
+                input
+            }
+        };
+        flow_out[node.index()] = out;
+    }
+    hops = hops.saturating_add(events);
+
+    // Periodic messages up to max_run_ms (a job that stalls runs that long).
+    let horizon_ms = u128::from(s.max_run_ms.max(1));
+    let channels = s.plan.channels.len() as u128;
+    let subtasks = s.plan.subtasks.len() as u128;
+    let sources: u128 = s
+        .plan
+        .operators
+        .iter()
+        .filter(|o| matches!(o.kind, OperatorKind::Source(_)))
+        .map(|o| u128::from(o.parallelism))
+        .sum();
+    let mut ticks = 0u128;
+    let mut smallest_interval: Option<(u128, &str)> = None;
+    let mut note = |interval: u128, per_tick: u128, field: &'static str, ticks: &mut u128| {
+        let interval = interval.max(1);
+        *ticks = ticks.saturating_add((horizon_ms / interval).saturating_mul(per_tick));
+        if smallest_interval.is_none_or(|(i, _)| interval < i) {
+            smallest_interval = Some((interval, field));
+        }
+    };
+    if let Watermarks::BoundedOutOfOrderness { emit: Emit::Periodic { interval_ms }, .. } = &raw.watermarks {
+        note(
+            u128::from(*interval_ms),
+            sources + channels,
+            "watermarks.BoundedOutOfOrderness.emit.Periodic.interval_ms",
+            &mut ticks,
+        );
+    }
+    let checkpoint_interval = s.checkpoint_settings.map_or(1_000, |c| c.interval_ms);
+    note(u128::from(checkpoint_interval), channels + subtasks, "checkpoints.interval_ms", &mut ticks);
+    let heartbeat = raw.failure_detection.heartbeat_interval_ms;
+    note(u128::from(heartbeat), 2 * u128::from(s.task_managers), "failure_detection.heartbeat_interval_ms", &mut ticks);
+    let checkpoint_records = (horizon_ms / u128::from(checkpoint_interval.max(1)) + 1).saturating_mul(subtasks + 1);
+
+    let faults = fault_count(s);
+    let sat = |v: u128| u64::try_from(v).unwrap_or(u64::MAX);
+    let workload = Workload {
+        events: sat(events),
+        explicit_events,
+        hops: sat(hops),
+        pairs: sat(pairs),
+        rows: sat(rows),
+        lineage: sat(lineage),
+        ticks: sat(ticks),
+        checkpoint_records: sat(checkpoint_records),
+        channels: sat(channels),
+        storm: matches!(raw.model, Model::Storm(_)),
+        faulty: faults > 0,
+        variants: s.expect.outcomes.len() as u64,
+        faults,
+    };
+
+    // The lever: the largest term of one run's time and memory (a byte weighs 30 ns: 1 GiB is
+    // about 30 s).
+    let w = &workload;
+    let event_field = match raw.source {
+        SourceData::Generator(_) => "source.Generator.rate_per_s",
+        SourceData::Events(_) => "source.Events",
+    };
+    let step_field = |node: usize, what: &str| -> String {
+        let name = &g[petgraph::graph::NodeIndex::new(node)].name;
+        match raw.pipeline.iter().position(|st| super::pipeline::step_name(st) == Some(name)) {
+            Some(i) => format!("pipeline[{i}].{}.{what}", super::pipeline::step_variant(&raw.pipeline[i])),
+            None => "pipeline".to_string(),
+        }
+    };
+    let terms: Vec<(u128, String, String)> = vec![
+        (
+            u128::from(w.events) * u128::from(EVENT_NS + HOP_NS) + u128::from(w.events) * u128::from(EVENT_BYTES) * 30,
+            event_field.to_string(),
+            format!("lower {event_field} (fewer events)"),
+        ),
+        (
+            u128::from(w.hops.saturating_sub(w.events)) * u128::from(HOP_NS),
+            "pipeline".to_string(),
+            "fewer operators or less broadcast fan-out in `pipeline`".to_string(),
+        ),
+        (
+            // Lineage is kept per pair: lowering the pairs lowers both.
+            u128::from(w.pairs) * u128::from(PAIR_NS)
+                + u128::from(w.lineage) * u128::from(LINEAGE_NS + LINEAGE_BYTES * 30),
+            most_pairs.map_or("pipeline".to_string(), |(_, node)| step_field(node, "kind")),
+            "a larger slide (fewer windows per record), or `track_lineage: false`".to_string(),
+        ),
+        (
+            u128::from(w.rows) * u128::from(ROW_NS) + u128::from(w.rows) * u128::from(ROW_BYTES) * 30,
+            match raw.source {
+                SourceData::Generator(_) => "source.Generator.keys".to_string(),
+                SourceData::Events(_) => "source.Events".to_string(),
+            },
+            "fewer keys or larger windows (fewer result rows)".to_string(),
+        ),
+        (
+            u128::from(w.ticks) * u128::from(TICK_NS),
+            smallest_interval.map_or("max_run_ms", |(_, f)| f).to_string(),
+            "a longer interval, or a shorter max_run_ms (periodic messages up to max_run_ms)".to_string(),
+        ),
+    ];
+    let (_, field, advice) = terms.into_iter().max_by_key(|t| t.0).unwrap_or((0, "source".into(), String::new()));
+    let located = loc.error(field.clone(), "");
+    let (line, column) = match located {
+        ScenarioError::Invalid { line, column, .. } => (line, column),
+        ScenarioError::Io { .. } => (1, 1),
+    };
+    Admission { workload, lever: Lever { field, line, column, advice } }
+}
+
+/// Faults of a run of `s`: those in the file and its swarm's (`--swarm` adds one after loading).
+pub fn fault_count(s: &Scenario) -> u64 {
+    s.faults.len() as u64
+        + s.swarm.as_ref().map_or(0, |w| {
+            u64::from(w.crashes) + u64::from(w.partitions) + u64::from(w.latency_spikes) + u64::from(w.slow_nodes)
+        })
+}

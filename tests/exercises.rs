@@ -1,0 +1,207 @@
+//! Every exercise of the course (`book/exercises/*.ron`) loads, its scenario runs to the end
+//! without breaking an invariant, `check` calls the answer computed from the run right and a
+//! deliberately wrong answer wrong; every chapter has at least 4 exercises; bad exercise files
+//! get located errors; the CLI's exit codes (0 right, 1 wrong, 2 unreadable answer).
+
+use std::path::Path;
+use std::process::Command;
+
+use sim::exercise::{Course, Exercise};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn course() -> Course {
+    Course::load(&root().join("book/exercises"), root()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn every_chapter_has_four_exercises_and_every_page_exists() {
+    let course = course();
+    assert!(course.chapters.len() >= 10, "{} chapters", course.chapters.len());
+    let total: usize = course.chapters.iter().map(|c| c.exercises.len()).sum();
+    let plan = std::fs::read_to_string(root().join("book/src/course.md")).expect("course.md");
+    assert!(
+        plan.contains(&format!("{total} exercises in all")),
+        "book/src/course.md must say {total} exercises in all"
+    );
+    for c in &course.chapters {
+        assert!(c.exercises.len() >= 4, "{}: {} exercises", c.file, c.exercises.len());
+        assert!(root().join("book/src").join(&c.page).is_file(), "{}: no page book/src/{}", c.file, c.page);
+        let summary = std::fs::read_to_string(root().join("book/src/SUMMARY.md")).expect("SUMMARY.md");
+        assert!(summary.contains(&format!("({})", c.page)), "{} is not in SUMMARY.md", c.page);
+    }
+}
+
+/// Grade the reference and a wrong answer of one solved exercise; an error message or None.
+fn check(e: &Exercise, solution: sim::exercise::Solution) -> Option<String> {
+    let id = &e.spec.id;
+    if let Some(why) = &solution.unfinished {
+        return Some(format!("{id}: {why}"));
+    }
+    if solution.violations > 0 {
+        return Some(format!("{id}: {} invariant violations", solution.violations));
+    }
+    if matches!(solution.truth, sim::exercise::Truth::Seeds(ref s) if s.is_empty()) {
+        return Some(format!("{id}: no seed of the range has the outcome: the exercise has no answer"));
+    }
+    let reference = e.reference_answer(&solution);
+    match e.grade(&solution, &reference) {
+        Ok(g) if g.right => {}
+        Ok(g) => return Some(format!("{id}: the reference answer {reference} graded wrong ({})", g.actual)),
+        Err(b) => return Some(format!("{id}: the reference answer {reference} cannot be read: {b}")),
+    }
+    let wrong = e.wrong_answer(&solution);
+    match e.grade(&solution, &wrong) {
+        Ok(g) if !g.right => {
+            if !g.command.contains(&e.spec.scenario) || g.why.is_empty() {
+                return Some(format!("{id}: a wrong grade must name the command and say why: {g:?}"));
+            }
+        }
+        Ok(_) => return Some(format!("{id}: the wrong answer {wrong} graded right (reference {reference})")),
+        Err(b) => return Some(format!("{id}: the wrong answer {wrong} cannot be read: {b}")),
+    }
+    None
+}
+
+#[test]
+fn every_exercise_runs_and_grades_its_answer_right_and_a_wrong_one_wrong() {
+    let course = course();
+    let all: Vec<&Exercise> = course.exercises().collect();
+    assert!(all.len() >= 44, "{} exercises", all.len());
+    // Exercises that read the same run share it (`run_key`): one job per run, not per exercise.
+    let mut groups: std::collections::BTreeMap<String, Vec<&Exercise>> = std::collections::BTreeMap::new();
+    for e in &all {
+        groups.entry(e.run_key().unwrap_or_else(|| format!("own run {}", e.spec.id))).or_default().push(e);
+    }
+    // The slowest jobs (a whole `compare`, a seed search) first, so the threads end together.
+    let mut exercises: Vec<Vec<&Exercise>> = groups.into_values().collect();
+    exercises.sort_by_key(|g| g[0].run_key().is_some());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(4);
+    let failures: Vec<String> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut failures = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(group) = exercises.get(i) else { break };
+                        // The same solutions as `solve` gives, from one run for the group.
+                        let observed = group[0].run_key().map(|_| group[0].observe(group[0].seed()));
+                        for e in group {
+                            let solution = match &observed {
+                                Some(o) => e.solve_from(o),
+                                None => e.solve(),
+                            };
+                            failures.extend(check(e, solution));
+                        }
+                    }
+                    failures
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().expect("worker")).collect()
+    });
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+fn chapter_error(text: &str) -> String {
+    let mut ids = std::collections::BTreeSet::new();
+    match sim::exercise::parse_chapter(text, "bad.ron", "bad", root(), &mut ids) {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+const GOOD: &str = r#"Chapter(
+    week: 1,
+    title: "T",
+    page: "introduction.md",
+    exercises: [
+        (
+            id: "x-1",
+            scenario: "scenarios/streaming-systems-perfect.ron",
+            question: "Q",
+            query: Count(VisibleRows),
+            why: "W",
+        ),
+    ],
+)"#;
+
+#[test]
+fn bad_exercise_files_get_located_errors() {
+    let mut ids = std::collections::BTreeSet::new();
+    sim::exercise::parse_chapter(GOOD, "good.ron", "good", root(), &mut ids).expect("the good file loads");
+    let cases = [
+        ("Count(VisibleRows)", "Count(Rows)", "bad.ron:10:26: exercises[0].query.Count"),
+        ("streaming-systems-perfect.ron", "no-such.ron", "bad.ron:8:23: exercises[0].scenario"),
+        (
+            "Count(VisibleRows)",
+            "FireTime(key: \"nobody\", start: 0)",
+            "bad.ron:10:20: exercises[0].query: the scenario has no key `nobody`",
+        ),
+        (
+            "Count(VisibleRows)",
+            "FindSeed(from: 5, to: 500, outcome: Exact)",
+            "bad.ron:10:20: exercises[0].query: a seed range",
+        ),
+        ("Count(VisibleRows)", "Count(StormTimeouts)", "exercises[0].query: a Storm metric"),
+        ("why: \"W\",", "why: \"W\", hint: 3,", "bad.ron:11:23: exercises[0]"),
+        ("id: \"x-1\"", "id: \"x 1\"", "bad.ron:7:17: exercises[0].id"),
+    ];
+    for (from, to, want) in cases {
+        let text = GOOD.replace(from, to);
+        let got = chapter_error(&text);
+        assert!(got.starts_with(want) || got.contains(want), "for {to}: got {got}, want {want}");
+    }
+    // A question about windows cannot change the guarantee (the rows come from `run`).
+    let got = chapter_error(
+        &GOOD.replace("query: Count(VisibleRows)", "guarantee: AtLeastOnce, query: LateWindows(key: None)"),
+    );
+    assert!(got.contains("exercises[0].query") && got.contains("cannot change the guarantee"), "{got}");
+    // Ids are unique over the course.
+    let mut ids = std::collections::BTreeSet::from(["x-1".to_string()]);
+    let got = sim::exercise::parse_chapter(GOOD, "b.ron", "b", root(), &mut ids).expect_err("duplicate id").to_string();
+    assert!(got.starts_with("b.ron:7:17: exercises[0].id") && got.contains("already"), "{got}");
+}
+
+fn streamlab(args: &[&str]) -> (i32, String, String) {
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_streamlab")).args(args).current_dir(root()).output().expect("run streamlab");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn cli_grades_with_exit_codes() {
+    let (code, out, _) = streamlab(&["exercise", "check", "et-1", "12:08:39"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("right: 12:08:39"), "{out}");
+    let (code, out, _) = streamlab(&["exercise", "check", "et-1", "12:08:40"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("wrong: you said 12:08:40; the run shows 12:08:39"), "{out}");
+    assert!(
+        out.contains("see it: cargo run --release -- run scenarios/streaming-systems-perfect.ron --seed 42"),
+        "{out}"
+    );
+    let (code, _, err) = streamlab(&["exercise", "check", "et-1", "soon"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("not a time"), "{err}");
+    let (code, _, err) = streamlab(&["exercise", "show", "no-such"]);
+    assert_eq!(code, 2, "{err}");
+    let (code, out, _) = streamlab(&["exercise", "list"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("week 10"), "{out}");
+}
+
+#[test]
+fn a_number_compare_does_not_show_cannot_be_asked_of_a_variant() {
+    let got =
+        chapter_error(&GOOD.replace("query: Count(VisibleRows)", "guarantee: AtLeastOnce, query: Count(SourceReads)"));
+    assert!(got.starts_with("bad.ron:10:44: exercises[0].query") && got.contains("`compare` does not show"), "{got}");
+}
