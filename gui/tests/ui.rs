@@ -630,3 +630,31 @@ fn a_fork_records_on_a_worker_thread() {
     assert_eq!((session.runs.len(), session.shown), (2, 1), "the fork is recorded and shown");
     assert_eq!(gui::scrub::trace_hash(&session.run().trace), session.run().final_world.recorder.hash());
 }
+
+#[test]
+fn a_storm_scenario_records_in_slices_too() {
+    let app = App::with_driver(ScenarioSource::Embedded, None, gui::recording::Driver::Slices { slice: 500 }, false);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_ui_state(|ui, app: &mut App| app.workbench_ui(ui), app);
+    until_recorded(&mut h);
+    let file = scenario_file("storm-word-count.ron");
+    h.state_mut().apply(Action::Load(ScenarioSource::File(file.clone())));
+    let mut frames = 0;
+    for _ in 0..100_000 {
+        if h.state().storm_pending.is_none() {
+            break;
+        }
+        // Meanwhile the Flink run stays on screen, with the progress bar above it.
+        assert!(h.state().session.is_some());
+        frames += 1;
+        h.step();
+    }
+    h.step();
+    assert!(frames > 1, "the Storm run spanned frames");
+    assert!(h.state().session.is_none(), "the Storm view replaced the Flink one");
+    let storm = h.state().storm.as_ref().expect("recorded");
+    let scenario = std::sync::Arc::new(sim::Scenario::load(&file).expect("valid"));
+    let straight = gui::view::storm::StormSession::record(scenario.clone(), scenario.seed.unwrap_or(42));
+    assert_eq!(storm.events, straight.events, "the same run as recorded at once");
+}
