@@ -691,6 +691,8 @@ impl App {
                 self.time.playing = std::mem::take(&mut self.autoplay);
                 self.selected = None;
                 self.session = Some(session);
+                // A Storm view on screen until now gives way to the recorded Flink run.
+                self.storm = None;
                 self.reference = None;
                 if then_variant != (None, None) {
                     self.apply(Action::SetVariant(then_variant.0, then_variant.1));
