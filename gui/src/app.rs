@@ -15,7 +15,7 @@ use sim::scenario::{Guarantee, JOB_MANAGER};
 use sim::{Scenario, ScenarioError};
 
 use crate::panels;
-use crate::recording::{Driver, Poll, Recording, ReferenceRecorder};
+use crate::recording::{Driver, Poll, Recording, ReferenceRecorder, StormRecorder};
 use crate::scrub::{RecordedRun, RunRecorder};
 use crate::time_control::{Command, TimeControl};
 use crate::view::dag::DagLayout;
@@ -512,6 +512,8 @@ pub struct App {
     pub driver: Driver,
     /// The run being recorded, if any (what is on screen stays interactive meanwhile).
     pub pending: Option<Pending>,
+    /// A Storm scenario's run being recorded (shown in the Storm view when it is done).
+    pub storm_pending: Option<Recording<StormRecorder>>,
     /// The fault-free reference run being recorded for the Outcome tab, and its scenario.
     pub reference: Option<(Arc<Scenario>, Recording<ReferenceRecorder>)>,
     /// Start playing when the first recording is shown (the window's first load).
@@ -522,8 +524,17 @@ pub struct App {
     pub storm: Option<crate::view::storm::StormSession>,
 }
 
-/// How much presenter mode enlarges the whole workbench.
-pub const PRESENTER_ZOOM: f32 = 1.5;
+/// How much presenter mode enlarges the whole workbench at the smallest projector resolution
+/// (1280×800); larger windows are enlarged more, up to `PRESENTER_ZOOM_MAX`, so that the layout
+/// keeps about the same room (a 1920×1080 projector: about 1.7).
+pub const PRESENTER_ZOOM: f32 = 1.25;
+pub const PRESENTER_ZOOM_MAX: f32 = 2.0;
+
+/// Presenter mode's zoom for a window of `size` points at zoom 1.
+pub fn presenter_zoom(size: egui::Vec2) -> f32 {
+    let fit = (size.x / 1280.0).min(size.y / 800.0);
+    (PRESENTER_ZOOM * fit).clamp(PRESENTER_ZOOM, PRESENTER_ZOOM_MAX)
+}
 
 /// How the fault buttons inject: how long a crashed task manager stays down (None: for good),
 /// how long a cut-off, partition or delay lasts, and how much a delayed link adds.
@@ -577,6 +588,7 @@ impl App {
             driver,
             pending: None,
             reference: None,
+            storm_pending: None,
             autoplay,
             presenter: false,
             storm: None,
@@ -606,11 +618,13 @@ impl App {
             Ok(scenario) if sim::storm::StormWorld::is_storm(&scenario) => {
                 let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
                 self.seed_text = seed.to_string();
-                self.storm = Some(crate::view::storm::StormSession::record(Arc::new(scenario), seed));
-                self.session = None;
                 // A Flink recording still under way would replace the Storm view when it lands.
                 self.pending = None;
                 self.error = None;
+                let what = format!("Recording {} (seed {seed}, Storm)", scenario.name);
+                let recorder = StormRecorder::new(Arc::new(scenario), seed);
+                self.storm_pending = Some(Recording::start(what, recorder, self.driver));
+                self.poll_storm();
             }
             Ok(scenario) => {
                 let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
@@ -618,12 +632,28 @@ impl App {
                 let recorder = RunRecorder::original(base.clone(), seed);
                 let what = format!("Recording {} (seed {seed})", base.name);
                 self.seed_text = seed.to_string();
-                self.storm = None;
+                self.storm_pending = None;
                 self.error = None;
                 let purpose = Purpose::Load { base, seed, source, then_variant };
                 self.start(what, recorder, purpose);
             }
             Err(e) => self.error = Some(e.to_string()),
+        }
+    }
+
+    /// Advance or collect a Storm recording under way; once done it replaces what is shown.
+    fn poll_storm(&mut self) {
+        let Some(recording) = &mut self.storm_pending else {
+            return;
+        };
+        match recording.poll() {
+            Poll::Running { .. } => {}
+            Poll::Done(storm) => {
+                self.storm = Some(storm);
+                self.session = None;
+                self.storm_pending = None;
+            }
+            Poll::Cancelled => self.storm_pending = None,
         }
     }
 
@@ -661,6 +691,8 @@ impl App {
                 self.time.playing = std::mem::take(&mut self.autoplay);
                 self.selected = None;
                 self.session = Some(session);
+                // A Storm view on screen until now gives way to the recorded Flink run.
+                self.storm = None;
                 self.reference = None;
                 if then_variant != (None, None) {
                     self.apply(Action::SetVariant(then_variant.0, then_variant.1));
@@ -760,7 +792,11 @@ impl App {
                 if let Some(pending) = &self.pending {
                     pending.recording.cancel();
                 }
+                if let Some(storm) = &self.storm_pending {
+                    storm.cancel();
+                }
                 self.poll_pending();
+                self.poll_storm();
             }
             Action::SetVariant(guarantee, sink) => {
                 // The same fault schedule (the file's and the clicked faults) under the other
@@ -811,12 +847,19 @@ impl App {
         apply_presenter_mode(ui.ctx(), self.presenter);
         panels::keys_ui(ui, &mut actions);
         self.poll_pending();
+        self.poll_storm();
         egui::Panel::top("scenario_bar").show(ui, |ui| {
             panels::scenario_bar::scenario_bar_ui(ui, self, &mut actions);
         });
-        if let Some(pending) = &self.pending {
+        // What is being recorded, if anything, and how far it is.
+        let under_way: Option<(String, f32)> = match (&self.pending, &self.storm_pending) {
+            (Some(p), _) => Some((p.recording.what.clone(), p.recording.progress())),
+            (None, Some(r)) => Some((r.what.clone(), r.progress())),
+            (None, None) => None,
+        };
+        if let Some((what, progress)) = &under_way {
             egui::Panel::top("recording").show(ui, |ui| {
-                panels::progress_ui(ui, &pending.recording.what, pending.recording.progress(), &mut actions);
+                panels::progress_ui(ui, what, *progress, &mut actions);
             });
         }
         if let Some(storm) = &mut self.storm {
@@ -827,10 +870,10 @@ impl App {
             return;
         }
         if self.session.is_none() {
-            egui::CentralPanel::default().show(ui, |ui| match &self.pending {
-                Some(pending) => {
-                    ui.heading(&pending.recording.what);
-                    ui.add(egui::ProgressBar::new(pending.recording.progress()).show_percentage());
+            egui::CentralPanel::default().show(ui, |ui| match &under_way {
+                Some((what, progress)) => {
+                    ui.heading(what);
+                    ui.add(egui::ProgressBar::new(*progress).show_percentage());
                 }
                 None => {
                     ui.label("No scenario loaded. Pick one above, or type a file path and press Open.");
@@ -934,7 +977,7 @@ impl App {
         if self.time.playing {
             ui.ctx().request_repaint();
         }
-        if self.pending.is_some() || self.reference.is_some() {
+        if self.pending.is_some() || self.reference.is_some() || self.storm_pending.is_some() {
             // Progress to show (a thread reports between frames; slices run in frames).
             match self.driver {
                 Driver::Thread => ui.ctx().request_repaint_after(std::time::Duration::from_millis(30)),
@@ -952,8 +995,10 @@ impl eframe::App for App {
 
 /// Presenter mode's zoom and contrast on the whole context (only written when it changes).
 fn apply_presenter_mode(ctx: &egui::Context, presenter: bool) {
-    let zoom = if presenter { PRESENTER_ZOOM } else { 1.0 };
-    if ctx.zoom_factor() != zoom {
+    // The window's size at zoom 1 (what it is in points now, times the zoom in force).
+    let unzoomed = ctx.content_rect().size() * ctx.zoom_factor();
+    let zoom = if presenter { presenter_zoom(unzoomed) } else { 1.0 };
+    if (ctx.zoom_factor() - zoom).abs() > 0.01 {
         ctx.set_zoom_factor(zoom);
     }
     let strong = if ctx.global_style().visuals.dark_mode { egui::Color32::WHITE } else { egui::Color32::BLACK };

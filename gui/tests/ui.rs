@@ -352,6 +352,8 @@ fn no_two_labels_of_the_job_graph_overlap() {
             h.state_mut().time.cursor_ns = end / 4 + (end - end / 4) * k / 40;
             h.step();
             let labels = Labels::last(&h.ctx, dag_labels_id());
+            let ticks = Labels::last(&h.ctx, gui::panels::labels::timeline_labels_id());
+            assert!(ticks.len() >= 3 && overlapping(&ticks).is_empty(), "timeline ticks: {ticks:?}");
             let pairs = overlapping(&labels);
             assert!(pairs.is_empty(), "{source:?} at {w}x{h_px}, presenter {presenter}, step {k}: {pairs:?}");
             total += labels.len();
@@ -627,4 +629,32 @@ fn a_fork_records_on_a_worker_thread() {
     let session = h.state().session.as_ref().unwrap();
     assert_eq!((session.runs.len(), session.shown), (2, 1), "the fork is recorded and shown");
     assert_eq!(gui::scrub::trace_hash(&session.run().trace), session.run().final_world.recorder.hash());
+}
+
+#[test]
+fn a_storm_scenario_records_in_slices_too() {
+    let app = App::with_driver(ScenarioSource::Embedded, None, gui::recording::Driver::Slices { slice: 500 }, false);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_ui_state(|ui, app: &mut App| app.workbench_ui(ui), app);
+    until_recorded(&mut h);
+    let file = scenario_file("storm-word-count.ron");
+    h.state_mut().apply(Action::Load(ScenarioSource::File(file.clone())));
+    let mut frames = 0;
+    for _ in 0..100_000 {
+        if h.state().storm_pending.is_none() {
+            break;
+        }
+        // Meanwhile the Flink run stays on screen, with the progress bar above it.
+        assert!(h.state().session.is_some());
+        frames += 1;
+        h.step();
+    }
+    h.step();
+    assert!(frames > 1, "the Storm run spanned frames");
+    assert!(h.state().session.is_none(), "the Storm view replaced the Flink one");
+    let storm = h.state().storm.as_ref().expect("recorded");
+    let scenario = std::sync::Arc::new(sim::Scenario::load(&file).expect("valid"));
+    let straight = gui::view::storm::StormSession::record(scenario.clone(), scenario.seed.unwrap_or(42));
+    assert_eq!(storm.events, straight.events, "the same run as recorded at once");
 }

@@ -89,7 +89,12 @@ pub fn dag_ui(
     presenter: bool,
     actions: &mut Vec<Action>,
 ) {
-    legend_ui(ui, session);
+    if presenter {
+        // Room for the graph: the legend folds away (the audience has the presenter).
+        egui::CollapsingHeader::new("Legend").default_open(false).show(ui, |ui| legend_ui(ui, session));
+    } else {
+        legend_ui(ui, session);
+    }
     task_managers_ui(ui, session, frame, restart_after_ms, actions);
     status_line_ui(ui, frame);
     let layout = &session.layout;
@@ -143,24 +148,22 @@ pub fn dag_ui(
         let stroke = if Some(slot.subtask) == selected { Stroke::new(2.5, text) } else { Stroke::new(1.0, tm) };
         painter.rect_stroke(r, 3.0, stroke, StrokeKind::Inside);
         labels.obstacle(r);
-        let name = (Pos2::new(r.left() + 4.0, r.center().y), Align2::LEFT_CENTER);
-        let names = [format!("{}  tm-{}", slot.name, slot.task_manager), slot.name.clone()];
-        labels.place_first_fitting(&painter, name, &names, small.clone(), text, r, false);
         let node_down = frame.dag.down.contains(&slot.task_manager);
-        let state = if node_down {
-            "task manager down".to_string()
+        // What the subtask is doing, long and short (the short one when the box is narrow).
+        let (state, short) = if node_down {
+            ("task manager down".to_string(), "down".to_string())
         } else if !status.alive {
-            "stopped (restarting)".to_string()
+            ("stopped (restarting)".to_string(), "stopped".to_string())
         } else if status.finished {
-            "finished".to_string()
+            ("finished".to_string(), "done".to_string())
         } else if let Some(cp) = status.aligning {
-            format!("aligning {cp}")
+            (format!("aligning {cp}"), format!("al. {cp}"))
         } else if status.backpressured {
-            "backpressured: output full".to_string()
+            ("backpressured: output full".to_string(), "full".to_string())
         } else if status.idle {
-            "idle".to_string()
+            ("idle".to_string(), "idle".to_string())
         } else {
-            format!("{} in", status.records_in)
+            (format!("{} in", status.records_in), status.records_in.to_string())
         };
         let color = if !status.alive {
             BLOCKED_COLOR
@@ -172,9 +175,12 @@ pub fn dag_ui(
             weak
         };
         // The state at the right end of the box, if it fits beside the name (shortened if not).
-        let short = state.split(':').next().unwrap_or(&state).to_string();
         let at = (Pos2::new(r.right() - 4.0, r.center().y), Align2::RIGHT_CENTER);
         labels.place_first_fitting(&painter, at, &[state.clone(), short], small.clone(), color, r, false);
+        // Then the name, without its task manager (the box's colour says it) if room is short.
+        let name = (Pos2::new(r.left() + 4.0, r.center().y), Align2::LEFT_CENTER);
+        let names = [format!("{}  tm-{}", slot.name, slot.task_manager), slot.name.clone()];
+        labels.place_first_fitting(&painter, name, &names, small.clone(), text, r, false);
         if hover.is_some_and(|p| r.contains(p)) {
             hovered_slot = Some(slot.subtask);
         }
@@ -386,7 +392,7 @@ fn task_managers_ui(
             let down = frame.dag.down.contains(&tm);
             let colour = if down { DOWN_COLOR } else { palette(tm as usize) };
             egui::Frame::group(ui.style()).stroke(Stroke::new(1.5, colour)).show(ui, |ui| {
-                ui.horizontal(|ui| {
+                ui.horizontal_wrapped(|ui| {
                     ui.colored_label(colour, format!("tm-{tm}"));
                     let names: Vec<&str> =
                         layout.subtasks.iter().filter(|s| s.task_manager == tm).map(|s| s.name.as_str()).collect();

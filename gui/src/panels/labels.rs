@@ -133,6 +133,11 @@ pub fn dag_labels_id() -> egui::Id {
     egui::Id::unique("streamlab_dag_labels")
 }
 
+/// The id under which the timeline keeps its labels.
+pub fn timeline_labels_id() -> egui::Id {
+    egui::Id::unique("streamlab_timeline_labels")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

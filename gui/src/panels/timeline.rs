@@ -5,6 +5,7 @@ use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, StrokeKind};
 use sim::kernel::TimeNs;
 
 use crate::app::Action;
+use crate::panels::labels::{timeline_labels_id, Labels};
 use crate::panels::{BLOCKED_COLOR, WATERMARK_COLOR};
 use crate::scrub::RecordedRun;
 use crate::time_control::Command;
@@ -12,10 +13,15 @@ use crate::view::markers::{self, MarkerKind};
 use crate::view::tick_text;
 
 const HEIGHT: f32 = 74.0;
+const FORK_COLOR: Color32 = Color32::from_rgb(120, 60, 200);
 
 pub fn timeline_ui(ui: &mut egui::Ui, run: &RecordedRun, cursor_ns: TimeNs, actions: &mut Vec<Action>) {
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.small("Timeline — green bars: completed checkpoints, red: aborted; red triangles: faults; orange ticks: late records dropped; grey ticks: subtasks finished. Click or drag to move.");
+        // The fork's label sits here, never over the bars: the timeline marks it with a line.
+        if let Some(fork) = &run.fork {
+            ui.colored_label(FORK_COLOR, format!("fork at {}: {}", tick_text(&run.scenario, fork.at_ns), fork.what));
+        }
     });
     let width = ui.available_width();
     let (response, painter) = ui.allocate_painter(egui::vec2(width, HEIGHT), Sense::click_and_drag());
@@ -31,8 +37,9 @@ pub fn timeline_ui(ui: &mut egui::Ui, run: &RecordedRun, cursor_ns: TimeNs, acti
         let h = (inner.height() - 14.0) / 3.0;
         Rect::from_min_size(Pos2::new(inner.left(), inner.top() + i as f32 * h), egui::vec2(inner.width(), h))
     };
-    // Ticks: about eight labelled times.
+    // Ticks: about eight labelled times (fewer when they would not fit side by side).
     let text_color = visuals.weak_text_color();
+    let mut labels = Labels::new();
     for k in 0..=8u64 {
         let t = end / 8 * k;
         let x = x_of(t);
@@ -44,14 +51,10 @@ pub fn timeline_ui(ui: &mut egui::Ui, run: &RecordedRun, cursor_ns: TimeNs, acti
         } else {
             Align2::CENTER_TOP
         };
-        painter.text(
-            Pos2::new(x, inner.bottom() - 10.0),
-            align,
-            tick_text(&run.scenario, t),
-            FontId::proportional(10.0),
-            text_color,
-        );
+        let at = [(Pos2::new(x, inner.bottom() - 10.0), align)];
+        labels.place(&painter, &at, tick_text(&run.scenario, t), FontId::proportional(10.0), text_color, rect, false);
     }
+    labels.remember(ui.ctx(), timeline_labels_id());
     for span in markers::checkpoint_spans(&run.markers) {
         let l = lane(0);
         let x0 = x_of(span.start_ns);
@@ -89,14 +92,7 @@ pub fn timeline_ui(ui: &mut egui::Ui, run: &RecordedRun, cursor_ns: TimeNs, acti
     }
     if let Some(fork) = &run.fork {
         let x = x_of(fork.at_ns);
-        painter.vline(x, inner.y_range(), Stroke::new(2.0, Color32::from_rgb(120, 60, 200)));
-        painter.text(
-            Pos2::new(x + 3.0, inner.top()),
-            Align2::LEFT_TOP,
-            format!("fork: {}", fork.what),
-            FontId::proportional(10.0),
-            visuals.text_color(),
-        );
+        painter.vline(x, inner.y_range(), Stroke::new(2.0, FORK_COLOR));
     }
     let cx = x_of(cursor_ns);
     painter.vline(cx, rect.y_range(), Stroke::new(2.0, visuals.strong_text_color()));

@@ -104,7 +104,13 @@ fn executor_name(scenario: &Scenario, task: u32) -> String {
 impl StormSession {
     /// Run `scenario` (a Storm one) with `seed` to its end, keeping the trace.
     pub fn record(scenario: Arc<Scenario>, seed: u64) -> StormSession {
-        let mut run = sim::storm::run_storm(scenario.clone(), seed, true);
+        let run = sim::storm::run_storm(scenario.clone(), seed, true);
+        StormSession::from_run(scenario, seed, run)
+    }
+
+    /// The session of a finished run (recorded with its trace kept, here or by
+    /// `recording::StormRecorder` off the UI thread).
+    pub fn from_run(scenario: Arc<Scenario>, seed: u64, mut run: sim::storm::StormRun) -> StormSession {
         let events = run.world.recorder.take_events();
         let end_ns = run.world.finished_at_ns.unwrap_or(run.world.now_ns());
         let mut tuples = Vec::new();
