@@ -611,6 +611,8 @@ pub struct App {
     pub presenter: bool,
     /// A Storm scenario's run, drawn by `panels::storm` instead of the Flink panels.
     pub storm: Option<crate::view::storm::StormSession>,
+    /// The timeline's zoom (the whole run until zoomed), reset when a scenario is loaded.
+    pub timeline: crate::view::timeline::TimelineState,
 }
 
 /// How much presenter mode enlarges the whole workbench at the smallest projector resolution
@@ -685,6 +687,7 @@ impl App {
             autoplay,
             presenter: false,
             storm: None,
+            timeline: Default::default(),
         };
         if let ScenarioSource::File(p) = &source {
             app.path_text = p.display().to_string();
@@ -808,6 +811,7 @@ impl App {
                 self.time = TimeControl::new(TimeControl::suggested_speed(session.run().end_ns));
                 self.time.playing = std::mem::take(&mut self.autoplay);
                 self.selected = None;
+                self.timeline = Default::default();
                 self.session = Some(session);
                 // A Storm view on screen until now gives way to the recorded Flink run.
                 self.storm = None;
@@ -1057,7 +1061,9 @@ impl App {
             panels::transport::transport_ui(ui, session, &self.time, &mut actions);
         });
         egui::Panel::bottom("timeline").resizable(false).show(ui, |ui| {
-            panels::timeline::timeline_ui(ui, session.run(), cursor, &mut actions);
+            let (end, min_span) = (session.run().end_ns, crate::view::timeline::min_span(&session.scenario));
+            self.timeline.follow(cursor, end, min_span);
+            panels::timeline::timeline_ui(ui, session.run(), cursor, &mut self.timeline, &mut actions);
         });
         egui::Panel::right("inspector").default_size(340.0).show(ui, |ui| {
             panels::inspector::inspector_ui(ui, session, frame, &mut actions);

@@ -14,6 +14,7 @@ pub mod outcomes;
 pub mod plots;
 pub mod predict;
 pub mod storm;
+pub mod timeline;
 pub mod watermarks;
 
 use sim::kernel::TimeNs;
