@@ -393,6 +393,16 @@ fn crashing_during_a_checkpoint_then_comparing_shows_at_least_once_duplicates() 
     assert_eq!(class(Guarantee::AtLeastOnce, SinkKind::Plain), Some(OutcomeClass::Duplicates));
     assert_eq!(class(Guarantee::ExactlyOnce, SinkKind::TwoPhaseCommit), Some(OutcomeClass::Exact));
     assert_eq!(class(Guarantee::AtMostOnce, SinkKind::Plain), Some(OutcomeClass::Loss));
+    // The cost view plots the same reports; a setup's name opens its run.
+    assert!(h.query_by_label("Cost of each guarantee on this seed and these faults").is_some());
+    let lost = reports.iter().find(|r| r.guarantee == Guarantee::AtMostOnce).unwrap().outcome.lost_records.len();
+    assert!(lost > 0 && h.query_all_by_label(&lost.to_string()).count() >= 2, "in the table and the cost view");
+    // Below the table, maybe scrolled out of the test window: clicked as a screen reader would.
+    h.get_by_label("at-least-once · plain").click_accesskit();
+    h.run_steps(2);
+    let session = h.state().session.as_ref().unwrap();
+    assert_eq!((session.scenario.guarantee, session.variant.1), (Guarantee::AtLeastOnce, Some(SinkKind::Plain)));
+    assert_eq!(h.state().tab, gui::app::Tab::Outcome);
 }
 
 /// The outcome tab: find the duplicated windows after the crash with the filter, select one,
