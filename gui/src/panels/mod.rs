@@ -16,6 +16,7 @@ pub mod scenario_bar;
 pub mod sinks;
 pub mod storm;
 pub mod timeline;
+pub mod tour;
 pub mod transport;
 pub mod watermarks;
 
