@@ -839,3 +839,35 @@ fn a_guided_tour_plays_to_the_end() {
     assert!(h.state().tour.is_none(), "{:?}", h.state().tour);
     assert!(h.query_by_label("Play tour").is_some());
 }
+
+/// Narration: "Next checkpoint" stops where the barrier is first visible (its first send, not the
+/// job manager's trigger), and the event log says what a barrier's arrival means.
+#[test]
+fn next_checkpoint_stops_at_the_first_barrier_and_the_log_narrates_alignment() {
+    use sim::recording::TraceKind;
+    let mut h = harness(ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")));
+    h.run_steps(1);
+    h.get_by_label("Next checkpoint").click();
+    h.run_steps(2);
+    let run = h.state().session.as_ref().unwrap().run();
+    let first = *run.trace.iter().find(|e| e.kind == TraceKind::SendBarrier).expect("barriers");
+    assert_eq!(h.state().time.cursor_ns, first.time_ns, "the first barrier is on its way");
+    let trigger = run.trace.iter().find(|e| e.kind == TraceKind::CheckpointTriggered).unwrap().time_ns;
+    assert!(first.time_ns > trigger);
+    // The first barrier to reach counts[1]: it blocks that input until the others deliver theirs.
+    let counts1 = run.scenario.plan.subtask_by_name("counts[1]").unwrap() as u32;
+    let arrival = *run
+        .trace
+        .iter()
+        .find(|e| e.kind == TraceKind::ProcessBarrier && e.subtask == counts1)
+        .expect("barrier 1 reaches counts[1]");
+    h.get_by_label("Event log").click();
+    h.state_mut().apply(Action::Time(Command::Seek(arrival.time_ns)));
+    h.run_steps(2);
+    let text = format!("barrier {} reached counts[1] on input {}", arrival.b, arrival.a);
+    let narration = format!(
+        "{text} (from clicks[{}]); input {} is now blocked until barrier {} arrives on input",
+        arrival.a, arrival.a, arrival.b
+    );
+    assert!(h.query_by_label_contains(&narration).is_some(), "the arrival and what it means, in one line");
+}
