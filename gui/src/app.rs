@@ -184,17 +184,18 @@ impl FaultRequest {
     }
 
     pub fn describe(self) -> String {
+        let d = |ms: u64| crate::view::duration_ms_text(ms.min(i64::MAX as u64) as i64);
         match self {
-            FaultRequest::Crash { tm, restart_after_ms: Some(ms) } => format!("crash tm-{tm}, back after {ms} ms"),
+            FaultRequest::Crash { tm, restart_after_ms: Some(ms) } => format!("crash tm-{tm}, back after {}", d(ms)),
             FaultRequest::Crash { tm, restart_after_ms: None } => format!("crash tm-{tm}, never back"),
             FaultRequest::Isolate { tm, duration_ms } => {
-                format!("cut tm-{tm} off from the job manager for {duration_ms} ms")
+                format!("cut tm-{tm} off from the job manager for {}", d(duration_ms))
             }
             FaultRequest::Partition { a, b, duration_ms } => {
-                format!("partition tm-{a} <-> tm-{b} for {duration_ms} ms")
+                format!("partition tm-{a} <-> tm-{b} for {}", d(duration_ms))
             }
             FaultRequest::Delay { a, b, extra_ms, duration_ms } => {
-                format!("delay tm-{a} <-> tm-{b} by {extra_ms} ms for {duration_ms} ms")
+                format!("delay tm-{a} <-> tm-{b} by {} for {}", d(extra_ms), d(duration_ms))
             }
         }
     }

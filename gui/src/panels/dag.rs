@@ -218,7 +218,7 @@ pub fn dag_ui(
         let link = if status.cut {
             Some(("partitioned".to_string(), DOWN_COLOR))
         } else if status.delay_ns > 0 {
-            Some((format!("+{} ms", status.delay_ns / 1_000_000), WATERMARK_COLOR))
+            Some((format!("+{}", crate::view::duration_text(status.delay_ns)), WATERMARK_COLOR))
         } else {
             None
         };
