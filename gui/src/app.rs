@@ -111,6 +111,8 @@ pub enum Action {
     Rerun,
     ShowRun(usize),
     ExportCharts,
+    /// Export the job graph at the cursor or the timeline as shown, for slides.
+    ExportSlide(crate::slides::SlideKind),
     /// Fork the shown run at the cursor with this fault.
     Inject(FaultRequest),
     /// Run the scenario under another guarantee and/or sink kind (None: as written).
@@ -499,6 +501,8 @@ pub struct App {
     /// Sink output: only rows a reader sees (committed / not overwritten).
     pub visible_only: bool,
     pub export_dir: String,
+    /// The size of slide exports (pixels).
+    pub export_size: (u32, u32),
     /// The outcome of the last export.
     pub export_status: Option<Result<String, String>>,
     /// The knobs of the fault buttons.
@@ -582,7 +586,8 @@ impl App {
             selected: None,
             tab: Tab::Watermarks,
             visible_only: true,
-            export_dir: "streamlab-charts".to_string(),
+            export_dir: crate::slides::default_export_dir().display().to_string(),
+            export_size: (1920, 1080),
             export_status: None,
             faults: FaultSettings::default(),
             ledger_filter: LedgerFilter::default(),
@@ -837,6 +842,29 @@ impl App {
                     session.comparing = Some((session.shown, receiver));
                 }
             }
+            Action::ExportSlide(kind) => {
+                let cursor = self.time.cursor_ns;
+                let (selected, visible_only, dir, size) =
+                    (self.selected, self.visible_only, self.export_dir.clone(), self.export_size);
+                if let Some(session) = &mut self.session {
+                    let min_span = crate::view::timeline::min_span(&session.scenario);
+                    let window = self.timeline.window(session.run().end_ns, min_span);
+                    let dag = session.frame(cursor, selected, visible_only).dag.clone();
+                    let run = session.run();
+                    let slide = match kind {
+                        crate::slides::SlideKind::JobGraph => crate::slides::Slide::JobGraph {
+                            layout: &session.layout,
+                            dag: &dag,
+                            run,
+                            cursor_ns: cursor,
+                        },
+                        crate::slides::SlideKind::Timeline => {
+                            crate::slides::Slide::Timeline { run, window, cursor_ns: cursor }
+                        }
+                    };
+                    self.export_status = Some(crate::slides::export(&slide, size, Path::new(&dir)));
+                }
+            }
             Action::ExportCharts => {
                 if let Some(session) = &self.session {
                     let charts = &session.charts[session.shown];
@@ -909,6 +937,13 @@ impl App {
             panels::transport::transport_ui(ui, session, &self.time, &mut actions);
         });
         egui::Panel::bottom("timeline").resizable(false).show(ui, |ui| {
+            panels::slides::export_menu_ui(
+                ui,
+                &mut self.export_dir,
+                &mut self.export_size,
+                &self.export_status,
+                &mut actions,
+            );
             let (end, min_span) = (session.run().end_ns, crate::view::timeline::min_span(&session.scenario));
             self.timeline.follow(cursor, end, min_span);
             panels::timeline::timeline_ui(ui, session.run(), cursor, &mut self.timeline, &mut actions);

@@ -39,7 +39,7 @@ pub fn write_svg(chart: &Chart, path: &Path) -> Result<(), String> {
 
 /// Bitmap text needs a font file: register egui's own default font as plotters' "sans-serif",
 /// once (so exports look the same on every machine, with no system fonts involved).
-fn register_fonts() -> Result<(), String> {
+pub(crate) fn register_fonts() -> Result<(), String> {
     static REGISTERED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     REGISTERED
         .get_or_init(|| {
@@ -74,7 +74,7 @@ pub fn write_png(chart: &Chart, path: &Path) -> Result<(), String> {
     result
 }
 
-fn temporary_name(path: &Path, extension: &str) -> PathBuf {
+pub(crate) fn temporary_name(path: &Path, extension: &str) -> PathBuf {
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let name = path.file_name().map_or_else(|| "chart".into(), |n| n.to_string_lossy().into_owned());

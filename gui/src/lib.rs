@@ -13,6 +13,7 @@ pub mod export;
 pub mod panels;
 pub mod recording;
 pub mod scrub;
+pub mod slides;
 pub mod time_control;
 pub mod view;
 

@@ -12,6 +12,7 @@ pub mod plots;
 pub mod predict;
 pub mod scenario_bar;
 pub mod sinks;
+pub mod slides;
 pub mod storm;
 pub mod timeline;
 pub mod transport;
