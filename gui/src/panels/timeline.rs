@@ -168,6 +168,10 @@ pub fn timeline_ui(
             MarkerKind::Finished => {
                 painter.vline(x, l.y_range().shrink(6.0), Stroke::new(1.0, text_color));
             }
+            // Where this run and its parent (or a fork) first differ: the whole height.
+            MarkerKind::Divergence => {
+                painter.vline(x, inner.y_range(), Stroke::new(2.0, crate::panels::DIVERGENCE_COLOR));
+            }
             // Checkpoints are drawn as spans above.
             _ => {}
         }
