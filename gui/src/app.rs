@@ -19,9 +19,11 @@ use crate::recording::{Driver, Poll, Recording, ReferenceRecorder, StormRecorder
 use crate::scrub::{RecordedRun, RunRecorder};
 use crate::time_control::{Command, TimeControl};
 use crate::view::dag::DagLayout;
+use crate::view::diff::first_divergence;
+use crate::view::diff::{RunDiff, Side};
 use crate::view::ledger::{Ledger, LedgerFilter, Provenance};
 use crate::view::plots::Chart;
-use crate::view::{outcomes, plots, Frame};
+use crate::view::{markers, outcomes, plots, Frame};
 
 /// Where a scenario comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,11 +85,20 @@ pub enum Tab {
     Outcome,
     Plots,
     Outcomes,
+    Diff,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 7] =
-        [Tab::Watermarks, Tab::Alignment, Tab::Events, Tab::SinkOutput, Tab::Outcome, Tab::Plots, Tab::Outcomes];
+    pub const ALL: [Tab; 8] = [
+        Tab::Watermarks,
+        Tab::Alignment,
+        Tab::Events,
+        Tab::SinkOutput,
+        Tab::Outcome,
+        Tab::Plots,
+        Tab::Outcomes,
+        Tab::Diff,
+    ];
     pub fn label(self) -> &'static str {
         match self {
             Tab::Outcome => "Outcome: every row vs. the run without faults",
@@ -97,6 +108,7 @@ impl Tab {
             Tab::SinkOutput => "Sink output",
             Tab::Plots => "Charts",
             Tab::Outcomes => "Faults and outcomes",
+            Tab::Diff => "Diff: this run vs its parent",
         }
     }
 }
@@ -226,6 +238,8 @@ pub struct Session {
     pub ledgers: Vec<Option<Ledger>>,
     /// Fault-free reference rows, per scenario variant (shared by the runs of that variant).
     references: Vec<(Arc<Scenario>, Arc<Seen>)>,
+    /// The shown fork against its parent (built when the Diff tab shows it).
+    pub diff: Option<RunDiff>,
     /// The provenance of the selected outcome line: (run, line).
     pub provenance: Option<((usize, usize), Option<Provenance>)>,
     /// Index of the run on screen.
@@ -285,6 +299,7 @@ impl Session {
             schedule_labels: vec!["faults from the file".to_string()],
             ledgers: vec![None],
             references: Vec::new(),
+            diff: None,
             provenance: None,
             shown: 0,
             charts,
@@ -305,6 +320,18 @@ impl Session {
     ) -> usize {
         self.charts.push(plots::all(&run.final_world));
         self.versus_original.push(Some(outcomes::versus_original(&self.runs[0], &run)));
+        let mut run = run;
+        let index = self.runs.len();
+        // A fork and its parent both mark where they first differ.
+        if let Some(fork) = run.fork.clone() {
+            if let Some(parent) = self.runs.get_mut(fork.parent) {
+                let shared = parent.trace_until(fork.at_ns).len();
+                if let Some(d) = first_divergence(&parent.scenario, &parent.trace, &run.trace, shared) {
+                    markers::mark_divergence(&mut parent.markers, d.time_ns, index, true);
+                    markers::mark_divergence(&mut run.markers, d.time_ns, fork.parent, false);
+                }
+            }
+        }
         self.runs.push(run);
         self.variants.push(variant);
         self.schedule_labels.push(schedule_label);
@@ -450,6 +477,33 @@ impl Session {
         self.ledgers[i].as_ref()
     }
 
+    /// Run `fork` against its parent (None: it is no fork), built once per pair, and again when
+    /// the verdicts become available (both outcome tables, which need the fault-free run).
+    pub fn diff_with_parent(&mut self, fork: usize) -> Option<&RunDiff> {
+        let info = self.runs.get(fork)?.fork.clone()?;
+        let parent = info.parent;
+        let have_verdicts = self.ledgers.get(parent)?.is_some() && self.ledgers.get(fork)?.is_some();
+        let fresh = self
+            .diff
+            .as_ref()
+            .is_some_and(|d| d.fork == fork && d.parent == parent && (d.verdicts.is_some() || !have_verdicts));
+        if !fresh {
+            let (p, f) = (&self.runs[parent], &self.runs[fork]);
+            let (charts, ledgers) = (&self.charts, &self.ledgers);
+            let side = |index: usize| Side {
+                index,
+                trace: &self.runs[index].trace,
+                visible: self.runs[index].final_world.sink_store.visible(),
+                charts: &charts[index],
+                ledger: ledgers[index].as_ref(),
+            };
+            let shared = p.trace_until(info.at_ns).len();
+            let diff = RunDiff::build(&f.scenario, side(parent), side(fork), shared);
+            self.diff = Some(diff);
+        }
+        self.diff.as_ref()
+    }
+
     /// The provenance of `line` of the shown run's outcome table (built once per selection).
     pub fn select_line(&mut self, line: Option<usize>) {
         let Some(line) = line else {
@@ -522,6 +576,8 @@ pub struct App {
     pub presenter: bool,
     /// A Storm scenario's run, drawn by `panels::storm` instead of the Flink panels.
     pub storm: Option<crate::view::storm::StormSession>,
+    /// The timeline's zoom (the whole run until zoomed), reset when a scenario is loaded.
+    pub timeline: crate::view::timeline::TimelineState,
 }
 
 /// How much presenter mode enlarges the whole workbench at the smallest projector resolution
@@ -592,6 +648,7 @@ impl App {
             autoplay,
             presenter: false,
             storm: None,
+            timeline: Default::default(),
         };
         if let ScenarioSource::File(p) = &source {
             app.path_text = p.display().to_string();
@@ -690,6 +747,7 @@ impl App {
                 self.time = TimeControl::new(TimeControl::suggested_speed(session.run().end_ns));
                 self.time.playing = std::mem::take(&mut self.autoplay);
                 self.selected = None;
+                self.timeline = Default::default();
                 self.session = Some(session);
                 // A Storm view on screen until now gives way to the recorded Flink run.
                 self.storm = None;
@@ -890,13 +948,20 @@ impl App {
         let cursor = self.time.cursor_ns;
         session.frame(cursor, self.selected, self.visible_only);
         // The outcome table needs the fault-free run: recorded like a run, off this thread.
-        let reference_progress = if self.tab == Tab::Outcome { self.poll_reference() } else { None };
+        let wants_ledger = matches!(self.tab, Tab::Outcome | Tab::Diff);
+        let reference_progress = if wants_ledger { self.poll_reference() } else { None };
         let session = self.session.as_mut().expect("checked above");
-        if self.tab == Tab::Outcome
-            && reference_progress.is_none()
-            && session.missing_reference(session.shown).is_none()
-        {
+        if wants_ledger && reference_progress.is_none() && session.missing_reference(session.shown).is_none() {
             session.ledger(session.shown);
+            if self.tab == Tab::Diff {
+                // The parent shares the fork's scenario, hence its reference run.
+                if let Some(parent) = session.run().fork.as_ref().map(|f| f.parent) {
+                    session.ledger(parent);
+                }
+            }
+        }
+        if self.tab == Tab::Diff {
+            session.diff_with_parent(session.shown);
         }
         let session = self.session.as_ref().expect("checked above");
         let frame = &session.frame.as_ref().expect("built above").1;
@@ -904,7 +969,9 @@ impl App {
             panels::transport::transport_ui(ui, session, &self.time, &mut actions);
         });
         egui::Panel::bottom("timeline").resizable(false).show(ui, |ui| {
-            panels::timeline::timeline_ui(ui, session.run(), cursor, &mut actions);
+            let (end, min_span) = (session.run().end_ns, crate::view::timeline::min_span(&session.scenario));
+            self.timeline.follow(cursor, end, min_span);
+            panels::timeline::timeline_ui(ui, session.run(), cursor, &mut self.timeline, &mut actions);
         });
         egui::Panel::right("inspector").default_size(340.0).show(ui, |ui| {
             panels::inspector::inspector_ui(ui, session, frame, &mut actions);
@@ -950,6 +1017,7 @@ impl App {
                     &mut actions,
                 ),
                 Tab::Outcomes => panels::outcomes::outcomes_ui(ui, session, cursor, &mut self.faults, &mut actions),
+                Tab::Diff => panels::diff::diff_ui(ui, session, cursor, reference_progress, &mut actions),
             }
         });
         panels::predict::predict_window_ui(ui, session, &mut self.predict);

@@ -50,8 +50,8 @@ pub struct ForkInfo {
     pub what: String,
 }
 
-/// A fault injected by hand: at the cursor `cursor_ns` (the world's clock then read
-/// `fired_ns`, the time of the last event at or before the cursor, which is when it happens).
+/// A fault injected by hand at the cursor `cursor_ns`: it fires at `fired_ns`, the first whole
+/// millisecond after the cursor at which nothing else was already due (see `fault_moment`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Injection {
     pub cursor_ns: TimeNs,
@@ -85,7 +85,7 @@ fn replay(
     };
     for i in injections {
         w.run_until(i.cursor_ns);
-        w.inject(i.fault.clone());
+        w.add_fault(i.fault.clone());
     }
     w
 }
@@ -347,7 +347,7 @@ impl RecordedRun {
         parent: usize,
         at_ns: TimeNs,
         what: String,
-        make_fault: impl FnOnce(TimeNs) -> Fault,
+        make_fault: impl Fn(TimeNs) -> Fault,
     ) -> RecordedRun {
         self.fork_recorder(parent, at_ns, what, make_fault).finish()
     }
@@ -359,17 +359,19 @@ impl RecordedRun {
         parent: usize,
         at_ns: TimeNs,
         what: String,
-        make_fault: impl FnOnce(TimeNs) -> Fault,
+        make_fault: impl Fn(TimeNs) -> Fault,
     ) -> RunRecorder {
         let mut world = self.world_at(at_ns).clone();
         let events = world.events_processed;
-        let fired_ns = world.now_ns();
         // Every event at or before the cursor has happened, and each traced itself at its own
         // time: the fork's past is exactly the parent's trace up to the cursor.
         let prefix = self.trace_until(at_ns).to_vec();
         world.recorder.keep_events(true);
-        let fault = make_fault(fired_ns);
-        world.inject(fault.clone());
+        // The fault fires at the next whole millisecond after the cursor (a scenario file counts
+        // in milliseconds) at which nothing already queued happens: added to the schedule there,
+        // the fork is exactly the run of a scenario file listing it (`save`'s promise).
+        let (fired_ns, fault) = fault_moment(&world, at_ns, make_fault);
+        world.add_fault(fault.clone());
         let mut injections: Vec<Injection> = self.injections.iter().filter(|i| i.cursor_ns <= at_ns).cloned().collect();
         injections.push(Injection { cursor_ns: at_ns, fired_ns, fault });
         // Snapshots strictly before the fork point belong to both runs; the fork's own first
@@ -412,6 +414,18 @@ impl RecordedRun {
     pub fn trace_until(&self, t: TimeNs) -> &[TraceEvent] {
         &self.trace[..self.trace.partition_point(|e| e.time_ns <= t)]
     }
+}
+
+/// The first whole millisecond after `at_ns` (within a second of it) at which `make_fault`'s fault
+/// can join `world`'s schedule as if it had been listed from the start (else the first candidate).
+fn fault_moment(world: &World, at_ns: TimeNs, make_fault: impl Fn(TimeNs) -> Fault) -> (TimeNs, Fault) {
+    const MS: TimeNs = 1_000_000;
+    let first = (at_ns / MS + 1) * MS;
+    (0..1_000)
+        .map(|k| first + k * MS)
+        .map(|t| (t, make_fault(t)))
+        .find(|(_, f)| world.fault_times_free(f))
+        .unwrap_or_else(|| (first, make_fault(first)))
 }
 
 fn traced_options() -> RunOptions {
@@ -474,7 +488,7 @@ mod tests {
         assert!(run.stats.restores >= 2, "going back restores a snapshot");
     }
 
-    fn crash(node: usize, restart_after_ns: Option<TimeNs>) -> impl FnOnce(TimeNs) -> Fault {
+    fn crash(node: usize, restart_after_ns: Option<TimeNs>) -> impl Fn(TimeNs) -> Fault {
         move |now| Fault::Crash { node, at: sim::faults::Trigger::At(now), restart_after_ns }
     }
 
@@ -486,7 +500,12 @@ mod tests {
         assert_eq!(trace_hash(&fork.trace), fork.final_world.recorder.hash(), "the parent's past and the fork's own");
         assert_ne!(fork.final_world.recorder.hash(), run.final_world.recorder.hash());
         let split = fork.trace.iter().zip(&run.trace).position(|(a, b)| a != b).expect("the runs differ");
-        assert!(fork.trace[split].time_ns <= at && fork.trace[..split].iter().all(|e| e.time_ns <= at));
+        // The fault fires after the cursor, at the next free whole millisecond.
+        // Between the cursor and that moment both runs do the same.
+        let fired = fork.injections[0].fired_ns;
+        assert!(fired > at && fork.trace[..split].iter().all(|e| e.time_ns <= fired));
+        assert_eq!(fork.trace[split].time_ns, fired);
+        assert_eq!(fork.injections[0].fired_ns % 1_000_000, 0);
         assert!(fork.markers.iter().any(|m| m.kind == crate::view::markers::MarkerKind::NodeCrashed));
         // Before the fork point the fork's world is the original's.
         let before = at / 2;
@@ -514,6 +533,21 @@ mod tests {
         assert_eq!(straight.recorder.hash(), fork2.final_world.recorder.hash(), "a straight replay of both faults");
         let crashes = fork2.markers.iter().filter(|m| m.kind == crate::view::markers::MarkerKind::NodeCrashed).count();
         assert!(crashes >= 2);
+    }
+
+    /// A fork is the run of its fault list from the start: what a saved scenario file replays.
+    #[test]
+    fn a_fork_is_the_run_of_its_whole_fault_schedule() {
+        let mut run = RecordedRun::record_every(scenario(), 9, 5_000);
+        let mut fork = run.fork(0, run.end_ns / 3 + 123_456, "crash tm-1".into(), crash(2, Some(700_000_000)));
+        let fork2 = fork.fork(1, run.end_ns / 2 + 7, "crash tm-0".into(), crash(1, Some(300_000_000)));
+        for f in [&fork, &fork2] {
+            let mut fresh =
+                World::with_faults(run.scenario.clone(), 9, untraced_options(), f.final_world.faults.clone());
+            fresh.run();
+            assert_eq!(fresh.recorder.hash(), f.final_world.recorder.hash(), "{}", f.label);
+        }
+        assert_ne!(fork2.final_world.recorder.hash(), fork.final_world.recorder.hash());
     }
 
     #[test]

@@ -309,7 +309,10 @@ fn partitioning_and_delaying_a_link_fork_the_run() {
     assert_eq!(session.runs.len(), 3, "a fork of the fork");
     assert_eq!(session.run().injections.len(), 2, "it replays both faults");
     // While both are on, the graph marks them: on the task managers' headers and the channels.
-    let cursor = end / 4 + 1_000_000;
+    // (A clicked fault starts at the first free whole millisecond after the cursor.)
+    let started = session.run().injections.iter().map(|i| i.fired_ns).max().unwrap();
+    assert!(started > end / 4 && started < end / 4 + 100_000_000, "{started}");
+    let cursor = started + 1_000_000;
     h.state_mut().apply(Action::Time(Command::Seek(cursor)));
     h.run_steps(1);
     let session = h.state_mut().session.as_mut().unwrap();
@@ -657,4 +660,70 @@ fn a_storm_scenario_records_in_slices_too() {
     let scenario = std::sync::Arc::new(sim::Scenario::load(&file).expect("valid"));
     let straight = gui::view::storm::StormSession::record(scenario.clone(), scenario.seed.unwrap_or(42));
     assert_eq!(storm.events, straight.events, "the same run as recorded at once");
+}
+
+/// Branching timelines: fork at the cursor with a crash, fork the fork with another, and diff the
+/// second against its parent: where they part (marked on both timelines, a link moves the cursor
+/// there), the sink rows, the verdicts of both against the same fault-free run, the charts overlaid.
+#[test]
+fn forking_twice_then_diffing_a_fork_against_its_parent() {
+    use gui::view::markers::MarkerKind;
+    let mut h = harness(ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")));
+    h.run_steps(1);
+    h.get_by_label("Faults and outcomes").click();
+    h.run_steps(1);
+    // Under at-least-once a crash shows in the output (duplicates).
+    h.get_by_role_and_label(Role::ComboBox, "Guarantee:").click();
+    h.run_steps(2);
+    h.get_by_label("at-least-once").click();
+    h.run_steps(1);
+    let end = h.state().session.as_ref().unwrap().run().end_ns;
+    h.state_mut().apply(Action::Time(Command::Seek(end / 3)));
+    h.run_steps(1);
+    h.get_by_label("Crash tm-0").click();
+    h.run_steps(2);
+    h.state_mut().apply(Action::Time(Command::Seek(end * 2 / 3)));
+    h.run_steps(1);
+    h.get_by_label("Crash tm-1").click();
+    h.run_steps(2);
+    let session = h.state().session.as_ref().unwrap();
+    assert_eq!((session.runs.len(), session.shown), (4, 3), "original, at-least-once, its fork, the fork's fork");
+    assert_eq!(session.run().fork.as_ref().map(|f| f.parent), Some(2));
+    h.get_by_label("Diff: this run vs its parent").click();
+    h.run_steps(2);
+    let session = h.state().session.as_ref().unwrap();
+    let diff = session.diff.as_ref().expect("the tab built the diff");
+    assert_eq!((diff.parent, diff.fork), (2, 3));
+    let fired = session.run().injections[1].fired_ns;
+    let divergence = diff.divergence.clone().expect("the second crash changed the run");
+    assert_eq!(divergence.time_ns, fired, "the runs part where the second crash fired");
+    // Marked on both timelines, each pointing at the other run.
+    let marked = |run: usize, other: i64| {
+        session.runs[run].markers.iter().any(|m| m.kind == MarkerKind::Divergence && m.a == other && m.time_ns == fired)
+    };
+    assert!(marked(3, 2) && marked(2, 3));
+    assert_eq!(diff.rows.len(), diff.row_counts.iter().sum::<usize>());
+    let verdicts = diff.verdicts.as_ref().expect("both outcome tables against the same reference");
+    let dup = |i: usize| session.ledgers[i].as_ref().unwrap().count(gui::view::ledger::Status::Duplicate);
+    let (_, parent_dups, fork_dups) =
+        verdicts.counts.iter().find(|(s, _, _)| *s == gui::view::ledger::Status::Duplicate).copied().unwrap();
+    assert_eq!((parent_dups, fork_dups), (dup(2), dup(3)));
+    assert!(!diff.rows.is_empty() || verdicts.changes.is_empty());
+    assert!(diff.charts.iter().any(|c| c.series.iter().any(|s| s.name.starts_with("fork · "))));
+    assert!(h.query_by_label_contains("Sink rows (visible at the end)").is_some());
+    // The divergence link moves the cursor there.
+    h.get_by_label_contains("First divergence: ").click_accesskit();
+    h.run_steps(1);
+    assert_eq!(h.state().time.cursor_ns, fired);
+    // The parent, diffed against its own parent (the at-least-once run of the file's faults).
+    h.get_by_label("Show the parent").click();
+    h.run_steps(2);
+    let session = h.state().session.as_ref().unwrap();
+    assert_eq!(session.shown, 2);
+    let diff = session.diff.as_ref().expect("rebuilt for the shown run");
+    assert_eq!((diff.parent, diff.fork), (1, 2));
+    assert!(
+        diff.verdicts.as_ref().is_some_and(|v| !v.changes.is_empty()),
+        "a crash under at-least-once changes verdicts"
+    );
 }

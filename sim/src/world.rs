@@ -266,21 +266,8 @@ impl World {
             stop: None,
             scenario,
         };
-        for (i, fault) in world.faults.clone().iter().enumerate() {
-            let window = match fault {
-                Fault::Crash { at: Trigger::At(t), .. } => Some((*t, None)),
-                Fault::Partition { from_ns, until_ns, .. }
-                | Fault::LatencySpike { from_ns, until_ns, .. }
-                | Fault::MessageLoss { from_ns, until_ns, .. }
-                | Fault::SlowNode { from_ns, until_ns, .. } => Some((*from_ns, Some(*until_ns))),
-                _ => None,
-            };
-            if let Some((from, until)) = window {
-                world.queue.schedule(from, Event::FaultStart { fault: i as u32 });
-                if let Some(until) = until {
-                    world.queue.schedule(until, Event::FaultEnd { fault: i as u32 });
-                }
-            }
+        for i in 0..world.faults.len() {
+            world.schedule_fault(i);
         }
         let first = world.job.first_deployment();
         world.start_tasks(&first.tasks, 0);
@@ -386,6 +373,55 @@ impl World {
             self.stop = Some(StopReason::InvariantViolated);
         }
         true
+    }
+
+    /// Schedule fault `index`'s start and end at the times it names (a timed crash, a window).
+    fn schedule_fault(&mut self, index: usize) {
+        let window = match &self.faults[index] {
+            Fault::Crash { at: Trigger::At(t), .. } => Some((*t, None)),
+            Fault::Partition { from_ns, until_ns, .. }
+            | Fault::LatencySpike { from_ns, until_ns, .. }
+            | Fault::MessageLoss { from_ns, until_ns, .. }
+            | Fault::SlowNode { from_ns, until_ns, .. } => Some((*from_ns, Some(*until_ns))),
+            _ => None,
+        };
+        if let Some((from, until)) = window {
+            self.queue.schedule(from, Event::FaultStart { fault: index as u32 });
+            if let Some(until) = until {
+                self.queue.schedule(until, Event::FaultEnd { fault: index as u32 });
+            }
+        }
+    }
+
+    /// Add a fault to the schedule of a running world, as if it had been in the list given to
+    /// [`World::with_faults`]: it fires at the time it names (the GUI's fork with a clicked
+    /// fault). The world then runs exactly as a fresh world with the longer list would, provided
+    /// every event so far happened before the fault's times and no event already queued shares
+    /// them (`World::fault_times_free` says so; both fresh and added, the fault's events then
+    /// come first at their times).
+    pub fn add_fault(&mut self, fault: Fault) {
+        let index = self.faults.len();
+        self.fault_fired_at.push(None);
+        if let Fault::CheckpointStorageFailure { checkpoint } = fault {
+            self.checkpoint_storage.failing.push(checkpoint);
+        }
+        self.faults.push(fault);
+        self.schedule_fault(index);
+    }
+
+    /// Whether `fault` can be added now by [`World::add_fault`] with the same effect as listing
+    /// it from the start: its times are later than now and no queued event is at one of them.
+    pub fn fault_times_free(&self, fault: &Fault) -> bool {
+        let times: Vec<TimeNs> = match fault {
+            Fault::Crash { at: Trigger::At(t), .. } => vec![*t],
+            Fault::Partition { from_ns, until_ns, .. }
+            | Fault::LatencySpike { from_ns, until_ns, .. }
+            | Fault::MessageLoss { from_ns, until_ns, .. }
+            | Fault::SlowNode { from_ns, until_ns, .. } => vec![*from_ns, *until_ns],
+            _ => Vec::new(),
+        };
+        let now = self.now_ns();
+        times.iter().all(|&t| t > now && !self.queue.iter_unsorted().any(|(at, _)| at == t))
     }
 
     /// Inject a fault now (the GUI's "crash this node"). Time windows count from now.

@@ -3,6 +3,7 @@
 
 pub mod alignment;
 pub mod dag;
+pub mod diff;
 pub mod events;
 pub mod inspector;
 pub mod labels;
@@ -74,6 +75,8 @@ pub const IDLE_COLOR: Color32 = Color32::from_rgb(130, 130, 130);
 /// A channel whose buffers are all taken: the sender waits for credit.
 pub const FULL_COLOR: Color32 = Color32::from_rgb(200, 150, 0);
 pub const GOOD_COLOR: Color32 = Color32::from_rgb(40, 160, 80);
+/// The first divergence between a run and its parent or fork (timeline, diff tab).
+pub const DIVERGENCE_COLOR: Color32 = Color32::from_rgb(0, 150, 170);
 pub const DOWN_COLOR: Color32 = Color32::from_rgb(70, 70, 70);
 
 /// A recording under way: what it is, how far, and a Cancel button (what is on screen stays

@@ -5,6 +5,7 @@
 
 pub mod alignment;
 pub mod dag;
+pub mod diff;
 pub mod events;
 pub mod inspector;
 pub mod ledger;
@@ -13,6 +14,7 @@ pub mod outcomes;
 pub mod plots;
 pub mod predict;
 pub mod storm;
+pub mod timeline;
 pub mod watermarks;
 
 use sim::kernel::TimeNs;
