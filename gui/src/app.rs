@@ -126,6 +126,8 @@ pub enum Action {
     Rerun,
     ShowRun(usize),
     ExportCharts,
+    /// Export the job graph at the cursor or the timeline as shown, for slides.
+    ExportSlide(crate::slides::SlideKind),
     /// Fork the shown run at the cursor with this fault.
     Inject(FaultRequest),
     /// Run the scenario under another guarantee and/or sink kind (None: as written).
@@ -213,17 +215,18 @@ impl FaultRequest {
     }
 
     pub fn describe(self) -> String {
+        let d = |ms: u64| crate::view::duration_ms_text(ms.min(i64::MAX as u64) as i64);
         match self {
-            FaultRequest::Crash { tm, restart_after_ms: Some(ms) } => format!("crash tm-{tm}, back after {ms} ms"),
+            FaultRequest::Crash { tm, restart_after_ms: Some(ms) } => format!("crash tm-{tm}, back after {}", d(ms)),
             FaultRequest::Crash { tm, restart_after_ms: None } => format!("crash tm-{tm}, never back"),
             FaultRequest::Isolate { tm, duration_ms } => {
-                format!("cut tm-{tm} off from the job manager for {duration_ms} ms")
+                format!("cut tm-{tm} off from the job manager for {}", d(duration_ms))
             }
             FaultRequest::Partition { a, b, duration_ms } => {
-                format!("partition tm-{a} <-> tm-{b} for {duration_ms} ms")
+                format!("partition tm-{a} <-> tm-{b} for {}", d(duration_ms))
             }
             FaultRequest::Delay { a, b, extra_ms, duration_ms } => {
-                format!("delay tm-{a} <-> tm-{b} by {extra_ms} ms for {duration_ms} ms")
+                format!("delay tm-{a} <-> tm-{b} by {} for {}", d(extra_ms), d(duration_ms))
             }
         }
     }
@@ -588,6 +591,8 @@ pub struct App {
     /// Sink output: only rows a reader sees (committed / not overwritten).
     pub visible_only: bool,
     pub export_dir: String,
+    /// The size of slide exports (pixels).
+    pub export_size: (u32, u32),
     /// The outcome of the last export.
     pub export_status: Option<Result<String, String>>,
     /// Where "Save / export" writes (named in the UI), the files' name stem (empty: one made
@@ -680,7 +685,8 @@ impl App {
             selected: None,
             tab: Tab::Watermarks,
             visible_only: true,
-            export_dir: "streamlab-charts".to_string(),
+            export_dir: crate::slides::default_export_dir().display().to_string(),
+            export_size: (1920, 1080),
             export_status: None,
             save_dir: crate::save::default_folder().display().to_string(),
             save_name: String::new(),
@@ -1044,6 +1050,29 @@ impl App {
                 }
             }
             Action::TourEnd => self.tour = None,
+            Action::ExportSlide(kind) => {
+                let cursor = self.time.cursor_ns;
+                let (selected, visible_only, dir, size) =
+                    (self.selected, self.visible_only, self.export_dir.clone(), self.export_size);
+                if let Some(session) = &mut self.session {
+                    let min_span = crate::view::timeline::min_span(&session.scenario);
+                    let window = self.timeline.window(session.run().end_ns, min_span);
+                    let dag = session.frame(cursor, selected, visible_only).dag.clone();
+                    let run = session.run();
+                    let slide = match kind {
+                        crate::slides::SlideKind::JobGraph => crate::slides::Slide::JobGraph {
+                            layout: &session.layout,
+                            dag: &dag,
+                            run,
+                            cursor_ns: cursor,
+                        },
+                        crate::slides::SlideKind::Timeline => {
+                            crate::slides::Slide::Timeline { run, window, cursor_ns: cursor }
+                        }
+                    };
+                    self.export_status = Some(crate::slides::export(&slide, size, Path::new(&dir)));
+                }
+            }
             Action::ExportCharts => {
                 if let Some(session) = &self.session {
                     let charts = &session.charts[session.shown];
@@ -1131,6 +1160,13 @@ impl App {
             });
         }
         egui::Panel::bottom("timeline").resizable(false).show(ui, |ui| {
+            panels::slides::export_menu_ui(
+                ui,
+                &mut self.export_dir,
+                &mut self.export_size,
+                &self.export_status,
+                &mut actions,
+            );
             let (end, min_span) = (session.run().end_ns, crate::view::timeline::min_span(&session.scenario));
             self.timeline.follow(cursor, end, min_span);
             panels::timeline::timeline_ui(ui, session.run(), cursor, &mut self.timeline, &mut actions);

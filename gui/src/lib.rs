@@ -14,6 +14,7 @@ pub mod panels;
 pub mod recording;
 pub mod save;
 pub mod scrub;
+pub mod slides;
 pub mod time_control;
 pub mod view;
 

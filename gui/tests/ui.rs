@@ -460,7 +460,7 @@ fn switching_the_guarantee_keeps_the_clicked_fault() {
     let faults = session.run().faults.as_ref().expect("run with the fork's schedule");
     assert!(faults.contains(&clicked), "the clicked crash is kept: {faults:?}");
     assert_eq!(session.schedule_labels[2], session.schedule_labels[1]);
-    assert!(session.run().final_world.restarts > 0);
+    assert!(session.run().final_world.restarts() > 0);
     // Back to the guarantee as written: the fork is shown again, nothing is re-run.
     h.get_by_role_and_label(Role::ComboBox, "Guarantee:").click();
     h.run_steps(2);

@@ -14,6 +14,7 @@ pub mod predict;
 pub mod save;
 pub mod scenario_bar;
 pub mod sinks;
+pub mod slides;
 pub mod storm;
 pub mod timeline;
 pub mod tour;

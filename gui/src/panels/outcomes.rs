@@ -225,8 +225,8 @@ fn comparison_ui(ui: &mut egui::Ui, session: &Session, actions: &mut Vec<Action>
             ui.label(r.sink);
             // The rest would not fit side by side: it is one hover away.
             ui.label(r.result).on_hover_text(format!(
-                "rows missing / extra / wrong: {} / {} / {}\nrestarts: {}\ncheckpoints: {}\nlatency p50 / p99: {} ms",
-                r.missing_rows, r.extra_rows, r.wrong_rows, r.restarts, r.checkpoints, r.latency_ms
+                "rows missing / extra / wrong: {} / {} / {}\nrestarts: {}\ncheckpoints: {}\nlatency p50 / p99: {}",
+                r.missing_rows, r.extra_rows, r.wrong_rows, r.restarts, r.checkpoints, r.latency
             ));
             if r.keeps_promise {
                 ui.colored_label(GOOD_COLOR, "yes").on_hover_text(r.promise);

@@ -195,7 +195,7 @@ pub fn caption(scenario: &Scenario, e: &TraceEvent) -> String {
     };
     let to =
         || plan.channels.get(e.channel as usize).map_or_else(String::new, |c| format!(" to {}", subtask(c.to as u32)));
-    let ms = |v: i64| scenario.format_time_ms(v);
+    let ms = |v: i64| crate::view::event_time_text(scenario, v);
     use TraceKind::*;
     match e.kind {
         SendRecord => format!("{s} sent a record (value {}){}", e.b, to()),

@@ -104,7 +104,8 @@ pub struct OutcomeRow {
     pub wrong_rows: usize,
     pub restarts: u32,
     pub checkpoints: String,
-    pub latency_ms: String,
+    /// p50 / p99 end-to-end latency.
+    pub latency: String,
 }
 
 pub fn rows(reports: &[VariantReport]) -> Vec<OutcomeRow> {
@@ -124,7 +125,11 @@ pub fn rows(reports: &[VariantReport]) -> Vec<OutcomeRow> {
             wrong_rows: r.outcome.wrong_rows.len(),
             restarts: r.restarts,
             checkpoints: format!("{} done, {} aborted", r.checkpoints_completed, r.checkpoints_aborted),
-            latency_ms: format!("{} / {}", r.latency_p50_ns / 1_000_000, r.latency_p99_ns / 1_000_000),
+            latency: format!(
+                "{} / {}",
+                crate::view::duration_text(r.latency_p50_ns),
+                crate::view::duration_text(r.latency_p99_ns)
+            ),
         })
         .collect()
 }

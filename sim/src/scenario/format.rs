@@ -110,6 +110,10 @@ pub struct ScenarioFile {
     pub checkpoints: Option<Checkpoints>,
     #[serde(default)]
     pub restart: RestartStrategy,
+    /// What a failure restarts: the pipelined regions with a task on the failed node
+    /// (`Region`, Flink's default) or the whole job (`Full`).
+    #[serde(default)]
+    pub failover: Option<crate::job::FailoverStrategy>,
     #[serde(default)]
     pub failure_detection: FailureDetection,
     #[serde(default)]

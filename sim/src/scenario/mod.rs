@@ -122,6 +122,8 @@ pub struct Scenario {
     pub checkpoint_settings: Option<Checkpoints>,
     pub guarantee: Guarantee,
     pub restart: RestartStrategy,
+    /// What a failure restarts (`crate::job::regions`).
+    pub failover: crate::job::FailoverStrategy,
     pub failure_detection: FailureDetection,
     /// Faults written in the file (swarm faults are drawn per seed: [`Scenario::faults_for_seed`]).
     pub faults: Vec<Fault>,
