@@ -86,10 +86,11 @@ pub enum Tab {
     Plots,
     Outcomes,
     Diff,
+    Save,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 8] = [
+    pub const ALL: [Tab; 9] = [
         Tab::Watermarks,
         Tab::Alignment,
         Tab::Events,
@@ -98,6 +99,7 @@ impl Tab {
         Tab::Plots,
         Tab::Outcomes,
         Tab::Diff,
+        Tab::Save,
     ];
     pub fn label(self) -> &'static str {
         match self {
@@ -109,6 +111,7 @@ impl Tab {
             Tab::Plots => "Charts",
             Tab::Outcomes => "Faults and outcomes",
             Tab::Diff => "Diff: this run vs its parent",
+            Tab::Save => "Save / export",
         }
     }
 }
@@ -136,6 +139,12 @@ pub enum Action {
     ShowTab(Tab),
     /// Stop the recording in progress (what is on screen stays).
     CancelRecording,
+    /// Save the shown run as a scenario file (its guarantee, sinks and faults; the seed pinned).
+    SaveScenario,
+    /// Export the shown run's visible sink output as CSV and JSON.
+    ExportSinkOutput,
+    /// Export the shown run's trace for Perfetto.
+    ExportTrace,
 }
 
 /// What a recording in progress is for: applied when it is done.
@@ -507,6 +516,25 @@ impl Session {
         self.diff.as_ref()
     }
 
+    /// Run `i` as a scenario file: the loaded file under the run's guarantee and sink kind, with
+    /// the run's whole fault schedule (the file's, then the clicked ones) and the seed pinned.
+    /// Loaded again, it records the same trace.
+    pub fn scenario_file_text(&self, i: usize) -> String {
+        let run = &self.runs[i];
+        let note = format!(
+            "saved from the streamlab workbench: \"{}\" of {} (seed {}): {}",
+            run.label, self.base.name, self.seed, self.schedule_labels[i]
+        );
+        crate::save::scenario_text(
+            &self.base.raw,
+            &run.scenario,
+            self.variants[i].1,
+            &run.final_world.faults,
+            self.seed,
+            &note,
+        )
+    }
+
     /// The provenance of `line` of the shown run's outcome table (built once per selection).
     pub fn select_line(&mut self, line: Option<usize>) {
         let Some(line) = line else {
@@ -559,6 +587,13 @@ pub struct App {
     pub export_size: (u32, u32),
     /// The outcome of the last export.
     pub export_status: Option<Result<String, String>>,
+    /// Where "Save / export" writes (named in the UI), the files' name stem (empty: one made
+    /// from the scenario and the run), whether files already there may be replaced, and how the
+    /// last save or export went.
+    pub save_dir: String,
+    pub save_name: String,
+    pub save_replace: bool,
+    pub save_status: Vec<Result<String, String>>,
     /// The knobs of the fault buttons.
     pub faults: FaultSettings,
     /// Which lines of the outcome table to show.
@@ -643,6 +678,10 @@ impl App {
             export_dir: crate::slides::default_export_dir().display().to_string(),
             export_size: (1920, 1080),
             export_status: None,
+            save_dir: crate::save::default_folder().display().to_string(),
+            save_name: String::new(),
+            save_replace: false,
+            save_status: Vec::new(),
             faults: FaultSettings::default(),
             ledger_filter: LedgerFilter::default(),
             event_filter: Default::default(),
@@ -661,6 +700,31 @@ impl App {
         }
         app.load(source, seed);
         app
+    }
+
+    /// The name stem "Save / export" uses: the one typed, else the scenario's and the run's.
+    pub fn save_stem(&self) -> String {
+        if !self.save_name.trim().is_empty() {
+            return crate::save::file_stem(&self.save_name);
+        }
+        match &self.session {
+            Some(session) => {
+                let scenario = match &session.source {
+                    ScenarioSource::File(p) => {
+                        p.file_stem().map_or_else(|| "scenario".to_string(), |s| s.to_string_lossy().into_owned())
+                    }
+                    ScenarioSource::Embedded => "clickstream".to_string(),
+                };
+                let run = if session.shown == 0 { "original".to_string() } else { format!("run{}", session.shown + 1) };
+                crate::save::file_stem(&format!("{scenario}-{run}"))
+            }
+            None => "run".to_string(),
+        }
+    }
+
+    /// `<folder>/<stem>.<extension>`.
+    pub fn save_path(&self, extension: &str) -> PathBuf {
+        Path::new(self.save_dir.trim()).join(format!("{}.{extension}", self.save_stem()))
     }
 
     /// Load and run a scenario. On error the previous session stays on screen with the error
@@ -896,6 +960,33 @@ impl App {
                     session.comparing = Some((session.shown, receiver));
                 }
             }
+            Action::SaveScenario => {
+                if let Some(session) = &self.session {
+                    let path = self.save_path("ron");
+                    self.save_status =
+                        vec![crate::save::write(&path, &session.scenario_file_text(session.shown), self.save_replace)];
+                }
+            }
+            Action::ExportSinkOutput => {
+                if let Some(session) = &self.session {
+                    let run = session.run();
+                    let rows = run.final_world.sink_store.visible();
+                    let csv = crate::save::sink_csv(&run.scenario, &rows);
+                    let json = crate::save::sink_json(&run.scenario, &rows);
+                    self.save_status = vec![
+                        crate::save::write(&self.save_path("sink.csv"), &csv, self.save_replace),
+                        crate::save::write(&self.save_path("sink.json"), &json, self.save_replace),
+                    ];
+                }
+            }
+            Action::ExportTrace => {
+                if let Some(session) = &self.session {
+                    let run = session.run();
+                    let path = self.save_path("trace.json");
+                    self.save_status =
+                        vec![crate::save::write_trace(&run.scenario, &run.trace, &path, self.save_replace)];
+                }
+            }
             Action::ExportSlide(kind) => {
                 let cursor = self.time.cursor_ns;
                 let (selected, visible_only, dir, size) =
@@ -992,6 +1083,7 @@ impl App {
         if self.tab == Tab::Diff {
             session.diff_with_parent(session.shown);
         }
+        let save_stem = self.save_stem();
         let session = self.session.as_ref().expect("checked above");
         let frame = &session.frame.as_ref().expect("built above").1;
         egui::Panel::top("transport").show(ui, |ui| {
@@ -1054,6 +1146,16 @@ impl App {
                 ),
                 Tab::Outcomes => panels::outcomes::outcomes_ui(ui, session, cursor, &mut self.faults, &mut actions),
                 Tab::Diff => panels::diff::diff_ui(ui, session, cursor, reference_progress, &mut actions),
+                Tab::Save => panels::save::save_ui(
+                    ui,
+                    session,
+                    &save_stem,
+                    &mut self.save_dir,
+                    &mut self.save_name,
+                    &mut self.save_replace,
+                    &self.save_status,
+                    &mut actions,
+                ),
             }
         });
         panels::predict::predict_window_ui(ui, session, &mut self.predict);

@@ -521,7 +521,7 @@ mod tests {
         let mut straight = replay(run.scenario.clone(), 3, untraced_options(), None, &fork.injections);
         straight.run_until(later);
         assert_eq!(fork.world_at(later).recorder.hash(), straight.recorder.hash());
-        assert!(!fork.world_at(later).nodes[2].alive || fork.final_world.restarts > 0);
+        assert!(!fork.world_at(later).nodes[2].alive || fork.final_world.restarts() > 0);
     }
 
     #[test]

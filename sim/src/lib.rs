@@ -13,6 +13,7 @@ pub mod export;
 pub mod external;
 pub mod faults;
 pub mod invariants;
+pub mod job;
 pub mod kernel;
 pub mod network;
 pub mod oracle;

@@ -257,7 +257,7 @@ pub fn run_variant(
         alignment_max_ns: alignments.iter().copied().max().unwrap_or(0),
         latency_p50_ns: oracle::percentile(&mut latencies, 50).unwrap_or(0),
         latency_p99_ns: oracle::percentile(&mut latencies, 99).unwrap_or(0),
-        restarts: world.restarts,
+        restarts: world.restarts(),
         stop,
         violations: world.violations.iter().map(|v| v.message.clone()).collect(),
         faults_not_injected: faults_not_injected(world),

@@ -9,18 +9,23 @@ use engine::checkpoint::{CheckpointCoordinator, CheckpointEvent, CheckpointMode}
 use engine::graph::SubtaskId;
 use engine::message::{Message, MessageKind};
 use engine::sink::SinkEffect;
-use engine::subtask::{Counters, Note, OperatorState, Output, Subtask};
+use engine::subtask::{Counters, Note, Output, Subtask};
 use engine::SourceRef;
 use serde::Serialize;
 
 use crate::external::{CheckpointStorage, SinkStore, SourceLog};
 use crate::faults::{Fault, Trigger};
 use crate::invariants::{CommitInvariant, TaskInvariants};
+use crate::job::task::{
+    apply_sink_effect, checkpoint_completed, deploy_subtask, next_source_read, note_late, persist_snapshot, HighWater,
+    SourceRead,
+};
+use crate::job::{Failover, JobMaster};
 use crate::kernel::{EventQueue, SimRng, Stream, TimeNs};
 use crate::recording::{
     CheckpointOutcome, CheckpointStats, MetricsBucket, Recorder, SubtaskCheckpointStats, TraceKind,
 };
-use crate::scenario::{Guarantee, NodeId, Scenario, SnapshotStyle, JOB_MANAGER};
+use crate::scenario::{NodeId, Scenario, SnapshotStyle, JOB_MANAGER};
 use crate::time_use::TimeUse;
 
 /// Something scheduled to happen. Events of an earlier job attempt are dropped on arrival (a
@@ -63,6 +68,9 @@ pub struct Task {
     pub node: NodeId,
     /// False when its node crashed or the job was cancelled, until the next restart.
     pub alive: bool,
+    /// The job attempt this task runs in (its region's last restart; events of an earlier
+    /// attempt of the task are stale).
+    pub attempt: u32,
     /// Processing cost of one record; control messages cost a tenth.
     pub record_cost_ns: TimeNs,
     pub busy_until_ns: TimeNs,
@@ -147,22 +155,17 @@ pub struct World {
     pub log: Arc<SourceLog>,
     pub sink_store: SinkStore,
     pub checkpoint_storage: CheckpointStorage,
-    pub coordinator: Option<CheckpointCoordinator>,
+    /// The job's rules: coordinator, failover, restore plans, the end of the job.
+    pub job: JobMaster,
     coordinator_tick_at: Option<TimeNs>,
     pub checkpoints: Vec<CheckpointStats>,
     pub recorder: Recorder,
     pub metrics: Vec<MetricsBucket>,
     bucket: MetricsBucket,
     options: RunOptions,
-    /// Job attempt: 0 at the start, +1 for every failover.
-    pub attempt: u32,
-    /// Restarts so far (what the restart strategy counts).
-    pub restarts: u32,
-    /// A failover happened and the restart is pending.
-    pub restarting: bool,
     /// Per partition, the next offset after the highest one any source read (at-most-once
     /// restarts from here: "the latest positions").
-    source_high_water: Vec<u64>,
+    high_water: HighWater,
     /// Stop-the-world snapshots: sources wait while this checkpoint runs.
     stw_checkpoint: Option<u64>,
     /// Invariant 4 of [`crate::invariants`]: commits only what a completed checkpoint covers.
@@ -183,12 +186,6 @@ pub struct World {
     pub finished_at_ns: Option<TimeNs>,
     /// When the last task finished (the last record left the job), final checkpoint aside.
     pub all_tasks_finished_ns: Option<TimeNs>,
-    /// The checkpoint that covers the job's final output, once completed.
-    final_checkpoint: Option<u64>,
-    /// Tasks that were notified of `final_checkpoint`.
-    final_notified: std::collections::BTreeSet<SubtaskId>,
-    /// Last triggered checkpoint at the moment every task had finished (None: not yet).
-    final_checkpoint_after: Option<u64>,
     stop: Option<StopReason>,
 }
 
@@ -202,16 +199,18 @@ impl World {
     pub fn with_faults(scenario: Arc<Scenario>, seed: u64, options: RunOptions, faults: Vec<Fault>) -> World {
         let mut gen_rng = SimRng::for_stream(seed, Stream::Generator);
         let log = Arc::new(SourceLog::build(&scenario.log, scenario.partitions, scenario.duration_ms, &mut gen_rng));
-        let config = scenario.checkpoint_config();
-        let mode = config.map(|c| c.mode);
+        let job = JobMaster::new(&scenario, 0, true);
+        let first = job.first_deployment();
+        let storage = CheckpointStorage::default();
         let tasks = (0..scenario.plan.subtasks.len())
             .map(|id| {
                 let operator = scenario.plan.subtasks[id].operator;
                 Task {
-                    subtask: Subtask::new(&scenario.plan, id, mode, 0, 0),
+                    subtask: deploy_subtask(&scenario, &storage, id, &first, 0).subtask,
                     operator,
                     node: scenario.node_of_subtask(id),
                     alive: true,
+                    attempt: 0,
                     record_cost_ns: scenario.record_cost_ns[operator],
                     busy_until_ns: 0,
                     run_at: None,
@@ -224,11 +223,6 @@ impl World {
             })
             .collect();
         let operators = scenario.plan.operators.len();
-        let coordinator = config.map(|c| {
-            let mut coordinator = CheckpointCoordinator::new(c, scenario.plan.subtasks.len(), 0);
-            coordinator.skip_idle_checkpoints();
-            coordinator
-        });
         let mut checkpoint_storage = CheckpointStorage::default();
         for f in &faults {
             if let Fault::CheckpointStorageFailure { checkpoint } = f {
@@ -244,11 +238,11 @@ impl World {
             queue: EventQueue::default(),
             net_rng: SimRng::for_stream(seed, Stream::Network),
             tasks,
-            source_high_water: vec![0; scenario.partitions as usize],
+            high_water: HighWater::new(scenario.partitions),
             log,
             sink_store: SinkStore::default(),
             checkpoint_storage,
-            coordinator,
+            job,
             coordinator_tick_at: None,
             checkpoints: Vec::new(),
             recorder: Recorder::new(options.keep_trace),
@@ -260,9 +254,6 @@ impl World {
                 ..MetricsBucket::default()
             },
             options,
-            attempt: 0,
-            restarts: 0,
-            restarting: false,
             stw_checkpoint: None,
             commits: CommitInvariant::default(),
             violations: Vec::new(),
@@ -272,16 +263,14 @@ impl World {
             events_processed: 0,
             finished_at_ns: None,
             all_tasks_finished_ns: None,
-            final_checkpoint_after: None,
-            final_checkpoint: None,
-            final_notified: std::collections::BTreeSet::new(),
             stop: None,
             scenario,
         };
         for i in 0..world.faults.len() {
             world.schedule_fault(i);
         }
-        world.start_tasks(0);
+        let first = world.job.first_deployment();
+        world.start_tasks(&first.tasks, 0);
         world.arm_coordinator();
         world.queue.schedule(options.metrics_bucket_ns, Event::MetricsTick);
         world
@@ -289,6 +278,26 @@ impl World {
 
     pub fn now_ns(&self) -> TimeNs {
         self.queue.now_ns()
+    }
+
+    /// The checkpoint coordinator (None without checkpoints).
+    pub fn coordinator(&self) -> Option<&CheckpointCoordinator> {
+        self.job.coordinator()
+    }
+
+    /// Job attempt: 0 at the start, +1 for every failover.
+    pub fn attempt(&self) -> u32 {
+        self.job.attempt()
+    }
+
+    /// Restarts so far (what the restart strategy counts).
+    pub fn restarts(&self) -> u32 {
+        self.job.restarts()
+    }
+
+    /// A failover happened and the restart is pending.
+    pub fn restarting(&self) -> bool {
+        self.job.is_restarting()
     }
 
     /// Counters per job attempt (earlier ones, then the current one), per subtask.
@@ -440,11 +449,11 @@ impl World {
     fn handle(&mut self, now: TimeNs, event: Event) {
         match event {
             Event::Deliver { channel, attempt, message } => {
-                if attempt != self.attempt {
-                    return;
-                }
                 let info = self.scenario.plan.channels[channel as usize];
                 let to = info.to;
+                if attempt != self.tasks[to].attempt {
+                    return;
+                }
                 if !self.tasks[to].alive {
                     // The receiver's process is gone, and its buffers with it.
                     let state = &mut self.channels[channel as usize];
@@ -468,16 +477,17 @@ impl World {
                 }
             }
             Event::Run { subtask, attempt } => {
-                if attempt != self.attempt {
+                let id = subtask as usize;
+                if attempt != self.tasks[id].attempt {
                     return;
                 }
-                let id = subtask as usize;
                 self.tasks[id].run_at = None;
                 self.run_task(id, now);
             }
             Event::Timer { subtask, attempt, at_ns } => {
                 let id = subtask as usize;
-                if attempt != self.attempt || self.tasks[id].timer_at != Some(at_ns) || !self.tasks[id].alive {
+                if attempt != self.tasks[id].attempt || self.tasks[id].timer_at != Some(at_ns) || !self.tasks[id].alive
+                {
                     return;
                 }
                 self.tasks[id].timer_at = None;
@@ -490,10 +500,10 @@ impl World {
                     return;
                 }
                 self.coordinator_tick_at = None;
-                if !self.nodes[JOB_MANAGER].alive || self.restarting {
+                if !self.nodes[JOB_MANAGER].alive || self.job.is_restarting() {
                     return;
                 }
-                let event = self.coordinator.as_mut().and_then(|c| c.on_tick(now));
+                let event = self.job.on_tick(now);
                 if let Some(event) = event {
                     self.on_checkpoint_event(event, now);
                 }
@@ -501,7 +511,9 @@ impl World {
             }
             Event::Trigger { subtask, attempt, checkpoint_id } => {
                 let id = subtask as usize;
-                if attempt != self.attempt || !self.tasks[id].alive || self.tasks[id].last_snapshot_id >= checkpoint_id
+                if attempt != self.tasks[id].attempt
+                    || !self.tasks[id].alive
+                    || self.tasks[id].last_snapshot_id >= checkpoint_id
                 {
                     return;
                 }
@@ -510,34 +522,26 @@ impl World {
                 self.drain_outputs(id);
             }
             Event::Ack { subtask, attempt, checkpoint_id, accepted } => {
-                if attempt != self.attempt || !self.nodes[JOB_MANAGER].alive {
+                if attempt != self.tasks[subtask as usize].attempt || !self.nodes[JOB_MANAGER].alive {
                     return;
                 }
-                let Some(coordinator) = self.coordinator.as_mut() else {
+                if self.job.coordinator().is_none() {
                     return;
-                };
-                let event = if accepted {
-                    coordinator.on_ack(subtask as usize, checkpoint_id, now)
-                } else {
-                    coordinator.on_decline(checkpoint_id, now)
-                };
-                if let Some(event) = event {
+                }
+                if let Some(event) = self.job.on_ack(subtask as usize, checkpoint_id, accepted, now) {
                     self.on_checkpoint_event(event, now);
                 }
                 self.arm_coordinator();
             }
             Event::Notify { subtask, attempt, checkpoint_id } => {
                 let id = subtask as usize;
-                if attempt != self.attempt || !self.tasks[id].alive {
+                if attempt != self.tasks[id].attempt || !self.tasks[id].alive {
                     return;
                 }
                 self.tasks[id].subtask.notify_checkpoint_complete(checkpoint_id);
                 self.drain_outputs(id);
-                if self.final_checkpoint.is_some_and(|f| checkpoint_id >= f) {
-                    self.final_notified.insert(id);
-                    if self.final_notified.len() == self.tasks.len() {
-                        self.finished_at_ns = Some(now);
-                    }
+                if self.job.on_notified(id, checkpoint_id) {
+                    self.finished_at_ns = Some(now);
                 }
             }
             Event::MetricsTick => {
@@ -632,29 +636,14 @@ impl World {
         if self.stw_checkpoint.is_some() {
             return; // stop-the-world: rescheduled when the checkpoint ends
         }
-        // The next readable entry: the earliest-appended among the partitions' next offsets.
-        let mut next: Option<(TimeNs, u32, u64)> = None;
-        let mut upcoming: Option<TimeNs> = None;
-        let mut exhausted = true;
-        for (partition, offset) in self.tasks[id].subtask.source_positions() {
-            let Some(entry) = self.log.entry(SourceRef { partition, offset }) else {
-                continue;
-            };
-            exhausted = false;
-            if entry.append_ns <= now {
-                if next.is_none_or(|(t, p, _)| (entry.append_ns, partition) < (t, p)) {
-                    next = Some((entry.append_ns, partition, offset));
-                }
-            } else {
-                upcoming = Some(upcoming.map_or(entry.append_ns, |u: TimeNs| u.min(entry.append_ns)));
-            }
-        }
+        let SourceRead { next, upcoming, exhausted } = next_source_read(&self.tasks[id].subtask, &self.log, now);
         match next {
             Some((_, partition, offset)) => {
                 let at = SourceRef { partition, offset };
-                let event = self.log.event(at).expect("entry exists");
-                let high = &mut self.source_high_water[partition as usize];
-                *high = (*high).max(offset + 1);
+                let Some(event) = self.log.event(at) else {
+                    return; // next_source_read only names entries that exist
+                };
+                self.high_water.on_read(partition, offset);
                 let slow = self.slow_factor(self.tasks[id].node, now);
                 let task = &mut self.tasks[id];
                 task.subtask.handle_source_record(partition, offset, event, now);
@@ -711,7 +700,7 @@ impl World {
             return;
         }
         task.run_at = Some(at);
-        self.queue.schedule(at, Event::Run { subtask: id as u32, attempt: self.attempt });
+        self.queue.schedule(at, Event::Run { subtask: id as u32, attempt: task.attempt });
     }
 
     fn arm_timer(&mut self, id: SubtaskId) {
@@ -720,7 +709,7 @@ impl World {
         if wanted != task.timer_at {
             task.timer_at = wanted;
             if let Some(at) = wanted {
-                self.queue.schedule(at, Event::Timer { subtask: id as u32, attempt: self.attempt, at_ns: at });
+                self.queue.schedule(at, Event::Timer { subtask: id as u32, attempt: task.attempt, at_ns: at });
             }
         }
     }
@@ -755,7 +744,8 @@ impl World {
             Message::EndOfInput => (TraceKind::SendEndOfInput, 0),
         };
         self.recorder.record(now, kind, from as u32, channel as u32, arrival as i64, payload);
-        self.queue.schedule(arrival, Event::Deliver { channel: channel as u32, attempt: self.attempt, message });
+        let attempt = self.tasks[from].attempt;
+        self.queue.schedule(arrival, Event::Deliver { channel: channel as u32, attempt, message });
     }
 
     // ---- outputs ------------------------------------------------------------------------------
@@ -805,26 +795,25 @@ impl World {
             checkpoint_id as i64,
             report.state_size_bytes as i64,
         );
-        let accepted = self.checkpoint_storage.write(checkpoint_id, id, report.state);
-        if accepted {
-            self.checkpoint_storage.write_channel_state(checkpoint_id, id, report.channel_state);
-        }
+        let state_size_bytes = report.state_size_bytes;
+        let alignment_started_ns = report.alignment_started_ns;
+        let accepted = persist_snapshot(&mut self.checkpoint_storage, id, report);
         if let Some(stats) = self.checkpoints.iter_mut().rev().find(|c| c.id == checkpoint_id) {
             stats.subtasks.push(SubtaskCheckpointStats {
                 subtask: id,
                 start_delay_ns: first_barrier_ns.saturating_sub(stats.triggered_ns),
-                alignment_ns: now.saturating_sub(report.alignment_started_ns),
+                alignment_ns: now.saturating_sub(alignment_started_ns),
                 sync_ns,
                 async_ns,
-                state_size_bytes: report.state_size_bytes,
+                state_size_bytes,
             });
         }
         let arrival = self.transit_arrival(node, JOB_MANAGER, now + sync_ns + async_ns);
-        self.queue.schedule(arrival, Event::Ack { subtask: id as u32, attempt: self.attempt, checkpoint_id, accepted });
+        let attempt = self.tasks[id].attempt;
+        self.queue.schedule(arrival, Event::Ack { subtask: id as u32, attempt, checkpoint_id, accepted });
     }
 
     fn on_sink_effect(&mut self, id: SubtaskId, effect: SinkEffect, now: TimeNs) {
-        let sink = self.tasks[id].operator;
         let (kind, a, b) = match &effect {
             SinkEffect::Append(r) => (TraceKind::SinkAppend, r.key as i64, r.value),
             SinkEffect::Upsert(r) => (TraceKind::SinkUpsert, r.key as i64, r.value),
@@ -836,17 +825,14 @@ impl World {
             SinkEffect::Recover { commit, .. } => (TraceKind::SinkRecover, commit.len() as i64, 0),
         };
         self.recorder.record(now, kind, id as u32, 0, a, b);
-        for message in self.commits.on_sink_effect(&effect) {
-            self.violate(now, Some(id), message);
-        }
         let precommit = match &effect {
             SinkEffect::PreCommit { checkpoint_id, .. } => Some(*checkpoint_id),
             _ => None,
         };
-        if let Some(timeout) = self.scenario.transaction_timeout_ns {
-            self.sink_store.expire_transactions(now, timeout);
+        let scenario = Arc::clone(&self.scenario);
+        for message in apply_sink_effect(&scenario, &mut self.sink_store, &mut self.commits, id, effect, now) {
+            self.violate(now, Some(id), message);
         }
-        self.sink_store.apply(sink, id, effect, now);
         for i in self.sink_store.take_newly_visible() {
             let latency_ms = now.saturating_sub(self.sink_store.rows[i].row.ingest_ns) / 1_000_000;
             self.bucket.rows_visible += 1;
@@ -860,14 +846,12 @@ impl World {
 
     fn on_note(&mut self, id: SubtaskId, note: Note, now: TimeNs) {
         let s = id as u32;
+        note_late(&note, &mut self.late_sources);
         match note {
-            Note::LateDropped { key, timestamp_ms, source } => {
-                self.late_sources.insert(source);
+            Note::LateDropped { key, timestamp_ms, .. } => {
                 self.recorder.record(now, TraceKind::LateDropped, s, 0, key as i64, timestamp_ms)
             }
-            Note::LateForSomeWindows { source } => {
-                self.late_sources.insert(source);
-            }
+            Note::LateForSomeWindows { .. } => {}
             Note::AlignmentStarted { checkpoint_id, input } => {
                 self.recorder.record(now, TraceKind::AlignmentStarted, s, 0, checkpoint_id as i64, input as i64);
                 self.fire_crash_triggers(now, |t| {
@@ -888,23 +872,16 @@ impl World {
     }
 
     fn on_task_finished(&mut self, id: SubtaskId, now: TimeNs) {
-        // A checkpoint in flight may wait for this task's ack, but a finished task will never
-        // see its barrier: snapshot it directly (as Flink does for finished tasks).
-        if let Some(pending) = self.coordinator.as_ref().and_then(|c| c.pending()) {
-            let checkpoint_id = pending.id;
-            if self.tasks[id].last_snapshot_id < checkpoint_id {
-                self.queue.schedule(now, Event::Trigger { subtask: id as u32, attempt: self.attempt, checkpoint_id });
-            }
+        let reaction = self.job.on_task_finished(id);
+        if let Some(checkpoint_id) = reaction.trigger.filter(|&cp| self.tasks[id].last_snapshot_id < cp) {
+            let attempt = self.tasks[id].attempt;
+            self.queue.schedule(now, Event::Trigger { subtask: id as u32, attempt, checkpoint_id });
         }
-        if self.tasks.iter().all(|t| t.subtask.is_finished()) {
+        if reaction.all_finished {
             self.all_tasks_finished_ns = Some(now);
-            match &self.coordinator {
-                // Without checkpoints, sinks committed at end of input: the job is done.
-                None => self.finished_at_ns = Some(now),
-                // The final output must be covered by a checkpoint *triggered* after this point:
-                // one already in flight snapshotted the sinks before their last writes.
-                Some(c) => self.final_checkpoint_after = Some(c.last_triggered()),
-            }
+        }
+        if reaction.job_finished {
+            self.finished_at_ns = Some(now);
         }
     }
 
@@ -913,13 +890,12 @@ impl World {
     /// The job is done and a checkpoint taken after it finished has completed (so transactional
     /// sinks committed everything): no more checkpoints.
     fn checkpointing_done(&self) -> bool {
-        let latest = self.coordinator.as_ref().and_then(|c| c.latest_completed());
-        self.final_checkpoint_after.is_some_and(|after| latest.is_some_and(|l| l > after))
+        self.job.checkpointing_done()
     }
 
     /// A task did something a snapshot would see; wakes a coordinator asleep over idle time.
     fn note_activity(&mut self, now: TimeNs) {
-        if self.coordinator.as_mut().is_some_and(|c| c.note_activity(now)) {
+        if self.job.note_activity(now) {
             self.arm_coordinator();
         }
     }
@@ -928,7 +904,7 @@ impl World {
         if self.checkpointing_done() {
             return;
         }
-        let Some(c) = &self.coordinator else { return };
+        let Some(c) = self.job.coordinator() else { return };
         if c.is_dormant() {
             self.coordinator_tick_at = None;
             return;
@@ -941,6 +917,7 @@ impl World {
     }
 
     fn on_checkpoint_event(&mut self, event: CheckpointEvent, now: TimeNs) {
+        let reaction = self.job.on_checkpoint_event(&event);
         match event {
             CheckpointEvent::Triggered { id } => {
                 self.recorder.record(now, TraceKind::CheckpointTriggered, 0, 0, id as i64, 0);
@@ -953,16 +930,10 @@ impl World {
                 if self.scenario.snapshot_style() == SnapshotStyle::StopTheWorld {
                     self.stw_checkpoint = Some(id);
                 }
-                // Sources start it; finished tasks (which will never see a barrier) snapshot directly.
-                let targets: Vec<SubtaskId> = (0..self.tasks.len())
-                    .filter(|&t| self.tasks[t].subtask.is_source() || self.tasks[t].subtask.is_finished())
-                    .collect();
-                for t in targets {
+                for t in reaction.trigger {
                     let arrival = self.transit_arrival(JOB_MANAGER, self.tasks[t].node, now);
-                    self.queue.schedule(
-                        arrival,
-                        Event::Trigger { subtask: t as u32, attempt: self.attempt, checkpoint_id: id },
-                    );
+                    let attempt = self.tasks[t].attempt;
+                    self.queue.schedule(arrival, Event::Trigger { subtask: t as u32, attempt, checkpoint_id: id });
                 }
                 self.fire_crash_triggers(now, |t| *t == Trigger::OnCheckpointTrigger(id));
             }
@@ -971,25 +942,17 @@ impl World {
                 if let Some(stats) = self.checkpoints.iter_mut().rev().find(|c| c.id == id) {
                     stats.outcome = CheckpointOutcome::Completed { at_ns: now };
                 }
-                self.commits.on_checkpoint_completed(id);
+                checkpoint_completed(&mut self.commits, &mut self.checkpoint_storage, id);
                 self.end_stop_the_world(id, now);
-                self.checkpoint_storage.discard_before(id);
                 self.fire_crash_triggers(now, |t| *t == Trigger::AfterCheckpointComplete(id));
-                if self.nodes[JOB_MANAGER].alive {
+                if reaction.notify && self.nodes[JOB_MANAGER].alive {
                     for t in 0..self.tasks.len() {
                         let arrival = self.transit_arrival(JOB_MANAGER, self.tasks[t].node, now);
-                        self.queue.schedule(
-                            arrival,
-                            Event::Notify { subtask: t as u32, attempt: self.attempt, checkpoint_id: id },
-                        );
+                        let attempt = self.tasks[t].attempt;
+                        self.queue.schedule(arrival, Event::Notify { subtask: t as u32, attempt, checkpoint_id: id });
                     }
                 }
-                if self.final_checkpoint_after.is_some_and(|after| id > after) {
-                    // Every task had finished and this checkpoint covers their final output.
-                    // The job ends once every task heard of it (so transactional sinks have
-                    // committed): a crash before that still fails over and recovers.
-                    self.final_checkpoint = Some(id);
-                    self.final_notified.clear();
+                if reaction.is_final {
                     self.queue.retain(|e| !matches!(e, Event::CoordinatorTick));
                     self.coordinator_tick_at = None;
                 }
@@ -1098,35 +1061,44 @@ impl World {
         self.queue.schedule(detect_at, Event::FailureDetected { node: node as u32, incarnation });
     }
 
-    /// Global failover: cancel every task, then restart after the strategy's delay.
+    /// Failover: cancel the failed regions' tasks (every task under full failover), then
+    /// restart them after the strategy's delay ([`JobMaster::on_failure`] decides).
     fn on_failure_detected(&mut self, node: NodeId, now: TimeNs) {
-        if self.restarting || self.finished_at_ns.is_some() {
+        if self.finished_at_ns.is_some() {
             return;
         }
+        let placement: Vec<NodeId> = self.tasks.iter().map(|t| t.node).collect();
+        let (tasks, attempt, aborted, restart_after_ns, failed) = match self.job.on_failure(node, &placement, now) {
+            Failover::Ignored => return,
+            Failover::Restart { tasks, attempt, restart_after_ns, aborted } => {
+                (tasks, attempt, aborted, restart_after_ns, false)
+            }
+            Failover::Failed { tasks, attempt, aborted } => (tasks, attempt, aborted, None, true),
+        };
         self.recorder.record(now, TraceKind::FailureDetected, node as u32, 0, 0, 0);
-        self.attempt += 1;
-        self.restarts += 1;
-        for (task, time) in self.tasks.iter_mut().zip(&mut self.time_use) {
+        for &id in &tasks {
+            let task = &mut self.tasks[id];
             task.alive = false;
+            task.attempt = attempt;
             task.subtask.clear_inputs();
-            time.unblocked(now);
+            self.time_use[id].unblocked(now);
         }
         self.stw_checkpoint = None;
-        if let Some(event) = self.coordinator.as_mut().and_then(|c| c.on_job_restart(now)) {
+        if let Some(event) = aborted {
             self.on_checkpoint_event(event, now);
         }
-        match self.scenario.restart.delay_ms(self.restarts) {
-            Some(delay_ms) => {
-                self.restarting = true;
-                self.queue.schedule(now + delay_ms * 1_000_000, Event::JobRestart);
-            }
-            None => self.stop = Some(StopReason::JobFailed),
+        if failed {
+            self.stop = Some(StopReason::JobFailed);
+        } else if let Some(delay_ns) = restart_after_ns {
+            self.queue.schedule(now + delay_ns, Event::JobRestart);
         }
     }
 
     fn restart_job(&mut self, now: TimeNs) {
-        // Wait for the nodes the job needs; a node that never returns gives its tasks away.
-        let needed: Vec<NodeId> = self.tasks.iter().map(|t| t.node).chain([JOB_MANAGER]).collect();
+        // Wait for the nodes the restarted tasks need; a node that never returns gives its
+        // tasks away.
+        let restarting: Vec<SubtaskId> = self.job.pending_restart().collect();
+        let needed: Vec<NodeId> = restarting.iter().map(|&t| self.tasks[t].node).chain([JOB_MANAGER]).collect();
         if let Some(&down) = needed.iter().find(|&&n| !self.nodes[n].alive) {
             // The earliest return of that node (min: independent of the heap's internal order).
             let back = self.queue.iter_unsorted().filter_map(|(t, e)| match e {
@@ -1152,54 +1124,40 @@ impl World {
             }
             return;
         }
-        self.restarting = false;
-        let restore_from = match self.scenario.guarantee {
-            Guarantee::AtMostOnce => None,
-            _ => self.coordinator.as_ref().and_then(|c| c.latest_completed()),
-        };
+        let plan = self.job.restart(now, &self.high_water);
         self.recorder.record(
             now,
             TraceKind::JobRestarted,
             0,
             0,
-            self.attempt as i64,
-            restore_from.map_or(-1, |c| c as i64),
+            plan.attempt as i64,
+            plan.restore_from.map_or(-1, |c| c as i64),
         );
-        let mode: Option<CheckpointMode> = self.scenario.checkpoint_config().map(|c| c.mode);
-        let high_water: Vec<(u32, u64)> =
-            self.source_high_water.iter().enumerate().map(|(p, o)| (p as u32, *o)).collect();
         let mut restored_occupancy: Vec<(usize, u32)> = Vec::new();
-        self.earlier_attempts.push(self.tasks.iter().map(|t| t.subtask.counters()).collect());
-        for id in 0..self.tasks.len() {
-            let state: Option<OperatorState> = restore_from
-                .and_then(|cp| self.checkpoint_storage.get(cp))
-                .and_then(|snapshots| snapshots.get(&id).cloned());
-            let mut subtask = match state {
-                Some(state) => {
-                    let channel_state = self.checkpoint_storage.channel_state(restore_from.unwrap_or(0), id);
-                    // Restored in-flight data re-enters the channels: it occupies their buffers.
-                    for (input, messages) in channel_state.iter().enumerate() {
-                        let c = self.scenario.plan.subtasks[id].inputs[input];
-                        restored_occupancy.push((c, messages.len() as u32));
-                    }
-                    Subtask::restored_with_channel_state(
-                        &self.scenario.plan,
-                        id,
-                        mode,
-                        self.attempt,
-                        now,
-                        state,
-                        channel_state,
-                    )
-                }
-                None => Subtask::new(&self.scenario.plan, id, mode, self.attempt, now),
-            };
-            if self.scenario.guarantee == Guarantee::AtMostOnce {
-                subtask.set_source_positions(&high_water);
+        // Counters of the replaced tasks go to the attempt that ends (a task that keeps running
+        // in another region keeps counting).
+        let replaced: Vec<Counters> = (0..self.tasks.len())
+            .map(|id| if plan.tasks.contains(&id) { self.tasks[id].subtask.counters() } else { Counters::default() })
+            .collect();
+        self.earlier_attempts.push(replaced);
+        let scenario = Arc::clone(&self.scenario);
+        for &id in &plan.tasks {
+            let deployed = deploy_subtask(&scenario, &self.checkpoint_storage, id, &plan, now);
+            if let Some(cp) = deployed.missing_state {
+                self.violate(
+                    now,
+                    Some(id),
+                    format!("attempt {}: no state of subtask {id} in checkpoint {cp}", plan.attempt),
+                );
+            }
+            // Restored in-flight data re-enters the channels: it occupies their buffers.
+            for (input, &messages) in deployed.restored_in_flight.iter().enumerate() {
+                restored_occupancy.push((scenario.plan.subtasks[id].inputs[input], messages as u32));
             }
             let task = &mut self.tasks[id];
-            task.subtask = subtask;
+            task.subtask = deployed.subtask;
             task.alive = true;
+            task.attempt = plan.attempt;
             task.busy_until_ns = now;
             task.run_at = None;
             task.timer_at = None;
@@ -1208,25 +1166,21 @@ impl World {
             task.checks = TaskInvariants::default();
             task.backpressured = false;
             self.time_use[id].unblocked(now);
-        }
-        for channel in &mut self.channels {
-            *channel = ChannelState::default();
+            // Its input channels start empty (a region's channels stay inside the region).
+            for &c in &scenario.plan.subtasks[id].inputs {
+                self.channels[c] = ChannelState::default();
+            }
         }
         for (c, n) in restored_occupancy {
             self.channels[c].occupancy += n;
         }
-        self.final_checkpoint_after = None;
-        self.final_checkpoint = None;
-        self.start_tasks(now);
-        if let Some(c) = self.coordinator.as_mut() {
-            c.on_job_restart(now);
-        }
+        self.start_tasks(&plan.tasks, now);
         self.arm_coordinator();
     }
 
     /// Let fresh (or restored) tasks say what they have to say, and start the sources.
-    fn start_tasks(&mut self, now: TimeNs) {
-        for id in 0..self.tasks.len() {
+    fn start_tasks(&mut self, tasks: &[SubtaskId], now: TimeNs) {
+        for &id in tasks {
             self.drain_outputs(id);
             if self.tasks[id].subtask.is_source() {
                 self.schedule_run(id, now);
@@ -1345,6 +1299,6 @@ mod tests {
         let detected = kinds.iter().position(|k| *k == TraceKind::FailureDetected).expect("detected");
         let restarted = kinds.iter().position(|k| *k == TraceKind::JobRestarted).expect("restarted");
         assert!(crash < detected && detected < restarted);
-        assert_eq!(w.restarts, 1);
+        assert_eq!(w.restarts(), 1);
     }
 }

@@ -307,11 +307,12 @@ impl DagState {
             let Event::Deliver { channel, attempt, message } = event else {
                 continue;
             };
-            // A message of an earlier attempt is dropped on arrival: it is not really there.
-            if *attempt != world.attempt {
+            // A message of an earlier attempt of its receiver is dropped on arrival: it is not
+            // really there.
+            let channel = *channel as usize;
+            if *attempt != world.tasks[plan.channels[channel].to].attempt {
                 continue;
             }
-            let channel = *channel as usize;
             let send_ns = sends.send_time(channel, arrival_ns, cursor_ns);
             let progress = match send_ns {
                 Some(s) if arrival_ns > s => {
@@ -326,7 +327,7 @@ impl DagState {
                 send_ns,
                 arrival_ns,
                 progress,
-                doomed: world.restarting || !world.tasks[plan.channels[channel].to].alive,
+                doomed: world.restarting() || !world.tasks[plan.channels[channel].to].alive,
             });
         }
         in_flight.sort_by(|a, b| {
@@ -366,8 +367,8 @@ impl DagState {
             subtasks,
             down,
             link_faults,
-            restarting: world.restarting,
-            attempt: world.attempt,
+            restarting: world.restarting(),
+            attempt: world.attempt(),
         }
     }
 }

@@ -134,6 +134,52 @@ pub fn rows(reports: &[VariantReport]) -> Vec<OutcomeRow> {
         .collect()
 }
 
+/// One setup's cost on the compared seed and faults: what the cost view plots.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cost {
+    pub variant: (Guarantee, SinkKind),
+    /// "exactly-once · two-phase-commit".
+    pub label: String,
+    pub latency_p50_ms: f64,
+    pub latency_p99_ms: f64,
+    /// Source records fully processed per second of virtual time.
+    pub throughput_per_s: f64,
+    pub lost_records: usize,
+    pub duplicated_records: usize,
+}
+
+/// Every compared setup's cost, and the largest of each measure (the bars' full length; at least
+/// 1 so that an all-zero measure draws empty bars, not a division by zero).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Costs {
+    pub rows: Vec<Cost>,
+    pub max_latency_ms: f64,
+    pub max_throughput_per_s: f64,
+    pub max_records: usize,
+}
+
+pub fn costs(reports: &[VariantReport]) -> Costs {
+    let rows: Vec<Cost> = reports
+        .iter()
+        .map(|r| Cost {
+            variant: (r.guarantee, r.sink),
+            label: format!("{} · {}", r.guarantee.label(), r.sink.label()),
+            latency_p50_ms: r.latency_p50_ns as f64 / 1e6,
+            latency_p99_ms: r.latency_p99_ns as f64 / 1e6,
+            throughput_per_s: r.throughput_per_s as f64,
+            lost_records: r.outcome.lost_records.len(),
+            duplicated_records: r.outcome.duplicated_records.len(),
+        })
+        .collect();
+    let max = |f: fn(&Cost) -> f64| rows.iter().map(f).fold(1.0f64, f64::max);
+    Costs {
+        max_latency_ms: max(|c| c.latency_p99_ms.max(c.latency_p50_ms)),
+        max_throughput_per_s: max(|c| c.throughput_per_s),
+        max_records: rows.iter().map(|c| c.lost_records.max(c.duplicated_records)).max().unwrap_or(0).max(1),
+        rows,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,6 +207,13 @@ mod tests {
         let two_phase = table.iter().find(|r| r.guarantee == "exactly-once" && r.sink == "two-phase-commit").unwrap();
         assert_eq!(two_phase.result, "exact", "{two_phase:?}");
         assert!(two_phase.keeps_promise);
+        // The cost view: one bar set per setup, scaled to the largest.
+        let c = costs(&reports);
+        assert_eq!(c.rows.len(), reports.len());
+        assert!(c.rows.iter().all(|r| r.latency_p50_ms <= r.latency_p99_ms && r.latency_p99_ms <= c.max_latency_ms));
+        let amo = c.rows.iter().find(|r| r.variant.0 == Guarantee::AtMostOnce).unwrap();
+        assert_eq!(amo.lost_records, at_most_once.lost_records);
+        assert!(c.max_records >= amo.lost_records && c.max_throughput_per_s > 1.0);
         // The fork itself against the original: exactly-once state, plain sink.
         let versus = versus_original(&run, &fork);
         assert_ne!(versus.class(), OutcomeClass::Loss, "{}", summary(&versus));

@@ -83,7 +83,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
-use engine::checkpoint::{CheckpointCoordinator, CheckpointEvent};
+use engine::checkpoint::CheckpointEvent;
 use engine::graph::SubtaskId;
 use engine::message::Message;
 use engine::subtask::{Note, Output, Subtask};
@@ -94,8 +94,12 @@ use madsim::time::Instant;
 
 use sim::external::{CheckpointStorage, SinkStore, SourceLog, StoredRow};
 use sim::invariants::{CommitInvariant, TaskInvariants};
+use sim::job::task::{
+    apply_sink_effect, checkpoint_completed, deploy_subtask, next_source_read, note_late, persist_snapshot, HighWater,
+};
+use sim::job::{Failover, JobMaster, RestorePlan};
 use sim::kernel::{SimRng, Stream};
-use sim::scenario::{Guarantee, NodeId, Scenario, JOB_MANAGER};
+use sim::scenario::{NodeId, Scenario, JOB_MANAGER};
 
 pub mod storm;
 
@@ -248,7 +252,7 @@ struct Externals {
     store: SinkStore,
     storage: CheckpointStorage,
     /// Per partition, one past the highest offset any source read (at-most-once restarts here).
-    high_water: Vec<u64>,
+    high_water: HighWater,
     end: Option<(MadsimStop, u64)>,
     restarts: u32,
     checkpoints_completed: u32,
@@ -313,7 +317,7 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, log: Arc<SourceLog>, faul
         scenario,
         log,
         start: virtual_now(),
-        ext: Mutex::new(Externals { high_water: vec![0; partitions], ..Externals::default() }),
+        ext: Mutex::new(Externals { high_water: HighWater::new(partitions as u32), ..Externals::default() }),
     });
     if let Some(net) = &faults.network {
         let latency =
@@ -424,16 +428,14 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, log: Arc<SourceLog>, faul
 /// What the job manager tells task managers to run.
 #[derive(Debug)]
 struct Deployment {
-    attempt: u32,
-    /// The completed checkpoint to restore (None: fresh state).
-    restore_from: Option<u64>,
+    /// The attempt, the subtasks to (re)deploy and what they start from (`sim::job`).
+    plan: RestorePlan,
     /// Node of every subtask.
     placement: Vec<NodeId>,
-    /// At-most-once: where sources start reading instead ("the latest positions").
-    positions: Option<Vec<(u32, u64)>>,
 }
 
-/// Application messages, carried in order by the link layer.
+/// Application messages, carried in order by the link layer. `attempt` is the sending (or
+/// addressed) subtask's attempt, except where noted.
 #[derive(Clone, Debug)]
 enum Envelope {
     /// Task manager to task manager: a message on a channel.
@@ -443,14 +445,17 @@ enum Envelope {
         message: Message,
     },
     Deploy(Arc<Deployment>),
+    /// Cancel `tasks`: from now on they run in `attempt` (failover).
     Cancel {
         attempt: u32,
+        tasks: Arc<Vec<SubtaskId>>,
     },
     Trigger {
         attempt: u32,
         checkpoint_id: u64,
         subtasks: Vec<SubtaskId>,
     },
+    /// `attempt`: the job's attempt when sent; tasks deployed later do not get it.
     Notify {
         attempt: u32,
         checkpoint_id: u64,
@@ -465,25 +470,11 @@ enum Envelope {
         attempt: u32,
         subtask: SubtaskId,
     },
+    /// The local subtasks (with their attempts) that were notified of `checkpoint_id`.
     Notified {
-        attempt: u32,
         checkpoint_id: u64,
+        tasks: Vec<(SubtaskId, u32)>,
     },
-}
-
-impl Envelope {
-    fn attempt(&self) -> u32 {
-        match self {
-            Envelope::Deploy(d) => d.attempt,
-            Envelope::Data { attempt, .. }
-            | Envelope::Cancel { attempt }
-            | Envelope::Trigger { attempt, .. }
-            | Envelope::Notify { attempt, .. }
-            | Envelope::Ack { attempt, .. }
-            | Envelope::Finished { attempt, .. }
-            | Envelope::Notified { attempt, .. } => *attempt,
-        }
-    }
 }
 
 /// One datagram. `src` is the sender's session, `dst` the receiver's as the sender knows it.
@@ -824,17 +815,18 @@ enum Phase {
     /// Waiting for every task manager to register before the first deployment.
     Starting,
     Running,
-    /// A failover happened; redeploy at this time (once every task manager is up).
+    /// A failover happened; redeploy the cancelled tasks at this time (once their task
+    /// managers are up).
     Restarting {
         at_ns: u64,
     },
     Over,
 }
 
+/// The job manager's process: registration, heartbeats and messages around the shared
+/// [`JobMaster`], which makes every decision about the job.
 struct JobManager {
     shared: Arc<Shared>,
-    attempt: u32,
-    restarts: u32,
     phase: Phase,
     /// Per task manager (index = node - 1): its registered session, last heartbeat, and
     /// whether its heartbeats timed out since.
@@ -842,15 +834,8 @@ struct JobManager {
     last_heartbeat_ns: Vec<u64>,
     suspected: Vec<bool>,
     placement: Vec<NodeId>,
-    coordinator: Option<CheckpointCoordinator>,
-    /// Highest checkpoint id triggered so far.
-    last_triggered: u64,
-    finished: BTreeSet<SubtaskId>,
-    /// Every subtask finished once checkpoints up to this id had been triggered: the next
-    /// checkpoint to complete is the final one.
-    final_after: Option<u64>,
-    final_checkpoint: Option<u64>,
-    notified: BTreeSet<NodeId>,
+    /// Created at the first deployment.
+    job: Option<JobMaster>,
     next_check_ns: u64,
 }
 
@@ -859,19 +844,12 @@ async fn job_manager(shared: Arc<Shared>) {
     let tms = shared.task_managers();
     let plan = &shared.scenario.plan;
     let mut jm = JobManager {
-        attempt: 0,
-        restarts: 0,
         phase: Phase::Starting,
         registered: vec![None; tms],
         last_heartbeat_ns: vec![0; tms],
         suspected: vec![false; tms],
         placement: (0..plan.subtasks.len()).map(|s| shared.scenario.node_of_subtask(s)).collect(),
-        coordinator: None,
-        last_triggered: 0,
-        finished: BTreeSet::new(),
-        final_after: None,
-        final_checkpoint: None,
-        notified: BTreeSet::new(),
+        job: None,
         next_check_ns: 0,
         shared: shared.clone(),
     };
@@ -884,8 +862,8 @@ async fn job_manager(shared: Arc<Shared>) {
         for (node, session) in heartbeats.drain(..) {
             jm.on_heartbeat(node, session, now, &mut link);
         }
-        for (from, envelope) in delivered.drain(..) {
-            jm.on_envelope(from, envelope, now, &mut link);
+        for (_, envelope) in delivered.drain(..) {
+            jm.on_envelope(envelope, now, &mut link);
         }
         jm.tick(now, &mut link);
         link.flush(now).await;
@@ -925,7 +903,7 @@ impl JobManager {
                 self.registered[tm] = Some(session);
                 self.last_heartbeat_ns[tm] = now;
                 self.suspected[tm] = false;
-                self.on_failure(now, link);
+                self.on_failure(node, now, link);
                 return;
             }
             Some(_) => {}
@@ -936,44 +914,44 @@ impl JobManager {
         self.suspected[tm] = false;
     }
 
-    fn on_envelope(&mut self, from: NodeId, envelope: Envelope, now: u64, link: &mut Link) {
-        if envelope.attempt() != self.attempt || self.phase != Phase::Running {
+    /// Is a message from `subtask` in `attempt` current (not from a cancelled attempt)?
+    fn current(&self, subtask: SubtaskId, attempt: u32) -> bool {
+        self.job.as_ref().is_some_and(|j| subtask < self.placement.len() && j.task_attempt(subtask) == attempt)
+    }
+
+    fn on_envelope(&mut self, envelope: Envelope, now: u64, link: &mut Link) {
+        if self.phase == Phase::Starting || self.phase == Phase::Over {
             return;
         }
         match envelope {
-            Envelope::Ack { subtask, checkpoint_id, accepted, .. } => {
-                let Some(c) = self.coordinator.as_mut() else {
-                    return;
-                };
-                let event =
-                    if accepted { c.on_ack(subtask, checkpoint_id, now) } else { c.on_decline(checkpoint_id, now) };
-                if let Some(event) = event {
+            Envelope::Ack { attempt, subtask, checkpoint_id, accepted } if self.current(subtask, attempt) => {
+                let Some(job) = self.job.as_mut() else { return };
+                if let Some(event) = job.on_ack(subtask, checkpoint_id, accepted, now) {
                     self.on_checkpoint_event(event, link);
                 }
             }
-            Envelope::Finished { subtask, .. } => {
-                if !self.finished.insert(subtask) {
-                    return;
-                }
-                // A finished subtask never sees a barrier again: trigger it directly.
-                if let Some(pending) = self.coordinator.as_ref().and_then(|c| c.pending()) {
+            Envelope::Finished { attempt, subtask } if self.current(subtask, attempt) => {
+                let Some(job) = self.job.as_mut() else { return };
+                let reaction = job.on_task_finished(subtask);
+                if let Some(checkpoint_id) = reaction.trigger {
                     link.queue(
                         self.placement[subtask],
-                        Envelope::Trigger { attempt: self.attempt, checkpoint_id: pending.id, subtasks: vec![subtask] },
+                        Envelope::Trigger { attempt, checkpoint_id, subtasks: vec![subtask] },
                     );
                 }
-                if self.finished.len() == self.placement.len() {
-                    if self.coordinator.is_none() {
-                        self.end(MadsimStop::JobFinished, now);
-                    } else {
-                        self.final_after = Some(self.last_triggered);
-                    }
+                if reaction.job_finished {
+                    self.end(MadsimStop::JobFinished, now);
                 }
             }
-            Envelope::Notified { checkpoint_id, .. } if self.final_checkpoint == Some(checkpoint_id) => {
-                self.notified.insert(from);
-                if self.hosting_nodes().is_subset(&self.notified) {
-                    self.end(MadsimStop::JobFinished, now);
+            Envelope::Notified { checkpoint_id, tasks } => {
+                for (subtask, attempt) in tasks {
+                    if !self.current(subtask, attempt) {
+                        continue;
+                    }
+                    if self.job.as_mut().is_some_and(|j| j.on_notified(subtask, checkpoint_id)) {
+                        self.end(MadsimStop::JobFinished, now);
+                        return;
+                    }
                 }
             }
             _ => {}
@@ -981,33 +959,30 @@ impl JobManager {
     }
 
     fn on_checkpoint_event(&mut self, event: CheckpointEvent, link: &mut Link) {
+        let Some(job) = self.job.as_mut() else { return };
+        let reaction = job.on_checkpoint_event(&event);
         match event {
             CheckpointEvent::Triggered { id } => {
-                self.last_triggered = id;
-                let plan = &self.shared.scenario.plan;
-                let mut targets: BTreeMap<NodeId, Vec<SubtaskId>> = BTreeMap::new();
-                for s in 0..plan.subtasks.len() {
-                    let is_source = plan.source_subtasks().any(|x| x == s);
-                    if is_source || self.finished.contains(&s) {
-                        targets.entry(self.placement[s]).or_default().push(s);
-                    }
+                let mut targets: BTreeMap<(NodeId, u32), Vec<SubtaskId>> = BTreeMap::new();
+                for s in reaction.trigger {
+                    targets.entry((self.placement[s], job.task_attempt(s))).or_default().push(s);
                 }
-                for (node, subtasks) in targets {
-                    link.queue(node, Envelope::Trigger { attempt: self.attempt, checkpoint_id: id, subtasks });
+                for ((node, attempt), subtasks) in targets {
+                    link.queue(node, Envelope::Trigger { attempt, checkpoint_id: id, subtasks });
                 }
             }
             CheckpointEvent::Completed { id } => {
                 {
                     let mut ext = self.shared.ext();
+                    let ext = &mut *ext;
                     ext.checkpoints_completed += 1;
-                    ext.commits.on_checkpoint_completed(id);
-                    ext.storage.discard_before(id);
+                    checkpoint_completed(&mut ext.commits, &mut ext.storage, id);
                 }
-                for node in self.hosting_nodes() {
-                    link.queue(node, Envelope::Notify { attempt: self.attempt, checkpoint_id: id });
-                }
-                if self.final_after.is_some_and(|after| id > after) {
-                    self.final_checkpoint = Some(id);
+                if reaction.notify {
+                    let attempt = job.attempt();
+                    for node in self.hosting_nodes() {
+                        link.queue(node, Envelope::Notify { attempt, checkpoint_id: id });
+                    }
                 }
             }
             CheckpointEvent::Aborted { .. } => self.shared.ext().checkpoints_aborted += 1,
@@ -1022,36 +997,37 @@ impl JobManager {
             for tm in 0..self.registered.len() {
                 if self.registered[tm].is_some() && !self.suspected[tm] && now > self.last_heartbeat_ns[tm] + timeout {
                     self.suspected[tm] = true;
-                    self.on_failure(now, link);
+                    self.on_failure(tm + 1, now, link);
                 }
             }
         }
         match self.phase {
             Phase::Starting => {
                 if self.task_manager_nodes().all(|n| self.usable(n, now)) {
-                    self.coordinator = self
-                        .shared
-                        .scenario
-                        .checkpoint_config()
-                        .map(|c| CheckpointCoordinator::new(c, self.placement.len(), now));
-                    self.deploy(link);
+                    let job = JobMaster::new(&self.shared.scenario, now, false);
+                    let plan = job.first_deployment();
+                    self.job = Some(job);
+                    self.deploy(plan, link);
                 }
             }
             Phase::Restarting { at_ns } => {
-                if now >= at_ns && self.hosting_nodes().iter().all(|&n| self.usable(n, now)) {
-                    if let Some(c) = self.coordinator.as_mut() {
-                        c.on_job_restart(now);
-                    }
-                    self.deploy(link);
+                let Some(job) = self.job.as_ref() else { return };
+                let needed: BTreeSet<NodeId> = job.pending_restart().map(|s| self.placement[s]).collect();
+                if now >= at_ns && needed.iter().all(|&n| self.usable(n, now)) {
+                    let high_water = self.shared.ext().high_water.clone();
+                    let Some(job) = self.job.as_mut() else { return };
+                    let plan = job.restart(now, &high_water);
+                    self.deploy(plan, link);
                 }
             }
             Phase::Running => {
-                if self.final_checkpoint.is_none() {
-                    let event =
-                        self.coordinator.as_mut().filter(|c| now >= c.next_deadline_ns()).and_then(|c| c.on_tick(now));
-                    if let Some(event) = event {
-                        self.on_checkpoint_event(event, link);
-                    }
+                let event = self
+                    .job
+                    .as_mut()
+                    .filter(|j| j.next_deadline_ns().is_some_and(|d| now >= d))
+                    .and_then(|j| j.on_tick(now));
+                if let Some(event) = event {
+                    self.on_checkpoint_event(event, link);
                 }
             }
             Phase::Over => {}
@@ -1060,9 +1036,7 @@ impl JobManager {
 
     fn next_deadline(&self, now: u64) -> Option<u64> {
         let phase = match self.phase {
-            Phase::Running if self.final_checkpoint.is_none() => {
-                self.coordinator.as_ref().map(|c| c.next_deadline_ns())
-            }
+            Phase::Running => self.job.as_ref().and_then(|j| j.next_deadline_ns()),
             // Once due, the restart waits for task managers: heartbeats and checks wake us.
             Phase::Restarting { at_ns } if at_ns > now => Some(at_ns),
             _ => None,
@@ -1070,49 +1044,47 @@ impl JobManager {
         earliest(Some(self.next_check_ns), phase)
     }
 
-    fn deploy(&mut self, link: &mut Link) {
+    fn deploy(&mut self, plan: RestorePlan, link: &mut Link) {
         self.phase = Phase::Running;
-        self.finished.clear();
-        self.final_after = None;
-        self.final_checkpoint = None;
-        self.notified.clear();
-        let scenario = &self.shared.scenario;
-        let at_most_once = scenario.guarantee == Guarantee::AtMostOnce;
-        let restore_from =
-            if at_most_once { None } else { self.coordinator.as_ref().and_then(|c| c.latest_completed()) };
-        let positions = (at_most_once && self.attempt > 0).then(|| {
-            let ext = self.shared.ext();
-            ext.high_water.iter().enumerate().map(|(p, o)| (p as u32, *o)).collect()
-        });
-        let deployment =
-            Arc::new(Deployment { attempt: self.attempt, restore_from, placement: self.placement.clone(), positions });
+        let deployment = Arc::new(Deployment { plan, placement: self.placement.clone() });
         for node in self.task_manager_nodes() {
             link.queue(node, Envelope::Deploy(deployment.clone()));
         }
     }
 
-    /// A task manager failed: global failover.
-    fn on_failure(&mut self, now: u64, link: &mut Link) {
-        if self.phase != Phase::Running {
-            return; // not deployed yet, already restarting, or over
+    /// Task manager `node` failed: failover as the job master says (its regions, or every task).
+    fn on_failure(&mut self, node: NodeId, now: u64, link: &mut Link) {
+        if self.phase == Phase::Starting || self.phase == Phase::Over {
+            return; // not deployed yet, or over
         }
-        self.attempt += 1;
-        self.restarts += 1;
-        self.shared.ext().restarts += 1;
+        let Some(job) = self.job.as_mut() else { return };
+        let (tasks, attempt, aborted, restart_after_ns, failed) = match job.on_failure(node, &self.placement, now) {
+            Failover::Ignored => return,
+            Failover::Restart { tasks, attempt, restart_after_ns, aborted } => {
+                (tasks, attempt, aborted, restart_after_ns, false)
+            }
+            Failover::Failed { tasks, attempt, aborted } => (tasks, attempt, aborted, None, true),
+        };
+        self.shared.ext().restarts = job.restarts();
+        let tasks = Arc::new(tasks);
         for node in self.task_manager_nodes() {
-            link.queue(node, Envelope::Cancel { attempt: self.attempt });
+            link.queue(node, Envelope::Cancel { attempt, tasks: tasks.clone() });
         }
-        if let Some(CheckpointEvent::Aborted { .. }) = self.coordinator.as_mut().and_then(|c| c.on_job_restart(now)) {
+        if aborted.is_some() {
             self.shared.ext().checkpoints_aborted += 1;
         }
-        match self.shared.scenario.restart.delay_ms(self.restarts) {
-            Some(delay_ms) => self.phase = Phase::Restarting { at_ns: now + delay_ms * 1_000_000 },
-            None => self.end(MadsimStop::JobFailed, now),
+        if failed {
+            self.end(MadsimStop::JobFailed, now);
+        } else if let Some(delay_ns) = restart_after_ns {
+            self.phase = Phase::Restarting { at_ns: now + delay_ns };
         }
     }
 
     fn end(&mut self, stop: MadsimStop, now: u64) {
         self.phase = Phase::Over;
+        if let Some(job) = self.job.as_mut() {
+            job.end();
+        }
         self.shared.ext().end = Some((stop, now));
     }
 }
@@ -1121,25 +1093,40 @@ impl JobManager {
 
 struct LocalTask {
     subtask: Subtask,
+    /// The attempt it was deployed in.
+    attempt: u32,
     last_snapshot_id: u64,
     /// Invariants 1–3 of [`sim::invariants`], for this attempt (as the kernel checks them).
     checks: TaskInvariants,
 }
 
 struct Job {
-    attempt: u32,
     placement: Vec<NodeId>,
-    /// Indexed by subtask id; Some for the subtasks on this node.
+    /// Indexed by subtask id; Some for the subtasks deployed on this node.
     tasks: Vec<Option<LocalTask>>,
-    local: Vec<SubtaskId>,
+}
+
+impl Job {
+    /// The subtasks running here, in plan order.
+    fn local(&self) -> Vec<SubtaskId> {
+        (0..self.tasks.len()).filter(|&id| self.tasks[id].is_some()).collect()
+    }
+}
+
+/// Is a message of `attempt` for a subtask current, early (its deployment has not arrived) or
+/// stale (its attempt was cancelled)?
+enum Fresh {
+    Current,
+    Early,
+    Stale,
 }
 
 struct TaskManager {
     shared: Arc<Shared>,
     me: NodeId,
     job: Option<Job>,
-    /// Messages of attempts lower than this are stale.
-    min_attempt: u32,
+    /// Per subtask: messages of lower attempts are stale (raised by `Cancel` and `Deploy`).
+    min_attempt: Vec<u32>,
     /// Messages for an attempt not deployed here yet.
     early: Vec<Envelope>,
     next_heartbeat_ns: u64,
@@ -1147,8 +1134,14 @@ struct TaskManager {
 
 async fn task_manager(shared: Arc<Shared>, me: NodeId) {
     let (mut link, inbox, signal) = Link::open(shared.clone(), me).await;
-    let mut tm =
-        TaskManager { shared: shared.clone(), me, job: None, min_attempt: 0, early: Vec::new(), next_heartbeat_ns: 0 };
+    let mut tm = TaskManager {
+        shared: shared.clone(),
+        me,
+        job: None,
+        min_attempt: vec![0; shared.scenario.plan.subtasks.len()],
+        early: Vec::new(),
+        next_heartbeat_ns: 0,
+    };
     let interval_ns = shared.scenario.failure_detection.heartbeat_interval_ms.max(1) * 1_000_000;
     let mut delivered = Vec::new();
     let mut heartbeats = Vec::new();
@@ -1172,113 +1165,130 @@ async fn task_manager(shared: Arc<Shared>, me: NodeId) {
 }
 
 impl TaskManager {
+    fn fresh(&self, subtask: SubtaskId, attempt: u32) -> Fresh {
+        if attempt < self.min_attempt.get(subtask).copied().unwrap_or(0) {
+            return Fresh::Stale;
+        }
+        match self.job.as_ref().and_then(|j| j.tasks.get(subtask)).and_then(Option::as_ref) {
+            Some(task) if task.attempt == attempt => Fresh::Current,
+            Some(task) if task.attempt > attempt => Fresh::Stale,
+            _ => Fresh::Early,
+        }
+    }
+
     fn on_envelope(&mut self, envelope: Envelope, now: u64, link: &mut Link) {
-        let attempt = envelope.attempt();
         match envelope {
             Envelope::Deploy(d) => {
-                if attempt < self.min_attempt || self.job.as_ref().is_some_and(|j| j.attempt >= attempt) {
-                    return;
-                }
-                self.min_attempt = attempt;
                 self.deploy(&d, now, link);
                 let early = std::mem::take(&mut self.early);
                 for e in early {
-                    if e.attempt() >= attempt {
-                        self.on_envelope(e, now, link);
+                    self.on_envelope(e, now, link);
+                }
+            }
+            Envelope::Cancel { attempt, tasks } => {
+                for &id in tasks.iter() {
+                    if let Some(min) = self.min_attempt.get_mut(id) {
+                        *min = (*min).max(attempt);
+                    }
+                    if let Some(slot) = self.job.as_mut().and_then(|j| j.tasks.get_mut(id)) {
+                        if slot.as_ref().is_some_and(|t| t.attempt < attempt) {
+                            *slot = None; // the task is cancelled, buffers and all
+                        }
+                    }
+                }
+                let early = std::mem::take(&mut self.early);
+                for e in early {
+                    self.on_envelope(e, now, link); // stale ones are dropped now
+                }
+            }
+            Envelope::Data { attempt, channel, message } => {
+                let info = self.shared.scenario.plan.channels[channel as usize];
+                match self.fresh(info.to, attempt) {
+                    Fresh::Current => {
+                        if let Some(task) = self.task_mut(info.to) {
+                            task.subtask.push_input(info.input_index, message);
+                        }
+                    }
+                    Fresh::Early => self.early.push(Envelope::Data { attempt, channel, message }),
+                    Fresh::Stale => {}
+                }
+            }
+            Envelope::Trigger { attempt, checkpoint_id, subtasks } => {
+                for id in subtasks {
+                    match self.fresh(id, attempt) {
+                        Fresh::Current => {
+                            let Some(task) = self.task_mut(id) else {
+                                continue;
+                            };
+                            if task.last_snapshot_id < checkpoint_id {
+                                task.subtask.trigger_checkpoint(checkpoint_id, now);
+                                self.drain(id, now, link);
+                            }
+                        }
+                        Fresh::Early => {
+                            self.early.push(Envelope::Trigger { attempt, checkpoint_id, subtasks: vec![id] })
+                        }
+                        Fresh::Stale => {}
                     }
                 }
             }
-            Envelope::Cancel { attempt } => {
-                self.min_attempt = self.min_attempt.max(attempt);
-                if self.job.as_ref().is_some_and(|j| j.attempt < attempt) {
-                    self.job = None; // the process's tasks are cancelled, buffers and all
+            Envelope::Notify { attempt, checkpoint_id } => {
+                let local = self.job.as_ref().map(Job::local).unwrap_or_default();
+                let mut notified = Vec::new();
+                for id in local {
+                    let Some(task) = self.task_mut(id) else {
+                        continue;
+                    };
+                    if task.attempt > attempt {
+                        continue; // deployed after the notification was sent
+                    }
+                    task.subtask.notify_checkpoint_complete(checkpoint_id);
+                    notified.push((id, task.attempt));
+                    self.drain(id, now, link);
                 }
-                self.early.retain(|e| e.attempt() >= attempt);
+                link.queue(JOB_MANAGER, Envelope::Notified { checkpoint_id, tasks: notified });
             }
-            other => {
-                let current = self.job.as_ref().map(|j| j.attempt);
-                if current == Some(attempt) {
-                    self.handle(other, now, link);
-                } else if attempt >= self.min_attempt && current.is_none_or(|c| attempt > c) {
-                    self.early.push(other);
-                }
-            }
+            _ => {}
         }
     }
 
     fn deploy(&mut self, d: &Deployment, now: u64, link: &mut Link) {
         let scenario = self.shared.scenario.clone();
-        let plan = &scenario.plan;
-        let mode = scenario.checkpoint_config().map(|c| c.mode);
-        let mut tasks: Vec<Option<LocalTask>> = (0..plan.subtasks.len()).map(|_| None).collect();
-        let mut local = Vec::new();
+        let plan = &d.plan;
+        let job = self.job.get_or_insert_with(|| Job {
+            placement: d.placement.clone(),
+            tasks: (0..scenario.plan.subtasks.len()).map(|_| None).collect(),
+        });
+        let mut deployed = Vec::new();
         {
             let mut ext = self.shared.ext();
-            for (id, slot) in tasks.iter_mut().enumerate() {
-                if d.placement[id] != self.me {
+            for &id in &plan.tasks {
+                if d.placement[id] != self.me
+                    || plan.attempt < self.min_attempt[id]
+                    || job.tasks[id].as_ref().is_some_and(|t| t.attempt >= plan.attempt)
+                {
                     continue;
                 }
-                let state =
-                    d.restore_from.and_then(|cp| ext.storage.get(cp)).and_then(|snapshots| snapshots.get(&id).cloned());
-                if let (Some(cp), None) = (d.restore_from, &state) {
-                    ext.violations.push(format!("attempt {}: no state of subtask {id} in checkpoint {cp}", d.attempt));
+                let fresh = deploy_subtask(&scenario, &ext.storage, id, plan, now);
+                if let Some(cp) = fresh.missing_state {
+                    ext.violations
+                        .push(format!("attempt {}: no state of subtask {id} in checkpoint {cp}", plan.attempt));
                 }
-                // Operator state and, for unaligned checkpoints, the in-flight data the snapshot
-                // saved: it goes back into the input channels before anything new is read.
-                let mut subtask = match (d.restore_from, state) {
-                    (Some(cp), Some(state)) => {
-                        let channel_state = ext.storage.channel_state(cp, id);
-                        ext.in_flight_restored += channel_state.iter().map(|c| c.len() as u64).sum::<u64>();
-                        Subtask::restored_with_channel_state(plan, id, mode, d.attempt, now, state, channel_state)
-                    }
-                    _ => Subtask::new(plan, id, mode, d.attempt, now),
-                };
-                if let Some(positions) = &d.positions {
-                    subtask.set_source_positions(positions);
-                }
-                *slot = Some(LocalTask { subtask, last_snapshot_id: 0, checks: TaskInvariants::default() });
-                local.push(id);
+                ext.in_flight_restored += fresh.restored_in_flight.iter().map(|&n| n as u64).sum::<u64>();
+                self.min_attempt[id] = plan.attempt;
+                job.tasks[id] = Some(LocalTask {
+                    subtask: fresh.subtask,
+                    attempt: plan.attempt,
+                    last_snapshot_id: 0,
+                    checks: TaskInvariants::default(),
+                });
+                deployed.push(id);
             }
         }
-        self.job = Some(Job { attempt: d.attempt, placement: d.placement.clone(), tasks, local: local.clone() });
         // Fresh or restored subtasks may have something to say already (a restored
         // two-phase-commit sink's Recover, an idle source's announcement).
-        for id in local {
+        for id in deployed {
             self.drain(id, now, link);
-        }
-    }
-
-    /// A message for the current attempt.
-    fn handle(&mut self, envelope: Envelope, now: u64, link: &mut Link) {
-        match envelope {
-            Envelope::Data { channel, message, .. } => {
-                let info = self.shared.scenario.plan.channels[channel as usize];
-                if let Some(task) = self.task_mut(info.to) {
-                    task.subtask.push_input(info.input_index, message);
-                }
-            }
-            Envelope::Trigger { checkpoint_id, subtasks, .. } => {
-                for id in subtasks {
-                    let Some(task) = self.task_mut(id) else {
-                        continue;
-                    };
-                    if task.last_snapshot_id < checkpoint_id {
-                        task.subtask.trigger_checkpoint(checkpoint_id, now);
-                        self.drain(id, now, link);
-                    }
-                }
-            }
-            Envelope::Notify { attempt, checkpoint_id } => {
-                let local = self.job.as_ref().map(|j| j.local.clone()).unwrap_or_default();
-                for id in local {
-                    if let Some(task) = self.task_mut(id) {
-                        task.subtask.notify_checkpoint_complete(checkpoint_id);
-                    }
-                    self.drain(id, now, link);
-                }
-                link.queue(JOB_MANAGER, Envelope::Notified { attempt, checkpoint_id });
-            }
-            _ => {}
         }
     }
 
@@ -1293,7 +1303,7 @@ impl TaskManager {
                 return;
             };
             let mut progressed = false;
-            for id in job.local.clone() {
+            for id in job.local() {
                 let is_source =
                     self.job.as_ref().and_then(|j| j.tasks[id].as_ref()).is_some_and(|t| t.subtask.is_source());
                 if is_source {
@@ -1334,28 +1344,19 @@ impl TaskManager {
             if task.subtask.is_finished() {
                 return progressed;
             }
-            let mut next: Option<(u64, u32, u64)> = None;
-            let mut any_left = false;
-            for (partition, offset) in task.subtask.source_positions() {
-                let Some(entry) = log.entry(SourceRef { partition, offset }) else {
-                    continue;
-                };
-                any_left = true;
-                if entry.append_ns <= now && next.is_none_or(|(t, p, _)| (entry.append_ns, partition) < (t, p)) {
-                    next = Some((entry.append_ns, partition, offset));
-                }
-            }
+            let read = next_source_read(&task.subtask, &log, now);
+            let (next, any_left) = (read.next, !read.exhausted);
             let timer = task.subtask.next_timer_ns().filter(|t| *t <= now);
             // Records appended by a timer's time are read before the timer fires.
             let record = next.filter(|(append_ns, _, _)| timer.is_none_or(|t| *append_ns <= t));
             if let Some((_, partition, offset)) = record {
-                let at = SourceRef { partition, offset };
-                let event = log.event(at).expect("entry exists");
+                let Some(event) = log.event(SourceRef { partition, offset }) else {
+                    return progressed; // next_source_read only names entries that exist
+                };
                 task.subtask.handle_source_record(partition, offset, event, now);
                 let mut ext = self.shared.ext();
                 ext.records_read += 1;
-                let high = &mut ext.high_water[partition as usize];
-                *high = (*high).max(offset + 1);
+                ext.high_water.on_read(partition, offset);
             } else if timer.is_some() {
                 task.subtask.handle_timer(now);
             } else {
@@ -1417,7 +1418,7 @@ impl TaskManager {
                             receiver.subtask.push_input(info.input_index, message);
                         }
                     } else {
-                        link.queue(node, Envelope::Data { attempt: job.attempt, channel: channel as u32, message });
+                        link.queue(node, Envelope::Data { attempt: task.attempt, channel: channel as u32, message });
                     }
                 }
                 Output::Snapshot(report) => {
@@ -1427,33 +1428,26 @@ impl TaskManager {
                     if let Err(message) = task.checks.on_snapshot(checkpoint_id) {
                         ext.violations.push(format!("subtask {id}: {message}"));
                     }
-                    let accepted = ext.storage.write(checkpoint_id, id, report.state);
-                    if accepted {
-                        ext.storage.write_channel_state(checkpoint_id, id, report.channel_state);
-                    }
+                    let accepted = persist_snapshot(&mut ext.storage, id, *report);
                     drop(ext);
                     link.queue(
                         JOB_MANAGER,
-                        Envelope::Ack { attempt: job.attempt, subtask: id, checkpoint_id, accepted },
+                        Envelope::Ack { attempt: task.attempt, subtask: id, checkpoint_id, accepted },
                     );
                 }
                 Output::Sink(effect) => {
                     let mut ext = shared.ext();
-                    for message in ext.commits.on_sink_effect(&effect) {
+                    let ext = &mut *ext;
+                    for message in apply_sink_effect(scenario, &mut ext.store, &mut ext.commits, id, effect, now) {
                         ext.violations.push(format!("subtask {id}: {message}"));
                     }
-                    if let Some(timeout) = scenario.transaction_timeout_ns {
-                        ext.store.expire_transactions(now, timeout);
-                    }
-                    ext.store.apply(plan.subtasks[id].operator, id, effect, now);
                 }
                 Output::Note(Note::Finished) => {
-                    link.queue(JOB_MANAGER, Envelope::Finished { attempt: job.attempt, subtask: id })
+                    link.queue(JOB_MANAGER, Envelope::Finished { attempt: task.attempt, subtask: id })
                 }
-                Output::Note(Note::LateDropped { source, .. } | Note::LateForSomeWindows { source }) => {
-                    shared.ext().late_sources.insert(source);
+                Output::Note(note) => {
+                    note_late(&note, &mut shared.ext().late_sources);
                 }
-                Output::Note(_) => {}
             }
         }
     }
