@@ -35,6 +35,9 @@ pub enum SnapshotCopy {
     /// Copy them whole, as the recording did before the stores were shared: memory quadratic in
     /// the run's length. Only `scrub_bench` asks for this, to measure the difference.
     Deep,
+    /// Share the rows but copy the upsert index whole, as before the index was shared (an
+    /// idempotent sink's index has an entry per key and window ever written). Benchmarks only.
+    CopyUpserts,
 }
 
 /// The world after `events` kernel events.
@@ -267,8 +270,10 @@ impl RunRecorder {
         self.trace.extend(self.world.recorder.drain_events());
         let mut world = self.world.clone();
         world.recorder.keep_events(false);
-        if self.copy == SnapshotCopy::Deep {
-            world.sink_store = world.sink_store.deep_clone();
+        match self.copy {
+            SnapshotCopy::Shared => {}
+            SnapshotCopy::Deep => world.sink_store = world.sink_store.deep_clone(),
+            SnapshotCopy::CopyUpserts => world.sink_store = world.sink_store.with_upserts_copied(),
         }
         self.snapshots.push(Snapshot {
             events: self.world.events_processed,

@@ -51,7 +51,8 @@ fn fit_to_activity_frames_the_textbook_minutes_and_shows_lanes() {
     assert!(end > 12 * 3_600_000_000_000, "a run past noon");
     assert!(!window(&h).is_zoomed(end));
     h.get_by_label("Fit to activity").click();
-    h.run_steps(2);
+    // One frame applies the click, one grows the panel for the lanes, one lays it out again.
+    h.run_steps(3);
     let w = window(&h);
     let first = h.state().session.as_ref().unwrap().run().trace[0].time_ns;
     assert!(w.span() < 3_600_000_000_000, "less than an hour shown: {w:?}");
@@ -184,6 +185,10 @@ fn zoomed_lanes_follow_the_cursor_without_overlap() {
         let lanes = labels.iter().filter(|l| l.text.contains('[')).count();
         assert!(lanes >= 3, "lanes are named: {labels:?}");
         assert!(overlapping(&labels).is_empty(), "{w}x{hgt}: {labels:?}");
+        // The axis' times sit under the last lane, not over the lanes.
+        let lanes_bottom = labels.iter().filter(|l| l.text.contains('[')).map(|l| l.rect.bottom()).fold(0.0, f32::max);
+        let ticks: Vec<_> = labels.iter().filter(|l| l.text.ends_with(" s")).collect();
+        assert!(!ticks.is_empty() && ticks.iter().all(|t| t.rect.top() >= lanes_bottom), "{labels:?}");
     }
 }
 
