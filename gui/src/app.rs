@@ -145,6 +145,14 @@ pub enum Action {
     ExportSinkOutput,
     /// Export the shown run's trace for Perfetto.
     ExportTrace,
+    /// Start the scenario's guided tour at its first stop.
+    TourStart,
+    /// Play on to the tour's next stop.
+    TourNext,
+    /// Go straight to stop k of the tour.
+    TourJump(usize),
+    /// Leave the tour.
+    TourEnd,
 }
 
 /// What a recording in progress is for: applied when it is done.
@@ -602,6 +610,8 @@ pub struct App {
     pub event_filter: crate::view::events::EventFilter,
     /// The predict window: exercises on the loaded scenario, graded by a run.
     pub predict: crate::view::predict::PredictState,
+    /// The guided tour being played, if any.
+    pub tour: Option<crate::view::tour::TourState>,
     /// Where recordings run: a worker thread in the window, at once in `new_headless`.
     pub driver: Driver,
     /// The run being recorded, if any (what is on screen stays interactive meanwhile).
@@ -686,6 +696,7 @@ impl App {
             ledger_filter: LedgerFilter::default(),
             event_filter: Default::default(),
             predict: Default::default(),
+            tour: None,
             driver,
             pending: None,
             reference: None,
@@ -700,6 +711,32 @@ impl App {
         }
         app.load(source, seed);
         app
+    }
+
+    /// Select what the tour's current stop highlights (a stop without a highlight keeps the
+    /// selection).
+    fn highlight_tour_stop(&mut self) {
+        let (Some(session), Some(tour)) = (&self.session, &self.tour) else {
+            return;
+        };
+        if let Some(h) = session.scenario.tour.get(tour.shown).and_then(|s| s.highlight) {
+            self.selected = crate::view::tour::selected_subtask(&session.scenario, h);
+        }
+    }
+
+    /// Playback moved the cursor: the tour shows the stops passed and stops at a pausing one.
+    fn follow_tour(&mut self) {
+        let (Some(session), Some(tour)) = (&self.session, &mut self.tour) else {
+            return;
+        };
+        let before = tour.shown;
+        if let Some(at) = tour.advance(&session.scenario.tour, self.time.cursor_ns) {
+            self.time.cursor_ns = at;
+            self.time.playing = false;
+        }
+        if tour.shown != before {
+            self.highlight_tour_stop();
+        }
     }
 
     /// The name stem "Save / export" uses: the one typed, else the scenario's and the run's.
@@ -987,6 +1024,32 @@ impl App {
                         vec![crate::save::write_trace(&run.scenario, &run.trace, &path, self.save_replace)];
                 }
             }
+            Action::TourStart => {
+                if let Some(session) = &self.session {
+                    if let Some((state, at)) = crate::view::tour::TourState::start(&session.scenario.tour) {
+                        self.tour = Some(state);
+                        self.time.playing = false;
+                        self.time.apply(Command::Seek(at), session.run());
+                        self.highlight_tour_stop();
+                    }
+                }
+            }
+            Action::TourNext => {
+                let next = self.session.as_ref().zip(self.tour.as_ref()).and_then(|(s, t)| t.next_at(&s.scenario.tour));
+                if next.is_some() {
+                    self.time.playing = true;
+                }
+            }
+            Action::TourJump(k) => {
+                if let (Some(session), Some(tour)) = (&self.session, &mut self.tour) {
+                    if let Some(at) = tour.jump(&session.scenario.tour, k) {
+                        self.time.playing = false;
+                        self.time.apply(Command::Seek(at), session.run());
+                        self.highlight_tour_stop();
+                    }
+                }
+            }
+            Action::TourEnd => self.tour = None,
             Action::ExportSlide(kind) => {
                 let cursor = self.time.cursor_ns;
                 let (selected, visible_only, dir, size) =
@@ -1063,7 +1126,9 @@ impl App {
         // Advance playback before building the frame, so what is drawn is where the cursor is.
         let dt = ui.input(|i| i.stable_dt);
         let end_ns = self.session.as_ref().map_or(0, |s| s.run().end_ns);
-        self.time.tick(dt, end_ns);
+        if self.time.tick(dt, end_ns) {
+            self.follow_tour();
+        }
         let session = self.session.as_mut().expect("checked above");
         let cursor = self.time.cursor_ns;
         session.frame(cursor, self.selected, self.visible_only);
@@ -1089,6 +1154,11 @@ impl App {
         egui::Panel::top("transport").show(ui, |ui| {
             panels::transport::transport_ui(ui, session, &self.time, &mut actions);
         });
+        if !session.scenario.tour.is_empty() {
+            egui::Panel::top("tour").show(ui, |ui| {
+                panels::tour::tour_ui(ui, session, self.tour.as_ref(), &mut actions);
+            });
+        }
         egui::Panel::bottom("timeline").resizable(false).show(ui, |ui| {
             panels::slides::export_menu_ui(
                 ui,

@@ -15,13 +15,10 @@ use sim::faults::Fault;
 use sim::scenario::{Guarantee, Step};
 use sim::Scenario;
 
-/// Where saves and exports go unless the user names another folder.
+/// Where saves and exports go unless the user names another folder: the same folder as the
+/// slide exports (one rule, in [`crate::slides::default_export_dir`]).
 pub fn default_folder() -> PathBuf {
-    let home = std::env::var_os("HOME").or_else(|| std::env::var_os("USERPROFILE")).map(PathBuf::from);
-    match home.map(|h| h.join("Documents")).filter(|d| d.is_dir()) {
-        Some(documents) => documents.join("streamlab"),
-        None => std::env::temp_dir().join("streamlab"),
-    }
+    crate::slides::default_export_dir()
 }
 
 /// A file name stem from free text: letters, digits, `-` and `_`; the rest becomes `-`.

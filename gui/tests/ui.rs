@@ -792,3 +792,82 @@ fn a_saved_fork_reloads_to_the_same_run_and_exports_its_output() {
     assert_eq!(session.run().final_world.recorder.hash(), hash, "the saved fork reloads to the same trace");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A guided tour plays to the end: Play tour goes to the first stop; each Next plays on until
+/// the next stop, where playback pauses with its caption and highlight.
+#[test]
+fn a_guided_tour_plays_to_the_end() {
+    let mut h = harness(ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")));
+    h.run_steps(1);
+    let stops = h.state().session.as_ref().unwrap().scenario.tour.clone();
+    assert!(stops.len() >= 5, "the scenario ships a tour");
+    h.get_by_label("Play tour").click();
+    h.run_steps(2);
+    assert_eq!(h.state().tour.as_ref().map(|t| t.shown), Some(0));
+    assert_eq!(h.state().time.cursor_ns, stops[0].at_ns);
+    assert!(h.query_by_label(&stops[0].caption).is_some(), "the caption is shown");
+    let clicks0 = h.state().session.as_ref().unwrap().scenario.plan.subtasks.iter().position(|s| s.name == "clicks[0]");
+    assert_eq!(h.state().selected, clicks0, "the stop's highlight is selected");
+    for (k, stop) in stops.iter().enumerate().skip(1) {
+        h.get_by_label("Next stop").click();
+        h.run_steps(1);
+        // Bounded: a stop is a few virtual seconds away at the suggested speed.
+        for _ in 0..2_000 {
+            if !h.state().time.playing {
+                break;
+            }
+            h.run_steps(1);
+        }
+        let app = h.state();
+        assert_eq!(app.tour.as_ref().map(|t| t.shown), Some(k), "stop {k}");
+        assert_eq!(app.time.cursor_ns, stop.at_ns, "playback paused at stop {k}");
+        if let Some(sim::scenario::tour::Highlight::Node(n)) = stop.highlight.filter(|_| k == 1) {
+            let session = app.session.as_ref().unwrap();
+            let on = app.selected.map(|s| session.scenario.placement[s] as usize + 1);
+            assert_eq!(on, Some(n), "a node's highlight selects a subtask on it");
+        }
+    }
+    assert!(h.state().tour.as_ref().unwrap().finished);
+    h.run_steps(1);
+    assert!(h.query_by_label("End of the tour.").is_some());
+    assert!(h.query_by_label("Next stop").is_none());
+    h.get_by_label("Previous stop").click();
+    h.run_steps(2);
+    assert_eq!(h.state().time.cursor_ns, stops[stops.len() - 2].at_ns);
+    h.get_by_label("End tour").click();
+    h.run_steps(2);
+    assert!(h.state().tour.is_none(), "{:?}", h.state().tour);
+    assert!(h.query_by_label("Play tour").is_some());
+}
+
+/// Narration: "Next checkpoint" stops where the barrier is first visible (its first send, not the
+/// job manager's trigger), and the event log says what a barrier's arrival means.
+#[test]
+fn next_checkpoint_stops_at_the_first_barrier_and_the_log_narrates_alignment() {
+    use sim::recording::TraceKind;
+    let mut h = harness(ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")));
+    h.run_steps(1);
+    h.get_by_label("Next checkpoint").click();
+    h.run_steps(2);
+    let run = h.state().session.as_ref().unwrap().run();
+    let first = *run.trace.iter().find(|e| e.kind == TraceKind::SendBarrier).expect("barriers");
+    assert_eq!(h.state().time.cursor_ns, first.time_ns, "the first barrier is on its way");
+    let trigger = run.trace.iter().find(|e| e.kind == TraceKind::CheckpointTriggered).unwrap().time_ns;
+    assert!(first.time_ns > trigger);
+    // The first barrier to reach counts[1]: it blocks that input until the others deliver theirs.
+    let counts1 = run.scenario.plan.subtask_by_name("counts[1]").unwrap() as u32;
+    let arrival = *run
+        .trace
+        .iter()
+        .find(|e| e.kind == TraceKind::ProcessBarrier && e.subtask == counts1)
+        .expect("barrier 1 reaches counts[1]");
+    h.get_by_label("Event log").click();
+    h.state_mut().apply(Action::Time(Command::Seek(arrival.time_ns)));
+    h.run_steps(2);
+    let text = format!("barrier {} reached counts[1] on input {}", arrival.b, arrival.a);
+    let narration = format!(
+        "{text} (from clicks[{}]); input {} is now blocked until barrier {} arrives on input",
+        arrival.a, arrival.a, arrival.b
+    );
+    assert!(h.query_by_label_contains(&narration).is_some(), "the arrival and what it means, in one line");
+}

@@ -17,6 +17,7 @@ pub mod sinks;
 pub mod slides;
 pub mod storm;
 pub mod timeline;
+pub mod tour;
 pub mod transport;
 pub mod watermarks;
 

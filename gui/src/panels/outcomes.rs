@@ -67,7 +67,8 @@ fn variant_ui(ui: &mut egui::Ui, session: &Session, actions: &mut Vec<Action>) {
         combo.response.labelled_by(label.id);
         ui.weak("(changing these runs the scenario again)");
     });
-    ui.small(format!("This run promises: {}.", outcomes::promise(session.scenario.guarantee)));
+    let sink = sim::run::own_sink(&session.scenario);
+    ui.small(format!("This run promises: {}.", outcomes::promise_with_sink(session.scenario.guarantee, sink)));
 }
 
 fn faults_ui(

@@ -15,6 +15,7 @@ pub mod plots;
 pub mod predict;
 pub mod storm;
 pub mod timeline;
+pub mod tour;
 pub mod units;
 pub mod watermarks;
 

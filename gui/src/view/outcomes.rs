@@ -32,6 +32,19 @@ pub fn promise(guarantee: Guarantee) -> &'static str {
     }
 }
 
+/// What a run of `guarantee` into a `sink` promises its reader, end to end. Exactly-once is a
+/// promise about the job's state; a plain sink writes replayed results again, so the output
+/// keeps it only with an idempotent or two-phase-commit sink (the end-to-end chapter's lesson).
+pub fn promise_with_sink(guarantee: Guarantee, sink: SinkKind) -> String {
+    match (guarantee, sink) {
+        (Guarantee::ExactlyOnce, SinkKind::Plain) => format!(
+            "{} in the job's state; a plain sink writes replayed results again, so its output may show results twice",
+            promise(guarantee)
+        ),
+        _ => promise(guarantee).to_string(),
+    }
+}
+
 /// One sentence about an oracle outcome.
 pub fn summary(outcome: &Outcome) -> String {
     match outcome.class() {
@@ -187,6 +200,16 @@ mod tests {
 
     fn crash_at(now: sim::kernel::TimeNs) -> Fault {
         Fault::Crash { node: 2, at: Trigger::At(now), restart_after_ns: Some(1_000_000_000) }
+    }
+
+    #[test]
+    fn exactly_once_into_a_plain_sink_says_the_output_may_show_results_twice() {
+        let plain = promise_with_sink(Guarantee::ExactlyOnce, SinkKind::Plain);
+        assert!(plain.contains("plain sink") && plain.contains("twice"), "{plain}");
+        for sink in [SinkKind::Idempotent, SinkKind::TwoPhaseCommit] {
+            assert_eq!(promise_with_sink(Guarantee::ExactlyOnce, sink), promise(Guarantee::ExactlyOnce));
+        }
+        assert_eq!(promise_with_sink(Guarantee::AtLeastOnce, SinkKind::Plain), promise(Guarantee::AtLeastOnce));
     }
 
     #[test]
