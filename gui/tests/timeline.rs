@@ -184,6 +184,11 @@ fn zoomed_lanes_follow_the_cursor_without_overlap() {
         let labels = Labels::last(&h.ctx, timeline_labels_id());
         let lanes = labels.iter().filter(|l| l.text.contains('[')).count();
         assert!(lanes >= 3, "lanes are named: {labels:?}");
+        if w < 1500.0 {
+            // The default job has 8 subtasks; on the small projector the lanes leave the graph
+            // and the tabs their room (an eighth of the height at most).
+            assert!(lanes < 8, "{lanes} lanes at {w}x{hgt}");
+        }
         assert!(overlapping(&labels).is_empty(), "{w}x{hgt}: {labels:?}");
         // The axis' times sit under the last lane, not over the lanes.
         let lanes_bottom = labels.iter().filter(|l| l.text.contains('[')).map(|l| l.rect.bottom()).fold(0.0, f32::max);

@@ -41,7 +41,10 @@ pub fn timeline_ui(
     let bookmarks = tl::bookmarks(&run.scenario, &run.final_world.faults, &run.markers);
     let zoomed = window.is_zoomed(end);
     let subtasks = run.scenario.plan.subtasks.len();
-    let lanes_shown = if zoomed { subtasks.min(MAX_LANES) } else { 0 };
+    // Lanes take at most an eighth of the window's height (at least three), so that the graph and
+    // the tabs keep their room on a small projector; the hover text says when some are left out.
+    let room = (ui.ctx().content_rect().height() / 8.0 / LANE_HEIGHT) as usize;
+    let lanes_shown = if zoomed { subtasks.min(MAX_LANES).min(room.max(3)) } else { 0 };
     let height = HEIGHT + lanes_shown as f32 * LANE_HEIGHT;
     let width = ui.available_width();
     let (response, painter) = ui.allocate_painter(egui::vec2(width, height), Sense::click_and_drag());
