@@ -11,11 +11,15 @@ use std::sync::Arc;
 
 use sim::faults::Fault;
 use sim::kernel::TimeNs;
-use sim::recording::TraceEvent;
+use sim::recording::{TraceEvent, TraceKind};
 use sim::{RunOptions, Scenario, StopReason, World};
 
 use crate::time_control::Navigator;
-use crate::view::markers::{self, Marker};
+use crate::view::markers::{self, Marker, MarkerKind};
+
+/// How many trace events after a checkpoint's trigger "Next checkpoint" looks at for the first
+/// barrier sent (it is a network hop away: a few hundred events at most in practice).
+const BARRIER_SEARCH: usize = 100_000;
 
 /// Keep a world snapshot every this many kernel events: restoring then costs at most this many
 /// steps (about a millisecond per 10 000 on a laptop).
@@ -31,6 +35,9 @@ pub enum SnapshotCopy {
     /// Copy them whole, as the recording did before the stores were shared: memory quadratic in
     /// the run's length. Only `scrub_bench` asks for this, to measure the difference.
     Deep,
+    /// Share the rows but copy the upsert index whole, as before the index was shared (an
+    /// idempotent sink's index has an entry per key and window ever written). Benchmarks only.
+    CopyUpserts,
 }
 
 /// The world after `events` kernel events.
@@ -263,8 +270,10 @@ impl RunRecorder {
         self.trace.extend(self.world.recorder.drain_events());
         let mut world = self.world.clone();
         world.recorder.keep_events(false);
-        if self.copy == SnapshotCopy::Deep {
-            world.sink_store = world.sink_store.deep_clone();
+        match self.copy {
+            SnapshotCopy::Shared => {}
+            SnapshotCopy::Deep => world.sink_store = world.sink_store.deep_clone(),
+            SnapshotCopy::CopyUpserts => world.sink_store = world.sink_store.with_upserts_copied(),
         }
         self.snapshots.push(Snapshot {
             events: self.world.events_processed,
@@ -445,8 +454,18 @@ impl Navigator for RecordedRun {
         let i = self.trace.partition_point(|e| e.time_ns < t);
         i.checked_sub(1).map(|i| self.trace[i].time_ns)
     }
+    /// The next checkpoint moment: a checkpoint's end, or its start — where its barrier is first
+    /// visible (the first source sends it), not the job manager's trigger a hop earlier, when
+    /// nothing can be seen yet.
     fn next_checkpoint_after(&self, t: TimeNs) -> Option<TimeNs> {
-        self.markers.iter().find(|m| m.time_ns > t && m.kind.is_checkpoint()).map(|m| m.time_ns)
+        let m = self.markers.iter().find(|m| m.time_ns > t && m.kind.is_checkpoint())?;
+        if m.kind != MarkerKind::CheckpointTriggered {
+            return Some(m.time_ns);
+        }
+        let start = self.trace.partition_point(|e| e.time_ns < m.time_ns);
+        let first_send =
+            self.trace[start..].iter().take(BARRIER_SEARCH).find(|e| e.kind == TraceKind::SendBarrier && e.b == m.a);
+        Some(first_send.map_or(m.time_ns, |e| e.time_ns))
     }
     fn next_fault_after(&self, t: TimeNs) -> Option<TimeNs> {
         self.markers.iter().find(|m| m.time_ns > t && m.kind.is_fault()).map(|m| m.time_ns)
@@ -569,7 +588,18 @@ mod tests {
             run.prev_event_before(next),
             Some(run.trace.iter().rev().find(|e| e.time_ns < next).unwrap().time_ns)
         );
+        // "Next checkpoint" stops where checkpoint 1's barrier is first visible: its first send.
         let cp = run.next_checkpoint_after(0).expect("the default scenario checkpoints");
-        assert!(run.markers.iter().any(|m| m.time_ns == cp && m.kind.is_checkpoint()));
+        let trigger = run.markers.iter().find(|m| m.kind == MarkerKind::CheckpointTriggered).unwrap();
+        let first_send = run.trace.iter().find(|e| e.kind == TraceKind::SendBarrier && e.b == trigger.a).unwrap();
+        assert_eq!(cp, first_send.time_ns);
+        assert!(cp > trigger.time_ns, "a hop after the trigger");
+        // From there, the next stop is that checkpoint's end (or the next one's barrier).
+        let next = run.next_checkpoint_after(cp).unwrap();
+        assert!(next > cp);
+        assert!(
+            run.markers.iter().any(|m| m.time_ns == next && m.kind.is_checkpoint())
+                || run.trace.iter().any(|e| e.time_ns == next && e.kind == TraceKind::SendBarrier)
+        );
     }
 }

@@ -51,7 +51,8 @@ fn fit_to_activity_frames_the_textbook_minutes_and_shows_lanes() {
     assert!(end > 12 * 3_600_000_000_000, "a run past noon");
     assert!(!window(&h).is_zoomed(end));
     h.get_by_label("Fit to activity").click();
-    h.run_steps(2);
+    // One frame applies the click, one grows the panel for the lanes, one lays it out again.
+    h.run_steps(3);
     let w = window(&h);
     let first = h.state().session.as_ref().unwrap().run().trace[0].time_ns;
     assert!(w.span() < 3_600_000_000_000, "less than an hour shown: {w:?}");
@@ -184,5 +185,52 @@ fn zoomed_lanes_follow_the_cursor_without_overlap() {
         let lanes = labels.iter().filter(|l| l.text.contains('[')).count();
         assert!(lanes >= 3, "lanes are named: {labels:?}");
         assert!(overlapping(&labels).is_empty(), "{w}x{hgt}: {labels:?}");
+        // The axis' times sit under the last lane, not over the lanes.
+        let lanes_bottom = labels.iter().filter(|l| l.text.contains('[')).map(|l| l.rect.bottom()).fold(0.0, f32::max);
+        let ticks: Vec<_> = labels.iter().filter(|l| l.text.ends_with(" s")).collect();
+        assert!(!ticks.is_empty() && ticks.iter().all(|t| t.rect.top() >= lanes_bottom), "{labels:?}");
     }
+}
+
+/// "Export for slides" writes the job graph and the timeline as PNG and SVG at the chosen size
+/// into the folder the menu names; the default folder is outside the working directory.
+#[test]
+fn the_job_graph_and_the_timeline_export_for_slides() {
+    let mut h = harness(scenario_file("crash-during-checkpoint.ron"), (1400.0, 900.0));
+    h.run_steps(1);
+    let default = std::path::PathBuf::from(&h.state().export_dir);
+    assert!(default.is_absolute(), "{default:?}");
+    assert!(!default.starts_with(std::env::current_dir().unwrap()), "not in the repository: {default:?}");
+    assert!(h.query_by_label_contains(&format!("to {}", default.display())).is_some(), "named in the UI");
+    let dir = std::env::temp_dir().join(format!("streamlab-slides-ui-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    h.state_mut().export_dir = dir.display().to_string();
+    let end = end_ns(&h);
+    h.state_mut().apply(Action::Time(Command::Seek(end / 3)));
+    h.run_steps(1);
+    h.get_by_label("Export for slides").click();
+    h.run_steps(2);
+    h.get_by_label("1280×720").click();
+    h.run_steps(1);
+    assert_eq!(h.state().export_size, (1280, 720));
+    h.get_by_label("Export the job graph at the cursor").click();
+    h.run_steps(2);
+    let status = h.state().export_status.clone().expect("exported");
+    assert!(status.as_ref().is_ok_and(|m| m.contains("1280×720")), "{status:?}");
+    h.get_by_label("Fit to activity").click();
+    h.run_steps(1);
+    h.get_by_label("Export for slides").click();
+    h.run_steps(2);
+    h.get_by_label("Export the timeline as shown").click();
+    h.run_steps(2);
+    let mut names: Vec<String> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    assert_eq!(names.len(), 4, "{names:?}");
+    assert!(names.iter().any(|n| n.contains("job-graph") && n.ends_with(".png")), "{names:?}");
+    assert!(names.iter().any(|n| n.contains("timeline") && n.ends_with(".svg")), "{names:?}");
+    let svg = std::fs::read_to_string(dir.join(names.iter().find(|n| n.ends_with("timeline.svg")).unwrap())).unwrap();
+    let scenario = h.state().session.as_ref().unwrap().scenario.name.clone();
+    assert!(svg.contains(&scenario) && svg.contains("seed "), "titled");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -11,10 +11,13 @@ pub mod ledger;
 pub mod outcomes;
 pub mod plots;
 pub mod predict;
+pub mod save;
 pub mod scenario_bar;
 pub mod sinks;
+pub mod slides;
 pub mod storm;
 pub mod timeline;
+pub mod tour;
 pub mod transport;
 pub mod watermarks;
 

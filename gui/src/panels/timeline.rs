@@ -39,51 +39,6 @@ pub fn timeline_ui(
     let min_span = tl::min_span(&run.scenario);
     let mut window = state.window(end, min_span);
     let bookmarks = tl::bookmarks(&run.scenario, &run.final_world.faults, &run.markers);
-    ui.horizontal_wrapped(|ui| {
-        if ui.small_button("Zoom out").clicked() {
-            window = window.zoom(window.start_ns + window.span() / 2, 1.0 / ZOOM_STEP, end, min_span);
-        }
-        if ui.small_button("Zoom in").clicked() {
-            let anchor = if (window.start_ns..=window.end_ns).contains(&cursor_ns) {
-                cursor_ns
-            } else {
-                window.start_ns + window.span() / 2
-            };
-            window = window.zoom(anchor, ZOOM_STEP, end, min_span);
-        }
-        if ui.small_button("Fit to activity").clicked() {
-            window = tl::activity(&run.trace, end, min_span);
-        }
-        if ui.add_enabled(window.is_zoomed(end), egui::Button::new("Whole run").small()).clicked() {
-            window = TimeWindow::whole(end);
-        }
-        ui.menu_button(format!("Bookmarks ({})", bookmarks.len()), |ui| {
-            egui::ScrollArea::vertical().max_height(320.0).show(ui, |ui| {
-                if bookmarks.is_empty() {
-                    ui.label("No faults or checkpoints in this run.");
-                }
-                for b in &bookmarks {
-                    let text = egui::RichText::new(&b.text);
-                    let text = if b.fault { text.color(BLOCKED_COLOR) } else { text };
-                    if ui.button(text).clicked() {
-                        actions.push(Action::Time(Command::Seek(b.time_ns)));
-                        ui.close();
-                    }
-                }
-            });
-        });
-        ui.small(format!(
-            "showing {} – {}",
-            crate::view::time_text(&run.scenario, window.start_ns),
-            crate::view::time_text(&run.scenario, window.end_ns)
-        ));
-        // The fork's label sits here, never over the bars: the timeline marks it with a line.
-        if let Some(fork) = &run.fork {
-            ui.colored_label(FORK_COLOR, format!("fork at {}: {}", tick_text(&run.scenario, fork.at_ns), fork.what));
-        }
-    });
-    ui.small("Green bars: completed checkpoints, red: aborted; red triangles: faults; orange ticks: late records dropped; grey ticks: subtasks finished; zoomed in, blue: a subtask at work. Click or drag to move; wheel to zoom, shift+wheel or right-drag to pan.");
-
     let zoomed = window.is_zoomed(end);
     let subtasks = run.scenario.plan.subtasks.len();
     let lanes_shown = if zoomed { subtasks.min(MAX_LANES) } else { 0 };
@@ -182,7 +137,7 @@ pub fn timeline_ui(
 
     // Zoomed in: a lane per subtask.
     if lanes_shown > 0 {
-        let top = plot.top() + HEIGHT - 8.0;
+        let top = plot.top() + overview_height;
         let buckets = (plot.width() / 2.0).max(1.0) as usize;
         let lanes = tl::lanes(&run.trace, &run.markers, lanes_shown, window, buckets);
         let most = lanes.work.iter().flatten().copied().max().unwrap_or(0).max(1) as f32;
@@ -294,7 +249,57 @@ pub fn timeline_ui(
             }
         });
     }
-    state.set(window, end);
+    // The controls sit under the drawing: the panel grows upwards when lanes appear, so they
+    // stay where the pointer is when zooming in with the buttons.
+    ui.horizontal_wrapped(|ui| {
+        if ui.small_button("Zoom out").clicked() {
+            window = window.zoom(window.start_ns + window.span() / 2, 1.0 / ZOOM_STEP, end, min_span);
+        }
+        if ui.small_button("Zoom in").clicked() {
+            let anchor = if (window.start_ns..=window.end_ns).contains(&cursor_ns) {
+                cursor_ns
+            } else {
+                window.start_ns + window.span() / 2
+            };
+            window = window.zoom(anchor, ZOOM_STEP, end, min_span);
+        }
+        if ui.small_button("Fit to activity").clicked() {
+            window = tl::activity(&run.trace, end, min_span);
+        }
+        if ui.add_enabled(window.is_zoomed(end), egui::Button::new("Whole run").small()).clicked() {
+            window = TimeWindow::whole(end);
+        }
+        ui.menu_button(format!("Bookmarks ({})", bookmarks.len()), |ui| {
+            egui::ScrollArea::vertical().max_height(320.0).show(ui, |ui| {
+                if bookmarks.is_empty() {
+                    ui.label("No faults or checkpoints in this run.");
+                }
+                for b in &bookmarks {
+                    let text = egui::RichText::new(&b.text);
+                    let text = if b.fault { text.color(BLOCKED_COLOR) } else { text };
+                    if ui.button(text).clicked() {
+                        actions.push(Action::Time(Command::Seek(b.time_ns)));
+                        ui.close();
+                    }
+                }
+            });
+        });
+        ui.small(format!(
+            "showing {} – {}",
+            crate::view::time_text(&run.scenario, window.start_ns),
+            crate::view::time_text(&run.scenario, window.end_ns)
+        ));
+        // The fork's label sits here, never over the bars: the timeline marks it with a line.
+        if let Some(fork) = &run.fork {
+            ui.colored_label(FORK_COLOR, format!("fork at {}: {}", tick_text(&run.scenario, fork.at_ns), fork.what));
+        }
+    });
+    ui.small("Green bars: completed checkpoints, red: aborted; red triangles: faults; orange ticks: late records dropped; grey ticks: subtasks finished; zoomed in, blue: a subtask at work. Click or drag to move; wheel to zoom, shift+wheel or right-drag to pan.");
+
+    if state.window(end, min_span) != window {
+        state.set(window, end);
+        ui.ctx().request_repaint();
+    }
     if let Some(text) = hover_text {
         response.on_hover_text(text);
     }

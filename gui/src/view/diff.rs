@@ -179,8 +179,12 @@ fn labels(scenario: &Scenario, row: &StoredRow) -> Labels {
         sink: scenario.plan.operators.get(row.sink).map_or_else(String::new, |o| o.name.clone()),
         key: scenario.key_name(row.row.key),
         window: match row.row.window {
-            Some(w) => format!("[{}, {})", scenario.format_time_ms(w.start_ms), scenario.format_time_ms(w.end_ms)),
-            None => format!("event time {}", scenario.format_time_ms(row.row.timestamp_ms)),
+            Some(w) => format!(
+                "[{}, {})",
+                crate::view::event_time_text(scenario, w.start_ms),
+                crate::view::event_time_text(scenario, w.end_ms)
+            ),
+            None => format!("event time {}", crate::view::event_time_text(scenario, row.row.timestamp_ms)),
         },
     }
 }
@@ -366,6 +370,7 @@ mod tests {
             y_label: String::new(),
             style: ChartStyle::TimeLines,
             series: vec![Series { name: "map".into(), points: vec![(0.0, v)] }],
+            clock_times: false,
         };
         let out = overlay(&[chart(1.0)], &[chart(2.0)]);
         let names: Vec<&str> = out[0].series.iter().map(|s| s.name.as_str()).collect();

@@ -131,13 +131,13 @@ pub fn describe(scenario: &Scenario, faults: &[Fault], m: &Marker) -> String {
                 "{}: late record of key {} (event time {}) dropped",
                 subtask(),
                 scenario.key_name(m.a as u64),
-                scenario.format_time_ms(m.b)
+                crate::view::event_time_text(scenario, m.b)
             )
         }
         MarkerKind::Finished => format!("{} finished", subtask()),
         MarkerKind::NodeCrashed if m.a < 0 => format!("{} crashed (never back)", node()),
         MarkerKind::NodeCrashed => {
-            format!("{} crashed (back after {} ms)", node(), m.a / 1_000_000)
+            format!("{} crashed (back after {})", node(), crate::view::duration_text(m.a as u64))
         }
         MarkerKind::NodeRestarted => format!("{} is back (empty, until the job restarts)", node()),
         MarkerKind::FailureDetected => format!("the job manager detected the failure of {}; the job stops", node()),

@@ -193,12 +193,14 @@ pub struct Bookmark {
     pub text: String,
 }
 
-/// Faults and completed or aborted checkpoints, in time order.
+/// Faults, completed or aborted checkpoints and divergences from a fork or parent, in time order.
 pub fn bookmarks(scenario: &Scenario, faults: &[Fault], marks: &[Marker]) -> Vec<Bookmark> {
     marks
         .iter()
         .filter(|m| {
-            m.kind.is_fault() || matches!(m.kind, MarkerKind::CheckpointCompleted | MarkerKind::CheckpointAborted)
+            m.kind.is_fault()
+                || m.kind.is_divergence()
+                || matches!(m.kind, MarkerKind::CheckpointCompleted | MarkerKind::CheckpointAborted)
         })
         .map(|m| Bookmark {
             time_ns: m.time_ns,

@@ -31,6 +31,7 @@ pub mod pipeline;
 pub mod positions;
 pub mod resolve;
 pub mod storm;
+pub mod tour;
 
 pub use error::ScenarioError;
 pub use format::*;
@@ -134,6 +135,8 @@ pub struct Scenario {
     pub expect: Expect,
     /// The runtime: Flink, or a Storm topology (`crate::storm`).
     pub model: Model,
+    /// The guided tour the file carries (empty: none).
+    pub tour: Vec<tour::Stop>,
     /// The workload of one run and the field to lower, for the admission budget
     /// ([`budget::Admission::admit`]).
     pub admission: budget::Admission,
