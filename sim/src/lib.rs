@@ -20,6 +20,7 @@ pub mod oracle;
 pub mod recording;
 pub mod report;
 pub mod run;
+pub mod runtime;
 pub mod scenario;
 pub mod shrink;
 pub mod storm;

@@ -112,7 +112,7 @@ pub struct ScenarioFile {
     pub restart: RestartStrategy,
     /// What a failure restarts: the pipelined regions with a task on the failed node
     /// (`Region`, Flink's default) or the whole job (`Full`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failover: Option<crate::job::FailoverStrategy>,
     #[serde(default)]
     pub failure_detection: FailureDetection,

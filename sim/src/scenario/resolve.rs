@@ -250,7 +250,7 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
         checkpoint_settings: raw.checkpoints,
         guarantee,
         restart: raw.restart,
-        failover: raw.failover.unwrap_or(crate::job::FailoverStrategy::Full),
+        failover: raw.failover.unwrap_or_default(),
         failure_detection: raw.failure_detection,
         faults,
         swarm: raw.swarm,
