@@ -7,6 +7,7 @@
 
 pub mod atomic_write;
 pub mod chunked;
+pub mod credit;
 pub mod dist;
 pub mod exercise;
 pub mod export;
@@ -21,6 +22,7 @@ pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod shrink;
+pub mod source_cursor;
 pub mod storm;
 pub mod strategies;
 pub mod testing;

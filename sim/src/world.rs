@@ -13,6 +13,7 @@ use engine::subtask::{Counters, Note, OperatorState, Output, Subtask};
 use engine::SourceRef;
 use serde::Serialize;
 
+use crate::credit::Credits;
 use crate::external::{CheckpointStorage, SinkStore, SourceLog};
 use crate::faults::{Fault, Trigger};
 use crate::invariants::{CommitInvariant, TaskInvariants};
@@ -21,6 +22,7 @@ use crate::recording::{
     CheckpointOutcome, CheckpointStats, MetricsBucket, Recorder, SubtaskCheckpointStats, TraceKind,
 };
 use crate::scenario::{Guarantee, NodeId, Scenario, SnapshotStyle, JOB_MANAGER};
+use crate::source_cursor::{NextRead, SourceCursor};
 use crate::time_use::TimeUse;
 
 /// Something scheduled to happen. Events of an earlier job attempt are dropped on arrival (a
@@ -84,8 +86,6 @@ pub struct Task {
 struct ChannelState {
     /// Arrival time of the last message sent: a later message never arrives earlier (FIFO).
     last_arrival_ns: TimeNs,
-    /// Messages sent and not yet taken out of the receiver's input gate (flow control).
-    pub occupancy: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -140,6 +140,11 @@ pub struct World {
     net_rng: SimRng,
     pub tasks: Vec<Task>,
     channels: Vec<ChannelState>,
+    /// Flow control: messages per channel not yet taken by the receiver, full outputs per sender.
+    credits: Credits,
+    /// Per source subtask, its partitions' next entries (built on first read, dropped when the
+    /// job restarts and the sources' positions change).
+    source_cursors: Vec<Option<SourceCursor>>,
     pub nodes: Vec<NodeState>,
     pub faults: Vec<Fault>,
     /// When each fault fired (None: not yet, or never).
@@ -237,6 +242,8 @@ impl World {
         }
         let mut world = World {
             channels: vec![ChannelState::default(); scenario.plan.channels.len()],
+            credits: Credits::new(&scenario.plan, scenario.channel_capacity),
+            source_cursors: vec![None; scenario.plan.subtasks.len()],
             nodes: vec![NodeState { alive: true, incarnation: 0 }; scenario.task_managers as usize + 1],
             fault_fired_at: vec![None; faults.len()],
             faults,
@@ -411,8 +418,7 @@ impl World {
                 let to = info.to;
                 if !self.tasks[to].alive {
                     // The receiver's process is gone, and its buffers with it.
-                    let state = &mut self.channels[channel as usize];
-                    state.occupancy = state.occupancy.saturating_sub(1);
+                    self.credits.release_one(channel as usize);
                     return;
                 }
                 if let Message::Barrier(b) = &message {
@@ -544,7 +550,7 @@ impl World {
         if !self.tasks[id].alive || self.tasks[id].subtask.is_finished() {
             return;
         }
-        if !self.has_credit(id) {
+        if !self.credits.has_credit(id) {
             self.tasks[id].backpressured = true;
             self.time_use[id].blocked(now);
             return; // resumes when the receiver frees a buffer
@@ -597,25 +603,16 @@ impl World {
             return; // stop-the-world: rescheduled when the checkpoint ends
         }
         // The next readable entry: the earliest-appended among the partitions' next offsets.
-        let mut next: Option<(TimeNs, u32, u64)> = None;
-        let mut upcoming: Option<TimeNs> = None;
-        let mut exhausted = true;
-        for (partition, offset) in self.tasks[id].subtask.source_positions() {
-            let Some(entry) = self.log.entry(SourceRef { partition, offset }) else {
-                continue;
-            };
-            exhausted = false;
-            if entry.append_ns <= now {
-                if next.is_none_or(|(t, p, _)| (entry.append_ns, partition) < (t, p)) {
-                    next = Some((entry.append_ns, partition, offset));
-                }
-            } else {
-                upcoming = Some(upcoming.map_or(entry.append_ns, |u: TimeNs| u.min(entry.append_ns)));
-            }
-        }
+        let log = &self.log;
+        let subtask = &self.tasks[id].subtask;
+        let cursor = self.source_cursors[id].get_or_insert_with(|| SourceCursor::new(subtask.source_positions(), log));
+        let next = cursor.next(now);
         match next {
-            Some((_, partition, offset)) => {
-                let at = SourceRef { partition, offset };
+            NextRead::Read(at) => {
+                let SourceRef { partition, offset } = at;
+                if let Some(cursor) = &mut self.source_cursors[id] {
+                    cursor.advance(&self.log);
+                }
                 let event = self.log.event(at).expect("entry exists");
                 let high = &mut self.source_high_water[partition as usize];
                 *high = (*high).max(offset + 1);
@@ -632,36 +629,20 @@ impl World {
                 let at = self.tasks[id].busy_until_ns;
                 self.schedule_run(id, at);
             }
-            None if exhausted => {
+            NextRead::Exhausted => {
                 self.tasks[id].subtask.handle_source_exhausted();
                 self.drain_outputs(id);
                 self.arm_timer(id);
             }
-            None => {
-                if let Some(at) = upcoming {
-                    self.schedule_run(id, at);
-                }
-            }
+            NextRead::WaitUntil(at) => self.schedule_run(id, at),
         }
-    }
-
-    /// Can this task emit? Not while any output channel is full.
-    fn has_credit(&self, id: SubtaskId) -> bool {
-        let Some(capacity) = self.scenario.channel_capacity else {
-            return true;
-        };
-        self.scenario.plan.subtasks[id]
-            .outputs
-            .iter()
-            .all(|gate| gate.channels.iter().all(|&c| self.channels[c].occupancy < capacity))
     }
 
     /// The receiver took a message off `channel`: a buffer is free again; wake a waiting sender.
     fn release_credit(&mut self, channel: usize, now: TimeNs) {
-        let state = &mut self.channels[channel];
-        state.occupancy = state.occupancy.saturating_sub(1);
+        self.credits.release_one(channel);
         let from = self.scenario.plan.channels[channel].from;
-        if self.tasks[from].backpressured && self.tasks[from].alive && self.has_credit(from) {
+        if self.tasks[from].backpressured && self.tasks[from].alive && self.credits.has_credit(from) {
             self.tasks[from].backpressured = false;
             self.time_use[from].unblocked(now);
             let at = self.tasks[from].busy_until_ns.max(now);
@@ -707,7 +688,7 @@ impl World {
         let state = &mut self.channels[channel];
         let arrival = arrival.max(state.last_arrival_ns);
         state.last_arrival_ns = arrival;
-        state.occupancy += 1;
+        self.credits.add(channel, 1);
         if let Err(message) = self.tasks[from].checks.on_send(channel, &message) {
             self.violate(now, Some(from), message);
         }
@@ -1051,7 +1032,7 @@ impl World {
             self.tasks[id].subtask.clear_inputs();
             // Its input buffers are gone: their credit goes back to the senders.
             for &c in &self.scenario.plan.subtasks[id].inputs {
-                self.channels[c].occupancy = 0;
+                self.credits.clear(c);
             }
         }
         if let Some(delay) = restart_after_ns {
@@ -1176,8 +1157,10 @@ impl World {
         for channel in &mut self.channels {
             *channel = ChannelState::default();
         }
+        self.credits.clear_all();
+        self.source_cursors.iter_mut().for_each(|c| *c = None);
         for (c, n) in restored_occupancy {
-            self.channels[c].occupancy += n;
+            self.credits.add(c, n);
         }
         self.final_checkpoint_after = None;
         self.final_checkpoint = None;
