@@ -207,6 +207,18 @@ impl World {
     pub fn with_faults(scenario: Arc<Scenario>, seed: u64, options: RunOptions, faults: Vec<Fault>) -> World {
         let mut gen_rng = SimRng::for_stream(seed, Stream::Generator);
         let log = Arc::new(SourceLog::build(&scenario.log, scenario.partitions, scenario.duration_ms, &mut gen_rng));
+        World::with_faults_and_log(scenario, seed, options, faults, log)
+    }
+
+    /// [`World::with_faults`] reading `log`, the source log another run of the same scenario and
+    /// seed built (it depends on nothing else): a variant shares its reference's log.
+    pub fn with_faults_and_log(
+        scenario: Arc<Scenario>,
+        seed: u64,
+        options: RunOptions,
+        faults: Vec<Fault>,
+        log: Arc<SourceLog>,
+    ) -> World {
         let config = scenario.checkpoint_config();
         let mode = config.map(|c| c.mode);
         let tasks = (0..scenario.plan.subtasks.len())
