@@ -64,7 +64,7 @@ impl EventFilter {
                 e.kind,
                 TraceKind::CheckpointTriggered | TraceKind::CheckpointCompleted | TraceKind::CheckpointAborted
             );
-        self.show[class as usize] && (is_node_event || self.subtask.is_none_or(|s| s == e.subtask))
+        self.show[class as usize] && (is_node_event || self.subtask.is_none_or(|s| s == e.subtask()))
     }
 }
 
@@ -110,10 +110,10 @@ pub fn log(
 pub fn caption(scenario: &Scenario, e: &TraceEvent) -> String {
     let plan = &scenario.plan;
     let subtask = |id: u32| plan.subtasks.get(id as usize).map_or_else(|| format!("#{id}"), |s| s.name.clone());
-    let s = subtask(e.subtask);
+    let s = subtask(e.subtask());
     let from = |input: i64| {
         plan.subtasks
-            .get(e.subtask as usize)
+            .get(e.subtask() as usize)
             .and_then(|st| st.inputs.get(input as usize))
             .and_then(|c| plan.channels.get(*c))
             .map_or_else(|| format!("input {input}"), |c| format!("input {input} (from {})", subtask(c.from as u32)))
@@ -153,21 +153,21 @@ pub fn caption(scenario: &Scenario, e: &TraceEvent) -> String {
         CheckpointTriggered => format!("the job manager triggered checkpoint {}: sources inject barrier {}", e.a, e.a),
         CheckpointCompleted => format!("checkpoint {} completed: every subtask acknowledged its snapshot", e.a),
         CheckpointAborted => format!("checkpoint {} was aborted", e.a),
-        NodeCrashed => format!("{} crashed", scenario.node_name(e.subtask as usize)),
-        NodeRestarted => format!("{} is back", scenario.node_name(e.subtask as usize)),
+        NodeCrashed => format!("{} crashed", scenario.node_name(e.subtask() as usize)),
+        NodeRestarted => format!("{} is back", scenario.node_name(e.subtask() as usize)),
         FailureDetected => format!(
             "the job manager noticed {} is gone (heartbeat timeout) and cancels the job",
-            scenario.node_name(e.subtask as usize)
+            scenario.node_name(e.subtask() as usize)
         ),
         JobRestarted if e.b >= 0 => format!("the job restarted (attempt {}) from checkpoint {}", e.a + 1, e.b),
         JobRestarted => format!("the job restarted (attempt {}) with empty state", e.a + 1),
-        NetworkFault => format!("network fault on {}", scenario.node_name(e.subtask as usize)),
+        NetworkFault => format!("network fault on {}", scenario.node_name(e.subtask() as usize)),
         // Storm runs (`sim::storm`); the workbench runs Flink, but a trace file may hold these.
         StormEmit => format!("{s} emitted partition {} offset {}{}", e.a, e.b, if e.channel == 1 { " again (replay)" } else { "" }),
         StormAckerMessage => format!("{s} sent the acker {} for root {:#x}", ["an init", "an ack", "a fail"].get(e.channel as usize).unwrap_or(&"a message"), e.a),
         StormTreeComplete => format!("the tuple tree of root {:#x} {}", e.a, if e.channel == 1 { "failed" } else { "completed: the spout is told to ack" }),
         StormTimeout => format!("{s}: a tuple timed out (partition {} offset {}) and will be replayed", e.a, e.b),
-        StormWorkerRestarted => format!("the worker on {} restarted with empty state", scenario.node_name(e.subtask as usize)),
+        StormWorkerRestarted => format!("the worker on {} restarted with empty state", scenario.node_name(e.subtask() as usize)),
         TridentBatch => format!("Trident batch {} began{}", e.a, if e.b == 1 { " (a replay)" } else { "" }),
         TridentCommit => format!("{s} committed Trident batch {} ({} updates skipped as already applied)", e.a, e.b),
     }
