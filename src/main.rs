@@ -127,6 +127,10 @@ enum Command {
         /// Add the seed's random faults (as `sweep --swarm`) when the scenario has no swarm.
         #[arg(long)]
         swarm: bool,
+        /// Fault-tolerance models to run the pipeline under: `flink`, `storm`, or `all` (every
+        /// model that can run it), comma-separated. Default: Flink and the scenario's own model.
+        #[arg(long, value_delimiter = ',')]
+        model: Vec<String>,
     },
     /// Combine the shard files of one sweep (each `sweep --json --shard K/N` output) into the
     /// report one sweep of all their seeds prints.
@@ -246,7 +250,7 @@ fn main() -> ExitCode {
         Some(Command::Run { scenario, seed, format, check_determinism, swarm }) => {
             run(&scenario, seed, format, check_determinism, swarm)
         }
-        Some(Command::Compare { scenario, seed, json, swarm }) => compare(&scenario, seed, json, swarm),
+        Some(Command::Compare { scenario, seed, json, swarm, model }) => compare(&scenario, seed, json, swarm, &model),
         Some(Command::Sweep { scenario, seeds, jobs, force_jobs, swarm, shard, json }) => {
             sweep::run(&scenario, &seeds, jobs, force_jobs, swarm, shard.as_deref(), json)
         }
@@ -490,13 +494,46 @@ pub(crate) fn rerun_command(command: &str, scenario: &Scenario, seed: u64, swarm
     format!("cargo run --release -- {command} {} --seed {seed}{}", scenario.file, if swarm { " --swarm" } else { "" })
 }
 
-fn compare(scenario_arg: &str, seed: Option<u64>, json: bool, swarm: bool) -> anyhow::Result<ExitCode> {
+/// The models `compare --model` names (see its help), each checked against the pipeline.
+fn compare_runtimes(scenario: &sim::Scenario, models: &[String]) -> anyhow::Result<Vec<sim::scenario::Runtime>> {
+    use sim::scenario::Runtime;
+    if models.is_empty() {
+        return Ok(sim::runtime::default_models(scenario));
+    }
+    let mut runtimes = Vec::new();
+    for name in models {
+        let named = match name.trim() {
+            "all" => sim::runtime::capable_models(scenario),
+            "flink" => vec![Runtime::Flink],
+            "storm" => vec![Runtime::Storm],
+            other => return Err(Usage(format!("--model: unknown model '{other}' (flink, storm, all)")).into()),
+        };
+        for runtime in named {
+            if let Err(why) = sim::runtime::model(runtime).can_run(scenario) {
+                return Err(Usage(format!("--model {}: this pipeline cannot run there: {why}", runtime.label())).into());
+            }
+            if !runtimes.contains(&runtime) {
+                runtimes.push(runtime);
+            }
+        }
+    }
+    Ok(runtimes)
+}
+
+fn compare(
+    scenario_arg: &str,
+    seed: Option<u64>,
+    json: bool,
+    swarm: bool,
+    models: &[String],
+) -> anyhow::Result<ExitCode> {
     let scenario = Arc::new(load(scenario_arg, swarm, BudgetCommand::Compare)?);
     let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
+    let runtimes = compare_runtimes(&scenario, models)?;
     // With --json, stdout is the JSON document alone; everything for people goes to stderr.
     let say = |line: String| if json { eprintln!("{line}") } else { outln!("{line}") };
     say(header(&scenario, seed));
-    let reports = sim::run::compare(&scenario, seed);
+    let reports = sim::run::compare_models(&scenario, seed, &runtimes);
     if json {
         outln!("{}", serde_json::to_string_pretty(&reports).context("serialising the reports")?);
     } else {

@@ -464,3 +464,27 @@ fn replay_until_pauses_a_storm_run() {
     assert!(stdout.contains("== summary ==") && stdout.contains("topology finished"), "{stdout}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `compare --model`: the fault-tolerance model is an axis (sim::runtime). `all` adds Storm rows
+/// for a Flink pipeline Storm can run; an unknown model or one that cannot run the pipeline is a
+/// usage error (exit 2) saying why.
+#[test]
+fn compare_takes_the_model_as_an_axis() {
+    let lanes = shipped("regional-failover.ron");
+    let output = streamlab().args(["compare", lanes.to_str().unwrap(), "--model", "all"]).output().unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    let stdout = text(&output.stdout);
+    let runtimes: Vec<&str> =
+        stdout.lines().filter_map(|l| l.split_whitespace().next()).filter(|w| *w == "flink" || *w == "storm").collect();
+    assert!(runtimes.contains(&"flink") && runtimes.contains(&"storm"), "{stdout}");
+    let flink_only = streamlab().args(["compare", lanes.to_str().unwrap(), "--model", "flink"]).output().unwrap();
+    assert!(!text(&flink_only.stdout).lines().any(|l| l.starts_with("storm ")), "{}", describe(&flink_only));
+
+    let unknown = streamlab().args(["compare", lanes.to_str().unwrap(), "--model", "spark"]).output().unwrap();
+    assert_eq!(unknown.status.code(), Some(2), "{}", describe(&unknown));
+    assert!(text(&unknown.stderr).contains("unknown model 'spark'"), "{}", describe(&unknown));
+    let cannot = shipped("crash-during-checkpoint.ron");
+    let refused = streamlab().args(["compare", cannot.to_str().unwrap(), "--model", "storm"]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(2), "{}", describe(&refused));
+    assert!(text(&refused.stderr).contains("Storm has no checkpoints"), "{}", describe(&refused));
+}

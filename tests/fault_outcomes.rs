@@ -271,7 +271,7 @@ fn operator_counts_add_up_over_job_attempts() {
     let run = sim::run_scenario(scenario.clone(), 42, sim::RunOptions { keep_trace: false, ..Default::default() });
     assert_eq!(run.stop, StopReason::JobFinished);
     let attempts = run.world.counters_per_attempt();
-    assert_eq!(attempts.len() as u32, run.world.restarts + 1);
+    assert_eq!(attempts.len() as u32, run.world.restarts() + 1);
     assert!(attempts.len() >= 2, "the scenario crashes once");
     let source = &scenario.plan.operators[0];
     let subtasks = source.first_subtask..source.first_subtask + source.parallelism as usize;

@@ -317,6 +317,38 @@ fn weaker_setups_show_their_anomalies_on_madsim() {
     }
 }
 
+/// Failover per pipelined region runs in the madsim world too (the shared `sim::job`): killing
+/// the task manager of one forward-only lane restarts that lane only, so at-least-once replays
+/// less than under full failover, and exactly-once stays exact.
+#[test]
+fn regional_failover_on_madsim() {
+    let base = load("regional-failover.ron").without_faults();
+    let faults = MadsimFaults { kills: vec![(1, 5_000, 1_000)], network: None };
+    for seed in 1..=3 {
+        let mut duplicates = Vec::new();
+        for failover in [sim::job::FailoverStrategy::Region, sim::job::FailoverStrategy::Full] {
+            let mut scenario = base.with_variant(Guarantee::AtLeastOnce, Some(SinkKind::Plain));
+            scenario.failover = failover;
+            let scenario = Arc::new(scenario);
+            let reference = kernel(&scenario, seed);
+            let run = run_on_madsim(scenario.clone(), seed, &faults);
+            assert_eq!(run.stop, MadsimStop::JobFinished, "{failover:?} seed {seed}");
+            assert!(run.violations.is_empty(), "{:?}", run.violations);
+            assert_eq!(run.restarts, 1, "{failover:?} seed {seed}");
+            let outcome = oracle::evaluate(&reference.observed(), &run.observed());
+            assert!(!outcome.has_loss(), "{failover:?} seed {seed}: {:?}", outcome.class());
+            duplicates.push(outcome.duplicated_records.len());
+        }
+        assert!(duplicates[0] < duplicates[1], "seed {seed}: region vs full duplicates {duplicates:?}");
+        let scenario = Arc::new(base.with_variant(Guarantee::ExactlyOnce, Some(SinkKind::TwoPhaseCommit)));
+        let reference = kernel(&scenario, seed);
+        let run = run_on_madsim(scenario.clone(), seed, &faults);
+        assert_eq!(run.stop, MadsimStop::JobFinished);
+        let outcome = oracle::evaluate(&reference.observed(), &run.observed());
+        assert_eq!(outcome.class(), OutcomeClass::Exact, "seed {seed}");
+    }
+}
+
 /// The madsim world is test-only: the shipped binary must not link madsim, whose libc overrides
 /// (`clock_gettime`, `getrandom`, `pthread_attr_init`, ...) would otherwise be exported by it.
 #[test]

@@ -127,7 +127,7 @@ fn a_fault_scheduled_after_the_job_finished_leaves_it_finished() {
     let scenario = Arc::new(Scenario::parse(text, "(stopping test)").expect("valid scenario"));
     let result = sim::run_scenario(scenario.clone(), 42, RunOptions { keep_trace: false, ..Default::default() });
     assert_eq!(result.stop, StopReason::JobFinished);
-    assert_eq!(result.world.restarts, 0);
+    assert_eq!(result.world.restarts(), 0);
     let check = sim::run::check_seed(&scenario, 42);
     assert!(check.failures.is_empty(), "{:?}", check.failures);
 }

@@ -9,6 +9,12 @@
 //!
 //!     cargo run --release -p gui --example scrub_bench -- memory [<virtual seconds>...]
 //!
+//!     cargo run --release -p gui --example scrub_bench -- memory-upsert [<virtual seconds>...]
+//!
+//! The same with an idempotent (upsert) sink, whose store keeps an index entry per key and window
+//! ever written: today's recording (the index shared between snapshots, `SharedMap`) against
+//! snapshots that copy the index whole (the recording before that), each in its own process.
+//!
 //!     cargo run --release -p gui --example scrub_bench -- frames-while-recording [<virtual seconds>]
 //!
 //! Whole UI frames (egui_kittest, no GPU) while the workbench loads a run of that length (default
@@ -31,6 +37,11 @@ use sim::Scenario;
 /// A keyed-window job over three task managers with checkpoints: what the workbench shows,
 /// scaled up (about 70 000 kernel events per virtual second).
 fn scenario_text(seconds: u64) -> String {
+    scenario_text_with(seconds, "TwoPhaseCommit")
+}
+
+/// The benchmark scenario with another sink kind.
+fn scenario_text_with(seconds: u64, sink: &str) -> String {
     format!(
         r#"Scenario(
     name: "scrub benchmark",
@@ -44,7 +55,7 @@ fn scenario_text(seconds: u64) -> String {
         Source(name: "source", parallelism: 4, cost_us: 1),
         KeyBy(Key),
         Window(name: "window", kind: Tumbling(size_ms: 1_000), aggregate: Sum, parallelism: 4, cost_us: 2),
-        Sink(name: "sink", kind: TwoPhaseCommit, parallelism: 2, cost_us: 1),
+        Sink(name: "sink", kind: {sink}, parallelism: 2, cost_us: 1),
     ],
     checkpoints: Some((interval_ms: 1_000, mode: ExactlyOnce)),
     track_lineage: false,
@@ -79,7 +90,8 @@ fn percentiles(mut samples: Vec<Duration>) -> String {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        Some("memory") => return memory(&args[1..]),
+        Some("memory") => return memory(&args[1..], false),
+        Some("memory-upsert") => return memory(&args[1..], true),
         Some("child") => return child(&args[1..]),
         Some("frames-while-recording") => {
             return frames_while_recording(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(150));
@@ -192,11 +204,14 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-/// One measurement in this process: `child <shared|deep> <seconds>`. Prints one `RESULT` line.
+/// One measurement in this process: `child <shared|deep|copy-upserts> <seconds> [<sink kind>]`.
+/// Prints one `RESULT` line.
 fn child(args: &[String]) {
     let mode = args.first().map(String::as_str).unwrap_or("shared");
     let seconds: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(15);
-    let scenario = Arc::new(Scenario::parse(&scenario_text(seconds), "(scrub benchmark)").expect("valid"));
+    let sink = args.get(2).map_or("TwoPhaseCommit", String::as_str);
+    let text = scenario_text_with(seconds, sink);
+    let scenario = Arc::new(Scenario::parse(&text, "(scrub benchmark)").expect("valid"));
     let base = peak_rss_mib().unwrap_or(0.0);
     let start = Instant::now();
     let mut run = record_in_mode(scenario, mode);
@@ -226,35 +241,45 @@ fn child(args: &[String]) {
 
 /// Today's recording, or (`deep`) the one before snapshots shared their append-only stores.
 fn record_in_mode(scenario: Arc<Scenario>, mode: &str) -> RecordedRun {
-    let copy = if mode == "deep" { SnapshotCopy::Deep } else { SnapshotCopy::Shared };
+    let copy = match mode {
+        "deep" => SnapshotCopy::Deep,
+        "copy-upserts" => SnapshotCopy::CopyUpserts,
+        _ => SnapshotCopy::Shared,
+    };
     RunRecorder::original(scenario, 1).copying(copy).finish()
 }
 
-/// Runs `child` for each length and mode in its own process and prints a table with ratios.
-fn memory(args: &[String]) {
+/// Runs `child` for each length and mode in its own process and prints a table with ratios
+/// (`upsert`: an idempotent sink, today's shared index against copying it per snapshot).
+fn memory(args: &[String], upsert: bool) {
     let lengths: Vec<u64> =
         if args.is_empty() { vec![15, 57, 150] } else { args.iter().filter_map(|a| a.parse().ok()).collect() };
     let exe = std::env::current_exe().expect("own path");
     println!(
-        "{:>7} {:>6} {:>11} {:>11} {:>6} {:>9} {:>10} {:>9} {:>9}",
+        "{:>12} {:>6} {:>11} {:>11} {:>6} {:>9} {:>10} {:>9} {:>9}",
         "mode", "virt s", "kernel ev", "trace ev", "snaps", "record s", "peak MiB", "scrub p50", "scrub p95"
     );
     for seconds in lengths {
         let mut results: Vec<Vec<String>> = Vec::new();
         // Deep copies past a minute would need several GiB (15 GiB at 10 M events): skip them.
-        let modes: &[&str] = if seconds <= 60 { &["shared", "deep"] } else { &["shared"] };
+        let modes: &[&str] = match (upsert, seconds <= 60) {
+            (true, _) => &["shared", "copy-upserts"],
+            (false, true) => &["shared", "deep"],
+            (false, false) => &["shared"],
+        };
+        let sink = if upsert { "Idempotent" } else { "TwoPhaseCommit" };
         for &mode in modes {
-            let out = std::process::Command::new(&exe).args(["child", mode, &seconds.to_string()]).output();
+            let out = std::process::Command::new(&exe).args(["child", mode, &seconds.to_string(), sink]).output();
             let line = out.ok().and_then(|o| {
                 String::from_utf8_lossy(&o.stdout).lines().find(|l| l.starts_with("RESULT")).map(str::to_owned)
             });
             let Some(line) = line else {
-                println!("{mode:>7} {seconds:>6}  (the child failed: out of memory?)");
+                println!("{mode:>12} {seconds:>6}  (the child failed: out of memory?)");
                 continue;
             };
             let f: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
             println!(
-                "{:>7} {:>6} {:>11} {:>11} {:>6} {:>9} {:>10} {:>9} {:>9}",
+                "{:>12} {:>6} {:>11} {:>11} {:>6} {:>9} {:>10} {:>9} {:>9}",
                 f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[9], f[10]
             );
             results.push(f);

@@ -19,9 +19,11 @@ use crate::recording::{Driver, Poll, Recording, ReferenceRecorder, StormRecorder
 use crate::scrub::{RecordedRun, RunRecorder};
 use crate::time_control::{Command, TimeControl};
 use crate::view::dag::DagLayout;
+use crate::view::diff::first_divergence;
+use crate::view::diff::{RunDiff, Side};
 use crate::view::ledger::{Ledger, LedgerFilter, Provenance};
 use crate::view::plots::Chart;
-use crate::view::{outcomes, plots, Frame};
+use crate::view::{markers, outcomes, plots, Frame};
 
 /// Where a scenario comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,11 +85,22 @@ pub enum Tab {
     Outcome,
     Plots,
     Outcomes,
+    Diff,
+    Save,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 7] =
-        [Tab::Watermarks, Tab::Alignment, Tab::Events, Tab::SinkOutput, Tab::Outcome, Tab::Plots, Tab::Outcomes];
+    pub const ALL: [Tab; 9] = [
+        Tab::Watermarks,
+        Tab::Alignment,
+        Tab::Events,
+        Tab::SinkOutput,
+        Tab::Outcome,
+        Tab::Plots,
+        Tab::Outcomes,
+        Tab::Diff,
+        Tab::Save,
+    ];
     pub fn label(self) -> &'static str {
         match self {
             Tab::Outcome => "Outcome: every row vs. the run without faults",
@@ -97,6 +110,8 @@ impl Tab {
             Tab::SinkOutput => "Sink output",
             Tab::Plots => "Charts",
             Tab::Outcomes => "Faults and outcomes",
+            Tab::Diff => "Diff: this run vs its parent",
+            Tab::Save => "Save / export",
         }
     }
 }
@@ -111,6 +126,8 @@ pub enum Action {
     Rerun,
     ShowRun(usize),
     ExportCharts,
+    /// Export the job graph at the cursor or the timeline as shown, for slides.
+    ExportSlide(crate::slides::SlideKind),
     /// Fork the shown run at the cursor with this fault.
     Inject(FaultRequest),
     /// Run the scenario under another guarantee and/or sink kind (None: as written).
@@ -122,6 +139,20 @@ pub enum Action {
     ShowTab(Tab),
     /// Stop the recording in progress (what is on screen stays).
     CancelRecording,
+    /// Save the shown run as a scenario file (its guarantee, sinks and faults; the seed pinned).
+    SaveScenario,
+    /// Export the shown run's visible sink output as CSV and JSON.
+    ExportSinkOutput,
+    /// Export the shown run's trace for Perfetto.
+    ExportTrace,
+    /// Start the scenario's guided tour at its first stop.
+    TourStart,
+    /// Play on to the tour's next stop.
+    TourNext,
+    /// Go straight to stop k of the tour.
+    TourJump(usize),
+    /// Leave the tour.
+    TourEnd,
 }
 
 /// What a recording in progress is for: applied when it is done.
@@ -184,17 +215,18 @@ impl FaultRequest {
     }
 
     pub fn describe(self) -> String {
+        let d = |ms: u64| crate::view::duration_ms_text(ms.min(i64::MAX as u64) as i64);
         match self {
-            FaultRequest::Crash { tm, restart_after_ms: Some(ms) } => format!("crash tm-{tm}, back after {ms} ms"),
+            FaultRequest::Crash { tm, restart_after_ms: Some(ms) } => format!("crash tm-{tm}, back after {}", d(ms)),
             FaultRequest::Crash { tm, restart_after_ms: None } => format!("crash tm-{tm}, never back"),
             FaultRequest::Isolate { tm, duration_ms } => {
-                format!("cut tm-{tm} off from the job manager for {duration_ms} ms")
+                format!("cut tm-{tm} off from the job manager for {}", d(duration_ms))
             }
             FaultRequest::Partition { a, b, duration_ms } => {
-                format!("partition tm-{a} <-> tm-{b} for {duration_ms} ms")
+                format!("partition tm-{a} <-> tm-{b} for {}", d(duration_ms))
             }
             FaultRequest::Delay { a, b, extra_ms, duration_ms } => {
-                format!("delay tm-{a} <-> tm-{b} by {extra_ms} ms for {duration_ms} ms")
+                format!("delay tm-{a} <-> tm-{b} by {} for {}", d(extra_ms), d(duration_ms))
             }
         }
     }
@@ -226,6 +258,8 @@ pub struct Session {
     pub ledgers: Vec<Option<Ledger>>,
     /// Fault-free reference rows, per scenario variant (shared by the runs of that variant).
     references: Vec<(Arc<Scenario>, Arc<Seen>)>,
+    /// The shown fork against its parent (built when the Diff tab shows it).
+    pub diff: Option<RunDiff>,
     /// The provenance of the selected outcome line: (run, line).
     pub provenance: Option<((usize, usize), Option<Provenance>)>,
     /// Index of the run on screen.
@@ -285,6 +319,7 @@ impl Session {
             schedule_labels: vec!["faults from the file".to_string()],
             ledgers: vec![None],
             references: Vec::new(),
+            diff: None,
             provenance: None,
             shown: 0,
             charts,
@@ -305,6 +340,18 @@ impl Session {
     ) -> usize {
         self.charts.push(plots::all(&run.final_world));
         self.versus_original.push(Some(outcomes::versus_original(&self.runs[0], &run)));
+        let mut run = run;
+        let index = self.runs.len();
+        // A fork and its parent both mark where they first differ.
+        if let Some(fork) = run.fork.clone() {
+            if let Some(parent) = self.runs.get_mut(fork.parent) {
+                let shared = parent.trace_until(fork.at_ns).len();
+                if let Some(d) = first_divergence(&parent.scenario, &parent.trace, &run.trace, shared) {
+                    markers::mark_divergence(&mut parent.markers, d.time_ns, index, true);
+                    markers::mark_divergence(&mut run.markers, d.time_ns, fork.parent, false);
+                }
+            }
+        }
         self.runs.push(run);
         self.variants.push(variant);
         self.schedule_labels.push(schedule_label);
@@ -450,6 +497,52 @@ impl Session {
         self.ledgers[i].as_ref()
     }
 
+    /// Run `fork` against its parent (None: it is no fork), built once per pair, and again when
+    /// the verdicts become available (both outcome tables, which need the fault-free run).
+    pub fn diff_with_parent(&mut self, fork: usize) -> Option<&RunDiff> {
+        let info = self.runs.get(fork)?.fork.clone()?;
+        let parent = info.parent;
+        let have_verdicts = self.ledgers.get(parent)?.is_some() && self.ledgers.get(fork)?.is_some();
+        let fresh = self
+            .diff
+            .as_ref()
+            .is_some_and(|d| d.fork == fork && d.parent == parent && (d.verdicts.is_some() || !have_verdicts));
+        if !fresh {
+            let (p, f) = (&self.runs[parent], &self.runs[fork]);
+            let (charts, ledgers) = (&self.charts, &self.ledgers);
+            let side = |index: usize| Side {
+                index,
+                trace: &self.runs[index].trace,
+                visible: self.runs[index].final_world.sink_store.visible(),
+                charts: &charts[index],
+                ledger: ledgers[index].as_ref(),
+            };
+            let shared = p.trace_until(info.at_ns).len();
+            let diff = RunDiff::build(&f.scenario, side(parent), side(fork), shared);
+            self.diff = Some(diff);
+        }
+        self.diff.as_ref()
+    }
+
+    /// Run `i` as a scenario file: the loaded file under the run's guarantee and sink kind, with
+    /// the run's whole fault schedule (the file's, then the clicked ones) and the seed pinned.
+    /// Loaded again, it records the same trace.
+    pub fn scenario_file_text(&self, i: usize) -> String {
+        let run = &self.runs[i];
+        let note = format!(
+            "saved from the streamlab workbench: \"{}\" of {} (seed {}): {}",
+            run.label, self.base.name, self.seed, self.schedule_labels[i]
+        );
+        crate::save::scenario_text(
+            &self.base.raw,
+            &run.scenario,
+            self.variants[i].1,
+            &run.final_world.faults,
+            self.seed,
+            &note,
+        )
+    }
+
     /// The provenance of `line` of the shown run's outcome table (built once per selection).
     pub fn select_line(&mut self, line: Option<usize>) {
         let Some(line) = line else {
@@ -498,8 +591,17 @@ pub struct App {
     /// Sink output: only rows a reader sees (committed / not overwritten).
     pub visible_only: bool,
     pub export_dir: String,
+    /// The size of slide exports (pixels).
+    pub export_size: (u32, u32),
     /// The outcome of the last export.
     pub export_status: Option<Result<String, String>>,
+    /// Where "Save / export" writes (named in the UI), the files' name stem (empty: one made
+    /// from the scenario and the run), whether files already there may be replaced, and how the
+    /// last save or export went.
+    pub save_dir: String,
+    pub save_name: String,
+    pub save_replace: bool,
+    pub save_status: Vec<Result<String, String>>,
     /// The knobs of the fault buttons.
     pub faults: FaultSettings,
     /// Which lines of the outcome table to show.
@@ -508,6 +610,8 @@ pub struct App {
     pub event_filter: crate::view::events::EventFilter,
     /// The predict window: exercises on the loaded scenario, graded by a run.
     pub predict: crate::view::predict::PredictState,
+    /// The guided tour being played, if any.
+    pub tour: Option<crate::view::tour::TourState>,
     /// Where recordings run: a worker thread in the window, at once in `new_headless`.
     pub driver: Driver,
     /// The run being recorded, if any (what is on screen stays interactive meanwhile).
@@ -522,6 +626,8 @@ pub struct App {
     pub presenter: bool,
     /// A Storm scenario's run, drawn by `panels::storm` instead of the Flink panels.
     pub storm: Option<crate::view::storm::StormSession>,
+    /// The timeline's zoom (the whole run until zoomed), reset when a scenario is loaded.
+    pub timeline: crate::view::timeline::TimelineState,
 }
 
 /// How much presenter mode enlarges the whole workbench at the smallest projector resolution
@@ -579,12 +685,18 @@ impl App {
             selected: None,
             tab: Tab::Watermarks,
             visible_only: true,
-            export_dir: "streamlab-charts".to_string(),
+            export_dir: crate::slides::default_export_dir().display().to_string(),
+            export_size: (1920, 1080),
             export_status: None,
+            save_dir: crate::save::default_folder().display().to_string(),
+            save_name: String::new(),
+            save_replace: false,
+            save_status: Vec::new(),
             faults: FaultSettings::default(),
             ledger_filter: LedgerFilter::default(),
             event_filter: Default::default(),
             predict: Default::default(),
+            tour: None,
             driver,
             pending: None,
             reference: None,
@@ -592,12 +704,64 @@ impl App {
             autoplay,
             presenter: false,
             storm: None,
+            timeline: Default::default(),
         };
         if let ScenarioSource::File(p) = &source {
             app.path_text = p.display().to_string();
         }
         app.load(source, seed);
         app
+    }
+
+    /// Select what the tour's current stop highlights (a stop without a highlight keeps the
+    /// selection).
+    fn highlight_tour_stop(&mut self) {
+        let (Some(session), Some(tour)) = (&self.session, &self.tour) else {
+            return;
+        };
+        if let Some(h) = session.scenario.tour.get(tour.shown).and_then(|s| s.highlight) {
+            self.selected = crate::view::tour::selected_subtask(&session.scenario, h);
+        }
+    }
+
+    /// Playback moved the cursor: the tour shows the stops passed and stops at a pausing one.
+    fn follow_tour(&mut self) {
+        let (Some(session), Some(tour)) = (&self.session, &mut self.tour) else {
+            return;
+        };
+        let before = tour.shown;
+        if let Some(at) = tour.advance(&session.scenario.tour, self.time.cursor_ns) {
+            self.time.cursor_ns = at;
+            self.time.playing = false;
+        }
+        if tour.shown != before {
+            self.highlight_tour_stop();
+        }
+    }
+
+    /// The name stem "Save / export" uses: the one typed, else the scenario's and the run's.
+    pub fn save_stem(&self) -> String {
+        if !self.save_name.trim().is_empty() {
+            return crate::save::file_stem(&self.save_name);
+        }
+        match &self.session {
+            Some(session) => {
+                let scenario = match &session.source {
+                    ScenarioSource::File(p) => {
+                        p.file_stem().map_or_else(|| "scenario".to_string(), |s| s.to_string_lossy().into_owned())
+                    }
+                    ScenarioSource::Embedded => "clickstream".to_string(),
+                };
+                let run = if session.shown == 0 { "original".to_string() } else { format!("run{}", session.shown + 1) };
+                crate::save::file_stem(&format!("{scenario}-{run}"))
+            }
+            None => "run".to_string(),
+        }
+    }
+
+    /// `<folder>/<stem>.<extension>`.
+    pub fn save_path(&self, extension: &str) -> PathBuf {
+        Path::new(self.save_dir.trim()).join(format!("{}.{extension}", self.save_stem()))
     }
 
     /// Load and run a scenario. On error the previous session stays on screen with the error
@@ -690,6 +854,7 @@ impl App {
                 self.time = TimeControl::new(TimeControl::suggested_speed(session.run().end_ns));
                 self.time.playing = std::mem::take(&mut self.autoplay);
                 self.selected = None;
+                self.timeline = Default::default();
                 self.session = Some(session);
                 // A Storm view on screen until now gives way to the recorded Flink run.
                 self.storm = None;
@@ -832,6 +997,82 @@ impl App {
                     session.comparing = Some((session.shown, receiver));
                 }
             }
+            Action::SaveScenario => {
+                if let Some(session) = &self.session {
+                    let path = self.save_path("ron");
+                    self.save_status =
+                        vec![crate::save::write(&path, &session.scenario_file_text(session.shown), self.save_replace)];
+                }
+            }
+            Action::ExportSinkOutput => {
+                if let Some(session) = &self.session {
+                    let run = session.run();
+                    let rows = run.final_world.sink_store.visible();
+                    let csv = crate::save::sink_csv(&run.scenario, &rows);
+                    let json = crate::save::sink_json(&run.scenario, &rows);
+                    self.save_status = vec![
+                        crate::save::write(&self.save_path("sink.csv"), &csv, self.save_replace),
+                        crate::save::write(&self.save_path("sink.json"), &json, self.save_replace),
+                    ];
+                }
+            }
+            Action::ExportTrace => {
+                if let Some(session) = &self.session {
+                    let run = session.run();
+                    let path = self.save_path("trace.json");
+                    self.save_status =
+                        vec![crate::save::write_trace(&run.scenario, &run.trace, &path, self.save_replace)];
+                }
+            }
+            Action::TourStart => {
+                if let Some(session) = &self.session {
+                    if let Some((state, at)) = crate::view::tour::TourState::start(&session.scenario.tour) {
+                        self.tour = Some(state);
+                        self.time.playing = false;
+                        self.time.apply(Command::Seek(at), session.run());
+                        self.highlight_tour_stop();
+                    }
+                }
+            }
+            Action::TourNext => {
+                let next = self.session.as_ref().zip(self.tour.as_ref()).and_then(|(s, t)| t.next_at(&s.scenario.tour));
+                if next.is_some() {
+                    self.time.playing = true;
+                }
+            }
+            Action::TourJump(k) => {
+                if let (Some(session), Some(tour)) = (&self.session, &mut self.tour) {
+                    if let Some(at) = tour.jump(&session.scenario.tour, k) {
+                        self.time.playing = false;
+                        self.time.apply(Command::Seek(at), session.run());
+                        self.highlight_tour_stop();
+                    }
+                }
+            }
+            Action::TourEnd => self.tour = None,
+            Action::ExportSlide(kind) => {
+                let cursor = self.time.cursor_ns;
+                let (selected, visible_only, dir, size) =
+                    (self.selected, self.visible_only, self.export_dir.clone(), self.export_size);
+                if let Some(session) = &mut self.session {
+                    let min_span = crate::view::timeline::min_span(&session.scenario);
+                    let window = self.timeline.window(session.run().end_ns, min_span);
+                    let dag = session.frame(cursor, selected, visible_only).dag.clone();
+                    let run = session.run();
+                    let slide = match kind {
+                        crate::slides::SlideKind::JobGraph => crate::slides::Slide::JobGraph {
+                            layout: &session.layout,
+                            dag: &dag,
+                            run,
+                            cursor_ns: cursor,
+                        },
+                        crate::slides::SlideKind::Timeline => {
+                            crate::slides::Slide::Timeline { run, window, cursor_ns: cursor }
+                        }
+                    };
+                    self.export_status = Some(crate::slides::export(&slide, size, Path::new(&dir)));
+                }
+            }
             Action::ExportCharts => {
                 if let Some(session) = &self.session {
                     let charts = &session.charts[session.shown];
@@ -885,26 +1126,50 @@ impl App {
         // Advance playback before building the frame, so what is drawn is where the cursor is.
         let dt = ui.input(|i| i.stable_dt);
         let end_ns = self.session.as_ref().map_or(0, |s| s.run().end_ns);
-        self.time.tick(dt, end_ns);
+        if self.time.tick(dt, end_ns) {
+            self.follow_tour();
+        }
         let session = self.session.as_mut().expect("checked above");
         let cursor = self.time.cursor_ns;
         session.frame(cursor, self.selected, self.visible_only);
         // The outcome table needs the fault-free run: recorded like a run, off this thread.
-        let reference_progress = if self.tab == Tab::Outcome { self.poll_reference() } else { None };
+        let wants_ledger = matches!(self.tab, Tab::Outcome | Tab::Diff);
+        let reference_progress = if wants_ledger { self.poll_reference() } else { None };
         let session = self.session.as_mut().expect("checked above");
-        if self.tab == Tab::Outcome
-            && reference_progress.is_none()
-            && session.missing_reference(session.shown).is_none()
-        {
+        if wants_ledger && reference_progress.is_none() && session.missing_reference(session.shown).is_none() {
             session.ledger(session.shown);
+            if self.tab == Tab::Diff {
+                // The parent shares the fork's scenario, hence its reference run.
+                if let Some(parent) = session.run().fork.as_ref().map(|f| f.parent) {
+                    session.ledger(parent);
+                }
+            }
         }
+        if self.tab == Tab::Diff {
+            session.diff_with_parent(session.shown);
+        }
+        let save_stem = self.save_stem();
         let session = self.session.as_ref().expect("checked above");
         let frame = &session.frame.as_ref().expect("built above").1;
         egui::Panel::top("transport").show(ui, |ui| {
             panels::transport::transport_ui(ui, session, &self.time, &mut actions);
         });
+        if !session.scenario.tour.is_empty() {
+            egui::Panel::top("tour").show(ui, |ui| {
+                panels::tour::tour_ui(ui, session, self.tour.as_ref(), &mut actions);
+            });
+        }
         egui::Panel::bottom("timeline").resizable(false).show(ui, |ui| {
-            panels::timeline::timeline_ui(ui, session.run(), cursor, &mut actions);
+            panels::slides::export_menu_ui(
+                ui,
+                &mut self.export_dir,
+                &mut self.export_size,
+                &self.export_status,
+                &mut actions,
+            );
+            let (end, min_span) = (session.run().end_ns, crate::view::timeline::min_span(&session.scenario));
+            self.timeline.follow(cursor, end, min_span);
+            panels::timeline::timeline_ui(ui, session.run(), cursor, &mut self.timeline, &mut actions);
         });
         egui::Panel::right("inspector").default_size(340.0).show(ui, |ui| {
             panels::inspector::inspector_ui(ui, session, frame, &mut actions);
@@ -950,6 +1215,17 @@ impl App {
                     &mut actions,
                 ),
                 Tab::Outcomes => panels::outcomes::outcomes_ui(ui, session, cursor, &mut self.faults, &mut actions),
+                Tab::Diff => panels::diff::diff_ui(ui, session, cursor, reference_progress, &mut actions),
+                Tab::Save => panels::save::save_ui(
+                    ui,
+                    session,
+                    &save_stem,
+                    &mut self.save_dir,
+                    &mut self.save_name,
+                    &mut self.save_replace,
+                    &self.save_status,
+                    &mut actions,
+                ),
             }
         });
         panels::predict::predict_window_ui(ui, session, &mut self.predict);

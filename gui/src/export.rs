@@ -39,7 +39,7 @@ pub fn write_svg(chart: &Chart, path: &Path) -> Result<(), String> {
 
 /// Bitmap text needs a font file: register egui's own default font as plotters' "sans-serif",
 /// once (so exports look the same on every machine, with no system fonts involved).
-fn register_fonts() -> Result<(), String> {
+pub(crate) fn register_fonts() -> Result<(), String> {
     static REGISTERED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     REGISTERED
         .get_or_init(|| {
@@ -74,7 +74,7 @@ pub fn write_png(chart: &Chart, path: &Path) -> Result<(), String> {
     result
 }
 
-fn temporary_name(path: &Path, extension: &str) -> PathBuf {
+pub(crate) fn temporary_name(path: &Path, extension: &str) -> PathBuf {
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let name = path.file_name().map_or_else(|| "chart".into(), |n| n.to_string_lossy().into_owned());
@@ -106,11 +106,12 @@ fn draw<DB: DrawingBackend>(chart: &Chart, root: &DrawingArea<DB, Shift>) -> Res
     // Bars stand for checkpoints: label whole ids only, one tick per id.
     let bars = chart.style == ChartStyle::Bars;
     let ids = (x1 - x0).round().max(1.0) as usize;
-    let whole = |x: &f64| if (x - x.round()).abs() < 1e-6 { format!("{}", x.round() as i64) } else { String::new() };
+    // Times read in the scenario's clock, checkpoints as whole ids (`Chart::x_text`).
+    let x_text = |x: &f64| chart.x_text(*x);
     let mut mesh = ctx.configure_mesh();
-    mesh.x_desc(chart.x_label.as_str()).y_desc(chart.y_label.as_str());
+    mesh.x_desc(chart.x_label.as_str()).y_desc(chart.y_label.as_str()).x_label_formatter(&x_text);
     if bars {
-        mesh.x_labels(ids + 1).x_label_formatter(&whole);
+        mesh.x_labels(ids + 1);
     }
     mesh.draw().map_err(err)?;
     let n = chart.series.len().max(1) as f64;
@@ -162,6 +163,7 @@ mod tests {
                 Series { name: "a".into(), points: vec![(1.0, 2.0), (2.0, 3.0), (3.0, 1.0)] },
                 Series { name: "b".into(), points: vec![(1.0, 1.0), (2.0, 0.5), (3.0, 2.5)] },
             ],
+            clock_times: false,
         }
     }
 

@@ -12,7 +12,9 @@ pub mod app;
 pub mod export;
 pub mod panels;
 pub mod recording;
+pub mod save;
 pub mod scrub;
+pub mod slides;
 pub mod time_control;
 pub mod view;
 

@@ -11,11 +11,15 @@ use std::sync::Arc;
 
 use sim::faults::Fault;
 use sim::kernel::TimeNs;
-use sim::recording::TraceEvent;
+use sim::recording::{TraceEvent, TraceKind};
 use sim::{RunOptions, Scenario, StopReason, World};
 
 use crate::time_control::Navigator;
-use crate::view::markers::{self, Marker};
+use crate::view::markers::{self, Marker, MarkerKind};
+
+/// How many trace events after a checkpoint's trigger "Next checkpoint" looks at for the first
+/// barrier sent (it is a network hop away: a few hundred events at most in practice).
+const BARRIER_SEARCH: usize = 100_000;
 
 /// Keep a world snapshot every this many kernel events: restoring then costs at most this many
 /// steps (about a millisecond per 10 000 on a laptop).
@@ -31,6 +35,9 @@ pub enum SnapshotCopy {
     /// Copy them whole, as the recording did before the stores were shared: memory quadratic in
     /// the run's length. Only `scrub_bench` asks for this, to measure the difference.
     Deep,
+    /// Share the rows but copy the upsert index whole, as before the index was shared (an
+    /// idempotent sink's index has an entry per key and window ever written). Benchmarks only.
+    CopyUpserts,
 }
 
 /// The world after `events` kernel events.
@@ -50,8 +57,8 @@ pub struct ForkInfo {
     pub what: String,
 }
 
-/// A fault injected by hand: at the cursor `cursor_ns` (the world's clock then read
-/// `fired_ns`, the time of the last event at or before the cursor, which is when it happens).
+/// A fault injected by hand at the cursor `cursor_ns`: it fires at `fired_ns`, the first whole
+/// millisecond after the cursor at which nothing else was already due (see `fault_moment`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Injection {
     pub cursor_ns: TimeNs,
@@ -85,7 +92,7 @@ fn replay(
     };
     for i in injections {
         w.run_until(i.cursor_ns);
-        w.inject(i.fault.clone());
+        w.add_fault(i.fault.clone());
     }
     w
 }
@@ -263,8 +270,10 @@ impl RunRecorder {
         self.trace.extend(self.world.recorder.drain_events());
         let mut world = self.world.clone();
         world.recorder.keep_events(false);
-        if self.copy == SnapshotCopy::Deep {
-            world.sink_store = world.sink_store.deep_clone();
+        match self.copy {
+            SnapshotCopy::Shared => {}
+            SnapshotCopy::Deep => world.sink_store = world.sink_store.deep_clone(),
+            SnapshotCopy::CopyUpserts => world.sink_store = world.sink_store.with_upserts_copied(),
         }
         self.snapshots.push(Snapshot {
             events: self.world.events_processed,
@@ -347,7 +356,7 @@ impl RecordedRun {
         parent: usize,
         at_ns: TimeNs,
         what: String,
-        make_fault: impl FnOnce(TimeNs) -> Fault,
+        make_fault: impl Fn(TimeNs) -> Fault,
     ) -> RecordedRun {
         self.fork_recorder(parent, at_ns, what, make_fault).finish()
     }
@@ -359,17 +368,19 @@ impl RecordedRun {
         parent: usize,
         at_ns: TimeNs,
         what: String,
-        make_fault: impl FnOnce(TimeNs) -> Fault,
+        make_fault: impl Fn(TimeNs) -> Fault,
     ) -> RunRecorder {
         let mut world = self.world_at(at_ns).clone();
         let events = world.events_processed;
-        let fired_ns = world.now_ns();
         // Every event at or before the cursor has happened, and each traced itself at its own
         // time: the fork's past is exactly the parent's trace up to the cursor.
         let prefix = self.trace_until(at_ns).to_vec();
         world.recorder.keep_events(true);
-        let fault = make_fault(fired_ns);
-        world.inject(fault.clone());
+        // The fault fires at the next whole millisecond after the cursor (a scenario file counts
+        // in milliseconds) at which nothing already queued happens: added to the schedule there,
+        // the fork is exactly the run of a scenario file listing it (`save`'s promise).
+        let (fired_ns, fault) = fault_moment(&world, at_ns, make_fault);
+        world.add_fault(fault.clone());
         let mut injections: Vec<Injection> = self.injections.iter().filter(|i| i.cursor_ns <= at_ns).cloned().collect();
         injections.push(Injection { cursor_ns: at_ns, fired_ns, fault });
         // Snapshots strictly before the fork point belong to both runs; the fork's own first
@@ -414,6 +425,18 @@ impl RecordedRun {
     }
 }
 
+/// The first whole millisecond after `at_ns` (within a second of it) at which `make_fault`'s fault
+/// can join `world`'s schedule as if it had been listed from the start (else the first candidate).
+fn fault_moment(world: &World, at_ns: TimeNs, make_fault: impl Fn(TimeNs) -> Fault) -> (TimeNs, Fault) {
+    const MS: TimeNs = 1_000_000;
+    let first = (at_ns / MS + 1) * MS;
+    (0..1_000)
+        .map(|k| first + k * MS)
+        .map(|t| (t, make_fault(t)))
+        .find(|(_, f)| world.fault_times_free(f))
+        .unwrap_or_else(|| (first, make_fault(first)))
+}
+
 fn traced_options() -> RunOptions {
     RunOptions { keep_trace: true, ..RunOptions::default() }
 }
@@ -431,8 +454,18 @@ impl Navigator for RecordedRun {
         let i = self.trace.partition_point(|e| e.time_ns < t);
         i.checked_sub(1).map(|i| self.trace[i].time_ns)
     }
+    /// The next checkpoint moment: a checkpoint's end, or its start — where its barrier is first
+    /// visible (the first source sends it), not the job manager's trigger a hop earlier, when
+    /// nothing can be seen yet.
     fn next_checkpoint_after(&self, t: TimeNs) -> Option<TimeNs> {
-        self.markers.iter().find(|m| m.time_ns > t && m.kind.is_checkpoint()).map(|m| m.time_ns)
+        let m = self.markers.iter().find(|m| m.time_ns > t && m.kind.is_checkpoint())?;
+        if m.kind != MarkerKind::CheckpointTriggered {
+            return Some(m.time_ns);
+        }
+        let start = self.trace.partition_point(|e| e.time_ns < m.time_ns);
+        let first_send =
+            self.trace[start..].iter().take(BARRIER_SEARCH).find(|e| e.kind == TraceKind::SendBarrier && e.b == m.a);
+        Some(first_send.map_or(m.time_ns, |e| e.time_ns))
     }
     fn next_fault_after(&self, t: TimeNs) -> Option<TimeNs> {
         self.markers.iter().find(|m| m.time_ns > t && m.kind.is_fault()).map(|m| m.time_ns)
@@ -474,7 +507,7 @@ mod tests {
         assert!(run.stats.restores >= 2, "going back restores a snapshot");
     }
 
-    fn crash(node: usize, restart_after_ns: Option<TimeNs>) -> impl FnOnce(TimeNs) -> Fault {
+    fn crash(node: usize, restart_after_ns: Option<TimeNs>) -> impl Fn(TimeNs) -> Fault {
         move |now| Fault::Crash { node, at: sim::faults::Trigger::At(now), restart_after_ns }
     }
 
@@ -486,7 +519,12 @@ mod tests {
         assert_eq!(trace_hash(&fork.trace), fork.final_world.recorder.hash(), "the parent's past and the fork's own");
         assert_ne!(fork.final_world.recorder.hash(), run.final_world.recorder.hash());
         let split = fork.trace.iter().zip(&run.trace).position(|(a, b)| a != b).expect("the runs differ");
-        assert!(fork.trace[split].time_ns <= at && fork.trace[..split].iter().all(|e| e.time_ns <= at));
+        // The fault fires after the cursor, at the next free whole millisecond.
+        // Between the cursor and that moment both runs do the same.
+        let fired = fork.injections[0].fired_ns;
+        assert!(fired > at && fork.trace[..split].iter().all(|e| e.time_ns <= fired));
+        assert_eq!(fork.trace[split].time_ns, fired);
+        assert_eq!(fork.injections[0].fired_ns % 1_000_000, 0);
         assert!(fork.markers.iter().any(|m| m.kind == crate::view::markers::MarkerKind::NodeCrashed));
         // Before the fork point the fork's world is the original's.
         let before = at / 2;
@@ -497,7 +535,7 @@ mod tests {
         let mut straight = replay(run.scenario.clone(), 3, untraced_options(), None, &fork.injections);
         straight.run_until(later);
         assert_eq!(fork.world_at(later).recorder.hash(), straight.recorder.hash());
-        assert!(!fork.world_at(later).nodes[2].alive || fork.final_world.restarts > 0);
+        assert!(!fork.world_at(later).nodes[2].alive || fork.final_world.restarts() > 0);
     }
 
     #[test]
@@ -514,6 +552,21 @@ mod tests {
         assert_eq!(straight.recorder.hash(), fork2.final_world.recorder.hash(), "a straight replay of both faults");
         let crashes = fork2.markers.iter().filter(|m| m.kind == crate::view::markers::MarkerKind::NodeCrashed).count();
         assert!(crashes >= 2);
+    }
+
+    /// A fork is the run of its fault list from the start: what a saved scenario file replays.
+    #[test]
+    fn a_fork_is_the_run_of_its_whole_fault_schedule() {
+        let mut run = RecordedRun::record_every(scenario(), 9, 5_000);
+        let mut fork = run.fork(0, run.end_ns / 3 + 123_456, "crash tm-1".into(), crash(2, Some(700_000_000)));
+        let fork2 = fork.fork(1, run.end_ns / 2 + 7, "crash tm-0".into(), crash(1, Some(300_000_000)));
+        for f in [&fork, &fork2] {
+            let mut fresh =
+                World::with_faults(run.scenario.clone(), 9, untraced_options(), f.final_world.faults.clone());
+            fresh.run();
+            assert_eq!(fresh.recorder.hash(), f.final_world.recorder.hash(), "{}", f.label);
+        }
+        assert_ne!(fork2.final_world.recorder.hash(), fork.final_world.recorder.hash());
     }
 
     #[test]
@@ -535,7 +588,18 @@ mod tests {
             run.prev_event_before(next),
             Some(run.trace.iter().rev().find(|e| e.time_ns < next).unwrap().time_ns)
         );
+        // "Next checkpoint" stops where checkpoint 1's barrier is first visible: its first send.
         let cp = run.next_checkpoint_after(0).expect("the default scenario checkpoints");
-        assert!(run.markers.iter().any(|m| m.time_ns == cp && m.kind.is_checkpoint()));
+        let trigger = run.markers.iter().find(|m| m.kind == MarkerKind::CheckpointTriggered).unwrap();
+        let first_send = run.trace.iter().find(|e| e.kind == TraceKind::SendBarrier && e.b == trigger.a).unwrap();
+        assert_eq!(cp, first_send.time_ns);
+        assert!(cp > trigger.time_ns, "a hop after the trigger");
+        // From there, the next stop is that checkpoint's end (or the next one's barrier).
+        let next = run.next_checkpoint_after(cp).unwrap();
+        assert!(next > cp);
+        assert!(
+            run.markers.iter().any(|m| m.time_ns == next && m.kind.is_checkpoint())
+                || run.trace.iter().any(|e| e.time_ns == next && e.kind == TraceKind::SendBarrier)
+        );
     }
 }

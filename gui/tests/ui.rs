@@ -303,13 +303,18 @@ fn partitioning_and_delaying_a_link_fork_the_run() {
     let session = h.state().session.as_ref().unwrap();
     assert_eq!(session.runs.len(), 2);
     assert!(session.run().label.starts_with("partition tm-0 <-> tm-1"), "{}", session.run().label);
-    h.get_by_label("Delay tm-1<->tm-2").click();
+    // The fork's panel may push the button below the small test window: clicked as a screen
+    // reader would.
+    h.get_by_label("Delay tm-1<->tm-2").click_accesskit();
     h.run_steps(2);
     let session = h.state().session.as_ref().unwrap();
     assert_eq!(session.runs.len(), 3, "a fork of the fork");
     assert_eq!(session.run().injections.len(), 2, "it replays both faults");
     // While both are on, the graph marks them: on the task managers' headers and the channels.
-    let cursor = end / 4 + 1_000_000;
+    // (A clicked fault starts at the first free whole millisecond after the cursor.)
+    let started = session.run().injections.iter().map(|i| i.fired_ns).max().unwrap();
+    assert!(started > end / 4 && started < end / 4 + 100_000_000, "{started}");
+    let cursor = started + 1_000_000;
     h.state_mut().apply(Action::Time(Command::Seek(cursor)));
     h.run_steps(1);
     let session = h.state_mut().session.as_mut().unwrap();
@@ -390,6 +395,16 @@ fn crashing_during_a_checkpoint_then_comparing_shows_at_least_once_duplicates() 
     assert_eq!(class(Guarantee::AtLeastOnce, SinkKind::Plain), Some(OutcomeClass::Duplicates));
     assert_eq!(class(Guarantee::ExactlyOnce, SinkKind::TwoPhaseCommit), Some(OutcomeClass::Exact));
     assert_eq!(class(Guarantee::AtMostOnce, SinkKind::Plain), Some(OutcomeClass::Loss));
+    // The cost view plots the same reports; a setup's name opens its run.
+    assert!(h.query_by_label("Cost of each guarantee on this seed and these faults").is_some());
+    let lost = reports.iter().find(|r| r.guarantee == Guarantee::AtMostOnce).unwrap().outcome.lost_records.len();
+    assert!(lost > 0 && h.query_all_by_label(&lost.to_string()).count() >= 2, "in the table and the cost view");
+    // Below the table, maybe scrolled out of the test window: clicked as a screen reader would.
+    h.get_by_label("at-least-once · plain").click_accesskit();
+    h.run_steps(2);
+    let session = h.state().session.as_ref().unwrap();
+    assert_eq!((session.scenario.guarantee, session.variant.1), (Guarantee::AtLeastOnce, Some(SinkKind::Plain)));
+    assert_eq!(h.state().tab, gui::app::Tab::Outcome);
 }
 
 /// The outcome tab: find the duplicated windows after the crash with the filter, select one,
@@ -447,7 +462,7 @@ fn switching_the_guarantee_keeps_the_clicked_fault() {
     let faults = session.run().faults.as_ref().expect("run with the fork's schedule");
     assert!(faults.contains(&clicked), "the clicked crash is kept: {faults:?}");
     assert_eq!(session.schedule_labels[2], session.schedule_labels[1]);
-    assert!(session.run().final_world.restarts > 0);
+    assert!(session.run().final_world.restarts() > 0);
     // Back to the guarantee as written: the fork is shown again, nothing is re-run.
     h.get_by_role_and_label(Role::ComboBox, "Guarantee:").click();
     h.run_steps(2);
@@ -657,4 +672,204 @@ fn a_storm_scenario_records_in_slices_too() {
     let scenario = std::sync::Arc::new(sim::Scenario::load(&file).expect("valid"));
     let straight = gui::view::storm::StormSession::record(scenario.clone(), scenario.seed.unwrap_or(42));
     assert_eq!(storm.events, straight.events, "the same run as recorded at once");
+}
+
+/// Branching timelines: fork at the cursor with a crash, fork the fork with another, and diff the
+/// second against its parent: where they part (marked on both timelines, a link moves the cursor
+/// there), the sink rows, the verdicts of both against the same fault-free run, the charts overlaid.
+#[test]
+fn forking_twice_then_diffing_a_fork_against_its_parent() {
+    use gui::view::markers::MarkerKind;
+    let mut h = harness(ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")));
+    h.run_steps(1);
+    h.get_by_label("Faults and outcomes").click();
+    h.run_steps(1);
+    // Under at-least-once a crash shows in the output (duplicates).
+    h.get_by_role_and_label(Role::ComboBox, "Guarantee:").click();
+    h.run_steps(2);
+    h.get_by_label("at-least-once").click();
+    h.run_steps(1);
+    let end = h.state().session.as_ref().unwrap().run().end_ns;
+    h.state_mut().apply(Action::Time(Command::Seek(end / 3)));
+    h.run_steps(1);
+    h.get_by_label("Crash tm-0").click();
+    h.run_steps(2);
+    h.state_mut().apply(Action::Time(Command::Seek(end * 2 / 3)));
+    h.run_steps(1);
+    h.get_by_label("Crash tm-1").click();
+    h.run_steps(2);
+    let session = h.state().session.as_ref().unwrap();
+    assert_eq!((session.runs.len(), session.shown), (4, 3), "original, at-least-once, its fork, the fork's fork");
+    assert_eq!(session.run().fork.as_ref().map(|f| f.parent), Some(2));
+    h.get_by_label("Diff: this run vs its parent").click();
+    h.run_steps(2);
+    let session = h.state().session.as_ref().unwrap();
+    let diff = session.diff.as_ref().expect("the tab built the diff");
+    assert_eq!((diff.parent, diff.fork), (2, 3));
+    let fired = session.run().injections[1].fired_ns;
+    let divergence = diff.divergence.clone().expect("the second crash changed the run");
+    assert_eq!(divergence.time_ns, fired, "the runs part where the second crash fired");
+    // Marked on both timelines, each pointing at the other run.
+    let marked = |run: usize, other: i64| {
+        session.runs[run].markers.iter().any(|m| m.kind == MarkerKind::Divergence && m.a == other && m.time_ns == fired)
+    };
+    assert!(marked(3, 2) && marked(2, 3));
+    assert_eq!(diff.rows.len(), diff.row_counts.iter().sum::<usize>());
+    let verdicts = diff.verdicts.as_ref().expect("both outcome tables against the same reference");
+    let dup = |i: usize| session.ledgers[i].as_ref().unwrap().count(gui::view::ledger::Status::Duplicate);
+    let (_, parent_dups, fork_dups) =
+        verdicts.counts.iter().find(|(s, _, _)| *s == gui::view::ledger::Status::Duplicate).copied().unwrap();
+    assert_eq!((parent_dups, fork_dups), (dup(2), dup(3)));
+    assert!(!diff.rows.is_empty() || verdicts.changes.is_empty());
+    assert!(diff.charts.iter().any(|c| c.series.iter().any(|s| s.name.starts_with("fork · "))));
+    assert!(h.query_by_label_contains("Sink rows (visible at the end)").is_some());
+    // The divergence link moves the cursor there.
+    h.get_by_label_contains("First divergence: ").click_accesskit();
+    h.run_steps(1);
+    assert_eq!(h.state().time.cursor_ns, fired);
+    // The parent, diffed against its own parent (the at-least-once run of the file's faults).
+    h.get_by_label("Show the parent").click();
+    h.run_steps(2);
+    let session = h.state().session.as_ref().unwrap();
+    assert_eq!(session.shown, 2);
+    let diff = session.diff.as_ref().expect("rebuilt for the shown run");
+    assert_eq!((diff.parent, diff.fork), (1, 2));
+    assert!(
+        diff.verdicts.as_ref().is_some_and(|v| !v.changes.is_empty()),
+        "a crash under at-least-once changes verdicts"
+    );
+}
+
+/// Getting results out: save a fork as a scenario file, open that file, get the same run (same
+/// trace hash); export its sink output and its trace. Nothing already there is replaced unasked.
+#[test]
+fn a_saved_fork_reloads_to_the_same_run_and_exports_its_output() {
+    let dir = std::env::temp_dir().join(format!("streamlab-ui-save-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut h = harness(ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")));
+    h.run_steps(1);
+    assert!(!h.state().save_dir.is_empty(), "a default folder is named");
+    h.get_by_label("Faults and outcomes").click();
+    h.run_steps(1);
+    let end = h.state().session.as_ref().unwrap().run().end_ns;
+    h.state_mut().apply(Action::Time(Command::Seek(end / 3)));
+    h.run_steps(1);
+    h.get_by_label("Crash tm-0").click();
+    h.run_steps(2);
+    let hash = h.state().session.as_ref().unwrap().run().final_world.recorder.hash();
+    h.get_by_label("Save / export").click();
+    h.run_steps(1);
+    h.state_mut().save_dir = dir.display().to_string();
+    h.run_steps(1);
+    h.get_by_label_contains("Save as scenario file").click();
+    h.run_steps(1);
+    let path = dir.join("crash-during-checkpoint-run2.ron");
+    assert!(matches!(h.state().save_status.as_slice(), [Ok(_)]), "{:?}", h.state().save_status);
+    let saved = std::fs::read_to_string(&path).expect("the file is there");
+    // Saving again does not replace it unasked.
+    h.get_by_label_contains("Save as scenario file").click();
+    h.run_steps(1);
+    assert!(matches!(h.state().save_status.as_slice(), [Err(e)] if e.contains("already exists")));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), saved);
+    h.get_by_label("Export sink output (CSV + JSON)").click();
+    h.run_steps(1);
+    let csv = std::fs::read_to_string(dir.join("crash-during-checkpoint-run2.sink.csv")).expect("csv");
+    let rows = h.state().session.as_ref().unwrap().run().final_world.sink_store.visible_count();
+    assert_eq!(csv.lines().count(), rows + 1, "a header and every visible row");
+    assert!(dir.join("crash-during-checkpoint-run2.sink.json").is_file());
+    h.get_by_label("Export trace for Perfetto").click();
+    h.run_steps(1);
+    assert!(
+        matches!(h.state().save_status.as_slice(), [Ok(m)] if m.contains("Perfetto")),
+        "{:?}",
+        h.state().save_status
+    );
+    // Open the saved file: the same run.
+    h.state_mut().path_text = path.display().to_string();
+    h.get_by_label("Open").click();
+    h.run_steps(2);
+    let session = h.state().session.as_ref().unwrap();
+    assert_eq!(session.source, ScenarioSource::File(path.clone()));
+    assert_eq!(session.runs.len(), 1);
+    assert_eq!(session.run().final_world.recorder.hash(), hash, "the saved fork reloads to the same trace");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A guided tour plays to the end: Play tour goes to the first stop; each Next plays on until
+/// the next stop, where playback pauses with its caption and highlight.
+#[test]
+fn a_guided_tour_plays_to_the_end() {
+    let mut h = harness(ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")));
+    h.run_steps(1);
+    let stops = h.state().session.as_ref().unwrap().scenario.tour.clone();
+    assert!(stops.len() >= 5, "the scenario ships a tour");
+    h.get_by_label("Play tour").click();
+    h.run_steps(2);
+    assert_eq!(h.state().tour.as_ref().map(|t| t.shown), Some(0));
+    assert_eq!(h.state().time.cursor_ns, stops[0].at_ns);
+    assert!(h.query_by_label(&stops[0].caption).is_some(), "the caption is shown");
+    let clicks0 = h.state().session.as_ref().unwrap().scenario.plan.subtasks.iter().position(|s| s.name == "clicks[0]");
+    assert_eq!(h.state().selected, clicks0, "the stop's highlight is selected");
+    for (k, stop) in stops.iter().enumerate().skip(1) {
+        h.get_by_label("Next stop").click();
+        h.run_steps(1);
+        // Bounded: a stop is a few virtual seconds away at the suggested speed.
+        for _ in 0..2_000 {
+            if !h.state().time.playing {
+                break;
+            }
+            h.run_steps(1);
+        }
+        let app = h.state();
+        assert_eq!(app.tour.as_ref().map(|t| t.shown), Some(k), "stop {k}");
+        assert_eq!(app.time.cursor_ns, stop.at_ns, "playback paused at stop {k}");
+        if let Some(sim::scenario::tour::Highlight::Node(n)) = stop.highlight.filter(|_| k == 1) {
+            let session = app.session.as_ref().unwrap();
+            let on = app.selected.map(|s| session.scenario.placement[s] as usize + 1);
+            assert_eq!(on, Some(n), "a node's highlight selects a subtask on it");
+        }
+    }
+    assert!(h.state().tour.as_ref().unwrap().finished);
+    h.run_steps(1);
+    assert!(h.query_by_label("End of the tour.").is_some());
+    assert!(h.query_by_label("Next stop").is_none());
+    h.get_by_label("Previous stop").click();
+    h.run_steps(2);
+    assert_eq!(h.state().time.cursor_ns, stops[stops.len() - 2].at_ns);
+    h.get_by_label("End tour").click();
+    h.run_steps(2);
+    assert!(h.state().tour.is_none(), "{:?}", h.state().tour);
+    assert!(h.query_by_label("Play tour").is_some());
+}
+
+/// Narration: "Next checkpoint" stops where the barrier is first visible (its first send, not the
+/// job manager's trigger), and the event log says what a barrier's arrival means.
+#[test]
+fn next_checkpoint_stops_at_the_first_barrier_and_the_log_narrates_alignment() {
+    use sim::recording::TraceKind;
+    let mut h = harness(ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")));
+    h.run_steps(1);
+    h.get_by_label("Next checkpoint").click();
+    h.run_steps(2);
+    let run = h.state().session.as_ref().unwrap().run();
+    let first = *run.trace.iter().find(|e| e.kind == TraceKind::SendBarrier).expect("barriers");
+    assert_eq!(h.state().time.cursor_ns, first.time_ns, "the first barrier is on its way");
+    let trigger = run.trace.iter().find(|e| e.kind == TraceKind::CheckpointTriggered).unwrap().time_ns;
+    assert!(first.time_ns > trigger);
+    // The first barrier to reach counts[1]: it blocks that input until the others deliver theirs.
+    let counts1 = run.scenario.plan.subtask_by_name("counts[1]").unwrap() as u32;
+    let arrival = *run
+        .trace
+        .iter()
+        .find(|e| e.kind == TraceKind::ProcessBarrier && e.subtask() == counts1)
+        .expect("barrier 1 reaches counts[1]");
+    h.get_by_label("Event log").click();
+    h.state_mut().apply(Action::Time(Command::Seek(arrival.time_ns)));
+    h.run_steps(2);
+    let text = format!("barrier {} reached counts[1] on input {}", arrival.b, arrival.a);
+    let narration = format!(
+        "{text} (from clicks[{}]); input {} is now blocked until barrier {} arrives on input",
+        arrival.a, arrival.a, arrival.b
+    );
+    assert!(h.query_by_label_contains(&narration).is_some(), "the arrival and what it means, in one line");
 }

@@ -112,6 +112,118 @@ impl<T: Clone> FromIterator<T> for ChunkedVec<T> {
     }
 }
 
+/// Writes a `SharedMap` keeps in its own small map before freezing them into a shared run.
+pub const FRESH: usize = 1024;
+
+/// A map whose clones share their storage, for indexes that grow all run (the sink store's
+/// upsert index: one entry per key and window ever written). A log-structured merge of sorted
+/// runs: new writes go to a small map of their own (at most [`FRESH`] entries, copied by a
+/// clone); when it is full it is frozen into a sorted run behind an `Arc`, and runs of about the
+/// same size are merged (the newer entry wins), so there are about log2(len / FRESH) runs. A
+/// clone copies the small map and one pointer per run; a lookup tries the small map, then the
+/// runs newest first (binary search in each).
+#[derive(Clone, Debug)]
+pub struct SharedMap<K, V> {
+    fresh: std::collections::BTreeMap<K, V>,
+    /// Newest first; each sorted by key, without duplicates.
+    runs: Vec<Arc<Vec<(K, V)>>>,
+}
+
+impl<K, V> Default for SharedMap<K, V> {
+    fn default() -> Self {
+        SharedMap { fresh: std::collections::BTreeMap::new(), runs: Vec::new() }
+    }
+}
+
+impl<K: Ord + Clone, V: Clone> SharedMap<K, V> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn get(&self, key: &K) -> Option<&V> {
+        if let Some(v) = self.fresh.get(key) {
+            return Some(v);
+        }
+        self.runs.iter().find_map(|run| run.binary_search_by(|(k, _)| k.cmp(key)).ok().map(|i| &run[i].1))
+    }
+
+    /// Set `key` to `value`; the value it had, if any.
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        let old = match self.fresh.insert(key.clone(), value) {
+            Some(old) => return Some(old),
+            None => self
+                .runs
+                .iter()
+                .find_map(|run| run.binary_search_by(|(k, _)| k.cmp(&key)).ok().map(|i| run[i].1.clone())),
+        };
+        if self.fresh.len() >= FRESH {
+            self.freeze();
+        }
+        old
+    }
+
+    /// The small map becomes the newest run; runs of similar size merge.
+    fn freeze(&mut self) {
+        let run: Vec<(K, V)> = std::mem::take(&mut self.fresh).into_iter().collect();
+        self.runs.insert(0, Arc::new(run));
+        while self.runs.len() >= 2 && self.runs[1].len() <= 2 * self.runs[0].len() {
+            let newer = self.runs.remove(0);
+            let older = self.runs.remove(0);
+            self.runs.insert(0, Arc::new(merge(&newer, &older)));
+        }
+    }
+
+    /// Distinct keys (counts through every run: for tests and measurements).
+    pub fn len(&self) -> usize {
+        let mut keys: Vec<&K> =
+            self.fresh.keys().chain(self.runs.iter().flat_map(|r| r.iter().map(|(k, _)| k))).collect();
+        keys.sort();
+        keys.dedup();
+        keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fresh.is_empty() && self.runs.iter().all(|r| r.is_empty())
+    }
+
+    /// Frozen runs another clone also holds (for tests and measurements).
+    pub fn shared_runs(&self) -> usize {
+        self.runs.iter().filter(|r| Arc::strong_count(r) > 1).count()
+    }
+
+    /// A clone that shares nothing with `self`: what a clone of an ordinary map costs. Only
+    /// benchmarks want this.
+    pub fn deep_clone(&self) -> Self {
+        SharedMap { fresh: self.fresh.clone(), runs: self.runs.iter().map(|r| Arc::new(Vec::clone(r))).collect() }
+    }
+}
+
+/// Two sorted runs as one; on equal keys `newer`'s value wins.
+fn merge<K: Ord + Clone, V: Clone>(newer: &[(K, V)], older: &[(K, V)]) -> Vec<(K, V)> {
+    let mut out = Vec::with_capacity(newer.len() + older.len());
+    let (mut i, mut j) = (0, 0);
+    while i < newer.len() && j < older.len() {
+        match newer[i].0.cmp(&older[j].0) {
+            std::cmp::Ordering::Less => {
+                out.push(newer[i].clone());
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(older[j].clone());
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                out.push(newer[i].clone());
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out.extend_from_slice(&newer[i..]);
+    out.extend_from_slice(&older[j..]);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +262,39 @@ mod tests {
         let deep = v.deep_clone();
         assert_eq!(deep, v);
         assert_eq!(deep.shared_chunks(), 0);
+    }
+
+    #[test]
+    fn shared_map_behaves_like_a_btree_map() {
+        let mut m: SharedMap<u64, u64> = SharedMap::new();
+        let mut reference = std::collections::BTreeMap::new();
+        // A deterministic mix of new keys and overwrites, across many freezes and merges.
+        let mut x: u64 = 1;
+        for i in 0..(20 * FRESH as u64) {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let key = if i % 3 == 0 { (x >> 33) % (i + 1) } else { i * 7 };
+            assert_eq!(m.insert(key, i), reference.insert(key, i), "insert {i}");
+        }
+        assert_eq!(m.len(), reference.len());
+        for (k, v) in &reference {
+            assert_eq!(m.get(k), Some(v));
+        }
+        assert_eq!(m.get(&u64::MAX), None);
+        assert!(m.runs.len() <= 2 + (reference.len() / FRESH).ilog2() as usize * 2, "{} runs", m.runs.len());
+    }
+
+    #[test]
+    fn shared_map_clones_share_their_runs() {
+        let mut m: SharedMap<u64, u64> = (0..(8 * FRESH as u64)).fold(SharedMap::new(), |mut m, i| {
+            m.insert(i, i);
+            m
+        });
+        let snapshot = m.clone();
+        let runs = m.runs.len();
+        assert!(runs > 0 && m.shared_runs() == runs, "every run shared");
+        assert_eq!(m.insert(3, 99), Some(3));
+        assert_eq!((m.get(&3), snapshot.get(&3)), (Some(&99), Some(&3)), "the clone keeps the old value");
+        assert_eq!(m.deep_clone().shared_runs(), 0);
+        assert!(!m.is_empty() && SharedMap::<u8, u8>::new().is_empty());
     }
 }

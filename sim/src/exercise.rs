@@ -516,7 +516,7 @@ impl Exercise {
             late_dropped: r.late_dropped(),
             source_records: r.world.log.len() as u64,
             source_reads,
-            restarts: u64::from(r.world.restarts),
+            restarts: u64::from(r.world.restarts()),
             checkpoints_completed: count(|o| matches!(o, CheckpointOutcome::Completed { .. })) as u64,
             checkpoints_aborted: count(|o| matches!(o, CheckpointOutcome::Aborted { .. })) as u64,
             storm: None,

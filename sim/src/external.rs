@@ -10,7 +10,7 @@ use engine::subtask::{OperatorState, SourceEvent};
 use engine::{Key, SourceRef};
 use serde::Serialize;
 
-use crate::chunked::ChunkedVec;
+use crate::chunked::{ChunkedVec, SharedMap};
 use crate::kernel::{SimRng, TimeNs};
 use crate::scenario::{Generator, KeySkew, LogData, ValueDist};
 
@@ -196,7 +196,8 @@ pub struct SinkStore {
     pub transactions: BTreeMap<TxnId, TxnState>,
     /// Rows of each transaction that is neither committed nor aborted.
     txn_rows: BTreeMap<TxnId, Vec<usize>>,
-    upserts: BTreeMap<(usize, Key, Option<engine::window::Window>, Option<SourceRef>), usize>,
+    /// The row holding each (sink, key, window, source): history-sized, so shared by clones.
+    upserts: SharedMap<(usize, Key, Option<engine::window::Window>, Option<SourceRef>), usize>,
     visible_rows: usize,
     /// Rows that became visible since the last `take_newly_visible` (for latency metrics).
     newly_visible: Vec<usize>,
@@ -299,7 +300,13 @@ impl SinkStore {
     /// A copy that shares no rows with `self`: what a clone cost before the rows were shared.
     /// For benchmarks that measure the difference.
     pub fn deep_clone(&self) -> SinkStore {
-        SinkStore { rows: self.rows.deep_clone(), ..self.clone() }
+        SinkStore { rows: self.rows.deep_clone(), upserts: self.upserts.deep_clone(), ..self.clone() }
+    }
+
+    /// A copy that shares the rows but copies the upsert index whole: what a clone cost before
+    /// the index was shared (for benchmarks that measure the difference).
+    pub fn with_upserts_copied(&self) -> SinkStore {
+        SinkStore { upserts: self.upserts.deep_clone(), ..self.clone() }
     }
 
     /// Indexes of the rows that became visible since the last call.

@@ -83,6 +83,21 @@ pub fn summary(result: &RunResult) -> String {
             let _ = writeln!(out, "  {:<14} {}", op.name, cells.join("   "));
         }
     }
+    // Region failover that left some tasks running: say which restarted, and why the others'
+    // output was not replayed.
+    let total = scenario.plan.subtasks.len();
+    for (n, restarted) in world.restarted_tasks.iter().enumerate() {
+        if restarted.len() < total {
+            let names: Vec<&str> = restarted.iter().map(|&t| scenario.plan.subtasks[t].name.as_str()).collect();
+            let _ = writeln!(
+                out,
+                "restart #{}: region failover restarted {} of {total} tasks ({}); the other regions kept running and replayed nothing",
+                n + 1,
+                restarted.len(),
+                names.join(" "),
+            );
+        }
+    }
     let _ = writeln!(out, "late records dropped: {}", result.late_dropped());
     if scenario.checkpoint_config().is_some() {
         let completed =

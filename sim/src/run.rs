@@ -264,7 +264,7 @@ pub fn run_variant(
         alignment_max_ns: alignments.iter().copied().max().unwrap_or(0),
         latency_p50_ns: oracle::percentile(&mut latencies, 50).unwrap_or(0),
         latency_p99_ns: oracle::percentile(&mut latencies, 99).unwrap_or(0),
-        restarts: world.restarts,
+        restarts: world.restarts(),
         stop,
         violations: world.violations.iter().map(|v| v.message.clone()).collect(),
         faults_not_injected: faults_not_injected(world),
@@ -344,42 +344,17 @@ pub fn run_storm_variant(
 /// The Storm rows `compare` adds for a Storm scenario: acking off, acking, Trident.
 pub const STORM_VARIANTS: [Guarantee; 3] = Guarantee::ALL;
 
-/// Every compared variant plus any the scenario declares an expectation for.
+/// Every compared variant plus any the scenario declares an expectation for, for the models
+/// `compare` runs by default ([`crate::runtime::default_models`]: Flink, and the scenario's own).
 pub fn compare(scenario: &Arc<Scenario>, seed: u64) -> Vec<VariantReport> {
-    let faults = fault_schedule_in_time(scenario, seed);
-    let mut variants: Vec<(Guarantee, SinkKind)> = COMPARED_VARIANTS.to_vec();
-    for e in scenario.expect.outcomes.iter().filter(|e| e.runtime == Runtime::Flink) {
-        if !variants.contains(&(e.guarantee, e.sink)) {
-            variants.push((e.guarantee, e.sink));
-        }
-    }
-    let reference = reference_run(scenario, seed);
-    let mut reports: Vec<VariantReport> =
-        variants.into_iter().map(|(g, s)| run_variant(scenario, seed, g, s, faults.clone(), &reference)).collect();
-    reports.extend(storm_reports(scenario, seed, &faults));
-    reports
+    compare_models(scenario, seed, &crate::runtime::default_models(scenario))
 }
 
-/// Storm's rows for a Storm scenario (none for a Flink one): every guarantee with the
-/// scenario's own sink kind, plus any other Storm variant it declares an expectation for.
-pub fn storm_reports(scenario: &Scenario, seed: u64, faults: &[Fault]) -> Vec<VariantReport> {
-    if scenario.runtime() != Runtime::Storm {
-        return Vec::new();
-    }
-    // Trident here aggregates into windowed state: without a window there is no Trident row.
-    let has_window = scenario.plan.operators.iter().any(|o| matches!(o.kind, engine::graph::OperatorKind::Window(_)));
-    let mut variants: Vec<(Guarantee, SinkKind)> = STORM_VARIANTS
-        .iter()
-        .filter(|&&g| has_window || g != Guarantee::ExactlyOnce)
-        .map(|&g| (g, own_sink(scenario)))
-        .collect();
-    for e in scenario.expect.outcomes.iter().filter(|e| e.runtime == Runtime::Storm) {
-        if !variants.contains(&(e.guarantee, e.sink)) {
-            variants.push((e.guarantee, e.sink));
-        }
-    }
-    let reference = storm_reference_run(scenario, seed);
-    variants.into_iter().map(|(g, s)| run_storm_variant(scenario, seed, g, s, faults.to_vec(), &reference)).collect()
+/// [`compare`] for the given models (`compare --model`), each through the runtime boundary
+/// ([`crate::runtime::FaultToleranceModel`]).
+pub fn compare_models(scenario: &Arc<Scenario>, seed: u64, runtimes: &[Runtime]) -> Vec<VariantReport> {
+    let faults = fault_schedule_in_time(scenario, seed);
+    crate::runtime::compare_models(scenario, seed, runtimes, &faults)
 }
 
 /// The sink kind of `scenario` as written (its first sink; plain when it has none).
@@ -496,15 +471,17 @@ pub fn check_with_faults(scenario: &Arc<Scenario>, seed: u64, faults: Vec<Fault>
     } else {
         scenario.expect.outcomes.iter().map(|e| (e.runtime, e.guarantee, e.sink)).collect()
     };
-    let flink_reference = variants.iter().any(|v| v.0 == Runtime::Flink).then(|| reference_run(scenario, seed));
-    let storm_reference = variants.iter().any(|v| v.0 == Runtime::Storm).then(|| storm_reference_run(scenario, seed));
-    let reports: Vec<VariantReport> = variants
-        .into_iter()
-        .filter_map(|(runtime, g, s)| match runtime {
-            Runtime::Flink => Some(run_variant(scenario, seed, g, s, faults.clone(), flink_reference.as_ref()?)),
-            Runtime::Storm => Some(run_storm_variant(scenario, seed, g, s, faults.clone(), storm_reference.as_ref()?)),
-        })
-        .collect();
+    // Per model, its variants in one batch (one reference run each), then back in the
+    // declared order.
+    let mut reports: Vec<Option<VariantReport>> = variants.iter().map(|_| None).collect();
+    for model in crate::runtime::MODELS {
+        let mine: Vec<usize> = (0..variants.len()).filter(|&i| variants[i].0 == model.runtime()).collect();
+        let wanted: Vec<(Guarantee, SinkKind)> = mine.iter().map(|&i| (variants[i].1, variants[i].2)).collect();
+        for (i, report) in mine.into_iter().zip(model.reports(scenario, seed, &wanted, &faults)) {
+            reports[i] = Some(report);
+        }
+    }
+    let reports: Vec<VariantReport> = reports.into_iter().flatten().collect();
     let mut failures = unmet_expectations(scenario, &reports);
     for r in &reports {
         let name = format!("{}{} with a {} sink", storm_prefix(r.runtime), r.guarantee.label(), r.sink.label());

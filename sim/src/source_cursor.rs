@@ -1,36 +1,31 @@
 //! Which log entry a source subtask reads next, without scanning its partitions: a min-heap of
 //! each partition's next entry by `(append time, partition)`. A source reading many partitions
-//! (parallelism 1 over 64 of them) pays O(log n) per record, not n log lookups.
+//! (parallelism 1 over 64 of them) pays O(log n) per record, not n log lookups. Both worlds read
+//! through it ([`SourceCursor::read`], the job rule [`crate::job::next_source_read`] answered
+//! from the heap).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+use engine::subtask::Subtask;
 use engine::SourceRef;
 
 use crate::external::SourceLog;
+use crate::job::task::SourceRead;
 use crate::kernel::TimeNs;
-
-/// What a source should do now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NextRead {
-    /// Read this entry: the earliest-appended readable one (ties: the lowest partition).
-    Read(SourceRef),
-    /// Nothing readable yet; the next entry is appended at this time.
-    WaitUntil(TimeNs),
-    /// The log holds nothing more for this subtask.
-    Exhausted,
-}
 
 /// The next entry of each of a source subtask's partitions that still has one.
 #[derive(Clone, Debug, Default)]
 pub struct SourceCursor {
     heads: BinaryHeap<Reverse<(TimeNs, u32, u64)>>,
+    /// The subtask's `records_in` this cursor is in step with (one more per entry read).
+    reads: u64,
 }
 
 impl SourceCursor {
-    /// From the subtask's `(partition, next offset)` positions.
-    pub fn new(positions: impl Iterator<Item = (u32, u64)>, log: &SourceLog) -> Self {
-        let mut cursor = SourceCursor::default();
+    /// From a subtask's `(partition, next offset)` positions, having read `reads` records.
+    pub fn new(positions: impl Iterator<Item = (u32, u64)>, log: &SourceLog, reads: u64) -> Self {
+        let mut cursor = SourceCursor { heads: BinaryHeap::new(), reads };
         for (partition, offset) in positions {
             cursor.push(log, partition, offset);
         }
@@ -43,81 +38,86 @@ impl SourceCursor {
         }
     }
 
-    pub fn next(&self, now: TimeNs) -> NextRead {
-        match self.heads.peek() {
-            None => NextRead::Exhausted,
-            Some(&Reverse((append_ns, partition, offset))) if append_ns <= now => {
-                NextRead::Read(SourceRef { partition, offset })
-            }
-            Some(&Reverse((append_ns, _, _))) => NextRead::WaitUntil(append_ns),
+    /// What [`crate::job::next_source_read`] says for `subtask` at `now` (`upcoming` only when
+    /// nothing is readable). `slot` is the task's cursor: built from the subtask's positions on
+    /// first use, and again whenever it is out of step with the subtask (a redeployed subtask
+    /// starts counting its records from zero; a world also clears the slot when it deploys).
+    pub fn read(slot: &mut Option<SourceCursor>, subtask: &Subtask, log: &SourceLog, now: TimeNs) -> SourceRead {
+        let reads = subtask.counters().records_in;
+        if slot.as_ref().is_none_or(|c| c.reads != reads) {
+            *slot = Some(SourceCursor::new(subtask.source_positions(), log, reads));
+        }
+        let top = slot.as_ref().and_then(|c| c.heads.peek().copied());
+        match top {
+            None => SourceRead { next: None, upcoming: None, exhausted: true },
+            Some(Reverse(head)) if head.0 <= now => SourceRead { next: Some(head), upcoming: None, exhausted: false },
+            Some(Reverse((append_ns, _, _))) => SourceRead { next: None, upcoming: Some(append_ns), exhausted: false },
         }
     }
 
-    /// The entry [`SourceCursor::next`] returned was read: its partition moves on by one.
-    pub fn advance(&mut self, log: &SourceLog) {
-        if let Some(Reverse((_, partition, offset))) = self.heads.pop() {
-            self.push(log, partition, offset + 1);
+    /// The entry [`SourceCursor::read`] named was read (`Subtask::handle_source_record`): its
+    /// partition moves on by one.
+    pub fn advance(slot: &mut Option<SourceCursor>, log: &SourceLog) {
+        if let Some(cursor) = slot {
+            if let Some(Reverse((_, partition, offset))) = cursor.heads.pop() {
+                cursor.push(log, partition, offset + 1);
+            }
+            cursor.reads += 1;
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
-    use crate::external::LogEntry;
+    use crate::job::task::next_source_read;
+    use crate::Scenario;
 
-    fn entry(append_ms: u64) -> LogEntry {
-        LogEntry { append_ns: append_ms * 1_000_000, key: 0, value: 0, timestamp_ms: 0 }
-    }
-
-    /// The cursor picks what a scan over the partitions' next entries picks, read after read.
+    /// Through a whole run of a source over six partitions, the cursor names what the scanning
+    /// rule names, read after read, and rebuilds itself for a redeployed subtask.
     #[test]
-    fn reads_in_the_order_a_scan_would() {
-        let log = SourceLog {
-            partitions: vec![
-                vec![entry(1), entry(5), entry(5), entry(9)],
-                vec![entry(5), entry(6)],
-                vec![],
-                vec![entry(0), entry(5), entry(20)],
-            ],
-        };
-        let mut positions = vec![(0u32, 0u64), (1, 0), (2, 0), (3, 1)];
-        let mut cursor = SourceCursor::new(positions.iter().copied(), &log);
-        let scan = |positions: &[(u32, u64)], now: TimeNs| {
-            let mut next: Option<(TimeNs, u32, u64)> = None;
-            let mut upcoming: Option<TimeNs> = None;
-            for &(p, o) in positions {
-                let Some(e) = log.entry(SourceRef { partition: p, offset: o }) else { continue };
-                if e.append_ns <= now {
-                    if next.is_none_or(|(t, q, _)| (e.append_ns, p) < (t, q)) {
-                        next = Some((e.append_ns, p, o));
-                    }
-                } else {
-                    upcoming = Some(upcoming.map_or(e.append_ns, |u| u.min(e.append_ns)));
-                }
-            }
-            match (next, upcoming) {
-                (Some((_, p, o)), _) => NextRead::Read(SourceRef { partition: p, offset: o }),
-                (None, Some(t)) => NextRead::WaitUntil(t),
-                (None, None) => NextRead::Exhausted,
-            }
-        };
-        let mut now = 0;
-        let mut reads = 0;
+    fn reads_what_the_scanning_rule_reads() {
+        let text = r#"Scenario(
+            name: "cursor", duration_ms: 400,
+            cluster: (task_managers: 1, slots_per_task_manager: 1),
+            source: Generator((partitions: 6, rate_per_s: 300, keys: 5, value: Constant(1),
+                               disorder: (delay: Uniform(min_ms: 0, max_ms: 30)))),
+            watermarks: None,
+            pipeline: [Source(name: "s", parallelism: 1), Sink(name: "k", parallelism: 1)],
+        )"#;
+        let scenario = Arc::new(Scenario::parse(text, "(test)").expect("valid"));
+        let world = crate::World::new(scenario.clone(), 7, crate::RunOptions::default());
+        let log = world.log.clone();
+        let fresh = || engine::subtask::Subtask::new(&scenario.plan, 0, None, 0, 0);
+        let mut subtask = fresh();
+        let mut slot = None;
+        let (mut now, mut reads) = (0, 0);
         loop {
-            let expected = scan(&positions, now);
-            assert_eq!(cursor.next(now), expected, "at {now} ns");
-            match expected {
-                NextRead::Read(at) => {
+            let expected = next_source_read(&subtask, &log, now);
+            let got = SourceCursor::read(&mut slot, &subtask, &log, now);
+            assert_eq!((got.next, got.exhausted), (expected.next, expected.exhausted), "at {now} ns");
+            match expected.next {
+                Some((_, partition, offset)) => {
+                    let event = log.event(SourceRef { partition, offset }).expect("named entries exist");
+                    subtask.handle_source_record(partition, offset, event, now);
+                    SourceCursor::advance(&mut slot, &log);
                     reads += 1;
-                    positions.iter_mut().find(|(p, _)| *p == at.partition).expect("read partition").1 += 1;
-                    cursor.advance(&log);
-                    now += 700_000;
+                    now += 300_000;
+                    if reads == 40 {
+                        subtask = fresh(); // redeployed: back to offset 0 everywhere
+                    }
                 }
-                NextRead::WaitUntil(t) => now = t,
-                NextRead::Exhausted => break,
+                None => match expected.upcoming {
+                    Some(t) => {
+                        assert_eq!(got.upcoming, Some(t));
+                        now = t;
+                    }
+                    None => break,
+                },
             }
         }
-        assert_eq!(reads, 8);
+        assert!(reads > 100, "{reads} reads");
     }
 }

@@ -21,7 +21,8 @@ const MAX_DRAWN_MESSAGES: usize = 3_000;
 const MAX_WATERMARK_LABELS: usize = 40;
 
 /// Layout units to pixels.
-struct Geometry {
+/// Where the graph's parts go in a rectangle (also used by the slide export, `crate::slides`).
+pub(crate) struct Geometry {
     rect: Rect,
     column_width: f32,
     row_height: f32,
@@ -29,25 +30,25 @@ struct Geometry {
 }
 
 impl Geometry {
-    fn new(layout: &DagLayout, rect: Rect) -> Geometry {
+    pub(crate) fn new(layout: &DagLayout, rect: Rect) -> Geometry {
         let column_width = rect.width() / layout.columns.max(1) as f32;
         let row_height = (rect.height() / layout.rows.max(1.0)).clamp(14.0, 46.0);
         let top = rect.top() + (rect.height() - layout.rows * row_height).max(0.0) / 2.0;
         Geometry { rect, column_width, row_height, top }
     }
 
-    fn column_x(&self, column: usize) -> (f32, f32) {
+    pub(crate) fn column_x(&self, column: usize) -> (f32, f32) {
         let left = self.rect.left() + column as f32 * self.column_width;
         (left + self.column_width * 0.14, left + self.column_width * 0.86)
     }
 
-    fn operator_rect(&self, op: &OperatorBox) -> Rect {
+    pub(crate) fn operator_rect(&self, op: &OperatorBox) -> Rect {
         let (x0, x1) = self.column_x(op.column);
         let y0 = self.top + op.top * self.row_height;
         Rect::from_x_y_ranges(x0..=x1, y0..=y0 + op.height * self.row_height)
     }
 
-    fn slot_rect(&self, slot: &SubtaskSlot) -> Rect {
+    pub(crate) fn slot_rect(&self, slot: &SubtaskSlot) -> Rect {
         let (x0, x1) = self.column_x(slot.column);
         let cy = self.top + slot.center * self.row_height;
         let h = (self.row_height - 4.0).max(8.0);
@@ -55,7 +56,7 @@ impl Geometry {
     }
 
     /// The curve a channel is drawn along.
-    fn curve(&self, layout: &DagLayout, c: &ChannelLine) -> [Pos2; 4] {
+    pub(crate) fn curve(&self, layout: &DagLayout, c: &ChannelLine) -> [Pos2; 4] {
         let from = self.slot_rect(&layout.subtasks[c.from]);
         let to = self.slot_rect(&layout.subtasks[c.to]);
         let spread = |r: Rect, k: usize, n: usize| r.top() + r.height() * (k + 1) as f32 / (n + 1) as f32;
@@ -218,7 +219,7 @@ pub fn dag_ui(
         let link = if status.cut {
             Some(("partitioned".to_string(), DOWN_COLOR))
         } else if status.delay_ns > 0 {
-            Some((format!("+{} ms", status.delay_ns / 1_000_000), WATERMARK_COLOR))
+            Some((format!("+{}", crate::view::duration_text(status.delay_ns)), WATERMARK_COLOR))
         } else {
             None
         };

@@ -3,6 +3,7 @@
 
 pub mod alignment;
 pub mod dag;
+pub mod diff;
 pub mod events;
 pub mod inspector;
 pub mod labels;
@@ -10,10 +11,13 @@ pub mod ledger;
 pub mod outcomes;
 pub mod plots;
 pub mod predict;
+pub mod save;
 pub mod scenario_bar;
 pub mod sinks;
+pub mod slides;
 pub mod storm;
 pub mod timeline;
+pub mod tour;
 pub mod transport;
 pub mod watermarks;
 
@@ -74,6 +78,8 @@ pub const IDLE_COLOR: Color32 = Color32::from_rgb(130, 130, 130);
 /// A channel whose buffers are all taken: the sender waits for credit.
 pub const FULL_COLOR: Color32 = Color32::from_rgb(200, 150, 0);
 pub const GOOD_COLOR: Color32 = Color32::from_rgb(40, 160, 80);
+/// The first divergence between a run and its parent or fork (timeline, diff tab).
+pub const DIVERGENCE_COLOR: Color32 = Color32::from_rgb(0, 150, 170);
 pub const DOWN_COLOR: Color32 = Color32::from_rgb(70, 70, 70);
 
 /// A recording under way: what it is, how far, and a Cancel button (what is on screen stays

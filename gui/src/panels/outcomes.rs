@@ -67,7 +67,8 @@ fn variant_ui(ui: &mut egui::Ui, session: &Session, actions: &mut Vec<Action>) {
         combo.response.labelled_by(label.id);
         ui.weak("(changing these runs the scenario again)");
     });
-    ui.small(format!("This run promises: {}.", outcomes::promise(session.scenario.guarantee)));
+    let sink = sim::run::own_sink(&session.scenario);
+    ui.small(format!("This run promises: {}.", outcomes::promise_with_sink(session.scenario.guarantee, sink)));
 }
 
 fn faults_ui(
@@ -225,8 +226,8 @@ fn comparison_ui(ui: &mut egui::Ui, session: &Session, actions: &mut Vec<Action>
             ui.label(r.sink);
             // The rest would not fit side by side: it is one hover away.
             ui.label(r.result).on_hover_text(format!(
-                "rows missing / extra / wrong: {} / {} / {}\nrestarts: {}\ncheckpoints: {}\nlatency p50 / p99: {} ms",
-                r.missing_rows, r.extra_rows, r.wrong_rows, r.restarts, r.checkpoints, r.latency_ms
+                "rows missing / extra / wrong: {} / {} / {}\nrestarts: {}\ncheckpoints: {}\nlatency p50 / p99: {}",
+                r.missing_rows, r.extra_rows, r.wrong_rows, r.restarts, r.checkpoints, r.latency
             ));
             if r.keeps_promise {
                 ui.colored_label(GOOD_COLOR, "yes").on_hover_text(r.promise);
@@ -235,6 +236,60 @@ fn comparison_ui(ui: &mut egui::Ui, session: &Session, actions: &mut Vec<Action>
             }
             ui.label(r.lost_records.to_string());
             ui.label(r.duplicated_records.to_string());
+            ui.end_row();
+        }
+    });
+    ui.separator();
+    cost_ui(ui, *run, &outcomes::costs(reports), actions);
+}
+
+/// A bar `fraction` of `width` long with `text` after it.
+fn bar(ui: &mut egui::Ui, fraction: f64, width: f32, color: egui::Color32, text: String) {
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(width, 12.0), egui::Sense::hover());
+    let filled = (width * fraction.clamp(0.0, 1.0) as f32).max(if fraction > 0.0 { 1.0 } else { 0.0 });
+    ui.painter().rect_filled(rect, 1.0, ui.visuals().faint_bg_color);
+    ui.painter().rect_filled(egui::Rect::from_min_size(rect.min, egui::vec2(filled, rect.height())), 1.0, color);
+    ui.label(text);
+}
+
+/// The cost of each guarantee on this seed and these faults, as bars: latency (p50 and p99),
+/// throughput, records lost and counted twice. A setup's name opens its run.
+fn cost_ui(ui: &mut egui::Ui, run: usize, costs: &outcomes::Costs, actions: &mut Vec<Action>) {
+    ui.strong("Cost of each guarantee on this seed and these faults");
+    ui.small("Bars are scaled to the largest value of their column. Latency: source record read to visible output.");
+    let width = 70.0;
+    egui::Grid::new("costs").striped(true).num_columns(5).show(ui, |ui| {
+        for h in ["setup", "latency p50 / p99 (ms)", "throughput (records/s)", "records lost", "counted twice"] {
+            ui.strong(h);
+        }
+        ui.end_row();
+        for c in &costs.rows {
+            if ui.link(&c.label).on_hover_text("open this run (the same faults under this setup)").clicked() {
+                actions.push(Action::ShowRun(run));
+                actions.push(Action::SetVariant(Some(c.variant.0), Some(c.variant.1)));
+                actions.push(Action::ShowTab(crate::app::Tab::Outcome));
+            }
+            ui.vertical(|ui| {
+                ui.horizontal(|ui| {
+                    let f = c.latency_p50_ms / costs.max_latency_ms;
+                    bar(ui, f, width, crate::panels::RECORD_COLOR, format!("{:.0}", c.latency_p50_ms));
+                });
+                ui.horizontal(|ui| {
+                    let f = c.latency_p99_ms / costs.max_latency_ms;
+                    bar(ui, f, width, crate::panels::BARRIER_COLOR, format!("{:.0}", c.latency_p99_ms));
+                });
+            });
+            ui.horizontal(|ui| {
+                let f = c.throughput_per_s / costs.max_throughput_per_s;
+                bar(ui, f, width, GOOD_COLOR, format!("{:.0}", c.throughput_per_s));
+            });
+            let max = costs.max_records as f64;
+            ui.horizontal(|ui| {
+                bar(ui, c.lost_records as f64 / max, width, crate::panels::IDLE_COLOR, c.lost_records.to_string());
+            });
+            ui.horizontal(|ui| {
+                bar(ui, c.duplicated_records as f64 / max, width, BLOCKED_COLOR, c.duplicated_records.to_string());
+            });
             ui.end_row();
         }
     });

@@ -89,7 +89,7 @@ pub fn chart_ui(ui: &mut egui::Ui, chart: &Chart, cursor_ns: TimeNs, size: Vec2)
         painter.text(p - Vec2::new(4.0, 0.0), Align2::RIGHT_CENTER, format!("{y:.0}"), small.clone(), weak);
         let x = x0 + (x1 - x0) * k as f64 / 4.0;
         let p = to_screen(x, y0);
-        painter.text(p + Vec2::new(0.0, 2.0), Align2::CENTER_TOP, format!("{x:.1}"), small.clone(), weak);
+        painter.text(p + Vec2::new(0.0, 2.0), Align2::CENTER_TOP, chart.x_text(x), small.clone(), weak);
     }
     painter.text(
         Pos2::new(plot.center().x, rect.bottom() - 2.0),

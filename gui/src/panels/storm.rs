@@ -41,7 +41,7 @@ fn storm_frame_ui(ui: &mut egui::Ui, s: &mut StormSession) {
         }
         let mut ms = s.cursor_ns / 1_000_000;
         let end_ms = s.end_ns / 1_000_000;
-        if ui.add(egui::Slider::new(&mut ms, 0..=end_ms).text("time (ms)")).changed() {
+        if ui.add(egui::Slider::new(&mut ms, 0..=end_ms).show_value(false).text("time")).changed() {
             s.set_cursor(ms * 1_000_000);
         }
         ui.label(format!("at {}", time_text(&s.scenario, s.cursor_ns)));

@@ -64,7 +64,7 @@ pub struct AlignmentView {
 impl AlignmentView {
     pub fn build(world: &World) -> AlignmentView {
         let plan = &world.scenario.plan;
-        let coordinator = world.coordinator.as_ref().map(|c| CoordinatorView {
+        let coordinator = world.coordinator().map(|c| CoordinatorView {
             mode: c.config().mode,
             pending: c.pending().map(|p| (p.id, p.triggered_ns, p.acked.len())),
             task_count: world.tasks.len(),

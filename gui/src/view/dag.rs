@@ -134,13 +134,7 @@ fn offset_text(offset_ms: i64) -> String {
 }
 
 fn ms_text(ms: i64) -> String {
-    if ms % 60_000 == 0 {
-        format!("{} min", ms / 60_000)
-    } else if ms % 1000 == 0 {
-        format!("{} s", ms / 1000)
-    } else {
-        format!("{ms} ms")
-    }
+    crate::view::duration_ms_text(ms)
 }
 
 impl DagLayout {
@@ -313,11 +307,12 @@ impl DagState {
             let Event::Deliver { channel, attempt, message } = event else {
                 continue;
             };
-            // A message of an earlier attempt is dropped on arrival: it is not really there.
-            if *attempt != world.attempt {
+            // A message of an earlier attempt of its receiver is dropped on arrival: it is not
+            // really there.
+            let channel = *channel as usize;
+            if *attempt != world.tasks[plan.channels[channel].to].attempt {
                 continue;
             }
-            let channel = *channel as usize;
             let send_ns = sends.send_time(channel, arrival_ns, cursor_ns);
             let progress = match send_ns {
                 Some(s) if arrival_ns > s => {
@@ -332,7 +327,7 @@ impl DagState {
                 send_ns,
                 arrival_ns,
                 progress,
-                doomed: world.restarting || !world.tasks[plan.channels[channel].to].alive,
+                doomed: world.restarting() || !world.tasks[plan.channels[channel].to].alive,
             });
         }
         in_flight.sort_by(|a, b| {
@@ -372,8 +367,8 @@ impl DagState {
             subtasks,
             down,
             link_faults,
-            restarting: world.restarting,
-            attempt: world.attempt,
+            restarting: world.restarting(),
+            attempt: world.attempt(),
         }
     }
 }
@@ -410,16 +405,16 @@ fn link_faults(world: &World, cursor_ns: TimeNs, channels: &mut [ChannelStatus])
             Fault::LatencySpike { link, from_ns, until_ns, extra_ns }
                 if from_ns <= cursor_ns && cursor_ns < until_ns =>
             {
-                let ms = extra_ns / 1_000_000;
+                let extra = crate::view::duration_text(extra_ns);
                 match link {
                     Some((a, b)) => {
                         for (me, other) in [(a, b), (b, a)] {
                             if let Some(list) = me.checked_sub(1).and_then(|i| notes.get_mut(i)) {
-                                list.push(format!("+{ms} ms to {}", name(other)));
+                                list.push(format!("+{extra} to {}", name(other)));
                             }
                         }
                     }
-                    None => notes.iter_mut().for_each(|l| l.push(format!("+{ms} ms on every link"))),
+                    None => notes.iter_mut().for_each(|l| l.push(format!("+{extra} on every link"))),
                 }
                 for c in &world.scenario.plan.channels {
                     let here = (world.tasks[c.from].node, world.tasks[c.to].node);

@@ -1,5 +1,6 @@
 //! The event log: the trace around the cursor, each event with a caption in plain words.
 
+use engine::checkpoint::CheckpointMode;
 use sim::kernel::TimeNs;
 use sim::recording::{TraceEvent, TraceKind};
 use sim::Scenario;
@@ -88,22 +89,96 @@ pub fn log(
     after: usize,
 ) -> Vec<LogLine> {
     let split = trace.partition_point(|e| e.time_ns <= cursor_ns);
-    let mut earlier: Vec<&TraceEvent> =
-        trace[..split].iter().rev().filter(|e| filter.matches(e)).take(before).collect();
+    let mut earlier: Vec<usize> = (0..split).rev().filter(|&i| filter.matches(&trace[i])).take(before).collect();
     earlier.reverse();
-    let later = trace[split..].iter().filter(|e| filter.matches(e)).take(after);
+    let later = (split..trace.len()).filter(|&i| filter.matches(&trace[i])).take(after);
     let last = earlier.len();
     earlier
         .into_iter()
         .chain(later)
         .enumerate()
-        .map(|(i, e)| LogLine {
-            time_ns: e.time_ns,
-            time: time_text(scenario, e.time_ns),
-            caption: caption(scenario, e),
-            current: i + 1 == last,
+        .map(|(line, i)| LogLine {
+            time_ns: trace[i].time_ns,
+            time: time_text(scenario, trace[i].time_ns),
+            caption: narrate(scenario, trace, i),
+            current: line + 1 == last,
         })
         .collect()
+}
+
+/// How far back [`narrate`] looks for the barriers a subtask already has (a checkpoint's
+/// barriers arrive within a few thousand events of each other; the log narrates every frame).
+const BARRIER_LOOKBACK: usize = 50_000;
+
+/// Event `index` of `trace` in plain words, with what it means at that moment: for a barrier,
+/// which inputs still wait for theirs and what the subtask does meanwhile.
+pub fn narrate(scenario: &Scenario, trace: &[TraceEvent], index: usize) -> String {
+    let Some(e) = trace.get(index) else {
+        return String::new();
+    };
+    let text = caption(scenario, e);
+    match e.kind {
+        TraceKind::ProcessBarrier => format!("{text}; {}", barrier_context(scenario, trace, index)),
+        _ => text,
+    }
+}
+
+/// What a subtask does after barrier `n` reached it on one input, given the barriers it had.
+fn barrier_context(scenario: &Scenario, trace: &[TraceEvent], index: usize) -> String {
+    let e = &trace[index];
+    let plan = &scenario.plan;
+    let (n, input) = (e.b, e.a);
+    let name = plan.subtasks.get(e.subtask() as usize).map_or_else(|| format!("#{}", e.subtask()), |s| s.name.clone());
+    let inputs = plan.subtasks.get(e.subtask() as usize).map_or(1, |s| s.inputs.len());
+    let mut have = std::collections::BTreeSet::from([input]);
+    let mut bounded = index <= BARRIER_LOOKBACK;
+    for p in trace[..index].iter().rev().take(BARRIER_LOOKBACK) {
+        if (p.kind == TraceKind::CheckpointTriggered && p.a == n) || p.kind == TraceKind::JobRestarted {
+            bounded = true;
+            break;
+        }
+        if p.kind == TraceKind::ProcessBarrier && p.subtask() == e.subtask() && p.b == n {
+            have.insert(p.a);
+        }
+    }
+    if !bounded {
+        // The checkpoint started too long ago to list its barriers here; say nothing wrong.
+        return format!("checkpoint {n} started more than {BARRIER_LOOKBACK} events ago");
+    }
+    let from = |i: i64| {
+        plan.subtasks
+            .get(e.subtask() as usize)
+            .and_then(|st| st.inputs.get(i as usize))
+            .and_then(|c| plan.channels.get(*c))
+            .and_then(|c| plan.subtasks.get(c.from))
+            .map_or_else(|| format!("input {i}"), |from| format!("input {i} (from {})", from.name))
+    };
+    let missing: Vec<String> = (0..inputs as i64).filter(|i| !have.contains(i)).map(from).collect();
+    let mode = scenario.checkpoint_config().map(|c| c.mode);
+    if missing.is_empty() {
+        let unblock = match mode {
+            Some(CheckpointMode::ExactlyOnce) if inputs > 1 => " and unblocks its inputs",
+            _ => "",
+        };
+        return if inputs > 1 {
+            format!("that was the last of its {inputs} inputs: {name} snapshots its state for checkpoint {n}, forwards barrier {n}{unblock}")
+        } else {
+            format!("its only input: {name} snapshots its state for checkpoint {n} and forwards barrier {n}")
+        };
+    }
+    let waiting = missing.join(" and ");
+    match mode {
+        Some(CheckpointMode::AtLeastOnce) => format!(
+            "at-least-once does not block: records on input {input} keep flowing (and slip into snapshot {n}) until barrier {n} arrives on {waiting}"
+        ),
+        Some(CheckpointMode::Unaligned) if have.len() == 1 => format!(
+            "unaligned: the barrier overtakes the data queued before it, {name} snapshots now and forwards barrier {n}; what still arrives on {waiting} before its barrier {n} goes into the snapshot as channel state"
+        ),
+        Some(CheckpointMode::Unaligned) => {
+            format!("{name} already snapshotted (unaligned); still recording channel state from {waiting}")
+        }
+        _ => format!("input {input} is now blocked until barrier {n} arrives on {waiting}"),
+    }
 }
 
 /// One event in plain words.
@@ -120,7 +195,7 @@ pub fn caption(scenario: &Scenario, e: &TraceEvent) -> String {
     };
     let to =
         || plan.channels.get(e.channel as usize).map_or_else(String::new, |c| format!(" to {}", subtask(c.to as u32)));
-    let ms = |v: i64| scenario.format_time_ms(v);
+    let ms = |v: i64| crate::view::event_time_text(scenario, v);
     use TraceKind::*;
     match e.kind {
         SendRecord => format!("{s} sent a record (value {}){}", e.b, to()),
@@ -199,5 +274,36 @@ mod tests {
         let barrier = run.trace.iter().find(|e| e.kind == TraceKind::ProcessBarrier).expect("a barrier arrived");
         let text = caption(&scenario, barrier);
         assert!(text.starts_with("barrier ") && text.contains(" reached ") && text.contains("(from "), "{text}");
+    }
+
+    /// A barrier's narration says which inputs still wait, and when the last one arrives.
+    #[test]
+    fn barriers_are_narrated_with_the_inputs_still_waiting() {
+        let scenario = Arc::new(Scenario::default_scenario());
+        let run = crate::scrub::RecordedRun::record_every(scenario.clone(), 42, 20_000);
+        let counts = |e: &TraceEvent| scenario.plan.subtasks[e.subtask() as usize].inputs.len() > 1;
+        let (i, first) = run
+            .trace
+            .iter()
+            .enumerate()
+            .find(|(_, e)| e.kind == TraceKind::ProcessBarrier && counts(e))
+            .expect("a barrier reached a subtask with several inputs");
+        let text = narrate(&scenario, &run.trace, i);
+        assert!(
+            text.contains(&format!("is now blocked until barrier {} arrives on input", first.b)),
+            "exactly-once blocks: {text}"
+        );
+        assert!(!text.contains(&format!("input {} (from", first.a)) || text.matches("(from").count() >= 2);
+        // The same subtask's last barrier of that checkpoint.
+        let inputs = scenario.plan.subtasks[first.subtask() as usize].inputs.len();
+        let (j, _) = run
+            .trace
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.kind == TraceKind::ProcessBarrier && e.subtask() == first.subtask() && e.b == first.b)
+            .nth(inputs - 1)
+            .expect("every input delivers the barrier");
+        let text = narrate(&scenario, &run.trace, j);
+        assert!(text.contains("that was the last of its") && text.contains("unblocks"), "{text}");
     }
 }

@@ -112,8 +112,8 @@ impl Inspector {
                         scenario.key_name(*key),
                         format!(
                             "[{}, {})",
-                            scenario.format_time_ms(window.start_ms),
-                            scenario.format_time_ms(window.end_ms)
+                            crate::view::event_time_text(scenario, window.start_ms),
+                            crate::view::event_time_text(scenario, window.end_ms)
                         ),
                         c.acc.count.to_string(),
                         c.acc.result(aggregate).to_string(),
@@ -177,8 +177,12 @@ pub fn row_state_label(state: RowState) -> &'static str {
 impl SinkRowView {
     pub fn of(scenario: &Scenario, row: &StoredRow) -> SinkRowView {
         let window = match row.row.window {
-            Some(w) => format!("[{}, {})", scenario.format_time_ms(w.start_ms), scenario.format_time_ms(w.end_ms)),
-            None => format!("event time {}", scenario.format_time_ms(row.row.timestamp_ms)),
+            Some(w) => format!(
+                "[{}, {})",
+                crate::view::event_time_text(scenario, w.start_ms),
+                crate::view::event_time_text(scenario, w.end_ms)
+            ),
+            None => format!("event time {}", crate::view::event_time_text(scenario, row.row.timestamp_ms)),
         };
         SinkRowView {
             sink: scenario.plan.operators[row.sink].name.clone(),

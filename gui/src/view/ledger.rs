@@ -111,8 +111,12 @@ fn attempt_at(restarts: &[TimeNs], t: TimeNs) -> u32 {
 
 fn window_text(scenario: &Scenario, row: &StoredRow) -> String {
     match row.row.window {
-        Some(w) => format!("[{}, {})", scenario.format_time_ms(w.start_ms), scenario.format_time_ms(w.end_ms)),
-        None => format!("event time {}", scenario.format_time_ms(row.row.timestamp_ms)),
+        Some(w) => format!(
+            "[{}, {})",
+            crate::view::event_time_text(scenario, w.start_ms),
+            crate::view::event_time_text(scenario, w.end_ms)
+        ),
+        None => format!("event time {}", crate::view::event_time_text(scenario, row.row.timestamp_ms)),
     }
 }
 

@@ -17,6 +17,10 @@ pub enum MarkerKind {
     FailureDetected,
     JobRestarted,
     NetworkFault,
+    /// Where this run and a fork of it (or its parent) first differ: `a` is the other run's
+    /// index, `b` is 1 when the other run is the fork, 0 when it is the parent. Not from the
+    /// trace: added when a fork is recorded ([`mark_divergence`]).
+    Divergence,
 }
 
 impl MarkerKind {
@@ -41,6 +45,10 @@ impl MarkerKind {
             self,
             MarkerKind::CheckpointTriggered | MarkerKind::CheckpointCompleted | MarkerKind::CheckpointAborted
         )
+    }
+
+    pub fn is_divergence(self) -> bool {
+        self == MarkerKind::Divergence
     }
 
     pub fn is_fault(self) -> bool {
@@ -123,13 +131,13 @@ pub fn describe(scenario: &Scenario, faults: &[Fault], m: &Marker) -> String {
                 "{}: late record of key {} (event time {}) dropped",
                 subtask(),
                 scenario.key_name(m.a as u64),
-                scenario.format_time_ms(m.b)
+                crate::view::event_time_text(scenario, m.b)
             )
         }
         MarkerKind::Finished => format!("{} finished", subtask()),
         MarkerKind::NodeCrashed if m.a < 0 => format!("{} crashed (never back)", node()),
         MarkerKind::NodeCrashed => {
-            format!("{} crashed (back after {} ms)", node(), m.a / 1_000_000)
+            format!("{} crashed (back after {})", node(), crate::view::duration_text(m.a as u64))
         }
         MarkerKind::NodeRestarted => format!("{} is back (empty, until the job restarts)", node()),
         MarkerKind::FailureDetected => format!("the job manager detected the failure of {}; the job stops", node()),
@@ -139,11 +147,33 @@ pub fn describe(scenario: &Scenario, faults: &[Fault], m: &Marker) -> String {
         MarkerKind::JobRestarted => {
             format!("job restarted (attempt {}): every task restored from checkpoint {}", m.a, m.b)
         }
+        MarkerKind::Divergence if m.b == 1 => {
+            format!("first divergence from its fork (run {}): from here on the two runs differ", m.a + 1)
+        }
+        MarkerKind::Divergence => {
+            format!("first divergence from its parent (run {}): from here on the two runs differ", m.a + 1)
+        }
         MarkerKind::NetworkFault => match faults.get(m.channel as usize) {
             Some(f) => format!("fault: {}", f.describe(&scenario.plan)),
             None => "network fault".to_string(),
         },
     }
+}
+
+/// Mark where this run and run `other` first differ (`other_is_fork`: the other run is a fork of
+/// this one), keeping the markers in time order; a mark already there for `other` is replaced.
+pub fn mark_divergence(markers: &mut Vec<Marker>, time_ns: TimeNs, other: usize, other_is_fork: bool) {
+    markers.retain(|m| !(m.kind == MarkerKind::Divergence && m.a == other as i64));
+    let at = markers.partition_point(|m| m.time_ns <= time_ns);
+    let marker = Marker {
+        time_ns,
+        kind: MarkerKind::Divergence,
+        subtask: 0,
+        channel: 0,
+        a: other as i64,
+        b: i64::from(other_is_fork),
+    };
+    markers.insert(at, marker);
 }
 
 /// A checkpoint from trigger to its end (or still open at the end of the run).
@@ -204,6 +234,27 @@ mod tests {
             ]
         );
         assert!(MarkerKind::NodeCrashed.is_fault() && !MarkerKind::LateDropped.is_fault());
+    }
+
+    #[test]
+    fn a_divergence_mark_keeps_time_order_and_replaces_its_own() {
+        let mut m = collect(&[ev(2, TraceKind::CheckpointTriggered, 1), ev(9, TraceKind::CheckpointCompleted, 1)]);
+        mark_divergence(&mut m, 5, 3, true);
+        mark_divergence(&mut m, 6, 3, true);
+        mark_divergence(&mut m, 1, 4, false);
+        let times: Vec<(TimeNs, MarkerKind)> = m.iter().map(|m| (m.time_ns, m.kind)).collect();
+        assert_eq!(
+            times,
+            [
+                (1, MarkerKind::Divergence),
+                (2, MarkerKind::CheckpointTriggered),
+                (6, MarkerKind::Divergence),
+                (9, MarkerKind::CheckpointCompleted)
+            ]
+        );
+        let s = Scenario::default_scenario();
+        assert!(describe(&s, &[], &m[2]).contains("its fork (run 4)"));
+        assert!(!MarkerKind::Divergence.is_fault() && !MarkerKind::Divergence.is_checkpoint());
     }
 
     #[test]

@@ -32,6 +32,19 @@ pub fn promise(guarantee: Guarantee) -> &'static str {
     }
 }
 
+/// What a run of `guarantee` into a `sink` promises its reader, end to end. Exactly-once is a
+/// promise about the job's state; a plain sink writes replayed results again, so the output
+/// keeps it only with an idempotent or two-phase-commit sink (the end-to-end chapter's lesson).
+pub fn promise_with_sink(guarantee: Guarantee, sink: SinkKind) -> String {
+    match (guarantee, sink) {
+        (Guarantee::ExactlyOnce, SinkKind::Plain) => format!(
+            "{} in the job's state; a plain sink writes replayed results again, so its output may show results twice",
+            promise(guarantee)
+        ),
+        _ => promise(guarantee).to_string(),
+    }
+}
+
 /// One sentence about an oracle outcome.
 pub fn summary(outcome: &Outcome) -> String {
     match outcome.class() {
@@ -104,7 +117,8 @@ pub struct OutcomeRow {
     pub wrong_rows: usize,
     pub restarts: u32,
     pub checkpoints: String,
-    pub latency_ms: String,
+    /// p50 / p99 end-to-end latency.
+    pub latency: String,
 }
 
 pub fn rows(reports: &[VariantReport]) -> Vec<OutcomeRow> {
@@ -124,9 +138,59 @@ pub fn rows(reports: &[VariantReport]) -> Vec<OutcomeRow> {
             wrong_rows: r.outcome.wrong_rows.len(),
             restarts: r.restarts,
             checkpoints: format!("{} done, {} aborted", r.checkpoints_completed, r.checkpoints_aborted),
-            latency_ms: format!("{} / {}", r.latency_p50_ns / 1_000_000, r.latency_p99_ns / 1_000_000),
+            latency: format!(
+                "{} / {}",
+                crate::view::duration_text(r.latency_p50_ns),
+                crate::view::duration_text(r.latency_p99_ns)
+            ),
         })
         .collect()
+}
+
+/// One setup's cost on the compared seed and faults: what the cost view plots.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cost {
+    pub variant: (Guarantee, SinkKind),
+    /// "exactly-once · two-phase-commit".
+    pub label: String,
+    pub latency_p50_ms: f64,
+    pub latency_p99_ms: f64,
+    /// Source records fully processed per second of virtual time.
+    pub throughput_per_s: f64,
+    pub lost_records: usize,
+    pub duplicated_records: usize,
+}
+
+/// Every compared setup's cost, and the largest of each measure (the bars' full length; at least
+/// 1 so that an all-zero measure draws empty bars, not a division by zero).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Costs {
+    pub rows: Vec<Cost>,
+    pub max_latency_ms: f64,
+    pub max_throughput_per_s: f64,
+    pub max_records: usize,
+}
+
+pub fn costs(reports: &[VariantReport]) -> Costs {
+    let rows: Vec<Cost> = reports
+        .iter()
+        .map(|r| Cost {
+            variant: (r.guarantee, r.sink),
+            label: format!("{} · {}", r.guarantee.label(), r.sink.label()),
+            latency_p50_ms: r.latency_p50_ns as f64 / 1e6,
+            latency_p99_ms: r.latency_p99_ns as f64 / 1e6,
+            throughput_per_s: r.throughput_per_s as f64,
+            lost_records: r.outcome.lost_records.len(),
+            duplicated_records: r.outcome.duplicated_records.len(),
+        })
+        .collect();
+    let max = |f: fn(&Cost) -> f64| rows.iter().map(f).fold(1.0f64, f64::max);
+    Costs {
+        max_latency_ms: max(|c| c.latency_p99_ms.max(c.latency_p50_ms)),
+        max_throughput_per_s: max(|c| c.throughput_per_s),
+        max_records: rows.iter().map(|c| c.lost_records.max(c.duplicated_records)).max().unwrap_or(0).max(1),
+        rows,
+    }
 }
 
 #[cfg(test)]
@@ -136,6 +200,16 @@ mod tests {
 
     fn crash_at(now: sim::kernel::TimeNs) -> Fault {
         Fault::Crash { node: 2, at: Trigger::At(now), restart_after_ns: Some(1_000_000_000) }
+    }
+
+    #[test]
+    fn exactly_once_into_a_plain_sink_says_the_output_may_show_results_twice() {
+        let plain = promise_with_sink(Guarantee::ExactlyOnce, SinkKind::Plain);
+        assert!(plain.contains("plain sink") && plain.contains("twice"), "{plain}");
+        for sink in [SinkKind::Idempotent, SinkKind::TwoPhaseCommit] {
+            assert_eq!(promise_with_sink(Guarantee::ExactlyOnce, sink), promise(Guarantee::ExactlyOnce));
+        }
+        assert_eq!(promise_with_sink(Guarantee::AtLeastOnce, SinkKind::Plain), promise(Guarantee::AtLeastOnce));
     }
 
     #[test]
@@ -156,6 +230,13 @@ mod tests {
         let two_phase = table.iter().find(|r| r.guarantee == "exactly-once" && r.sink == "two-phase-commit").unwrap();
         assert_eq!(two_phase.result, "exact", "{two_phase:?}");
         assert!(two_phase.keeps_promise);
+        // The cost view: one bar set per setup, scaled to the largest.
+        let c = costs(&reports);
+        assert_eq!(c.rows.len(), reports.len());
+        assert!(c.rows.iter().all(|r| r.latency_p50_ms <= r.latency_p99_ms && r.latency_p99_ms <= c.max_latency_ms));
+        let amo = c.rows.iter().find(|r| r.variant.0 == Guarantee::AtMostOnce).unwrap();
+        assert_eq!(amo.lost_records, at_most_once.lost_records);
+        assert!(c.max_records >= amo.lost_records && c.max_throughput_per_s > 1.0);
         // The fork itself against the original: exactly-once state, plain sink.
         let versus = versus_original(&run, &fork);
         assert_ne!(versus.class(), OutcomeClass::Loss, "{}", summary(&versus));

@@ -29,6 +29,8 @@ pub struct Chart {
     pub y_label: String,
     pub style: ChartStyle,
     pub series: Vec<Series>,
+    /// Time lines read their x axis as clock times (a textbook scenario's HH:MM:SS), else seconds.
+    pub clock_times: bool,
 }
 
 impl Chart {
@@ -63,6 +65,22 @@ impl Chart {
     }
 }
 
+/// The x axis of a time line: the scenario's clock.
+fn time_axis_label(world: &World) -> String {
+    if world.scenario.clock_times { "time (clock)" } else { "virtual time (s)" }.to_string()
+}
+
+impl Chart {
+    /// An x value as its axis reads it: a time in the scenario's clock, or a checkpoint id.
+    pub fn x_text(&self, x: f64) -> String {
+        match self.style {
+            ChartStyle::TimeLines => crate::view::units::axis_seconds_text(self.clock_times, x),
+            ChartStyle::Bars if (x - x.round()).abs() < 1e-6 => format!("{}", x.round() as i64),
+            ChartStyle::Bars => String::new(),
+        }
+    }
+}
+
 fn seconds(ns: TimeNs) -> f64 {
     ns as f64 / 1e9
 }
@@ -91,10 +109,11 @@ pub fn records_per_second(world: &World) -> Chart {
     Chart {
         id: "records-per-second",
         title: format!("Records processed per second, per operator — {}", run_label(world)),
-        x_label: "virtual time (s)".into(),
+        x_label: time_axis_label(world),
         y_label: "records / s".into(),
         style: ChartStyle::TimeLines,
         series,
+        clock_times: world.scenario.clock_times,
     }
 }
 
@@ -121,10 +140,11 @@ pub fn watermark_lag(world: &World) -> Chart {
     Chart {
         id: "watermark-lag",
         title: format!("Watermark lag: processing time minus watermark — {}", run_label(world)),
-        x_label: "virtual time (s)".into(),
+        x_label: time_axis_label(world),
         y_label: "lag (ms)".into(),
         style: ChartStyle::TimeLines,
         series,
+        clock_times: world.scenario.clock_times,
     }
 }
 
@@ -135,7 +155,7 @@ pub fn latency(world: &World) -> Chart {
     Chart {
         id: "end-to-end-latency",
         title: format!("End-to-end latency: row visible minus newest record ingested — {}", run_label(world)),
-        x_label: "virtual time (s)".into(),
+        x_label: time_axis_label(world),
         y_label: "latency (ms)".into(),
         style: ChartStyle::TimeLines,
         series: vec![
@@ -148,6 +168,7 @@ pub fn latency(world: &World) -> Chart {
                 points: buckets().map(|(i, b)| (seconds(at(i)), b.latency_ms_max as f64)).collect(),
             },
         ],
+        clock_times: world.scenario.clock_times,
     }
 }
 
@@ -182,6 +203,7 @@ pub fn checkpoint_durations(world: &World) -> Chart {
             },
             Series { name: "aborted (until given up)".into(), points: aborted },
         ],
+        clock_times: false,
     }
 }
 

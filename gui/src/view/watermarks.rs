@@ -146,12 +146,12 @@ impl WatermarkView {
     }
 }
 
-/// A watermark in the scenario's terms ("none yet", "+inf", a clock time or ms).
+/// A watermark in the scenario's clock ("none yet", "+inf (end of input)", "12:01:59.999", "59.999 s").
 pub fn watermark_text(scenario: &Scenario, w: EventTimeMs) -> String {
     match w {
         WATERMARK_MIN => "none yet".to_string(),
         WATERMARK_MAX => "+inf (end of input)".to_string(),
-        w => scenario.format_time_ms(w),
+        w => crate::view::event_time_text(scenario, w),
     }
 }
 
@@ -181,20 +181,20 @@ fn explain(scenario: &Scenario, row: &WatermarkRow, is_source: bool, finished: b
     match &row.next_window {
         Some(next) if next.fires_at > row.combined => format!(
             "Window [{}, {}) of key {} ({} records) fires when the watermark reaches {}. The watermark here is {}: {}.",
-            scenario.format_time_ms(next.window.start_ms),
-            scenario.format_time_ms(next.window.end_ms),
+            crate::view::event_time_text(scenario, next.window.start_ms),
+            crate::view::event_time_text(scenario, next.window.end_ms),
             scenario.key_name(next.key),
             next.records,
-            scenario.format_time_ms(next.fires_at),
+            crate::view::event_time_text(scenario, next.fires_at),
             t(row.combined),
             why_stuck
         ),
         Some(next) => format!(
             "Window [{}, {}) is due (watermark {} has passed {}); it fires when this subtask processes its next message.",
-            scenario.format_time_ms(next.window.start_ms),
-            scenario.format_time_ms(next.window.end_ms),
+            crate::view::event_time_text(scenario, next.window.start_ms),
+            crate::view::event_time_text(scenario, next.window.end_ms),
             t(row.combined),
-            scenario.format_time_ms(next.fires_at)
+            crate::view::event_time_text(scenario, next.fires_at)
         ),
         None if row.open_windows > 0 => format!(
             "{} windows have fired and stay open for late records (allowed lateness). Watermark {}: {}.",

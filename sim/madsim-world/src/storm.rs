@@ -34,7 +34,8 @@ use sim::scenario::{NodeId, Scenario};
 use sim::storm::world::{Msg, Out, Timer};
 use sim::storm::{StormCore, StormStats};
 
-use super::{node_ip, virtual_now, MadsimFaults, MadsimStop, Signal};
+use super::link::Signal;
+use super::{node_ip, virtual_now, MadsimFaults, MadsimStop};
 
 const PORT: u16 = 7_100;
 const TAG: u64 = 0x5354_4f52_4d32;

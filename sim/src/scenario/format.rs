@@ -110,6 +110,10 @@ pub struct ScenarioFile {
     pub checkpoints: Option<Checkpoints>,
     #[serde(default)]
     pub restart: RestartStrategy,
+    /// What a failure restarts: the pipelined regions with a task on the failed node
+    /// (`Region`, Flink's default) or the whole job (`Full`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failover: Option<crate::job::FailoverStrategy>,
     #[serde(default)]
     pub failure_detection: FailureDetection,
     #[serde(default)]
@@ -124,6 +128,28 @@ pub struct ScenarioFile {
     pub model: Model,
     #[serde(default)]
     pub expect: Expect,
+    /// A guided tour: narrated stops the workbench plays (pausing at each).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tour: Vec<TourStop>,
+}
+
+/// One stop of a guided tour: at `at` (processing time, like a fault's time) the workbench moves
+/// the cursor there, shows `caption` and, when given, highlights `highlight` (a subtask such as
+/// `"counts[1]"`, an operator such as `"counts"`, or a node: `"jm"`, `"tm-0"`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TourStop {
+    pub at: TimeMs,
+    pub caption: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub highlight: Option<String>,
+    /// Stop playing here until the student presses Next (default); false: read on the way.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub pause: bool,
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 /// The runtime a scenario's pipeline runs on.

@@ -31,6 +31,7 @@ pub mod pipeline;
 pub mod positions;
 pub mod resolve;
 pub mod storm;
+pub mod tour;
 
 pub use error::ScenarioError;
 pub use format::*;
@@ -121,6 +122,8 @@ pub struct Scenario {
     pub checkpoint_settings: Option<Checkpoints>,
     pub guarantee: Guarantee,
     pub restart: RestartStrategy,
+    /// What a failure restarts (`crate::job::regions`).
+    pub failover: crate::job::FailoverStrategy,
     pub failure_detection: FailureDetection,
     /// Faults written in the file (swarm faults are drawn per seed: [`Scenario::faults_for_seed`]).
     pub faults: Vec<Fault>,
@@ -132,6 +135,8 @@ pub struct Scenario {
     pub expect: Expect,
     /// The runtime: Flink, or a Storm topology (`crate::storm`).
     pub model: Model,
+    /// The guided tour the file carries (empty: none).
+    pub tour: Vec<tour::Stop>,
     /// The workload of one run and the field to lower, for the admission budget
     /// ([`budget::Admission::admit`]).
     pub admission: budget::Admission,

@@ -225,6 +225,7 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
     }
 
     let pipeline_result = pipeline;
+    let tour = super::tour::resolve(&raw.tour, &pipeline_result.plan, cluster.task_managers, max_run_ms, loc)?;
     let mut scenario = Scenario {
         name: super::error::printable(&raw.name),
         description: super::error::printable(&raw.description),
@@ -249,6 +250,7 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
         checkpoint_settings: raw.checkpoints,
         guarantee,
         restart: raw.restart,
+        failover: raw.failover.unwrap_or_default(),
         failure_detection: raw.failure_detection,
         faults,
         swarm: raw.swarm,
@@ -257,6 +259,7 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
         track_lineage: raw.track_lineage,
         expect: raw.expect.clone(),
         model: raw.model.clone(),
+        tour,
         admission: super::budget::Admission::default(),
         warnings,
         raw,

@@ -1,0 +1,66 @@
+//! Save / export: the shown run as a scenario file (it reloads to the same run), its sink output
+//! as CSV and JSON, its trace for Perfetto. The folder is named here; nothing already there is
+//! replaced unless the box is ticked.
+
+use crate::app::{Action, Session};
+use crate::panels::{BLOCKED_COLOR, GOOD_COLOR};
+
+#[allow(clippy::too_many_arguments)]
+pub fn save_ui(
+    ui: &mut egui::Ui,
+    session: &Session,
+    stem: &str,
+    folder: &mut String,
+    name: &mut String,
+    replace: &mut bool,
+    status: &[Result<String, String>],
+    actions: &mut Vec<Action>,
+) {
+    let run = session.run();
+    ui.strong(format!("The run shown: \"{}\"", run.label));
+    ui.small(format!(
+        "{} · {} sinks · seed {} · faults: {}",
+        run.scenario.guarantee.label(),
+        session.variants[session.shown].1.map_or("as-written", |k| k.label()),
+        session.seed,
+        session.schedule_labels[session.shown]
+    ));
+    egui::Grid::new("save_fields").num_columns(2).show(ui, |ui| {
+        let label = ui.label("Folder:");
+        ui.add(egui::TextEdit::singleline(folder).desired_width(420.0)).labelled_by(label.id);
+        ui.end_row();
+        let label = ui.label("File name:");
+        ui.add(egui::TextEdit::singleline(name).desired_width(240.0).hint_text(stem)).labelled_by(label.id);
+        ui.end_row();
+    });
+    ui.checkbox(replace, "Replace existing files");
+    ui.horizontal_wrapped(|ui| {
+        if ui
+            .button(format!("Save as scenario file ({stem}.ron)"))
+            .on_hover_text("this guarantee and sink kind, every fault of this run (the file's and the clicked ones, at the moments they fired) and the seed, written out: open it again and you get this same run")
+            .clicked()
+        {
+            actions.push(Action::SaveScenario);
+        }
+        if ui
+            .button("Export sink output (CSV + JSON)")
+            .on_hover_text(format!("the rows a reader sees at the end of the run: {stem}.sink.csv and {stem}.sink.json"))
+            .clicked()
+        {
+            actions.push(Action::ExportSinkOutput);
+        }
+        if ui
+            .button("Export trace for Perfetto")
+            .on_hover_text(format!("{stem}.trace.json: open it at ui.perfetto.dev (checkpoints, alignments, faults, commits as spans and instants)"))
+            .clicked()
+        {
+            actions.push(Action::ExportTrace);
+        }
+    });
+    for s in status {
+        match s {
+            Ok(message) => ui.colored_label(GOOD_COLOR, message),
+            Err(message) => ui.colored_label(BLOCKED_COLOR, message),
+        };
+    }
+}

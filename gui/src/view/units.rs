@@ -1,0 +1,145 @@
+//! Every time a person reads, in the scenario's clock: seconds from the start of the run, or,
+//! for textbook scenarios whose records carry clock times (`Scenario::clock_times`), the time of
+//! day (HH:MM:SS). Virtual (processing) time in nanoseconds and event time in milliseconds are
+//! the same clock, so a watermark and the cursor read alike. Durations read in the largest unit
+//! that keeps them whole ("2 s", "1 min", "250 ms"). Panels, tooltips, the event log, the
+//! inspector and the charts' axes all format through here; nothing shows raw `_ns` or `_ms`.
+
+use engine::EventTimeMs;
+use sim::kernel::TimeNs;
+use sim::Scenario;
+
+/// Virtual time for display: a clock time for textbook scenarios, else seconds with microsecond
+/// precision (a network hop takes a millisecond or two; seconds alone would hide it).
+pub fn time_text(scenario: &Scenario, ns: TimeNs) -> String {
+    if scenario.clock_times {
+        sim::scenario::format_clock((ns / 1_000_000) as i64)
+    } else {
+        format!("{}.{:06} s", ns / 1_000_000_000, ns / 1_000 % 1_000_000)
+    }
+}
+
+/// A shorter time for axis ticks: whole seconds when round, else milliseconds' precision with
+/// trailing zeros dropped; clock times to the second.
+pub fn tick_text(scenario: &Scenario, ns: TimeNs) -> String {
+    if scenario.clock_times {
+        return sim::scenario::format_clock((ns / 1_000_000_000 * 1_000) as i64);
+    }
+    seconds_text((ns / 1_000_000) as i64)
+}
+
+/// Event time (a record's timestamp, a watermark, a window's bounds) in the scenario's clock:
+/// "12:01:59.999" for clock-time scenarios, else seconds ("59.999 s"); the two ends of time as
+/// "-inf" and "+inf".
+pub fn event_time_text(scenario: &Scenario, ms: EventTimeMs) -> String {
+    match ms {
+        i64::MIN => "-inf".to_string(),
+        i64::MAX => "+inf".to_string(),
+        ms if scenario.clock_times && ms >= 0 => sim::scenario::format_clock(ms),
+        ms => seconds_text(ms),
+    }
+}
+
+/// Milliseconds as seconds, trailing zeros dropped: "5 s", "2.5 s", "-0.25 s".
+fn seconds_text(ms: i64) -> String {
+    let sign = if ms < 0 { "-" } else { "" };
+    let abs = ms.unsigned_abs();
+    if abs % 1000 == 0 {
+        format!("{sign}{} s", abs / 1000)
+    } else {
+        let text = format!("{}.{:03}", abs / 1000, abs % 1000);
+        format!("{sign}{} s", text.trim_end_matches('0'))
+    }
+}
+
+/// A length of time in milliseconds: "1 min", "2 s", "1.5 s", "250 ms".
+pub fn duration_ms_text(ms: i64) -> String {
+    if ms != 0 && ms % 60_000 == 0 {
+        format!("{} min", ms / 60_000)
+    } else if ms.unsigned_abs() >= 1000 {
+        seconds_text(ms)
+    } else {
+        format!("{ms} ms")
+    }
+}
+
+/// A length of virtual time: as `duration_ms_text`, or microseconds below a millisecond.
+pub fn duration_text(ns: TimeNs) -> String {
+    if ns != 0 && ns < 1_000_000 {
+        format!("{} µs", ns / 1_000)
+    } else {
+        duration_ms_text((ns / 1_000_000).min(i64::MAX as u64) as i64)
+    }
+}
+
+/// A chart's x value (virtual time in seconds) as an axis label in the scenario's clock.
+pub fn axis_seconds_text(clock_times: bool, seconds: f64) -> String {
+    if !seconds.is_finite() {
+        return String::new();
+    }
+    let ms = (seconds * 1000.0).round() as i64;
+    if clock_times && ms >= 0 {
+        sim::scenario::format_clock(ms / 1000 * 1000)
+    } else if seconds.abs() >= 100.0 || (seconds - seconds.round()).abs() < 1e-9 {
+        format!("{:.0} s", seconds)
+    } else {
+        format!("{:.1} s", seconds)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenarios() -> (Scenario, Scenario) {
+        let s = Scenario::default_scenario();
+        let mut clock = s.clone();
+        clock.clock_times = true;
+        (s, clock)
+    }
+
+    #[test]
+    fn times_read_as_seconds_or_clock() {
+        let (s, clock) = scenarios();
+        assert_eq!(time_text(&s, 4_201_337_000), "4.201337 s");
+        assert_eq!(time_text(&clock, 43_499_000_000_000), "12:04:59");
+        assert_eq!(tick_text(&s, 5_000_000_000), "5 s");
+        assert_eq!(tick_text(&s, 2_500_000_000), "2.5 s");
+        assert_eq!(tick_text(&s, 2_501_999_999), "2.501 s");
+        assert_eq!(tick_text(&clock, 43_499_250_000_000), "12:04:59");
+    }
+
+    #[test]
+    fn event_times_read_in_the_same_clock() {
+        let (s, clock) = scenarios();
+        assert_eq!(event_time_text(&s, 59_999), "59.999 s");
+        assert_eq!(event_time_text(&s, 60_000), "60 s");
+        assert_eq!(event_time_text(&s, -250), "-0.25 s");
+        assert_eq!(event_time_text(&s, 0), "0 s");
+        assert_eq!(event_time_text(&clock, 43_319_999), "12:01:59.999");
+        assert_eq!(event_time_text(&clock, i64::MIN), "-inf");
+        assert_eq!(event_time_text(&s, i64::MAX), "+inf");
+        assert_eq!(event_time_text(&s, i64::MIN + 1), "-9223372036854775.807 s");
+    }
+
+    #[test]
+    fn durations_read_in_whole_units() {
+        assert_eq!(duration_ms_text(120_000), "2 min");
+        assert_eq!(duration_ms_text(2_000), "2 s");
+        assert_eq!(duration_ms_text(1_500), "1.5 s");
+        assert_eq!(duration_ms_text(250), "250 ms");
+        assert_eq!(duration_ms_text(0), "0 ms");
+        assert_eq!(duration_text(200_000_000), "200 ms");
+        assert_eq!(duration_text(3_000_000_000), "3 s");
+        assert_eq!(duration_text(5_000), "5 µs");
+        assert_eq!(duration_text(u64::MAX), "18446744073.709 s");
+    }
+
+    #[test]
+    fn chart_axes_read_in_the_scenario_clock() {
+        assert_eq!(axis_seconds_text(false, 2.5), "2.5 s");
+        assert_eq!(axis_seconds_text(false, 12.0), "12 s");
+        assert_eq!(axis_seconds_text(true, 43_320.4), "12:02:00");
+        assert_eq!(axis_seconds_text(true, f64::NAN), "");
+    }
+}

@@ -1,0 +1,187 @@
+//! The runtime boundary: **the one file where a new fault-tolerance model plugs in.**
+//!
+//! A fault-tolerance model is a runtime that can run a scenario's pipeline, data and fault
+//! schedule under its own rules, and tell what it promises. `compare`, `sweep`, `shrink` and the
+//! exercises drive every model through [`FaultToleranceModel`]; the shared oracle judges what each
+//! run shows against that model's fault-free reference. Today two models implement it:
+//!
+//! - [`FlinkBarriers`]: asynchronous barrier snapshots (aligned, unaligned, tracking, none), the
+//!   kernel's [`crate::world::World`] around the job rules of [`crate::job`];
+//! - [`StormAcking`]: Storm's XOR acking (acking off, acking, Trident), [`crate::storm`].
+//!
+//! Adding a model means: its sans-IO core (the decisions, as [`crate::job::JobMaster`] and
+//! `crate::storm::StormCore` are: time and events in, commands out, so the kernel and the madsim
+//! world can both drive it), a kernel world around it, a [`Runtime`] variant, and an
+//! implementation here. The boundary was drawn with the next ones in view:
+//!
+//! - **Spark micro-batches**: a core that cuts input into batches (offset log before, commit log
+//!   after), schedules a batch's stages and recomputes lost tasks from lineage; its variants are
+//!   the sink kinds by batch id; its reference is the same batches without faults.
+//! - **Kafka Streams changelog restore**: per-task failover (a `Failover` that names one task, as
+//!   region failover already names a subset), state restored by replaying a changelog; variants
+//!   `at_least_once` / `exactly_once_v2`.
+//! - **Chandy–Lamport snapshots**: markers with channel state on graphs that may have cycles; its
+//!   check is a conserved quantity rather than sink rows, so [`FaultToleranceModel::can_run`]
+//!   refuses pipelines it cannot judge.
+//!
+//! Every model's rows carry their [`Runtime`] (`compare`'s first column); a pipeline that several
+//! models can run shows them side by side with `compare --model all`.
+
+use engine::sink::SinkKind;
+
+use crate::faults::Fault;
+use crate::run::{
+    own_sink, reference_run, run_storm_variant, run_variant, storm_reference_run, VariantReport, COMPARED_VARIANTS,
+    STORM_VARIANTS,
+};
+use crate::scenario::{Guarantee, Runtime, Scenario};
+
+/// A fault-tolerance model `compare`, `sweep` and `shrink` can drive (see the module docs).
+pub trait FaultToleranceModel: Sync {
+    /// Which runtime this is: the scenario's `model`, and the rows' `runtime` column.
+    fn runtime(&self) -> Runtime;
+
+    /// Whether this model can run `scenario`'s pipeline; if not, why (one line).
+    fn can_run(&self, scenario: &Scenario) -> Result<(), String>;
+
+    /// The (guarantee, sink) rows `compare` shows for this model, before the variants the
+    /// scenario declares expectations for.
+    fn compared_variants(&self, scenario: &Scenario) -> Vec<(Guarantee, SinkKind)>;
+
+    /// Run each of `variants` with `faults` and judge it against this model's fault-free
+    /// reference (run once for all of them).
+    fn reports(
+        &self,
+        scenario: &Scenario,
+        seed: u64,
+        variants: &[(Guarantee, SinkKind)],
+        faults: &[Fault],
+    ) -> Vec<VariantReport>;
+}
+
+/// Flink's asynchronous barrier snapshots.
+pub struct FlinkBarriers;
+
+impl FaultToleranceModel for FlinkBarriers {
+    fn runtime(&self) -> Runtime {
+        Runtime::Flink
+    }
+    fn can_run(&self, _scenario: &Scenario) -> Result<(), String> {
+        Ok(()) // every scenario that loads is a Flink job
+    }
+    fn compared_variants(&self, _scenario: &Scenario) -> Vec<(Guarantee, SinkKind)> {
+        COMPARED_VARIANTS.to_vec()
+    }
+    fn reports(
+        &self,
+        scenario: &Scenario,
+        seed: u64,
+        variants: &[(Guarantee, SinkKind)],
+        faults: &[Fault],
+    ) -> Vec<VariantReport> {
+        if variants.is_empty() {
+            return Vec::new();
+        }
+        let reference = reference_run(scenario, seed);
+        variants.iter().map(|&(g, s)| run_variant(scenario, seed, g, s, faults.to_vec(), &reference)).collect()
+    }
+}
+
+/// Storm's record acking (and Trident).
+pub struct StormAcking;
+
+impl FaultToleranceModel for StormAcking {
+    fn runtime(&self) -> Runtime {
+        Runtime::Storm
+    }
+    fn can_run(&self, scenario: &Scenario) -> Result<(), String> {
+        if scenario.runtime() == Runtime::Storm {
+            return Ok(());
+        }
+        // A Flink scenario runs as a topology when Storm's scenario rules accept it.
+        let mut raw = scenario.raw.clone();
+        raw.model = crate::scenario::Model::Storm(Default::default());
+        for step in &mut raw.pipeline {
+            if let crate::scenario::Step::Sink { kind, .. } = step {
+                *kind = storm_sink(*kind);
+            }
+        }
+        let text = String::new();
+        let loc = crate::scenario::error::Locator::new(&scenario.file, &text);
+        crate::scenario::storm::check(&raw, &loc).map_err(|e| e.to_string())
+    }
+    fn compared_variants(&self, scenario: &Scenario) -> Vec<(Guarantee, SinkKind)> {
+        // Trident here aggregates into windowed state: without a window there is no Trident row.
+        let has_window =
+            scenario.plan.operators.iter().any(|o| matches!(o.kind, engine::graph::OperatorKind::Window(_)));
+        STORM_VARIANTS
+            .iter()
+            .filter(|&&g| has_window || g != Guarantee::ExactlyOnce)
+            .map(|&g| (g, storm_sink(own_sink(scenario))))
+            .collect()
+    }
+    fn reports(
+        &self,
+        scenario: &Scenario,
+        seed: u64,
+        variants: &[(Guarantee, SinkKind)],
+        faults: &[Fault],
+    ) -> Vec<VariantReport> {
+        if variants.is_empty() {
+            return Vec::new();
+        }
+        let reference = storm_reference_run(scenario, seed);
+        variants.iter().map(|&(g, s)| run_storm_variant(scenario, seed, g, s, faults.to_vec(), &reference)).collect()
+    }
+}
+
+/// A Storm sink bolt writes plain or idempotent; a two-phase-commit sink becomes plain.
+fn storm_sink(kind: SinkKind) -> SinkKind {
+    match kind {
+        SinkKind::TwoPhaseCommit => SinkKind::Plain,
+        other => other,
+    }
+}
+
+/// Every model, in `compare`'s order.
+pub static MODELS: [&dyn FaultToleranceModel; 2] = [&FlinkBarriers, &StormAcking];
+
+/// The model of `runtime`.
+pub fn model(runtime: Runtime) -> &'static dyn FaultToleranceModel {
+    match runtime {
+        Runtime::Flink => &FlinkBarriers,
+        Runtime::Storm => &StormAcking,
+    }
+}
+
+/// The models `compare` runs by default: Flink always (every pipeline is a Flink job), and the
+/// scenario's own model.
+pub fn default_models(scenario: &Scenario) -> Vec<Runtime> {
+    let mut models = vec![Runtime::Flink];
+    if scenario.runtime() != Runtime::Flink {
+        models.push(scenario.runtime());
+    }
+    models
+}
+
+/// Every model that can run `scenario`'s pipeline.
+pub fn capable_models(scenario: &Scenario) -> Vec<Runtime> {
+    MODELS.iter().filter(|m| m.can_run(scenario).is_ok()).map(|m| m.runtime()).collect()
+}
+
+/// `compare`'s rows for `runtimes`: per model its compared variants plus the ones the scenario
+/// declares expectations for, each run under `faults`.
+pub fn compare_models(scenario: &Scenario, seed: u64, runtimes: &[Runtime], faults: &[Fault]) -> Vec<VariantReport> {
+    let mut reports = Vec::new();
+    for &runtime in runtimes {
+        let model = model(runtime);
+        let mut variants = model.compared_variants(scenario);
+        for e in scenario.expect.outcomes.iter().filter(|e| e.runtime == runtime) {
+            if !variants.contains(&(e.guarantee, e.sink)) {
+                variants.push((e.guarantee, e.sink));
+            }
+        }
+        reports.extend(model.reports(scenario, seed, &variants, faults));
+    }
+    reports
+}

@@ -1,0 +1,101 @@
+//! The checkpoint coordinator's side in the kernel: its deadlines on the event queue, the
+//! events it produces (what they trigger is [`crate::job::JobMaster`]'s decision), stop-the-world
+//! snapshots.
+
+use super::*;
+
+impl World {
+    // ---- checkpoints --------------------------------------------------------------------------
+
+    /// The job is done and a checkpoint taken after it finished has completed (so transactional
+    /// sinks committed everything): no more checkpoints.
+    pub(super) fn checkpointing_done(&self) -> bool {
+        self.job.checkpointing_done()
+    }
+
+    /// A task did something a snapshot would see; wakes a coordinator asleep over idle time.
+    pub(super) fn note_activity(&mut self, now: TimeNs) {
+        if self.job.note_activity(now) {
+            self.arm_coordinator();
+        }
+    }
+
+    pub(super) fn arm_coordinator(&mut self) {
+        if self.checkpointing_done() {
+            return;
+        }
+        let Some(c) = self.job.coordinator() else { return };
+        if c.is_dormant() {
+            self.coordinator_tick_at = None;
+            return;
+        }
+        let at = c.next_deadline_ns();
+        if self.coordinator_tick_at != Some(at) {
+            self.coordinator_tick_at = Some(at);
+            self.queue.schedule(at, Event::CoordinatorTick);
+        }
+    }
+
+    pub(super) fn on_checkpoint_event(&mut self, event: CheckpointEvent, now: TimeNs) {
+        let reaction = self.job.on_checkpoint_event(&event);
+        match event {
+            CheckpointEvent::Triggered { id } => {
+                self.recorder.record(now, TraceKind::CheckpointTriggered, 0, 0, id as i64, 0);
+                self.checkpoints.push(CheckpointStats {
+                    id,
+                    triggered_ns: now,
+                    outcome: CheckpointOutcome::InProgress,
+                    subtasks: Vec::new(),
+                });
+                if self.scenario.snapshot_style() == SnapshotStyle::StopTheWorld {
+                    self.stw_checkpoint = Some(id);
+                }
+                for t in reaction.trigger {
+                    let arrival = self.transit_arrival(JOB_MANAGER, self.tasks[t].node, now);
+                    let attempt = self.tasks[t].attempt;
+                    self.queue.schedule(arrival, Event::Trigger { subtask: t as u32, attempt, checkpoint_id: id });
+                }
+                self.fire_crash_triggers(now, |t| *t == Trigger::OnCheckpointTrigger(id));
+            }
+            CheckpointEvent::Completed { id } => {
+                self.recorder.record(now, TraceKind::CheckpointCompleted, 0, 0, id as i64, 0);
+                if let Some(stats) = self.checkpoints.iter_mut().rev().find(|c| c.id == id) {
+                    stats.outcome = CheckpointOutcome::Completed { at_ns: now };
+                }
+                checkpoint_completed(&mut self.commits, &mut self.checkpoint_storage, id);
+                self.end_stop_the_world(id, now);
+                self.fire_crash_triggers(now, |t| *t == Trigger::AfterCheckpointComplete(id));
+                if reaction.notify && self.nodes[JOB_MANAGER].alive {
+                    for t in 0..self.tasks.len() {
+                        let arrival = self.transit_arrival(JOB_MANAGER, self.tasks[t].node, now);
+                        let attempt = self.tasks[t].attempt;
+                        self.queue.schedule(arrival, Event::Notify { subtask: t as u32, attempt, checkpoint_id: id });
+                    }
+                }
+                if reaction.is_final {
+                    self.queue.retain(|e| !matches!(e, Event::CoordinatorTick));
+                    self.coordinator_tick_at = None;
+                }
+            }
+            CheckpointEvent::Aborted { id, reason } => {
+                self.recorder.record(now, TraceKind::CheckpointAborted, 0, 0, id as i64, reason as i64);
+                if let Some(stats) = self.checkpoints.iter_mut().rev().find(|c| c.id == id) {
+                    stats.outcome = CheckpointOutcome::Aborted { at_ns: now, reason };
+                }
+                self.end_stop_the_world(id, now);
+            }
+        }
+    }
+
+    pub(super) fn end_stop_the_world(&mut self, id: u64, now: TimeNs) {
+        if self.stw_checkpoint == Some(id) {
+            self.stw_checkpoint = None;
+            for t in 0..self.tasks.len() {
+                if self.tasks[t].subtask.is_source() && self.tasks[t].alive {
+                    let at = self.tasks[t].busy_until_ns.max(now);
+                    self.schedule_run(t, at);
+                }
+            }
+        }
+    }
+}

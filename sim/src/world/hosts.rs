@@ -1,0 +1,138 @@
+//! Hosts: running tasks on their nodes — when a task runs, what a record costs (slow nodes
+//! included), sources reading the log, timers.
+
+use super::metrics::process_kind;
+use super::*;
+
+impl World {
+    // ---- running tasks ------------------------------------------------------------------------
+
+    /// Let a task do one unit of work: a source reads one log entry, others process one input.
+    pub(super) fn run_task(&mut self, id: SubtaskId, now: TimeNs) {
+        if !self.tasks[id].alive || self.tasks[id].subtask.is_finished() {
+            return;
+        }
+        if !self.has_credit(id) {
+            self.tasks[id].backpressured = true;
+            self.time_use[id].blocked(now);
+            return; // resumes when the receiver frees a buffer
+        }
+        if self.tasks[id].subtask.is_source() {
+            self.run_source(id, now);
+            return;
+        }
+        let Some(step) = self.tasks[id].subtask.step(now) else {
+            return;
+        };
+        self.release_credit(self.scenario.plan.subtasks[id].inputs[step.input], now);
+        let slow = self.slow_factor(self.tasks[id].node, now);
+        let task = &mut self.tasks[id];
+        let cost = match step.kind {
+            MessageKind::Record => task.record_cost_ns,
+            _ => task.record_cost_ns / 10,
+        } * slow; // bounded: cost <= MAX_COST_US (1e9 ns) x slow <= MAX_FACTOR (1e6) = 1e15
+        task.busy_until_ns = now + cost;
+        self.time_use[id].work(cost);
+        if step.kind == MessageKind::Record {
+            self.bucket.records_in[task.operator] += 1;
+        }
+        self.recorder.record(
+            now,
+            process_kind(step.kind),
+            id as u32,
+            0,
+            step.input as i64,
+            step.checkpoint_id.unwrap_or(0) as i64,
+        );
+        let aligned = self.scenario.checkpoint_config().is_some_and(|c| c.mode == CheckpointMode::ExactlyOnce);
+        let inputs = self.scenario.plan.subtasks[id].inputs.len();
+        if let Err(message) = self.tasks[id].checks.on_step(&step, inputs, aligned) {
+            self.violate(now, Some(id), message);
+        }
+        if step.kind != MessageKind::Barrier {
+            self.note_activity(now);
+        }
+        self.drain_outputs(id);
+        self.arm_timer(id);
+        if self.tasks[id].subtask.has_runnable_input() {
+            let at = self.tasks[id].busy_until_ns;
+            self.schedule_run(id, at);
+        }
+    }
+
+    pub(super) fn run_source(&mut self, id: SubtaskId, now: TimeNs) {
+        if self.stw_checkpoint.is_some() {
+            return; // stop-the-world: rescheduled when the checkpoint ends
+        }
+        let task = &mut self.tasks[id];
+        let SourceRead { next, upcoming, exhausted } =
+            SourceCursor::read(&mut task.source_cursor, &task.subtask, &self.log, now);
+        match next {
+            Some((_, partition, offset)) => {
+                let at = SourceRef { partition, offset };
+                let Some(event) = self.log.event(at) else {
+                    return; // next_source_read only names entries that exist
+                };
+                self.high_water.on_read(partition, offset);
+                SourceCursor::advance(&mut self.tasks[id].source_cursor, &self.log);
+                let slow = self.slow_factor(self.tasks[id].node, now);
+                let task = &mut self.tasks[id];
+                task.subtask.handle_source_record(partition, offset, event, now);
+                task.busy_until_ns = now + task.record_cost_ns * slow;
+                self.time_use[id].work(task.record_cost_ns * slow);
+                self.bucket.records_in[task.operator] += 1;
+                self.note_activity(now);
+                self.recorder.record(now, TraceKind::SourceRead, id as u32, 0, partition as i64, offset as i64);
+                self.drain_outputs(id);
+                self.arm_timer(id);
+                let at = self.tasks[id].busy_until_ns;
+                self.schedule_run(id, at);
+            }
+            None if exhausted => {
+                self.tasks[id].subtask.handle_source_exhausted();
+                self.drain_outputs(id);
+                self.arm_timer(id);
+            }
+            None => {
+                if let Some(at) = upcoming {
+                    self.schedule_run(id, at);
+                }
+            }
+        }
+    }
+
+    pub(super) fn schedule_run(&mut self, id: SubtaskId, at: TimeNs) {
+        let task = &mut self.tasks[id];
+        if task.run_at.is_some_and(|t| t <= at) {
+            return;
+        }
+        task.run_at = Some(at);
+        self.queue.schedule(at, Event::Run { subtask: id as u32, attempt: task.attempt });
+    }
+
+    pub(super) fn arm_timer(&mut self, id: SubtaskId) {
+        let task = &mut self.tasks[id];
+        let wanted = task.subtask.next_timer_ns();
+        if wanted != task.timer_at {
+            task.timer_at = wanted;
+            if let Some(at) = wanted {
+                self.queue.schedule(at, Event::Timer { subtask: id as u32, attempt: task.attempt, at_ns: at });
+            }
+        }
+    }
+
+    pub(super) fn slow_factor(&self, node: NodeId, now: TimeNs) -> u64 {
+        crate::network::slow_factor(&self.faults, node, now)
+    }
+
+    /// Let fresh (or restored) tasks say what they have to say, and start the sources.
+    pub(super) fn start_tasks(&mut self, tasks: &[SubtaskId], now: TimeNs) {
+        for &id in tasks {
+            self.drain_outputs(id);
+            if self.tasks[id].subtask.is_source() {
+                self.schedule_run(id, now);
+            }
+            self.arm_timer(id);
+        }
+    }
+}

@@ -1,0 +1,539 @@
+//! The world: wires the engine's subtasks to the kernel, the network model, fault injection and
+//! the external systems, and runs it all on virtual time. Plain data: `Clone` it to fork or
+//! rewind a run.
+//!
+//! Its parts, one file each (all `impl World`; the job's decisions are in [`crate::job`]):
+//!
+//! | file | part |
+//! |---|---|
+//! | `mod.rs` | the types, construction, and the event loop (`step`, `handle`) |
+//! | `network.rs` | channels: latency and network faults, FIFO, credit-based flow control ([`Network`]) |
+//! | `hosts.rs` | running tasks on their nodes: scheduling, processing cost, slow nodes, sources |
+//! | `outputs.rs` | what a task asks for: sends, snapshot → storage → ack, sink effects, notes |
+//! | `checkpoints.rs` | the coordinator's deadlines and checkpoint events, stop-the-world snapshots |
+//! | `recovery.rs` | faults: scheduling and injecting them, crashes, failure detection, failover, restart |
+//! | `metrics.rs` | metrics buckets and invariant violations |
+
+mod checkpoints;
+mod hosts;
+mod metrics;
+mod network;
+mod outputs;
+mod recovery;
+#[cfg(test)]
+mod tests;
+
+pub use network::Network;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use engine::checkpoint::{CheckpointCoordinator, CheckpointEvent, CheckpointMode};
+use engine::graph::SubtaskId;
+use engine::message::{Message, MessageKind};
+use engine::sink::SinkEffect;
+use engine::subtask::{Counters, Note, Output, Subtask};
+use engine::SourceRef;
+use serde::Serialize;
+
+use crate::external::{CheckpointStorage, SinkStore, SourceLog};
+use crate::faults::{Fault, Trigger};
+use crate::invariants::{CommitInvariant, TaskInvariants};
+use crate::job::task::{
+    apply_sink_effect, checkpoint_completed, deploy_subtask, note_late, persist_snapshot, HighWater, SourceRead,
+};
+use crate::job::{Failover, JobMaster};
+use crate::kernel::{EventQueue, SimRng, Stream, TimeNs};
+use crate::recording::{
+    CheckpointOutcome, CheckpointStats, MetricsBucket, Recorder, SubtaskCheckpointStats, TraceKind,
+};
+use crate::scenario::{NodeId, Scenario, SnapshotStyle, JOB_MANAGER};
+use crate::source_cursor::SourceCursor;
+use crate::time_use::TimeUse;
+
+/// Something scheduled to happen. Events of an earlier job attempt are dropped on arrival (a
+/// restarted job discards what the old one had in flight).
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// A message reaches the input gate of the channel's receiver.
+    Deliver { channel: u32, attempt: u32, message: Message },
+    /// A subtask may process its next input (or, for a source, read the log).
+    Run { subtask: u32, attempt: u32 },
+    /// A subtask's processing-time timer.
+    Timer { subtask: u32, attempt: u32, at_ns: TimeNs },
+    /// The checkpoint coordinator's deadline (trigger or timeout).
+    CoordinatorTick,
+    /// The coordinator's trigger reaches a source (or finished) subtask.
+    Trigger { subtask: u32, attempt: u32, checkpoint_id: u64 },
+    /// A subtask's acknowledgement reaches the coordinator.
+    Ack { subtask: u32, attempt: u32, checkpoint_id: u64, accepted: bool },
+    /// `notifyCheckpointComplete` reaches a subtask.
+    Notify { subtask: u32, attempt: u32, checkpoint_id: u64 },
+    /// Close a metrics bucket.
+    MetricsTick,
+    /// A time-based fault starts (index into the run's faults).
+    FaultStart { fault: u32 },
+    /// A time-window fault ends (only recorded).
+    FaultEnd { fault: u32 },
+    /// A crashed node comes back (empty: it runs tasks again after the next job restart).
+    NodeBack { node: u32 },
+    /// The failure of `node` (crashed in its `incarnation`) is detected by heartbeat timeout.
+    FailureDetected { node: u32, incarnation: u32 },
+    /// The restart strategy's delay is over: redeploy every task.
+    JobRestart,
+}
+
+/// Runtime bookkeeping around one engine subtask.
+#[derive(Clone, Debug)]
+pub struct Task {
+    pub subtask: Subtask,
+    pub operator: usize,
+    pub node: NodeId,
+    /// False when its node crashed or the job was cancelled, until the next restart.
+    pub alive: bool,
+    /// The job attempt this task runs in (its region's last restart; events of an earlier
+    /// attempt of the task are stale).
+    pub attempt: u32,
+    /// Processing cost of one record; control messages cost a tenth.
+    pub record_cost_ns: TimeNs,
+    pub busy_until_ns: TimeNs,
+    /// A `Run` event is scheduled (at this time).
+    run_at: Option<TimeNs>,
+    /// The timer the scheduled `Timer` event is for.
+    timer_at: Option<TimeNs>,
+    /// Highest checkpoint this task snapshotted in the current attempt.
+    last_snapshot_id: u64,
+    /// When the checkpoint's first barrier reached this task (for statistics).
+    barrier_seen_ns: Option<(u64, TimeNs)>,
+    /// Invariants 1–3 of [`crate::invariants`], for this attempt.
+    checks: TaskInvariants,
+    /// Waiting for credit: an output channel is full (backpressure).
+    pub backpressured: bool,
+    /// A source's partitions' next log entries (None until its first read after deployment).
+    source_cursor: Option<SourceCursor>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct NodeState {
+    pub alive: bool,
+    /// Counts crashes, so a stale failure detection is recognised.
+    pub incarnation: u32,
+}
+
+/// Why a run stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum StopReason {
+    /// Every task finished (and, with checkpoints, a final checkpoint completed).
+    JobFinished,
+    /// Nothing left to do, but the job did not finish (e.g. a node never came back).
+    Stalled,
+    /// Reached the scenario's `max_run_ms`.
+    TimeLimit,
+    /// The restart strategy gave up.
+    JobFailed,
+    /// An invariant check failed: a bug in the engine (see `World::violations`).
+    InvariantViolated,
+}
+
+/// A broken invariant, with when and where.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    pub time_ns: TimeNs,
+    pub subtask: Option<SubtaskId>,
+    pub message: String,
+}
+
+/// Options that do not change what happens, only what is kept.
+#[derive(Clone, Copy, Debug)]
+pub struct RunOptions {
+    /// Keep every trace event (the GUI and trace export need them; the hash is always kept).
+    pub keep_trace: bool,
+    pub metrics_bucket_ns: TimeNs,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions { keep_trace: true, metrics_bucket_ns: 1_000_000_000 }
+    }
+}
+
+#[derive(Clone)]
+pub struct World {
+    pub scenario: Arc<Scenario>,
+    pub seed: u64,
+    pub queue: EventQueue<Event>,
+    network: Network,
+    pub tasks: Vec<Task>,
+    pub nodes: Vec<NodeState>,
+    pub faults: Vec<Fault>,
+    /// When each fault fired (None: not yet, or never).
+    pub fault_fired_at: Vec<Option<TimeNs>>,
+    pub log: Arc<SourceLog>,
+    pub sink_store: SinkStore,
+    pub checkpoint_storage: CheckpointStorage,
+    /// The job's rules: coordinator, failover, restore plans, the end of the job.
+    pub job: JobMaster,
+    coordinator_tick_at: Option<TimeNs>,
+    pub checkpoints: Vec<CheckpointStats>,
+    pub recorder: Recorder,
+    pub metrics: Vec<MetricsBucket>,
+    bucket: MetricsBucket,
+    options: RunOptions,
+    /// Per partition, the next offset after the highest one any source read (at-most-once
+    /// restarts from here: "the latest positions").
+    high_water: HighWater,
+    /// Stop-the-world snapshots: sources wait while this checkpoint runs.
+    stw_checkpoint: Option<u64>,
+    /// Invariant 4 of [`crate::invariants`]: commits only what a completed checkpoint covers.
+    commits: CommitInvariant,
+    pub violations: Vec<Violation>,
+    /// Source records a window operator dropped as late, or skipped as late for some of its
+    /// windows, in any job attempt: the oracle's evidence that their effect is missing by the
+    /// event-time rules, not lost by a failure (`sim::oracle::Observed`).
+    pub late_sources: BTreeSet<SourceRef>,
+    /// Per subtask, how it spent its time (busy, backpressured, idle) over every attempt.
+    pub time_use: Vec<TimeUse>,
+    /// Per earlier job attempt, every subtask's counters when that attempt was replaced (a
+    /// restart starts the counters of the new subtasks at zero).
+    pub earlier_attempts: Vec<Vec<Counters>>,
+    /// Per restart, the subtasks it redeployed (every subtask under full failover, the failed
+    /// pipelined regions' otherwise).
+    pub restarted_tasks: Vec<Vec<SubtaskId>>,
+    /// Kernel events processed.
+    pub events_processed: u64,
+    /// Set when the job has finished for good.
+    pub finished_at_ns: Option<TimeNs>,
+    /// When the last task finished (the last record left the job), final checkpoint aside.
+    pub all_tasks_finished_ns: Option<TimeNs>,
+    stop: Option<StopReason>,
+}
+
+impl World {
+    pub fn new(scenario: Arc<Scenario>, seed: u64, options: RunOptions) -> World {
+        let faults = scenario.faults_for_seed(seed);
+        World::with_faults(scenario, seed, options, faults)
+    }
+
+    /// A world with an explicit fault schedule (the scenario's own faults are not added).
+    pub fn with_faults(scenario: Arc<Scenario>, seed: u64, options: RunOptions, faults: Vec<Fault>) -> World {
+        let mut gen_rng = SimRng::for_stream(seed, Stream::Generator);
+        let log = Arc::new(SourceLog::build(&scenario.log, scenario.partitions, scenario.duration_ms, &mut gen_rng));
+        World::with_faults_and_log(scenario, seed, options, faults, log)
+    }
+
+    /// [`World::with_faults`] reading `log`, the source log another run of the same scenario and
+    /// seed built (it depends on nothing else): a variant shares its reference's log.
+    pub fn with_faults_and_log(
+        scenario: Arc<Scenario>,
+        seed: u64,
+        options: RunOptions,
+        faults: Vec<Fault>,
+        log: Arc<SourceLog>,
+    ) -> World {
+        let job = JobMaster::new(&scenario, 0, true);
+        let first = job.first_deployment();
+        let storage = CheckpointStorage::default();
+        let tasks = (0..scenario.plan.subtasks.len())
+            .map(|id| {
+                let operator = scenario.plan.subtasks[id].operator;
+                Task {
+                    subtask: deploy_subtask(&scenario, &storage, id, &first, 0).subtask,
+                    operator,
+                    node: scenario.node_of_subtask(id),
+                    alive: true,
+                    attempt: 0,
+                    record_cost_ns: scenario.record_cost_ns[operator],
+                    busy_until_ns: 0,
+                    run_at: None,
+                    timer_at: None,
+                    last_snapshot_id: 0,
+                    barrier_seen_ns: None,
+                    checks: TaskInvariants::default(),
+                    backpressured: false,
+                    source_cursor: None,
+                }
+            })
+            .collect();
+        let operators = scenario.plan.operators.len();
+        let mut checkpoint_storage = CheckpointStorage::default();
+        for f in &faults {
+            if let Fault::CheckpointStorageFailure { checkpoint } = f {
+                checkpoint_storage.failing.push(*checkpoint);
+            }
+        }
+        let mut world = World {
+            nodes: vec![NodeState { alive: true, incarnation: 0 }; scenario.task_managers as usize + 1],
+            fault_fired_at: vec![None; faults.len()],
+            faults,
+            seed,
+            queue: EventQueue::default(),
+            network: Network::new(&scenario.plan, scenario.channel_capacity, seed),
+            tasks,
+            high_water: HighWater::new(scenario.partitions),
+            log,
+            sink_store: SinkStore::default(),
+            checkpoint_storage,
+            job,
+            coordinator_tick_at: None,
+            checkpoints: Vec::new(),
+            recorder: Recorder::new(options.keep_trace),
+            metrics: Vec::new(),
+            bucket: MetricsBucket {
+                start_ns: 0,
+                records_in: vec![0; operators],
+                watermark_lag_ms: vec![None; operators],
+                ..MetricsBucket::default()
+            },
+            options,
+            stw_checkpoint: None,
+            commits: CommitInvariant::default(),
+            violations: Vec::new(),
+            late_sources: BTreeSet::new(),
+            time_use: vec![TimeUse::default(); scenario.plan.subtasks.len()],
+            earlier_attempts: Vec::new(),
+            restarted_tasks: Vec::new(),
+            events_processed: 0,
+            finished_at_ns: None,
+            all_tasks_finished_ns: None,
+            stop: None,
+            scenario,
+        };
+        for i in 0..world.faults.len() {
+            world.schedule_fault(i);
+        }
+        let first = world.job.first_deployment();
+        world.start_tasks(&first.tasks, 0);
+        world.arm_coordinator();
+        world.queue.schedule(options.metrics_bucket_ns, Event::MetricsTick);
+        world
+    }
+
+    pub fn now_ns(&self) -> TimeNs {
+        self.queue.now_ns()
+    }
+
+    /// The checkpoint coordinator (None without checkpoints).
+    pub fn coordinator(&self) -> Option<&CheckpointCoordinator> {
+        self.job.coordinator()
+    }
+
+    /// Job attempt: 0 at the start, +1 for every failover.
+    pub fn attempt(&self) -> u32 {
+        self.job.attempt()
+    }
+
+    /// Restarts so far (what the restart strategy counts).
+    pub fn restarts(&self) -> u32 {
+        self.job.restarts()
+    }
+
+    /// A failover happened and the restart is pending.
+    pub fn restarting(&self) -> bool {
+        self.job.is_restarting()
+    }
+
+    /// Counters per job attempt (earlier ones, then the current one), per subtask.
+    pub fn counters_per_attempt(&self) -> Vec<Vec<Counters>> {
+        let mut all = self.earlier_attempts.clone();
+        all.push(self.tasks.iter().map(|t| t.subtask.counters()).collect());
+        all
+    }
+
+    /// What the oracle sees of this world: its visible rows and the records dropped as late.
+    pub fn observed(&self) -> crate::oracle::Observed<'_> {
+        crate::oracle::Observed { rows: self.sink_store.visible(), late: &self.late_sources }
+    }
+
+    /// A subtask's counters summed over every job attempt.
+    pub fn total_counters(&self, subtask: SubtaskId) -> Counters {
+        let mut total = self.tasks[subtask].subtask.counters();
+        for attempt in &self.earlier_attempts {
+            if let Some(c) = attempt.get(subtask) {
+                total.records_in += c.records_in;
+                total.records_out += c.records_out;
+                total.late_dropped += c.late_dropped;
+            }
+        }
+        total
+    }
+
+    pub fn stop_reason(&self) -> Option<StopReason> {
+        self.stop
+    }
+
+    /// Run until the job finishes, nothing is left to do, or the time limit.
+    pub fn run(&mut self) -> StopReason {
+        while self.stop.is_none() {
+            self.step();
+        }
+        self.stop.expect("loop ends when set")
+    }
+
+    /// Run until virtual time `until_ns` (events at exactly `until_ns` included) or the end.
+    pub fn run_until(&mut self, until_ns: TimeNs) {
+        while self.stop.is_none() && self.queue.peek_time_ns().is_some_and(|t| t <= until_ns) {
+            self.step();
+        }
+    }
+
+    /// Process one kernel event. Returns false once the run has stopped.
+    pub fn step(&mut self) -> bool {
+        if self.stop.is_some() {
+            return false;
+        }
+        if self.finished_at_ns.is_some() {
+            // The job is over: whatever is still queued (a fault scheduled for later, a timer of
+            // an idle source, the metrics tick) cannot change its output or its verdict.
+            self.close_bucket(self.now_ns());
+            self.stop = Some(StopReason::JobFinished);
+            return false;
+        }
+        let limit_ns = self.scenario.max_run_ms * 1_000_000; // max_run_ms <= MAX_TIME_MS: <= 1e17
+        let Some((now, event)) = self.queue.pop() else {
+            self.close_bucket(self.now_ns());
+            self.stop = Some(if self.finished_at_ns.is_some() { StopReason::JobFinished } else { StopReason::Stalled });
+            return false;
+        };
+        if now > limit_ns {
+            self.close_bucket(now);
+            self.stop = Some(StopReason::TimeLimit);
+            return false;
+        }
+        self.events_processed += 1;
+        self.handle(now, event);
+        if !self.violations.is_empty() {
+            self.stop = Some(StopReason::InvariantViolated);
+        }
+        true
+    }
+
+    fn handle(&mut self, now: TimeNs, event: Event) {
+        match event {
+            Event::Deliver { channel, attempt, message } => {
+                let info = self.scenario.plan.channels[channel as usize];
+                let to = info.to;
+                if attempt != self.tasks[to].attempt {
+                    return;
+                }
+                if !self.tasks[to].alive {
+                    // The receiver's process is gone, and its buffers with it.
+                    self.network.free(channel as usize);
+                    return;
+                }
+                if let Message::Barrier(b) = &message {
+                    let task = &mut self.tasks[to];
+                    if task.barrier_seen_ns.is_none_or(|(cp, _)| cp < b.checkpoint_id) {
+                        task.barrier_seen_ns = Some((b.checkpoint_id, now));
+                    }
+                }
+                self.tasks[to].subtask.push_input(info.input_index, message);
+                if self.tasks[to].run_at.is_none() {
+                    if self.tasks[to].busy_until_ns <= now {
+                        self.run_task(to, now);
+                    } else {
+                        let at = self.tasks[to].busy_until_ns;
+                        self.schedule_run(to, at);
+                    }
+                }
+            }
+            Event::Run { subtask, attempt } => {
+                let id = subtask as usize;
+                if attempt != self.tasks[id].attempt {
+                    return;
+                }
+                self.tasks[id].run_at = None;
+                self.run_task(id, now);
+            }
+            Event::Timer { subtask, attempt, at_ns } => {
+                let id = subtask as usize;
+                if attempt != self.tasks[id].attempt || self.tasks[id].timer_at != Some(at_ns) || !self.tasks[id].alive
+                {
+                    return;
+                }
+                self.tasks[id].timer_at = None;
+                self.tasks[id].subtask.handle_timer(now);
+                self.drain_outputs(id);
+                self.arm_timer(id);
+            }
+            Event::CoordinatorTick => {
+                if self.coordinator_tick_at != Some(now) || self.checkpointing_done() {
+                    return;
+                }
+                self.coordinator_tick_at = None;
+                if !self.nodes[JOB_MANAGER].alive || self.job.is_restarting() {
+                    return;
+                }
+                let event = self.job.on_tick(now);
+                if let Some(event) = event {
+                    self.on_checkpoint_event(event, now);
+                }
+                self.arm_coordinator();
+            }
+            Event::Trigger { subtask, attempt, checkpoint_id } => {
+                let id = subtask as usize;
+                if attempt != self.tasks[id].attempt
+                    || !self.tasks[id].alive
+                    || self.tasks[id].last_snapshot_id >= checkpoint_id
+                {
+                    return;
+                }
+                self.tasks[id].barrier_seen_ns = Some((checkpoint_id, now));
+                self.tasks[id].subtask.trigger_checkpoint(checkpoint_id, now);
+                self.drain_outputs(id);
+            }
+            Event::Ack { subtask, attempt, checkpoint_id, accepted } => {
+                if attempt != self.tasks[subtask as usize].attempt || !self.nodes[JOB_MANAGER].alive {
+                    return;
+                }
+                if self.job.coordinator().is_none() {
+                    return;
+                }
+                if let Some(event) = self.job.on_ack(subtask as usize, checkpoint_id, accepted, now) {
+                    self.on_checkpoint_event(event, now);
+                }
+                self.arm_coordinator();
+            }
+            Event::Notify { subtask, attempt, checkpoint_id } => {
+                let id = subtask as usize;
+                if attempt != self.tasks[id].attempt || !self.tasks[id].alive {
+                    return;
+                }
+                self.tasks[id].subtask.notify_checkpoint_complete(checkpoint_id);
+                self.drain_outputs(id);
+                if self.job.on_notified(id, checkpoint_id) {
+                    self.finished_at_ns = Some(now);
+                }
+            }
+            Event::MetricsTick => {
+                self.close_bucket(now);
+                // Keep ticking only while something else can still happen, and jump over
+                // buckets in which nothing can happen: idle virtual time costs no events (the
+                // series then has a gap, not a run of empty buckets).
+                if let Some(next_event_ns) = self.queue.peek_time_ns() {
+                    let bucket_ns = self.options.metrics_bucket_ns;
+                    let mut next_tick_ns = now + bucket_ns;
+                    if next_event_ns >= next_tick_ns {
+                        self.bucket.start_ns = next_event_ns - next_event_ns % bucket_ns;
+                        next_tick_ns = self.bucket.start_ns + bucket_ns;
+                    }
+                    self.queue.schedule(next_tick_ns, Event::MetricsTick);
+                }
+            }
+            Event::FaultStart { fault } => self.start_fault(fault as usize, now),
+            Event::FaultEnd { fault } => {
+                self.recorder.record(now, TraceKind::NetworkFault, 0, fault, 0, 0);
+            }
+            Event::NodeBack { node } => {
+                let node = node as usize;
+                self.nodes[node].alive = true;
+                self.recorder.record(now, TraceKind::NodeRestarted, node as u32, 0, 0, 0);
+            }
+            Event::FailureDetected { node, incarnation } => {
+                if self.nodes[node as usize].incarnation == incarnation {
+                    self.on_failure_detected(node as usize, now);
+                }
+            }
+            Event::JobRestart => self.restart_job(now),
+        }
+    }
+}

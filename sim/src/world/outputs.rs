@@ -1,0 +1,143 @@
+//! Carrying out what a task asks for: messages, snapshot → storage → ack, sink effects and
+//! notes ([`crate::job::task`] holds the rules both worlds share).
+
+use super::*;
+
+impl World {
+    // ---- outputs ------------------------------------------------------------------------------
+
+    /// Carry out everything a task asked for.
+    pub(super) fn drain_outputs(&mut self, id: SubtaskId) {
+        let now = self.now_ns();
+        while let Some(output) = self.tasks[id].subtask.poll_output() {
+            if !self.tasks[id].alive {
+                continue; // crashed while draining: the rest never happens
+            }
+            match output {
+                Output::Send { channel, message } => self.send(id, channel, message, now),
+                Output::Snapshot(report) => self.on_snapshot(id, *report, now),
+                Output::Sink(effect) => self.on_sink_effect(id, effect, now),
+                Output::Note(note) => self.on_note(id, note, now),
+            }
+        }
+    }
+
+    pub(super) fn on_snapshot(&mut self, id: SubtaskId, report: engine::subtask::SnapshotReport, now: TimeNs) {
+        let checkpoint_id = report.checkpoint_id;
+        if let Err(message) = self.tasks[id].checks.on_snapshot(checkpoint_id) {
+            self.violate(now, Some(id), message);
+        }
+        let stop_the_world = self.scenario.snapshot_style() == SnapshotStyle::StopTheWorld;
+        let task = &mut self.tasks[id];
+        task.last_snapshot_id = checkpoint_id;
+        let first_barrier_ns = match task.barrier_seen_ns {
+            Some((cp, t)) if cp == checkpoint_id => t,
+            _ => now,
+        };
+        // Model: the synchronous part copies state at 1 GB/s (at least 10 us); the upload to
+        // storage runs at 100 MB/s (at least 1 ms). Asynchronous snapshots block the task only
+        // for the copy; stop-the-world ones for both.
+        let sync_ns = report.state_size_bytes.max(10_000);
+        let async_ns = (report.state_size_bytes * 10).max(1_000_000);
+        let blocking_ns = if stop_the_world { sync_ns + async_ns } else { sync_ns };
+        task.busy_until_ns = task.busy_until_ns.max(now) + blocking_ns;
+        self.time_use[id].work(blocking_ns);
+        let node = task.node;
+        self.recorder.record(
+            now,
+            TraceKind::Snapshot,
+            id as u32,
+            0,
+            checkpoint_id as i64,
+            report.state_size_bytes as i64,
+        );
+        let state_size_bytes = report.state_size_bytes;
+        let alignment_started_ns = report.alignment_started_ns;
+        let accepted = persist_snapshot(&mut self.checkpoint_storage, id, report);
+        if let Some(stats) = self.checkpoints.iter_mut().rev().find(|c| c.id == checkpoint_id) {
+            stats.subtasks.push(SubtaskCheckpointStats {
+                subtask: id,
+                start_delay_ns: first_barrier_ns.saturating_sub(stats.triggered_ns),
+                alignment_ns: now.saturating_sub(alignment_started_ns),
+                sync_ns,
+                async_ns,
+                state_size_bytes,
+            });
+        }
+        let arrival = self.transit_arrival(node, JOB_MANAGER, now + sync_ns + async_ns);
+        let attempt = self.tasks[id].attempt;
+        self.queue.schedule(arrival, Event::Ack { subtask: id as u32, attempt, checkpoint_id, accepted });
+    }
+
+    pub(super) fn on_sink_effect(&mut self, id: SubtaskId, effect: SinkEffect, now: TimeNs) {
+        let (kind, a, b) = match &effect {
+            SinkEffect::Append(r) => (TraceKind::SinkAppend, r.key as i64, r.value),
+            SinkEffect::Upsert(r) => (TraceKind::SinkUpsert, r.key as i64, r.value),
+            SinkEffect::TxnWrite { row, .. } => (TraceKind::SinkTxnWrite, row.key as i64, row.value),
+            SinkEffect::PreCommit { txn, checkpoint_id } => {
+                (TraceKind::SinkPreCommit, txn.sequence as i64, *checkpoint_id as i64)
+            }
+            SinkEffect::Commit { txn } => (TraceKind::SinkCommit, txn.sequence as i64, txn.attempt as i64),
+            SinkEffect::Recover { commit, .. } => (TraceKind::SinkRecover, commit.len() as i64, 0),
+        };
+        self.recorder.record(now, kind, id as u32, 0, a, b);
+        let precommit = match &effect {
+            SinkEffect::PreCommit { checkpoint_id, .. } => Some(*checkpoint_id),
+            _ => None,
+        };
+        let scenario = Arc::clone(&self.scenario);
+        for message in apply_sink_effect(&scenario, &mut self.sink_store, &mut self.commits, id, effect, now) {
+            self.violate(now, Some(id), message);
+        }
+        for i in self.sink_store.take_newly_visible() {
+            let latency_ms = now.saturating_sub(self.sink_store.rows[i].row.ingest_ns) / 1_000_000;
+            self.bucket.rows_visible += 1;
+            self.bucket.latency_ms_sum += latency_ms;
+            self.bucket.latency_ms_max = self.bucket.latency_ms_max.max(latency_ms);
+        }
+        if let Some(cp) = precommit {
+            self.fire_crash_triggers(now, |t| *t == Trigger::AfterPreCommit(cp));
+        }
+    }
+
+    pub(super) fn on_note(&mut self, id: SubtaskId, note: Note, now: TimeNs) {
+        let s = id as u32;
+        note_late(&note, &mut self.late_sources);
+        match note {
+            Note::LateDropped { key, timestamp_ms, .. } => {
+                self.recorder.record(now, TraceKind::LateDropped, s, 0, key as i64, timestamp_ms)
+            }
+            Note::LateForSomeWindows { .. } => {}
+            Note::AlignmentStarted { checkpoint_id, input } => {
+                self.recorder.record(now, TraceKind::AlignmentStarted, s, 0, checkpoint_id as i64, input as i64);
+                self.fire_crash_triggers(now, |t| {
+                    *t == Trigger::WhileAligning { checkpoint: checkpoint_id, subtask: id }
+                });
+            }
+            Note::InputBlocked { checkpoint_id, input } => {
+                self.recorder.record(now, TraceKind::InputBlocked, s, 0, checkpoint_id as i64, input as i64)
+            }
+            Note::WatermarkAdvanced { watermark_ms } => {
+                self.recorder.record(now, TraceKind::WatermarkAdvanced, s, 0, 0, watermark_ms)
+            }
+            Note::Finished => {
+                self.recorder.record(now, TraceKind::Finished, s, 0, 0, 0);
+                self.on_task_finished(id, now);
+            }
+        }
+    }
+
+    pub(super) fn on_task_finished(&mut self, id: SubtaskId, now: TimeNs) {
+        let reaction = self.job.on_task_finished(id);
+        if let Some(checkpoint_id) = reaction.trigger.filter(|&cp| self.tasks[id].last_snapshot_id < cp) {
+            let attempt = self.tasks[id].attempt;
+            self.queue.schedule(now, Event::Trigger { subtask: id as u32, attempt, checkpoint_id });
+        }
+        if reaction.all_finished {
+            self.all_tasks_finished_ns = Some(now);
+        }
+        if reaction.job_finished {
+            self.finished_at_ns = Some(now);
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! The world's own tests.
+
+use super::*;
+use engine::checkpoint::AbortReason;
+
+const TWO_INPUTS: &str = r#"Scenario(
+    name: "two inputs",
+    duration_ms: 1_000,
+    source: Generator((partitions: 2, rate_per_s: 100)),
+    pipeline: [Source(name: "s", parallelism: 2), KeyBy(Key), Window(name: "w", kind: Tumbling(size_ms: 100), aggregate: Count), Sink(name: "k")],
+    checkpoints: (interval_ms: 100, mode: ExactlyOnce),
+)"#;
+
+fn world() -> (World, SubtaskId) {
+    let scenario = Arc::new(Scenario::parse(TWO_INPUTS, "test").unwrap());
+    let window = scenario.plan.subtask_by_name("w[0]").unwrap();
+    (World::new(scenario, 1, RunOptions::default()), window)
+}
+
+#[test]
+fn a_real_aligned_run_never_trips_the_checker() {
+    let (mut w, _) = world();
+    assert_eq!(w.run(), StopReason::JobFinished);
+    assert!(w.violations.is_empty(), "{:?}", w.violations);
+    assert!(w.checkpoints.len() >= 5);
+}
+
+#[test]
+fn a_failed_storage_write_declines_the_checkpoint() {
+    let scenario = Arc::new(Scenario::parse(TWO_INPUTS, "test").unwrap());
+    let faults = vec![Fault::CheckpointStorageFailure { checkpoint: 2 }];
+    let mut w = World::with_faults(scenario, 1, RunOptions::default(), faults);
+    assert_eq!(w.run(), StopReason::JobFinished);
+    let outcome = |id: u64| w.checkpoints.iter().find(|c| c.id == id).map(|c| c.outcome.clone());
+    assert!(matches!(outcome(1), Some(CheckpointOutcome::Completed { .. })));
+    assert!(matches!(outcome(2), Some(CheckpointOutcome::Aborted { reason: AbortReason::Declined, .. })));
+    assert!(matches!(outcome(3), Some(CheckpointOutcome::Completed { .. })));
+}
+
+#[test]
+fn restart_strategies() {
+    use crate::scenario::RestartStrategy;
+    let fixed = RestartStrategy::FixedDelay { delay_ms: 100, max_attempts: 2 };
+    assert_eq!((1..=3).map(|n| fixed.delay_ms(n)).collect::<Vec<_>>(), vec![Some(100), Some(100), None]);
+    let exp = RestartStrategy::ExponentialDelay {
+        initial_delay_ms: 100,
+        max_delay_ms: 350,
+        multiplier_milli: 2_000,
+        max_attempts: 9,
+    };
+    assert_eq!((1..=4).map(|n| exp.delay_ms(n)).collect::<Vec<_>>(), vec![Some(100), Some(200), Some(350), Some(350)]);
+}
+
+#[test]
+fn a_crashed_node_is_detected_and_the_job_restarts() {
+    let (mut w, _) = world();
+    w.run_until(300_000_000);
+    w.inject(Fault::Crash { node: 1, at: Trigger::At(0), restart_after_ns: Some(100_000_000) });
+    assert_eq!(w.run(), StopReason::JobFinished);
+    let kinds: Vec<TraceKind> = w.recorder.events().iter().map(|e| e.kind).collect();
+    let crash = kinds.iter().position(|k| *k == TraceKind::NodeCrashed).expect("crashed");
+    let detected = kinds.iter().position(|k| *k == TraceKind::FailureDetected).expect("detected");
+    let restarted = kinds.iter().position(|k| *k == TraceKind::JobRestarted).expect("restarted");
+    assert!(crash < detected && detected < restarted);
+    assert_eq!(w.restarts(), 1);
+}
