@@ -231,6 +231,8 @@ enum BenchKind {
     Events,
     Checkpoints,
     Seeds,
+    /// Parallelism 64 against 1 on the same records.
+    Parallelism,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -266,6 +268,9 @@ fn main() -> ExitCode {
         Some(Command::Bench { seconds, only }) => {
             if matches!(only, BenchKind::All | BenchKind::Events) {
                 out!("{}", bench::run(seconds));
+            }
+            if matches!(only, BenchKind::All | BenchKind::Parallelism) {
+                out!("{}", bench::parallelism(seconds.min(10)));
             }
             if matches!(only, BenchKind::All | BenchKind::Checkpoints) {
                 out!("{}", bench::checkpoint_overhead());

@@ -10,6 +10,7 @@
 //! - [`graph`]: the logical job graph (petgraph) and the physical plan (subtasks and channels).
 //! - [`partition`]: key groups and how a record picks its output channel.
 //! - [`watermark`]: watermark generators and the per-subtask min-combiner with idleness.
+//! - [`mintree`]: a tournament tree (the combiner's minimum over inputs in O(log n)).
 //! - [`window`]: window assigners, aggregates and the keyed window operator.
 //! - [`transform`]: stateless map and filter functions, described as data.
 //! - [`checkpoint`]: barrier aligner/tracker and the checkpoint coordinator.
@@ -19,6 +20,7 @@
 pub mod checkpoint;
 pub mod graph;
 pub mod message;
+pub mod mintree;
 pub mod partition;
 pub mod sink;
 pub mod storm;

@@ -5,13 +5,15 @@
 //! its input gate (per-channel FIFO buffers) so that barrier alignment — which inputs may be read —
 //! is engine logic, not the simulator's; the simulator only decides *when* the subtask runs.
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{BarrierAligner, BarrierOutcome, CheckpointMode};
 use crate::graph::{ChannelId, OperatorKind, OutputGate, PhysicalPlan, Stream, SubtaskId};
 use crate::message::{Barrier, Key, Message, MessageKind, Record, SourceRef};
+use crate::mintree::MinTree;
 use crate::partition::{subtask_for_key, Partitioning};
 use crate::sink::{SinkEffect, SinkState};
 use crate::transform::{FilterFn, MapFn};
@@ -107,6 +109,39 @@ pub struct SourceState {
     pub next_periodic_ns: ProcTimeNs,
     /// The log has nothing more for us.
     pub exhausted: bool,
+    /// Per partition `(idle, current watermark)`: the root is the source's watermark, the
+    /// minimum over active partitions, without a scan per record. Kept in step by
+    /// [`SourceState::sync`] wherever a partition's generator or idleness changes.
+    watermarks: MinTree<(bool, EventTimeMs)>,
+}
+
+impl SourceState {
+    fn new(partitions: Vec<PartitionReader>, strategy: WatermarkStrategy, now_ns: ProcTimeNs) -> Self {
+        let watermarks = MinTree::new(partitions.iter().map(|p| (p.idle, p.generator.current())).collect());
+        SourceState { partitions, strategy, explicit_next: 0, next_periodic_ns: now_ns, exhausted: false, watermarks }
+    }
+    fn sync(&mut self, index: usize) {
+        let p = &self.partitions[index];
+        self.watermarks.set(index, (p.idle, p.generator.current()));
+    }
+    fn sync_all(&mut self) {
+        self.watermarks = MinTree::new(self.partitions.iter().map(|p| (p.idle, p.generator.current())).collect());
+    }
+    /// The minimum watermark over active partitions (`None`: all idle, or none).
+    fn active_watermark(&self) -> Option<EventTimeMs> {
+        match self.watermarks.min() {
+            Some((_, (false, w))) => Some(w),
+            _ => None,
+        }
+    }
+    /// Is every partition idle (true for none)?
+    fn all_idle(&self) -> bool {
+        self.active_watermark().is_none()
+    }
+    /// The reader of `partition` (a subtask's partitions are ascending).
+    fn reader_index(&self, partition: u32) -> Option<usize> {
+        self.partitions.binary_search_by_key(&partition, |p| p.partition).ok()
+    }
 }
 
 /// An operator's own state: what a snapshot holds.
@@ -142,7 +177,24 @@ pub struct InputGate {
     next_sequence: u64,
     queued: usize,
     priority: VecDeque<PriorityBarrier>,
+    /// The arrival number at the head of every non-empty queue, oldest on top: the next input
+    /// without scanning all of them.
+    heads: HeadOrder,
 }
+
+/// A min-heap of `(arrival number, input)`, one entry per non-empty queue's head, plus stale
+/// entries of heads taken out of order (while alignment blocked the oldest input) that are
+/// dropped when they reach the top. The top is always a live head. Derived from the queues,
+/// so it takes no part in comparing two gates.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct HeadOrder(BinaryHeap<Reverse<(u64, usize)>>);
+
+impl PartialEq for HeadOrder {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl Eq for HeadOrder {}
 
 /// An unaligned barrier that overtook `overtaken` messages queued on `input`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,10 +217,20 @@ pub struct UnalignedSnapshot {
 
 impl InputGate {
     pub fn new(input_count: usize) -> Self {
-        InputGate { queues: vec![VecDeque::new(); input_count], next_sequence: 0, queued: 0, priority: VecDeque::new() }
+        InputGate {
+            queues: vec![VecDeque::new(); input_count],
+            next_sequence: 0,
+            queued: 0,
+            priority: VecDeque::new(),
+            heads: HeadOrder::default(),
+        }
     }
     pub fn push(&mut self, input: usize, message: Message) {
-        self.queues[input].push_back((self.next_sequence, message));
+        let queue = &mut self.queues[input];
+        if queue.is_empty() {
+            self.heads.0.push(Reverse((self.next_sequence, input)));
+        }
+        queue.push_back((self.next_sequence, message));
         self.next_sequence += 1;
         self.queued += 1;
     }
@@ -183,7 +245,13 @@ impl InputGate {
     pub fn queue(&self, input: usize) -> impl Iterator<Item = &Message> {
         self.queues[input].iter().map(|(_, m)| m)
     }
+    /// The input whose head arrived first among those not blocked. The oldest head is on top
+    /// of the heap; only while alignment blocks it are the queues scanned.
     fn next_input(&self, blocked: impl Fn(usize) -> bool) -> Option<usize> {
+        let &Reverse((_, top)) = self.heads.0.peek()?;
+        if !blocked(top) {
+            return Some(top);
+        }
         let mut best: Option<(u64, usize)> = None;
         for (input, queue) in self.queues.iter().enumerate() {
             if let Some(&(seq, _)) = queue.front() {
@@ -196,7 +264,21 @@ impl InputGate {
     }
     fn pop(&mut self, input: usize) -> Message {
         self.queued -= 1;
-        self.queues[input].pop_front().expect("caller checked").1
+        let (seq, message) = self.queues[input].pop_front().expect("caller checked");
+        if self.heads.0.peek() == Some(&Reverse((seq, input))) {
+            self.heads.0.pop();
+        }
+        if let Some(&(next, _)) = self.queues[input].front() {
+            self.heads.0.push(Reverse((next, input)));
+        }
+        // Drop heads taken out of order, so that the top is live.
+        while let Some(&Reverse((seq, input))) = self.heads.0.peek() {
+            if self.queues[input].front().is_some_and(|&(s, _)| s == seq) {
+                break;
+            }
+            self.heads.0.pop();
+        }
+        message
     }
     fn clear(&mut self) {
         for q in &mut self.queues {
@@ -204,6 +286,7 @@ impl InputGate {
         }
         self.queued = 0;
         self.priority.clear();
+        self.heads.0.clear();
     }
 }
 
@@ -259,13 +342,7 @@ impl Subtask {
                         last_record_ns: now_ns,
                     })
                     .collect();
-                OperatorState::Source(SourceState {
-                    partitions,
-                    strategy: spec.watermarks.clone(),
-                    explicit_next: 0,
-                    next_periodic_ns: now_ns,
-                    exhausted: false,
-                })
+                OperatorState::Source(SourceState::new(partitions, spec.watermarks.clone(), now_ns))
             }
             OperatorKind::Map(f) => OperatorState::Map(f.clone()),
             OperatorKind::Filter(f) => OperatorState::Filter(f.clone()),
@@ -343,6 +420,7 @@ impl Subtask {
                 source.next_periodic_ns = now_ns;
                 source.explicit_next = 0;
                 source.exhausted = false;
+                source.sync_all();
             }
             OperatorState::Sink(sink) => {
                 let mut effects = Vec::new();
@@ -504,16 +582,16 @@ impl Subtask {
         let OperatorState::Source(source) = &mut self.operator else {
             panic!("handle_source_record on non-source subtask {}", self.name);
         };
-        let reader = source
-            .partitions
-            .iter_mut()
-            .find(|p| p.partition == partition)
+        let index = source
+            .reader_index(partition)
             .unwrap_or_else(|| panic!("{} does not read partition {partition}", self.name));
+        let reader = &mut source.partitions[index];
         assert_eq!(reader.next_offset, offset, "source reads its partition in offset order");
         reader.next_offset = offset + 1;
         reader.generator.observe(event.timestamp_ms);
         reader.idle = false;
         reader.last_record_ns = now_ns;
+        source.sync(index);
         // After skipped ticks the grid point may lie in the past: move it to the next tick after
         // now, where the periodic emitter would have looked next.
         if let WatermarkStrategy::BoundedOutOfOrderness { emission: Emission::Periodic { interval_ms }, .. } =
@@ -640,13 +718,15 @@ impl Subtask {
                         next_grid_point(source.next_periodic_ns, interval_ns, now_ns.saturating_add(1));
                 }
                 if let Some(timeout_ms) = idle_timeout_ms {
-                    for p in &mut source.partitions {
+                    for i in 0..source.partitions.len() {
+                        let p = &mut source.partitions[i];
                         if !p.idle && now_ns >= p.last_record_ns.saturating_add(ms_to_ns(timeout_ms)) {
                             p.idle = true;
+                            source.sync(i);
                         }
                     }
                 }
-                let all_idle = source.partitions.iter().all(|p| p.idle);
+                let all_idle = source.all_idle();
                 if all_idle && !self.output_idle {
                     self.set_output_idle(true);
                 }
@@ -896,8 +976,7 @@ impl Subtask {
         let OperatorState::Source(source) = &self.operator else {
             return false;
         };
-        let active = source.partitions.iter().filter(|p| !p.idle);
-        match active.map(|p| p.generator.current()).min() {
+        match source.active_watermark() {
             Some(w) => w > self.output_watermark,
             None => !self.output_idle,
         }
@@ -907,8 +986,7 @@ impl Subtask {
         let OperatorState::Source(source) = &self.operator else {
             return;
         };
-        let w = source.partitions.iter().filter(|p| !p.idle).map(|p| p.generator.current()).min();
-        if let Some(w) = w {
+        if let Some(w) = source.active_watermark() {
             self.advance_output_watermark(w);
         }
     }

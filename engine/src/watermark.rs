@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::mintree::MinTree;
 use crate::{EventTimeMs, ProcTimeNs, WATERMARK_MAX, WATERMARK_MIN};
 
 /// When a bounded-out-of-orderness generator emits.
@@ -79,18 +80,37 @@ pub struct CombinerUpdate {
 
 /// Per-subtask min-combiner over input channels with idleness, like Flink's
 /// `StatusWatermarkValve`: the combined watermark is the minimum over active, aligned inputs and
-/// only ever increases.
+/// only ever increases. The minimum is kept in a tournament tree ([`MinTree`]) and the idle
+/// inputs are counted, so an input's watermark costs O(log n) in the number of inputs, not a
+/// scan of all of them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WatermarkCombiner {
     inputs: Vec<InputWatermark>,
     combined: EventTimeMs,
     idle: bool,
+    /// Per input `(left out of the minimum, watermark, finished)`: the root is the minimum over
+    /// active, aligned inputs (unfinished ones first among equals, then the lowest index).
+    tree: MinTree<(bool, EventTimeMs, bool)>,
+    /// Inputs idle, and inputs idle or finished (an input is never both).
+    idle_inputs: usize,
+    idle_or_finished: usize,
+}
+
+fn tree_key(i: &InputWatermark) -> (bool, EventTimeMs, bool) {
+    (i.idle || !i.aligned, i.watermark, i.finished)
 }
 
 impl WatermarkCombiner {
     pub fn new(input_count: usize) -> Self {
         let input = InputWatermark { watermark: WATERMARK_MIN, idle: false, aligned: true, finished: false };
-        WatermarkCombiner { inputs: vec![input; input_count], combined: WATERMARK_MIN, idle: false }
+        WatermarkCombiner {
+            inputs: vec![input; input_count],
+            combined: WATERMARK_MIN,
+            idle: false,
+            tree: MinTree::new(vec![tree_key(&input); input_count]),
+            idle_inputs: 0,
+            idle_or_finished: 0,
+        }
     }
 
     pub fn combined(&self) -> EventTimeMs {
@@ -106,28 +126,42 @@ impl WatermarkCombiner {
     /// The input holding the combined watermark back, if any: the answer to "why has my window
     /// not fired?". Ties go to the lowest index.
     pub fn holding_back(&self) -> Option<usize> {
-        self.inputs
-            .iter()
-            .enumerate()
-            .filter(|(_, i)| !i.idle && i.aligned && !i.finished)
-            .min_by_key(|(idx, i)| (i.watermark, *idx))
-            .map(|(idx, _)| idx)
+        match self.tree.min() {
+            Some((index, (false, _, false))) => Some(index),
+            _ => None,
+        }
+    }
+
+    /// Change input `index` and keep the tree and the counts in step.
+    fn update(&mut self, index: usize, change: impl FnOnce(&mut InputWatermark)) {
+        let old = self.inputs[index];
+        change(&mut self.inputs[index]);
+        let new = self.inputs[index];
+        self.idle_inputs = self.idle_inputs + usize::from(new.idle) - usize::from(old.idle);
+        self.idle_or_finished =
+            self.idle_or_finished + usize::from(new.idle || new.finished) - usize::from(old.idle || old.finished);
+        if tree_key(&old) != tree_key(&new) {
+            self.tree.set(index, tree_key(&new));
+        }
     }
 
     pub fn on_watermark(&mut self, input: usize, watermark: EventTimeMs) -> CombinerUpdate {
-        let slot = &mut self.inputs[input];
+        let slot = self.inputs[input];
         if watermark <= slot.watermark {
             // Never backwards on a channel: a stale or repeated watermark changes nothing.
             return CombinerUpdate::default();
         }
-        slot.watermark = watermark;
-        if !slot.aligned && watermark >= self.combined {
-            slot.aligned = true;
-        }
-        let mut update = CombinerUpdate::default();
-        if slot.idle {
+        let combined = self.combined;
+        self.update(input, |slot| {
+            slot.watermark = watermark;
+            if !slot.aligned && watermark >= combined {
+                slot.aligned = true;
+            }
             // A watermark implies activity (sources send `Idle(false)` first, but be robust).
             slot.idle = false;
+        });
+        let mut update = CombinerUpdate::default();
+        if slot.idle {
             update.idle = self.refresh_idle();
         }
         update.watermark = self.recompute();
@@ -136,12 +170,14 @@ impl WatermarkCombiner {
 
     pub fn on_idle(&mut self, input: usize, idle: bool) -> CombinerUpdate {
         let combined = self.combined;
-        let slot = &mut self.inputs[input];
+        let slot = self.inputs[input];
         if slot.idle == idle || slot.finished {
             return CombinerUpdate::default();
         }
-        slot.idle = idle;
-        slot.aligned = !idle && slot.watermark >= combined;
+        self.update(input, |slot| {
+            slot.idle = idle;
+            slot.aligned = !idle && slot.watermark >= combined;
+        });
         let idle_change = self.refresh_idle();
         let mut watermark = self.recompute();
         if idle_change == Some(true) {
@@ -160,17 +196,18 @@ impl WatermarkCombiner {
 
     /// End of input on one input: it stands for watermark +infinity from now on.
     pub fn on_end_of_input(&mut self, input: usize) -> CombinerUpdate {
-        let slot = &mut self.inputs[input];
-        slot.finished = true;
-        slot.idle = false;
-        slot.aligned = true;
-        slot.watermark = WATERMARK_MAX;
+        self.update(input, |slot| {
+            slot.finished = true;
+            slot.idle = false;
+            slot.aligned = true;
+            slot.watermark = WATERMARK_MAX;
+        });
         let idle = self.refresh_idle();
         CombinerUpdate { watermark: self.recompute(), idle }
     }
 
     fn refresh_idle(&mut self) -> Option<bool> {
-        let all_idle = self.inputs.iter().all(|i| i.idle || i.finished) && self.inputs.iter().any(|i| i.idle);
+        let all_idle = self.idle_or_finished == self.inputs.len() && self.idle_inputs > 0;
         if all_idle != self.idle {
             self.idle = all_idle;
             Some(all_idle)
@@ -180,7 +217,10 @@ impl WatermarkCombiner {
     }
 
     fn recompute(&mut self) -> Option<EventTimeMs> {
-        let min = self.inputs.iter().filter(|i| !i.idle && i.aligned).map(|i| i.watermark).min()?;
+        let (_, (left_out, min, _)) = self.tree.min()?;
+        if left_out {
+            return None;
+        }
         if min > self.combined {
             self.combined = min;
             Some(min)
@@ -254,6 +294,121 @@ mod tests {
         c.on_watermark(1, 4);
         c.on_watermark(2, 7);
         assert_eq!(c.holding_back(), Some(1));
+    }
+
+    /// The combiner as it was before the tournament tree: every update scans all inputs.
+    struct Scanning {
+        inputs: Vec<InputWatermark>,
+        combined: EventTimeMs,
+        idle: bool,
+    }
+
+    impl Scanning {
+        fn refresh_idle(&mut self) -> Option<bool> {
+            let all_idle = self.inputs.iter().all(|i| i.idle || i.finished) && self.inputs.iter().any(|i| i.idle);
+            (all_idle != self.idle).then(|| {
+                self.idle = all_idle;
+                all_idle
+            })
+        }
+        fn recompute(&mut self) -> Option<EventTimeMs> {
+            let min = self.inputs.iter().filter(|i| !i.idle && i.aligned).map(|i| i.watermark).min()?;
+            (min > self.combined).then(|| {
+                self.combined = min;
+                min
+            })
+        }
+        fn step(&mut self, step: &Step) -> CombinerUpdate {
+            match *step {
+                W(i, w) => {
+                    if w <= self.inputs[i].watermark {
+                        return CombinerUpdate::default();
+                    }
+                    let combined = self.combined;
+                    let slot = &mut self.inputs[i];
+                    slot.watermark = w;
+                    if !slot.aligned && w >= combined {
+                        slot.aligned = true;
+                    }
+                    let mut update = CombinerUpdate::default();
+                    if slot.idle {
+                        slot.idle = false;
+                        update.idle = self.refresh_idle();
+                    }
+                    update.watermark = self.recompute();
+                    update
+                }
+                Idle(i, idle) => {
+                    let combined = self.combined;
+                    let slot = &mut self.inputs[i];
+                    if slot.idle == idle || slot.finished {
+                        return CombinerUpdate::default();
+                    }
+                    slot.idle = idle;
+                    slot.aligned = !idle && slot.watermark >= combined;
+                    let idle_change = self.refresh_idle();
+                    let mut watermark = self.recompute();
+                    if idle_change == Some(true) {
+                        let max = self.inputs.iter().filter(|i| !i.finished).map(|i| i.watermark).max();
+                        if let Some(max) = max.filter(|&m| m > self.combined) {
+                            self.combined = max;
+                            watermark = Some(max);
+                        }
+                    }
+                    CombinerUpdate { watermark, idle: idle_change }
+                }
+                End(i) => {
+                    let slot = &mut self.inputs[i];
+                    slot.finished = true;
+                    slot.idle = false;
+                    slot.aligned = true;
+                    slot.watermark = WATERMARK_MAX;
+                    let idle = self.refresh_idle();
+                    CombinerUpdate { watermark: self.recompute(), idle }
+                }
+            }
+        }
+        fn holding_back(&self) -> Option<usize> {
+            self.inputs
+                .iter()
+                .enumerate()
+                .filter(|(_, i)| !i.idle && i.aligned && !i.finished)
+                .min_by_key(|(idx, i)| (i.watermark, *idx))
+                .map(|(idx, _)| idx)
+        }
+    }
+
+    /// The tree-based combiner forwards exactly what the scanning one did, step for step, over
+    /// deterministic pseudo-random sequences of watermarks, idleness and ends of input.
+    #[test]
+    fn same_updates_as_a_scan_over_all_inputs() {
+        for inputs in [1usize, 2, 3, 7, 16] {
+            let mut x: u64 = 0x9e37_79b9_7f4a_7c15 ^ inputs as u64;
+            let mut tree = WatermarkCombiner::new(inputs);
+            let start = InputWatermark { watermark: WATERMARK_MIN, idle: false, aligned: true, finished: false };
+            let mut scan = Scanning { inputs: vec![start; inputs], combined: WATERMARK_MIN, idle: false };
+            for _ in 0..2_000 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let i = (x % inputs as u64) as usize;
+                let step = match (x >> 16) % 100 {
+                    0 => End(i),
+                    1..=20 => Idle(i, (x >> 30) % 2 == 0),
+                    _ => W(i, ((x >> 32) % 200) as i64),
+                };
+                let expected = scan.step(&step);
+                let got = match step {
+                    W(i, w) => tree.on_watermark(i, w),
+                    Idle(i, idle) => tree.on_idle(i, idle),
+                    End(i) => tree.on_end_of_input(i),
+                };
+                assert_eq!(got, expected, "{inputs} inputs");
+                assert_eq!(tree.inputs(), scan.inputs.as_slice());
+                assert_eq!((tree.combined(), tree.is_idle()), (scan.combined, scan.idle));
+                assert_eq!(tree.holding_back(), scan.holding_back());
+            }
+        }
     }
 
     #[test]

@@ -71,7 +71,7 @@ pub struct Injection {
 pub fn trace_hash(trace: &[TraceEvent]) -> u64 {
     let mut r = sim::recording::Recorder::new(false);
     for e in trace {
-        r.record(e.time_ns, e.kind, e.subtask, e.channel, e.a, e.b);
+        r.record(e.time_ns, e.kind, e.subtask(), e.channel, e.a, e.b);
     }
     r.hash()
 }

@@ -861,7 +861,7 @@ fn next_checkpoint_stops_at_the_first_barrier_and_the_log_narrates_alignment() {
     let arrival = *run
         .trace
         .iter()
-        .find(|e| e.kind == TraceKind::ProcessBarrier && e.subtask == counts1)
+        .find(|e| e.kind == TraceKind::ProcessBarrier && e.subtask() == counts1)
         .expect("barrier 1 reaches counts[1]");
     h.get_by_label("Event log").click();
     h.state_mut().apply(Action::Time(Command::Seek(arrival.time_ns)));

@@ -59,16 +59,16 @@ fn storm_pid_tid(scenario: &Scenario, task: usize) -> (usize, usize) {
 pub fn event_json(scenario: &Scenario, e: &TraceEvent) -> Value {
     let who = if storm_event(e.kind) || e.kind == TraceKind::StormWorkerRestarted {
         if e.kind == TraceKind::StormWorkerRestarted {
-            scenario.node_name(e.subtask as usize)
+            scenario.node_name(e.subtask() as usize)
         } else {
-            storm_executor(scenario, e.subtask as usize)
+            storm_executor(scenario, e.subtask() as usize)
         }
     } else if node_event(e.kind) {
-        scenario.node_name(e.subtask as usize)
+        scenario.node_name(e.subtask() as usize)
     } else if coordinator_event(e.kind) {
         "jm".to_string()
     } else {
-        scenario.plan.subtasks.get(e.subtask as usize).map_or_else(|| e.subtask.to_string(), |s| s.name.clone())
+        scenario.plan.subtasks.get(e.subtask() as usize).map_or_else(|| e.subtask().to_string(), |s| s.name.clone())
     };
     json!({"time_ns": e.time_ns, "kind": format!("{:?}", e.kind), "at": who, "channel": e.channel, "a": e.a, "b": e.b})
 }
@@ -106,13 +106,13 @@ pub fn chrome_trace(scenario: &Scenario, events: &[TraceEvent]) -> Value {
     let mut alignment_start: BTreeMap<(u32, i64), u64> = BTreeMap::new();
     let mut checkpoint_start: BTreeMap<i64, u64> = BTreeMap::new();
     for e in events {
-        let s = e.subtask as usize;
+        let s = e.subtask() as usize;
         match e.kind {
             TraceKind::AlignmentStarted => {
-                alignment_start.insert((e.subtask, e.a), e.time_ns);
+                alignment_start.insert((e.subtask(), e.a), e.time_ns);
             }
             TraceKind::Snapshot => {
-                let start = alignment_start.remove(&(e.subtask, e.a)).unwrap_or(e.time_ns);
+                let start = alignment_start.remove(&(e.subtask(), e.a)).unwrap_or(e.time_ns);
                 out.push(json!({"ph": "X", "name": format!("align + snapshot {}", e.a), "cat": "checkpoint",
                     "pid": pid_of_subtask(s), "tid": s + 1, "ts": us(start), "dur": us(e.time_ns - start).max(0.001),
                     "args": {"checkpoint": e.a, "state_bytes": e.b}}));
@@ -161,7 +161,7 @@ pub fn chrome_trace(scenario: &Scenario, events: &[TraceEvent]) -> Value {
 /// inits, acks and fails (root ids in hex, as Storm logs them), completed and failed trees,
 /// timeouts, Trident batches and commits.
 fn storm_chrome_event(scenario: &Scenario, e: &TraceEvent) -> Value {
-    let (pid, tid) = storm_pid_tid(scenario, e.subtask as usize);
+    let (pid, tid) = storm_pid_tid(scenario, e.subtask() as usize);
     let root = format!("{:#018x}", e.a as u64);
     let (name, cat, args) = match (e.kind, e.channel) {
         (TraceKind::StormEmit, 0) => ("emit".to_string(), "storm-spout", json!({"partition": e.a, "offset": e.b})),

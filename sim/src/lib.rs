@@ -7,6 +7,7 @@
 
 pub mod atomic_write;
 pub mod chunked;
+pub mod credit;
 pub mod dist;
 pub mod exercise;
 pub mod export;
@@ -23,6 +24,7 @@ pub mod run;
 pub mod runtime;
 pub mod scenario;
 pub mod shrink;
+pub mod source_cursor;
 pub mod storm;
 pub mod strategies;
 pub mod testing;

@@ -209,10 +209,11 @@ pub fn evaluate(reference: &Observed, run: &Observed) -> Outcome {
 /// [`evaluate`], and which rows are which: one [`RowMark`] per run row, the missing reference rows.
 pub fn evaluate_rows(reference_seen: &Observed, run_seen: &Observed) -> MarkedRows {
     let (reference, run) = (&reference_seen.rows[..], &run_seen.rows[..]);
-    if std::ptr::eq(reference_seen, run_seen) {
-        // A run held against itself (a fault-free run is its own reference): every row pairs with
-        // itself, so nothing is lost, duplicated, wrong or missing. Said directly, the answer
-        // needs no grouping of the rows (which would hold every row twice: issue 15's memory).
+    if std::ptr::eq(reference_seen, run_seen) || same_rows(reference, run) {
+        // A run held against itself (a fault-free run is its own reference), or a run that shows
+        // the very rows the reference shows: every row pairs with its equal, so nothing is lost,
+        // duplicated, wrong or missing. Said directly, the answer needs no grouping of the rows
+        // (which would hold every row twice: issue 15's memory, and most of a sweep's time).
         let mut records: Vec<SourceRef> = reference.iter().flat_map(|r| r.row.lineage.iter().copied()).collect();
         records.sort_unstable();
         records.dedup();
@@ -225,6 +226,12 @@ pub fn evaluate_rows(reference_seen: &Observed, run_seen: &Observed) -> MarkedRo
         };
         return MarkedRows { outcome, marks: vec![RowMark::Exact; run.len()], missing: Vec::new() };
     }
+    evaluate_rows_in_full(reference_seen, run_seen)
+}
+
+/// [`evaluate_rows`] without its shortcut for equal rows: every row grouped and paired.
+fn evaluate_rows_in_full(reference_seen: &Observed, run_seen: &Observed) -> MarkedRows {
+    let (reference, run) = (&reference_seen.rows[..], &run_seen.rows[..]);
     // Per identity, its versions: (value, lineage, index of the row). Sorted, so equal rows pair
     // in the order they were made visible (a repeat is the later row).
     let group = |rows: &[&StoredRow]| {
@@ -332,6 +339,32 @@ pub fn evaluate_rows(reference_seen: &Observed, run_seen: &Observed) -> MarkedRo
     MarkedRows { outcome, marks, missing }
 }
 
+/// Do both sides show the same rows, so that the full comparison must find them all exact? The
+/// same multiset of rows (identity, value, and lineage as a multiset of records, as the full
+/// comparison takes it) when neither side has a late firing; with late firings, which rows
+/// supersede which depends on the order they became visible, so then the same rows in the same
+/// order. `true` only where the full comparison gives the same answer (`tests` check both).
+fn same_rows(reference: &[&StoredRow], run: &[&StoredRow]) -> bool {
+    if reference.len() != run.len() {
+        return false;
+    }
+    let content = |r: &&StoredRow| {
+        let mut lineage = r.row.lineage.clone();
+        lineage.sort_unstable();
+        (RowId::of(r), r.row.value, lineage)
+    };
+    let late = |rows: &[&StoredRow]| rows.iter().any(|r| r.row.firing == Firing::Late);
+    if late(reference) || late(run) {
+        return reference.iter().map(content).eq(run.iter().map(content));
+    }
+    let sorted = |rows: &[&StoredRow]| {
+        let mut c: Vec<_> = rows.iter().map(content).collect();
+        c.sort_unstable();
+        c
+    };
+    sorted(reference) == sorted(run)
+}
+
 /// Per source record, how many times it is in the rows a reader holds at the end: every visible
 /// row that a later late firing does not supersede (see [`Outcome`]).
 fn record_counts(rows: &[&StoredRow]) -> BTreeMap<SourceRef, u32> {
@@ -433,6 +466,8 @@ mod tests {
         let b = Observed { rows: run.iter().collect(), late: &b_late };
         let outcome = evaluate(&a, &b);
         assert_eq!(outcome.class(), class, "{outcome:?}");
+        // The shortcut for equal rows, where it applies, says what the full comparison says.
+        assert_eq!(evaluate_rows(&a, &b), evaluate_rows_in_full(&a, &b));
         outcome
     }
 
@@ -452,6 +487,12 @@ mod tests {
         let copy = Observed { rows: r.iter().collect(), late: &none };
         let own = evaluate_rows(&seen, &seen);
         assert_eq!(own, evaluate_rows(&seen, &copy));
+        assert_eq!(own, evaluate_rows_in_full(&seen, &copy));
+        // The same rows in another order, lineage included (no late firings): the same answer,
+        // shortcut or not.
+        let shuffled = [r[2].clone(), row(1, 3, &[1, 0]), r[3].clone(), r[1].clone()];
+        let other = Observed { rows: shuffled.iter().collect(), late: &none };
+        assert_eq!(evaluate_rows(&seen, &other).outcome, evaluate_rows_in_full(&seen, &other).outcome);
         assert_eq!(own.outcome.exact_records, 4);
         assert_eq!(own.outcome.class(), OutcomeClass::Exact);
     }

@@ -200,6 +200,8 @@ pub fn reference_run(scenario: &Scenario, seed: u64) -> RunResult {
 
 /// Run one variant under `faults` and hold it against the fault-free `reference` (see
 /// [`reference_run`]; every variant shares one, since faults, not guarantees, change content).
+/// The variant reads the reference's source log (the same scenario and seed built it) instead
+/// of building its own.
 pub fn run_variant(
     scenario: &Scenario,
     seed: u64,
@@ -210,7 +212,12 @@ pub fn run_variant(
 ) -> VariantReport {
     let options = RunOptions { keep_trace: false, ..RunOptions::default() };
     let variant = Arc::new(scenario.with_variant(guarantee, Some(sink)));
-    let mut world = World::with_faults(variant, seed, options, faults);
+    // The source log depends only on the scenario's input and the seed: the reference built it.
+    let mut world = if reference.world.seed == seed {
+        World::with_faults_and_log(variant, seed, options, faults, reference.world.log.clone())
+    } else {
+        World::with_faults(variant, seed, options, faults)
+    };
     let stop = world.run();
     let run = RunResult { world, stop };
     let outcome = oracle::evaluate(&reference.observed(), &run.observed());
@@ -521,5 +528,46 @@ fn storm_prefix(runtime: Runtime) -> &'static str {
     match runtime {
         Runtime::Flink => "",
         Runtime::Storm => "storm ",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A variant that reads its reference's source log runs exactly as one that builds its own
+    /// (same trace hash, same outcome), under faults from the seed.
+    #[test]
+    fn a_variant_on_the_reference_log_runs_as_on_its_own() {
+        let text = r#"Scenario(
+            name: "shared log", duration_ms: 3_000,
+            cluster: (task_managers: 2, slots_per_task_manager: 2),
+            source: Generator((partitions: 2, rate_per_s: 300, keys: 10, value: Uniform(min: 1, max: 9))),
+            watermarks: BoundedOutOfOrderness(bound_ms: 100, emit: Periodic(interval_ms: 200)),
+            pipeline: [Source(name: "s", parallelism: 2), KeyBy(Key),
+                       Window(name: "w", kind: Tumbling(size_ms: 500), aggregate: Sum, parallelism: 2),
+                       Sink(name: "k", kind: TwoPhaseCommit)],
+            checkpoints: (interval_ms: 400, mode: ExactlyOnce),
+            swarm: (crashes: 1, partitions: 1, from_ms: 500, until_ms: 2_500, max_outage_ms: 800),
+        )"#;
+        let scenario = Arc::new(Scenario::parse(text, "(test)").expect("valid"));
+        for seed in 1..=3 {
+            let faults = fault_schedule_in_time(&scenario, seed);
+            let reference = reference_run(&scenario, seed);
+            let shared = run_variant(
+                &scenario,
+                seed,
+                Guarantee::ExactlyOnce,
+                SinkKind::TwoPhaseCommit,
+                faults.clone(),
+                &reference,
+            );
+            let variant = Arc::new(scenario.with_variant(Guarantee::ExactlyOnce, Some(SinkKind::TwoPhaseCommit)));
+            let options = RunOptions { keep_trace: false, ..RunOptions::default() };
+            let mut own = World::with_faults(variant, seed, options, faults);
+            own.run();
+            assert_eq!(shared.trace_hash, own.recorder.hash(), "seed {seed}");
+            assert_eq!(shared.outcome, oracle::evaluate(&reference.observed(), &own.observed()));
+        }
     }
 }

@@ -125,7 +125,7 @@ mod tests {
         let blocked = run.trace.iter().find(|e| e.kind == TraceKind::InputBlocked).copied().expect("some input blocks");
         let view = AlignmentView::build(run.world_at(blocked.time_ns));
         let row =
-            view.rows.iter().find(|r| r.subtask == blocked.subtask as usize).expect("a row per subtask with inputs");
+            view.rows.iter().find(|r| r.subtask == blocked.subtask() as usize).expect("a row per subtask with inputs");
         assert_eq!(row.checkpoint, Some(blocked.a as u64));
         let input = &row.inputs[blocked.b as usize];
         assert!(input.barrier_seen && input.blocked);

@@ -312,7 +312,7 @@ mod tests {
     use sim::recording::TraceKind;
 
     fn ev(time_ns: TimeNs, kind: TraceKind, a: i64) -> TraceEvent {
-        TraceEvent { time_ns, kind, subtask: 0, channel: 0, a, b: 0 }
+        TraceEvent::new(time_ns, kind, 0, 0, a, 0)
     }
 
     #[test]

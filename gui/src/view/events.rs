@@ -65,7 +65,7 @@ impl EventFilter {
                 e.kind,
                 TraceKind::CheckpointTriggered | TraceKind::CheckpointCompleted | TraceKind::CheckpointAborted
             );
-        self.show[class as usize] && (is_node_event || self.subtask.is_none_or(|s| s == e.subtask))
+        self.show[class as usize] && (is_node_event || self.subtask.is_none_or(|s| s == e.subtask()))
     }
 }
 
@@ -128,8 +128,8 @@ fn barrier_context(scenario: &Scenario, trace: &[TraceEvent], index: usize) -> S
     let e = &trace[index];
     let plan = &scenario.plan;
     let (n, input) = (e.b, e.a);
-    let name = plan.subtasks.get(e.subtask as usize).map_or_else(|| format!("#{}", e.subtask), |s| s.name.clone());
-    let inputs = plan.subtasks.get(e.subtask as usize).map_or(1, |s| s.inputs.len());
+    let name = plan.subtasks.get(e.subtask() as usize).map_or_else(|| format!("#{}", e.subtask()), |s| s.name.clone());
+    let inputs = plan.subtasks.get(e.subtask() as usize).map_or(1, |s| s.inputs.len());
     let mut have = std::collections::BTreeSet::from([input]);
     let mut bounded = index <= BARRIER_LOOKBACK;
     for p in trace[..index].iter().rev().take(BARRIER_LOOKBACK) {
@@ -137,7 +137,7 @@ fn barrier_context(scenario: &Scenario, trace: &[TraceEvent], index: usize) -> S
             bounded = true;
             break;
         }
-        if p.kind == TraceKind::ProcessBarrier && p.subtask == e.subtask && p.b == n {
+        if p.kind == TraceKind::ProcessBarrier && p.subtask() == e.subtask() && p.b == n {
             have.insert(p.a);
         }
     }
@@ -147,7 +147,7 @@ fn barrier_context(scenario: &Scenario, trace: &[TraceEvent], index: usize) -> S
     }
     let from = |i: i64| {
         plan.subtasks
-            .get(e.subtask as usize)
+            .get(e.subtask() as usize)
             .and_then(|st| st.inputs.get(i as usize))
             .and_then(|c| plan.channels.get(*c))
             .and_then(|c| plan.subtasks.get(c.from))
@@ -185,10 +185,10 @@ fn barrier_context(scenario: &Scenario, trace: &[TraceEvent], index: usize) -> S
 pub fn caption(scenario: &Scenario, e: &TraceEvent) -> String {
     let plan = &scenario.plan;
     let subtask = |id: u32| plan.subtasks.get(id as usize).map_or_else(|| format!("#{id}"), |s| s.name.clone());
-    let s = subtask(e.subtask);
+    let s = subtask(e.subtask());
     let from = |input: i64| {
         plan.subtasks
-            .get(e.subtask as usize)
+            .get(e.subtask() as usize)
             .and_then(|st| st.inputs.get(input as usize))
             .and_then(|c| plan.channels.get(*c))
             .map_or_else(|| format!("input {input}"), |c| format!("input {input} (from {})", subtask(c.from as u32)))
@@ -228,21 +228,21 @@ pub fn caption(scenario: &Scenario, e: &TraceEvent) -> String {
         CheckpointTriggered => format!("the job manager triggered checkpoint {}: sources inject barrier {}", e.a, e.a),
         CheckpointCompleted => format!("checkpoint {} completed: every subtask acknowledged its snapshot", e.a),
         CheckpointAborted => format!("checkpoint {} was aborted", e.a),
-        NodeCrashed => format!("{} crashed", scenario.node_name(e.subtask as usize)),
-        NodeRestarted => format!("{} is back", scenario.node_name(e.subtask as usize)),
+        NodeCrashed => format!("{} crashed", scenario.node_name(e.subtask() as usize)),
+        NodeRestarted => format!("{} is back", scenario.node_name(e.subtask() as usize)),
         FailureDetected => format!(
             "the job manager noticed {} is gone (heartbeat timeout) and cancels the job",
-            scenario.node_name(e.subtask as usize)
+            scenario.node_name(e.subtask() as usize)
         ),
         JobRestarted if e.b >= 0 => format!("the job restarted (attempt {}) from checkpoint {}", e.a + 1, e.b),
         JobRestarted => format!("the job restarted (attempt {}) with empty state", e.a + 1),
-        NetworkFault => format!("network fault on {}", scenario.node_name(e.subtask as usize)),
+        NetworkFault => format!("network fault on {}", scenario.node_name(e.subtask() as usize)),
         // Storm runs (`sim::storm`); the workbench runs Flink, but a trace file may hold these.
         StormEmit => format!("{s} emitted partition {} offset {}{}", e.a, e.b, if e.channel == 1 { " again (replay)" } else { "" }),
         StormAckerMessage => format!("{s} sent the acker {} for root {:#x}", ["an init", "an ack", "a fail"].get(e.channel as usize).unwrap_or(&"a message"), e.a),
         StormTreeComplete => format!("the tuple tree of root {:#x} {}", e.a, if e.channel == 1 { "failed" } else { "completed: the spout is told to ack" }),
         StormTimeout => format!("{s}: a tuple timed out (partition {} offset {}) and will be replayed", e.a, e.b),
-        StormWorkerRestarted => format!("the worker on {} restarted with empty state", scenario.node_name(e.subtask as usize)),
+        StormWorkerRestarted => format!("the worker on {} restarted with empty state", scenario.node_name(e.subtask() as usize)),
         TridentBatch => format!("Trident batch {} began{}", e.a, if e.b == 1 { " (a replay)" } else { "" }),
         TridentCommit => format!("{s} committed Trident batch {} ({} updates skipped as already applied)", e.a, e.b),
     }
@@ -281,7 +281,7 @@ mod tests {
     fn barriers_are_narrated_with_the_inputs_still_waiting() {
         let scenario = Arc::new(Scenario::default_scenario());
         let run = crate::scrub::RecordedRun::record_every(scenario.clone(), 42, 20_000);
-        let counts = |e: &TraceEvent| scenario.plan.subtasks[e.subtask as usize].inputs.len() > 1;
+        let counts = |e: &TraceEvent| scenario.plan.subtasks[e.subtask() as usize].inputs.len() > 1;
         let (i, first) = run
             .trace
             .iter()
@@ -295,12 +295,12 @@ mod tests {
         );
         assert!(!text.contains(&format!("input {} (from", first.a)) || text.matches("(from").count() >= 2);
         // The same subtask's last barrier of that checkpoint.
-        let inputs = scenario.plan.subtasks[first.subtask as usize].inputs.len();
+        let inputs = scenario.plan.subtasks[first.subtask() as usize].inputs.len();
         let (j, _) = run
             .trace
             .iter()
             .enumerate()
-            .filter(|(_, e)| e.kind == TraceKind::ProcessBarrier && e.subtask == first.subtask && e.b == first.b)
+            .filter(|(_, e)| e.kind == TraceKind::ProcessBarrier && e.subtask() == first.subtask() && e.b == first.b)
             .nth(inputs - 1)
             .expect("every input delivers the barrier");
         let text = narrate(&scenario, &run.trace, j);

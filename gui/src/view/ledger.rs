@@ -295,7 +295,7 @@ impl Provenance {
         for e in trace.iter().filter(|e| e.kind == TraceKind::SourceRead) {
             let s = SourceRef { partition: e.a as u32, offset: e.b as u64 };
             if records.contains(&s) {
-                reads.entry(s).or_default().push((e.time_ns, e.subtask, attempt_at(restarts, e.time_ns)));
+                reads.entry(s).or_default().push((e.time_ns, e.subtask(), attempt_at(restarts, e.time_ns)));
             }
         }
         let mut steps = Vec::new();
@@ -365,7 +365,7 @@ impl Provenance {
             let snapshots: Vec<(TimeNs, i64)> = trace
                 .iter()
                 .filter(|e| {
-                    e.kind == TraceKind::Snapshot && e.subtask == reader && attempt_at(restarts, e.time_ns) == attempt
+                    e.kind == TraceKind::Snapshot && e.subtask() == reader && attempt_at(restarts, e.time_ns) == attempt
                 })
                 .map(|e| (e.time_ns, e.a))
                 .collect();
@@ -419,7 +419,7 @@ impl Provenance {
                 .iter()
                 .rev()
                 .find(|e| e.kind == TraceKind::NodeCrashed && e.time_ns <= restart_ns)
-                .map(|e| (e.time_ns, e.subtask));
+                .map(|e| (e.time_ns, e.subtask()));
             if let Some((ns, node)) = crash {
                 steps.push(Step {
                     title: "Crash".into(),

@@ -107,7 +107,7 @@ pub fn collect(trace: &[TraceEvent]) -> Vec<Marker> {
             MarkerKind::of(e.kind).map(|kind| Marker {
                 time_ns: e.time_ns,
                 kind,
-                subtask: e.subtask,
+                subtask: e.subtask(),
                 channel: e.channel,
                 a: e.a,
                 b: e.b,
@@ -211,7 +211,7 @@ mod tests {
     use super::*;
 
     fn ev(time_ns: TimeNs, kind: TraceKind, a: i64) -> TraceEvent {
-        TraceEvent { time_ns, kind, subtask: 0, channel: 0, a, b: 0 }
+        TraceEvent::new(time_ns, kind, 0, 0, a, 0)
     }
 
     #[test]

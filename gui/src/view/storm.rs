@@ -118,15 +118,15 @@ impl StormSession {
         for e in &events {
             match (e.kind, e.channel) {
                 (TraceKind::StormEmit, replay) => {
-                    last_emit.insert(e.subtask, (e.a, e.b, e.time_ns, replay == 1));
+                    last_emit.insert(e.subtask(), (e.a, e.b, e.time_ns, replay == 1));
                 }
                 // The spout records its emit, then the init for the same tuple.
                 (TraceKind::StormAckerMessage, 0) => {
-                    if let Some((partition, offset, t, replay)) = last_emit.remove(&e.subtask) {
+                    if let Some((partition, offset, t, replay)) = last_emit.remove(&e.subtask()) {
                         if t == e.time_ns {
                             tuples.push(SpoutTuple {
                                 root: e.a as u64,
-                                spout: e.subtask,
+                                spout: e.subtask(),
                                 partition,
                                 offset,
                                 emitted_ns: t,
@@ -202,7 +202,7 @@ impl StormSession {
                     ack_value ^= if e.channel <= 1 { value } else { 0 };
                     steps.push(TreeStep {
                         time_ns: e.time_ns,
-                        executor: executor_name(&self.scenario, e.subtask),
+                        executor: executor_name(&self.scenario, e.subtask()),
                         what,
                         value,
                         ack_value,
@@ -213,7 +213,9 @@ impl StormSession {
                     break;
                 }
                 TraceKind::StormTimeout
-                    if e.channel == 0 && e.subtask == tuple.spout && (e.a, e.b) == (tuple.partition, tuple.offset) =>
+                    if e.channel == 0
+                        && e.subtask() == tuple.spout
+                        && (e.a, e.b) == (tuple.partition, tuple.offset) =>
                 {
                     status = TreeStatus::TimedOut;
                     break;
@@ -245,10 +247,10 @@ impl StormSession {
                 TraceKind::StormAckerMessage => {
                     acker_messages += 1;
                     if e.channel == 0 {
-                        spout_of_root.insert(e.a as u64, e.subtask);
-                        *pending.entry(e.subtask).or_insert(0) += 1;
+                        spout_of_root.insert(e.a as u64, e.subtask());
+                        *pending.entry(e.subtask()).or_insert(0) += 1;
                     } else {
-                        *acked_by_task.entry(e.subtask).or_insert(0) += 1;
+                        *acked_by_task.entry(e.subtask()).or_insert(0) += 1;
                         fails += (e.channel == 2) as u64;
                     }
                 }
@@ -264,12 +266,13 @@ impl StormSession {
                 }
                 TraceKind::StormTimeout if e.channel == 0 => {
                     timed_out += 1;
-                    *pending.entry(e.subtask).or_insert(0) -= 1;
+                    *pending.entry(e.subtask()).or_insert(0) -= 1;
                 }
                 // A spout that dies forgets its pending tuples (its restart re-reads from the
                 // committed offsets, as new tuples).
                 TraceKind::NodeCrashed => {
-                    for spout in plan.source_subtasks().filter(|&s| scenario.node_of_subtask(s) == e.subtask as usize) {
+                    for spout in plan.source_subtasks().filter(|&s| scenario.node_of_subtask(s) == e.subtask() as usize)
+                    {
                         pending.insert(spout as u32, 0);
                         spout_of_root.retain(|_, s| *s != spout as u32);
                     }

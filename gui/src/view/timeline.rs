@@ -258,7 +258,7 @@ pub fn lanes(trace: &[TraceEvent], marks: &[Marker], subtasks: usize, window: Ti
     let mut lanes = Lanes { work: vec![vec![0; buckets]; subtasks], snapshots: Vec::new(), late: Vec::new(), stride };
     let bucket_of = |t: TimeNs| ((window.fraction(t) * buckets as f64) as usize).min(buckets - 1);
     for e in visible.iter().step_by(stride) {
-        let s = e.subtask as usize;
+        let s = e.subtask() as usize;
         if s >= subtasks {
             continue;
         }
@@ -272,8 +272,8 @@ pub fn lanes(trace: &[TraceEvent], marks: &[Marker], subtasks: usize, window: Ti
     if stride == 1 {
         lanes.snapshots = visible
             .iter()
-            .filter(|e| e.kind == TraceKind::Snapshot && (e.subtask as usize) < subtasks)
-            .map(|e| (e.subtask as usize, e.time_ns))
+            .filter(|e| e.kind == TraceKind::Snapshot && (e.subtask() as usize) < subtasks)
+            .map(|e| (e.subtask() as usize, e.time_ns))
             .collect();
     }
     // Late drops are markers (kept apart from the trace): all of them.
@@ -352,7 +352,7 @@ mod tests {
     }
 
     fn ev(t: TimeNs, kind: TraceKind, subtask: u32) -> TraceEvent {
-        TraceEvent { time_ns: t, kind, subtask, channel: 0, a: 1, b: 0 }
+        TraceEvent::new(t, kind, subtask, 0, 1, 0)
     }
 
     #[test]
@@ -403,9 +403,9 @@ mod tests {
     fn bookmarks_are_faults_and_finished_checkpoints() {
         let s = Scenario::default_scenario();
         let marks = markers::collect(&[
-            TraceEvent { time_ns: S, kind: TraceKind::CheckpointTriggered, subtask: 0, channel: 0, a: 1, b: 0 },
-            TraceEvent { time_ns: 2 * S, kind: TraceKind::CheckpointCompleted, subtask: 0, channel: 0, a: 1, b: 0 },
-            TraceEvent { time_ns: 3 * S, kind: TraceKind::NodeCrashed, subtask: 1, channel: 0, a: -1, b: 0 },
+            TraceEvent::new(S, TraceKind::CheckpointTriggered, 0, 0, 1, 0),
+            TraceEvent::new(2 * S, TraceKind::CheckpointCompleted, 0, 0, 1, 0),
+            TraceEvent::new(3 * S, TraceKind::NodeCrashed, 1, 0, -1, 0),
         ]);
         let b = bookmarks(&s, &[], &marks);
         assert_eq!(b.iter().map(|b| (b.time_ns, b.fault)).collect::<Vec<_>>(), [(2 * S, false), (3 * S, true)]);

@@ -3,6 +3,7 @@
 
 use crate::link::*;
 use crate::*;
+use sim::source_cursor::SourceCursor;
 
 // ---- the task managers -------------------------------------------------------------------------
 
@@ -13,6 +14,8 @@ pub(crate) struct LocalTask {
     last_snapshot_id: u64,
     /// Invariants 1–3 of [`sim::invariants`], for this attempt (as the kernel checks them).
     checks: TaskInvariants,
+    /// A source's partitions' next log entries (the kernel world reads through one too).
+    source_cursor: Option<SourceCursor>,
 }
 
 pub(crate) struct Job {
@@ -196,6 +199,7 @@ impl TaskManager {
                     attempt: plan.attempt,
                     last_snapshot_id: 0,
                     checks: TaskInvariants::default(),
+                    source_cursor: None,
                 });
                 deployed.push(id);
             }
@@ -259,7 +263,7 @@ impl TaskManager {
             if task.subtask.is_finished() {
                 return progressed;
             }
-            let read = next_source_read(&task.subtask, &log, now);
+            let read = SourceCursor::read(&mut task.source_cursor, &task.subtask, &log, now);
             let (next, any_left) = (read.next, !read.exhausted);
             let timer = task.subtask.next_timer_ns().filter(|t| *t <= now);
             // Records appended by a timer's time are read before the timer fires.
@@ -269,6 +273,7 @@ impl TaskManager {
                     return progressed; // next_source_read only names entries that exist
                 };
                 task.subtask.handle_source_record(partition, offset, event, now);
+                SourceCursor::advance(&mut task.source_cursor, &log);
                 let mut ext = self.shared.ext();
                 ext.records_read += 1;
                 ext.high_water.on_read(partition, offset);

@@ -64,7 +64,9 @@ impl World {
         if self.stw_checkpoint.is_some() {
             return; // stop-the-world: rescheduled when the checkpoint ends
         }
-        let SourceRead { next, upcoming, exhausted } = next_source_read(&self.tasks[id].subtask, &self.log, now);
+        let task = &mut self.tasks[id];
+        let SourceRead { next, upcoming, exhausted } =
+            SourceCursor::read(&mut task.source_cursor, &task.subtask, &self.log, now);
         match next {
             Some((_, partition, offset)) => {
                 let at = SourceRef { partition, offset };
@@ -72,6 +74,7 @@ impl World {
                     return; // next_source_read only names entries that exist
                 };
                 self.high_water.on_read(partition, offset);
+                SourceCursor::advance(&mut self.tasks[id].source_cursor, &self.log);
                 let slow = self.slow_factor(self.tasks[id].node, now);
                 let task = &mut self.tasks[id];
                 task.subtask.handle_source_record(partition, offset, event, now);

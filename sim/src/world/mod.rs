@@ -41,8 +41,7 @@ use crate::external::{CheckpointStorage, SinkStore, SourceLog};
 use crate::faults::{Fault, Trigger};
 use crate::invariants::{CommitInvariant, TaskInvariants};
 use crate::job::task::{
-    apply_sink_effect, checkpoint_completed, deploy_subtask, next_source_read, note_late, persist_snapshot, HighWater,
-    SourceRead,
+    apply_sink_effect, checkpoint_completed, deploy_subtask, note_late, persist_snapshot, HighWater, SourceRead,
 };
 use crate::job::{Failover, JobMaster};
 use crate::kernel::{EventQueue, SimRng, Stream, TimeNs};
@@ -50,6 +49,7 @@ use crate::recording::{
     CheckpointOutcome, CheckpointStats, MetricsBucket, Recorder, SubtaskCheckpointStats, TraceKind,
 };
 use crate::scenario::{NodeId, Scenario, SnapshotStyle, JOB_MANAGER};
+use crate::source_cursor::SourceCursor;
 use crate::time_use::TimeUse;
 
 /// Something scheduled to happen. Events of an earlier job attempt are dropped on arrival (a
@@ -110,6 +110,8 @@ pub struct Task {
     checks: TaskInvariants,
     /// Waiting for credit: an output channel is full (backpressure).
     pub backpressured: bool,
+    /// A source's partitions' next log entries (None until its first read after deployment).
+    source_cursor: Option<SourceCursor>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -216,6 +218,18 @@ impl World {
     pub fn with_faults(scenario: Arc<Scenario>, seed: u64, options: RunOptions, faults: Vec<Fault>) -> World {
         let mut gen_rng = SimRng::for_stream(seed, Stream::Generator);
         let log = Arc::new(SourceLog::build(&scenario.log, scenario.partitions, scenario.duration_ms, &mut gen_rng));
+        World::with_faults_and_log(scenario, seed, options, faults, log)
+    }
+
+    /// [`World::with_faults`] reading `log`, the source log another run of the same scenario and
+    /// seed built (it depends on nothing else): a variant shares its reference's log.
+    pub fn with_faults_and_log(
+        scenario: Arc<Scenario>,
+        seed: u64,
+        options: RunOptions,
+        faults: Vec<Fault>,
+        log: Arc<SourceLog>,
+    ) -> World {
         let job = JobMaster::new(&scenario, 0, true);
         let first = job.first_deployment();
         let storage = CheckpointStorage::default();
@@ -236,6 +250,7 @@ impl World {
                     barrier_seen_ns: None,
                     checks: TaskInvariants::default(),
                     backpressured: false,
+                    source_cursor: None,
                 }
             })
             .collect();
@@ -252,7 +267,7 @@ impl World {
             faults,
             seed,
             queue: EventQueue::default(),
-            network: Network::new(scenario.plan.channels.len(), seed),
+            network: Network::new(&scenario.plan, scenario.channel_capacity, seed),
             tasks,
             high_water: HighWater::new(scenario.partitions),
             log,

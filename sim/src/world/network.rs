@@ -2,26 +2,31 @@
 //! order and credit-based flow control.
 
 use super::*;
+use crate::credit::Credits;
 
 #[derive(Clone, Copy, Debug, Default)]
 struct ChannelState {
     /// Arrival time of the last message sent: a later message never arrives earlier (FIFO).
     last_arrival_ns: TimeNs,
-    /// Messages sent and not yet taken out of the receiver's input gate (flow control).
-    occupancy: u32,
 }
 
-/// The network's own state: per channel, FIFO order and buffer occupancy, and the random
-/// stream that draws latencies. The rest of the world reaches it only through these methods.
+/// The network's own state: per channel, FIFO order and buffer occupancy (counted per sender,
+/// [`Credits`]), and the random stream that draws latencies. The rest of the world reaches it
+/// only through these methods.
 #[derive(Clone, Debug)]
 pub struct Network {
     channels: Vec<ChannelState>,
+    credits: Credits,
     rng: SimRng,
 }
 
 impl Network {
-    pub fn new(channels: usize, seed: u64) -> Network {
-        Network { channels: vec![ChannelState::default(); channels], rng: SimRng::for_stream(seed, Stream::Network) }
+    pub fn new(plan: &engine::PhysicalPlan, capacity: Option<u32>, seed: u64) -> Network {
+        Network {
+            channels: vec![ChannelState::default(); plan.channels.len()],
+            credits: Credits::new(plan, capacity),
+            rng: SimRng::for_stream(seed, Stream::Network),
+        }
     }
 
     /// When a message sent now from `from` reaches `to`: latency, plus whatever network faults
@@ -43,45 +48,42 @@ impl Network {
         let state = &mut self.channels[channel];
         let arrival = arrival.max(state.last_arrival_ns);
         state.last_arrival_ns = arrival;
-        state.occupancy += 1;
+        self.credits.add(channel, 1);
         arrival
     }
 
-    /// Is there a free buffer on every one of `channels` (`capacity` None: unbounded)?
-    pub fn has_room(&self, channels: impl IntoIterator<Item = usize>, capacity: Option<u32>) -> bool {
-        let Some(capacity) = capacity else {
-            return true;
-        };
-        channels.into_iter().all(|c| self.channels[c].occupancy < capacity)
+    /// Is there a free buffer on every output channel of `sender` (one comparison: full
+    /// channels are counted per sender)?
+    pub fn has_room(&self, sender: SubtaskId) -> bool {
+        self.credits.has_credit(sender)
     }
 
     /// A message left `channel`'s buffers (taken by the receiver, or dropped with it).
     pub fn free(&mut self, channel: usize) {
-        let state = &mut self.channels[channel];
-        state.occupancy = state.occupancy.saturating_sub(1);
+        self.credits.release_one(channel);
     }
 
     /// The receiver's buffers are gone (its process died): their credit goes back to the sender.
     pub fn drop_buffers(&mut self, channel: usize) {
-        self.channels[channel].occupancy = 0;
+        self.credits.clear(channel);
     }
 
     /// A fresh channel for a (re)deployed receiver.
     pub fn reset(&mut self, channel: usize) {
         self.channels[channel] = ChannelState::default();
+        self.credits.clear(channel);
     }
 
     /// Restored in-flight data re-enters the channel: it occupies buffers.
     pub fn occupy(&mut self, channel: usize, messages: u32) {
-        self.channels[channel].occupancy += messages;
+        self.credits.add(channel, messages);
     }
 }
 
 impl World {
     /// Can this task emit? Not while any output channel is full.
     pub(super) fn has_credit(&self, id: SubtaskId) -> bool {
-        let outputs = self.scenario.plan.subtasks[id].outputs.iter().flat_map(|gate| gate.channels.iter().copied());
-        self.network.has_room(outputs, self.scenario.channel_capacity)
+        self.network.has_room(id)
     }
 
     /// The receiver took a message off `channel`: a buffer is free again; wake a waiting sender.

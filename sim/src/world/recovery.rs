@@ -263,6 +263,7 @@ impl World {
             task.barrier_seen_ns = None;
             task.checks = TaskInvariants::default();
             task.backpressured = false;
+            task.source_cursor = None;
             self.time_use[id].unblocked(now);
             // Its input channels start empty (a region's channels stay inside the region).
             for &c in &scenario.plan.subtasks[id].inputs {
