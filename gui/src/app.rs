@@ -1160,16 +1160,14 @@ impl App {
             });
         }
         egui::Panel::bottom("timeline").resizable(false).show(ui, |ui| {
-            panels::slides::export_menu_ui(
-                ui,
-                &mut self.export_dir,
-                &mut self.export_size,
-                &self.export_status,
-                &mut actions,
-            );
             let (end, min_span) = (session.run().end_ns, crate::view::timeline::min_span(&session.scenario));
             self.timeline.follow(cursor, end, min_span);
-            panels::timeline::timeline_ui(ui, session.run(), cursor, &mut self.timeline, &mut actions);
+            let (export_dir, export_size, export_status) =
+                (&mut self.export_dir, &mut self.export_size, &self.export_status);
+            let export = |ui: &mut egui::Ui, actions: &mut Vec<Action>| {
+                panels::slides::export_menu_ui(ui, export_dir, export_size, export_status, actions)
+            };
+            panels::timeline::timeline_ui(ui, session.run(), cursor, &mut self.timeline, export, &mut actions);
         });
         egui::Panel::right("inspector").default_size(340.0).show(ui, |ui| {
             panels::inspector::inspector_ui(ui, session, frame, &mut actions);

@@ -206,7 +206,11 @@ fn the_job_graph_and_the_timeline_export_for_slides() {
     let default = std::path::PathBuf::from(&h.state().export_dir);
     assert!(default.is_absolute(), "{default:?}");
     assert!(!default.starts_with(std::env::current_dir().unwrap()), "not in the repository: {default:?}");
-    assert!(h.query_by_label_contains(&format!("to {}", default.display())).is_some(), "named in the UI");
+    h.get_by_label("Export for slides").click();
+    h.run_steps(2);
+    assert!(h.query_by_label_contains(&format!("Files go to {}", default.display())).is_some(), "named in the UI");
+    h.key_press(egui::Key::Escape);
+    h.run_steps(2);
     let dir = std::env::temp_dir().join(format!("streamlab-slides-ui-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     h.state_mut().export_dir = dir.display().to_string();

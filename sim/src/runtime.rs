@@ -108,7 +108,10 @@ impl FaultToleranceModel for StormAcking {
         }
         let text = String::new();
         let loc = crate::scenario::error::Locator::new(&scenario.file, &text);
-        crate::scenario::storm::check(&raw, &loc).map_err(|e| e.to_string())
+        crate::scenario::storm::check(&raw, &loc).map_err(|e| match e {
+            crate::scenario::ScenarioError::Invalid { field, message, .. } => format!("{field}: {message}"),
+            other => other.to_string(),
+        })
     }
     fn compared_variants(&self, scenario: &Scenario) -> Vec<(Guarantee, SinkKind)> {
         // Trident here aggregates into windowed state: without a window there is no Trident row.

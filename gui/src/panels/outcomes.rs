@@ -135,7 +135,7 @@ fn faults_ui(
             }
         });
     }
-    ui.small("Tip: right-click a subtask in the graph to crash its task manager. A crash is detected after the heartbeat timeout; then the whole job restarts from the latest completed checkpoint (at-most-once: with empty state).");
+    ui.small("Tip: right-click a subtask in the graph to crash its task manager. A crash is detected after the heartbeat timeout; then the pipelined regions with a task on that task manager restart from the latest completed checkpoint (at-most-once: with empty state) — the whole job when it has a shuffle.");
 }
 
 fn runs_ui(ui: &mut egui::Ui, session: &Session, actions: &mut Vec<Action>) {

@@ -11,11 +11,12 @@ pub fn export_menu_ui(
     status: &Option<Result<String, String>>,
     actions: &mut Vec<Action>,
 ) {
-    ui.horizontal_wrapped(|ui| {
+    {
         // Stays open while a size is picked; the export buttons close it.
         let config =
             egui::containers::menu::MenuConfig::new().close_behavior(egui::PopupCloseBehavior::CloseOnClickOutside);
-        egui::containers::menu::MenuButton::new("Export for slides").config(config).ui(ui, |ui| {
+        let (button, _) = egui::containers::menu::MenuButton::new("Export for slides").config(config).ui(ui, |ui| {
+            ui.label(format!("Files go to {export_dir}"));
             ui.horizontal(|ui| {
                 ui.label("Folder:");
                 ui.add(egui::TextEdit::singleline(export_dir).desired_width(320.0));
@@ -42,15 +43,16 @@ pub fn export_menu_ui(
                 ui.close();
             }
         });
-        ui.weak(format!("to {export_dir}"));
+        button.on_hover_text(format!("PNG and SVG of the job graph or the timeline, to {export_dir}"));
+        // One short word on the row (the panel keeps its height); the whole message on hover.
         match status {
             Some(Ok(message)) => {
-                ui.weak(message);
+                ui.weak("exported").on_hover_text(message);
             }
             Some(Err(message)) => {
-                ui.colored_label(crate::panels::BLOCKED_COLOR, message);
+                ui.colored_label(crate::panels::BLOCKED_COLOR, "export failed").on_hover_text(message);
             }
             None => {}
         }
-    });
+    }
 }

@@ -33,6 +33,8 @@ pub fn timeline_ui(
     run: &RecordedRun,
     cursor_ns: TimeNs,
     state: &mut TimelineState,
+    // More controls for the row under the timeline (the app's "Export for slides").
+    extra: impl FnOnce(&mut egui::Ui, &mut Vec<Action>),
     actions: &mut Vec<Action>,
 ) {
     let end = run.end_ns.max(1);
@@ -254,7 +256,7 @@ pub fn timeline_ui(
     }
     // The controls sit under the drawing: the panel grows upwards when lanes appear, so they
     // stay where the pointer is when zooming in with the buttons.
-    ui.horizontal_wrapped(|ui| {
+    ui.horizontal(|ui| {
         if ui.small_button("Zoom out").clicked() {
             window = window.zoom(window.start_ns + window.span() / 2, 1.0 / ZOOM_STEP, end, min_span);
         }
@@ -287,14 +289,17 @@ pub fn timeline_ui(
                 }
             });
         });
+        extra(ui, actions);
         ui.small(format!(
             "showing {} – {}",
             crate::view::time_text(&run.scenario, window.start_ns),
             crate::view::time_text(&run.scenario, window.end_ns)
         ));
-        // The fork's label sits here, never over the bars: the timeline marks it with a line.
+        // The fork's label ends the row, cut to the room left, so that showing a fork never
+        // changes the panel's height (its point is marked on the timeline by a line).
         if let Some(fork) = &run.fork {
-            ui.colored_label(FORK_COLOR, format!("fork at {}: {}", tick_text(&run.scenario, fork.at_ns), fork.what));
+            let text = format!("fork at {}: {}", tick_text(&run.scenario, fork.at_ns), fork.what);
+            ui.add(egui::Label::new(egui::RichText::new(&text).color(FORK_COLOR)).truncate()).on_hover_text(&text);
         }
     });
     ui.small("Green bars: completed checkpoints, red: aborted; red triangles: faults; orange ticks: late records dropped; grey ticks: subtasks finished; zoomed in, blue: a subtask at work. Click or drag to move; wheel to zoom, shift+wheel or right-drag to pan.");

@@ -32,6 +32,9 @@ pub fn tour_ui(ui: &mut egui::Ui, session: &Session, state: Option<&TourState>, 
         }
     });
     ui.label(egui::RichText::new(&stop.caption).size(15.0));
+    if session.shown != 0 {
+        ui.weak("(The captions describe the scenario as loaded; the run shown now is another one: a fork or another guarantee.)");
+    }
     ui.horizontal(|ui| {
         if ui.add_enabled(state.shown > 0, egui::Button::new("Previous stop")).clicked() {
             actions.push(Action::TourJump(state.shown - 1));

@@ -243,7 +243,7 @@ pub struct InFlight {
     pub arrival_ns: TimeNs,
     /// 0 at the sender, 1 at the receiver.
     pub progress: f32,
-    /// The receiver is down or the job is restarting: it will be dropped on arrival.
+    /// The receiver is down or cancelled (its region fails over): it will be dropped on arrival.
     pub doomed: bool,
 }
 
@@ -327,7 +327,8 @@ impl DagState {
                 send_ns,
                 arrival_ns,
                 progress,
-                doomed: world.restarting() || !world.tasks[plan.channels[channel].to].alive,
+                // A cancelled receiver (its region fails over) drops it on arrival.
+                doomed: !world.tasks[plan.channels[channel].to].alive,
             });
         }
         in_flight.sort_by(|a, b| {

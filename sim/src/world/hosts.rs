@@ -34,7 +34,7 @@ impl World {
         task.busy_until_ns = now + cost;
         self.time_use[id].work(cost);
         if step.kind == MessageKind::Record {
-            self.bucket.records_in[task.operator] += 1;
+            self.bucket.record_in(task.operator);
         }
         self.recorder.record(
             now,
@@ -80,7 +80,7 @@ impl World {
                 task.subtask.handle_source_record(partition, offset, event, now);
                 task.busy_until_ns = now + task.record_cost_ns * slow;
                 self.time_use[id].work(task.record_cost_ns * slow);
-                self.bucket.records_in[task.operator] += 1;
+                self.bucket.record_in(task.operator);
                 self.note_activity(now);
                 self.recorder.record(now, TraceKind::SourceRead, id as u32, 0, partition as i64, offset as i64);
                 self.drain_outputs(id);

@@ -3,6 +3,61 @@
 
 use super::*;
 
+/// The metrics bucket being filled; closed buckets go to [`World::metrics`]. The rest of the
+/// world reaches it only through these methods.
+#[derive(Clone, Debug)]
+pub struct OpenBucket {
+    bucket: MetricsBucket,
+    bucket_ns: TimeNs,
+}
+
+impl OpenBucket {
+    pub fn new(operators: usize, bucket_ns: TimeNs) -> OpenBucket {
+        OpenBucket { bucket: OpenBucket::empty(0, operators), bucket_ns }
+    }
+
+    fn empty(start_ns: TimeNs, operators: usize) -> MetricsBucket {
+        MetricsBucket {
+            start_ns,
+            records_in: vec![0; operators],
+            watermark_lag_ms: vec![None; operators],
+            ..MetricsBucket::default()
+        }
+    }
+
+    /// An operator took a record in.
+    pub fn record_in(&mut self, operator: usize) {
+        self.bucket.records_in[operator] += 1;
+    }
+
+    /// A row became visible to readers, `latency_ms` after its source record was ingested.
+    pub fn row_visible(&mut self, latency_ms: u64) {
+        self.bucket.rows_visible += 1;
+        self.bucket.latency_ms_sum += latency_ms;
+        self.bucket.latency_ms_max = self.bucket.latency_ms_max.max(latency_ms);
+    }
+
+    /// Close the bucket at `now` with the operators' watermark lags; the next one starts now.
+    pub fn close(&mut self, now: TimeNs, watermark_lag_ms: Vec<Option<i64>>) -> MetricsBucket {
+        let operators = watermark_lag_ms.len();
+        let mut done = std::mem::replace(&mut self.bucket, OpenBucket::empty(now, operators));
+        done.watermark_lag_ms = watermark_lag_ms;
+        done
+    }
+
+    /// When the next tick is due after one at `now`, given the next event at `next_event_ns`:
+    /// buckets in which nothing can happen are jumped over (idle virtual time costs no events;
+    /// the series then has a gap, not a run of empty buckets).
+    pub fn next_tick(&mut self, now: TimeNs, next_event_ns: TimeNs) -> TimeNs {
+        let mut next_tick_ns = now + self.bucket_ns;
+        if next_event_ns >= next_tick_ns {
+            self.bucket.start_ns = next_event_ns - next_event_ns % self.bucket_ns;
+            next_tick_ns = self.bucket.start_ns + self.bucket_ns;
+        }
+        next_tick_ns
+    }
+}
+
 impl World {
     // ---- invariants ---------------------------------------------------------------------------
 
@@ -13,26 +68,22 @@ impl World {
     // ---- metrics ------------------------------------------------------------------------------
 
     pub(super) fn close_bucket(&mut self, now: TimeNs) {
-        let operators = self.scenario.plan.operators.len();
-        for op in 0..operators {
-            let first = self.scenario.plan.operators[op].first_subtask;
-            let n = self.scenario.plan.operators[op].parallelism as usize;
-            // Idle subtasks do not hold anything back, so they do not count towards the lag.
-            let min_wm = (first..first + n)
-                .filter(|&s| !self.tasks[s].subtask.is_output_idle())
-                .map(|s| self.tasks[s].subtask.output_watermark())
-                .min()
-                .unwrap_or(i64::MIN);
-            self.bucket.watermark_lag_ms[op] =
-                (min_wm != i64::MIN && min_wm != i64::MAX).then(|| (now / 1_000_000) as i64 - min_wm);
-        }
-        let next = MetricsBucket {
-            start_ns: now,
-            records_in: vec![0; operators],
-            watermark_lag_ms: vec![None; operators],
-            ..MetricsBucket::default()
-        };
-        let done = std::mem::replace(&mut self.bucket, next);
+        let plan = &self.scenario.plan;
+        let lags = plan
+            .operators
+            .iter()
+            .map(|op| {
+                let first = op.first_subtask;
+                // Idle subtasks do not hold anything back, so they do not count towards the lag.
+                let min_wm = (first..first + op.parallelism as usize)
+                    .filter(|&s| !self.tasks[s].subtask.is_output_idle())
+                    .map(|s| self.tasks[s].subtask.output_watermark())
+                    .min()
+                    .unwrap_or(i64::MIN);
+                (min_wm != i64::MIN && min_wm != i64::MAX).then(|| (now / 1_000_000) as i64 - min_wm)
+            })
+            .collect();
+        let done = self.bucket.close(now, lags);
         self.metrics.push(done);
     }
 }

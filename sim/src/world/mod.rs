@@ -23,6 +23,7 @@ mod recovery;
 #[cfg(test)]
 mod tests;
 
+pub use metrics::OpenBucket;
 pub use network::Network;
 
 use std::collections::BTreeSet;
@@ -177,8 +178,7 @@ pub struct World {
     pub checkpoints: Vec<CheckpointStats>,
     pub recorder: Recorder,
     pub metrics: Vec<MetricsBucket>,
-    bucket: MetricsBucket,
-    options: RunOptions,
+    bucket: OpenBucket,
     /// Per partition, the next offset after the highest one any source read (at-most-once
     /// restarts from here: "the latest positions").
     high_water: HighWater,
@@ -278,13 +278,7 @@ impl World {
             checkpoints: Vec::new(),
             recorder: Recorder::new(options.keep_trace),
             metrics: Vec::new(),
-            bucket: MetricsBucket {
-                start_ns: 0,
-                records_in: vec![0; operators],
-                watermark_lag_ms: vec![None; operators],
-                ..MetricsBucket::default()
-            },
-            options,
+            bucket: OpenBucket::new(operators, options.metrics_bucket_ns),
             stw_checkpoint: None,
             commits: CommitInvariant::default(),
             violations: Vec::new(),
@@ -510,12 +504,7 @@ impl World {
                 // buckets in which nothing can happen: idle virtual time costs no events (the
                 // series then has a gap, not a run of empty buckets).
                 if let Some(next_event_ns) = self.queue.peek_time_ns() {
-                    let bucket_ns = self.options.metrics_bucket_ns;
-                    let mut next_tick_ns = now + bucket_ns;
-                    if next_event_ns >= next_tick_ns {
-                        self.bucket.start_ns = next_event_ns - next_event_ns % bucket_ns;
-                        next_tick_ns = self.bucket.start_ns + bucket_ns;
-                    }
+                    let next_tick_ns = self.bucket.next_tick(now, next_event_ns);
                     self.queue.schedule(next_tick_ns, Event::MetricsTick);
                 }
             }

@@ -91,9 +91,7 @@ impl World {
         }
         for i in self.sink_store.take_newly_visible() {
             let latency_ms = now.saturating_sub(self.sink_store.rows[i].row.ingest_ns) / 1_000_000;
-            self.bucket.rows_visible += 1;
-            self.bucket.latency_ms_sum += latency_ms;
-            self.bucket.latency_ms_max = self.bucket.latency_ms_max.max(latency_ms);
+            self.bucket.row_visible(latency_ms);
         }
         if let Some(cp) = precommit {
             self.fire_crash_triggers(now, |t| *t == Trigger::AfterPreCommit(cp));
