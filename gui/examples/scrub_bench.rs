@@ -191,8 +191,19 @@ fn whole_frames(seconds: u64, points: &mut Points) {
         harness.step();
         jumping.push(start.elapsed());
     }
+    // The timeline zoomed to a quarter of the run: a lane per subtask, read off the trace each
+    // frame (at most `LANE_EVENT_BUDGET` events), against the frames above in the same run.
+    harness.state_mut().timeline.window = Some(gui::view::timeline::TimeWindow { start_ns: end / 4, end_ns: end / 2 });
+    let mut zoomed = Vec::new();
+    for _ in 0..100 {
+        harness.state_mut().time.cursor_ns = end / 4 + points.below(end / 4 + 1);
+        let start = Instant::now();
+        harness.step();
+        zoomed.push(start.elapsed());
+    }
     println!("whole UI frame while playing      : {}", percentiles(playing));
     println!("whole UI frame after a random jump: {}", percentiles(jumping));
+    println!("same, timeline zoomed (with lanes): {}", percentiles(zoomed));
     let _ = std::fs::remove_file(&path);
 }
 
