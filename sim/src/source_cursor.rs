@@ -1,7 +1,7 @@
 //! Which log entry a source subtask reads next, without scanning its partitions: a min-heap of
 //! each partition's next entry by `(append time, partition)`. A source reading many partitions
 //! (parallelism 1 over 64 of them) pays O(log n) per record, not n log lookups. Both worlds read
-//! through it ([`SourceCursor::read`], the job rule [`crate::job::next_source_read`] answered
+//! through it ([`SourceCursor::read`], the job rule [`crate::job::task::next_source_read`] answered
 //! from the heap).
 
 use std::cmp::Reverse;
@@ -38,7 +38,7 @@ impl SourceCursor {
         }
     }
 
-    /// What [`crate::job::next_source_read`] says for `subtask` at `now` (`upcoming` only when
+    /// What [`crate::job::task::next_source_read`] says for `subtask` at `now` (`upcoming` only when
     /// nothing is readable). `slot` is the task's cursor: built from the subtask's positions on
     /// first use, and again whenever it is out of step with the subtask (a redeployed subtask
     /// starts counting its records from zero; a world also clears the slot when it deploys).
