@@ -50,14 +50,24 @@ pub(crate) fn register_fonts() -> Result<(), String> {
 }
 
 pub fn write_png(chart: &Chart, path: &Path) -> Result<(), String> {
+    write_png_atomically(path, SIZE, |root| draw(chart, root))
+}
+
+/// A PNG of `size` drawn by `draw`, written the one safe way: into a temporary file beside
+/// `path`, synced, and renamed over `path` only if that is still something we may replace.
+pub(crate) fn write_png_atomically(
+    path: &Path,
+    size: (u32, u32),
+    draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), String>,
+) -> Result<(), String> {
     register_fonts()?;
     sim::atomic_write::check_target(path, sim::atomic_write::Overwrite::Replace)
         .map_err(|e| format!("{}: {e}", path.display()))?;
     // plotters picks the image format from the extension, so the temporary name ends in .png.
     let tmp = temporary_name(path, "png");
     let result = (|| {
-        let root = BitMapBackend::new(&tmp, SIZE).into_drawing_area();
-        draw(chart, &root)?;
+        let root = BitMapBackend::new(&tmp, size).into_drawing_area();
+        draw(&root)?;
         root.present().map_err(|e| format!("{}: {e}", path.display()))
     })();
     let result = result.and_then(|()| {

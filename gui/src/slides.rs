@@ -151,26 +151,7 @@ fn write_svg(slide: &Slide<'_>, size: (u32, u32), path: &Path) -> Result<(), Str
 }
 
 fn write_png(slide: &Slide<'_>, size: (u32, u32), path: &Path) -> Result<(), String> {
-    crate::export::register_fonts()?;
-    sim::atomic_write::check_target(path, sim::atomic_write::Overwrite::Replace)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    let tmp = crate::export::temporary_name(path, "png");
-    let result = (|| {
-        let root = BitMapBackend::new(&tmp, size).into_drawing_area();
-        draw(slide, &root)?;
-        root.present().map_err(|e| format!("{}: {e}", path.display()))
-    })();
-    let result = result.and_then(|()| {
-        std::fs::File::open(&tmp)
-            .and_then(|f| f.sync_all())
-            .and_then(|()| sim::atomic_write::check_target(path, sim::atomic_write::Overwrite::Replace))
-            .and_then(|()| std::fs::rename(&tmp, path))
-            .map_err(|e| format!("{}: {e}", path.display()))
-    });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    crate::export::write_png_atomically(path, size, |root| draw(slide, root))
 }
 
 fn rgb(c: Color32) -> RGBColor {
