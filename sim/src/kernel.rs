@@ -79,6 +79,13 @@ impl<E> EventQueue<E> {
         Some((entry.time_ns, event))
     }
 
+    /// Move the clock forward to `time_ns` without an event: the world does so when the event it
+    /// would schedule is the next one anyway (`time_ns` before every queued event).
+    pub fn advance_to(&mut self, time_ns: TimeNs) {
+        debug_assert!(self.heap.peek().is_none_or(|e| time_ns < e.time_ns));
+        self.now_ns = self.now_ns.max(time_ns);
+    }
+
     pub fn peek_time_ns(&self) -> Option<TimeNs> {
         self.heap.peek().map(|e| e.time_ns)
     }

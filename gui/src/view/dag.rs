@@ -7,7 +7,6 @@
 use engine::graph::{OperatorKind, Stream};
 use engine::message::Message;
 use sim::kernel::TimeNs;
-use sim::world::Event;
 use sim::{Scenario, World};
 
 use crate::scrub::SendIndex;
@@ -303,14 +302,10 @@ impl DagState {
         let plan = &world.scenario.plan;
         let mut channels = vec![ChannelStatus::default(); plan.channels.len()];
         let mut in_flight = Vec::new();
-        for (arrival_ns, event) in world.queue.iter_unsorted() {
-            let Event::Deliver { channel, attempt, message } = event else {
-                continue;
-            };
-            // A message of an earlier attempt of its receiver is dropped on arrival: it is not
+        for (channel, arrival_ns, attempt, message) in world.in_flight() {
+            // A buffer of an earlier attempt of its receiver is dropped on arrival: it is not
             // really there.
-            let channel = *channel as usize;
-            if *attempt != world.tasks[plan.channels[channel].to].attempt {
+            if attempt != world.tasks[plan.channels[channel].to].attempt {
                 continue;
             }
             let send_ns = sends.send_time(channel, arrival_ns, cursor_ns);
@@ -340,8 +335,7 @@ impl DagState {
             // A stopped task keeps its aligner until the restart replaces it: not "blocked".
             channels[c.id].blocked = world.tasks[c.to].alive && subtask.is_input_blocked(c.input_index);
             let status = &mut channels[c.id];
-            status.full =
-                world.scenario.channel_capacity.is_some_and(|cap| status.in_flight + status.queued >= cap as usize);
+            status.full = world.scenario.channel_capacity.is_some_and(|cap| world.channel_occupancy(c.id) >= cap);
         }
         let subtasks = world
             .tasks

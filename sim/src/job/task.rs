@@ -20,7 +20,8 @@ use super::RestorePlan;
 /// A subtask (re)deployed for a job attempt.
 pub struct Deployed {
     pub subtask: Subtask,
-    /// Per input, how many in-flight messages of an unaligned snapshot were put back into it.
+    /// Per input, how many in-flight stream elements (records, watermarks, idleness) of an
+    /// unaligned snapshot were put back into it.
     pub restored_in_flight: Vec<usize>,
     /// The plan named a checkpoint to restore but storage holds no state of this subtask in it.
     pub missing_state: Option<u64>,
@@ -46,7 +47,21 @@ pub fn deploy_subtask(
     let (mut subtask, restored_in_flight) = match (plan.restore_from, state) {
         (Some(cp), Some(state)) => {
             let channel_state = storage.channel_state(cp, id);
-            let counts = channel_state.iter().map(Vec::len).collect();
+            let counts = channel_state
+                .iter()
+                .map(|c| {
+                    c.iter()
+                        .filter(|m| {
+                            matches!(
+                                m,
+                                engine::message::Message::Record(_)
+                                    | engine::message::Message::Watermark(_)
+                                    | engine::message::Message::Idle(_)
+                            )
+                        })
+                        .count()
+                })
+                .collect();
             let subtask =
                 Subtask::restored_with_channel_state(&scenario.plan, id, mode, plan.attempt, now, state, channel_state);
             (subtask, counts)

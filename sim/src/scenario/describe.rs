@@ -39,11 +39,12 @@ impl Scenario {
             format!("duration_ms: {}  max_run_ms: {}", self.duration_ms, self.max_run_ms),
             format!("cluster: jm + {} task managers x {} slots", self.task_managers, self.slots_per_task_manager),
             format!(
-                "network: latency {}, local {} us, {} link overrides, channel capacity {}",
+                "network: latency {}, local {} us, {} link overrides, channel capacity {}, buffer timeout {} ms",
                 self.latency.describe(),
                 self.local_latency_ns / 1000,
                 self.link_latency.len() / 2,
-                self.channel_capacity.map_or("unbounded".to_string(), |c| format!("{c} messages"))
+                self.channel_capacity.map_or("unbounded".to_string(), |c| format!("{c} buffers")),
+                self.buffer_timeout_ns / 1_000_000
             ),
         ];
         match &self.log {

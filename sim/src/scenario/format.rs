@@ -320,11 +320,19 @@ pub struct Network {
     /// Per-link overrides.
     #[serde(default)]
     pub links: Vec<Link>,
-    /// Credit-based flow control: at most this many messages in flight or queued per channel
-    /// (Flink's network buffers). A sender with a full output channel waits (backpressure).
-    /// `None` for unbounded channels. Default 1000.
+    /// Credit-based flow control: at most this many network buffers in flight or queued per
+    /// channel (Flink's credits; a buffer holds up to 1 024 records). A sender with a full output
+    /// channel waits (backpressure). `None` for unbounded channels. Default 1000.
     #[serde(default = "default_channel_capacity")]
     pub channel_capacity: Option<u32>,
+    /// Flink's `execution.buffer-timeout`: a partly filled network buffer is sent at the latest
+    /// this long after the output flusher's last round (buffers also go out when full and ahead
+    /// of a checkpoint barrier or the end of input). `0` sends every record at once. Default 100.
+    #[serde(default = "default_buffer_timeout_ms")]
+    pub buffer_timeout_ms: u64,
+}
+fn default_buffer_timeout_ms() -> u64 {
+    100
 }
 fn default_channel_capacity() -> Option<u32> {
     Some(1_000)
@@ -342,6 +350,7 @@ impl Default for Network {
             local_latency_us: default_local_latency_us(),
             links: Vec::new(),
             channel_capacity: default_channel_capacity(),
+            buffer_timeout_ms: default_buffer_timeout_ms(),
         }
     }
 }

@@ -111,8 +111,10 @@ pub struct Scenario {
     pub slots_per_task_manager: u32,
     pub latency: Delay,
     pub local_latency_ns: u64,
-    /// Flow control: messages a channel holds at most (None: unbounded).
+    /// Flow control: network buffers a channel holds at most (None: unbounded).
     pub channel_capacity: Option<u32>,
+    /// `execution.buffer-timeout` in nanoseconds (0: flush after every record).
+    pub buffer_timeout_ns: u64,
     /// Per (from node, to node) latency overrides, both directions listed.
     pub link_latency: BTreeMap<(NodeId, NodeId), Delay>,
     pub partitions: u32,

@@ -40,6 +40,13 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
         ));
     }
 
+    if raw.network.buffer_timeout_ms > MAX_TIME_MS {
+        return Err(loc.error(
+            "network.buffer_timeout_ms",
+            format!("{} ms is over the limit of {} ms", raw.network.buffer_timeout_ms, MAX_TIME_MS),
+        ));
+    }
+
     let (partitions, log, key_names, key_index) = resolve_source(&raw, loc)?;
     let watermarks = resolve_watermarks(&raw.watermarks, loc)?;
     let key_of = |name: &str| -> Option<u64> {
@@ -243,6 +250,7 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
         latency: raw.network.latency,
         local_latency_ns: raw.network.local_latency_us.saturating_mul(1000),
         channel_capacity: raw.network.channel_capacity,
+        buffer_timeout_ns: raw.network.buffer_timeout_ms * 1_000_000,
         link_latency,
         partitions,
         log,

@@ -24,7 +24,7 @@ impl World {
         let Some(step) = self.tasks[id].subtask.step(now) else {
             return;
         };
-        self.release_credit(self.scenario.plan.subtasks[id].inputs[step.input], now);
+        self.took_input(self.scenario.plan.subtasks[id].inputs[step.input], step.kind, now);
         let slow = self.slow_factor(self.tasks[id].node, now);
         let task = &mut self.tasks[id];
         let cost = match step.kind {
@@ -56,7 +56,7 @@ impl World {
         self.arm_timer(id);
         if self.tasks[id].subtask.has_runnable_input() {
             let at = self.tasks[id].busy_until_ns;
-            self.schedule_run(id, at);
+            self.run_again(id, at);
         }
     }
 
@@ -85,8 +85,12 @@ impl World {
                 self.recorder.record(now, TraceKind::SourceRead, id as u32, 0, partition as i64, offset as i64);
                 self.drain_outputs(id);
                 self.arm_timer(id);
-                let at = self.tasks[id].busy_until_ns;
-                self.schedule_run(id, at);
+                // Next read: once busy, or when the next entry is appended if that is later (a
+                // run that would find nothing to read is not taken).
+                let task = &mut self.tasks[id];
+                let busy_until = task.busy_until_ns;
+                let then = SourceCursor::read(&mut task.source_cursor, &task.subtask, &self.log, busy_until);
+                self.run_again(id, then.upcoming.unwrap_or(busy_until));
             }
             None if exhausted => {
                 self.tasks[id].subtask.handle_source_exhausted();
@@ -95,7 +99,7 @@ impl World {
             }
             None => {
                 if let Some(at) = upcoming {
-                    self.schedule_run(id, at);
+                    self.run_again(id, at);
                 }
             }
         }

@@ -1,31 +1,90 @@
-//! The network: links with latency and network faults ([`crate::network`]), per-channel FIFO
-//! order and credit-based flow control.
+//! The network: links with latency and network faults ([`crate::network`]), and Flink's network
+//! stack as it is — records serialised into a network buffer per output channel (subpartition),
+//! a buffer sent when full, when the output flusher's buffer timeout fires, or ahead of an event;
+//! per-channel FIFO order; credit-based flow control counted in buffers.
+//!
+//! What goes into a buffer and what is an event follows Flink's `RecordWriter` and
+//! `PipelinedSubpartition`: records, watermarks and watermark status (idleness) are stream
+//! elements serialised into the data buffers (`emit` / `broadcastEmit`, no flush of their own);
+//! checkpoint barriers and the end of a partition are events (`broadcastEvent`), which finish the
+//! buffer being filled, so that it goes out first, and need no credit. An unaligned barrier is a
+//! priority event: it overtakes the buffers queued at the receiver (the input gate's priority
+//! list), and the data it overtakes — buffers in flight and queued — is the snapshot's channel
+//! state. (Flink persists the sender's not-yet-sent buffers as output state and the receiver's as
+//! input state; here every buffer ahead of the barrier is sent before it, so the receiver records
+//! both: the same records in the same snapshot.)
+//!
+//! A channel's buffers in flight wait in its own FIFO; only its head has a `Deliver` event in the
+//! kernel's queue.
+
+use std::collections::VecDeque;
 
 use super::*;
 use crate::credit::Credits;
 
-#[derive(Clone, Copy, Debug, Default)]
-struct ChannelState {
-    /// Arrival time of the last message sent: a later message never arrives earlier (FIFO).
-    last_arrival_ns: TimeNs,
+/// Stream elements per network buffer: Flink's 32 KiB buffers (`taskmanager.memory.segment-size`)
+/// at about 32 serialised bytes per element.
+pub const BUFFER_ELEMENTS: usize = 1024;
+
+/// One buffer (or one event) on the wire.
+#[derive(Clone, Debug)]
+struct Packet {
+    arrival_ns: TimeNs,
+    /// The sender's job attempt when it sent it.
+    attempt: u32,
+    messages: Vec<Message>,
+    /// A data buffer (takes a credit), not an event.
+    data: bool,
 }
 
-/// The network's own state: per channel, FIFO order and buffer occupancy (counted per sender,
-/// [`Credits`]), and the random stream that draws latencies. The rest of the world reaches it
-/// only through these methods.
+#[derive(Clone, Debug, Default)]
+struct ChannelState {
+    /// Arrival time of the last buffer sent: a later one never arrives earlier (FIFO).
+    last_arrival_ns: TimeNs,
+    /// Buffers on the wire, oldest first; the head's `Deliver` is in the kernel's queue.
+    in_flight: VecDeque<Packet>,
+    /// Bumped when the channel is reset: a queued `Deliver` of an older generation is void.
+    generation: u32,
+    /// Sender side: the buffer being filled (Flink's `BufferBuilder`).
+    filling: Vec<Message>,
+    /// On its sender's list of channels with a buffer to flush.
+    listed: bool,
+    /// Receiver side: per buffer taken into the input gate, the elements not yet processed
+    /// (its credit comes back when it is read through).
+    unread: VecDeque<u32>,
+}
+
+/// The network's own state: per channel, FIFO order, the buffers in flight and being filled, and
+/// buffer occupancy (counted per sender, [`Credits`]); per sender, its output flusher; and the
+/// random stream that draws latencies. The rest of the world reaches it only through these
+/// methods.
 #[derive(Clone, Debug)]
 pub struct Network {
     channels: Vec<ChannelState>,
     credits: Credits,
     rng: SimRng,
+    /// Per sender, the channels whose buffer may hold elements (the flusher's round).
+    to_flush: Vec<Vec<u32>>,
+    /// Per sender, when its output flusher runs next (a `Flush` event is queued for it).
+    flush_at: Vec<Option<TimeNs>>,
+    /// `execution.buffer-timeout` (0: every element is sent at once).
+    timeout_ns: TimeNs,
+}
+
+/// Is `message` a stream element serialised into data buffers (as opposed to an event)?
+fn is_element(message: &Message) -> bool {
+    matches!(message, Message::Record(_) | Message::Watermark(_) | Message::Idle(_))
 }
 
 impl Network {
-    pub fn new(plan: &engine::PhysicalPlan, capacity: Option<u32>, seed: u64) -> Network {
+    pub fn new(plan: &engine::PhysicalPlan, capacity: Option<u32>, timeout_ns: TimeNs, seed: u64) -> Network {
         Network {
             channels: vec![ChannelState::default(); plan.channels.len()],
             credits: Credits::new(plan, capacity),
             rng: SimRng::for_stream(seed, Stream::Network),
+            to_flush: vec![Vec::new(); plan.subtasks.len()],
+            flush_at: vec![None; plan.subtasks.len()],
+            timeout_ns,
         }
     }
 
@@ -42,41 +101,83 @@ impl Network {
         crate::network::transit_arrival(scenario, faults, &mut self.rng, from, to, now)
     }
 
-    /// A message goes on `channel`, due at `arrival`: it never arrives before the previous one
-    /// (FIFO), and it occupies a buffer of the receiver until taken. Returns its arrival time.
-    pub fn enqueue(&mut self, channel: usize, arrival: TimeNs) -> TimeNs {
-        let state = &mut self.channels[channel];
-        let arrival = arrival.max(state.last_arrival_ns);
-        state.last_arrival_ns = arrival;
-        self.credits.add(channel, 1);
-        arrival
-    }
-
     /// Is there a free buffer on every output channel of `sender` (one comparison: full
     /// channels are counted per sender)?
     pub fn has_room(&self, sender: SubtaskId) -> bool {
         self.credits.has_credit(sender)
     }
 
-    /// A message left `channel`'s buffers (taken by the receiver, or dropped with it).
-    pub fn free(&mut self, channel: usize) {
-        self.credits.release_one(channel);
+    /// Buffers (data and events) on the wire of every channel, with their arrival time, the
+    /// sender's attempt and their messages: what the workbench draws in flight.
+    pub fn in_flight(&self) -> impl Iterator<Item = (usize, TimeNs, u32, &Message)> + '_ {
+        self.channels.iter().enumerate().flat_map(|(c, state)| {
+            state.in_flight.iter().flat_map(move |p| p.messages.iter().map(move |m| (c, p.arrival_ns, p.attempt, m)))
+        })
+    }
+
+    /// Elements waiting in `channel`'s buffer being filled at its sender.
+    pub fn buffered(&self, channel: usize) -> usize {
+        self.channels[channel].filling.len()
     }
 
     /// The receiver's buffers are gone (its process died): their credit goes back to the sender.
     pub fn drop_buffers(&mut self, channel: usize) {
+        self.channels[channel].unread.clear();
         self.credits.clear(channel);
     }
 
-    /// A fresh channel for a (re)deployed receiver.
+    /// The sender's process died: the buffer it was filling is gone.
+    pub fn drop_filling(&mut self, channel: usize) {
+        self.channels[channel].filling.clear();
+    }
+
+    /// A (re)deployed sender's flusher starts idle.
+    pub fn reset_sender(&mut self, sender: SubtaskId) {
+        self.flush_at[sender] = None;
+        for c in std::mem::take(&mut self.to_flush[sender]) {
+            self.channels[c as usize].listed = false;
+        }
+    }
+
+    /// A fresh channel for a (re)deployed receiver: nothing in flight (a queued `Deliver` is
+    /// void), nothing queued, nothing being filled.
     pub fn reset(&mut self, channel: usize) {
-        self.channels[channel] = ChannelState::default();
+        let state = &mut self.channels[channel];
+        let generation = state.generation.wrapping_add(1);
+        let listed = state.listed;
+        *state = ChannelState { generation, listed, ..ChannelState::default() };
         self.credits.clear(channel);
     }
 
-    /// Restored in-flight data re-enters the channel: it occupies buffers.
-    pub fn occupy(&mut self, channel: usize, messages: u32) {
-        self.credits.add(channel, messages);
+    /// Restored in-flight data (`elements` stream elements) re-enters the channel ahead of
+    /// anything new: it occupies buffers until read.
+    pub fn occupy(&mut self, channel: usize, elements: u32) {
+        let mut left = elements as usize;
+        while left > 0 {
+            let n = left.min(BUFFER_ELEMENTS);
+            self.channels[channel].unread.push_back(n as u32);
+            self.credits.add(channel, 1);
+            left -= n;
+        }
+    }
+
+    /// The receiver processed one message of `channel`: when it was the last element of a
+    /// buffer, the buffer's credit comes back (returns true).
+    pub fn consumed(&mut self, channel: usize, kind: MessageKind) -> bool {
+        if !matches!(kind, MessageKind::Record | MessageKind::Watermark | MessageKind::Idle) {
+            return false; // events take no buffer of the receiver's credit
+        }
+        let state = &mut self.channels[channel];
+        let Some(left) = state.unread.front_mut() else {
+            return false;
+        };
+        *left = left.saturating_sub(1);
+        if *left > 0 {
+            return false;
+        }
+        state.unread.pop_front();
+        self.credits.release_one(channel);
+        true
     }
 }
 
@@ -86,9 +187,28 @@ impl World {
         self.network.has_room(id)
     }
 
-    /// The receiver took a message off `channel`: a buffer is free again; wake a waiting sender.
-    pub(super) fn release_credit(&mut self, channel: usize, now: TimeNs) {
-        self.network.free(channel);
+    /// What is on the wire of every channel: (channel, arrival, sender's attempt, message).
+    pub fn in_flight(&self) -> impl Iterator<Item = (usize, TimeNs, u32, &Message)> + '_ {
+        self.network.in_flight()
+    }
+
+    /// Network buffers `channel` holds (in flight, or in the receiver's gate not yet read
+    /// through): what its credit counts against `channel_capacity`.
+    pub fn channel_occupancy(&self, channel: usize) -> u32 {
+        self.network.credits.occupancy(channel)
+    }
+
+    /// Stream elements waiting in `channel`'s buffer at its sender (not yet sent).
+    pub fn buffered(&self, channel: usize) -> usize {
+        self.network.buffered(channel)
+    }
+
+    /// The receiver processed a message of `channel`; when that read a buffer through, its
+    /// credit is back: wake a waiting sender.
+    pub(super) fn took_input(&mut self, channel: usize, kind: MessageKind, now: TimeNs) {
+        if !self.network.consumed(channel, kind) {
+            return;
+        }
         let from = self.scenario.plan.channels[channel].from;
         if self.tasks[from].backpressured && self.tasks[from].alive && self.has_credit(from) {
             self.tasks[from].backpressured = false;
@@ -106,22 +226,126 @@ impl World {
         self.network.transit_arrival(&self.scenario, &self.faults, from, to, now)
     }
 
+    /// A task emits `message` on `channel`: a stream element goes into the channel's buffer (sent
+    /// when full, or at once with a buffer timeout of 0); an event finishes the buffer (it goes
+    /// first) and is sent right behind it.
     pub(super) fn send(&mut self, from: SubtaskId, channel: usize, message: Message, now: TimeNs) {
-        let to = self.scenario.plan.channels[channel].to;
-        let arrival = self.transit_arrival(self.tasks[from].node, self.tasks[to].node, now);
-        let arrival = self.network.enqueue(channel, arrival);
         if let Err(message) = self.tasks[from].checks.on_send(channel, &message) {
             self.violate(now, Some(from), message);
         }
-        let (kind, payload) = match &message {
-            Message::Record(r) => (TraceKind::SendRecord, r.value),
-            Message::Watermark(w) => (TraceKind::SendWatermark, *w),
-            Message::Barrier(b) => (TraceKind::SendBarrier, b.checkpoint_id as i64),
-            Message::Idle(idle) => (TraceKind::SendIdle, *idle as i64),
-            Message::EndOfInput => (TraceKind::SendEndOfInput, 0),
-        };
-        self.recorder.record(now, kind, from as u32, channel as u32, arrival as i64, payload);
+        if !is_element(&message) {
+            self.flush_channel(from, channel, now);
+            self.transmit(from, channel, vec![message], false, now);
+            return;
+        }
+        let network = &mut self.network;
+        let state = &mut network.channels[channel];
+        state.filling.push(message);
+        if network.timeout_ns == 0 || state.filling.len() >= BUFFER_ELEMENTS {
+            self.flush_channel(from, channel, now);
+            return;
+        }
+        if !state.listed {
+            state.listed = true;
+            network.to_flush[from].push(channel as u32);
+        }
+        if network.flush_at[from].is_none() {
+            // Flink's output flusher runs every `timeout` on its own; here its rounds sit on the
+            // timeout's grid and are scheduled only while a buffer holds something.
+            let at = (now / network.timeout_ns + 1).saturating_mul(network.timeout_ns);
+            network.flush_at[from] = Some(at);
+            let attempt = self.tasks[from].attempt;
+            self.queue.schedule(at, Event::Flush { subtask: from as u32, attempt, at_ns: at });
+        }
+    }
+
+    /// The output flusher's round: every buffer of `from` holding something is sent.
+    pub(super) fn flush_all(&mut self, from: SubtaskId, at_ns: TimeNs, now: TimeNs) {
+        if self.network.flush_at[from] != Some(at_ns) {
+            return;
+        }
+        self.network.flush_at[from] = None;
+        for c in std::mem::take(&mut self.network.to_flush[from]) {
+            self.network.channels[c as usize].listed = false;
+            self.flush_channel(from, c as usize, now);
+        }
+    }
+
+    /// Send `channel`'s buffer being filled, if it holds anything.
+    fn flush_channel(&mut self, from: SubtaskId, channel: usize, now: TimeNs) {
+        if self.network.channels[channel].filling.is_empty() {
+            return;
+        }
+        let messages = std::mem::take(&mut self.network.channels[channel].filling);
+        self.transmit(from, channel, messages, true, now);
+    }
+
+    /// Put a buffer (or an event) on the wire of `channel`; it arrives after the one before it.
+    fn transmit(&mut self, from: SubtaskId, channel: usize, messages: Vec<Message>, data: bool, now: TimeNs) {
+        let to = self.scenario.plan.channels[channel].to;
+        let arrival = self.transit_arrival(self.tasks[from].node, self.tasks[to].node, now);
         let attempt = self.tasks[from].attempt;
-        self.queue.schedule(arrival, Event::Deliver { channel: channel as u32, attempt, message });
+        let state = &mut self.network.channels[channel];
+        let arrival_ns = arrival.max(state.last_arrival_ns);
+        state.last_arrival_ns = arrival_ns;
+        for message in &messages {
+            let (kind, payload) = match message {
+                Message::Record(r) => (TraceKind::SendRecord, r.value),
+                Message::Watermark(w) => (TraceKind::SendWatermark, *w),
+                Message::Barrier(b) => (TraceKind::SendBarrier, b.checkpoint_id as i64),
+                Message::Idle(idle) => (TraceKind::SendIdle, *idle as i64),
+                Message::EndOfInput => (TraceKind::SendEndOfInput, 0),
+            };
+            self.recorder.record(now, kind, from as u32, channel as u32, arrival_ns as i64, payload);
+        }
+        let state = &mut self.network.channels[channel];
+        let head = state.in_flight.is_empty();
+        state.in_flight.push_back(Packet { arrival_ns, attempt, messages, data });
+        let generation = state.generation;
+        if data {
+            self.network.credits.add(channel, 1);
+        }
+        if head {
+            self.queue.schedule(arrival_ns, Event::Deliver { channel: channel as u32, generation });
+        }
+    }
+
+    /// The head buffer of `channel` arrives: its messages go into the receiver's input gate, and
+    /// the next buffer on the wire becomes the head. Returns the receiver when it may run.
+    pub(super) fn deliver(&mut self, channel: usize, generation: u32, now: TimeNs) -> Option<SubtaskId> {
+        let state = &mut self.network.channels[channel];
+        if state.generation != generation {
+            return None; // the channel was reset since: this buffer is gone
+        }
+        let packet = state.in_flight.pop_front()?;
+        if let Some(next) = state.in_flight.front() {
+            self.queue.schedule(next.arrival_ns, Event::Deliver { channel: channel as u32, generation });
+        }
+        let info = self.scenario.plan.channels[channel];
+        let to = info.to;
+        if packet.attempt != self.tasks[to].attempt {
+            return None;
+        }
+        if !self.tasks[to].alive {
+            // The receiver's process is gone, and its buffers with it.
+            if packet.data {
+                self.network.credits.release_one(channel);
+            }
+            return None;
+        }
+        if packet.data {
+            let elements = packet.messages.len() as u32;
+            self.network.channels[channel].unread.push_back(elements);
+        }
+        for message in packet.messages {
+            if let Message::Barrier(b) = &message {
+                let task = &mut self.tasks[to];
+                if task.barrier_seen_ns.is_none_or(|(cp, _)| cp < b.checkpoint_id) {
+                    task.barrier_seen_ns = Some((b.checkpoint_id, now));
+                }
+            }
+            self.tasks[to].subtask.push_input(info.input_index, message);
+        }
+        Some(to)
     }
 }

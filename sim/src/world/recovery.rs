@@ -145,10 +145,17 @@ impl World {
             self.tasks[id].alive = false;
             self.time_use[id].unblocked(now);
             self.tasks[id].subtask.clear_inputs();
-            // Its input buffers are gone: their credit goes back to the senders.
+            // Its input buffers are gone: their credit goes back to the senders; so is the
+            // buffer it was filling on each output channel.
             for &c in &self.scenario.plan.subtasks[id].inputs {
                 self.network.drop_buffers(c);
             }
+            for gate in &self.scenario.plan.subtasks[id].outputs {
+                for &c in &gate.channels {
+                    self.network.drop_filling(c);
+                }
+            }
+            self.network.reset_sender(id);
         }
         if let Some(delay) = restart_after_ns {
             self.queue.schedule(now + delay, Event::NodeBack { node: node as u32 });
@@ -265,10 +272,17 @@ impl World {
             task.backpressured = false;
             task.source_cursor = None;
             self.time_use[id].unblocked(now);
-            // Its input channels start empty (a region's channels stay inside the region).
+            // Its input channels start empty (a region's channels stay inside the region), and
+            // so do its output buffers.
             for &c in &scenario.plan.subtasks[id].inputs {
                 self.network.reset(c);
             }
+            for gate in &scenario.plan.subtasks[id].outputs {
+                for &c in &gate.channels {
+                    self.network.drop_filling(c);
+                }
+            }
+            self.network.reset_sender(id);
         }
         for (c, n) in restored_occupancy {
             self.network.occupy(c, n);

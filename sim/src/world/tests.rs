@@ -64,3 +64,43 @@ fn a_crashed_node_is_detected_and_the_job_restarts() {
     assert!(crash < detected && detected < restarted);
     assert_eq!(w.restarts(), 1);
 }
+
+/// Taking a task's next run inline (no kernel event) is exactly the run that queues it: the same
+/// trace hash, with faults and unaligned checkpoints, with and without a buffer timeout — and
+/// fewer kernel events.
+#[test]
+fn inline_runs_change_nothing_but_the_event_count() {
+    for (mode, timeout) in [
+        ("ExactlyOnce", 100),
+        ("ExactlyOnce, unaligned: true", 100),
+        ("AtLeastOnce", 0),
+        ("ExactlyOnce, unaligned: true", 0),
+    ] {
+        let text = format!(
+            r#"Scenario(
+            name: "inline", duration_ms: 3_000,
+            cluster: (task_managers: 3, slots_per_task_manager: 2),
+            network: (buffer_timeout_ms: {timeout}, channel_capacity: 4),
+            source: Generator((partitions: 4, rate_per_s: 2_000, keys: 20, disorder: (delay: Uniform(min_ms: 0, max_ms: 30)))),
+            watermarks: BoundedOutOfOrderness(bound_ms: 50, idle_timeout_ms: 200),
+            pipeline: [Source(name: "s", parallelism: 2), KeyBy(Key),
+                       Window(name: "w", kind: Tumbling(size_ms: 200), aggregate: Count, parallelism: 3, cost_us: 300),
+                       Sink(name: "k")],
+            checkpoints: (interval_ms: 250, mode: {mode}),
+            restart: FixedDelay(delay_ms: 100, max_attempts: 5),
+            faults: [Crash(node: "tm-1", at: At(1_300), restart_after_ms: 200)],
+        )"#
+        );
+        let scenario = Arc::new(Scenario::parse(&text, "test").unwrap());
+        let mut queued = World::new(Arc::clone(&scenario), 3, RunOptions::default());
+        queued.inline_runs = false;
+        let mut inline = World::new(scenario, 3, RunOptions::default());
+        assert_eq!(queued.run(), StopReason::JobFinished, "{mode} {timeout}");
+        assert_eq!(inline.run(), StopReason::JobFinished);
+        assert_eq!(queued.recorder.hash(), inline.recorder.hash(), "{mode}, buffer timeout {timeout}");
+        assert_eq!(queued.runs_inline, 0);
+        assert!(inline.runs_inline > 0);
+        assert_eq!(queued.events_processed, inline.events_processed + inline.runs_inline);
+        assert!(queued.restarts() > 0, "the crash restarted the job");
+    }
+}
