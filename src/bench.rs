@@ -13,11 +13,17 @@ use sim::{RunOptions, Scenario};
 /// The benchmark scenario: 16 partitions at 200 000 events/s into a 4-way keyed tumbling count
 /// over 10 000 keys, no lineage tracking, trace hashed but not stored.
 pub fn scenario_text(seconds: u64) -> String {
+    scenario_text_with(seconds, "()")
+}
+
+/// The benchmark scenario with `network` as its network block (a RON value).
+fn scenario_text_with(seconds: u64, network: &str) -> String {
     format!(
         r#"Scenario(
     name: "benchmark: large keyed window",
     duration_ms: {ms},
     cluster: (task_managers: 4, slots_per_task_manager: 4),
+    network: {network},
     source: Generator((partitions: 16, rate_per_s: 200_000, keys: 10_000, value: Uniform(min: 1, max: 100),
                        disorder: (delay: Exponential(mean_ms: 20)))),
     watermarks: BoundedOutOfOrderness(bound_ms: 100, emit: Periodic(interval_ms: 200)),
@@ -83,6 +89,12 @@ pub fn run(seconds: u64) -> String {
         events,
         world.recorder.count()
     );
+    let _ = writeln!(
+        out,
+        "per record: {:.2} kernel events, {:.2} task runs taken inline (no event)",
+        events as f64 / world.log.len().max(1) as f64,
+        world.runs_inline as f64 / world.log.len().max(1) as f64
+    );
     let _ = writeln!(out, "simulator : {:>8.3} s wall, {:>12.0} events/s", sim_s, sim_rate);
     let _ = writeln!(
         out,
@@ -93,6 +105,131 @@ pub fn run(seconds: u64) -> String {
     );
     let _ = writeln!(out, "ratio     : simulator is {:.2}x slower per event than the bare loop", bare_rate / sim_rate);
     let _ = writeln!(out, "trace hash: {:#018x}", world.recorder.hash());
+    out
+}
+
+/// One run of the event benchmark: wall seconds, kernel events, task runs taken inline, source
+/// records, trace hash.
+struct EventRun {
+    wall_s: f64,
+    events: u64,
+    inline: u64,
+    records: u64,
+    hash: u64,
+}
+
+fn event_run(seconds: u64, network: &str, inline_runs: bool) -> EventRun {
+    let text = scenario_text_with(seconds, network);
+    let scenario = Arc::new(Scenario::parse(&text, "(benchmark)").expect("benchmark scenario is valid"));
+    let options = RunOptions { keep_trace: false, ..RunOptions::default() };
+    let mut world = sim::World::new(scenario, 1, options);
+    world.inline_runs = inline_runs;
+    let start = Instant::now();
+    world.run();
+    EventRun {
+        wall_s: start.elapsed().as_secs_f64(),
+        events: world.events_processed,
+        inline: world.runs_inline,
+        records: world.log.len() as u64,
+        hash: world.recorder.hash(),
+    }
+}
+
+/// The per-record network of the simulator before network buffers, rebuilt in the same binary:
+/// every element sent on its own (buffer timeout 0), 1 000 of them per channel (what
+/// `channel_capacity` counted), and every task run queued as a kernel event.
+const PER_RECORD_NETWORK: &str = "(buffer_timeout_ms: 0, channel_capacity: 1_000)";
+
+/// End-to-end latency without windows: a source straight into a sink, so that a row's latency
+/// is the network's (buffer wait and transit). Median in milliseconds of a fault-free run.
+fn network_latency_p50_ms(buffer_timeout_ms: u64) -> f64 {
+    let text = format!(
+        r#"Scenario(
+    name: "benchmark: network latency",
+    duration_ms: 5_000,
+    cluster: (task_managers: 2, slots_per_task_manager: 2),
+    network: (buffer_timeout_ms: {buffer_timeout_ms}),
+    source: Generator((partitions: 2, rate_per_s: 2_000, keys: 100)),
+    pipeline: [Source(name: "source", parallelism: 2), Sink(name: "sink", parallelism: 2)],
+    track_lineage: false,
+)"#
+    );
+    let scenario = Arc::new(Scenario::parse(&text, "(benchmark)").expect("valid"));
+    let result = sim::run_scenario(scenario, 1, RunOptions { keep_trace: false, ..RunOptions::default() });
+    let mut latencies: Vec<u64> = result
+        .visible_rows()
+        .iter()
+        .map(|r| r.visible_ns.unwrap_or(r.written_ns).saturating_sub(r.row.ingest_ns))
+        .collect();
+    sim::oracle::percentile(&mut latencies, 50).unwrap_or(0) as f64 / 1e6
+}
+
+/// The done-means table of issue 11: per target, the figure before and after, both measured in
+/// this run where the old behaviour can be rebuilt (the per-record network), else the figure the
+/// issue or the README recorded, said so in the row.
+pub fn targets(seconds: u64) -> String {
+    let mut out = String::new();
+    let old = event_run(seconds, PER_RECORD_NETWORK, false);
+    let new = event_run(seconds, "()", true);
+    let (bare_s, _) = bare_event_loop(new.events, 16);
+    let per_record = |r: &EventRun| r.events as f64 / r.records.max(1) as f64;
+    let rate = |r: &EventRun| r.records as f64 / r.wall_s;
+    let _ = writeln!(
+        out,
+        "issue 11 targets ({seconds} virtual seconds of the event benchmark, {} source records; old = per-record network rebuilt in this run: {PER_RECORD_NETWORK}, every run queued)",
+        new.records
+    );
+    let _ = writeln!(out, "{:<44} {:>16} {:>16}  {}", "target", "old", "new", "goal");
+    let _ = writeln!(
+        out,
+        "{:<44} {:>16.2} {:>16.2}  <= 1.5 (new: {:.2} task runs taken inline per record)",
+        "kernel events per source record",
+        per_record(&old),
+        per_record(&new),
+        new.inline as f64 / new.records.max(1) as f64
+    );
+    let _ = writeln!(
+        out,
+        "{:<44} {:>16.0} {:>16.0}  faster ({:.2}x); bare heap loop doing the new run's events: {:.0} records/s",
+        "source records per wall second",
+        rate(&old),
+        rate(&new),
+        rate(&new) / rate(&old).max(1e-9),
+        new.records as f64 / bare_s.max(1e-9)
+    );
+    let p1 = timed_run(&parallelism_scenario(1, 2));
+    let p64 = timed_run(&parallelism_scenario(64, 2));
+    let per = |r: &(f64, u64, usize, u64)| r.0 / r.2.max(1) as f64;
+    let _ = writeln!(
+        out,
+        "{:<44} {:>16} {:>15.2}x  <= 1.5x (one round of 2 s; `--only parallelism` takes the best of 3)",
+        "time per record, parallelism 64 / 1",
+        "2.7x (issue)",
+        per(&p64) / per(&p1)
+    );
+    let _ = writeln!(
+        out,
+        "{:<44} {:>16} {:>16}  <= 32",
+        "bytes per traced event",
+        "40 (issue)",
+        std::mem::size_of::<sim::recording::TraceEvent>()
+    );
+    let latency0 = network_latency_p50_ms(0);
+    let latency100 = network_latency_p50_ms(100);
+    let _ = writeln!(
+        out,
+        "{:<44} {:>13.1} ms {:>13.1} ms  visible (source -> sink, p50; old = buffer timeout 0, new = 100 ms)",
+        "network latency of a record", latency0, latency100
+    );
+    let (seeds, seeds_s) = seeds_run(60);
+    let _ = writeln!(
+        out,
+        "{:<44} {:>16} {:>16.0}  >= 4 508 (2x the s2 baseline; `--only seeds` runs 200 seeds)",
+        "seeds per minute, one core",
+        "2 254 (README)",
+        seeds as f64 * 60.0 / seeds_s.max(1e-9)
+    );
+    let _ = writeln!(out, "trace hashes: old {:#018x}, new {:#018x}", old.hash, new.hash);
     out
 }
 
@@ -259,6 +396,16 @@ const SWEEP_SCENARIO: &str = r#"Scenario(
 
 /// Seeds per minute on one core: each seed is a fault run plus its fault-free reference and the
 /// oracle's comparison (what `sweep` does per seed).
+/// `seeds` seeds of the sweep benchmark: how many, and the wall seconds they took.
+fn seeds_run(seeds: u64) -> (u64, f64) {
+    let scenario = Arc::new(Scenario::parse(SWEEP_SCENARIO, "(benchmark)").expect("valid"));
+    let start = Instant::now();
+    for seed in 1..=seeds {
+        let _ = sim::run::check_seed(&scenario, seed);
+    }
+    (seeds, start.elapsed().as_secs_f64())
+}
+
 pub fn seeds_per_minute(seeds: u64) -> String {
     let scenario = Arc::new(Scenario::parse(SWEEP_SCENARIO, "(benchmark)").expect("valid"));
     let start = Instant::now();
@@ -287,7 +434,8 @@ mod tests {
     fn every_benchmark_scenario_is_admitted() {
         let longest = super::scenario_text(crate::MAX_BENCH_SECONDS);
         let wide = super::parallelism_scenario(64, crate::MAX_BENCH_SECONDS);
-        for text in [longest, wide, super::overhead_scenario("None"), super::SWEEP_SCENARIO.to_string()] {
+        let old = super::scenario_text_with(crate::MAX_BENCH_SECONDS, super::PER_RECORD_NETWORK);
+        for text in [longest, old, wide, super::overhead_scenario("None"), super::SWEEP_SCENARIO.to_string()] {
             let scenario = sim::Scenario::parse(&text, "(benchmark)").expect("admitted for one run");
             if text.contains("seeds per minute") {
                 scenario.admit(sim::scenario::budget::Command::Sweep { jobs: 1 }).expect("a seed's check admitted");

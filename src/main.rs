@@ -233,6 +233,8 @@ enum BenchKind {
     Seeds,
     /// Parallelism 64 against 1 on the same records.
     Parallelism,
+    /// Issue 11's done-means table: each target's old and new figure, measured in one run.
+    Targets,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -277,6 +279,9 @@ fn main() -> ExitCode {
             }
             if matches!(only, BenchKind::All | BenchKind::Seeds) {
                 out!("{}", bench::seeds_per_minute(200));
+            }
+            if matches!(only, BenchKind::All | BenchKind::Targets) {
+                out!("{}", bench::targets(seconds.min(10)));
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -113,19 +113,40 @@ pub struct SourceState {
     /// minimum over active partitions, without a scan per record. Kept in step by
     /// [`SourceState::sync`] wherever a partition's generator or idleness changes.
     watermarks: MinTree<(bool, EventTimeMs)>,
+    /// Per partition `(idle, last record's processing time)`: the root is the active partition
+    /// that goes idle first, so the idleness deadline needs no scan per record.
+    activity: MinTree<(bool, ProcTimeNs)>,
 }
 
 impl SourceState {
     fn new(partitions: Vec<PartitionReader>, strategy: WatermarkStrategy, now_ns: ProcTimeNs) -> Self {
         let watermarks = MinTree::new(partitions.iter().map(|p| (p.idle, p.generator.current())).collect());
-        SourceState { partitions, strategy, explicit_next: 0, next_periodic_ns: now_ns, exhausted: false, watermarks }
+        let activity = MinTree::new(partitions.iter().map(|p| (p.idle, p.last_record_ns)).collect());
+        SourceState {
+            partitions,
+            strategy,
+            explicit_next: 0,
+            next_periodic_ns: now_ns,
+            exhausted: false,
+            watermarks,
+            activity,
+        }
     }
     fn sync(&mut self, index: usize) {
         let p = &self.partitions[index];
         self.watermarks.set(index, (p.idle, p.generator.current()));
+        self.activity.set(index, (p.idle, p.last_record_ns));
     }
     fn sync_all(&mut self) {
         self.watermarks = MinTree::new(self.partitions.iter().map(|p| (p.idle, p.generator.current())).collect());
+        self.activity = MinTree::new(self.partitions.iter().map(|p| (p.idle, p.last_record_ns)).collect());
+    }
+    /// The active partition that falls idle first under `timeout_ms`: (its index, its deadline).
+    fn next_idle_deadline(&self, timeout_ms: u64) -> Option<(usize, ProcTimeNs)> {
+        match self.activity.min() {
+            Some((index, (false, last_ns))) => Some((index, last_ns.saturating_add(ms_to_ns(timeout_ms)))),
+            _ => None,
+        }
     }
     /// The minimum watermark over active partitions (`None`: all idle, or none).
     fn active_watermark(&self) -> Option<EventTimeMs> {
@@ -648,14 +669,7 @@ impl Subtask {
         }
         match &source.strategy {
             WatermarkStrategy::BoundedOutOfOrderness { emission, idle_timeout_ms, .. } => {
-                let idle_check = idle_timeout_ms.and_then(|t| {
-                    source
-                        .partitions
-                        .iter()
-                        .filter(|p| !p.idle)
-                        .map(|p| p.last_record_ns.saturating_add(ms_to_ns(t)))
-                        .min()
-                });
+                let idle_check = idle_timeout_ms.and_then(|t| source.next_idle_deadline(t).map(|(_, at)| at));
                 match emission {
                     // Flink's periodic emitter ticks every interval but only emits a watermark
                     // that advanced. Ticks that cannot change anything are skipped, so idle
@@ -718,12 +732,12 @@ impl Subtask {
                         next_grid_point(source.next_periodic_ns, interval_ns, now_ns.saturating_add(1));
                 }
                 if let Some(timeout_ms) = idle_timeout_ms {
-                    for i in 0..source.partitions.len() {
-                        let p = &mut source.partitions[i];
-                        if !p.idle && now_ns >= p.last_record_ns.saturating_add(ms_to_ns(timeout_ms)) {
-                            p.idle = true;
-                            source.sync(i);
+                    while let Some((i, deadline)) = source.next_idle_deadline(timeout_ms) {
+                        if now_ns < deadline {
+                            break;
                         }
+                        source.partitions[i].idle = true;
+                        source.sync(i);
                     }
                 }
                 let all_idle = source.all_idle();

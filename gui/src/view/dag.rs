@@ -506,7 +506,7 @@ mod tests {
             name: "backpressure",
             duration_ms: 3_000,
             cluster: (task_managers: 2, slots_per_task_manager: 1),
-            network: (channel_capacity: 20),
+            network: (channel_capacity: 2),
             source: Generator((partitions: 1, rate_per_s: 2_000, keys: 4)),
             pipeline: [
                 Source(name: "src", parallelism: 1),
