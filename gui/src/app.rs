@@ -1106,7 +1106,9 @@ impl App {
         }
         if let Some(storm) = &mut self.storm {
             egui::CentralPanel::default().show(ui, |ui| {
-                egui::ScrollArea::vertical().show(ui, |ui| panels::storm::storm_ui(ui, storm));
+                // The outcome tab scrolls its own table; the topology tab scrolls as a whole.
+                let height = ui.available_height();
+                egui::ScrollArea::vertical().show(ui, |ui| panels::storm::storm_ui(ui, storm, height));
             });
             self.finish_frame(actions, ui);
             return;

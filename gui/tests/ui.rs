@@ -527,6 +527,67 @@ fn the_workbench_marks_timeouts_and_finds_a_timed_out_tuple() {
     assert!(h.state().storm.is_none() && h.state().session.is_some());
 }
 
+/// A Storm run's outcome: the duplicates found by the filter, one duplicate's provenance followed
+/// to the timeout that made the spout replay it; its spout message's link selects that tuple.
+#[test]
+fn a_storm_duplicate_is_found_by_the_filter_and_its_provenance_leads_to_the_timeout() {
+    let mut h = harness(ScenarioSource::File(scenario_file("storm-timeout-storm.ron")));
+    h.run_steps(1);
+    h.get_by_label_contains("Outcome (").click();
+    h.run_steps(2);
+    h.get_by_label("Only what differs").click();
+    h.run_steps(1);
+    let storm = h.state().storm.as_ref().expect("the Storm view");
+    assert!(!storm.filter.shows(gui::view::ledger::Status::Exact));
+    let dups = storm.ledger.count(gui::view::ledger::Status::Duplicate);
+    assert!(dups > 0 && dups == storm.ledger.outcome.duplicate_rows.len(), "{}", storm.ledger.counts_text());
+    assert!(h.query_by_label(&format!("{dups} duplicate")).is_some(), "the count is on top");
+    h.get_all_by_label("duplicate").next().expect("a duplicate line").click();
+    h.run_steps(2);
+    let storm = h.state().storm.as_ref().unwrap();
+    let chain = storm.provenance.as_ref().and_then(|(_, p)| p.clone()).expect("a chain");
+    let step = |title: &str| chain.steps.iter().find(|s| s.title == title).and_then(|s| s.time_ns).expect(title);
+    let (timeout, message) = (step("Timeout"), step("Spout message"));
+    h.get_by_label_contains("Timeout: ").click_accesskit();
+    h.run_steps(1);
+    let storm = h.state().storm.as_ref().unwrap();
+    assert_eq!(storm.cursor_ns, timeout);
+    assert!(storm.events.iter().any(|e| e.kind == sim::recording::TraceKind::StormTimeout && e.time_ns == timeout));
+    // The spout message's link selects the tuple emitted then: its tree timed out.
+    h.get_by_label_contains("Spout message: ").click_accesskit();
+    h.run_steps(1);
+    h.get_by_label("Topology and tuple trees").click();
+    h.run_steps(2);
+    let storm = h.state().storm.as_ref().unwrap();
+    assert_eq!(storm.cursor_ns, message);
+    h.state_mut().storm.as_mut().unwrap().set_cursor(u64::MAX);
+    h.run_steps(1);
+    let tree = h.state().storm.as_ref().unwrap().frame().tree.expect("the message's tuple is selected");
+    assert_eq!((tree.tuple.emitted_ns, tree.status), (message, gui::view::storm::TreeStatus::TimedOut));
+}
+
+/// Storm word count under acking: an over-counted window's provenance leads to the worker crash
+/// that made the spout re-read its records.
+#[test]
+fn a_storm_over_counted_window_leads_to_the_crash() {
+    let mut h = harness(ScenarioSource::File(scenario_file("storm-word-count.ron")));
+    h.run_steps(1);
+    h.get_by_label_contains("Outcome (").click();
+    h.run_steps(2);
+    h.get_by_label("Only what differs").click();
+    h.run_steps(1);
+    h.get_all_by_label("wrong value").next().expect("a wrong line").click();
+    h.run_steps(2);
+    h.get_by_label_contains("Crash: ").click_accesskit();
+    h.run_steps(1);
+    let storm = h.state().storm.as_ref().unwrap();
+    assert!(storm
+        .events
+        .iter()
+        .any(|e| e.kind == sim::recording::TraceKind::NodeCrashed && e.time_ns == storm.cursor_ns));
+    h.get_by_label_contains("Re-read: ");
+}
+
 /// An app that records in slices of a few thousand events per frame (as the web build would),
 /// so that a recording spans frames and its progress can be watched.
 fn sliced_harness(source: ScenarioSource) -> Harness<'static, App> {
