@@ -255,6 +255,9 @@ pub struct Session {
     /// Per run: what its fault schedule is ("faults from the file", a fork's label).
     pub schedule_labels: Vec<String>,
     /// Per run: its rows against the fault-free reference (built when first shown).
+    /// The scenario's tour stops placed in the shown run (an event's stop where it happened
+    /// there).
+    pub tour: Vec<sim::scenario::tour::Placed>,
     pub ledgers: Vec<Option<Ledger>>,
     /// Fault-free reference rows, per scenario variant (shared by the runs of that variant).
     references: Vec<(Arc<Scenario>, Arc<Seen>)>,
@@ -304,7 +307,9 @@ impl Session {
     ) -> Session {
         let scenario = run.scenario.clone();
         let charts = vec![plots::all(&run.final_world)];
+        let tour = crate::view::tour::place(&scenario, &run);
         Session {
+            tour,
             layout: DagLayout::build(&scenario),
             base,
             variant,
@@ -366,6 +371,7 @@ impl Session {
             self.scenario = self.runs[i].scenario.clone();
             self.variant = self.variants[i];
             self.frame = None;
+            self.tour = crate::view::tour::place(&self.scenario, &self.runs[i]);
         }
     }
 
@@ -731,7 +737,7 @@ impl App {
             return;
         };
         let before = tour.shown;
-        if let Some(at) = tour.advance(&session.scenario.tour, self.time.cursor_ns) {
+        if let Some(at) = tour.advance(&session.tour, self.time.cursor_ns) {
             self.time.cursor_ns = at;
             self.time.playing = false;
         }
@@ -1027,7 +1033,7 @@ impl App {
             }
             Action::TourStart => {
                 if let Some(session) = &self.session {
-                    if let Some((state, at)) = crate::view::tour::TourState::start(&session.scenario.tour) {
+                    if let Some((state, at)) = crate::view::tour::TourState::start(&session.tour) {
                         self.tour = Some(state);
                         self.time.playing = false;
                         self.time.apply(Command::Seek(at), session.run());
@@ -1036,14 +1042,14 @@ impl App {
                 }
             }
             Action::TourNext => {
-                let next = self.session.as_ref().zip(self.tour.as_ref()).and_then(|(s, t)| t.next_at(&s.scenario.tour));
+                let next = self.session.as_ref().zip(self.tour.as_ref()).and_then(|(s, t)| t.next_at(&s.tour));
                 if next.is_some() {
                     self.time.playing = true;
                 }
             }
             Action::TourJump(k) => {
                 if let (Some(session), Some(tour)) = (&self.session, &mut self.tour) {
-                    if let Some(at) = tour.jump(&session.scenario.tour, k) {
+                    if let Some(at) = tour.jump(&session.tour, k) {
                         self.time.playing = false;
                         self.time.apply(Command::Seek(at), session.run());
                         self.highlight_tour_stop();

@@ -588,6 +588,51 @@ fn a_storm_over_counted_window_leads_to_the_crash() {
     h.get_by_label_contains("Re-read: ");
 }
 
+/// The tour on a fork: a crash clicked at 1 s shifts checkpoint 3 and everything after it; the
+/// stops that name an event (a checkpoint, the file's crashes, the restarts) stand where it
+/// happens in the fork, and playback pauses there.
+#[test]
+fn a_guided_tour_plays_on_a_fork() {
+    let mut h = harness(ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")));
+    h.run_steps(1);
+    h.get_by_label("Faults and outcomes").click();
+    h.run_steps(1);
+    h.state_mut().apply(Action::Time(Command::Seek(1_000_000_000)));
+    h.run_steps(1);
+    h.get_by_label("Crash tm-0").click();
+    h.run_steps(2);
+    let session = h.state().session.as_ref().unwrap();
+    assert_eq!(session.shown, 1, "the fork is shown");
+    let (stops, placed) = (session.scenario.tour.clone(), session.tour.clone());
+    let run = session.run();
+    let when = |e| sim::scenario::tour::event_time(e, &run.trace, &run.final_world.fault_fired_at);
+    let mut moved = 0;
+    for (stop, p) in stops.iter().zip(&placed) {
+        if let Some(t) = stop.event.and_then(when) {
+            assert_eq!(p.at_ns, t.max(p.at_ns), "{stop:?}");
+            moved += usize::from(Some(p.at_ns) != stop.at_ns);
+        }
+    }
+    assert!(moved >= 3, "the fork's events are elsewhere than the written times: {placed:?}");
+    h.get_by_label("Play tour").click();
+    h.run_steps(2);
+    assert_eq!(h.state().time.cursor_ns, placed[0].at_ns);
+    for (k, stop) in placed.iter().enumerate().skip(1) {
+        h.get_by_label("Next stop").click();
+        h.run_steps(1);
+        // Bounded: a stop is a few virtual seconds away at the suggested speed.
+        for _ in 0..2_000 {
+            if !h.state().time.playing {
+                break;
+            }
+            h.run_steps(1);
+        }
+        assert_eq!(h.state().tour.as_ref().map(|t| t.shown), Some(k), "stop {k}");
+        assert_eq!(h.state().time.cursor_ns, stop.at_ns, "playback paused at stop {k} of the fork");
+    }
+    assert!(h.state().tour.as_ref().unwrap().finished);
+}
+
 /// An app that records in slices of a few thousand events per frame (as the web build would),
 /// so that a recording spans frames and its progress can be watched.
 fn sliced_harness(source: ScenarioSource) -> Harness<'static, App> {
@@ -867,7 +912,8 @@ fn a_guided_tour_plays_to_the_end() {
     h.get_by_label("Play tour").click();
     h.run_steps(2);
     assert_eq!(h.state().tour.as_ref().map(|t| t.shown), Some(0));
-    assert_eq!(h.state().time.cursor_ns, stops[0].at_ns);
+    let placed = h.state().session.as_ref().unwrap().tour.clone();
+    assert_eq!(h.state().time.cursor_ns, placed[0].at_ns);
     assert!(h.query_by_label(&stops[0].caption).is_some(), "the caption is shown");
     let clicks0 = h.state().session.as_ref().unwrap().scenario.plan.subtasks.iter().position(|s| s.name == "clicks[0]");
     assert_eq!(h.state().selected, clicks0, "the stop's highlight is selected");
@@ -883,7 +929,10 @@ fn a_guided_tour_plays_to_the_end() {
         }
         let app = h.state();
         assert_eq!(app.tour.as_ref().map(|t| t.shown), Some(k), "stop {k}");
-        assert_eq!(app.time.cursor_ns, stop.at_ns, "playback paused at stop {k}");
+        assert_eq!(app.time.cursor_ns, placed[k].at_ns, "playback paused at stop {k}");
+        if stop.event.is_none() {
+            assert_eq!(stop.at_ns, Some(placed[k].at_ns), "a stop without an event: at its written time");
+        }
         if let Some(sim::scenario::tour::Highlight::Node(n)) = stop.highlight.filter(|_| k == 1) {
             let session = app.session.as_ref().unwrap();
             let on = app.selected.map(|s| session.scenario.placement[s] as usize + 1);
@@ -896,7 +945,7 @@ fn a_guided_tour_plays_to_the_end() {
     assert!(h.query_by_label("Next stop").is_none());
     h.get_by_label("Previous stop").click();
     h.run_steps(2);
-    assert_eq!(h.state().time.cursor_ns, stops[stops.len() - 2].at_ns);
+    assert_eq!(h.state().time.cursor_ns, placed[stops.len() - 2].at_ns);
     h.get_by_label("End tour").click();
     h.run_steps(2);
     assert!(h.state().tour.is_none(), "{:?}", h.state().tour);

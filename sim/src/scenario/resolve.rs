@@ -225,7 +225,14 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
     }
 
     let pipeline_result = pipeline;
-    let tour = super::tour::resolve(&raw.tour, &pipeline_result.plan, cluster.task_managers, max_run_ms, loc)?;
+    let tour = super::tour::resolve(
+        &raw.tour,
+        &pipeline_result.plan,
+        cluster.task_managers,
+        max_run_ms,
+        raw.faults.len(),
+        loc,
+    )?;
     let mut scenario = Scenario {
         name: super::error::printable(&raw.name),
         description: super::error::printable(&raw.description),
@@ -274,6 +281,7 @@ fn fault_timing(f: &FaultSpec) -> (Option<(u64, &'static str)>, Option<(u64, &'s
     match f {
         FaultSpec::Crash { at, .. } => match at {
             CrashPoint::At(t) => (None, Some((t.0.max(0) as u64, "Crash.at.At"))),
+            CrashPoint::AtNs(t) => (None, Some((*t / 1_000_000, "Crash.at.AtNs"))),
             CrashPoint::OnCheckpointTrigger(n) => (Some((*n, "Crash.at.OnCheckpointTrigger")), None),
             CrashPoint::WhileAligning { checkpoint, .. } => {
                 (Some((*checkpoint, "Crash.at.WhileAligning.checkpoint")), None)
