@@ -589,7 +589,7 @@ pub struct App {
     pub path_text: String,
     pub seed_text: String,
     /// The last scenario or seed error, shown until the next successful load.
-    pub error: Option<String>,
+    pub error: Option<crate::error::LoadError>,
     pub session: Option<Session>,
     pub time: TimeControl,
     pub selected: Option<usize>,
@@ -600,14 +600,14 @@ pub struct App {
     /// The size of slide exports (pixels).
     pub export_size: (u32, u32),
     /// The outcome of the last export.
-    pub export_status: Option<Result<String, String>>,
+    pub export_status: Option<Result<String, crate::error::WriteError>>,
     /// Where "Save / export" writes (named in the UI), the files' name stem (empty: one made
     /// from the scenario and the run), whether files already there may be replaced, and how the
     /// last save or export went.
     pub save_dir: String,
     pub save_name: String,
     pub save_replace: bool,
-    pub save_status: Vec<Result<String, String>>,
+    pub save_status: Vec<Result<String, crate::error::WriteError>>,
     /// The knobs of the fault buttons.
     pub faults: FaultSettings,
     /// Which lines of the outcome table to show.
@@ -808,7 +808,7 @@ impl App {
                 let purpose = Purpose::Load { base, seed, source, then_variant };
                 self.start(what, recorder, purpose);
             }
-            Err(e) => self.error = Some(e.to_string()),
+            Err(e) => self.error = Some(e.into()),
         }
     }
 
@@ -932,10 +932,7 @@ impl App {
                         // Shown once the new run is recorded (see `finish_recording`).
                         self.load_then(source, Some(seed), variant);
                     }
-                    Err(_) => {
-                        self.error =
-                            Some(format!("seed: `{}` is not a whole number from 0 to {}", self.seed_text, u64::MAX))
-                    }
+                    Err(_) => self.error = Some(crate::error::LoadError::Seed { text: self.seed_text.clone() }),
                 }
             }
             Action::ShowRun(i) => {

@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::error::WriteError;
 use engine::sink::SinkKind;
 use sim::atomic_write::{self, Overwrite};
 use sim::external::StoredRow;
@@ -136,23 +137,12 @@ fn policy(replace: bool) -> Overwrite {
 }
 
 /// Write `text` to `path` atomically (the folder is created); what was written, in words.
-pub fn write(path: &Path, text: &str, replace: bool) -> Result<String, String> {
+pub fn write(path: &Path, text: &str, replace: bool) -> Result<String, WriteError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|e| WriteError::create_folder(dir, e))?;
     }
-    atomic_write::write_bytes(path, text.as_bytes(), policy(replace)).map_err(|e| refused_text(path, e))?;
+    atomic_write::write_bytes(path, text.as_bytes(), policy(replace)).map_err(|e| WriteError::write(path, e))?;
     Ok(format!("wrote {}", path.display()))
-}
-
-fn refused_text(path: &Path, e: std::io::Error) -> String {
-    let text = e.to_string();
-    // The library's hint names the command line's flag; here it is the checkbox.
-    let text = text.replace("use --force to replace it", "tick \"Replace existing files\" to replace it");
-    if text.contains(&path.display().to_string()) {
-        text
-    } else {
-        format!("{}: {text}", path.display())
-    }
 }
 
 /// Write the run's trace for Perfetto (Chrome trace format) to `path`.
@@ -161,13 +151,13 @@ pub fn write_trace(
     trace: &[sim::recording::TraceEvent],
     path: &Path,
     replace: bool,
-) -> Result<String, String> {
+) -> Result<String, WriteError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|e| WriteError::create_folder(dir, e))?;
     }
     // The trace writer replaces a regular file; ask first whether one may be.
-    atomic_write::check_target(path, policy(replace)).map_err(|e| refused_text(path, e))?;
-    sim::export::write_trace_file(scenario, trace, path).map_err(|e| refused_text(path, e))
+    atomic_write::check_target(path, policy(replace)).map_err(|e| WriteError::write(path, e))?;
+    sim::export::write_trace_file(scenario, trace, path).map_err(|e| WriteError::write(path, e))
 }
 
 #[cfg(test)]
@@ -266,7 +256,8 @@ mod tests {
         let path = dir.join("x.ron");
         write(&path, "one", false).expect("a new file");
         let refused = write(&path, "two", false).expect_err("already there");
-        assert!(refused.contains("Replace existing files"), "{refused}");
+        assert!(refused.is_refused(), "{refused:?}");
+        assert!(refused.to_string().contains("Replace existing files"), "{refused}");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "one");
         write(&path, "two", true).expect("replaced when asked");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "two");

@@ -126,8 +126,9 @@ fn a_broken_scenario_file_shows_its_error_and_keeps_the_old_run() {
     h.state_mut().path_text = path.display().to_string();
     h.get_by_label("Open").click();
     h.run_steps(2);
-    let error = h.state().error.clone().expect("the error is kept for display");
+    let error = h.state().error.as_ref().expect("the error is kept for display").to_string();
     assert!(error.contains("broken.ron:"), "{error}");
+    assert!(matches!(h.state().error, Some(gui::error::LoadError::Scenario(_))));
     assert!(h.query_by_label_contains("Could not load").is_some());
     assert_eq!(h.state().session.as_ref().unwrap().source, ScenarioSource::Embedded);
     std::fs::remove_dir_all(&dir).unwrap();
@@ -147,7 +148,9 @@ fn rerun_with_another_seed_records_another_run() {
     h.state_mut().seed_text = "seven".into();
     h.get_by_label("Re-run").click();
     h.run_steps(1);
-    assert!(h.state().error.as_deref().is_some_and(|e| e.starts_with("seed:")));
+    let error = h.state().error.as_ref().expect("a seed error");
+    assert!(matches!(error, gui::error::LoadError::Seed { text } if text == "seven"), "{error:?}");
+    assert!(error.to_string().starts_with("seed: `seven`"), "{error}");
 }
 
 #[test]
@@ -875,7 +878,9 @@ fn a_saved_fork_reloads_to_the_same_run_and_exports_its_output() {
     // Saving again does not replace it unasked.
     h.get_by_label_contains("Save as scenario file").click();
     h.run_steps(1);
-    assert!(matches!(h.state().save_status.as_slice(), [Err(e)] if e.contains("already exists")));
+    assert!(
+        matches!(h.state().save_status.as_slice(), [Err(e)] if e.is_refused() && e.to_string().contains("already exists"))
+    );
     assert_eq!(std::fs::read_to_string(&path).unwrap(), saved);
     h.get_by_label("Export sink output (CSV + JSON)").click();
     h.run_steps(1);
