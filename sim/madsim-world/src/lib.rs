@@ -462,6 +462,9 @@ enum Envelope {
     Trigger {
         attempt: u32,
         checkpoint_id: u64,
+        /// When the coordinator triggered it: the barriers carry it (the aligned-checkpoint
+        /// timeout counts from here).
+        triggered_ns: u64,
         subtasks: Vec<SubtaskId>,
     },
     /// `attempt`: the job's attempt when sent; tasks deployed later do not get it.
