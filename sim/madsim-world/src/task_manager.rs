@@ -375,6 +375,7 @@ impl TaskManager {
                 Output::Note(Note::Finished) => {
                     link.queue(JOB_MANAGER, Envelope::Finished { attempt: task.attempt, subtask: id })
                 }
+                Output::Note(Note::AlignmentTimedOut { .. }) => shared.ext().alignments_timed_out += 1,
                 Output::Note(note) => {
                     note_late(&note, &mut shared.ext().late_sources);
                 }
