@@ -55,6 +55,9 @@ pub fn scenario_text(
         (g, Some(mut c)) => {
             c.mode = g;
             c.unaligned &= g == Guarantee::ExactlyOnce;
+            if !c.unaligned {
+                c.aligned_checkpoint_timeout_ms = None;
+            }
             Some(c)
         }
     };

@@ -112,9 +112,12 @@ mod tests {
     /// The shipped tours parse, and every highlight selects something or names the job manager.
     #[test]
     fn the_shipped_tours_parse() {
-        for name in
-            ["crash-during-checkpoint.ron", "streaming-systems-lateness.ron", "unaligned-under-backpressure.ron"]
-        {
+        for name in [
+            "crash-during-checkpoint.ron",
+            "streaming-systems-lateness.ron",
+            "unaligned-under-backpressure.ron",
+            "aligned-timeout-under-backpressure.ron",
+        ] {
             let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(name);
             let s = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
             assert!(s.tour.len() >= 5, "{name}: {} stops", s.tour.len());

@@ -637,6 +637,11 @@ pub struct Checkpoints {
     /// in the snapshot as channel state).
     #[serde(default)]
     pub unaligned: bool,
+    /// Unaligned only: Flink's `execution.checkpointing.aligned-checkpoint-timeout`. Each
+    /// checkpoint starts aligned; a subtask still aligning this long after the checkpoint was
+    /// triggered switches it to unaligned. `Some(0)` (or absent): always unaligned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aligned_checkpoint_timeout_ms: Option<u64>,
 }
 fn exactly_once() -> Guarantee {
     Guarantee::ExactlyOnce

@@ -133,6 +133,23 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
                 "unaligned checkpoints exist for exactly-once only: at-least-once never blocks, so there is nothing to unalign",
             ));
         }
+        if let Some(t) = c.aligned_checkpoint_timeout_ms {
+            if !c.unaligned {
+                return Err(loc.error(
+                    "checkpoints.aligned_checkpoint_timeout_ms",
+                    "the aligned-checkpoint timeout switches a checkpoint from aligned to unaligned: it needs `unaligned: true` (without it every checkpoint stays aligned)",
+                ));
+            }
+            if t >= c.timeout_ms {
+                return Err(loc.error(
+                    "checkpoints.aligned_checkpoint_timeout_ms",
+                    format!(
+                        "an alignment timing out after {t} ms never switches to unaligned: the checkpoint itself is aborted at timeout_ms ({} ms); choose less than timeout_ms",
+                        c.timeout_ms
+                    ),
+                ));
+            }
+        }
     }
     let guarantee = match &raw.model {
         // Storm's guarantee comes from its settings, not from checkpoints.
