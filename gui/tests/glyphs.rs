@@ -1,7 +1,9 @@
-//! Every character the workbench draws is in the fonts it ships with (egui's defaults: Ubuntu
-//! Light, Hack, Noto Emoji and the emoji icon font). A missing glyph draws as a box for the
-//! student (and egui_kittest refuses it): the labels' strings in `gui/src` and the shipped
-//! scenarios' names, descriptions and tour captions are scanned here.
+//! Every character the workbench draws is in the fonts it ships with: egui's default
+//! proportional family is Ubuntu Light plus egui's icons (the emoji fonts are a feature this
+//! build does not enable, and Hack serves only monospace text, so "→" and "▶" draw as boxes). A
+//! missing glyph draws as a box for the student (and egui_kittest refuses it): the labels'
+//! strings in `gui/src` and the shipped scenarios' names, descriptions and tour captions are
+//! scanned here.
 
 use egui::epaint::text::{FontDefinitions, Fonts, TextOptions};
 use egui::{FontFamily, FontId};

@@ -67,7 +67,7 @@ pub fn alignment_ui(ui: &mut egui::Ui, session: &Session, frame: &Frame, actions
                 match (row.checkpoint, row.started_ns) {
                     (Some(cp), Some(at)) => {
                         let how = if row.timed_out {
-                            ", timed out → unaligned".to_string()
+                            ", timed out, so unaligned".to_string()
                         } else if let Some(deadline) = row.times_out_at_ns {
                             format!(", aligned until {}", time_text(scenario, deadline))
                         } else {
