@@ -337,14 +337,20 @@ impl World {
             let elements = packet.messages.len() as u32;
             self.network.channels[channel].unread.push_back(elements);
         }
+        let mut barrier = false;
         for message in packet.messages {
             if let Message::Barrier(b) = &message {
+                barrier = true;
                 let task = &mut self.tasks[to];
                 if task.barrier_seen_ns.is_none_or(|(cp, _)| cp < b.checkpoint_id) {
                     task.barrier_seen_ns = Some((b.checkpoint_id, now));
                 }
             }
             self.tasks[to].subtask.push_input(info.input_index, message);
+        }
+        if barrier {
+            // A barrier's arrival may start the aligned-checkpoint timeout's timer.
+            self.arm_timer(to);
         }
         Some(to)
     }
