@@ -179,7 +179,7 @@ pub fn targets(seconds: u64) -> String {
         "issue 11 targets ({seconds} virtual seconds of the event benchmark, {} source records; old = per-record network rebuilt in this run: {PER_RECORD_NETWORK}, every run queued)",
         new.records
     );
-    let _ = writeln!(out, "{:<44} {:>16} {:>16}  {}", "target", "old", "new", "goal");
+    let _ = writeln!(out, "{:<44} {:>16} {:>16}  goal", "target", "old", "new");
     let _ = writeln!(
         out,
         "{:<44} {:>16.2} {:>16.2}  <= 1.5 (new: {:.2} task runs taken inline per record)",
@@ -218,7 +218,7 @@ pub fn targets(seconds: u64) -> String {
     let latency100 = network_latency_p50_ms(100);
     let _ = writeln!(
         out,
-        "{:<44} {:>13.1} ms {:>13.1} ms  visible (source -> sink, p50; old = buffer timeout 0, new = 100 ms)",
+        "{:<44} {:>13.2} ms {:>13.2} ms  visible (source -> sink, p50; old = buffer timeout 0, new = 100 ms)",
         "network latency of a record", latency0, latency100
     );
     let (seeds, seeds_s) = seeds_run(60);
