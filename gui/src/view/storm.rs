@@ -764,7 +764,8 @@ fn storm_why(status: Status, trident: bool, acking: bool, causes: &[Cause], coun
         Status::Wrong | Status::Missing if !acking && !trident => "With acking off nothing tracks a tuple: what the dead worker held (open windows, tuples in flight) is gone and the spout never sends it again.".into(),
         Status::Wrong => "Some records were counted more or fewer times than without faults.".into(),
         Status::Missing => "The result the run without faults shows never reached the sink here.".into(),
-        Status::Unexpected => "The run without faults never shows this key and window with this value: the failure split a window's records between two firings (a bolt restarted with empty state).".into(),
+        Status::Unexpected if crash => "A bolt restarted with empty state, its watermark starting again from nothing: records re-read after the crash, of a window that had already fired (or that the run without faults dropped as late), were counted into a new firing of that window. The run without faults never shows this key and window with this value.".into(),
+        Status::Unexpected => "The run without faults never shows this key and window with this value: the window's records were split between two firings.".into(),
     }
 }
 
@@ -864,6 +865,10 @@ mod tests {
         }
         assert!(at(&p, "Spout message") < at(&p, "Crash") && at(&p, "Crash") < at(&p, "Re-read"));
         assert!(p.why.contains("spout died"), "{}", p.why);
+        // The windows fired again by the bolt that restarted: their chain goes to the crash too.
+        let unexpected = s.ledger.rows.iter().position(|l| l.status == Status::Unexpected).expect("an unexpected row");
+        let p = s.provenance_of(unexpected).expect("a chain");
+        assert!(titles(&p).contains(&"Crash") && p.why.contains("restarted with empty state"), "{p:?}");
     }
 
     #[test]
