@@ -41,7 +41,8 @@ mod exit {
     pub const CHECK_FAILED: u8 = 1;
     /// The command line or the scenario file is wrong (clap's usage errors use 2 too).
     pub const BAD_INPUT: u8 = 2;
-    /// The job did not finish: stalled, time limit (`max_run_ms`), or the restart strategy gave up.
+    /// The job did not finish: stalled, time limit (`max_run_ms`), or it failed (no restart
+    /// strategy, or the restart strategy gave up).
     pub const NOT_FINISHED: u8 = 3;
     /// An invariant was violated: a bug in streamlab, please report it with the seed.
     pub const INVARIANT: u8 = 4;
@@ -54,7 +55,7 @@ const EXIT_CODES: &str = "Exit codes (every command):
   1  a check failed: a guarantee's promise broken (or a declared outcome not met), a failing
      seed in a sweep, two runs of one seed that differ, nothing to shrink
   2  the command line or the scenario file is wrong
-  3  the job did not finish: stalled, time limit (max_run_ms), or the restart strategy gave up
+  3  the job did not finish: stalled, time limit (max_run_ms), or it failed (no restart strategy, or it gave up)
   4  an invariant was violated: a bug in streamlab (report it with the seed)
   5  any other error (a file could not be read or written)
 When several apply, the highest wins.";
@@ -548,7 +549,7 @@ fn compare(
     }
     if let Some(r) = reports.iter().find(|r| r.stop != sim::StopReason::JobFinished) {
         eprintln!(
-            "{} with a {} sink did not finish ({:?}); replay: {}",
+            "{} with a {} sink did not finish ({}); replay: {}",
             r.guarantee.label(),
             r.sink.label(),
             r.stop,
@@ -694,7 +695,7 @@ fn finish_run(
         eprintln!(
             "exit code {code}: {} (see `streamlab --help`); reproduce: {}",
             if code == exit::NOT_FINISHED {
-                format!("the {what} did not finish ({:?})", judgement.stop)
+                format!("the {what} did not finish ({})", judgement.stop)
             } else {
                 format!("the oracle found {:?}", judgement.class)
             },

@@ -29,13 +29,8 @@ pub fn summary(result: &RunResult) -> String {
     let world = &result.world;
     let scenario = &world.scenario;
     let mut out = String::new();
-    let stop = match result.stop {
-        StopReason::JobFinished => "job finished",
-        StopReason::Stalled => "stalled (nothing left to do, job not finished)",
-        StopReason::TimeLimit => "time limit (max_run_ms) reached",
-        StopReason::JobFailed => "job failed (the restart strategy gave up)",
-        StopReason::InvariantViolated => "INVARIANT VIOLATED",
-    };
+    let stop = result.stop.to_string();
+    let stop = stop.as_str();
     let at = world.finished_at_ns.filter(|_| result.stop == StopReason::JobFinished).unwrap_or(world.now_ns());
     stop_lines(&mut out, scenario, stop, at, world.events_processed, &world.recorder, world.log.len());
     let attempts = world.counters_per_attempt();
@@ -247,7 +242,7 @@ pub fn compare_table(reports: &[crate::run::VariantReport]) -> String {
             if r.verdict { "PASS" } else { "FAIL" }
         );
         if r.stop != StopReason::JobFinished {
-            let _ = writeln!(out, "{:<14}   ^ run stopped: {:?}", "", r.stop);
+            let _ = writeln!(out, "{:<14}   ^ run stopped: {}", "", r.stop);
         }
         for v in &r.violations {
             let _ = writeln!(out, "{:<14}   ^ INVARIANT VIOLATED: {v}", "");
@@ -286,7 +281,7 @@ pub fn storm_summary(run: &crate::storm::StormRun) -> String {
         StopReason::JobFinished => "topology finished (every spout tuple done)",
         StopReason::Stalled => "stalled (nothing left to do, topology not finished)",
         StopReason::TimeLimit => "time limit (max_run_ms) reached",
-        StopReason::JobFailed => "failed",
+        StopReason::JobFailed(_) => "failed",
         StopReason::InvariantViolated => "INVARIANT VIOLATED",
     };
     let at = world.finished_at_ns.unwrap_or(world.now_ns());

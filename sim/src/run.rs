@@ -492,7 +492,7 @@ pub fn check_with_faults(scenario: &Arc<Scenario>, seed: u64, faults: Vec<Fault>
             failures.push(format!("{name}: invariant violated: {v}"));
         }
         if r.stop != StopReason::JobFinished {
-            failures.push(format!("{name}: run stopped: {:?}", r.stop));
+            failures.push(format!("{name}: run stopped: {}", r.stop));
         }
     }
     SeedCheck { seed, reports, failures }

@@ -91,11 +91,15 @@ pub fn transport_ui(ui: &mut egui::Ui, session: &Session, time: &TimeControl, ac
             picker.response.labelled_by(label.id);
             ui.separator();
         }
+        let failed;
         let stop = match run.stop {
             StopReason::JobFinished => "the job finished",
             StopReason::Stalled => "the job stalled (nothing left to do, not finished)",
             StopReason::TimeLimit => "the time limit was reached",
-            StopReason::JobFailed => "the restart strategy gave up (the job failed)",
+            StopReason::JobFailed(cause) => {
+                failed = format!("the job failed: {cause}");
+                &failed
+            }
             StopReason::InvariantViolated => "an engine invariant was violated (a bug: see the trace)",
         };
         ui.small(format!(

@@ -43,6 +43,7 @@ use crate::invariants::{CommitInvariant, TaskInvariants};
 use crate::job::task::{
     apply_sink_effect, checkpoint_completed, deploy_subtask, note_late, persist_snapshot, HighWater, SourceRead,
 };
+pub use crate::job::JobFailure;
 use crate::job::{Failover, JobMaster};
 use crate::kernel::{EventQueue, SimRng, Stream, TimeNs};
 use crate::recording::{
@@ -130,10 +131,23 @@ pub enum StopReason {
     Stalled,
     /// Reached the scenario's `max_run_ms`.
     TimeLimit,
-    /// The restart strategy gave up.
-    JobFailed,
+    /// The job failed for good (no restart strategy, or it gave up): see [`JobFailure`].
+    JobFailed(JobFailure),
     /// An invariant check failed: a bug in the engine (see `World::violations`).
     InvariantViolated,
+}
+
+impl std::fmt::Display for StopReason {
+    /// What the command line prints after `stopped:`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StopReason::JobFinished => f.write_str("job finished"),
+            StopReason::Stalled => f.write_str("stalled (nothing left to do, job not finished)"),
+            StopReason::TimeLimit => f.write_str("time limit (max_run_ms) reached"),
+            StopReason::JobFailed(cause) => write!(f, "job failed: {cause}"),
+            StopReason::InvariantViolated => f.write_str("INVARIANT VIOLATED"),
+        }
+    }
 }
 
 /// A broken invariant, with when and where.
@@ -230,7 +244,7 @@ impl World {
         faults: Vec<Fault>,
         log: Arc<SourceLog>,
     ) -> World {
-        let job = JobMaster::new(&scenario, 0, true);
+        let job = JobMaster::new(&scenario, seed, 0, true);
         let first = job.first_deployment();
         let storage = CheckpointStorage::default();
         let tasks = (0..scenario.plan.subtasks.len())

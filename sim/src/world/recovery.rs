@@ -168,9 +168,9 @@ impl World {
         let (tasks, attempt, aborted, restart_after_ns, failed) = match self.job.on_failure(node, &placement, now) {
             Failover::Ignored => return,
             Failover::Restart { tasks, attempt, restart_after_ns, aborted } => {
-                (tasks, attempt, aborted, restart_after_ns, false)
+                (tasks, attempt, aborted, restart_after_ns, None)
             }
-            Failover::Failed { tasks, attempt, aborted } => (tasks, attempt, aborted, None, true),
+            Failover::Failed { tasks, attempt, aborted, cause } => (tasks, attempt, aborted, None, Some(cause)),
         };
         self.recorder.record(now, TraceKind::FailureDetected, node as u32, 0, 0, 0);
         for &id in &tasks {
@@ -184,8 +184,8 @@ impl World {
         if let Some(event) = aborted {
             self.on_checkpoint_event(event, now);
         }
-        if failed {
-            self.stop = Some(StopReason::JobFailed);
+        if let Some(cause) = failed {
+            self.stop = Some(StopReason::JobFailed(cause));
         } else if let Some(delay_ns) = restart_after_ns {
             self.queue.schedule(now + delay_ns, Event::JobRestart);
         }
@@ -204,12 +204,12 @@ impl World {
             });
             match back.min() {
                 Some(t) => self.queue.schedule(t + 1, Event::JobRestart),
-                None if down == JOB_MANAGER => self.stop = Some(StopReason::JobFailed),
+                None if down == JOB_MANAGER => self.stop = Some(StopReason::JobFailed(JobFailure::JobManagerLost)),
                 None => {
                     // Redeploy on the surviving task managers, round robin (spare capacity assumed).
                     let alive: Vec<NodeId> = (1..self.nodes.len()).filter(|&n| self.nodes[n].alive).collect();
                     if alive.is_empty() {
-                        self.stop = Some(StopReason::JobFailed);
+                        self.stop = Some(StopReason::JobFailed(JobFailure::NoTaskManagerLeft));
                         return;
                     }
                     let nodes = &self.nodes;
