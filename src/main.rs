@@ -300,7 +300,7 @@ fn main() -> ExitCode {
 /// The exit code of one run held to its promise: 4 for a broken invariant, 3 for a job that did
 /// not finish, 1 for a broken promise, else 0.
 fn verdict_code(judgement: &sim::run::Judgement) -> u8 {
-    if judgement.violations > 0 || judgement.stop == sim::StopReason::InvariantViolated {
+    if judgement.violations > 0 || matches!(judgement.stop, sim::StopReason::InvariantViolated(_)) {
         exit::INVARIANT
     } else if judgement.stop != sim::StopReason::JobFinished {
         exit::NOT_FINISHED
@@ -382,7 +382,7 @@ fn replay(
         outln!("charts: {written}");
     }
     for v in &result.world.violations {
-        eprintln!("INVARIANT VIOLATED at {} ns: {}", v.time_ns, v.message);
+        eprintln!("INVARIANT VIOLATED at {} ns: {}", v.time_ns, v.violation);
         code = exit::INVARIANT;
     }
     if code != exit::OK {
@@ -617,7 +617,7 @@ fn run(
                 "INVARIANT VIOLATED at {} ns in {:?}: {}",
                 v.time_ns,
                 v.subtask.map(|s| &scenario.plan.subtasks[s].name),
-                v.message
+                v.violation
             );
         }
         eprintln!("reproduce with seed {seed}: {}", rerun_command("run", &scenario, seed, swarm));

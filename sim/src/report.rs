@@ -282,7 +282,7 @@ pub fn storm_summary(run: &crate::storm::StormRun) -> String {
         StopReason::Stalled => "stalled (nothing left to do, topology not finished)",
         StopReason::TimeLimit => "time limit (max_run_ms) reached",
         StopReason::JobFailed(_) => "failed",
-        StopReason::InvariantViolated => "INVARIANT VIOLATED",
+        StopReason::InvariantViolated(_) => "INVARIANT VIOLATED",
     };
     let at = world.finished_at_ns.unwrap_or(world.now_ns());
     stop_lines(&mut out, scenario, stop, at, world.events_processed, &world.recorder, world.log.len());

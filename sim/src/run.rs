@@ -266,7 +266,7 @@ pub fn run_variant(
         latency_p99_ns: oracle::percentile(&mut latencies, 99).unwrap_or(0),
         restarts: world.restarts(),
         stop,
-        violations: world.violations.iter().map(|v| v.message.clone()).collect(),
+        violations: world.violations.iter().map(|v| v.violation.to_string()).collect(),
         faults_not_injected: faults_not_injected(world),
         trace_hash: world.recorder.hash(),
         runtime: Runtime::Flink,

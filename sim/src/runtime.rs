@@ -36,13 +36,24 @@ use crate::run::{
 };
 use crate::scenario::{Guarantee, Runtime, Scenario};
 
+/// Why a model cannot run a scenario's pipeline ([`FaultToleranceModel::can_run`]).
+#[derive(Debug, thiserror::Error)]
+pub enum CannotRun {
+    /// A rule of the model refuses the value at `field` (the scenario format's path).
+    #[error("{field}: {message}")]
+    Refused { field: String, message: String },
+    /// The scenario, rewritten for the model, does not resolve.
+    #[error(transparent)]
+    Scenario(crate::scenario::ScenarioError),
+}
+
 /// A fault-tolerance model `compare`, `sweep` and `shrink` can drive (see the module docs).
 pub trait FaultToleranceModel: Sync {
     /// Which runtime this is: the scenario's `model`, and the rows' `runtime` column.
     fn runtime(&self) -> Runtime;
 
     /// Whether this model can run `scenario`'s pipeline; if not, why (one line).
-    fn can_run(&self, scenario: &Scenario) -> Result<(), String>;
+    fn can_run(&self, scenario: &Scenario) -> Result<(), CannotRun>;
 
     /// The (guarantee, sink) rows `compare` shows for this model, before the variants the
     /// scenario declares expectations for.
@@ -66,7 +77,7 @@ impl FaultToleranceModel for FlinkBarriers {
     fn runtime(&self) -> Runtime {
         Runtime::Flink
     }
-    fn can_run(&self, _scenario: &Scenario) -> Result<(), String> {
+    fn can_run(&self, _scenario: &Scenario) -> Result<(), CannotRun> {
         Ok(()) // every scenario that loads is a Flink job
     }
     fn compared_variants(&self, _scenario: &Scenario) -> Vec<(Guarantee, SinkKind)> {
@@ -94,7 +105,7 @@ impl FaultToleranceModel for StormAcking {
     fn runtime(&self) -> Runtime {
         Runtime::Storm
     }
-    fn can_run(&self, scenario: &Scenario) -> Result<(), String> {
+    fn can_run(&self, scenario: &Scenario) -> Result<(), CannotRun> {
         if scenario.runtime() == Runtime::Storm {
             return Ok(());
         }
@@ -109,8 +120,8 @@ impl FaultToleranceModel for StormAcking {
         let text = String::new();
         let loc = crate::scenario::error::Locator::new(&scenario.file, &text);
         crate::scenario::storm::check(&raw, &loc).map_err(|e| match e {
-            crate::scenario::ScenarioError::Invalid { field, message, .. } => format!("{field}: {message}"),
-            other => other.to_string(),
+            crate::scenario::ScenarioError::Invalid { field, message, .. } => CannotRun::Refused { field, message },
+            other => CannotRun::Scenario(other),
         })
     }
     fn compared_variants(&self, scenario: &Scenario) -> Vec<(Guarantee, SinkKind)> {

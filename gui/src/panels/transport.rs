@@ -100,7 +100,7 @@ pub fn transport_ui(ui: &mut egui::Ui, session: &Session, time: &TimeControl, ac
                 failed = format!("the job failed: {cause}");
                 &failed
             }
-            StopReason::InvariantViolated => "an engine invariant was violated (a bug: see the trace)",
+            StopReason::InvariantViolated(_) => "an engine invariant was violated (a bug: see the trace)",
         };
         ui.small(format!(
             "seed {} · {} kernel events · {} trace events · run ends because {stop} · snapshots every {} events ({} kept)",

@@ -189,8 +189,12 @@ impl TaskManager {
                 }
                 let fresh = deploy_subtask(&scenario, &ext.storage, id, plan, now);
                 if let Some(cp) = fresh.missing_state {
-                    ext.violations
-                        .push(format!("attempt {}: no state of subtask {id} in checkpoint {cp}", plan.attempt));
+                    let violation = sim::invariants::InvariantViolation::MissingRestoredState {
+                        attempt: plan.attempt,
+                        subtask: id,
+                        checkpoint: cp,
+                    };
+                    ext.violations.push(violation.to_string());
                 }
                 ext.in_flight_restored += fresh.restored_in_flight.iter().map(|&n| n as u64).sum::<u64>();
                 self.min_attempt[id] = plan.attempt;

@@ -46,8 +46,8 @@ impl World {
         );
         let aligned = self.scenario.checkpoint_config().is_some_and(|c| c.mode == CheckpointMode::ExactlyOnce);
         let inputs = self.scenario.plan.subtasks[id].inputs.len();
-        if let Err(message) = self.tasks[id].checks.on_step(&step, inputs, aligned) {
-            self.violate(now, Some(id), message);
+        if let Err(violation) = self.tasks[id].checks.on_step(&step, inputs, aligned) {
+            self.violate(now, Some(id), violation);
         }
         if step.kind != MessageKind::Barrier {
             self.note_activity(now);

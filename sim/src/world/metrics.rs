@@ -61,8 +61,8 @@ impl OpenBucket {
 impl World {
     // ---- invariants ---------------------------------------------------------------------------
 
-    pub(super) fn violate(&mut self, now: TimeNs, subtask: Option<SubtaskId>, message: String) {
-        self.violations.push(Violation { time_ns: now, subtask, message });
+    pub(super) fn violate(&mut self, now: TimeNs, subtask: Option<SubtaskId>, violation: InvariantViolation) {
+        self.violations.push(Violation { time_ns: now, subtask, violation });
     }
 
     // ---- metrics ------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ use serde::Serialize;
 
 use crate::external::{CheckpointStorage, SinkStore, SourceLog};
 use crate::faults::{Fault, Trigger};
+pub use crate::invariants::InvariantViolation;
 use crate::invariants::{CommitInvariant, TaskInvariants};
 use crate::job::task::{
     apply_sink_effect, checkpoint_completed, deploy_subtask, note_late, persist_snapshot, HighWater, SourceRead,
@@ -133,8 +134,9 @@ pub enum StopReason {
     TimeLimit,
     /// The job failed for good (no restart strategy, or it gave up): see [`JobFailure`].
     JobFailed(JobFailure),
-    /// An invariant check failed: a bug in the engine (see `World::violations`).
-    InvariantViolated,
+    /// An invariant check failed: a bug in the engine. The first violation (all of them, with
+    /// time and subtask: `World::violations`).
+    InvariantViolated(InvariantViolation),
 }
 
 impl std::fmt::Display for StopReason {
@@ -145,7 +147,7 @@ impl std::fmt::Display for StopReason {
             StopReason::Stalled => f.write_str("stalled (nothing left to do, job not finished)"),
             StopReason::TimeLimit => f.write_str("time limit (max_run_ms) reached"),
             StopReason::JobFailed(cause) => write!(f, "job failed: {cause}"),
-            StopReason::InvariantViolated => f.write_str("INVARIANT VIOLATED"),
+            StopReason::InvariantViolated(v) => write!(f, "INVARIANT VIOLATED: {v}"),
         }
     }
 }
@@ -155,7 +157,7 @@ impl std::fmt::Display for StopReason {
 pub struct Violation {
     pub time_ns: TimeNs,
     pub subtask: Option<SubtaskId>,
-    pub message: String,
+    pub violation: InvariantViolation,
 }
 
 /// Options that do not change what happens, only what is kept.
@@ -409,8 +411,8 @@ impl World {
         }
         self.events_processed += 1;
         self.handle(now, event);
-        if !self.violations.is_empty() {
-            self.stop = Some(StopReason::InvariantViolated);
+        if let Some(first) = self.violations.first() {
+            self.stop = Some(StopReason::InvariantViolated(first.violation));
         }
         true
     }

@@ -110,8 +110,8 @@ impl World {
         let to = self.scenario.plan.channels[channel].to;
         let arrival = self.transit_arrival(self.tasks[from].node, self.tasks[to].node, now);
         let arrival = self.network.enqueue(channel, arrival);
-        if let Err(message) = self.tasks[from].checks.on_send(channel, &message) {
-            self.violate(now, Some(from), message);
+        if let Err(violation) = self.tasks[from].checks.on_send(channel, &message) {
+            self.violate(now, Some(from), violation);
         }
         let (kind, payload) = match &message {
             Message::Record(r) => (TraceKind::SendRecord, r.value),

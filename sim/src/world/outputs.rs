@@ -24,8 +24,8 @@ impl World {
 
     pub(super) fn on_snapshot(&mut self, id: SubtaskId, report: engine::subtask::SnapshotReport, now: TimeNs) {
         let checkpoint_id = report.checkpoint_id;
-        if let Err(message) = self.tasks[id].checks.on_snapshot(checkpoint_id) {
-            self.violate(now, Some(id), message);
+        if let Err(violation) = self.tasks[id].checks.on_snapshot(checkpoint_id) {
+            self.violate(now, Some(id), violation);
         }
         let stop_the_world = self.scenario.snapshot_style() == SnapshotStyle::StopTheWorld;
         let task = &mut self.tasks[id];
@@ -86,8 +86,8 @@ impl World {
             _ => None,
         };
         let scenario = Arc::clone(&self.scenario);
-        for message in apply_sink_effect(&scenario, &mut self.sink_store, &mut self.commits, id, effect, now) {
-            self.violate(now, Some(id), message);
+        for violation in apply_sink_effect(&scenario, &mut self.sink_store, &mut self.commits, id, effect, now) {
+            self.violate(now, Some(id), violation);
         }
         for i in self.sink_store.take_newly_visible() {
             let latency_ms = now.saturating_sub(self.sink_store.rows[i].row.ingest_ns) / 1_000_000;

@@ -242,11 +242,9 @@ impl World {
         for &id in &plan.tasks {
             let deployed = deploy_subtask(&scenario, &self.checkpoint_storage, id, &plan, now);
             if let Some(cp) = deployed.missing_state {
-                self.violate(
-                    now,
-                    Some(id),
-                    format!("attempt {}: no state of subtask {id} in checkpoint {cp}", plan.attempt),
-                );
+                let violation =
+                    InvariantViolation::MissingRestoredState { attempt: plan.attempt, subtask: id, checkpoint: cp };
+                self.violate(now, Some(id), violation);
             }
             // Restored in-flight data re-enters the channels: it occupies their buffers.
             for (input, &messages) in deployed.restored_in_flight.iter().enumerate() {
