@@ -47,9 +47,7 @@ use crate::job::task::{
 pub use crate::job::JobFailure;
 use crate::job::{Failover, JobMaster};
 use crate::kernel::{EventQueue, SimRng, Stream, TimeNs};
-use crate::recording::{
-    CheckpointOutcome, CheckpointStats, MetricsBucket, Recorder, SubtaskCheckpointStats, TraceKind,
-};
+use crate::recording::{CheckpointOutcome, CheckpointStats, MetricsBucket, Payload, Recorder, SubtaskCheckpointStats};
 use crate::scenario::{NodeId, Scenario, SnapshotStyle, JOB_MANAGER};
 use crate::source_cursor::SourceCursor;
 use crate::time_use::TimeUse;
@@ -526,12 +524,12 @@ impl World {
             }
             Event::FaultStart { fault } => self.start_fault(fault as usize, now),
             Event::FaultEnd { fault } => {
-                self.recorder.record(now, TraceKind::NetworkFault, 0, fault, 0, 0);
+                self.recorder.record_payload(now, 0, 0, Payload::NetworkFault { fault, node_a: 0, node_b: 0 });
             }
             Event::NodeBack { node } => {
                 let node = node as usize;
                 self.nodes[node].alive = true;
-                self.recorder.record(now, TraceKind::NodeRestarted, node as u32, 0, 0, 0);
+                self.recorder.record_payload(now, node as u32, 0, Payload::NodeRestarted);
             }
             Event::FailureDetected { node, incarnation } => {
                 if self.nodes[node as usize].incarnation == incarnation {

@@ -1,6 +1,7 @@
 //! The world's own tests.
 
 use super::*;
+use crate::recording::TraceKind;
 use engine::checkpoint::AbortReason;
 
 const TWO_INPUTS: &str = r#"Scenario(
