@@ -90,11 +90,11 @@ impl FaultToleranceModel for FlinkBarriers {
         variants: &[(Guarantee, SinkKind)],
         faults: &[Fault],
     ) -> Vec<VariantReport> {
-        if variants.is_empty() {
-            return Vec::new();
-        }
-        let reference = reference_run(scenario, seed);
-        variants.iter().map(|&(g, s)| run_variant(scenario, seed, g, s, faults.to_vec(), &reference)).collect()
+        judge_variants(
+            variants,
+            || reference_run(scenario, seed),
+            |g, s, reference| run_variant(scenario, seed, g, s, faults.to_vec(), reference),
+        )
     }
 }
 
@@ -141,12 +141,26 @@ impl FaultToleranceModel for StormAcking {
         variants: &[(Guarantee, SinkKind)],
         faults: &[Fault],
     ) -> Vec<VariantReport> {
-        if variants.is_empty() {
-            return Vec::new();
-        }
-        let reference = storm_reference_run(scenario, seed);
-        variants.iter().map(|&(g, s)| run_storm_variant(scenario, seed, g, s, faults.to_vec(), &reference)).collect()
+        judge_variants(
+            variants,
+            || storm_reference_run(scenario, seed),
+            |g, s, reference| run_storm_variant(scenario, seed, g, s, faults.to_vec(), reference),
+        )
     }
+}
+
+/// What every model's `reports` does: run the fault-free `reference` once (not at all when there
+/// is nothing to judge), then each variant against it with `run`.
+fn judge_variants<R>(
+    variants: &[(Guarantee, SinkKind)],
+    reference: impl FnOnce() -> R,
+    run: impl Fn(Guarantee, SinkKind, &R) -> VariantReport,
+) -> Vec<VariantReport> {
+    if variants.is_empty() {
+        return Vec::new();
+    }
+    let reference = reference();
+    variants.iter().map(|&(g, s)| run(g, s, &reference)).collect()
 }
 
 /// A Storm sink bolt writes plain or idempotent; a two-phase-commit sink becomes plain.

@@ -67,7 +67,7 @@ pub(crate) async fn job_manager(shared: Arc<Shared>) {
             return;
         }
         let deadline = earliest(jm.next_deadline(now), link.next_deadline());
-        idle(&shared, &signal, deadline, &mut spins).await;
+        idle(shared.start, &signal, deadline, &mut spins).await;
     }
 }
 

@@ -78,7 +78,7 @@ pub(crate) async fn task_manager(shared: Arc<Shared>, me: NodeId) {
         }
         link.flush(now).await;
         let deadline = earliest(earliest(tm.next_wake(now), Some(tm.next_heartbeat_ns)), link.next_deadline());
-        idle(&shared, &signal, deadline, &mut spins).await;
+        idle(shared.start, &signal, deadline, &mut spins).await;
     }
 }
 
