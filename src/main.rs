@@ -586,90 +586,37 @@ fn run(
         Format::Text => outln!("{header}"),
         Format::Json => eprintln!("{header}"),
     }
-    if scenario.runtime() == sim::scenario::Runtime::Storm {
-        return run_storm(&scenario, seed, format, check_determinism, swarm);
-    }
-    let options = RunOptions { keep_trace: false, ..RunOptions::default() };
-    let result = sim::run_scenario(scenario.clone(), seed, options);
-    let judgement = sim::run::judge(&scenario, seed, &result);
+    // The scenario's model runs it (`sim::runtime`): no per-model branch here.
+    let model = sim::runtime::model(scenario.runtime());
+    let run = model.run(&scenario, seed);
     match format {
         Format::Text => {
             outln!("\n== summary ==");
-            out!("{}", report::summary(&result));
-            for f in sim::run::faults_not_injected(&result.world) {
-                outln!("{f}");
+            out!("{}", run.summary);
+            for note in &run.notes {
+                outln!("{note}");
             }
-            outln!("oracle vs the fault-free reference: {}", judgement.describe(scenario.guarantee));
-            outln!("\n== sink output ({} visible rows) ==", result.visible_rows().len());
-            out!("{}", report::rows_text(&result));
+            outln!("{}", run.oracle_line);
+            outln!("\n== sink output ({} visible rows) ==", run.rows_json.len());
+            out!("{}", run.rows_text);
         }
         Format::Json => {
-            eprint!("{}", report::summary(&result));
-            eprintln!("oracle vs the fault-free reference: {}", judgement.describe(scenario.guarantee));
-            for row in result.visible_rows() {
-                outln!("{}", serde_json::to_string(&report::row_json(&result, row)).context("serialising a row")?);
+            eprint!("{}", run.summary);
+            eprintln!("{}", run.oracle_line);
+            for row in &run.rows_json {
+                outln!("{}", serde_json::to_string(row).context("serialising a row")?);
             }
         }
     }
-    if !result.world.violations.is_empty() {
-        for v in &result.world.violations {
-            eprintln!(
-                "INVARIANT VIOLATED at {} ns in {:?}: {}",
-                v.time_ns,
-                v.subtask.map(|s| &scenario.plan.subtasks[s].name),
-                v.violation
-            );
+    if !run.violations.is_empty() {
+        for v in &run.violations {
+            eprintln!("{v}");
         }
         eprintln!("reproduce with seed {seed}: {}", rerun_command("run", &scenario, seed, swarm));
         return Ok(ExitCode::from(exit::INVARIANT));
     }
-    let again_hash = check_determinism.then(|| sim::run_scenario(scenario.clone(), seed, options).trace_hash());
-    Ok(finish_run(&scenario, seed, swarm, &judgement, result.trace_hash(), again_hash, "job"))
-}
-
-/// `run` for a scenario whose model is Storm: the topology's summary, the oracle against the
-/// Storm reference, the sink rows.
-fn run_storm(
-    scenario: &Arc<Scenario>,
-    seed: u64,
-    format: Format,
-    check_determinism: bool,
-    swarm: bool,
-) -> anyhow::Result<ExitCode> {
-    let result = sim::storm::run_storm(scenario.clone(), seed, false);
-    let judgement = sim::run::judge_storm(scenario, seed, &result);
-    let label = format!("storm {}", scenario.guarantee.label());
-    match format {
-        Format::Text => {
-            outln!("\n== summary ==");
-            out!("{}", report::storm_summary(&result));
-            outln!(
-                "oracle vs the Storm topology's fault-free run ({label}): {}",
-                judgement.describe(scenario.guarantee)
-            );
-            outln!("\n== sink output ({} visible rows) ==", result.visible_rows().len());
-            out!("{}", report::storm_rows_text(&result));
-        }
-        Format::Json => {
-            eprint!("{}", report::storm_summary(&result));
-            eprintln!("oracle vs the fault-free reference: {}", judgement.describe(scenario.guarantee));
-            for row in result.visible_rows() {
-                let value = serde_json::json!({
-                    "sink": scenario.plan.operators[row.sink].name,
-                    "key": scenario.key_name(row.row.key),
-                    "window_start_ms": row.row.window.map(|w| w.start_ms),
-                    "window_end_ms": row.row.window.map(|w| w.end_ms),
-                    "timestamp_ms": row.row.timestamp_ms,
-                    "value": row.row.value,
-                    "firing": row.row.firing.label(),
-                    "emit_time_ms": row.visible_ns.unwrap_or(row.written_ns) / 1_000_000,
-                });
-                outln!("{}", serde_json::to_string(&value).context("serialising a row")?);
-            }
-        }
-    }
-    let again_hash = check_determinism.then(|| sim::storm::run_storm(scenario.clone(), seed, false).trace_hash());
-    Ok(finish_run(scenario, seed, swarm, &judgement, result.trace_hash(), again_hash, "topology"))
+    let again_hash = check_determinism.then(|| model.trace_hash(&scenario, seed));
+    Ok(finish_run(&scenario, seed, swarm, &run.judgement, run.trace_hash, again_hash, run.what))
 }
 
 /// The end of `run`: the determinism check (when a second run's hash is given) and the exit code

@@ -27,9 +27,13 @@
 //! Every model's rows carry their [`Runtime`] (`compare`'s first column); a pipeline that several
 //! models can run shows them side by side with `compare --model all`.
 
+use std::sync::Arc;
+
 use engine::sink::SinkKind;
 
 use crate::faults::Fault;
+use crate::report;
+use crate::run::{judge, judge_storm, Judgement};
 use crate::run::{
     own_sink, reference_run, run_storm_variant, run_variant, storm_reference_run, VariantReport, COMPARED_VARIANTS,
     STORM_VARIANTS,
@@ -59,6 +63,13 @@ pub trait FaultToleranceModel: Sync {
     /// scenario declares expectations for.
     fn compared_variants(&self, scenario: &Scenario) -> Vec<(Guarantee, SinkKind)>;
 
+    /// One run of `scenario` as `streamlab run` shows it: summary, verdict against this model's
+    /// fault-free reference, sink rows (`main.rs` prints it, whatever the model).
+    fn run(&self, scenario: &Arc<Scenario>, seed: u64) -> RunReport;
+
+    /// The trace hash of a run of `scenario` (what `run --check-determinism` compares).
+    fn trace_hash(&self, scenario: &Arc<Scenario>, seed: u64) -> u64;
+
     /// Run each of `variants` with `faults` and judge it against this model's fault-free
     /// reference (run once for all of them).
     fn reports(
@@ -68,6 +79,26 @@ pub trait FaultToleranceModel: Sync {
         variants: &[(Guarantee, SinkKind)],
         faults: &[Fault],
     ) -> Vec<VariantReport>;
+}
+
+/// One run as `streamlab run` prints it ([`FaultToleranceModel::run`]).
+#[derive(Debug)]
+pub struct RunReport {
+    /// The summary block (why and when the run stopped, counters).
+    pub summary: String,
+    /// Lines between the summary and the verdict (faults never injected, ...).
+    pub notes: Vec<String>,
+    /// "oracle vs ...: <verdict>".
+    pub oracle_line: String,
+    /// The visible sink rows as a table, and one JSON object per row.
+    pub rows_text: String,
+    pub rows_json: Vec<serde_json::Value>,
+    pub judgement: Judgement,
+    pub trace_hash: u64,
+    /// Broken invariants, one line each (time, subtask, what).
+    pub violations: Vec<String>,
+    /// What ran: "job" or "topology".
+    pub what: &'static str,
 }
 
 /// Flink's asynchronous barrier snapshots.
@@ -82,6 +113,32 @@ impl FaultToleranceModel for FlinkBarriers {
     }
     fn compared_variants(&self, _scenario: &Scenario) -> Vec<(Guarantee, SinkKind)> {
         COMPARED_VARIANTS.to_vec()
+    }
+    fn run(&self, scenario: &Arc<Scenario>, seed: u64) -> RunReport {
+        let result = crate::run_scenario(scenario.clone(), seed, quiet());
+        let judgement = judge(scenario, seed, &result);
+        let world = &result.world;
+        RunReport {
+            summary: report::summary(&result),
+            notes: crate::run::faults_not_injected(world),
+            oracle_line: format!("oracle vs the fault-free reference: {}", judgement.describe(scenario.guarantee)),
+            rows_text: report::rows_text(&result),
+            rows_json: result.visible_rows().into_iter().map(|row| report::row_json(&result, row)).collect(),
+            trace_hash: result.trace_hash(),
+            violations: world
+                .violations
+                .iter()
+                .map(|v| {
+                    let subtask = v.subtask.map(|s| &scenario.plan.subtasks[s].name);
+                    format!("INVARIANT VIOLATED at {} ns in {subtask:?}: {}", v.time_ns, v.violation)
+                })
+                .collect(),
+            judgement,
+            what: "job",
+        }
+    }
+    fn trace_hash(&self, scenario: &Arc<Scenario>, seed: u64) -> u64 {
+        crate::run_scenario(scenario.clone(), seed, quiet()).trace_hash()
     }
     fn reports(
         &self,
@@ -134,6 +191,28 @@ impl FaultToleranceModel for StormAcking {
             .map(|&g| (g, storm_sink(own_sink(scenario))))
             .collect()
     }
+    fn run(&self, scenario: &Arc<Scenario>, seed: u64) -> RunReport {
+        let result = crate::storm::run_storm(scenario.clone(), seed, false);
+        let judgement = judge_storm(scenario, seed, &result);
+        let label = format!("storm {}", scenario.guarantee.label());
+        RunReport {
+            summary: report::storm_summary(&result),
+            notes: Vec::new(),
+            oracle_line: format!(
+                "oracle vs the Storm topology's fault-free run ({label}): {}",
+                judgement.describe(scenario.guarantee)
+            ),
+            rows_text: report::storm_rows_text(&result),
+            rows_json: result.visible_rows().into_iter().map(|row| report::storm_row_json(scenario, row)).collect(),
+            trace_hash: result.trace_hash(),
+            violations: Vec::new(),
+            judgement,
+            what: "topology",
+        }
+    }
+    fn trace_hash(&self, scenario: &Arc<Scenario>, seed: u64) -> u64 {
+        crate::storm::run_storm(scenario.clone(), seed, false).trace_hash()
+    }
     fn reports(
         &self,
         scenario: &Scenario,
@@ -147,6 +226,11 @@ impl FaultToleranceModel for StormAcking {
             |g, s, reference| run_storm_variant(scenario, seed, g, s, faults.to_vec(), reference),
         )
     }
+}
+
+/// A run that keeps no trace (only its hash).
+fn quiet() -> crate::RunOptions {
+    crate::RunOptions { keep_trace: false, ..crate::RunOptions::default() }
 }
 
 /// What every model's `reports` does: run the fault-free `reference` once (not at all when there
