@@ -301,6 +301,30 @@ fn absurd_times_are_refused_before_they_overflow_anything() {
     check_invalid(&text, "checkpoints.interval_ms", "18446744073709551615", "outside the allowed 0 ..= 100000000000");
 }
 
+/// The aligned-checkpoint timeout only makes sense for unaligned checkpoints, and below the
+/// checkpoint's own timeout.
+#[test]
+fn an_aligned_checkpoint_timeout_without_unaligned_checkpoints_is_refused() {
+    let with = |checkpoints: &str| {
+        VALID.replace(
+            "    name: \"errors test\",",
+            &format!("    name: \"errors test\",\n    checkpoints: {checkpoints},"),
+        )
+    };
+    let text = with("(interval_ms: 1_000, aligned_checkpoint_timeout_ms: 30)");
+    check_invalid(&text, "checkpoints.aligned_checkpoint_timeout_ms", "30", "needs `unaligned: true`");
+    let text = with("(interval_ms: 1_000, mode: AtLeastOnce, aligned_checkpoint_timeout_ms: 30)");
+    check_invalid(&text, "checkpoints.aligned_checkpoint_timeout_ms", "30", "needs `unaligned: true`");
+    let text = with("(interval_ms: 1_000, timeout_ms: 2_000, unaligned: true, aligned_checkpoint_timeout_ms: 2_500)");
+    check_invalid(&text, "checkpoints.aligned_checkpoint_timeout_ms", "2_500", "choose less than timeout_ms");
+    let text = with("(interval_ms: 1_000, unaligned: true, aligned_checkpoint_timeout_ms: 30)");
+    let scenario = Scenario::parse(&text, FILE).expect("valid");
+    assert_eq!(scenario.checkpoint_config().and_then(|c| c.aligned_timeout_ns), Some(30_000_000));
+    let text = with("(interval_ms: 1_000, unaligned: true, aligned_checkpoint_timeout_ms: 0)");
+    let scenario = Scenario::parse(&text, FILE).expect("0: always unaligned, as in Flink");
+    assert_eq!(scenario.checkpoint_config().and_then(|c| c.aligned_timeout_ns), None);
+}
+
 // ---- machine-readable output and exit codes (issue 8, items 10 and 11) --------------------
 
 /// Write `text` as a scenario file in a fresh directory and return its path.

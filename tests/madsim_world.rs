@@ -247,6 +247,29 @@ fn unaligned_checkpoints_restore_in_flight_data_on_madsim() {
     assert!(restored > 0, "some restore brought in-flight data back ({failovers} failovers)");
 }
 
+/// The aligned-checkpoint timeout on madsim: checkpoints start aligned and switch to unaligned
+/// after 3 ms; the switch happens on madsim's own timers and network, and restores stay exact.
+#[test]
+fn aligned_checkpoint_timeout_keeps_exactly_once_on_madsim() {
+    let mut timed_out = 0;
+    let mut failures = Vec::new();
+    for sink in [SinkKind::TwoPhaseCommit, SinkKind::Idempotent] {
+        let mut base = load("swarm.ron").without_faults().with_variant(Guarantee::ExactlyOnce, Some(sink));
+        let settings = base.checkpoint_settings.as_mut().expect("swarm.ron checkpoints");
+        settings.unaligned = true;
+        settings.aligned_checkpoint_timeout_ms = Some(3);
+        let scenario = Arc::new(base);
+        assert_eq!(scenario.checkpoint_config().and_then(|c| c.aligned_timeout_ns), Some(3_000_000));
+        for seed in 1..=8 {
+            let (problem, run) = check_exactly_once(&scenario, seed);
+            timed_out += run.alignments_timed_out;
+            failures.extend(problem.map(|p| format!("{sink:?}: {p}")));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(timed_out > 0, "some alignment timed out on madsim");
+}
+
 /// madsim is deterministic: the same seed (and faults) gives the same run, row for row and
 /// timestamp for timestamp; another seed gives another run.
 #[test]

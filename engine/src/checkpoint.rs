@@ -40,6 +40,32 @@ pub struct PendingAlignment {
     /// Per input: has barrier `checkpoint_id` arrived (or has the input finished)?
     pub seen: Vec<bool>,
     pub started_ns: ProcTimeNs,
+    /// Does this alignment block the inputs that delivered the barrier? Exactly-once: always;
+    /// unaligned: never; unaligned with an aligned-checkpoint timeout: until it times out.
+    pub blocking: bool,
+}
+
+/// How a subtask's snapshot for one checkpoint was taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum SnapshotAlignment {
+    /// After every input delivered its barrier in order (aligned; at-least-once's tracking; a
+    /// source, which has no inputs).
+    Aligned,
+    /// At the first barrier, which overtook the queued data (unaligned checkpoints).
+    Unaligned,
+    /// Started aligned; the aligned-checkpoint timeout expired and the subtask switched this
+    /// checkpoint to unaligned.
+    TimedOut,
+}
+
+impl SnapshotAlignment {
+    pub fn label(self) -> &'static str {
+        match self {
+            SnapshotAlignment::Aligned => "aligned",
+            SnapshotAlignment::Unaligned => "unaligned",
+            SnapshotAlignment::TimedOut => "timed out → unaligned",
+        }
+    }
 }
 
 /// Counts barriers per input (Arroyo's `mark` / `is_blocked` / `all_clear`, Flink's
@@ -52,11 +78,61 @@ pub struct BarrierAligner {
     pending: Option<PendingAlignment>,
     /// Highest checkpoint this subtask has snapshotted (or abandoned for a newer one).
     latest_id: u64,
+    /// Unaligned mode with an aligned-checkpoint timeout: alignments block until
+    /// [`Self::switch_to_unaligned`] (Flink's alternating barrier handler).
+    alternating: bool,
+    /// Alternating: the highest checkpoint switched to unaligned (its alignment never blocks).
+    unaligned_id: u64,
 }
 
 impl BarrierAligner {
     pub fn new(mode: CheckpointMode, input_count: usize) -> Self {
-        BarrierAligner { mode, input_count, finished: vec![false; input_count], pending: None, latest_id: 0 }
+        BarrierAligner {
+            mode,
+            input_count,
+            finished: vec![false; input_count],
+            pending: None,
+            latest_id: 0,
+            alternating: false,
+            unaligned_id: 0,
+        }
+    }
+
+    /// Unaligned mode with an aligned-checkpoint timeout: every checkpoint starts aligned
+    /// (blocking) until [`Self::switch_to_unaligned`] says it timed out.
+    pub fn set_alternating(&mut self, alternating: bool) {
+        self.alternating = alternating && self.mode == CheckpointMode::Unaligned;
+    }
+
+    pub fn is_alternating(&self) -> bool {
+        self.alternating
+    }
+
+    /// Checkpoint `checkpoint_id` timed out: its alignment (pending or still to come) stops
+    /// blocking. Its snapshot is taken by the caller, with the in-flight data as channel state.
+    pub fn switch_to_unaligned(&mut self, checkpoint_id: u64) {
+        self.unaligned_id = self.unaligned_id.max(checkpoint_id);
+        if let Some(p) = self.pending.as_mut().filter(|p| p.checkpoint_id == checkpoint_id) {
+            p.blocking = false;
+        }
+    }
+
+    /// Was checkpoint `checkpoint_id` switched to unaligned by its timeout?
+    pub fn switched_to_unaligned(&self, checkpoint_id: u64) -> bool {
+        self.alternating && checkpoint_id <= self.unaligned_id
+    }
+
+    /// Did checkpoint `checkpoint_id` time out here (the latest switch)?
+    pub fn timed_out(&self, checkpoint_id: u64) -> bool {
+        self.alternating && checkpoint_id > 0 && checkpoint_id == self.unaligned_id
+    }
+
+    fn blocks(&self, checkpoint_id: u64) -> bool {
+        match self.mode {
+            CheckpointMode::ExactlyOnce => true,
+            CheckpointMode::AtLeastOnce => false,
+            CheckpointMode::Unaligned => self.alternating && checkpoint_id > self.unaligned_id,
+        }
     }
 
     pub fn mode(&self) -> CheckpointMode {
@@ -77,17 +153,21 @@ impl BarrierAligner {
         if self.pending.as_ref().is_none_or(|p| p.checkpoint_id < checkpoint_id) {
             // A newer barrier overtakes an unfinished alignment: that checkpoint is abandoned
             // here (the coordinator will time it out), and the new one starts.
-            self.pending = Some(PendingAlignment { checkpoint_id, seen: self.finished.clone(), started_ns: now_ns });
+            let blocking = self.blocks(checkpoint_id);
+            self.pending =
+                Some(PendingAlignment { checkpoint_id, seen: self.finished.clone(), started_ns: now_ns, blocking });
             self.latest_id = checkpoint_id;
             first = true;
         }
-        let pending = self.pending.as_mut().expect("set above");
-        if pending.seen[input] {
+        let Some(pending) = self.pending.as_mut() else {
+            return BarrierOutcome::Ignored;
+        };
+        if input >= pending.seen.len() || pending.seen[input] {
             return BarrierOutcome::Ignored;
         }
         pending.seen[input] = true;
-        self.try_complete()
-            .unwrap_or(BarrierOutcome::Waiting { block: self.mode == CheckpointMode::ExactlyOnce, first })
+        let block = pending.blocking;
+        self.try_complete().unwrap_or(BarrierOutcome::Waiting { block, first })
     }
 
     /// An input ended: it counts as having delivered every future barrier.
@@ -111,8 +191,7 @@ impl BarrierAligner {
 
     /// Inputs currently blocked by alignment.
     pub fn is_blocked(&self, input: usize) -> bool {
-        self.mode == CheckpointMode::ExactlyOnce
-            && self.pending.as_ref().is_some_and(|p| p.seen[input] && !self.finished[input])
+        self.pending.as_ref().is_some_and(|p| p.blocking && p.seen[input] && !self.finished[input])
     }
 
     pub fn input_count(&self) -> usize {
@@ -128,6 +207,10 @@ pub struct CheckpointConfig {
     /// Least time between the end of one checkpoint and the start of the next.
     pub min_pause_ns: ProcTimeNs,
     pub mode: CheckpointMode,
+    /// Unaligned mode only (`execution.checkpointing.aligned-checkpoint-timeout`): a checkpoint
+    /// starts aligned and a subtask switches it to unaligned once this much time has passed since
+    /// the checkpoint was triggered. None (or 0 in the scenario file): always unaligned.
+    pub aligned_timeout_ns: Option<ProcTimeNs>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -358,8 +441,13 @@ mod tests {
 
     #[test]
     fn coordinator_triggers_completes_and_times_out() {
-        let config =
-            CheckpointConfig { interval_ns: 100, timeout_ns: 50, min_pause_ns: 0, mode: CheckpointMode::ExactlyOnce };
+        let config = CheckpointConfig {
+            interval_ns: 100,
+            timeout_ns: 50,
+            min_pause_ns: 0,
+            mode: CheckpointMode::ExactlyOnce,
+            aligned_timeout_ns: None,
+        };
         let mut c = CheckpointCoordinator::new(config, 2, 0);
         assert_eq!(c.on_tick(99), None);
         assert_eq!(c.on_tick(100), Some(CheckpointEvent::Triggered { id: 1 }));

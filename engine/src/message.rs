@@ -73,6 +73,9 @@ impl Firing {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Barrier {
     pub checkpoint_id: u64,
+    /// When the coordinator triggered the checkpoint (Flink's `CheckpointBarrier.timestamp`): the
+    /// aligned-checkpoint timeout counts from here, on every subtask alike.
+    pub timestamp_ns: crate::ProcTimeNs,
 }
 
 /// One message on a channel.

@@ -10,7 +10,7 @@ use std::collections::{BinaryHeap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{BarrierAligner, BarrierOutcome, CheckpointMode};
+use crate::checkpoint::{BarrierAligner, BarrierOutcome, CheckpointMode, SnapshotAlignment};
 use crate::graph::{ChannelId, OperatorKind, OutputGate, PhysicalPlan, Stream, SubtaskId};
 use crate::message::{Barrier, Key, Message, MessageKind, Record, SourceRef};
 use crate::mintree::MinTree;
@@ -52,6 +52,8 @@ pub struct SnapshotReport {
     pub alignment_started_ns: ProcTimeNs,
     /// Approximate size of the state, as a serialised snapshot would have it.
     pub state_size_bytes: u64,
+    /// Aligned, unaligned, or aligned until the aligned-checkpoint timeout switched it.
+    pub alignment: SnapshotAlignment,
 }
 
 /// Observations for the recording.
@@ -67,6 +69,9 @@ pub enum Note {
     AlignmentStarted { checkpoint_id: u64, input: usize },
     /// Input `input` is blocked until the other inputs deliver the barrier.
     InputBlocked { checkpoint_id: u64, input: usize },
+    /// The aligned-checkpoint timeout expired during the alignment of `checkpoint_id`: the
+    /// subtask switches it to unaligned (the barriers overtake, the in-flight data is saved).
+    AlignmentTimedOut { checkpoint_id: u64 },
     /// The subtask's output watermark advanced.
     WatermarkAdvanced { watermark_ms: EventTimeMs },
     /// The subtask sent end of input on all outputs: it is done.
@@ -202,6 +207,8 @@ pub struct PriorityBarrier {
     pub input: usize,
     pub checkpoint_id: u64,
     pub overtaken: usize,
+    /// The barrier's trigger time ([`Barrier::timestamp_ns`]).
+    pub timestamp_ns: ProcTimeNs,
 }
 
 /// An unaligned snapshot waiting for its last barriers: the state was taken at the first one.
@@ -271,14 +278,39 @@ impl InputGate {
         if let Some(&(next, _)) = self.queues[input].front() {
             self.heads.0.push(Reverse((next, input)));
         }
-        // Drop heads taken out of order, so that the top is live.
+        self.drop_stale_heads();
+        message
+    }
+    /// Alignment timed out: the barrier `checkpoint_id` still queued on each input leaves its
+    /// queue for the priority list, overtaking the messages before it.
+    fn prioritize_barriers(&mut self, checkpoint_id: u64) {
+        for input in 0..self.queues.len() {
+            let found = self.queues[input].iter().enumerate().find_map(|(i, (_, m))| match m {
+                Message::Barrier(b) if b.checkpoint_id == checkpoint_id => Some((i, b.timestamp_ns)),
+                _ => None,
+            });
+            let Some((position, timestamp_ns)) = found else {
+                continue;
+            };
+            self.queues[input].remove(position);
+            self.queued -= 1;
+            if position == 0 {
+                if let Some(&(next, _)) = self.queues[input].front() {
+                    self.heads.0.push(Reverse((next, input)));
+                }
+                self.drop_stale_heads();
+            }
+            self.priority.push_back(PriorityBarrier { input, checkpoint_id, overtaken: position, timestamp_ns });
+        }
+    }
+    /// Drop heads taken out of order, so that the top is live.
+    fn drop_stale_heads(&mut self) {
         while let Some(&Reverse((seq, input))) = self.heads.0.peek() {
             if self.queues[input].front().is_some_and(|&(s, _)| s == seq) {
                 break;
             }
             self.heads.0.pop();
         }
-        message
     }
     fn clear(&mut self) {
         for q in &mut self.queues {
@@ -288,6 +320,14 @@ impl InputGate {
         self.priority.clear();
         self.heads.0.clear();
     }
+}
+
+/// The first barrier of a checkpoint arrived (it may still wait behind data): the alignment
+/// timer runs from the checkpoint's trigger.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Announced {
+    pub checkpoint_id: u64,
+    pub deadline_ns: ProcTimeNs,
 }
 
 /// The subtask state machine.
@@ -303,6 +343,15 @@ pub struct Subtask {
     operator: OperatorState,
     checkpointing: bool,
     unaligned: Option<UnalignedSnapshot>,
+    /// Unaligned mode with an aligned-checkpoint timeout (> 0): how long a checkpoint may stay
+    /// aligned, counted from its trigger (the barrier's timestamp).
+    aligned_timeout_ns: Option<ProcTimeNs>,
+    /// The checkpoint whose first barrier arrived here (Flink's barrier announcement) and when
+    /// its alignment times out.
+    announced: Option<Announced>,
+    /// The trigger time of the checkpoint whose barrier this subtask handled last: the barriers
+    /// it forwards carry it on.
+    barrier_timestamp_ns: ProcTimeNs,
     output_watermark: EventTimeMs,
     output_idle: bool,
     finished: bool,
@@ -361,6 +410,9 @@ impl Subtask {
             operator,
             checkpointing: mode.is_some(),
             unaligned: None,
+            aligned_timeout_ns: None,
+            announced: None,
+            barrier_timestamp_ns: 0,
             output_watermark: WATERMARK_MIN,
             output_idle: false,
             finished: false,
@@ -488,13 +540,87 @@ impl Subtask {
 
     // ---- inputs -------------------------------------------------------------------------------
 
+    /// Unaligned checkpoints with an aligned-checkpoint timeout (Flink's
+    /// `execution.checkpointing.aligned-checkpoint-timeout`): every checkpoint starts aligned, and
+    /// switches to unaligned once `timeout_ns` has passed since it was triggered. None or 0:
+    /// always unaligned. Ignored in the other modes.
+    pub fn set_aligned_checkpoint_timeout(&mut self, timeout_ns: Option<ProcTimeNs>) {
+        let timeout = timeout_ns.filter(|&t| t > 0 && self.aligner.mode() == CheckpointMode::Unaligned);
+        self.aligned_timeout_ns = timeout;
+        self.aligner.set_alternating(timeout.is_some());
+    }
+
+    /// The aligned-checkpoint timeout, when this subtask has one.
+    pub fn aligned_checkpoint_timeout_ns(&self) -> Option<ProcTimeNs> {
+        self.aligned_timeout_ns
+    }
+
+    /// The checkpoint whose alignment will time out, and when (None: nothing to time out).
+    pub fn alignment_deadline(&self) -> Option<Announced> {
+        let a = self.announced?;
+        if self.aligner.switched_to_unaligned(a.checkpoint_id) {
+            return None;
+        }
+        let open = a.checkpoint_id > self.aligner.latest_id()
+            || self.aligner.pending().is_some_and(|p| p.checkpoint_id == a.checkpoint_id);
+        open.then_some(a)
+    }
+
+    /// An aligned barrier arrived (it may wait behind data): the first of a checkpoint starts
+    /// its alignment timer, from the checkpoint's trigger (Flink's barrier announcement).
+    fn announce(&mut self, barrier: Barrier) {
+        let Some(timeout) = self.aligned_timeout_ns else {
+            return;
+        };
+        let id = barrier.checkpoint_id;
+        let old = id < self.aligner.latest_id()
+            || (id == self.aligner.latest_id() && self.aligner.pending().is_none_or(|p| p.checkpoint_id != id));
+        if old || self.announced.is_some_and(|a| a.checkpoint_id >= id) {
+            return;
+        }
+        self.announced =
+            Some(Announced { checkpoint_id: id, deadline_ns: barrier.timestamp_ns.saturating_add(timeout) });
+    }
+
+    /// The alignment timer: if the announced checkpoint is still aligning at `now_ns`, switch it
+    /// to unaligned — its barriers still queued overtake the data before them, and if some
+    /// barrier was already processed (inputs blocked), snapshot now with the in-flight data
+    /// (Flink's `AlternatingCollectingBarriers.alignedCheckpointTimeout`); otherwise the first
+    /// overtaking barrier snapshots (`AlternatingWaitingForFirstBarrier`).
+    fn time_out_alignment(&mut self, now_ns: ProcTimeNs) {
+        let Some(a) = self.alignment_deadline() else {
+            return;
+        };
+        if now_ns < a.deadline_ns {
+            return;
+        }
+        let id = a.checkpoint_id;
+        self.aligner.switch_to_unaligned(id);
+        self.gate.prioritize_barriers(id);
+        self.outbox.push_back(Output::Note(Note::AlignmentTimedOut { checkpoint_id: id }));
+        if let Some(started_ns) = self.aligner.pending().filter(|p| p.checkpoint_id == id).map(|p| p.started_ns) {
+            self.start_unaligned_snapshot(id, None, started_ns);
+        }
+    }
+
     /// A message arrived on input `input`; it waits in the gate until [`Subtask::step`].
     pub fn push_input(&mut self, input: usize, message: Message) {
         if self.aligner.mode() == CheckpointMode::Unaligned {
             if let Message::Barrier(b) = message {
+                if self.aligned_timeout_ns.is_some() && !self.aligner.switched_to_unaligned(b.checkpoint_id) {
+                    // Aligned for now: the barrier waits in its queue; the timer starts.
+                    self.announce(b);
+                    self.gate.push(input, message);
+                    return;
+                }
                 // Overtake everything queued on this input.
                 let overtaken = self.gate.queues[input].len();
-                self.gate.priority.push_back(PriorityBarrier { input, checkpoint_id: b.checkpoint_id, overtaken });
+                self.gate.priority.push_back(PriorityBarrier {
+                    input,
+                    checkpoint_id: b.checkpoint_id,
+                    overtaken,
+                    timestamp_ns: b.timestamp_ns,
+                });
                 // The barrier closes this input's channel state on *arrival*: whatever comes
                 // after it on the channel belongs to the next epoch, even if the barrier itself
                 // is processed later.
@@ -522,6 +648,9 @@ impl Subtask {
     /// Process the next runnable input message, if any; says which input it came from and what
     /// it was.
     pub fn step(&mut self, now_ns: ProcTimeNs) -> Option<Step> {
+        if self.announced.is_some() {
+            self.time_out_alignment(now_ns);
+        }
         if let Some(barrier) = self.gate.priority.pop_front() {
             self.on_unaligned_barrier(barrier, now_ns);
             return Some(Step {
@@ -547,15 +676,16 @@ impl Subtask {
                 let update = self.valve.on_idle(input, idle);
                 self.apply_valve(update);
             }
-            Message::Barrier(Barrier { checkpoint_id }) => {
+            Message::Barrier(Barrier { checkpoint_id, timestamp_ns }) => {
                 let outcome = self.aligner.on_barrier(input, checkpoint_id, now_ns);
-                self.apply_barrier_outcome(outcome, input, checkpoint_id);
+                self.apply_barrier_outcome(outcome, input, checkpoint_id, timestamp_ns);
             }
             Message::EndOfInput => {
                 let update = self.valve.on_end_of_input(input);
                 self.apply_valve(update);
                 if let Some(outcome) = self.aligner.on_input_finished(input) {
-                    self.apply_barrier_outcome(outcome, input, 0);
+                    let timestamp_ns = self.barrier_timestamp_ns;
+                    self.apply_barrier_outcome(outcome, input, 0, timestamp_ns);
                 }
                 if self.valve.inputs().iter().all(|i| i.finished) {
                     self.finish();
@@ -641,7 +771,8 @@ impl Subtask {
     /// idleness, explicit schedules).
     pub fn next_timer_ns(&self) -> Option<ProcTimeNs> {
         let OperatorState::Source(source) = &self.operator else {
-            return None;
+            // The alignment timer (aligned-checkpoint timeout).
+            return self.alignment_deadline().map(|a| a.deadline_ns);
         };
         if self.finished {
             return None;
@@ -682,6 +813,7 @@ impl Subtask {
 
     pub fn handle_timer(&mut self, now_ns: ProcTimeNs) {
         let OperatorState::Source(source) = &mut self.operator else {
+            self.time_out_alignment(now_ns);
             return;
         };
         if self.finished {
@@ -739,10 +871,12 @@ impl Subtask {
     /// Source only: checkpoint `checkpoint_id` was triggered. Snapshot offsets, then send the
     /// barrier downstream behind every record already emitted. A finished subtask of any kind
     /// is triggered directly too (it will never see a barrier again) and just snapshots.
-    pub fn trigger_checkpoint(&mut self, checkpoint_id: u64, now_ns: ProcTimeNs) {
+    /// `triggered_ns` is when the coordinator triggered it: the barrier carries it.
+    pub fn trigger_checkpoint(&mut self, checkpoint_id: u64, triggered_ns: ProcTimeNs, now_ns: ProcTimeNs) {
+        self.barrier_timestamp_ns = triggered_ns;
         self.snapshot(checkpoint_id, now_ns);
         if !self.finished {
-            self.broadcast(Message::Barrier(Barrier { checkpoint_id }));
+            self.broadcast(Message::Barrier(Barrier { checkpoint_id, timestamp_ns: triggered_ns }));
         }
     }
 
@@ -832,7 +966,16 @@ impl Subtask {
         }
     }
 
-    fn apply_barrier_outcome(&mut self, outcome: BarrierOutcome, input: usize, checkpoint_id: u64) {
+    fn apply_barrier_outcome(
+        &mut self,
+        outcome: BarrierOutcome,
+        input: usize,
+        checkpoint_id: u64,
+        timestamp_ns: ProcTimeNs,
+    ) {
+        if checkpoint_id > 0 && outcome != BarrierOutcome::Ignored {
+            self.barrier_timestamp_ns = timestamp_ns;
+        }
         match outcome {
             BarrierOutcome::Ignored => {}
             BarrierOutcome::Waiting { block, first } => {
@@ -845,13 +988,18 @@ impl Subtask {
             }
             BarrierOutcome::Complete { checkpoint_id, alignment_started_ns } => {
                 if let Some(u) = self.unaligned.take() {
-                    // An input finished: the unaligned snapshot taken earlier is complete.
-                    self.report_snapshot(u.checkpoint_id, u.state, u.channel_state, u.started_ns);
-                    return;
+                    if u.checkpoint_id == checkpoint_id {
+                        // The unaligned snapshot taken earlier (at the first barrier, or when
+                        // the alignment timed out) is complete.
+                        self.report_snapshot(u.checkpoint_id, u.state, u.channel_state, u.started_ns);
+                        return;
+                    }
+                    // An older unaligned snapshot, abandoned for this checkpoint: dropped.
                 }
                 self.snapshot(checkpoint_id, alignment_started_ns);
                 if !self.finished {
-                    self.broadcast(Message::Barrier(Barrier { checkpoint_id }));
+                    let timestamp_ns = self.barrier_timestamp_ns;
+                    self.broadcast(Message::Barrier(Barrier { checkpoint_id, timestamp_ns }));
                 }
             }
         }
@@ -861,8 +1009,11 @@ impl Subtask {
     /// overtook and the data queued on the other inputs) and forwards it; later ones close their
     /// input's channel state; the last one reports the snapshot.
     fn on_unaligned_barrier(&mut self, barrier: PriorityBarrier, now_ns: ProcTimeNs) {
-        let PriorityBarrier { input, checkpoint_id, overtaken } = barrier;
+        let PriorityBarrier { input, checkpoint_id, overtaken, timestamp_ns } = barrier;
         let outcome = self.aligner.on_barrier(input, checkpoint_id, now_ns);
+        if outcome != BarrierOutcome::Ignored {
+            self.barrier_timestamp_ns = timestamp_ns;
+        }
         let first = match outcome {
             BarrierOutcome::Ignored => return,
             BarrierOutcome::Waiting { first, .. } => first,
@@ -870,46 +1021,7 @@ impl Subtask {
         };
         if first {
             self.outbox.push_back(Output::Note(Note::AlignmentStarted { checkpoint_id, input }));
-            let inputs = self.gate.queues.len();
-            let mut channel_state = vec![Vec::new(); inputs];
-            let mut recording = vec![false; inputs];
-            let seen = self.aligner.pending().map(|p| p.seen.clone()).unwrap_or_else(|| vec![true; inputs]);
-            for (j, queue) in self.gate.queues.iter().enumerate() {
-                // Each queue is cut at its own barrier: the one just processed, one already
-                // waiting in the priority list, or (not arrived yet) the end of the queue, with
-                // later arrivals recorded until the barrier comes.
-                let waiting = self.gate.priority.iter().find(|p| p.input == j && p.checkpoint_id == checkpoint_id);
-                let cut = if j == input {
-                    Some(overtaken)
-                } else if seen[j] {
-                    Some(0)
-                } else {
-                    waiting.map(|p| p.overtaken)
-                };
-                match cut {
-                    Some(n) => channel_state[j] = queue.iter().take(n).map(|(_, m)| m.clone()).collect(),
-                    None => {
-                        channel_state[j] = queue.iter().map(|(_, m)| m.clone()).collect();
-                        recording[j] = true;
-                    }
-                }
-            }
-            if let OperatorState::Sink(sink) = &mut self.operator {
-                let mut effects = std::mem::take(&mut self.scratch_effects);
-                sink.on_snapshot(checkpoint_id, &mut effects);
-                self.outbox.extend(effects.drain(..).map(Output::Sink));
-                self.scratch_effects = effects;
-            }
-            self.unaligned = Some(UnalignedSnapshot {
-                checkpoint_id,
-                state: self.operator.clone(),
-                channel_state,
-                recording,
-                started_ns: now_ns,
-            });
-            if !self.finished {
-                self.broadcast(Message::Barrier(Barrier { checkpoint_id }));
-            }
+            self.start_unaligned_snapshot(checkpoint_id, Some((input, overtaken)), now_ns);
         } else if let Some(u) = &mut self.unaligned {
             u.recording[input] = false;
         }
@@ -917,6 +1029,50 @@ impl Subtask {
             if let Some(u) = self.unaligned.take() {
                 self.report_snapshot(u.checkpoint_id, u.state, u.channel_state, u.started_ns);
             }
+        }
+    }
+
+    /// Take an unaligned snapshot of `checkpoint_id` now: the operator state, and per input the
+    /// in-flight data — cut at that input's barrier (`at`: the one just processed and how many
+    /// messages it overtook; one already processed: nothing; one waiting in the priority list:
+    /// what it overtook) or, where the barrier has not arrived, everything queued plus whatever
+    /// arrives before it. Then forward the barrier downstream.
+    fn start_unaligned_snapshot(&mut self, checkpoint_id: u64, at: Option<(usize, usize)>, started_ns: ProcTimeNs) {
+        let inputs = self.gate.queues.len();
+        let mut channel_state = vec![Vec::new(); inputs];
+        let mut recording = vec![false; inputs];
+        let seen = self.aligner.pending().map(|p| p.seen.clone()).unwrap_or_else(|| vec![true; inputs]);
+        for (j, queue) in self.gate.queues.iter().enumerate() {
+            let waiting = self.gate.priority.iter().find(|p| p.input == j && p.checkpoint_id == checkpoint_id);
+            let cut = match at {
+                Some((input, overtaken)) if input == j => Some(overtaken),
+                _ if seen[j] => Some(0),
+                _ => waiting.map(|p| p.overtaken),
+            };
+            match cut {
+                Some(n) => channel_state[j] = queue.iter().take(n).map(|(_, m)| m.clone()).collect(),
+                None => {
+                    channel_state[j] = queue.iter().map(|(_, m)| m.clone()).collect();
+                    recording[j] = true;
+                }
+            }
+        }
+        if let OperatorState::Sink(sink) = &mut self.operator {
+            let mut effects = std::mem::take(&mut self.scratch_effects);
+            sink.on_snapshot(checkpoint_id, &mut effects);
+            self.outbox.extend(effects.drain(..).map(Output::Sink));
+            self.scratch_effects = effects;
+        }
+        self.unaligned = Some(UnalignedSnapshot {
+            checkpoint_id,
+            state: self.operator.clone(),
+            channel_state,
+            recording,
+            started_ns,
+        });
+        if !self.finished {
+            let timestamp_ns = self.barrier_timestamp_ns;
+            self.broadcast(Message::Barrier(Barrier { checkpoint_id, timestamp_ns }));
         }
     }
 
@@ -941,12 +1097,24 @@ impl Subtask {
         // In-flight data is serialised too: count 64 bytes a message.
         let in_flight: usize = channel_state.iter().map(Vec::len).sum();
         let state_size_bytes = state.size_bytes() + 64 * in_flight as u64;
+        let alignment = if self.aligner.is_alternating() {
+            if self.aligner.timed_out(checkpoint_id) {
+                SnapshotAlignment::TimedOut
+            } else {
+                SnapshotAlignment::Aligned
+            }
+        } else if self.aligner.mode() == CheckpointMode::Unaligned {
+            SnapshotAlignment::Unaligned
+        } else {
+            SnapshotAlignment::Aligned
+        };
         self.outbox.push_back(Output::Snapshot(Box::new(SnapshotReport {
             checkpoint_id,
             state,
             channel_state,
             alignment_started_ns,
             state_size_bytes,
+            alignment,
         })));
     }
 

@@ -255,6 +255,9 @@ pub struct Session {
     /// Per run: what its fault schedule is ("faults from the file", a fork's label).
     pub schedule_labels: Vec<String>,
     /// Per run: its rows against the fault-free reference (built when first shown).
+    /// The scenario's tour stops placed in the shown run (an event's stop where it happened
+    /// there).
+    pub tour: Vec<sim::scenario::tour::Placed>,
     pub ledgers: Vec<Option<Ledger>>,
     /// Fault-free reference rows, per scenario variant (shared by the runs of that variant).
     references: Vec<(Arc<Scenario>, Arc<Seen>)>,
@@ -304,7 +307,9 @@ impl Session {
     ) -> Session {
         let scenario = run.scenario.clone();
         let charts = vec![plots::all(&run.final_world)];
+        let tour = crate::view::tour::place(&scenario, &run);
         Session {
+            tour,
             layout: DagLayout::build(&scenario),
             base,
             variant,
@@ -366,6 +371,7 @@ impl Session {
             self.scenario = self.runs[i].scenario.clone();
             self.variant = self.variants[i];
             self.frame = None;
+            self.tour = crate::view::tour::place(&self.scenario, &self.runs[i]);
         }
     }
 
@@ -583,7 +589,7 @@ pub struct App {
     pub path_text: String,
     pub seed_text: String,
     /// The last scenario or seed error, shown until the next successful load.
-    pub error: Option<String>,
+    pub error: Option<crate::error::LoadError>,
     pub session: Option<Session>,
     pub time: TimeControl,
     pub selected: Option<usize>,
@@ -594,14 +600,14 @@ pub struct App {
     /// The size of slide exports (pixels).
     pub export_size: (u32, u32),
     /// The outcome of the last export.
-    pub export_status: Option<Result<String, String>>,
+    pub export_status: Option<Result<String, crate::error::WriteError>>,
     /// Where "Save / export" writes (named in the UI), the files' name stem (empty: one made
     /// from the scenario and the run), whether files already there may be replaced, and how the
     /// last save or export went.
     pub save_dir: String,
     pub save_name: String,
     pub save_replace: bool,
-    pub save_status: Vec<Result<String, String>>,
+    pub save_status: Vec<Result<String, crate::error::WriteError>>,
     /// The knobs of the fault buttons.
     pub faults: FaultSettings,
     /// Which lines of the outcome table to show.
@@ -731,7 +737,7 @@ impl App {
             return;
         };
         let before = tour.shown;
-        if let Some(at) = tour.advance(&session.scenario.tour, self.time.cursor_ns) {
+        if let Some(at) = tour.advance(&session.tour, self.time.cursor_ns) {
             self.time.cursor_ns = at;
             self.time.playing = false;
         }
@@ -802,7 +808,7 @@ impl App {
                 let purpose = Purpose::Load { base, seed, source, then_variant };
                 self.start(what, recorder, purpose);
             }
-            Err(e) => self.error = Some(e.to_string()),
+            Err(e) => self.error = Some(e.into()),
         }
     }
 
@@ -926,10 +932,7 @@ impl App {
                         // Shown once the new run is recorded (see `finish_recording`).
                         self.load_then(source, Some(seed), variant);
                     }
-                    Err(_) => {
-                        self.error =
-                            Some(format!("seed: `{}` is not a whole number from 0 to {}", self.seed_text, u64::MAX))
-                    }
+                    Err(_) => self.error = Some(crate::error::LoadError::Seed { text: self.seed_text.clone() }),
                 }
             }
             Action::ShowRun(i) => {
@@ -1027,7 +1030,7 @@ impl App {
             }
             Action::TourStart => {
                 if let Some(session) = &self.session {
-                    if let Some((state, at)) = crate::view::tour::TourState::start(&session.scenario.tour) {
+                    if let Some((state, at)) = crate::view::tour::TourState::start(&session.tour) {
                         self.tour = Some(state);
                         self.time.playing = false;
                         self.time.apply(Command::Seek(at), session.run());
@@ -1036,14 +1039,14 @@ impl App {
                 }
             }
             Action::TourNext => {
-                let next = self.session.as_ref().zip(self.tour.as_ref()).and_then(|(s, t)| t.next_at(&s.scenario.tour));
+                let next = self.session.as_ref().zip(self.tour.as_ref()).and_then(|(s, t)| t.next_at(&s.tour));
                 if next.is_some() {
                     self.time.playing = true;
                 }
             }
             Action::TourJump(k) => {
                 if let (Some(session), Some(tour)) = (&self.session, &mut self.tour) {
-                    if let Some(at) = tour.jump(&session.scenario.tour, k) {
+                    if let Some(at) = tour.jump(&session.tour, k) {
                         self.time.playing = false;
                         self.time.apply(Command::Seek(at), session.run());
                         self.highlight_tour_stop();
@@ -1106,7 +1109,9 @@ impl App {
         }
         if let Some(storm) = &mut self.storm {
             egui::CentralPanel::default().show(ui, |ui| {
-                egui::ScrollArea::vertical().show(ui, |ui| panels::storm::storm_ui(ui, storm));
+                // The outcome tab scrolls its own table; the topology tab scrolls as a whole.
+                let height = ui.available_height();
+                egui::ScrollArea::vertical().show(ui, |ui| panels::storm::storm_ui(ui, storm, height));
             });
             self.finish_frame(actions, ui);
             return;

@@ -7,14 +7,15 @@ use std::path::{Path, PathBuf};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use crate::error::WriteError;
 use crate::panels::PALETTE;
 use crate::view::plots::{Chart, ChartStyle};
 
 const SIZE: (u32, u32) = (960, 480);
 
 /// Write `<id>.png` and `<id>.svg` for every chart into `dir` (created if missing).
-pub fn export_all(charts: &[Chart], dir: &Path) -> Result<String, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+pub fn export_all(charts: &[Chart], dir: &Path) -> Result<String, WriteError> {
+    std::fs::create_dir_all(dir).map_err(|e| WriteError::create_folder(dir, e))?;
     let mut written = Vec::new();
     for chart in charts {
         let png = dir.join(format!("{}.png", chart.id));
@@ -27,29 +28,31 @@ pub fn export_all(charts: &[Chart], dir: &Path) -> Result<String, String> {
     Ok(format!("wrote {} files to {}", written.len(), dir.display()))
 }
 
-pub fn write_svg(chart: &Chart, path: &Path) -> Result<(), String> {
+pub fn write_svg(chart: &Chart, path: &Path) -> Result<(), WriteError> {
     let mut text = String::new();
     {
         let root = SVGBackend::with_string(&mut text, SIZE).into_drawing_area();
-        draw(chart, &root)?;
-        root.present().map_err(|e| format!("{}: {e}", path.display()))?;
+        draw(chart, &root).map_err(|why| WriteError::draw(path, why))?;
+        root.present().map_err(|e| WriteError::draw(path, e))?;
     }
     write_atomically(path, text.as_bytes())
 }
 
 /// Bitmap text needs a font file: register egui's own default font as plotters' "sans-serif",
 /// once (so exports look the same on every machine, with no system fonts involved).
-pub(crate) fn register_fonts() -> Result<(), String> {
-    static REGISTERED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
-    REGISTERED
-        .get_or_init(|| {
-            plotters::style::register_font("sans-serif", FontStyle::Normal, epaint_default_fonts::UBUNTU_LIGHT)
-                .map_err(|_| "the built-in chart font could not be loaded".to_string())
-        })
-        .clone()
+pub(crate) fn register_fonts() -> Result<(), WriteError> {
+    static REGISTERED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let ok = REGISTERED.get_or_init(|| {
+        plotters::style::register_font("sans-serif", FontStyle::Normal, epaint_default_fonts::UBUNTU_LIGHT).is_ok()
+    });
+    if *ok {
+        Ok(())
+    } else {
+        Err(WriteError::Font)
+    }
 }
 
-pub fn write_png(chart: &Chart, path: &Path) -> Result<(), String> {
+pub fn write_png(chart: &Chart, path: &Path) -> Result<(), WriteError> {
     write_png_atomically(path, SIZE, |root| draw(chart, root))
 }
 
@@ -59,16 +62,16 @@ pub(crate) fn write_png_atomically(
     path: &Path,
     size: (u32, u32),
     draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), String>,
-) -> Result<(), String> {
+) -> Result<(), WriteError> {
     register_fonts()?;
     sim::atomic_write::check_target(path, sim::atomic_write::Overwrite::Replace)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(|e| WriteError::write(path, e))?;
     // plotters picks the image format from the extension, so the temporary name ends in .png.
     let tmp = temporary_name(path, "png");
     let result = (|| {
         let root = BitMapBackend::new(&tmp, size).into_drawing_area();
-        draw(&root)?;
-        root.present().map_err(|e| format!("{}: {e}", path.display()))
+        draw(&root).map_err(|why| WriteError::draw(path, why))?;
+        root.present().map_err(|e| WriteError::draw(path, e))
     })();
     let result = result.and_then(|()| {
         // Durable, and the target still something we may replace, before the rename.
@@ -76,7 +79,7 @@ pub(crate) fn write_png_atomically(
             .and_then(|f| f.sync_all())
             .and_then(|()| sim::atomic_write::check_target(path, sim::atomic_write::Overwrite::Replace))
             .and_then(|()| std::fs::rename(&tmp, path))
-            .map_err(|e| format!("{}: {e}", path.display()))
+            .map_err(|e| WriteError::write(path, e))
     });
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -92,9 +95,9 @@ pub(crate) fn temporary_name(path: &Path, extension: &str) -> PathBuf {
 }
 
 /// Write `bytes` atomically: a chart is the tool's own output, so it may replace a regular file.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     sim::atomic_write::write_bytes(path, bytes, sim::atomic_write::Overwrite::Replace)
-        .map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(|e| WriteError::write(path, e))
 }
 
 fn color(i: usize) -> RGBColor {

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 pub mod app;
+pub mod error;
 pub mod export;
 pub mod panels;
 pub mod recording;

@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::error::WriteError;
 use engine::sink::SinkKind;
 use sim::atomic_write::{self, Overwrite};
 use sim::external::StoredRow;
@@ -54,6 +55,9 @@ pub fn scenario_text(
         (g, Some(mut c)) => {
             c.mode = g;
             c.unaligned &= g == Guarantee::ExactlyOnce;
+            if !c.unaligned {
+                c.aligned_checkpoint_timeout_ms = None;
+            }
             Some(c)
         }
     };
@@ -136,23 +140,12 @@ fn policy(replace: bool) -> Overwrite {
 }
 
 /// Write `text` to `path` atomically (the folder is created); what was written, in words.
-pub fn write(path: &Path, text: &str, replace: bool) -> Result<String, String> {
+pub fn write(path: &Path, text: &str, replace: bool) -> Result<String, WriteError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|e| WriteError::create_folder(dir, e))?;
     }
-    atomic_write::write_bytes(path, text.as_bytes(), policy(replace)).map_err(|e| refused_text(path, e))?;
+    atomic_write::write_bytes(path, text.as_bytes(), policy(replace)).map_err(|e| WriteError::write(path, e))?;
     Ok(format!("wrote {}", path.display()))
-}
-
-fn refused_text(path: &Path, e: std::io::Error) -> String {
-    let text = e.to_string();
-    // The library's hint names the command line's flag; here it is the checkbox.
-    let text = text.replace("use --force to replace it", "tick \"Replace existing files\" to replace it");
-    if text.contains(&path.display().to_string()) {
-        text
-    } else {
-        format!("{}: {text}", path.display())
-    }
 }
 
 /// Write the run's trace for Perfetto (Chrome trace format) to `path`.
@@ -161,13 +154,13 @@ pub fn write_trace(
     trace: &[sim::recording::TraceEvent],
     path: &Path,
     replace: bool,
-) -> Result<String, String> {
+) -> Result<String, WriteError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|e| WriteError::create_folder(dir, e))?;
     }
     // The trace writer replaces a regular file; ask first whether one may be.
-    atomic_write::check_target(path, policy(replace)).map_err(|e| refused_text(path, e))?;
-    sim::export::write_trace_file(scenario, trace, path).map_err(|e| refused_text(path, e))
+    atomic_write::check_target(path, policy(replace)).map_err(|e| WriteError::write(path, e))?;
+    sim::export::write_trace_file(scenario, trace, path).map_err(|e| WriteError::write(path, e))
 }
 
 #[cfg(test)]
@@ -217,13 +210,57 @@ mod tests {
         assert_eq!(json.as_array().map(Vec::len), Some(rows.len()));
     }
 
+    /// A run whose faults were drawn from the seed (a swarm), saved as a file: the file spells
+    /// out the drawn schedule and reloads to the same trace, for every seed tried.
+    #[test]
+    fn a_saved_swarm_run_reloads_to_the_same_trace() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/swarm.ron");
+        let scenario = Arc::new(Scenario::load(Path::new(path)).expect("shipped scenario loads"));
+        assert!(scenario.swarm.is_some());
+        for seed in 1..=4 {
+            let run = crate::scrub::RecordedRun::record(scenario.clone(), seed);
+            let faults = &run.final_world.faults;
+            assert!(faults.len() >= 5, "the swarm's faults are the run's: {faults:?}");
+            let text = scenario_text(&scenario.raw, &scenario, None, faults, seed, "test");
+            assert!(!text.contains("swarm: Some"), "the drawn schedule replaces the swarm");
+            let reloaded = Arc::new(Scenario::parse(&text, "saved.ron").expect("the saved file parses"));
+            assert_eq!(&reloaded.faults_for_seed(seed), faults, "seed {seed}: the same schedule");
+            let mut world = sim::World::new(reloaded, seed, sim::RunOptions::default());
+            world.run();
+            assert_eq!(world.recorder.hash(), run.final_world.recorder.hash(), "seed {seed}");
+        }
+    }
+
+    /// The same schedule under another guarantee: the file's protocol-point crash resolved to
+    /// the nanosecond it fired at. Saved, it keeps that nanosecond (`AtNs`) and reloads to the
+    /// same trace.
+    #[test]
+    fn a_resolved_crash_between_two_milliseconds_is_saved_exactly() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/crash-during-checkpoint.ron");
+        let base = Arc::new(Scenario::load(Path::new(path)).expect("shipped scenario loads"));
+        let faults = sim::run::fault_schedule_in_time(&base, 42);
+        let between =
+            |f: &Fault| matches!(f, Fault::Crash { at: sim::faults::Trigger::At(t), .. } if t % 1_000_000 != 0);
+        assert!(faults.iter().any(between), "the aligning crash fired between two milliseconds: {faults:?}");
+        let scenario = Arc::new(base.with_variant(Guarantee::AtLeastOnce, None));
+        let run = crate::scrub::RecordedRun::record_with_faults(scenario.clone(), 42, faults.clone(), "ALO".into());
+        let text = scenario_text(&base.raw, &scenario, None, &run.final_world.faults, 42, "test");
+        assert!(text.contains("AtNs("), "{text}");
+        let reloaded = Arc::new(Scenario::parse(&text, "saved.ron").expect("the saved file parses"));
+        assert_eq!(reloaded.faults_for_seed(42), faults);
+        let mut world = sim::World::new(reloaded, 42, sim::RunOptions::default());
+        world.run();
+        assert_eq!(world.recorder.hash(), run.final_world.recorder.hash());
+    }
+
     #[test]
     fn an_existing_file_is_replaced_only_when_asked() {
         let dir = std::env::temp_dir().join(format!("streamlab-save-test-{}", std::process::id()));
         let path = dir.join("x.ron");
         write(&path, "one", false).expect("a new file");
         let refused = write(&path, "two", false).expect_err("already there");
-        assert!(refused.contains("Replace existing files"), "{refused}");
+        assert!(refused.is_refused(), "{refused:?}");
+        assert!(refused.to_string().contains("Replace existing files"), "{refused}");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "one");
         write(&path, "two", true).expect("replaced when asked");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "two");

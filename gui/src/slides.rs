@@ -12,6 +12,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use sim::kernel::TimeNs;
 
+use crate::error::WriteError;
 use crate::panels::dag::Geometry;
 use crate::panels::{
     palette, BARRIER_COLOR, BLOCKED_COLOR, DOWN_COLOR, FULL_COLOR, IDLE_COLOR, RECORD_COLOR, WATERMARK_COLOR,
@@ -122,9 +123,9 @@ impl Slide<'_> {
 }
 
 /// Write `<stem>.png` and `<stem>.svg` of `slide` at `size` into `dir` (created if missing).
-pub fn export(slide: &Slide<'_>, size: (u32, u32), dir: &Path) -> Result<String, String> {
+pub fn export(slide: &Slide<'_>, size: (u32, u32), dir: &Path) -> Result<String, WriteError> {
     let size = (size.0.clamp(MIN_SIDE, MAX_SIDE), size.1.clamp(MIN_SIDE, MAX_SIDE));
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(|e| WriteError::create_folder(dir, e))?;
     let stem = file_stem(slide.kind(), slide.run(), slide.cursor_ns());
     let png = dir.join(format!("{stem}.png"));
     let svg = dir.join(format!("{stem}.svg"));
@@ -139,18 +140,18 @@ pub fn export(slide: &Slide<'_>, size: (u32, u32), dir: &Path) -> Result<String,
     ))
 }
 
-fn write_svg(slide: &Slide<'_>, size: (u32, u32), path: &Path) -> Result<(), String> {
+fn write_svg(slide: &Slide<'_>, size: (u32, u32), path: &Path) -> Result<(), WriteError> {
     crate::export::register_fonts()?;
     let mut text = String::new();
     {
         let root = SVGBackend::with_string(&mut text, size).into_drawing_area();
-        draw(slide, &root)?;
-        root.present().map_err(|e| format!("{}: {e}", path.display()))?;
+        draw(slide, &root).map_err(|why| WriteError::draw(path, why))?;
+        root.present().map_err(|e| WriteError::draw(path, e))?;
     }
     crate::export::write_atomically(path, text.as_bytes())
 }
 
-fn write_png(slide: &Slide<'_>, size: (u32, u32), path: &Path) -> Result<(), String> {
+fn write_png(slide: &Slide<'_>, size: (u32, u32), path: &Path) -> Result<(), WriteError> {
     crate::export::write_png_atomically(path, size, |root| draw(slide, root))
 }
 

@@ -126,8 +126,9 @@ fn a_broken_scenario_file_shows_its_error_and_keeps_the_old_run() {
     h.state_mut().path_text = path.display().to_string();
     h.get_by_label("Open").click();
     h.run_steps(2);
-    let error = h.state().error.clone().expect("the error is kept for display");
+    let error = h.state().error.as_ref().expect("the error is kept for display").to_string();
     assert!(error.contains("broken.ron:"), "{error}");
+    assert!(matches!(h.state().error, Some(gui::error::LoadError::Scenario(_))));
     assert!(h.query_by_label_contains("Could not load").is_some());
     assert_eq!(h.state().session.as_ref().unwrap().source, ScenarioSource::Embedded);
     std::fs::remove_dir_all(&dir).unwrap();
@@ -147,7 +148,9 @@ fn rerun_with_another_seed_records_another_run() {
     h.state_mut().seed_text = "seven".into();
     h.get_by_label("Re-run").click();
     h.run_steps(1);
-    assert!(h.state().error.as_deref().is_some_and(|e| e.starts_with("seed:")));
+    let error = h.state().error.as_ref().expect("a seed error");
+    assert!(matches!(error, gui::error::LoadError::Seed { text } if text == "seven"), "{error:?}");
+    assert!(error.to_string().starts_with("seed: `seven`"), "{error}");
 }
 
 #[test]
@@ -527,6 +530,112 @@ fn the_workbench_marks_timeouts_and_finds_a_timed_out_tuple() {
     assert!(h.state().storm.is_none() && h.state().session.is_some());
 }
 
+/// A Storm run's outcome: the duplicates found by the filter, one duplicate's provenance followed
+/// to the timeout that made the spout replay it; its spout message's link selects that tuple.
+#[test]
+fn a_storm_duplicate_is_found_by_the_filter_and_its_provenance_leads_to_the_timeout() {
+    let mut h = harness(ScenarioSource::File(scenario_file("storm-timeout-storm.ron")));
+    h.run_steps(1);
+    h.get_by_label_contains("Outcome (").click();
+    h.run_steps(2);
+    h.get_by_label("Only what differs").click();
+    h.run_steps(1);
+    let storm = h.state().storm.as_ref().expect("the Storm view");
+    assert!(!storm.filter.shows(gui::view::ledger::Status::Exact));
+    let dups = storm.ledger.count(gui::view::ledger::Status::Duplicate);
+    assert!(dups > 0 && dups == storm.ledger.outcome.duplicate_rows.len(), "{}", storm.ledger.counts_text());
+    assert!(h.query_by_label(&format!("{dups} duplicate")).is_some(), "the count is on top");
+    h.get_all_by_label("duplicate").next().expect("a duplicate line").click();
+    h.run_steps(2);
+    let storm = h.state().storm.as_ref().unwrap();
+    let chain = storm.provenance.as_ref().and_then(|(_, p)| p.clone()).expect("a chain");
+    let step = |title: &str| chain.steps.iter().find(|s| s.title == title).and_then(|s| s.time_ns).expect(title);
+    let (timeout, message) = (step("Timeout"), step("Spout message"));
+    h.get_by_label_contains("Timeout: ").click_accesskit();
+    h.run_steps(1);
+    let storm = h.state().storm.as_ref().unwrap();
+    assert_eq!(storm.cursor_ns, timeout);
+    assert!(storm.events.iter().any(|e| e.kind == sim::recording::TraceKind::StormTimeout && e.time_ns == timeout));
+    // The spout message's link selects the tuple emitted then: its tree timed out.
+    h.get_by_label_contains("Spout message: ").click_accesskit();
+    h.run_steps(1);
+    h.get_by_label("Topology and tuple trees").click();
+    h.run_steps(2);
+    let storm = h.state().storm.as_ref().unwrap();
+    assert_eq!(storm.cursor_ns, message);
+    h.state_mut().storm.as_mut().unwrap().set_cursor(u64::MAX);
+    h.run_steps(1);
+    let tree = h.state().storm.as_ref().unwrap().frame().tree.expect("the message's tuple is selected");
+    assert_eq!((tree.tuple.emitted_ns, tree.status), (message, gui::view::storm::TreeStatus::TimedOut));
+}
+
+/// Storm word count under acking: an over-counted window's provenance leads to the worker crash
+/// that made the spout re-read its records.
+#[test]
+fn a_storm_over_counted_window_leads_to_the_crash() {
+    let mut h = harness(ScenarioSource::File(scenario_file("storm-word-count.ron")));
+    h.run_steps(1);
+    h.get_by_label_contains("Outcome (").click();
+    h.run_steps(2);
+    h.get_by_label("Only what differs").click();
+    h.run_steps(1);
+    h.get_all_by_label("wrong value").next().expect("a wrong line").click();
+    h.run_steps(2);
+    h.get_by_label_contains("Crash: ").click_accesskit();
+    h.run_steps(1);
+    let storm = h.state().storm.as_ref().unwrap();
+    assert!(storm
+        .events
+        .iter()
+        .any(|e| e.kind == sim::recording::TraceKind::NodeCrashed && e.time_ns == storm.cursor_ns));
+    h.get_by_label_contains("Re-read: ");
+}
+
+/// The tour on a fork: a crash clicked at 1 s shifts checkpoint 3 and everything after it; the
+/// stops that name an event (a checkpoint, the file's crashes, the restarts) stand where it
+/// happens in the fork, and playback pauses there.
+#[test]
+fn a_guided_tour_plays_on_a_fork() {
+    let mut h = harness(ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")));
+    h.run_steps(1);
+    h.get_by_label("Faults and outcomes").click();
+    h.run_steps(1);
+    h.state_mut().apply(Action::Time(Command::Seek(1_000_000_000)));
+    h.run_steps(1);
+    h.get_by_label("Crash tm-0").click();
+    h.run_steps(2);
+    let session = h.state().session.as_ref().unwrap();
+    assert_eq!(session.shown, 1, "the fork is shown");
+    let (stops, placed) = (session.scenario.tour.clone(), session.tour.clone());
+    let run = session.run();
+    let when = |e| sim::scenario::tour::event_time(e, &run.trace, &run.final_world.fault_fired_at);
+    let mut moved = 0;
+    for (stop, p) in stops.iter().zip(&placed) {
+        if let Some(t) = stop.event.and_then(when) {
+            assert_eq!(p.at_ns, t.max(p.at_ns), "{stop:?}");
+            moved += usize::from(Some(p.at_ns) != stop.at_ns);
+        }
+    }
+    assert!(moved >= 3, "the fork's events are elsewhere than the written times: {placed:?}");
+    h.get_by_label("Play tour").click();
+    h.run_steps(2);
+    assert_eq!(h.state().time.cursor_ns, placed[0].at_ns);
+    for (k, stop) in placed.iter().enumerate().skip(1) {
+        h.get_by_label("Next stop").click();
+        h.run_steps(1);
+        // Bounded: a stop is a few virtual seconds away at the suggested speed.
+        for _ in 0..2_000 {
+            if !h.state().time.playing {
+                break;
+            }
+            h.run_steps(1);
+        }
+        assert_eq!(h.state().tour.as_ref().map(|t| t.shown), Some(k), "stop {k}");
+        assert_eq!(h.state().time.cursor_ns, stop.at_ns, "playback paused at stop {k} of the fork");
+    }
+    assert!(h.state().tour.as_ref().unwrap().finished);
+}
+
 /// An app that records in slices of a few thousand events per frame (as the web build would),
 /// so that a recording spans frames and its progress can be watched.
 fn sliced_harness(source: ScenarioSource) -> Harness<'static, App> {
@@ -769,7 +878,9 @@ fn a_saved_fork_reloads_to_the_same_run_and_exports_its_output() {
     // Saving again does not replace it unasked.
     h.get_by_label_contains("Save as scenario file").click();
     h.run_steps(1);
-    assert!(matches!(h.state().save_status.as_slice(), [Err(e)] if e.contains("already exists")));
+    assert!(
+        matches!(h.state().save_status.as_slice(), [Err(e)] if e.is_refused() && e.to_string().contains("already exists"))
+    );
     assert_eq!(std::fs::read_to_string(&path).unwrap(), saved);
     h.get_by_label("Export sink output (CSV + JSON)").click();
     h.run_steps(1);
@@ -806,7 +917,8 @@ fn a_guided_tour_plays_to_the_end() {
     h.get_by_label("Play tour").click();
     h.run_steps(2);
     assert_eq!(h.state().tour.as_ref().map(|t| t.shown), Some(0));
-    assert_eq!(h.state().time.cursor_ns, stops[0].at_ns);
+    let placed = h.state().session.as_ref().unwrap().tour.clone();
+    assert_eq!(h.state().time.cursor_ns, placed[0].at_ns);
     assert!(h.query_by_label(&stops[0].caption).is_some(), "the caption is shown");
     let clicks0 = h.state().session.as_ref().unwrap().scenario.plan.subtasks.iter().position(|s| s.name == "clicks[0]");
     assert_eq!(h.state().selected, clicks0, "the stop's highlight is selected");
@@ -822,7 +934,10 @@ fn a_guided_tour_plays_to_the_end() {
         }
         let app = h.state();
         assert_eq!(app.tour.as_ref().map(|t| t.shown), Some(k), "stop {k}");
-        assert_eq!(app.time.cursor_ns, stop.at_ns, "playback paused at stop {k}");
+        assert_eq!(app.time.cursor_ns, placed[k].at_ns, "playback paused at stop {k}");
+        if stop.event.is_none() {
+            assert_eq!(stop.at_ns, Some(placed[k].at_ns), "a stop without an event: at its written time");
+        }
         if let Some(sim::scenario::tour::Highlight::Node(n)) = stop.highlight.filter(|_| k == 1) {
             let session = app.session.as_ref().unwrap();
             let on = app.selected.map(|s| session.scenario.placement[s] as usize + 1);
@@ -835,7 +950,7 @@ fn a_guided_tour_plays_to_the_end() {
     assert!(h.query_by_label("Next stop").is_none());
     h.get_by_label("Previous stop").click();
     h.run_steps(2);
-    assert_eq!(h.state().time.cursor_ns, stops[stops.len() - 2].at_ns);
+    assert_eq!(h.state().time.cursor_ns, placed[stops.len() - 2].at_ns);
     h.get_by_label("End tour").click();
     h.run_steps(2);
     assert!(h.state().tour.is_none(), "{:?}", h.state().tour);

@@ -184,6 +184,8 @@ pub fn resolve(spec: &FaultSpec, nodes: &NodeNames, plan: &PhysicalPlan) -> Resu
             let at = match at {
                 CrashPoint::At(t) if t.0 < 0 => return Err(FaultError::NegativeTime),
                 CrashPoint::At(t) => Trigger::At(t.0 as u64 * NS_PER_MS),
+                // Bounded by check_magnitudes (`AtNs` <= MAX_TIME_MS in ns, 1e17).
+                CrashPoint::AtNs(t) => Trigger::At(*t),
                 CrashPoint::OnCheckpointTrigger(n) => Trigger::OnCheckpointTrigger(*n),
                 CrashPoint::WhileAligning { checkpoint, subtask } => {
                     let Some(id) = plan.subtask_by_name(subtask) else {
@@ -293,7 +295,8 @@ pub fn draw_swarm(swarm: &Swarm, scenario: &Scenario, seed: u64) -> Vec<Fault> {
     faults
 }
 
-/// A resolved fault written back in the scenario format (whole milliseconds).
+/// A resolved fault written back in the scenario format (whole milliseconds, but a crash
+/// between two milliseconds as `AtNs`: the file runs the same schedule).
 pub fn to_spec(fault: &Fault, plan: &PhysicalPlan) -> FaultSpec {
     use crate::scenario::TimeMs;
     let ms = |ns: TimeNs| ns / NS_PER_MS;
@@ -302,6 +305,8 @@ pub fn to_spec(fault: &Fault, plan: &PhysicalPlan) -> FaultSpec {
         Fault::Crash { node, at, restart_after_ns } => FaultSpec::Crash {
             node: node_label(*node),
             at: match at {
+                // Exact: a crash between two milliseconds keeps its nanoseconds.
+                Trigger::At(t) if t % NS_PER_MS != 0 => CrashPoint::AtNs(*t),
                 Trigger::At(t) => CrashPoint::At(TimeMs(ms(*t) as i64)),
                 Trigger::OnCheckpointTrigger(n) => CrashPoint::OnCheckpointTrigger(*n),
                 Trigger::WhileAligning { checkpoint, subtask } => {

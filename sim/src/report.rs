@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use engine::checkpoint::{CheckpointMode, SnapshotAlignment};
 use serde_json::json;
 
 use crate::external::StoredRow;
@@ -377,14 +378,21 @@ pub fn storm_rows_text(run: &crate::storm::StormRun) -> String {
 /// Per checkpoint, the figures Flink's web UI shows: when it started, how it ended and how long it
 /// took, and across its subtasks the largest start delay, alignment, sync and async parts, and the
 /// total state size.
+///
+/// With unaligned checkpoints a last column says how the subtasks with inputs took their
+/// snapshots: `unaligned`, or — with an aligned-checkpoint timeout — `aligned` or `timed out →
+/// unaligned` with how many of them switched.
 pub fn checkpoints_table(result: &RunResult) -> String {
     let world = &result.world;
+    let plan = &world.scenario.plan;
+    let unaligned = world.scenario.checkpoint_config().is_some_and(|c| c.mode == CheckpointMode::Unaligned);
     let mut out = String::new();
-    let _ = writeln!(
+    let _ = write!(
         out,
         "{:>4} {:>11} {:<22} {:>12} {:>15} {:>15} {:>12} {:>12} {:>12}",
         "id", "triggered", "outcome", "duration", "max start delay", "max alignment", "max sync", "max async", "state"
     );
+    let _ = writeln!(out, "{}", if unaligned { "  alignment" } else { "" });
     for c in &world.checkpoints {
         let outcome = match &c.outcome {
             CheckpointOutcome::InProgress => "in progress".to_string(),
@@ -406,6 +414,26 @@ pub fn checkpoints_table(result: &RunResult) -> String {
             format!("{} ms", ms3(max(|s| s.async_ns))),
             state.div_ceil(1024)
         );
+        if unaligned {
+            // Rewrite the line's end: the alignment column follows.
+            out.pop();
+            let aligning: Vec<_> = c
+                .subtasks
+                .iter()
+                .filter(|s| plan.subtasks.get(s.subtask).is_some_and(|p| !p.inputs.is_empty()))
+                .collect();
+            let timed_out = aligning.iter().filter(|s| s.alignment == SnapshotAlignment::TimedOut).count();
+            let label = if timed_out > 0 {
+                format!("{} ({timed_out} of {})", SnapshotAlignment::TimedOut.label(), aligning.len())
+            } else if aligning.iter().any(|s| s.alignment == SnapshotAlignment::Aligned) {
+                SnapshotAlignment::Aligned.label().to_string()
+            } else if aligning.is_empty() {
+                "-".to_string()
+            } else {
+                SnapshotAlignment::Unaligned.label().to_string()
+            };
+            let _ = writeln!(out, "  {label}");
+        }
     }
     out
 }

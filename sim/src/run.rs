@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use engine::checkpoint::SnapshotAlignment;
 use engine::sink::SinkKind;
 
 use crate::external::RowState;
@@ -85,6 +86,14 @@ pub struct VariantReport {
     pub checkpoints_aborted: usize,
     pub alignment_p50_ns: u64,
     pub alignment_max_ns: u64,
+    /// Aligned-checkpoint timeout: subtask snapshots that started aligned and timed out to
+    /// unaligned (left out of the JSON when 0).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub snapshots_timed_out: usize,
+    /// Aligned-checkpoint timeout: subtask snapshots (of subtasks with inputs) that stayed
+    /// aligned (left out of the JSON when 0).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub snapshots_aligned: usize,
     pub latency_p50_ns: u64,
     pub latency_p99_ns: u64,
     pub restarts: u32,
@@ -262,6 +271,12 @@ pub fn run_variant(
             .count(),
         alignment_p50_ns: oracle::percentile(&mut alignments, 50).unwrap_or(0),
         alignment_max_ns: alignments.iter().copied().max().unwrap_or(0),
+        snapshots_timed_out: snapshots_with(world, SnapshotAlignment::TimedOut),
+        snapshots_aligned: if world.scenario.checkpoint_config().is_some_and(|c| c.aligned_timeout_ns.is_some()) {
+            snapshots_with(world, SnapshotAlignment::Aligned)
+        } else {
+            0
+        },
         latency_p50_ns: oracle::percentile(&mut latencies, 50).unwrap_or(0),
         latency_p99_ns: oracle::percentile(&mut latencies, 99).unwrap_or(0),
         restarts: world.restarts(),
@@ -273,6 +288,22 @@ pub fn run_variant(
         throughput_per_s: per_second(world.log.len(), world.finished_at_ns.unwrap_or(world.now_ns())),
         storm: None,
     }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// Snapshots of subtasks with inputs taken `how` (aligned, unaligned, timed out), over every
+/// checkpoint of the run.
+pub fn snapshots_with(world: &World, how: SnapshotAlignment) -> usize {
+    let plan = &world.scenario.plan;
+    world
+        .checkpoints
+        .iter()
+        .flat_map(|c| &c.subtasks)
+        .filter(|s| s.alignment == how && plan.subtasks.get(s.subtask).is_some_and(|p| !p.inputs.is_empty()))
+        .count()
 }
 
 /// The oracle's reference for Storm rows: the Storm topology without faults and without acking
@@ -321,6 +352,8 @@ pub fn run_storm_variant(
         checkpoints_aborted: 0,
         alignment_p50_ns: 0,
         alignment_max_ns: 0,
+        snapshots_timed_out: 0,
+        snapshots_aligned: 0,
         latency_p50_ns: oracle::percentile(&mut latencies, 50).unwrap_or(0),
         latency_p99_ns: oracle::percentile(&mut latencies, 99).unwrap_or(0),
         restarts: stats.worker_restarts as u32,

@@ -22,11 +22,17 @@ pub fn alignment_ui(ui: &mut egui::Ui, session: &Session, frame: &Frame, actions
         CheckpointMode::AtLeastOnce => {
             "at-least-once (barrier tracking): inputs are never blocked, so records of the next checkpoint can slip into this snapshot"
         }
+        CheckpointMode::Unaligned if c.aligned_timeout_ns.is_some() => {
+            "exactly-once, aligned with a timeout: each checkpoint starts aligned; a subtask still aligning when the aligned-checkpoint timeout has passed since the trigger switches it to unaligned (the queued barriers overtake, the in-flight data is saved as channel state, its inputs unblock)"
+        }
         CheckpointMode::Unaligned => {
             "exactly-once, unaligned: the first barrier overtakes the queued data and the task snapshots at once; what it overtook, and what arrives on the other inputs before their barrier, is saved as channel state"
         }
     };
     ui.small(format!("Mode: {mode}."));
+    if let Some(t) = c.aligned_timeout_ns {
+        ui.small(format!("Aligned-checkpoint timeout: {}.", crate::view::units::duration_text(t)));
+    }
     match c.pending {
         Some((id, at, acked)) => {
             ui.colored_label(
@@ -54,12 +60,26 @@ pub fn alignment_ui(ui: &mut egui::Ui, session: &Session, frame: &Frame, actions
                 if ui.link(&row.name).clicked() {
                     actions.push(Action::Select(Some(row.subtask)));
                 }
+                let last = match row.last_snapshot {
+                    Some((id, how)) => format!("last snapshot: {id}, {}", how.label()),
+                    None => format!("last snapshot: {}", row.latest),
+                };
                 match (row.checkpoint, row.started_ns) {
                     (Some(cp), Some(at)) => {
-                        ui.colored_label(BARRIER_COLOR, format!("checkpoint {cp} since {}", time_text(scenario, at)));
+                        let how = if row.timed_out {
+                            ", timed out, so unaligned".to_string()
+                        } else if let Some(deadline) = row.times_out_at_ns {
+                            format!(", aligned until {}", time_text(scenario, deadline))
+                        } else {
+                            String::new()
+                        };
+                        ui.colored_label(
+                            BARRIER_COLOR,
+                            format!("checkpoint {cp} since {}{how} ({last})", time_text(scenario, at)),
+                        );
                     }
                     _ => {
-                        ui.weak(format!("no (last snapshot: {})", row.latest));
+                        ui.weak(format!("no ({last})"));
                     }
                 }
                 ui.horizontal_wrapped(|ui| {

@@ -3,11 +3,13 @@
 //! row's provenance beside it, each step a link that moves the cursor.
 
 use egui::Color32;
+use sim::kernel::TimeNs;
+use sim::Scenario;
 
 use crate::app::{Action, Session};
 use crate::panels::{BLOCKED_COLOR, GOOD_COLOR, IDLE_COLOR, WATERMARK_COLOR};
 use crate::time_control::Command;
-use crate::view::ledger::{LedgerFilter, Status};
+use crate::view::ledger::{Ledger, LedgerFilter, Provenance, Status};
 use crate::view::time_text;
 
 pub fn status_color(status: Status) -> Color32 {
@@ -18,6 +20,14 @@ pub fn status_color(status: Status) -> Color32 {
         Status::Missing => IDLE_COLOR,
         Status::Unexpected => Color32::from_rgb(150, 40, 170),
     }
+}
+
+/// What a click in the outcome table asks for.
+pub enum LedgerClick {
+    /// Select a line (None: unselect it).
+    Select(Option<usize>),
+    /// Move the cursor to a provenance step.
+    Seek(TimeNs),
 }
 
 pub fn ledger_ui(
@@ -35,50 +45,81 @@ pub fn ledger_ui(
         return;
     };
     let selected = session.provenance.as_ref().filter(|((run, _), _)| *run == session.shown).map(|((_, l), p)| (*l, p));
-    ui.horizontal_wrapped(|ui| {
-        // A variant run's label already names its guarantee and sink.
-        let heading = match session.variant {
-            (None, None) => format!(
-                "{} ({} · {} sinks):",
-                session.run().label,
-                session.scenario.guarantee.label(),
-                session.variant.1.map_or("as-written", |k| k.label())
-            ),
-            _ => format!("{}:", session.run().label),
-        };
-        ui.strong(heading);
-        for status in Status::ALL {
-            let mut on = filter.shows(status);
-            let text =
-                egui::RichText::new(format!("{} {}", ledger.count(status), status.label())).color(status_color(status));
-            if ui.checkbox(&mut on, text).on_hover_text(status.meaning()).changed() {
-                filter.set(status, on);
+    // A variant run's label already names its guarantee and sink.
+    let heading = match session.variant {
+        (None, None) => format!(
+            "{} ({} · {} sinks):",
+            session.run().label,
+            session.scenario.guarantee.label(),
+            session.variant.1.map_or("as-written", |k| k.label())
+        ),
+        _ => format!("{}:", session.run().label),
+    };
+    let hint = "Select a row (a duplicate, say: press \"Only what differs\" to hide the exact ones) to follow it back: the source records that fed it, the checkpoint they belonged to, the crash, the restore, the replay and the emissions.";
+    let table = LedgerTable { scenario: &session.scenario, ledger, heading, hint, height: None };
+    match table.ui(ui, selected, filter) {
+        Some(LedgerClick::Select(line)) => actions.push(Action::SelectLine(line)),
+        Some(LedgerClick::Seek(t)) => actions.push(Action::Time(Command::Seek(t))),
+        None => {}
+    }
+}
+
+/// The outcome table of a run (Flink's or Storm's) and the selected line's provenance.
+pub struct LedgerTable<'a> {
+    pub scenario: &'a Scenario,
+    pub ledger: &'a Ledger,
+    pub heading: String,
+    /// What the provenance column says before a line is selected.
+    pub hint: &'a str,
+    /// The table's height (None: what is left of the panel).
+    pub height: Option<f32>,
+}
+
+impl LedgerTable<'_> {
+    pub fn ui(
+        &self,
+        ui: &mut egui::Ui,
+        selected: Option<(usize, &Option<Provenance>)>,
+        filter: &mut LedgerFilter,
+    ) -> Option<LedgerClick> {
+        let (scenario, ledger) = (self.scenario, self.ledger);
+        let mut click = None;
+        ui.horizontal_wrapped(|ui| {
+            ui.strong(&self.heading);
+            for status in Status::ALL {
+                let mut on = filter.shows(status);
+                let text = egui::RichText::new(format!("{} {}", ledger.count(status), status.label()))
+                    .color(status_color(status));
+                if ui.checkbox(&mut on, text).on_hover_text(status.meaning()).changed() {
+                    filter.set(status, on);
+                }
             }
-        }
-        if ui.button("Only what differs").on_hover_text("hide the exact rows").clicked() {
-            filter.show = [true; 5];
-            filter.set(Status::Exact, false);
-        }
-        if ui.small_button("All").clicked() {
-            filter.show = [true; 5];
-        }
-    });
-    ui.horizontal_wrapped(|ui| {
-        let label = ui.label("Key:");
-        ui.add(egui::TextEdit::singleline(&mut filter.key).desired_width(80.0)).labelled_by(label.id);
-        let label = ui.label("Window:");
-        ui.add(egui::TextEdit::singleline(&mut filter.window).desired_width(120.0)).labelled_by(label.id);
-        ui.weak("Rows against the same seed without faults. Click a row to see where it came from.");
-    });
-    let lines = ledger.filtered(filter);
-    ui.columns(2, |columns| {
-        let ui = &mut columns[0];
-        let row_height = ui.text_style_height(&egui::TextStyle::Body) + 6.0;
-        egui::ScrollArea::vertical().id_salt("ledger_rows").auto_shrink([false, false]).show_rows(
-            ui,
-            row_height,
-            lines.len() + 1,
-            |ui, range| {
+            if ui.button("Only what differs").on_hover_text("hide the exact rows").clicked() {
+                filter.show = [true; 5];
+                filter.set(Status::Exact, false);
+            }
+            if ui.small_button("All").clicked() {
+                filter.show = [true; 5];
+            }
+        });
+        ui.horizontal_wrapped(|ui| {
+            let label = ui.label("Key:");
+            ui.add(egui::TextEdit::singleline(&mut filter.key).desired_width(80.0)).labelled_by(label.id);
+            let label = ui.label("Window:");
+            ui.add(egui::TextEdit::singleline(&mut filter.window).desired_width(120.0)).labelled_by(label.id);
+            ui.weak("Rows against the same seed without faults. Click a row to see where it came from.");
+        });
+        let lines = ledger.filtered(filter);
+        let height = self.height;
+        ui.columns(2, |columns| {
+            let ui = &mut columns[0];
+            let row_height = ui.text_style_height(&egui::TextStyle::Body) + 6.0;
+            let area = egui::ScrollArea::vertical().id_salt("ledger_rows").auto_shrink([false, false]);
+            let area = match height {
+                Some(h) => area.max_height(h),
+                None => area,
+            };
+            area.show_rows(ui, row_height, lines.len() + 1, |ui, range| {
                 egui::Grid::new("ledger_grid").num_columns(6).striped(true).show(ui, |ui| {
                     for h in ["status", "key", "window", "value", "attempt", "visible at"] {
                         ui.strong(h);
@@ -93,24 +134,27 @@ pub fn ledger_ui(
                         let text = if l.status == Status::Missing { text.italics() } else { text };
                         let is_selected = selected.is_some_and(|(s, _)| s == line);
                         if ui.selectable_label(is_selected, text).on_hover_text(l.status.meaning()).clicked() {
-                            actions.push(Action::SelectLine(if is_selected { None } else { Some(line) }));
+                            click = Some(LedgerClick::Select(if is_selected { None } else { Some(line) }));
                         }
                         ui.label(&l.key);
                         ui.label(&l.window);
                         ui.label(l.value_text());
                         ui.label(l.attempt_text());
-                        ui.label(time_text(&session.scenario, l.visible_ns));
+                        ui.label(time_text(scenario, l.visible_ns));
                         ui.end_row();
                     }
                 });
-            },
-        );
-        let ui = &mut columns[1];
-        egui::ScrollArea::vertical().id_salt("provenance").auto_shrink([false, false]).show(ui, |ui| {
-            match selected {
+            });
+            let ui = &mut columns[1];
+            let area = egui::ScrollArea::vertical().id_salt("provenance").auto_shrink([false, false]);
+            let area = match height {
+                Some(h) => area.max_height(h),
+                None => area,
+            };
+            area.show(ui, |ui| match selected {
                 None => {
                     ui.strong("Provenance");
-                    ui.label("Select a row (a duplicate, say: press \"Only what differs\" to hide the exact ones) to follow it back: the source records that fed it, the checkpoint they belonged to, the crash, the restore, the replay and the emissions.");
+                    ui.label(self.hint);
                 }
                 Some((_, None)) => {
                     ui.label("No provenance for this row.");
@@ -121,9 +165,9 @@ pub fn ledger_ui(
                         for step in &p.steps {
                             match step.time_ns {
                                 Some(t) => {
-                                    let text = format!("{}: {}", step.title, time_text(&session.scenario, t));
+                                    let text = format!("{}: {}", step.title, time_text(scenario, t));
                                     if ui.link(text).on_hover_text("move the cursor here").clicked() {
-                                        actions.push(Action::Time(Command::Seek(t)));
+                                        click = Some(LedgerClick::Seek(t));
                                     }
                                 }
                                 None => {
@@ -138,7 +182,8 @@ pub fn ledger_ui(
                     ui.strong("Why");
                     ui.label(&p.why);
                 }
-            }
+            });
         });
-    });
+        click
+    }
 }

@@ -13,7 +13,7 @@ pub fn plots_ui(
     charts: &[Chart],
     cursor_ns: TimeNs,
     export_dir: &mut String,
-    status: &Option<Result<String, String>>,
+    status: &Option<Result<String, crate::error::WriteError>>,
     actions: &mut Vec<Action>,
 ) {
     ui.horizontal_wrapped(|ui| {
@@ -26,8 +26,8 @@ pub fn plots_ui(
             Some(Ok(message)) => {
                 ui.weak(message);
             }
-            Some(Err(message)) => {
-                ui.colored_label(crate::panels::BLOCKED_COLOR, message);
+            Some(Err(e)) => {
+                ui.colored_label(crate::panels::BLOCKED_COLOR, e.to_string());
             }
             None => {}
         }

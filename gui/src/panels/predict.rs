@@ -16,9 +16,9 @@ pub fn predict_window_ui(ui: &mut egui::Ui, session: &Session, state: &mut Predi
     let course = match course {
         Ok(c) => c,
         Err(e) => {
-            let e = e.clone();
+            let e = e.to_string();
             egui::Window::new("Predict").open(&mut state.open).show(ui.ctx(), |ui| {
-                ui.colored_label(Color32::LIGHT_RED, format!("the exercises could not be loaded: {e}"));
+                ui.colored_label(Color32::LIGHT_RED, e);
             });
             return;
         }
@@ -76,7 +76,7 @@ pub fn predict_window_ui(ui: &mut egui::Ui, session: &Session, state: &mut Predi
                 match e.parse_answer(&state.answer) {
                     Err(bad) => {
                         state.revealed = None;
-                        state.error = Some(bad.0);
+                        state.error = Some(crate::error::PredictError::unreadable(e, bad));
                     }
                     Ok(_) => {
                         state.error = None;
@@ -92,7 +92,7 @@ pub fn predict_window_ui(ui: &mut egui::Ui, session: &Session, state: &mut Predi
             }
         });
         if let Some(error) = &state.error {
-            ui.colored_label(Color32::LIGHT_RED, error);
+            ui.colored_label(Color32::LIGHT_RED, error.to_string());
         }
         if let Some(r) = state.revealed.as_ref().filter(|r| r.id == e.spec.id) {
             if r.right {

@@ -13,7 +13,7 @@ pub fn save_ui(
     folder: &mut String,
     name: &mut String,
     replace: &mut bool,
-    status: &[Result<String, String>],
+    status: &[Result<String, crate::error::WriteError>],
     actions: &mut Vec<Action>,
 ) {
     let run = session.run();
@@ -60,7 +60,7 @@ pub fn save_ui(
     for s in status {
         match s {
             Ok(message) => ui.colored_label(GOOD_COLOR, message),
-            Err(message) => ui.colored_label(BLOCKED_COLOR, message),
+            Err(e) => ui.colored_label(BLOCKED_COLOR, e.to_string()),
         };
     }
 }

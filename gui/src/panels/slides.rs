@@ -8,7 +8,7 @@ pub fn export_menu_ui(
     ui: &mut egui::Ui,
     export_dir: &mut String,
     size: &mut (u32, u32),
-    status: &Option<Result<String, String>>,
+    status: &Option<Result<String, crate::error::WriteError>>,
     actions: &mut Vec<Action>,
 ) {
     {
@@ -49,8 +49,8 @@ pub fn export_menu_ui(
             Some(Ok(message)) => {
                 ui.weak("exported").on_hover_text(message);
             }
-            Some(Err(message)) => {
-                ui.colored_label(crate::panels::BLOCKED_COLOR, "export failed").on_hover_text(message);
+            Some(Err(e)) => {
+                ui.colored_label(crate::panels::BLOCKED_COLOR, "export failed").on_hover_text(e.to_string());
             }
             None => {}
         }

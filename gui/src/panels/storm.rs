@@ -5,25 +5,33 @@
 
 use egui::{Color32, Sense, Stroke};
 
-use crate::view::storm::{StormSession, TreeStatus};
+use crate::panels::ledger::{LedgerClick, LedgerTable};
+use crate::view::storm::{StormSession, StormTab, TreeStatus};
 use crate::view::time_text;
 
 const TIMEOUT_RED: Color32 = Color32::from_rgb(200, 40, 40);
 
-pub fn storm_ui(ui: &mut egui::Ui, s: &mut StormSession) {
-    let (cursor, selected) = (s.cursor_ns, s.selected);
-    storm_frame_ui(ui, s);
+/// `height`: the panel's height (the outcome table fits its rows in what is left of it).
+pub fn storm_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32) {
+    let (cursor, selected, tab, line) = (s.cursor_ns, s.selected, s.tab, s.provenance.as_ref().map(|p| p.0));
+    storm_frame_ui(ui, s, height);
     // A button or the slider moved the cursor or the selection: draw the new state next frame.
-    if (s.cursor_ns, s.selected) != (cursor, selected) {
+    if (s.cursor_ns, s.selected, s.tab, s.provenance.as_ref().map(|p| p.0)) != (cursor, selected, tab, line) {
         ui.ctx().request_repaint();
     }
 }
 
-fn storm_frame_ui(ui: &mut egui::Ui, s: &mut StormSession) {
-    let frame = s.frame();
+fn storm_frame_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32) {
     ui.horizontal(|ui| {
         ui.heading(format!("Storm topology: {}", s.scenario.name));
         ui.label(format!("seed {}", s.seed));
+    });
+    ui.horizontal(|ui| {
+        ui.selectable_value(&mut s.tab, StormTab::Topology, "Topology and tuple trees");
+        ui.selectable_value(&mut s.tab, StormTab::Outcome, format!("Outcome ({})", s.ledger.counts_text()))
+            .on_hover_text(
+                "the sink output against the same topology without faults, row by row, with each row's provenance",
+            );
     });
     ui.horizontal(|ui| {
         let step = 1_000_000_000;
@@ -48,6 +56,12 @@ fn storm_frame_ui(ui: &mut egui::Ui, s: &mut StormSession) {
     });
     timeline_ui(ui, s);
     ui.separator();
+    if s.tab == StormTab::Outcome {
+        let top = ui.min_rect().height();
+        outcome_ui(ui, s, (height - top - 90.0).max(200.0));
+        return;
+    }
+    let frame = s.frame();
     // The topology: components in pipeline order, the acker below them, every component's
     // acks going to it.
     let mut rects = Vec::new();
@@ -205,5 +219,29 @@ fn timeline_ui(ui: &mut egui::Ui, s: &mut StormSession) {
     if let Some(pos) = response.interact_pointer_pos().filter(|_| response.clicked()) {
         let frac = ((pos.x - rect.left()) / rect.width()).clamp(0.0, 1.0);
         s.set_cursor((frac as f64 * s.end_ns as f64) as u64);
+    }
+}
+
+/// The Storm run's outcome table: its sink rows against the topology without faults, and the
+/// selected row's chain (a step's link moves the cursor, and selects the spout tuple emitted
+/// then for the tuple tree).
+fn outcome_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32) {
+    let mode = match (s.trident_batch_ns(), s.run.world.config.ackers) {
+        (Some(_), _) => "Trident",
+        (None, 0) => "acking off",
+        _ => "acking",
+    };
+    let table = LedgerTable {
+        scenario: &s.scenario,
+        ledger: &s.ledger,
+        heading: format!("{} ({mode}):", s.scenario.guarantee.label()),
+        hint: "Select a row (a duplicate, say: untick \"exact\" or press \"Only what differs\") to follow it back: the source records that fed it, the spout's message (its root id) or Trident batch (its txid), what failed it (a crash, a timeout, a bolt's fail), the replay, and each emission that reached the sink.",
+        height: Some(height),
+    };
+    let selected = s.provenance.as_ref().map(|(l, p)| (*l, p));
+    match table.ui(ui, selected, &mut s.filter) {
+        Some(LedgerClick::Select(line)) => s.select_line(line),
+        Some(LedgerClick::Seek(t)) => s.seek(t),
+        None => {}
     }
 }

@@ -17,11 +17,11 @@ pub fn tour_ui(ui: &mut egui::Ui, session: &Session, state: Option<&TourState>, 
         });
         return;
     };
-    let Some(stop) = stops.get(state.shown) else {
+    let (Some(stop), Some(placed)) = (stops.get(state.shown), session.tour.get(state.shown)) else {
         return;
     };
     ui.horizontal_wrapped(|ui| {
-        ui.strong(format!("Tour {}/{} · {}", state.shown + 1, stops.len(), time_text(&session.scenario, stop.at_ns)));
+        ui.strong(format!("Tour {}/{} · {}", state.shown + 1, stops.len(), time_text(&session.scenario, placed.at_ns)));
         if let Some(h) = stop.highlight {
             ui.colored_label(BARRIER_COLOR, format!("look at {}", highlight_text(&session.scenario, h))).on_hover_text(
                 match tour::selected_subtask(&session.scenario, h) {
@@ -32,8 +32,12 @@ pub fn tour_ui(ui: &mut egui::Ui, session: &Session, state: Option<&TourState>, 
         }
     });
     ui.label(egui::RichText::new(&stop.caption).size(15.0));
-    if session.shown != 0 {
-        ui.weak("(The captions describe the scenario as loaded; the run shown now is another one: a fork or another guarantee.)");
+    if placed.missing {
+        ui.weak(
+            "(This stop's event does not happen in the run shown now: it stands where the scenario as loaded has it.)",
+        );
+    } else if session.shown != 0 {
+        ui.weak("(The captions describe the scenario as loaded; the run shown now is another one: a fork or another guarantee. Stops that name an event, a crash or a restart say, stand where it happens in this run.)");
     }
     ui.horizontal(|ui| {
         if ui.add_enabled(state.shown > 0, egui::Button::new("Previous stop")).clicked() {

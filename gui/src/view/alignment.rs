@@ -1,7 +1,7 @@
 //! Barrier alignment at the cursor: per subtask, which inputs delivered the barrier of the
 //! checkpoint being aligned, which are blocked, and how much waits behind them.
 
-use engine::checkpoint::CheckpointMode;
+use engine::checkpoint::{CheckpointMode, SnapshotAlignment};
 use sim::kernel::TimeNs;
 use sim::World;
 
@@ -33,6 +33,13 @@ pub struct AlignmentRow {
     /// The task is not running (its task manager is down, or the job is restarting).
     pub stopped: bool,
     pub inputs: Vec<AlignmentInput>,
+    /// Aligned-checkpoint timeout: when the checkpoint aligning (or announced) here switches to
+    /// unaligned if it is still aligning.
+    pub times_out_at_ns: Option<TimeNs>,
+    /// The checkpoint in progress here already timed out and runs unaligned.
+    pub timed_out: bool,
+    /// This subtask's latest recorded snapshot: its checkpoint and how it was taken.
+    pub last_snapshot: Option<(u64, SnapshotAlignment)>,
 }
 
 impl AlignmentRow {
@@ -48,6 +55,8 @@ impl AlignmentRow {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CoordinatorView {
     pub mode: CheckpointMode,
+    /// Unaligned checkpoints with an aligned-checkpoint timeout.
+    pub aligned_timeout_ns: Option<TimeNs>,
     pub pending: Option<(u64, TimeNs, usize)>,
     pub task_count: usize,
     pub latest_completed: Option<u64>,
@@ -66,6 +75,7 @@ impl AlignmentView {
         let plan = &world.scenario.plan;
         let coordinator = world.coordinator().map(|c| CoordinatorView {
             mode: c.config().mode,
+            aligned_timeout_ns: c.config().aligned_timeout_ns,
             pending: c.pending().map(|p| (p.id, p.triggered_ns, p.acked.len())),
             task_count: world.tasks.len(),
             latest_completed: c.latest_completed(),
@@ -93,7 +103,17 @@ impl AlignmentView {
                         saved_in_flight: subtask.unaligned_snapshot().map(|u| u.channel_state[i].len()),
                     })
                     .collect();
+                let current =
+                    pending.map(|p| p.checkpoint_id).or_else(|| subtask.unaligned_snapshot().map(|u| u.checkpoint_id));
+                let last_snapshot = world
+                    .checkpoints
+                    .iter()
+                    .rev()
+                    .find_map(|c| c.subtasks.iter().find(|x| x.subtask == s).map(|x| (c.id, x.alignment)));
                 AlignmentRow {
+                    times_out_at_ns: subtask.alignment_deadline().map(|a| a.deadline_ns),
+                    timed_out: current.is_some_and(|id| subtask.aligner().timed_out(id)),
+                    last_snapshot,
                     subtask: s,
                     name: plan.subtasks[s].name.clone(),
                     checkpoint: pending.map(|p| p.checkpoint_id),
@@ -152,6 +172,33 @@ mod tests {
         let view = AlignmentView::build(&world);
         assert!(view.rows.iter().flat_map(|r| &r.inputs).any(|i| i.saved_in_flight.is_some_and(|n| n > 0)));
         assert!(view.rows.iter().all(|r| r.blocked_inputs() == 0), "unaligned checkpoints never block");
+    }
+
+    /// Aligned-checkpoint timeout: a checkpoint first aligns (blocked inputs, a deadline shown),
+    /// then under backpressure times out and runs unaligned; the rows say which.
+    #[test]
+    fn a_timed_out_alignment_shows_as_unaligned() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../scenarios/aligned-timeout-under-backpressure.ron");
+        let scenario = Arc::new(Scenario::load(&path).unwrap());
+        let mut world = sim::World::new(scenario, 42, sim::RunOptions { keep_trace: false, ..Default::default() });
+        let mut saw_deadline = false;
+        while !AlignmentView::build(&world).rows.iter().any(|r| r.timed_out) {
+            let view = AlignmentView::build(&world);
+            saw_deadline |= view.rows.iter().any(|r| r.blocked_inputs() > 0 && r.times_out_at_ns.is_some());
+            assert!(world.step(), "some checkpoint times out under backpressure");
+        }
+        assert!(saw_deadline, "before timing out, a blocked alignment shows its deadline");
+        let view = AlignmentView::build(&world);
+        assert_eq!(view.coordinator.and_then(|c| c.aligned_timeout_ns), Some(50_000_000));
+        let row = view.rows.iter().find(|r| r.timed_out).unwrap();
+        assert_eq!(row.blocked_inputs(), 0, "a timed-out checkpoint blocks nothing: {row:?}");
+        world.run_until(world.now_ns() + 1_000_000_000);
+        let view = AlignmentView::build(&world);
+        assert!(
+            view.rows.iter().any(|r| r.last_snapshot.is_some_and(|(_, how)| how == SnapshotAlignment::TimedOut)),
+            "{view:?}"
+        );
     }
 
     #[test]

@@ -131,6 +131,7 @@ fn barrier_context(scenario: &Scenario, trace: &[TraceEvent], index: usize) -> S
     let name = plan.subtasks.get(e.subtask() as usize).map_or_else(|| format!("#{}", e.subtask()), |s| s.name.clone());
     let inputs = plan.subtasks.get(e.subtask() as usize).map_or(1, |s| s.inputs.len());
     let mut have = std::collections::BTreeSet::from([input]);
+    let mut timed_out = false;
     let mut bounded = index <= BARRIER_LOOKBACK;
     for p in trace[..index].iter().rev().take(BARRIER_LOOKBACK) {
         if (p.kind == TraceKind::CheckpointTriggered && p.a == n) || p.kind == TraceKind::JobRestarted {
@@ -140,6 +141,7 @@ fn barrier_context(scenario: &Scenario, trace: &[TraceEvent], index: usize) -> S
         if p.kind == TraceKind::ProcessBarrier && p.subtask() == e.subtask() && p.b == n {
             have.insert(p.a);
         }
+        timed_out |= p.kind == TraceKind::AlignmentTimedOut && p.subtask() == e.subtask() && p.a == n;
     }
     if !bounded {
         // The checkpoint started too long ago to list its barriers here; say nothing wrong.
@@ -154,7 +156,12 @@ fn barrier_context(scenario: &Scenario, trace: &[TraceEvent], index: usize) -> S
             .map_or_else(|| format!("input {i}"), |from| format!("input {i} (from {})", from.name))
     };
     let missing: Vec<String> = (0..inputs as i64).filter(|i| !have.contains(i)).map(from).collect();
-    let mode = scenario.checkpoint_config().map(|c| c.mode);
+    let config = scenario.checkpoint_config();
+    let mode = match config.map(|c| (c.mode, c.aligned_timeout_ns)) {
+        // With an aligned-checkpoint timeout a checkpoint is aligned until it times out.
+        Some((CheckpointMode::Unaligned, Some(_))) if !timed_out => Some(CheckpointMode::ExactlyOnce),
+        other => other.map(|(m, _)| m),
+    };
     if missing.is_empty() {
         let unblock = match mode {
             Some(CheckpointMode::ExactlyOnce) if inputs > 1 => " and unblocks its inputs",
@@ -177,7 +184,13 @@ fn barrier_context(scenario: &Scenario, trace: &[TraceEvent], index: usize) -> S
         Some(CheckpointMode::Unaligned) => {
             format!("{name} already snapshotted (unaligned); still recording channel state from {waiting}")
         }
-        _ => format!("input {input} is now blocked until barrier {n} arrives on {waiting}"),
+        _ => match config.and_then(|c| c.aligned_timeout_ns) {
+            Some(t) => format!(
+                "input {input} is now blocked until barrier {n} arrives on {waiting}, or until the aligned-checkpoint timeout ({} after the checkpoint's trigger) switches it to unaligned",
+                crate::view::units::duration_text(t)
+            ),
+            None => format!("input {input} is now blocked until barrier {n} arrives on {waiting}"),
+        },
     }
 }
 
@@ -217,6 +230,10 @@ pub fn caption(scenario: &Scenario, e: &TraceEvent) -> String {
             from(e.b)
         ),
         InputBlocked => format!("{s} blocks {} until barrier {} arrives on its other inputs", from(e.b), e.a),
+        AlignmentTimedOut => format!(
+            "{s}'s alignment for checkpoint {} timed out (aligned-checkpoint timeout): it switches to unaligned — the queued barriers overtake, the in-flight data goes into the snapshot, its inputs unblock",
+            e.a
+        ),
         Snapshot => format!("{s} snapshotted its state for checkpoint {} ({} bytes)", e.a, e.b),
         Finished => format!("{s} finished"),
         SinkAppend => format!("{s} appended key {} = {} (visible now)", scenario.key_name(e.a as u64), e.b),

@@ -122,12 +122,27 @@ fn window_text(scenario: &Scenario, row: &StoredRow) -> String {
 
 impl Ledger {
     /// `run`: what the run showed at its end; `reference`: what the fault-free run showed.
+    /// The attempt column is the job attempt that wrote each row (a Flink run).
     pub fn build(scenario: &Scenario, trace: &[TraceEvent], reference: Seen, run: Seen) -> Ledger {
-        let marked = oracle::evaluate_rows(&reference.observed(), &run.observed());
-        let (reference, run) = (reference.rows, run.rows);
         let restarts: Vec<TimeNs> =
             trace.iter().filter(|e| e.kind == TraceKind::JobRestarted).map(|e| e.time_ns).collect();
-        let line = |status, row: &StoredRow, run_row, reference_row| LedgerRow {
+        let attempt = |_: usize, row: &StoredRow| attempt_at(&restarts, row.written_ns);
+        Ledger::build_with(scenario, restarts.clone(), reference, run, &attempt)
+    }
+
+    /// [`Ledger::build`] with the attempt column given by `attempt_of` (called with the index of
+    /// the run's row and the row; a Storm run: the spout's attempt at the row's records,
+    /// `view::storm`); `restarts` are the job's restarts.
+    pub fn build_with(
+        scenario: &Scenario,
+        restarts: Vec<TimeNs>,
+        reference: Seen,
+        run: Seen,
+        attempt_of: &dyn Fn(usize, &StoredRow) -> u32,
+    ) -> Ledger {
+        let marked = oracle::evaluate_rows(&reference.observed(), &run.observed());
+        let (reference, run) = (reference.rows, run.rows);
+        let line = |status, row: &StoredRow, run_row: Option<usize>, reference_row| LedgerRow {
             status,
             run_row,
             reference_row,
@@ -136,7 +151,7 @@ impl Ledger {
             window: window_text(scenario, row),
             value: row.row.value,
             expected: None,
-            attempt: run_row.map(|_| attempt_at(&restarts, row.written_ns)),
+            attempt: run_row.map(|i| attempt_of(i, row)),
             visible_ns: row.visible_ns.unwrap_or(row.written_ns),
             repeats: None,
         };
@@ -262,19 +277,24 @@ pub struct Provenance {
 /// A source record's reads: (time, reading subtask, attempt), in time order.
 type Reads = BTreeMap<SourceRef, Vec<(TimeNs, u32, u32)>>;
 
-fn record_text(s: SourceRef) -> String {
+pub(crate) fn record_text(s: SourceRef) -> String {
     format!("p{}@{}", s.partition, s.offset)
 }
 
-impl Provenance {
-    /// The chain of line `line` of `ledger`, read off `trace` (the run's whole trace).
-    pub fn build(scenario: &Scenario, trace: &[TraceEvent], ledger: &Ledger, line: usize) -> Option<Provenance> {
+/// The records behind a line: those its row holds (with multiplicity) and, for a wrong value,
+/// those of the fault-free row it stands in for.
+pub(crate) struct RowRecords {
+    pub multiplicity: BTreeMap<SourceRef, u32>,
+    pub wanted: BTreeMap<SourceRef, u32>,
+    pub records: BTreeSet<SourceRef>,
+    /// A wrong value: `wanted` is the reference row's lineage.
+    pub has_reference: bool,
+}
+
+impl RowRecords {
+    pub fn of(ledger: &Ledger, line: usize) -> Option<RowRecords> {
         let l = ledger.rows.get(line)?;
         let row = ledger.stored(line)?;
-        let t = |ns: TimeNs| time_text(scenario, ns);
-        let subtask =
-            |id: u32| scenario.plan.subtasks.get(id as usize).map_or_else(|| format!("#{id}"), |s| s.name.clone());
-        // The records this row holds, and for a wrong value, those of the row it stands in for.
         let mut multiplicity: BTreeMap<SourceRef, u32> = BTreeMap::new();
         for s in &row.row.lineage {
             *multiplicity.entry(*s).or_default() += 1;
@@ -290,6 +310,80 @@ impl Provenance {
             *wanted.entry(*s).or_default() += 1;
         }
         let records: BTreeSet<SourceRef> = multiplicity.keys().chain(wanted.keys()).copied().collect();
+        Some(RowRecords { multiplicity, wanted, records, has_reference: reference_row.is_some() })
+    }
+}
+
+/// The first steps of every chain: the source records (`first_text` says where the first was
+/// read), then those counted more often than without faults and those not counted; also returns
+/// those two lists. `first_at`: when a record was first read (or emitted).
+pub(crate) fn record_steps(
+    records: &BTreeSet<SourceRef>,
+    multiplicity: &BTreeMap<SourceRef, u32>,
+    wanted: &BTreeMap<SourceRef, u32>,
+    has_reference: bool,
+    first_text: &str,
+    first_at: &dyn Fn(&SourceRef) -> Option<TimeNs>,
+) -> (Vec<Step>, Vec<SourceRef>, Vec<SourceRef>) {
+    let mut steps = Vec::new();
+    let mut listed: Vec<String> = records.iter().take(6).map(|s| record_text(*s)).collect();
+    if records.len() > 6 {
+        listed.push(format!("… {} more", records.len() - 6));
+    }
+    steps.push(Step {
+        title: "Source records".into(),
+        caption: format!(
+            "{} source record{} (partition@offset) fed it: {}{first_text}",
+            records.len(),
+            if records.len() == 1 { "" } else { "s" },
+            listed.join(", "),
+        ),
+        time_ns: records.iter().filter_map(first_at).min(),
+    });
+    // The records that tell the story: counted more (or fewer) times than without faults.
+    let over: Vec<SourceRef> = multiplicity
+        .iter()
+        .filter(|(s, n)| **n > wanted.get(*s).copied().unwrap_or(if has_reference { 0 } else { 1 }))
+        .map(|(s, _)| *s)
+        .collect();
+    let short: Vec<SourceRef> =
+        wanted.iter().filter(|(s, n)| multiplicity.get(*s).copied().unwrap_or(0) < **n).map(|(s, _)| *s).collect();
+    if !over.is_empty() {
+        steps.push(Step {
+            title: "Counted twice".into(),
+            caption: format!(
+                "{} record{} counted more often than without faults: {}",
+                over.len(),
+                if over.len() == 1 { " is" } else { "s are" },
+                over.iter().take(6).map(|s| record_text(*s)).collect::<Vec<_>>().join(", ")
+            ),
+            time_ns: over.iter().filter_map(first_at).min(),
+        });
+    }
+    if !short.is_empty() {
+        steps.push(Step {
+            title: "Not counted".into(),
+            caption: format!(
+                "{} record{} of the fault-free result missing here: {}",
+                short.len(),
+                if short.len() == 1 { " is" } else { "s are" },
+                short.iter().take(6).map(|s| record_text(*s)).collect::<Vec<_>>().join(", ")
+            ),
+            time_ns: short.iter().filter_map(first_at).min(),
+        });
+    }
+    (steps, over, short)
+}
+
+impl Provenance {
+    /// The chain of line `line` of `ledger`, read off `trace` (the run's whole trace).
+    pub fn build(scenario: &Scenario, trace: &[TraceEvent], ledger: &Ledger, line: usize) -> Option<Provenance> {
+        let l = ledger.rows.get(line)?;
+        let row = ledger.stored(line)?;
+        let t = |ns: TimeNs| time_text(scenario, ns);
+        let subtask =
+            |id: u32| scenario.plan.subtasks.get(id as usize).map_or_else(|| format!("#{id}"), |s| s.name.clone());
+        let RowRecords { multiplicity, wanted, records, has_reference, .. } = RowRecords::of(ledger, line)?;
         let restarts = &ledger.restarts;
         let mut reads: Reads = BTreeMap::new();
         for e in trace.iter().filter(|e| e.kind == TraceKind::SourceRead) {
@@ -298,62 +392,14 @@ impl Provenance {
                 reads.entry(s).or_default().push((e.time_ns, e.subtask(), attempt_at(restarts, e.time_ns)));
             }
         }
-        let mut steps = Vec::new();
         // 1. The source records.
         let first_read = reads.values().filter_map(|r| r.first()).min().copied();
-        let mut listed: Vec<String> = records.iter().take(6).map(|s| record_text(*s)).collect();
-        if records.len() > 6 {
-            listed.push(format!("… {} more", records.len() - 6));
-        }
-        steps.push(Step {
-            title: "Source records".into(),
-            caption: format!(
-                "{} source record{} (partition@offset) fed it: {}{}",
-                records.len(),
-                if records.len() == 1 { "" } else { "s" },
-                listed.join(", "),
-                first_read.map_or_else(String::new, |(ns, s, _)| format!(
-                    "; the first was read by {} at {}",
-                    subtask(s),
-                    t(ns)
-                )),
-            ),
-            time_ns: first_read.map(|r| r.0),
-        });
-        // The records that tell the story: counted more (or fewer) times than without faults, or
-        // read more than once (replayed); else all of them.
-        let over: Vec<SourceRef> = multiplicity
-            .iter()
-            .filter(|(s, n)| **n > wanted.get(*s).copied().unwrap_or(if reference_row.is_some() { 0 } else { 1 }))
-            .map(|(s, _)| *s)
-            .collect();
-        let short: Vec<SourceRef> =
-            wanted.iter().filter(|(s, n)| multiplicity.get(*s).copied().unwrap_or(0) < **n).map(|(s, _)| *s).collect();
+        let first_text = first_read
+            .map_or_else(String::new, |(ns, s, _)| format!("; the first was read by {} at {}", subtask(s), t(ns)));
+        let first_at = |s: &SourceRef| reads.get(s).and_then(|r| r.first()).map(|r| r.0);
+        let (mut steps, over, short) =
+            record_steps(&records, &multiplicity, &wanted, has_reference, &first_text, &first_at);
         let replayed: Vec<SourceRef> = reads.iter().filter(|(_, r)| r.len() > 1).map(|(s, _)| *s).collect();
-        if !over.is_empty() {
-            steps.push(Step {
-                title: "Counted twice".into(),
-                caption: format!(
-                    "{} record{} counted more often than without faults: {}",
-                    over.len(),
-                    if over.len() == 1 { " is" } else { "s are" },
-                    over.iter().take(6).map(|s| record_text(*s)).collect::<Vec<_>>().join(", ")
-                ),
-                time_ns: over.iter().filter_map(|s| reads.get(s).and_then(|r| r.first())).map(|r| r.0).min(),
-            });
-        }
-        if !short.is_empty() {
-            steps.push(Step {
-                title: "Not counted".into(),
-                caption: format!(
-                    "{} record{} of the fault-free result missing here: {}",
-                    short.len(),
-                    if short.len() == 1 { " is" } else { "s are" },
-                    short.iter().take(6).map(|s| record_text(*s)).collect::<Vec<_>>().join(", ")
-                ),
-                time_ns: short.iter().filter_map(|s| reads.get(s).and_then(|r| r.first())).map(|r| r.0).min(),
-            });
-        }
         // 2. The epoch of the record that tells the story: the checkpoints its source subtask
         // snapshotted before and after reading it (in the same attempt).
         let focus: Option<SourceRef> = replayed.first().or(over.first()).or(short.first()).or(records.first()).copied();

@@ -8,11 +8,13 @@ use std::sync::mpsc::Receiver;
 
 use sim::exercise::{Course, Exercise, Solution};
 
+use crate::error::PredictError;
+
 /// What the predict panel remembers between frames.
 #[derive(Default)]
 pub struct PredictState {
     /// The course, loaded on first use (an error is shown instead of the list).
-    pub course: Option<Result<Course, String>>,
+    pub course: Option<Result<Course, PredictError>>,
     /// The window is open (the scenario bar's *Predict* button toggles it; closed, it covers
     /// nothing).
     pub open: bool,
@@ -23,7 +25,7 @@ pub struct PredictState {
     pub pending: Option<(String, String, Receiver<Solution>)>,
     pub revealed: Option<Reveal>,
     /// Why the last answer could not be read (not graded).
-    pub error: Option<String>,
+    pub error: Option<PredictError>,
 }
 
 /// The answer revealed after a prediction.
@@ -52,8 +54,9 @@ pub fn course_root() -> PathBuf {
     }
 }
 
-pub fn load_course(root: &Path) -> Result<Course, String> {
-    Course::load(&root.join("book/exercises"), root).map_err(|e| e.to_string())
+pub fn load_course(root: &Path) -> Result<Course, PredictError> {
+    let dir = root.join("book/exercises");
+    Course::load(&dir, root).map_err(|source| PredictError::Course { dir, source })
 }
 
 /// The exercises whose scenario is the loaded one (matched by file name: the workbench may have
@@ -64,8 +67,8 @@ pub fn exercises_for<'a>(course: &'a Course, scenario_file: &str) -> Vec<&'a Exe
 }
 
 /// Grade `answer` against a solution: the reveal, or why the answer cannot be read.
-pub fn reveal(e: &Exercise, solution: &Solution, answer: &str) -> Result<Reveal, String> {
-    let grade = e.grade(solution, answer).map_err(|b| b.0)?;
+pub fn reveal(e: &Exercise, solution: &Solution, answer: &str) -> Result<Reveal, PredictError> {
+    let grade = e.grade(solution, answer).map_err(|b| PredictError::unreadable(e, b))?;
     Ok(Reveal {
         id: e.spec.id.clone(),
         answer: answer.trim().to_string(),
@@ -94,6 +97,9 @@ mod tests {
         assert!(!wrong.right);
         assert_eq!(wrong.actual, "12:08:39");
         assert!(wrong.command.contains("streaming-systems-perfect.ron") && !wrong.why.is_empty());
-        assert!(reveal(e, &solution, "soon").is_err(), "an unreadable answer is not graded");
+        let unreadable = reveal(e, &solution, "soon").expect_err("an unreadable answer is not graded");
+        assert!(matches!(&unreadable, PredictError::Unreadable { id, .. } if id == "et-1"), "{unreadable:?}");
+        let missing = load_course(Path::new("/no/such/folder")).expect_err("no course there");
+        assert!(missing.to_string().contains("/no/such/folder/book/exercises"), "{missing}");
     }
 }

@@ -10,10 +10,16 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use engine::SourceRef;
+use sim::external::StoredRow;
 use sim::kernel::TimeNs;
+use sim::oracle::Seen;
 use sim::recording::{TraceEvent, TraceKind};
 use sim::storm::StormRun;
 use sim::Scenario;
+
+use crate::view::ledger::{record_steps, record_text, Ledger, LedgerFilter, Provenance, RowRecords, Status, Step};
+use crate::view::time_text;
 
 /// One spout tuple the trace knows: its root id, spout executor, source record, emit time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +44,34 @@ pub struct StormSession {
     pub selected: Option<usize>,
     /// Every spout tuple with a root (acking on), in emit order.
     pub tuples: Vec<SpoutTuple>,
+    /// Every spout emission of each source record, in time order (acking on or off).
+    pub emits: BTreeMap<SourceRef, Vec<Emit>>,
+    /// Trident: when each txid's batch began (its first emission, then its replays).
+    pub batches: BTreeMap<u64, Vec<TimeNs>>,
+    /// The sink output against the Storm topology without faults (`sim::run::storm_reference_run`).
+    pub ledger: Ledger,
+    pub filter: LedgerFilter,
+    /// The selected outcome line and its chain.
+    pub provenance: Option<(usize, Option<Provenance>)>,
+    pub tab: StormTab,
+}
+
+/// What the Storm view shows: the topology and its tuple trees, or the outcome table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StormTab {
+    Topology,
+    Outcome,
+}
+
+/// One spout emission of a source record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Emit {
+    pub time_ns: TimeNs,
+    pub spout: u32,
+    /// A replay after a fail or timeout (a re-read after a spout restart is not one).
+    pub replay: bool,
+    /// Its message id's root (acking on).
+    pub root: Option<u64>,
 }
 
 /// What the tree of the selected tuple is at the cursor.
@@ -114,16 +148,29 @@ impl StormSession {
         let events = run.world.recorder.take_events();
         let end_ns = run.world.finished_at_ns.unwrap_or(run.world.now_ns());
         let mut tuples = Vec::new();
+        let mut emits: BTreeMap<SourceRef, Vec<Emit>> = BTreeMap::new();
+        let mut batches: BTreeMap<u64, Vec<TimeNs>> = BTreeMap::new();
         let mut last_emit: BTreeMap<u32, (i64, i64, TimeNs, bool)> = BTreeMap::new();
+        let source = |a: i64, b: i64| SourceRef { partition: a as u32, offset: b as u64 };
         for e in &events {
             match (e.kind, e.channel) {
                 (TraceKind::StormEmit, replay) => {
                     last_emit.insert(e.subtask(), (e.a, e.b, e.time_ns, replay == 1));
+                    emits.entry(source(e.a, e.b)).or_default().push(Emit {
+                        time_ns: e.time_ns,
+                        spout: e.subtask(),
+                        replay: replay == 1,
+                        root: None,
+                    });
                 }
+                (TraceKind::TridentBatch, _) => batches.entry(e.a as u64).or_default().push(e.time_ns),
                 // The spout records its emit, then the init for the same tuple.
                 (TraceKind::StormAckerMessage, 0) => {
                     if let Some((partition, offset, t, replay)) = last_emit.remove(&e.subtask()) {
                         if t == e.time_ns {
+                            if let Some(emit) = emits.get_mut(&source(partition, offset)).and_then(|v| v.last_mut()) {
+                                emit.root = Some(e.a as u64);
+                            }
                             tuples.push(SpoutTuple {
                                 root: e.a as u64,
                                 spout: e.subtask(),
@@ -138,7 +185,57 @@ impl StormSession {
                 _ => {}
             }
         }
-        StormSession { scenario, seed, run, events, end_ns, cursor_ns: 0, selected: None, tuples }
+        // The oracle's reference: the same topology without faults and without acking.
+        let reference = sim::run::storm_reference_run(&scenario, seed);
+        let seen = Seen::of(&run.observed());
+        let attempts =
+            Attempts { emits: &emits, batches: &batches, trident: trident_batch_ns(&run), log: &run.world.log }
+                .all(&seen.rows);
+        let ledger = Ledger::build_with(&scenario, Vec::new(), Seen::of(&reference.observed()), seen, &|i, _| {
+            attempts.get(i).copied().unwrap_or(1)
+        });
+        StormSession {
+            scenario,
+            seed,
+            run,
+            events,
+            end_ns,
+            cursor_ns: 0,
+            selected: None,
+            tuples,
+            emits,
+            batches,
+            ledger,
+            filter: LedgerFilter::default(),
+            provenance: None,
+            tab: StormTab::Topology,
+        }
+    }
+
+    /// Move the cursor to `ns` (a provenance step); a spout tuple emitted then is selected, so
+    /// the topology tab shows its tree.
+    pub fn seek(&mut self, ns: TimeNs) {
+        self.set_cursor(ns);
+        let i = self.tuples.partition_point(|t| t.emitted_ns < ns);
+        if self.tuples.get(i).is_some_and(|t| t.emitted_ns == ns) {
+            self.selected = Some(i);
+        }
+    }
+
+    /// Select line `line` of the outcome table (None: unselect) and build its chain.
+    pub fn select_line(&mut self, line: Option<usize>) {
+        self.provenance = line.map(|l| (l, self.provenance_of(l)));
+    }
+
+    /// The trident batch length of this run (None: acking on or off, no Trident).
+    pub fn trident_batch_ns(&self) -> Option<TimeNs> {
+        trident_batch_ns(&self.run)
+    }
+
+    /// The Trident txid whose batch carries `s`: batches take the records that arrived in
+    /// consecutive `batch_ns` stretches, txid 1 from time 0.
+    pub fn txid_of(&self, s: SourceRef) -> Option<u64> {
+        txid_of(&self.run.world.log, self.trident_batch_ns()?, s)
     }
 
     pub fn set_cursor(&mut self, ns: TimeNs) {
@@ -329,6 +426,348 @@ impl StormSession {
     }
 }
 
+fn trident_batch_ns(run: &StormRun) -> Option<TimeNs> {
+    run.world.config.trident.as_ref().map(|t| t.batch_ms.max(1) * 1_000_000)
+}
+
+fn txid_of(log: &sim::external::SourceLog, batch_ns: TimeNs, s: SourceRef) -> Option<u64> {
+    let entry = log.partitions.get(s.partition as usize)?.get(s.offset as usize)?;
+    Some(entry.append_ns / batch_ns.max(1) + 1)
+}
+
+/// The attempt column of a Storm run: which emission of its records made a row (1: the first,
+/// 2: a replay or re-read, ...); under Trident, which attempt of their batch.
+struct Attempts<'a> {
+    emits: &'a BTreeMap<SourceRef, Vec<Emit>>,
+    batches: &'a BTreeMap<u64, Vec<TimeNs>>,
+    trident: Option<TimeNs>,
+    log: &'a sim::external::SourceLog,
+}
+
+impl Attempts<'_> {
+    /// Per row (in the order they became visible): for each record it holds, the emissions of
+    /// that record before the row was written, but no more than the times the record reached
+    /// the sink so far (a slow first attempt may be written after its replay was emitted).
+    fn all(&self, rows: &[StoredRow]) -> Vec<u32> {
+        let mut reached: BTreeMap<SourceRef, u32> = BTreeMap::new();
+        rows.iter()
+            .map(|row| {
+                let at = row.written_ns;
+                let mut attempt = 1;
+                for s in &row.row.lineage {
+                    let so_far = reached.entry(*s).or_insert(0);
+                    *so_far += 1;
+                    let emitted = match self.trident {
+                        Some(batch_ns) => txid_of(self.log, batch_ns, *s)
+                            .and_then(|txid| self.batches.get(&txid))
+                            .map_or(0, |b| b.iter().filter(|&&t| t <= at).count() as u32),
+                        // Trident's state applies a txid once: what counts is the batch's attempt.
+                        None => self
+                            .emits
+                            .get(s)
+                            .map_or(0, |e| e.iter().filter(|e| e.time_ns <= at).count() as u32)
+                            .min(*so_far),
+                    };
+                    attempt = attempt.max(emitted);
+                }
+                attempt
+            })
+            .collect()
+    }
+}
+
+/// What ended one spout attempt at a record (before the next, or the run's end).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cause {
+    /// A bolt's `collector.fail` (its executor).
+    BoltFail(u32),
+    /// No ack within the message timeout.
+    Timeout,
+    /// A worker died (its node).
+    Crash(u32),
+}
+
+impl StormSession {
+    fn executor(&self, task: u32) -> String {
+        executor_name(&self.scenario, task)
+    }
+
+    /// Why the attempt at `s` emitted at `emit` was followed by another: the bolt fail, the
+    /// timeout or the crash between them (the first of them), with its time.
+    fn cause(&self, s: SourceRef, emit: &Emit, until: TimeNs) -> Option<(TimeNs, Cause)> {
+        let start = self.events.partition_point(|e| e.time_ns < emit.time_ns);
+        let end = self.events.partition_point(|e| e.time_ns <= until);
+        self.events[start..end.max(start)].iter().find_map(|e| {
+            let cause = match e.kind {
+                TraceKind::StormAckerMessage if e.channel == 2 && Some(e.a as u64) == emit.root => {
+                    Cause::BoltFail(e.subtask())
+                }
+                TraceKind::StormTimeout
+                    if e.channel == 0
+                        && e.subtask() == emit.spout
+                        && (e.a, e.b) == (s.partition as i64, s.offset as i64) =>
+                {
+                    Cause::Timeout
+                }
+                TraceKind::NodeCrashed => Cause::Crash(e.subtask()),
+                _ => return None,
+            };
+            Some((e.time_ns, cause))
+        })
+    }
+
+    /// The chain of line `line` of the outcome table: the source records, the spout's message
+    /// (root id) or Trident batch (txid), what failed it, the replay, and the emissions that
+    /// reached the sink. Read off the trace.
+    pub fn provenance_of(&self, line: usize) -> Option<Provenance> {
+        let scenario = &self.scenario;
+        let ledger = &self.ledger;
+        let l = ledger.rows.get(line)?;
+        let row = ledger.stored(line)?;
+        let t = |ns: TimeNs| time_text(scenario, ns);
+        let RowRecords { multiplicity, wanted, records, has_reference } = RowRecords::of(ledger, line)?;
+        // When a record was first emitted (Trident: when its batch first began).
+        let first_at = |s: &SourceRef| match self.trident_batch_ns() {
+            Some(_) => self.txid_of(*s).and_then(|x| self.batches.get(&x)).and_then(|b| b.first()).copied(),
+            None => self.emits.get(s).and_then(|e| e.first()).map(|e| e.time_ns),
+        };
+        let first = records
+            .iter()
+            .filter_map(|s| self.emits.get(s).and_then(|e| e.first()).map(|e| (e.time_ns, e.spout)))
+            .min();
+        let first_text = first.map_or_else(String::new, |(ns, spout)| {
+            format!("; the first was emitted by {} at {}", self.executor(spout), t(ns))
+        });
+        let (mut steps, over, short) =
+            record_steps(&records, &multiplicity, &wanted, has_reference, &first_text, &first_at);
+        let mut causes = Vec::new();
+        match self.trident_batch_ns() {
+            None => {
+                // The record that tells the story: emitted more than once, else counted twice
+                // or not at all, else the first.
+                let again = |s: &&SourceRef| self.emits.get(*s).is_some_and(|e| e.len() > 1);
+                let focus = over
+                    .iter()
+                    .find(again)
+                    .or(records.iter().find(again))
+                    .or(over.first())
+                    .or(short.first())
+                    .or(records.first())
+                    .copied();
+                if let Some((s, emits)) = focus.and_then(|s| self.emits.get(&s).map(|e| (s, e))) {
+                    self.message_steps(s, emits, &mut steps, &mut causes);
+                }
+            }
+            Some(batch_ns) => {
+                let txids: std::collections::BTreeSet<u64> =
+                    records.iter().filter_map(|s| txid_of(&self.run.world.log, batch_ns, *s)).collect();
+                let focus =
+                    txids.iter().find(|x| self.batches.get(x).is_some_and(|b| b.len() > 1)).or(txids.first()).copied();
+                if let Some(txid) = focus {
+                    self.batch_steps(txid, batch_ns, txids.len(), &mut steps, &mut causes);
+                }
+            }
+        }
+        // The emissions that reached the sink: the first one a duplicate repeats, then this row.
+        if let Some(first) = l.repeats.and_then(|f| ledger.rows.get(f)) {
+            steps.push(Step {
+                title: "First emission".into(),
+                caption: format!(
+                    "the same row reached the sink and was visible at {} (attempt {})",
+                    t(first.visible_ns),
+                    first.attempt_text()
+                ),
+                time_ns: Some(first.visible_ns),
+            });
+        }
+        steps.push(match l.run_row {
+            Some(_) => Step {
+                title: if l.repeats.is_some() { "Second emission".into() } else { "This row".into() },
+                caption: format!(
+                    "written by {} at {} (attempt {}), visible at {}",
+                    self.executor(row.subtask as u32),
+                    t(row.written_ns),
+                    l.attempt_text(),
+                    t(l.visible_ns)
+                ),
+                time_ns: Some(l.visible_ns),
+            },
+            None => Step {
+                title: "Never shown".into(),
+                caption: format!("without faults this row was visible at {}; here it never was", t(l.visible_ns)),
+                time_ns: None,
+            },
+        });
+        let acking = self.run.world.config.ackers > 0;
+        let why = storm_why(l.status, self.trident_batch_ns().is_some(), acking, &causes, !over.is_empty());
+        let headline = format!("{} · key {} · window {} · value {}", l.status.label(), l.key, l.window, l.value_text());
+        Some(Provenance { headline, steps, why })
+    }
+
+    /// The spout's message for record `s`: each emission with its root id, what ended each
+    /// attempt, and the replays.
+    fn message_steps(&self, s: SourceRef, emits: &[Emit], steps: &mut Vec<Step>, causes: &mut Vec<Cause>) {
+        let t = |ns: TimeNs| time_text(&self.scenario, ns);
+        let root =
+            |e: &Emit| e.root.map_or_else(|| "no message id (acking off)".to_string(), |r| format!("root {r:#018x}"));
+        for (i, e) in emits.iter().enumerate() {
+            if i == 0 {
+                steps.push(Step {
+                    title: "Spout message".into(),
+                    caption: format!(
+                        "{} emitted {} as a tuple with {} at {}",
+                        self.executor(e.spout),
+                        record_text(s),
+                        root(e),
+                        t(e.time_ns)
+                    ),
+                    time_ns: Some(e.time_ns),
+                });
+            } else {
+                let what = if e.replay {
+                    "replayed it (the same offset, a new tuple tree)"
+                } else {
+                    "read it again after its restart (from the lowest offset not yet acked)"
+                };
+                steps.push(Step {
+                    title: if e.replay { "Replay".into() } else { "Re-read".into() },
+                    caption: format!("{} {what}, {}, at {}", self.executor(e.spout), root(e), t(e.time_ns)),
+                    time_ns: Some(e.time_ns),
+                });
+            }
+            let until = emits.get(i + 1).map_or(self.end_ns, |n| n.time_ns);
+            if i + 1 == emits.len() {
+                break;
+            }
+            if let Some((ns, cause)) = self.cause(s, e, until) {
+                causes.push(cause);
+                let (title, caption) = match cause {
+                    Cause::BoltFail(task) => (
+                        "Bolt fail",
+                        format!(
+                            "{} called fail on the tuple: the acker failed its whole tree and told the spout",
+                            self.executor(task)
+                        ),
+                    ),
+                    Cause::Timeout => (
+                        "Timeout",
+                        format!(
+                            "its tree did not complete within the message timeout ({} ms): the spout failed it",
+                            self.run.world.config.message_timeout_ms
+                        ),
+                    ),
+                    Cause::Crash(node) => (
+                        "Crash",
+                        format!(
+                            "{} crashed{}",
+                            self.scenario.node_name(node as usize),
+                            if self.spout_on(e.spout, node) {
+                                ": the spout died with its pending tuples; restarted, it resumes from the lowest offset not yet acked"
+                            } else {
+                                ": the tuples its executors held never complete their trees"
+                            }
+                        ),
+                    ),
+                };
+                steps.push(Step { title: title.into(), caption, time_ns: Some(ns) });
+            }
+        }
+    }
+
+    /// Trident: the batch that carried the records, what failed it, its replays with the same
+    /// txid and its commits.
+    fn batch_steps(&self, txid: u64, batch_ns: TimeNs, n: usize, steps: &mut Vec<Step>, causes: &mut Vec<Cause>) {
+        let t = |ns: TimeNs| time_text(&self.scenario, ns);
+        let begins = self.batches.get(&txid).cloned().unwrap_or_default();
+        let from = (txid - 1) * batch_ns;
+        steps.push(Step {
+            title: "Batch".into(),
+            caption: format!(
+                "txid {txid}: the records that arrived in [{}, {}){}{}",
+                t(from),
+                t(from + batch_ns),
+                begins.first().map_or_else(String::new, |b| format!(", begun at {}", t(*b))),
+                if n > 1 { format!(" ({n} batches fed this row)") } else { String::new() }
+            ),
+            time_ns: begins.first().copied(),
+        });
+        for (i, &b) in begins.iter().enumerate().skip(1) {
+            let prev = begins[i - 1];
+            let failed = self.events[self.events.partition_point(|e| e.time_ns < prev)..]
+                .iter()
+                .take_while(|e| e.time_ns <= b)
+                .find_map(|e| match e.kind {
+                    TraceKind::StormTimeout if e.channel == 1 && e.a as u64 == txid => {
+                        Some((e.time_ns, Cause::Timeout))
+                    }
+                    TraceKind::NodeCrashed => Some((e.time_ns, Cause::Crash(e.subtask()))),
+                    _ => None,
+                });
+            if let Some((ns, cause)) = failed {
+                causes.push(cause);
+                let caption = match cause {
+                    Cause::Crash(node) => format!(
+                        "{} crashed: the batch's part on it is lost, its commit fails",
+                        self.scenario.node_name(node as usize)
+                    ),
+                    _ => "the batch outlived the message timeout and failed".to_string(),
+                };
+                steps.push(Step {
+                    title: if matches!(cause, Cause::Timeout) { "Timeout".into() } else { "Crash".into() },
+                    caption,
+                    time_ns: Some(ns),
+                });
+            }
+            steps.push(Step {
+                title: "Replay".into(),
+                caption: format!("the coordinator replayed batch txid {txid} with the same txid (attempt {})", i + 1),
+                time_ns: Some(b),
+            });
+        }
+        for e in self.events.iter().filter(|e| e.kind == TraceKind::TridentCommit && e.a as u64 == txid) {
+            steps.push(Step {
+                title: "Commit".into(),
+                caption: format!(
+                    "{} committed txid {txid}{}",
+                    self.executor(e.subtask()),
+                    if e.b > 0 {
+                        format!(": {} updates skipped, the state had already applied this txid", e.b)
+                    } else {
+                        String::new()
+                    }
+                ),
+                time_ns: Some(e.time_ns),
+            });
+        }
+    }
+
+    /// Does spout executor `spout` run on `node` (as placed at the start)?
+    fn spout_on(&self, spout: u32, node: u32) -> bool {
+        (spout as usize) < self.scenario.plan.subtasks.len()
+            && self.scenario.node_of_subtask(spout as usize) == node as usize
+    }
+}
+
+/// The explanation under a Storm chain: the mark, the runtime's mode and what failed the tuple.
+fn storm_why(status: Status, trident: bool, acking: bool, causes: &[Cause], counted_twice: bool) -> String {
+    let crash = causes.iter().any(|c| matches!(c, Cause::Crash(_)));
+    let timeout = causes.contains(&Cause::Timeout);
+    let fail = causes.iter().any(|c| matches!(c, Cause::BoltFail(_)));
+    match status {
+        Status::Exact if trident && !causes.is_empty() => "Trident replayed the batch with the same txid; the state skips updates it already applied for that txid, so the replay counted nothing twice.".into(),
+        Status::Exact if fail => "A bolt failed the tuple before it did anything; the spout replayed it and a later attempt went through: the sink saw it once.".into(),
+        Status::Exact => "This row is what the run without faults shows.".into(),
+        Status::Duplicate | Status::Wrong if (counted_twice || status == Status::Duplicate) && timeout => "The tuple was processed, but its tree did not complete within the message timeout (slow, not lost): the spout replayed it and the bolts processed it again. Acking promises nothing lost, not nothing twice: a plain sink shows the result twice.".into(),
+        Status::Duplicate | Status::Wrong if (counted_twice || status == Status::Duplicate) && crash => "The worker running the spout died with its pending tuples. Restarted, the spout resumed from the lowest offset not yet acked, re-reading records that bolts on the surviving worker had already counted: they count them again. Acking promises nothing lost, not nothing twice.".into(),
+        Status::Duplicate | Status::Wrong if (counted_twice || status == Status::Duplicate) && fail => "A bolt failed the tuple after part of its tree had already been processed downstream; the spout replayed the whole message and that part was processed again.".into(),
+        Status::Duplicate => "The same result reached the sink twice: the spout emitted its records again and the plain sink bolt appended the result again.".into(),
+        Status::Wrong | Status::Missing if !acking && !trident => "With acking off nothing tracks a tuple: what the dead worker held (open windows, tuples in flight) is gone and the spout never sends it again.".into(),
+        Status::Wrong => "Some records were counted more or fewer times than without faults.".into(),
+        Status::Missing => "The result the run without faults shows never reached the sink here.".into(),
+        Status::Unexpected => "The run without faults never shows this key and window with this value: the failure split a window's records between two firings (a bolt restarted with empty state).".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,5 +820,67 @@ mod tests {
         assert_eq!(f.timed_out, s.run.world.stats.timeouts);
         assert_eq!(s.markers().0.len() as u64, s.run.world.stats.timeouts);
         assert!(f.replayed > 0);
+    }
+
+    fn titles(p: &Provenance) -> Vec<&str> {
+        p.steps.iter().map(|s| s.title.as_str()).collect()
+    }
+
+    fn at(p: &Provenance, title: &str) -> TimeNs {
+        p.steps.iter().find(|s| s.title == title).and_then(|s| s.time_ns).unwrap_or_else(|| panic!("{title} in {p:?}"))
+    }
+
+    #[test]
+    fn a_duplicate_after_a_timeout_shows_the_spout_message_its_timeout_and_replay() {
+        let s = session("storm-timeout-storm.ron");
+        // The counts are the oracle's (against the topology without faults nor acking).
+        assert_eq!(s.ledger.count(Status::Duplicate), s.ledger.outcome.duplicate_rows.len());
+        assert!(s.ledger.count(Status::Duplicate) > 0, "{}", s.ledger.counts_text());
+        let mut filter = LedgerFilter::default();
+        filter.only(Status::Duplicate);
+        let dups = s.ledger.filtered(&filter);
+        assert_eq!(dups.len(), s.ledger.count(Status::Duplicate));
+        let d = &s.ledger.rows[dups[0]];
+        let first = &s.ledger.rows[d.repeats.expect("a duplicate repeats a line")];
+        assert_eq!((first.attempt, d.attempt), (Some(1), Some(2)), "the replay's row is the second attempt");
+        let p = s.provenance_of(dups[0]).expect("a chain");
+        for want in ["Source records", "Spout message", "Timeout", "Replay", "First emission", "Second emission"] {
+            assert!(titles(&p).contains(&want), "{want} in {:?}", titles(&p));
+        }
+        assert!(at(&p, "Spout message") < at(&p, "Timeout") && at(&p, "Timeout") <= at(&p, "Replay"));
+        assert!(at(&p, "Replay") <= at(&p, "Second emission") && at(&p, "First emission") <= at(&p, "Second emission"));
+        assert!(p.steps.iter().any(|st| st.caption.contains("root 0x")), "the message id is named: {p:?}");
+        assert!(p.why.contains("message timeout"), "{}", p.why);
+    }
+
+    #[test]
+    fn an_over_counted_window_after_a_crash_shows_the_crash_and_the_re_read() {
+        let s = session("storm-word-count.ron");
+        let wrong = s.ledger.rows.iter().position(|l| l.status == Status::Wrong).expect("a wrong value");
+        assert_eq!(s.ledger.rows[wrong].attempt, Some(2));
+        let p = s.provenance_of(wrong).expect("a chain");
+        for want in ["Counted twice", "Spout message", "Crash", "Re-read", "This row"] {
+            assert!(titles(&p).contains(&want), "{want} in {:?}", titles(&p));
+        }
+        assert!(at(&p, "Spout message") < at(&p, "Crash") && at(&p, "Crash") < at(&p, "Re-read"));
+        assert!(p.why.contains("spout died"), "{}", p.why);
+    }
+
+    #[test]
+    fn a_bolt_fail_and_a_trident_replay_are_in_their_rows_chains() {
+        let s = session("storm-bolt-fails.ron");
+        let chains: Vec<Provenance> = (0..s.ledger.rows.len()).filter_map(|l| s.provenance_of(l)).collect();
+        let failed = chains.iter().find(|p| titles(p).contains(&"Bolt fail")).expect("a row whose tuple a bolt failed");
+        assert!(at(failed, "Bolt fail") <= at(failed, "Replay"), "{failed:?}");
+        assert!(failed.why.contains("failed the tuple"), "{}", failed.why);
+
+        let s = session("storm-trident.ron");
+        assert_eq!(s.ledger.count(Status::Exact), s.ledger.rows.len(), "{}", s.ledger.counts_text());
+        let replayed = (0..s.ledger.rows.len())
+            .filter_map(|l| s.provenance_of(l))
+            .find(|p| titles(p).contains(&"Replay"))
+            .expect("a row whose batch was replayed");
+        assert!(at(&replayed, "Batch") < at(&replayed, "Replay"), "{replayed:?}");
+        assert!(titles(&replayed).contains(&"Commit") && replayed.why.contains("txid"), "{replayed:?}");
     }
 }

@@ -1,9 +1,19 @@
-//! Playing a scenario's guided tour (`Scenario::tour`): which stop's caption is shown, where
-//! playback must stop (a pausing stop), what to highlight. Plain data driven by the cursor.
+//! Playing a scenario's guided tour (`Scenario::tour`): where each stop stands in the run shown
+//! ([`place`]: a stop naming an event goes where that event happened in this run), which stop's
+//! caption is shown, where playback must stop (a pausing stop), what to highlight. Plain data
+//! driven by the cursor.
 
 use sim::kernel::TimeNs;
-use sim::scenario::tour::{Highlight, Stop};
+use sim::scenario::tour::{self, Highlight, Placed};
 use sim::Scenario;
+
+use crate::scrub::RecordedRun;
+
+/// The scenario's tour stops placed in `run` (its trace and when its faults fired).
+pub fn place(scenario: &Scenario, run: &RecordedRun) -> Vec<Placed> {
+    let fired = &run.final_world.fault_fired_at;
+    tour::times_in_run(&scenario.tour, &|event| tour::event_time(event, &run.trace, fired))
+}
 
 /// A tour being played.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -16,14 +26,14 @@ pub struct TourState {
 
 impl TourState {
     /// Start at the first stop (None: the scenario has no tour); the cursor goes to its time.
-    pub fn start(stops: &[Stop]) -> Option<(TourState, TimeNs)> {
+    pub fn start(stops: &[Placed]) -> Option<(TourState, TimeNs)> {
         let first = stops.first()?;
         Some((TourState { shown: 0, finished: stops.len() == 1 }, first.at_ns))
     }
 
     /// The cursor moved forward to `cursor_ns` (playback): show the last stop passed. Returns the
     /// time of a pausing stop that was passed, where playback must stop (and the cursor with it).
-    pub fn advance(&mut self, stops: &[Stop], cursor_ns: TimeNs) -> Option<TimeNs> {
+    pub fn advance(&mut self, stops: &[Placed], cursor_ns: TimeNs) -> Option<TimeNs> {
         let mut stop_at = None;
         for (k, stop) in stops.iter().enumerate().skip(self.shown + 1) {
             if stop.at_ns > cursor_ns {
@@ -40,12 +50,12 @@ impl TourState {
     }
 
     /// The next stop's time, if there is one (what *Next* plays to).
-    pub fn next_at(&self, stops: &[Stop]) -> Option<TimeNs> {
+    pub fn next_at(&self, stops: &[Placed]) -> Option<TimeNs> {
         stops.get(self.shown + 1).map(|s| s.at_ns)
     }
 
     /// Go straight to stop `k` (Previous, Skip): the cursor goes to its time.
-    pub fn jump(&mut self, stops: &[Stop], k: usize) -> Option<TimeNs> {
+    pub fn jump(&mut self, stops: &[Placed], k: usize) -> Option<TimeNs> {
         let stop = stops.get(k)?;
         self.shown = k;
         self.finished = k + 1 >= stops.len();
@@ -77,8 +87,8 @@ pub fn highlight_text(scenario: &Scenario, highlight: Highlight) -> String {
 mod tests {
     use super::*;
 
-    fn stop(at_ns: TimeNs, pause: bool) -> Stop {
-        Stop { at_ns, caption: format!("at {at_ns}"), highlight: None, pause }
+    fn stop(at_ns: TimeNs, pause: bool) -> Placed {
+        Placed { at_ns, missing: false, pause }
     }
 
     #[test]
@@ -102,15 +112,47 @@ mod tests {
     /// The shipped tours parse, and every highlight selects something or names the job manager.
     #[test]
     fn the_shipped_tours_parse() {
-        for name in
-            ["crash-during-checkpoint.ron", "streaming-systems-lateness.ron", "unaligned-under-backpressure.ron"]
-        {
+        for name in [
+            "crash-during-checkpoint.ron",
+            "streaming-systems-lateness.ron",
+            "unaligned-under-backpressure.ron",
+            "aligned-timeout-under-backpressure.ron",
+        ] {
             let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(name);
             let s = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
             assert!(s.tour.len() >= 5, "{name}: {} stops", s.tour.len());
             for stop in &s.tour {
                 if let Some(h) = stop.highlight {
                     assert!(selected_subtask(&s, h).is_some() || h == Highlight::Node(0), "{name}: {h:?}");
+                }
+            }
+        }
+    }
+
+    /// The shipped stops that name an event find it in the scenario's own run, near the time
+    /// written beside it (the caption was written for that moment).
+    #[test]
+    fn the_shipped_tours_events_happen_where_their_captions_say() {
+        for name in [
+            "crash-during-checkpoint.ron",
+            "unaligned-under-backpressure.ron",
+            "aligned-timeout-under-backpressure.ron",
+        ] {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(name);
+            let s = std::sync::Arc::new(Scenario::load(&path).unwrap_or_else(|e| panic!("{e}")));
+            let run = RecordedRun::record(s.clone(), s.seed.unwrap_or(42));
+            let placed = place(&s, &run);
+            assert!(s.tour.iter().filter(|t| t.event.is_some()).count() >= 3, "{name}");
+            for (stop, p) in s.tour.iter().zip(&placed) {
+                assert!(!p.missing, "{name}: {stop:?}");
+                if let (Some(_), Some(at)) = (stop.event, stop.at_ns) {
+                    assert!(
+                        p.at_ns.abs_diff(at) <= 20_000_000,
+                        "{name}: {:?} at {} ms, written {} ms",
+                        stop.event,
+                        p.at_ns / 1_000_000,
+                        at / 1_000_000
+                    );
                 }
             }
         }

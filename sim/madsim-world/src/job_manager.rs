@@ -132,7 +132,8 @@ impl JobManager {
                 if let Some(checkpoint_id) = reaction.trigger {
                     link.queue(
                         self.placement[subtask],
-                        Envelope::Trigger { attempt, checkpoint_id, subtasks: vec![subtask] },
+                        // A finished task forwards no barrier: the trigger time does not matter.
+                        Envelope::Trigger { attempt, checkpoint_id, triggered_ns: now, subtasks: vec![subtask] },
                     );
                 }
                 if reaction.job_finished {
@@ -159,12 +160,13 @@ impl JobManager {
         let reaction = job.on_checkpoint_event(&event);
         match event {
             CheckpointEvent::Triggered { id } => {
+                let triggered_ns = job.coordinator().and_then(|c| c.pending()).map_or(0, |p| p.triggered_ns);
                 let mut targets: BTreeMap<(NodeId, u32), Vec<SubtaskId>> = BTreeMap::new();
                 for s in reaction.trigger {
                     targets.entry((self.placement[s], job.task_attempt(s))).or_default().push(s);
                 }
                 for ((node, attempt), subtasks) in targets {
-                    link.queue(node, Envelope::Trigger { attempt, checkpoint_id: id, subtasks });
+                    link.queue(node, Envelope::Trigger { attempt, checkpoint_id: id, triggered_ns, subtasks });
                 }
             }
             CheckpointEvent::Completed { id } => {

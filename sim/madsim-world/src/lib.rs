@@ -196,6 +196,8 @@ pub struct MadsimResult {
     pub records_read: u64,
     /// In-flight messages of unaligned snapshots put back into input channels on restores.
     pub in_flight_restored: u64,
+    /// Alignments the aligned-checkpoint timeout switched to unaligned.
+    pub alignments_timed_out: u64,
     /// Datagrams handed to madsim's network, and how many of them were retransmissions.
     pub packets_sent: u64,
     pub retransmissions: u64,
@@ -270,6 +272,7 @@ struct Externals {
     checkpoints_aborted: u32,
     records_read: u64,
     in_flight_restored: u64,
+    alignments_timed_out: u64,
     packets_sent: u64,
     retransmissions: u64,
     violations: Vec<String>,
@@ -428,6 +431,7 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, log: Arc<SourceLog>, faul
         finished_at_ns: ext.end.map(|(_, at)| at),
         records_read: ext.records_read,
         in_flight_restored: ext.in_flight_restored,
+        alignments_timed_out: ext.alignments_timed_out,
         packets_sent: ext.packets_sent,
         retransmissions: ext.retransmissions,
         violations: std::mem::take(&mut ext.violations),
@@ -465,6 +469,9 @@ enum Envelope {
     Trigger {
         attempt: u32,
         checkpoint_id: u64,
+        /// When the coordinator triggered it: the barriers carry it (the aligned-checkpoint
+        /// timeout counts from here).
+        triggered_ns: u64,
         subtasks: Vec<SubtaskId>,
     },
     /// `attempt`: the job's attempt when sent; tasks deployed later do not get it.

@@ -131,7 +131,7 @@ impl TaskManager {
                     Fresh::Stale => {}
                 }
             }
-            Envelope::Trigger { attempt, checkpoint_id, subtasks } => {
+            Envelope::Trigger { attempt, checkpoint_id, triggered_ns, subtasks } => {
                 for id in subtasks {
                     match self.fresh(id, attempt) {
                         Fresh::Current => {
@@ -139,13 +139,16 @@ impl TaskManager {
                                 continue;
                             };
                             if task.last_snapshot_id < checkpoint_id {
-                                task.subtask.trigger_checkpoint(checkpoint_id, now);
+                                task.subtask.trigger_checkpoint(checkpoint_id, triggered_ns, now);
                                 self.drain(id, now, link);
                             }
                         }
-                        Fresh::Early => {
-                            self.early.push(Envelope::Trigger { attempt, checkpoint_id, subtasks: vec![id] })
-                        }
+                        Fresh::Early => self.early.push(Envelope::Trigger {
+                            attempt,
+                            checkpoint_id,
+                            triggered_ns,
+                            subtasks: vec![id],
+                        }),
                         Fresh::Stale => {}
                     }
                 }
@@ -240,6 +243,8 @@ impl TaskManager {
                         .is_some_and(|c| c.mode == engine::checkpoint::CheckpointMode::ExactlyOnce);
                     while let Some(task) = self.job.as_mut().and_then(|j| j.tasks[id].as_mut()) {
                         let Some(step) = task.subtask.step(now) else {
+                            // Nothing to process, but an alignment may just have timed out.
+                            self.drain(id, now, link);
                             break;
                         };
                         if let Err(message) = task.checks.on_step(&step, inputs, aligned) {
@@ -297,12 +302,17 @@ impl TaskManager {
         }
     }
 
-    /// When a local source next needs to run: its next log entry becomes readable, or a timer.
+    /// When a local task next needs to run: a source's next log entry becomes readable, or a
+    /// timer (a source's, or an alignment's aligned-checkpoint timeout).
     pub(crate) fn next_wake(&self, now: u64) -> Option<u64> {
         let job = self.job.as_ref()?;
         let mut wake: Option<u64> = None;
         for task in job.tasks.iter().flatten() {
-            if !task.subtask.is_source() || task.subtask.is_finished() {
+            if task.subtask.is_finished() {
+                continue;
+            }
+            if !task.subtask.is_source() {
+                wake = earliest(wake, task.subtask.next_timer_ns().map(|t| t.max(now)));
                 continue;
             }
             wake = earliest(wake, task.subtask.next_timer_ns());
@@ -369,6 +379,7 @@ impl TaskManager {
                 Output::Note(Note::Finished) => {
                     link.queue(JOB_MANAGER, Envelope::Finished { attempt: task.attempt, subtask: id })
                 }
+                Output::Note(Note::AlignmentTimedOut { .. }) => shared.ext().alignments_timed_out += 1,
                 Output::Note(note) => {
                     note_late(&note, &mut shared.ext().late_sources);
                 }

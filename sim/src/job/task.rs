@@ -56,6 +56,7 @@ pub fn deploy_subtask(
     if let Some(positions) = &plan.positions {
         subtask.set_source_positions(positions);
     }
+    subtask.set_aligned_checkpoint_timeout(scenario.checkpoint_config().and_then(|c| c.aligned_timeout_ns));
     Deployed { subtask, restored_in_flight, missing_state }
 }
 

@@ -70,6 +70,9 @@ pub enum TraceKind {
     TridentBatch,
     /// Trident: a batch's state updates committed (`a` txid, `b` updates skipped as applied).
     TridentCommit,
+    /// The aligned-checkpoint timeout expired while `subtask` aligned: it switched the checkpoint
+    /// to unaligned (a = checkpoint id).
+    AlignmentTimedOut,
 }
 
 /// One traced event in 32 bytes: the time and the two kind-specific words, the channel, and the
@@ -256,6 +259,8 @@ pub struct SubtaskCheckpointStats {
     /// Asynchronous part: writing to checkpoint storage and acknowledging.
     pub async_ns: TimeNs,
     pub state_size_bytes: u64,
+    /// Aligned, unaligned, or timed out to unaligned (the aligned-checkpoint timeout).
+    pub alignment: engine::checkpoint::SnapshotAlignment,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -107,9 +107,11 @@ impl Scenario {
         lines.push(format!("guarantee: {}", self.guarantee.label()));
         lines.push(match (&self.checkpoint_config(), &self.checkpoint_settings) {
             (Some(c), Some(settings)) => format!(
-                "checkpoints: every {} ms, {:?}, timeout {} ms, min pause {} ms, {:?} snapshots",
+                "checkpoints: every {} ms, {:?}{}, timeout {} ms, min pause {} ms, {:?} snapshots",
                 c.interval_ns / 1_000_000,
                 c.mode,
+                c.aligned_timeout_ns
+                    .map_or(String::new(), |t| format!(" after an aligned-checkpoint timeout of {} ms", t / 1_000_000)),
                 c.timeout_ns / 1_000_000,
                 c.min_pause_ns / 1_000_000,
                 settings.snapshot

@@ -135,19 +135,40 @@ pub struct ScenarioFile {
     pub tour: Vec<TourStop>,
 }
 
-/// One stop of a guided tour: at `at` (processing time, like a fault's time) the workbench moves
-/// the cursor there, shows `caption` and, when given, highlights `highlight` (a subtask such as
-/// `"counts[1]"`, an operator such as `"counts"`, or a node: `"jm"`, `"tm-0"`).
+/// One stop of a guided tour: at `at` (processing time, like a fault's time), or when
+/// `at_event` happens in the run shown, the workbench moves the cursor there, shows `caption`
+/// and, when given, highlights `highlight` (a subtask such as `"counts[1]"`, an operator such as
+/// `"counts"`, or a node: `"jm"`, `"tm-0"`).
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TourStop {
-    pub at: TimeMs,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<TimeMs>,
+    /// An event of the run, found in whichever run is shown (a fork, another guarantee); `at`
+    /// beside it is where the stop goes when the event does not happen there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_event: Option<TourEvent>,
     pub caption: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub highlight: Option<String>,
     /// Stop playing here until the student presses Next (default); false: read on the way.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub pause: bool,
+}
+
+/// A run event a tour stop can name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+pub enum TourEvent {
+    /// The coordinator triggers checkpoint n (1: the first).
+    CheckpointTriggered(u64),
+    /// Checkpoint n completes.
+    CheckpointCompleted(u64),
+    /// Checkpoint n is aborted.
+    CheckpointAborted(u64),
+    /// The scenario's fault i fires (0: the first in `faults`).
+    Fault(usize),
+    /// The job's n-th restart (1: the first).
+    Restart(u32),
 }
 
 fn is_true(b: &bool) -> bool {
@@ -618,6 +639,11 @@ pub struct Checkpoints {
     /// in the snapshot as channel state).
     #[serde(default)]
     pub unaligned: bool,
+    /// Unaligned only: Flink's `execution.checkpointing.aligned-checkpoint-timeout`. Each
+    /// checkpoint starts aligned; a subtask still aligning this long after the checkpoint was
+    /// triggered switches it to unaligned. `Some(0)` (or absent): always unaligned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aligned_checkpoint_timeout_ms: Option<u64>,
 }
 fn exactly_once() -> Guarantee {
     Guarantee::ExactlyOnce
@@ -823,6 +849,10 @@ impl Default for FailureDetection {
 #[serde(deny_unknown_fields)]
 pub enum CrashPoint {
     At(TimeMs),
+    /// An instant in nanoseconds: what a run saved from the workbench writes for a crash that
+    /// happened between two milliseconds (a protocol-point crash resolved to when it fired), so
+    /// that the file runs it at exactly that instant.
+    AtNs(u64),
     /// When the coordinator triggers checkpoint n.
     OnCheckpointTrigger(u64),
     /// When `subtask` starts aligning barrier `checkpoint` (its first barrier arrived).

@@ -69,6 +69,7 @@ fn limit_of(key: &str) -> Option<(u64, &'static str)> {
         k if k.ends_with("_milli") => Some((MAX_FACTOR, "a factor")),
         k if k.ends_with("_ppm") => Some((1_000_000, "a probability in parts per million")),
         "ms" | "arrives" | "at" | "At" => Some((MAX_TIME_MS, "a time")),
+        "AtNs" => Some((MAX_TIME_MS * 1_000_000, "a time in nanoseconds")),
         k if k.ends_with("_ms") || k.ends_with("_us") => Some((MAX_TIME_MS, "a time or duration")),
         "keys" => Some((MAX_KEYS as u64, "a number of keys")),
         "partitions" | "partition" => Some((MAX_PARTITIONS as u64, "a partition count or index")),

@@ -242,11 +242,16 @@ impl Scenario {
             CheckpointMode::ExactlyOnce if settings.unaligned => CheckpointMode::Unaligned,
             mode => mode,
         };
+        let aligned_timeout_ns = settings
+            .aligned_checkpoint_timeout_ms
+            .filter(|&t| t > 0 && mode == CheckpointMode::Unaligned)
+            .map(ms_to_ns);
         Some(CheckpointConfig {
             interval_ns: ms_to_ns(settings.interval_ms),
             timeout_ns: ms_to_ns(settings.timeout_ms),
             min_pause_ns: ms_to_ns(settings.min_pause_ms),
             mode,
+            aligned_timeout_ns,
         })
     }
 
@@ -275,6 +280,7 @@ impl Scenario {
                 min_pause_ms: 0,
                 snapshot: SnapshotStyle::Asynchronous,
                 unaligned: false,
+                aligned_checkpoint_timeout_ms: None,
             });
         }
         if let Some(kind) = sink {

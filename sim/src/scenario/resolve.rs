@@ -133,6 +133,23 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
                 "unaligned checkpoints exist for exactly-once only: at-least-once never blocks, so there is nothing to unalign",
             ));
         }
+        if let Some(t) = c.aligned_checkpoint_timeout_ms {
+            if !c.unaligned {
+                return Err(loc.error(
+                    "checkpoints.aligned_checkpoint_timeout_ms",
+                    "the aligned-checkpoint timeout switches a checkpoint from aligned to unaligned: it needs `unaligned: true` (without it every checkpoint stays aligned)",
+                ));
+            }
+            if t >= c.timeout_ms {
+                return Err(loc.error(
+                    "checkpoints.aligned_checkpoint_timeout_ms",
+                    format!(
+                        "an alignment timing out after {t} ms never switches to unaligned: the checkpoint itself is aborted at timeout_ms ({} ms); choose less than timeout_ms",
+                        c.timeout_ms
+                    ),
+                ));
+            }
+        }
     }
     let guarantee = match &raw.model {
         // Storm's guarantee comes from its settings, not from checkpoints.
@@ -241,7 +258,14 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
     }
 
     let pipeline_result = pipeline;
-    let tour = super::tour::resolve(&raw.tour, &pipeline_result.plan, cluster.task_managers, max_run_ms, loc)?;
+    let tour = super::tour::resolve(
+        &raw.tour,
+        &pipeline_result.plan,
+        cluster.task_managers,
+        max_run_ms,
+        raw.faults.len(),
+        loc,
+    )?;
     let mut scenario = Scenario {
         name: super::error::printable(&raw.name),
         description: super::error::printable(&raw.description),
@@ -290,6 +314,7 @@ fn fault_timing(f: &FaultSpec) -> (Option<(u64, &'static str)>, Option<(u64, &'s
     match f {
         FaultSpec::Crash { at, .. } => match at {
             CrashPoint::At(t) => (None, Some((t.0.max(0) as u64, "Crash.at.At"))),
+            CrashPoint::AtNs(t) => (None, Some((*t / 1_000_000, "Crash.at.AtNs"))),
             CrashPoint::OnCheckpointTrigger(n) => (Some((*n, "Crash.at.OnCheckpointTrigger")), None),
             CrashPoint::WhileAligning { checkpoint, .. } => {
                 (Some((*checkpoint, "Crash.at.WhileAligning.checkpoint")), None)

@@ -133,7 +133,7 @@ pub fn check(raw: &ScenarioFile, loc: &Locator) -> Result<(), ScenarioError> {
     }
     for (i, f) in raw.faults.iter().enumerate() {
         let refused = match f {
-            FaultSpec::Crash { at: CrashPoint::At(_), .. } => None,
+            FaultSpec::Crash { at: CrashPoint::At(_) | CrashPoint::AtNs(_), .. } => None,
             FaultSpec::Crash { .. } => Some("Crash.at"),
             FaultSpec::CheckpointStorageFailure { .. } => Some("CheckpointStorageFailure"),
             _ => None,

@@ -53,7 +53,10 @@ impl World {
                 for t in reaction.trigger {
                     let arrival = self.transit_arrival(JOB_MANAGER, self.tasks[t].node, now);
                     let attempt = self.tasks[t].attempt;
-                    self.queue.schedule(arrival, Event::Trigger { subtask: t as u32, attempt, checkpoint_id: id });
+                    self.queue.schedule(
+                        arrival,
+                        Event::Trigger { subtask: t as u32, attempt, checkpoint_id: id, triggered_ns: now },
+                    );
                 }
                 self.fire_crash_triggers(now, |t| *t == Trigger::OnCheckpointTrigger(id));
             }

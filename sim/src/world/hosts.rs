@@ -22,6 +22,9 @@ impl World {
             return;
         }
         let Some(step) = self.tasks[id].subtask.step(now) else {
+            // Nothing to process, but an alignment may just have timed out (a snapshot).
+            self.drain_outputs(id);
+            self.arm_timer(id);
             return;
         };
         self.release_credit(self.scenario.plan.subtasks[id].inputs[step.input], now);

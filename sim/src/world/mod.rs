@@ -64,8 +64,8 @@ pub enum Event {
     Timer { subtask: u32, attempt: u32, at_ns: TimeNs },
     /// The checkpoint coordinator's deadline (trigger or timeout).
     CoordinatorTick,
-    /// The coordinator's trigger reaches a source (or finished) subtask.
-    Trigger { subtask: u32, attempt: u32, checkpoint_id: u64 },
+    /// The coordinator's trigger (made at `triggered_ns`) reaches a source (or finished) subtask.
+    Trigger { subtask: u32, attempt: u32, checkpoint_id: u64, triggered_ns: TimeNs },
     /// A subtask's acknowledgement reaches the coordinator.
     Ack { subtask: u32, attempt: u32, checkpoint_id: u64, accepted: bool },
     /// `notifyCheckpointComplete` reaches a subtask.
@@ -428,6 +428,7 @@ impl World {
                     self.network.free(channel as usize);
                     return;
                 }
+                let is_barrier = matches!(message, Message::Barrier(_));
                 if let Message::Barrier(b) = &message {
                     let task = &mut self.tasks[to];
                     if task.barrier_seen_ns.is_none_or(|(cp, _)| cp < b.checkpoint_id) {
@@ -435,6 +436,10 @@ impl World {
                     }
                 }
                 self.tasks[to].subtask.push_input(info.input_index, message);
+                if is_barrier {
+                    // A barrier's arrival may start the aligned-checkpoint timeout's timer.
+                    self.arm_timer(to);
+                }
                 if self.tasks[to].run_at.is_none() {
                     if self.tasks[to].busy_until_ns <= now {
                         self.run_task(to, now);
@@ -462,6 +467,11 @@ impl World {
                 self.tasks[id].subtask.handle_timer(now);
                 self.drain_outputs(id);
                 self.arm_timer(id);
+                // An alignment that timed out unblocks inputs and queues overtaking barriers.
+                if !self.tasks[id].subtask.is_source() && self.tasks[id].subtask.has_runnable_input() {
+                    let at = self.tasks[id].busy_until_ns.max(now);
+                    self.schedule_run(id, at);
+                }
             }
             Event::CoordinatorTick => {
                 if self.coordinator_tick_at != Some(now) || self.checkpointing_done() {
@@ -477,7 +487,7 @@ impl World {
                 }
                 self.arm_coordinator();
             }
-            Event::Trigger { subtask, attempt, checkpoint_id } => {
+            Event::Trigger { subtask, attempt, checkpoint_id, triggered_ns } => {
                 let id = subtask as usize;
                 if attempt != self.tasks[id].attempt
                     || !self.tasks[id].alive
@@ -486,7 +496,7 @@ impl World {
                     return;
                 }
                 self.tasks[id].barrier_seen_ns = Some((checkpoint_id, now));
-                self.tasks[id].subtask.trigger_checkpoint(checkpoint_id, now);
+                self.tasks[id].subtask.trigger_checkpoint(checkpoint_id, triggered_ns, now);
                 self.drain_outputs(id);
             }
             Event::Ack { subtask, attempt, checkpoint_id, accepted } => {

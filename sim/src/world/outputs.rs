@@ -47,6 +47,7 @@ impl World {
         self.recorder.record_payload(now, id as u32, 0, snapshot);
         let state_size_bytes = report.state_size_bytes;
         let alignment_started_ns = report.alignment_started_ns;
+        let alignment = report.alignment;
         let accepted = persist_snapshot(&mut self.checkpoint_storage, id, report);
         if let Some(stats) = self.checkpoints.iter_mut().rev().find(|c| c.id == checkpoint_id) {
             stats.subtasks.push(SubtaskCheckpointStats {
@@ -56,6 +57,7 @@ impl World {
                 sync_ns,
                 async_ns,
                 state_size_bytes,
+                alignment,
             });
         }
         let arrival = self.transit_arrival(node, JOB_MANAGER, now + sync_ns + async_ns);
@@ -111,6 +113,9 @@ impl World {
                 let payload = Payload::InputBlocked { checkpoint: checkpoint_id, input: input as u32 };
                 self.recorder.record_payload(now, s, 0, payload)
             }
+            Note::AlignmentTimedOut { checkpoint_id } => {
+                self.recorder.record(now, TraceKind::AlignmentTimedOut, s, 0, checkpoint_id as i64, 0)
+            }
             Note::WatermarkAdvanced { watermark_ms } => {
                 self.recorder.record_payload(now, s, 0, Payload::WatermarkAdvanced { watermark_ms })
             }
@@ -125,7 +130,8 @@ impl World {
         let reaction = self.job.on_task_finished(id);
         if let Some(checkpoint_id) = reaction.trigger.filter(|&cp| self.tasks[id].last_snapshot_id < cp) {
             let attempt = self.tasks[id].attempt;
-            self.queue.schedule(now, Event::Trigger { subtask: id as u32, attempt, checkpoint_id });
+            // A finished task forwards no barrier: the trigger time it would carry does not matter.
+            self.queue.schedule(now, Event::Trigger { subtask: id as u32, attempt, checkpoint_id, triggered_ns: now });
         }
         if reaction.all_finished {
             self.all_tasks_finished_ns = Some(now);
