@@ -29,7 +29,12 @@ fn round_trips(events: &[TraceEvent]) -> std::collections::BTreeSet<TraceKind> {
 #[test]
 fn every_recorded_payload_round_trips() {
     let mut kinds = std::collections::BTreeSet::new();
-    for name in ["crash-during-checkpoint.ron", "crash-before-commit.ron", "swarm.ron"] {
+    for name in [
+        "crash-during-checkpoint.ron",
+        "crash-before-commit.ron",
+        "swarm.ron",
+        "aligned-timeout-under-backpressure.ron",
+    ] {
         let result = run_scenario(load(name), 42, RunOptions::default());
         kinds.extend(round_trips(result.world.recorder.events()));
     }
@@ -46,6 +51,7 @@ fn every_recorded_payload_round_trips() {
         TraceKind::NodeCrashed,
         TraceKind::StormAckerMessage,
         TraceKind::TridentCommit,
+        TraceKind::AlignmentTimedOut,
     ] {
         assert!(kinds.contains(&kind), "{kind:?} not seen");
     }

@@ -175,6 +175,10 @@ pub enum Payload {
         txid: u64,
         skipped: u64,
     },
+    /// The aligned-checkpoint timeout switched `checkpoint` to unaligned at this subtask.
+    AlignmentTimedOut {
+        checkpoint: u64,
+    },
 }
 
 fn opt_u64(word: i64) -> Option<u64> {
@@ -256,6 +260,7 @@ impl Payload {
             P::StormWorkerRestarted => (K::StormWorkerRestarted, none, 0, 0),
             P::TridentBatch { txid, replay } => (K::TridentBatch, none, txid as i64, replay as i64),
             P::TridentCommit { txid, skipped } => (K::TridentCommit, none, txid as i64, skipped as i64),
+            P::AlignmentTimedOut { checkpoint } => (K::AlignmentTimedOut, none, checkpoint as i64, 0),
         }
     }
 }
@@ -318,6 +323,7 @@ impl TraceEvent {
             K::StormWorkerRestarted => P::StormWorkerRestarted,
             K::TridentBatch => P::TridentBatch { txid: a as u64, replay: b != 0 },
             K::TridentCommit => P::TridentCommit { txid: a as u64, skipped: b as u64 },
+            K::AlignmentTimedOut => P::AlignmentTimedOut { checkpoint: a as u64 },
         }
     }
 }

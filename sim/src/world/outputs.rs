@@ -114,7 +114,7 @@ impl World {
                 self.recorder.record_payload(now, s, 0, payload)
             }
             Note::AlignmentTimedOut { checkpoint_id } => {
-                self.recorder.record(now, TraceKind::AlignmentTimedOut, s, 0, checkpoint_id as i64, 0)
+                self.recorder.record_payload(now, s, 0, Payload::AlignmentTimedOut { checkpoint: checkpoint_id })
             }
             Note::WatermarkAdvanced { watermark_ms } => {
                 self.recorder.record_payload(now, s, 0, Payload::WatermarkAdvanced { watermark_ms })
