@@ -281,6 +281,7 @@ impl Scenario {
                 snapshot: SnapshotStyle::Asynchronous,
                 unaligned: false,
                 aligned_checkpoint_timeout_ms: None,
+                cost: Default::default(),
             });
         }
         if let Some(kind) = sink {

@@ -133,6 +133,13 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
                 "unaligned checkpoints exist for exactly-once only: at-least-once never blocks, so there is nothing to unalign",
             ));
         }
+        if c.cost.sync_mb_per_s == 0 || c.cost.upload_mb_per_s == 0 {
+            let field = if c.cost.sync_mb_per_s == 0 { "sync_mb_per_s" } else { "upload_mb_per_s" };
+            return Err(loc.error(
+                format!("checkpoints.cost.{field}"),
+                "a snapshot rate of 0 MB/s would never finish: give at least 1",
+            ));
+        }
         if let Some(t) = c.aligned_checkpoint_timeout_ms {
             if !c.unaligned {
                 return Err(loc.error(

@@ -198,6 +198,9 @@ pub struct World {
     high_water: HighWater,
     /// Stop-the-world snapshots: sources wait while this checkpoint runs.
     stw_checkpoint: Option<u64>,
+    /// Per node, the asynchronous snapshot uploads `(start, end)` that may still run: they
+    /// compete with the node's tasks for its cores (`World::cpu_share`).
+    uploads: Vec<Vec<(TimeNs, TimeNs)>>,
     /// Invariant 4 of [`crate::invariants`]: commits only what a completed checkpoint covers.
     commits: CommitInvariant,
     pub violations: Vec<Violation>,
@@ -294,6 +297,7 @@ impl World {
             metrics: Vec::new(),
             bucket: OpenBucket::new(operators, options.metrics_bucket_ns),
             stw_checkpoint: None,
+            uploads: vec![Vec::new(); scenario.task_managers as usize + 1],
             commits: CommitInvariant::default(),
             violations: Vec::new(),
             late_sources: BTreeSet::new(),

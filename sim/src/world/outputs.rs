@@ -34,15 +34,22 @@ impl World {
             Some((cp, t)) if cp == checkpoint_id => t,
             _ => now,
         };
-        // Model: the synchronous part copies state at 1 GB/s (at least 10 us); the upload to
-        // storage runs at 100 MB/s (at least 1 ms). Asynchronous snapshots block the task only
-        // for the copy; stop-the-world ones for both.
-        let sync_ns = report.state_size_bytes.max(10_000);
-        let async_ns = (report.state_size_bytes * 10).max(1_000_000);
+        // The cost model (`SnapshotCost`): the synchronous part blocks the task; the upload runs
+        // beside the node's tasks and competes with them for its cores (`cpu_share`).
+        // Stop-the-world snapshots block the task for both.
+        let cost = self.scenario.checkpoint_settings.map(|c| c.cost).unwrap_or_default();
+        let sync_ns = cost.sync_ns(report.state_size_bytes);
+        let async_ns = cost.upload_ns(report.state_size_bytes);
         let blocking_ns = if stop_the_world { sync_ns + async_ns } else { sync_ns };
         task.busy_until_ns = task.busy_until_ns.max(now) + blocking_ns;
         self.time_use[id].work(blocking_ns);
         let node = task.node;
+        if !stop_the_world {
+            let start = now + sync_ns;
+            let uploads = &mut self.uploads[node];
+            uploads.retain(|&(_, end)| end > now);
+            uploads.push((start, start + async_ns));
+        }
         let snapshot = Payload::Snapshot { checkpoint: checkpoint_id, state_bytes: report.state_size_bytes };
         self.recorder.record_payload(now, id as u32, 0, snapshot);
         let state_size_bytes = report.state_size_bytes;
