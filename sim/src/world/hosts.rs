@@ -1,7 +1,7 @@
 //! Hosts: running tasks on their nodes — when a task runs, what a record costs (slow nodes
 //! included), sources reading the log, timers.
 
-use super::metrics::process_kind;
+use super::metrics::process_payload;
 use super::*;
 
 /// A factor `num / den` (at least 1) on a record's processing cost.
@@ -57,18 +57,16 @@ impl World {
         if step.kind == MessageKind::Record {
             self.bucket.record_in(task.operator);
         }
-        self.recorder.record(
+        self.recorder.record_payload(
             now,
-            process_kind(step.kind),
             id as u32,
             0,
-            step.input as i64,
-            step.checkpoint_id.unwrap_or(0) as i64,
+            process_payload(step.kind, step.input as u32, step.checkpoint_id),
         );
         let aligned = self.scenario.checkpoint_config().is_some_and(|c| c.mode == CheckpointMode::ExactlyOnce);
         let inputs = self.scenario.plan.subtasks[id].inputs.len();
-        if let Err(message) = self.tasks[id].checks.on_step(&step, inputs, aligned) {
-            self.violate(now, Some(id), message);
+        if let Err(violation) = self.tasks[id].checks.on_step(&step, inputs, aligned) {
+            self.violate(now, Some(id), violation);
         }
         if step.kind != MessageKind::Barrier {
             self.note_activity(now);
@@ -105,7 +103,7 @@ impl World {
                 self.time_use[id].work(cost);
                 self.bucket.record_in(task.operator);
                 self.note_activity(now);
-                self.recorder.record(now, TraceKind::SourceRead, id as u32, 0, partition as i64, offset as i64);
+                self.recorder.record_payload(now, id as u32, 0, Payload::SourceRead { partition, offset });
                 self.drain_outputs(id);
                 self.arm_timer(id);
                 let at = self.tasks[id].busy_until_ns;

@@ -110,17 +110,18 @@ impl World {
         let to = self.scenario.plan.channels[channel].to;
         let arrival = self.transit_arrival(self.tasks[from].node, self.tasks[to].node, now);
         let arrival = self.network.enqueue(channel, arrival);
-        if let Err(message) = self.tasks[from].checks.on_send(channel, &message) {
-            self.violate(now, Some(from), message);
+        if let Err(violation) = self.tasks[from].checks.on_send(channel, &message) {
+            self.violate(now, Some(from), violation);
         }
-        let (kind, payload) = match &message {
-            Message::Record(r) => (TraceKind::SendRecord, r.value),
-            Message::Watermark(w) => (TraceKind::SendWatermark, *w),
-            Message::Barrier(b) => (TraceKind::SendBarrier, b.checkpoint_id as i64),
-            Message::Idle(idle) => (TraceKind::SendIdle, *idle as i64),
-            Message::EndOfInput => (TraceKind::SendEndOfInput, 0),
+        let arrival_ns = arrival;
+        let payload = match &message {
+            Message::Record(r) => Payload::SendRecord { arrival_ns, value: r.value },
+            Message::Watermark(w) => Payload::SendWatermark { arrival_ns, watermark_ms: *w },
+            Message::Barrier(b) => Payload::SendBarrier { arrival_ns, checkpoint: b.checkpoint_id },
+            Message::Idle(idle) => Payload::SendIdle { arrival_ns, idle: *idle },
+            Message::EndOfInput => Payload::SendEndOfInput { arrival_ns },
         };
-        self.recorder.record(now, kind, from as u32, channel as u32, arrival as i64, payload);
+        self.recorder.record_payload(now, from as u32, channel as u32, payload);
         let attempt = self.tasks[from].attempt;
         self.queue.schedule(arrival, Event::Deliver { channel: channel as u32, attempt, message });
     }
