@@ -255,10 +255,38 @@ fn overhead_scenario(checkpoints: &str) -> String {
     )
 }
 
+/// The checkpoint cost model's calibration workload (book: "The checkpoint cost model"): a keyed
+/// count at parallelism 1 over 100 000 keys on one task manager with 2 slots (= 2 cores),
+/// saturated, so that its virtual throughput is the job's capacity. As measured on real Flink
+/// (issue 11): checkpoints every 200 ms cost it about 30 % of its throughput.
+pub fn calibration_scenario(checkpoints: &str) -> String {
+    format!(
+        r#"Scenario(
+    name: "benchmark: checkpoint cost calibration",
+    duration_ms: 3_000,
+    cluster: (task_managers: 1, slots_per_task_manager: 2),
+    source: Generator((partitions: 1, rate_per_s: 400_000, keys: 100_000, value: Constant(1))),
+    watermarks: BoundedOutOfOrderness(bound_ms: 100, emit: Periodic(interval_ms: 200)),
+    pipeline: [
+        Source(name: "source", parallelism: 1, cost_us: 1),
+        KeyBy(Key),
+        Window(name: "window", kind: Tumbling(size_ms: 60_000), aggregate: Count, parallelism: 1, cost_us: 5),
+        Sink(name: "sink", parallelism: 1, cost_us: 1),
+    ],
+    checkpoints: {checkpoints},
+    track_lineage: false,
+)"#
+    )
+}
+
 /// Virtual throughput (source records per virtual second until the last task finished) for one
 /// checkpoint setting, and the number of completed checkpoints.
 fn virtual_throughput(checkpoints: &str) -> (f64, usize) {
-    let scenario = Arc::new(Scenario::parse(&overhead_scenario(checkpoints), "(benchmark)").expect("valid"));
+    throughput_of(&overhead_scenario(checkpoints))
+}
+
+fn throughput_of(text: &str) -> (f64, usize) {
+    let scenario = Arc::new(Scenario::parse_with(text, "(benchmark)", sim::scenario::Budget::Off).expect("valid"));
     let result = sim::run_scenario(scenario, 1, RunOptions { keep_trace: false, ..RunOptions::default() });
     let world = &result.world;
     let end_ns = world.all_tasks_finished_ns.unwrap_or(world.now_ns()).max(1);
@@ -297,6 +325,27 @@ pub fn checkpoint_overhead() -> String {
             stw.0,
             stw.0 / base,
             stw.1
+        );
+    }
+    let (base, _) = throughput_of(&calibration_scenario("None"));
+    let _ = writeln!(
+        out,
+        "\ncost model calibration (p = 1, 100 000 keys, 1 task manager x 2 cores, saturated; real Flink: ~30 % lost at 200 ms)"
+    );
+    let _ = writeln!(out, "{:<12} {:>14} {:>8} {:>7}", "interval", "throughput", "ratio", "ckpts");
+    let _ = writeln!(out, "{:<12} {:>8.0} rec/s {:>8.3}", "none", base, 1.0);
+    for interval in [1_000, 200, 50] {
+        let (rate, completed) = throughput_of(&calibration_scenario(&format!(
+            "Some((interval_ms: {interval}, mode: ExactlyOnce, timeout_ms: 60_000))"
+        )));
+        let _ = writeln!(
+            out,
+            "{:<12} {:>8.0} rec/s {:>8.3} {:>7}   ({:.0} % lost)",
+            format!("{interval} ms"),
+            rate,
+            rate / base,
+            completed,
+            100.0 * (1.0 - rate / base)
         );
     }
     out

@@ -41,7 +41,8 @@ mod exit {
     pub const CHECK_FAILED: u8 = 1;
     /// The command line or the scenario file is wrong (clap's usage errors use 2 too).
     pub const BAD_INPUT: u8 = 2;
-    /// The job did not finish: stalled, time limit (`max_run_ms`), or the restart strategy gave up.
+    /// The job did not finish: stalled, time limit (`max_run_ms`), or it failed (no restart
+    /// strategy, or the restart strategy gave up).
     pub const NOT_FINISHED: u8 = 3;
     /// An invariant was violated: a bug in streamlab, please report it with the seed.
     pub const INVARIANT: u8 = 4;
@@ -54,7 +55,7 @@ const EXIT_CODES: &str = "Exit codes (every command):
   1  a check failed: a guarantee's promise broken (or a declared outcome not met), a failing
      seed in a sweep, two runs of one seed that differ, nothing to shrink
   2  the command line or the scenario file is wrong
-  3  the job did not finish: stalled, time limit (max_run_ms), or the restart strategy gave up
+  3  the job did not finish: stalled, time limit (max_run_ms), or it failed (no restart strategy, or it gave up)
   4  an invariant was violated: a bug in streamlab (report it with the seed)
   5  any other error (a file could not be read or written)
 When several apply, the highest wins.";
@@ -304,7 +305,7 @@ fn main() -> ExitCode {
 /// The exit code of one run held to its promise: 4 for a broken invariant, 3 for a job that did
 /// not finish, 1 for a broken promise, else 0.
 fn verdict_code(judgement: &sim::run::Judgement) -> u8 {
-    if judgement.violations > 0 || judgement.stop == sim::StopReason::InvariantViolated {
+    if judgement.violations > 0 || matches!(judgement.stop, sim::StopReason::InvariantViolated(_)) {
         exit::INVARIANT
     } else if judgement.stop != sim::StopReason::JobFinished {
         exit::NOT_FINISHED
@@ -386,7 +387,7 @@ fn replay(
         outln!("charts: {written}");
     }
     for v in &result.world.violations {
-        eprintln!("INVARIANT VIOLATED at {} ns: {}", v.time_ns, v.message);
+        eprintln!("INVARIANT VIOLATED at {} ns: {}", v.time_ns, v.violation);
         code = exit::INVARIANT;
     }
     if code != exit::OK {
@@ -553,7 +554,7 @@ fn compare(
     }
     if let Some(r) = reports.iter().find(|r| r.stop != sim::StopReason::JobFinished) {
         eprintln!(
-            "{} with a {} sink did not finish ({:?}); replay: {}",
+            "{} with a {} sink did not finish ({}); replay: {}",
             r.guarantee.label(),
             r.sink.label(),
             r.stop,
@@ -590,90 +591,37 @@ fn run(
         Format::Text => outln!("{header}"),
         Format::Json => eprintln!("{header}"),
     }
-    if scenario.runtime() == sim::scenario::Runtime::Storm {
-        return run_storm(&scenario, seed, format, check_determinism, swarm);
-    }
-    let options = RunOptions { keep_trace: false, ..RunOptions::default() };
-    let result = sim::run_scenario(scenario.clone(), seed, options);
-    let judgement = sim::run::judge(&scenario, seed, &result);
+    // The scenario's model runs it (`sim::runtime`): no per-model branch here.
+    let model = sim::runtime::model(scenario.runtime());
+    let run = model.run(&scenario, seed);
     match format {
         Format::Text => {
             outln!("\n== summary ==");
-            out!("{}", report::summary(&result));
-            for f in sim::run::faults_not_injected(&result.world) {
-                outln!("{f}");
+            out!("{}", run.summary);
+            for note in &run.notes {
+                outln!("{note}");
             }
-            outln!("oracle vs the fault-free reference: {}", judgement.describe(scenario.guarantee));
-            outln!("\n== sink output ({} visible rows) ==", result.visible_rows().len());
-            out!("{}", report::rows_text(&result));
+            outln!("{}", run.oracle_line);
+            outln!("\n== sink output ({} visible rows) ==", run.rows_json.len());
+            out!("{}", run.rows_text);
         }
         Format::Json => {
-            eprint!("{}", report::summary(&result));
-            eprintln!("oracle vs the fault-free reference: {}", judgement.describe(scenario.guarantee));
-            for row in result.visible_rows() {
-                outln!("{}", serde_json::to_string(&report::row_json(&result, row)).context("serialising a row")?);
+            eprint!("{}", run.summary);
+            eprintln!("{}", run.oracle_line);
+            for row in &run.rows_json {
+                outln!("{}", serde_json::to_string(row).context("serialising a row")?);
             }
         }
     }
-    if !result.world.violations.is_empty() {
-        for v in &result.world.violations {
-            eprintln!(
-                "INVARIANT VIOLATED at {} ns in {:?}: {}",
-                v.time_ns,
-                v.subtask.map(|s| &scenario.plan.subtasks[s].name),
-                v.message
-            );
+    if !run.violations.is_empty() {
+        for v in &run.violations {
+            eprintln!("{v}");
         }
         eprintln!("reproduce with seed {seed}: {}", rerun_command("run", &scenario, seed, swarm));
         return Ok(ExitCode::from(exit::INVARIANT));
     }
-    let again_hash = check_determinism.then(|| sim::run_scenario(scenario.clone(), seed, options).trace_hash());
-    Ok(finish_run(&scenario, seed, swarm, &judgement, result.trace_hash(), again_hash, "job"))
-}
-
-/// `run` for a scenario whose model is Storm: the topology's summary, the oracle against the
-/// Storm reference, the sink rows.
-fn run_storm(
-    scenario: &Arc<Scenario>,
-    seed: u64,
-    format: Format,
-    check_determinism: bool,
-    swarm: bool,
-) -> anyhow::Result<ExitCode> {
-    let result = sim::storm::run_storm(scenario.clone(), seed, false);
-    let judgement = sim::run::judge_storm(scenario, seed, &result);
-    let label = format!("storm {}", scenario.guarantee.label());
-    match format {
-        Format::Text => {
-            outln!("\n== summary ==");
-            out!("{}", report::storm_summary(&result));
-            outln!(
-                "oracle vs the Storm topology's fault-free run ({label}): {}",
-                judgement.describe(scenario.guarantee)
-            );
-            outln!("\n== sink output ({} visible rows) ==", result.visible_rows().len());
-            out!("{}", report::storm_rows_text(&result));
-        }
-        Format::Json => {
-            eprint!("{}", report::storm_summary(&result));
-            eprintln!("oracle vs the fault-free reference: {}", judgement.describe(scenario.guarantee));
-            for row in result.visible_rows() {
-                let value = serde_json::json!({
-                    "sink": scenario.plan.operators[row.sink].name,
-                    "key": scenario.key_name(row.row.key),
-                    "window_start_ms": row.row.window.map(|w| w.start_ms),
-                    "window_end_ms": row.row.window.map(|w| w.end_ms),
-                    "timestamp_ms": row.row.timestamp_ms,
-                    "value": row.row.value,
-                    "firing": row.row.firing.label(),
-                    "emit_time_ms": row.visible_ns.unwrap_or(row.written_ns) / 1_000_000,
-                });
-                outln!("{}", serde_json::to_string(&value).context("serialising a row")?);
-            }
-        }
-    }
-    let again_hash = check_determinism.then(|| sim::storm::run_storm(scenario.clone(), seed, false).trace_hash());
-    Ok(finish_run(scenario, seed, swarm, &judgement, result.trace_hash(), again_hash, "topology"))
+    let again_hash = check_determinism.then(|| model.trace_hash(&scenario, seed));
+    Ok(finish_run(&scenario, seed, swarm, &run.judgement, run.trace_hash, again_hash, run.what))
 }
 
 /// The end of `run`: the determinism check (when a second run's hash is given) and the exit code
@@ -699,7 +647,7 @@ fn finish_run(
         eprintln!(
             "exit code {code}: {} (see `streamlab --help`); reproduce: {}",
             if code == exit::NOT_FINISHED {
-                format!("the {what} did not finish ({:?})", judgement.stop)
+                format!("the {what} did not finish ({})", judgement.stop)
             } else {
                 format!("the oracle found {:?}", judgement.class)
             },

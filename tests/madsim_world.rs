@@ -372,6 +372,23 @@ fn regional_failover_on_madsim() {
     }
 }
 
+/// Flink 2.x's restart defaults come from the shared job master, so the madsim world has them
+/// too: without checkpointing and without a restart strategy a kill fails the job; with
+/// checkpointing (exponential delay by default) the same kill is survived.
+#[test]
+fn restart_defaults_on_madsim() {
+    let mut base = load("regional-failover.ron").without_faults();
+    base.restart = None;
+    let faults = MadsimFaults { kills: vec![(1, 5_000, 1_000)], network: None };
+    let at_most_once = Arc::new(base.with_variant(Guarantee::AtMostOnce, Some(SinkKind::Plain)));
+    let run = run_on_madsim(at_most_once, 1, &faults);
+    assert_eq!(run.stop, MadsimStop::JobFailed(sim::job::JobFailure::NoRestartStrategy));
+    let exactly_once = Arc::new(base.with_variant(Guarantee::ExactlyOnce, Some(SinkKind::TwoPhaseCommit)));
+    let run = run_on_madsim(exactly_once, 1, &faults);
+    assert_eq!(run.stop, MadsimStop::JobFinished);
+    assert_eq!(run.restarts, 1);
+}
+
 /// The madsim world is test-only: the shipped binary must not link madsim, whose libc overrides
 /// (`clock_gettime`, `getrandom`, `pthread_attr_init`, ...) would otherwise be exported by it.
 #[test]

@@ -107,11 +107,42 @@ fn switching_scenario_in_the_picker_loads_it() {
     picker.click();
     // One frame to open the popup, one to lay it out.
     h.run_steps(2);
-    h.get_by_label("sessions.ron").click();
+    // Every scenario the picker lists is in the open popup, and the last one (the lowest) is
+    // reached by scrolling the list, as a student would with the wheel, and loads.
+    let entries: Vec<(String, ScenarioSource)> =
+        h.state().scenarios.iter().map(|e| (e.label.clone(), e.source.clone())).collect();
+    assert!(entries.len() >= 20, "{entries:?}");
+    for (label, _) in &entries {
+        assert!(h.query_by_label(label).is_some(), "{label} is in the open picker");
+    }
+    let (last, source) = entries.last().cloned().expect("entries");
+    assert!(matches!(&source, ScenarioSource::File(p) if !p.display().to_string().contains("storm")), "{last}");
+    // The wheel over the list, bounded: a few notches bring the last entry into view.
+    let first = h.get_by_label(&entries[1].0).rect().center();
+    // egui's combo list is 200 points tall.
+    let popup_bottom = h.get_by_label(&entries[1].0).rect().min.y + 180.0;
+    let mut notches = 0;
+    for _ in 0..40 {
+        if h.get_by_label(&last).rect().max.y <= popup_bottom {
+            break;
+        }
+        h.hover_at(first);
+        h.event(egui::Event::MouseWheel {
+            unit: egui::MouseWheelUnit::Point,
+            delta: egui::vec2(0.0, -60.0),
+            phase: egui::TouchPhase::Move,
+            source: egui::MouseWheelSource::Unknown,
+            modifiers: egui::Modifiers::default(),
+        });
+        h.run_steps(2);
+        notches += 1;
+    }
+    assert!(notches > 0 && notches < 40, "the list scrolls, and the last entry comes into view ({notches} notches)");
+    h.get_by_label(&last).click();
     h.run_steps(1);
     let session = h.state().session.as_ref().unwrap();
     assert_ne!(session.scenario.name, before);
-    assert_eq!(session.source, ScenarioSource::File(scenario_file("sessions.ron")));
+    assert_eq!(session.source, source);
     assert_eq!(h.state().time.cursor_ns, 0, "a new scenario starts at the beginning");
 }
 

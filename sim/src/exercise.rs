@@ -529,7 +529,7 @@ impl Exercise {
     pub fn solve(&self) -> Solution {
         let seed = self.seed();
         let unfinished = |stop: StopReason, what: String| {
-            (stop != StopReason::JobFinished).then(|| format!("{what} stopped with {stop:?}"))
+            (stop != StopReason::JobFinished).then(|| format!("{what} stopped: {stop}"))
         };
         match &self.spec.query {
             Query::Variants(property) => {
@@ -609,7 +609,7 @@ impl Exercise {
             // Not single-run queries: `solve` runs what they need.
             Query::Variants(_) | Query::FindSeed { .. } => return self.solve(),
         };
-        let unfinished = (o.stop != StopReason::JobFinished).then(|| format!("the run stopped with {:?}", o.stop));
+        let unfinished = (o.stop != StopReason::JobFinished).then(|| format!("the run stopped: {}", o.stop));
         Solution { truth, seed: self.seed(), unfinished, violations: o.violations }
     }
 

@@ -8,7 +8,7 @@ use std::io::{self, Write};
 
 use serde_json::{json, Value};
 
-use crate::recording::{TraceEvent, TraceKind};
+use crate::recording::{AckerMessage, Payload, TimedOut, TraceEvent, TraceKind};
 use crate::scenario::{Scenario, JOB_MANAGER};
 
 fn node_event(kind: TraceKind) -> bool {
@@ -103,51 +103,62 @@ pub fn chrome_trace(scenario: &Scenario, events: &[TraceEvent]) -> Value {
             out.push(json!({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": storm_executor(scenario, task)}}));
         }
     }
-    let mut alignment_start: BTreeMap<(u32, i64), u64> = BTreeMap::new();
-    let mut checkpoint_start: BTreeMap<i64, u64> = BTreeMap::new();
+    let mut alignment_start: BTreeMap<(u32, u64), u64> = BTreeMap::new();
+    let mut checkpoint_start: BTreeMap<u64, u64> = BTreeMap::new();
     for e in events {
         let s = e.subtask() as usize;
-        match e.kind {
-            TraceKind::AlignmentStarted => {
-                alignment_start.insert((e.subtask(), e.a), e.time_ns);
+        match e.payload() {
+            Payload::AlignmentStarted { checkpoint, .. } => {
+                alignment_start.insert((e.subtask(), checkpoint), e.time_ns);
             }
-            TraceKind::Snapshot => {
-                let start = alignment_start.remove(&(e.subtask(), e.a)).unwrap_or(e.time_ns);
-                out.push(json!({"ph": "X", "name": format!("align + snapshot {}", e.a), "cat": "checkpoint",
+            Payload::Snapshot { checkpoint, state_bytes } => {
+                let start = alignment_start.remove(&(e.subtask(), checkpoint)).unwrap_or(e.time_ns);
+                out.push(json!({"ph": "X", "name": format!("align + snapshot {checkpoint}"), "cat": "checkpoint",
                     "pid": pid_of_subtask(s), "tid": s + 1, "ts": us(start), "dur": us(e.time_ns - start).max(0.001),
-                    "args": {"checkpoint": e.a, "state_bytes": e.b}}));
+                    "args": {"checkpoint": checkpoint, "state_bytes": state_bytes}}));
             }
-            TraceKind::CheckpointTriggered => {
-                checkpoint_start.insert(e.a, e.time_ns);
+            Payload::CheckpointTriggered { checkpoint } => {
+                checkpoint_start.insert(checkpoint, e.time_ns);
             }
-            TraceKind::CheckpointCompleted | TraceKind::CheckpointAborted => {
-                let start = checkpoint_start.remove(&e.a).unwrap_or(e.time_ns);
+            Payload::CheckpointCompleted { checkpoint } | Payload::CheckpointAborted { checkpoint, .. } => {
+                let start = checkpoint_start.remove(&checkpoint).unwrap_or(e.time_ns);
                 let outcome = if e.kind == TraceKind::CheckpointCompleted { "completed" } else { "aborted" };
-                out.push(json!({"ph": "X", "name": format!("checkpoint {} {outcome}", e.a), "cat": "checkpoint",
+                out.push(json!({"ph": "X", "name": format!("checkpoint {checkpoint} {outcome}"), "cat": "checkpoint",
                     "pid": JOB_MANAGER, "tid": 0, "ts": us(start), "dur": us(e.time_ns - start).max(0.001)}));
             }
-            TraceKind::NodeCrashed | TraceKind::NodeRestarted | TraceKind::FailureDetected => {
+            Payload::NodeCrashed { .. } | Payload::NodeRestarted | Payload::FailureDetected => {
                 out.push(json!({"ph": "i", "s": "p", "name": format!("{:?}", e.kind), "cat": "fault",
                     "pid": s, "tid": 0, "ts": us(e.time_ns)}));
             }
-            TraceKind::JobRestarted => {
-                out.push(json!({"ph": "i", "s": "g", "name": format!("job restarted (attempt {}, from checkpoint {})", e.a, e.b),
+            Payload::JobRestarted { attempt, restored_from } => {
+                let from = restored_from.map_or("fresh state".to_string(), |c| format!("from checkpoint {c}"));
+                out.push(json!({"ph": "i", "s": "g", "name": format!("job restarted (attempt {attempt}, {from})"),
                     "cat": "recovery", "pid": JOB_MANAGER, "tid": 0, "ts": us(e.time_ns)}));
             }
-            TraceKind::LateDropped => {
+            Payload::LateDropped { timestamp_ms, .. } => {
                 out.push(json!({"ph": "i", "s": "t", "name": "late record dropped", "cat": "event-time",
-                    "pid": pid_of_subtask(s), "tid": s + 1, "ts": us(e.time_ns), "args": {"timestamp_ms": e.b}}));
+                    "pid": pid_of_subtask(s), "tid": s + 1, "ts": us(e.time_ns), "args": {"timestamp_ms": timestamp_ms}}));
             }
-            TraceKind::WatermarkAdvanced if e.b != i64::MAX => {
+            Payload::WatermarkAdvanced { watermark_ms } if watermark_ms != i64::MAX => {
                 out.push(json!({"ph": "C", "name": format!("watermark {}", scenario.plan.subtasks[s].name),
-                    "pid": pid_of_subtask(s), "tid": s + 1, "ts": us(e.time_ns), "args": {"watermark_ms": e.b}}));
+                    "pid": pid_of_subtask(s), "tid": s + 1, "ts": us(e.time_ns), "args": {"watermark_ms": watermark_ms}}));
             }
-            TraceKind::SinkCommit | TraceKind::SinkRecover | TraceKind::SinkPreCommit => {
+            payload @ (Payload::SinkCommit { .. } | Payload::SinkRecover { .. } | Payload::SinkPreCommit { .. }) => {
+                let args = match payload {
+                    Payload::SinkPreCommit { txn_sequence, checkpoint } => {
+                        json!({"transaction": txn_sequence, "checkpoint": checkpoint})
+                    }
+                    Payload::SinkCommit { txn_sequence, attempt } => {
+                        json!({"transaction": txn_sequence, "attempt": attempt})
+                    }
+                    Payload::SinkRecover { committed } => json!({"committed": committed}),
+                    _ => json!({}),
+                };
                 out.push(json!({"ph": "i", "s": "t", "name": format!("{:?}", e.kind), "cat": "sink",
-                    "pid": pid_of_subtask(s), "tid": s + 1, "ts": us(e.time_ns), "args": {"a": e.a, "b": e.b}}));
+                    "pid": pid_of_subtask(s), "tid": s + 1, "ts": us(e.time_ns), "args": args}));
             }
-            kind if storm_event(kind) => out.push(storm_chrome_event(scenario, e)),
-            TraceKind::StormWorkerRestarted => {
+            _ if storm_event(e.kind) => out.push(storm_chrome_event(scenario, e)),
+            Payload::StormWorkerRestarted => {
                 out.push(json!({"ph": "i", "s": "p", "name": "worker restarted", "cat": "fault",
                     "pid": s, "tid": 0, "ts": us(e.time_ns)}));
             }
@@ -162,30 +173,38 @@ pub fn chrome_trace(scenario: &Scenario, events: &[TraceEvent]) -> Value {
 /// timeouts, Trident batches and commits.
 fn storm_chrome_event(scenario: &Scenario, e: &TraceEvent) -> Value {
     let (pid, tid) = storm_pid_tid(scenario, e.subtask() as usize);
-    let root = format!("{:#018x}", e.a as u64);
-    let (name, cat, args) = match (e.kind, e.channel) {
-        (TraceKind::StormEmit, 0) => ("emit".to_string(), "storm-spout", json!({"partition": e.a, "offset": e.b})),
-        (TraceKind::StormEmit, _) => ("replay".to_string(), "storm-spout", json!({"partition": e.a, "offset": e.b})),
-        (TraceKind::StormAckerMessage, 0) => {
-            ("ack init".to_string(), "storm-ack", json!({"root": root, "value": format!("{:#018x}", e.b as u64)}))
+    let hex = |v: u64| format!("{v:#018x}");
+    let (name, cat, args) = match e.payload() {
+        Payload::StormEmit { partition, offset, replay } => {
+            let name = if replay { "replay" } else { "emit" };
+            (name.to_string(), "storm-spout", json!({"partition": partition, "offset": offset}))
         }
-        (TraceKind::StormAckerMessage, 1) => {
-            ("ack".to_string(), "storm-ack", json!({"root": root, "value": format!("{:#018x}", e.b as u64)}))
+        Payload::StormAckerMessage { message: AckerMessage::Init, root, value } => {
+            ("ack init".to_string(), "storm-ack", json!({"root": hex(root), "value": hex(value)}))
         }
-        (TraceKind::StormAckerMessage, _) => ("fail".to_string(), "storm-ack", json!({"root": root})),
-        (TraceKind::StormTreeComplete, 0) => ("tree complete".to_string(), "storm-ack", json!({"root": root})),
-        (TraceKind::StormTreeComplete, _) => ("tree failed".to_string(), "storm-ack", json!({"root": root})),
-        (TraceKind::StormTimeout, 0) => {
-            ("timeout".to_string(), "storm-timeout", json!({"partition": e.a, "offset": e.b}))
+        Payload::StormAckerMessage { message: AckerMessage::Ack, root, value } => {
+            ("ack".to_string(), "storm-ack", json!({"root": hex(root), "value": hex(value)}))
         }
-        (TraceKind::StormTimeout, _) => (format!("batch {} timed out", e.a), "storm-timeout", json!({"txid": e.a})),
-        (TraceKind::TridentBatch, _) => {
-            (format!("batch {}{}", e.a, if e.b == 1 { " (replay)" } else { "" }), "trident", json!({"txid": e.a}))
+        Payload::StormAckerMessage { message: AckerMessage::Fail, root, .. } => {
+            ("fail".to_string(), "storm-ack", json!({"root": hex(root)}))
         }
-        (TraceKind::TridentCommit, _) => {
-            (format!("commit {}", e.a), "trident", json!({"txid": e.a, "skipped_updates": e.b}))
+        Payload::StormTreeComplete { root, failed } => {
+            let name = if failed { "tree failed" } else { "tree complete" };
+            (name.to_string(), "storm-ack", json!({"root": hex(root)}))
         }
-        _ => (format!("{:?}", e.kind), "storm", json!({"a": e.a, "b": e.b})),
+        Payload::StormTimeout(TimedOut::Tuple { partition, offset }) => {
+            ("timeout".to_string(), "storm-timeout", json!({"partition": partition, "offset": offset}))
+        }
+        Payload::StormTimeout(TimedOut::Batch { txid }) => {
+            (format!("batch {txid} timed out"), "storm-timeout", json!({"txid": txid}))
+        }
+        Payload::TridentBatch { txid, replay } => {
+            (format!("batch {txid}{}", if replay { " (replay)" } else { "" }), "trident", json!({"txid": txid}))
+        }
+        Payload::TridentCommit { txid, skipped } => {
+            (format!("commit {txid}"), "trident", json!({"txid": txid, "skipped_updates": skipped}))
+        }
+        other => (format!("{:?}", e.kind), "storm", json!({ "payload": other })),
     };
     json!({"ph": "i", "s": "t", "name": name, "cat": cat, "pid": pid, "tid": tid, "ts": us(e.time_ns), "args": args})
 }

@@ -21,6 +21,36 @@ use std::collections::BTreeMap;
 use engine::message::{Message, MessageKind};
 use engine::sink::{SinkEffect, TxnId};
 use engine::subtask::Step;
+use serde::Serialize;
+
+/// A broken invariant: what the checkers return, and what a run that stopped on one carries
+/// (`StopReason::InvariantViolated`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
+pub enum InvariantViolation {
+    /// Invariant 1.
+    #[error("watermark went back on channel {channel}: {last} then {watermark}")]
+    WatermarkWentBack { channel: usize, last: i64, watermark: i64 },
+    /// Invariant 2.
+    #[error("snapshot for checkpoint {checkpoint} after checkpoint {last}")]
+    SnapshotOutOfOrder { checkpoint: u64, last: u64 },
+    /// Invariant 3.
+    #[error("record on input {input} behind barrier {checkpoint} processed before snapshot {checkpoint}")]
+    RecordBehindBarrier { input: usize, checkpoint: u64 },
+    /// Invariant 4: no completed checkpoint covers the transaction yet.
+    #[error(
+        "sink commits transaction {txn:?} pre-committed for checkpoint {precommitted_for}, but no checkpoint >= \
+         {precommitted_for} completed (latest completed: {})",
+        .latest_completed.map_or("none".to_string(), |c| c.to_string())
+    )]
+    CommitBeforeCheckpoint { txn: TxnId, precommitted_for: u64, latest_completed: Option<u64> },
+    /// A restore found no state of a subtask in the checkpoint the restore plan names (the
+    /// checkpoint completed, so every subtask acknowledged its snapshot).
+    #[error("attempt {attempt}: no state of subtask {subtask} in checkpoint {checkpoint}")]
+    MissingRestoredState { attempt: u32, subtask: usize, checkpoint: u64 },
+    /// Invariant 4: the transaction was never pre-committed.
+    #[error("sink commits transaction {txn:?}, which was never pre-committed")]
+    CommitNeverPreCommitted { txn: TxnId },
+}
 
 /// Per-subtask invariants (1–3), for one job attempt: make a fresh one when the subtask is
 /// (re)deployed.
@@ -36,33 +66,33 @@ pub struct TaskInvariants {
 
 impl TaskInvariants {
     /// Invariant 1: called for every message the subtask sends on `channel`.
-    pub fn on_send(&mut self, channel: usize, message: &Message) -> Result<(), String> {
+    pub fn on_send(&mut self, channel: usize, message: &Message) -> Result<(), InvariantViolation> {
         if let Message::Watermark(w) = message {
             let last = self.last_watermark.insert(channel, *w);
             if let Some(last) = last.filter(|last| w < last) {
                 self.last_watermark.insert(channel, last);
-                return Err(format!("watermark went back on channel {channel}: {last} then {w}"));
+                return Err(InvariantViolation::WatermarkWentBack { channel, last, watermark: *w });
             }
         }
         Ok(())
     }
 
     /// Invariant 2: called for every snapshot the subtask takes.
-    pub fn on_snapshot(&mut self, checkpoint_id: u64) -> Result<(), String> {
+    pub fn on_snapshot(&mut self, checkpoint_id: u64) -> Result<(), InvariantViolation> {
         let last = self.last_snapshot_id;
         self.last_snapshot_id = last.max(checkpoint_id);
         if self.aligning.as_ref().is_some_and(|(cp, _)| *cp <= checkpoint_id) {
             self.aligning = None;
         }
         if checkpoint_id <= last {
-            return Err(format!("snapshot for checkpoint {checkpoint_id} after checkpoint {last}"));
+            return Err(InvariantViolation::SnapshotOutOfOrder { checkpoint: checkpoint_id, last });
         }
         Ok(())
     }
 
     /// Invariant 3: called for every input the subtask processed (`Subtask::step`), with the
     /// number of its inputs and whether checkpoints are aligned (exactly-once, not unaligned).
-    pub fn on_step(&mut self, step: &Step, inputs: usize, aligned: bool) -> Result<(), String> {
+    pub fn on_step(&mut self, step: &Step, inputs: usize, aligned: bool) -> Result<(), InvariantViolation> {
         match step.kind {
             MessageKind::Barrier => {
                 let cp = step.checkpoint_id.unwrap_or(0);
@@ -81,10 +111,7 @@ impl TaskInvariants {
             MessageKind::Record if aligned => {
                 if let Some((cp, seen)) = &self.aligning {
                     if seen.get(step.input).copied().unwrap_or(false) {
-                        let input = step.input;
-                        return Err(format!(
-                            "record on input {input} behind barrier {cp} processed before snapshot {cp}"
-                        ));
+                        return Err(InvariantViolation::RecordBehindBarrier { input: step.input, checkpoint: *cp });
                     }
                 }
             }
@@ -110,7 +137,7 @@ impl CommitInvariant {
     }
 
     /// Called for every sink effect, before it is applied to the store.
-    pub fn on_sink_effect(&mut self, effect: &SinkEffect) -> Vec<String> {
+    pub fn on_sink_effect(&mut self, effect: &SinkEffect) -> Vec<InvariantViolation> {
         let to_commit: &[TxnId] = match effect {
             SinkEffect::Commit { txn } => std::slice::from_ref(txn),
             SinkEffect::Recover { commit, .. } => commit,
@@ -124,12 +151,12 @@ impl CommitInvariant {
         for txn in to_commit {
             match self.precommitted.get(txn) {
                 Some(&cp) if self.latest_completed.is_some_and(|done| done >= cp) => {}
-                Some(&cp) => broken.push(format!(
-                    "sink commits transaction {txn:?} pre-committed for checkpoint {cp}, but no checkpoint >= {cp} \
-                     completed (latest completed: {})",
-                    self.latest_completed.map_or("none".to_string(), |c| c.to_string())
-                )),
-                None => broken.push(format!("sink commits transaction {txn:?}, which was never pre-committed")),
+                Some(&cp) => broken.push(InvariantViolation::CommitBeforeCheckpoint {
+                    txn: *txn,
+                    precommitted_for: cp,
+                    latest_completed: self.latest_completed,
+                }),
+                None => broken.push(InvariantViolation::CommitNeverPreCommitted { txn: *txn }),
             }
         }
         broken
@@ -161,10 +188,17 @@ mod tests {
         c.on_sink_effect(&SinkEffect::PreCommit { txn: txn(0), checkpoint_id: 7 });
         c.on_checkpoint_completed(6);
         let broken = c.on_sink_effect(&SinkEffect::Commit { txn: txn(0) });
-        assert_eq!(broken.len(), 1, "{broken:?}");
-        assert!(broken[0].contains("checkpoint 7"), "{broken:?}");
+        assert_eq!(
+            broken,
+            vec![InvariantViolation::CommitBeforeCheckpoint {
+                txn: txn(0),
+                precommitted_for: 7,
+                latest_completed: Some(6)
+            }]
+        );
+        assert!(broken[0].to_string().contains("no checkpoint >= 7 completed (latest completed: 6)"), "{broken:?}");
         let broken = c.on_sink_effect(&SinkEffect::Commit { txn: txn(9) });
-        assert!(broken[0].contains("never pre-committed"), "{broken:?}");
+        assert_eq!(broken, vec![InvariantViolation::CommitNeverPreCommitted { txn: txn(9) }]);
     }
 
     #[test]
@@ -173,10 +207,13 @@ mod tests {
         assert!(t.on_send(3, &Message::Watermark(10)).is_ok());
         assert!(t.on_send(4, &Message::Watermark(5)).is_ok(), "another channel");
         assert!(t.on_send(3, &Message::Watermark(10)).is_ok(), "equal is not back");
-        assert!(t.on_send(3, &Message::Watermark(9)).is_err());
+        assert_eq!(
+            t.on_send(3, &Message::Watermark(9)),
+            Err(InvariantViolation::WatermarkWentBack { channel: 3, last: 10, watermark: 9 })
+        );
         assert!(t.on_snapshot(1).is_ok());
         assert!(t.on_snapshot(2).is_ok());
-        assert!(t.on_snapshot(2).is_err());
+        assert_eq!(t.on_snapshot(2), Err(InvariantViolation::SnapshotOutOfOrder { checkpoint: 2, last: 2 }));
     }
 
     #[test]
@@ -186,7 +223,10 @@ mod tests {
         assert!(t.on_step(&step(0, MessageKind::Barrier, Some(1)), 2, true).is_ok());
         assert!(t.on_step(&step(1, MessageKind::Record, None), 2, true).is_ok(), "input 1 has no barrier yet");
         assert!(t.on_step(&step(0, MessageKind::Record, None), 2, false).is_ok(), "not aligned: allowed");
-        assert!(t.on_step(&step(0, MessageKind::Record, None), 2, true).is_err());
+        assert_eq!(
+            t.on_step(&step(0, MessageKind::Record, None), 2, true),
+            Err(InvariantViolation::RecordBehindBarrier { input: 0, checkpoint: 1 })
+        );
         assert!(t.on_snapshot(1).is_ok());
         assert!(t.on_step(&step(0, MessageKind::Record, None), 2, true).is_ok(), "after the snapshot");
     }

@@ -134,6 +134,20 @@ pub enum Stream {
     Swarm = 3,
     /// Storm's tuple and root ids.
     StormIds = 4,
+    /// The restart strategy's jitter (`sim::job`, from [`stream_seed`]).
+    Restart = 5,
+}
+
+/// The sub-seed of one component stream of a run with `root_seed` (what
+/// [`SimRng::for_stream`] seeds its generator with), for a component that hashes it instead of
+/// drawing from a generator.
+pub fn stream_seed(root_seed: u64, stream: Stream) -> u64 {
+    let mut root = ChaCha8Rng::seed_from_u64(root_seed);
+    let mut sub = 0;
+    for _ in 0..=stream as usize {
+        sub = root.next_u64();
+    }
+    sub
 }
 
 impl SimRng {
@@ -143,12 +157,7 @@ impl SimRng {
 
     /// The generator for one component stream of a run with `root_seed`.
     pub fn for_stream(root_seed: u64, stream: Stream) -> Self {
-        let mut root = ChaCha8Rng::seed_from_u64(root_seed);
-        let mut sub = 0;
-        for _ in 0..=stream as usize {
-            sub = root.next_u64();
-        }
-        SimRng::new(sub)
+        SimRng::new(stream_seed(root_seed, stream))
     }
 
     pub fn next_u64(&mut self) -> u64 {

@@ -30,13 +30,8 @@ pub fn summary(result: &RunResult) -> String {
     let world = &result.world;
     let scenario = &world.scenario;
     let mut out = String::new();
-    let stop = match result.stop {
-        StopReason::JobFinished => "job finished",
-        StopReason::Stalled => "stalled (nothing left to do, job not finished)",
-        StopReason::TimeLimit => "time limit (max_run_ms) reached",
-        StopReason::JobFailed => "job failed (the restart strategy gave up)",
-        StopReason::InvariantViolated => "INVARIANT VIOLATED",
-    };
+    let stop = result.stop.to_string();
+    let stop = stop.as_str();
     let at = world.finished_at_ns.filter(|_| result.stop == StopReason::JobFinished).unwrap_or(world.now_ns());
     stop_lines(&mut out, scenario, stop, at, world.events_processed, &world.recorder, world.log.len());
     let attempts = world.counters_per_attempt();
@@ -161,6 +156,20 @@ pub fn rows_text(result: &RunResult) -> String {
     out
 }
 
+/// One sink row of a Storm run as a JSON object (as [`row_json`], without `emit_time_ns`).
+pub fn storm_row_json(scenario: &crate::Scenario, row: &StoredRow) -> serde_json::Value {
+    json!({
+        "sink": scenario.plan.operators[row.sink].name,
+        "key": scenario.key_name(row.row.key),
+        "window_start_ms": row.row.window.map(|w| w.start_ms),
+        "window_end_ms": row.row.window.map(|w| w.end_ms),
+        "timestamp_ms": row.row.timestamp_ms,
+        "value": row.row.value,
+        "firing": row.row.firing.label(),
+        "emit_time_ms": row.visible_ns.unwrap_or(row.written_ns) / 1_000_000,
+    })
+}
+
 /// One sink row as a JSON object.
 pub fn row_json(result: &RunResult, row: &StoredRow) -> serde_json::Value {
     let scenario = &result.world.scenario;
@@ -248,7 +257,7 @@ pub fn compare_table(reports: &[crate::run::VariantReport]) -> String {
             if r.verdict { "PASS" } else { "FAIL" }
         );
         if r.stop != StopReason::JobFinished {
-            let _ = writeln!(out, "{:<14}   ^ run stopped: {:?}", "", r.stop);
+            let _ = writeln!(out, "{:<14}   ^ run stopped: {}", "", r.stop);
         }
         for v in &r.violations {
             let _ = writeln!(out, "{:<14}   ^ INVARIANT VIOLATED: {v}", "");
@@ -287,8 +296,8 @@ pub fn storm_summary(run: &crate::storm::StormRun) -> String {
         StopReason::JobFinished => "topology finished (every spout tuple done)",
         StopReason::Stalled => "stalled (nothing left to do, topology not finished)",
         StopReason::TimeLimit => "time limit (max_run_ms) reached",
-        StopReason::JobFailed => "failed",
-        StopReason::InvariantViolated => "INVARIANT VIOLATED",
+        StopReason::JobFailed(_) => "failed",
+        StopReason::InvariantViolated(_) => "INVARIANT VIOLATED",
     };
     let at = world.finished_at_ns.unwrap_or(world.now_ns());
     stop_lines(&mut out, scenario, stop, at, world.events_processed, &world.recorder, world.log.len());

@@ -281,7 +281,7 @@ pub fn run_variant(
         latency_p99_ns: oracle::percentile(&mut latencies, 99).unwrap_or(0),
         restarts: world.restarts(),
         stop,
-        violations: world.violations.iter().map(|v| v.message.clone()).collect(),
+        violations: world.violations.iter().map(|v| v.violation.to_string()).collect(),
         faults_not_injected: faults_not_injected(world),
         trace_hash: world.recorder.hash(),
         runtime: Runtime::Flink,
@@ -525,7 +525,7 @@ pub fn check_with_faults(scenario: &Arc<Scenario>, seed: u64, faults: Vec<Fault>
             failures.push(format!("{name}: invariant violated: {v}"));
         }
         if r.stop != StopReason::JobFinished {
-            failures.push(format!("{name}: run stopped: {:?}", r.stop));
+            failures.push(format!("{name}: run stopped: {}", r.stop));
         }
     }
     SeedCheck { seed, reports, failures }

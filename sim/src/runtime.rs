@@ -27,14 +27,29 @@
 //! Every model's rows carry their [`Runtime`] (`compare`'s first column); a pipeline that several
 //! models can run shows them side by side with `compare --model all`.
 
+use std::sync::Arc;
+
 use engine::sink::SinkKind;
 
 use crate::faults::Fault;
+use crate::report;
+use crate::run::{judge, judge_storm, Judgement};
 use crate::run::{
     own_sink, reference_run, run_storm_variant, run_variant, storm_reference_run, VariantReport, COMPARED_VARIANTS,
     STORM_VARIANTS,
 };
 use crate::scenario::{Guarantee, Runtime, Scenario};
+
+/// Why a model cannot run a scenario's pipeline ([`FaultToleranceModel::can_run`]).
+#[derive(Debug, thiserror::Error)]
+pub enum CannotRun {
+    /// A rule of the model refuses the value at `field` (the scenario format's path).
+    #[error("{field}: {message}")]
+    Refused { field: String, message: String },
+    /// The scenario, rewritten for the model, does not resolve.
+    #[error(transparent)]
+    Scenario(crate::scenario::ScenarioError),
+}
 
 /// A fault-tolerance model `compare`, `sweep` and `shrink` can drive (see the module docs).
 pub trait FaultToleranceModel: Sync {
@@ -42,11 +57,18 @@ pub trait FaultToleranceModel: Sync {
     fn runtime(&self) -> Runtime;
 
     /// Whether this model can run `scenario`'s pipeline; if not, why (one line).
-    fn can_run(&self, scenario: &Scenario) -> Result<(), String>;
+    fn can_run(&self, scenario: &Scenario) -> Result<(), CannotRun>;
 
     /// The (guarantee, sink) rows `compare` shows for this model, before the variants the
     /// scenario declares expectations for.
     fn compared_variants(&self, scenario: &Scenario) -> Vec<(Guarantee, SinkKind)>;
+
+    /// One run of `scenario` as `streamlab run` shows it: summary, verdict against this model's
+    /// fault-free reference, sink rows (`main.rs` prints it, whatever the model).
+    fn run(&self, scenario: &Arc<Scenario>, seed: u64) -> RunReport;
+
+    /// The trace hash of a run of `scenario` (what `run --check-determinism` compares).
+    fn trace_hash(&self, scenario: &Arc<Scenario>, seed: u64) -> u64;
 
     /// Run each of `variants` with `faults` and judge it against this model's fault-free
     /// reference (run once for all of them).
@@ -59,6 +81,26 @@ pub trait FaultToleranceModel: Sync {
     ) -> Vec<VariantReport>;
 }
 
+/// One run as `streamlab run` prints it ([`FaultToleranceModel::run`]).
+#[derive(Debug)]
+pub struct RunReport {
+    /// The summary block (why and when the run stopped, counters).
+    pub summary: String,
+    /// Lines between the summary and the verdict (faults never injected, ...).
+    pub notes: Vec<String>,
+    /// "oracle vs ...: <verdict>".
+    pub oracle_line: String,
+    /// The visible sink rows as a table, and one JSON object per row.
+    pub rows_text: String,
+    pub rows_json: Vec<serde_json::Value>,
+    pub judgement: Judgement,
+    pub trace_hash: u64,
+    /// Broken invariants, one line each (time, subtask, what).
+    pub violations: Vec<String>,
+    /// What ran: "job" or "topology".
+    pub what: &'static str,
+}
+
 /// Flink's asynchronous barrier snapshots.
 pub struct FlinkBarriers;
 
@@ -66,11 +108,37 @@ impl FaultToleranceModel for FlinkBarriers {
     fn runtime(&self) -> Runtime {
         Runtime::Flink
     }
-    fn can_run(&self, _scenario: &Scenario) -> Result<(), String> {
+    fn can_run(&self, _scenario: &Scenario) -> Result<(), CannotRun> {
         Ok(()) // every scenario that loads is a Flink job
     }
     fn compared_variants(&self, _scenario: &Scenario) -> Vec<(Guarantee, SinkKind)> {
         COMPARED_VARIANTS.to_vec()
+    }
+    fn run(&self, scenario: &Arc<Scenario>, seed: u64) -> RunReport {
+        let result = crate::run_scenario(scenario.clone(), seed, quiet());
+        let judgement = judge(scenario, seed, &result);
+        let world = &result.world;
+        RunReport {
+            summary: report::summary(&result),
+            notes: crate::run::faults_not_injected(world),
+            oracle_line: format!("oracle vs the fault-free reference: {}", judgement.describe(scenario.guarantee)),
+            rows_text: report::rows_text(&result),
+            rows_json: result.visible_rows().into_iter().map(|row| report::row_json(&result, row)).collect(),
+            trace_hash: result.trace_hash(),
+            violations: world
+                .violations
+                .iter()
+                .map(|v| {
+                    let subtask = v.subtask.map(|s| &scenario.plan.subtasks[s].name);
+                    format!("INVARIANT VIOLATED at {} ns in {subtask:?}: {}", v.time_ns, v.violation)
+                })
+                .collect(),
+            judgement,
+            what: "job",
+        }
+    }
+    fn trace_hash(&self, scenario: &Arc<Scenario>, seed: u64) -> u64 {
+        crate::run_scenario(scenario.clone(), seed, quiet()).trace_hash()
     }
     fn reports(
         &self,
@@ -79,11 +147,11 @@ impl FaultToleranceModel for FlinkBarriers {
         variants: &[(Guarantee, SinkKind)],
         faults: &[Fault],
     ) -> Vec<VariantReport> {
-        if variants.is_empty() {
-            return Vec::new();
-        }
-        let reference = reference_run(scenario, seed);
-        variants.iter().map(|&(g, s)| run_variant(scenario, seed, g, s, faults.to_vec(), &reference)).collect()
+        judge_variants(
+            variants,
+            || reference_run(scenario, seed),
+            |g, s, reference| run_variant(scenario, seed, g, s, faults.to_vec(), reference),
+        )
     }
 }
 
@@ -94,7 +162,7 @@ impl FaultToleranceModel for StormAcking {
     fn runtime(&self) -> Runtime {
         Runtime::Storm
     }
-    fn can_run(&self, scenario: &Scenario) -> Result<(), String> {
+    fn can_run(&self, scenario: &Scenario) -> Result<(), CannotRun> {
         if scenario.runtime() == Runtime::Storm {
             return Ok(());
         }
@@ -109,8 +177,8 @@ impl FaultToleranceModel for StormAcking {
         let text = String::new();
         let loc = crate::scenario::error::Locator::new(&scenario.file, &text);
         crate::scenario::storm::check(&raw, &loc).map_err(|e| match e {
-            crate::scenario::ScenarioError::Invalid { field, message, .. } => format!("{field}: {message}"),
-            other => other.to_string(),
+            crate::scenario::ScenarioError::Invalid { field, message, .. } => CannotRun::Refused { field, message },
+            other => CannotRun::Scenario(other),
         })
     }
     fn compared_variants(&self, scenario: &Scenario) -> Vec<(Guarantee, SinkKind)> {
@@ -123,6 +191,28 @@ impl FaultToleranceModel for StormAcking {
             .map(|&g| (g, storm_sink(own_sink(scenario))))
             .collect()
     }
+    fn run(&self, scenario: &Arc<Scenario>, seed: u64) -> RunReport {
+        let result = crate::storm::run_storm(scenario.clone(), seed, false);
+        let judgement = judge_storm(scenario, seed, &result);
+        let label = format!("storm {}", scenario.guarantee.label());
+        RunReport {
+            summary: report::storm_summary(&result),
+            notes: Vec::new(),
+            oracle_line: format!(
+                "oracle vs the Storm topology's fault-free run ({label}): {}",
+                judgement.describe(scenario.guarantee)
+            ),
+            rows_text: report::storm_rows_text(&result),
+            rows_json: result.visible_rows().into_iter().map(|row| report::storm_row_json(scenario, row)).collect(),
+            trace_hash: result.trace_hash(),
+            violations: Vec::new(),
+            judgement,
+            what: "topology",
+        }
+    }
+    fn trace_hash(&self, scenario: &Arc<Scenario>, seed: u64) -> u64 {
+        crate::storm::run_storm(scenario.clone(), seed, false).trace_hash()
+    }
     fn reports(
         &self,
         scenario: &Scenario,
@@ -130,12 +220,31 @@ impl FaultToleranceModel for StormAcking {
         variants: &[(Guarantee, SinkKind)],
         faults: &[Fault],
     ) -> Vec<VariantReport> {
-        if variants.is_empty() {
-            return Vec::new();
-        }
-        let reference = storm_reference_run(scenario, seed);
-        variants.iter().map(|&(g, s)| run_storm_variant(scenario, seed, g, s, faults.to_vec(), &reference)).collect()
+        judge_variants(
+            variants,
+            || storm_reference_run(scenario, seed),
+            |g, s, reference| run_storm_variant(scenario, seed, g, s, faults.to_vec(), reference),
+        )
     }
+}
+
+/// A run that keeps no trace (only its hash).
+fn quiet() -> crate::RunOptions {
+    crate::RunOptions { keep_trace: false, ..crate::RunOptions::default() }
+}
+
+/// What every model's `reports` does: run the fault-free `reference` once (not at all when there
+/// is nothing to judge), then each variant against it with `run`.
+fn judge_variants<R>(
+    variants: &[(Guarantee, SinkKind)],
+    reference: impl FnOnce() -> R,
+    run: impl Fn(Guarantee, SinkKind, &R) -> VariantReport,
+) -> Vec<VariantReport> {
+    if variants.is_empty() {
+        return Vec::new();
+    }
+    let reference = reference();
+    variants.iter().map(|&(g, s)| run(g, s, &reference)).collect()
 }
 
 /// A Storm sink bolt writes plain or idempotent; a two-phase-commit sink becomes plain.

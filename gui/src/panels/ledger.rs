@@ -107,6 +107,9 @@ impl LedgerTable<'_> {
             ui.add(egui::TextEdit::singleline(&mut filter.key).desired_width(80.0)).labelled_by(label.id);
             let label = ui.label("Window:");
             ui.add(egui::TextEdit::singleline(&mut filter.window).desired_width(120.0)).labelled_by(label.id);
+            ui.checkbox(&mut filter.later_attempts, "attempt 2 or later").on_hover_text(
+                "only rows written after a restart (Storm: by a replay or re-read), exact ones included",
+            );
             ui.weak("Rows against the same seed without faults. Click a row to see where it came from.");
         });
         let lines = ledger.filtered(filter);

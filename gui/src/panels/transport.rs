@@ -91,12 +91,16 @@ pub fn transport_ui(ui: &mut egui::Ui, session: &Session, time: &TimeControl, ac
             picker.response.labelled_by(label.id);
             ui.separator();
         }
+        let failed;
         let stop = match run.stop {
             StopReason::JobFinished => "the job finished",
             StopReason::Stalled => "the job stalled (nothing left to do, not finished)",
             StopReason::TimeLimit => "the time limit was reached",
-            StopReason::JobFailed => "the restart strategy gave up (the job failed)",
-            StopReason::InvariantViolated => "an engine invariant was violated (a bug: see the trace)",
+            StopReason::JobFailed(cause) => {
+                failed = format!("the job failed: {cause}");
+                &failed
+            }
+            StopReason::InvariantViolated(_) => "an engine invariant was violated (a bug: see the trace)",
         };
         ui.small(format!(
             "seed {} · {} kernel events · {} trace events · run ends because {stop} · snapshots every {} events ({} kept)",

@@ -227,11 +227,14 @@ pub struct LedgerFilter {
     pub show: [bool; 5],
     pub key: String,
     pub window: String,
+    /// Only rows of a later attempt (written after a restart; a Storm run: by a replay or
+    /// re-read): where the story is even when every row is exact.
+    pub later_attempts: bool,
 }
 
 impl Default for LedgerFilter {
     fn default() -> Self {
-        LedgerFilter { show: [true; 5], key: String::new(), window: String::new() }
+        LedgerFilter { show: [true; 5], key: String::new(), window: String::new(), later_attempts: false }
     }
 }
 
@@ -252,7 +255,10 @@ impl LedgerFilter {
             let want = want.trim();
             want.is_empty() || cell.to_lowercase().contains(&want.to_lowercase())
         };
-        self.shows(l.status) && has(&l.key, &self.key) && has(&l.window, &self.window)
+        self.shows(l.status)
+            && has(&l.key, &self.key)
+            && has(&l.window, &self.window)
+            && (!self.later_attempts || l.attempt.is_some_and(|a| a > 1))
     }
 }
 

@@ -67,7 +67,7 @@ pub(crate) async fn job_manager(shared: Arc<Shared>) {
             return;
         }
         let deadline = earliest(jm.next_deadline(now), link.next_deadline());
-        idle(&shared, &signal, deadline, &mut spins).await;
+        idle(shared.start, &signal, deadline, &mut spins).await;
     }
 }
 
@@ -202,7 +202,7 @@ impl JobManager {
         match self.phase {
             Phase::Starting => {
                 if self.task_manager_nodes().all(|n| self.usable(n, now)) {
-                    let job = JobMaster::new(&self.shared.scenario, now, false);
+                    let job = JobMaster::new(&self.shared.scenario, self.shared.seed, now, false);
                     let plan = job.first_deployment();
                     self.job = Some(job);
                     self.deploy(plan, link);
@@ -259,9 +259,9 @@ impl JobManager {
         let (tasks, attempt, aborted, restart_after_ns, failed) = match job.on_failure(node, &self.placement, now) {
             Failover::Ignored => return,
             Failover::Restart { tasks, attempt, restart_after_ns, aborted } => {
-                (tasks, attempt, aborted, restart_after_ns, false)
+                (tasks, attempt, aborted, restart_after_ns, None)
             }
-            Failover::Failed { tasks, attempt, aborted } => (tasks, attempt, aborted, None, true),
+            Failover::Failed { tasks, attempt, aborted, cause } => (tasks, attempt, aborted, None, Some(cause)),
         };
         self.shared.ext().restarts = job.restarts();
         let tasks = Arc::new(tasks);
@@ -271,8 +271,8 @@ impl JobManager {
         if aborted.is_some() {
             self.shared.ext().checkpoints_aborted += 1;
         }
-        if failed {
-            self.end(MadsimStop::JobFailed, now);
+        if let Some(cause) = failed {
+            self.end(MadsimStop::JobFailed(cause), now);
         } else if let Some(delay_ns) = restart_after_ns {
             self.phase = Phase::Restarting { at_ns: now + delay_ns };
         }

@@ -173,8 +173,8 @@ impl MadsimFaults {
 pub enum MadsimStop {
     /// Every subtask finished and (with checkpoints) a final checkpoint committed everything.
     JobFinished,
-    /// The restart strategy gave up.
-    JobFailed,
+    /// The job failed for good (no restart strategy, or it gave up).
+    JobFailed(sim::job::JobFailure),
     /// Reached the scenario's `max_run_ms`.
     TimeLimit,
 }
@@ -251,6 +251,8 @@ fn run_in_thread(scenario: Arc<Scenario>, seed: u64, faults: MadsimFaults) -> Ma
 /// What lives outside the nodes and survives their deaths.
 struct Shared {
     scenario: Arc<Scenario>,
+    /// The run's seed (the restart strategy's jitter derives from it, as in the kernel).
+    seed: u64,
     log: Arc<SourceLog>,
     /// Virtual time zero for the engine.
     start: Instant,
@@ -327,6 +329,7 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, log: Arc<SourceLog>, faul
     let shared = Arc::new(Shared {
         addrs: (0..=tms).map(|n| SocketAddr::new(node_ip(n), PORT)).collect(),
         scenario,
+        seed,
         log,
         start: virtual_now(),
         ext: Mutex::new(Externals { high_water: HighWater::new(partitions as u32), ..Externals::default() }),

@@ -299,19 +299,22 @@ impl Signal {
 
 /// Sleep until `deadline_ns` (None: no deadline) or until a packet arrives. A node loop that
 /// keeps finding its deadline already past without ever sleeping would stop virtual time (no
-/// other task runs): `spins` counts such rounds and turns a livelock into a panic.
-pub(crate) async fn idle(shared: &Shared, signal: &Signal, deadline_ns: Option<u64>, spins: &mut u32) {
-    if deadline_ns.is_some_and(|d| d <= shared.now_ns()) {
+/// other task runs): `spins` counts such rounds and turns a livelock into a panic. `start` is the
+/// world's virtual time zero (deadlines count from it). Both the Flink nodes and the Storm
+/// workers (`storm.rs`) wait here.
+pub(crate) async fn idle(start: Instant, signal: &Signal, deadline_ns: Option<u64>, spins: &mut u32) {
+    let now_ns = || virtual_now().duration_since(start).as_nanos() as u64;
+    if deadline_ns.is_some_and(|d| d <= now_ns()) {
         *spins += 1;
         assert!(
             *spins < 100_000,
             "madsim world livelock at {} ns: deadline {deadline_ns:?} stays in the past",
-            shared.now_ns()
+            now_ns()
         );
         return;
     }
     *spins = 0;
-    let mut sleep = deadline_ns.map(|d| Box::pin(madsim::time::sleep_until(shared.instant(d))));
+    let mut sleep = deadline_ns.map(|d| Box::pin(madsim::time::sleep_until(start + Duration::from_nanos(d))));
     poll_fn(|cx| {
         if signal.raised.replace(false) {
             return Poll::Ready(());

@@ -19,10 +19,8 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
-use std::future::{poll_fn, Future};
 use std::rc::Rc;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::Poll;
 use std::time::Duration;
 
 use madsim::net::{Endpoint, NetSim};
@@ -34,7 +32,7 @@ use sim::scenario::{NodeId, Scenario};
 use sim::storm::world::{Msg, Out, Timer};
 use sim::storm::{StormCore, StormStats};
 
-use super::link::Signal;
+use super::link::{idle, Signal};
 use super::{node_ip, virtual_now, MadsimFaults, MadsimStop};
 
 const PORT: u16 = 7_100;
@@ -386,30 +384,6 @@ async fn worker(shared: Arc<Shared>, me: NodeId) {
             shared.state().packets_sent += 1;
             let _ = ep.send_to_raw(shared.addrs[to], TAG, Box::new(packet)).await;
         }
-        idle(&shared, &signal, deadline, &mut spins).await;
+        idle(shared.start, &signal, deadline, &mut spins).await;
     }
-}
-
-/// Sleep until `deadline_ns` or a packet (as the Flink nodes' `idle`, with a livelock guard).
-async fn idle(shared: &Shared, signal: &Signal, deadline_ns: Option<u64>, spins: &mut u32) {
-    if deadline_ns.is_some_and(|d| d <= shared.now_ns()) {
-        *spins += 1;
-        assert!(*spins < 100_000, "madsim Storm world livelock at {} ns", shared.now_ns());
-        return;
-    }
-    *spins = 0;
-    let mut sleep = deadline_ns.map(|d| Box::pin(madsim::time::sleep_until(shared.instant(d))));
-    poll_fn(|cx| {
-        if signal.raised.replace(false) {
-            return Poll::Ready(());
-        }
-        if let Some(sleep) = sleep.as_mut() {
-            if sleep.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(());
-            }
-        }
-        *signal.waker.borrow_mut() = Some(cx.waker().clone());
-        Poll::Pending
-    })
-    .await
 }

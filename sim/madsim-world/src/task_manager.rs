@@ -78,7 +78,7 @@ pub(crate) async fn task_manager(shared: Arc<Shared>, me: NodeId) {
         }
         link.flush(now).await;
         let deadline = earliest(earliest(tm.next_wake(now), Some(tm.next_heartbeat_ns)), link.next_deadline());
-        idle(&shared, &signal, deadline, &mut spins).await;
+        idle(shared.start, &signal, deadline, &mut spins).await;
     }
 }
 
@@ -192,8 +192,12 @@ impl TaskManager {
                 }
                 let fresh = deploy_subtask(&scenario, &ext.storage, id, plan, now);
                 if let Some(cp) = fresh.missing_state {
-                    ext.violations
-                        .push(format!("attempt {}: no state of subtask {id} in checkpoint {cp}", plan.attempt));
+                    let violation = sim::invariants::InvariantViolation::MissingRestoredState {
+                        attempt: plan.attempt,
+                        subtask: id,
+                        checkpoint: cp,
+                    };
+                    ext.violations.push(violation.to_string());
                 }
                 ext.in_flight_restored += fresh.restored_in_flight.iter().map(|&n| n as u64).sum::<u64>();
                 self.min_attempt[id] = plan.attempt;

@@ -18,8 +18,9 @@ use std::collections::BTreeSet;
 use engine::checkpoint::{CheckpointCoordinator, CheckpointEvent, PendingCheckpoint};
 use engine::graph::SubtaskId;
 
-use crate::kernel::TimeNs;
+use crate::kernel::{stream_seed, Stream, TimeNs};
 use crate::scenario::{Guarantee, NodeId, RestartStrategy, Scenario, JOB_MANAGER};
+use engine::ms_to_ns;
 pub use regions::{FailoverStrategy, Regions};
 use task::HighWater;
 
@@ -46,7 +47,28 @@ pub enum Failover {
     /// restart already scheduled. `aborted`: the checkpoint in flight that the failure aborted.
     Restart { tasks: Vec<SubtaskId>, attempt: u32, restart_after_ns: Option<TimeNs>, aborted: Option<CheckpointEvent> },
     /// The restart strategy gave up: the job failed (after cancelling `tasks`).
-    Failed { tasks: Vec<SubtaskId>, attempt: u32, aborted: Option<CheckpointEvent> },
+    Failed { tasks: Vec<SubtaskId>, attempt: u32, aborted: Option<CheckpointEvent>, cause: JobFailure },
+}
+
+/// Why a job failed for good.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, thiserror::Error)]
+pub enum JobFailure {
+    /// The scenario names no restart strategy and the job does not checkpoint: Flink 2.x then
+    /// restarts nothing, and the first failure fails the job.
+    #[error("no restart strategy (Flink's default without checkpointing)")]
+    NoRestartStrategy,
+    /// The scenario's restart strategy is `NoRestart`.
+    #[error("the restart strategy is NoRestart")]
+    RestartDisabled,
+    /// The restart strategy's attempts are used up.
+    #[error("the restart strategy gave up after {restarts} restarts")]
+    RestartsExhausted { restarts: u32 },
+    /// The job manager went down and never came back.
+    #[error("the job manager never came back")]
+    JobManagerLost,
+    /// Every task manager went down for good: nowhere to deploy the tasks.
+    #[error("no task manager is left to run the tasks")]
+    NoTaskManagerLeft,
 }
 
 /// What the job master does about a checkpoint event.
@@ -88,6 +110,17 @@ pub struct JobMaster {
     coordinator: Option<CheckpointCoordinator>,
     guarantee: Guarantee,
     restart: RestartStrategy,
+    /// Whether `restart` is Flink's default rather than the scenario's own (a failure then
+    /// says so: [`JobFailure::NoRestartStrategy`]).
+    restart_is_default: bool,
+    /// Seeds the restart delays' jitter (a hash of it and the restart's number: the same run
+    /// gets the same delays in both worlds).
+    jitter_seed: u64,
+    /// Consecutive restarts, as the restart strategy counts them (exponential delay starts
+    /// again after `reset_after_ms` without failure).
+    consecutive_restarts: u32,
+    /// When the last restart was due (Flink's `nextRestartTimestamp`).
+    last_restart_due: Option<TimeNs>,
     failover: FailoverStrategy,
     regions: Regions,
     task_count: usize,
@@ -112,9 +145,10 @@ pub struct JobMaster {
 }
 
 impl JobMaster {
-    /// The job master of `scenario`'s job, deployed at `now`. `skip_idle`: the coordinator
-    /// sleeps over idle time when the world reports activity ([`JobMaster::note_activity`]).
-    pub fn new(scenario: &Scenario, now: TimeNs, skip_idle: bool) -> JobMaster {
+    /// The job master of `scenario`'s job in the run with `seed`, deployed at `now`.
+    /// `skip_idle`: the coordinator sleeps over idle time when the world reports activity
+    /// ([`JobMaster::note_activity`]).
+    pub fn new(scenario: &Scenario, seed: u64, now: TimeNs, skip_idle: bool) -> JobMaster {
         let task_count = scenario.plan.subtasks.len();
         let coordinator = scenario.checkpoint_config().map(|c| {
             let mut coordinator = CheckpointCoordinator::new(c, task_count, now);
@@ -126,7 +160,11 @@ impl JobMaster {
         JobMaster {
             coordinator,
             guarantee: scenario.guarantee,
-            restart: scenario.restart,
+            restart: scenario.restart_strategy(),
+            restart_is_default: scenario.restart.is_none(),
+            jitter_seed: stream_seed(seed, Stream::Restart),
+            consecutive_restarts: 0,
+            last_restart_due: None,
             failover: scenario.failover,
             regions: Regions::of(&scenario.plan),
             task_count,
@@ -319,21 +357,38 @@ impl JobMaster {
         self.restarts += 1;
         self.cancel(&tasks);
         let aborted = self.coordinator.as_mut().and_then(|c| c.on_job_restart(now));
-        match self.restart.delay_ms(self.restarts) {
+        // Flink's exponential delay: a failure long enough after the last restart starts the
+        // backoff (and the attempt count) again.
+        let reset_ns = self.restart.reset_after_ms().map(ms_to_ns);
+        if let (Some(reset_ns), Some(due)) = (reset_ns, self.last_restart_due) {
+            if now.saturating_sub(due) >= reset_ns {
+                self.consecutive_restarts = 0;
+            }
+        }
+        self.consecutive_restarts += 1;
+        let draw = engine::partition::mix64(self.jitter_seed ^ u64::from(self.restarts));
+        match self.restart.delay_ms(self.consecutive_restarts, draw) {
             Some(delay_ms) => {
                 self.phase = Phase::Restarting;
-                Failover::Restart {
-                    tasks,
-                    attempt: self.attempt,
-                    restart_after_ns: Some(delay_ms.saturating_mul(1_000_000)),
-                    aborted,
-                }
+                let delay_ns = ms_to_ns(delay_ms);
+                self.last_restart_due = Some(now.saturating_add(delay_ns));
+                Failover::Restart { tasks, attempt: self.attempt, restart_after_ns: Some(delay_ns), aborted }
             }
             None => {
                 self.phase = Phase::Over;
-                Failover::Failed { tasks, attempt: self.attempt, aborted }
+                let cause = match self.restart {
+                    RestartStrategy::NoRestart if self.restart_is_default => JobFailure::NoRestartStrategy,
+                    RestartStrategy::NoRestart => JobFailure::RestartDisabled,
+                    _ => JobFailure::RestartsExhausted { restarts: self.consecutive_restarts - 1 },
+                };
+                Failover::Failed { tasks, attempt: self.attempt, aborted, cause }
             }
         }
+    }
+
+    /// The restart strategy this job uses (the scenario's, or Flink's default).
+    pub fn restart_strategy(&self) -> RestartStrategy {
+        self.restart
     }
 
     fn cancel(&mut self, tasks: &[SubtaskId]) {

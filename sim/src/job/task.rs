@@ -11,7 +11,7 @@ use engine::subtask::{Note, SnapshotReport, Subtask};
 use engine::SourceRef;
 
 use crate::external::{CheckpointStorage, SinkStore, SourceLog};
-use crate::invariants::CommitInvariant;
+use crate::invariants::{CommitInvariant, InvariantViolation};
 use crate::kernel::TimeNs;
 use crate::scenario::Scenario;
 
@@ -95,7 +95,7 @@ pub fn apply_sink_effect(
     id: SubtaskId,
     effect: SinkEffect,
     now: TimeNs,
-) -> Vec<String> {
+) -> Vec<InvariantViolation> {
     let broken = commits.on_sink_effect(&effect);
     if let Some(timeout) = scenario.transaction_timeout_ns {
         store.expire_transactions(now, timeout);

@@ -129,16 +129,39 @@ impl Scenario {
             })
             .collect();
         lines.push(format!("sinks: {}", sinks.join(", ")));
-        let restart = match self.restart {
+        let strategy = self.restart_strategy();
+        let mut restart = match strategy {
+            RestartStrategy::NoRestart => "none, a failure fails the job".to_string(),
             RestartStrategy::FixedDelay { delay_ms, max_attempts } => {
                 format!("fixed delay {delay_ms} ms, at most {max_attempts} restarts")
             }
-            RestartStrategy::ExponentialDelay { initial_delay_ms, max_delay_ms, multiplier_milli, max_attempts } => format!(
-                "exponential delay from {initial_delay_ms} ms x{}.{:03} up to {max_delay_ms} ms, at most {max_attempts} restarts",
-                multiplier_milli / 1000,
-                multiplier_milli % 1000
-            ),
+            RestartStrategy::ExponentialDelay {
+                initial_delay_ms,
+                max_delay_ms,
+                multiplier_milli,
+                max_attempts,
+                jitter_milli,
+                reset_after_ms,
+            } => {
+                let attempts = if max_attempts == u32::MAX {
+                    "no limit on restarts".to_string()
+                } else {
+                    format!("at most {max_attempts} restarts")
+                };
+                format!(
+                    "exponential delay from {initial_delay_ms} ms x{}.{:03} up to {max_delay_ms} ms, jitter {}.{:03}, \
+                     reset after {reset_after_ms} ms without failure, {attempts}",
+                    multiplier_milli / 1000,
+                    multiplier_milli % 1000,
+                    jitter_milli / 1000,
+                    jitter_milli % 1000,
+                )
+            }
         };
+        if self.restart.is_none() {
+            let why = if self.checkpoint_config().is_some() { "with" } else { "without" };
+            restart.push_str(&format!(" (Flink's default {why} checkpointing)"));
+        }
         let fd = self.failure_detection;
         lines.push(format!(
             "restart: {restart}; failure detection: heartbeat every {} ms, timeout {} ms",

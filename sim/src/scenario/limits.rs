@@ -68,6 +68,7 @@ fn limit_of(key: &str) -> Option<(u64, &'static str)> {
         "factor" | "rate_multiplier" => Some((MAX_FACTOR, "a factor")),
         k if k.ends_with("_milli") => Some((MAX_FACTOR, "a factor")),
         k if k.ends_with("_ppm") => Some((1_000_000, "a probability in parts per million")),
+        k if k.ends_with("_mb_per_s") => Some((1_000_000_000, "a rate in MB/s")),
         "ms" | "arrives" | "at" | "At" => Some((MAX_TIME_MS, "a time")),
         "AtNs" => Some((MAX_TIME_MS * 1_000_000, "a time in nanoseconds")),
         k if k.ends_with("_ms") || k.ends_with("_us") => Some((MAX_TIME_MS, "a time or duration")),

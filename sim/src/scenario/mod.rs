@@ -123,7 +123,8 @@ pub struct Scenario {
     /// Checkpoint settings as written (interval, timeout, ...), whatever the guarantee.
     pub checkpoint_settings: Option<Checkpoints>,
     pub guarantee: Guarantee,
-    pub restart: RestartStrategy,
+    /// The restart strategy as written (None: Flink's default, see [`Scenario::restart_strategy`]).
+    pub restart: Option<RestartStrategy>,
     /// What a failure restarts (`crate::job::regions`).
     pub failover: crate::job::FailoverStrategy,
     pub failure_detection: FailureDetection,
@@ -231,6 +232,12 @@ impl Scenario {
     }
 
     /// Checkpointing as the world runs it: None for at-most-once.
+    /// The restart strategy a run uses: the one written, or Flink's default for whether this
+    /// run checkpoints (exponential delay with checkpoints, none without).
+    pub fn restart_strategy(&self) -> RestartStrategy {
+        self.restart.unwrap_or_else(|| RestartStrategy::flink_default(self.checkpoint_config().is_some()))
+    }
+
     pub fn checkpoint_config(&self) -> Option<CheckpointConfig> {
         let settings = self.checkpoint_settings?;
         let mode = match self.guarantee.checkpoint_mode()? {
@@ -276,6 +283,7 @@ impl Scenario {
                 snapshot: SnapshotStyle::Asynchronous,
                 unaligned: false,
                 aligned_checkpoint_timeout_ms: None,
+                cost: Default::default(),
             });
         }
         if let Some(kind) = sink {

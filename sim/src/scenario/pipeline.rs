@@ -280,7 +280,22 @@ pub fn step_name(step: &Step) -> Option<&str> {
     }
 }
 
-fn resolve_window(kind: &WindowShape) -> Result<WindowKind, String> {
+/// Why a window or filter of a pipeline step cannot be resolved (located by the caller).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StepError {
+    #[error(
+        "window sizes, slides and gaps must be positive, an offset smaller than the size (tumbling) or the slide \
+         (sliding) in absolute value, as Flink requires, and a record in at most {MAX_WINDOWS_PER_RECORD} sliding \
+         windows (size / slide)"
+    )]
+    BadWindowShape,
+    #[error("ValueDivisibleBy(0): division by zero")]
+    DivisionByZero,
+    #[error("KeyIn: no key named '{0}' in the source data")]
+    UnknownKey(String),
+}
+
+fn resolve_window(kind: &WindowShape) -> Result<WindowKind, StepError> {
     match *kind {
         WindowShape::Tumbling { size_ms, offset_ms }
             if size_ms > 0 && offset_ms.checked_abs().is_some_and(|o| o < size_ms) =>
@@ -296,24 +311,22 @@ fn resolve_window(kind: &WindowShape) -> Result<WindowKind, String> {
             Ok(WindowKind::Sliding { size_ms, slide_ms, offset_ms })
         }
         WindowShape::Session { gap_ms } if gap_ms > 0 => Ok(WindowKind::Session { gap_ms }),
-        _ => Err(format!(
-            "window sizes, slides and gaps must be positive, an offset smaller than the size (tumbling) or the slide (sliding) in absolute value, as Flink requires, and a record in at most {MAX_WINDOWS_PER_RECORD} sliding windows (size / slide)"
-        )),
+        _ => Err(StepError::BadWindowShape),
     }
 }
 
-fn resolve_filter(f: &Filter, key_of: &dyn Fn(&str) -> Option<u64>) -> Result<FilterFn, String> {
+fn resolve_filter(f: &Filter, key_of: &dyn Fn(&str) -> Option<u64>) -> Result<FilterFn, StepError> {
     Ok(match f {
         Filter::ValueAtLeast(n) => FilterFn::ValueAtLeast(*n),
         Filter::ValueAtMost(n) => FilterFn::ValueAtMost(*n),
-        Filter::ValueDivisibleBy(0) => return Err("ValueDivisibleBy(0): division by zero".into()),
+        Filter::ValueDivisibleBy(0) => return Err(StepError::DivisionByZero),
         Filter::ValueDivisibleBy(n) => FilterFn::ValueDivisibleBy(*n),
         Filter::KeyIn(names) => {
             let mut keys = Vec::new();
             for n in names {
                 match key_of(n) {
                     Some(k) => keys.push(k),
-                    None => return Err(format!("KeyIn: no key named '{n}' in the source data")),
+                    None => return Err(StepError::UnknownKey(n.clone())),
                 }
             }
             FilterFn::KeyIn(keys)

@@ -140,6 +140,13 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
                 "unaligned checkpoints exist for exactly-once only: at-least-once never blocks, so there is nothing to unalign",
             ));
         }
+        if c.cost.sync_mb_per_s == 0 || c.cost.upload_mb_per_s == 0 {
+            let field = if c.cost.sync_mb_per_s == 0 { "sync_mb_per_s" } else { "upload_mb_per_s" };
+            return Err(loc.error(
+                format!("checkpoints.cost.{field}"),
+                "a snapshot rate of 0 MB/s would never finish: give at least 1",
+            ));
+        }
         if let Some(t) = c.aligned_checkpoint_timeout_ms {
             if !c.unaligned {
                 return Err(loc.error(
@@ -165,12 +172,28 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
         Model::Storm(_) => Guarantee::AtLeastOnce,
         Model::Flink => raw.checkpoints.map_or(Guarantee::AtMostOnce, |c| c.mode),
     };
-    if let RestartStrategy::ExponentialDelay { multiplier_milli, .. } = raw.restart {
+    if let Some(RestartStrategy::ExponentialDelay {
+        multiplier_milli,
+        jitter_milli,
+        initial_delay_ms,
+        max_delay_ms,
+        ..
+    }) = raw.restart
+    {
         if multiplier_milli < 1000 {
             return Err(loc.error(
                 "restart.ExponentialDelay.multiplier_milli",
                 "an exponential delay needs multiplier_milli >= 1000 (x1.0)",
             ));
+        }
+        if jitter_milli > 1000 {
+            return Err(loc.error(
+                "restart.ExponentialDelay.jitter_milli",
+                "the jitter is a share of the delay: jitter_milli <= 1000 (1.0, as Flink's jitter-factor)",
+            ));
+        }
+        if initial_delay_ms > max_delay_ms {
+            return Err(loc.error("restart.ExponentialDelay.max_delay_ms", "needs max_delay_ms >= initial_delay_ms"));
         }
     }
     let fd = raw.failure_detection;

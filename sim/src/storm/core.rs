@@ -37,7 +37,7 @@ use crate::external::{SinkStore, SourceLog};
 use crate::faults::Fault;
 use crate::kernel::{SimRng, Stream, TimeNs};
 use crate::network::slow_factor;
-use crate::recording::{Recorder, TraceKind};
+use crate::recording::{AckerMessage, Payload, Recorder, TimedOut};
 use crate::scenario::{NodeId, Scenario, StormConfig, TridentState, Watermarks};
 
 /// A message between executors.
@@ -525,14 +525,8 @@ impl StormCore {
                 }
                 for p in &timed_out {
                     self.stats.timeouts += 1;
-                    self.recorder.record(
-                        now,
-                        TraceKind::StormTimeout,
-                        task,
-                        0,
-                        p.source.partition as i64,
-                        p.source.offset as i64,
-                    );
+                    let what = TimedOut::Tuple { partition: p.source.partition, offset: p.source.offset };
+                    self.recorder.record_payload(now, task, 0, Payload::StormTimeout(what));
                 }
                 if !timed_out.is_empty() && self.execs[t].run_at.is_none() {
                     let at = self.execs[t].busy_until.max(now);
@@ -657,7 +651,8 @@ impl StormCore {
     fn ack(&mut self, task: usize, held: &Held, now: TimeNs) {
         for (root, value) in ack_messages(held) {
             if let Some(acker) = self.acker_of(root) {
-                self.recorder.record(now, TraceKind::StormAckerMessage, task as u32, 1, root as i64, value as i64);
+                let ack = Payload::StormAckerMessage { message: AckerMessage::Ack, root, value };
+                self.recorder.record_payload(now, task as u32, 0, ack);
                 self.send(task, acker, Msg::AckerAck { root, value }, now);
             }
         }
@@ -742,14 +737,8 @@ impl StormCore {
             };
             self.send(task, to, Msg::Tuple { record: record.clone(), id, batch: None }, now);
         }
-        self.recorder.record(
-            now,
-            TraceKind::StormEmit,
-            task as u32,
-            replay as u32,
-            source.partition as i64,
-            source.offset as i64,
-        );
+        let emit = Payload::StormEmit { partition: source.partition, offset: source.offset, replay };
+        self.recorder.record_payload(now, task as u32, 0, emit);
         self.stats.spout_emitted += 1;
         self.stats.replays += replay as u64;
         let high = &mut self.emitted_high[source.partition as usize];
@@ -762,7 +751,12 @@ impl StormCore {
             s.exec.emitted(source, root, now);
         }
         if let Some(acker) = self.acker_of(root) {
-            self.recorder.record(now, TraceKind::StormAckerMessage, task as u32, 0, root as i64, init as i64);
+            self.recorder.record_payload(
+                now,
+                task as u32,
+                0,
+                Payload::StormAckerMessage { message: AckerMessage::Init, root, value: init },
+            );
             self.send(task, acker, Msg::AckerInit { root, value: init, spout: task as u32 }, now);
         }
         self.update_committed(task);
@@ -875,11 +869,11 @@ impl StormCore {
         match out {
             AckerOutcome::Pending => {}
             AckerOutcome::Complete { spout_task } => {
-                self.recorder.record(now, TraceKind::StormTreeComplete, task as u32, 0, root as i64, 0);
+                self.recorder.record_payload(now, task as u32, 0, Payload::StormTreeComplete { root, failed: false });
                 self.send(task, spout_task as usize, Msg::SpoutAck { root }, now);
             }
             AckerOutcome::Failed { spout_task } => {
-                self.recorder.record(now, TraceKind::StormTreeComplete, task as u32, 1, root as i64, 0);
+                self.recorder.record_payload(now, task as u32, 0, Payload::StormTreeComplete { root, failed: true });
                 self.send(task, spout_task as usize, Msg::SpoutFail { root }, now);
             }
         }
@@ -924,7 +918,7 @@ impl StormCore {
                 };
                 let sink_op = self.scenario.plan.subtasks[subtask].operator;
                 self.sink_store.apply(sink_op, subtask, effect, now);
-                self.recorder.record(now, TraceKind::SinkAppend, task as u32, 0, 0, 0);
+                self.recorder.record_payload(now, task as u32, 0, Payload::SinkAppend { key: 0, value: 0 });
                 self.sink_store.take_newly_visible();
                 self.ack(task, &held, now);
             }
@@ -999,7 +993,8 @@ impl StormCore {
         let roots: Vec<RootId> = held.id.roots().collect();
         for root in roots {
             if let Some(acker) = self.acker_of(root) {
-                self.recorder.record(now, TraceKind::StormAckerMessage, task as u32, 2, root as i64, 0);
+                let fail = Payload::StormAckerMessage { message: AckerMessage::Fail, root, value: 0 };
+                self.recorder.record_payload(now, task as u32, 0, fail);
                 self.send(task, acker, Msg::AckerFail { root }, now);
             }
         }
@@ -1080,7 +1075,7 @@ impl StormCore {
             t.parts.remove(&txid);
             t.commits.remove(&txid);
             self.stats.timeouts += 1;
-            self.recorder.record(now, TraceKind::StormTimeout, coord as u32, 1, txid as i64, 0);
+            self.recorder.record_payload(now, coord as u32, 0, Payload::StormTimeout(TimedOut::Batch { txid }));
         }
         self.trident_begin_batches(now);
     }
@@ -1112,7 +1107,7 @@ impl StormCore {
             t.parts.insert(txid, spouts.iter().copied().collect());
             self.stats.trident_batches += 1;
             self.stats.trident_replays += replay as u64;
-            self.recorder.record(now, TraceKind::TridentBatch, coord as u32, 0, txid as i64, replay as i64);
+            self.recorder.record_payload(now, coord as u32, 0, Payload::TridentBatch { txid, replay });
             for &s in &spouts {
                 self.send(coord, s, Msg::EmitBatch { txid, attempt, from_ns: from, until_ns: until }, now);
             }
@@ -1178,7 +1173,12 @@ impl StormCore {
         }
         match self.acker_of(root) {
             Some(acker) => {
-                self.recorder.record(now, TraceKind::StormAckerMessage, task as u32, 0, root as i64, init as i64);
+                self.recorder.record_payload(
+                    now,
+                    task as u32,
+                    0,
+                    Payload::StormAckerMessage { message: AckerMessage::Init, root, value: init },
+                );
                 self.send(task, acker, Msg::AckerInit { root, value: init, spout: task as u32 }, now);
             }
             None => {
@@ -1266,7 +1266,7 @@ impl StormCore {
             }
         }
         self.stats.trident_skipped_updates += skipped;
-        self.recorder.record(now, TraceKind::TridentCommit, task as u32, 0, txid as i64, skipped as i64);
+        self.recorder.record_payload(now, task as u32, 0, Payload::TridentCommit { txid, skipped });
         self.send(task, coord, Msg::CommitDone { txid, ok: true, from: task as u32 }, now);
     }
 
@@ -1340,7 +1340,8 @@ impl StormCore {
                 ingest_ns: v.newest_ingest_ns,
             };
             self.sink_store.apply(sink, sink_subtask, SinkEffect::Append(row), now);
-            self.recorder.record(now, TraceKind::SinkAppend, sink_subtask as u32, 0, key as i64, w.start_ms);
+            let append = Payload::SinkAppend { key, value: w.start_ms };
+            self.recorder.record_payload(now, sink_subtask as u32, 0, append);
         }
         self.sink_store.take_newly_visible();
     }
@@ -1357,7 +1358,7 @@ impl StormCore {
         }
         self.nodes_alive[node] = false;
         self.node_incarnation[node] += 1;
-        self.recorder.record(now, TraceKind::NodeCrashed, node as u32, 0, restart_after_ns.map_or(-1, |d| d as i64), 0);
+        self.recorder.record_payload(now, node as u32, 0, Payload::NodeCrashed { back_after_ns: restart_after_ns });
         for e in self.execs.iter_mut().filter(|e| e.node == node) {
             e.alive = false;
             e.inbox.clear();
@@ -1371,7 +1372,7 @@ impl StormCore {
             return;
         }
         self.nodes_alive[node] = true;
-        self.recorder.record(now, TraceKind::StormWorkerRestarted, node as u32, 0, 0, 0);
+        self.recorder.record_payload(now, node as u32, 0, Payload::StormWorkerRestarted);
         let tasks: Vec<usize> = (0..self.execs.len()).filter(|&t| self.execs[t].node == node).collect();
         for t in tasks {
             self.restart_exec(t, now);

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use crate::faults::{Fault, Trigger};
 use crate::kernel::{EventQueue, SimRng, Stream, TimeNs};
 use crate::network::transit_arrival;
-use crate::recording::TraceKind;
+use crate::recording::Payload;
 use crate::scenario::{Model, NodeId, Scenario, JOB_MANAGER};
 use crate::world::StopReason;
 
@@ -189,7 +189,10 @@ impl StormWorld {
         self.fault_fired_at[index] = Some(now);
         match self.core.faults[index].clone() {
             Fault::Crash { node, restart_after_ns, .. } => self.crash_node(node, restart_after_ns, now),
-            _ => self.core.recorder.record(now, TraceKind::NetworkFault, 0, index as u32, 0, 0),
+            _ => {
+                let fault = Payload::NetworkFault { fault: index as u32, node_a: 0, node_b: 0 };
+                self.core.recorder.record_payload(now, 0, 0, fault)
+            }
         }
     }
 

@@ -40,7 +40,7 @@ impl World {
         let reaction = self.job.on_checkpoint_event(&event);
         match event {
             CheckpointEvent::Triggered { id } => {
-                self.recorder.record(now, TraceKind::CheckpointTriggered, 0, 0, id as i64, 0);
+                self.recorder.record_payload(now, 0, 0, Payload::CheckpointTriggered { checkpoint: id });
                 self.checkpoints.push(CheckpointStats {
                     id,
                     triggered_ns: now,
@@ -61,7 +61,7 @@ impl World {
                 self.fire_crash_triggers(now, |t| *t == Trigger::OnCheckpointTrigger(id));
             }
             CheckpointEvent::Completed { id } => {
-                self.recorder.record(now, TraceKind::CheckpointCompleted, 0, 0, id as i64, 0);
+                self.recorder.record_payload(now, 0, 0, Payload::CheckpointCompleted { checkpoint: id });
                 if let Some(stats) = self.checkpoints.iter_mut().rev().find(|c| c.id == id) {
                     stats.outcome = CheckpointOutcome::Completed { at_ns: now };
                 }
@@ -81,7 +81,12 @@ impl World {
                 }
             }
             CheckpointEvent::Aborted { id, reason } => {
-                self.recorder.record(now, TraceKind::CheckpointAborted, 0, 0, id as i64, reason as i64);
+                self.recorder.record_payload(
+                    now,
+                    0,
+                    0,
+                    Payload::CheckpointAborted { checkpoint: id, reason: reason as u8 },
+                );
                 if let Some(stats) = self.checkpoints.iter_mut().rev().find(|c| c.id == id) {
                     stats.outcome = CheckpointOutcome::Aborted { at_ns: now, reason };
                 }

@@ -1,8 +1,23 @@
 //! Hosts: running tasks on their nodes — when a task runs, what a record costs (slow nodes
 //! included), sources reading the log, timers.
 
-use super::metrics::process_kind;
+use super::metrics::process_payload;
 use super::*;
+
+/// A factor `num / den` (at least 1) on a record's processing cost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct CpuShare {
+    num: u64,
+    den: u64,
+}
+
+impl CpuShare {
+    const FULL: CpuShare = CpuShare { num: 1, den: 1 };
+    fn apply(self, cost: u64) -> u64 {
+        let scaled = u128::from(cost) * u128::from(self.num) / u128::from(self.den.max(1));
+        u64::try_from(scaled).unwrap_or(u64::MAX / 4)
+    }
+}
 
 impl World {
     // ---- running tasks ------------------------------------------------------------------------
@@ -29,28 +44,29 @@ impl World {
         };
         self.took_input(self.scenario.plan.subtasks[id].inputs[step.input], step.kind, now);
         let slow = self.slow_factor(self.tasks[id].node, now);
+        let share = self.cpu_share(self.tasks[id].node, now);
         let task = &mut self.tasks[id];
-        let cost = match step.kind {
-            MessageKind::Record => task.record_cost_ns,
-            _ => task.record_cost_ns / 10,
-        } * slow; // bounded: cost <= MAX_COST_US (1e9 ns) x slow <= MAX_FACTOR (1e6) = 1e15
+        let cost = share.apply(
+            match step.kind {
+                MessageKind::Record => task.record_cost_ns,
+                _ => task.record_cost_ns / 10,
+            } * slow,
+        ); // bounded: cost <= MAX_COST_US (1e9 ns) x slow <= MAX_FACTOR (1e6) = 1e15, x share
         task.busy_until_ns = now + cost;
         self.time_use[id].work(cost);
         if step.kind == MessageKind::Record {
             self.bucket.record_in(task.operator);
         }
-        self.recorder.record(
+        self.recorder.record_payload(
             now,
-            process_kind(step.kind),
             id as u32,
             0,
-            step.input as i64,
-            step.checkpoint_id.unwrap_or(0) as i64,
+            process_payload(step.kind, step.input as u32, step.checkpoint_id),
         );
         let aligned = self.scenario.checkpoint_config().is_some_and(|c| c.mode == CheckpointMode::ExactlyOnce);
         let inputs = self.scenario.plan.subtasks[id].inputs.len();
-        if let Err(message) = self.tasks[id].checks.on_step(&step, inputs, aligned) {
-            self.violate(now, Some(id), message);
+        if let Err(violation) = self.tasks[id].checks.on_step(&step, inputs, aligned) {
+            self.violate(now, Some(id), violation);
         }
         if step.kind != MessageKind::Barrier {
             self.note_activity(now);
@@ -79,13 +95,15 @@ impl World {
                 self.high_water.on_read(partition, offset);
                 SourceCursor::advance(&mut self.tasks[id].source_cursor, &self.log);
                 let slow = self.slow_factor(self.tasks[id].node, now);
+                let share = self.cpu_share(self.tasks[id].node, now);
                 let task = &mut self.tasks[id];
                 task.subtask.handle_source_record(partition, offset, event, now);
-                task.busy_until_ns = now + task.record_cost_ns * slow;
-                self.time_use[id].work(task.record_cost_ns * slow);
+                let cost = share.apply(task.record_cost_ns * slow);
+                task.busy_until_ns = now + cost;
+                self.time_use[id].work(cost);
                 self.bucket.record_in(task.operator);
                 self.note_activity(now);
-                self.recorder.record(now, TraceKind::SourceRead, id as u32, 0, partition as i64, offset as i64);
+                self.recorder.record_payload(now, id as u32, 0, Payload::SourceRead { partition, offset });
                 self.drain_outputs(id);
                 self.arm_timer(id);
                 // Next read: once busy, or when the next entry is appended if that is later (a
@@ -130,6 +148,29 @@ impl World {
 
     pub(super) fn slow_factor(&self, node: NodeId, now: TimeNs) -> u64 {
         crate::network::slow_factor(&self.faults, node, now)
+    }
+
+    /// The checkpoint cost model's CPU competition: while `u` snapshot uploads run on `node`
+    /// beside its `k` running tasks, a record costs `(k + u) / max(k, cores)` times more when that
+    /// exceeds 1 (the threads share the node's cores fairly; a task's own cost already assumes
+    /// the sharing among tasks). Cores: one per slot.
+    pub(super) fn cpu_share(&self, node: NodeId, now: TimeNs) -> CpuShare {
+        let Some(uploads) = self.uploads.get(node) else {
+            return CpuShare::FULL;
+        };
+        let running = uploads.iter().filter(|&&(start, end)| start <= now && now < end).count() as u64;
+        if running == 0 {
+            return CpuShare::FULL;
+        }
+        let tasks = self.tasks.iter().filter(|t| t.node == node && t.alive && !t.subtask.is_finished()).count() as u64;
+        let cores = u64::from(self.scenario.slots_per_task_manager).max(1);
+        let threads = tasks + running;
+        let base = tasks.max(cores);
+        if threads <= base {
+            CpuShare::FULL
+        } else {
+            CpuShare { num: threads, den: base }
+        }
     }
 
     /// Let fresh (or restored) tasks say what they have to say, and start the sources.

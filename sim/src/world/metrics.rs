@@ -61,8 +61,8 @@ impl OpenBucket {
 impl World {
     // ---- invariants ---------------------------------------------------------------------------
 
-    pub(super) fn violate(&mut self, now: TimeNs, subtask: Option<SubtaskId>, message: String) {
-        self.violations.push(Violation { time_ns: now, subtask, message });
+    pub(super) fn violate(&mut self, now: TimeNs, subtask: Option<SubtaskId>, violation: InvariantViolation) {
+        self.violations.push(Violation { time_ns: now, subtask, violation });
     }
 
     // ---- metrics ------------------------------------------------------------------------------
@@ -88,12 +88,13 @@ impl World {
     }
 }
 
-pub(super) fn process_kind(kind: MessageKind) -> TraceKind {
+/// The trace payload of a processed input message.
+pub(super) fn process_payload(kind: MessageKind, input: u32, checkpoint: Option<u64>) -> Payload {
     match kind {
-        MessageKind::Record => TraceKind::ProcessRecord,
-        MessageKind::Watermark => TraceKind::ProcessWatermark,
-        MessageKind::Barrier => TraceKind::ProcessBarrier,
-        MessageKind::Idle => TraceKind::ProcessIdle,
-        MessageKind::EndOfInput => TraceKind::ProcessEndOfInput,
+        MessageKind::Record => Payload::ProcessRecord { input, checkpoint },
+        MessageKind::Watermark => Payload::ProcessWatermark { input, checkpoint },
+        MessageKind::Barrier => Payload::ProcessBarrier { input, checkpoint },
+        MessageKind::Idle => Payload::ProcessIdle { input, checkpoint },
+        MessageKind::EndOfInput => Payload::ProcessEndOfInput { input, checkpoint },
     }
 }

@@ -39,15 +39,15 @@ use serde::Serialize;
 
 use crate::external::{CheckpointStorage, SinkStore, SourceLog};
 use crate::faults::{Fault, Trigger};
+pub use crate::invariants::InvariantViolation;
 use crate::invariants::{CommitInvariant, TaskInvariants};
 use crate::job::task::{
     apply_sink_effect, checkpoint_completed, deploy_subtask, note_late, persist_snapshot, HighWater, SourceRead,
 };
+pub use crate::job::JobFailure;
 use crate::job::{Failover, JobMaster};
 use crate::kernel::{EventQueue, SimRng, Stream, TimeNs};
-use crate::recording::{
-    CheckpointOutcome, CheckpointStats, MetricsBucket, Recorder, SubtaskCheckpointStats, TraceKind,
-};
+use crate::recording::{CheckpointOutcome, CheckpointStats, MetricsBucket, Payload, Recorder, SubtaskCheckpointStats};
 use crate::scenario::{NodeId, Scenario, SnapshotStyle, JOB_MANAGER};
 use crate::source_cursor::SourceCursor;
 use crate::time_use::TimeUse;
@@ -133,10 +133,24 @@ pub enum StopReason {
     Stalled,
     /// Reached the scenario's `max_run_ms`.
     TimeLimit,
-    /// The restart strategy gave up.
-    JobFailed,
-    /// An invariant check failed: a bug in the engine (see `World::violations`).
-    InvariantViolated,
+    /// The job failed for good (no restart strategy, or it gave up): see [`JobFailure`].
+    JobFailed(JobFailure),
+    /// An invariant check failed: a bug in the engine. The first violation (all of them, with
+    /// time and subtask: `World::violations`).
+    InvariantViolated(InvariantViolation),
+}
+
+impl std::fmt::Display for StopReason {
+    /// What the command line prints after `stopped:`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StopReason::JobFinished => f.write_str("job finished"),
+            StopReason::Stalled => f.write_str("stalled (nothing left to do, job not finished)"),
+            StopReason::TimeLimit => f.write_str("time limit (max_run_ms) reached"),
+            StopReason::JobFailed(cause) => write!(f, "job failed: {cause}"),
+            StopReason::InvariantViolated(v) => write!(f, "INVARIANT VIOLATED: {v}"),
+        }
+    }
 }
 
 /// A broken invariant, with when and where.
@@ -144,7 +158,7 @@ pub enum StopReason {
 pub struct Violation {
     pub time_ns: TimeNs,
     pub subtask: Option<SubtaskId>,
-    pub message: String,
+    pub violation: InvariantViolation,
 }
 
 /// Options that do not change what happens, only what is kept.
@@ -187,6 +201,9 @@ pub struct World {
     high_water: HighWater,
     /// Stop-the-world snapshots: sources wait while this checkpoint runs.
     stw_checkpoint: Option<u64>,
+    /// Per node, the asynchronous snapshot uploads `(start, end)` that may still run: they
+    /// compete with the node's tasks for its cores (`World::cpu_share`).
+    uploads: Vec<Vec<(TimeNs, TimeNs)>>,
     /// Invariant 4 of [`crate::invariants`]: commits only what a completed checkpoint covers.
     commits: CommitInvariant,
     pub violations: Vec<Violation>,
@@ -242,7 +259,7 @@ impl World {
         faults: Vec<Fault>,
         log: Arc<SourceLog>,
     ) -> World {
-        let job = JobMaster::new(&scenario, 0, true);
+        let job = JobMaster::new(&scenario, seed, 0, true);
         let first = job.first_deployment();
         let storage = CheckpointStorage::default();
         let tasks = (0..scenario.plan.subtasks.len())
@@ -292,6 +309,7 @@ impl World {
             metrics: Vec::new(),
             bucket: OpenBucket::new(operators, options.metrics_bucket_ns),
             stw_checkpoint: None,
+            uploads: vec![Vec::new(); scenario.task_managers as usize + 1],
             commits: CommitInvariant::default(),
             violations: Vec::new(),
             late_sources: BTreeSet::new(),
@@ -410,8 +428,8 @@ impl World {
         }
         self.events_processed += 1;
         self.handle(now, event);
-        if !self.violations.is_empty() {
-            self.stop = Some(StopReason::InvariantViolated);
+        if let Some(first) = self.violations.first() {
+            self.stop = Some(StopReason::InvariantViolated(first.violation));
         }
         true
     }
@@ -557,12 +575,12 @@ impl World {
             }
             Event::FaultStart { fault } => self.start_fault(fault as usize, now),
             Event::FaultEnd { fault } => {
-                self.recorder.record(now, TraceKind::NetworkFault, 0, fault, 0, 0);
+                self.recorder.record_payload(now, 0, 0, Payload::NetworkFault { fault, node_a: 0, node_b: 0 });
             }
             Event::NodeBack { node } => {
                 let node = node as usize;
                 self.nodes[node].alive = true;
-                self.recorder.record(now, TraceKind::NodeRestarted, node as u32, 0, 0, 0);
+                self.recorder.record_payload(now, node as u32, 0, Payload::NodeRestarted);
             }
             Event::FailureDetected { node, incarnation } => {
                 if self.nodes[node as usize].incarnation == incarnation {

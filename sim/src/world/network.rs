@@ -289,14 +289,14 @@ impl World {
         let arrival_ns = arrival.max(state.last_arrival_ns);
         state.last_arrival_ns = arrival_ns;
         for message in &messages {
-            let (kind, payload) = match message {
-                Message::Record(r) => (TraceKind::SendRecord, r.value),
-                Message::Watermark(w) => (TraceKind::SendWatermark, *w),
-                Message::Barrier(b) => (TraceKind::SendBarrier, b.checkpoint_id as i64),
-                Message::Idle(idle) => (TraceKind::SendIdle, *idle as i64),
-                Message::EndOfInput => (TraceKind::SendEndOfInput, 0),
+            let payload = match message {
+                Message::Record(r) => Payload::SendRecord { arrival_ns, value: r.value },
+                Message::Watermark(w) => Payload::SendWatermark { arrival_ns, watermark_ms: *w },
+                Message::Barrier(b) => Payload::SendBarrier { arrival_ns, checkpoint: b.checkpoint_id },
+                Message::Idle(idle) => Payload::SendIdle { arrival_ns, idle: *idle },
+                Message::EndOfInput => Payload::SendEndOfInput { arrival_ns },
             };
-            self.recorder.record(now, kind, from as u32, channel as u32, arrival_ns as i64, payload);
+            self.recorder.record_payload(now, from as u32, channel as u32, payload);
         }
         let state = &mut self.network.channels[channel];
         let head = state.in_flight.is_empty();

@@ -24,8 +24,8 @@ impl World {
 
     pub(super) fn on_snapshot(&mut self, id: SubtaskId, report: engine::subtask::SnapshotReport, now: TimeNs) {
         let checkpoint_id = report.checkpoint_id;
-        if let Err(message) = self.tasks[id].checks.on_snapshot(checkpoint_id) {
-            self.violate(now, Some(id), message);
+        if let Err(violation) = self.tasks[id].checks.on_snapshot(checkpoint_id) {
+            self.violate(now, Some(id), violation);
         }
         let stop_the_world = self.scenario.snapshot_style() == SnapshotStyle::StopTheWorld;
         let task = &mut self.tasks[id];
@@ -34,23 +34,24 @@ impl World {
             Some((cp, t)) if cp == checkpoint_id => t,
             _ => now,
         };
-        // Model: the synchronous part copies state at 1 GB/s (at least 10 us); the upload to
-        // storage runs at 100 MB/s (at least 1 ms). Asynchronous snapshots block the task only
-        // for the copy; stop-the-world ones for both.
-        let sync_ns = report.state_size_bytes.max(10_000);
-        let async_ns = (report.state_size_bytes * 10).max(1_000_000);
+        // The cost model (`SnapshotCost`): the synchronous part blocks the task; the upload runs
+        // beside the node's tasks and competes with them for its cores (`cpu_share`).
+        // Stop-the-world snapshots block the task for both.
+        let cost = self.scenario.checkpoint_settings.map(|c| c.cost).unwrap_or_default();
+        let sync_ns = cost.sync_ns(report.state_size_bytes);
+        let async_ns = cost.upload_ns(report.state_size_bytes);
         let blocking_ns = if stop_the_world { sync_ns + async_ns } else { sync_ns };
         task.busy_until_ns = task.busy_until_ns.max(now) + blocking_ns;
         self.time_use[id].work(blocking_ns);
         let node = task.node;
-        self.recorder.record(
-            now,
-            TraceKind::Snapshot,
-            id as u32,
-            0,
-            checkpoint_id as i64,
-            report.state_size_bytes as i64,
-        );
+        if !stop_the_world {
+            let start = now + sync_ns;
+            let uploads = &mut self.uploads[node];
+            uploads.retain(|&(_, end)| end > now);
+            uploads.push((start, start + async_ns));
+        }
+        let snapshot = Payload::Snapshot { checkpoint: checkpoint_id, state_bytes: report.state_size_bytes };
+        self.recorder.record_payload(now, id as u32, 0, snapshot);
         let state_size_bytes = report.state_size_bytes;
         let alignment_started_ns = report.alignment_started_ns;
         let alignment = report.alignment;
@@ -72,24 +73,24 @@ impl World {
     }
 
     pub(super) fn on_sink_effect(&mut self, id: SubtaskId, effect: SinkEffect, now: TimeNs) {
-        let (kind, a, b) = match &effect {
-            SinkEffect::Append(r) => (TraceKind::SinkAppend, r.key as i64, r.value),
-            SinkEffect::Upsert(r) => (TraceKind::SinkUpsert, r.key as i64, r.value),
-            SinkEffect::TxnWrite { row, .. } => (TraceKind::SinkTxnWrite, row.key as i64, row.value),
+        let payload = match &effect {
+            SinkEffect::Append(r) => Payload::SinkAppend { key: r.key, value: r.value },
+            SinkEffect::Upsert(r) => Payload::SinkUpsert { key: r.key, value: r.value },
+            SinkEffect::TxnWrite { row, .. } => Payload::SinkTxnWrite { key: row.key, value: row.value },
             SinkEffect::PreCommit { txn, checkpoint_id } => {
-                (TraceKind::SinkPreCommit, txn.sequence as i64, *checkpoint_id as i64)
+                Payload::SinkPreCommit { txn_sequence: txn.sequence, checkpoint: *checkpoint_id }
             }
-            SinkEffect::Commit { txn } => (TraceKind::SinkCommit, txn.sequence as i64, txn.attempt as i64),
-            SinkEffect::Recover { commit, .. } => (TraceKind::SinkRecover, commit.len() as i64, 0),
+            SinkEffect::Commit { txn } => Payload::SinkCommit { txn_sequence: txn.sequence, attempt: txn.attempt },
+            SinkEffect::Recover { commit, .. } => Payload::SinkRecover { committed: commit.len() as u64 },
         };
-        self.recorder.record(now, kind, id as u32, 0, a, b);
+        self.recorder.record_payload(now, id as u32, 0, payload);
         let precommit = match &effect {
             SinkEffect::PreCommit { checkpoint_id, .. } => Some(*checkpoint_id),
             _ => None,
         };
         let scenario = Arc::clone(&self.scenario);
-        for message in apply_sink_effect(&scenario, &mut self.sink_store, &mut self.commits, id, effect, now) {
-            self.violate(now, Some(id), message);
+        for violation in apply_sink_effect(&scenario, &mut self.sink_store, &mut self.commits, id, effect, now) {
+            self.violate(now, Some(id), violation);
         }
         for i in self.sink_store.take_newly_visible() {
             let latency_ms = now.saturating_sub(self.sink_store.rows[i].row.ingest_ns) / 1_000_000;
@@ -105,26 +106,28 @@ impl World {
         note_late(&note, &mut self.late_sources);
         match note {
             Note::LateDropped { key, timestamp_ms, .. } => {
-                self.recorder.record(now, TraceKind::LateDropped, s, 0, key as i64, timestamp_ms)
+                self.recorder.record_payload(now, s, 0, Payload::LateDropped { key, timestamp_ms })
             }
             Note::LateForSomeWindows { .. } => {}
             Note::AlignmentStarted { checkpoint_id, input } => {
-                self.recorder.record(now, TraceKind::AlignmentStarted, s, 0, checkpoint_id as i64, input as i64);
+                let payload = Payload::AlignmentStarted { checkpoint: checkpoint_id, input: input as u32 };
+                self.recorder.record_payload(now, s, 0, payload);
                 self.fire_crash_triggers(now, |t| {
                     *t == Trigger::WhileAligning { checkpoint: checkpoint_id, subtask: id }
                 });
             }
             Note::InputBlocked { checkpoint_id, input } => {
-                self.recorder.record(now, TraceKind::InputBlocked, s, 0, checkpoint_id as i64, input as i64)
+                let payload = Payload::InputBlocked { checkpoint: checkpoint_id, input: input as u32 };
+                self.recorder.record_payload(now, s, 0, payload)
             }
             Note::AlignmentTimedOut { checkpoint_id } => {
-                self.recorder.record(now, TraceKind::AlignmentTimedOut, s, 0, checkpoint_id as i64, 0)
+                self.recorder.record_payload(now, s, 0, Payload::AlignmentTimedOut { checkpoint: checkpoint_id })
             }
             Note::WatermarkAdvanced { watermark_ms } => {
-                self.recorder.record(now, TraceKind::WatermarkAdvanced, s, 0, 0, watermark_ms)
+                self.recorder.record_payload(now, s, 0, Payload::WatermarkAdvanced { watermark_ms })
             }
             Note::Finished => {
-                self.recorder.record(now, TraceKind::Finished, s, 0, 0, 0);
+                self.recorder.record_payload(now, s, 0, Payload::Finished);
                 self.on_task_finished(id, now);
             }
         }

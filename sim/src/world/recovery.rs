@@ -86,7 +86,8 @@ impl World {
         match self.faults[index].clone() {
             Fault::Crash { node, restart_after_ns, .. } => self.crash_node(node, restart_after_ns, now),
             Fault::Partition { a, b, until_ns, .. } => {
-                self.recorder.record(now, TraceKind::NetworkFault, 0, index as u32, a as i64, b as i64);
+                let payload = Payload::NetworkFault { fault: index as u32, node_a: a as u32, node_b: b as u32 };
+                self.recorder.record_payload(now, 0, 0, payload);
                 // Heartbeats across the partition stop: if it outlasts the timeout, the job
                 // manager declares the task manager lost (or the task managers lose the job manager).
                 let tm = if a == JOB_MANAGER {
@@ -104,7 +105,12 @@ impl World {
                     }
                 }
             }
-            _ => self.recorder.record(now, TraceKind::NetworkFault, 0, index as u32, 0, 0),
+            _ => self.recorder.record_payload(
+                now,
+                0,
+                0,
+                Payload::NetworkFault { fault: index as u32, node_a: 0, node_b: 0 },
+            ),
         }
     }
 
@@ -137,7 +143,7 @@ impl World {
         }
         self.nodes[node].alive = false;
         self.nodes[node].incarnation += 1;
-        self.recorder.record(now, TraceKind::NodeCrashed, node as u32, 0, restart_after_ns.map_or(-1, |d| d as i64), 0);
+        self.recorder.record_payload(now, node as u32, 0, Payload::NodeCrashed { back_after_ns: restart_after_ns });
         for id in 0..self.tasks.len() {
             if self.tasks[id].node != node {
                 continue;
@@ -175,11 +181,11 @@ impl World {
         let (tasks, attempt, aborted, restart_after_ns, failed) = match self.job.on_failure(node, &placement, now) {
             Failover::Ignored => return,
             Failover::Restart { tasks, attempt, restart_after_ns, aborted } => {
-                (tasks, attempt, aborted, restart_after_ns, false)
+                (tasks, attempt, aborted, restart_after_ns, None)
             }
-            Failover::Failed { tasks, attempt, aborted } => (tasks, attempt, aborted, None, true),
+            Failover::Failed { tasks, attempt, aborted, cause } => (tasks, attempt, aborted, None, Some(cause)),
         };
-        self.recorder.record(now, TraceKind::FailureDetected, node as u32, 0, 0, 0);
+        self.recorder.record_payload(now, node as u32, 0, Payload::FailureDetected);
         for &id in &tasks {
             let task = &mut self.tasks[id];
             task.alive = false;
@@ -191,8 +197,8 @@ impl World {
         if let Some(event) = aborted {
             self.on_checkpoint_event(event, now);
         }
-        if failed {
-            self.stop = Some(StopReason::JobFailed);
+        if let Some(cause) = failed {
+            self.stop = Some(StopReason::JobFailed(cause));
         } else if let Some(delay_ns) = restart_after_ns {
             self.queue.schedule(now + delay_ns, Event::JobRestart);
         }
@@ -211,12 +217,12 @@ impl World {
             });
             match back.min() {
                 Some(t) => self.queue.schedule(t + 1, Event::JobRestart),
-                None if down == JOB_MANAGER => self.stop = Some(StopReason::JobFailed),
+                None if down == JOB_MANAGER => self.stop = Some(StopReason::JobFailed(JobFailure::JobManagerLost)),
                 None => {
                     // Redeploy on the surviving task managers, round robin (spare capacity assumed).
                     let alive: Vec<NodeId> = (1..self.nodes.len()).filter(|&n| self.nodes[n].alive).collect();
                     if alive.is_empty() {
-                        self.stop = Some(StopReason::JobFailed);
+                        self.stop = Some(StopReason::JobFailed(JobFailure::NoTaskManagerLeft));
                         return;
                     }
                     let nodes = &self.nodes;
@@ -229,14 +235,8 @@ impl World {
             return;
         }
         let plan = self.job.restart(now, &self.high_water);
-        self.recorder.record(
-            now,
-            TraceKind::JobRestarted,
-            0,
-            0,
-            plan.attempt as i64,
-            plan.restore_from.map_or(-1, |c| c as i64),
-        );
+        let restarted = Payload::JobRestarted { attempt: plan.attempt, restored_from: plan.restore_from };
+        self.recorder.record_payload(now, 0, 0, restarted);
         let mut restored_occupancy: Vec<(usize, u32)> = Vec::new();
         // Counters of the replaced tasks go to the attempt that ends (a task that keeps running
         // in another region keeps counting).
@@ -249,11 +249,9 @@ impl World {
         for &id in &plan.tasks {
             let deployed = deploy_subtask(&scenario, &self.checkpoint_storage, id, &plan, now);
             if let Some(cp) = deployed.missing_state {
-                self.violate(
-                    now,
-                    Some(id),
-                    format!("attempt {}: no state of subtask {id} in checkpoint {cp}", plan.attempt),
-                );
+                let violation =
+                    InvariantViolation::MissingRestoredState { attempt: plan.attempt, subtask: id, checkpoint: cp };
+                self.violate(now, Some(id), violation);
             }
             // Restored in-flight data re-enters the channels: it occupies their buffers.
             for (input, &messages) in deployed.restored_in_flight.iter().enumerate() {

@@ -1,6 +1,7 @@
 //! The world's own tests.
 
 use super::*;
+use crate::recording::TraceKind;
 use engine::checkpoint::AbortReason;
 
 const TWO_INPUTS: &str = r#"Scenario(
@@ -41,14 +42,38 @@ fn a_failed_storage_write_declines_the_checkpoint() {
 fn restart_strategies() {
     use crate::scenario::RestartStrategy;
     let fixed = RestartStrategy::FixedDelay { delay_ms: 100, max_attempts: 2 };
-    assert_eq!((1..=3).map(|n| fixed.delay_ms(n)).collect::<Vec<_>>(), vec![Some(100), Some(100), None]);
+    assert_eq!((1..=3).map(|n| fixed.delay_ms(n, 7)).collect::<Vec<_>>(), vec![Some(100), Some(100), None]);
     let exp = RestartStrategy::ExponentialDelay {
         initial_delay_ms: 100,
         max_delay_ms: 350,
         multiplier_milli: 2_000,
         max_attempts: 9,
+        jitter_milli: 0,
+        reset_after_ms: 1_000,
     };
-    assert_eq!((1..=4).map(|n| exp.delay_ms(n)).collect::<Vec<_>>(), vec![Some(100), Some(200), Some(350), Some(350)]);
+    let delays: Vec<_> = (1..=4).map(|n| exp.delay_ms(n, 12_345)).collect();
+    assert_eq!(delays, vec![Some(100), Some(200), Some(350), Some(350)]);
+    assert_eq!(exp.delay_ms(10, 0), None);
+    assert_eq!(RestartStrategy::NoRestart.delay_ms(1, 0), None);
+}
+
+#[test]
+fn flink_default_exponential_delay_stays_in_its_jitter_bounds() {
+    use crate::scenario::RestartStrategy;
+    let flink = RestartStrategy::flink_default(true);
+    assert_eq!(RestartStrategy::flink_default(false), RestartStrategy::NoRestart);
+    // Flink's table: restart n waits 1000 * 1.5^(n-1) ms +-10 %, never under 1 s, at most 1 min.
+    let bounds = [(1, 1_000, 1_100), (2, 1_350, 1_650), (3, 2_025, 2_475), (20, 60_000, 60_000)];
+    for (attempt, low, high) in bounds {
+        let delays: Vec<u64> = (0..200u64)
+            .map(|draw| flink.delay_ms(attempt, engine::partition::mix64(draw)).expect("unlimited attempts"))
+            .collect();
+        assert!(delays.iter().all(|d| (low..=high).contains(d)), "attempt {attempt}: {delays:?}");
+        if low < high {
+            assert!(delays.iter().any(|&d| d != delays[0]), "attempt {attempt}: the jitter varies");
+        }
+    }
+    assert!(flink.delay_ms(u32::MAX, 3).is_some(), "Flink's default never gives up");
 }
 
 #[test]

@@ -5,7 +5,11 @@ use serde::Serialize;
 
 use crate::kernel::TimeNs;
 
-/// What a trace event records. The meaning of the `a`/`b` fields is given per kind.
+mod payload;
+pub use payload::{AckerMessage, Payload, TimedOut};
+
+/// What a trace event records. Its payload, typed per kind, is [`TraceEvent::payload`]; the
+/// comments below say how each kind lays it out in the `a`/`b` words ([`Payload::encode`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[repr(u8)]
 pub enum TraceKind {
@@ -155,6 +159,14 @@ impl Recorder {
         if let Some(events) = &mut self.events {
             events.push(TraceEvent::new(time_ns, kind, subtask, channel, a, b));
         }
+    }
+
+    /// Record `payload` (its kind and words from [`Payload::encode`]); `channel` is the channel
+    /// the event is about, for the kinds that have one (0 otherwise).
+    #[inline]
+    pub fn record_payload(&mut self, time_ns: TimeNs, subtask: u32, channel: u32, payload: Payload) {
+        let (kind, channel_word, a, b) = payload.encode();
+        self.record(time_ns, kind, subtask, channel_word.unwrap_or(channel), a, b);
     }
 
     /// The hash of everything recorded so far: equal hashes, equal runs.

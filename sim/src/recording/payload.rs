@@ -1,0 +1,329 @@
+//! What a trace event says, typed: one [`Payload`] variant per [`TraceKind`], with named fields.
+//!
+//! A [`TraceEvent`] stores its payload in two 64-bit words (and, for a few kinds, the channel
+//! word) so that an event stays 32 bytes; [`Payload::encode`] and [`TraceEvent::payload`] are the
+//! one place that knows the layout. Writers record a `Payload` ([`super::Recorder::record_payload`])
+//! and readers match on [`TraceEvent::payload`], so no reader decodes `a`/`b` by convention.
+//! Encoding a decoded payload gives back the same words, so the trace hash does not depend on
+//! which side of this module an event was built on.
+
+use serde::Serialize;
+
+use super::{TraceEvent, TraceKind};
+use crate::kernel::TimeNs;
+
+/// What a Storm acker message does (`StormAckerMessage`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum AckerMessage {
+    /// The spout registers a tuple tree (`value`: the XOR of its first edges).
+    Init,
+    /// A bolt acked a tuple (`value`: the XOR of the acked id and the new edges).
+    Ack,
+    /// A bolt failed a tuple.
+    Fail,
+}
+
+/// What timed out (`StormTimeout`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum TimedOut {
+    /// A spout tuple, by its source record.
+    Tuple { partition: u32, offset: u64 },
+    /// A Trident batch, by its transaction id.
+    Batch { txid: u64 },
+}
+
+/// A trace event's payload, per kind (see [`TraceKind`] for when each is recorded).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Payload {
+    SendRecord {
+        arrival_ns: TimeNs,
+        value: i64,
+    },
+    SendWatermark {
+        arrival_ns: TimeNs,
+        watermark_ms: i64,
+    },
+    SendBarrier {
+        arrival_ns: TimeNs,
+        checkpoint: u64,
+    },
+    SendIdle {
+        arrival_ns: TimeNs,
+        idle: bool,
+    },
+    SendEndOfInput {
+        arrival_ns: TimeNs,
+    },
+    /// `checkpoint`: the barrier's, for `ProcessBarrier` (None for every other input).
+    ProcessRecord {
+        input: u32,
+        checkpoint: Option<u64>,
+    },
+    ProcessWatermark {
+        input: u32,
+        checkpoint: Option<u64>,
+    },
+    ProcessBarrier {
+        input: u32,
+        checkpoint: Option<u64>,
+    },
+    ProcessIdle {
+        input: u32,
+        checkpoint: Option<u64>,
+    },
+    ProcessEndOfInput {
+        input: u32,
+        checkpoint: Option<u64>,
+    },
+    SourceRead {
+        partition: u32,
+        offset: u64,
+    },
+    WatermarkAdvanced {
+        watermark_ms: i64,
+    },
+    LateDropped {
+        key: u64,
+        timestamp_ms: i64,
+    },
+    AlignmentStarted {
+        checkpoint: u64,
+        input: u32,
+    },
+    InputBlocked {
+        checkpoint: u64,
+        input: u32,
+    },
+    Snapshot {
+        checkpoint: u64,
+        state_bytes: u64,
+    },
+    Finished,
+    SinkAppend {
+        key: u64,
+        value: i64,
+    },
+    SinkUpsert {
+        key: u64,
+        value: i64,
+    },
+    SinkTxnWrite {
+        key: u64,
+        value: i64,
+    },
+    SinkPreCommit {
+        txn_sequence: u64,
+        checkpoint: u64,
+    },
+    SinkCommit {
+        txn_sequence: u64,
+        attempt: u32,
+    },
+    SinkRecover {
+        committed: u64,
+    },
+    CheckpointTriggered {
+        checkpoint: u64,
+    },
+    CheckpointCompleted {
+        checkpoint: u64,
+    },
+    /// `reason`: `engine::checkpoint::AbortReason` as its discriminant.
+    CheckpointAborted {
+        checkpoint: u64,
+        reason: u8,
+    },
+    /// The crashed node comes back after `back_after_ns` (None: never).
+    NodeCrashed {
+        back_after_ns: Option<TimeNs>,
+    },
+    NodeRestarted,
+    FailureDetected,
+    /// `restored_from`: the checkpoint the restart restores (None: fresh state).
+    JobRestarted {
+        attempt: u32,
+        restored_from: Option<u64>,
+    },
+    /// Fault number `fault` of the schedule began; a partition names its two nodes (0, 0
+    /// otherwise).
+    NetworkFault {
+        fault: u32,
+        node_a: u32,
+        node_b: u32,
+    },
+    StormEmit {
+        partition: u32,
+        offset: u64,
+        replay: bool,
+    },
+    StormAckerMessage {
+        message: AckerMessage,
+        root: u64,
+        value: u64,
+    },
+    StormTreeComplete {
+        root: u64,
+        failed: bool,
+    },
+    StormTimeout(TimedOut),
+    StormWorkerRestarted,
+    TridentBatch {
+        txid: u64,
+        replay: bool,
+    },
+    TridentCommit {
+        txid: u64,
+        skipped: u64,
+    },
+    /// The aligned-checkpoint timeout switched `checkpoint` to unaligned at this subtask.
+    AlignmentTimedOut {
+        checkpoint: u64,
+    },
+}
+
+fn opt_u64(word: i64) -> Option<u64> {
+    (word >= 0).then_some(word as u64)
+}
+fn opt_word(value: Option<u64>) -> i64 {
+    value.map_or(-1, |v| v as i64)
+}
+fn checkpoint_or_none(word: i64) -> Option<u64> {
+    (word != 0).then_some(word as u64)
+}
+
+impl Payload {
+    /// The kind, the channel word when the kind uses it for its payload (None: the event's
+    /// channel is a real channel, or 0), and the two words.
+    pub fn encode(self) -> (TraceKind, Option<u32>, i64, i64) {
+        use Payload as P;
+        use TraceKind as K;
+        let none = None;
+        match self {
+            P::SendRecord { arrival_ns, value } => (K::SendRecord, none, arrival_ns as i64, value),
+            P::SendWatermark { arrival_ns, watermark_ms } => (K::SendWatermark, none, arrival_ns as i64, watermark_ms),
+            P::SendBarrier { arrival_ns, checkpoint } => (K::SendBarrier, none, arrival_ns as i64, checkpoint as i64),
+            P::SendIdle { arrival_ns, idle } => (K::SendIdle, none, arrival_ns as i64, idle as i64),
+            P::SendEndOfInput { arrival_ns } => (K::SendEndOfInput, none, arrival_ns as i64, 0),
+            P::ProcessRecord { input, checkpoint } => {
+                (K::ProcessRecord, none, input as i64, checkpoint.unwrap_or(0) as i64)
+            }
+            P::ProcessWatermark { input, checkpoint } => {
+                (K::ProcessWatermark, none, input as i64, checkpoint.unwrap_or(0) as i64)
+            }
+            P::ProcessBarrier { input, checkpoint } => {
+                (K::ProcessBarrier, none, input as i64, checkpoint.unwrap_or(0) as i64)
+            }
+            P::ProcessIdle { input, checkpoint } => {
+                (K::ProcessIdle, none, input as i64, checkpoint.unwrap_or(0) as i64)
+            }
+            P::ProcessEndOfInput { input, checkpoint } => {
+                (K::ProcessEndOfInput, none, input as i64, checkpoint.unwrap_or(0) as i64)
+            }
+            P::SourceRead { partition, offset } => (K::SourceRead, none, partition as i64, offset as i64),
+            P::WatermarkAdvanced { watermark_ms } => (K::WatermarkAdvanced, none, 0, watermark_ms),
+            P::LateDropped { key, timestamp_ms } => (K::LateDropped, none, key as i64, timestamp_ms),
+            P::AlignmentStarted { checkpoint, input } => (K::AlignmentStarted, none, checkpoint as i64, input as i64),
+            P::InputBlocked { checkpoint, input } => (K::InputBlocked, none, checkpoint as i64, input as i64),
+            P::Snapshot { checkpoint, state_bytes } => (K::Snapshot, none, checkpoint as i64, state_bytes as i64),
+            P::Finished => (K::Finished, none, 0, 0),
+            P::SinkAppend { key, value } => (K::SinkAppend, none, key as i64, value),
+            P::SinkUpsert { key, value } => (K::SinkUpsert, none, key as i64, value),
+            P::SinkTxnWrite { key, value } => (K::SinkTxnWrite, none, key as i64, value),
+            P::SinkPreCommit { txn_sequence, checkpoint } => {
+                (K::SinkPreCommit, none, txn_sequence as i64, checkpoint as i64)
+            }
+            P::SinkCommit { txn_sequence, attempt } => (K::SinkCommit, none, txn_sequence as i64, attempt as i64),
+            P::SinkRecover { committed } => (K::SinkRecover, none, committed as i64, 0),
+            P::CheckpointTriggered { checkpoint } => (K::CheckpointTriggered, none, checkpoint as i64, 0),
+            P::CheckpointCompleted { checkpoint } => (K::CheckpointCompleted, none, checkpoint as i64, 0),
+            P::CheckpointAborted { checkpoint, reason } => {
+                (K::CheckpointAborted, none, checkpoint as i64, reason as i64)
+            }
+            P::NodeCrashed { back_after_ns } => (K::NodeCrashed, none, opt_word(back_after_ns), 0),
+            P::NodeRestarted => (K::NodeRestarted, none, 0, 0),
+            P::FailureDetected => (K::FailureDetected, none, 0, 0),
+            P::JobRestarted { attempt, restored_from } => {
+                (K::JobRestarted, none, attempt as i64, opt_word(restored_from))
+            }
+            P::NetworkFault { fault, node_a, node_b } => (K::NetworkFault, Some(fault), node_a as i64, node_b as i64),
+            P::StormEmit { partition, offset, replay } => {
+                (K::StormEmit, Some(replay as u32), partition as i64, offset as i64)
+            }
+            P::StormAckerMessage { message, root, value } => {
+                (K::StormAckerMessage, Some(message as u32), root as i64, value as i64)
+            }
+            P::StormTreeComplete { root, failed } => (K::StormTreeComplete, Some(failed as u32), root as i64, 0),
+            P::StormTimeout(TimedOut::Tuple { partition, offset }) => {
+                (K::StormTimeout, Some(0), partition as i64, offset as i64)
+            }
+            P::StormTimeout(TimedOut::Batch { txid }) => (K::StormTimeout, Some(1), txid as i64, 0),
+            P::StormWorkerRestarted => (K::StormWorkerRestarted, none, 0, 0),
+            P::TridentBatch { txid, replay } => (K::TridentBatch, none, txid as i64, replay as i64),
+            P::TridentCommit { txid, skipped } => (K::TridentCommit, none, txid as i64, skipped as i64),
+            P::AlignmentTimedOut { checkpoint } => (K::AlignmentTimedOut, none, checkpoint as i64, 0),
+        }
+    }
+}
+
+impl TraceEvent {
+    /// What this event says (the inverse of [`Payload::encode`]).
+    pub fn payload(&self) -> Payload {
+        use Payload as P;
+        use TraceKind as K;
+        let (a, b, channel) = (self.a, self.b, self.channel);
+        let arrival_ns = a as TimeNs;
+        let input = a as u32;
+        match self.kind {
+            K::SendRecord => P::SendRecord { arrival_ns, value: b },
+            K::SendWatermark => P::SendWatermark { arrival_ns, watermark_ms: b },
+            K::SendBarrier => P::SendBarrier { arrival_ns, checkpoint: b as u64 },
+            K::SendIdle => P::SendIdle { arrival_ns, idle: b != 0 },
+            K::SendEndOfInput => P::SendEndOfInput { arrival_ns },
+            K::ProcessRecord => P::ProcessRecord { input, checkpoint: checkpoint_or_none(b) },
+            K::ProcessWatermark => P::ProcessWatermark { input, checkpoint: checkpoint_or_none(b) },
+            K::ProcessBarrier => P::ProcessBarrier { input, checkpoint: checkpoint_or_none(b) },
+            K::ProcessIdle => P::ProcessIdle { input, checkpoint: checkpoint_or_none(b) },
+            K::ProcessEndOfInput => P::ProcessEndOfInput { input, checkpoint: checkpoint_or_none(b) },
+            K::SourceRead => P::SourceRead { partition: a as u32, offset: b as u64 },
+            K::WatermarkAdvanced => P::WatermarkAdvanced { watermark_ms: b },
+            K::LateDropped => P::LateDropped { key: a as u64, timestamp_ms: b },
+            K::AlignmentStarted => P::AlignmentStarted { checkpoint: a as u64, input: b as u32 },
+            K::InputBlocked => P::InputBlocked { checkpoint: a as u64, input: b as u32 },
+            K::Snapshot => P::Snapshot { checkpoint: a as u64, state_bytes: b as u64 },
+            K::Finished => P::Finished,
+            K::SinkAppend => P::SinkAppend { key: a as u64, value: b },
+            K::SinkUpsert => P::SinkUpsert { key: a as u64, value: b },
+            K::SinkTxnWrite => P::SinkTxnWrite { key: a as u64, value: b },
+            K::SinkPreCommit => P::SinkPreCommit { txn_sequence: a as u64, checkpoint: b as u64 },
+            K::SinkCommit => P::SinkCommit { txn_sequence: a as u64, attempt: b as u32 },
+            K::SinkRecover => P::SinkRecover { committed: a as u64 },
+            K::CheckpointTriggered => P::CheckpointTriggered { checkpoint: a as u64 },
+            K::CheckpointCompleted => P::CheckpointCompleted { checkpoint: a as u64 },
+            K::CheckpointAborted => P::CheckpointAborted { checkpoint: a as u64, reason: b as u8 },
+            K::NodeCrashed => P::NodeCrashed { back_after_ns: opt_u64(a) },
+            K::NodeRestarted => P::NodeRestarted,
+            K::FailureDetected => P::FailureDetected,
+            K::JobRestarted => P::JobRestarted { attempt: a as u32, restored_from: opt_u64(b) },
+            K::NetworkFault => P::NetworkFault { fault: channel, node_a: a as u32, node_b: b as u32 },
+            K::StormEmit => P::StormEmit { partition: a as u32, offset: b as u64, replay: channel != 0 },
+            K::StormAckerMessage => P::StormAckerMessage {
+                message: match channel {
+                    0 => AckerMessage::Init,
+                    1 => AckerMessage::Ack,
+                    _ => AckerMessage::Fail,
+                },
+                root: a as u64,
+                value: b as u64,
+            },
+            K::StormTreeComplete => P::StormTreeComplete { root: a as u64, failed: channel != 0 },
+            K::StormTimeout if channel == 0 => {
+                P::StormTimeout(TimedOut::Tuple { partition: a as u32, offset: b as u64 })
+            }
+            K::StormTimeout => P::StormTimeout(TimedOut::Batch { txid: a as u64 }),
+            K::StormWorkerRestarted => P::StormWorkerRestarted,
+            K::TridentBatch => P::TridentBatch { txid: a as u64, replay: b != 0 },
+            K::TridentCommit => P::TridentCommit { txid: a as u64, skipped: b as u64 },
+            K::AlignmentTimedOut => P::AlignmentTimedOut { checkpoint: a as u64 },
+        }
+    }
+}
