@@ -1,6 +1,7 @@
 //! Systems outside the job that survive its crashes: the replayable source log (Kafka-like), the
 //! checkpoint storage, and the sink store that records every write and what readers can see.
 
+use engine::ms_to_ns;
 use std::collections::BTreeMap;
 
 use engine::graph::SubtaskId;
@@ -38,7 +39,7 @@ impl SourceLog {
             LogData::Events(rows) => {
                 for &(partition, arrival_ms, key, value, ts) in rows {
                     log.partitions[partition as usize].push(LogEntry {
-                        append_ns: arrival_ms as u64 * 1_000_000,
+                        append_ns: ms_to_ns(arrival_ms as u64),
                         key,
                         value,
                         timestamp_ms: ts,
@@ -67,7 +68,7 @@ impl SourceLog {
 }
 
 fn generate(g: &Generator, duration_ms: u64, rng: &mut SimRng, log: &mut SourceLog) {
-    let duration_ns = duration_ms * 1_000_000;
+    let duration_ns = ms_to_ns(duration_ms);
     // Mean gap between arrivals on one partition.
     let base_gap_ns = (1_000_000_000u64 * g.partitions as u64 / g.rate_per_s).max(1);
     for p in 0..g.partitions {
@@ -103,7 +104,7 @@ fn generate(g: &Generator, duration_ms: u64, rng: &mut SimRng, log: &mut SourceL
                 };
                 let mut delay_ns = g.disorder.delay.sample_ns(rng);
                 if g.disorder.very_late_ppm > 0 && rng.chance_ppm(g.disorder.very_late_ppm) {
-                    delay_ns += g.disorder.very_late_ms * 1_000_000;
+                    delay_ns += ms_to_ns(g.disorder.very_late_ms);
                 }
                 let timestamp_ms = (t as i64 - delay_ns as i64).div_euclid(1_000_000);
                 log.partitions[p as usize].push(LogEntry { append_ns: t, key, value, timestamp_ms });

@@ -7,8 +7,10 @@ use std::collections::BinaryHeap;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
 
-/// Virtual time in nanoseconds since the start of the run.
-pub type TimeNs = u64;
+/// Virtual time in nanoseconds since the start of the run: the engine's [`engine::ProcTimeNs`]
+/// (one type; this name is the simulator's spelling of it). Milliseconds become nanoseconds
+/// through [`engine::ms_to_ns`] only.
+pub type TimeNs = engine::ProcTimeNs;
 
 /// A heap entry: when, in which order, and where the event itself lives. Events stay put in a
 /// slab while the heap moves only these 24-byte keys around (events are ~90 bytes).

@@ -3,6 +3,7 @@
 
 use crate::link::*;
 use crate::*;
+use engine::ms_to_ns;
 
 // ---- the job manager ---------------------------------------------------------------------------
 
@@ -83,7 +84,7 @@ impl JobManager {
 
     pub(crate) fn usable(&self, node: NodeId, now: u64) -> bool {
         let tm = node - 1;
-        let timeout = self.shared.scenario.failure_detection.heartbeat_timeout_ms * 1_000_000;
+        let timeout = ms_to_ns(self.shared.scenario.failure_detection.heartbeat_timeout_ms);
         self.registered[tm].is_some() && !self.suspected[tm] && now <= self.last_heartbeat_ns[tm] + timeout
     }
 
@@ -190,8 +191,8 @@ impl JobManager {
     pub(crate) fn tick(&mut self, now: u64, link: &mut Link) {
         if now >= self.next_check_ns {
             let fd = self.shared.scenario.failure_detection;
-            self.next_check_ns = now + fd.heartbeat_interval_ms.max(1) * 1_000_000;
-            let timeout = fd.heartbeat_timeout_ms * 1_000_000;
+            self.next_check_ns = now + ms_to_ns(fd.heartbeat_interval_ms.max(1));
+            let timeout = ms_to_ns(fd.heartbeat_timeout_ms);
             for tm in 0..self.registered.len() {
                 if self.registered[tm].is_some() && !self.suspected[tm] && now > self.last_heartbeat_ns[tm] + timeout {
                     self.suspected[tm] = true;

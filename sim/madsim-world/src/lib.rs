@@ -79,6 +79,7 @@
 
 #![cfg(madsim)]
 
+use engine::ms_to_ns;
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::future::{poll_fn, Future};
@@ -325,7 +326,7 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, log: Arc<SourceLog>, faul
     let handle = Handle::current();
     let tms = scenario.task_managers as usize;
     let partitions = scenario.partitions as usize;
-    let max_run_ns = scenario.max_run_ms.saturating_mul(1_000_000);
+    let max_run_ns = ms_to_ns(scenario.max_run_ms);
     let shared = Arc::new(Shared {
         addrs: (0..=tms).map(|n| SocketAddr::new(node_ip(n), PORT)).collect(),
         scenario,
@@ -362,14 +363,14 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, log: Arc<SourceLog>, faul
     for &(tm, at_ms, back_after_ms) in &faults.kills {
         let node = tm as usize + 1;
         if node <= tms {
-            actions.push((at_ms * 1_000_000, Action::Kill(node)));
-            actions.push(((at_ms + back_after_ms) * 1_000_000, Action::Restart(node)));
+            actions.push((ms_to_ns(at_ms), Action::Kill(node)));
+            actions.push((ms_to_ns(at_ms + back_after_ms), Action::Restart(node)));
         }
     }
     for &(a, b, from_ms, until_ms) in faults.network.iter().flat_map(|n| &n.partitions) {
         if a <= tms && b <= tms && a != b {
-            actions.push((from_ms * 1_000_000, Action::Clog(a, b)));
-            actions.push((until_ms * 1_000_000, Action::Unclog(a, b)));
+            actions.push((ms_to_ns(from_ms), Action::Clog(a, b)));
+            actions.push((ms_to_ns(until_ms), Action::Unclog(a, b)));
         }
     }
     actions.sort_by_key(|(t, _)| *t); // stable: same-time actions keep their order

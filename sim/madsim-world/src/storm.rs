@@ -17,6 +17,7 @@
 //! committed offsets, Trident's coordinator and state store, the sink store) live in the core
 //! too and survive, as in the kernel.
 
+use engine::ms_to_ns;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
@@ -150,7 +151,7 @@ struct Packet {
 async fn supervise(scenario: Arc<Scenario>, seed: u64, faults: MadsimFaults) -> StormMadsimResult {
     let handle = Handle::current();
     let tms = scenario.task_managers as usize;
-    let max_run_ns = scenario.max_run_ms.saturating_mul(1_000_000);
+    let max_run_ns = ms_to_ns(scenario.max_run_ms);
     let mut core = StormCore::new(scenario.clone(), seed, true, Vec::new());
     core.start();
     let mut outs = Vec::new();
@@ -197,8 +198,8 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, faults: MadsimFaults) -> 
     for &(tm, at_ms, back_after_ms) in &faults.kills {
         let node = tm as usize + 1;
         if node <= tms {
-            actions.push((at_ms * 1_000_000, true, node, back_after_ms * 1_000_000));
-            actions.push(((at_ms + back_after_ms) * 1_000_000, false, node, 0));
+            actions.push((ms_to_ns(at_ms), true, node, ms_to_ns(back_after_ms)));
+            actions.push((ms_to_ns(at_ms + back_after_ms), false, node, 0));
         }
     }
     actions.sort_by_key(|a| a.0);

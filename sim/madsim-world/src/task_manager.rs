@@ -3,6 +3,7 @@
 
 use crate::link::*;
 use crate::*;
+use engine::ms_to_ns;
 use sim::source_cursor::SourceCursor;
 
 // ---- the task managers -------------------------------------------------------------------------
@@ -60,7 +61,7 @@ pub(crate) async fn task_manager(shared: Arc<Shared>, me: NodeId) {
         early: Vec::new(),
         next_heartbeat_ns: 0,
     };
-    let interval_ns = shared.scenario.failure_detection.heartbeat_interval_ms.max(1) * 1_000_000;
+    let interval_ns = ms_to_ns(shared.scenario.failure_detection.heartbeat_interval_ms.max(1));
     let mut delivered = Vec::new();
     let mut heartbeats = Vec::new();
     let mut spins = 0;

@@ -6,6 +6,7 @@
 use crate::kernel::TimeNs;
 use crate::recording::{TraceEvent, TraceKind};
 use engine::graph::PhysicalPlan;
+use engine::ms_to_ns;
 
 use super::error::{Locator, ScenarioError};
 use super::format::{TourEvent, TourStop};
@@ -101,7 +102,7 @@ pub fn resolve(
                         format!("{at_ms} ms is outside the run (0 to {max_run_ms} ms, max_run_ms)"),
                     ));
                 }
-                let at_ns = at_ms as u64 * 1_000_000;
+                let at_ns = ms_to_ns(at_ms as u64);
                 if let Some(previous) = stops.iter().rev().find_map(|p| p.at_ns).filter(|&p| p > at_ns) {
                     return Err(loc.error(
                         format!("{field}.at"),

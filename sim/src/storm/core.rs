@@ -17,6 +17,7 @@
 //! executors come on top, acker i on task manager i mod n. Every tuple, acker message and
 //! spout ack is an [`Out::Send`] and costs processing time where it is handled.
 
+use engine::ms_to_ns;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
@@ -295,7 +296,7 @@ impl StormCore {
             _ => 0,
         };
         let trident = config.trident.map(|t| TridentRuntime {
-            batch_ns: t.batch_ms * 1_000_000,
+            batch_ns: ms_to_ns(t.batch_ms),
             coordinator: TridentCoordinator::new(config.max_spout_pending.unwrap_or(u32::MAX) as usize),
             next_batch_from: 0,
             parts: BTreeMap::new(),
@@ -440,7 +441,7 @@ impl StormCore {
         match e.role {
             Role::Spout(_) | Role::Acker(_) => {
                 if self.trident.is_none() || matches!(e.role, Role::Acker(_)) {
-                    let period = self.config.message_timeout_ms * 1_000_000;
+                    let period = ms_to_ns(self.config.message_timeout_ms);
                     self.out.push(Out::Timer {
                         at: now + period,
                         timer: Timer::Rotate { task: task as u32, incarnation: inc },
@@ -513,7 +514,7 @@ impl StormCore {
                 if self.execs.get(t).is_none_or(|e| !e.alive || e.incarnation != incarnation) {
                     return;
                 }
-                let period = self.config.message_timeout_ms * 1_000_000;
+                let period = ms_to_ns(self.config.message_timeout_ms);
                 self.out.push(Out::Timer { at: now + period, timer: Timer::Rotate { task, incarnation } });
                 let mut timed_out = Vec::new();
                 match &mut self.execs[t].role {
@@ -1064,7 +1065,7 @@ impl StormCore {
         if !self.execs[coord].alive {
             return;
         }
-        let timeout = self.config.message_timeout_ms * 1_000_000;
+        let timeout = ms_to_ns(self.config.message_timeout_ms);
         // Batches that outlived the message timeout fail and replay.
         let t = self.trident.as_mut().expect("checked");
         let expired: Vec<u64> =

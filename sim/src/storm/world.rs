@@ -5,6 +5,7 @@
 //! executors after the heartbeat timeout). The madsim world (`sim/madsim-world`) drives the same
 //! core on madsim's network instead.
 
+use engine::ms_to_ns;
 use std::collections::BTreeMap;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
@@ -139,7 +140,7 @@ impl StormWorld {
             self.stop = Some(StopReason::Stalled);
             return false;
         };
-        if now > self.core.scenario.max_run_ms * 1_000_000 {
+        if now > ms_to_ns(self.core.scenario.max_run_ms) {
             self.stop = Some(StopReason::TimeLimit);
             return false;
         }
@@ -211,7 +212,7 @@ impl StormWorld {
         match restart_after_ns {
             Some(d) => self.queue.schedule(now + d, Ev::NodeBack { node: node as u32 }),
             None => {
-                let at = now + self.core.scenario.failure_detection.heartbeat_timeout_ms * 1_000_000;
+                let at = now + ms_to_ns(self.core.scenario.failure_detection.heartbeat_timeout_ms);
                 let incarnation = self.core.node_state(node).map_or(0, |(_, i)| i);
                 self.queue.schedule(at, Ev::Reassign { node: node as u32, incarnation });
             }

@@ -26,6 +26,7 @@ mod tests;
 pub use metrics::OpenBucket;
 pub use network::Network;
 
+use engine::ms_to_ns;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -415,7 +416,7 @@ impl World {
             self.stop = Some(StopReason::JobFinished);
             return false;
         }
-        let limit_ns = self.scenario.max_run_ms * 1_000_000; // max_run_ms <= MAX_TIME_MS: <= 1e17
+        let limit_ns = ms_to_ns(self.scenario.max_run_ms); // max_run_ms <= MAX_TIME_MS: <= 1e17
         let Some((now, event)) = self.queue.pop() else {
             self.close_bucket(self.now_ns());
             self.stop = Some(if self.finished_at_ns.is_some() { StopReason::JobFinished } else { StopReason::Stalled });

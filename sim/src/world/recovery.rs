@@ -3,6 +3,7 @@
 //! [`crate::job::JobMaster`]'s decision).
 
 use super::*;
+use engine::ms_to_ns;
 
 impl World {
     /// Schedule fault `index`'s start and end at the times it names (a timed crash, a window).
@@ -131,9 +132,9 @@ impl World {
     /// Heartbeats go out every interval; a failure is noticed `timeout` after the last one.
     pub(super) fn detection_time(&self, now: TimeNs) -> TimeNs {
         let fd = self.scenario.failure_detection;
-        let interval = fd.heartbeat_interval_ms * 1_000_000;
+        let interval = ms_to_ns(fd.heartbeat_interval_ms);
         let last_heartbeat = now - now % interval;
-        (last_heartbeat + fd.heartbeat_timeout_ms * 1_000_000).max(now + 1)
+        (last_heartbeat + ms_to_ns(fd.heartbeat_timeout_ms)).max(now + 1)
     }
 
     /// Kill a node: its tasks lose all state and buffers at once.
