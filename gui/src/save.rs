@@ -80,9 +80,10 @@ fn csv_field(text: &str) -> String {
     }
 }
 
-/// The columns of the CSV export (the JSON export's fields too).
+/// The columns of the CSV export (the JSON export, `sim::report::row_json`, has these and
+/// `emit_time_ms`). `emit_time_ns` is when the row became visible to readers.
 pub const COLUMNS: [&str; 8] =
-    ["sink", "key", "window_start_ms", "window_end_ms", "timestamp_ms", "value", "firing", "visible_ns"];
+    ["sink", "key", "window_start_ms", "window_end_ms", "timestamp_ms", "value", "firing", "emit_time_ns"];
 
 /// One output row, in [`COLUMNS`] order.
 fn fields(scenario: &Scenario, row: &StoredRow) -> [String; 8] {
@@ -113,21 +114,7 @@ pub fn sink_csv(scenario: &Scenario, rows: &[&StoredRow]) -> String {
 
 /// The visible sink output as a JSON array of objects (numbers as numbers, absent windows null).
 pub fn sink_json(scenario: &Scenario, rows: &[&StoredRow]) -> String {
-    let values: Vec<serde_json::Value> = rows
-        .iter()
-        .map(|row| {
-            serde_json::json!({
-                "sink": scenario.plan.operators.get(row.sink).map(|o| o.name.clone()),
-                "key": scenario.key_name(row.row.key),
-                "window_start_ms": row.row.window.map(|w| w.start_ms),
-                "window_end_ms": row.row.window.map(|w| w.end_ms),
-                "timestamp_ms": row.row.timestamp_ms,
-                "value": row.row.value,
-                "firing": row.row.firing.label(),
-                "visible_ns": row.visible_ns.unwrap_or(row.written_ns),
-            })
-        })
-        .collect();
+    let values: Vec<serde_json::Value> = rows.iter().map(|row| sim::report::row_json(scenario, row)).collect();
     serde_json::to_string_pretty(&values).unwrap_or_else(|_| "[]".to_string())
 }
 
@@ -205,7 +192,7 @@ mod tests {
         let rows = fork.final_world.sink_store.visible();
         let csv = sink_csv(&fork.scenario, &rows);
         assert_eq!(csv.lines().count(), rows.len() + 1);
-        assert!(csv.starts_with("sink,key,window_start_ms,window_end_ms,timestamp_ms,value,firing,visible_ns\n"));
+        assert!(csv.starts_with("sink,key,window_start_ms,window_end_ms,timestamp_ms,value,firing,emit_time_ns\n"));
         let json: serde_json::Value = serde_json::from_str(&sink_json(&fork.scenario, &rows)).expect("valid JSON");
         assert_eq!(json.as_array().map(Vec::len), Some(rows.len()));
     }

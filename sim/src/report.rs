@@ -156,23 +156,9 @@ pub fn rows_text(result: &RunResult) -> String {
     out
 }
 
-/// One sink row of a Storm run as a JSON object (as [`row_json`], without `emit_time_ns`).
-pub fn storm_row_json(scenario: &crate::Scenario, row: &StoredRow) -> serde_json::Value {
-    json!({
-        "sink": scenario.plan.operators[row.sink].name,
-        "key": scenario.key_name(row.row.key),
-        "window_start_ms": row.row.window.map(|w| w.start_ms),
-        "window_end_ms": row.row.window.map(|w| w.end_ms),
-        "timestamp_ms": row.row.timestamp_ms,
-        "value": row.row.value,
-        "firing": row.row.firing.label(),
-        "emit_time_ms": row.visible_ns.unwrap_or(row.written_ns) / 1_000_000,
-    })
-}
-
-/// One sink row as a JSON object.
-pub fn row_json(result: &RunResult, row: &StoredRow) -> serde_json::Value {
-    let scenario = &result.world.scenario;
+/// One sink row as a JSON object: the one shape of a row in every JSON output (`run --json`,
+/// the workbench's export), whatever model produced it.
+pub fn row_json(scenario: &crate::Scenario, row: &StoredRow) -> serde_json::Value {
     let visible_ns = row.visible_ns.unwrap_or(row.written_ns);
     json!({
         "sink": scenario.plan.operators[row.sink].name,

@@ -123,7 +123,11 @@ impl FaultToleranceModel for FlinkBarriers {
             notes: crate::run::faults_not_injected(world),
             oracle_line: format!("oracle vs the fault-free reference: {}", judgement.describe(scenario.guarantee)),
             rows_text: report::rows_text(&result),
-            rows_json: result.visible_rows().into_iter().map(|row| report::row_json(&result, row)).collect(),
+            rows_json: result
+                .visible_rows()
+                .into_iter()
+                .map(|row| report::row_json(&result.world.scenario, row))
+                .collect(),
             trace_hash: result.trace_hash(),
             violations: world
                 .violations
@@ -203,7 +207,7 @@ impl FaultToleranceModel for StormAcking {
                 judgement.describe(scenario.guarantee)
             ),
             rows_text: report::storm_rows_text(&result),
-            rows_json: result.visible_rows().into_iter().map(|row| report::storm_row_json(scenario, row)).collect(),
+            rows_json: result.visible_rows().into_iter().map(|row| report::row_json(scenario, row)).collect(),
             trace_hash: result.trace_hash(),
             violations: Vec::new(),
             judgement,

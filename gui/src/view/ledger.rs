@@ -85,6 +85,28 @@ impl LedgerRow {
             _ => self.value.to_string(),
         }
     }
+    /// A provenance chain's last step: the row as it reached the sink (written by `writer` at
+    /// `written_ns`), or the ghost of a row that never did. Every model's chain ends this way.
+    pub(crate) fn emission_step(&self, writer: &str, written_ns: TimeNs, t: &dyn Fn(TimeNs) -> String) -> Step {
+        match self.run_row {
+            Some(_) => Step {
+                title: if self.repeats.is_some() { "Second emission".into() } else { "This row".into() },
+                caption: format!(
+                    "written by {writer} at {} (attempt {}), visible at {}",
+                    t(written_ns),
+                    self.attempt_text(),
+                    t(self.visible_ns)
+                ),
+                time_ns: Some(self.visible_ns),
+            },
+            None => Step {
+                title: "Never shown".into(),
+                caption: format!("without faults this row was visible at {}; here it never was", t(self.visible_ns)),
+                time_ns: None,
+            },
+        }
+    }
+
     pub fn attempt_text(&self) -> String {
         self.attempt.map_or_else(|| "—".to_string(), |a| a.to_string())
     }
@@ -509,24 +531,7 @@ impl Provenance {
             steps.push(Step { title: "Replay".into(), caption, time_ns: again.iter().map(|a| a.1).min() });
         }
         // 6. This row.
-        steps.push(match l.run_row {
-            Some(_) => Step {
-                title: if l.repeats.is_some() { "Second emission".into() } else { "This row".into() },
-                caption: format!(
-                    "written by {} at {} (attempt {}), visible at {}",
-                    subtask(row.subtask as u32),
-                    t(row.written_ns),
-                    l.attempt_text(),
-                    t(l.visible_ns)
-                ),
-                time_ns: Some(l.visible_ns),
-            },
-            None => Step {
-                title: "Never shown".into(),
-                caption: format!("without faults this row was visible at {}; here it never was", t(l.visible_ns)),
-                time_ns: None,
-            },
-        });
+        steps.push(l.emission_step(&subtask(row.subtask as u32), row.written_ns, &t));
         let why = why(scenario, l.status, restart_ns.is_some(), !over.is_empty());
         let headline = format!("{} · key {} · window {} · value {}", l.status.label(), l.key, l.window, l.value_text());
         Some(Provenance { headline, steps, why })

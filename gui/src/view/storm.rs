@@ -601,24 +601,7 @@ impl StormSession {
                 time_ns: Some(first.visible_ns),
             });
         }
-        steps.push(match l.run_row {
-            Some(_) => Step {
-                title: if l.repeats.is_some() { "Second emission".into() } else { "This row".into() },
-                caption: format!(
-                    "written by {} at {} (attempt {}), visible at {}",
-                    self.executor(row.subtask as u32),
-                    t(row.written_ns),
-                    l.attempt_text(),
-                    t(l.visible_ns)
-                ),
-                time_ns: Some(l.visible_ns),
-            },
-            None => Step {
-                title: "Never shown".into(),
-                caption: format!("without faults this row was visible at {}; here it never was", t(l.visible_ns)),
-                time_ns: None,
-            },
-        });
+        steps.push(l.emission_step(&self.executor(row.subtask as u32), row.written_ns, &t));
         let acking = self.run.world.config.ackers > 0;
         let why = storm_why(l.status, self.trident_batch_ns().is_some(), acking, &causes, !over.is_empty());
         let headline = format!("{} · key {} · window {} · value {}", l.status.label(), l.key, l.window, l.value_text());
