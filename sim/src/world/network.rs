@@ -26,13 +26,15 @@ use crate::credit::Credits;
 /// at about 32 serialised bytes per element.
 pub const BUFFER_ELEMENTS: usize = 1024;
 
-/// One buffer (or one event) on the wire.
-#[derive(Clone, Debug)]
+/// One buffer (or one event) on the wire; its messages are the next `len` of its channel's
+/// `messages` ring (no storage of its own).
+#[derive(Clone, Copy, Debug)]
 struct Packet {
     arrival_ns: TimeNs,
     /// The sender's job attempt when it sent it.
     attempt: u32,
-    messages: Vec<Message>,
+    /// Messages it carries.
+    len: u32,
     /// A data buffer (takes a credit), not an event.
     data: bool,
 }
@@ -45,8 +47,12 @@ struct ChannelState {
     in_flight: VecDeque<Packet>,
     /// Bumped when the channel is reset: a queued `Deliver` of an older generation is void.
     generation: u32,
-    /// Sender side: the buffer being filled (Flink's `BufferBuilder`).
-    filling: Vec<Message>,
+    /// The messages of the buffers on the wire (in order, `in_flight`'s lengths split them),
+    /// then those of the buffer being filled: one ring per channel, its storage reused.
+    messages: VecDeque<Message>,
+    /// Sender side: how many of `messages`, at the back, are the buffer being filled (Flink's
+    /// `BufferBuilder`).
+    filling: usize,
     /// On its sender's list of channels with a buffer to flush.
     listed: bool,
     /// Receiver side: per buffer taken into the input gate, the elements not yet processed
@@ -111,13 +117,21 @@ impl Network {
     /// sender's attempt and their messages: what the workbench draws in flight.
     pub fn in_flight(&self) -> impl Iterator<Item = (usize, TimeNs, u32, &Message)> + '_ {
         self.channels.iter().enumerate().flat_map(|(c, state)| {
-            state.in_flight.iter().flat_map(move |p| p.messages.iter().map(move |m| (c, p.arrival_ns, p.attempt, m)))
+            state
+                .in_flight
+                .iter()
+                .scan(0usize, |start, p| {
+                    let range = *start..*start + p.len as usize;
+                    *start = range.end;
+                    Some((range, p))
+                })
+                .flat_map(move |(range, p)| state.messages.range(range).map(move |m| (c, p.arrival_ns, p.attempt, m)))
         })
     }
 
     /// Elements waiting in `channel`'s buffer being filled at its sender.
     pub fn buffered(&self, channel: usize) -> usize {
-        self.channels[channel].filling.len()
+        self.channels[channel].filling
     }
 
     /// The receiver's buffers are gone (its process died): their credit goes back to the sender.
@@ -128,15 +142,19 @@ impl Network {
 
     /// The sender's process died: the buffer it was filling is gone.
     pub fn drop_filling(&mut self, channel: usize) {
-        self.channels[channel].filling.clear();
+        let state = &mut self.channels[channel];
+        let kept = state.messages.len() - state.filling;
+        state.messages.truncate(kept);
+        state.filling = 0;
     }
 
     /// A (re)deployed sender's flusher starts idle.
     pub fn reset_sender(&mut self, sender: SubtaskId) {
         self.flush_at[sender] = None;
-        for c in std::mem::take(&mut self.to_flush[sender]) {
+        for &c in &self.to_flush[sender] {
             self.channels[c as usize].listed = false;
         }
+        self.to_flush[sender].clear();
     }
 
     /// A fresh channel for a (re)deployed receiver: nothing in flight (a queued `Deliver` is
@@ -145,7 +163,9 @@ impl Network {
         let state = &mut self.channels[channel];
         let generation = state.generation.wrapping_add(1);
         let listed = state.listed;
-        *state = ChannelState { generation, listed, ..ChannelState::default() };
+        let mut messages = std::mem::take(&mut state.messages);
+        messages.clear();
+        *state = ChannelState { generation, listed, messages, ..ChannelState::default() };
         self.credits.clear(channel);
     }
 
@@ -235,13 +255,15 @@ impl World {
         }
         if !is_element(&message) {
             self.flush_channel(from, channel, now);
-            self.transmit(from, channel, vec![message], false, now);
+            self.network.channels[channel].messages.push_back(message);
+            self.transmit(from, channel, 1, false, now);
             return;
         }
         let network = &mut self.network;
         let state = &mut network.channels[channel];
-        state.filling.push(message);
-        if network.timeout_ns == 0 || state.filling.len() >= BUFFER_ELEMENTS {
+        state.messages.push_back(message);
+        state.filling += 1;
+        if network.timeout_ns == 0 || state.filling >= BUFFER_ELEMENTS {
             self.flush_channel(from, channel, now);
             return;
         }
@@ -265,30 +287,38 @@ impl World {
             return;
         }
         self.network.flush_at[from] = None;
-        for c in std::mem::take(&mut self.network.to_flush[from]) {
+        // Keep the list's storage: take it out for the round, put it back empty.
+        let mut round = std::mem::take(&mut self.network.to_flush[from]);
+        for &c in &round {
             self.network.channels[c as usize].listed = false;
             self.flush_channel(from, c as usize, now);
+        }
+        round.clear();
+        if self.network.to_flush[from].is_empty() {
+            self.network.to_flush[from] = round;
         }
     }
 
     /// Send `channel`'s buffer being filled, if it holds anything.
     fn flush_channel(&mut self, from: SubtaskId, channel: usize, now: TimeNs) {
-        if self.network.channels[channel].filling.is_empty() {
+        let len = std::mem::take(&mut self.network.channels[channel].filling);
+        if len == 0 {
             return;
         }
-        let messages = std::mem::take(&mut self.network.channels[channel].filling);
-        self.transmit(from, channel, messages, true, now);
+        self.transmit(from, channel, len, true, now);
     }
 
-    /// Put a buffer (or an event) on the wire of `channel`; it arrives after the one before it.
-    fn transmit(&mut self, from: SubtaskId, channel: usize, messages: Vec<Message>, data: bool, now: TimeNs) {
+    /// Put a buffer (or an event) on the wire of `channel`: its `len` messages, the last pushed
+    /// onto the channel's ring; it arrives after the one before it.
+    fn transmit(&mut self, from: SubtaskId, channel: usize, len: usize, data: bool, now: TimeNs) {
         let to = self.scenario.plan.channels[channel].to;
         let arrival = self.transit_arrival(self.tasks[from].node, self.tasks[to].node, now);
         let attempt = self.tasks[from].attempt;
         let state = &mut self.network.channels[channel];
         let arrival_ns = arrival.max(state.last_arrival_ns);
         state.last_arrival_ns = arrival_ns;
-        for message in &messages {
+        let start = state.messages.len() - len;
+        for message in self.network.channels[channel].messages.range(start..) {
             let payload = match message {
                 Message::Record(r) => Payload::SendRecord { arrival_ns, value: r.value },
                 Message::Watermark(w) => Payload::SendWatermark { arrival_ns, watermark_ms: *w },
@@ -300,7 +330,7 @@ impl World {
         }
         let state = &mut self.network.channels[channel];
         let head = state.in_flight.is_empty();
-        state.in_flight.push_back(Packet { arrival_ns, attempt, messages, data });
+        state.in_flight.push_back(Packet { arrival_ns, attempt, len: len as u32, data });
         let generation = state.generation;
         if data {
             self.network.credits.add(channel, 1);
@@ -323,6 +353,10 @@ impl World {
         }
         let info = self.scenario.plan.channels[channel];
         let to = info.to;
+        if packet.attempt != self.tasks[to].attempt || !self.tasks[to].alive {
+            // Its messages are gone.
+            self.network.channels[channel].messages.drain(..packet.len as usize);
+        }
         if packet.attempt != self.tasks[to].attempt {
             return None;
         }
@@ -334,11 +368,13 @@ impl World {
             return None;
         }
         if packet.data {
-            let elements = packet.messages.len() as u32;
-            self.network.channels[channel].unread.push_back(elements);
+            self.network.channels[channel].unread.push_back(packet.len);
         }
         let mut barrier = false;
-        for message in packet.messages {
+        for _ in 0..packet.len {
+            let Some(message) = self.network.channels[channel].messages.pop_front() else {
+                break;
+            };
             if let Message::Barrier(b) = &message {
                 barrier = true;
                 let task = &mut self.tasks[to];
