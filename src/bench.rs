@@ -233,50 +233,94 @@ pub fn targets(seconds: u64) -> String {
     out
 }
 
-/// The checkpoint-overhead scenario: a saturated keyed count (input faster than the windows can
-/// go), so that virtual throughput is the job's capacity. `checkpoints` is the RON value.
-fn overhead_scenario(checkpoints: &str) -> String {
-    format!(
-        r#"Scenario(
-    name: "benchmark: checkpoint overhead",
-    duration_ms: 2_000,
-    cluster: (task_managers: 2, slots_per_task_manager: 4),
-    source: Generator((partitions: 4, rate_per_s: 150_000, keys: 20_000, value: Constant(1))),
+/// A saturated keyed count (input faster than the window can go), so that virtual throughput is
+/// the job's capacity; the checkpoint benchmarks vary its size and its `checkpoints` (a RON value).
+/// Its channels hold 2 buffers, as Flink's 2 exclusive buffers per channel: with the default's
+/// deep channels (1 000 buffers) a saturated job's barriers wait behind up to a million queued
+/// records, so few checkpoints complete and checkpointing looks nearly free.
+struct SaturatedCount {
+    name: &'static str,
+    duration_ms: u64,
+    task_managers: u32,
+    slots_per_task_manager: u32,
+    parallelism: u32,
+    rate_per_s: u64,
+    keys: u64,
+    window_size_ms: u64,
+    source_cost_us: u64,
+    window_cost_us: u64,
+}
+
+impl SaturatedCount {
+    fn text(&self, checkpoints: &str) -> String {
+        let SaturatedCount {
+            name,
+            duration_ms,
+            task_managers,
+            slots_per_task_manager,
+            parallelism: p,
+            rate_per_s,
+            keys,
+            window_size_ms,
+            source_cost_us,
+            window_cost_us,
+        } = self;
+        format!(
+            r#"Scenario(
+    name: "{name}",
+    duration_ms: {duration_ms},
+    cluster: (task_managers: {task_managers}, slots_per_task_manager: {slots_per_task_manager}),
+    network: (channel_capacity: 2),
+    source: Generator((partitions: {p}, rate_per_s: {rate_per_s}, keys: {keys}, value: Constant(1))),
     watermarks: BoundedOutOfOrderness(bound_ms: 100, emit: Periodic(interval_ms: 200)),
     pipeline: [
-        Source(name: "source", parallelism: 4, cost_us: 2),
+        Source(name: "source", parallelism: {p}, cost_us: {source_cost_us}),
         KeyBy(Key),
-        Window(name: "window", kind: Tumbling(size_ms: 10_000), aggregate: Count, parallelism: 4, cost_us: 30),
+        Window(name: "window", kind: Tumbling(size_ms: {window_size_ms}), aggregate: Count, parallelism: {p}, cost_us: {window_cost_us}),
         Sink(name: "sink", parallelism: 1, cost_us: 1),
     ],
     checkpoints: {checkpoints},
     track_lineage: false,
 )"#
-    )
+        )
+    }
+}
+
+/// The checkpoint-overhead scenario: small state (20 000 keys) on 2 task managers × 4 slots.
+fn overhead_scenario(checkpoints: &str) -> String {
+    SaturatedCount {
+        name: "benchmark: checkpoint overhead",
+        duration_ms: 2_000,
+        task_managers: 2,
+        slots_per_task_manager: 4,
+        parallelism: 4,
+        rate_per_s: 150_000,
+        keys: 20_000,
+        window_size_ms: 10_000,
+        source_cost_us: 2,
+        window_cost_us: 30,
+    }
+    .text(checkpoints)
 }
 
 /// The checkpoint cost model's calibration workload (book: "The checkpoint cost model"): a keyed
 /// count at parallelism 1 over 100 000 keys on one task manager with 2 slots (= 2 cores),
-/// saturated, so that its virtual throughput is the job's capacity. As measured on real Flink
-/// (issue 11): checkpoints every 200 ms cost it about 30 % of its throughput.
+/// saturated. As measured on real Flink (issue 11): checkpoints every 200 ms cost it about 30 %
+/// of its throughput.
 pub fn calibration_scenario(checkpoints: &str) -> String {
-    format!(
-        r#"Scenario(
-    name: "benchmark: checkpoint cost calibration",
-    duration_ms: 3_000,
-    cluster: (task_managers: 1, slots_per_task_manager: 2),
-    source: Generator((partitions: 1, rate_per_s: 400_000, keys: 100_000, value: Constant(1))),
-    watermarks: BoundedOutOfOrderness(bound_ms: 100, emit: Periodic(interval_ms: 200)),
-    pipeline: [
-        Source(name: "source", parallelism: 1, cost_us: 1),
-        KeyBy(Key),
-        Window(name: "window", kind: Tumbling(size_ms: 60_000), aggregate: Count, parallelism: 1, cost_us: 5),
-        Sink(name: "sink", parallelism: 1, cost_us: 1),
-    ],
-    checkpoints: {checkpoints},
-    track_lineage: false,
-)"#
-    )
+    SaturatedCount {
+        name: "benchmark: checkpoint cost calibration",
+        duration_ms: 3_000,
+        task_managers: 1,
+        slots_per_task_manager: 2,
+        parallelism: 1,
+        rate_per_s: 400_000,
+        keys: 100_000,
+        window_size_ms: 60_000,
+        source_cost_us: 1,
+        window_cost_us: 5,
+    }
+    .text(checkpoints)
 }
 
 /// Virtual throughput (source records per virtual second until the last task finished) for one
