@@ -657,19 +657,24 @@ fn a_guided_tour_plays_on_a_fork() {
     h.run_steps(2);
     assert_eq!(h.state().time.cursor_ns, placed[0].at_ns);
     for (k, stop) in placed.iter().enumerate().skip(1) {
-        h.get_by_label("Next stop").click();
-        h.run_steps(1);
-        // Bounded: a stop is a few virtual seconds away at the suggested speed.
-        for _ in 0..2_000 {
-            if !h.state().time.playing {
-                break;
-            }
-            h.run_steps(1);
-        }
+        play_to_next_stop(&mut h);
         assert_eq!(h.state().tour.as_ref().map(|t| t.shown), Some(k), "stop {k}");
         assert_eq!(h.state().time.cursor_ns, stop.at_ns, "playback paused at stop {k} of the fork");
     }
     assert!(h.state().tour.as_ref().unwrap().finished);
+}
+
+/// Press "Next stop" and let playback run until it pauses there. Bounded: a stop is a few
+/// virtual seconds away at the suggested speed.
+fn play_to_next_stop(h: &mut Harness<'static, App>) {
+    h.get_by_label("Next stop").click();
+    h.run_steps(1);
+    for _ in 0..2_000 {
+        if !h.state().time.playing {
+            break;
+        }
+        h.run_steps(1);
+    }
 }
 
 /// An app that records in slices of a few thousand events per frame (as the web build would),
@@ -959,15 +964,7 @@ fn a_guided_tour_plays_to_the_end() {
     let clicks0 = h.state().session.as_ref().unwrap().scenario.plan.subtasks.iter().position(|s| s.name == "clicks[0]");
     assert_eq!(h.state().selected, clicks0, "the stop's highlight is selected");
     for (k, stop) in stops.iter().enumerate().skip(1) {
-        h.get_by_label("Next stop").click();
-        h.run_steps(1);
-        // Bounded: a stop is a few virtual seconds away at the suggested speed.
-        for _ in 0..2_000 {
-            if !h.state().time.playing {
-                break;
-            }
-            h.run_steps(1);
-        }
+        play_to_next_stop(&mut h);
         let app = h.state();
         assert_eq!(app.tour.as_ref().map(|t| t.shown), Some(k), "stop {k}");
         assert_eq!(app.time.cursor_ns, placed[k].at_ns, "playback paused at stop {k}");
