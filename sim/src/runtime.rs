@@ -88,7 +88,7 @@ pub struct RunReport {
     pub summary: String,
     /// Lines between the summary and the verdict (faults never injected, ...).
     pub notes: Vec<String>,
-    /// "oracle vs ...: <verdict>".
+    /// `"oracle vs ...: <verdict>"`.
     pub oracle_line: String,
     /// The visible sink rows as a table, and one JSON object per row.
     pub rows_text: String,
