@@ -213,6 +213,10 @@ enum Command {
         /// Which benchmark to run.
         #[arg(long, value_enum, default_value_t = BenchKind::All)]
         only: BenchKind,
+        /// An older `streamlab` binary to measure beside this one (`--only seeds`: rounds
+        /// taking turns, best of each, and the ratio).
+        #[arg(long)]
+        baseline: Option<PathBuf>,
     },
     /// The book's exercises, graded by running their scenarios: `list`, `show ID`,
     /// `check ID ANSWER` (exit 0 right, 1 wrong), `solve ID`.
@@ -268,24 +272,7 @@ fn main() -> ExitCode {
             Err(Usage(format!("--seconds {seconds}: the benchmark runs 1 ..= {MAX_BENCH_SECONDS} virtual seconds"))
                 .into())
         }
-        Some(Command::Bench { seconds, only }) => {
-            if matches!(only, BenchKind::All | BenchKind::Events) {
-                out!("{}", bench::run(seconds));
-            }
-            if matches!(only, BenchKind::All | BenchKind::Parallelism) {
-                out!("{}", bench::parallelism(seconds.min(10)));
-            }
-            if matches!(only, BenchKind::All | BenchKind::Checkpoints) {
-                out!("{}", bench::checkpoint_overhead());
-            }
-            if matches!(only, BenchKind::All | BenchKind::Seeds) {
-                out!("{}", bench::seeds_per_minute(200));
-            }
-            if matches!(only, BenchKind::All | BenchKind::Targets) {
-                out!("{}", bench::targets(seconds.min(10)));
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Some(Command::Bench { seconds, only, baseline }) => bench(seconds, only, baseline.as_deref()),
     };
     match result {
         Ok(code) => code,
@@ -300,6 +287,26 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// `streamlab bench`: the benchmarks `only` names (all by default).
+fn bench(seconds: u64, only: BenchKind, baseline: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    if matches!(only, BenchKind::All | BenchKind::Events) {
+        out!("{}", bench::run(seconds));
+    }
+    if matches!(only, BenchKind::All | BenchKind::Parallelism) {
+        out!("{}", bench::parallelism(seconds.min(10)));
+    }
+    if matches!(only, BenchKind::All | BenchKind::Checkpoints) {
+        out!("{}", bench::checkpoint_overhead());
+    }
+    if matches!(only, BenchKind::All | BenchKind::Seeds) {
+        out!("{}", bench::seeds_per_minute(bench::SWEEP_SEEDS, baseline)?);
+    }
+    if matches!(only, BenchKind::All | BenchKind::Targets) {
+        out!("{}", bench::targets(seconds.min(10)));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The exit code of one run held to its promise: 4 for a broken invariant, 3 for a job that did

@@ -304,3 +304,46 @@ fn operator_counts_add_up_over_job_attempts() {
     let summary = sim::report::summary(&run);
     assert!(summary.contains("per job attempt"), "{summary}");
 }
+
+/// `compare`'s checkpoint figures (durations from trigger to completion, checkpoints aligned and
+/// timed out to unaligned) are the trace's own: recomputed here from the checkpoint events of a
+/// recorded run of the same variant (same trace hash), on the scenario that shows both kinds.
+#[test]
+fn compare_checkpoint_figures_are_the_traces_checkpoint_events() {
+    use sim::recording::Payload;
+    use std::collections::{BTreeMap, BTreeSet};
+    let scenario = load("aligned-timeout-under-backpressure.ron");
+    let seed = scenario.seed.unwrap_or(sim::run::DEFAULT_SEED);
+    let report = compare(&scenario, seed)
+        .into_iter()
+        .find(|r| r.guarantee == Guarantee::ExactlyOnce && r.sink == SinkKind::TwoPhaseCommit)
+        .expect("the scenario's own variant is compared");
+    let recorded = sim::run_scenario(scenario.clone(), seed, sim::RunOptions::default());
+    assert_eq!(report.trace_hash, recorded.trace_hash(), "the same run as compare's row");
+    let plan = &scenario.plan;
+    let (mut triggered, mut durations) = (BTreeMap::new(), Vec::new());
+    let (mut snapshotted, mut timed_out) = (BTreeSet::new(), BTreeSet::new());
+    for e in recorded.world.recorder.events() {
+        match e.payload() {
+            Payload::CheckpointTriggered { checkpoint } => {
+                triggered.insert(checkpoint, e.time_ns);
+            }
+            Payload::CheckpointCompleted { checkpoint } => durations.push(e.time_ns - triggered[&checkpoint]),
+            Payload::Snapshot { checkpoint, .. } if !plan.subtasks[e.subtask() as usize].inputs.is_empty() => {
+                snapshotted.insert(checkpoint);
+            }
+            Payload::AlignmentTimedOut { checkpoint } => {
+                timed_out.insert(checkpoint);
+            }
+            _ => {}
+        }
+    }
+    durations.sort_unstable();
+    let f = report.checkpoint_figures;
+    assert!(durations.len() >= 5 && !timed_out.is_empty(), "{durations:?} {timed_out:?}: both kinds shown");
+    assert_eq!(f.checkpoint_duration_p50_ns, durations[durations.len().div_ceil(2) - 1]);
+    assert_eq!(f.checkpoint_duration_max_ns, *durations.last().unwrap());
+    assert_eq!(f.checkpoints_timed_out, timed_out.len());
+    assert_eq!(f.checkpoints_aligned, snapshotted.difference(&timed_out).count());
+    assert!(f.checkpoints_aligned > 0);
+}

@@ -348,17 +348,54 @@ fn same_rows(reference: &[&StoredRow], run: &[&StoredRow]) -> bool {
     if reference.len() != run.len() {
         return false;
     }
-    let content = |r: &&StoredRow| {
-        let mut lineage = r.row.lineage.clone();
-        lineage.sort_unstable();
-        (RowId::of(r), r.row.value, lineage)
-    };
     let late = |rows: &[&StoredRow]| rows.iter().any(|r| r.row.firing == Firing::Late);
     if late(reference) || late(run) {
-        return reference.iter().map(content).eq(run.iter().map(content));
+        return reference.iter().zip(run).all(|(a, b)| same_row(a, b));
     }
+    // Paired in (identity, value) order: rows of one identity and value whose lineages differ
+    // only in order pair up unless two such rows tie; then the sorted contents decide.
+    let (a, b) = (by_identity(reference), by_identity(run));
+    let paired = a.iter().zip(&b).all(|(x, y)| x.0 == y.0 && x.1 == y.1 && same_records(x.2, y.2));
+    paired || same_contents(reference, run)
+}
+
+/// Rows as (identity, value, lineage as stored), sorted.
+fn by_identity<'a>(rows: &[&'a StoredRow]) -> Vec<(RowId, i64, &'a [SourceRef])> {
+    let mut c: Vec<(RowId, i64, &[SourceRef])> =
+        rows.iter().map(|r| (RowId::of(r), r.row.value, &r.row.lineage[..])).collect();
+    c.sort_unstable();
+    c
+}
+
+/// Identity, value and records (as a multiset) of two rows.
+fn same_row(a: &StoredRow, b: &StoredRow) -> bool {
+    RowId::of(a) == RowId::of(b) && a.row.value == b.row.value && same_records(&a.row.lineage, &b.row.lineage)
+}
+
+/// The same records, as multisets; sorted copies only when the order differs.
+fn same_records(a: &[SourceRef], b: &[SourceRef]) -> bool {
+    if a == b {
+        return true;
+    }
+    let sorted = |l: &[SourceRef]| {
+        let mut l = l.to_vec();
+        l.sort_unstable();
+        l
+    };
+    a.len() == b.len() && sorted(a) == sorted(b)
+}
+
+/// The same multiset of rows (identity, value, lineage as a multiset).
+fn same_contents(reference: &[&StoredRow], run: &[&StoredRow]) -> bool {
     let sorted = |rows: &[&StoredRow]| {
-        let mut c: Vec<_> = rows.iter().map(content).collect();
+        let mut c: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                let mut lineage = r.row.lineage.clone();
+                lineage.sort_unstable();
+                (RowId::of(r), r.row.value, lineage)
+            })
+            .collect();
         c.sort_unstable();
         c
     };

@@ -7,7 +7,7 @@ use engine::checkpoint::{CheckpointMode, SnapshotAlignment};
 use serde_json::json;
 
 use crate::external::StoredRow;
-use crate::recording::CheckpointOutcome;
+use crate::recording::{CheckpointFigures, CheckpointOutcome};
 use crate::run::RunResult;
 use crate::world::StopReason;
 
@@ -183,13 +183,15 @@ pub fn compare_table(reports: &[crate::run::VariantReport]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<8} {:<14} {:<17} {:>16} {:>26} {:>12} {:>22} {:>22} {:>8} {:>12} {:>24}  {:<18} verdict",
+        "{:<8} {:<14} {:<17} {:>16} {:>26} {:>12} {:>20} {:>16} {:>22} {:>22} {:>8} {:>12} {:>24}  {:<18} verdict",
         "runtime",
         "guarantee",
         "sink",
         "records lost/dup",
         "rows missing/dup/wrong/unexp",
         "checkpoints",
+        "ckpt p50/max ms",
+        "aligned/timed out",
         "alignment p50/max ms",
         "latency p50/p99 ms",
         "restarts",
@@ -199,11 +201,14 @@ pub fn compare_table(reports: &[crate::run::VariantReport]) -> String {
     );
     for r in reports {
         let o = &r.outcome;
-        let (runtime, guarantee, checkpoints, alignment) = match r.storm {
+        let f = &r.checkpoint_figures;
+        let (runtime, guarantee, checkpoints, durations, aligned, alignment) = match r.storm {
             None => (
                 "flink",
                 r.guarantee.label().to_string(),
                 format!("{} ok {} ab", r.checkpoints_completed, r.checkpoints_aborted),
+                format!("{} / {}", ms3(f.checkpoint_duration_p50_ns), ms3(f.checkpoint_duration_max_ns)),
+                format!("{} / {}", f.checkpoints_aligned, f.checkpoints_timed_out),
                 format!("{} / {}", ms3(r.alignment_p50_ns), ms3(r.alignment_max_ns)),
             ),
             Some(_) => {
@@ -212,7 +217,8 @@ pub fn compare_table(reports: &[crate::run::VariantReport]) -> String {
                     crate::scenario::Guarantee::AtLeastOnce => "acking",
                     crate::scenario::Guarantee::ExactlyOnce => "trident",
                 };
-                ("storm", format!("{g} ({})", short(r.guarantee)), "-".to_string(), "-".to_string())
+                let none = || "-".to_string();
+                ("storm", format!("{g} ({})", short(r.guarantee)), none(), none(), none(), none())
             }
         };
         let acks = match r.storm {
@@ -221,7 +227,7 @@ pub fn compare_table(reports: &[crate::run::VariantReport]) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<8} {:<14} {:<17} {:>16} {:>26} {:>12} {:>22} {:>22} {:>8} {:>12} {:>24}  {:<18} {}",
+            "{:<8} {:<14} {:<17} {:>16} {:>26} {:>12} {:>20} {:>16} {:>22} {:>22} {:>8} {:>12} {:>24}  {:<18} {}",
             runtime,
             guarantee,
             r.sink.label(),
@@ -234,6 +240,8 @@ pub fn compare_table(reports: &[crate::run::VariantReport]) -> String {
                 o.unexpected_rows.len()
             ),
             checkpoints,
+            durations,
+            aligned,
             alignment,
             format!("{} / {}", ms3(r.latency_p50_ns), ms3(r.latency_p99_ns)),
             r.restarts,
@@ -403,25 +411,29 @@ pub fn checkpoints_table(result: &RunResult) -> String {
         if unaligned {
             // Rewrite the line's end: the alignment column follows.
             out.pop();
-            let aligning: Vec<_> = c
-                .subtasks
-                .iter()
-                .filter(|s| plan.subtasks.get(s.subtask).is_some_and(|p| !p.inputs.is_empty()))
-                .collect();
-            let timed_out = aligning.iter().filter(|s| s.alignment == SnapshotAlignment::TimedOut).count();
-            let label = if timed_out > 0 {
-                format!("{} ({timed_out} of {})", SnapshotAlignment::TimedOut.label(), aligning.len())
-            } else if aligning.iter().any(|s| s.alignment == SnapshotAlignment::Aligned) {
-                SnapshotAlignment::Aligned.label().to_string()
-            } else if aligning.is_empty() {
-                "-".to_string()
-            } else {
-                SnapshotAlignment::Unaligned.label().to_string()
+            let label = match c.alignment(plan) {
+                None => "-".to_string(),
+                Some(a) if a.how == SnapshotAlignment::TimedOut => {
+                    format!("{} ({} of {})", a.how.label(), a.timed_out, a.snapshots)
+                }
+                Some(a) => a.how.label().to_string(),
             };
             let _ = writeln!(out, "  {label}");
         }
     }
+    let _ = writeln!(out, "{}", checkpoint_figures_text(&CheckpointFigures::of(&world.checkpoints, plan)));
     out
+}
+
+/// A run's [`CheckpointFigures`] in one line, under `replay`'s checkpoint table.
+fn checkpoint_figures_text(f: &CheckpointFigures) -> String {
+    format!(
+        "completed checkpoints: duration p50 {} ms, max {} ms (trigger -> complete); checkpoints aligned {}, timed out to unaligned {}",
+        ms3(f.checkpoint_duration_p50_ns),
+        ms3(f.checkpoint_duration_max_ns),
+        f.checkpoints_aligned,
+        f.checkpoints_timed_out
+    )
 }
 
 /// The first lines of every run's summary: where it stopped, how much it did, its trace hash.

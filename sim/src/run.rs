@@ -7,8 +7,9 @@ use engine::sink::SinkKind;
 
 use crate::external::RowState;
 use crate::faults::{Fault, Trigger};
+use crate::kernel::TimeNs;
 use crate::oracle::{self, Outcome};
-use crate::recording::CheckpointOutcome;
+use crate::recording::{CheckpointFigures, CheckpointOutcome};
 use crate::scenario::{Guarantee, OutcomeClass, Runtime, Scenario};
 use crate::world::{RunOptions, StopReason, World};
 
@@ -69,7 +70,10 @@ impl RunResult {
 
 /// Run `scenario` with `seed` to the end.
 pub fn run_scenario(scenario: Arc<Scenario>, seed: u64, options: RunOptions) -> RunResult {
-    let mut world = World::new(scenario, seed, options);
+    run_to_end(World::new(scenario, seed, options))
+}
+
+fn run_to_end(mut world: World) -> RunResult {
     let stop = world.run();
     RunResult { world, stop }
 }
@@ -84,6 +88,10 @@ pub struct VariantReport {
     pub verdict: bool,
     pub checkpoints_completed: usize,
     pub checkpoints_aborted: usize,
+    /// Checkpoint durations (trigger to completion) and how many checkpoints stayed aligned or
+    /// timed out to unaligned; in the JSON as four fields of the report itself.
+    #[serde(flatten)]
+    pub checkpoint_figures: CheckpointFigures,
     pub alignment_p50_ns: u64,
     pub alignment_max_ns: u64,
     /// Aligned-checkpoint timeout: subtask snapshots that started aligned and timed out to
@@ -200,11 +208,59 @@ pub fn fault_schedule_in_time(scenario: &Arc<Scenario>, seed: u64) -> Vec<Fault>
         .collect()
 }
 
-/// Run one variant against its fault-free reference.
 /// The oracle's reference: the scenario as written, without faults, same seed.
 pub fn reference_run(scenario: &Scenario, seed: u64) -> RunResult {
+    run_to_end(reference_world(scenario, seed))
+}
+
+fn reference_world(scenario: &Scenario, seed: u64) -> World {
     let options = RunOptions { keep_trace: false, ..RunOptions::default() };
-    run_scenario(Arc::new(scenario.without_faults()), seed, options)
+    World::new(Arc::new(scenario.without_faults()), seed, options)
+}
+
+/// A seed's fault-free reference run ([`reference_run`]) and, taken on the way, its world just
+/// before `faults` first act. Until then a run of the scenario as written under those faults
+/// is the reference run itself, so that variant starts from the copy ([`run_variant_from`])
+/// instead of running the same first seconds again.
+pub struct Reference {
+    pub run: RunResult,
+    before_faults: Option<World>,
+}
+
+impl Reference {
+    /// The reference run of `scenario` and `seed`, keeping its world as it is before `faults`.
+    pub fn new(scenario: &Scenario, seed: u64, faults: &[Fault]) -> Reference {
+        let mut world = reference_world(scenario, seed);
+        let before_faults = first_fault_ns(faults).and_then(|at_ns| {
+            // A task's runs are taken inline only before the next queued event; a fault's
+            // event would be one, so until it the reference queues every run (the same run:
+            // `World::inline_runs`), lest it run past the fault's time.
+            world.inline_runs = false;
+            world.run_until(at_ns.checked_sub(1)?);
+            world.inline_runs = true;
+            world.stop_reason().is_none().then(|| world.clone())
+        });
+        world.inline_runs = true;
+        Reference { run: run_to_end(world), before_faults }
+    }
+}
+
+/// When the first of `faults` acts, if every one of them acts at a time (a crash at a protocol
+/// point or a checkpoint storage failure has no time to fork before).
+fn first_fault_ns(faults: &[Fault]) -> Option<TimeNs> {
+    let mut first: Option<TimeNs> = None;
+    for f in faults {
+        let at = match f {
+            Fault::Crash { at: Trigger::At(t), .. } => *t,
+            Fault::Partition { from_ns, .. }
+            | Fault::LatencySpike { from_ns, .. }
+            | Fault::MessageLoss { from_ns, .. }
+            | Fault::SlowNode { from_ns, .. } => *from_ns,
+            _ => return None,
+        };
+        first = Some(first.map_or(at, |f| f.min(at)));
+    }
+    first
 }
 
 /// Run one variant under `faults` and hold it against the fault-free `reference` (see
@@ -219,16 +275,52 @@ pub fn run_variant(
     faults: Vec<Fault>,
     reference: &RunResult,
 ) -> VariantReport {
-    let options = RunOptions { keep_trace: false, ..RunOptions::default() };
     let variant = Arc::new(scenario.with_variant(guarantee, Some(sink)));
+    let world = fresh_variant_world(variant, seed, faults, reference);
+    judge_variant(world, guarantee, sink, reference)
+}
+
+/// [`run_variant`] against a [`Reference`]: the variant that is the scenario as written starts
+/// from the reference's world before the faults, with the faults added to it — the same run as
+/// from the start (`tests` check the trace hashes), the first seconds not run twice.
+pub fn run_variant_from(
+    scenario: &Scenario,
+    seed: u64,
+    guarantee: Guarantee,
+    sink: SinkKind,
+    faults: Vec<Fault>,
+    reference: &Reference,
+) -> VariantReport {
+    let variant = Arc::new(scenario.with_variant(guarantee, Some(sink)));
+    let forked = reference.before_faults.as_ref().filter(|_| scenario.is_as_written(guarantee, sink)).and_then(|w| {
+        // Added now, the faults act as if listed from the start only where nothing already
+        // queued shares their times (see `World::add_fault`).
+        faults.iter().all(|f| w.fault_times_free(f)).then(|| {
+            let mut world = w.clone();
+            world.scenario = variant.clone();
+            for f in &faults {
+                world.add_fault(f.clone());
+            }
+            world
+        })
+    });
+    let world = forked.unwrap_or_else(|| fresh_variant_world(variant, seed, faults, &reference.run));
+    judge_variant(world, guarantee, sink, &reference.run)
+}
+
+fn fresh_variant_world(variant: Arc<Scenario>, seed: u64, faults: Vec<Fault>, reference: &RunResult) -> World {
+    let options = RunOptions { keep_trace: false, ..RunOptions::default() };
     // The source log depends only on the scenario's input and the seed: the reference built it.
-    let mut world = if reference.world.seed == seed {
+    if reference.world.seed == seed {
         World::with_faults_and_log(variant, seed, options, faults, reference.world.log.clone())
     } else {
         World::with_faults(variant, seed, options, faults)
-    };
-    let stop = world.run();
-    let run = RunResult { world, stop };
+    }
+}
+
+/// Run `world` (a variant) to its end and judge it against `reference`.
+fn judge_variant(world: World, guarantee: Guarantee, sink: SinkKind, reference: &RunResult) -> VariantReport {
+    let run = run_to_end(world);
     let outcome = oracle::evaluate(&reference.observed(), &run.observed());
     let class = outcome.class();
     let world = &run.world;
@@ -269,6 +361,7 @@ pub fn run_variant(
             .iter()
             .filter(|c| matches!(c.outcome, CheckpointOutcome::Aborted { .. }))
             .count(),
+        checkpoint_figures: CheckpointFigures::of(&world.checkpoints, &world.scenario.plan),
         alignment_p50_ns: oracle::percentile(&mut alignments, 50).unwrap_or(0),
         alignment_max_ns: alignments.iter().copied().max().unwrap_or(0),
         snapshots_timed_out: snapshots_with(world, SnapshotAlignment::TimedOut),
@@ -280,7 +373,7 @@ pub fn run_variant(
         latency_p50_ns: oracle::percentile(&mut latencies, 50).unwrap_or(0),
         latency_p99_ns: oracle::percentile(&mut latencies, 99).unwrap_or(0),
         restarts: world.restarts(),
-        stop,
+        stop: run.stop,
         violations: world.violations.iter().map(|v| v.violation.to_string()).collect(),
         faults_not_injected: faults_not_injected(world),
         trace_hash: world.recorder.hash(),
@@ -350,6 +443,7 @@ pub fn run_storm_variant(
         outcome,
         checkpoints_completed: 0,
         checkpoints_aborted: 0,
+        checkpoint_figures: CheckpointFigures::default(),
         alignment_p50_ns: 0,
         alignment_max_ns: 0,
         snapshots_timed_out: 0,
@@ -602,5 +696,47 @@ mod tests {
             assert_eq!(shared.trace_hash, own.recorder.hash(), "seed {seed}");
             assert_eq!(shared.outcome, oracle::evaluate(&reference.observed(), &own.observed()));
         }
+    }
+
+    /// The variant that is the scenario as written, started from the reference's world before
+    /// the faults, runs exactly as a fresh world with the faults listed from the start: same
+    /// trace hash, same report. Most seeds take the fork (the others fall back to a fresh run).
+    #[test]
+    fn a_variant_forked_from_the_reference_runs_as_a_fresh_one() {
+        let text = r#"Scenario(
+            name: "forked variant", duration_ms: 4_000,
+            cluster: (task_managers: 2, slots_per_task_manager: 2),
+            source: Generator((partitions: 2, rate_per_s: 300, keys: 10, value: Uniform(min: 1, max: 9),
+                               disorder: (delay: Uniform(min_ms: 0, max_ms: 30)))),
+            watermarks: BoundedOutOfOrderness(bound_ms: 100, emit: Periodic(interval_ms: 200)),
+            pipeline: [Source(name: "s", parallelism: 2), KeyBy(Key),
+                       Window(name: "w", kind: Tumbling(size_ms: 500), aggregate: Sum, parallelism: 2),
+                       Sink(name: "k", kind: TwoPhaseCommit)],
+            checkpoints: (interval_ms: 400, mode: ExactlyOnce),
+            restart: FixedDelay(delay_ms: 200, max_attempts: 20),
+            swarm: (crashes: 2, partitions: 1, latency_spikes: 1, slow_nodes: 1, from_ms: 500, until_ms: 3_500, max_outage_ms: 800),
+        )"#;
+        let scenario = Arc::new(Scenario::parse(text, "(test)").expect("valid"));
+        let (g, sink) = (Guarantee::ExactlyOnce, SinkKind::TwoPhaseCommit);
+        assert!(scenario.is_as_written(g, sink) && !scenario.is_as_written(g, SinkKind::Plain));
+        let mut forked = 0;
+        for seed in 1..=12 {
+            let faults = fault_schedule_in_time(&scenario, seed);
+            let reference = Reference::new(&scenario, seed, &faults);
+            assert_eq!(reference.run.trace_hash(), reference_run(&scenario, seed).trace_hash(), "seed {seed}");
+            forked += usize::from(
+                reference.before_faults.as_ref().is_some_and(|w| faults.iter().all(|f| w.fault_times_free(f))),
+            );
+            let report = run_variant_from(&scenario, seed, g, sink, faults.clone(), &reference);
+            let variant = Arc::new(scenario.with_variant(g, Some(sink)));
+            let options = RunOptions { keep_trace: false, ..RunOptions::default() };
+            let mut fresh = World::with_faults(variant, seed, options, faults);
+            let stop = fresh.run();
+            assert_eq!(report.trace_hash, fresh.recorder.hash(), "seed {seed}");
+            assert_eq!(report.outcome, oracle::evaluate(&reference.run.observed(), &fresh.observed()), "seed {seed}");
+            assert_eq!((report.stop, report.restarts), (stop, fresh.restarts()), "seed {seed}");
+            assert_eq!(report.faults_not_injected, faults_not_injected(&fresh), "seed {seed}");
+        }
+        assert!(forked >= 6, "only {forked} of 12 seeds forked from the reference");
     }
 }

@@ -35,7 +35,7 @@ use crate::faults::Fault;
 use crate::report;
 use crate::run::{judge, judge_storm, Judgement};
 use crate::run::{
-    own_sink, reference_run, run_storm_variant, run_variant, storm_reference_run, VariantReport, COMPARED_VARIANTS,
+    own_sink, run_storm_variant, run_variant_from, storm_reference_run, Reference, VariantReport, COMPARED_VARIANTS,
     STORM_VARIANTS,
 };
 use crate::scenario::{Guarantee, Runtime, Scenario};
@@ -153,8 +153,8 @@ impl FaultToleranceModel for FlinkBarriers {
     ) -> Vec<VariantReport> {
         judge_variants(
             variants,
-            || reference_run(scenario, seed),
-            |g, s, reference| run_variant(scenario, seed, g, s, faults.to_vec(), reference),
+            || Reference::new(scenario, seed, faults),
+            |g, s, reference| run_variant_from(scenario, seed, g, s, faults.to_vec(), reference),
         )
     }
 }

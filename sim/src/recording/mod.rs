@@ -1,6 +1,7 @@
 //! The recording of a run: a compact trace of everything that happened (and its hash), metrics
 //! series, and per-checkpoint statistics. The GUI, the CLI's exports and the tests all read it.
 
+use engine::checkpoint::SnapshotAlignment;
 use serde::Serialize;
 
 use crate::kernel::TimeNs;
@@ -287,5 +288,62 @@ impl CheckpointStats {
     }
     pub fn max_alignment_ns(&self) -> TimeNs {
         self.subtasks.iter().map(|s| s.alignment_ns).max().unwrap_or(0)
+    }
+    /// How this checkpoint aligned, over the snapshots of subtasks with inputs in `plan`
+    /// (sources never align): None when no such subtask took one.
+    pub fn alignment(&self, plan: &engine::graph::PhysicalPlan) -> Option<CheckpointAlignment> {
+        let aligning: Vec<SnapshotAlignment> = self
+            .subtasks
+            .iter()
+            .filter(|s| plan.subtasks.get(s.subtask).is_some_and(|p| !p.inputs.is_empty()))
+            .map(|s| s.alignment)
+            .collect();
+        let timed_out = aligning.iter().filter(|a| **a == SnapshotAlignment::TimedOut).count();
+        // One switched subtask makes the checkpoint unaligned in part: it carries channel state.
+        let how = if timed_out > 0 {
+            SnapshotAlignment::TimedOut
+        } else if aligning.contains(&SnapshotAlignment::Aligned) {
+            SnapshotAlignment::Aligned
+        } else {
+            *aligning.first()?
+        };
+        Some(CheckpointAlignment { how, timed_out, snapshots: aligning.len() })
+    }
+}
+
+/// How one checkpoint aligned ([`CheckpointStats::alignment`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CheckpointAlignment {
+    /// Timed out to unaligned if any subtask switched, else aligned if any aligned, else unaligned.
+    pub how: SnapshotAlignment,
+    /// Snapshots (of subtasks with inputs) that timed out to unaligned.
+    pub timed_out: usize,
+    /// Snapshots of subtasks with inputs.
+    pub snapshots: usize,
+}
+
+/// A run's checkpoints in four figures, as `compare` and `replay` show them: completed
+/// checkpoints' durations from trigger to completion (virtual time), and how many checkpoints
+/// stayed aligned or timed out to unaligned (`execution.checkpointing.aligned-checkpoint-timeout`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CheckpointFigures {
+    pub checkpoint_duration_p50_ns: TimeNs,
+    pub checkpoint_duration_max_ns: TimeNs,
+    pub checkpoints_aligned: usize,
+    pub checkpoints_timed_out: usize,
+}
+
+impl CheckpointFigures {
+    pub fn of(checkpoints: &[CheckpointStats], plan: &engine::graph::PhysicalPlan) -> CheckpointFigures {
+        let mut durations: Vec<TimeNs> = checkpoints.iter().filter_map(CheckpointStats::duration_ns).collect();
+        let hows: Vec<SnapshotAlignment> =
+            checkpoints.iter().filter_map(|c| c.alignment(plan)).map(|a| a.how).collect();
+        let count = |how: SnapshotAlignment| hows.iter().filter(|h| **h == how).count();
+        CheckpointFigures {
+            checkpoint_duration_p50_ns: crate::oracle::percentile(&mut durations, 50).unwrap_or(0),
+            checkpoint_duration_max_ns: durations.iter().copied().max().unwrap_or(0),
+            checkpoints_aligned: count(SnapshotAlignment::Aligned),
+            checkpoints_timed_out: count(SnapshotAlignment::TimedOut),
+        }
     }
 }

@@ -297,6 +297,14 @@ impl Scenario {
         s
     }
 
+    /// Whether [`Scenario::with_variant`]`(guarantee, Some(sink))` is this scenario as written:
+    /// its own guarantee, checkpoints it already has, and every sink already of kind `sink`.
+    pub fn is_as_written(&self, guarantee: Guarantee, sink: SinkKind) -> bool {
+        guarantee == self.guarantee
+            && (self.checkpoint_settings.is_some() || guarantee == Guarantee::AtMostOnce)
+            && self.plan.operators.iter().all(|o| !matches!(o.kind, OperatorKind::Sink(k) if k != sink))
+    }
+
     /// The same scenario on `runtime` under `guarantee`. For Storm: at-most-once is acking off
     /// (0 ackers), at-least-once acking (at least one acker), exactly-once Trident (the
     /// scenario's Trident settings, or batches of 1 s). For Flink: [`Scenario::with_variant`].

@@ -117,7 +117,15 @@ pub fn parse_file(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError>
     let options = ron::Options::default()
         .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
         .with_recursion_limit(MAX_NESTING);
-    let mut de = ron::Deserializer::from_str_with_options(text, &options).map_err(|e| at(e, "(file)".into()))?;
+    let deserializer = || ron::Deserializer::from_str_with_options(text, &options).map_err(|e| at(e, "(file)".into()));
+    // Parsed plainly first: tracking the path costs an allocation per field (a million explicit
+    // events are five million). Only a file that fails is parsed again, for the error's path.
+    let mut de = deserializer()?;
+    if let Ok(raw) = <ScenarioFile as serde::Deserialize>::deserialize(&mut de) {
+        de.end().map_err(|e| at(de.span_error(e), "(end of file)".into()))?;
+        return Ok(raw);
+    }
+    let mut de = deserializer()?;
     let parsed: Result<ScenarioFile, _> = serde_path_to_error::deserialize(&mut de);
     match parsed {
         Ok(raw) => {
