@@ -1,6 +1,6 @@
 //! The operators behind one interface. The subtask hands every input, timer, checkpoint step
 //! and restore to its [`OperatorState`]; this file is the one place that dispatches on the kind
-//! of operator, and each kind writes its output through the subtask's [`Outlet`].
+//! of operator, and each kind writes its output through the subtask's `Outlet`.
 
 use serde::{Deserialize, Serialize};
 
