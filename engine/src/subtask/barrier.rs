@@ -51,7 +51,7 @@ impl Subtask {
         if self.aligner.switched_to_unaligned(a.checkpoint_id) {
             return None;
         }
-        let open = a.checkpoint_id > self.aligner.latest_id()
+        let open = Some(a.checkpoint_id) > self.aligner.latest_id()
             || self.aligner.pending().is_some_and(|p| p.checkpoint_id == a.checkpoint_id);
         open.then_some(a)
     }
@@ -85,8 +85,8 @@ impl Subtask {
             return;
         };
         let id = barrier.checkpoint_id;
-        let old = id < self.aligner.latest_id()
-            || (id == self.aligner.latest_id() && self.aligner.pending().is_none_or(|p| p.checkpoint_id != id));
+        let old = Some(id) < self.aligner.latest_id()
+            || (Some(id) == self.aligner.latest_id() && self.aligner.pending().is_none_or(|p| p.checkpoint_id != id));
         if old || self.announced.is_some_and(|a| a.checkpoint_id >= id) {
             return;
         }
