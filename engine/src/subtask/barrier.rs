@@ -115,19 +115,18 @@ impl Subtask {
         }
     }
 
-    pub(super) fn apply_barrier_outcome(
-        &mut self,
-        outcome: BarrierOutcome,
-        input: usize,
-        checkpoint_id: u64,
-        timestamp_ns: ProcTimeNs,
-    ) {
-        if checkpoint_id > 0 && outcome != BarrierOutcome::Ignored {
-            self.barrier_timestamp_ns = timestamp_ns;
+    /// What the aligner decided about `barrier` arriving on `input` (None: the input finished,
+    /// which can only complete an alignment).
+    pub(super) fn apply_barrier_outcome(&mut self, outcome: BarrierOutcome, input: usize, barrier: Option<Barrier>) {
+        if let Some(b) = barrier.filter(|_| outcome != BarrierOutcome::Ignored) {
+            self.barrier_timestamp_ns = b.timestamp_ns;
         }
         match outcome {
             BarrierOutcome::Ignored => {}
             BarrierOutcome::Waiting { block, first } => {
+                let Some(Barrier { checkpoint_id, .. }) = barrier else {
+                    return;
+                };
                 if first {
                     self.out.note(Note::AlignmentStarted { checkpoint_id, input });
                 }
