@@ -51,7 +51,7 @@ impl Subtask {
         if self.aligner.switched_to_unaligned(a.checkpoint_id) {
             return None;
         }
-        let open = a.checkpoint_id > self.aligner.latest_id()
+        let open = Some(a.checkpoint_id) > self.aligner.latest_id()
             || self.aligner.pending().is_some_and(|p| p.checkpoint_id == a.checkpoint_id);
         open.then_some(a)
     }
@@ -85,8 +85,8 @@ impl Subtask {
             return;
         };
         let id = barrier.checkpoint_id;
-        let old = id < self.aligner.latest_id()
-            || (id == self.aligner.latest_id() && self.aligner.pending().is_none_or(|p| p.checkpoint_id != id));
+        let old = Some(id) < self.aligner.latest_id()
+            || (Some(id) == self.aligner.latest_id() && self.aligner.pending().is_none_or(|p| p.checkpoint_id != id));
         if old || self.announced.is_some_and(|a| a.checkpoint_id >= id) {
             return;
         }
@@ -115,19 +115,18 @@ impl Subtask {
         }
     }
 
-    pub(super) fn apply_barrier_outcome(
-        &mut self,
-        outcome: BarrierOutcome,
-        input: usize,
-        checkpoint_id: u64,
-        timestamp_ns: ProcTimeNs,
-    ) {
-        if checkpoint_id > 0 && outcome != BarrierOutcome::Ignored {
-            self.barrier_timestamp_ns = timestamp_ns;
+    /// What the aligner decided about `barrier` arriving on `input` (None: the input finished,
+    /// which can only complete an alignment).
+    pub(super) fn apply_barrier_outcome(&mut self, outcome: BarrierOutcome, input: usize, barrier: Option<Barrier>) {
+        if let Some(b) = barrier.filter(|_| outcome != BarrierOutcome::Ignored) {
+            self.barrier_timestamp_ns = b.timestamp_ns;
         }
         match outcome {
             BarrierOutcome::Ignored => {}
             BarrierOutcome::Waiting { block, first } => {
+                let Some(Barrier { checkpoint_id, .. }) = barrier else {
+                    return;
+                };
                 if first {
                     self.out.note(Note::AlignmentStarted { checkpoint_id, input });
                 }

@@ -25,7 +25,7 @@ pub use source::{PartitionReader, SourceEvent, SourceState};
 
 use crate::checkpoint::{BarrierAligner, CheckpointMode, SnapshotAlignment};
 use crate::graph::{ChannelId, PhysicalPlan, SubtaskId};
-use crate::message::{Barrier, Key, Message, MessageKind, SourceRef};
+use crate::message::{Key, Message, MessageKind, SourceRef};
 use crate::sink::SinkEffect;
 use crate::watermark::{CombinerUpdate, WatermarkCombiner};
 use crate::{EventTimeMs, ProcTimeNs, WATERMARK_MIN};
@@ -310,16 +310,15 @@ impl Subtask {
                 let update = self.valve.on_idle(input, idle);
                 self.apply_valve(update);
             }
-            Message::Barrier(Barrier { checkpoint_id, timestamp_ns }) => {
-                let outcome = self.aligner.on_barrier(input, checkpoint_id, now_ns);
-                self.apply_barrier_outcome(outcome, input, checkpoint_id, timestamp_ns);
+            Message::Barrier(barrier) => {
+                let outcome = self.aligner.on_barrier(input, barrier.checkpoint_id, now_ns);
+                self.apply_barrier_outcome(outcome, input, Some(barrier));
             }
             Message::EndOfInput => {
                 let update = self.valve.on_end_of_input(input);
                 self.apply_valve(update);
                 if let Some(outcome) = self.aligner.on_input_finished(input) {
-                    let timestamp_ns = self.barrier_timestamp_ns;
-                    self.apply_barrier_outcome(outcome, input, 0, timestamp_ns);
+                    self.apply_barrier_outcome(outcome, input, None);
                 }
                 if self.valve.inputs().iter().all(|i| i.finished) {
                     self.finish();

@@ -28,8 +28,8 @@ pub struct AlignmentRow {
     /// Checkpoint being aligned, when the subtask has seen some of its barriers but not all.
     pub checkpoint: Option<u64>,
     pub started_ns: Option<TimeNs>,
-    /// Latest checkpoint this subtask snapshotted (or gave up for a newer one).
-    pub latest: u64,
+    /// Latest checkpoint this subtask snapshotted (or gave up for a newer one); None: none yet.
+    pub latest: Option<u64>,
     /// The task is not running (its task manager is down, or the job is restarting).
     pub stopped: bool,
     pub inputs: Vec<AlignmentInput>,
