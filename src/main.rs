@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use sim::run::DEFAULT_SEED;
 use sim::scenario::budget::Command as BudgetCommand;
-use sim::{report, RunOptions, Scenario, ScenarioError};
+use sim::{report, Scenario, ScenarioError};
 
 /// Print to stdout; when the reader has gone away (`streamlab run … | head`), stop quietly
 /// instead of panicking like `println!` does.
@@ -332,71 +332,36 @@ fn replay(
 ) -> anyhow::Result<ExitCode> {
     let scenario = Arc::new(load(scenario_arg, swarm, BudgetCommand::Replay)?);
     let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
-    if scenario.runtime() == sim::scenario::Runtime::Storm {
-        if charts.is_some() {
-            return Err(
-                Usage("--charts: a Storm run has no charts yet (its trace export shows the acks)".into()).into()
-            );
-        }
-        outln!("{}", header(&scenario, seed));
-        return replay_storm(&scenario, seed, until_ms, trace);
+    // The scenario's model replays it (`sim::runtime`): no per-model branch here.
+    let model = sim::runtime::model(scenario.runtime());
+    if let (Some(_), Some(why)) = (&charts, model.no_charts()) {
+        return Err(Usage(format!("--charts: {why}")).into());
     }
     outln!("{}", header(&scenario, seed));
-    let mut world = sim::World::new(scenario.clone(), seed, RunOptions::default());
-    let stop = match until_ms {
-        Some(ms) => {
-            let until_ns = ms
-                .checked_mul(1_000_000)
-                .ok_or_else(|| Usage(format!("--until {ms}: at most {} ms", u64::MAX / 1_000_000)))?;
-            world.run_until(until_ns);
-            // Past the end: nothing is left before `until`; one more step records why the run
-            // stopped, so the summary and the verdict are printed.
-            if world.queue.peek_time_ns().is_none() {
-                world.step();
-            }
-            world.stop_reason()
-        }
-        None => Some(world.run()),
-    };
-    outln!("\n== summary ==");
-    let result = sim::RunResult { world, stop: stop.unwrap_or(sim::StopReason::TimeLimit) };
-    let mut code = exit::OK;
-    if stop.is_some() {
-        out!("{}", report::summary(&result));
-        if !result.world.checkpoints.is_empty() {
-            outln!("\n== checkpoints ==");
-            out!("{}", report::checkpoints_table(&result));
-        }
-        outln!("\n== time: busy, backpressured, idle ==");
-        out!("{}", report::time_use_table(&result.world));
-        for f in sim::run::faults_not_injected(&result.world) {
-            outln!("{f}");
-        }
-        let judgement = sim::run::judge(&scenario, seed, &result);
-        outln!("oracle vs the fault-free reference: {}", judgement.describe(scenario.guarantee));
-        code = verdict_code(&judgement);
-    } else {
-        outln!(
-            "paused at {} (virtual); {} kernel events",
-            report::format_ns(result.world.now_ns()),
-            result.world.events_processed
-        );
-        outln!("trace hash: {:#018x}", result.world.recorder.hash());
-    }
+    let until_ns = until_ms
+        .map(|ms| {
+            ms.checked_mul(1_000_000).ok_or_else(|| Usage(format!("--until {ms}: at most {} ms", u64::MAX / 1_000_000)))
+        })
+        .transpose()?;
+    let replay = model.replay(&scenario, seed, until_ns);
+    out!("{}", replay.text);
     if let Some(path) = trace {
-        let written = sim::export::write_trace_file(&scenario, result.world.recorder.events(), &path)
+        let written = sim::export::write_trace_file(&scenario, &replay.trace, &path)
             .with_context(|| format!("writing the trace to {}", path.display()))?;
         outln!("trace: {written}");
     }
-    if let Some(dir) = charts {
-        let written = gui::export::export_all(&gui::view::plots::all(&result.world), &dir)
+    if let (Some(dir), Some(world)) = (charts, &replay.charts_from) {
+        let written = gui::export::export_all(&gui::view::plots::all(world), &dir)
             .map_err(|e| anyhow::anyhow!("writing the charts: {e}"))?;
         outln!("charts: {written}");
     }
-    for v in &result.world.violations {
-        eprintln!("INVARIANT VIOLATED at {} ns: {}", v.time_ns, v.violation);
-        code = exit::INVARIANT;
+    for v in &replay.violations {
+        eprintln!("{v}");
     }
+    let code = match replay.judgement.as_ref().map_or(exit::OK, verdict_code) {
+        _ if !replay.violations.is_empty() => exit::INVARIANT,
+        code => code,
+    };
     if code != exit::OK {
         eprintln!("exit code {code}: see `streamlab --help` for the table");
     }
@@ -509,7 +474,6 @@ pub(crate) fn rerun_command(command: &str, scenario: &Scenario, seed: u64, swarm
 
 /// The models `compare --model` names (see its help), each checked against the pipeline.
 fn compare_runtimes(scenario: &sim::Scenario, models: &[String]) -> anyhow::Result<Vec<sim::scenario::Runtime>> {
-    use sim::scenario::Runtime;
     if models.is_empty() {
         return Ok(sim::runtime::default_models(scenario));
     }
@@ -517,9 +481,13 @@ fn compare_runtimes(scenario: &sim::Scenario, models: &[String]) -> anyhow::Resu
     for name in models {
         let named = match name.trim() {
             "all" => sim::runtime::capable_models(scenario),
-            "flink" => vec![Runtime::Flink],
-            "storm" => vec![Runtime::Storm],
-            other => return Err(Usage(format!("--model: unknown model '{other}' (flink, storm, all)")).into()),
+            other => match sim::runtime::model_named(other) {
+                Some(model) => vec![model.runtime()],
+                None => {
+                    let known: Vec<&str> = sim::runtime::MODELS.iter().map(|m| m.runtime().label()).collect();
+                    return Err(Usage(format!("--model: unknown model '{other}' ({}, all)", known.join(", "))).into());
+                }
+            },
         };
         for runtime in named {
             if let Err(why) = sim::runtime::model(runtime).can_run(scenario) {
@@ -662,60 +630,4 @@ fn finish_run(
         );
     }
     ExitCode::from(code)
-}
-
-/// `replay` of a Storm scenario: the run up to `--until` (paused there: time, pending tuples per
-/// spout, counters so far) or to its end (summary and verdict), and with `--trace` every event —
-/// spout emits and replays, acker inits, acks and fails, completed and failed trees, timeouts,
-/// Trident batches and commits — for Perfetto or as JSON lines.
-fn replay_storm(
-    scenario: &Arc<Scenario>,
-    seed: u64,
-    until_ms: Option<u64>,
-    trace: Option<PathBuf>,
-) -> anyhow::Result<ExitCode> {
-    let mut world = sim::storm::StormWorld::new(scenario.clone(), seed, true);
-    if let Some(ms) = until_ms {
-        let until_ns = ms
-            .checked_mul(1_000_000)
-            .ok_or_else(|| Usage(format!("--until {ms}: at most {} ms", u64::MAX / 1_000_000)))?;
-        world.run_until(until_ns);
-        if world.queue_is_empty() {
-            world.step();
-        }
-    } else {
-        world.run();
-    }
-    let Some(stop) = world.stop_reason() else {
-        outln!("\n== paused ==");
-        outln!("paused at {} (virtual); {} kernel events", report::format_ns(world.now_ns()), world.events_processed);
-        out!("{}", report::storm_progress(&world));
-        outln!("trace hash: {:#018x}", world.recorder.hash());
-        write_storm_trace(scenario, &world, trace)?;
-        return Ok(ExitCode::from(exit::OK));
-    };
-    let result = sim::storm::StormRun { world, stop };
-    outln!("\n== summary ==");
-    out!("{}", report::storm_summary(&result));
-    let judgement = sim::run::judge_storm(scenario, seed, &result);
-    outln!("oracle vs the fault-free reference: {}", judgement.describe(scenario.guarantee));
-    write_storm_trace(scenario, &result.world, trace)?;
-    let code = verdict_code(&judgement);
-    if code != exit::OK {
-        eprintln!("exit code {code}: see `streamlab --help` for the table");
-    }
-    Ok(ExitCode::from(code))
-}
-
-fn write_storm_trace(
-    scenario: &Scenario,
-    world: &sim::storm::StormWorld,
-    trace: Option<PathBuf>,
-) -> anyhow::Result<()> {
-    if let Some(path) = trace {
-        let written = sim::export::write_trace_file(scenario, world.recorder.events(), &path)
-            .with_context(|| format!("writing the trace to {}", path.display()))?;
-        outln!("trace: {written}");
-    }
-    Ok(())
 }

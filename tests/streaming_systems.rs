@@ -15,7 +15,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use engine::Firing;
-use sim::recording::TraceKind;
+use sim::recording::Payload;
 use sim::run::DEFAULT_SEED;
 use sim::scenario::{format_clock, LogData};
 use sim::{RunOptions, RunResult, Scenario, StopReason};
@@ -113,8 +113,10 @@ fn dropped_event_times(result: &RunResult) -> Vec<String> {
         .recorder
         .events()
         .iter()
-        .filter(|e| e.kind == TraceKind::LateDropped)
-        .map(|e| format_clock(e.b))
+        .filter_map(|e| match e.payload() {
+            Payload::LateDropped { timestamp_ms, .. } => Some(format_clock(timestamp_ms)),
+            _ => None,
+        })
         .collect()
 }
 

@@ -77,12 +77,12 @@ pub struct BarrierAligner {
     finished: Vec<bool>,
     pending: Option<PendingAlignment>,
     /// Highest checkpoint this subtask has snapshotted (or abandoned for a newer one).
-    latest_id: u64,
+    latest_id: Option<u64>,
     /// Unaligned mode with an aligned-checkpoint timeout: alignments block until
     /// [`Self::switch_to_unaligned`] (Flink's alternating barrier handler).
     alternating: bool,
     /// Alternating: the highest checkpoint switched to unaligned (its alignment never blocks).
-    unaligned_id: u64,
+    unaligned_id: Option<u64>,
 }
 
 impl BarrierAligner {
@@ -92,9 +92,9 @@ impl BarrierAligner {
             input_count,
             finished: vec![false; input_count],
             pending: None,
-            latest_id: 0,
+            latest_id: None,
             alternating: false,
-            unaligned_id: 0,
+            unaligned_id: None,
         }
     }
 
@@ -111,7 +111,7 @@ impl BarrierAligner {
     /// Checkpoint `checkpoint_id` timed out: its alignment (pending or still to come) stops
     /// blocking. Its snapshot is taken by the caller, with the in-flight data as channel state.
     pub fn switch_to_unaligned(&mut self, checkpoint_id: u64) {
-        self.unaligned_id = self.unaligned_id.max(checkpoint_id);
+        self.unaligned_id = self.unaligned_id.max(Some(checkpoint_id));
         if let Some(p) = self.pending.as_mut().filter(|p| p.checkpoint_id == checkpoint_id) {
             p.blocking = false;
         }
@@ -119,19 +119,19 @@ impl BarrierAligner {
 
     /// Was checkpoint `checkpoint_id` switched to unaligned by its timeout?
     pub fn switched_to_unaligned(&self, checkpoint_id: u64) -> bool {
-        self.alternating && checkpoint_id <= self.unaligned_id
+        self.alternating && Some(checkpoint_id) <= self.unaligned_id
     }
 
     /// Did checkpoint `checkpoint_id` time out here (the latest switch)?
     pub fn timed_out(&self, checkpoint_id: u64) -> bool {
-        self.alternating && checkpoint_id > 0 && checkpoint_id == self.unaligned_id
+        self.alternating && Some(checkpoint_id) == self.unaligned_id
     }
 
     fn blocks(&self, checkpoint_id: u64) -> bool {
         match self.mode {
             CheckpointMode::ExactlyOnce => true,
             CheckpointMode::AtLeastOnce => false,
-            CheckpointMode::Unaligned => self.alternating && checkpoint_id > self.unaligned_id,
+            CheckpointMode::Unaligned => self.alternating && Some(checkpoint_id) > self.unaligned_id,
         }
     }
 
@@ -141,12 +141,15 @@ impl BarrierAligner {
     pub fn pending(&self) -> Option<&PendingAlignment> {
         self.pending.as_ref()
     }
-    pub fn latest_id(&self) -> u64 {
+    /// The highest checkpoint this subtask has snapshotted or abandoned (None: none yet).
+    pub fn latest_id(&self) -> Option<u64> {
         self.latest_id
     }
 
     pub fn on_barrier(&mut self, input: usize, checkpoint_id: u64, now_ns: ProcTimeNs) -> BarrierOutcome {
-        if checkpoint_id <= self.latest_id && self.pending.as_ref().is_none_or(|p| p.checkpoint_id != checkpoint_id) {
+        if Some(checkpoint_id) <= self.latest_id
+            && self.pending.as_ref().is_none_or(|p| p.checkpoint_id != checkpoint_id)
+        {
             return BarrierOutcome::Ignored;
         }
         let mut first = false;
@@ -156,7 +159,7 @@ impl BarrierAligner {
             let blocking = self.blocks(checkpoint_id);
             self.pending =
                 Some(PendingAlignment { checkpoint_id, seen: self.finished.clone(), started_ns: now_ns, blocking });
-            self.latest_id = checkpoint_id;
+            self.latest_id = Some(checkpoint_id);
             first = true;
         }
         let Some(pending) = self.pending.as_mut() else {
@@ -324,9 +327,9 @@ impl CheckpointCoordinator {
         self.latest_completed
     }
 
-    /// The id of the most recently triggered checkpoint (0 before the first).
-    pub fn last_triggered(&self) -> u64 {
-        self.next_id - 1
+    /// The id of the most recently triggered checkpoint (None before the first).
+    pub fn last_triggered(&self) -> Option<u64> {
+        (self.next_id > 1).then(|| self.next_id - 1)
     }
 
     /// When the coordinator next wants to be woken: the next trigger or the pending timeout.
@@ -350,7 +353,7 @@ impl CheckpointCoordinator {
         if now_ns < self.next_trigger_ns {
             return None;
         }
-        let previous_completed = self.latest_completed == Some(self.last_triggered());
+        let previous_completed = self.last_triggered().is_some_and(|id| self.latest_completed == Some(id));
         if self.skips_idle && !self.active_since_trigger && previous_completed {
             self.dormant = true;
             return None;

@@ -71,7 +71,7 @@ pub struct Injection {
 pub fn trace_hash(trace: &[TraceEvent]) -> u64 {
     let mut r = sim::recording::Recorder::new(false);
     for e in trace {
-        r.record(e.time_ns, e.kind, e.subtask(), e.channel, e.a, e.b);
+        r.record_event(e);
     }
     r.hash()
 }
@@ -116,9 +116,10 @@ pub struct SendIndex {
 impl SendIndex {
     pub fn build(trace: &[TraceEvent], channels: usize) -> SendIndex {
         let mut per_channel: Vec<Vec<(TimeNs, TimeNs)>> = vec![Vec::new(); channels];
-        for e in trace.iter().filter(|e| markers::is_send(e.kind)) {
-            if let Some(list) = per_channel.get_mut(e.channel as usize) {
-                list.push((e.a as TimeNs, e.time_ns));
+        for e in trace {
+            if let (Some(arrival_ns), Some(list)) = (e.payload().arrival_ns(), per_channel.get_mut(e.channel as usize))
+            {
+                list.push((arrival_ns, e.time_ns));
             }
         }
         for list in &mut per_channel {
@@ -463,8 +464,10 @@ impl Navigator for RecordedRun {
             return Some(m.time_ns);
         }
         let start = self.trace.partition_point(|e| e.time_ns < m.time_ns);
-        let first_send =
-            self.trace[start..].iter().take(BARRIER_SEARCH).find(|e| e.kind == TraceKind::SendBarrier && e.b == m.a);
+        let first_send = self.trace[start..]
+            .iter()
+            .take(BARRIER_SEARCH)
+            .find(|e| e.kind == TraceKind::SendBarrier && e.payload().checkpoint() == m.checkpoint());
         Some(first_send.map_or(m.time_ns, |e| e.time_ns))
     }
     fn next_fault_after(&self, t: TimeNs) -> Option<TimeNs> {
@@ -572,10 +575,11 @@ mod tests {
     #[test]
     fn send_index_finds_when_a_message_left() {
         let run = RecordedRun::record_every(scenario(), 42, 20_000);
-        let send = run.trace.iter().find(|e| markers::is_send(e.kind)).expect("something was sent");
-        let found = run.sends.send_time(send.channel as usize, send.a as TimeNs, send.time_ns);
+        let (send, arrival_ns) =
+            run.trace.iter().find_map(|e| Some((e, e.payload().arrival_ns()?))).expect("something was sent");
+        let found = run.sends.send_time(send.channel as usize, arrival_ns, send.time_ns);
         assert_eq!(found, Some(send.time_ns));
-        assert_eq!(run.sends.send_time(send.channel as usize, send.a as TimeNs, send.time_ns - 1), None);
+        assert_eq!(run.sends.send_time(send.channel as usize, arrival_ns, send.time_ns - 1), None);
     }
 
     #[test]
@@ -591,7 +595,11 @@ mod tests {
         // "Next checkpoint" stops where checkpoint 1's barrier is first visible: its first send.
         let cp = run.next_checkpoint_after(0).expect("the default scenario checkpoints");
         let trigger = run.markers.iter().find(|m| m.kind == MarkerKind::CheckpointTriggered).unwrap();
-        let first_send = run.trace.iter().find(|e| e.kind == TraceKind::SendBarrier && e.b == trigger.a).unwrap();
+        let first_send = run
+            .trace
+            .iter()
+            .find(|e| e.kind == TraceKind::SendBarrier && e.payload().checkpoint() == trigger.checkpoint())
+            .unwrap();
         assert_eq!(cp, first_send.time_ns);
         assert!(cp > trigger.time_ns, "a hop after the trigger");
         // From there, the next stop is that checkpoint's end (or the next one's barrier).

@@ -860,8 +860,11 @@ fn forking_twice_then_diffing_a_fork_against_its_parent() {
     let divergence = diff.divergence.clone().expect("the second crash changed the run");
     assert_eq!(divergence.time_ns, fired, "the runs part where the second crash fired");
     // Marked on both timelines, each pointing at the other run.
-    let marked = |run: usize, other: i64| {
-        session.runs[run].markers.iter().any(|m| m.kind == MarkerKind::Divergence && m.a == other && m.time_ns == fired)
+    let marked = |run: usize, other: usize| {
+        session.runs[run]
+            .markers
+            .iter()
+            .any(|m| m.kind == MarkerKind::Divergence && m.diverges_from() == Some(other) && m.time_ns == fired)
     };
     assert!(marked(3, 2) && marked(2, 3));
     assert_eq!(diff.rows.len(), diff.row_counts.iter().sum::<usize>());
@@ -1014,10 +1017,12 @@ fn next_checkpoint_stops_at_the_first_barrier_and_the_log_narrates_alignment() {
     h.get_by_label("Event log").click();
     h.state_mut().apply(Action::Time(Command::Seek(arrival.time_ns)));
     h.run_steps(2);
-    let text = format!("barrier {} reached counts[1] on input {}", arrival.b, arrival.a);
+    let sim::recording::Payload::ProcessBarrier { input, checkpoint: Some(checkpoint) } = arrival.payload() else {
+        panic!("a barrier's arrival names its input and checkpoint: {arrival:?}")
+    };
+    let text = format!("barrier {checkpoint} reached counts[1] on input {input}");
     let narration = format!(
-        "{text} (from clicks[{}]); input {} is now blocked until barrier {} arrives on input",
-        arrival.a, arrival.a, arrival.b
+        "{text} (from clicks[{input}]); input {input} is now blocked until barrier {checkpoint} arrives on input"
     );
     assert!(h.query_by_label_contains(&narration).is_some(), "the arrival and what it means, in one line");
 }

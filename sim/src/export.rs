@@ -70,7 +70,9 @@ pub fn event_json(scenario: &Scenario, e: &TraceEvent) -> Value {
     } else {
         scenario.plan.subtasks.get(e.subtask() as usize).map_or_else(|| e.subtask().to_string(), |s| s.name.clone())
     };
-    json!({"time_ns": e.time_ns, "kind": format!("{:?}", e.kind), "at": who, "channel": e.channel, "a": e.a, "b": e.b})
+    // The payload's words as the recording lays them out (`Payload::encode`), named `a` and `b`.
+    let (_, _, a, b) = e.payload().encode();
+    json!({"time_ns": e.time_ns, "kind": format!("{:?}", e.kind), "at": who, "channel": e.channel, "a": a, "b": b})
 }
 
 pub fn write_jsonl(scenario: &Scenario, events: &[TraceEvent], out: &mut impl Write) -> io::Result<()> {

@@ -27,11 +27,14 @@
 //! Every model's rows carry their [`Runtime`] (`compare`'s first column); a pipeline that several
 //! models can run shows them side by side with `compare --model all`.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use engine::sink::SinkKind;
 
 use crate::faults::Fault;
+use crate::kernel::TimeNs;
+use crate::recording::TraceEvent;
 use crate::report;
 use crate::run::{judge, judge_storm, Judgement};
 use crate::run::{
@@ -70,6 +73,16 @@ pub trait FaultToleranceModel: Sync {
     /// The trace hash of a run of `scenario` (what `run --check-determinism` compares).
     fn trace_hash(&self, scenario: &Arc<Scenario>, seed: u64) -> u64;
 
+    /// One run of `scenario` as `streamlab replay` shows it: to its end (summary, the model's
+    /// tables, verdict) or paused at `until_ns` (where it stands), with every traced event.
+    fn replay(&self, scenario: &Arc<Scenario>, seed: u64, until_ns: Option<TimeNs>) -> ReplayReport;
+
+    /// Why `replay --charts` has nothing to draw for this model (None: it draws
+    /// [`ReplayReport::charts_from`]).
+    fn no_charts(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Run each of `variants` with `faults` and judge it against this model's fault-free
     /// reference (run once for all of them).
     fn reports(
@@ -99,6 +112,22 @@ pub struct RunReport {
     pub violations: Vec<String>,
     /// What ran: "job" or "topology".
     pub what: &'static str,
+}
+
+/// One run as `streamlab replay` prints it ([`FaultToleranceModel::replay`]).
+pub struct ReplayReport {
+    /// Everything after the header: the summary (or where the run paused) and the model's
+    /// tables and verdict, as lines.
+    pub text: String,
+    /// The verdict of a run that stopped (None: paused before its end).
+    pub judgement: Option<Judgement>,
+    /// Broken invariants, one line each.
+    pub violations: Vec<String>,
+    /// Every traced event, for `--trace`.
+    pub trace: Vec<TraceEvent>,
+    /// The world the charts are drawn from (None for a model without charts, see
+    /// [`FaultToleranceModel::no_charts`]).
+    pub charts_from: Option<crate::World>,
 }
 
 /// Flink's asynchronous barrier snapshots.
@@ -143,6 +172,44 @@ impl FaultToleranceModel for FlinkBarriers {
     }
     fn trace_hash(&self, scenario: &Arc<Scenario>, seed: u64) -> u64 {
         crate::run_scenario(scenario.clone(), seed, quiet()).trace_hash()
+    }
+    fn replay(&self, scenario: &Arc<Scenario>, seed: u64, until_ns: Option<TimeNs>) -> ReplayReport {
+        let mut world = crate::World::new(scenario.clone(), seed, crate::RunOptions::default());
+        let stop = match until_ns {
+            Some(until_ns) => {
+                world.run_until(until_ns);
+                // Past the end: nothing is left before `until`; one more step records why the
+                // run stopped, so the summary and the verdict are printed.
+                if world.queue.peek_time_ns().is_none() {
+                    world.step();
+                }
+                world.stop_reason()
+            }
+            None => Some(world.run()),
+        };
+        let mut text = String::from("\n== summary ==\n");
+        let result = crate::RunResult { world, stop: stop.unwrap_or(crate::StopReason::TimeLimit) };
+        let judgement = match stop {
+            Some(_) => Some(flink_replay_tables(&mut text, scenario, seed, &result)),
+            None => {
+                let world = &result.world;
+                paused_line(&mut text, world.now_ns(), world.events_processed);
+                let _ = writeln!(text, "trace hash: {:#018x}", world.recorder.hash());
+                None
+            }
+        };
+        let mut world = result.world;
+        ReplayReport {
+            text,
+            judgement,
+            violations: world
+                .violations
+                .iter()
+                .map(|v| format!("INVARIANT VIOLATED at {} ns: {}", v.time_ns, v.violation))
+                .collect(),
+            trace: world.recorder.take_events(),
+            charts_from: Some(world),
+        }
     }
     fn reports(
         &self,
@@ -217,6 +284,42 @@ impl FaultToleranceModel for StormAcking {
     fn trace_hash(&self, scenario: &Arc<Scenario>, seed: u64) -> u64 {
         crate::storm::run_storm(scenario.clone(), seed, false).trace_hash()
     }
+    /// The run up to `until_ns` (paused there: time, pending tuples per spout, counters so far)
+    /// or to its end (summary and verdict); its trace holds spout emits and replays, acker inits,
+    /// acks and fails, completed and failed trees, timeouts, Trident batches and commits.
+    fn replay(&self, scenario: &Arc<Scenario>, seed: u64, until_ns: Option<TimeNs>) -> ReplayReport {
+        let mut world = crate::storm::StormWorld::new(scenario.clone(), seed, true);
+        match until_ns {
+            Some(until_ns) => {
+                world.run_until(until_ns);
+                if world.queue_is_empty() {
+                    world.step();
+                }
+            }
+            None => {
+                world.run();
+            }
+        }
+        let mut text = String::new();
+        let Some(stop) = world.stop_reason() else {
+            text.push_str("\n== paused ==\n");
+            paused_line(&mut text, world.now_ns(), world.events_processed);
+            text.push_str(&report::storm_progress(&world));
+            let _ = writeln!(text, "trace hash: {:#018x}", world.recorder.hash());
+            let trace = world.recorder.take_events();
+            return ReplayReport { text, judgement: None, violations: Vec::new(), trace, charts_from: None };
+        };
+        let mut result = crate::storm::StormRun { world, stop };
+        text.push_str("\n== summary ==\n");
+        text.push_str(&report::storm_summary(&result));
+        let judgement = judge_storm(scenario, seed, &result);
+        let _ = writeln!(text, "oracle vs the fault-free reference: {}", judgement.describe(scenario.guarantee));
+        let trace = result.world.recorder.take_events();
+        ReplayReport { text, judgement: Some(judgement), violations: Vec::new(), trace, charts_from: None }
+    }
+    fn no_charts(&self) -> Option<&'static str> {
+        Some("a Storm run has no charts yet (its trace export shows the acks)")
+    }
     fn reports(
         &self,
         scenario: &Scenario,
@@ -230,6 +333,29 @@ impl FaultToleranceModel for StormAcking {
             |g, s, reference| run_storm_variant(scenario, seed, g, s, faults.to_vec(), reference),
         )
     }
+}
+
+/// The tables of a Flink replay that reached its end — summary, checkpoints, time use, faults
+/// never injected, the oracle's verdict — written to `text`; the verdict.
+fn flink_replay_tables(text: &mut String, scenario: &Scenario, seed: u64, result: &crate::RunResult) -> Judgement {
+    text.push_str(&report::summary(result));
+    if !result.world.checkpoints.is_empty() {
+        text.push_str("\n== checkpoints ==\n");
+        text.push_str(&report::checkpoints_table(result));
+    }
+    text.push_str("\n== time: busy, backpressured, idle ==\n");
+    text.push_str(&report::time_use_table(&result.world));
+    for f in crate::run::faults_not_injected(&result.world) {
+        let _ = writeln!(text, "{f}");
+    }
+    let judgement = judge(scenario, seed, result);
+    let _ = writeln!(text, "oracle vs the fault-free reference: {}", judgement.describe(scenario.guarantee));
+    judgement
+}
+
+/// Where a replay paused (`replay --until` before the run's end).
+fn paused_line(text: &mut String, now_ns: TimeNs, events_processed: u64) {
+    let _ = writeln!(text, "paused at {} (virtual); {events_processed} kernel events", report::format_ns(now_ns));
 }
 
 /// A run that keeps no trace (only its hash).
@@ -268,6 +394,11 @@ pub fn model(runtime: Runtime) -> &'static dyn FaultToleranceModel {
         Runtime::Flink => &FlinkBarriers,
         Runtime::Storm => &StormAcking,
     }
+}
+
+/// The model `compare --model` names `name` (its runtime's label: `flink`, `storm`).
+pub fn model_named(name: &str) -> Option<&'static dyn FaultToleranceModel> {
+    MODELS.iter().copied().find(|m| m.runtime().label() == name)
 }
 
 /// The models `compare` runs by default: Flink always (every pipeline is a Flink job), and the

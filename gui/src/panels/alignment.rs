@@ -62,7 +62,10 @@ pub fn alignment_ui(ui: &mut egui::Ui, session: &Session, frame: &Frame, actions
                 }
                 let last = match row.last_snapshot {
                     Some((id, how)) => format!("last snapshot: {id}, {}", how.label()),
-                    None => format!("last snapshot: {}", row.latest),
+                    None => match row.latest {
+                        Some(id) => format!("last snapshot: {id}"),
+                        None => "last snapshot: none".to_string(),
+                    },
                 };
                 match (row.checkpoint, row.started_ns) {
                     (Some(cp), Some(at)) => {

@@ -28,8 +28,8 @@ pub struct AlignmentRow {
     /// Checkpoint being aligned, when the subtask has seen some of its barriers but not all.
     pub checkpoint: Option<u64>,
     pub started_ns: Option<TimeNs>,
-    /// Latest checkpoint this subtask snapshotted (or gave up for a newer one).
-    pub latest: u64,
+    /// Latest checkpoint this subtask snapshotted (or gave up for a newer one); None: none yet.
+    pub latest: Option<u64>,
     /// The task is not running (its task manager is down, or the job is restarting).
     pub stopped: bool,
     pub inputs: Vec<AlignmentInput>,
@@ -146,12 +146,15 @@ mod tests {
         let view = AlignmentView::build(run.world_at(blocked.time_ns));
         let row =
             view.rows.iter().find(|r| r.subtask == blocked.subtask() as usize).expect("a row per subtask with inputs");
-        assert_eq!(row.checkpoint, Some(blocked.a as u64));
-        let input = &row.inputs[blocked.b as usize];
+        let sim::recording::Payload::InputBlocked { checkpoint, input } = blocked.payload() else {
+            panic!("an InputBlocked event says which checkpoint and input: {blocked:?}")
+        };
+        assert_eq!(row.checkpoint, Some(checkpoint));
+        let input = &row.inputs[input as usize];
         assert!(input.barrier_seen && input.blocked);
         assert!(row.blocked_inputs() >= 1);
         let c = view.coordinator.expect("checkpointing");
-        assert_eq!(c.pending.map(|p| p.0), Some(blocked.a as u64));
+        assert_eq!(c.pending.map(|p| p.0), Some(checkpoint));
     }
 
     #[test]

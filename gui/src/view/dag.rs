@@ -484,10 +484,12 @@ mod tests {
         let mut run = RecordedRun::record_every(Arc::new(clickstream()), 42, 20_000);
         let sends = run.sends.clone();
         // Some moment with something on the wire: the middle of the first cross-node send.
-        let send =
-            *run.trace.iter().find(|e| crate::view::markers::is_send(e.kind) && e.a as u64 > e.time_ns + 2).unwrap();
-        let (t, arrival, channel) =
-            (send.time_ns + (send.a as u64 - send.time_ns) / 2, send.a as u64, send.channel as usize);
+        let (send, arrival) = run
+            .trace
+            .iter()
+            .find_map(|e| e.payload().arrival_ns().filter(|&arrival| arrival > e.time_ns + 2).map(|a| (*e, a)))
+            .unwrap();
+        let (t, channel) = (send.time_ns + (arrival - send.time_ns) / 2, send.channel as usize);
         let world = run.world_at(t);
         let state = DagState::build(world, &sends, t);
         let flight =

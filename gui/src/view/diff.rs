@@ -309,18 +309,18 @@ pub fn overlay(parent: &[Chart], fork: &[Chart]) -> Vec<Chart> {
 mod tests {
     use super::*;
     use crate::view::plots::ChartStyle;
-    use sim::recording::TraceKind;
+    use sim::recording::Payload;
 
-    fn ev(time_ns: TimeNs, kind: TraceKind, a: i64) -> TraceEvent {
-        TraceEvent::new(time_ns, kind, 0, 0, a, 0)
+    fn ev(time_ns: TimeNs, payload: Payload) -> TraceEvent {
+        TraceEvent::from_payload(time_ns, 0, 0, payload)
     }
 
     #[test]
     fn the_first_divergence_is_the_first_differing_event() {
         let s = Scenario::default_scenario();
-        let parent =
-            [ev(1, TraceKind::SendRecord, 5), ev(2, TraceKind::CheckpointTriggered, 1), ev(3, TraceKind::Finished, 0)];
-        let fork = [ev(1, TraceKind::SendRecord, 5), ev(2, TraceKind::NodeCrashed, 2), ev(3, TraceKind::Finished, 0)];
+        let send = Payload::SendRecord { arrival_ns: 5, value: 0 };
+        let parent = [ev(1, send), ev(2, Payload::CheckpointTriggered { checkpoint: 1 }), ev(3, Payload::Finished)];
+        let fork = [ev(1, send), ev(2, Payload::NodeCrashed { back_after_ns: Some(2) }), ev(3, Payload::Finished)];
         let d = first_divergence(&s, &parent, &fork, 0).expect("they differ");
         assert_eq!((d.index, d.time_ns), (1, 2));
         assert!(d.parent.as_deref().is_some_and(|p| p.contains("checkpoint")), "{d:?}");

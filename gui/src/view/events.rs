@@ -2,7 +2,7 @@
 
 use engine::checkpoint::CheckpointMode;
 use sim::kernel::TimeNs;
-use sim::recording::{TraceEvent, TraceKind};
+use sim::recording::{AckerMessage, Payload, TimedOut, TraceEvent, TraceKind};
 use sim::Scenario;
 
 use crate::view::time_text;
@@ -117,37 +117,48 @@ pub fn narrate(scenario: &Scenario, trace: &[TraceEvent], index: usize) -> Strin
         return String::new();
     };
     let text = caption(scenario, e);
-    match e.kind {
-        TraceKind::ProcessBarrier => format!("{text}; {}", barrier_context(scenario, trace, index)),
+    match e.payload() {
+        Payload::ProcessBarrier { input, checkpoint: Some(n) } => {
+            format!("{text}; {}", barrier_context(scenario, trace, index, input, n))
+        }
         _ => text,
     }
 }
 
-/// What a subtask does after barrier `n` reached it on one input, given the barriers it had.
-fn barrier_context(scenario: &Scenario, trace: &[TraceEvent], index: usize) -> String {
+/// What a subtask does after barrier `n` reached it on `input` (trace event `index`), given the
+/// barriers it had.
+fn barrier_context(scenario: &Scenario, trace: &[TraceEvent], index: usize, input: u32, n: u64) -> String {
     let e = &trace[index];
     let plan = &scenario.plan;
-    let (n, input) = (e.b, e.a);
     let name = plan.subtasks.get(e.subtask() as usize).map_or_else(|| format!("#{}", e.subtask()), |s| s.name.clone());
     let inputs = plan.subtasks.get(e.subtask() as usize).map_or(1, |s| s.inputs.len());
     let mut have = std::collections::BTreeSet::from([input]);
     let mut timed_out = false;
     let mut bounded = index <= BARRIER_LOOKBACK;
     for p in trace[..index].iter().rev().take(BARRIER_LOOKBACK) {
-        if (p.kind == TraceKind::CheckpointTriggered && p.a == n) || p.kind == TraceKind::JobRestarted {
-            bounded = true;
-            break;
+        match p.payload() {
+            Payload::CheckpointTriggered { checkpoint } if checkpoint == n => {
+                bounded = true;
+                break;
+            }
+            Payload::JobRestarted { .. } => {
+                bounded = true;
+                break;
+            }
+            Payload::ProcessBarrier { input, checkpoint } if p.subtask() == e.subtask() && checkpoint == Some(n) => {
+                have.insert(input);
+            }
+            Payload::AlignmentTimedOut { checkpoint } if p.subtask() == e.subtask() && checkpoint == n => {
+                timed_out = true;
+            }
+            _ => {}
         }
-        if p.kind == TraceKind::ProcessBarrier && p.subtask() == e.subtask() && p.b == n {
-            have.insert(p.a);
-        }
-        timed_out |= p.kind == TraceKind::AlignmentTimedOut && p.subtask() == e.subtask() && p.a == n;
     }
     if !bounded {
         // The checkpoint started too long ago to list its barriers here; say nothing wrong.
         return format!("checkpoint {n} started more than {BARRIER_LOOKBACK} events ago");
     }
-    let from = |i: i64| {
+    let from = |i: u32| {
         plan.subtasks
             .get(e.subtask() as usize)
             .and_then(|st| st.inputs.get(i as usize))
@@ -155,7 +166,7 @@ fn barrier_context(scenario: &Scenario, trace: &[TraceEvent], index: usize) -> S
             .and_then(|c| plan.subtasks.get(c.from))
             .map_or_else(|| format!("input {i}"), |from| format!("input {i} (from {})", from.name))
     };
-    let missing: Vec<String> = (0..inputs as i64).filter(|i| !have.contains(i)).map(from).collect();
+    let missing: Vec<String> = (0..inputs as u32).filter(|i| !have.contains(i)).map(from).collect();
     let config = scenario.checkpoint_config();
     let mode = match config.map(|c| (c.mode, c.aligned_timeout_ns)) {
         // With an aligned-checkpoint timeout a checkpoint is aligned until it times out.
@@ -199,7 +210,7 @@ pub fn caption(scenario: &Scenario, e: &TraceEvent) -> String {
     let plan = &scenario.plan;
     let subtask = |id: u32| plan.subtasks.get(id as usize).map_or_else(|| format!("#{id}"), |s| s.name.clone());
     let s = subtask(e.subtask());
-    let from = |input: i64| {
+    let from = |input: u32| {
         plan.subtasks
             .get(e.subtask() as usize)
             .and_then(|st| st.inputs.get(input as usize))
@@ -209,59 +220,103 @@ pub fn caption(scenario: &Scenario, e: &TraceEvent) -> String {
     let to =
         || plan.channels.get(e.channel as usize).map_or_else(String::new, |c| format!(" to {}", subtask(c.to as u32)));
     let ms = |v: i64| crate::view::event_time_text(scenario, v);
-    use TraceKind::*;
-    match e.kind {
-        SendRecord => format!("{s} sent a record (value {}){}", e.b, to()),
-        SendWatermark => format!("{s} sent watermark {}{}", ms(e.b), to()),
-        SendBarrier => format!("{s} sent barrier {}{}", e.b, to()),
-        SendIdle => format!("{s} told{} it is {}", to(), if e.b == 1 { "idle" } else { "active again" }),
-        SendEndOfInput => format!("{s} sent end of input{}", to()),
-        ProcessRecord => format!("{s} processed a record (value {}) from {}", e.b, from(e.a)),
-        ProcessWatermark => format!("{s} received watermark {} on {}", ms(e.b), from(e.a)),
-        ProcessBarrier => format!("barrier {} reached {s} on {}", e.b, from(e.a)),
-        ProcessIdle => format!("{} is {} for {s}", from(e.a), if e.b == 1 { "idle" } else { "active" }),
-        ProcessEndOfInput => format!("{} ended for {s}", from(e.a)),
-        SourceRead => format!("{s} read partition {} offset {}", e.a, e.b),
-        WatermarkAdvanced => format!("{s}'s watermark advanced to {}", ms(e.b)),
-        LateDropped => format!("{s} dropped a late record (key {}, event time {})", scenario.key_name(e.a as u64), ms(e.b)),
-        AlignmentStarted => format!(
-            "barrier {} reached {s} first on {}: alignment starts; that input is now blocked until the barrier arrives on every other input",
-            e.a,
-            from(e.b)
+    let key = |k: u64| scenario.key_name(k);
+    let node = || scenario.node_name(e.subtask() as usize);
+    use Payload as P;
+    match e.payload() {
+        P::SendRecord { value, .. } => format!("{s} sent a record (value {value}){}", to()),
+        P::SendWatermark { watermark_ms, .. } => format!("{s} sent watermark {}{}", ms(watermark_ms), to()),
+        P::SendBarrier { checkpoint, .. } => format!("{s} sent barrier {checkpoint}{}", to()),
+        P::SendIdle { idle, .. } => format!("{s} told{} it is {}", to(), if idle { "idle" } else { "active again" }),
+        P::SendEndOfInput { .. } => format!("{s} sent end of input{}", to()),
+        P::ProcessRecord { input, .. } => format!("{s} processed a record from {}", from(input)),
+        P::ProcessWatermark { input, .. } => format!("{s} received a watermark on {}", from(input)),
+        P::ProcessBarrier { input, checkpoint } => {
+            format!("barrier {} reached {s} on {}", checkpoint.unwrap_or_default(), from(input))
+        }
+        P::ProcessIdle { input, .. } => format!("{s} received a watermark status (idle or active) on {}", from(input)),
+        P::ProcessEndOfInput { input, .. } => format!("{} ended for {s}", from(input)),
+        P::SourceRead { partition, offset } => format!("{s} read partition {partition} offset {offset}"),
+        P::WatermarkAdvanced { watermark_ms } => format!("{s}'s watermark advanced to {}", ms(watermark_ms)),
+        P::LateDropped { key: k, timestamp_ms } => {
+            format!("{s} dropped a late record (key {}, event time {})", key(k), ms(timestamp_ms))
+        }
+        P::AlignmentStarted { checkpoint, input } => format!(
+            "barrier {checkpoint} reached {s} first on {}: alignment starts; that input is now blocked until the barrier arrives on every other input",
+            from(input)
         ),
-        InputBlocked => format!("{s} blocks {} until barrier {} arrives on its other inputs", from(e.b), e.a),
-        AlignmentTimedOut => format!(
-            "{s}'s alignment for checkpoint {} timed out (aligned-checkpoint timeout): it switches to unaligned — the queued barriers overtake, the in-flight data goes into the snapshot, its inputs unblock",
-            e.a
+        P::InputBlocked { checkpoint, input } => {
+            format!("{s} blocks {} until barrier {checkpoint} arrives on its other inputs", from(input))
+        }
+        P::AlignmentTimedOut { checkpoint } => format!(
+            "{s}'s alignment for checkpoint {checkpoint} timed out (aligned-checkpoint timeout): it switches to unaligned — the queued barriers overtake, the in-flight data goes into the snapshot, its inputs unblock"
         ),
-        Snapshot => format!("{s} snapshotted its state for checkpoint {} ({} bytes)", e.a, e.b),
-        Finished => format!("{s} finished"),
-        SinkAppend => format!("{s} appended key {} = {} (visible now)", scenario.key_name(e.a as u64), e.b),
-        SinkUpsert => format!("{s} upserted key {} = {} (replaces the row of that key and window)", scenario.key_name(e.a as u64), e.b),
-        SinkTxnWrite => format!("{s} wrote key {} = {} into its open transaction (not visible yet)", scenario.key_name(e.a as u64), e.b),
-        SinkPreCommit => format!("{s} pre-committed transaction {} at checkpoint {}", e.a, e.b),
-        SinkCommit => format!("{s} committed transaction {}: its rows are visible now", e.a),
-        SinkRecover => format!("{s} recovered: {} pre-committed transactions committed after the restore", e.a),
-        CheckpointTriggered => format!("the job manager triggered checkpoint {}: sources inject barrier {}", e.a, e.a),
-        CheckpointCompleted => format!("checkpoint {} completed: every subtask acknowledged its snapshot", e.a),
-        CheckpointAborted => format!("checkpoint {} was aborted", e.a),
-        NodeCrashed => format!("{} crashed", scenario.node_name(e.subtask() as usize)),
-        NodeRestarted => format!("{} is back", scenario.node_name(e.subtask() as usize)),
-        FailureDetected => format!(
-            "the job manager noticed {} is gone (heartbeat timeout) and cancels the job",
-            scenario.node_name(e.subtask() as usize)
-        ),
-        JobRestarted if e.b >= 0 => format!("the job restarted (attempt {}) from checkpoint {}", e.a + 1, e.b),
-        JobRestarted => format!("the job restarted (attempt {}) with empty state", e.a + 1),
-        NetworkFault => format!("network fault on {}", scenario.node_name(e.subtask() as usize)),
+        P::Snapshot { checkpoint, state_bytes } => {
+            format!("{s} snapshotted its state for checkpoint {checkpoint} ({state_bytes} bytes)")
+        }
+        P::Finished => format!("{s} finished"),
+        P::SinkAppend { key: k, value } => format!("{s} appended key {} = {value} (visible now)", key(k)),
+        P::SinkUpsert { key: k, value } => {
+            format!("{s} upserted key {} = {value} (replaces the row of that key and window)", key(k))
+        }
+        P::SinkTxnWrite { key: k, value } => {
+            format!("{s} wrote key {} = {value} into its open transaction (not visible yet)", key(k))
+        }
+        P::SinkPreCommit { txn_sequence, checkpoint } => {
+            format!("{s} pre-committed transaction {txn_sequence} at checkpoint {checkpoint}")
+        }
+        P::SinkCommit { txn_sequence, .. } => format!("{s} committed transaction {txn_sequence}: its rows are visible now"),
+        P::SinkRecover { committed } => {
+            format!("{s} recovered: {committed} pre-committed transactions committed after the restore")
+        }
+        P::CheckpointTriggered { checkpoint } => {
+            format!("the job manager triggered checkpoint {checkpoint}: sources inject barrier {checkpoint}")
+        }
+        P::CheckpointCompleted { checkpoint } => {
+            format!("checkpoint {checkpoint} completed: every subtask acknowledged its snapshot")
+        }
+        P::CheckpointAborted { checkpoint, .. } => format!("checkpoint {checkpoint} was aborted"),
+        P::NodeCrashed { .. } => format!("{} crashed", node()),
+        P::NodeRestarted => format!("{} is back", node()),
+        P::FailureDetected => {
+            format!("the job manager noticed {} is gone (heartbeat timeout) and cancels the job", node())
+        }
+        P::JobRestarted { attempt, restored_from: Some(checkpoint) } => {
+            format!("the job restarted (attempt {}) from checkpoint {checkpoint}", attempt + 1)
+        }
+        P::JobRestarted { attempt, restored_from: None } => {
+            format!("the job restarted (attempt {}) with empty state", attempt + 1)
+        }
+        P::NetworkFault { .. } => format!("network fault on {}", node()),
         // Storm runs (`sim::storm`); the workbench runs Flink, but a trace file may hold these.
-        StormEmit => format!("{s} emitted partition {} offset {}{}", e.a, e.b, if e.channel == 1 { " again (replay)" } else { "" }),
-        StormAckerMessage => format!("{s} sent the acker {} for root {:#x}", ["an init", "an ack", "a fail"].get(e.channel as usize).unwrap_or(&"a message"), e.a),
-        StormTreeComplete => format!("the tuple tree of root {:#x} {}", e.a, if e.channel == 1 { "failed" } else { "completed: the spout is told to ack" }),
-        StormTimeout => format!("{s}: a tuple timed out (partition {} offset {}) and will be replayed", e.a, e.b),
-        StormWorkerRestarted => format!("the worker on {} restarted with empty state", scenario.node_name(e.subtask() as usize)),
-        TridentBatch => format!("Trident batch {} began{}", e.a, if e.b == 1 { " (a replay)" } else { "" }),
-        TridentCommit => format!("{s} committed Trident batch {} ({} updates skipped as already applied)", e.a, e.b),
+        P::StormEmit { partition, offset, replay } => {
+            format!("{s} emitted partition {partition} offset {offset}{}", if replay { " again (replay)" } else { "" })
+        }
+        P::StormAckerMessage { message, root, .. } => {
+            let what = match message {
+                AckerMessage::Init => "an init",
+                AckerMessage::Ack => "an ack",
+                AckerMessage::Fail => "a fail",
+            };
+            format!("{s} sent the acker {what} for root {root:#x}")
+        }
+        P::StormTreeComplete { root, failed } => format!(
+            "the tuple tree of root {root:#x} {}",
+            if failed { "failed" } else { "completed: the spout is told to ack" }
+        ),
+        P::StormTimeout(TimedOut::Tuple { partition, offset }) => {
+            format!("{s}: a tuple timed out (partition {partition} offset {offset}) and will be replayed")
+        }
+        P::StormTimeout(TimedOut::Batch { txid }) => {
+            format!("{s}: Trident batch {txid} timed out and will be replayed")
+        }
+        P::StormWorkerRestarted => format!("the worker on {} restarted with empty state", node()),
+        P::TridentBatch { txid, replay } => {
+            format!("Trident batch {txid} began{}", if replay { " (a replay)" } else { "" })
+        }
+        P::TridentCommit { txid, skipped } => {
+            format!("{s} committed Trident batch {txid} ({skipped} updates skipped as already applied)")
+        }
     }
 }
 
@@ -305,19 +360,26 @@ mod tests {
             .enumerate()
             .find(|(_, e)| e.kind == TraceKind::ProcessBarrier && counts(e))
             .expect("a barrier reached a subtask with several inputs");
+        let Payload::ProcessBarrier { input, checkpoint: Some(n) } = first.payload() else {
+            panic!("a barrier's arrival names its input and checkpoint: {first:?}")
+        };
         let text = narrate(&scenario, &run.trace, i);
         assert!(
-            text.contains(&format!("is now blocked until barrier {} arrives on input", first.b)),
+            text.contains(&format!("is now blocked until barrier {n} arrives on input")),
             "exactly-once blocks: {text}"
         );
-        assert!(!text.contains(&format!("input {} (from", first.a)) || text.matches("(from").count() >= 2);
+        assert!(!text.contains(&format!("input {input} (from")) || text.matches("(from").count() >= 2);
         // The same subtask's last barrier of that checkpoint.
         let inputs = scenario.plan.subtasks[first.subtask() as usize].inputs.len();
         let (j, _) = run
             .trace
             .iter()
             .enumerate()
-            .filter(|(_, e)| e.kind == TraceKind::ProcessBarrier && e.subtask() == first.subtask() && e.b == first.b)
+            .filter(|(_, e)| {
+                e.kind == TraceKind::ProcessBarrier
+                    && e.subtask() == first.subtask()
+                    && e.payload().checkpoint() == Some(n)
+            })
             .nth(inputs - 1)
             .expect("every input delivers the barrier");
         let text = narrate(&scenario, &run.trace, j);

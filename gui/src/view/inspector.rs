@@ -69,7 +69,7 @@ impl Inspector {
             ("output watermark", watermark_text(scenario, s.output_watermark())),
             ("idle", if s.is_output_idle() { "yes: ignored by downstream watermarks" } else { "no" }.to_string()),
             ("buffered input messages", s.gate().queued().to_string()),
-            ("latest checkpoint snapshotted", s.aligner().latest_id().to_string()),
+            ("latest checkpoint snapshotted", s.aligner().latest_id().map_or("none".to_string(), |id| id.to_string())),
         ];
         let mut tables = Vec::new();
         if !info.inputs.is_empty() {

@@ -12,7 +12,7 @@ use engine::SourceRef;
 use sim::external::StoredRow;
 use sim::kernel::TimeNs;
 use sim::oracle::{self, Outcome, RowId, RowMark, Seen};
-use sim::recording::{TraceEvent, TraceKind};
+use sim::recording::{Payload, TraceEvent, TraceKind};
 use sim::scenario::Guarantee;
 use sim::Scenario;
 
@@ -415,7 +415,7 @@ impl Provenance {
         let restarts = &ledger.restarts;
         let mut reads: Reads = BTreeMap::new();
         for e in trace.iter().filter(|e| e.kind == TraceKind::SourceRead) {
-            let s = SourceRef { partition: e.a as u32, offset: e.b as u64 };
+            let Some(s) = e.payload().source_record() else { continue };
             if records.contains(&s) {
                 reads.entry(s).or_default().push((e.time_ns, e.subtask(), attempt_at(restarts, e.time_ns)));
             }
@@ -431,17 +431,23 @@ impl Provenance {
         // 2. The epoch of the record that tells the story: the checkpoints its source subtask
         // snapshotted before and after reading it (in the same attempt).
         let focus: Option<SourceRef> = replayed.first().or(over.first()).or(short.first()).or(records.first()).copied();
-        let completed: BTreeMap<i64, TimeNs> =
-            trace.iter().filter(|e| e.kind == TraceKind::CheckpointCompleted).map(|e| (e.a, e.time_ns)).collect();
+        let completed: BTreeMap<u64, TimeNs> = trace
+            .iter()
+            .filter_map(|e| match e.payload() {
+                Payload::CheckpointCompleted { checkpoint } => Some((checkpoint, e.time_ns)),
+                _ => None,
+            })
+            .collect();
         if let Some((s, &(read_ns, reader, attempt))) =
             focus.and_then(|s| reads.get(&s).and_then(|r| r.first()).map(|r| (s, r)))
         {
-            let snapshots: Vec<(TimeNs, i64)> = trace
+            let snapshots: Vec<(TimeNs, u64)> = trace
                 .iter()
-                .filter(|e| {
-                    e.kind == TraceKind::Snapshot && e.subtask() == reader && attempt_at(restarts, e.time_ns) == attempt
+                .filter(|e| e.subtask() == reader && attempt_at(restarts, e.time_ns) == attempt)
+                .filter_map(|e| match e.payload() {
+                    Payload::Snapshot { checkpoint, .. } => Some((e.time_ns, checkpoint)),
+                    _ => None,
                 })
-                .map(|e| (e.time_ns, e.a))
                 .collect();
             let before = snapshots.iter().rev().find(|(ns, _)| *ns <= read_ns).copied();
             let after = snapshots.iter().find(|(ns, _)| *ns > read_ns).copied();
@@ -501,11 +507,17 @@ impl Provenance {
                     time_ns: Some(ns),
                 });
             }
-            let restored =
-                trace.iter().find(|e| e.kind == TraceKind::JobRestarted && e.time_ns == restart_ns).map(|e| e.b);
+            let restored = trace
+                .iter()
+                .filter(|e| e.time_ns == restart_ns)
+                .find_map(|e| match e.payload() {
+                    Payload::JobRestarted { restored_from, .. } => Some(restored_from),
+                    _ => None,
+                })
+                .flatten();
             let attempt = attempt_at(restarts, restart_ns);
             let caption = match restored {
-                Some(cp) if cp >= 0 => format!(
+                Some(cp) => format!(
                     "the job restarted (attempt {attempt}) from checkpoint {cp}: its state, and the source offsets it recorded"
                 ),
                 _ => format!("the job restarted (attempt {attempt}) with empty state: no checkpoint restored"),

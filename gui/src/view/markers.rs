@@ -2,7 +2,7 @@
 
 use sim::faults::Fault;
 use sim::kernel::TimeNs;
-use sim::recording::{TraceEvent, TraceKind};
+use sim::recording::{Payload, TraceEvent, TraceKind};
 use sim::Scenario;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -17,9 +17,8 @@ pub enum MarkerKind {
     FailureDetected,
     JobRestarted,
     NetworkFault,
-    /// Where this run and a fork of it (or its parent) first differ: `a` is the other run's
-    /// index, `b` is 1 when the other run is the fork, 0 when it is the parent. Not from the
-    /// trace: added when a fork is recorded ([`mark_divergence`]).
+    /// Where this run and a fork of it (or its parent) first differ ([`Detail::Divergence`]).
+    /// Not from the trace: added when a fork is recorded ([`mark_divergence`]).
     Divergence,
 }
 
@@ -80,23 +79,34 @@ pub struct Marker {
     pub kind: MarkerKind,
     /// The trace event's subtask field (a node id for faults).
     pub subtask: u32,
-    /// The trace event's channel field (the fault's index for network faults).
-    pub channel: u32,
-    /// The trace event's `a` (checkpoint id, key, ...).
-    pub a: i64,
-    pub b: i64,
+    pub detail: Detail,
 }
 
-/// Is this trace kind a message leaving a subtask (`a` = arrival time)?
-pub fn is_send(kind: TraceKind) -> bool {
-    matches!(
-        kind,
-        TraceKind::SendRecord
-            | TraceKind::SendWatermark
-            | TraceKind::SendBarrier
-            | TraceKind::SendIdle
-            | TraceKind::SendEndOfInput
-    )
+/// What a marker says beyond its kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Detail {
+    /// The trace event's payload.
+    Event(Payload),
+    /// This run and run `other` first differ here; `other_is_fork`: the other run is a fork of
+    /// this one (else its parent).
+    Divergence { other: usize, other_is_fork: bool },
+}
+
+impl Marker {
+    /// The checkpoint a checkpoint marker is about.
+    pub fn checkpoint(&self) -> Option<u64> {
+        match self.detail {
+            Detail::Event(payload) => payload.checkpoint(),
+            Detail::Divergence { .. } => None,
+        }
+    }
+    /// The run a divergence marker points at.
+    pub fn diverges_from(&self) -> Option<usize> {
+        match self.detail {
+            Detail::Divergence { other, .. } => Some(other),
+            Detail::Event(_) => None,
+        }
+    }
 }
 
 /// Every marker in the trace, in time order.
@@ -108,9 +118,7 @@ pub fn collect(trace: &[TraceEvent]) -> Vec<Marker> {
                 time_ns: e.time_ns,
                 kind,
                 subtask: e.subtask(),
-                channel: e.channel,
-                a: e.a,
-                b: e.b,
+                detail: Detail::Event(e.payload()),
             })
         })
         .collect()
@@ -122,56 +130,57 @@ pub fn describe(scenario: &Scenario, faults: &[Fault], m: &Marker) -> String {
     let subtask =
         || scenario.plan.subtasks.get(m.subtask as usize).map_or_else(|| format!("#{}", m.subtask), |s| s.name.clone());
     let node = || scenario.node_name(m.subtask as usize);
-    match m.kind {
-        MarkerKind::CheckpointTriggered => format!("checkpoint {} triggered", m.a),
-        MarkerKind::CheckpointCompleted => format!("checkpoint {} completed", m.a),
-        MarkerKind::CheckpointAborted => format!("checkpoint {} aborted", m.a),
-        MarkerKind::LateDropped => {
+    let payload = match m.detail {
+        Detail::Event(payload) => payload,
+        Detail::Divergence { other, other_is_fork } => {
+            let whose = if other_is_fork { "its fork" } else { "its parent" };
+            return format!("first divergence from {whose} (run {}): from here on the two runs differ", other + 1);
+        }
+    };
+    match payload {
+        Payload::CheckpointTriggered { checkpoint } => format!("checkpoint {checkpoint} triggered"),
+        Payload::CheckpointCompleted { checkpoint } => format!("checkpoint {checkpoint} completed"),
+        Payload::CheckpointAborted { checkpoint, .. } => format!("checkpoint {checkpoint} aborted"),
+        Payload::LateDropped { key, timestamp_ms } => {
             format!(
                 "{}: late record of key {} (event time {}) dropped",
                 subtask(),
-                scenario.key_name(m.a as u64),
-                crate::view::event_time_text(scenario, m.b)
+                scenario.key_name(key),
+                crate::view::event_time_text(scenario, timestamp_ms)
             )
         }
-        MarkerKind::Finished => format!("{} finished", subtask()),
-        MarkerKind::NodeCrashed if m.a < 0 => format!("{} crashed (never back)", node()),
-        MarkerKind::NodeCrashed => {
-            format!("{} crashed (back after {})", node(), crate::view::duration_text(m.a as u64))
+        Payload::Finished => format!("{} finished", subtask()),
+        Payload::NodeCrashed { back_after_ns: None } => format!("{} crashed (never back)", node()),
+        Payload::NodeCrashed { back_after_ns: Some(after_ns) } => {
+            format!("{} crashed (back after {})", node(), crate::view::duration_text(after_ns))
         }
-        MarkerKind::NodeRestarted => format!("{} is back (empty, until the job restarts)", node()),
-        MarkerKind::FailureDetected => format!("the job manager detected the failure of {}; the job stops", node()),
-        MarkerKind::JobRestarted if m.b < 0 => {
-            format!("job restarted (attempt {}) with empty state: no checkpoint to restore", m.a)
+        Payload::NodeRestarted => format!("{} is back (empty, until the job restarts)", node()),
+        Payload::FailureDetected => format!("the job manager detected the failure of {}; the job stops", node()),
+        Payload::JobRestarted { attempt, restored_from: None } => {
+            format!("job restarted (attempt {attempt}) with empty state: no checkpoint to restore")
         }
-        MarkerKind::JobRestarted => {
-            format!("job restarted (attempt {}): every task restored from checkpoint {}", m.a, m.b)
+        Payload::JobRestarted { attempt, restored_from: Some(checkpoint) } => {
+            format!("job restarted (attempt {attempt}): every task restored from checkpoint {checkpoint}")
         }
-        MarkerKind::Divergence if m.b == 1 => {
-            format!("first divergence from its fork (run {}): from here on the two runs differ", m.a + 1)
-        }
-        MarkerKind::Divergence => {
-            format!("first divergence from its parent (run {}): from here on the two runs differ", m.a + 1)
-        }
-        MarkerKind::NetworkFault => match faults.get(m.channel as usize) {
+        Payload::NetworkFault { fault, .. } => match faults.get(fault as usize) {
             Some(f) => format!("fault: {}", f.describe(&scenario.plan)),
             None => "network fault".to_string(),
         },
+        // Markers are only made of the kinds above (`MarkerKind::of`).
+        other => format!("{other:?}"),
     }
 }
 
 /// Mark where this run and run `other` first differ (`other_is_fork`: the other run is a fork of
 /// this one), keeping the markers in time order; a mark already there for `other` is replaced.
 pub fn mark_divergence(markers: &mut Vec<Marker>, time_ns: TimeNs, other: usize, other_is_fork: bool) {
-    markers.retain(|m| !(m.kind == MarkerKind::Divergence && m.a == other as i64));
+    markers.retain(|m| m.diverges_from() != Some(other));
     let at = markers.partition_point(|m| m.time_ns <= time_ns);
     let marker = Marker {
         time_ns,
         kind: MarkerKind::Divergence,
         subtask: 0,
-        channel: 0,
-        a: other as i64,
-        b: i64::from(other_is_fork),
+        detail: Detail::Divergence { other, other_is_fork },
     };
     markers.insert(at, marker);
 }
@@ -189,7 +198,7 @@ pub struct CheckpointSpan {
 pub fn checkpoint_spans(markers: &[Marker]) -> Vec<CheckpointSpan> {
     let mut spans: Vec<CheckpointSpan> = Vec::new();
     for m in markers {
-        let id = m.a as u64;
+        let Some(id) = m.checkpoint() else { continue };
         match m.kind {
             MarkerKind::CheckpointTriggered => {
                 spans.push(CheckpointSpan { id, start_ns: m.time_ns, end_ns: None, completed: false })
@@ -210,18 +219,24 @@ pub fn checkpoint_spans(markers: &[Marker]) -> Vec<CheckpointSpan> {
 mod tests {
     use super::*;
 
-    fn ev(time_ns: TimeNs, kind: TraceKind, a: i64) -> TraceEvent {
-        TraceEvent::new(time_ns, kind, 0, 0, a, 0)
+    fn ev(time_ns: TimeNs, payload: Payload) -> TraceEvent {
+        TraceEvent::from_payload(time_ns, 0, 0, payload)
+    }
+    fn triggered(checkpoint: u64) -> Payload {
+        Payload::CheckpointTriggered { checkpoint }
+    }
+    fn completed(checkpoint: u64) -> Payload {
+        Payload::CheckpointCompleted { checkpoint }
     }
 
     #[test]
     fn markers_keep_only_interesting_kinds_in_order() {
         let trace = [
-            ev(1, TraceKind::SendRecord, 5),
-            ev(2, TraceKind::CheckpointTriggered, 1),
-            ev(3, TraceKind::LateDropped, 7),
-            ev(4, TraceKind::CheckpointCompleted, 1),
-            ev(5, TraceKind::NodeCrashed, 2),
+            ev(1, Payload::SendRecord { arrival_ns: 5, value: 0 }),
+            ev(2, triggered(1)),
+            ev(3, Payload::LateDropped { key: 7, timestamp_ms: 0 }),
+            ev(4, completed(1)),
+            ev(5, Payload::NodeCrashed { back_after_ns: Some(2) }),
         ];
         let kinds: Vec<MarkerKind> = collect(&trace).iter().map(|m| m.kind).collect();
         assert_eq!(
@@ -238,7 +253,7 @@ mod tests {
 
     #[test]
     fn a_divergence_mark_keeps_time_order_and_replaces_its_own() {
-        let mut m = collect(&[ev(2, TraceKind::CheckpointTriggered, 1), ev(9, TraceKind::CheckpointCompleted, 1)]);
+        let mut m = collect(&[ev(2, triggered(1)), ev(9, completed(1))]);
         mark_divergence(&mut m, 5, 3, true);
         mark_divergence(&mut m, 6, 3, true);
         mark_divergence(&mut m, 1, 4, false);
@@ -260,11 +275,11 @@ mod tests {
     #[test]
     fn spans_pair_triggers_with_their_end() {
         let trace = [
-            ev(10, TraceKind::CheckpointTriggered, 1),
-            ev(20, TraceKind::CheckpointCompleted, 1),
-            ev(30, TraceKind::CheckpointTriggered, 2),
-            ev(90, TraceKind::CheckpointAborted, 2),
-            ev(100, TraceKind::CheckpointTriggered, 3),
+            ev(10, triggered(1)),
+            ev(20, completed(1)),
+            ev(30, triggered(2)),
+            ev(90, Payload::CheckpointAborted { checkpoint: 2, reason: 0 }),
+            ev(100, triggered(3)),
         ];
         let spans = checkpoint_spans(&collect(&trace));
         assert_eq!(

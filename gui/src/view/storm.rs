@@ -14,7 +14,7 @@ use engine::SourceRef;
 use sim::external::StoredRow;
 use sim::kernel::TimeNs;
 use sim::oracle::Seen;
-use sim::recording::{TraceEvent, TraceKind};
+use sim::recording::{AckerMessage, Payload, TimedOut, TraceEvent, TraceKind};
 use sim::storm::StormRun;
 use sim::Scenario;
 
@@ -26,8 +26,8 @@ use crate::view::time_text;
 pub struct SpoutTuple {
     pub root: u64,
     pub spout: u32,
-    pub partition: i64,
-    pub offset: i64,
+    pub partition: u32,
+    pub offset: u64,
     pub emitted_ns: TimeNs,
     pub replay: bool,
 }
@@ -150,32 +150,32 @@ impl StormSession {
         let mut tuples = Vec::new();
         let mut emits: BTreeMap<SourceRef, Vec<Emit>> = BTreeMap::new();
         let mut batches: BTreeMap<u64, Vec<TimeNs>> = BTreeMap::new();
-        let mut last_emit: BTreeMap<u32, (i64, i64, TimeNs, bool)> = BTreeMap::new();
-        let source = |a: i64, b: i64| SourceRef { partition: a as u32, offset: b as u64 };
+        let mut last_emit: BTreeMap<u32, (SourceRef, TimeNs, bool)> = BTreeMap::new();
         for e in &events {
-            match (e.kind, e.channel) {
-                (TraceKind::StormEmit, replay) => {
-                    last_emit.insert(e.subtask(), (e.a, e.b, e.time_ns, replay == 1));
-                    emits.entry(source(e.a, e.b)).or_default().push(Emit {
+            match e.payload() {
+                Payload::StormEmit { partition, offset, replay } => {
+                    let source = SourceRef { partition, offset };
+                    last_emit.insert(e.subtask(), (source, e.time_ns, replay));
+                    emits.entry(source).or_default().push(Emit {
                         time_ns: e.time_ns,
                         spout: e.subtask(),
-                        replay: replay == 1,
+                        replay,
                         root: None,
                     });
                 }
-                (TraceKind::TridentBatch, _) => batches.entry(e.a as u64).or_default().push(e.time_ns),
+                Payload::TridentBatch { txid, .. } => batches.entry(txid).or_default().push(e.time_ns),
                 // The spout records its emit, then the init for the same tuple.
-                (TraceKind::StormAckerMessage, 0) => {
-                    if let Some((partition, offset, t, replay)) = last_emit.remove(&e.subtask()) {
+                Payload::StormAckerMessage { message: AckerMessage::Init, root, .. } => {
+                    if let Some((source, t, replay)) = last_emit.remove(&e.subtask()) {
                         if t == e.time_ns {
-                            if let Some(emit) = emits.get_mut(&source(partition, offset)).and_then(|v| v.last_mut()) {
-                                emit.root = Some(e.a as u64);
+                            if let Some(emit) = emits.get_mut(&source).and_then(|v| v.last_mut()) {
+                                emit.root = Some(root);
                             }
                             tuples.push(SpoutTuple {
-                                root: e.a as u64,
+                                root,
                                 spout: e.subtask(),
-                                partition,
-                                offset,
+                                partition: source.partition,
+                                offset: source.offset,
                                 emitted_ns: t,
                                 replay,
                             });
@@ -286,17 +286,16 @@ impl StormSession {
         let mut ack_value = 0u64;
         let mut status = TreeStatus::Pending;
         let start = self.events.partition_point(|e| e.time_ns < tuple.emitted_ns);
+        let own_source = SourceRef { partition: tuple.partition, offset: tuple.offset };
         for e in self.events[start..].iter().take_while(|e| e.time_ns <= at) {
-            let root_matches = e.a as u64 == tuple.root;
-            match e.kind {
-                TraceKind::StormAckerMessage if root_matches => {
-                    let value = e.b as u64;
-                    let what = match e.channel {
-                        0 => "init",
-                        1 => "ack",
-                        _ => "fail",
+            match e.payload() {
+                Payload::StormAckerMessage { message, root, value } if root == tuple.root => {
+                    let what = match message {
+                        AckerMessage::Init => "init",
+                        AckerMessage::Ack => "ack",
+                        AckerMessage::Fail => "fail",
                     };
-                    ack_value ^= if e.channel <= 1 { value } else { 0 };
+                    ack_value ^= if message == AckerMessage::Fail { 0 } else { value };
                     steps.push(TreeStep {
                         time_ns: e.time_ns,
                         executor: executor_name(&self.scenario, e.subtask()),
@@ -305,14 +304,12 @@ impl StormSession {
                         ack_value,
                     });
                 }
-                TraceKind::StormTreeComplete if root_matches => {
-                    status = if e.channel == 0 { TreeStatus::Complete } else { TreeStatus::Failed };
+                Payload::StormTreeComplete { root, failed } if root == tuple.root => {
+                    status = if failed { TreeStatus::Failed } else { TreeStatus::Complete };
                     break;
                 }
-                TraceKind::StormTimeout
-                    if e.channel == 0
-                        && e.subtask() == tuple.spout
-                        && (e.a, e.b) == (tuple.partition, tuple.offset) =>
+                Payload::StormTimeout(TimedOut::Tuple { partition, offset })
+                    if e.subtask() == tuple.spout && SourceRef { partition, offset } == own_source =>
                 {
                     status = TreeStatus::TimedOut;
                     break;
@@ -336,38 +333,38 @@ impl StormSession {
         let mut spout_of_root: BTreeMap<u64, u32> = BTreeMap::new();
         let mut pending: BTreeMap<u32, i64> = BTreeMap::new();
         for e in events {
-            match e.kind {
-                TraceKind::StormEmit => {
+            match e.payload() {
+                Payload::StormEmit { replay, .. } => {
                     emitted += 1;
-                    replayed += (e.channel == 1) as u64;
+                    replayed += replay as u64;
                 }
-                TraceKind::StormAckerMessage => {
+                Payload::StormAckerMessage { message, root, .. } => {
                     acker_messages += 1;
-                    if e.channel == 0 {
-                        spout_of_root.insert(e.a as u64, e.subtask());
+                    if message == AckerMessage::Init {
+                        spout_of_root.insert(root, e.subtask());
                         *pending.entry(e.subtask()).or_insert(0) += 1;
                     } else {
                         *acked_by_task.entry(e.subtask()).or_insert(0) += 1;
-                        fails += (e.channel == 2) as u64;
+                        fails += (message == AckerMessage::Fail) as u64;
                     }
                 }
-                TraceKind::StormTreeComplete => {
-                    if e.channel == 0 {
-                        completed += 1;
-                    } else {
+                Payload::StormTreeComplete { root, failed: tree_failed } => {
+                    if tree_failed {
                         failed += 1;
+                    } else {
+                        completed += 1;
                     }
-                    if let Some(s) = spout_of_root.remove(&(e.a as u64)) {
+                    if let Some(s) = spout_of_root.remove(&root) {
                         *pending.entry(s).or_insert(0) -= 1;
                     }
                 }
-                TraceKind::StormTimeout if e.channel == 0 => {
+                Payload::StormTimeout(TimedOut::Tuple { .. }) => {
                     timed_out += 1;
                     *pending.entry(e.subtask()).or_insert(0) -= 1;
                 }
                 // A spout that dies forgets its pending tuples (its restart re-reads from the
                 // committed offsets, as new tuples).
-                TraceKind::NodeCrashed => {
+                Payload::NodeCrashed { .. } => {
                     for spout in plan.source_subtasks().filter(|&s| scenario.node_of_subtask(s) == e.subtask() as usize)
                     {
                         pending.insert(spout as u32, 0);
@@ -460,10 +457,11 @@ impl Attempts<'_> {
                 let acked: Vec<u64> = events[from..]
                     .iter()
                     .take_while(|e| e.time_ns == at)
-                    .filter(|e| {
-                        e.kind == TraceKind::StormAckerMessage && e.channel == 1 && e.subtask() == row.subtask as u32
+                    .filter(|e| e.subtask() == row.subtask as u32)
+                    .filter_map(|e| match e.payload() {
+                        Payload::StormAckerMessage { message: AckerMessage::Ack, root, .. } => Some(root),
+                        _ => None,
                     })
-                    .map(|e| e.a as u64)
                     .collect();
                 let by_root = |s: &SourceRef| {
                     let emits = self.emits.get(s)?;
@@ -519,18 +517,16 @@ impl StormSession {
         let start = self.events.partition_point(|e| e.time_ns < emit.time_ns);
         let end = self.events.partition_point(|e| e.time_ns <= until);
         self.events[start..end.max(start)].iter().find_map(|e| {
-            let cause = match e.kind {
-                TraceKind::StormAckerMessage if e.channel == 2 && Some(e.a as u64) == emit.root => {
+            let cause = match e.payload() {
+                Payload::StormAckerMessage { message: AckerMessage::Fail, root, .. } if Some(root) == emit.root => {
                     Cause::BoltFail(e.subtask())
                 }
-                TraceKind::StormTimeout
-                    if e.channel == 0
-                        && e.subtask() == emit.spout
-                        && (e.a, e.b) == (s.partition as i64, s.offset as i64) =>
+                Payload::StormTimeout(TimedOut::Tuple { partition, offset })
+                    if e.subtask() == emit.spout && SourceRef { partition, offset } == s =>
                 {
                     Cause::Timeout
                 }
-                TraceKind::NodeCrashed => Cause::Crash(e.subtask()),
+                Payload::NodeCrashed { .. } => Cause::Crash(e.subtask()),
                 _ => return None,
             };
             Some((e.time_ns, cause))
@@ -700,11 +696,11 @@ impl StormSession {
             let failed = self.events[self.events.partition_point(|e| e.time_ns < prev)..]
                 .iter()
                 .take_while(|e| e.time_ns <= b)
-                .find_map(|e| match e.kind {
-                    TraceKind::StormTimeout if e.channel == 1 && e.a as u64 == txid => {
+                .find_map(|e| match e.payload() {
+                    Payload::StormTimeout(TimedOut::Batch { txid: timed_out }) if timed_out == txid => {
                         Some((e.time_ns, Cause::Timeout))
                     }
-                    TraceKind::NodeCrashed => Some((e.time_ns, Cause::Crash(e.subtask()))),
+                    Payload::NodeCrashed { .. } => Some((e.time_ns, Cause::Crash(e.subtask()))),
                     _ => None,
                 });
             if let Some((ns, cause)) = failed {
@@ -728,14 +724,18 @@ impl StormSession {
                 time_ns: Some(b),
             });
         }
-        for e in self.events.iter().filter(|e| e.kind == TraceKind::TridentCommit && e.a as u64 == txid) {
+        let commits = self.events.iter().filter_map(|e| match e.payload() {
+            Payload::TridentCommit { txid: committed, skipped } if committed == txid => Some((e, skipped)),
+            _ => None,
+        });
+        for (e, skipped) in commits {
             steps.push(Step {
                 title: "Commit".into(),
                 caption: format!(
                     "{} committed txid {txid}{}",
                     self.executor(e.subtask()),
-                    if e.b > 0 {
-                        format!(": {} updates skipped, the state had already applied this txid", e.b)
+                    if skipped > 0 {
+                        format!(": {skipped} updates skipped, the state had already applied this txid")
                     } else {
                         String::new()
                     }

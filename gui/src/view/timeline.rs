@@ -292,6 +292,7 @@ pub fn lanes(trace: &[TraceEvent], marks: &[Marker], subtasks: usize, window: Ti
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sim::recording::Payload;
 
     const S: TimeNs = 1_000_000_000;
 
@@ -351,14 +352,15 @@ mod tests {
         assert!((w.fraction(12 * S) - 0.2).abs() < 1e-9);
     }
 
-    fn ev(t: TimeNs, kind: TraceKind, subtask: u32) -> TraceEvent {
-        TraceEvent::new(t, kind, subtask, 0, 1, 0)
+    fn ev(t: TimeNs, payload: Payload, subtask: u32) -> TraceEvent {
+        TraceEvent::from_payload(t, subtask, 0, payload)
     }
+    const RECORD: Payload = Payload::ProcessRecord { input: 1, checkpoint: None };
 
     #[test]
     fn activity_frames_the_nine_minutes_of_a_twelve_hour_run() {
         let noon = 12 * 3600 * S;
-        let trace: Vec<TraceEvent> = (0..=9).map(|m| ev(noon + m * 60 * S, TraceKind::ProcessRecord, 0)).collect();
+        let trace: Vec<TraceEvent> = (0..=9).map(|m| ev(noon + m * 60 * S, RECORD, 0)).collect();
         let w = activity(&trace, noon + 9 * 60 * S, MIN_CLOCK_SPAN_NS);
         assert!(w.start_ns <= noon && w.start_ns > noon - 60 * S, "{w:?}");
         assert_eq!(w.end_ns, noon + 9 * 60 * S, "not past the run's end");
@@ -384,13 +386,13 @@ mod tests {
     #[test]
     fn lanes_count_work_per_subtask_and_bucket() {
         let trace = vec![
-            ev(S, TraceKind::ProcessRecord, 0),
-            ev(2 * S, TraceKind::SourceRead, 1),
-            ev(3 * S, TraceKind::Snapshot, 1),
-            ev(9 * S, TraceKind::ProcessRecord, 0),
-            ev(9 * S, TraceKind::LateDropped, 0),
-            ev(9 * S, TraceKind::NodeCrashed, 7),
-            ev(20 * S, TraceKind::ProcessRecord, 0),
+            ev(S, RECORD, 0),
+            ev(2 * S, Payload::SourceRead { partition: 1, offset: 0 }, 1),
+            ev(3 * S, Payload::Snapshot { checkpoint: 1, state_bytes: 0 }, 1),
+            ev(9 * S, RECORD, 0),
+            ev(9 * S, Payload::LateDropped { key: 1, timestamp_ms: 0 }, 0),
+            ev(9 * S, Payload::NodeCrashed { back_after_ns: Some(1) }, 7),
+            ev(20 * S, RECORD, 0),
         ];
         let l = lanes(&trace, &markers::collect(&trace), 2, TimeWindow { start_ns: 0, end_ns: 10 * S }, 10);
         assert_eq!(l.stride, 1);
@@ -403,9 +405,9 @@ mod tests {
     fn bookmarks_are_faults_and_finished_checkpoints() {
         let s = Scenario::default_scenario();
         let marks = markers::collect(&[
-            TraceEvent::new(S, TraceKind::CheckpointTriggered, 0, 0, 1, 0),
-            TraceEvent::new(2 * S, TraceKind::CheckpointCompleted, 0, 0, 1, 0),
-            TraceEvent::new(3 * S, TraceKind::NodeCrashed, 1, 0, -1, 0),
+            ev(S, Payload::CheckpointTriggered { checkpoint: 1 }, 0),
+            ev(2 * S, Payload::CheckpointCompleted { checkpoint: 1 }, 0),
+            ev(3 * S, Payload::NodeCrashed { back_after_ns: None }, 1),
         ]);
         let b = bookmarks(&s, &[], &marks);
         assert_eq!(b.iter().map(|b| (b.time_ns, b.fault)).collect::<Vec<_>>(), [(2 * S, false), (3 * S, true)]);

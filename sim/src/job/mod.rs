@@ -300,7 +300,7 @@ impl JobMaster {
                 }
                 // The final output must be covered by a checkpoint *triggered* after this point:
                 // one already in flight snapshotted the sinks before their last writes.
-                Some(c) => self.final_after = Some(c.last_triggered()),
+                Some(c) => self.final_after = Some(c.last_triggered().unwrap_or(0)),
             }
         }
         reaction

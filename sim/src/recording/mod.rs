@@ -10,7 +10,8 @@ mod payload;
 pub use payload::{AckerMessage, Payload, TimedOut};
 
 /// What a trace event records. Its payload, typed per kind, is [`TraceEvent::payload`]; the
-/// comments below say how each kind lays it out in the `a`/`b` words ([`Payload::encode`]).
+/// comments below say how each kind lays it out in the `a`/`b` words ([`Payload::encode`]), which
+/// only this module reads (and the JSON trace export shows as they are).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[repr(u8)]
 pub enum TraceKind {
@@ -80,11 +81,16 @@ pub enum TraceKind {
 /// subtask in three bytes beside the one-byte kind. A subtask (or node, or Storm executor) id is
 /// below 2^24: the scenario limits bound subtasks at 1 000 steps x 1 000 subtasks
 /// (`sim::scenario::limits`); a larger id would be stored as 2^24 - 1.
+///
+/// The two payload words are private: read an event through [`TraceEvent::payload`] (or the
+/// accessors of [`Payload`]), build one with [`TraceEvent::from_payload`].
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct TraceEvent {
     pub time_ns: TimeNs,
-    pub a: i64,
-    pub b: i64,
+    a: i64,
+    b: i64,
+    /// The channel the event is about (sends); a few kinds keep part of their payload here
+    /// ([`Payload::encode`]), so read those through [`TraceEvent::payload`].
     pub channel: u32,
     pub kind: TraceKind,
     subtask: [u8; 3],
@@ -94,7 +100,7 @@ pub struct TraceEvent {
 pub const MAX_TRACED_SUBTASK: u32 = (1 << 24) - 1;
 
 impl TraceEvent {
-    pub fn new(time_ns: TimeNs, kind: TraceKind, subtask: u32, channel: u32, a: i64, b: i64) -> Self {
+    fn new(time_ns: TimeNs, kind: TraceKind, subtask: u32, channel: u32, a: i64, b: i64) -> Self {
         let [s0, s1, s2, _] = subtask.min(MAX_TRACED_SUBTASK).to_le_bytes();
         TraceEvent { time_ns, a, b, channel, kind, subtask: [s0, s1, s2] }
     }
@@ -148,7 +154,7 @@ impl Recorder {
     }
 
     #[inline]
-    pub fn record(&mut self, time_ns: TimeNs, kind: TraceKind, subtask: u32, channel: u32, a: i64, b: i64) {
+    fn record(&mut self, time_ns: TimeNs, kind: TraceKind, subtask: u32, channel: u32, a: i64, b: i64) {
         // FxHash-style folding (one multiply per word): fast, and the same on every platform.
         const K: u64 = 0x517c_c1b7_2722_0a95;
         let mut h = self.hash;
@@ -168,6 +174,12 @@ impl Recorder {
     pub fn record_payload(&mut self, time_ns: TimeNs, subtask: u32, channel: u32, payload: Payload) {
         let (kind, channel_word, a, b) = payload.encode();
         self.record(time_ns, kind, subtask, channel_word.unwrap_or(channel), a, b);
+    }
+
+    /// Record `event` again, as it was (a recording that re-folds a kept trace gets the hash of
+    /// the run that recorded it).
+    pub fn record_event(&mut self, event: &TraceEvent) {
+        self.record(event.time_ns, event.kind, event.subtask(), event.channel, event.a, event.b);
     }
 
     /// The hash of everything recorded so far: equal hashes, equal runs.

@@ -9,6 +9,8 @@
 
 use serde::Serialize;
 
+use engine::message::SourceRef;
+
 use super::{TraceEvent, TraceKind};
 use crate::kernel::TimeNs;
 
@@ -265,7 +267,86 @@ impl Payload {
     }
 }
 
+impl Payload {
+    /// The checkpoint the event is about: a barrier's (sent, or processed), an alignment's, a
+    /// snapshot's, a pre-commit's, the coordinator's; None for the other kinds.
+    pub fn checkpoint(&self) -> Option<u64> {
+        use Payload as P;
+        match *self {
+            P::SendBarrier { checkpoint, .. }
+            | P::AlignmentStarted { checkpoint, .. }
+            | P::InputBlocked { checkpoint, .. }
+            | P::Snapshot { checkpoint, .. }
+            | P::SinkPreCommit { checkpoint, .. }
+            | P::CheckpointTriggered { checkpoint }
+            | P::CheckpointCompleted { checkpoint }
+            | P::CheckpointAborted { checkpoint, .. }
+            | P::AlignmentTimedOut { checkpoint } => Some(checkpoint),
+            P::ProcessRecord { checkpoint, .. }
+            | P::ProcessWatermark { checkpoint, .. }
+            | P::ProcessBarrier { checkpoint, .. }
+            | P::ProcessIdle { checkpoint, .. }
+            | P::ProcessEndOfInput { checkpoint, .. } => checkpoint,
+            _ => None,
+        }
+    }
+
+    /// The input (its index among the subtask's inputs) a processed message, an alignment or a
+    /// blocked input is about.
+    pub fn input(&self) -> Option<u32> {
+        use Payload as P;
+        match *self {
+            P::ProcessRecord { input, .. }
+            | P::ProcessWatermark { input, .. }
+            | P::ProcessBarrier { input, .. }
+            | P::ProcessIdle { input, .. }
+            | P::ProcessEndOfInput { input, .. }
+            | P::AlignmentStarted { input, .. }
+            | P::InputBlocked { input, .. } => Some(input),
+            _ => None,
+        }
+    }
+
+    /// When a sent message arrives at the other end of its channel (the `Send*` kinds).
+    pub fn arrival_ns(&self) -> Option<TimeNs> {
+        use Payload as P;
+        match *self {
+            P::SendRecord { arrival_ns, .. }
+            | P::SendWatermark { arrival_ns, .. }
+            | P::SendBarrier { arrival_ns, .. }
+            | P::SendIdle { arrival_ns, .. }
+            | P::SendEndOfInput { arrival_ns } => Some(arrival_ns),
+            _ => None,
+        }
+    }
+
+    /// The source record a read, a Storm emit or a Storm tuple's timeout is about.
+    pub fn source_record(&self) -> Option<SourceRef> {
+        use Payload as P;
+        match *self {
+            P::SourceRead { partition, offset }
+            | P::StormEmit { partition, offset, .. }
+            | P::StormTimeout(TimedOut::Tuple { partition, offset }) => Some(SourceRef { partition, offset }),
+            _ => None,
+        }
+    }
+
+    /// The root id of the Storm tuple tree an acker message or a finished tree is about.
+    pub fn root(&self) -> Option<u64> {
+        match *self {
+            Payload::StormAckerMessage { root, .. } | Payload::StormTreeComplete { root, .. } => Some(root),
+            _ => None,
+        }
+    }
+}
+
 impl TraceEvent {
+    /// The event recording `payload` would keep ([`super::Recorder::record_payload`]).
+    pub fn from_payload(time_ns: TimeNs, subtask: u32, channel: u32, payload: Payload) -> TraceEvent {
+        let (kind, channel_word, a, b) = payload.encode();
+        TraceEvent::new(time_ns, kind, subtask, channel_word.unwrap_or(channel), a, b)
+    }
+
     /// What this event says (the inverse of [`Payload::encode`]).
     pub fn payload(&self) -> Payload {
         use Payload as P;

@@ -144,11 +144,13 @@ pub fn resolve(
 /// When `event` happened in a run with `trace` (and `fault_fired_at`, the world's record of
 /// when each of its faults fired; the file's faults come first in every schedule).
 pub fn event_time(event: TourEvent, trace: &[TraceEvent], fault_fired_at: &[Option<TimeNs>]) -> Option<TimeNs> {
-    let first = |kind: TraceKind, a: i64| trace.iter().find(|e| e.kind == kind && e.a == a).map(|e| e.time_ns);
+    let first = |kind: TraceKind, checkpoint: u64| {
+        trace.iter().find(|e| e.kind == kind && e.payload().checkpoint() == Some(checkpoint)).map(|e| e.time_ns)
+    };
     match event {
-        TourEvent::CheckpointTriggered(n) => first(TraceKind::CheckpointTriggered, n as i64),
-        TourEvent::CheckpointCompleted(n) => first(TraceKind::CheckpointCompleted, n as i64),
-        TourEvent::CheckpointAborted(n) => first(TraceKind::CheckpointAborted, n as i64),
+        TourEvent::CheckpointTriggered(n) => first(TraceKind::CheckpointTriggered, n),
+        TourEvent::CheckpointCompleted(n) => first(TraceKind::CheckpointCompleted, n),
+        TourEvent::CheckpointAborted(n) => first(TraceKind::CheckpointAborted, n),
         TourEvent::Fault(i) => fault_fired_at.get(i).copied().flatten(),
         TourEvent::Restart(n) => {
             let nth = (n as usize).checked_sub(1)?;
@@ -184,6 +186,7 @@ pub fn times_in_run(stops: &[Stop], event_time: &dyn Fn(TourEvent) -> Option<Tim
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::recording::Payload;
     use crate::scenario::{Scenario, ScenarioError, DEFAULT_SCENARIO};
 
     /// The default scenario with `tour` added before its closing parenthesis.
@@ -272,8 +275,8 @@ mod tests {
             stop(Some(500), None),
         ];
         let trace = [
-            TraceEvent::new(5_000, TraceKind::CheckpointCompleted, 0, 0, 1, 0),
-            TraceEvent::new(9_000, TraceKind::JobRestarted, 0, 0, 1, 0),
+            TraceEvent::from_payload(5_000, 0, 0, Payload::CheckpointCompleted { checkpoint: 1 }),
+            TraceEvent::from_payload(9_000, 0, 0, Payload::JobRestarted { attempt: 1, restored_from: Some(1) }),
         ];
         let placed = times_in_run(&stops, &|e| event_time(e, &trace, &[Some(7_000)]));
         let times: Vec<TimeNs> = placed.iter().map(|p| p.at_ns).collect();

@@ -1,0 +1,131 @@
+//! Where a subtask's output goes: records routed onto the output gates' channels, control
+//! messages broadcast, sink effects and notes queued in the outbox, and the counters of it all.
+//! Operators write here through [`Outlet`], so routing is written once for every kind.
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Counters, Note, Output};
+use crate::graph::{ChannelId, OutputGate, Stream};
+use crate::message::{Message, Record, SourceRef};
+use crate::partition::{subtask_for_key, Partitioning};
+use crate::sink::SinkEffect;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Outlet {
+    outputs: Vec<OutputGate>,
+    /// Per output gate, the channel a rebalancing gate sends its next record on.
+    rebalance_next: Vec<usize>,
+    pub(super) counters: Counters,
+    outbox: VecDeque<Output>,
+    /// Reused buffers, empty between calls: an operator's results before they are routed.
+    #[serde(skip)]
+    scratch_records: Vec<Record>,
+    #[serde(skip)]
+    scratch_effects: Vec<SinkEffect>,
+}
+
+impl Outlet {
+    /// Rebalancing gates start at the subtask's own index, so that parallel subtasks spread out.
+    pub(super) fn new(outputs: Vec<OutputGate>, subtask_index: usize) -> Self {
+        Outlet {
+            rebalance_next: vec![subtask_index; outputs.len()],
+            outputs,
+            counters: Counters::default(),
+            outbox: VecDeque::new(),
+            scratch_records: Vec::new(),
+            scratch_effects: Vec::new(),
+        }
+    }
+
+    pub(super) fn push(&mut self, output: Output) {
+        self.outbox.push_back(output);
+    }
+    pub(super) fn note(&mut self, note: Note) {
+        self.outbox.push_back(Output::Note(note));
+    }
+    pub(super) fn pop(&mut self) -> Option<Output> {
+        self.outbox.pop_front()
+    }
+
+    /// Let a sink protocol step write its effects, and queue them in order.
+    pub(super) fn sink_effects(&mut self, step: impl FnOnce(&mut Vec<SinkEffect>)) {
+        step(&mut self.scratch_effects);
+        self.outbox.extend(self.scratch_effects.drain(..).map(Output::Sink));
+    }
+
+    /// An empty buffer for an operator's results; hand it back through [`Outlet::emit_all`].
+    pub(super) fn take_scratch_records(&mut self) -> Vec<Record> {
+        std::mem::take(&mut self.scratch_records)
+    }
+    /// Emit `records` on `stream` in order, keeping the emptied buffer for the next call.
+    pub(super) fn emit_all(&mut self, stream: Stream, mut records: Vec<Record>) {
+        for r in records.drain(..) {
+            self.emit(stream, r);
+        }
+        self.scratch_records = records;
+    }
+
+    /// Send `message` on every output channel.
+    pub(super) fn broadcast(&mut self, message: Message) {
+        for gate in &self.outputs {
+            for &channel in &gate.channels {
+                self.outbox.push_back(Output::Send { channel, message: message.clone() });
+            }
+        }
+    }
+
+    /// Route `record` to every output gate of `stream`, each by its partitioning.
+    pub(super) fn emit(&mut self, stream: Stream, mut record: Record) {
+        let gates = self.outputs.len();
+        for g in 0..gates {
+            let gate = &self.outputs[g];
+            if gate.stream != stream {
+                continue;
+            }
+            let n = gate.channels.len();
+            match gate.partitioning {
+                Partitioning::Forward => {
+                    let channel = gate.channels[0];
+                    self.counters.records_out += 1;
+                    self.send_record(channel, &mut record, g + 1 < gates);
+                }
+                Partitioning::Hash(selector) => {
+                    record.key = selector.select(&record);
+                    let channel = gate.channels[subtask_for_key(record.key, n as u32) as usize];
+                    self.counters.records_out += 1;
+                    self.send_record(channel, &mut record, g + 1 < gates);
+                }
+                Partitioning::Rebalance => {
+                    let next = &mut self.rebalance_next[g];
+                    let channel = gate.channels[*next % n];
+                    *next = (*next + 1) % n;
+                    self.counters.records_out += 1;
+                    self.send_record(channel, &mut record, g + 1 < gates);
+                }
+                Partitioning::Broadcast => {
+                    for i in 0..n {
+                        let channel = self.outputs[g].channels[i];
+                        self.counters.records_out += 1;
+                        self.send_record(channel, &mut record, true);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Send a record, moving it when no later gate needs it.
+    fn send_record(&mut self, channel: ChannelId, record: &mut Record, keep: bool) {
+        let message = if keep {
+            Message::Record(record.clone())
+        } else {
+            Message::Record(std::mem::replace(record, placeholder_record()))
+        };
+        self.outbox.push_back(Output::Send { channel, message });
+    }
+}
+
+fn placeholder_record() -> Record {
+    Record { key: 0, value: 0, timestamp_ms: 0, source: SourceRef::default(), ingest_ns: 0, pane: None }
+}

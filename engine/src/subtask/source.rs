@@ -1,0 +1,343 @@
+//! The source state machine: per partition the next offset, a watermark generator and
+//! idleness; the source's watermark is the minimum over its active partitions, emitted per
+//! record, periodically or on an explicit schedule.
+
+use serde::{Deserialize, Serialize};
+
+use super::operator::OperatorState;
+use super::Subtask;
+use crate::graph::{PhysicalPlan, Stream, SubtaskId};
+use crate::message::{Key, Record, SourceRef};
+use crate::mintree::MinTree;
+use crate::watermark::{BoundedGenerator, Emission, WatermarkStrategy};
+use crate::{ms_to_ns, EventTimeMs, ProcTimeNs};
+
+/// One event read from the external log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceEvent {
+    pub key: Key,
+    pub value: i64,
+    pub timestamp_ms: EventTimeMs,
+}
+
+/// A source partition as the source subtask reads it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionReader {
+    pub partition: u32,
+    pub next_offset: u64,
+    pub generator: BoundedGenerator,
+    pub idle: bool,
+    pub last_record_ns: ProcTimeNs,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceState {
+    pub partitions: Vec<PartitionReader>,
+    pub strategy: WatermarkStrategy,
+    /// Index of the next unreached entry of an explicit watermark schedule.
+    pub explicit_next: usize,
+    pub next_periodic_ns: ProcTimeNs,
+    /// The log has nothing more for us.
+    pub exhausted: bool,
+    /// Per partition `(idle, current watermark)`: the root is the source's watermark, the
+    /// minimum over active partitions, without a scan per record. Kept in step by
+    /// [`SourceState::sync`] wherever a partition's generator or idleness changes.
+    watermarks: MinTree<(bool, EventTimeMs)>,
+    /// Per partition `(idle, last record's processing time)`: the root is the active partition
+    /// that goes idle first, so the idleness deadline needs no scan per record.
+    activity: MinTree<(bool, ProcTimeNs)>,
+}
+
+/// What a source's timer changed: the subtask applies it to its output in this order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct SourceTick {
+    /// Every partition is idle: the output goes idle.
+    pub all_idle: bool,
+    /// The watermark to emit (if it advanced the output's).
+    pub watermark: Option<EventTimeMs>,
+    /// The source is done: finish.
+    pub finished: bool,
+}
+
+impl SourceState {
+    fn new(partitions: Vec<PartitionReader>, strategy: WatermarkStrategy, now_ns: ProcTimeNs) -> Self {
+        let watermarks = MinTree::new(partitions.iter().map(|p| (p.idle, p.generator.current())).collect());
+        let activity = MinTree::new(partitions.iter().map(|p| (p.idle, p.last_record_ns)).collect());
+        SourceState {
+            partitions,
+            strategy,
+            explicit_next: 0,
+            next_periodic_ns: now_ns,
+            exhausted: false,
+            watermarks,
+            activity,
+        }
+    }
+
+    /// The fresh state of source subtask `id`: every partition it reads, from offset 0.
+    pub(super) fn for_subtask(
+        plan: &PhysicalPlan,
+        id: SubtaskId,
+        strategy: &WatermarkStrategy,
+        now_ns: ProcTimeNs,
+    ) -> Self {
+        let bound_ms = match strategy {
+            WatermarkStrategy::BoundedOutOfOrderness { bound_ms, .. } => *bound_ms,
+            _ => 0,
+        };
+        let partitions = plan
+            .partitions_of(id)
+            .into_iter()
+            .map(|partition| PartitionReader {
+                partition,
+                next_offset: 0,
+                generator: BoundedGenerator::new(bound_ms),
+                idle: false,
+                last_record_ns: now_ns,
+            })
+            .collect();
+        SourceState::new(partitions, strategy.clone(), now_ns)
+    }
+
+    /// Restored from a snapshot: offsets come from it; watermark generation starts over (as
+    /// Flink's).
+    pub(super) fn restart_watermarks(&mut self, now_ns: ProcTimeNs) {
+        for p in &mut self.partitions {
+            p.generator = BoundedGenerator::new(p.generator.bound_ms);
+            p.idle = false;
+            p.last_record_ns = now_ns;
+        }
+        self.next_periodic_ns = now_ns;
+        self.explicit_next = 0;
+        self.exhausted = false;
+        self.sync_all();
+    }
+
+    fn sync(&mut self, index: usize) {
+        let p = &self.partitions[index];
+        self.watermarks.set(index, (p.idle, p.generator.current()));
+        self.activity.set(index, (p.idle, p.last_record_ns));
+    }
+    fn sync_all(&mut self) {
+        self.watermarks = MinTree::new(self.partitions.iter().map(|p| (p.idle, p.generator.current())).collect());
+        self.activity = MinTree::new(self.partitions.iter().map(|p| (p.idle, p.last_record_ns)).collect());
+    }
+    /// The active partition that falls idle first under `timeout_ms`: (its index, its deadline).
+    fn next_idle_deadline(&self, timeout_ms: u64) -> Option<(usize, ProcTimeNs)> {
+        match self.activity.min() {
+            Some((index, (false, last_ns))) => Some((index, last_ns.saturating_add(ms_to_ns(timeout_ms)))),
+            _ => None,
+        }
+    }
+    /// The minimum watermark over active partitions (`None`: all idle, or none).
+    pub(super) fn active_watermark(&self) -> Option<EventTimeMs> {
+        match self.watermarks.min() {
+            Some((_, (false, w))) => Some(w),
+            _ => None,
+        }
+    }
+    /// Is every partition idle (true for none)?
+    fn all_idle(&self) -> bool {
+        self.active_watermark().is_none()
+    }
+    /// The reader of `partition` (a subtask's partitions are ascending).
+    fn reader_index(&self, partition: u32) -> Option<usize> {
+        self.partitions.binary_search_by_key(&partition, |p| p.partition).ok()
+    }
+
+    /// The record at `offset` of `partition` was read from the log at `now_ns`: advance the
+    /// reader and make the record. `name` is the subtask's, for the panics of a misuse.
+    fn read(&mut self, partition: u32, offset: u64, event: SourceEvent, now_ns: ProcTimeNs, name: &str) -> Record {
+        let index =
+            self.reader_index(partition).unwrap_or_else(|| panic!("{name} does not read partition {partition}"));
+        let reader = &mut self.partitions[index];
+        assert_eq!(reader.next_offset, offset, "source reads its partition in offset order");
+        reader.next_offset = offset + 1;
+        reader.generator.observe(event.timestamp_ms);
+        reader.idle = false;
+        reader.last_record_ns = now_ns;
+        self.sync(index);
+        // After skipped ticks the grid point may lie in the past: move it to the next tick after
+        // now, where the periodic emitter would have looked next.
+        if let WatermarkStrategy::BoundedOutOfOrderness { emission: Emission::Periodic { interval_ms }, .. } =
+            self.strategy
+        {
+            if self.next_periodic_ns <= now_ns {
+                self.next_periodic_ns =
+                    next_grid_point(self.next_periodic_ns, ms_to_ns(interval_ms.max(1)), now_ns.saturating_add(1));
+            }
+        }
+        Record {
+            key: event.key,
+            value: event.value,
+            timestamp_ms: event.timestamp_ms,
+            source: SourceRef { partition, offset },
+            ingest_ns: now_ns,
+            pane: None,
+        }
+    }
+
+    fn emits_per_record(&self) -> bool {
+        matches!(self.strategy, WatermarkStrategy::BoundedOutOfOrderness { emission: Emission::PerRecord, .. })
+    }
+
+    /// The log holds nothing more: is the source done (any explicit schedule played out)?
+    fn exhaust(&mut self) -> bool {
+        self.exhausted = true;
+        match &self.strategy {
+            WatermarkStrategy::Explicit(list) => self.explicit_next >= list.len(),
+            _ => true,
+        }
+    }
+
+    /// Would a periodic tick now change the output: a higher watermark, or all partitions idle
+    /// while the output is not marked idle?
+    fn watermark_pending(&self, output_watermark: EventTimeMs, output_idle: bool) -> bool {
+        match self.active_watermark() {
+            Some(w) => w > output_watermark,
+            None => !output_idle,
+        }
+    }
+
+    /// When the source next wants [`SourceState::on_timer`] (periodic watermarks, idleness,
+    /// explicit schedules), given the subtask's output watermark and idleness.
+    pub(super) fn next_timer_ns(&self, output_watermark: EventTimeMs, output_idle: bool) -> Option<ProcTimeNs> {
+        match &self.strategy {
+            WatermarkStrategy::BoundedOutOfOrderness { emission, idle_timeout_ms, .. } => {
+                let idle_check = idle_timeout_ms.and_then(|t| self.next_idle_deadline(t).map(|(_, at)| at));
+                match emission {
+                    // Flink's periodic emitter ticks every interval but only emits a watermark
+                    // that advanced. Ticks that cannot change anything are skipped, so idle
+                    // virtual time costs nothing: the next tick is the periodic one if a
+                    // watermark is pending, else the first tick at or after an idleness deadline.
+                    Emission::Periodic { interval_ms } => {
+                        let pending = self.watermark_pending(output_watermark, output_idle);
+                        let idle_tick = idle_check.map(|deadline| {
+                            next_grid_point(self.next_periodic_ns, ms_to_ns((*interval_ms).max(1)), deadline)
+                        });
+                        if pending {
+                            Some(self.next_periodic_ns)
+                        } else {
+                            idle_tick
+                        }
+                    }
+                    Emission::PerRecord => idle_check,
+                }
+            }
+            WatermarkStrategy::Explicit(list) => list.get(self.explicit_next).map(|e| e.at_ns),
+            WatermarkStrategy::None => None,
+        }
+    }
+
+    /// The source's timer at `now_ns`: play an explicit schedule up to now, or take a periodic
+    /// tick and mark partitions idle whose timeout passed.
+    pub(super) fn on_timer(&mut self, now_ns: ProcTimeNs) -> SourceTick {
+        // An explicit schedule is read in place: it may be long, and this runs once per mark.
+        if let WatermarkStrategy::Explicit(list) = &self.strategy {
+            let mut latest = None;
+            while let Some(entry) = list.get(self.explicit_next) {
+                if entry.at_ns > now_ns {
+                    break;
+                }
+                latest = Some(entry.watermark_ms);
+                self.explicit_next += 1;
+            }
+            let finished = self.exhausted && self.explicit_next >= list.len();
+            return SourceTick { all_idle: false, watermark: latest, finished };
+        }
+        let WatermarkStrategy::BoundedOutOfOrderness { emission, idle_timeout_ms, .. } = self.strategy.clone() else {
+            return SourceTick::default();
+        };
+        if let Emission::Periodic { interval_ms } = emission {
+            if now_ns < self.next_periodic_ns {
+                return SourceTick::default();
+            }
+            // Ticks stay on their grid even when skipped ones are jumped over.
+            let interval_ns = ms_to_ns(interval_ms.max(1));
+            self.next_periodic_ns = next_grid_point(self.next_periodic_ns, interval_ns, now_ns.saturating_add(1));
+        }
+        if let Some(timeout_ms) = idle_timeout_ms {
+            while let Some((i, deadline)) = self.next_idle_deadline(timeout_ms) {
+                if now_ns < deadline {
+                    break;
+                }
+                self.partitions[i].idle = true;
+                self.sync(i);
+            }
+        }
+        SourceTick { all_idle: self.all_idle(), watermark: self.active_watermark(), finished: false }
+    }
+}
+
+/// The source-only entry points of a subtask: the world's log reader drives these.
+impl Subtask {
+    pub fn is_source(&self) -> bool {
+        matches!(self.operator, OperatorState::Source(_))
+    }
+
+    /// Source only: `(partition, next offset)` for each partition this subtask reads.
+    pub fn source_positions(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
+        let partitions = match &self.operator {
+            OperatorState::Source(s) => s.partitions.as_slice(),
+            _ => &[],
+        };
+        partitions.iter().map(|p| (p.partition, p.next_offset))
+    }
+
+    /// Restart a source from explicit log positions with no other state (at-most-once recovery:
+    /// "start from the latest offsets").
+    pub fn set_source_positions(&mut self, positions: &[(u32, u64)]) {
+        if let OperatorState::Source(source) = &mut self.operator {
+            for p in &mut source.partitions {
+                if let Some(&(_, offset)) = positions.iter().find(|(part, _)| *part == p.partition) {
+                    p.next_offset = offset;
+                }
+            }
+        }
+    }
+
+    /// Source only: the record at `offset` of `partition` was read from the log.
+    pub fn handle_source_record(&mut self, partition: u32, offset: u64, event: SourceEvent, now_ns: ProcTimeNs) {
+        let OperatorState::Source(source) = &mut self.operator else {
+            panic!("handle_source_record on non-source subtask {}", self.name);
+        };
+        let record = source.read(partition, offset, event, now_ns, &self.name);
+        let per_record = source.emits_per_record();
+        self.out.counters.records_in += 1;
+        if self.output_idle {
+            self.set_output_idle(false);
+        }
+        self.out.emit(Stream::Main, record);
+        if per_record {
+            self.emit_source_watermark();
+        }
+    }
+
+    fn emit_source_watermark(&mut self) {
+        let OperatorState::Source(source) = &self.operator else {
+            return;
+        };
+        if let Some(w) = source.active_watermark() {
+            self.advance_output_watermark(w);
+        }
+    }
+
+    /// Source only: the log holds nothing more for this subtask; finish once any explicit
+    /// watermark schedule has played out.
+    pub fn handle_source_exhausted(&mut self) {
+        if let OperatorState::Source(source) = &mut self.operator {
+            if source.exhaust() && !self.finished {
+                self.finish();
+            }
+        }
+    }
+}
+
+/// The first point of the grid `origin + k * interval_ns` (k ≥ 0) at or after `at`.
+fn next_grid_point(origin: ProcTimeNs, interval_ns: ProcTimeNs, at: ProcTimeNs) -> ProcTimeNs {
+    if at <= origin {
+        return origin;
+    }
+    let steps = (at - origin).div_ceil(interval_ns);
+    origin.saturating_add(steps.saturating_mul(interval_ns))
+}
