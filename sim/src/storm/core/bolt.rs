@@ -248,14 +248,7 @@ impl StormCore {
             self.window_results(task, fired, acks, now);
         }
         if all {
-            let targets: Vec<usize> = self.scenario.plan.subtasks[id]
-                .outputs
-                .iter()
-                .flat_map(|g| g.channels.iter().map(|&c| self.scenario.plan.channels[c].to))
-                .collect();
-            for to in targets {
-                self.send(task, to, Msg::End, now);
-            }
+            self.send_end_downstream(task, id, now);
         }
     }
 }

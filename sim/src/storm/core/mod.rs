@@ -440,6 +440,18 @@ impl StormCore {
         self.out.push(Out::Send { from: from as u32, to: to as u32, incarnation, msg });
     }
 
+    /// `task` (plan subtask `id`) has emitted everything: tell every downstream executor.
+    fn send_end_downstream(&mut self, task: usize, id: usize, now: TimeNs) {
+        let targets: Vec<usize> = self.scenario.plan.subtasks[id]
+            .outputs
+            .iter()
+            .flat_map(|g| g.channels.iter().map(|&c| self.scenario.plan.channels[c].to))
+            .collect();
+        for to in targets {
+            self.send(task, to, Msg::End, now);
+        }
+    }
+
     /// Targets of a tuple emitted by `task` (one per output gate's grouping choice).
     fn targets(&mut self, task: usize, record: &Record) -> Vec<usize> {
         let Some(id) = self.execs[task].subtask else { return Vec::new() };

@@ -117,14 +117,7 @@ impl StormCore {
             s.ended = true;
         }
         let Some(id) = self.execs[task].subtask else { return };
-        let targets: Vec<usize> = self.scenario.plan.subtasks[id]
-            .outputs
-            .iter()
-            .flat_map(|g| g.channels.iter().map(|&c| self.scenario.plan.channels[c].to))
-            .collect();
-        for to in targets {
-            self.send(task, to, Msg::End, now);
-        }
+        self.send_end_downstream(task, id, now);
     }
 
     pub(super) fn update_committed(&mut self, task: usize) {
