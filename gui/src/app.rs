@@ -171,6 +171,12 @@ pub struct Pending {
     pub purpose: Purpose,
 }
 
+/// A Storm scenario's run being recorded, and where the scenario came from.
+pub struct StormPending {
+    pub recording: Recording<StormRecorder>,
+    pub source: ScenarioSource,
+}
+
 /// A fault the user asks for, at the cursor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaultRequest {
@@ -623,7 +629,7 @@ pub struct App {
     /// The run being recorded, if any (what is on screen stays interactive meanwhile).
     pub pending: Option<Pending>,
     /// A Storm scenario's run being recorded (shown in the Storm view when it is done).
-    pub storm_pending: Option<Recording<StormRecorder>>,
+    pub storm_pending: Option<StormPending>,
     /// The fault-free reference run being recorded for the Outcome tab, and its scenario.
     pub reference: Option<(Arc<Scenario>, Recording<ReferenceRecorder>)>,
     /// Start playing when the first recording is shown (the window's first load).
@@ -632,6 +638,8 @@ pub struct App {
     pub presenter: bool,
     /// A Storm scenario's run, drawn by `panels::storm` instead of the Flink panels.
     pub storm: Option<crate::view::storm::StormSession>,
+    /// Where the Storm view's scenario came from (the scenario picker names it).
+    pub storm_source: Option<ScenarioSource>,
     /// The timeline's zoom (the whole run until zoomed), reset when a scenario is loaded.
     pub timeline: crate::view::timeline::TimelineState,
 }
@@ -711,6 +719,7 @@ impl App {
             autoplay,
             presenter: false,
             storm: None,
+            storm_source: None,
             timeline: Default::default(),
         };
         if let ScenarioSource::File(p) = &source {
@@ -771,6 +780,15 @@ impl App {
         Path::new(self.save_dir.trim()).join(format!("{}.{extension}", self.save_stem()))
     }
 
+    /// Where the scenario on screen came from: the Storm view's, else the session's.
+    pub fn shown_source(&self) -> Option<&ScenarioSource> {
+        match (&self.storm, &self.session) {
+            (Some(_), _) => self.storm_source.as_ref(),
+            (None, Some(session)) => Some(&session.source),
+            (None, None) => None,
+        }
+    }
+
     /// Load and run a scenario. On error the previous session stays on screen with the error
     /// above it: a typo in a file should not take the workbench away.
     pub fn load(&mut self, source: ScenarioSource, seed: Option<u64>) {
@@ -794,7 +812,8 @@ impl App {
                 self.error = None;
                 let what = format!("Recording {} (seed {seed}, Storm)", scenario.name);
                 let recorder = StormRecorder::new(Arc::new(scenario), seed);
-                self.storm_pending = Some(Recording::start(what, recorder, self.driver));
+                let recording = Recording::start(what, recorder, self.driver);
+                self.storm_pending = Some(StormPending { recording, source });
                 self.poll_storm();
             }
             Ok(scenario) => {
@@ -814,15 +833,15 @@ impl App {
 
     /// Advance or collect a Storm recording under way; once done it replaces what is shown.
     fn poll_storm(&mut self) {
-        let Some(recording) = &mut self.storm_pending else {
+        let Some(pending) = &mut self.storm_pending else {
             return;
         };
-        match recording.poll() {
+        match pending.recording.poll() {
             Poll::Running { .. } => {}
             Poll::Done(storm) => {
                 self.storm = Some(storm);
                 self.session = None;
-                self.storm_pending = None;
+                self.storm_source = self.storm_pending.take().map(|p| p.source);
             }
             Poll::Cancelled => self.storm_pending = None,
         }
@@ -962,7 +981,7 @@ impl App {
                     pending.recording.cancel();
                 }
                 if let Some(storm) = &self.storm_pending {
-                    storm.cancel();
+                    storm.recording.cancel();
                 }
                 self.poll_pending();
                 self.poll_storm();
@@ -1099,7 +1118,7 @@ impl App {
         // What is being recorded, if anything, and how far it is.
         let under_way: Option<(String, f32)> = match (&self.pending, &self.storm_pending) {
             (Some(p), _) => Some((p.recording.what.clone(), p.recording.progress())),
-            (None, Some(r)) => Some((r.what.clone(), r.progress())),
+            (None, Some(r)) => Some((r.recording.what.clone(), r.recording.progress())),
             (None, None) => None,
         };
         if let Some((what, progress)) = &under_way {

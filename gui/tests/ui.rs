@@ -97,6 +97,52 @@ fn keyboard_space_plays_and_arrows_step() {
     assert!(h.state().time.playing);
 }
 
+/// A scenario opened by path (as `streamlab gui FILE` does) is named in the scenario picker —
+/// a Storm one (its own view) as much as a Flink one; a file outside the list by its path.
+#[test]
+fn the_picker_names_a_scenario_opened_by_path() {
+    for name in ["storm-word-count.ron", "sessions.ron"] {
+        let mut h = harness(ScenarioSource::File(scenario_file(name)));
+        h.run_steps(1);
+        assert!(h.state().error.is_none(), "{:?}", h.state().error);
+        let picker = h.get_by_role_and_label(Role::ComboBox, "Scenario:");
+        assert_eq!(picker.value().as_deref(), Some(name));
+    }
+    let dir = std::env::temp_dir().join(format!("streamlab-picker-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary folder");
+    let copy = dir.join("my-storm.ron");
+    std::fs::copy(scenario_file("storm-word-count.ron"), &copy).expect("copied");
+    let mut h = harness(ScenarioSource::File(copy.clone()));
+    h.run_steps(1);
+    assert!(h.state().storm.is_some());
+    let picker = h.get_by_role_and_label(Role::ComboBox, "Scenario:");
+    assert_eq!(picker.value(), Some(copy.display().to_string()));
+    std::fs::remove_dir_all(&dir).expect("cleaned up");
+}
+
+/// The first windows of a generated run can start before 0 ("[-5 s, 0 s)" in the default
+/// scenario). They are real windows, not a labelling slip: the generator gives each record the
+/// event time append time − disorder delay, so the records appended first are older than the
+/// start, and tumbling windows are aligned to 0. Each such window counts only those records.
+#[test]
+fn a_window_before_zero_holds_records_older_than_the_start() {
+    let mut h = harness(ScenarioSource::Embedded);
+    h.run_steps(1);
+    let world = &h.state().session.as_ref().unwrap().run().final_world;
+    let early: Vec<_> =
+        world.sink_store.visible().into_iter().filter(|r| r.row.window.is_some_and(|w| w.start_ms < 0)).collect();
+    assert!(!early.is_empty(), "the default scenario's first window starts before 0");
+    for row in early {
+        let window = row.row.window.expect("filtered on its window");
+        assert_eq!((window.start_ms, window.end_ms), (-5_000, 0), "{row:?}");
+        assert!(!row.row.lineage.is_empty());
+        for s in &row.row.lineage {
+            let timestamp_ms = world.log.partitions[s.partition as usize][s.offset as usize].timestamp_ms;
+            assert!((window.start_ms..window.end_ms).contains(&timestamp_ms), "{s:?} at {timestamp_ms} ms");
+        }
+    }
+}
+
 #[test]
 fn switching_scenario_in_the_picker_loads_it() {
     let mut h = harness(ScenarioSource::Embedded);

@@ -9,7 +9,7 @@ pub fn scenario_bar_ui(ui: &mut egui::Ui, app: &mut App, actions: &mut Vec<Actio
     ui.horizontal_wrapped(|ui| {
         ui.strong("streamlab");
         ui.separator();
-        let current = app.session.as_ref().map(|s| s.source.clone());
+        let current = app.shown_source().cloned();
         let current_label = app
             .scenarios
             .iter()
