@@ -247,7 +247,8 @@ pub fn targets(seconds: u64) -> String {
     out
 }
 
-/// Issue 11's loading target: a keyed count over 10^6 source events and 10^4 keys, loaded from
+/// Issue 11's loading target: a keyed count over about 10^6 source events (99 500 a second for
+/// 10 s: under the limit of 10^6 explicit events whatever the draws) and 10^4 keys, loaded from
 /// a generator and from the same events written out as explicit events (arrival rounded to the
 /// millisecond, which the format counts in), and each run to its end.
 struct Loading {
@@ -286,9 +287,8 @@ fn explicit_loading() -> Loading {
 )"#
         )
     };
-    let generator = scenario_with(
-        "Generator((partitions: 2, rate_per_s: 100_000, keys: 10_000, value: Uniform(min: 1, max: 100)))",
-    );
+    let generator =
+        scenario_with("Generator((partitions: 2, rate_per_s: 99_500, keys: 10_000, value: Uniform(min: 1, max: 100)))");
     let (generator_run, world) = load_and_run(&generator);
     let mut events = String::with_capacity(world.log.len() * 56);
     let mut entries: Vec<(u32, &sim::external::LogEntry)> = Vec::new();

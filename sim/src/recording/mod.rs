@@ -348,8 +348,14 @@ pub struct CheckpointFigures {
 impl CheckpointFigures {
     pub fn of(checkpoints: &[CheckpointStats], plan: &engine::graph::PhysicalPlan) -> CheckpointFigures {
         let mut durations: Vec<TimeNs> = checkpoints.iter().filter_map(CheckpointStats::duration_ns).collect();
-        let hows: Vec<SnapshotAlignment> =
-            checkpoints.iter().filter_map(|c| c.alignment(plan)).map(|a| a.how).collect();
+        // Completed checkpoints only: an aborted one's statistics lack the subtasks that never
+        // acknowledged.
+        let hows: Vec<SnapshotAlignment> = checkpoints
+            .iter()
+            .filter(|c| c.duration_ns().is_some())
+            .filter_map(|c| c.alignment(plan))
+            .map(|a| a.how)
+            .collect();
         let count = |how: SnapshotAlignment| hows.iter().filter(|h| **h == how).count();
         CheckpointFigures {
             checkpoint_duration_p50_ns: crate::oracle::percentile(&mut durations, 50).unwrap_or(0),
