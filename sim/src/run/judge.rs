@@ -1,0 +1,167 @@
+//! Verdicts: a run of the scenario as written judged against its model's fault-free reference
+//! (what `run` and `replay` exit with), and a seed checked against the scenario's expectations
+//! (what `sweep` and `shrink` count as failing).
+
+use std::sync::Arc;
+
+use super::*;
+/// The verdict on one run of a scenario as written (what `run` and `replay` exit with).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Judgement {
+    /// The oracle against the fault-free reference (exact, without a second run, when the seed
+    /// has no faults: the reference is this very run).
+    pub outcome: Outcome,
+    pub class: OutcomeClass,
+    /// The outcome the scenario declares for its own guarantee and sink, if any: it replaces
+    /// the guarantee's promise as what the run is held to.
+    pub declared: Option<OutcomeClass>,
+    /// Whether the promise (or the declaration) was kept.
+    pub kept: bool,
+    pub stop: StopReason,
+    pub violations: usize,
+}
+
+impl Judgement {
+    /// One line for people.
+    pub fn describe(&self, guarantee: Guarantee) -> String {
+        let held_to = match self.declared {
+            Some(d) => format!("declared outcome {d:?}"),
+            None => format!("the {} promise", guarantee.label()),
+        };
+        format!(
+            "{:?} ({}: {}); {}",
+            self.class,
+            held_to,
+            if self.kept { "kept" } else { "BROKEN" },
+            self.outcome.counts_text(),
+        )
+    }
+}
+
+/// Hold a finished run of `scenario` (as written, with `seed`'s faults) against its promise.
+pub fn judge(scenario: &Scenario, seed: u64, run: &RunResult) -> Judgement {
+    let outcome = if run.world.faults.is_empty() {
+        let seen = run.observed();
+        oracle::evaluate(&seen, &seen)
+    } else {
+        oracle::evaluate(&reference_run(scenario, seed).observed(), &run.observed())
+    };
+    held_to_promise(scenario, Runtime::Flink, outcome, run.stop, run.world.violations.len())
+}
+
+/// [`judge`] for a Storm run of `scenario` (its reference: [`storm_reference_run`]).
+pub fn judge_storm(scenario: &Scenario, seed: u64, run: &crate::storm::StormRun) -> Judgement {
+    let outcome = if run.world.faults.is_empty() && scenario.guarantee != Guarantee::AtLeastOnce {
+        let seen = run.observed();
+        oracle::evaluate(&seen, &seen)
+    } else {
+        oracle::evaluate(&storm_reference_run(scenario, seed).observed(), &run.observed())
+    };
+    held_to_promise(scenario, Runtime::Storm, outcome, run.stop, 0)
+}
+
+/// The outcome against the scenario's declared outcome for its own guarantee and sink on
+/// `runtime`, else against the guarantee's promise.
+fn held_to_promise(
+    scenario: &Scenario,
+    runtime: Runtime,
+    outcome: Outcome,
+    stop: StopReason,
+    violations: usize,
+) -> Judgement {
+    let class = outcome.class();
+    let sink = own_sink(scenario);
+    let declared = scenario
+        .expect
+        .outcomes
+        .iter()
+        .find(|e| e.runtime == runtime && e.guarantee == scenario.guarantee && e.sink == sink)
+        .and_then(|e| e.result);
+    let kept = match declared {
+        Some(d) => d == class,
+        None => outcome.verdict(scenario.guarantee),
+    };
+    Judgement { outcome, class, declared, kept, stop, violations }
+}
+
+/// What a sweep checks for one seed: the declared outcomes (or, when none are declared, that
+/// the scenario as written keeps its guarantee's promise), no broken invariant, a finished job.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SeedCheck {
+    pub seed: u64,
+    pub reports: Vec<VariantReport>,
+    /// Why the seed fails; empty when it passes.
+    pub failures: Vec<String>,
+}
+
+pub fn check_seed(scenario: &Arc<Scenario>, seed: u64) -> SeedCheck {
+    check_with_faults(scenario, seed, fault_schedule_in_time(scenario, seed))
+}
+
+/// [`check_seed`] with an explicit fault schedule (what `shrink` varies).
+pub fn check_with_faults(scenario: &Arc<Scenario>, seed: u64, faults: Vec<Fault>) -> SeedCheck {
+    let own_sink = own_sink(scenario);
+    let variants: Vec<(Runtime, Guarantee, SinkKind)> = if scenario.expect.outcomes.is_empty() {
+        vec![(scenario.runtime(), scenario.guarantee, own_sink)]
+    } else {
+        scenario.expect.outcomes.iter().map(|e| (e.runtime, e.guarantee, e.sink)).collect()
+    };
+    // Per model, its variants in one batch (one reference run each), then back in the
+    // declared order.
+    let mut reports: Vec<Option<VariantReport>> = variants.iter().map(|_| None).collect();
+    for model in crate::runtime::MODELS {
+        let mine: Vec<usize> = (0..variants.len()).filter(|&i| variants[i].0 == model.runtime()).collect();
+        let wanted: Vec<(Guarantee, SinkKind)> = mine.iter().map(|&i| (variants[i].1, variants[i].2)).collect();
+        for (i, report) in mine.into_iter().zip(model.reports(scenario, seed, &wanted, &faults)) {
+            reports[i] = Some(report);
+        }
+    }
+    let reports: Vec<VariantReport> = reports.into_iter().flatten().collect();
+    let mut failures = unmet_expectations(scenario, &reports);
+    for r in &reports {
+        let name = format!("{}{} with a {} sink", storm_prefix(r.runtime), r.guarantee.label(), r.sink.label());
+        if scenario.expect.outcomes.is_empty() && !r.verdict {
+            failures.push(format!("{name}: {:?} breaks the {} promise", r.class, r.guarantee.label()));
+        }
+        for v in &r.violations {
+            failures.push(format!("{name}: invariant violated: {v}"));
+        }
+        if r.stop != StopReason::JobFinished {
+            failures.push(format!("{name}: run stopped: {}", r.stop));
+        }
+    }
+    SeedCheck { seed, reports, failures }
+}
+
+/// Declared expectations that a comparison did not meet, as messages.
+pub fn unmet_expectations(scenario: &Scenario, reports: &[VariantReport]) -> Vec<String> {
+    let mut unmet = Vec::new();
+    for e in &scenario.expect.outcomes {
+        match reports.iter().find(|r| r.runtime == e.runtime && r.guarantee == e.guarantee && r.sink == e.sink) {
+            Some(r) if e.met_by(r.class, r.verdict) => {}
+            Some(r) => unmet.push(format!(
+                "{}{} with a {} sink: expected {}, got {:?}",
+                storm_prefix(e.runtime),
+                e.guarantee.label(),
+                e.sink.label(),
+                e.wanted(),
+                r.class
+            )),
+            None => unmet.push(format!(
+                "{}{} with a {} sink was not run",
+                storm_prefix(e.runtime),
+                e.guarantee.label(),
+                e.sink.label()
+            )),
+        }
+    }
+    unmet
+}
+
+/// "storm " before a Storm variant's name in messages.
+fn storm_prefix(runtime: Runtime) -> &'static str {
+    match runtime {
+        Runtime::Flink => "",
+        Runtime::Storm => "storm ",
+    }
+}
