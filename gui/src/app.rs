@@ -791,6 +791,18 @@ impl App {
 
     /// Load and run a scenario. On error the previous session stays on screen with the error
     /// above it: a typo in a file should not take the workbench away.
+    /// The picker's entry for `source` when it names a listed file by another path (absolute,
+    /// `./scenarios/...`), so that the picker shows the entry's name rather than the path.
+    fn as_listed(&self, source: ScenarioSource) -> ScenarioSource {
+        let ScenarioSource::File(path) = &source else { return source };
+        let Ok(wanted) = std::fs::canonicalize(path) else { return source };
+        let same_file = |e: &&ScenarioEntry| match &e.source {
+            ScenarioSource::File(p) => std::fs::canonicalize(p).is_ok_and(|p| p == wanted),
+            ScenarioSource::Embedded => false,
+        };
+        self.scenarios.iter().find(same_file).map_or(source, |e| e.source.clone())
+    }
+
     pub fn load(&mut self, source: ScenarioSource, seed: Option<u64>) {
         self.load_then(source, seed, (None, None));
     }
@@ -802,6 +814,7 @@ impl App {
         seed: Option<u64>,
         then_variant: (Option<Guarantee>, Option<SinkKind>),
     ) {
+        let source = self.as_listed(source);
         match source.load() {
             // A Storm scenario gets its own view (the acker, tuple trees, timeouts).
             Ok(scenario) if sim::storm::StormWorld::is_storm(&scenario) => {

@@ -108,6 +108,12 @@ fn the_picker_names_a_scenario_opened_by_path() {
         let picker = h.get_by_role_and_label(Role::ComboBox, "Scenario:");
         assert_eq!(picker.value().as_deref(), Some(name));
     }
+    // The same listed file by another path (absolute, as a shell's completion gives it).
+    let absolute = std::fs::canonicalize(scenario_file("sessions.ron")).expect("the shipped file");
+    let mut h = harness(ScenarioSource::File(absolute));
+    h.run_steps(1);
+    let picker = h.get_by_role_and_label(Role::ComboBox, "Scenario:");
+    assert_eq!(picker.value().as_deref(), Some("sessions.ron"));
     let dir = std::env::temp_dir().join(format!("streamlab-picker-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a temporary folder");
     let copy = dir.join("my-storm.ron");
