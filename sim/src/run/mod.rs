@@ -13,6 +13,10 @@ use crate::recording::{CheckpointFigures, CheckpointOutcome};
 use crate::scenario::{Guarantee, OutcomeClass, Runtime, Scenario};
 use crate::world::{RunOptions, StopReason, World};
 
+/// Verdicts: one run judged, a seed checked against the scenario's expectations.
+mod judge;
+pub use judge::*;
+
 /// The seed used when neither the command line nor the scenario pins one.
 pub const DEFAULT_SEED: u64 = 42;
 
@@ -496,10 +500,6 @@ pub fn own_sink(scenario: &Scenario) -> SinkKind {
         })
         .unwrap_or(SinkKind::Plain)
 }
-
-/// Verdicts: one run judged, a seed checked against the scenario's expectations.
-mod judge;
-pub use judge::*;
 
 #[cfg(test)]
 mod tests {
