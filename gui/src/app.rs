@@ -17,12 +17,14 @@ use sim::{Scenario, ScenarioError};
 use crate::panels;
 use crate::recording::{Driver, Poll, Recording, ReferenceRecorder, StormRecorder};
 use crate::scrub::{RecordedRun, RunRecorder};
+use crate::shown_run::ShownRun;
 use crate::time_control::{Command, TimeControl};
 use crate::view::dag::DagLayout;
 use crate::view::diff::first_divergence;
 use crate::view::diff::{RunDiff, Side};
 use crate::view::ledger::{Ledger, LedgerFilter, Provenance};
 use crate::view::plots::Chart;
+use crate::view::storm::StormOrigin;
 use crate::view::{markers, outcomes, plots, Frame};
 
 /// Where a scenario comes from.
@@ -171,10 +173,9 @@ pub struct Pending {
     pub purpose: Purpose,
 }
 
-/// A Storm scenario's run being recorded, and where the scenario came from.
+/// A Storm scenario's run being recorded (its origin travels with the recorder).
 pub struct StormPending {
     pub recording: Recording<StormRecorder>,
-    pub source: ScenarioSource,
 }
 
 /// A fault the user asks for, at the cursor.
@@ -539,7 +540,7 @@ impl Session {
     /// Run `i` as a scenario file: the loaded file under the run's guarantee and sink kind, with
     /// the run's whole fault schedule (the file's, then the clicked ones) and the seed pinned.
     /// Loaded again, it records the same trace.
-    pub fn scenario_file_text(&self, i: usize) -> String {
+    pub fn run_file_text(&self, i: usize) -> String {
         let run = &self.runs[i];
         let note = format!(
             "saved from the streamlab workbench: \"{}\" of {} (seed {}): {}",
@@ -607,13 +608,8 @@ pub struct App {
     pub export_size: (u32, u32),
     /// The outcome of the last export.
     pub export_status: Option<Result<String, crate::error::WriteError>>,
-    /// Where "Save / export" writes (named in the UI), the files' name stem (empty: one made
-    /// from the scenario and the run), whether files already there may be replaced, and how the
-    /// last save or export went.
-    pub save_dir: String,
-    pub save_name: String,
-    pub save_replace: bool,
-    pub save_status: Vec<Result<String, crate::error::WriteError>>,
+    /// The "Save / export" form, shared by every model's view.
+    pub save: SaveForm,
     /// The knobs of the fault buttons.
     pub faults: FaultSettings,
     /// Which lines of the outcome table to show.
@@ -638,8 +634,6 @@ pub struct App {
     pub presenter: bool,
     /// A Storm scenario's run, drawn by `panels::storm` instead of the Flink panels.
     pub storm: Option<crate::view::storm::StormSession>,
-    /// Where the Storm view's scenario came from (the scenario picker names it).
-    pub storm_source: Option<ScenarioSource>,
     /// The timeline's zoom (the whole run until zoomed), reset when a scenario is loaded.
     pub timeline: crate::view::timeline::TimelineState,
 }
@@ -655,6 +649,28 @@ pub const PRESENTER_ZOOM_MAX: f32 = 2.0;
 pub fn presenter_zoom(size: egui::Vec2) -> f32 {
     let fit = (size.x / 1280.0).min(size.y / 800.0);
     (PRESENTER_ZOOM * fit).clamp(PRESENTER_ZOOM, PRESENTER_ZOOM_MAX)
+}
+
+/// The "Save / export" form: where it writes (named in the UI), the files' name stem (empty:
+/// one made from the scenario and the run), whether files already there may be replaced, and
+/// how the last save or export went.
+#[derive(Debug)]
+pub struct SaveForm {
+    pub dir: String,
+    pub name: String,
+    pub replace: bool,
+    pub status: Vec<Result<String, crate::error::WriteError>>,
+}
+
+impl Default for SaveForm {
+    fn default() -> Self {
+        SaveForm {
+            dir: crate::save::default_folder().display().to_string(),
+            name: String::new(),
+            replace: false,
+            status: Vec::new(),
+        }
+    }
 }
 
 /// How the fault buttons inject: how long a crashed task manager stays down (None: for good),
@@ -703,10 +719,7 @@ impl App {
             export_dir: crate::slides::default_export_dir().display().to_string(),
             export_size: (1920, 1080),
             export_status: None,
-            save_dir: crate::save::default_folder().display().to_string(),
-            save_name: String::new(),
-            save_replace: false,
-            save_status: Vec::new(),
+            save: SaveForm::default(),
             faults: FaultSettings::default(),
             ledger_filter: LedgerFilter::default(),
             event_filter: Default::default(),
@@ -719,7 +732,6 @@ impl App {
             autoplay,
             presenter: false,
             storm: None,
-            storm_source: None,
             timeline: Default::default(),
         };
         if let ScenarioSource::File(p) = &source {
@@ -757,19 +769,18 @@ impl App {
 
     /// The name stem "Save / export" uses: the one typed, else the scenario's and the run's.
     pub fn save_stem(&self) -> String {
-        if !self.save_name.trim().is_empty() {
-            return crate::save::file_stem(&self.save_name);
+        if !self.save.name.trim().is_empty() {
+            return crate::save::file_stem(&self.save.name);
         }
-        match &self.session {
-            Some(session) => {
-                let scenario = match &session.source {
+        match self.shown_run() {
+            Some(shown) => {
+                let scenario = match shown.source() {
                     ScenarioSource::File(p) => {
                         p.file_stem().map_or_else(|| "scenario".to_string(), |s| s.to_string_lossy().into_owned())
                     }
                     ScenarioSource::Embedded => "clickstream".to_string(),
                 };
-                let run = if session.shown == 0 { "original".to_string() } else { format!("run{}", session.shown + 1) };
-                crate::save::file_stem(&format!("{scenario}-{run}"))
+                crate::save::file_stem(&format!("{scenario}-{}", shown.stem_suffix()))
             }
             None => "run".to_string(),
         }
@@ -777,16 +788,21 @@ impl App {
 
     /// `<folder>/<stem>.<extension>`.
     pub fn save_path(&self, extension: &str) -> PathBuf {
-        Path::new(self.save_dir.trim()).join(format!("{}.{extension}", self.save_stem()))
+        Path::new(self.save.dir.trim()).join(format!("{}.{extension}", self.save_stem()))
     }
 
-    /// Where the scenario on screen came from: the Storm view's, else the session's.
-    pub fn shown_source(&self) -> Option<&ScenarioSource> {
+    /// The run on screen, whichever model's view shows it: the Storm view's, else the session's.
+    pub fn shown_run(&self) -> Option<&dyn ShownRun> {
         match (&self.storm, &self.session) {
-            (Some(_), _) => self.storm_source.as_ref(),
-            (None, Some(session)) => Some(&session.source),
+            (Some(storm), _) => Some(storm),
+            (None, Some(session)) => Some(session),
             (None, None) => None,
         }
+    }
+
+    /// Where the scenario on screen came from.
+    pub fn shown_source(&self) -> Option<&ScenarioSource> {
+        self.shown_run().map(|shown| shown.source())
     }
 
     /// Load and run a scenario. On error the previous session stays on screen with the error
@@ -820,14 +836,9 @@ impl App {
             Ok(scenario) if sim::storm::StormWorld::is_storm(&scenario) => {
                 let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
                 self.seed_text = seed.to_string();
-                // A Flink recording still under way would replace the Storm view when it lands.
-                self.pending = None;
                 self.error = None;
-                let what = format!("Recording {} (seed {seed}, Storm)", scenario.name);
-                let recorder = StormRecorder::new(Arc::new(scenario), seed);
-                let recording = Recording::start(what, recorder, self.driver);
-                self.storm_pending = Some(StormPending { recording, source });
-                self.poll_storm();
+                let origin = StormOrigin { base: Arc::new(scenario), source, guarantee: then_variant.0 };
+                self.start_storm(origin, seed);
             }
             Ok(scenario) => {
                 let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
@@ -844,17 +855,34 @@ impl App {
         }
     }
 
-    /// Advance or collect a Storm recording under way; once done it replaces what is shown.
+    /// Record a Storm run of `origin` (a newer request replaces one under way).
+    fn start_storm(&mut self, origin: StormOrigin, seed: u64) {
+        // A Flink recording still under way would replace the Storm view when it lands.
+        self.pending = None;
+        let what = match origin.guarantee {
+            None => format!("Recording {} (seed {seed}, Storm)", origin.base.name),
+            Some(g) => format!("Recording {} (seed {seed}, Storm, {})", origin.base.name, g.label()),
+        };
+        let recording = Recording::start(what, StormRecorder::new(origin, seed), self.driver);
+        self.storm_pending = Some(StormPending { recording });
+        self.poll_storm();
+    }
+
+    /// Advance or collect a Storm recording under way; once done it replaces what is shown (on
+    /// the tab that was open).
     fn poll_storm(&mut self) {
         let Some(pending) = &mut self.storm_pending else {
             return;
         };
         match pending.recording.poll() {
             Poll::Running { .. } => {}
-            Poll::Done(storm) => {
+            Poll::Done(mut storm) => {
+                if let Some(before) = &self.storm {
+                    storm.tab = before.tab;
+                }
                 self.storm = Some(storm);
                 self.session = None;
-                self.storm_source = self.storm_pending.take().map(|p| p.source);
+                self.storm_pending = None;
             }
             Poll::Cancelled => self.storm_pending = None,
         }
@@ -954,13 +982,13 @@ impl App {
             Action::Select(s) => self.selected = s,
             Action::Load(source) => self.load(source, None),
             Action::Rerun => {
-                let Some(source) = self.session.as_ref().map(|s| s.source.clone()) else {
+                let Some(source) = self.shown_source().cloned() else {
                     return;
                 };
                 match self.seed_text.trim().parse::<u64>() {
                     Ok(seed) => {
                         // Keep the guarantee and sink chosen in the workbench.
-                        let variant = self.session.as_ref().map_or((None, None), |s| s.variant);
+                        let variant = self.shown_run().map_or((None, None), |s| s.choice());
                         // Shown once the new run is recorded (see `finish_recording`).
                         self.load_then(source, Some(seed), variant);
                     }
@@ -999,6 +1027,14 @@ impl App {
                 self.poll_pending();
                 self.poll_storm();
             }
+            Action::SetVariant(guarantee, _) if self.storm.is_some() => {
+                // Storm's guarantee is its acking: the loaded topology recorded again under it.
+                if let Some(storm) = &self.storm {
+                    let origin = StormOrigin { guarantee, ..storm.origin.clone() };
+                    let seed = storm.seed;
+                    self.start_storm(origin, seed);
+                }
+            }
             Action::SetVariant(guarantee, sink) => {
                 // The same fault schedule (the file's and the clicked faults) under the other
                 // guarantee or sink: a run of the session, next to the others.
@@ -1034,30 +1070,27 @@ impl App {
                 }
             }
             Action::SaveScenario => {
-                if let Some(session) = &self.session {
+                if let Some(shown) = self.shown_run() {
                     let path = self.save_path("ron");
-                    self.save_status =
-                        vec![crate::save::write(&path, &session.scenario_file_text(session.shown), self.save_replace)];
+                    self.save.status = vec![crate::save::write(&path, &shown.scenario_file_text(), self.save.replace)];
                 }
             }
             Action::ExportSinkOutput => {
-                if let Some(session) = &self.session {
-                    let run = session.run();
-                    let rows = run.final_world.sink_store.visible();
-                    let csv = crate::save::sink_csv(&run.scenario, &rows);
-                    let json = crate::save::sink_json(&run.scenario, &rows);
-                    self.save_status = vec![
-                        crate::save::write(&self.save_path("sink.csv"), &csv, self.save_replace),
-                        crate::save::write(&self.save_path("sink.json"), &json, self.save_replace),
+                if let Some(shown) = self.shown_run() {
+                    let rows = shown.visible_rows();
+                    let csv = crate::save::sink_csv(shown.scenario(), &rows);
+                    let json = crate::save::sink_json(shown.scenario(), &rows);
+                    self.save.status = vec![
+                        crate::save::write(&self.save_path("sink.csv"), &csv, self.save.replace),
+                        crate::save::write(&self.save_path("sink.json"), &json, self.save.replace),
                     ];
                 }
             }
             Action::ExportTrace => {
-                if let Some(session) = &self.session {
-                    let run = session.run();
+                if let Some(shown) = self.shown_run() {
                     let path = self.save_path("trace.json");
-                    self.save_status =
-                        vec![crate::save::write_trace(&run.scenario, &run.trace, &path, self.save_replace)];
+                    self.save.status =
+                        vec![crate::save::write_trace(shown.scenario(), shown.trace(), &path, self.save.replace)];
                 }
             }
             Action::TourStart => {
@@ -1110,8 +1143,7 @@ impl App {
                 }
             }
             Action::ExportCharts => {
-                if let Some(session) = &self.session {
-                    let charts = &session.charts[session.shown];
+                if let Some(Ok(charts)) = self.shown_run().map(|shown| shown.charts()) {
                     self.export_status = Some(crate::export::export_all(charts, Path::new(&self.export_dir)));
                 }
             }
@@ -1139,11 +1171,17 @@ impl App {
                 panels::progress_ui(ui, what, *progress, &mut actions);
             });
         }
+        let save_stem = self.save_stem();
         if let Some(storm) = &mut self.storm {
             egui::CentralPanel::default().show(ui, |ui| {
                 // The outcome tab scrolls its own table; the topology tab scrolls as a whole.
                 let height = ui.available_height();
-                egui::ScrollArea::vertical().show(ui, |ui| panels::storm::storm_ui(ui, storm, height));
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    panels::storm::storm_ui(ui, storm, height, &mut actions);
+                    if storm.tab == crate::view::storm::StormTab::Save {
+                        panels::save::save_ui(ui, &*storm, &save_stem, &mut self.save, &mut actions);
+                    }
+                });
             });
             self.finish_frame(actions, ui);
             return;
@@ -1186,7 +1224,6 @@ impl App {
         if self.tab == Tab::Diff {
             session.diff_with_parent(session.shown);
         }
-        let save_stem = self.save_stem();
         let session = self.session.as_ref().expect("checked above");
         let frame = &session.frame.as_ref().expect("built above").1;
         egui::Panel::top("transport").show(ui, |ui| {
@@ -1252,16 +1289,7 @@ impl App {
                 ),
                 Tab::Outcomes => panels::outcomes::outcomes_ui(ui, session, cursor, &mut self.faults, &mut actions),
                 Tab::Diff => panels::diff::diff_ui(ui, session, cursor, reference_progress, &mut actions),
-                Tab::Save => panels::save::save_ui(
-                    ui,
-                    session,
-                    &save_stem,
-                    &mut self.save_dir,
-                    &mut self.save_name,
-                    &mut self.save_replace,
-                    &self.save_status,
-                    &mut actions,
-                ),
+                Tab::Save => panels::save::save_ui(ui, session, &save_stem, &mut self.save, &mut actions),
             }
         });
         panels::predict::predict_window_ui(ui, session, &mut self.predict);

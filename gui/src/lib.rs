@@ -15,6 +15,7 @@ pub mod panels;
 pub mod recording;
 pub mod save;
 pub mod scrub;
+pub mod shown_run;
 pub mod slides;
 pub mod time_control;
 pub mod view;

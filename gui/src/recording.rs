@@ -203,15 +203,15 @@ impl Incremental for ReferenceRecorder {
 
 /// A Storm scenario's run (the workbench's Storm view), recorded incrementally like a Flink run.
 pub struct StormRecorder {
-    scenario: Arc<sim::Scenario>,
+    origin: crate::view::storm::StormOrigin,
     seed: u64,
     world: sim::storm::StormWorld,
 }
 
 impl StormRecorder {
-    pub fn new(scenario: Arc<sim::Scenario>, seed: u64) -> StormRecorder {
-        let world = sim::storm::StormWorld::new(scenario.clone(), seed, true);
-        StormRecorder { scenario, seed, world }
+    pub fn new(origin: crate::view::storm::StormOrigin, seed: u64) -> StormRecorder {
+        let world = sim::storm::StormWorld::new(origin.scenario(), seed, true);
+        StormRecorder { origin, seed, world }
     }
 }
 
@@ -226,13 +226,13 @@ impl Incremental for StormRecorder {
         false
     }
     fn progress(&self) -> f32 {
-        let duration_ns = self.scenario.duration_ms.saturating_mul(1_000_000).max(1);
+        let duration_ns = self.world.scenario.duration_ms.saturating_mul(1_000_000).max(1);
         (self.world.now_ns() as f64 / duration_ns as f64 * 0.95).min(0.95) as f32
     }
     fn finish(mut self) -> crate::view::storm::StormSession {
         let stop = self.world.run();
         let run = sim::storm::StormRun { world: self.world, stop };
-        crate::view::storm::StormSession::from_run(self.scenario, self.seed, run)
+        crate::view::storm::StormSession::from_run(self.origin, self.seed, run)
     }
 }
 

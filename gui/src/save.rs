@@ -38,7 +38,7 @@ pub fn file_stem(text: &str) -> String {
 }
 
 /// The text of a scenario file that runs exactly `scenario` (the loaded one, `raw` its file, under
-/// `guarantee` and `sink`) with `faults` (the run's whole schedule, file faults first) and `seed`.
+/// its guarantee — Flink's checkpoints or Storm's acking — and `sink`) with `faults` (the run's whole schedule, file faults first) and `seed`.
 pub fn scenario_text(
     raw: &sim::scenario::ScenarioFile,
     scenario: &Scenario,
@@ -49,18 +49,25 @@ pub fn scenario_text(
 ) -> String {
     let mut file = raw.clone();
     let guarantee = scenario.guarantee;
-    // The guarantee is the checkpoints' mode; at-most-once takes no checkpoints.
-    file.checkpoints = match (guarantee, scenario.checkpoint_settings) {
-        (Guarantee::AtMostOnce, _) | (_, None) => None,
-        (g, Some(mut c)) => {
-            c.mode = g;
-            c.unaligned &= g == Guarantee::ExactlyOnce;
-            if !c.unaligned {
-                c.aligned_checkpoint_timeout_ms = None;
+    match scenario.runtime() {
+        // Storm's guarantee is its acker and Trident settings; the checkpoints stay the file's
+        // (they are `compare`'s Flink rows).
+        sim::scenario::Runtime::Storm => file.model = scenario.model.clone(),
+        // Flink's guarantee is the checkpoints' mode; at-most-once takes no checkpoints.
+        sim::scenario::Runtime::Flink => {
+            file.checkpoints = match (guarantee, scenario.checkpoint_settings) {
+                (Guarantee::AtMostOnce, _) | (_, None) => None,
+                (g, Some(mut c)) => {
+                    c.mode = g;
+                    c.unaligned &= g == Guarantee::ExactlyOnce;
+                    if !c.unaligned {
+                        c.aligned_checkpoint_timeout_ms = None;
+                    }
+                    Some(c)
+                }
             }
-            Some(c)
         }
-    };
+    }
     if let Some(kind) = sink {
         for step in &mut file.pipeline {
             if let Step::Sink { kind: k, .. } = step {
@@ -238,6 +245,28 @@ mod tests {
         let mut world = sim::World::new(reloaded, 42, sim::RunOptions::default());
         world.run();
         assert_eq!(world.recorder.hash(), run.final_world.recorder.hash());
+    }
+
+    /// A Storm run saved under each guarantee the model offers (acking off, acking, Trident)
+    /// spells that guarantee out as the topology's acker and Trident settings and reloads to the
+    /// same trace.
+    #[test]
+    fn a_saved_storm_run_reloads_under_its_guarantee() {
+        use crate::shown_run::ShownRun;
+        use crate::view::storm::{StormOrigin, StormSession};
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/storm-word-count.ron");
+        let base = Arc::new(Scenario::load(&path).expect("shipped scenario loads"));
+        let source = crate::app::ScenarioSource::File(path.clone());
+        for choice in sim::runtime::model(base.runtime()).guarantees(&base) {
+            let origin = StormOrigin { base: base.clone(), source: source.clone(), guarantee: Some(choice.guarantee) };
+            let session = StormSession::record(origin, 5);
+            let text = session.scenario_file_text();
+            let reloaded = Arc::new(Scenario::parse(&text, "saved.ron").expect("the saved file parses"));
+            assert_eq!(reloaded.guarantee, choice.guarantee, "{}", choice.label);
+            assert_eq!(reloaded.seed, Some(5));
+            let run = sim::storm::run_storm(reloaded, 5, false);
+            assert_eq!(run.trace_hash(), session.run.trace_hash(), "{}", choice.label);
+        }
     }
 
     #[test]

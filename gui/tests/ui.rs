@@ -679,6 +679,83 @@ fn a_storm_over_counted_window_leads_to_the_crash() {
     h.get_by_label_contains("Re-read: ");
 }
 
+/// The Storm view's controls are the workbench's (one shown run for every model): storm word
+/// count switched to acking off is recorded again — the crash now loses words where acking
+/// replayed them as duplicates —, keeps that guarantee when re-run with another seed, saves to a
+/// file that reopens to the same run, and exports its sink output and a trace Perfetto reads.
+#[test]
+fn the_storm_view_switches_to_acking_off_saves_and_exports() {
+    use gui::view::ledger::Status;
+    use sim::scenario::Guarantee;
+    let dir = std::env::temp_dir().join(format!("streamlab-ui-storm-save-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut h = harness(ScenarioSource::File(scenario_file("storm-word-count.ron")));
+    h.run_steps(1);
+    let storm = h.state().storm.as_ref().expect("the Storm view");
+    assert_eq!(storm.scenario.guarantee, Guarantee::AtLeastOnce, "the file acks");
+    let acking = storm.ledger.outcome.clone();
+    assert!(acking.lost_records.is_empty() && !acking.duplicated_records.is_empty(), "acking replays: {acking:?}");
+    h.get_by_role_and_label(Role::ComboBox, "Guarantee:").click();
+    h.run_steps(2);
+    h.get_by_label("acking off: at-most-once").click();
+    h.run_steps(2);
+    let storm = h.state().storm.as_ref().expect("still the Storm view");
+    assert_eq!(storm.origin.guarantee, Some(Guarantee::AtMostOnce));
+    assert_eq!(storm.origin.base.guarantee, Guarantee::AtLeastOnce, "the loaded scenario is kept");
+    assert_eq!((storm.scenario.guarantee, storm.run.world.config.ackers), (Guarantee::AtMostOnce, 0));
+    let lost = &storm.ledger.outcome;
+    assert!(!lost.lost_records.is_empty() && lost.duplicated_records.is_empty(), "acking off loses: {lost:?}");
+    assert!(storm.ledger.count(Status::Missing) + storm.ledger.count(Status::Wrong) > 0);
+    h.get_by_label_contains("acking off: at-most-once: no acker");
+    h.get_by_label_contains(&format!("Outcome ({})", storm.ledger.counts_text()));
+    h.get_by_label("no acker (acking off)");
+    // Re-run with another seed: the guarantee chosen stays.
+    h.state_mut().seed_text = "7".to_string();
+    h.get_by_label("Re-run").click();
+    h.run_steps(2);
+    let storm = h.state().storm.as_ref().unwrap();
+    assert_eq!((storm.seed, storm.origin.guarantee), (7, Some(Guarantee::AtMostOnce)));
+    let (hash, rows) = (storm.run.trace_hash(), storm.run.visible_rows().len());
+    let emits = storm.events.iter().filter(|e| e.kind == sim::recording::TraceKind::StormEmit).count();
+    // Save and export, through the same panel as a Flink run.
+    h.get_by_label("Save / export").click();
+    h.run_steps(1);
+    h.get_by_label_contains("Charts: a Storm run has no charts");
+    h.state_mut().save.dir = dir.display().to_string();
+    h.run_steps(1);
+    h.get_by_label_contains("Save as scenario file").click();
+    h.run_steps(1);
+    assert!(matches!(h.state().save.status.as_slice(), [Ok(_)]), "{:?}", h.state().save.status);
+    let path = dir.join("storm-word-count-at-most-once.ron");
+    let saved = std::fs::read_to_string(&path).expect("the file is there");
+    h.get_by_label_contains("Save as scenario file").click();
+    h.run_steps(1);
+    assert!(matches!(h.state().save.status.as_slice(), [Err(e)] if e.is_refused()), "not replaced unasked");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), saved);
+    h.get_by_label("Export sink output (CSV + JSON)").click();
+    h.run_steps(1);
+    let csv = std::fs::read_to_string(dir.join("storm-word-count-at-most-once.sink.csv")).expect("csv");
+    assert_eq!(csv.lines().count(), rows + 1, "a header and every visible row");
+    h.get_by_label("Export trace for Perfetto").click();
+    h.run_steps(1);
+    assert!(matches!(h.state().save.status.as_slice(), [Ok(_)]), "{:?}", h.state().save.status);
+    let text = std::fs::read_to_string(dir.join("storm-word-count-at-most-once.trace.json")).expect("trace");
+    let trace: serde_json::Value = serde_json::from_str(&text).expect("the trace is JSON");
+    let events = trace["traceEvents"].as_array().expect("Chrome trace format: traceEvents");
+    let named = |name: &str| events.iter().filter(|e| e["name"] == name).count();
+    assert_eq!(named("emit"), emits, "every spout emit, as an instant");
+    assert!(events.iter().all(|e| e["cat"] != "storm-ack"), "acking off: no acker messages");
+    // Open the saved file: the same run, acking off as written.
+    h.state_mut().path_text = path.display().to_string();
+    h.get_by_label("Open").click();
+    h.run_steps(2);
+    let storm = h.state().storm.as_ref().expect("a Storm file opens in the Storm view");
+    assert_eq!(storm.origin.source, ScenarioSource::File(path.clone()));
+    assert_eq!((storm.origin.guarantee, storm.scenario.guarantee), (None, Guarantee::AtMostOnce));
+    assert_eq!(storm.run.trace_hash(), hash, "the saved run reloads to the same trace");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// The tour on a fork: a crash clicked at 1 s shifts checkpoint 3 and everything after it; the
 /// stops that name an event (a checkpoint, the file's crashes, the restarts) stand where it
 /// happens in the fork, and playback pauses there.
@@ -872,7 +949,12 @@ fn a_storm_scenario_records_in_slices_too() {
     assert!(h.state().session.is_none(), "the Storm view replaced the Flink one");
     let storm = h.state().storm.as_ref().expect("recorded");
     let scenario = std::sync::Arc::new(sim::Scenario::load(&file).expect("valid"));
-    let straight = gui::view::storm::StormSession::record(scenario.clone(), scenario.seed.unwrap_or(42));
+    let origin = gui::view::storm::StormOrigin {
+        base: scenario.clone(),
+        source: ScenarioSource::File(file.clone()),
+        guarantee: None,
+    };
+    let straight = gui::view::storm::StormSession::record(origin, scenario.seed.unwrap_or(42));
     assert_eq!(storm.events, straight.events, "the same run as recorded at once");
 }
 
@@ -953,7 +1035,7 @@ fn a_saved_fork_reloads_to_the_same_run_and_exports_its_output() {
     let _ = std::fs::remove_dir_all(&dir);
     let mut h = harness(ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")));
     h.run_steps(1);
-    assert!(!h.state().save_dir.is_empty(), "a default folder is named");
+    assert!(!h.state().save.dir.is_empty(), "a default folder is named");
     h.get_by_label("Faults and outcomes").click();
     h.run_steps(1);
     let end = h.state().session.as_ref().unwrap().run().end_ns;
@@ -964,18 +1046,18 @@ fn a_saved_fork_reloads_to_the_same_run_and_exports_its_output() {
     let hash = h.state().session.as_ref().unwrap().run().final_world.recorder.hash();
     h.get_by_label("Save / export").click();
     h.run_steps(1);
-    h.state_mut().save_dir = dir.display().to_string();
+    h.state_mut().save.dir = dir.display().to_string();
     h.run_steps(1);
     h.get_by_label_contains("Save as scenario file").click();
     h.run_steps(1);
     let path = dir.join("crash-during-checkpoint-run2.ron");
-    assert!(matches!(h.state().save_status.as_slice(), [Ok(_)]), "{:?}", h.state().save_status);
+    assert!(matches!(h.state().save.status.as_slice(), [Ok(_)]), "{:?}", h.state().save.status);
     let saved = std::fs::read_to_string(&path).expect("the file is there");
     // Saving again does not replace it unasked.
     h.get_by_label_contains("Save as scenario file").click();
     h.run_steps(1);
     assert!(
-        matches!(h.state().save_status.as_slice(), [Err(e)] if e.is_refused() && e.to_string().contains("already exists"))
+        matches!(h.state().save.status.as_slice(), [Err(e)] if e.is_refused() && e.to_string().contains("already exists"))
     );
     assert_eq!(std::fs::read_to_string(&path).unwrap(), saved);
     h.get_by_label("Export sink output (CSV + JSON)").click();
@@ -987,9 +1069,9 @@ fn a_saved_fork_reloads_to_the_same_run_and_exports_its_output() {
     h.get_by_label("Export trace for Perfetto").click();
     h.run_steps(1);
     assert!(
-        matches!(h.state().save_status.as_slice(), [Ok(m)] if m.contains("Perfetto")),
+        matches!(h.state().save.status.as_slice(), [Ok(m)] if m.contains("Perfetto")),
         "{:?}",
-        h.state().save_status
+        h.state().save.status
     );
     // Open the saved file: the same run.
     h.state_mut().path_text = path.display().to_string();

@@ -39,7 +39,6 @@ use crate::report;
 use crate::run::{judge, judge_storm, Judgement};
 use crate::run::{
     own_sink, run_storm_variant, run_variant_from, storm_reference_run, Reference, VariantReport, COMPARED_VARIANTS,
-    STORM_VARIANTS,
 };
 use crate::scenario::{Guarantee, Runtime, Scenario};
 
@@ -61,6 +60,11 @@ pub trait FaultToleranceModel: Sync {
 
     /// Whether this model can run `scenario`'s pipeline; if not, why (one line).
     fn can_run(&self, scenario: &Scenario) -> Result<(), CannotRun>;
+
+    /// The guarantees this model can run `scenario` under, in its own words: what the workbench
+    /// offers a student to switch between (and, for a model without sink variants, what
+    /// `compare` shows).
+    fn guarantees(&self, scenario: &Scenario) -> Vec<GuaranteeChoice>;
 
     /// The (guarantee, sink) rows `compare` shows for this model, before the variants the
     /// scenario declares expectations for.
@@ -92,6 +96,16 @@ pub trait FaultToleranceModel: Sync {
         variants: &[(Guarantee, SinkKind)],
         faults: &[Fault],
     ) -> Vec<VariantReport>;
+}
+
+/// One guarantee a model offers ([`FaultToleranceModel::guarantees`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GuaranteeChoice {
+    pub guarantee: Guarantee,
+    /// The model's name for it (Storm's "acking off: at-most-once").
+    pub label: &'static str,
+    /// One line for students: what it does to the output when something fails.
+    pub effect: &'static str,
 }
 
 /// One run as `streamlab run` prints it ([`FaultToleranceModel::run`]).
@@ -139,6 +153,9 @@ impl FaultToleranceModel for FlinkBarriers {
     }
     fn can_run(&self, _scenario: &Scenario) -> Result<(), CannotRun> {
         Ok(()) // every scenario that loads is a Flink job
+    }
+    fn guarantees(&self, _scenario: &Scenario) -> Vec<GuaranteeChoice> {
+        FLINK_GUARANTEES.to_vec()
     }
     fn compared_variants(&self, _scenario: &Scenario) -> Vec<(Guarantee, SinkKind)> {
         COMPARED_VARIANTS.to_vec()
@@ -252,15 +269,15 @@ impl FaultToleranceModel for StormAcking {
             other => CannotRun::Scenario(other),
         })
     }
-    fn compared_variants(&self, scenario: &Scenario) -> Vec<(Guarantee, SinkKind)> {
-        // Trident here aggregates into windowed state: without a window there is no Trident row.
+    fn guarantees(&self, scenario: &Scenario) -> Vec<GuaranteeChoice> {
+        // Trident here aggregates into windowed state: without a window there is no Trident.
         let has_window =
             scenario.plan.operators.iter().any(|o| matches!(o.kind, engine::graph::OperatorKind::Window(_)));
-        STORM_VARIANTS
-            .iter()
-            .filter(|&&g| has_window || g != Guarantee::ExactlyOnce)
-            .map(|&g| (g, storm_sink(own_sink(scenario))))
-            .collect()
+        STORM_GUARANTEES.iter().filter(|c| has_window || c.guarantee != Guarantee::ExactlyOnce).copied().collect()
+    }
+    fn compared_variants(&self, scenario: &Scenario) -> Vec<(Guarantee, SinkKind)> {
+        let sink = storm_sink(own_sink(scenario));
+        self.guarantees(scenario).iter().map(|c| (c.guarantee, sink)).collect()
     }
     fn run(&self, scenario: &Arc<Scenario>, seed: u64) -> RunReport {
         let result = crate::storm::run_storm(scenario.clone(), seed, false);
@@ -334,6 +351,44 @@ impl FaultToleranceModel for StormAcking {
         )
     }
 }
+
+/// Flink's guarantees: the checkpoints' mode (at-most-once takes none).
+const FLINK_GUARANTEES: [GuaranteeChoice; 3] = [
+    GuaranteeChoice {
+        guarantee: Guarantee::AtMostOnce,
+        label: "at-most-once",
+        effect: "no checkpoints: a restarted task starts empty and its sources read on, so what was in flight or in state is lost",
+    },
+    GuaranteeChoice {
+        guarantee: Guarantee::AtLeastOnce,
+        label: "at-least-once",
+        effect: "checkpoints without alignment: a restore rewinds the sources to the checkpoint, so records after a barrier may be counted twice",
+    },
+    GuaranteeChoice {
+        guarantee: Guarantee::ExactlyOnce,
+        label: "exactly-once",
+        effect: "aligned barriers: state and source offsets restored together, nothing lost or counted twice in state (a plain sink may still write a result twice)",
+    },
+];
+
+/// Storm's guarantees: the acker and Trident (`Scenario::with_runtime_variant` sets them).
+const STORM_GUARANTEES: [GuaranteeChoice; 3] = [
+    GuaranteeChoice {
+        guarantee: Guarantee::AtMostOnce,
+        label: "acking off: at-most-once",
+        effect: "no acker: a tuple lost in a crash is never replayed, so its words are missing from the output",
+    },
+    GuaranteeChoice {
+        guarantee: Guarantee::AtLeastOnce,
+        label: "acking: at-least-once",
+        effect: "the XOR acker tracks every tuple tree; a failed or timed-out tree is replayed from the spout: nothing lost, but what was already counted is counted again",
+    },
+    GuaranteeChoice {
+        guarantee: Guarantee::ExactlyOnce,
+        label: "Trident: exactly-once",
+        effect: "batches with transaction ids, state committed in txid order: a replayed batch is applied once, so the output is exact",
+    },
+];
 
 /// The tables of a Flink replay that reached its end — summary, checkpoints, time use, faults
 /// never injected, the oracle's verdict — written to `text`; the verdict.
@@ -431,4 +486,41 @@ pub fn compare_models(scenario: &Scenario, seed: u64, runtimes: &[Runtime], faul
         reports.extend(model.reports(scenario, seed, &variants, faults));
     }
     reports
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped(name: &str) -> Scenario {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(name);
+        Scenario::load(&path).expect("a shipped scenario loads")
+    }
+
+    /// What the workbench offers is what each model runs: one choice per guarantee, in order,
+    /// each named differently, and Storm's compare rows are its choices.
+    #[test]
+    fn each_model_offers_its_guarantees_in_its_own_words() {
+        let storm = shipped("storm-word-count.ron");
+        for model in MODELS {
+            let choices = model.guarantees(&storm);
+            let guarantees: Vec<Guarantee> = choices.iter().map(|c| c.guarantee).collect();
+            assert_eq!(guarantees, Guarantee::ALL, "{:?}", model.runtime());
+            let mut labels: Vec<&str> = choices.iter().map(|c| c.label).collect();
+            labels.dedup();
+            assert_eq!(labels.len(), 3);
+            assert!(choices.iter().all(|c| !c.effect.is_empty()));
+        }
+        let rows: Vec<Guarantee> = StormAcking.compared_variants(&storm).iter().map(|v| v.0).collect();
+        assert_eq!(rows, Guarantee::ALL);
+        assert_eq!(StormAcking.guarantees(&storm)[0].label, "acking off: at-most-once");
+    }
+
+    /// Trident here needs windowed state: a topology without a window is offered no Trident.
+    #[test]
+    fn storm_offers_no_trident_without_a_window() {
+        let windowless = shipped("storm-timeout-storm.ron");
+        let offered: Vec<Guarantee> = StormAcking.guarantees(&windowless).iter().map(|c| c.guarantee).collect();
+        assert_eq!(offered, [Guarantee::AtMostOnce, Guarantee::AtLeastOnce]);
+    }
 }

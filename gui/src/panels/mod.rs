@@ -11,6 +11,7 @@ pub mod ledger;
 pub mod outcomes;
 pub mod plots;
 pub mod predict;
+pub mod run_controls;
 pub mod save;
 pub mod scenario_bar;
 pub mod sinks;

@@ -4,10 +4,9 @@
 
 use engine::sink::SinkKind;
 use sim::kernel::TimeNs;
-use sim::scenario::Guarantee;
 
 use crate::app::{Action, FaultRequest, FaultSettings, Session};
-use crate::panels::{BLOCKED_COLOR, GOOD_COLOR};
+use crate::panels::{run_controls, BLOCKED_COLOR, GOOD_COLOR};
 use crate::view::outcomes::{self, OutcomeRow};
 use crate::view::time_text;
 
@@ -38,20 +37,7 @@ pub fn outcomes_ui(
 fn variant_ui(ui: &mut egui::Ui, session: &Session, actions: &mut Vec<Action>) {
     let (guarantee, sink) = session.variant;
     ui.horizontal_wrapped(|ui| {
-        let label = ui.label("Guarantee:");
-        let as_written = format!("as written ({})", session.base.guarantee.label());
-        let current = guarantee.map_or(as_written.clone(), |g| g.label().to_string());
-        let combo = egui::ComboBox::from_id_salt("guarantee").selected_text(current).show_ui(ui, |ui| {
-            if ui.selectable_label(guarantee.is_none(), &as_written).clicked() {
-                actions.push(Action::SetVariant(None, sink));
-            }
-            for g in Guarantee::ALL {
-                if ui.selectable_label(guarantee == Some(g), g.label()).clicked() {
-                    actions.push(Action::SetVariant(Some(g), sink));
-                }
-            }
-        });
-        combo.response.labelled_by(label.id);
+        run_controls::guarantee_combo_ui(ui, session, actions);
         let label = ui.label("Sinks:");
         let current = sink.map_or("as written", |k| k.label());
         let combo = egui::ComboBox::from_id_salt("sink_kind").selected_text(current).show_ui(ui, |ui| {
@@ -67,6 +53,7 @@ fn variant_ui(ui: &mut egui::Ui, session: &Session, actions: &mut Vec<Action>) {
         combo.response.labelled_by(label.id);
         ui.weak("(changing these runs the scenario again)");
     });
+    run_controls::guarantee_effect_ui(ui, session);
     let sink = sim::run::own_sink(&session.scenario);
     ui.small(format!("This run promises: {}.", outcomes::promise_with_sink(session.scenario.guarantee, sink)));
 }

@@ -1,29 +1,21 @@
-//! Save / export: the shown run as a scenario file (it reloads to the same run), its sink output
-//! as CSV and JSON, its trace for Perfetto. The folder is named here; nothing already there is
+//! Save / export, for the run on screen whichever model ran it ([`ShownRun`]): the run as a
+//! scenario file (it reloads to the same run), its sink output as CSV and JSON, its trace for
+//! Perfetto, and where its charts are. The folder is named here; nothing already there is
 //! replaced unless the box is ticked.
 
-use crate::app::{Action, Session};
+use crate::app::{Action, SaveForm};
 use crate::panels::{BLOCKED_COLOR, GOOD_COLOR};
+use crate::shown_run::ShownRun;
 
-#[allow(clippy::too_many_arguments)]
-pub fn save_ui(
-    ui: &mut egui::Ui,
-    session: &Session,
-    stem: &str,
-    folder: &mut String,
-    name: &mut String,
-    replace: &mut bool,
-    status: &[Result<String, crate::error::WriteError>],
-    actions: &mut Vec<Action>,
-) {
-    let run = session.run();
-    ui.strong(format!("The run shown: \"{}\"", run.label));
+pub fn save_ui(ui: &mut egui::Ui, shown: &dyn ShownRun, stem: &str, form: &mut SaveForm, actions: &mut Vec<Action>) {
+    let SaveForm { dir: folder, name, replace, status } = form;
+    ui.strong(format!("The run shown: \"{}\"", shown.title()));
     ui.small(format!(
         "{} · {} sinks · seed {} · faults: {}",
-        run.scenario.guarantee.label(),
-        session.variants[session.shown].1.map_or("as-written", |k| k.label()),
-        session.seed,
-        session.schedule_labels[session.shown]
+        shown.choice_of(shown.scenario().guarantee).label,
+        shown.choice().1.map_or("as-written", |k| k.label()),
+        shown.seed(),
+        shown.faults_label()
     ));
     egui::Grid::new("save_fields").num_columns(2).show(ui, |ui| {
         let label = ui.label("Folder:");
@@ -37,7 +29,7 @@ pub fn save_ui(
     ui.horizontal_wrapped(|ui| {
         if ui
             .button(format!("Save as scenario file ({stem}.ron)"))
-            .on_hover_text("this guarantee and sink kind, every fault of this run (the file's and the clicked ones, at the moments they fired) and the seed, written out: open it again and you get this same run")
+            .on_hover_text("this guarantee (and sink kind), every fault of this run (the file's and the clicked ones, at the moments they fired) and the seed, written out: open it again and you get this same run")
             .clicked()
         {
             actions.push(Action::SaveScenario);
@@ -51,13 +43,17 @@ pub fn save_ui(
         }
         if ui
             .button("Export trace for Perfetto")
-            .on_hover_text(format!("{stem}.trace.json: open it at ui.perfetto.dev (checkpoints, alignments, faults, commits as spans and instants)"))
+            .on_hover_text(format!("{stem}.trace.json: open it at ui.perfetto.dev (checkpoints, alignments, faults, commits — or a Storm run's emits, acks, timeouts and batches — as spans and instants)"))
             .clicked()
         {
             actions.push(Action::ExportTrace);
         }
     });
-    for s in status {
+    match shown.charts() {
+        Ok(_) => ui.weak("Charts: the Charts tab exports them (PNG + SVG)."),
+        Err(why) => ui.weak(format!("Charts: {why}.")),
+    };
+    for s in status.iter() {
         match s {
             Ok(message) => ui.colored_label(GOOD_COLOR, message),
             Err(e) => ui.colored_label(BLOCKED_COLOR, e.to_string()),

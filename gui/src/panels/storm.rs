@@ -5,34 +5,49 @@
 
 use egui::{Color32, Sense, Stroke};
 
+use crate::app::Action;
 use crate::panels::ledger::{LedgerClick, LedgerTable};
+use crate::panels::run_controls;
+use crate::shown_run::ShownRun as _;
 use crate::view::storm::{StormSession, StormTab, TreeStatus};
 use crate::view::time_text;
 
 const TIMEOUT_RED: Color32 = Color32::from_rgb(200, 40, 40);
 
-/// `height`: the panel's height (the outcome table fits its rows in what is left of it).
-pub fn storm_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32) {
+/// `height`: the panel's height (the outcome table fits its rows in what is left of it). The
+/// Save tab's content is the shared save panel, drawn by the caller below this.
+pub fn storm_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32, actions: &mut Vec<Action>) {
     let (cursor, selected, tab, line) = (s.cursor_ns, s.selected, s.tab, s.provenance.as_ref().map(|p| p.0));
-    storm_frame_ui(ui, s, height);
+    storm_frame_ui(ui, s, height, actions);
     // A button or the slider moved the cursor or the selection: draw the new state next frame.
     if (s.cursor_ns, s.selected, s.tab, s.provenance.as_ref().map(|p| p.0)) != (cursor, selected, tab, line) {
         ui.ctx().request_repaint();
     }
 }
 
-fn storm_frame_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32) {
+fn storm_frame_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32, actions: &mut Vec<Action>) {
     ui.horizontal(|ui| {
         ui.heading(format!("Storm topology: {}", s.scenario.name));
         ui.label(format!("seed {}", s.seed));
     });
+    ui.horizontal_wrapped(|ui| {
+        run_controls::guarantee_combo_ui(ui, s, actions);
+        ui.weak("(changing it runs the topology again)");
+    });
+    run_controls::guarantee_effect_ui(ui, s);
     ui.horizontal(|ui| {
         ui.selectable_value(&mut s.tab, StormTab::Topology, "Topology and tuple trees");
         ui.selectable_value(&mut s.tab, StormTab::Outcome, format!("Outcome ({})", s.ledger.counts_text()))
             .on_hover_text(
                 "the sink output against the same topology without faults, row by row, with each row's provenance",
             );
+        ui.selectable_value(&mut s.tab, StormTab::Save, "Save / export")
+            .on_hover_text("this run as a scenario file, its sink output, its trace for Perfetto");
     });
+    if s.tab == StormTab::Save {
+        ui.separator();
+        return;
+    }
     ui.horizontal(|ui| {
         let step = 1_000_000_000;
         if ui.button("Start").clicked() {
@@ -226,15 +241,10 @@ fn timeline_ui(ui: &mut egui::Ui, s: &mut StormSession) {
 /// selected row's chain (a step's link moves the cursor, and selects the spout tuple emitted
 /// then for the tuple tree).
 fn outcome_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32) {
-    let mode = match (s.trident_batch_ns(), s.run.world.config.ackers) {
-        (Some(_), _) => "Trident",
-        (None, 0) => "acking off",
-        _ => "acking",
-    };
     let table = LedgerTable {
         scenario: &s.scenario,
         ledger: &s.ledger,
-        heading: format!("{} ({mode}):", s.scenario.guarantee.label()),
+        heading: format!("{}:", s.choice_of(s.scenario.guarantee).label),
         hint: "Select a row (a duplicate, say: untick \"exact\" or press \"Only what differs\") to follow it back: the source records that fed it, the spout's message (its root id) or Trident batch (its txid), what failed it (a crash, a timeout, a bolt's fail), the replay, and each emission that reached the sink.",
         height: Some(height),
     };

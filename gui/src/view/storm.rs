@@ -15,9 +15,11 @@ use sim::external::StoredRow;
 use sim::kernel::TimeNs;
 use sim::oracle::Seen;
 use sim::recording::{AckerMessage, Payload, TimedOut, TraceEvent, TraceKind};
+use sim::scenario::Guarantee;
 use sim::storm::StormRun;
 use sim::Scenario;
 
+use crate::app::ScenarioSource;
 use crate::view::ledger::{record_steps, record_text, Ledger, LedgerFilter, Provenance, RowRecords, Status, Step};
 use crate::view::time_text;
 
@@ -32,8 +34,30 @@ pub struct SpoutTuple {
     pub replay: bool,
 }
 
+/// Where a Storm run comes from: the scenario as loaded, its file, and the guarantee chosen in
+/// the workbench (None: as written).
+#[derive(Clone, Debug)]
+pub struct StormOrigin {
+    pub base: Arc<Scenario>,
+    pub source: ScenarioSource,
+    pub guarantee: Option<Guarantee>,
+}
+
+impl StormOrigin {
+    /// What runs: the loaded topology under the chosen guarantee (acker and Trident settings
+    /// from `Scenario::with_runtime_variant`).
+    pub fn scenario(&self) -> Arc<Scenario> {
+        match self.guarantee {
+            None => self.base.clone(),
+            Some(g) => Arc::new(self.base.with_runtime_variant(sim::scenario::Runtime::Storm, g, None)),
+        }
+    }
+}
+
 /// A recorded Storm run and the workbench's cursor and selection over it.
 pub struct StormSession {
+    pub origin: StormOrigin,
+    /// What ran ([`StormOrigin::scenario`]).
     pub scenario: Arc<Scenario>,
     pub seed: u64,
     pub run: StormRun,
@@ -56,11 +80,13 @@ pub struct StormSession {
     pub tab: StormTab,
 }
 
-/// What the Storm view shows: the topology and its tuple trees, or the outcome table.
+/// What the Storm view shows: the topology and its tuple trees, the outcome table, or saving
+/// and exporting the run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StormTab {
     Topology,
     Outcome,
+    Save,
 }
 
 /// One spout emission of a source record.
@@ -136,15 +162,16 @@ fn executor_name(scenario: &Scenario, task: u32) -> String {
 }
 
 impl StormSession {
-    /// Run `scenario` (a Storm one) with `seed` to its end, keeping the trace.
-    pub fn record(scenario: Arc<Scenario>, seed: u64) -> StormSession {
-        let run = sim::storm::run_storm(scenario.clone(), seed, true);
-        StormSession::from_run(scenario, seed, run)
+    /// Run `origin`'s scenario (a Storm one) with `seed` to its end, keeping the trace.
+    pub fn record(origin: StormOrigin, seed: u64) -> StormSession {
+        let run = sim::storm::run_storm(origin.scenario(), seed, true);
+        StormSession::from_run(origin, seed, run)
     }
 
     /// The session of a finished run (recorded with its trace kept, here or by
     /// `recording::StormRecorder` off the UI thread).
-    pub fn from_run(scenario: Arc<Scenario>, seed: u64, mut run: sim::storm::StormRun) -> StormSession {
+    pub fn from_run(origin: StormOrigin, seed: u64, mut run: sim::storm::StormRun) -> StormSession {
+        let scenario = run.world.scenario.clone();
         let events = run.world.recorder.take_events();
         let end_ns = run.world.finished_at_ns.unwrap_or(run.world.now_ns());
         let mut tuples = Vec::new();
@@ -195,6 +222,7 @@ impl StormSession {
             attempts.get(i).copied().unwrap_or(1)
         });
         StormSession {
+            origin,
             scenario,
             seed,
             run,
@@ -779,8 +807,8 @@ mod tests {
 
     fn session(file: &str) -> StormSession {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(file);
-        let scenario = Arc::new(Scenario::load(&path).expect("shipped scenario loads"));
-        StormSession::record(scenario, 42)
+        let base = Arc::new(Scenario::load(&path).expect("shipped scenario loads"));
+        StormSession::record(StormOrigin { base, source: ScenarioSource::File(path), guarantee: None }, 42)
     }
 
     #[test]

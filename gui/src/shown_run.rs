@@ -1,0 +1,162 @@
+//! The shown run: what every model's view offers the controls all models share — choose the
+//! guarantee and run again, save the run as a scenario file, export its sink output, its trace
+//! and its charts. The Flink workbench's [`Session`](crate::app::Session) and the Storm view's
+//! [`StormSession`](crate::view::storm::StormSession) implement it; `panels::run_controls` draws
+//! the guarantee choice and `panels::save` the save and export buttons from it, and `App`
+//! applies what they ask for through it, whichever view is on screen.
+
+use std::sync::Arc;
+
+use engine::sink::SinkKind;
+use sim::external::StoredRow;
+use sim::recording::TraceEvent;
+use sim::runtime::{FaultToleranceModel, GuaranteeChoice};
+use sim::scenario::Guarantee;
+use sim::Scenario;
+
+use crate::app::{ScenarioSource, Session};
+use crate::view::plots::Chart;
+use crate::view::storm::StormSession;
+
+pub trait ShownRun {
+    /// The scenario as loaded (before the workbench's choices).
+    fn base(&self) -> &Arc<Scenario>;
+    /// What the shown run ran: the loaded scenario under the chosen guarantee (and sink kind).
+    fn scenario(&self) -> &Arc<Scenario>;
+    fn seed(&self) -> u64;
+    fn source(&self) -> &ScenarioSource;
+    /// The guarantee and sink kind chosen in the workbench (None: as written). A model without
+    /// sink variants keeps the sink None.
+    fn choice(&self) -> (Option<Guarantee>, Option<SinkKind>);
+    /// The run's name ("original run", a fork's fault, the guarantee it was switched to).
+    fn title(&self) -> String;
+    /// What its fault schedule is ("faults from the file", a fork's clicked faults).
+    fn faults_label(&self) -> String;
+    /// What tells this run apart in a file name ("original", "run2", "at-most-once").
+    fn stem_suffix(&self) -> String;
+    /// The run as a scenario file: loaded again, it records the same trace.
+    fn scenario_file_text(&self) -> String;
+    /// The sink rows a reader sees at the end of the run.
+    fn visible_rows(&self) -> Vec<&StoredRow>;
+    /// Every traced event of the run (what the Perfetto export writes).
+    fn trace(&self) -> &[TraceEvent];
+    /// The run's charts, or why the model has none (`FaultToleranceModel::no_charts`).
+    fn charts(&self) -> Result<&[Chart], &'static str>;
+
+    /// The model the run belongs to (the runtime boundary, `sim::runtime`).
+    fn model(&self) -> &'static dyn FaultToleranceModel {
+        sim::runtime::model(self.base().runtime())
+    }
+    /// The guarantees the model offers for this scenario.
+    fn guarantees(&self) -> Vec<GuaranteeChoice> {
+        self.model().guarantees(self.base())
+    }
+    /// The model's words for `guarantee` (its label alone when the model does not offer it).
+    fn choice_of(&self, guarantee: Guarantee) -> GuaranteeChoice {
+        self.guarantees().into_iter().find(|c| c.guarantee == guarantee).unwrap_or(GuaranteeChoice {
+            guarantee,
+            label: guarantee.label(),
+            effect: "",
+        })
+    }
+}
+
+/// The Flink workbench: the run of the session on screen (the original, a fork, a variant).
+impl ShownRun for Session {
+    fn base(&self) -> &Arc<Scenario> {
+        &self.base
+    }
+    fn scenario(&self) -> &Arc<Scenario> {
+        &self.scenario
+    }
+    fn seed(&self) -> u64 {
+        self.seed
+    }
+    fn source(&self) -> &ScenarioSource {
+        &self.source
+    }
+    fn choice(&self) -> (Option<Guarantee>, Option<SinkKind>) {
+        self.variant
+    }
+    fn title(&self) -> String {
+        self.run().label.clone()
+    }
+    fn faults_label(&self) -> String {
+        self.schedule_labels[self.shown].clone()
+    }
+    fn stem_suffix(&self) -> String {
+        if self.shown == 0 {
+            "original".to_string()
+        } else {
+            format!("run{}", self.shown + 1)
+        }
+    }
+    fn scenario_file_text(&self) -> String {
+        self.run_file_text(self.shown)
+    }
+    fn visible_rows(&self) -> Vec<&StoredRow> {
+        self.run().final_world.sink_store.visible()
+    }
+    fn trace(&self) -> &[TraceEvent] {
+        &self.run().trace
+    }
+    fn charts(&self) -> Result<&[Chart], &'static str> {
+        Ok(&self.charts[self.shown])
+    }
+}
+
+/// The Storm view: one run of the loaded topology, under the guarantee chosen.
+impl ShownRun for StormSession {
+    fn base(&self) -> &Arc<Scenario> {
+        &self.origin.base
+    }
+    fn scenario(&self) -> &Arc<Scenario> {
+        &self.scenario
+    }
+    fn seed(&self) -> u64 {
+        self.seed
+    }
+    fn source(&self) -> &ScenarioSource {
+        &self.origin.source
+    }
+    fn choice(&self) -> (Option<Guarantee>, Option<SinkKind>) {
+        (self.origin.guarantee, None)
+    }
+    fn title(&self) -> String {
+        match self.origin.guarantee {
+            None => "the topology as written".to_string(),
+            Some(g) => format!("the topology under {}", self.choice_of(g).label),
+        }
+    }
+    fn faults_label(&self) -> String {
+        "faults from the file".to_string()
+    }
+    fn stem_suffix(&self) -> String {
+        self.origin.guarantee.map_or("original", |g| g.label()).to_string()
+    }
+    fn scenario_file_text(&self) -> String {
+        let note = format!(
+            "saved from the streamlab workbench: {} of {} (seed {})",
+            self.title(),
+            self.origin.base.name,
+            self.seed
+        );
+        crate::save::scenario_text(
+            &self.origin.base.raw,
+            &self.scenario,
+            None,
+            &self.run.world.faults,
+            self.seed,
+            &note,
+        )
+    }
+    fn visible_rows(&self) -> Vec<&StoredRow> {
+        self.run.visible_rows()
+    }
+    fn trace(&self) -> &[TraceEvent] {
+        &self.events
+    }
+    fn charts(&self) -> Result<&[Chart], &'static str> {
+        Err(self.model().no_charts().unwrap_or("this model draws no charts"))
+    }
+}
