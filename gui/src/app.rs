@@ -831,6 +831,8 @@ impl App {
         then_variant: (Option<Guarantee>, Option<SinkKind>),
     ) {
         let source = self.as_listed(source);
+        // The last save's outcome was about the run leaving the screen.
+        self.save.status.clear();
         match source.load() {
             // A Storm scenario gets its own view (the acker, tuple trees, timeouts).
             Ok(scenario) if sim::storm::StormWorld::is_storm(&scenario) => {

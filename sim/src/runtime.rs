@@ -367,7 +367,7 @@ const FLINK_GUARANTEES: [GuaranteeChoice; 3] = [
     GuaranteeChoice {
         guarantee: Guarantee::ExactlyOnce,
         label: "exactly-once",
-        effect: "aligned barriers: state and source offsets restored together, nothing lost or counted twice in state (a plain sink may still write a result twice)",
+        effect: "aligned barriers: state and source offsets restored together, nothing lost or counted twice in the job's state",
     },
 ];
 

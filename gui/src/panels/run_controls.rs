@@ -17,17 +17,18 @@ pub fn guarantee_combo_ui(ui: &mut egui::Ui, shown: &dyn ShownRun, actions: &mut
             actions.push(Action::SetVariant(None, sink));
         }
         for choice in shown.guarantees() {
-            let item = ui.selectable_label(chosen == Some(choice.guarantee), choice.label).on_hover_text(choice.effect);
-            if item.clicked() {
+            if ui.selectable_label(chosen == Some(choice.guarantee), choice.label).clicked() {
                 actions.push(Action::SetVariant(Some(choice.guarantee), sink));
             }
         }
     });
-    combo.response.labelled_by(label.id);
+    // On the closed box only: a tooltip over the open list would hide the entries below.
+    let every_effect: Vec<String> = shown.guarantees().iter().map(|c| format!("{}: {}", c.label, c.effect)).collect();
+    combo.response.labelled_by(label.id).on_hover_text(every_effect.join("\n"));
 }
 
 /// One line: what the shown run's guarantee does to the output when something fails.
 pub fn guarantee_effect_ui(ui: &mut egui::Ui, shown: &dyn ShownRun) {
     let choice = shown.choice_of(shown.scenario().guarantee);
-    ui.small(format!("{}: {}.", choice.label, choice.effect));
+    ui.label(format!("{}: {}.", choice.label, choice.effect));
 }

@@ -13,7 +13,7 @@ pub fn save_ui(ui: &mut egui::Ui, shown: &dyn ShownRun, stem: &str, form: &mut S
     ui.small(format!(
         "{} · {} sinks · seed {} · faults: {}",
         shown.choice_of(shown.scenario().guarantee).label,
-        shown.choice().1.map_or("as-written", |k| k.label()),
+        sim::run::own_sink(shown.scenario()).label(),
         shown.seed(),
         shown.faults_label()
     ));
