@@ -132,7 +132,8 @@ pub enum Action {
     ExportSlide(crate::slides::SlideKind),
     /// Fork the shown run at the cursor with this fault.
     Inject(FaultRequest),
-    /// Run the scenario under another guarantee and/or sink kind (None: as written).
+    /// Run the scenario under another guarantee and/or sink kind (None: as written). In the
+    /// Storm view the guarantee is the topology's acking (Storm has no sink choice).
     SetVariant(Option<Guarantee>, Option<SinkKind>),
     /// Compare the guarantees under the shown run's faults.
     Compare,

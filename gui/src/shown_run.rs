@@ -1,9 +1,9 @@
 //! The shown run: what every model's view offers the controls all models share — choose the
 //! guarantee and run again, save the run as a scenario file, export its sink output, its trace
-//! and its charts. The Flink workbench's [`Session`](crate::app::Session) and the Storm view's
-//! [`StormSession`](crate::view::storm::StormSession) implement it; `panels::run_controls` draws
-//! the guarantee choice and `panels::save` the save and export buttons from it, and `App`
-//! applies what they ask for through it, whichever view is on screen.
+//! and its charts. The Flink workbench's [`Session`] and the Storm view's [`StormSession`]
+//! implement it; `panels::run_controls` draws the guarantee choice and `panels::save` the save
+//! and export buttons from it, and `App` applies what they ask for through it, whichever view is
+//! on screen.
 
 use std::sync::Arc;
 
