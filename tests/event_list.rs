@@ -81,6 +81,8 @@ fn key() -> impl Strategy<Value = String> {
         3 => prop::sample::select(vec![
             "\"\"", "\"é ü\"", "\"a\\\"b\"", "\"a\\nb\"", "\"tab\there\"", "\"line\nbreak\"", "r\"k1\"", "r#\"k1\"#",
             "'c'", "k1", "\"\\u{41}\"", "\"k0", "5", "\"k)\"", "\"k]\"",
+            // Interned by length: up to 15 bytes packed into an integer, longer ones as strings.
+            "\"fifteen_bytes_k\"", "\"sixteen_bytes_ke\"", "\"a key longer than sixteen bytes\"", "\"k0\\u{0}\"",
         ])
         .prop_map(str::to_string),
     ]

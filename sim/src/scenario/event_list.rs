@@ -184,23 +184,26 @@ impl<'a> Scanner<'a> {
         (read & REQUIRED == REQUIRED).then_some(fields)
     }
 
+    /// One of the five field names (and not a longer identifier starting with one).
     fn field_name(&mut self) -> Option<u8> {
-        let start = self.pos;
-        while self.peek().is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            self.pos += 1;
-        }
         // Byte patterns, not string comparisons: this runs five times per event.
-        match self.bytes[start..self.pos] {
-            [b'k', b'e', b'y'] => Some(KEY),
-            [b'v', b'a', b'l', b'u', b'e'] => Some(VALUE),
-            [b't', b's'] => Some(TS),
-            [b'a', b'r', b'r', b'i', b'v', b'e', b's'] => Some(ARRIVES),
-            [b'p', b'a', b'r', b't', b'i', b't', b'i', b'o', b'n'] => Some(PARTITION),
-            _ => None,
+        let (field, length) = match self.bytes[self.pos..] {
+            [b'k', b'e', b'y', ..] => (KEY, 3),
+            [b'v', b'a', b'l', b'u', b'e', ..] => (VALUE, 5),
+            [b't', b's', ..] => (TS, 2),
+            [b'a', b'r', b'r', b'i', b'v', b'e', b's', ..] => (ARRIVES, 7),
+            [b'p', b'a', b'r', b't', b'i', b't', b'i', b'o', b'n', ..] => (PARTITION, 9),
+            _ => return None,
+        };
+        self.pos += length;
+        match self.peek() {
+            Some(b) if b.is_ascii_alphanumeric() || b == b'_' => None,
+            _ => Some(field),
         }
     }
 
     /// `"..."` without escapes (a backslash declines).
+    #[inline]
     fn string(&mut self) -> Option<&'a str> {
         self.expect_byte(b'"')?;
         let start = self.pos;
@@ -212,6 +215,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Milliseconds as an integer or a clock string.
+    #[inline]
     fn time(&mut self) -> Option<i64> {
         if self.peek()? == b'"' {
             return parse_clock(self.string()?);
@@ -221,6 +225,7 @@ impl<'a> Scanner<'a> {
 
     /// A decimal integer within `i64`: `-`, digits and `_` (not first), no leading zero, no
     /// suffix; anything else (`+`, `0x`, `1.0`, `1e3`) declines.
+    #[inline]
     fn integer(&mut self) -> Option<i64> {
         let negative = self.peek()? == b'-';
         if negative {

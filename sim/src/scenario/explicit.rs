@@ -52,14 +52,28 @@ impl ExplicitEvents {
 #[derive(Default)]
 pub struct EventsBuilder {
     list: ExplicitEvents,
-    index: KeyIndex,
+    /// Keys of at most 15 bytes, packed into an integer (compared without a call to memcmp).
+    short_keys: KeyIndex<u128>,
+    long_keys: KeyIndex<Box<str>>,
 }
 
 // A lookup-only map: it is never iterated (key numbers come from the order of first appearance in
 // the file), so its order cannot reach an output; a hash map makes interning a million events'
-// keys linear. The hasher has fixed keys: no OS randomness in `sim`.
+// keys linear. The hasher (SipHash) has fixed keys, so no OS randomness in `sim`, and resists a
+// file crafted to collide.
 #[allow(clippy::disallowed_types)]
-type KeyIndex = std::collections::HashMap<Box<str>, u32, BuildHasherDefault<DefaultHasher>>;
+type KeyIndex<K> = std::collections::HashMap<K, u32, BuildHasherDefault<DefaultHasher>>;
+
+/// A key of at most 15 bytes as one integer: its bytes, and its length in the top byte (so `"a"`
+/// and `"a\0"` differ).
+fn packed(key: &str) -> Option<u128> {
+    let bytes = key.as_bytes();
+    if bytes.len() > 15 {
+        return None;
+    }
+    let body = bytes.iter().rev().fold(0u128, |packed, &b| packed << 8 | u128::from(b));
+    Some(body | (bytes.len() as u128) << 120)
+}
 
 impl EventsBuilder {
     pub fn with_capacity(events: usize) -> EventsBuilder {
@@ -70,20 +84,29 @@ impl EventsBuilder {
 
     /// Appends an event whose key is named `key`.
     pub fn push(&mut self, key: &str, value: i64, ts_ms: i64, arrives_ms: i64, partition: u32) {
-        let key = match self.index.get(key) {
-            Some(&k) => k,
-            None => {
-                // At most one key per event, and a file holds fewer than 2^32 events (64 MiB).
-                let k = self.list.key_names.len() as u32;
-                self.list.key_names.push(key.to_string());
-                self.index.insert(key.into(), k);
-                k
-            }
-        };
+        let key = self.intern(key);
         self.list.events.push(ExplicitEvent { key, value, ts_ms, arrives_ms, partition });
     }
 
-    pub fn finish(self) -> ExplicitEvents {
+    fn intern(&mut self, key: &str) -> u32 {
+        // At most one key per event, and a file holds fewer than 2^32 events (64 MiB).
+        let next = self.list.key_names.len() as u32;
+        let k = match packed(key) {
+            Some(packed) => *self.short_keys.entry(packed).or_insert(next),
+            None => match self.long_keys.get(key) {
+                Some(&k) => k,
+                None => *self.long_keys.entry(key.into()).or_insert(next),
+            },
+        };
+        if k == next {
+            self.list.key_names.push(key.to_string());
+        }
+        k
+    }
+
+    pub fn finish(mut self) -> ExplicitEvents {
+        // The scanner reserves by the list's length in bytes, an overestimate kept for the run.
+        self.list.events.shrink_to_fit();
         self.list
     }
 }
