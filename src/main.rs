@@ -240,6 +240,8 @@ enum BenchKind {
     Parallelism,
     /// Issue 11's done-means table: each target's old and new figure, measured in one run.
     Targets,
+    /// Issue 11's loading row alone: explicit events against the generator.
+    Loading,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -305,6 +307,9 @@ fn bench(seconds: u64, only: BenchKind, baseline: Option<&std::path::Path>) -> a
     }
     if matches!(only, BenchKind::All | BenchKind::Targets) {
         out!("{}", bench::targets(seconds.min(10)));
+    }
+    if only == BenchKind::Loading {
+        out!("{}", bench::loading_row());
     }
     Ok(ExitCode::SUCCESS)
 }

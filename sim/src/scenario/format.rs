@@ -11,6 +11,7 @@ use engine::Firing;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use super::explicit::{ExplicitEvent, ExplicitEvents};
 use crate::dist::Delay;
 
 /// A time in a scenario: integer milliseconds, or a clock string `"hh:mm:ss"` / `"hh:mm:ss.mmm"`
@@ -48,7 +49,7 @@ impl<'de> Deserialize<'de> for TimeMs {
     }
 }
 
-fn parse_clock(s: &str) -> Option<i64> {
+pub(super) fn parse_clock(s: &str) -> Option<i64> {
     let (hms, millis) = match s.split_once('.') {
         Some((a, b)) if b.len() == 3 => (a, b.parse::<i64>().ok()?),
         Some(_) => return None,
@@ -389,7 +390,7 @@ pub struct Link {
 #[serde(deny_unknown_fields)]
 pub enum SourceData {
     Generator(Generator),
-    Events(Vec<ExplicitEvent>),
+    Events(ExplicitEvents),
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -466,19 +467,6 @@ pub struct Burst {
     pub from_ms: u64,
     pub until_ms: u64,
     pub rate_multiplier: u64,
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExplicitEvent {
-    pub key: String,
-    pub value: i64,
-    /// Event time.
-    pub ts: TimeMs,
-    /// When the event is appended to the log (processing time).
-    pub arrives: TimeMs,
-    #[serde(default)]
-    pub partition: u32,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

@@ -24,6 +24,8 @@ use crate::faults::Fault;
 pub mod budget;
 pub mod describe;
 pub mod error;
+pub mod event_list;
+pub mod explicit;
 pub mod format;
 pub mod limits;
 pub mod parse;

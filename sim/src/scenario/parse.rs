@@ -6,7 +6,7 @@ use std::io::Read as _;
 use std::path::Path;
 
 use super::error::ScenarioError;
-use super::format::ScenarioFile;
+use super::format::{ScenarioFile, SourceData};
 use super::limits::{MAX_FILE_BYTES, MAX_NESTING};
 
 /// The text of a scenario file: a regular file (FIFOs, devices and directories are refused by
@@ -101,7 +101,26 @@ fn message(code: &ron::Error) -> String {
     }
 }
 
+/// The options every scenario is parsed with.
+fn ron_options() -> ron::Options {
+    // Implicit `Some`: `cost_us: 40` reads as `Some(40)`; writing `Some(40)` still works.
+    ron::Options::default()
+        .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
+        .with_recursion_limit(MAX_NESTING)
+}
+
+/// The parsed file: its explicit event list read by the byte scanner ([`super::event_list`]) when
+/// it can, everything else (and anything the scanner declines) by serde.
 pub fn parse_file(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError> {
+    match parse_with_event_scanner(text, &ron_options()) {
+        Some(raw) => Ok(raw),
+        None => parse_file_with_serde(text, file),
+    }
+}
+
+/// The parsed file, all of it read by serde (what [`parse_file`] falls back to, and what the
+/// scanner is tested against).
+pub fn parse_file_with_serde(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError> {
     let at = |e: ron::error::SpannedError, field: String| {
         // ron's span can start at the whitespace before the offending value: point at the value.
         let (line, column) = skip_whitespace(text, e.span.start.line, e.span.start.col);
@@ -113,10 +132,7 @@ pub fn parse_file(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError>
             message: super::error::printable(&message(&e.code)),
         }
     };
-    // Implicit `Some`: `cost_us: 40` reads as `Some(40)`; writing `Some(40)` still works.
-    let options = ron::Options::default()
-        .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
-        .with_recursion_limit(MAX_NESTING);
+    let options = ron_options();
     let deserializer = || ron::Deserializer::from_str_with_options(text, &options).map_err(|e| at(e, "(file)".into()));
     // Parsed plainly first: tracking the path costs an allocation per field (a million explicit
     // events are five million). Only a file that fails is parsed again, for the error's path.
@@ -141,4 +157,21 @@ pub fn parse_file(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError>
             Err(at(spanned, field))
         }
     }
+}
+
+/// The file read with its explicit event list scanned by [`super::event_list`] and the rest by
+/// serde, or `None` when the scanner declines the list or serde fails on the rest: the caller then
+/// parses the whole text with serde, for the same result or the error with its position.
+fn parse_with_event_scanner(text: &str, options: &ron::Options) -> Option<ScenarioFile> {
+    let (events, list) = super::event_list::read(text)?;
+    // The list's content cut out: serde reads `Events([])`.
+    let rest = [&text[..list.start], &text[list.end..]].concat();
+    let mut de = ron::Deserializer::from_str_with_options(&rest, options).ok()?;
+    let mut raw = <ScenarioFile as serde::Deserialize>::deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    match &mut raw.source {
+        SourceData::Events(slot) if slot.is_empty() => *slot = events,
+        _ => return None,
+    }
+    Some(raw)
 }

@@ -441,20 +441,20 @@ fn resolve_source(
                     ),
                 ));
             }
-            // Keys are interned in order of appearance, through an index (linear in the events).
-            let mut key_names: Vec<String> = Vec::new();
-            let mut key_index: BTreeMap<String, u64> = BTreeMap::new();
+            // Keys were interned while parsing, in order of first appearance: an event whose key
+            // number is the next one brings a new key, checked here at that event.
+            let mut keys_seen: usize = 0;
             let mut rows = Vec::with_capacity(events.len());
             let mut partitions = 1;
-            for (i, e) in events.iter().enumerate() {
+            for (i, e) in events.events.iter().enumerate() {
                 let at = |f: &str| format!("source.Events[{i}].{f}");
-                if e.arrives.0 < 0 || e.arrives.0.unsigned_abs() > MAX_TIME_MS {
+                if e.arrives_ms < 0 || e.arrives_ms.unsigned_abs() > MAX_TIME_MS {
                     return Err(loc.error(
                         at("arrives"),
                         format!("an arrival time (processing time) is within 0 ..= {MAX_TIME_MS} ms"),
                     ));
                 }
-                if e.ts.0.unsigned_abs() > MAX_EVENT_TIME_MS {
+                if e.ts_ms.unsigned_abs() > MAX_EVENT_TIME_MS {
                     return Err(loc.error(
                         at("ts"),
                         format!("an event time is within -{MAX_EVENT_TIME_MS} ..= {MAX_EVENT_TIME_MS} ms (2^53)"),
@@ -466,24 +466,23 @@ fn resolve_source(
                         format!("partition {} is outside the allowed 0 ..= {}", e.partition, MAX_PARTITIONS - 1),
                     ));
                 }
-                let key = match key_index.get(&e.key) {
-                    Some(&k) => k,
-                    None => {
-                        if key_names.len() as u64 >= u64::from(MAX_KEYS) {
-                            return Err(loc.error(at("key"), format!("more than {MAX_KEYS} distinct keys")));
-                        }
-                        check_name(&e.key, &at("key"), loc)?;
-                        let k = key_names.len() as u64;
-                        key_names.push(e.key.clone());
-                        key_index.insert(e.key.clone(), k);
-                        k
+                if e.key as usize == keys_seen {
+                    if keys_seen as u64 >= u64::from(MAX_KEYS) {
+                        return Err(loc.error(at("key"), format!("more than {MAX_KEYS} distinct keys")));
                     }
-                };
+                    check_name(events.key_name(e), &at("key"), loc)?;
+                    keys_seen += 1;
+                }
                 partitions = partitions.max(e.partition + 1);
-                rows.push((e.partition, e.arrives.0, key, e.value, e.ts.0));
+                rows.push((e.partition, e.arrives_ms, u64::from(e.key), e.value, e.ts_ms));
             }
-            // Stable: events with equal arrival keep file order.
-            rows.sort_by_key(|r| r.1);
+            // Stable: events with equal arrival keep file order. Files usually list events in
+            // order of arrival: checking is cheaper than the sort's scratch buffer.
+            if !rows.is_sorted_by_key(|r| r.1) {
+                rows.sort_by_key(|r| r.1);
+            }
+            let key_names = events.key_names.clone();
+            let key_index = key_names.iter().enumerate().map(|(k, name)| (name.clone(), k as u64)).collect();
             Ok((partitions, LogData::Events(rows), key_names, key_index))
         }
     }

@@ -1,0 +1,322 @@
+//! The explicit event list's byte scanner (`sim::scenario::event_list`) against serde on the same
+//! text: a file parses to the same scenario, or fails with the same error, whichever reader takes
+//! the list. Generated lists mix the spellings the scanner reads with ones it must leave to serde
+//! (escapes, block comments, `+5`, `0x10`, `1.0`, struct names, duplicated or unknown fields,
+//! truncation).
+
+use proptest::prelude::*;
+use sim::scenario::event_list;
+use sim::scenario::parse::{parse_file, parse_file_with_serde};
+use sim::scenario::SourceData;
+use sim::{Scenario, ScenarioError};
+
+const FILE: &str = "events.ron";
+
+fn scenario_with(list: &str) -> String {
+    format!("Scenario(\n  name: \"d\",\n  source: Events([{list}]),\n  pipeline: [Source(name: \"in\"), Sink(name: \"out\")],\n)")
+}
+
+/// Both readers on `text`: the same parsed file, or the same error.
+fn same_as_serde(text: &str) -> Result<(), TestCaseError> {
+    let fast = parse_file(text, FILE);
+    let serde = parse_file_with_serde(text, FILE);
+    match (&fast, &serde) {
+        (Ok(a), Ok(b)) => {
+            let (a, b) = (serde_json::to_value(a).expect("json"), serde_json::to_value(b).expect("json"));
+            prop_assert_eq!(a, b, "{}", text);
+        }
+        (Err(a), Err(b)) => prop_assert_eq!(a.to_string(), b.to_string(), "{}", text),
+        _ => prop_assert!(false, "fast {:?} vs serde {:?} on\n{}", fast.is_ok(), serde.is_ok(), text),
+    }
+    Ok(())
+}
+
+/// Separators, including what the scanner declines (block comments, other whitespace).
+fn gap() -> impl Strategy<Value = &'static str> {
+    prop_oneof![
+        6 => Just(""),
+        6 => Just(" "),
+        2 => Just("\n"),
+        1 => Just("\t"),
+        1 => Just("\r\n"),
+        1 => Just(" // note, with ) and ]\n"),
+        1 => Just("/* c */"),
+        1 => Just("/* /* nested */ */"),
+        1 => Just("\u{a0}"),
+        1 => Just("\u{c}"),
+    ]
+}
+
+/// Integer spellings: plain, with `_`, and ones only serde may judge.
+fn integer() -> impl Strategy<Value = String> {
+    prop_oneof![
+        8 => (-1_000i64..100_000).prop_map(|n| n.to_string()),
+        2 => (0u64..10_000_000).prop_map(|n| {
+            let digits = n.to_string();
+            let (a, b) = digits.split_at(digits.len() / 2);
+            format!("{a}_{b}")
+        }),
+        6 => prop::sample::select(vec![
+            "0", "-0", "007", "0_0", "00", "+5", "0x10", "0b1", "0o7", "1.0", "1e3", "5i64", "1_", "1__0", "_1",
+            "-_1", "- 1", "9223372036854775807", "9223372036854775808", "-9223372036854775808",
+            "-9223372036854775809", "4294967295", "4294967296", "18446744073709551615", "18446744073709551616",
+            "99999999999999999999999999", "1_000_000", "-1", "None", "Some(1)", "\"5\"", "'5'",
+        ])
+        .prop_map(str::to_string),
+    ]
+}
+
+/// A time: an integer or a clock string.
+fn time() -> impl Strategy<Value = String> {
+    prop_oneof![
+        6 => integer(),
+        1 => prop::sample::select(vec!["\"12:04:59\"", "\"12:04:59.123\"", "\"99:99:99\"", "\"1:2:3\"", "\"\"", "r\"12:00:00\""])
+            .prop_map(str::to_string),
+    ]
+}
+
+fn key() -> impl Strategy<Value = String> {
+    prop_oneof![
+        8 => (0u32..6).prop_map(|k| format!("\"k{k}\"")),
+        3 => prop::sample::select(vec![
+            "\"\"", "\"é ü\"", "\"a\\\"b\"", "\"a\\nb\"", "\"tab\there\"", "\"line\nbreak\"", "r\"k1\"", "r#\"k1\"#",
+            "'c'", "k1", "\"\\u{41}\"", "\"k0", "5", "\"k)\"", "\"k]\"",
+            // Interned by length: up to 15 bytes packed into an integer, longer ones as strings.
+            "\"fifteen_bytes_k\"", "\"sixteen_bytes_ke\"", "\"a key longer than sixteen bytes\"", "\"k0\\u{0}\"",
+        ])
+        .prop_map(str::to_string),
+    ]
+}
+
+/// A field as written: its name (mostly the real ones) and a value.
+fn field() -> impl Strategy<Value = (String, String)> {
+    let name = prop_oneof![
+        20 => prop::sample::select(vec!["key", "value", "ts", "arrives", "partition"]),
+        1 => prop::sample::select(vec!["keys", "Key", "r#key", "time", "partition_"]),
+    ];
+    (name, key(), integer(), time()).prop_map(|(name, key, integer, time)| {
+        let value = match name {
+            "key" => key,
+            "ts" | "arrives" => time,
+            _ => integer,
+        };
+        (name.to_string(), value)
+    })
+}
+
+/// An event: usually the four required fields (and maybe `partition`) in some order, sometimes
+/// fields missing, repeated or unknown.
+fn event() -> impl Strategy<Value = String> {
+    let usual = (key(), integer(), time(), time(), prop::option::of(integer()), any::<prop::sample::Index>()).prop_map(
+        |(k, v, ts, arrives, partition, order)| {
+            let mut fields = vec![
+                ("key".to_string(), k),
+                ("value".to_string(), v),
+                ("ts".to_string(), ts),
+                ("arrives".to_string(), arrives),
+            ];
+            if let Some(p) = partition {
+                fields.push(("partition".to_string(), p));
+            }
+            let n = fields.len();
+            fields.rotate_left(order.index(n));
+            fields
+        },
+    );
+    let fields = prop_oneof![8 => usual, 2 => prop::collection::vec(field(), 0..7)];
+    (fields, gap(), gap(), any::<bool>(), prop::sample::select(vec!["", "", "", "", "ExplicitEvent", "Event"]))
+        .prop_map(|(fields, a, b, trailing, name)| {
+            let body: Vec<String> = fields.iter().map(|(n, v)| format!("{a}{n}{b}:{a}{v}{b}")).collect();
+            let comma = if trailing && !body.is_empty() { "," } else { "" };
+            format!("{name}({}{comma}{a})", body.join(","))
+        })
+}
+
+fn list() -> impl Strategy<Value = String> {
+    (prop::collection::vec((event(), gap()), 0..6), any::<bool>(), prop::sample::select(vec![",", ",", ",", ",,", ";"]))
+        .prop_map(|(events, trailing, separator)| {
+            let items: Vec<String> = events.iter().map(|(e, g)| format!("{g}{e}{g}")).collect();
+            let comma = if trailing && !items.is_empty() { "," } else { "" };
+            format!("{}{comma}", items.join(separator))
+        })
+}
+
+fn cases() -> u32 {
+    std::env::var("STREAMLAB_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+
+    #[test]
+    fn generated_lists_read_the_same_as_serde(list in list(), cut in prop::option::weighted(0.1, any::<prop::sample::Index>())) {
+        let mut text = scenario_with(&list);
+        if let Some(cut) = cut {
+            let mut at = cut.index(text.len());
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            text.truncate(at);
+        }
+        same_as_serde(&text)?;
+    }
+
+    /// Lists in the scanner's own spelling: it reads them (serde is not asked), to the same events.
+    #[test]
+    fn plain_lists_are_read_by_the_scanner(
+        events in prop::collection::vec((0u32..50, any::<i64>(), -1_000_000i64..1_000_000, 0i64..1_000_000, 0u32..4), 1..40),
+    ) {
+        let written: Vec<String> = events
+            .iter()
+            .map(|(k, v, ts, arrives, p)| format!("(key: \"k{k}\", value: {v}, ts: {ts}, arrives: {arrives}, partition: {p})"))
+            .collect();
+        let text = scenario_with(&written.join(",\n"));
+        let (scanned, _) = event_list::read(&text).expect("the scanner reads a plain list");
+        let raw = parse_file_with_serde(&text, FILE).expect("serde reads it");
+        let SourceData::Events(expected) = &raw.source else { panic!("events") };
+        prop_assert_eq!(&scanned, expected);
+        same_as_serde(&text)?;
+    }
+}
+
+#[test]
+fn a_list_the_scanner_reads_has_its_keys_interned_in_order_of_first_appearance() {
+    let text = scenario_with(
+        r#"(key: "b", value: 1, ts: 1, arrives: 1), (ts: "00:00:02", arrives: 2, value: -2, key: "a", partition: 1,),
+        // a comment
+        (key: "b", value: 1_000, ts: -3, arrives: 3),"#,
+    );
+    let (events, _) = event_list::read(&text).expect("plain list");
+    assert_eq!(events.key_names, ["b", "a"]);
+    let keys: Vec<u32> = events.events.iter().map(|e| e.key).collect();
+    assert_eq!(keys, [0, 1, 0]);
+    assert_eq!(events.events[1].ts_ms, 2_000);
+    assert_eq!(events.events[1].partition, 1);
+    assert_eq!(events.events[2].value, 1_000);
+    assert_eq!(events.events[2].ts_ms, -3);
+}
+
+#[test]
+fn the_list_is_found_by_structure_not_by_text() {
+    // `Events([` in a string before the real list, and a source that is a generator.
+    let decoy = r#"Scenario(name: "source: Events([(key: \"x\")])", source: Events([(key: "a", value: 1, ts: 1, arrives: 1)]), pipeline: [Source(name: "in"), Sink(name: "out")])"#;
+    let (events, _) = event_list::read(decoy).expect("read");
+    assert_eq!(events.key_names, ["a"]);
+    same_as_serde(decoy).expect("same");
+    let generator = r#"Scenario(name: "Events([", source: Generator((rate_per_s: 10)), pipeline: [Source(name: "in"), Sink(name: "out")])"#;
+    assert!(event_list::read(generator).is_none());
+    same_as_serde(generator).expect("same");
+}
+
+/// A broken list (an event after [`GOOD`]) is reported at `file:line:column` with the field, whichever reader saw it.
+fn check_error(list: &str, field: &str, token: &str, message_contains: &str) {
+    let text = scenario_with(list);
+    let error = Scenario::parse(&text, FILE).expect_err("broken");
+    let ScenarioError::Invalid { file, line, column, field: got_field, message } = &error else {
+        panic!("expected Invalid, got {error:?}");
+    };
+    assert_eq!(file, FILE);
+    assert_eq!(got_field, field, "{error}");
+    assert!(message.contains(message_contains), "`{message_contains}` not in: {error}");
+    // The broken event follows a good one: look for the token after it.
+    let after = text.find(GOOD).map_or(0, |at| at + GOOD.len());
+    let offset = after + text[after..].find(token).unwrap_or_else(|| panic!("`{token}` not in the text"));
+    let before = &text[..offset];
+    assert_eq!(*line, before.matches('\n').count() + 1, "{error}");
+    let token_column = offset - before.rfind('\n').map_or(0, |n| n + 1) + 1;
+    assert!(
+        (token_column..=token_column + token.len()).contains(column),
+        "column {column} vs `{token}` at {token_column}: {error}"
+    );
+}
+
+const GOOD: &str = r#"(key: "a", value: 1, ts: 5, arrives: 10), "#;
+
+#[test]
+fn a_truncated_list_is_an_error_at_the_end_of_the_file() {
+    let text = format!("Scenario(\n  name: \"d\",\n  source: Events([{GOOD}(key: \"b\", val");
+    let error = Scenario::parse(&text, FILE).expect_err("truncated");
+    let ScenarioError::Invalid { line, .. } = &error else { panic!("{error:?}") };
+    assert_eq!(*line, 3, "{error}");
+    assert!(error.to_string().starts_with(&format!("{FILE}:3:")), "{error}");
+}
+
+#[test]
+fn a_bad_key_string_names_the_key() {
+    check_error(
+        &format!("{GOOD}(key: 5, value: 1, ts: 5, arrives: 10)"),
+        "source.Events[1].key",
+        "5, value: 1, ts: 5, arrives: 10)",
+        "string",
+    );
+    check_error(
+        &format!("{GOOD}(key: \"a\\nb\", value: 1, ts: 5, arrives: 10)"),
+        "source.Events[1].key",
+        "\"a\\nb\"",
+        "control",
+    );
+}
+
+#[test]
+fn a_wrong_field_name_lists_the_fields() {
+    check_error(
+        &format!("{GOOD}(key: \"a\", valu: 1, ts: 5, arrives: 10)"),
+        "source.Events[1].valu",
+        "valu",
+        "expected one of `key`, `value`",
+    );
+}
+
+#[test]
+fn a_value_out_of_range_names_its_field() {
+    check_error(
+        &format!("{GOOD}(key: \"a\", value: 1, ts: 5, arrives: 10, partition: 4294967296)"),
+        "source.Events[1].partition",
+        "4294967296",
+        "",
+    );
+    check_error(
+        &format!("{GOOD}(key: \"a\", value: 9223372036854775808, ts: 5, arrives: 10)"),
+        "source.Events[1].value",
+        "9223372036854775808",
+        "",
+    );
+    check_error(
+        &format!("{GOOD}(key: \"a\", value: 1, ts: 5, arrives: -10)"),
+        "source.Events[1].arrives",
+        "-10",
+        "arrival",
+    );
+    check_error(
+        &format!("{GOOD}(key: \"a\", value: 1, ts: 9007199254740993, arrives: 10)"),
+        "source.Events[1].ts",
+        "9007199254740993",
+        "event time",
+    );
+    check_error(
+        &format!("{GOOD}(key: \"a\", value: 1, ts: 5, arrives: 10, partition: 10000)"),
+        "source.Events[1].partition",
+        "10000",
+        "partition",
+    );
+}
+
+#[test]
+fn a_missing_field_is_named() {
+    check_error(
+        &format!("{GOOD}(key: \"a\", value: 1, arrives: 10)"),
+        "source.Events[1]",
+        ")",
+        "missing field named `ts`",
+    );
+}
+
+#[test]
+fn a_duplicated_field_is_named() {
+    check_error(
+        &format!("{GOOD}(key: \"a\", value: 1, value: 2, ts: 5, arrives: 10)"),
+        "source.Events[1]",
+        "value: 2",
+        "duplicate",
+    );
+}
