@@ -340,7 +340,7 @@ fn compare_checkpoint_figures_are_the_traces_checkpoint_events() {
     }
     durations.sort_unstable();
     // The figures count completed checkpoints.
-    let completed: BTreeSet<u64> = recorded
+    let completed: BTreeSet<engine::CheckpointId> = recorded
         .world
         .recorder
         .events()

@@ -8,6 +8,40 @@ use serde::{Deserialize, Serialize};
 use crate::graph::SubtaskId;
 use crate::ProcTimeNs;
 
+/// A checkpoint's id. The coordinator numbers checkpoints from [`CheckpointId::FIRST`] up, one
+/// per trigger (as Flink does); "no checkpoint" is `Option::None`, never a reserved number. Ids
+/// are compared (a newer barrier overtakes an older alignment) but not added: the only way to a
+/// later id is [`CheckpointId::next`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CheckpointId(u64);
+
+impl CheckpointId {
+    /// The first checkpoint a job triggers.
+    pub const FIRST: CheckpointId = CheckpointId(1);
+
+    /// The id the coordinator gives the checkpoint after this one.
+    pub const fn next(self) -> CheckpointId {
+        CheckpointId(self.0 + 1)
+    }
+
+    /// The id as a number, for compact encodings (a trace event's payload, a hash) and printing.
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+
+    /// The id a compact encoding stored with [`Self::get`] (or a test names).
+    pub const fn from_raw(raw: u64) -> CheckpointId {
+        CheckpointId(raw)
+    }
+}
+
+impl std::fmt::Display for CheckpointId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
+
 /// What barriers do to a subtask with several inputs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum CheckpointMode {
@@ -31,12 +65,12 @@ pub enum BarrierOutcome {
     /// input (aligned mode); `first` whether this barrier started the alignment.
     Waiting { block: bool, first: bool },
     /// Every input delivered barrier `checkpoint_id`: snapshot now, forward the barrier, unblock.
-    Complete { checkpoint_id: u64, alignment_started_ns: ProcTimeNs },
+    Complete { checkpoint_id: CheckpointId, alignment_started_ns: ProcTimeNs },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingAlignment {
-    pub checkpoint_id: u64,
+    pub checkpoint_id: CheckpointId,
     /// Per input: has barrier `checkpoint_id` arrived (or has the input finished)?
     pub seen: Vec<bool>,
     pub started_ns: ProcTimeNs,
@@ -77,12 +111,12 @@ pub struct BarrierAligner {
     finished: Vec<bool>,
     pending: Option<PendingAlignment>,
     /// Highest checkpoint this subtask has snapshotted (or abandoned for a newer one).
-    latest_id: Option<u64>,
+    latest_id: Option<CheckpointId>,
     /// Unaligned mode with an aligned-checkpoint timeout: alignments block until
     /// [`Self::switch_to_unaligned`] (Flink's alternating barrier handler).
     alternating: bool,
     /// Alternating: the highest checkpoint switched to unaligned (its alignment never blocks).
-    unaligned_id: Option<u64>,
+    unaligned_id: Option<CheckpointId>,
 }
 
 impl BarrierAligner {
@@ -110,7 +144,7 @@ impl BarrierAligner {
 
     /// Checkpoint `checkpoint_id` timed out: its alignment (pending or still to come) stops
     /// blocking. Its snapshot is taken by the caller, with the in-flight data as channel state.
-    pub fn switch_to_unaligned(&mut self, checkpoint_id: u64) {
+    pub fn switch_to_unaligned(&mut self, checkpoint_id: CheckpointId) {
         self.unaligned_id = self.unaligned_id.max(Some(checkpoint_id));
         if let Some(p) = self.pending.as_mut().filter(|p| p.checkpoint_id == checkpoint_id) {
             p.blocking = false;
@@ -118,16 +152,16 @@ impl BarrierAligner {
     }
 
     /// Was checkpoint `checkpoint_id` switched to unaligned by its timeout?
-    pub fn switched_to_unaligned(&self, checkpoint_id: u64) -> bool {
+    pub fn switched_to_unaligned(&self, checkpoint_id: CheckpointId) -> bool {
         self.alternating && Some(checkpoint_id) <= self.unaligned_id
     }
 
     /// Did checkpoint `checkpoint_id` time out here (the latest switch)?
-    pub fn timed_out(&self, checkpoint_id: u64) -> bool {
+    pub fn timed_out(&self, checkpoint_id: CheckpointId) -> bool {
         self.alternating && Some(checkpoint_id) == self.unaligned_id
     }
 
-    fn blocks(&self, checkpoint_id: u64) -> bool {
+    fn blocks(&self, checkpoint_id: CheckpointId) -> bool {
         match self.mode {
             CheckpointMode::ExactlyOnce => true,
             CheckpointMode::AtLeastOnce => false,
@@ -142,11 +176,11 @@ impl BarrierAligner {
         self.pending.as_ref()
     }
     /// The highest checkpoint this subtask has snapshotted or abandoned (None: none yet).
-    pub fn latest_id(&self) -> Option<u64> {
+    pub fn latest_id(&self) -> Option<CheckpointId> {
         self.latest_id
     }
 
-    pub fn on_barrier(&mut self, input: usize, checkpoint_id: u64, now_ns: ProcTimeNs) -> BarrierOutcome {
+    pub fn on_barrier(&mut self, input: usize, checkpoint_id: CheckpointId, now_ns: ProcTimeNs) -> BarrierOutcome {
         if Some(checkpoint_id) <= self.latest_id
             && self.pending.as_ref().is_none_or(|p| p.checkpoint_id != checkpoint_id)
         {
@@ -218,7 +252,7 @@ pub struct CheckpointConfig {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingCheckpoint {
-    pub id: u64,
+    pub id: CheckpointId,
     pub triggered_ns: ProcTimeNs,
     pub acked: BTreeSet<SubtaskId>,
 }
@@ -226,9 +260,9 @@ pub struct PendingCheckpoint {
 /// What happened to a checkpoint, for the coordinator's caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CheckpointEvent {
-    Triggered { id: u64 },
-    Completed { id: u64 },
-    Aborted { id: u64, reason: AbortReason },
+    Triggered { id: CheckpointId },
+    Completed { id: CheckpointId },
+    Aborted { id: CheckpointId, reason: AbortReason },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -255,9 +289,10 @@ impl std::fmt::Display for AbortReason {
 pub struct CheckpointCoordinator {
     config: CheckpointConfig,
     task_count: usize,
-    next_id: u64,
+    /// The most recently triggered checkpoint; the next trigger takes its [`CheckpointId::next`].
+    last_triggered: Option<CheckpointId>,
     pending: Option<PendingCheckpoint>,
-    latest_completed: Option<u64>,
+    latest_completed: Option<CheckpointId>,
     /// Earliest time the next checkpoint may be triggered.
     next_trigger_ns: ProcTimeNs,
     /// The world reports every step that can change task state ([`Self::note_activity`]), so
@@ -274,7 +309,7 @@ impl CheckpointCoordinator {
         CheckpointCoordinator {
             config,
             task_count,
-            next_id: 1,
+            last_triggered: None,
             pending: None,
             latest_completed: None,
             next_trigger_ns: now_ns.saturating_add(config.interval_ns),
@@ -323,13 +358,13 @@ impl CheckpointCoordinator {
     pub fn pending(&self) -> Option<&PendingCheckpoint> {
         self.pending.as_ref()
     }
-    pub fn latest_completed(&self) -> Option<u64> {
+    pub fn latest_completed(&self) -> Option<CheckpointId> {
         self.latest_completed
     }
 
     /// The id of the most recently triggered checkpoint (None before the first).
-    pub fn last_triggered(&self) -> Option<u64> {
-        (self.next_id > 1).then(|| self.next_id - 1)
+    pub fn last_triggered(&self) -> Option<CheckpointId> {
+        self.last_triggered
     }
 
     /// When the coordinator next wants to be woken: the next trigger or the pending timeout.
@@ -359,13 +394,13 @@ impl CheckpointCoordinator {
             return None;
         }
         self.active_since_trigger = false;
-        let id = self.next_id;
-        self.next_id += 1;
+        let id = self.last_triggered.map_or(CheckpointId::FIRST, CheckpointId::next);
+        self.last_triggered = Some(id);
         self.pending = Some(PendingCheckpoint { id, triggered_ns: now_ns, acked: BTreeSet::new() });
         Some(CheckpointEvent::Triggered { id })
     }
 
-    pub fn on_ack(&mut self, subtask: SubtaskId, id: u64, now_ns: ProcTimeNs) -> Option<CheckpointEvent> {
+    pub fn on_ack(&mut self, subtask: SubtaskId, id: CheckpointId, now_ns: ProcTimeNs) -> Option<CheckpointEvent> {
         let p = self.pending.as_mut().filter(|p| p.id == id)?;
         p.acked.insert(subtask);
         if p.acked.len() < self.task_count {
@@ -376,7 +411,7 @@ impl CheckpointCoordinator {
         Some(CheckpointEvent::Completed { id })
     }
 
-    pub fn on_decline(&mut self, id: u64, now_ns: ProcTimeNs) -> Option<CheckpointEvent> {
+    pub fn on_decline(&mut self, id: CheckpointId, now_ns: ProcTimeNs) -> Option<CheckpointEvent> {
         self.pending.as_ref().filter(|p| p.id == id)?;
         self.end_pending(now_ns);
         Some(CheckpointEvent::Aborted { id, reason: AbortReason::Declined })
@@ -404,42 +439,52 @@ impl CheckpointCoordinator {
 mod tests {
     use super::*;
 
+    fn cp(id: u64) -> CheckpointId {
+        CheckpointId::from_raw(id)
+    }
+
     #[test]
     fn aligned_mode_blocks_inputs_until_all_barriers() {
         let mut a = BarrierAligner::new(CheckpointMode::ExactlyOnce, 3);
-        assert_eq!(a.on_barrier(1, 1, 10), BarrierOutcome::Waiting { block: true, first: true });
+        assert_eq!(a.on_barrier(1, cp(1), 10), BarrierOutcome::Waiting { block: true, first: true });
         assert!(a.is_blocked(1) && !a.is_blocked(0));
-        assert_eq!(a.on_barrier(0, 1, 20), BarrierOutcome::Waiting { block: true, first: false });
-        assert_eq!(a.on_barrier(2, 1, 30), BarrierOutcome::Complete { checkpoint_id: 1, alignment_started_ns: 10 });
+        assert_eq!(a.on_barrier(0, cp(1), 20), BarrierOutcome::Waiting { block: true, first: false });
+        assert_eq!(
+            a.on_barrier(2, cp(1), 30),
+            BarrierOutcome::Complete { checkpoint_id: cp(1), alignment_started_ns: 10 }
+        );
         assert!(!a.is_blocked(1));
-        assert_eq!(a.on_barrier(2, 1, 40), BarrierOutcome::Ignored);
+        assert_eq!(a.on_barrier(2, cp(1), 40), BarrierOutcome::Ignored);
     }
 
     #[test]
     fn tracking_mode_never_blocks() {
         let mut a = BarrierAligner::new(CheckpointMode::AtLeastOnce, 2);
-        assert_eq!(a.on_barrier(0, 1, 10), BarrierOutcome::Waiting { block: false, first: true });
+        assert_eq!(a.on_barrier(0, cp(1), 10), BarrierOutcome::Waiting { block: false, first: true });
         assert!(!a.is_blocked(0));
     }
 
     #[test]
     fn finished_input_counts_as_delivered() {
         let mut a = BarrierAligner::new(CheckpointMode::ExactlyOnce, 2);
-        a.on_barrier(0, 4, 10);
+        a.on_barrier(0, cp(4), 10);
         assert_eq!(
             a.on_input_finished(1),
-            Some(BarrierOutcome::Complete { checkpoint_id: 4, alignment_started_ns: 10 })
+            Some(BarrierOutcome::Complete { checkpoint_id: cp(4), alignment_started_ns: 10 })
         );
-        assert_eq!(a.on_barrier(0, 5, 20), BarrierOutcome::Complete { checkpoint_id: 5, alignment_started_ns: 20 });
+        assert_eq!(
+            a.on_barrier(0, cp(5), 20),
+            BarrierOutcome::Complete { checkpoint_id: cp(5), alignment_started_ns: 20 }
+        );
     }
 
     #[test]
     fn newer_barrier_abandons_older_alignment() {
         let mut a = BarrierAligner::new(CheckpointMode::ExactlyOnce, 2);
-        a.on_barrier(0, 1, 10);
-        assert_eq!(a.on_barrier(1, 2, 20), BarrierOutcome::Waiting { block: true, first: true });
+        a.on_barrier(0, cp(1), 10);
+        assert_eq!(a.on_barrier(1, cp(2), 20), BarrierOutcome::Waiting { block: true, first: true });
         assert!(!a.is_blocked(0), "input 0 delivered only the abandoned barrier 1");
-        assert_eq!(a.on_barrier(1, 1, 25), BarrierOutcome::Ignored);
+        assert_eq!(a.on_barrier(1, cp(1), 25), BarrierOutcome::Ignored);
     }
 
     #[test]
@@ -453,13 +498,13 @@ mod tests {
         };
         let mut c = CheckpointCoordinator::new(config, 2, 0);
         assert_eq!(c.on_tick(99), None);
-        assert_eq!(c.on_tick(100), Some(CheckpointEvent::Triggered { id: 1 }));
-        assert_eq!(c.on_ack(0, 1, 110), None);
-        assert_eq!(c.on_ack(1, 1, 120), Some(CheckpointEvent::Completed { id: 1 }));
-        assert_eq!(c.latest_completed(), Some(1));
+        assert_eq!(c.on_tick(100), Some(CheckpointEvent::Triggered { id: cp(1) }));
+        assert_eq!(c.on_ack(0, cp(1), 110), None);
+        assert_eq!(c.on_ack(1, cp(1), 120), Some(CheckpointEvent::Completed { id: cp(1) }));
+        assert_eq!(c.latest_completed(), Some(cp(1)));
         assert_eq!(c.next_deadline_ns(), 200);
-        assert_eq!(c.on_tick(200), Some(CheckpointEvent::Triggered { id: 2 }));
-        assert_eq!(c.on_tick(250), Some(CheckpointEvent::Aborted { id: 2, reason: AbortReason::Timeout }));
-        assert_eq!(c.latest_completed(), Some(1));
+        assert_eq!(c.on_tick(200), Some(CheckpointEvent::Triggered { id: cp(2) }));
+        assert_eq!(c.on_tick(250), Some(CheckpointEvent::Aborted { id: cp(2), reason: AbortReason::Timeout }));
+        assert_eq!(c.latest_completed(), Some(cp(1)));
     }
 }

@@ -29,6 +29,7 @@ pub mod transform;
 pub mod watermark;
 pub mod window;
 
+pub use checkpoint::CheckpointId;
 pub use graph::{GraphError, JobGraph, PhysicalPlan};
 pub use message::{Firing, Key, Message, Pane, Record, SourceRef};
 pub use subtask::{Output, Subtask};

@@ -72,7 +72,7 @@ impl Firing {
 /// A checkpoint barrier: "everything before me belongs to checkpoint `id`".
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Barrier {
-    pub checkpoint_id: u64,
+    pub checkpoint_id: crate::CheckpointId,
     /// When the coordinator triggered the checkpoint (Flink's `CheckpointBarrier.timestamp`): the
     /// aligned-checkpoint timeout counts from here, on every subtask alike.
     pub timestamp_ns: crate::ProcTimeNs,

@@ -5,6 +5,7 @@
 //!   commit when the checkpoint completes, and on restore commit what the checkpoint recorded as
 //!   pre-committed and abort everything else (Flink's `TwoPhaseCommitSinkFunction`).
 
+use crate::CheckpointId;
 use serde::{Deserialize, Serialize};
 
 use crate::graph::SubtaskId;
@@ -102,7 +103,7 @@ pub enum SinkEffect {
     /// Flushed and prepared at barrier `checkpoint_id`; it must be committable later.
     PreCommit {
         txn: TxnId,
-        checkpoint_id: u64,
+        checkpoint_id: CheckpointId,
     },
     Commit {
         txn: TxnId,
@@ -124,7 +125,7 @@ pub struct SinkState {
     next_sequence: u64,
     open: Option<TxnId>,
     /// Pre-committed transactions waiting for their checkpoint to complete, oldest first.
-    pending: Vec<(u64, TxnId)>,
+    pending: Vec<(CheckpointId, TxnId)>,
 }
 
 impl SinkState {
@@ -135,7 +136,7 @@ impl SinkState {
     pub fn open_transaction(&self) -> Option<TxnId> {
         self.open
     }
-    pub fn pending_transactions(&self) -> &[(u64, TxnId)] {
+    pub fn pending_transactions(&self) -> &[(CheckpointId, TxnId)] {
         &self.pending
     }
 
@@ -160,7 +161,7 @@ impl SinkState {
     }
 
     /// At the barrier of `checkpoint_id`, before the snapshot is taken.
-    pub fn on_snapshot(&mut self, checkpoint_id: u64, out: &mut Vec<SinkEffect>) {
+    pub fn on_snapshot(&mut self, checkpoint_id: CheckpointId, out: &mut Vec<SinkEffect>) {
         if let Some(txn) = self.open.take() {
             out.push(SinkEffect::PreCommit { txn, checkpoint_id });
             self.pending.push((checkpoint_id, txn));
@@ -168,7 +169,7 @@ impl SinkState {
     }
 
     /// `notifyCheckpointComplete(checkpoint_id)`: commit everything pre-committed up to it.
-    pub fn on_checkpoint_complete(&mut self, checkpoint_id: u64, out: &mut Vec<SinkEffect>) {
+    pub fn on_checkpoint_complete(&mut self, checkpoint_id: CheckpointId, out: &mut Vec<SinkEffect>) {
         let split = self.pending.partition_point(|(id, _)| *id <= checkpoint_id);
         for (_, txn) in self.pending.drain(..split) {
             out.push(SinkEffect::Commit { txn });
@@ -198,6 +199,10 @@ impl SinkState {
 mod tests {
     use super::*;
 
+    fn cp(id: u64) -> CheckpointId {
+        CheckpointId::from_raw(id)
+    }
+
     fn record(value: i64) -> Record {
         Record { key: 1, value, timestamp_ms: 0, source: SourceRef::default(), ingest_ns: 0, pane: None }
     }
@@ -207,16 +212,16 @@ mod tests {
         let mut s = SinkState::new(SinkKind::TwoPhaseCommit, 7, 0);
         let mut out = Vec::new();
         s.write(record(1), &mut out);
-        s.on_snapshot(1, &mut out);
+        s.on_snapshot(cp(1), &mut out);
         s.write(record(2), &mut out);
-        s.on_snapshot(2, &mut out);
-        s.on_checkpoint_complete(1, &mut out);
+        s.on_snapshot(cp(2), &mut out);
+        s.on_checkpoint_complete(cp(1), &mut out);
         let t0 = TxnId { subtask: 7, attempt: 0, sequence: 0 };
         let t1 = TxnId { subtask: 7, attempt: 0, sequence: 1 };
-        assert_eq!(out[1], SinkEffect::PreCommit { txn: t0, checkpoint_id: 1 });
-        assert_eq!(out[3], SinkEffect::PreCommit { txn: t1, checkpoint_id: 2 });
+        assert_eq!(out[1], SinkEffect::PreCommit { txn: t0, checkpoint_id: cp(1) });
+        assert_eq!(out[3], SinkEffect::PreCommit { txn: t1, checkpoint_id: cp(2) });
         assert_eq!(out[4], SinkEffect::Commit { txn: t0 });
-        assert_eq!(s.pending_transactions(), &[(2, t1)]);
+        assert_eq!(s.pending_transactions(), &[(cp(2), t1)]);
 
         // A snapshot taken at checkpoint 2 holds t1 as pending; restoring it commits t1.
         let mut restored = s.clone();
@@ -232,8 +237,8 @@ mod tests {
     fn empty_epoch_precommits_nothing() {
         let mut s = SinkState::new(SinkKind::TwoPhaseCommit, 0, 0);
         let mut out = Vec::new();
-        s.on_snapshot(1, &mut out);
-        s.on_checkpoint_complete(1, &mut out);
+        s.on_snapshot(cp(1), &mut out);
+        s.on_checkpoint_complete(cp(1), &mut out);
         assert!(out.is_empty());
     }
 }

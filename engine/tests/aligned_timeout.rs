@@ -2,7 +2,7 @@
 //! a checkpoint starts aligned and switches to unaligned once the timeout has passed since its
 //! trigger — the time the barrier carries.
 
-use engine::checkpoint::{CheckpointMode, SnapshotAlignment};
+use engine::checkpoint::{CheckpointId, CheckpointMode, SnapshotAlignment};
 use engine::graph::{EdgeSpec, JobGraph, OperatorKind, OperatorSpec, SourceSpec, Stream};
 use engine::message::{Barrier, Message, Record, SourceRef};
 use engine::partition::Partitioning;
@@ -57,7 +57,7 @@ fn record(value: i64) -> Message {
 }
 
 fn barrier(id: u64, triggered_ns: u64) -> Message {
-    Message::Barrier(Barrier { checkpoint_id: id, timestamp_ns: triggered_ns })
+    Message::Barrier(Barrier { checkpoint_id: CheckpointId::from_raw(id), timestamp_ns: triggered_ns })
 }
 
 fn values(messages: &[Message]) -> Vec<i64> {
@@ -102,8 +102,10 @@ fn a_slow_alignment_times_out_and_snapshots_the_in_flight_data() {
     // input 1 (its barrier has not come) as channel state; the barrier goes downstream at once.
     t.handle_timer(105 * MS);
     let out = drain(&mut t);
-    assert!(out.iter().any(|o| matches!(o, Output::Note(Note::AlignmentTimedOut { checkpoint_id: 1 }))));
-    assert_eq!(forwarded_barrier(&out), Some(Barrier { checkpoint_id: 1, timestamp_ns: 5 * MS }));
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, Output::Note(Note::AlignmentTimedOut { checkpoint_id: CheckpointId::FIRST }))));
+    assert_eq!(forwarded_barrier(&out), Some(Barrier { checkpoint_id: CheckpointId::FIRST, timestamp_ns: 5 * MS }));
     assert!(!t.is_input_blocked(0), "a timed-out checkpoint blocks nothing");
     assert_eq!(t.next_timer_ns(), None);
     let u = t.unaligned_snapshot().expect("an unaligned snapshot in progress");

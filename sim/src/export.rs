@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
+use engine::CheckpointId;
 use serde_json::{json, Value};
 
 use crate::recording::{AckerMessage, Payload, TimedOut, TraceEvent, TraceKind};
@@ -105,8 +106,8 @@ pub fn chrome_trace(scenario: &Scenario, events: &[TraceEvent]) -> Value {
             out.push(json!({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": storm_executor(scenario, task)}}));
         }
     }
-    let mut alignment_start: BTreeMap<(u32, u64), u64> = BTreeMap::new();
-    let mut checkpoint_start: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut alignment_start: BTreeMap<(u32, CheckpointId), u64> = BTreeMap::new();
+    let mut checkpoint_start: BTreeMap<CheckpointId, u64> = BTreeMap::new();
     for e in events {
         let s = e.subtask() as usize;
         match e.payload() {

@@ -2,6 +2,7 @@
 //! checkpoint storage, and the sink store that records every write and what readers can see.
 
 use engine::ms_to_ns;
+use engine::CheckpointId;
 use std::collections::BTreeMap;
 
 use engine::graph::SubtaskId;
@@ -117,36 +118,41 @@ fn generate(g: &Generator, duration_ms: u64, rng: &mut SimRng, log: &mut SourceL
 /// Durable checkpoint storage: per checkpoint, the snapshot of every subtask.
 #[derive(Clone, Debug, Default)]
 pub struct CheckpointStorage {
-    pub checkpoints: BTreeMap<u64, BTreeMap<SubtaskId, OperatorState>>,
+    pub checkpoints: BTreeMap<CheckpointId, BTreeMap<SubtaskId, OperatorState>>,
     /// Unaligned checkpoints: per checkpoint and subtask, the in-flight messages per input.
-    pub channel_states: BTreeMap<u64, BTreeMap<SubtaskId, Vec<Vec<Message>>>>,
+    pub channel_states: BTreeMap<CheckpointId, BTreeMap<SubtaskId, Vec<Vec<Message>>>>,
     /// Checkpoints whose writes fail (a fault), which declines them.
-    pub failing: Vec<u64>,
+    pub failing: Vec<CheckpointId>,
 }
 
 impl CheckpointStorage {
     /// Persist one subtask's snapshot. `false` when storage refuses (the checkpoint is declined).
-    pub fn write(&mut self, checkpoint_id: u64, subtask: SubtaskId, state: OperatorState) -> bool {
+    pub fn write(&mut self, checkpoint_id: CheckpointId, subtask: SubtaskId, state: OperatorState) -> bool {
         if self.failing.contains(&checkpoint_id) {
             return false;
         }
         self.checkpoints.entry(checkpoint_id).or_default().insert(subtask, state);
         true
     }
-    pub fn get(&self, checkpoint_id: u64) -> Option<&BTreeMap<SubtaskId, OperatorState>> {
+    pub fn get(&self, checkpoint_id: CheckpointId) -> Option<&BTreeMap<SubtaskId, OperatorState>> {
         self.checkpoints.get(&checkpoint_id)
     }
     /// Persist the in-flight data of an unaligned snapshot (nothing to do when there is none).
-    pub fn write_channel_state(&mut self, checkpoint_id: u64, subtask: SubtaskId, channel_state: Vec<Vec<Message>>) {
+    pub fn write_channel_state(
+        &mut self,
+        checkpoint_id: CheckpointId,
+        subtask: SubtaskId,
+        channel_state: Vec<Vec<Message>>,
+    ) {
         if channel_state.iter().any(|c| !c.is_empty()) {
             self.channel_states.entry(checkpoint_id).or_default().insert(subtask, channel_state);
         }
     }
-    pub fn channel_state(&self, checkpoint_id: u64, subtask: SubtaskId) -> Vec<Vec<Message>> {
+    pub fn channel_state(&self, checkpoint_id: CheckpointId, subtask: SubtaskId) -> Vec<Vec<Message>> {
         self.channel_states.get(&checkpoint_id).and_then(|m| m.get(&subtask)).cloned().unwrap_or_default()
     }
     /// Drop snapshots of checkpoints that can no longer be restored (older than `keep_from`).
-    pub fn discard_before(&mut self, keep_from: u64) {
+    pub fn discard_before(&mut self, keep_from: CheckpointId) {
         self.checkpoints.retain(|id, _| *id >= keep_from);
         self.channel_states.retain(|id, _| *id >= keep_from);
     }
@@ -180,7 +186,7 @@ pub struct StoredRow {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum TxnState {
     Open,
-    PreCommitted { checkpoint_id: u64 },
+    PreCommitted { checkpoint_id: CheckpointId },
     Committed,
     Aborted,
 }

@@ -2,6 +2,7 @@
 //! seed ("swarm"), and how they are described in a run's header.
 
 use engine::graph::{PhysicalPlan, SubtaskId};
+use engine::CheckpointId;
 use serde::Serialize;
 
 use crate::kernel::{SimRng, Stream, TimeNs};
@@ -36,10 +37,10 @@ const NS_PER_MS: u64 = 1_000_000;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum Trigger {
     At(TimeNs),
-    OnCheckpointTrigger(u64),
-    WhileAligning { checkpoint: u64, subtask: SubtaskId },
-    AfterPreCommit(u64),
-    AfterCheckpointComplete(u64),
+    OnCheckpointTrigger(CheckpointId),
+    WhileAligning { checkpoint: CheckpointId, subtask: SubtaskId },
+    AfterPreCommit(CheckpointId),
+    AfterCheckpointComplete(CheckpointId),
 }
 
 /// A fault, resolved to node ids and nanoseconds.
@@ -77,7 +78,7 @@ pub enum Fault {
         factor: u64,
     },
     CheckpointStorageFailure {
-        checkpoint: u64,
+        checkpoint: CheckpointId,
     },
 }
 
@@ -186,7 +187,7 @@ pub fn resolve(spec: &FaultSpec, nodes: &NodeNames, plan: &PhysicalPlan) -> Resu
                 CrashPoint::At(t) => Trigger::At(t.0 as u64 * NS_PER_MS),
                 // Bounded by check_magnitudes (`AtNs` <= MAX_TIME_MS in ns, 1e17).
                 CrashPoint::AtNs(t) => Trigger::At(*t),
-                CrashPoint::OnCheckpointTrigger(n) => Trigger::OnCheckpointTrigger(*n),
+                CrashPoint::OnCheckpointTrigger(n) => Trigger::OnCheckpointTrigger(CheckpointId::from_raw(*n)),
                 CrashPoint::WhileAligning { checkpoint, subtask } => {
                     let Some(id) = plan.subtask_by_name(subtask) else {
                         return Err(FaultError::UnknownSubtask {
@@ -200,10 +201,10 @@ pub fn resolve(spec: &FaultSpec, nodes: &NodeNames, plan: &PhysicalPlan) -> Resu
                             inputs: plan.subtasks[id].inputs.len(),
                         });
                     }
-                    Trigger::WhileAligning { checkpoint: *checkpoint, subtask: id }
+                    Trigger::WhileAligning { checkpoint: CheckpointId::from_raw(*checkpoint), subtask: id }
                 }
-                CrashPoint::AfterPreCommit(n) => Trigger::AfterPreCommit(*n),
-                CrashPoint::AfterCheckpointComplete(n) => Trigger::AfterCheckpointComplete(*n),
+                CrashPoint::AfterPreCommit(n) => Trigger::AfterPreCommit(CheckpointId::from_raw(*n)),
+                CrashPoint::AfterCheckpointComplete(n) => Trigger::AfterCheckpointComplete(CheckpointId::from_raw(*n)),
             };
             Fault::Crash { node, at, restart_after_ns: restart_after_ms.map(|m| m * NS_PER_MS) }
         }
@@ -240,7 +241,7 @@ pub fn resolve(spec: &FaultSpec, nodes: &NodeNames, plan: &PhysicalPlan) -> Resu
             Fault::SlowNode { node: nodes.resolve(node)?, from_ns, until_ns, factor: *factor }
         }
         FaultSpec::CheckpointStorageFailure { checkpoint } => {
-            Fault::CheckpointStorageFailure { checkpoint: *checkpoint }
+            Fault::CheckpointStorageFailure { checkpoint: CheckpointId::from_raw(*checkpoint) }
         }
     })
 }
@@ -308,12 +309,13 @@ pub fn to_spec(fault: &Fault, plan: &PhysicalPlan) -> FaultSpec {
                 // Exact: a crash between two milliseconds keeps its nanoseconds.
                 Trigger::At(t) if t % NS_PER_MS != 0 => CrashPoint::AtNs(*t),
                 Trigger::At(t) => CrashPoint::At(TimeMs(ms(*t) as i64)),
-                Trigger::OnCheckpointTrigger(n) => CrashPoint::OnCheckpointTrigger(*n),
-                Trigger::WhileAligning { checkpoint, subtask } => {
-                    CrashPoint::WhileAligning { checkpoint: *checkpoint, subtask: plan.subtasks[*subtask].name.clone() }
-                }
-                Trigger::AfterPreCommit(n) => CrashPoint::AfterPreCommit(*n),
-                Trigger::AfterCheckpointComplete(n) => CrashPoint::AfterCheckpointComplete(*n),
+                Trigger::OnCheckpointTrigger(n) => CrashPoint::OnCheckpointTrigger(n.get()),
+                Trigger::WhileAligning { checkpoint, subtask } => CrashPoint::WhileAligning {
+                    checkpoint: checkpoint.get(),
+                    subtask: plan.subtasks[*subtask].name.clone(),
+                },
+                Trigger::AfterPreCommit(n) => CrashPoint::AfterPreCommit(n.get()),
+                Trigger::AfterCheckpointComplete(n) => CrashPoint::AfterCheckpointComplete(n.get()),
             },
             restart_after_ms: restart_after_ns.map(ms),
         },
@@ -340,7 +342,7 @@ pub fn to_spec(fault: &Fault, plan: &PhysicalPlan) -> FaultSpec {
             factor: *factor,
         },
         Fault::CheckpointStorageFailure { checkpoint } => {
-            FaultSpec::CheckpointStorageFailure { checkpoint: *checkpoint }
+            FaultSpec::CheckpointStorageFailure { checkpoint: checkpoint.get() }
         }
     }
 }

@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use engine::message::{Message, MessageKind};
 use engine::sink::{SinkEffect, TxnId};
 use engine::subtask::Step;
+use engine::CheckpointId;
 use serde::Serialize;
 
 /// A broken invariant: what the checkers return, and what a run that stopped on one carries
@@ -32,21 +33,21 @@ pub enum InvariantViolation {
     WatermarkWentBack { channel: usize, last: i64, watermark: i64 },
     /// Invariant 2.
     #[error("snapshot for checkpoint {checkpoint} after checkpoint {last}")]
-    SnapshotOutOfOrder { checkpoint: u64, last: u64 },
+    SnapshotOutOfOrder { checkpoint: CheckpointId, last: CheckpointId },
     /// Invariant 3.
     #[error("record on input {input} behind barrier {checkpoint} processed before snapshot {checkpoint}")]
-    RecordBehindBarrier { input: usize, checkpoint: u64 },
+    RecordBehindBarrier { input: usize, checkpoint: CheckpointId },
     /// Invariant 4: no completed checkpoint covers the transaction yet.
     #[error(
         "sink commits transaction {txn:?} pre-committed for checkpoint {precommitted_for}, but no checkpoint >= \
          {precommitted_for} completed (latest completed: {})",
         .latest_completed.map_or("none".to_string(), |c| c.to_string())
     )]
-    CommitBeforeCheckpoint { txn: TxnId, precommitted_for: u64, latest_completed: Option<u64> },
+    CommitBeforeCheckpoint { txn: TxnId, precommitted_for: CheckpointId, latest_completed: Option<CheckpointId> },
     /// A restore found no state of a subtask in the checkpoint the restore plan names (the
     /// checkpoint completed, so every subtask acknowledged its snapshot).
     #[error("attempt {attempt}: no state of subtask {subtask} in checkpoint {checkpoint}")]
-    MissingRestoredState { attempt: u32, subtask: usize, checkpoint: u64 },
+    MissingRestoredState { attempt: u32, subtask: usize, checkpoint: CheckpointId },
     /// Invariant 4: the transaction was never pre-committed.
     #[error("sink commits transaction {txn:?}, which was never pre-committed")]
     CommitNeverPreCommitted { txn: TxnId },
@@ -57,9 +58,9 @@ pub enum InvariantViolation {
 #[derive(Clone, Debug, Default)]
 pub struct TaskInvariants {
     /// Highest checkpoint snapshotted in this attempt.
-    last_snapshot_id: u64,
+    last_snapshot_id: Option<CheckpointId>,
     /// The checkpoint being aligned and which inputs delivered its barrier.
-    aligning: Option<(u64, Vec<bool>)>,
+    aligning: Option<(CheckpointId, Vec<bool>)>,
     /// Last watermark sent per output channel in this attempt.
     last_watermark: BTreeMap<usize, i64>,
 }
@@ -78,16 +79,18 @@ impl TaskInvariants {
     }
 
     /// Invariant 2: called for every snapshot the subtask takes.
-    pub fn on_snapshot(&mut self, checkpoint_id: u64) -> Result<(), InvariantViolation> {
+    pub fn on_snapshot(&mut self, checkpoint_id: CheckpointId) -> Result<(), InvariantViolation> {
         let last = self.last_snapshot_id;
-        self.last_snapshot_id = last.max(checkpoint_id);
+        self.last_snapshot_id = last.max(Some(checkpoint_id));
         if self.aligning.as_ref().is_some_and(|(cp, _)| *cp <= checkpoint_id) {
             self.aligning = None;
         }
-        if checkpoint_id <= last {
-            return Err(InvariantViolation::SnapshotOutOfOrder { checkpoint: checkpoint_id, last });
+        match last {
+            Some(last) if checkpoint_id <= last => {
+                Err(InvariantViolation::SnapshotOutOfOrder { checkpoint: checkpoint_id, last })
+            }
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// Invariant 3: called for every input the subtask processed (`Subtask::step`), with the
@@ -95,8 +98,8 @@ impl TaskInvariants {
     pub fn on_step(&mut self, step: &Step, inputs: usize, aligned: bool) -> Result<(), InvariantViolation> {
         match step.kind {
             MessageKind::Barrier => {
-                let cp = step.checkpoint_id.unwrap_or(0);
-                if cp > self.last_snapshot_id && step.input < inputs {
+                let Some(cp) = step.checkpoint_id else { return Ok(()) };
+                if Some(cp) > self.last_snapshot_id && step.input < inputs {
                     match &mut self.aligning {
                         Some((current, seen)) if *current == cp => seen[step.input] = true,
                         Some((current, _)) if *current > cp => {}
@@ -125,14 +128,14 @@ impl TaskInvariants {
 #[derive(Clone, Debug, Default)]
 pub struct CommitInvariant {
     /// Pre-committed transactions and the checkpoint whose barrier pre-committed them.
-    precommitted: BTreeMap<TxnId, u64>,
+    precommitted: BTreeMap<TxnId, CheckpointId>,
     /// The highest completed checkpoint.
-    latest_completed: Option<u64>,
+    latest_completed: Option<CheckpointId>,
 }
 
 impl CommitInvariant {
     /// The coordinator declared checkpoint `id` complete.
-    pub fn on_checkpoint_completed(&mut self, id: u64) {
+    pub fn on_checkpoint_completed(&mut self, id: CheckpointId) {
         self.latest_completed = self.latest_completed.max(Some(id));
     }
 
@@ -167,6 +170,10 @@ impl CommitInvariant {
 mod tests {
     use super::*;
 
+    fn cp(id: u64) -> CheckpointId {
+        CheckpointId::from_raw(id)
+    }
+
     fn txn(sequence: u64) -> TxnId {
         TxnId { subtask: 0, attempt: 0, sequence }
     }
@@ -174,10 +181,10 @@ mod tests {
     #[test]
     fn a_later_completed_checkpoint_may_commit_an_earlier_declined_ones_transaction() {
         let mut c = CommitInvariant::default();
-        assert!(c.on_sink_effect(&SinkEffect::PreCommit { txn: txn(0), checkpoint_id: 7 }).is_empty());
-        assert!(c.on_sink_effect(&SinkEffect::PreCommit { txn: txn(1), checkpoint_id: 8 }).is_empty());
+        assert!(c.on_sink_effect(&SinkEffect::PreCommit { txn: txn(0), checkpoint_id: cp(7) }).is_empty());
+        assert!(c.on_sink_effect(&SinkEffect::PreCommit { txn: txn(1), checkpoint_id: cp(8) }).is_empty());
         // Checkpoint 7 was declined; 8 completes and commits both.
-        c.on_checkpoint_completed(8);
+        c.on_checkpoint_completed(cp(8));
         assert!(c.on_sink_effect(&SinkEffect::Commit { txn: txn(0) }).is_empty());
         assert!(c.on_sink_effect(&SinkEffect::Commit { txn: txn(1) }).is_empty());
     }
@@ -185,15 +192,15 @@ mod tests {
     #[test]
     fn committing_before_any_covering_checkpoint_completed_is_a_violation() {
         let mut c = CommitInvariant::default();
-        c.on_sink_effect(&SinkEffect::PreCommit { txn: txn(0), checkpoint_id: 7 });
-        c.on_checkpoint_completed(6);
+        c.on_sink_effect(&SinkEffect::PreCommit { txn: txn(0), checkpoint_id: cp(7) });
+        c.on_checkpoint_completed(cp(6));
         let broken = c.on_sink_effect(&SinkEffect::Commit { txn: txn(0) });
         assert_eq!(
             broken,
             vec![InvariantViolation::CommitBeforeCheckpoint {
                 txn: txn(0),
-                precommitted_for: 7,
-                latest_completed: Some(6)
+                precommitted_for: cp(7),
+                latest_completed: Some(cp(6))
             }]
         );
         assert!(broken[0].to_string().contains("no checkpoint >= 7 completed (latest completed: 6)"), "{broken:?}");
@@ -211,23 +218,26 @@ mod tests {
             t.on_send(3, &Message::Watermark(9)),
             Err(InvariantViolation::WatermarkWentBack { channel: 3, last: 10, watermark: 9 })
         );
-        assert!(t.on_snapshot(1).is_ok());
-        assert!(t.on_snapshot(2).is_ok());
-        assert_eq!(t.on_snapshot(2), Err(InvariantViolation::SnapshotOutOfOrder { checkpoint: 2, last: 2 }));
+        assert!(t.on_snapshot(cp(1)).is_ok());
+        assert!(t.on_snapshot(cp(2)).is_ok());
+        assert_eq!(
+            t.on_snapshot(cp(2)),
+            Err(InvariantViolation::SnapshotOutOfOrder { checkpoint: cp(2), last: cp(2) })
+        );
     }
 
     #[test]
     fn a_record_behind_a_barrier_before_the_snapshot_breaks_alignment() {
         let step = |input, kind, checkpoint_id| Step { input, kind, checkpoint_id };
         let mut t = TaskInvariants::default();
-        assert!(t.on_step(&step(0, MessageKind::Barrier, Some(1)), 2, true).is_ok());
+        assert!(t.on_step(&step(0, MessageKind::Barrier, Some(cp(1))), 2, true).is_ok());
         assert!(t.on_step(&step(1, MessageKind::Record, None), 2, true).is_ok(), "input 1 has no barrier yet");
         assert!(t.on_step(&step(0, MessageKind::Record, None), 2, false).is_ok(), "not aligned: allowed");
         assert_eq!(
             t.on_step(&step(0, MessageKind::Record, None), 2, true),
-            Err(InvariantViolation::RecordBehindBarrier { input: 0, checkpoint: 1 })
+            Err(InvariantViolation::RecordBehindBarrier { input: 0, checkpoint: cp(1) })
         );
-        assert!(t.on_snapshot(1).is_ok());
+        assert!(t.on_snapshot(cp(1)).is_ok());
         assert!(t.on_step(&step(0, MessageKind::Record, None), 2, true).is_ok(), "after the snapshot");
     }
 }

@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use engine::CheckpointId;
 use sim::recording::{Payload, TraceEvent, TraceKind};
 use sim::run::run_scenario;
 use sim::storm::run_storm;
@@ -60,7 +61,7 @@ fn every_recorded_payload_round_trips() {
 #[test]
 fn a_restart_says_what_it_restores() {
     let result = run_scenario(load("crash-during-checkpoint.ron"), 42, RunOptions::default());
-    let restored: Vec<Option<u64>> = result
+    let restored: Vec<Option<CheckpointId>> = result
         .world
         .recorder
         .events()

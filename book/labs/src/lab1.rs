@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use engine::checkpoint::{BarrierAligner, BarrierOutcome, CheckpointMode};
+use engine::checkpoint::{BarrierAligner, BarrierOutcome, CheckpointId, CheckpointMode};
 
 use crate::Rng;
 
@@ -52,13 +52,14 @@ fn decision(outcome: BarrierOutcome) -> Decision {
     match outcome {
         BarrierOutcome::Ignored => Decision::Ignored,
         BarrierOutcome::Waiting { .. } => Decision::Waiting,
-        BarrierOutcome::Complete { checkpoint_id, .. } => Decision::Complete(checkpoint_id),
+        BarrierOutcome::Complete { checkpoint_id, .. } => Decision::Complete(checkpoint_id.get()),
     }
 }
 
 impl Aligner for EngineAligner {
     fn on_barrier(&mut self, input: usize, checkpoint_id: u64) -> Decision {
-        decision(self.0.on_barrier(input, checkpoint_id, 0))
+        // The lab keeps plain numbers (the student's interface); the engine types them.
+        decision(self.0.on_barrier(input, CheckpointId::from_raw(checkpoint_id), 0))
     }
     fn on_input_finished(&mut self, input: usize) -> Option<Decision> {
         self.0.on_input_finished(input).map(decision)

@@ -1,6 +1,7 @@
 //! A subtask's side of checkpointing: barrier alignment (aligned, unaligned, and aligned until
 //! the aligned-checkpoint timeout), snapshots and their reports, and the coordinator's calls.
 
+use crate::CheckpointId;
 use serde::{Deserialize, Serialize};
 
 use super::gate::PriorityBarrier;
@@ -13,7 +14,7 @@ use crate::ProcTimeNs;
 /// An unaligned snapshot waiting for its last barriers: the state was taken at the first one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnalignedSnapshot {
-    pub checkpoint_id: u64,
+    pub checkpoint_id: CheckpointId,
     pub state: OperatorState,
     pub channel_state: Vec<Vec<Message>>,
     /// Inputs whose arrivals still belong to the channel state (their barrier is not here yet).
@@ -25,7 +26,7 @@ pub struct UnalignedSnapshot {
 /// timer runs from the checkpoint's trigger.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Announced {
-    pub checkpoint_id: u64,
+    pub checkpoint_id: CheckpointId,
     pub deadline_ns: ProcTimeNs,
 }
 
@@ -65,7 +66,7 @@ impl Subtask {
     /// barrier downstream behind every record already emitted. A finished subtask of any kind
     /// is triggered directly too (it will never see a barrier again) and just snapshots.
     /// `triggered_ns` is when the coordinator triggered it: the barrier carries it.
-    pub fn trigger_checkpoint(&mut self, checkpoint_id: u64, triggered_ns: ProcTimeNs, now_ns: ProcTimeNs) {
+    pub fn trigger_checkpoint(&mut self, checkpoint_id: CheckpointId, triggered_ns: ProcTimeNs, now_ns: ProcTimeNs) {
         self.barrier_timestamp_ns = triggered_ns;
         self.snapshot(checkpoint_id, now_ns);
         if !self.finished {
@@ -74,7 +75,7 @@ impl Subtask {
     }
 
     /// `notifyCheckpointComplete`.
-    pub fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) {
+    pub fn notify_checkpoint_complete(&mut self, checkpoint_id: CheckpointId) {
         self.operator.on_checkpoint_complete(checkpoint_id, &mut self.out);
     }
 
@@ -185,7 +186,12 @@ impl Subtask {
     /// messages it overtook; one already processed: nothing; one waiting in the priority list:
     /// what it overtook) or, where the barrier has not arrived, everything queued plus whatever
     /// arrives before it. Then forward the barrier downstream.
-    fn start_unaligned_snapshot(&mut self, checkpoint_id: u64, at: Option<(usize, usize)>, started_ns: ProcTimeNs) {
+    fn start_unaligned_snapshot(
+        &mut self,
+        checkpoint_id: CheckpointId,
+        at: Option<(usize, usize)>,
+        started_ns: ProcTimeNs,
+    ) {
         let inputs = self.gate.queues.len();
         let mut channel_state = vec![Vec::new(); inputs];
         let mut recording = vec![false; inputs];
@@ -213,14 +219,14 @@ impl Subtask {
         }
     }
 
-    fn snapshot(&mut self, checkpoint_id: u64, alignment_started_ns: ProcTimeNs) {
+    fn snapshot(&mut self, checkpoint_id: CheckpointId, alignment_started_ns: ProcTimeNs) {
         let state = self.operator.snapshot(checkpoint_id, &mut self.out);
         self.report_snapshot(checkpoint_id, state, Vec::new(), alignment_started_ns);
     }
 
     fn report_snapshot(
         &mut self,
-        checkpoint_id: u64,
+        checkpoint_id: CheckpointId,
         state: OperatorState,
         channel_state: Vec<Vec<Message>>,
         alignment_started_ns: ProcTimeNs,

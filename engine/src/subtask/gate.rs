@@ -1,5 +1,6 @@
 //! The input gate: per-channel FIFO buffers, and the unaligned barriers that overtake them.
 
+use crate::CheckpointId;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
@@ -40,7 +41,7 @@ impl Eq for HeadOrder {}
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PriorityBarrier {
     pub input: usize,
-    pub checkpoint_id: u64,
+    pub checkpoint_id: CheckpointId,
     pub overtaken: usize,
     /// The barrier's trigger time ([`crate::message::Barrier::timestamp_ns`]).
     pub timestamp_ns: ProcTimeNs,
@@ -107,7 +108,7 @@ impl InputGate {
     }
     /// Alignment timed out: the barrier `checkpoint_id` still queued on each input leaves its
     /// queue for the priority list, overtaking the messages before it.
-    pub(super) fn prioritize_barriers(&mut self, checkpoint_id: u64) {
+    pub(super) fn prioritize_barriers(&mut self, checkpoint_id: CheckpointId) {
         for input in 0..self.queues.len() {
             let found = self.queues[input].iter().enumerate().find_map(|(i, (_, m))| match m {
                 Message::Barrier(b) if b.checkpoint_id == checkpoint_id => Some((i, b.timestamp_ns)),

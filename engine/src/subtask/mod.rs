@@ -15,6 +15,7 @@ pub mod operator;
 mod outlet;
 pub mod source;
 
+use crate::CheckpointId;
 use serde::{Deserialize, Serialize};
 
 pub use barrier::{Announced, UnalignedSnapshot};
@@ -45,7 +46,7 @@ pub enum Output {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SnapshotReport {
-    pub checkpoint_id: u64,
+    pub checkpoint_id: CheckpointId,
     pub state: OperatorState,
     /// Unaligned checkpoints: per input, the messages in flight at the snapshot (empty otherwise).
     pub channel_state: Vec<Vec<Message>>,
@@ -67,12 +68,12 @@ pub enum Note {
     /// the oracle needs to know its effect is missing from those windows by rule, not by loss.
     LateForSomeWindows { source: SourceRef },
     /// The first barrier of a checkpoint arrived on `input`; alignment starts.
-    AlignmentStarted { checkpoint_id: u64, input: usize },
+    AlignmentStarted { checkpoint_id: CheckpointId, input: usize },
     /// Input `input` is blocked until the other inputs deliver the barrier.
-    InputBlocked { checkpoint_id: u64, input: usize },
+    InputBlocked { checkpoint_id: CheckpointId, input: usize },
     /// The aligned-checkpoint timeout expired during the alignment of `checkpoint_id`: the
     /// subtask switches it to unaligned (the barriers overtake, the in-flight data is saved).
-    AlignmentTimedOut { checkpoint_id: u64 },
+    AlignmentTimedOut { checkpoint_id: CheckpointId },
     /// The subtask's output watermark advanced.
     WatermarkAdvanced { watermark_ms: EventTimeMs },
     /// The subtask sent end of input on all outputs: it is done.
@@ -85,7 +86,7 @@ pub struct Step {
     pub input: usize,
     pub kind: MessageKind,
     /// The barrier's checkpoint, when it was a barrier.
-    pub checkpoint_id: Option<u64>,
+    pub checkpoint_id: Option<CheckpointId>,
 }
 
 /// Per-subtask counters for summaries and metrics.

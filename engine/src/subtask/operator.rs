@@ -2,6 +2,7 @@
 //! and restore to its [`OperatorState`]; this file is the one place that dispatches on the kind
 //! of operator, and each kind writes its output through the subtask's `Outlet`.
 
+use crate::CheckpointId;
 use serde::{Deserialize, Serialize};
 
 use super::outlet::Outlet;
@@ -116,7 +117,7 @@ impl OperatorState {
 
     /// The state to snapshot for `checkpoint_id`, after the operator's pre-snapshot step (a
     /// two-phase-commit sink pre-commits its transaction).
-    pub(super) fn snapshot(&mut self, checkpoint_id: u64, out: &mut Outlet) -> OperatorState {
+    pub(super) fn snapshot(&mut self, checkpoint_id: CheckpointId, out: &mut Outlet) -> OperatorState {
         if let OperatorState::Sink(sink) = self {
             out.sink_effects(|effects| sink.on_snapshot(checkpoint_id, effects));
         }
@@ -133,7 +134,7 @@ impl OperatorState {
     }
 
     /// `notifyCheckpointComplete`.
-    pub(super) fn on_checkpoint_complete(&mut self, checkpoint_id: u64, out: &mut Outlet) {
+    pub(super) fn on_checkpoint_complete(&mut self, checkpoint_id: CheckpointId, out: &mut Outlet) {
         if let OperatorState::Sink(sink) = self {
             out.sink_effects(|effects| sink.on_checkpoint_complete(checkpoint_id, effects));
         }

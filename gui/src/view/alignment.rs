@@ -1,7 +1,7 @@
 //! Barrier alignment at the cursor: per subtask, which inputs delivered the barrier of the
 //! checkpoint being aligned, which are blocked, and how much waits behind them.
 
-use engine::checkpoint::{CheckpointMode, SnapshotAlignment};
+use engine::checkpoint::{CheckpointId, CheckpointMode, SnapshotAlignment};
 use sim::kernel::TimeNs;
 use sim::World;
 
@@ -26,10 +26,10 @@ pub struct AlignmentRow {
     pub subtask: usize,
     pub name: String,
     /// Checkpoint being aligned, when the subtask has seen some of its barriers but not all.
-    pub checkpoint: Option<u64>,
+    pub checkpoint: Option<CheckpointId>,
     pub started_ns: Option<TimeNs>,
     /// Latest checkpoint this subtask snapshotted (or gave up for a newer one); None: none yet.
-    pub latest: Option<u64>,
+    pub latest: Option<CheckpointId>,
     /// The task is not running (its task manager is down, or the job is restarting).
     pub stopped: bool,
     pub inputs: Vec<AlignmentInput>,
@@ -39,7 +39,7 @@ pub struct AlignmentRow {
     /// The checkpoint in progress here already timed out and runs unaligned.
     pub timed_out: bool,
     /// This subtask's latest recorded snapshot: its checkpoint and how it was taken.
-    pub last_snapshot: Option<(u64, SnapshotAlignment)>,
+    pub last_snapshot: Option<(CheckpointId, SnapshotAlignment)>,
 }
 
 impl AlignmentRow {
@@ -57,9 +57,9 @@ pub struct CoordinatorView {
     pub mode: CheckpointMode,
     /// Unaligned checkpoints with an aligned-checkpoint timeout.
     pub aligned_timeout_ns: Option<TimeNs>,
-    pub pending: Option<(u64, TimeNs, usize)>,
+    pub pending: Option<(CheckpointId, TimeNs, usize)>,
     pub task_count: usize,
-    pub latest_completed: Option<u64>,
+    pub latest_completed: Option<CheckpointId>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

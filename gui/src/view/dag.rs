@@ -6,6 +6,7 @@
 
 use engine::graph::{OperatorKind, Stream};
 use engine::message::Message;
+use engine::CheckpointId;
 use sim::kernel::TimeNs;
 use sim::{Scenario, World};
 
@@ -216,7 +217,7 @@ pub enum Flight {
     Record,
     /// Event time, ms.
     Watermark(i64),
-    Barrier(u64),
+    Barrier(CheckpointId),
     Idle(bool),
     EndOfInput,
 }
@@ -270,7 +271,7 @@ pub struct SubtaskStatus {
     /// Sends "idle": does not hold downstream watermarks back.
     pub idle: bool,
     /// Checkpoint being aligned (some barrier seen, not all).
-    pub aligning: Option<u64>,
+    pub aligning: Option<CheckpointId>,
     /// Still processing an earlier message at the cursor.
     pub busy: bool,
     /// Waiting for credit: an output channel is full (backpressure).

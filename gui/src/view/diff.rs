@@ -319,7 +319,11 @@ mod tests {
     fn the_first_divergence_is_the_first_differing_event() {
         let s = Scenario::default_scenario();
         let send = Payload::SendRecord { arrival_ns: 5, value: 0 };
-        let parent = [ev(1, send), ev(2, Payload::CheckpointTriggered { checkpoint: 1 }), ev(3, Payload::Finished)];
+        let parent = [
+            ev(1, send),
+            ev(2, Payload::CheckpointTriggered { checkpoint: engine::CheckpointId::FIRST }),
+            ev(3, Payload::Finished),
+        ];
         let fork = [ev(1, send), ev(2, Payload::NodeCrashed { back_after_ns: Some(2) }), ev(3, Payload::Finished)];
         let d = first_divergence(&s, &parent, &fork, 0).expect("they differ");
         assert_eq!((d.index, d.time_ns), (1, 2));

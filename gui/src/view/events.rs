@@ -1,6 +1,6 @@
 //! The event log: the trace around the cursor, each event with a caption in plain words.
 
-use engine::checkpoint::CheckpointMode;
+use engine::checkpoint::{CheckpointId, CheckpointMode};
 use sim::kernel::TimeNs;
 use sim::recording::{AckerMessage, Payload, TimedOut, TraceEvent, TraceKind};
 use sim::Scenario;
@@ -127,7 +127,7 @@ pub fn narrate(scenario: &Scenario, trace: &[TraceEvent], index: usize) -> Strin
 
 /// What a subtask does after barrier `n` reached it on `input` (trace event `index`), given the
 /// barriers it had.
-fn barrier_context(scenario: &Scenario, trace: &[TraceEvent], index: usize, input: u32, n: u64) -> String {
+fn barrier_context(scenario: &Scenario, trace: &[TraceEvent], index: usize, input: u32, n: CheckpointId) -> String {
     let e = &trace[index];
     let plan = &scenario.plan;
     let name = plan.subtasks.get(e.subtask() as usize).map_or_else(|| format!("#{}", e.subtask()), |s| s.name.clone());
@@ -232,7 +232,7 @@ pub fn caption(scenario: &Scenario, e: &TraceEvent) -> String {
         P::ProcessRecord { input, .. } => format!("{s} processed a record from {}", from(input)),
         P::ProcessWatermark { input, .. } => format!("{s} received a watermark on {}", from(input)),
         P::ProcessBarrier { input, checkpoint } => {
-            format!("barrier {} reached {s} on {}", checkpoint.unwrap_or_default(), from(input))
+            format!("barrier {} reached {s} on {}", checkpoint.map_or(0, CheckpointId::get), from(input))
         }
         P::ProcessIdle { input, .. } => format!("{s} received a watermark status (idle or active) on {}", from(input)),
         P::ProcessEndOfInput { input, .. } => format!("{} ended for {s}", from(input)),

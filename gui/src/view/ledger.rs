@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use engine::SourceRef;
+use engine::{CheckpointId, SourceRef};
 use sim::external::StoredRow;
 use sim::kernel::TimeNs;
 use sim::oracle::{self, Outcome, RowId, RowMark, Seen};
@@ -431,7 +431,7 @@ impl Provenance {
         // 2. The epoch of the record that tells the story: the checkpoints its source subtask
         // snapshotted before and after reading it (in the same attempt).
         let focus: Option<SourceRef> = replayed.first().or(over.first()).or(short.first()).or(records.first()).copied();
-        let completed: BTreeMap<u64, TimeNs> = trace
+        let completed: BTreeMap<CheckpointId, TimeNs> = trace
             .iter()
             .filter_map(|e| match e.payload() {
                 Payload::CheckpointCompleted { checkpoint } => Some((checkpoint, e.time_ns)),
@@ -441,7 +441,7 @@ impl Provenance {
         if let Some((s, &(read_ns, reader, attempt))) =
             focus.and_then(|s| reads.get(&s).and_then(|r| r.first()).map(|r| (s, r)))
         {
-            let snapshots: Vec<(TimeNs, u64)> = trace
+            let snapshots: Vec<(TimeNs, CheckpointId)> = trace
                 .iter()
                 .filter(|e| e.subtask() == reader && attempt_at(restarts, e.time_ns) == attempt)
                 .filter_map(|e| match e.payload() {

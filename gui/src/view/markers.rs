@@ -1,5 +1,6 @@
 //! Timeline markers: the moments worth jumping to, taken from the trace once per run.
 
+use engine::CheckpointId;
 use sim::faults::Fault;
 use sim::kernel::TimeNs;
 use sim::recording::{Payload, TraceEvent, TraceKind};
@@ -94,7 +95,7 @@ pub enum Detail {
 
 impl Marker {
     /// The checkpoint a checkpoint marker is about.
-    pub fn checkpoint(&self) -> Option<u64> {
+    pub fn checkpoint(&self) -> Option<CheckpointId> {
         match self.detail {
             Detail::Event(payload) => payload.checkpoint(),
             Detail::Divergence { .. } => None,
@@ -188,7 +189,7 @@ pub fn mark_divergence(markers: &mut Vec<Marker>, time_ns: TimeNs, other: usize,
 /// A checkpoint from trigger to its end (or still open at the end of the run).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CheckpointSpan {
-    pub id: u64,
+    pub id: CheckpointId,
     pub start_ns: TimeNs,
     pub end_ns: Option<TimeNs>,
     pub completed: bool,
@@ -222,11 +223,14 @@ mod tests {
     fn ev(time_ns: TimeNs, payload: Payload) -> TraceEvent {
         TraceEvent::from_payload(time_ns, 0, 0, payload)
     }
+    fn cp(id: u64) -> CheckpointId {
+        CheckpointId::from_raw(id)
+    }
     fn triggered(checkpoint: u64) -> Payload {
-        Payload::CheckpointTriggered { checkpoint }
+        Payload::CheckpointTriggered { checkpoint: cp(checkpoint) }
     }
     fn completed(checkpoint: u64) -> Payload {
-        Payload::CheckpointCompleted { checkpoint }
+        Payload::CheckpointCompleted { checkpoint: cp(checkpoint) }
     }
 
     #[test]
@@ -278,16 +282,16 @@ mod tests {
             ev(10, triggered(1)),
             ev(20, completed(1)),
             ev(30, triggered(2)),
-            ev(90, Payload::CheckpointAborted { checkpoint: 2, reason: 0 }),
+            ev(90, Payload::CheckpointAborted { checkpoint: cp(2), reason: 0 }),
             ev(100, triggered(3)),
         ];
         let spans = checkpoint_spans(&collect(&trace));
         assert_eq!(
             spans,
             [
-                CheckpointSpan { id: 1, start_ns: 10, end_ns: Some(20), completed: true },
-                CheckpointSpan { id: 2, start_ns: 30, end_ns: Some(90), completed: false },
-                CheckpointSpan { id: 3, start_ns: 100, end_ns: None, completed: false },
+                CheckpointSpan { id: cp(1), start_ns: 10, end_ns: Some(20), completed: true },
+                CheckpointSpan { id: cp(2), start_ns: 30, end_ns: Some(90), completed: false },
+                CheckpointSpan { id: cp(3), start_ns: 100, end_ns: None, completed: false },
             ]
         );
     }

@@ -182,7 +182,9 @@ pub fn checkpoint_durations(world: &World) -> Chart {
         .checkpoints
         .iter()
         .filter_map(|c| match c.outcome {
-            CheckpointOutcome::Aborted { at_ns, .. } => Some((c.id as f64, ms(at_ns.saturating_sub(c.triggered_ns)))),
+            CheckpointOutcome::Aborted { at_ns, .. } => {
+                Some((c.id.get() as f64, ms(at_ns.saturating_sub(c.triggered_ns))))
+            }
             _ => None,
         })
         .collect();
@@ -195,11 +197,11 @@ pub fn checkpoint_durations(world: &World) -> Chart {
         series: vec![
             Series {
                 name: "duration".into(),
-                points: completed.iter().map(|c| (c.id as f64, ms(c.duration_ns().unwrap_or(0)))).collect(),
+                points: completed.iter().map(|c| (c.id.get() as f64, ms(c.duration_ns().unwrap_or(0)))).collect(),
             },
             Series {
                 name: "longest alignment".into(),
-                points: completed.iter().map(|c| (c.id as f64, ms(c.max_alignment_ns()))).collect(),
+                points: completed.iter().map(|c| (c.id.get() as f64, ms(c.max_alignment_ns()))).collect(),
             },
             Series { name: "aborted (until given up)".into(), points: aborted },
         ],

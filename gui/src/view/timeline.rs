@@ -388,7 +388,7 @@ mod tests {
         let trace = vec![
             ev(S, RECORD, 0),
             ev(2 * S, Payload::SourceRead { partition: 1, offset: 0 }, 1),
-            ev(3 * S, Payload::Snapshot { checkpoint: 1, state_bytes: 0 }, 1),
+            ev(3 * S, Payload::Snapshot { checkpoint: engine::CheckpointId::FIRST, state_bytes: 0 }, 1),
             ev(9 * S, RECORD, 0),
             ev(9 * S, Payload::LateDropped { key: 1, timestamp_ms: 0 }, 0),
             ev(9 * S, Payload::NodeCrashed { back_after_ns: Some(1) }, 7),
@@ -405,8 +405,8 @@ mod tests {
     fn bookmarks_are_faults_and_finished_checkpoints() {
         let s = Scenario::default_scenario();
         let marks = markers::collect(&[
-            ev(S, Payload::CheckpointTriggered { checkpoint: 1 }, 0),
-            ev(2 * S, Payload::CheckpointCompleted { checkpoint: 1 }, 0),
+            ev(S, Payload::CheckpointTriggered { checkpoint: engine::CheckpointId::FIRST }, 0),
+            ev(2 * S, Payload::CheckpointCompleted { checkpoint: engine::CheckpointId::FIRST }, 0),
             ev(3 * S, Payload::NodeCrashed { back_after_ns: None }, 1),
         ]);
         let b = bookmarks(&s, &[], &marks);

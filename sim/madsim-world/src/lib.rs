@@ -93,7 +93,7 @@ use engine::checkpoint::CheckpointEvent;
 use engine::graph::SubtaskId;
 use engine::message::Message;
 use engine::subtask::{Note, Output, Subtask};
-use engine::SourceRef;
+use engine::{CheckpointId, SourceRef};
 use madsim::net::{Endpoint, NetSim};
 use madsim::runtime::{Handle, NodeHandle, Runtime};
 use madsim::time::Instant;
@@ -469,7 +469,7 @@ enum Envelope {
     },
     Trigger {
         attempt: u32,
-        checkpoint_id: u64,
+        checkpoint_id: CheckpointId,
         /// When the coordinator triggered it: the barriers carry it (the aligned-checkpoint
         /// timeout counts from here).
         triggered_ns: u64,
@@ -478,12 +478,12 @@ enum Envelope {
     /// `attempt`: the job's attempt when sent; tasks deployed later do not get it.
     Notify {
         attempt: u32,
-        checkpoint_id: u64,
+        checkpoint_id: CheckpointId,
     },
     Ack {
         attempt: u32,
         subtask: SubtaskId,
-        checkpoint_id: u64,
+        checkpoint_id: CheckpointId,
         accepted: bool,
     },
     Finished {
@@ -492,7 +492,7 @@ enum Envelope {
     },
     /// The local subtasks (with their attempts) that were notified of `checkpoint_id`.
     Notified {
-        checkpoint_id: u64,
+        checkpoint_id: CheckpointId,
         tasks: Vec<(SubtaskId, u32)>,
     },
 }

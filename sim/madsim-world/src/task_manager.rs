@@ -12,7 +12,7 @@ pub(crate) struct LocalTask {
     subtask: Subtask,
     /// The attempt it was deployed in.
     attempt: u32,
-    last_snapshot_id: u64,
+    last_snapshot_id: Option<CheckpointId>,
     /// Invariants 1–3 of [`sim::invariants`], for this attempt (as the kernel checks them).
     checks: TaskInvariants,
     /// A source's partitions' next log entries (the kernel world reads through one too).
@@ -139,7 +139,7 @@ impl TaskManager {
                             let Some(task) = self.task_mut(id) else {
                                 continue;
                             };
-                            if task.last_snapshot_id < checkpoint_id {
+                            if task.last_snapshot_id < Some(checkpoint_id) {
                                 task.subtask.trigger_checkpoint(checkpoint_id, triggered_ns, now);
                                 self.drain(id, now, link);
                             }
@@ -205,7 +205,7 @@ impl TaskManager {
                 job.tasks[id] = Some(LocalTask {
                     subtask: fresh.subtask,
                     attempt: plan.attempt,
-                    last_snapshot_id: 0,
+                    last_snapshot_id: None,
                     checks: TaskInvariants::default(),
                     source_cursor: None,
                 });
@@ -358,7 +358,7 @@ impl TaskManager {
                 }
                 Output::Snapshot(report) => {
                     let checkpoint_id = report.checkpoint_id;
-                    task.last_snapshot_id = task.last_snapshot_id.max(checkpoint_id);
+                    task.last_snapshot_id = task.last_snapshot_id.max(Some(checkpoint_id));
                     let mut ext = shared.ext();
                     if let Err(message) = task.checks.on_snapshot(checkpoint_id) {
                         ext.violations.push(format!("subtask {id}: {message}"));

@@ -13,6 +13,7 @@
 pub mod regions;
 pub mod task;
 
+use engine::CheckpointId;
 use std::collections::BTreeSet;
 
 use engine::checkpoint::{CheckpointCoordinator, CheckpointEvent, PendingCheckpoint};
@@ -32,7 +33,7 @@ pub struct RestorePlan {
     /// The subtasks to deploy, in plan order (every subtask, or the failed regions').
     pub tasks: Vec<SubtaskId>,
     /// The completed checkpoint to restore (None: fresh state).
-    pub restore_from: Option<u64>,
+    pub restore_from: Option<CheckpointId>,
     /// At-most-once: where sources start reading instead of their state's offsets.
     pub positions: Option<Vec<(u32, u64)>>,
 }
@@ -89,7 +90,7 @@ pub struct CheckpointReaction {
 pub struct FinishReaction {
     /// A checkpoint in flight waits for this subtask's ack but it will never see the barrier:
     /// trigger it directly (as Flink does for finished tasks).
-    pub trigger: Option<u64>,
+    pub trigger: Option<CheckpointId>,
     /// Every subtask has finished now.
     pub all_finished: bool,
     /// The job is done (no checkpoints: sinks committed at end of input).
@@ -136,10 +137,11 @@ pub struct JobMaster {
     /// Cancelled subtasks waiting for the restart.
     pending_restart: BTreeSet<SubtaskId>,
     finished: BTreeSet<SubtaskId>,
-    /// Every subtask finished once checkpoints up to this id had been triggered.
-    final_after: Option<u64>,
+    /// Every subtask has finished, when checkpoints up to this one had been triggered (the inner
+    /// None: none yet); a checkpoint triggered after it covers the job's final output.
+    final_after: Option<Option<CheckpointId>>,
     /// The checkpoint that covers the job's final output, once completed.
-    final_checkpoint: Option<u64>,
+    final_checkpoint: Option<CheckpointId>,
     /// Subtasks notified of the final checkpoint.
     notified: BTreeSet<SubtaskId>,
 }
@@ -248,7 +250,7 @@ impl JobMaster {
     pub fn on_ack(
         &mut self,
         subtask: SubtaskId,
-        checkpoint_id: u64,
+        checkpoint_id: CheckpointId,
         accepted: bool,
         now: TimeNs,
     ) -> Option<CheckpointEvent> {
@@ -269,7 +271,7 @@ impl JobMaster {
             }
             CheckpointEvent::Completed { id } => {
                 reaction.notify = true;
-                if self.final_after.is_some_and(|after| id > after) {
+                if self.final_after.is_some_and(|after| Some(id) > after) {
                     // Every task had finished and this checkpoint covers their final output.
                     // The job ends once every task heard of it (so transactional sinks have
                     // committed): a crash before that still fails over and recovers.
@@ -300,7 +302,7 @@ impl JobMaster {
                 }
                 // The final output must be covered by a checkpoint *triggered* after this point:
                 // one already in flight snapshotted the sinks before their last writes.
-                Some(c) => self.final_after = Some(c.last_triggered().unwrap_or(0)),
+                Some(c) => self.final_after = Some(c.last_triggered()),
             }
         }
         reaction
@@ -308,7 +310,7 @@ impl JobMaster {
 
     /// Subtask `id` was notified that `checkpoint_id` completed. True when this ends the job:
     /// every subtask heard of the final checkpoint.
-    pub fn on_notified(&mut self, id: SubtaskId, checkpoint_id: u64) -> bool {
+    pub fn on_notified(&mut self, id: SubtaskId, checkpoint_id: CheckpointId) -> bool {
         if self.phase != Phase::Running || self.final_checkpoint.is_none_or(|f| checkpoint_id < f) {
             return false;
         }

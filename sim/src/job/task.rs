@@ -8,7 +8,7 @@ use engine::checkpoint::CheckpointMode;
 use engine::graph::SubtaskId;
 use engine::sink::SinkEffect;
 use engine::subtask::{Note, SnapshotReport, Subtask};
-use engine::SourceRef;
+use engine::{CheckpointId, SourceRef};
 
 use crate::external::{CheckpointStorage, SinkStore, SourceLog};
 use crate::invariants::{CommitInvariant, InvariantViolation};
@@ -24,7 +24,7 @@ pub struct Deployed {
     /// unaligned snapshot were put back into it.
     pub restored_in_flight: Vec<usize>,
     /// The plan named a checkpoint to restore but storage holds no state of this subtask in it.
-    pub missing_state: Option<u64>,
+    pub missing_state: Option<CheckpointId>,
 }
 
 /// The restore rule: a subtask of `plan`'s attempt starts from its state in the checkpoint the
@@ -105,7 +105,7 @@ pub fn apply_sink_effect(
 }
 
 /// A checkpoint completed: the commit contract learns it, and older checkpoints are discarded.
-pub fn checkpoint_completed(commits: &mut CommitInvariant, storage: &mut CheckpointStorage, id: u64) {
+pub fn checkpoint_completed(commits: &mut CommitInvariant, storage: &mut CheckpointStorage, id: CheckpointId) {
     commits.on_checkpoint_completed(id);
     storage.discard_before(id);
 }

@@ -2,6 +2,7 @@
 //! series, and per-checkpoint statistics. The GUI, the CLI's exports and the tests all read it.
 
 use engine::checkpoint::SnapshotAlignment;
+use engine::CheckpointId;
 use serde::Serialize;
 
 use crate::kernel::TimeNs;
@@ -285,7 +286,7 @@ pub enum CheckpointOutcome {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CheckpointStats {
-    pub id: u64,
+    pub id: CheckpointId,
     pub triggered_ns: TimeNs,
     pub outcome: CheckpointOutcome,
     pub subtasks: Vec<SubtaskCheckpointStats>,

@@ -10,6 +10,7 @@
 use serde::Serialize;
 
 use engine::message::SourceRef;
+use engine::CheckpointId;
 
 use super::{TraceEvent, TraceKind};
 use crate::kernel::TimeNs;
@@ -47,7 +48,7 @@ pub enum Payload {
     },
     SendBarrier {
         arrival_ns: TimeNs,
-        checkpoint: u64,
+        checkpoint: CheckpointId,
     },
     SendIdle {
         arrival_ns: TimeNs,
@@ -59,23 +60,23 @@ pub enum Payload {
     /// `checkpoint`: the barrier's, for `ProcessBarrier` (None for every other input).
     ProcessRecord {
         input: u32,
-        checkpoint: Option<u64>,
+        checkpoint: Option<CheckpointId>,
     },
     ProcessWatermark {
         input: u32,
-        checkpoint: Option<u64>,
+        checkpoint: Option<CheckpointId>,
     },
     ProcessBarrier {
         input: u32,
-        checkpoint: Option<u64>,
+        checkpoint: Option<CheckpointId>,
     },
     ProcessIdle {
         input: u32,
-        checkpoint: Option<u64>,
+        checkpoint: Option<CheckpointId>,
     },
     ProcessEndOfInput {
         input: u32,
-        checkpoint: Option<u64>,
+        checkpoint: Option<CheckpointId>,
     },
     SourceRead {
         partition: u32,
@@ -89,15 +90,15 @@ pub enum Payload {
         timestamp_ms: i64,
     },
     AlignmentStarted {
-        checkpoint: u64,
+        checkpoint: CheckpointId,
         input: u32,
     },
     InputBlocked {
-        checkpoint: u64,
+        checkpoint: CheckpointId,
         input: u32,
     },
     Snapshot {
-        checkpoint: u64,
+        checkpoint: CheckpointId,
         state_bytes: u64,
     },
     Finished,
@@ -115,7 +116,7 @@ pub enum Payload {
     },
     SinkPreCommit {
         txn_sequence: u64,
-        checkpoint: u64,
+        checkpoint: CheckpointId,
     },
     SinkCommit {
         txn_sequence: u64,
@@ -125,14 +126,14 @@ pub enum Payload {
         committed: u64,
     },
     CheckpointTriggered {
-        checkpoint: u64,
+        checkpoint: CheckpointId,
     },
     CheckpointCompleted {
-        checkpoint: u64,
+        checkpoint: CheckpointId,
     },
     /// `reason`: `engine::checkpoint::AbortReason` as its discriminant.
     CheckpointAborted {
-        checkpoint: u64,
+        checkpoint: CheckpointId,
         reason: u8,
     },
     /// The crashed node comes back after `back_after_ns` (None: never).
@@ -144,7 +145,7 @@ pub enum Payload {
     /// `restored_from`: the checkpoint the restart restores (None: fresh state).
     JobRestarted {
         attempt: u32,
-        restored_from: Option<u64>,
+        restored_from: Option<CheckpointId>,
     },
     /// Fault number `fault` of the schedule began; a partition names its two nodes (0, 0
     /// otherwise).
@@ -179,7 +180,7 @@ pub enum Payload {
     },
     /// The aligned-checkpoint timeout switched `checkpoint` to unaligned at this subtask.
     AlignmentTimedOut {
-        checkpoint: u64,
+        checkpoint: CheckpointId,
     },
 }
 
@@ -189,8 +190,15 @@ fn opt_u64(word: i64) -> Option<u64> {
 fn opt_word(value: Option<u64>) -> i64 {
     value.map_or(-1, |v| v as i64)
 }
-fn checkpoint_or_none(word: i64) -> Option<u64> {
-    (word != 0).then_some(word as u64)
+/// A process event's checkpoint word: 0 stands for none (checkpoint ids start at 1).
+fn checkpoint_or_none(word: i64) -> Option<CheckpointId> {
+    (word != 0).then(|| checkpoint_from(word))
+}
+fn checkpoint_word(checkpoint: Option<CheckpointId>) -> i64 {
+    checkpoint.map_or(0, CheckpointId::get) as i64
+}
+fn checkpoint_from(word: i64) -> CheckpointId {
+    CheckpointId::from_raw(word as u64)
 }
 
 impl Payload {
@@ -203,49 +211,51 @@ impl Payload {
         match self {
             P::SendRecord { arrival_ns, value } => (K::SendRecord, none, arrival_ns as i64, value),
             P::SendWatermark { arrival_ns, watermark_ms } => (K::SendWatermark, none, arrival_ns as i64, watermark_ms),
-            P::SendBarrier { arrival_ns, checkpoint } => (K::SendBarrier, none, arrival_ns as i64, checkpoint as i64),
+            P::SendBarrier { arrival_ns, checkpoint } => {
+                (K::SendBarrier, none, arrival_ns as i64, checkpoint.get() as i64)
+            }
             P::SendIdle { arrival_ns, idle } => (K::SendIdle, none, arrival_ns as i64, idle as i64),
             P::SendEndOfInput { arrival_ns } => (K::SendEndOfInput, none, arrival_ns as i64, 0),
             P::ProcessRecord { input, checkpoint } => {
-                (K::ProcessRecord, none, input as i64, checkpoint.unwrap_or(0) as i64)
+                (K::ProcessRecord, none, input as i64, checkpoint_word(checkpoint))
             }
             P::ProcessWatermark { input, checkpoint } => {
-                (K::ProcessWatermark, none, input as i64, checkpoint.unwrap_or(0) as i64)
+                (K::ProcessWatermark, none, input as i64, checkpoint_word(checkpoint))
             }
             P::ProcessBarrier { input, checkpoint } => {
-                (K::ProcessBarrier, none, input as i64, checkpoint.unwrap_or(0) as i64)
+                (K::ProcessBarrier, none, input as i64, checkpoint_word(checkpoint))
             }
-            P::ProcessIdle { input, checkpoint } => {
-                (K::ProcessIdle, none, input as i64, checkpoint.unwrap_or(0) as i64)
-            }
+            P::ProcessIdle { input, checkpoint } => (K::ProcessIdle, none, input as i64, checkpoint_word(checkpoint)),
             P::ProcessEndOfInput { input, checkpoint } => {
-                (K::ProcessEndOfInput, none, input as i64, checkpoint.unwrap_or(0) as i64)
+                (K::ProcessEndOfInput, none, input as i64, checkpoint_word(checkpoint))
             }
             P::SourceRead { partition, offset } => (K::SourceRead, none, partition as i64, offset as i64),
             P::WatermarkAdvanced { watermark_ms } => (K::WatermarkAdvanced, none, 0, watermark_ms),
             P::LateDropped { key, timestamp_ms } => (K::LateDropped, none, key as i64, timestamp_ms),
-            P::AlignmentStarted { checkpoint, input } => (K::AlignmentStarted, none, checkpoint as i64, input as i64),
-            P::InputBlocked { checkpoint, input } => (K::InputBlocked, none, checkpoint as i64, input as i64),
-            P::Snapshot { checkpoint, state_bytes } => (K::Snapshot, none, checkpoint as i64, state_bytes as i64),
+            P::AlignmentStarted { checkpoint, input } => {
+                (K::AlignmentStarted, none, checkpoint.get() as i64, input as i64)
+            }
+            P::InputBlocked { checkpoint, input } => (K::InputBlocked, none, checkpoint.get() as i64, input as i64),
+            P::Snapshot { checkpoint, state_bytes } => (K::Snapshot, none, checkpoint.get() as i64, state_bytes as i64),
             P::Finished => (K::Finished, none, 0, 0),
             P::SinkAppend { key, value } => (K::SinkAppend, none, key as i64, value),
             P::SinkUpsert { key, value } => (K::SinkUpsert, none, key as i64, value),
             P::SinkTxnWrite { key, value } => (K::SinkTxnWrite, none, key as i64, value),
             P::SinkPreCommit { txn_sequence, checkpoint } => {
-                (K::SinkPreCommit, none, txn_sequence as i64, checkpoint as i64)
+                (K::SinkPreCommit, none, txn_sequence as i64, checkpoint.get() as i64)
             }
             P::SinkCommit { txn_sequence, attempt } => (K::SinkCommit, none, txn_sequence as i64, attempt as i64),
             P::SinkRecover { committed } => (K::SinkRecover, none, committed as i64, 0),
-            P::CheckpointTriggered { checkpoint } => (K::CheckpointTriggered, none, checkpoint as i64, 0),
-            P::CheckpointCompleted { checkpoint } => (K::CheckpointCompleted, none, checkpoint as i64, 0),
+            P::CheckpointTriggered { checkpoint } => (K::CheckpointTriggered, none, checkpoint.get() as i64, 0),
+            P::CheckpointCompleted { checkpoint } => (K::CheckpointCompleted, none, checkpoint.get() as i64, 0),
             P::CheckpointAborted { checkpoint, reason } => {
-                (K::CheckpointAborted, none, checkpoint as i64, reason as i64)
+                (K::CheckpointAborted, none, checkpoint.get() as i64, reason as i64)
             }
             P::NodeCrashed { back_after_ns } => (K::NodeCrashed, none, opt_word(back_after_ns), 0),
             P::NodeRestarted => (K::NodeRestarted, none, 0, 0),
             P::FailureDetected => (K::FailureDetected, none, 0, 0),
             P::JobRestarted { attempt, restored_from } => {
-                (K::JobRestarted, none, attempt as i64, opt_word(restored_from))
+                (K::JobRestarted, none, attempt as i64, opt_word(restored_from.map(CheckpointId::get)))
             }
             P::NetworkFault { fault, node_a, node_b } => (K::NetworkFault, Some(fault), node_a as i64, node_b as i64),
             P::StormEmit { partition, offset, replay } => {
@@ -262,7 +272,7 @@ impl Payload {
             P::StormWorkerRestarted => (K::StormWorkerRestarted, none, 0, 0),
             P::TridentBatch { txid, replay } => (K::TridentBatch, none, txid as i64, replay as i64),
             P::TridentCommit { txid, skipped } => (K::TridentCommit, none, txid as i64, skipped as i64),
-            P::AlignmentTimedOut { checkpoint } => (K::AlignmentTimedOut, none, checkpoint as i64, 0),
+            P::AlignmentTimedOut { checkpoint } => (K::AlignmentTimedOut, none, checkpoint.get() as i64, 0),
         }
     }
 }
@@ -270,7 +280,7 @@ impl Payload {
 impl Payload {
     /// The checkpoint the event is about: a barrier's (sent, or processed), an alignment's, a
     /// snapshot's, a pre-commit's, the coordinator's; None for the other kinds.
-    pub fn checkpoint(&self) -> Option<u64> {
+    pub fn checkpoint(&self) -> Option<CheckpointId> {
         use Payload as P;
         match *self {
             P::SendBarrier { checkpoint, .. }
@@ -357,7 +367,7 @@ impl TraceEvent {
         match self.kind {
             K::SendRecord => P::SendRecord { arrival_ns, value: b },
             K::SendWatermark => P::SendWatermark { arrival_ns, watermark_ms: b },
-            K::SendBarrier => P::SendBarrier { arrival_ns, checkpoint: b as u64 },
+            K::SendBarrier => P::SendBarrier { arrival_ns, checkpoint: checkpoint_from(b) },
             K::SendIdle => P::SendIdle { arrival_ns, idle: b != 0 },
             K::SendEndOfInput => P::SendEndOfInput { arrival_ns },
             K::ProcessRecord => P::ProcessRecord { input, checkpoint: checkpoint_or_none(b) },
@@ -368,23 +378,25 @@ impl TraceEvent {
             K::SourceRead => P::SourceRead { partition: a as u32, offset: b as u64 },
             K::WatermarkAdvanced => P::WatermarkAdvanced { watermark_ms: b },
             K::LateDropped => P::LateDropped { key: a as u64, timestamp_ms: b },
-            K::AlignmentStarted => P::AlignmentStarted { checkpoint: a as u64, input: b as u32 },
-            K::InputBlocked => P::InputBlocked { checkpoint: a as u64, input: b as u32 },
-            K::Snapshot => P::Snapshot { checkpoint: a as u64, state_bytes: b as u64 },
+            K::AlignmentStarted => P::AlignmentStarted { checkpoint: checkpoint_from(a), input: b as u32 },
+            K::InputBlocked => P::InputBlocked { checkpoint: checkpoint_from(a), input: b as u32 },
+            K::Snapshot => P::Snapshot { checkpoint: checkpoint_from(a), state_bytes: b as u64 },
             K::Finished => P::Finished,
             K::SinkAppend => P::SinkAppend { key: a as u64, value: b },
             K::SinkUpsert => P::SinkUpsert { key: a as u64, value: b },
             K::SinkTxnWrite => P::SinkTxnWrite { key: a as u64, value: b },
-            K::SinkPreCommit => P::SinkPreCommit { txn_sequence: a as u64, checkpoint: b as u64 },
+            K::SinkPreCommit => P::SinkPreCommit { txn_sequence: a as u64, checkpoint: checkpoint_from(b) },
             K::SinkCommit => P::SinkCommit { txn_sequence: a as u64, attempt: b as u32 },
             K::SinkRecover => P::SinkRecover { committed: a as u64 },
-            K::CheckpointTriggered => P::CheckpointTriggered { checkpoint: a as u64 },
-            K::CheckpointCompleted => P::CheckpointCompleted { checkpoint: a as u64 },
-            K::CheckpointAborted => P::CheckpointAborted { checkpoint: a as u64, reason: b as u8 },
+            K::CheckpointTriggered => P::CheckpointTriggered { checkpoint: checkpoint_from(a) },
+            K::CheckpointCompleted => P::CheckpointCompleted { checkpoint: checkpoint_from(a) },
+            K::CheckpointAborted => P::CheckpointAborted { checkpoint: checkpoint_from(a), reason: b as u8 },
             K::NodeCrashed => P::NodeCrashed { back_after_ns: opt_u64(a) },
             K::NodeRestarted => P::NodeRestarted,
             K::FailureDetected => P::FailureDetected,
-            K::JobRestarted => P::JobRestarted { attempt: a as u32, restored_from: opt_u64(b) },
+            K::JobRestarted => {
+                P::JobRestarted { attempt: a as u32, restored_from: opt_u64(b).map(CheckpointId::from_raw) }
+            }
             K::NetworkFault => P::NetworkFault { fault: channel, node_a: a as u32, node_b: b as u32 },
             K::StormEmit => P::StormEmit { partition: a as u32, offset: b as u64, replay: channel != 0 },
             K::StormAckerMessage => P::StormAckerMessage {
@@ -404,7 +416,7 @@ impl TraceEvent {
             K::StormWorkerRestarted => P::StormWorkerRestarted,
             K::TridentBatch => P::TridentBatch { txid: a as u64, replay: b != 0 },
             K::TridentCommit => P::TridentCommit { txid: a as u64, skipped: b as u64 },
-            K::AlignmentTimedOut => P::AlignmentTimedOut { checkpoint: a as u64 },
+            K::AlignmentTimedOut => P::AlignmentTimedOut { checkpoint: checkpoint_from(a) },
         }
     }
 }

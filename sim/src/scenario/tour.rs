@@ -145,7 +145,10 @@ pub fn resolve(
 /// when each of its faults fired; the file's faults come first in every schedule).
 pub fn event_time(event: TourEvent, trace: &[TraceEvent], fault_fired_at: &[Option<TimeNs>]) -> Option<TimeNs> {
     let first = |kind: TraceKind, checkpoint: u64| {
-        trace.iter().find(|e| e.kind == kind && e.payload().checkpoint() == Some(checkpoint)).map(|e| e.time_ns)
+        trace
+            .iter()
+            .find(|e| e.kind == kind && e.payload().checkpoint() == Some(engine::CheckpointId::from_raw(checkpoint)))
+            .map(|e| e.time_ns)
     };
     match event {
         TourEvent::CheckpointTriggered(n) => first(TraceKind::CheckpointTriggered, n),
@@ -275,8 +278,18 @@ mod tests {
             stop(Some(500), None),
         ];
         let trace = [
-            TraceEvent::from_payload(5_000, 0, 0, Payload::CheckpointCompleted { checkpoint: 1 }),
-            TraceEvent::from_payload(9_000, 0, 0, Payload::JobRestarted { attempt: 1, restored_from: Some(1) }),
+            TraceEvent::from_payload(
+                5_000,
+                0,
+                0,
+                Payload::CheckpointCompleted { checkpoint: engine::CheckpointId::FIRST },
+            ),
+            TraceEvent::from_payload(
+                9_000,
+                0,
+                0,
+                Payload::JobRestarted { attempt: 1, restored_from: Some(engine::CheckpointId::FIRST) },
+            ),
         ];
         let placed = times_in_run(&stops, &|e| event_time(e, &trace, &[Some(7_000)]));
         let times: Vec<TimeNs> = placed.iter().map(|p| p.at_ns).collect();

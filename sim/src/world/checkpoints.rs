@@ -3,6 +3,7 @@
 //! snapshots.
 
 use super::*;
+use engine::CheckpointId;
 
 impl World {
     // ---- checkpoints --------------------------------------------------------------------------
@@ -97,7 +98,7 @@ impl World {
         }
     }
 
-    pub(super) fn end_stop_the_world(&mut self, id: u64, now: TimeNs) {
+    pub(super) fn end_stop_the_world(&mut self, id: CheckpointId, now: TimeNs) {
         if self.stw_checkpoint == Some(id) {
             self.stw_checkpoint = None;
             for t in 0..self.tasks.len() {

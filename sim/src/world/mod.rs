@@ -27,6 +27,7 @@ pub use metrics::OpenBucket;
 pub use network::Network;
 
 use engine::ms_to_ns;
+use engine::CheckpointId;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -69,11 +70,11 @@ pub enum Event {
     /// The checkpoint coordinator's deadline (trigger or timeout).
     CoordinatorTick,
     /// The coordinator's trigger (made at `triggered_ns`) reaches a source (or finished) subtask.
-    Trigger { subtask: u32, attempt: u32, checkpoint_id: u64, triggered_ns: TimeNs },
+    Trigger { subtask: u32, attempt: u32, checkpoint_id: CheckpointId, triggered_ns: TimeNs },
     /// A subtask's acknowledgement reaches the coordinator.
-    Ack { subtask: u32, attempt: u32, checkpoint_id: u64, accepted: bool },
+    Ack { subtask: u32, attempt: u32, checkpoint_id: CheckpointId, accepted: bool },
     /// `notifyCheckpointComplete` reaches a subtask.
-    Notify { subtask: u32, attempt: u32, checkpoint_id: u64 },
+    Notify { subtask: u32, attempt: u32, checkpoint_id: CheckpointId },
     /// Close a metrics bucket.
     MetricsTick,
     /// A time-based fault starts (index into the run's faults).
@@ -151,9 +152,9 @@ pub struct Task {
     /// The timer the scheduled `Timer` event is for.
     timer_at: Option<TimeNs>,
     /// Highest checkpoint this task snapshotted in the current attempt.
-    last_snapshot_id: u64,
+    last_snapshot_id: Option<CheckpointId>,
     /// When the checkpoint's first barrier reached this task (for statistics).
-    barrier_seen_ns: Option<(u64, TimeNs)>,
+    barrier_seen_ns: Option<(CheckpointId, TimeNs)>,
     /// Invariants 1–3 of [`crate::invariants`], for this attempt.
     checks: TaskInvariants,
     /// Waiting for credit: an output channel is full (backpressure).
@@ -245,7 +246,7 @@ pub struct World {
     /// restarts from here: "the latest positions").
     high_water: HighWater,
     /// Stop-the-world snapshots: sources wait while this checkpoint runs.
-    stw_checkpoint: Option<u64>,
+    stw_checkpoint: Option<CheckpointId>,
     /// Per node, the asynchronous snapshot uploads `(start, end)` that may still run: they
     /// compete with the node's tasks for its cores (`World::cpu_share`).
     uploads: Vec<Vec<(TimeNs, TimeNs)>>,
@@ -324,7 +325,7 @@ impl World {
                     busy_until_ns: 0,
                     run_at: None,
                     timer_at: None,
-                    last_snapshot_id: 0,
+                    last_snapshot_id: None,
                     barrier_seen_ns: None,
                     checks: TaskInvariants::default(),
                     backpressured: false,
@@ -589,7 +590,7 @@ impl World {
                 let id = subtask as usize;
                 if attempt != self.tasks[id].attempt
                     || !self.tasks[id].alive
-                    || self.tasks[id].last_snapshot_id >= checkpoint_id
+                    || self.tasks[id].last_snapshot_id >= Some(checkpoint_id)
                 {
                     return;
                 }

@@ -29,7 +29,7 @@ impl World {
         }
         let stop_the_world = self.scenario.snapshot_style() == SnapshotStyle::StopTheWorld;
         let task = &mut self.tasks[id];
-        task.last_snapshot_id = checkpoint_id;
+        task.last_snapshot_id = Some(checkpoint_id);
         let first_barrier_ns = match task.barrier_seen_ns {
             Some((cp, t)) if cp == checkpoint_id => t,
             _ => now,
@@ -135,7 +135,7 @@ impl World {
 
     pub(super) fn on_task_finished(&mut self, id: SubtaskId, now: TimeNs) {
         let reaction = self.job.on_task_finished(id);
-        if let Some(checkpoint_id) = reaction.trigger.filter(|&cp| self.tasks[id].last_snapshot_id < cp) {
+        if let Some(checkpoint_id) = reaction.trigger.filter(|&cp| self.tasks[id].last_snapshot_id < Some(cp)) {
             let attempt = self.tasks[id].attempt;
             // A finished task forwards no barrier: the trigger time it would carry does not matter.
             self.queue.schedule(now, Event::Trigger { subtask: id as u32, attempt, checkpoint_id, triggered_ns: now });

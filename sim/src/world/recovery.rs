@@ -265,7 +265,7 @@ impl World {
             task.busy_until_ns = now;
             task.run_at = None;
             task.timer_at = None;
-            task.last_snapshot_id = 0;
+            task.last_snapshot_id = None;
             task.barrier_seen_ns = None;
             task.checks = TaskInvariants::default();
             task.backpressured = false;

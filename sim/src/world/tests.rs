@@ -29,10 +29,11 @@ fn a_real_aligned_run_never_trips_the_checker() {
 #[test]
 fn a_failed_storage_write_declines_the_checkpoint() {
     let scenario = Arc::new(Scenario::parse(TWO_INPUTS, "test").unwrap());
-    let faults = vec![Fault::CheckpointStorageFailure { checkpoint: 2 }];
+    let faults = vec![Fault::CheckpointStorageFailure { checkpoint: CheckpointId::from_raw(2) }];
     let mut w = World::with_faults(scenario, 1, RunOptions::default(), faults);
     assert_eq!(w.run(), StopReason::JobFinished);
-    let outcome = |id: u64| w.checkpoints.iter().find(|c| c.id == id).map(|c| c.outcome.clone());
+    let outcome =
+        |id: u64| w.checkpoints.iter().find(|c| c.id == CheckpointId::from_raw(id)).map(|c| c.outcome.clone());
     assert!(matches!(outcome(1), Some(CheckpointOutcome::Completed { .. })));
     assert!(matches!(outcome(2), Some(CheckpointOutcome::Aborted { reason: AbortReason::Declined, .. })));
     assert!(matches!(outcome(3), Some(CheckpointOutcome::Completed { .. })));
