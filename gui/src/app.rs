@@ -11,7 +11,7 @@ use sim::kernel::TimeNs;
 use sim::oracle::Outcome;
 use sim::oracle::Seen;
 use sim::run::{VariantReport, DEFAULT_SEED};
-use sim::scenario::{Guarantee, JOB_MANAGER};
+use sim::scenario::{Guarantee, NodeId, JOB_MANAGER};
 use sim::{Scenario, ScenarioError};
 
 use crate::panels;
@@ -195,24 +195,24 @@ impl FaultRequest {
     pub fn fault(self, now_ns: TimeNs) -> Fault {
         match self {
             FaultRequest::Crash { tm, restart_after_ms } => Fault::Crash {
-                node: tm as usize + 1,
+                node: NodeId::task_manager(tm),
                 at: Trigger::At(now_ns),
                 restart_after_ns: restart_after_ms.map(|ms| ms * 1_000_000),
             },
             FaultRequest::Isolate { tm, duration_ms } => Fault::Partition {
-                a: tm as usize + 1,
+                a: NodeId::task_manager(tm),
                 b: JOB_MANAGER,
                 from_ns: now_ns,
                 until_ns: now_ns + duration_ms * 1_000_000,
             },
             FaultRequest::Partition { a, b, duration_ms } => Fault::Partition {
-                a: a as usize + 1,
-                b: b as usize + 1,
+                a: NodeId::task_manager(a),
+                b: NodeId::task_manager(b),
                 from_ns: now_ns,
                 until_ns: now_ns + duration_ms * 1_000_000,
             },
             FaultRequest::Delay { a, b, extra_ms, duration_ms } => Fault::LatencySpike {
-                link: Some((a as usize + 1, b as usize + 1)),
+                link: Some((NodeId::task_manager(a), NodeId::task_manager(b))),
                 from_ns: now_ns,
                 until_ns: now_ns + duration_ms * 1_000_000,
                 extra_ns: extra_ms * 1_000_000,

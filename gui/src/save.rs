@@ -176,7 +176,7 @@ mod tests {
         let scenario = Arc::new(base.with_variant(Guarantee::AtLeastOnce, Some(SinkKind::Idempotent)));
         let mut run = crate::scrub::RecordedRun::record(scenario.clone(), 11);
         let fork = run.fork(0, run.end_ns / 2 + 1_234, "crash".into(), |t| Fault::Crash {
-            node: 1,
+            node: sim::scenario::NodeId::task_manager(0),
             at: sim::faults::Trigger::At(t),
             restart_after_ns: Some(800_000_000),
         });

@@ -510,7 +510,9 @@ mod tests {
         assert!(run.stats.restores >= 2, "going back restores a snapshot");
     }
 
-    fn crash(node: usize, restart_after_ns: Option<TimeNs>) -> impl Fn(TimeNs) -> Fault {
+    /// Crash task manager `tm-{tm}`.
+    fn crash(tm: u32, restart_after_ns: Option<TimeNs>) -> impl Fn(TimeNs) -> Fault {
+        let node = sim::scenario::NodeId::task_manager(tm);
         move |now| Fault::Crash { node, at: sim::faults::Trigger::At(now), restart_after_ns }
     }
 
@@ -518,7 +520,7 @@ mod tests {
     fn a_fork_shares_the_past_and_changes_the_future() {
         let mut run = RecordedRun::record_every(scenario(), 3, 5_000);
         let at = run.end_ns / 3;
-        let mut fork = run.fork(0, at, "crash tm-1".into(), crash(2, Some(1_000_000_000)));
+        let mut fork = run.fork(0, at, "crash tm-1".into(), crash(1, Some(1_000_000_000)));
         assert_eq!(trace_hash(&fork.trace), fork.final_world.recorder.hash(), "the parent's past and the fork's own");
         assert_ne!(fork.final_world.recorder.hash(), run.final_world.recorder.hash());
         let split = fork.trace.iter().zip(&run.trace).position(|(a, b)| a != b).expect("the runs differ");
@@ -545,9 +547,9 @@ mod tests {
     fn a_fork_of_a_fork_replays_both_faults() {
         let mut run = RecordedRun::record_every(scenario(), 5, 5_000);
         let first = run.end_ns / 4;
-        let mut fork = run.fork(0, first, "crash tm-0".into(), crash(1, Some(500_000_000)));
+        let mut fork = run.fork(0, first, "crash tm-0".into(), crash(0, Some(500_000_000)));
         let second = run.end_ns / 2;
-        let fork2 = fork.fork(1, second, "crash tm-2".into(), crash(3, None));
+        let fork2 = fork.fork(1, second, "crash tm-2".into(), crash(2, None));
         assert_eq!(fork2.injections.len(), 2);
         assert_eq!(trace_hash(&fork2.trace), fork2.final_world.recorder.hash());
         let mut straight = replay(run.scenario.clone(), 5, untraced_options(), None, &fork2.injections);
@@ -561,8 +563,8 @@ mod tests {
     #[test]
     fn a_fork_is_the_run_of_its_whole_fault_schedule() {
         let mut run = RecordedRun::record_every(scenario(), 9, 5_000);
-        let mut fork = run.fork(0, run.end_ns / 3 + 123_456, "crash tm-1".into(), crash(2, Some(700_000_000)));
-        let fork2 = fork.fork(1, run.end_ns / 2 + 7, "crash tm-0".into(), crash(1, Some(300_000_000)));
+        let mut fork = run.fork(0, run.end_ns / 3 + 123_456, "crash tm-1".into(), crash(1, Some(700_000_000)));
+        let fork2 = fork.fork(1, run.end_ns / 2 + 7, "crash tm-0".into(), crash(0, Some(300_000_000)));
         for f in [&fork, &fork2] {
             let mut fresh =
                 World::with_faults(run.scenario.clone(), 9, untraced_options(), f.final_world.faults.clone());

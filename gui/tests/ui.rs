@@ -375,7 +375,10 @@ fn right_clicking_a_subtask_crashes_its_task_manager() {
     let session = h.state().session.as_ref().unwrap();
     assert_eq!(session.runs.len(), 2);
     let fault = &session.run().injections[0].fault;
-    assert!(matches!(fault, sim::faults::Fault::Crash { node, .. } if *node == tm as usize + 1), "{fault:?}");
+    assert!(
+        matches!(fault, sim::faults::Fault::Crash { node, .. } if *node == sim::scenario::NodeId::task_manager(tm)),
+        "{fault:?}"
+    );
 }
 
 #[test]
@@ -1028,7 +1031,7 @@ fn a_guided_tour_plays_to_the_end() {
         }
         if let Some(sim::scenario::tour::Highlight::Node(n)) = stop.highlight.filter(|_| k == 1) {
             let session = app.session.as_ref().unwrap();
-            let on = app.selected.map(|s| session.scenario.placement[s] as usize + 1);
+            let on = app.selected.map(|s| session.scenario.node_of_subtask(s));
             assert_eq!(on, Some(n), "a node's highlight selects a subtask on it");
         }
     }

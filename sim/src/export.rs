@@ -10,7 +10,7 @@ use engine::CheckpointId;
 use serde_json::{json, Value};
 
 use crate::recording::{AckerMessage, Payload, TimedOut, TraceEvent, TraceKind};
-use crate::scenario::{Scenario, JOB_MANAGER};
+use crate::scenario::{NodeId, Scenario, JOB_MANAGER};
 
 fn node_event(kind: TraceKind) -> bool {
     matches!(kind, TraceKind::NodeCrashed | TraceKind::NodeRestarted | TraceKind::FailureDetected)
@@ -48,24 +48,24 @@ fn storm_executor(scenario: &Scenario, task: usize) -> String {
 
 /// The (process, thread) of a Storm executor in the Chrome trace: acker i runs on task manager
 /// i mod n (as `sim::storm` places it), on a thread after the plan's subtasks.
-fn storm_pid_tid(scenario: &Scenario, task: usize) -> (usize, usize) {
+fn storm_pid_tid(scenario: &Scenario, task: usize) -> (NodeId, usize) {
     let subtasks = scenario.plan.subtasks.len();
     if task < subtasks {
         (scenario.node_of_subtask(task), task + 1)
     } else {
-        ((task - subtasks) % scenario.task_managers.max(1) as usize + 1, task + 1)
+        (NodeId::task_manager(((task - subtasks) % scenario.task_managers.max(1) as usize) as u32), task + 1)
     }
 }
 
 pub fn event_json(scenario: &Scenario, e: &TraceEvent) -> Value {
     let who = if storm_event(e.kind) || e.kind == TraceKind::StormWorkerRestarted {
         if e.kind == TraceKind::StormWorkerRestarted {
-            scenario.node_name(e.subtask() as usize)
+            scenario.node_name(NodeId::from_raw(e.subtask()))
         } else {
             storm_executor(scenario, e.subtask() as usize)
         }
     } else if node_event(e.kind) {
-        scenario.node_name(e.subtask() as usize)
+        scenario.node_name(NodeId::from_raw(e.subtask()))
     } else if coordinator_event(e.kind) {
         "jm".to_string()
     } else {
@@ -92,7 +92,7 @@ fn us(ns: u64) -> f64 {
 pub fn chrome_trace(scenario: &Scenario, events: &[TraceEvent]) -> Value {
     let pid_of_subtask = |s: usize| scenario.node_of_subtask(s);
     let mut out: Vec<Value> = Vec::new();
-    for node in 0..=scenario.task_managers as usize {
+    for node in (0..=scenario.task_managers).map(NodeId::from_raw) {
         out.push(json!({"ph": "M", "name": "process_name", "pid": node, "tid": 0, "args": {"name": scenario.node_name(node)}}));
     }
     out.push(json!({"ph": "M", "name": "thread_name", "pid": JOB_MANAGER, "tid": 0, "args": {"name": "checkpoint coordinator"}}));

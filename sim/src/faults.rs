@@ -82,14 +82,6 @@ pub enum Fault {
     },
 }
 
-fn node_label(node: NodeId) -> String {
-    if node == JOB_MANAGER {
-        "jm".into()
-    } else {
-        format!("tm-{}", node - 1)
-    }
-}
-
 fn ms(ns: TimeNs) -> String {
     format!("{} ms", ns / NS_PER_MS)
 }
@@ -97,7 +89,7 @@ fn ms(ns: TimeNs) -> String {
 impl Fault {
     pub fn describe(&self, plan: &PhysicalPlan) -> String {
         let link = |l: &Option<(NodeId, NodeId)>| match l {
-            Some((a, b)) => format!("{}<->{}", node_label(*a), node_label(*b)),
+            Some((a, b)) => format!("{}<->{}", NodeId::name(*a), NodeId::name(*b)),
             None => "all links".into(),
         };
         match self {
@@ -119,13 +111,13 @@ impl Fault {
                     Some(d) => format!("back after {}", ms(*d)),
                     None => "never back".into(),
                 };
-                format!("crash {} {when}, {back}", node_label(*node))
+                format!("crash {} {when}, {back}", NodeId::name(*node))
             }
             Fault::Partition { a, b, from_ns, until_ns } => {
                 format!(
                     "partition {}<->{} from {} until {}",
-                    node_label(*a),
-                    node_label(*b),
+                    NodeId::name(*a),
+                    NodeId::name(*b),
                     ms(*from_ns),
                     ms(*until_ns)
                 )
@@ -141,7 +133,7 @@ impl Fault {
                 ms(*retransmit_ns)
             ),
             Fault::SlowNode { node, from_ns, until_ns, factor } => {
-                format!("{} {factor}x slower from {} until {}", node_label(*node), ms(*from_ns), ms(*until_ns))
+                format!("{} {factor}x slower from {} until {}", NodeId::name(*node), ms(*from_ns), ms(*until_ns))
             }
             Fault::CheckpointStorageFailure { checkpoint } => {
                 format!("checkpoint storage fails checkpoint {checkpoint}")
@@ -259,7 +251,7 @@ pub fn draw_swarm(swarm: &Swarm, scenario: &Scenario, seed: u64) -> Vec<Fault> {
         if allow_jm && rng.below(tms + 1) == 0 {
             JOB_MANAGER
         } else {
-            rng.below(tms) as usize + 1
+            NodeId::task_manager(rng.below(tms) as u32)
         }
     };
     // Whole milliseconds, so that a drawn schedule written back to a file (shrink) is exact.
@@ -275,7 +267,8 @@ pub fn draw_swarm(swarm: &Swarm, scenario: &Scenario, seed: u64) -> Vec<Fault> {
         let a = node(&mut rng, false);
         let mut b = node(&mut rng, swarm.include_job_manager);
         if a == b {
-            b = if tms > 1 { (a % tms as usize) + 1 } else { JOB_MANAGER };
+            // The task manager after `a` (tm-i is node i + 1), wrapping.
+            b = if tms > 1 { NodeId::task_manager((u64::from(a.get()) % tms) as u32) } else { JOB_MANAGER };
         }
         let len = ms_between(&mut rng, NS_PER_MS, outage);
         faults.push(Fault::Partition { a, b, from_ns: at, until_ns: at + len });
@@ -301,10 +294,10 @@ pub fn draw_swarm(swarm: &Swarm, scenario: &Scenario, seed: u64) -> Vec<Fault> {
 pub fn to_spec(fault: &Fault, plan: &PhysicalPlan) -> FaultSpec {
     use crate::scenario::TimeMs;
     let ms = |ns: TimeNs| ns / NS_PER_MS;
-    let pair = |a: NodeId, b: NodeId| (node_label(a), node_label(b));
+    let pair = |a: NodeId, b: NodeId| (NodeId::name(a), NodeId::name(b));
     match fault {
         Fault::Crash { node, at, restart_after_ns } => FaultSpec::Crash {
-            node: node_label(*node),
+            node: NodeId::name(*node),
             at: match at {
                 // Exact: a crash between two milliseconds keeps its nanoseconds.
                 Trigger::At(t) if t % NS_PER_MS != 0 => CrashPoint::AtNs(*t),
@@ -336,7 +329,7 @@ pub fn to_spec(fault: &Fault, plan: &PhysicalPlan) -> FaultSpec {
             retransmit_ms: ms(*retransmit_ns),
         },
         Fault::SlowNode { node, from_ns, until_ns, factor } => FaultSpec::SlowNode {
-            node: node_label(*node),
+            node: NodeId::name(*node),
             from_ms: ms(*from_ns),
             until_ms: ms(*until_ns),
             factor: *factor,

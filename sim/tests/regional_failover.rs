@@ -9,7 +9,7 @@ use sim::faults::{Fault, Trigger};
 use sim::job::FailoverStrategy;
 use sim::recording::TraceKind;
 use sim::run::{reference_run, run_variant};
-use sim::scenario::{Guarantee, OutcomeClass};
+use sim::scenario::{Guarantee, NodeId, OutcomeClass};
 use sim::{RunOptions, Scenario, StopReason, World};
 
 fn load(name: &str, failover: FailoverStrategy) -> Arc<Scenario> {
@@ -77,18 +77,22 @@ fn a_key_by_makes_the_job_one_region_so_both_strategies_agree() {
 #[test]
 fn a_node_without_tasks_of_the_job_restarts_nothing_under_region_failover() {
     let scenario = load("regional-failover.ron", FailoverStrategy::Region);
-    let faults = vec![Fault::Crash { node: 1, at: Trigger::At(3_000_000_000), restart_after_ns: Some(500_000_000) }];
-    // Move every task to tm-1 (node 2): tm-0 (node 1) then hosts nothing.
+    let faults = vec![Fault::Crash {
+        node: NodeId::task_manager(0),
+        at: Trigger::At(3_000_000_000),
+        restart_after_ns: Some(500_000_000),
+    }];
+    // Move every task to tm-1: tm-0 then hosts nothing.
     let mut world = World::with_faults(scenario.clone(), 42, RunOptions::default(), faults.clone());
     for task in &mut world.tasks {
-        task.node = 2;
+        task.node = NodeId::task_manager(1);
     }
     assert_eq!(world.run(), StopReason::JobFinished);
     assert_eq!(world.restarts(), 0);
     let full = load("regional-failover.ron", FailoverStrategy::Full);
     let mut world = World::with_faults(full, 42, RunOptions::default(), faults);
     for task in &mut world.tasks {
-        task.node = 2;
+        task.node = NodeId::task_manager(1);
     }
     assert_eq!(world.run(), StopReason::JobFinished);
     assert_eq!(world.restarts(), 1);

@@ -9,7 +9,7 @@ use sim::job::{Failover, JobFailure, JobMaster};
 use sim::recording::TraceKind;
 use sim::report;
 use sim::run::run_scenario;
-use sim::scenario::RestartStrategy;
+use sim::scenario::{NodeId, RestartStrategy};
 use sim::{RunOptions, Scenario, StopReason};
 
 const MS: u64 = 1_000_000;
@@ -85,12 +85,12 @@ fn exponential_delay_grows_per_consecutive_failure_and_resets_after_a_quiet_spel
          restart: ExponentialDelay(initial_delay_ms: 100, max_delay_ms: 1_000, multiplier_milli: 2_000, jitter_milli: 0, reset_after_ms: 5_000),",
     );
     let mut job = JobMaster::new(&s, 9, 0, false);
-    let placement = vec![1; s.plan.subtasks.len()];
+    let placement = vec![NodeId::task_manager(0); s.plan.subtasks.len()];
     let high_water = HighWater::new(1);
     let mut now = 0;
     let mut fail = |job: &mut JobMaster, at: u64| -> Option<u64> {
         now = at;
-        let delay = match job.on_failure(1, &placement, now) {
+        let delay = match job.on_failure(NodeId::task_manager(0), &placement, now) {
             Failover::Restart { restart_after_ns, .. } => restart_after_ns,
             other => panic!("{other:?}"),
         };

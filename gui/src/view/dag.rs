@@ -8,6 +8,7 @@ use engine::graph::{OperatorKind, Stream};
 use engine::message::Message;
 use engine::CheckpointId;
 use sim::kernel::TimeNs;
+use sim::scenario::{NodeId, JOB_MANAGER};
 use sim::{Scenario, World};
 
 use crate::scrub::SendIndex;
@@ -375,14 +376,14 @@ fn link_faults(world: &World, cursor_ns: TimeNs, channels: &mut [ChannelStatus])
     use sim::faults::Fault;
     let tms = world.nodes.len().saturating_sub(1);
     let mut notes: Vec<Vec<String>> = vec![Vec::new(); tms];
-    let name = |n: usize| if n == 0 { "the job manager".to_string() } else { format!("tm-{}", n - 1) };
-    let same_link = |x: (usize, usize), y: (usize, usize)| x == y || x == (y.1, y.0);
+    let name = |n: NodeId| if n == JOB_MANAGER { "the job manager".to_string() } else { n.name() };
+    let same_link = |x: (NodeId, NodeId), y: (NodeId, NodeId)| x == y || x == (y.1, y.0);
     for fault in &world.faults {
         match *fault {
             Fault::Partition { a, b, from_ns, until_ns } if from_ns <= cursor_ns && cursor_ns < until_ns => {
                 for (me, other) in [(a, b), (b, a)] {
-                    if let Some(list) = me.checked_sub(1).and_then(|i| notes.get_mut(i)) {
-                        list.push(if other == 0 {
+                    if let Some(list) = me.task_manager_index().and_then(|i| notes.get_mut(i as usize)) {
+                        list.push(if other == JOB_MANAGER {
                             "cut off from the job manager".to_string()
                         } else {
                             format!("partitioned from {}", name(other))
@@ -405,7 +406,7 @@ fn link_faults(world: &World, cursor_ns: TimeNs, channels: &mut [ChannelStatus])
                 match link {
                     Some((a, b)) => {
                         for (me, other) in [(a, b), (b, a)] {
-                            if let Some(list) = me.checked_sub(1).and_then(|i| notes.get_mut(i)) {
+                            if let Some(list) = me.task_manager_index().and_then(|i| notes.get_mut(i as usize)) {
                                 list.push(format!("+{extra} to {}", name(other)));
                             }
                         }

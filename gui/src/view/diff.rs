@@ -345,7 +345,7 @@ mod tests {
         let mut run = RecordedRun::record(scenario.clone(), 4);
         let at = run.end_ns / 3;
         let fork = run.fork(0, at, "crash".into(), |t| sim::faults::Fault::Crash {
-            node: 2,
+            node: sim::scenario::NodeId::task_manager(1),
             at: sim::faults::Trigger::At(t),
             restart_after_ns: Some(500_000_000),
         });

@@ -3,6 +3,7 @@
 use engine::checkpoint::{CheckpointId, CheckpointMode};
 use sim::kernel::TimeNs;
 use sim::recording::{AckerMessage, Payload, TimedOut, TraceEvent, TraceKind};
+use sim::scenario::NodeId;
 use sim::Scenario;
 
 use crate::view::time_text;
@@ -221,7 +222,7 @@ pub fn caption(scenario: &Scenario, e: &TraceEvent) -> String {
         || plan.channels.get(e.channel as usize).map_or_else(String::new, |c| format!(" to {}", subtask(c.to as u32)));
     let ms = |v: i64| crate::view::event_time_text(scenario, v);
     let key = |k: u64| scenario.key_name(k);
-    let node = || scenario.node_name(e.subtask() as usize);
+    let node = || scenario.node_name(NodeId::from_raw(e.subtask()));
     use Payload as P;
     match e.payload() {
         P::SendRecord { value, .. } => format!("{s} sent a record (value {value}){}", to()),

@@ -13,7 +13,7 @@ use sim::external::StoredRow;
 use sim::kernel::TimeNs;
 use sim::oracle::{self, Outcome, RowId, RowMark, Seen};
 use sim::recording::{Payload, TraceEvent, TraceKind};
-use sim::scenario::Guarantee;
+use sim::scenario::{Guarantee, NodeId};
 use sim::Scenario;
 
 use crate::view::time_text;
@@ -503,7 +503,7 @@ impl Provenance {
             if let Some((ns, node)) = crash {
                 steps.push(Step {
                     title: "Crash".into(),
-                    caption: format!("{} crashed at {}", scenario.node_name(node as usize), t(ns)),
+                    caption: format!("{} crashed at {}", scenario.node_name(NodeId::from_raw(node)), t(ns)),
                     time_ns: Some(ns),
                 });
             }

@@ -4,6 +4,7 @@ use engine::CheckpointId;
 use sim::faults::Fault;
 use sim::kernel::TimeNs;
 use sim::recording::{Payload, TraceEvent, TraceKind};
+use sim::scenario::NodeId;
 use sim::Scenario;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -130,7 +131,7 @@ pub fn collect(trace: &[TraceEvent]) -> Vec<Marker> {
 pub fn describe(scenario: &Scenario, faults: &[Fault], m: &Marker) -> String {
     let subtask =
         || scenario.plan.subtasks.get(m.subtask as usize).map_or_else(|| format!("#{}", m.subtask), |s| s.name.clone());
-    let node = || scenario.node_name(m.subtask as usize);
+    let node = || scenario.node_name(NodeId::from_raw(m.subtask));
     let payload = match m.detail {
         Detail::Event(payload) => payload,
         Detail::Divergence { other, other_is_fork } => {

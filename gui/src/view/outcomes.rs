@@ -199,7 +199,11 @@ mod tests {
     use sim::faults::Trigger;
 
     fn crash_at(now: sim::kernel::TimeNs) -> Fault {
-        Fault::Crash { node: 2, at: Trigger::At(now), restart_after_ns: Some(1_000_000_000) }
+        Fault::Crash {
+            node: sim::scenario::NodeId::task_manager(1),
+            at: Trigger::At(now),
+            restart_after_ns: Some(1_000_000_000),
+        }
     }
 
     #[test]

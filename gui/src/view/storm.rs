@@ -15,6 +15,7 @@ use sim::external::StoredRow;
 use sim::kernel::TimeNs;
 use sim::oracle::Seen;
 use sim::recording::{AckerMessage, Payload, TimedOut, TraceEvent, TraceKind};
+use sim::scenario::NodeId;
 use sim::storm::StormRun;
 use sim::Scenario;
 
@@ -365,7 +366,8 @@ impl StormSession {
                 // A spout that dies forgets its pending tuples (its restart re-reads from the
                 // committed offsets, as new tuples).
                 Payload::NodeCrashed { .. } => {
-                    for spout in plan.source_subtasks().filter(|&s| scenario.node_of_subtask(s) == e.subtask() as usize)
+                    for spout in
+                        plan.source_subtasks().filter(|&s| scenario.node_of_subtask(s) == NodeId::from_raw(e.subtask()))
                     {
                         pending.insert(spout as u32, 0);
                         spout_of_root.retain(|_, s| *s != spout as u32);
@@ -660,7 +662,7 @@ impl StormSession {
                         "Crash",
                         format!(
                             "{} crashed{}",
-                            self.scenario.node_name(node as usize),
+                            self.scenario.node_name(NodeId::from_raw(node)),
                             if self.spout_on(e.spout, node) {
                                 ": the spout died with its pending tuples; restarted, it resumes from the lowest offset not yet acked"
                             } else {
@@ -708,7 +710,7 @@ impl StormSession {
                 let caption = match cause {
                     Cause::Crash(node) => format!(
                         "{} crashed: the batch's part on it is lost, its commit fails",
-                        self.scenario.node_name(node as usize)
+                        self.scenario.node_name(NodeId::from_raw(node))
                     ),
                     _ => "the batch outlived the message timeout and failed".to_string(),
                 };
@@ -748,7 +750,7 @@ impl StormSession {
     /// Does spout executor `spout` run on `node` (as placed at the start)?
     fn spout_on(&self, spout: u32, node: u32) -> bool {
         (spout as usize) < self.scenario.plan.subtasks.len()
-            && self.scenario.node_of_subtask(spout as usize) == node as usize
+            && self.scenario.node_of_subtask(spout as usize) == NodeId::from_raw(node)
     }
 }
 

@@ -5,6 +5,7 @@
 
 use sim::kernel::TimeNs;
 use sim::scenario::tour::{self, Highlight, Placed};
+use sim::scenario::{NodeId, JOB_MANAGER};
 use sim::Scenario;
 
 use crate::scrub::RecordedRun;
@@ -69,8 +70,8 @@ pub fn selected_subtask(scenario: &Scenario, highlight: Highlight) -> Option<usi
     match highlight {
         Highlight::Subtask(s) => Some(s),
         Highlight::Operator(o) => scenario.plan.subtasks.iter().position(|s| s.operator == o),
-        Highlight::Node(0) => None,
-        Highlight::Node(n) => scenario.placement.iter().position(|&tm| tm as usize + 1 == n),
+        Highlight::Node(JOB_MANAGER) => None,
+        Highlight::Node(n) => scenario.placement.iter().position(|&tm| NodeId::task_manager(tm) == n),
     }
 }
 
@@ -123,7 +124,7 @@ mod tests {
             assert!(s.tour.len() >= 5, "{name}: {} stops", s.tour.len());
             for stop in &s.tour {
                 if let Some(h) = stop.highlight {
-                    assert!(selected_subtask(&s, h).is_some() || h == Highlight::Node(0), "{name}: {h:?}");
+                    assert!(selected_subtask(&s, h).is_some() || h == Highlight::Node(JOB_MANAGER), "{name}: {h:?}");
                 }
             }
         }
@@ -164,9 +165,9 @@ mod tests {
         let counts = s.plan.operators.iter().position(|o| o.name == "counts").unwrap();
         let first = selected_subtask(&s, Highlight::Operator(counts)).unwrap();
         assert_eq!(s.plan.subtasks[first].operator, counts);
-        let on_tm1 = selected_subtask(&s, Highlight::Node(2)).unwrap();
+        let on_tm1 = selected_subtask(&s, Highlight::Node(NodeId::task_manager(1))).unwrap();
         assert_eq!(s.placement[on_tm1], 1);
-        assert_eq!(selected_subtask(&s, Highlight::Node(0)), None);
-        assert_eq!(highlight_text(&s, Highlight::Node(2)), "tm-1");
+        assert_eq!(selected_subtask(&s, Highlight::Node(JOB_MANAGER)), None);
+        assert_eq!(highlight_text(&s, Highlight::Node(NodeId::task_manager(1))), "tm-1");
     }
 }

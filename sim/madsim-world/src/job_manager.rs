@@ -74,7 +74,7 @@ pub(crate) async fn job_manager(shared: Arc<Shared>) {
 
 impl JobManager {
     pub(crate) fn task_manager_nodes(&self) -> impl Iterator<Item = NodeId> {
-        1..=self.registered.len()
+        (0..self.registered.len() as u32).map(NodeId::task_manager)
     }
 
     /// Nodes that run at least one subtask.
@@ -83,16 +83,15 @@ impl JobManager {
     }
 
     pub(crate) fn usable(&self, node: NodeId, now: u64) -> bool {
-        let tm = node - 1;
+        let Some(tm) = node.task_manager_index().map(|i| i as usize) else { return false };
         let timeout = ms_to_ns(self.shared.scenario.failure_detection.heartbeat_timeout_ms);
         self.registered[tm].is_some() && !self.suspected[tm] && now <= self.last_heartbeat_ns[tm] + timeout
     }
 
     pub(crate) fn on_heartbeat(&mut self, node: NodeId, session: u64, now: u64, link: &mut Link) {
-        if node == JOB_MANAGER || node > self.registered.len() {
+        let Some(tm) = node.task_manager_index().map(|i| i as usize).filter(|&i| i < self.registered.len()) else {
             return;
-        }
-        let tm = node - 1;
+        };
         match self.registered[tm] {
             Some(s) if session < s => return,
             Some(s) if session > s => {
@@ -196,7 +195,7 @@ impl JobManager {
             for tm in 0..self.registered.len() {
                 if self.registered[tm].is_some() && !self.suspected[tm] && now > self.last_heartbeat_ns[tm] + timeout {
                     self.suspected[tm] = true;
-                    self.on_failure(tm + 1, now, link);
+                    self.on_failure(NodeId::task_manager(tm as u32), now, link);
                 }
             }
         }

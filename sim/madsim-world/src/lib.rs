@@ -158,8 +158,8 @@ impl MadsimFaults {
         let packet_loss_rate = rng.below(51) as f64 / 1_000.0;
         let mut partitions = Vec::new();
         if rng.below(2) == 0 {
-            let b = 1 + rng.below(tms) as usize;
-            let a = rng.below(tms + 1) as usize;
+            let b = NodeId::task_manager(rng.below(tms) as u32);
+            let a = NodeId::from_raw(rng.below(tms + 1) as u32);
             if a != b {
                 let from = rng.between(from_ms, until_ms);
                 partitions.push((a, b, from, from + rng.between(300, 3_000)));
@@ -310,14 +310,14 @@ const TAG: u64 = 0x5354_524d;
 const SUPERVISOR_POLL_NS: u64 = 10_000_000;
 
 fn node_ip(node: NodeId) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(10, 0, 0, node as u8 + 1))
+    IpAddr::V4(Ipv4Addr::new(10, 0, 0, node.get() as u8 + 1))
 }
 
 // ---- the supervisor: builds the cluster, injects faults, waits for the end ---------------------
 
 enum Action {
-    Kill(usize),
-    Restart(usize),
+    Kill(NodeId),
+    Restart(NodeId),
     Clog(NodeId, NodeId),
     Unclog(NodeId, NodeId),
 }
@@ -328,7 +328,7 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, log: Arc<SourceLog>, faul
     let partitions = scenario.partitions as usize;
     let max_run_ns = ms_to_ns(scenario.max_run_ms);
     let shared = Arc::new(Shared {
-        addrs: (0..=tms).map(|n| SocketAddr::new(node_ip(n), PORT)).collect(),
+        addrs: (0..=tms).map(|n| SocketAddr::new(node_ip(NodeId::from_index(n)), PORT)).collect(),
         scenario,
         seed,
         log,
@@ -347,28 +347,28 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, log: Arc<SourceLog>, faul
     let mut nodes: Vec<NodeHandle> = Vec::with_capacity(tms + 1);
     let s = shared.clone();
     nodes.push(handle.create_node().name("jm").ip(node_ip(JOB_MANAGER)).init(move || job_manager(s.clone())).build());
-    for tm in 0..tms {
+    for tm in 0..tms as u32 {
         let s = shared.clone();
         nodes.push(
             handle
                 .create_node()
                 .name(format!("tm-{tm}"))
-                .ip(node_ip(tm + 1))
-                .init(move || task_manager(s.clone(), tm + 1))
+                .ip(node_ip(NodeId::task_manager(tm)))
+                .init(move || task_manager(s.clone(), NodeId::task_manager(tm)))
                 .build(),
         );
     }
 
     let mut actions: Vec<(u64, Action)> = Vec::new();
     for &(tm, at_ms, back_after_ms) in &faults.kills {
-        let node = tm as usize + 1;
-        if node <= tms {
+        let node = NodeId::task_manager(tm);
+        if node.index() <= tms {
             actions.push((ms_to_ns(at_ms), Action::Kill(node)));
             actions.push((ms_to_ns(at_ms + back_after_ms), Action::Restart(node)));
         }
     }
     for &(a, b, from_ms, until_ms) in faults.network.iter().flat_map(|n| &n.partitions) {
-        if a <= tms && b <= tms && a != b {
+        if a.index() <= tms && b.index() <= tms && a != b {
             actions.push((ms_to_ns(from_ms), Action::Clog(a, b)));
             actions.push((ms_to_ns(until_ms), Action::Unclog(a, b)));
         }
@@ -390,28 +390,28 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, log: Arc<SourceLog>, faul
         }
         while next < actions.len() && actions[next].0 <= now {
             match actions[next].1 {
-                Action::Kill(node) if !down[node] => {
-                    down[node] = true;
-                    handle.kill(nodes[node].id());
+                Action::Kill(node) if !down[node.index()] => {
+                    down[node.index()] = true;
+                    handle.kill(nodes[node.index()].id());
                 }
-                Action::Restart(node) if down[node] => {
-                    down[node] = false;
-                    handle.restart(nodes[node].id());
+                Action::Restart(node) if down[node.index()] => {
+                    down[node.index()] = false;
+                    handle.restart(nodes[node.index()].id());
                 }
                 Action::Clog(a, b) => {
                     let cuts = clogged.entry((a.min(b), a.max(b))).or_insert(0);
                     *cuts += 1;
                     if *cuts == 1 {
-                        net.clog_link(nodes[a].id(), nodes[b].id());
-                        net.clog_link(nodes[b].id(), nodes[a].id());
+                        net.clog_link(nodes[a.index()].id(), nodes[b.index()].id());
+                        net.clog_link(nodes[b.index()].id(), nodes[a.index()].id());
                     }
                 }
                 Action::Unclog(a, b) => {
                     let cuts = clogged.entry((a.min(b), a.max(b))).or_insert(1);
                     *cuts -= 1;
                     if *cuts == 0 {
-                        net.unclog_link(nodes[a].id(), nodes[b].id());
-                        net.unclog_link(nodes[b].id(), nodes[a].id());
+                        net.unclog_link(nodes[a.index()].id(), nodes[b.index()].id());
+                        net.unclog_link(nodes[b.index()].id(), nodes[a.index()].id());
                     }
                 }
                 _ => {}

@@ -89,7 +89,7 @@ impl Link {
     /// Bind this node's endpoint and start its receiver task.
     pub(crate) async fn open(shared: Arc<Shared>, me: NodeId) -> (Link, Inbox, Rc<Signal>) {
         let session = shared.now_ns() + 1;
-        let ep = Endpoint::bind(shared.addrs[me]).await.expect("bind the node's endpoint");
+        let ep = Endpoint::bind(shared.addrs[me.index()]).await.expect("bind the node's endpoint");
         let inbox: Inbox = Rc::default();
         let signal = Rc::new(Signal::default());
         madsim::task::spawn_local(receive(ep.clone(), inbox.clone(), signal.clone()));
@@ -267,7 +267,7 @@ impl Link {
         for (to, dst, body) in packets {
             let packet = Packet { from: self.me, src: self.session, dst, body };
             // Errors mean the network dropped it; the stream retransmits.
-            let _ = self.ep.send_to_raw(self.shared.addrs[to], TAG, Box::new(packet)).await;
+            let _ = self.ep.send_to_raw(self.shared.addrs[to.index()], TAG, Box::new(packet)).await;
         }
     }
 }

@@ -77,8 +77,8 @@ pub fn kills_of(faults: &[Fault]) -> MadsimFaults {
     let kills = faults
         .iter()
         .filter_map(|f| match f {
-            Fault::Crash { node, at: Trigger::At(t), restart_after_ns: Some(d) } if *node >= 1 => {
-                Some(((*node - 1) as u32, t / 1_000_000, (d / 1_000_000).max(1)))
+            Fault::Crash { node, at: Trigger::At(t), restart_after_ns: Some(d) } => {
+                node.task_manager_index().map(|tm| (tm, t / 1_000_000, (d / 1_000_000).max(1)))
             }
             _ => None,
         })
@@ -173,7 +173,7 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, faults: MadsimFaults) -> 
     }
     let shared = Arc::new(Shared {
         start: virtual_now(),
-        addrs: (0..=tms).map(|n| std::net::SocketAddr::new(node_ip(n), PORT)).collect(),
+        addrs: (0..=tms).map(|n| std::net::SocketAddr::new(node_ip(NodeId::from_index(n)), PORT)).collect(),
         state: Mutex::new(state),
     });
     if let Some(net) = &faults.network {
@@ -189,8 +189,8 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, faults: MadsimFaults) -> 
             handle
                 .create_node()
                 .name(format!("worker-{tm}"))
-                .ip(node_ip(tm + 1))
-                .init(move || worker(s.clone(), tm + 1))
+                .ip(node_ip(NodeId::task_manager(tm as u32)))
+                .init(move || worker(s.clone(), NodeId::task_manager(tm as u32)))
                 .build(),
         ));
     }
@@ -224,7 +224,7 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, faults: MadsimFaults) -> 
                     handle.kill(id);
                     let mut st = shared.state();
                     st.sessions[node] += 1;
-                    st.core.crash_node(node, Some(back_ns), now);
+                    st.core.crash_node(NodeId::from_index(node), Some(back_ns), now);
                 }
                 (false, Some(id)) if down[node] => {
                     down[node] = false;
@@ -258,10 +258,14 @@ impl State {
         if me.is_some_and(|m| m != node) {
             // Nothing wakes another node's loop: the core only ever arms its own executors'
             // timers from where they run (a reassignment would; madsim runs none).
-            self.violations.push(format!("node {me:?} set a timer for node {node}: {timer:?}"));
+            self.violations.push(format!(
+                "node {:?} set a timer for node {}: {timer:?}",
+                me.map(NodeId::get),
+                node.get()
+            ));
         }
         self.timer_seq += 1;
-        if let Some(t) = self.timers.get_mut(node) {
+        if let Some(t) = self.timers.get_mut(node.index()) {
             t.insert((at, self.timer_seq), timer);
         }
     }
@@ -304,22 +308,22 @@ async fn receive(ep: Endpoint, inbox: Inbox, signal: Rc<Signal>) {
 
 /// One worker process: receive, run due timers, send, sleep.
 async fn worker(shared: Arc<Shared>, me: NodeId) {
-    let ep = Endpoint::bind(shared.addrs[me]).await.expect("bind the worker's endpoint");
+    let ep = Endpoint::bind(shared.addrs[me.index()]).await.expect("bind the worker's endpoint");
     let inbox: Inbox = Rc::default();
     let signal = Rc::new(Signal::default());
     madsim::task::spawn_local(receive(ep.clone(), inbox.clone(), signal.clone()));
     let mut batches: BTreeMap<NodeId, Vec<(u32, u32, Msg)>> = BTreeMap::new();
     let (session, first_boot) = {
         let mut st = shared.state();
-        let first_boot = !st.booted[me];
-        st.booted[me] = true;
+        let first_boot = !st.booted[me.index()];
+        st.booted[me.index()] = true;
         if !first_boot {
             // The supervisor restarted this worker: fresh executors, told by the core.
             let now = shared.now_ns();
             st.core.node_back(me, now);
             st.route(me, now, &mut batches);
         }
-        (st.sessions[me], first_boot)
+        (st.sessions[me.index()], first_boot)
     };
     // At the start every worker binds its endpoint before anyone sends (a datagram to an
     // unbound port is lost, and the streams do not retransmit).
@@ -341,7 +345,7 @@ async fn worker(shared: Arc<Shared>, me: NodeId) {
         let deadline = {
             let mut st = shared.state();
             let due = |st: &mut State, clock: &mut u64, before: u64, batches: &mut BTreeMap<_, _>| {
-                while let Some(entry) = st.timers[me].first_entry() {
+                while let Some(entry) = st.timers[me.index()].first_entry() {
                     if entry.key().0 >= before {
                         break;
                     }
@@ -369,12 +373,12 @@ async fn worker(shared: Arc<Shared>, me: NodeId) {
             st.route(me, now, &mut batches);
             due(&mut st, &mut clock, now + 1, &mut batches);
             st.core.check_finished(now);
-            st.timers[me].keys().next().map(|k| k.0)
+            st.timers[me.index()].keys().next().map(|k| k.0)
         };
         for (to, msgs) in std::mem::take(&mut batches) {
             let (alive, to_session) = {
                 let st = shared.state();
-                (st.core.node_state(to).is_some_and(|(alive, _)| alive), st.sessions[to])
+                (st.core.node_state(to).is_some_and(|(alive, _)| alive), st.sessions[to.index()])
             };
             if !alive {
                 continue; // its executors are gone, and the messages for them
@@ -383,7 +387,7 @@ async fn worker(shared: Arc<Shared>, me: NodeId) {
             let packet = Packet { from: me, from_session: session, to_session, seq: *seq, msgs };
             *seq += 1;
             shared.state().packets_sent += 1;
-            let _ = ep.send_to_raw(shared.addrs[to], TAG, Box::new(packet)).await;
+            let _ = ep.send_to_raw(shared.addrs[to.index()], TAG, Box::new(packet)).await;
         }
         idle(shared.start, &signal, deadline, &mut spins).await;
     }

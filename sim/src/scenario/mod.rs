@@ -41,10 +41,54 @@ pub use limits::*;
 pub const DEFAULT_SCENARIO: &str = include_str!("../../../scenarios/clickstream.ron");
 pub const DEFAULT_SCENARIO_FILE: &str = "scenarios/clickstream.ron";
 
-/// A task manager or the job manager.
-pub type NodeId = usize;
-/// The job manager is node 0; task manager i is node i + 1.
-pub const JOB_MANAGER: NodeId = 0;
+/// A node of the cluster: the job manager (node 0) or task manager `tm-i` (node i + 1). Per-node
+/// tables are indexed by [`NodeId::index`], the job manager first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct NodeId(u32);
+
+/// The job manager.
+pub const JOB_MANAGER: NodeId = NodeId(0);
+
+impl NodeId {
+    /// Task manager `tm-i`.
+    pub const fn task_manager(i: u32) -> NodeId {
+        NodeId(i + 1)
+    }
+
+    /// The node at `index` of a per-node table (0: the job manager).
+    pub const fn from_index(index: usize) -> NodeId {
+        NodeId(index as u32)
+    }
+
+    /// The node's place in per-node tables (0: the job manager).
+    pub const fn index(self) -> usize {
+        self.0 as usize
+    }
+
+    /// The node's number, for compact encodings (a trace event's subtask word, an export's pid).
+    pub const fn get(self) -> u32 {
+        self.0
+    }
+
+    /// The node a compact encoding stored with [`Self::get`].
+    pub const fn from_raw(raw: u32) -> NodeId {
+        NodeId(raw)
+    }
+
+    /// `Some(i)` for task manager `tm-i`; None for the job manager.
+    pub const fn task_manager_index(self) -> Option<u32> {
+        self.0.checked_sub(1)
+    }
+
+    /// `jm` or `tm-i`, as scenario files name nodes.
+    pub fn name(self) -> String {
+        match self.0 {
+            0 => "jm".to_string(),
+            n => format!("tm-{}", n - 1),
+        }
+    }
+}
 
 /// A node name that is not in the cluster.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -67,7 +111,7 @@ impl NodeNames {
         name.strip_prefix("tm-")
             .and_then(|i| i.parse::<u32>().ok())
             .filter(|i| *i < self.task_managers)
-            .map(|i| i as usize + 1)
+            .map(NodeId::task_manager)
             .ok_or_else(|| UnknownNode { name: name.to_string(), task_managers: self.task_managers })
     }
 }
@@ -192,11 +236,7 @@ impl Scenario {
     }
 
     pub fn node_name(&self, node: NodeId) -> String {
-        if node == JOB_MANAGER {
-            "jm".to_string()
-        } else {
-            format!("tm-{}", node - 1)
-        }
+        node.name()
     }
 
     pub fn node_by_name(&self, name: &str) -> Option<NodeId> {
@@ -204,11 +244,11 @@ impl Scenario {
             return Some(JOB_MANAGER);
         }
         let i: u32 = name.strip_prefix("tm-")?.parse().ok()?;
-        (i < self.task_managers).then_some(i as usize + 1)
+        (i < self.task_managers).then_some(NodeId::task_manager(i))
     }
 
     pub fn node_of_subtask(&self, subtask: usize) -> NodeId {
-        self.placement[subtask] as usize + 1
+        NodeId::task_manager(self.placement[subtask])
     }
 
     pub fn key_name(&self, key: u64) -> String {

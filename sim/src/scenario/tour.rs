@@ -10,6 +10,7 @@ use engine::ms_to_ns;
 
 use super::error::{Locator, ScenarioError};
 use super::format::{TourEvent, TourStop};
+use super::{NodeId, NodeNames};
 
 /// At most this many stops (a tour is a short script, not a log).
 pub const MAX_TOUR_STOPS: usize = 200;
@@ -19,8 +20,7 @@ pub const MAX_TOUR_STOPS: usize = 200;
 pub enum Highlight {
     Subtask(usize),
     Operator(usize),
-    /// A node id (0: the job manager, 1..: the task managers).
-    Node(usize),
+    Node(NodeId),
 }
 
 /// A resolved tour stop.
@@ -42,11 +42,7 @@ fn highlight(name: &str, plan: &PhysicalPlan, task_managers: u32) -> Option<High
     if let Some(i) = plan.operators.iter().position(|o| o.name == name) {
         return Some(Highlight::Operator(i));
     }
-    if name == "jm" {
-        return Some(Highlight::Node(0));
-    }
-    let tm: u32 = name.strip_prefix("tm-")?.parse().ok()?;
-    (tm < task_managers).then_some(Highlight::Node(tm as usize + 1))
+    NodeNames { task_managers }.resolve(name).ok().map(Highlight::Node)
 }
 
 pub fn resolve(
@@ -220,7 +216,7 @@ mod tests {
         assert_eq!((s.tour[0].at_ns, s.tour[0].highlight, s.tour[0].pause), (Some(1_000_000_000), None, true));
         assert_eq!((s.tour[1].highlight, s.tour[1].pause), (Some(Highlight::Subtask(counts1)), false));
         assert!(matches!(s.tour[2].highlight, Some(Highlight::Operator(_))));
-        assert_eq!(s.tour[3].highlight, Some(Highlight::Node(2)));
+        assert_eq!(s.tour[3].highlight, Some(Highlight::Node(NodeId::task_manager(1))));
         assert!(Scenario::default_scenario().tour.is_empty(), "no tour: an empty list");
     }
 

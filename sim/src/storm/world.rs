@@ -31,11 +31,11 @@ enum Ev {
         fault: u32,
     },
     NodeBack {
-        node: u32,
+        node: NodeId,
     },
     /// Nimbus notices a dead worker that never came back and reassigns its executors.
     Reassign {
-        node: u32,
+        node: NodeId,
         incarnation: u32,
     },
 }
@@ -156,8 +156,8 @@ impl StormWorld {
             Ev::Deliver { task, incarnation, msg } => self.core.deliver(task, incarnation, msg, now),
             Ev::Core(timer) => self.core.fire(timer, now),
             Ev::FaultStart { fault } => self.start_fault(fault as usize, now),
-            Ev::NodeBack { node } => self.core.node_back(node as usize, now),
-            Ev::Reassign { node, incarnation } => self.core.reassign(node as usize, incarnation, now),
+            Ev::NodeBack { node } => self.core.node_back(node, now),
+            Ev::Reassign { node, incarnation } => self.core.reassign(node, incarnation, now),
         }
     }
 
@@ -205,16 +205,16 @@ impl StormWorld {
         }
         if node == JOB_MANAGER {
             if let Some(d) = restart_after_ns {
-                self.queue.schedule(now + d, Ev::NodeBack { node: node as u32 });
+                self.queue.schedule(now + d, Ev::NodeBack { node });
             }
             return;
         }
         match restart_after_ns {
-            Some(d) => self.queue.schedule(now + d, Ev::NodeBack { node: node as u32 }),
+            Some(d) => self.queue.schedule(now + d, Ev::NodeBack { node }),
             None => {
                 let at = now + ms_to_ns(self.core.scenario.failure_detection.heartbeat_timeout_ms);
                 let incarnation = self.core.node_state(node).map_or(0, |(_, i)| i);
-                self.queue.schedule(at, Ev::Reassign { node: node as u32, incarnation });
+                self.queue.schedule(at, Ev::Reassign { node, incarnation });
             }
         }
     }

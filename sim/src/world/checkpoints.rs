@@ -71,7 +71,7 @@ impl World {
                 checkpoint_completed(&mut self.commits, &mut self.checkpoint_storage, id);
                 self.end_stop_the_world(id, now);
                 self.fire_crash_triggers(now, |t| *t == Trigger::AfterCheckpointComplete(id));
-                if reaction.notify && self.nodes[JOB_MANAGER].alive {
+                if reaction.notify && self.nodes[JOB_MANAGER.index()].alive {
                     for t in 0..self.tasks.len() {
                         let arrival = self.transit_arrival(JOB_MANAGER, self.tasks[t].node, now);
                         let attempt = self.tasks[t].attempt;

@@ -158,7 +158,7 @@ impl World {
     /// exceeds 1 (the threads share the node's cores fairly; a task's own cost already assumes
     /// the sharing among tasks). Cores: one per slot.
     pub(super) fn cpu_share(&self, node: NodeId, now: TimeNs) -> CpuShare {
-        let Some(uploads) = self.uploads.get(node) else {
+        let Some(uploads) = self.uploads.get(node.index()) else {
             return CpuShare::FULL;
         };
         let running = uploads.iter().filter(|&&(start, end)| start <= now && now < end).count() as u64;

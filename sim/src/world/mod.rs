@@ -82,9 +82,9 @@ pub enum Event {
     /// A time-window fault ends (only recorded).
     FaultEnd { fault: u32 },
     /// A crashed node comes back (empty: it runs tasks again after the next job restart).
-    NodeBack { node: u32 },
+    NodeBack { node: NodeId },
     /// The failure of `node` (crashed in its `incarnation`) is detected by heartbeat timeout.
-    FailureDetected { node: u32, incarnation: u32 },
+    FailureDetected { node: NodeId, incarnation: u32 },
     /// The restart strategy's delay is over: redeploy every task.
     JobRestart,
 }
@@ -577,7 +577,7 @@ impl World {
                     return;
                 }
                 self.coordinator_tick_at = None;
-                if !self.nodes[JOB_MANAGER].alive || self.job.is_restarting() {
+                if !self.nodes[JOB_MANAGER.index()].alive || self.job.is_restarting() {
                     return;
                 }
                 let event = self.job.on_tick(now);
@@ -599,7 +599,7 @@ impl World {
                 self.drain_outputs(id);
             }
             Event::Ack { subtask, attempt, checkpoint_id, accepted } => {
-                if attempt != self.tasks[subtask as usize].attempt || !self.nodes[JOB_MANAGER].alive {
+                if attempt != self.tasks[subtask as usize].attempt || !self.nodes[JOB_MANAGER.index()].alive {
                     return;
                 }
                 if self.job.coordinator().is_none() {
@@ -636,13 +636,12 @@ impl World {
                 self.recorder.record_payload(now, 0, 0, Payload::NetworkFault { fault, node_a: 0, node_b: 0 });
             }
             Event::NodeBack { node } => {
-                let node = node as usize;
-                self.nodes[node].alive = true;
-                self.recorder.record_payload(now, node as u32, 0, Payload::NodeRestarted);
+                self.nodes[node.index()].alive = true;
+                self.recorder.record_payload(now, node.get(), 0, Payload::NodeRestarted);
             }
             Event::FailureDetected { node, incarnation } => {
-                if self.nodes[node as usize].incarnation == incarnation {
-                    self.on_failure_detected(node as usize, now);
+                if self.nodes[node.index()].incarnation == incarnation {
+                    self.on_failure_detected(node, now);
                 }
             }
             Event::JobRestart => self.restart_job(now),

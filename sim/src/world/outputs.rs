@@ -46,7 +46,7 @@ impl World {
         let node = task.node;
         if !stop_the_world {
             let start = now + sync_ns;
-            let uploads = &mut self.uploads[node];
+            let uploads = &mut self.uploads[node.index()];
             uploads.retain(|&(_, end)| end > now);
             uploads.push((start, start + async_ns));
         }

@@ -87,7 +87,7 @@ impl World {
         match self.faults[index].clone() {
             Fault::Crash { node, restart_after_ns, .. } => self.crash_node(node, restart_after_ns, now),
             Fault::Partition { a, b, until_ns, .. } => {
-                let payload = Payload::NetworkFault { fault: index as u32, node_a: a as u32, node_b: b as u32 };
+                let payload = Payload::NetworkFault { fault: index as u32, node_a: a.get(), node_b: b.get() };
                 self.recorder.record_payload(now, 0, 0, payload);
                 // Heartbeats across the partition stop: if it outlasts the timeout, the job
                 // manager declares the task manager lost (or the task managers lose the job manager).
@@ -101,8 +101,8 @@ impl World {
                 if let Some(tm) = tm {
                     let detect_at = self.detection_time(now);
                     if detect_at < until_ns {
-                        let incarnation = self.nodes[tm].incarnation;
-                        self.queue.schedule(detect_at, Event::FailureDetected { node: tm as u32, incarnation });
+                        let incarnation = self.nodes[tm.index()].incarnation;
+                        self.queue.schedule(detect_at, Event::FailureDetected { node: tm, incarnation });
                     }
                 }
             }
@@ -139,12 +139,12 @@ impl World {
 
     /// Kill a node: its tasks lose all state and buffers at once.
     pub fn crash_node(&mut self, node: NodeId, restart_after_ns: Option<TimeNs>, now: TimeNs) {
-        if !self.nodes[node].alive {
+        if !self.nodes[node.index()].alive {
             return;
         }
-        self.nodes[node].alive = false;
-        self.nodes[node].incarnation += 1;
-        self.recorder.record_payload(now, node as u32, 0, Payload::NodeCrashed { back_after_ns: restart_after_ns });
+        self.nodes[node.index()].alive = false;
+        self.nodes[node.index()].incarnation += 1;
+        self.recorder.record_payload(now, node.get(), 0, Payload::NodeCrashed { back_after_ns: restart_after_ns });
         for id in 0..self.tasks.len() {
             if self.tasks[id].node != node {
                 continue;
@@ -165,11 +165,11 @@ impl World {
             self.network.reset_sender(id);
         }
         if let Some(delay) = restart_after_ns {
-            self.queue.schedule(now + delay, Event::NodeBack { node: node as u32 });
+            self.queue.schedule(now + delay, Event::NodeBack { node });
         }
-        let incarnation = self.nodes[node].incarnation;
+        let incarnation = self.nodes[node.index()].incarnation;
         let detect_at = self.detection_time(now);
-        self.queue.schedule(detect_at, Event::FailureDetected { node: node as u32, incarnation });
+        self.queue.schedule(detect_at, Event::FailureDetected { node, incarnation });
     }
 
     /// Failover: cancel the failed regions' tasks (every task under full failover), then
@@ -186,7 +186,7 @@ impl World {
             }
             Failover::Failed { tasks, attempt, aborted, cause } => (tasks, attempt, aborted, None, Some(cause)),
         };
-        self.recorder.record_payload(now, node as u32, 0, Payload::FailureDetected);
+        self.recorder.record_payload(now, node.get(), 0, Payload::FailureDetected);
         for &id in &tasks {
             let task = &mut self.tasks[id];
             task.alive = false;
@@ -210,10 +210,10 @@ impl World {
         // tasks away.
         let restarting: Vec<SubtaskId> = self.job.pending_restart().collect();
         let needed: Vec<NodeId> = restarting.iter().map(|&t| self.tasks[t].node).chain([JOB_MANAGER]).collect();
-        if let Some(&down) = needed.iter().find(|&&n| !self.nodes[n].alive) {
+        if let Some(&down) = needed.iter().find(|&&n| !self.nodes[n.index()].alive) {
             // The earliest return of that node (min: independent of the heap's internal order).
             let back = self.queue.iter_unsorted().filter_map(|(t, e)| match e {
-                Event::NodeBack { node } if *node as usize == down => Some(t),
+                Event::NodeBack { node } if *node == down => Some(t),
                 _ => None,
             });
             match back.min() {
@@ -221,13 +221,14 @@ impl World {
                 None if down == JOB_MANAGER => self.stop = Some(StopReason::JobFailed(JobFailure::JobManagerLost)),
                 None => {
                     // Redeploy on the surviving task managers, round robin (spare capacity assumed).
-                    let alive: Vec<NodeId> = (1..self.nodes.len()).filter(|&n| self.nodes[n].alive).collect();
+                    let alive: Vec<NodeId> =
+                        (1..self.nodes.len()).filter(|&n| self.nodes[n].alive).map(NodeId::from_index).collect();
                     if alive.is_empty() {
                         self.stop = Some(StopReason::JobFailed(JobFailure::NoTaskManagerLeft));
                         return;
                     }
                     let nodes = &self.nodes;
-                    for (k, task) in self.tasks.iter_mut().filter(|t| !nodes[t.node].alive).enumerate() {
+                    for (k, task) in self.tasks.iter_mut().filter(|t| !nodes[t.node.index()].alive).enumerate() {
                         task.node = alive[k % alive.len()];
                     }
                     self.queue.schedule(now, Event::JobRestart);

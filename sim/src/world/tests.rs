@@ -81,7 +81,7 @@ fn flink_default_exponential_delay_stays_in_its_jitter_bounds() {
 fn a_crashed_node_is_detected_and_the_job_restarts() {
     let (mut w, _) = world();
     w.run_until(300_000_000);
-    w.inject(Fault::Crash { node: 1, at: Trigger::At(0), restart_after_ns: Some(100_000_000) });
+    w.inject(Fault::Crash { node: NodeId::task_manager(0), at: Trigger::At(0), restart_after_ns: Some(100_000_000) });
     assert_eq!(w.run(), StopReason::JobFinished);
     let kinds: Vec<TraceKind> = w.recorder.events().iter().map(|e| e.kind).collect();
     let crash = kinds.iter().position(|k| *k == TraceKind::NodeCrashed).expect("crashed");

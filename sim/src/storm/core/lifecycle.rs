@@ -13,12 +13,12 @@ impl StormCore {
     /// false if the node was already dead. Bringing it back ([`StormCore::node_back`]) or
     /// moving its executors ([`StormCore::reassign`]) is the world's call.
     pub fn crash_node(&mut self, node: NodeId, restart_after_ns: Option<TimeNs>, now: TimeNs) -> bool {
-        if !self.nodes_alive.get(node).is_some_and(|&a| a) {
+        if !self.nodes_alive.get(node.index()).is_some_and(|&a| a) {
             return false;
         }
-        self.nodes_alive[node] = false;
-        self.node_incarnation[node] += 1;
-        self.recorder.record_payload(now, node as u32, 0, Payload::NodeCrashed { back_after_ns: restart_after_ns });
+        self.nodes_alive[node.index()] = false;
+        self.node_incarnation[node.index()] += 1;
+        self.recorder.record_payload(now, node.get(), 0, Payload::NodeCrashed { back_after_ns: restart_after_ns });
         for e in self.execs.iter_mut().filter(|e| e.node == node) {
             e.alive = false;
             e.inbox.clear();
@@ -28,11 +28,11 @@ impl StormCore {
 
     /// The supervisor restarted the worker on `node`: fresh executors for it.
     pub fn node_back(&mut self, node: NodeId, now: TimeNs) {
-        if self.nodes_alive.get(node).is_none_or(|&a| a) {
+        if self.nodes_alive.get(node.index()).is_none_or(|&a| a) {
             return;
         }
-        self.nodes_alive[node] = true;
-        self.recorder.record_payload(now, node as u32, 0, Payload::StormWorkerRestarted);
+        self.nodes_alive[node.index()] = true;
+        self.recorder.record_payload(now, node.get(), 0, Payload::StormWorkerRestarted);
         let tasks: Vec<usize> = (0..self.execs.len()).filter(|&t| self.execs[t].node == node).collect();
         for t in tasks {
             self.restart_exec(t, now);

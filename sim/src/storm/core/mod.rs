@@ -183,7 +183,7 @@ impl StormCore {
             core.execs.push(exec);
         }
         for i in 0..core.config.ackers {
-            let node = (i % core.scenario.task_managers) as usize + 1;
+            let node = NodeId::task_manager(i % core.scenario.task_managers);
             let exec = core.fresh_exec(None, node, 0, 0);
             core.execs.push(exec);
         }
@@ -376,10 +376,11 @@ impl StormCore {
     /// Nimbus reassigns the executors of `node`, dead since its `incarnation`, to the live
     /// workers (round robin) and starts them there. Nothing happens if the node came back.
     pub fn reassign(&mut self, node: NodeId, incarnation: u32, now: TimeNs) {
-        if self.nodes_alive.get(node).is_none_or(|&a| a) || self.node_incarnation[node] != incarnation {
+        if self.nodes_alive.get(node.index()).is_none_or(|&a| a) || self.node_incarnation[node.index()] != incarnation {
             return;
         }
-        let alive: Vec<NodeId> = (1..self.nodes_alive.len()).filter(|&n| self.nodes_alive[n]).collect();
+        let alive: Vec<NodeId> =
+            (1..self.nodes_alive.len()).filter(|&n| self.nodes_alive[n]).map(NodeId::from_index).collect();
         if alive.is_empty() {
             return;
         }
@@ -405,7 +406,7 @@ impl StormCore {
 
     /// Is `node` alive, and how often has it died?
     pub fn node_state(&self, node: NodeId) -> Option<(bool, u32)> {
-        Some((*self.nodes_alive.get(node)?, self.node_incarnation[node]))
+        Some((*self.nodes_alive.get(node.index())?, self.node_incarnation[node.index()]))
     }
 
     fn schedule_run(&mut self, task: usize, at: TimeNs) {
