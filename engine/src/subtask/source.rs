@@ -113,10 +113,20 @@ impl SourceState {
         self.sync_all();
     }
 
+    /// Bring partition `index`'s keys in both trees up to date. A record older than the
+    /// partition's newest leaves its watermark where it was: then no match is replayed.
+    // Inline: called at every record a source reads.
+    #[inline]
     fn sync(&mut self, index: usize) {
         let p = &self.partitions[index];
-        self.watermarks.set(index, (p.idle, p.generator.current()));
-        self.activity.set(index, (p.idle, p.last_record_ns));
+        let watermark = (p.idle, p.generator.current());
+        if self.watermarks.key(index) != watermark {
+            self.watermarks.set(index, watermark);
+        }
+        let activity = (p.idle, p.last_record_ns);
+        if self.activity.key(index) != activity {
+            self.activity.set(index, activity);
+        }
     }
     fn sync_all(&mut self) {
         self.watermarks = MinTree::new(self.partitions.iter().map(|p| (p.idle, p.generator.current())).collect());

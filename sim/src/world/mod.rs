@@ -89,6 +89,50 @@ pub enum Event {
     JobRestart,
 }
 
+impl Event {
+    /// The names of the kinds of event, in [`Event::kind`]'s order: what the benchmark's
+    /// breakdown of kernel events prints.
+    pub const KIND_NAMES: [&'static str; 14] = [
+        "Deliver",
+        "Flush",
+        "Run",
+        "Timer",
+        "CoordinatorTick",
+        "Trigger",
+        "Ack",
+        "Notify",
+        "MetricsTick",
+        "FaultStart",
+        "FaultEnd",
+        "NodeBack",
+        "FailureDetected",
+        "JobRestart",
+    ];
+
+    /// [`Event::kind`] of a `Run`.
+    pub const RUN_KIND: usize = 2;
+
+    /// This event's kind: its index into [`Event::KIND_NAMES`].
+    pub fn kind(&self) -> usize {
+        match self {
+            Event::Deliver { .. } => 0,
+            Event::Flush { .. } => 1,
+            Event::Run { .. } => Event::RUN_KIND,
+            Event::Timer { .. } => 3,
+            Event::CoordinatorTick => 4,
+            Event::Trigger { .. } => 5,
+            Event::Ack { .. } => 6,
+            Event::Notify { .. } => 7,
+            Event::MetricsTick => 8,
+            Event::FaultStart { .. } => 9,
+            Event::FaultEnd { .. } => 10,
+            Event::NodeBack { .. } => 11,
+            Event::FailureDetected { .. } => 12,
+            Event::JobRestart => 13,
+        }
+    }
+}
+
 /// Runtime bookkeeping around one engine subtask.
 #[derive(Clone, Debug)]
 pub struct Task {
@@ -223,6 +267,10 @@ pub struct World {
     pub restarted_tasks: Vec<Vec<SubtaskId>>,
     /// Kernel events processed (popped from the queue).
     pub events_processed: u64,
+    /// Kernel events processed per kind ([`Event::kind`]).
+    pub events_by_kind: [u64; Event::KIND_NAMES.len()],
+    /// Of the `Run` events processed, those of source subtasks (a source's next read).
+    pub source_run_events: u64,
     /// Task runs taken without a kernel event: the task's next run was the world's next event
     /// anyway, so the world moved its clock there instead of queueing it (see `run_again`).
     pub runs_inline: u64,
@@ -319,6 +367,8 @@ impl World {
             earlier_attempts: Vec::new(),
             restarted_tasks: Vec::new(),
             events_processed: 0,
+            events_by_kind: [0; Event::KIND_NAMES.len()],
+            source_run_events: 0,
             runs_inline: 0,
             inline_runs: true,
             inline: None,
@@ -429,6 +479,12 @@ impl World {
             return false;
         }
         self.events_processed += 1;
+        self.events_by_kind[event.kind()] += 1;
+        if let Event::Run { subtask, .. } = event {
+            if self.tasks[subtask as usize].subtask.is_source() {
+                self.source_run_events += 1;
+            }
+        }
         self.handle(now, event);
         if let Some(first) = self.violations.first() {
             self.stop = Some(StopReason::InvariantViolated(first.violation));

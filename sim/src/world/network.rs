@@ -15,7 +15,8 @@
 //! both: the same records in the same snapshot.)
 //!
 //! A channel's buffers in flight wait in its own FIFO; only its head has a `Deliver` event in the
-//! kernel's queue.
+//! kernel's queue (scheduled far, [`EventQueue::schedule_far`]: a flush round sends a buffer on
+//! every channel at once).
 
 use std::collections::VecDeque;
 
@@ -44,10 +45,10 @@ struct ChannelState {
     /// Arrival time of the last buffer sent: a later one never arrives earlier (FIFO).
     last_arrival_ns: TimeNs,
     /// Buffers on the wire, oldest first; the head's `Deliver` is in the kernel's queue.
-    in_flight: VecDeque<Packet>,
+    in_flight: InlineHeadFifo<Packet>,
     /// Bumped when the channel is reset: a queued `Deliver` of an older generation is void.
     generation: u32,
-    /// The messages of the buffers on the wire (in order, `in_flight`'s lengths split them),
+    /// The messages of the buffers on the wire (in order, the packets' lengths split them),
     /// then those of the buffer being filled: one ring per channel, its storage reused.
     messages: VecDeque<Message>,
     /// Sender side: how many of `messages`, at the back, are the buffer being filled (Flink's
@@ -57,7 +58,54 @@ struct ChannelState {
     listed: bool,
     /// Receiver side: per buffer taken into the input gate, the elements not yet processed
     /// (its credit comes back when it is read through).
-    unread: VecDeque<u32>,
+    unread: InlineHeadFifo<u32>,
+}
+
+/// A FIFO whose oldest item lives inline (in the channel's state) and the rest in a ring of
+/// their own: at high parallelism a channel mostly holds one buffer at a time, so delivering
+/// it and counting its elements read touch no second allocation (two cache misses fewer per
+/// delivery at parallelism 64, where 4 096 channels' states do not stay in cache).
+#[derive(Clone, Debug)]
+struct InlineHeadFifo<T> {
+    head: Option<T>,
+    rest: VecDeque<T>,
+}
+
+impl<T> Default for InlineHeadFifo<T> {
+    fn default() -> Self {
+        InlineHeadFifo { head: None, rest: VecDeque::new() }
+    }
+}
+
+impl<T> InlineHeadFifo<T> {
+    fn push_back(&mut self, item: T) {
+        if self.head.is_none() {
+            self.head = Some(item);
+        } else {
+            self.rest.push_back(item);
+        }
+    }
+    fn pop_front(&mut self) -> Option<T> {
+        let head = self.head.take()?;
+        self.head = self.rest.pop_front();
+        Some(head)
+    }
+    fn front(&self) -> Option<&T> {
+        self.head.as_ref()
+    }
+    fn front_mut(&mut self) -> Option<&mut T> {
+        self.head.as_mut()
+    }
+    fn is_empty(&self) -> bool {
+        self.head.is_none()
+    }
+    fn iter(&self) -> impl Iterator<Item = &T> {
+        self.head.iter().chain(&self.rest)
+    }
+    fn clear(&mut self) {
+        self.head = None;
+        self.rest.clear();
+    }
 }
 
 /// The network's own state: per channel, FIFO order, the buffers in flight and being filled, and
@@ -336,7 +384,7 @@ impl World {
             self.network.credits.add(channel, 1);
         }
         if head {
-            self.queue.schedule(arrival_ns, Event::Deliver { channel: channel as u32, generation });
+            self.queue.schedule_far(arrival_ns, Event::Deliver { channel: channel as u32, generation });
         }
     }
 
@@ -349,7 +397,7 @@ impl World {
         }
         let packet = state.in_flight.pop_front()?;
         if let Some(next) = state.in_flight.front() {
-            self.queue.schedule(next.arrival_ns, Event::Deliver { channel: channel as u32, generation });
+            self.queue.schedule_far(next.arrival_ns, Event::Deliver { channel: channel as u32, generation });
         }
         let info = self.scenario.plan.channels[channel];
         let to = info.to;
