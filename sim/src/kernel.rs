@@ -2,7 +2,6 @@
 //! and seeded randomness with a sub-seed per component.
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
@@ -28,15 +27,14 @@ impl PartialOrd for Entry {
 }
 impl Ord for Entry {
     fn cmp(&self, other: &Self) -> Ordering {
-        // BinaryHeap is a max-heap: reverse so the earliest (time, sequence) pops first.
-        (other.time_ns, other.sequence).cmp(&(self.time_ns, self.sequence))
+        (self.time_ns, self.sequence).cmp(&(other.time_ns, other.sequence))
     }
 }
 
 /// Events ordered by `(time, sequence)`: two events at the same time pop in the order they were
 /// scheduled, so the order never depends on anything but the run itself.
 ///
-/// The events wait in two places: a heap (`near`) for most events, and [`FarQueue`] for those
+/// The events wait in two places: a heap ([`QuadHeap`], `near`) for most events, and [`FarQueue`] for those
 /// scheduled with [`EventQueue::schedule_far`] — many at once and well ahead of the clock (a
 /// network buffer's arrival: at parallelism 64 one per channel, 4 096 after each flush round).
 /// Kept apart, the events that come and go near the clock (task runs) sift through a heap of
@@ -45,7 +43,7 @@ impl Ord for Entry {
 /// by `(time, sequence)`, the sequence counting across both.
 #[derive(Clone)]
 pub struct EventQueue<E> {
-    near: BinaryHeap<Entry>,
+    near: QuadHeap<Entry>,
     far: FarQueue<E>,
     /// The earliest time queued in either place (`peek_time_ns`, asked at every task run, reads
     /// it without looking into both).
@@ -59,7 +57,7 @@ pub struct EventQueue<E> {
 impl<E> Default for EventQueue<E> {
     fn default() -> Self {
         EventQueue {
-            near: BinaryHeap::new(),
+            near: QuadHeap::default(),
             far: FarQueue::default(),
             first_ns: None,
             slots: Vec::new(),
@@ -212,7 +210,7 @@ struct FarQueue<E> {
     /// Sorted runs, each descending by key (its first event last).
     runs: Vec<Vec<Timed<E>>>,
     /// Events of bursts too small for a run of their own.
-    small: BinaryHeap<Smallest<E>>,
+    small: QuadHeap<Timed<E>>,
     /// Storage of finished runs, reused for the next bursts.
     spare: Vec<Vec<Timed<E>>>,
 }
@@ -223,7 +221,7 @@ impl<E> Default for FarQueue<E> {
             pending: Vec::new(),
             pending_first: None,
             runs: Vec::new(),
-            small: BinaryHeap::new(),
+            small: QuadHeap::default(),
             spare: Vec::new(),
         }
     }
@@ -248,7 +246,7 @@ impl<E> FarQueue<E> {
     /// The smallest key queued.
     fn first_key(&self) -> Option<(TimeNs, u64)> {
         let runs = self.runs.iter().filter_map(|run| run.last().map(Timed::key));
-        let small = self.small.peek().map(|s| s.0.key());
+        let small = self.small.peek().map(Timed::key);
         runs.chain(small).chain(self.pending_first).min()
     }
 
@@ -258,8 +256,8 @@ impl<E> FarQueue<E> {
         if self.pending_first == Some(first) {
             self.sort_pending();
         }
-        if self.small.peek().is_some_and(|s| s.0.key() == first) {
-            return self.small.pop().map(|s| s.0);
+        if self.small.peek().is_some_and(|t| t.key() == first) {
+            return self.small.pop();
         }
         let index = self.runs.iter().position(|run| run.last().is_some_and(|t| t.key() == first))?;
         let timed = self.runs[index].pop();
@@ -273,7 +271,9 @@ impl<E> FarQueue<E> {
     fn sort_pending(&mut self) {
         self.pending_first = None;
         if self.pending.len() < MIN_RUN {
-            self.small.extend(self.pending.drain(..).map(Smallest));
+            for timed in self.pending.drain(..) {
+                self.small.push(timed);
+            }
             return;
         }
         let mut run = std::mem::replace(&mut self.pending, self.spare.pop().unwrap_or_default());
@@ -289,7 +289,7 @@ impl<E> FarQueue<E> {
     }
 
     fn iter(&self) -> impl Iterator<Item = &Timed<E>> {
-        self.pending.iter().chain(self.runs.iter().flatten()).chain(self.small.iter().map(|s| &s.0))
+        self.pending.iter().chain(self.runs.iter().flatten()).chain(self.small.iter())
     }
 
     fn retain(&mut self, mut keep: impl FnMut(&Timed<E>) -> bool) {
@@ -299,28 +299,102 @@ impl<E> FarQueue<E> {
             run.retain(&mut keep);
         }
         self.runs.retain(|run| !run.is_empty());
-        self.small.retain(|s| keep(&s.0));
+        self.small.retain(keep);
     }
 }
 
-/// A far event ordered so that the heap's top is the smallest key.
-#[derive(Clone)]
-struct Smallest<E>(Timed<E>);
-
-impl<E> PartialEq for Smallest<E> {
+/// Far events compare by their key alone (unique: the sequence is).
+impl<E> PartialEq for Timed<E> {
     fn eq(&self, other: &Self) -> bool {
-        self.0.key() == other.0.key()
+        self.key() == other.key()
     }
 }
-impl<E> Eq for Smallest<E> {}
-impl<E> PartialOrd for Smallest<E> {
+impl<E> Eq for Timed<E> {}
+impl<E> PartialOrd for Timed<E> {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
-impl<E> Ord for Smallest<E> {
+impl<E> Ord for Timed<E> {
     fn cmp(&self, other: &Self) -> Ordering {
-        other.0.key().cmp(&self.0.key())
+        self.key().cmp(&other.key())
+    }
+}
+
+/// A min-heap with four children per node: half the levels of a binary heap, and a node's
+/// children side by side in memory (the near heap holds a few hundred keys at parallelism 64,
+/// and every task run that is not taken inline pushes and pops one).
+#[derive(Clone, Debug)]
+struct QuadHeap<T> {
+    items: Vec<T>,
+}
+
+impl<T> Default for QuadHeap<T> {
+    fn default() -> Self {
+        QuadHeap { items: Vec::new() }
+    }
+}
+
+impl<T: Ord> QuadHeap<T> {
+    fn peek(&self) -> Option<&T> {
+        self.items.first()
+    }
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+    fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+    fn iter(&self) -> std::slice::Iter<'_, T> {
+        self.items.iter()
+    }
+    fn push(&mut self, item: T) {
+        self.items.push(item);
+        let mut i = self.items.len() - 1;
+        while i > 0 {
+            let parent = (i - 1) / 4;
+            if self.items[parent] <= self.items[i] {
+                break;
+            }
+            self.items.swap(parent, i);
+            i = parent;
+        }
+    }
+    fn pop(&mut self) -> Option<T> {
+        let last = self.items.pop()?;
+        if self.items.is_empty() {
+            return Some(last);
+        }
+        let top = std::mem::replace(&mut self.items[0], last);
+        self.sift_down(0);
+        Some(top)
+    }
+    fn sift_down(&mut self, mut i: usize) {
+        let n = self.items.len();
+        loop {
+            let first = 4 * i + 1;
+            if first >= n {
+                return;
+            }
+            let mut least = first;
+            for child in first + 1..(first + 4).min(n) {
+                if self.items[child] < self.items[least] {
+                    least = child;
+                }
+            }
+            if self.items[i] <= self.items[least] {
+                return;
+            }
+            self.items.swap(i, least);
+            i = least;
+        }
+    }
+    fn retain(&mut self, keep: impl FnMut(&T) -> bool) {
+        self.items.retain(keep);
+        // Restore the heap order bottom-up from the last node with children.
+        for i in (0..self.items.len() / 4 + 1).rev() {
+            self.sift_down(i);
+        }
     }
 }
 

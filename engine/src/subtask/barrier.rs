@@ -192,11 +192,12 @@ impl Subtask {
         at: Option<(usize, usize)>,
         started_ns: ProcTimeNs,
     ) {
-        let inputs = self.gate.queues.len();
+        let inputs = self.gate.input_count();
         let mut channel_state = vec![Vec::new(); inputs];
         let mut recording = vec![false; inputs];
         let seen = self.aligner.pending().map(|p| p.seen.clone()).unwrap_or_else(|| vec![true; inputs]);
-        for (j, queue) in self.gate.queues.iter().enumerate() {
+        for j in 0..inputs {
+            let queue = self.gate.queue(j);
             let waiting = self.gate.priority.iter().find(|p| p.input == j && p.checkpoint_id == checkpoint_id);
             let cut = match at {
                 Some((input, overtaken)) if input == j => Some(overtaken),
@@ -204,9 +205,9 @@ impl Subtask {
                 _ => waiting.map(|p| p.overtaken),
             };
             match cut {
-                Some(n) => channel_state[j] = queue.iter().take(n).map(|(_, m)| m.clone()).collect(),
+                Some(n) => channel_state[j] = queue.take(n).cloned().collect(),
                 None => {
-                    channel_state[j] = queue.iter().map(|(_, m)| m.clone()).collect();
+                    channel_state[j] = queue.cloned().collect();
                     recording[j] = true;
                 }
             }

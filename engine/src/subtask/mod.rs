@@ -38,8 +38,9 @@ pub enum Output {
     Send { channel: ChannelId, message: Message },
     /// The subtask took its snapshot for `checkpoint_id`: persist it and ack the coordinator.
     Snapshot(Box<SnapshotReport>),
-    /// Ask the external sink store to do something.
-    Sink(SinkEffect),
+    /// Ask the external sink store to do something. Boxed: an effect is 112 bytes, and every
+    /// record sent passes through the outbox as an `Output`, which is 72 bytes without it.
+    Sink(Box<SinkEffect>),
     /// Worth recording, changes nothing.
     Note(Note),
 }
@@ -232,8 +233,9 @@ impl Subtask {
     pub fn is_input_blocked(&self, input: usize) -> bool {
         self.aligner.is_blocked(input)
     }
-    /// Is there an input message that may be processed now?
-    pub fn has_runnable_input(&self) -> bool {
+    /// Is there an input message that may be processed now? (Mutable: the gate parks the
+    /// blocked messages it looks past.)
+    pub fn has_runnable_input(&mut self) -> bool {
         !self.gate.priority.is_empty()
             || (self.gate.queued() > 0 && self.gate.next_input(|i| self.aligner.is_blocked(i)).is_some())
     }
@@ -251,7 +253,7 @@ impl Subtask {
                     return;
                 }
                 // Overtake everything queued on this input.
-                let overtaken = self.gate.queues[input].len();
+                let overtaken = self.gate.queued_on(input);
                 self.gate.priority.push_back(PriorityBarrier {
                     input,
                     checkpoint_id: b.checkpoint_id,

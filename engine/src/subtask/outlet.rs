@@ -52,7 +52,7 @@ impl Outlet {
     /// Let a sink protocol step write its effects, and queue them in order.
     pub(super) fn sink_effects(&mut self, step: impl FnOnce(&mut Vec<SinkEffect>)) {
         step(&mut self.scratch_effects);
-        self.outbox.extend(self.scratch_effects.drain(..).map(Output::Sink));
+        self.outbox.extend(self.scratch_effects.drain(..).map(|effect| Output::Sink(Box::new(effect))));
     }
 
     /// An empty buffer for an operator's results; hand it back through [`Outlet::emit_all`].

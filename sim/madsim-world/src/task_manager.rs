@@ -373,7 +373,7 @@ impl TaskManager {
                 Output::Sink(effect) => {
                     let mut ext = shared.ext();
                     let ext = &mut *ext;
-                    for message in apply_sink_effect(scenario, &mut ext.store, &mut ext.commits, id, effect, now) {
+                    for message in apply_sink_effect(scenario, &mut ext.store, &mut ext.commits, id, *effect, now) {
                         ext.violations.push(format!("subtask {id}: {message}"));
                     }
                 }

@@ -34,77 +34,142 @@ struct Packet {
     arrival_ns: TimeNs,
     /// The sender's job attempt when it sent it.
     attempt: u32,
-    /// Messages it carries.
-    len: u32,
+    /// Messages it carries (at least one, at most [`BUFFER_ELEMENTS`]).
+    len: u16,
     /// A data buffer (takes a credit), not an event.
     data: bool,
 }
 
+// A buffer's length and its unread count fit a `u16`.
+const _: () = assert!(BUFFER_ELEMENTS <= u16::MAX as usize);
+
+/// What every send and delivery on a channel touches, in one cache line: at parallelism 64 the
+/// 4 096 channels' states do not stay in cache, and each cache line of one is a miss. The
+/// oldest buffer on the wire and the oldest count of unread elements live here; the rest of
+/// those FIFOs (rare: a channel mostly holds one buffer at a time) in [`ChannelOverflow`].
 #[derive(Clone, Debug, Default)]
+#[repr(align(64))]
 struct ChannelState {
-    /// Arrival time of the last buffer sent: a later one never arrives earlier (FIFO).
-    last_arrival_ns: TimeNs,
-    /// Buffers on the wire, oldest first; the head's `Deliver` is in the kernel's queue.
-    in_flight: InlineHeadFifo<Packet>,
-    /// Bumped when the channel is reset: a queued `Deliver` of an older generation is void.
-    generation: u32,
     /// The messages of the buffers on the wire (in order, the packets' lengths split them),
     /// then those of the buffer being filled: one ring per channel, its storage reused.
     messages: VecDeque<Message>,
+    /// Arrival time of the last buffer sent: a later one never arrives earlier (FIFO).
+    last_arrival_ns: TimeNs,
+    /// The oldest buffer on the wire (its `Deliver` is in the kernel's queue): arrival, the
+    /// sender's attempt, and its length (0: nothing on the wire).
+    head_arrival_ns: TimeNs,
+    head_attempt: u32,
+    /// Bumped when the channel is reset: a queued `Deliver` of an older generation is void.
+    generation: u32,
+    head_len: u16,
     /// Sender side: how many of `messages`, at the back, are the buffer being filled (Flink's
     /// `BufferBuilder`).
-    filling: usize,
-    /// On its sender's list of channels with a buffer to flush.
-    listed: bool,
-    /// Receiver side: per buffer taken into the input gate, the elements not yet processed
-    /// (its credit comes back when it is read through).
-    unread: InlineHeadFifo<u32>,
+    filling: u16,
+    /// Receiver side: the elements not yet processed of the oldest buffer taken into the input
+    /// gate (0: none; its credit comes back when it is read through).
+    unread_head: u16,
+    /// [`HEAD_DATA`], [`LISTED`], [`MORE_IN_FLIGHT`], [`MORE_UNREAD`].
+    flags: u8,
 }
 
-/// A FIFO whose oldest item lives inline (in the channel's state) and the rest in a ring of
-/// their own: at high parallelism a channel mostly holds one buffer at a time, so delivering
-/// it and counting its elements read touch no second allocation (two cache misses fewer per
-/// delivery at parallelism 64, where 4 096 channels' states do not stay in cache).
-#[derive(Clone, Debug)]
-struct InlineHeadFifo<T> {
-    head: Option<T>,
-    rest: VecDeque<T>,
+/// The head buffer is a data buffer (not an event).
+const HEAD_DATA: u8 = 1;
+/// On its sender's list of channels with a buffer to flush.
+const LISTED: u8 = 2;
+/// More buffers on the wire behind the head ([`ChannelOverflow::in_flight`]).
+const MORE_IN_FLIGHT: u8 = 4;
+/// More buffers' unread counts behind the head ([`ChannelOverflow::unread`]).
+const MORE_UNREAD: u8 = 8;
+
+/// The rest of a channel's FIFOs: buffers on the wire behind the head, and unread counts of the
+/// buffers behind the oldest one taken into the gate.
+#[derive(Clone, Debug, Default)]
+struct ChannelOverflow {
+    in_flight: VecDeque<Packet>,
+    unread: VecDeque<u16>,
 }
 
-impl<T> Default for InlineHeadFifo<T> {
-    fn default() -> Self {
-        InlineHeadFifo { head: None, rest: VecDeque::new() }
+impl ChannelState {
+    fn flag(&self, flag: u8) -> bool {
+        self.flags & flag != 0
     }
-}
-
-impl<T> InlineHeadFifo<T> {
-    fn push_back(&mut self, item: T) {
-        if self.head.is_none() {
-            self.head = Some(item);
+    fn set_flag(&mut self, flag: u8, on: bool) {
+        if on {
+            self.flags |= flag;
         } else {
-            self.rest.push_back(item);
+            self.flags &= !flag;
         }
     }
-    fn pop_front(&mut self) -> Option<T> {
-        let head = self.head.take()?;
-        self.head = self.rest.pop_front();
+
+    /// The oldest buffer on the wire.
+    fn head(&self) -> Option<Packet> {
+        (self.head_len > 0).then(|| Packet {
+            arrival_ns: self.head_arrival_ns,
+            attempt: self.head_attempt,
+            len: self.head_len,
+            data: self.flag(HEAD_DATA),
+        })
+    }
+    fn set_head(&mut self, packet: Option<Packet>) {
+        let packet = packet.unwrap_or(Packet { arrival_ns: 0, attempt: 0, len: 0, data: false });
+        self.head_arrival_ns = packet.arrival_ns;
+        self.head_attempt = packet.attempt;
+        self.head_len = packet.len;
+        self.set_flag(HEAD_DATA, packet.data);
+    }
+    /// A buffer goes on the wire behind the others.
+    fn push_packet(&mut self, overflow: &mut ChannelOverflow, packet: Packet) {
+        if self.head_len == 0 {
+            self.set_head(Some(packet));
+        } else {
+            overflow.in_flight.push_back(packet);
+            self.set_flag(MORE_IN_FLIGHT, true);
+        }
+    }
+    /// The oldest buffer leaves the wire; the next one becomes the head.
+    fn pop_packet(&mut self, overflow: &mut ChannelOverflow) -> Option<Packet> {
+        let head = self.head()?;
+        let mut next = None;
+        if self.flag(MORE_IN_FLIGHT) {
+            next = overflow.in_flight.pop_front();
+            self.set_flag(MORE_IN_FLIGHT, !overflow.in_flight.is_empty());
+        }
+        self.set_head(next);
         Some(head)
     }
-    fn front(&self) -> Option<&T> {
-        self.head.as_ref()
+    /// Every buffer on the wire, oldest first.
+    fn packets<'a>(&self, overflow: &'a ChannelOverflow) -> impl Iterator<Item = Packet> + 'a {
+        self.head().into_iter().chain(overflow.in_flight.iter().copied())
     }
-    fn front_mut(&mut self) -> Option<&mut T> {
-        self.head.as_mut()
+    /// A buffer of `len` elements was taken into the receiver's gate.
+    fn push_unread(&mut self, overflow: &mut ChannelOverflow, len: u16) {
+        if self.unread_head == 0 {
+            self.unread_head = len;
+        } else {
+            overflow.unread.push_back(len);
+            self.set_flag(MORE_UNREAD, true);
+        }
     }
-    fn is_empty(&self) -> bool {
-        self.head.is_none()
+    /// One element of the oldest unread buffer was processed: true when that read it through
+    /// (the next buffer's count becomes the head).
+    fn read_one(&mut self, overflow: &mut ChannelOverflow) -> bool {
+        if self.unread_head == 0 {
+            return false;
+        }
+        self.unread_head -= 1;
+        if self.unread_head > 0 {
+            return false;
+        }
+        if self.flag(MORE_UNREAD) {
+            self.unread_head = overflow.unread.pop_front().unwrap_or(0);
+            self.set_flag(MORE_UNREAD, !overflow.unread.is_empty());
+        }
+        true
     }
-    fn iter(&self) -> impl Iterator<Item = &T> {
-        self.head.iter().chain(&self.rest)
-    }
-    fn clear(&mut self) {
-        self.head = None;
-        self.rest.clear();
+    fn clear_unread(&mut self, overflow: &mut ChannelOverflow) {
+        self.unread_head = 0;
+        overflow.unread.clear();
+        self.set_flag(MORE_UNREAD, false);
     }
 }
 
@@ -115,6 +180,8 @@ impl<T> InlineHeadFifo<T> {
 #[derive(Clone, Debug)]
 pub struct Network {
     channels: Vec<ChannelState>,
+    /// Per channel, the rest of its FIFOs (apart: seldom touched).
+    overflow: Vec<ChannelOverflow>,
     credits: Credits,
     rng: SimRng,
     /// Per sender, the channels whose buffer may hold elements (the flusher's round).
@@ -134,6 +201,7 @@ impl Network {
     pub fn new(plan: &engine::PhysicalPlan, capacity: Option<u32>, timeout_ns: TimeNs, seed: u64) -> Network {
         Network {
             channels: vec![ChannelState::default(); plan.channels.len()],
+            overflow: vec![ChannelOverflow::default(); plan.channels.len()],
             credits: Credits::new(plan, capacity),
             rng: SimRng::for_stream(seed, Stream::Network),
             to_flush: vec![Vec::new(); plan.subtasks.len()],
@@ -164,10 +232,9 @@ impl Network {
     /// Buffers (data and events) on the wire of every channel, with their arrival time, the
     /// sender's attempt and their messages: what the workbench draws in flight.
     pub fn in_flight(&self) -> impl Iterator<Item = (usize, TimeNs, u32, &Message)> + '_ {
-        self.channels.iter().enumerate().flat_map(|(c, state)| {
+        self.channels.iter().zip(&self.overflow).enumerate().flat_map(|(c, (state, overflow))| {
             state
-                .in_flight
-                .iter()
+                .packets(overflow)
                 .scan(0usize, |start, p| {
                     let range = *start..*start + p.len as usize;
                     *start = range.end;
@@ -179,19 +246,19 @@ impl Network {
 
     /// Elements waiting in `channel`'s buffer being filled at its sender.
     pub fn buffered(&self, channel: usize) -> usize {
-        self.channels[channel].filling
+        usize::from(self.channels[channel].filling)
     }
 
     /// The receiver's buffers are gone (its process died): their credit goes back to the sender.
     pub fn drop_buffers(&mut self, channel: usize) {
-        self.channels[channel].unread.clear();
+        self.channels[channel].clear_unread(&mut self.overflow[channel]);
         self.credits.clear(channel);
     }
 
     /// The sender's process died: the buffer it was filling is gone.
     pub fn drop_filling(&mut self, channel: usize) {
         let state = &mut self.channels[channel];
-        let kept = state.messages.len() - state.filling;
+        let kept = state.messages.len() - usize::from(state.filling);
         state.messages.truncate(kept);
         state.filling = 0;
     }
@@ -200,7 +267,7 @@ impl Network {
     pub fn reset_sender(&mut self, sender: SubtaskId) {
         self.flush_at[sender] = None;
         for &c in &self.to_flush[sender] {
-            self.channels[c as usize].listed = false;
+            self.channels[c as usize].set_flag(LISTED, false);
         }
         self.to_flush[sender].clear();
     }
@@ -210,10 +277,13 @@ impl Network {
     pub fn reset(&mut self, channel: usize) {
         let state = &mut self.channels[channel];
         let generation = state.generation.wrapping_add(1);
-        let listed = state.listed;
+        let listed = state.flags & LISTED;
         let mut messages = std::mem::take(&mut state.messages);
         messages.clear();
-        *state = ChannelState { generation, listed, messages, ..ChannelState::default() };
+        *state = ChannelState { generation, flags: listed, messages, ..ChannelState::default() };
+        let overflow = &mut self.overflow[channel];
+        overflow.in_flight.clear();
+        overflow.unread.clear();
         self.credits.clear(channel);
     }
 
@@ -223,7 +293,7 @@ impl Network {
         let mut left = elements as usize;
         while left > 0 {
             let n = left.min(BUFFER_ELEMENTS);
-            self.channels[channel].unread.push_back(n as u32);
+            self.channels[channel].push_unread(&mut self.overflow[channel], n as u16);
             self.credits.add(channel, 1);
             left -= n;
         }
@@ -235,15 +305,9 @@ impl Network {
         if !matches!(kind, MessageKind::Record | MessageKind::Watermark | MessageKind::Idle) {
             return false; // events take no buffer of the receiver's credit
         }
-        let state = &mut self.channels[channel];
-        let Some(left) = state.unread.front_mut() else {
-            return false;
-        };
-        *left = left.saturating_sub(1);
-        if *left > 0 {
+        if !self.channels[channel].read_one(&mut self.overflow[channel]) {
             return false;
         }
-        state.unread.pop_front();
         self.credits.release_one(channel);
         true
     }
@@ -311,12 +375,12 @@ impl World {
         let state = &mut network.channels[channel];
         state.messages.push_back(message);
         state.filling += 1;
-        if network.timeout_ns == 0 || state.filling >= BUFFER_ELEMENTS {
+        if network.timeout_ns == 0 || usize::from(state.filling) >= BUFFER_ELEMENTS {
             self.flush_channel(from, channel, now);
             return;
         }
-        if !state.listed {
-            state.listed = true;
+        if !state.flag(LISTED) {
+            state.set_flag(LISTED, true);
             network.to_flush[from].push(channel as u32);
         }
         if network.flush_at[from].is_none() {
@@ -338,7 +402,7 @@ impl World {
         // Keep the list's storage: take it out for the round, put it back empty.
         let mut round = std::mem::take(&mut self.network.to_flush[from]);
         for &c in &round {
-            self.network.channels[c as usize].listed = false;
+            self.network.channels[c as usize].set_flag(LISTED, false);
             self.flush_channel(from, c as usize, now);
         }
         round.clear();
@@ -349,7 +413,7 @@ impl World {
 
     /// Send `channel`'s buffer being filled, if it holds anything.
     fn flush_channel(&mut self, from: SubtaskId, channel: usize, now: TimeNs) {
-        let len = std::mem::take(&mut self.network.channels[channel].filling);
+        let len = usize::from(std::mem::take(&mut self.network.channels[channel].filling));
         if len == 0 {
             return;
         }
@@ -377,8 +441,9 @@ impl World {
             self.recorder.record_payload(now, from as u32, channel as u32, payload);
         }
         let state = &mut self.network.channels[channel];
-        let head = state.in_flight.is_empty();
-        state.in_flight.push_back(Packet { arrival_ns, attempt, len: len as u32, data });
+        let head = state.head_len == 0;
+        let packet = Packet { arrival_ns, attempt, len: len as u16, data };
+        state.push_packet(&mut self.network.overflow[channel], packet);
         let generation = state.generation;
         if data {
             self.network.credits.add(channel, 1);
@@ -395,8 +460,8 @@ impl World {
         if state.generation != generation {
             return None; // the channel was reset since: this buffer is gone
         }
-        let packet = state.in_flight.pop_front()?;
-        if let Some(next) = state.in_flight.front() {
+        let packet = state.pop_packet(&mut self.network.overflow[channel])?;
+        if let Some(next) = state.head() {
             self.queue.schedule_far(next.arrival_ns, Event::Deliver { channel: channel as u32, generation });
         }
         let info = self.scenario.plan.channels[channel];
@@ -416,7 +481,7 @@ impl World {
             return None;
         }
         if packet.data {
-            self.network.channels[channel].unread.push_back(packet.len);
+            self.network.channels[channel].push_unread(&mut self.network.overflow[channel], packet.len);
         }
         let mut barrier = false;
         for _ in 0..packet.len {
@@ -437,5 +502,47 @@ impl World {
             self.arm_timer(to);
         }
         Some(to)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A channel's hot state is one cache line (what the layout is for).
+    #[test]
+    fn channel_state_is_one_cache_line() {
+        assert_eq!(std::mem::size_of::<ChannelState>(), 64);
+        assert_eq!(std::mem::align_of::<ChannelState>(), 64);
+    }
+
+    /// The inline heads and the overflow queues behave as one FIFO each.
+    #[test]
+    fn packets_and_unread_counts_stay_in_order() {
+        let mut state = ChannelState::default();
+        let mut overflow = ChannelOverflow::default();
+        let packet = |n: u16| Packet { arrival_ns: u64::from(n) * 10, attempt: 1, len: n, data: n % 2 == 0 };
+        for n in 1..=5 {
+            state.push_packet(&mut overflow, packet(n));
+            state.push_unread(&mut overflow, n);
+        }
+        assert_eq!(state.packets(&overflow).map(|p| p.len).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
+        for n in 1..=3 {
+            let p = state.pop_packet(&mut overflow).expect("queued");
+            assert_eq!((p.len, p.arrival_ns, p.data), (n, u64::from(n) * 10, n % 2 == 0));
+        }
+        state.push_packet(&mut overflow, packet(6));
+        let rest: Vec<u16> = std::iter::from_fn(|| state.pop_packet(&mut overflow)).map(|p| p.len).collect();
+        assert_eq!(rest, vec![4, 5, 6]);
+        assert!(state.head().is_none() && !state.flag(MORE_IN_FLIGHT));
+        // Unread counts 1..=5: a buffer is read through after its count of elements.
+        let mut read_through = Vec::new();
+        for element in 0..15 {
+            if state.read_one(&mut overflow) {
+                read_through.push(element);
+            }
+        }
+        assert_eq!(read_through, vec![0, 2, 5, 9, 14]);
+        assert!(!state.read_one(&mut overflow));
     }
 }

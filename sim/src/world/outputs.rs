@@ -16,7 +16,7 @@ impl World {
             match output {
                 Output::Send { channel, message } => self.send(id, channel, message, now),
                 Output::Snapshot(report) => self.on_snapshot(id, *report, now),
-                Output::Sink(effect) => self.on_sink_effect(id, effect, now),
+                Output::Sink(effect) => self.on_sink_effect(id, *effect, now),
                 Output::Note(note) => self.on_note(id, note, now),
             }
         }
