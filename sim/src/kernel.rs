@@ -213,6 +213,8 @@ struct FarQueue<E> {
     small: QuadHeap<Timed<E>>,
     /// Storage of finished runs, reused for the next bursts.
     spare: Vec<Vec<Timed<E>>>,
+    /// The smallest key queued (asked at every pop of either place: kept, not searched).
+    first: Option<(TimeNs, u64)>,
 }
 
 impl<E> Default for FarQueue<E> {
@@ -223,6 +225,7 @@ impl<E> Default for FarQueue<E> {
             runs: Vec::new(),
             small: QuadHeap::default(),
             spare: Vec::new(),
+            first: None,
         }
     }
 }
@@ -236,6 +239,7 @@ impl<E> FarQueue<E> {
     fn push(&mut self, timed: Timed<E>) {
         let key = timed.key();
         self.pending_first = Some(self.pending_first.map_or(key, |first| first.min(key)));
+        self.first = Some(self.first.map_or(key, |first| first.min(key)));
         self.pending.push(timed);
     }
 
@@ -245,6 +249,12 @@ impl<E> FarQueue<E> {
 
     /// The smallest key queued.
     fn first_key(&self) -> Option<(TimeNs, u64)> {
+        self.first
+    }
+
+    /// The smallest key queued, searched: the smallest of the runs' ends, the heap's top and
+    /// the pending burst's first.
+    fn find_first_key(&self) -> Option<(TimeNs, u64)> {
         let runs = self.runs.iter().filter_map(|run| run.last().map(Timed::key));
         let small = self.small.peek().map(Timed::key);
         runs.chain(small).chain(self.pending_first).min()
@@ -252,7 +262,13 @@ impl<E> FarQueue<E> {
 
     /// Take out the event with the smallest key.
     fn pop(&mut self) -> Option<Timed<E>> {
-        let first = self.first_key()?;
+        let timed = self.take_first();
+        self.first = self.find_first_key();
+        timed
+    }
+
+    fn take_first(&mut self) -> Option<Timed<E>> {
+        let first = self.first?;
         if self.pending_first == Some(first) {
             self.sort_pending();
         }
@@ -300,6 +316,7 @@ impl<E> FarQueue<E> {
         }
         self.runs.retain(|run| !run.is_empty());
         self.small.retain(keep);
+        self.first = self.find_first_key();
     }
 }
 
