@@ -132,8 +132,15 @@ fn storm_frame_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32, actions:
     ui.columns(2, |cols| {
         let ui = &mut cols[0];
         ui.strong("Counters");
-        egui::Grid::new("storm_counts").striped(true).show(ui, |ui| {
-            for (label, n) in [
+        let rows: Vec<(&str, u64)> = match frame.trident {
+            Some(t) => vec![
+                ("Trident batches begun", t.batches_begun),
+                ("replayed batches", t.batches_replayed),
+                ("batches timed out", t.batches_timed_out),
+                ("batches committed", t.commits),
+                ("state updates skipped (txid already applied)", t.updates_skipped),
+            ],
+            None => vec![
                 ("spout tuples emitted", frame.emitted),
                 ("replayed", frame.replayed),
                 ("timed out", frame.timed_out),
@@ -141,15 +148,21 @@ fn storm_frame_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32, actions:
                 ("trees completed", frame.trees_completed),
                 ("trees failed", frame.trees_failed),
                 ("acker messages", frame.acker_messages),
-            ] {
+            ],
+        };
+        egui::Grid::new("storm_counts").striped(true).show(ui, |ui| {
+            for (label, n) in rows {
                 ui.label(label);
                 ui.label(n.to_string());
                 ui.end_row();
             }
         });
-        ui.strong("Pending tuples per spout");
-        for (spout, n) in &frame.pending {
-            ui.label(format!("{spout} pending: {n}"));
+        // Trident tracks batches, not tuples: no spout tuple is ever pending under it.
+        if frame.trident.is_none() {
+            ui.strong("Pending tuples per spout");
+            for (spout, n) in &frame.pending {
+                ui.label(format!("{spout} pending: {n}"));
+            }
         }
         let ui = &mut cols[1];
         ui.strong("Tuple tree");

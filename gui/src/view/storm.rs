@@ -7,7 +7,7 @@
 //! Everything is read off the trace the Storm core recorded (`sim::storm::core`): the view
 //! never re-implements the protocol. Plain data, tested without egui.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use engine::SourceRef;
@@ -150,7 +150,25 @@ pub struct StormFrame {
     pub trees_failed: u64,
     pub fails: u64,
     pub acker_messages: u64,
+    /// Trident's batch counters (None: acking on or off, where the spout emits single tuples).
+    pub trident: Option<TridentCounts>,
     pub tree: Option<TupleTree>,
+}
+
+/// What Trident did up to the cursor: it emits batches, not single tuples, so the tuple counters
+/// stay at zero under it and these tell the story instead.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TridentCounts {
+    /// Batches the coordinator began, replays included.
+    pub batches_begun: u64,
+    /// Of those, replays of a txid that had begun before.
+    pub batches_replayed: u64,
+    pub batches_timed_out: u64,
+    /// Distinct txids some state task committed (each state task records its own commit).
+    pub commits: u64,
+    /// State updates a commit skipped because the key had already applied that txid (the
+    /// transactional state's exactly-once rule at work).
+    pub updates_skipped: u64,
 }
 
 fn executor_name(scenario: &Scenario, task: u32) -> String {
@@ -360,8 +378,19 @@ impl StormSession {
             (0, 0, 0, 0, 0, 0, 0);
         let mut spout_of_root: BTreeMap<u64, u32> = BTreeMap::new();
         let mut pending: BTreeMap<u32, i64> = BTreeMap::new();
+        let mut trident = TridentCounts::default();
+        let mut committed_txids = BTreeSet::new();
         for e in events {
             match e.payload() {
+                Payload::TridentBatch { replay, .. } => {
+                    trident.batches_begun += 1;
+                    trident.batches_replayed += replay as u64;
+                }
+                Payload::TridentCommit { txid, skipped } => {
+                    committed_txids.insert(txid);
+                    trident.updates_skipped += skipped;
+                }
+                Payload::StormTimeout(TimedOut::Batch { .. }) => trident.batches_timed_out += 1,
                 Payload::StormEmit { replay, .. } => {
                     emitted += 1;
                     replayed += replay as u64;
@@ -447,6 +476,9 @@ impl StormSession {
             trees_failed: failed,
             fails,
             acker_messages,
+            trident: self
+                .trident_batch_ns()
+                .map(|_| TridentCounts { commits: committed_txids.len() as u64, ..trident }),
             tree,
         }
     }
@@ -902,6 +934,31 @@ mod tests {
         let unexpected = s.ledger.rows.iter().position(|l| l.status == Status::Unexpected).expect("an unexpected row");
         let p = s.provenance_of(unexpected).expect("a chain");
         assert!(titles(&p).contains(&"Crash") && p.why.contains("restarted with empty state"), "{p:?}");
+    }
+
+    #[test]
+    fn trident_counts_batches_where_acking_counts_tuples() {
+        let mut s = session("storm-trident.ron");
+        s.set_cursor(TimeNs::MAX);
+        let f = s.frame();
+        let t = f.trident.expect("a Trident run has batch counters");
+        assert_eq!(f.emitted, 0, "Trident emits batches, not single tuples");
+        assert!(t.batches_begun > t.batches_replayed && t.batches_replayed > 0, "{t:?}");
+        assert!(t.commits > 0 && t.commits <= t.batches_begun, "{t:?}");
+        let txids: BTreeSet<u64> = s
+            .events
+            .iter()
+            .filter_map(|e| match e.payload() {
+                Payload::TridentCommit { txid, .. } => Some(txid),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(t.commits, txids.len() as u64, "each state task records its own commit of a txid");
+
+        let mut s = session("storm-word-count.ron");
+        s.set_cursor(TimeNs::MAX);
+        let f = s.frame();
+        assert!(f.trident.is_none() && f.emitted > 0, "{f:?}");
     }
 
     #[test]
