@@ -19,7 +19,7 @@ use sim::scenario::{Guarantee, NodeId};
 use sim::storm::StormRun;
 use sim::Scenario;
 
-use crate::app::ScenarioSource;
+use crate::app::{FaultRequest, ScenarioSource};
 use crate::view::ledger::{record_steps, record_text, Ledger, LedgerFilter, Provenance, RowRecords, Status, Step};
 use crate::view::time_text;
 
@@ -34,23 +34,45 @@ pub struct SpoutTuple {
     pub replay: bool,
 }
 
-/// Where a Storm run comes from: the scenario as loaded, its file, and the guarantee chosen in
-/// the workbench (None: as written).
+/// Where a Storm run comes from: the scenario as loaded, its file, the guarantee chosen in the
+/// workbench (None: as written), and the faults clicked in it (each at the cursor's time then).
 #[derive(Clone, Debug)]
 pub struct StormOrigin {
     pub base: Arc<Scenario>,
     pub source: ScenarioSource,
     pub guarantee: Option<Guarantee>,
+    /// Faults added to the file's, in the order clicked: (when, what).
+    pub injected: Vec<(TimeNs, FaultRequest)>,
 }
 
 impl StormOrigin {
+    /// The loaded topology as written, with no clicked faults.
+    pub fn new(base: Arc<Scenario>, source: ScenarioSource, guarantee: Option<Guarantee>) -> StormOrigin {
+        StormOrigin { base, source, guarantee, injected: Vec::new() }
+    }
+
     /// What runs: the loaded topology under the chosen guarantee (acker and Trident settings
-    /// from `Scenario::with_runtime_variant`).
+    /// from `Scenario::with_runtime_variant`), with the clicked faults after the file's.
+    ///
+    /// A Storm run is recorded again from the start rather than forked like a Flink run: the
+    /// simulation is deterministic, so up to the first clicked fault it is the same run.
     pub fn scenario(&self) -> Arc<Scenario> {
-        match self.guarantee {
-            None => self.base.clone(),
-            Some(g) => Arc::new(self.base.with_runtime_variant(sim::scenario::Runtime::Storm, g, None)),
-        }
+        let mut scenario = match self.guarantee {
+            None => (*self.base).clone(),
+            Some(g) => self.base.with_runtime_variant(sim::scenario::Runtime::Storm, g, None),
+        };
+        scenario.faults.extend(self.injected.iter().map(|&(at_ns, request)| request.fault(at_ns)));
+        Arc::new(scenario)
+    }
+
+    /// The clicked faults in words ("crash tm-0, back after 2 s at 3.000000 s, then ...").
+    pub fn injected_text(&self) -> Option<String> {
+        let each: Vec<String> = self
+            .injected
+            .iter()
+            .map(|&(at_ns, request)| format!("{} at {}", request.describe(), crate::view::time_text(&self.base, at_ns)))
+            .collect();
+        (!each.is_empty()).then(|| each.join(", then "))
     }
 }
 
@@ -86,6 +108,8 @@ pub struct StormSession {
 pub enum StormTab {
     Topology,
     Outcome,
+    /// Inject a fault at the cursor (the topology is recorded again with it).
+    Faults,
     Save,
 }
 
@@ -841,7 +865,7 @@ mod tests {
     fn session(file: &str) -> StormSession {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(file);
         let base = Arc::new(Scenario::load(&path).expect("shipped scenario loads"));
-        StormSession::record(StormOrigin { base, source: ScenarioSource::File(path), guarantee: None }, 42)
+        StormSession::record(StormOrigin::new(base, ScenarioSource::File(path), None), 42)
     }
 
     #[test]
