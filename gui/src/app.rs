@@ -886,8 +886,13 @@ impl App {
         match pending.recording.poll() {
             Poll::Running { .. } => {}
             Poll::Done(mut storm) => {
+                // The same topology recorded again (another guarantee, a clicked fault): keep the
+                // tab and the moment the student was looking at.
                 if let Some(before) = &self.storm {
                     storm.tab = before.tab;
+                    if Arc::ptr_eq(&before.origin.base, &storm.origin.base) {
+                        storm.set_cursor(before.cursor_ns);
+                    }
                 }
                 self.storm = Some(storm);
                 self.session = None;

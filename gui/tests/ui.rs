@@ -654,6 +654,7 @@ fn the_storm_view_crashes_a_worker_at_the_cursor() {
     assert_eq!(&storm.events[..n], &original[..n], "the same run up to the clicked crash");
     assert_ne!(storm.events, original);
     assert_eq!(storm.tab, gui::view::storm::StormTab::Faults, "the tab stays open");
+    assert_eq!(storm.cursor_ns, at_ns, "and the cursor at the clicked moment");
     h.get_by_label_contains("This run has the file's faults, then crash tm-0, back after 2 s at");
     // Another guarantee runs the same faults.
     h.get_by_role_and_label(Role::ComboBox, "Guarantee:").click();

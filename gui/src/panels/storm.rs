@@ -196,6 +196,9 @@ fn storm_frame_ui(
             }
         });
         match &frame.tree {
+            None if frame.trident.is_some() => {
+                ui.label("Trident tracks batches, not tuple trees: the Outcome tab's provenance of a row names its batch's txid, what failed it, its replays and each commit.");
+            }
             None => {
                 ui.label("No tuple selected (Next tuple picks the first one emitted by the cursor).");
             }
