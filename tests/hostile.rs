@@ -357,6 +357,19 @@ fn trace_never_replaces_a_symlink_fifo_or_device_but_may_replace_its_own_regular
 }
 
 #[test]
+fn a_trace_never_replaces_the_scenario_it_replays() {
+    let dir = temp_dir("trace-over-scenario");
+    let s = tiny(&dir);
+    let other_spelling = dir.join("..").join(dir.file_name().expect("name")).join("tiny.ron");
+    for target in [s.clone(), other_spelling.display().to_string()] {
+        let o = streamlab(&["replay", &s, "--trace", &target]);
+        assert_usage_error(&o, "that is the scenario file");
+        assert_eq!(std::fs::read_to_string(&s).expect("read"), TINY, "the scenario is intact");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn shrink_out_does_not_overwrite_an_existing_file_without_force() {
     let dir = temp_dir("shrink");
     let s = tiny(&dir);
