@@ -356,6 +356,21 @@ fn trace_never_replaces_a_symlink_fifo_or_device_but_may_replace_its_own_regular
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `sweep-merge` reads lines of `sweep --json`: an endless line (`/dev/zero`) is refused once
+/// it is longer than any such line could be, instead of filling memory until the allocator
+/// aborts. Run under a 1 GiB address-space limit so that the old behaviour fails fast.
+#[cfg(unix)]
+#[test]
+fn sweep_merge_refuses_an_endless_line_without_filling_memory() {
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 1048576 && exec \"$0\" sweep-merge /dev/zero")
+        .arg(env!("CARGO_BIN_EXE_streamlab"))
+        .output()
+        .expect("run sh");
+    assert_usage_error(&o, "/dev/zero:1: longer than");
+}
+
 #[test]
 fn a_trace_never_replaces_the_scenario_it_replays() {
     let dir = temp_dir("trace-over-scenario");
