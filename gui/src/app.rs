@@ -130,8 +130,11 @@ pub enum Action {
     ExportCharts,
     /// Export the job graph at the cursor or the timeline as shown, for slides.
     ExportSlide(crate::slides::SlideKind),
-    /// Fork the shown run at the cursor with this fault.
+    /// Fork the shown run at the cursor with this fault (the Storm view records the topology
+    /// again with the fault added to the ones it had).
     Inject(FaultRequest),
+    /// The Storm view: record the topology again with only the file's faults.
+    ClearInjectedFaults,
     /// Run the scenario under another guarantee and/or sink kind (None: as written). In the
     /// Storm view the guarantee is the topology's acking (Storm has no sink choice).
     SetVariant(Option<Guarantee>, Option<SinkKind>),
@@ -840,7 +843,7 @@ impl App {
                 let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
                 self.seed_text = seed.to_string();
                 self.error = None;
-                let origin = StormOrigin { base: Arc::new(scenario), source, guarantee: then_variant.0 };
+                let origin = StormOrigin::new(Arc::new(scenario), source, then_variant.0);
                 self.start_storm(origin, seed);
             }
             Ok(scenario) => {
@@ -862,10 +865,13 @@ impl App {
     fn start_storm(&mut self, origin: StormOrigin, seed: u64) {
         // A Flink recording still under way would replace the Storm view when it lands.
         self.pending = None;
-        let what = match origin.guarantee {
+        let mut what = match origin.guarantee {
             None => format!("Recording {} (seed {seed}, Storm)", origin.base.name),
             Some(g) => format!("Recording {} (seed {seed}, Storm, {})", origin.base.name, g.label()),
         };
+        if let Some(faults) = origin.injected_text() {
+            what.push_str(&format!(" with {faults}"));
+        }
         let recording = Recording::start(what, StormRecorder::new(origin, seed), self.driver);
         self.storm_pending = Some(StormPending { recording });
         self.poll_storm();
@@ -880,8 +886,13 @@ impl App {
         match pending.recording.poll() {
             Poll::Running { .. } => {}
             Poll::Done(mut storm) => {
+                // The same topology recorded again (another guarantee, a clicked fault): keep the
+                // tab and the moment the student was looking at.
                 if let Some(before) = &self.storm {
                     storm.tab = before.tab;
+                    if Arc::ptr_eq(&before.origin.base, &storm.origin.base) {
+                        storm.set_cursor(before.cursor_ns);
+                    }
                 }
                 self.storm = Some(storm);
                 self.session = None;
@@ -1011,6 +1022,21 @@ impl App {
             Action::SelectLine(line) => {
                 if let Some(session) = &mut self.session {
                     session.select_line(line);
+                }
+            }
+            Action::Inject(request) if self.storm.is_some() => {
+                if let Some(storm) = &self.storm {
+                    let mut origin = storm.origin.clone();
+                    origin.injected.push((storm.cursor_ns, request));
+                    let seed = storm.seed;
+                    self.start_storm(origin, seed);
+                }
+            }
+            Action::ClearInjectedFaults => {
+                if let Some(storm) = &self.storm {
+                    let origin = StormOrigin { injected: Vec::new(), ..storm.origin.clone() };
+                    let seed = storm.seed;
+                    self.start_storm(origin, seed);
                 }
             }
             Action::Inject(request) => {
@@ -1180,7 +1206,7 @@ impl App {
                 // The outcome tab scrolls its own table; the topology tab scrolls as a whole.
                 let height = ui.available_height();
                 egui::ScrollArea::vertical().show(ui, |ui| {
-                    panels::storm::storm_ui(ui, storm, height, &mut actions);
+                    panels::storm::storm_ui(ui, storm, height, &mut self.faults, &mut actions);
                     if storm.tab == crate::view::storm::StormTab::Save {
                         panels::save::save_ui(ui, &*storm, &save_stem, &mut self.save, &mut actions);
                     }

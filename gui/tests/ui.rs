@@ -621,6 +621,57 @@ fn the_workbench_marks_timeouts_and_finds_a_timed_out_tuple() {
     assert!(h.state().storm.is_none() && h.state().session.is_some());
 }
 
+/// A fault clicked in the Storm view: the topology is recorded again with the worker crash added
+/// at the cursor — the same run up to it — and it stays through a guarantee switch until cleared.
+#[test]
+fn the_storm_view_crashes_a_worker_at_the_cursor() {
+    use gui::app::FaultRequest;
+    use sim::recording::Payload;
+    let crashes = |events: &[sim::recording::TraceEvent]| {
+        events.iter().filter(|e| matches!(e.payload(), Payload::NodeCrashed { .. })).count()
+    };
+    let mut h = harness(ScenarioSource::File(scenario_file("storm-word-count.ron")));
+    h.run_steps(1);
+    let original = h.state().storm.as_ref().expect("the Storm view").events.clone();
+    let file_faults = h.state().storm.as_ref().unwrap().run.world.faults.len();
+    for _ in 0..3 {
+        h.get_by_label("+1 s").click();
+        h.run_steps(2);
+    }
+    h.get_by_label("Faults").click();
+    h.run_steps(1);
+    h.get_by_label("This run has the file's faults only.");
+    h.get_by_label("Crash tm-0").click();
+    h.run_steps(2);
+    let at_ns = 3_000_000_000;
+    let storm = h.state().storm.as_ref().expect("still the Storm view");
+    let crash = FaultRequest::Crash { tm: 0, restart_after_ms: Some(2_000) };
+    assert_eq!(storm.origin.injected, vec![(at_ns, crash)]);
+    assert_eq!(storm.run.world.faults.len(), file_faults + 1);
+    assert_eq!(crashes(&storm.events), crashes(&original) + 1, "one more worker crash");
+    let before = |events: &[sim::recording::TraceEvent]| events.iter().filter(|e| e.time_ns < at_ns).count();
+    let n = before(&original);
+    assert_eq!(&storm.events[..n], &original[..n], "the same run up to the clicked crash");
+    assert_ne!(storm.events, original);
+    assert_eq!(storm.tab, gui::view::storm::StormTab::Faults, "the tab stays open");
+    assert_eq!(storm.cursor_ns, at_ns, "and the cursor at the clicked moment");
+    h.get_by_label_contains("This run has the file's faults, then crash tm-0, back after 2 s at");
+    // Another guarantee runs the same faults.
+    h.get_by_role_and_label(Role::ComboBox, "Guarantee:").click();
+    h.run_steps(2);
+    h.get_by_label("acking off: at-most-once").click();
+    h.run_steps(2);
+    let storm = h.state().storm.as_ref().unwrap();
+    assert_eq!(storm.origin.injected.len(), 1, "the clicked crash is kept");
+    assert_eq!(storm.run.world.config.ackers, 0);
+    h.get_by_label("Back to the file's faults").click();
+    h.run_steps(2);
+    let storm = h.state().storm.as_ref().unwrap();
+    assert!(storm.origin.injected.is_empty());
+    assert_eq!(storm.run.world.faults.len(), file_faults);
+    assert_eq!(crashes(&storm.events), crashes(&original));
+}
+
 /// A Storm run's outcome: the duplicates found by the filter, one duplicate's provenance followed
 /// to the timeout that made the spout replay it; its spout message's link selects that tuple.
 #[test]
@@ -952,11 +1003,7 @@ fn a_storm_scenario_records_in_slices_too() {
     assert!(h.state().session.is_none(), "the Storm view replaced the Flink one");
     let storm = h.state().storm.as_ref().expect("recorded");
     let scenario = std::sync::Arc::new(sim::Scenario::load(&file).expect("valid"));
-    let origin = gui::view::storm::StormOrigin {
-        base: scenario.clone(),
-        source: ScenarioSource::File(file.clone()),
-        guarantee: None,
-    };
+    let origin = gui::view::storm::StormOrigin::new(scenario.clone(), ScenarioSource::File(file.clone()), None);
     let straight = gui::view::storm::StormSession::record(origin, scenario.seed.unwrap_or(42));
     assert_eq!(storm.events, straight.events, "the same run as recorded at once");
 }

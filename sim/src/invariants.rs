@@ -20,6 +20,7 @@
 
 use std::collections::BTreeMap;
 
+use engine::graph::ChannelId;
 use engine::message::{Message, MessageKind};
 use engine::sink::{SinkEffect, TxnId};
 use engine::subtask::Step;
@@ -32,7 +33,7 @@ use serde::Serialize;
 pub enum InvariantViolation {
     /// Invariant 1.
     #[error("watermark went back on channel {channel}: {last} then {watermark}")]
-    WatermarkWentBack { channel: usize, last: i64, watermark: i64 },
+    WatermarkWentBack { channel: ChannelId, last: i64, watermark: i64 },
     /// Invariant 2.
     #[error("snapshot for checkpoint {checkpoint} after checkpoint {last}")]
     SnapshotOutOfOrder { checkpoint: CheckpointId, last: CheckpointId },
@@ -64,12 +65,12 @@ pub struct TaskInvariants {
     /// The checkpoint being aligned and which inputs delivered its barrier.
     aligning: Option<(CheckpointId, Vec<bool>)>,
     /// Last watermark sent per output channel in this attempt.
-    last_watermark: BTreeMap<usize, i64>,
+    last_watermark: BTreeMap<ChannelId, i64>,
 }
 
 impl TaskInvariants {
     /// Invariant 1: called for every message the subtask sends on `channel`.
-    pub fn on_send(&mut self, channel: usize, message: &Message) -> Result<(), InvariantViolation> {
+    pub fn on_send(&mut self, channel: ChannelId, message: &Message) -> Result<(), InvariantViolation> {
         if let Message::Watermark(w) = message {
             let last = self.last_watermark.insert(channel, *w);
             if let Some(last) = last.filter(|last| w < last) {
@@ -238,12 +239,13 @@ mod tests {
     #[test]
     fn watermarks_and_snapshots() {
         let mut t = TaskInvariants::default();
-        assert!(t.on_send(3, &Message::Watermark(10)).is_ok());
-        assert!(t.on_send(4, &Message::Watermark(5)).is_ok(), "another channel");
-        assert!(t.on_send(3, &Message::Watermark(10)).is_ok(), "equal is not back");
+        let (c3, c4) = (ChannelId::from_raw(3), ChannelId::from_raw(4));
+        assert!(t.on_send(c3, &Message::Watermark(10)).is_ok());
+        assert!(t.on_send(c4, &Message::Watermark(5)).is_ok(), "another channel");
+        assert!(t.on_send(c3, &Message::Watermark(10)).is_ok(), "equal is not back");
         assert_eq!(
-            t.on_send(3, &Message::Watermark(9)),
-            Err(InvariantViolation::WatermarkWentBack { channel: 3, last: 10, watermark: 9 })
+            t.on_send(c3, &Message::Watermark(9)),
+            Err(InvariantViolation::WatermarkWentBack { channel: c3, last: 10, watermark: 9 })
         );
         assert!(t.on_snapshot(cp(1)).is_ok());
         assert!(t.on_snapshot(cp(2)).is_ok());

@@ -90,7 +90,7 @@ use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use engine::checkpoint::CheckpointEvent;
-use engine::graph::SubtaskId;
+use engine::graph::{ChannelId, SubtaskId};
 use engine::message::Message;
 use engine::subtask::{Note, Output, Subtask};
 use engine::{CheckpointId, SourceRef};
@@ -459,7 +459,7 @@ enum Envelope {
     /// Task manager to task manager: a message on a channel.
     Data {
         attempt: u32,
-        channel: u32,
+        channel: ChannelId,
         message: Message,
     },
     Deploy(Arc<Deployment>),

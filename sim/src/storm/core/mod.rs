@@ -29,7 +29,7 @@ pub use trident::Partial;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-use engine::graph::OperatorKind;
+use engine::graph::{ChannelId, OperatorKind};
 use engine::message::Record;
 use engine::ms_to_ns;
 use engine::partition::subtask_for_key;
@@ -446,7 +446,7 @@ impl StormCore {
         let targets: Vec<usize> = self.scenario.plan.subtasks[id]
             .outputs
             .iter()
-            .flat_map(|g| g.channels.iter().map(|&c| self.scenario.plan.channels[c].to))
+            .flat_map(|g| g.channels.iter().map(|&c| self.scenario.plan.channel(c).to))
             .collect();
         for to in targets {
             self.send(task, to, Msg::End, now);
@@ -464,7 +464,7 @@ impl StormCore {
                 continue;
             }
             use engine::partition::Partitioning;
-            let chosen: Vec<usize> = match gate.partitioning {
+            let chosen: Vec<ChannelId> = match gate.partitioning {
                 Partitioning::Forward => vec![gate.channels[0]],
                 Partitioning::Hash(sel) => vec![gate.channels[subtask_for_key(sel.select(record), n as u32) as usize]],
                 Partitioning::Rebalance => {
@@ -474,7 +474,7 @@ impl StormCore {
                 }
                 Partitioning::Broadcast => gate.channels.clone(),
             };
-            out.extend(chosen.into_iter().map(|c| plan.channels[c].to));
+            out.extend(chosen.into_iter().map(|c| plan.channel(c).to));
         }
         out
     }
