@@ -86,7 +86,7 @@ impl Scenario {
                         .inputs
                         .iter()
                         .map(|&c| {
-                            let ch = &self.plan.channels[c];
+                            let ch = self.plan.channel(c);
                             format!("{}({:?})", self.plan.operator_of(ch.from).name, ch.partitioning)
                         })
                         .collect();
