@@ -34,9 +34,10 @@ impl Ord for Entry {
 /// Events ordered by `(time, sequence)`: two events at the same time pop in the order they were
 /// scheduled, so the order never depends on anything but the run itself.
 ///
-/// The events wait in two places: a heap ([`QuadHeap`], `near`) for most events, and [`FarQueue`] for those
-/// scheduled with [`EventQueue::schedule_far`] — many at once and well ahead of the clock (a
-/// network buffer's arrival: at parallelism 64 one per channel, 4 096 after each flush round).
+/// The events wait in two places: a four-ary heap (`near`) for most events, and a queue of
+/// sorted runs (`far`) for those scheduled with [`EventQueue::schedule_far`] — many at once and
+/// well ahead of the clock (a network buffer's arrival: at parallelism 64 one per channel, 4 096
+/// after each flush round).
 /// Kept apart, the events that come and go near the clock (task runs) sift through a heap of
 /// tens, not thousands, and the far ones are sorted once per batch instead of sifted one by one.
 /// Where an event waits changes nothing but that cost: `pop` takes the smaller of the two fronts
