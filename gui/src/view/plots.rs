@@ -267,8 +267,9 @@ fn storm_per_second(
         }
     }
     // A replay is an emit (a batch begun) too: the first line counts both, as the counters do.
-    for second in 0..seconds_total {
-        counts[0][second] += counts[1][second];
+    let (first, rest) = counts.split_at_mut(1);
+    for (all, replays) in first[0].iter_mut().zip(&rest[0]) {
+        *all += replays;
     }
     let series = names
         .iter()
