@@ -22,7 +22,7 @@ pub type SubtaskId = usize;
 /// A channel of the physical plan: its place in [`PhysicalPlan::channels`], dense from 0 in the
 /// plan's deterministic order. Only the plan makes them (`PhysicalPlan::expand`); everything
 /// else names a channel it was given. Not an input's position at its receiver (that is
-/// [`ChannelInfo::input_index`]) and never added to.
+/// [`ChannelInfo::input_index`], an [`InputIndex`]) and never added to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ChannelId(u32);
@@ -51,6 +51,43 @@ impl ChannelId {
 }
 
 impl std::fmt::Display for ChannelId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// One input of a subtask: its position among the subtask's input channels
+/// ([`SubtaskInfo::inputs`]), dense from 0 per subtask. The gate's queues, the barrier aligner and
+/// the watermark combiner keep one entry per input, indexed by [`InputIndex::index`]. Not a
+/// [`ChannelId`]: channel `c` arrives at input `plan.channel(c).input_index` of its receiver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct InputIndex(u32);
+
+impl InputIndex {
+    /// The input's place in per-input tables.
+    pub const fn index(self) -> usize {
+        self.0 as usize
+    }
+
+    /// The inputs of a subtask with `count` inputs, in order (`count` is at most its number of
+    /// input channels, a `u32` like every channel id).
+    pub fn all(count: usize) -> impl DoubleEndedIterator<Item = InputIndex> + ExactSizeIterator {
+        (0..count as u32).map(InputIndex)
+    }
+
+    /// The input as a number, for compact encodings (a trace event's payload) and printing.
+    pub const fn get(self) -> u32 {
+        self.0
+    }
+
+    /// The input a compact encoding stored with [`Self::get`] (or a test names).
+    pub const fn from_raw(raw: u32) -> InputIndex {
+        InputIndex(raw)
+    }
+}
+
+impl std::fmt::Display for InputIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         std::fmt::Display::fmt(&self.0, f)
     }
@@ -264,13 +301,20 @@ pub struct SubtaskInfo {
     pub outputs: Vec<OutputGate>,
 }
 
+impl SubtaskInfo {
+    /// The channel that arrives at `input`.
+    pub fn input_channel(&self, input: InputIndex) -> ChannelId {
+        self.inputs[input.index()]
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChannelInfo {
     pub id: ChannelId,
     pub from: SubtaskId,
     pub to: SubtaskId,
     /// Position of this channel among `to`'s inputs.
-    pub input_index: usize,
+    pub input_index: InputIndex,
     pub stream: Stream,
     pub partitioning: Partitioning,
 }
@@ -330,7 +374,7 @@ impl PhysicalPlan {
                 for j in targets {
                     let id = ChannelId(u32::try_from(channels.len()).expect("channel count fits u32"));
                     let to = to_first + j;
-                    let input_index = subtasks[to].inputs.len();
+                    let input_index = InputIndex(subtasks[to].inputs.len() as u32);
                     subtasks[to].inputs.push(id);
                     channels.push(ChannelInfo {
                         id,
