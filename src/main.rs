@@ -342,6 +342,9 @@ fn replay(
     if let (Some(_), Some(why)) = (&charts, model.no_charts()) {
         return Err(Usage(format!("--charts: {why}")).into());
     }
+    if let Some(path) = &trace {
+        refuse_the_scenario_as_output(&scenario, path, "--trace")?;
+    }
     outln!("{}", header(&scenario, seed));
     let until_ns = until_ms
         .map(|ms| {
@@ -404,6 +407,19 @@ fn shrink(scenario_arg: &str, seed: u64, out: Option<PathBuf>, swarm: bool, forc
     );
     outln!("wrote {}\nreplay: cargo run --release -- compare {} --seed {seed}", out.display(), out.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// An output that is the scenario file itself (`replay s.ron --trace s.ron`, or another spelling
+/// of its path) would replace the user's scenario with the tool's output: a usage error.
+fn refuse_the_scenario_as_output(scenario: &Scenario, output: &std::path::Path, flag: &str) -> anyhow::Result<()> {
+    let same = match (std::fs::canonicalize(&scenario.file), std::fs::canonicalize(output)) {
+        (Ok(input), Ok(output)) => input == output,
+        _ => false,
+    };
+    if same {
+        return Err(Usage(format!("{flag} {}: that is the scenario file; not replacing it", output.display())).into());
+    }
+    Ok(())
 }
 
 /// Load a scenario (`default`: the embedded one), printing its warnings; `swarm` adds the seed's

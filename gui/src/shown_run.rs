@@ -129,10 +129,17 @@ impl ShownRun for StormSession {
         }
     }
     fn faults_label(&self) -> String {
-        "faults from the file".to_string()
+        match self.origin.injected_text() {
+            None => "faults from the file".to_string(),
+            Some(clicked) => format!("faults from the file, then {clicked}"),
+        }
     }
     fn stem_suffix(&self) -> String {
-        self.origin.guarantee.map_or("original", |g| g.label()).to_string()
+        let guarantee = self.origin.guarantee.map_or("original", |g| g.label());
+        match self.origin.injected.len() {
+            0 => guarantee.to_string(),
+            n => format!("{guarantee}-plus{n}faults"),
+        }
     }
     fn scenario_file_text(&self) -> String {
         let note = format!(

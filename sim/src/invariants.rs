@@ -14,7 +14,9 @@
 //!    Flink's `TwoPhaseCommitSinkFunction` contract says: a transaction pre-committed at barrier
 //!    *c* may be committed once any checkpoint *n ≥ c* completed (a later completed checkpoint
 //!    subsumes an earlier declined or aborted one, so checkpoint 8 completing commits the
-//!    transaction pre-committed for a declined checkpoint 7), and never before.
+//!    transaction pre-committed for a declined checkpoint 7), and never before. A job without
+//!    checkpoints (at-most-once) pre-commits nothing: its sinks commit their open transaction at
+//!    end of input (Flink's Sink V2 committer without checkpointing), which the rule allows.
 
 use std::collections::BTreeMap;
 
@@ -126,15 +128,30 @@ impl TaskInvariants {
 }
 
 /// Invariant 4, over the whole run (it spans restarts: checkpoint ids keep increasing).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct CommitInvariant {
     /// Pre-committed transactions and the checkpoint whose barrier pre-committed them.
     precommitted: BTreeMap<TxnId, CheckpointId>,
     /// The highest completed checkpoint.
     latest_completed: Option<CheckpointId>,
+    /// The job takes checkpoints. Without them nothing is ever pre-committed, and the only
+    /// commit is a sink's end-of-input commit of its open transaction.
+    checkpointing: bool,
+}
+
+/// A job that takes checkpoints: the strict rule.
+impl Default for CommitInvariant {
+    fn default() -> Self {
+        CommitInvariant::for_job(true)
+    }
 }
 
 impl CommitInvariant {
+    /// The checker for a job that takes checkpoints (`checkpointing`) or none.
+    pub fn for_job(checkpointing: bool) -> Self {
+        CommitInvariant { precommitted: BTreeMap::new(), latest_completed: None, checkpointing }
+    }
+
     /// The coordinator declared checkpoint `id` complete.
     pub fn on_checkpoint_completed(&mut self, id: CheckpointId) {
         self.latest_completed = self.latest_completed.max(Some(id));
@@ -160,6 +177,7 @@ impl CommitInvariant {
                     precommitted_for: cp,
                     latest_completed: self.latest_completed,
                 }),
+                None if !self.checkpointing => {}
                 None => broken.push(InvariantViolation::CommitNeverPreCommitted { txn: *txn }),
             }
         }
@@ -207,6 +225,15 @@ mod tests {
         assert!(broken[0].to_string().contains("no checkpoint >= 7 completed (latest completed: 6)"), "{broken:?}");
         let broken = c.on_sink_effect(&SinkEffect::Commit { txn: txn(9) });
         assert_eq!(broken, vec![InvariantViolation::CommitNeverPreCommitted { txn: txn(9) }]);
+    }
+
+    #[test]
+    fn without_checkpoints_the_end_of_input_commit_is_allowed() {
+        let mut without = CommitInvariant::for_job(false);
+        assert!(without.on_sink_effect(&SinkEffect::Commit { txn: txn(0) }).is_empty());
+        let mut with = CommitInvariant::for_job(true);
+        let broken = with.on_sink_effect(&SinkEffect::Commit { txn: txn(0) });
+        assert_eq!(broken, vec![InvariantViolation::CommitNeverPreCommitted { txn: txn(0) }]);
     }
 
     #[test]

@@ -360,7 +360,7 @@ impl World {
             bucket: OpenBucket::new(operators, options.metrics_bucket_ns),
             stw_checkpoint: None,
             uploads: vec![Vec::new(); scenario.task_managers as usize + 1],
-            commits: CommitInvariant::default(),
+            commits: CommitInvariant::for_job(scenario.checkpoint_config().is_some()),
             violations: Vec::new(),
             late_sources: BTreeSet::new(),
             time_use: vec![TimeUse::default(); scenario.plan.subtasks.len()],

@@ -534,9 +534,9 @@ impl StormCore {
                     batch_done = s.batch_roots.remove(&root);
                 }
                 self.update_committed(task);
-                if let Some(txid) = batch_done {
+                if let Some((txid, attempt)) = batch_done {
                     let coordinator = self.coordinator_task();
-                    self.send(task, coordinator, Msg::BatchPartDone { txid, from: task as u32 }, now);
+                    self.send(task, coordinator, Msg::BatchPartDone { txid, attempt, from: task as u32 }, now);
                 }
                 Some(ack_cost)
             }
@@ -560,16 +560,16 @@ impl StormCore {
             Msg::EmitBatch { txid, attempt, from_ns, until_ns } => {
                 Some(self.spout_emit_batch(task, (txid, attempt), from_ns, until_ns, now))
             }
-            Msg::BatchPartDone { txid, from } => {
-                self.trident_part_done(from as usize, txid, now);
+            Msg::BatchPartDone { txid, attempt, from } => {
+                self.trident_part_done(from as usize, (txid, attempt), now);
                 Some(ack_cost)
             }
             Msg::Commit { txid, attempt, began_ns } => {
                 self.bolt_commit(task, (txid, attempt), began_ns, now);
                 Some(ack_cost)
             }
-            Msg::CommitDone { txid, ok, from } => {
-                self.trident_commit_done(from as usize, txid, ok, now);
+            Msg::CommitDone { txid, attempt, ok, from } => {
+                self.trident_commit_done(from as usize, (txid, attempt), ok, now);
                 Some(ack_cost)
             }
         }
