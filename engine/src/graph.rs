@@ -56,6 +56,42 @@ impl std::fmt::Display for ChannelId {
     }
 }
 
+/// A subtask's position among its operator's parallel subtasks, `0..parallelism` (Flink's
+/// subtask index, the `1` of `counts[1]`). Not a [`SubtaskId`], which numbers every subtask of
+/// the plan: this one repeats from 0 in every operator. Rules that use it (which partitions a
+/// source reads, where a key goes, round-robin placement) take its number with [`Self::get`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SubtaskIndex(u32);
+
+impl SubtaskIndex {
+    /// The subtasks of an operator with `parallelism`, in order.
+    pub fn all(parallelism: u32) -> impl Iterator<Item = SubtaskIndex> {
+        (0..parallelism).map(SubtaskIndex)
+    }
+
+    /// The position as a number, for the rules that compute with it.
+    pub const fn get(self) -> u32 {
+        self.0
+    }
+
+    /// The position in tables ordered by subtask index (an output gate's channels).
+    pub const fn index(self) -> usize {
+        self.0 as usize
+    }
+
+    /// The subtask a rule computed (below the operator's parallelism), or a test names.
+    pub const fn from_raw(raw: u32) -> SubtaskIndex {
+        SubtaskIndex(raw)
+    }
+}
+
+impl std::fmt::Display for SubtaskIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
+
 /// One input of a subtask: its position among the subtask's input channels
 /// ([`SubtaskInfo::inputs`]), dense from 0 per subtask. The gate's queues, the barrier aligner and
 /// the watermark combiner keep one entry per input, indexed by [`InputIndex::index`]. Not a
@@ -288,12 +324,20 @@ pub struct OutputGate {
     pub channels: Vec<ChannelId>,
 }
 
+impl OutputGate {
+    /// The channel to downstream subtask `to` of an all-to-all gate (hash, rebalance,
+    /// broadcast); a forward gate holds its one channel only.
+    pub fn channel_to(&self, to: SubtaskIndex) -> ChannelId {
+        self.channels[to.index()]
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubtaskInfo {
     pub id: SubtaskId,
     pub operator: OperatorId,
-    /// Index within the operator, 0-based.
-    pub index: u32,
+    /// Position within the operator, 0-based.
+    pub index: SubtaskIndex,
     /// Display name, Flink-style: `counts[1]`.
     pub name: String,
     /// Input channels; a message on `inputs[i]` arrives at input index i.
@@ -346,7 +390,7 @@ impl PhysicalPlan {
                 first_subtask: subtasks.len(),
                 upstream,
             });
-            for index in 0..op.parallelism {
+            for index in SubtaskIndex::all(op.parallelism) {
                 subtasks.push(SubtaskInfo {
                     id: subtasks.len(),
                     operator: node.index(),
@@ -421,7 +465,9 @@ impl PhysicalPlan {
         let info = &self.subtasks[subtask];
         let op = &self.operators[info.operator];
         match &op.kind {
-            OperatorKind::Source(spec) => (0..spec.partitions).filter(|p| p % op.parallelism == info.index).collect(),
+            OperatorKind::Source(spec) => {
+                (0..spec.partitions).filter(|p| p % op.parallelism == info.index.get()).collect()
+            }
             _ => Vec::new(),
         }
     }

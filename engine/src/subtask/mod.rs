@@ -150,7 +150,7 @@ impl Subtask {
             output_watermark: WATERMARK_MIN,
             output_idle: false,
             finished: false,
-            out: Outlet::new(info.outputs.clone(), info.index as usize),
+            out: Outlet::new(info.outputs.clone(), info.index),
         };
         if let OperatorState::Source(source) = &subtask.operator {
             if source.partitions.is_empty() {
