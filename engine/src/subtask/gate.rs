@@ -1,5 +1,6 @@
 //! The input gate: per-channel FIFO buffers, and the unaligned barriers that overtake them.
 
+use crate::graph::InputIndex;
 use crate::CheckpointId;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -25,14 +26,14 @@ pub struct InputGate {
     parked: Vec<VecDeque<(u64, Message)>>,
     /// Every other queued message with its input, in arrival order; the arrival numbers of its
     /// messages follow each other from `arrivals_first`.
-    arrivals: VecDeque<(usize, Message)>,
+    arrivals: VecDeque<(InputIndex, Message)>,
     arrivals_first: u64,
     next_sequence: u64,
     queued: usize,
     pub(super) priority: VecDeque<PriorityBarrier>,
     /// The arrival number at the head of every non-empty parked queue, oldest on top, plus
     /// stale entries of heads taken out of order (dropped when they reach the top).
-    heads: BinaryHeap<Reverse<(u64, usize)>>,
+    heads: BinaryHeap<Reverse<(u64, InputIndex)>>,
 }
 
 /// Two gates are equal when every input holds the same messages with the same arrival numbers
@@ -43,7 +44,7 @@ impl PartialEq for InputGate {
         self.input_count() == other.input_count()
             && self.next_sequence == other.next_sequence
             && self.priority == other.priority
-            && (0..self.input_count()).all(|input| self.entries(input).eq(other.entries(input)))
+            && InputIndex::all(self.input_count()).all(|input| self.entries(input).eq(other.entries(input)))
     }
 }
 impl Eq for InputGate {}
@@ -51,7 +52,7 @@ impl Eq for InputGate {}
 /// An unaligned barrier that overtook `overtaken` messages queued on `input`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PriorityBarrier {
-    pub input: usize,
+    pub input: InputIndex,
     pub checkpoint_id: CheckpointId,
     pub overtaken: usize,
     /// The barrier's trigger time ([`crate::message::Barrier::timestamp_ns`]).
@@ -62,7 +63,7 @@ impl InputGate {
     pub fn new(input_count: usize) -> Self {
         InputGate { parked: vec![VecDeque::new(); input_count], ..InputGate::default() }
     }
-    pub fn push(&mut self, input: usize, message: Message) {
+    pub fn push(&mut self, input: InputIndex, message: Message) {
         if self.arrivals.is_empty() {
             self.arrivals_first = self.next_sequence;
         }
@@ -74,19 +75,19 @@ impl InputGate {
         self.parked.len()
     }
     /// Messages waiting on `input`.
-    pub fn queued_on(&self, input: usize) -> usize {
+    pub fn queued_on(&self, input: InputIndex) -> usize {
         self.entries(input).count()
     }
     pub fn queued(&self) -> usize {
         self.queued
     }
     /// The messages waiting on `input`, oldest first.
-    pub fn queue(&self, input: usize) -> impl Iterator<Item = &Message> {
+    pub fn queue(&self, input: InputIndex) -> impl Iterator<Item = &Message> {
         self.entries(input).map(|(_, m)| m)
     }
     /// The messages waiting on `input` with their arrival numbers, oldest first.
-    fn entries(&self, input: usize) -> impl Iterator<Item = (u64, &Message)> {
-        let parked = self.parked[input].iter().map(|(seq, m)| (*seq, m));
+    fn entries(&self, input: InputIndex) -> impl Iterator<Item = (u64, &Message)> {
+        let parked = self.parked[input.index()].iter().map(|(seq, m)| (*seq, m));
         let first = self.arrivals_first;
         let in_ring = self.arrivals.iter().zip(first..).filter(move |((i, _), _)| *i == input);
         parked.chain(in_ring.map(|((_, m), seq)| (seq, m)))
@@ -95,13 +96,13 @@ impl InputGate {
     /// than the ring's: an unblocked parked head comes first (the oldest on top of the heap;
     /// only while alignment blocks it are the parked queues scanned); otherwise the front of
     /// the ring, once the blocked messages before it are parked.
-    pub(super) fn next_input(&mut self, blocked: impl Fn(usize) -> bool) -> Option<usize> {
+    pub(super) fn next_input(&mut self, blocked: impl Fn(InputIndex) -> bool) -> Option<InputIndex> {
         if let Some(&Reverse((_, top))) = self.heads.peek() {
             if !blocked(top) {
                 return Some(top);
             }
-            let mut best: Option<(u64, usize)> = None;
-            for (input, queue) in self.parked.iter().enumerate() {
+            let mut best: Option<(u64, InputIndex)> = None;
+            for (input, queue) in InputIndex::all(self.parked.len()).zip(&self.parked) {
                 if let Some(&(seq, _)) = queue.front() {
                     if !blocked(input) && best.is_none_or(|(s, _)| seq < s) {
                         best = Some((seq, input));
@@ -121,13 +122,13 @@ impl InputGate {
         None
     }
     /// Take the oldest message of `input` (the caller checked there is one).
-    pub(super) fn pop(&mut self, input: usize) -> Message {
+    pub(super) fn pop(&mut self, input: InputIndex) -> Message {
         self.queued -= 1;
-        if let Some((seq, message)) = self.parked[input].pop_front() {
+        if let Some((seq, message)) = self.parked[input.index()].pop_front() {
             if self.heads.peek() == Some(&Reverse((seq, input))) {
                 self.heads.pop();
             }
-            if let Some(&(next, _)) = self.parked[input].front() {
+            if let Some(&(next, _)) = self.parked[input.index()].front() {
                 self.heads.push(Reverse((next, input)));
             }
             self.drop_stale_heads();
@@ -147,10 +148,10 @@ impl InputGate {
         };
         let seq = self.arrivals_first;
         self.arrivals_first += 1;
-        if self.parked[input].is_empty() {
+        if self.parked[input.index()].is_empty() {
             self.heads.push(Reverse((seq, input)));
         }
-        self.parked[input].push_back((seq, message));
+        self.parked[input.index()].push_back((seq, message));
     }
     /// Alignment timed out: the barrier `checkpoint_id` still queued on each input leaves its
     /// queue for the priority list, overtaking the messages before it.
@@ -158,18 +159,18 @@ impl InputGate {
         while !self.arrivals.is_empty() {
             self.park_front();
         }
-        for input in 0..self.parked.len() {
-            let found = self.parked[input].iter().enumerate().find_map(|(i, (_, m))| match m {
+        for input in InputIndex::all(self.parked.len()) {
+            let found = self.parked[input.index()].iter().enumerate().find_map(|(i, (_, m))| match m {
                 Message::Barrier(b) if b.checkpoint_id == checkpoint_id => Some((i, b.timestamp_ns)),
                 _ => None,
             });
             let Some((position, timestamp_ns)) = found else {
                 continue;
             };
-            self.parked[input].remove(position);
+            self.parked[input.index()].remove(position);
             self.queued -= 1;
             if position == 0 {
-                if let Some(&(next, _)) = self.parked[input].front() {
+                if let Some(&(next, _)) = self.parked[input.index()].front() {
                     self.heads.push(Reverse((next, input)));
                 }
                 self.drop_stale_heads();
@@ -180,7 +181,7 @@ impl InputGate {
     /// Drop heads taken out of order, so that the top is live.
     fn drop_stale_heads(&mut self) {
         while let Some(&Reverse((seq, input))) = self.heads.peek() {
-            if self.parked[input].front().is_some_and(|&(s, _)| s == seq) {
+            if self.parked[input.index()].front().is_some_and(|&(s, _)| s == seq) {
                 break;
             }
             self.heads.pop();
@@ -225,7 +226,7 @@ mod tests {
                     let (_, message) = queue.remove(position).expect("found");
                     let Message::Barrier(b) = message else { unreachable!() };
                     self.priority.push(PriorityBarrier {
-                        input,
+                        input: InputIndex::from_raw(input as u32),
                         checkpoint_id,
                         overtaken: position,
                         timestamp_ns: b.timestamp_ns,
@@ -261,7 +262,7 @@ mod tests {
                     } else {
                         Message::Watermark(step as i64)
                     };
-                    gate.push(input, message.clone());
+                    gate.push(InputIndex::from_raw(input as u32), message.clone());
                     reference.queues[input].push_back((reference.next_sequence, message));
                     reference.next_sequence += 1;
                 }
@@ -280,10 +281,11 @@ mod tests {
                 }
                 _ => {
                     let expected = reference.next_input(&blocked);
-                    assert_eq!(gate.next_input(|i| blocked[i]), expected, "step {step}");
-                    if let Some(input) = expected {
-                        let from_parked = !gate.parked[input].is_empty();
-                        let (_, message) = reference.queues[input].pop_front().expect("a head");
+                    let chosen = gate.next_input(|i| blocked[i.index()]);
+                    assert_eq!(chosen.map(InputIndex::index), expected, "step {step}");
+                    if let Some(input) = chosen {
+                        let from_parked = !gate.parked[input.index()].is_empty();
+                        let (_, message) = reference.queues[input.index()].pop_front().expect("a head");
                         assert_eq!(gate.pop(input), message, "step {step}");
                         pops += 1;
                         parked_pops += usize::from(from_parked);
@@ -292,7 +294,7 @@ mod tests {
             }
             let queued: usize = reference.queues.iter().map(VecDeque::len).sum();
             assert_eq!(gate.queued(), queued);
-            for (input, queue) in reference.queues.iter().enumerate() {
+            for (input, queue) in InputIndex::all(inputs).zip(&reference.queues) {
                 assert!(gate.entries(input).eq(queue.iter().map(|(seq, m)| (*seq, m))), "step {step}");
             }
             assert!(gate.priority.iter().eq(reference.priority.iter()));
