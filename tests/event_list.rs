@@ -188,6 +188,28 @@ fn plain_time() -> impl Strategy<Value = String> {
     ]
 }
 
+/// The scanner reads `list` (serde is not asked), to the events serde reads.
+fn scanner_reads_as_serde(list: &str) -> Result<(), TestCaseError> {
+    let text = scenario_with(list);
+    let (scanned, _) = event_list::read(&text).expect("the scanner reads a plain list");
+    let raw = parse_file_with_serde(&text, FILE).expect("serde reads it");
+    let SourceData::Events(expected) = &raw.source else { panic!("events") };
+    prop_assert_eq!(&scanned, expected);
+    same_as_serde(&text)
+}
+
+/// `text`, truncated at `cut` (on a character boundary) if there is one.
+fn cut_short(mut text: String, cut: Option<prop::sample::Index>) -> String {
+    if let Some(cut) = cut {
+        let mut at = cut.index(text.len());
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        text.truncate(at);
+    }
+    text
+}
+
 fn cases() -> u32 {
     std::env::var("STREAMLAB_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000)
 }
@@ -197,28 +219,12 @@ proptest! {
 
     #[test]
     fn generated_lists_read_the_same_as_serde(list in list(), cut in prop::option::weighted(0.1, any::<prop::sample::Index>())) {
-        let mut text = scenario_with(&list);
-        if let Some(cut) = cut {
-            let mut at = cut.index(text.len());
-            while !text.is_char_boundary(at) {
-                at -= 1;
-            }
-            text.truncate(at);
-        }
-        same_as_serde(&text)?;
+        same_as_serde(&cut_short(scenario_with(&list), cut))?;
     }
 
     #[test]
     fn lists_spelled_alike_read_the_same_as_serde(list in spelled_alike(), cut in prop::option::weighted(0.1, any::<prop::sample::Index>())) {
-        let mut text = scenario_with(&list);
-        if let Some(cut) = cut {
-            let mut at = cut.index(text.len());
-            while !text.is_char_boundary(at) {
-                at -= 1;
-            }
-            text.truncate(at);
-        }
-        same_as_serde(&text)?;
+        same_as_serde(&cut_short(scenario_with(&list), cut))?;
     }
 
     /// Lists spelled alike in what the scanner reads, now and then an event spelled otherwise:
@@ -243,11 +249,7 @@ proptest! {
                 format!("({}{}{a})", body.join(","), if trailing { "," } else { "" })
             })
             .collect();
-        let text = scenario_with(&written.join(",\n"));
-        let (scanned, _) = event_list::read(&text).expect("the scanner reads a plain list");
-        let raw = parse_file_with_serde(&text, FILE).expect("serde reads it");
-        let SourceData::Events(expected) = &raw.source else { panic!("events") };
-        prop_assert_eq!(&scanned, expected);
+        scanner_reads_as_serde(&written.join(",\n"))?;
     }
 
     /// Lists in the scanner's own spelling: it reads them (serde is not asked), to the same events.
@@ -259,12 +261,7 @@ proptest! {
             .iter()
             .map(|(k, v, ts, arrives, p)| format!("(key: \"k{k}\", value: {v}, ts: {ts}, arrives: {arrives}, partition: {p})"))
             .collect();
-        let text = scenario_with(&written.join(",\n"));
-        let (scanned, _) = event_list::read(&text).expect("the scanner reads a plain list");
-        let raw = parse_file_with_serde(&text, FILE).expect("serde reads it");
-        let SourceData::Events(expected) = &raw.source else { panic!("events") };
-        prop_assert_eq!(&scanned, expected);
-        same_as_serde(&text)?;
+        scanner_reads_as_serde(&written.join(",\n"))?;
     }
 }
 
