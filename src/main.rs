@@ -339,8 +339,8 @@ fn replay(
     let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
     // The scenario's model replays it (`sim::runtime`): no per-model branch here.
     let model = sim::runtime::model(scenario.runtime());
-    if let (Some(_), Some(why)) = (&charts, model.no_charts()) {
-        return Err(Usage(format!("--charts: {why}")).into());
+    if let Some(path) = &trace {
+        refuse_the_scenario_as_output(&scenario, path, "--trace")?;
     }
     outln!("{}", header(&scenario, seed));
     let until_ns = until_ms
@@ -355,9 +355,16 @@ fn replay(
             .with_context(|| format!("writing the trace to {}", path.display()))?;
         outln!("trace: {written}");
     }
-    if let (Some(dir), Some(world)) = (charts, &replay.charts_from) {
-        let written = gui::export::export_all(&gui::view::plots::all(world), &dir)
-            .map_err(|e| anyhow::anyhow!("writing the charts: {e}"))?;
+    if let Some(dir) = charts {
+        // Drawn from the world the replay kept (Flink), else read off its trace (Storm).
+        let drawn = match &replay.charts_from {
+            Some(world) => gui::view::plots::all(world),
+            None => {
+                let end_ns = replay.trace.last().map_or(0, |e| e.time_ns);
+                gui::view::plots::storm(&scenario, seed, &replay.trace, end_ns)
+            }
+        };
+        let written = gui::export::export_all(&drawn, &dir).map_err(|e| anyhow::anyhow!("writing the charts: {e}"))?;
         outln!("charts: {written}");
     }
     for v in &replay.violations {
@@ -404,6 +411,19 @@ fn shrink(scenario_arg: &str, seed: u64, out: Option<PathBuf>, swarm: bool, forc
     );
     outln!("wrote {}\nreplay: cargo run --release -- compare {} --seed {seed}", out.display(), out.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// An output that is the scenario file itself (`replay s.ron --trace s.ron`, or another spelling
+/// of its path) would replace the user's scenario with the tool's output: a usage error.
+fn refuse_the_scenario_as_output(scenario: &Scenario, output: &std::path::Path, flag: &str) -> anyhow::Result<()> {
+    let same = match (std::fs::canonicalize(&scenario.file), std::fs::canonicalize(output)) {
+        (Ok(input), Ok(output)) => input == output,
+        _ => false,
+    };
+    if same {
+        return Err(Usage(format!("{flag} {}: that is the scenario file; not replacing it", output.display())).into());
+    }
+    Ok(())
 }
 
 /// Load a scenario (`default`: the embedded one), printing its warnings; `swarm` adds the seed's

@@ -271,9 +271,9 @@ pub fn merge(files: &[std::path::PathBuf]) -> anyhow::Result<ExitCode> {
     let mut seen: BTreeMap<(u64, VariantName), String> = BTreeMap::new();
     for file in files {
         let name = file.display().to_string();
-        let reader = std::io::BufReader::new(std::fs::File::open(file).with_context(|| format!("reading {name}"))?);
-        for (number, line) in std::io::BufRead::lines(reader).enumerate() {
-            let line = line.with_context(|| format!("reading {name}, line {}", number + 1))?;
+        let mut reader = std::io::BufReader::new(std::fs::File::open(file).with_context(|| format!("reading {name}"))?);
+        for number in 0.. {
+            let Some(line) = read_shard_line(&mut reader, &name, number + 1)? else { break };
             if line.trim().is_empty() {
                 continue;
             }
@@ -307,6 +307,33 @@ pub fn merge(files: &[std::path::PathBuf]) -> anyhow::Result<ExitCode> {
     let (report, failing) = summary(&lines);
     outln!("{report}");
     Ok(if failing == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// A line of `sweep --json` is about a kilobyte; a seed's failures make it longer, never this
+/// long. A longer line (`sweep-merge /dev/zero`) is refused instead of filling memory.
+const MAX_SHARD_LINE_BYTES: u64 = 16 << 20;
+
+/// Line `number` of shard file `name`, or None at its end.
+fn read_shard_line(reader: &mut impl std::io::BufRead, name: &str, number: usize) -> anyhow::Result<Option<String>> {
+    use std::io::{BufRead as _, Read as _};
+    let mut bytes = Vec::new();
+    reader
+        .take(MAX_SHARD_LINE_BYTES + 1)
+        .read_until(b'\n', &mut bytes)
+        .with_context(|| format!("reading {name}, line {number}"))?;
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    if bytes.len() as u64 > MAX_SHARD_LINE_BYTES {
+        return Err(crate::Usage(format!(
+            "{name}:{number}: longer than {} MiB: not a line of `sweep --json`",
+            MAX_SHARD_LINE_BYTES >> 20
+        ))
+        .into());
+    }
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|e| crate::Usage(format!("{name}:{number}: not UTF-8 (byte {})", e.utf8_error().valid_up_to())).into())
 }
 
 /// A variant's guarantee as the sweep's summary names it: Storm's rows carry the runtime.

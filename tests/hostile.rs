@@ -356,6 +356,34 @@ fn trace_never_replaces_a_symlink_fifo_or_device_but_may_replace_its_own_regular
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `sweep-merge` reads lines of `sweep --json`: an endless line (`/dev/zero`) is refused once
+/// it is longer than any such line could be, instead of filling memory until the allocator
+/// aborts. Run under a 1 GiB address-space limit so that the old behaviour fails fast.
+#[cfg(unix)]
+#[test]
+fn sweep_merge_refuses_an_endless_line_without_filling_memory() {
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 1048576 && exec \"$0\" sweep-merge /dev/zero")
+        .arg(env!("CARGO_BIN_EXE_streamlab"))
+        .output()
+        .expect("run sh");
+    assert_usage_error(&o, "/dev/zero:1: longer than");
+}
+
+#[test]
+fn a_trace_never_replaces_the_scenario_it_replays() {
+    let dir = temp_dir("trace-over-scenario");
+    let s = tiny(&dir);
+    let other_spelling = dir.join("..").join(dir.file_name().expect("name")).join("tiny.ron");
+    for target in [s.clone(), other_spelling.display().to_string()] {
+        let o = streamlab(&["replay", &s, "--trace", &target]);
+        assert_usage_error(&o, "that is the scenario file");
+        assert_eq!(std::fs::read_to_string(&s).expect("read"), TINY, "the scenario is intact");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn shrink_out_does_not_overwrite_an_existing_file_without_force() {
     let dir = temp_dir("shrink");

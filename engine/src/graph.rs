@@ -18,8 +18,43 @@ use crate::window::WindowSpec;
 pub type OperatorId = usize;
 /// Index of a subtask in [`PhysicalPlan::subtasks`].
 pub type SubtaskId = usize;
-/// Index of a channel in [`PhysicalPlan::channels`].
-pub type ChannelId = usize;
+
+/// A channel of the physical plan: its place in [`PhysicalPlan::channels`], dense from 0 in the
+/// plan's deterministic order. Only the plan makes them (`PhysicalPlan::expand`); everything
+/// else names a channel it was given. Not an input's position at its receiver (that is
+/// [`ChannelInfo::input_index`]) and never added to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ChannelId(u32);
+
+impl ChannelId {
+    /// The channel's place in per-channel tables ([`PhysicalPlan::channels`], a world's links).
+    pub const fn index(self) -> usize {
+        self.0 as usize
+    }
+
+    /// The ids of a per-channel table of `count` entries, in order (`count` is at most the
+    /// plan's channel count, which fits: `PhysicalPlan::expand` checks).
+    pub fn all(count: usize) -> impl Iterator<Item = ChannelId> {
+        (0..count as u32).map(ChannelId)
+    }
+
+    /// The id as a number, for compact encodings (a trace event's channel word) and printing.
+    pub const fn get(self) -> u32 {
+        self.0
+    }
+
+    /// The channel a compact encoding stored with [`Self::get`] (or a test names).
+    pub const fn from_raw(raw: u32) -> ChannelId {
+        ChannelId(raw)
+    }
+}
+
+impl std::fmt::Display for ChannelId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
 
 /// Largest parallelism an operator may have: one key group per subtask at most.
 pub const MAX_PARALLELISM: u32 = crate::partition::KEY_GROUPS;
@@ -293,7 +328,7 @@ impl PhysicalPlan {
                 let mut gate =
                     OutputGate { partitioning: spec.partitioning, stream: spec.stream, channels: Vec::new() };
                 for j in targets {
-                    let id = channels.len();
+                    let id = ChannelId(u32::try_from(channels.len()).expect("channel count fits u32"));
                     let to = to_first + j;
                     let input_index = subtasks[to].inputs.len();
                     subtasks[to].inputs.push(id);
@@ -311,6 +346,10 @@ impl PhysicalPlan {
             }
         }
         Ok(PhysicalPlan { operators, subtasks, channels })
+    }
+
+    pub fn channel(&self, id: ChannelId) -> &ChannelInfo {
+        &self.channels[id.index()]
     }
 
     pub fn operator_of(&self, subtask: SubtaskId) -> &PhysicalOperator {

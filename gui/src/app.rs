@@ -130,8 +130,11 @@ pub enum Action {
     ExportCharts,
     /// Export the job graph at the cursor or the timeline as shown, for slides.
     ExportSlide(crate::slides::SlideKind),
-    /// Fork the shown run at the cursor with this fault.
+    /// Fork the shown run at the cursor with this fault (the Storm view records the topology
+    /// again with the fault added to the ones it had).
     Inject(FaultRequest),
+    /// The Storm view: record the topology again with only the file's faults.
+    ClearInjectedFaults,
     /// Run the scenario under another guarantee and/or sink kind (None: as written). In the
     /// Storm view the guarantee is the topology's acking (Storm has no sink choice).
     SetVariant(Option<Guarantee>, Option<SinkKind>),
@@ -840,7 +843,7 @@ impl App {
                 let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
                 self.seed_text = seed.to_string();
                 self.error = None;
-                let origin = StormOrigin { base: Arc::new(scenario), source, guarantee: then_variant.0 };
+                let origin = StormOrigin::new(Arc::new(scenario), source, then_variant.0);
                 self.start_storm(origin, seed);
             }
             Ok(scenario) => {
@@ -862,10 +865,13 @@ impl App {
     fn start_storm(&mut self, origin: StormOrigin, seed: u64) {
         // A Flink recording still under way would replace the Storm view when it lands.
         self.pending = None;
-        let what = match origin.guarantee {
+        let mut what = match origin.guarantee {
             None => format!("Recording {} (seed {seed}, Storm)", origin.base.name),
             Some(g) => format!("Recording {} (seed {seed}, Storm, {})", origin.base.name, g.label()),
         };
+        if let Some(faults) = origin.injected_text() {
+            what.push_str(&format!(" with {faults}"));
+        }
         let recording = Recording::start(what, StormRecorder::new(origin, seed), self.driver);
         self.storm_pending = Some(StormPending { recording });
         self.poll_storm();
@@ -880,8 +886,13 @@ impl App {
         match pending.recording.poll() {
             Poll::Running { .. } => {}
             Poll::Done(mut storm) => {
+                // The same topology recorded again (another guarantee, a clicked fault): keep the
+                // tab and the moment the student was looking at.
                 if let Some(before) = &self.storm {
                     storm.tab = before.tab;
+                    if Arc::ptr_eq(&before.origin.base, &storm.origin.base) {
+                        storm.set_cursor(before.cursor_ns);
+                    }
                 }
                 self.storm = Some(storm);
                 self.session = None;
@@ -1013,6 +1024,21 @@ impl App {
                     session.select_line(line);
                 }
             }
+            Action::Inject(request) if self.storm.is_some() => {
+                if let Some(storm) = &self.storm {
+                    let mut origin = storm.origin.clone();
+                    origin.injected.push((storm.cursor_ns, request));
+                    let seed = storm.seed;
+                    self.start_storm(origin, seed);
+                }
+            }
+            Action::ClearInjectedFaults => {
+                if let Some(storm) = &self.storm {
+                    let origin = StormOrigin { injected: Vec::new(), ..storm.origin.clone() };
+                    let seed = storm.seed;
+                    self.start_storm(origin, seed);
+                }
+            }
             Action::Inject(request) => {
                 if let Some(session) = &mut self.session {
                     let (recorder, purpose) = session.fork_recorder(self.time.cursor_ns, request);
@@ -1054,6 +1080,17 @@ impl App {
                             self.start(what, recorder, purpose);
                         }
                     }
+                }
+            }
+            Action::Compare if self.storm.is_some() => {
+                if let Some(storm) = &mut self.storm {
+                    // Three runs and their reference: off the UI thread, as the Flink comparison.
+                    let (origin, seed) = (storm.origin.clone(), storm.seed);
+                    let (sender, receiver) = std::sync::mpsc::channel();
+                    std::thread::spawn(move || {
+                        let _ = sender.send(origin.compare(seed));
+                    });
+                    storm.comparing = Some(receiver);
                 }
             }
             Action::Compare => {
@@ -1180,7 +1217,12 @@ impl App {
                 // The outcome tab scrolls its own table; the topology tab scrolls as a whole.
                 let height = ui.available_height();
                 egui::ScrollArea::vertical().show(ui, |ui| {
-                    panels::storm::storm_ui(ui, storm, height, &mut actions);
+                    let shared = panels::storm::Shared {
+                        faults: &mut self.faults,
+                        export_dir: &mut self.export_dir,
+                        export_status: &self.export_status,
+                    };
+                    panels::storm::storm_ui(ui, storm, height, shared, &mut actions);
                     if storm.tab == crate::view::storm::StormTab::Save {
                         panels::save::save_ui(ui, &*storm, &save_stem, &mut self.save, &mut actions);
                     }
@@ -1305,15 +1347,21 @@ impl App {
         }
         if let Some(session) = &mut self.session {
             if let Some((run, receiver)) = &session.comparing {
-                match receiver.try_recv() {
-                    Ok(reports) => {
+                if let Some(arrived) = arrived(receiver, ui.ctx()) {
+                    if let Some(reports) = arrived {
                         session.comparison = Some((*run, reports));
-                        session.comparing = None;
                     }
-                    Err(std::sync::mpsc::TryRecvError::Empty) => {
-                        ui.ctx().request_repaint_after(std::time::Duration::from_millis(50))
+                    session.comparing = None;
+                }
+            }
+        }
+        if let Some(storm) = &mut self.storm {
+            if let Some(receiver) = &storm.comparing {
+                if let Some(arrived) = arrived(receiver, ui.ctx()) {
+                    if arrived.is_some() {
+                        storm.comparison = arrived;
                     }
-                    Err(std::sync::mpsc::TryRecvError::Disconnected) => session.comparing = None,
+                    storm.comparing = None;
                 }
             }
         }
@@ -1348,5 +1396,19 @@ fn apply_presenter_mode(ctx: &egui::Context, presenter: bool) {
     let want = presenter.then_some(strong);
     if ctx.global_style().visuals.override_text_color != want {
         ctx.global_style_mut(|s| s.visuals.override_text_color = want);
+    }
+}
+
+/// What a comparison thread sent, once it is over: `Some(Some(reports))` when they arrived,
+/// `Some(None)` when the thread ended without (the window moved on); `None` while it runs (a
+/// repaint is asked for, to look again).
+fn arrived<T>(receiver: &std::sync::mpsc::Receiver<T>, ctx: &egui::Context) -> Option<Option<T>> {
+    match receiver.try_recv() {
+        Ok(value) => Some(Some(value)),
+        Err(std::sync::mpsc::TryRecvError::Empty) => {
+            ctx.request_repaint_after(std::time::Duration::from_millis(50));
+            None
+        }
+        Err(std::sync::mpsc::TryRecvError::Disconnected) => Some(None),
     }
 }

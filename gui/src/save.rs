@@ -258,7 +258,7 @@ mod tests {
         let base = Arc::new(Scenario::load(&path).expect("shipped scenario loads"));
         let source = crate::app::ScenarioSource::File(path.clone());
         for choice in sim::runtime::model(base.runtime()).guarantees(&base) {
-            let origin = StormOrigin { base: base.clone(), source: source.clone(), guarantee: Some(choice.guarantee) };
+            let origin = StormOrigin::new(base.clone(), source.clone(), Some(choice.guarantee));
             let session = StormSession::record(origin, 5);
             let text = session.scenario_file_text();
             let reloaded = Arc::new(Scenario::parse(&text, "saved.ron").expect("the saved file parses"));

@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use engine::graph::ChannelId;
 use sim::faults::Fault;
 use sim::kernel::TimeNs;
 use sim::recording::{TraceEvent, TraceKind};
@@ -117,7 +118,8 @@ impl SendIndex {
     pub fn build(trace: &[TraceEvent], channels: usize) -> SendIndex {
         let mut per_channel: Vec<Vec<(TimeNs, TimeNs)>> = vec![Vec::new(); channels];
         for e in trace {
-            if let (Some(arrival_ns), Some(list)) = (e.payload().arrival_ns(), per_channel.get_mut(e.channel as usize))
+            if let (Some(arrival_ns), Some(list)) =
+                (e.payload().arrival_ns(), per_channel.get_mut(e.channel_id().index()))
             {
                 list.push((arrival_ns, e.time_ns));
             }
@@ -131,8 +133,8 @@ impl SendIndex {
 
     /// When the message arriving on `channel` at `arrival_ns` was sent, as seen at `cursor_ns`
     /// (several messages can share an arrival time; take the latest send not in the future).
-    pub fn send_time(&self, channel: usize, arrival_ns: TimeNs, cursor_ns: TimeNs) -> Option<TimeNs> {
-        let list = self.per_channel.get(channel)?;
+    pub fn send_time(&self, channel: ChannelId, arrival_ns: TimeNs, cursor_ns: TimeNs) -> Option<TimeNs> {
+        let list = self.per_channel.get(channel.index())?;
         let start = list.partition_point(|&(a, _)| a < arrival_ns);
         let end = list.partition_point(|&(a, _)| a <= arrival_ns);
         list[start..end].iter().rev().map(|&(_, s)| s).find(|&s| s <= cursor_ns)
@@ -579,9 +581,9 @@ mod tests {
         let run = RecordedRun::record_every(scenario(), 42, 20_000);
         let (send, arrival_ns) =
             run.trace.iter().find_map(|e| Some((e, e.payload().arrival_ns()?))).expect("something was sent");
-        let found = run.sends.send_time(send.channel as usize, arrival_ns, send.time_ns);
+        let found = run.sends.send_time(send.channel_id(), arrival_ns, send.time_ns);
         assert_eq!(found, Some(send.time_ns));
-        assert_eq!(run.sends.send_time(send.channel as usize, arrival_ns, send.time_ns - 1), None);
+        assert_eq!(run.sends.send_time(send.channel_id(), arrival_ns, send.time_ns - 1), None);
     }
 
     #[test]

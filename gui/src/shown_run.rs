@@ -40,7 +40,7 @@ pub trait ShownRun {
     fn visible_rows(&self) -> Vec<&StoredRow>;
     /// Every traced event of the run (what the Perfetto export writes).
     fn trace(&self) -> &[TraceEvent];
-    /// The run's charts, or why the model has none (`FaultToleranceModel::no_charts`).
+    /// The run's charts, or why there are none.
     fn charts(&self) -> Result<&[Chart], &'static str>;
 
     /// The model the run belongs to (the runtime boundary, `sim::runtime`).
@@ -129,10 +129,17 @@ impl ShownRun for StormSession {
         }
     }
     fn faults_label(&self) -> String {
-        "faults from the file".to_string()
+        match self.origin.injected_text() {
+            None => "faults from the file".to_string(),
+            Some(clicked) => format!("faults from the file, then {clicked}"),
+        }
     }
     fn stem_suffix(&self) -> String {
-        self.origin.guarantee.map_or("original", |g| g.label()).to_string()
+        let guarantee = self.origin.guarantee.map_or("original", |g| g.label());
+        match self.origin.injected.len() {
+            0 => guarantee.to_string(),
+            n => format!("{guarantee}-plus{n}faults"),
+        }
     }
     fn scenario_file_text(&self) -> String {
         let note = format!(
@@ -157,6 +164,6 @@ impl ShownRun for StormSession {
         &self.events
     }
     fn charts(&self) -> Result<&[Chart], &'static str> {
-        Err(self.model().no_charts().unwrap_or("this model draws no charts"))
+        Ok(&self.charts)
     }
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use egui::epaint::CubicBezierShape;
 use egui::{Color32, Pos2, Rect, Stroke};
+use engine::graph::ChannelId;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -345,7 +346,7 @@ fn draw_graph<DB: DrawingBackend>(
     }
     for c in &layout.channels {
         let curve = geo.curve(layout, c).map(map);
-        let status = dag.channels.get(c.channel).cloned().unwrap_or_default();
+        let status = dag.channels.get(c.channel.index()).cloned().unwrap_or_default();
         let (color, width) = if status.blocked {
             (BLOCKED_COLOR, 3.0)
         } else if status.cut {
@@ -383,9 +384,9 @@ fn draw_graph<DB: DrawingBackend>(
         }
     }
     // Messages on the wires, piles counted.
-    let mut piles: Vec<(usize, i32, usize, Pos2)> = Vec::new();
+    let mut piles: Vec<(ChannelId, i32, usize, Pos2)> = Vec::new();
     for flight in dag.in_flight.iter().take(3_000) {
-        let Some(c) = layout.channels.get(flight.channel) else { continue };
+        let Some(c) = layout.channels.get(flight.channel.index()) else { continue };
         let curve = geo.curve(layout, c).map(map);
         let p = CubicBezierShape::from_points_stroke(curve, false, Color32::TRANSPARENT, Stroke::NONE)
             .sample(flight.progress);

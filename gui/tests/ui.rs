@@ -621,6 +621,94 @@ fn the_workbench_marks_timeouts_and_finds_a_timed_out_tuple() {
     assert!(h.state().storm.is_none() && h.state().session.is_some());
 }
 
+/// A fault clicked in the Storm view: the topology is recorded again with the worker crash added
+/// at the cursor — the same run up to it — and it stays through a guarantee switch until cleared.
+#[test]
+fn the_storm_view_crashes_a_worker_at_the_cursor() {
+    use gui::app::FaultRequest;
+    use sim::recording::Payload;
+    use sim::scenario::Guarantee;
+    let crashes = |events: &[sim::recording::TraceEvent]| {
+        events.iter().filter(|e| matches!(e.payload(), Payload::NodeCrashed { .. })).count()
+    };
+    let mut h = harness(ScenarioSource::File(scenario_file("storm-word-count.ron")));
+    h.run_steps(1);
+    let original = h.state().storm.as_ref().expect("the Storm view").events.clone();
+    let file_faults = h.state().storm.as_ref().unwrap().run.world.faults.len();
+    for _ in 0..3 {
+        h.get_by_label("+1 s").click();
+        h.run_steps(2);
+    }
+    h.get_by_label("Faults").click();
+    h.run_steps(1);
+    h.get_by_label("This run has the file's faults only.");
+    h.get_by_label("Crash tm-0").click();
+    h.run_steps(2);
+    let at_ns = 3_000_000_000;
+    let storm = h.state().storm.as_ref().expect("still the Storm view");
+    let crash = FaultRequest::Crash { tm: 0, restart_after_ms: Some(2_000) };
+    assert_eq!(storm.origin.injected, vec![(at_ns, crash)]);
+    assert_eq!(storm.run.world.faults.len(), file_faults + 1);
+    assert_eq!(crashes(&storm.events), crashes(&original) + 1, "one more worker crash");
+    let before = |events: &[sim::recording::TraceEvent]| events.iter().filter(|e| e.time_ns < at_ns).count();
+    let n = before(&original);
+    assert_eq!(&storm.events[..n], &original[..n], "the same run up to the clicked crash");
+    assert_ne!(storm.events, original);
+    assert_eq!(storm.tab, gui::view::storm::StormTab::Faults, "the tab stays open");
+    assert_eq!(storm.cursor_ns, at_ns, "and the cursor at the clicked moment");
+    h.get_by_label_contains("This run has the file's faults, then crash tm-0, back after 2 s at");
+    // The guarantees compared on these faults: acking off loses, acking duplicates, Trident is exact.
+    h.get_by_label("Compare the guarantees on these faults").click();
+    h.run_steps(1);
+    for _ in 0..600 {
+        if h.state().storm.as_ref().unwrap().comparing.is_none() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        h.run_steps(1);
+    }
+    h.run_steps(1);
+    let reports = h.state().storm.as_ref().unwrap().comparison.clone().expect("compared");
+    let guarantees: Vec<Guarantee> = reports.iter().map(|r| r.guarantee).collect();
+    assert_eq!(guarantees, [Guarantee::AtMostOnce, Guarantee::AtLeastOnce, Guarantee::ExactlyOnce]);
+    let (off, acking, trident) = (&reports[0].outcome, &reports[1].outcome, &reports[2].outcome);
+    assert!(!off.lost_records.is_empty() && off.duplicated_records.is_empty(), "{off:?}");
+    assert!(acking.lost_records.is_empty() && !acking.duplicated_records.is_empty(), "{acking:?}");
+    assert!(trident.lost_records.is_empty() && trident.duplicated_records.is_empty(), "{trident:?}");
+    assert!(reports.iter().all(|r| r.verdict), "each kept its own promise");
+    h.get_by_label("promise kept?");
+    // Another guarantee runs the same faults, and its Outcome tab agrees with the comparison.
+    h.get_by_role_and_label(Role::ComboBox, "Guarantee:").click();
+    h.run_steps(2);
+    h.get_all_by_label("acking off: at-most-once").next().expect("in the list").click();
+    h.run_steps(2);
+    let storm = h.state().storm.as_ref().unwrap();
+    assert_eq!(storm.origin.injected.len(), 1, "the clicked crash is kept");
+    assert_eq!(storm.run.world.config.ackers, 0);
+    assert_eq!(storm.ledger.outcome.lost_records, off.lost_records, "the view and the comparison agree");
+    assert!(storm.comparison.is_none(), "a new run: compared again on request");
+    h.get_by_label("Back to the file's faults").click();
+    h.run_steps(2);
+    let storm = h.state().storm.as_ref().unwrap();
+    assert!(storm.origin.injected.is_empty());
+    assert_eq!(storm.run.world.faults.len(), file_faults);
+    assert_eq!(crashes(&storm.events), crashes(&original));
+    // The Charts tab draws the run's charts and exports them.
+    let dir = std::env::temp_dir().join(format!("streamlab-ui-storm-charts-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    h.get_by_label("Charts").click();
+    h.run_steps(1);
+    h.state_mut().export_dir = dir.display().to_string();
+    h.get_by_label("Export charts (PNG + SVG)").click();
+    h.run_steps(1);
+    assert!(matches!(&h.state().export_status, Some(Ok(_))), "{:?}", h.state().export_status);
+    for file in ["storm-per-second.png", "storm-per-second.svg"] {
+        assert!(dir.join(file).is_file(), "{file} written");
+    }
+    assert!(!dir.join("storm-pending.svg").exists(), "acking off: no tuple is ever pending, no such chart");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A Storm run's outcome: the duplicates found by the filter, one duplicate's provenance followed
 /// to the timeout that made the spout replay it; its spout message's link selects that tuple.
 #[test]
@@ -723,7 +811,7 @@ fn the_storm_view_switches_to_acking_off_saves_and_exports() {
     // Save and export, through the same panel as a Flink run.
     h.get_by_label("Save / export").click();
     h.run_steps(1);
-    h.get_by_label_contains("Charts: a Storm run has no charts");
+    h.get_by_label_contains("Charts: the Charts tab exports them");
     h.state_mut().save.dir = dir.display().to_string();
     h.run_steps(1);
     h.get_by_label_contains("Save as scenario file").click();
@@ -952,11 +1040,7 @@ fn a_storm_scenario_records_in_slices_too() {
     assert!(h.state().session.is_none(), "the Storm view replaced the Flink one");
     let storm = h.state().storm.as_ref().expect("recorded");
     let scenario = std::sync::Arc::new(sim::Scenario::load(&file).expect("valid"));
-    let origin = gui::view::storm::StormOrigin {
-        base: scenario.clone(),
-        source: ScenarioSource::File(file.clone()),
-        guarantee: None,
-    };
+    let origin = gui::view::storm::StormOrigin::new(scenario.clone(), ScenarioSource::File(file.clone()), None);
     let straight = gui::view::storm::StormSession::record(origin, scenario.seed.unwrap_or(42));
     assert_eq!(storm.events, straight.events, "the same run as recorded at once");
 }

@@ -3,7 +3,7 @@
 //! "may this subtask emit?" is one comparison instead of a scan over its (up to p) output
 //! channels.
 
-use engine::graph::SubtaskId;
+use engine::graph::{ChannelId, SubtaskId};
 use engine::PhysicalPlan;
 
 #[derive(Clone, Debug)]
@@ -23,7 +23,7 @@ impl Credits {
         for (id, info) in plan.subtasks.iter().enumerate() {
             for gate in &info.outputs {
                 for &c in &gate.channels {
-                    sender[c] = id as u32;
+                    sender[c.index()] = id as u32;
                 }
             }
         }
@@ -40,22 +40,22 @@ impl Credits {
         self.full_outputs[subtask] == 0
     }
 
-    pub fn occupancy(&self, channel: usize) -> u32 {
-        self.occupancy[channel]
+    pub fn occupancy(&self, channel: ChannelId) -> u32 {
+        self.occupancy[channel.index()]
     }
 
     /// `n` more messages occupy `channel` (sent, or restored in-flight data).
-    pub fn add(&mut self, channel: usize, n: u32) {
-        self.set(channel, self.occupancy[channel] + n);
+    pub fn add(&mut self, channel: ChannelId, n: u32) {
+        self.set(channel, self.occupancy[channel.index()] + n);
     }
 
     /// The receiver took one message off `channel` (or it was lost with the receiver).
-    pub fn release_one(&mut self, channel: usize) {
-        self.set(channel, self.occupancy[channel].saturating_sub(1));
+    pub fn release_one(&mut self, channel: ChannelId) {
+        self.set(channel, self.occupancy[channel.index()].saturating_sub(1));
     }
 
     /// The receiver's buffers are gone: every message on `channel` gives its credit back.
-    pub fn clear(&mut self, channel: usize) {
+    pub fn clear(&mut self, channel: ChannelId) {
         self.set(channel, 0);
     }
 
@@ -65,12 +65,12 @@ impl Credits {
         self.full_outputs.iter_mut().for_each(|f| *f = 0);
     }
 
-    fn set(&mut self, channel: usize, occupancy: u32) {
+    fn set(&mut self, channel: ChannelId, occupancy: u32) {
         let full = |o: u32| self.capacity.is_some_and(|c| o >= c);
-        let (was, is) = (full(self.occupancy[channel]), full(occupancy));
-        self.occupancy[channel] = occupancy;
+        let (was, is) = (full(self.occupancy[channel.index()]), full(occupancy));
+        self.occupancy[channel.index()] = occupancy;
         if was != is {
-            if let Some(f) = self.full_outputs.get_mut(self.sender[channel] as usize) {
+            if let Some(f) = self.full_outputs.get_mut(self.sender[channel.index()] as usize) {
                 if is {
                     *f += 1;
                 } else {
@@ -113,7 +113,7 @@ mod tests {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            let c = (x % plan.channels.len() as u64) as usize;
+            let c = plan.channels[(x % plan.channels.len() as u64) as usize].id;
             match (x >> 20) % 10 {
                 0 => credits.clear(c),
                 1..=4 => credits.release_one(c),

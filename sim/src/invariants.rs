@@ -14,10 +14,13 @@
 //!    Flink's `TwoPhaseCommitSinkFunction` contract says: a transaction pre-committed at barrier
 //!    *c* may be committed once any checkpoint *n ≥ c* completed (a later completed checkpoint
 //!    subsumes an earlier declined or aborted one, so checkpoint 8 completing commits the
-//!    transaction pre-committed for a declined checkpoint 7), and never before.
+//!    transaction pre-committed for a declined checkpoint 7), and never before. A job without
+//!    checkpoints (at-most-once) pre-commits nothing: its sinks commit their open transaction at
+//!    end of input (Flink's Sink V2 committer without checkpointing), which the rule allows.
 
 use std::collections::BTreeMap;
 
+use engine::graph::ChannelId;
 use engine::message::{Message, MessageKind};
 use engine::sink::{SinkEffect, TxnId};
 use engine::subtask::Step;
@@ -30,7 +33,7 @@ use serde::Serialize;
 pub enum InvariantViolation {
     /// Invariant 1.
     #[error("watermark went back on channel {channel}: {last} then {watermark}")]
-    WatermarkWentBack { channel: usize, last: i64, watermark: i64 },
+    WatermarkWentBack { channel: ChannelId, last: i64, watermark: i64 },
     /// Invariant 2.
     #[error("snapshot for checkpoint {checkpoint} after checkpoint {last}")]
     SnapshotOutOfOrder { checkpoint: CheckpointId, last: CheckpointId },
@@ -62,12 +65,12 @@ pub struct TaskInvariants {
     /// The checkpoint being aligned and which inputs delivered its barrier.
     aligning: Option<(CheckpointId, Vec<bool>)>,
     /// Last watermark sent per output channel in this attempt.
-    last_watermark: BTreeMap<usize, i64>,
+    last_watermark: BTreeMap<ChannelId, i64>,
 }
 
 impl TaskInvariants {
     /// Invariant 1: called for every message the subtask sends on `channel`.
-    pub fn on_send(&mut self, channel: usize, message: &Message) -> Result<(), InvariantViolation> {
+    pub fn on_send(&mut self, channel: ChannelId, message: &Message) -> Result<(), InvariantViolation> {
         if let Message::Watermark(w) = message {
             let last = self.last_watermark.insert(channel, *w);
             if let Some(last) = last.filter(|last| w < last) {
@@ -125,15 +128,30 @@ impl TaskInvariants {
 }
 
 /// Invariant 4, over the whole run (it spans restarts: checkpoint ids keep increasing).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct CommitInvariant {
     /// Pre-committed transactions and the checkpoint whose barrier pre-committed them.
     precommitted: BTreeMap<TxnId, CheckpointId>,
     /// The highest completed checkpoint.
     latest_completed: Option<CheckpointId>,
+    /// The job takes checkpoints. Without them nothing is ever pre-committed, and the only
+    /// commit is a sink's end-of-input commit of its open transaction.
+    checkpointing: bool,
+}
+
+/// A job that takes checkpoints: the strict rule.
+impl Default for CommitInvariant {
+    fn default() -> Self {
+        CommitInvariant::for_job(true)
+    }
 }
 
 impl CommitInvariant {
+    /// The checker for a job that takes checkpoints (`checkpointing`) or none.
+    pub fn for_job(checkpointing: bool) -> Self {
+        CommitInvariant { precommitted: BTreeMap::new(), latest_completed: None, checkpointing }
+    }
+
     /// The coordinator declared checkpoint `id` complete.
     pub fn on_checkpoint_completed(&mut self, id: CheckpointId) {
         self.latest_completed = self.latest_completed.max(Some(id));
@@ -159,6 +177,7 @@ impl CommitInvariant {
                     precommitted_for: cp,
                     latest_completed: self.latest_completed,
                 }),
+                None if !self.checkpointing => {}
                 None => broken.push(InvariantViolation::CommitNeverPreCommitted { txn: *txn }),
             }
         }
@@ -209,14 +228,24 @@ mod tests {
     }
 
     #[test]
+    fn without_checkpoints_the_end_of_input_commit_is_allowed() {
+        let mut without = CommitInvariant::for_job(false);
+        assert!(without.on_sink_effect(&SinkEffect::Commit { txn: txn(0) }).is_empty());
+        let mut with = CommitInvariant::for_job(true);
+        let broken = with.on_sink_effect(&SinkEffect::Commit { txn: txn(0) });
+        assert_eq!(broken, vec![InvariantViolation::CommitNeverPreCommitted { txn: txn(0) }]);
+    }
+
+    #[test]
     fn watermarks_and_snapshots() {
         let mut t = TaskInvariants::default();
-        assert!(t.on_send(3, &Message::Watermark(10)).is_ok());
-        assert!(t.on_send(4, &Message::Watermark(5)).is_ok(), "another channel");
-        assert!(t.on_send(3, &Message::Watermark(10)).is_ok(), "equal is not back");
+        let (c3, c4) = (ChannelId::from_raw(3), ChannelId::from_raw(4));
+        assert!(t.on_send(c3, &Message::Watermark(10)).is_ok());
+        assert!(t.on_send(c4, &Message::Watermark(5)).is_ok(), "another channel");
+        assert!(t.on_send(c3, &Message::Watermark(10)).is_ok(), "equal is not back");
         assert_eq!(
-            t.on_send(3, &Message::Watermark(9)),
-            Err(InvariantViolation::WatermarkWentBack { channel: 3, last: 10, watermark: 9 })
+            t.on_send(c3, &Message::Watermark(9)),
+            Err(InvariantViolation::WatermarkWentBack { channel: c3, last: 10, watermark: 9 })
         );
         assert!(t.on_snapshot(cp(1)).is_ok());
         assert!(t.on_snapshot(cp(2)).is_ok());

@@ -5,6 +5,7 @@
 
 use egui::epaint::CubicBezierShape;
 use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, StrokeKind, Vec2};
+use engine::graph::ChannelId;
 
 use crate::app::{Action, FaultRequest, Session};
 use crate::panels::labels::{dag_labels_id, Labels};
@@ -190,7 +191,7 @@ pub fn dag_ui(
     // Channels, with blocked inputs in red and their waiting messages counted.
     for c in &layout.channels {
         let points = geo.curve(layout, c);
-        let status = &frame.dag.channels[c.channel];
+        let status = &frame.dag.channels[c.channel.index()];
         let stroke = if status.blocked {
             Stroke::new(2.5, BLOCKED_COLOR)
         } else if status.cut {
@@ -249,9 +250,9 @@ pub fn dag_ui(
     // Messages on the wires. Messages at the same spot of a channel (held up by a partition, or
     // just many) are a pile: drawn once, with a count badge.
     let mut watermark_labels = 0;
-    let mut piles: Vec<(usize, i32, usize, Pos2)> = Vec::new();
+    let mut piles: Vec<(ChannelId, i32, usize, Pos2)> = Vec::new();
     for flight in frame.dag.in_flight.iter().take(MAX_DRAWN_MESSAGES) {
-        let c = &layout.channels[flight.channel];
+        let c = &layout.channels[flight.channel.index()];
         let curve =
             CubicBezierShape::from_points_stroke(geo.curve(layout, c), false, Color32::TRANSPARENT, Stroke::NONE);
         let p = curve.sample(flight.progress);

@@ -5,6 +5,7 @@ pub mod alignment;
 pub mod dag;
 pub mod diff;
 pub mod events;
+pub mod faults;
 pub mod inspector;
 pub mod labels;
 pub mod ledger;

@@ -5,9 +5,10 @@
 use engine::sink::SinkKind;
 use sim::kernel::TimeNs;
 
-use crate::app::{Action, FaultRequest, FaultSettings, Session};
-use crate::panels::{run_controls, BLOCKED_COLOR, GOOD_COLOR};
+use crate::app::{Action, FaultSettings, Session};
+use crate::panels::{faults, run_controls, BLOCKED_COLOR, GOOD_COLOR};
 use crate::view::outcomes::{self, OutcomeRow};
+use crate::view::subtasks_on;
 use crate::view::time_text;
 
 const SINKS: [SinkKind; 3] = [SinkKind::Plain, SinkKind::Idempotent, SinkKind::TwoPhaseCommit];
@@ -65,63 +66,16 @@ fn faults_ui(
     settings: &mut FaultSettings,
     actions: &mut Vec<Action>,
 ) {
-    let FaultSettings { restart_after_ms, outage_ms, link_delay_ms } = settings;
     ui.strong(format!(
         "Inject a fault now ({}) — the run forks; the original stays",
         time_text(&session.scenario, cursor_ns)
     ));
-    ui.horizontal_wrapped(|ui| {
-        let mut never = restart_after_ms.is_none();
-        let mut ms = restart_after_ms.unwrap_or(2_000);
-        ui.label("A crashed task manager comes back after");
-        ui.add_enabled(!never, egui::DragValue::new(&mut ms).range(1..=600_000).suffix(" ms"));
-        ui.checkbox(&mut never, "never comes back");
-        *restart_after_ms = (!never).then_some(ms);
-    });
-    ui.horizontal_wrapped(|ui| {
-        for tm in 0..session.scenario.task_managers {
-            let request = FaultRequest::Crash { tm, restart_after_ms: *restart_after_ms };
-            if ui.button(format!("Crash tm-{tm}")).on_hover_text(request.describe()).clicked() {
-                actions.push(Action::Inject(request));
-            }
-        }
-    });
-    ui.horizontal_wrapped(|ui| {
-        ui.label("Cut off from the job manager for");
-        ui.add(egui::DragValue::new(outage_ms).range(1..=600_000).suffix(" ms"));
-        for tm in 0..session.scenario.task_managers {
-            let request = FaultRequest::Isolate { tm, duration_ms: *outage_ms };
-            if ui.button(format!("Isolate tm-{tm}")).on_hover_text(request.describe()).clicked() {
-                actions.push(Action::Inject(request));
-            }
-        }
-    });
     let tms = session.scenario.task_managers;
-    if tms > 1 {
-        ui.horizontal_wrapped(|ui| {
-            ui.label("Links between task managers, for the same time:");
-            for a in 0..tms {
-                for b in a + 1..tms {
-                    let request = FaultRequest::Partition { a, b, duration_ms: *outage_ms };
-                    if ui.button(format!("Partition tm-{a}<->tm-{b}")).on_hover_text(request.describe()).clicked() {
-                        actions.push(Action::Inject(request));
-                    }
-                }
-            }
-        });
-        ui.horizontal_wrapped(|ui| {
-            ui.label("Delay a link by");
-            ui.add(egui::DragValue::new(link_delay_ms).range(1..=60_000).suffix(" ms"));
-            for a in 0..tms {
-                for b in a + 1..tms {
-                    let request = FaultRequest::Delay { a, b, extra_ms: *link_delay_ms, duration_ms: *outage_ms };
-                    if ui.button(format!("Delay tm-{a}<->tm-{b}")).on_hover_text(request.describe()).clicked() {
-                        actions.push(Action::Inject(request));
-                    }
-                }
-            }
-        });
-    }
+    faults::restart_setting_ui(ui, settings, "task manager");
+    let on = |tm: u32| subtasks_on(&session.scenario, tm);
+    faults::crash_buttons_ui(ui, tms, settings, on, actions);
+    faults::isolate_buttons_ui(ui, tms, settings, actions);
+    faults::link_buttons_ui(ui, tms, settings, actions);
     ui.small("Tip: right-click a subtask in the graph to crash its task manager. A crash is detected after the heartbeat timeout; then the pipelined regions with a task on that task manager restart from the latest completed checkpoint (at-most-once: with empty state) — the whole job when it has a shuffle.");
 }
 

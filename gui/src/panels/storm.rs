@@ -5,9 +5,9 @@
 
 use egui::{Color32, Sense, Stroke};
 
-use crate::app::Action;
+use crate::app::{Action, FaultSettings};
 use crate::panels::ledger::{LedgerClick, LedgerTable};
-use crate::panels::run_controls;
+use crate::panels::{faults, run_controls, BLOCKED_COLOR, GOOD_COLOR};
 use crate::shown_run::ShownRun as _;
 use crate::view::storm::{StormSession, StormTab, TreeStatus};
 use crate::view::time_text;
@@ -16,16 +16,24 @@ const TIMEOUT_RED: Color32 = Color32::from_rgb(200, 40, 40);
 
 /// `height`: the panel's height (the outcome table fits its rows in what is left of it). The
 /// Save tab's content is the shared save panel, drawn by the caller below this.
-pub fn storm_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32, actions: &mut Vec<Action>) {
+/// What the Storm view shares with the rest of the workbench: the fault buttons' knobs and the
+/// chart export's folder and outcome.
+pub struct Shared<'a> {
+    pub faults: &'a mut FaultSettings,
+    pub export_dir: &'a mut String,
+    pub export_status: &'a Option<Result<String, crate::error::WriteError>>,
+}
+
+pub fn storm_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32, shared: Shared, actions: &mut Vec<Action>) {
     let (cursor, selected, tab, line) = (s.cursor_ns, s.selected, s.tab, s.provenance.as_ref().map(|p| p.0));
-    storm_frame_ui(ui, s, height, actions);
+    storm_frame_ui(ui, s, height, shared, actions);
     // A button or the slider moved the cursor or the selection: draw the new state next frame.
     if (s.cursor_ns, s.selected, s.tab, s.provenance.as_ref().map(|p| p.0)) != (cursor, selected, tab, line) {
         ui.ctx().request_repaint();
     }
 }
 
-fn storm_frame_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32, actions: &mut Vec<Action>) {
+fn storm_frame_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32, shared: Shared, actions: &mut Vec<Action>) {
     ui.horizontal(|ui| {
         ui.heading(format!("Storm topology: {}", s.scenario.name));
         ui.label(format!("seed {}", s.seed));
@@ -41,6 +49,10 @@ fn storm_frame_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32, actions:
             .on_hover_text(
                 "the sink output against the same topology without faults, row by row, with each row's provenance",
             );
+        ui.selectable_value(&mut s.tab, StormTab::Faults, "Faults")
+            .on_hover_text("crash a worker or cut a link at the cursor; the topology is recorded again with it");
+        ui.selectable_value(&mut s.tab, StormTab::Charts, "Charts")
+            .on_hover_text("what the topology did each second, and the pending tuples over time");
         ui.selectable_value(&mut s.tab, StormTab::Save, "Save / export")
             .on_hover_text("this run as a scenario file, its sink output, its trace for Perfetto");
     });
@@ -71,6 +83,14 @@ fn storm_frame_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32, actions:
     });
     timeline_ui(ui, s);
     ui.separator();
+    if s.tab == StormTab::Faults {
+        faults_tab_ui(ui, s, shared.faults, actions);
+        return;
+    }
+    if s.tab == StormTab::Charts {
+        crate::panels::plots::plots_ui(ui, &s.charts, s.cursor_ns, shared.export_dir, shared.export_status, actions);
+        return;
+    }
     if s.tab == StormTab::Outcome {
         let top = ui.min_rect().height();
         outcome_ui(ui, s, (height - top - 90.0).max(200.0));
@@ -132,8 +152,15 @@ fn storm_frame_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32, actions:
     ui.columns(2, |cols| {
         let ui = &mut cols[0];
         ui.strong("Counters");
-        egui::Grid::new("storm_counts").striped(true).show(ui, |ui| {
-            for (label, n) in [
+        let rows: Vec<(&str, u64)> = match frame.trident {
+            Some(t) => vec![
+                ("Trident batches begun", t.batches_begun),
+                ("replayed batches", t.batches_replayed),
+                ("batches timed out", t.batches_timed_out),
+                ("batches committed", t.commits),
+                ("state updates skipped (txid already applied)", t.updates_skipped),
+            ],
+            None => vec![
                 ("spout tuples emitted", frame.emitted),
                 ("replayed", frame.replayed),
                 ("timed out", frame.timed_out),
@@ -141,15 +168,21 @@ fn storm_frame_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32, actions:
                 ("trees completed", frame.trees_completed),
                 ("trees failed", frame.trees_failed),
                 ("acker messages", frame.acker_messages),
-            ] {
+            ],
+        };
+        egui::Grid::new("storm_counts").striped(true).show(ui, |ui| {
+            for (label, n) in rows {
                 ui.label(label);
                 ui.label(n.to_string());
                 ui.end_row();
             }
         });
-        ui.strong("Pending tuples per spout");
-        for (spout, n) in &frame.pending {
-            ui.label(format!("{spout} pending: {n}"));
+        // Trident tracks batches, not tuples: no spout tuple is ever pending under it.
+        if frame.trident.is_none() {
+            ui.strong("Pending tuples per spout");
+            for (spout, n) in &frame.pending {
+                ui.label(format!("{spout} pending: {n}"));
+            }
         }
         let ui = &mut cols[1];
         ui.strong("Tuple tree");
@@ -165,6 +198,9 @@ fn storm_frame_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32, actions:
             }
         });
         match &frame.tree {
+            None if frame.trident.is_some() => {
+                ui.label("Trident tracks batches, not tuple trees: the Outcome tab's provenance of a row names its batch's txid, what failed it, its replays and each commit.");
+            }
             None => {
                 ui.label("No tuple selected (Next tuple picks the first one emitted by the cursor).");
             }
@@ -254,4 +290,90 @@ fn outcome_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32) {
         Some(LedgerClick::Seek(t)) => s.seek(t),
         None => {}
     }
+}
+
+/// Inject a fault at the cursor: a Storm run is recorded again from the start with it (the same
+/// seed gives the same run up to the fault), and the clicked faults accumulate until cleared.
+fn faults_tab_ui(ui: &mut egui::Ui, s: &StormSession, settings: &mut FaultSettings, actions: &mut Vec<Action>) {
+    ui.strong(format!(
+        "Inject a fault at {} — the topology is recorded again with it (the same seed: the same run up to the fault)",
+        time_text(&s.scenario, s.cursor_ns)
+    ));
+    let workers = s.scenario.task_managers;
+    faults::restart_setting_ui(ui, settings, "worker");
+    ui.horizontal_wrapped(|ui| {
+        ui.label("Outages last");
+        faults::outage_ui(ui, settings);
+    });
+    let executors = |tm: u32| crate::view::subtasks_on(&s.scenario, tm);
+    faults::crash_buttons_ui(ui, workers, settings, executors, actions);
+    faults::link_buttons_ui(ui, workers, settings, actions);
+    ui.separator();
+    match s.origin.injected_text() {
+        None => {
+            ui.label("This run has the file's faults only.");
+        }
+        Some(clicked) => {
+            ui.label(format!("This run has the file's faults, then {clicked}."));
+            if ui.button("Back to the file's faults").clicked() {
+                actions.push(Action::ClearInjectedFaults);
+            }
+        }
+    }
+    ui.separator();
+    compare_ui(ui, s, actions);
+    ui.small(
+        "Each tm-i is a worker process; crashing it kills the executors it runs (hover a button). \
+         The supervisor restarts it after the time above; one that never comes back has its executors \
+         reassigned by Nimbus after the heartbeat timeout. With acking, the tuples the dead executors \
+         held time out at the spout and are replayed (at-least-once: a bolt that had counted them \
+         counts them again); with acking off they are lost; Trident replays the whole batch under \
+         the same txid and its state skips what it already applied.",
+    );
+}
+
+/// Each guarantee Storm offers on this run's seed and faults, side by side: what it did to the
+/// output and whether it kept its promise. A guarantee's name records the topology under it.
+fn compare_ui(ui: &mut egui::Ui, s: &StormSession, actions: &mut Vec<Action>) {
+    ui.horizontal_wrapped(|ui| {
+        if s.comparing.is_some() {
+            ui.spinner();
+            ui.label("comparing…");
+        } else if ui
+            .button("Compare the guarantees on these faults")
+            .on_hover_text("runs the topology under acking off, acking and Trident with this run's seed and faults, each against the same fault-free run")
+            .clicked()
+        {
+            actions.push(Action::Compare);
+        }
+    });
+    let Some(reports) = &s.comparison else {
+        return;
+    };
+    let rows = crate::view::outcomes::rows(reports);
+    egui::Grid::new("storm_comparison").striped(true).num_columns(7).show(ui, |ui| {
+        for h in ["guarantee", "result", "promise kept?", "lost", "twice", "replays", "timeouts"] {
+            ui.strong(h);
+        }
+        ui.end_row();
+        for (row, report) in rows.iter().zip(reports) {
+            let label = s.choice_of(row.variant.0).label;
+            if ui.link(label).on_hover_text("record the topology under this guarantee (same faults)").clicked() {
+                actions.push(Action::SetVariant(Some(row.variant.0), None));
+            }
+            ui.label(row.result);
+            match row.keeps_promise {
+                true => ui.colored_label(GOOD_COLOR, "yes"),
+                false => ui.colored_label(BLOCKED_COLOR, "no"),
+            }
+            .on_hover_text(row.promise);
+            ui.label(row.lost_records.to_string());
+            ui.label(row.duplicated_records.to_string());
+            let storm = report.storm.as_ref();
+            ui.label(storm.map_or(0, |f| f.replays).to_string());
+            ui.label(storm.map_or(0, |f| f.timeouts).to_string());
+            ui.end_row();
+        }
+    });
+    ui.small("lost / twice: source records whose effect reached the output fewer / more times than without faults.");
 }

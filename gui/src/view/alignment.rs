@@ -94,7 +94,7 @@ impl AlignmentView {
                     .enumerate()
                     .map(|(i, &c)| AlignmentInput {
                         input: i,
-                        from: plan.subtasks[plan.channels[c].from].name.clone(),
+                        from: plan.subtasks[plan.channel(c).from].name.clone(),
                         barrier_seen: pending.is_some_and(|p| p.seen[i]),
                         // A stopped task keeps its aligner until the restart: not "blocked".
                         blocked: task.alive && subtask.is_input_blocked(i),

@@ -4,7 +4,7 @@
 //! Layout units: one column per topological depth; vertically, one unit per subtask row. The
 //! panel scales units to pixels, so the layout is testable without egui.
 
-use engine::graph::{OperatorKind, Stream};
+use engine::graph::{ChannelId, OperatorKind, Stream};
 use engine::message::Message;
 use engine::CheckpointId;
 use sim::kernel::TimeNs;
@@ -45,7 +45,7 @@ pub struct SubtaskSlot {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChannelLine {
-    pub channel: usize,
+    pub channel: ChannelId,
     pub from: usize,
     pub to: usize,
     /// Carries a window's late-data side output.
@@ -182,9 +182,9 @@ impl DagLayout {
         operators.sort_by_key(|o| o.operator);
         let mut output_of = vec![(0, 0); plan.channels.len()];
         for s in &plan.subtasks {
-            let outs: Vec<usize> = s.outputs.iter().flat_map(|g| g.channels.iter().copied()).collect();
+            let outs: Vec<ChannelId> = s.outputs.iter().flat_map(|g| g.channels.iter().copied()).collect();
             for (k, &c) in outs.iter().enumerate() {
-                output_of[c] = (k, outs.len());
+                output_of[c.index()] = (k, outs.len());
             }
         }
         let channels = plan
@@ -197,8 +197,8 @@ impl DagLayout {
                 late: c.stream == Stream::Late,
                 input: c.input_index,
                 inputs: plan.subtasks[c.to].inputs.len(),
-                output: output_of[c.id].0,
-                outputs: output_of[c.id].1,
+                output: output_of[c.id.index()].0,
+                outputs: output_of[c.id.index()].1,
             })
             .collect();
         DagLayout {
@@ -237,7 +237,7 @@ impl Flight {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct InFlight {
-    pub channel: usize,
+    pub channel: ChannelId,
     pub what: Flight,
     /// Unknown only if the trace lacks the send (it never should).
     pub send_ns: Option<TimeNs>,
@@ -307,7 +307,7 @@ impl DagState {
         for (channel, arrival_ns, attempt, message) in world.in_flight() {
             // A buffer of an earlier attempt of its receiver is dropped on arrival: it is not
             // really there.
-            if attempt != world.tasks[plan.channels[channel].to].attempt {
+            if attempt != world.tasks[plan.channel(channel).to].attempt {
                 continue;
             }
             let send_ns = sends.send_time(channel, arrival_ns, cursor_ns);
@@ -317,7 +317,7 @@ impl DagState {
                 }
                 _ => 0.5,
             };
-            channels[channel].in_flight += 1;
+            channels[channel.index()].in_flight += 1;
             in_flight.push(InFlight {
                 channel,
                 what: Flight::of(message),
@@ -325,7 +325,7 @@ impl DagState {
                 arrival_ns,
                 progress,
                 // A cancelled receiver (its region fails over) drops it on arrival.
-                doomed: !world.tasks[plan.channels[channel].to].alive,
+                doomed: !world.tasks[plan.channel(channel).to].alive,
             });
         }
         in_flight.sort_by(|a, b| {
@@ -333,10 +333,10 @@ impl DagState {
         });
         for c in &plan.channels {
             let subtask = &world.tasks[c.to].subtask;
-            channels[c.id].queued = subtask.gate().queued_on(c.input_index);
+            channels[c.id.index()].queued = subtask.gate().queued_on(c.input_index);
             // A stopped task keeps its aligner until the restart replaces it: not "blocked".
-            channels[c.id].blocked = world.tasks[c.to].alive && subtask.is_input_blocked(c.input_index);
-            let status = &mut channels[c.id];
+            channels[c.id.index()].blocked = world.tasks[c.to].alive && subtask.is_input_blocked(c.input_index);
+            let status = &mut channels[c.id.index()];
             status.full = world.scenario.channel_capacity.is_some_and(|cap| world.channel_occupancy(c.id) >= cap);
         }
         let subtasks = world
@@ -393,7 +393,7 @@ fn link_faults(world: &World, cursor_ns: TimeNs, channels: &mut [ChannelStatus])
                 for c in &world.scenario.plan.channels {
                     let link = (world.tasks[c.from].node, world.tasks[c.to].node);
                     if same_link(link, (a, b)) {
-                        if let Some(status) = channels.get_mut(c.id) {
+                        if let Some(status) = channels.get_mut(c.id.index()) {
                             status.cut = true;
                         }
                     }
@@ -416,7 +416,7 @@ fn link_faults(world: &World, cursor_ns: TimeNs, channels: &mut [ChannelStatus])
                 for c in &world.scenario.plan.channels {
                     let here = (world.tasks[c.from].node, world.tasks[c.to].node);
                     if link.is_none_or(|l| same_link(here, l)) {
-                        if let Some(status) = channels.get_mut(c.id) {
+                        if let Some(status) = channels.get_mut(c.id.index()) {
                             status.delay_ns += extra_ns;
                         }
                     }
@@ -491,14 +491,17 @@ mod tests {
             .iter()
             .find_map(|e| e.payload().arrival_ns().filter(|&arrival| arrival > e.time_ns + 2).map(|a| (*e, a)))
             .unwrap();
-        let (t, channel) = (send.time_ns + (arrival - send.time_ns) / 2, send.channel as usize);
+        let (t, channel) = (send.time_ns + (arrival - send.time_ns) / 2, send.channel_id());
         let world = run.world_at(t);
         let state = DagState::build(world, &sends, t);
         let flight =
             state.in_flight.iter().find(|f| f.channel == channel && f.arrival_ns == arrival).expect("on the wire");
         assert_eq!(flight.send_ns, Some(send.time_ns));
         assert!(flight.progress > 0.3 && flight.progress < 0.7, "{}", flight.progress);
-        assert_eq!(state.channels[channel].in_flight, state.in_flight.iter().filter(|f| f.channel == channel).count());
+        assert_eq!(
+            state.channels[channel.index()].in_flight,
+            state.in_flight.iter().filter(|f| f.channel == channel).count()
+        );
         let sorted =
             state.in_flight.windows(2).all(|w| (w[0].channel, w[0].arrival_ns) <= (w[1].channel, w[1].arrival_ns));
         assert!(sorted);
@@ -525,7 +528,7 @@ mod tests {
         let at = run.end_ns / 4;
         let state = DagState::build(run.world_at(at), &sends, at);
         let into_slow = run.scenario.plan.subtasks[run.scenario.plan.subtask_by_name("slow[0]").unwrap()].inputs[0];
-        assert!(state.channels[into_slow].full, "{:?}", state.channels[into_slow]);
+        assert!(state.channels[into_slow.index()].full, "{:?}", state.channels[into_slow.index()]);
         assert!(state.subtasks[0].backpressured);
     }
 }

@@ -163,7 +163,7 @@ fn barrier_context(scenario: &Scenario, trace: &[TraceEvent], index: usize, inpu
         plan.subtasks
             .get(e.subtask() as usize)
             .and_then(|st| st.inputs.get(i as usize))
-            .and_then(|c| plan.channels.get(*c))
+            .map(|&c| plan.channel(c))
             .and_then(|c| plan.subtasks.get(c.from))
             .map_or_else(|| format!("input {i}"), |from| format!("input {i} (from {})", from.name))
     };
@@ -215,11 +215,12 @@ pub fn caption(scenario: &Scenario, e: &TraceEvent) -> String {
         plan.subtasks
             .get(e.subtask() as usize)
             .and_then(|st| st.inputs.get(input as usize))
-            .and_then(|c| plan.channels.get(*c))
+            .map(|&c| plan.channel(c))
             .map_or_else(|| format!("input {input}"), |c| format!("input {input} (from {})", subtask(c.from as u32)))
     };
-    let to =
-        || plan.channels.get(e.channel as usize).map_or_else(String::new, |c| format!(" to {}", subtask(c.to as u32)));
+    let to = || {
+        plan.channels.get(e.channel_id().index()).map_or_else(String::new, |c| format!(" to {}", subtask(c.to as u32)))
+    };
     let ms = |v: i64| crate::view::event_time_text(scenario, v);
     let key = |k: u64| scenario.key_name(k);
     let node = || scenario.node_name(NodeId::from_raw(e.subtask()));

@@ -77,7 +77,7 @@ impl Inspector {
             for (i, &c) in info.inputs.iter().enumerate() {
                 t.push(vec![
                     i.to_string(),
-                    plan.subtasks[plan.channels[c].from].name.clone(),
+                    plan.subtasks[plan.channel(c).from].name.clone(),
                     s.gate().queued_on(i).to_string(),
                     if s.is_input_blocked(i) { "blocked".into() } else { String::new() },
                     watermark_text(scenario, s.watermarks().inputs()[i].watermark),

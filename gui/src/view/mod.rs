@@ -26,6 +26,23 @@ use crate::scrub::SendIndex;
 
 pub use units::{duration_ms_text, duration_text, event_time_text, tick_text, time_text};
 
+/// What runs on task manager `tm` (a Storm worker): its subtasks' (executors') names, for the
+/// fault buttons' hover text — so a student sees what a crash there takes down.
+pub fn subtasks_on(scenario: &sim::Scenario, tm: u32) -> String {
+    let names: Vec<&str> = scenario
+        .plan
+        .subtasks
+        .iter()
+        .zip(&scenario.placement)
+        .filter(|(_, &placed)| placed == tm)
+        .map(|(s, _)| s.name.as_str())
+        .collect();
+    match names.is_empty() {
+        true => "nothing runs there".to_string(),
+        false => format!("runs {}", names.join(", ")),
+    }
+}
+
 /// Everything the panels show about one moment, built once per cursor position.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Frame {

@@ -7,7 +7,7 @@
 //! Everything is read off the trace the Storm core recorded (`sim::storm::core`): the view
 //! never re-implements the protocol. Plain data, tested without egui.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use engine::SourceRef;
@@ -19,7 +19,7 @@ use sim::scenario::{Guarantee, NodeId};
 use sim::storm::StormRun;
 use sim::Scenario;
 
-use crate::app::ScenarioSource;
+use crate::app::{FaultRequest, ScenarioSource};
 use crate::view::ledger::{record_steps, record_text, Ledger, LedgerFilter, Provenance, RowRecords, Status, Step};
 use crate::view::time_text;
 
@@ -34,29 +34,66 @@ pub struct SpoutTuple {
     pub replay: bool,
 }
 
-/// Where a Storm run comes from: the scenario as loaded, its file, and the guarantee chosen in
-/// the workbench (None: as written).
+/// Where a Storm run comes from: the scenario as loaded, its file, the guarantee chosen in the
+/// workbench (None: as written), and the faults clicked in it (each at the cursor's time then).
 #[derive(Clone, Debug)]
 pub struct StormOrigin {
     pub base: Arc<Scenario>,
     pub source: ScenarioSource,
     pub guarantee: Option<Guarantee>,
+    /// Faults added to the file's, in the order clicked: (when, what).
+    pub injected: Vec<(TimeNs, FaultRequest)>,
 }
 
 impl StormOrigin {
+    /// The loaded topology as written, with no clicked faults.
+    pub fn new(base: Arc<Scenario>, source: ScenarioSource, guarantee: Option<Guarantee>) -> StormOrigin {
+        StormOrigin { base, source, guarantee, injected: Vec::new() }
+    }
+
     /// What runs: the loaded topology under the chosen guarantee (acker and Trident settings
-    /// from `Scenario::with_runtime_variant`).
+    /// from `Scenario::with_runtime_variant`), with the clicked faults after the file's.
+    ///
+    /// A Storm run is recorded again from the start rather than forked like a Flink run: the
+    /// simulation is deterministic, so up to the first clicked fault it is the same run.
     pub fn scenario(&self) -> Arc<Scenario> {
-        match self.guarantee {
-            None => self.base.clone(),
-            Some(g) => Arc::new(self.base.with_runtime_variant(sim::scenario::Runtime::Storm, g, None)),
-        }
+        let mut scenario = match self.guarantee {
+            None => (*self.base).clone(),
+            Some(g) => self.base.with_runtime_variant(sim::scenario::Runtime::Storm, g, None),
+        };
+        scenario.faults.extend(self.injected.iter().map(|&(at_ns, request)| request.fault(at_ns)));
+        Arc::new(scenario)
+    }
+
+    /// Each guarantee Storm offers (acking off, acking, Trident for a windowed topology) on the
+    /// same seed and faults — the file's and the clicked ones — each judged against the same
+    /// fault-free reference: `streamlab compare --model storm`'s rows, for the Faults tab.
+    pub fn compare(&self, seed: u64) -> Vec<sim::run::VariantReport> {
+        let scenario = StormOrigin { guarantee: None, ..self.clone() }.scenario();
+        let faults = sim::run::fault_schedule_in_time(&scenario, seed);
+        sim::runtime::compare_models(&scenario, seed, &[sim::scenario::Runtime::Storm], &faults)
+    }
+
+    /// The clicked faults in words ("crash tm-0, back after 2 s at 3.000000 s, then ...").
+    pub fn injected_text(&self) -> Option<String> {
+        let each: Vec<String> = self
+            .injected
+            .iter()
+            .map(|&(at_ns, request)| format!("{} at {}", request.describe(), crate::view::time_text(&self.base, at_ns)))
+            .collect();
+        (!each.is_empty()).then(|| each.join(", then "))
     }
 }
 
 /// A recorded Storm run and the workbench's cursor and selection over it.
 pub struct StormSession {
     pub origin: StormOrigin,
+    /// The run's charts ([`crate::view::plots::storm`]), drawn by the Charts tab and exported.
+    pub charts: Vec<crate::view::plots::Chart>,
+    /// The guarantees compared on this run's seed and faults ([`StormOrigin::compare`]).
+    pub comparison: Option<Vec<sim::run::VariantReport>>,
+    /// A comparison under way off the UI thread.
+    pub comparing: Option<std::sync::mpsc::Receiver<Vec<sim::run::VariantReport>>>,
     /// What ran ([`StormOrigin::scenario`]).
     pub scenario: Arc<Scenario>,
     pub seed: u64,
@@ -86,6 +123,10 @@ pub struct StormSession {
 pub enum StormTab {
     Topology,
     Outcome,
+    /// Inject a fault at the cursor (the topology is recorded again with it).
+    Faults,
+    /// What the topology did each second, and the pending tuples over time.
+    Charts,
     Save,
 }
 
@@ -150,7 +191,68 @@ pub struct StormFrame {
     pub trees_failed: u64,
     pub fails: u64,
     pub acker_messages: u64,
+    /// Trident's batch counters (None: acking on or off, where the spout emits single tuples).
+    pub trident: Option<TridentCounts>,
     pub tree: Option<TupleTree>,
+}
+
+/// What Trident did up to the cursor: it emits batches, not single tuples, so the tuple counters
+/// stay at zero under it and these tell the story instead.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TridentCounts {
+    /// Batches the coordinator began, replays included.
+    pub batches_begun: u64,
+    /// Of those, replays of a txid that had begun before.
+    pub batches_replayed: u64,
+    pub batches_timed_out: u64,
+    /// Distinct txids some state task committed (each state task records its own commit).
+    pub commits: u64,
+    /// State updates a commit skipped because the key had already applied that txid (the
+    /// transactional state's exactly-once rule at work).
+    pub updates_skipped: u64,
+}
+
+/// Spout tuples pending per spout task — emitted with acking, their tree neither complete, failed
+/// nor timed out — as the trace goes: the frame's counts and the pending chart both read it.
+#[derive(Clone, Debug, Default)]
+pub struct PendingTuples {
+    per_spout: BTreeMap<u32, i64>,
+    spout_of_root: BTreeMap<u64, u32>,
+}
+
+impl PendingTuples {
+    /// Take `e` into account (events in trace order).
+    pub fn apply(&mut self, scenario: &Scenario, e: &TraceEvent) {
+        match e.payload() {
+            Payload::StormAckerMessage { message: AckerMessage::Init, root, .. } => {
+                self.spout_of_root.insert(root, e.subtask());
+                *self.per_spout.entry(e.subtask()).or_insert(0) += 1;
+            }
+            Payload::StormTreeComplete { root, .. } => {
+                if let Some(s) = self.spout_of_root.remove(&root) {
+                    *self.per_spout.entry(s).or_insert(0) -= 1;
+                }
+            }
+            Payload::StormTimeout(TimedOut::Tuple { .. }) => {
+                *self.per_spout.entry(e.subtask()).or_insert(0) -= 1;
+            }
+            // A spout that dies forgets its pending tuples (its restart re-reads from the
+            // committed offsets, as new tuples).
+            Payload::NodeCrashed { .. } => {
+                let node = NodeId::from_raw(e.subtask());
+                for spout in scenario.plan.source_subtasks().filter(|&s| scenario.node_of_subtask(s) == node) {
+                    self.per_spout.insert(spout as u32, 0);
+                    self.spout_of_root.retain(|_, s| *s != spout as u32);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Pending tuples of spout task `spout`.
+    pub fn of(&self, spout: u32) -> u64 {
+        self.per_spout.get(&spout).copied().unwrap_or(0).max(0) as u64
+    }
 }
 
 fn executor_name(scenario: &Scenario, task: u32) -> String {
@@ -222,7 +324,10 @@ impl StormSession {
             attempts.get(i).copied().unwrap_or(1)
         });
         StormSession {
+            charts: crate::view::plots::storm(&scenario, seed, &events, end_ns),
             origin,
+            comparison: None,
+            comparing: None,
             scenario,
             seed,
             run,
@@ -358,48 +463,40 @@ impl StormSession {
         let mut acked_by_task: BTreeMap<u32, u64> = BTreeMap::new();
         let (mut emitted, mut replayed, mut timed_out, mut completed, mut failed, mut fails, mut acker_messages) =
             (0, 0, 0, 0, 0, 0, 0);
-        let mut spout_of_root: BTreeMap<u64, u32> = BTreeMap::new();
-        let mut pending: BTreeMap<u32, i64> = BTreeMap::new();
+        let mut pending = PendingTuples::default();
+        let mut trident = TridentCounts::default();
+        let mut committed_txids = BTreeSet::new();
         for e in events {
+            pending.apply(scenario, e);
             match e.payload() {
+                Payload::TridentBatch { replay, .. } => {
+                    trident.batches_begun += 1;
+                    trident.batches_replayed += replay as u64;
+                }
+                Payload::TridentCommit { txid, skipped } => {
+                    committed_txids.insert(txid);
+                    trident.updates_skipped += skipped;
+                }
+                Payload::StormTimeout(TimedOut::Batch { .. }) => trident.batches_timed_out += 1,
                 Payload::StormEmit { replay, .. } => {
                     emitted += 1;
                     replayed += replay as u64;
                 }
-                Payload::StormAckerMessage { message, root, .. } => {
+                Payload::StormAckerMessage { message, .. } => {
                     acker_messages += 1;
-                    if message == AckerMessage::Init {
-                        spout_of_root.insert(root, e.subtask());
-                        *pending.entry(e.subtask()).or_insert(0) += 1;
-                    } else {
+                    if message != AckerMessage::Init {
                         *acked_by_task.entry(e.subtask()).or_insert(0) += 1;
                         fails += (message == AckerMessage::Fail) as u64;
                     }
                 }
-                Payload::StormTreeComplete { root, failed: tree_failed } => {
+                Payload::StormTreeComplete { failed: tree_failed, .. } => {
                     if tree_failed {
                         failed += 1;
                     } else {
                         completed += 1;
                     }
-                    if let Some(s) = spout_of_root.remove(&root) {
-                        *pending.entry(s).or_insert(0) -= 1;
-                    }
                 }
-                Payload::StormTimeout(TimedOut::Tuple { .. }) => {
-                    timed_out += 1;
-                    *pending.entry(e.subtask()).or_insert(0) -= 1;
-                }
-                // A spout that dies forgets its pending tuples (its restart re-reads from the
-                // committed offsets, as new tuples).
-                Payload::NodeCrashed { .. } => {
-                    for spout in
-                        plan.source_subtasks().filter(|&s| scenario.node_of_subtask(s) == NodeId::from_raw(e.subtask()))
-                    {
-                        pending.insert(spout as u32, 0);
-                        spout_of_root.retain(|_, s| *s != spout as u32);
-                    }
-                }
+                Payload::StormTimeout(TimedOut::Tuple { .. }) => timed_out += 1,
                 _ => {}
             }
         }
@@ -432,7 +529,7 @@ impl StormSession {
         let pending = plan
             .source_subtasks()
             .map(|s| {
-                let n = pending.get(&(s as u32)).copied().unwrap_or(0).max(0) as u64;
+                let n = pending.of(s as u32);
                 (plan.subtasks[s].name.clone(), n)
             })
             .collect();
@@ -447,6 +544,9 @@ impl StormSession {
             trees_failed: failed,
             fails,
             acker_messages,
+            trident: self
+                .trident_batch_ns()
+                .map(|_| TridentCounts { commits: committed_txids.len() as u64, ..trident }),
             tree,
         }
     }
@@ -809,7 +909,7 @@ mod tests {
     fn session(file: &str) -> StormSession {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(file);
         let base = Arc::new(Scenario::load(&path).expect("shipped scenario loads"));
-        StormSession::record(StormOrigin { base, source: ScenarioSource::File(path), guarantee: None }, 42)
+        StormSession::record(StormOrigin::new(base, ScenarioSource::File(path), None), 42)
     }
 
     #[test]
@@ -902,6 +1002,31 @@ mod tests {
         let unexpected = s.ledger.rows.iter().position(|l| l.status == Status::Unexpected).expect("an unexpected row");
         let p = s.provenance_of(unexpected).expect("a chain");
         assert!(titles(&p).contains(&"Crash") && p.why.contains("restarted with empty state"), "{p:?}");
+    }
+
+    #[test]
+    fn trident_counts_batches_where_acking_counts_tuples() {
+        let mut s = session("storm-trident.ron");
+        s.set_cursor(TimeNs::MAX);
+        let f = s.frame();
+        let t = f.trident.expect("a Trident run has batch counters");
+        assert_eq!(f.emitted, 0, "Trident emits batches, not single tuples");
+        assert!(t.batches_begun > t.batches_replayed && t.batches_replayed > 0, "{t:?}");
+        assert!(t.commits > 0 && t.commits <= t.batches_begun, "{t:?}");
+        let txids: BTreeSet<u64> = s
+            .events
+            .iter()
+            .filter_map(|e| match e.payload() {
+                Payload::TridentCommit { txid, .. } => Some(txid),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(t.commits, txids.len() as u64, "each state task records its own commit of a txid");
+
+        let mut s = session("storm-word-count.ron");
+        s.set_cursor(TimeNs::MAX);
+        let f = s.frame();
+        assert!(f.trident.is_none() && f.emitted > 0, "{f:?}");
     }
 
     #[test]

@@ -92,7 +92,7 @@ impl WatermarkView {
                             .enumerate()
                             .map(|(i, (&c, w))| WatermarkInput {
                                 input: i,
-                                from: plan.subtasks[plan.channels[c].from].name.clone(),
+                                from: plan.subtasks[plan.channel(c).from].name.clone(),
                                 watermark: w.watermark,
                                 idle: w.idle,
                                 catching_up: !w.aligned,

@@ -90,7 +90,7 @@ use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use engine::checkpoint::CheckpointEvent;
-use engine::graph::SubtaskId;
+use engine::graph::{ChannelId, SubtaskId};
 use engine::message::Message;
 use engine::subtask::{Note, Output, Subtask};
 use engine::{CheckpointId, SourceRef};
@@ -327,13 +327,14 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, log: Arc<SourceLog>, faul
     let tms = scenario.task_managers as usize;
     let partitions = scenario.partitions as usize;
     let max_run_ns = ms_to_ns(scenario.max_run_ms);
+    let commits = CommitInvariant::for_job(scenario.checkpoint_config().is_some());
     let shared = Arc::new(Shared {
         addrs: (0..=tms).map(|n| SocketAddr::new(node_ip(NodeId::from_index(n)), PORT)).collect(),
         scenario,
         seed,
         log,
         start: virtual_now(),
-        ext: Mutex::new(Externals { high_water: HighWater::new(partitions as u32), ..Externals::default() }),
+        ext: Mutex::new(Externals { high_water: HighWater::new(partitions as u32), commits, ..Externals::default() }),
     });
     if let Some(net) = &faults.network {
         let latency =
@@ -458,7 +459,7 @@ enum Envelope {
     /// Task manager to task manager: a message on a channel.
     Data {
         attempt: u32,
-        channel: u32,
+        channel: ChannelId,
         message: Message,
     },
     Deploy(Arc<Deployment>),

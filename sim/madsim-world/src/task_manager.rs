@@ -121,7 +121,7 @@ impl TaskManager {
                 }
             }
             Envelope::Data { attempt, channel, message } => {
-                let info = self.shared.scenario.plan.channels[channel as usize];
+                let info = *self.shared.scenario.plan.channel(channel);
                 match self.fresh(info.to, attempt) {
                     Fresh::Current => {
                         if let Some(task) = self.task_mut(info.to) {
@@ -346,14 +346,14 @@ impl TaskManager {
                     if let Err(message) = task.checks.on_send(channel, &message) {
                         shared.ext().violations.push(format!("subtask {id}: {message}"));
                     }
-                    let info = plan.channels[channel];
+                    let info = *plan.channel(channel);
                     let node = job.placement[info.to];
                     if node == *me {
                         if let Some(receiver) = job.tasks[info.to].as_mut() {
                             receiver.subtask.push_input(info.input_index, message);
                         }
                     } else {
-                        link.queue(node, Envelope::Data { attempt: task.attempt, channel: channel as u32, message });
+                        link.queue(node, Envelope::Data { attempt: task.attempt, channel, message });
                     }
                 }
                 Output::Snapshot(report) => {

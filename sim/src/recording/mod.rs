@@ -2,6 +2,7 @@
 //! series, and per-checkpoint statistics. The GUI, the CLI's exports and the tests all read it.
 
 use engine::checkpoint::SnapshotAlignment;
+use engine::graph::ChannelId;
 use engine::CheckpointId;
 use serde::Serialize;
 
@@ -104,6 +105,10 @@ impl TraceEvent {
     fn new(time_ns: TimeNs, kind: TraceKind, subtask: u32, channel: u32, a: i64, b: i64) -> Self {
         let [s0, s1, s2, _] = subtask.min(MAX_TRACED_SUBTASK).to_le_bytes();
         TraceEvent { time_ns, a, b, channel, kind, subtask: [s0, s1, s2] }
+    }
+    /// The channel a send is about (the `Send*` kinds; other kinds' channel word is no channel).
+    pub fn channel_id(&self) -> ChannelId {
+        ChannelId::from_raw(self.channel)
     }
     /// The subtask (or, for faults and recovery, the node) the event is about.
     pub fn subtask(&self) -> u32 {

@@ -90,7 +90,7 @@ impl Scenario {
                         .inputs
                         .iter()
                         .map(|&c| {
-                            let ch = &self.plan.channels[c];
+                            let ch = self.plan.channel(c);
                             format!("{}({:?})", self.plan.operator_of(ch.from).name, ch.partitioning)
                         })
                         .collect();

@@ -32,7 +32,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use engine::checkpoint::{CheckpointCoordinator, CheckpointEvent, CheckpointMode};
-use engine::graph::SubtaskId;
+use engine::graph::{ChannelId, SubtaskId};
 use engine::message::{Message, MessageKind};
 use engine::sink::SinkEffect;
 use engine::subtask::{Counters, Note, Output, Subtask};
@@ -60,7 +60,7 @@ use crate::time_use::TimeUse;
 pub enum Event {
     /// The head buffer on `channel`'s wire reaches the receiver's input gate (void when the
     /// channel was reset since: another `generation`).
-    Deliver { channel: u32, generation: u32 },
+    Deliver { channel: ChannelId, generation: u32 },
     /// A sender's output flusher round (`execution.buffer-timeout`).
     Flush { subtask: u32, attempt: u32, at_ns: TimeNs },
     /// A subtask may process its next input (or, for a source, read the log).
@@ -360,7 +360,7 @@ impl World {
             bucket: OpenBucket::new(operators, options.metrics_bucket_ns),
             stw_checkpoint: None,
             uploads: vec![Vec::new(); scenario.task_managers as usize + 1],
-            commits: CommitInvariant::default(),
+            commits: CommitInvariant::for_job(scenario.checkpoint_config().is_some()),
             violations: Vec::new(),
             late_sources: BTreeSet::new(),
             time_use: vec![TimeUse::default(); scenario.plan.subtasks.len()],
@@ -529,7 +529,7 @@ impl World {
     fn handle(&mut self, now: TimeNs, event: Event) {
         match event {
             Event::Deliver { channel, generation } => {
-                let Some(to) = self.deliver(channel as usize, generation, now) else {
+                let Some(to) = self.deliver(channel, generation, now) else {
                     return;
                 };
                 if self.tasks[to].run_at.is_none() {

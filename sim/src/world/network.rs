@@ -118,7 +118,7 @@ pub struct Network {
     credits: Credits,
     rng: SimRng,
     /// Per sender, the channels whose buffer may hold elements (the flusher's round).
-    to_flush: Vec<Vec<u32>>,
+    to_flush: Vec<Vec<ChannelId>>,
     /// Per sender, when its output flusher runs next (a `Flush` event is queued for it).
     flush_at: Vec<Option<TimeNs>>,
     /// `execution.buffer-timeout` (0: every element is sent at once).
@@ -163,8 +163,8 @@ impl Network {
 
     /// Buffers (data and events) on the wire of every channel, with their arrival time, the
     /// sender's attempt and their messages: what the workbench draws in flight.
-    pub fn in_flight(&self) -> impl Iterator<Item = (usize, TimeNs, u32, &Message)> + '_ {
-        self.channels.iter().enumerate().flat_map(|(c, state)| {
+    pub fn in_flight(&self) -> impl Iterator<Item = (ChannelId, TimeNs, u32, &Message)> + '_ {
+        self.channels.iter().zip(ChannelId::all(self.channels.len())).flat_map(|(state, c)| {
             state
                 .in_flight
                 .iter()
@@ -178,19 +178,19 @@ impl Network {
     }
 
     /// Elements waiting in `channel`'s buffer being filled at its sender.
-    pub fn buffered(&self, channel: usize) -> usize {
-        self.channels[channel].filling
+    pub fn buffered(&self, channel: ChannelId) -> usize {
+        self.channels[channel.index()].filling
     }
 
     /// The receiver's buffers are gone (its process died): their credit goes back to the sender.
-    pub fn drop_buffers(&mut self, channel: usize) {
-        self.channels[channel].unread.clear();
+    pub fn drop_buffers(&mut self, channel: ChannelId) {
+        self.channels[channel.index()].unread.clear();
         self.credits.clear(channel);
     }
 
     /// The sender's process died: the buffer it was filling is gone.
-    pub fn drop_filling(&mut self, channel: usize) {
-        let state = &mut self.channels[channel];
+    pub fn drop_filling(&mut self, channel: ChannelId) {
+        let state = &mut self.channels[channel.index()];
         let kept = state.messages.len() - state.filling;
         state.messages.truncate(kept);
         state.filling = 0;
@@ -200,15 +200,15 @@ impl Network {
     pub fn reset_sender(&mut self, sender: SubtaskId) {
         self.flush_at[sender] = None;
         for &c in &self.to_flush[sender] {
-            self.channels[c as usize].listed = false;
+            self.channels[c.index()].listed = false;
         }
         self.to_flush[sender].clear();
     }
 
     /// A fresh channel for a (re)deployed receiver: nothing in flight (a queued `Deliver` is
     /// void), nothing queued, nothing being filled.
-    pub fn reset(&mut self, channel: usize) {
-        let state = &mut self.channels[channel];
+    pub fn reset(&mut self, channel: ChannelId) {
+        let state = &mut self.channels[channel.index()];
         let generation = state.generation.wrapping_add(1);
         let listed = state.listed;
         let mut messages = std::mem::take(&mut state.messages);
@@ -219,11 +219,11 @@ impl Network {
 
     /// Restored in-flight data (`elements` stream elements) re-enters the channel ahead of
     /// anything new: it occupies buffers until read.
-    pub fn occupy(&mut self, channel: usize, elements: u32) {
+    pub fn occupy(&mut self, channel: ChannelId, elements: u32) {
         let mut left = elements as usize;
         while left > 0 {
             let n = left.min(BUFFER_ELEMENTS);
-            self.channels[channel].unread.push_back(n as u32);
+            self.channels[channel.index()].unread.push_back(n as u32);
             self.credits.add(channel, 1);
             left -= n;
         }
@@ -231,11 +231,11 @@ impl Network {
 
     /// The receiver processed one message of `channel`: when it was the last element of a
     /// buffer, the buffer's credit comes back (returns true).
-    pub fn consumed(&mut self, channel: usize, kind: MessageKind) -> bool {
+    pub fn consumed(&mut self, channel: ChannelId, kind: MessageKind) -> bool {
         if !matches!(kind, MessageKind::Record | MessageKind::Watermark | MessageKind::Idle) {
             return false; // events take no buffer of the receiver's credit
         }
-        let state = &mut self.channels[channel];
+        let state = &mut self.channels[channel.index()];
         let Some(left) = state.unread.front_mut() else {
             return false;
         };
@@ -256,28 +256,28 @@ impl World {
     }
 
     /// What is on the wire of every channel: (channel, arrival, sender's attempt, message).
-    pub fn in_flight(&self) -> impl Iterator<Item = (usize, TimeNs, u32, &Message)> + '_ {
+    pub fn in_flight(&self) -> impl Iterator<Item = (ChannelId, TimeNs, u32, &Message)> + '_ {
         self.network.in_flight()
     }
 
     /// Network buffers `channel` holds (in flight, or in the receiver's gate not yet read
     /// through): what its credit counts against `channel_capacity`.
-    pub fn channel_occupancy(&self, channel: usize) -> u32 {
+    pub fn channel_occupancy(&self, channel: ChannelId) -> u32 {
         self.network.credits.occupancy(channel)
     }
 
     /// Stream elements waiting in `channel`'s buffer at its sender (not yet sent).
-    pub fn buffered(&self, channel: usize) -> usize {
+    pub fn buffered(&self, channel: ChannelId) -> usize {
         self.network.buffered(channel)
     }
 
     /// The receiver processed a message of `channel`; when that read a buffer through, its
     /// credit is back: wake a waiting sender.
-    pub(super) fn took_input(&mut self, channel: usize, kind: MessageKind, now: TimeNs) {
+    pub(super) fn took_input(&mut self, channel: ChannelId, kind: MessageKind, now: TimeNs) {
         if !self.network.consumed(channel, kind) {
             return;
         }
-        let from = self.scenario.plan.channels[channel].from;
+        let from = self.scenario.plan.channels[channel.index()].from;
         if self.tasks[from].backpressured && self.tasks[from].alive && self.has_credit(from) {
             self.tasks[from].backpressured = false;
             self.time_use[from].unblocked(now);
@@ -297,18 +297,18 @@ impl World {
     /// A task emits `message` on `channel`: a stream element goes into the channel's buffer (sent
     /// when full, or at once with a buffer timeout of 0); an event finishes the buffer (it goes
     /// first) and is sent right behind it.
-    pub(super) fn send(&mut self, from: SubtaskId, channel: usize, message: Message, now: TimeNs) {
+    pub(super) fn send(&mut self, from: SubtaskId, channel: ChannelId, message: Message, now: TimeNs) {
         if let Err(message) = self.tasks[from].checks.on_send(channel, &message) {
             self.violate(now, Some(from), message);
         }
         if !is_element(&message) {
             self.flush_channel(from, channel, now);
-            self.network.channels[channel].messages.push_back(message);
+            self.network.channels[channel.index()].messages.push_back(message);
             self.transmit(from, channel, 1, false, now);
             return;
         }
         let network = &mut self.network;
-        let state = &mut network.channels[channel];
+        let state = &mut network.channels[channel.index()];
         state.messages.push_back(message);
         state.filling += 1;
         if network.timeout_ns == 0 || state.filling >= BUFFER_ELEMENTS {
@@ -317,7 +317,7 @@ impl World {
         }
         if !state.listed {
             state.listed = true;
-            network.to_flush[from].push(channel as u32);
+            network.to_flush[from].push(channel);
         }
         if network.flush_at[from].is_none() {
             // Flink's output flusher runs every `timeout` on its own; here its rounds sit on the
@@ -338,8 +338,8 @@ impl World {
         // Keep the list's storage: take it out for the round, put it back empty.
         let mut round = std::mem::take(&mut self.network.to_flush[from]);
         for &c in &round {
-            self.network.channels[c as usize].listed = false;
-            self.flush_channel(from, c as usize, now);
+            self.network.channels[c.index()].listed = false;
+            self.flush_channel(from, c, now);
         }
         round.clear();
         if self.network.to_flush[from].is_empty() {
@@ -348,8 +348,8 @@ impl World {
     }
 
     /// Send `channel`'s buffer being filled, if it holds anything.
-    fn flush_channel(&mut self, from: SubtaskId, channel: usize, now: TimeNs) {
-        let len = std::mem::take(&mut self.network.channels[channel].filling);
+    fn flush_channel(&mut self, from: SubtaskId, channel: ChannelId, now: TimeNs) {
+        let len = std::mem::take(&mut self.network.channels[channel.index()].filling);
         if len == 0 {
             return;
         }
@@ -358,15 +358,15 @@ impl World {
 
     /// Put a buffer (or an event) on the wire of `channel`: its `len` messages, the last pushed
     /// onto the channel's ring; it arrives after the one before it.
-    fn transmit(&mut self, from: SubtaskId, channel: usize, len: usize, data: bool, now: TimeNs) {
-        let to = self.scenario.plan.channels[channel].to;
+    fn transmit(&mut self, from: SubtaskId, channel: ChannelId, len: usize, data: bool, now: TimeNs) {
+        let to = self.scenario.plan.channels[channel.index()].to;
         let arrival = self.transit_arrival(self.tasks[from].node, self.tasks[to].node, now);
         let attempt = self.tasks[from].attempt;
-        let state = &mut self.network.channels[channel];
+        let state = &mut self.network.channels[channel.index()];
         let arrival_ns = arrival.max(state.last_arrival_ns);
         state.last_arrival_ns = arrival_ns;
         let start = state.messages.len() - len;
-        for message in self.network.channels[channel].messages.range(start..) {
+        for message in self.network.channels[channel.index()].messages.range(start..) {
             let payload = match message {
                 Message::Record(r) => Payload::SendRecord { arrival_ns, value: r.value },
                 Message::Watermark(w) => Payload::SendWatermark { arrival_ns, watermark_ms: *w },
@@ -374,9 +374,9 @@ impl World {
                 Message::Idle(idle) => Payload::SendIdle { arrival_ns, idle: *idle },
                 Message::EndOfInput => Payload::SendEndOfInput { arrival_ns },
             };
-            self.recorder.record_payload(now, from as u32, channel as u32, payload);
+            self.recorder.record_payload(now, from as u32, channel.get(), payload);
         }
-        let state = &mut self.network.channels[channel];
+        let state = &mut self.network.channels[channel.index()];
         let head = state.in_flight.is_empty();
         state.in_flight.push_back(Packet { arrival_ns, attempt, len: len as u32, data });
         let generation = state.generation;
@@ -384,26 +384,26 @@ impl World {
             self.network.credits.add(channel, 1);
         }
         if head {
-            self.queue.schedule_far(arrival_ns, Event::Deliver { channel: channel as u32, generation });
+            self.queue.schedule_far(arrival_ns, Event::Deliver { channel, generation });
         }
     }
 
     /// The head buffer of `channel` arrives: its messages go into the receiver's input gate, and
     /// the next buffer on the wire becomes the head. Returns the receiver when it may run.
-    pub(super) fn deliver(&mut self, channel: usize, generation: u32, now: TimeNs) -> Option<SubtaskId> {
-        let state = &mut self.network.channels[channel];
+    pub(super) fn deliver(&mut self, channel: ChannelId, generation: u32, now: TimeNs) -> Option<SubtaskId> {
+        let state = &mut self.network.channels[channel.index()];
         if state.generation != generation {
             return None; // the channel was reset since: this buffer is gone
         }
         let packet = state.in_flight.pop_front()?;
         if let Some(next) = state.in_flight.front() {
-            self.queue.schedule_far(next.arrival_ns, Event::Deliver { channel: channel as u32, generation });
+            self.queue.schedule_far(next.arrival_ns, Event::Deliver { channel, generation });
         }
-        let info = self.scenario.plan.channels[channel];
+        let info = self.scenario.plan.channels[channel.index()];
         let to = info.to;
         if packet.attempt != self.tasks[to].attempt || !self.tasks[to].alive {
             // Its messages are gone.
-            self.network.channels[channel].messages.drain(..packet.len as usize);
+            self.network.channels[channel.index()].messages.drain(..packet.len as usize);
         }
         if packet.attempt != self.tasks[to].attempt {
             return None;
@@ -416,11 +416,11 @@ impl World {
             return None;
         }
         if packet.data {
-            self.network.channels[channel].unread.push_back(packet.len);
+            self.network.channels[channel.index()].unread.push_back(packet.len);
         }
         let mut barrier = false;
         for _ in 0..packet.len {
-            let Some(message) = self.network.channels[channel].messages.pop_front() else {
+            let Some(message) = self.network.channels[channel.index()].messages.pop_front() else {
                 break;
             };
             if let Message::Barrier(b) = &message {

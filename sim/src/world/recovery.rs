@@ -239,7 +239,7 @@ impl World {
         let plan = self.job.restart(now, &self.high_water);
         let restarted = Payload::JobRestarted { attempt: plan.attempt, restored_from: plan.restore_from };
         self.recorder.record_payload(now, 0, 0, restarted);
-        let mut restored_occupancy: Vec<(usize, u32)> = Vec::new();
+        let mut restored_occupancy: Vec<(ChannelId, u32)> = Vec::new();
         // Counters of the replaced tasks go to the attempt that ends (a task that keeps running
         // in another region keeps counting).
         let replaced: Vec<Counters> = (0..self.tasks.len())

@@ -55,7 +55,7 @@ impl StormCore {
         self.execs[task] = fresh;
         if let Some(id) = subtask {
             let upstream: Vec<usize> =
-                self.scenario.plan.subtasks[id].inputs.iter().map(|&c| self.scenario.plan.channels[c].from).collect();
+                self.scenario.plan.subtasks[id].inputs.iter().map(|&c| self.scenario.plan.channel(c).from).collect();
             for u in upstream {
                 if self.execs[u].alive && self.has_ended(u) {
                     self.send(u, task, Msg::End, now);

@@ -29,7 +29,7 @@ pub use trident::Partial;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-use engine::graph::OperatorKind;
+use engine::graph::{ChannelId, OperatorKind};
 use engine::message::Record;
 use engine::ms_to_ns;
 use engine::partition::subtask_for_key;
@@ -446,7 +446,7 @@ impl StormCore {
         let targets: Vec<usize> = self.scenario.plan.subtasks[id]
             .outputs
             .iter()
-            .flat_map(|g| g.channels.iter().map(|&c| self.scenario.plan.channels[c].to))
+            .flat_map(|g| g.channels.iter().map(|&c| self.scenario.plan.channel(c).to))
             .collect();
         for to in targets {
             self.send(task, to, Msg::End, now);
@@ -464,7 +464,7 @@ impl StormCore {
                 continue;
             }
             use engine::partition::Partitioning;
-            let chosen: Vec<usize> = match gate.partitioning {
+            let chosen: Vec<ChannelId> = match gate.partitioning {
                 Partitioning::Forward => vec![gate.channels[0]],
                 Partitioning::Hash(sel) => vec![gate.channels[subtask_for_key(sel.select(record), n as u32) as usize]],
                 Partitioning::Rebalance => {
@@ -474,7 +474,7 @@ impl StormCore {
                 }
                 Partitioning::Broadcast => gate.channels.clone(),
             };
-            out.extend(chosen.into_iter().map(|c| plan.channels[c].to));
+            out.extend(chosen.into_iter().map(|c| plan.channel(c).to));
         }
         out
     }
@@ -534,9 +534,9 @@ impl StormCore {
                     batch_done = s.batch_roots.remove(&root);
                 }
                 self.update_committed(task);
-                if let Some(txid) = batch_done {
+                if let Some((txid, attempt)) = batch_done {
                     let coordinator = self.coordinator_task();
-                    self.send(task, coordinator, Msg::BatchPartDone { txid, from: task as u32 }, now);
+                    self.send(task, coordinator, Msg::BatchPartDone { txid, attempt, from: task as u32 }, now);
                 }
                 Some(ack_cost)
             }
@@ -560,16 +560,16 @@ impl StormCore {
             Msg::EmitBatch { txid, attempt, from_ns, until_ns } => {
                 Some(self.spout_emit_batch(task, (txid, attempt), from_ns, until_ns, now))
             }
-            Msg::BatchPartDone { txid, from } => {
-                self.trident_part_done(from as usize, txid, now);
+            Msg::BatchPartDone { txid, attempt, from } => {
+                self.trident_part_done(from as usize, (txid, attempt), now);
                 Some(ack_cost)
             }
             Msg::Commit { txid, attempt, began_ns } => {
                 self.bolt_commit(task, (txid, attempt), began_ns, now);
                 Some(ack_cost)
             }
-            Msg::CommitDone { txid, ok, from } => {
-                self.trident_commit_done(from as usize, txid, ok, now);
+            Msg::CommitDone { txid, attempt, ok, from } => {
+                self.trident_commit_done(from as usize, (txid, attempt), ok, now);
                 Some(ack_cost)
             }
         }

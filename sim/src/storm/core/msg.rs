@@ -44,9 +44,10 @@ pub enum Msg {
         from_ns: TimeNs,
         until_ns: TimeNs,
     },
-    /// Trident: a spout task's part of a batch completed (or failed).
+    /// Trident: a spout task's part of attempt `attempt` of a batch completed (or failed).
     BatchPartDone {
         txid: u64,
+        attempt: u32,
         from: u32,
     },
     /// Trident: store the batch's updates (the batch began at `began_ns`).
@@ -55,8 +56,10 @@ pub enum Msg {
         attempt: u32,
         began_ns: TimeNs,
     },
+    /// Trident: a bolt stored (or refused) attempt `attempt`'s updates.
     CommitDone {
         txid: u64,
+        attempt: u32,
         ok: bool,
         from: u32,
     },

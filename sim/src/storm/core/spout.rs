@@ -19,8 +19,8 @@ pub(super) struct SpoutTask {
     pub(super) exec: SpoutExecutor,
     pub(super) partitions: Vec<u32>,
     pub(super) ended: bool,
-    /// Trident: per txid this task's root and whether it is done.
-    pub(super) batch_roots: BTreeMap<RootId, u64>,
+    /// Trident: the batch (txid, attempt) of each root this task emitted and is not done.
+    pub(super) batch_roots: BTreeMap<RootId, (u64, u32)>,
 }
 
 impl StormCore {

@@ -78,6 +78,12 @@ impl TridentRuntime {
             done: false,
         }
     }
+
+    /// Is `attempt` the batch's latest emission? A message about an earlier one (a late ack or
+    /// commit from before a replay) says nothing about the replay.
+    fn is_current(&self, txid: u64, attempt: u32) -> bool {
+        self.attempts.get(&txid) == Some(&attempt)
+    }
 }
 
 impl StormCore {
@@ -202,7 +208,7 @@ impl StormCore {
             *m = (*m).max(max_ts);
         }
         if let Role::Spout(s) = &mut self.execs[task].role {
-            s.batch_roots.insert(root, txid);
+            s.batch_roots.insert(root, (txid, attempt));
         }
         match self.acker_of(root) {
             Some(acker) => {
@@ -216,7 +222,7 @@ impl StormCore {
             }
             None => {
                 let coordinator = self.coordinator_task();
-                self.send(task, coordinator, Msg::BatchPartDone { txid, from: task as u32 }, now);
+                self.send(task, coordinator, Msg::BatchPartDone { txid, attempt, from: task as u32 }, now);
             }
         }
         let op = self.scenario.plan.subtasks[task].operator;
@@ -229,8 +235,11 @@ impl StormCore {
             .collect()
     }
 
-    pub(super) fn trident_part_done(&mut self, spout: usize, txid: u64, now: TimeNs) {
+    pub(super) fn trident_part_done(&mut self, spout: usize, (txid, attempt): (u64, u32), now: TimeNs) {
         let Some(t) = self.trident.as_mut() else { return };
+        if !t.is_current(txid, attempt) {
+            return;
+        }
         let Some(parts) = t.parts.get_mut(&txid) else { return };
         parts.remove(&spout);
         if !parts.is_empty() {
@@ -263,11 +272,13 @@ impl StormCore {
         };
         // A worker restarted after the batch began lost its part of the batch: fail the commit.
         if restarted && started > began_ns {
-            self.send(task, coord, Msg::CommitDone { txid, ok: false, from: task as u32 }, now);
+            self.send(task, coord, Msg::CommitDone { txid, attempt, ok: false, from: task as u32 }, now);
             return;
         }
-        let updates = match partial.remove(&txid) {
-            Some((a, updates)) if a == attempt => updates,
+        // The partials of this attempt only. A commit of an earlier attempt, arriving after the
+        // batch's replay began, leaves the replay's partials for the replay's own commit.
+        let updates = match partial.get(&txid) {
+            Some((a, _)) if *a == attempt => partial.remove(&txid).map(|(_, u)| u).unwrap_or_default(),
             _ => BTreeMap::new(),
         };
         let Some(id) = self.execs[task].subtask else { return };
@@ -300,11 +311,14 @@ impl StormCore {
         }
         self.stats.trident_skipped_updates += skipped;
         self.recorder.record_payload(now, task as u32, 0, Payload::TridentCommit { txid, skipped });
-        self.send(task, coord, Msg::CommitDone { txid, ok: true, from: task as u32 }, now);
+        self.send(task, coord, Msg::CommitDone { txid, attempt, ok: true, from: task as u32 }, now);
     }
 
-    pub(super) fn trident_commit_done(&mut self, task: usize, txid: u64, ok: bool, now: TimeNs) {
+    pub(super) fn trident_commit_done(&mut self, task: usize, (txid, attempt): (u64, u32), ok: bool, now: TimeNs) {
         let Some(t) = self.trident.as_mut() else { return };
+        if !t.is_current(txid, attempt) {
+            return;
+        }
         if !ok {
             if t.commits.remove(&txid).is_some() {
                 t.coordinator.fail(txid);
