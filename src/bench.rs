@@ -274,7 +274,8 @@ pub fn loading_row() -> String {
 /// Issue 11's loading target: a keyed count over about 10^6 source events (99 500 a second for
 /// 10 s: under the limit of 10^6 explicit events whatever the draws) and 10^4 keys, loaded from
 /// a generator and from the same events written out as explicit events (arrival rounded to the
-/// millisecond, which the format counts in), and each run to its end.
+/// millisecond, which the format counts in), and each run to its end. Loading is timed
+/// [`ROUNDS`] times a side, taking turns, and the best of each kept.
 struct Loading {
     generator: LoadRun,
     explicit: LoadRun,
@@ -330,18 +331,32 @@ fn explicit_loading() -> Loading {
             e.append_ns / 1_000_000
         );
     }
-    let (explicit_run, _) = load_and_run(&scenario_with(&format!("Events([{events}])")));
+    let explicit = scenario_with(&format!("Events([{events}])"));
+    drop(world);
+    let (mut explicit_run, _) = load_and_run(&explicit);
+    // Loading alone again, the two taking turns, each keeping its best: a machine shared with
+    // other work skews neither side.
+    let mut generator_run = generator_run;
+    for _ in 1..ROUNDS {
+        generator_run.load_s = generator_run.load_s.min(load(&generator).0);
+        explicit_run.load_s = explicit_run.load_s.min(load(&explicit).0);
+    }
     Loading { generator: generator_run, explicit: explicit_run }
 }
 
-fn load_and_run(text: &str) -> (LoadRun, sim::World) {
+/// Wall seconds to parse `text` and build its world (the source log included), and the world.
+fn load(text: &str) -> (f64, sim::World) {
     let options = RunOptions { keep_trace: false, ..RunOptions::default() };
     let start = Instant::now();
     let scenario = Arc::new(
         Scenario::parse_with(text, "(benchmark)", sim::scenario::Budget::Off).expect("benchmark scenario is valid"),
     );
-    let mut world = sim::World::new(scenario, 1, options);
-    let load_s = start.elapsed().as_secs_f64();
+    let world = sim::World::new(scenario, 1, options);
+    (start.elapsed().as_secs_f64(), world)
+}
+
+fn load_and_run(text: &str) -> (LoadRun, sim::World) {
+    let (load_s, mut world) = load(text);
     let start = Instant::now();
     world.run();
     (LoadRun { load_s, run_s: start.elapsed().as_secs_f64() }, world)

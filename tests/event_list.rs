@@ -51,6 +51,9 @@ fn gap() -> impl Strategy<Value = &'static str> {
 fn integer() -> impl Strategy<Value = String> {
     prop_oneof![
         8 => (-1_000i64..100_000).prop_map(|n| n.to_string()),
+        // Every length up to 19 digits: read eight digits at a time up to 15, byte by byte beyond.
+        2 => any::<i64>().prop_map(|n| n.to_string()),
+        1 => (0u32..20).prop_map(|digits| "9".repeat(digits as usize + 1)),
         2 => (0u64..10_000_000).prop_map(|n| {
             let digits = n.to_string();
             let (a, b) = digits.split_at(digits.len() / 2);
@@ -141,6 +144,72 @@ fn list() -> impl Strategy<Value = String> {
         })
 }
 
+/// Events spelled alike (the same gaps, field order and trailing comma; what a tool writes),
+/// their values drawn from every spelling, and now and then one event spelled otherwise: the
+/// scanner reads an event against the spelling of the one before.
+fn spelled_alike() -> impl Strategy<Value = String> {
+    let spelling = (gap(), gap(), any::<prop::sample::Index>(), any::<bool>(), any::<bool>());
+    let values = (key(), integer(), time(), time(), integer(), prop::option::weighted(0.1, (gap(), any::<bool>())));
+    (spelling, prop::collection::vec(values, 1..12), gap()).prop_map(
+        |((a, b, order, partition, trailing), events, between)| {
+            let written: Vec<String> = events
+                .iter()
+                .map(|(k, v, ts, arrives, p, otherwise)| {
+                    let mut fields = vec![("key", k), ("value", v), ("ts", ts), ("arrives", arrives)];
+                    if partition {
+                        fields.push(("partition", p));
+                    }
+                    let n = fields.len();
+                    fields.rotate_left(order.index(n));
+                    let (a, b, trailing) = match otherwise {
+                        Some((other, flip)) => (*other, b, trailing ^ flip),
+                        None => (a, b, trailing),
+                    };
+                    let body: Vec<String> = fields.iter().map(|(n, v)| format!("{a}{n}{b}:{a}{v}{b}")).collect();
+                    format!("({}{}{a})", body.join(","), if trailing { "," } else { "" })
+                })
+                .collect();
+            written.join(&format!(",{between}"))
+        },
+    )
+}
+
+/// Trivia the scanner reads.
+fn plain_gap() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(vec!["", "", " ", " ", "\n", "\t", "\r\n", " // note, with ) and ]\n"])
+}
+
+/// Times the scanner reads: integers of every length, clock strings.
+fn plain_time() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => any::<i64>().prop_map(|n| n.to_string()),
+        4 => (-1_000i64..100_000).prop_map(|n| n.to_string()),
+        1 => (0u32..24, 0u32..60, 0u32..60).prop_map(|(h, m, s)| format!("\"{h:02}:{m:02}:{s:02}\"")),
+    ]
+}
+
+/// The scanner reads `list` (serde is not asked), to the events serde reads.
+fn scanner_reads_as_serde(list: &str) -> Result<(), TestCaseError> {
+    let text = scenario_with(list);
+    let (scanned, _) = event_list::read(&text).expect("the scanner reads a plain list");
+    let raw = parse_file_with_serde(&text, FILE).expect("serde reads it");
+    let SourceData::Events(expected) = &raw.source else { panic!("events") };
+    prop_assert_eq!(&scanned, expected);
+    same_as_serde(&text)
+}
+
+/// `text`, truncated at `cut` (on a character boundary) if there is one.
+fn cut_short(mut text: String, cut: Option<prop::sample::Index>) -> String {
+    if let Some(cut) = cut {
+        let mut at = cut.index(text.len());
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        text.truncate(at);
+    }
+    text
+}
+
 fn cases() -> u32 {
     std::env::var("STREAMLAB_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000)
 }
@@ -150,15 +219,37 @@ proptest! {
 
     #[test]
     fn generated_lists_read_the_same_as_serde(list in list(), cut in prop::option::weighted(0.1, any::<prop::sample::Index>())) {
-        let mut text = scenario_with(&list);
-        if let Some(cut) = cut {
-            let mut at = cut.index(text.len());
-            while !text.is_char_boundary(at) {
-                at -= 1;
-            }
-            text.truncate(at);
-        }
-        same_as_serde(&text)?;
+        same_as_serde(&cut_short(scenario_with(&list), cut))?;
+    }
+
+    #[test]
+    fn lists_spelled_alike_read_the_same_as_serde(list in spelled_alike(), cut in prop::option::weighted(0.1, any::<prop::sample::Index>())) {
+        same_as_serde(&cut_short(scenario_with(&list), cut))?;
+    }
+
+    /// Lists spelled alike in what the scanner reads, now and then an event spelled otherwise:
+    /// the scanner reads them all (most events against the one before's spelling), as serde does.
+    #[test]
+    fn plain_lists_spelled_alike_are_read_by_the_scanner(
+        spelling in (plain_gap(), plain_gap(), any::<prop::sample::Index>(), any::<bool>()),
+        events in prop::collection::vec(
+            (0u32..50, any::<i64>(), plain_time(), plain_time(), 0u32..4, prop::option::weighted(0.15, plain_gap())),
+            1..40,
+        ),
+    ) {
+        let (a, b, order, trailing) = spelling;
+        let written: Vec<String> = events
+            .iter()
+            .map(|(k, v, ts, arrives, p, otherwise)| {
+                let (k, v, p) = (format!("\"k{k}\""), v.to_string(), p.to_string());
+                let mut fields = [("key", &k), ("value", &v), ("ts", ts), ("arrives", arrives), ("partition", &p)];
+                fields.rotate_left(order.index(5));
+                let a = otherwise.unwrap_or(a);
+                let body: Vec<String> = fields.iter().map(|(n, v)| format!("{a}{n}{b}:{a}{v}{b}")).collect();
+                format!("({}{}{a})", body.join(","), if trailing { "," } else { "" })
+            })
+            .collect();
+        scanner_reads_as_serde(&written.join(",\n"))?;
     }
 
     /// Lists in the scanner's own spelling: it reads them (serde is not asked), to the same events.
@@ -170,12 +261,7 @@ proptest! {
             .iter()
             .map(|(k, v, ts, arrives, p)| format!("(key: \"k{k}\", value: {v}, ts: {ts}, arrives: {arrives}, partition: {p})"))
             .collect();
-        let text = scenario_with(&written.join(",\n"));
-        let (scanned, _) = event_list::read(&text).expect("the scanner reads a plain list");
-        let raw = parse_file_with_serde(&text, FILE).expect("serde reads it");
-        let SourceData::Events(expected) = &raw.source else { panic!("events") };
-        prop_assert_eq!(&scanned, expected);
-        same_as_serde(&text)?;
+        scanner_reads_as_serde(&written.join(",\n"))?;
     }
 }
 

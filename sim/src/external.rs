@@ -4,6 +4,7 @@
 use engine::ms_to_ns;
 use engine::CheckpointId;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use engine::graph::SubtaskId;
 use engine::message::Message;
@@ -30,26 +31,23 @@ pub struct LogEntry {
 /// does not depend on the job), read by offset, so a restarted source can rewind.
 #[derive(Clone, Debug, Default)]
 pub struct SourceLog {
-    pub partitions: Vec<Vec<LogEntry>>,
+    pub partitions: Partitions,
 }
+
+/// The entries of each partition of a log, in offset order. Shared: a scenario's explicit events
+/// are its log's partitions, which every run of it reads.
+pub type Partitions = Arc<Vec<Vec<LogEntry>>>;
 
 impl SourceLog {
     pub fn build(data: &LogData, partitions: u32, duration_ms: u64, rng: &mut SimRng) -> SourceLog {
-        let mut log = SourceLog { partitions: vec![Vec::new(); partitions as usize] };
         match data {
-            LogData::Events(rows) => {
-                for &(partition, arrival_ms, key, value, ts) in rows {
-                    log.partitions[partition as usize].push(LogEntry {
-                        append_ns: ms_to_ns(arrival_ms as u64),
-                        key,
-                        value,
-                        timestamp_ms: ts,
-                    });
-                }
+            LogData::Events(events) => SourceLog { partitions: Arc::clone(events) },
+            LogData::Generator(g) => {
+                let mut generated = vec![Vec::new(); partitions as usize];
+                generate(g, duration_ms, rng, &mut generated);
+                SourceLog { partitions: Arc::new(generated) }
             }
-            LogData::Generator(g) => generate(g, duration_ms, rng, &mut log),
         }
-        log
     }
 
     pub fn entry(&self, at: SourceRef) -> Option<&LogEntry> {
@@ -68,7 +66,7 @@ impl SourceLog {
     }
 }
 
-fn generate(g: &Generator, duration_ms: u64, rng: &mut SimRng, log: &mut SourceLog) {
+fn generate(g: &Generator, duration_ms: u64, rng: &mut SimRng, log: &mut [Vec<LogEntry>]) {
     let duration_ns = ms_to_ns(duration_ms);
     // Mean gap between arrivals on one partition.
     let base_gap_ns = (1_000_000_000u64 * g.partitions as u64 / g.rate_per_s).max(1);
@@ -108,7 +106,7 @@ fn generate(g: &Generator, duration_ms: u64, rng: &mut SimRng, log: &mut SourceL
                     delay_ns += ms_to_ns(g.disorder.very_late_ms);
                 }
                 let timestamp_ms = (t as i64 - delay_ns as i64).div_euclid(1_000_000);
-                log.partitions[p as usize].push(LogEntry { append_ns: t, key, value, timestamp_ms });
+                log[p as usize].push(LogEntry { append_ns: t, key, value, timestamp_ms });
             }
             t += (rng.exponential(base_gap_ns) / multiplier).max(1);
         }

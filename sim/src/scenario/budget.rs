@@ -313,11 +313,13 @@ pub fn admission(s: &Scenario, loc: &Locator) -> Admission {
             let events = u128::from(g.rate_per_s) * u128::from(raw.duration_ms) / 1000 * u128::from(burst);
             (events, 0, u128::from(g.keys), u128::from(raw.duration_ms))
         }
-        LogData::Events(rows) => {
-            let min = rows.iter().map(|r| r.4).min().unwrap_or(0);
-            let max = rows.iter().map(|r| r.4).max().unwrap_or(0);
+        LogData::Events(partitions) => {
+            let entries = || partitions.iter().flatten();
+            let min = entries().map(|e| e.timestamp_ms).min().unwrap_or(0);
+            let max = entries().map(|e| e.timestamp_ms).max().unwrap_or(0);
             let span = (i128::from(max) - i128::from(min)).unsigned_abs();
-            (rows.len() as u128, rows.len() as u64, s.key_names.len() as u128, span)
+            let events = partitions.iter().map(Vec::len).sum::<usize>();
+            (events as u128, events as u64, s.key_names.len() as u128, span)
         }
     };
     let g = &s.job.graph;

@@ -53,7 +53,11 @@ impl Scenario {
                 g.partitions, g.rate_per_s, g.keys, g.key_skew, g.value, g.disorder.delay.describe(),
                 g.disorder.very_late_ppm, g.disorder.very_late_ms, g.idle_partitions.len(), g.bursts.len()
             )),
-            LogData::Events(e) => lines.push(format!("source: {} explicit events in {} partitions", e.len(), self.partitions)),
+            LogData::Events(partitions) => lines.push(format!(
+                "source: {} explicit events in {} partitions",
+                partitions.iter().map(Vec::len).sum::<usize>(),
+                self.partitions
+            )),
         }
         lines.push(format!("watermarks: {}", self.describe_watermarks()));
         if let super::Model::Storm(c) = &self.model {

@@ -65,6 +65,36 @@ struct Fields<'a> {
     partition: u32,
 }
 
+/// How an event is spelled: for each field in order, the text from the end of the value before
+/// (or the `(`) to the start of its own value (separators, trivia, its name and `:`), and the
+/// text from the last value through the `)`.
+#[derive(Default)]
+struct Spelling {
+    parts: Vec<Literal>,
+    end: Literal,
+}
+
+/// A stretch of the text that an event must repeat, and the field whose value follows it.
+#[derive(Default)]
+struct Literal {
+    bytes: Range<usize>,
+    field: u8,
+    /// Up to 16 bytes as a (word, mask) pair, compared without a call to memcmp.
+    word: Option<(u128, u128)>,
+}
+
+impl Literal {
+    fn new(text: &[u8], bytes: Range<usize>, field: u8) -> Literal {
+        let word = (bytes.len() <= 16).then(|| {
+            let (mut word, mut mask) = ([0u8; 16], [0u8; 16]);
+            word[..bytes.len()].copy_from_slice(&text[bytes.clone()]);
+            mask[..bytes.len()].fill(0xff);
+            (u128::from_le_bytes(word), u128::from_le_bytes(mask))
+        });
+        Literal { bytes, field, word }
+    }
+}
+
 impl<'a> Scanner<'a> {
     #[inline(always)]
     fn peek(&self) -> Option<u8> {
@@ -121,13 +151,22 @@ impl<'a> Scanner<'a> {
     fn list(&mut self) -> Option<ExplicitEvents> {
         // An event takes at least 30 bytes as written: a capacity that is rarely regrown.
         let mut builder = EventsBuilder::with_capacity((self.bytes.len() - self.pos) / 32);
+        let mut spelling = Spelling::default();
         loop {
             self.trivia()?;
             match self.peek()? {
                 b']' => break,
                 b'(' => {
                     self.pos += 1;
-                    let f = self.event()?;
+                    let start = self.pos;
+                    let f = match self.event_as_spelled(&spelling) {
+                        Some(f) => f,
+                        None => {
+                            self.pos = start;
+                            spelling.parts.clear();
+                            self.event(&mut spelling)?
+                        }
+                    };
                     builder.push(f.key, f.value, f.ts_ms, f.arrives_ms, f.partition);
                 }
                 _ => return None,
@@ -143,10 +182,12 @@ impl<'a> Scanner<'a> {
         Some(builder.finish())
     }
 
-    /// `field: value, ... )`, after the `(`; the position ends after the `)`.
-    fn event(&mut self) -> Option<Fields<'a>> {
+    /// `field: value, ... )`, after the `(`; the position ends after the `)`. Notes how the event
+    /// is spelled in `spelling` (empty on entry).
+    fn event(&mut self, spelling: &mut Spelling) -> Option<Fields<'a>> {
         let mut fields = Fields::default();
         let mut read = 0u8;
+        let mut literal_start = self.pos;
         loop {
             self.trivia()?;
             if self.peek()? == b')' {
@@ -160,19 +201,9 @@ impl<'a> Scanner<'a> {
             self.trivia()?;
             self.expect_byte(b':')?;
             self.trivia()?;
-            match field {
-                KEY => fields.key = self.string()?,
-                VALUE => fields.value = self.integer()?,
-                TS => fields.ts_ms = self.time()?,
-                ARRIVES => fields.arrives_ms = self.time()?,
-                _ => {
-                    // `u32` reads no sign at all (not even `-0`).
-                    if self.peek()? == b'-' {
-                        return None;
-                    }
-                    fields.partition = u32::try_from(self.integer()?).ok()?;
-                }
-            }
+            spelling.parts.push(Literal::new(self.bytes, literal_start..self.pos, field));
+            self.field_value(field, &mut fields)?;
+            literal_start = self.pos;
             self.trivia()?;
             match self.peek()? {
                 b',' => self.pos += 1,
@@ -181,7 +212,60 @@ impl<'a> Scanner<'a> {
             }
         }
         self.pos += 1;
+        spelling.end = Literal::new(self.bytes, literal_start..self.pos, 0);
         (read & REQUIRED == REQUIRED).then_some(fields)
+    }
+
+    /// The event after the `(` if it is spelled as `spelling` says, byte for byte outside its
+    /// values: the generic reader ([`Scanner::event`]) would take the same steps on those bytes,
+    /// so only the values are parsed. `None` (the position then undefined) if it is not.
+    #[inline]
+    fn event_as_spelled(&mut self, spelling: &Spelling) -> Option<Fields<'a>> {
+        if spelling.parts.is_empty() {
+            return None;
+        }
+        let mut fields = Fields::default();
+        for literal in &spelling.parts {
+            self.expect_literal(literal)?;
+            self.field_value(literal.field, &mut fields)?;
+        }
+        self.expect_literal(&spelling.end)?;
+        Some(fields)
+    }
+
+    #[inline(always)]
+    fn expect_literal(&mut self, literal: &Literal) -> Option<()> {
+        let found = match literal.word {
+            Some((word, mask)) => {
+                let chunk: [u8; 16] = self.bytes.get(self.pos..self.pos + 16)?.try_into().ok()?;
+                u128::from_le_bytes(chunk) & mask == word
+            }
+            None => self.bytes[self.pos..].starts_with(&self.bytes[literal.bytes.clone()]),
+        };
+        if !found {
+            return None;
+        }
+        self.pos += literal.bytes.len();
+        Some(())
+    }
+
+    /// The value of `field`, after its `:` and trivia.
+    #[inline(always)]
+    fn field_value(&mut self, field: u8, fields: &mut Fields<'a>) -> Option<()> {
+        match field {
+            KEY => fields.key = self.string()?,
+            VALUE => fields.value = self.integer()?,
+            TS => fields.ts_ms = self.time()?,
+            ARRIVES => fields.arrives_ms = self.time()?,
+            _ => {
+                // `u32` reads no sign at all (not even `-0`).
+                if self.peek()? == b'-' {
+                    return None;
+                }
+                fields.partition = u32::try_from(self.integer()?).ok()?;
+            }
+        }
+        Some(())
     }
 
     /// One of the five field names (and not a longer identifier starting with one).
@@ -207,7 +291,7 @@ impl<'a> Scanner<'a> {
     fn string(&mut self) -> Option<&'a str> {
         self.expect_byte(b'"')?;
         let start = self.pos;
-        let length = self.bytes[start..].iter().position(|&b| b == b'"' || b == b'\\')?;
+        let length = quote_or_backslash(self.bytes, start)?;
         self.pos = start + length;
         self.expect_byte(b'"')?;
         // The quotes are ASCII, so the range lies on character boundaries.
@@ -225,8 +309,47 @@ impl<'a> Scanner<'a> {
 
     /// A decimal integer within `i64`: `-`, digits and `_` (not first), no leading zero, no
     /// suffix; anything else (`+`, `0x`, `1.0`, `1e3`) declines.
-    #[inline]
+    #[inline(always)]
     fn integer(&mut self) -> Option<i64> {
+        // Most numbers in a file: up to 7 digits and what follows them, all in one word.
+        if let Some(word) = word_at(self.bytes, self.pos) {
+            let digits = non_digit_lanes(word).trailing_zeros() as usize / 8;
+            if (1..8).contains(&digits) {
+                let next = (word >> (8 * digits)) as u8;
+                let leading_zero = word as u8 == b'0' && digits > 1;
+                if !(leading_zero || next.is_ascii_alphanumeric() || next == b'.' || next == b'_') {
+                    self.pos += digits;
+                    return Some(lanes_value(word, digits) as i64);
+                }
+            }
+        }
+        self.long_integer()
+    }
+
+    /// [`Scanner::integer`] for what its one-word case leaves: a sign, 8 to 15 digits a word at a
+    /// time, and anything else byte by byte.
+    #[inline(never)]
+    fn long_integer(&mut self) -> Option<i64> {
+        let negative = self.peek()? == b'-';
+        let digits_start = self.pos + usize::from(negative);
+        let Some((magnitude, digits)) = digit_run(self.bytes, digits_start) else {
+            return self.integer_bytewise();
+        };
+        let end = digits_start + digits;
+        if self.bytes[digits_start] == b'0' && digits > 1 {
+            return None;
+        }
+        if self.bytes.get(end).is_some_and(|&b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_') {
+            return None;
+        }
+        self.pos = end;
+        // At most 15 digits: within `i64` either way.
+        let magnitude = magnitude as i64;
+        Some(if negative { -magnitude } else { magnitude })
+    }
+
+    /// [`Scanner::integer`] a byte at a time (digit groups with `_`, long numbers, the file's end).
+    fn integer_bytewise(&mut self) -> Option<i64> {
         let negative = self.peek()? == b'-';
         if negative {
             self.pos += 1;
@@ -260,4 +383,88 @@ impl<'a> Scanner<'a> {
             i64::try_from(magnitude).ok()
         }
     }
+}
+
+// Word-at-a-time helpers: eight bytes of the text as a little-endian `u64` (the first byte
+// lowest), tested in all lanes at once (SWAR; the workspace has no `unsafe`, so no SIMD).
+
+/// A byte value in every lane.
+const ONES: u64 = 0x0101_0101_0101_0101;
+/// The high bit of every lane.
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The eight bytes at `at`, if the text has them.
+#[inline(always)]
+fn word_at(bytes: &[u8], at: usize) -> Option<u64> {
+    let chunk: [u8; 8] = bytes.get(at..at + 8)?.try_into().ok()?;
+    Some(u64::from_le_bytes(chunk))
+}
+
+/// The high bit of each lane of `word` that is zero. Exact for the lowest such lane (a borrow
+/// can only mark lanes above a zero one), which is all the callers use.
+#[inline(always)]
+fn zero_lanes(word: u64) -> u64 {
+    word.wrapping_sub(ONES) & !word & HIGHS
+}
+
+/// The high bit of each lane of `word` that is not an ASCII digit.
+#[inline(always)]
+fn non_digit_lanes(word: u64) -> u64 {
+    // With the high bits cleared, adding below 0x80 carries into no other lane.
+    let low7 = word & !HIGHS;
+    let above_nine = (low7 + 0x46 * ONES) & HIGHS; // lane >= 0x3a
+    let at_least_zero = (low7 + 0x50 * ONES) & HIGHS; // lane >= 0x30
+    (word & HIGHS) | above_nine | (at_least_zero ^ HIGHS)
+}
+
+/// The number the first `n` (1 ..= 8) lanes of `word` spell, all ASCII digits, the first the
+/// most significant.
+#[inline(always)]
+fn lanes_value(word: u64, n: usize) -> u64 {
+    // The digits' values moved to the top lanes (what follows them shifted out, the lanes below
+    // zero), then combined pairwise: 8 one-digit lanes, 4 of two digits, 2 of four, one of eight.
+    let v = word.wrapping_sub(0x30 * ONES) << (8 * (8 - n));
+    let v = ((v & 0x0f00_0f00_0f00_0f00) >> 8) + (v & 0x000f_000f_000f_000f) * 10;
+    let v = ((v & 0x00ff_0000_00ff_0000) >> 16) + (v & 0x0000_00ff_0000_00ff) * 100;
+    ((v & 0x0000_ffff_0000_0000) >> 32) + (v & 0x0000_0000_0000_ffff) * 10_000
+}
+
+/// The value and length of the run of 1 ..= 15 ASCII digits at `at`, when the text has 16 bytes
+/// there and no `_` follows the run; `None` otherwise (the caller reads byte by byte).
+#[inline(always)]
+fn digit_run(bytes: &[u8], at: usize) -> Option<(u64, usize)> {
+    let first = word_at(bytes, at)?;
+    let second = word_at(bytes, at + 8)?;
+    let (value, digits) = match non_digit_lanes(first) {
+        0 => match non_digit_lanes(second) {
+            0 => return None,
+            ends => {
+                let more = ends.trailing_zeros() as usize / 8;
+                let tail = if more == 0 { 0 } else { lanes_value(second, more) };
+                (lanes_value(first, 8) * 10u64.pow(more as u32) + tail, 8 + more)
+            }
+        },
+        ends => {
+            let digits = ends.trailing_zeros() as usize / 8;
+            if digits == 0 {
+                return None;
+            }
+            (lanes_value(first, digits), digits)
+        }
+    };
+    (bytes[at + digits] != b'_').then_some((value, digits))
+}
+
+/// The offset from `start` of the first `"` or `\\`.
+#[inline(always)]
+fn quote_or_backslash(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut at = start;
+    while let Some(word) = word_at(bytes, at) {
+        let found = zero_lanes(word ^ (u64::from(b'"') * ONES)) | zero_lanes(word ^ (u64::from(b'\\') * ONES));
+        if found != 0 {
+            return Some(at - start + found.trailing_zeros() as usize / 8);
+        }
+        at += 8;
+    }
+    bytes[at..].iter().position(|&b| b == b'"' || b == b'\\').map(|i| at - start + i)
 }

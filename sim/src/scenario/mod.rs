@@ -131,8 +131,9 @@ pub enum Budget {
 #[derive(Clone, Debug)]
 pub enum LogData {
     Generator(Generator),
-    /// Explicit events: (partition, arrival ms, key index, value, event time ms), sorted by arrival.
-    Events(Vec<(u32, i64, u64, i64, i64)>),
+    /// Explicit events as the source log's partitions, each in order of arrival: built once, when
+    /// the scenario is resolved, and shared by every run (see [`crate::external::SourceLog`]).
+    Events(crate::external::Partitions),
 }
 
 #[derive(Clone, Debug)]

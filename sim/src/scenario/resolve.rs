@@ -2,6 +2,7 @@
 //! error names the field path (`source.Events[3].arrives`) and points at it in the file.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use engine::ms_to_ns;
 use engine::watermark::{Emission, ExplicitWatermark, WatermarkStrategy};
@@ -11,6 +12,7 @@ use super::format::*;
 use super::limits::*;
 use super::pipeline::{check_name, resolve_pipeline};
 use super::{LogData, NodeNames, Scenario};
+use crate::external::LogEntry;
 
 pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> {
     // Explicit events are checked one by one below; the generic walk skips them (there may be a
@@ -208,7 +210,10 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
     }
 
     let last_arrival_ms = match &log {
-        LogData::Events(rows) => rows.last().map_or(0, |r| r.1 as u64),
+        // Each partition is in order of arrival: the latest is one of their last entries.
+        LogData::Events(partitions) => {
+            partitions.iter().filter_map(|p| p.last()).map(|e| e.append_ns / 1_000_000).max().unwrap_or(0)
+        }
         LogData::Generator(_) => raw.duration_ms,
     };
     let duration_ms = last_arrival_ms;
@@ -445,8 +450,17 @@ fn resolve_source(
             // Keys were interned while parsing, in order of first appearance: an event whose key
             // number is the next one brings a new key, checked here at that event.
             let mut keys_seen: usize = 0;
-            let mut rows = Vec::with_capacity(events.len());
-            let mut partitions = 1;
+            // The source log itself, built here once (every run shares it), in file order, each
+            // partition allocated at its size (a partition out of range is reported below).
+            let mut sizes: Vec<usize> = Vec::new();
+            for e in events.events.iter().filter(|e| e.partition < MAX_PARTITIONS) {
+                let partition = e.partition as usize;
+                if partition >= sizes.len() {
+                    sizes.resize(partition + 1, 0);
+                }
+                sizes[partition] += 1;
+            }
+            let mut log: Vec<Vec<LogEntry>> = sizes.iter().map(|&n| Vec::with_capacity(n)).collect();
             for (i, e) in events.events.iter().enumerate() {
                 let at = |f: &str| format!("source.Events[{i}].{f}");
                 if e.arrives_ms < 0 || e.arrives_ms.unsigned_abs() > MAX_TIME_MS {
@@ -474,17 +488,28 @@ fn resolve_source(
                     check_name(events.key_name(e), &at("key"), loc)?;
                     keys_seen += 1;
                 }
-                partitions = partitions.max(e.partition + 1);
-                rows.push((e.partition, e.arrives_ms, u64::from(e.key), e.value, e.ts_ms));
+                let partition = e.partition as usize;
+                if partition >= log.len() {
+                    log.resize_with(partition + 1, Vec::new);
+                }
+                log[partition].push(LogEntry {
+                    append_ns: ms_to_ns(e.arrives_ms as u64),
+                    key: u64::from(e.key),
+                    value: e.value,
+                    timestamp_ms: e.ts_ms,
+                });
             }
             // Stable: events with equal arrival keep file order. Files usually list events in
             // order of arrival: checking is cheaper than the sort's scratch buffer.
-            if !rows.is_sorted_by_key(|r| r.1) {
-                rows.sort_by_key(|r| r.1);
+            for entries in &mut log {
+                if !entries.is_sorted_by_key(|e| e.append_ns) {
+                    entries.sort_by_key(|e| e.append_ns);
+                }
             }
+            let partitions = log.len() as u32;
             let key_names = events.key_names.clone();
             let key_index = key_names.iter().enumerate().map(|(k, name)| (name.clone(), k as u64)).collect();
-            Ok((partitions, LogData::Events(rows), key_names, key_index))
+            Ok((partitions, LogData::Events(Arc::new(log)), key_names, key_index))
         }
     }
 }
