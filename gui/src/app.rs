@@ -1082,6 +1082,17 @@ impl App {
                     }
                 }
             }
+            Action::Compare if self.storm.is_some() => {
+                if let Some(storm) = &mut self.storm {
+                    // Three runs and their reference: off the UI thread, as the Flink comparison.
+                    let (origin, seed) = (storm.origin.clone(), storm.seed);
+                    let (sender, receiver) = std::sync::mpsc::channel();
+                    std::thread::spawn(move || {
+                        let _ = sender.send(origin.compare(seed));
+                    });
+                    storm.comparing = Some(receiver);
+                }
+            }
             Action::Compare => {
                 if let Some(session) = &mut self.session {
                     // Five setups, each with its reference run: seconds for big scenarios, so off
@@ -1331,15 +1342,21 @@ impl App {
         }
         if let Some(session) = &mut self.session {
             if let Some((run, receiver)) = &session.comparing {
-                match receiver.try_recv() {
-                    Ok(reports) => {
+                if let Some(arrived) = arrived(receiver, ui.ctx()) {
+                    if let Some(reports) = arrived {
                         session.comparison = Some((*run, reports));
-                        session.comparing = None;
                     }
-                    Err(std::sync::mpsc::TryRecvError::Empty) => {
-                        ui.ctx().request_repaint_after(std::time::Duration::from_millis(50))
+                    session.comparing = None;
+                }
+            }
+        }
+        if let Some(storm) = &mut self.storm {
+            if let Some(receiver) = &storm.comparing {
+                if let Some(arrived) = arrived(receiver, ui.ctx()) {
+                    if arrived.is_some() {
+                        storm.comparison = arrived;
                     }
-                    Err(std::sync::mpsc::TryRecvError::Disconnected) => session.comparing = None,
+                    storm.comparing = None;
                 }
             }
         }
@@ -1374,5 +1391,19 @@ fn apply_presenter_mode(ctx: &egui::Context, presenter: bool) {
     let want = presenter.then_some(strong);
     if ctx.global_style().visuals.override_text_color != want {
         ctx.global_style_mut(|s| s.visuals.override_text_color = want);
+    }
+}
+
+/// What a comparison thread sent, once it is over: `Some(Some(reports))` when they arrived,
+/// `Some(None)` when the thread ended without (the window moved on); `None` while it runs (a
+/// repaint is asked for, to look again).
+fn arrived<T>(receiver: &std::sync::mpsc::Receiver<T>, ctx: &egui::Context) -> Option<Option<T>> {
+    match receiver.try_recv() {
+        Ok(value) => Some(Some(value)),
+        Err(std::sync::mpsc::TryRecvError::Empty) => {
+            ctx.request_repaint_after(std::time::Duration::from_millis(50));
+            None
+        }
+        Err(std::sync::mpsc::TryRecvError::Disconnected) => Some(None),
     }
 }

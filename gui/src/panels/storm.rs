@@ -7,7 +7,7 @@ use egui::{Color32, Sense, Stroke};
 
 use crate::app::{Action, FaultSettings};
 use crate::panels::ledger::{LedgerClick, LedgerTable};
-use crate::panels::{faults, run_controls};
+use crate::panels::{faults, run_controls, BLOCKED_COLOR, GOOD_COLOR};
 use crate::shown_run::ShownRun as _;
 use crate::view::storm::{StormSession, StormTab, TreeStatus};
 use crate::view::time_text;
@@ -318,6 +318,8 @@ fn faults_tab_ui(ui: &mut egui::Ui, s: &StormSession, settings: &mut FaultSettin
             }
         }
     }
+    ui.separator();
+    compare_ui(ui, s, actions);
     ui.small(
         "Each tm-i is a worker process; crashing it kills the executors it runs (hover a button). \
          The supervisor restarts it after the time above; one that never comes back has its executors \
@@ -326,4 +328,50 @@ fn faults_tab_ui(ui: &mut egui::Ui, s: &StormSession, settings: &mut FaultSettin
          counts them again); with acking off they are lost; Trident replays the whole batch under \
          the same txid and its state skips what it already applied.",
     );
+}
+
+/// Each guarantee Storm offers on this run's seed and faults, side by side: what it did to the
+/// output and whether it kept its promise. A guarantee's name records the topology under it.
+fn compare_ui(ui: &mut egui::Ui, s: &StormSession, actions: &mut Vec<Action>) {
+    ui.horizontal_wrapped(|ui| {
+        if s.comparing.is_some() {
+            ui.spinner();
+            ui.label("comparing…");
+        } else if ui
+            .button("Compare the guarantees on these faults")
+            .on_hover_text("runs the topology under acking off, acking and Trident with this run's seed and faults, each against the same fault-free run")
+            .clicked()
+        {
+            actions.push(Action::Compare);
+        }
+    });
+    let Some(reports) = &s.comparison else {
+        return;
+    };
+    let rows = crate::view::outcomes::rows(reports);
+    egui::Grid::new("storm_comparison").striped(true).num_columns(7).show(ui, |ui| {
+        for h in ["guarantee", "result", "promise kept?", "lost", "twice", "replays", "timeouts"] {
+            ui.strong(h);
+        }
+        ui.end_row();
+        for (row, report) in rows.iter().zip(reports) {
+            let label = s.choice_of(row.variant.0).label;
+            if ui.link(label).on_hover_text("record the topology under this guarantee (same faults)").clicked() {
+                actions.push(Action::SetVariant(Some(row.variant.0), None));
+            }
+            ui.label(row.result);
+            match row.keeps_promise {
+                true => ui.colored_label(GOOD_COLOR, "yes"),
+                false => ui.colored_label(BLOCKED_COLOR, "no"),
+            }
+            .on_hover_text(row.promise);
+            ui.label(row.lost_records.to_string());
+            ui.label(row.duplicated_records.to_string());
+            let storm = report.storm.as_ref();
+            ui.label(storm.map_or(0, |f| f.replays).to_string());
+            ui.label(storm.map_or(0, |f| f.timeouts).to_string());
+            ui.end_row();
+        }
+    });
+    ui.small("lost / twice: source records whose effect reached the output fewer / more times than without faults.");
 }

@@ -65,6 +65,15 @@ impl StormOrigin {
         Arc::new(scenario)
     }
 
+    /// Each guarantee Storm offers (acking off, acking, Trident for a windowed topology) on the
+    /// same seed and faults — the file's and the clicked ones — each judged against the same
+    /// fault-free reference: `streamlab compare --model storm`'s rows, for the Faults tab.
+    pub fn compare(&self, seed: u64) -> Vec<sim::run::VariantReport> {
+        let scenario = StormOrigin { guarantee: None, ..self.clone() }.scenario();
+        let faults = sim::run::fault_schedule_in_time(&scenario, seed);
+        sim::runtime::compare_models(&scenario, seed, &[sim::scenario::Runtime::Storm], &faults)
+    }
+
     /// The clicked faults in words ("crash tm-0, back after 2 s at 3.000000 s, then ...").
     pub fn injected_text(&self) -> Option<String> {
         let each: Vec<String> = self
@@ -79,6 +88,10 @@ impl StormOrigin {
 /// A recorded Storm run and the workbench's cursor and selection over it.
 pub struct StormSession {
     pub origin: StormOrigin,
+    /// The guarantees compared on this run's seed and faults ([`StormOrigin::compare`]).
+    pub comparison: Option<Vec<sim::run::VariantReport>>,
+    /// A comparison under way off the UI thread.
+    pub comparing: Option<std::sync::mpsc::Receiver<Vec<sim::run::VariantReport>>>,
     /// What ran ([`StormOrigin::scenario`]).
     pub scenario: Arc<Scenario>,
     pub seed: u64,
@@ -265,6 +278,8 @@ impl StormSession {
         });
         StormSession {
             origin,
+            comparison: None,
+            comparing: None,
             scenario,
             seed,
             run,
