@@ -340,9 +340,6 @@ fn replay(
     let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
     // The scenario's model replays it (`sim::runtime`): no per-model branch here.
     let model = sim::runtime::model(scenario.runtime());
-    if let (Some(_), Some(why)) = (&charts, model.no_charts()) {
-        return Err(Usage(format!("--charts: {why}")).into());
-    }
     if let Some(path) = &trace {
         refuse_the_scenario_as_output(&scenario, path, "--trace")?;
     }
@@ -359,9 +356,16 @@ fn replay(
             .with_context(|| format!("writing the trace to {}", path.display()))?;
         outln!("trace: {written}");
     }
-    if let (Some(dir), Some(world)) = (charts, &replay.charts_from) {
-        let written = gui::export::export_all(&gui::view::plots::all(world), &dir)
-            .map_err(|e| anyhow::anyhow!("writing the charts: {e}"))?;
+    if let Some(dir) = charts {
+        // Drawn from the world the replay kept (Flink), else read off its trace (Storm).
+        let drawn = match &replay.charts_from {
+            Some(world) => gui::view::plots::all(world),
+            None => {
+                let end_ns = replay.trace.last().map_or(0, |e| e.time_ns);
+                gui::view::plots::storm(&scenario, seed, &replay.trace, end_ns)
+            }
+        };
+        let written = gui::export::export_all(&drawn, &dir).map_err(|e| anyhow::anyhow!("writing the charts: {e}"))?;
         outln!("charts: {written}");
     }
     for v in &replay.violations {

@@ -489,6 +489,29 @@ fn replay_until_pauses_a_storm_run() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `replay --charts` draws a Storm run's charts too (read off its trace): the tuples per second
+/// and the pending tuples per spout, as PNG and SVG.
+#[test]
+fn replay_charts_a_storm_run() {
+    let dir = std::env::temp_dir().join(format!("streamlab-storm-charts-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = streamlab()
+        .args(["replay", "scenarios/storm-word-count.ron", "--charts"])
+        .arg(&dir)
+        .output()
+        .expect("streamlab runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("charts: wrote 4 files"), "{stdout}");
+    for file in ["storm-per-second.png", "storm-per-second.svg", "storm-pending.png", "storm-pending.svg"] {
+        let bytes = std::fs::metadata(dir.join(file)).map(|m| m.len()).unwrap_or(0);
+        assert!(bytes > 1_000, "{file}: {bytes} bytes");
+    }
+    let svg = std::fs::read_to_string(dir.join("storm-pending.svg")).expect("svg");
+    assert!(svg.contains("words[0]"), "the spout's line is named");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `compare --model`: the fault-tolerance model is an axis (sim::runtime). `all` adds Storm rows
 /// for a Flink pipeline Storm can run; an unknown model or one that cannot run the pipeline is a
 /// usage error (exit 2) saying why.

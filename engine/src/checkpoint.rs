@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::graph::SubtaskId;
+use crate::graph::{InputIndex, SubtaskId};
 use crate::ProcTimeNs;
 
 /// A checkpoint's id. The coordinator numbers checkpoints from [`CheckpointId::FIRST`] up, one
@@ -180,7 +180,7 @@ impl BarrierAligner {
         self.latest_id
     }
 
-    pub fn on_barrier(&mut self, input: usize, checkpoint_id: CheckpointId, now_ns: ProcTimeNs) -> BarrierOutcome {
+    pub fn on_barrier(&mut self, input: InputIndex, checkpoint_id: CheckpointId, now_ns: ProcTimeNs) -> BarrierOutcome {
         if Some(checkpoint_id) <= self.latest_id
             && self.pending.as_ref().is_none_or(|p| p.checkpoint_id != checkpoint_id)
         {
@@ -199,19 +199,19 @@ impl BarrierAligner {
         let Some(pending) = self.pending.as_mut() else {
             return BarrierOutcome::Ignored;
         };
-        if input >= pending.seen.len() || pending.seen[input] {
+        let Some(seen) = pending.seen.get_mut(input.index()).filter(|seen| !**seen) else {
             return BarrierOutcome::Ignored;
-        }
-        pending.seen[input] = true;
+        };
+        *seen = true;
         let block = pending.blocking;
         self.try_complete().unwrap_or(BarrierOutcome::Waiting { block, first })
     }
 
     /// An input ended: it counts as having delivered every future barrier.
-    pub fn on_input_finished(&mut self, input: usize) -> Option<BarrierOutcome> {
-        self.finished[input] = true;
+    pub fn on_input_finished(&mut self, input: InputIndex) -> Option<BarrierOutcome> {
+        self.finished[input.index()] = true;
         if let Some(p) = self.pending.as_mut() {
-            p.seen[input] = true;
+            p.seen[input.index()] = true;
         }
         self.try_complete()
     }
@@ -227,8 +227,9 @@ impl BarrierAligner {
     }
 
     /// Inputs currently blocked by alignment.
-    pub fn is_blocked(&self, input: usize) -> bool {
-        self.pending.as_ref().is_some_and(|p| p.blocking && p.seen[input] && !self.finished[input])
+    pub fn is_blocked(&self, input: InputIndex) -> bool {
+        let i = input.index();
+        self.pending.as_ref().is_some_and(|p| p.blocking && p.seen[i] && !self.finished[i])
     }
 
     pub fn input_count(&self) -> usize {
@@ -439,6 +440,11 @@ impl CheckpointCoordinator {
 mod tests {
     use super::*;
 
+    /// Input `i` of the subtask under test.
+    fn input(i: u32) -> InputIndex {
+        InputIndex::from_raw(i)
+    }
+
     fn cp(id: u64) -> CheckpointId {
         CheckpointId::from_raw(id)
     }
@@ -446,34 +452,34 @@ mod tests {
     #[test]
     fn aligned_mode_blocks_inputs_until_all_barriers() {
         let mut a = BarrierAligner::new(CheckpointMode::ExactlyOnce, 3);
-        assert_eq!(a.on_barrier(1, cp(1), 10), BarrierOutcome::Waiting { block: true, first: true });
-        assert!(a.is_blocked(1) && !a.is_blocked(0));
-        assert_eq!(a.on_barrier(0, cp(1), 20), BarrierOutcome::Waiting { block: true, first: false });
+        assert_eq!(a.on_barrier(input(1), cp(1), 10), BarrierOutcome::Waiting { block: true, first: true });
+        assert!(a.is_blocked(input(1)) && !a.is_blocked(input(0)));
+        assert_eq!(a.on_barrier(input(0), cp(1), 20), BarrierOutcome::Waiting { block: true, first: false });
         assert_eq!(
-            a.on_barrier(2, cp(1), 30),
+            a.on_barrier(input(2), cp(1), 30),
             BarrierOutcome::Complete { checkpoint_id: cp(1), alignment_started_ns: 10 }
         );
-        assert!(!a.is_blocked(1));
-        assert_eq!(a.on_barrier(2, cp(1), 40), BarrierOutcome::Ignored);
+        assert!(!a.is_blocked(input(1)));
+        assert_eq!(a.on_barrier(input(2), cp(1), 40), BarrierOutcome::Ignored);
     }
 
     #[test]
     fn tracking_mode_never_blocks() {
         let mut a = BarrierAligner::new(CheckpointMode::AtLeastOnce, 2);
-        assert_eq!(a.on_barrier(0, cp(1), 10), BarrierOutcome::Waiting { block: false, first: true });
-        assert!(!a.is_blocked(0));
+        assert_eq!(a.on_barrier(input(0), cp(1), 10), BarrierOutcome::Waiting { block: false, first: true });
+        assert!(!a.is_blocked(input(0)));
     }
 
     #[test]
     fn finished_input_counts_as_delivered() {
         let mut a = BarrierAligner::new(CheckpointMode::ExactlyOnce, 2);
-        a.on_barrier(0, cp(4), 10);
+        a.on_barrier(input(0), cp(4), 10);
         assert_eq!(
-            a.on_input_finished(1),
+            a.on_input_finished(input(1)),
             Some(BarrierOutcome::Complete { checkpoint_id: cp(4), alignment_started_ns: 10 })
         );
         assert_eq!(
-            a.on_barrier(0, cp(5), 20),
+            a.on_barrier(input(0), cp(5), 20),
             BarrierOutcome::Complete { checkpoint_id: cp(5), alignment_started_ns: 20 }
         );
     }
@@ -481,10 +487,10 @@ mod tests {
     #[test]
     fn newer_barrier_abandons_older_alignment() {
         let mut a = BarrierAligner::new(CheckpointMode::ExactlyOnce, 2);
-        a.on_barrier(0, cp(1), 10);
-        assert_eq!(a.on_barrier(1, cp(2), 20), BarrierOutcome::Waiting { block: true, first: true });
-        assert!(!a.is_blocked(0), "input 0 delivered only the abandoned barrier 1");
-        assert_eq!(a.on_barrier(1, cp(1), 25), BarrierOutcome::Ignored);
+        a.on_barrier(input(0), cp(1), 10);
+        assert_eq!(a.on_barrier(input(1), cp(2), 20), BarrierOutcome::Waiting { block: true, first: true });
+        assert!(!a.is_blocked(input(0)), "input 0 delivered only the abandoned barrier 1");
+        assert_eq!(a.on_barrier(input(1), cp(1), 25), BarrierOutcome::Ignored);
     }
 
     #[test]

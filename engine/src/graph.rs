@@ -22,7 +22,7 @@ pub type SubtaskId = usize;
 /// A channel of the physical plan: its place in [`PhysicalPlan::channels`], dense from 0 in the
 /// plan's deterministic order. Only the plan makes them (`PhysicalPlan::expand`); everything
 /// else names a channel it was given. Not an input's position at its receiver (that is
-/// [`ChannelInfo::input_index`]) and never added to.
+/// [`ChannelInfo::input_index`], an [`InputIndex`]) and never added to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ChannelId(u32);
@@ -51,6 +51,79 @@ impl ChannelId {
 }
 
 impl std::fmt::Display for ChannelId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// A subtask's position among its operator's parallel subtasks, `0..parallelism` (Flink's
+/// subtask index, the `1` of `counts[1]`). Not a [`SubtaskId`], which numbers every subtask of
+/// the plan: this one repeats from 0 in every operator. Rules that use it (which partitions a
+/// source reads, where a key goes, round-robin placement) take its number with [`Self::get`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SubtaskIndex(u32);
+
+impl SubtaskIndex {
+    /// The subtasks of an operator with `parallelism`, in order.
+    pub fn all(parallelism: u32) -> impl Iterator<Item = SubtaskIndex> {
+        (0..parallelism).map(SubtaskIndex)
+    }
+
+    /// The position as a number, for the rules that compute with it.
+    pub const fn get(self) -> u32 {
+        self.0
+    }
+
+    /// The position in tables ordered by subtask index (an output gate's channels).
+    pub const fn index(self) -> usize {
+        self.0 as usize
+    }
+
+    /// The subtask a rule computed (below the operator's parallelism), or a test names.
+    pub const fn from_raw(raw: u32) -> SubtaskIndex {
+        SubtaskIndex(raw)
+    }
+}
+
+impl std::fmt::Display for SubtaskIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// One input of a subtask: its position among the subtask's input channels
+/// ([`SubtaskInfo::inputs`]), dense from 0 per subtask. The gate's queues, the barrier aligner and
+/// the watermark combiner keep one entry per input, indexed by [`InputIndex::index`]. Not a
+/// [`ChannelId`]: channel `c` arrives at input `plan.channel(c).input_index` of its receiver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct InputIndex(u32);
+
+impl InputIndex {
+    /// The input's place in per-input tables.
+    pub const fn index(self) -> usize {
+        self.0 as usize
+    }
+
+    /// The inputs of a subtask with `count` inputs, in order (`count` is at most its number of
+    /// input channels, a `u32` like every channel id).
+    pub fn all(count: usize) -> impl DoubleEndedIterator<Item = InputIndex> + ExactSizeIterator {
+        (0..count as u32).map(InputIndex)
+    }
+
+    /// The input as a number, for compact encodings (a trace event's payload) and printing.
+    pub const fn get(self) -> u32 {
+        self.0
+    }
+
+    /// The input a compact encoding stored with [`Self::get`] (or a test names).
+    pub const fn from_raw(raw: u32) -> InputIndex {
+        InputIndex(raw)
+    }
+}
+
+impl std::fmt::Display for InputIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         std::fmt::Display::fmt(&self.0, f)
     }
@@ -251,17 +324,32 @@ pub struct OutputGate {
     pub channels: Vec<ChannelId>,
 }
 
+impl OutputGate {
+    /// The channel to downstream subtask `to` of an all-to-all gate (hash, rebalance,
+    /// broadcast); a forward gate holds its one channel only.
+    pub fn channel_to(&self, to: SubtaskIndex) -> ChannelId {
+        self.channels[to.index()]
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubtaskInfo {
     pub id: SubtaskId,
     pub operator: OperatorId,
-    /// Index within the operator, 0-based.
-    pub index: u32,
+    /// Position within the operator, 0-based.
+    pub index: SubtaskIndex,
     /// Display name, Flink-style: `counts[1]`.
     pub name: String,
     /// Input channels; a message on `inputs[i]` arrives at input index i.
     pub inputs: Vec<ChannelId>,
     pub outputs: Vec<OutputGate>,
+}
+
+impl SubtaskInfo {
+    /// The channel that arrives at `input`.
+    pub fn input_channel(&self, input: InputIndex) -> ChannelId {
+        self.inputs[input.index()]
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -270,7 +358,7 @@ pub struct ChannelInfo {
     pub from: SubtaskId,
     pub to: SubtaskId,
     /// Position of this channel among `to`'s inputs.
-    pub input_index: usize,
+    pub input_index: InputIndex,
     pub stream: Stream,
     pub partitioning: Partitioning,
 }
@@ -302,7 +390,7 @@ impl PhysicalPlan {
                 first_subtask: subtasks.len(),
                 upstream,
             });
-            for index in 0..op.parallelism {
+            for index in SubtaskIndex::all(op.parallelism) {
                 subtasks.push(SubtaskInfo {
                     id: subtasks.len(),
                     operator: node.index(),
@@ -330,7 +418,7 @@ impl PhysicalPlan {
                 for j in targets {
                     let id = ChannelId(u32::try_from(channels.len()).expect("channel count fits u32"));
                     let to = to_first + j;
-                    let input_index = subtasks[to].inputs.len();
+                    let input_index = InputIndex(subtasks[to].inputs.len() as u32);
                     subtasks[to].inputs.push(id);
                     channels.push(ChannelInfo {
                         id,
@@ -377,7 +465,9 @@ impl PhysicalPlan {
         let info = &self.subtasks[subtask];
         let op = &self.operators[info.operator];
         match &op.kind {
-            OperatorKind::Source(spec) => (0..spec.partitions).filter(|p| p % op.parallelism == info.index).collect(),
+            OperatorKind::Source(spec) => {
+                (0..spec.partitions).filter(|p| p % op.parallelism == info.index.get()).collect()
+            }
             _ => Vec::new(),
         }
     }

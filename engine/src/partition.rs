@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::graph::SubtaskIndex;
 use crate::message::Key;
 use crate::transform::KeySelector;
 
@@ -40,8 +41,8 @@ pub fn key_group(key: Key) -> u32 {
 }
 
 /// Which of `parallelism` subtasks owns `key` (Flink's `computeOperatorIndexForKeyGroup`).
-pub fn subtask_for_key(key: Key, parallelism: u32) -> u32 {
-    key_group(key) * parallelism / KEY_GROUPS
+pub fn subtask_for_key(key: Key, parallelism: u32) -> SubtaskIndex {
+    SubtaskIndex::from_raw(key_group(key) * parallelism / KEY_GROUPS)
 }
 
 #[cfg(test)]
@@ -54,7 +55,7 @@ mod tests {
         for key in 0..1000 {
             let s = subtask_for_key(key, 4);
             assert_eq!(s, subtask_for_key(key, 4));
-            seen[s as usize] += 1;
+            seen[s.index()] += 1;
         }
         assert!(seen.iter().all(|&n| n > 150), "{seen:?}");
     }

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::graph::InputIndex;
 use crate::mintree::MinTree;
 use crate::{EventTimeMs, ProcTimeNs, WATERMARK_MAX, WATERMARK_MIN};
 
@@ -125,15 +126,16 @@ impl WatermarkCombiner {
 
     /// The input holding the combined watermark back, if any: the answer to "why has my window
     /// not fired?". Ties go to the lowest index.
-    pub fn holding_back(&self) -> Option<usize> {
+    pub fn holding_back(&self) -> Option<InputIndex> {
         match self.tree.min() {
-            Some((index, (false, _, false))) => Some(index),
+            Some((index, (false, _, false))) => InputIndex::all(self.inputs.len()).nth(index),
             _ => None,
         }
     }
 
     /// Change input `index` and keep the tree and the counts in step.
-    fn update(&mut self, index: usize, change: impl FnOnce(&mut InputWatermark)) {
+    fn update(&mut self, input: InputIndex, change: impl FnOnce(&mut InputWatermark)) {
+        let index = input.index();
         let old = self.inputs[index];
         change(&mut self.inputs[index]);
         let new = self.inputs[index];
@@ -145,8 +147,8 @@ impl WatermarkCombiner {
         }
     }
 
-    pub fn on_watermark(&mut self, input: usize, watermark: EventTimeMs) -> CombinerUpdate {
-        let slot = self.inputs[input];
+    pub fn on_watermark(&mut self, input: InputIndex, watermark: EventTimeMs) -> CombinerUpdate {
+        let slot = self.inputs[input.index()];
         if watermark <= slot.watermark {
             // Never backwards on a channel: a stale or repeated watermark changes nothing.
             return CombinerUpdate::default();
@@ -168,9 +170,9 @@ impl WatermarkCombiner {
         update
     }
 
-    pub fn on_idle(&mut self, input: usize, idle: bool) -> CombinerUpdate {
+    pub fn on_idle(&mut self, input: InputIndex, idle: bool) -> CombinerUpdate {
         let combined = self.combined;
-        let slot = self.inputs[input];
+        let slot = self.inputs[input.index()];
         if slot.idle == idle || slot.finished {
             return CombinerUpdate::default();
         }
@@ -195,7 +197,7 @@ impl WatermarkCombiner {
     }
 
     /// End of input on one input: it stands for watermark +infinity from now on.
-    pub fn on_end_of_input(&mut self, input: usize) -> CombinerUpdate {
+    pub fn on_end_of_input(&mut self, input: InputIndex) -> CombinerUpdate {
         self.update(input, |slot| {
             slot.finished = true;
             slot.idle = false;
@@ -241,15 +243,20 @@ mod tests {
     }
     use Step::*;
 
+    /// Input `i` of the subtask under test.
+    fn input(i: u32) -> InputIndex {
+        InputIndex::from_raw(i)
+    }
+
     /// Feed steps to a combiner of `inputs` channels; compare the forwarded watermarks.
     fn check(inputs: usize, steps: &[Step], expected: &[EventTimeMs]) {
         let mut c = WatermarkCombiner::new(inputs);
         let mut forwarded = Vec::new();
         for step in steps {
             let update = match *step {
-                W(i, w) => c.on_watermark(i, w),
-                Idle(i, idle) => c.on_idle(i, idle),
-                End(i) => c.on_end_of_input(i),
+                W(i, w) => c.on_watermark(input(i as u32), w),
+                Idle(i, idle) => c.on_idle(input(i as u32), idle),
+                End(i) => c.on_end_of_input(input(i as u32)),
             };
             forwarded.extend(update.watermark);
         }
@@ -290,10 +297,10 @@ mod tests {
     #[test]
     fn holding_back_names_the_slowest_channel() {
         let mut c = WatermarkCombiner::new(3);
-        c.on_watermark(0, 10);
-        c.on_watermark(1, 4);
-        c.on_watermark(2, 7);
-        assert_eq!(c.holding_back(), Some(1));
+        c.on_watermark(input(0), 10);
+        c.on_watermark(input(1), 4);
+        c.on_watermark(input(2), 7);
+        assert_eq!(c.holding_back(), Some(input(1)));
     }
 
     /// The combiner as it was before the tournament tree: every update scans all inputs.
@@ -399,14 +406,14 @@ mod tests {
                 };
                 let expected = scan.step(&step);
                 let got = match step {
-                    W(i, w) => tree.on_watermark(i, w),
-                    Idle(i, idle) => tree.on_idle(i, idle),
-                    End(i) => tree.on_end_of_input(i),
+                    W(i, w) => tree.on_watermark(input(i as u32), w),
+                    Idle(i, idle) => tree.on_idle(input(i as u32), idle),
+                    End(i) => tree.on_end_of_input(input(i as u32)),
                 };
                 assert_eq!(got, expected, "{inputs} inputs");
                 assert_eq!(tree.inputs(), scan.inputs.as_slice());
                 assert_eq!((tree.combined(), tree.is_idle()), (scan.combined, scan.idle));
-                assert_eq!(tree.holding_back(), scan.holding_back());
+                assert_eq!(tree.holding_back().map(InputIndex::index), scan.holding_back());
             }
         }
     }

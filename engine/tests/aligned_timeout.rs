@@ -3,7 +3,7 @@
 //! trigger — the time the barrier carries.
 
 use engine::checkpoint::{CheckpointId, CheckpointMode, SnapshotAlignment};
-use engine::graph::{EdgeSpec, JobGraph, OperatorKind, OperatorSpec, SourceSpec, Stream};
+use engine::graph::{EdgeSpec, InputIndex, JobGraph, OperatorKind, OperatorSpec, SourceSpec, Stream};
 use engine::message::{Barrier, Message, Record, SourceRef};
 use engine::partition::Partitioning;
 use engine::sink::SinkKind;
@@ -16,6 +16,11 @@ const MS: u64 = 1_000_000;
 const TIMEOUT_NS: u64 = 100 * MS;
 
 /// Two sources shuffle into one window subtask (two inputs), which feeds a sink.
+/// Input `i` of the window subtask.
+fn input(i: u32) -> InputIndex {
+    InputIndex::from_raw(i)
+}
+
 fn window_subtask(timeout_ns: Option<u64>) -> Subtask {
     let mut job = JobGraph::new();
     let op = |name: &str, parallelism, kind| OperatorSpec { name: name.into(), parallelism, kind };
@@ -82,22 +87,22 @@ fn forwarded_barrier(outputs: &[Output]) -> Option<Barrier> {
 #[test]
 fn a_slow_alignment_times_out_and_snapshots_the_in_flight_data() {
     let mut t = window_subtask(Some(TIMEOUT_NS));
-    t.push_input(0, record(1));
-    t.push_input(0, barrier(1, 5 * MS));
-    t.push_input(0, record(2)); // after the barrier: the next epoch
-    t.push_input(1, record(11));
-    t.push_input(1, record(12));
+    t.push_input(input(0), record(1));
+    t.push_input(input(0), barrier(1, 5 * MS));
+    t.push_input(input(0), record(2)); // after the barrier: the next epoch
+    t.push_input(input(1), record(11));
+    t.push_input(input(1), record(12));
     // The barrier's arrival starts the timer: trigger time + timeout.
     assert_eq!(t.next_timer_ns(), Some(105 * MS));
-    while t.step(10 * MS).is_some() && !t.is_input_blocked(0) {}
-    assert!(t.is_input_blocked(0), "aligned at first: input 0 waits for input 1's barrier");
+    while t.step(10 * MS).is_some() && !t.is_input_blocked(input(0)) {}
+    assert!(t.is_input_blocked(input(0)), "aligned at first: input 0 waits for input 1's barrier");
     drain(&mut t);
     // Input 1 is read while input 0 is blocked: record 11 (and 12) are processed in order.
     t.step(20 * MS);
-    assert_eq!(t.gate().queued_on(1), 1);
+    assert_eq!(t.gate().queued_on(input(1)), 1);
     // Before the deadline nothing changes.
     t.handle_timer(104 * MS);
-    assert!(t.is_input_blocked(0) && t.unaligned_snapshot().is_none());
+    assert!(t.is_input_blocked(input(0)) && t.unaligned_snapshot().is_none());
     // At the deadline the checkpoint switches to unaligned: snapshot now, with what is queued on
     // input 1 (its barrier has not come) as channel state; the barrier goes downstream at once.
     t.handle_timer(105 * MS);
@@ -106,15 +111,15 @@ fn a_slow_alignment_times_out_and_snapshots_the_in_flight_data() {
         .iter()
         .any(|o| matches!(o, Output::Note(Note::AlignmentTimedOut { checkpoint_id: CheckpointId::FIRST }))));
     assert_eq!(forwarded_barrier(&out), Some(Barrier { checkpoint_id: CheckpointId::FIRST, timestamp_ns: 5 * MS }));
-    assert!(!t.is_input_blocked(0), "a timed-out checkpoint blocks nothing");
+    assert!(!t.is_input_blocked(input(0)), "a timed-out checkpoint blocks nothing");
     assert_eq!(t.next_timer_ns(), None);
     let u = t.unaligned_snapshot().expect("an unaligned snapshot in progress");
     assert_eq!(values(&u.channel_state[0]), Vec::<i64>::new(), "input 0's barrier was processed");
     assert_eq!(values(&u.channel_state[1]), vec![12]);
     // What arrives on input 1 before its barrier is recorded too; the barrier overtakes.
-    t.push_input(1, record(13));
-    t.push_input(1, barrier(1, 5 * MS));
-    t.push_input(1, record(14));
+    t.push_input(input(1), record(13));
+    t.push_input(input(1), barrier(1, 5 * MS));
+    t.push_input(input(1), record(14));
     t.step(106 * MS);
     let out = drain(&mut t);
     let report = snapshot(&out).expect("the last barrier completes the snapshot");
@@ -126,11 +131,11 @@ fn a_slow_alignment_times_out_and_snapshots_the_in_flight_data() {
 #[test]
 fn a_fast_alignment_stays_aligned() {
     let mut t = window_subtask(Some(TIMEOUT_NS));
-    t.push_input(0, record(1));
-    t.push_input(0, barrier(1, 0));
-    t.push_input(1, record(11));
-    t.push_input(1, barrier(1, 0));
-    t.push_input(1, record(12));
+    t.push_input(input(0), record(1));
+    t.push_input(input(0), barrier(1, 0));
+    t.push_input(input(1), record(11));
+    t.push_input(input(1), barrier(1, 0));
+    t.push_input(input(1), record(12));
     let mut out = Vec::new();
     while t.step(10 * MS).is_some() {
         out.extend(drain(&mut t));
@@ -151,10 +156,10 @@ fn a_fast_alignment_stays_aligned() {
 fn a_queued_barrier_overtakes_its_backlog_when_the_alignment_times_out() {
     let mut t = window_subtask(Some(TIMEOUT_NS));
     for v in 1..=3 {
-        t.push_input(0, record(v));
+        t.push_input(input(0), record(v));
     }
-    t.push_input(0, barrier(1, 0));
-    t.push_input(0, record(4));
+    t.push_input(input(0), barrier(1, 0));
+    t.push_input(input(0), record(4));
     t.handle_timer(TIMEOUT_NS);
     t.step(TIMEOUT_NS).expect("the overtaking barrier is processed first");
     let out = drain(&mut t);
@@ -162,8 +167,8 @@ fn a_queued_barrier_overtakes_its_backlog_when_the_alignment_times_out() {
     let u = t.unaligned_snapshot().expect("unaligned snapshot");
     assert_eq!(values(&u.channel_state[0]), vec![1, 2, 3]);
     // Input 1's barrier arrives late, behind one record: it overtakes it, the record is saved.
-    t.push_input(1, record(11));
-    t.push_input(1, barrier(1, 0));
+    t.push_input(input(1), record(11));
+    t.push_input(input(1), barrier(1, 0));
     t.step(TIMEOUT_NS + MS);
     let report = snapshot(&drain(&mut t)).cloned().expect("complete");
     assert_eq!(report.alignment, SnapshotAlignment::TimedOut);
@@ -180,12 +185,12 @@ fn a_queued_barrier_overtakes_its_backlog_when_the_alignment_times_out() {
 #[test]
 fn timeout_zero_is_always_unaligned() {
     let mut t = window_subtask(Some(0));
-    t.push_input(0, record(1));
-    t.push_input(0, barrier(1, 0));
+    t.push_input(input(0), record(1));
+    t.push_input(input(0), barrier(1, 0));
     assert_eq!(t.next_timer_ns(), None);
     t.step(MS).expect("the barrier overtakes");
     assert!(t.unaligned_snapshot().is_some_and(|u| values(&u.channel_state[0]) == vec![1]));
-    t.push_input(1, barrier(1, 0));
+    t.push_input(input(1), barrier(1, 0));
     t.step(MS);
     assert_eq!(snapshot(&drain(&mut t)).map(|r| r.alignment), Some(SnapshotAlignment::Unaligned));
 }

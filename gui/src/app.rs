@@ -1217,7 +1217,12 @@ impl App {
                 // The outcome tab scrolls its own table; the topology tab scrolls as a whole.
                 let height = ui.available_height();
                 egui::ScrollArea::vertical().show(ui, |ui| {
-                    panels::storm::storm_ui(ui, storm, height, &mut self.faults, &mut actions);
+                    let shared = panels::storm::Shared {
+                        faults: &mut self.faults,
+                        export_dir: &mut self.export_dir,
+                        export_status: &self.export_status,
+                    };
+                    panels::storm::storm_ui(ui, storm, height, shared, &mut actions);
                     if storm.tab == crate::view::storm::StormTab::Save {
                         panels::save::save_ui(ui, &*storm, &save_stem, &mut self.save, &mut actions);
                     }

@@ -20,7 +20,7 @@
 
 use std::collections::BTreeMap;
 
-use engine::graph::ChannelId;
+use engine::graph::{ChannelId, InputIndex};
 use engine::message::{Message, MessageKind};
 use engine::sink::{SinkEffect, TxnId};
 use engine::subtask::Step;
@@ -39,7 +39,7 @@ pub enum InvariantViolation {
     SnapshotOutOfOrder { checkpoint: CheckpointId, last: CheckpointId },
     /// Invariant 3.
     #[error("record on input {input} behind barrier {checkpoint} processed before snapshot {checkpoint}")]
-    RecordBehindBarrier { input: usize, checkpoint: CheckpointId },
+    RecordBehindBarrier { input: InputIndex, checkpoint: CheckpointId },
     /// Invariant 4: no completed checkpoint covers the transaction yet.
     #[error(
         "sink commits transaction {txn:?} pre-committed for checkpoint {precommitted_for}, but no checkpoint >= \
@@ -102,13 +102,13 @@ impl TaskInvariants {
         match step.kind {
             MessageKind::Barrier => {
                 let Some(cp) = step.checkpoint_id else { return Ok(()) };
-                if Some(cp) > self.last_snapshot_id && step.input < inputs {
+                if Some(cp) > self.last_snapshot_id && step.input.index() < inputs {
                     match &mut self.aligning {
-                        Some((current, seen)) if *current == cp => seen[step.input] = true,
+                        Some((current, seen)) if *current == cp => seen[step.input.index()] = true,
                         Some((current, _)) if *current > cp => {}
                         _ => {
                             let mut seen = vec![false; inputs];
-                            seen[step.input] = true;
+                            seen[step.input.index()] = true;
                             self.aligning = Some((cp, seen));
                         }
                     }
@@ -116,7 +116,7 @@ impl TaskInvariants {
             }
             MessageKind::Record if aligned => {
                 if let Some((cp, seen)) = &self.aligning {
-                    if seen.get(step.input).copied().unwrap_or(false) {
+                    if seen.get(step.input.index()).copied().unwrap_or(false) {
                         return Err(InvariantViolation::RecordBehindBarrier { input: step.input, checkpoint: *cp });
                     }
                 }
@@ -257,14 +257,14 @@ mod tests {
 
     #[test]
     fn a_record_behind_a_barrier_before_the_snapshot_breaks_alignment() {
-        let step = |input, kind, checkpoint_id| Step { input, kind, checkpoint_id };
+        let step = |input, kind, checkpoint_id| Step { input: InputIndex::from_raw(input), kind, checkpoint_id };
         let mut t = TaskInvariants::default();
         assert!(t.on_step(&step(0, MessageKind::Barrier, Some(cp(1))), 2, true).is_ok());
         assert!(t.on_step(&step(1, MessageKind::Record, None), 2, true).is_ok(), "input 1 has no barrier yet");
         assert!(t.on_step(&step(0, MessageKind::Record, None), 2, false).is_ok(), "not aligned: allowed");
         assert_eq!(
             t.on_step(&step(0, MessageKind::Record, None), 2, true),
-            Err(InvariantViolation::RecordBehindBarrier { input: 0, checkpoint: cp(1) })
+            Err(InvariantViolation::RecordBehindBarrier { input: InputIndex::from_raw(0), checkpoint: cp(1) })
         );
         assert!(t.on_snapshot(cp(1)).is_ok());
         assert!(t.on_step(&step(0, MessageKind::Record, None), 2, true).is_ok(), "after the snapshot");

@@ -81,12 +81,6 @@ pub trait FaultToleranceModel: Sync {
     /// tables, verdict) or paused at `until_ns` (where it stands), with every traced event.
     fn replay(&self, scenario: &Arc<Scenario>, seed: u64, until_ns: Option<TimeNs>) -> ReplayReport;
 
-    /// Why `replay --charts` has nothing to draw for this model (None: it draws
-    /// [`ReplayReport::charts_from`]).
-    fn no_charts(&self) -> Option<&'static str> {
-        None
-    }
-
     /// Run each of `variants` with `faults` and judge it against this model's fault-free
     /// reference (run once for all of them).
     fn reports(
@@ -139,8 +133,8 @@ pub struct ReplayReport {
     pub violations: Vec<String>,
     /// Every traced event, for `--trace`.
     pub trace: Vec<TraceEvent>,
-    /// The world the charts are drawn from (None for a model without charts, see
-    /// [`FaultToleranceModel::no_charts`]).
+    /// The world the charts are drawn from (None: a model whose charts are read off the trace,
+    /// Storm's).
     pub charts_from: Option<crate::World>,
 }
 
@@ -333,9 +327,6 @@ impl FaultToleranceModel for StormAcking {
         let _ = writeln!(text, "oracle vs the fault-free reference: {}", judgement.describe(scenario.guarantee));
         let trace = result.world.recorder.take_events();
         ReplayReport { text, judgement: Some(judgement), violations: Vec::new(), trace, charts_from: None }
-    }
-    fn no_charts(&self) -> Option<&'static str> {
-        Some("a Storm run has no charts yet (its trace export shows the acks)")
     }
     fn reports(
         &self,

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use engine::checkpoint::{BarrierAligner, BarrierOutcome, CheckpointId, CheckpointMode};
+use engine::graph::InputIndex;
 
 use crate::Rng;
 
@@ -48,6 +49,11 @@ impl EngineAligner {
     }
 }
 
+/// The lab's plain input number as the engine's type (the lab never has more than a handful).
+fn engine_input(input: usize) -> InputIndex {
+    InputIndex::from_raw(input as u32)
+}
+
 fn decision(outcome: BarrierOutcome) -> Decision {
     match outcome {
         BarrierOutcome::Ignored => Decision::Ignored,
@@ -59,13 +65,13 @@ fn decision(outcome: BarrierOutcome) -> Decision {
 impl Aligner for EngineAligner {
     fn on_barrier(&mut self, input: usize, checkpoint_id: u64) -> Decision {
         // The lab keeps plain numbers (the student's interface); the engine types them.
-        decision(self.0.on_barrier(input, CheckpointId::from_raw(checkpoint_id), 0))
+        decision(self.0.on_barrier(engine_input(input), CheckpointId::from_raw(checkpoint_id), 0))
     }
     fn on_input_finished(&mut self, input: usize) -> Option<Decision> {
-        self.0.on_input_finished(input).map(decision)
+        self.0.on_input_finished(engine_input(input)).map(decision)
     }
     fn is_blocked(&self, input: usize) -> bool {
-        self.0.is_blocked(input)
+        self.0.is_blocked(engine_input(input))
     }
 }
 

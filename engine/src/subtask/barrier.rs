@@ -8,6 +8,7 @@ use super::gate::PriorityBarrier;
 use super::operator::OperatorState;
 use super::{Note, Output, SnapshotReport, Subtask};
 use crate::checkpoint::{BarrierOutcome, CheckpointMode, SnapshotAlignment};
+use crate::graph::InputIndex;
 use crate::message::{Barrier, Message};
 use crate::ProcTimeNs;
 
@@ -118,7 +119,12 @@ impl Subtask {
 
     /// What the aligner decided about `barrier` arriving on `input` (None: the input finished,
     /// which can only complete an alignment).
-    pub(super) fn apply_barrier_outcome(&mut self, outcome: BarrierOutcome, input: usize, barrier: Option<Barrier>) {
+    pub(super) fn apply_barrier_outcome(
+        &mut self,
+        outcome: BarrierOutcome,
+        input: InputIndex,
+        barrier: Option<Barrier>,
+    ) {
         if let Some(b) = barrier.filter(|_| outcome != BarrierOutcome::Ignored) {
             self.barrier_timestamp_ns = b.timestamp_ns;
         }
@@ -172,7 +178,7 @@ impl Subtask {
             self.out.note(Note::AlignmentStarted { checkpoint_id, input });
             self.start_unaligned_snapshot(checkpoint_id, Some((input, overtaken)), now_ns);
         } else if let Some(u) = &mut self.unaligned {
-            u.recording[input] = false;
+            u.recording[input.index()] = false;
         }
         if matches!(outcome, BarrierOutcome::Complete { .. }) {
             if let Some(u) = self.unaligned.take() {
@@ -189,17 +195,17 @@ impl Subtask {
     fn start_unaligned_snapshot(
         &mut self,
         checkpoint_id: CheckpointId,
-        at: Option<(usize, usize)>,
+        at: Option<(InputIndex, usize)>,
         started_ns: ProcTimeNs,
     ) {
         let inputs = self.gate.queues.len();
         let mut channel_state = vec![Vec::new(); inputs];
         let mut recording = vec![false; inputs];
         let seen = self.aligner.pending().map(|p| p.seen.clone()).unwrap_or_else(|| vec![true; inputs]);
-        for (j, queue) in self.gate.queues.iter().enumerate() {
-            let waiting = self.gate.priority.iter().find(|p| p.input == j && p.checkpoint_id == checkpoint_id);
+        for ((j, queue), input) in self.gate.queues.iter().enumerate().zip(InputIndex::all(inputs)) {
+            let waiting = self.gate.priority.iter().find(|p| p.input == input && p.checkpoint_id == checkpoint_id);
             let cut = match at {
-                Some((input, overtaken)) if input == j => Some(overtaken),
+                Some((at_input, overtaken)) if at_input == input => Some(overtaken),
                 _ if seen[j] => Some(0),
                 _ => waiting.map(|p| p.overtaken),
             };

@@ -6,6 +6,7 @@ use std::collections::{BinaryHeap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
+use crate::graph::InputIndex;
 use crate::message::Message;
 use crate::ProcTimeNs;
 
@@ -28,7 +29,7 @@ pub struct InputGate {
 /// dropped when they reach the top. The top is always a live head. Derived from the queues,
 /// so it takes no part in comparing two gates.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-struct HeadOrder(BinaryHeap<Reverse<(u64, usize)>>);
+struct HeadOrder(BinaryHeap<Reverse<(u64, InputIndex)>>);
 
 impl PartialEq for HeadOrder {
     fn eq(&self, _: &Self) -> bool {
@@ -40,7 +41,7 @@ impl Eq for HeadOrder {}
 /// An unaligned barrier that overtook `overtaken` messages queued on `input`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PriorityBarrier {
-    pub input: usize,
+    pub input: InputIndex,
     pub checkpoint_id: CheckpointId,
     pub overtaken: usize,
     /// The barrier's trigger time ([`crate::message::Barrier::timestamp_ns`]).
@@ -57,8 +58,8 @@ impl InputGate {
             heads: HeadOrder::default(),
         }
     }
-    pub fn push(&mut self, input: usize, message: Message) {
-        let queue = &mut self.queues[input];
+    pub fn push(&mut self, input: InputIndex, message: Message) {
+        let queue = &mut self.queues[input.index()];
         if queue.is_empty() {
             self.heads.0.push(Reverse((self.next_sequence, input)));
         }
@@ -67,25 +68,25 @@ impl InputGate {
         self.queued += 1;
     }
     /// Messages waiting on `input`.
-    pub fn queued_on(&self, input: usize) -> usize {
-        self.queues[input].len()
+    pub fn queued_on(&self, input: InputIndex) -> usize {
+        self.queues[input.index()].len()
     }
     pub fn queued(&self) -> usize {
         self.queued
     }
     /// The messages waiting on `input`, oldest first.
-    pub fn queue(&self, input: usize) -> impl Iterator<Item = &Message> {
-        self.queues[input].iter().map(|(_, m)| m)
+    pub fn queue(&self, input: InputIndex) -> impl Iterator<Item = &Message> {
+        self.queues[input.index()].iter().map(|(_, m)| m)
     }
     /// The input whose head arrived first among those not blocked. The oldest head is on top
     /// of the heap; only while alignment blocks it are the queues scanned.
-    pub(super) fn next_input(&self, blocked: impl Fn(usize) -> bool) -> Option<usize> {
+    pub(super) fn next_input(&self, blocked: impl Fn(InputIndex) -> bool) -> Option<InputIndex> {
         let &Reverse((_, top)) = self.heads.0.peek()?;
         if !blocked(top) {
             return Some(top);
         }
-        let mut best: Option<(u64, usize)> = None;
-        for (input, queue) in self.queues.iter().enumerate() {
+        let mut best: Option<(u64, InputIndex)> = None;
+        for (input, queue) in InputIndex::all(self.queues.len()).zip(&self.queues) {
             if let Some(&(seq, _)) = queue.front() {
                 if !blocked(input) && best.is_none_or(|(s, _)| seq < s) {
                     best = Some((seq, input));
@@ -94,13 +95,13 @@ impl InputGate {
         }
         best.map(|(_, input)| input)
     }
-    pub(super) fn pop(&mut self, input: usize) -> Message {
+    pub(super) fn pop(&mut self, input: InputIndex) -> Message {
         self.queued -= 1;
-        let (seq, message) = self.queues[input].pop_front().expect("caller checked");
+        let (seq, message) = self.queues[input.index()].pop_front().expect("caller checked");
         if self.heads.0.peek() == Some(&Reverse((seq, input))) {
             self.heads.0.pop();
         }
-        if let Some(&(next, _)) = self.queues[input].front() {
+        if let Some(&(next, _)) = self.queues[input.index()].front() {
             self.heads.0.push(Reverse((next, input)));
         }
         self.drop_stale_heads();
@@ -109,18 +110,18 @@ impl InputGate {
     /// Alignment timed out: the barrier `checkpoint_id` still queued on each input leaves its
     /// queue for the priority list, overtaking the messages before it.
     pub(super) fn prioritize_barriers(&mut self, checkpoint_id: CheckpointId) {
-        for input in 0..self.queues.len() {
-            let found = self.queues[input].iter().enumerate().find_map(|(i, (_, m))| match m {
+        for input in InputIndex::all(self.queues.len()) {
+            let found = self.queues[input.index()].iter().enumerate().find_map(|(i, (_, m))| match m {
                 Message::Barrier(b) if b.checkpoint_id == checkpoint_id => Some((i, b.timestamp_ns)),
                 _ => None,
             });
             let Some((position, timestamp_ns)) = found else {
                 continue;
             };
-            self.queues[input].remove(position);
+            self.queues[input.index()].remove(position);
             self.queued -= 1;
             if position == 0 {
-                if let Some(&(next, _)) = self.queues[input].front() {
+                if let Some(&(next, _)) = self.queues[input.index()].front() {
                     self.heads.0.push(Reverse((next, input)));
                 }
                 self.drop_stale_heads();
@@ -131,7 +132,7 @@ impl InputGate {
     /// Drop heads taken out of order, so that the top is live.
     fn drop_stale_heads(&mut self) {
         while let Some(&Reverse((seq, input))) = self.heads.0.peek() {
-            if self.queues[input].front().is_some_and(|&(s, _)| s == seq) {
+            if self.queues[input.index()].front().is_some_and(|&(s, _)| s == seq) {
                 break;
             }
             self.heads.0.pop();

@@ -25,7 +25,7 @@ use outlet::Outlet;
 pub use source::{PartitionReader, SourceEvent, SourceState};
 
 use crate::checkpoint::{BarrierAligner, CheckpointMode, SnapshotAlignment};
-use crate::graph::{ChannelId, PhysicalPlan, SubtaskId};
+use crate::graph::{ChannelId, InputIndex, PhysicalPlan, SubtaskId};
 use crate::message::{Key, Message, MessageKind, SourceRef};
 use crate::sink::SinkEffect;
 use crate::watermark::{CombinerUpdate, WatermarkCombiner};
@@ -68,9 +68,9 @@ pub enum Note {
     /// the oracle needs to know its effect is missing from those windows by rule, not by loss.
     LateForSomeWindows { source: SourceRef },
     /// The first barrier of a checkpoint arrived on `input`; alignment starts.
-    AlignmentStarted { checkpoint_id: CheckpointId, input: usize },
+    AlignmentStarted { checkpoint_id: CheckpointId, input: InputIndex },
     /// Input `input` is blocked until the other inputs deliver the barrier.
-    InputBlocked { checkpoint_id: CheckpointId, input: usize },
+    InputBlocked { checkpoint_id: CheckpointId, input: InputIndex },
     /// The aligned-checkpoint timeout expired during the alignment of `checkpoint_id`: the
     /// subtask switches it to unaligned (the barriers overtake, the in-flight data is saved).
     AlignmentTimedOut { checkpoint_id: CheckpointId },
@@ -83,7 +83,7 @@ pub enum Note {
 /// What one [`Subtask::step`] processed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Step {
-    pub input: usize,
+    pub input: InputIndex,
     pub kind: MessageKind,
     /// The barrier's checkpoint, when it was a barrier.
     pub checkpoint_id: Option<CheckpointId>,
@@ -150,7 +150,7 @@ impl Subtask {
             output_watermark: WATERMARK_MIN,
             output_idle: false,
             finished: false,
-            out: Outlet::new(info.outputs.clone(), info.index as usize),
+            out: Outlet::new(info.outputs.clone(), info.index),
         };
         if let OperatorState::Source(source) = &subtask.operator {
             if source.partitions.is_empty() {
@@ -187,7 +187,7 @@ impl Subtask {
     ) -> Self {
         let mut subtask = Subtask::new(plan, id, mode, attempt, now_ns);
         subtask.operator = state;
-        for (input, messages) in channel_state.into_iter().enumerate() {
+        for (input, messages) in InputIndex::all(channel_state.len()).zip(channel_state) {
             for message in messages {
                 subtask.gate.push(input, message);
             }
@@ -229,7 +229,7 @@ impl Subtask {
         self.out.counters
     }
     /// Is input `input` blocked by barrier alignment?
-    pub fn is_input_blocked(&self, input: usize) -> bool {
+    pub fn is_input_blocked(&self, input: InputIndex) -> bool {
         self.aligner.is_blocked(input)
     }
     /// Is there an input message that may be processed now?
@@ -241,7 +241,7 @@ impl Subtask {
     // ---- inputs -------------------------------------------------------------------------------
 
     /// A message arrived on input `input`; it waits in the gate until [`Subtask::step`].
-    pub fn push_input(&mut self, input: usize, message: Message) {
+    pub fn push_input(&mut self, input: InputIndex, message: Message) {
         if self.aligner.mode() == CheckpointMode::Unaligned {
             if let Message::Barrier(b) = message {
                 if self.aligned_timeout_ns.is_some() && !self.aligner.switched_to_unaligned(b.checkpoint_id) {
@@ -251,7 +251,7 @@ impl Subtask {
                     return;
                 }
                 // Overtake everything queued on this input.
-                let overtaken = self.gate.queues[input].len();
+                let overtaken = self.gate.queued_on(input);
                 self.gate.priority.push_back(PriorityBarrier {
                     input,
                     checkpoint_id: b.checkpoint_id,
@@ -263,14 +263,14 @@ impl Subtask {
                 // is processed later.
                 if let Some(u) = &mut self.unaligned {
                     if u.checkpoint_id == b.checkpoint_id {
-                        u.recording[input] = false;
+                        u.recording[input.index()] = false;
                     }
                 }
                 return;
             }
             if let Some(u) = &mut self.unaligned {
-                if u.recording[input] {
-                    u.channel_state[input].push(message.clone());
+                if u.recording[input.index()] {
+                    u.channel_state[input.index()].push(message.clone());
                 }
             }
         }

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 
 use super::{Counters, Note, Output};
-use crate::graph::{ChannelId, OutputGate, Stream};
+use crate::graph::{ChannelId, OutputGate, Stream, SubtaskIndex};
 use crate::message::{Message, Record, SourceRef};
 use crate::partition::{subtask_for_key, Partitioning};
 use crate::sink::SinkEffect;
@@ -28,9 +28,9 @@ pub(super) struct Outlet {
 
 impl Outlet {
     /// Rebalancing gates start at the subtask's own index, so that parallel subtasks spread out.
-    pub(super) fn new(outputs: Vec<OutputGate>, subtask_index: usize) -> Self {
+    pub(super) fn new(outputs: Vec<OutputGate>, subtask_index: SubtaskIndex) -> Self {
         Outlet {
-            rebalance_next: vec![subtask_index; outputs.len()],
+            rebalance_next: vec![subtask_index.index(); outputs.len()],
             outputs,
             counters: Counters::default(),
             outbox: VecDeque::new(),
@@ -93,7 +93,7 @@ impl Outlet {
                 }
                 Partitioning::Hash(selector) => {
                     record.key = selector.select(&record);
-                    let channel = gate.channels[subtask_for_key(record.key, n as u32) as usize];
+                    let channel = gate.channel_to(subtask_for_key(record.key, n as u32));
                     self.counters.records_out += 1;
                     self.send_record(channel, &mut record, g + 1 < gates);
                 }

@@ -16,28 +16,24 @@ const TIMEOUT_RED: Color32 = Color32::from_rgb(200, 40, 40);
 
 /// `height`: the panel's height (the outcome table fits its rows in what is left of it). The
 /// Save tab's content is the shared save panel, drawn by the caller below this.
-pub fn storm_ui(
-    ui: &mut egui::Ui,
-    s: &mut StormSession,
-    height: f32,
-    settings: &mut FaultSettings,
-    actions: &mut Vec<Action>,
-) {
+/// What the Storm view shares with the rest of the workbench: the fault buttons' knobs and the
+/// chart export's folder and outcome.
+pub struct Shared<'a> {
+    pub faults: &'a mut FaultSettings,
+    pub export_dir: &'a mut String,
+    pub export_status: &'a Option<Result<String, crate::error::WriteError>>,
+}
+
+pub fn storm_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32, shared: Shared, actions: &mut Vec<Action>) {
     let (cursor, selected, tab, line) = (s.cursor_ns, s.selected, s.tab, s.provenance.as_ref().map(|p| p.0));
-    storm_frame_ui(ui, s, height, settings, actions);
+    storm_frame_ui(ui, s, height, shared, actions);
     // A button or the slider moved the cursor or the selection: draw the new state next frame.
     if (s.cursor_ns, s.selected, s.tab, s.provenance.as_ref().map(|p| p.0)) != (cursor, selected, tab, line) {
         ui.ctx().request_repaint();
     }
 }
 
-fn storm_frame_ui(
-    ui: &mut egui::Ui,
-    s: &mut StormSession,
-    height: f32,
-    settings: &mut FaultSettings,
-    actions: &mut Vec<Action>,
-) {
+fn storm_frame_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32, shared: Shared, actions: &mut Vec<Action>) {
     ui.horizontal(|ui| {
         ui.heading(format!("Storm topology: {}", s.scenario.name));
         ui.label(format!("seed {}", s.seed));
@@ -55,6 +51,8 @@ fn storm_frame_ui(
             );
         ui.selectable_value(&mut s.tab, StormTab::Faults, "Faults")
             .on_hover_text("crash a worker or cut a link at the cursor; the topology is recorded again with it");
+        ui.selectable_value(&mut s.tab, StormTab::Charts, "Charts")
+            .on_hover_text("what the topology did each second, and the pending tuples over time");
         ui.selectable_value(&mut s.tab, StormTab::Save, "Save / export")
             .on_hover_text("this run as a scenario file, its sink output, its trace for Perfetto");
     });
@@ -86,7 +84,11 @@ fn storm_frame_ui(
     timeline_ui(ui, s);
     ui.separator();
     if s.tab == StormTab::Faults {
-        faults_tab_ui(ui, s, settings, actions);
+        faults_tab_ui(ui, s, shared.faults, actions);
+        return;
+    }
+    if s.tab == StormTab::Charts {
+        crate::panels::plots::plots_ui(ui, &s.charts, s.cursor_ns, shared.export_dir, shared.export_status, actions);
         return;
     }
     if s.tab == StormTab::Outcome {

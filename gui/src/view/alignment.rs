@@ -2,12 +2,13 @@
 //! checkpoint being aligned, which are blocked, and how much waits behind them.
 
 use engine::checkpoint::{CheckpointId, CheckpointMode, SnapshotAlignment};
+use engine::graph::InputIndex;
 use sim::kernel::TimeNs;
 use sim::World;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AlignmentInput {
-    pub input: usize,
+    pub input: InputIndex,
     /// The sending subtask's name.
     pub from: String,
     pub barrier_seen: bool,
@@ -88,17 +89,15 @@ impl AlignmentView {
             .map(|(s, task)| {
                 let subtask = &task.subtask;
                 let pending = subtask.aligner().pending();
-                let inputs = plan.subtasks[s]
-                    .inputs
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &c)| AlignmentInput {
-                        input: i,
+                let inputs = InputIndex::all(plan.subtasks[s].inputs.len())
+                    .map(|input| (input, input.index(), plan.subtasks[s].input_channel(input)))
+                    .map(|(input, i, c)| AlignmentInput {
+                        input,
                         from: plan.subtasks[plan.channel(c).from].name.clone(),
                         barrier_seen: pending.is_some_and(|p| p.seen[i]),
                         // A stopped task keeps its aligner until the restart: not "blocked".
-                        blocked: task.alive && subtask.is_input_blocked(i),
-                        queued: subtask.gate().queued_on(i),
+                        blocked: task.alive && subtask.is_input_blocked(input),
+                        queued: subtask.gate().queued_on(input),
                         finished: subtask.watermarks().inputs()[i].finished,
                         saved_in_flight: subtask.unaligned_snapshot().map(|u| u.channel_state[i].len()),
                     })
@@ -150,7 +149,7 @@ mod tests {
             panic!("an InputBlocked event says which checkpoint and input: {blocked:?}")
         };
         assert_eq!(row.checkpoint, Some(checkpoint));
-        let input = &row.inputs[input as usize];
+        let input = &row.inputs[input.index()];
         assert!(input.barrier_seen && input.blocked);
         assert!(row.blocked_inputs() >= 1);
         let c = view.coordinator.expect("checkpointing");

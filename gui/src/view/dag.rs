@@ -195,7 +195,7 @@ impl DagLayout {
                 from: c.from,
                 to: c.to,
                 late: c.stream == Stream::Late,
-                input: c.input_index,
+                input: c.input_index.index(),
                 inputs: plan.subtasks[c.to].inputs.len(),
                 output: output_of[c.id.index()].0,
                 outputs: output_of[c.id.index()].1,

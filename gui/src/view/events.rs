@@ -1,6 +1,7 @@
 //! The event log: the trace around the cursor, each event with a caption in plain words.
 
 use engine::checkpoint::{CheckpointId, CheckpointMode};
+use engine::graph::InputIndex;
 use sim::kernel::TimeNs;
 use sim::recording::{AckerMessage, Payload, TimedOut, TraceEvent, TraceKind};
 use sim::scenario::NodeId;
@@ -128,7 +129,13 @@ pub fn narrate(scenario: &Scenario, trace: &[TraceEvent], index: usize) -> Strin
 
 /// What a subtask does after barrier `n` reached it on `input` (trace event `index`), given the
 /// barriers it had.
-fn barrier_context(scenario: &Scenario, trace: &[TraceEvent], index: usize, input: u32, n: CheckpointId) -> String {
+fn barrier_context(
+    scenario: &Scenario,
+    trace: &[TraceEvent],
+    index: usize,
+    input: InputIndex,
+    n: CheckpointId,
+) -> String {
     let e = &trace[index];
     let plan = &scenario.plan;
     let name = plan.subtasks.get(e.subtask() as usize).map_or_else(|| format!("#{}", e.subtask()), |s| s.name.clone());
@@ -159,15 +166,15 @@ fn barrier_context(scenario: &Scenario, trace: &[TraceEvent], index: usize, inpu
         // The checkpoint started too long ago to list its barriers here; say nothing wrong.
         return format!("checkpoint {n} started more than {BARRIER_LOOKBACK} events ago");
     }
-    let from = |i: u32| {
+    let from = |i: InputIndex| {
         plan.subtasks
             .get(e.subtask() as usize)
-            .and_then(|st| st.inputs.get(i as usize))
+            .and_then(|st| st.inputs.get(i.index()))
             .map(|&c| plan.channel(c))
             .and_then(|c| plan.subtasks.get(c.from))
             .map_or_else(|| format!("input {i}"), |from| format!("input {i} (from {})", from.name))
     };
-    let missing: Vec<String> = (0..inputs as u32).filter(|i| !have.contains(i)).map(from).collect();
+    let missing: Vec<String> = InputIndex::all(inputs).filter(|i| !have.contains(i)).map(from).collect();
     let config = scenario.checkpoint_config();
     let mode = match config.map(|c| (c.mode, c.aligned_timeout_ns)) {
         // With an aligned-checkpoint timeout a checkpoint is aligned until it times out.
@@ -211,10 +218,10 @@ pub fn caption(scenario: &Scenario, e: &TraceEvent) -> String {
     let plan = &scenario.plan;
     let subtask = |id: u32| plan.subtasks.get(id as usize).map_or_else(|| format!("#{id}"), |s| s.name.clone());
     let s = subtask(e.subtask());
-    let from = |input: u32| {
+    let from = |input: InputIndex| {
         plan.subtasks
             .get(e.subtask() as usize)
-            .and_then(|st| st.inputs.get(input as usize))
+            .and_then(|st| st.inputs.get(input.index()))
             .map(|&c| plan.channel(c))
             .map_or_else(|| format!("input {input}"), |c| format!("input {input} (from {})", subtask(c.from as u32)))
     };

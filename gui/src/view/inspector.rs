@@ -1,6 +1,7 @@
 //! The inspector: everything about one subtask at the cursor, as facts and small tables, plus
 //! the sink store's rows.
 
+use engine::graph::InputIndex;
 use engine::sink::SinkKind;
 use engine::subtask::OperatorState;
 use sim::external::{RowState, StoredRow};
@@ -74,12 +75,12 @@ impl Inspector {
         let mut tables = Vec::new();
         if !info.inputs.is_empty() {
             let mut t = Table::new("Inputs", vec!["input", "from", "buffered", "blocked", "watermark"]);
-            for (i, &c) in info.inputs.iter().enumerate() {
+            for ((i, &c), input) in info.inputs.iter().enumerate().zip(InputIndex::all(info.inputs.len())) {
                 t.push(vec![
                     i.to_string(),
                     plan.subtasks[plan.channel(c).from].name.clone(),
-                    s.gate().queued_on(i).to_string(),
-                    if s.is_input_blocked(i) { "blocked".into() } else { String::new() },
+                    s.gate().queued_on(input).to_string(),
+                    if s.is_input_blocked(input) { "blocked".into() } else { String::new() },
                     watermark_text(scenario, s.watermarks().inputs()[i].watermark),
                 ]);
             }

@@ -2,7 +2,7 @@
 //! durations. One model, two renderers: the egui painter (panels::plots) and plotters (export).
 
 use sim::kernel::TimeNs;
-use sim::recording::CheckpointOutcome;
+use sim::recording::{CheckpointOutcome, Payload, TimedOut, TraceEvent};
 use sim::World;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -67,7 +67,11 @@ impl Chart {
 
 /// The x axis of a time line: the scenario's clock.
 fn time_axis_label(world: &World) -> String {
-    if world.scenario.clock_times { "time (clock)" } else { "virtual time (s)" }.to_string()
+    time_axis(&world.scenario)
+}
+
+fn time_axis(scenario: &sim::Scenario) -> String {
+    if scenario.clock_times { "time (clock)" } else { "virtual time (s)" }.to_string()
 }
 
 impl Chart {
@@ -219,12 +223,148 @@ pub fn all(world: &World) -> Vec<Chart> {
     vec![records_per_second(world), latency(world), watermark_lag(world), checkpoint_durations(world)]
 }
 
+/// A Storm run's charts, read off its trace (`events`, in time order, up to `end_ns`). Under
+/// Trident the run tracks batches, not tuples, and the charts count those.
+pub fn storm(scenario: &sim::Scenario, seed: u64, events: &[TraceEvent], end_ns: TimeNs) -> Vec<Chart> {
+    let trident = scenario.model.storm().is_some_and(|c| c.trident.is_some());
+    let label = format!("{}, seed {seed}, {}", scenario.name, scenario.guarantee.label());
+    let mut charts = vec![storm_per_second(scenario, events, end_ns, trident, &label)];
+    // Pending tuples exist with acking only: Trident's acker tracks batch parts, not spout tuples.
+    if !trident && events.iter().any(|e| matches!(e.payload(), Payload::StormAckerMessage { .. })) {
+        charts.push(storm_pending(scenario, events, end_ns, &label));
+    }
+    charts
+}
+
+/// What the topology did each second: spout emits, replays, timeouts and trees completed or
+/// failed (Trident: batches begun, replayed and txids committed), plotted at each second's end.
+fn storm_per_second(
+    scenario: &sim::Scenario,
+    events: &[TraceEvent],
+    end_ns: TimeNs,
+    trident: bool,
+    label: &str,
+) -> Chart {
+    let names: &[&str] = match trident {
+        true => &["batches begun", "batches replayed", "commits"],
+        false => &["spout emits", "replays", "timeouts", "trees completed", "trees failed"],
+    };
+    let which = |p: Payload| -> Option<usize> {
+        match (trident, p) {
+            (true, Payload::TridentBatch { replay, .. }) => Some(replay as usize),
+            (true, Payload::TridentCommit { .. }) => Some(2),
+            (false, Payload::StormEmit { replay, .. }) => Some(replay as usize),
+            (false, Payload::StormTimeout(TimedOut::Tuple { .. })) => Some(2),
+            (false, Payload::StormTreeComplete { failed, .. }) => Some(3 + failed as usize),
+            _ => None,
+        }
+    };
+    let seconds_total = (end_ns / 1_000_000_000 + 1) as usize;
+    let mut counts = vec![vec![0u64; seconds_total]; names.len()];
+    for e in events.iter().filter(|e| e.time_ns <= end_ns) {
+        if let Some(i) = which(e.payload()) {
+            counts[i][(e.time_ns / 1_000_000_000) as usize] += 1;
+        }
+    }
+    // A replay is an emit (a batch begun) too: the first line counts both, as the counters do.
+    let (first, rest) = counts.split_at_mut(1);
+    for (all, replays) in first[0].iter_mut().zip(&rest[0]) {
+        *all += replays;
+    }
+    let series = names
+        .iter()
+        .zip(counts)
+        .map(|(name, per_second)| Series {
+            name: name.to_string(),
+            points: per_second
+                .iter()
+                .enumerate()
+                .map(|(i, &n)| (seconds(((i as u64 + 1) * 1_000_000_000).min(end_ns)), n as f64))
+                .collect(),
+        })
+        .collect();
+    Chart {
+        id: "storm-per-second",
+        title: format!("What the topology did each second — {label}"),
+        x_label: time_axis(scenario),
+        y_label: if trident { "per second" } else { "tuples / s" }.into(),
+        style: ChartStyle::TimeLines,
+        series,
+        clock_times: scenario.clock_times,
+    }
+}
+
+/// Spout tuples pending (emitted, tree not yet complete, failed or timed out) per spout, every
+/// 100 ms: `topology.max.spout.pending` caps it; a crash or a timeout drops it.
+fn storm_pending(scenario: &sim::Scenario, events: &[TraceEvent], end_ns: TimeNs, label: &str) -> Chart {
+    const STEP_NS: TimeNs = 100_000_000;
+    let spouts: Vec<usize> = scenario.plan.source_subtasks().collect();
+    let mut pending = crate::view::storm::PendingTuples::default();
+    let mut series: Vec<Series> =
+        spouts.iter().map(|&s| Series { name: scenario.plan.subtasks[s].name.clone(), points: Vec::new() }).collect();
+    let mut next = events.iter().peekable();
+    let mut at = 0;
+    loop {
+        while let Some(e) = next.next_if(|e| e.time_ns <= at) {
+            pending.apply(scenario, e);
+        }
+        for (line, &s) in series.iter_mut().zip(&spouts) {
+            line.points.push((seconds(at), pending.of(s as u32) as f64));
+        }
+        if at >= end_ns {
+            break;
+        }
+        at = (at + STEP_NS).min(end_ns);
+    }
+    Chart {
+        id: "storm-pending",
+        title: format!("Spout tuples pending, per spout — {label}"),
+        x_label: time_axis(scenario),
+        y_label: "tuples".into(),
+        style: ChartStyle::TimeLines,
+        series,
+        clock_times: scenario.clock_times,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
     use super::*;
     use crate::scrub::RecordedRun;
+
+    /// The Storm charts count what the trace holds: the per-second emit line adds up to every
+    /// spout emit; pending tuples never exceed `max_spout_pending` and are back to 0 at the end
+    /// (every tree completed); under Trident the lines count batches and commits.
+    #[test]
+    fn storm_charts_count_the_trace() {
+        use sim::recording::Payload;
+        let path = |f: &str| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(f);
+        let session = |f: &str| {
+            let base = Arc::new(sim::Scenario::load(&path(f)).expect("shipped"));
+            let origin = crate::view::storm::StormOrigin::new(base, crate::app::ScenarioSource::File(path(f)), None);
+            crate::view::storm::StormSession::record(origin, 42)
+        };
+        let s = session("storm-word-count.ron");
+        let [per_second, pending] = s.charts.as_slice() else { panic!("two charts: {:?}", s.charts.len()) };
+        let emits = s.events.iter().filter(|e| matches!(e.payload(), Payload::StormEmit { .. })).count();
+        let summed: f64 = per_second.series[0].points.iter().map(|p| p.1).sum();
+        assert_eq!((per_second.series[0].name.as_str(), summed), ("spout emits", emits as f64));
+        let cap = s.run.world.config.max_spout_pending.expect("the word count caps its spout") as f64;
+        let line = &pending.series[0];
+        let peak = line.points.iter().map(|p| p.1).fold(0.0, f64::max);
+        assert!(peak > 100.0 && peak <= cap, "peak {peak}, cap {cap}");
+        assert_eq!(line.points.last().map(|p| p.1), Some(0.0), "every tree completed by the end");
+        assert_eq!(line.points.last().map(|p| p.0), Some(seconds(s.end_ns)));
+
+        let s = session("storm-trident.ron");
+        assert_eq!(s.charts.len(), 1, "Trident tracks batches: no pending tuples chart");
+        let names: Vec<&str> = s.charts[0].series.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["batches begun", "batches replayed", "commits"]);
+        let begun = s.events.iter().filter(|e| matches!(e.payload(), Payload::TridentBatch { .. })).count();
+        assert_eq!(s.charts[0].series[0].points.iter().map(|p| p.1).sum::<f64>(), begun as f64);
+    }
 
     #[test]
     fn records_per_second_matches_the_counters() {

@@ -88,6 +88,8 @@ impl StormOrigin {
 /// A recorded Storm run and the workbench's cursor and selection over it.
 pub struct StormSession {
     pub origin: StormOrigin,
+    /// The run's charts ([`crate::view::plots::storm`]), drawn by the Charts tab and exported.
+    pub charts: Vec<crate::view::plots::Chart>,
     /// The guarantees compared on this run's seed and faults ([`StormOrigin::compare`]).
     pub comparison: Option<Vec<sim::run::VariantReport>>,
     /// A comparison under way off the UI thread.
@@ -123,6 +125,8 @@ pub enum StormTab {
     Outcome,
     /// Inject a fault at the cursor (the topology is recorded again with it).
     Faults,
+    /// What the topology did each second, and the pending tuples over time.
+    Charts,
     Save,
 }
 
@@ -208,6 +212,49 @@ pub struct TridentCounts {
     pub updates_skipped: u64,
 }
 
+/// Spout tuples pending per spout task — emitted with acking, their tree neither complete, failed
+/// nor timed out — as the trace goes: the frame's counts and the pending chart both read it.
+#[derive(Clone, Debug, Default)]
+pub struct PendingTuples {
+    per_spout: BTreeMap<u32, i64>,
+    spout_of_root: BTreeMap<u64, u32>,
+}
+
+impl PendingTuples {
+    /// Take `e` into account (events in trace order).
+    pub fn apply(&mut self, scenario: &Scenario, e: &TraceEvent) {
+        match e.payload() {
+            Payload::StormAckerMessage { message: AckerMessage::Init, root, .. } => {
+                self.spout_of_root.insert(root, e.subtask());
+                *self.per_spout.entry(e.subtask()).or_insert(0) += 1;
+            }
+            Payload::StormTreeComplete { root, .. } => {
+                if let Some(s) = self.spout_of_root.remove(&root) {
+                    *self.per_spout.entry(s).or_insert(0) -= 1;
+                }
+            }
+            Payload::StormTimeout(TimedOut::Tuple { .. }) => {
+                *self.per_spout.entry(e.subtask()).or_insert(0) -= 1;
+            }
+            // A spout that dies forgets its pending tuples (its restart re-reads from the
+            // committed offsets, as new tuples).
+            Payload::NodeCrashed { .. } => {
+                let node = NodeId::from_raw(e.subtask());
+                for spout in scenario.plan.source_subtasks().filter(|&s| scenario.node_of_subtask(s) == node) {
+                    self.per_spout.insert(spout as u32, 0);
+                    self.spout_of_root.retain(|_, s| *s != spout as u32);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Pending tuples of spout task `spout`.
+    pub fn of(&self, spout: u32) -> u64 {
+        self.per_spout.get(&spout).copied().unwrap_or(0).max(0) as u64
+    }
+}
+
 fn executor_name(scenario: &Scenario, task: u32) -> String {
     let subtasks = scenario.plan.subtasks.len();
     match scenario.plan.subtasks.get(task as usize) {
@@ -277,6 +324,7 @@ impl StormSession {
             attempts.get(i).copied().unwrap_or(1)
         });
         StormSession {
+            charts: crate::view::plots::storm(&scenario, seed, &events, end_ns),
             origin,
             comparison: None,
             comparing: None,
@@ -415,11 +463,11 @@ impl StormSession {
         let mut acked_by_task: BTreeMap<u32, u64> = BTreeMap::new();
         let (mut emitted, mut replayed, mut timed_out, mut completed, mut failed, mut fails, mut acker_messages) =
             (0, 0, 0, 0, 0, 0, 0);
-        let mut spout_of_root: BTreeMap<u64, u32> = BTreeMap::new();
-        let mut pending: BTreeMap<u32, i64> = BTreeMap::new();
+        let mut pending = PendingTuples::default();
         let mut trident = TridentCounts::default();
         let mut committed_txids = BTreeSet::new();
         for e in events {
+            pending.apply(scenario, e);
             match e.payload() {
                 Payload::TridentBatch { replay, .. } => {
                     trident.batches_begun += 1;
@@ -434,40 +482,21 @@ impl StormSession {
                     emitted += 1;
                     replayed += replay as u64;
                 }
-                Payload::StormAckerMessage { message, root, .. } => {
+                Payload::StormAckerMessage { message, .. } => {
                     acker_messages += 1;
-                    if message == AckerMessage::Init {
-                        spout_of_root.insert(root, e.subtask());
-                        *pending.entry(e.subtask()).or_insert(0) += 1;
-                    } else {
+                    if message != AckerMessage::Init {
                         *acked_by_task.entry(e.subtask()).or_insert(0) += 1;
                         fails += (message == AckerMessage::Fail) as u64;
                     }
                 }
-                Payload::StormTreeComplete { root, failed: tree_failed } => {
+                Payload::StormTreeComplete { failed: tree_failed, .. } => {
                     if tree_failed {
                         failed += 1;
                     } else {
                         completed += 1;
                     }
-                    if let Some(s) = spout_of_root.remove(&root) {
-                        *pending.entry(s).or_insert(0) -= 1;
-                    }
                 }
-                Payload::StormTimeout(TimedOut::Tuple { .. }) => {
-                    timed_out += 1;
-                    *pending.entry(e.subtask()).or_insert(0) -= 1;
-                }
-                // A spout that dies forgets its pending tuples (its restart re-reads from the
-                // committed offsets, as new tuples).
-                Payload::NodeCrashed { .. } => {
-                    for spout in
-                        plan.source_subtasks().filter(|&s| scenario.node_of_subtask(s) == NodeId::from_raw(e.subtask()))
-                    {
-                        pending.insert(spout as u32, 0);
-                        spout_of_root.retain(|_, s| *s != spout as u32);
-                    }
-                }
+                Payload::StormTimeout(TimedOut::Tuple { .. }) => timed_out += 1,
                 _ => {}
             }
         }
@@ -500,7 +529,7 @@ impl StormSession {
         let pending = plan
             .source_subtasks()
             .map(|s| {
-                let n = pending.get(&(s as u32)).copied().unwrap_or(0).max(0) as u64;
+                let n = pending.of(s as u32);
                 (plan.subtasks[s].name.clone(), n)
             })
             .collect();

@@ -292,6 +292,7 @@ pub fn lanes(trace: &[TraceEvent], marks: &[Marker], subtasks: usize, window: Ti
 #[cfg(test)]
 mod tests {
     use super::*;
+    use engine::graph::InputIndex;
     use sim::recording::Payload;
 
     const S: TimeNs = 1_000_000_000;
@@ -355,7 +356,7 @@ mod tests {
     fn ev(t: TimeNs, payload: Payload, subtask: u32) -> TraceEvent {
         TraceEvent::from_payload(t, subtask, 0, payload)
     }
-    const RECORD: Payload = Payload::ProcessRecord { input: 1, checkpoint: None };
+    const RECORD: Payload = Payload::ProcessRecord { input: InputIndex::from_raw(1), checkpoint: None };
 
     #[test]
     fn activity_frames_the_nine_minutes_of_a_twelve_hour_run() {

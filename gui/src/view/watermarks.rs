@@ -2,6 +2,7 @@
 //! window not fired?": which window is next, what watermark it needs, and which input holds the
 //! watermark back.
 
+use engine::graph::InputIndex;
 use engine::subtask::OperatorState;
 use engine::window::Window;
 use engine::{EventTimeMs, WATERMARK_MAX, WATERMARK_MIN};
@@ -99,7 +100,7 @@ impl WatermarkView {
                                 finished: w.finished,
                             })
                             .collect();
-                        (inputs, valve.combined(), valve.holding_back())
+                        (inputs, valve.combined(), valve.holding_back().map(InputIndex::index))
                     }
                 };
                 let (next_window, open_windows) = match subtask.operator_state() {

@@ -9,6 +9,7 @@
 
 use serde::Serialize;
 
+use engine::graph::InputIndex;
 use engine::message::SourceRef;
 use engine::CheckpointId;
 
@@ -59,23 +60,23 @@ pub enum Payload {
     },
     /// `checkpoint`: the barrier's, for `ProcessBarrier` (None for every other input).
     ProcessRecord {
-        input: u32,
+        input: InputIndex,
         checkpoint: Option<CheckpointId>,
     },
     ProcessWatermark {
-        input: u32,
+        input: InputIndex,
         checkpoint: Option<CheckpointId>,
     },
     ProcessBarrier {
-        input: u32,
+        input: InputIndex,
         checkpoint: Option<CheckpointId>,
     },
     ProcessIdle {
-        input: u32,
+        input: InputIndex,
         checkpoint: Option<CheckpointId>,
     },
     ProcessEndOfInput {
-        input: u32,
+        input: InputIndex,
         checkpoint: Option<CheckpointId>,
     },
     SourceRead {
@@ -91,11 +92,11 @@ pub enum Payload {
     },
     AlignmentStarted {
         checkpoint: CheckpointId,
-        input: u32,
+        input: InputIndex,
     },
     InputBlocked {
         checkpoint: CheckpointId,
-        input: u32,
+        input: InputIndex,
     },
     Snapshot {
         checkpoint: CheckpointId,
@@ -217,25 +218,29 @@ impl Payload {
             P::SendIdle { arrival_ns, idle } => (K::SendIdle, none, arrival_ns as i64, idle as i64),
             P::SendEndOfInput { arrival_ns } => (K::SendEndOfInput, none, arrival_ns as i64, 0),
             P::ProcessRecord { input, checkpoint } => {
-                (K::ProcessRecord, none, input as i64, checkpoint_word(checkpoint))
+                (K::ProcessRecord, none, input.get() as i64, checkpoint_word(checkpoint))
             }
             P::ProcessWatermark { input, checkpoint } => {
-                (K::ProcessWatermark, none, input as i64, checkpoint_word(checkpoint))
+                (K::ProcessWatermark, none, input.get() as i64, checkpoint_word(checkpoint))
             }
             P::ProcessBarrier { input, checkpoint } => {
-                (K::ProcessBarrier, none, input as i64, checkpoint_word(checkpoint))
+                (K::ProcessBarrier, none, input.get() as i64, checkpoint_word(checkpoint))
             }
-            P::ProcessIdle { input, checkpoint } => (K::ProcessIdle, none, input as i64, checkpoint_word(checkpoint)),
+            P::ProcessIdle { input, checkpoint } => {
+                (K::ProcessIdle, none, input.get() as i64, checkpoint_word(checkpoint))
+            }
             P::ProcessEndOfInput { input, checkpoint } => {
-                (K::ProcessEndOfInput, none, input as i64, checkpoint_word(checkpoint))
+                (K::ProcessEndOfInput, none, input.get() as i64, checkpoint_word(checkpoint))
             }
             P::SourceRead { partition, offset } => (K::SourceRead, none, partition as i64, offset as i64),
             P::WatermarkAdvanced { watermark_ms } => (K::WatermarkAdvanced, none, 0, watermark_ms),
             P::LateDropped { key, timestamp_ms } => (K::LateDropped, none, key as i64, timestamp_ms),
             P::AlignmentStarted { checkpoint, input } => {
-                (K::AlignmentStarted, none, checkpoint.get() as i64, input as i64)
+                (K::AlignmentStarted, none, checkpoint.get() as i64, input.get() as i64)
             }
-            P::InputBlocked { checkpoint, input } => (K::InputBlocked, none, checkpoint.get() as i64, input as i64),
+            P::InputBlocked { checkpoint, input } => {
+                (K::InputBlocked, none, checkpoint.get() as i64, input.get() as i64)
+            }
             P::Snapshot { checkpoint, state_bytes } => (K::Snapshot, none, checkpoint.get() as i64, state_bytes as i64),
             P::Finished => (K::Finished, none, 0, 0),
             P::SinkAppend { key, value } => (K::SinkAppend, none, key as i64, value),
@@ -303,7 +308,7 @@ impl Payload {
 
     /// The input (its index among the subtask's inputs) a processed message, an alignment or a
     /// blocked input is about.
-    pub fn input(&self) -> Option<u32> {
+    pub fn input(&self) -> Option<InputIndex> {
         use Payload as P;
         match *self {
             P::ProcessRecord { input, .. }
@@ -363,7 +368,7 @@ impl TraceEvent {
         use TraceKind as K;
         let (a, b, channel) = (self.a, self.b, self.channel);
         let arrival_ns = a as TimeNs;
-        let input = a as u32;
+        let input = InputIndex::from_raw(a as u32);
         match self.kind {
             K::SendRecord => P::SendRecord { arrival_ns, value: b },
             K::SendWatermark => P::SendWatermark { arrival_ns, watermark_ms: b },
@@ -378,8 +383,12 @@ impl TraceEvent {
             K::SourceRead => P::SourceRead { partition: a as u32, offset: b as u64 },
             K::WatermarkAdvanced => P::WatermarkAdvanced { watermark_ms: b },
             K::LateDropped => P::LateDropped { key: a as u64, timestamp_ms: b },
-            K::AlignmentStarted => P::AlignmentStarted { checkpoint: checkpoint_from(a), input: b as u32 },
-            K::InputBlocked => P::InputBlocked { checkpoint: checkpoint_from(a), input: b as u32 },
+            K::AlignmentStarted => {
+                P::AlignmentStarted { checkpoint: checkpoint_from(a), input: InputIndex::from_raw(b as u32) }
+            }
+            K::InputBlocked => {
+                P::InputBlocked { checkpoint: checkpoint_from(a), input: InputIndex::from_raw(b as u32) }
+            }
             K::Snapshot => P::Snapshot { checkpoint: checkpoint_from(a), state_bytes: b as u64 },
             K::Finished => P::Finished,
             K::SinkAppend => P::SinkAppend { key: a as u64, value: b },

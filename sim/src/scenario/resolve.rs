@@ -86,7 +86,8 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
             ));
         }
     }
-    let mut placement: Vec<u32> = plan.subtasks.iter().map(|s| s.index % cluster.task_managers).collect();
+    // Default placement: an operator's subtasks round-robin over the task managers.
+    let mut placement: Vec<u32> = plan.subtasks.iter().map(|s| s.index.get() % cluster.task_managers).collect();
     for (subtask_name, tm) in &raw.placement {
         let field = format!("placement.{subtask_name}");
         let Some(s) = plan.subtask_by_name(subtask_name) else {

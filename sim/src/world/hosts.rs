@@ -42,7 +42,7 @@ impl World {
             self.arm_timer(id);
             return;
         };
-        self.took_input(self.scenario.plan.subtasks[id].inputs[step.input], step.kind, now);
+        self.took_input(self.scenario.plan.subtasks[id].input_channel(step.input), step.kind, now);
         let slow = self.slow_factor(self.tasks[id].node, now);
         let share = self.cpu_share(self.tasks[id].node, now);
         let task = &mut self.tasks[id];
@@ -57,12 +57,7 @@ impl World {
         if step.kind == MessageKind::Record {
             self.bucket.record_in(task.operator);
         }
-        self.recorder.record_payload(
-            now,
-            id as u32,
-            0,
-            process_payload(step.kind, step.input as u32, step.checkpoint_id),
-        );
+        self.recorder.record_payload(now, id as u32, 0, process_payload(step.kind, step.input, step.checkpoint_id));
         let aligned = self.scenario.checkpoint_config().is_some_and(|c| c.mode == CheckpointMode::ExactlyOnce);
         let inputs = self.scenario.plan.subtasks[id].inputs.len();
         if let Err(violation) = self.tasks[id].checks.on_step(&step, inputs, aligned) {

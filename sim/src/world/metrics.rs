@@ -89,7 +89,7 @@ impl World {
 }
 
 /// The trace payload of a processed input message.
-pub(super) fn process_payload(kind: MessageKind, input: u32, checkpoint: Option<CheckpointId>) -> Payload {
+pub(super) fn process_payload(kind: MessageKind, input: InputIndex, checkpoint: Option<CheckpointId>) -> Payload {
     match kind {
         MessageKind::Record => Payload::ProcessRecord { input, checkpoint },
         MessageKind::Watermark => Payload::ProcessWatermark { input, checkpoint },

@@ -32,7 +32,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use engine::checkpoint::{CheckpointCoordinator, CheckpointEvent, CheckpointMode};
-use engine::graph::{ChannelId, SubtaskId};
+use engine::graph::{ChannelId, InputIndex, SubtaskId};
 use engine::message::{Message, MessageKind};
 use engine::sink::SinkEffect;
 use engine::subtask::{Counters, Note, Output, Subtask};

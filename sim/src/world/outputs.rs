@@ -110,14 +110,14 @@ impl World {
             }
             Note::LateForSomeWindows { .. } => {}
             Note::AlignmentStarted { checkpoint_id, input } => {
-                let payload = Payload::AlignmentStarted { checkpoint: checkpoint_id, input: input as u32 };
+                let payload = Payload::AlignmentStarted { checkpoint: checkpoint_id, input };
                 self.recorder.record_payload(now, s, 0, payload);
                 self.fire_crash_triggers(now, |t| {
                     *t == Trigger::WhileAligning { checkpoint: checkpoint_id, subtask: id }
                 });
             }
             Note::InputBlocked { checkpoint_id, input } => {
-                let payload = Payload::InputBlocked { checkpoint: checkpoint_id, input: input as u32 };
+                let payload = Payload::InputBlocked { checkpoint: checkpoint_id, input };
                 self.recorder.record_payload(now, s, 0, payload)
             }
             Note::AlignmentTimedOut { checkpoint_id } => {

@@ -466,7 +466,7 @@ impl StormCore {
             use engine::partition::Partitioning;
             let chosen: Vec<ChannelId> = match gate.partitioning {
                 Partitioning::Forward => vec![gate.channels[0]],
-                Partitioning::Hash(sel) => vec![gate.channels[subtask_for_key(sel.select(record), n as u32) as usize]],
+                Partitioning::Hash(sel) => vec![gate.channel_to(subtask_for_key(sel.select(record), n as u32))],
                 Partitioning::Rebalance => {
                     let i = self.execs[task].rr[g] % n;
                     self.execs[task].rr[g] += 1;
