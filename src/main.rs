@@ -153,7 +153,8 @@ enum Command {
         /// Start as many workers as --jobs says even beyond the number of cores.
         #[arg(long)]
         force_jobs: bool,
-        /// Add random faults (crashes, partitions, spikes, slow nodes) when the scenario has none.
+        /// Add random faults (crashes, partitions, spikes, slow nodes), drawn from each seed, to the
+        /// faults the scenario lists, unless it declares a `swarm` of its own.
         #[arg(long)]
         swarm: bool,
         /// Run only shard K of N (`K/N`, 1-based): seeds whose position mod N is K-1. `env/N`
