@@ -16,9 +16,14 @@ fn harness(source: ScenarioSource) -> Harness<'static, App> {
 /// Compare runs on a worker thread: step frames until its reports arrived (bounded), showing the
 /// spinner meanwhile. Waiting is not a timing assertion: the bound only keeps a bug from hanging.
 fn wait_for_comparison(h: &mut Harness<'static, App>) {
+    wait_until_compared(h, |app| app.session.as_ref().unwrap().comparing.is_none());
+}
+
+/// [`wait_for_comparison`] for any view: `compared` says whether its comparison is over.
+fn wait_until_compared(h: &mut Harness<'static, App>, compared: impl Fn(&App) -> bool) {
     h.run_steps(1);
     for _ in 0..600 {
-        if h.state().session.as_ref().unwrap().comparing.is_none() {
+        if compared(h.state()) {
             h.run_steps(1);
             return;
         }
@@ -659,15 +664,7 @@ fn the_storm_view_crashes_a_worker_at_the_cursor() {
     h.get_by_label_contains("This run has the file's faults, then crash tm-0, back after 2 s at");
     // The guarantees compared on these faults: acking off loses, acking duplicates, Trident is exact.
     h.get_by_label("Compare the guarantees on these faults").click();
-    h.run_steps(1);
-    for _ in 0..600 {
-        if h.state().storm.as_ref().unwrap().comparing.is_none() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        h.run_steps(1);
-    }
-    h.run_steps(1);
+    wait_until_compared(&mut h, |app| app.storm.as_ref().unwrap().comparing.is_none());
     let reports = h.state().storm.as_ref().unwrap().comparison.clone().expect("compared");
     let guarantees: Vec<Guarantee> = reports.iter().map(|r| r.guarantee).collect();
     assert_eq!(guarantees, [Guarantee::AtMostOnce, Guarantee::AtLeastOnce, Guarantee::ExactlyOnce]);
