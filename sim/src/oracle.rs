@@ -214,13 +214,10 @@ pub fn evaluate_rows(reference_seen: &Observed, run_seen: &Observed) -> MarkedRo
         // the very rows the reference shows: every row pairs with its equal, so nothing is lost,
         // duplicated, wrong or missing. Said directly, the answer needs no grouping of the rows
         // (which would hold every row twice: issue 15's memory, and most of a sweep's time).
-        let mut records: Vec<SourceRef> = reference.iter().flat_map(|r| r.row.lineage.iter().copied()).collect();
-        records.sort_unstable();
-        records.dedup();
         let outcome = Outcome {
             reference_rows: reference.len(),
             rows: run.len(),
-            exact_records: records.len(),
+            exact_records: distinct_records(reference),
             lineage_tracked: reference.iter().all(|r| !r.row.lineage.is_empty()),
             ..Outcome::default()
         };
@@ -348,41 +345,136 @@ fn same_rows(reference: &[&StoredRow], run: &[&StoredRow]) -> bool {
     if reference.len() != run.len() {
         return false;
     }
+    let mut scratch = RecordScratch::default();
+    let in_order = reference.iter().zip(run).all(|(a, b)| same_row(a, b, &mut scratch));
     let late = |rows: &[&StoredRow]| rows.iter().any(|r| r.row.firing == Firing::Late);
-    if late(reference) || late(run) {
-        return reference.iter().zip(run).all(|(a, b)| same_row(a, b));
+    if in_order || late(reference) || late(run) {
+        return in_order;
     }
-    // Paired in (identity, value) order: rows of one identity and value whose lineages differ
-    // only in order pair up unless two such rows tie; then the sorted contents decide.
-    let (a, b) = (by_identity(reference), by_identity(run));
-    let paired = a.iter().zip(&b).all(|(x, y)| x.0 == y.0 && x.1 == y.1 && same_records(x.2, y.2));
+    // Another order: equal rows have equal fingerprints, so sides whose fingerprints differ (as
+    // multisets) show other rows. Equal fingerprints pair the rows; if every pair is the same
+    // row the multisets are equal, and only a fingerprint collision leaves the sorted contents
+    // to decide.
+    let (a, b) = (by_fingerprint(reference), by_fingerprint(run));
+    if a.iter().zip(&b).any(|(x, y)| x.0 != y.0) {
+        return false;
+    }
+    let paired = a.iter().zip(&b).all(|(x, y)| same_row(reference[x.1], run[y.1], &mut scratch));
     paired || same_contents(reference, run)
 }
 
-/// Rows as (identity, value, lineage as stored), sorted.
-fn by_identity<'a>(rows: &[&'a StoredRow]) -> Vec<(RowId, i64, &'a [SourceRef])> {
-    let mut c: Vec<(RowId, i64, &[SourceRef])> =
-        rows.iter().map(|r| (RowId::of(r), r.row.value, &r.row.lineage[..])).collect();
-    c.sort_unstable();
-    c
+/// Each row's [`fingerprint`] with its index, sorted.
+fn by_fingerprint(rows: &[&StoredRow]) -> Vec<(u64, usize)> {
+    let mut f: Vec<(u64, usize)> = rows.iter().enumerate().map(|(i, r)| (fingerprint(r), i)).collect();
+    f.sort_unstable();
+    f
+}
+
+/// A digest of a row's identity, value and records (as a multiset: the records' digests are
+/// summed, so their order does not count): equal rows in the sense of [`same_row`] have equal
+/// fingerprints. Not a hash map's hash (nothing iterates in its order); a cheap first test.
+fn fingerprint(row: &StoredRow) -> u64 {
+    let id = RowId::of(row);
+    let window = id.window.map_or((0, 0), |w| (w.start_ms as u64, w.end_ms as u64));
+    let source = id.source.map_or((0, 0), |s| (u64::from(s.partition) + 1, s.offset));
+    let fields = [id.sink as u64, id.key, window.0, window.1, id.firing as u64, source.0, source.1];
+    let records = row.row.lineage.iter().fold(row.row.lineage.len() as u64, |sum, s| sum.wrapping_add(mix_record(*s)));
+    fields.iter().chain([row.row.value as u64, records].iter()).fold(0u64, |h, &x| mix(h ^ x))
+}
+
+fn mix_record(s: SourceRef) -> u64 {
+    mix(s.offset ^ (u64::from(s.partition) << 48).rotate_left(7))
+}
+
+/// SplitMix64's finaliser: every input bit moves every output bit.
+fn mix(mut x: u64) -> u64 {
+    x ^= x >> 30;
+    x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x ^= x >> 27;
+    x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
 }
 
 /// Identity, value and records (as a multiset) of two rows.
-fn same_row(a: &StoredRow, b: &StoredRow) -> bool {
-    RowId::of(a) == RowId::of(b) && a.row.value == b.row.value && same_records(&a.row.lineage, &b.row.lineage)
+fn same_row(a: &StoredRow, b: &StoredRow, scratch: &mut RecordScratch) -> bool {
+    RowId::of(a) == RowId::of(b) && a.row.value == b.row.value && scratch.same_records(&a.row.lineage, &b.row.lineage)
 }
 
-/// The same records, as multisets; sorted copies only when the order differs.
-fn same_records(a: &[SourceRef], b: &[SourceRef]) -> bool {
-    if a == b {
-        return true;
+/// Two buffers reused for sorted copies of lineages, so that comparing many rows allocates once.
+#[derive(Default)]
+struct RecordScratch {
+    a: Vec<u64>,
+    b: Vec<u64>,
+}
+
+impl RecordScratch {
+    /// The same records, as multisets; sorted copies only when the order differs.
+    fn same_records(&mut self, a: &[SourceRef], b: &[SourceRef]) -> bool {
+        if a == b {
+            return true;
+        }
+        if a.len() != b.len() {
+            return false;
+        }
+        if !(packed_into(&mut self.a, a) && packed_into(&mut self.b, b)) {
+            let sorted = |l: &[SourceRef]| {
+                let mut l = l.to_vec();
+                l.sort_unstable();
+                l
+            };
+            return sorted(a) == sorted(b);
+        }
+        self.a.sort_unstable();
+        self.b.sort_unstable();
+        self.a == self.b
     }
-    let sorted = |l: &[SourceRef]| {
-        let mut l = l.to_vec();
-        l.sort_unstable();
-        l
-    };
-    a.len() == b.len() && sorted(a) == sorted(b)
+}
+
+/// `records` into `keys` as one integer each (partition above offset: distinct records, distinct
+/// keys), which sort faster than pairs; false if one does not fit (no log is that large).
+fn packed_into(keys: &mut Vec<u64>, records: &[SourceRef]) -> bool {
+    const OFFSET_BITS: u32 = 40;
+    keys.clear();
+    for s in records {
+        if s.offset >> OFFSET_BITS != 0 || u64::from(s.partition) >> (64 - OFFSET_BITS) != 0 {
+            return false;
+        }
+        keys.push(u64::from(s.partition) << OFFSET_BITS | s.offset);
+    }
+    true
+}
+
+/// How many distinct source records the rows' lineages name. A partition's offsets are
+/// positions in its log, so a bit per offset marks them in one pass; offsets far beyond the
+/// records named (no such log here, but nothing forbids one) are sorted instead.
+fn distinct_records(rows: &[&StoredRow]) -> usize {
+    let records = || rows.iter().flat_map(|r| r.row.lineage.iter().copied());
+    let named: usize = rows.iter().map(|r| r.row.lineage.len()).sum();
+    let mut ends: Vec<u64> = Vec::new();
+    for s in records() {
+        let p = s.partition as usize;
+        if ends.len() <= p {
+            ends.resize(p + 1, 0);
+        }
+        ends[p] = ends[p].max(s.offset.saturating_add(1));
+    }
+    let span = ends.iter().fold(0u64, |sum, e| sum.saturating_add(*e));
+    if span > (named as u64).saturating_mul(64).saturating_add(4096) {
+        let mut sorted: Vec<SourceRef> = records().collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        return sorted.len();
+    }
+    // One bit set per partition, each `ends[p]` bits long.
+    let mut seen: Vec<Vec<u64>> = ends.iter().map(|&e| vec![0u64; e.div_ceil(64) as usize]).collect();
+    let mut distinct = 0;
+    for s in records() {
+        let (word, bit) = ((s.offset / 64) as usize, s.offset % 64);
+        let w = &mut seen[s.partition as usize][word];
+        distinct += usize::from(*w & (1 << bit) == 0);
+        *w |= 1 << bit;
+    }
+    distinct
 }
 
 /// The same multiset of rows (identity, value, lineage as a multiset).
@@ -532,6 +624,57 @@ mod tests {
         assert_eq!(evaluate_rows(&seen, &other).outcome, evaluate_rows_in_full(&seen, &other).outcome);
         assert_eq!(own.outcome.exact_records, 4);
         assert_eq!(own.outcome.class(), OutcomeClass::Exact);
+    }
+
+    fn refs(rows: &[StoredRow]) -> Vec<&StoredRow> {
+        rows.iter().collect()
+    }
+
+    #[test]
+    fn equal_rows_in_another_order_are_found_equal_and_one_other_record_is_not() {
+        let (on, late) = (Firing::OnTime, Firing::Late);
+        let r = [row(1, 3, &[0, 1, 2]), row(2, 1, &[3]), row(2, 1, &[3]), row_in(w(10, 20), on, 1, 2, &[4, 5])];
+        // Another row order and lineages in another order: the same multiset.
+        let shuffled = [r[3].clone(), row(1, 3, &[2, 0, 1]), r[2].clone(), r[1].clone()];
+        assert!(same_rows(&refs(&r), &refs(&shuffled)));
+        // One record swapped for another (same value, same length): other rows.
+        let other = [r[3].clone(), row(1, 3, &[2, 0, 9]), r[2].clone(), r[1].clone()];
+        assert!(!same_rows(&refs(&r), &refs(&other)));
+        check(&r, &other, OutcomeClass::LossAndDuplicates);
+        // A record counted twice instead of two records once: other rows.
+        let twice = [r[3].clone(), row(1, 3, &[2, 2, 1]), r[2].clone(), r[1].clone()];
+        assert!(!same_rows(&refs(&r), &refs(&twice)));
+        // With a late firing the order counts: the same rows in another order are not taken
+        // as equal (the full comparison decides).
+        let with_late = [r[0].clone(), row_in(w(0, 10), late, 1, 4, &[0, 1, 2, 6])];
+        let reversed = [with_late[1].clone(), with_late[0].clone()];
+        assert!(same_rows(&refs(&with_late), &refs(&with_late.clone())));
+        assert!(!same_rows(&refs(&with_late), &refs(&reversed)));
+        check(&with_late, &reversed, OutcomeClass::Duplicates);
+    }
+
+    #[test]
+    fn records_compare_as_multisets_packed_or_not() {
+        let r = |p: u32, o: u64| SourceRef { partition: p, offset: o };
+        let mut scratch = RecordScratch::default();
+        assert!(scratch.same_records(&[r(0, 1), r(2, 3), r(0, 1)], &[r(0, 1), r(0, 1), r(2, 3)]));
+        assert!(!scratch.same_records(&[r(0, 1), r(2, 3), r(0, 1)], &[r(0, 1), r(2, 3), r(2, 3)]));
+        // Partition 1 offset 0 and partition 0 offset 2^40 would share a key if packed.
+        let far = r(0, 1 << 40);
+        assert!(!scratch.same_records(&[r(1, 0), r(0, 5)], &[far, r(0, 5)]));
+        assert!(scratch.same_records(&[far, r(0, 5)], &[r(0, 5), far]));
+    }
+
+    #[test]
+    fn distinct_records_count_each_record_once_however_far_its_offset() {
+        let mut rows = vec![row(1, 3, &[0, 1, 1]), row(2, 2, &[5, 0])];
+        rows[1].row.lineage.push(SourceRef { partition: 3, offset: 2 });
+        assert_eq!(distinct_records(&refs(&rows)), 4);
+        // An offset far beyond the records named takes the sorting path: the same count.
+        rows[0].row.lineage.push(SourceRef { partition: 1, offset: u64::MAX - 1 });
+        rows[1].row.lineage.push(SourceRef { partition: 1, offset: u64::MAX - 1 });
+        assert_eq!(distinct_records(&refs(&rows)), 5);
+        assert_eq!(distinct_records(&[]), 0);
     }
 
     #[test]

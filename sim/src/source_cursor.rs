@@ -5,6 +5,7 @@
 //! from the heap).
 
 use std::cmp::Reverse;
+use std::collections::binary_heap::PeekMut;
 use std::collections::BinaryHeap;
 
 use engine::subtask::Subtask;
@@ -59,8 +60,16 @@ impl SourceCursor {
     /// partition moves on by one.
     pub fn advance(slot: &mut Option<SourceCursor>, log: &SourceLog) {
         if let Some(cursor) = slot {
-            if let Some(Reverse((_, partition, offset))) = cursor.heads.pop() {
-                cursor.push(log, partition, offset + 1);
+            if let Some(mut head) = cursor.heads.peek_mut() {
+                // The partition's next entry takes the head's place: one sift, not a pop and a push.
+                let Reverse((_, partition, offset)) = *head;
+                let next = SourceRef { partition, offset: offset + 1 };
+                match log.entry(next) {
+                    Some(entry) => *head = Reverse((entry.append_ns, partition, next.offset)),
+                    None => {
+                        PeekMut::pop(head);
+                    }
+                }
             }
             cursor.reads += 1;
         }

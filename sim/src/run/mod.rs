@@ -237,14 +237,13 @@ impl Reference {
         let mut world = reference_world(scenario, seed);
         let before_faults = first_fault_ns(faults).and_then(|at_ns| {
             // A task's runs are taken inline only before the next queued event; a fault's
-            // event would be one, so until it the reference queues every run (the same run:
-            // `World::inline_runs`), lest it run past the fault's time.
-            world.inline_runs = false;
+            // event would be one, so the reference queues every run from the fault's time on
+            // (the same run: `World::inline_runs`), lest it run past that time.
+            world.inline_runs_before_ns = at_ns;
             world.run_until(at_ns.checked_sub(1)?);
-            world.inline_runs = true;
             world.stop_reason().is_none().then(|| world.clone())
         });
-        world.inline_runs = true;
+        world.inline_runs_before_ns = TimeNs::MAX;
         Reference { run: run_to_end(world), before_faults }
     }
 }
@@ -305,6 +304,8 @@ pub fn run_variant_from(
             for f in &faults {
                 world.add_fault(f.clone());
             }
+            // The faults are queued now: inline runs stop before them.
+            world.inline_runs_before_ns = TimeNs::MAX;
             world
         })
     });

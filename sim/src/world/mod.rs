@@ -277,6 +277,10 @@ pub struct World {
     /// Take a task's next run inline when it is the next event (true by default; false queues
     /// every run as an event: the same run, more kernel events — the benchmark's old figure).
     pub inline_runs: bool,
+    /// Take a run inline only if it is before this time (`TimeNs::MAX` by default): a caller
+    /// that stops the world at a time ([`World::run_until`]) to add events for later sets it
+    /// there, lest an inline run pass that time ([`crate::run::Reference`] forks so).
+    pub inline_runs_before_ns: TimeNs,
     /// While a `Run` or `Deliver` is handled: the task it runs, and (set by `run_again`) when
     /// it runs again inline.
     inline: Option<(SubtaskId, Option<TimeNs>)>,
@@ -371,6 +375,7 @@ impl World {
             source_run_events: 0,
             runs_inline: 0,
             inline_runs: true,
+            inline_runs_before_ns: TimeNs::MAX,
             inline: None,
             finished_at_ns: None,
             all_tasks_finished_ns: None,
@@ -516,6 +521,7 @@ impl World {
             && matches!(self.inline, Some((task, None)) if task == id)
             && self.tasks[id].run_at.is_none()
             && at <= limit_ns
+            && at < self.inline_runs_before_ns
             && self.finished_at_ns.is_none()
             && self.violations.is_empty()
             && self.queue.peek_time_ns().is_none_or(|t| at < t);
