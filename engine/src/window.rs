@@ -198,6 +198,10 @@ pub struct WindowOperator {
     watermark: EventTimeMs,
     #[serde(skip)]
     scratch: Vec<Window>,
+    /// Records in the window that fired last: a new window's lineage starts with room for as
+    /// many (windows of one operator tend to be alike), instead of doubling its way up.
+    #[serde(skip)]
+    lineage_capacity: usize,
 }
 
 impl WindowOperator {
@@ -208,6 +212,7 @@ impl WindowOperator {
             timers: BTreeSet::new(),
             watermark: WATERMARK_MIN,
             scratch: Vec::new(),
+            lineage_capacity: 0,
         }
     }
 
@@ -263,7 +268,7 @@ impl WindowOperator {
                 ));
                 e.insert(WindowContents {
                     acc: Accumulator::default(),
-                    lineage: Vec::new(),
+                    lineage: Vec::with_capacity(if track { self.lineage_capacity } else { 0 }),
                     newest_source: record.source,
                     newest_ingest_ns: record.ingest_ns,
                     fired: false,
@@ -388,6 +393,7 @@ impl WindowOperator {
                 TimerKind::Fire => {
                     if let Some(contents) = self.windows.get_mut(&(key, window)) {
                         contents.fired = true;
+                        self.lineage_capacity = contents.lineage.len();
                         out.push(result(key, window, contents, self.spec.aggregate, Firing::OnTime));
                     }
                 }

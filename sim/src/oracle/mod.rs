@@ -11,6 +11,14 @@ use serde::Serialize;
 use crate::external::StoredRow;
 use crate::scenario::{Guarantee, OutcomeClass};
 
+/// Per source record: lost, duplicated, exactly once.
+mod records;
+/// The shortcut for two sides that show the same rows.
+mod same_rows;
+
+use records::RecordVerdicts;
+use same_rows::{distinct_records, same_rows};
+
 /// The identity of an output row: same sink, key, window and kind of firing. (Unwindowed rows
 /// are identified by their source record.) Two rows with the same identity are two versions of
 /// one result; their values say whether they are the same result.
@@ -167,14 +175,28 @@ impl Seen {
     }
 }
 
-type Lineage = BTreeMap<SourceRef, u32>;
+/// A row's records as a multiset: each record once with its count, in record order. Compares
+/// and orders as the map from record to count it stands for (pairs in key order), built with
+/// one sort instead of a tree per row.
+type Lineage = Vec<(SourceRef, u32)>;
+
+/// A row's version of its identity: value, lineage, index of the row.
+type Version = (i64, Lineage, usize);
+
+/// One side's rows grouped by identity, each identity's versions sorted.
+type Versions = BTreeMap<RowId, Vec<Version>>;
 
 fn lineage(row: &StoredRow) -> Lineage {
-    let mut m = Lineage::new();
-    for s in &row.row.lineage {
-        *m.entry(*s).or_default() += 1;
+    let mut records = row.row.lineage.clone();
+    records.sort_unstable();
+    let mut counted: Lineage = Vec::with_capacity(records.len());
+    for s in records {
+        match counted.last_mut() {
+            Some((last, n)) if *last == s => *n += 1,
+            _ => counted.push((s, 1)),
+        }
     }
-    m
+    counted
 }
 
 /// What the oracle says about one row: a run row, or a reference row no run row stands in for.
@@ -232,7 +254,7 @@ fn evaluate_rows_in_full(reference_seen: &Observed, run_seen: &Observed) -> Mark
     // Per identity, its versions: (value, lineage, index of the row). Sorted, so equal rows pair
     // in the order they were made visible (a repeat is the later row).
     let group = |rows: &[&StoredRow]| {
-        let mut m: BTreeMap<RowId, Vec<(i64, Lineage, usize)>> = BTreeMap::new();
+        let mut m: Versions = BTreeMap::new();
         for (i, r) in rows.iter().enumerate() {
             // Most identities have one version: no room for more up front.
             m.entry(RowId::of(r)).or_insert_with(|| Vec::with_capacity(1)).push((r.row.value, lineage(r), i));
@@ -247,8 +269,7 @@ fn evaluate_rows_in_full(reference_seen: &Observed, run_seen: &Observed) -> Mark
     let mut marks = vec![RowMark::Unexpected; run.len()];
     let mut missing = Vec::new();
     // Records in a row made visible again (a duplicate row).
-    let mut shown_again: BTreeSet<SourceRef> = BTreeSet::new();
-    type Version = (i64, Lineage, usize);
+    let mut shown_again: Vec<SourceRef> = Vec::new();
     let ids: BTreeSet<RowId> = expected.keys().chain(got.keys()).copied().collect();
     let empty = Vec::new();
     for id in ids {
@@ -280,7 +301,7 @@ fn evaluate_rows_in_full(reference_seen: &Observed, run_seen: &Observed) -> Mark
             left_have.into_iter().partition(|(v, l, _)| want.iter().any(|(w, wl, _)| w == v && wl == l));
         for (v, l, index) in dups {
             outcome.duplicate_rows.push((id, *v));
-            shown_again.extend(l.keys().copied());
+            shown_again.extend(l.iter().map(|(s, _)| *s));
             // The row it repeats: the first row of this identity, value and records.
             let first =
                 have.iter().filter(|(hv, hl, _)| hv == v && hl == l).map(|(_, _, i)| *i).min().unwrap_or(*index);
@@ -299,242 +320,13 @@ fn evaluate_rows_in_full(reference_seen: &Observed, run_seen: &Observed) -> Mark
             outcome.unexpected_rows.push((id, *v));
         }
     }
-    // Records: counts in the rows a reader holds at the end, against the reference's.
-    let (want, have) = (record_counts(reference), record_counts(run));
-    let lost: BTreeSet<SourceRef> = want
-        .iter()
-        .filter(|(s, n)| have.get(s).copied().unwrap_or(0) < **n && !run_seen.late.contains(s))
-        .map(|(s, _)| *s)
-        .collect();
-    let mut duplicated = shown_again;
-    duplicated.extend(
-        have.iter()
-            .filter(|(s, n)| want.get(s).copied().unwrap_or(0) < **n && !reference_seen.late.contains(s))
-            .map(|(s, _)| *s),
-    );
-    // Counted twice into one result: more often in one row than in any reference row.
-    let most_in_a_row = |rows: &[&StoredRow]| {
-        let mut most: BTreeMap<SourceRef, u32> = BTreeMap::new();
-        for row in rows {
-            for (s, n) in lineage(row) {
-                let m = most.entry(s).or_default();
-                *m = (*m).max(n);
-            }
-        }
-        most
-    };
-    let allowed = most_in_a_row(reference);
-    duplicated.extend(
-        most_in_a_row(run).into_iter().filter(|(s, n)| *n > allowed.get(s).copied().unwrap_or(1)).map(|(s, _)| s),
-    );
+    let records = RecordVerdicts::of(reference_seen, run_seen, [&expected, &got], &shown_again);
     outcome.lineage_tracked = reference.iter().chain(run).all(|r| !r.row.lineage.is_empty());
-    let in_reference: BTreeSet<SourceRef> = reference.iter().flat_map(|r| r.row.lineage.iter().copied()).collect();
-    outcome.exact_records = in_reference.iter().filter(|s| !lost.contains(s) && !duplicated.contains(s)).count();
-    outcome.lost_records = lost.into_iter().collect();
-    outcome.duplicated_records = duplicated.into_iter().collect();
+    outcome.exact_records = records.exact;
+    outcome.lost_records = records.lost;
+    outcome.duplicated_records = records.duplicated;
     missing.sort_unstable();
     MarkedRows { outcome, marks, missing }
-}
-
-/// Do both sides show the same rows, so that the full comparison must find them all exact? The
-/// same multiset of rows (identity, value, and lineage as a multiset of records, as the full
-/// comparison takes it) when neither side has a late firing; with late firings, which rows
-/// supersede which depends on the order they became visible, so then the same rows in the same
-/// order. `true` only where the full comparison gives the same answer (`tests` check both).
-fn same_rows(reference: &[&StoredRow], run: &[&StoredRow]) -> bool {
-    if reference.len() != run.len() {
-        return false;
-    }
-    let mut scratch = RecordScratch::default();
-    let in_order = reference.iter().zip(run).all(|(a, b)| same_row(a, b, &mut scratch));
-    let late = |rows: &[&StoredRow]| rows.iter().any(|r| r.row.firing == Firing::Late);
-    if in_order || late(reference) || late(run) {
-        return in_order;
-    }
-    // Another order: equal rows have equal fingerprints, so sides whose fingerprints differ (as
-    // multisets) show other rows. Equal fingerprints pair the rows; if every pair is the same
-    // row the multisets are equal, and only a fingerprint collision leaves the sorted contents
-    // to decide.
-    let (a, b) = (by_fingerprint(reference), by_fingerprint(run));
-    if a.iter().zip(&b).any(|(x, y)| x.0 != y.0) {
-        return false;
-    }
-    let paired = a.iter().zip(&b).all(|(x, y)| same_row(reference[x.1], run[y.1], &mut scratch));
-    paired || same_contents(reference, run)
-}
-
-/// Each row's [`fingerprint`] with its index, sorted.
-fn by_fingerprint(rows: &[&StoredRow]) -> Vec<(u64, usize)> {
-    let mut f: Vec<(u64, usize)> = rows.iter().enumerate().map(|(i, r)| (fingerprint(r), i)).collect();
-    f.sort_unstable();
-    f
-}
-
-/// A digest of a row's identity, value and records (as a multiset: the records' digests are
-/// summed, so their order does not count): equal rows in the sense of [`same_row`] have equal
-/// fingerprints. Not a hash map's hash (nothing iterates in its order); a cheap first test.
-fn fingerprint(row: &StoredRow) -> u64 {
-    let id = RowId::of(row);
-    let window = id.window.map_or((0, 0), |w| (w.start_ms as u64, w.end_ms as u64));
-    let source = id.source.map_or((0, 0), |s| (u64::from(s.partition) + 1, s.offset));
-    let fields = [id.sink as u64, id.key, window.0, window.1, id.firing as u64, source.0, source.1];
-    let records = row.row.lineage.iter().fold(row.row.lineage.len() as u64, |sum, s| sum.wrapping_add(mix_record(*s)));
-    fields.iter().chain([row.row.value as u64, records].iter()).fold(0u64, |h, &x| mix(h ^ x))
-}
-
-fn mix_record(s: SourceRef) -> u64 {
-    mix(s.offset ^ (u64::from(s.partition) << 48).rotate_left(7))
-}
-
-/// SplitMix64's finaliser: every input bit moves every output bit.
-fn mix(mut x: u64) -> u64 {
-    x ^= x >> 30;
-    x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x ^= x >> 27;
-    x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
-
-/// Identity, value and records (as a multiset) of two rows.
-fn same_row(a: &StoredRow, b: &StoredRow, scratch: &mut RecordScratch) -> bool {
-    RowId::of(a) == RowId::of(b) && a.row.value == b.row.value && scratch.same_records(&a.row.lineage, &b.row.lineage)
-}
-
-/// Two buffers reused for sorted copies of lineages, so that comparing many rows allocates once.
-#[derive(Default)]
-struct RecordScratch {
-    a: Vec<u64>,
-    b: Vec<u64>,
-}
-
-impl RecordScratch {
-    /// The same records, as multisets; sorted copies only when the order differs.
-    fn same_records(&mut self, a: &[SourceRef], b: &[SourceRef]) -> bool {
-        if a == b {
-            return true;
-        }
-        if a.len() != b.len() {
-            return false;
-        }
-        if !(packed_into(&mut self.a, a) && packed_into(&mut self.b, b)) {
-            let sorted = |l: &[SourceRef]| {
-                let mut l = l.to_vec();
-                l.sort_unstable();
-                l
-            };
-            return sorted(a) == sorted(b);
-        }
-        self.a.sort_unstable();
-        self.b.sort_unstable();
-        self.a == self.b
-    }
-}
-
-/// `records` into `keys` as one integer each (partition above offset: distinct records, distinct
-/// keys), which sort faster than pairs; false if one does not fit (no log is that large).
-fn packed_into(keys: &mut Vec<u64>, records: &[SourceRef]) -> bool {
-    const OFFSET_BITS: u32 = 40;
-    keys.clear();
-    for s in records {
-        if s.offset >> OFFSET_BITS != 0 || u64::from(s.partition) >> (64 - OFFSET_BITS) != 0 {
-            return false;
-        }
-        keys.push(u64::from(s.partition) << OFFSET_BITS | s.offset);
-    }
-    true
-}
-
-/// How many distinct source records the rows' lineages name. A partition's offsets are
-/// positions in its log, so a bit per offset marks them in one pass; offsets far beyond the
-/// records named (no such log here, but nothing forbids one) are sorted instead.
-fn distinct_records(rows: &[&StoredRow]) -> usize {
-    let records = || rows.iter().flat_map(|r| r.row.lineage.iter().copied());
-    let named: usize = rows.iter().map(|r| r.row.lineage.len()).sum();
-    let mut ends: Vec<u64> = Vec::new();
-    for s in records() {
-        let p = s.partition as usize;
-        if ends.len() <= p {
-            ends.resize(p + 1, 0);
-        }
-        ends[p] = ends[p].max(s.offset.saturating_add(1));
-    }
-    let span = ends.iter().fold(0u64, |sum, e| sum.saturating_add(*e));
-    if span > (named as u64).saturating_mul(64).saturating_add(4096) {
-        let mut sorted: Vec<SourceRef> = records().collect();
-        sorted.sort_unstable();
-        sorted.dedup();
-        return sorted.len();
-    }
-    // One bit set per partition, each `ends[p]` bits long.
-    let mut seen: Vec<Vec<u64>> = ends.iter().map(|&e| vec![0u64; e.div_ceil(64) as usize]).collect();
-    let mut distinct = 0;
-    for s in records() {
-        let (word, bit) = ((s.offset / 64) as usize, s.offset % 64);
-        let w = &mut seen[s.partition as usize][word];
-        distinct += usize::from(*w & (1 << bit) == 0);
-        *w |= 1 << bit;
-    }
-    distinct
-}
-
-/// The same multiset of rows (identity, value, lineage as a multiset).
-fn same_contents(reference: &[&StoredRow], run: &[&StoredRow]) -> bool {
-    let sorted = |rows: &[&StoredRow]| {
-        let mut c: Vec<_> = rows
-            .iter()
-            .map(|r| {
-                let mut lineage = r.row.lineage.clone();
-                lineage.sort_unstable();
-                (RowId::of(r), r.row.value, lineage)
-            })
-            .collect();
-        c.sort_unstable();
-        c
-    };
-    sorted(reference) == sorted(run)
-}
-
-/// Per source record, how many times it is in the rows a reader holds at the end: every visible
-/// row that a later late firing does not supersede (see [`Outcome`]).
-fn record_counts(rows: &[&StoredRow]) -> BTreeMap<SourceRef, u32> {
-    let superseded = superseded(rows);
-    let mut counts: BTreeMap<SourceRef, u32> = BTreeMap::new();
-    for (row, _) in rows.iter().zip(&superseded).filter(|(_, s)| !**s) {
-        for s in &row.row.lineage {
-            *counts.entry(*s).or_default() += 1;
-        }
-    }
-    counts
-}
-
-/// Which rows (in the order they became visible) a later late firing of the same sink and key
-/// updates: its window covers theirs. Walks each (sink, key) backwards, keeping the windows of
-/// the late firings seen so far by start.
-fn superseded(rows: &[&StoredRow]) -> Vec<bool> {
-    let mut groups: BTreeMap<(usize, Key), Vec<usize>> = BTreeMap::new();
-    for (i, r) in rows.iter().enumerate() {
-        if r.row.window.is_some() {
-            groups.entry((r.sink, r.row.key)).or_default().push(i);
-        }
-    }
-    let mut superseded = vec![false; rows.len()];
-    for indices in groups.values() {
-        // Later late firings: start -> the largest end among them; and the longest one.
-        let mut later: BTreeMap<i64, i64> = BTreeMap::new();
-        let mut longest = 0i64;
-        for &i in indices.iter().rev() {
-            let Some(w) = rows[i].row.window else { continue };
-            // A covering window starts at or before `w` and no further back than the longest.
-            superseded[i] =
-                later.range(w.start_ms.saturating_sub(longest)..=w.start_ms).any(|(_, end)| *end >= w.end_ms);
-            if rows[i].row.firing == Firing::Late {
-                let end = later.entry(w.start_ms).or_insert(w.end_ms);
-                *end = (*end).max(w.end_ms);
-                longest = longest.max(w.end_ms.saturating_sub(w.start_ms));
-            }
-        }
-    }
-    superseded
 }
 
 /// The `p`-th percentile (0..=100) of `values` (nearest rank), or None when empty.
@@ -653,16 +445,25 @@ mod tests {
         check(&with_late, &reversed, OutcomeClass::Duplicates);
     }
 
+    /// The counted lineage orders versions as the map from record to count it replaced did: the
+    /// full comparison pairs versions in that order.
     #[test]
-    fn records_compare_as_multisets_packed_or_not() {
-        let r = |p: u32, o: u64| SourceRef { partition: p, offset: o };
-        let mut scratch = RecordScratch::default();
-        assert!(scratch.same_records(&[r(0, 1), r(2, 3), r(0, 1)], &[r(0, 1), r(0, 1), r(2, 3)]));
-        assert!(!scratch.same_records(&[r(0, 1), r(2, 3), r(0, 1)], &[r(0, 1), r(2, 3), r(2, 3)]));
-        // Partition 1 offset 0 and partition 0 offset 2^40 would share a key if packed.
-        let far = r(0, 1 << 40);
-        assert!(!scratch.same_records(&[r(1, 0), r(0, 5)], &[far, r(0, 5)]));
-        assert!(scratch.same_records(&[far, r(0, 5)], &[r(0, 5), far]));
+    fn counted_lineages_order_as_maps_of_counts() {
+        let lineages: [&[u64]; 6] = [&[0, 0], &[0, 1], &[1, 0, 0], &[1], &[], &[2, 0, 1, 0]];
+        let as_map = |l: &[u64]| -> BTreeMap<SourceRef, u32> {
+            let mut m = BTreeMap::new();
+            for s in offsets(l) {
+                *m.entry(s).or_default() += 1;
+            }
+            m
+        };
+        for a in lineages {
+            for b in lineages {
+                let (ra, rb) = (row(1, 1, a), row(1, 1, b));
+                assert_eq!(lineage(&ra).cmp(&lineage(&rb)), as_map(a).cmp(&as_map(b)), "{a:?} vs {b:?}");
+            }
+        }
+        assert_eq!(lineage(&row(1, 1, &[1, 0, 0])), vec![(offsets(&[0])[0], 2), (offsets(&[1])[0], 1)]);
     }
 
     #[test]
