@@ -8,7 +8,7 @@ use engine::{Firing, Key, SourceRef};
 use super::{Observed, Versions};
 use crate::external::StoredRow;
 
-/// What the oracle finds per source record (definitions: [`Outcome`]), each list in record order.
+/// What the oracle finds per source record (definitions: [`super::Outcome`]), each list in record order.
 pub(super) struct RecordVerdicts {
     pub lost: Vec<SourceRef>,
     pub duplicated: Vec<SourceRef>,
@@ -119,7 +119,7 @@ impl RecordIndex {
     }
 
     /// Per record, how many times it is in the rows a reader holds at the end: every visible
-    /// row that a later late firing does not supersede (see [`Outcome`]).
+    /// row that a later late firing does not supersede (see [`super::Outcome`]).
     fn held_counts(&self, rows: &[&StoredRow]) -> Vec<u32> {
         let superseded = superseded(rows);
         let mut counts = vec![0u32; self.len()];
