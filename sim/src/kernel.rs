@@ -1,8 +1,6 @@
 //! The discrete-event kernel: a virtual clock, an event queue ordered by (time, sequence number),
 //! and seeded randomness with a sub-seed per component.
 
-use std::cmp::Ordering;
-
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
 
@@ -20,15 +18,21 @@ struct Entry {
     slot: u32,
 }
 
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
+impl HeapKey for Entry {
+    fn heap_key(&self) -> u128 {
+        packed_key(self.time_ns, self.sequence)
     }
 }
-impl Ord for Entry {
-    fn cmp(&self, other: &Self) -> Ordering {
-        (self.time_ns, self.sequence).cmp(&(other.time_ns, other.sequence))
-    }
+
+/// `(time, sequence)` as one integer with the same order: a heap compares it in one
+/// branch-free comparison instead of two dependent ones.
+fn packed_key(time_ns: TimeNs, sequence: u64) -> u128 {
+    (u128::from(time_ns) << 64) | u128::from(sequence)
+}
+
+/// What a [`QuadHeap`] orders its items by (smallest first).
+trait HeapKey {
+    fn heap_key(&self) -> u128;
 }
 
 /// Events ordered by `(time, sequence)`: two events at the same time pop in the order they were
@@ -321,21 +325,10 @@ impl<E> FarQueue<E> {
     }
 }
 
-/// Far events compare by their key alone (unique: the sequence is).
-impl<E> PartialEq for Timed<E> {
-    fn eq(&self, other: &Self) -> bool {
-        self.key() == other.key()
-    }
-}
-impl<E> Eq for Timed<E> {}
-impl<E> PartialOrd for Timed<E> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl<E> Ord for Timed<E> {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.key().cmp(&other.key())
+/// Far events order by their key alone (unique: the sequence is).
+impl<E> HeapKey for Timed<E> {
+    fn heap_key(&self) -> u128 {
+        packed_key(self.time_ns, self.sequence)
     }
 }
 
@@ -353,7 +346,7 @@ impl<T> Default for QuadHeap<T> {
     }
 }
 
-impl<T: Ord> QuadHeap<T> {
+impl<T: HeapKey> QuadHeap<T> {
     fn peek(&self) -> Option<&T> {
         self.items.first()
     }
@@ -367,11 +360,12 @@ impl<T: Ord> QuadHeap<T> {
         self.items.iter()
     }
     fn push(&mut self, item: T) {
+        let key = item.heap_key();
         self.items.push(item);
         let mut i = self.items.len() - 1;
         while i > 0 {
             let parent = (i - 1) / 4;
-            if self.items[parent] <= self.items[i] {
+            if self.items[parent].heap_key() <= key {
                 break;
             }
             self.items.swap(parent, i);
@@ -389,23 +383,47 @@ impl<T: Ord> QuadHeap<T> {
     }
     fn sift_down(&mut self, mut i: usize) {
         let n = self.items.len();
+        let key = match self.items.get(i) {
+            Some(item) => item.heap_key(),
+            None => return,
+        };
         loop {
             let first = 4 * i + 1;
             if first >= n {
                 return;
             }
-            let mut least = first;
-            for child in first + 1..(first + 4).min(n) {
-                if self.items[child] < self.items[least] {
-                    least = child;
-                }
-            }
-            if self.items[i] <= self.items[least] {
+            let (least, least_key) = if first + 4 <= n { self.least_of_four(first) } else { self.least_of(first..n) };
+            if key <= least_key {
                 return;
             }
             self.items.swap(i, least);
             i = least;
         }
+    }
+    /// The smallest of the four children starting at `first`, as a tournament of pairs: the
+    /// comparisons do not depend on each other (no chain of branches to mispredict).
+    fn least_of_four(&self, first: usize) -> (usize, u128) {
+        let children = &self.items[first..first + 4];
+        let keys = [children[0].heap_key(), children[1].heap_key(), children[2].heap_key(), children[3].heap_key()];
+        let (a, key_a) = if keys[1] < keys[0] { (1, keys[1]) } else { (0, keys[0]) };
+        let (b, key_b) = if keys[3] < keys[2] { (3, keys[3]) } else { (2, keys[2]) };
+        if key_b < key_a {
+            (first + b, key_b)
+        } else {
+            (first + a, key_a)
+        }
+    }
+    /// The smallest of the children in `range` (a last node with fewer than four).
+    fn least_of(&self, range: std::ops::Range<usize>) -> (usize, u128) {
+        let first = range.start;
+        range.fold((first, self.items[first].heap_key()), |(least, least_key), child| {
+            let key = self.items[child].heap_key();
+            if key < least_key {
+                (child, key)
+            } else {
+                (least, least_key)
+            }
+        })
     }
     fn retain(&mut self, keep: impl FnMut(&T) -> bool) {
         self.items.retain(keep);
