@@ -63,6 +63,8 @@ impl InputGate {
     pub fn new(input_count: usize) -> Self {
         InputGate { parked: vec![VecDeque::new(); input_count], ..InputGate::default() }
     }
+    // Inline: called for every message delivered (out of line since it restarts the ring).
+    #[inline]
     pub fn push(&mut self, input: InputIndex, message: Message) {
         if self.arrivals.is_empty() {
             self.arrivals_first = self.next_sequence;

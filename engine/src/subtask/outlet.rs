@@ -47,10 +47,11 @@ impl Outlet {
     }
     pub(super) fn pop(&mut self) -> Option<Output> {
         let output = self.outbox.pop_front();
-        if output.is_none() {
+        if output.is_some() && self.outbox.is_empty() {
             // Drained: the next output goes to the front of the storage again (`clear` starts
             // the ring over), a cache line the last one used, not the next one along the ring
             // (a source's outbox holds a broadcast to all its channels, 64 x 72 B at p = 64).
+            // Only after taking the last one: a drain that found nothing pays nothing.
             self.outbox.clear();
         }
         output
