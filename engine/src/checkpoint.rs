@@ -505,8 +505,8 @@ mod tests {
         let mut c = CheckpointCoordinator::new(config, 2, 0);
         assert_eq!(c.on_tick(99), None);
         assert_eq!(c.on_tick(100), Some(CheckpointEvent::Triggered { id: cp(1) }));
-        assert_eq!(c.on_ack(0, cp(1), 110), None);
-        assert_eq!(c.on_ack(1, cp(1), 120), Some(CheckpointEvent::Completed { id: cp(1) }));
+        assert_eq!(c.on_ack(SubtaskId::from_raw(0), cp(1), 110), None);
+        assert_eq!(c.on_ack(SubtaskId::from_raw(1), cp(1), 120), Some(CheckpointEvent::Completed { id: cp(1) }));
         assert_eq!(c.latest_completed(), Some(cp(1)));
         assert_eq!(c.next_deadline_ns(), 200);
         assert_eq!(c.on_tick(200), Some(CheckpointEvent::Triggered { id: cp(2) }));

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use engine::checkpoint::{CheckpointConfig, CheckpointMode};
-use engine::graph::{JobGraph, OperatorKind, PhysicalPlan};
+use engine::graph::{JobGraph, OperatorKind, PhysicalPlan, SubtaskId};
 use engine::ms_to_ns;
 use engine::sink::SinkKind;
 
@@ -250,8 +250,8 @@ impl Scenario {
         (i < self.task_managers).then_some(NodeId::task_manager(i))
     }
 
-    pub fn node_of_subtask(&self, subtask: usize) -> NodeId {
-        NodeId::task_manager(self.placement[subtask])
+    pub fn node_of_subtask(&self, subtask: SubtaskId) -> NodeId {
+        NodeId::task_manager(self.placement[subtask.index()])
     }
 
     pub fn key_name(&self, key: u64) -> String {

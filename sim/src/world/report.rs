@@ -79,9 +79,9 @@ impl World {
 
     /// A subtask's counters summed over every job attempt.
     pub fn total_counters(&self, subtask: SubtaskId) -> Counters {
-        let mut total = self.tasks[subtask].subtask.counters();
+        let mut total = self.tasks[subtask.index()].subtask.counters();
         for attempt in &self.earlier_attempts {
-            if let Some(c) = attempt.get(subtask) {
+            if let Some(c) = attempt.get(subtask.index()) {
                 total.records_in += c.records_in;
                 total.records_out += c.records_out;
                 total.late_dropped += c.late_dropped;
