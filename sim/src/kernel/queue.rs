@@ -442,6 +442,17 @@ mod tests {
         assert_eq!(order, vec![(5, "a"), (10, "b"), (10, "c")]);
     }
 
+    /// A xorshift generator from `seed`: the tests' random schedules, the same on every run.
+    fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+        let mut x = seed;
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
+
     /// Events scheduled far and near pop in one `(time, sequence)` order, as if in one heap:
     /// checked against a plain sorted list fed the same pushes and pops (times random within
     /// 50 ns of the clock, so ties are common).
@@ -450,11 +461,9 @@ mod tests {
         let mut queue = EventQueue::default();
         let mut list: Vec<(TimeNs, u64)> = Vec::new();
         let (mut from_queue, mut from_list) = (Vec::new(), Vec::new());
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         for n in 0..5_000u64 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = next();
             let time = queue.now_ns() + x % 50;
             if x % 3 == 0 {
                 queue.schedule_far(time, n);
@@ -485,13 +494,7 @@ mod tests {
         let mut queue = EventQueue::default();
         let mut list: Vec<(TimeNs, u64)> = Vec::new();
         let (mut from_queue, mut from_list) = (Vec::new(), Vec::new());
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         let mut n = 0u64;
         for round in 0..400 {
             let burst = next() % 4 * 40; // 0, 40, 80 or 120: below and above MIN_RUN
