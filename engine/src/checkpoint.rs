@@ -24,23 +24,9 @@ impl CheckpointId {
     pub const fn next(self) -> CheckpointId {
         CheckpointId(self.0 + 1)
     }
-
-    /// The id as a number, for compact encodings (a trace event's payload, a hash) and printing.
-    pub const fn get(self) -> u64 {
-        self.0
-    }
-
-    /// The id a compact encoding stored with [`Self::get`] (or a test names).
-    pub const fn from_raw(raw: u64) -> CheckpointId {
-        CheckpointId(raw)
-    }
 }
 
-impl std::fmt::Display for CheckpointId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(&self.0, f)
-    }
-}
+id_newtype!(CheckpointId(u64), display);
 
 /// What barriers do to a subtask with several inputs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -26,15 +26,7 @@ pub type OperatorId = usize;
 #[serde(transparent)]
 pub struct SubtaskId(u32);
 
-impl SubtaskId {
-    /// The ids of a per-subtask table of `count` entries, in order (`count` is at most the
-    /// plan's subtask count, which fits: `PhysicalPlan::expand` checks).
-    pub fn all(count: usize) -> impl DoubleEndedIterator<Item = SubtaskId> + ExactSizeIterator {
-        (0..count as u32).map(SubtaskId)
-    }
-}
-
-id_newtype!(SubtaskId(u32), index);
+id_newtype!(SubtaskId(u32), index, all, display);
 
 /// A channel of the physical plan: its place in [`PhysicalPlan::channels`], dense from 0 in the
 /// plan's deterministic order. Only the plan makes them (`PhysicalPlan::expand`); everything
@@ -44,15 +36,7 @@ id_newtype!(SubtaskId(u32), index);
 #[serde(transparent)]
 pub struct ChannelId(u32);
 
-impl ChannelId {
-    /// The ids of a per-channel table of `count` entries, in order (`count` is at most the
-    /// plan's channel count, which fits: `PhysicalPlan::expand` checks).
-    pub fn all(count: usize) -> impl Iterator<Item = ChannelId> {
-        (0..count as u32).map(ChannelId)
-    }
-}
-
-id_newtype!(ChannelId(u32), index);
+id_newtype!(ChannelId(u32), index, all, display);
 
 /// A subtask's position among its operator's parallel subtasks, `0..parallelism` (Flink's
 /// subtask index, the `1` of `counts[1]`). Not a [`SubtaskId`], which numbers every subtask of
@@ -69,7 +53,7 @@ impl SubtaskIndex {
     }
 }
 
-id_newtype!(SubtaskIndex(u32), index);
+id_newtype!(SubtaskIndex(u32), index, display);
 
 /// One input of a subtask: its position among the subtask's input channels
 /// ([`SubtaskInfo::inputs`]), dense from 0 per subtask. The gate's queues, the barrier aligner and
@@ -79,15 +63,7 @@ id_newtype!(SubtaskIndex(u32), index);
 #[serde(transparent)]
 pub struct InputIndex(u32);
 
-impl InputIndex {
-    /// The inputs of a subtask with `count` inputs, in order (`count` is at most its number of
-    /// input channels, a `u32` like every channel id).
-    pub fn all(count: usize) -> impl DoubleEndedIterator<Item = InputIndex> + ExactSizeIterator {
-        (0..count as u32).map(InputIndex)
-    }
-}
-
-id_newtype!(InputIndex(u32), index);
+id_newtype!(InputIndex(u32), index, all, display);
 
 /// Largest parallelism an operator may have: one key group per subtask at most.
 pub const MAX_PARALLELISM: u32 = crate::partition::KEY_GROUPS;

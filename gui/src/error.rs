@@ -22,9 +22,13 @@ pub enum WriteError {
         #[source]
         source: std::io::Error,
     },
-    /// The picture could not be drawn (plotters' reason).
-    #[error("cannot draw {}: {why}", .path.display())]
-    Draw { path: PathBuf, why: String },
+    /// The picture could not be drawn.
+    #[error("cannot draw {}: {source}", .path.display())]
+    Draw {
+        path: PathBuf,
+        #[source]
+        source: DrawError,
+    },
     /// The font bundled for pictures could not be registered.
     #[error("the built-in chart font could not be loaded")]
     Font,
@@ -37,8 +41,8 @@ impl WriteError {
     pub fn write(path: &Path, source: std::io::Error) -> WriteError {
         WriteError::Write { path: path.to_path_buf(), source }
     }
-    pub fn draw(path: &Path, why: impl std::fmt::Display) -> WriteError {
-        WriteError::Draw { path: path.to_path_buf(), why: why.to_string() }
+    pub fn draw(path: &Path, source: impl Into<DrawError>) -> WriteError {
+        WriteError::Draw { path: path.to_path_buf(), source: source.into() }
     }
     /// The file was already there and was not replaced (the user did not tick so).
     pub fn is_refused(&self) -> bool {
@@ -54,6 +58,21 @@ fn write_text(path: &Path, e: &std::io::Error) -> String {
         text
     } else {
         format!("{}: {text}", path.display())
+    }
+}
+
+/// plotters could not draw a chart or a slide. Its error type is generic over the drawing
+/// backend (bitmap or SVG), so the reason is kept as plotters words it; `?` converts any
+/// backend's error.
+#[derive(Debug, thiserror::Error)]
+#[error("{reason}")]
+pub struct DrawError {
+    reason: String,
+}
+
+impl<E: std::error::Error + Send + Sync> From<plotters::drawing::DrawingAreaErrorKind<E>> for DrawError {
+    fn from(e: plotters::drawing::DrawingAreaErrorKind<E>) -> DrawError {
+        DrawError { reason: e.to_string() }
     }
 }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::error::WriteError;
+use crate::error::{DrawError, WriteError};
 use crate::panels::PALETTE;
 use crate::view::plots::{Chart, ChartStyle};
 
@@ -61,7 +61,7 @@ pub fn write_png(chart: &Chart, path: &Path) -> Result<(), WriteError> {
 pub(crate) fn write_png_atomically(
     path: &Path,
     size: (u32, u32),
-    draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), String>,
+    draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), DrawError>,
 ) -> Result<(), WriteError> {
     register_fonts()?;
     sim::atomic_write::check_target(path, sim::atomic_write::Overwrite::Replace)
@@ -105,17 +105,15 @@ fn color(i: usize) -> RGBColor {
     RGBColor(c.r(), c.g(), c.b())
 }
 
-fn draw<DB: DrawingBackend>(chart: &Chart, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-    root.fill(&WHITE).map_err(err)?;
+fn draw<DB: DrawingBackend>(chart: &Chart, root: &DrawingArea<DB, Shift>) -> Result<(), DrawError> {
+    root.fill(&WHITE)?;
     let ((x0, x1), (y0, y1)) = chart.bounds();
     let mut ctx = ChartBuilder::on(root)
         .caption(&chart.title, ("sans-serif", 22))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(60)
-        .build_cartesian_2d(x0..x1, y0..y1)
-        .map_err(err)?;
+        .build_cartesian_2d(x0..x1, y0..y1)?;
     // Bars stand for checkpoints: label whole ids only, one tick per id.
     let bars = chart.style == ChartStyle::Bars;
     let ids = (x1 - x0).round().max(1.0) as usize;
@@ -126,14 +124,13 @@ fn draw<DB: DrawingBackend>(chart: &Chart, root: &DrawingArea<DB, Shift>) -> Res
     if bars {
         mesh.x_labels(ids + 1);
     }
-    mesh.draw().map_err(err)?;
+    mesh.draw()?;
     let n = chart.series.len().max(1) as f64;
     for (i, s) in chart.series.iter().enumerate() {
         let c = color(i);
         match chart.style {
             ChartStyle::TimeLines => {
-                ctx.draw_series(LineSeries::new(s.points.iter().copied(), c.stroke_width(2)))
-                    .map_err(err)?
+                ctx.draw_series(LineSeries::new(s.points.iter().copied(), c.stroke_width(2)))?
                     .label(s.name.as_str())
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
             }
@@ -142,8 +139,7 @@ fn draw<DB: DrawingBackend>(chart: &Chart, root: &DrawingArea<DB, Shift>) -> Res
                 ctx.draw_series(s.points.iter().map(|&(x, y)| {
                     let left = x - 0.4 + width * i as f64;
                     Rectangle::new([(left, 0.0), (left + width, y)], c.filled())
-                }))
-                .map_err(err)?
+                }))?
                 .label(s.name.as_str())
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], c.filled()));
             }
@@ -154,8 +150,7 @@ fn draw<DB: DrawingBackend>(chart: &Chart, root: &DrawingArea<DB, Shift>) -> Res
             .position(SeriesLabelPosition::UpperRight)
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
+            .draw()?;
     }
     Ok(())
 }

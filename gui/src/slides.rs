@@ -13,7 +13,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use sim::kernel::TimeNs;
 
-use crate::error::WriteError;
+use crate::error::{DrawError, WriteError};
 use crate::panels::dag::Geometry;
 use crate::panels::{
     palette, BARRIER_COLOR, BLOCKED_COLOR, DOWN_COLOR, FULL_COLOR, IDLE_COLOR, RECORD_COLOR, WATERMARK_COLOR,
@@ -182,9 +182,9 @@ impl Placer {
         px: f32,
         color: Color32,
         bounds: Rect,
-    ) -> Result<Option<Rect>, String> {
+    ) -> Result<Option<Rect>, DrawError> {
         let font = ("sans-serif", px as f64).into_font();
-        let (w, h) = root.estimate_text_size(text, &font.clone().into_text_style(root)).map_err(|e| e.to_string())?;
+        let (w, h) = root.estimate_text_size(text, &font.clone().into_text_style(root))?;
         let (w, h) = (w as f32, h as f32);
         for &(p, hpos, vpos) in candidates {
             let x0 = match hpos {
@@ -202,7 +202,7 @@ impl Placer {
                 continue;
             }
             let style = font.clone().color(&rgb(color)).pos(Pos::new(HPos::Left, VPos::Top));
-            root.draw_text(text, &style, (x0 as i32, y0 as i32)).map_err(|e| e.to_string())?;
+            root.draw_text(text, &style, (x0 as i32, y0 as i32))?;
             self.placed.push(rect);
             return Ok(Some(rect));
         }
@@ -220,9 +220,8 @@ fn pt(p: Pos2) -> (i32, i32) {
     (p.x.round() as i32, p.y.round() as i32)
 }
 
-fn draw<DB: DrawingBackend>(slide: &Slide<'_>, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-    root.fill(&WHITE).map_err(err)?;
+fn draw<DB: DrawingBackend>(slide: &Slide<'_>, root: &DrawingArea<DB, Shift>) -> Result<(), DrawError> {
+    root.fill(&WHITE)?;
     let (w, h) = root.dim_in_pixel();
     // Everything scales with the picture: text that reads at 720 lines reads at 1440.
     let scale = (h as f32 / 720.0).clamp(0.5, 4.0);
@@ -274,8 +273,7 @@ fn draw_graph<DB: DrawingBackend>(
     run: &RecordedRun,
     body: Rect,
     scale: f32,
-) -> Result<(), String> {
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+) -> Result<(), DrawError> {
     // Lay out in points as the panel does, then scale to pixels: as large as the slide allows
     // (the panel's rows are at most 46 points high), so that a small graph fills the picture.
     let fit = (body.height() / (layout.rows.max(1.0) * 46.0 + 30.0))
@@ -290,9 +288,8 @@ fn draw_graph<DB: DrawingBackend>(
     let grey = Color32::from_gray(90);
     for op in &layout.operators {
         let r = map_rect(geo.operator_rect(op));
-        root.draw(&Rectangle::new([pt(r.min), pt(r.max)], rgb(Color32::from_gray(245)).filled())).map_err(err)?;
-        root.draw(&Rectangle::new([pt(r.min), pt(r.max)], rgb(Color32::from_gray(170)).stroke_width(1)))
-            .map_err(err)?;
+        root.draw(&Rectangle::new([pt(r.min), pt(r.max)], rgb(Color32::from_gray(245)).filled()))?;
+        root.draw(&Rectangle::new([pt(r.min), pt(r.max)], rgb(Color32::from_gray(170)).stroke_width(1)))?;
         let header = Pos2::new(r.left() + 6.0 * scale, r.top() + 3.0 * scale);
         if let Some(t) = placer.place(root, &[(header, HPos::Left, VPos::Top)], &op.name, big, Color32::BLACK, r)? {
             let at = [(Pos2::new(t.right() + 6.0 * scale, t.bottom()), HPos::Left, VPos::Bottom)];
@@ -316,9 +313,8 @@ fn draw_graph<DB: DrawingBackend>(
         };
         // Over white, as the panel's faint background.
         let fill = blend_over_white(fill);
-        root.draw(&Rectangle::new([pt(r.min), pt(r.max)], rgb(fill).filled())).map_err(err)?;
-        root.draw(&Rectangle::new([pt(r.min), pt(r.max)], rgb(tm).stroke_width((scale.round() as u32).max(1))))
-            .map_err(err)?;
+        root.draw(&Rectangle::new([pt(r.min), pt(r.max)], rgb(fill).filled()))?;
+        root.draw(&Rectangle::new([pt(r.min), pt(r.max)], rgb(tm).stroke_width((scale.round() as u32).max(1))))?;
         let inner = r.shrink(2.0);
         let text_color = if status.alive { Color32::BLACK } else { Color32::WHITE };
         let name = [(Pos2::new(r.left() + 4.0 * scale, r.center().y), HPos::Left, VPos::Center)];
@@ -361,7 +357,7 @@ fn draw_graph<DB: DrawingBackend>(
         let bezier = CubicBezierShape::from_points_stroke(curve, false, Color32::TRANSPARENT, Stroke::NONE);
         let points: Vec<(i32, i32)> = (0..=24).map(|k| pt(bezier.sample(k as f32 / 24.0))).collect();
         let stroke = rgb(color).stroke_width(((width * scale).round() as u32).max(1));
-        root.draw(&PathElement::new(points, stroke)).map_err(err)?;
+        root.draw(&PathElement::new(points, stroke))?;
         let end = curve[3];
         let text = if status.blocked {
             Some((format!("blocked, {} waiting", status.queued), BLOCKED_COLOR))
@@ -401,20 +397,18 @@ fn draw_graph<DB: DrawingBackend>(
         let alpha = if flight.doomed { 0.3 } else { 1.0 };
         match flight.what {
             Flight::Record => {
-                root.draw(&Circle::new(pt(p), (3.5 * scale) as i32, rgb(RECORD_COLOR).mix(alpha).filled()))
-                    .map_err(err)?;
+                root.draw(&Circle::new(pt(p), (3.5 * scale) as i32, rgb(RECORD_COLOR).mix(alpha).filled()))?;
             }
             Flight::Watermark(wm) => {
                 let (a, b) = (p - egui::vec2(0.0, 8.0 * scale), p + egui::vec2(0.0, 8.0 * scale));
                 let stroke = rgb(WATERMARK_COLOR).mix(alpha).stroke_width((2.0 * scale) as u32);
-                root.draw(&PathElement::new(vec![pt(a), pt(b)], stroke)).map_err(err)?;
+                root.draw(&PathElement::new(vec![pt(a), pt(b)], stroke))?;
                 let at = [(a, HPos::Center, VPos::Bottom), (b, HPos::Center, VPos::Top)];
                 placer.place(root, &at, &watermark_text(&run.scenario, wm), small, WATERMARK_COLOR, body)?;
             }
             Flight::Barrier(id) => {
                 let r = Rect::from_center_size(p, egui::vec2(5.0, 18.0) * scale);
-                root.draw(&Rectangle::new([pt(r.min), pt(r.max)], rgb(BARRIER_COLOR).mix(alpha).filled()))
-                    .map_err(err)?;
+                root.draw(&Rectangle::new([pt(r.min), pt(r.max)], rgb(BARRIER_COLOR).mix(alpha).filled()))?;
                 let at = [
                     (Pos2::new(p.x, r.bottom() + 1.0), HPos::Center, VPos::Top),
                     (Pos2::new(p.x, r.top() - 1.0), HPos::Center, VPos::Bottom),
@@ -422,11 +416,11 @@ fn draw_graph<DB: DrawingBackend>(
                 placer.place(root, &at, &format!("cp {id}"), small, BARRIER_COLOR, body)?;
             }
             Flight::Idle(_) => {
-                root.draw(&Circle::new(pt(p), (4.0 * scale) as i32, rgb(IDLE_COLOR).stroke_width(2))).map_err(err)?;
+                root.draw(&Circle::new(pt(p), (4.0 * scale) as i32, rgb(IDLE_COLOR).stroke_width(2)))?;
             }
             Flight::EndOfInput => {
                 let r = Rect::from_center_size(p, egui::vec2(7.0, 7.0) * scale);
-                root.draw(&Rectangle::new([pt(r.min), pt(r.max)], BLACK.filled())).map_err(err)?;
+                root.draw(&Rectangle::new([pt(r.min), pt(r.max)], BLACK.filled()))?;
             }
         }
     }
@@ -449,7 +443,7 @@ fn draw_graph<DB: DrawingBackend>(
             text.push_str(&format!(" ({})", notes.join(", ")));
         }
         let sw = Rect::from_min_size(Pos2::new(x, y + small * 0.2), egui::vec2(small, small * 0.6));
-        root.draw(&Rectangle::new([pt(sw.min), pt(sw.max)], rgb(palette(tm as usize)).filled())).map_err(err)?;
+        root.draw(&Rectangle::new([pt(sw.min), pt(sw.max)], rgb(palette(tm as usize)).filled()))?;
         let at = [(Pos2::new(sw.right() + 4.0 * scale, y), HPos::Left, VPos::Top)];
         match placer.place(root, &at, &text, small, Color32::BLACK, body)? {
             Some(r) => x = r.right() + 14.0 * scale,
@@ -474,8 +468,7 @@ fn draw_timeline<DB: DrawingBackend>(
     cursor_ns: TimeNs,
     body: Rect,
     scale: f32,
-) -> Result<(), String> {
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+) -> Result<(), DrawError> {
     let small = 13.0 * scale;
     let grey = Color32::from_gray(90);
     let zoomed = window.is_zoomed(run.end_ns);
@@ -511,7 +504,7 @@ fn draw_timeline<DB: DrawingBackend>(
     };
     let x_of = |t: TimeNs| plot.left() + plot.width() * window.fraction(t) as f32;
     let fill = |r: Rect, c: Color32| Rectangle::new([pt(r.min), pt(r.max)], rgb(c).filled());
-    root.draw(&fill(plot, Color32::from_gray(248))).map_err(err)?;
+    root.draw(&fill(plot, Color32::from_gray(248)))?;
     for (i, name) in ["checkpoints", "faults", "late records, subtasks finished"].iter().enumerate() {
         let r = row(i);
         let at = [(Pos2::new(r.left() + 4.0 * scale, r.top() + 2.0 * scale), HPos::Left, VPos::Top)];
@@ -531,7 +524,7 @@ fn draw_timeline<DB: DrawingBackend>(
             (None, _) => Color32::GRAY,
         };
         let bar = Rect::from_x_y_ranges(x0..=x1, r.center().y..=r.bottom() - 3.0 * scale);
-        root.draw(&fill(bar, color)).map_err(err)?;
+        root.draw(&fill(bar, color))?;
     }
     let from = run.markers.partition_point(|m| m.time_ns < window.start_ns);
     let to = run.markers.partition_point(|m| m.time_ns <= window.end_ns);
@@ -549,10 +542,10 @@ fn draw_timeline<DB: DrawingBackend>(
                 let c = Pos2::new(x, r.center().y + small * 0.3);
                 let s = 6.0 * scale;
                 let tri = vec![pt(c - egui::vec2(0.0, s)), pt(c + egui::vec2(-s, s)), pt(c + egui::vec2(s, s))];
-                root.draw(&Polygon::new(tri, rgb(BLOCKED_COLOR).filled())).map_err(err)?;
+                root.draw(&Polygon::new(tri, rgb(BLOCKED_COLOR).filled()))?;
             }
-            MarkerKind::LateDropped => root.draw(&line(WATERMARK_COLOR, 1.0)).map_err(err)?,
-            MarkerKind::Finished => root.draw(&line(grey, 1.0)).map_err(err)?,
+            MarkerKind::LateDropped => root.draw(&line(WATERMARK_COLOR, 1.0))?,
+            MarkerKind::Finished => root.draw(&line(grey, 1.0))?,
             _ => {}
         }
     }
@@ -578,8 +571,7 @@ fn draw_timeline<DB: DrawingBackend>(
                 root.draw(&Rectangle::new(
                     [pt(cell.min), pt(cell.max)],
                     RGBColor(70, 130, 200).mix(shade as f64).filled(),
-                ))
-                .map_err(err)?;
+                ))?;
             }
         }
         for &(s, t) in lanes.late.iter() {
@@ -588,21 +580,18 @@ fn draw_timeline<DB: DrawingBackend>(
             root.draw(&PathElement::new(
                 vec![pt(Pos2::new(x_of(t), y)), pt(Pos2::new(x_of(t), y + lane_h - 2.0))],
                 stroke,
-            ))
-            .map_err(err)?;
+            ))?;
         }
     }
     if let Some(fork) = run.fork.as_ref().filter(|f| (window.start_ns..=window.end_ns).contains(&f.at_ns)) {
         let x = x_of(fork.at_ns);
         let stroke = RGBColor(120, 60, 200).stroke_width((2.0 * scale) as u32);
-        root.draw(&PathElement::new(vec![pt(Pos2::new(x, plot.top())), pt(Pos2::new(x, plot.bottom()))], stroke))
-            .map_err(err)?;
+        root.draw(&PathElement::new(vec![pt(Pos2::new(x, plot.top())), pt(Pos2::new(x, plot.bottom()))], stroke))?;
     }
     if (window.start_ns..=window.end_ns).contains(&cursor_ns) {
         let x = x_of(cursor_ns);
         let stroke = BLACK.stroke_width((2.0 * scale) as u32);
-        root.draw(&PathElement::new(vec![pt(Pos2::new(x, plot.top())), pt(Pos2::new(x, plot.bottom()))], stroke))
-            .map_err(err)?;
+        root.draw(&PathElement::new(vec![pt(Pos2::new(x, plot.top())), pt(Pos2::new(x, plot.bottom()))], stroke))?;
     }
     // The axis: round times in the scenario's clock.
     let max_ticks = ((plot.width() / (110.0 * scale)) as u64).clamp(2, 12);
@@ -612,8 +601,7 @@ fn draw_timeline<DB: DrawingBackend>(
         root.draw(&PathElement::new(
             vec![pt(Pos2::new(x, plot.bottom())), pt(Pos2::new(x, plot.bottom() + 5.0 * scale))],
             stroke,
-        ))
-        .map_err(err)?;
+        ))?;
         let at = [
             (Pos2::new(x, plot.bottom() + 6.0 * scale), HPos::Center, VPos::Top),
             (Pos2::new(x, plot.bottom() + 6.0 * scale), HPos::Right, VPos::Top),
