@@ -208,9 +208,7 @@ fn backpressure_shows_as_time_waiting_for_credit() {
     let end = run.world.finished_at_ns.expect("finished");
     let of = |name: &str| {
         let op = scenario.plan.operators.iter().find(|o| o.name == name).expect("operator");
-        (op.first_subtask..op.first_subtask + op.parallelism as usize)
-            .map(|s| run.world.time_use[s].per_second(end, end))
-            .collect::<Vec<_>>()
+        op.subtasks().map(|s| run.world.time_use[s.index()].per_second(end, end)).collect::<Vec<_>>()
     };
     let (source, window, sink) = (of("events"), of("counts"), of("out"));
     assert!(source.iter().map(|s| s.backpressured).max().unwrap() > 200, "{source:?}");
@@ -294,10 +292,10 @@ fn operator_counts_add_up_over_job_attempts() {
     assert_eq!(attempts.len() as u32, run.world.restarts() + 1);
     assert!(attempts.len() >= 2, "the scenario crashes once");
     let source = &scenario.plan.operators[0];
-    let subtasks = source.first_subtask..source.first_subtask + source.parallelism as usize;
-    let total: u64 = subtasks.clone().map(|s| run.world.total_counters(s).records_out).sum();
-    let last: u64 = subtasks.clone().map(|s| run.world.tasks[s].subtask.counters().records_out).sum();
-    let per_attempt: u64 = attempts.iter().map(|a| subtasks.clone().map(|s| a[s].records_out).sum::<u64>()).sum();
+    let total: u64 = source.subtasks().map(|s| run.world.total_counters(s).records_out).sum();
+    let last: u64 = source.subtasks().map(|s| run.world.tasks[s.index()].subtask.counters().records_out).sum();
+    let per_attempt: u64 =
+        attempts.iter().map(|a| source.subtasks().map(|s| a[s.index()].records_out).sum::<u64>()).sum();
     assert_eq!(total, per_attempt);
     assert!(total >= run.world.log.len() as u64, "{total} records out of the source, log {}", run.world.log.len());
     assert!(last < total, "the last attempt alone misses the first's records");
@@ -329,7 +327,7 @@ fn compare_checkpoint_figures_are_the_traces_checkpoint_events() {
                 triggered.insert(checkpoint, e.time_ns);
             }
             Payload::CheckpointCompleted { checkpoint } => durations.push(e.time_ns - triggered[&checkpoint]),
-            Payload::Snapshot { checkpoint, .. } if !plan.subtasks[e.subtask() as usize].inputs.is_empty() => {
+            Payload::Snapshot { checkpoint, .. } if !plan.subtask(e.subtask()).inputs.is_empty() => {
                 snapshotted.insert(checkpoint);
             }
             Payload::AlignmentTimedOut { checkpoint } => {

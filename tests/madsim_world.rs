@@ -436,7 +436,7 @@ fn storm_fault_free_runs_match_the_kernel() {
         assert_eq!(run.stop, MadsimStop::JobFinished, "{name} seed {seed}");
         assert!(run.violations.is_empty(), "{name}: {:?}", run.violations);
         let nodes: std::collections::BTreeSet<_> =
-            (0..scenario.plan.subtasks.len()).map(|id| scenario.node_of_subtask(id)).collect();
+            scenario.plan.subtask_ids().map(|id| scenario.node_of_subtask(id)).collect();
         assert!(run.packets_sent > 0 || nodes.len() == 1, "{name}: the workers talk over madsim's network");
         let (want, got) = (multiset(&reference.visible_rows()), multiset(&run.visible_rows()));
         assert!(!want.is_empty(), "{name}: the reference shows rows");

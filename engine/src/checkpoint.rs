@@ -24,23 +24,9 @@ impl CheckpointId {
     pub const fn next(self) -> CheckpointId {
         CheckpointId(self.0 + 1)
     }
-
-    /// The id as a number, for compact encodings (a trace event's payload, a hash) and printing.
-    pub const fn get(self) -> u64 {
-        self.0
-    }
-
-    /// The id a compact encoding stored with [`Self::get`] (or a test names).
-    pub const fn from_raw(raw: u64) -> CheckpointId {
-        CheckpointId(raw)
-    }
 }
 
-impl std::fmt::Display for CheckpointId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(&self.0, f)
-    }
-}
+id_newtype!(CheckpointId(u64), display);
 
 /// What barriers do to a subtask with several inputs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -505,8 +491,8 @@ mod tests {
         let mut c = CheckpointCoordinator::new(config, 2, 0);
         assert_eq!(c.on_tick(99), None);
         assert_eq!(c.on_tick(100), Some(CheckpointEvent::Triggered { id: cp(1) }));
-        assert_eq!(c.on_ack(0, cp(1), 110), None);
-        assert_eq!(c.on_ack(1, cp(1), 120), Some(CheckpointEvent::Completed { id: cp(1) }));
+        assert_eq!(c.on_ack(SubtaskId::from_raw(0), cp(1), 110), None);
+        assert_eq!(c.on_ack(SubtaskId::from_raw(1), cp(1), 120), Some(CheckpointEvent::Completed { id: cp(1) }));
         assert_eq!(c.latest_completed(), Some(cp(1)));
         assert_eq!(c.next_deadline_ns(), 200);
         assert_eq!(c.on_tick(200), Some(CheckpointEvent::Triggered { id: cp(2) }));

@@ -16,8 +16,17 @@ use crate::window::WindowSpec;
 
 /// Index of an operator in the job graph (and in [`PhysicalPlan::operators`]).
 pub type OperatorId = usize;
-/// Index of a subtask in [`PhysicalPlan::subtasks`].
-pub type SubtaskId = usize;
+
+/// A subtask of the physical plan: its place in [`PhysicalPlan::subtasks`], dense from 0 over
+/// the whole plan (operator by operator, in the plan's deterministic order). Every per-task table
+/// (a world's tasks, a checkpoint's acks, storage) is keyed by it. Not a [`SubtaskIndex`], the
+/// position within its operator, which starts from 0 again in every operator; only the plan
+/// turns one into the other ([`PhysicalOperator::subtask`], [`SubtaskInfo::index`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SubtaskId(u32);
+
+id_newtype!(SubtaskId(u32), index, all, display);
 
 /// A channel of the physical plan: its place in [`PhysicalPlan::channels`], dense from 0 in the
 /// plan's deterministic order. Only the plan makes them (`PhysicalPlan::expand`); everything
@@ -27,34 +36,7 @@ pub type SubtaskId = usize;
 #[serde(transparent)]
 pub struct ChannelId(u32);
 
-impl ChannelId {
-    /// The channel's place in per-channel tables ([`PhysicalPlan::channels`], a world's links).
-    pub const fn index(self) -> usize {
-        self.0 as usize
-    }
-
-    /// The ids of a per-channel table of `count` entries, in order (`count` is at most the
-    /// plan's channel count, which fits: `PhysicalPlan::expand` checks).
-    pub fn all(count: usize) -> impl Iterator<Item = ChannelId> {
-        (0..count as u32).map(ChannelId)
-    }
-
-    /// The id as a number, for compact encodings (a trace event's channel word) and printing.
-    pub const fn get(self) -> u32 {
-        self.0
-    }
-
-    /// The channel a compact encoding stored with [`Self::get`] (or a test names).
-    pub const fn from_raw(raw: u32) -> ChannelId {
-        ChannelId(raw)
-    }
-}
-
-impl std::fmt::Display for ChannelId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(&self.0, f)
-    }
-}
+id_newtype!(ChannelId(u32), index, all, display);
 
 /// A subtask's position among its operator's parallel subtasks, `0..parallelism` (Flink's
 /// subtask index, the `1` of `counts[1]`). Not a [`SubtaskId`], which numbers every subtask of
@@ -66,31 +48,12 @@ pub struct SubtaskIndex(u32);
 
 impl SubtaskIndex {
     /// The subtasks of an operator with `parallelism`, in order.
-    pub fn all(parallelism: u32) -> impl Iterator<Item = SubtaskIndex> {
+    pub fn all(parallelism: u32) -> impl DoubleEndedIterator<Item = SubtaskIndex> + ExactSizeIterator {
         (0..parallelism).map(SubtaskIndex)
     }
-
-    /// The position as a number, for the rules that compute with it.
-    pub const fn get(self) -> u32 {
-        self.0
-    }
-
-    /// The position in tables ordered by subtask index (an output gate's channels).
-    pub const fn index(self) -> usize {
-        self.0 as usize
-    }
-
-    /// The subtask a rule computed (below the operator's parallelism), or a test names.
-    pub const fn from_raw(raw: u32) -> SubtaskIndex {
-        SubtaskIndex(raw)
-    }
 }
 
-impl std::fmt::Display for SubtaskIndex {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(&self.0, f)
-    }
-}
+id_newtype!(SubtaskIndex(u32), index, display);
 
 /// One input of a subtask: its position among the subtask's input channels
 /// ([`SubtaskInfo::inputs`]), dense from 0 per subtask. The gate's queues, the barrier aligner and
@@ -100,34 +63,7 @@ impl std::fmt::Display for SubtaskIndex {
 #[serde(transparent)]
 pub struct InputIndex(u32);
 
-impl InputIndex {
-    /// The input's place in per-input tables.
-    pub const fn index(self) -> usize {
-        self.0 as usize
-    }
-
-    /// The inputs of a subtask with `count` inputs, in order (`count` is at most its number of
-    /// input channels, a `u32` like every channel id).
-    pub fn all(count: usize) -> impl DoubleEndedIterator<Item = InputIndex> + ExactSizeIterator {
-        (0..count as u32).map(InputIndex)
-    }
-
-    /// The input as a number, for compact encodings (a trace event's payload) and printing.
-    pub const fn get(self) -> u32 {
-        self.0
-    }
-
-    /// The input a compact encoding stored with [`Self::get`] (or a test names).
-    pub const fn from_raw(raw: u32) -> InputIndex {
-        InputIndex(raw)
-    }
-}
-
-impl std::fmt::Display for InputIndex {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(&self.0, f)
-    }
-}
+id_newtype!(InputIndex(u32), index, all, display);
 
 /// Largest parallelism an operator may have: one key group per subtask at most.
 pub const MAX_PARALLELISM: u32 = crate::partition::KEY_GROUPS;
@@ -309,10 +245,26 @@ pub struct PhysicalOperator {
     pub name: String,
     pub kind: OperatorKind,
     pub parallelism: u32,
-    /// Subtasks of this operator are `first_subtask .. first_subtask + parallelism`.
+    /// Subtasks of this operator are `first_subtask .. first_subtask + parallelism`
+    /// ([`Self::subtask`], [`Self::subtasks`]).
     pub first_subtask: SubtaskId,
     /// Upstream operators, for drawing the DAG.
     pub upstream: Vec<OperatorId>,
+}
+
+impl PhysicalOperator {
+    /// The plan-wide id of this operator's subtask at `index` (below its parallelism): the one
+    /// place a position within an operator becomes a subtask id. An operator's subtasks are
+    /// consecutive in the plan, so the id is the first one's plus the position.
+    pub fn subtask(&self, index: SubtaskIndex) -> SubtaskId {
+        debug_assert!(index.get() < self.parallelism, "subtask index {index} of {}", self.name);
+        SubtaskId(self.first_subtask.0 + index.get())
+    }
+
+    /// This operator's subtasks, in index order.
+    pub fn subtasks(&self) -> impl DoubleEndedIterator<Item = SubtaskId> + ExactSizeIterator + '_ {
+        SubtaskIndex::all(self.parallelism).map(|index| self.subtask(index))
+    }
 }
 
 /// Where one output of a subtask goes.
@@ -383,16 +335,18 @@ impl PhysicalPlan {
                 g.edges_directed(node, Direction::Incoming).map(|e| e.source().index()).collect();
             upstream.sort_unstable();
             upstream.dedup();
+            let first_subtask = SubtaskId(u32::try_from(subtasks.len()).expect("subtask count fits u32"));
             operators.push(PhysicalOperator {
                 name: op.name.clone(),
                 kind: op.kind.clone(),
                 parallelism: op.parallelism,
-                first_subtask: subtasks.len(),
+                first_subtask,
                 upstream,
             });
+            let physical = operators.last().expect("just pushed");
             for index in SubtaskIndex::all(op.parallelism) {
                 subtasks.push(SubtaskInfo {
-                    id: subtasks.len(),
+                    id: physical.subtask(index),
                     operator: node.index(),
                     index,
                     name: format!("{}[{}]", op.name, index),
@@ -406,23 +360,22 @@ impl PhysicalPlan {
         for edge in g.edge_references() {
             let spec = *edge.weight();
             let (from_op, to_op) = (&operators[edge.source().index()], &operators[edge.target().index()]);
-            let (from_first, from_n) = (from_op.first_subtask, from_op.parallelism as usize);
-            let (to_first, to_n) = (to_op.first_subtask, to_op.parallelism as usize);
-            for i in 0..from_n {
-                let targets: Vec<usize> = match spec.partitioning {
+            for i in SubtaskIndex::all(from_op.parallelism) {
+                let from = from_op.subtask(i);
+                let targets: Vec<SubtaskIndex> = match spec.partitioning {
                     Partitioning::Forward => vec![i],
-                    _ => (0..to_n).collect(),
+                    _ => SubtaskIndex::all(to_op.parallelism).collect(),
                 };
                 let mut gate =
                     OutputGate { partitioning: spec.partitioning, stream: spec.stream, channels: Vec::new() };
                 for j in targets {
                     let id = ChannelId(u32::try_from(channels.len()).expect("channel count fits u32"));
-                    let to = to_first + j;
-                    let input_index = InputIndex(subtasks[to].inputs.len() as u32);
-                    subtasks[to].inputs.push(id);
+                    let to = to_op.subtask(j);
+                    let input_index = InputIndex(subtasks[to.index()].inputs.len() as u32);
+                    subtasks[to.index()].inputs.push(id);
                     channels.push(ChannelInfo {
                         id,
-                        from: from_first + i,
+                        from,
                         to,
                         input_index,
                         stream: spec.stream,
@@ -430,7 +383,7 @@ impl PhysicalPlan {
                     });
                     gate.channels.push(id);
                 }
-                subtasks[from_first + i].outputs.push(gate);
+                subtasks[from.index()].outputs.push(gate);
             }
         }
         Ok(PhysicalPlan { operators, subtasks, channels })
@@ -441,7 +394,17 @@ impl PhysicalPlan {
     }
 
     pub fn operator_of(&self, subtask: SubtaskId) -> &PhysicalOperator {
-        &self.operators[self.subtasks[subtask].operator]
+        &self.operators[self.subtask(subtask).operator]
+    }
+
+    /// The subtask `id` names.
+    pub fn subtask(&self, id: SubtaskId) -> &SubtaskInfo {
+        &self.subtasks[id.index()]
+    }
+
+    /// Every subtask of the plan, in id order.
+    pub fn subtask_ids(&self) -> impl DoubleEndedIterator<Item = SubtaskId> + ExactSizeIterator {
+        SubtaskId::all(self.subtasks.len())
     }
 
     pub fn operator_by_name(&self, name: &str) -> Option<OperatorId> {
@@ -449,7 +412,7 @@ impl PhysicalPlan {
     }
 
     pub fn subtask_by_name(&self, name: &str) -> Option<SubtaskId> {
-        self.subtasks.iter().position(|s| s.name == name)
+        self.subtasks.iter().find(|s| s.name == name).map(|s| s.id)
     }
 
     /// Subtasks of sources (they are where checkpoints start).
@@ -462,7 +425,7 @@ impl PhysicalPlan {
 
     /// Partitions of the log read by source subtask `subtask` (p mod parallelism == index).
     pub fn partitions_of(&self, subtask: SubtaskId) -> Vec<u32> {
-        let info = &self.subtasks[subtask];
+        let info = self.subtask(subtask);
         let op = &self.operators[info.operator];
         match &op.kind {
             OperatorKind::Source(spec) => {
@@ -474,7 +437,7 @@ impl PhysicalPlan {
 
     /// Does this subtask have more than one input channel (so that alignment can ever block)?
     pub fn has_multiple_inputs(&self, subtask: SubtaskId) -> bool {
-        self.subtasks[subtask].inputs.len() > 1
+        self.subtask(subtask).inputs.len() > 1
     }
 }
 
@@ -513,10 +476,10 @@ mod tests {
         let plan = job.plan().unwrap();
         assert_eq!(plan.subtasks.len(), 8);
         assert_eq!(plan.channels.len(), 2 * 3 + 3);
-        assert_eq!(plan.subtasks[2].name, "win[0]");
-        assert_eq!(plan.subtasks[2].inputs.len(), 2);
-        assert_eq!(plan.subtasks[5].inputs.len(), 1);
-        assert_eq!(plan.partitions_of(1), vec![1, 3]);
+        assert_eq!(plan.subtask(SubtaskId::from_raw(2)).name, "win[0]");
+        assert_eq!(plan.subtask(SubtaskId::from_raw(2)).inputs.len(), 2);
+        assert_eq!(plan.subtask(SubtaskId::from_raw(5)).inputs.len(), 1);
+        assert_eq!(plan.partitions_of(SubtaskId::from_raw(1)), vec![1, 3]);
     }
 
     #[test]

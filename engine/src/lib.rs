@@ -7,6 +7,7 @@
 //!
 //! Codemap:
 //! - [`message`]: what travels on channels (records, watermarks, barriers, end of input).
+//! - [`id`]: `id_newtype!`, the accessors every id type shares.
 //! - [`graph`]: the logical job graph (petgraph) and the physical plan (subtasks and channels).
 //! - [`partition`]: key groups and how a record picks its output channel.
 //! - [`watermark`]: watermark generators and the per-subtask min-combiner with idleness.
@@ -16,6 +17,9 @@
 //! - [`checkpoint`]: barrier aligner/tracker and the checkpoint coordinator.
 //! - [`sink`]: plain, idempotent and two-phase-commit sink protocols.
 //! - [`subtask`]: the state machine that ties one parallel instance of an operator together.
+
+#[macro_use]
+pub mod id;
 
 pub mod checkpoint;
 pub mod graph;

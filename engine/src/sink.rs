@@ -209,15 +209,15 @@ mod tests {
 
     #[test]
     fn two_phase_commit_protocol() {
-        let mut s = SinkState::new(SinkKind::TwoPhaseCommit, 7, 0);
+        let mut s = SinkState::new(SinkKind::TwoPhaseCommit, SubtaskId::from_raw(7), 0);
         let mut out = Vec::new();
         s.write(record(1), &mut out);
         s.on_snapshot(cp(1), &mut out);
         s.write(record(2), &mut out);
         s.on_snapshot(cp(2), &mut out);
         s.on_checkpoint_complete(cp(1), &mut out);
-        let t0 = TxnId { subtask: 7, attempt: 0, sequence: 0 };
-        let t1 = TxnId { subtask: 7, attempt: 0, sequence: 1 };
+        let t0 = TxnId { subtask: SubtaskId::from_raw(7), attempt: 0, sequence: 0 };
+        let t1 = TxnId { subtask: SubtaskId::from_raw(7), attempt: 0, sequence: 1 };
         assert_eq!(out[1], SinkEffect::PreCommit { txn: t0, checkpoint_id: cp(1) });
         assert_eq!(out[3], SinkEffect::PreCommit { txn: t1, checkpoint_id: cp(2) });
         assert_eq!(out[4], SinkEffect::Commit { txn: t0 });
@@ -227,7 +227,7 @@ mod tests {
         let mut restored = s.clone();
         out.clear();
         restored.on_restore(1, &mut out);
-        assert_eq!(out, vec![SinkEffect::Recover { subtask: 7, commit: vec![t1] }]);
+        assert_eq!(out, vec![SinkEffect::Recover { subtask: SubtaskId::from_raw(7), commit: vec![t1] }]);
         out.clear();
         restored.write(record(3), &mut out);
         assert!(matches!(out[0], SinkEffect::TxnWrite { txn: TxnId { attempt: 1, sequence: 0, .. }, .. }));
@@ -235,7 +235,7 @@ mod tests {
 
     #[test]
     fn empty_epoch_precommits_nothing() {
-        let mut s = SinkState::new(SinkKind::TwoPhaseCommit, 0, 0);
+        let mut s = SinkState::new(SinkKind::TwoPhaseCommit, SubtaskId::from_raw(0), 0);
         let mut out = Vec::new();
         s.on_snapshot(cp(1), &mut out);
         s.on_checkpoint_complete(cp(1), &mut out);

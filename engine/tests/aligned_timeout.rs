@@ -43,8 +43,8 @@ fn window_subtask(timeout_ns: Option<u64>) -> Subtask {
     job.connect(s, w, EdgeSpec { partitioning: Partitioning::Hash(KeySelector::Key), stream: Stream::Main });
     job.connect(w, k, EdgeSpec { partitioning: Partitioning::Forward, stream: Stream::Main });
     let plan = job.plan().unwrap();
-    let id = plan.subtasks.iter().position(|s| s.name == "win[0]").unwrap();
-    assert_eq!(plan.subtasks[id].inputs.len(), 2);
+    let id = plan.subtask_by_name("win[0]").unwrap();
+    assert_eq!(plan.subtask(id).inputs.len(), 2);
     let mut subtask = Subtask::new(&plan, id, Some(CheckpointMode::Unaligned), 0, 0);
     subtask.set_aligned_checkpoint_timeout(timeout_ns);
     subtask

@@ -27,6 +27,7 @@
 //! its own child process so that each peak RSS (`VmHWM`) is its own; prints recording time, peak
 //! RSS, scrub p50/p95 over 200 random moments and the ratios old / new.
 
+use engine::graph::SubtaskId;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -127,7 +128,7 @@ fn main() {
         let world = run.world_at(t);
         scrub.push(start.elapsed());
         let start = Instant::now();
-        let frame = Frame::build(world, &sends, t, Some(5), true);
+        let frame = Frame::build(world, &sends, t, Some(SubtaskId::from_raw(5)), true);
         frames.push(start.elapsed());
         std::hint::black_box(frame);
     }
@@ -150,7 +151,7 @@ fn main() {
                 let world = run.world_at(t);
                 step.push(start.elapsed());
                 let start = Instant::now();
-                std::hint::black_box(Frame::build(world, &sends, t, Some(5), true));
+                std::hint::black_box(Frame::build(world, &sends, t, Some(SubtaskId::from_raw(5)), true));
                 frames.push(start.elapsed());
             }
         }

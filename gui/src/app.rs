@@ -2,6 +2,7 @@
 //! scenario, its recorded runs, the time control and what is selected; panels draw from it and
 //! report what the user asked for as [`Action`]s, applied after the frame is drawn.
 
+use engine::graph::SubtaskId;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -122,7 +123,7 @@ impl Tab {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     Time(Command),
-    Select(Option<usize>),
+    Select(Option<SubtaskId>),
     Load(ScenarioSource),
     /// Run the loaded scenario again with the seed in the seed field.
     Rerun,
@@ -290,7 +291,7 @@ pub struct Session {
 struct FrameKey {
     run: usize,
     cursor_ns: TimeNs,
-    selected: Option<usize>,
+    selected: Option<SubtaskId>,
     visible_only: bool,
 }
 
@@ -579,7 +580,7 @@ impl Session {
 
     /// The view model at `cursor_ns`, built only when something it depends on changed: while
     /// paused, frames cost nothing but drawing.
-    pub fn frame(&mut self, cursor_ns: TimeNs, selected: Option<usize>, visible_only: bool) -> &Frame {
+    pub fn frame(&mut self, cursor_ns: TimeNs, selected: Option<SubtaskId>, visible_only: bool) -> &Frame {
         let key = FrameKey { run: self.shown, cursor_ns, selected, visible_only };
         if self.frame.as_ref().is_none_or(|(k, _)| *k != key) {
             let run = &mut self.runs[self.shown];
@@ -603,7 +604,7 @@ pub struct App {
     pub error: Option<crate::error::LoadError>,
     pub session: Option<Session>,
     pub time: TimeControl,
-    pub selected: Option<usize>,
+    pub selected: Option<SubtaskId>,
     pub tab: Tab,
     /// Sink output: only rows a reader sees (committed / not overwritten).
     pub visible_only: bool,

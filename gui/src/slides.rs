@@ -305,7 +305,7 @@ fn draw_graph<DB: DrawingBackend>(
     }
     for slot in &layout.subtasks {
         let r = map_rect(geo.slot_rect(slot));
-        let status = dag.subtasks.get(slot.subtask).cloned().unwrap_or_default();
+        let status = dag.subtasks.get(slot.subtask.index()).cloned().unwrap_or_default();
         let tm = palette(slot.task_manager as usize);
         let fill = if !status.alive {
             DOWN_COLOR

@@ -363,7 +363,7 @@ fn right_clicking_a_subtask_crashes_its_task_manager() {
     let graph = h.get_by_label("Job graph").rect();
     let session = h.state().session.as_ref().unwrap();
     let counts1 = session.scenario.plan.subtask_by_name("counts[1]").unwrap();
-    let tm = session.layout.subtasks[counts1].task_manager;
+    let tm = session.layout.subtasks[counts1.index()].task_manager;
     let at = gui::panels::dag::subtask_rect(&session.layout, graph, counts1).center();
     h.event(egui::Event::PointerMoved(at));
     for pressed in [true, false] {
@@ -1182,7 +1182,7 @@ fn a_guided_tour_plays_to_the_end() {
     let placed = h.state().session.as_ref().unwrap().tour.clone();
     assert_eq!(h.state().time.cursor_ns, placed[0].at_ns);
     assert!(h.query_by_label(&stops[0].caption).is_some(), "the caption is shown");
-    let clicks0 = h.state().session.as_ref().unwrap().scenario.plan.subtasks.iter().position(|s| s.name == "clicks[0]");
+    let clicks0 = h.state().session.as_ref().unwrap().scenario.plan.subtask_by_name("clicks[0]");
     assert_eq!(h.state().selected, clicks0, "the stop's highlight is selected");
     for (k, stop) in stops.iter().enumerate().skip(1) {
         play_to_next_stop(&mut h);
@@ -1226,7 +1226,7 @@ fn next_checkpoint_stops_at_the_first_barrier_and_the_log_narrates_alignment() {
     let trigger = run.trace.iter().find(|e| e.kind == TraceKind::CheckpointTriggered).unwrap().time_ns;
     assert!(first.time_ns > trigger);
     // The first barrier to reach counts[1]: it blocks that input until the others deliver theirs.
-    let counts1 = run.scenario.plan.subtask_by_name("counts[1]").unwrap() as u32;
+    let counts1 = run.scenario.plan.subtask_by_name("counts[1]").unwrap();
     let arrival = *run
         .trace
         .iter()

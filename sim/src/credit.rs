@@ -37,7 +37,7 @@ impl Credits {
 
     /// Can `subtask` emit? Not while any of its output channels is full.
     pub fn has_credit(&self, subtask: SubtaskId) -> bool {
-        self.full_outputs[subtask] == 0
+        self.full_outputs[subtask.index()] == 0
     }
 
     pub fn occupancy(&self, channel: ChannelId) -> u32 {
@@ -105,8 +105,8 @@ mod tests {
         let plan = &scenario.plan;
         let capacity = 2;
         let mut credits = Credits::new(plan, Some(capacity));
-        let scan = |credits: &Credits, id: usize| {
-            plan.subtasks[id].outputs.iter().all(|g| g.channels.iter().all(|&c| credits.occupancy(c) < capacity))
+        let scan = |credits: &Credits, id: SubtaskId| {
+            plan.subtask(id).outputs.iter().all(|g| g.channels.iter().all(|&c| credits.occupancy(c) < capacity))
         };
         let mut x: u64 = 0x1234_5678_9abc_def1;
         for _ in 0..3_000 {
@@ -120,7 +120,7 @@ mod tests {
                 5 if (x >> 40) % 50 == 0 => credits.clear_all(),
                 _ => credits.add(c, 1 + u32::from((x >> 33) % 4 == 0)),
             }
-            for id in 0..plan.subtasks.len() {
+            for id in plan.subtask_ids() {
                 assert_eq!(credits.has_credit(id), scan(&credits, id), "subtask {id}");
             }
         }

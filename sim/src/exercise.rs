@@ -503,12 +503,7 @@ impl Exercise {
         let r = run::RunResult { world, stop };
         let outcome = oracle::evaluate(&reference.observed(), &r.observed());
         let plan = &r.world.scenario.plan;
-        let source_reads = (0..r.world.tasks.len())
-            .filter(|&t| {
-                matches!(plan.operators[plan.subtasks[t].operator].kind, engine::graph::OperatorKind::Source(_))
-            })
-            .map(|t| r.world.total_counters(t).records_in)
-            .sum();
+        let source_reads = plan.source_subtasks().map(|t| r.world.total_counters(t).records_in).sum();
         let count = |f: fn(&CheckpointOutcome) -> bool| r.world.checkpoints.iter().filter(|c| f(&c.outcome)).count();
         Observed {
             outcome,

@@ -6,11 +6,13 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
+use engine::graph::SubtaskId;
 use engine::CheckpointId;
 use serde_json::{json, Value};
 
 use crate::recording::{AckerMessage, Payload, TimedOut, TraceEvent, TraceKind};
 use crate::scenario::{NodeId, Scenario, JOB_MANAGER};
+use crate::storm::subtask_of_executor;
 
 fn node_event(kind: TraceKind) -> bool {
     matches!(kind, TraceKind::NodeCrashed | TraceKind::NodeRestarted | TraceKind::FailureDetected)
@@ -43,33 +45,33 @@ fn storm_event(kind: TraceKind) -> bool {
 /// A Storm executor's name: plan subtasks first, then the ackers (`__acker[i]`, Storm's name).
 fn storm_executor(scenario: &Scenario, task: usize) -> String {
     let subtasks = scenario.plan.subtasks.len();
-    scenario.plan.subtasks.get(task).map_or_else(|| format!("__acker[{}]", task - subtasks), |s| s.name.clone())
+    subtask_of_executor(&scenario.plan, task)
+        .map_or_else(|| format!("__acker[{}]", task - subtasks), |s| scenario.plan.subtask(s).name.clone())
 }
 
 /// The (process, thread) of a Storm executor in the Chrome trace: acker i runs on task manager
 /// i mod n (as `sim::storm` places it), on a thread after the plan's subtasks.
 fn storm_pid_tid(scenario: &Scenario, task: usize) -> (NodeId, usize) {
     let subtasks = scenario.plan.subtasks.len();
-    if task < subtasks {
-        (scenario.node_of_subtask(task), task + 1)
-    } else {
-        (NodeId::task_manager(((task - subtasks) % scenario.task_managers.max(1) as usize) as u32), task + 1)
+    match subtask_of_executor(&scenario.plan, task) {
+        Some(id) => (scenario.node_of_subtask(id), task + 1),
+        None => (NodeId::task_manager(((task - subtasks) % scenario.task_managers.max(1) as usize) as u32), task + 1),
     }
 }
 
 pub fn event_json(scenario: &Scenario, e: &TraceEvent) -> Value {
     let who = if storm_event(e.kind) || e.kind == TraceKind::StormWorkerRestarted {
         if e.kind == TraceKind::StormWorkerRestarted {
-            scenario.node_name(NodeId::from_raw(e.subtask()))
+            scenario.node_name(e.node())
         } else {
-            storm_executor(scenario, e.subtask() as usize)
+            storm_executor(scenario, e.executor() as usize)
         }
     } else if node_event(e.kind) {
-        scenario.node_name(NodeId::from_raw(e.subtask()))
+        scenario.node_name(e.node())
     } else if coordinator_event(e.kind) {
         "jm".to_string()
     } else {
-        scenario.plan.subtasks.get(e.subtask() as usize).map_or_else(|| e.subtask().to_string(), |s| s.name.clone())
+        scenario.plan.subtasks.get(e.subtask().index()).map_or_else(|| e.subtask().to_string(), |s| s.name.clone())
     };
     // The payload's words as the recording lays them out (`Payload::encode`), named `a` and `b`.
     let (_, _, a, b) = e.payload().encode();
@@ -90,14 +92,16 @@ fn us(ns: u64) -> f64 {
 
 /// The Chrome trace event format (JSON object with `traceEvents`).
 pub fn chrome_trace(scenario: &Scenario, events: &[TraceEvent]) -> Value {
-    let pid_of_subtask = |s: usize| scenario.node_of_subtask(s);
+    let pid_of_subtask = |s: SubtaskId| scenario.node_of_subtask(s);
+    // Thread 0 of every process is the coordinator's (or a node's own): subtask s is thread s + 1.
+    let tid_of_subtask = |s: SubtaskId| s.get() + 1;
     let mut out: Vec<Value> = Vec::new();
     for node in (0..=scenario.task_managers).map(NodeId::from_raw) {
         out.push(json!({"ph": "M", "name": "process_name", "pid": node, "tid": 0, "args": {"name": scenario.node_name(node)}}));
     }
     out.push(json!({"ph": "M", "name": "thread_name", "pid": JOB_MANAGER, "tid": 0, "args": {"name": "checkpoint coordinator"}}));
     for s in &scenario.plan.subtasks {
-        out.push(json!({"ph": "M", "name": "thread_name", "pid": pid_of_subtask(s.id), "tid": s.id + 1, "args": {"name": s.name}}));
+        out.push(json!({"ph": "M", "name": "thread_name", "pid": pid_of_subtask(s.id), "tid": tid_of_subtask(s.id), "args": {"name": s.name}}));
     }
     if let Some(storm) = scenario.model.storm() {
         for i in 0..storm.ackers as usize {
@@ -106,10 +110,10 @@ pub fn chrome_trace(scenario: &Scenario, events: &[TraceEvent]) -> Value {
             out.push(json!({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": storm_executor(scenario, task)}}));
         }
     }
-    let mut alignment_start: BTreeMap<(u32, CheckpointId), u64> = BTreeMap::new();
+    let mut alignment_start: BTreeMap<(SubtaskId, CheckpointId), u64> = BTreeMap::new();
     let mut checkpoint_start: BTreeMap<CheckpointId, u64> = BTreeMap::new();
     for e in events {
-        let s = e.subtask() as usize;
+        let s = e.subtask();
         match e.payload() {
             Payload::AlignmentStarted { checkpoint, .. } => {
                 alignment_start.insert((e.subtask(), checkpoint), e.time_ns);
@@ -117,7 +121,7 @@ pub fn chrome_trace(scenario: &Scenario, events: &[TraceEvent]) -> Value {
             Payload::Snapshot { checkpoint, state_bytes } => {
                 let start = alignment_start.remove(&(e.subtask(), checkpoint)).unwrap_or(e.time_ns);
                 out.push(json!({"ph": "X", "name": format!("align + snapshot {checkpoint}"), "cat": "checkpoint",
-                    "pid": pid_of_subtask(s), "tid": s + 1, "ts": us(start), "dur": us(e.time_ns - start).max(0.001),
+                    "pid": pid_of_subtask(s), "tid": tid_of_subtask(s), "ts": us(start), "dur": us(e.time_ns - start).max(0.001),
                     "args": {"checkpoint": checkpoint, "state_bytes": state_bytes}}));
             }
             Payload::CheckpointTriggered { checkpoint } => {
@@ -140,11 +144,11 @@ pub fn chrome_trace(scenario: &Scenario, events: &[TraceEvent]) -> Value {
             }
             Payload::LateDropped { timestamp_ms, .. } => {
                 out.push(json!({"ph": "i", "s": "t", "name": "late record dropped", "cat": "event-time",
-                    "pid": pid_of_subtask(s), "tid": s + 1, "ts": us(e.time_ns), "args": {"timestamp_ms": timestamp_ms}}));
+                    "pid": pid_of_subtask(s), "tid": tid_of_subtask(s), "ts": us(e.time_ns), "args": {"timestamp_ms": timestamp_ms}}));
             }
             Payload::WatermarkAdvanced { watermark_ms } if watermark_ms != i64::MAX => {
-                out.push(json!({"ph": "C", "name": format!("watermark {}", scenario.plan.subtasks[s].name),
-                    "pid": pid_of_subtask(s), "tid": s + 1, "ts": us(e.time_ns), "args": {"watermark_ms": watermark_ms}}));
+                out.push(json!({"ph": "C", "name": format!("watermark {}", scenario.plan.subtask(s).name),
+                    "pid": pid_of_subtask(s), "tid": tid_of_subtask(s), "ts": us(e.time_ns), "args": {"watermark_ms": watermark_ms}}));
             }
             payload @ (Payload::SinkCommit { .. } | Payload::SinkRecover { .. } | Payload::SinkPreCommit { .. }) => {
                 let args = match payload {
@@ -158,7 +162,7 @@ pub fn chrome_trace(scenario: &Scenario, events: &[TraceEvent]) -> Value {
                     _ => json!({}),
                 };
                 out.push(json!({"ph": "i", "s": "t", "name": format!("{:?}", e.kind), "cat": "sink",
-                    "pid": pid_of_subtask(s), "tid": s + 1, "ts": us(e.time_ns), "args": args}));
+                    "pid": pid_of_subtask(s), "tid": tid_of_subtask(s), "ts": us(e.time_ns), "args": args}));
             }
             _ if storm_event(e.kind) => out.push(storm_chrome_event(scenario, e)),
             Payload::StormWorkerRestarted => {
@@ -175,7 +179,7 @@ pub fn chrome_trace(scenario: &Scenario, events: &[TraceEvent]) -> Value {
 /// inits, acks and fails (root ids in hex, as Storm logs them), completed and failed trees,
 /// timeouts, Trident batches and commits.
 fn storm_chrome_event(scenario: &Scenario, e: &TraceEvent) -> Value {
-    let (pid, tid) = storm_pid_tid(scenario, e.subtask() as usize);
+    let (pid, tid) = storm_pid_tid(scenario, e.executor() as usize);
     let hex = |v: u64| format!("{v:#018x}");
     let (name, cat, args) = match e.payload() {
         Payload::StormEmit { partition, offset, replay } => {

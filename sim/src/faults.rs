@@ -98,7 +98,7 @@ impl Fault {
                     Trigger::At(t) => format!("at {}", ms(*t)),
                     Trigger::OnCheckpointTrigger(n) => format!("when checkpoint {n} is triggered"),
                     Trigger::WhileAligning { checkpoint, subtask } => {
-                        format!("while {} aligns barrier {checkpoint}", plan.subtasks[*subtask].name)
+                        format!("while {} aligns barrier {checkpoint}", plan.subtask(*subtask).name)
                     }
                     Trigger::AfterPreCommit(n) => {
                         format!("after a sink pre-committed checkpoint {n}")
@@ -187,10 +187,10 @@ pub fn resolve(spec: &FaultSpec, nodes: &NodeNames, plan: &PhysicalPlan) -> Resu
                             example: plan.subtasks[0].name.clone(),
                         });
                     };
-                    if plan.subtasks[id].inputs.len() < 2 {
+                    if plan.subtask(id).inputs.len() < 2 {
                         return Err(FaultError::NeverAligns {
                             name: subtask.clone(),
-                            inputs: plan.subtasks[id].inputs.len(),
+                            inputs: plan.subtask(id).inputs.len(),
                         });
                     }
                     Trigger::WhileAligning { checkpoint: CheckpointId::from_raw(*checkpoint), subtask: id }
@@ -305,7 +305,7 @@ pub fn to_spec(fault: &Fault, plan: &PhysicalPlan) -> FaultSpec {
                 Trigger::OnCheckpointTrigger(n) => CrashPoint::OnCheckpointTrigger(n.get()),
                 Trigger::WhileAligning { checkpoint, subtask } => CrashPoint::WhileAligning {
                     checkpoint: checkpoint.get(),
-                    subtask: plan.subtasks[*subtask].name.clone(),
+                    subtask: plan.subtask(*subtask).name.clone(),
                 },
                 Trigger::AfterPreCommit(n) => CrashPoint::AfterPreCommit(n.get()),
                 Trigger::AfterCheckpointComplete(n) => CrashPoint::AfterCheckpointComplete(n.get()),

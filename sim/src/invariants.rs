@@ -20,7 +20,7 @@
 
 use std::collections::BTreeMap;
 
-use engine::graph::{ChannelId, InputIndex};
+use engine::graph::{ChannelId, InputIndex, SubtaskId};
 use engine::message::{Message, MessageKind};
 use engine::sink::{SinkEffect, TxnId};
 use engine::subtask::Step;
@@ -50,7 +50,7 @@ pub enum InvariantViolation {
     /// A restore found no state of a subtask in the checkpoint the restore plan names (the
     /// checkpoint completed, so every subtask acknowledged its snapshot).
     #[error("attempt {attempt}: no state of subtask {subtask} in checkpoint {checkpoint}")]
-    MissingRestoredState { attempt: u32, subtask: usize, checkpoint: CheckpointId },
+    MissingRestoredState { attempt: u32, subtask: SubtaskId, checkpoint: CheckpointId },
     /// Invariant 4: the transaction was never pre-committed.
     #[error("sink commits transaction {txn:?}, which was never pre-committed")]
     CommitNeverPreCommitted { txn: TxnId },
@@ -194,7 +194,7 @@ mod tests {
     }
 
     fn txn(sequence: u64) -> TxnId {
-        TxnId { subtask: 0, attempt: 0, sequence }
+        TxnId { subtask: SubtaskId::from_raw(0), attempt: 0, sequence }
     }
 
     #[test]

@@ -459,6 +459,7 @@ pub fn percentile(values: &mut [u64], p: u64) -> Option<u64> {
 mod tests {
     use super::*;
     use crate::external::RowState;
+    use engine::graph::SubtaskId;
     use engine::sink::SinkRow;
 
     fn row(key: Key, value: i64, lineage: &[u64]) -> StoredRow {
@@ -468,7 +469,7 @@ mod tests {
     fn row_in(window: Window, firing: Firing, key: Key, value: i64, lineage: &[u64]) -> StoredRow {
         StoredRow {
             sink: 0,
-            subtask: 0,
+            subtask: SubtaskId::from_raw(0),
             row: SinkRow {
                 key,
                 value,

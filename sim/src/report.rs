@@ -44,8 +44,9 @@ pub fn summary(result: &RunResult) -> String {
         let _ = writeln!(out, "(counts are totals over all {} job attempts; per attempt below)", attempts.len());
     }
     let per_operator = |counters: &[engine::subtask::Counters], op: &engine::graph::PhysicalOperator| {
-        let range = op.first_subtask..op.first_subtask + op.parallelism as usize;
-        counters[range].iter().fold((0, 0, 0), |(i, o, l), c| (i + c.records_in, o + c.records_out, l + c.late_dropped))
+        op.subtasks()
+            .map(|s| &counters[s.index()])
+            .fold((0, 0, 0), |(i, o, l), c| (i + c.records_in, o + c.records_out, l + c.late_dropped))
     };
     for (op_id, op) in scenario.plan.operators.iter().enumerate() {
         let (mut rin, mut rout, mut late) = (0, 0, 0);
@@ -84,7 +85,7 @@ pub fn summary(result: &RunResult) -> String {
     let total = scenario.plan.subtasks.len();
     for (n, restarted) in world.restarted_tasks.iter().enumerate() {
         if restarted.len() < total {
-            let names: Vec<&str> = restarted.iter().map(|&t| scenario.plan.subtasks[t].name.as_str()).collect();
+            let names: Vec<&str> = restarted.iter().map(|&t| scenario.plan.subtask(t).name.as_str()).collect();
             let _ = writeln!(
                 out,
                 "restart #{}: region failover restarted {} of {total} tasks ({}); the other regions kept running and replayed nothing",
@@ -116,10 +117,8 @@ pub fn time_use_table(world: &crate::World) -> String {
     );
     let _ = writeln!(out, "{:<16} {:>9} {:>15} {:>9}", "operator", "busy max", "backpressured max", "idle min");
     for op in &world.scenario.plan.operators {
-        let shares: Vec<crate::time_use::MsPerSecond> = (op.first_subtask..op.first_subtask + op.parallelism as usize)
-            .filter_map(|s| world.time_use.get(s))
-            .map(|t| t.per_second(end_ns, end_ns))
-            .collect();
+        let shares: Vec<crate::time_use::MsPerSecond> =
+            op.subtasks().filter_map(|s| world.time_use.get(s.index())).map(|t| t.per_second(end_ns, end_ns)).collect();
         let busy = shares.iter().map(|s| s.busy).max().unwrap_or(0);
         let backpressured = shares.iter().map(|s| s.backpressured).max().unwrap_or(0);
         let idle = shares.iter().map(|s| s.idle).min().unwrap_or(0);

@@ -173,7 +173,7 @@ impl FaultToleranceModel for FlinkBarriers {
                 .violations
                 .iter()
                 .map(|v| {
-                    let subtask = v.subtask.map(|s| &scenario.plan.subtasks[s].name);
+                    let subtask = v.subtask.map(|s| &scenario.plan.subtask(s).name);
                     format!("INVARIANT VIOLATED at {} ns in {subtask:?}: {}", v.time_ns, v.violation)
                 })
                 .collect(),

@@ -74,6 +74,7 @@ mod tests {
     use super::*;
     use crate::job::task::next_source_read;
     use crate::Scenario;
+    use engine::graph::SubtaskId;
 
     /// Through a whole run of a source over six partitions, the cursor names what the scanning
     /// rule names, read after read, and rebuilds itself for a redeployed subtask.
@@ -90,7 +91,7 @@ mod tests {
         let scenario = Arc::new(Scenario::parse(text, "(test)").expect("valid"));
         let world = crate::World::new(scenario.clone(), 7, crate::RunOptions::default());
         let log = world.log.clone();
-        let fresh = || engine::subtask::Subtask::new(&scenario.plan, 0, None, 0, 0);
+        let fresh = || engine::subtask::Subtask::new(&scenario.plan, SubtaskId::from_raw(0), None, 0, 0);
         let mut subtask = fresh();
         let mut slot = None;
         let (mut now, mut reads) = (0, 0);

@@ -39,15 +39,15 @@ fn only_the_failed_lane_restarts_and_replays() {
     let id = |name: &str| plan.subtask_by_name(name).unwrap();
     // The healthy lane kept its first attempt; the lane on tm-1 runs in attempt 1.
     for name in ["readings[0]", "scaled[0]", "out[0]"] {
-        assert_eq!(world.tasks[id(name)].attempt, 0, "{name}");
+        assert_eq!(world.tasks[id(name).index()].attempt, 0, "{name}");
     }
     for name in ["readings[1]", "scaled[1]", "out[1]"] {
-        assert_eq!(world.tasks[id(name)].attempt, 1, "{name}");
+        assert_eq!(world.tasks[id(name).index()].attempt, 1, "{name}");
     }
     // The ended attempt holds the replaced lane's counts only.
     assert_eq!(world.earlier_attempts.len(), 1);
-    assert_eq!(world.earlier_attempts[0][id("readings[0]")].records_in, 0);
-    assert!(world.earlier_attempts[0][id("readings[1]")].records_in > 0);
+    assert_eq!(world.earlier_attempts[0][id("readings[0]").index()].records_in, 0);
+    assert!(world.earlier_attempts[0][id("readings[1]").index()].records_in > 0);
     let restarts = world.recorder.events().iter().filter(|e| e.kind == TraceKind::JobRestarted).count();
     assert_eq!(restarts, 1);
 }

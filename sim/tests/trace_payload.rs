@@ -21,7 +21,11 @@ fn round_trips(events: &[TraceEvent]) -> std::collections::BTreeSet<TraceKind> {
     for e in events {
         let payload = e.payload();
         // Equal events are equal in every word (`TraceEvent` compares them all).
-        assert_eq!(TraceEvent::from_payload(e.time_ns, e.subtask(), e.channel, payload), *e, "{e:?} as {payload:?}");
+        assert_eq!(
+            TraceEvent::from_payload(e.time_ns, e.subtask(), Some(e.channel_id()), payload),
+            *e,
+            "{e:?} as {payload:?}"
+        );
         kinds.insert(e.kind);
     }
     kinds

@@ -134,7 +134,7 @@ impl Subtask {
         attempt: u32,
         now_ns: ProcTimeNs,
     ) -> Self {
-        let info = &plan.subtasks[id];
+        let info = plan.subtask(id);
         let input_count = info.inputs.len();
         let mut subtask = Subtask {
             id,

@@ -29,7 +29,7 @@ pub enum OperatorState {
 impl OperatorState {
     /// The fresh state of subtask `id` (no history) in attempt `attempt` of the job.
     pub(super) fn new(plan: &PhysicalPlan, id: SubtaskId, attempt: u32, now_ns: ProcTimeNs) -> Self {
-        let info = &plan.subtasks[id];
+        let info = plan.subtask(id);
         match &plan.operators[info.operator].kind {
             OperatorKind::Source(spec) => {
                 OperatorState::Source(SourceState::for_subtask(plan, id, &spec.watermarks, now_ns))

@@ -5,7 +5,7 @@
 
 use egui::epaint::CubicBezierShape;
 use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, StrokeKind, Vec2};
-use engine::graph::ChannelId;
+use engine::graph::{ChannelId, SubtaskId};
 
 use crate::app::{Action, FaultRequest, Session};
 use crate::panels::labels::{dag_labels_id, Labels};
@@ -58,8 +58,8 @@ impl Geometry {
 
     /// The curve a channel is drawn along.
     pub(crate) fn curve(&self, layout: &DagLayout, c: &ChannelLine) -> [Pos2; 4] {
-        let from = self.slot_rect(&layout.subtasks[c.from]);
-        let to = self.slot_rect(&layout.subtasks[c.to]);
+        let from = self.slot_rect(&layout.subtasks[c.from.index()]);
+        let to = self.slot_rect(&layout.subtasks[c.to.index()]);
         let spread = |r: Rect, k: usize, n: usize| r.top() + r.height() * (k + 1) as f32 / (n + 1) as f32;
         let a = Pos2::new(from.right(), spread(from, c.output, c.outputs));
         let b = Pos2::new(to.left(), spread(to, c.input, c.inputs));
@@ -69,8 +69,8 @@ impl Geometry {
 }
 
 /// Where subtask `subtask` is drawn when the graph fills `graph_rect` (for tests that click it).
-pub fn subtask_rect(layout: &DagLayout, graph_rect: Rect, subtask: usize) -> Rect {
-    Geometry::new(layout, graph_rect.shrink(4.0)).slot_rect(&layout.subtasks[subtask])
+pub fn subtask_rect(layout: &DagLayout, graph_rect: Rect, subtask: SubtaskId) -> Rect {
+    Geometry::new(layout, graph_rect.shrink(4.0)).slot_rect(&layout.subtasks[subtask.index()])
 }
 
 /// Text sizes of the job graph: normal, and in presenter mode (readable from the back of a room).
@@ -86,7 +86,7 @@ pub fn dag_ui(
     ui: &mut egui::Ui,
     session: &Session,
     frame: &Frame,
-    selected: Option<usize>,
+    selected: Option<SubtaskId>,
     restart_after_ms: Option<u64>,
     presenter: bool,
     actions: &mut Vec<Action>,
@@ -137,7 +137,7 @@ pub fn dag_ui(
     let mut hovered_slot = None;
     for slot in &layout.subtasks {
         let r = geo.slot_rect(slot);
-        let status = &frame.dag.subtasks[slot.subtask];
+        let status = &frame.dag.subtasks[slot.subtask.index()];
         let tm = palette(slot.task_manager as usize);
         let fill = if !status.alive {
             DOWN_COLOR
@@ -318,14 +318,14 @@ pub fn dag_ui(
     if response.secondary_clicked() {
         ui.data_mut(|d| d.insert_temp(menu_id, hovered_slot));
     }
-    let for_slot: Option<usize> = ui.data(|d| d.get_temp(menu_id)).flatten();
+    let for_slot: Option<SubtaskId> = ui.data(|d| d.get_temp(menu_id)).flatten();
     response.context_menu(|ui| {
         let Some(s) = for_slot else {
             ui.label("Right-click a subtask to inject a fault on its task manager.");
             return;
         };
-        let tm = layout.subtasks[s].task_manager;
-        ui.label(format!("{} runs on tm-{tm}. At the cursor:", layout.subtasks[s].name));
+        let tm = layout.subtasks[s.index()].task_manager;
+        ui.label(format!("{} runs on tm-{tm}. At the cursor:", layout.subtasks[s.index()].name));
         let crash = FaultRequest::Crash { tm, restart_after_ms };
         if ui.button(format!("Crash tm-{tm} ({})", crash.describe())).clicked() {
             actions.push(Action::Inject(crash));
@@ -342,10 +342,13 @@ pub fn dag_ui(
         }
     });
     if let Some(s) = hovered_slot {
-        let st = &frame.dag.subtasks[s];
+        let st = &frame.dag.subtasks[s.index()];
         response.on_hover_text(format!(
             "{} on tm-{}\nrecords in {} · out {}\nclick to inspect",
-            layout.subtasks[s].name, layout.subtasks[s].task_manager, st.records_in, st.records_out
+            layout.subtasks[s.index()].name,
+            layout.subtasks[s.index()].task_manager,
+            st.records_in,
+            st.records_out
         ));
     }
 }

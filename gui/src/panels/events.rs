@@ -1,5 +1,6 @@
 //! The event log: what happened around the cursor, in plain words; a line moves the cursor.
 
+use engine::graph::SubtaskId;
 use sim::kernel::TimeNs;
 
 use crate::app::{Action, Session};
@@ -10,7 +11,7 @@ pub fn events_ui(
     ui: &mut egui::Ui,
     session: &Session,
     cursor_ns: TimeNs,
-    selected: Option<usize>,
+    selected: Option<SubtaskId>,
     filter: &mut EventFilter,
     actions: &mut Vec<Action>,
 ) {
@@ -19,18 +20,18 @@ pub fn events_ui(
             ui.checkbox(&mut filter.show[class as usize], class.label());
         }
         let mut only = filter.subtask.is_some();
-        let name = selected.and_then(|s| session.scenario.plan.subtasks.get(s)).map(|s| s.name.clone());
+        let name = selected.and_then(|s| session.scenario.plan.subtasks.get(s.index())).map(|s| s.name.clone());
         ui.add_enabled_ui(name.is_some() || only, |ui| {
             let text = match &name {
                 Some(n) => format!("only {n} (the selected subtask)"),
                 None => "only the selected subtask".to_string(),
             };
             if ui.checkbox(&mut only, text).changed() {
-                filter.subtask = if only { selected.map(|s| s as u32) } else { None };
+                filter.subtask = if only { selected } else { None };
             }
         });
-        if only && filter.subtask != selected.map(|s| s as u32) && selected.is_some() {
-            filter.subtask = selected.map(|s| s as u32);
+        if only && filter.subtask != selected && selected.is_some() {
+            filter.subtask = selected;
         }
     });
     ui.weak("The highlighted line is the last event at or before the cursor. Click a line to move the cursor there.");

@@ -5,12 +5,13 @@ use crate::app::{Action, Session};
 use crate::panels::{BLOCKED_COLOR, IDLE_COLOR, WATERMARK_COLOR};
 use crate::view::watermarks::{watermark_text, WatermarkRow};
 use crate::view::Frame;
+use engine::graph::SubtaskId;
 
 pub fn watermarks_ui(
     ui: &mut egui::Ui,
     session: &Session,
     frame: &Frame,
-    selected: Option<usize>,
+    selected: Option<SubtaskId>,
     actions: &mut Vec<Action>,
 ) {
     let scenario = &session.scenario;

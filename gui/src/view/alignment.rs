@@ -2,7 +2,7 @@
 //! checkpoint being aligned, which are blocked, and how much waits behind them.
 
 use engine::checkpoint::{CheckpointId, CheckpointMode, SnapshotAlignment};
-use engine::graph::InputIndex;
+use engine::graph::{InputIndex, SubtaskId};
 use sim::kernel::TimeNs;
 use sim::World;
 
@@ -24,7 +24,7 @@ pub struct AlignmentInput {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AlignmentRow {
-    pub subtask: usize,
+    pub subtask: SubtaskId,
     pub name: String,
     /// Checkpoint being aligned, when the subtask has seen some of its barriers but not all.
     pub checkpoint: Option<CheckpointId>,
@@ -81,19 +81,18 @@ impl AlignmentView {
             task_count: world.tasks.len(),
             latest_completed: c.latest_completed(),
         });
-        let rows = world
-            .tasks
-            .iter()
-            .enumerate()
-            .filter(|(s, _)| !plan.subtasks[*s].inputs.is_empty())
+        let rows = plan
+            .subtask_ids()
+            .zip(&world.tasks)
+            .filter(|(s, _)| !plan.subtask(*s).inputs.is_empty())
             .map(|(s, task)| {
                 let subtask = &task.subtask;
                 let pending = subtask.aligner().pending();
-                let inputs = InputIndex::all(plan.subtasks[s].inputs.len())
-                    .map(|input| (input, input.index(), plan.subtasks[s].input_channel(input)))
+                let inputs = InputIndex::all(plan.subtask(s).inputs.len())
+                    .map(|input| (input, input.index(), plan.subtask(s).input_channel(input)))
                     .map(|(input, i, c)| AlignmentInput {
                         input,
-                        from: plan.subtasks[plan.channel(c).from].name.clone(),
+                        from: plan.subtask(plan.channel(c).from).name.clone(),
                         barrier_seen: pending.is_some_and(|p| p.seen[i]),
                         // A stopped task keeps its aligner until the restart: not "blocked".
                         blocked: task.alive && subtask.is_input_blocked(input),
@@ -114,7 +113,7 @@ impl AlignmentView {
                     timed_out: current.is_some_and(|id| subtask.aligner().timed_out(id)),
                     last_snapshot,
                     subtask: s,
-                    name: plan.subtasks[s].name.clone(),
+                    name: plan.subtask(s).name.clone(),
                     checkpoint: pending.map(|p| p.checkpoint_id),
                     started_ns: pending.map(|p| p.started_ns),
                     latest: subtask.aligner().latest_id(),
@@ -143,8 +142,7 @@ mod tests {
         // The default scenario blocks inputs of its window subtasks during alignment.
         let blocked = run.trace.iter().find(|e| e.kind == TraceKind::InputBlocked).copied().expect("some input blocks");
         let view = AlignmentView::build(run.world_at(blocked.time_ns));
-        let row =
-            view.rows.iter().find(|r| r.subtask == blocked.subtask() as usize).expect("a row per subtask with inputs");
+        let row = view.rows.iter().find(|r| r.subtask == blocked.subtask()).expect("a row per subtask with inputs");
         let sim::recording::Payload::InputBlocked { checkpoint, input } = blocked.payload() else {
             panic!("an InputBlocked event says which checkpoint and input: {blocked:?}")
         };

@@ -4,7 +4,7 @@
 //! Layout units: one column per topological depth; vertically, one unit per subtask row. The
 //! panel scales units to pixels, so the layout is testable without egui.
 
-use engine::graph::{ChannelId, OperatorKind, Stream};
+use engine::graph::{ChannelId, OperatorKind, Stream, SubtaskId};
 use engine::message::Message;
 use engine::CheckpointId;
 use sim::kernel::TimeNs;
@@ -34,7 +34,7 @@ pub struct OperatorBox {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct SubtaskSlot {
-    pub subtask: usize,
+    pub subtask: SubtaskId,
     pub operator: usize,
     pub name: String,
     pub task_manager: u32,
@@ -46,8 +46,8 @@ pub struct SubtaskSlot {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChannelLine {
     pub channel: ChannelId,
-    pub from: usize,
-    pub to: usize,
+    pub from: SubtaskId,
+    pub to: SubtaskId,
     /// Carries a window's late-data side output.
     pub late: bool,
     /// Input index at the receiver, and how many inputs it has (to spread line ends).
@@ -164,13 +164,12 @@ impl DagLayout {
                     top,
                     height: height(o),
                 });
-                for k in 0..op.parallelism as usize {
-                    let s = op.first_subtask + k;
-                    subtasks[s] = Some(SubtaskSlot {
+                for (k, s) in op.subtasks().enumerate() {
+                    subtasks[s.index()] = Some(SubtaskSlot {
                         subtask: s,
                         operator: o,
-                        name: plan.subtasks[s].name.clone(),
-                        task_manager: scenario.placement[s],
+                        name: plan.subtask(s).name.clone(),
+                        task_manager: scenario.placement[s.index()],
                         column,
                         center: top + HEADER_ROWS + k as f32 + 0.5,
                     });
@@ -196,7 +195,7 @@ impl DagLayout {
                 to: c.to,
                 late: c.stream == Stream::Late,
                 input: c.input_index.index(),
-                inputs: plan.subtasks[c.to].inputs.len(),
+                inputs: plan.subtask(c.to).inputs.len(),
                 output: output_of[c.id.index()].0,
                 outputs: output_of[c.id.index()].1,
             })
@@ -307,7 +306,7 @@ impl DagState {
         for (channel, arrival_ns, attempt, message) in world.in_flight() {
             // A buffer of an earlier attempt of its receiver is dropped on arrival: it is not
             // really there.
-            if attempt != world.tasks[plan.channel(channel).to].attempt {
+            if attempt != world.tasks[plan.channel(channel).to.index()].attempt {
                 continue;
             }
             let send_ns = sends.send_time(channel, arrival_ns, cursor_ns);
@@ -325,17 +324,17 @@ impl DagState {
                 arrival_ns,
                 progress,
                 // A cancelled receiver (its region fails over) drops it on arrival.
-                doomed: !world.tasks[plan.channel(channel).to].alive,
+                doomed: !world.tasks[plan.channel(channel).to.index()].alive,
             });
         }
         in_flight.sort_by(|a, b| {
             (a.channel, a.arrival_ns, a.send_ns, a.what).cmp(&(b.channel, b.arrival_ns, b.send_ns, b.what))
         });
         for c in &plan.channels {
-            let subtask = &world.tasks[c.to].subtask;
+            let subtask = &world.tasks[c.to.index()].subtask;
             channels[c.id.index()].queued = subtask.gate().queued_on(c.input_index);
             // A stopped task keeps its aligner until the restart replaces it: not "blocked".
-            channels[c.id.index()].blocked = world.tasks[c.to].alive && subtask.is_input_blocked(c.input_index);
+            channels[c.id.index()].blocked = world.tasks[c.to.index()].alive && subtask.is_input_blocked(c.input_index);
             let status = &mut channels[c.id.index()];
             status.full = world.scenario.channel_capacity.is_some_and(|cap| world.channel_occupancy(c.id) >= cap);
         }
@@ -391,7 +390,7 @@ fn link_faults(world: &World, cursor_ns: TimeNs, channels: &mut [ChannelStatus])
                     }
                 }
                 for c in &world.scenario.plan.channels {
-                    let link = (world.tasks[c.from].node, world.tasks[c.to].node);
+                    let link = (world.tasks[c.from.index()].node, world.tasks[c.to.index()].node);
                     if same_link(link, (a, b)) {
                         if let Some(status) = channels.get_mut(c.id.index()) {
                             status.cut = true;
@@ -414,7 +413,7 @@ fn link_faults(world: &World, cursor_ns: TimeNs, channels: &mut [ChannelStatus])
                     None => notes.iter_mut().for_each(|l| l.push(format!("+{extra} on every link"))),
                 }
                 for c in &world.scenario.plan.channels {
-                    let here = (world.tasks[c.from].node, world.tasks[c.to].node);
+                    let here = (world.tasks[c.from.index()].node, world.tasks[c.to.index()].node);
                     if link.is_none_or(|l| same_link(here, l)) {
                         if let Some(status) = channels.get_mut(c.id.index()) {
                             status.delay_ns += extra_ns;
@@ -460,11 +459,11 @@ mod tests {
         let scenario = clickstream();
         let layout = DagLayout::build(&scenario);
         for slot in &layout.subtasks {
-            assert_eq!(slot.task_manager, scenario.placement[slot.subtask]);
+            assert_eq!(slot.task_manager, scenario.placement[slot.subtask.index()]);
         }
         let late_sink = scenario.plan.operator_by_name("late").unwrap();
         let into_late: Vec<&ChannelLine> =
-            layout.channels.iter().filter(|c| layout.subtasks[c.to].operator == late_sink).collect();
+            layout.channels.iter().filter(|c| layout.subtasks[c.to.index()].operator == late_sink).collect();
         assert!(!into_late.is_empty() && into_late.iter().all(|c| c.late));
     }
 
@@ -527,7 +526,7 @@ mod tests {
         let sends = run.sends.clone();
         let at = run.end_ns / 4;
         let state = DagState::build(run.world_at(at), &sends, at);
-        let into_slow = run.scenario.plan.subtasks[run.scenario.plan.subtask_by_name("slow[0]").unwrap()].inputs[0];
+        let into_slow = run.scenario.plan.subtask(run.scenario.plan.subtask_by_name("slow[0]").unwrap()).inputs[0];
         assert!(state.channels[into_slow.index()].full, "{:?}", state.channels[into_slow.index()]);
         assert!(state.subtasks[0].backpressured);
     }

@@ -309,10 +309,10 @@ pub fn overlay(parent: &[Chart], fork: &[Chart]) -> Vec<Chart> {
 mod tests {
     use super::*;
     use crate::view::plots::ChartStyle;
-    use sim::recording::Payload;
+    use sim::recording::{About, Payload};
 
     fn ev(time_ns: TimeNs, payload: Payload) -> TraceEvent {
-        TraceEvent::from_payload(time_ns, 0, 0, payload)
+        TraceEvent::from_payload(time_ns, About::Job, None, payload)
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! The event log: the trace around the cursor, each event with a caption in plain words.
 
 use engine::checkpoint::{CheckpointId, CheckpointMode};
-use engine::graph::InputIndex;
+use engine::graph::{InputIndex, SubtaskId};
 use sim::kernel::TimeNs;
 use sim::recording::{AckerMessage, Payload, TimedOut, TraceEvent, TraceKind};
-use sim::scenario::NodeId;
+
 use sim::Scenario;
 
 use crate::view::time_text;
@@ -49,7 +49,7 @@ impl EventClass {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EventFilter {
     pub show: [bool; 4],
-    pub subtask: Option<u32>,
+    pub subtask: Option<SubtaskId>,
 }
 
 impl Default for EventFilter {
@@ -138,8 +138,8 @@ fn barrier_context(
 ) -> String {
     let e = &trace[index];
     let plan = &scenario.plan;
-    let name = plan.subtasks.get(e.subtask() as usize).map_or_else(|| format!("#{}", e.subtask()), |s| s.name.clone());
-    let inputs = plan.subtasks.get(e.subtask() as usize).map_or(1, |s| s.inputs.len());
+    let name = plan.subtasks.get(e.subtask().index()).map_or_else(|| format!("#{}", e.subtask()), |s| s.name.clone());
+    let inputs = plan.subtasks.get(e.subtask().index()).map_or(1, |s| s.inputs.len());
     let mut have = std::collections::BTreeSet::from([input]);
     let mut timed_out = false;
     let mut bounded = index <= BARRIER_LOOKBACK;
@@ -168,10 +168,10 @@ fn barrier_context(
     }
     let from = |i: InputIndex| {
         plan.subtasks
-            .get(e.subtask() as usize)
+            .get(e.subtask().index())
             .and_then(|st| st.inputs.get(i.index()))
             .map(|&c| plan.channel(c))
-            .and_then(|c| plan.subtasks.get(c.from))
+            .and_then(|c| plan.subtasks.get(c.from.index()))
             .map_or_else(|| format!("input {i}"), |from| format!("input {i} (from {})", from.name))
     };
     let missing: Vec<String> = InputIndex::all(inputs).filter(|i| !have.contains(i)).map(from).collect();
@@ -216,21 +216,20 @@ fn barrier_context(
 /// One event in plain words.
 pub fn caption(scenario: &Scenario, e: &TraceEvent) -> String {
     let plan = &scenario.plan;
-    let subtask = |id: u32| plan.subtasks.get(id as usize).map_or_else(|| format!("#{id}"), |s| s.name.clone());
+    let subtask = |id: SubtaskId| plan.subtasks.get(id.index()).map_or_else(|| format!("#{id}"), |s| s.name.clone());
     let s = subtask(e.subtask());
     let from = |input: InputIndex| {
         plan.subtasks
-            .get(e.subtask() as usize)
+            .get(e.subtask().index())
             .and_then(|st| st.inputs.get(input.index()))
             .map(|&c| plan.channel(c))
-            .map_or_else(|| format!("input {input}"), |c| format!("input {input} (from {})", subtask(c.from as u32)))
+            .map_or_else(|| format!("input {input}"), |c| format!("input {input} (from {})", subtask(c.from)))
     };
-    let to = || {
-        plan.channels.get(e.channel_id().index()).map_or_else(String::new, |c| format!(" to {}", subtask(c.to as u32)))
-    };
+    let to =
+        || plan.channels.get(e.channel_id().index()).map_or_else(String::new, |c| format!(" to {}", subtask(c.to)));
     let ms = |v: i64| crate::view::event_time_text(scenario, v);
     let key = |k: u64| scenario.key_name(k);
-    let node = || scenario.node_name(NodeId::from_raw(e.subtask()));
+    let node = || scenario.node_name(e.node());
     use Payload as P;
     match e.payload() {
         P::SendRecord { value, .. } => format!("{s} sent a record (value {value}){}", to()),
@@ -362,7 +361,7 @@ mod tests {
     fn barriers_are_narrated_with_the_inputs_still_waiting() {
         let scenario = Arc::new(Scenario::default_scenario());
         let run = crate::scrub::RecordedRun::record_every(scenario.clone(), 42, 20_000);
-        let counts = |e: &TraceEvent| scenario.plan.subtasks[e.subtask() as usize].inputs.len() > 1;
+        let counts = |e: &TraceEvent| scenario.plan.subtask(e.subtask()).inputs.len() > 1;
         let (i, first) = run
             .trace
             .iter()
@@ -379,7 +378,7 @@ mod tests {
         );
         assert!(!text.contains(&format!("input {input} (from")) || text.matches("(from").count() >= 2);
         // The same subtask's last barrier of that checkpoint.
-        let inputs = scenario.plan.subtasks[first.subtask() as usize].inputs.len();
+        let inputs = scenario.plan.subtask(first.subtask()).inputs.len();
         let (j, _) = run
             .trace
             .iter()

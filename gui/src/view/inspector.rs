@@ -1,7 +1,7 @@
 //! The inspector: everything about one subtask at the cursor, as facts and small tables, plus
 //! the sink store's rows.
 
-use engine::graph::InputIndex;
+use engine::graph::{InputIndex, SubtaskId};
 use engine::sink::SinkKind;
 use engine::subtask::OperatorState;
 use sim::external::{RowState, StoredRow};
@@ -42,14 +42,14 @@ pub struct Inspector {
 }
 
 impl Inspector {
-    pub fn build(world: &World, subtask: usize) -> Inspector {
+    pub fn build(world: &World, subtask: SubtaskId) -> Inspector {
         let scenario = &world.scenario;
         let plan = &scenario.plan;
-        let Some(task) = world.tasks.get(subtask) else {
+        let Some(task) = world.tasks.get(subtask.index()) else {
             return Inspector::default();
         };
         let s = &task.subtask;
-        let info = &plan.subtasks[subtask];
+        let info = plan.subtask(subtask);
         let op = &plan.operators[info.operator];
         let counters = s.counters();
         let status = if s.is_finished() {
@@ -78,7 +78,7 @@ impl Inspector {
             for ((i, &c), input) in info.inputs.iter().enumerate().zip(InputIndex::all(info.inputs.len())) {
                 t.push(vec![
                     i.to_string(),
-                    plan.subtasks[plan.channel(c).from].name.clone(),
+                    plan.subtask(plan.channel(c).from).name.clone(),
                     s.gate().queued_on(input).to_string(),
                     if s.is_input_blocked(input) { "blocked".into() } else { String::new() },
                     watermark_text(scenario, s.watermarks().inputs()[i].watermark),
@@ -235,7 +235,7 @@ mod tests {
     fn a_source_shows_its_offsets() {
         let mut run = RecordedRun::record(Arc::new(Scenario::default_scenario()), 42);
         let world = run.world_at(run.end_ns);
-        let inspector = Inspector::build(world, 0);
+        let inspector = Inspector::build(world, SubtaskId::from_raw(0));
         let t = inspector.tables.iter().find(|t| t.title == "Source partitions").unwrap();
         // At the end every partition has been read to its end.
         assert!(t.rows.iter().all(|r| r[1] == r[2]), "{:?}", t.rows);

@@ -8,12 +8,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use engine::graph::SubtaskId;
 use engine::{CheckpointId, SourceRef};
 use sim::external::StoredRow;
 use sim::kernel::TimeNs;
 use sim::oracle::{self, Outcome, RowId, RowMark, Seen};
 use sim::recording::{Payload, TraceEvent, TraceKind};
-use sim::scenario::{Guarantee, NodeId};
+use sim::scenario::Guarantee;
 use sim::Scenario;
 
 use crate::view::time_text;
@@ -303,7 +304,7 @@ pub struct Provenance {
 }
 
 /// A source record's reads: (time, reading subtask, attempt), in time order.
-type Reads = BTreeMap<SourceRef, Vec<(TimeNs, u32, u32)>>;
+type Reads = BTreeMap<SourceRef, Vec<(TimeNs, SubtaskId, u32)>>;
 
 pub(crate) fn record_text(s: SourceRef) -> String {
     format!("p{}@{}", s.partition, s.offset)
@@ -410,7 +411,7 @@ impl Provenance {
         let row = ledger.stored(line)?;
         let t = |ns: TimeNs| time_text(scenario, ns);
         let subtask =
-            |id: u32| scenario.plan.subtasks.get(id as usize).map_or_else(|| format!("#{id}"), |s| s.name.clone());
+            |id: SubtaskId| scenario.plan.subtasks.get(id.index()).map_or_else(|| format!("#{id}"), |s| s.name.clone());
         let RowRecords { multiplicity, wanted, records, has_reference, .. } = RowRecords::of(ledger, line)?;
         let restarts = &ledger.restarts;
         let mut reads: Reads = BTreeMap::new();
@@ -499,11 +500,11 @@ impl Provenance {
                 .iter()
                 .rev()
                 .find(|e| e.kind == TraceKind::NodeCrashed && e.time_ns <= restart_ns)
-                .map(|e| (e.time_ns, e.subtask()));
+                .map(|e| (e.time_ns, e.node()));
             if let Some((ns, node)) = crash {
                 steps.push(Step {
                     title: "Crash".into(),
-                    caption: format!("{} crashed at {}", scenario.node_name(NodeId::from_raw(node)), t(ns)),
+                    caption: format!("{} crashed at {}", scenario.node_name(node), t(ns)),
                     time_ns: Some(ns),
                 });
             }
@@ -543,7 +544,7 @@ impl Provenance {
             steps.push(Step { title: "Replay".into(), caption, time_ns: again.iter().map(|a| a.1).min() });
         }
         // 6. This row.
-        steps.push(l.emission_step(&subtask(row.subtask as u32), row.written_ns, &t));
+        steps.push(l.emission_step(&subtask(row.subtask), row.written_ns, &t));
         let why = why(scenario, l.status, restart_ns.is_some(), !over.is_empty());
         let headline = format!("{} · key {} · window {} · value {}", l.status.label(), l.key, l.window, l.value_text());
         Some(Provenance { headline, steps, why })

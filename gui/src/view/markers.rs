@@ -119,7 +119,7 @@ pub fn collect(trace: &[TraceEvent]) -> Vec<Marker> {
             MarkerKind::of(e.kind).map(|kind| Marker {
                 time_ns: e.time_ns,
                 kind,
-                subtask: e.subtask(),
+                subtask: e.subtask().get(),
                 detail: Detail::Event(e.payload()),
             })
         })
@@ -220,9 +220,10 @@ pub fn checkpoint_spans(markers: &[Marker]) -> Vec<CheckpointSpan> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sim::recording::About;
 
     fn ev(time_ns: TimeNs, payload: Payload) -> TraceEvent {
-        TraceEvent::from_payload(time_ns, 0, 0, payload)
+        TraceEvent::from_payload(time_ns, About::Job, None, payload)
     }
     fn cp(id: u64) -> CheckpointId {
         CheckpointId::from_raw(id)

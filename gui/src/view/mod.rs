@@ -19,6 +19,7 @@ pub mod tour;
 pub mod units;
 pub mod watermarks;
 
+use engine::graph::SubtaskId;
 use sim::kernel::TimeNs;
 use sim::World;
 
@@ -62,7 +63,7 @@ impl Frame {
         world: &World,
         sends: &SendIndex,
         cursor_ns: TimeNs,
-        selected: Option<usize>,
+        selected: Option<SubtaskId>,
         visible_only: bool,
     ) -> Frame {
         Frame {

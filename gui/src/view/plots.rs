@@ -1,6 +1,7 @@
 //! Chart data from a whole run: records per second per operator, watermark lag, checkpoint
 //! durations. One model, two renderers: the egui painter (panels::plots) and plotters (export).
 
+use engine::graph::SubtaskId;
 use sim::kernel::TimeNs;
 use sim::recording::{CheckpointOutcome, Payload, TimedOut, TraceEvent};
 use sim::World;
@@ -298,10 +299,10 @@ fn storm_per_second(
 /// 100 ms: `topology.max.spout.pending` caps it; a crash or a timeout drops it.
 fn storm_pending(scenario: &sim::Scenario, events: &[TraceEvent], end_ns: TimeNs, label: &str) -> Chart {
     const STEP_NS: TimeNs = 100_000_000;
-    let spouts: Vec<usize> = scenario.plan.source_subtasks().collect();
+    let spouts: Vec<SubtaskId> = scenario.plan.source_subtasks().collect();
     let mut pending = crate::view::storm::PendingTuples::default();
     let mut series: Vec<Series> =
-        spouts.iter().map(|&s| Series { name: scenario.plan.subtasks[s].name.clone(), points: Vec::new() }).collect();
+        spouts.iter().map(|&s| Series { name: scenario.plan.subtask(s).name.clone(), points: Vec::new() }).collect();
     let mut next = events.iter().peekable();
     let mut at = 0;
     loop {
@@ -309,7 +310,7 @@ fn storm_pending(scenario: &sim::Scenario, events: &[TraceEvent], end_ns: TimeNs
             pending.apply(scenario, e);
         }
         for (line, &s) in series.iter_mut().zip(&spouts) {
-            line.points.push((seconds(at), pending.of(s as u32) as f64));
+            line.points.push((seconds(at), pending.of(crate::view::storm::executor_number(s)) as f64));
         }
         if at >= end_ns {
             break;

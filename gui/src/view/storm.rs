@@ -10,13 +10,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use engine::graph::SubtaskId;
 use engine::SourceRef;
 use sim::external::StoredRow;
 use sim::kernel::TimeNs;
 use sim::oracle::Seen;
 use sim::recording::{AckerMessage, Payload, TimedOut, TraceEvent, TraceKind};
 use sim::scenario::{Guarantee, NodeId};
-use sim::storm::StormRun;
+use sim::storm::{executor_of, subtask_of_executor, StormRun};
 use sim::Scenario;
 
 use crate::app::{FaultRequest, ScenarioSource};
@@ -225,8 +226,8 @@ impl PendingTuples {
     pub fn apply(&mut self, scenario: &Scenario, e: &TraceEvent) {
         match e.payload() {
             Payload::StormAckerMessage { message: AckerMessage::Init, root, .. } => {
-                self.spout_of_root.insert(root, e.subtask());
-                *self.per_spout.entry(e.subtask()).or_insert(0) += 1;
+                self.spout_of_root.insert(root, e.executor());
+                *self.per_spout.entry(e.executor()).or_insert(0) += 1;
             }
             Payload::StormTreeComplete { root, .. } => {
                 if let Some(s) = self.spout_of_root.remove(&root) {
@@ -234,15 +235,15 @@ impl PendingTuples {
                 }
             }
             Payload::StormTimeout(TimedOut::Tuple { .. }) => {
-                *self.per_spout.entry(e.subtask()).or_insert(0) -= 1;
+                *self.per_spout.entry(e.executor()).or_insert(0) -= 1;
             }
             // A spout that dies forgets its pending tuples (its restart re-reads from the
             // committed offsets, as new tuples).
             Payload::NodeCrashed { .. } => {
-                let node = NodeId::from_raw(e.subtask());
+                let node = e.node();
                 for spout in scenario.plan.source_subtasks().filter(|&s| scenario.node_of_subtask(s) == node) {
-                    self.per_spout.insert(spout as u32, 0);
-                    self.spout_of_root.retain(|_, s| *s != spout as u32);
+                    self.per_spout.insert(executor_number(spout), 0);
+                    self.spout_of_root.retain(|_, s| *s != executor_number(spout));
                 }
             }
             _ => {}
@@ -253,6 +254,12 @@ impl PendingTuples {
     pub fn of(&self, spout: u32) -> u64 {
         self.per_spout.get(&spout).copied().unwrap_or(0).max(0) as u64
     }
+}
+
+/// The executor number plan subtask `s` runs as, as the trace keeps it ([`TraceEvent::executor`]).
+pub(crate) fn executor_number(s: SubtaskId) -> u32 {
+    // Executor numbers are below the trace's subtask limit (2^24): they fit.
+    executor_of(s) as u32
 }
 
 fn executor_name(scenario: &Scenario, task: u32) -> String {
@@ -284,10 +291,10 @@ impl StormSession {
             match e.payload() {
                 Payload::StormEmit { partition, offset, replay } => {
                     let source = SourceRef { partition, offset };
-                    last_emit.insert(e.subtask(), (source, e.time_ns, replay));
+                    last_emit.insert(e.executor(), (source, e.time_ns, replay));
                     emits.entry(source).or_default().push(Emit {
                         time_ns: e.time_ns,
-                        spout: e.subtask(),
+                        spout: e.executor(),
                         replay,
                         root: None,
                     });
@@ -295,14 +302,14 @@ impl StormSession {
                 Payload::TridentBatch { txid, .. } => batches.entry(txid).or_default().push(e.time_ns),
                 // The spout records its emit, then the init for the same tuple.
                 Payload::StormAckerMessage { message: AckerMessage::Init, root, .. } => {
-                    if let Some((source, t, replay)) = last_emit.remove(&e.subtask()) {
+                    if let Some((source, t, replay)) = last_emit.remove(&e.executor()) {
                         if t == e.time_ns {
                             if let Some(emit) = emits.get_mut(&source).and_then(|v| v.last_mut()) {
                                 emit.root = Some(root);
                             }
                             tuples.push(SpoutTuple {
                                 root,
-                                spout: e.subtask(),
+                                spout: e.executor(),
                                 partition: source.partition,
                                 offset: source.offset,
                                 emitted_ns: t,
@@ -431,7 +438,7 @@ impl StormSession {
                     ack_value ^= if message == AckerMessage::Fail { 0 } else { value };
                     steps.push(TreeStep {
                         time_ns: e.time_ns,
-                        executor: executor_name(&self.scenario, e.subtask()),
+                        executor: executor_name(&self.scenario, e.executor()),
                         what,
                         value,
                         ack_value,
@@ -442,7 +449,7 @@ impl StormSession {
                     break;
                 }
                 Payload::StormTimeout(TimedOut::Tuple { partition, offset })
-                    if e.subtask() == tuple.spout && SourceRef { partition, offset } == own_source =>
+                    if e.executor() == tuple.spout && SourceRef { partition, offset } == own_source =>
                 {
                     status = TreeStatus::TimedOut;
                     break;
@@ -485,7 +492,7 @@ impl StormSession {
                 Payload::StormAckerMessage { message, .. } => {
                     acker_messages += 1;
                     if message != AckerMessage::Init {
-                        *acked_by_task.entry(e.subtask()).or_insert(0) += 1;
+                        *acked_by_task.entry(e.executor()).or_insert(0) += 1;
                         fails += (message == AckerMessage::Fail) as u64;
                     }
                 }
@@ -514,7 +521,7 @@ impl StormSession {
                     .subtasks
                     .iter()
                     .filter(|s| plan.operators[s.operator].name == op.name)
-                    .map(|s| acked_by_task.get(&(s.id as u32)).copied().unwrap_or(0))
+                    .map(|s| acked_by_task.get(&executor_number(s.id)).copied().unwrap_or(0))
                     .sum();
                 Component { name: op.name.clone(), kind, tasks: op.parallelism, acked }
             })
@@ -529,8 +536,8 @@ impl StormSession {
         let pending = plan
             .source_subtasks()
             .map(|s| {
-                let n = pending.of(s as u32);
-                (plan.subtasks[s].name.clone(), n)
+                let n = pending.of(executor_number(s));
+                (plan.subtask(s).name.clone(), n)
             })
             .collect();
         let tree = self.selected.filter(|&i| i < self.tuples.len()).map(|i| self.tree_at(i, at));
@@ -586,7 +593,7 @@ impl Attempts<'_> {
                 let acked: Vec<u64> = events[from..]
                     .iter()
                     .take_while(|e| e.time_ns == at)
-                    .filter(|e| e.subtask() == row.subtask as u32)
+                    .filter(|e| e.executor() == executor_number(row.subtask))
                     .filter_map(|e| match e.payload() {
                         Payload::StormAckerMessage { message: AckerMessage::Ack, root, .. } => Some(root),
                         _ => None,
@@ -648,14 +655,14 @@ impl StormSession {
         self.events[start..end.max(start)].iter().find_map(|e| {
             let cause = match e.payload() {
                 Payload::StormAckerMessage { message: AckerMessage::Fail, root, .. } if Some(root) == emit.root => {
-                    Cause::BoltFail(e.subtask())
+                    Cause::BoltFail(e.executor())
                 }
                 Payload::StormTimeout(TimedOut::Tuple { partition, offset })
-                    if e.subtask() == emit.spout && SourceRef { partition, offset } == s =>
+                    if e.executor() == emit.spout && SourceRef { partition, offset } == s =>
                 {
                     Cause::Timeout
                 }
-                Payload::NodeCrashed { .. } => Cause::Crash(e.subtask()),
+                Payload::NodeCrashed { .. } => Cause::Crash(e.node().get()),
                 _ => return None,
             };
             Some((e.time_ns, cause))
@@ -726,7 +733,7 @@ impl StormSession {
                 time_ns: Some(first.visible_ns),
             });
         }
-        steps.push(l.emission_step(&self.executor(row.subtask as u32), row.written_ns, &t));
+        steps.push(l.emission_step(&self.executor(executor_number(row.subtask)), row.written_ns, &t));
         let acking = self.run.world.config.ackers > 0;
         let why = storm_why(l.status, self.trident_batch_ns().is_some(), acking, &causes, !over.is_empty());
         let headline = format!("{} · key {} · window {} · value {}", l.status.label(), l.key, l.window, l.value_text());
@@ -829,7 +836,7 @@ impl StormSession {
                     Payload::StormTimeout(TimedOut::Batch { txid: timed_out }) if timed_out == txid => {
                         Some((e.time_ns, Cause::Timeout))
                     }
-                    Payload::NodeCrashed { .. } => Some((e.time_ns, Cause::Crash(e.subtask()))),
+                    Payload::NodeCrashed { .. } => Some((e.time_ns, Cause::Crash(e.executor()))),
                     _ => None,
                 });
             if let Some((ns, cause)) = failed {
@@ -862,7 +869,7 @@ impl StormSession {
                 title: "Commit".into(),
                 caption: format!(
                     "{} committed txid {txid}{}",
-                    self.executor(e.subtask()),
+                    self.executor(e.executor()),
                     if skipped > 0 {
                         format!(": {skipped} updates skipped, the state had already applied this txid")
                     } else {
@@ -876,8 +883,8 @@ impl StormSession {
 
     /// Does spout executor `spout` run on `node` (as placed at the start)?
     fn spout_on(&self, spout: u32, node: u32) -> bool {
-        (spout as usize) < self.scenario.plan.subtasks.len()
-            && self.scenario.node_of_subtask(spout as usize) == NodeId::from_raw(node)
+        subtask_of_executor(&self.scenario.plan, spout as usize)
+            .is_some_and(|s| self.scenario.node_of_subtask(s) == NodeId::from_raw(node))
     }
 }
 

@@ -258,7 +258,7 @@ pub fn lanes(trace: &[TraceEvent], marks: &[Marker], subtasks: usize, window: Ti
     let mut lanes = Lanes { work: vec![vec![0; buckets]; subtasks], snapshots: Vec::new(), late: Vec::new(), stride };
     let bucket_of = |t: TimeNs| ((window.fraction(t) * buckets as f64) as usize).min(buckets - 1);
     for e in visible.iter().step_by(stride) {
-        let s = e.subtask() as usize;
+        let s = e.subtask().index();
         if s >= subtasks {
             continue;
         }
@@ -272,8 +272,8 @@ pub fn lanes(trace: &[TraceEvent], marks: &[Marker], subtasks: usize, window: Ti
     if stride == 1 {
         lanes.snapshots = visible
             .iter()
-            .filter(|e| e.kind == TraceKind::Snapshot && (e.subtask() as usize) < subtasks)
-            .map(|e| (e.subtask() as usize, e.time_ns))
+            .filter(|e| e.kind == TraceKind::Snapshot && (e.subtask().index()) < subtasks)
+            .map(|e| (e.subtask().index(), e.time_ns))
             .collect();
     }
     // Late drops are markers (kept apart from the trace): all of them.
@@ -292,7 +292,7 @@ pub fn lanes(trace: &[TraceEvent], marks: &[Marker], subtasks: usize, window: Ti
 #[cfg(test)]
 mod tests {
     use super::*;
-    use engine::graph::InputIndex;
+    use engine::graph::{InputIndex, SubtaskId};
     use sim::recording::Payload;
 
     const S: TimeNs = 1_000_000_000;
@@ -354,7 +354,7 @@ mod tests {
     }
 
     fn ev(t: TimeNs, payload: Payload, subtask: u32) -> TraceEvent {
-        TraceEvent::from_payload(t, subtask, 0, payload)
+        TraceEvent::from_payload(t, SubtaskId::from_raw(subtask), None, payload)
     }
     const RECORD: Payload = Payload::ProcessRecord { input: InputIndex::from_raw(1), checkpoint: None };
 

@@ -3,9 +3,12 @@
 //! caption is shown, where playback must stop (a pausing stop), what to highlight. Plain data
 //! driven by the cursor.
 
+use engine::graph::SubtaskId;
 use sim::kernel::TimeNs;
 use sim::scenario::tour::{self, Highlight, Placed};
-use sim::scenario::{NodeId, JOB_MANAGER};
+#[cfg(test)]
+use sim::scenario::NodeId;
+use sim::scenario::JOB_MANAGER;
 use sim::Scenario;
 
 use crate::scrub::RecordedRun;
@@ -66,19 +69,19 @@ impl TourState {
 
 /// The subtask to select for a highlight: the subtask itself, an operator's first subtask, a
 /// task manager's first subtask (None: the job manager, which runs no subtask).
-pub fn selected_subtask(scenario: &Scenario, highlight: Highlight) -> Option<usize> {
+pub fn selected_subtask(scenario: &Scenario, highlight: Highlight) -> Option<SubtaskId> {
     match highlight {
         Highlight::Subtask(s) => Some(s),
-        Highlight::Operator(o) => scenario.plan.subtasks.iter().position(|s| s.operator == o),
+        Highlight::Operator(o) => scenario.plan.operators.get(o).and_then(|op| op.subtasks().next()),
         Highlight::Node(JOB_MANAGER) => None,
-        Highlight::Node(n) => scenario.placement.iter().position(|&tm| NodeId::task_manager(tm) == n),
+        Highlight::Node(n) => scenario.plan.subtask_ids().find(|&s| scenario.node_of_subtask(s) == n),
     }
 }
 
 /// What a highlight names, for the caption bar.
 pub fn highlight_text(scenario: &Scenario, highlight: Highlight) -> String {
     match highlight {
-        Highlight::Subtask(s) => scenario.plan.subtasks.get(s).map_or_else(String::new, |t| t.name.clone()),
+        Highlight::Subtask(s) => scenario.plan.subtasks.get(s.index()).map_or_else(String::new, |t| t.name.clone()),
         Highlight::Operator(o) => scenario.plan.operators.get(o).map_or_else(String::new, |t| t.name.clone()),
         Highlight::Node(n) => scenario.node_name(n),
     }
@@ -164,9 +167,9 @@ mod tests {
         let s = Scenario::default_scenario();
         let counts = s.plan.operators.iter().position(|o| o.name == "counts").unwrap();
         let first = selected_subtask(&s, Highlight::Operator(counts)).unwrap();
-        assert_eq!(s.plan.subtasks[first].operator, counts);
+        assert_eq!(s.plan.subtask(first).operator, counts);
         let on_tm1 = selected_subtask(&s, Highlight::Node(NodeId::task_manager(1))).unwrap();
-        assert_eq!(s.placement[on_tm1], 1);
+        assert_eq!(s.placement[on_tm1.index()], 1);
         assert_eq!(selected_subtask(&s, Highlight::Node(JOB_MANAGER)), None);
         assert_eq!(highlight_text(&s, Highlight::Node(NodeId::task_manager(1))), "tm-1");
     }

@@ -2,7 +2,7 @@
 //! window not fired?": which window is next, what watermark it needs, and which input holds the
 //! watermark back.
 
-use engine::graph::InputIndex;
+use engine::graph::{InputIndex, SubtaskId};
 use engine::subtask::OperatorState;
 use engine::window::Window;
 use engine::{EventTimeMs, WATERMARK_MAX, WATERMARK_MIN};
@@ -32,7 +32,7 @@ pub struct NextWindow {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WatermarkRow {
-    pub subtask: usize,
+    pub subtask: SubtaskId,
     pub name: String,
     /// For subtasks with inputs: the minimum over active inputs. For sources: their own.
     pub combined: EventTimeMs,
@@ -58,10 +58,9 @@ impl WatermarkView {
     pub fn build(world: &World) -> WatermarkView {
         let scenario = &world.scenario;
         let plan = &scenario.plan;
-        let rows = world
-            .tasks
-            .iter()
-            .enumerate()
+        let rows = plan
+            .subtask_ids()
+            .zip(&world.tasks)
             .map(|(s, task)| {
                 let subtask = &task.subtask;
                 let valve = subtask.watermarks();
@@ -86,14 +85,14 @@ impl WatermarkView {
                         (inputs, subtask.output_watermark(), holding)
                     }
                     _ => {
-                        let inputs = plan.subtasks[s]
+                        let inputs = plan.subtask(s)
                             .inputs
                             .iter()
                             .zip(valve.inputs())
                             .enumerate()
                             .map(|(i, (&c, w))| WatermarkInput {
                                 input: i,
-                                from: plan.subtasks[plan.channel(c).from].name.clone(),
+                                from: plan.subtask(plan.channel(c).from).name.clone(),
                                 watermark: w.watermark,
                                 idle: w.idle,
                                 catching_up: !w.aligned,
@@ -121,7 +120,7 @@ impl WatermarkView {
                 };
                 let mut row = WatermarkRow {
                     subtask: s,
-                    name: plan.subtasks[s].name.clone(),
+                    name: plan.subtask(s).name.clone(),
                     combined,
                     output: subtask.output_watermark(),
                     idle: subtask.is_output_idle(),

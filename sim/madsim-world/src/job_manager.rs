@@ -45,7 +45,7 @@ pub(crate) async fn job_manager(shared: Arc<Shared>) {
         registered: vec![None; tms],
         last_heartbeat_ns: vec![0; tms],
         suspected: vec![false; tms],
-        placement: (0..plan.subtasks.len()).map(|s| shared.scenario.node_of_subtask(s)).collect(),
+        placement: plan.subtask_ids().map(|s| shared.scenario.node_of_subtask(s)).collect(),
         job: None,
         next_check_ns: 0,
         shared: shared.clone(),
@@ -112,7 +112,7 @@ impl JobManager {
 
     /// Is a message from `subtask` in `attempt` current (not from a cancelled attempt)?
     pub(crate) fn current(&self, subtask: SubtaskId, attempt: u32) -> bool {
-        self.job.as_ref().is_some_and(|j| subtask < self.placement.len() && j.task_attempt(subtask) == attempt)
+        self.job.as_ref().is_some_and(|j| subtask.index() < self.placement.len() && j.task_attempt(subtask) == attempt)
     }
 
     pub(crate) fn on_envelope(&mut self, envelope: Envelope, now: u64, link: &mut Link) {
@@ -131,7 +131,7 @@ impl JobManager {
                 let reaction = job.on_task_finished(subtask);
                 if let Some(checkpoint_id) = reaction.trigger {
                     link.queue(
-                        self.placement[subtask],
+                        self.placement[subtask.index()],
                         // A finished task forwards no barrier: the trigger time does not matter.
                         Envelope::Trigger { attempt, checkpoint_id, triggered_ns: now, subtasks: vec![subtask] },
                     );
@@ -163,7 +163,7 @@ impl JobManager {
                 let triggered_ns = job.coordinator().and_then(|c| c.pending()).map_or(0, |p| p.triggered_ns);
                 let mut targets: BTreeMap<(NodeId, u32), Vec<SubtaskId>> = BTreeMap::new();
                 for s in reaction.trigger {
-                    targets.entry((self.placement[s], job.task_attempt(s))).or_default().push(s);
+                    targets.entry((self.placement[s.index()], job.task_attempt(s))).or_default().push(s);
                 }
                 for ((node, attempt), subtasks) in targets {
                     link.queue(node, Envelope::Trigger { attempt, checkpoint_id: id, triggered_ns, subtasks });
@@ -210,7 +210,7 @@ impl JobManager {
             }
             Phase::Restarting { at_ns } => {
                 let Some(job) = self.job.as_ref() else { return };
-                let needed: BTreeSet<NodeId> = job.pending_restart().map(|s| self.placement[s]).collect();
+                let needed: BTreeSet<NodeId> = job.pending_restart().map(|s| self.placement[s.index()]).collect();
                 if now >= at_ns && needed.iter().all(|&n| self.usable(n, now)) {
                     let high_water = self.shared.ext().high_water.clone();
                     let Some(job) = self.job.as_mut() else { return };

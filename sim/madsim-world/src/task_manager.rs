@@ -28,7 +28,7 @@ pub(crate) struct Job {
 impl Job {
     /// The subtasks running here, in plan order.
     pub(crate) fn local(&self) -> Vec<SubtaskId> {
-        (0..self.tasks.len()).filter(|&id| self.tasks[id].is_some()).collect()
+        SubtaskId::all(self.tasks.len()).filter(|id| self.tasks[id.index()].is_some()).collect()
     }
 }
 
@@ -85,10 +85,10 @@ pub(crate) async fn task_manager(shared: Arc<Shared>, me: NodeId) {
 
 impl TaskManager {
     pub(crate) fn fresh(&self, subtask: SubtaskId, attempt: u32) -> Fresh {
-        if attempt < self.min_attempt.get(subtask).copied().unwrap_or(0) {
+        if attempt < self.min_attempt.get(subtask.index()).copied().unwrap_or(0) {
             return Fresh::Stale;
         }
-        match self.job.as_ref().and_then(|j| j.tasks.get(subtask)).and_then(Option::as_ref) {
+        match self.job.as_ref().and_then(|j| j.tasks.get(subtask.index())).and_then(Option::as_ref) {
             Some(task) if task.attempt == attempt => Fresh::Current,
             Some(task) if task.attempt > attempt => Fresh::Stale,
             _ => Fresh::Early,
@@ -106,10 +106,10 @@ impl TaskManager {
             }
             Envelope::Cancel { attempt, tasks } => {
                 for &id in tasks.iter() {
-                    if let Some(min) = self.min_attempt.get_mut(id) {
+                    if let Some(min) = self.min_attempt.get_mut(id.index()) {
                         *min = (*min).max(attempt);
                     }
-                    if let Some(slot) = self.job.as_mut().and_then(|j| j.tasks.get_mut(id)) {
+                    if let Some(slot) = self.job.as_mut().and_then(|j| j.tasks.get_mut(id.index())) {
                         if slot.as_ref().is_some_and(|t| t.attempt < attempt) {
                             *slot = None; // the task is cancelled, buffers and all
                         }
@@ -185,9 +185,9 @@ impl TaskManager {
         {
             let mut ext = self.shared.ext();
             for &id in &plan.tasks {
-                if d.placement[id] != self.me
-                    || plan.attempt < self.min_attempt[id]
-                    || job.tasks[id].as_ref().is_some_and(|t| t.attempt >= plan.attempt)
+                if d.placement[id.index()] != self.me
+                    || plan.attempt < self.min_attempt[id.index()]
+                    || job.tasks[id.index()].as_ref().is_some_and(|t| t.attempt >= plan.attempt)
                 {
                     continue;
                 }
@@ -201,8 +201,8 @@ impl TaskManager {
                     ext.violations.push(violation.to_string());
                 }
                 ext.in_flight_restored += fresh.restored_in_flight.iter().map(|&n| n as u64).sum::<u64>();
-                self.min_attempt[id] = plan.attempt;
-                job.tasks[id] = Some(LocalTask {
+                self.min_attempt[id.index()] = plan.attempt;
+                job.tasks[id.index()] = Some(LocalTask {
                     subtask: fresh.subtask,
                     attempt: plan.attempt,
                     last_snapshot_id: None,
@@ -220,7 +220,7 @@ impl TaskManager {
     }
 
     pub(crate) fn task_mut(&mut self, id: SubtaskId) -> Option<&mut LocalTask> {
-        self.job.as_mut().and_then(|j| j.tasks[id].as_mut())
+        self.job.as_mut().and_then(|j| j.tasks[id.index()].as_mut())
     }
 
     /// Drive the local subtasks until none can make progress at `now`.
@@ -232,17 +232,17 @@ impl TaskManager {
             let mut progressed = false;
             for id in job.local() {
                 let is_source =
-                    self.job.as_ref().and_then(|j| j.tasks[id].as_ref()).is_some_and(|t| t.subtask.is_source());
+                    self.job.as_ref().and_then(|j| j.tasks[id.index()].as_ref()).is_some_and(|t| t.subtask.is_source());
                 if is_source {
                     progressed |= self.run_source(id, now, link);
                 } else {
-                    let inputs = self.shared.scenario.plan.subtasks[id].inputs.len();
+                    let inputs = self.shared.scenario.plan.subtask(id).inputs.len();
                     let aligned = self
                         .shared
                         .scenario
                         .checkpoint_config()
                         .is_some_and(|c| c.mode == engine::checkpoint::CheckpointMode::ExactlyOnce);
-                    while let Some(task) = self.job.as_mut().and_then(|j| j.tasks[id].as_mut()) {
+                    while let Some(task) = self.job.as_mut().and_then(|j| j.tasks[id.index()].as_mut()) {
                         let Some(step) = task.subtask.step(now) else {
                             // Nothing to process, but an alignment may just have timed out.
                             self.drain(id, now, link);
@@ -267,7 +267,7 @@ impl TaskManager {
         let log = self.shared.log.clone();
         let mut progressed = false;
         loop {
-            let Some(task) = self.job.as_mut().and_then(|j| j.tasks[id].as_mut()) else {
+            let Some(task) = self.job.as_mut().and_then(|j| j.tasks[id.index()].as_mut()) else {
                 return progressed;
             };
             if task.subtask.is_finished() {
@@ -335,7 +335,7 @@ impl TaskManager {
         let scenario = &shared.scenario;
         let plan = &scenario.plan;
         loop {
-            let Some(task) = job.tasks[id].as_mut() else {
+            let Some(task) = job.tasks[id.index()].as_mut() else {
                 return;
             };
             let Some(output) = task.subtask.poll_output() else {
@@ -347,9 +347,9 @@ impl TaskManager {
                         shared.ext().violations.push(format!("subtask {id}: {message}"));
                     }
                     let info = *plan.channel(channel);
-                    let node = job.placement[info.to];
+                    let node = job.placement[info.to.index()];
                     if node == *me {
-                        if let Some(receiver) = job.tasks[info.to].as_mut() {
+                        if let Some(receiver) = job.tasks[info.to.index()].as_mut() {
                             receiver.subtask.push_input(info.input_index, message);
                         }
                     } else {

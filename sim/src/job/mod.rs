@@ -170,7 +170,7 @@ impl JobMaster {
             failover: scenario.failover,
             regions: Regions::of(&scenario.plan),
             task_count,
-            sources: (0..task_count).map(|s| scenario.plan.source_subtasks().any(|x| x == s)).collect(),
+            sources: SubtaskId::all(task_count).map(|s| scenario.plan.source_subtasks().any(|x| x == s)).collect(),
             attempt: 0,
             task_attempt: vec![0; task_count],
             restarts: 0,
@@ -185,7 +185,12 @@ impl JobMaster {
 
     /// The first deployment: every subtask, fresh.
     pub fn first_deployment(&self) -> RestorePlan {
-        RestorePlan { attempt: 0, tasks: (0..self.task_count).collect(), restore_from: None, positions: None }
+        RestorePlan {
+            attempt: 0,
+            tasks: SubtaskId::all(self.task_count).collect(),
+            restore_from: None,
+            positions: None,
+        }
     }
 
     pub fn coordinator(&self) -> Option<&CheckpointCoordinator> {
@@ -197,7 +202,7 @@ impl JobMaster {
     /// The attempt subtask `id` runs in: a message from it (or for it) of another attempt is
     /// stale. Under full failover every subtask runs in the job's attempt.
     pub fn task_attempt(&self, id: SubtaskId) -> u32 {
-        self.task_attempt.get(id).copied().unwrap_or(0)
+        self.task_attempt.get(id.index()).copied().unwrap_or(0)
     }
     pub fn restarts(&self) -> u32 {
         self.restarts
@@ -267,7 +272,7 @@ impl JobMaster {
         let mut reaction = CheckpointReaction::default();
         match *event {
             CheckpointEvent::Triggered { .. } => {
-                reaction.trigger = (0..self.task_count).filter(|&s| self.is_source_or_finished(s)).collect();
+                reaction.trigger = SubtaskId::all(self.task_count).filter(|&s| self.is_source_or_finished(s)).collect();
             }
             CheckpointEvent::Completed { id } => {
                 reaction.notify = true;
@@ -286,7 +291,7 @@ impl JobMaster {
     }
 
     fn is_source_or_finished(&self, s: SubtaskId) -> bool {
-        self.sources.get(s).copied().unwrap_or(false) || self.finished.contains(&s)
+        self.sources.get(s.index()).copied().unwrap_or(false) || self.finished.contains(&s)
     }
 
     /// Subtask `id` finished (its `Note::Finished`).
@@ -336,11 +341,11 @@ impl JobMaster {
         }
         let tasks: Vec<SubtaskId> = match self.failover {
             // The job manager's failure takes the whole job down (with HA, it recovers it whole).
-            _ if node == JOB_MANAGER => (0..self.task_count).collect(),
-            FailoverStrategy::Full => (0..self.task_count).collect(),
-            FailoverStrategy::Region => {
-                self.regions.closure((0..self.task_count).filter(|&s| placement.get(s) == Some(&node)))
-            }
+            _ if node == JOB_MANAGER => SubtaskId::all(self.task_count).collect(),
+            FailoverStrategy::Full => SubtaskId::all(self.task_count).collect(),
+            FailoverStrategy::Region => self
+                .regions
+                .closure(SubtaskId::all(self.task_count).filter(|s| placement.get(s.index()) == Some(&node))),
         };
         let new: Vec<SubtaskId> = tasks.iter().copied().filter(|s| !self.pending_restart.contains(s)).collect();
         if self.phase == Phase::Restarting {
@@ -395,7 +400,7 @@ impl JobMaster {
 
     fn cancel(&mut self, tasks: &[SubtaskId]) {
         for s in tasks {
-            self.task_attempt[*s] = self.attempt;
+            self.task_attempt[s.index()] = self.attempt;
             self.pending_restart.insert(*s);
             self.finished.remove(s);
         }

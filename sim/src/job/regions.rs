@@ -41,7 +41,7 @@ impl Regions {
             x
         }
         for c in &plan.channels {
-            let (a, b) = (find(&mut parent, c.from), find(&mut parent, c.to));
+            let (a, b) = (find(&mut parent, c.from.index()), find(&mut parent, c.to.index()));
             if a != b {
                 // The smaller root wins: region numbers do not depend on channel order.
                 parent[a.max(b)] = a.min(b);
@@ -68,18 +68,18 @@ impl Regions {
 
     /// The region of `subtask`.
     pub fn region_of(&self, subtask: SubtaskId) -> usize {
-        self.of[subtask]
+        self.of[subtask.index()]
     }
 
     /// Every subtask in a region that contains one of `subtasks`, in plan order.
     pub fn closure(&self, subtasks: impl IntoIterator<Item = SubtaskId>) -> Vec<SubtaskId> {
         let mut hit = vec![false; self.count];
         for s in subtasks {
-            if let Some(&r) = self.of.get(s) {
+            if let Some(&r) = self.of.get(s.index()) {
                 hit[r] = true;
             }
         }
-        (0..self.of.len()).filter(|&s| hit[self.of[s]]).collect()
+        SubtaskId::all(self.of.len()).filter(|s| hit[self.of[s.index()]]).collect()
     }
 }
 
@@ -124,6 +124,6 @@ mod tests {
             r#"Source(name: "s", parallelism: 2), KeyBy(Key), Window(name: "w", parallelism: 2, kind: Tumbling(size_ms: 100), aggregate: Count), Sink(name: "k", parallelism: 2)"#,
         );
         assert_eq!(r.count(), 1);
-        assert_eq!(r.closure([0]), (0..s.plan.subtasks.len()).collect::<Vec<_>>());
+        assert_eq!(r.closure([SubtaskId::from_raw(0)]), s.plan.subtask_ids().collect::<Vec<_>>());
     }
 }

@@ -100,7 +100,7 @@ pub fn apply_sink_effect(
     if let Some(timeout) = scenario.transaction_timeout_ns {
         store.expire_transactions(now, timeout);
     }
-    store.apply(scenario.plan.subtasks[id].operator, id, effect, now);
+    store.apply(scenario.plan.subtask(id).operator, id, effect, now);
     broken
 }
 

@@ -2,11 +2,12 @@
 //! series, and per-checkpoint statistics. The GUI, the CLI's exports and the tests all read it.
 
 use engine::checkpoint::SnapshotAlignment;
-use engine::graph::ChannelId;
+use engine::graph::{ChannelId, SubtaskId};
 use engine::CheckpointId;
 use serde::Serialize;
 
 use crate::kernel::TimeNs;
+use crate::scenario::NodeId;
 
 mod payload;
 pub use payload::{AckerMessage, Payload, TimedOut};
@@ -79,6 +80,42 @@ pub enum TraceKind {
     AlignmentTimedOut,
 }
 
+/// Who a trace event is about, kept in the event's subtask word: a subtask of the plan, a node
+/// (faults and recovery), a Storm executor (plan subtasks first, then ackers: see
+/// `storm::core`), or the job as a whole (the coordinator's and the job master's events, word 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum About {
+    Subtask(SubtaskId),
+    Node(NodeId),
+    Executor(usize),
+    Job,
+}
+
+impl About {
+    /// The event's subtask word.
+    pub(super) fn word(self) -> u32 {
+        match self {
+            About::Subtask(id) => id.get(),
+            About::Node(node) => node.get(),
+            // Executors are numbered like plan subtasks (and fit the word alike).
+            About::Executor(executor) => u32::try_from(executor).unwrap_or(u32::MAX),
+            About::Job => 0,
+        }
+    }
+}
+
+impl From<SubtaskId> for About {
+    fn from(id: SubtaskId) -> About {
+        About::Subtask(id)
+    }
+}
+
+impl From<NodeId> for About {
+    fn from(node: NodeId) -> About {
+        About::Node(node)
+    }
+}
+
 /// One traced event in 32 bytes: the time and the two kind-specific words, the channel, and the
 /// subtask in three bytes beside the one-byte kind. A subtask (or node, or Storm executor) id is
 /// below 2^24: the scenario limits bound subtasks at 1 000 steps x 1 000 subtasks
@@ -110,10 +147,22 @@ impl TraceEvent {
     pub fn channel_id(&self) -> ChannelId {
         ChannelId::from_raw(self.channel)
     }
-    /// The subtask (or, for faults and recovery, the node) the event is about.
-    pub fn subtask(&self) -> u32 {
+    /// The subtask word as stored: whatever [`About`] the event was recorded for.
+    fn subtask_word(&self) -> u32 {
         let [s0, s1, s2] = self.subtask;
         u32::from_le_bytes([s0, s1, s2, 0])
+    }
+    /// The subtask the event is about (the kinds a subtask records).
+    pub fn subtask(&self) -> SubtaskId {
+        SubtaskId::from_raw(self.subtask_word())
+    }
+    /// The node a fault or recovery event is about.
+    pub fn node(&self) -> NodeId {
+        NodeId::from_raw(self.subtask_word())
+    }
+    /// The Storm executor a Storm world's event is about.
+    pub fn executor(&self) -> u32 {
+        self.subtask_word()
     }
 }
 
@@ -122,7 +171,7 @@ impl std::fmt::Debug for TraceEvent {
         f.debug_struct("TraceEvent")
             .field("time_ns", &self.time_ns)
             .field("kind", &self.kind)
-            .field("subtask", &self.subtask())
+            .field("subtask", &self.subtask_word())
             .field("channel", &self.channel)
             .field("a", &self.a)
             .field("b", &self.b)
@@ -137,7 +186,7 @@ impl Serialize for TraceEvent {
         let mut s = serializer.serialize_struct("TraceEvent", 6)?;
         s.serialize_field("time_ns", &self.time_ns)?;
         s.serialize_field("kind", &self.kind)?;
-        s.serialize_field("subtask", &self.subtask())?;
+        s.serialize_field("subtask", &self.subtask_word())?;
         s.serialize_field("channel", &self.channel)?;
         s.serialize_field("a", &self.a)?;
         s.serialize_field("b", &self.b)?;
@@ -174,18 +223,24 @@ impl Recorder {
         }
     }
 
-    /// Record `payload` (its kind and words from [`Payload::encode`]); `channel` is the channel
-    /// the event is about, for the kinds that have one (0 otherwise).
+    /// Record `payload` (its kind and words from [`Payload::encode`]) about `about`; `channel` is
+    /// the channel the event is about, for the kinds that have one.
     #[inline]
-    pub fn record_payload(&mut self, time_ns: TimeNs, subtask: u32, channel: u32, payload: Payload) {
-        let (kind, channel_word, a, b) = payload.encode();
-        self.record(time_ns, kind, subtask, channel_word.unwrap_or(channel), a, b);
+    pub fn record_payload(
+        &mut self,
+        time_ns: TimeNs,
+        about: impl Into<About>,
+        channel: Option<ChannelId>,
+        payload: Payload,
+    ) {
+        let (kind, channel_word, a, b) = payload.pack(channel);
+        self.record(time_ns, kind, about.into().word(), channel_word, a, b);
     }
 
     /// Record `event` again, as it was (a recording that re-folds a kept trace gets the hash of
     /// the run that recorded it).
     pub fn record_event(&mut self, event: &TraceEvent) {
-        self.record(event.time_ns, event.kind, event.subtask(), event.channel, event.a, event.b);
+        self.record(event.time_ns, event.kind, event.subtask_word(), event.channel, event.a, event.b);
     }
 
     /// The hash of everything recorded so far: equal hashes, equal runs.
@@ -229,10 +284,10 @@ mod tests {
     fn a_traced_event_keeps_every_field() {
         let e = TraceEvent::new(u64::MAX, TraceKind::TridentCommit, 1_000_999, u32::MAX, i64::MIN, i64::MAX);
         assert_eq!(
-            (e.time_ns, e.kind, e.subtask(), e.channel, e.a, e.b),
+            (e.time_ns, e.kind, e.subtask_word(), e.channel, e.a, e.b),
             (u64::MAX, TraceKind::TridentCommit, 1_000_999, u32::MAX, i64::MIN, i64::MAX)
         );
-        assert_eq!(TraceEvent::new(0, TraceKind::Finished, u32::MAX, 0, 0, 0).subtask(), MAX_TRACED_SUBTASK);
+        assert_eq!(TraceEvent::new(0, TraceKind::Finished, u32::MAX, 0, 0, 0).subtask_word(), MAX_TRACED_SUBTASK);
         let json = serde_json::to_value(TraceEvent::new(5, TraceKind::SourceRead, 7, 2, 3, 4)).expect("serialises");
         assert_eq!(
             json,
@@ -268,7 +323,7 @@ impl MetricsBucket {
 /// Per-checkpoint, per-subtask figures, as Flink's web UI shows them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SubtaskCheckpointStats {
-    pub subtask: usize,
+    pub subtask: SubtaskId,
     /// From trigger to the first barrier reaching the subtask.
     pub start_delay_ns: TimeNs,
     /// From the first to the last barrier (0 for single-input subtasks).
@@ -313,7 +368,7 @@ impl CheckpointStats {
         let aligning: Vec<SnapshotAlignment> = self
             .subtasks
             .iter()
-            .filter(|s| plan.subtasks.get(s.subtask).is_some_and(|p| !p.inputs.is_empty()))
+            .filter(|s| plan.subtasks.get(s.subtask.index()).is_some_and(|p| !p.inputs.is_empty()))
             .map(|s| s.alignment)
             .collect();
         let timed_out = aligning.iter().filter(|a| **a == SnapshotAlignment::TimedOut).count();

@@ -9,11 +9,11 @@
 
 use serde::Serialize;
 
-use engine::graph::InputIndex;
+use engine::graph::{ChannelId, InputIndex};
 use engine::message::SourceRef;
 use engine::CheckpointId;
 
-use super::{TraceEvent, TraceKind};
+use super::{About, TraceEvent, TraceKind};
 use crate::kernel::TimeNs;
 
 /// What a Storm acker message does (`StormAckerMessage`).
@@ -203,6 +203,14 @@ fn checkpoint_from(word: i64) -> CheckpointId {
 }
 
 impl Payload {
+    /// The kind, the channel word and the two words of an event about `channel` (for the kinds
+    /// that have one): the kind's own channel word if it keeps payload there, else the channel's
+    /// number, 0 for none.
+    pub(super) fn pack(self, channel: Option<ChannelId>) -> (TraceKind, u32, i64, i64) {
+        let (kind, channel_word, a, b) = self.encode();
+        (kind, channel_word.unwrap_or(channel.map_or(0, ChannelId::get)), a, b)
+    }
+
     /// The kind, the channel word when the kind uses it for its payload (None: the event's
     /// channel is a real channel, or 0), and the two words.
     pub fn encode(self) -> (TraceKind, Option<u32>, i64, i64) {
@@ -357,9 +365,14 @@ impl Payload {
 
 impl TraceEvent {
     /// The event recording `payload` would keep ([`super::Recorder::record_payload`]).
-    pub fn from_payload(time_ns: TimeNs, subtask: u32, channel: u32, payload: Payload) -> TraceEvent {
-        let (kind, channel_word, a, b) = payload.encode();
-        TraceEvent::new(time_ns, kind, subtask, channel_word.unwrap_or(channel), a, b)
+    pub fn from_payload(
+        time_ns: TimeNs,
+        about: impl Into<About>,
+        channel: Option<ChannelId>,
+        payload: Payload,
+    ) -> TraceEvent {
+        let (kind, channel_word, a, b) = payload.pack(channel);
+        TraceEvent::new(time_ns, kind, about.into().word(), channel_word, a, b)
     }
 
     /// What this event says (the inverse of [`Payload::encode`]).

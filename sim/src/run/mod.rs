@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use engine::checkpoint::SnapshotAlignment;
+use engine::graph::SubtaskId;
 use engine::sink::SinkKind;
 
 use crate::external::RowState;
@@ -57,7 +58,7 @@ impl RunResult {
     }
     /// Records dropped as late, over all window operators and every job attempt.
     pub fn late_dropped(&self) -> u64 {
-        (0..self.world.tasks.len()).map(|s| self.world.total_counters(s).late_dropped).sum()
+        SubtaskId::all(self.world.tasks.len()).map(|s| self.world.total_counters(s).late_dropped).sum()
     }
     /// Visible rows per sink in the order they became visible.
     pub fn visible_rows(&self) -> Vec<&crate::external::StoredRow> {
@@ -399,7 +400,7 @@ pub fn snapshots_with(world: &World, how: SnapshotAlignment) -> usize {
         .checkpoints
         .iter()
         .flat_map(|c| &c.subtasks)
-        .filter(|s| s.alignment == how && plan.subtasks.get(s.subtask).is_some_and(|p| !p.inputs.is_empty()))
+        .filter(|s| s.alignment == how && plan.subtasks.get(s.subtask.index()).is_some_and(|p| !p.inputs.is_empty()))
         .count()
 }
 

@@ -75,16 +75,14 @@ impl Scenario {
             ));
         }
         for (i, op) in self.plan.operators.iter().enumerate() {
-            let subtasks: Vec<String> = (0..op.parallelism as usize)
-                .map(|k| {
-                    let s = op.first_subtask + k;
-                    format!("{}@tm-{}", self.plan.subtasks[s].name, self.placement[s])
-                })
+            let subtasks: Vec<String> = op
+                .subtasks()
+                .map(|s| format!("{}@tm-{}", self.plan.subtask(s).name, self.placement[s.index()]))
                 .collect();
             let inputs: Vec<String> = self
                 .plan
                 .subtasks
-                .get(op.first_subtask)
+                .get(op.first_subtask.index())
                 .map(|s| {
                     let mut v: Vec<String> = s
                         .inputs

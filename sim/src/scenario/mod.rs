@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use engine::checkpoint::{CheckpointConfig, CheckpointMode};
-use engine::graph::{JobGraph, OperatorKind, PhysicalPlan};
+use engine::graph::{JobGraph, OperatorKind, PhysicalPlan, SubtaskId};
 use engine::ms_to_ns;
 use engine::sink::SinkKind;
 
@@ -49,6 +49,9 @@ pub const DEFAULT_SCENARIO_FILE: &str = "scenarios/clickstream.ron";
 #[serde(transparent)]
 pub struct NodeId(u32);
 
+// No `Display`: a node prints by its name ([`NodeId::name`]).
+engine::id_newtype!(NodeId(u32), index);
+
 /// The job manager.
 pub const JOB_MANAGER: NodeId = NodeId(0);
 
@@ -61,21 +64,6 @@ impl NodeId {
     /// The node at `index` of a per-node table (0: the job manager).
     pub const fn from_index(index: usize) -> NodeId {
         NodeId(index as u32)
-    }
-
-    /// The node's place in per-node tables (0: the job manager).
-    pub const fn index(self) -> usize {
-        self.0 as usize
-    }
-
-    /// The node's number, for compact encodings (a trace event's subtask word, an export's pid).
-    pub const fn get(self) -> u32 {
-        self.0
-    }
-
-    /// The node a compact encoding stored with [`Self::get`].
-    pub const fn from_raw(raw: u32) -> NodeId {
-        NodeId(raw)
     }
 
     /// `Some(i)` for task manager `tm-i`; None for the job manager.
@@ -250,8 +238,8 @@ impl Scenario {
         (i < self.task_managers).then_some(NodeId::task_manager(i))
     }
 
-    pub fn node_of_subtask(&self, subtask: usize) -> NodeId {
-        NodeId::task_manager(self.placement[subtask])
+    pub fn node_of_subtask(&self, subtask: SubtaskId) -> NodeId {
+        NodeId::task_manager(self.placement[subtask.index()])
     }
 
     pub fn key_name(&self, key: u64) -> String {

@@ -112,7 +112,7 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
                 loc.error(field, format!("no task manager '{tm}'; they are tm-0 .. tm-{}", cluster.task_managers - 1))
             );
         };
-        placement[s] = tm_index;
+        placement[s.index()] = tm_index;
     }
 
     let nodes = NodeNames { task_managers: cluster.task_managers };

@@ -5,7 +5,7 @@
 
 use crate::kernel::TimeNs;
 use crate::recording::{TraceEvent, TraceKind};
-use engine::graph::PhysicalPlan;
+use engine::graph::{PhysicalPlan, SubtaskId};
 use engine::ms_to_ns;
 
 use super::error::{Locator, ScenarioError};
@@ -18,7 +18,7 @@ pub const MAX_TOUR_STOPS: usize = 200;
 /// What a stop points at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Highlight {
-    Subtask(usize),
+    Subtask(SubtaskId),
     Operator(usize),
     Node(NodeId),
 }
@@ -36,8 +36,8 @@ pub struct Stop {
 }
 
 fn highlight(name: &str, plan: &PhysicalPlan, task_managers: u32) -> Option<Highlight> {
-    if let Some(i) = plan.subtasks.iter().position(|s| s.name == name) {
-        return Some(Highlight::Subtask(i));
+    if let Some(id) = plan.subtask_by_name(name) {
+        return Some(Highlight::Subtask(id));
     }
     if let Some(i) = plan.operators.iter().position(|o| o.name == name) {
         return Some(Highlight::Operator(i));
@@ -185,7 +185,7 @@ pub fn times_in_run(stops: &[Stop], event_time: &dyn Fn(TourEvent) -> Option<Tim
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recording::Payload;
+    use crate::recording::{About, Payload};
     use crate::scenario::{Scenario, ScenarioError, DEFAULT_SCENARIO};
 
     /// The default scenario with `tour` added before its closing parenthesis.
@@ -211,7 +211,7 @@ mod tests {
         (at: 3_000, caption: "a node", highlight: "tm-1"),"#,
         )
         .expect("valid");
-        let counts1 = s.plan.subtasks.iter().position(|t| t.name == "counts[1]").unwrap();
+        let counts1 = s.plan.subtask_by_name("counts[1]").unwrap();
         assert_eq!(s.tour.len(), 4);
         assert_eq!((s.tour[0].at_ns, s.tour[0].highlight, s.tour[0].pause), (Some(1_000_000_000), None, true));
         assert_eq!((s.tour[1].highlight, s.tour[1].pause), (Some(Highlight::Subtask(counts1)), false));
@@ -276,14 +276,14 @@ mod tests {
         let trace = [
             TraceEvent::from_payload(
                 5_000,
-                0,
-                0,
+                About::Job,
+                None,
                 Payload::CheckpointCompleted { checkpoint: engine::CheckpointId::FIRST },
             ),
             TraceEvent::from_payload(
                 9_000,
-                0,
-                0,
+                About::Job,
+                None,
                 Payload::JobRestarted { attempt: 1, restored_from: Some(engine::CheckpointId::FIRST) },
             ),
         ];

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use crate::faults::{Fault, Trigger};
 use crate::kernel::{EventQueue, SimRng, Stream, TimeNs};
 use crate::network::transit_arrival;
-use crate::recording::Payload;
+use crate::recording::{About, Payload};
 use crate::scenario::{Model, NodeId, Scenario, JOB_MANAGER};
 use crate::world::StopReason;
 
@@ -192,7 +192,7 @@ impl StormWorld {
             Fault::Crash { node, restart_after_ns, .. } => self.crash_node(node, restart_after_ns, now),
             _ => {
                 let fault = Payload::NetworkFault { fault: index as u32, node_a: 0, node_b: 0 };
-                self.core.recorder.record_payload(now, 0, 0, fault)
+                self.core.recorder.record_payload(now, About::Job, None, fault)
             }
         }
     }

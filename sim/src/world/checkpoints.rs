@@ -43,7 +43,7 @@ impl World {
         let reaction = self.job.on_checkpoint_event(&event);
         match event {
             CheckpointEvent::Triggered { id } => {
-                self.recorder.record_payload(now, 0, 0, Payload::CheckpointTriggered { checkpoint: id });
+                self.recorder.record_payload(now, About::Job, None, Payload::CheckpointTriggered { checkpoint: id });
                 self.checkpoints.push(CheckpointStats {
                     id,
                     triggered_ns: now,
@@ -54,17 +54,17 @@ impl World {
                     self.stw_checkpoint = Some(id);
                 }
                 for t in reaction.trigger {
-                    let arrival = self.transit_arrival(JOB_MANAGER, self.tasks[t].node, now);
-                    let attempt = self.tasks[t].attempt;
+                    let arrival = self.transit_arrival(JOB_MANAGER, self.tasks[t.index()].node, now);
+                    let attempt = self.tasks[t.index()].attempt;
                     self.queue.schedule(
                         arrival,
-                        Event::Trigger { subtask: t as u32, attempt, checkpoint_id: id, triggered_ns: now },
+                        Event::Trigger { subtask: t, attempt, checkpoint_id: id, triggered_ns: now },
                     );
                 }
                 self.fire_crash_triggers(now, |t| *t == Trigger::OnCheckpointTrigger(id));
             }
             CheckpointEvent::Completed { id } => {
-                self.recorder.record_payload(now, 0, 0, Payload::CheckpointCompleted { checkpoint: id });
+                self.recorder.record_payload(now, About::Job, None, Payload::CheckpointCompleted { checkpoint: id });
                 if let Some(stats) = self.checkpoints.iter_mut().rev().find(|c| c.id == id) {
                     stats.outcome = CheckpointOutcome::Completed { at_ns: now };
                 }
@@ -72,10 +72,10 @@ impl World {
                 self.end_stop_the_world(id, now);
                 self.fire_crash_triggers(now, |t| *t == Trigger::AfterCheckpointComplete(id));
                 if reaction.notify && self.nodes[JOB_MANAGER.index()].alive {
-                    for t in 0..self.tasks.len() {
-                        let arrival = self.transit_arrival(JOB_MANAGER, self.tasks[t].node, now);
-                        let attempt = self.tasks[t].attempt;
-                        self.queue.schedule(arrival, Event::Notify { subtask: t as u32, attempt, checkpoint_id: id });
+                    for t in SubtaskId::all(self.tasks.len()) {
+                        let arrival = self.transit_arrival(JOB_MANAGER, self.tasks[t.index()].node, now);
+                        let attempt = self.tasks[t.index()].attempt;
+                        self.queue.schedule(arrival, Event::Notify { subtask: t, attempt, checkpoint_id: id });
                     }
                 }
                 if reaction.is_final {
@@ -86,8 +86,8 @@ impl World {
             CheckpointEvent::Aborted { id, reason } => {
                 self.recorder.record_payload(
                     now,
-                    0,
-                    0,
+                    About::Job,
+                    None,
                     Payload::CheckpointAborted { checkpoint: id, reason: reason as u8 },
                 );
                 if let Some(stats) = self.checkpoints.iter_mut().rev().find(|c| c.id == id) {
@@ -101,9 +101,10 @@ impl World {
     pub(super) fn end_stop_the_world(&mut self, id: CheckpointId, now: TimeNs) {
         if self.stw_checkpoint == Some(id) {
             self.stw_checkpoint = None;
-            for t in 0..self.tasks.len() {
-                if self.tasks[t].subtask.is_source() && self.tasks[t].alive {
-                    let at = self.tasks[t].busy_until_ns.max(now);
+            for t in SubtaskId::all(self.tasks.len()) {
+                let task = &self.tasks[t.index()];
+                if task.subtask.is_source() && task.alive {
+                    let at = task.busy_until_ns.max(now);
                     self.schedule_run(t, at);
                 }
             }

@@ -24,28 +24,28 @@ impl World {
 
     /// Let a task do one unit of work: a source reads one log entry, others process one input.
     pub(super) fn run_task(&mut self, id: SubtaskId, now: TimeNs) {
-        if !self.tasks[id].alive || self.tasks[id].subtask.is_finished() {
+        if !self.tasks[id.index()].alive || self.tasks[id.index()].subtask.is_finished() {
             return;
         }
         if !self.has_credit(id) {
-            self.tasks[id].backpressured = true;
-            self.time_use[id].blocked(now);
+            self.tasks[id.index()].backpressured = true;
+            self.time_use[id.index()].blocked(now);
             return; // resumes when the receiver frees a buffer
         }
-        if self.tasks[id].subtask.is_source() {
+        if self.tasks[id.index()].subtask.is_source() {
             self.run_source(id, now);
             return;
         }
-        let Some(step) = self.tasks[id].subtask.step(now) else {
+        let Some(step) = self.tasks[id.index()].subtask.step(now) else {
             // Nothing to process, but an alignment may just have timed out (a snapshot).
             self.drain_outputs(id);
             self.arm_timer(id);
             return;
         };
-        self.took_input(self.scenario.plan.subtasks[id].input_channel(step.input), step.kind, now);
-        let slow = self.slow_factor(self.tasks[id].node, now);
-        let share = self.cpu_share(self.tasks[id].node, now);
-        let task = &mut self.tasks[id];
+        self.took_input(self.scenario.plan.subtask(id).input_channel(step.input), step.kind, now);
+        let slow = self.slow_factor(self.tasks[id.index()].node, now);
+        let share = self.cpu_share(self.tasks[id.index()].node, now);
+        let task = &mut self.tasks[id.index()];
         let cost = share.apply(
             match step.kind {
                 MessageKind::Record => task.record_cost_ns,
@@ -53,14 +53,14 @@ impl World {
             } * slow,
         ); // bounded: cost <= MAX_COST_US (1e9 ns) x slow <= MAX_FACTOR (1e6) = 1e15, x share
         task.busy_until_ns = now + cost;
-        self.time_use[id].work(cost);
+        self.time_use[id.index()].work(cost);
         if step.kind == MessageKind::Record {
             self.bucket.record_in(task.operator);
         }
-        self.recorder.record_payload(now, id as u32, 0, process_payload(step.kind, step.input, step.checkpoint_id));
+        self.recorder.record_payload(now, id, None, process_payload(step.kind, step.input, step.checkpoint_id));
         let aligned = self.scenario.checkpoint_config().is_some_and(|c| c.mode == CheckpointMode::ExactlyOnce);
-        let inputs = self.scenario.plan.subtasks[id].inputs.len();
-        if let Err(violation) = self.tasks[id].checks.on_step(&step, inputs, aligned) {
+        let inputs = self.scenario.plan.subtask(id).inputs.len();
+        if let Err(violation) = self.tasks[id.index()].checks.on_step(&step, inputs, aligned) {
             self.violate(now, Some(id), violation);
         }
         if step.kind != MessageKind::Barrier {
@@ -68,8 +68,8 @@ impl World {
         }
         self.drain_outputs(id);
         self.arm_timer(id);
-        if self.tasks[id].subtask.has_runnable_input() {
-            let at = self.tasks[id].busy_until_ns;
+        if self.tasks[id.index()].subtask.has_runnable_input() {
+            let at = self.tasks[id.index()].busy_until_ns;
             self.run_again(id, at);
         }
     }
@@ -78,7 +78,7 @@ impl World {
         if self.stw_checkpoint.is_some() {
             return; // stop-the-world: rescheduled when the checkpoint ends
         }
-        let task = &mut self.tasks[id];
+        let task = &mut self.tasks[id.index()];
         let SourceRead { next, upcoming, exhausted } =
             SourceCursor::read(&mut task.source_cursor, &task.subtask, &self.log, now);
         match next {
@@ -88,28 +88,28 @@ impl World {
                     return; // next_source_read only names entries that exist
                 };
                 self.high_water.on_read(partition, offset);
-                SourceCursor::advance(&mut self.tasks[id].source_cursor, &self.log);
-                let slow = self.slow_factor(self.tasks[id].node, now);
-                let share = self.cpu_share(self.tasks[id].node, now);
-                let task = &mut self.tasks[id];
+                SourceCursor::advance(&mut self.tasks[id.index()].source_cursor, &self.log);
+                let slow = self.slow_factor(self.tasks[id.index()].node, now);
+                let share = self.cpu_share(self.tasks[id.index()].node, now);
+                let task = &mut self.tasks[id.index()];
                 task.subtask.handle_source_record(partition, offset, event, now);
                 let cost = share.apply(task.record_cost_ns * slow);
                 task.busy_until_ns = now + cost;
-                self.time_use[id].work(cost);
+                self.time_use[id.index()].work(cost);
                 self.bucket.record_in(task.operator);
                 self.note_activity(now);
-                self.recorder.record_payload(now, id as u32, 0, Payload::SourceRead { partition, offset });
+                self.recorder.record_payload(now, id, None, Payload::SourceRead { partition, offset });
                 self.drain_outputs(id);
                 self.arm_timer(id);
                 // Next read: once busy, or when the next entry is appended if that is later (a
                 // run that would find nothing to read is not taken).
-                let task = &mut self.tasks[id];
+                let task = &mut self.tasks[id.index()];
                 let busy_until = task.busy_until_ns;
                 let then = SourceCursor::read(&mut task.source_cursor, &task.subtask, &self.log, busy_until);
                 self.run_again(id, then.upcoming.unwrap_or(busy_until));
             }
             None if exhausted => {
-                self.tasks[id].subtask.handle_source_exhausted();
+                self.tasks[id.index()].subtask.handle_source_exhausted();
                 self.drain_outputs(id);
                 self.arm_timer(id);
             }
@@ -122,24 +122,24 @@ impl World {
     }
 
     pub(super) fn schedule_run(&mut self, id: SubtaskId, at: TimeNs) {
-        let task = &mut self.tasks[id];
+        let task = &mut self.tasks[id.index()];
         if task.run_at.is_some_and(|t| t <= at) {
             return;
         }
         task.run_at = Some(at);
-        self.queue.schedule(at, Event::Run { subtask: id as u32, attempt: task.attempt });
+        self.queue.schedule(at, Event::Run { subtask: id, attempt: task.attempt });
     }
 
     // Inline: called at every task run (left to the compiler, it was outlined once a caller
     // grew, at the cost of a call per run).
     #[inline]
     pub(super) fn arm_timer(&mut self, id: SubtaskId) {
-        let task = &mut self.tasks[id];
+        let task = &mut self.tasks[id.index()];
         let wanted = task.subtask.next_timer_ns();
         if wanted != task.timer_at {
             task.timer_at = wanted;
             if let Some(at) = wanted {
-                self.queue.schedule(at, Event::Timer { subtask: id as u32, attempt: task.attempt, at_ns: at });
+                self.queue.schedule(at, Event::Timer { subtask: id, attempt: task.attempt, at_ns: at });
             }
         }
     }
@@ -175,7 +175,7 @@ impl World {
     pub(super) fn start_tasks(&mut self, tasks: &[SubtaskId], now: TimeNs) {
         for &id in tasks {
             self.drain_outputs(id);
-            if self.tasks[id].subtask.is_source() {
+            if self.tasks[id.index()].subtask.is_source() {
                 self.schedule_run(id, now);
             }
             self.arm_timer(id);

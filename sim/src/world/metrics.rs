@@ -73,11 +73,12 @@ impl World {
             .operators
             .iter()
             .map(|op| {
-                let first = op.first_subtask;
                 // Idle subtasks do not hold anything back, so they do not count towards the lag.
-                let min_wm = (first..first + op.parallelism as usize)
-                    .filter(|&s| !self.tasks[s].subtask.is_output_idle())
-                    .map(|s| self.tasks[s].subtask.output_watermark())
+                let min_wm = op
+                    .subtasks()
+                    .map(|s| &self.tasks[s.index()].subtask)
+                    .filter(|subtask| !subtask.is_output_idle())
+                    .map(|subtask| subtask.output_watermark())
                     .min()
                     .unwrap_or(i64::MIN);
                 (min_wm != i64::MIN && min_wm != i64::MAX).then(|| (now / 1_000_000) as i64 - min_wm)

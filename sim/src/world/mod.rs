@@ -49,7 +49,9 @@ use crate::job::task::{
 pub use crate::job::JobFailure;
 use crate::job::{Failover, JobMaster};
 use crate::kernel::{EventQueue, SimRng, Stream, TimeNs};
-use crate::recording::{CheckpointOutcome, CheckpointStats, MetricsBucket, Payload, Recorder, SubtaskCheckpointStats};
+use crate::recording::{
+    About, CheckpointOutcome, CheckpointStats, MetricsBucket, Payload, Recorder, SubtaskCheckpointStats,
+};
 use crate::scenario::{NodeId, Scenario, SnapshotStyle, JOB_MANAGER};
 use crate::source_cursor::SourceCursor;
 use crate::time_use::TimeUse;
@@ -62,19 +64,19 @@ pub enum Event {
     /// channel was reset since: another `generation`).
     Deliver { channel: ChannelId, generation: u32 },
     /// A sender's output flusher round (`execution.buffer-timeout`).
-    Flush { subtask: u32, attempt: u32, at_ns: TimeNs },
+    Flush { subtask: SubtaskId, attempt: u32, at_ns: TimeNs },
     /// A subtask may process its next input (or, for a source, read the log).
-    Run { subtask: u32, attempt: u32 },
+    Run { subtask: SubtaskId, attempt: u32 },
     /// A subtask's processing-time timer.
-    Timer { subtask: u32, attempt: u32, at_ns: TimeNs },
+    Timer { subtask: SubtaskId, attempt: u32, at_ns: TimeNs },
     /// The checkpoint coordinator's deadline (trigger or timeout).
     CoordinatorTick,
     /// The coordinator's trigger (made at `triggered_ns`) reaches a source (or finished) subtask.
-    Trigger { subtask: u32, attempt: u32, checkpoint_id: CheckpointId, triggered_ns: TimeNs },
+    Trigger { subtask: SubtaskId, attempt: u32, checkpoint_id: CheckpointId, triggered_ns: TimeNs },
     /// A subtask's acknowledgement reaches the coordinator.
-    Ack { subtask: u32, attempt: u32, checkpoint_id: CheckpointId, accepted: bool },
+    Ack { subtask: SubtaskId, attempt: u32, checkpoint_id: CheckpointId, accepted: bool },
     /// `notifyCheckpointComplete` reaches a subtask.
-    Notify { subtask: u32, attempt: u32, checkpoint_id: CheckpointId },
+    Notify { subtask: SubtaskId, attempt: u32, checkpoint_id: CheckpointId },
     /// Close a metrics bucket.
     MetricsTick,
     /// A time-based fault starts (index into the run's faults).
@@ -312,9 +314,11 @@ impl World {
         let job = JobMaster::new(&scenario, seed, 0, true);
         let first = job.first_deployment();
         let storage = CheckpointStorage::default();
-        let tasks = (0..scenario.plan.subtasks.len())
+        let tasks = scenario
+            .plan
+            .subtask_ids()
             .map(|id| {
-                let operator = scenario.plan.subtasks[id].operator;
+                let operator = scenario.plan.subtask(id).operator;
                 Task {
                     subtask: deploy_subtask(&scenario, &storage, id, &first, 0).subtask,
                     operator,
@@ -425,9 +429,9 @@ impl World {
 
     /// A subtask's counters summed over every job attempt.
     pub fn total_counters(&self, subtask: SubtaskId) -> Counters {
-        let mut total = self.tasks[subtask].subtask.counters();
+        let mut total = self.tasks[subtask.index()].subtask.counters();
         for attempt in &self.earlier_attempts {
-            if let Some(c) = attempt.get(subtask) {
+            if let Some(c) = attempt.get(subtask.index()) {
                 total.records_in += c.records_in;
                 total.records_out += c.records_out;
                 total.late_dropped += c.late_dropped;
@@ -481,7 +485,7 @@ impl World {
         self.events_processed += 1;
         self.events_by_kind[event.kind()] += 1;
         if let Event::Run { subtask, .. } = event {
-            if self.tasks[subtask as usize].subtask.is_source() {
+            if self.tasks[subtask.index()].subtask.is_source() {
                 self.source_run_events += 1;
             }
         }
@@ -514,7 +518,7 @@ impl World {
         let limit_ns = self.scenario.max_run_ms * 1_000_000;
         let inline = self.inline_runs
             && matches!(self.inline, Some((task, None)) if task == id)
-            && self.tasks[id].run_at.is_none()
+            && self.tasks[id.index()].run_at.is_none()
             && at <= limit_ns
             && self.finished_at_ns.is_none()
             && self.violations.is_empty()
@@ -532,43 +536,45 @@ impl World {
                 let Some(to) = self.deliver(channel, generation, now) else {
                     return;
                 };
-                if self.tasks[to].run_at.is_none() {
-                    if self.tasks[to].busy_until_ns <= now {
+                if self.tasks[to.index()].run_at.is_none() {
+                    if self.tasks[to.index()].busy_until_ns <= now {
                         self.run_inline(to, now);
                     } else {
-                        let at = self.tasks[to].busy_until_ns;
+                        let at = self.tasks[to.index()].busy_until_ns;
                         self.schedule_run(to, at);
                     }
                 }
             }
             Event::Run { subtask, attempt } => {
-                let id = subtask as usize;
-                if attempt != self.tasks[id].attempt {
+                let id = subtask;
+                if attempt != self.tasks[id.index()].attempt {
                     return;
                 }
-                self.tasks[id].run_at = None;
+                self.tasks[id.index()].run_at = None;
                 self.run_inline(id, now);
             }
             Event::Flush { subtask, attempt, at_ns } => {
-                let id = subtask as usize;
-                if attempt != self.tasks[id].attempt || !self.tasks[id].alive {
+                let id = subtask;
+                if attempt != self.tasks[id.index()].attempt || !self.tasks[id.index()].alive {
                     return;
                 }
                 self.flush_all(id, at_ns, now);
             }
             Event::Timer { subtask, attempt, at_ns } => {
-                let id = subtask as usize;
-                if attempt != self.tasks[id].attempt || self.tasks[id].timer_at != Some(at_ns) || !self.tasks[id].alive
+                let id = subtask;
+                if attempt != self.tasks[id.index()].attempt
+                    || self.tasks[id.index()].timer_at != Some(at_ns)
+                    || !self.tasks[id.index()].alive
                 {
                     return;
                 }
-                self.tasks[id].timer_at = None;
-                self.tasks[id].subtask.handle_timer(now);
+                self.tasks[id.index()].timer_at = None;
+                self.tasks[id.index()].subtask.handle_timer(now);
                 self.drain_outputs(id);
                 self.arm_timer(id);
                 // An alignment that timed out unblocks inputs and queues overtaking barriers.
-                if !self.tasks[id].subtask.is_source() && self.tasks[id].subtask.has_runnable_input() {
-                    let at = self.tasks[id].busy_until_ns.max(now);
+                if !self.tasks[id.index()].subtask.is_source() && self.tasks[id.index()].subtask.has_runnable_input() {
+                    let at = self.tasks[id.index()].busy_until_ns.max(now);
                     self.schedule_run(id, at);
                 }
             }
@@ -587,35 +593,35 @@ impl World {
                 self.arm_coordinator();
             }
             Event::Trigger { subtask, attempt, checkpoint_id, triggered_ns } => {
-                let id = subtask as usize;
-                if attempt != self.tasks[id].attempt
-                    || !self.tasks[id].alive
-                    || self.tasks[id].last_snapshot_id >= Some(checkpoint_id)
+                let id = subtask;
+                if attempt != self.tasks[id.index()].attempt
+                    || !self.tasks[id.index()].alive
+                    || self.tasks[id.index()].last_snapshot_id >= Some(checkpoint_id)
                 {
                     return;
                 }
-                self.tasks[id].barrier_seen_ns = Some((checkpoint_id, now));
-                self.tasks[id].subtask.trigger_checkpoint(checkpoint_id, triggered_ns, now);
+                self.tasks[id.index()].barrier_seen_ns = Some((checkpoint_id, now));
+                self.tasks[id.index()].subtask.trigger_checkpoint(checkpoint_id, triggered_ns, now);
                 self.drain_outputs(id);
             }
             Event::Ack { subtask, attempt, checkpoint_id, accepted } => {
-                if attempt != self.tasks[subtask as usize].attempt || !self.nodes[JOB_MANAGER.index()].alive {
+                if attempt != self.tasks[subtask.index()].attempt || !self.nodes[JOB_MANAGER.index()].alive {
                     return;
                 }
                 if self.job.coordinator().is_none() {
                     return;
                 }
-                if let Some(event) = self.job.on_ack(subtask as usize, checkpoint_id, accepted, now) {
+                if let Some(event) = self.job.on_ack(subtask, checkpoint_id, accepted, now) {
                     self.on_checkpoint_event(event, now);
                 }
                 self.arm_coordinator();
             }
             Event::Notify { subtask, attempt, checkpoint_id } => {
-                let id = subtask as usize;
-                if attempt != self.tasks[id].attempt || !self.tasks[id].alive {
+                let id = subtask;
+                if attempt != self.tasks[id.index()].attempt || !self.tasks[id.index()].alive {
                     return;
                 }
-                self.tasks[id].subtask.notify_checkpoint_complete(checkpoint_id);
+                self.tasks[id.index()].subtask.notify_checkpoint_complete(checkpoint_id);
                 self.drain_outputs(id);
                 if self.job.on_notified(id, checkpoint_id) {
                     self.finished_at_ns = Some(now);
@@ -633,11 +639,16 @@ impl World {
             }
             Event::FaultStart { fault } => self.start_fault(fault as usize, now),
             Event::FaultEnd { fault } => {
-                self.recorder.record_payload(now, 0, 0, Payload::NetworkFault { fault, node_a: 0, node_b: 0 });
+                self.recorder.record_payload(
+                    now,
+                    About::Job,
+                    None,
+                    Payload::NetworkFault { fault, node_a: 0, node_b: 0 },
+                );
             }
             Event::NodeBack { node } => {
                 self.nodes[node.index()].alive = true;
-                self.recorder.record_payload(now, node.get(), 0, Payload::NodeRestarted);
+                self.recorder.record_payload(now, node, None, Payload::NodeRestarted);
             }
             Event::FailureDetected { node, incarnation } => {
                 if self.nodes[node.index()].incarnation == incarnation {

@@ -266,11 +266,11 @@ impl Network {
 
     /// A (re)deployed sender's flusher starts idle.
     pub fn reset_sender(&mut self, sender: SubtaskId) {
-        self.flush_at[sender] = None;
-        for &c in &self.to_flush[sender] {
+        self.flush_at[sender.index()] = None;
+        for &c in &self.to_flush[sender.index()] {
             self.channels[c.index()].set_flag(LISTED, false);
         }
-        self.to_flush[sender].clear();
+        self.to_flush[sender.index()].clear();
     }
 
     /// A fresh channel for a (re)deployed receiver: nothing in flight (a queued `Deliver` is
@@ -343,10 +343,10 @@ impl World {
             return;
         }
         let from = self.scenario.plan.channels[channel.index()].from;
-        if self.tasks[from].backpressured && self.tasks[from].alive && self.has_credit(from) {
-            self.tasks[from].backpressured = false;
-            self.time_use[from].unblocked(now);
-            let at = self.tasks[from].busy_until_ns.max(now);
+        if self.tasks[from.index()].backpressured && self.tasks[from.index()].alive && self.has_credit(from) {
+            self.tasks[from.index()].backpressured = false;
+            self.time_use[from.index()].unblocked(now);
+            let at = self.tasks[from.index()].busy_until_ns.max(now);
             self.schedule_run(from, at);
         }
     }
@@ -363,7 +363,7 @@ impl World {
     /// when full, or at once with a buffer timeout of 0); an event finishes the buffer (it goes
     /// first) and is sent right behind it.
     pub(super) fn send(&mut self, from: SubtaskId, channel: ChannelId, message: Message, now: TimeNs) {
-        if let Err(message) = self.tasks[from].checks.on_send(channel, &message) {
+        if let Err(message) = self.tasks[from.index()].checks.on_send(channel, &message) {
             self.violate(now, Some(from), message);
         }
         if !is_element(&message) {
@@ -382,33 +382,33 @@ impl World {
         }
         if !state.flag(LISTED) {
             state.set_flag(LISTED, true);
-            network.to_flush[from].push(channel);
+            network.to_flush[from.index()].push(channel);
         }
-        if network.flush_at[from].is_none() {
+        if network.flush_at[from.index()].is_none() {
             // Flink's output flusher runs every `timeout` on its own; here its rounds sit on the
             // timeout's grid and are scheduled only while a buffer holds something.
             let at = (now / network.timeout_ns + 1).saturating_mul(network.timeout_ns);
-            network.flush_at[from] = Some(at);
-            let attempt = self.tasks[from].attempt;
-            self.queue.schedule(at, Event::Flush { subtask: from as u32, attempt, at_ns: at });
+            network.flush_at[from.index()] = Some(at);
+            let attempt = self.tasks[from.index()].attempt;
+            self.queue.schedule(at, Event::Flush { subtask: from, attempt, at_ns: at });
         }
     }
 
     /// The output flusher's round: every buffer of `from` holding something is sent.
     pub(super) fn flush_all(&mut self, from: SubtaskId, at_ns: TimeNs, now: TimeNs) {
-        if self.network.flush_at[from] != Some(at_ns) {
+        if self.network.flush_at[from.index()] != Some(at_ns) {
             return;
         }
-        self.network.flush_at[from] = None;
+        self.network.flush_at[from.index()] = None;
         // Keep the list's storage: take it out for the round, put it back empty.
-        let mut round = std::mem::take(&mut self.network.to_flush[from]);
+        let mut round = std::mem::take(&mut self.network.to_flush[from.index()]);
         for &c in &round {
             self.network.channels[c.index()].set_flag(LISTED, false);
             self.flush_channel(from, c, now);
         }
         round.clear();
-        if self.network.to_flush[from].is_empty() {
-            self.network.to_flush[from] = round;
+        if self.network.to_flush[from.index()].is_empty() {
+            self.network.to_flush[from.index()] = round;
         }
     }
 
@@ -425,8 +425,8 @@ impl World {
     /// onto the channel's ring; it arrives after the one before it.
     fn transmit(&mut self, from: SubtaskId, channel: ChannelId, len: usize, data: bool, now: TimeNs) {
         let to = self.scenario.plan.channels[channel.index()].to;
-        let arrival = self.transit_arrival(self.tasks[from].node, self.tasks[to].node, now);
-        let attempt = self.tasks[from].attempt;
+        let arrival = self.transit_arrival(self.tasks[from.index()].node, self.tasks[to.index()].node, now);
+        let attempt = self.tasks[from.index()].attempt;
         let state = &mut self.network.channels[channel.index()];
         let arrival_ns = arrival.max(state.last_arrival_ns);
         state.last_arrival_ns = arrival_ns;
@@ -439,7 +439,7 @@ impl World {
                 Message::Idle(idle) => Payload::SendIdle { arrival_ns, idle: *idle },
                 Message::EndOfInput => Payload::SendEndOfInput { arrival_ns },
             };
-            self.recorder.record_payload(now, from as u32, channel.get(), payload);
+            self.recorder.record_payload(now, from, Some(channel), payload);
         }
         let state = &mut self.network.channels[channel.index()];
         let head = state.head_len == 0;
@@ -467,14 +467,14 @@ impl World {
         }
         let info = self.scenario.plan.channels[channel.index()];
         let to = info.to;
-        if packet.attempt != self.tasks[to].attempt || !self.tasks[to].alive {
+        if packet.attempt != self.tasks[to.index()].attempt || !self.tasks[to.index()].alive {
             // Its messages are gone.
             self.network.channels[channel.index()].messages.drain(..packet.len as usize);
         }
-        if packet.attempt != self.tasks[to].attempt {
+        if packet.attempt != self.tasks[to.index()].attempt {
             return None;
         }
-        if !self.tasks[to].alive {
+        if !self.tasks[to.index()].alive {
             // The receiver's process is gone, and its buffers with it.
             if packet.data {
                 self.network.credits.release_one(channel);
@@ -491,12 +491,12 @@ impl World {
             };
             if let Message::Barrier(b) = &message {
                 barrier = true;
-                let task = &mut self.tasks[to];
+                let task = &mut self.tasks[to.index()];
                 if task.barrier_seen_ns.is_none_or(|(cp, _)| cp < b.checkpoint_id) {
                     task.barrier_seen_ns = Some((b.checkpoint_id, now));
                 }
             }
-            self.tasks[to].subtask.push_input(info.input_index, message);
+            self.tasks[to.index()].subtask.push_input(info.input_index, message);
         }
         if barrier {
             // A barrier's arrival may start the aligned-checkpoint timeout's timer.

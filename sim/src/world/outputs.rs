@@ -9,8 +9,8 @@ impl World {
     /// Carry out everything a task asked for.
     pub(super) fn drain_outputs(&mut self, id: SubtaskId) {
         let now = self.now_ns();
-        while let Some(output) = self.tasks[id].subtask.poll_output() {
-            if !self.tasks[id].alive {
+        while let Some(output) = self.tasks[id.index()].subtask.poll_output() {
+            if !self.tasks[id.index()].alive {
                 continue; // crashed while draining: the rest never happens
             }
             match output {
@@ -24,11 +24,11 @@ impl World {
 
     pub(super) fn on_snapshot(&mut self, id: SubtaskId, report: engine::subtask::SnapshotReport, now: TimeNs) {
         let checkpoint_id = report.checkpoint_id;
-        if let Err(violation) = self.tasks[id].checks.on_snapshot(checkpoint_id) {
+        if let Err(violation) = self.tasks[id.index()].checks.on_snapshot(checkpoint_id) {
             self.violate(now, Some(id), violation);
         }
         let stop_the_world = self.scenario.snapshot_style() == SnapshotStyle::StopTheWorld;
-        let task = &mut self.tasks[id];
+        let task = &mut self.tasks[id.index()];
         task.last_snapshot_id = Some(checkpoint_id);
         let first_barrier_ns = match task.barrier_seen_ns {
             Some((cp, t)) if cp == checkpoint_id => t,
@@ -42,7 +42,7 @@ impl World {
         let async_ns = cost.upload_ns(report.state_size_bytes);
         let blocking_ns = if stop_the_world { sync_ns + async_ns } else { sync_ns };
         task.busy_until_ns = task.busy_until_ns.max(now) + blocking_ns;
-        self.time_use[id].work(blocking_ns);
+        self.time_use[id.index()].work(blocking_ns);
         let node = task.node;
         if !stop_the_world {
             let start = now + sync_ns;
@@ -51,7 +51,7 @@ impl World {
             uploads.push((start, start + async_ns));
         }
         let snapshot = Payload::Snapshot { checkpoint: checkpoint_id, state_bytes: report.state_size_bytes };
-        self.recorder.record_payload(now, id as u32, 0, snapshot);
+        self.recorder.record_payload(now, id, None, snapshot);
         let state_size_bytes = report.state_size_bytes;
         let alignment_started_ns = report.alignment_started_ns;
         let alignment = report.alignment;
@@ -68,8 +68,8 @@ impl World {
             });
         }
         let arrival = self.transit_arrival(node, JOB_MANAGER, now + sync_ns + async_ns);
-        let attempt = self.tasks[id].attempt;
-        self.queue.schedule(arrival, Event::Ack { subtask: id as u32, attempt, checkpoint_id, accepted });
+        let attempt = self.tasks[id.index()].attempt;
+        self.queue.schedule(arrival, Event::Ack { subtask: id, attempt, checkpoint_id, accepted });
     }
 
     pub(super) fn on_sink_effect(&mut self, id: SubtaskId, effect: SinkEffect, now: TimeNs) {
@@ -83,7 +83,7 @@ impl World {
             SinkEffect::Commit { txn } => Payload::SinkCommit { txn_sequence: txn.sequence, attempt: txn.attempt },
             SinkEffect::Recover { commit, .. } => Payload::SinkRecover { committed: commit.len() as u64 },
         };
-        self.recorder.record_payload(now, id as u32, 0, payload);
+        self.recorder.record_payload(now, id, None, payload);
         let precommit = match &effect {
             SinkEffect::PreCommit { checkpoint_id, .. } => Some(*checkpoint_id),
             _ => None,
@@ -102,32 +102,31 @@ impl World {
     }
 
     pub(super) fn on_note(&mut self, id: SubtaskId, note: Note, now: TimeNs) {
-        let s = id as u32;
         note_late(&note, &mut self.late_sources);
         match note {
             Note::LateDropped { key, timestamp_ms, .. } => {
-                self.recorder.record_payload(now, s, 0, Payload::LateDropped { key, timestamp_ms })
+                self.recorder.record_payload(now, id, None, Payload::LateDropped { key, timestamp_ms })
             }
             Note::LateForSomeWindows { .. } => {}
             Note::AlignmentStarted { checkpoint_id, input } => {
                 let payload = Payload::AlignmentStarted { checkpoint: checkpoint_id, input };
-                self.recorder.record_payload(now, s, 0, payload);
+                self.recorder.record_payload(now, id, None, payload);
                 self.fire_crash_triggers(now, |t| {
                     *t == Trigger::WhileAligning { checkpoint: checkpoint_id, subtask: id }
                 });
             }
             Note::InputBlocked { checkpoint_id, input } => {
                 let payload = Payload::InputBlocked { checkpoint: checkpoint_id, input };
-                self.recorder.record_payload(now, s, 0, payload)
+                self.recorder.record_payload(now, id, None, payload)
             }
             Note::AlignmentTimedOut { checkpoint_id } => {
-                self.recorder.record_payload(now, s, 0, Payload::AlignmentTimedOut { checkpoint: checkpoint_id })
+                self.recorder.record_payload(now, id, None, Payload::AlignmentTimedOut { checkpoint: checkpoint_id })
             }
             Note::WatermarkAdvanced { watermark_ms } => {
-                self.recorder.record_payload(now, s, 0, Payload::WatermarkAdvanced { watermark_ms })
+                self.recorder.record_payload(now, id, None, Payload::WatermarkAdvanced { watermark_ms })
             }
             Note::Finished => {
-                self.recorder.record_payload(now, s, 0, Payload::Finished);
+                self.recorder.record_payload(now, id, None, Payload::Finished);
                 self.on_task_finished(id, now);
             }
         }
@@ -135,10 +134,10 @@ impl World {
 
     pub(super) fn on_task_finished(&mut self, id: SubtaskId, now: TimeNs) {
         let reaction = self.job.on_task_finished(id);
-        if let Some(checkpoint_id) = reaction.trigger.filter(|&cp| self.tasks[id].last_snapshot_id < Some(cp)) {
-            let attempt = self.tasks[id].attempt;
+        if let Some(checkpoint_id) = reaction.trigger.filter(|&cp| self.tasks[id.index()].last_snapshot_id < Some(cp)) {
+            let attempt = self.tasks[id.index()].attempt;
             // A finished task forwards no barrier: the trigger time it would carry does not matter.
-            self.queue.schedule(now, Event::Trigger { subtask: id as u32, attempt, checkpoint_id, triggered_ns: now });
+            self.queue.schedule(now, Event::Trigger { subtask: id, attempt, checkpoint_id, triggered_ns: now });
         }
         if reaction.all_finished {
             self.all_tasks_finished_ns = Some(now);

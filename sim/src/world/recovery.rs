@@ -88,7 +88,7 @@ impl World {
             Fault::Crash { node, restart_after_ns, .. } => self.crash_node(node, restart_after_ns, now),
             Fault::Partition { a, b, until_ns, .. } => {
                 let payload = Payload::NetworkFault { fault: index as u32, node_a: a.get(), node_b: b.get() };
-                self.recorder.record_payload(now, 0, 0, payload);
+                self.recorder.record_payload(now, About::Job, None, payload);
                 // Heartbeats across the partition stop: if it outlasts the timeout, the job
                 // manager declares the task manager lost (or the task managers lose the job manager).
                 let tm = if a == JOB_MANAGER {
@@ -108,8 +108,8 @@ impl World {
             }
             _ => self.recorder.record_payload(
                 now,
-                0,
-                0,
+                About::Job,
+                None,
                 Payload::NetworkFault { fault: index as u32, node_a: 0, node_b: 0 },
             ),
         }
@@ -144,20 +144,21 @@ impl World {
         }
         self.nodes[node.index()].alive = false;
         self.nodes[node.index()].incarnation += 1;
-        self.recorder.record_payload(now, node.get(), 0, Payload::NodeCrashed { back_after_ns: restart_after_ns });
-        for id in 0..self.tasks.len() {
-            if self.tasks[id].node != node {
+        self.recorder.record_payload(now, node, None, Payload::NodeCrashed { back_after_ns: restart_after_ns });
+        for id in SubtaskId::all(self.tasks.len()) {
+            let task = &mut self.tasks[id.index()];
+            if task.node != node {
                 continue;
             }
-            self.tasks[id].alive = false;
-            self.time_use[id].unblocked(now);
-            self.tasks[id].subtask.clear_inputs();
+            task.alive = false;
+            task.subtask.clear_inputs();
+            self.time_use[id.index()].unblocked(now);
             // Its input buffers are gone: their credit goes back to the senders; so is the
             // buffer it was filling on each output channel.
-            for &c in &self.scenario.plan.subtasks[id].inputs {
+            for &c in &self.scenario.plan.subtask(id).inputs {
                 self.network.drop_buffers(c);
             }
-            for gate in &self.scenario.plan.subtasks[id].outputs {
+            for gate in &self.scenario.plan.subtask(id).outputs {
                 for &c in &gate.channels {
                     self.network.drop_filling(c);
                 }
@@ -186,13 +187,13 @@ impl World {
             }
             Failover::Failed { tasks, attempt, aborted, cause } => (tasks, attempt, aborted, None, Some(cause)),
         };
-        self.recorder.record_payload(now, node.get(), 0, Payload::FailureDetected);
+        self.recorder.record_payload(now, node, None, Payload::FailureDetected);
         for &id in &tasks {
-            let task = &mut self.tasks[id];
+            let task = &mut self.tasks[id.index()];
             task.alive = false;
             task.attempt = attempt;
             task.subtask.clear_inputs();
-            self.time_use[id].unblocked(now);
+            self.time_use[id.index()].unblocked(now);
         }
         self.stw_checkpoint = None;
         if let Some(event) = aborted {
@@ -209,7 +210,7 @@ impl World {
         // Wait for the nodes the restarted tasks need; a node that never returns gives its
         // tasks away.
         let restarting: Vec<SubtaskId> = self.job.pending_restart().collect();
-        let needed: Vec<NodeId> = restarting.iter().map(|&t| self.tasks[t].node).chain([JOB_MANAGER]).collect();
+        let needed: Vec<NodeId> = restarting.iter().map(|&t| self.tasks[t.index()].node).chain([JOB_MANAGER]).collect();
         if let Some(&down) = needed.iter().find(|&&n| !self.nodes[n.index()].alive) {
             // The earliest return of that node (min: independent of the heap's internal order).
             let back = self.queue.iter_unsorted().filter_map(|(t, e)| match e {
@@ -238,13 +239,20 @@ impl World {
         }
         let plan = self.job.restart(now, &self.high_water);
         let restarted = Payload::JobRestarted { attempt: plan.attempt, restored_from: plan.restore_from };
-        self.recorder.record_payload(now, 0, 0, restarted);
+        self.recorder.record_payload(now, About::Job, None, restarted);
         let mut restored_occupancy: Vec<(ChannelId, u32)> = Vec::new();
         // Counters of the replaced tasks go to the attempt that ends (a task that keeps running
         // in another region keeps counting).
-        let replaced: Vec<Counters> = (0..self.tasks.len())
-            .map(|id| if plan.tasks.contains(&id) { self.tasks[id].subtask.counters() } else { Counters::default() })
-            .collect();
+        let replaced: Vec<Counters> =
+            SubtaskId::all(self.tasks.len())
+                .map(|id| {
+                    if plan.tasks.contains(&id) {
+                        self.tasks[id.index()].subtask.counters()
+                    } else {
+                        Counters::default()
+                    }
+                })
+                .collect();
         self.earlier_attempts.push(replaced);
         self.restarted_tasks.push(plan.tasks.clone());
         let scenario = Arc::clone(&self.scenario);
@@ -257,9 +265,9 @@ impl World {
             }
             // Restored in-flight data re-enters the channels: it occupies their buffers.
             for (input, &messages) in deployed.restored_in_flight.iter().enumerate() {
-                restored_occupancy.push((scenario.plan.subtasks[id].inputs[input], messages as u32));
+                restored_occupancy.push((scenario.plan.subtask(id).inputs[input], messages as u32));
             }
-            let task = &mut self.tasks[id];
+            let task = &mut self.tasks[id.index()];
             task.subtask = deployed.subtask;
             task.alive = true;
             task.attempt = plan.attempt;
@@ -271,13 +279,13 @@ impl World {
             task.checks = TaskInvariants::default();
             task.backpressured = false;
             task.source_cursor = None;
-            self.time_use[id].unblocked(now);
+            self.time_use[id.index()].unblocked(now);
             // Its input channels start empty (a region's channels stay inside the region), and
             // so do its output buffers.
-            for &c in &scenario.plan.subtasks[id].inputs {
+            for &c in &scenario.plan.subtask(id).inputs {
                 self.network.reset(c);
             }
-            for gate in &scenario.plan.subtasks[id].outputs {
+            for gate in &scenario.plan.subtask(id).outputs {
                 for &c in &gate.channels {
                     self.network.drop_filling(c);
                 }

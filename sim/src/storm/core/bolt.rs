@@ -12,7 +12,7 @@ use engine::storm::window::{Fired, TupleFate, WindowedBolt};
 use engine::storm::RootId;
 
 use crate::kernel::TimeNs;
-use crate::recording::{AckerMessage, Payload};
+use crate::recording::{About, AckerMessage, Payload};
 
 use super::trident::BatchPartials;
 use super::{Msg, Role, StormCore};
@@ -65,7 +65,7 @@ impl StormCore {
         for (root, value) in ack_messages(held) {
             if let Some(acker) = self.acker_of(root) {
                 let ack = Payload::StormAckerMessage { message: AckerMessage::Ack, root, value };
-                self.recorder.record_payload(now, task as u32, 0, ack);
+                self.recorder.record_payload(now, About::Executor(task), None, ack);
                 self.send(task, acker, Msg::AckerAck { root, value }, now);
             }
         }
@@ -75,11 +75,21 @@ impl StormCore {
         match out {
             AckerOutcome::Pending => {}
             AckerOutcome::Complete { spout_task } => {
-                self.recorder.record_payload(now, task as u32, 0, Payload::StormTreeComplete { root, failed: false });
+                self.recorder.record_payload(
+                    now,
+                    About::Executor(task),
+                    None,
+                    Payload::StormTreeComplete { root, failed: false },
+                );
                 self.send(task, spout_task as usize, Msg::SpoutAck { root }, now);
             }
             AckerOutcome::Failed { spout_task } => {
-                self.recorder.record_payload(now, task as u32, 0, Payload::StormTreeComplete { root, failed: true });
+                self.recorder.record_payload(
+                    now,
+                    About::Executor(task),
+                    None,
+                    Payload::StormTreeComplete { root, failed: true },
+                );
                 self.send(task, spout_task as usize, Msg::SpoutFail { root }, now);
             }
         }
@@ -129,9 +139,14 @@ impl StormCore {
                     SinkKind::Idempotent => SinkEffect::Upsert(row),
                     _ => SinkEffect::Append(row),
                 };
-                let sink_op = self.scenario.plan.subtasks[subtask].operator;
+                let sink_op = self.scenario.plan.subtask(subtask).operator;
                 self.sink_store.apply(sink_op, subtask, effect, now);
-                self.recorder.record_payload(now, task as u32, 0, Payload::SinkAppend { key: 0, value: 0 });
+                self.recorder.record_payload(
+                    now,
+                    About::Executor(task),
+                    None,
+                    Payload::SinkAppend { key: 0, value: 0 },
+                );
                 self.sink_store.take_newly_visible();
                 self.ack(task, &held, now);
             }
@@ -193,7 +208,7 @@ impl StormCore {
     /// acking off there is no acker: the tuple is simply not processed, and lost).
     pub(super) fn bolt_fails(&mut self, task: usize, record: &Record, held: &Held, now: TimeNs) -> bool {
         let Some(id) = self.execs[task].subtask else { return false };
-        let op = self.scenario.plan.subtasks[id].operator;
+        let op = self.scenario.plan.subtask(id).operator;
         let Some(times) = self.fail_rules.iter().find(|(o, f, _)| *o == op && f.keeps(record)).map(|r| r.2) else {
             return false;
         };
@@ -207,7 +222,7 @@ impl StormCore {
         for root in roots {
             if let Some(acker) = self.acker_of(root) {
                 let fail = Payload::StormAckerMessage { message: AckerMessage::Fail, root, value: 0 };
-                self.recorder.record_payload(now, task as u32, 0, fail);
+                self.recorder.record_payload(now, About::Executor(task), None, fail);
                 self.send(task, acker, Msg::AckerFail { root }, now);
             }
         }
@@ -238,7 +253,7 @@ impl StormCore {
 
     pub(super) fn bolt_end(&mut self, task: usize, now: TimeNs) {
         let Some(id) = self.execs[task].subtask else { return };
-        let inputs = self.scenario.plan.subtasks[id].inputs.len();
+        let inputs = self.scenario.plan.subtask(id).inputs.len();
         let Role::Bolt { kind, ends } = &mut self.execs[task].role else { return };
         *ends += 1;
         let all = *ends >= inputs;

@@ -5,7 +5,7 @@ use crate::kernel::TimeNs;
 use crate::recording::Payload;
 use crate::scenario::NodeId;
 
-use super::{Msg, Role, StormCore};
+use super::{executor_of, Msg, Role, StormCore};
 
 impl StormCore {
     /// A worker dies: its executors lose their state and queues (messages to them are dropped
@@ -18,7 +18,7 @@ impl StormCore {
         }
         self.nodes_alive[node.index()] = false;
         self.node_incarnation[node.index()] += 1;
-        self.recorder.record_payload(now, node.get(), 0, Payload::NodeCrashed { back_after_ns: restart_after_ns });
+        self.recorder.record_payload(now, node, None, Payload::NodeCrashed { back_after_ns: restart_after_ns });
         for e in self.execs.iter_mut().filter(|e| e.node == node) {
             e.alive = false;
             e.inbox.clear();
@@ -32,7 +32,7 @@ impl StormCore {
             return;
         }
         self.nodes_alive[node.index()] = true;
-        self.recorder.record_payload(now, node.get(), 0, Payload::StormWorkerRestarted);
+        self.recorder.record_payload(now, node, None, Payload::StormWorkerRestarted);
         let tasks: Vec<usize> = (0..self.execs.len()).filter(|&t| self.execs[t].node == node).collect();
         for t in tasks {
             self.restart_exec(t, now);
@@ -54,8 +54,14 @@ impl StormCore {
         }
         self.execs[task] = fresh;
         if let Some(id) = subtask {
-            let upstream: Vec<usize> =
-                self.scenario.plan.subtasks[id].inputs.iter().map(|&c| self.scenario.plan.channel(c).from).collect();
+            let upstream: Vec<usize> = self
+                .scenario
+                .plan
+                .subtask(id)
+                .inputs
+                .iter()
+                .map(|&c| executor_of(self.scenario.plan.channel(c).from))
+                .collect();
             for u in upstream {
                 if self.execs[u].alive && self.has_ended(u) {
                     self.send(u, task, Msg::End, now);
@@ -79,7 +85,7 @@ impl StormCore {
         let Some(id) = self.execs[task].subtask else { return false };
         match &self.execs[task].role {
             Role::Spout(s) => s.ended,
-            Role::Bolt { ends, .. } => *ends >= self.scenario.plan.subtasks[id].inputs.len(),
+            Role::Bolt { ends, .. } => *ends >= self.scenario.plan.subtask(id).inputs.len(),
             Role::Acker(_) => false,
         }
     }

@@ -29,7 +29,7 @@ pub use trident::Partial;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-use engine::graph::{ChannelId, OperatorKind};
+use engine::graph::{ChannelId, OperatorKind, PhysicalPlan, SubtaskId};
 use engine::message::Record;
 use engine::ms_to_ns;
 use engine::partition::subtask_for_key;
@@ -43,7 +43,7 @@ use crate::external::{SinkStore, SourceLog};
 use crate::faults::Fault;
 use crate::kernel::{SimRng, Stream, TimeNs};
 use crate::network::slow_factor;
-use crate::recording::{Payload, Recorder, TimedOut};
+use crate::recording::{About, Payload, Recorder, TimedOut};
 use crate::scenario::{NodeId, Scenario, StormConfig, Watermarks};
 
 use bolt::BoltKind;
@@ -60,7 +60,7 @@ enum Role {
 #[derive(Clone, Debug)]
 struct Exec {
     /// Plan subtask, or None for an acker.
-    subtask: Option<usize>,
+    subtask: Option<SubtaskId>,
     node: NodeId,
     alive: bool,
     /// Bumped on every restart; messages for an older incarnation are dropped.
@@ -133,6 +133,17 @@ pub struct StormCore {
 
 const ACKER_BUCKETS: usize = 2;
 
+/// The executor that runs plan subtask `id`: executors number the plan's subtasks first, in id
+/// order, then the ackers ([`subtask_of_executor`] is the other way).
+pub fn executor_of(id: SubtaskId) -> usize {
+    id.index()
+}
+
+/// The plan subtask `executor` runs, or None for an acker.
+pub fn subtask_of_executor(plan: &PhysicalPlan, executor: usize) -> Option<SubtaskId> {
+    plan.subtasks.get(executor).map(|s| s.id)
+}
+
 impl StormCore {
     /// The topology of `scenario` for `seed`, every executor started at time 0; drain the
     /// first timers with [`StormCore::drain`]. `faults` only slow nodes down here: crashing
@@ -177,7 +188,7 @@ impl StormCore {
             }
         }
         let subtasks = core.scenario.plan.subtasks.len();
-        for id in 0..subtasks {
+        for id in SubtaskId::all(subtasks) {
             let node = core.scenario.node_of_subtask(id);
             let exec = core.fresh_exec(Some(id), node, 0, 0);
             core.execs.push(exec);
@@ -205,7 +216,7 @@ impl StormCore {
         into.append(&mut self.out);
     }
 
-    fn fresh_exec(&self, subtask: Option<usize>, node: NodeId, incarnation: u32, now: TimeNs) -> Exec {
+    fn fresh_exec(&self, subtask: Option<SubtaskId>, node: NodeId, incarnation: u32, now: TimeNs) -> Exec {
         let plan = &self.scenario.plan;
         let acking = self.config.ackers > 0;
         let role = match subtask {
@@ -237,7 +248,7 @@ impl StormCore {
                                 spec.aggregate,
                                 self.window_lag_ms,
                                 spec.track_lineage,
-                                plan.subtasks[id].inputs.len(),
+                                plan.subtask(id).inputs.len(),
                             )),
                             held: BTreeMap::new(),
                             next_handle: 0,
@@ -252,7 +263,7 @@ impl StormCore {
                 }
             }
         };
-        let gates = subtask.map_or(0, |id| plan.subtasks[id].outputs.len());
+        let gates = subtask.map_or(0, |id| plan.subtask(id).outputs.len());
         Exec {
             subtask,
             node,
@@ -291,7 +302,7 @@ impl StormCore {
     /// Executors: plan subtasks first, then ackers. Name of executor `task`.
     pub fn exec_name(&self, task: usize) -> String {
         match self.execs.get(task).and_then(|e| e.subtask) {
-            Some(id) => self.scenario.plan.subtasks[id].name.clone(),
+            Some(id) => self.scenario.plan.subtask(id).name.clone(),
             None => format!("__acker[{}]", task.saturating_sub(self.scenario.plan.subtasks.len())),
         }
     }
@@ -313,7 +324,7 @@ impl StormCore {
         let mut out = vec![0; self.scenario.plan.operators.len()];
         for e in &self.execs {
             if let Some(id) = e.subtask {
-                out[self.scenario.plan.subtasks[id].operator] += e.records_in;
+                out[self.scenario.plan.subtask(id).operator] += e.records_in;
             }
         }
         out
@@ -362,7 +373,12 @@ impl StormCore {
                 for p in &timed_out {
                     self.stats.timeouts += 1;
                     let what = TimedOut::Tuple { partition: p.source.partition, offset: p.source.offset };
-                    self.recorder.record_payload(now, task, 0, Payload::StormTimeout(what));
+                    self.recorder.record_payload(
+                        now,
+                        About::Executor(task as usize),
+                        None,
+                        Payload::StormTimeout(what),
+                    );
                 }
                 if !timed_out.is_empty() && self.execs[t].run_at.is_none() {
                     let at = self.execs[t].busy_until.max(now);
@@ -442,11 +458,14 @@ impl StormCore {
     }
 
     /// `task` (plan subtask `id`) has emitted everything: tell every downstream executor.
-    fn send_end_downstream(&mut self, task: usize, id: usize, now: TimeNs) {
-        let targets: Vec<usize> = self.scenario.plan.subtasks[id]
+    fn send_end_downstream(&mut self, task: usize, id: SubtaskId, now: TimeNs) {
+        let targets: Vec<usize> = self
+            .scenario
+            .plan
+            .subtask(id)
             .outputs
             .iter()
-            .flat_map(|g| g.channels.iter().map(|&c| self.scenario.plan.channel(c).to))
+            .flat_map(|g| g.channels.iter().map(|&c| executor_of(self.scenario.plan.channel(c).to)))
             .collect();
         for to in targets {
             self.send(task, to, Msg::End, now);
@@ -458,7 +477,7 @@ impl StormCore {
         let Some(id) = self.execs[task].subtask else { return Vec::new() };
         let plan = &self.scenario.plan;
         let mut out = Vec::new();
-        for (g, gate) in plan.subtasks[id].outputs.iter().enumerate() {
+        for (g, gate) in plan.subtask(id).outputs.iter().enumerate() {
             let n = gate.channels.len();
             if n == 0 {
                 continue;
@@ -474,7 +493,7 @@ impl StormCore {
                 }
                 Partitioning::Broadcast => gate.channels.clone(),
             };
-            out.extend(chosen.into_iter().map(|c| plan.channel(c).to));
+            out.extend(chosen.into_iter().map(|c| executor_of(plan.channel(c).to)));
         }
         out
     }
@@ -548,7 +567,7 @@ impl StormCore {
             }
             Msg::Tuple { record, id, batch } => {
                 self.execs[task].records_in += 1;
-                let op = self.scenario.plan.subtasks[self.execs[task].subtask?].operator;
+                let op = self.scenario.plan.subtask(self.execs[task].subtask?).operator;
                 let cost = self.scenario.record_cost_ns[op];
                 self.bolt_tuple(task, record, id, batch, now);
                 Some(cost)

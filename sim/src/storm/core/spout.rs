@@ -10,7 +10,7 @@ use engine::storm::RootId;
 use engine::SourceRef;
 
 use crate::kernel::TimeNs;
-use crate::recording::{AckerMessage, Payload};
+use crate::recording::{About, AckerMessage, Payload};
 
 use super::{Msg, Role, StormCore};
 
@@ -86,7 +86,7 @@ impl StormCore {
             self.send(task, to, Msg::Tuple { record: record.clone(), id, batch: None }, now);
         }
         let emit = Payload::StormEmit { partition: source.partition, offset: source.offset, replay };
-        self.recorder.record_payload(now, task as u32, 0, emit);
+        self.recorder.record_payload(now, About::Executor(task), None, emit);
         self.stats.spout_emitted += 1;
         self.stats.replays += replay as u64;
         let high = &mut self.emitted_high[source.partition as usize];
@@ -101,14 +101,14 @@ impl StormCore {
         if let Some(acker) = self.acker_of(root) {
             self.recorder.record_payload(
                 now,
-                task as u32,
-                0,
+                About::Executor(task),
+                None,
                 Payload::StormAckerMessage { message: AckerMessage::Init, root, value: init },
             );
             self.send(task, acker, Msg::AckerInit { root, value: init, spout: task as u32 }, now);
         }
         self.update_committed(task);
-        let op = self.scenario.plan.subtasks[self.execs[task].subtask?].operator;
+        let op = self.scenario.plan.subtask(self.execs[task].subtask?).operator;
         Some(self.scenario.record_cost_ns[op])
     }
 

@@ -15,11 +15,11 @@ use engine::{Key, SourceRef};
 
 use crate::external::SourceLog;
 use crate::kernel::TimeNs;
-use crate::recording::{AckerMessage, Payload, TimedOut};
+use crate::recording::{About, AckerMessage, Payload, TimedOut};
 use crate::scenario::{Trident, TridentState};
 
 use super::bolt::BoltKind;
-use super::{Msg, Out, Role, StormCore, Timer};
+use super::{executor_of, Msg, Out, Role, StormCore, Timer};
 
 /// One counting task's partial aggregates of one batch, per window and key.
 pub(super) type BatchPartials = BTreeMap<(Window, Key), Partial>;
@@ -89,7 +89,7 @@ impl TridentRuntime {
 impl StormCore {
     /// The master batch coordinator runs on the first spout's worker (its state is durable).
     pub(super) fn coordinator_task(&self) -> usize {
-        self.scenario.plan.source_subtasks().next().unwrap_or(0)
+        self.scenario.plan.source_subtasks().next().map_or(0, executor_of)
     }
 
     pub(super) fn trident_tick(&mut self, now: TimeNs) {
@@ -114,14 +114,19 @@ impl StormCore {
             t.parts.remove(&txid);
             t.commits.remove(&txid);
             self.stats.timeouts += 1;
-            self.recorder.record_payload(now, coord as u32, 0, Payload::StormTimeout(TimedOut::Batch { txid }));
+            self.recorder.record_payload(
+                now,
+                About::Executor(coord),
+                None,
+                Payload::StormTimeout(TimedOut::Batch { txid }),
+            );
         }
         self.trident_begin_batches(now);
     }
 
     pub(super) fn trident_begin_batches(&mut self, now: TimeNs) {
         let coord = self.coordinator_task();
-        let spouts: Vec<usize> = self.scenario.plan.source_subtasks().collect();
+        let spouts: Vec<usize> = self.scenario.plan.source_subtasks().map(executor_of).collect();
         loop {
             let t = self.trident.as_mut().expect("trident");
             let (txid, (from, until), replay) = if let Some((txid, b)) = t.coordinator.take_replay() {
@@ -146,7 +151,7 @@ impl StormCore {
             t.parts.insert(txid, spouts.iter().copied().collect());
             self.stats.trident_batches += 1;
             self.stats.trident_replays += replay as u64;
-            self.recorder.record_payload(now, coord as u32, 0, Payload::TridentBatch { txid, replay });
+            self.recorder.record_payload(now, About::Executor(coord), None, Payload::TridentBatch { txid, replay });
             for &s in &spouts {
                 self.send(coord, s, Msg::EmitBatch { txid, attempt, from_ns: from, until_ns: until }, now);
             }
@@ -214,8 +219,8 @@ impl StormCore {
             Some(acker) => {
                 self.recorder.record_payload(
                     now,
-                    task as u32,
-                    0,
+                    About::Executor(task),
+                    None,
                     Payload::StormAckerMessage { message: AckerMessage::Init, root, value: init },
                 );
                 self.send(task, acker, Msg::AckerInit { root, value: init, spout: task as u32 }, now);
@@ -225,13 +230,17 @@ impl StormCore {
                 self.send(task, coordinator, Msg::BatchPartDone { txid, attempt, from: task as u32 }, now);
             }
         }
-        let op = self.scenario.plan.subtasks[task].operator;
+        let spout = self.execs[task].subtask.expect("a spout runs a plan subtask");
+        let op = self.scenario.plan.subtask(spout).operator;
         self.scenario.record_cost_ns[op].saturating_mul(emitted.max(1))
     }
 
     pub(super) fn aggregator_tasks(&self) -> Vec<usize> {
-        (0..self.scenario.plan.subtasks.len())
+        self.scenario
+            .plan
+            .subtask_ids()
             .filter(|&id| matches!(self.scenario.plan.operator_of(id).kind, OperatorKind::Window(_)))
+            .map(executor_of)
             .collect()
     }
 
@@ -310,7 +319,7 @@ impl StormCore {
             }
         }
         self.stats.trident_skipped_updates += skipped;
-        self.recorder.record_payload(now, task as u32, 0, Payload::TridentCommit { txid, skipped });
+        self.recorder.record_payload(now, About::Executor(task), None, Payload::TridentCommit { txid, skipped });
         self.send(task, coord, Msg::CommitDone { txid, attempt, ok: true, from: task as u32 }, now);
     }
 
@@ -388,7 +397,7 @@ impl StormCore {
             };
             self.sink_store.apply(sink, sink_subtask, SinkEffect::Append(row), now);
             let append = Payload::SinkAppend { key, value: w.start_ms };
-            self.recorder.record_payload(now, sink_subtask as u32, 0, append);
+            self.recorder.record_payload(now, sink_subtask, None, append);
         }
         self.sink_store.take_newly_visible();
     }
