@@ -78,7 +78,7 @@ fn packed(key: &str) -> Option<u128> {
 
 /// The packed form of a key of `length` (at most 15) bytes, from 16 bytes of text starting with
 /// it (as a little-endian integer): what follows the key is masked off. The scanner packs keys
-/// from the word it has loaded; [`packed`] from a string.
+/// from the word it has loaded; `packed` from a string.
 #[inline(always)]
 pub fn pack(word: u128, length: usize) -> u128 {
     debug_assert!(length <= 15);
