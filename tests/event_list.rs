@@ -252,6 +252,46 @@ proptest! {
         scanner_reads_as_serde(&written.join(",\n"))?;
     }
 
+    /// The fused reader's cases: keys and integers of every length, times as integers or clock
+    /// strings, compact and one-field-a-line spellings, and now and then a value spelled so
+    /// that only serde reads it (an escape, `_`, a leading zero, a suffix): the scanner reads the
+    /// plain lists as serde does, and any list gives what serde gives.
+    #[test]
+    fn keys_and_integers_of_every_length_read_as_serde_does(
+        pretty in any::<bool>(),
+        order in any::<prop::sample::Index>(),
+        events in prop::collection::vec(
+            (plain_key(), plain_integer(), plain_time(), plain_integer(), 0u32..3,
+             prop::option::weighted(0.05, prop::sample::select(vec![
+                 "\"a\\nb\"", "1_000", "007", "5i64", "-0", "1.5", "\"k\\\"\"", "0x1f", "\"12:00\"",
+             ]))),
+            1..30,
+        ),
+    ) {
+        let mut plain = true;
+        let written: Vec<String> = events
+            .iter()
+            .map(|(k, v, ts, arrives, p, odd)| {
+                let (mut k, mut v) = (k.clone(), v.to_string());
+                if let Some(odd) = odd {
+                    plain = false;
+                    if odd.starts_with('"') { k = odd.to_string() } else { v = odd.to_string() }
+                }
+                let arrives = arrives.checked_abs().unwrap_or(0).to_string();
+                let mut fields =
+                    [("key", k), ("value", v), ("ts", ts.clone()), ("arrives", arrives), ("partition", p.to_string())];
+                fields.rotate_left(order.index(5));
+                written(pretty, &fields)
+            })
+            .collect();
+        let list = written.join(if pretty { ",\n    " } else { "," });
+        if plain {
+            scanner_reads_as_serde(&list)?;
+        } else {
+            same_as_serde(&scenario_with(&list))?;
+        }
+    }
+
     /// Lists in the scanner's own spelling: it reads them (serde is not asked), to the same events.
     #[test]
     fn plain_lists_are_read_by_the_scanner(
@@ -263,6 +303,34 @@ proptest! {
             .collect();
         scanner_reads_as_serde(&written.join(",\n"))?;
     }
+}
+
+/// Keys of every length around the scanner's packed forms (up to 7 bytes in one 64-bit word, up
+/// to 15 in two, longer ones as text), in ASCII and multi-byte characters.
+fn plain_key() -> impl Strategy<Value = String> {
+    prop_oneof![
+        6 => "[a-z0-9_]{0,18}",
+        2 => "[a-zé€ü ]{0,9}",
+        1 => (0usize..20).prop_map(|n| "k".repeat(n)),
+    ]
+    .prop_map(|k| format!("\"{k}\""))
+}
+
+/// Integers of every number of digits (one word holds up to 7).
+fn plain_integer() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        4 => (0u32..19).prop_flat_map(|digits| 0..10i64.pow(digits)),
+        1 => any::<i64>(),
+    ]
+}
+
+/// An event spelled compactly (every literal within a word) or one field a line (literals longer
+/// than a word), as tools write them.
+fn written(pretty: bool, fields: &[(&str, String)]) -> String {
+    let (open, between, close) = if pretty { ("(\n        ", ",\n        ", ",\n    )") } else { ("(", ",", ")") };
+    let body: Vec<String> =
+        fields.iter().map(|(n, v)| if pretty { format!("{n}: {v}") } else { format!("{n}:{v}") }).collect();
+    format!("{open}{}{close}", body.join(between))
 }
 
 #[test]

@@ -46,7 +46,15 @@ impl Outlet {
         self.outbox.push_back(Output::Note(note));
     }
     pub(super) fn pop(&mut self) -> Option<Output> {
-        self.outbox.pop_front()
+        let output = self.outbox.pop_front();
+        if output.is_some() && self.outbox.is_empty() {
+            // Drained: the next output goes to the front of the storage again (`clear` starts
+            // the ring over), a cache line the last one used, not the next one along the ring
+            // (a source's outbox holds a broadcast to all its channels, 64 x 72 B at p = 64).
+            // Only after taking the last one: a drain that found nothing pays nothing.
+            self.outbox.clear();
+        }
+        output
     }
 
     /// Let a sink protocol step write its effects, and queue them in order.

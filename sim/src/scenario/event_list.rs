@@ -13,7 +13,7 @@
 
 use std::ops::Range;
 
-use super::explicit::{EventsBuilder, ExplicitEvents};
+use super::explicit::{pack, pack_within_word, EventsBuilder, ExplicitEvents};
 use super::format::parse_clock;
 
 /// The events of the file's `source: Events([...])` list, and the byte range between its
@@ -58,41 +58,244 @@ struct Scanner<'a> {
 /// One event's fields as read.
 #[derive(Default)]
 struct Fields<'a> {
-    key: &'a str,
+    key: Key<'a>,
     value: i64,
     ts_ms: i64,
     arrives_ms: i64,
     partition: u32,
 }
 
+/// A key as read: packed from the text when it is short ([`pack`]), else its text.
+enum Key<'a> {
+    Short { packed: u128, at: Range<usize> },
+    Text(&'a str),
+}
+
+impl Default for Key<'_> {
+    fn default() -> Self {
+        Key::Text("")
+    }
+}
+
 /// How an event is spelled: for each field in order, the text from the end of the value before
 /// (or the `(`) to the start of its own value (separators, trivia, its name and `:`), and the
-/// text from the last value through the `)`.
+/// text from the last value through the `)` and on through the next event's `(`.
 #[derive(Default)]
 struct Spelling {
     parts: Vec<Literal>,
-    end: Literal,
+    /// Where the text after the last value starts (the `tail` is known once the next `(` is).
+    tail_start: usize,
+    tail: Literal,
 }
 
 /// A stretch of the text that an event must repeat, and the field whose value follows it.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Literal {
     bytes: Range<usize>,
     field: u8,
-    /// Up to 16 bytes as a (word, mask) pair, compared without a call to memcmp.
-    word: Option<(u128, u128)>,
+    /// Up to 16 bytes as a word and a mask (the bytes beyond the literal zero), compared
+    /// without a call to memcmp; a longer literal is compared as a slice.
+    word: u128,
+    mask: u128,
+    length: usize,
+    long: bool,
 }
 
 impl Literal {
     fn new(text: &[u8], bytes: Range<usize>, field: u8) -> Literal {
-        let word = (bytes.len() <= 16).then(|| {
-            let (mut word, mut mask) = ([0u8; 16], [0u8; 16]);
-            word[..bytes.len()].copy_from_slice(&text[bytes.clone()]);
-            mask[..bytes.len()].fill(0xff);
-            (u128::from_le_bytes(word), u128::from_le_bytes(mask))
-        });
-        Literal { bytes, field, word }
+        let (mut word, mut mask) = ([0u8; 16], [0u8; 16]);
+        let short = bytes.len().min(16);
+        word[..short].copy_from_slice(&text[bytes.start..bytes.start + short]);
+        mask[..short].fill(0xff);
+        let (length, long) = (bytes.len(), bytes.len() > 16);
+        Literal { bytes, field, word: u128::from_le_bytes(word), mask: u128::from_le_bytes(mask), length, long }
     }
+}
+
+/// A spelling compiled for the fused reader: a step per field (the literal before its value,
+/// and where its value goes), then the tail through the next `(`.
+struct Fused {
+    steps: [Literal; 5],
+    fields: usize,
+    tail: Literal,
+    /// Where each field's value lands in an event's values (a missing `partition` reads the
+    /// slot that stays 0).
+    value_at: usize,
+    ts_at: usize,
+    arrives_at: usize,
+    partition_at: usize,
+}
+
+impl Literal {
+    /// Whether `bytes` repeat the literal at `at`.
+    #[inline(always)]
+    fn is_at(&self, bytes: &[u8], at: usize) -> bool {
+        match bytes.get(at..at + 16) {
+            Some(chunk) => {
+                let chunk: [u8; 16] = chunk.try_into().unwrap_or_default();
+                u128::from_le_bytes(chunk) & self.mask == self.word
+                    && (!self.long || bytes[at..].starts_with(&bytes[self.bytes.clone()]))
+            }
+            None => bytes[at..].starts_with(&bytes[self.bytes.clone()]),
+        }
+    }
+}
+
+impl Fused {
+    /// `None` until the spelling is whole (the list has gone on to a second event).
+    fn of(spelling: &Spelling) -> Option<Fused> {
+        if spelling.parts.is_empty() || spelling.tail.bytes.is_empty() {
+            return None;
+        }
+        let mut steps: [Literal; 5] = Default::default();
+        // The slot after the fields stays 0.
+        let (mut value_at, mut ts_at, mut arrives_at, mut partition_at) = (5, 5, 5, 5);
+        for (i, literal) in spelling.parts.iter().enumerate() {
+            steps[i] = literal.clone();
+            match literal.field {
+                VALUE => value_at = i,
+                TS => ts_at = i,
+                ARRIVES => arrives_at = i,
+                PARTITION => partition_at = i,
+                _ => {}
+            }
+        }
+        let tail = spelling.tail.clone();
+        Some(Fused { steps, fields: spelling.parts.len(), tail, value_at, ts_at, arrives_at, partition_at })
+    }
+
+    /// Reads events from `pos` (after a `(`) while each is spelled so, byte for byte outside its
+    /// values, through the next event's `(`: the generic reader ([`Scanner::event`]) would take
+    /// the same steps on those bytes, so only the values are read. Returns the position of the
+    /// first event not read (after its `(`).
+    #[inline(never)]
+    fn read(&self, text: &str, mut pos: usize, builder: &mut EventsBuilder) -> usize {
+        let bytes = text.as_bytes();
+        loop {
+            let start = pos;
+            // Indexed by step, masked to 8 (no bounds checks); slot 5 stays 0.
+            let mut values = [0i64; 8];
+            let mut key = Key::Text("");
+            for (i, step) in self.steps[..self.fields].iter().enumerate() {
+                if !step.is_at(bytes, pos) {
+                    return start;
+                }
+                pos += step.length;
+                let read = if step.field == KEY {
+                    short_key(bytes, pos).or_else(|| other_key(text, pos)).map(|(k, end)| {
+                        key = k;
+                        (0, end)
+                    })
+                } else {
+                    digits_before_literal(bytes, pos).or_else(|| other_integer(text, pos, step.field))
+                };
+                let Some((value, end)) = read else {
+                    return start;
+                };
+                values[i & 7] = value;
+                pos = end;
+            }
+            if !self.tail.is_at(bytes, pos) {
+                return start;
+            }
+            pos += self.tail.length;
+            let fields = Fields {
+                key,
+                value: values[self.value_at & 7],
+                ts_ms: values[self.ts_at & 7],
+                arrives_ms: values[self.arrives_at & 7],
+                // Read as a `u32`.
+                partition: values[self.partition_at & 7] as u32,
+            };
+            push(text, builder, fields);
+        }
+    }
+}
+
+/// Appends an event as read.
+#[inline(always)]
+fn push(text: &str, builder: &mut EventsBuilder, f: Fields<'_>) {
+    match f.key {
+        Key::Short { packed, at } => {
+            builder.push_short(packed, || &text[at], f.value, f.ts_ms, f.arrives_ms, f.partition)
+        }
+        Key::Text(key) => builder.push(key, f.value, f.ts_ms, f.arrives_ms, f.partition),
+    }
+}
+
+/// A key of at most 15 bytes without escapes at `at`, packed from the word after its `"`, and
+/// the position after it; `None` for anything else.
+#[inline(always)]
+fn short_key<'a>(bytes: &[u8], at: usize) -> Option<(Key<'a>, usize)> {
+    if *bytes.get(at)? != b'"' {
+        return None;
+    }
+    let start = at + 1;
+    let chunk: [u8; 16] = bytes.get(start..start + 16)?.try_into().ok()?;
+    let word = u128::from_le_bytes(chunk);
+    // Most keys end in the first half: 64-bit arithmetic, else the whole word. Lowest lanes
+    // only (exact there): a backslash before the quote declines.
+    let low = word as u64;
+    let packed = match zero_lanes(low ^ QUOTES) {
+        0 => {
+            let quotes = zero_lanes_128(word ^ QUOTES_128);
+            let backslashes = zero_lanes_128(word ^ BACKSLASHES_128);
+            let length = quotes.trailing_zeros() as usize / 8;
+            if length > 15 || backslashes.trailing_zeros() < quotes.trailing_zeros() {
+                return None;
+            }
+            (pack(word, length), length)
+        }
+        quotes => {
+            if zero_lanes(low ^ BACKSLASHES).trailing_zeros() < quotes.trailing_zeros() {
+                return None;
+            }
+            let length = quotes.trailing_zeros() as usize / 8;
+            (pack_within_word(low, length), length)
+        }
+    };
+    let (packed, length) = packed;
+    Some((Key::Short { packed, at: start..start + length }, start + length + 1))
+}
+
+/// A decimal integer of 1 to 7 digits at `at`, no sign and no leading zero, read from one
+/// word, and the position after it; `None` for anything else. What follows the digits is not
+/// checked: the caller matches the spelling's next literal there, which starts with what
+/// followed a value when the spelling was taken (`,`, `)` or trivia, the generic reader
+/// checked), never with what would continue a number (a digit, `_`, `.`, a letter).
+#[inline(always)]
+fn digits_before_literal(bytes: &[u8], at: usize) -> Option<(i64, usize)> {
+    let word = word_at(bytes, at)?;
+    let digits = non_digit_lanes(word).trailing_zeros() as usize / 8;
+    let leading_zero = word as u8 == b'0' && digits > 1;
+    if digits == 0 || digits == 8 || leading_zero {
+        return None;
+    }
+    Some((lanes_value(word, digits) as i64, at + digits))
+}
+
+/// A key [`short_key`] leaves (a long one), as the generic reader reads it.
+#[inline(never)]
+fn other_key(text: &str, at: usize) -> Option<(Key<'_>, usize)> {
+    let mut scanner = Scanner { text, bytes: text.as_bytes(), pos: at };
+    let key = scanner.string()?;
+    Some((Key::Text(key), scanner.pos))
+}
+
+/// An integer or time [`digits_before_literal`] leaves (a sign, more digits, a clock string),
+/// as the generic reader reads it.
+#[inline(never)]
+fn other_integer(text: &str, at: usize, field: u8) -> Option<(i64, usize)> {
+    let mut scanner = Scanner { text, bytes: text.as_bytes(), pos: at };
+    let mut fields = Fields::default();
+    scanner.field_value(field, &mut fields)?;
+    let value = match field {
+        VALUE => fields.value,
+        TS => fields.ts_ms,
+        ARRIVES => fields.arrives_ms,
+        _ => i64::from(fields.partition),
+    };
+    Some((value, scanner.pos))
 }
 
 impl<'a> Scanner<'a> {
@@ -152,22 +355,21 @@ impl<'a> Scanner<'a> {
         // An event takes at least 30 bytes as written: a capacity that is rarely regrown.
         let mut builder = EventsBuilder::with_capacity((self.bytes.len() - self.pos) / 32);
         let mut spelling = Spelling::default();
+        let mut after_event = false;
         loop {
             self.trivia()?;
             match self.peek()? {
                 b']' => break,
                 b'(' => {
                     self.pos += 1;
-                    let start = self.pos;
-                    let f = match self.event_as_spelled(&spelling) {
-                        Some(f) => f,
-                        None => {
-                            self.pos = start;
-                            spelling.parts.clear();
-                            self.event(&mut spelling)?
-                        }
-                    };
-                    builder.push(f.key, f.value, f.ts_ms, f.arrives_ms, f.partition);
+                    if after_event {
+                        spelling.tail = Literal::new(self.bytes, spelling.tail_start..self.pos, 0);
+                    }
+                    self.events_as_spelled(&spelling, &mut builder);
+                    spelling.parts.clear();
+                    let f = self.event(&mut spelling)?;
+                    push(self.text, &mut builder, f);
+                    after_event = true;
                 }
                 _ => return None,
             }
@@ -180,6 +382,15 @@ impl<'a> Scanner<'a> {
         }
         self.pos += 1;
         Some(builder.finish())
+    }
+
+    /// The events from here (after a `(`) that are spelled as `spelling` says (see [`Fused`]);
+    /// the position ends after the last one's following `(`, at the first event spelled
+    /// otherwise (or the list's last), which the caller reads.
+    fn events_as_spelled(&mut self, spelling: &Spelling, builder: &mut EventsBuilder) {
+        if let Some(fused) = Fused::of(spelling) {
+            self.pos = fused.read(self.text, self.pos, builder);
+        }
     }
 
     /// `field: value, ... )`, after the `(`; the position ends after the `)`. Notes how the event
@@ -212,48 +423,15 @@ impl<'a> Scanner<'a> {
             }
         }
         self.pos += 1;
-        spelling.end = Literal::new(self.bytes, literal_start..self.pos, 0);
+        spelling.tail_start = literal_start;
         (read & REQUIRED == REQUIRED).then_some(fields)
-    }
-
-    /// The event after the `(` if it is spelled as `spelling` says, byte for byte outside its
-    /// values: the generic reader ([`Scanner::event`]) would take the same steps on those bytes,
-    /// so only the values are parsed. `None` (the position then undefined) if it is not.
-    #[inline]
-    fn event_as_spelled(&mut self, spelling: &Spelling) -> Option<Fields<'a>> {
-        if spelling.parts.is_empty() {
-            return None;
-        }
-        let mut fields = Fields::default();
-        for literal in &spelling.parts {
-            self.expect_literal(literal)?;
-            self.field_value(literal.field, &mut fields)?;
-        }
-        self.expect_literal(&spelling.end)?;
-        Some(fields)
-    }
-
-    #[inline(always)]
-    fn expect_literal(&mut self, literal: &Literal) -> Option<()> {
-        let found = match literal.word {
-            Some((word, mask)) => {
-                let chunk: [u8; 16] = self.bytes.get(self.pos..self.pos + 16)?.try_into().ok()?;
-                u128::from_le_bytes(chunk) & mask == word
-            }
-            None => self.bytes[self.pos..].starts_with(&self.bytes[literal.bytes.clone()]),
-        };
-        if !found {
-            return None;
-        }
-        self.pos += literal.bytes.len();
-        Some(())
     }
 
     /// The value of `field`, after its `:` and trivia.
     #[inline(always)]
     fn field_value(&mut self, field: u8, fields: &mut Fields<'a>) -> Option<()> {
         match field {
-            KEY => fields.key = self.string()?,
+            KEY => fields.key = Key::Text(self.string()?),
             VALUE => fields.value = self.integer()?,
             TS => fields.ts_ms = self.time()?,
             ARRIVES => fields.arrives_ms = self.time()?,
@@ -392,6 +570,11 @@ impl<'a> Scanner<'a> {
 const ONES: u64 = 0x0101_0101_0101_0101;
 /// The high bit of every lane.
 const HIGHS: u64 = 0x8080_8080_8080_8080;
+const ONES_128: u128 = u128::from_le_bytes([1; 16]);
+const QUOTES: u64 = u64::from_le_bytes([b'"'; 8]);
+const BACKSLASHES: u64 = u64::from_le_bytes([b'\\'; 8]);
+const QUOTES_128: u128 = u128::from_le_bytes([b'"'; 16]);
+const BACKSLASHES_128: u128 = u128::from_le_bytes([b'\\'; 16]);
 
 /// The eight bytes at `at`, if the text has them.
 #[inline(always)]
@@ -407,14 +590,27 @@ fn zero_lanes(word: u64) -> u64 {
     word.wrapping_sub(ONES) & !word & HIGHS
 }
 
-/// The high bit of each lane of `word` that is not an ASCII digit.
+/// [`zero_lanes`] over sixteen lanes.
+#[inline(always)]
+fn zero_lanes_128(word: u128) -> u128 {
+    word.wrapping_sub(ONES_128) & !word & (ONES_128 << 7)
+}
+
+/// The high bit of each lane of `word` that is not an ASCII digit. Exact for the lowest such
+/// lane, which is all the callers use (0 exactly when all eight are digits).
 #[inline(always)]
 fn non_digit_lanes(word: u64) -> u64 {
-    // With the high bits cleared, adding below 0x80 carries into no other lane.
-    let low7 = word & !HIGHS;
-    let above_nine = (low7 + 0x46 * ONES) & HIGHS; // lane >= 0x3a
-    let at_least_zero = (low7 + 0x50 * ONES) & HIGHS; // lane >= 0x30
-    (word & HIGHS) | above_nine | (at_least_zero ^ HIGHS)
+    // A digit's lane becomes its value (0 ..= 9), any other byte something else. Adding 0x76
+    // sets the high bit of a lane above 9; a lane of 0x8a or more carries into the lanes above
+    // it, but has its own high bit set already.
+    let values = digit_values(word);
+    (values.wrapping_add(0x76 * ONES) | values) & HIGHS
+}
+
+/// Each lane of `word` less `b'0'` (by xor): a digit's lane holds its value.
+#[inline(always)]
+fn digit_values(word: u64) -> u64 {
+    word ^ (u64::from(b'0') * ONES)
 }
 
 /// The number the first `n` (1 ..= 8) lanes of `word` spell, all ASCII digits, the first the
@@ -423,7 +619,7 @@ fn non_digit_lanes(word: u64) -> u64 {
 fn lanes_value(word: u64, n: usize) -> u64 {
     // The digits' values moved to the top lanes (what follows them shifted out, the lanes below
     // zero), then combined pairwise: 8 one-digit lanes, 4 of two digits, 2 of four, one of eight.
-    let v = word.wrapping_sub(0x30 * ONES) << (8 * (8 - n));
+    let v = digit_values(word) << (8 * (8 - n));
     let v = ((v & 0x0f00_0f00_0f00_0f00) >> 8) + (v & 0x000f_000f_000f_000f) * 10;
     let v = ((v & 0x00ff_0000_00ff_0000) >> 16) + (v & 0x0000_00ff_0000_00ff) * 100;
     ((v & 0x0000_ffff_0000_0000) >> 32) + (v & 0x0000_0000_0000_ffff) * 10_000
@@ -460,7 +656,7 @@ fn digit_run(bytes: &[u8], at: usize) -> Option<(u64, usize)> {
 fn quote_or_backslash(bytes: &[u8], start: usize) -> Option<usize> {
     let mut at = start;
     while let Some(word) = word_at(bytes, at) {
-        let found = zero_lanes(word ^ (u64::from(b'"') * ONES)) | zero_lanes(word ^ (u64::from(b'\\') * ONES));
+        let found = zero_lanes(word ^ QUOTES) | zero_lanes(word ^ BACKSLASHES);
         if found != 0 {
             return Some(at - start + found.trailing_zeros() as usize / 8);
         }

@@ -73,8 +73,24 @@ fn packed(key: &str) -> Option<u128> {
     }
     let mut word = [0u8; 16];
     word[..bytes.len()].copy_from_slice(bytes);
-    word[15] = bytes.len() as u8;
-    Some(u128::from_le_bytes(word))
+    Some(pack(u128::from_le_bytes(word), bytes.len()))
+}
+
+/// The packed form of a key of `length` (at most 15) bytes, from 16 bytes of text starting with
+/// it (as a little-endian integer): what follows the key is masked off. The scanner packs keys
+/// from the word it has loaded; `packed` from a string.
+#[inline(always)]
+pub fn pack(word: u128, length: usize) -> u128 {
+    debug_assert!(length <= 15);
+    word & ((1u128 << (8 * length)) - 1) | (length as u128) << 120
+}
+
+/// [`pack`] for a key of at most 7 bytes, from the 8 bytes of text starting with it: the same
+/// integer in 64-bit arithmetic.
+#[inline(always)]
+pub fn pack_within_word(word: u64, length: usize) -> u128 {
+    debug_assert!(length <= 7);
+    u128::from(word & ((1u64 << (8 * length)) - 1)) | (length as u128) << 120
 }
 
 /// The short keys' index: an open-addressing table with a multiply-fold hash (a few
@@ -99,8 +115,19 @@ pub const MAX_PROBES: usize = 64;
 
 impl ShortKeyIndex {
     /// The number of `key`, inserted as `next` if it is new.
-    #[inline]
+    #[inline(always)]
     fn get_or_insert(&mut self, key: u128, next: u32) -> u32 {
+        // Most keys have been seen before: found without a call.
+        if let ShortKeyIndex::Fast(table) = self {
+            if let Some(k) = table.find(key) {
+                return k;
+            }
+        }
+        self.insert(key, next)
+    }
+
+    #[inline(never)]
+    fn insert(&mut self, key: u128, next: u32) -> u32 {
         match self {
             ShortKeyIndex::Hardened(map) => *map.entry(key).or_insert(next),
             ShortKeyIndex::Fast(table) => match table.get_or_insert(key, next) {
@@ -121,75 +148,98 @@ impl ShortKeyIndex {
     }
 }
 
-/// Linear probing over a power-of-two number of 8-byte slots (a table of 10^4 keys stays in the
-/// L2 cache), each a key's number and 32 bits of its hash; the keys themselves by number.
+/// Linear probing over a power-of-two number of slots, each a packed key and its number (in two
+/// arrays read at the same index: a lookup's two loads do not wait for each other). A table of
+/// 10^4 keys stays within the L2 cache.
 struct ProbeTable {
-    /// `hash >> 32 << 32 | number`, or [`FREE`].
-    slots: Vec<u64>,
-    /// The packed key of each number (numbers of long keys, which live elsewhere, hold
-    /// [`NOT_SHORT`]).
+    /// The packed key in each slot, or [`FREE`].
     keys: Vec<u128>,
+    /// The number of the key in the same slot.
+    numbers: Vec<u32>,
     used: usize,
 }
 
-const FREE: u64 = u64::MAX;
 /// No packed key has 255 in its length byte.
-const NOT_SHORT: u128 = u128::MAX;
+const FREE: u128 = u128::MAX;
 
 impl ProbeTable {
     fn with_slots(slots: usize) -> ProbeTable {
-        ProbeTable { slots: vec![FREE; slots], keys: Vec::new(), used: 0 }
+        ProbeTable { keys: vec![FREE; slots], numbers: vec![0; slots], used: 0 }
     }
 
-    /// The number of `key`, inserted as `next` if new; `None` (nothing inserted) when the probe
-    /// would exceed [`MAX_PROBES`].
-    #[inline]
-    fn get_or_insert(&mut self, key: u128, next: u32) -> Option<u32> {
-        if 2 * (self.used + 1) > self.slots.len() {
-            self.slots = self.grown()?;
-        }
-        let hash = spread(key);
-        let tag = hash & !0xffff_ffff;
-        let mask = self.slots.len() - 1;
-        let mut at = hash as usize & mask;
+    /// The number of `key` if the table holds it.
+    #[inline(always)]
+    fn find(&self, key: u128) -> Option<u32> {
+        let mask = self.keys.len() - 1;
+        let mut at = spread(key) as usize & mask;
         for _ in 0..MAX_PROBES {
-            let slot = self.slots[at];
-            if slot == FREE {
-                self.slots[at] = tag | u64::from(next);
-                self.used += 1;
-                self.keys.resize(next as usize + 1, NOT_SHORT);
-                self.keys[next as usize] = key;
-                return Some(next);
+            let slot = *self.keys.get(at)?;
+            if slot == key {
+                return self.numbers.get(at).copied();
             }
-            if slot & !0xffff_ffff == tag && self.keys[slot as u32 as usize] == key {
-                return Some(slot as u32);
+            if slot == FREE {
+                return None;
             }
             at = (at + 1) & mask;
         }
         None
     }
 
-    /// The slots for the same keys, twice as many, or `None` if a key probes too long there.
-    fn grown(&self) -> Option<Vec<u64>> {
-        let mut grown = vec![FREE; 2 * self.slots.len()];
-        let mask = grown.len() - 1;
-        for &slot in self.slots.iter().filter(|&&s| s != FREE) {
-            let mut at = spread(self.keys[slot as u32 as usize]) as usize & mask;
+    /// The number of `key`, inserted as `next` if new; `None` (nothing inserted) when the probe
+    /// would exceed [`MAX_PROBES`].
+    fn get_or_insert(&mut self, key: u128, next: u32) -> Option<u32> {
+        let mask = self.keys.len() - 1;
+        let mut at = spread(key) as usize & mask;
+        for _ in 0..MAX_PROBES {
+            let (slot, number) = (self.keys[at], self.numbers[at]);
+            if slot == key {
+                return Some(number);
+            }
+            if slot == FREE {
+                return self.insert(at, key, next);
+            }
+            at = (at + 1) & mask;
+        }
+        None
+    }
+
+    /// Puts `key` as `next` into the free slot `at` (growing the table first when it would be
+    /// more than half full).
+    #[inline(never)]
+    fn insert(&mut self, at: usize, key: u128, next: u32) -> Option<u32> {
+        if 2 * (self.used + 1) > self.keys.len() {
+            *self = self.grown()?;
+            return self.get_or_insert(key, next);
+        }
+        self.keys[at] = key;
+        self.numbers[at] = next;
+        self.used += 1;
+        Some(next)
+    }
+
+    /// The same keys in twice as many slots, or `None` if a key probes too long there.
+    fn grown(&self) -> Option<ProbeTable> {
+        let mut grown = ProbeTable::with_slots(2 * self.keys.len());
+        let mask = grown.keys.len() - 1;
+        for (&key, &number) in self.keys.iter().zip(&self.numbers).filter(|(&k, _)| k != FREE) {
+            let mut at = spread(key) as usize & mask;
             let mut probes = 1;
-            while grown[at] != FREE {
+            while grown.keys[at] != FREE {
                 probes += 1;
                 if probes > MAX_PROBES {
                     return None;
                 }
                 at = (at + 1) & mask;
             }
-            grown[at] = slot;
+            grown.keys[at] = key;
+            grown.numbers[at] = number;
         }
+        grown.used = self.used;
         Some(grown)
     }
 
     fn to_map(&self) -> KeyIndex<u128> {
-        self.slots.iter().filter(|&&s| s != FREE).map(|&s| (self.keys[s as u32 as usize], s as u32)).collect()
+        self.keys.iter().zip(&self.numbers).filter(|(&k, _)| k != FREE).map(|(&k, &n)| (k, n)).collect()
     }
 }
 
@@ -212,20 +262,45 @@ impl EventsBuilder {
     /// Appends an event whose key is named `key`.
     #[inline]
     pub fn push(&mut self, key: &str, value: i64, ts_ms: i64, arrives_ms: i64, partition: u32) {
-        let key = self.intern(key);
+        let key = match packed(key) {
+            Some(packed) => self.intern_short(packed, || key),
+            None => self.intern_long(key),
+        };
         self.list.events.push(ExplicitEvent { key, value, ts_ms, arrives_ms, partition });
     }
 
-    #[inline]
-    fn intern(&mut self, key: &str) -> u32 {
+    /// [`EventsBuilder::push`] for a key of at most 15 bytes already packed ([`pack`]); `name`
+    /// gives its text, asked for only if the key is new.
+    #[inline(always)]
+    pub fn push_short<'k>(
+        &mut self,
+        packed: u128,
+        name: impl FnOnce() -> &'k str,
+        value: i64,
+        ts_ms: i64,
+        arrives_ms: i64,
+        partition: u32,
+    ) {
+        let key = self.intern_short(packed, name);
+        self.list.events.push(ExplicitEvent { key, value, ts_ms, arrives_ms, partition });
+    }
+
+    #[inline(always)]
+    fn intern_short<'k>(&mut self, packed: u128, name: impl FnOnce() -> &'k str) -> u32 {
         // At most one key per event, and a file holds fewer than 2^32 events (64 MiB).
         let next = self.list.key_names.len() as u32;
-        let k = match packed(key) {
-            Some(packed) => self.short_keys.get_or_insert(packed, next),
-            None => match self.long_keys.get(key) {
-                Some(&k) => k,
-                None => *self.long_keys.entry(key.into()).or_insert(next),
-            },
+        let k = self.short_keys.get_or_insert(packed, next);
+        if k == next {
+            self.list.key_names.push(name().to_string());
+        }
+        k
+    }
+
+    fn intern_long(&mut self, key: &str) -> u32 {
+        let next = self.list.key_names.len() as u32;
+        let k = match self.long_keys.get(key) {
+            Some(&k) => k,
+            None => *self.long_keys.entry(key.into()).or_insert(next),
         };
         if k == next {
             self.list.key_names.push(key.to_string());
@@ -327,6 +402,17 @@ mod tests {
         let first: Vec<u32> = (0..30_000).collect();
         let second: Vec<u32> = (0..30_000).rev().collect();
         assert_eq!(numbers, [first, second].concat());
+    }
+
+    /// The packing of the scanner's short keys is [`pack`]'s.
+    #[test]
+    fn packing_within_a_word_is_packing() {
+        let text = *b"k2201\",value:731";
+        let word = u128::from_le_bytes(text);
+        for length in 0..=7 {
+            assert_eq!(pack_within_word(word as u64, length), pack(word, length), "length {length}");
+        }
+        assert_eq!(Some(pack(word, 5)), packed("k2201"));
     }
 
     /// Keys crafted so the multiply-fold hash is the same for all (their low half cancels its

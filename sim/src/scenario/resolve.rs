@@ -1,6 +1,7 @@
 //! Validation and resolution: a parsed [`ScenarioFile`] becomes a runnable [`Scenario`]. Every
 //! error names the field path (`source.Events[3].arrives`) and points at it in the file.
 
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -49,15 +50,21 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
         ));
     }
 
-    let (partitions, log, key_names, key_index) = resolve_source(&raw, loc)?;
+    let (partitions, log, key_names) = resolve_source(&raw, loc)?;
     let watermarks = resolve_watermarks(&raw.watermarks, loc)?;
+    // Explicit events' key names by name, built at the first lookup: most pipelines name no
+    // key, and a file may have up to a million of them.
+    let key_index: OnceCell<BTreeMap<&str, u64>> = OnceCell::new();
     let key_of = |name: &str| -> Option<u64> {
         match &log {
             LogData::Generator(g) => name
                 .strip_prefix('k')
                 .and_then(|i| i.parse::<u64>().ok())
                 .filter(|i| *i < u64::from(g.keys) && format!("k{i}") == name),
-            LogData::Events(_) => key_index.get(name).copied(),
+            LogData::Events(_) => key_index
+                .get_or_init(|| key_names.iter().enumerate().map(|(k, name)| (name.as_str(), k as u64)).collect())
+                .get(name)
+                .copied(),
         }
     };
     let pipeline = resolve_pipeline(&raw, partitions, &watermarks, &key_of, loc)?;
@@ -353,12 +360,8 @@ fn fault_timing(f: &FaultSpec) -> (Option<(u64, &'static str)>, Option<(u64, &'s
     }
 }
 
-/// The source: partitions, the log, key names, and (explicit events) the index of key names.
-#[allow(clippy::type_complexity)]
-fn resolve_source(
-    raw: &ScenarioFile,
-    loc: &Locator,
-) -> Result<(u32, LogData, Vec<String>, BTreeMap<String, u64>), ScenarioError> {
+/// The source: partitions, the log and key names.
+fn resolve_source(raw: &ScenarioFile, loc: &Locator) -> Result<(u32, LogData, Vec<String>), ScenarioError> {
     match &raw.source {
         SourceData::Generator(g) => {
             let at = |f: &str| format!("source.Generator.{f}");
@@ -432,7 +435,7 @@ fn resolve_source(
                 }
             }
             let key_names = (0..g.keys).map(|k| format!("k{k}")).collect();
-            Ok((g.partitions, LogData::Generator(g.clone()), key_names, BTreeMap::new()))
+            Ok((g.partitions, LogData::Generator(g.clone()), key_names))
         }
         SourceData::Events(events) => {
             if events.is_empty() {
@@ -507,9 +510,7 @@ fn resolve_source(
                 }
             }
             let partitions = log.len() as u32;
-            let key_names = events.key_names.clone();
-            let key_index = key_names.iter().enumerate().map(|(k, name)| (name.clone(), k as u64)).collect();
-            Ok((partitions, LogData::Events(Arc::new(log)), key_names, key_index))
+            Ok((partitions, LogData::Events(Arc::new(log)), events.key_names.clone()))
         }
     }
 }

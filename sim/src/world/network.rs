@@ -498,6 +498,12 @@ impl World {
             }
             self.tasks[to.index()].subtask.push_input(info.input_index, message);
         }
+        let messages = &mut self.network.channels[channel.index()].messages;
+        if messages.is_empty() {
+            // Start the ring over at the front of its storage (`clear` does), so that a channel
+            // mostly holding a buffer or two uses the same cache lines each time.
+            messages.clear();
+        }
         if barrier {
             // A barrier's arrival may start the aligned-checkpoint timeout's timer.
             self.arm_timer(to);

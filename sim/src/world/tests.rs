@@ -130,3 +130,22 @@ fn inline_runs_change_nothing_but_the_event_count() {
         assert!(queued.restarts() > 0, "the crash restarted the job");
     }
 }
+
+/// What every task run reads of its `Task` lies in the struct's first cache line (the layout
+/// the struct's comment promises; a field added or moved ahead of them would spill it).
+#[test]
+fn a_tasks_per_run_fields_share_its_first_cache_line() {
+    use std::mem::{align_of, offset_of, size_of};
+    assert_eq!(align_of::<Task>(), 64);
+    let ends = [
+        offset_of!(Task, busy_until_ns) + size_of::<TimeNs>(),
+        offset_of!(Task, run_at) + size_of::<Option<TimeNs>>(),
+        offset_of!(Task, timer_at) + size_of::<Option<TimeNs>>(),
+        offset_of!(Task, record_cost_ns) + size_of::<TimeNs>(),
+        offset_of!(Task, attempt) + size_of::<u32>(),
+        offset_of!(Task, node) + size_of::<NodeId>(),
+        offset_of!(Task, alive) + size_of::<bool>(),
+        offset_of!(Task, backpressured) + size_of::<bool>(),
+    ];
+    assert!(ends.iter().all(|&end| end <= 64), "field ends {ends:?}");
+}

@@ -1,15 +1,7 @@
-//! The discrete-event kernel: a virtual clock, an event queue ordered by (time, sequence number),
-//! and seeded randomness with a sub-seed per component.
+//! The event queue: events ordered by `(time, sequence)`, near ones in a four-ary heap and far
+//! ones (network deliveries, scheduled in bursts) in sorted runs.
 
-use std::cmp::Ordering;
-
-use rand_chacha::ChaCha8Rng;
-use rand_core::{Rng, SeedableRng};
-
-/// Virtual time in nanoseconds since the start of the run: the engine's [`engine::ProcTimeNs`]
-/// (one type; this name is the simulator's spelling of it). Milliseconds become nanoseconds
-/// through [`engine::ms_to_ns`] only.
-pub type TimeNs = engine::ProcTimeNs;
+use super::TimeNs;
 
 /// A heap entry: when, in which order, and where the event itself lives. Events stay put in a
 /// slab while the heap moves only these 24-byte keys around.
@@ -20,15 +12,21 @@ struct Entry {
     slot: u32,
 }
 
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
+impl HeapKey for Entry {
+    fn heap_key(&self) -> u128 {
+        packed_key(self.time_ns, self.sequence)
     }
 }
-impl Ord for Entry {
-    fn cmp(&self, other: &Self) -> Ordering {
-        (self.time_ns, self.sequence).cmp(&(other.time_ns, other.sequence))
-    }
+
+/// `(time, sequence)` as one integer with the same order: a heap compares it in one
+/// branch-free comparison instead of two dependent ones.
+fn packed_key(time_ns: TimeNs, sequence: u64) -> u128 {
+    (u128::from(time_ns) << 64) | u128::from(sequence)
+}
+
+/// What a [`QuadHeap`] orders its items by (smallest first).
+trait HeapKey {
+    fn heap_key(&self) -> u128;
 }
 
 /// Events ordered by `(time, sequence)`: two events at the same time pop in the order they were
@@ -321,21 +319,10 @@ impl<E> FarQueue<E> {
     }
 }
 
-/// Far events compare by their key alone (unique: the sequence is).
-impl<E> PartialEq for Timed<E> {
-    fn eq(&self, other: &Self) -> bool {
-        self.key() == other.key()
-    }
-}
-impl<E> Eq for Timed<E> {}
-impl<E> PartialOrd for Timed<E> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl<E> Ord for Timed<E> {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.key().cmp(&other.key())
+/// Far events order by their key alone (unique: the sequence is).
+impl<E> HeapKey for Timed<E> {
+    fn heap_key(&self) -> u128 {
+        packed_key(self.time_ns, self.sequence)
     }
 }
 
@@ -353,7 +340,7 @@ impl<T> Default for QuadHeap<T> {
     }
 }
 
-impl<T: Ord> QuadHeap<T> {
+impl<T: HeapKey> QuadHeap<T> {
     fn peek(&self) -> Option<&T> {
         self.items.first()
     }
@@ -367,11 +354,12 @@ impl<T: Ord> QuadHeap<T> {
         self.items.iter()
     }
     fn push(&mut self, item: T) {
+        let key = item.heap_key();
         self.items.push(item);
         let mut i = self.items.len() - 1;
         while i > 0 {
             let parent = (i - 1) / 4;
-            if self.items[parent] <= self.items[i] {
+            if self.items[parent].heap_key() <= key {
                 break;
             }
             self.items.swap(parent, i);
@@ -389,23 +377,47 @@ impl<T: Ord> QuadHeap<T> {
     }
     fn sift_down(&mut self, mut i: usize) {
         let n = self.items.len();
+        let key = match self.items.get(i) {
+            Some(item) => item.heap_key(),
+            None => return,
+        };
         loop {
             let first = 4 * i + 1;
             if first >= n {
                 return;
             }
-            let mut least = first;
-            for child in first + 1..(first + 4).min(n) {
-                if self.items[child] < self.items[least] {
-                    least = child;
-                }
-            }
-            if self.items[i] <= self.items[least] {
+            let (least, least_key) = if first + 4 <= n { self.least_of_four(first) } else { self.least_of(first..n) };
+            if key <= least_key {
                 return;
             }
             self.items.swap(i, least);
             i = least;
         }
+    }
+    /// The smallest of the four children starting at `first`, as a tournament of pairs: the
+    /// comparisons do not depend on each other (no chain of branches to mispredict).
+    fn least_of_four(&self, first: usize) -> (usize, u128) {
+        let children = &self.items[first..first + 4];
+        let keys = [children[0].heap_key(), children[1].heap_key(), children[2].heap_key(), children[3].heap_key()];
+        let (a, key_a) = if keys[1] < keys[0] { (1, keys[1]) } else { (0, keys[0]) };
+        let (b, key_b) = if keys[3] < keys[2] { (3, keys[3]) } else { (2, keys[2]) };
+        if key_b < key_a {
+            (first + b, key_b)
+        } else {
+            (first + a, key_a)
+        }
+    }
+    /// The smallest of the children in `range` (a last node with fewer than four).
+    fn least_of(&self, range: std::ops::Range<usize>) -> (usize, u128) {
+        let first = range.start;
+        range.fold((first, self.items[first].heap_key()), |(least, least_key), child| {
+            let key = self.items[child].heap_key();
+            if key < least_key {
+                (child, key)
+            } else {
+                (least, least_key)
+            }
+        })
     }
     fn retain(&mut self, keep: impl FnMut(&T) -> bool) {
         self.items.retain(keep);
@@ -413,89 +425,6 @@ impl<T: Ord> QuadHeap<T> {
         for i in (0..self.items.len() / 4 + 1).rev() {
             self.sift_down(i);
         }
-    }
-}
-
-/// Seeded randomness. The root generator only hands out sub-seeds, one per component, so that
-/// adding a component does not shift every other component's random stream (TigerBeetle's VOPR
-/// habit). All draws are integers.
-#[derive(Clone, Debug)]
-pub struct SimRng {
-    rng: ChaCha8Rng,
-}
-
-/// Named random streams. Append new ones at the end; never reorder.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stream {
-    Generator = 0,
-    Network = 1,
-    Faults = 2,
-    Swarm = 3,
-    /// Storm's tuple and root ids.
-    StormIds = 4,
-    /// The restart strategy's jitter (`sim::job`, from [`stream_seed`]).
-    Restart = 5,
-}
-
-/// The sub-seed of one component stream of a run with `root_seed` (what
-/// [`SimRng::for_stream`] seeds its generator with), for a component that hashes it instead of
-/// drawing from a generator.
-pub fn stream_seed(root_seed: u64, stream: Stream) -> u64 {
-    let mut root = ChaCha8Rng::seed_from_u64(root_seed);
-    let mut sub = 0;
-    for _ in 0..=stream as usize {
-        sub = root.next_u64();
-    }
-    sub
-}
-
-impl SimRng {
-    pub fn new(seed: u64) -> Self {
-        SimRng { rng: ChaCha8Rng::seed_from_u64(seed) }
-    }
-
-    /// The generator for one component stream of a run with `root_seed`.
-    pub fn for_stream(root_seed: u64, stream: Stream) -> Self {
-        SimRng::new(stream_seed(root_seed, stream))
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.rng.next_u64()
-    }
-
-    /// Uniform in `0..n` (n > 0), by Lemire's multiply-shift (bias below 2^-64 * n, irrelevant here).
-    pub fn below(&mut self, n: u64) -> u64 {
-        debug_assert!(n > 0);
-        ((self.next_u64() as u128 * n as u128) >> 64) as u64
-    }
-
-    /// Uniform in `min..=max`.
-    pub fn between(&mut self, min: u64, max: u64) -> u64 {
-        if max <= min {
-            return min;
-        }
-        min + self.below(max - min + 1)
-    }
-
-    /// True with probability `ppm` parts per million.
-    pub fn chance_ppm(&mut self, ppm: u32) -> bool {
-        self.below(1_000_000) < ppm as u64
-    }
-
-    /// Approximately exponential with the given mean, in integers: a geometric number of
-    /// "half-lives" plus a uniform fraction of one (piecewise-uniform between powers of two).
-    pub fn exponential(&mut self, mean: u64) -> u64 {
-        // X = step * (G + U) with G geometric (P(G >= k) = 2^-k) and U uniform in [0, 1): the tail
-        // halves every `step`, like an exponential's. E[X] = 1.5 step, so step = 2/3 of the mean.
-        // Bounded: a mean comes from a `*_ms` field (at most MAX_TIME_MS = 1e11 ms, 1e17 ns), so
-        // step * 40 <= 2.7e18 fits a u64; step * fraction would not (found by a hostile file
-        // with `Exponential(mean_ms: 100_000_000_000)`), so that product is taken in u128 and
-        // is below `step`. Saturating all the same: a caller may pass any u64.
-        let step = mean / 3 * 2 + mean % 3 * 2 / 3;
-        let halvings = self.next_u64().trailing_zeros().min(40) as u64;
-        let fraction = self.below(1024);
-        let part = (u128::from(step) * u128::from(fraction) / 1024) as u64;
-        step.saturating_mul(halvings).saturating_add(part)
     }
 }
 
@@ -513,6 +442,17 @@ mod tests {
         assert_eq!(order, vec![(5, "a"), (10, "b"), (10, "c")]);
     }
 
+    /// A xorshift generator from `seed`: the tests' random schedules, the same on every run.
+    fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+        let mut x = seed;
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
+
     /// Events scheduled far and near pop in one `(time, sequence)` order, as if in one heap:
     /// checked against a plain sorted list fed the same pushes and pops (times random within
     /// 50 ns of the clock, so ties are common).
@@ -521,11 +461,9 @@ mod tests {
         let mut queue = EventQueue::default();
         let mut list: Vec<(TimeNs, u64)> = Vec::new();
         let (mut from_queue, mut from_list) = (Vec::new(), Vec::new());
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         for n in 0..5_000u64 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = next();
             let time = queue.now_ns() + x % 50;
             if x % 3 == 0 {
                 queue.schedule_far(time, n);
@@ -556,13 +494,7 @@ mod tests {
         let mut queue = EventQueue::default();
         let mut list: Vec<(TimeNs, u64)> = Vec::new();
         let (mut from_queue, mut from_list) = (Vec::new(), Vec::new());
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         let mut n = 0u64;
         for round in 0..400 {
             let burst = next() % 4 * 40; // 0, 40, 80 or 120: below and above MIN_RUN
@@ -600,23 +532,5 @@ mod tests {
         from_list.extend(list);
         assert_eq!(from_queue, from_list);
         assert!(n > 10_000, "the bursts were large: {n} events");
-    }
-
-    #[test]
-    fn streams_are_independent_and_reproducible() {
-        let a1 = SimRng::for_stream(7, Stream::Network).next_u64();
-        let a2 = SimRng::for_stream(7, Stream::Network).next_u64();
-        let b = SimRng::for_stream(7, Stream::Generator).next_u64();
-        assert_eq!(a1, a2);
-        assert_ne!(a1, b);
-    }
-
-    #[test]
-    fn exponential_mean_is_close() {
-        let mut r = SimRng::new(1);
-        let n = 100_000;
-        let total: u64 = (0..n).map(|_| r.exponential(1_000_000)).sum();
-        let mean = total / n;
-        assert!((900_000..1_100_000).contains(&mean), "mean {mean}");
     }
 }

@@ -1,0 +1,96 @@
+//! What the world reports: why a run stopped, the invariants it broke, counters, and the job's
+//! state (for the command line, the oracle, the benchmarks and the workbench).
+
+use super::*;
+
+/// Why a run stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum StopReason {
+    /// Every task finished (and, with checkpoints, a final checkpoint completed).
+    JobFinished,
+    /// Nothing left to do, but the job did not finish (e.g. a node never came back).
+    Stalled,
+    /// Reached the scenario's `max_run_ms`.
+    TimeLimit,
+    /// The job failed for good (no restart strategy, or it gave up): see [`JobFailure`].
+    JobFailed(JobFailure),
+    /// An invariant check failed: a bug in the engine. The first violation (all of them, with
+    /// time and subtask: `World::violations`).
+    InvariantViolated(InvariantViolation),
+}
+
+impl std::fmt::Display for StopReason {
+    /// What the command line prints after `stopped:`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StopReason::JobFinished => f.write_str("job finished"),
+            StopReason::Stalled => f.write_str("stalled (nothing left to do, job not finished)"),
+            StopReason::TimeLimit => f.write_str("time limit (max_run_ms) reached"),
+            StopReason::JobFailed(cause) => write!(f, "job failed: {cause}"),
+            StopReason::InvariantViolated(v) => write!(f, "INVARIANT VIOLATED: {v}"),
+        }
+    }
+}
+
+/// A broken invariant, with when and where.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    pub time_ns: TimeNs,
+    pub subtask: Option<SubtaskId>,
+    pub violation: InvariantViolation,
+}
+
+impl World {
+    pub fn now_ns(&self) -> TimeNs {
+        self.queue.now_ns()
+    }
+
+    /// The checkpoint coordinator (None without checkpoints).
+    pub fn coordinator(&self) -> Option<&CheckpointCoordinator> {
+        self.job.coordinator()
+    }
+
+    /// Job attempt: 0 at the start, +1 for every failover.
+    pub fn attempt(&self) -> u32 {
+        self.job.attempt()
+    }
+
+    /// Restarts so far (what the restart strategy counts).
+    pub fn restarts(&self) -> u32 {
+        self.job.restarts()
+    }
+
+    /// A failover happened and the restart is pending.
+    pub fn restarting(&self) -> bool {
+        self.job.is_restarting()
+    }
+
+    /// Counters per job attempt (earlier ones, then the current one), per subtask.
+    pub fn counters_per_attempt(&self) -> Vec<Vec<Counters>> {
+        let mut all = self.earlier_attempts.clone();
+        all.push(self.tasks.iter().map(|t| t.subtask.counters()).collect());
+        all
+    }
+
+    /// What the oracle sees of this world: its visible rows and the records dropped as late.
+    pub fn observed(&self) -> crate::oracle::Observed<'_> {
+        crate::oracle::Observed { rows: self.sink_store.visible(), late: &self.late_sources }
+    }
+
+    /// A subtask's counters summed over every job attempt.
+    pub fn total_counters(&self, subtask: SubtaskId) -> Counters {
+        let mut total = self.tasks[subtask.index()].subtask.counters();
+        for attempt in &self.earlier_attempts {
+            if let Some(c) = attempt.get(subtask.index()) {
+                total.records_in += c.records_in;
+                total.records_out += c.records_out;
+                total.late_dropped += c.late_dropped;
+            }
+        }
+        total
+    }
+
+    pub fn stop_reason(&self) -> Option<StopReason> {
+        self.stop
+    }
+}
