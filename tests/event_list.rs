@@ -350,6 +350,27 @@ fn a_list_the_scanner_reads_has_its_keys_interned_in_order_of_first_appearance()
     assert_eq!(events.events[2].ts_ms, -3);
 }
 
+/// The log is each partition's events in order of arrival, equal arrivals in file order: a file
+/// listed in that order keeps it, one listed otherwise is sorted (resolve notes the order while
+/// building the log and sorts only then).
+#[test]
+fn the_log_is_in_order_of_arrival_equal_arrivals_in_file_order() {
+    let log_of = |list: &str| -> Vec<Vec<(u64, i64)>> {
+        let scenario = Scenario::parse(&scenario_with(list), FILE).expect("valid");
+        let sim::scenario::LogData::Events(partitions) = &scenario.log else { panic!("explicit events") };
+        partitions.iter().map(|p| p.iter().map(|e| (e.append_ns / 1_000_000, e.value)).collect()).collect()
+    };
+    // Partition 0 in order, partition 1's second event arriving before its first.
+    let two_partitions = r#"(key: "a", value: 1, ts: 0, arrives: 1), (key: "a", value: 2, ts: 0, arrives: 1, partition: 1),
+        (key: "a", value: 3, ts: 0, arrives: 2), (key: "a", value: 4, ts: 0, arrives: 0, partition: 1),"#;
+    assert_eq!(log_of(two_partitions), [vec![(1, 1), (2, 3)], vec![(0, 4), (1, 2)]]);
+    let shuffled = r#"(key: "a", value: 1, ts: 0, arrives: 5), (key: "a", value: 2, ts: 0, arrives: 3),
+        (key: "a", value: 3, ts: 0, arrives: 5), (key: "a", value: 4, ts: 0, arrives: 3), (key: "a", value: 5, ts: 0, arrives: 9),"#;
+    assert_eq!(log_of(shuffled), [vec![(3, 2), (3, 4), (5, 1), (5, 3), (9, 5)]]);
+    let sorted = r#"(key: "a", value: 1, ts: 0, arrives: 1), (key: "a", value: 2, ts: 0, arrives: 1), (key: "a", value: 3, ts: 0, arrives: 4),"#;
+    assert_eq!(log_of(sorted), [vec![(1, 1), (1, 2), (4, 3)]]);
+}
+
 #[test]
 fn the_list_is_found_by_structure_not_by_text() {
     // `Events([` in a string before the real list, and a source that is a generator.

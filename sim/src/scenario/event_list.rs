@@ -110,6 +110,17 @@ impl Literal {
         let (length, long) = (bytes.len(), bytes.len() > 16);
         Literal { bytes, field, word: u128::from_le_bytes(word), mask: u128::from_le_bytes(mask), length, long }
     }
+
+    /// Whether `bytes` repeat the literal at `at`.
+    #[inline(always)]
+    fn is_at(&self, bytes: &[u8], at: usize) -> bool {
+        match double_word_at(bytes, at) {
+            Some(chunk) => {
+                chunk & self.mask == self.word && (!self.long || bytes[at..].starts_with(&bytes[self.bytes.clone()]))
+            }
+            None => bytes.get(at..).is_some_and(|rest| rest.starts_with(&bytes[self.bytes.clone()])),
+        }
+    }
 }
 
 /// A spelling compiled for the fused reader: a step per field (the literal before its value,
@@ -124,21 +135,6 @@ struct Fused {
     ts_at: usize,
     arrives_at: usize,
     partition_at: usize,
-}
-
-impl Literal {
-    /// Whether `bytes` repeat the literal at `at`.
-    #[inline(always)]
-    fn is_at(&self, bytes: &[u8], at: usize) -> bool {
-        match bytes.get(at..at + 16) {
-            Some(chunk) => {
-                let chunk: [u8; 16] = chunk.try_into().unwrap_or_default();
-                u128::from_le_bytes(chunk) & self.mask == self.word
-                    && (!self.long || bytes[at..].starts_with(&bytes[self.bytes.clone()]))
-            }
-            None => bytes[at..].starts_with(&bytes[self.bytes.clone()]),
-        }
-    }
 }
 
 impl Fused {
@@ -171,10 +167,11 @@ impl Fused {
     #[inline(never)]
     fn read(&self, text: &str, mut pos: usize, builder: &mut EventsBuilder) -> usize {
         let bytes = text.as_bytes();
+        // Indexed by step, masked to 8 (no bounds checks); slot 5 stays 0, and every event
+        // writes the slots of its fields before they are read.
+        let mut values = [0i64; 8];
         loop {
             let start = pos;
-            // Indexed by step, masked to 8 (no bounds checks); slot 5 stays 0.
-            let mut values = [0i64; 8];
             let mut key = Key::Text("");
             for (i, step) in self.steps[..self.fields].iter().enumerate() {
                 if !step.is_at(bytes, pos) {
@@ -231,8 +228,7 @@ fn short_key<'a>(bytes: &[u8], at: usize) -> Option<(Key<'a>, usize)> {
         return None;
     }
     let start = at + 1;
-    let chunk: [u8; 16] = bytes.get(start..start + 16)?.try_into().ok()?;
-    let word = u128::from_le_bytes(chunk);
+    let word = double_word_at(bytes, start)?;
     // Most keys end in the first half: 64-bit arithmetic, else the whole word. Lowest lanes
     // only (exact there): a backslash before the quote declines.
     let low = word as u64;
@@ -579,8 +575,15 @@ const BACKSLASHES_128: u128 = u128::from_le_bytes([b'\\'; 16]);
 /// The eight bytes at `at`, if the text has them.
 #[inline(always)]
 fn word_at(bytes: &[u8], at: usize) -> Option<u64> {
-    let chunk: [u8; 8] = bytes.get(at..at + 8)?.try_into().ok()?;
-    Some(u64::from_le_bytes(chunk))
+    // `get(at..)` then the first chunk: two comparisons, where `get(at..at + 8)` also checks
+    // `at + 8` for overflow.
+    Some(u64::from_le_bytes(*bytes.get(at..)?.first_chunk::<8>()?))
+}
+
+/// The sixteen bytes at `at`, if the text has them, as [`word_at`] reads eight.
+#[inline(always)]
+fn double_word_at(bytes: &[u8], at: usize) -> Option<u128> {
+    Some(u128::from_le_bytes(*bytes.get(at..)?.first_chunk::<16>()?))
 }
 
 /// The high bit of each lane of `word` that is zero. Exact for the lowest such lane (a borrow
@@ -619,10 +622,13 @@ fn digit_values(word: u64) -> u64 {
 fn lanes_value(word: u64, n: usize) -> u64 {
     // The digits' values moved to the top lanes (what follows them shifted out, the lanes below
     // zero), then combined pairwise: 8 one-digit lanes, 4 of two digits, 2 of four, one of eight.
+    // One multiplication combines every pair: a lane plus the lane below it (the more significant
+    // digits) times the base lands in the lane, which the shift moves down; no sum carries out of
+    // its lane (99, 9 999, 99 999 999), and the mask drops the odd lanes' leftovers.
     let v = digit_values(word) << (8 * (8 - n));
-    let v = ((v & 0x0f00_0f00_0f00_0f00) >> 8) + (v & 0x000f_000f_000f_000f) * 10;
-    let v = ((v & 0x00ff_0000_00ff_0000) >> 16) + (v & 0x0000_00ff_0000_00ff) * 100;
-    ((v & 0x0000_ffff_0000_0000) >> 32) + (v & 0x0000_0000_0000_ffff) * 10_000
+    let v = (v.wrapping_mul(10 << 8 | 1) >> 8) & 0x00ff_00ff_00ff_00ff;
+    let v = (v.wrapping_mul(100 << 16 | 1) >> 16) & 0x0000_ffff_0000_ffff;
+    v.wrapping_mul(10_000 << 32 | 1) >> 32
 }
 
 /// The value and length of the run of 1 ..= 15 ASCII digits at `at`, when the text has 16 bytes

@@ -451,7 +451,7 @@ fn resolve_source(raw: &ScenarioFile, loc: &Locator) -> Result<(u32, LogData, Ve
                 ));
             }
             // Keys were interned while parsing, in order of first appearance: an event whose key
-            // number is the next one brings a new key, checked here at that event.
+            // number is the next one brings a new key, checked at that event.
             let mut keys_seen: usize = 0;
             // The source log itself, built here once (every run shares it), in file order, each
             // partition allocated at its size (a partition out of range is reported below).
@@ -464,55 +464,90 @@ fn resolve_source(raw: &ScenarioFile, loc: &Locator) -> Result<(u32, LogData, Ve
                 sizes[partition] += 1;
             }
             let mut log: Vec<Vec<LogEntry>> = sizes.iter().map(|&n| Vec::with_capacity(n)).collect();
+            let mut in_arrival_order = true;
             for (i, e) in events.events.iter().enumerate() {
-                let at = |f: &str| format!("source.Events[{i}].{f}");
-                if e.arrives_ms < 0 || e.arrives_ms.unsigned_abs() > MAX_TIME_MS {
-                    return Err(loc.error(
-                        at("arrives"),
-                        format!("an arrival time (processing time) is within 0 ..= {MAX_TIME_MS} ms"),
-                    ));
-                }
-                if e.ts_ms.unsigned_abs() > MAX_EVENT_TIME_MS {
-                    return Err(loc.error(
-                        at("ts"),
-                        format!("an event time is within -{MAX_EVENT_TIME_MS} ..= {MAX_EVENT_TIME_MS} ms (2^53)"),
-                    ));
-                }
-                if e.partition >= MAX_PARTITIONS {
-                    return Err(loc.error(
-                        at("partition"),
-                        format!("partition {} is outside the allowed 0 ..= {}", e.partition, MAX_PARTITIONS - 1),
-                    ));
-                }
-                if e.key as usize == keys_seen {
-                    if keys_seen as u64 >= u64::from(MAX_KEYS) {
-                        return Err(loc.error(at("key"), format!("more than {MAX_KEYS} distinct keys")));
-                    }
-                    check_name(events.key_name(e), &at("key"), loc)?;
-                    keys_seen += 1;
+                // Most events are in range and bring no new key: one test, and the checks that
+                // name the field only for the rest.
+                let in_range =
+                    arrival_in_range(e.arrives_ms) && event_time_in_range(e.ts_ms) && partition_in_range(e.partition);
+                if !in_range || e.key as usize == keys_seen {
+                    check_event(events, i, &mut keys_seen, loc)?;
                 }
                 let partition = e.partition as usize;
                 if partition >= log.len() {
                     log.resize_with(partition + 1, Vec::new);
                 }
-                log[partition].push(LogEntry {
-                    append_ns: ms_to_ns(e.arrives_ms as u64),
-                    key: u64::from(e.key),
-                    value: e.value,
-                    timestamp_ms: e.ts_ms,
-                });
+                let entries = &mut log[partition];
+                let append_ns = ms_to_ns(e.arrives_ms as u64);
+                in_arrival_order &= entries.last().is_none_or(|last| last.append_ns <= append_ns);
+                entries.push(LogEntry { append_ns, key: u64::from(e.key), value: e.value, timestamp_ms: e.ts_ms });
             }
             // Stable: events with equal arrival keep file order. Files usually list events in
-            // order of arrival: checking is cheaper than the sort's scratch buffer.
-            for entries in &mut log {
-                if !entries.is_sorted_by_key(|e| e.append_ns) {
-                    entries.sort_by_key(|e| e.append_ns);
+            // order of arrival: noting it while building spares the sort's scratch buffer and a
+            // second pass over the log.
+            if !in_arrival_order {
+                for entries in &mut log {
+                    if !entries.is_sorted_by_key(|e| e.append_ns) {
+                        entries.sort_by_key(|e| e.append_ns);
+                    }
                 }
             }
             let partitions = log.len() as u32;
             Ok((partitions, LogData::Events(Arc::new(log)), events.key_names.clone()))
         }
     }
+}
+
+/// An explicit event's arrival (processing time) is within 0 ..= [`MAX_TIME_MS`].
+#[inline(always)]
+fn arrival_in_range(arrives_ms: i64) -> bool {
+    // A negative time is above the limit as a `u64`.
+    arrives_ms as u64 <= MAX_TIME_MS
+}
+
+/// An explicit event's event time is within ±[`MAX_EVENT_TIME_MS`].
+#[inline(always)]
+fn event_time_in_range(ts_ms: i64) -> bool {
+    ts_ms.unsigned_abs() <= MAX_EVENT_TIME_MS
+}
+
+#[inline(always)]
+fn partition_in_range(partition: u32) -> bool {
+    partition < MAX_PARTITIONS
+}
+
+/// The checks of explicit event `i` that name its field: its times and partition in range, and
+/// a key it brings first (the next after `keys_seen`, which it counts) within the limit and a
+/// valid name.
+#[inline(never)]
+fn check_event(events: &ExplicitEvents, i: usize, keys_seen: &mut usize, loc: &Locator) -> Result<(), ScenarioError> {
+    let e = &events.events[i];
+    let at = |f: &str| format!("source.Events[{i}].{f}");
+    if !arrival_in_range(e.arrives_ms) {
+        return Err(
+            loc.error(at("arrives"), format!("an arrival time (processing time) is within 0 ..= {MAX_TIME_MS} ms"))
+        );
+    }
+    if !event_time_in_range(e.ts_ms) {
+        return Err(loc.error(
+            at("ts"),
+            format!("an event time is within -{MAX_EVENT_TIME_MS} ..= {MAX_EVENT_TIME_MS} ms (2^53)"),
+        ));
+    }
+    if !partition_in_range(e.partition) {
+        return Err(loc.error(
+            at("partition"),
+            format!("partition {} is outside the allowed 0 ..= {}", e.partition, MAX_PARTITIONS - 1),
+        ));
+    }
+    if e.key as usize == *keys_seen {
+        if *keys_seen as u64 >= u64::from(MAX_KEYS) {
+            return Err(loc.error(at("key"), format!("more than {MAX_KEYS} distinct keys")));
+        }
+        check_name(events.key_name(e), &at("key"), loc)?;
+        *keys_seen += 1;
+    }
+    Ok(())
 }
 
 fn resolve_watermarks(w: &Watermarks, loc: &Locator) -> Result<WatermarkStrategy, ScenarioError> {
