@@ -158,11 +158,13 @@ pub struct Task {
     /// attempt of the task are stale).
     pub attempt: u32,
     pub node: NodeId,
+    /// Its operator's index in the plan, in 32 bits so that it fits in the first line: every
+    /// run counts its record in the operator's metrics bucket.
+    operator: u32,
     /// False when its node crashed or the job was cancelled, until the next restart.
     pub alive: bool,
     /// Waiting for credit: an output channel is full (backpressure).
     pub backpressured: bool,
-    pub operator: usize,
     /// A source's partitions' next log entries (None until its first read after deployment).
     source_cursor: Option<SourceCursor>,
     pub subtask: Subtask,
@@ -297,7 +299,7 @@ impl World {
                 let operator = scenario.plan.subtask(id).operator;
                 Task {
                     subtask: deploy_subtask(&scenario, &storage, id, &first, 0).subtask,
-                    operator,
+                    operator: u32::try_from(operator).expect("a plan has fewer than 2^32 operators"),
                     node: scenario.node_of_subtask(id),
                     alive: true,
                     attempt: 0,
