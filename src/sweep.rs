@@ -113,11 +113,6 @@ pub fn run(
         scenario.file,
         if swarm { ", swarm faults" } else { "" }
     ));
-    let next = AtomicU64::new(0);
-    let done = AtomicU64::new(0);
-    let window = REORDER_WINDOW_PER_WORKER * jobs as u64;
-    let in_order = Mutex::new(InOrder::default());
-    let advanced = Condvar::new();
     // A seed's lines, reported under the lock (so in order): on stdout with --json, and counted.
     let report = |check: SeedCheck, summary: &mut Summary| {
         let lines = lines_of(&scenario, &check, swarm);
@@ -128,29 +123,56 @@ pub fn run(
         }
         summary.add_seed(&lines);
     };
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(seed) = seeds.get(u128::from(i)) else { break };
-                let state = in_order.lock().expect("no worker panics while holding the lock");
-                // Not too far ahead of the oldest seed still running: its worker never waits here.
-                drop(advanced.wait_while(state, |o| i >= o.next + window).expect("no worker panics under the lock"));
-                let check = check_seed(&scenario, seed);
-                in_order.lock().expect("no worker panics while holding the lock").accept(i, check, report);
-                advanced.notify_all();
-                progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
-            });
-        }
-    });
+    let summary = check_in_order(&seeds, jobs, |seed| check_seed(&scenario, seed), report, |n| progress(n, total));
     if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         eprintln!();
     }
-    let state = in_order.into_inner().expect("workers are done");
-    debug_assert!(state.waiting.is_empty(), "every seed was reported");
-    let (text, failing) = state.summary.report();
+    let (text, failing) = summary.report();
     say(text);
     Ok(if failing == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Check every seed of `seeds` with `jobs` workers, handing each result to `report` in seed
+/// order; `progress` hears how many are done.
+fn check_in_order(
+    seeds: &Shard,
+    jobs: usize,
+    check: impl Fn(u64) -> SeedCheck + Sync,
+    report: impl Fn(SeedCheck, &mut Summary) + Sync + Copy,
+    progress: impl Fn(u64) + Sync,
+) -> Summary {
+    let next = AtomicU64::new(0);
+    let done = AtomicU64::new(0);
+    let window = REORDER_WINDOW_PER_WORKER * jobs as u64;
+    let in_order = Mutex::new(InOrder::default());
+    let advanced = Condvar::new();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                let _wake = WakeOthersOnPanic(&in_order, &advanced);
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(seed) = seeds.get(u128::from(i)) else { break };
+                    let state = in_order.lock().expect("no worker panics while holding the lock");
+                    // Not too far ahead of the oldest seed still running: its worker never waits.
+                    let state = advanced
+                        .wait_while(state, |o| i >= o.next + window && !o.abandoned)
+                        .expect("no worker panics while holding the lock");
+                    if state.abandoned {
+                        break;
+                    }
+                    drop(state);
+                    let result = check(seed);
+                    in_order.lock().expect("no worker panics while holding the lock").accept(i, result, report);
+                    advanced.notify_all();
+                    progress(done.fetch_add(1, Ordering::Relaxed) + 1);
+                }
+            });
+        }
+    });
+    let state = in_order.into_inner().expect("workers are done");
+    debug_assert!(state.waiting.is_empty(), "every seed was reported");
+    state.summary
 }
 
 /// Seeds that finish out of order wait in `waiting` until every seed before them is reported, so
@@ -163,6 +185,21 @@ struct InOrder {
     next: u64,
     waiting: BTreeMap<u64, SeedCheck>,
     summary: Summary,
+    /// A worker panicked: its seed never comes, so the others stop instead of waiting for it.
+    abandoned: bool,
+}
+
+/// Wakes the waiting workers when its worker panics (a bug in the simulator), so that the sweep
+/// ends with that panic instead of hanging on the seed that never comes.
+struct WakeOthersOnPanic<'a>(&'a Mutex<InOrder>, &'a Condvar);
+
+impl Drop for WakeOthersOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).abandoned = true;
+            self.1.notify_all();
+        }
+    }
 }
 
 impl InOrder {
@@ -553,6 +590,32 @@ mod tests {
         assert!(text.contains(&format!("seed {}: lost rows", LISTED_FAILURES_MAX - 1)), "{text}");
         assert!(!text.contains(&format!("seed {}: lost rows", LISTED_FAILURES_MAX)), "{text}");
         assert!(text.contains("... and 2 more failing seeds"), "{text}");
+    }
+
+    /// A worker that panics ends the sweep with its panic: the workers waiting for its seed (the
+    /// window is 512 seeds here, the panic at the sixth) are woken instead of waiting for ever.
+    #[test]
+    fn a_panicking_seed_ends_the_sweep_instead_of_hanging_it() {
+        let (sent, received) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let seeds = Shard { seeds: SeedSet::Range { first: 0, last: 5_000, empty: false }, first: 0, step: 1 };
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                check_in_order(
+                    &seeds,
+                    2,
+                    |seed| {
+                        assert_ne!(seed, 5, "a simulated bug");
+                        SeedCheck { seed, reports: vec![], failures: vec![] }
+                    },
+                    |_, _| {},
+                    |_| {},
+                )
+            }));
+            sent.send(outcome.is_err()).unwrap();
+        });
+        // Generous: the 5 001 trivial seeds take milliseconds; a hang never answers.
+        let panicked = received.recv_timeout(std::time::Duration::from_secs(300)).expect("the sweep hung");
+        assert!(panicked);
     }
 
     /// Seeds finishing in any order are reported in position order, each once.
