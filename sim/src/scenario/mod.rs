@@ -184,6 +184,18 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// The most kernel events a run may take before it stops with
+    /// [`crate::StopReason::WorkLimit`]: 200 per unit of the work its size predicts (source
+    /// records, hops between operators, periodic messages: [`budget::Workload`]) and a million
+    /// more. The scenarios in `scenarios/` take at most 30 per source record (a Storm topology
+    /// with few records); a replay storm takes millions, and without this bound it runs until
+    /// `max_run_ms` with a queue that grows all the while. Both worlds check it in their step.
+    pub fn max_kernel_events(&self) -> u64 {
+        let w = &self.admission.workload;
+        let predicted = u128::from(w.events) + u128::from(w.hops) + u128::from(w.ticks);
+        u64::try_from(predicted * 200 + 1_000_000).unwrap_or(u64::MAX)
+    }
+
     /// Load and resolve a scenario file, refusing one whose `run` would be over the admission
     /// budget ([`budget`]).
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {

@@ -144,6 +144,10 @@ impl StormWorld {
             self.stop = Some(StopReason::TimeLimit);
             return false;
         }
+        if self.events_processed >= self.core.scenario.max_kernel_events() {
+            self.stop = Some(StopReason::WorkLimit);
+            return false;
+        }
         self.events_processed += 1;
         self.handle(now, ev);
         self.flush(now);

@@ -27,7 +27,7 @@ mod tests;
 
 pub use metrics::OpenBucket;
 pub use network::Network;
-pub use report::{StopReason, Violation};
+pub use report::{StopReason, Violation, WORK_LIMIT_TEXT};
 
 use engine::ms_to_ns;
 use engine::CheckpointId;
@@ -243,6 +243,8 @@ pub struct World {
     pub restarted_tasks: Vec<Vec<SubtaskId>>,
     /// Kernel events processed (popped from the queue).
     pub events_processed: u64,
+    /// [`Scenario::max_kernel_events`], read once: past it the run stops ([`StopReason::WorkLimit`]).
+    max_kernel_events: u64,
     /// Kernel events processed per kind ([`Event::kind`]).
     pub events_by_kind: [u64; Event::KIND_NAMES.len()],
     /// Of the `Run` events processed, those of source subtasks (a source's next read).
@@ -349,6 +351,7 @@ impl World {
             earlier_attempts: Vec::new(),
             restarted_tasks: Vec::new(),
             events_processed: 0,
+            max_kernel_events: scenario.max_kernel_events(),
             events_by_kind: [0; Event::KIND_NAMES.len()],
             source_run_events: 0,
             runs_inline: 0,
@@ -406,6 +409,11 @@ impl World {
         if now > limit_ns {
             self.close_bucket(now);
             self.stop = Some(StopReason::TimeLimit);
+            return false;
+        }
+        if self.events_processed >= self.max_kernel_events {
+            self.close_bucket(now);
+            self.stop = Some(StopReason::WorkLimit);
             return false;
         }
         self.events_processed += 1;
