@@ -232,9 +232,13 @@ fn a_replay_storm_stops_at_the_work_limit() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/storm-timeout-storm.ron");
     let text = std::fs::read_to_string(path).unwrap();
     assert!(text.contains("message_timeout_ms: 1_500"), "the scenario's timeout changed: update this test");
-    let storm = Arc::new(
-        Scenario::parse(&text.replace("message_timeout_ms: 1_500", "message_timeout_ms: 1"), "1ms.ron").unwrap(),
-    );
+    assert!(text.contains("duration_ms: 10_000"), "the scenario's duration changed: update this test");
+    // One second of input (a tenth of the file's) keeps the limit near its floor of a million
+    // events, so the storm reaches it in a fraction of the time.
+    let storm_text = text
+        .replace("message_timeout_ms: 1_500", "message_timeout_ms: 1")
+        .replace("duration_ms: 10_000", "duration_ms: 1_000");
+    let storm = Arc::new(Scenario::parse(&storm_text, "1ms.ron").unwrap());
     let run = run_storm(storm.clone(), 3, false);
     assert_eq!(run.stop, StopReason::WorkLimit);
     assert_eq!(run.world.events_processed, storm.max_kernel_events());
