@@ -111,10 +111,11 @@ impl Literal {
         Literal { bytes, field, word: u128::from_le_bytes(word), mask: u128::from_le_bytes(mask), length, long }
     }
 
-    /// Whether `bytes` repeat the literal at `at`.
+    /// Whether the text repeats the literal at `at`.
     #[inline(always)]
-    fn is_at(&self, bytes: &[u8], at: usize) -> bool {
-        match double_word_at(bytes, at) {
+    fn is_at<'b>(&self, text: impl Reads<'b>, at: usize) -> bool {
+        let bytes = text.all();
+        match text.double_word_at(at) {
             Some(chunk) => {
                 chunk & self.mask == self.word && (!self.long || bytes[at..].starts_with(&bytes[self.bytes.clone()]))
             }
@@ -167,45 +168,57 @@ impl Fused {
     #[inline(never)]
     fn read(&self, text: &str, mut pos: usize, builder: &mut EventsBuilder) -> usize {
         let bytes = text.as_bytes();
+        loop {
+            // All but the last few events lie within a window: read through it, most reads need
+            // no check against the text's end.
+            let read = match bytes.get(pos..).and_then(|rest| rest.first_chunk::<WINDOW_BYTES>()) {
+                Some(window) => self.event(Window { all: bytes, window, start: pos }, text, pos),
+                None => self.event(Whole(bytes), text, pos),
+            };
+            let Some((fields, end)) = read else {
+                return pos;
+            };
+            pos = end;
+            push(text, builder, fields);
+        }
+    }
+
+    /// The event at `pos` (after its `(`) if it is spelled so, and the position after the next
+    /// event's `(`.
+    #[inline(always)]
+    fn event<'b, 't>(&self, bytes: impl Reads<'b>, text: &'t str, mut pos: usize) -> Option<(Fields<'t>, usize)> {
         // Indexed by step, masked to 8 (no bounds checks); slot 5 stays 0, and every event
         // writes the slots of its fields before they are read.
         let mut values = [0i64; 8];
-        loop {
-            let start = pos;
-            let mut key = Key::Text("");
-            for (i, step) in self.steps[..self.fields].iter().enumerate() {
-                if !step.is_at(bytes, pos) {
-                    return start;
-                }
-                pos += step.length;
-                let read = if step.field == KEY {
-                    short_key(bytes, pos).or_else(|| other_key(text, pos)).map(|(k, end)| {
-                        key = k;
-                        (0, end)
-                    })
-                } else {
-                    digits_before_literal(bytes, pos).or_else(|| other_integer(text, pos, step.field))
-                };
-                let Some((value, end)) = read else {
-                    return start;
-                };
-                values[i & 7] = value;
-                pos = end;
+        let mut key = Key::Text("");
+        for (i, step) in self.steps[..self.fields].iter().enumerate() {
+            if !step.is_at(bytes, pos) {
+                return None;
             }
-            if !self.tail.is_at(bytes, pos) {
-                return start;
-            }
-            pos += self.tail.length;
-            let fields = Fields {
-                key,
-                value: values[self.value_at & 7],
-                ts_ms: values[self.ts_at & 7],
-                arrives_ms: values[self.arrives_at & 7],
-                // Read as a `u32`.
-                partition: values[self.partition_at & 7] as u32,
+            pos += step.length;
+            let (value, end) = if step.field == KEY {
+                let (k, end) = short_key(bytes, pos).or_else(|| other_key(text, pos))?;
+                key = k;
+                (0, end)
+            } else {
+                digits_before_literal(bytes, pos).or_else(|| other_integer(text, pos, step.field))?
             };
-            push(text, builder, fields);
+            values[i & 7] = value;
+            pos = end;
         }
+        if !self.tail.is_at(bytes, pos) {
+            return None;
+        }
+        pos += self.tail.length;
+        let fields = Fields {
+            key,
+            value: values[self.value_at & 7],
+            ts_ms: values[self.ts_at & 7],
+            arrives_ms: values[self.arrives_at & 7],
+            // Read as a `u32`.
+            partition: values[self.partition_at & 7] as u32,
+        };
+        Some((fields, pos))
     }
 }
 
@@ -223,12 +236,13 @@ fn push(text: &str, builder: &mut EventsBuilder, f: Fields<'_>) {
 /// A key of at most 15 bytes without escapes at `at`, packed from the word after its `"`, and
 /// the position after it; `None` for anything else.
 #[inline(always)]
-fn short_key<'a>(bytes: &[u8], at: usize) -> Option<(Key<'a>, usize)> {
-    if *bytes.get(at)? != b'"' {
+fn short_key<'a, 'b>(bytes: impl Reads<'b>, at: usize) -> Option<(Key<'a>, usize)> {
+    let start = at + 1;
+    // The quote and the 16 bytes after it.
+    let word = bytes.double_word_at(start)?;
+    if bytes.word_at(at)? as u8 != b'"' {
         return None;
     }
-    let start = at + 1;
-    let word = double_word_at(bytes, start)?;
     // Most keys end in the first half: 64-bit arithmetic, else the whole word. Lowest lanes
     // only (exact there): a backslash before the quote declines.
     let low = word as u64;
@@ -260,8 +274,8 @@ fn short_key<'a>(bytes: &[u8], at: usize) -> Option<(Key<'a>, usize)> {
 /// followed a value when the spelling was taken (`,`, `)` or trivia, the generic reader
 /// checked), never with what would continue a number (a digit, `_`, `.`, a letter).
 #[inline(always)]
-fn digits_before_literal(bytes: &[u8], at: usize) -> Option<(i64, usize)> {
-    let word = word_at(bytes, at)?;
+fn digits_before_literal<'b>(bytes: impl Reads<'b>, at: usize) -> Option<(i64, usize)> {
+    let word = bytes.word_at(at)?;
     let digits = non_digit_lanes(word).trailing_zeros() as usize / 8;
     let leading_zero = word as u8 == b'0' && digits > 1;
     if digits == 0 || digits == 8 || leading_zero {
@@ -584,6 +598,79 @@ fn word_at(bytes: &[u8], at: usize) -> Option<u64> {
 #[inline(always)]
 fn double_word_at(bytes: &[u8], at: usize) -> Option<u128> {
     Some(u128::from_le_bytes(*bytes.get(at..)?.first_chunk::<16>()?))
+}
+
+/// How the fused reader loads the text: [`Whole`] checks each load against the text's end,
+/// [`Window`] only against a fixed stretch of it, known to be there. Both load the same bytes; a
+/// load the window cannot serve is `None`, as at the text's end, and the reader then takes its
+/// general path over the whole text ([`Reads::all`]), so the result is the same either way.
+trait Reads<'b>: Copy {
+    /// The whole text.
+    fn all(self) -> &'b [u8];
+    /// The eight bytes at `at`, as [`word_at`].
+    fn word_at(self, at: usize) -> Option<u64>;
+    /// The sixteen bytes at `at`, as [`double_word_at`].
+    fn double_word_at(self, at: usize) -> Option<u128>;
+}
+
+#[derive(Clone, Copy)]
+struct Whole<'b>(&'b [u8]);
+
+impl<'b> Reads<'b> for Whole<'b> {
+    fn all(self) -> &'b [u8] {
+        self.0
+    }
+
+    #[inline(always)]
+    fn word_at(self, at: usize) -> Option<u64> {
+        word_at(self.0, at)
+    }
+
+    #[inline(always)]
+    fn double_word_at(self, at: usize) -> Option<u128> {
+        double_word_at(self.0, at)
+    }
+}
+
+/// Where a load may start in a [`Window`], from its start: an event the fused reader reads
+/// quickly ends within 141 bytes (six literals of at most 16 bytes, four numbers of at most 7
+/// digits and a key of at most 17 bytes quoted).
+const WINDOW_REACH: usize = 256;
+/// A window's length: a load of 16 bytes at its reach fits.
+const WINDOW_BYTES: usize = WINDOW_REACH + 16;
+
+/// The text as a fixed-size stretch starting at `start` (the event's), and the whole text.
+#[derive(Clone, Copy)]
+struct Window<'b> {
+    all: &'b [u8],
+    window: &'b [u8; WINDOW_BYTES],
+    start: usize,
+}
+
+impl<'b> Window<'b> {
+    /// The window from `at` on, when a load may start there.
+    #[inline(always)]
+    fn from(self, at: usize) -> Option<&'b [u8]> {
+        let offset = at.wrapping_sub(self.start);
+        // Within the reach, the slice holds at least 16 bytes: the compiler drops the loads' checks.
+        (offset < WINDOW_REACH).then(|| &self.window[offset % WINDOW_REACH..])
+    }
+}
+
+impl<'b> Reads<'b> for Window<'b> {
+    fn all(self) -> &'b [u8] {
+        self.all
+    }
+
+    #[inline(always)]
+    fn word_at(self, at: usize) -> Option<u64> {
+        word_at(self.from(at)?, 0)
+    }
+
+    #[inline(always)]
+    fn double_word_at(self, at: usize) -> Option<u128> {
+        double_word_at(self.from(at)?, 0)
+    }
 }
 
 /// The high bit of each lane of `word` that is zero. Exact for the lowest such lane (a borrow
