@@ -111,13 +111,16 @@ impl Literal {
         Literal { bytes, field, word: u128::from_le_bytes(word), mask: u128::from_le_bytes(mask), length, long }
     }
 
-    /// Whether the text repeats the literal at `at`.
+    /// Whether the text repeats the literal at `at`. `LONG`: whether the literal may be longer
+    /// than 16 bytes (the caller knows when no literal of its spelling is).
     #[inline(always)]
-    fn is_at<'b>(&self, text: impl Reads<'b>, at: usize) -> bool {
+    fn is_at<'b, const LONG: bool>(&self, text: impl Reads<'b>, at: usize) -> bool {
+        debug_assert!(LONG || !self.long);
         let bytes = text.all();
         match text.double_word_at(at) {
             Some(chunk) => {
-                chunk & self.mask == self.word && (!self.long || bytes[at..].starts_with(&bytes[self.bytes.clone()]))
+                chunk & self.mask == self.word
+                    && (!(LONG && self.long) || bytes[at..].starts_with(&bytes[self.bytes.clone()]))
             }
             None => bytes.get(at..).is_some_and(|rest| rest.starts_with(&bytes[self.bytes.clone()])),
         }
@@ -128,37 +131,36 @@ impl Literal {
 /// and where its value goes), then the tail through the next `(`.
 struct Fused {
     steps: [Literal; 5],
+    /// Where each step's value lands in an event's values: its field's [`slot`].
+    slots: [usize; 5],
+    /// 4 or 5 (`partition` is optional, the others required).
     fields: usize,
     tail: Literal,
-    /// Where each field's value lands in an event's values (a missing `partition` reads the
-    /// slot that stays 0).
-    value_at: usize,
-    ts_at: usize,
-    arrives_at: usize,
-    partition_at: usize,
+    /// Whether a literal is longer than 16 bytes (one field a line, say).
+    long_literals: bool,
+}
+
+/// Where a field's value lands in an event's values: key 0 (unused), value 1, ts 2, arrives 3,
+/// partition 4 (0 when the spelling has none).
+fn slot(field: u8) -> usize {
+    field.trailing_zeros() as usize
 }
 
 impl Fused {
     /// `None` until the spelling is whole (the list has gone on to a second event).
     fn of(spelling: &Spelling) -> Option<Fused> {
-        if spelling.parts.is_empty() || spelling.tail.bytes.is_empty() {
+        let fields = spelling.parts.len();
+        if !(4..=5).contains(&fields) || spelling.tail.bytes.is_empty() {
             return None;
         }
         let mut steps: [Literal; 5] = Default::default();
-        // The slot after the fields stays 0.
-        let (mut value_at, mut ts_at, mut arrives_at, mut partition_at) = (5, 5, 5, 5);
+        let mut slots = [0; 5];
         for (i, literal) in spelling.parts.iter().enumerate() {
             steps[i] = literal.clone();
-            match literal.field {
-                VALUE => value_at = i,
-                TS => ts_at = i,
-                ARRIVES => arrives_at = i,
-                PARTITION => partition_at = i,
-                _ => {}
-            }
+            slots[i] = slot(literal.field);
         }
-        let tail = spelling.tail.clone();
-        Some(Fused { steps, fields: spelling.parts.len(), tail, value_at, ts_at, arrives_at, partition_at })
+        let long_literals = spelling.tail.long || spelling.parts.iter().any(|l| l.long);
+        Some(Fused { steps, slots, fields, tail: spelling.tail.clone(), long_literals })
     }
 
     /// Reads events from `pos` (after a `(`) while each is spelled so, byte for byte outside its
@@ -169,11 +171,14 @@ impl Fused {
     fn read(&self, text: &str, mut pos: usize, builder: &mut EventsBuilder) -> usize {
         let bytes = text.as_bytes();
         loop {
-            // All but the last few events lie within a window: read through it, most reads need
-            // no check against the text's end.
+            // All but the last few events lie within a window: read through it, most loads need
+            // no check against the text's end (and, when every literal fits a word, no literal
+            // is compared further).
             let read = match bytes.get(pos..).and_then(|rest| rest.first_chunk::<WINDOW_BYTES>()) {
-                Some(window) => self.event(Window { all: bytes, window, start: pos }, text, pos),
-                None => self.event(Whole(bytes), text, pos),
+                Some(window) if !self.long_literals => {
+                    self.event::<false>(Window { all: bytes, window, start: pos }, text, pos)
+                }
+                _ => self.event::<true>(Whole(bytes), text, pos),
             };
             let Some((fields, end)) = read else {
                 return pos;
@@ -186,39 +191,65 @@ impl Fused {
     /// The event at `pos` (after its `(`) if it is spelled so, and the position after the next
     /// event's `(`.
     #[inline(always)]
-    fn event<'b, 't>(&self, bytes: impl Reads<'b>, text: &'t str, mut pos: usize) -> Option<(Fields<'t>, usize)> {
-        // Indexed by step, masked to 8 (no bounds checks); slot 5 stays 0, and every event
-        // writes the slots of its fields before they are read.
+    fn event<'b, 't, const LONG: bool>(
+        &self,
+        bytes: impl Reads<'b>,
+        text: &'t str,
+        pos: usize,
+    ) -> Option<(Fields<'t>, usize)> {
+        // Indexed by slot, masked to 8 (no bounds checks); a missing `partition` stays 0.
         let mut values = [0i64; 8];
         let mut key = Key::Text("");
-        for (i, step) in self.steps[..self.fields].iter().enumerate() {
-            if !step.is_at(bytes, pos) {
-                return None;
-            }
-            pos += step.length;
-            let (value, end) = if step.field == KEY {
-                let (k, end) = short_key(bytes, pos).or_else(|| other_key(text, pos))?;
-                key = k;
-                (0, end)
-            } else {
-                digits_before_literal(bytes, pos).or_else(|| other_integer(text, pos, step.field))?
-            };
-            values[i & 7] = value;
-            pos = end;
+        // The steps one after another, not in a loop: the loop's counting and the lookups by
+        // step were a tenth of an event's instructions. An event has 4 or 5 fields.
+        let mut pos = self.step::<LONG>(0, bytes, text, pos, &mut values, &mut key)?;
+        pos = self.step::<LONG>(1, bytes, text, pos, &mut values, &mut key)?;
+        pos = self.step::<LONG>(2, bytes, text, pos, &mut values, &mut key)?;
+        pos = self.step::<LONG>(3, bytes, text, pos, &mut values, &mut key)?;
+        if self.fields == 5 {
+            pos = self.step::<LONG>(4, bytes, text, pos, &mut values, &mut key)?;
         }
-        if !self.tail.is_at(bytes, pos) {
+        if !self.tail.is_at::<LONG>(bytes, pos) {
             return None;
         }
         pos += self.tail.length;
         let fields = Fields {
             key,
-            value: values[self.value_at & 7],
-            ts_ms: values[self.ts_at & 7],
-            arrives_ms: values[self.arrives_at & 7],
+            value: values[slot(VALUE)],
+            ts_ms: values[slot(TS)],
+            arrives_ms: values[slot(ARRIVES)],
             // Read as a `u32`.
-            partition: values[self.partition_at & 7] as u32,
+            partition: values[slot(PARTITION)] as u32,
         };
         Some((fields, pos))
+    }
+
+    /// Step `i` at `pos`: its literal, then its field's value, into `values` (or `key`); the
+    /// position after the value.
+    #[inline(always)]
+    fn step<'b, 't, const LONG: bool>(
+        &self,
+        i: usize,
+        bytes: impl Reads<'b>,
+        text: &'t str,
+        pos: usize,
+        values: &mut [i64; 8],
+        key: &mut Key<'t>,
+    ) -> Option<usize> {
+        let step = &self.steps[i];
+        if !step.is_at::<LONG>(bytes, pos) {
+            return None;
+        }
+        let pos = pos + step.length;
+        if step.field == KEY {
+            // The key's literal ends with its opening quote.
+            let (read, end) = short_key(bytes, pos).or_else(|| other_key(text, pos - 1))?;
+            *key = read;
+            return Some(end);
+        }
+        let (value, end) = digits_before_literal(bytes, pos).or_else(|| other_integer(text, pos, step.field))?;
+        values[self.slots[i] & 7] = value;
+        Some(end)
     }
 }
 
@@ -233,16 +264,11 @@ fn push(text: &str, builder: &mut EventsBuilder, f: Fields<'_>) {
     }
 }
 
-/// A key of at most 15 bytes without escapes at `at`, packed from the word after its `"`, and
-/// the position after it; `None` for anything else.
+/// A key of at most 15 bytes without escapes from `start` (after its opening `"`), packed from
+/// the word there, and the position after its closing `"`; `None` for anything else.
 #[inline(always)]
-fn short_key<'a, 'b>(bytes: impl Reads<'b>, at: usize) -> Option<(Key<'a>, usize)> {
-    let start = at + 1;
-    // The quote and the 16 bytes after it.
+fn short_key<'a, 'b>(bytes: impl Reads<'b>, start: usize) -> Option<(Key<'a>, usize)> {
     let word = bytes.double_word_at(start)?;
-    if bytes.word_at(at)? as u8 != b'"' {
-        return None;
-    }
     // Most keys end in the first half: 64-bit arithmetic, else the whole word. Lowest lanes
     // only (exact there): a backslash before the quote declines.
     let low = word as u64;
@@ -281,10 +307,12 @@ fn digits_before_literal<'b>(bytes: impl Reads<'b>, at: usize) -> Option<(i64, u
     if digits == 0 || digits == 8 || leading_zero {
         return None;
     }
-    Some((lanes_value(word, digits) as i64, at + digits))
+    // Most numbers in a file have at most four digits: half the arithmetic.
+    let value = if digits <= 4 { u64::from(short_lanes_value(word as u32, digits)) } else { lanes_value(word, digits) };
+    Some((value as i64, at + digits))
 }
 
-/// A key [`short_key`] leaves (a long one), as the generic reader reads it.
+/// A key [`short_key`] leaves (a long one), at its opening `"`, as the generic reader reads it.
 #[inline(never)]
 fn other_key(text: &str, at: usize) -> Option<(Key<'_>, usize)> {
     let mut scanner = Scanner { text, bytes: text.as_bytes(), pos: at };
@@ -422,7 +450,9 @@ impl<'a> Scanner<'a> {
             self.trivia()?;
             self.expect_byte(b':')?;
             self.trivia()?;
-            spelling.parts.push(Literal::new(self.bytes, literal_start..self.pos, field));
+            // A key's literal takes its opening quote (there is one if the event reads at all).
+            let value_start = if field == KEY && self.peek() == Some(b'"') { self.pos + 1 } else { self.pos };
+            spelling.parts.push(Literal::new(self.bytes, literal_start..value_start, field));
             self.field_value(field, &mut fields)?;
             literal_start = self.pos;
             self.trivia()?;
@@ -716,6 +746,14 @@ fn lanes_value(word: u64, n: usize) -> u64 {
     let v = (v.wrapping_mul(10 << 8 | 1) >> 8) & 0x00ff_00ff_00ff_00ff;
     let v = (v.wrapping_mul(100 << 16 | 1) >> 16) & 0x0000_ffff_0000_ffff;
     v.wrapping_mul(10_000 << 32 | 1) >> 32
+}
+
+/// [`lanes_value`] for `n` (1 ..= 4) digits, in the four lanes of a `u32`.
+#[inline(always)]
+fn short_lanes_value(word: u32, n: usize) -> u32 {
+    let v = (word ^ u32::from_le_bytes([b'0'; 4])) << (8 * (4 - n));
+    let v = (v.wrapping_mul(10 << 8 | 1) >> 8) & 0x00ff_00ff;
+    v.wrapping_mul(100 << 16 | 1) >> 16
 }
 
 /// The value and length of the run of 1 ..= 15 ASCII digits at `at`, when the text has 16 bytes

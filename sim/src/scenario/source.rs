@@ -103,52 +103,51 @@ pub fn resolve(raw: &ScenarioFile, loc: &Locator) -> Result<(u32, LogData, Vec<S
                     ),
                 ));
             }
-            // Keys were interned while parsing, in order of first appearance: an event whose key
-            // number is the next one brings a new key, checked at that event.
-            let mut keys_seen: usize = 0;
-            // The source log itself, built here once (every run shares it), in file order, each
-            // partition allocated at its size (a partition out of range is reported below).
-            let mut sizes: Vec<usize> = Vec::new();
-            for e in events.events.iter().filter(|e| e.partition < MAX_PARTITIONS) {
-                let partition = e.partition as usize;
-                if partition >= sizes.len() {
-                    sizes.resize(partition + 1, 0);
-                }
-                sizes[partition] += 1;
-            }
-            let mut log: Vec<Vec<LogEntry>> = sizes.iter().map(|&n| Vec::with_capacity(n)).collect();
-            let mut in_arrival_order = true;
-            for (i, e) in events.events.iter().enumerate() {
-                // Most events are in range and bring no new key: one test, and the checks that
-                // name the field only for the rest.
-                let in_range =
-                    arrival_in_range(e.arrives_ms) && event_time_in_range(e.ts_ms) && partition_in_range(e.partition);
-                if !in_range || e.key as usize == keys_seen {
-                    check_event(events, i, &mut keys_seen, loc)?;
-                }
-                let partition = e.partition as usize;
-                if partition >= log.len() {
-                    log.resize_with(partition + 1, Vec::new);
-                }
-                let entries = &mut log[partition];
-                let append_ns = ms_to_ns(e.arrives_ms as u64);
-                in_arrival_order &= entries.last().is_none_or(|last| last.append_ns <= append_ns);
-                entries.push(LogEntry { append_ns, key: u64::from(e.key), value: e.value, timestamp_ms: e.ts_ms });
-            }
-            // Stable: events with equal arrival keep file order. Files usually list events in
-            // order of arrival: noting it while building spares the sort's scratch buffer and a
-            // second pass over the log.
-            if !in_arrival_order {
-                for entries in &mut log {
-                    if !entries.is_sorted_by_key(|e| e.append_ns) {
-                        entries.sort_by_key(|e| e.append_ns);
-                    }
-                }
-            }
+            let log = explicit_log(events, loc)?;
             let partitions = log.len() as u32;
             Ok((partitions, LogData::Events(Arc::new(log)), events.key_names.clone()))
         }
     }
+}
+
+/// The source log of explicit events, built here once (every run shares it), each event checked
+/// on the way: each partition's events in order of arrival, equal arrivals in file order.
+fn explicit_log(events: &ExplicitEvents, loc: &Locator) -> Result<Vec<Vec<LogEntry>>, ScenarioError> {
+    // Each partition allocated at its size (a partition out of range is reported below).
+    let mut log: Vec<Vec<LogEntry>> = events.partition_sizes.iter().map(|&n| Vec::with_capacity(n)).collect();
+    // Keys were interned while parsing, in order of first appearance: an event whose key number
+    // is the next one brings a new key, checked at that event.
+    let mut keys_seen: usize = 0;
+    // Files usually list events in order of arrival, and then each partition is in order too:
+    // noting it (one comparison per event) spares a pass over the log and the sort's buffer.
+    let (mut in_arrival_order, mut last_arrival_ms) = (true, 0);
+    for (i, e) in events.events.iter().enumerate() {
+        // Most events are in range and bring no new key: one test, and the checks that name the
+        // field only for the rest.
+        let in_range =
+            arrival_in_range(e.arrives_ms) && event_time_in_range(e.ts_ms) && partition_in_range(e.partition);
+        if !in_range || e.key as usize == keys_seen {
+            check_event(events, i, &mut keys_seen, loc)?;
+        }
+        in_arrival_order &= last_arrival_ms <= e.arrives_ms;
+        last_arrival_ms = e.arrives_ms;
+        // In range (checked), so counted in `partition_sizes`.
+        log[e.partition as usize].push(LogEntry {
+            append_ns: ms_to_ns(e.arrives_ms as u64),
+            key: u64::from(e.key),
+            value: e.value,
+            timestamp_ms: e.ts_ms,
+        });
+    }
+    // Stable: events with equal arrival keep file order.
+    if !in_arrival_order {
+        for entries in &mut log {
+            if !entries.is_sorted_by_key(|e| e.append_ns) {
+                entries.sort_by_key(|e| e.append_ns);
+            }
+        }
+    }
+    Ok(log)
 }
 
 /// An explicit event's arrival (processing time) is within 0 ..= [`MAX_TIME_MS`].
