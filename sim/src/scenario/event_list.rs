@@ -140,10 +140,10 @@ struct Fused {
     long_literals: bool,
 }
 
-/// Where a field's value lands in an event's values: key 0 (unused), value 1, ts 2, arrives 3,
-/// partition 4 (0 when the spelling has none).
+/// Where a field's value lands in an event's values: value 0, ts 1, arrives 2, partition 3 (0
+/// when the spelling has none); the key has none (the step keeps it aside).
 fn slot(field: u8) -> usize {
-    field.trailing_zeros() as usize
+    (field.trailing_zeros() as usize).saturating_sub(1)
 }
 
 impl Fused {
@@ -197,8 +197,8 @@ impl Fused {
         text: &'t str,
         pos: usize,
     ) -> Option<(Fields<'t>, usize)> {
-        // Indexed by slot, masked to 8 (no bounds checks); a missing `partition` stays 0.
-        let mut values = [0i64; 8];
+        // Indexed by slot, masked to 4 (no bounds checks); a missing `partition` stays 0.
+        let mut values = [0i64; 4];
         let mut key = Key::Text("");
         // The steps one after another, not in a loop: the loop's counting and the lookups by
         // step were a tenth of an event's instructions. An event has 4 or 5 fields.
@@ -233,7 +233,7 @@ impl Fused {
         bytes: impl Reads<'b>,
         text: &'t str,
         pos: usize,
-        values: &mut [i64; 8],
+        values: &mut [i64; 4],
         key: &mut Key<'t>,
     ) -> Option<usize> {
         let step = &self.steps[i];
@@ -248,7 +248,7 @@ impl Fused {
             return Some(end);
         }
         let (value, end) = digits_before_literal(bytes, pos).or_else(|| other_integer(text, pos, step.field))?;
-        values[self.slots[i] & 7] = value;
+        values[self.slots[i] & 3] = value;
         Some(end)
     }
 }
