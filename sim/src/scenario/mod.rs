@@ -36,6 +36,7 @@ pub mod resolve;
 pub mod source;
 pub mod storm;
 pub mod tour;
+mod words;
 
 pub use error::ScenarioError;
 pub use format::*;
