@@ -8,6 +8,7 @@
 //! - [`limits`]: the bounds on every number, so arithmetic on them cannot overflow;
 //! - [`budget`]: the admission budget: a command's memory and time estimated before it runs;
 //! - [`resolve`]: validation and resolution of the parsed file into a [`Scenario`];
+//! - [`source`]: the source's checks, and the log built from explicit events;
 //! - [`describe`]: the resolved parameters as text, for the top of a run's output.
 
 use std::collections::BTreeMap;
@@ -32,8 +33,10 @@ pub mod parse;
 pub mod pipeline;
 pub mod positions;
 pub mod resolve;
+pub mod source;
 pub mod storm;
 pub mod tour;
+mod words;
 
 pub use error::ScenarioError;
 pub use format::*;
