@@ -131,8 +131,13 @@ fn explicit_log(events: &ExplicitEvents, loc: &Locator) -> Result<Vec<Vec<LogEnt
         }
         in_arrival_order &= last_arrival_ms <= e.arrives_ms;
         last_arrival_ms = e.arrives_ms;
-        // In range (checked), so counted in `partition_sizes`.
-        log[e.partition as usize].push(LogEntry {
+        // In range (checked). The parser counted it in `partition_sizes`; a list built some other
+        // way may not have, so a partition beyond them is added here (cold, bounded by the check).
+        let partition = e.partition as usize;
+        if partition >= log.len() {
+            log.resize_with(partition + 1, Vec::new);
+        }
+        log[partition].push(LogEntry {
             append_ns: ms_to_ns(e.arrives_ms as u64),
             key: u64::from(e.key),
             value: e.value,
@@ -200,4 +205,26 @@ fn check_event(events: &ExplicitEvents, i: usize, keys_seen: &mut usize, loc: &L
         *keys_seen += 1;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::explicit::EventsBuilder;
+
+    #[test]
+    fn a_list_without_the_parsers_partition_counts_builds_the_same_log() {
+        let mut builder = EventsBuilder::default();
+        builder.push("a", 1, 10, 20, 2);
+        builder.push("b", 2, 11, 5, 0);
+        builder.push("a", 3, 12, 21, 2);
+        let counted = builder.finish();
+        assert_eq!(counted.partition_sizes, vec![1, 0, 2]);
+        let mut uncounted = counted.clone();
+        uncounted.partition_sizes.clear();
+        let loc = Locator::new("events.ron", "");
+        let log = explicit_log(&counted, &loc).unwrap();
+        assert_eq!(log.iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 0, 2]);
+        assert_eq!(explicit_log(&uncounted, &loc).unwrap(), log);
+    }
 }
