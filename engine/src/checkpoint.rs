@@ -218,6 +218,11 @@ impl BarrierAligner {
         self.pending.as_ref().is_some_and(|p| p.blocking && p.seen[i] && !self.finished[i])
     }
 
+    /// Might any input be blocked ([`BarrierAligner::is_blocked`])? False: none is.
+    pub fn may_block(&self) -> bool {
+        self.pending.as_ref().is_some_and(|p| p.blocking)
+    }
+
     pub fn input_count(&self) -> usize {
         self.input_count
     }

@@ -266,9 +266,12 @@ impl WindowOperator {
                     key,
                     window,
                 ));
+                // Room for half as much again as the last window held: windows of one operator
+                // are alike but not equal, and a lineage one short of its room would double.
+                let room = if track { self.lineage_capacity + self.lineage_capacity / 2 } else { 0 };
                 e.insert(WindowContents {
                     acc: Accumulator::default(),
-                    lineage: Vec::with_capacity(if track { self.lineage_capacity } else { 0 }),
+                    lineage: Vec::with_capacity(room),
                     newest_source: record.source,
                     newest_ingest_ns: record.ingest_ns,
                     fired: false,
@@ -391,10 +394,19 @@ impl WindowOperator {
             self.timers.pop_first();
             match kind {
                 TimerKind::Fire => {
+                    let cleaned_up_now = self.is_late(&window);
                     if let Some(contents) = self.windows.get_mut(&(key, window)) {
                         contents.fired = true;
                         self.lineage_capacity = contents.lineage.len();
-                        out.push(result(key, window, contents, self.spec.aggregate, Firing::OnTime));
+                        // A window whose cleanup is due too (no allowed lateness) is removed
+                        // further on in this loop, and nothing reads it before: its lineage
+                        // moves into the result instead of being copied.
+                        let lineage = if cleaned_up_now {
+                            std::mem::take(&mut contents.lineage)
+                        } else {
+                            contents.lineage.clone()
+                        };
+                        out.push(result_with(key, window, contents, self.spec.aggregate, Firing::OnTime, lineage));
                     }
                 }
                 TimerKind::Cleanup => {
@@ -406,13 +418,25 @@ impl WindowOperator {
 }
 
 fn result(key: Key, window: Window, contents: &WindowContents, aggregate: Aggregate, firing: Firing) -> Record {
+    result_with(key, window, contents, aggregate, firing, contents.lineage.clone())
+}
+
+/// [`result`] with the window's lineage given (moved out of the window, or a copy).
+fn result_with(
+    key: Key,
+    window: Window,
+    contents: &WindowContents,
+    aggregate: Aggregate,
+    firing: Firing,
+    lineage: Vec<SourceRef>,
+) -> Record {
     Record {
         key,
         value: contents.acc.result(aggregate),
         timestamp_ms: window.max_timestamp(),
         source: contents.newest_source,
         ingest_ns: contents.newest_ingest_ns,
-        pane: Some(Box::new(Pane { window, firing, count: contents.acc.count, lineage: contents.lineage.clone() })),
+        pane: Some(Box::new(Pane { window, firing, count: contents.acc.count, lineage })),
     }
 }
 
@@ -565,5 +589,24 @@ mod tests {
         let lineage: Vec<u64> = out[0].pane.as_ref().unwrap().lineage.iter().map(|s| s.offset).collect();
         assert_eq!(lineage, vec![2, 4]);
         assert_eq!(op.open_window_count(), 0, "cleaned up at max_ts + lateness");
+    }
+
+    /// The on-time firing hands its lineage over only when the window is cleaned up at once:
+    /// under allowed lateness the window keeps it, and a late firing counts every record.
+    #[test]
+    fn a_late_firing_still_names_the_records_fired_on_time() {
+        let lineage = |r: &Record| -> Vec<u64> { r.pane.as_ref().unwrap().lineage.iter().map(|s| s.offset).collect() };
+        let mut op = WindowOperator::new(spec(WindowKind::Tumbling { size_ms: 10, offset_ms: 0 }, Aggregate::Count, 5));
+        let mut out = Vec::new();
+        op.on_record(&rec(1, 1, 2), &mut out);
+        op.on_record(&rec(1, 1, 4), &mut out);
+        op.on_watermark(10, &mut out);
+        op.on_record(&rec(1, 1, 6), &mut out);
+        assert_eq!(out.iter().map(lineage).collect::<Vec<_>>(), vec![vec![2, 4], vec![2, 4, 6]]);
+        // A watermark past the cleanup time too fires and cleans up in one call.
+        op.on_record(&rec(1, 1, 12), &mut out);
+        op.on_watermark(40, &mut out);
+        assert_eq!(lineage(&out[2]), vec![12]);
+        assert_eq!(op.open_window_count(), 0);
     }
 }

@@ -98,6 +98,9 @@ impl TaskInvariants {
 
     /// Invariant 3: called for every input the subtask processed (`Subtask::step`), with the
     /// number of its inputs and whether checkpoints are aligned (exactly-once, not unaligned).
+    // Inline: called at every task step, and mostly with nothing to check (outlined, the call
+    // and the returned `Result` cost more than the check).
+    #[inline]
     pub fn on_step(&mut self, step: &Step, inputs: usize, aligned: bool) -> Result<(), InvariantViolation> {
         match step.kind {
             MessageKind::Barrier => {

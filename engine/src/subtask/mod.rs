@@ -236,8 +236,11 @@ impl Subtask {
     /// Is there an input message that may be processed now? (Mutable: the gate parks the
     /// blocked messages it looks past.)
     pub fn has_runnable_input(&mut self) -> bool {
+        // While no input can be blocked, any queued message may be processed: the gate's search
+        // (asked after every step) is needed only during an alignment.
         !self.gate.priority.is_empty()
-            || (self.gate.queued() > 0 && self.gate.next_input(|i| self.aligner.is_blocked(i)).is_some())
+            || (self.gate.queued() > 0
+                && (!self.aligner.may_block() || self.gate.next_input(|i| self.aligner.is_blocked(i)).is_some()))
     }
 
     // ---- inputs -------------------------------------------------------------------------------
@@ -368,6 +371,9 @@ impl Subtask {
 
     // ---- outputs ------------------------------------------------------------------------------
 
+    // Inline (across the crate boundary): the world polls after every step, mostly finding one
+    // output or none.
+    #[inline]
     pub fn poll_output(&mut self) -> Option<Output> {
         self.out.pop()
     }

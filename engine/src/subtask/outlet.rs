@@ -45,6 +45,7 @@ impl Outlet {
     pub(super) fn note(&mut self, note: Note) {
         self.outbox.push_back(Output::Note(note));
     }
+    #[inline]
     pub(super) fn pop(&mut self) -> Option<Output> {
         let output = self.outbox.pop_front();
         if output.is_some() && self.outbox.is_empty() {
@@ -69,8 +70,11 @@ impl Outlet {
     }
     /// Emit `records` on `stream` in order, keeping the emptied buffer for the next call.
     pub(super) fn emit_all(&mut self, stream: Stream, mut records: Vec<Record>) {
-        for r in records.drain(..) {
-            self.emit(stream, r);
+        // Most calls (a window's record that fired nothing) bring none: no drain to set up.
+        if !records.is_empty() {
+            for r in records.drain(..) {
+                self.emit(stream, r);
+            }
         }
         self.scratch_records = records;
     }

@@ -44,8 +44,9 @@ pub struct SourceState {
     /// [`SourceState::sync`] wherever a partition's generator or idleness changes.
     watermarks: MinTree<(bool, EventTimeMs)>,
     /// Per partition `(idle, last record's processing time)`: the root is the active partition
-    /// that goes idle first, so the idleness deadline needs no scan per record.
-    activity: MinTree<(bool, ProcTimeNs)>,
+    /// that goes idle first, so the idleness deadline needs no scan per record. Kept only under
+    /// an idle timeout (nothing else asks, and every record read would replay a match).
+    activity: Option<MinTree<(bool, ProcTimeNs)>>,
 }
 
 /// What a source's timer changed: the subtask applies it to its output in this order.
@@ -62,7 +63,7 @@ pub(super) struct SourceTick {
 impl SourceState {
     fn new(partitions: Vec<PartitionReader>, strategy: WatermarkStrategy, now_ns: ProcTimeNs) -> Self {
         let watermarks = MinTree::new(partitions.iter().map(|p| (p.idle, p.generator.current())).collect());
-        let activity = MinTree::new(partitions.iter().map(|p| (p.idle, p.last_record_ns)).collect());
+        let activity = activity_tree(&partitions, &strategy);
         SourceState {
             partitions,
             strategy,
@@ -123,18 +124,20 @@ impl SourceState {
         if self.watermarks.key(index) != watermark {
             self.watermarks.set(index, watermark);
         }
-        let activity = (p.idle, p.last_record_ns);
-        if self.activity.key(index) != activity {
-            self.activity.set(index, activity);
+        if let Some(tree) = &mut self.activity {
+            let activity = (p.idle, p.last_record_ns);
+            if tree.key(index) != activity {
+                tree.set(index, activity);
+            }
         }
     }
     fn sync_all(&mut self) {
         self.watermarks = MinTree::new(self.partitions.iter().map(|p| (p.idle, p.generator.current())).collect());
-        self.activity = MinTree::new(self.partitions.iter().map(|p| (p.idle, p.last_record_ns)).collect());
+        self.activity = activity_tree(&self.partitions, &self.strategy);
     }
     /// The active partition that falls idle first under `timeout_ms`: (its index, its deadline).
     fn next_idle_deadline(&self, timeout_ms: u64) -> Option<(usize, ProcTimeNs)> {
-        match self.activity.min() {
+        match self.activity.as_ref()?.min() {
             Some((index, (false, last_ns))) => Some((index, last_ns.saturating_add(ms_to_ns(timeout_ms)))),
             _ => None,
         }
@@ -344,6 +347,12 @@ impl Subtask {
 }
 
 /// The first point of the grid `origin + k * interval_ns` (k ≥ 0) at or after `at`.
+/// The idleness tree of [`SourceState::activity`]: only a strategy with an idle timeout asks it.
+fn activity_tree(partitions: &[PartitionReader], strategy: &WatermarkStrategy) -> Option<MinTree<(bool, ProcTimeNs)>> {
+    matches!(strategy, WatermarkStrategy::BoundedOutOfOrderness { idle_timeout_ms: Some(_), .. })
+        .then(|| MinTree::new(partitions.iter().map(|p| (p.idle, p.last_record_ns)).collect()))
+}
+
 fn next_grid_point(origin: ProcTimeNs, interval_ns: ProcTimeNs, at: ProcTimeNs) -> ProcTimeNs {
     if at <= origin {
         return origin;

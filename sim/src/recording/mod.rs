@@ -225,7 +225,8 @@ impl Recorder {
 
     /// Record `payload` (its kind and words from [`Payload::encode`]) about `about`; `channel` is
     /// the channel the event is about, for the kinds that have one.
-    #[inline]
+    // Inline always, as `Payload::encode`: outlined, the payload's variant is lost to the match.
+    #[inline(always)]
     pub fn record_payload(
         &mut self,
         time_ns: TimeNs,

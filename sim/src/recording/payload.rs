@@ -206,6 +206,7 @@ impl Payload {
     /// The kind, the channel word and the two words of an event about `channel` (for the kinds
     /// that have one): the kind's own channel word if it keeps payload there, else the channel's
     /// number, 0 for none.
+    #[inline(always)] // with `encode`: the variant a caller names folds the match away
     pub(super) fn pack(self, channel: Option<ChannelId>) -> (TraceKind, u32, i64, i64) {
         let (kind, channel_word, a, b) = self.encode();
         (kind, channel_word.unwrap_or(channel.map_or(0, ChannelId::get)), a, b)
@@ -213,6 +214,9 @@ impl Payload {
 
     /// The kind, the channel word when the kind uses it for its payload (None: the event's
     /// channel is a real channel, or 0), and the two words.
+    // Inline always: every recorded event comes through here, and most callers name the
+    // payload's variant, so the match folds away (outlined, it was a call and a match per event).
+    #[inline(always)]
     pub fn encode(self) -> (TraceKind, Option<u32>, i64, i64) {
         use Payload as P;
         use TraceKind as K;

@@ -14,6 +14,9 @@ pub(super) struct CpuShare {
 impl CpuShare {
     const FULL: CpuShare = CpuShare { num: 1, den: 1 };
     fn apply(self, cost: u64) -> u64 {
+        if self.num == self.den {
+            return cost; // the common case (no upload running): no 128-bit division per run
+        }
         let scaled = u128::from(cost) * u128::from(self.num) / u128::from(self.den.max(1));
         u64::try_from(scaled).unwrap_or(u64::MAX / 4)
     }
