@@ -1,7 +1,8 @@
 //! Explicit events as parsed: each distinct key name once ([`ExplicitEvents::key_names`], in order
 //! of first appearance) and the events with an index into them, so a million events cost no
-//! allocation each. Both readers produce this: serde (any RON the format accepts) and the byte
-//! scanner of [`super::event_list`] (the common spelling, fast). In a file an event is written
+//! allocation each, written straight into the source log's partitions. Both readers produce this:
+//! serde (any RON the format accepts) and the byte scanner of [`super::event_list`] (the common
+//! spelling, fast). In a file an event is written
 //! `(key: "k1", value: 3, ts: 120, arrives: 5, partition: 0)` (`partition` defaults to 0), which
 //! is also how `shrink` writes them back.
 
@@ -12,8 +13,13 @@ use serde::de::{SeqAccess, Visitor};
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use std::sync::Arc;
+
+use engine::ms_to_ns;
+
 use super::format::TimeMs;
-use super::limits::MAX_PARTITIONS;
+use super::limits::{MAX_EVENT_TIME_MS, MAX_PARTITIONS, MAX_TIME_MS};
+use crate::external::{LogEntry, Partitions};
 
 /// One explicit event, its key an index into [`ExplicitEvents::key_names`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,39 +33,145 @@ pub struct ExplicitEvent {
     pub partition: u32,
 }
 
-/// The explicit event list of a file, in file order.
+/// The explicit event list of a file, held as the source log it becomes: each event in range goes
+/// straight into its partition (in file order), so loading writes an event once, and a list in
+/// order of arrival is the log every run shares ([`ExplicitEvents::log`]). File order is kept as
+/// each event's partition ([`ExplicitEvents::events`] rebuilds the list, for `shrink`), and what
+/// the checks of `scenario/source.rs` need as it was read: events out of range as written, and
+/// the event each key first appears at.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExplicitEvents {
     /// Distinct key names in order of first appearance (key `i` is `key_names[i]`).
     pub key_names: Vec<String>,
-    pub events: Vec<ExplicitEvent>,
-    /// The number of events in each partition up to the highest one below [`MAX_PARTITIONS`]
-    /// (counted while parsing, so the log's partitions are allocated at their size without a
-    /// pass over the events; a partition out of range is an error when the scenario is resolved).
-    pub partition_sizes: Vec<usize>,
+    /// The index of the event each key first appears at (key `i`'s is `key_first_events[i]`).
+    pub key_first_events: Vec<u32>,
+    /// Each partition's events in range, in file order (up to the highest partition of one).
+    partitions: Partitions,
+    /// Each event's partition in file order, or [`OUT_OF_RANGE`] for an event in `out_of_range`.
+    order: Vec<u16>,
+    /// The events out of range ([`in_range`]), with their index, as written.
+    out_of_range: Vec<(usize, ExplicitEvent)>,
+    /// Whether the events in range came in order of arrival (then so did each partition's).
+    in_arrival_order: bool,
+}
+
+/// An event's place in [`ExplicitEvents`]' file order when it is out of range (no partition has
+/// this number: [`MAX_PARTITIONS`] is below it).
+const OUT_OF_RANGE: u16 = u16::MAX;
+const _: () = assert!(MAX_PARTITIONS <= OUT_OF_RANGE as u32);
+
+/// An explicit event's arrival (processing time) is within 0 ..= [`MAX_TIME_MS`].
+#[inline(always)]
+pub fn arrival_in_range(arrives_ms: i64) -> bool {
+    // A negative time is above the limit as a `u64`.
+    arrives_ms as u64 <= MAX_TIME_MS
+}
+
+/// An explicit event's event time is within ±[`MAX_EVENT_TIME_MS`].
+#[inline(always)]
+pub fn event_time_in_range(ts_ms: i64) -> bool {
+    ts_ms.unsigned_abs() <= MAX_EVENT_TIME_MS
+}
+
+#[inline(always)]
+pub fn partition_in_range(partition: u32) -> bool {
+    partition < MAX_PARTITIONS
+}
+
+/// Whether an event's times and partition are in range: only such an event has a place in the
+/// log (and a time in nanoseconds that cannot overflow).
+#[inline(always)]
+fn in_range(ts_ms: i64, arrives_ms: i64, partition: u32) -> bool {
+    arrival_in_range(arrives_ms) && event_time_in_range(ts_ms) && partition_in_range(partition)
 }
 
 impl ExplicitEvents {
     pub fn len(&self) -> usize {
-        self.events.len()
+        self.order.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.events.is_empty()
+        self.order.is_empty()
     }
 
     pub fn key_name(&self, event: &ExplicitEvent) -> &str {
         &self.key_names[event.key as usize]
     }
+
+    /// The first event out of range, with its index.
+    pub fn first_out_of_range(&self) -> Option<(usize, ExplicitEvent)> {
+        self.out_of_range.first().copied()
+    }
+
+    /// The source log: each partition's events in order of arrival, equal arrivals in file
+    /// order. Shares the partitions when the file listed its events in order of arrival (else
+    /// each partition out of order is sorted in a copy: the list keeps file order).
+    pub fn log(&self) -> Partitions {
+        if self.in_arrival_order {
+            return Arc::clone(&self.partitions);
+        }
+        let mut log = Vec::clone(&self.partitions);
+        for entries in &mut log {
+            // Stable: events with equal arrival keep file order.
+            if !entries.is_sorted_by_key(|e| e.append_ns) {
+                entries.sort_by_key(|e| e.append_ns);
+            }
+        }
+        Arc::new(log)
+    }
+
+    /// The events in file order, as written.
+    pub fn events(&self) -> impl Iterator<Item = ExplicitEvent> + '_ {
+        let mut next_in_partition = vec![0usize; self.partitions.len()];
+        let mut out_of_range = self.out_of_range.iter();
+        self.order.iter().map(move |&partition| {
+            if partition == OUT_OF_RANGE {
+                let (_, event) = out_of_range.next().expect("an event out of range for each mark");
+                return *event;
+            }
+            let p = usize::from(partition);
+            let e = &self.partitions[p][next_in_partition[p]];
+            next_in_partition[p] += 1;
+            ExplicitEvent {
+                key: e.key as u32,
+                value: e.value,
+                ts_ms: e.timestamp_ms,
+                // In range: a whole number of milliseconds, without saturation.
+                arrives_ms: (e.append_ns / 1_000_000) as i64,
+                partition: u32::from(partition),
+            }
+        })
+    }
 }
 
 /// Builds an [`ExplicitEvents`], interning each key name once.
-#[derive(Default)]
 pub struct EventsBuilder {
-    list: ExplicitEvents,
+    key_names: Vec<String>,
+    key_first_events: Vec<u32>,
+    partitions: Vec<Vec<LogEntry>>,
+    order: Vec<u16>,
+    out_of_range: Vec<(usize, ExplicitEvent)>,
+    in_arrival_order: bool,
+    last_arrival_ms: i64,
     /// Keys of at most 15 bytes, packed into an integer (compared without a call to memcmp).
     short_keys: ShortKeyIndex,
     long_keys: KeyIndex<Box<str>>,
+}
+
+impl Default for EventsBuilder {
+    fn default() -> Self {
+        EventsBuilder {
+            key_names: Vec::new(),
+            key_first_events: Vec::new(),
+            partitions: Vec::new(),
+            order: Vec::new(),
+            out_of_range: Vec::new(),
+            in_arrival_order: true,
+            last_arrival_ms: 0,
+            short_keys: ShortKeyIndex::default(),
+            long_keys: KeyIndex::default(),
+        }
+    }
 }
 
 // A lookup-only map: it is never iterated (key numbers come from the order of first appearance in
@@ -260,7 +372,7 @@ fn spread(key: u128) -> u64 {
 impl EventsBuilder {
     pub fn with_capacity(events: usize) -> EventsBuilder {
         let mut builder = EventsBuilder::default();
-        builder.list.events.reserve(events);
+        builder.order.reserve(events);
         builder
     }
 
@@ -271,8 +383,7 @@ impl EventsBuilder {
             Some(packed) => self.intern_short(packed, || key),
             None => self.intern_long(key),
         };
-        self.list.events.push(ExplicitEvent { key, value, ts_ms, arrives_ms, partition });
-        self.count(partition);
+        self.append(key, value, ts_ms, arrives_ms, partition);
     }
 
     /// [`EventsBuilder::push`] for a key of at most 15 bytes already packed ([`pack`]); `name`
@@ -288,49 +399,69 @@ impl EventsBuilder {
         partition: u32,
     ) {
         let key = self.intern_short(packed, name);
-        self.list.events.push(ExplicitEvent { key, value, ts_ms, arrives_ms, partition });
-        self.count(partition);
+        self.append(key, value, ts_ms, arrives_ms, partition);
     }
 
-    /// Counts an event in `partition` ([`ExplicitEvents::partition_sizes`]).
+    /// Appends an event, its key interned: into its partition if it is in range.
     #[inline(always)]
-    fn count(&mut self, partition: u32) {
-        match self.list.partition_sizes.get_mut(partition as usize) {
-            Some(size) => *size += 1,
-            None => self.count_in_new_partition(partition),
+    fn append(&mut self, key: u32, value: i64, ts_ms: i64, arrives_ms: i64, partition: u32) {
+        if !in_range(ts_ms, arrives_ms, partition) {
+            return self.append_out_of_range(ExplicitEvent { key, value, ts_ms, arrives_ms, partition });
         }
+        // Files usually list events in order of arrival: noting it (one comparison an event)
+        // spares the log a pass and the sort's buffer.
+        self.in_arrival_order &= self.last_arrival_ms <= arrives_ms;
+        self.last_arrival_ms = arrives_ms;
+        // In range: below `OUT_OF_RANGE`, and the milliseconds do not saturate.
+        let entry =
+            LogEntry { append_ns: ms_to_ns(arrives_ms as u64), key: u64::from(key), value, timestamp_ms: ts_ms };
+        match self.partitions.get_mut(partition as usize) {
+            Some(entries) => entries.push(entry),
+            None => self.append_in_new_partition(partition, entry),
+        }
+        self.order.push(partition as u16);
     }
 
     #[inline(never)]
-    fn count_in_new_partition(&mut self, partition: u32) {
-        // Not one beyond the limit: a crafted partition number would allocate gigabytes.
-        if partition < MAX_PARTITIONS {
-            self.list.partition_sizes.resize(partition as usize + 1, 0);
-            self.list.partition_sizes[partition as usize] += 1;
-        }
+    fn append_in_new_partition(&mut self, partition: u32, entry: LogEntry) {
+        self.partitions.resize_with(partition as usize + 1, Vec::new);
+        self.partitions[partition as usize].push(entry);
+    }
+
+    #[inline(never)]
+    fn append_out_of_range(&mut self, event: ExplicitEvent) {
+        self.out_of_range.push((self.order.len(), event));
+        self.order.push(OUT_OF_RANGE);
     }
 
     #[inline(always)]
     fn intern_short<'k>(&mut self, packed: u128, name: impl FnOnce() -> &'k str) -> u32 {
         // At most one key per event, and a file holds fewer than 2^32 events (64 MiB).
-        let next = self.list.key_names.len() as u32;
+        let next = self.key_names.len() as u32;
         let k = self.short_keys.get_or_insert(packed, next);
         if k == next {
-            self.list.key_names.push(name().to_string());
+            self.new_key(name());
         }
         k
     }
 
     fn intern_long(&mut self, key: &str) -> u32 {
-        let next = self.list.key_names.len() as u32;
+        let next = self.key_names.len() as u32;
         let k = match self.long_keys.get(key) {
             Some(&k) => k,
             None => *self.long_keys.entry(key.into()).or_insert(next),
         };
         if k == next {
-            self.list.key_names.push(key.to_string());
+            self.new_key(key);
         }
         k
+    }
+
+    /// Names the next key, first appearing at the event being appended.
+    #[inline(never)]
+    fn new_key(&mut self, name: &str) {
+        self.key_names.push(name.to_string());
+        self.key_first_events.push(self.order.len() as u32);
     }
 
     /// Whether the short keys' index moved to SipHash (a crafted file; see [`MAX_PROBES`]).
@@ -339,9 +470,19 @@ impl EventsBuilder {
     }
 
     pub fn finish(mut self) -> ExplicitEvents {
-        // The scanner reserves by the list's length in bytes, an overestimate kept for the run.
-        self.list.events.shrink_to_fit();
-        self.list
+        // Kept for the run: no spare capacity (the scanner reserves by the list's length in bytes).
+        for entries in &mut self.partitions {
+            entries.shrink_to_fit();
+        }
+        self.order.shrink_to_fit();
+        ExplicitEvents {
+            key_names: self.key_names,
+            key_first_events: self.key_first_events,
+            partitions: Arc::new(self.partitions),
+            order: self.order,
+            out_of_range: self.out_of_range,
+            in_arrival_order: self.in_arrival_order,
+        }
     }
 }
 
@@ -370,10 +511,10 @@ struct WrittenEventRef<'a> {
 
 impl Serialize for ExplicitEvents {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(self.events.len()))?;
-        for e in &self.events {
+        let mut seq = s.serialize_seq(Some(self.len()))?;
+        for e in self.events() {
             seq.serialize_element(&WrittenEventRef {
-                key: self.key_name(e),
+                key: self.key_name(&e),
                 value: e.value,
                 ts: TimeMs(e.ts_ms),
                 arrives: TimeMs(e.arrives_ms),
@@ -423,10 +564,39 @@ mod tests {
         assert!(!builder.keys_hardened(), "ordinary keys probe short");
         let list = builder.finish();
         assert_eq!(list.key_names, names);
-        let numbers: Vec<u32> = list.events.iter().map(|e| e.key).collect();
+        let numbers: Vec<u32> = list.events().map(|e| e.key).collect();
         let first: Vec<u32> = (0..30_000).collect();
         let second: Vec<u32> = (0..30_000).rev().collect();
         assert_eq!(numbers, [first, second].concat());
+    }
+
+    /// The list gives back its events in file order, those out of range included, while the log
+    /// holds the events in range by partition in order of arrival (equal arrivals in file order).
+    #[test]
+    fn the_list_keeps_file_order_and_the_log_arrival_order() {
+        let written = [
+            ("a", 1, 0, 5, 1),
+            ("b", 2, 0, 3, 1),
+            ("a", 3, 0, -4, 0),
+            ("c", 4, 0, 3, 1),
+            ("b", 5, 0, 2, 0),
+            ("a", 6, 0, 1, MAX_PARTITIONS),
+        ];
+        let mut builder = EventsBuilder::default();
+        for (key, value, ts_ms, arrives_ms, partition) in written {
+            builder.push(key, value, ts_ms, arrives_ms, partition);
+        }
+        let list = builder.finish();
+        let read: Vec<_> =
+            list.events().map(|e| (list.key_name(&e), e.value, e.ts_ms, e.arrives_ms, e.partition)).collect();
+        assert_eq!(read, written);
+        assert_eq!(list.key_first_events, [0, 1, 3]);
+        assert_eq!(list.first_out_of_range().map(|(i, e)| (i, e.value)), Some((2, 3)));
+        let log: Vec<Vec<(u64, i64)>> =
+            list.log().iter().map(|p| p.iter().map(|e| (e.append_ns / 1_000_000, e.value)).collect()).collect();
+        assert_eq!(log, [vec![(2, 5)], vec![(3, 2), (3, 4), (5, 1)]]);
+        // The list itself is still in file order.
+        assert_eq!(list.events().map(|e| e.value).collect::<Vec<_>>(), [1, 2, 3, 4, 5, 6]);
     }
 
     /// The packing of the scanner's short keys is [`pack`]'s.
