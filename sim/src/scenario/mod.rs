@@ -28,6 +28,7 @@ pub mod error;
 pub mod event_list;
 pub mod explicit;
 pub mod format;
+mod keys;
 pub mod limits;
 pub mod parse;
 pub mod pipeline;
