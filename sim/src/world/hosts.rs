@@ -79,8 +79,9 @@ impl World {
             return; // stop-the-world: rescheduled when the checkpoint ends
         }
         let task = &mut self.tasks[id.index()];
+        let fetch_latency_ns = self.scenario.fetch_latency_ns[task.operator];
         let SourceRead { next, upcoming, exhausted } =
-            SourceCursor::read(&mut task.source_cursor, &task.subtask, &self.log, now);
+            SourceCursor::read_fetched(&mut task.source_cursor, &task.subtask, &self.log, now, fetch_latency_ns);
         match next {
             Some((_, partition, offset)) => {
                 let at = SourceRef { partition, offset };
@@ -101,11 +102,17 @@ impl World {
                 self.recorder.record_payload(now, id, None, Payload::SourceRead { partition, offset });
                 self.drain_outputs(id);
                 self.arm_timer(id);
-                // Next read: once busy, or when the next entry is appended if that is later (a
+                // Next read: once busy, or when the next entry is readable if that is later (a
                 // run that would find nothing to read is not taken).
                 let task = &mut self.tasks[id.index()];
                 let busy_until = task.busy_until_ns;
-                let then = SourceCursor::read(&mut task.source_cursor, &task.subtask, &self.log, busy_until);
+                let then = SourceCursor::read_fetched(
+                    &mut task.source_cursor,
+                    &task.subtask,
+                    &self.log,
+                    busy_until,
+                    fetch_latency_ns,
+                );
                 self.run_again(id, then.upcoming.unwrap_or(busy_until));
             }
             None if exhausted => {
