@@ -185,16 +185,7 @@ fn latency_p50_ms(buffer_timeout_ms: u64, fetch_latency_us: u64) -> f64 {
     );
     let scenario = Arc::new(Scenario::parse(&text, "(benchmark)").expect("valid"));
     let result = sim::run_scenario(scenario, 1, RunOptions { keep_trace: false, ..RunOptions::default() });
-    let log = &result.world.log;
-    let mut latencies: Vec<u64> = result
-        .visible_rows()
-        .iter()
-        .map(|r| {
-            // An unwindowed row's lineage is its one source record.
-            let appended_ns = r.row.lineage.first().and_then(|&at| log.entry(at)).map_or(0, |e| e.append_ns);
-            r.visible_ns.unwrap_or(r.written_ns).saturating_sub(appended_ns)
-        })
-        .collect();
+    let mut latencies = result.append_to_visible_ns();
     sim::oracle::percentile(&mut latencies, 50).unwrap_or(0) as f64 / 1e6
 }
 

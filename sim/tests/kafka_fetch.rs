@@ -205,10 +205,8 @@ fn a_crash_starts_fresh_consumers_and_loses_or_repeats_nothing() {
     assert_eq!(report.outcome.exact_records, world.log.len());
 }
 
-/// End to end (append to visible, a source straight into a sink, every record flushed at once):
-/// the median latency with a 250 µs fetch is between one and three one-way latencies above the
-/// median without (a record waits a one-way latency for its answer at least, and at most for the
-/// request in flight, its return and its own answer).
+/// The median end-to-end latency (append to visible) of a source straight into a sink, every
+/// record flushed at once.
 fn latency_p50_ns(fetch_latency_us: u64) -> u64 {
     let text = format!(
         r#"Scenario(
@@ -224,19 +222,14 @@ fn latency_p50_ns(fetch_latency_us: u64) -> u64 {
     );
     let scenario = Arc::new(Scenario::parse(&text, "(test)").expect("valid"));
     let result = sim::run_scenario(scenario, 1, RunOptions { keep_trace: false, ..RunOptions::default() });
-    let log = &result.world.log;
-    let mut latencies: Vec<u64> = result
-        .visible_rows()
-        .iter()
-        .map(|r| {
-            let appended = r.row.lineage.first().and_then(|&at| log.entry(at)).map_or(0, |e| e.append_ns);
-            r.visible_ns.unwrap_or(r.written_ns).saturating_sub(appended)
-        })
-        .collect();
-    assert_eq!(latencies.len(), log.len());
+    let mut latencies = result.append_to_visible_ns();
+    assert_eq!(latencies.len(), result.world.log.len());
     sim::oracle::percentile(&mut latencies, 50).expect("rows")
 }
 
+/// The median latency with a 250 µs fetch is between one and three one-way latencies above the
+/// median without: a record waits a one-way latency for its answer at least, and at most for the
+/// request in flight, its return and its own answer.
 #[test]
 fn a_fetch_adds_one_to_three_one_way_latencies() {
     let without = latency_p50_ns(0);
