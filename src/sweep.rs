@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use anyhow::Context as _;
 use sim::run::{check_seed, SeedCheck};
@@ -113,36 +113,108 @@ pub fn run(
         scenario.file,
         if swarm { ", swarm faults" } else { "" }
     ));
-    let next = AtomicU64::new(0);
-    let done = AtomicU64::new(0);
-    let results: Mutex<Vec<SeedCheck>> = Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(seed) = seeds.get(u128::from(i)) else { break };
-                let check = check_seed(&scenario, seed);
-                results.lock().expect("no worker panics while holding the lock").push(check);
-                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                progress(n, total);
-            });
+    // A seed's lines, reported under the lock (so in order): on stdout with --json, and counted.
+    let report = |check: SeedCheck, summary: &mut Summary| {
+        let lines = lines_of(&scenario, &check, swarm);
+        if json {
+            for line in &lines {
+                outln!("{}", serde_json::to_string(line).expect("a sweep line is plain data"));
+            }
         }
-    });
+        summary.add_seed(&lines);
+    };
+    let summary = check_in_order(&seeds, jobs, |seed| check_seed(&scenario, seed), report, |n| progress(n, total));
     if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         eprintln!();
     }
-    let mut results = results.into_inner().expect("workers are done");
-    results.sort_by_key(|c| c.seed);
-    let lines: Vec<SweepLine> = results.iter().flat_map(|check| lines_of(&scenario, check, swarm)).collect();
-    if json {
-        for line in &lines {
-            outln!("{}", serde_json::to_string(line).context("serialising a sweep result")?);
-        }
-    }
-    let (report, failing) = summary(&lines);
-    say(report);
+    let (text, failing) = summary.report();
+    say(text);
     Ok(if failing == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
+
+/// Check every seed of `seeds` with `jobs` workers, handing each result to `report` in seed
+/// order; `progress` hears how many are done.
+fn check_in_order(
+    seeds: &Shard,
+    jobs: usize,
+    check: impl Fn(u64) -> SeedCheck + Sync,
+    report: impl Fn(SeedCheck, &mut Summary) + Sync + Copy,
+    progress: impl Fn(u64) + Sync,
+) -> Summary {
+    let next = AtomicU64::new(0);
+    let done = AtomicU64::new(0);
+    let window = REORDER_WINDOW_PER_WORKER * jobs as u64;
+    let in_order = Mutex::new(InOrder::default());
+    let advanced = Condvar::new();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                let _wake = WakeOthersOnPanic(&in_order, &advanced);
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(seed) = seeds.get(u128::from(i)) else { break };
+                    let state = in_order.lock().expect("no worker panics while holding the lock");
+                    // Not too far ahead of the oldest seed still running: its worker never waits.
+                    let state = advanced
+                        .wait_while(state, |o| i >= o.next + window && !o.abandoned)
+                        .expect("no worker panics while holding the lock");
+                    if state.abandoned {
+                        break;
+                    }
+                    drop(state);
+                    let result = check(seed);
+                    in_order.lock().expect("no worker panics while holding the lock").accept(i, result, report);
+                    advanced.notify_all();
+                    progress(done.fetch_add(1, Ordering::Relaxed) + 1);
+                }
+            });
+        }
+    });
+    let state = in_order.into_inner().expect("workers are done");
+    debug_assert!(state.waiting.is_empty(), "every seed was reported");
+    state.summary
+}
+
+/// Seeds that finish out of order wait in `waiting` until every seed before them is reported, so
+/// a sweep reports (and prints its JSON lines) in seed order whatever the number of workers.
+/// Workers stay within [`REORDER_WINDOW_PER_WORKER`] per worker of the oldest unreported seed, so
+/// memory stays bounded however many seeds are swept.
+#[derive(Default)]
+struct InOrder {
+    /// Position of the next seed to report.
+    next: u64,
+    waiting: BTreeMap<u64, SeedCheck>,
+    summary: Summary,
+    /// A worker panicked: its seed never comes, so the others stop instead of waiting for it.
+    abandoned: bool,
+}
+
+/// Wakes the waiting workers when its worker panics (a bug in the simulator), so that the sweep
+/// ends with that panic instead of hanging on the seed that never comes.
+struct WakeOthersOnPanic<'a>(&'a Mutex<InOrder>, &'a Condvar);
+
+impl Drop for WakeOthersOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).abandoned = true;
+            self.1.notify_all();
+        }
+    }
+}
+
+impl InOrder {
+    fn accept(&mut self, position: u64, check: SeedCheck, report: impl Fn(SeedCheck, &mut Summary)) {
+        self.waiting.insert(position, check);
+        while let Some(check) = self.waiting.remove(&self.next) {
+            report(check, &mut self.summary);
+            self.next += 1;
+        }
+    }
+}
+
+/// How far a worker may run ahead of the oldest seed still running, per worker: wide enough that a
+/// slow seed rarely stalls the others, small enough to bound the seeds held (each a few KB).
+const REORDER_WINDOW_PER_WORKER: u64 = 256;
 
 /// One line of `sweep --json`: one variant of one seed. `sweep-merge` reads them back.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -234,79 +306,181 @@ fn lines_of(scenario: &sim::Scenario, check: &SeedCheck, swarm: bool) -> Vec<Swe
 }
 
 /// The report after the header, the same for a sweep and for merged shards of it: outcomes per
-/// variant, then every failing seed with its commands. Also: how many seeds failed.
-pub fn summary(lines: &[SweepLine]) -> (String, usize) {
-    let seeds: BTreeMap<u64, &SweepLine> = lines.iter().map(|l| (l.seed, l)).collect();
-    let mut tally: BTreeMap<(String, String), BTreeMap<String, usize>> = BTreeMap::new();
-    for l in lines {
-        *tally
-            .entry((variant_label(&l.variant), l.variant.sink.clone()))
-            .or_default()
-            .entry(l.verdict.clone())
-            .or_default() += 1;
+/// variant, then the failing seeds with their commands. Built one seed at a time, in seed order,
+/// so that it does not grow with the number of seeds: the text lists the first
+/// [`LISTED_FAILURES_MAX`] failing seeds and counts the rest (`sweep --json` has every one).
+#[derive(Default)]
+pub struct Summary {
+    tally: BTreeMap<(String, String), BTreeMap<String, usize>>,
+    seeds: u64,
+    failing: u64,
+    listed: String,
+}
+
+/// The most failing seeds a summary lists with their commands.
+pub const LISTED_FAILURES_MAX: u64 = 1_000;
+
+impl Summary {
+    /// The lines of one seed, one per variant (each carries the seed's failures).
+    pub fn add_seed(&mut self, lines: &[SweepLine]) {
+        let Some(first) = lines.first() else { return };
+        self.seeds += 1;
+        for l in lines {
+            *self
+                .tally
+                .entry((variant_label(&l.variant), l.variant.sink.clone()))
+                .or_default()
+                .entry(l.verdict.clone())
+                .or_default() += 1;
+        }
+        if first.failures.is_empty() {
+            return;
+        }
+        self.failing += 1;
+        if self.failing <= LISTED_FAILURES_MAX {
+            let listed = &mut self.listed;
+            listed.push_str(&format!("\nseed {}: {}", first.seed, first.failures.join("; ")));
+            listed.push_str(&format!("\n  replay: {}", first.replay));
+            listed.push_str(&format!("\n  shrink: {}", first.shrink));
+        }
     }
-    let total = seeds.len();
-    let mut out = format!("\n{:<20} {:<17} outcomes over {total} seeds", "guarantee", "sink");
-    for ((g, s), counts) in &tally {
-        let counts: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        out.push_str(&format!("\n{g:<20} {s:<17} {}", counts.join(", ")));
+
+    /// The text, and how many seeds failed.
+    pub fn report(&self) -> (String, u64) {
+        let total = self.seeds;
+        let mut out = format!("\n{:<20} {:<17} outcomes over {total} seeds", "guarantee", "sink");
+        for ((g, s), counts) in &self.tally {
+            let counts: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            out.push_str(&format!("\n{g:<20} {s:<17} {}", counts.join(", ")));
+        }
+        out.push_str(&format!("\n\n{} of {total} seeds failed", self.failing));
+        out.push_str(&self.listed);
+        if self.failing > LISTED_FAILURES_MAX {
+            out.push_str(&format!(
+                "\n... and {} more failing seeds, not listed here: each is a line of `sweep --json`",
+                self.failing - LISTED_FAILURES_MAX
+            ));
+        }
+        (out, self.failing)
     }
-    let failing: Vec<&&SweepLine> = seeds.values().filter(|l| !l.failures.is_empty()).collect();
-    out.push_str(&format!("\n\n{} of {total} seeds failed", failing.len()));
-    for l in &failing {
-        out.push_str(&format!("\nseed {}: {}", l.seed, l.failures.join("; ")));
-        out.push_str(&format!("\n  replay: {}", l.replay));
-        out.push_str(&format!("\n  shrink: {}", l.shrink));
-    }
-    (out, failing.len())
 }
 
 /// `streamlab sweep-merge`: the shard files of one sweep (`sweep --json --shard K/N > FILE`)
-/// combined into the report a single sweep of all their seeds prints.
+/// combined into the report a single sweep of all their seeds prints. Each file is in seed order
+/// (a sweep writes it so); the files are merged line by line, holding one line per file, so that
+/// shards of millions of seeds merge in constant memory.
 pub fn merge(files: &[std::path::PathBuf]) -> anyhow::Result<ExitCode> {
     if files.is_empty() {
         return Err(crate::Usage("sweep-merge: name the shard files (each the output of `sweep --json`)".into()).into());
     }
-    let mut lines: Vec<SweepLine> = Vec::new();
-    let mut seen: BTreeMap<(u64, VariantName), String> = BTreeMap::new();
-    for file in files {
-        let name = file.display().to_string();
-        let mut reader = std::io::BufReader::new(std::fs::File::open(file).with_context(|| format!("reading {name}"))?);
-        for number in 0.. {
-            let Some(line) = read_shard_line(&mut reader, &name, number + 1)? else { break };
-            if line.trim().is_empty() {
-                continue;
-            }
-            let line: SweepLine = serde_json::from_str(&line).map_err(|e| {
-                crate::Usage(format!("{name}:{}:{}: not a line of `sweep --json`: {e}", number + 1, e.column()))
-            })?;
-            if let Some(first) = lines.first().filter(|f| f.scenario != line.scenario) {
-                return Err(crate::Usage(format!(
-                    "{name}:{}: a sweep of {}, but the first file swept {}: shards of different sweeps do not merge",
-                    number + 1,
-                    line.scenario,
-                    first.scenario
-                ))
-                .into());
-            }
-            if let Some(other) = seen.insert((line.seed, line.variant.clone()), name.clone()) {
-                return Err(crate::Usage(format!(
-                    "{name}:{}: seed {} ({} {} sink) is also in {other}: overlapping shards",
-                    number + 1,
-                    line.seed,
-                    line.variant.guarantee,
-                    line.variant.sink
-                ))
-                .into());
-            }
-            lines.push(line);
-        }
+    let mut shards = files.iter().map(|f| ShardReader::open(f)).collect::<anyhow::Result<Vec<_>>>()?;
+    for shard in &mut shards {
+        shard.advance()?;
     }
-    lines.sort_by(|a, b| (a.seed, &a.variant).cmp(&(b.seed, &b.variant)));
-    outln!("sweep-merge: {} shard file(s), {} lines", files.len(), lines.len());
-    let (report, failing) = summary(&lines);
+    let mut summary = Summary::default();
+    let mut seed_lines: Vec<SweepLine> = Vec::new();
+    let mut lines = 0u64;
+    let mut first_scenario: Option<String> = None;
+    // The last line taken: its key and file, against which the next is checked.
+    let mut last: Option<(u64, VariantName, String)> = None;
+    while let Some(index) = (0..shards.len()).filter(|&i| shards[i].head.is_some()).min_by_key(|&i| shards[i].key()) {
+        let shard = &mut shards[index];
+        let (number, line) = shard.head.take().expect("the chosen shard has a line");
+        check_merged_line(&shard.name, number, &line, last.as_ref(), first_scenario.as_deref())?;
+        first_scenario.get_or_insert_with(|| line.scenario.clone());
+        if seed_lines.first().is_some_and(|f| f.seed != line.seed) {
+            summary.add_seed(&seed_lines);
+            seed_lines.clear();
+        }
+        last = Some((line.seed, line.variant.clone(), shard.name.clone()));
+        seed_lines.push(line);
+        lines += 1;
+        shard.advance()?;
+    }
+    summary.add_seed(&seed_lines);
+    outln!("sweep-merge: {} shard file(s), {lines} lines", files.len());
+    let (report, failing) = summary.report();
     outln!("{report}");
     Ok(if failing == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// The next line of the merge must belong to the same sweep as the lines before it and must not
+/// repeat one of them (the same seed and variant twice: overlapping shards).
+fn check_merged_line(
+    name: &str,
+    number: usize,
+    line: &SweepLine,
+    last: Option<&(u64, VariantName, String)>,
+    first_scenario: Option<&str>,
+) -> anyhow::Result<()> {
+    if let Some(first) = first_scenario.filter(|&f| f != line.scenario) {
+        return Err(crate::Usage(format!(
+            "{name}:{number}: a sweep of {}, but the first line swept {first}: shards of different sweeps do not merge",
+            line.scenario
+        ))
+        .into());
+    }
+    if let Some((_, _, other)) = last.filter(|(seed, variant, _)| (*seed, variant) == (line.seed, &line.variant)) {
+        return Err(crate::Usage(format!(
+            "{name}:{number}: seed {} ({} {} sink) is also in {other}: overlapping shards",
+            line.seed, line.variant.guarantee, line.variant.sink
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// One shard file being merged: its next line (with its line number), read ahead.
+struct ShardReader {
+    name: String,
+    reader: std::io::BufReader<std::fs::File>,
+    number: usize,
+    head: Option<(usize, SweepLine)>,
+    /// The seed and variant of the line before `head`: a file's lines must increase.
+    previous: Option<(u64, VariantName)>,
+}
+
+impl ShardReader {
+    fn open(file: &std::path::Path) -> anyhow::Result<ShardReader> {
+        let name = file.display().to_string();
+        let reader = std::io::BufReader::new(std::fs::File::open(file).with_context(|| format!("reading {name}"))?);
+        Ok(ShardReader { name, reader, number: 0, head: None, previous: None })
+    }
+
+    /// The sort key of the line read ahead (only called when there is one).
+    fn key(&self) -> (u64, &VariantName) {
+        let (_, line) = self.head.as_ref().expect("called on a shard with a line");
+        (line.seed, &line.variant)
+    }
+
+    /// Read the next non-blank line into `head` (None at the end of the file).
+    fn advance(&mut self) -> anyhow::Result<()> {
+        let name = &self.name;
+        loop {
+            self.number += 1;
+            let Some(text) = read_shard_line(&mut self.reader, name, self.number)? else {
+                self.head = None;
+                return Ok(());
+            };
+            if text.trim().is_empty() {
+                continue;
+            }
+            let line: SweepLine = serde_json::from_str(&text).map_err(|e| {
+                crate::Usage(format!("{name}:{}:{}: not a line of `sweep --json`: {e}", self.number, e.column()))
+            })?;
+            let key = (line.seed, line.variant.clone());
+            if let Some(previous) = self.previous.as_ref().filter(|&p| p >= &key) {
+                return Err(crate::Usage(format!(
+                    "{name}:{}: seed {} comes after seed {}: a file of `sweep --json` is in seed order, each seed and variant once",
+                    self.number, line.seed, previous.0
+                ))
+                .into());
+            }
+            self.previous = Some(key);
+            self.head = Some((self.number, line));
+            return Ok(());
+        }
+    }
 }
 
 /// A line of `sweep --json` is about a kilobyte; a seed's failures make it longer, never this
@@ -356,4 +530,106 @@ fn progress(done: u64, total: u128) {
     let filled = (u128::from(done) * width as u128 / total.max(1)).min(width as u128) as usize;
     eprint!("\r[{}{}] {done}/{total}", "=".repeat(filled), " ".repeat(width - filled));
     let _ = std::io::stderr().flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(seed: u64, guarantee: &str, verdict: &str, failures: &[&str]) -> SweepLine {
+        SweepLine {
+            scenario: "s.ron".into(),
+            seed,
+            variant: VariantName { runtime: "flink".into(), guarantee: guarantee.into(), sink: "plain".into() },
+            verdict: verdict.into(),
+            promise_kept: failures.is_empty(),
+            seed_passes: failures.is_empty(),
+            stop: "JobFinished".into(),
+            counts: Counts {
+                reference_rows: 1,
+                rows: 1,
+                missing_rows: 0,
+                duplicate_rows: 0,
+                wrong_rows: 0,
+                unexpected_rows: 0,
+                lost_records: 0,
+                duplicated_records: 0,
+                exact_records: 1,
+                restarts: 0,
+                checkpoints_completed: 0,
+                checkpoints_aborted: 0,
+            },
+            violations: vec![],
+            faults_not_injected: vec![],
+            failures: failures.iter().map(|f| f.to_string()).collect(),
+            replay: format!("replay {seed}"),
+            shrink: format!("shrink {seed}"),
+        }
+    }
+
+    /// Counts cover every seed and variant; failing seeds are listed up to the cap, and the rest
+    /// are counted, not dropped.
+    #[test]
+    fn a_summary_counts_every_seed_and_lists_failures_up_to_its_cap() {
+        let mut summary = Summary::default();
+        let failing = LISTED_FAILURES_MAX + 2;
+        for seed in 0..failing + 3 {
+            let failures: &[&str] = if seed < failing { &["lost rows"] } else { &[] };
+            let verdict = if failures.is_empty() { "Exact" } else { "Lost" };
+            summary.add_seed(&[
+                line(seed, "exactly-once", verdict, failures),
+                line(seed, "at-least-once", "Exact", failures),
+            ]);
+        }
+        let (text, failed) = summary.report();
+        assert_eq!(failed, failing);
+        assert!(text.contains(&format!("outcomes over {} seeds", failing + 3)), "{text}");
+        assert!(text.contains(&format!("Exact 3, Lost {failing}")), "{text}");
+        assert!(text.contains(&format!("Exact {}", failing + 3)), "{text}");
+        assert_eq!(text.matches("\n  replay: ").count() as u64, LISTED_FAILURES_MAX);
+        assert!(text.contains(&format!("seed {}: lost rows", LISTED_FAILURES_MAX - 1)), "{text}");
+        assert!(!text.contains(&format!("seed {}: lost rows", LISTED_FAILURES_MAX)), "{text}");
+        assert!(text.contains("... and 2 more failing seeds"), "{text}");
+    }
+
+    /// A worker that panics ends the sweep with its panic: the workers waiting for its seed (the
+    /// window is 512 seeds here, the panic at the sixth) are woken instead of waiting for ever.
+    #[test]
+    fn a_panicking_seed_ends_the_sweep_instead_of_hanging_it() {
+        let (sent, received) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let seeds = Shard { seeds: SeedSet::Range { first: 0, last: 5_000, empty: false }, first: 0, step: 1 };
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                check_in_order(
+                    &seeds,
+                    2,
+                    |seed| {
+                        assert_ne!(seed, 5, "a simulated bug");
+                        SeedCheck { seed, reports: vec![], failures: vec![] }
+                    },
+                    |_, _| {},
+                    |_| {},
+                )
+            }));
+            sent.send(outcome.is_err()).unwrap();
+        });
+        // Generous: the 5 001 trivial seeds take milliseconds; a hang never answers.
+        let panicked = received.recv_timeout(std::time::Duration::from_secs(300)).expect("the sweep hung");
+        assert!(panicked);
+    }
+
+    /// Seeds finishing in any order are reported in position order, each once.
+    #[test]
+    fn results_out_of_order_are_reported_in_order() {
+        let mut state = InOrder::default();
+        let reported = std::cell::RefCell::new(Vec::new());
+        let check = |seed| SeedCheck { seed, reports: vec![], failures: vec![] };
+        let report = |c: SeedCheck, _: &mut Summary| reported.borrow_mut().push(c.seed);
+        for (position, seed) in [(2, 12), (0, 10), (3, 13), (1, 11)] {
+            state.accept(position, check(seed), report);
+        }
+        assert_eq!(*reported.borrow(), vec![10, 11, 12, 13]);
+        assert!(state.waiting.is_empty());
+        assert_eq!(state.next, 4);
+    }
 }

@@ -292,6 +292,24 @@ proptest! {
         }
     }
 
+    /// Events longer than the stretch the fused reader loads without checks (keys of hundreds of
+    /// bytes, among short ones and one-field-a-line spellings): read as serde reads them.
+    #[test]
+    fn events_longer_than_the_fused_readers_window_read_as_serde_does(
+        pretty in any::<bool>(),
+        events in prop::collection::vec((0usize..600, 0u32..1_000, 0i64..100_000, 0u32..3), 1..12),
+    ) {
+        let written: Vec<String> = events
+            .iter()
+            .map(|(length, v, t, p)| {
+                let key = format!("\"{}\"", "k".repeat(*length));
+                let fields = [("key", key), ("value", v.to_string()), ("ts", t.to_string()), ("arrives", t.to_string()), ("partition", p.to_string())];
+                written(pretty, &fields)
+            })
+            .collect();
+        scanner_reads_as_serde(&written.join(if pretty { ",\n    " } else { "," }))?;
+    }
+
     /// Lists in the scanner's own spelling: it reads them (serde is not asked), to the same events.
     #[test]
     fn plain_lists_are_read_by_the_scanner(
@@ -348,6 +366,44 @@ fn a_list_the_scanner_reads_has_its_keys_interned_in_order_of_first_appearance()
     assert_eq!(events.events[1].partition, 1);
     assert_eq!(events.events[2].value, 1_000);
     assert_eq!(events.events[2].ts_ms, -3);
+}
+
+/// The log is each partition's events in order of arrival, equal arrivals in file order: a file
+/// listed in that order keeps it, one listed otherwise is sorted (resolve notes the order while
+/// building the log and sorts only then).
+#[test]
+fn the_log_is_in_order_of_arrival_equal_arrivals_in_file_order() {
+    let log_of = |list: &str| -> Vec<Vec<(u64, i64)>> {
+        let scenario = Scenario::parse(&scenario_with(list), FILE).expect("valid");
+        let sim::scenario::LogData::Events(partitions) = &scenario.log else { panic!("explicit events") };
+        partitions.iter().map(|p| p.iter().map(|e| (e.append_ns / 1_000_000, e.value)).collect()).collect()
+    };
+    // Partition 0 in order, partition 1's second event arriving before its first.
+    let two_partitions = r#"(key: "a", value: 1, ts: 0, arrives: 1), (key: "a", value: 2, ts: 0, arrives: 1, partition: 1),
+        (key: "a", value: 3, ts: 0, arrives: 2), (key: "a", value: 4, ts: 0, arrives: 0, partition: 1),"#;
+    assert_eq!(log_of(two_partitions), [vec![(1, 1), (2, 3)], vec![(0, 4), (1, 2)]]);
+    let shuffled = r#"(key: "a", value: 1, ts: 0, arrives: 5), (key: "a", value: 2, ts: 0, arrives: 3),
+        (key: "a", value: 3, ts: 0, arrives: 5), (key: "a", value: 4, ts: 0, arrives: 3), (key: "a", value: 5, ts: 0, arrives: 9),"#;
+    assert_eq!(log_of(shuffled), [vec![(3, 2), (3, 4), (5, 1), (5, 3), (9, 5)]]);
+    let sorted = r#"(key: "a", value: 1, ts: 0, arrives: 1), (key: "a", value: 2, ts: 0, arrives: 1), (key: "a", value: 3, ts: 0, arrives: 4),"#;
+    assert_eq!(log_of(sorted), [vec![(1, 1), (1, 2), (4, 3)]]);
+}
+
+/// A key long enough that the event's next field lies beyond the fused reader's window, holding
+/// at the window's length before that field a copy of the rest of the event with other values:
+/// loads there must come from the text, not wrap around the window into the key.
+#[test]
+fn a_field_beyond_the_fused_readers_window_is_read_from_the_text() {
+    let event = |key: &str, n: u32| format!("(key:\"{key}\",value:{n}{n}{n},ts:{n},arrives:{n},partition:{})", n % 3);
+    // The window starts after the event's `(`: the key's text at 5, its closing quote at 5 + 300,
+    // `,value:` at 306, which is 256 (the window's reach) after the key's byte 45.
+    let decoy = format!("{},(", &event("", 9)[7..]);
+    let key = format!("{}{decoy}{}", "x".repeat(45), "x".repeat(300 - 45 - decoy.len()));
+    let list = [event("a", 1), event(&key, 2), event("b", 3), event(&key, 4), event("c", 5)].join(",");
+    scanner_reads_as_serde(&list).expect("the scanner reads the list as serde does");
+    let (events, _) = event_list::read(&scenario_with(&list)).expect("plain list");
+    assert_eq!(events.events[1].value, 222);
+    assert_eq!(events.events[3].value, 444);
 }
 
 #[test]

@@ -35,6 +35,23 @@ fn shards_partition_a_sweep_and_workers_change_nothing() {
     assert!(all.contains("replay: cargo run --release -- compare"), "{all}");
 }
 
+/// A seed list is a set: duplicates run once, in seed order, so `--seeds 8,2,8` reports what
+/// `--seeds 2,8` does. With --json the lines come out in seed order whatever the workers do.
+#[test]
+fn a_seed_list_runs_each_seed_once_in_order() {
+    let (ok_listed, listed) = streamlab(&["sweep", SCENARIO, "--seeds", "8,2,8,2", "--jobs", "2"]);
+    let (ok_set, set) = streamlab(&["sweep", SCENARIO, "--seeds", "2,8"]);
+    assert!(listed.contains("outcomes over 2 seeds"), "{listed}");
+    let after_header = |s: &str| s.lines().skip(1).collect::<Vec<_>>().join("\n");
+    assert_eq!(after_header(&listed), after_header(&set));
+    assert_eq!(ok_listed, ok_set);
+    let (_, json) = streamlab(&["sweep", SCENARIO, "--seeds", "1..9", "--json", "--jobs", "2"]);
+    let seeds: Vec<u64> =
+        json.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["seed"].as_u64().unwrap()).collect();
+    assert!(!seeds.is_empty() && seeds.windows(2).all(|w| w[0] <= w[1]), "{seeds:?}");
+    assert_eq!(seeds.iter().collect::<BTreeSet<_>>().len(), 8);
+}
+
 /// Issue 11: shards run as separate processes (as a Kubernetes indexed Job or a Slurm job array
 /// would run them, the index from the environment), merged by `sweep-merge`, report exactly what
 /// one sweep of the same seeds reports; overlapping or foreign shard files are refused.
@@ -73,6 +90,18 @@ fn merged_shards_report_what_one_sweep_reports() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("overlapping shards"), "{stderr}");
+    // A file out of seed order is not a shard file (the merge reads each file front to back).
+    let shuffled = dir.join("shuffled.jsonl");
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    std::fs::write(&shuffled, text.lines().rev().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_streamlab"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["sweep-merge", shuffled.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is in seed order"), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

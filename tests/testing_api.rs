@@ -19,6 +19,8 @@ fn seed_lists_parse() {
     assert_eq!(parse_seeds("3..=5"), Some(vec![3, 4, 5]));
     assert_eq!(parse_seeds("7, 9,12"), Some(vec![7, 9, 12]));
     assert_eq!(parse_seeds("x..2"), None);
+    // A set: in order, each seed once.
+    assert_eq!(parse_seeds("12,7, 9,7,12"), Some(vec![7, 9, 12]));
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //! temporary file in the same folder, then a rename), so a reader never sees half a picture, and
 //! only a regular file is ever replaced (`sim::atomic_write`: never a symlink, device or folder).
 
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::path::Path;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -56,48 +57,68 @@ pub fn write_png(chart: &Chart, path: &Path) -> Result<(), WriteError> {
     write_png_atomically(path, SIZE, |root| draw(chart, root))
 }
 
-/// A PNG of `size` drawn by `draw`, written the one safe way: into a temporary file beside
-/// `path`, synced, and renamed over `path` only if that is still something we may replace.
+/// A PNG of `size` drawn by `draw`: drawn into memory, then written the one safe way
+/// (`sim::atomic_write`: a temporary file beside `path`, synced, renamed over `path` only if that
+/// is still something we may replace).
 pub(crate) fn write_png_atomically(
     path: &Path,
     size: (u32, u32),
     draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), DrawError>,
 ) -> Result<(), WriteError> {
     register_fonts()?;
-    sim::atomic_write::check_target(path, sim::atomic_write::Overwrite::Replace)
-        .map_err(|e| WriteError::write(path, e))?;
-    // plotters picks the image format from the extension, so the temporary name ends in .png.
-    let tmp = temporary_name(path, "png");
-    let result = (|| {
-        let root = BitMapBackend::new(&tmp, size).into_drawing_area();
+    let (width, height) = size;
+    let mut rgb = vec![0u8; width as usize * height as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
         draw(&root).map_err(|why| WriteError::draw(path, why))?;
-        root.present().map_err(|e| WriteError::draw(path, e))
-    })();
-    let result = result.and_then(|()| {
-        // Durable, and the target still something we may replace, before the rename.
-        std::fs::File::open(&tmp)
-            .and_then(|f| f.sync_all())
-            .and_then(|()| sim::atomic_write::check_target(path, sim::atomic_write::Overwrite::Replace))
-            .and_then(|()| std::fs::rename(&tmp, path))
-            .map_err(|e| WriteError::write(path, e))
-    });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+        root.present().map_err(|e| WriteError::draw(path, e))?;
     }
-    result
+    sim::atomic_write::write_with(path, sim::atomic_write::Overwrite::Replace, |w| encode_png(w, size, &rgb))
+        .map_err(|e| WriteError::write(path, e))
 }
 
-pub(crate) fn temporary_name(path: &Path, extension: &str) -> PathBuf {
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let name = path.file_name().map_or_else(|| "chart".into(), |n| n.to_string_lossy().into_owned());
-    path.with_file_name(format!(".{name}.{}.{n}.partial.{extension}", std::process::id()))
+/// 8-bit RGB pixels, row by row, as a PNG. The `png` crate is the one eframe already builds (for
+/// window icons); plotters' own encoder would bring in a second image library.
+fn encode_png(w: &mut dyn Write, (width, height): (u32, u32), rgb: &[u8]) -> std::io::Result<()> {
+    let mut encoder = png::Encoder::new(w, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().map_err(std::io::Error::other)?;
+    writer.write_image_data(rgb).map_err(std::io::Error::other)?;
+    writer.finish().map_err(std::io::Error::other)
 }
 
 /// Write `bytes` atomically: a chart is the tool's own output, so it may replace a regular file.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     sim::atomic_write::write_bytes(path, bytes, sim::atomic_write::Overwrite::Replace)
         .map_err(|e| WriteError::write(path, e))
+}
+
+const MARGIN_PX: u32 = 12;
+
+/// A chart's title as drawn: 22 px, smaller for a long title so it fits between the margins
+/// (plotters centres a caption and lets it run off both edges), down to 12 px; a title still too
+/// long at 12 px is cut with an ellipsis.
+fn fitted_title<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str) -> (String, f64) {
+    const TITLE_PX_MAX: f64 = 22.0;
+    const TITLE_PX_MIN: f64 = 12.0;
+    let room = f64::from(root.dim_in_pixel().0.saturating_sub(2 * MARGIN_PX));
+    let width = |text: &str, px: f64| {
+        root.estimate_text_size(text, &TextStyle::from(("sans-serif", px).into_font()))
+            .map_or(0.0, |(w, _)| f64::from(w))
+    };
+    let at_max = width(title, TITLE_PX_MAX);
+    if at_max <= room {
+        return (title.to_owned(), TITLE_PX_MAX);
+    }
+    let px = (TITLE_PX_MAX * room / at_max).floor().max(TITLE_PX_MIN);
+    if width(title, px) <= room {
+        return (title.to_owned(), px);
+    }
+    let chars: Vec<char> = title.chars().collect();
+    let cut = |n: usize| format!("{}…", chars[..n].iter().collect::<String>().trim_end());
+    let text = (0..chars.len()).rev().map(cut).find(|text| width(text, px) <= room).unwrap_or_else(|| "…".into());
+    (text, px)
 }
 
 fn color(i: usize) -> RGBColor {
@@ -108,9 +129,10 @@ fn color(i: usize) -> RGBColor {
 fn draw<DB: DrawingBackend>(chart: &Chart, root: &DrawingArea<DB, Shift>) -> Result<(), DrawError> {
     root.fill(&WHITE)?;
     let ((x0, x1), (y0, y1)) = chart.bounds();
+    let (title, title_px) = fitted_title(root, &chart.title);
     let mut ctx = ChartBuilder::on(root)
-        .caption(&chart.title, ("sans-serif", 22))
-        .margin(12)
+        .caption(&title, ("sans-serif", title_px))
+        .margin(MARGIN_PX)
         .x_label_area_size(40)
         .y_label_area_size(60)
         .build_cartesian_2d(x0..x1, y0..y1)?;
@@ -189,13 +211,49 @@ mod tests {
         )
         .unwrap();
         assert!(message.starts_with("wrote 4 files"), "{message}");
-        let png = std::fs::read(dir.join("test-chart.png")).unwrap();
-        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        let (info, pixels) = decode_png(&dir.join("test-chart.png"));
+        assert_eq!((info.width, info.height, info.color_type), (960, 480, png::ColorType::Rgb));
+        let first_series = PALETTE[0];
+        let drawn = pixels.chunks(3).filter(|p| *p == [first_series.r(), first_series.g(), first_series.b()]).count();
+        assert!(drawn > 100, "the first series' line is in the picture: {drawn} pixels of its colour");
         let svg = std::fs::read_to_string(dir.join("bars.svg")).unwrap();
         assert!(svg.contains("<svg"));
         let names: Vec<String> =
             std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         assert!(names.iter().all(|n| !n.starts_with('.')), "temporary files left: {names:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn decode_png(path: &Path) -> (png::OutputInfo, Vec<u8>) {
+        let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+        let mut reader = decoder.read_info().unwrap();
+        let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut pixels).unwrap();
+        pixels.truncate(info.buffer_size());
+        (info, pixels)
+    }
+
+    /// Whether any pixel in columns `columns` of the title band (the top 40 rows) is not white.
+    fn title_band_inked(info: &png::OutputInfo, pixels: &[u8], columns: std::ops::Range<usize>) -> bool {
+        let row = info.width as usize * 3;
+        (0..40).any(|y| columns.clone().any(|x| pixels[y * row + x * 3..y * row + x * 3 + 3] != [255, 255, 255]))
+    }
+
+    #[test]
+    fn a_long_title_is_fitted_between_the_margins() {
+        let dir = std::env::temp_dir().join(format!("streamlab-export-title-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, words) in [("long", 16), ("very-long", 60)] {
+            let mut c = chart(ChartStyle::TimeLines);
+            c.title = vec!["checkpoint"; words].join(" ");
+            let path = dir.join(format!("{name}.png"));
+            write_png(&c, &path).unwrap();
+            let (info, pixels) = decode_png(&path);
+            let (width, margin) = (info.width as usize, MARGIN_PX as usize);
+            assert!(title_band_inked(&info, &pixels, margin..width - margin), "{name}: the title is drawn");
+            assert!(!title_band_inked(&info, &pixels, 0..margin / 2), "{name}: the title runs off the left edge");
+            assert!(!title_band_inked(&info, &pixels, width - margin / 2..width), "{name}: off the right edge");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -289,6 +289,7 @@ pub fn storm_summary(run: &crate::storm::StormRun) -> String {
         StopReason::JobFinished => "topology finished (every spout tuple done)",
         StopReason::Stalled => "stalled (nothing left to do, topology not finished)",
         StopReason::TimeLimit => "time limit (max_run_ms) reached",
+        StopReason::WorkLimit => crate::world::WORK_LIMIT_TEXT,
         StopReason::JobFailed(_) => "failed",
         StopReason::InvariantViolated(_) => "INVARIANT VIOLATED",
     };

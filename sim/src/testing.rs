@@ -66,7 +66,9 @@ pub enum SeedSet {
 }
 
 impl SeedSet {
-    /// `"A..B"` (B excluded), `"A..=B"`, or a comma-separated list.
+    /// `"A..B"` (B excluded), `"A..=B"`, or a comma-separated list. A set: a list is taken in
+    /// increasing order with each seed once (`9,3,9` is 3 and 9), so a sweep runs and reports
+    /// every seed once, in the same order as a range would.
     pub fn parse(spec: &str) -> Option<SeedSet> {
         let spec = spec.trim();
         if let Some((a, b)) = spec.split_once("..=") {
@@ -80,7 +82,10 @@ impl SeedSet {
                 _ => SeedSet::Range { first, last: first, empty: true },
             });
         }
-        spec.split(',').map(|s| s.trim().parse().ok()).collect::<Option<Vec<u64>>>().map(SeedSet::List)
+        let mut list = spec.split(',').map(|s| s.trim().parse().ok()).collect::<Option<Vec<u64>>>()?;
+        list.sort_unstable();
+        list.dedup();
+        Some(SeedSet::List(list))
     }
 
     pub fn len(&self) -> u128 {

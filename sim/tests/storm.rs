@@ -222,3 +222,30 @@ fn a_bolt_failing_tuples_makes_the_spout_replay_them() {
         assert!(err.contains(&format!(": {field}: ")), "{field} in {err}");
     }
 }
+
+/// A message timeout below the bolt's processing time (1 ms against 1.5 ms per tuple) re-emits
+/// every tuple, and each copy again: the run stops at the work limit, within bounded time and
+/// memory, instead of running to `max_run_ms` with an ever longer queue. The same scenario with
+/// its own timeout (1.5 s) stays far below the limit.
+#[test]
+fn a_replay_storm_stops_at_the_work_limit() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/storm-timeout-storm.ron");
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains("message_timeout_ms: 1_500"), "the scenario's timeout changed: update this test");
+    assert!(text.contains("duration_ms: 10_000"), "the scenario's duration changed: update this test");
+    // One second of input (a tenth of the file's) keeps the limit near its floor of a million
+    // events, so the storm reaches it in a fraction of the time.
+    let storm_text = text
+        .replace("message_timeout_ms: 1_500", "message_timeout_ms: 1")
+        .replace("duration_ms: 10_000", "duration_ms: 1_000");
+    let storm = Arc::new(Scenario::parse(&storm_text, "1ms.ron").unwrap());
+    let run = run_storm(storm.clone(), 3, false);
+    assert_eq!(run.stop, StopReason::WorkLimit);
+    assert_eq!(run.world.events_processed, storm.max_kernel_events());
+    assert!(run.world.stats.timeouts > 0);
+
+    let calm = Arc::new(Scenario::parse(&text, "1500ms.ron").unwrap());
+    let run = run_storm(calm.clone(), 3, false);
+    assert_eq!(run.stop, StopReason::JobFinished);
+    assert!(run.world.events_processed < calm.max_kernel_events() / 10, "{}", run.world.events_processed);
+}

@@ -15,6 +15,7 @@ use std::ops::Range;
 
 use super::explicit::{pack, pack_within_word, EventsBuilder, ExplicitEvents};
 use super::format::parse_clock;
+use super::words::*;
 
 /// The events of the file's `source: Events([...])` list, and the byte range between its
 /// brackets; `None` if the file has no such list or the scanner declines it.
@@ -110,58 +111,57 @@ impl Literal {
         let (length, long) = (bytes.len(), bytes.len() > 16);
         Literal { bytes, field, word: u128::from_le_bytes(word), mask: u128::from_le_bytes(mask), length, long }
     }
+
+    /// Whether the text repeats the literal at `at`. `LONG`: whether the literal may be longer
+    /// than 16 bytes (the caller knows when no literal of its spelling is).
+    #[inline(always)]
+    fn is_at<'b, const LONG: bool>(&self, text: impl Reads<'b>, at: usize) -> bool {
+        debug_assert!(LONG || !self.long);
+        let bytes = text.all();
+        match text.double_word_at(at) {
+            Some(chunk) => {
+                chunk & self.mask == self.word
+                    && (!(LONG && self.long) || bytes[at..].starts_with(&bytes[self.bytes.clone()]))
+            }
+            None => bytes.get(at..).is_some_and(|rest| rest.starts_with(&bytes[self.bytes.clone()])),
+        }
+    }
 }
 
 /// A spelling compiled for the fused reader: a step per field (the literal before its value,
 /// and where its value goes), then the tail through the next `(`.
 struct Fused {
     steps: [Literal; 5],
+    /// Where each step's value lands in an event's values: its field's [`slot`].
+    slots: [usize; 5],
+    /// 4 or 5 (`partition` is optional, the others required).
     fields: usize,
     tail: Literal,
-    /// Where each field's value lands in an event's values (a missing `partition` reads the
-    /// slot that stays 0).
-    value_at: usize,
-    ts_at: usize,
-    arrives_at: usize,
-    partition_at: usize,
+    /// Whether a literal is longer than 16 bytes (one field a line, say).
+    long_literals: bool,
 }
 
-impl Literal {
-    /// Whether `bytes` repeat the literal at `at`.
-    #[inline(always)]
-    fn is_at(&self, bytes: &[u8], at: usize) -> bool {
-        match bytes.get(at..at + 16) {
-            Some(chunk) => {
-                let chunk: [u8; 16] = chunk.try_into().unwrap_or_default();
-                u128::from_le_bytes(chunk) & self.mask == self.word
-                    && (!self.long || bytes[at..].starts_with(&bytes[self.bytes.clone()]))
-            }
-            None => bytes[at..].starts_with(&bytes[self.bytes.clone()]),
-        }
-    }
+/// Where a field's value lands in an event's values: value 0, ts 1, arrives 2, partition 3 (0
+/// when the spelling has none); the key has none (the step keeps it aside).
+fn slot(field: u8) -> usize {
+    (field.trailing_zeros() as usize).saturating_sub(1)
 }
 
 impl Fused {
     /// `None` until the spelling is whole (the list has gone on to a second event).
     fn of(spelling: &Spelling) -> Option<Fused> {
-        if spelling.parts.is_empty() || spelling.tail.bytes.is_empty() {
+        let fields = spelling.parts.len();
+        if !(4..=5).contains(&fields) || spelling.tail.bytes.is_empty() {
             return None;
         }
         let mut steps: [Literal; 5] = Default::default();
-        // The slot after the fields stays 0.
-        let (mut value_at, mut ts_at, mut arrives_at, mut partition_at) = (5, 5, 5, 5);
+        let mut slots = [0; 5];
         for (i, literal) in spelling.parts.iter().enumerate() {
             steps[i] = literal.clone();
-            match literal.field {
-                VALUE => value_at = i,
-                TS => ts_at = i,
-                ARRIVES => arrives_at = i,
-                PARTITION => partition_at = i,
-                _ => {}
-            }
+            slots[i] = slot(literal.field);
         }
-        let tail = spelling.tail.clone();
-        Some(Fused { steps, fields: spelling.parts.len(), tail, value_at, ts_at, arrives_at, partition_at })
+        let long_literals = spelling.tail.long || spelling.parts.iter().any(|l| l.long);
+        Some(Fused { steps, slots, fields, tail: spelling.tail.clone(), long_literals })
     }
 
     /// Reads events from `pos` (after a `(`) while each is spelled so, byte for byte outside its
@@ -172,43 +172,85 @@ impl Fused {
     fn read(&self, text: &str, mut pos: usize, builder: &mut EventsBuilder) -> usize {
         let bytes = text.as_bytes();
         loop {
-            let start = pos;
-            // Indexed by step, masked to 8 (no bounds checks); slot 5 stays 0.
-            let mut values = [0i64; 8];
-            let mut key = Key::Text("");
-            for (i, step) in self.steps[..self.fields].iter().enumerate() {
-                if !step.is_at(bytes, pos) {
-                    return start;
+            // All but the last few events lie within a window: read through it, most loads need
+            // no check against the text's end (and, when every literal fits a word, no literal
+            // is compared further).
+            let read = match bytes.get(pos..).and_then(|rest| rest.first_chunk::<WINDOW_BYTES>()) {
+                Some(window) if !self.long_literals => {
+                    self.event::<false>(Window { all: bytes, window, start: pos }, text, pos)
                 }
-                pos += step.length;
-                let read = if step.field == KEY {
-                    short_key(bytes, pos).or_else(|| other_key(text, pos)).map(|(k, end)| {
-                        key = k;
-                        (0, end)
-                    })
-                } else {
-                    digits_before_literal(bytes, pos).or_else(|| other_integer(text, pos, step.field))
-                };
-                let Some((value, end)) = read else {
-                    return start;
-                };
-                values[i & 7] = value;
-                pos = end;
-            }
-            if !self.tail.is_at(bytes, pos) {
-                return start;
-            }
-            pos += self.tail.length;
-            let fields = Fields {
-                key,
-                value: values[self.value_at & 7],
-                ts_ms: values[self.ts_at & 7],
-                arrives_ms: values[self.arrives_at & 7],
-                // Read as a `u32`.
-                partition: values[self.partition_at & 7] as u32,
+                _ => self.event::<true>(Whole(bytes), text, pos),
             };
+            let Some((fields, end)) = read else {
+                return pos;
+            };
+            pos = end;
             push(text, builder, fields);
         }
+    }
+
+    /// The event at `pos` (after its `(`) if it is spelled so, and the position after the next
+    /// event's `(`.
+    #[inline(always)]
+    fn event<'b, 't, const LONG: bool>(
+        &self,
+        bytes: impl Reads<'b>,
+        text: &'t str,
+        pos: usize,
+    ) -> Option<(Fields<'t>, usize)> {
+        // Indexed by slot, masked to 4 (no bounds checks); a missing `partition` stays 0.
+        let mut values = [0i64; 4];
+        let mut key = Key::Text("");
+        // The steps one after another, not in a loop: the loop's counting and the lookups by
+        // step were a tenth of an event's instructions. An event has 4 or 5 fields.
+        let mut pos = self.step::<LONG>(0, bytes, text, pos, &mut values, &mut key)?;
+        pos = self.step::<LONG>(1, bytes, text, pos, &mut values, &mut key)?;
+        pos = self.step::<LONG>(2, bytes, text, pos, &mut values, &mut key)?;
+        pos = self.step::<LONG>(3, bytes, text, pos, &mut values, &mut key)?;
+        if self.fields == 5 {
+            pos = self.step::<LONG>(4, bytes, text, pos, &mut values, &mut key)?;
+        }
+        if !self.tail.is_at::<LONG>(bytes, pos) {
+            return None;
+        }
+        pos += self.tail.length;
+        let fields = Fields {
+            key,
+            value: values[slot(VALUE)],
+            ts_ms: values[slot(TS)],
+            arrives_ms: values[slot(ARRIVES)],
+            // Read as a `u32`.
+            partition: values[slot(PARTITION)] as u32,
+        };
+        Some((fields, pos))
+    }
+
+    /// Step `i` at `pos`: its literal, then its field's value, into `values` (or `key`); the
+    /// position after the value.
+    #[inline(always)]
+    fn step<'b, 't, const LONG: bool>(
+        &self,
+        i: usize,
+        bytes: impl Reads<'b>,
+        text: &'t str,
+        pos: usize,
+        values: &mut [i64; 4],
+        key: &mut Key<'t>,
+    ) -> Option<usize> {
+        let step = &self.steps[i];
+        if !step.is_at::<LONG>(bytes, pos) {
+            return None;
+        }
+        let pos = pos + step.length;
+        if step.field == KEY {
+            // The key's literal ends with its opening quote.
+            let (read, end) = short_key(bytes, pos).or_else(|| other_key(text, pos - 1))?;
+            *key = read;
+            return Some(end);
+        }
+        let (value, end) = digits_before_literal(bytes, pos).or_else(|| other_integer(text, pos, step.field))?;
+        values[self.slots[i] & 3] = value;
+        Some(end)
     }
 }
 
@@ -223,16 +265,11 @@ fn push(text: &str, builder: &mut EventsBuilder, f: Fields<'_>) {
     }
 }
 
-/// A key of at most 15 bytes without escapes at `at`, packed from the word after its `"`, and
-/// the position after it; `None` for anything else.
+/// A key of at most 15 bytes without escapes from `start` (after its opening `"`), packed from
+/// the word there, and the position after its closing `"`; `None` for anything else.
 #[inline(always)]
-fn short_key<'a>(bytes: &[u8], at: usize) -> Option<(Key<'a>, usize)> {
-    if *bytes.get(at)? != b'"' {
-        return None;
-    }
-    let start = at + 1;
-    let chunk: [u8; 16] = bytes.get(start..start + 16)?.try_into().ok()?;
-    let word = u128::from_le_bytes(chunk);
+fn short_key<'a, 'b>(bytes: impl Reads<'b>, start: usize) -> Option<(Key<'a>, usize)> {
+    let word = bytes.double_word_at(start)?;
     // Most keys end in the first half: 64-bit arithmetic, else the whole word. Lowest lanes
     // only (exact there): a backslash before the quote declines.
     let low = word as u64;
@@ -264,17 +301,19 @@ fn short_key<'a>(bytes: &[u8], at: usize) -> Option<(Key<'a>, usize)> {
 /// followed a value when the spelling was taken (`,`, `)` or trivia, the generic reader
 /// checked), never with what would continue a number (a digit, `_`, `.`, a letter).
 #[inline(always)]
-fn digits_before_literal(bytes: &[u8], at: usize) -> Option<(i64, usize)> {
-    let word = word_at(bytes, at)?;
+fn digits_before_literal<'b>(bytes: impl Reads<'b>, at: usize) -> Option<(i64, usize)> {
+    let word = bytes.word_at(at)?;
     let digits = non_digit_lanes(word).trailing_zeros() as usize / 8;
     let leading_zero = word as u8 == b'0' && digits > 1;
     if digits == 0 || digits == 8 || leading_zero {
         return None;
     }
-    Some((lanes_value(word, digits) as i64, at + digits))
+    // Most numbers in a file have at most four digits: half the arithmetic.
+    let value = if digits <= 4 { u64::from(short_lanes_value(word as u32, digits)) } else { lanes_value(word, digits) };
+    Some((value as i64, at + digits))
 }
 
-/// A key [`short_key`] leaves (a long one), as the generic reader reads it.
+/// A key [`short_key`] leaves (a long one), at its opening `"`, as the generic reader reads it.
 #[inline(never)]
 fn other_key(text: &str, at: usize) -> Option<(Key<'_>, usize)> {
     let mut scanner = Scanner { text, bytes: text.as_bytes(), pos: at };
@@ -412,7 +451,9 @@ impl<'a> Scanner<'a> {
             self.trivia()?;
             self.expect_byte(b':')?;
             self.trivia()?;
-            spelling.parts.push(Literal::new(self.bytes, literal_start..self.pos, field));
+            // A key's literal takes its opening quote (there is one if the event reads at all).
+            let value_start = if field == KEY && self.peek() == Some(b'"') { self.pos + 1 } else { self.pos };
+            spelling.parts.push(Literal::new(self.bytes, literal_start..value_start, field));
             self.field_value(field, &mut fields)?;
             literal_start = self.pos;
             self.trivia()?;
@@ -561,106 +602,4 @@ impl<'a> Scanner<'a> {
             i64::try_from(magnitude).ok()
         }
     }
-}
-
-// Word-at-a-time helpers: eight bytes of the text as a little-endian `u64` (the first byte
-// lowest), tested in all lanes at once (SWAR; the workspace has no `unsafe`, so no SIMD).
-
-/// A byte value in every lane.
-const ONES: u64 = 0x0101_0101_0101_0101;
-/// The high bit of every lane.
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-const ONES_128: u128 = u128::from_le_bytes([1; 16]);
-const QUOTES: u64 = u64::from_le_bytes([b'"'; 8]);
-const BACKSLASHES: u64 = u64::from_le_bytes([b'\\'; 8]);
-const QUOTES_128: u128 = u128::from_le_bytes([b'"'; 16]);
-const BACKSLASHES_128: u128 = u128::from_le_bytes([b'\\'; 16]);
-
-/// The eight bytes at `at`, if the text has them.
-#[inline(always)]
-fn word_at(bytes: &[u8], at: usize) -> Option<u64> {
-    let chunk: [u8; 8] = bytes.get(at..at + 8)?.try_into().ok()?;
-    Some(u64::from_le_bytes(chunk))
-}
-
-/// The high bit of each lane of `word` that is zero. Exact for the lowest such lane (a borrow
-/// can only mark lanes above a zero one), which is all the callers use.
-#[inline(always)]
-fn zero_lanes(word: u64) -> u64 {
-    word.wrapping_sub(ONES) & !word & HIGHS
-}
-
-/// [`zero_lanes`] over sixteen lanes.
-#[inline(always)]
-fn zero_lanes_128(word: u128) -> u128 {
-    word.wrapping_sub(ONES_128) & !word & (ONES_128 << 7)
-}
-
-/// The high bit of each lane of `word` that is not an ASCII digit. Exact for the lowest such
-/// lane, which is all the callers use (0 exactly when all eight are digits).
-#[inline(always)]
-fn non_digit_lanes(word: u64) -> u64 {
-    // A digit's lane becomes its value (0 ..= 9), any other byte something else. Adding 0x76
-    // sets the high bit of a lane above 9; a lane of 0x8a or more carries into the lanes above
-    // it, but has its own high bit set already.
-    let values = digit_values(word);
-    (values.wrapping_add(0x76 * ONES) | values) & HIGHS
-}
-
-/// Each lane of `word` less `b'0'` (by xor): a digit's lane holds its value.
-#[inline(always)]
-fn digit_values(word: u64) -> u64 {
-    word ^ (u64::from(b'0') * ONES)
-}
-
-/// The number the first `n` (1 ..= 8) lanes of `word` spell, all ASCII digits, the first the
-/// most significant.
-#[inline(always)]
-fn lanes_value(word: u64, n: usize) -> u64 {
-    // The digits' values moved to the top lanes (what follows them shifted out, the lanes below
-    // zero), then combined pairwise: 8 one-digit lanes, 4 of two digits, 2 of four, one of eight.
-    let v = digit_values(word) << (8 * (8 - n));
-    let v = ((v & 0x0f00_0f00_0f00_0f00) >> 8) + (v & 0x000f_000f_000f_000f) * 10;
-    let v = ((v & 0x00ff_0000_00ff_0000) >> 16) + (v & 0x0000_00ff_0000_00ff) * 100;
-    ((v & 0x0000_ffff_0000_0000) >> 32) + (v & 0x0000_0000_0000_ffff) * 10_000
-}
-
-/// The value and length of the run of 1 ..= 15 ASCII digits at `at`, when the text has 16 bytes
-/// there and no `_` follows the run; `None` otherwise (the caller reads byte by byte).
-#[inline(always)]
-fn digit_run(bytes: &[u8], at: usize) -> Option<(u64, usize)> {
-    let first = word_at(bytes, at)?;
-    let second = word_at(bytes, at + 8)?;
-    let (value, digits) = match non_digit_lanes(first) {
-        0 => match non_digit_lanes(second) {
-            0 => return None,
-            ends => {
-                let more = ends.trailing_zeros() as usize / 8;
-                let tail = if more == 0 { 0 } else { lanes_value(second, more) };
-                (lanes_value(first, 8) * 10u64.pow(more as u32) + tail, 8 + more)
-            }
-        },
-        ends => {
-            let digits = ends.trailing_zeros() as usize / 8;
-            if digits == 0 {
-                return None;
-            }
-            (lanes_value(first, digits), digits)
-        }
-    };
-    (bytes[at + digits] != b'_').then_some((value, digits))
-}
-
-/// The offset from `start` of the first `"` or `\\`.
-#[inline(always)]
-fn quote_or_backslash(bytes: &[u8], start: usize) -> Option<usize> {
-    let mut at = start;
-    while let Some(word) = word_at(bytes, at) {
-        let found = zero_lanes(word ^ QUOTES) | zero_lanes(word ^ BACKSLASHES);
-        if found != 0 {
-            return Some(at - start + found.trailing_zeros() as usize / 8);
-        }
-        at += 8;
-    }
-    bytes[at..].iter().position(|&b| b == b'"' || b == b'\\').map(|i| at - start + i)
 }

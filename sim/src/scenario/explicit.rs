@@ -13,6 +13,7 @@ use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::format::TimeMs;
+use super::limits::MAX_PARTITIONS;
 
 /// One explicit event, its key an index into [`ExplicitEvents::key_names`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,6 +33,10 @@ pub struct ExplicitEvents {
     /// Distinct key names in order of first appearance (key `i` is `key_names[i]`).
     pub key_names: Vec<String>,
     pub events: Vec<ExplicitEvent>,
+    /// The number of events in each partition up to the highest one below [`MAX_PARTITIONS`]
+    /// (counted while parsing, so the log's partitions are allocated at their size without a
+    /// pass over the events; a partition out of range is an error when the scenario is resolved).
+    pub partition_sizes: Vec<usize>,
 }
 
 impl ExplicitEvents {
@@ -267,6 +272,7 @@ impl EventsBuilder {
             None => self.intern_long(key),
         };
         self.list.events.push(ExplicitEvent { key, value, ts_ms, arrives_ms, partition });
+        self.count(partition);
     }
 
     /// [`EventsBuilder::push`] for a key of at most 15 bytes already packed ([`pack`]); `name`
@@ -283,6 +289,25 @@ impl EventsBuilder {
     ) {
         let key = self.intern_short(packed, name);
         self.list.events.push(ExplicitEvent { key, value, ts_ms, arrives_ms, partition });
+        self.count(partition);
+    }
+
+    /// Counts an event in `partition` ([`ExplicitEvents::partition_sizes`]).
+    #[inline(always)]
+    fn count(&mut self, partition: u32) {
+        match self.list.partition_sizes.get_mut(partition as usize) {
+            Some(size) => *size += 1,
+            None => self.count_in_new_partition(partition),
+        }
+    }
+
+    #[inline(never)]
+    fn count_in_new_partition(&mut self, partition: u32) {
+        // Not one beyond the limit: a crafted partition number would allocate gigabytes.
+        if partition < MAX_PARTITIONS {
+            self.list.partition_sizes.resize(partition as usize + 1, 0);
+            self.list.partition_sizes[partition as usize] += 1;
+        }
     }
 
     #[inline(always)]

@@ -8,6 +8,7 @@
 //! - [`limits`]: the bounds on every number, so arithmetic on them cannot overflow;
 //! - [`budget`]: the admission budget: a command's memory and time estimated before it runs;
 //! - [`resolve`]: validation and resolution of the parsed file into a [`Scenario`];
+//! - [`source`]: the source's checks, and the log built from explicit events;
 //! - [`describe`]: the resolved parameters as text, for the top of a run's output.
 
 use std::collections::BTreeMap;
@@ -32,8 +33,10 @@ pub mod parse;
 pub mod pipeline;
 pub mod positions;
 pub mod resolve;
+pub mod source;
 pub mod storm;
 pub mod tour;
+mod words;
 
 pub use error::ScenarioError;
 pub use format::*;
@@ -187,6 +190,18 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// The most kernel events a run may take before it stops with
+    /// [`crate::StopReason::WorkLimit`]: 200 per unit of the work its size predicts (source
+    /// records, hops between operators, periodic messages: [`budget::Workload`]) and a million
+    /// more. The scenarios in `scenarios/` take at most 30 per source record (a Storm topology
+    /// with few records); a replay storm takes millions, and without this bound it runs until
+    /// `max_run_ms` with a queue that grows all the while. Both worlds check it in their step.
+    pub fn max_kernel_events(&self) -> u64 {
+        let w = &self.admission.workload;
+        let predicted = u128::from(w.events) + u128::from(w.hops) + u128::from(w.ticks);
+        u64::try_from(predicted * 200 + 1_000_000).unwrap_or(u64::MAX)
+    }
+
     /// Load and resolve a scenario file, refusing one whose `run` would be over the admission
     /// budget ([`budget`]).
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {

@@ -3,7 +3,6 @@
 
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use engine::ms_to_ns;
 use engine::watermark::{Emission, ExplicitWatermark, WatermarkStrategy};
@@ -11,9 +10,8 @@ use engine::watermark::{Emission, ExplicitWatermark, WatermarkStrategy};
 use super::error::{Locator, ScenarioError};
 use super::format::*;
 use super::limits::*;
-use super::pipeline::{check_name, resolve_pipeline};
+use super::pipeline::resolve_pipeline;
 use super::{LogData, NodeNames, Scenario};
-use crate::external::LogEntry;
 
 pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> {
     // Explicit events are checked one by one below; the generic walk skips them (there may be a
@@ -50,7 +48,7 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
         ));
     }
 
-    let (partitions, log, key_names) = resolve_source(&raw, loc)?;
+    let (partitions, log, key_names) = super::source::resolve(&raw, loc)?;
     let watermarks = resolve_watermarks(&raw.watermarks, loc)?;
     // Explicit events' key names by name, built at the first lookup: most pipelines name no
     // key, and a file may have up to a million of them.
@@ -357,161 +355,6 @@ fn fault_timing(f: &FaultSpec) -> (Option<(u64, &'static str)>, Option<(u64, &'s
         FaultSpec::SlowNode { from_ms, .. } => (None, Some((*from_ms, "SlowNode.from_ms"))),
         FaultSpec::CheckpointStorageFailure { checkpoint } => {
             (Some((*checkpoint, "CheckpointStorageFailure.checkpoint")), None)
-        }
-    }
-}
-
-/// The source: partitions, the log and key names.
-fn resolve_source(raw: &ScenarioFile, loc: &Locator) -> Result<(u32, LogData, Vec<String>), ScenarioError> {
-    match &raw.source {
-        SourceData::Generator(g) => {
-            let at = |f: &str| format!("source.Generator.{f}");
-            if g.partitions == 0 {
-                return Err(loc.error(at("partitions"), "the log needs at least one partition"));
-            }
-            if raw.duration_ms == 0 {
-                return Err(loc.error("duration_ms", "a generator needs duration_ms >= 1"));
-            }
-            if g.rate_per_s == 0 {
-                return Err(loc.error(at("rate_per_s"), "rate_per_s must be at least 1"));
-            }
-            // The log is built up front, in memory: an absolute limit on the number of events
-            // (the admission budget, `budget`, usually refuses far fewer).
-            let burst = g.bursts.iter().map(|b| b.rate_multiplier).max().unwrap_or(1).max(1);
-            let events = u128::from(g.rate_per_s) * u128::from(raw.duration_ms) / 1000 * u128::from(burst);
-            if events > u128::from(MAX_GENERATED_EVENTS) {
-                return Err(loc.error(
-                    at("rate_per_s"),
-                    format!(
-                        "{} events/s for {} ms (bursts up to x{burst}) could generate {events} events; the limit is {MAX_GENERATED_EVENTS} (about {} MiB of log), even with --no-budget",
-                        g.rate_per_s,
-                        raw.duration_ms,
-                        (MAX_GENERATED_EVENTS * LOG_BYTES_PER_EVENT) >> 20
-                    ),
-                ));
-            }
-            if g.keys == 0 {
-                return Err(loc.error(at("keys"), "keys must be at least 1"));
-            }
-            if let KeySkew::Hot { keys, share_ppm } = g.key_skew {
-                if keys == 0 || keys > g.keys || share_ppm > 1_000_000 {
-                    return Err(loc.error(
-                        at("key_skew.Hot"),
-                        format!("Hot needs 1 <= keys <= {} and share_ppm <= 1000000", g.keys),
-                    ));
-                }
-            }
-            if let ValueDist::Uniform { min, max } = g.value {
-                if min > max {
-                    return Err(loc.error(at("value.Uniform"), format!("min ({min}) is larger than max ({max})")));
-                }
-            }
-            g.disorder.delay.check().map_err(|m| loc.error(at("disorder.delay"), m))?;
-            if g.disorder.very_late_ppm > 1_000_000 {
-                return Err(loc.error(at("disorder.very_late_ppm"), "a probability in ppm is at most 1000000"));
-            }
-            for (i, idle) in g.idle_partitions.iter().enumerate() {
-                if idle.partition >= g.partitions {
-                    return Err(loc.error(
-                        format!("source.Generator.idle_partitions[{i}].partition"),
-                        format!("no partition {}; they are 0 .. {}", idle.partition, g.partitions - 1),
-                    ));
-                }
-                if idle.from_ms > idle.until_ms {
-                    return Err(loc.error(
-                        format!("source.Generator.idle_partitions[{i}].until_ms"),
-                        "needs from_ms <= until_ms",
-                    ));
-                }
-            }
-            for (i, b) in g.bursts.iter().enumerate() {
-                if b.rate_multiplier == 0 {
-                    return Err(loc
-                        .error(format!("source.Generator.bursts[{i}].rate_multiplier"), "needs rate_multiplier >= 1"));
-                }
-                if b.from_ms > b.until_ms {
-                    return Err(
-                        loc.error(format!("source.Generator.bursts[{i}].until_ms"), "needs from_ms <= until_ms")
-                    );
-                }
-            }
-            let key_names = (0..g.keys).map(|k| format!("k{k}")).collect();
-            Ok((g.partitions, LogData::Generator(g.clone()), key_names))
-        }
-        SourceData::Events(events) => {
-            if events.is_empty() {
-                return Err(loc.error("source.Events", "an explicit event list needs at least one event"));
-            }
-            if events.len() as u64 > MAX_EXPLICIT_EVENTS {
-                return Err(loc.error(
-                    "source.Events",
-                    format!(
-                        "{} explicit events; at most {MAX_EXPLICIT_EVENTS} (use a Generator for more)",
-                        events.len()
-                    ),
-                ));
-            }
-            // Keys were interned while parsing, in order of first appearance: an event whose key
-            // number is the next one brings a new key, checked here at that event.
-            let mut keys_seen: usize = 0;
-            // The source log itself, built here once (every run shares it), in file order, each
-            // partition allocated at its size (a partition out of range is reported below).
-            let mut sizes: Vec<usize> = Vec::new();
-            for e in events.events.iter().filter(|e| e.partition < MAX_PARTITIONS) {
-                let partition = e.partition as usize;
-                if partition >= sizes.len() {
-                    sizes.resize(partition + 1, 0);
-                }
-                sizes[partition] += 1;
-            }
-            let mut log: Vec<Vec<LogEntry>> = sizes.iter().map(|&n| Vec::with_capacity(n)).collect();
-            for (i, e) in events.events.iter().enumerate() {
-                let at = |f: &str| format!("source.Events[{i}].{f}");
-                if e.arrives_ms < 0 || e.arrives_ms.unsigned_abs() > MAX_TIME_MS {
-                    return Err(loc.error(
-                        at("arrives"),
-                        format!("an arrival time (processing time) is within 0 ..= {MAX_TIME_MS} ms"),
-                    ));
-                }
-                if e.ts_ms.unsigned_abs() > MAX_EVENT_TIME_MS {
-                    return Err(loc.error(
-                        at("ts"),
-                        format!("an event time is within -{MAX_EVENT_TIME_MS} ..= {MAX_EVENT_TIME_MS} ms (2^53)"),
-                    ));
-                }
-                if e.partition >= MAX_PARTITIONS {
-                    return Err(loc.error(
-                        at("partition"),
-                        format!("partition {} is outside the allowed 0 ..= {}", e.partition, MAX_PARTITIONS - 1),
-                    ));
-                }
-                if e.key as usize == keys_seen {
-                    if keys_seen as u64 >= u64::from(MAX_KEYS) {
-                        return Err(loc.error(at("key"), format!("more than {MAX_KEYS} distinct keys")));
-                    }
-                    check_name(events.key_name(e), &at("key"), loc)?;
-                    keys_seen += 1;
-                }
-                let partition = e.partition as usize;
-                if partition >= log.len() {
-                    log.resize_with(partition + 1, Vec::new);
-                }
-                log[partition].push(LogEntry {
-                    append_ns: ms_to_ns(e.arrives_ms as u64),
-                    key: u64::from(e.key),
-                    value: e.value,
-                    timestamp_ms: e.ts_ms,
-                });
-            }
-            // Stable: events with equal arrival keep file order. Files usually list events in
-            // order of arrival: checking is cheaper than the sort's scratch buffer.
-            for entries in &mut log {
-                if !entries.is_sorted_by_key(|e| e.append_ns) {
-                    entries.sort_by_key(|e| e.append_ns);
-                }
-            }
-            let partitions = log.len() as u32;
-            Ok((partitions, LogData::Events(Arc::new(log)), events.key_names.clone()))
         }
     }
 }

@@ -50,6 +50,8 @@ pub struct StormWorld {
     fifo: BTreeMap<(u32, u32), TimeNs>,
     pub fault_fired_at: Vec<Option<TimeNs>>,
     pub events_processed: u64,
+    /// [`Scenario::max_kernel_events`], read once: past it the run stops ([`StopReason::WorkLimit`]).
+    max_kernel_events: u64,
     stop: Option<StopReason>,
     out: Vec<Out>,
 }
@@ -76,6 +78,7 @@ impl StormWorld {
     pub fn with_faults(scenario: Arc<Scenario>, seed: u64, keep_trace: bool, faults: Vec<Fault>) -> StormWorld {
         let mut world = StormWorld {
             fault_fired_at: vec![None; faults.len()],
+            max_kernel_events: scenario.max_kernel_events(),
             core: StormCore::new(scenario, seed, keep_trace, faults),
             queue: EventQueue::default(),
             net_rng: SimRng::for_stream(seed, Stream::Network),
@@ -142,6 +145,10 @@ impl StormWorld {
         };
         if now > ms_to_ns(self.core.scenario.max_run_ms) {
             self.stop = Some(StopReason::TimeLimit);
+            return false;
+        }
+        if self.events_processed >= self.max_kernel_events {
+            self.stop = Some(StopReason::WorkLimit);
             return false;
         }
         self.events_processed += 1;

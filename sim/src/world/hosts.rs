@@ -146,7 +146,9 @@ impl World {
         if wanted != task.timer_at {
             task.timer_at = wanted;
             if let Some(at) = wanted {
-                self.queue.schedule(at, Event::Timer { subtask: id, attempt: task.attempt, at_ns: at });
+                // Far: a timer (a periodic watermark, an idleness or alignment deadline) waits
+                // long, one per task, and would deepen the near heap every task run sifts.
+                self.queue.schedule_far(at, Event::Timer { subtask: id, attempt: task.attempt, at_ns: at });
             }
         }
     }

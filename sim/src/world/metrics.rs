@@ -25,9 +25,9 @@ impl OpenBucket {
         }
     }
 
-    /// An operator took a record in.
-    pub fn record_in(&mut self, operator: usize) {
-        self.bucket.records_in[operator] += 1;
+    /// An operator (its index in the plan, as [`Task`] keeps it) took a record in.
+    pub fn record_in(&mut self, operator: u32) {
+        self.bucket.records_in[operator as usize] += 1;
     }
 
     /// A row became visible to readers, `latency_ms` after its source record was ingested.

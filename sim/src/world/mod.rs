@@ -27,7 +27,7 @@ mod tests;
 
 pub use metrics::OpenBucket;
 pub use network::Network;
-pub use report::{StopReason, Violation};
+pub use report::{StopReason, Violation, WORK_LIMIT_TEXT};
 
 use engine::ms_to_ns;
 use engine::CheckpointId;
@@ -158,11 +158,13 @@ pub struct Task {
     /// attempt of the task are stale).
     pub attempt: u32,
     pub node: NodeId,
+    /// Its operator's index in the plan, in 32 bits so that it fits in the first line: every
+    /// run counts its record in the operator's metrics bucket.
+    operator: u32,
     /// False when its node crashed or the job was cancelled, until the next restart.
     pub alive: bool,
     /// Waiting for credit: an output channel is full (backpressure).
     pub backpressured: bool,
-    pub operator: usize,
     /// A source's partitions' next log entries (None until its first read after deployment).
     source_cursor: Option<SourceCursor>,
     pub subtask: Subtask,
@@ -241,6 +243,8 @@ pub struct World {
     pub restarted_tasks: Vec<Vec<SubtaskId>>,
     /// Kernel events processed (popped from the queue).
     pub events_processed: u64,
+    /// [`Scenario::max_kernel_events`], read once: past it the run stops ([`StopReason::WorkLimit`]).
+    max_kernel_events: u64,
     /// Kernel events processed per kind ([`Event::kind`]).
     pub events_by_kind: [u64; Event::KIND_NAMES.len()],
     /// Of the `Run` events processed, those of source subtasks (a source's next read).
@@ -297,7 +301,7 @@ impl World {
                 let operator = scenario.plan.subtask(id).operator;
                 Task {
                     subtask: deploy_subtask(&scenario, &storage, id, &first, 0).subtask,
-                    operator,
+                    operator: u32::try_from(operator).expect("a plan has fewer than 2^32 operators"),
                     node: scenario.node_of_subtask(id),
                     alive: true,
                     attempt: 0,
@@ -347,6 +351,7 @@ impl World {
             earlier_attempts: Vec::new(),
             restarted_tasks: Vec::new(),
             events_processed: 0,
+            max_kernel_events: scenario.max_kernel_events(),
             events_by_kind: [0; Event::KIND_NAMES.len()],
             source_run_events: 0,
             runs_inline: 0,
@@ -404,6 +409,11 @@ impl World {
         if now > limit_ns {
             self.close_bucket(now);
             self.stop = Some(StopReason::TimeLimit);
+            return false;
+        }
+        if self.events_processed >= self.max_kernel_events {
+            self.close_bucket(now);
+            self.stop = Some(StopReason::WorkLimit);
             return false;
         }
         self.events_processed += 1;

@@ -390,7 +390,9 @@ impl World {
             let at = (now / network.timeout_ns + 1).saturating_mul(network.timeout_ns);
             network.flush_at[from.index()] = Some(at);
             let attempt = self.tasks[from.index()].attempt;
-            self.queue.schedule(at, Event::Flush { subtask: from, attempt, at_ns: at });
+            // Far: every sender's round waits on the same grid point, up to a whole timeout
+            // ahead; in the near heap they would make every task run's sift deeper.
+            self.queue.schedule_far(at, Event::Flush { subtask: from, attempt, at_ns: at });
         }
     }
 

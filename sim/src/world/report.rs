@@ -12,6 +12,10 @@ pub enum StopReason {
     Stalled,
     /// Reached the scenario's `max_run_ms`.
     TimeLimit,
+    /// Did far more work than the scenario's size predicts ([`Scenario::max_kernel_events`]):
+    /// a replay storm (a Storm message timeout below the tuples' processing time re-emits every
+    /// tuple, each copy again) would otherwise run for hours and fill memory.
+    WorkLimit,
     /// The job failed for good (no restart strategy, or it gave up): see [`JobFailure`].
     JobFailed(JobFailure),
     /// An invariant check failed: a bug in the engine. The first violation (all of them, with
@@ -26,11 +30,16 @@ impl std::fmt::Display for StopReason {
             StopReason::JobFinished => f.write_str("job finished"),
             StopReason::Stalled => f.write_str("stalled (nothing left to do, job not finished)"),
             StopReason::TimeLimit => f.write_str("time limit (max_run_ms) reached"),
+            StopReason::WorkLimit => f.write_str(WORK_LIMIT_TEXT),
             StopReason::JobFailed(cause) => write!(f, "job failed: {cause}"),
             StopReason::InvariantViolated(v) => write!(f, "INVARIANT VIOLATED: {v}"),
         }
     }
 }
+
+/// What the command line says of [`StopReason::WorkLimit`].
+pub const WORK_LIMIT_TEXT: &str =
+    "work limit reached (200x the kernel events the scenario's size predicts: a replay storm?)";
 
 /// A broken invariant, with when and where.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

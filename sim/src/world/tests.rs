@@ -144,6 +144,7 @@ fn a_tasks_per_run_fields_share_its_first_cache_line() {
         offset_of!(Task, record_cost_ns) + size_of::<TimeNs>(),
         offset_of!(Task, attempt) + size_of::<u32>(),
         offset_of!(Task, node) + size_of::<NodeId>(),
+        offset_of!(Task, operator) + size_of::<u32>(),
         offset_of!(Task, alive) + size_of::<bool>(),
         offset_of!(Task, backpressured) + size_of::<bool>(),
     ];
