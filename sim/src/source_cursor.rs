@@ -29,6 +29,16 @@ pub struct SourceCursor {
 /// before it answers empty (and the consumer asks again).
 pub const FETCH_MAX_WAIT_NS: TimeNs = 500_000_000;
 
+/// A source subtask's Kafka consumer as the world sets it up: its one-way latency to the broker,
+/// and when it has its splits (partitions) and starts fetching (see
+/// `World::splits_assigned_ns`: a fresh reader waits for the JobManager's enumerator to assign
+/// them, a reader restored from a checkpoint has them at once).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Consumer {
+    pub one_way_ns: TimeNs,
+    pub splits_assigned_ns: TimeNs,
+}
+
 /// A source subtask's Kafka consumer, long-polling one broker for all its partitions: one fetch in
 /// flight; the broker answers once a record is there (`fetch.min.bytes` = 1) with every record
 /// appended up to that moment, or empty after [`FETCH_MAX_WAIT_NS`]; the answer takes the one-way
@@ -46,9 +56,11 @@ pub struct Fetch {
 }
 
 impl Fetch {
-    /// A consumer started at `start_ns` (its first request reaches the broker a one-way later).
-    pub fn new(one_way_ns: TimeNs, start_ns: TimeNs) -> Fetch {
-        Fetch { one_way_ns, answered_ns: None, request_ns: start_ns + one_way_ns }
+    /// A consumer that sends its first request when it has its splits (the request reaches the
+    /// broker a one-way later).
+    pub fn new(consumer: Consumer) -> Fetch {
+        let Consumer { one_way_ns, splits_assigned_ns } = consumer;
+        Fetch { one_way_ns, answered_ns: None, request_ns: splits_assigned_ns + one_way_ns }
     }
 
     /// When the entry appended at `append_ns` is readable. It must be the earliest unread entry
@@ -91,23 +103,23 @@ impl SourceCursor {
     /// first use, and again whenever it is out of step with the subtask (a redeployed subtask
     /// starts counting its records from zero; a world also clears the slot when it deploys).
     pub fn read(slot: &mut Option<SourceCursor>, subtask: &Subtask, log: &SourceLog, now: TimeNs) -> SourceRead {
-        SourceCursor::read_fetched(slot, subtask, log, now, 0)
+        SourceCursor::read_fetched(slot, subtask, log, now, None)
     }
 
-    /// [`SourceCursor::read`] through a Kafka consumer `fetch_latency_ns` (one way) from its
-    /// broker ([`Fetch`]): an entry is readable when its fetch's answer arrives, and `upcoming`
-    /// says when that is. A cursor built here starts its consumer at `now`; 0 is `read`.
+    /// [`SourceCursor::read`] through a Kafka `consumer` ([`Fetch`]; None: `read`): an entry is
+    /// readable when its fetch's answer arrives, and `upcoming` says when that is. A cursor built
+    /// here starts a fresh consumer.
     pub fn read_fetched(
         slot: &mut Option<SourceCursor>,
         subtask: &Subtask,
         log: &SourceLog,
         now: TimeNs,
-        fetch_latency_ns: TimeNs,
+        consumer: Option<Consumer>,
     ) -> SourceRead {
         let reads = subtask.counters().records_in;
         if slot.as_ref().is_none_or(|c| c.reads != reads) {
             let mut cursor = SourceCursor::new(subtask.source_positions(), log, reads);
-            cursor.fetch = (fetch_latency_ns > 0).then(|| Fetch::new(fetch_latency_ns, now));
+            cursor.fetch = consumer.map(Fetch::new);
             *slot = Some(cursor);
         }
         let Some(cursor) = slot.as_mut() else {

@@ -2,7 +2,10 @@
 //! against a plain reference model of the long-poll, a crash that must start a fresh consumer
 //! without losing or repeating a read, and the latency the fetch adds end to end.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+
+use engine::graph::SubtaskId;
 
 use engine::sink::SinkKind;
 use engine::SourceRef;
@@ -51,7 +54,25 @@ fn reads(world: &World) -> Vec<(u64, SourceRef)> {
         .collect()
 }
 
-fn source_to_sink(partitions: u32, rate_per_s: u64, idle_from_ms: u64, fetch_latency_us: u64) -> Arc<Scenario> {
+/// A source subtask's consumer starts fetching when it has its splits. Fresh (no checkpoint to
+/// restore them from), it has none until it has registered with the JobManager and the
+/// enumerator's answer is back: a round trip from its node to the JobManager, whose latency each
+/// way is `jm_latency_ns` here (the scenarios below make it constant).
+fn reference_consumer_start_ns(deployed_ns: u64, restored_from_checkpoint: bool, jm_latency_ns: u64) -> u64 {
+    if restored_from_checkpoint {
+        deployed_ns
+    } else {
+        deployed_ns + 2 * jm_latency_ns
+    }
+}
+
+fn source_to_sink(
+    partitions: u32,
+    rate_per_s: u64,
+    idle_from_ms: u64,
+    fetch_latency_us: u64,
+    jm_latency_ms: u64,
+) -> Arc<Scenario> {
     let idle: Vec<String> = (0..partitions)
         .map(|p| format!("(partition: {p}, from_ms: {idle_from_ms}, until_ms: {})", idle_from_ms + 700))
         .collect();
@@ -59,6 +80,7 @@ fn source_to_sink(partitions: u32, rate_per_s: u64, idle_from_ms: u64, fetch_lat
         r#"Scenario(
             name: "fetch", duration_ms: 1_500,
             cluster: (task_managers: 1, slots_per_task_manager: 2),
+            network: (latency: Constant(ms: {jm_latency_ms})),
             source: Generator((partitions: {partitions}, rate_per_s: {rate_per_s}, keys: 5,
                                idle_partitions: [{}])),
             watermarks: None,
@@ -74,10 +96,11 @@ fn source_to_sink(partitions: u32, rate_per_s: u64, idle_from_ms: u64, fetch_lat
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
-    /// The simulator's source reads are the reference model's: each record read once it is
-    /// readable and the source is free (1 µs a record), never sooner than a one-way latency
-    /// after its append. An idle stretch of 700 ms (longer than `fetch.max.wait.ms`) makes the
-    /// consumer's empty answers part of the case.
+    /// The simulator's source reads are the reference model's: the consumer starts once the
+    /// JobManager has assigned its splits, each record is read once it is readable and the
+    /// source is free (1 µs a record), never sooner than a one-way latency after its append. An
+    /// idle stretch of 700 ms (longer than `fetch.max.wait.ms`) makes the consumer's empty
+    /// answers part of the case.
     #[test]
     fn reads_follow_the_long_poll(
         seed in 0u64..1_000,
@@ -85,8 +108,9 @@ proptest! {
         rate_per_s in 200u64..=4_000,
         idle_from_ms in 0u64..=600,
         fetch_latency_us in 1u64..=3_000,
+        jm_latency_ms in 1u64..=3,
     ) {
-        let scenario = source_to_sink(partitions, rate_per_s, idle_from_ms, fetch_latency_us);
+        let scenario = source_to_sink(partitions, rate_per_s, idle_from_ms, fetch_latency_us, jm_latency_ms);
         let mut world = World::new(scenario, seed, RunOptions::default());
         prop_assert_eq!(world.run(), StopReason::JobFinished);
         let mut entries: Vec<(u64, SourceRef)> = Vec::new();
@@ -98,7 +122,8 @@ proptest! {
         entries.sort_by_key(|&(t, at)| (t, at.partition));
         let appends: Vec<u64> = entries.iter().map(|e| e.0).collect();
         let one_way_ns = fetch_latency_us * 1_000;
-        let readable = reference_readable_ns(&appends, one_way_ns, 0);
+        let start_ns = reference_consumer_start_ns(0, false, jm_latency_ms * 1_000_000);
+        let readable = reference_readable_ns(&appends, one_way_ns, start_ns);
         let mut expected = Vec::with_capacity(entries.len());
         let mut free_ns = 0;
         for (&(_, at), &readable_ns) in entries.iter().zip(&readable) {
@@ -127,16 +152,18 @@ fn the_reference_model_on_a_worked_case() {
     assert_eq!(reference_readable_ns(&appends, ms, 0), expected);
 }
 
-/// `fetch.max.wait.ms` through the simulator, on a case worked by hand (1 ms one way): the record
-/// of 0 ms is at the broker with the first request (1 ms) and readable at 2 ms; the next request
-/// waits at the broker from 3 ms, answers empty at 503 ms, and its successor is there at 505 ms,
-/// which the record of 504 ms waits for: readable at 506 ms, not at 505 ms.
+/// `fetch.max.wait.ms` through the simulator, on a case worked by hand (1 ms one way to the
+/// broker and to the JobManager): the reader registers at 1 ms and has its splits at 2 ms; its
+/// first request is at the broker at 3 ms with the record of 0 ms, readable at 4 ms; the next
+/// request waits at the broker from 5 ms, answers empty at 505 ms, and its successor is there at
+/// 507 ms, which the record of 506 ms waits for: readable at 508 ms, not at 507 ms.
 #[test]
 fn an_empty_answer_delays_the_next_fetch() {
     let text = r#"Scenario(
         name: "empty fetch", duration_ms: 1_000,
         cluster: (task_managers: 1, slots_per_task_manager: 2),
-        source: Events([(key: "a", value: 1, ts: 0, arrives: 0), (key: "a", value: 2, ts: 504, arrives: 504)]),
+        network: (latency: Constant(ms: 1)),
+        source: Events([(key: "a", value: 1, ts: 0, arrives: 0), (key: "a", value: 2, ts: 506, arrives: 506)]),
         watermarks: None,
         pipeline: [Source(name: "s", parallelism: 1, fetch_latency_us: 1_000), Sink(name: "k", parallelism: 1)],
     )"#;
@@ -145,11 +172,16 @@ fn an_empty_answer_delays_the_next_fetch() {
     assert_eq!(world.run(), StopReason::JobFinished);
     let ms = 1_000_000;
     let times: Vec<u64> = reads(&world).iter().map(|r| r.0).collect();
-    assert_eq!(times, vec![2 * ms, 506 * ms]);
-    assert_eq!(reference_readable_ns(&[0, 504 * ms], ms, 0), times);
+    assert_eq!(times, vec![4 * ms, 508 * ms]);
+    let start_ns = reference_consumer_start_ns(0, false, ms);
+    assert_eq!(reference_readable_ns(&[0, 506 * ms], ms, start_ns), times);
 }
 
-const CRASH_SCENARIO: &str = r#"Scenario(
+/// Two sources on two task managers into a two-phase-commit sink, checkpointing every 500 ms,
+/// tm-1 crashing at `crash_at_ms`.
+fn crash_scenario(crash_at_ms: u64) -> Arc<Scenario> {
+    let text = format!(
+        r#"Scenario(
     name: "fetch across a crash", duration_ms: 6_000,
     cluster: (task_managers: 2, slots_per_task_manager: 2),
     source: Generator((partitions: 4, rate_per_s: 2_000, keys: 8)),
@@ -162,28 +194,61 @@ const CRASH_SCENARIO: &str = r#"Scenario(
     ],
     checkpoints: (interval_ms: 500, mode: ExactlyOnce, timeout_ms: 10_000),
     restart: FixedDelay(delay_ms: 300, max_attempts: 5),
-    faults: [Crash(node: "tm-1", at: At(2_200), restart_after_ms: 200)],
-)"#;
+    faults: [Crash(node: "tm-1", at: At({crash_at_ms}), restart_after_ms: 200)],
+)"#
+    );
+    Arc::new(Scenario::parse(&text, "(test)").expect("valid"))
+}
 
-/// A crash restarts the sources with fresh consumers: after the restart nothing is read sooner
-/// than a round trip after it (the replayed records were appended long before, so a consumer that
-/// kept its fetch state would hand them over at once), each partition's reads go on offset by
-/// offset from the restored position, and exactly-once still holds for every source record.
-#[test]
-fn a_crash_starts_fresh_consumers_and_loses_or_repeats_nothing() {
-    let scenario = Arc::new(Scenario::parse(CRASH_SCENARIO, "(test)").expect("valid"));
-    let mut world = World::new(scenario.clone(), 5, RunOptions::default());
-    assert_eq!(world.run(), StopReason::JobFinished);
-    let restart_ns = world
+/// The job's one restart: when, and the checkpoint it restored.
+fn the_restart(world: &World) -> (u64, Option<engine::CheckpointId>) {
+    let restarts: Vec<(u64, Option<engine::CheckpointId>)> = world
         .recorder
         .events()
         .iter()
-        .find(|e| e.kind == TraceKind::JobRestarted)
-        .map(|e| e.time_ns)
-        .expect("the crash restarts the job");
+        .filter_map(|e| match e.payload() {
+            Payload::JobRestarted { restored_from, .. } => Some((e.time_ns, restored_from)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(restarts.len(), 1, "{restarts:?}");
+    restarts[0]
+}
+
+/// Each source subtask's first read at or after `from_ns`.
+fn first_reads_from(world: &World, from_ns: u64) -> BTreeMap<SubtaskId, u64> {
+    let mut first = BTreeMap::new();
+    for e in world.recorder.events().iter().filter(|e| e.kind == TraceKind::SourceRead && e.time_ns >= from_ns) {
+        first.entry(e.subtask()).or_insert(e.time_ns);
+    }
+    first
+}
+
+/// The scenarios' latency between a task manager and the JobManager (the default network's).
+const JM_LATENCY_NS_MIN: u64 = 1_000_000;
+const JM_LATENCY_NS_MAX: u64 = 2_000_000;
+const LAN_ONE_WAY_NS: u64 = 250_000;
+
+/// A crash after a completed checkpoint restarts the sources with fresh consumers that have
+/// their splits from the restored state: each restarted source reads first exactly a fetch round
+/// trip after the restart (records are waiting: the replayed ones were appended long before, so
+/// a consumer that kept its fetch state would hand them over at once, and one that waited for
+/// the JobManager would read at least 2 ms later). Each partition's reads go on offset by offset
+/// from the restored position, and exactly-once still holds for every source record.
+#[test]
+fn a_restore_from_a_checkpoint_fetches_at_once_and_loses_or_repeats_nothing() {
+    let scenario = crash_scenario(2_200);
+    let mut world = World::new(scenario.clone(), 5, RunOptions::default());
+    assert_eq!(world.run(), StopReason::JobFinished);
+    let (restart_ns, restored_from) = the_restart(&world);
+    assert!(restored_from.is_some(), "the crash comes after completed checkpoints");
+    let first = first_reads_from(&world, restart_ns);
+    assert_eq!(first.len(), 2, "both sources restarted: {first:?}");
+    let start_ns = reference_consumer_start_ns(restart_ns, true, JM_LATENCY_NS_MIN);
+    for (subtask, &read_ns) in &first {
+        assert_eq!(read_ns, start_ns + 2 * LAN_ONE_WAY_NS, "{subtask:?}: restart at {restart_ns} ns");
+    }
     let after: Vec<(u64, SourceRef)> = reads(&world).into_iter().filter(|(t, _)| *t >= restart_ns).collect();
-    assert!(!after.is_empty());
-    assert!(after[0].0 >= restart_ns + 2 * 250_000, "first read {} ns, restart {restart_ns} ns", after[0].0);
     let partitions = world.log.partitions.len();
     let mut next: Vec<Option<u64>> = vec![None; partitions];
     for (_, at) in &after {
@@ -203,6 +268,74 @@ fn a_crash_starts_fresh_consumers_and_loses_or_repeats_nothing() {
     assert!(report.outcome.lost_records.is_empty(), "lost {:?}", report.outcome.lost_records.len());
     assert!(report.outcome.duplicated_records.is_empty(), "duplicated {:?}", report.outcome.duplicated_records.len());
     assert_eq!(report.outcome.exact_records, world.log.len());
+}
+
+/// A crash before the first checkpoint completes restarts the sources with nothing to restore:
+/// each reader registers with the JobManager again and waits for its splits, so its first read
+/// comes a registration round trip (two draws of 1-2 ms) plus a fetch round trip after the
+/// restart, and the two readers' draws put them out of phase.
+#[test]
+fn a_restart_with_nothing_to_restore_registers_again() {
+    let mut world = World::new(crash_scenario(200), 5, RunOptions::default());
+    assert_eq!(world.run(), StopReason::JobFinished);
+    let (restart_ns, restored_from) = the_restart(&world);
+    assert_eq!(restored_from, None, "the crash comes before the first checkpoint");
+    let first = first_reads_from(&world, restart_ns);
+    assert_eq!(first.len(), 2, "both sources restarted: {first:?}");
+    let earliest = reference_consumer_start_ns(restart_ns, false, JM_LATENCY_NS_MIN) + 2 * LAN_ONE_WAY_NS;
+    let latest = reference_consumer_start_ns(restart_ns, false, JM_LATENCY_NS_MAX) + 2 * LAN_ONE_WAY_NS;
+    for (subtask, &read_ns) in &first {
+        assert!((earliest..=latest).contains(&read_ns), "{subtask:?} first read {read_ns} ns, restart {restart_ns} ns");
+    }
+    let times: BTreeSet<u64> = first.values().copied().collect();
+    assert_eq!(times.len(), 2, "the readers start in phase: {first:?}");
+}
+
+/// Four sources of the benchmark's shape, every reader with records waiting at each request:
+/// their first reads are a registration round trip plus a fetch round trip after the start,
+/// at four different instants, and they stay out of phase: few source reads share their instant
+/// with another source's read (20 of 20 302 here; with one registration draw for all four
+/// readers, 2 560 did).
+#[test]
+fn consumers_of_different_subtasks_are_out_of_phase() {
+    let text = format!(
+        r#"Scenario(
+            name: "four consumers", duration_ms: 500,
+            cluster: (task_managers: 4, slots_per_task_manager: 2),
+            source: Generator((partitions: 16, rate_per_s: 40_000, keys: 1_000)),
+            watermarks: None,
+            pipeline: [Source(name: "s", parallelism: 4, cost_us: 1, fetch_latency_us: {}),
+                       KeyBy(Key),
+                       Map(name: "m", f: AddToValue(1), parallelism: 4, cost_us: 1),
+                       Sink(name: "k", parallelism: 1, cost_us: 1)],
+            track_lineage: false,
+        )"#,
+        LAN_ONE_WAY_NS / 1_000
+    );
+    let scenario = Arc::new(Scenario::parse(&text, "(test)").expect("valid"));
+    let mut world = World::new(scenario, 3, RunOptions::default());
+    assert_eq!(world.run(), StopReason::JobFinished);
+    let first = first_reads_from(&world, 0);
+    assert_eq!(first.len(), 4);
+    let earliest = reference_consumer_start_ns(0, false, JM_LATENCY_NS_MIN) + 2 * LAN_ONE_WAY_NS;
+    let latest = reference_consumer_start_ns(0, false, JM_LATENCY_NS_MAX) + 2 * LAN_ONE_WAY_NS;
+    for (subtask, &read_ns) in &first {
+        assert!((earliest..=latest).contains(&read_ns), "{subtask:?} first read at {read_ns} ns");
+    }
+    assert_eq!(first.values().collect::<BTreeSet<_>>().len(), 4, "{first:?}");
+    let mut readers_at: BTreeMap<u64, BTreeSet<SubtaskId>> = BTreeMap::new();
+    for e in world.recorder.events().iter().filter(|e| e.kind == TraceKind::SourceRead) {
+        readers_at.entry(e.time_ns).or_default().insert(e.subtask());
+    }
+    let reads = world.recorder.events().iter().filter(|e| e.kind == TraceKind::SourceRead).count();
+    let shared = world
+        .recorder
+        .events()
+        .iter()
+        .filter(|e| e.kind == TraceKind::SourceRead && readers_at[&e.time_ns].len() > 1)
+        .count();
+    assert_eq!(reads, world.log.len());
+    assert!(shared * 10 < reads, "{shared} of {reads} source reads share their instant with another source's");
 }
 
 /// The median end-to-end latency (append to visible) of a source straight into a sink, every
