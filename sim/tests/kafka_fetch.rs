@@ -229,6 +229,15 @@ const JM_LATENCY_NS_MIN: u64 = 1_000_000;
 const JM_LATENCY_NS_MAX: u64 = 2_000_000;
 const LAN_ONE_WAY_NS: u64 = 250_000;
 
+/// When a fresh reader deployed at `deployed_ns`, 250 µs from its broker, with records waiting,
+/// reads first: a registration round trip (each way within the default latency) and a fetch
+/// round trip later.
+fn fresh_first_read_ns(deployed_ns: u64) -> std::ops::RangeInclusive<u64> {
+    let earliest = reference_consumer_start_ns(deployed_ns, false, JM_LATENCY_NS_MIN) + 2 * LAN_ONE_WAY_NS;
+    let latest = reference_consumer_start_ns(deployed_ns, false, JM_LATENCY_NS_MAX) + 2 * LAN_ONE_WAY_NS;
+    earliest..=latest
+}
+
 /// A crash after a completed checkpoint restarts the sources with fresh consumers that have
 /// their splits from the restored state: each restarted source reads first exactly a fetch round
 /// trip after the restart (records are waiting: the replayed ones were appended long before, so
@@ -282,10 +291,9 @@ fn a_restart_with_nothing_to_restore_registers_again() {
     assert_eq!(restored_from, None, "the crash comes before the first checkpoint");
     let first = first_reads_from(&world, restart_ns);
     assert_eq!(first.len(), 2, "both sources restarted: {first:?}");
-    let earliest = reference_consumer_start_ns(restart_ns, false, JM_LATENCY_NS_MIN) + 2 * LAN_ONE_WAY_NS;
-    let latest = reference_consumer_start_ns(restart_ns, false, JM_LATENCY_NS_MAX) + 2 * LAN_ONE_WAY_NS;
     for (subtask, &read_ns) in &first {
-        assert!((earliest..=latest).contains(&read_ns), "{subtask:?} first read {read_ns} ns, restart {restart_ns} ns");
+        let window = fresh_first_read_ns(restart_ns);
+        assert!(window.contains(&read_ns), "{subtask:?} first read {read_ns} ns, restart {restart_ns} ns");
     }
     let times: BTreeSet<u64> = first.values().copied().collect();
     assert_eq!(times.len(), 2, "the readers start in phase: {first:?}");
@@ -317,10 +325,8 @@ fn consumers_of_different_subtasks_are_out_of_phase() {
     assert_eq!(world.run(), StopReason::JobFinished);
     let first = first_reads_from(&world, 0);
     assert_eq!(first.len(), 4);
-    let earliest = reference_consumer_start_ns(0, false, JM_LATENCY_NS_MIN) + 2 * LAN_ONE_WAY_NS;
-    let latest = reference_consumer_start_ns(0, false, JM_LATENCY_NS_MAX) + 2 * LAN_ONE_WAY_NS;
     for (subtask, &read_ns) in &first {
-        assert!((earliest..=latest).contains(&read_ns), "{subtask:?} first read at {read_ns} ns");
+        assert!(fresh_first_read_ns(0).contains(&read_ns), "{subtask:?} first read at {read_ns} ns");
     }
     assert_eq!(first.values().collect::<BTreeSet<_>>().len(), 4, "{first:?}");
     let mut readers_at: BTreeMap<u64, BTreeSet<SubtaskId>> = BTreeMap::new();
