@@ -1,5 +1,5 @@
 //! Hosts: running tasks on their nodes — when a task runs, what a record costs (slow nodes
-//! included), sources reading the log, timers.
+//! included), sources reading the log (and their consumers starting), timers.
 
 use super::metrics::process_payload;
 use super::*;
@@ -205,7 +205,7 @@ impl World {
         if plan.restore_from.is_some() {
             return Some(Consumer { one_way_ns, splits_assigned_ns: now });
         }
-        let registration = stream_seed(self.seed, Stream::SourceRegistration) ^ (id.index() as u64) << 32;
+        let registration = stream_seed(self.seed, Stream::SourceRegistration) ^ ((id.index() as u64) << 32);
         let mut rng = SimRng::new(engine::partition::mix64(registration ^ u64::from(plan.attempt)));
         let (scenario, faults) = (&self.scenario, &self.faults);
         let registered_ns = crate::network::transit_arrival(scenario, faults, &mut rng, task.node, JOB_MANAGER, now);
