@@ -360,12 +360,13 @@ fn a_list_the_scanner_reads_has_its_keys_interned_in_order_of_first_appearance()
     );
     let (events, _) = event_list::read(&text).expect("plain list");
     assert_eq!(events.key_names, ["b", "a"]);
-    let keys: Vec<u32> = events.events.iter().map(|e| e.key).collect();
+    let events: Vec<_> = events.events().collect();
+    let keys: Vec<u32> = events.iter().map(|e| e.key).collect();
     assert_eq!(keys, [0, 1, 0]);
-    assert_eq!(events.events[1].ts_ms, 2_000);
-    assert_eq!(events.events[1].partition, 1);
-    assert_eq!(events.events[2].value, 1_000);
-    assert_eq!(events.events[2].ts_ms, -3);
+    assert_eq!(events[1].ts_ms, 2_000);
+    assert_eq!(events[1].partition, 1);
+    assert_eq!(events[2].value, 1_000);
+    assert_eq!(events[2].ts_ms, -3);
 }
 
 /// The log is each partition's events in order of arrival, equal arrivals in file order: a file
@@ -402,8 +403,9 @@ fn a_field_beyond_the_fused_readers_window_is_read_from_the_text() {
     let list = [event("a", 1), event(&key, 2), event("b", 3), event(&key, 4), event("c", 5)].join(",");
     scanner_reads_as_serde(&list).expect("the scanner reads the list as serde does");
     let (events, _) = event_list::read(&scenario_with(&list)).expect("plain list");
-    assert_eq!(events.events[1].value, 222);
-    assert_eq!(events.events[3].value, 444);
+    let values: Vec<i64> = events.events().map(|e| e.value).collect();
+    assert_eq!(values[1], 222);
+    assert_eq!(values[3], 444);
 }
 
 #[test]

@@ -614,7 +614,9 @@ fn the_workbench_marks_timeouts_and_finds_a_timed_out_tuple() {
     h.run_steps(1);
     let timeouts = h.state().storm.as_ref().expect("the Storm view").run.world.stats.timeouts;
     assert!(timeouts > 0);
-    h.get_by_label(&format!("timeline: {timeouts} timeouts (red), 0 crashes (black)"));
+    // Crashes are marked in the theme's strongest text colour, and the label names it.
+    let crash_word = if h.ctx.global_style().visuals.dark_mode { "white" } else { "black" };
+    h.get_by_label(&format!("timeline: {timeouts} timeouts (red), 0 crashes ({crash_word})"));
     h.get_by_label("Next timed-out tuple").click();
     h.run_steps(2);
     let storm = h.state().storm.as_ref().unwrap();

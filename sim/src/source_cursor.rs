@@ -21,12 +21,71 @@ pub struct SourceCursor {
     heads: BinaryHeap<Reverse<(TimeNs, u32, u64)>>,
     /// The subtask's `records_in` this cursor is in step with (one more per entry read).
     reads: u64,
+    /// The consumer's fetches (None: a record is readable when it is appended).
+    fetch: Option<Fetch>,
+}
+
+/// Kafka's `fetch.max.wait.ms` default: how long the broker holds a fetch that finds no record
+/// before it answers empty (and the consumer asks again).
+pub const FETCH_MAX_WAIT_NS: TimeNs = 500_000_000;
+
+/// A source subtask's Kafka consumer as the world sets it up: its one-way latency to the broker,
+/// and when it has its splits (partitions) and starts fetching (see
+/// `World::splits_assigned_ns`: a fresh reader waits for the JobManager's enumerator to assign
+/// them, a reader restored from a checkpoint has them at once).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Consumer {
+    pub one_way_ns: TimeNs,
+    pub splits_assigned_ns: TimeNs,
+}
+
+/// A source subtask's Kafka consumer, long-polling one broker for all its partitions: one fetch in
+/// flight; the broker answers once a record is there (`fetch.min.bytes` = 1) with every record
+/// appended up to that moment, or empty after [`FETCH_MAX_WAIT_NS`]; the answer takes the one-way
+/// latency back and the next request goes out when it arrives. So a record appended at `a` is
+/// readable at `answer + one_way`, where `answer` is the first fetch's answer at or after `a`.
+/// Computed from append times only, lazily, one fetch at a time: no randomness, and transient (a
+/// redeployed subtask starts a fresh consumer, as a restarted Flink task does).
+#[derive(Clone, Copy, Debug)]
+pub struct Fetch {
+    one_way_ns: TimeNs,
+    /// The latest answer that held records: every unread entry appended at or before it is in it.
+    answered_ns: Option<TimeNs>,
+    /// When the request after that answer reaches the broker.
+    request_ns: TimeNs,
+}
+
+impl Fetch {
+    /// A consumer that sends its first request when it has its splits (the request reaches the
+    /// broker a one-way later).
+    pub fn new(consumer: Consumer) -> Fetch {
+        let Consumer { one_way_ns, splits_assigned_ns } = consumer;
+        Fetch { one_way_ns, answered_ns: None, request_ns: splits_assigned_ns + one_way_ns }
+    }
+
+    /// When the entry appended at `append_ns` is readable. It must be the earliest unread entry
+    /// (the cursor's head): then every entry the answers so far left out was appended at or after
+    /// it, so the next answer is the first one at or after `append_ns`.
+    fn readable_ns(&mut self, append_ns: TimeNs) -> TimeNs {
+        if let Some(answered) = self.answered_ns.filter(|&a| append_ns <= a) {
+            return answered + self.one_way_ns;
+        }
+        // Requests that wait out `fetch.max.wait.ms` come back empty and go out again, one per
+        // period, until one is at the broker within the wait before `append_ns`.
+        let period_ns = FETCH_MAX_WAIT_NS + 2 * self.one_way_ns;
+        let late_ns = append_ns.saturating_sub(self.request_ns + FETCH_MAX_WAIT_NS);
+        let request_ns = self.request_ns + late_ns.div_ceil(period_ns) * period_ns;
+        let answer_ns = request_ns.max(append_ns);
+        self.answered_ns = Some(answer_ns);
+        self.request_ns = answer_ns + 2 * self.one_way_ns;
+        answer_ns + self.one_way_ns
+    }
 }
 
 impl SourceCursor {
     /// From a subtask's `(partition, next offset)` positions, having read `reads` records.
     pub fn new(positions: impl Iterator<Item = (u32, u64)>, log: &SourceLog, reads: u64) -> Self {
-        let mut cursor = SourceCursor { heads: BinaryHeap::new(), reads };
+        let mut cursor = SourceCursor { heads: BinaryHeap::new(), reads, fetch: None };
         for (partition, offset) in positions {
             cursor.push(log, partition, offset);
         }
@@ -44,15 +103,39 @@ impl SourceCursor {
     /// first use, and again whenever it is out of step with the subtask (a redeployed subtask
     /// starts counting its records from zero; a world also clears the slot when it deploys).
     pub fn read(slot: &mut Option<SourceCursor>, subtask: &Subtask, log: &SourceLog, now: TimeNs) -> SourceRead {
+        SourceCursor::read_fetched(slot, subtask, log, now, None)
+    }
+
+    /// [`SourceCursor::read`] through a Kafka `consumer` ([`Fetch`]; None: `read`): an entry is
+    /// readable when its fetch's answer arrives, and `upcoming` says when that is. A cursor built
+    /// here starts a fresh consumer.
+    pub fn read_fetched(
+        slot: &mut Option<SourceCursor>,
+        subtask: &Subtask,
+        log: &SourceLog,
+        now: TimeNs,
+        consumer: Option<Consumer>,
+    ) -> SourceRead {
         let reads = subtask.counters().records_in;
         if slot.as_ref().is_none_or(|c| c.reads != reads) {
-            *slot = Some(SourceCursor::new(subtask.source_positions(), log, reads));
+            let mut cursor = SourceCursor::new(subtask.source_positions(), log, reads);
+            cursor.fetch = consumer.map(Fetch::new);
+            *slot = Some(cursor);
         }
-        let top = slot.as_ref().and_then(|c| c.heads.peek().copied());
-        match top {
-            None => SourceRead { next: None, upcoming: None, exhausted: true },
-            Some(Reverse(head)) if head.0 <= now => SourceRead { next: Some(head), upcoming: None, exhausted: false },
-            Some(Reverse((append_ns, _, _))) => SourceRead { next: None, upcoming: Some(append_ns), exhausted: false },
+        let Some(cursor) = slot.as_mut() else {
+            return SourceRead { next: None, upcoming: None, exhausted: true };
+        };
+        let Some(&Reverse(head)) = cursor.heads.peek() else {
+            return SourceRead { next: None, upcoming: None, exhausted: true };
+        };
+        let readable_ns = match &mut cursor.fetch {
+            None => head.0,
+            Some(fetch) => fetch.readable_ns(head.0),
+        };
+        if readable_ns <= now {
+            SourceRead { next: Some(head), upcoming: None, exhausted: false }
+        } else {
+            SourceRead { next: None, upcoming: Some(readable_ns), exhausted: false }
         }
     }
 

@@ -246,13 +246,18 @@ fn storm_frame_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32, shared: 
 /// the cursor.
 fn timeline_ui(ui: &mut egui::Ui, s: &mut StormSession) {
     let (timeouts, crashes) = s.markers();
-    ui.label(format!("timeline: {} timeouts (red), {} crashes (black)", timeouts.len(), crashes.len()));
+    // The strip follows the theme as the Flink timeline does: crashes in the strongest text
+    // colour (black on a light theme, white on a dark one), the cursor in the selection colour.
+    let visuals = ui.visuals().clone();
+    let crash_color = visuals.strong_text_color();
+    let crash_word = if visuals.dark_mode { "white" } else { "black" };
+    ui.label(format!("timeline: {} timeouts (red), {} crashes ({crash_word})", timeouts.len(), crashes.len()));
     let width = ui.available_width().max(100.0);
     let (rect, response) = ui.allocate_exact_size(egui::vec2(width, 24.0), Sense::click());
     let end = s.end_ns.max(1) as f32;
     let x = |t: u64| rect.left() + rect.width() * (t as f32 / end).min(1.0);
     let painter = ui.painter();
-    painter.rect_filled(rect, 2.0, Color32::from_gray(235));
+    painter.rect_filled(rect, 2.0, visuals.extreme_bg_color);
     for &t in &timeouts {
         painter.line_segment(
             [egui::pos2(x(t), rect.top()), egui::pos2(x(t), rect.bottom())],
@@ -262,11 +267,14 @@ fn timeline_ui(ui: &mut egui::Ui, s: &mut StormSession) {
     for &t in &crashes {
         painter.line_segment(
             [egui::pos2(x(t), rect.top()), egui::pos2(x(t), rect.bottom())],
-            Stroke::new(2.5, Color32::BLACK),
+            Stroke::new(2.5, crash_color),
         );
     }
     let c = x(s.cursor_ns);
-    painter.line_segment([egui::pos2(c, rect.top()), egui::pos2(c, rect.bottom())], Stroke::new(2.0, Color32::BLUE));
+    painter.line_segment(
+        [egui::pos2(c, rect.top()), egui::pos2(c, rect.bottom())],
+        Stroke::new(2.0, visuals.selection.bg_fill),
+    );
     if let Some(pos) = response.interact_pointer_pos().filter(|_| response.clicked()) {
         let frac = ((pos.x - rect.left()) / rect.width()).clamp(0.0, 1.0);
         s.set_cursor((frac as f64 * s.end_ns as f64) as u64);

@@ -412,7 +412,7 @@ impl StormSession {
         false
     }
 
-    /// Times of timeouts (red on the timeline) and crashes (black), over the whole run.
+    /// Times of timeouts (red on the timeline) and crashes, over the whole run.
     pub fn markers(&self) -> (Vec<TimeNs>, Vec<TimeNs>) {
         let timeouts = self.events.iter().filter(|e| e.kind == TraceKind::StormTimeout).map(|e| e.time_ns).collect();
         let crashes = self.events.iter().filter(|e| e.kind == TraceKind::NodeCrashed).map(|e| e.time_ns).collect();

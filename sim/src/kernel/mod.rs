@@ -34,6 +34,8 @@ pub enum Stream {
     StormIds = 4,
     /// The restart strategy's jitter (`sim::job`, from [`stream_seed`]).
     Restart = 5,
+    /// A source reader's registration with the JobManager (`sim::world`, from [`stream_seed`]).
+    SourceRegistration = 6,
 }
 
 /// The sub-seed of one component stream of a run with `root_seed` (what

@@ -64,6 +64,19 @@ impl RunResult {
     pub fn visible_rows(&self) -> Vec<&crate::external::StoredRow> {
         self.world.sink_store.visible()
     }
+    /// Per visible row, how long after the source record it carries was appended it became
+    /// visible (end-to-end latency of an unwindowed pipeline, whose rows carry one record each;
+    /// a row's first record otherwise).
+    pub fn append_to_visible_ns(&self) -> Vec<u64> {
+        let log = &self.world.log;
+        self.visible_rows()
+            .iter()
+            .map(|r| {
+                let appended_ns = r.row.lineage.first().and_then(|&at| log.entry(at)).map_or(0, |e| e.append_ns);
+                r.visible_ns.unwrap_or(r.written_ns).saturating_sub(appended_ns)
+            })
+            .collect()
+    }
     /// What the oracle sees of this run.
     pub fn observed(&self) -> oracle::Observed<'_> {
         self.world.observed()

@@ -13,8 +13,9 @@
 
 use std::ops::Range;
 
-use super::explicit::{pack, pack_within_word, EventsBuilder, ExplicitEvents};
+use super::explicit::{EventsBuilder, ExplicitEvents};
 use super::format::parse_clock;
+use super::keys::{pack, pack_within_word};
 use super::words::*;
 
 /// The events of the file's `source: Events([...])` list, and the byte range between its

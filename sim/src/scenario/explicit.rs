@@ -1,19 +1,25 @@
 //! Explicit events as parsed: each distinct key name once ([`ExplicitEvents::key_names`], in order
 //! of first appearance) and the events with an index into them, so a million events cost no
-//! allocation each. Both readers produce this: serde (any RON the format accepts) and the byte
-//! scanner of [`super::event_list`] (the common spelling, fast). In a file an event is written
+//! allocation each, written straight into the source log's partitions. Both readers produce this:
+//! serde (any RON the format accepts) and the byte scanner of [`super::event_list`] (the common
+//! spelling, fast). In a file an event is written
 //! `(key: "k1", value: 3, ts: 120, arrives: 5, partition: 0)` (`partition` defaults to 0), which
 //! is also how `shrink` writes them back.
 
 use std::fmt;
-use std::hash::{BuildHasherDefault, DefaultHasher};
 
 use serde::de::{SeqAccess, Visitor};
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use std::sync::Arc;
+
+use engine::ms_to_ns;
+
 use super::format::TimeMs;
-use super::limits::MAX_PARTITIONS;
+use super::keys::{packed, KeyIndex, ShortKeyIndex};
+use super::limits::{MAX_EVENT_TIME_MS, MAX_PARTITIONS, MAX_TIME_MS};
+use crate::external::{LogEntry, Partitions};
 
 /// One explicit event, its key an index into [`ExplicitEvents::key_names`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,240 +33,151 @@ pub struct ExplicitEvent {
     pub partition: u32,
 }
 
-/// The explicit event list of a file, in file order.
+/// The explicit event list of a file, held as the source log it becomes: each event in range goes
+/// straight into its partition (in file order), so loading writes an event once, and a list in
+/// order of arrival is the log every run shares ([`ExplicitEvents::log`]). File order is kept as
+/// each event's partition ([`ExplicitEvents::events`] rebuilds the list, for `shrink`), and what
+/// the checks of `scenario/source.rs` need as it was read: events out of range as written, and
+/// the event each key first appears at.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExplicitEvents {
     /// Distinct key names in order of first appearance (key `i` is `key_names[i]`).
     pub key_names: Vec<String>,
-    pub events: Vec<ExplicitEvent>,
-    /// The number of events in each partition up to the highest one below [`MAX_PARTITIONS`]
-    /// (counted while parsing, so the log's partitions are allocated at their size without a
-    /// pass over the events; a partition out of range is an error when the scenario is resolved).
-    pub partition_sizes: Vec<usize>,
+    /// The index of the event each key first appears at (key `i`'s is `key_first_events[i]`).
+    pub key_first_events: Vec<u32>,
+    /// Each partition's events in range, in file order (up to the highest partition of one).
+    partitions: Partitions,
+    /// Each event's partition in file order, or [`OUT_OF_RANGE`] for an event in `out_of_range`.
+    order: Vec<u16>,
+    /// The events out of range ([`in_range`]), with their index, as written.
+    out_of_range: Vec<(usize, ExplicitEvent)>,
+    /// Whether the events in range came in order of arrival (then so did each partition's).
+    in_arrival_order: bool,
+}
+
+/// An event's place in [`ExplicitEvents`]' file order when it is out of range (no partition has
+/// this number: [`MAX_PARTITIONS`] is below it).
+const OUT_OF_RANGE: u16 = u16::MAX;
+const _: () = assert!(MAX_PARTITIONS <= OUT_OF_RANGE as u32);
+
+/// An explicit event's arrival (processing time) is within 0 ..= [`MAX_TIME_MS`].
+#[inline(always)]
+pub fn arrival_in_range(arrives_ms: i64) -> bool {
+    // A negative time is above the limit as a `u64`.
+    arrives_ms as u64 <= MAX_TIME_MS
+}
+
+/// An explicit event's event time is within ±[`MAX_EVENT_TIME_MS`].
+#[inline(always)]
+pub fn event_time_in_range(ts_ms: i64) -> bool {
+    ts_ms.unsigned_abs() <= MAX_EVENT_TIME_MS
+}
+
+#[inline(always)]
+pub fn partition_in_range(partition: u32) -> bool {
+    partition < MAX_PARTITIONS
+}
+
+/// Whether an event's times and partition are in range: only such an event has a place in the
+/// log (and a time in nanoseconds that cannot overflow).
+#[inline(always)]
+fn in_range(ts_ms: i64, arrives_ms: i64, partition: u32) -> bool {
+    arrival_in_range(arrives_ms) && event_time_in_range(ts_ms) && partition_in_range(partition)
 }
 
 impl ExplicitEvents {
     pub fn len(&self) -> usize {
-        self.events.len()
+        self.order.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.events.is_empty()
+        self.order.is_empty()
     }
 
     pub fn key_name(&self, event: &ExplicitEvent) -> &str {
         &self.key_names[event.key as usize]
     }
+
+    /// The first event out of range, with its index.
+    pub fn first_out_of_range(&self) -> Option<(usize, ExplicitEvent)> {
+        self.out_of_range.first().copied()
+    }
+
+    /// The source log: each partition's events in order of arrival, equal arrivals in file
+    /// order. Shares the partitions when the file listed its events in order of arrival (else
+    /// each partition out of order is sorted in a copy: the list keeps file order).
+    pub fn log(&self) -> Partitions {
+        if self.in_arrival_order {
+            return Arc::clone(&self.partitions);
+        }
+        let mut log = Vec::clone(&self.partitions);
+        for entries in &mut log {
+            // Stable: events with equal arrival keep file order.
+            if !entries.is_sorted_by_key(|e| e.append_ns) {
+                entries.sort_by_key(|e| e.append_ns);
+            }
+        }
+        Arc::new(log)
+    }
+
+    /// The events in file order, as written.
+    pub fn events(&self) -> impl Iterator<Item = ExplicitEvent> + '_ {
+        let mut next_in_partition = vec![0usize; self.partitions.len()];
+        let mut out_of_range = self.out_of_range.iter();
+        self.order.iter().map(move |&partition| {
+            if partition == OUT_OF_RANGE {
+                let (_, event) = out_of_range.next().expect("an event out of range for each mark");
+                return *event;
+            }
+            let p = usize::from(partition);
+            let e = &self.partitions[p][next_in_partition[p]];
+            next_in_partition[p] += 1;
+            ExplicitEvent {
+                key: e.key as u32,
+                value: e.value,
+                ts_ms: e.timestamp_ms,
+                // In range: a whole number of milliseconds, without saturation.
+                arrives_ms: (e.append_ns / 1_000_000) as i64,
+                partition: u32::from(partition),
+            }
+        })
+    }
 }
 
 /// Builds an [`ExplicitEvents`], interning each key name once.
-#[derive(Default)]
 pub struct EventsBuilder {
-    list: ExplicitEvents,
+    key_names: Vec<String>,
+    key_first_events: Vec<u32>,
+    partitions: Vec<Vec<LogEntry>>,
+    order: Vec<u16>,
+    out_of_range: Vec<(usize, ExplicitEvent)>,
+    in_arrival_order: bool,
+    last_arrival_ms: i64,
     /// Keys of at most 15 bytes, packed into an integer (compared without a call to memcmp).
     short_keys: ShortKeyIndex,
     long_keys: KeyIndex<Box<str>>,
 }
 
-// A lookup-only map: it is never iterated (key numbers come from the order of first appearance in
-// the file), so its order cannot reach an output; a hash map makes interning a million events'
-// keys linear. The hasher (SipHash) has fixed keys, so no OS randomness in `sim`, and resists a
-// file crafted to collide.
-#[allow(clippy::disallowed_types)]
-type KeyIndex<K> = std::collections::HashMap<K, u32, BuildHasherDefault<DefaultHasher>>;
-
-/// A key of at most 15 bytes as one integer: its bytes (the first lowest), and its length in the
-/// top byte (so `"a"` and `"a\0"` differ).
-fn packed(key: &str) -> Option<u128> {
-    let bytes = key.as_bytes();
-    if bytes.len() > 15 {
-        return None;
-    }
-    let mut word = [0u8; 16];
-    word[..bytes.len()].copy_from_slice(bytes);
-    Some(pack(u128::from_le_bytes(word), bytes.len()))
-}
-
-/// The packed form of a key of `length` (at most 15) bytes, from 16 bytes of text starting with
-/// it (as a little-endian integer): what follows the key is masked off. The scanner packs keys
-/// from the word it has loaded; `packed` from a string.
-#[inline(always)]
-pub fn pack(word: u128, length: usize) -> u128 {
-    debug_assert!(length <= 15);
-    word & ((1u128 << (8 * length)) - 1) | (length as u128) << 120
-}
-
-/// [`pack`] for a key of at most 7 bytes, from the 8 bytes of text starting with it: the same
-/// integer in 64-bit arithmetic.
-#[inline(always)]
-pub fn pack_within_word(word: u64, length: usize) -> u128 {
-    debug_assert!(length <= 7);
-    u128::from(word & ((1u64 << (8 * length)) - 1)) | (length as u128) << 120
-}
-
-/// The short keys' index: an open-addressing table with a multiply-fold hash (a few
-/// nanoseconds, where SipHash took a fifth of the load). Such a hash can be made to collide by a
-/// crafted file, so a probe longer than [`MAX_PROBES`] moves every key to SipHash for the rest of
-/// the file: each lookup costs at most `MAX_PROBES` steps before that and SipHash's after it,
-/// linear in the events whatever the keys.
-enum ShortKeyIndex {
-    Fast(ProbeTable),
-    Hardened(KeyIndex<u128>),
-}
-
-impl Default for ShortKeyIndex {
+impl Default for EventsBuilder {
     fn default() -> Self {
-        ShortKeyIndex::Fast(ProbeTable::with_slots(1 << 10))
-    }
-}
-
-/// Probes a lookup may take in the fast table before the index moves to SipHash. Random keys at
-/// the table's load (at most half full) rarely probe more than a dozen slots.
-pub const MAX_PROBES: usize = 64;
-
-impl ShortKeyIndex {
-    /// The number of `key`, inserted as `next` if it is new.
-    #[inline(always)]
-    fn get_or_insert(&mut self, key: u128, next: u32) -> u32 {
-        // Most keys have been seen before: found without a call.
-        if let ShortKeyIndex::Fast(table) = self {
-            if let Some(k) = table.find(key) {
-                return k;
-            }
-        }
-        self.insert(key, next)
-    }
-
-    #[inline(never)]
-    fn insert(&mut self, key: u128, next: u32) -> u32 {
-        match self {
-            ShortKeyIndex::Hardened(map) => *map.entry(key).or_insert(next),
-            ShortKeyIndex::Fast(table) => match table.get_or_insert(key, next) {
-                Some(k) => k,
-                None => {
-                    let mut map = table.to_map();
-                    let k = *map.entry(key).or_insert(next);
-                    *self = ShortKeyIndex::Hardened(map);
-                    k
-                }
-            },
+        EventsBuilder {
+            key_names: Vec::new(),
+            key_first_events: Vec::new(),
+            partitions: Vec::new(),
+            order: Vec::new(),
+            out_of_range: Vec::new(),
+            in_arrival_order: true,
+            last_arrival_ms: 0,
+            short_keys: ShortKeyIndex::default(),
+            long_keys: KeyIndex::default(),
         }
     }
-
-    /// Whether a probe grew too long and the keys moved to SipHash.
-    pub fn is_hardened(&self) -> bool {
-        matches!(self, ShortKeyIndex::Hardened(_))
-    }
-}
-
-/// Linear probing over a power-of-two number of slots, each a packed key and its number (in two
-/// arrays read at the same index: a lookup's two loads do not wait for each other). A table of
-/// 10^4 keys stays within the L2 cache.
-struct ProbeTable {
-    /// The packed key in each slot, or [`FREE`].
-    keys: Vec<u128>,
-    /// The number of the key in the same slot.
-    numbers: Vec<u32>,
-    used: usize,
-}
-
-/// No packed key has 255 in its length byte.
-const FREE: u128 = u128::MAX;
-
-impl ProbeTable {
-    fn with_slots(slots: usize) -> ProbeTable {
-        ProbeTable { keys: vec![FREE; slots], numbers: vec![0; slots], used: 0 }
-    }
-
-    /// The number of `key` if the table holds it.
-    #[inline(always)]
-    fn find(&self, key: u128) -> Option<u32> {
-        let mask = self.keys.len() - 1;
-        let mut at = spread(key) as usize & mask;
-        for _ in 0..MAX_PROBES {
-            let slot = *self.keys.get(at)?;
-            if slot == key {
-                return self.numbers.get(at).copied();
-            }
-            if slot == FREE {
-                return None;
-            }
-            at = (at + 1) & mask;
-        }
-        None
-    }
-
-    /// The number of `key`, inserted as `next` if new; `None` (nothing inserted) when the probe
-    /// would exceed [`MAX_PROBES`].
-    fn get_or_insert(&mut self, key: u128, next: u32) -> Option<u32> {
-        let mask = self.keys.len() - 1;
-        let mut at = spread(key) as usize & mask;
-        for _ in 0..MAX_PROBES {
-            let (slot, number) = (self.keys[at], self.numbers[at]);
-            if slot == key {
-                return Some(number);
-            }
-            if slot == FREE {
-                return self.insert(at, key, next);
-            }
-            at = (at + 1) & mask;
-        }
-        None
-    }
-
-    /// Puts `key` as `next` into the free slot `at` (growing the table first when it would be
-    /// more than half full).
-    #[inline(never)]
-    fn insert(&mut self, at: usize, key: u128, next: u32) -> Option<u32> {
-        if 2 * (self.used + 1) > self.keys.len() {
-            *self = self.grown()?;
-            return self.get_or_insert(key, next);
-        }
-        self.keys[at] = key;
-        self.numbers[at] = next;
-        self.used += 1;
-        Some(next)
-    }
-
-    /// The same keys in twice as many slots, or `None` if a key probes too long there.
-    fn grown(&self) -> Option<ProbeTable> {
-        let mut grown = ProbeTable::with_slots(2 * self.keys.len());
-        let mask = grown.keys.len() - 1;
-        for (&key, &number) in self.keys.iter().zip(&self.numbers).filter(|(&k, _)| k != FREE) {
-            let mut at = spread(key) as usize & mask;
-            let mut probes = 1;
-            while grown.keys[at] != FREE {
-                probes += 1;
-                if probes > MAX_PROBES {
-                    return None;
-                }
-                at = (at + 1) & mask;
-            }
-            grown.keys[at] = key;
-            grown.numbers[at] = number;
-        }
-        grown.used = self.used;
-        Some(grown)
-    }
-
-    fn to_map(&self) -> KeyIndex<u128> {
-        self.keys.iter().zip(&self.numbers).filter(|(&k, _)| k != FREE).map(|(&k, &n)| (k, n)).collect()
-    }
-}
-
-/// A 64-bit hash of a packed key: the two halves multiplied and the product's halves folded
-/// (every bit of the key reaches the low bits that pick the slot).
-#[inline(always)]
-fn spread(key: u128) -> u64 {
-    let product =
-        u128::from(key as u64 ^ 0x243f_6a88_85a3_08d3) * u128::from((key >> 64) as u64 ^ 0x1319_8a2e_0370_7344);
-    product as u64 ^ (product >> 64) as u64
 }
 
 impl EventsBuilder {
     pub fn with_capacity(events: usize) -> EventsBuilder {
         let mut builder = EventsBuilder::default();
-        builder.list.events.reserve(events);
+        builder.order.reserve(events);
         builder
     }
 
@@ -271,11 +188,10 @@ impl EventsBuilder {
             Some(packed) => self.intern_short(packed, || key),
             None => self.intern_long(key),
         };
-        self.list.events.push(ExplicitEvent { key, value, ts_ms, arrives_ms, partition });
-        self.count(partition);
+        self.append(key, value, ts_ms, arrives_ms, partition);
     }
 
-    /// [`EventsBuilder::push`] for a key of at most 15 bytes already packed ([`pack`]); `name`
+    /// [`EventsBuilder::push`] for a key of at most 15 bytes already packed (`keys::pack`); `name`
     /// gives its text, asked for only if the key is new.
     #[inline(always)]
     pub fn push_short<'k>(
@@ -288,60 +204,90 @@ impl EventsBuilder {
         partition: u32,
     ) {
         let key = self.intern_short(packed, name);
-        self.list.events.push(ExplicitEvent { key, value, ts_ms, arrives_ms, partition });
-        self.count(partition);
+        self.append(key, value, ts_ms, arrives_ms, partition);
     }
 
-    /// Counts an event in `partition` ([`ExplicitEvents::partition_sizes`]).
+    /// Appends an event, its key interned: into its partition if it is in range.
     #[inline(always)]
-    fn count(&mut self, partition: u32) {
-        match self.list.partition_sizes.get_mut(partition as usize) {
-            Some(size) => *size += 1,
-            None => self.count_in_new_partition(partition),
+    fn append(&mut self, key: u32, value: i64, ts_ms: i64, arrives_ms: i64, partition: u32) {
+        if !in_range(ts_ms, arrives_ms, partition) {
+            return self.append_out_of_range(ExplicitEvent { key, value, ts_ms, arrives_ms, partition });
         }
+        // Files usually list events in order of arrival: noting it (one comparison an event)
+        // spares the log a pass and the sort's buffer.
+        self.in_arrival_order &= self.last_arrival_ms <= arrives_ms;
+        self.last_arrival_ms = arrives_ms;
+        // In range: below `OUT_OF_RANGE`, and the milliseconds do not saturate.
+        let entry =
+            LogEntry { append_ns: ms_to_ns(arrives_ms as u64), key: u64::from(key), value, timestamp_ms: ts_ms };
+        match self.partitions.get_mut(partition as usize) {
+            Some(entries) => entries.push(entry),
+            None => self.append_in_new_partition(partition, entry),
+        }
+        self.order.push(partition as u16);
     }
 
     #[inline(never)]
-    fn count_in_new_partition(&mut self, partition: u32) {
-        // Not one beyond the limit: a crafted partition number would allocate gigabytes.
-        if partition < MAX_PARTITIONS {
-            self.list.partition_sizes.resize(partition as usize + 1, 0);
-            self.list.partition_sizes[partition as usize] += 1;
-        }
+    fn append_in_new_partition(&mut self, partition: u32, entry: LogEntry) {
+        self.partitions.resize_with(partition as usize + 1, Vec::new);
+        self.partitions[partition as usize].push(entry);
+    }
+
+    #[inline(never)]
+    fn append_out_of_range(&mut self, event: ExplicitEvent) {
+        self.out_of_range.push((self.order.len(), event));
+        self.order.push(OUT_OF_RANGE);
     }
 
     #[inline(always)]
     fn intern_short<'k>(&mut self, packed: u128, name: impl FnOnce() -> &'k str) -> u32 {
         // At most one key per event, and a file holds fewer than 2^32 events (64 MiB).
-        let next = self.list.key_names.len() as u32;
+        let next = self.key_names.len() as u32;
         let k = self.short_keys.get_or_insert(packed, next);
         if k == next {
-            self.list.key_names.push(name().to_string());
+            self.new_key(name());
         }
         k
     }
 
     fn intern_long(&mut self, key: &str) -> u32 {
-        let next = self.list.key_names.len() as u32;
+        let next = self.key_names.len() as u32;
         let k = match self.long_keys.get(key) {
             Some(&k) => k,
             None => *self.long_keys.entry(key.into()).or_insert(next),
         };
         if k == next {
-            self.list.key_names.push(key.to_string());
+            self.new_key(key);
         }
         k
     }
 
-    /// Whether the short keys' index moved to SipHash (a crafted file; see [`MAX_PROBES`]).
+    /// Names the next key, first appearing at the event being appended.
+    #[inline(never)]
+    fn new_key(&mut self, name: &str) {
+        self.key_names.push(name.to_string());
+        self.key_first_events.push(self.order.len() as u32);
+    }
+
+    /// Whether the short keys' index moved to SipHash (a crafted file; see `keys::MAX_PROBES`).
     pub fn keys_hardened(&self) -> bool {
         self.short_keys.is_hardened()
     }
 
     pub fn finish(mut self) -> ExplicitEvents {
-        // The scanner reserves by the list's length in bytes, an overestimate kept for the run.
-        self.list.events.shrink_to_fit();
-        self.list
+        // Kept for the run: no spare capacity (the scanner reserves by the list's length in bytes).
+        for entries in &mut self.partitions {
+            entries.shrink_to_fit();
+        }
+        self.order.shrink_to_fit();
+        ExplicitEvents {
+            key_names: self.key_names,
+            key_first_events: self.key_first_events,
+            partitions: Arc::new(self.partitions),
+            order: self.order,
+            out_of_range: self.out_of_range,
+            in_arrival_order: self.in_arrival_order,
+        }
     }
 }
 
@@ -370,10 +316,10 @@ struct WrittenEventRef<'a> {
 
 impl Serialize for ExplicitEvents {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(self.events.len()))?;
-        for e in &self.events {
+        let mut seq = s.serialize_seq(Some(self.len()))?;
+        for e in self.events() {
             seq.serialize_element(&WrittenEventRef {
-                key: self.key_name(e),
+                key: self.key_name(&e),
                 value: e.value,
                 ts: TimeMs(e.ts_ms),
                 arrives: TimeMs(e.arrives_ms),
@@ -423,36 +369,38 @@ mod tests {
         assert!(!builder.keys_hardened(), "ordinary keys probe short");
         let list = builder.finish();
         assert_eq!(list.key_names, names);
-        let numbers: Vec<u32> = list.events.iter().map(|e| e.key).collect();
+        let numbers: Vec<u32> = list.events().map(|e| e.key).collect();
         let first: Vec<u32> = (0..30_000).collect();
         let second: Vec<u32> = (0..30_000).rev().collect();
         assert_eq!(numbers, [first, second].concat());
     }
 
-    /// The packing of the scanner's short keys is [`pack`]'s.
+    /// The list gives back its events in file order, those out of range included, while the log
+    /// holds the events in range by partition in order of arrival (equal arrivals in file order).
     #[test]
-    fn packing_within_a_word_is_packing() {
-        let text = *b"k2201\",value:731";
-        let word = u128::from_le_bytes(text);
-        for length in 0..=7 {
-            assert_eq!(pack_within_word(word as u64, length), pack(word, length), "length {length}");
+    fn the_list_keeps_file_order_and_the_log_arrival_order() {
+        let written = [
+            ("a", 1, 0, 5, 1),
+            ("b", 2, 0, 3, 1),
+            ("a", 3, 0, -4, 0),
+            ("c", 4, 0, 3, 1),
+            ("b", 5, 0, 2, 0),
+            ("a", 6, 0, 1, MAX_PARTITIONS),
+        ];
+        let mut builder = EventsBuilder::default();
+        for (key, value, ts_ms, arrives_ms, partition) in written {
+            builder.push(key, value, ts_ms, arrives_ms, partition);
         }
-        assert_eq!(Some(pack(word, 5)), packed("k2201"));
-    }
-
-    /// Keys crafted so the multiply-fold hash is the same for all (their low half cancels its
-    /// constant, so the product is 0): the index moves to SipHash and still numbers every key.
-    #[test]
-    fn colliding_keys_move_the_index_to_siphash() {
-        let key = |i: u64| u128::from(0x243f_6a88_85a3_08d3u64) | u128::from(i) << 64;
-        assert_eq!(spread(key(1)), spread(key(2)));
-        let mut index = ShortKeyIndex::default();
-        for i in 0..1_000u64 {
-            assert_eq!(index.get_or_insert(key(i), i as u32), i as u32);
-        }
-        assert!(index.is_hardened());
-        for i in (0..1_000u64).rev() {
-            assert_eq!(index.get_or_insert(key(i), 5_000), i as u32, "key {i} keeps its number");
-        }
+        let list = builder.finish();
+        let read: Vec<_> =
+            list.events().map(|e| (list.key_name(&e), e.value, e.ts_ms, e.arrives_ms, e.partition)).collect();
+        assert_eq!(read, written);
+        assert_eq!(list.key_first_events, [0, 1, 3]);
+        assert_eq!(list.first_out_of_range().map(|(i, e)| (i, e.value)), Some((2, 3)));
+        let log: Vec<Vec<(u64, i64)>> =
+            list.log().iter().map(|p| p.iter().map(|e| (e.append_ns / 1_000_000, e.value)).collect()).collect();
+        assert_eq!(log, [vec![(2, 5)], vec![(3, 2), (3, 4), (5, 1)]]);
+        // The list itself is still in file order.
+        assert_eq!(list.events().map(|e| e.value).collect::<Vec<_>>(), [1, 2, 3, 4, 5, 6]);
     }
 }

@@ -308,6 +308,9 @@ fn default_duration_ms() -> u64 {
 fn yes() -> bool {
     true
 }
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
 fn one() -> u32 {
     1
 }
@@ -519,6 +522,11 @@ pub enum Step {
         parallelism: u32,
         #[serde(default)]
         cost_us: Option<u64>,
+        /// One-way latency between a source subtask's Kafka consumer and the broker, in µs: the
+        /// consumer long-polls, so records arrive in batches a round trip apart
+        /// (`source_cursor::Fetch`). 0: a record is readable the instant it is appended.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        fetch_latency_us: u64,
     },
     Map {
         name: String,

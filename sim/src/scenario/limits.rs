@@ -55,6 +55,9 @@ pub const MAX_SPOUT_PENDING: u64 = 12_000_000;
 pub const MAX_TIME_MS: u64 = 100_000_000_000;
 /// Any per-record cost (`cost_us`), in µs: one second.
 pub const MAX_COST_US: u64 = 1_000_000;
+/// A source's one-way fetch latency (`fetch_latency_us`), in µs: one second, far beyond any
+/// network between a consumer and its broker.
+pub const MAX_FETCH_LATENCY_US: u64 = 1_000_000;
 /// Event times (`ts`, `watermark`) lie within ±2^53 ms.
 pub const MAX_EVENT_TIME_MS: u64 = 1 << 53;
 /// Any multiplier (`factor`, `rate_multiplier`, `*_milli`).
@@ -65,6 +68,7 @@ fn limit_of(key: &str) -> Option<(u64, &'static str)> {
     match key {
         "ts" | "watermark" => Some((MAX_EVENT_TIME_MS, "an event time")),
         "cost_us" => Some((MAX_COST_US, "a per-record cost in µs")),
+        "fetch_latency_us" => Some((MAX_FETCH_LATENCY_US, "a one-way fetch latency in µs")),
         "factor" | "rate_multiplier" => Some((MAX_FACTOR, "a factor")),
         k if k.ends_with("_milli") => Some((MAX_FACTOR, "a factor")),
         k if k.ends_with("_ppm") => Some((1_000_000, "a probability in parts per million")),

@@ -28,6 +28,7 @@ pub mod error;
 pub mod event_list;
 pub mod explicit;
 pub mod format;
+mod keys;
 pub mod limits;
 pub mod parse;
 pub mod pipeline;
@@ -143,6 +144,9 @@ pub struct Scenario {
     pub plan: PhysicalPlan,
     /// Processing cost per record, per operator, in nanoseconds.
     pub record_cost_ns: Vec<u64>,
+    /// A source's one-way latency to the broker its consumer fetches from, per operator, in
+    /// nanoseconds (0: reads at append time; other operators 0). See `source_cursor::Fetch`.
+    pub fetch_latency_ns: Vec<u64>,
     /// Task manager index of each subtask.
     pub placement: Vec<u32>,
     pub task_managers: u32,

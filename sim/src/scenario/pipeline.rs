@@ -21,6 +21,8 @@ pub struct Pipeline {
     pub plan: PhysicalPlan,
     /// Processing cost per record, per operator, in nanoseconds.
     pub costs_ns: Vec<u64>,
+    /// A source's one-way fetch latency, per operator, in nanoseconds (0 for other operators).
+    pub fetch_latencies_ns: Vec<u64>,
     /// The smallest two-phase-commit transaction timeout of any sink.
     pub transaction_timeout_ms: Option<u64>,
 }
@@ -67,6 +69,7 @@ pub fn resolve_pipeline(
     let mut job = JobGraph::new();
     let mut nodes: BTreeMap<String, (NodeIndex, Stream)> = BTreeMap::new();
     let mut costs_ns: Vec<u64> = Vec::new();
+    let mut fetch_latencies_ns: Vec<u64> = Vec::new();
     let mut previous: Option<String> = None;
     let mut pending_partitioning: Option<(Partitioning, usize)> = None;
     let mut unconsumed_late: Vec<(String, NodeIndex, usize)> = Vec::new();
@@ -75,6 +78,10 @@ pub fn resolve_pipeline(
     let mut channels: u64 = 0;
     for (i, step) in raw.pipeline.iter().enumerate() {
         let field = format!("pipeline[{i}].{}", step_variant(step));
+        let fetch_latency_us = match step {
+            Step::Source { fetch_latency_us, .. } => *fetch_latency_us,
+            _ => 0,
+        };
         let (name, parallelism, inputs, cost_us, kind, default_cost_us) = match step {
             Step::KeyBy(selector) => {
                 pending_partitioning = Some((Partitioning::Hash(*selector), i));
@@ -92,7 +99,7 @@ pub fn resolve_pipeline(
                 pending_partitioning = Some((Partitioning::Forward, i));
                 continue;
             }
-            Step::Source { name, parallelism, cost_us } => (
+            Step::Source { name, parallelism, cost_us, .. } => (
                 name,
                 *parallelism,
                 &Vec::new(),
@@ -159,6 +166,8 @@ pub fn resolve_pipeline(
         let node = job.add_operator(OperatorSpec { name: name.clone(), parallelism, kind });
         // Bounded: cost_us <= MAX_COST_US.
         costs_ns.push(cost_us.unwrap_or(default_cost_us).saturating_mul(1000));
+        // Bounded: fetch_latency_us <= MAX_FETCH_LATENCY_US.
+        fetch_latencies_ns.push(fetch_latency_us.saturating_mul(1000));
         // Inputs: listed, or the previous operator.
         let input_names: Vec<String> = if is_source {
             if !inputs.is_empty() {
@@ -240,6 +249,7 @@ pub fn resolve_pipeline(
             kind: OperatorKind::Sink(SinkKind::Plain),
         });
         costs_ns.push(3_000);
+        fetch_latencies_ns.push(0);
         channels += u64::from(job.graph[window_node].parallelism);
         let partitioning =
             if job.graph[window_node].parallelism == 1 { Partitioning::Forward } else { Partitioning::Rebalance };
@@ -264,7 +274,7 @@ pub fn resolve_pipeline(
         };
         loc.error(field, e.to_string())
     })?;
-    Ok(Pipeline { job, plan, costs_ns, transaction_timeout_ms })
+    Ok(Pipeline { job, plan, costs_ns, fetch_latencies_ns, transaction_timeout_ms })
 }
 
 /// The name of an operator step.

@@ -302,6 +302,7 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
         job: pipeline_result.job,
         plan: pipeline_result.plan,
         record_cost_ns: pipeline_result.costs_ns,
+        fetch_latency_ns: pipeline_result.fetch_latencies_ns,
         placement,
         task_managers: cluster.task_managers,
         slots_per_task_manager: cluster.slots_per_task_manager,

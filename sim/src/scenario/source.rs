@@ -2,16 +2,12 @@
 //! checked one by one and built into the source log every run shares. Every error names the field
 //! path (`source.Events[3].arrives`) and points at it in the file.
 
-use std::sync::Arc;
-
-use engine::ms_to_ns;
-
 use super::error::{Locator, ScenarioError};
+use super::explicit::{arrival_in_range, event_time_in_range, partition_in_range};
 use super::format::*;
 use super::limits::*;
 use super::pipeline::check_name;
 use super::LogData;
-use crate::external::LogEntry;
 
 /// The source, checked: its partitions, the log (built here from explicit events) and key names.
 pub fn resolve(raw: &ScenarioFile, loc: &Locator) -> Result<(u32, LogData, Vec<String>), ScenarioError> {
@@ -103,82 +99,38 @@ pub fn resolve(raw: &ScenarioFile, loc: &Locator) -> Result<(u32, LogData, Vec<S
                     ),
                 ));
             }
-            let log = explicit_log(events, loc)?;
+            check_events(events, loc)?;
+            let log = events.log();
             let partitions = log.len() as u32;
-            Ok((partitions, LogData::Events(Arc::new(log)), events.key_names.clone()))
+            Ok((partitions, LogData::Events(log), events.key_names.clone()))
         }
     }
 }
 
-/// The source log of explicit events, built here once (every run shares it), each event checked
-/// on the way: each partition's events in order of arrival, equal arrivals in file order.
-fn explicit_log(events: &ExplicitEvents, loc: &Locator) -> Result<Vec<Vec<LogEntry>>, ScenarioError> {
-    // Each partition allocated at its size (a partition out of range is reported below).
-    let mut log: Vec<Vec<LogEntry>> = events.partition_sizes.iter().map(|&n| Vec::with_capacity(n)).collect();
-    // Keys were interned while parsing, in order of first appearance: an event whose key number
-    // is the next one brings a new key, checked at that event.
-    let mut keys_seen: usize = 0;
-    // Files usually list events in order of arrival, and then each partition is in order too:
-    // noting it (one comparison per event) spares a pass over the log and the sort's buffer.
-    let (mut in_arrival_order, mut last_arrival_ms) = (true, 0);
-    for (i, e) in events.events.iter().enumerate() {
-        // Most events are in range and bring no new key: one test, and the checks that name the
-        // field only for the rest.
-        let in_range =
-            arrival_in_range(e.arrives_ms) && event_time_in_range(e.ts_ms) && partition_in_range(e.partition);
-        if !in_range || e.key as usize == keys_seen {
-            check_event(events, i, &mut keys_seen, loc)?;
+/// The checks of explicit events, each naming the event and field it fails at: the first event
+/// in file order that fails one fails the file. An event fails with its times or partition out
+/// of range (tested when it was read; see [`ExplicitEvents::first_out_of_range`]), or with the key
+/// it brings first: one too many, or a name that is not valid.
+fn check_events(events: &ExplicitEvents, loc: &Locator) -> Result<(), ScenarioError> {
+    let first_out_of_range = events.first_out_of_range();
+    // The key checks come after an event's range checks: a key first appearing at the event out
+    // of range, or after it, is not checked.
+    let keys_before = first_out_of_range.map_or(events.len(), |(i, _)| i);
+    for (key, (&first, name)) in events.key_first_events.iter().zip(&events.key_names).enumerate() {
+        let i = first as usize;
+        if i >= keys_before {
+            break;
         }
-        in_arrival_order &= last_arrival_ms <= e.arrives_ms;
-        last_arrival_ms = e.arrives_ms;
-        // In range (checked). The parser counted it in `partition_sizes`; a list built some other
-        // way may not have, so a partition beyond them is added here (cold, bounded by the check).
-        let partition = e.partition as usize;
-        if partition >= log.len() {
-            log.resize_with(partition + 1, Vec::new);
-        }
-        log[partition].push(LogEntry {
-            append_ns: ms_to_ns(e.arrives_ms as u64),
-            key: u64::from(e.key),
-            value: e.value,
-            timestamp_ms: e.ts_ms,
-        });
+        check_key(key, name, i, loc)?;
     }
-    // Stable: events with equal arrival keep file order.
-    if !in_arrival_order {
-        for entries in &mut log {
-            if !entries.is_sorted_by_key(|e| e.append_ns) {
-                entries.sort_by_key(|e| e.append_ns);
-            }
-        }
+    match first_out_of_range {
+        Some((i, event)) => check_range(i, &event, loc),
+        None => Ok(()),
     }
-    Ok(log)
 }
 
-/// An explicit event's arrival (processing time) is within 0 ..= [`MAX_TIME_MS`].
-#[inline(always)]
-fn arrival_in_range(arrives_ms: i64) -> bool {
-    // A negative time is above the limit as a `u64`.
-    arrives_ms as u64 <= MAX_TIME_MS
-}
-
-/// An explicit event's event time is within ±[`MAX_EVENT_TIME_MS`].
-#[inline(always)]
-fn event_time_in_range(ts_ms: i64) -> bool {
-    ts_ms.unsigned_abs() <= MAX_EVENT_TIME_MS
-}
-
-#[inline(always)]
-fn partition_in_range(partition: u32) -> bool {
-    partition < MAX_PARTITIONS
-}
-
-/// The checks of explicit event `i` that name its field: its times and partition in range, and
-/// a key it brings first (the next after `keys_seen`, which it counts) within the limit and a
-/// valid name.
-#[inline(never)]
-fn check_event(events: &ExplicitEvents, i: usize, keys_seen: &mut usize, loc: &Locator) -> Result<(), ScenarioError> {
-    let e = &events.events[i];
+/// Explicit event `i`'s times and partition in range.
+fn check_range(i: usize, e: &ExplicitEvent, loc: &Locator) -> Result<(), ScenarioError> {
     let at = |f: &str| format!("source.Events[{i}].{f}");
     if !arrival_in_range(e.arrives_ms) {
         return Err(
@@ -197,12 +149,19 @@ fn check_event(events: &ExplicitEvents, i: usize, keys_seen: &mut usize, loc: &L
             format!("partition {} is outside the allowed 0 ..= {}", e.partition, MAX_PARTITIONS - 1),
         ));
     }
-    if e.key as usize == *keys_seen {
-        if *keys_seen as u64 >= u64::from(MAX_KEYS) {
-            return Err(loc.error(at("key"), format!("more than {MAX_KEYS} distinct keys")));
-        }
-        check_name(events.key_name(e), &at("key"), loc)?;
-        *keys_seen += 1;
+    Ok(())
+}
+
+/// Key number `key`, named `name`, first appearing at explicit event `i`: within the limit and a
+/// valid name.
+fn check_key(key: usize, name: &str, i: usize, loc: &Locator) -> Result<(), ScenarioError> {
+    let at = || format!("source.Events[{i}].key");
+    if key as u64 >= u64::from(MAX_KEYS) {
+        return Err(loc.error(at(), format!("more than {MAX_KEYS} distinct keys")));
+    }
+    // The field's path is written only for a name that fails (a file may have a million keys).
+    if check_name(name, "", loc).is_err() {
+        check_name(name, &at(), loc)?;
     }
     Ok(())
 }
@@ -212,19 +171,28 @@ mod tests {
     use super::*;
     use crate::scenario::explicit::EventsBuilder;
 
-    #[test]
-    fn a_list_without_the_parsers_partition_counts_builds_the_same_log() {
+    /// The field of the first failing event, in file order, for events pushed as `(key, arrives)`.
+    fn first_failure(events: &[(&str, i64)]) -> Option<String> {
         let mut builder = EventsBuilder::default();
-        builder.push("a", 1, 10, 20, 2);
-        builder.push("b", 2, 11, 5, 0);
-        builder.push("a", 3, 12, 21, 2);
-        let counted = builder.finish();
-        assert_eq!(counted.partition_sizes, vec![1, 0, 2]);
-        let mut uncounted = counted.clone();
-        uncounted.partition_sizes.clear();
+        for &(key, arrives_ms) in events {
+            builder.push(key, 1, 0, arrives_ms, 0);
+        }
         let loc = Locator::new("events.ron", "");
-        let log = explicit_log(&counted, &loc).unwrap();
-        assert_eq!(log.iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 0, 2]);
-        assert_eq!(explicit_log(&uncounted, &loc).unwrap(), log);
+        match check_events(&builder.finish(), &loc) {
+            Ok(()) => None,
+            Err(ScenarioError::Invalid { field, .. }) => Some(field),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// A key's name is checked at the event it first appears at, and ranges at each event: the
+    /// earlier failure is reported, the range first within one event.
+    #[test]
+    fn the_first_failing_event_is_reported_whichever_check_fails() {
+        assert_eq!(first_failure(&[("a", 1), ("b", 2), ("a", 3)]), None);
+        assert_eq!(first_failure(&[("a", 1), ("", 2), ("b", -1)]).as_deref(), Some("source.Events[1].key"));
+        assert_eq!(first_failure(&[("a", 1), ("b", -1), ("", 2)]).as_deref(), Some("source.Events[1].arrives"));
+        assert_eq!(first_failure(&[("a", 1), ("", -1)]).as_deref(), Some("source.Events[1].arrives"));
+        assert_eq!(first_failure(&[("a", -1), ("a", 1), ("", 2)]).as_deref(), Some("source.Events[0].arrives"));
     }
 }

@@ -44,10 +44,16 @@ pub fn check(raw: &ScenarioFile, loc: &Locator) -> Result<(), ScenarioError> {
         let at = |f: &str| format!("pipeline[{i}].{f}");
         let refuse = |f: &str, m: &str| Err(loc.error(at(f), format!("Storm runtime: {m}")));
         match step {
-            Step::Source { .. } => {
+            Step::Source { fetch_latency_us, .. } => {
                 sources += 1;
                 if sources > 1 {
                     return refuse("Source", "one source (spout component) per topology here");
+                }
+                if *fetch_latency_us > 0 {
+                    return refuse(
+                        "Source.fetch_latency_us",
+                        "the spout reads each entry when it is appended; the fetch model is the Flink runtime's",
+                    );
                 }
             }
             Step::Map { inputs, .. } | Step::Filter { inputs, .. } if !inputs.is_empty() => {

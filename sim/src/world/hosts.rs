@@ -1,5 +1,5 @@
 //! Hosts: running tasks on their nodes — when a task runs, what a record costs (slow nodes
-//! included), sources reading the log, timers.
+//! included), sources reading the log (and their consumers starting), timers.
 
 use super::metrics::process_payload;
 use super::*;
@@ -81,9 +81,10 @@ impl World {
         if self.stw_checkpoint.is_some() {
             return; // stop-the-world: rescheduled when the checkpoint ends
         }
+        let consumer = self.consumers[id.index()];
         let task = &mut self.tasks[id.index()];
         let SourceRead { next, upcoming, exhausted } =
-            SourceCursor::read(&mut task.source_cursor, &task.subtask, &self.log, now);
+            SourceCursor::read_fetched(&mut task.source_cursor, &task.subtask, &self.log, now, consumer);
         match next {
             Some((_, partition, offset)) => {
                 let at = SourceRef { partition, offset };
@@ -104,11 +105,12 @@ impl World {
                 self.recorder.record_payload(now, id, None, Payload::SourceRead { partition, offset });
                 self.drain_outputs(id);
                 self.arm_timer(id);
-                // Next read: once busy, or when the next entry is appended if that is later (a
+                // Next read: once busy, or when the next entry is readable if that is later (a
                 // run that would find nothing to read is not taken).
                 let task = &mut self.tasks[id.index()];
                 let busy_until = task.busy_until_ns;
-                let then = SourceCursor::read(&mut task.source_cursor, &task.subtask, &self.log, busy_until);
+                let then =
+                    SourceCursor::read_fetched(&mut task.source_cursor, &task.subtask, &self.log, busy_until, consumer);
                 self.run_again(id, then.upcoming.unwrap_or(busy_until));
             }
             None if exhausted => {
@@ -176,14 +178,42 @@ impl World {
         }
     }
 
-    /// Let fresh (or restored) tasks say what they have to say, and start the sources.
-    pub(super) fn start_tasks(&mut self, tasks: &[SubtaskId], now: TimeNs) {
-        for &id in tasks {
+    /// Let the tasks `plan` deployed (fresh or restored) say what they have to say, and start the
+    /// sources and their consumers.
+    pub(super) fn start_tasks(&mut self, plan: &RestorePlan, now: TimeNs) {
+        for &id in &plan.tasks {
             self.drain_outputs(id);
             if self.tasks[id.index()].subtask.is_source() {
+                self.consumers[id.index()] = self.start_consumer(id, plan, now);
                 self.schedule_run(id, now);
             }
             self.arm_timer(id);
         }
+    }
+
+    /// The Kafka consumer of source subtask `id`, deployed at `now` by `plan` (None: its source
+    /// does not fetch). As in Flink's FLIP-27 sources: a reader restored from a checkpoint has
+    /// its splits in its state and fetches at once; a fresh one (the first deployment, or a
+    /// restart with nothing to restore) has none until it has registered with the JobManager's
+    /// source coordinator and the enumerator has answered with its splits: a round trip between
+    /// its node and the JobManager, drawn from the scenario's latencies (a partition holds it
+    /// until it heals) with a generator of its own per subtask and attempt, so that no other
+    /// draw of the run moves and a fetch-less run draws nothing.
+    fn start_consumer(&self, id: SubtaskId, plan: &RestorePlan, now: TimeNs) -> Option<Consumer> {
+        let task = &self.tasks[id.index()];
+        let one_way_ns = self.scenario.fetch_latency_ns[task.operator as usize];
+        if one_way_ns == 0 {
+            return None;
+        }
+        if plan.restore_from.is_some() {
+            return Some(Consumer { one_way_ns, splits_assigned_ns: now });
+        }
+        let registration = stream_seed(self.seed, Stream::SourceRegistration) ^ ((id.index() as u64) << 32);
+        let mut rng = SimRng::new(engine::partition::mix64(registration ^ u64::from(plan.attempt)));
+        let (scenario, faults) = (&self.scenario, &self.faults);
+        let registered_ns = crate::network::transit_arrival(scenario, faults, &mut rng, task.node, JOB_MANAGER, now);
+        let splits_assigned_ns =
+            crate::network::transit_arrival(scenario, faults, &mut rng, JOB_MANAGER, task.node, registered_ns);
+        Some(Consumer { one_way_ns, splits_assigned_ns })
     }
 }

@@ -50,13 +50,13 @@ use crate::job::task::{
     apply_sink_effect, checkpoint_completed, deploy_subtask, note_late, persist_snapshot, HighWater, SourceRead,
 };
 pub use crate::job::JobFailure;
-use crate::job::{Failover, JobMaster};
-use crate::kernel::{EventQueue, SimRng, Stream, TimeNs};
+use crate::job::{Failover, JobMaster, RestorePlan};
+use crate::kernel::{stream_seed, EventQueue, SimRng, Stream, TimeNs};
 use crate::recording::{
     About, CheckpointOutcome, CheckpointStats, MetricsBucket, Payload, Recorder, SubtaskCheckpointStats,
 };
 use crate::scenario::{NodeId, Scenario, SnapshotStyle, JOB_MANAGER};
-use crate::source_cursor::SourceCursor;
+use crate::source_cursor::{Consumer, SourceCursor};
 use crate::time_use::TimeUse;
 
 /// Something scheduled to happen. Events of an earlier job attempt are dropped on arrival (a
@@ -221,6 +221,9 @@ pub struct World {
     /// Per partition, the next offset after the highest one any source read (at-most-once
     /// restarts from here: "the latest positions").
     high_water: HighWater,
+    /// Per subtask, its source's Kafka consumer in this attempt (None: not a source, or one that
+    /// does not fetch); set when it is deployed (`World::start_consumer`).
+    consumers: Vec<Option<Consumer>>,
     /// Stop-the-world snapshots: sources wait while this checkpoint runs.
     stw_checkpoint: Option<CheckpointId>,
     /// Per node, the asynchronous snapshot uploads `(start, end)` that may still run: they
@@ -342,6 +345,7 @@ impl World {
             recorder: Recorder::new(options.keep_trace),
             metrics: Vec::new(),
             bucket: OpenBucket::new(operators, options.metrics_bucket_ns),
+            consumers: vec![None; scenario.plan.subtasks.len()],
             stw_checkpoint: None,
             uploads: vec![Vec::new(); scenario.task_managers as usize + 1],
             commits: CommitInvariant::for_job(scenario.checkpoint_config().is_some()),
@@ -367,7 +371,7 @@ impl World {
             world.schedule_fault(i);
         }
         let first = world.job.first_deployment();
-        world.start_tasks(&first.tasks, 0);
+        world.start_tasks(&first, 0);
         world.arm_coordinator();
         world.queue.schedule(options.metrics_bucket_ns, Event::MetricsTick);
         world

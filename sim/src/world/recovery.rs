@@ -295,7 +295,7 @@ impl World {
         for (c, n) in restored_occupancy {
             self.network.occupy(c, n);
         }
-        self.start_tasks(&plan.tasks, now);
+        self.start_tasks(&plan, now);
         self.arm_coordinator();
     }
 }
