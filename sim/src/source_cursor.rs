@@ -8,12 +8,14 @@ use std::cmp::Reverse;
 use std::collections::binary_heap::PeekMut;
 use std::collections::BinaryHeap;
 
+use engine::graph::SubtaskId;
 use engine::subtask::Subtask;
 use engine::SourceRef;
 
 use crate::external::SourceLog;
 use crate::job::task::SourceRead;
 use crate::kernel::TimeNs;
+use crate::scenario::Scenario;
 
 /// The next entry of each of a source subtask's partitions that still has one.
 #[derive(Clone, Debug, Default)]
@@ -30,13 +32,55 @@ pub struct SourceCursor {
 pub const FETCH_MAX_WAIT_NS: TimeNs = 500_000_000;
 
 /// A source subtask's Kafka consumer as the world sets it up: its one-way latency to the broker,
-/// and when it has its splits (partitions) and starts fetching (see
-/// `World::splits_assigned_ns`: a fresh reader waits for the JobManager's enumerator to assign
-/// them, a reader restored from a checkpoint has them at once).
+/// and when it has its splits (partitions) and starts fetching ([`ConsumerStart`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Consumer {
     pub one_way_ns: TimeNs,
     pub splits_assigned_ns: TimeNs,
+}
+
+/// How a deployed source subtask's consumer starts, as in Flink's FLIP-27 sources: the one rule
+/// both worlds follow. A reader restored from a checkpoint has its splits (partitions) in its
+/// state and fetches at once; a fresh one (the first deployment, or a restart with nothing to
+/// restore) has none until it has registered with the JobManager's source coordinator and the
+/// enumerator has answered with its splits, a round trip between its node and the JobManager.
+/// How that round trip is carried is the world's: the kernel draws it from the scenario's
+/// latencies (`World::start_consumer`), the madsim world sends the registration over its network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsumerStart {
+    /// Its source does not fetch (`fetch_latency_us` 0): a record is readable when appended.
+    AtAppend,
+    /// It has its splits and fetches.
+    Fetching(Consumer),
+    /// Registering: it fetches once its splits arrive ([`ConsumerStart::splits_assigned`]).
+    Registering { one_way_ns: TimeNs },
+}
+
+impl ConsumerStart {
+    /// The consumer of source subtask `subtask` of `scenario`, deployed at `deployed_ns`,
+    /// `restored` from a checkpoint or not.
+    pub fn decide(scenario: &Scenario, subtask: SubtaskId, restored: bool, deployed_ns: TimeNs) -> ConsumerStart {
+        let operator = scenario.plan.subtask(subtask).operator;
+        let one_way_ns = scenario.fetch_latency_ns.get(operator).copied().unwrap_or(0);
+        if one_way_ns == 0 {
+            ConsumerStart::AtAppend
+        } else if restored {
+            ConsumerStart::Fetching(Consumer { one_way_ns, splits_assigned_ns: deployed_ns })
+        } else {
+            ConsumerStart::Registering { one_way_ns }
+        }
+    }
+
+    /// The enumerator's answer reached a registering consumer at `at_ns`: it fetches from then on.
+    /// (A consumer that is not registering is left as it is.)
+    pub fn splits_assigned(self, at_ns: TimeNs) -> ConsumerStart {
+        match self {
+            ConsumerStart::Registering { one_way_ns } => {
+                ConsumerStart::Fetching(Consumer { one_way_ns, splits_assigned_ns: at_ns })
+            }
+            other => other,
+        }
+    }
 }
 
 /// A source subtask's Kafka consumer, long-polling one broker for all its partitions: one fetch in
@@ -136,6 +180,23 @@ impl SourceCursor {
             SourceRead { next: Some(head), upcoming: None, exhausted: false }
         } else {
             SourceRead { next: None, upcoming: Some(readable_ns), exhausted: false }
+        }
+    }
+
+    /// [`SourceCursor::read_fetched`] through a consumer as it `start`s ([`ConsumerStart`]): a
+    /// registering one reads nothing yet, and knows no time it will (the enumerator's answer
+    /// tells it).
+    pub fn read_started(
+        slot: &mut Option<SourceCursor>,
+        subtask: &Subtask,
+        log: &SourceLog,
+        now: TimeNs,
+        start: ConsumerStart,
+    ) -> SourceRead {
+        match start {
+            ConsumerStart::AtAppend => SourceCursor::read_fetched(slot, subtask, log, now, None),
+            ConsumerStart::Fetching(consumer) => SourceCursor::read_fetched(slot, subtask, log, now, Some(consumer)),
+            ConsumerStart::Registering { .. } => SourceRead { next: None, upcoming: None, exhausted: false },
         }
     }
 
