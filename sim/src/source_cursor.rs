@@ -229,6 +229,46 @@ mod tests {
     use crate::Scenario;
     use engine::graph::SubtaskId;
 
+    /// The start rule: no fetch, no consumer; restored, fetching from the deployment; fresh,
+    /// registering, reading nothing (appended records or not) until its splits arrive, then
+    /// fetching from that moment.
+    #[test]
+    fn a_fresh_consumer_reads_nothing_until_its_splits_arrive() {
+        let text = |fetch_latency_us: u64| {
+            format!(
+                r#"Scenario(
+                name: "start", duration_ms: 100,
+                cluster: (task_managers: 1, slots_per_task_manager: 1),
+                source: Generator((partitions: 2, rate_per_s: 1000, keys: 5, value: Constant(1))),
+                watermarks: None,
+                pipeline: [Source(name: "s", parallelism: 1, fetch_latency_us: {fetch_latency_us}), Sink(name: "k", parallelism: 1)],
+            )"#
+            )
+        };
+        let source = SubtaskId::from_raw(0);
+        let plain = Scenario::parse(&text(0), "(test)").expect("valid");
+        assert_eq!(ConsumerStart::decide(&plain, source, false, 7), ConsumerStart::AtAppend);
+        let scenario = Arc::new(Scenario::parse(&text(300), "(test)").expect("valid"));
+        let one_way_ns = 300_000;
+        let fetching = |at| ConsumerStart::Fetching(Consumer { one_way_ns, splits_assigned_ns: at });
+        assert_eq!(ConsumerStart::decide(&scenario, source, true, 7), fetching(7));
+        let fresh = ConsumerStart::decide(&scenario, source, false, 7);
+        assert_eq!(fresh, ConsumerStart::Registering { one_way_ns });
+
+        let log = crate::World::new(scenario.clone(), 3, crate::RunOptions::default()).log.clone();
+        let subtask = engine::subtask::Subtask::new(&scenario.plan, source, None, 0, 0);
+        let (late_ns, mut slot) = (90_000_000, None);
+        let registering = SourceCursor::read_started(&mut slot, &subtask, &log, late_ns, fresh);
+        assert_eq!((registering.next, registering.upcoming, registering.exhausted), (None, None, false));
+        let started = fresh.splits_assigned(late_ns);
+        assert_eq!(started, fetching(late_ns));
+        let first = SourceCursor::read_started(&mut slot, &subtask, &log, late_ns, started);
+        // The first request reaches the broker a one-way after the splits, its answer is back a
+        // one-way later.
+        assert_eq!((first.next, first.upcoming), (None, Some(late_ns + 2 * one_way_ns)));
+        assert_eq!(started.splits_assigned(late_ns + 1), started, "assigned once");
+    }
+
     /// Through a whole run of a source over six partitions, the cursor names what the scanning
     /// rule names, read after read, and rebuilds itself for a redeployed subtask.
     #[test]
