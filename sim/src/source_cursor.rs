@@ -8,12 +8,14 @@ use std::cmp::Reverse;
 use std::collections::binary_heap::PeekMut;
 use std::collections::BinaryHeap;
 
+use engine::graph::SubtaskId;
 use engine::subtask::Subtask;
 use engine::SourceRef;
 
 use crate::external::SourceLog;
 use crate::job::task::SourceRead;
 use crate::kernel::TimeNs;
+use crate::scenario::Scenario;
 
 /// The next entry of each of a source subtask's partitions that still has one.
 #[derive(Clone, Debug, Default)]
@@ -30,13 +32,55 @@ pub struct SourceCursor {
 pub const FETCH_MAX_WAIT_NS: TimeNs = 500_000_000;
 
 /// A source subtask's Kafka consumer as the world sets it up: its one-way latency to the broker,
-/// and when it has its splits (partitions) and starts fetching (see
-/// `World::splits_assigned_ns`: a fresh reader waits for the JobManager's enumerator to assign
-/// them, a reader restored from a checkpoint has them at once).
+/// and when it has its splits (partitions) and starts fetching ([`ConsumerStart`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Consumer {
     pub one_way_ns: TimeNs,
     pub splits_assigned_ns: TimeNs,
+}
+
+/// How a deployed source subtask's consumer starts, as in Flink's FLIP-27 sources: the one rule
+/// both worlds follow. A reader restored from a checkpoint has its splits (partitions) in its
+/// state and fetches at once; a fresh one (the first deployment, or a restart with nothing to
+/// restore) has none until it has registered with the JobManager's source coordinator and the
+/// enumerator has answered with its splits, a round trip between its node and the JobManager.
+/// How that round trip is carried is the world's: the kernel draws it from the scenario's
+/// latencies (`World::start_consumer`), the madsim world sends the registration over its network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsumerStart {
+    /// Its source does not fetch (`fetch_latency_us` 0): a record is readable when appended.
+    AtAppend,
+    /// It has its splits and fetches.
+    Fetching(Consumer),
+    /// Registering: it fetches once its splits arrive ([`ConsumerStart::splits_assigned`]).
+    Registering { one_way_ns: TimeNs },
+}
+
+impl ConsumerStart {
+    /// The consumer of source subtask `subtask` of `scenario`, deployed at `deployed_ns`,
+    /// `restored` from a checkpoint or not.
+    pub fn decide(scenario: &Scenario, subtask: SubtaskId, restored: bool, deployed_ns: TimeNs) -> ConsumerStart {
+        let operator = scenario.plan.subtask(subtask).operator;
+        let one_way_ns = scenario.fetch_latency_ns.get(operator).copied().unwrap_or(0);
+        if one_way_ns == 0 {
+            ConsumerStart::AtAppend
+        } else if restored {
+            ConsumerStart::Fetching(Consumer { one_way_ns, splits_assigned_ns: deployed_ns })
+        } else {
+            ConsumerStart::Registering { one_way_ns }
+        }
+    }
+
+    /// The enumerator's answer reached a registering consumer at `at_ns`: it fetches from then on.
+    /// (A consumer that is not registering is left as it is.)
+    pub fn splits_assigned(self, at_ns: TimeNs) -> ConsumerStart {
+        match self {
+            ConsumerStart::Registering { one_way_ns } => {
+                ConsumerStart::Fetching(Consumer { one_way_ns, splits_assigned_ns: at_ns })
+            }
+            other => other,
+        }
+    }
 }
 
 /// A source subtask's Kafka consumer, long-polling one broker for all its partitions: one fetch in
@@ -139,6 +183,23 @@ impl SourceCursor {
         }
     }
 
+    /// [`SourceCursor::read_fetched`] through a consumer as it `start`s ([`ConsumerStart`]): a
+    /// registering one reads nothing yet, and knows no time it will (the enumerator's answer
+    /// tells it).
+    pub fn read_started(
+        slot: &mut Option<SourceCursor>,
+        subtask: &Subtask,
+        log: &SourceLog,
+        now: TimeNs,
+        start: ConsumerStart,
+    ) -> SourceRead {
+        match start {
+            ConsumerStart::AtAppend => SourceCursor::read_fetched(slot, subtask, log, now, None),
+            ConsumerStart::Fetching(consumer) => SourceCursor::read_fetched(slot, subtask, log, now, Some(consumer)),
+            ConsumerStart::Registering { .. } => SourceRead { next: None, upcoming: None, exhausted: false },
+        }
+    }
+
     /// The entry [`SourceCursor::read`] named was read (`Subtask::handle_source_record`): its
     /// partition moves on by one.
     pub fn advance(slot: &mut Option<SourceCursor>, log: &SourceLog) {
@@ -167,6 +228,46 @@ mod tests {
     use crate::job::task::next_source_read;
     use crate::Scenario;
     use engine::graph::SubtaskId;
+
+    /// The start rule: no fetch, no consumer; restored, fetching from the deployment; fresh,
+    /// registering, reading nothing (appended records or not) until its splits arrive, then
+    /// fetching from that moment.
+    #[test]
+    fn a_fresh_consumer_reads_nothing_until_its_splits_arrive() {
+        let text = |fetch_latency_us: u64| {
+            format!(
+                r#"Scenario(
+                name: "start", duration_ms: 100,
+                cluster: (task_managers: 1, slots_per_task_manager: 1),
+                source: Generator((partitions: 2, rate_per_s: 1000, keys: 5, value: Constant(1))),
+                watermarks: None,
+                pipeline: [Source(name: "s", parallelism: 1, fetch_latency_us: {fetch_latency_us}), Sink(name: "k", parallelism: 1)],
+            )"#
+            )
+        };
+        let source = SubtaskId::from_raw(0);
+        let plain = Scenario::parse(&text(0), "(test)").expect("valid");
+        assert_eq!(ConsumerStart::decide(&plain, source, false, 7), ConsumerStart::AtAppend);
+        let scenario = Arc::new(Scenario::parse(&text(300), "(test)").expect("valid"));
+        let one_way_ns = 300_000;
+        let fetching = |at| ConsumerStart::Fetching(Consumer { one_way_ns, splits_assigned_ns: at });
+        assert_eq!(ConsumerStart::decide(&scenario, source, true, 7), fetching(7));
+        let fresh = ConsumerStart::decide(&scenario, source, false, 7);
+        assert_eq!(fresh, ConsumerStart::Registering { one_way_ns });
+
+        let log = crate::World::new(scenario.clone(), 3, crate::RunOptions::default()).log.clone();
+        let subtask = engine::subtask::Subtask::new(&scenario.plan, source, None, 0, 0);
+        let (late_ns, mut slot) = (90_000_000, None);
+        let registering = SourceCursor::read_started(&mut slot, &subtask, &log, late_ns, fresh);
+        assert_eq!((registering.next, registering.upcoming, registering.exhausted), (None, None, false));
+        let started = fresh.splits_assigned(late_ns);
+        assert_eq!(started, fetching(late_ns));
+        let first = SourceCursor::read_started(&mut slot, &subtask, &log, late_ns, started);
+        // The first request reaches the broker a one-way after the splits, its answer is back a
+        // one-way later.
+        assert_eq!((first.next, first.upcoming), (None, Some(late_ns + 2 * one_way_ns)));
+        assert_eq!(started.splits_assigned(late_ns + 1), started, "assigned once");
+    }
 
     /// Through a whole run of a source over six partitions, the cursor names what the scanning
     /// rule names, read after read, and rebuilds itself for a redeployed subtask.

@@ -140,6 +140,10 @@ impl JobManager {
                     self.end(MadsimStop::JobFinished, now);
                 }
             }
+            Envelope::Register { attempt, subtask } if self.current(subtask, attempt) => {
+                // The enumerator assigns the reader its splits at once (they are fixed).
+                link.queue(self.placement[subtask.index()], Envelope::SplitsAssigned { attempt, subtask });
+            }
             Envelope::Notified { checkpoint_id, tasks } => {
                 for (subtask, attempt) in tasks {
                     if !self.current(subtask, attempt) {

@@ -24,7 +24,8 @@
 //! | snapshots | asynchronous or stop-the-world, with a cost | asynchronous only, free |
 //! | restore | operator state and, for unaligned checkpoints, the saved in-flight data back into the input channels | the same |
 //! | invariants | the four of [`sim::invariants`]; a broken one stops the run | the same four checkers; broken ones are listed in [`MadsimResult::violations`] |
-//! | sources | read one entry per record cost, earliest-appended first | read every entry appended by now at each wake (madsim sleeps at least 1 ms), earliest-appended first, before a timer due at the same time |
+//! | sources | read one entry per record cost, earliest-appended first, when it is readable (appended, or with `fetch_latency_us` fetched: [`sim::source_cursor`]) | read every entry readable by now at each wake (madsim sleeps at least 1 ms), earliest-appended first, before a timer due when it became readable; the same fetch rule |
+//! | a fetching source's start | restored: fetches at once; fresh: after a registration round trip to the JobManager drawn from the scenario's latencies ([`sim::source_cursor::ConsumerStart`]) | the same decision; the registration is a `Register` message to the job manager and its `SplitsAssigned` answer, over madsim's network |
 //! | partitions | heal-time arithmetic on messages in flight | clogged links drop packets; the streams retransmit; a cut-off task manager keeps running its cancelled tasks (a zombie) until the `Cancel` gets through |
 //! | at-most-once | restart from the highest offsets read | the same, kept in the shared log state |
 //! | end of job | the first checkpoint *triggered* after every task finished has completed and every task was notified | the same, confirmed by every task manager |
@@ -56,6 +57,9 @@
 //!   notifies completion, and on a failure cancels the tasks [`sim::job::JobMaster`] names (the
 //!   failed pipelined regions, or everything), then redeploys them after the restart strategy's
 //!   delay.
+//! - A freshly deployed source subtask that fetches (`fetch_latency_us`) sends `Register` to the
+//!   job manager and reads nothing until its `SplitsAssigned` answer arrives; a restored one
+//!   fetches at once ([`sim::source_cursor::ConsumerStart`], the kernel's rule).
 //! - Every application message carries its subtask's attempt; stale ones are dropped, early ones
 //!   (data from a peer that got its `Deploy` first) wait until the deployment arrives.
 //! - Snapshots go straight to the shared [`CheckpointStorage`]; sink effects straight to the shared
@@ -206,6 +210,10 @@ pub struct MadsimResult {
     pub violations: Vec<String>,
     /// Source records a window operator dropped as late (for all or some windows), any attempt.
     pub late_sources: BTreeSet<SourceRef>,
+    /// Every source read, in order: (subtask, attempt, virtual time in ns).
+    pub source_reads: Vec<(SubtaskId, u32, u64)>,
+    /// Every deployment of a source subtask: (subtask, attempt, virtual time in ns).
+    pub source_deployments: Vec<(SubtaskId, u32, u64)>,
 }
 
 impl MadsimResult {
@@ -278,6 +286,8 @@ struct Externals {
     retransmissions: u64,
     violations: Vec<String>,
     late_sources: BTreeSet<SourceRef>,
+    source_reads: Vec<(SubtaskId, u32, u64)>,
+    source_deployments: Vec<(SubtaskId, u32, u64)>,
     /// Invariant 4 of [`sim::invariants`]: commits only what a completed checkpoint covers.
     commits: CommitInvariant,
 }
@@ -438,6 +448,8 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, log: Arc<SourceLog>, faul
         retransmissions: ext.retransmissions,
         violations: std::mem::take(&mut ext.violations),
         late_sources: std::mem::take(&mut ext.late_sources),
+        source_reads: std::mem::take(&mut ext.source_reads),
+        source_deployments: std::mem::take(&mut ext.source_deployments),
     }
 }
 
@@ -488,6 +500,18 @@ enum Envelope {
         accepted: bool,
     },
     Finished {
+        attempt: u32,
+        subtask: SubtaskId,
+    },
+    /// Task manager to job manager: a freshly deployed source subtask's reader registers with
+    /// the source coordinator (FLIP-27's `ReaderRegistrationEvent`) before it can fetch.
+    Register {
+        attempt: u32,
+        subtask: SubtaskId,
+    },
+    /// Job manager to task manager: the enumerator's answer to `Register` (`AddSplitEvent`): the
+    /// reader has its splits and starts fetching.
+    SplitsAssigned {
         attempt: u32,
         subtask: SubtaskId,
     },

@@ -4,7 +4,7 @@
 use crate::link::*;
 use crate::*;
 use engine::ms_to_ns;
-use sim::source_cursor::SourceCursor;
+use sim::source_cursor::{ConsumerStart, SourceCursor};
 
 // ---- the task managers -------------------------------------------------------------------------
 
@@ -17,6 +17,11 @@ pub(crate) struct LocalTask {
     checks: TaskInvariants,
     /// A source's partitions' next log entries (the kernel world reads through one too).
     source_cursor: Option<SourceCursor>,
+    /// A source's Kafka consumer (the kernel world's rule: `ConsumerStart::decide`).
+    consumer: ConsumerStart,
+    /// When a source's next log entry becomes readable, as its last read found (None: it read
+    /// everything, or its consumer is still registering).
+    readable_ns: Option<u64>,
 }
 
 pub(crate) struct Job {
@@ -154,6 +159,11 @@ impl TaskManager {
                     }
                 }
             }
+            Envelope::SplitsAssigned { attempt, subtask } => {
+                if let (Fresh::Current, Some(task)) = (self.fresh(subtask, attempt), self.task_mut(subtask)) {
+                    task.consumer = task.consumer.splits_assigned(now);
+                }
+            }
             Envelope::Notify { attempt, checkpoint_id } => {
                 let local = self.job.as_ref().map(Job::local).unwrap_or_default();
                 let mut notified = Vec::new();
@@ -202,12 +212,21 @@ impl TaskManager {
                 }
                 ext.in_flight_restored += fresh.restored_in_flight.iter().map(|&n| n as u64).sum::<u64>();
                 self.min_attempt[id.index()] = plan.attempt;
+                let consumer = ConsumerStart::decide(&scenario, id, plan.restore_from.is_some(), now);
+                if fresh.subtask.is_source() {
+                    ext.source_deployments.push((id, plan.attempt, now));
+                }
+                if let ConsumerStart::Registering { .. } = consumer {
+                    link.queue(JOB_MANAGER, Envelope::Register { attempt: plan.attempt, subtask: id });
+                }
                 job.tasks[id.index()] = Some(LocalTask {
                     subtask: fresh.subtask,
                     attempt: plan.attempt,
                     last_snapshot_id: None,
                     checks: TaskInvariants::default(),
                     source_cursor: None,
+                    consumer,
+                    readable_ns: None,
                 });
                 deployed.push(id);
             }
@@ -262,7 +281,7 @@ impl TaskManager {
         }
     }
 
-    /// A source reads every log entry appended by `now` and fires its due timers, in time order.
+    /// A source reads every log entry readable by `now` and fires its due timers, in time order.
     pub(crate) fn run_source(&mut self, id: SubtaskId, now: u64, link: &mut Link) -> bool {
         let log = self.shared.log.clone();
         let mut progressed = false;
@@ -273,11 +292,12 @@ impl TaskManager {
             if task.subtask.is_finished() {
                 return progressed;
             }
-            let read = SourceCursor::read(&mut task.source_cursor, &task.subtask, &log, now);
-            let (next, any_left) = (read.next, !read.exhausted);
             let timer = task.subtask.next_timer_ns().filter(|t| *t <= now);
-            // Records appended by a timer's time are read before the timer fires.
-            let record = next.filter(|(append_ns, _, _)| timer.is_none_or(|t| *append_ns <= t));
+            // Records readable by a due timer's time are read before the timer fires.
+            let read_ns = timer.unwrap_or(now);
+            let read = SourceCursor::read_started(&mut task.source_cursor, &task.subtask, &log, read_ns, task.consumer);
+            let (record, any_left) = (read.next, !read.exhausted);
+            task.readable_ns = read.upcoming;
             if let Some((_, partition, offset)) = record {
                 let Some(event) = log.event(SourceRef { partition, offset }) else {
                     return progressed; // next_source_read only names entries that exist
@@ -286,6 +306,7 @@ impl TaskManager {
                 SourceCursor::advance(&mut task.source_cursor, &log);
                 let mut ext = self.shared.ext();
                 ext.records_read += 1;
+                ext.source_reads.push((id, task.attempt, now));
                 ext.high_water.on_read(partition, offset);
             } else if timer.is_some() {
                 task.subtask.handle_timer(now);
@@ -317,11 +338,7 @@ impl TaskManager {
                 continue;
             }
             wake = earliest(wake, task.subtask.next_timer_ns());
-            for (partition, offset) in task.subtask.source_positions() {
-                if let Some(entry) = self.shared.log.entry(SourceRef { partition, offset }) {
-                    wake = earliest(wake, Some(entry.append_ns.max(now)));
-                }
-            }
+            wake = earliest(wake, task.readable_ns.map(|t| t.max(now)));
         }
         wake
     }

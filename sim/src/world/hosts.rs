@@ -192,28 +192,25 @@ impl World {
     }
 
     /// The Kafka consumer of source subtask `id`, deployed at `now` by `plan` (None: its source
-    /// does not fetch). As in Flink's FLIP-27 sources: a reader restored from a checkpoint has
-    /// its splits in its state and fetches at once; a fresh one (the first deployment, or a
-    /// restart with nothing to restore) has none until it has registered with the JobManager's
-    /// source coordinator and the enumerator has answered with its splits: a round trip between
-    /// its node and the JobManager, drawn from the scenario's latencies (a partition holds it
-    /// until it heals) with a generator of its own per subtask and attempt, so that no other
-    /// draw of the run moves and a fetch-less run draws nothing.
+    /// does not fetch), started by
+    /// [`crate::source_cursor::ConsumerStart::decide`]. A fresh reader's registration round
+    /// trip between its node and the JobManager is drawn here, from the scenario's latencies (a
+    /// partition holds it until it heals), with a generator of its own per subtask and attempt,
+    /// so that no other draw of the run moves and a fetch-less run draws nothing.
     fn start_consumer(&self, id: SubtaskId, plan: &RestorePlan, now: TimeNs) -> Option<Consumer> {
-        let task = &self.tasks[id.index()];
-        let one_way_ns = self.scenario.fetch_latency_ns[task.operator as usize];
-        if one_way_ns == 0 {
-            return None;
-        }
-        if plan.restore_from.is_some() {
-            return Some(Consumer { one_way_ns, splits_assigned_ns: now });
-        }
+        use crate::source_cursor::ConsumerStart;
+        let one_way_ns = match ConsumerStart::decide(&self.scenario, id, plan.restore_from.is_some(), now) {
+            ConsumerStart::AtAppend => return None,
+            ConsumerStart::Fetching(consumer) => return Some(consumer),
+            ConsumerStart::Registering { one_way_ns } => one_way_ns,
+        };
+        let node = self.tasks[id.index()].node;
         let registration = stream_seed(self.seed, Stream::SourceRegistration) ^ ((id.index() as u64) << 32);
         let mut rng = SimRng::new(engine::partition::mix64(registration ^ u64::from(plan.attempt)));
         let (scenario, faults) = (&self.scenario, &self.faults);
-        let registered_ns = crate::network::transit_arrival(scenario, faults, &mut rng, task.node, JOB_MANAGER, now);
+        let registered_ns = crate::network::transit_arrival(scenario, faults, &mut rng, node, JOB_MANAGER, now);
         let splits_assigned_ns =
-            crate::network::transit_arrival(scenario, faults, &mut rng, JOB_MANAGER, task.node, registered_ns);
+            crate::network::transit_arrival(scenario, faults, &mut rng, JOB_MANAGER, node, registered_ns);
         Some(Consumer { one_way_ns, splits_assigned_ns })
     }
 }
