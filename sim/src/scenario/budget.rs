@@ -314,12 +314,12 @@ pub fn admission(s: &Scenario, loc: &Locator) -> Admission {
             (events, 0, u128::from(g.keys), u128::from(raw.duration_ms))
         }
         LogData::Events(partitions) => {
-            // One pass over the log for both ends of the event-time span.
-            let (min, max) = partitions
-                .iter()
-                .flatten()
-                .fold((i64::MAX, i64::MIN), |(min, max), e| (min.min(e.timestamp_ms), max.max(e.timestamp_ms)));
-            let span = if min <= max { (i128::from(max) - i128::from(min)).unsigned_abs() } else { 0 };
+            // The log is the list's events in range (all of them, once checked): the list noted
+            // their event-time span as it was read.
+            let span = match &raw.source {
+                SourceData::Events(list) => list.event_time_span_ms(),
+                SourceData::Generator(_) => unreachable!("an explicit log comes from an explicit list"),
+            };
             let events = partitions.iter().map(Vec::len).sum::<usize>();
             (events as u128, events as u64, s.key_names.len() as u128, span)
         }

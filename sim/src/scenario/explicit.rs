@@ -53,6 +53,8 @@ pub struct ExplicitEvents {
     out_of_range: Vec<(usize, ExplicitEvent)>,
     /// Whether the events in range came in order of arrival (then so did each partition's).
     in_arrival_order: bool,
+    /// The least and greatest event time of the events in range (none: no event in range).
+    event_time_bounds_ms: Option<(i64, i64)>,
 }
 
 /// An event's place in [`ExplicitEvents`]' file order when it is out of range (no partition has
@@ -96,6 +98,12 @@ impl ExplicitEvents {
 
     pub fn key_name(&self, event: &ExplicitEvent) -> &str {
         &self.key_names[event.key as usize]
+    }
+
+    /// How far apart the earliest and latest event times of the log are (0 for an empty log):
+    /// noted as the events were read, so the admission budget needs no pass over the log.
+    pub fn event_time_span_ms(&self) -> u128 {
+        self.event_time_bounds_ms.map_or(0, |(min, max)| (i128::from(max) - i128::from(min)).unsigned_abs())
     }
 
     /// The first event out of range, with its index.
@@ -153,6 +161,9 @@ pub struct EventsBuilder {
     out_of_range: Vec<(usize, ExplicitEvent)>,
     in_arrival_order: bool,
     last_arrival_ms: i64,
+    /// The least and greatest event time in range so far (`i64::MAX`, `i64::MIN` before any).
+    event_time_min_ms: i64,
+    event_time_max_ms: i64,
     /// Keys of at most 15 bytes, packed into an integer (compared without a call to memcmp).
     short_keys: ShortKeyIndex,
     long_keys: KeyIndex<Box<str>>,
@@ -168,6 +179,8 @@ impl Default for EventsBuilder {
             out_of_range: Vec::new(),
             in_arrival_order: true,
             last_arrival_ms: 0,
+            event_time_min_ms: i64::MAX,
+            event_time_max_ms: i64::MIN,
             short_keys: ShortKeyIndex::default(),
             long_keys: KeyIndex::default(),
         }
@@ -217,6 +230,8 @@ impl EventsBuilder {
         // spares the log a pass and the sort's buffer.
         self.in_arrival_order &= self.last_arrival_ms <= arrives_ms;
         self.last_arrival_ms = arrives_ms;
+        self.event_time_min_ms = self.event_time_min_ms.min(ts_ms);
+        self.event_time_max_ms = self.event_time_max_ms.max(ts_ms);
         // In range: below `OUT_OF_RANGE`, and the milliseconds do not saturate.
         let entry =
             LogEntry { append_ns: ms_to_ns(arrives_ms as u64), key: u64::from(key), value, timestamp_ms: ts_ms };
@@ -280,6 +295,8 @@ impl EventsBuilder {
             entries.shrink_to_fit();
         }
         self.order.shrink_to_fit();
+        let event_time_bounds_ms = (self.event_time_min_ms <= self.event_time_max_ms)
+            .then_some((self.event_time_min_ms, self.event_time_max_ms));
         ExplicitEvents {
             key_names: self.key_names,
             key_first_events: self.key_first_events,
@@ -287,6 +304,7 @@ impl EventsBuilder {
             order: self.order,
             out_of_range: self.out_of_range,
             in_arrival_order: self.in_arrival_order,
+            event_time_bounds_ms,
         }
     }
 }
@@ -402,5 +420,17 @@ mod tests {
         assert_eq!(log, [vec![(2, 5)], vec![(3, 2), (3, 4), (5, 1)]]);
         // The list itself is still in file order.
         assert_eq!(list.events().map(|e| e.value).collect::<Vec<_>>(), [1, 2, 3, 4, 5, 6]);
+    }
+
+    /// The event-time span the budget reads is that of the events in range.
+    #[test]
+    fn the_span_covers_the_event_times_in_range() {
+        let mut builder = EventsBuilder::default();
+        builder.push("a", 1, -20, 1, 0);
+        builder.push("a", 1, 1 << 62, 1, 0); // out of range: not in the log
+        builder.push("a", 1, 35, 2, 1);
+        builder.push("a", 1, 7, 3, 0);
+        assert_eq!(builder.finish().event_time_span_ms(), 55);
+        assert_eq!(EventsBuilder::default().finish().event_time_span_ms(), 0);
     }
 }
