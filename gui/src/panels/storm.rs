@@ -273,7 +273,7 @@ fn timeline_ui(ui: &mut egui::Ui, s: &mut StormSession) {
     let c = x(s.cursor_ns);
     painter.line_segment(
         [egui::pos2(c, rect.top()), egui::pos2(c, rect.bottom())],
-        Stroke::new(2.0, visuals.selection.bg_fill),
+        Stroke::new(2.0, visuals.selection.stroke.color),
     );
     if let Some(pos) = response.interact_pointer_pos().filter(|_| response.clicked()) {
         let frac = ((pos.x - rect.left()) / rect.width()).clamp(0.0, 1.0);
