@@ -1,7 +1,7 @@
 //! Which log entry a source subtask reads next, without scanning its partitions: a min-heap of
 //! each partition's next entry by `(append time, partition)`. A source reading many partitions
 //! (parallelism 1 over 64 of them) pays O(log n) per record, not n log lookups. Both worlds read
-//! through it ([`SourceCursor::read`], the job rule [`crate::job::task::next_source_read`] answered
+//! through it ([`SourceCursor::read_fetched`], the job rule [`crate::job::task::next_source_read`] answered
 //! from the heap).
 
 use std::cmp::Reverse;
@@ -143,16 +143,11 @@ impl SourceCursor {
     }
 
     /// What [`crate::job::task::next_source_read`] says for `subtask` at `now` (`upcoming` only when
-    /// nothing is readable). `slot` is the task's cursor: built from the subtask's positions on
-    /// first use, and again whenever it is out of step with the subtask (a redeployed subtask
-    /// starts counting its records from zero; a world also clears the slot when it deploys).
-    pub fn read(slot: &mut Option<SourceCursor>, subtask: &Subtask, log: &SourceLog, now: TimeNs) -> SourceRead {
-        SourceCursor::read_fetched(slot, subtask, log, now, None)
-    }
-
-    /// [`SourceCursor::read`] through a Kafka `consumer` ([`Fetch`]; None: `read`): an entry is
-    /// readable when its fetch's answer arrives, and `upcoming` says when that is. A cursor built
-    /// here starts a fresh consumer.
+    /// nothing is readable), read through a Kafka `consumer` ([`Fetch`]: an entry is readable when
+    /// its fetch's answer arrives; None: when it is appended). `slot` is the task's cursor: built
+    /// from the subtask's positions on first use, and again whenever it is out of step with the
+    /// subtask (a redeployed subtask starts counting its records from zero, and a fresh consumer;
+    /// a world also clears the slot when it deploys).
     pub fn read_fetched(
         slot: &mut Option<SourceCursor>,
         subtask: &Subtask,
@@ -200,7 +195,7 @@ impl SourceCursor {
         }
     }
 
-    /// The entry [`SourceCursor::read`] named was read (`Subtask::handle_source_record`): its
+    /// The entry [`SourceCursor::read_fetched`] named was read (`Subtask::handle_source_record`): its
     /// partition moves on by one.
     pub fn advance(slot: &mut Option<SourceCursor>, log: &SourceLog) {
         if let Some(cursor) = slot {
@@ -290,7 +285,7 @@ mod tests {
         let (mut now, mut reads) = (0, 0);
         loop {
             let expected = next_source_read(&subtask, &log, now);
-            let got = SourceCursor::read(&mut slot, &subtask, &log, now);
+            let got = SourceCursor::read_fetched(&mut slot, &subtask, &log, now, None);
             assert_eq!((got.next, got.exhausted), (expected.next, expected.exhausted), "at {now} ns");
             match expected.next {
                 Some((_, partition, offset)) => {
