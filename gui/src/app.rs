@@ -937,6 +937,9 @@ impl App {
                 self.time.playing = std::mem::take(&mut self.autoplay);
                 self.selected = None;
                 self.timeline = Default::default();
+                // A tour belongs to the run it was started on: the new one starts at 0 s, so
+                // the bar offers its own tour again rather than show a stop the cursor is not at.
+                self.tour = None;
                 self.session = Some(session);
                 // A Storm view on screen until now gives way to the recorded Flink run.
                 self.storm = None;

@@ -38,4 +38,9 @@ fn predict_then_reveal_on_the_perfect_watermark_scenario() {
     assert_eq!(revealed.actual, "12:08:39");
     h.get_by_label_contains("the run shows 12:08:39");
     h.get_by_label_contains("Why:");
+    // Where to look at the workbench, not only in the command's output.
+    h.get_by_label_contains("In the workbench: the Sink output tab: the window's first row");
+    // The reveal grows the window upwards: its last line stays on the screen.
+    let command = h.get_by_label(&revealed.command).rect();
+    assert!(command.bottom() <= 900.0, "the command's line ends at {} of 900", command.bottom());
 }

@@ -498,6 +498,11 @@ fn crashing_during_a_checkpoint_then_comparing_shows_at_least_once_duplicates() 
     assert!(h.query_by_label("Cost of each guarantee on this seed and these faults").is_some());
     let lost = reports.iter().find(|r| r.guarantee == Guarantee::AtMostOnce).unwrap().outcome.lost_records.len();
     assert!(lost > 0 && h.query_all_by_label(&lost.to_string()).count() >= 2, "in the table and the cost view");
+    // The default scenario names no restart strategy: without checkpoints Flink's default is none,
+    // so the at-most-once run fails at the crash, and the table says so under it.
+    h.get_by_label_contains(
+        "at-most-once · plain: the run stopped before the job finished (job failed: no restart strategy",
+    );
     // Below the table, maybe scrolled out of the test window: clicked as a screen reader would.
     h.get_by_label("at-least-once · plain").click_accesskit();
     h.run_steps(2);
@@ -1245,4 +1250,113 @@ fn next_checkpoint_stops_at_the_first_barrier_and_the_log_narrates_alignment() {
         "{text} (from clicks[{input}]); input {input} is now blocked until barrier {checkpoint} arrives on input"
     );
     assert!(h.query_by_label_contains(&narration).is_some(), "the arrival and what it means, in one line");
+}
+
+/// The outcome table says "Click a row": a click on any cell of a row selects it and shows its
+/// provenance, not only a click on its status.
+#[test]
+fn a_click_on_any_cell_of_an_outcome_row_selects_it() {
+    let mut h = harness(ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")));
+    h.run_steps(1);
+    h.get_by_label("Outcome: every row vs. the run without faults").click();
+    h.run_steps(2);
+    h.get_by_label("Only what differs").click();
+    h.run_steps(1);
+    let app = h.state();
+    let session = app.session.as_ref().unwrap();
+    let ledger = session.ledgers[session.shown].as_ref().expect("built when the tab opened");
+    let first = ledger.filtered(&app.ledger_filter)[0];
+    // The "visible at" cell: a time no other cell of the table shows.
+    let visible_at = gui::view::time_text(&session.scenario, ledger.rows[first].visible_ns);
+    assert!(session.provenance.is_none());
+    h.get_by_label(&visible_at).click();
+    h.run_steps(2);
+    let session = h.state().session.as_ref().unwrap();
+    let ((_, line), _) = session.provenance.as_ref().expect("the row is selected");
+    assert_eq!(*line, first);
+}
+
+/// The event log follows the cursor when the highlighted line changes, and otherwise stays
+/// where the student scrolled it (it used to snap back to the highlighted line every frame).
+#[test]
+fn the_event_log_stays_where_the_student_scrolled_it() {
+    let mut h = harness(ScenarioSource::Embedded);
+    h.run_steps(1);
+    h.state_mut().apply(Action::Time(Command::Seek(10_000_000_000)));
+    h.get_by_label("Event log").click();
+    h.run_steps(3);
+    let app = h.state();
+    let session = app.session.as_ref().unwrap();
+    let lines =
+        gui::view::events::log(&session.scenario, &session.run().trace, app.time.cursor_ns, &app.event_filter, 40, 15);
+    let current = lines.iter().find(|l| l.current).expect("a line at the cursor").time.clone();
+    let top = |h: &Harness<'static, App>| h.get_all_by_label(&current).next().expect("the line").rect().top();
+    let followed = top(&h);
+    let hint = h
+        .get_by_label(
+            "The highlighted line is the last event at or before the cursor. Click a line to move the cursor there.",
+        )
+        .rect();
+    assert!(followed > hint.bottom(), "the highlighted line is in sight, below the hint: {followed} vs {hint:?}");
+    // The wheel over the log, as a student scrolls up to read what came before.
+    let at = egui::pos2(hint.center().x, hint.bottom() + 60.0);
+    h.event(egui::Event::PointerMoved(at));
+    h.run_steps(1);
+    h.event(egui::Event::MouseWheel {
+        unit: egui::MouseWheelUnit::Line,
+        delta: egui::vec2(0.0, 3.0),
+        phase: egui::TouchPhase::Move,
+        source: egui::MouseWheelSource::Wheel,
+        modifiers: egui::Modifiers::NONE,
+    });
+    h.run_steps(4);
+    let scrolled = top(&h);
+    assert!(scrolled > followed, "scrolling up moves the highlighted line down: {followed} -> {scrolled}");
+    h.run_steps(4);
+    assert_eq!(top(&h), scrolled, "the log stays where it was scrolled");
+    // A move of the cursor brings the (new) highlighted line back into view.
+    h.state_mut().apply(Action::Time(Command::Seek(12_000_000_000)));
+    h.run_steps(3);
+    let app = h.state();
+    let session = app.session.as_ref().unwrap();
+    let lines =
+        gui::view::events::log(&session.scenario, &session.run().trace, app.time.cursor_ns, &app.event_filter, 40, 15);
+    let now = lines.iter().find(|l| l.current).expect("a line at the cursor").time.clone();
+    assert_ne!(now, current);
+    let top_now = h.get_all_by_label(&now).next().expect("the line").rect().top();
+    assert!(top_now > hint.bottom() && top_now < 900.0, "followed again: {top_now}");
+}
+
+/// The scenario bar's *Light* switches the theme, and back.
+#[test]
+fn light_switches_the_theme() {
+    let mut h = harness(ScenarioSource::Embedded);
+    h.run_steps(1);
+    let dark_at_first = h.ctx.global_style().visuals.dark_mode;
+    h.get_by_label("Light").click();
+    h.run_steps(2);
+    assert_eq!(h.ctx.global_style().visuals.dark_mode, !dark_at_first);
+    h.get_by_label("Light").click();
+    h.run_steps(2);
+    assert_eq!(h.ctx.global_style().visuals.dark_mode, dark_at_first);
+}
+
+/// A tour belongs to the run it was started on: opening another scenario leaves it, and the bar
+/// offers the new scenario's own tour (it used to show the old stop's place in the new tour
+/// while the cursor stood at 0 s).
+#[test]
+fn opening_another_scenario_leaves_the_tour() {
+    let mut h = harness(ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")));
+    h.run_steps(1);
+    h.get_by_label("Play tour").click();
+    h.run_steps(2);
+    assert!(h.state().tour.is_some());
+    let other = ScenarioSource::File(scenario_file("unaligned-under-backpressure.ron"));
+    h.state_mut().apply(Action::Load(other.clone()));
+    h.run_steps(2);
+    let app = h.state();
+    assert_eq!(app.session.as_ref().map(|s| &s.source), Some(&other), "the other scenario is shown");
+    assert!(app.tour.is_none(), "{:?}", app.tour);
+    assert_eq!(app.time.cursor_ns, 0);
+    h.get_by_label("Play tour");
 }

@@ -136,14 +136,22 @@ impl LedgerTable<'_> {
                         let text = egui::RichText::new(l.status.label()).color(status_color(l.status));
                         let text = if l.status == Status::Missing { text.italics() } else { text };
                         let is_selected = selected.is_some_and(|(s, _)| s == line);
-                        if ui.selectable_label(is_selected, text).on_hover_text(l.status.meaning()).clicked() {
+                        let mut clicked =
+                            ui.selectable_label(is_selected, text).on_hover_text(l.status.meaning()).clicked();
+                        // The whole row selects, as the hint above says, not only its status.
+                        let cells = [
+                            l.key.clone(),
+                            l.window.clone(),
+                            l.value_text(),
+                            l.attempt_text(),
+                            time_text(scenario, l.visible_ns),
+                        ];
+                        for cell in cells {
+                            clicked |= ui.add(egui::Label::new(cell).sense(egui::Sense::click())).clicked();
+                        }
+                        if clicked {
                             click = Some(LedgerClick::Select(if is_selected { None } else { Some(line) }));
                         }
-                        ui.label(&l.key);
-                        ui.label(&l.window);
-                        ui.label(l.value_text());
-                        ui.label(l.attempt_text());
-                        ui.label(time_text(scenario, l.visible_ns));
                         ui.end_row();
                     }
                 });

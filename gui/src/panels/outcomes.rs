@@ -20,7 +20,10 @@ pub fn outcomes_ui(
     settings: &mut FaultSettings,
     actions: &mut Vec<Action>,
 ) {
-    egui::ScrollArea::vertical().id_salt("outcomes_scroll").auto_shrink([false, false]).show(ui, |ui| {
+    // Keyed by the scenario, so that opening another one starts at the top (its guarantee
+    // control in sight), not where the last one's comparison was scrolled to.
+    let scroll_id = ("outcomes_scroll", &session.scenario.name);
+    egui::ScrollArea::vertical().id_salt(scroll_id).auto_shrink([false, false]).show(ui, |ui| {
         // Side by side: what to do on the left, what came of it on the right.
         ui.columns(2, |columns| {
             // Left: what to do (guarantee, faults) — it never moves. Right: what came of it (the
@@ -180,6 +183,16 @@ fn comparison_ui(ui: &mut egui::Ui, session: &Session, actions: &mut Vec<Action>
             ui.end_row();
         }
     });
+    for r in rows.iter().filter(|r| r.stopped.is_some()) {
+        let reason = r.stopped.as_deref().unwrap_or_default();
+        ui.colored_label(
+            BLOCKED_COLOR,
+            format!(
+                "{} · {}: the run stopped before the job finished ({reason}); the records it never read count as lost.",
+                r.guarantee, r.sink
+            ),
+        );
+    }
     ui.separator();
     cost_ui(ui, *run, &outcomes::costs(reports), actions);
 }
@@ -198,10 +211,20 @@ fn bar(ui: &mut egui::Ui, fraction: f64, width: f32, color: egui::Color32, text:
 fn cost_ui(ui: &mut egui::Ui, run: usize, costs: &outcomes::Costs, actions: &mut Vec<Action>) {
     ui.strong("Cost of each guarantee on this seed and these faults");
     ui.small("Bars are scaled to the largest value of their column. Latency: source record read to visible output.");
-    let width = 70.0;
+    // Four bar columns share what the setup names leave; at 1280 px the right column is narrow,
+    // so the bars shrink (and the headers stay short, their long form a hover away) rather than
+    // push "lost" and "twice" out of sight.
+    let width = ((ui.available_width() - 170.0) / 4.0 - 45.0).clamp(24.0, 70.0);
     egui::Grid::new("costs").striped(true).num_columns(5).show(ui, |ui| {
-        for h in ["setup", "latency p50 / p99 (ms)", "throughput (records/s)", "records lost", "counted twice"] {
-            ui.strong(h);
+        let headers = [
+            ("setup", "the guarantee and the sinks' kind; click to open that run"),
+            ("latency (ms)", "p50 (blue) and p99 (purple): from a source record's read to the output it made visible"),
+            ("records/s", "throughput: source records fully processed per second of the run"),
+            ("lost", "source records whose effect reached the output fewer times than without faults"),
+            ("twice", "source records whose effect reached the output more times than without faults"),
+        ];
+        for (h, hint) in headers {
+            ui.strong(h).on_hover_text(hint);
         }
         ui.end_row();
         for c in &costs.rows {

@@ -2,9 +2,8 @@
 //! *Check*: the scenario runs on a worker thread and the answer is revealed with why, where to
 //! look, and the command that shows it (`view::predict`).
 
-use egui::Color32;
-
 use crate::app::Session;
+use crate::panels::{BLOCKED_COLOR, GOOD_COLOR};
 use crate::view::predict::{self, PredictState};
 
 /// Draw the predict window, when opened from the scenario bar, for the loaded `session`.
@@ -18,7 +17,7 @@ pub fn predict_window_ui(ui: &mut egui::Ui, session: &Session, state: &mut Predi
         Err(e) => {
             let e = e.to_string();
             egui::Window::new("Predict").open(&mut state.open).show(ui.ctx(), |ui| {
-                ui.colored_label(Color32::LIGHT_RED, e);
+                ui.colored_label(BLOCKED_COLOR, e);
             });
             return;
         }
@@ -41,69 +40,77 @@ pub fn predict_window_ui(ui: &mut egui::Ui, session: &Session, state: &mut Predi
         }
     }
     // Bottom left, above the timeline, growing upwards: clear of the scenario bar, the transport
-    // and the inspector. Closed with its x or the scenario bar's button.
+    // and the inspector. Anchored, because a placed window keeps its top where it first was and
+    // the reveal then grew it past the bottom of the screen; past the height left, it scrolls.
+    // Closed with its x or the scenario bar's button.
     let content = ui.ctx().content_rect();
     let mut open = state.open;
     let window = egui::Window::new(title)
         .id(egui::Id::unique("predict_window"))
         .open(&mut open)
-        .pivot(egui::Align2::LEFT_BOTTOM)
-        .default_pos(egui::pos2(content.left() + 12.0, content.bottom() - 110.0))
+        .anchor(egui::Align2::LEFT_BOTTOM, egui::vec2(12.0, -110.0))
         .default_width(520.0);
+    let max_height = (content.height() - 260.0).max(200.0);
     window.show(ui.ctx(), |ui| {
-        if exercises.is_empty() {
-            ui.label("No exercise of the course runs this scenario. `streamlab exercise list` lists them all.");
-            return;
-        }
-        for e in &exercises {
-            let chosen = state.selected.as_deref() == Some(e.spec.id.as_str());
-            if ui.selectable_label(chosen, format!("{}: {}", e.spec.id, e.spec.question.trim())).clicked() && !chosen {
-                state.selected = Some(e.spec.id.clone());
-                state.answer.clear();
-                state.revealed = None;
-                state.error = None;
+        egui::ScrollArea::vertical().max_height(max_height).show(ui, |ui| {
+            if exercises.is_empty() {
+                ui.label("No exercise of the course runs this scenario. `streamlab exercise list` lists them all.");
+                return;
             }
-        }
-        let Some(e) = state.selected.as_deref().and_then(|id| exercises.iter().find(|e| e.spec.id == id)) else {
-            return;
-        };
-        ui.separator();
-        ui.label(format!("Answer: {}", e.answer_format()));
-        ui.horizontal(|ui| {
-            ui.text_edit_singleline(&mut state.answer);
-            let busy = state.pending.is_some();
-            if ui.add_enabled(!busy, egui::Button::new(if busy { "Running…" } else { "Check" })).clicked() {
-                match e.parse_answer(&state.answer) {
-                    Err(bad) => {
-                        state.revealed = None;
-                        state.error = Some(crate::error::PredictError::unreadable(e, bad));
-                    }
-                    Ok(_) => {
-                        state.error = None;
-                        let (sender, receiver) = std::sync::mpsc::channel();
-                        let exercise = (*e).clone();
-                        std::thread::spawn(move || {
-                            let _ = sender.send(exercise.solve());
-                        });
-                        state.pending = Some((e.spec.id.clone(), state.answer.clone(), receiver));
-                        state.revealed = None;
-                    }
+            for e in &exercises {
+                let chosen = state.selected.as_deref() == Some(e.spec.id.as_str());
+                if ui.selectable_label(chosen, format!("{}: {}", e.spec.id, e.spec.question.trim())).clicked()
+                    && !chosen
+                {
+                    state.selected = Some(e.spec.id.clone());
+                    state.answer.clear();
+                    state.revealed = None;
+                    state.error = None;
                 }
             }
-        });
-        if let Some(error) = &state.error {
-            ui.colored_label(Color32::LIGHT_RED, error.to_string());
-        }
-        if let Some(r) = state.revealed.as_ref().filter(|r| r.id == e.spec.id) {
-            if r.right {
-                ui.colored_label(Color32::LIGHT_GREEN, format!("Right: {}", r.actual));
-            } else {
-                ui.colored_label(Color32::LIGHT_RED, format!("You said {}; the run shows {}", r.answer, r.actual));
+            let Some(e) = state.selected.as_deref().and_then(|id| exercises.iter().find(|e| e.spec.id == id)) else {
+                return;
+            };
+            ui.separator();
+            ui.label(format!("Answer: {}", e.answer_format()));
+            ui.horizontal(|ui| {
+                ui.text_edit_singleline(&mut state.answer);
+                let busy = state.pending.is_some();
+                if ui.add_enabled(!busy, egui::Button::new(if busy { "Running…" } else { "Check" })).clicked() {
+                    match e.parse_answer(&state.answer) {
+                        Err(bad) => {
+                            state.revealed = None;
+                            state.error = Some(crate::error::PredictError::unreadable(e, bad));
+                        }
+                        Ok(_) => {
+                            state.error = None;
+                            let (sender, receiver) = std::sync::mpsc::channel();
+                            let exercise = (*e).clone();
+                            std::thread::spawn(move || {
+                                let _ = sender.send(exercise.solve());
+                            });
+                            state.pending = Some((e.spec.id.clone(), state.answer.clone(), receiver));
+                            state.revealed = None;
+                        }
+                    }
+                }
+            });
+            if let Some(error) = &state.error {
+                ui.colored_label(BLOCKED_COLOR, error.to_string());
             }
-            ui.label(format!("Why: {}", r.why));
-            ui.label(format!("Look at: {}", r.look));
-            ui.monospace(&r.command);
-        }
+            if let Some(r) = state.revealed.as_ref().filter(|r| r.id == e.spec.id) {
+                // Mid-tone colours: the light theme's pale background washes light green and red out.
+                if r.right {
+                    ui.colored_label(GOOD_COLOR, format!("Right: {}", r.actual));
+                } else {
+                    ui.colored_label(BLOCKED_COLOR, format!("You said {}; the run shows {}", r.answer, r.actual));
+                }
+                ui.label(format!("Why: {}", r.why));
+                ui.label(format!("In the workbench: {}.", predict::workbench_place(&e.spec.query)));
+                ui.label(format!("In the output of the command below: {}.", r.look));
+                ui.monospace(&r.command);
+            }
+        });
     });
     state.open &= open;
 }

@@ -54,6 +54,12 @@ pub fn scenario_bar_ui(ui: &mut egui::Ui, app: &mut App, actions: &mut Vec<Actio
         ui.separator();
         ui.checkbox(&mut app.presenter, "Presenter mode")
             .on_hover_text("Everything larger, the job graph's text included, in high contrast: for a projector");
+        // The window follows the system's theme at first; a bright room or a printout wants the
+        // light one whatever the system says.
+        let mut light = !ui.visuals().dark_mode;
+        if ui.checkbox(&mut light, "Light").on_hover_text("the light theme (off: the dark one)").changed() {
+            ui.ctx().set_theme(if light { egui::Theme::Light } else { egui::Theme::Dark });
+        }
         // The exercises run Flink sessions; a Storm view has none to offer yet.
         if app.session.is_some() {
             ui.toggle_value(&mut app.predict.open, "Predict")

@@ -76,6 +76,9 @@ fn storm_frame_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32, shared: 
         }
         let mut ms = s.cursor_ns / 1_000_000;
         let end_ms = s.end_ns / 1_000_000;
+        // The slider spans the row (what the time label leaves): egui's default 100 px made a
+        // 30 s run a 3 px-per-second target, too fine to drag to a moment.
+        ui.spacing_mut().slider_width = (ui.available_width() - 200.0).max(120.0);
         if ui.add(egui::Slider::new(&mut ms, 0..=end_ms).show_value(false).text("time")).changed() {
             s.set_cursor(ms * 1_000_000);
         }

@@ -182,14 +182,23 @@ fn barrier_context(
         other => other.map(|(m, _)| m),
     };
     if missing.is_empty() {
+        // A sink has no output channel: it snapshots but has no barrier to forward.
+        let has_outputs = plan.subtasks.get(e.subtask().index()).is_some_and(|s| !s.outputs.is_empty());
         let unblock = match mode {
-            Some(CheckpointMode::ExactlyOnce) if inputs > 1 => " and unblocks its inputs",
+            Some(CheckpointMode::ExactlyOnce) if inputs > 1 => "unblocks its inputs",
             _ => "",
         };
+        let forward = if has_outputs { format!("forwards barrier {n}") } else { String::new() };
+        let then = match (forward.is_empty(), unblock.is_empty()) {
+            (true, true) => String::new(),
+            (false, true) => format!(" and {forward}"),
+            (true, false) => format!(" and {unblock}"),
+            (false, false) => format!(", {forward} and {unblock}"),
+        };
         return if inputs > 1 {
-            format!("that was the last of its {inputs} inputs: {name} snapshots its state for checkpoint {n}, forwards barrier {n}{unblock}")
+            format!("that was the last of its {inputs} inputs: {name} snapshots its state for checkpoint {n}{then}")
         } else {
-            format!("its only input: {name} snapshots its state for checkpoint {n} and forwards barrier {n}")
+            format!("its only input: {name} snapshots its state for checkpoint {n}{then}")
         };
     }
     let waiting = missing.join(" and ");
@@ -392,5 +401,27 @@ mod tests {
             .expect("every input delivers the barrier");
         let text = narrate(&scenario, &run.trace, j);
         assert!(text.contains("that was the last of its") && text.contains("unblocks"), "{text}");
+        assert!(text.contains(&format!("forwards barrier {n}")), "a window subtask forwards it: {text}");
+    }
+
+    /// A sink has no output channel: its last barrier snapshots and unblocks, forwarding nothing.
+    #[test]
+    fn a_sink_snapshots_without_forwarding_a_barrier() {
+        let scenario = Arc::new(Scenario::default_scenario());
+        let run = crate::scrub::RecordedRun::record_every(scenario.clone(), 42, 20_000);
+        let sink = |e: &TraceEvent| {
+            let st = scenario.plan.subtask(e.subtask());
+            st.outputs.is_empty() && st.inputs.len() > 1
+        };
+        let narrated: Vec<String> = (0..run.trace.len())
+            .filter(|&i| run.trace[i].kind == TraceKind::ProcessBarrier && sink(&run.trace[i]))
+            .map(|i| narrate(&scenario, &run.trace, i))
+            .filter(|t| t.contains("that was the last of its"))
+            .collect();
+        assert!(!narrated.is_empty(), "the sink's inputs all delivered a barrier");
+        for text in &narrated {
+            assert!(text.contains("snapshots its state") && text.ends_with("and unblocks its inputs"), "{text}");
+            assert!(!text.contains("forwards"), "{text}");
+        }
     }
 }

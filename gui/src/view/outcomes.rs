@@ -119,6 +119,9 @@ pub struct OutcomeRow {
     pub checkpoints: String,
     /// p50 / p99 end-to-end latency.
     pub latency: String,
+    /// Why the run ended before the job finished ("job failed: no restart strategy …"): what it
+    /// never read counts as lost, which a student should not mistake for the guarantee's doing.
+    pub stopped: Option<String>,
 }
 
 pub fn rows(reports: &[VariantReport]) -> Vec<OutcomeRow> {
@@ -143,6 +146,7 @@ pub fn rows(reports: &[VariantReport]) -> Vec<OutcomeRow> {
                 crate::view::duration_text(r.latency_p50_ns),
                 crate::view::duration_text(r.latency_p99_ns)
             ),
+            stopped: (r.stop != sim::StopReason::JobFinished).then(|| r.stop.to_string()),
         })
         .collect()
 }

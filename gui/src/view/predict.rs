@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
 
-use sim::exercise::{Course, Exercise, Solution};
+use sim::exercise::{Course, Exercise, Metric, Query, Solution};
 
 use crate::error::PredictError;
 
@@ -78,6 +78,33 @@ pub fn reveal(e: &Exercise, solution: &Solution, answer: &str) -> Result<Reveal,
         look: grade.look,
         command: grade.command,
     })
+}
+
+/// Where the workbench shows what `query` asks (the reveal's "look at" names the command's
+/// output, which a student at the workbench does not see): a tab, a column, a mark.
+pub fn workbench_place(query: &Query) -> &'static str {
+    match query {
+        Query::Count(m) => match m {
+            Metric::DuplicateRows => "the Outcome tab's count \"duplicate\" (after switching to the exercise's guarantee and sink)",
+            Metric::MissingRows => "the Outcome tab's count \"missing\": the grey ghost rows",
+            Metric::WrongRows => "the Outcome tab's count \"wrong value\"",
+            Metric::UnexpectedRows => "the Outcome tab's count \"unexpected\"",
+            Metric::LostRecords => "Faults and outcomes: Compare …, column \"lost\" of the exercise's row",
+            Metric::DuplicatedRecords => "Faults and outcomes: Compare …, column \"twice\" of the exercise's row",
+            Metric::VisibleRows => "the Sink output tab at the end of the run (End), or the Outcome tab's counts without \"missing\"",
+            Metric::LateDropped => "the inspector's \"late records dropped\" of each window subtask, and the orange ticks on the timeline",
+            Metric::SourceRecords | Metric::SourceReads => "the source subtasks' counts (job graph, inspector) at the end of the run; the command below prints the total",
+            Metric::Restarts => "the Event log (faults and recovery): each \"the job restarted (attempt N)\"",
+            Metric::CheckpointsCompleted => "the timeline's green bars (Bookmarks lists every completed checkpoint)",
+            Metric::CheckpointsAborted => "the timeline's red bars (Bookmarks lists every aborted checkpoint)",
+            Metric::StormTimeouts | Metric::StormReplays => "the Storm view's counters",
+        },
+        Query::Outcome => "the Outcome tab's counts, and the run's line in Faults and outcomes (\"vs the original\")",
+        Query::Variants(_) => "Faults and outcomes: Compare …, the table's \"result\" and \"promise kept?\" columns",
+        Query::LateWindows { .. } => "the Sink output tab: the rows of late firings",
+        Query::FireTime { .. } => "the Sink output tab: the window's first row, and when it became visible",
+        Query::FindSeed { .. } => "the Outcome tab's counts after Re-run with each seed",
+    }
 }
 
 #[cfg(test)]
