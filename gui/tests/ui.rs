@@ -504,23 +504,29 @@ fn crashing_during_a_checkpoint_then_comparing_shows_at_least_once_duplicates() 
         "at-most-once · plain: the run stopped before the job finished (job failed: no restart strategy",
     );
     // Below the table, maybe scrolled out of the test window: clicked as a screen reader would.
-    h.get_by_label("at-least-once · plain").click_accesskit();
+    h.get_by_label("at-least-once\nplain").click_accesskit();
     h.run_steps(2);
     let session = h.state().session.as_ref().unwrap();
     assert_eq!((session.scenario.guarantee, session.variant.1), (Guarantee::AtLeastOnce, Some(SinkKind::Plain)));
     assert_eq!(h.state().tab, gui::app::Tab::Outcome);
 }
 
-/// The outcome tab: find the duplicated windows after the crash with the filter, select one,
-/// follow its provenance to the crash.
-#[test]
-fn the_duplicates_are_found_by_the_filter_and_their_provenance_leads_to_the_crash() {
-    let mut h = harness(ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")));
+/// `file` opened on its Outcome tab, with *Only what differs* pressed.
+fn only_what_differs(file: &str) -> Harness<'static, App> {
+    let mut h = harness(ScenarioSource::File(scenario_file(file)));
     h.run_steps(1);
     h.get_by_label("Outcome: every row vs. the run without faults").click();
     h.run_steps(2);
     h.get_by_label("Only what differs").click();
     h.run_steps(1);
+    h
+}
+
+/// The outcome tab: find the duplicated windows after the crash with the filter, select one,
+/// follow its provenance to the crash.
+#[test]
+fn the_duplicates_are_found_by_the_filter_and_their_provenance_leads_to_the_crash() {
+    let mut h = only_what_differs("crash-during-checkpoint.ron");
     let app = h.state();
     assert!(!app.ledger_filter.shows(gui::view::ledger::Status::Exact));
     let session = app.session.as_ref().unwrap();
@@ -1256,12 +1262,7 @@ fn next_checkpoint_stops_at_the_first_barrier_and_the_log_narrates_alignment() {
 /// provenance, not only a click on its status.
 #[test]
 fn a_click_on_any_cell_of_an_outcome_row_selects_it() {
-    let mut h = harness(ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")));
-    h.run_steps(1);
-    h.get_by_label("Outcome: every row vs. the run without faults").click();
-    h.run_steps(2);
-    h.get_by_label("Only what differs").click();
-    h.run_steps(1);
+    let mut h = only_what_differs("crash-during-checkpoint.ron");
     let app = h.state();
     let session = app.session.as_ref().unwrap();
     let ledger = session.ledgers[session.shown].as_ref().expect("built when the tab opened");
@@ -1276,6 +1277,15 @@ fn a_click_on_any_cell_of_an_outcome_row_selects_it() {
     assert_eq!(*line, first);
 }
 
+/// The time of the event log's highlighted line (the last event at or before the cursor).
+fn highlighted_log_line(h: &Harness<'static, App>) -> String {
+    let app = h.state();
+    let session = app.session.as_ref().unwrap();
+    let lines =
+        gui::view::events::log(&session.scenario, &session.run().trace, app.time.cursor_ns, &app.event_filter, 40, 15);
+    lines.iter().find(|l| l.current).expect("a line at the cursor").time.clone()
+}
+
 /// The event log follows the cursor when the highlighted line changes, and otherwise stays
 /// where the student scrolled it (it used to snap back to the highlighted line every frame).
 #[test]
@@ -1285,11 +1295,7 @@ fn the_event_log_stays_where_the_student_scrolled_it() {
     h.state_mut().apply(Action::Time(Command::Seek(10_000_000_000)));
     h.get_by_label("Event log").click();
     h.run_steps(3);
-    let app = h.state();
-    let session = app.session.as_ref().unwrap();
-    let lines =
-        gui::view::events::log(&session.scenario, &session.run().trace, app.time.cursor_ns, &app.event_filter, 40, 15);
-    let current = lines.iter().find(|l| l.current).expect("a line at the cursor").time.clone();
+    let current = highlighted_log_line(&h);
     let top = |h: &Harness<'static, App>| h.get_all_by_label(&current).next().expect("the line").rect().top();
     let followed = top(&h);
     let hint = h
@@ -1317,11 +1323,7 @@ fn the_event_log_stays_where_the_student_scrolled_it() {
     // A move of the cursor brings the (new) highlighted line back into view.
     h.state_mut().apply(Action::Time(Command::Seek(12_000_000_000)));
     h.run_steps(3);
-    let app = h.state();
-    let session = app.session.as_ref().unwrap();
-    let lines =
-        gui::view::events::log(&session.scenario, &session.run().trace, app.time.cursor_ns, &app.event_filter, 40, 15);
-    let now = lines.iter().find(|l| l.current).expect("a line at the cursor").time.clone();
+    let now = highlighted_log_line(&h);
     assert_ne!(now, current);
     let top_now = h.get_all_by_label(&now).next().expect("the line").rect().top();
     assert!(top_now > hint.bottom() && top_now < 900.0, "followed again: {top_now}");

@@ -150,13 +150,10 @@ fn comparison_ui(ui: &mut egui::Ui, session: &Session, actions: &mut Vec<Action>
             ("sinks", "how the sinks write: plain appends, idempotent upserts, two-phase-commit transactions"),
             ("result", "the visible output against the fault-free run: exact, loss, duplicates"),
             ("promise kept?", "does the output keep what the guarantee promises?"),
-            ("lost", "source records whose effect reached the output fewer times than without faults"),
-            ("twice", "source records whose effect reached the output more times than without faults"),
+            ("lost", LOST_HINT),
+            ("twice", TWICE_HINT),
         ];
-        for (h, hint) in headers {
-            ui.strong(h).on_hover_text(hint);
-        }
-        ui.end_row();
+        header_row(ui, &headers);
         for r in &rows {
             // Each row opens its run: the same faults under that guarantee and sink kind.
             let open = ui
@@ -197,6 +194,17 @@ fn comparison_ui(ui: &mut egui::Ui, session: &Session, actions: &mut Vec<Action>
     cost_ui(ui, *run, &outcomes::costs(reports), actions);
 }
 
+const LOST_HINT: &str = "source records whose effect reached the output fewer times than without faults";
+const TWICE_HINT: &str = "source records whose effect reached the output more times than without faults";
+
+/// A table's header row: short names, each with its long form on hover.
+fn header_row(ui: &mut egui::Ui, headers: &[(&str, &str)]) {
+    for (h, hint) in headers {
+        ui.strong(*h).on_hover_text(*hint);
+    }
+    ui.end_row();
+}
+
 /// A bar `fraction` of `width` long with `text` after it.
 fn bar(ui: &mut egui::Ui, fraction: f64, width: f32, color: egui::Color32, text: String) {
     let (rect, _) = ui.allocate_exact_size(egui::vec2(width, 12.0), egui::Sense::hover());
@@ -213,22 +221,22 @@ fn cost_ui(ui: &mut egui::Ui, run: usize, costs: &outcomes::Costs, actions: &mut
     ui.small("Bars are scaled to the largest value of their column. Latency: source record read to visible output.");
     // Four bar columns share what the setup names leave; at 1280 px the right column is narrow,
     // so the bars shrink (and the headers stay short, their long form a hover away) rather than
-    // push "lost" and "twice" out of sight.
-    let width = ((ui.available_width() - 170.0) / 4.0 - 45.0).clamp(24.0, 70.0);
+    // push "lost" and "twice" out of sight: each takes its bar and about 60 px of number.
+    let width = ((ui.available_width() - 130.0) / 4.0 - 60.0).clamp(20.0, 70.0);
     egui::Grid::new("costs").striped(true).num_columns(5).show(ui, |ui| {
         let headers = [
             ("setup", "the guarantee and the sinks' kind; click to open that run"),
             ("latency (ms)", "p50 (blue) and p99 (purple): from a source record's read to the output it made visible"),
             ("records/s", "throughput: source records fully processed per second of the run"),
-            ("lost", "source records whose effect reached the output fewer times than without faults"),
-            ("twice", "source records whose effect reached the output more times than without faults"),
+            ("lost", LOST_HINT),
+            ("twice", TWICE_HINT),
         ];
-        for (h, hint) in headers {
-            ui.strong(h).on_hover_text(hint);
-        }
-        ui.end_row();
+        header_row(ui, &headers);
         for c in &costs.rows {
-            if ui.link(&c.label).on_hover_text("open this run (the same faults under this setup)").clicked() {
+            // The guarantee above the sink kind: the row has two lines anyway (p50 and p99),
+            // and one line would take the room of a column.
+            let name = c.label.replace(" · ", "\n");
+            if ui.link(name).on_hover_text("open this run (the same faults under this setup)").clicked() {
                 actions.push(Action::ShowRun(run));
                 actions.push(Action::SetVariant(Some(c.variant.0), Some(c.variant.1)));
                 actions.push(Action::ShowTab(crate::app::Tab::Outcome));

@@ -32,6 +32,9 @@ pub fn predict_window_ui(ui: &mut egui::Ui, session: &Session, state: &mut Predi
                     state.revealed = predict::reveal(e, &solution, answer).ok();
                 }
                 state.pending = None;
+                // The reveal makes the window taller; the anchor places it by the size it had,
+                // so one more frame lifts its bottom back above the timeline.
+                ui.ctx().request_repaint();
             }
             Err(std::sync::mpsc::TryRecvError::Empty) => {
                 ui.ctx().request_repaint_after(std::time::Duration::from_millis(50))

@@ -91,7 +91,7 @@ pub fn workbench_place(query: &Query) -> &'static str {
             Metric::UnexpectedRows => "the Outcome tab's count \"unexpected\"",
             Metric::LostRecords => "Faults and outcomes: Compare …, column \"lost\" of the exercise's row",
             Metric::DuplicatedRecords => "Faults and outcomes: Compare …, column \"twice\" of the exercise's row",
-            Metric::VisibleRows => "the Sink output tab at the end of the run (End), or the Outcome tab's counts without \"missing\"",
+            Metric::VisibleRows => "the Sink output tab at the end of the run (End), with \"Only rows a reader sees\": its count of rows",
             Metric::LateDropped => "the inspector's \"late records dropped\" of each window subtask, and the orange ticks on the timeline",
             Metric::SourceRecords | Metric::SourceReads => "the source subtasks' counts (job graph, inspector) at the end of the run; the command below prints the total",
             Metric::Restarts => "the Event log (faults and recovery): each \"the job restarted (attempt N)\"",
