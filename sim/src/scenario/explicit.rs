@@ -152,6 +152,12 @@ impl ExplicitEvents {
     }
 }
 
+/// Appends to a partition without room (doubling it).
+#[inline(never)]
+fn grow_and_push(entries: &mut Vec<LogEntry>, entry: LogEntry) {
+    entries.push(entry);
+}
+
 /// Builds an [`ExplicitEvents`], interning each key name once.
 pub struct EventsBuilder {
     key_names: Vec<String>,
@@ -234,10 +240,14 @@ impl EventsBuilder {
         self.event_time_max_ms = self.event_time_max_ms.max(ts_ms);
         // In range: below `OUT_OF_RANGE`, and the milliseconds do not saturate.
         let entry =
-            LogEntry { append_ns: ms_to_ns(arrives_ms as u64), key: u64::from(key), value, timestamp_ms: ts_ms };
+            || LogEntry { append_ns: ms_to_ns(arrives_ms as u64), key: u64::from(key), value, timestamp_ms: ts_ms };
         match self.partitions.get_mut(partition as usize) {
-            Some(entries) => entries.push(entry),
-            None => self.append_in_new_partition(partition, entry),
+            // With room known, `push` stores the entry's fields from registers. Where it might
+            // grow the partition it built the entry on the stack and copied it from there, wider
+            // than it was written, which stalled each event (a tenth of the load).
+            Some(entries) if entries.len() < entries.capacity() => entries.push(entry()),
+            Some(entries) => grow_and_push(entries, entry()),
+            None => self.append_in_new_partition(partition, entry()),
         }
         self.order.push(partition as u16);
     }
