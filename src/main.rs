@@ -215,8 +215,8 @@ enum Command {
         /// Which benchmark to run.
         #[arg(long, value_enum, default_value_t = BenchKind::All)]
         only: BenchKind,
-        /// An older `streamlab` binary to measure beside this one (`--only seeds`: rounds
-        /// taking turns, best of each, and the ratio).
+        /// An older `streamlab` binary to measure beside this one (`--only seeds`, and the seeds
+        /// row of `--only targets`: rounds taking turns, best of each, and the ratio).
         #[arg(long)]
         baseline: Option<PathBuf>,
     },
@@ -308,7 +308,7 @@ fn bench(seconds: u64, only: BenchKind, baseline: Option<&std::path::Path>) -> a
         out!("{}", bench::seeds_per_minute(bench::SWEEP_SEEDS, baseline)?);
     }
     if matches!(only, BenchKind::All | BenchKind::Targets) {
-        out!("{}", bench::targets(seconds.min(10)));
+        out!("{}", bench::targets(seconds.min(10), baseline)?);
     }
     if only == BenchKind::Loading {
         out!("{}", bench::loading_row());
