@@ -554,22 +554,16 @@ fn compare(
         eprintln!("invariant violated with seed {seed}; replay: {}", rerun_command("replay", &scenario, seed, swarm));
         return Ok(ExitCode::from(exit::INVARIANT));
     }
-    if let Some(r) = reports.iter().find(|r| r.stop != sim::StopReason::JobFinished) {
+    // A variant that did not finish, else one whose fault-free reference did not (no verdict).
+    let unfinished = reports.iter().find(|r| !r.stop.is_finished()).map(|r| (r, "", r.stop, "")).or_else(|| {
+        let r = reports.iter().find(|r| !r.reference_stop.is_finished())?;
+        Some((r, "the fault-free reference of ", r.reference_stop, ": no verdict"))
+    });
+    if let Some((r, whose, stop, so)) = unfinished {
         eprintln!(
-            "{} with a {} sink did not finish ({}); replay: {}",
+            "{whose}{} with a {} sink did not finish ({stop}){so}; replay: {}",
             r.guarantee.label(),
             r.sink.label(),
-            r.stop,
-            rerun_command("compare", &scenario, seed, swarm)
-        );
-        return Ok(ExitCode::from(exit::NOT_FINISHED));
-    }
-    if let Some(r) = reports.iter().find(|r| !r.reference_stop.is_finished()) {
-        eprintln!(
-            "the fault-free reference of {} with a {} sink did not finish ({}): no verdict; replay: {}",
-            r.guarantee.label(),
-            r.sink.label(),
-            r.reference_stop,
             rerun_command("compare", &scenario, seed, swarm)
         );
         return Ok(ExitCode::from(exit::NOT_FINISHED));

@@ -152,4 +152,5 @@ fn a_reference_that_does_not_finish_gives_no_verdict() {
         "{:?}",
         check.failures
     );
+    assert!(!check.failures.iter().any(|f| f.contains("breaks the exactly-once promise")), "{:?}", check.failures);
 }
