@@ -4,7 +4,7 @@
 use super::TimeNs;
 
 /// A heap entry: when, in which order, and where the event itself lives. Events stay put in a
-/// slab while the heap moves only these 24-byte keys around.
+/// [`Slab`] while the heaps move only these 24-byte keys around.
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct Entry {
     time_ns: TimeNs,
@@ -12,21 +12,21 @@ struct Entry {
     slot: u32,
 }
 
-impl HeapKey for Entry {
-    fn heap_key(&self) -> u128 {
+impl Entry {
+    fn key(&self) -> u128 {
         packed_key(self.time_ns, self.sequence)
     }
 }
 
-/// `(time, sequence)` as one integer with the same order: a heap compares it in one
-/// branch-free comparison instead of two dependent ones.
+/// `(time, sequence)` as one integer with the same order: compared in one branch-free
+/// comparison instead of two dependent ones.
 fn packed_key(time_ns: TimeNs, sequence: u64) -> u128 {
     (u128::from(time_ns) << 64) | u128::from(sequence)
 }
 
-/// What a [`QuadHeap`] orders its items by (smallest first).
-trait HeapKey {
-    fn heap_key(&self) -> u128;
+/// The time of a packed key.
+fn key_time_ns(key: u128) -> TimeNs {
+    (key >> 64) as TimeNs
 }
 
 /// Events ordered by `(time, sequence)`: two events at the same time pop in the order they were
@@ -37,21 +37,21 @@ trait HeapKey {
 /// well ahead of the clock (a network buffer's arrival: at parallelism 64 one per channel, 4 096
 /// after each flush round; the output flushers' rounds and the tasks' timers, one per task each,
 /// waiting up to a buffer timeout or a watermark interval).
-/// Kept apart, the events that come and go near the clock (task runs) sift through a heap of
-/// tens, not thousands (at parallelism 64 about 65 where it was 193 with the flushers and
-/// timers: a level less), and the far ones are sorted once per batch instead of sifted one by
-/// one.
+/// Kept apart, the events that come and go near the clock (task runs) wait among tens, not
+/// thousands (at parallelism 64 about 65 where it was 193 with the flushers and timers), and
+/// the far ones are sorted once per batch instead of sifted one by one.
 /// Where an event waits changes nothing but that cost: `pop` takes the smaller of the two fronts
-/// by `(time, sequence)`, the sequence counting across both.
+/// by `(time, sequence)`, the sequence counting across both. Keys are unique, so any correct
+/// priority queue pops the one order.
 #[derive(Clone)]
 pub struct EventQueue<E> {
-    near: QuadHeap<Entry>,
+    near: QuadHeap,
     far: FarQueue<E>,
+    /// The events of both heaps (the near one's, and the far queue's small bursts).
+    events: Slab<E>,
     /// The earliest time queued in either place (`peek_time_ns`, asked at every task run, reads
     /// it without looking into both).
     first_ns: Option<TimeNs>,
-    slots: Vec<Option<E>>,
-    free_slots: Vec<u32>,
     next_sequence: u64,
     now_ns: TimeNs,
 }
@@ -61,9 +61,8 @@ impl<E> Default for EventQueue<E> {
         EventQueue {
             near: QuadHeap::default(),
             far: FarQueue::default(),
+            events: Slab::default(),
             first_ns: None,
-            slots: Vec::new(),
-            free_slots: Vec::new(),
             next_sequence: 0,
             now_ns: 0,
         }
@@ -78,16 +77,7 @@ impl<E> EventQueue<E> {
     /// Schedule `event` at `time_ns` (never in the past: clamped to now).
     pub fn schedule(&mut self, time_ns: TimeNs, event: E) {
         let (time_ns, sequence) = self.key(time_ns);
-        let slot = match self.free_slots.pop() {
-            Some(slot) => {
-                self.slots[slot as usize] = Some(event);
-                slot
-            }
-            None => {
-                self.slots.push(Some(event));
-                (self.slots.len() - 1) as u32
-            }
-        };
+        let slot = self.events.insert(event);
         self.near.push(Entry { time_ns, sequence, slot });
     }
 
@@ -110,23 +100,21 @@ impl<E> EventQueue<E> {
 
     /// Pop the next event and advance the clock to it.
     pub fn pop(&mut self) -> Option<(TimeNs, E)> {
-        let near = self.near.peek().map(|e| (e.time_ns, e.sequence));
-        let (time_ns, event) = match (near, self.far.first_key()) {
-            (None, None) => return None,
-            (Some(near), Some(far)) if near < far => self.pop_near(),
-            (Some(_), None) => self.pop_near(),
-            _ => self.far.pop().map(|t| (t.time_ns, t.event))?,
+        let near = self.near.peek().map(Entry::key);
+        let far = self.far.first_key();
+        let from_near = match (near, far) {
+            (Some(near), Some(far)) => near < far,
+            (near, _) => near.is_some(),
+        };
+        let (time_ns, event) = if from_near {
+            let entry = self.near.pop()?;
+            (entry.time_ns, self.events.take(entry.slot))
+        } else {
+            self.far.pop(&mut self.events)?
         };
         self.first_ns = self.earliest_front();
         self.now_ns = time_ns;
         Some((time_ns, event))
-    }
-
-    fn pop_near(&mut self) -> (TimeNs, E) {
-        let entry = self.near.pop().expect("the caller saw a top");
-        let event = self.slots[entry.slot as usize].take().expect("a scheduled slot holds its event");
-        self.free_slots.push(entry.slot);
-        (entry.time_ns, event)
     }
 
     /// Move the clock forward to `time_ns` without an event: the world does so when the event it
@@ -142,12 +130,12 @@ impl<E> EventQueue<E> {
 
     /// The earliest time at the front of either place.
     fn earliest_front(&self) -> Option<TimeNs> {
-        let near = self.near.peek().map(|e| e.time_ns);
-        let far = self.far.first_key().map(|(time_ns, _)| time_ns);
-        match (near, far) {
+        let near = self.near.peek().map(Entry::key);
+        let first = match (near, self.far.first_key()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
-        }
+        };
+        first.map(key_time_ns)
     }
 
     pub fn len(&self) -> usize {
@@ -159,26 +147,61 @@ impl<E> EventQueue<E> {
 
     /// Every pending event with its time, in unspecified order.
     pub fn iter_unsorted(&self) -> impl Iterator<Item = (TimeNs, &E)> {
-        self.near
-            .iter()
-            .map(|e| (e.time_ns, self.slots[e.slot as usize].as_ref().expect("scheduled")))
-            .chain(self.far.iter().map(|t| (t.time_ns, &t.event)))
+        let events = &self.events;
+        self.near.iter().map(move |e| (e.time_ns, events.get(e.slot))).chain(self.far.iter(events))
     }
 
     /// Drop every pending event for which `keep` is false.
     pub fn retain(&mut self, mut keep: impl FnMut(&E) -> bool) {
-        let slots = &mut self.slots;
-        let free_slots = &mut self.free_slots;
-        self.near.retain(|e| {
-            let kept = keep(slots[e.slot as usize].as_ref().expect("scheduled"));
+        self.near.retain(self.events.keeping(&mut keep));
+        self.far.retain(&mut keep, &mut self.events);
+        self.first_ns = self.earliest_front();
+    }
+}
+
+/// The events of heap entries, by slot; freed slots are reused.
+#[derive(Clone)]
+struct Slab<E> {
+    slots: Vec<Option<E>>,
+    free: Vec<u32>,
+}
+
+impl<E> Default for Slab<E> {
+    fn default() -> Self {
+        Slab { slots: Vec::new(), free: Vec::new() }
+    }
+}
+
+impl<E> Slab<E> {
+    fn insert(&mut self, event: E) -> u32 {
+        match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(event);
+                slot
+            }
+            None => {
+                self.slots.push(Some(event));
+                u32::try_from(self.slots.len() - 1).expect("fewer than 2^32 events wait at once")
+            }
+        }
+    }
+    fn take(&mut self, slot: u32) -> E {
+        self.free.push(slot);
+        self.slots[slot as usize].take().expect("a queued entry's slot holds its event")
+    }
+    fn get(&self, slot: u32) -> &E {
+        self.slots[slot as usize].as_ref().expect("a queued entry's slot holds its event")
+    }
+    /// A filter for [`QuadHeap::retain`]: an entry stays when `keep` keeps its event; the
+    /// slot of one dropped is freed.
+    fn keeping<'a>(&'a mut self, keep: &'a mut impl FnMut(&E) -> bool) -> impl FnMut(&Entry) -> bool + 'a {
+        move |entry| {
+            let kept = keep(self.get(entry.slot));
             if !kept {
-                slots[e.slot as usize] = None;
-                free_slots.push(e.slot);
+                self.take(entry.slot);
             }
             kept
-        });
-        self.far.retain(|t| keep(&t.event));
-        self.first_ns = self.earliest_front();
+        }
     }
 }
 
@@ -192,31 +215,32 @@ struct Timed<E> {
 }
 
 impl<E> Timed<E> {
-    fn key(&self) -> (TimeNs, u64) {
-        (self.time_ns, self.sequence)
+    fn key(&self) -> u128 {
+        packed_key(self.time_ns, self.sequence)
     }
 }
 
 /// The far events: pushed in bursts, popped in order. A burst is appended unsorted to
 /// `pending` (whose smallest key is tracked) and sorted only when its first event is due, into
 /// one sorted run; a run is then popped from its end, in memory order. Small bursts go into a
-/// heap instead, so that the runs stay few (the front is the smallest of their ends). At
-/// parallelism 64 a flush round's 4 096 arrivals become one run: a sort of a block in cache
-/// instead of 4 096 sifts through a heap larger than the first-level cache.
+/// heap instead (their events into the queue's slab), so that the runs stay few (the front is
+/// the smallest of their ends). At parallelism 64 a flush round's 4 096 arrivals become one
+/// run: a sort of a block in cache instead of 4 096 sifts through a heap larger than the
+/// first-level cache.
 #[derive(Clone)]
 struct FarQueue<E> {
     /// Pushed since the last sort, in push order.
     pending: Vec<Timed<E>>,
     /// The smallest key in `pending`.
-    pending_first: Option<(TimeNs, u64)>,
+    pending_first: Option<u128>,
     /// Sorted runs, each descending by key (its first event last).
     runs: Vec<Vec<Timed<E>>>,
-    /// Events of bursts too small for a run of their own.
-    small: QuadHeap<Timed<E>>,
+    /// Bursts too small for a run of their own (their events in the queue's slab).
+    small: QuadHeap,
     /// Storage of finished runs, reused for the next bursts.
     spare: Vec<Vec<Timed<E>>>,
     /// The smallest key queued (asked at every pop of either place: kept, not searched).
-    first: Option<(TimeNs, u64)>,
+    first: Option<u128>,
 }
 
 impl<E> Default for FarQueue<E> {
@@ -250,47 +274,48 @@ impl<E> FarQueue<E> {
     }
 
     /// The smallest key queued.
-    fn first_key(&self) -> Option<(TimeNs, u64)> {
+    fn first_key(&self) -> Option<u128> {
         self.first
     }
 
     /// The smallest key queued, searched: the smallest of the runs' ends, the heap's top and
     /// the pending burst's first.
-    fn find_first_key(&self) -> Option<(TimeNs, u64)> {
+    fn find_first_key(&self) -> Option<u128> {
         let runs = self.runs.iter().filter_map(|run| run.last().map(Timed::key));
-        let small = self.small.peek().map(Timed::key);
+        let small = self.small.peek().map(Entry::key);
         runs.chain(small).chain(self.pending_first).min()
     }
 
-    /// Take out the event with the smallest key.
-    fn pop(&mut self) -> Option<Timed<E>> {
-        let timed = self.take_first();
+    /// Take out the event with the smallest key (from `events` when it waited in the heap).
+    fn pop(&mut self, events: &mut Slab<E>) -> Option<(TimeNs, E)> {
+        let popped = self.take_first(events);
         self.first = self.find_first_key();
-        timed
+        popped
     }
 
-    fn take_first(&mut self) -> Option<Timed<E>> {
+    fn take_first(&mut self, events: &mut Slab<E>) -> Option<(TimeNs, E)> {
         let first = self.first?;
         if self.pending_first == Some(first) {
-            self.sort_pending();
+            self.sort_pending(events);
         }
-        if self.small.peek().is_some_and(|t| t.key() == first) {
-            return self.small.pop();
+        if self.small.peek().is_some_and(|e| e.key() == first) {
+            let entry = self.small.pop()?;
+            return Some((entry.time_ns, events.take(entry.slot)));
         }
         let index = self.runs.iter().position(|run| run.last().is_some_and(|t| t.key() == first))?;
         let timed = self.runs[index].pop();
         if self.runs[index].is_empty() {
             self.spare.push(self.runs.swap_remove(index));
         }
-        timed
+        timed.map(|t| (t.time_ns, t.event))
     }
 
     /// The pending burst becomes a sorted run (or goes into the heap, when small).
-    fn sort_pending(&mut self) {
+    fn sort_pending(&mut self, events: &mut Slab<E>) {
         self.pending_first = None;
         if self.pending.len() < MIN_RUN {
-            for timed in self.pending.drain(..) {
-                self.small.push(timed);
+            for Timed { time_ns, sequence, event } in self.pending.drain(..) {
+                self.small.push(Entry { time_ns, sequence, slot: events.insert(event) });
             }
             return;
         }
@@ -306,45 +331,34 @@ impl<E> FarQueue<E> {
         self.runs.push(run);
     }
 
-    fn iter(&self) -> impl Iterator<Item = &Timed<E>> {
-        self.pending.iter().chain(self.runs.iter().flatten()).chain(self.small.iter())
+    fn iter<'a>(&'a self, events: &'a Slab<E>) -> impl Iterator<Item = (TimeNs, &'a E)> {
+        let small = self.small.iter().map(move |e| (e.time_ns, events.get(e.slot)));
+        self.pending.iter().chain(self.runs.iter().flatten()).map(|t| (t.time_ns, &t.event)).chain(small)
     }
 
-    fn retain(&mut self, mut keep: impl FnMut(&Timed<E>) -> bool) {
-        self.pending.retain(&mut keep);
+    fn retain(&mut self, keep: &mut impl FnMut(&E) -> bool, events: &mut Slab<E>) {
+        self.pending.retain(|t| keep(&t.event));
         self.pending_first = self.pending.iter().map(Timed::key).min();
         for run in &mut self.runs {
-            run.retain(&mut keep);
+            run.retain(|t| keep(&t.event));
         }
         self.runs.retain(|run| !run.is_empty());
-        self.small.retain(keep);
+        self.small.retain(events.keeping(keep));
         self.first = self.find_first_key();
     }
 }
 
-/// Far events order by their key alone (unique: the sequence is).
-impl<E> HeapKey for Timed<E> {
-    fn heap_key(&self) -> u128 {
-        packed_key(self.time_ns, self.sequence)
-    }
+/// A min-heap of entries with four children per node: half the levels of a binary heap, and a
+/// node's children side by side in memory (the near heap holds about 65 keys at parallelism
+/// 64, and every task run that is not taken inline pushes and pops one). An entry moving up or
+/// down leaves a hole that the others move into, and is written once where it stops.
+#[derive(Clone, Default)]
+struct QuadHeap {
+    items: Vec<Entry>,
 }
 
-/// A min-heap with four children per node: half the levels of a binary heap, and a node's
-/// children side by side in memory (the near heap holds a few hundred keys at parallelism 64,
-/// and every task run that is not taken inline pushes and pops one).
-#[derive(Clone, Debug)]
-struct QuadHeap<T> {
-    items: Vec<T>,
-}
-
-impl<T> Default for QuadHeap<T> {
-    fn default() -> Self {
-        QuadHeap { items: Vec::new() }
-    }
-}
-
-impl<T: HeapKey> QuadHeap<T> {
-    fn peek(&self) -> Option<&T> {
+impl QuadHeap {
+    fn peek(&self) -> Option<&Entry> {
         self.items.first()
     }
     fn len(&self) -> usize {
@@ -353,55 +367,56 @@ impl<T: HeapKey> QuadHeap<T> {
     fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
-    fn iter(&self) -> std::slice::Iter<'_, T> {
+    fn iter(&self) -> std::slice::Iter<'_, Entry> {
         self.items.iter()
     }
-    fn push(&mut self, item: T) {
-        let key = item.heap_key();
-        self.items.push(item);
-        let mut i = self.items.len() - 1;
-        while i > 0 {
-            let parent = (i - 1) / 4;
-            if self.items[parent].heap_key() <= key {
+    fn push(&mut self, entry: Entry) {
+        let key = entry.key();
+        let mut hole = self.items.len();
+        self.items.push(entry);
+        while hole > 0 {
+            let parent = (hole - 1) / 4;
+            let above = self.items[parent];
+            if above.key() <= key {
                 break;
             }
-            self.items.swap(parent, i);
-            i = parent;
+            self.items[hole] = above;
+            hole = parent;
         }
+        self.items[hole] = entry;
     }
-    fn pop(&mut self) -> Option<T> {
+    fn pop(&mut self) -> Option<Entry> {
         let last = self.items.pop()?;
-        if self.items.is_empty() {
+        let Some(&top) = self.items.first() else {
             return Some(last);
-        }
-        let top = std::mem::replace(&mut self.items[0], last);
-        self.sift_down(0);
+        };
+        self.sift_down(0, last);
         Some(top)
     }
-    fn sift_down(&mut self, mut i: usize) {
+    /// Put `entry` at `hole` (whose entry is gone), moving the least child up while it is
+    /// less.
+    fn sift_down(&mut self, mut hole: usize, entry: Entry) {
+        let key = entry.key();
         let n = self.items.len();
-        let key = match self.items.get(i) {
-            Some(item) => item.heap_key(),
-            None => return,
-        };
         loop {
-            let first = 4 * i + 1;
+            let first = 4 * hole + 1;
             if first >= n {
-                return;
+                break;
             }
             let (least, least_key) = if first + 4 <= n { self.least_of_four(first) } else { self.least_of(first..n) };
             if key <= least_key {
-                return;
+                break;
             }
-            self.items.swap(i, least);
-            i = least;
+            self.items[hole] = self.items[least];
+            hole = least;
         }
+        self.items[hole] = entry;
     }
     /// The smallest of the four children starting at `first`, as a tournament of pairs: the
     /// comparisons do not depend on each other (no chain of branches to mispredict).
     fn least_of_four(&self, first: usize) -> (usize, u128) {
         let children = &self.items[first..first + 4];
-        let keys = [children[0].heap_key(), children[1].heap_key(), children[2].heap_key(), children[3].heap_key()];
+        let keys = [children[0].key(), children[1].key(), children[2].key(), children[3].key()];
         let (a, key_a) = if keys[1] < keys[0] { (1, keys[1]) } else { (0, keys[0]) };
         let (b, key_b) = if keys[3] < keys[2] { (3, keys[3]) } else { (2, keys[2]) };
         if key_b < key_a {
@@ -413,8 +428,8 @@ impl<T: HeapKey> QuadHeap<T> {
     /// The smallest of the children in `range` (a last node with fewer than four).
     fn least_of(&self, range: std::ops::Range<usize>) -> (usize, u128) {
         let first = range.start;
-        range.fold((first, self.items[first].heap_key()), |(least, least_key), child| {
-            let key = self.items[child].heap_key();
+        range.fold((first, self.items[first].key()), |(least, least_key), child| {
+            let key = self.items[child].key();
             if key < least_key {
                 (child, key)
             } else {
@@ -422,11 +437,12 @@ impl<T: HeapKey> QuadHeap<T> {
             }
         })
     }
-    fn retain(&mut self, keep: impl FnMut(&T) -> bool) {
+    fn retain(&mut self, keep: impl FnMut(&Entry) -> bool) {
         self.items.retain(keep);
         // Restore the heap order bottom-up from the last node with children.
-        for i in (0..self.items.len() / 4 + 1).rev() {
-            self.sift_down(i);
+        for i in (0..self.items.len().div_ceil(4)).rev() {
+            let entry = self.items[i];
+            self.sift_down(i, entry);
         }
     }
 }

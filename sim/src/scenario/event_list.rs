@@ -15,7 +15,7 @@ use std::ops::Range;
 
 use super::explicit::{EventsBuilder, ExplicitEvents};
 use super::format::parse_clock;
-use super::keys::{pack, pack_within_word};
+use super::keys::{pack, pack_within_word, PackedKey};
 use super::words::*;
 
 /// The events of the file's `source: Events([...])` list, and the byte range between its
@@ -69,7 +69,7 @@ struct Fields<'a> {
 
 /// A key as read: packed from the text when it is short ([`pack`]), else its text.
 enum Key<'a> {
-    Short { packed: u128, at: Range<usize> },
+    Short { packed: PackedKey, at: Range<usize> },
     Text(&'a str),
 }
 
@@ -282,14 +282,14 @@ fn short_key<'a, 'b>(bytes: impl Reads<'b>, start: usize) -> Option<(Key<'a>, us
             if length > 15 || backslashes.trailing_zeros() < quotes.trailing_zeros() {
                 return None;
             }
-            (pack(word, length), length)
+            (PackedKey::DoubleWord(pack(word, length)), length)
         }
         quotes => {
             if zero_lanes(low ^ BACKSLASHES).trailing_zeros() < quotes.trailing_zeros() {
                 return None;
             }
             let length = quotes.trailing_zeros() as usize / 8;
-            (pack_within_word(low, length), length)
+            (PackedKey::Word(pack_within_word(low, length)), length)
         }
     };
     let (packed, length) = packed;

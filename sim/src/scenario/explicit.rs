@@ -17,7 +17,7 @@ use std::sync::Arc;
 use engine::ms_to_ns;
 
 use super::format::TimeMs;
-use super::keys::{packed, KeyIndex, ShortKeyIndex};
+use super::keys::{packed, KeyIndex, PackedKey, ShortKeyIndex};
 use super::limits::{MAX_EVENT_TIME_MS, MAX_PARTITIONS, MAX_TIME_MS};
 use crate::external::{LogEntry, Partitions};
 
@@ -152,6 +152,12 @@ impl ExplicitEvents {
     }
 }
 
+/// Appends to a partition without room (doubling it).
+#[inline(never)]
+fn grow_and_push(entries: &mut Vec<LogEntry>, entry: LogEntry) {
+    entries.push(entry);
+}
+
 /// Builds an [`ExplicitEvents`], interning each key name once.
 pub struct EventsBuilder {
     key_names: Vec<String>,
@@ -164,8 +170,10 @@ pub struct EventsBuilder {
     /// The least and greatest event time in range so far (`i64::MAX`, `i64::MIN` before any).
     event_time_min_ms: i64,
     event_time_max_ms: i64,
-    /// Keys of at most 15 bytes, packed into an integer (compared without a call to memcmp).
-    short_keys: ShortKeyIndex,
+    /// Keys of at most 7 bytes, packed into a `u64`, and of 8 to 15 bytes, packed into a `u128`
+    /// (compared without a call to memcmp).
+    word_keys: ShortKeyIndex<u64>,
+    double_word_keys: ShortKeyIndex<u128>,
     long_keys: KeyIndex<Box<str>>,
 }
 
@@ -181,7 +189,8 @@ impl Default for EventsBuilder {
             last_arrival_ms: 0,
             event_time_min_ms: i64::MAX,
             event_time_max_ms: i64::MIN,
-            short_keys: ShortKeyIndex::default(),
+            word_keys: ShortKeyIndex::default(),
+            double_word_keys: ShortKeyIndex::default(),
             long_keys: KeyIndex::default(),
         }
     }
@@ -209,7 +218,7 @@ impl EventsBuilder {
     #[inline(always)]
     pub fn push_short<'k>(
         &mut self,
-        packed: u128,
+        packed: PackedKey,
         name: impl FnOnce() -> &'k str,
         value: i64,
         ts_ms: i64,
@@ -234,10 +243,14 @@ impl EventsBuilder {
         self.event_time_max_ms = self.event_time_max_ms.max(ts_ms);
         // In range: below `OUT_OF_RANGE`, and the milliseconds do not saturate.
         let entry =
-            LogEntry { append_ns: ms_to_ns(arrives_ms as u64), key: u64::from(key), value, timestamp_ms: ts_ms };
+            || LogEntry { append_ns: ms_to_ns(arrives_ms as u64), key: u64::from(key), value, timestamp_ms: ts_ms };
         match self.partitions.get_mut(partition as usize) {
-            Some(entries) => entries.push(entry),
-            None => self.append_in_new_partition(partition, entry),
+            // With room known, `push` stores the entry's fields from registers. Where it might
+            // grow the partition it built the entry on the stack and copied it from there, wider
+            // than it was written, which stalled each event (a tenth of the load).
+            Some(entries) if entries.len() < entries.capacity() => entries.push(entry()),
+            Some(entries) => grow_and_push(entries, entry()),
+            None => self.append_in_new_partition(partition, entry()),
         }
         self.order.push(partition as u16);
     }
@@ -255,10 +268,13 @@ impl EventsBuilder {
     }
 
     #[inline(always)]
-    fn intern_short<'k>(&mut self, packed: u128, name: impl FnOnce() -> &'k str) -> u32 {
+    fn intern_short<'k>(&mut self, packed: PackedKey, name: impl FnOnce() -> &'k str) -> u32 {
         // At most one key per event, and a file holds fewer than 2^32 events (64 MiB).
         let next = self.key_names.len() as u32;
-        let k = self.short_keys.get_or_insert(packed, next);
+        let k = match packed {
+            PackedKey::Word(key) => self.word_keys.get_or_insert(key, next),
+            PackedKey::DoubleWord(key) => self.double_word_keys.get_or_insert(key, next),
+        };
         if k == next {
             self.new_key(name());
         }
@@ -286,7 +302,7 @@ impl EventsBuilder {
 
     /// Whether the short keys' index moved to SipHash (a crafted file; see `keys::MAX_PROBES`).
     pub fn keys_hardened(&self) -> bool {
-        self.short_keys.is_hardened()
+        self.word_keys.is_hardened() || self.double_word_keys.is_hardened()
     }
 
     pub fn finish(mut self) -> ExplicitEvents {
@@ -372,12 +388,16 @@ impl<'de> Deserialize<'de> for ExplicitEvents {
 mod tests {
     use super::*;
 
-    /// Every key gets the number of its first appearance, short and long keys interleaved, across
-    /// the fast table's growth.
+    /// Every key gets the number of its first appearance, keys of each size interleaved (within a
+    /// word, within two, longer), across the fast tables' growth.
     #[test]
     fn keys_are_numbered_in_order_of_first_appearance() {
         let names: Vec<String> = (0..30_000u32)
-            .map(|i| if i % 7 == 3 { format!("a-long-key-name-{i:08}") } else { format!("k{i}") })
+            .map(|i| match i % 7 {
+                3 => format!("a-long-key-name-{i:08}"),
+                5 => format!("key-{i:08}"),
+                _ => format!("k{i}"),
+            })
             .collect();
         let mut builder = EventsBuilder::default();
         // Each key twice, the second time in another order.

@@ -43,6 +43,14 @@ struct Packet {
 // A buffer's length and its unread count fit a `u16`.
 const _: () = assert!(BUFFER_ELEMENTS <= u16::MAX as usize);
 
+/// A message in a channel's ring, on a cache line of its own. A message is 64 bytes; in a ring
+/// aligned as the allocator gives it (16 bytes) most of them straddle two lines, and at
+/// parallelism 64 every message is cold each time it is touched (written at its send, read
+/// for the trace at its buffer's flush and again at its delivery): two misses instead of one.
+#[derive(Clone, Debug)]
+#[repr(align(64))]
+struct Line(Message);
+
 /// What every send and delivery on a channel touches, in one cache line: at parallelism 64 the
 /// 4 096 channels' states do not stay in cache, and each cache line of one is a miss. The
 /// oldest buffer on the wire and the oldest count of unread elements live here; the rest of
@@ -52,7 +60,7 @@ const _: () = assert!(BUFFER_ELEMENTS <= u16::MAX as usize);
 struct ChannelState {
     /// The messages of the buffers on the wire (in order, the packets' lengths split them),
     /// then those of the buffer being filled: one ring per channel, its storage reused.
-    messages: VecDeque<Message>,
+    messages: VecDeque<Line>,
     /// Arrival time of the last buffer sent: a later one never arrives earlier (FIFO).
     last_arrival_ns: TimeNs,
     /// The oldest buffer on the wire (its `Deliver` is in the kernel's queue): arrival, the
@@ -241,7 +249,9 @@ impl Network {
                     *start = range.end;
                     Some((range, p))
                 })
-                .flat_map(move |(range, p)| state.messages.range(range).map(move |m| (c, p.arrival_ns, p.attempt, m)))
+                .flat_map(move |(range, p)| {
+                    state.messages.range(range).map(move |m| (c, p.arrival_ns, p.attempt, &m.0))
+                })
         })
     }
 
@@ -368,13 +378,13 @@ impl World {
         }
         if !is_element(&message) {
             self.flush_channel(from, channel, now);
-            self.network.channels[channel.index()].messages.push_back(message);
+            self.network.channels[channel.index()].messages.push_back(Line(message));
             self.transmit(from, channel, 1, false, now);
             return;
         }
         let network = &mut self.network;
         let state = &mut network.channels[channel.index()];
-        state.messages.push_back(message);
+        state.messages.push_back(Line(message));
         state.filling += 1;
         if network.timeout_ns == 0 || usize::from(state.filling) >= BUFFER_ELEMENTS {
             self.flush_channel(from, channel, now);
@@ -433,7 +443,7 @@ impl World {
         let arrival_ns = arrival.max(state.last_arrival_ns);
         state.last_arrival_ns = arrival_ns;
         let start = state.messages.len() - len;
-        for message in self.network.channels[channel.index()].messages.range(start..) {
+        for Line(message) in self.network.channels[channel.index()].messages.range(start..) {
             let payload = match message {
                 Message::Record(r) => Payload::SendRecord { arrival_ns, value: r.value },
                 Message::Watermark(w) => Payload::SendWatermark { arrival_ns, watermark_ms: *w },
@@ -488,7 +498,7 @@ impl World {
         }
         let mut barrier = false;
         for _ in 0..packet.len {
-            let Some(message) = self.network.channels[channel.index()].messages.pop_front() else {
+            let Some(Line(message)) = self.network.channels[channel.index()].messages.pop_front() else {
                 break;
             };
             if let Message::Barrier(b) = &message {
@@ -518,11 +528,14 @@ impl World {
 mod tests {
     use super::*;
 
-    /// A channel's hot state is one cache line (what the layout is for).
+    /// A channel's hot state is one cache line (what the layout is for), and so is a message
+    /// in its ring.
     #[test]
-    fn channel_state_is_one_cache_line() {
+    fn channel_state_and_ring_messages_are_one_cache_line_each() {
         assert_eq!(std::mem::size_of::<ChannelState>(), 64);
         assert_eq!(std::mem::align_of::<ChannelState>(), 64);
+        assert_eq!(std::mem::size_of::<Line>(), 64);
+        assert_eq!(std::mem::align_of::<Line>(), 64);
     }
 
     /// The inline heads and the overflow queues behave as one FIFO each.
