@@ -55,7 +55,8 @@ const EXIT_CODES: &str = "Exit codes (every command):
   1  a check failed: a guarantee's promise broken (or a declared outcome not met), a failing
      seed in a sweep, two runs of one seed that differ, nothing to shrink
   2  the command line or the scenario file is wrong
-  3  the job did not finish: stalled, time limit (max_run_ms), or it failed (no restart strategy, or it gave up)
+  3  the job (or its fault-free reference: no verdict) did not finish: stalled, time limit
+     (max_run_ms), or it failed (no restart strategy, or it gave up)
   4  an invariant was violated: a bug in streamlab (report it with the seed)
   5  any other error (a file could not be read or written)
 When several apply, the highest wins.";
@@ -315,12 +316,12 @@ fn bench(seconds: u64, only: BenchKind, baseline: Option<&std::path::Path>) -> a
     Ok(ExitCode::SUCCESS)
 }
 
-/// The exit code of one run held to its promise: 4 for a broken invariant, 3 for a job that did
-/// not finish, 1 for a broken promise, else 0.
+/// The exit code of one run held to its promise: 4 for a broken invariant, 3 for a job (or its
+/// fault-free reference) that did not finish, 1 for a broken promise, else 0.
 fn verdict_code(judgement: &sim::run::Judgement) -> u8 {
     if judgement.violations > 0 || matches!(judgement.stop, sim::StopReason::InvariantViolated(_)) {
         exit::INVARIANT
-    } else if judgement.stop != sim::StopReason::JobFinished {
+    } else if !judgement.stop.is_finished() || !judgement.reference_stop.is_finished() {
         exit::NOT_FINISHED
     } else if !judgement.kept {
         exit::CHECK_FAILED
@@ -553,12 +554,16 @@ fn compare(
         eprintln!("invariant violated with seed {seed}; replay: {}", rerun_command("replay", &scenario, seed, swarm));
         return Ok(ExitCode::from(exit::INVARIANT));
     }
-    if let Some(r) = reports.iter().find(|r| r.stop != sim::StopReason::JobFinished) {
+    // A variant that did not finish, else one whose fault-free reference did not (no verdict).
+    let unfinished = reports.iter().find(|r| !r.stop.is_finished()).map(|r| (r, "", r.stop, "")).or_else(|| {
+        let r = reports.iter().find(|r| !r.reference_stop.is_finished())?;
+        Some((r, "the fault-free reference of ", r.reference_stop, ": no verdict"))
+    });
+    if let Some((r, whose, stop, so)) = unfinished {
         eprintln!(
-            "{} with a {} sink did not finish ({}); replay: {}",
+            "{whose}{} with a {} sink did not finish ({stop}){so}; replay: {}",
             r.guarantee.label(),
             r.sink.label(),
-            r.stop,
             rerun_command("compare", &scenario, seed, swarm)
         );
         return Ok(ExitCode::from(exit::NOT_FINISHED));
@@ -647,8 +652,10 @@ fn finish_run(
     if code != exit::OK {
         eprintln!(
             "exit code {code}: {} (see `streamlab --help`); reproduce: {}",
-            if code == exit::NOT_FINISHED {
+            if code == exit::NOT_FINISHED && !judgement.stop.is_finished() {
                 format!("the {what} did not finish ({})", judgement.stop)
+            } else if code == exit::NOT_FINISHED {
+                format!("its fault-free reference did not finish ({}): no verdict", judgement.reference_stop)
             } else {
                 format!("the oracle found {:?}", judgement.class)
             },

@@ -131,3 +131,26 @@ fn a_fault_scheduled_after_the_job_finished_leaves_it_finished() {
     let check = sim::run::check_seed(&scenario, 42);
     assert!(check.failures.is_empty(), "{:?}", check.failures);
 }
+
+/// A fault-free reference that reaches `max_run_ms` shows only part of the output: a run that
+/// finished is no better or worse for it. Its windows past the reference's end used to count as
+/// duplicates ("Duplicates: the exactly-once promise BROKEN", exit 1); now it is no verdict, said
+/// as such, and a sweep fails the seed for the reference that did not finish.
+#[test]
+fn a_reference_that_does_not_finish_gives_no_verdict() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions/reference-does-not-finish.ron");
+    let scenario = Arc::new(Scenario::load(&path).expect("valid scenario"));
+    let run = sim::run::run_scenario(Arc::clone(&scenario), 1, RunOptions::default());
+    assert_eq!(run.stop, StopReason::JobFinished, "the run with the crash finishes");
+    let judgement = sim::run::judge(&scenario, 1, &run);
+    assert_eq!(judgement.reference_stop, StopReason::TimeLimit);
+    let said = judgement.describe(scenario.guarantee);
+    assert!(said.starts_with("no verdict: the fault-free reference did not finish"), "{said}");
+    let check = sim::run::check_seed(&scenario, 1);
+    assert!(
+        check.failures.iter().any(|f| f.contains("the fault-free reference stopped: time limit")),
+        "{:?}",
+        check.failures
+    );
+    assert!(!check.failures.iter().any(|f| f.contains("breaks the exactly-once promise")), "{:?}", check.failures);
+}

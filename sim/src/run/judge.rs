@@ -18,6 +18,9 @@ pub struct Judgement {
     /// Whether the promise (or the declaration) was kept.
     pub kept: bool,
     pub stop: StopReason,
+    /// How the fault-free reference ended (the run itself when the seed has no faults). Unless
+    /// it finished, the outcome compares with an incomplete output: no verdict.
+    pub reference_stop: StopReason,
     pub violations: usize,
 }
 
@@ -28,6 +31,15 @@ impl Judgement {
             Some(d) => format!("declared outcome {d:?}"),
             None => format!("the {} promise", guarantee.label()),
         };
+        if !self.reference_stop.is_finished() {
+            return format!(
+                "no verdict: the fault-free reference did not finish ({}), so there is no complete output to \
+                 compare with (a larger max_run_ms may let it finish); against what it showed: {:?}, {}",
+                self.reference_stop,
+                self.class,
+                self.outcome.counts_text(),
+            );
+        }
         format!(
             "{:?} ({}: {}); {}",
             self.class,
@@ -40,24 +52,33 @@ impl Judgement {
 
 /// Hold a finished run of `scenario` (as written, with `seed`'s faults) against its promise.
 pub fn judge(scenario: &Scenario, seed: u64, run: &RunResult) -> Judgement {
-    let outcome = if run.world.faults.is_empty() {
+    let (outcome, reference_stop) = if run.world.faults.is_empty() {
         let seen = run.observed();
-        oracle::evaluate(&seen, &seen)
+        (oracle::evaluate(&seen, &seen), run.stop)
     } else {
-        oracle::evaluate(&reference_run(scenario, seed).observed(), &run.observed())
+        let reference = reference_run(scenario, seed);
+        (oracle::evaluate(&reference.observed(), &run.observed()), reference.stop)
     };
-    held_to_promise(scenario, Runtime::Flink, outcome, run.stop, run.world.violations.len())
+    let stops = Stops { run: run.stop, reference: reference_stop };
+    held_to_promise(scenario, Runtime::Flink, outcome, stops, run.world.violations.len())
 }
 
 /// [`judge`] for a Storm run of `scenario` (its reference: [`storm_reference_run`]).
 pub fn judge_storm(scenario: &Scenario, seed: u64, run: &crate::storm::StormRun) -> Judgement {
-    let outcome = if run.world.faults.is_empty() && scenario.guarantee != Guarantee::AtLeastOnce {
+    let (outcome, reference_stop) = if run.world.faults.is_empty() && scenario.guarantee != Guarantee::AtLeastOnce {
         let seen = run.observed();
-        oracle::evaluate(&seen, &seen)
+        (oracle::evaluate(&seen, &seen), run.stop)
     } else {
-        oracle::evaluate(&storm_reference_run(scenario, seed).observed(), &run.observed())
+        let reference = storm_reference_run(scenario, seed);
+        (oracle::evaluate(&reference.observed(), &run.observed()), reference.stop)
     };
-    held_to_promise(scenario, Runtime::Storm, outcome, run.stop, 0)
+    held_to_promise(scenario, Runtime::Storm, outcome, Stops { run: run.stop, reference: reference_stop }, 0)
+}
+
+/// How a run and its fault-free reference ended.
+struct Stops {
+    run: StopReason,
+    reference: StopReason,
 }
 
 /// The outcome against the scenario's declared outcome for its own guarantee and sink on
@@ -66,7 +87,7 @@ fn held_to_promise(
     scenario: &Scenario,
     runtime: Runtime,
     outcome: Outcome,
-    stop: StopReason,
+    stops: Stops,
     violations: usize,
 ) -> Judgement {
     let class = outcome.class();
@@ -81,7 +102,7 @@ fn held_to_promise(
         Some(d) => d == class,
         None => outcome.verdict(scenario.guarantee),
     };
-    Judgement { outcome, class, declared, kept, stop, violations }
+    Judgement { outcome, class, declared, kept, stop: stops.run, reference_stop: stops.reference, violations }
 }
 
 /// What a sweep checks for one seed: the declared outcomes (or, when none are declared, that
@@ -120,7 +141,7 @@ pub fn check_with_faults(scenario: &Arc<Scenario>, seed: u64, faults: Vec<Fault>
     let mut failures = unmet_expectations(scenario, &reports);
     for r in &reports {
         let name = format!("{}{} with a {} sink", storm_prefix(r.runtime), r.guarantee.label(), r.sink.label());
-        if scenario.expect.outcomes.is_empty() && !r.verdict {
+        if scenario.expect.outcomes.is_empty() && !r.verdict && r.reference_stop.is_finished() {
             failures.push(format!("{name}: {:?} breaks the {} promise", r.class, r.guarantee.label()));
         }
         for v in &r.violations {
@@ -128,6 +149,12 @@ pub fn check_with_faults(scenario: &Arc<Scenario>, seed: u64, faults: Vec<Fault>
         }
         if r.stop != StopReason::JobFinished {
             failures.push(format!("{name}: run stopped: {}", r.stop));
+        }
+        if !r.reference_stop.is_finished() {
+            failures.push(format!(
+                "{name}: the fault-free reference stopped: {} (no verdict against an incomplete output)",
+                r.reference_stop
+            ));
         }
     }
     SeedCheck { seed, reports, failures }
@@ -139,6 +166,8 @@ pub fn unmet_expectations(scenario: &Scenario, reports: &[VariantReport]) -> Vec
     for e in &scenario.expect.outcomes {
         match reports.iter().find(|r| r.runtime == e.runtime && r.guarantee == e.guarantee && r.sink == e.sink) {
             Some(r) if e.met_by(r.class, r.verdict) => {}
+            // No verdict against an incomplete reference: said as such by whoever reports it.
+            Some(r) if !r.reference_stop.is_finished() => {}
             Some(r) => unmet.push(format!(
                 "{}{} with a {} sink: expected {}, got {:?}",
                 storm_prefix(e.runtime),

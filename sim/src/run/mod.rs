@@ -124,6 +124,10 @@ pub struct VariantReport {
     pub latency_p99_ns: u64,
     pub restarts: u32,
     pub stop: StopReason,
+    /// How the fault-free reference run ended. Unless it finished, the outcome compares with an
+    /// incomplete output and is no verdict (left out of the JSON when it finished).
+    #[serde(skip_serializing_if = "StopReason::is_finished")]
+    pub reference_stop: StopReason,
     pub violations: Vec<String>,
     /// Faults of the schedule this variant never suffered, each with the reason (a protocol
     /// point it never reached, a time after the job finished): its verdict does not cover them.
@@ -393,6 +397,7 @@ fn judge_variant(world: World, guarantee: Guarantee, sink: SinkKind, reference: 
         latency_p99_ns: oracle::percentile(&mut latencies, 99).unwrap_or(0),
         restarts: world.restarts(),
         stop: run.stop,
+        reference_stop: reference.stop,
         violations: world.violations.iter().map(|v| v.violation.to_string()).collect(),
         faults_not_injected: faults_not_injected(world),
         trace_hash: world.recorder.hash(),
@@ -471,6 +476,7 @@ pub fn run_storm_variant(
         latency_p99_ns: oracle::percentile(&mut latencies, 99).unwrap_or(0),
         restarts: stats.worker_restarts as u32,
         stop: run.stop,
+        reference_stop: reference.stop,
         violations: Vec::new(),
         faults_not_injected: not_injected,
         trace_hash: world.recorder.hash(),

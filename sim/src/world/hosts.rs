@@ -183,8 +183,14 @@ impl World {
     pub(super) fn start_tasks(&mut self, plan: &RestorePlan, now: TimeNs) {
         for &id in &plan.tasks {
             self.drain_outputs(id);
-            if self.tasks[id.index()].subtask.is_source() {
+            let subtask = &self.tasks[id.index()].subtask;
+            if subtask.is_source() {
                 self.consumers[id.index()] = self.start_consumer(id, plan, now);
+                self.schedule_run(id, now);
+            } else if subtask.gate().queued() > 0 {
+                // Restored in-flight data of an unaligned checkpoint: it holds its channels'
+                // credit until read, so no delivery may come to wake the task (a one-buffer
+                // channel stalled the job until max_run_ms).
                 self.schedule_run(id, now);
             }
             self.arm_timer(id);

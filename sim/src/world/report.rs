@@ -23,6 +23,12 @@ pub enum StopReason {
     InvariantViolated(InvariantViolation),
 }
 
+impl StopReason {
+    pub fn is_finished(&self) -> bool {
+        *self == StopReason::JobFinished
+    }
+}
+
 impl std::fmt::Display for StopReason {
     /// What the command line prints after `stopped:`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
