@@ -561,9 +561,9 @@ fn compare(
     });
     if let Some((r, whose, stop, so)) = unfinished {
         eprintln!(
-            "{whose}{} with a {} sink did not finish ({stop}){so}; replay: {}",
+            "{whose}{} with {} did not finish ({stop}){so}; replay: {}",
             r.guarantee.label(),
-            r.sink.label(),
+            r.sink.a_sink(),
             rerun_command("compare", &scenario, seed, swarm)
         );
         return Ok(ExitCode::from(exit::NOT_FINISHED));

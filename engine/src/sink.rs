@@ -28,6 +28,13 @@ impl SinkKind {
             SinkKind::TwoPhaseCommit => "two-phase-commit",
         }
     }
+
+    /// "a plain sink", "an idempotent sink", "a two-phase-commit sink": the label with its
+    /// article, for messages.
+    pub fn a_sink(self) -> String {
+        let article = if self == SinkKind::Idempotent { "an" } else { "a" };
+        format!("{article} {} sink", self.label())
+    }
 }
 
 /// One output row as the sink store keeps it.
@@ -198,6 +205,13 @@ impl SinkState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sink_takes_the_article_its_label_needs() {
+        assert_eq!(SinkKind::Plain.a_sink(), "a plain sink");
+        assert_eq!(SinkKind::Idempotent.a_sink(), "an idempotent sink");
+        assert_eq!(SinkKind::TwoPhaseCommit.a_sink(), "a two-phase-commit sink");
+    }
 
     fn cp(id: u64) -> CheckpointId {
         CheckpointId::from_raw(id)

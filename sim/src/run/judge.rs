@@ -140,7 +140,7 @@ pub fn check_with_faults(scenario: &Arc<Scenario>, seed: u64, faults: Vec<Fault>
     let reports: Vec<VariantReport> = reports.into_iter().flatten().collect();
     let mut failures = unmet_expectations(scenario, &reports);
     for r in &reports {
-        let name = format!("{}{} with a {} sink", storm_prefix(r.runtime), r.guarantee.label(), r.sink.label());
+        let name = format!("{}{} with {}", storm_prefix(r.runtime), r.guarantee.label(), r.sink.a_sink());
         if scenario.expect.outcomes.is_empty() && !r.verdict && r.reference_stop.is_finished() {
             failures.push(format!("{name}: {:?} breaks the {} promise", r.class, r.guarantee.label()));
         }
@@ -169,18 +169,18 @@ pub fn unmet_expectations(scenario: &Scenario, reports: &[VariantReport]) -> Vec
             // No verdict against an incomplete reference: said as such by whoever reports it.
             Some(r) if !r.reference_stop.is_finished() => {}
             Some(r) => unmet.push(format!(
-                "{}{} with a {} sink: expected {}, got {:?}",
+                "{}{} with {}: expected {}, got {:?}",
                 storm_prefix(e.runtime),
                 e.guarantee.label(),
-                e.sink.label(),
+                e.sink.a_sink(),
                 e.wanted(),
                 r.class
             )),
             None => unmet.push(format!(
-                "{}{} with a {} sink was not run",
+                "{}{} with {} was not run",
                 storm_prefix(e.runtime),
                 e.guarantee.label(),
-                e.sink.label()
+                e.sink.a_sink()
             )),
         }
     }
