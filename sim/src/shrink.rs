@@ -24,10 +24,16 @@ pub struct Shrunk {
     pub file_text: String,
 }
 
-/// The part of a failure message that names the check (the variant), so shrinking keeps failing
-/// "the same check" rather than any check.
+/// The part of a failure message that names the check: the variant and what failed it (its
+/// first two `:`-separated fields: "exactly-once with a plain sink: Duplicates breaks the
+/// exactly-once promise", "…: run stopped", "…: invariant violated"), so shrinking keeps failing
+/// the same check rather than any check of the same variant (a case of duplicates must not
+/// shrink into one that stops at the time limit).
 fn signature(failure: &str) -> &str {
-    failure.split(':').next().unwrap_or(failure)
+    match failure.match_indices(':').nth(1) {
+        Some((end, _)) => &failure[..end],
+        None => failure,
+    }
 }
 
 fn fails_same(scenario: &Arc<Scenario>, seed: u64, faults: &[Fault], target: &str) -> Option<Vec<String>> {
@@ -181,4 +187,22 @@ fn halve(fault: &Fault) -> Option<Fault> {
         }
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::signature;
+
+    #[test]
+    fn a_signature_names_the_variant_and_what_failed_it() {
+        let duplicates = "exactly-once with a plain sink: Duplicates breaks the exactly-once promise";
+        let stopped = "exactly-once with a plain sink: run stopped: time limit (max_run_ms) at 63.500 s";
+        let stopped_later = "exactly-once with a plain sink: run stopped: time limit (max_run_ms) at 70.000 s";
+        let violated = "exactly-once with a plain sink: invariant violated: 4 (commit of an unknown transaction)";
+        assert_eq!(signature(duplicates), duplicates);
+        assert_ne!(signature(duplicates), signature(stopped));
+        assert_ne!(signature(stopped), signature(violated));
+        assert_eq!(signature(stopped), signature(stopped_later));
+        assert_eq!(signature(stopped), "exactly-once with a plain sink: run stopped");
+    }
 }
