@@ -178,8 +178,14 @@ impl StormWorld {
                     let (Some(fnode), Some(tnode)) = (self.core.node_of(from), self.core.node_of(to)) else {
                         continue;
                     };
-                    let arrival =
-                        transit_arrival(&self.core.scenario, &self.core.faults, &mut self.net_rng, fnode, tnode, now);
+                    let arrival = transit_arrival(
+                        &self.core.scenario,
+                        &self.core.network_faults,
+                        &mut self.net_rng,
+                        fnode,
+                        tnode,
+                        now,
+                    );
                     let last = self.fifo.entry((from, to)).or_insert(0);
                     let arrival = arrival.max(*last);
                     *last = arrival;

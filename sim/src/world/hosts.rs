@@ -152,7 +152,7 @@ impl World {
     }
 
     pub(super) fn slow_factor(&self, node: NodeId, now: TimeNs) -> u64 {
-        crate::network::slow_factor(&self.faults, node, now)
+        crate::network::slow_factor(&self.network_faults, node, now)
     }
 
     /// The checkpoint cost model's CPU competition: while `u` snapshot uploads run on `node`
@@ -213,7 +213,7 @@ impl World {
         let node = self.tasks[id.index()].node;
         let registration = stream_seed(self.seed, Stream::SourceRegistration) ^ ((id.index() as u64) << 32);
         let mut rng = SimRng::new(engine::partition::mix64(registration ^ u64::from(plan.attempt)));
-        let (scenario, faults) = (&self.scenario, &self.faults);
+        let (scenario, faults) = (&self.scenario, &self.network_faults);
         let registered_ns = crate::network::transit_arrival(scenario, faults, &mut rng, node, JOB_MANAGER, now);
         let splits_assigned_ns =
             crate::network::transit_arrival(scenario, faults, &mut rng, JOB_MANAGER, node, registered_ns);

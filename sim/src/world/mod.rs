@@ -206,6 +206,8 @@ pub struct World {
     pub tasks: Vec<Task>,
     pub nodes: Vec<NodeState>,
     pub faults: Vec<Fault>,
+    /// The faults the network rules read per message and task run ([`crate::network`]).
+    network_faults: crate::network::NetworkFaults,
     /// When each fault fired (None: not yet, or never).
     pub fault_fired_at: Vec<Option<TimeNs>>,
     pub log: Arc<SourceLog>,
@@ -330,6 +332,7 @@ impl World {
         let mut world = World {
             nodes: vec![NodeState { alive: true, incarnation: 0 }; scenario.task_managers as usize + 1],
             fault_fired_at: vec![None; faults.len()],
+            network_faults: crate::network::NetworkFaults::of(&faults),
             faults,
             seed,
             queue: EventQueue::default(),

@@ -223,7 +223,7 @@ impl Network {
     pub fn transit_arrival(
         &mut self,
         scenario: &Scenario,
-        faults: &[Fault],
+        faults: &crate::network::NetworkFaults,
         from: NodeId,
         to: NodeId,
         now: TimeNs,
@@ -366,7 +366,7 @@ impl World {
     /// When a message sent now from `from` reaches `to`: latency, plus whatever network faults
     /// are active (a partition holds it until it heals; loss costs retransmissions).
     pub(super) fn transit_arrival(&mut self, from: NodeId, to: NodeId, now: TimeNs) -> TimeNs {
-        self.network.transit_arrival(&self.scenario, &self.faults, from, to, now)
+        self.network.transit_arrival(&self.scenario, &self.network_faults, from, to, now)
     }
 
     /// A task emits `message` on `channel`: a stream element goes into the channel's buffer (sent

@@ -36,6 +36,7 @@ impl World {
         if let Fault::CheckpointStorageFailure { checkpoint } = fault {
             self.checkpoint_storage.failing.push(checkpoint);
         }
+        self.network_faults.push(&fault);
         self.faults.push(fault);
         self.schedule_fault(index);
     }
@@ -70,6 +71,7 @@ impl World {
             | Fault::SlowNode { until_ns, .. } => Some(*until_ns),
             _ => None,
         };
+        self.network_faults.push(&fault);
         self.faults.push(fault);
         self.queue.schedule(now, Event::FaultStart { fault: index });
         if let Some(until) = until {

@@ -110,8 +110,11 @@ pub struct StormCore {
     pub log: Arc<SourceLog>,
     pub sink_store: SinkStore,
     pub recorder: Recorder,
-    /// The run's faults: a slow node's factor applies to processing costs.
+    /// The run's faults (the world injects them by index).
     pub faults: Vec<Fault>,
+    /// Those the network rules read: a slow node's factor applies to processing costs, and the
+    /// world's messages cross partitions, spikes and loss.
+    pub network_faults: crate::network::NetworkFaults,
     nodes_alive: Vec<bool>,
     node_incarnation: Vec<u32>,
     execs: Vec<Exec>,
@@ -161,6 +164,7 @@ impl StormCore {
         let mut core = StormCore {
             nodes_alive: vec![true; scenario.task_managers as usize + 1],
             node_incarnation: vec![0; scenario.task_managers as usize + 1],
+            network_faults: crate::network::NetworkFaults::of(&faults),
             faults,
             seed,
             config,
@@ -434,7 +438,7 @@ impl StormCore {
     }
 
     fn cost(&self, task: usize, base_ns: u64, now: TimeNs) -> u64 {
-        base_ns.saturating_mul(slow_factor(&self.faults, self.execs[task].node, now))
+        base_ns.saturating_mul(slow_factor(&self.network_faults, self.execs[task].node, now))
     }
 
     fn ack_cost_ns(&self) -> u64 {
