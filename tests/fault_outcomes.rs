@@ -170,6 +170,41 @@ fn exactly_once_is_exact_under_random_faults_stop_the_world() {
     assert_exactly_once_under_swarm("stop-the-world", ", snapshot: StopTheWorld", 1..=60);
 }
 
+/// Stop-the-world snapshots pause the sources while a checkpoint is pending, and a checkpoint
+/// that ends — completed or aborted — ends the pause. Under region failover a crash leaves a
+/// checkpoint pending until the failover aborts it; the lane that survives must read again from
+/// then on, not wait (as it did) for the first checkpoint to complete after the restart.
+#[test]
+fn a_failover_that_aborts_a_stop_the_world_checkpoint_resumes_the_surviving_sources() {
+    use sim::recording::Payload;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions/stop-the-world-region-failover.ron");
+    let scenario = Arc::new(Scenario::load(&path).expect("valid scenario"));
+    let run = sim::run_scenario(Arc::clone(&scenario), sim::run::DEFAULT_SEED, sim::RunOptions::default());
+    assert_eq!(run.stop, StopReason::JobFinished);
+    let survivor = scenario.plan.subtask_by_name("readings[0]").expect("the lane on tm-0");
+    let events = run.world.recorder.events();
+    let (mut triggered_ns, mut aborted, mut restarted_ns, mut reads_ns) = (Vec::new(), None, None, Vec::new());
+    for e in events {
+        match e.payload() {
+            Payload::CheckpointTriggered { checkpoint } => triggered_ns.push((checkpoint, e.time_ns)),
+            Payload::CheckpointAborted { checkpoint, .. } => aborted = Some((checkpoint, e.time_ns)),
+            Payload::JobRestarted { .. } => restarted_ns = Some(e.time_ns),
+            Payload::SourceRead { .. } if e.subtask() == survivor => reads_ns.push(e.time_ns),
+            _ => {}
+        }
+    }
+    let (checkpoint, aborted_ns) = aborted.expect("the failover aborts the pending checkpoint");
+    let pending_from_ns = triggered_ns.iter().find(|(c, _)| *c == checkpoint).expect("it was triggered").1;
+    let restarted_ns = restarted_ns.expect("tm-1's lane restarts");
+    assert!(pending_from_ns < aborted_ns && aborted_ns < restarted_ns);
+    let read_between = |from_ns: u64, to_ns: u64| reads_ns.iter().filter(|&&t| from_ns < t && t < to_ns).count();
+    assert_eq!(read_between(pending_from_ns, aborted_ns), 0, "the pause holds while the checkpoint is pending");
+    // The survivor's backlog (the 1.5 s of its partition that came in while it paused) is
+    // readable at once: it reads during the restart delay.
+    let resumed = read_between(aborted_ns - 1, restarted_ns);
+    assert!(resumed > 0, "the surviving source read nothing between the abort and the restart");
+}
+
 /// Late data: after a restore event time starts again, so records late in the fault-free run
 /// land in on-time firings (and the other way round). Exactly-once must still count every record
 /// as often as the reference does — `Exact` or `Regrouped` — under random faults, aligned and

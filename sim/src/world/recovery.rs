@@ -197,7 +197,8 @@ impl World {
             task.subtask.clear_inputs();
             self.time_use[id.index()].unblocked(now);
         }
-        self.stw_checkpoint = None;
+        // The aborted checkpoint ends a stop-the-world pause the way any checkpoint's end does
+        // (`end_stop_the_world`): the sources of the regions that keep running read again.
         if let Some(event) = aborted {
             self.on_checkpoint_event(event, now);
         }
