@@ -459,15 +459,7 @@ fn estimate(scenario_arg: &str) -> anyhow::Result<ExitCode> {
     let w = &scenario.admission.workload;
     outln!("{}", serde_json::to_string_pretty(w).context("serialising the workload")?);
     outln!("budget: {} MiB, {} s", BUDGET_BYTES >> 20, BUDGET_MS / 1000);
-    let commands = [
-        BudgetCommand::Run { twice: false },
-        BudgetCommand::Run { twice: true },
-        BudgetCommand::Replay,
-        BudgetCommand::Compare,
-        BudgetCommand::Sweep { jobs: 1 },
-        BudgetCommand::Shrink,
-    ];
-    for command in commands {
+    for command in BudgetCommand::ALL {
         let e = scenario.admission.workload.estimate(command);
         let verdict = if scenario.admit(command).is_ok() { "admitted" } else { "over the budget" };
         outln!("{:<24} {:>8} MiB {:>9.1} s  {verdict}", command.name(), e.bytes >> 20, e.ms as f64 / 1000.0);

@@ -17,7 +17,7 @@ use engine::window::WindowKind;
 use petgraph::visit::EdgeRef;
 
 use super::error::{Locator, ScenarioError};
-use super::format::{Emit, Model, SourceData, Watermarks};
+use super::format::{Emit, Guarantee, Model, Runtime, SourceData, StormConfig, Watermarks};
 use super::{LogData, Scenario};
 
 /// Memory a command may need, at most: 1 GiB.
@@ -51,6 +51,18 @@ const ORACLE_LINEAGE_BYTES: u64 = 48;
 /// time, 2.5x the memory).
 const STORM_TIME_FACTOR: u64 = 14;
 const STORM_MEMORY_FACTOR: u64 = 3;
+/// A timeout storm that a fault sets off and nothing ends (`storm_replays`), per tuple the
+/// slowest bolt gets through until `max_run_ms`: time, and memory for the re-emits queued in front
+/// of it, its row in the sink store, the oracle's grouping and, for `run`, the printed rows.
+/// Measured on `storm-timeout-storm.ron` with a swarm of 10 000 crashes in its first 100 ms, seed
+/// 38, `run` at `max_run_ms` 110 s and 610 s: 333 k more rows took 5.3 s more CPU and 600 MB more
+/// memory (16 µs and 1 800 bytes a row).
+const STORM_REPLAY_NS: u64 = 20_000;
+const STORM_REPLAY_PRINTED_BYTES: u64 = 2_000;
+/// The same without printing the rows: `replay` (its trace, 9.7 events a row, included) took
+/// 455 MB on that run; a sweep's check of the shipped scenario's seed 2 with `--swarm`, which
+/// storms until `max_run_ms`, 288 MB (about 700 bytes a row).
+const STORM_REPLAY_BYTES: u64 = 1_000;
 
 /// What a command does with a scenario, for the estimate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,6 +81,16 @@ pub enum Command {
 }
 
 impl Command {
+    /// Every command, as `streamlab estimate` lists them (one seed at a time for `sweep`).
+    pub const ALL: [Command; 6] = [
+        Command::Run { twice: false },
+        Command::Run { twice: true },
+        Command::Replay,
+        Command::Compare,
+        Command::Sweep { jobs: 1 },
+        Command::Shrink,
+    ];
+
     /// The command as the user typed it.
     pub fn name(self) -> &'static str {
         match self {
@@ -111,6 +133,12 @@ pub struct Workload {
     pub variants: u64,
     /// Faults `shrink` may drop or shorten.
     pub faults: u64,
+    /// Tuples a Storm topology's slowest bolt gets through until `max_run_ms` in a timeout
+    /// storm that a fault may set off and nothing ends (0 when none can last; see
+    /// `storm_replays`). Counted only for a run with faults.
+    pub storm_replays: u64,
+    /// Declared variants that ack (Storm at-least-once, Trident): each may storm.
+    pub storm_acking_variants: u64,
 }
 
 /// The estimate for one command: bytes at most at once, CPU milliseconds in all.
@@ -196,6 +224,24 @@ impl Workload {
         Workload { faulty: true, ..self.clone() }.judged_bytes(false)
     }
 
+    /// What one faulty Storm run's timeout storm adds to its world (the reference, fault-free,
+    /// has none), with its rows printed or not: only with faults.
+    fn storm_bytes(&self, printed: bool) -> u128 {
+        if self.faults == 0 {
+            return 0;
+        }
+        let per_row = if printed { STORM_REPLAY_PRINTED_BYTES } else { STORM_REPLAY_BYTES };
+        u128::from(self.storm_replays) * u128::from(per_row)
+    }
+
+    /// CPU nanoseconds a faulty Storm run's timeout storm adds, per run that acks.
+    fn storm_ns(&self) -> u128 {
+        if self.faults == 0 {
+            return 0;
+        }
+        u128::from(self.storm_replays) * u128::from(STORM_REPLAY_NS)
+    }
+
     /// Runs (in units of one run) of a faulty run judged against its reference: a faulty run
     /// replays after crashes (half again), the reference, the oracle (half a run).
     fn judged_runs_x2(&self) -> u128 {
@@ -218,25 +264,38 @@ impl Workload {
     /// The estimate for `command`.
     pub fn estimate(&self, command: Command) -> Estimate {
         let run = self.run_ns();
+        let storm = self.storm_ns();
+        // A seed's check: the declared variants (at least the scenario's own), those that ack
+        // with their storm.
+        let checked = run * self.checked_runs_x4(self.variants.max(1)) / 4
+            + storm * u128::from(self.storm_acking_variants.max(1));
+        // One faulty world at a time: its storm.
+        let compared_bytes = self.compared_bytes() + self.storm_bytes(false);
         let (bytes, ns) = match command {
             Command::Run { twice } => {
-                let once = run * self.judged_runs_x2() / 2;
-                (self.judged_bytes(false), if twice { once + run * 3 / 2 } else { once })
+                let once = run * self.judged_runs_x2() / 2 + storm;
+                (
+                    self.judged_bytes(false) + self.storm_bytes(true),
+                    if twice { once + run * 3 / 2 + storm } else { once },
+                )
             }
-            Command::Replay => (self.judged_bytes(true), run * self.judged_runs_x2() / 2),
-            // The five compared variants and any other the file declares.
-            Command::Compare => (self.compared_bytes(), run * self.checked_runs_x4(5 + self.variants) / 4),
-            // Per seed, `jobs` seeds at once.
-            Command::Sweep { jobs } => (
-                self.compared_bytes().saturating_mul(u128::from(jobs.max(1))),
-                run * self.checked_runs_x4(self.variants.max(1)) / 4,
+            Command::Replay => {
+                (self.judged_bytes(true) + self.storm_bytes(false), run * self.judged_runs_x2() / 2 + storm)
+            }
+            // The five compared variants and any other the file declares (Storm's compared
+            // variants ack twice at most: acking and Trident).
+            Command::Compare => (
+                compared_bytes,
+                run * self.checked_runs_x4(5 + self.variants) / 4 + storm * u128::from(2 + self.storm_acking_variants),
             ),
+            // Per seed, `jobs` seeds at once.
+            Command::Sweep { jobs } => (compared_bytes.saturating_mul(u128::from(jobs.max(1))), checked),
             Command::Shrink => {
                 // Each fault dropped, then shortened while the failure holds: a seed's check
                 // each. The worst case is 13 checks a fault; counted: 3 (a fault is dropped or
                 // shortened once or twice before the failure goes away, in the shipped scenarios).
                 let checks = u128::from(self.faults) * 3 + 1;
-                (self.compared_bytes(), (run * self.checked_runs_x4(self.variants.max(1)) / 4).saturating_mul(checks))
+                (compared_bytes, checked.saturating_mul(checks))
             }
         };
         Estimate { bytes: u64::try_from(bytes).unwrap_or(u64::MAX), ms: ns_to_ms(ns) }
@@ -289,6 +348,9 @@ impl Admission {
         }
         if w.storm {
             parts.push("a Storm topology".to_string());
+        }
+        if w.faults > 0 && w.storm_replays > 0 {
+            parts.push(format!("{} tuples replayed in a timeout storm up to max_run_ms", w.storm_replays));
         }
         if w.faulty {
             parts.push("faults, so a fault-free reference too".to_string());
@@ -439,6 +501,16 @@ pub fn admission(s: &Scenario, loc: &Locator) -> Admission {
         }
     }
     let checkpoint_records = (horizon_ms / u128::from(checkpoint_interval.max(1)) + 1).saturating_mul(subtasks + 1);
+    let storm_replays = match &raw.model {
+        Model::Storm(config) => storm_replays(s, config, events, horizon_ms),
+        Model::Flink => 0,
+    };
+    let storm_acking_variants = s
+        .expect
+        .outcomes
+        .iter()
+        .filter(|o| o.runtime == Runtime::Storm && o.guarantee != Guarantee::AtMostOnce)
+        .count();
 
     let faults = fault_count(s);
     let sat = |v: u128| u64::try_from(v).unwrap_or(u64::MAX);
@@ -456,6 +528,8 @@ pub fn admission(s: &Scenario, loc: &Locator) -> Admission {
         faulty: faults > 0,
         variants: s.expect.outcomes.len() as u64,
         faults,
+        storm_replays: sat(storm_replays),
+        storm_acking_variants: storm_acking_variants as u64,
     };
 
     // The lever: the largest term of one run's time and memory (a byte weighs 30 ns: 1 GiB is
@@ -499,6 +573,11 @@ pub fn admission(s: &Scenario, loc: &Locator) -> Admission {
             "fewer keys or larger windows (fewer result rows)".to_string(),
         ),
         (
+            u128::from(w.storm_replays) * u128::from(STORM_REPLAY_NS + STORM_REPLAY_PRINTED_BYTES * 30) * u128::from(faults > 0),
+            "model.Storm.max_spout_pending".to_string(),
+            "a bounded max_spout_pending (the spout waits instead of replaying its whole backlog), a longer message_timeout_ms, or a shorter max_run_ms (a timeout storm lasts until then)".to_string(),
+        ),
+        (
             u128::from(w.ticks) * u128::from(TICK_NS),
             smallest_interval.map_or("max_run_ms", |(_, f)| f).to_string(),
             "a longer interval, or a shorter max_run_ms (periodic messages up to max_run_ms)".to_string(),
@@ -513,10 +592,118 @@ pub fn admission(s: &Scenario, loc: &Locator) -> Admission {
     Admission { workload, lever: Lever { field, line, column, advice } }
 }
 
+/// Tuples a Storm topology may deliver again until `max_run_ms` in a timeout storm that a fault
+/// sets off and nothing ends. A crash holds tuples up; when the backlog the spouts may keep
+/// pending is more than the slowest bolt gets through in one message timeout, each round times
+/// the backlog out and replays it while the bolt still works on the stale copies, and it never
+/// catches up (`storm-timeout-storm.ron` with 10 000 crashes in its first 100 ms, seed 38: 899 145
+/// replays and 403 538 sink rows until `max_run_ms`, 610 s; without the crashes it ends at
+/// 13.4 s). Such a storm delivers at most what the slowest bolt gets through until `max_run_ms`,
+/// and re-emits every pending tuple at most once per timeout. 0 when no storm can last (the
+/// slowest bolt drains the largest backlog within one timeout): the replays a fault causes are
+/// then bounded by the backlog, and the Storm factors cover them.
+fn storm_replays(s: &Scenario, config: &StormConfig, events: u128, horizon_ms: u128) -> u128 {
+    let operators = &s.plan.operators;
+    let is_source = |i: usize| matches!(operators[i].kind, OperatorKind::Source(_));
+    let spout_tasks: u128 =
+        (0..operators.len()).filter(|&i| is_source(i)).map(|i| u128::from(operators[i].parallelism)).sum();
+    // Trident's `max_spout_pending` counts batches, not tuples.
+    let pending = match (config.max_spout_pending, &config.trident) {
+        (Some(per_task), None) => (u128::from(per_task) * spout_tasks).min(events),
+        _ => events,
+    };
+    // Tuples the slowest bolt gets through in `span_ms` (None: no bolt takes any time).
+    let through = |span_ms: u128| {
+        (0..operators.len())
+            .filter(|&i| !is_source(i))
+            .filter_map(|i| {
+                let cost_ns = u128::from(*s.record_cost_ns.get(i)?);
+                (cost_ns > 0).then(|| u128::from(operators[i].parallelism) * span_ms * 1_000_000 / cost_ns)
+            })
+            .min()
+    };
+    let timeout_ms = u128::from(config.message_timeout_ms.max(1));
+    match (through(timeout_ms), through(horizon_ms)) {
+        (Some(per_timeout), Some(until_the_end)) if pending > per_timeout => {
+            until_the_end.min(pending.saturating_mul(horizon_ms / timeout_ms))
+        }
+        _ => 0,
+    }
+}
+
 /// Faults of a run of `s`: those in the file and its swarm's (`--swarm` adds one after loading).
 pub fn fault_count(s: &Scenario) -> u64 {
     s.faults.len() as u64
         + s.swarm.as_ref().map_or(0, |w| {
             u64::from(w.crashes) + u64::from(w.partitions) + u64::from(w.latency_spikes) + u64::from(w.slow_nodes)
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Budget, Scenario};
+    use super::*;
+
+    const TIMEOUT_STORM: &str = include_str!("../../../scenarios/storm-timeout-storm.ron");
+
+    /// The shipped timeout storm with `edit` applied and the audit's swarm: 10 000 crashes in its
+    /// first 100 ms.
+    fn swarmed(edit: impl Fn(&str) -> String) -> Workload {
+        let text = edit(TIMEOUT_STORM)
+            .replace("    model: Storm(", "    swarm: (crashes: 10000, from_ms: 0, until_ms: 100),\n    model: Storm(");
+        Scenario::parse_with(&text, "storm.ron", Budget::Off).expect("valid scenario").admission.workload
+    }
+
+    /// The audit's run (`run --seed 38`, release build): a timeout storm until max_run_ms that
+    /// took 6.37 s of CPU and 723 760 KiB at most, where the estimate said 6.3 s and 232 MiB. Now
+    /// the storm is counted: the slowest bolt (1.5 ms a tuple, one task) gets through 406 666
+    /// tuples in 610 s, fewer than 12 000 pending tuples re-emitted every 1.5 s.
+    #[test]
+    fn a_timeout_storm_that_faults_set_off_is_counted_until_max_run_ms() {
+        let w = swarmed(str::to_string);
+        assert_eq!(w.storm_replays, 406_666);
+        let run = w.estimate(Command::Run { twice: false });
+        assert!(run.bytes >= 723_760 << 10 && run.ms >= 6_370, "{run:?} under the measured run");
+        assert!(run.bytes <= BUDGET_BYTES && run.ms <= BUDGET_MS, "{run:?}: the measured run fits the budget");
+        // `replay` of the same (5.12 s, 454 924 KiB), and a sweep's check of a seed whose default
+        // swarm storms as long (seed 2 of the shipped file: 4.44 s, 287 820 KiB).
+        let replay = w.estimate(Command::Replay);
+        assert!(replay.bytes >= 454_924 << 10 && replay.ms >= 5_120, "{replay:?}");
+        let sweep = w.estimate(Command::Sweep { jobs: 1 });
+        assert!(sweep.bytes >= 287_820 << 10 && sweep.ms >= 4_440, "{sweep:?}");
+        // Each command that runs the faulty topology counts it.
+        let without = Workload { storm_replays: 0, ..w.clone() };
+        for command in Command::ALL {
+            let (with, less) = (w.estimate(command), without.estimate(command));
+            assert!(with.bytes > less.bytes && with.ms > less.ms, "{command:?}: {with:?} vs {less:?}");
+        }
+    }
+
+    /// Without faults nothing sets a storm off: the shipped scenario's estimates are unchanged.
+    #[test]
+    fn without_faults_no_storm_is_counted() {
+        let w = Scenario::parse(TIMEOUT_STORM, "storm.ron").expect("the shipped file loads").admission.workload;
+        assert_eq!(w.faults, 0);
+        assert!(w.storm_replays > 0, "the bound is the file's own");
+        let without = Workload { storm_replays: 0, ..w.clone() };
+        for command in Command::ALL {
+            assert_eq!(w.estimate(command), without.estimate(command), "{command:?}");
+        }
+    }
+
+    /// No storm can last when the slowest bolt gets through the largest backlog within one
+    /// message timeout: a bounded spout (300 pending, the book's exercise), a faster bolt
+    /// (0.1 ms: 15 000 tuples a timeout, more than the 12 000 events), a longer timeout.
+    #[test]
+    fn no_storm_lasts_when_the_slowest_bolt_drains_the_backlog_within_a_timeout() {
+        let bounded = swarmed(|t| t.replace("max_spout_pending: None", "max_spout_pending: Some(300)"));
+        let fast = swarmed(|t| t.replace("cost_us: 1_500", "cost_us: 100"));
+        let patient = swarmed(|t| t.replace("message_timeout_ms: 1_500", "message_timeout_ms: 20_000"));
+        assert_eq!((bounded.storm_replays, fast.storm_replays, patient.storm_replays), (0, 0, 0));
+        // Just over the line (1 001 pending, 1 000 through in a timeout): a storm, in which the
+        // spout re-emits its 1 001 tuples 406 times before max_run_ms, fewer than the bolt could
+        // take.
+        let over = swarmed(|t| t.replace("max_spout_pending: None", "max_spout_pending: Some(1001)"));
+        assert_eq!(over.storm_replays, 1_001 * 406);
+    }
 }
