@@ -203,6 +203,24 @@ fn checkpoint_from(word: i64) -> CheckpointId {
 }
 
 impl Payload {
+    /// What the trace says of a sink's effect on its store: one wording for every world and
+    /// runtime (a Flink sink subtask, a Storm sink bolt, a Trident state commit).
+    pub fn of_sink_effect(effect: &engine::sink::SinkEffect) -> Payload {
+        use engine::sink::SinkEffect;
+        match effect {
+            SinkEffect::Append(r) => Payload::SinkAppend { key: r.key, value: r.value },
+            SinkEffect::Upsert(r) => Payload::SinkUpsert { key: r.key, value: r.value },
+            SinkEffect::TxnWrite { row, .. } => Payload::SinkTxnWrite { key: row.key, value: row.value },
+            SinkEffect::PreCommit { txn, checkpoint_id } => {
+                Payload::SinkPreCommit { txn_sequence: txn.sequence, checkpoint: *checkpoint_id }
+            }
+            SinkEffect::Commit { txn } => Payload::SinkCommit { txn_sequence: txn.sequence, attempt: txn.attempt },
+            SinkEffect::Recover { commit, .. } => Payload::SinkRecover { committed: commit.len() as u64 },
+        }
+    }
+}
+
+impl Payload {
     /// The kind, the channel word and the two words of an event about `channel` (for the kinds
     /// that have one): the kind's own channel word if it keeps payload there, else the channel's
     /// number, 0 for none.
