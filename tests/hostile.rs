@@ -395,3 +395,52 @@ fn shrink_out_does_not_overwrite_an_existing_file_without_force() {
     assert_eq!(std::fs::read_to_string(&out).expect("read"), "my own work");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `streamlab ARGS` run in `dir`, so that a file wrongly named `-` would land there.
+fn streamlab_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_streamlab")).current_dir(dir).args(args).output().expect("run streamlab")
+}
+
+#[test]
+fn trace_dash_writes_json_lines_to_stdout_and_the_summary_to_stderr() {
+    let dir = temp_dir("trace-dash");
+    let s = tiny(&dir);
+    let o = streamlab_in(&dir, &["replay", &s, "--trace", "-"]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    assert!(!dir.join("-").exists(), "no file named `-`");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let events: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}\n{}", describe(&o))))
+        .collect();
+    assert!(!events.is_empty(), "{}", describe(&o));
+    assert!(events.iter().all(|e| e["kind"].is_string() && e["time_ns"].is_u64()), "{}", describe(&o));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("oracle vs the fault-free reference"), "{}", describe(&o));
+    assert!(stderr.contains(&format!("trace: {} events written to stdout", events.len())), "{}", describe(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn charts_dash_is_a_usage_error() {
+    let dir = temp_dir("charts-dash");
+    let s = tiny(&dir);
+    assert_usage_error(&streamlab_in(&dir, &["replay", &s, "--charts", "-"]), "name a folder");
+    assert!(!dir.join("-").exists(), "no folder named `-`");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn shrink_out_dash_prints_the_shrunk_scenario_alone_on_stdout() {
+    let dir = temp_dir("shrink-dash");
+    let s = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/exactly-once-plain-sink.ron");
+    // Seed 11 fails (the book's example in "Replaying seeded failures").
+    let o = streamlab_in(&dir, &["shrink", &s.display().to_string(), "--seed", "11", "--out", "-"]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    assert!(std::fs::read_dir(&dir).expect("dir").next().is_none(), "nothing written in the folder");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    // All of stdout is the scenario: a line meant for people mixed in would not parse.
+    Scenario::parse(&stdout, "stdout").unwrap_or_else(|e| panic!("{e}\n{}", describe(&o)));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("faults remain; still fails"), "{}", describe(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}
