@@ -84,7 +84,8 @@ mod exit {
     /// A check failed: a guarantee's promise broken, a declared outcome not met, a failing seed
     /// in a sweep, two runs of one seed that differ, a seed that does not fail given to shrink.
     pub const CHECK_FAILED: u8 = 1;
-    /// The command line or the scenario file is wrong (clap's usage errors use 2 too).
+    /// The command line or the scenario file is wrong, or an output it names is refused (clap's
+    /// usage errors use 2 too).
     pub const BAD_INPUT: u8 = 2;
     /// The job did not finish: stalled, time limit (`max_run_ms`), or it failed (no restart
     /// strategy, or the restart strategy gave up).
@@ -99,7 +100,8 @@ const EXIT_CODES: &str = "Exit codes (every command):
   0  the job finished and every check passed
   1  a check failed: a guarantee's promise broken (or a declared outcome not met), a failing
      seed in a sweep, two runs of one seed that differ, nothing to shrink
-  2  the command line or the scenario file is wrong
+  2  the command line or the scenario file is wrong, or an output is refused (a file that
+     exists and was not named with --force, the scenario itself, a link, folder or device)
   3  the job (or its fault-free reference: no verdict) did not finish: stalled, time limit
      (max_run_ms), or it failed (no restart strategy, or it gave up)
   4  an invariant was violated: a bug in streamlab (report it with the seed)
@@ -247,7 +249,8 @@ enum Command {
         /// Add the seed's random faults (as `sweep --swarm`) when the scenario has no swarm.
         #[arg(long)]
         swarm: bool,
-        /// Replace the output file if it exists (it may be a scenario you wrote).
+        /// Replace the --out file if it exists (it may be a scenario you wrote). The default output
+        /// file, which you did not name, is never replaced.
         #[arg(long)]
         force: bool,
     },
@@ -394,6 +397,8 @@ fn replay(
     let model = sim::runtime::model(scenario.runtime());
     if let Some(Output::File(path)) = &trace {
         refuse_the_scenario_as_output(&scenario, path, "--trace")?;
+        // A trace is the tool's own output: an existing regular file is replaced, nothing else.
+        refuse_output(path, sim::atomic_write::Overwrite::Replace, true)?;
     }
     // `--trace -`: stdout is the trace alone; what people read goes to stderr.
     let stdout_is_data = trace.as_ref().is_some_and(Output::is_stdout);
@@ -443,16 +448,27 @@ fn replay(
 }
 
 fn shrink(scenario_arg: &str, seed: u64, out: Option<Output>, swarm: bool, force: bool) -> anyhow::Result<ExitCode> {
-    use sim::atomic_write::{check_target, write_bytes, Overwrite};
+    use sim::atomic_write::{write_bytes, Overwrite};
     let scenario = Arc::new(load(scenario_arg, swarm, BudgetCommand::Shrink)?);
-    // The output may be a scenario the user wrote: refuse to replace it without --force, before
-    // spending time on shrinking.
-    let policy = if force { Overwrite::Replace } else { Overwrite::Refuse };
-    if let Some(Output::File(out)) = &out {
-        check_target(out, policy).map_err(|e| Usage(e.to_string()))?;
+    let stdout_is_data = out.as_ref().is_some_and(Output::is_stdout);
+    // Settled before any time is spent on shrinking: where the scenario goes, and whether what is
+    // there may be replaced. A file the user named (`--out`) is replaced only with --force; the
+    // default file, which they did not name, never is.
+    let target = match out {
+        Some(Output::Stdout) => None,
+        Some(Output::File(path)) => Some((path, true)),
+        None => {
+            let file = std::path::Path::new(&scenario.file);
+            let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("scenario");
+            Some((file.with_file_name(format!("{stem}-seed-{seed}-shrunk.ron")), false))
+        }
+    };
+    let policy =
+        if force && target.as_ref().is_some_and(|(_, named)| *named) { Overwrite::Replace } else { Overwrite::Refuse };
+    if let Some((path, named)) = &target {
+        refuse_output(path, policy, *named)?;
     }
     // `--out -`: stdout is the shrunk scenario alone; what people read goes to stderr.
-    let stdout_is_data = out.as_ref().is_some_and(Output::is_stdout);
     say(stdout_is_data, header(&scenario, seed));
     let Some(shrunk) = sim::shrink::shrink(&scenario, seed) else {
         say(stdout_is_data, format!("seed {seed} does not fail: nothing to shrink"));
@@ -461,20 +477,14 @@ fn shrink(scenario_arg: &str, seed: u64, out: Option<Output>, swarm: bool, force
     for step in &shrunk.steps {
         say(stdout_is_data, format!("  {step}"));
     }
-    let out = match out {
-        Some(Output::Stdout) => {
-            write_to_stdout(|w| w.write_all(shrunk.file_text.as_bytes()))?;
-            None
+    match &target {
+        Some((path, named)) => {
+            // A file that appeared there while shrinking is refused as one there before.
+            refuse_output(path, policy, *named)?;
+            write_bytes(path, shrunk.file_text.as_bytes(), policy)
+                .with_context(|| format!("writing {}", path.display()))?;
         }
-        Some(Output::File(path)) => Some(path),
-        None => {
-            let file = std::path::Path::new(&scenario.file);
-            let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("scenario");
-            Some(file.with_file_name(format!("{stem}-seed-{seed}-shrunk.ron")))
-        }
-    };
-    if let Some(out) = &out {
-        write_bytes(out, shrunk.file_text.as_bytes(), policy).with_context(|| format!("writing {}", out.display()))?;
+        None => write_to_stdout(|w| w.write_all(shrunk.file_text.as_bytes()))?,
     }
     say(
         stdout_is_data,
@@ -485,17 +495,31 @@ fn shrink(scenario_arg: &str, seed: u64, out: Option<Output>, swarm: bool, force
             shrunk.failures.join("; ")
         ),
     );
-    match out {
+    match target.map(|(path, _)| path) {
         Some(out) => outln!(
             "wrote {}\nreplay: cargo run --release -- compare {} --seed {seed}",
             out.display(),
             out.display()
         ),
-        None => eprintln!(
-            "wrote the shrunk scenario to stdout; saved as FILE, it replays with: cargo run --release -- compare FILE --seed {seed}"
-        ),
+        None => eprintln!("wrote the shrunk scenario to stdout; saved as FILE, it replays with: cargo run --release -- compare FILE --seed {seed}"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuse, as a usage error (exit 2), an output that is not to be written under `policy`:
+/// anything but a regular file, or an existing file unless `policy` replaces it. `named`: the
+/// user gave the path; a file they did not name is never replaced, and the message says so.
+fn refuse_output(path: &std::path::Path, policy: sim::atomic_write::Overwrite, named: bool) -> Result<(), Usage> {
+    sim::atomic_write::check_target(path, policy).map_err(|e| {
+        if !named && std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) {
+            Usage(format!(
+                "{}: already exists; only a file named with --out (and --force) is replaced: remove it, or name a file",
+                path.display()
+            ))
+        } else {
+            Usage(e.to_string())
+        }
+    })
 }
 
 /// An output that is the scenario file itself (`replay s.ron --trace s.ron`, or another spelling
