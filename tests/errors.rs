@@ -93,6 +93,64 @@ fn unknown_enum_variant_lists_the_known_ones() {
     check_invalid(&text, "pipeline[2].Window.aggregate", "Median", "AvgMilli");
 }
 
+/// A number too large (or negative) for its field's type is refused by the parser itself; the
+/// message is the same as for a number within the type but beyond the field's limit: the field,
+/// its position and the allowed range (it used to say only "Integer is out of bounds").
+#[test]
+fn an_integer_beyond_its_fields_type_names_the_allowed_range() {
+    let with_cluster = |cluster: &str| {
+        VALID.replace("    name: \"errors test\",", &format!("    name: \"errors test\",\n    {cluster},"))
+    };
+    let cases = [
+        // (replacement text, field, the offending token, the allowed range)
+        (
+            with_cluster("cluster: (task_managers: 4294967296)"),
+            "cluster.task_managers",
+            "4294967296",
+            "a number of task managers of 4294967296 is outside the allowed 0 ..= 1000",
+        ),
+        (
+            with_cluster("cluster: (slots_per_task_manager: -1)"),
+            "cluster.slots_per_task_manager",
+            "-1",
+            "of -1 is outside the allowed 0 ..= 1000",
+        ),
+        (
+            with_cluster("duration_ms: 18446744073709551616"),
+            "duration_ms",
+            "18446744073709551616",
+            "outside the allowed 0 ..= 100000000000",
+        ),
+        (
+            with_cluster("swarm: (partitions: 0x1_0000_0000)"),
+            "swarm.partitions",
+            "0x1_0000_0000",
+            "a number of faults of 0x1_0000_0000 is outside the allowed 0 ..= 10000",
+        ),
+        (
+            with_cluster("network: (channel_capacity: 4294967296)"),
+            "network.channel_capacity",
+            "4294967296",
+            "4294967296 is outside the allowed 0 ..= 4294967295",
+        ),
+        (
+            VALID.replace("Sum)", "Sum, parallelism: 99999999999)"),
+            "pipeline[2].Window.parallelism",
+            "99999999999",
+            "a parallelism of 99999999999 is outside the allowed 0 ..= 1000",
+        ),
+        (
+            VALID.replace("ts: 5", "ts: -99999999999999999999"),
+            "source.Events[0].ts",
+            "-99999999999999999999",
+            "an event time of -99999999999999999999 is outside the allowed -9007199254740992 ..= 9007199254740992",
+        ),
+    ];
+    for (text, field, token, range) in &cases {
+        check_invalid(text, field, token, range);
+    }
+}
+
 #[test]
 fn bad_clock_string_is_rejected_with_the_expected_format() {
     let text = VALID.replace("ts: 5", "ts: \"12:61:00\"");
