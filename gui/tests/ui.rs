@@ -1362,3 +1362,26 @@ fn opening_another_scenario_leaves_the_tour() {
     assert_eq!(app.time.cursor_ns, 0);
     h.get_by_label("Play tour");
 }
+
+/// A setup whose fault-free reference did not finish has no verdict: Compare says "no verdict:
+/// the fault-free reference stopped (…)" for it, never "yes" or "no" under "promise kept?".
+#[test]
+fn compare_gives_no_verdict_when_the_fault_free_reference_did_not_finish() {
+    let file =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/regressions/reference-does-not-finish.ron");
+    let mut h = harness(ScenarioSource::File(file));
+    h.run_steps(1);
+    h.get_by_label("Faults and outcomes").click();
+    h.run_steps(1);
+    h.get_by_label("Compare at-most-once, at-least-once, exactly-once").click();
+    wait_for_comparison(&mut h);
+    let session = h.state().session.as_ref().unwrap();
+    let (_, reports) = session.comparison.as_ref().expect("compared");
+    // The scenario's point: every setup's reference reaches max_run_ms (tests/stopping.rs).
+    assert!(reports.iter().all(|r| r.reference_stop == sim::StopReason::TimeLimit), "{reports:?}");
+    let setups = reports.len();
+    assert_eq!(h.query_all_by_label("no verdict").count(), setups, "the result cell of each setup");
+    let said = h.query_all_by_label_contains("no verdict: the fault-free reference stopped (time limit").count();
+    assert_eq!(said, 1, "one line under the table for the setups' shared reference");
+    assert_eq!(h.query_all_by_label("yes").count() + h.query_all_by_label("no").count(), 0, "no promise judged");
+}

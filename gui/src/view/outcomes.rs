@@ -122,6 +122,15 @@ pub struct OutcomeRow {
     /// Why the run ended before the job finished ("job failed: no restart strategy …"): what it
     /// never read counts as lost, which a student should not mistake for the guarantee's doing.
     pub stopped: Option<String>,
+    /// Why there is no verdict: the fault-free reference stopped before the job finished, so
+    /// its output is incomplete and the run cannot be judged against it (`reference_stop`).
+    pub no_verdict: Option<String>,
+}
+
+/// "no verdict: the fault-free reference stopped (time limit …)" when the reference did not
+/// finish: what a comparison shows for that setup instead of a verdict.
+pub fn no_verdict(reference_stop: sim::StopReason) -> Option<String> {
+    (!reference_stop.is_finished()).then(|| format!("no verdict: the fault-free reference stopped ({reference_stop})"))
 }
 
 pub fn rows(reports: &[VariantReport]) -> Vec<OutcomeRow> {
@@ -147,6 +156,7 @@ pub fn rows(reports: &[VariantReport]) -> Vec<OutcomeRow> {
                 crate::view::duration_text(r.latency_p99_ns)
             ),
             stopped: (r.stop != sim::StopReason::JobFinished).then(|| r.stop.to_string()),
+            no_verdict: no_verdict(r.reference_stop),
         })
         .collect()
 }
