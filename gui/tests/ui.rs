@@ -1385,3 +1385,23 @@ fn compare_gives_no_verdict_when_the_fault_free_reference_did_not_finish() {
     assert_eq!(said, 1, "one line under the table for the setups' shared reference");
     assert_eq!(h.query_all_by_label("yes").count() + h.query_all_by_label("no").count(), 0, "no promise judged");
 }
+
+/// *Only what differs* was pressed on one scenario's rows: opening another scenario shows all of
+/// its rows again (as its Faults tab starts at the top); another seed of the same keeps it.
+#[test]
+fn opening_another_scenario_resets_only_what_differs() {
+    use gui::view::ledger::Status;
+    let mut h = only_what_differs("crash-during-checkpoint.ron");
+    assert!(!h.state().ledger_filter.shows(Status::Exact), "pressed");
+    h.state_mut().seed_text = "7".into();
+    h.state_mut().apply(Action::Rerun);
+    h.run_steps(2);
+    assert_eq!(h.state().session.as_ref().map(|s| s.seed), Some(7), "rerun with seed 7");
+    assert!(!h.state().ledger_filter.shows(Status::Exact), "the same scenario keeps the filter");
+    let other = ScenarioSource::File(scenario_file("unaligned-under-backpressure.ron"));
+    h.state_mut().apply(Action::Load(other.clone()));
+    h.run_steps(2);
+    let app = h.state();
+    assert_eq!(app.session.as_ref().map(|s| &s.source), Some(&other), "the other scenario is shown");
+    assert!(Status::ALL.iter().all(|&s| app.ledger_filter.shows(s)), "every row shown again");
+}
