@@ -1405,3 +1405,28 @@ fn opening_another_scenario_resets_only_what_differs() {
     assert_eq!(app.session.as_ref().map(|s| &s.source), Some(&other), "the other scenario is shown");
     assert!(Status::ALL.iter().all(|&s| app.ledger_filter.shows(s)), "every row shown again");
 }
+
+/// The Storm view's comparison says "no verdict" as the Flink one does: here every run stops at
+/// `max_run_ms` before its input ends, the fault-free reference too.
+#[test]
+fn the_storm_comparison_gives_no_verdict_when_the_reference_did_not_finish() {
+    let text = std::fs::read_to_string(scenario_file("storm-word-count.ron")).expect("read");
+    let short = text.replacen("    duration_ms: 30_000,", "    duration_ms: 30_000,\n    max_run_ms: 20_000,", 1);
+    assert_ne!(short, text, "max_run_ms added");
+    let dir = std::env::temp_dir().join(format!("streamlab-ui-{}-storm-no-verdict", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("storm-short.ron");
+    std::fs::write(&file, short).expect("write");
+    let mut h = harness(ScenarioSource::File(file));
+    h.run_steps(1);
+    h.get_by_label("Faults").click();
+    h.run_steps(1);
+    h.get_by_label("Compare the guarantees on these faults").click();
+    wait_until_compared(&mut h, |app| app.storm.as_ref().unwrap().comparing.is_none());
+    let reports = h.state().storm.as_ref().unwrap().comparison.clone().expect("compared");
+    assert!(reports.iter().all(|r| r.reference_stop == sim::StopReason::TimeLimit), "{reports:?}");
+    assert_eq!(h.query_all_by_label("no verdict").count(), reports.len(), "the result cell of each guarantee");
+    h.get_by_label_contains("Every setup: no verdict: the fault-free reference stopped (time limit");
+    assert_eq!(h.query_all_by_label("yes").count() + h.query_all_by_label("no").count(), 0, "no promise judged");
+    let _ = std::fs::remove_dir_all(&dir);
+}
