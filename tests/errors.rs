@@ -593,3 +593,21 @@ fn compare_takes_the_model_as_an_axis() {
     assert_eq!(refused.status.code(), Some(2), "{}", describe(&refused));
     assert!(text(&refused.stderr).contains("Storm has no checkpoints"), "{}", describe(&refused));
 }
+
+/// A setup whose fault-free reference did not finish has no verdict in `compare`'s table: "NO
+/// VERDICT" where PASS or FAIL would be, and the reason under its row (it used to say PASS for
+/// at-least-once and FAIL for the rest, judged against an incomplete output).
+#[test]
+fn compare_prints_no_verdict_when_the_reference_did_not_finish() {
+    let output = streamlab()
+        .args(["compare", "tests/regressions/reference-does-not-finish.ron"])
+        .output()
+        .expect("run streamlab");
+    assert_eq!(output.status.code(), Some(3), "{}", describe(&output));
+    let stdout = text(&output.stdout);
+    let rows: Vec<&str> = stdout.lines().filter(|l| l.starts_with("flink ")).collect();
+    assert_eq!(rows.len(), 5, "{stdout}");
+    assert!(rows.iter().all(|l| l.trim_end().ends_with("NO VERDICT")), "{stdout}");
+    let why = "^ no verdict: the fault-free reference stopped (time limit";
+    assert_eq!(stdout.matches(why).count(), rows.len(), "{stdout}");
+}

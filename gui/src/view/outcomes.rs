@@ -127,12 +127,6 @@ pub struct OutcomeRow {
     pub no_verdict: Option<String>,
 }
 
-/// "no verdict: the fault-free reference stopped (time limit …)" when the reference did not
-/// finish: what a comparison shows for that setup instead of a verdict.
-pub fn no_verdict(reference_stop: sim::StopReason) -> Option<String> {
-    (!reference_stop.is_finished()).then(|| format!("no verdict: the fault-free reference stopped ({reference_stop})"))
-}
-
 pub fn rows(reports: &[VariantReport]) -> Vec<OutcomeRow> {
     reports
         .iter()
@@ -156,7 +150,7 @@ pub fn rows(reports: &[VariantReport]) -> Vec<OutcomeRow> {
                 crate::view::duration_text(r.latency_p99_ns)
             ),
             stopped: (r.stop != sim::StopReason::JobFinished).then(|| r.stop.to_string()),
-            no_verdict: no_verdict(r.reference_stop),
+            no_verdict: sim::run::no_verdict(r.reference_stop),
         })
         .collect()
 }
