@@ -113,6 +113,9 @@ pub fn run(
         scenario.file,
         if swarm { ", swarm faults" } else { "" }
     ));
+    if swarm && !scenario.expect.outcomes.is_empty() {
+        say(SWARM_AND_DECLARED_OUTCOMES.to_string());
+    }
     // A seed's lines, reported under the lock (so in order): on stdout with --json, and counted.
     let report = |check: SeedCheck, summary: &mut Summary| {
         let lines = lines_of(&scenario, &check, swarm);
@@ -131,6 +134,10 @@ pub fn run(
     say(text);
     Ok(if failing == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
+
+/// What a swarm sweep of a scenario with declared outcomes checks: each outcome is a claim about
+/// the faults the scenario lists (its lesson), and the swarm's faults may change it.
+pub const SWARM_AND_DECLARED_OUTCOMES: &str = "note: the scenario declares its outcomes for the faults it lists; unless it declares a swarm of its own, --swarm adds random faults, and a seed fails when its outcome differs from the declared one, whether or not the guarantee's promise is kept (`compare --swarm` on that seed shows each variant's verdict)";
 
 /// Check every seed of `seeds` with `jobs` workers, handing each result to `report` in seed
 /// order; `progress` hears how many are done.

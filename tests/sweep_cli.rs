@@ -119,3 +119,16 @@ fn a_shrunk_seed_still_fails_on_its_own() {
     assert!(!ok && again.contains("Duplicates breaks the exactly-once promise"), "{again}");
     std::fs::remove_file(&out).unwrap();
 }
+
+/// A swarm sweep of a scenario that declares outcomes for its own faults says what a failing
+/// seed then means; a sweep without `--swarm`, or of a scenario that declares none, does not.
+#[test]
+fn a_swarm_sweep_of_declared_outcomes_says_what_they_claim() {
+    let note = "note: the scenario declares its outcomes for the faults it lists";
+    let (_, swarm) = streamlab(&["sweep", "scenarios/transaction-timeout.ron", "--seeds", "1..3", "--swarm"]);
+    assert!(swarm.contains(note), "{swarm}");
+    let (_, own) = streamlab(&["sweep", "scenarios/transaction-timeout.ron", "--seeds", "1..3"]);
+    assert!(own.contains("outcomes over 2 seeds") && !own.contains(note), "{own}");
+    let (_, undeclared) = streamlab(&["sweep", SCENARIO, "--seeds", "1..3", "--swarm"]);
+    assert!(undeclared.contains("outcomes over 2 seeds") && !undeclared.contains(note), "{undeclared}");
+}

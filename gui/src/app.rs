@@ -1238,6 +1238,7 @@ impl App {
                     }
                 });
             });
+            panels::predict::predict_window_ui(ui, &storm.origin.base.file, &mut self.predict);
             self.finish_frame(actions, ui);
             return;
         }
@@ -1347,7 +1348,7 @@ impl App {
                 Tab::Save => panels::save::save_ui(ui, session, &save_stem, &mut self.save, &mut actions),
             }
         });
-        panels::predict::predict_window_ui(ui, session, &mut self.predict);
+        panels::predict::predict_window_ui(ui, &session.base.file, &mut self.predict);
         self.finish_frame(actions, ui);
     }
 

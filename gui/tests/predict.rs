@@ -44,3 +44,38 @@ fn predict_then_reveal_on_the_perfect_watermark_scenario() {
     let command = h.get_by_label(&revealed.command).rect();
     assert!(command.bottom() <= 900.0, "the command's line ends at {} of 900", command.bottom());
 }
+
+/// A Storm scenario's exercises in the Storm view: the Predict button is there, the exercises
+/// are listed, and the reveal names where the Storm view shows the answer (its Faults tab's
+/// comparison), not a Flink panel.
+#[test]
+fn predict_on_a_storm_scenario_points_into_the_storm_view() {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/storm-word-count.ron");
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_ui_state(|ui, app: &mut App| app.workbench_ui(ui), App::new_headless(ScenarioSource::File(file), None));
+    h.run_steps(1);
+    assert!(h.state().session.is_none() && h.state().storm.is_some(), "the Storm view is shown");
+    h.get_by_label("Predict").click();
+    h.run_steps(2);
+    h.get_by_label_contains("exercises on this scenario)");
+    h.get_by_label_contains("st-3:").click();
+    h.run_steps(1);
+    h.state_mut().predict.answer = "0".into();
+    h.run_steps(1);
+    h.get_by_label("Check").click();
+    h.run_steps(1);
+    for _ in 0..600 {
+        if h.state().predict.pending.is_none() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        h.run_steps(1);
+    }
+    h.run_steps(1);
+    let revealed = h.state().predict.revealed.clone().expect("the answer is revealed");
+    assert_eq!(revealed.id, "st-3");
+    h.get_by_label_contains(
+        "In the workbench: the Faults tab: Compare the guarantees on these faults, column \"twice\"",
+    );
+}

@@ -2,12 +2,12 @@
 //! *Check*: the scenario runs on a worker thread and the answer is revealed with why, where to
 //! look, and the command that shows it (`view::predict`).
 
-use crate::app::Session;
 use crate::panels::{BLOCKED_COLOR, GOOD_COLOR};
 use crate::view::predict::{self, PredictState};
 
-/// Draw the predict window, when opened from the scenario bar, for the loaded `session`.
-pub fn predict_window_ui(ui: &mut egui::Ui, session: &Session, state: &mut PredictState) {
+/// Draw the predict window, when opened from the scenario bar, for the loaded scenario (a Flink
+/// session's or the Storm view's): the exercises whose scenario file is `scenario_file`.
+pub fn predict_window_ui(ui: &mut egui::Ui, scenario_file: &str, state: &mut PredictState) {
     if !state.open {
         return;
     }
@@ -22,7 +22,7 @@ pub fn predict_window_ui(ui: &mut egui::Ui, session: &Session, state: &mut Predi
             return;
         }
     };
-    let exercises = predict::exercises_for(course, &session.base.file);
+    let exercises = predict::exercises_for(course, scenario_file);
     let title = format!("Predict ({} exercises on this scenario)", exercises.len());
     // Collect what arrived from a grading thread.
     if let Some((id, answer, receiver)) = &state.pending {
@@ -109,7 +109,7 @@ pub fn predict_window_ui(ui: &mut egui::Ui, session: &Session, state: &mut Predi
                     ui.colored_label(BLOCKED_COLOR, format!("You said {}; the run shows {}", r.answer, r.actual));
                 }
                 ui.label(format!("Why: {}", r.why));
-                ui.label(format!("In the workbench: {}.", predict::workbench_place(&e.spec.query)));
+                ui.label(format!("In the workbench: {}.", predict::workbench_place(e)));
                 ui.label(format!("In the output of the command below: {}.", r.look));
                 ui.monospace(&r.command);
             }

@@ -60,8 +60,7 @@ pub fn scenario_bar_ui(ui: &mut egui::Ui, app: &mut App, actions: &mut Vec<Actio
         if ui.checkbox(&mut light, "Light").on_hover_text("the light theme (off: the dark one)").changed() {
             ui.ctx().set_theme(if light { egui::Theme::Light } else { egui::Theme::Dark });
         }
-        // The exercises run Flink sessions; a Storm view has none to offer yet.
-        if app.session.is_some() {
+        if app.session.is_some() || app.storm.is_some() {
             ui.toggle_value(&mut app.predict.open, "Predict")
                 .on_hover_text("The course's exercises on this scenario: predict what the run does, then check");
         }

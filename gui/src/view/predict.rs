@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
 
 use sim::exercise::{Course, Exercise, Metric, Query, Solution};
+use sim::scenario::Runtime;
 
 use crate::error::PredictError;
 
@@ -80,9 +81,48 @@ pub fn reveal(e: &Exercise, solution: &Solution, answer: &str) -> Result<Reveal,
     })
 }
 
-/// Where the workbench shows what `query` asks (the reveal's "look at" names the command's
-/// output, which a student at the workbench does not see): a tab, a column, a mark.
-pub fn workbench_place(query: &Query) -> &'static str {
+/// Where the workbench shows what exercise `e` asks (the reveal's "look at" names the command's
+/// output, which a student at the workbench does not see): a tab, a column, a mark — in the
+/// Flink panels or, for a Storm scenario, the Storm view.
+pub fn workbench_place(e: &Exercise) -> &'static str {
+    match e.scenario.runtime() {
+        Runtime::Flink => flink_place(&e.spec.query),
+        Runtime::Storm => storm_place(&e.spec.query),
+    }
+}
+
+/// Where the Storm view shows what `query` asks. Its tabs: Topology (the counters at the
+/// cursor), Outcome (the sink rows against the run without faults), Faults (its comparison of
+/// Storm's guarantees).
+fn storm_place(query: &Query) -> &'static str {
+    const NOT_SHOWN: &str = "not in the Storm view: the command below prints it";
+    match query {
+        Query::Count(m) => match m {
+            Metric::DuplicateRows => "the Outcome tab's count \"duplicate\" (under the exercise's guarantee: pick it by its name in the Faults tab's comparison)",
+            Metric::MissingRows => "the Outcome tab's count \"missing\": the grey ghost rows",
+            Metric::WrongRows => "the Outcome tab's count \"wrong value\"",
+            Metric::UnexpectedRows => "the Outcome tab's count \"unexpected\"",
+            Metric::LostRecords => "the Faults tab: Compare the guarantees on these faults, column \"lost\" of the exercise's guarantee",
+            Metric::DuplicatedRecords => "the Faults tab: Compare the guarantees on these faults, column \"twice\" of the exercise's guarantee",
+            Metric::StormTimeouts => "the Topology tab's counter \"timed out\" with the cursor at the end (each timeout is a red tick on the timeline)",
+            Metric::StormReplays => "the Faults tab: Compare the guarantees on these faults, column \"replays\" of the exercise's guarantee (the Topology tab counts them up to the cursor: \"replayed\", under Trident \"replayed batches\")",
+            Metric::SourceReads => "the Topology tab's counter \"spout tuples emitted\" with the cursor at the end",
+            Metric::VisibleRows
+            | Metric::LateDropped
+            | Metric::SourceRecords
+            | Metric::Restarts
+            | Metric::CheckpointsCompleted
+            | Metric::CheckpointsAborted => NOT_SHOWN,
+        },
+        Query::Outcome => "the Outcome tab's counts",
+        Query::Variants(_) => "the Faults tab: Compare the guarantees on these faults, columns \"result\" and \"promise kept?\" (Storm's guarantees; the command below prints Flink's beside them)",
+        Query::LateWindows { .. } | Query::FireTime { .. } => "the Outcome tab's rows",
+        Query::FindSeed { .. } => "the Outcome tab's counts after Re-run with each seed",
+    }
+}
+
+/// Where the Flink panels show what `query` asks.
+fn flink_place(query: &Query) -> &'static str {
     match query {
         Query::Count(m) => match m {
             Metric::DuplicateRows => "the Outcome tab's count \"duplicate\" (after switching to the exercise's guarantee and sink)",
@@ -110,6 +150,37 @@ pub fn workbench_place(query: &Query) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every exercise on a Storm scenario is pointed into the Storm view (its tabs: Topology,
+    /// Outcome, Faults), never at a Flink panel it does not have; and a Flink one the other way.
+    #[test]
+    fn each_exercise_is_pointed_into_the_view_its_scenario_opens_in() {
+        let course = load_course(&course_root()).expect("the course loads");
+        let flink_only = ["Faults and outcomes", "Sink output", "Event log", "inspector", "job graph", "Bookmarks"];
+        let mut storm_exercises = 0;
+        for e in course.exercises() {
+            let place = workbench_place(e);
+            match e.scenario.runtime() {
+                Runtime::Storm => {
+                    storm_exercises += 1;
+                    assert!(!flink_only.iter().any(|f| place.contains(f)), "{}: {place}", e.spec.id);
+                    assert!(
+                        ["Topology tab", "Outcome tab", "Faults tab", "not in the Storm view"]
+                            .iter()
+                            .any(|t| place.contains(t)),
+                        "{}: {place}",
+                        e.spec.id
+                    );
+                }
+                Runtime::Flink => assert!(
+                    !place.contains("Storm view") || place.contains("Storm view's counters"),
+                    "{}: {place}",
+                    e.spec.id
+                ),
+            }
+        }
+        assert!(storm_exercises >= 5, "the course has exercises on Storm scenarios: {storm_exercises}");
+    }
 
     #[test]
     fn the_exercises_of_a_scenario_are_found_and_graded_with_their_reason() {
