@@ -209,7 +209,7 @@ pub fn verdict_cells(ui: &mut egui::Ui, r: &OutcomeRow) -> egui::Response {
     result
 }
 
-/// Under a comparison table, for each setup without a verdict: "<setup>: no verdict: the
+/// Under a comparison table, for each setup without a verdict: "SETUP: no verdict: the
 /// fault-free reference stopped (…)"; one line for all when every setup shares that reason (the
 /// setups of one comparison share one reference run).
 pub fn no_verdict_lines(ui: &mut egui::Ui, rows: &[OutcomeRow], setup: impl Fn(&OutcomeRow) -> String) {
