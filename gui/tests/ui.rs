@@ -33,6 +33,15 @@ fn wait_until_compared(h: &mut Harness<'static, App>, compared: impl Fn(&App) ->
     panic!("the comparison did not arrive");
 }
 
+/// Open *Faults and outcomes*, press *Compare …* and wait for its reports.
+fn compare_the_guarantees(h: &mut Harness<'static, App>) -> Vec<sim::run::VariantReport> {
+    h.get_by_label("Faults and outcomes").click();
+    h.run_steps(1);
+    h.get_by_label("Compare at-most-once, at-least-once, exactly-once").click();
+    wait_for_comparison(h);
+    h.state().session.as_ref().unwrap().comparison.as_ref().expect("compared").1.clone()
+}
+
 fn scenario_file(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(name)
 }
@@ -482,12 +491,7 @@ fn crashing_during_a_checkpoint_then_comparing_shows_at_least_once_duplicates() 
     h.run_steps(2);
     let session = h.state().session.as_ref().unwrap();
     assert_eq!(session.runs.len(), 2, "the crash forked the run");
-    h.get_by_label("Faults and outcomes").click();
-    h.run_steps(1);
-    h.get_by_label("Compare at-most-once, at-least-once, exactly-once").click();
-    wait_for_comparison(&mut h);
-    let session = h.state().session.as_ref().unwrap();
-    let (_, reports) = session.comparison.as_ref().expect("compared");
+    let reports = compare_the_guarantees(&mut h);
     let class = |g, s| reports.iter().find(|r| r.guarantee == g && r.sink == s).map(|r| r.class);
     use engine::sink::SinkKind;
     use sim::scenario::{Guarantee, OutcomeClass};
@@ -1371,12 +1375,7 @@ fn compare_gives_no_verdict_when_the_fault_free_reference_did_not_finish() {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/regressions/reference-does-not-finish.ron");
     let mut h = harness(ScenarioSource::File(file));
     h.run_steps(1);
-    h.get_by_label("Faults and outcomes").click();
-    h.run_steps(1);
-    h.get_by_label("Compare at-most-once, at-least-once, exactly-once").click();
-    wait_for_comparison(&mut h);
-    let session = h.state().session.as_ref().unwrap();
-    let (_, reports) = session.comparison.as_ref().expect("compared");
+    let reports = compare_the_guarantees(&mut h);
     // The scenario's point: every setup's reference reaches max_run_ms (tests/stopping.rs).
     assert!(reports.iter().all(|r| r.reference_stop == sim::StopReason::TimeLimit), "{reports:?}");
     let setups = reports.len();
