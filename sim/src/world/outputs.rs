@@ -73,16 +73,7 @@ impl World {
     }
 
     pub(super) fn on_sink_effect(&mut self, id: SubtaskId, effect: SinkEffect, now: TimeNs) {
-        let payload = match &effect {
-            SinkEffect::Append(r) => Payload::SinkAppend { key: r.key, value: r.value },
-            SinkEffect::Upsert(r) => Payload::SinkUpsert { key: r.key, value: r.value },
-            SinkEffect::TxnWrite { row, .. } => Payload::SinkTxnWrite { key: row.key, value: row.value },
-            SinkEffect::PreCommit { txn, checkpoint_id } => {
-                Payload::SinkPreCommit { txn_sequence: txn.sequence, checkpoint: *checkpoint_id }
-            }
-            SinkEffect::Commit { txn } => Payload::SinkCommit { txn_sequence: txn.sequence, attempt: txn.attempt },
-            SinkEffect::Recover { commit, .. } => Payload::SinkRecover { committed: commit.len() as u64 },
-        };
+        let payload = Payload::of_sink_effect(&effect);
         self.recorder.record_payload(now, id, None, payload);
         let precommit = match &effect {
             SinkEffect::PreCommit { checkpoint_id, .. } => Some(*checkpoint_id),

@@ -140,13 +140,8 @@ impl StormCore {
                     _ => SinkEffect::Append(row),
                 };
                 let sink_op = self.scenario.plan.subtask(subtask).operator;
+                self.recorder.record_payload(now, About::Executor(task), None, Payload::of_sink_effect(&effect));
                 self.sink_store.apply(sink_op, subtask, effect, now);
-                self.recorder.record_payload(
-                    now,
-                    About::Executor(task),
-                    None,
-                    Payload::SinkAppend { key: 0, value: 0 },
-                );
                 self.sink_store.take_newly_visible();
                 self.ack(task, &held, now);
             }

@@ -395,9 +395,9 @@ impl StormCore {
                 lineage: v.lineage,
                 ingest_ns: v.newest_ingest_ns,
             };
-            self.sink_store.apply(sink, sink_subtask, SinkEffect::Append(row), now);
-            let append = Payload::SinkAppend { key, value: w.start_ms };
-            self.recorder.record_payload(now, sink_subtask, None, append);
+            let effect = SinkEffect::Append(row);
+            self.recorder.record_payload(now, sink_subtask, None, Payload::of_sink_effect(&effect));
+            self.sink_store.apply(sink, sink_subtask, effect, now);
         }
         self.sink_store.take_newly_visible();
     }
