@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use clap::builder::TypedValueParser as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use sim::run::DEFAULT_SEED;
 use sim::scenario::budget::Command as BudgetCommand;
@@ -28,6 +29,50 @@ fn write_stdout(args: std::fmt::Arguments) {
     }
 }
 
+/// A line meant for people: on stdout, unless stdout carries data for a program (`--json`,
+/// `--trace -`, `shrink --out -`), whose reader must not find it there; then on stderr.
+fn say(stdout_is_data: bool, line: impl std::fmt::Display) {
+    if stdout_is_data {
+        eprintln!("{line}");
+    } else {
+        outln!("{line}");
+    }
+}
+
+/// Where a text output goes: a file, or stdout when the path is `-` (as for most Unix tools).
+#[derive(Clone, Debug)]
+enum Output {
+    Stdout,
+    File(PathBuf),
+}
+
+impl From<PathBuf> for Output {
+    fn from(path: PathBuf) -> Output {
+        if path.as_os_str() == "-" {
+            Output::Stdout
+        } else {
+            Output::File(path)
+        }
+    }
+}
+
+impl Output {
+    fn is_stdout(&self) -> bool {
+        matches!(self, Output::Stdout)
+    }
+}
+
+/// Write `fill`'s bytes to stdout. A reader that has gone away (`… --trace - | head`) ends the
+/// output quietly, as [`write_stdout`] does; the command still finishes and exits with its code.
+fn write_to_stdout(fill: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    match fill(&mut out).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing to stdout"),
+        _ => Ok(()),
+    }
+}
+
 mod bench;
 mod exercise;
 mod sweep;
@@ -39,7 +84,8 @@ mod exit {
     /// A check failed: a guarantee's promise broken, a declared outcome not met, a failing seed
     /// in a sweep, two runs of one seed that differ, a seed that does not fail given to shrink.
     pub const CHECK_FAILED: u8 = 1;
-    /// The command line or the scenario file is wrong (clap's usage errors use 2 too).
+    /// The command line or the scenario file is wrong, or an output it names is refused (clap's
+    /// usage errors use 2 too).
     pub const BAD_INPUT: u8 = 2;
     /// The job did not finish: stalled, time limit (`max_run_ms`), or it failed (no restart
     /// strategy, or the restart strategy gave up).
@@ -54,7 +100,8 @@ const EXIT_CODES: &str = "Exit codes (every command):
   0  the job finished and every check passed
   1  a check failed: a guarantee's promise broken (or a declared outcome not met), a failing
      seed in a sweep, two runs of one seed that differ, nothing to shrink
-  2  the command line or the scenario file is wrong
+  2  the command line or the scenario file is wrong, or an output is refused (a file that
+     exists and was not named with --force, the scenario itself, a link, folder or device)
   3  the job (or its fault-free reference: no verdict) did not finish: stalled, time limit
      (max_run_ms), or it failed (no restart strategy, or it gave up)
   4  an invariant was violated: a bug in streamlab (report it with the seed)
@@ -177,8 +224,10 @@ enum Command {
         /// Stop at this virtual time (ms).
         #[arg(long)]
         until: Option<u64>,
-        #[arg(long)]
-        trace: Option<PathBuf>,
+        /// Write the trace to this file (an existing trace file is replaced), or with `-` as JSON
+        /// lines to stdout (the summary and verdict then go to stderr).
+        #[arg(long, value_parser = clap::builder::PathBufValueParser::new().map(Output::from))]
+        trace: Option<Output>,
         /// Write the run's charts (records per second, latency, watermark lag, checkpoint
         /// durations) into this folder as PNG and SVG, as the workbench's Charts tab exports them.
         #[arg(long)]
@@ -193,13 +242,15 @@ enum Command {
         scenario: String,
         #[arg(long)]
         seed: u64,
-        /// Where to write the shrunk scenario (default: next to the input, `*-seed-N-shrunk.ron`).
-        #[arg(long)]
-        out: Option<PathBuf>,
+        /// Where to write the shrunk scenario (default: next to the input, `*-seed-N-shrunk.ron`);
+        /// `-` prints it on stdout (the steps then go to stderr).
+        #[arg(long, value_parser = clap::builder::PathBufValueParser::new().map(Output::from))]
+        out: Option<Output>,
         /// Add the seed's random faults (as `sweep --swarm`) when the scenario has no swarm.
         #[arg(long)]
         swarm: bool,
-        /// Replace the output file if it exists (it may be a scenario you wrote).
+        /// Replace the --out file if it exists (it may be a scenario you wrote). The default output
+        /// file, which you did not name, is never replaced.
         #[arg(long)]
         force: bool,
     },
@@ -334,28 +385,42 @@ fn replay(
     scenario_arg: &str,
     seed: Option<u64>,
     until_ms: Option<u64>,
-    (trace, charts): (Option<PathBuf>, Option<PathBuf>),
+    (trace, charts): (Option<Output>, Option<PathBuf>),
     swarm: bool,
 ) -> anyhow::Result<ExitCode> {
+    if charts.as_ref().is_some_and(|dir| dir.as_os_str() == "-") {
+        return Err(Usage("--charts -: charts are PNG and SVG files; name a folder for them".into()).into());
+    }
     let scenario = Arc::new(load(scenario_arg, swarm, BudgetCommand::Replay)?);
     let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
     // The scenario's model replays it (`sim::runtime`): no per-model branch here.
     let model = sim::runtime::model(scenario.runtime());
-    if let Some(path) = &trace {
+    if let Some(Output::File(path)) = &trace {
         refuse_the_scenario_as_output(&scenario, path, "--trace")?;
+        // A trace is the tool's own output: an existing regular file is replaced, nothing else.
+        refuse_output(path, sim::atomic_write::Overwrite::Replace, true)?;
     }
-    outln!("{}", header(&scenario, seed));
+    // `--trace -`: stdout is the trace alone; what people read goes to stderr.
+    let stdout_is_data = trace.as_ref().is_some_and(Output::is_stdout);
+    say(stdout_is_data, header(&scenario, seed));
     let until_ns = until_ms
         .map(|ms| {
             ms.checked_mul(1_000_000).ok_or_else(|| Usage(format!("--until {ms}: at most {} ms", u64::MAX / 1_000_000)))
         })
         .transpose()?;
     let replay = model.replay(&scenario, seed, until_ns);
-    out!("{}", replay.text);
-    if let Some(path) = trace {
-        let written = sim::export::write_trace_file(&scenario, &replay.trace, &path)
-            .with_context(|| format!("writing the trace to {}", path.display()))?;
-        outln!("trace: {written}");
+    say(stdout_is_data, replay.text.strip_suffix('\n').unwrap_or(&replay.text));
+    match trace {
+        Some(Output::File(path)) => {
+            let written = sim::export::write_trace_file(&scenario, &replay.trace, &path)
+                .with_context(|| format!("writing the trace to {}", path.display()))?;
+            say(stdout_is_data, format!("trace: {written}"));
+        }
+        Some(Output::Stdout) => {
+            write_to_stdout(|mut out| sim::export::write_jsonl(&scenario, &replay.trace, &mut out))?;
+            eprintln!("trace: {} events written to stdout", replay.trace.len());
+        }
+        None => {}
     }
     if let Some(dir) = charts {
         // Drawn from the world the replay kept (Flink), else read off its trace (Storm).
@@ -367,7 +432,7 @@ fn replay(
             }
         };
         let written = gui::export::export_all(&drawn, &dir).map_err(|e| anyhow::anyhow!("writing the charts: {e}"))?;
-        outln!("charts: {written}");
+        say(stdout_is_data, format!("charts: {written}"));
     }
     for v in &replay.violations {
         eprintln!("{v}");
@@ -382,37 +447,79 @@ fn replay(
     Ok(ExitCode::from(code))
 }
 
-fn shrink(scenario_arg: &str, seed: u64, out: Option<PathBuf>, swarm: bool, force: bool) -> anyhow::Result<ExitCode> {
-    use sim::atomic_write::{check_target, write_bytes, Overwrite};
+fn shrink(scenario_arg: &str, seed: u64, out: Option<Output>, swarm: bool, force: bool) -> anyhow::Result<ExitCode> {
+    use sim::atomic_write::{write_bytes, Overwrite};
     let scenario = Arc::new(load(scenario_arg, swarm, BudgetCommand::Shrink)?);
-    // The output may be a scenario the user wrote: refuse to replace it without --force, before
-    // spending time on shrinking.
-    let policy = if force { Overwrite::Replace } else { Overwrite::Refuse };
-    if let Some(out) = &out {
-        check_target(out, policy).map_err(|e| Usage(e.to_string()))?;
+    let stdout_is_data = out.as_ref().is_some_and(Output::is_stdout);
+    // Settled before any time is spent on shrinking: where the scenario goes, and whether what is
+    // there may be replaced. A file the user named (`--out`) is replaced only with --force; the
+    // default file, which they did not name, never is.
+    let target = match out {
+        Some(Output::Stdout) => None,
+        Some(Output::File(path)) => Some((path, true)),
+        None => {
+            let file = std::path::Path::new(&scenario.file);
+            let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("scenario");
+            Some((file.with_file_name(format!("{stem}-seed-{seed}-shrunk.ron")), false))
+        }
+    };
+    let policy =
+        if force && target.as_ref().is_some_and(|(_, named)| *named) { Overwrite::Replace } else { Overwrite::Refuse };
+    if let Some((path, named)) = &target {
+        refuse_output(path, policy, *named)?;
     }
-    outln!("{}", header(&scenario, seed));
+    // `--out -`: stdout is the shrunk scenario alone; what people read goes to stderr.
+    say(stdout_is_data, header(&scenario, seed));
     let Some(shrunk) = sim::shrink::shrink(&scenario, seed) else {
-        outln!("seed {seed} does not fail: nothing to shrink");
+        say(stdout_is_data, format!("seed {seed} does not fail: nothing to shrink"));
         return Ok(ExitCode::from(exit::CHECK_FAILED));
     };
     for step in &shrunk.steps {
-        outln!("  {step}");
+        say(stdout_is_data, format!("  {step}"));
     }
-    let out = out.unwrap_or_else(|| {
-        let stem =
-            std::path::Path::new(&scenario.file).file_stem().and_then(|s| s.to_str()).unwrap_or("scenario").to_string();
-        std::path::Path::new(&scenario.file).with_file_name(format!("{stem}-seed-{seed}-shrunk.ron"))
-    });
-    write_bytes(&out, shrunk.file_text.as_bytes(), policy).with_context(|| format!("writing {}", out.display()))?;
-    outln!(
-        "{} of {} faults remain; still fails: {}",
-        shrunk.faults_after,
-        shrunk.faults_before,
-        shrunk.failures.join("; ")
+    match &target {
+        Some((path, named)) => {
+            // A file that appeared there while shrinking is refused as one there before.
+            refuse_output(path, policy, *named)?;
+            write_bytes(path, shrunk.file_text.as_bytes(), policy)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        None => write_to_stdout(|w| w.write_all(shrunk.file_text.as_bytes()))?,
+    }
+    say(
+        stdout_is_data,
+        format!(
+            "{} of {} faults remain; still fails: {}",
+            shrunk.faults_after,
+            shrunk.faults_before,
+            shrunk.failures.join("; ")
+        ),
     );
-    outln!("wrote {}\nreplay: cargo run --release -- compare {} --seed {seed}", out.display(), out.display());
+    match target.map(|(path, _)| path) {
+        Some(out) => outln!(
+            "wrote {}\nreplay: cargo run --release -- compare {} --seed {seed}",
+            out.display(),
+            out.display()
+        ),
+        None => eprintln!("wrote the shrunk scenario to stdout; saved as FILE, it replays with: cargo run --release -- compare FILE --seed {seed}"),
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuse, as a usage error (exit 2), an output that is not to be written under `policy`:
+/// anything but a regular file, or an existing file unless `policy` replaces it. `named`: the
+/// user gave the path; a file they did not name is never replaced, and the message says so.
+fn refuse_output(path: &std::path::Path, policy: sim::atomic_write::Overwrite, named: bool) -> Result<(), Usage> {
+    sim::atomic_write::check_target(path, policy).map_err(|e| {
+        if !named && std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) {
+            Usage(format!(
+                "{}: already exists; only a file named with --out (and --force) is replaced: remove it, or name a file",
+                path.display()
+            ))
+        } else {
+            Usage(e.to_string())
+        }
+    })
 }
 
 /// An output that is the scenario file itself (`replay s.ron --trace s.ron`, or another spelling
@@ -531,7 +638,7 @@ fn compare(
     let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
     let runtimes = compare_runtimes(&scenario, models)?;
     // With --json, stdout is the JSON document alone; everything for people goes to stderr.
-    let say = |line: String| if json { eprintln!("{line}") } else { outln!("{line}") };
+    let say = |line: String| say(json, line);
     say(header(&scenario, seed));
     let reports = sim::run::compare_models(&scenario, seed, &runtimes);
     if json {

@@ -106,7 +106,7 @@ pub fn run(
         Arc::new(super::load(scenario_arg, swarm, sim::scenario::budget::Command::Sweep { jobs: jobs as u64 })?);
     let total = seeds.len();
     // With --json, stdout carries only the JSON lines; the summary goes to stderr.
-    let say = |line: String| if json { eprintln!("{line}") } else { outln!("{line}") };
+    let say = |line: String| super::say(json, line);
     say(format!(
         "sweep: {} ({}), {total} seeds, {jobs} worker(s){}",
         scenario.name,

@@ -93,6 +93,64 @@ fn unknown_enum_variant_lists_the_known_ones() {
     check_invalid(&text, "pipeline[2].Window.aggregate", "Median", "AvgMilli");
 }
 
+/// A number too large (or negative) for its field's type is refused by the parser itself; the
+/// message is the same as for a number within the type but beyond the field's limit: the field,
+/// its position and the allowed range (it used to say only "Integer is out of bounds").
+#[test]
+fn an_integer_beyond_its_fields_type_names_the_allowed_range() {
+    let with_cluster = |cluster: &str| {
+        VALID.replace("    name: \"errors test\",", &format!("    name: \"errors test\",\n    {cluster},"))
+    };
+    let cases = [
+        // (replacement text, field, the offending token, the allowed range)
+        (
+            with_cluster("cluster: (task_managers: 4294967296)"),
+            "cluster.task_managers",
+            "4294967296",
+            "a number of task managers of 4294967296 is outside the allowed 0 ..= 1000",
+        ),
+        (
+            with_cluster("cluster: (slots_per_task_manager: -1)"),
+            "cluster.slots_per_task_manager",
+            "-1",
+            "of -1 is outside the allowed 0 ..= 1000",
+        ),
+        (
+            with_cluster("duration_ms: 18446744073709551616"),
+            "duration_ms",
+            "18446744073709551616",
+            "outside the allowed 0 ..= 100000000000",
+        ),
+        (
+            with_cluster("swarm: (partitions: 0x1_0000_0000)"),
+            "swarm.partitions",
+            "0x1_0000_0000",
+            "a number of faults of 0x1_0000_0000 is outside the allowed 0 ..= 10000",
+        ),
+        (
+            with_cluster("network: (channel_capacity: 4294967296)"),
+            "network.channel_capacity",
+            "4294967296",
+            "4294967296 is outside the allowed 0 ..= 4294967295",
+        ),
+        (
+            VALID.replace("Sum)", "Sum, parallelism: 99999999999)"),
+            "pipeline[2].Window.parallelism",
+            "99999999999",
+            "a parallelism of 99999999999 is outside the allowed 0 ..= 1000",
+        ),
+        (
+            VALID.replace("ts: 5", "ts: -99999999999999999999"),
+            "source.Events[0].ts",
+            "-99999999999999999999",
+            "an event time of -99999999999999999999 is outside the allowed -9007199254740992 ..= 9007199254740992",
+        ),
+    ];
+    for (text, field, token, range) in &cases {
+        check_invalid(text, field, token, range);
+    }
+}
+
 #[test]
 fn bad_clock_string_is_rejected_with_the_expected_format() {
     let text = VALID.replace("ts: 5", "ts: \"12:61:00\"");
@@ -534,4 +592,22 @@ fn compare_takes_the_model_as_an_axis() {
     let refused = streamlab().args(["compare", cannot.to_str().unwrap(), "--model", "storm"]).output().unwrap();
     assert_eq!(refused.status.code(), Some(2), "{}", describe(&refused));
     assert!(text(&refused.stderr).contains("Storm has no checkpoints"), "{}", describe(&refused));
+}
+
+/// A setup whose fault-free reference did not finish has no verdict in `compare`'s table: "NO
+/// VERDICT" where PASS or FAIL would be, and the reason under its row (it used to say PASS for
+/// at-least-once and FAIL for the rest, judged against an incomplete output).
+#[test]
+fn compare_prints_no_verdict_when_the_reference_did_not_finish() {
+    let output = streamlab()
+        .args(["compare", "tests/regressions/reference-does-not-finish.ron"])
+        .output()
+        .expect("run streamlab");
+    assert_eq!(output.status.code(), Some(3), "{}", describe(&output));
+    let stdout = text(&output.stdout);
+    let rows: Vec<&str> = stdout.lines().filter(|l| l.starts_with("flink ")).collect();
+    assert_eq!(rows.len(), 5, "{stdout}");
+    assert!(rows.iter().all(|l| l.trim_end().ends_with("NO VERDICT")), "{stdout}");
+    let why = "^ no verdict: the fault-free reference stopped (time limit";
+    assert_eq!(stdout.matches(why).count(), rows.len(), "{stdout}");
 }

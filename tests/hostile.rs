@@ -325,20 +325,16 @@ fn trace_never_replaces_a_symlink_fifo_or_device_but_may_replace_its_own_regular
     std::fs::write(&target, "keep").expect("write");
     let link = dir.join("link.jsonl");
     std::os::unix::fs::symlink(&target, &link).expect("symlink");
-    let o = streamlab(&["replay", &s, "--trace", &link.display().to_string()]);
-    assert_ne!(o.status.code(), Some(0), "{}", describe(&o));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("symbolic link"), "{}", describe(&o));
+    // Refused as any output is (exit 2), before the run.
+    assert_usage_error(&streamlab(&["replay", &s, "--trace", &link.display().to_string()]), "symbolic link");
     assert!(std::fs::symlink_metadata(&link).expect("still there").file_type().is_symlink());
     assert_eq!(std::fs::read_to_string(&target).expect("read"), "keep");
 
     let fifo = dir.join("fifo.jsonl");
     if Command::new("mkfifo").arg(&fifo).status().map(|s| s.success()).unwrap_or(false) {
-        let o = streamlab(&["replay", &s, "--trace", &fifo.display().to_string()]);
-        assert_ne!(o.status.code(), Some(0), "{}", describe(&o));
-        assert!(String::from_utf8_lossy(&o.stderr).contains("not a regular file"), "{}", describe(&o));
+        assert_usage_error(&streamlab(&["replay", &s, "--trace", &fifo.display().to_string()]), "not a regular file");
     }
-    let o = streamlab(&["replay", &s, "--trace", "/dev/full"]);
-    assert_ne!(o.status.code(), Some(0), "{}", describe(&o));
+    assert_usage_error(&streamlab(&["replay", &s, "--trace", "/dev/full"]), "not a regular file");
     assert!(std::fs::metadata("/dev/full").map(|m| !m.is_file()).unwrap_or(true));
 
     // An existing regular trace file is the tool's own output: replaced.
@@ -393,5 +389,89 @@ fn shrink_out_does_not_overwrite_an_existing_file_without_force() {
     let o = streamlab(&["shrink", &s, "--seed", "1", "--out", &out.display().to_string()]);
     assert_usage_error(&o, "--force");
     assert_eq!(std::fs::read_to_string(&out).expect("read"), "my own work");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `streamlab ARGS` run in `dir`, so that a file wrongly named `-` would land there.
+fn streamlab_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_streamlab")).current_dir(dir).args(args).output().expect("run streamlab")
+}
+
+#[test]
+fn trace_dash_writes_json_lines_to_stdout_and_the_summary_to_stderr() {
+    let dir = temp_dir("trace-dash");
+    let s = tiny(&dir);
+    let o = streamlab_in(&dir, &["replay", &s, "--trace", "-"]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    assert!(!dir.join("-").exists(), "no file named `-`");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let events: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}\n{}", describe(&o))))
+        .collect();
+    assert!(!events.is_empty(), "{}", describe(&o));
+    assert!(events.iter().all(|e| e["kind"].is_string() && e["time_ns"].is_u64()), "{}", describe(&o));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("oracle vs the fault-free reference"), "{}", describe(&o));
+    assert!(stderr.contains(&format!("trace: {} events written to stdout", events.len())), "{}", describe(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn charts_dash_is_a_usage_error() {
+    let dir = temp_dir("charts-dash");
+    let s = tiny(&dir);
+    assert_usage_error(&streamlab_in(&dir, &["replay", &s, "--charts", "-"]), "name a folder");
+    assert!(!dir.join("-").exists(), "no folder named `-`");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn shrink_out_dash_prints_the_shrunk_scenario_alone_on_stdout() {
+    let dir = temp_dir("shrink-dash");
+    let s = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/exactly-once-plain-sink.ron");
+    // Seed 11 fails (the book's example in "Replaying seeded failures").
+    let o = streamlab_in(&dir, &["shrink", &s.display().to_string(), "--seed", "11", "--out", "-"]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    assert!(std::fs::read_dir(&dir).expect("dir").next().is_none(), "nothing written in the folder");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    // All of stdout is the scenario: a line meant for people mixed in would not parse.
+    Scenario::parse(&stdout, "stdout").unwrap_or_else(|e| panic!("{e}\n{}", describe(&o)));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("faults remain; still fails"), "{}", describe(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The default output (`*-seed-N-shrunk.ron` next to the scenario) is a file the user did not
+/// name: shrink never replaces it, even with --force, and refuses it as it refuses an existing
+/// `--out` file: a usage error (exit 2), before shrinking.
+#[test]
+fn shrink_never_replaces_an_existing_default_output_and_exits_2_as_for_out() {
+    let dir = temp_dir("shrink-default");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/exactly-once-plain-sink.ron");
+    let s = dir.join("case.ron");
+    std::fs::copy(&shipped, &s).expect("copy");
+    let default_out = dir.join("case-seed-11-shrunk.ron");
+    std::fs::write(&default_out, "my own work").expect("write");
+    for force in [false, true] {
+        let mut args = vec!["shrink", s.to_str().expect("UTF-8"), "--seed", "11"];
+        args.extend(force.then_some("--force"));
+        let o = streamlab(&args);
+        assert_usage_error(&o, "only a file named with --out");
+        assert!(!String::from_utf8_lossy(&o.stdout).contains("faults remain"), "refused before shrinking");
+        assert_eq!(std::fs::read_to_string(&default_out).expect("read"), "my own work", "--force {force}");
+    }
+    // Named with --out and --force, the same file is replaced.
+    let o = streamlab(&[
+        "shrink",
+        &s.display().to_string(),
+        "--seed",
+        "11",
+        "--out",
+        &default_out.display().to_string(),
+        "--force",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    let written = std::fs::read_to_string(&default_out).expect("read");
+    Scenario::parse(&written, "shrunk").unwrap_or_else(|e| panic!("{e}\n{written}"));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -940,6 +940,12 @@ impl App {
                 // A tour belongs to the run it was started on: the new one starts at 0 s, so
                 // the bar offers its own tour again rather than show a stop the cursor is not at.
                 self.tour = None;
+                // The outcome table's filter ("Only what differs", a key) was about the rows of
+                // the scenario on screen: another scenario starts unfiltered, as its Faults tab
+                // starts at the top. The same scenario again (another seed) keeps it.
+                if self.session.as_ref().map(|s| &s.source) != Some(&session.source) {
+                    self.ledger_filter = LedgerFilter::default();
+                }
                 self.session = Some(session);
                 // A Storm view on screen until now gives way to the recorded Flink run.
                 self.storm = None;

@@ -4,27 +4,28 @@
 use egui_kittest::kittest::Queryable as _;
 use egui_kittest::Harness;
 use gui::app::{App, ScenarioSource};
+use gui::view::predict::Reveal;
 
-#[test]
-fn predict_then_reveal_on_the_perfect_watermark_scenario() {
-    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/streaming-systems-perfect.ron");
+/// The workbench on `scenario` (a file under `scenarios/`), its first frame drawn.
+fn workbench_on(scenario: &str) -> Harness<'static, App> {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(scenario);
     let mut h = Harness::builder()
         .with_size(egui::vec2(1400.0, 900.0))
         .build_ui_state(|ui, app: &mut App| app.workbench_ui(ui), App::new_headless(ScenarioSource::File(file), None));
     h.run_steps(1);
-    // The window is closed until the scenario bar's Predict button opens it (it would cover
-    // the panels).
-    assert!(h.query_by_label_contains("exercises on this scenario").is_none());
-    h.get_by_label("Predict").click();
-    h.run_steps(2);
-    h.get_by_label_contains("Predict (1 exercises on this scenario)");
-    h.get_by_label_contains("et-1:").click();
+    h
+}
+
+/// Pick exercise `id` in the open Predict window, answer `answer`, press Check and wait for the
+/// reveal. The run happens on a worker thread: step until it arrived (bounded, not a timed
+/// assertion).
+fn answer_and_check(h: &mut Harness<'static, App>, id: &str, answer: &str) -> Reveal {
+    h.get_by_label_contains(&format!("{id}:")).click();
     h.run_steps(1);
-    h.state_mut().predict.answer = "12:06:00".into();
+    h.state_mut().predict.answer = answer.into();
     h.run_steps(1);
     h.get_by_label("Check").click();
     h.run_steps(1);
-    // The run happens on a worker thread: step until it arrived (bounded, not a timed assertion).
     for _ in 0..600 {
         if h.state().predict.pending.is_none() {
             break;
@@ -33,7 +34,19 @@ fn predict_then_reveal_on_the_perfect_watermark_scenario() {
         h.run_steps(1);
     }
     h.run_steps(1);
-    let revealed = h.state().predict.revealed.clone().expect("the answer is revealed");
+    h.state().predict.revealed.clone().expect("the answer is revealed")
+}
+
+#[test]
+fn predict_then_reveal_on_the_perfect_watermark_scenario() {
+    let mut h = workbench_on("streaming-systems-perfect.ron");
+    // The window is closed until the scenario bar's Predict button opens it (it would cover
+    // the panels).
+    assert!(h.query_by_label_contains("exercises on this scenario").is_none());
+    h.get_by_label("Predict").click();
+    h.run_steps(2);
+    h.get_by_label_contains("Predict (1 exercises on this scenario)");
+    let revealed = answer_and_check(&mut h, "et-1", "12:06:00");
     assert!(!revealed.right);
     assert_eq!(revealed.actual, "12:08:39");
     h.get_by_label_contains("the run shows 12:08:39");
@@ -50,30 +63,12 @@ fn predict_then_reveal_on_the_perfect_watermark_scenario() {
 /// comparison), not a Flink panel.
 #[test]
 fn predict_on_a_storm_scenario_points_into_the_storm_view() {
-    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/storm-word-count.ron");
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1400.0, 900.0))
-        .build_ui_state(|ui, app: &mut App| app.workbench_ui(ui), App::new_headless(ScenarioSource::File(file), None));
-    h.run_steps(1);
+    let mut h = workbench_on("storm-word-count.ron");
     assert!(h.state().session.is_none() && h.state().storm.is_some(), "the Storm view is shown");
     h.get_by_label("Predict").click();
     h.run_steps(2);
     h.get_by_label_contains("exercises on this scenario)");
-    h.get_by_label_contains("st-3:").click();
-    h.run_steps(1);
-    h.state_mut().predict.answer = "0".into();
-    h.run_steps(1);
-    h.get_by_label("Check").click();
-    h.run_steps(1);
-    for _ in 0..600 {
-        if h.state().predict.pending.is_none() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        h.run_steps(1);
-    }
-    h.run_steps(1);
-    let revealed = h.state().predict.revealed.clone().expect("the answer is revealed");
+    let revealed = answer_and_check(&mut h, "st-3", "0");
     assert_eq!(revealed.id, "st-3");
     h.get_by_label_contains(
         "In the workbench: the Faults tab: Compare the guarantees on these faults, column \"twice\"",

@@ -33,6 +33,15 @@ fn wait_until_compared(h: &mut Harness<'static, App>, compared: impl Fn(&App) ->
     panic!("the comparison did not arrive");
 }
 
+/// Open *Faults and outcomes*, press *Compare …* and wait for its reports.
+fn compare_the_guarantees(h: &mut Harness<'static, App>) -> Vec<sim::run::VariantReport> {
+    h.get_by_label("Faults and outcomes").click();
+    h.run_steps(1);
+    h.get_by_label("Compare at-most-once, at-least-once, exactly-once").click();
+    wait_for_comparison(h);
+    h.state().session.as_ref().unwrap().comparison.as_ref().expect("compared").1.clone()
+}
+
 fn scenario_file(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(name)
 }
@@ -482,12 +491,7 @@ fn crashing_during_a_checkpoint_then_comparing_shows_at_least_once_duplicates() 
     h.run_steps(2);
     let session = h.state().session.as_ref().unwrap();
     assert_eq!(session.runs.len(), 2, "the crash forked the run");
-    h.get_by_label("Faults and outcomes").click();
-    h.run_steps(1);
-    h.get_by_label("Compare at-most-once, at-least-once, exactly-once").click();
-    wait_for_comparison(&mut h);
-    let session = h.state().session.as_ref().unwrap();
-    let (_, reports) = session.comparison.as_ref().expect("compared");
+    let reports = compare_the_guarantees(&mut h);
     let class = |g, s| reports.iter().find(|r| r.guarantee == g && r.sink == s).map(|r| r.class);
     use engine::sink::SinkKind;
     use sim::scenario::{Guarantee, OutcomeClass};
@@ -1361,4 +1365,67 @@ fn opening_another_scenario_leaves_the_tour() {
     assert!(app.tour.is_none(), "{:?}", app.tour);
     assert_eq!(app.time.cursor_ns, 0);
     h.get_by_label("Play tour");
+}
+
+/// A setup whose fault-free reference did not finish has no verdict: Compare says "no verdict:
+/// the fault-free reference stopped (…)" for it, never "yes" or "no" under "promise kept?".
+#[test]
+fn compare_gives_no_verdict_when_the_fault_free_reference_did_not_finish() {
+    let file =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/regressions/reference-does-not-finish.ron");
+    let mut h = harness(ScenarioSource::File(file));
+    h.run_steps(1);
+    let reports = compare_the_guarantees(&mut h);
+    // The scenario's point: every setup's reference reaches max_run_ms (tests/stopping.rs).
+    assert!(reports.iter().all(|r| r.reference_stop == sim::StopReason::TimeLimit), "{reports:?}");
+    let setups = reports.len();
+    assert_eq!(h.query_all_by_label("no verdict").count(), setups, "the result cell of each setup");
+    let said = h.query_all_by_label_contains("no verdict: the fault-free reference stopped (time limit").count();
+    assert_eq!(said, 1, "one line under the table for the setups' shared reference");
+    assert_eq!(h.query_all_by_label("yes").count() + h.query_all_by_label("no").count(), 0, "no promise judged");
+}
+
+/// *Only what differs* was pressed on one scenario's rows: opening another scenario shows all of
+/// its rows again (as its Faults tab starts at the top); another seed of the same keeps it.
+#[test]
+fn opening_another_scenario_resets_only_what_differs() {
+    use gui::view::ledger::Status;
+    let mut h = only_what_differs("crash-during-checkpoint.ron");
+    assert!(!h.state().ledger_filter.shows(Status::Exact), "pressed");
+    h.state_mut().seed_text = "7".into();
+    h.state_mut().apply(Action::Rerun);
+    h.run_steps(2);
+    assert_eq!(h.state().session.as_ref().map(|s| s.seed), Some(7), "rerun with seed 7");
+    assert!(!h.state().ledger_filter.shows(Status::Exact), "the same scenario keeps the filter");
+    let other = ScenarioSource::File(scenario_file("unaligned-under-backpressure.ron"));
+    h.state_mut().apply(Action::Load(other.clone()));
+    h.run_steps(2);
+    let app = h.state();
+    assert_eq!(app.session.as_ref().map(|s| &s.source), Some(&other), "the other scenario is shown");
+    assert!(Status::ALL.iter().all(|&s| app.ledger_filter.shows(s)), "every row shown again");
+}
+
+/// The Storm view's comparison says "no verdict" as the Flink one does: here every run stops at
+/// `max_run_ms` before its input ends, the fault-free reference too.
+#[test]
+fn the_storm_comparison_gives_no_verdict_when_the_reference_did_not_finish() {
+    let text = std::fs::read_to_string(scenario_file("storm-word-count.ron")).expect("read");
+    let short = text.replacen("    duration_ms: 30_000,", "    duration_ms: 30_000,\n    max_run_ms: 20_000,", 1);
+    assert_ne!(short, text, "max_run_ms added");
+    let dir = std::env::temp_dir().join(format!("streamlab-ui-{}-storm-no-verdict", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("storm-short.ron");
+    std::fs::write(&file, short).expect("write");
+    let mut h = harness(ScenarioSource::File(file));
+    h.run_steps(1);
+    h.get_by_label("Faults").click();
+    h.run_steps(1);
+    h.get_by_label("Compare the guarantees on these faults").click();
+    wait_until_compared(&mut h, |app| app.storm.as_ref().unwrap().comparing.is_none());
+    let reports = h.state().storm.as_ref().unwrap().comparison.clone().expect("compared");
+    assert!(reports.iter().all(|r| r.reference_stop == sim::StopReason::TimeLimit), "{reports:?}");
+    assert_eq!(h.query_all_by_label("no verdict").count(), reports.len(), "the result cell of each guarantee");
+    h.get_by_label_contains("Every setup: no verdict: the fault-free reference stopped (time limit");
+    assert_eq!(h.query_all_by_label("yes").count() + h.query_all_by_label("no").count(), 0, "no promise judged");
+    let _ = std::fs::remove_dir_all(&dir);
 }

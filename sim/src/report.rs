@@ -247,10 +247,17 @@ pub fn compare_table(reports: &[crate::run::VariantReport]) -> String {
             r.throughput_per_s,
             acks,
             format!("{:?}", r.class),
-            if r.verdict { "PASS" } else { "FAIL" }
+            match (r.reference_stop.is_finished(), r.verdict) {
+                (false, _) => "NO VERDICT",
+                (true, true) => "PASS",
+                (true, false) => "FAIL",
+            }
         );
         if r.stop != StopReason::JobFinished {
             let _ = writeln!(out, "{:<14}   ^ run stopped: {}", "", r.stop);
+        }
+        if let Some(why) = crate::run::no_verdict(r.reference_stop) {
+            let _ = writeln!(out, "{:<14}   ^ {why}", "");
         }
         for v in &r.violations {
             let _ = writeln!(out, "{:<14}   ^ INVARIANT VIOLATED: {v}", "");

@@ -166,20 +166,17 @@ fn comparison_ui(ui: &mut egui::Ui, session: &Session, actions: &mut Vec<Action>
             }
             ui.label(r.sink);
             // The rest would not fit side by side: it is one hover away.
-            ui.label(r.result).on_hover_text(format!(
+            let details = format!(
                 "rows missing / extra / wrong: {} / {} / {}\nrestarts: {}\ncheckpoints: {}\nlatency p50 / p99: {}",
                 r.missing_rows, r.extra_rows, r.wrong_rows, r.restarts, r.checkpoints, r.latency
-            ));
-            if r.keeps_promise {
-                ui.colored_label(GOOD_COLOR, "yes").on_hover_text(r.promise);
-            } else {
-                ui.colored_label(BLOCKED_COLOR, "no").on_hover_text(r.promise);
-            }
+            );
+            verdict_cells(ui, r).on_hover_text(details);
             ui.label(r.lost_records.to_string());
             ui.label(r.duplicated_records.to_string());
             ui.end_row();
         }
     });
+    no_verdict_lines(ui, &rows, |r| format!("{} · {}", r.guarantee, r.sink));
     for r in rows.iter().filter(|r| r.stopped.is_some()) {
         let reason = r.stopped.as_deref().unwrap_or_default();
         ui.colored_label(
@@ -192,6 +189,43 @@ fn comparison_ui(ui: &mut egui::Ui, session: &Session, actions: &mut Vec<Action>
     }
     ui.separator();
     cost_ui(ui, *run, &outcomes::costs(reports), actions);
+}
+
+/// A comparison row's "result" and "promise kept?" cells: the outcome and yes / no, or "no
+/// verdict" and a dash when the fault-free reference did not finish (the line under the table
+/// says why). Returns the result cell, for its hover text.
+pub fn verdict_cells(ui: &mut egui::Ui, r: &OutcomeRow) -> egui::Response {
+    if let Some(why) = &r.no_verdict {
+        let result = ui.colored_label(BLOCKED_COLOR, "no verdict");
+        ui.weak("—").on_hover_text(why);
+        return result;
+    }
+    let result = ui.label(r.result);
+    if r.keeps_promise {
+        ui.colored_label(GOOD_COLOR, "yes").on_hover_text(r.promise);
+    } else {
+        ui.colored_label(BLOCKED_COLOR, "no").on_hover_text(r.promise);
+    }
+    result
+}
+
+/// Under a comparison table, for each setup without a verdict: "SETUP: no verdict: the
+/// fault-free reference stopped (…)"; one line for all when every setup shares that reason (the
+/// setups of one comparison share one reference run).
+pub fn no_verdict_lines(ui: &mut egui::Ui, rows: &[OutcomeRow], setup: impl Fn(&OutcomeRow) -> String) {
+    let without: Vec<(&OutcomeRow, &String)> =
+        rows.iter().filter_map(|r| r.no_verdict.as_ref().map(|why| (r, why))).collect();
+    let lines: Vec<String> = match without.first() {
+        Some((_, first)) if without.len() == rows.len() && without.iter().all(|(_, why)| why == first) => {
+            vec![format!("Every setup: {first}")]
+        }
+        _ => without.iter().map(|(r, why)| format!("{}: {why}", setup(r))).collect(),
+    };
+    for line in lines {
+        ui.colored_label(BLOCKED_COLOR, line).on_hover_text(
+            "Its output is incomplete, so no run can be judged against it; the counts in the table are against what it showed. A larger max_run_ms may let it finish.",
+        );
+    }
 }
 
 const LOST_HINT: &str = "source records whose effect reached the output fewer times than without faults";

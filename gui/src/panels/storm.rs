@@ -7,7 +7,7 @@ use egui::{Color32, Sense, Stroke};
 
 use crate::app::{Action, FaultSettings};
 use crate::panels::ledger::{LedgerClick, LedgerTable};
-use crate::panels::{faults, run_controls, BLOCKED_COLOR, GOOD_COLOR};
+use crate::panels::{faults, run_controls};
 use crate::shown_run::ShownRun as _;
 use crate::view::storm::{StormSession, StormTab, TreeStatus};
 use crate::view::time_text;
@@ -372,12 +372,7 @@ fn compare_ui(ui: &mut egui::Ui, s: &StormSession, actions: &mut Vec<Action>) {
             if ui.link(label).on_hover_text("record the topology under this guarantee (same faults)").clicked() {
                 actions.push(Action::SetVariant(Some(row.variant.0), None));
             }
-            ui.label(row.result);
-            match row.keeps_promise {
-                true => ui.colored_label(GOOD_COLOR, "yes"),
-                false => ui.colored_label(BLOCKED_COLOR, "no"),
-            }
-            .on_hover_text(row.promise);
+            crate::panels::outcomes::verdict_cells(ui, row);
             ui.label(row.lost_records.to_string());
             ui.label(row.duplicated_records.to_string());
             let storm = report.storm.as_ref();
@@ -386,5 +381,6 @@ fn compare_ui(ui: &mut egui::Ui, s: &StormSession, actions: &mut Vec<Action>) {
             ui.end_row();
         }
     });
+    crate::panels::outcomes::no_verdict_lines(ui, &rows, |row| s.choice_of(row.variant.0).label.to_string());
     ui.small("lost / twice: source records whose effect reached the output fewer / more times than without faults.");
 }

@@ -3,7 +3,7 @@
 use engine::checkpoint::{CheckpointId, CheckpointMode};
 use engine::graph::{InputIndex, SubtaskId};
 use sim::kernel::TimeNs;
-use sim::recording::{AckerMessage, Payload, TimedOut, TraceEvent, TraceKind};
+use sim::recording::{AckerMessage, FaultWhat, Payload, TimedOut, TraceEvent, TraceKind};
 
 use sim::Scenario;
 
@@ -222,6 +222,28 @@ fn barrier_context(
     }
 }
 
+/// A fault that is not a crash, beginning or ending, in plain words.
+fn fault_caption(scenario: &Scenario, what: FaultWhat, ended: bool, node_a: u32, node_b: u32) -> String {
+    let name = |n: u32| scenario.node_name(sim::scenario::NodeId::from_raw(n));
+    let link = if (node_a, node_b) == (0, 0) {
+        "every link".to_string()
+    } else {
+        format!("the link {}–{}", name(node_a), name(node_b))
+    };
+    match (what, ended) {
+        (FaultWhat::Partition, false) => {
+            format!("network partition between {} and {}: nothing crosses until it heals", name(node_a), name(node_b))
+        }
+        (FaultWhat::Partition, true) => format!("the partition between {} and {} heals", name(node_a), name(node_b)),
+        (FaultWhat::LatencySpike, false) => format!("a latency spike on {link} begins"),
+        (FaultWhat::LatencySpike, true) => format!("the latency spike on {link} ends"),
+        (FaultWhat::MessageLoss, false) => format!("messages on {link} start to be lost (and retransmitted)"),
+        (FaultWhat::MessageLoss, true) => format!("the message loss on {link} ends"),
+        (FaultWhat::SlowNode, false) => format!("{} slows down", name(node_a)),
+        (FaultWhat::SlowNode, true) => format!("{} runs at full speed again", name(node_a)),
+    }
+}
+
 /// One event in plain words.
 pub fn caption(scenario: &Scenario, e: &TraceEvent) -> String {
     let plan = &scenario.plan;
@@ -304,7 +326,7 @@ pub fn caption(scenario: &Scenario, e: &TraceEvent) -> String {
         P::JobRestarted { attempt, restored_from: None } => {
             format!("the job restarted (attempt {}) with empty state", attempt + 1)
         }
-        P::NetworkFault { .. } => format!("network fault on {}", node()),
+        P::NetworkFault { what, ended, node_a, node_b, .. } => fault_caption(scenario, what, ended, node_a, node_b),
         // Storm runs (`sim::storm`); the workbench runs Flink, but a trace file may hold these.
         P::StormEmit { partition, offset, replay } => {
             format!("{s} emitted partition {partition} offset {offset}{}", if replay { " again (replay)" } else { "" })
@@ -341,6 +363,34 @@ pub fn caption(scenario: &Scenario, e: &TraceEvent) -> String {
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    /// A slow node's fault says which node slows down and when it is back to full speed, not
+    /// "network fault on jm" twice (what the log said before faults carried their kind).
+    #[test]
+    fn a_slow_node_and_a_partition_are_told_as_what_they_are() {
+        let file =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/unaligned-under-backpressure.ron");
+        let scenario = Arc::new(Scenario::load(&file).expect("loads"));
+        let run = crate::scrub::RecordedRun::record_every(scenario.clone(), 42, 20_000);
+        let faults: Vec<String> =
+            run.trace.iter().filter(|e| e.kind == TraceKind::NetworkFault).map(|e| caption(&scenario, e)).collect();
+        assert_eq!(faults, ["tm-1 slows down", "tm-1 runs at full speed again"]);
+        let (a, b) = (sim::scenario::NodeId::from_raw(1), sim::scenario::NodeId::from_raw(2));
+        let partition = sim::faults::Fault::Partition { a, b, from_ns: 1, until_ns: 2 };
+        let mut recorder = sim::recording::Recorder::new(true);
+        for ended in [false, true] {
+            let payload = Payload::of_fault(0, &partition, ended).expect("a partition is told");
+            recorder.record_payload(1, sim::recording::About::Job, None, payload);
+        }
+        let told: Vec<String> = recorder.events().iter().map(|e| caption(&scenario, e)).collect();
+        assert_eq!(
+            told,
+            [
+                format!("network partition between {} and {}: nothing crosses until it heals", a.name(), b.name()),
+                format!("the partition between {} and {} heals", a.name(), b.name())
+            ]
+        );
+    }
 
     #[test]
     fn the_log_follows_the_cursor_and_its_filter() {

@@ -164,9 +164,10 @@ pub fn describe(scenario: &Scenario, faults: &[Fault], m: &Marker) -> String {
         Payload::JobRestarted { attempt, restored_from: Some(checkpoint) } => {
             format!("job restarted (attempt {attempt}): every task restored from checkpoint {checkpoint}")
         }
-        Payload::NetworkFault { fault, .. } => match faults.get(fault as usize) {
-            Some(f) => format!("fault: {}", f.describe(&scenario.plan)),
-            None => "network fault".to_string(),
+        Payload::NetworkFault { fault, ended, .. } => match (faults.get(fault as usize), ended) {
+            (Some(f), false) => format!("fault: {}", f.describe(&scenario.plan)),
+            (Some(f), true) => format!("fault over: {}", f.describe(&scenario.plan)),
+            (None, _) => "network fault".to_string(),
         },
         // Markers are only made of the kinds above (`MarkerKind::of`).
         other => format!("{other:?}"),

@@ -122,6 +122,9 @@ pub struct OutcomeRow {
     /// Why the run ended before the job finished ("job failed: no restart strategy …"): what it
     /// never read counts as lost, which a student should not mistake for the guarantee's doing.
     pub stopped: Option<String>,
+    /// Why there is no verdict: the fault-free reference stopped before the job finished, so
+    /// its output is incomplete and the run cannot be judged against it (`reference_stop`).
+    pub no_verdict: Option<String>,
 }
 
 pub fn rows(reports: &[VariantReport]) -> Vec<OutcomeRow> {
@@ -147,6 +150,7 @@ pub fn rows(reports: &[VariantReport]) -> Vec<OutcomeRow> {
                 crate::view::duration_text(r.latency_p99_ns)
             ),
             stopped: (r.stop != sim::StopReason::JobFinished).then(|| r.stop.to_string()),
+            no_verdict: sim::run::no_verdict(r.reference_stop),
         })
         .collect()
 }

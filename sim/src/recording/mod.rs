@@ -10,7 +10,7 @@ use crate::kernel::TimeNs;
 use crate::scenario::NodeId;
 
 mod payload;
-pub use payload::{AckerMessage, Payload, TimedOut};
+pub use payload::{AckerMessage, FaultWhat, Payload, TimedOut};
 
 /// What a trace event records. Its payload, typed per kind, is [`TraceEvent::payload`]; the
 /// comments below say how each kind lays it out in the `a`/`b` words ([`Payload::encode`]), which
@@ -279,6 +279,42 @@ mod tests {
     #[test]
     fn a_traced_event_takes_32_bytes() {
         assert_eq!(std::mem::size_of::<TraceEvent>(), 32);
+    }
+
+    /// A fault's event keeps what it is, whether it began or ended, and its nodes, for every
+    /// kind of fault that has one (and the largest node numbers); a crash has none.
+    #[test]
+    fn a_fault_event_keeps_its_kind_phase_and_nodes() {
+        use crate::faults::Fault;
+        use crate::scenario::NodeId;
+        let (a, b) = (NodeId::from_raw(3), NodeId::from_raw(u32::MAX));
+        let specs = [
+            Fault::Partition { a, b, from_ns: 1, until_ns: 2 },
+            Fault::LatencySpike { link: None, from_ns: 1, until_ns: 2, extra_ns: 5 },
+            Fault::MessageLoss { link: Some((b, a)), from_ns: 1, until_ns: 2, loss_ppm: 9, retransmit_ns: 3 },
+            Fault::SlowNode { node: b, from_ns: 1, until_ns: 2, factor: 4 },
+        ];
+        let mut recorder = Recorder::new(true);
+        let mut recorded = Vec::new();
+        for (i, spec) in specs.iter().enumerate() {
+            for ended in [false, true] {
+                let payload = Payload::of_fault(i as u32, spec, ended).expect("not a crash");
+                recorder.record_payload(7, About::Job, None, payload);
+                recorded.push(payload);
+            }
+        }
+        let read: Vec<Payload> = recorder.events().iter().map(TraceEvent::payload).collect();
+        assert_eq!(read, recorded);
+        let whats: Vec<FaultWhat> = read
+            .iter()
+            .filter_map(|p| match p {
+                Payload::NetworkFault { what, ended: false, .. } => Some(*what),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(whats, [FaultWhat::Partition, FaultWhat::LatencySpike, FaultWhat::MessageLoss, FaultWhat::SlowNode]);
+        let crash = Fault::Crash { node: a, at: crate::faults::Trigger::At(1), restart_after_ns: None };
+        assert_eq!(Payload::of_fault(0, &crash, false), None);
     }
 
     #[test]

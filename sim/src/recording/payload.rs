@@ -27,6 +27,20 @@ pub enum AckerMessage {
     Fail,
 }
 
+/// The kind of a fault that is not a crash (`NetworkFault`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum FaultWhat {
+    Partition,
+    LatencySpike,
+    MessageLoss,
+    SlowNode,
+}
+
+impl FaultWhat {
+    const ALL: [FaultWhat; 4] =
+        [FaultWhat::Partition, FaultWhat::LatencySpike, FaultWhat::MessageLoss, FaultWhat::SlowNode];
+}
+
 /// What timed out (`StormTimeout`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum TimedOut {
@@ -148,10 +162,13 @@ pub enum Payload {
         attempt: u32,
         restored_from: Option<CheckpointId>,
     },
-    /// Fault number `fault` of the schedule began; a partition names its two nodes (0, 0
-    /// otherwise).
+    /// Fault number `fault` of the run's schedule (not a crash: [`Payload::NodeCrashed`]) began,
+    /// or ended: what it is and where — a partition's two nodes, a link's two (both 0: every
+    /// link), a slow node as `node_a`.
     NetworkFault {
         fault: u32,
+        what: FaultWhat,
+        ended: bool,
         node_a: u32,
         node_b: u32,
     },
@@ -203,6 +220,24 @@ fn checkpoint_from(word: i64) -> CheckpointId {
 }
 
 impl Payload {
+    /// What the trace says when fault number `fault` of a run's schedule begins or ends (None
+    /// for a crash, whose node's events say it, and a checkpoint storage failure, whose
+    /// checkpoint's do). One wording for the Flink world and Storm's.
+    pub fn of_fault(fault: u32, spec: &crate::faults::Fault, ended: bool) -> Option<Payload> {
+        use crate::faults::Fault;
+        let link = |link: &Option<(crate::scenario::NodeId, crate::scenario::NodeId)>| {
+            link.map_or((0, 0), |(a, b)| (a.get(), b.get()))
+        };
+        let (what, (node_a, node_b)) = match spec {
+            Fault::Crash { .. } | Fault::CheckpointStorageFailure { .. } => return None,
+            Fault::Partition { a, b, .. } => (FaultWhat::Partition, (a.get(), b.get())),
+            Fault::LatencySpike { link: l, .. } => (FaultWhat::LatencySpike, link(l)),
+            Fault::MessageLoss { link: l, .. } => (FaultWhat::MessageLoss, link(l)),
+            Fault::SlowNode { node, .. } => (FaultWhat::SlowNode, (node.get(), 0)),
+        };
+        Some(Payload::NetworkFault { fault, what, ended, node_a, node_b })
+    }
+
     /// What the trace says of a sink's effect on its store: one wording for every world and
     /// runtime (a Flink sink subtask, a Storm sink bolt, a Trident state commit).
     pub fn of_sink_effect(effect: &engine::sink::SinkEffect) -> Payload {
@@ -292,7 +327,11 @@ impl Payload {
             P::JobRestarted { attempt, restored_from } => {
                 (K::JobRestarted, none, attempt as i64, opt_word(restored_from.map(CheckpointId::get)))
             }
-            P::NetworkFault { fault, node_a, node_b } => (K::NetworkFault, Some(fault), node_a as i64, node_b as i64),
+            P::NetworkFault { fault, what, ended, node_a, node_b } => {
+                // The first word: node a, then the kind and the phase above its 32 bits.
+                let a = i64::from(node_a) | (what as i64) << 32 | i64::from(ended) << 40;
+                (K::NetworkFault, Some(fault), a, i64::from(node_b))
+            }
             P::StormEmit { partition, offset, replay } => {
                 (K::StormEmit, Some(replay as u32), partition as i64, offset as i64)
             }
@@ -441,7 +480,13 @@ impl TraceEvent {
             K::JobRestarted => {
                 P::JobRestarted { attempt: a as u32, restored_from: opt_u64(b).map(CheckpointId::from_raw) }
             }
-            K::NetworkFault => P::NetworkFault { fault: channel, node_a: a as u32, node_b: b as u32 },
+            K::NetworkFault => P::NetworkFault {
+                fault: channel,
+                what: FaultWhat::ALL[((a >> 32) & 0xff) as usize % FaultWhat::ALL.len()],
+                ended: (a >> 40) & 1 == 1,
+                node_a: a as u32,
+                node_b: b as u32,
+            },
             K::StormEmit => P::StormEmit { partition: a as u32, offset: b as u64, replay: channel != 0 },
             K::StormAckerMessage => P::StormAckerMessage {
                 message: match channel {

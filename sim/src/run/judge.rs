@@ -50,6 +50,12 @@ impl Judgement {
     }
 }
 
+/// "no verdict: the fault-free reference stopped (…)" when the reference did not finish: what a
+/// comparison (the `compare` table, the workbench's) shows for a setup instead of a verdict.
+pub fn no_verdict(reference_stop: StopReason) -> Option<String> {
+    (!reference_stop.is_finished()).then(|| format!("no verdict: the fault-free reference stopped ({reference_stop})"))
+}
+
 /// Hold a finished run of `scenario` (as written, with `seed`'s faults) against its promise.
 pub fn judge(scenario: &Scenario, seed: u64, run: &RunResult) -> Judgement {
     let (outcome, reference_stop) = if run.world.faults.is_empty() {

@@ -25,6 +25,11 @@ impl Serialize for TimeMs {
     }
 }
 
+/// What a field's own deserializer says of an integer its type cannot hold, as ron says it of a
+/// plain integer field: the parser words both with the field's allowed range
+/// ([`super::limits::out_of_bounds`]).
+pub(super) const INTEGER_OUT_OF_BOUNDS: &str = "Integer is out of bounds";
+
 impl<'de> Deserialize<'de> for TimeMs {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
@@ -37,7 +42,15 @@ impl<'de> Deserialize<'de> for TimeMs {
                 Ok(TimeMs(v))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<TimeMs, E> {
-                i64::try_from(v).map(TimeMs).map_err(|_| E::custom("time too large"))
+                i64::try_from(v).map(TimeMs).map_err(|_| E::custom(INTEGER_OUT_OF_BOUNDS))
+            }
+            // ron reads an integer beyond u64 and i64 as a float: still a number out of bounds.
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<TimeMs, E> {
+                if v.fract() == 0.0 && v.abs() >= 2f64.powi(63) {
+                    Err(E::custom(INTEGER_OUT_OF_BOUNDS))
+                } else {
+                    Err(E::invalid_type(de::Unexpected::Float(v), &self))
+                }
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<TimeMs, E> {
                 parse_clock(v).map(TimeMs).ok_or_else(|| {

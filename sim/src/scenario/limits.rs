@@ -87,25 +87,76 @@ fn limit_of(key: &str) -> Option<(u64, &'static str)> {
     }
 }
 
+/// The limit on the field at `path` (`cluster.task_managers`, `pipeline[2].Window.parallelism`),
+/// found by its last key.
+fn limit_at(path: &str) -> Option<(u64, &'static str)> {
+    let (parent, key) = path.rsplit_once('.').unwrap_or(("", path));
+    // `partitions` is a count in a generator but also a kind of swarm fault.
+    match (key, parent.ends_with("swarm")) {
+        ("partitions", true) => Some((MAX_FAULTS, "a number of faults")),
+        (key, _) => limit_of(key),
+    }
+}
+
+/// "an X of N is outside the allowed A ..= B": the one wording for a number beyond its limit.
+fn outside(what: &str, written: impl std::fmt::Display, max: u64, signed_range: bool) -> String {
+    let range = if signed_range { format!("-{max} ..= {max}") } else { format!("0 ..= {max}") };
+    format!("{what} of {written} is outside the allowed {range}")
+}
+
+/// The value of an integer literal as RON spells it (sign, `0x`/`0o`/`0b`, `_`), if an i128 holds it.
+fn integer_value(written: &str) -> Option<i128> {
+    let (sign, unsigned) = match written.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, written.strip_prefix('+').unwrap_or(written)),
+    };
+    let (radix, digits) = [("0x", 16), ("0o", 8), ("0b", 2)]
+        .into_iter()
+        .find_map(|(prefix, radix)| unsigned.strip_prefix(prefix).map(|d| (radix, d)))
+        .unwrap_or((10, unsigned));
+    i128::from_str_radix(&digits.replace('_', ""), radix).ok().map(|n| sign * n)
+}
+
+/// The message for an integer the parser could not store in its field's type (ron's "Integer is
+/// out of bounds": `task_managers: 4294967296`, `duration_ms: -1`): the field's limit and allowed
+/// range when it has one, as [`check_magnitudes`] words it, else the range of the field's type.
+/// `written` is the number as the file spells it.
+pub fn out_of_bounds(field: &str, written: &str) -> String {
+    let negative = written.starts_with('-');
+    // A negative number an i64 holds failed in an unsigned field; only a number beyond i64 can
+    // have failed in a signed one.
+    let fits_i64 = integer_value(written).is_some_and(|n| i64::try_from(n).is_ok());
+    match limit_at(field) {
+        Some((max, what)) => outside(what, written, max, negative && !fits_i64),
+        // The file's integers are u32, u64 and i64: a non-negative number an i64 holds failed
+        // in a u32.
+        None if !negative && fits_i64 => format!("{written} is outside the allowed 0 ..= {}", u32::MAX),
+        None if negative && fits_i64 => format!("{written} is negative; this field holds 0 or more"),
+        // The fields without a limit are counts (u32) and record values (i64).
+        None => format!(
+            "{written} is outside the allowed 0 ..= {} for a count, {} ..= {} for a value",
+            u32::MAX,
+            i64::MIN,
+            i64::MAX
+        ),
+    }
+}
+
 /// One mechanism for every number with a limit: fields are found by name (`*_ms`, `*_us`, `ts`,
 /// `keys`, …, see `limit_of`) in the parsed file, and the error names the field's path and the
 /// allowed range. Explicit events are checked where they are resolved (they can be a million).
+/// A number too large for its field's type never gets here: the parser refuses it, with the same
+/// message ([`out_of_bounds`]).
 pub fn check_magnitudes(raw: &ScenarioFile, loc: &Locator) -> Result<(), ScenarioError> {
     fn walk(v: &serde_json::Value, path: &str, loc: &Locator) -> Result<(), ScenarioError> {
         match v {
             serde_json::Value::Object(map) => {
                 for (k, child) in map {
                     let child_path = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
-                    // `partitions` is a count in a generator but also a kind of swarm fault.
-                    let limit = match (k.as_str(), path.ends_with("swarm")) {
-                        ("partitions", true) => Some((MAX_FAULTS, "a number of faults")),
-                        (k, _) => limit_of(k),
-                    };
                     let number = child.as_i64().map(i128::from).or_else(|| child.as_u64().map(i128::from));
-                    if let (Some((max, what)), Some(n)) = (limit, number) {
+                    if let (Some((max, what)), Some(n)) = (limit_at(&child_path), number) {
                         if n.unsigned_abs() > u128::from(max) {
-                            let range = if n < 0 { format!("-{max} ..= {max}") } else { format!("0 ..= {max}") };
-                            return Err(loc.error(child_path, format!("{what} of {n} is outside the allowed {range}")));
+                            return Err(loc.error(child_path, outside(what, n, max, n < 0)));
                         }
                     }
                     walk(child, &child_path, loc)?;

@@ -66,16 +66,20 @@ pub fn text_of(mut bytes: Vec<u8>, file: &str) -> Result<String, ScenarioError> 
     })
 }
 
-/// The first non-whitespace position at or after (line, column), both 1-based.
-fn skip_whitespace(text: &str, line: usize, column: usize) -> (usize, usize) {
-    let (mut line, mut column) = (line, column);
-    let Some(start) = text
-        .split_inclusive('\n')
+/// The byte offset of (line, column), both 1-based (the column counted in bytes, as ron's spans
+/// are on the ASCII text around a value).
+fn offset_of(text: &str, line: usize, column: usize) -> Option<usize> {
+    text.split_inclusive('\n')
         .take(line.saturating_sub(1))
         .map(str::len)
         .sum::<usize>()
         .checked_add(column.saturating_sub(1))
-    else {
+}
+
+/// The first non-whitespace position at or after (line, column), both 1-based.
+fn skip_whitespace(text: &str, line: usize, column: usize) -> (usize, usize) {
+    let (mut line, mut column) = (line, column);
+    let Some(start) = offset_of(text, line, column) else {
         return (line, column);
     };
     for c in text.get(start..).unwrap_or("").chars() {
@@ -91,11 +95,30 @@ fn skip_whitespace(text: &str, line: usize, column: usize) -> (usize, usize) {
     (line, column)
 }
 
-/// A plain message for a RON error (ron's own text for recursion advises on its API).
-fn message(code: &ron::Error) -> String {
+/// The integer literal at `offset` as the file spells it (`-1`, `4294967296`, `0xff`): ron's span
+/// for an integer out of bounds may start at its sign or after it (and after a base prefix).
+fn integer_at(text: &str, offset: usize) -> &str {
+    let part_of_number = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let Some((before, _)) = text.split_at_checked(offset) else {
+        return "the number";
+    };
+    let start = before.trim_end_matches(part_of_number).trim_end_matches(['-', '+']).len();
+    let literal = &text[start..];
+    let sign = usize::from(literal.starts_with(['-', '+']));
+    let end = literal[sign..].find(|c: char| !part_of_number(c)).map_or(literal.len(), |n| n + sign);
+    &literal[..end]
+}
+
+/// A plain message for a RON error at `field`, `offset` bytes into `text`: ron's own text for
+/// recursion advises on its API, and for an integer out of bounds names no range.
+fn message(code: &ron::Error, field: &str, text: &str, offset: usize) -> String {
     match code {
         ron::Error::ExceededRecursionLimit => {
             format!("nested more than {MAX_NESTING} levels deep (e.g. Not(Not(...))); no scenario needs that many")
+        }
+        ron::Error::IntegerOutOfBounds => super::limits::out_of_bounds(field, integer_at(text, offset)),
+        ron::Error::Message(m) if m == super::format::INTEGER_OUT_OF_BOUNDS => {
+            super::limits::out_of_bounds(field, integer_at(text, offset))
         }
         other => other.to_string(),
     }
@@ -124,12 +147,13 @@ pub fn parse_file_with_serde(text: &str, file: &str) -> Result<ScenarioFile, Sce
     let at = |e: ron::error::SpannedError, field: String| {
         // ron's span can start at the whitespace before the offending value: point at the value.
         let (line, column) = skip_whitespace(text, e.span.start.line, e.span.start.col);
+        let offset = offset_of(text, line, column).unwrap_or(0);
         ScenarioError::Invalid {
             file: super::error::printable(file),
             line,
             column,
+            message: super::error::printable(&message(&e.code, &field, text, offset)),
             field: super::error::printable(&field),
-            message: super::error::printable(&message(&e.code)),
         }
     };
     let options = ron_options();

@@ -203,9 +203,10 @@ impl StormWorld {
         self.fault_fired_at[index] = Some(now);
         match self.core.faults[index].clone() {
             Fault::Crash { node, restart_after_ns, .. } => self.crash_node(node, restart_after_ns, now),
-            _ => {
-                let fault = Payload::NetworkFault { fault: index as u32, node_a: 0, node_b: 0 };
-                self.core.recorder.record_payload(now, About::Job, None, fault)
+            spec => {
+                if let Some(fault) = Payload::of_fault(index as u32, &spec, false) {
+                    self.core.recorder.record_payload(now, About::Job, None, fault)
+                }
             }
         }
     }

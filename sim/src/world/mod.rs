@@ -580,14 +580,7 @@ impl World {
                 }
             }
             Event::FaultStart { fault } => self.start_fault(fault as usize, now),
-            Event::FaultEnd { fault } => {
-                self.recorder.record_payload(
-                    now,
-                    About::Job,
-                    None,
-                    Payload::NetworkFault { fault, node_a: 0, node_b: 0 },
-                );
-            }
+            Event::FaultEnd { fault } => self.record_fault(fault as usize, true, now),
             Event::NodeBack { node } => {
                 self.nodes[node.index()].alive = true;
                 self.recorder.record_payload(now, node, None, Payload::NodeRestarted);

@@ -89,8 +89,7 @@ impl World {
         match self.faults[index].clone() {
             Fault::Crash { node, restart_after_ns, .. } => self.crash_node(node, restart_after_ns, now),
             Fault::Partition { a, b, until_ns, .. } => {
-                let payload = Payload::NetworkFault { fault: index as u32, node_a: a.get(), node_b: b.get() };
-                self.recorder.record_payload(now, About::Job, None, payload);
+                self.record_fault(index, false, now);
                 // Heartbeats across the partition stop: if it outlasts the timeout, the job
                 // manager declares the task manager lost (or the task managers lose the job manager).
                 let tm = if a == JOB_MANAGER {
@@ -108,12 +107,14 @@ impl World {
                     }
                 }
             }
-            _ => self.recorder.record_payload(
-                now,
-                About::Job,
-                None,
-                Payload::NetworkFault { fault: index as u32, node_a: 0, node_b: 0 },
-            ),
+            _ => self.record_fault(index, false, now),
+        }
+    }
+
+    /// Fault `index` of the schedule began (or `ended`), in the trace.
+    pub(super) fn record_fault(&mut self, index: usize, ended: bool, now: TimeNs) {
+        if let Some(payload) = Payload::of_fault(index as u32, &self.faults[index], ended) {
+            self.recorder.record_payload(now, About::Job, None, payload);
         }
     }
 
