@@ -698,22 +698,26 @@ fn run(
     }
     // The scenario's model runs it (`sim::runtime`): no per-model branch here.
     let model = sim::runtime::model(scenario.runtime());
-    let run = model.run(&scenario, seed);
-    match format {
-        Format::Text => {
+    let rows_as = match format {
+        Format::Text => sim::runtime::RowsAs::Text,
+        Format::Json => sim::runtime::RowsAs::Json,
+    };
+    let run = model.run(&scenario, seed, rows_as);
+    match &run.rows {
+        sim::runtime::Rows::Text { table, count } => {
             outln!("\n== summary ==");
             out!("{}", run.summary);
             for note in &run.notes {
                 outln!("{note}");
             }
             outln!("{}", run.oracle_line);
-            outln!("\n== sink output ({} visible rows) ==", run.rows_json.len());
-            out!("{}", run.rows_text);
+            outln!("\n== sink output ({count} visible rows) ==");
+            out!("{table}");
         }
-        Format::Json => {
+        sim::runtime::Rows::Json(rows) => {
             eprint!("{}", run.summary);
             eprintln!("{}", run.oracle_line);
-            for row in &run.rows_json {
+            for row in rows {
                 outln!("{}", serde_json::to_string(row).context("serialising a row")?);
             }
         }

@@ -72,7 +72,7 @@ pub trait FaultToleranceModel: Sync {
 
     /// One run of `scenario` as `streamlab run` shows it: summary, verdict against this model's
     /// fault-free reference, sink rows (`main.rs` prints it, whatever the model).
-    fn run(&self, scenario: &Arc<Scenario>, seed: u64) -> RunReport;
+    fn run(&self, scenario: &Arc<Scenario>, seed: u64, rows_as: RowsAs) -> RunReport;
 
     /// The trace hash of a run of `scenario` (what `run --check-determinism` compares).
     fn trace_hash(&self, scenario: &Arc<Scenario>, seed: u64) -> u64;
@@ -111,15 +111,45 @@ pub struct RunReport {
     pub notes: Vec<String>,
     /// `"oracle vs ...: <verdict>"`.
     pub oracle_line: String,
-    /// The visible sink rows as a table, and one JSON object per row.
-    pub rows_text: String,
-    pub rows_json: Vec<serde_json::Value>,
+    /// The visible sink rows, in the form asked for.
+    pub rows: Rows,
     pub judgement: Judgement,
     pub trace_hash: u64,
     /// Broken invariants, one line each (time, subtask, what).
     pub violations: Vec<String>,
     /// What ran: "job" or "topology".
     pub what: &'static str,
+}
+
+/// How `run` prints the visible sink rows: only that form is built (a run of a million rows
+/// would otherwise hold both a table and a JSON value per row).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowsAs {
+    Text,
+    Json,
+}
+
+/// The visible sink rows of a run: a table for people (and how many rows it has), or one JSON
+/// object per row.
+#[derive(Debug)]
+pub enum Rows {
+    Text { table: String, count: usize },
+    Json(Vec<serde_json::Value>),
+}
+
+impl Rows {
+    /// Only the form `rows_as` asks for is made.
+    fn of(
+        rows_as: RowsAs,
+        visible: Vec<&crate::external::StoredRow>,
+        table: impl FnOnce() -> String,
+        scenario: &Scenario,
+    ) -> Rows {
+        match rows_as {
+            RowsAs::Text => Rows::Text { table: table(), count: visible.len() },
+            RowsAs::Json => Rows::Json(visible.into_iter().map(|row| report::row_json(scenario, row)).collect()),
+        }
+    }
 }
 
 /// One run as `streamlab replay` prints it ([`FaultToleranceModel::replay`]).
@@ -154,7 +184,7 @@ impl FaultToleranceModel for FlinkBarriers {
     fn compared_variants(&self, _scenario: &Scenario) -> Vec<(Guarantee, SinkKind)> {
         COMPARED_VARIANTS.to_vec()
     }
-    fn run(&self, scenario: &Arc<Scenario>, seed: u64) -> RunReport {
+    fn run(&self, scenario: &Arc<Scenario>, seed: u64, rows_as: RowsAs) -> RunReport {
         let result = crate::run_scenario(scenario.clone(), seed, quiet());
         let judgement = judge(scenario, seed, &result);
         let world = &result.world;
@@ -162,12 +192,7 @@ impl FaultToleranceModel for FlinkBarriers {
             summary: report::summary(&result),
             notes: crate::run::faults_not_injected(world),
             oracle_line: format!("oracle vs the fault-free reference: {}", judgement.describe(scenario.guarantee)),
-            rows_text: report::rows_text(&result),
-            rows_json: result
-                .visible_rows()
-                .into_iter()
-                .map(|row| report::row_json(&result.world.scenario, row))
-                .collect(),
+            rows: Rows::of(rows_as, result.visible_rows(), || report::rows_text(&result), &result.world.scenario),
             trace_hash: result.trace_hash(),
             violations: world
                 .violations
@@ -273,7 +298,7 @@ impl FaultToleranceModel for StormAcking {
         let sink = storm_sink(own_sink(scenario));
         self.guarantees(scenario).iter().map(|c| (c.guarantee, sink)).collect()
     }
-    fn run(&self, scenario: &Arc<Scenario>, seed: u64) -> RunReport {
+    fn run(&self, scenario: &Arc<Scenario>, seed: u64, rows_as: RowsAs) -> RunReport {
         let result = crate::storm::run_storm(scenario.clone(), seed, false);
         let judgement = judge_storm(scenario, seed, &result);
         let label = format!("storm {}", scenario.guarantee.label());
@@ -284,8 +309,7 @@ impl FaultToleranceModel for StormAcking {
                 "oracle vs the Storm topology's fault-free run ({label}): {}",
                 judgement.describe(scenario.guarantee)
             ),
-            rows_text: report::storm_rows_text(&result),
-            rows_json: result.visible_rows().into_iter().map(|row| report::row_json(scenario, row)).collect(),
+            rows: Rows::of(rows_as, result.visible_rows(), || report::storm_rows_text(&result), scenario),
             trace_hash: result.trace_hash(),
             violations: Vec::new(),
             judgement,
