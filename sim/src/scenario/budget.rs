@@ -60,6 +60,9 @@ const STORM_MEMORY_FACTOR: u64 = 3;
 /// the shipped scenario's seed 2 with `--swarm`, which storms as long, 287 820 KiB.
 const STORM_REPLAY_NS: u64 = 20_000;
 const STORM_REPLAY_BYTES: u64 = 1_000;
+/// The same in a seed's check (`compare`, `sweep`, `shrink`), which prints no rows: the shipped
+/// scenario's seed 2 with `--swarm` held 287 820 KiB at its peak, with at most 406 666 rows.
+const STORM_CHECK_BYTES: u64 = 700;
 
 /// What a command does with a scenario, for the estimate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -222,12 +225,12 @@ impl Workload {
     }
 
     /// What one faulty Storm run's timeout storm adds to its world (the reference, fault-free,
-    /// has none): only with faults.
-    fn storm_bytes(&self) -> u128 {
+    /// has none), at `per_row` bytes: only with faults.
+    fn storm_bytes(&self, per_row: u64) -> u128 {
         if self.faults == 0 {
             return 0;
         }
-        u128::from(self.storm_replays) * u128::from(STORM_REPLAY_BYTES)
+        u128::from(self.storm_replays) * u128::from(per_row)
     }
 
     /// CPU nanoseconds a faulty Storm run's timeout storm adds, per run that acks.
@@ -266,13 +269,19 @@ impl Workload {
         let checked = run * self.checked_runs_x4(self.variants.max(1)) / 4
             + storm * u128::from(self.storm_acking_variants.max(1));
         // One faulty world at a time: its storm.
-        let compared_bytes = self.compared_bytes() + self.storm_bytes();
+        let compared_bytes = self.compared_bytes() + self.storm_bytes(STORM_CHECK_BYTES);
         let (bytes, ns) = match command {
             Command::Run { twice } => {
                 let once = run * self.judged_runs_x2() / 2 + storm;
-                (self.judged_bytes(false) + self.storm_bytes(), if twice { once + run * 3 / 2 + storm } else { once })
+                (
+                    self.judged_bytes(false) + self.storm_bytes(STORM_REPLAY_BYTES),
+                    if twice { once + run * 3 / 2 + storm } else { once },
+                )
             }
-            Command::Replay => (self.judged_bytes(true) + self.storm_bytes(), run * self.judged_runs_x2() / 2 + storm),
+            Command::Replay => (
+                self.judged_bytes(true) + self.storm_bytes(STORM_REPLAY_BYTES),
+                run * self.judged_runs_x2() / 2 + storm,
+            ),
             // The five compared variants and any other the file declares (Storm's compared
             // variants ack twice at most: acking and Trident).
             Command::Compare => (
@@ -663,6 +672,12 @@ mod tests {
         assert!(replay.bytes >= 454_924 << 10 && replay.ms >= 5_120, "{replay:?}");
         let sweep = w.estimate(Command::Sweep { jobs: 1 });
         assert!(sweep.bytes >= 287_820 << 10 && sweep.ms >= 4_440, "{sweep:?}");
+        // A user's sweep of the shipped file with its default swarm, two seeds at once, fits.
+        let shipped = Scenario::parse(TIMEOUT_STORM, "storm.ron").expect("the shipped file loads");
+        let swarmed = crate::run::with_swarm(shipped);
+        assert!(swarmed.admission.workload.storm_replays > 0 && fault_count(&swarmed) > 0);
+        let two = swarmed.admit(Command::Sweep { jobs: 2 });
+        assert!(two.is_ok(), "sweep --swarm --jobs 2 refused: {two:?}");
         // Each command that runs the faulty topology counts it.
         let without = Workload { storm_replays: 0, ..w.clone() };
         for command in Command::ALL {
