@@ -195,6 +195,30 @@ fn an_error_points_at_its_own_field_not_at_the_same_word_elsewhere() {
     assert!(err.to_string().starts_with("t.ron:5:29: checkpoints.interval_ms: "), "{err}");
 }
 
+/// Late firings repeat their window's whole lineage: records that all come late into windows
+/// kept by a long allowed lateness write lineage quadratic in their number, which no estimate made
+/// before the run can bound (it cannot know how many records will be late). The run stops at the
+/// work limit instead, holding little more lineage than the limit; the same input on time finishes.
+#[test]
+fn late_firings_that_repeat_a_growing_windows_lineage_stop_at_the_work_limit() {
+    let text = std::fs::read_to_string(corpus_dir().join("fresh/late-firings-repeat-lineage.ron")).expect("read");
+    let run = |text: &str| {
+        let scenario = std::sync::Arc::new(Scenario::parse(text, "late.ron").expect("admitted"));
+        let run = sim::run_scenario(scenario.clone(), 42, sim::RunOptions { keep_trace: false, ..Default::default() });
+        (scenario, run)
+    };
+    let (scenario, late) = run(&text);
+    assert_eq!(late.stop, sim::StopReason::WorkLimit);
+    let (held, limit) = (late.world.sink_store.lineage_entries(), scenario.max_sink_lineage());
+    // Over the limit by at most the last row's lineage: one window's records (20 000 a second).
+    assert!(held > limit && held <= limit + 20_000, "{held} lineage entries held, limit {limit}");
+
+    let on_time = text.replace("very_late_ppm: 900_000", "very_late_ppm: 0");
+    assert_ne!(on_time, text);
+    let (_, finished) = run(&on_time);
+    assert_eq!(finished.stop, sim::StopReason::JobFinished);
+}
+
 // ---- the binary ---------------------------------------------------------------------------------
 
 fn streamlab(args: &[&str]) -> Output {

@@ -212,9 +212,17 @@ pub struct SinkStore {
     newly_visible: Vec<usize>,
     /// Transactions the store aborted because they outlived the transaction timeout.
     pub expired: Vec<TxnId>,
+    /// Source references the rows carry as lineage, over every row written.
+    lineage_entries: u64,
 }
 
 impl SinkStore {
+    /// Source references every row written so far carries as lineage (what the work limit
+    /// bounds: [`crate::scenario::Scenario::max_sink_lineage`]).
+    pub fn lineage_entries(&self) -> u64 {
+        self.lineage_entries
+    }
+
     pub fn apply(&mut self, sink: usize, subtask: SubtaskId, effect: SinkEffect, now_ns: TimeNs) {
         match effect {
             SinkEffect::Append(row) => self.push(sink, subtask, row, now_ns, RowState::Visible, None),
@@ -270,6 +278,7 @@ impl SinkStore {
         txn: Option<TxnId>,
     ) {
         let visible_ns = (state == RowState::Visible).then_some(now_ns);
+        self.lineage_entries += row.lineage.len() as u64;
         self.visible_rows += (state == RowState::Visible) as usize;
         if state == RowState::Visible {
             self.newly_visible.push(self.rows.len());

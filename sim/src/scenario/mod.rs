@@ -190,6 +190,22 @@ pub struct Scenario {
     pub warnings: Vec<String>,
 }
 
+/// How much work a run may do before it stops with [`crate::StopReason::WorkLimit`]
+/// ([`Scenario::work_limit`]): kernel events, and lineage held in the sinks' rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WorkLimit {
+    pub kernel_events: u64,
+    pub sink_lineage: u64,
+}
+
+impl WorkLimit {
+    /// Whether a run that processed `kernel_events` and whose sinks hold `sink_lineage` lineage
+    /// entries has done far more work than its scenario's size predicts.
+    pub fn reached(&self, kernel_events: u64, sink_lineage: u64) -> bool {
+        kernel_events >= self.kernel_events || sink_lineage > self.sink_lineage
+    }
+}
+
 impl Scenario {
     /// The most kernel events a run may take before it stops with
     /// [`crate::StopReason::WorkLimit`]: 200 per unit of the work its size predicts (source
@@ -201,6 +217,26 @@ impl Scenario {
         let w = &self.admission.workload;
         let predicted = u128::from(w.events) + u128::from(w.hops) + u128::from(w.ticks);
         u64::try_from(predicted * 200 + 1_000_000).unwrap_or(u64::MAX)
+    }
+
+    /// The most source references the sinks' rows may carry as lineage before a run stops with
+    /// [`crate::StopReason::WorkLimit`]: 4 times what the admission budget predicts
+    /// ([`budget::Workload::lineage`]) and a quarter of the budget's memory more (`compare`
+    /// holds a reference, a variant and the oracle's grouping of both at once). A late firing carries
+    /// its whole window's lineage again, so records that all come late into one window with a
+    /// long allowed lateness write lineage quadratic in their number (60 000 explicit events,
+    /// a 2.8 MB file, needed more than 4 GB); the budget cannot know how many records will be
+    /// late, this bound holds whatever the watermark does. Memory, not time: unlike kernel
+    /// events, each entry stays in the sink store until the run ends.
+    pub fn max_sink_lineage(&self) -> u64 {
+        let predicted = u128::from(self.admission.workload.lineage);
+        let headroom = u128::from(budget::BUDGET_BYTES / 4 / budget::LINEAGE_BYTES);
+        u64::try_from(predicted * 4 + headroom).unwrap_or(u64::MAX)
+    }
+
+    /// Both bounds of [`crate::StopReason::WorkLimit`], which both worlds read once per run.
+    pub fn work_limit(&self) -> WorkLimit {
+        WorkLimit { kernel_events: self.max_kernel_events(), sink_lineage: self.max_sink_lineage() }
     }
 
     /// Load and resolve a scenario file, refusing one whose `run` would be over the admission
