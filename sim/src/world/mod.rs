@@ -47,7 +47,8 @@ use crate::faults::{Fault, Trigger};
 pub use crate::invariants::InvariantViolation;
 use crate::invariants::{CommitInvariant, TaskInvariants};
 use crate::job::task::{
-    apply_sink_effect, checkpoint_completed, deploy_subtask, note_late, persist_snapshot, HighWater, SourceRead,
+    apply_sink_effect, checkpoint_aborted, checkpoint_completed, deploy_subtask, note_late, persist_snapshot,
+    HighWater, SourceRead,
 };
 pub use crate::job::JobFailure;
 use crate::job::{Failover, JobMaster, RestorePlan};
