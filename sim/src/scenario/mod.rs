@@ -98,6 +98,8 @@ pub struct NodeNames {
 }
 
 impl NodeNames {
+    /// The node a file names, spelled exactly as [`NodeId::name`] spells it: `tm-01` or `tm-+1`
+    /// are not `tm-1` (the one place that reads a node's name: faults, links, placement, tours).
     pub fn resolve(&self, name: &str) -> Result<NodeId, UnknownNode> {
         if name == "jm" {
             return Ok(JOB_MANAGER);
@@ -106,6 +108,7 @@ impl NodeNames {
             .and_then(|i| i.parse::<u32>().ok())
             .filter(|i| *i < self.task_managers)
             .map(NodeId::task_manager)
+            .filter(|node| node.name() == name)
             .ok_or_else(|| UnknownNode { name: name.to_string(), task_managers: self.task_managers })
     }
 }
@@ -286,11 +289,7 @@ impl Scenario {
     }
 
     pub fn node_by_name(&self, name: &str) -> Option<NodeId> {
-        if name == "jm" {
-            return Some(JOB_MANAGER);
-        }
-        let i: u32 = name.strip_prefix("tm-")?.parse().ok()?;
-        (i < self.task_managers).then_some(NodeId::task_manager(i))
+        NodeNames { task_managers: self.task_managers }.resolve(name).ok()
     }
 
     pub fn node_of_subtask(&self, subtask: SubtaskId) -> NodeId {
