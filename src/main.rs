@@ -391,6 +391,15 @@ fn replay(
     if charts.as_ref().is_some_and(|dir| dir.as_os_str() == "-") {
         return Err(Usage("--charts -: charts are PNG and SVG files; name a folder for them".into()).into());
     }
+    // Refused before the run, as any output is: a file (the scenario itself, say), FIFO or
+    // device where the folder should be.
+    if let Some(dir) = charts.as_ref().filter(|dir| std::fs::metadata(dir).is_ok_and(|m| !m.is_dir())) {
+        return Err(Usage(format!(
+            "--charts {}: not a folder (a file, FIFO or device is there); name a folder for the charts",
+            dir.display()
+        ))
+        .into());
+    }
     let scenario = Arc::new(load(scenario_arg, swarm, BudgetCommand::Replay)?);
     let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
     // The scenario's model replays it (`sim::runtime`): no per-model branch here.
@@ -466,6 +475,7 @@ fn shrink(scenario_arg: &str, seed: u64, out: Option<Output>, swarm: bool, force
     let policy =
         if force && target.as_ref().is_some_and(|(_, named)| *named) { Overwrite::Replace } else { Overwrite::Refuse };
     if let Some((path, named)) = &target {
+        refuse_the_scenario_as_output(&scenario, path, "--out")?;
         refuse_output(path, policy, *named)?;
     }
     // `--out -`: stdout is the shrunk scenario alone; what people read goes to stderr.

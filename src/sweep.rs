@@ -383,6 +383,15 @@ pub fn merge(files: &[std::path::PathBuf]) -> anyhow::Result<ExitCode> {
     let mut shards = files.iter().map(|f| ShardReader::open(f)).collect::<anyhow::Result<Vec<_>>>()?;
     for shard in &mut shards {
         shard.advance()?;
+        // Every sweep prints a line per seed and variant: an empty file is a shard that failed
+        // (or never ran), and merging it as no seeds would report its seeds as passed.
+        if shard.head.is_none() {
+            return Err(crate::Usage(format!(
+                "{}: no lines: not the output of `sweep --json` (did that shard fail?)",
+                shard.name
+            ))
+            .into());
+        }
     }
     let mut summary = Summary::default();
     let mut seed_lines: Vec<SweepLine> = Vec::new();

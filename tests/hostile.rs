@@ -219,6 +219,21 @@ fn late_firings_that_repeat_a_growing_windows_lineage_stop_at_the_work_limit() {
     assert_eq!(finished.stop, sim::StopReason::JobFinished);
 }
 
+/// An aborted checkpoint's state is discarded: a job whose checkpoints all time out (one every
+/// millisecond, 630 000 of them) keeps at most the one in flight, not every subtask's snapshot of
+/// each (1.9 GB before).
+#[test]
+fn checkpoints_that_all_time_out_leave_nothing_in_storage() {
+    let path = corpus_dir().join("fresh/checkpoints-every-ms-timing-out.ron");
+    let scenario = std::sync::Arc::new(Scenario::load(&path).expect("admitted"));
+    let run = sim::run_scenario(scenario, 42, sim::RunOptions { keep_trace: false, ..Default::default() });
+    assert_eq!(run.stop, sim::StopReason::TimeLimit);
+    let aborted = run.world.checkpoints.len();
+    assert!(aborted > 100_000, "{aborted} checkpoints");
+    let stored = run.world.checkpoint_storage.checkpoints.len() + run.world.checkpoint_storage.channel_states.len();
+    assert!(stored <= 2, "{stored} checkpoints' state kept after {aborted} aborted");
+}
+
 // ---- the binary ---------------------------------------------------------------------------------
 
 fn streamlab(args: &[&str]) -> Output {
@@ -497,5 +512,58 @@ fn shrink_never_replaces_an_existing_default_output_and_exits_2_as_for_out() {
     assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     let written = std::fs::read_to_string(&default_out).expect("read");
     Scenario::parse(&written, "shrunk").unwrap_or_else(|e| panic!("{e}\n{written}"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--charts` naming something that is not a folder (here the scenario itself) is a refused
+/// output: exit 2 before the run, as for `--trace`, instead of exit 5 after it.
+#[test]
+fn charts_into_a_file_is_refused_before_the_run() {
+    let dir = temp_dir("charts-file");
+    let s = tiny(&dir);
+    let o = streamlab(&["replay", &s, "--charts", &s]);
+    assert_usage_error(&o, "not a folder");
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("oracle vs"), "refused before the run\n{}", describe(&o));
+    assert_eq!(std::fs::read_to_string(&s).expect("read"), TINY, "the scenario is intact");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `shrink --out` naming the scenario file, even with --force, would replace the user's
+/// scenario with the shrunk one: refused, as `replay --trace` refuses it.
+#[test]
+fn shrink_out_never_replaces_the_scenario_it_shrinks() {
+    let dir = temp_dir("shrink-over-scenario");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/exactly-once-plain-sink.ron");
+    let s = dir.join("case.ron");
+    std::fs::copy(&shipped, &s).expect("copy");
+    let before = std::fs::read_to_string(&s).expect("read");
+    let o = streamlab(&[
+        "shrink",
+        s.to_str().expect("UTF-8"),
+        "--seed",
+        "11",
+        "--out",
+        s.to_str().expect("UTF-8"),
+        "--force",
+    ]);
+    assert_usage_error(&o, "that is the scenario file");
+    assert_eq!(std::fs::read_to_string(&s).expect("read"), before, "the scenario is intact");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An empty shard file is a shard that failed or never ran: merging it as no seeds would report
+/// the sweep as passing without its seeds.
+#[test]
+fn sweep_merge_refuses_an_empty_shard_file() {
+    let dir = temp_dir("merge-empty");
+    let s = tiny(&dir);
+    let o = streamlab(&["sweep", &s, "--seeds", "1..3", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    let full = dir.join("shard-1.jsonl");
+    std::fs::write(&full, &o.stdout).expect("write");
+    let empty = dir.join("shard-2.jsonl");
+    std::fs::write(&empty, "").expect("write");
+    let o = streamlab(&["sweep-merge", full.to_str().expect("UTF-8"), empty.to_str().expect("UTF-8")]);
+    assert_usage_error(&o, "shard-2.jsonl: no lines");
     let _ = std::fs::remove_dir_all(&dir);
 }
