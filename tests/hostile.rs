@@ -480,15 +480,21 @@ fn shrink_out_dash_prints_the_shrunk_scenario_alone_on_stdout() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `dir/case.ron`: a copy of the shipped scenario whose seed 11 fails (shrink has work to do).
+fn failing_case(dir: &Path) -> PathBuf {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/exactly-once-plain-sink.ron");
+    let s = dir.join("case.ron");
+    std::fs::copy(&shipped, &s).expect("copy");
+    s
+}
+
 /// The default output (`*-seed-N-shrunk.ron` next to the scenario) is a file the user did not
 /// name: shrink never replaces it, even with --force, and refuses it as it refuses an existing
 /// `--out` file: a usage error (exit 2), before shrinking.
 #[test]
 fn shrink_never_replaces_an_existing_default_output_and_exits_2_as_for_out() {
     let dir = temp_dir("shrink-default");
-    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/exactly-once-plain-sink.ron");
-    let s = dir.join("case.ron");
-    std::fs::copy(&shipped, &s).expect("copy");
+    let s = failing_case(&dir);
     let default_out = dir.join("case-seed-11-shrunk.ron");
     std::fs::write(&default_out, "my own work").expect("write");
     for force in [false, true] {
@@ -533,9 +539,7 @@ fn charts_into_a_file_is_refused_before_the_run() {
 #[test]
 fn shrink_out_never_replaces_the_scenario_it_shrinks() {
     let dir = temp_dir("shrink-over-scenario");
-    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/exactly-once-plain-sink.ron");
-    let s = dir.join("case.ron");
-    std::fs::copy(&shipped, &s).expect("copy");
+    let s = failing_case(&dir);
     let before = std::fs::read_to_string(&s).expect("read");
     let o = streamlab(&[
         "shrink",

@@ -56,6 +56,13 @@ pub struct StormWorld {
     out: Vec<Out>,
 }
 
+impl StormWorld {
+    /// Messages waiting: queued events and the executors' inboxes (what the work limit bounds).
+    pub fn held_messages(&self) -> u64 {
+        self.queue.len() as u64 + self.core.inboxed_messages()
+    }
+}
+
 impl Deref for StormWorld {
     type Target = StormCore;
     fn deref(&self) -> &StormCore {
@@ -147,7 +154,12 @@ impl StormWorld {
             self.stop = Some(StopReason::TimeLimit);
             return false;
         }
-        if self.work_limit.reached(self.events_processed, self.core.sink_store.lineage_entries()) {
+        let done = crate::scenario::WorkDone {
+            kernel_events: self.events_processed,
+            sink_lineage: self.core.sink_store.lineage_entries(),
+            held_messages: self.held_messages(),
+        };
+        if self.work_limit.reached(done) {
             self.stop = Some(StopReason::WorkLimit);
             return false;
         }

@@ -419,7 +419,12 @@ impl World {
             self.stop = Some(StopReason::TimeLimit);
             return false;
         }
-        if self.work_limit.reached(self.events_processed, self.sink_store.lineage_entries()) {
+        let done = crate::scenario::WorkDone {
+            kernel_events: self.events_processed,
+            sink_lineage: self.sink_store.lineage_entries(),
+            held_messages: self.queue.len() as u64,
+        };
+        if self.work_limit.reached(done) {
             self.close_bucket(now);
             self.stop = Some(StopReason::WorkLimit);
             return false;
