@@ -571,3 +571,27 @@ fn sweep_merge_refuses_an_empty_shard_file() {
     assert_usage_error(&o, "shard-2.jsonl: no lines");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--shard env/N` takes the shard from the batch system's variables: an index beyond N, or one
+/// so large that it has no 1-based number (`u64::MAX`), is a usage error, never an overflow.
+#[test]
+fn shard_numbers_from_the_environment_beyond_n_are_usage_errors() {
+    let dir = temp_dir("shard-env");
+    let s = tiny(&dir);
+    for (name, value, needle) in [
+        ("JOB_COMPLETION_INDEX", "18446744073709551615", "beyond any number of shards"),
+        ("SLURM_ARRAY_TASK_ID", "18446744073709551615", "beyond any number of shards"),
+        ("JOB_COMPLETION_INDEX", "2", "gives shard 3, beyond the 2 shards"),
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_streamlab"))
+            .args(["sweep", &s, "--seeds", "1..3", "--shard", "env/2"])
+            .env_remove("JOB_COMPLETION_INDEX")
+            .env_remove("SLURM_ARRAY_TASK_ID")
+            .env_remove("SLURM_ARRAY_TASK_MIN")
+            .env(name, value)
+            .output()
+            .expect("run streamlab");
+        assert_usage_error(&o, needle);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
