@@ -595,3 +595,19 @@ fn shard_numbers_from_the_environment_beyond_n_are_usage_errors() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// An output in a folder that does not exist (or is a file) is refused before the run, with exit
+/// 2 like any refused output, not with exit 5 once the run is over.
+#[test]
+fn outputs_in_a_missing_folder_are_refused_before_the_run() {
+    let dir = temp_dir("missing-folder");
+    let s = tiny(&dir);
+    let missing = dir.join("missing").join("trace.jsonl");
+    let o = streamlab(&["replay", &s, "--trace", missing.to_str().expect("UTF-8")]);
+    assert_usage_error(&o, "cannot be used");
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("oracle vs"), "refused before the run\n{}", describe(&o));
+    let in_a_file = dir.join("tiny.ron").join("shrunk.ron");
+    let o = streamlab(&["shrink", &s, "--seed", "1", "--out", in_a_file.to_str().expect("UTF-8")]);
+    assert_usage_error(&o, "is not a folder");
+    let _ = std::fs::remove_dir_all(&dir);
+}
