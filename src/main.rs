@@ -308,7 +308,9 @@ fn main() -> ExitCode {
     NO_BUDGET.store(cli.no_budget, std::sync::atomic::Ordering::Relaxed);
     let result = match cli.command {
         None => gui::launch(None),
-        Some(Command::Gui { scenario }) => gui::launch(scenario),
+        Some(Command::Gui { scenario }) => {
+            gui_without_display_checks(scenario.as_deref()).and_then(|()| gui::launch(scenario))
+        }
         Some(Command::Run { scenario, seed, format, check_determinism, swarm }) => {
             run(&scenario, seed, format, check_determinism, swarm)
         }
@@ -342,6 +344,15 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// `gui FILE` where no window can open: the scenario is read and checked all the same, so that a
+/// broken or missing file is an error (exit 2, located) rather than the no-display note's exit 0.
+fn gui_without_display_checks(scenario: Option<&std::path::Path>) -> anyhow::Result<()> {
+    if let Some(path) = scenario.filter(|_| !gui::display_available()) {
+        Scenario::load_with(path, sim::scenario::Budget::Off)?;
+    }
+    Ok(())
 }
 
 /// `streamlab bench`: the benchmarks `only` names (all by default).

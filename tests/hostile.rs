@@ -611,3 +611,27 @@ fn outputs_in_a_missing_folder_are_refused_before_the_run() {
     assert_usage_error(&o, "is not a folder");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `gui FILE` without a display: the file is checked all the same, so a broken or missing one is
+/// a located error (exit 2), not the no-display note with exit 0; a good one gets the note.
+#[test]
+fn gui_with_a_file_and_no_display_checks_the_file() {
+    let dir = temp_dir("gui-no-display");
+    let good = tiny(&dir);
+    let broken = dir.join("broken.ron");
+    std::fs::write(&broken, TINY.replace("size_ms: 10", "size_ms: 0")).expect("write");
+    let gui = |file: &str| {
+        Command::new(env!("CARGO_BIN_EXE_streamlab"))
+            .args(["gui", file])
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .output()
+            .expect("run streamlab")
+    };
+    assert_usage_error(&gui(broken.to_str().expect("UTF-8")), "broken.ron:4:");
+    assert_usage_error(&gui(dir.join("missing.ron").to_str().expect("UTF-8")), "missing.ron");
+    let o = gui(&good);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no display"), "{}", describe(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}
