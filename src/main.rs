@@ -308,7 +308,9 @@ fn main() -> ExitCode {
     NO_BUDGET.store(cli.no_budget, std::sync::atomic::Ordering::Relaxed);
     let result = match cli.command {
         None => gui::launch(None),
-        Some(Command::Gui { scenario }) => gui::launch(scenario),
+        Some(Command::Gui { scenario }) => {
+            gui_without_display_checks(scenario.as_deref()).and_then(|()| gui::launch(scenario))
+        }
         Some(Command::Run { scenario, seed, format, check_determinism, swarm }) => {
             run(&scenario, seed, format, check_determinism, swarm)
         }
@@ -342,6 +344,15 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// `gui FILE` where no window can open: the scenario is read and checked all the same, so that a
+/// broken or missing file is an error (exit 2, located) rather than the no-display note's exit 0.
+fn gui_without_display_checks(scenario: Option<&std::path::Path>) -> anyhow::Result<()> {
+    if let Some(path) = scenario.filter(|_| !gui::display_available()) {
+        Scenario::load_with(path, sim::scenario::Budget::Off)?;
+    }
+    Ok(())
 }
 
 /// `streamlab bench`: the benchmarks `only` names (all by default).
@@ -390,6 +401,15 @@ fn replay(
 ) -> anyhow::Result<ExitCode> {
     if charts.as_ref().is_some_and(|dir| dir.as_os_str() == "-") {
         return Err(Usage("--charts -: charts are PNG and SVG files; name a folder for them".into()).into());
+    }
+    // Refused before the run, as any output is: a file (the scenario itself, say), FIFO or
+    // device where the folder should be.
+    if let Some(dir) = charts.as_ref().filter(|dir| std::fs::metadata(dir).is_ok_and(|m| !m.is_dir())) {
+        return Err(Usage(format!(
+            "--charts {}: not a folder (a file, FIFO or device is there); name a folder for the charts",
+            dir.display()
+        ))
+        .into());
     }
     let scenario = Arc::new(load(scenario_arg, swarm, BudgetCommand::Replay)?);
     let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
@@ -466,6 +486,7 @@ fn shrink(scenario_arg: &str, seed: u64, out: Option<Output>, swarm: bool, force
     let policy =
         if force && target.as_ref().is_some_and(|(_, named)| *named) { Overwrite::Replace } else { Overwrite::Refuse };
     if let Some((path, named)) = &target {
+        refuse_the_scenario_as_output(&scenario, path, "--out")?;
         refuse_output(path, policy, *named)?;
     }
     // `--out -`: stdout is the shrunk scenario alone; what people read goes to stderr.

@@ -33,7 +33,13 @@ fn shard_of(seeds: SeedSet, shard: Option<&str>) -> anyhow::Result<Shard> {
     let usage = || crate::Usage(format!("--shard {spec}: write K/N with 1 <= K <= N, e.g. 2/4, or env/N"));
     let (k, n) = spec.split_once('/').ok_or_else(usage)?;
     let n: u64 = n.trim().parse().map_err(|_| usage())?;
-    let k: u64 = if k.trim() == "env" { shard_index_from_env()? } else { k.trim().parse().map_err(|_| usage())? };
+    let from_env = k.trim() == "env";
+    let k: u64 = if from_env { shard_index_from_env()? } else { k.trim().parse().map_err(|_| usage())? };
+    if from_env && k > n {
+        return Err(
+            crate::Usage(format!("--shard {spec}: the batch system gives shard {k}, beyond the {n} shards")).into()
+        );
+    }
     if n == 0 || k == 0 || k > n {
         return Err(usage().into());
     }
@@ -48,15 +54,20 @@ fn shard_index_from_env() -> anyhow::Result<u64> {
     let number = |name: &str, text: String| {
         text.trim().parse::<u64>().map_err(|_| crate::Usage(format!("--shard env/N: {name}={text} is not a number")))
     };
+    // A 0-based index of u64::MAX has no 1-based shard number: it is beyond any N anyway.
+    let too_large = |name: &str| crate::Usage(format!("--shard env/N: {name} is beyond any number of shards"));
     if let Some(index) = var("JOB_COMPLETION_INDEX") {
-        return Ok(number("JOB_COMPLETION_INDEX", index)? + 1);
+        return number("JOB_COMPLETION_INDEX", index)?
+            .checked_add(1)
+            .ok_or_else(|| too_large("JOB_COMPLETION_INDEX").into());
     }
     if let Some(id) = var("SLURM_ARRAY_TASK_ID") {
         let min = var("SLURM_ARRAY_TASK_MIN").map_or(Ok(0), |m| number("SLURM_ARRAY_TASK_MIN", m))?;
         let id = number("SLURM_ARRAY_TASK_ID", id)?;
-        return id.checked_sub(min).map(|i| i + 1).ok_or_else(|| {
-            crate::Usage(format!("--shard env/N: SLURM_ARRAY_TASK_ID={id} is below SLURM_ARRAY_TASK_MIN={min}")).into()
-        });
+        let index = id.checked_sub(min).ok_or_else(|| {
+            crate::Usage(format!("--shard env/N: SLURM_ARRAY_TASK_ID={id} is below SLURM_ARRAY_TASK_MIN={min}"))
+        })?;
+        return index.checked_add(1).ok_or_else(|| too_large("SLURM_ARRAY_TASK_ID").into());
     }
     Err(crate::Usage(
         "--shard env/N: neither JOB_COMPLETION_INDEX (Kubernetes indexed Job) nor SLURM_ARRAY_TASK_ID (Slurm job array) is set"
@@ -383,6 +394,15 @@ pub fn merge(files: &[std::path::PathBuf]) -> anyhow::Result<ExitCode> {
     let mut shards = files.iter().map(|f| ShardReader::open(f)).collect::<anyhow::Result<Vec<_>>>()?;
     for shard in &mut shards {
         shard.advance()?;
+        // Every sweep prints a line per seed and variant: an empty file is a shard that failed
+        // (or never ran), and merging it as no seeds would report its seeds as passed.
+        if shard.head.is_none() {
+            return Err(crate::Usage(format!(
+                "{}: no lines: not the output of `sweep --json` (did that shard fail?)",
+                shard.name
+            ))
+            .into());
+        }
     }
     let mut summary = Summary::default();
     let mut seed_lines: Vec<SweepLine> = Vec::new();

@@ -161,6 +161,19 @@ fn bad_exercise_files_get_located_errors() {
         &GOOD.replace("query: Count(VisibleRows)", "guarantee: AtLeastOnce, query: LateWindows(key: None)"),
     );
     assert!(got.contains("exercises[0].query") && got.contains("cannot change the guarantee"), "{got}");
+    // Loading admits the scenario's `run`; what the query runs is admitted too: `compare` for a
+    // question about its rows, a seed's check for a seed search (as `sweep` is, per seed).
+    let heavy =
+        GOOD.replace("scenarios/streaming-systems-perfect.ron", "tests/hostile/fresh/compare-over-the-budget.ron");
+    sim::exercise::parse_chapter(&heavy, "heavy.ron", "heavy", root(), &mut std::collections::BTreeSet::new())
+        .expect("its `run` is admitted");
+    for (query, command) in [
+        ("Variants(Loss)", "`compare` would need"),
+        ("FindSeed(from: 1, to: 3, outcome: Exact)", "`sweep (per seed)` would need"),
+    ] {
+        let got = chapter_error(&heavy.replace("Count(VisibleRows)", query));
+        assert!(got.starts_with("bad.ron:10:20: exercises[0].query: ") && got.contains(command), "{query}: {got}");
+    }
     // Ids are unique over the course.
     let mut ids = std::collections::BTreeSet::from(["x-1".to_string()]);
     let got = sim::exercise::parse_chapter(GOOD, "b.ron", "b", root(), &mut ids).expect_err("duplicate id").to_string();

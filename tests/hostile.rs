@@ -195,6 +195,45 @@ fn an_error_points_at_its_own_field_not_at_the_same_word_elsewhere() {
     assert!(err.to_string().starts_with("t.ron:5:29: checkpoints.interval_ms: "), "{err}");
 }
 
+/// Late firings repeat their window's whole lineage: records that all come late into windows
+/// kept by a long allowed lateness write lineage quadratic in their number, which no estimate made
+/// before the run can bound (it cannot know how many records will be late). The run stops at the
+/// work limit instead, holding little more lineage than the limit; the same input on time finishes.
+#[test]
+fn late_firings_that_repeat_a_growing_windows_lineage_stop_at_the_work_limit() {
+    let text = std::fs::read_to_string(corpus_dir().join("fresh/late-firings-repeat-lineage.ron")).expect("read");
+    let run = |text: &str| {
+        let scenario = std::sync::Arc::new(Scenario::parse(text, "late.ron").expect("admitted"));
+        let run = sim::run_scenario(scenario.clone(), 42, sim::RunOptions { keep_trace: false, ..Default::default() });
+        (scenario, run)
+    };
+    let (scenario, late) = run(&text);
+    assert_eq!(late.stop, sim::StopReason::WorkLimit);
+    let (held, limit) = (late.world.sink_store.lineage_entries(), scenario.max_sink_lineage());
+    // Over the limit by at most the last row's lineage: one window's records (20 000 a second).
+    assert!(held > limit && held <= limit + 20_000, "{held} lineage entries held, limit {limit}");
+
+    let on_time = text.replace("very_late_ppm: 900_000", "very_late_ppm: 0");
+    assert_ne!(on_time, text);
+    let (_, finished) = run(&on_time);
+    assert_eq!(finished.stop, sim::StopReason::JobFinished);
+}
+
+/// An aborted checkpoint's state is discarded: a job whose checkpoints all time out (one every
+/// millisecond, 630 000 of them) keeps at most the one in flight, not every subtask's snapshot of
+/// each (1.9 GB before).
+#[test]
+fn checkpoints_that_all_time_out_leave_nothing_in_storage() {
+    let path = corpus_dir().join("fresh/checkpoints-every-ms-timing-out.ron");
+    let scenario = std::sync::Arc::new(Scenario::load(&path).expect("admitted"));
+    let run = sim::run_scenario(scenario, 42, sim::RunOptions { keep_trace: false, ..Default::default() });
+    assert_eq!(run.stop, sim::StopReason::TimeLimit);
+    let aborted = run.world.checkpoints.len();
+    assert!(aborted > 100_000, "{aborted} checkpoints");
+    let stored = run.world.checkpoint_storage.checkpoints.len() + run.world.checkpoint_storage.channel_states.len();
+    assert!(stored <= 2, "{stored} checkpoints' state kept after {aborted} aborted");
+}
+
 // ---- the binary ---------------------------------------------------------------------------------
 
 fn streamlab(args: &[&str]) -> Output {
@@ -441,15 +480,21 @@ fn shrink_out_dash_prints_the_shrunk_scenario_alone_on_stdout() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `dir/case.ron`: a copy of the shipped scenario whose seed 11 fails (shrink has work to do).
+fn failing_case(dir: &Path) -> PathBuf {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/exactly-once-plain-sink.ron");
+    let s = dir.join("case.ron");
+    std::fs::copy(&shipped, &s).expect("copy");
+    s
+}
+
 /// The default output (`*-seed-N-shrunk.ron` next to the scenario) is a file the user did not
 /// name: shrink never replaces it, even with --force, and refuses it as it refuses an existing
 /// `--out` file: a usage error (exit 2), before shrinking.
 #[test]
 fn shrink_never_replaces_an_existing_default_output_and_exits_2_as_for_out() {
     let dir = temp_dir("shrink-default");
-    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/exactly-once-plain-sink.ron");
-    let s = dir.join("case.ron");
-    std::fs::copy(&shipped, &s).expect("copy");
+    let s = failing_case(&dir);
     let default_out = dir.join("case-seed-11-shrunk.ron");
     std::fs::write(&default_out, "my own work").expect("write");
     for force in [false, true] {
@@ -473,5 +518,120 @@ fn shrink_never_replaces_an_existing_default_output_and_exits_2_as_for_out() {
     assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     let written = std::fs::read_to_string(&default_out).expect("read");
     Scenario::parse(&written, "shrunk").unwrap_or_else(|e| panic!("{e}\n{written}"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--charts` naming something that is not a folder (here the scenario itself) is a refused
+/// output: exit 2 before the run, as for `--trace`, instead of exit 5 after it.
+#[test]
+fn charts_into_a_file_is_refused_before_the_run() {
+    let dir = temp_dir("charts-file");
+    let s = tiny(&dir);
+    let o = streamlab(&["replay", &s, "--charts", &s]);
+    assert_usage_error(&o, "not a folder");
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("oracle vs"), "refused before the run\n{}", describe(&o));
+    assert_eq!(std::fs::read_to_string(&s).expect("read"), TINY, "the scenario is intact");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `shrink --out` naming the scenario file, even with --force, would replace the user's
+/// scenario with the shrunk one: refused, as `replay --trace` refuses it.
+#[test]
+fn shrink_out_never_replaces_the_scenario_it_shrinks() {
+    let dir = temp_dir("shrink-over-scenario");
+    let s = failing_case(&dir);
+    let before = std::fs::read_to_string(&s).expect("read");
+    let o = streamlab(&[
+        "shrink",
+        s.to_str().expect("UTF-8"),
+        "--seed",
+        "11",
+        "--out",
+        s.to_str().expect("UTF-8"),
+        "--force",
+    ]);
+    assert_usage_error(&o, "that is the scenario file");
+    assert_eq!(std::fs::read_to_string(&s).expect("read"), before, "the scenario is intact");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An empty shard file is a shard that failed or never ran: merging it as no seeds would report
+/// the sweep as passing without its seeds.
+#[test]
+fn sweep_merge_refuses_an_empty_shard_file() {
+    let dir = temp_dir("merge-empty");
+    let s = tiny(&dir);
+    let o = streamlab(&["sweep", &s, "--seeds", "1..3", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    let full = dir.join("shard-1.jsonl");
+    std::fs::write(&full, &o.stdout).expect("write");
+    let empty = dir.join("shard-2.jsonl");
+    std::fs::write(&empty, "").expect("write");
+    let o = streamlab(&["sweep-merge", full.to_str().expect("UTF-8"), empty.to_str().expect("UTF-8")]);
+    assert_usage_error(&o, "shard-2.jsonl: no lines");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--shard env/N` takes the shard from the batch system's variables: an index beyond N, or one
+/// so large that it has no 1-based number (`u64::MAX`), is a usage error, never an overflow.
+#[test]
+fn shard_numbers_from_the_environment_beyond_n_are_usage_errors() {
+    let dir = temp_dir("shard-env");
+    let s = tiny(&dir);
+    for (name, value, needle) in [
+        ("JOB_COMPLETION_INDEX", "18446744073709551615", "beyond any number of shards"),
+        ("SLURM_ARRAY_TASK_ID", "18446744073709551615", "beyond any number of shards"),
+        ("JOB_COMPLETION_INDEX", "2", "gives shard 3, beyond the 2 shards"),
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_streamlab"))
+            .args(["sweep", &s, "--seeds", "1..3", "--shard", "env/2"])
+            .env_remove("JOB_COMPLETION_INDEX")
+            .env_remove("SLURM_ARRAY_TASK_ID")
+            .env_remove("SLURM_ARRAY_TASK_MIN")
+            .env(name, value)
+            .output()
+            .expect("run streamlab");
+        assert_usage_error(&o, needle);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An output in a folder that does not exist (or is a file) is refused before the run, with exit
+/// 2 like any refused output, not with exit 5 once the run is over.
+#[test]
+fn outputs_in_a_missing_folder_are_refused_before_the_run() {
+    let dir = temp_dir("missing-folder");
+    let s = tiny(&dir);
+    let missing = dir.join("missing").join("trace.jsonl");
+    let o = streamlab(&["replay", &s, "--trace", missing.to_str().expect("UTF-8")]);
+    assert_usage_error(&o, "cannot be used");
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("oracle vs"), "refused before the run\n{}", describe(&o));
+    let in_a_file = dir.join("tiny.ron").join("shrunk.ron");
+    let o = streamlab(&["shrink", &s, "--seed", "1", "--out", in_a_file.to_str().expect("UTF-8")]);
+    assert_usage_error(&o, "is not a folder");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `gui FILE` without a display: the file is checked all the same, so a broken or missing one is
+/// a located error (exit 2), not the no-display note with exit 0; a good one gets the note.
+#[test]
+fn gui_with_a_file_and_no_display_checks_the_file() {
+    let dir = temp_dir("gui-no-display");
+    let good = tiny(&dir);
+    let broken = dir.join("broken.ron");
+    std::fs::write(&broken, TINY.replace("size_ms: 10", "size_ms: 0")).expect("write");
+    let gui = |file: &str| {
+        Command::new(env!("CARGO_BIN_EXE_streamlab"))
+            .args(["gui", file])
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .output()
+            .expect("run streamlab")
+    };
+    assert_usage_error(&gui(broken.to_str().expect("UTF-8")), "broken.ron:4:");
+    assert_usage_error(&gui(dir.join("missing.ron").to_str().expect("UTF-8")), "missing.ron");
+    let o = gui(&good);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no display"), "{}", describe(&o));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -336,11 +336,18 @@ impl WindowOperator {
         self.spec.kind.assign(record.timestamp_ms, &mut windows);
         let proto = windows[0];
         self.scratch = windows;
-        // Existing sessions of this key that the new one touches.
+        // Existing sessions of this key that the new one touches. A key's sessions never touch
+        // each other (touching ones were merged), so in start order their ends increase too:
+        // those that start by the proto-window's end and touch it are the last ones of the
+        // range. Walk back from there and stop at the first that does not touch, rather than
+        // over every session the key still keeps: with a long allowed lateness that is all of
+        // them, and a run would take time quadratic in its records.
         let lo = (key, Window::new(i64::MIN, i64::MIN));
         let hi = (key, Window::new(proto.end_ms, i64::MAX));
-        let touching: Vec<Window> =
-            self.windows.range(lo..=hi).map(|((_, w), _)| *w).filter(|w| w.intersects(&proto)).collect();
+        let mut touching: Vec<Window> =
+            self.windows.range(lo..=hi).rev().map(|((_, w), _)| *w).take_while(|w| w.intersects(&proto)).collect();
+        // In start order, as they are folded below (the merged lineage keeps that order).
+        touching.reverse();
         let merged = touching.iter().fold(proto, |acc, w| acc.cover(w));
         if self.is_late(&merged) {
             return RecordFate::DroppedLate;
@@ -564,6 +571,31 @@ mod tests {
             &[(2, 12, 22, 1, Firing::OnTime), (1, 0, 28, 3, Firing::OnTime)],
             0,
         );
+    }
+
+    /// Records that bridge sessions merge every session they touch, and only those, also when
+    /// older sessions of the key are still kept (allowed lateness): the walk back from the
+    /// record's proto-window stops at the first session that does not touch it.
+    #[test]
+    fn bridging_records_merge_every_touching_session_among_kept_ones() {
+        let s = spec(WindowKind::Session { gap_ms: 10 }, Aggregate::Count, 1_000);
+        let mut op = WindowOperator::new(s);
+        let mut out = Vec::new();
+        // Sessions [0,10), [100,110), [115,125), [130,140), [200,210); then 108 bridges the
+        // second and third, and 122 that merged session and the fourth.
+        for ts in [0, 100, 115, 130, 200, 108, 122] {
+            op.on_record(&rec(1, 1, ts), &mut out);
+        }
+        op.on_watermark(500, &mut out);
+        let fired: Vec<(i64, i64, Vec<u64>)> = out
+            .iter()
+            .map(|r| {
+                let pane = r.pane.as_ref().unwrap();
+                (pane.window.start_ms, pane.window.end_ms, pane.lineage.iter().map(|s| s.offset).collect())
+            })
+            .collect();
+        // Lineage in the order the sessions merged (by start), each record once.
+        assert_eq!(fired, vec![(0, 10, vec![0]), (100, 140, vec![100, 115, 108, 130, 122]), (200, 210, vec![200])]);
     }
 
     #[test]

@@ -23,8 +23,17 @@ fn refused(path: &Path, why: &str) -> io::Error {
     io::Error::new(io::ErrorKind::AlreadyExists, format!("{}: {why}; not writing there", path.display()))
 }
 
-/// Whether `path` may be written under `policy`: nothing there, or a regular file and `Replace`.
+/// Whether `path` may be written under `policy`: nothing there, or a regular file and `Replace`,
+/// in a folder that exists (checked first, so that a command refuses a path it cannot write
+/// before it runs, not after).
 pub fn check_target(path: &Path, policy: Overwrite) -> io::Result<()> {
+    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        match std::fs::metadata(folder) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => return Err(refused(path, &format!("{} is not a folder", folder.display()))),
+            Err(e) => return Err(refused(path, &format!("its folder {} cannot be used ({e})", folder.display()))),
+        }
+    }
     match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
@@ -132,6 +141,21 @@ mod tests {
         let e = write_bytes(&p, b"newer", Overwrite::Refuse).unwrap_err();
         assert!(e.to_string().contains("--force"), "{e}");
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "new");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn refuses_a_path_whose_folder_does_not_exist_or_is_a_file() {
+        let d = dir("folder");
+        let file = d.join("file.txt");
+        std::fs::write(&file, "keep").unwrap();
+        for target in [d.join("missing").join("out.txt"), file.join("out.txt")] {
+            let e = check_target(&target, Overwrite::Replace).unwrap_err();
+            assert!(e.to_string().contains("folder"), "{e}");
+            assert!(write_bytes(&target, b"x", Overwrite::Replace).is_err());
+        }
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep");
+        assert!(!d.join("missing").exists());
         std::fs::remove_dir_all(&d).unwrap();
     }
 

@@ -267,7 +267,11 @@ pub fn parse_chapter(
         if storm && spec.sink.is_some() {
             return Err(at.error(field("sink"), "a Storm exercise runs the scenario's own sink"));
         }
-        exercises.push(Exercise { spec, chapter: name.to_string(), scenario: Arc::new(scenario) });
+        let exercise = Exercise { spec, chapter: name.to_string(), scenario: Arc::new(scenario) };
+        // Loading admitted the scenario's `run`; the query may run more (every variant, a seed
+        // search) and the exercise may add a swarm: admit what solving it runs.
+        exercise.scenario_with_faults().admit(exercise.budget_command()).map_err(|e| at.error(field("query"), e))?;
+        exercises.push(exercise);
     }
     Ok(Chapter {
         name: name.to_string(),
@@ -403,6 +407,17 @@ const OUTCOMES: [OutcomeClass; 5] = [
 impl Exercise {
     pub fn seed(&self) -> u64 {
         self.spec.seed.or(self.scenario.seed).unwrap_or(DEFAULT_SEED)
+    }
+
+    /// What solving the exercise runs, for the admission budget: `compare`'s variants, a seed
+    /// search's checks (per seed, as `sweep` is admitted), or one run against its reference.
+    fn budget_command(&self) -> crate::scenario::budget::Command {
+        use crate::scenario::budget::Command;
+        match self.spec.query {
+            Query::Variants(_) => Command::Compare,
+            Query::FindSeed { .. } => Command::Sweep { jobs: 1 },
+            _ => Command::Run { twice: false },
+        }
     }
 
     /// The scenario with the exercise's faults.

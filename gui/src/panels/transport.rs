@@ -96,7 +96,7 @@ pub fn transport_ui(ui: &mut egui::Ui, session: &Session, time: &TimeControl, ac
             StopReason::JobFinished => "the job finished",
             StopReason::Stalled => "the job stalled (nothing left to do, not finished)",
             StopReason::TimeLimit => "the time limit was reached",
-            StopReason::WorkLimit => "stopped: far more work than the scenario's size predicts (a replay storm?)",
+            StopReason::WorkLimit => "stopped: far more work than the scenario's size predicts (a replay storm, or late firings?)",
             StopReason::JobFailed(cause) => {
                 failed = format!("the job failed: {cause}");
                 &failed

@@ -187,7 +187,12 @@ impl JobManager {
                     }
                 }
             }
-            CheckpointEvent::Aborted { .. } => self.shared.ext().checkpoints_aborted += 1,
+            CheckpointEvent::Aborted { id, .. } => {
+                let keep = job.coordinator().and_then(|c| c.latest_completed());
+                let mut ext = self.shared.ext();
+                ext.checkpoints_aborted += 1;
+                checkpoint_aborted(&mut ext.storage, id, keep);
+            }
         }
     }
 
@@ -268,12 +273,17 @@ impl JobManager {
             Failover::Failed { tasks, attempt, aborted, cause } => (tasks, attempt, aborted, None, Some(cause)),
         };
         self.shared.ext().restarts = job.restarts();
+        let keep = job.coordinator().and_then(|c| c.latest_completed());
         let tasks = Arc::new(tasks);
         for node in self.task_manager_nodes() {
             link.queue(node, Envelope::Cancel { attempt, tasks: tasks.clone() });
         }
-        if aborted.is_some() {
-            self.shared.ext().checkpoints_aborted += 1;
+        if let Some(event) = aborted {
+            let mut ext = self.shared.ext();
+            ext.checkpoints_aborted += 1;
+            if let CheckpointEvent::Aborted { id, .. } = event {
+                checkpoint_aborted(&mut ext.storage, id, keep);
+            }
         }
         if let Some(cause) = failed {
             self.end(MadsimStop::JobFailed(cause), now);

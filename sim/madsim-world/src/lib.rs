@@ -104,7 +104,9 @@ use madsim::time::Instant;
 
 use sim::external::{CheckpointStorage, SinkStore, SourceLog, StoredRow};
 use sim::invariants::{CommitInvariant, TaskInvariants};
-use sim::job::task::{apply_sink_effect, checkpoint_completed, deploy_subtask, note_late, persist_snapshot, HighWater};
+use sim::job::task::{
+    apply_sink_effect, checkpoint_aborted, checkpoint_completed, deploy_subtask, note_late, persist_snapshot, HighWater,
+};
 use sim::job::{Failover, JobMaster, RestorePlan};
 use sim::kernel::{SimRng, Stream};
 use sim::scenario::{NodeId, Scenario, JOB_MANAGER};

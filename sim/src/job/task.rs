@@ -110,6 +110,12 @@ pub fn checkpoint_completed(commits: &mut CommitInvariant, storage: &mut Checkpo
     storage.discard_before(id);
 }
 
+/// A checkpoint was aborted: storage discards what was written for it (and any earlier one but
+/// the latest completed, `keep`).
+pub fn checkpoint_aborted(storage: &mut CheckpointStorage, id: CheckpointId, keep: Option<CheckpointId>) {
+    storage.discard_aborted(id, keep);
+}
+
 /// Records dropped as late (the oracle's evidence): returns true when `note` was one.
 pub fn note_late(note: &Note, late_sources: &mut BTreeSet<SourceRef>) -> bool {
     match note {

@@ -98,6 +98,8 @@ pub struct NodeNames {
 }
 
 impl NodeNames {
+    /// The node a file names, spelled exactly as [`NodeId::name`] spells it: `tm-01` or `tm-+1`
+    /// are not `tm-1` (the one place that reads a node's name: faults, links, placement, tours).
     pub fn resolve(&self, name: &str) -> Result<NodeId, UnknownNode> {
         if name == "jm" {
             return Ok(JOB_MANAGER);
@@ -106,6 +108,7 @@ impl NodeNames {
             .and_then(|i| i.parse::<u32>().ok())
             .filter(|i| *i < self.task_managers)
             .map(NodeId::task_manager)
+            .filter(|node| node.name() == name)
             .ok_or_else(|| UnknownNode { name: name.to_string(), task_managers: self.task_managers })
     }
 }
@@ -190,6 +193,35 @@ pub struct Scenario {
     pub warnings: Vec<String>,
 }
 
+/// How much work a run may do before it stops with [`crate::StopReason::WorkLimit`]
+/// ([`Scenario::work_limit`]): kernel events, and lineage held in the sinks' rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WorkLimit {
+    pub kernel_events: u64,
+    pub sink_lineage: u64,
+    pub held_messages: u64,
+}
+
+/// What a run holds at a moment, against its [`WorkLimit`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WorkDone {
+    /// Kernel events processed so far.
+    pub kernel_events: u64,
+    /// Source references the sinks' rows carry as lineage.
+    pub sink_lineage: u64,
+    /// Messages waiting: queued events, and in a Storm topology the executors' inboxes.
+    pub held_messages: u64,
+}
+
+impl WorkLimit {
+    /// Whether a run has done (or holds) far more than its scenario's size predicts.
+    pub fn reached(&self, done: WorkDone) -> bool {
+        done.kernel_events >= self.kernel_events
+            || done.sink_lineage > self.sink_lineage
+            || done.held_messages > self.held_messages
+    }
+}
+
 impl Scenario {
     /// The most kernel events a run may take before it stops with
     /// [`crate::StopReason::WorkLimit`]: 200 per unit of the work its size predicts (source
@@ -201,6 +233,40 @@ impl Scenario {
         let w = &self.admission.workload;
         let predicted = u128::from(w.events) + u128::from(w.hops) + u128::from(w.ticks);
         u64::try_from(predicted * 200 + 1_000_000).unwrap_or(u64::MAX)
+    }
+
+    /// The most source references the sinks' rows may carry as lineage before a run stops with
+    /// [`crate::StopReason::WorkLimit`]: 4 times what the admission budget predicts
+    /// ([`budget::Workload::lineage`]) and a quarter of the budget's memory more (`compare`
+    /// holds a reference, a variant and the oracle's grouping of both at once). A late firing carries
+    /// its whole window's lineage again, so records that all come late into one window with a
+    /// long allowed lateness write lineage quadratic in their number (60 000 explicit events,
+    /// a 2.8 MB file, needed more than 4 GB); the budget cannot know how many records will be
+    /// late, this bound holds whatever the watermark does. Memory, not time: unlike kernel
+    /// events, each entry stays in the sink store until the run ends.
+    pub fn max_sink_lineage(&self) -> u64 {
+        let predicted = u128::from(self.admission.workload.lineage);
+        let headroom = u128::from(budget::BUDGET_BYTES / 4 / budget::LINEAGE_BYTES);
+        u64::try_from(predicted * 4 + headroom).unwrap_or(u64::MAX)
+    }
+
+    /// The most messages a run may hold waiting at once (queued events, Storm executors'
+    /// inboxes) before it stops with [`crate::StopReason::WorkLimit`]: 4 per source record and
+    /// 500 000 more (a held Storm message costs about 440 bytes with its tuple's tracking). A timeout storm that never ends grows an inbox by the whole pending backlog
+    /// each message timeout; the admission budget counts storms that faults set off, and assumes
+    /// a fault-free topology recovers, which one whose input outruns its slowest bolt for good
+    /// does not (3 GB in 35 s, estimated 337 MiB).
+    pub fn max_held_messages(&self) -> u64 {
+        self.admission.workload.events.saturating_mul(4).saturating_add(500_000)
+    }
+
+    /// The bounds of [`crate::StopReason::WorkLimit`], which both worlds read once per run.
+    pub fn work_limit(&self) -> WorkLimit {
+        WorkLimit {
+            kernel_events: self.max_kernel_events(),
+            sink_lineage: self.max_sink_lineage(),
+            held_messages: self.max_held_messages(),
+        }
     }
 
     /// Load and resolve a scenario file, refusing one whose `run` would be over the admission
@@ -250,11 +316,7 @@ impl Scenario {
     }
 
     pub fn node_by_name(&self, name: &str) -> Option<NodeId> {
-        if name == "jm" {
-            return Some(JOB_MANAGER);
-        }
-        let i: u32 = name.strip_prefix("tm-")?.parse().ok()?;
-        (i < self.task_managers).then_some(NodeId::task_manager(i))
+        NodeNames { task_managers: self.task_managers }.resolve(name).ok()
     }
 
     pub fn node_of_subtask(&self, subtask: SubtaskId) -> NodeId {

@@ -82,23 +82,26 @@ pub fn resolve_pipeline(
             Step::Source { fetch_latency_us, .. } => *fetch_latency_us,
             _ => 0,
         };
+        let partitioning = match step {
+            Step::KeyBy(selector) => Some(Partitioning::Hash(*selector)),
+            Step::Rebalance => Some(Partitioning::Rebalance),
+            Step::Broadcast => Some(Partitioning::Broadcast),
+            Step::Forward => Some(Partitioning::Forward),
+            _ => None,
+        };
+        if let Some(partitioning) = partitioning {
+            // An edge has one partitioning: of two steps in a row, one would be ignored.
+            if let Some((_, earlier)) = pending_partitioning {
+                return Err(loc.error(
+                    format!("pipeline[{i}]"),
+                    format!("a second partitioning step after pipeline[{earlier}]: an edge is partitioned one way; keep one"),
+                ));
+            }
+            pending_partitioning = Some((partitioning, i));
+            continue;
+        }
         let (name, parallelism, inputs, cost_us, kind, default_cost_us) = match step {
-            Step::KeyBy(selector) => {
-                pending_partitioning = Some((Partitioning::Hash(*selector), i));
-                continue;
-            }
-            Step::Rebalance => {
-                pending_partitioning = Some((Partitioning::Rebalance, i));
-                continue;
-            }
-            Step::Broadcast => {
-                pending_partitioning = Some((Partitioning::Broadcast, i));
-                continue;
-            }
-            Step::Forward => {
-                pending_partitioning = Some((Partitioning::Forward, i));
-                continue;
-            }
+            Step::KeyBy(_) | Step::Rebalance | Step::Broadcast | Step::Forward => continue,
             Step::Source { name, parallelism, cost_us, .. } => (
                 name,
                 *parallelism,

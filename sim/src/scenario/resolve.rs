@@ -11,7 +11,7 @@ use super::error::{Locator, ScenarioError};
 use super::format::*;
 use super::limits::*;
 use super::pipeline::resolve_pipeline;
-use super::{LogData, NodeNames, Scenario};
+use super::{LogData, NodeId, NodeNames, Scenario};
 
 pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, ScenarioError> {
     // Explicit events are checked one by one below; the generic walk skips them (there may be a
@@ -103,9 +103,8 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
                 loc.error(field, format!("no subtask named '{subtask_name}' (subtasks are named like '{example}')"))
             );
         };
-        let tm_index =
-            tm.strip_prefix("tm-").and_then(|i| i.parse::<u32>().ok()).filter(|i| *i < cluster.task_managers);
-        let Some(tm_index) = tm_index else {
+        let node = NodeNames { task_managers: cluster.task_managers }.resolve(tm).ok();
+        let Some(tm_index) = node.and_then(NodeId::task_manager_index) else {
             return Err(
                 loc.error(field, format!("no task manager '{tm}'; they are tm-0 .. tm-{}", cluster.task_managers - 1))
             );

@@ -50,10 +50,17 @@ pub struct StormWorld {
     fifo: BTreeMap<(u32, u32), TimeNs>,
     pub fault_fired_at: Vec<Option<TimeNs>>,
     pub events_processed: u64,
-    /// [`Scenario::max_kernel_events`], read once: past it the run stops ([`StopReason::WorkLimit`]).
-    max_kernel_events: u64,
+    /// [`Scenario::work_limit`], read once: past it the run stops ([`StopReason::WorkLimit`]).
+    work_limit: crate::scenario::WorkLimit,
     stop: Option<StopReason>,
     out: Vec<Out>,
+}
+
+impl StormWorld {
+    /// Messages waiting: queued events and the executors' inboxes (what the work limit bounds).
+    pub fn held_messages(&self) -> u64 {
+        self.queue.len() as u64 + self.core.inboxed_messages()
+    }
 }
 
 impl Deref for StormWorld {
@@ -78,7 +85,7 @@ impl StormWorld {
     pub fn with_faults(scenario: Arc<Scenario>, seed: u64, keep_trace: bool, faults: Vec<Fault>) -> StormWorld {
         let mut world = StormWorld {
             fault_fired_at: vec![None; faults.len()],
-            max_kernel_events: scenario.max_kernel_events(),
+            work_limit: scenario.work_limit(),
             core: StormCore::new(scenario, seed, keep_trace, faults),
             queue: EventQueue::default(),
             net_rng: SimRng::for_stream(seed, Stream::Network),
@@ -147,7 +154,12 @@ impl StormWorld {
             self.stop = Some(StopReason::TimeLimit);
             return false;
         }
-        if self.events_processed >= self.max_kernel_events {
+        let done = crate::scenario::WorkDone {
+            kernel_events: self.events_processed,
+            sink_lineage: self.core.sink_store.lineage_entries(),
+            held_messages: self.held_messages(),
+        };
+        if self.work_limit.reached(done) {
             self.stop = Some(StopReason::WorkLimit);
             return false;
         }

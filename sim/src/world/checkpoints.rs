@@ -93,6 +93,8 @@ impl World {
                 if let Some(stats) = self.checkpoints.iter_mut().rev().find(|c| c.id == id) {
                     stats.outcome = CheckpointOutcome::Aborted { at_ns: now, reason };
                 }
+                let keep = self.job.coordinator().and_then(|c| c.latest_completed());
+                checkpoint_aborted(&mut self.checkpoint_storage, id, keep);
                 self.end_stop_the_world(id, now);
             }
         }

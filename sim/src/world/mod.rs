@@ -47,7 +47,8 @@ use crate::faults::{Fault, Trigger};
 pub use crate::invariants::InvariantViolation;
 use crate::invariants::{CommitInvariant, TaskInvariants};
 use crate::job::task::{
-    apply_sink_effect, checkpoint_completed, deploy_subtask, note_late, persist_snapshot, HighWater, SourceRead,
+    apply_sink_effect, checkpoint_aborted, checkpoint_completed, deploy_subtask, note_late, persist_snapshot,
+    HighWater, SourceRead,
 };
 pub use crate::job::JobFailure;
 use crate::job::{Failover, JobMaster, RestorePlan};
@@ -248,8 +249,8 @@ pub struct World {
     pub restarted_tasks: Vec<Vec<SubtaskId>>,
     /// Kernel events processed (popped from the queue).
     pub events_processed: u64,
-    /// [`Scenario::max_kernel_events`], read once: past it the run stops ([`StopReason::WorkLimit`]).
-    max_kernel_events: u64,
+    /// [`Scenario::work_limit`], read once: past it the run stops ([`StopReason::WorkLimit`]).
+    work_limit: crate::scenario::WorkLimit,
     /// Kernel events processed per kind ([`Event::kind`]).
     pub events_by_kind: [u64; Event::KIND_NAMES.len()],
     /// Of the `Run` events processed, those of source subtasks (a source's next read).
@@ -358,7 +359,7 @@ impl World {
             earlier_attempts: Vec::new(),
             restarted_tasks: Vec::new(),
             events_processed: 0,
-            max_kernel_events: scenario.max_kernel_events(),
+            work_limit: scenario.work_limit(),
             events_by_kind: [0; Event::KIND_NAMES.len()],
             source_run_events: 0,
             runs_inline: 0,
@@ -418,7 +419,12 @@ impl World {
             self.stop = Some(StopReason::TimeLimit);
             return false;
         }
-        if self.events_processed >= self.max_kernel_events {
+        let done = crate::scenario::WorkDone {
+            kernel_events: self.events_processed,
+            sink_lineage: self.sink_store.lineage_entries(),
+            held_messages: self.queue.len() as u64,
+        };
+        if self.work_limit.reached(done) {
             self.close_bucket(now);
             self.stop = Some(StopReason::WorkLimit);
             return false;

@@ -12,9 +12,10 @@ pub enum StopReason {
     Stalled,
     /// Reached the scenario's `max_run_ms`.
     TimeLimit,
-    /// Did far more work than the scenario's size predicts ([`Scenario::max_kernel_events`]):
-    /// a replay storm (a Storm message timeout below the tuples' processing time re-emits every
-    /// tuple, each copy again) would otherwise run for hours and fill memory.
+    /// Did far more work than the scenario's size predicts ([`Scenario::work_limit`]): a replay
+    /// storm (a Storm message timeout below the tuples' processing time re-emits every tuple,
+    /// each copy again) would otherwise run for hours and fill memory with the messages it holds,
+    /// and late firings that each repeat a growing window's lineage would fill it with rows.
     WorkLimit,
     /// The job failed for good (no restart strategy, or it gave up): see [`JobFailure`].
     JobFailed(JobFailure),
@@ -44,8 +45,7 @@ impl std::fmt::Display for StopReason {
 }
 
 /// What the command line says of [`StopReason::WorkLimit`].
-pub const WORK_LIMIT_TEXT: &str =
-    "work limit reached (200x the kernel events the scenario's size predicts: a replay storm?)";
+pub const WORK_LIMIT_TEXT: &str = "work limit reached (far more than the scenario's size predicts: 200x its kernel events, 4x its lineage in the sinks' rows, or messages held waiting: a replay or timeout storm, or late firings that each repeat a growing window's lineage?)";
 
 /// A broken invariant, with when and where.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

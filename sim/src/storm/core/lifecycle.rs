@@ -21,6 +21,7 @@ impl StormCore {
         self.recorder.record_payload(now, node, None, Payload::NodeCrashed { back_after_ns: restart_after_ns });
         for e in self.execs.iter_mut().filter(|e| e.node == node) {
             e.alive = false;
+            self.inboxed -= e.inbox.len() as u64;
             e.inbox.clear();
         }
         true
@@ -52,6 +53,7 @@ impl StormCore {
         if !rr.is_empty() {
             fresh.rr = rr;
         }
+        self.inboxed -= self.execs[task].inbox.len() as u64;
         self.execs[task] = fresh;
         if let Some(id) = subtask {
             let upstream: Vec<usize> = self

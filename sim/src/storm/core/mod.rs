@@ -132,6 +132,8 @@ pub struct StormCore {
     /// `StormConfig::fails` resolved: (operator, predicate, times).
     fail_rules: Vec<(usize, engine::transform::FilterFn, u32)>,
     out: Vec<Out>,
+    /// Messages in the executors' inboxes, over all of them (what the work limit bounds).
+    inboxed: u64,
 }
 
 const ACKER_BUCKETS: usize = 2;
@@ -182,6 +184,7 @@ impl StormCore {
             finished_at_ns: None,
             fail_rules: Vec::new(),
             out: Vec::new(),
+            inboxed: 0,
             scenario,
         };
         if core.trident.is_none() {
@@ -334,6 +337,13 @@ impl StormCore {
         out
     }
 
+    /// Messages waiting in the executors' inboxes. A timeout storm that never ends re-emits every
+    /// pending tuple each timeout while the slowest bolt works through the stale copies: its
+    /// inbox is what grows (a fault-free topology's took 3 GB in 35 s, its estimate 337 MiB).
+    pub fn inboxed_messages(&self) -> u64 {
+        self.inboxed
+    }
+
     /// A message arrives for executor `task` (sent to its `incarnation`): into its inbox, and
     /// a step armed for when the executor is free.
     pub fn deliver(&mut self, task: u32, incarnation: u32, msg: Msg, now: TimeNs) {
@@ -342,6 +352,7 @@ impl StormCore {
             return; // the connection to the old worker is gone, and the message with it
         }
         e.inbox.push_back(msg);
+        self.inboxed += 1;
         let at = e.busy_until.max(now);
         if e.run_at.is_none_or(|r| r > at) {
             self.schedule_run(task as usize, at);
@@ -504,6 +515,7 @@ impl StormCore {
 
     fn run_exec(&mut self, task: usize, now: TimeNs) {
         let msg = self.execs[task].inbox.pop_front();
+        self.inboxed -= u64::from(msg.is_some());
         let busy = match msg {
             Some(msg) => self.process(task, msg, now),
             None => match self.execs[task].role {
