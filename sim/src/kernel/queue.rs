@@ -52,6 +52,9 @@ pub struct EventQueue<E> {
     /// The earliest time queued in either place (`peek_time_ns`, asked at every task run, reads
     /// it without looking into both).
     first_ns: Option<TimeNs>,
+    /// Events queued in both places, counted as they come and go: the world's work limit asks
+    /// at every step, and the far queue's runs would have to be summed.
+    len: usize,
     next_sequence: u64,
     now_ns: TimeNs,
 }
@@ -63,6 +66,7 @@ impl<E> Default for EventQueue<E> {
             far: FarQueue::default(),
             events: Slab::default(),
             first_ns: None,
+            len: 0,
             next_sequence: 0,
             now_ns: 0,
         }
@@ -91,6 +95,7 @@ impl<E> EventQueue<E> {
     /// The key of an event scheduled at `time_ns`: the time clamped to now, the next sequence
     /// number.
     fn key(&mut self, time_ns: TimeNs) -> (TimeNs, u64) {
+        self.len += 1;
         let time_ns = time_ns.max(self.now_ns);
         let sequence = self.next_sequence;
         self.next_sequence += 1;
@@ -114,6 +119,7 @@ impl<E> EventQueue<E> {
         };
         self.first_ns = self.earliest_front();
         self.now_ns = time_ns;
+        self.len -= 1;
         Some((time_ns, event))
     }
 
@@ -139,10 +145,10 @@ impl<E> EventQueue<E> {
     }
 
     pub fn len(&self) -> usize {
-        self.near.len() + self.far.len()
+        self.len
     }
     pub fn is_empty(&self) -> bool {
-        self.near.is_empty() && self.far.len() == 0
+        self.len == 0
     }
 
     /// Every pending event with its time, in unspecified order.
@@ -156,6 +162,7 @@ impl<E> EventQueue<E> {
         self.near.retain(self.events.keeping(&mut keep));
         self.far.retain(&mut keep, &mut self.events);
         self.first_ns = self.earliest_front();
+        self.len = self.near.len() + self.far.len();
     }
 }
 
