@@ -13,7 +13,8 @@
 //!   `scheduleWithFixedDelay(emit, interval, interval)`: first at start + interval.
 //! - `WatermarkOutputMultiplexer` / `CombinedWatermarkStatus`: a split's partial watermark only
 //!   grows and is active again when it emits; the combined watermark is the minimum over the
-//!   non-idle splits, emitted when it grows; all splits idle: the output is idle.
+//!   non-idle splits, emitted when it grows; all splits idle: the output is idle, and (since
+//!   FLINK-38454, Flink 2.2) the combined watermark is the maximum over all splits.
 //!
 //! Per-record emission is streamlab's punctuated variant: the split's generator emits on every
 //! event (immediately combined), and idleness is still only checked on the periodic grid
@@ -23,9 +24,12 @@
 //! that cannot change anything) and at every tick of the grid; both must emit what the model
 //! emits. Arrivals never fall on a tick, so no tie between a record and a tick is assumed.
 //! On the code before the fix, a partition went idle at the first tick `T` after its last record
-//! instead of Flink's countdown, and `idle_at_flinks_countdown` and the property fail.
+//! instead of Flink's countdown, and `idle_at_flinks_countdown` and the property fail; and a
+//! source whose partitions all went idle kept the minimum, where Flink flushes the maximum
+//! (`all_idle_flushes_the_largest_partition_watermark`).
 
 use engine::graph::{EdgeSpec, JobGraph, OperatorKind, OperatorSpec, SourceSpec, Stream};
+use engine::message::Message;
 use engine::partition::Partitioning;
 use engine::sink::SinkKind;
 use engine::subtask::source::SourceEvent;
@@ -134,14 +138,18 @@ impl FlinkSource {
         }
     }
 
-    /// `CombinedWatermarkStatus.updateCombinedWatermark`, and the emission it leads to.
+    /// `CombinedWatermarkStatus.updateCombinedWatermark` (Flink 2.2, FLINK-38454), and the
+    /// emission it leads to: the minimum over active splits, or with all idle the maximum over all.
     fn update_combined(&mut self, now_ns: u64) {
-        let active = self.splits.iter().filter(|s| !s.partial_idle).map(|s| s.partial_watermark).min();
-        if let Some(min) = active {
-            if min > self.combined {
-                self.combined = min;
-                self.emitted.push((now_ns, min));
-            }
+        let all_idle = self.splits.iter().all(|s| s.partial_idle);
+        let combined = if all_idle {
+            self.splits.iter().map(|s| s.partial_watermark).max()
+        } else {
+            self.splits.iter().filter(|s| !s.partial_idle).map(|s| s.partial_watermark).min()
+        };
+        if let Some(w) = combined.filter(|&w| w > self.combined) {
+            self.combined = w;
+            self.emitted.push((now_ns, w));
         }
     }
 
@@ -276,6 +284,37 @@ fn idle_at_flinks_countdown() {
     let first_two: Vec<_> = engine.iter().take(2).map(|&(at, w)| (at / MS, w)).collect();
     assert_eq!(first_two, vec![(200, 49), (1_600, 1_499)]);
     assert_eq!(engine, model(&config, &arrivals, end_ns));
+}
+
+/// Partition 0 reaches 999 and partition 1 reaches 99 before both fall silent: the source's
+/// watermark is 99 while they are active, and 999 once both are idle (FLINK-38454), before the
+/// idleness goes downstream.
+#[test]
+fn all_idle_flushes_the_largest_partition_watermark() {
+    let config = Config { partitions: 2, bound_ms: 0, interval_ms: Some(100), idle_timeout_ms: 300 };
+    let arrivals = [
+        Arrival { at_ns: 10 * MS + 1, partition: 0, ts: 1_000 },
+        Arrival { at_ns: 20 * MS + 1, partition: 1, ts: 100 },
+    ];
+    let end_ns = 2_000 * MS;
+    let mut subtask = source_subtask(&config);
+    let mut outputs = Vec::new();
+    let mut offsets = [0u64; 2];
+    for a in &arrivals {
+        let event = SourceEvent { key: 0, value: 1, timestamp_ms: a.ts };
+        subtask.handle_source_record(a.partition, offsets[a.partition as usize], event, a.at_ns);
+        offsets[a.partition as usize] += 1;
+    }
+    while let Some(at) = subtask.next_timer_ns().filter(|&at| at <= end_ns) {
+        subtask.handle_timer(at);
+        outputs.extend(std::iter::from_fn(|| subtask.poll_output()).filter_map(|o| match o {
+            Output::Send { message: Message::Watermark(w), .. } => Some(format!("W{w}")),
+            Output::Send { message: Message::Idle(idle), .. } => Some(format!("idle {idle}")),
+            _ => None,
+        }));
+    }
+    assert_eq!(outputs, ["W99", "W999", "idle true"]);
+    assert_eq!(engine(&config, &arrivals, end_ns, false), model(&config, &arrivals, end_ns));
 }
 
 fn config() -> impl Strategy<Value = Config> {

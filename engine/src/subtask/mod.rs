@@ -353,11 +353,13 @@ impl Subtask {
             return;
         }
         let tick = self.operator.on_timer(now_ns);
-        if tick.all_idle {
-            self.set_output_idle(true);
-        }
+        // The watermark before the idleness: an idle channel's watermarks are ignored downstream
+        // (Flink's `StatusWatermarkValve`; its outputs drop them).
         if let Some(w) = tick.watermark {
             self.advance_output_watermark(w);
+        }
+        if tick.all_idle {
+            self.set_output_idle(true);
         }
         if tick.finished {
             self.finish();

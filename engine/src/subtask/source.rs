@@ -54,9 +54,10 @@ pub struct SourceState {
 /// What a source's timer changed: the subtask applies it to its output in this order.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(super) struct SourceTick {
-    /// Every partition is idle: the output goes idle.
+    /// Every partition is idle: the output goes idle (after `watermark`).
     pub all_idle: bool,
-    /// The watermark to emit (if it advanced the output's).
+    /// The watermark to emit (if it advanced the output's): the minimum over the active
+    /// partitions, or with all of them idle the largest any reached.
     pub watermark: Option<EventTimeMs>,
     /// The source is done: finish.
     pub finished: bool,
@@ -279,7 +280,16 @@ impl SourceState {
             self.partitions[i].idle = true;
             self.sync(i);
         }
-        SourceTick { all_idle: self.all_idle(), watermark: self.active_watermark(), finished: false }
+        let all_idle = self.all_idle();
+        let watermark = if all_idle {
+            // Flink's `CombinedWatermarkStatus` (since FLINK-38454, Flink 2.2): with every split
+            // idle, nothing holds the others back any more; flush the largest watermark any
+            // partition reached, whichever order they went idle in.
+            self.partitions.iter().map(|p| p.generator.current()).max()
+        } else {
+            self.active_watermark()
+        };
+        SourceTick { all_idle, watermark, finished: false }
     }
 }
 
