@@ -61,7 +61,9 @@ pub fn window_start_with_offset(ts: EventTimeMs, offset_ms: i64, size_ms: i64) -
 }
 
 impl WindowKind {
-    /// The windows a record with timestamp `ts` belongs to, in ascending start order.
+    /// The windows a record with timestamp `ts` belongs to, in the order Flink's assigner lists
+    /// them: for sliding windows the latest start first (`SlidingEventTimeWindows.assignWindows`
+    /// counts down from the last start), which is the order a late record's firings come out in.
     /// Session windows return the record's own proto-window `[ts, ts + gap)`; merging happens in
     /// the operator.
     pub fn assign(&self, ts: EventTimeMs, out: &mut Vec<Window>) {
@@ -78,7 +80,6 @@ impl WindowKind {
                     out.push(Window::new(start, start + size_ms));
                     start -= slide_ms;
                 }
-                out.reverse();
             }
             WindowKind::Session { gap_ms } => out.push(Window::new(ts, ts + gap_ms)),
         }
@@ -473,13 +474,31 @@ mod tests {
     #[test]
     fn sliding_assignment_lists_every_overlapping_window() {
         let kind = WindowKind::Sliding { size_ms: 10, slide_ms: 5, offset_ms: 0 };
-        check_assign(kind.clone(), 7, &[(0, 10), (5, 15)]);
-        check_assign(kind.clone(), 5, &[(0, 10), (5, 15)]);
-        check_assign(kind.clone(), 4, &[(-5, 5), (0, 10)]);
+        check_assign(kind.clone(), 7, &[(5, 15), (0, 10)]);
+        check_assign(kind.clone(), 5, &[(5, 15), (0, 10)]);
+        check_assign(kind.clone(), 4, &[(0, 10), (-5, 5)]);
         check_assign(
             WindowKind::Sliding { size_ms: 10, slide_ms: 3, offset_ms: 0 },
             9,
-            &[(0, 10), (3, 13), (6, 16), (9, 19)],
+            &[(9, 19), (6, 16), (3, 13), (0, 10)],
+        );
+    }
+
+    /// One late record in two sliding windows that both fired: Flink's `WindowOperator` fires
+    /// them in its assigner's order, the later window first.
+    #[test]
+    fn a_late_record_fires_its_sliding_windows_latest_first() {
+        let s = spec(WindowKind::Sliding { size_ms: 10, slide_ms: 5, offset_ms: 0 }, Aggregate::Sum, 100);
+        check(
+            s,
+            &[R(1, 1, 7), W(20), R(1, 2, 8)],
+            &[
+                (1, 0, 10, 1, Firing::OnTime),
+                (1, 5, 15, 1, Firing::OnTime),
+                (1, 5, 15, 3, Firing::Late),
+                (1, 0, 10, 3, Firing::Late),
+            ],
+            0,
         );
     }
 
