@@ -163,7 +163,7 @@ pub struct WindowContents {
     pub lineage: Vec<SourceRef>,
     pub newest_source: SourceRef,
     pub newest_ingest_ns: u64,
-    /// Has the on-time firing happened?
+    /// Has the on-time firing happened (and no end-of-window timer been registered since)?
     pub fired: bool,
 }
 
@@ -220,6 +220,14 @@ impl WindowOperator {
     pub fn spec(&self) -> &WindowSpec {
         &self.spec
     }
+
+    /// Restored from a checkpoint: Flink checkpoints the timers but not the watermark
+    /// (`InternalTimerServiceImpl.currentWatermark` starts at `Long.MIN_VALUE` again), so event
+    /// time starts over. A record late before the failure may be on time now: it is added, and
+    /// its window fires (again) when the new watermarks pass its end.
+    pub fn restart_event_time(&mut self) {
+        self.watermark = WATERMARK_MIN;
+    }
     pub fn watermark(&self) -> EventTimeMs {
         self.watermark
     }
@@ -255,7 +263,17 @@ impl WindowOperator {
     fn add_to(&mut self, key: Key, window: Window, record: &Record) -> &mut WindowContents {
         let track = self.spec.track_lineage;
         let contents = match self.windows.entry((key, window)) {
-            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Occupied(e) => {
+                let contents = e.into_mut();
+                // Flink's `EventTimeTrigger.onElement` registers the end-of-window timer on every
+                // element the watermark has not passed; timers are a set, so this matters only
+                // for a window that fired and then saw event time start over (a restore).
+                if contents.fired && window.max_timestamp() > self.watermark {
+                    self.timers.insert((window.max_timestamp(), TimerKind::Fire, key, window));
+                    contents.fired = false;
+                }
+                contents
+            }
             std::collections::btree_map::Entry::Vacant(e) => {
                 let max_ts = window.max_timestamp();
                 if max_ts > self.watermark {
@@ -482,6 +500,33 @@ mod tests {
             9,
             &[(9, 19), (6, 16), (3, 13), (0, 10)],
         );
+    }
+
+    /// After a restore event time starts over (Flink does not checkpoint the watermark): a record
+    /// behind the old watermark is on time again, for a window that still has state (it fires on
+    /// time once more) as for one already cleaned up (a new window, fired on time).
+    #[test]
+    fn after_a_restore_event_time_starts_over() {
+        let run = |lateness: i64| {
+            let mut op = WindowOperator::new(spec(
+                WindowKind::Tumbling { size_ms: 10, offset_ms: 0 },
+                Aggregate::Count,
+                lateness,
+            ));
+            let mut out = Vec::new();
+            op.on_record(&rec(1, 1, 2), &mut out);
+            op.on_watermark(20, &mut out);
+            let mut restored: WindowOperator = op.clone();
+            restored.restart_event_time();
+            let fate = restored.on_record(&rec(1, 1, 5), &mut out);
+            restored.on_watermark(15, &mut out);
+            let got: Vec<_> = out.iter().map(|r| (r.value, r.pane.as_ref().unwrap().firing)).collect();
+            (fate, got)
+        };
+        // Kept for lateness: the window fires on time again, with both records.
+        assert_eq!(run(100), (RecordFate::Assigned, vec![(1, Firing::OnTime), (2, Firing::OnTime)]));
+        // Cleaned up: a new window of one record.
+        assert_eq!(run(0), (RecordFate::Assigned, vec![(1, Firing::OnTime), (1, Firing::OnTime)]));
     }
 
     /// One late record in two sliding windows that both fired: Flink's `WindowOperator` fires
