@@ -384,7 +384,10 @@ impl WindowOperator {
                     }
                 });
             }
-            if let Some(c) = combined {
+            if let Some(mut c) = combined {
+                // A merged window the watermark has not reached gets an end-of-window timer
+                // (`EventTimeTrigger.onMerge`): it has not fired, whatever its parts did.
+                c.fired &= merged.max_timestamp() <= self.watermark;
                 self.windows.insert((key, merged), c);
                 self.register_timers(key, merged);
             }
