@@ -205,15 +205,22 @@ fn a_failover_that_aborts_a_stop_the_world_checkpoint_resumes_the_surviving_sour
     assert!(resumed > 0, "the surviving source read nothing between the abort and the restart");
 }
 
-/// Late data: after a restore event time starts again, so records late in the fault-free run
-/// land in on-time firings (and the other way round). Exactly-once must still count every record
-/// as often as the reference does — `Exact` or `Regrouped` — under random faults, aligned and
-/// unaligned; and the sweep must actually meet regrouped seeds (else it tests nothing new).
+/// Late data: after a restore event time starts over — Flink checkpoints a window operator's
+/// timers but not its watermark (`InternalTimerServiceImpl.currentWatermark` is
+/// `Long.MIN_VALUE` again) — so a replayed record that was late in the fault-free run is on time
+/// now: it re-arms the end-of-window timer of a window that already fired (`EventTimeTrigger`),
+/// which then fires on time a second time, or it opens again a window already cleaned up. A
+/// result already visible is shown again, with other contents: exactly-once end to end does not
+/// hold against the fault-free reference (SEMANTICS.md: observed on Flink 2.3 in 7 of 10 runs
+/// with 30 % late records). Here, on `sliding-disorder.ron` under random faults, aligned and
+/// unaligned, a two-phase-commit sink shows duplicates and never loses a record; an idempotent
+/// sink (upsert by key and window) overwrites a result with the re-opened window's smaller one
+/// and never duplicates. Nothing breaks an invariant.
 #[test]
-fn exactly_once_keeps_its_promise_with_late_data_under_random_faults() {
+fn exactly_once_with_late_data_differs_after_a_restore_as_flinks_does() {
     let text =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/sliding-disorder.ron")).unwrap();
-    let mut regrouped = 0;
+    let mut differs = 0;
     for mode in ["", ", unaligned: true"] {
         let edited = text.replace("duration_ms: 60_000", "duration_ms: 20_000").replace(
             "pipeline: [",
@@ -225,12 +232,17 @@ fn exactly_once_keeps_its_promise_with_late_data_under_random_faults() {
             let reference = reference_run(&scenario, seed);
             for sink in [SinkKind::TwoPhaseCommit, SinkKind::Idempotent] {
                 let r = run_variant(&scenario, seed, Guarantee::ExactlyOnce, sink, faults.clone(), &reference);
-                assert!(r.verdict && r.violations.is_empty(), "{mode} seed {seed} {sink:?}: {:?}", r.outcome);
-                regrouped += usize::from(r.class == OutcomeClass::Regrouped);
+                let at = format!("{mode} seed {seed} {sink:?}: {:?}", r.class);
+                assert!(r.violations.is_empty(), "{at}: {:?}", r.violations);
+                match sink {
+                    SinkKind::TwoPhaseCommit => assert!(r.outcome.lost_records.is_empty(), "{at}"),
+                    _ => assert!(r.outcome.duplicated_records.is_empty(), "{at}"),
+                }
+                differs += usize::from(!r.verdict);
             }
         }
     }
-    assert!(regrouped > 0, "no seed regrouped: the late-data path was not exercised");
+    assert!(differs > 0, "no seed differed: the late-data path after a restore was not exercised");
 }
 
 /// Issue 11: backpressure as Flink's web UI reports it. Under the shipped backpressure scenario

@@ -61,7 +61,9 @@ pub fn window_start_with_offset(ts: EventTimeMs, offset_ms: i64, size_ms: i64) -
 }
 
 impl WindowKind {
-    /// The windows a record with timestamp `ts` belongs to, in ascending start order.
+    /// The windows a record with timestamp `ts` belongs to, in the order Flink's assigner lists
+    /// them: for sliding windows the latest start first (`SlidingEventTimeWindows.assignWindows`
+    /// counts down from the last start), which is the order a late record's firings come out in.
     /// Session windows return the record's own proto-window `[ts, ts + gap)`; merging happens in
     /// the operator.
     pub fn assign(&self, ts: EventTimeMs, out: &mut Vec<Window>) {
@@ -78,7 +80,6 @@ impl WindowKind {
                     out.push(Window::new(start, start + size_ms));
                     start -= slide_ms;
                 }
-                out.reverse();
             }
             WindowKind::Session { gap_ms } => out.push(Window::new(ts, ts + gap_ms)),
         }
@@ -162,7 +163,7 @@ pub struct WindowContents {
     pub lineage: Vec<SourceRef>,
     pub newest_source: SourceRef,
     pub newest_ingest_ns: u64,
-    /// Has the on-time firing happened?
+    /// Has the on-time firing happened (and no end-of-window timer been registered since)?
     pub fired: bool,
 }
 
@@ -219,6 +220,14 @@ impl WindowOperator {
     pub fn spec(&self) -> &WindowSpec {
         &self.spec
     }
+
+    /// Restored from a checkpoint: Flink checkpoints the timers but not the watermark
+    /// (`InternalTimerServiceImpl.currentWatermark` starts at `Long.MIN_VALUE` again), so event
+    /// time starts over. A record late before the failure may be on time now: it is added, and
+    /// its window fires (again) when the new watermarks pass its end.
+    pub fn restart_event_time(&mut self) {
+        self.watermark = WATERMARK_MIN;
+    }
     pub fn watermark(&self) -> EventTimeMs {
         self.watermark
     }
@@ -254,7 +263,17 @@ impl WindowOperator {
     fn add_to(&mut self, key: Key, window: Window, record: &Record) -> &mut WindowContents {
         let track = self.spec.track_lineage;
         let contents = match self.windows.entry((key, window)) {
-            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Occupied(e) => {
+                let contents = e.into_mut();
+                // Flink's `EventTimeTrigger.onElement` registers the end-of-window timer on every
+                // element the watermark has not passed; timers are a set, so this matters only
+                // for a window that fired and then saw event time start over (a restore).
+                if contents.fired && window.max_timestamp() > self.watermark {
+                    self.timers.insert((window.max_timestamp(), TimerKind::Fire, key, window));
+                    contents.fired = false;
+                }
+                contents
+            }
             std::collections::btree_map::Entry::Vacant(e) => {
                 let max_ts = window.max_timestamp();
                 if max_ts > self.watermark {
@@ -372,7 +391,10 @@ impl WindowOperator {
                     }
                 });
             }
-            if let Some(c) = combined {
+            if let Some(mut c) = combined {
+                // A merged window the watermark has not reached gets an end-of-window timer
+                // (`EventTimeTrigger.onMerge`): it has not fired, whatever its parts did.
+                c.fired &= merged.max_timestamp() <= self.watermark;
                 self.windows.insert((key, merged), c);
                 self.register_timers(key, merged);
             }
@@ -480,13 +502,58 @@ mod tests {
     #[test]
     fn sliding_assignment_lists_every_overlapping_window() {
         let kind = WindowKind::Sliding { size_ms: 10, slide_ms: 5, offset_ms: 0 };
-        check_assign(kind.clone(), 7, &[(0, 10), (5, 15)]);
-        check_assign(kind.clone(), 5, &[(0, 10), (5, 15)]);
-        check_assign(kind.clone(), 4, &[(-5, 5), (0, 10)]);
+        check_assign(kind.clone(), 7, &[(5, 15), (0, 10)]);
+        check_assign(kind.clone(), 5, &[(5, 15), (0, 10)]);
+        check_assign(kind.clone(), 4, &[(0, 10), (-5, 5)]);
         check_assign(
             WindowKind::Sliding { size_ms: 10, slide_ms: 3, offset_ms: 0 },
             9,
-            &[(0, 10), (3, 13), (6, 16), (9, 19)],
+            &[(9, 19), (6, 16), (3, 13), (0, 10)],
+        );
+    }
+
+    /// After a restore event time starts over (Flink does not checkpoint the watermark): a record
+    /// behind the old watermark is on time again, for a window that still has state (it fires on
+    /// time once more) as for one already cleaned up (a new window, fired on time).
+    #[test]
+    fn after_a_restore_event_time_starts_over() {
+        let run = |lateness: i64| {
+            let mut op = WindowOperator::new(spec(
+                WindowKind::Tumbling { size_ms: 10, offset_ms: 0 },
+                Aggregate::Count,
+                lateness,
+            ));
+            let mut out = Vec::new();
+            op.on_record(&rec(1, 1, 2), &mut out);
+            op.on_watermark(20, &mut out);
+            let mut restored: WindowOperator = op.clone();
+            restored.restart_event_time();
+            let fate = restored.on_record(&rec(1, 1, 5), &mut out);
+            restored.on_watermark(15, &mut out);
+            let got: Vec<_> = out.iter().map(|r| (r.value, r.pane.as_ref().unwrap().firing)).collect();
+            (fate, got)
+        };
+        // Kept for lateness: the window fires on time again, with both records.
+        assert_eq!(run(100), (RecordFate::Assigned, vec![(1, Firing::OnTime), (2, Firing::OnTime)]));
+        // Cleaned up: a new window of one record.
+        assert_eq!(run(0), (RecordFate::Assigned, vec![(1, Firing::OnTime), (1, Firing::OnTime)]));
+    }
+
+    /// One late record in two sliding windows that both fired: Flink's `WindowOperator` fires
+    /// them in its assigner's order, the later window first.
+    #[test]
+    fn a_late_record_fires_its_sliding_windows_latest_first() {
+        let s = spec(WindowKind::Sliding { size_ms: 10, slide_ms: 5, offset_ms: 0 }, Aggregate::Sum, 100);
+        check(
+            s,
+            &[R(1, 1, 7), W(20), R(1, 2, 8)],
+            &[
+                (1, 0, 10, 1, Firing::OnTime),
+                (1, 5, 15, 1, Firing::OnTime),
+                (1, 5, 15, 3, Firing::Late),
+                (1, 0, 10, 3, Firing::Late),
+            ],
+            0,
         );
     }
 

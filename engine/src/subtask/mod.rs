@@ -353,11 +353,13 @@ impl Subtask {
             return;
         }
         let tick = self.operator.on_timer(now_ns);
-        if tick.all_idle {
-            self.set_output_idle(true);
-        }
+        // The watermark before the idleness: an idle channel's watermarks are ignored downstream
+        // (Flink's `StatusWatermarkValve`; its outputs drop them).
         if let Some(w) = tick.watermark {
             self.advance_output_watermark(w);
+        }
+        if tick.all_idle {
+            self.set_output_idle(true);
         }
         if tick.finished {
             self.finish();
@@ -381,12 +383,18 @@ impl Subtask {
     // ---- internals ----------------------------------------------------------------------------
 
     fn apply_valve(&mut self, update: CombinerUpdate) {
+        // Flink's order (`StatusWatermarkValve`): active again before the watermark that comes
+        // with it, idle after the watermark flushed on the way — a watermark on an idle channel
+        // is dropped in Flink.
+        if update.idle == Some(false) {
+            self.set_output_idle(false);
+        }
         if let Some(w) = update.watermark {
             self.operator.on_watermark(w, &mut self.out);
             self.advance_output_watermark(w);
         }
-        if let Some(idle) = update.idle {
-            self.set_output_idle(idle);
+        if update.idle == Some(true) {
+            self.set_output_idle(true);
         }
     }
 

@@ -128,6 +128,7 @@ impl OperatorState {
     pub(super) fn restore(&mut self, attempt: u32, now_ns: ProcTimeNs, out: &mut Outlet) {
         match self {
             OperatorState::Source(source) => source.restart_watermarks(now_ns),
+            OperatorState::Window(window) => window.restart_event_time(),
             OperatorState::Sink(sink) => out.sink_effects(|effects| sink.on_restore(attempt, effects)),
             _ => {}
         }

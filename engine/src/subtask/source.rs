@@ -27,7 +27,9 @@ pub struct PartitionReader {
     pub next_offset: u64,
     pub generator: BoundedGenerator,
     pub idle: bool,
-    pub last_record_ns: ProcTimeNs,
+    /// The periodic check at which the partition is declared idle unless a record arrives
+    /// first ([`idle_deadline`]; `ProcTimeNs::MAX` without an idle timeout).
+    pub idle_at_ns: ProcTimeNs,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,9 +54,10 @@ pub struct SourceState {
 /// What a source's timer changed: the subtask applies it to its output in this order.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(super) struct SourceTick {
-    /// Every partition is idle: the output goes idle.
+    /// Every partition is idle: the output goes idle (after `watermark`).
     pub all_idle: bool,
-    /// The watermark to emit (if it advanced the output's).
+    /// The watermark to emit (if it advanced the output's): the minimum over the active
+    /// partitions, or with all of them idle the largest any reached.
     pub watermark: Option<EventTimeMs>,
     /// The source is done: finish.
     pub finished: bool,
@@ -94,7 +97,9 @@ impl SourceState {
                 next_offset: 0,
                 generator: BoundedGenerator::new(bound_ms),
                 idle: false,
-                last_record_ns: now_ns,
+                // Flink's first periodic check finds no activity and starts the countdown, as
+                // if the check at the start had seen a record.
+                idle_at_ns: idle_deadline(strategy, now_ns),
             })
             .collect();
         SourceState::new(partitions, strategy.clone(), now_ns)
@@ -106,7 +111,7 @@ impl SourceState {
         for p in &mut self.partitions {
             p.generator = BoundedGenerator::new(p.generator.bound_ms);
             p.idle = false;
-            p.last_record_ns = now_ns;
+            p.idle_at_ns = idle_deadline(&self.strategy, now_ns);
         }
         self.next_periodic_ns = now_ns;
         self.explicit_next = 0;
@@ -125,7 +130,7 @@ impl SourceState {
             self.watermarks.set(index, watermark);
         }
         if let Some(tree) = &mut self.activity {
-            let activity = (p.idle, p.last_record_ns);
+            let activity = (p.idle, p.idle_at_ns);
             if tree.key(index) != activity {
                 tree.set(index, activity);
             }
@@ -135,10 +140,10 @@ impl SourceState {
         self.watermarks = MinTree::new(self.partitions.iter().map(|p| (p.idle, p.generator.current())).collect());
         self.activity = activity_tree(&self.partitions, &self.strategy);
     }
-    /// The active partition that falls idle first under `timeout_ms`: (its index, its deadline).
-    fn next_idle_deadline(&self, timeout_ms: u64) -> Option<(usize, ProcTimeNs)> {
+    /// The active partition that falls idle first: (its index, the check that declares it idle).
+    fn next_idle_deadline(&self) -> Option<(usize, ProcTimeNs)> {
         match self.activity.as_ref()?.min() {
-            Some((index, (false, last_ns))) => Some((index, last_ns.saturating_add(ms_to_ns(timeout_ms)))),
+            Some((index, (false, idle_at_ns))) => Some((index, idle_at_ns)),
             _ => None,
         }
     }
@@ -168,18 +173,16 @@ impl SourceState {
         reader.next_offset = offset + 1;
         reader.generator.observe(event.timestamp_ms);
         reader.idle = false;
-        reader.last_record_ns = now_ns;
-        self.sync(index);
         // After skipped ticks the grid point may lie in the past: move it to the next tick after
         // now, where the periodic emitter would have looked next.
-        if let WatermarkStrategy::BoundedOutOfOrderness { emission: Emission::Periodic { interval_ms }, .. } =
-            self.strategy
-        {
+        if let Some(interval_ns) = periodic_check_ns(&self.strategy) {
             if self.next_periodic_ns <= now_ns {
-                self.next_periodic_ns =
-                    next_grid_point(self.next_periodic_ns, ms_to_ns(interval_ms.max(1)), now_ns.saturating_add(1));
+                self.next_periodic_ns = next_grid_point(self.next_periodic_ns, interval_ns, now_ns.saturating_add(1));
             }
         }
+        // The next periodic check sees this record; the countdown to idleness starts after it.
+        self.partitions[index].idle_at_ns = idle_deadline(&self.strategy, self.next_periodic_ns);
+        self.sync(index);
         Record {
             key: event.key,
             value: event.value,
@@ -216,8 +219,8 @@ impl SourceState {
     /// explicit schedules), given the subtask's output watermark and idleness.
     pub(super) fn next_timer_ns(&self, output_watermark: EventTimeMs, output_idle: bool) -> Option<ProcTimeNs> {
         match &self.strategy {
-            WatermarkStrategy::BoundedOutOfOrderness { emission, idle_timeout_ms, .. } => {
-                let idle_check = idle_timeout_ms.and_then(|t| self.next_idle_deadline(t).map(|(_, at)| at));
+            WatermarkStrategy::BoundedOutOfOrderness { emission, .. } => {
+                let idle_check = self.next_idle_deadline().map(|(_, at)| at);
                 match emission {
                     // Flink's periodic emitter ticks every interval but only emits a watermark
                     // that advanced. Ticks that cannot change anything are skipped, so idle
@@ -258,7 +261,7 @@ impl SourceState {
             let finished = self.exhausted && self.explicit_next >= list.len();
             return SourceTick { all_idle: false, watermark: latest, finished };
         }
-        let WatermarkStrategy::BoundedOutOfOrderness { emission, idle_timeout_ms, .. } = self.strategy.clone() else {
+        let WatermarkStrategy::BoundedOutOfOrderness { emission, .. } = self.strategy.clone() else {
             return SourceTick::default();
         };
         if let Emission::Periodic { interval_ms } = emission {
@@ -269,16 +272,24 @@ impl SourceState {
             let interval_ns = ms_to_ns(interval_ms.max(1));
             self.next_periodic_ns = next_grid_point(self.next_periodic_ns, interval_ns, now_ns.saturating_add(1));
         }
-        if let Some(timeout_ms) = idle_timeout_ms {
-            while let Some((i, deadline)) = self.next_idle_deadline(timeout_ms) {
-                if now_ns < deadline {
-                    break;
-                }
-                self.partitions[i].idle = true;
-                self.sync(i);
+        // Only a strategy with an idle timeout has deadlines.
+        while let Some((i, deadline)) = self.next_idle_deadline() {
+            if now_ns < deadline {
+                break;
             }
+            self.partitions[i].idle = true;
+            self.sync(i);
         }
-        SourceTick { all_idle: self.all_idle(), watermark: self.active_watermark(), finished: false }
+        let all_idle = self.all_idle();
+        let watermark = if all_idle {
+            // Flink's `CombinedWatermarkStatus` (since FLINK-38454, Flink 2.2): with every split
+            // idle, nothing holds the others back any more; flush the largest watermark any
+            // partition reached, whichever order they went idle in.
+            self.partitions.iter().map(|p| p.generator.current()).max()
+        } else {
+            self.active_watermark()
+        };
+        SourceTick { all_idle, watermark, finished: false }
     }
 }
 
@@ -350,7 +361,42 @@ impl Subtask {
 /// The idleness tree of [`SourceState::activity`]: only a strategy with an idle timeout asks it.
 fn activity_tree(partitions: &[PartitionReader], strategy: &WatermarkStrategy) -> Option<MinTree<(bool, ProcTimeNs)>> {
     matches!(strategy, WatermarkStrategy::BoundedOutOfOrderness { idle_timeout_ms: Some(_), .. })
-        .then(|| MinTree::new(partitions.iter().map(|p| (p.idle, p.last_record_ns)).collect()))
+        .then(|| MinTree::new(partitions.iter().map(|p| (p.idle, p.idle_at_ns)).collect()))
+}
+
+/// Flink's default `pipeline.auto-watermark-interval`: the period of the idleness checks under
+/// per-record emission (Flink evaluates idleness only in `onPeriodicEmit`, whatever emits the
+/// watermarks).
+const DEFAULT_CHECK_INTERVAL_MS: u64 = 200;
+
+/// The period of the source's periodic checks (`onPeriodicEmit`), on the grid of
+/// `SourceState::next_periodic_ns`; `None` for strategies without them.
+fn periodic_check_ns(strategy: &WatermarkStrategy) -> Option<ProcTimeNs> {
+    match strategy {
+        WatermarkStrategy::BoundedOutOfOrderness { emission: Emission::Periodic { interval_ms }, .. } => {
+            Some(ms_to_ns((*interval_ms).max(1)))
+        }
+        WatermarkStrategy::BoundedOutOfOrderness { emission: Emission::PerRecord, .. } => {
+            Some(ms_to_ns(DEFAULT_CHECK_INTERVAL_MS))
+        }
+        _ => None,
+    }
+}
+
+/// When a partition whose latest record is seen by the periodic check at `seen_at_ns` is
+/// declared idle, as Flink's `WatermarksWithIdleness.IdlenessTimer` does it: the check after
+/// `seen_at_ns` finds no activity and starts the countdown there; the first check *strictly*
+/// more than the timeout after that start declares the partition idle. So with interval `I`
+/// and timeout `T` that is `seen_at + I + (T / I + 1) * I` — between `T + I` and `T + 2I` after
+/// the check that saw the record, not `T` after the record. `ProcTimeNs::MAX` without a timeout.
+fn idle_deadline(strategy: &WatermarkStrategy, seen_at_ns: ProcTimeNs) -> ProcTimeNs {
+    let (WatermarkStrategy::BoundedOutOfOrderness { idle_timeout_ms: Some(timeout_ms), .. }, Some(interval_ns)) =
+        (strategy, periodic_check_ns(strategy))
+    else {
+        return ProcTimeNs::MAX;
+    };
+    let checks = ms_to_ns(*timeout_ms) / interval_ns + 1;
+    seen_at_ns.saturating_add(interval_ns).saturating_add(checks.saturating_mul(interval_ns))
 }
 
 fn next_grid_point(origin: ProcTimeNs, interval_ns: ProcTimeNs, at: ProcTimeNs) -> ProcTimeNs {
