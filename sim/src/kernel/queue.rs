@@ -371,9 +371,6 @@ impl QuadHeap {
     fn len(&self) -> usize {
         self.items.len()
     }
-    fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
     fn iter(&self) -> std::slice::Iter<'_, Entry> {
         self.items.iter()
     }
