@@ -1429,3 +1429,34 @@ fn the_storm_comparison_gives_no_verdict_when_the_reference_did_not_finish() {
     assert_eq!(h.query_all_by_label("yes").count() + h.query_all_by_label("no").count(), 0, "no promise judged");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// "Crash tm-1 now", then play on from the cursor: the job graph shows tm-1 down once the crash
+/// fired and its subtasks read no more records. (The cursor sits where the world made for it reads
+/// a later clock; the workbench once showed the parent's world there on, crash-free.)
+#[test]
+fn after_crash_now_the_job_graph_shows_the_task_manager_down() {
+    let mut h = harness(ScenarioSource::Embedded);
+    h.run_steps(1);
+    h.state_mut().apply(Action::Time(Command::Seek(18_003_278_000)));
+    h.run_steps(1);
+    h.get_by_label("Crash tm-1 now").click();
+    h.run_steps(2);
+    let fired = h.state().session.as_ref().unwrap().run().injections[0].fired_ns;
+    let counts1 = h.state().session.as_ref().unwrap().scenario.plan.subtask_by_name("counts[1]").unwrap();
+    let mut records_at_crash = None;
+    for t in [fired - 1, fired, fired + 28_000, fired + 100_000_000, fired + 1_000_000_000] {
+        h.state_mut().apply(Action::Time(Command::Seek(t)));
+        h.run_steps(1);
+        let cursor = h.state().time.cursor_ns;
+        let session = h.state_mut().session.as_mut().unwrap();
+        let dag = session.frame(cursor, None, true).dag.clone();
+        let records = dag.subtasks[counts1.index()].records_in;
+        if t < fired {
+            assert!(dag.down.is_empty(), "at {t}: nothing is down before the crash");
+        } else {
+            assert_eq!(dag.down, vec![1], "at {t}: tm-1 is down");
+            assert!(records_at_crash.is_none_or(|r| r == records), "at {t}: counts[1] reads no records");
+            records_at_crash = Some(records);
+        }
+    }
+}
