@@ -391,9 +391,10 @@ impl RecordedRun {
     ) -> RunRecorder {
         let mut world = self.world_at(at_ns).clone();
         let events = world.events_processed;
-        // Every event at or before the cursor has happened, and each traced itself at its own
-        // time: the fork's past is exactly the parent's trace up to the cursor.
-        let prefix = self.trace_until(at_ns).to_vec();
+        // Every event at or before the cursor has happened, and a step may have run a task a
+        // little past it: the fork's past is the parent's trace as far as this world traced it
+        // (the trace is in the order the world emitted it), not only up to the cursor.
+        let prefix = self.trace[..(world.recorder.count() as usize).min(self.trace.len())].to_vec();
         world.recorder.keep_events(true);
         // The fault fires at the next whole millisecond after the cursor (a scenario file counts
         // in milliseconds) at which nothing already queued happens: added to the schedule there,
@@ -578,6 +579,10 @@ mod tests {
         let at = 18_003_278_000;
         assert!(run.world_at(at).now_ns() > at, "the case needs a world whose clock reads past the cursor");
         let mut fork = run.fork(0, at, "crash tm-1".into(), crash(1, Some(2_000_000_000)));
+        // Its trace is the straight run's: what the world did past the cursor before the fork
+        // is in it too (the event log, Perfetto and the counts agree with `streamlab run`).
+        assert_eq!(fork.trace.len() as u64, fork.final_world.recorder.count());
+        assert_eq!(trace_hash(&fork.trace), fork.final_world.recorder.hash());
         let fired = fork.injections[0].fired_ns;
         let mut straight = replay(run.scenario.clone(), 42, untraced_options(), None, &fork.injections);
         for t in [at, fired - 1, fired, fired + 28_000, fired + 100_000_000, fired + 1_000_000_000] {
