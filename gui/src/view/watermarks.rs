@@ -6,6 +6,7 @@ use engine::graph::{InputIndex, SubtaskId};
 use engine::subtask::OperatorState;
 use engine::window::Window;
 use engine::{EventTimeMs, WATERMARK_MAX, WATERMARK_MIN};
+use sim::scenario::{Emit, Watermarks};
 use sim::{Scenario, World};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -172,6 +173,22 @@ fn explain(scenario: &Scenario, row: &WatermarkRow, is_source: bool, finished: b
                 h.input, h.from
             )
         }
+        // A periodic source sends the minimum over its partitions only at its next tick: until
+        // then its watermark is older than every partition's, and saying the slowest partition
+        // holds it there would name a number the watermark is not.
+        Some(h) if is_source && h.watermark > row.combined => match &scenario.watermarks {
+            Watermarks::BoundedOutOfOrderness { emit: Emit::Periodic { interval_ms }, .. } => format!(
+                "that is the last one it sent; its slowest partition, {}, already allows {}, which it sends at its next periodic emission (every {})",
+                h.from,
+                t(h.watermark),
+                crate::view::units::duration_ms_text(*interval_ms as i64)
+            ),
+            _ => format!(
+                "that is the last one it sent; its slowest partition, {}, already allows {}",
+                h.from,
+                t(h.watermark)
+            ),
+        },
         Some(h) if is_source => {
             format!("the slowest partition is {} at {}", h.from, t(h.watermark))
         }
@@ -237,6 +254,20 @@ mod tests {
         assert_eq!(row.combined, WATERMARK_MIN);
         assert!(row.explanation.contains("fires when the watermark reaches 12:01:59.999"), "{}", row.explanation);
         assert!(row.explanation.contains("has not sent a watermark yet"), "{}", row.explanation);
+    }
+
+    /// Between two periodic emissions a source's watermark is older than its slowest
+    /// partition's: the sentence says it is the last one sent, not that the partition holds it.
+    #[test]
+    fn a_periodic_source_says_its_watermark_is_the_last_one_sent() {
+        let mut run = RecordedRun::record(Arc::new(Scenario::default_scenario()), 42);
+        let view = WatermarkView::build(run.world_at(4_343_522_000));
+        let row = view.rows.iter().find(|r| r.name == "clicks[0]").unwrap();
+        let slowest = &row.inputs[row.holding_back.expect("a partition holds it back")];
+        assert!(slowest.watermark > row.combined, "the case: {} > {}", slowest.watermark, row.combined);
+        assert!(row.explanation.contains("that is the last one it sent"), "{}", row.explanation);
+        assert!(row.explanation.contains("next periodic emission (every 200 ms)"), "{}", row.explanation);
+        assert!(!row.explanation.contains("the slowest partition is"), "{}", row.explanation);
     }
 
     #[test]
