@@ -1460,3 +1460,18 @@ fn after_crash_now_the_job_graph_shows_the_task_manager_down() {
         }
     }
 }
+
+/// The banner above the job graph counts job attempts as the event log and the Outcome tab's
+/// attempt column do, from 1: after two restarts it is attempt 3 (it said "attempt 2").
+#[test]
+fn the_attempt_above_the_graph_is_the_event_logs_attempt() {
+    let mut h = harness(ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")));
+    h.run_steps(1);
+    // Both restarts are over by 15.2 s (at 7 s and 15 s).
+    h.state_mut().apply(Action::Time(Command::Seek(15_205_000_000)));
+    h.run_steps(1);
+    h.get_by_label_contains("job attempt 3 (after 2 restarts)");
+    h.get_by_label("Event log").click();
+    h.run_steps(2);
+    h.get_by_label_contains("the job restarted (attempt 3)");
+}

@@ -365,7 +365,8 @@ fn status_line_ui(ui: &mut egui::Ui, frame: &Frame) {
     if frame.dag.attempt > 0 {
         let restarts =
             if frame.dag.attempt == 1 { "1 restart".to_string() } else { format!("{} restarts", frame.dag.attempt) };
-        banner.push(format!("job attempt {} (after {restarts})", frame.dag.attempt));
+        // Counted from 1 as the event log and the Outcome tab's attempt column count them.
+        banner.push(format!("job attempt {} (after {restarts})", frame.dag.attempt + 1));
     }
     ui.horizontal_wrapped(|ui| {
         if !banner.is_empty() {
