@@ -1475,3 +1475,17 @@ fn the_attempt_above_the_graph_is_the_event_logs_attempt() {
     h.run_steps(2);
     h.get_by_label_contains("the job restarted (attempt 3)");
 }
+
+/// One message in flight reads "1 message on the wire", not "1 messages"; the Storm view's
+/// timeline line likewise says "1 crash".
+#[test]
+fn counts_of_one_read_in_the_singular() {
+    let mut h = harness(ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")));
+    h.run_steps(2);
+    let cursor = h.state().time.cursor_ns;
+    assert_eq!(h.state_mut().session.as_mut().unwrap().frame(cursor, None, true).dag.in_flight.len(), 1);
+    h.get_by_label("1 message on the wire");
+    let mut h = harness(ScenarioSource::File(scenario_file("storm-word-count.ron")));
+    h.run_steps(2);
+    h.get_by_label_contains("0 timeouts (red), 1 crash (");
+}

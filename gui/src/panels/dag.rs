@@ -375,10 +375,11 @@ fn status_line_ui(ui: &mut egui::Ui, frame: &Frame) {
         }
         let on_wire = frame.dag.in_flight.len();
         let drawn = on_wire.min(MAX_DRAWN_MESSAGES);
+        let messages = crate::view::units::count_text(on_wire, "message", "messages");
         ui.small(if on_wire > drawn {
-            format!("{on_wire} messages on the wire ({drawn} drawn)")
+            format!("{messages} on the wire ({drawn} drawn)")
         } else {
-            format!("{on_wire} messages on the wire")
+            format!("{messages} on the wire")
         });
     });
 }
