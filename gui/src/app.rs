@@ -933,10 +933,23 @@ impl App {
         match purpose {
             Purpose::Load { base, seed, source, then_variant } => {
                 let session = Session::from_run(base, (None, None), seed, source, run);
-                self.time = TimeControl::new(TimeControl::suggested_speed(session.run().end_ns));
+                let (end, min_span) = (session.run().end_ns, crate::view::timeline::min_span(&session.scenario));
+                let activity = crate::view::timeline::activity(&session.run().trace, end, min_span);
+                self.timeline = Default::default();
+                // A textbook scenario's records carry clock times: twelve idle hours, then nine
+                // minutes of data. Played from 0 at a speed for the whole run, a student watched
+                // a minute of nothing and then every record in one second. Such a run (idle for
+                // more than half of it) opens framed on its activity, the cursor where it starts,
+                // at a speed for that stretch.
+                if activity.start_ns > end / 2 {
+                    self.time = TimeControl::new(TimeControl::suggested_speed(activity.span()));
+                    self.time.cursor_ns = activity.start_ns;
+                    self.timeline.set(activity, end);
+                } else {
+                    self.time = TimeControl::new(TimeControl::suggested_speed(end));
+                }
                 self.time.playing = std::mem::take(&mut self.autoplay);
                 self.selected = None;
-                self.timeline = Default::default();
                 // A tour belongs to the run it was started on: the new one starts at 0 s, so
                 // the bar offers its own tour again rather than show a stop the cursor is not at.
                 self.tour = None;

@@ -41,7 +41,7 @@ fn wheel(h: &mut Harness<'static, App>, at: egui::Pos2, delta: egui::Vec2, modif
 }
 
 /// The textbook scenario's records carry clock times from 12:00: twelve idle hours, then minutes
-/// of data. "Fit to activity" frames the minutes, zoomed in there is a lane per subtask, and
+/// of data. "Fit to activity" frames the minutes (as the scenario opens), zoomed in there is a lane per subtask, and
 /// "Whole run" goes back.
 #[test]
 fn fit_to_activity_frames_the_textbook_minutes_and_shows_lanes() {
@@ -49,6 +49,11 @@ fn fit_to_activity_frames_the_textbook_minutes_and_shows_lanes() {
     h.run_steps(1);
     let end = end_ns(&h);
     assert!(end > 12 * 3_600_000_000_000, "a run past noon");
+    // It opens framed on its activity (`a_textbook_scenario_opens_where_its_records_are`):
+    // the whole run first.
+    h.get_by_label("Whole run").click();
+    // One frame applies it, one shrinks the panel without the lanes, one lays it out again.
+    h.run_steps(3);
     assert!(!window(&h).is_zoomed(end));
     h.get_by_label("Fit to activity").click();
     // One frame applies the click, one grows the panel for the lanes, one lays it out again.

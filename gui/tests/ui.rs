@@ -1489,3 +1489,23 @@ fn counts_of_one_read_in_the_singular() {
     h.run_steps(2);
     h.get_by_label_contains("0 timeouts (red), 1 crash (");
 }
+
+/// A textbook scenario (clock times: twelve idle hours, then nine minutes of data) opens framed on
+/// its activity, the cursor just before its first record, at a speed that plays the nine minutes
+/// in about half a minute — not at 0 with every record inside one second of playing.
+#[test]
+fn a_textbook_scenario_opens_where_its_records_are() {
+    let mut h = harness(ScenarioSource::File(scenario_file("streaming-systems-heuristic.ron")));
+    h.run_steps(1);
+    let session = h.state().session.as_ref().unwrap();
+    let (end, first) = (session.run().end_ns, session.run().trace[0].time_ns);
+    let cursor = h.state().time.cursor_ns;
+    assert!(cursor > end / 2 && cursor <= first, "the cursor at {cursor}, the first event at {first}");
+    let played_in_s = (end - cursor) / h.state().time.speed_ns_per_s();
+    assert!((15..=60).contains(&played_in_s), "the activity plays in {played_in_s} s");
+    assert!(h.state().timeline.window.is_some(), "the timeline is zoomed on the activity");
+    // The default scenario is busy from the start: it still opens at 0.
+    let mut h = harness(ScenarioSource::Embedded);
+    h.run_steps(1);
+    assert_eq!((h.state().time.cursor_ns, h.state().timeline.window), (0, None));
+}
