@@ -176,19 +176,22 @@ fn explain(scenario: &Scenario, row: &WatermarkRow, is_source: bool, finished: b
         // A periodic source sends the minimum over its partitions only at its next tick: until
         // then its watermark is older than every partition's, and saying the slowest partition
         // holds it there would name a number the watermark is not.
-        Some(h) if is_source && h.watermark > row.combined => match &scenario.watermarks {
-            Watermarks::BoundedOutOfOrderness { emit: Emit::Periodic { interval_ms }, .. } => format!(
-                "that is the last one it sent; its slowest partition, {}, already allows {}, which it sends at its next periodic emission (every {})",
-                h.from,
-                t(h.watermark),
-                crate::view::units::duration_ms_text(*interval_ms as i64)
-            ),
-            _ => format!(
-                "that is the last one it sent; its slowest partition, {}, already allows {}",
-                h.from,
-                t(h.watermark)
-            ),
-        },
+        Some(h) if is_source && h.watermark > row.combined => {
+            let sent =
+                if row.combined == WATERMARK_MIN { "it has sent none yet" } else { "that is the last one it sent" };
+            match &scenario.watermarks {
+                Watermarks::BoundedOutOfOrderness { emit: Emit::Periodic { interval_ms }, .. } => format!(
+                    "{sent}; its slowest partition, {}, already allows {}, which it sends at its next periodic emission (every {})",
+                    h.from,
+                    t(h.watermark),
+                    crate::view::units::duration_ms_text(*interval_ms as i64)
+                ),
+                Watermarks::Explicit(_) => {
+                    format!("{sent}; its watermarks follow the scenario's explicit schedule, not its records")
+                }
+                _ => format!("{sent}; its slowest partition, {}, already allows {}", h.from, t(h.watermark)),
+            }
+        }
         Some(h) if is_source => {
             format!("the slowest partition is {} at {}", h.from, t(h.watermark))
         }
@@ -268,6 +271,21 @@ mod tests {
         assert!(row.explanation.contains("that is the last one it sent"), "{}", row.explanation);
         assert!(row.explanation.contains("next periodic emission (every 200 ms)"), "{}", row.explanation);
         assert!(!row.explanation.contains("the slowest partition is"), "{}", row.explanation);
+    }
+
+    /// An explicit schedule sets a textbook source's watermark, not its records: before its
+    /// first mark the sentence says so rather than name what the partition "allows".
+    #[test]
+    fn an_explicit_schedule_source_says_its_watermark_follows_the_schedule() {
+        let mut run = RecordedRun::record(textbook("streaming-systems-heuristic"), 42);
+        let view = WatermarkView::build(run.world_at(clock("12:05:33") as u64 * 1_000_000));
+        let row = view.rows.iter().find(|r| r.name == "scores[0]").unwrap();
+        assert_eq!(row.combined, WATERMARK_MIN);
+        assert!(
+            row.explanation.contains("it has sent none yet; its watermarks follow the scenario's explicit schedule"),
+            "{}",
+            row.explanation
+        );
     }
 
     #[test]
