@@ -200,11 +200,11 @@ fn explain(scenario: &Scenario, row: &WatermarkRow, is_source: bool, finished: b
     };
     match &row.next_window {
         Some(next) if next.fires_at > row.combined => format!(
-            "Window [{}, {}) of key {} ({} records) fires when the watermark reaches {}. The watermark here is {}: {}.",
+            "Window [{}, {}) of key {} ({}) fires when the watermark reaches {}. The watermark here is {}: {}.",
             crate::view::event_time_text(scenario, next.window.start_ms),
             crate::view::event_time_text(scenario, next.window.end_ms),
             scenario.key_name(next.key),
-            next.records,
+            crate::view::units::count_text(next.records as usize, "record", "records"),
             crate::view::event_time_text(scenario, next.fires_at),
             t(row.combined),
             why_stuck
@@ -281,6 +281,8 @@ mod tests {
         let view = WatermarkView::build(run.world_at(clock("12:05:33") as u64 * 1_000_000));
         let row = view.rows.iter().find(|r| r.name == "scores[0]").unwrap();
         assert_eq!(row.combined, WATERMARK_MIN);
+        let sum = view.rows.iter().find(|r| r.name == "sum[0]").unwrap();
+        assert!(sum.explanation.contains("of key team (1 record) fires"), "{}", sum.explanation);
         assert!(
             row.explanation.contains("it has sent none yet; its watermarks follow the scenario's explicit schedule"),
             "{}",
