@@ -400,8 +400,12 @@ impl Session {
     /// here; the rest is recorded by whoever drives the recorder), and what to do with it.
     pub fn fork_recorder(&mut self, at_ns: TimeNs, request: FaultRequest) -> (RunRecorder, Purpose) {
         let parent = self.shown;
-        let label = format!("{} at {}", request.describe(), crate::view::time_text(&self.scenario, at_ns));
-        let recorder = self.runs[parent].fork_recorder(parent, at_ns, label.clone(), |now| request.fault(now));
+        let recorder = self.runs[parent].fork_recorder(parent, at_ns, String::new(), |now| request.fault(now));
+        // Named by when the fault fires, as the event log and a saved file say it, not by the
+        // cursor it was clicked at.
+        let fired_ns = recorder.fired_ns().unwrap_or(at_ns);
+        let label = format!("{} at {}", request.describe(), crate::view::time_text(&self.scenario, fired_ns));
+        let recorder = recorder.labelled(label.clone());
         let schedule = match parent {
             0 => label,
             _ => format!("{}, then {label}", self.schedule_labels[parent]),

@@ -258,10 +258,19 @@ impl RunRecorder {
         &self.label
     }
 
-    /// Call the run this instead.
+    /// Call the run this instead (a fork's `what` too: it is the fork's label).
     pub fn labelled(mut self, label: String) -> Self {
+        if let Some(fork) = &mut self.fork {
+            fork.what = label.clone();
+        }
         self.label = label;
         self
+    }
+
+    /// When the last fault injected by hand fires (a fork's: the first free whole millisecond
+    /// after its cursor).
+    pub fn fired_ns(&self) -> Option<TimeNs> {
+        self.injections.last().map(|i| i.fired_ns)
     }
 
     /// Process at most `budget` kernel events (at least one); true once the run has ended.

@@ -1442,6 +1442,9 @@ fn after_crash_now_the_job_graph_shows_the_task_manager_down() {
     h.get_by_label("Crash tm-1 now").click();
     h.run_steps(2);
     let fired = h.state().session.as_ref().unwrap().run().injections[0].fired_ns;
+    // Named by when the crash fires (as the event log says it), not by the cursor.
+    assert_eq!(fired, 18_004_000_000);
+    assert_eq!(h.state().session.as_ref().unwrap().run().label, "crash tm-1, back after 2 s at 18.004000 s");
     let counts1 = h.state().session.as_ref().unwrap().scenario.plan.subtask_by_name("counts[1]").unwrap();
     let mut records_at_crash = None;
     for t in [fired - 1, fired, fired + 28_000, fired + 100_000_000, fired + 1_000_000_000] {
