@@ -1512,3 +1512,29 @@ fn a_textbook_scenario_opens_where_its_records_are() {
     h.run_steps(1);
     assert_eq!((h.state().time.cursor_ns, h.state().timeline.window), (0, None));
 }
+
+/// Under at-least-once a subtask between a checkpoint's first and last barrier blocks nothing:
+/// the job graph says so instead of "aligning 3" (the lesson is that only exactly-once aligns).
+#[test]
+fn the_job_graph_does_not_call_at_least_once_aligning() {
+    use gui::panels::labels::{dag_labels_id, Labels};
+    let mut h = harness(ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")));
+    h.run_steps(1);
+    // At 6.28 s the sink has barrier 3 from counts[0] and counts[2], not from counts[1] (down).
+    h.state_mut().apply(Action::Time(Command::Seek(6_280_041_000)));
+    h.run_steps(2);
+    let dag_texts = |h: &Harness<'static, App>| -> Vec<String> {
+        Labels::last(&h.ctx, dag_labels_id()).iter().map(|l| l.text.clone()).collect()
+    };
+    assert!(dag_texts(&h).iter().any(|t| t == "aligning 3"), "exactly-once aligns: {:?}", dag_texts(&h));
+    h.get_by_label("Faults and outcomes").click();
+    h.run_steps(1);
+    h.get_by_role_and_label(Role::ComboBox, "Guarantee:").click();
+    h.run_steps(2);
+    h.get_by_label("at-least-once").click();
+    h.run_steps(3);
+    assert_eq!(h.state().session.as_ref().unwrap().scenario.guarantee, sim::scenario::Guarantee::AtLeastOnce);
+    let texts = dag_texts(&h);
+    assert!(texts.iter().any(|t| t == "barrier 3, not blocking"), "{texts:?}");
+    assert!(!texts.iter().any(|t| t.starts_with("aligning")), "{texts:?}");
+}

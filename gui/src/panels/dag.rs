@@ -159,7 +159,7 @@ pub fn dag_ui(
         } else if status.finished {
             ("finished".to_string(), "done".to_string())
         } else if let Some(cp) = status.aligning {
-            (format!("aligning {cp}"), format!("al. {cp}"))
+            frame.dag.pending_checkpoint_text(cp)
         } else if status.backpressured {
             ("backpressured: output full".to_string(), "full".to_string())
         } else if status.idle {
