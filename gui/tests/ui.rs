@@ -1260,6 +1260,13 @@ fn next_checkpoint_stops_at_the_first_barrier_and_the_log_narrates_alignment() {
         "{text} (from clicks[{input}]); input {input} is now blocked until barrier {checkpoint} arrives on input"
     );
     assert!(h.query_by_label_contains(&narration).is_some(), "the arrival and what it means, in one line");
+    // The alignment's start and the block at the same instant say only what they add: the log
+    // said "blocked until ..." three times for one barrier.
+    h.get_by_label(&format!("counts[1] starts aligning checkpoint {checkpoint}"));
+    assert_eq!(
+        h.query_all_by_label_contains("until barrier").count(),
+        h.query_all_by_label_contains("is now blocked until barrier").count()
+    );
 }
 
 /// The outcome table says "Click a row": a click on any cell of a row selects it and shows its
