@@ -41,8 +41,8 @@ fn wheel(h: &mut Harness<'static, App>, at: egui::Pos2, delta: egui::Vec2, modif
 }
 
 /// The textbook scenario's records carry clock times from 12:00: twelve idle hours, then minutes
-/// of data. "Fit to activity" frames the minutes (as the scenario opens), zoomed in there is a lane per subtask, and
-/// "Whole run" goes back.
+/// of data. "Fit to activity" frames the minutes (as the scenario opens), zoomed in there is a
+/// lane per subtask, and "Whole run" goes back.
 #[test]
 fn fit_to_activity_frames_the_textbook_minutes_and_shows_lanes() {
     let mut h = harness(scenario_file("streaming-systems-heuristic.ron"), (1400.0, 900.0));

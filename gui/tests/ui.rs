@@ -482,13 +482,8 @@ fn no_two_labels_of_the_job_graph_overlap() {
 /// timeout the post-barrier records wait in their buffers longer than the barriers' gap.)
 #[test]
 fn crashing_during_a_checkpoint_then_comparing_shows_at_least_once_duplicates() {
-    let mut h = harness(ScenarioSource::Embedded);
-    h.run_steps(1);
     // The windows [5 s, 10 s) fired before 11.5 s; checkpoint 6 comes at 12 s.
-    h.state_mut().apply(Action::Time(Command::Seek(11_500_000_000)));
-    h.run_steps(1);
-    h.get_by_label("Crash tm-1 now").click();
-    h.run_steps(2);
+    let mut h = crash_tm1_now_at(11_500_000_000);
     let session = h.state().session.as_ref().unwrap();
     assert_eq!(session.runs.len(), 2, "the crash forked the run");
     let reports = compare_the_guarantees(&mut h);
@@ -513,6 +508,18 @@ fn crashing_during_a_checkpoint_then_comparing_shows_at_least_once_duplicates() 
     let session = h.state().session.as_ref().unwrap();
     assert_eq!((session.scenario.guarantee, session.variant.1), (Guarantee::AtLeastOnce, Some(SinkKind::Plain)));
     assert_eq!(h.state().tab, gui::app::Tab::Outcome);
+}
+
+/// The default scenario, the cursor at `at_ns`, "Crash tm-1 now" pressed and the fork drawn.
+fn crash_tm1_now_at(at_ns: u64) -> Harness<'static, App> {
+    let mut h = harness(ScenarioSource::Embedded);
+    h.run_steps(1);
+    h.state_mut().apply(Action::Time(Command::Seek(at_ns)));
+    h.run_steps(1);
+    h.get_by_label("Crash tm-1 now").click();
+    // One frame applies the click, the next draws the fork.
+    h.run_steps(2);
+    h
 }
 
 /// `file` opened on its Outcome tab, with *Only what differs* pressed.
@@ -1442,12 +1449,7 @@ fn the_storm_comparison_gives_no_verdict_when_the_reference_did_not_finish() {
 /// a later clock; the workbench once showed the parent's world there on, crash-free.)
 #[test]
 fn after_crash_now_the_job_graph_shows_the_task_manager_down() {
-    let mut h = harness(ScenarioSource::Embedded);
-    h.run_steps(1);
-    h.state_mut().apply(Action::Time(Command::Seek(18_003_278_000)));
-    h.run_steps(1);
-    h.get_by_label("Crash tm-1 now").click();
-    h.run_steps(2);
+    let mut h = crash_tm1_now_at(18_003_278_000);
     let fired = h.state().session.as_ref().unwrap().run().injections[0].fired_ns;
     // Named by when the crash fires (as the event log says it), not by the cursor.
     assert_eq!(fired, 18_004_000_000);
