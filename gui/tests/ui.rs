@@ -1483,6 +1483,12 @@ fn the_attempt_above_the_graph_is_the_event_logs_attempt() {
     h.state_mut().apply(Action::Time(Command::Seek(15_205_000_000)));
     h.run_steps(1);
     h.get_by_label_contains("job attempt 3 (after 2 restarts)");
+    // Between the second failure's detection (14.8 s) and its restart the banner names the
+    // attempt about to start, not "after 2 restarts" of a restart still to come.
+    h.state_mut().apply(Action::Time(Command::Seek(14_900_000_000)));
+    h.run_steps(1);
+    h.get_by_label_contains("failure detected: the job is stopped; attempt 3 will restart");
+    assert!(h.query_by_label_contains("(after 2 restarts)").is_none());
     h.get_by_label("Event log").click();
     h.run_steps(2);
     h.get_by_label_contains("the job restarted (attempt 3)");

@@ -359,13 +359,17 @@ fn status_line_ui(ui: &mut egui::Ui, frame: &Frame) {
     for tm in &frame.dag.down {
         banner.push(format!("tm-{tm} is down"));
     }
+    // Attempts are counted from 1, as the event log and the Outcome tab's attempt column count
+    // them; between a failure's detection and the restart the attempt is already the next one,
+    // which has not run yet.
     if frame.dag.restarting {
-        banner.push("failure detected: the job is stopped and will restart from its latest checkpoint".to_string());
-    }
-    if frame.dag.attempt > 0 {
+        banner.push(format!(
+            "failure detected: the job is stopped; attempt {} will restart from its latest checkpoint",
+            frame.dag.attempt + 1
+        ));
+    } else if frame.dag.attempt > 0 {
         let restarts =
             if frame.dag.attempt == 1 { "1 restart".to_string() } else { format!("{} restarts", frame.dag.attempt) };
-        // Counted from 1 as the event log and the Outcome tab's attempt column count them.
         banner.push(format!("job attempt {} (after {restarts})", frame.dag.attempt + 1));
     }
     ui.horizontal_wrapped(|ui| {
