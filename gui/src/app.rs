@@ -615,8 +615,12 @@ pub struct App {
     pub export_dir: String,
     /// The size of slide exports (pixels).
     pub export_size: (u32, u32),
-    /// The outcome of the last export.
+    /// The outcome of the last chart export (the Charts tab says it).
     pub export_status: Option<Result<String, crate::error::WriteError>>,
+    /// The outcome of the last slide export (the *Export for slides* row says it): kept apart, so
+    /// that a chart export does not read "exported" beside the slides' button, nor a slide's
+    /// files beside the charts' one.
+    pub slides_status: Option<Result<String, crate::error::WriteError>>,
     /// The "Save / export" form, shared by every model's view.
     pub save: SaveForm,
     /// The knobs of the fault buttons.
@@ -728,6 +732,7 @@ impl App {
             export_dir: crate::slides::default_export_dir().display().to_string(),
             export_size: (1920, 1080),
             export_status: None,
+            slides_status: None,
             save: SaveForm::default(),
             faults: FaultSettings::default(),
             ledger_filter: LedgerFilter::default(),
@@ -1206,7 +1211,7 @@ impl App {
                             crate::slides::Slide::Timeline { run, window, cursor_ns: cursor }
                         }
                     };
-                    self.export_status = Some(crate::slides::export(&slide, size, Path::new(&dir)));
+                    self.slides_status = Some(crate::slides::export(&slide, size, Path::new(&dir)));
                 }
             }
             Action::ExportCharts => {
@@ -1310,10 +1315,10 @@ impl App {
         egui::Panel::bottom("timeline").resizable(false).show(ui, |ui| {
             let (end, min_span) = (session.run().end_ns, crate::view::timeline::min_span(&session.scenario));
             self.timeline.follow(cursor, end, min_span);
-            let (export_dir, export_size, export_status) =
-                (&mut self.export_dir, &mut self.export_size, &self.export_status);
+            let (export_dir, export_size, slides_status) =
+                (&mut self.export_dir, &mut self.export_size, &self.slides_status);
             let export = |ui: &mut egui::Ui, actions: &mut Vec<Action>| {
-                panels::slides::export_menu_ui(ui, export_dir, export_size, export_status, actions)
+                panels::slides::export_menu_ui(ui, export_dir, export_size, slides_status, actions)
             };
             panels::timeline::timeline_ui(ui, session.run(), cursor, &mut self.timeline, export, &mut actions);
         });

@@ -229,8 +229,10 @@ fn the_job_graph_and_the_timeline_export_for_slides() {
     assert_eq!(h.state().export_size, (1280, 720));
     h.get_by_label("Export the job graph at the cursor").click();
     h.run_steps(2);
-    let status = h.state().export_status.as_ref().expect("exported");
+    let status = h.state().slides_status.as_ref().expect("exported");
     assert!(status.as_ref().is_ok_and(|m| m.contains("1280×720")), "{status:?}");
+    // The Charts tab's own status line stays empty: a slide is not a chart export.
+    assert!(h.state().export_status.is_none());
     h.get_by_label("Fit to activity").click();
     h.run_steps(1);
     h.get_by_label("Export for slides").click();

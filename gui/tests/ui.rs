@@ -1553,3 +1553,21 @@ fn the_job_graph_does_not_call_at_least_once_aligning() {
     assert!(texts.iter().any(|t| t == "barrier 3, not blocking"), "{texts:?}");
     assert!(!texts.iter().any(|t| t.starts_with("aligning")), "{texts:?}");
 }
+
+/// A chart export is said in the Charts tab, not as "exported" beside *Export for slides*.
+#[test]
+fn a_chart_export_is_not_reported_beside_the_slides_button() {
+    let mut h = harness(ScenarioSource::Embedded);
+    h.run_steps(1);
+    let dir = std::env::temp_dir().join(format!("streamlab-ui-charts-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    h.get_by_label("Charts").click();
+    h.run_steps(1);
+    h.state_mut().export_dir = dir.display().to_string();
+    h.get_by_label("Export charts (PNG + SVG)").click();
+    h.run_steps(2);
+    assert!(matches!(&h.state().export_status, Some(Ok(_))), "{:?}", h.state().export_status);
+    assert!(h.state().slides_status.is_none());
+    assert!(h.query_by_label("exported").is_none(), "nothing beside the slides' button");
+    let _ = std::fs::remove_dir_all(&dir);
+}
