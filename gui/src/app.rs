@@ -1215,8 +1215,9 @@ impl App {
                 }
             }
             Action::ExportCharts => {
+                let prefix = format!("{}-", self.save_stem());
                 if let Some(Ok(charts)) = self.shown_run().map(|shown| shown.charts()) {
-                    self.export_status = Some(crate::export::export_all(charts, Path::new(&self.export_dir)));
+                    self.export_status = Some(crate::export::export_all(charts, Path::new(&self.export_dir), &prefix));
                 }
             }
         }

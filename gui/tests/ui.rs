@@ -723,8 +723,10 @@ fn the_storm_view_crashes_a_worker_at_the_cursor() {
     h.get_by_label("Export charts (PNG + SVG)").click();
     h.run_steps(1);
     assert!(matches!(&h.state().export_status, Some(Ok(_))), "{:?}", h.state().export_status);
+    // Named by the run, as its saved files are: another run's charts go beside them.
+    let stem = h.state().save_stem();
     for file in ["storm-per-second.png", "storm-per-second.svg"] {
-        assert!(dir.join(file).is_file(), "{file} written");
+        assert!(dir.join(format!("{stem}-{file}")).is_file(), "{stem}-{file} written");
     }
     assert!(!dir.join("storm-pending.svg").exists(), "acking off: no tuple is ever pending, no such chart");
     let _ = std::fs::remove_dir_all(&dir);
@@ -1554,7 +1556,8 @@ fn the_job_graph_does_not_call_at_least_once_aligning() {
     assert!(!texts.iter().any(|t| t.starts_with("aligning")), "{texts:?}");
 }
 
-/// A chart export is said in the Charts tab, not as "exported" beside *Export for slides*.
+/// A chart export is said in the Charts tab, not as "exported" beside *Export for slides*, and
+/// its files are named by the run.
 #[test]
 fn a_chart_export_is_not_reported_beside_the_slides_button() {
     let mut h = harness(ScenarioSource::Embedded);
@@ -1569,5 +1572,8 @@ fn a_chart_export_is_not_reported_beside_the_slides_button() {
     assert!(matches!(&h.state().export_status, Some(Ok(_))), "{:?}", h.state().export_status);
     assert!(h.state().slides_status.is_none());
     assert!(h.query_by_label("exported").is_none(), "nothing beside the slides' button");
+    // Named by the run: the charts of another run (a fork, another scenario) go beside these
+    // instead of replacing them.
+    assert!(dir.join("clickstream-original-checkpoint-durations.svg").is_file());
     let _ = std::fs::remove_dir_all(&dir);
 }
