@@ -205,7 +205,7 @@ fn storm_frame_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32, shared: 
                 ui.label("Trident tracks batches, not tuple trees: the Outcome tab's provenance of a row names its batch's txid, what failed it, its replays and each commit.");
             }
             None => {
-                ui.label("No tuple selected (Next tuple picks the first one emitted by the cursor).");
+                ui.label("No tuple selected (Next tuple picks the first one, moving the cursor to it if it comes later).");
             }
             Some(tree) => {
                 let t = tree.tuple;
