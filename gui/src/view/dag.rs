@@ -369,7 +369,7 @@ impl DagState {
             link_faults,
             restarting: world.restarting(),
             attempt: world.attempt(),
-            mode: world.scenario.checkpoint_config().map(|c| (c.mode, c.aligned_timeout_ns.is_some())),
+            mode: checkpoint_mode(&world.scenario),
         }
     }
 
@@ -377,11 +377,21 @@ impl DagState {
     /// only exactly-once aligns (blocks inputs); at-least-once counts barriers and blocks
     /// nothing, and an unaligned subtask has snapshotted and records the in-flight data.
     pub fn pending_checkpoint_text(&self, cp: CheckpointId) -> (String, String) {
-        match self.mode {
-            Some((CheckpointMode::AtLeastOnce, _)) => (format!("barrier {cp}, not blocking"), format!("b. {cp}")),
-            Some((CheckpointMode::Unaligned, false)) => (format!("channel state {cp}"), format!("ch. {cp}")),
-            _ => (format!("aligning {cp}"), format!("al. {cp}")),
-        }
+        pending_checkpoint_text(self.mode, cp)
+    }
+}
+
+/// A scenario's checkpoint mode, and whether an aligned-checkpoint timeout applies.
+pub fn checkpoint_mode(scenario: &Scenario) -> Option<(CheckpointMode, bool)> {
+    scenario.checkpoint_config().map(|c| (c.mode, c.aligned_timeout_ns.is_some()))
+}
+
+/// [`DagState::pending_checkpoint_text`] for a mode (the inspector's status says it too).
+pub fn pending_checkpoint_text(mode: Option<(CheckpointMode, bool)>, cp: CheckpointId) -> (String, String) {
+    match mode {
+        Some((CheckpointMode::AtLeastOnce, _)) => (format!("barrier {cp}, not blocking"), format!("b. {cp}")),
+        Some((CheckpointMode::Unaligned, false)) => (format!("channel state {cp}"), format!("ch. {cp}")),
+        _ => (format!("aligning {cp}"), format!("al. {cp}")),
     }
 }
 
