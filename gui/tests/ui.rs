@@ -322,16 +322,21 @@ fn crashing_a_task_manager_forks_the_run_and_compare_fills_the_table() {
     assert_eq!(h.state().session.as_ref().unwrap().shown, 0);
 }
 
-#[test]
-fn the_guarantee_switch_runs_the_scenario_again() {
-    let mut h = harness(ScenarioSource::Embedded);
-    h.run_steps(1);
+/// *Faults and outcomes*, *Guarantee:*, at-least-once: the switch is applied.
+fn choose_at_least_once(h: &mut Harness<'static, App>) {
     h.get_by_label("Faults and outcomes").click();
     h.run_steps(1);
     h.get_by_role_and_label(Role::ComboBox, "Guarantee:").click();
     h.run_steps(2);
     h.get_by_label("at-least-once").click();
     h.run_steps(1);
+}
+
+#[test]
+fn the_guarantee_switch_runs_the_scenario_again() {
+    let mut h = harness(ScenarioSource::Embedded);
+    h.run_steps(1);
+    choose_at_least_once(&mut h);
     let session = h.state().session.as_ref().unwrap();
     assert_eq!(session.scenario.guarantee, sim::scenario::Guarantee::AtLeastOnce);
     assert_eq!(session.base.guarantee, sim::scenario::Guarantee::ExactlyOnce, "the loaded scenario is kept");
@@ -519,6 +524,28 @@ fn crash_tm1_now_at(at_ns: u64) -> Harness<'static, App> {
     h.get_by_label("Crash tm-1 now").click();
     // One frame applies the click, the next draws the fork.
     h.run_steps(2);
+    h
+}
+
+/// Open the Charts tab and export into a fresh temporary folder named after `what`; it went well.
+fn export_charts(h: &mut Harness<'static, App>, what: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("streamlab-ui-{what}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    h.get_by_label("Charts").click();
+    h.run_steps(1);
+    h.state_mut().export_dir = dir.display().to_string();
+    h.get_by_label("Export charts (PNG + SVG)").click();
+    h.run_steps(1);
+    assert!(matches!(&h.state().export_status, Some(Ok(_))), "{:?}", h.state().export_status);
+    dir
+}
+
+/// `crash-during-checkpoint.ron` with the cursor at `at_ns`, drawn there.
+fn crash_during_checkpoint_at(at_ns: u64) -> Harness<'static, App> {
+    let mut h = harness(ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")));
+    h.run_steps(1);
+    h.state_mut().apply(Action::Time(Command::Seek(at_ns)));
+    h.run_steps(1);
     h
 }
 
@@ -715,14 +742,7 @@ fn the_storm_view_crashes_a_worker_at_the_cursor() {
     assert_eq!(storm.run.world.faults.len(), file_faults);
     assert_eq!(crashes(&storm.events), crashes(&original));
     // The Charts tab draws the run's charts and exports them.
-    let dir = std::env::temp_dir().join(format!("streamlab-ui-storm-charts-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    h.get_by_label("Charts").click();
-    h.run_steps(1);
-    h.state_mut().export_dir = dir.display().to_string();
-    h.get_by_label("Export charts (PNG + SVG)").click();
-    h.run_steps(1);
-    assert!(matches!(&h.state().export_status, Some(Ok(_))), "{:?}", h.state().export_status);
+    let dir = export_charts(&mut h, "storm-charts");
     // Named by the run, as its saved files are: another run's charts go beside them.
     let stem = h.state().save_stem();
     for file in ["storm-per-second.png", "storm-per-second.svg"] {
@@ -1479,13 +1499,10 @@ fn after_crash_now_the_job_graph_shows_the_task_manager_down() {
 /// attempt column do, from 1: after two restarts it is attempt 3 (it said "attempt 2").
 #[test]
 fn the_attempt_above_the_graph_is_the_event_logs_attempt() {
-    let mut h = harness(ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")));
-    h.run_steps(1);
     // Both restarts are over by 15.2 s (at 7 s and 15 s).
-    h.state_mut().apply(Action::Time(Command::Seek(15_205_000_000)));
-    h.run_steps(1);
+    let mut h = crash_during_checkpoint_at(15_205_000_000);
     h.get_by_label_contains("job attempt 3 (after 2 restarts)");
-    // Between the second failure's detection (14.8 s) and its restart the banner names the
+    // Between the second failure's detection (14.5 s) and its restart the banner names the
     // attempt about to start, not "after 2 restarts" of a restart still to come.
     h.state_mut().apply(Action::Time(Command::Seek(14_900_000_000)));
     h.run_steps(1);
@@ -1535,21 +1552,15 @@ fn a_textbook_scenario_opens_where_its_records_are() {
 #[test]
 fn the_job_graph_does_not_call_at_least_once_aligning() {
     use gui::panels::labels::{dag_labels_id, Labels};
-    let mut h = harness(ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")));
-    h.run_steps(1);
     // At 6.28 s the sink has barrier 3 from counts[0] and counts[2], not from counts[1] (down).
-    h.state_mut().apply(Action::Time(Command::Seek(6_280_041_000)));
-    h.run_steps(2);
+    let mut h = crash_during_checkpoint_at(6_280_041_000);
+    h.run_steps(1);
     let dag_texts = |h: &Harness<'static, App>| -> Vec<String> {
         Labels::last(&h.ctx, dag_labels_id()).iter().map(|l| l.text.clone()).collect()
     };
     assert!(dag_texts(&h).iter().any(|t| t == "aligning 3"), "exactly-once aligns: {:?}", dag_texts(&h));
-    h.get_by_label("Faults and outcomes").click();
-    h.run_steps(1);
-    h.get_by_role_and_label(Role::ComboBox, "Guarantee:").click();
+    choose_at_least_once(&mut h);
     h.run_steps(2);
-    h.get_by_label("at-least-once").click();
-    h.run_steps(3);
     assert_eq!(h.state().session.as_ref().unwrap().scenario.guarantee, sim::scenario::Guarantee::AtLeastOnce);
     let texts = dag_texts(&h);
     assert!(texts.iter().any(|t| t == "barrier 3, not blocking"), "{texts:?}");
@@ -1562,14 +1573,8 @@ fn the_job_graph_does_not_call_at_least_once_aligning() {
 fn a_chart_export_is_not_reported_beside_the_slides_button() {
     let mut h = harness(ScenarioSource::Embedded);
     h.run_steps(1);
-    let dir = std::env::temp_dir().join(format!("streamlab-ui-charts-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    h.get_by_label("Charts").click();
+    let dir = export_charts(&mut h, "charts");
     h.run_steps(1);
-    h.state_mut().export_dir = dir.display().to_string();
-    h.get_by_label("Export charts (PNG + SVG)").click();
-    h.run_steps(2);
-    assert!(matches!(&h.state().export_status, Some(Ok(_))), "{:?}", h.state().export_status);
     assert!(h.state().slides_status.is_none());
     assert!(h.query_by_label("exported").is_none(), "nothing beside the slides' button");
     // Named by the run: the charts of another run (a fork, another scenario) go beside these
