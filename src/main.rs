@@ -451,7 +451,8 @@ fn replay(
                 gui::view::plots::storm(&scenario, seed, &replay.trace, end_ns)
             }
         };
-        let written = gui::export::export_all(&drawn, &dir).map_err(|e| anyhow::anyhow!("writing the charts: {e}"))?;
+        let written =
+            gui::export::export_all(&drawn, &dir, "").map_err(|e| anyhow::anyhow!("writing the charts: {e}"))?;
         say(stdout_is_data, format!("charts: {written}"));
     }
     for v in &replay.violations {

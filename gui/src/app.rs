@@ -400,8 +400,12 @@ impl Session {
     /// here; the rest is recorded by whoever drives the recorder), and what to do with it.
     pub fn fork_recorder(&mut self, at_ns: TimeNs, request: FaultRequest) -> (RunRecorder, Purpose) {
         let parent = self.shown;
-        let label = format!("{} at {}", request.describe(), crate::view::time_text(&self.scenario, at_ns));
-        let recorder = self.runs[parent].fork_recorder(parent, at_ns, label.clone(), |now| request.fault(now));
+        let recorder = self.runs[parent].fork_recorder(parent, at_ns, String::new(), |now| request.fault(now));
+        // Named by when the fault fires, as the event log and a saved file say it, not by the
+        // cursor it was clicked at.
+        let fired_ns = recorder.fired_ns().unwrap_or(at_ns);
+        let label = format!("{} at {}", request.describe(), crate::view::time_text(&self.scenario, fired_ns));
+        let recorder = recorder.labelled(label.clone());
         let schedule = match parent {
             0 => label,
             _ => format!("{}, then {label}", self.schedule_labels[parent]),
@@ -611,8 +615,12 @@ pub struct App {
     pub export_dir: String,
     /// The size of slide exports (pixels).
     pub export_size: (u32, u32),
-    /// The outcome of the last export.
+    /// The outcome of the last chart export (the Charts tab says it).
     pub export_status: Option<Result<String, crate::error::WriteError>>,
+    /// The outcome of the last slide export (the *Export for slides* row says it): kept apart, so
+    /// that a chart export does not read "exported" beside the slides' button, nor a slide's
+    /// files beside the charts' one.
+    pub slides_status: Option<Result<String, crate::error::WriteError>>,
     /// The "Save / export" form, shared by every model's view.
     pub save: SaveForm,
     /// The knobs of the fault buttons.
@@ -724,6 +732,7 @@ impl App {
             export_dir: crate::slides::default_export_dir().display().to_string(),
             export_size: (1920, 1080),
             export_status: None,
+            slides_status: None,
             save: SaveForm::default(),
             faults: FaultSettings::default(),
             ledger_filter: LedgerFilter::default(),
@@ -933,10 +942,23 @@ impl App {
         match purpose {
             Purpose::Load { base, seed, source, then_variant } => {
                 let session = Session::from_run(base, (None, None), seed, source, run);
-                self.time = TimeControl::new(TimeControl::suggested_speed(session.run().end_ns));
+                let (end, min_span) = (session.run().end_ns, crate::view::timeline::min_span(&session.scenario));
+                let activity = crate::view::timeline::activity(&session.run().trace, end, min_span);
+                self.timeline = Default::default();
+                // A textbook scenario's records carry clock times: twelve idle hours, then nine
+                // minutes of data. Played from 0 at a speed for the whole run, a student watched
+                // a minute of nothing and then every record in one second. Such a run (idle for
+                // more than half of it) opens framed on its activity, the cursor where it starts,
+                // at a speed for that stretch.
+                if activity.start_ns > end / 2 {
+                    self.time = TimeControl::new(TimeControl::suggested_speed(activity.span()));
+                    self.time.cursor_ns = activity.start_ns;
+                    self.timeline.set(activity, end);
+                } else {
+                    self.time = TimeControl::new(TimeControl::suggested_speed(end));
+                }
                 self.time.playing = std::mem::take(&mut self.autoplay);
                 self.selected = None;
-                self.timeline = Default::default();
                 // A tour belongs to the run it was started on: the new one starts at 0 s, so
                 // the bar offers its own tour again rather than show a stop the cursor is not at.
                 self.tour = None;
@@ -1189,12 +1211,13 @@ impl App {
                             crate::slides::Slide::Timeline { run, window, cursor_ns: cursor }
                         }
                     };
-                    self.export_status = Some(crate::slides::export(&slide, size, Path::new(&dir)));
+                    self.slides_status = Some(crate::slides::export(&slide, size, Path::new(&dir)));
                 }
             }
             Action::ExportCharts => {
+                let prefix = format!("{}-", self.save_stem());
                 if let Some(Ok(charts)) = self.shown_run().map(|shown| shown.charts()) {
-                    self.export_status = Some(crate::export::export_all(charts, Path::new(&self.export_dir)));
+                    self.export_status = Some(crate::export::export_all(charts, Path::new(&self.export_dir), &prefix));
                 }
             }
         }
@@ -1293,10 +1316,10 @@ impl App {
         egui::Panel::bottom("timeline").resizable(false).show(ui, |ui| {
             let (end, min_span) = (session.run().end_ns, crate::view::timeline::min_span(&session.scenario));
             self.timeline.follow(cursor, end, min_span);
-            let (export_dir, export_size, export_status) =
-                (&mut self.export_dir, &mut self.export_size, &self.export_status);
+            let (export_dir, export_size, slides_status) =
+                (&mut self.export_dir, &mut self.export_size, &self.slides_status);
             let export = |ui: &mut egui::Ui, actions: &mut Vec<Action>| {
-                panels::slides::export_menu_ui(ui, export_dir, export_size, export_status, actions)
+                panels::slides::export_menu_ui(ui, export_dir, export_size, slides_status, actions)
             };
             panels::timeline::timeline_ui(ui, session.run(), cursor, &mut self.timeline, export, &mut actions);
         });

@@ -15,13 +15,16 @@ use crate::view::plots::{Chart, ChartStyle};
 const SIZE: (u32, u32) = (960, 480);
 
 /// Write `<id>.png` and `<id>.svg` for every chart into `dir` (created if missing).
-pub fn export_all(charts: &[Chart], dir: &Path) -> Result<String, WriteError> {
+/// Each file is named `<prefix><chart id>.png` / `.svg`: the workbench prefixes the run's name
+/// stem, so that the charts of two runs (aligned and unaligned, say) sit side by side instead of
+/// the second export replacing the first; `replay --charts` writes into a folder of its own.
+pub fn export_all(charts: &[Chart], dir: &Path, prefix: &str) -> Result<String, WriteError> {
     std::fs::create_dir_all(dir).map_err(|e| WriteError::create_folder(dir, e))?;
     let mut written = Vec::new();
     for chart in charts {
-        let png = dir.join(format!("{}.png", chart.id));
+        let png = dir.join(format!("{prefix}{}.png", chart.id));
         write_png(chart, &png)?;
-        let svg = dir.join(format!("{}.svg", chart.id));
+        let svg = dir.join(format!("{prefix}{}.svg", chart.id));
         write_svg(chart, &svg)?;
         written.push(png);
         written.push(svg);
@@ -208,6 +211,7 @@ mod tests {
                 c
             }],
             &dir,
+            "",
         )
         .unwrap();
         assert!(message.starts_with("wrote 4 files"), "{message}");

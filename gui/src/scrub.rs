@@ -45,6 +45,9 @@ pub enum SnapshotCopy {
 #[derive(Clone)]
 pub struct Snapshot {
     pub events: u64,
+    /// The earliest cursor this snapshot serves. Usually the world's clock; a fork's first
+    /// snapshot serves from the fork's cursor on, although the world made there may read a
+    /// later clock (a step can run a task past the time it was popped at).
     pub now_ns: TimeNs,
     /// Shared: a forked run reuses its parent's snapshots before the fork point.
     pub world: Arc<World>,
@@ -162,9 +165,16 @@ pub struct RecordedRun {
     pub faults: Option<Vec<Fault>>,
     pub stats: ScrubStats,
     snapshots: Vec<Snapshot>,
+    /// Snapshots before this index are the parent's (a fork's past): a world stepped on from
+    /// one of them never had this run's fault, so it cannot serve a cursor past the fork.
+    own_from: usize,
     every: u64,
     /// The last materialised world, kept so that small forward moves only step a few events.
     current: World,
+    /// The snapshot `current` was restored from, and the cursor it was last stepped to (every
+    /// event at or before it has happened; its clock may read later, see [`Snapshot::now_ns`]).
+    current_from: usize,
+    current_ns: TimeNs,
 }
 
 /// A run being recorded, a bounded number of kernel events at a time ([`RunRecorder::advance`]),
@@ -188,6 +198,8 @@ pub struct RunRecorder {
     injections: Vec<Injection>,
     faults: Option<Vec<Fault>>,
     stop: Option<StopReason>,
+    /// How many of `snapshots` were inherited from a parent (see [`RecordedRun::own_from`]).
+    inherited: usize,
 }
 
 impl RunRecorder {
@@ -199,6 +211,7 @@ impl RunRecorder {
             label,
             world,
             trace,
+            inherited: snapshots.len(),
             snapshots,
             every: every.max(1),
             last_snapshot: None,
@@ -245,10 +258,19 @@ impl RunRecorder {
         &self.label
     }
 
-    /// Call the run this instead.
+    /// Call the run this instead (a fork's `what` too: it is the fork's label).
     pub fn labelled(mut self, label: String) -> Self {
+        if let Some(fork) = &mut self.fork {
+            fork.what = label.clone();
+        }
         self.label = label;
         self
+    }
+
+    /// When the last fault injected by hand fires (a fork's: the first free whole millisecond
+    /// after its cursor).
+    pub fn fired_ns(&self) -> Option<TimeNs> {
+        self.injections.last().map(|i| i.fired_ns)
     }
 
     /// Process at most `budget` kernel events (at least one); true once the run has ended.
@@ -278,11 +300,11 @@ impl RunRecorder {
             SnapshotCopy::Deep => world.sink_store = world.sink_store.deep_clone(),
             SnapshotCopy::CopyUpserts => world.sink_store = world.sink_store.with_upserts_copied(),
         }
-        self.snapshots.push(Snapshot {
-            events: self.world.events_processed,
-            now_ns: self.world.now_ns(),
-            world: Arc::new(world),
-        });
+        // A fork's first snapshot is the world at its cursor: it must serve that cursor, even if
+        // the world's clock reads later.
+        let fork_point = self.fork.as_ref().filter(|_| self.snapshots.len() == self.inherited).map(|f| f.at_ns);
+        let now_ns = fork_point.map_or(self.world.now_ns(), |at| at.min(self.world.now_ns()));
+        self.snapshots.push(Snapshot { events: self.world.events_processed, now_ns, world: Arc::new(world) });
     }
 
     /// How far the run is, from 0 to 1: virtual time against the scenario's duration, scaled to
@@ -311,9 +333,9 @@ impl RunRecorder {
         let scenario = final_world.scenario.clone();
         let markers = markers::collect(&trace);
         let sends = SendIndex::build(&trace, scenario.plan.channels.len());
-        let mut current = match self.snapshots.first() {
-            Some(s) => (*s.world).clone(),
-            None => final_world.clone(),
+        let (mut current, current_ns) = match self.snapshots.first() {
+            Some(s) => ((*s.world).clone(), s.now_ns),
+            None => (final_world.clone(), final_world.now_ns()),
         };
         current.recorder.keep_events(false);
         RecordedRun {
@@ -330,8 +352,11 @@ impl RunRecorder {
             faults: self.faults,
             stats: ScrubStats::default(),
             snapshots: self.snapshots,
+            own_from: self.inherited,
             every: self.every,
             current,
+            current_from: 0,
+            current_ns,
             final_world,
         }
     }
@@ -375,9 +400,10 @@ impl RecordedRun {
     ) -> RunRecorder {
         let mut world = self.world_at(at_ns).clone();
         let events = world.events_processed;
-        // Every event at or before the cursor has happened, and each traced itself at its own
-        // time: the fork's past is exactly the parent's trace up to the cursor.
-        let prefix = self.trace_until(at_ns).to_vec();
+        // Every event at or before the cursor has happened, and a step may have run a task a
+        // little past it: the fork's past is the parent's trace as far as this world traced it
+        // (the trace is in the order the world emitted it), not only up to the cursor.
+        let prefix = self.trace[..(world.recorder.count() as usize).min(self.trace.len())].to_vec();
         world.recorder.keep_events(true);
         // The fault fires at the next whole millisecond after the cursor (a scenario file counts
         // in milliseconds) at which nothing already queued happens: added to the schedule there,
@@ -406,13 +432,19 @@ impl RecordedRun {
         // later moment; a snapshot serves better if it is further along.
         let nearest = self.snapshots.partition_point(|s| s.now_ns <= t).saturating_sub(1);
         let snapshot = &self.snapshots[nearest];
-        let current_usable = self.current.now_ns() <= t && self.current.events_processed >= snapshot.events;
+        // Compared by the cursor it was stepped to, not its clock, which may read later: a
+        // world stepped to a cursor serves any later one. A world of the parent's past does not
+        // serve a cursor past the fork, however many events it has processed.
+        let same_run = nearest < self.own_from || self.current_from >= self.own_from;
+        let current_usable = same_run && self.current_ns <= t && self.current.events_processed >= snapshot.events;
         if !current_usable {
             self.current = (*snapshot.world).clone();
+            self.current_from = nearest;
             self.stats.restores += 1;
         }
         let before = self.current.events_processed;
         self.current.run_until(t);
+        self.current_ns = t;
         self.stats.events_stepped += self.current.events_processed - before;
         &self.current
     }
@@ -543,6 +575,32 @@ mod tests {
         straight.run_until(later);
         assert_eq!(fork.world_at(later).recorder.hash(), straight.recorder.hash());
         assert!(!fork.world_at(later).nodes[2].alive || fork.final_world.restarts() > 0);
+    }
+
+    /// Playing a fork on from its cursor shows the fork's world, not the parent's. At this
+    /// cursor the world made by `run_until` reads a later clock than the cursor (a step ran a
+    /// task past the time it was popped at); the fork's first snapshot was once filed under that
+    /// clock, so the cursor restored the parent's snapshot instead, and every later moment
+    /// stepped on from that world: no crash on screen although the trace had one.
+    #[test]
+    fn playing_a_fork_from_its_cursor_shows_the_fault() {
+        let mut run = RecordedRun::record_every(scenario(), 42, SNAPSHOT_EVERY_EVENTS);
+        let at = 18_003_278_000;
+        assert!(run.world_at(at).now_ns() > at, "the case needs a world whose clock reads past the cursor");
+        let mut fork = run.fork(0, at, "crash tm-1".into(), crash(1, Some(2_000_000_000)));
+        // Its trace is the straight run's: what the world did past the cursor before the fork
+        // is in it too (the event log, Perfetto and the counts agree with `streamlab run`).
+        assert_eq!(fork.trace.len() as u64, fork.final_world.recorder.count());
+        assert_eq!(trace_hash(&fork.trace), fork.final_world.recorder.hash());
+        let fired = fork.injections[0].fired_ns;
+        let mut straight = replay(run.scenario.clone(), 42, untraced_options(), None, &fork.injections);
+        for t in [at, fired - 1, fired, fired + 28_000, fired + 100_000_000, fired + 1_000_000_000] {
+            straight.run_until(t);
+            let world = fork.world_at(t);
+            assert_eq!(world.faults.len(), 1, "at {t}: the fork's fault is in its world");
+            assert_eq!(world.recorder.hash(), straight.recorder.hash(), "at {t}");
+            assert_eq!(world.nodes[2].alive, t < fired, "at {t}: tm-1 is down from the crash on");
+        }
     }
 
     #[test]

@@ -330,7 +330,7 @@ fn draw_graph<DB: DrawingBackend>(
         } else if status.finished {
             "done".to_string()
         } else if let Some(cp) = status.aligning {
-            format!("aligning {cp}")
+            dag.pending_checkpoint_text(cp).0
         } else if status.backpressured {
             "full".to_string()
         } else {

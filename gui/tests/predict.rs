@@ -8,9 +8,13 @@ use gui::view::predict::Reveal;
 
 /// The workbench on `scenario` (a file under `scenarios/`), its first frame drawn.
 fn workbench_on(scenario: &str) -> Harness<'static, App> {
+    workbench_sized(scenario, egui::vec2(1400.0, 900.0))
+}
+
+fn workbench_sized(scenario: &str, size: egui::Vec2) -> Harness<'static, App> {
     let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(scenario);
     let mut h = Harness::builder()
-        .with_size(egui::vec2(1400.0, 900.0))
+        .with_size(size)
         .build_ui_state(|ui, app: &mut App| app.workbench_ui(ui), App::new_headless(ScenarioSource::File(file), None));
     h.run_steps(1);
     h
@@ -73,4 +77,27 @@ fn predict_on_a_storm_scenario_points_into_the_storm_view() {
     h.get_by_label_contains(
         "In the workbench: the Faults tab: Compare the guarantees on these faults, column \"twice\"",
     );
+}
+
+/// At 1280x800 a scenario with twelve exercises fills the window with the list: picking one
+/// scrolls its answer field into view, and Check scrolls to what it revealed (both were drawn
+/// below the window's visible part, so nothing seemed to happen).
+#[test]
+fn at_1280x800_the_answer_field_and_the_reveal_scroll_into_view() {
+    let mut h = workbench_sized("crash-during-checkpoint.ron", egui::vec2(1280.0, 800.0));
+    h.get_by_label("Predict").click();
+    h.run_steps(2);
+    // Inside the window (its node spans it), below its title bar.
+    let visible = |h: &Harness<'static, App>, r: egui::Rect| {
+        let window = h.get_by_label_contains("exercises on this scenario)").rect();
+        r.top() >= window.top() + 30.0 && r.bottom() <= window.bottom()
+    };
+    h.get_by_label_contains("wb-1:").click();
+    h.run_steps(3);
+    let field = h.get_by_label("Check").rect();
+    assert!(visible(&h, field), "the answer row at {field:?}");
+    let revealed = answer_and_check(&mut h, "wb-1", "5");
+    h.run_steps(2);
+    let command = h.get_by_label(&revealed.command).rect();
+    assert!(visible(&h, command), "the command's line at {command:?}");
 }

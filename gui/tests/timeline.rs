@@ -41,14 +41,19 @@ fn wheel(h: &mut Harness<'static, App>, at: egui::Pos2, delta: egui::Vec2, modif
 }
 
 /// The textbook scenario's records carry clock times from 12:00: twelve idle hours, then minutes
-/// of data. "Fit to activity" frames the minutes, zoomed in there is a lane per subtask, and
-/// "Whole run" goes back.
+/// of data. "Fit to activity" frames the minutes (as the scenario opens), zoomed in there is a
+/// lane per subtask, and "Whole run" goes back.
 #[test]
 fn fit_to_activity_frames_the_textbook_minutes_and_shows_lanes() {
     let mut h = harness(scenario_file("streaming-systems-heuristic.ron"), (1400.0, 900.0));
     h.run_steps(1);
     let end = end_ns(&h);
     assert!(end > 12 * 3_600_000_000_000, "a run past noon");
+    // It opens framed on its activity (`a_textbook_scenario_opens_where_its_records_are`):
+    // the whole run first.
+    h.get_by_label("Whole run").click();
+    // One frame applies it, one shrinks the panel without the lanes, one lays it out again.
+    h.run_steps(3);
     assert!(!window(&h).is_zoomed(end));
     h.get_by_label("Fit to activity").click();
     // One frame applies the click, one grows the panel for the lanes, one lays it out again.
@@ -224,8 +229,10 @@ fn the_job_graph_and_the_timeline_export_for_slides() {
     assert_eq!(h.state().export_size, (1280, 720));
     h.get_by_label("Export the job graph at the cursor").click();
     h.run_steps(2);
-    let status = h.state().export_status.as_ref().expect("exported");
+    let status = h.state().slides_status.as_ref().expect("exported");
     assert!(status.as_ref().is_ok_and(|m| m.contains("1280×720")), "{status:?}");
+    // The Charts tab's own status line stays empty: a slide is not a chart export.
+    assert!(h.state().export_status.is_none());
     h.get_by_label("Fit to activity").click();
     h.run_steps(1);
     h.get_by_label("Export for slides").click();

@@ -322,16 +322,21 @@ fn crashing_a_task_manager_forks_the_run_and_compare_fills_the_table() {
     assert_eq!(h.state().session.as_ref().unwrap().shown, 0);
 }
 
-#[test]
-fn the_guarantee_switch_runs_the_scenario_again() {
-    let mut h = harness(ScenarioSource::Embedded);
-    h.run_steps(1);
+/// *Faults and outcomes*, *Guarantee:*, at-least-once: the switch is applied.
+fn choose_at_least_once(h: &mut Harness<'static, App>) {
     h.get_by_label("Faults and outcomes").click();
     h.run_steps(1);
     h.get_by_role_and_label(Role::ComboBox, "Guarantee:").click();
     h.run_steps(2);
     h.get_by_label("at-least-once").click();
     h.run_steps(1);
+}
+
+#[test]
+fn the_guarantee_switch_runs_the_scenario_again() {
+    let mut h = harness(ScenarioSource::Embedded);
+    h.run_steps(1);
+    choose_at_least_once(&mut h);
     let session = h.state().session.as_ref().unwrap();
     assert_eq!(session.scenario.guarantee, sim::scenario::Guarantee::AtLeastOnce);
     assert_eq!(session.base.guarantee, sim::scenario::Guarantee::ExactlyOnce, "the loaded scenario is kept");
@@ -482,13 +487,8 @@ fn no_two_labels_of_the_job_graph_overlap() {
 /// timeout the post-barrier records wait in their buffers longer than the barriers' gap.)
 #[test]
 fn crashing_during_a_checkpoint_then_comparing_shows_at_least_once_duplicates() {
-    let mut h = harness(ScenarioSource::Embedded);
-    h.run_steps(1);
     // The windows [5 s, 10 s) fired before 11.5 s; checkpoint 6 comes at 12 s.
-    h.state_mut().apply(Action::Time(Command::Seek(11_500_000_000)));
-    h.run_steps(1);
-    h.get_by_label("Crash tm-1 now").click();
-    h.run_steps(2);
+    let mut h = crash_tm1_now_at(11_500_000_000);
     let session = h.state().session.as_ref().unwrap();
     assert_eq!(session.runs.len(), 2, "the crash forked the run");
     let reports = compare_the_guarantees(&mut h);
@@ -513,6 +513,40 @@ fn crashing_during_a_checkpoint_then_comparing_shows_at_least_once_duplicates() 
     let session = h.state().session.as_ref().unwrap();
     assert_eq!((session.scenario.guarantee, session.variant.1), (Guarantee::AtLeastOnce, Some(SinkKind::Plain)));
     assert_eq!(h.state().tab, gui::app::Tab::Outcome);
+}
+
+/// The default scenario, the cursor at `at_ns`, "Crash tm-1 now" pressed and the fork drawn.
+fn crash_tm1_now_at(at_ns: u64) -> Harness<'static, App> {
+    let mut h = harness(ScenarioSource::Embedded);
+    h.run_steps(1);
+    h.state_mut().apply(Action::Time(Command::Seek(at_ns)));
+    h.run_steps(1);
+    h.get_by_label("Crash tm-1 now").click();
+    // One frame applies the click, the next draws the fork.
+    h.run_steps(2);
+    h
+}
+
+/// Open the Charts tab and export into a fresh temporary folder named after `what`; it went well.
+fn export_charts(h: &mut Harness<'static, App>, what: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("streamlab-ui-{what}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    h.get_by_label("Charts").click();
+    h.run_steps(1);
+    h.state_mut().export_dir = dir.display().to_string();
+    h.get_by_label("Export charts (PNG + SVG)").click();
+    h.run_steps(1);
+    assert!(matches!(&h.state().export_status, Some(Ok(_))), "{:?}", h.state().export_status);
+    dir
+}
+
+/// `crash-during-checkpoint.ron` with the cursor at `at_ns`, drawn there.
+fn crash_during_checkpoint_at(at_ns: u64) -> Harness<'static, App> {
+    let mut h = harness(ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")));
+    h.run_steps(1);
+    h.state_mut().apply(Action::Time(Command::Seek(at_ns)));
+    h.run_steps(1);
+    h
 }
 
 /// `file` opened on its Outcome tab, with *Only what differs* pressed.
@@ -708,16 +742,11 @@ fn the_storm_view_crashes_a_worker_at_the_cursor() {
     assert_eq!(storm.run.world.faults.len(), file_faults);
     assert_eq!(crashes(&storm.events), crashes(&original));
     // The Charts tab draws the run's charts and exports them.
-    let dir = std::env::temp_dir().join(format!("streamlab-ui-storm-charts-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    h.get_by_label("Charts").click();
-    h.run_steps(1);
-    h.state_mut().export_dir = dir.display().to_string();
-    h.get_by_label("Export charts (PNG + SVG)").click();
-    h.run_steps(1);
-    assert!(matches!(&h.state().export_status, Some(Ok(_))), "{:?}", h.state().export_status);
+    let dir = export_charts(&mut h, "storm-charts");
+    // Named by the run, as its saved files are: another run's charts go beside them.
+    let stem = h.state().save_stem();
     for file in ["storm-per-second.png", "storm-per-second.svg"] {
-        assert!(dir.join(file).is_file(), "{file} written");
+        assert!(dir.join(format!("{stem}-{file}")).is_file(), "{stem}-{file} written");
     }
     assert!(!dir.join("storm-pending.svg").exists(), "acking off: no tuple is ever pending, no such chart");
     let _ = std::fs::remove_dir_all(&dir);
@@ -1260,6 +1289,13 @@ fn next_checkpoint_stops_at_the_first_barrier_and_the_log_narrates_alignment() {
         "{text} (from clicks[{input}]); input {input} is now blocked until barrier {checkpoint} arrives on input"
     );
     assert!(h.query_by_label_contains(&narration).is_some(), "the arrival and what it means, in one line");
+    // The alignment's start and the block at the same instant say only what they add: the log
+    // said "blocked until ..." three times for one barrier.
+    h.get_by_label(&format!("counts[1] starts aligning checkpoint {checkpoint}"));
+    assert_eq!(
+        h.query_all_by_label_contains("until barrier").count(),
+        h.query_all_by_label_contains("is now blocked until barrier").count()
+    );
 }
 
 /// The outcome table says "Click a row": a click on any cell of a row selects it and shows its
@@ -1427,5 +1463,122 @@ fn the_storm_comparison_gives_no_verdict_when_the_reference_did_not_finish() {
     assert_eq!(h.query_all_by_label("no verdict").count(), reports.len(), "the result cell of each guarantee");
     h.get_by_label_contains("Every setup: no verdict: the fault-free reference stopped (time limit");
     assert_eq!(h.query_all_by_label("yes").count() + h.query_all_by_label("no").count(), 0, "no promise judged");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// "Crash tm-1 now", then play on from the cursor: the job graph shows tm-1 down once the crash
+/// fired and its subtasks read no more records. (The cursor sits where the world made for it reads
+/// a later clock; the workbench once showed the parent's world there on, crash-free.)
+#[test]
+fn after_crash_now_the_job_graph_shows_the_task_manager_down() {
+    let mut h = crash_tm1_now_at(18_003_278_000);
+    let fired = h.state().session.as_ref().unwrap().run().injections[0].fired_ns;
+    // Named by when the crash fires (as the event log says it), not by the cursor.
+    assert_eq!(fired, 18_004_000_000);
+    assert_eq!(h.state().session.as_ref().unwrap().run().label, "crash tm-1, back after 2 s at 18.004000 s");
+    let counts1 = h.state().session.as_ref().unwrap().scenario.plan.subtask_by_name("counts[1]").unwrap();
+    let mut records_at_crash = None;
+    for t in [fired - 1, fired, fired + 28_000, fired + 100_000_000, fired + 1_000_000_000] {
+        h.state_mut().apply(Action::Time(Command::Seek(t)));
+        h.run_steps(1);
+        let cursor = h.state().time.cursor_ns;
+        let session = h.state_mut().session.as_mut().unwrap();
+        let dag = session.frame(cursor, None, true).dag.clone();
+        let records = dag.subtasks[counts1.index()].records_in;
+        if t < fired {
+            assert!(dag.down.is_empty(), "at {t}: nothing is down before the crash");
+        } else {
+            assert_eq!(dag.down, vec![1], "at {t}: tm-1 is down");
+            assert!(records_at_crash.is_none_or(|r| r == records), "at {t}: counts[1] reads no records");
+            records_at_crash = Some(records);
+        }
+    }
+}
+
+/// The banner above the job graph counts job attempts as the event log and the Outcome tab's
+/// attempt column do, from 1: after two restarts it is attempt 3 (it said "attempt 2").
+#[test]
+fn the_attempt_above_the_graph_is_the_event_logs_attempt() {
+    // Both restarts are over by 15.2 s (at 7 s and 15 s).
+    let mut h = crash_during_checkpoint_at(15_205_000_000);
+    h.get_by_label_contains("job attempt 3 (after 2 restarts)");
+    // Between the second failure's detection (14.5 s) and its restart the banner names the
+    // attempt about to start, not "after 2 restarts" of a restart still to come.
+    h.state_mut().apply(Action::Time(Command::Seek(14_900_000_000)));
+    h.run_steps(1);
+    h.get_by_label_contains("failure detected: the job is stopped; attempt 3 will restart");
+    assert!(h.query_by_label_contains("(after 2 restarts)").is_none());
+    h.get_by_label("Event log").click();
+    h.run_steps(2);
+    h.get_by_label_contains("the job restarted (attempt 3)");
+}
+
+/// One message in flight reads "1 message on the wire", not "1 messages"; the Storm view's
+/// timeline line likewise says "1 crash".
+#[test]
+fn counts_of_one_read_in_the_singular() {
+    let mut h = harness(ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")));
+    h.run_steps(2);
+    let cursor = h.state().time.cursor_ns;
+    assert_eq!(h.state_mut().session.as_mut().unwrap().frame(cursor, None, true).dag.in_flight.len(), 1);
+    h.get_by_label("1 message on the wire");
+    let mut h = harness(ScenarioSource::File(scenario_file("storm-word-count.ron")));
+    h.run_steps(2);
+    h.get_by_label_contains("0 timeouts (red), 1 crash (");
+}
+
+/// A textbook scenario (clock times: twelve idle hours, then nine minutes of data) opens framed on
+/// its activity, the cursor just before its first record, at a speed that plays the nine minutes
+/// in about half a minute — not at 0 with every record inside one second of playing.
+#[test]
+fn a_textbook_scenario_opens_where_its_records_are() {
+    let mut h = harness(ScenarioSource::File(scenario_file("streaming-systems-heuristic.ron")));
+    h.run_steps(1);
+    let session = h.state().session.as_ref().unwrap();
+    let (end, first) = (session.run().end_ns, session.run().trace[0].time_ns);
+    let cursor = h.state().time.cursor_ns;
+    assert!(cursor > end / 2 && cursor <= first, "the cursor at {cursor}, the first event at {first}");
+    let played_in_s = (end - cursor) / h.state().time.speed_ns_per_s();
+    assert!((15..=60).contains(&played_in_s), "the activity plays in {played_in_s} s");
+    assert!(h.state().timeline.window.is_some(), "the timeline is zoomed on the activity");
+    // The default scenario is busy from the start: it still opens at 0.
+    let mut h = harness(ScenarioSource::Embedded);
+    h.run_steps(1);
+    assert_eq!((h.state().time.cursor_ns, h.state().timeline.window), (0, None));
+}
+
+/// Under at-least-once a subtask between a checkpoint's first and last barrier blocks nothing:
+/// the job graph says so instead of "aligning 3" (the lesson is that only exactly-once aligns).
+#[test]
+fn the_job_graph_does_not_call_at_least_once_aligning() {
+    use gui::panels::labels::{dag_labels_id, Labels};
+    // At 6.28 s the sink has barrier 3 from counts[0] and counts[2], not from counts[1] (down).
+    let mut h = crash_during_checkpoint_at(6_280_041_000);
+    h.run_steps(1);
+    let dag_texts = |h: &Harness<'static, App>| -> Vec<String> {
+        Labels::last(&h.ctx, dag_labels_id()).iter().map(|l| l.text.clone()).collect()
+    };
+    assert!(dag_texts(&h).iter().any(|t| t == "aligning 3"), "exactly-once aligns: {:?}", dag_texts(&h));
+    choose_at_least_once(&mut h);
+    h.run_steps(2);
+    assert_eq!(h.state().session.as_ref().unwrap().scenario.guarantee, sim::scenario::Guarantee::AtLeastOnce);
+    let texts = dag_texts(&h);
+    assert!(texts.iter().any(|t| t == "barrier 3, not blocking"), "{texts:?}");
+    assert!(!texts.iter().any(|t| t.starts_with("aligning")), "{texts:?}");
+}
+
+/// A chart export is said in the Charts tab, not as "exported" beside *Export for slides*, and
+/// its files are named by the run.
+#[test]
+fn a_chart_export_is_not_reported_beside_the_slides_button() {
+    let mut h = harness(ScenarioSource::Embedded);
+    h.run_steps(1);
+    let dir = export_charts(&mut h, "charts");
+    h.run_steps(1);
+    assert!(h.state().slides_status.is_none());
+    assert!(h.query_by_label("exported").is_none(), "nothing beside the slides' button");
+    // Named by the run: the charts of another run (a fork, another scenario) go beside these
+    // instead of replacing them.
+    assert!(dir.join("clickstream-original-checkpoint-durations.svg").is_file());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -159,7 +159,7 @@ pub fn dag_ui(
         } else if status.finished {
             ("finished".to_string(), "done".to_string())
         } else if let Some(cp) = status.aligning {
-            (format!("aligning {cp}"), format!("al. {cp}"))
+            frame.dag.pending_checkpoint_text(cp)
         } else if status.backpressured {
             ("backpressured: output full".to_string(), "full".to_string())
         } else if status.idle {
@@ -359,13 +359,18 @@ fn status_line_ui(ui: &mut egui::Ui, frame: &Frame) {
     for tm in &frame.dag.down {
         banner.push(format!("tm-{tm} is down"));
     }
+    // Attempts are counted from 1, as the event log and the Outcome tab's attempt column count
+    // them; between a failure's detection and the restart the attempt is already the next one,
+    // which has not run yet.
     if frame.dag.restarting {
-        banner.push("failure detected: the job is stopped and will restart from its latest checkpoint".to_string());
-    }
-    if frame.dag.attempt > 0 {
+        banner.push(format!(
+            "failure detected: the job is stopped; attempt {} will restart from its latest checkpoint",
+            frame.dag.attempt + 1
+        ));
+    } else if frame.dag.attempt > 0 {
         let restarts =
             if frame.dag.attempt == 1 { "1 restart".to_string() } else { format!("{} restarts", frame.dag.attempt) };
-        banner.push(format!("job attempt {} (after {restarts})", frame.dag.attempt));
+        banner.push(format!("job attempt {} (after {restarts})", frame.dag.attempt + 1));
     }
     ui.horizontal_wrapped(|ui| {
         if !banner.is_empty() {
@@ -374,10 +379,11 @@ fn status_line_ui(ui: &mut egui::Ui, frame: &Frame) {
         }
         let on_wire = frame.dag.in_flight.len();
         let drawn = on_wire.min(MAX_DRAWN_MESSAGES);
+        let messages = crate::view::units::count_text(on_wire, "message", "messages");
         ui.small(if on_wire > drawn {
-            format!("{on_wire} messages on the wire ({drawn} drawn)")
+            format!("{messages} on the wire ({drawn} drawn)")
         } else {
-            format!("{on_wire} messages on the wire")
+            format!("{messages} on the wire")
         });
     });
 }

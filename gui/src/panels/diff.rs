@@ -69,7 +69,10 @@ pub fn diff_ui(
                     {
                         actions.push(Action::Time(Command::Seek(d.time_ns)));
                     }
-                    ui.weak(format!("(the fault was injected at {})", time_text(&session.scenario, fork.at_ns)));
+                    ui.weak(format!(
+                        "(the fault was clicked at {}; it fires at the next free whole millisecond)",
+                        time_text(&session.scenario, fork.at_ns)
+                    ));
                 });
                 ui.label(format!("parent: {}", d.parent.as_deref().unwrap_or("(its trace had ended)")));
                 ui.label(format!("fork: {}", d.fork.as_deref().unwrap_or("(its trace had ended)")));

@@ -83,11 +83,11 @@ pub fn chart_ui(ui: &mut egui::Ui, chart: &Chart, cursor_ns: TimeNs, size: Vec2)
     painter.hline(plot.x_range(), plot.bottom(), axis);
     painter.vline(plot.left(), plot.y_range(), axis);
     let small = FontId::proportional(10.0);
-    for k in 0..=4 {
-        let y = y0 + (y1 - y0) * k as f64 / 4.0;
+    for y in chart.y_ticks(5) {
         let p = to_screen(x0, y);
-        painter.text(p - Vec2::new(4.0, 0.0), Align2::RIGHT_CENTER, format!("{y:.0}"), small.clone(), weak);
-        let x = x0 + (x1 - x0) * k as f64 / 4.0;
+        painter.text(p - Vec2::new(4.0, 0.0), Align2::RIGHT_CENTER, Chart::y_text(y), small.clone(), weak);
+    }
+    for x in chart.x_ticks(7) {
         let p = to_screen(x, y0);
         painter.text(p + Vec2::new(0.0, 2.0), Align2::CENTER_TOP, chart.x_text(x), small.clone(), weak);
     }

@@ -32,6 +32,7 @@ pub fn predict_window_ui(ui: &mut egui::Ui, scenario_file: &str, state: &mut Pre
                     state.revealed = predict::reveal(e, &solution, answer).ok();
                 }
                 state.pending = None;
+                state.scroll_to_answer = true;
                 // The reveal makes the window taller; the anchor places it by the size it had,
                 // so one more frame lifts its bottom back above the timeline.
                 ui.ctx().request_repaint();
@@ -69,6 +70,7 @@ pub fn predict_window_ui(ui: &mut egui::Ui, scenario_file: &str, state: &mut Pre
                     state.answer.clear();
                     state.revealed = None;
                     state.error = None;
+                    state.scroll_to_answer = true;
                 }
             }
             let Some(e) = state.selected.as_deref().and_then(|id| exercises.iter().find(|e| e.spec.id == id)) else {
@@ -76,30 +78,33 @@ pub fn predict_window_ui(ui: &mut egui::Ui, scenario_file: &str, state: &mut Pre
             };
             ui.separator();
             ui.label(format!("Answer: {}", e.answer_format()));
-            ui.horizontal(|ui| {
-                ui.text_edit_singleline(&mut state.answer);
-                let busy = state.pending.is_some();
-                if ui.add_enabled(!busy, egui::Button::new(if busy { "Running…" } else { "Check" })).clicked() {
-                    match e.parse_answer(&state.answer) {
-                        Err(bad) => {
-                            state.revealed = None;
-                            state.error = Some(crate::error::PredictError::unreadable(e, bad));
-                        }
-                        Ok(_) => {
-                            state.error = None;
-                            let (sender, receiver) = std::sync::mpsc::channel();
-                            let exercise = (*e).clone();
-                            std::thread::spawn(move || {
-                                let _ = sender.send(exercise.solve());
-                            });
-                            state.pending = Some((e.spec.id.clone(), state.answer.clone(), receiver));
-                            state.revealed = None;
+            let mut last = ui
+                .horizontal(|ui| {
+                    ui.text_edit_singleline(&mut state.answer);
+                    let busy = state.pending.is_some();
+                    if ui.add_enabled(!busy, egui::Button::new(if busy { "Running…" } else { "Check" })).clicked() {
+                        match e.parse_answer(&state.answer) {
+                            Err(bad) => {
+                                state.revealed = None;
+                                state.error = Some(crate::error::PredictError::unreadable(e, bad));
+                                state.scroll_to_answer = true;
+                            }
+                            Ok(_) => {
+                                state.error = None;
+                                let (sender, receiver) = std::sync::mpsc::channel();
+                                let exercise = (*e).clone();
+                                std::thread::spawn(move || {
+                                    let _ = sender.send(exercise.solve());
+                                });
+                                state.pending = Some((e.spec.id.clone(), state.answer.clone(), receiver));
+                                state.revealed = None;
+                            }
                         }
                     }
-                }
-            });
+                })
+                .response;
             if let Some(error) = &state.error {
-                ui.colored_label(BLOCKED_COLOR, error.to_string());
+                last = ui.colored_label(BLOCKED_COLOR, error.to_string());
             }
             if let Some(r) = state.revealed.as_ref().filter(|r| r.id == e.spec.id) {
                 // Mid-tone colours: the light theme's pale background washes light green and red out.
@@ -111,7 +116,10 @@ pub fn predict_window_ui(ui: &mut egui::Ui, scenario_file: &str, state: &mut Pre
                 ui.label(format!("Why: {}", r.why));
                 ui.label(format!("In the workbench: {}.", predict::workbench_place(e)));
                 ui.label(format!("In the output of the command below: {}.", r.look));
-                ui.monospace(&r.command);
+                last = ui.monospace(&r.command);
+            }
+            if std::mem::take(&mut state.scroll_to_answer) {
+                last.scroll_to_me(Some(egui::Align::BOTTOM));
             }
         });
     });

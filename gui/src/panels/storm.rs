@@ -205,7 +205,7 @@ fn storm_frame_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32, shared: 
                 ui.label("Trident tracks batches, not tuple trees: the Outcome tab's provenance of a row names its batch's txid, what failed it, its replays and each commit.");
             }
             None => {
-                ui.label("No tuple selected (Next tuple picks the first one emitted by the cursor).");
+                ui.label("No tuple selected (Next tuple picks the first one, moving the cursor to it if it comes later).");
             }
             Some(tree) => {
                 let t = tree.tuple;
@@ -254,7 +254,12 @@ fn timeline_ui(ui: &mut egui::Ui, s: &mut StormSession) {
     let visuals = ui.visuals().clone();
     let crash_color = visuals.strong_text_color();
     let crash_word = if visuals.dark_mode { "white" } else { "black" };
-    ui.label(format!("timeline: {} timeouts (red), {} crashes ({crash_word})", timeouts.len(), crashes.len()));
+    let count = crate::view::units::count_text;
+    ui.label(format!(
+        "timeline: {} (red), {} ({crash_word})",
+        count(timeouts.len(), "timeout", "timeouts"),
+        count(crashes.len(), "crash", "crashes")
+    ));
     let width = ui.available_width().max(100.0);
     let (rect, response) = ui.allocate_exact_size(egui::vec2(width, 24.0), Sense::click());
     let end = s.end_ns.max(1) as f32;
@@ -337,8 +342,10 @@ fn faults_tab_ui(ui: &mut egui::Ui, s: &StormSession, settings: &mut FaultSettin
         "Each tm-i is a worker process; crashing it kills the executors it runs (hover a button). \
          The supervisor restarts it after the time above; one that never comes back has its executors \
          reassigned by Nimbus after the heartbeat timeout. With acking, the tuples the dead executors \
-         held time out at the spout and are replayed (at-least-once: a bolt that had counted them \
-         counts them again); with acking off they are lost; Trident replays the whole batch under \
+         held are replayed: a surviving spout re-emits them when they time out, a spout that died \
+         with them reads them again from its committed offset when it restarts (replays counts \
+         both; at-least-once: a bolt that had counted them counts them again); with acking off \
+         they are lost; Trident replays the whole batch under \
          the same txid and its state skips what it already applied.",
     );
 }

@@ -4,6 +4,7 @@
 //! Layout units: one column per topological depth; vertically, one unit per subtask row. The
 //! panel scales units to pixels, so the layout is testable without egui.
 
+use engine::checkpoint::CheckpointMode;
 use engine::graph::{ChannelId, OperatorKind, Stream, SubtaskId};
 use engine::message::Message;
 use engine::CheckpointId;
@@ -296,6 +297,9 @@ pub struct DagState {
     pub restarting: bool,
     /// Job attempt: 0, then +1 per restart.
     pub attempt: u32,
+    /// What a subtask between a checkpoint's first and last barrier is doing: the checkpoint
+    /// mode (None without checkpoints), and whether an aligned-checkpoint timeout applies.
+    pub mode: Option<(CheckpointMode, bool)>,
 }
 
 impl DagState {
@@ -365,7 +369,29 @@ impl DagState {
             link_faults,
             restarting: world.restarting(),
             attempt: world.attempt(),
+            mode: checkpoint_mode(&world.scenario),
         }
+    }
+
+    /// A subtask's state while checkpoint `cp` has reached some of its inputs, long and short:
+    /// only exactly-once aligns (blocks inputs); at-least-once counts barriers and blocks
+    /// nothing, and an unaligned subtask has snapshotted and records the in-flight data.
+    pub fn pending_checkpoint_text(&self, cp: CheckpointId) -> (String, String) {
+        pending_checkpoint_text(self.mode, cp)
+    }
+}
+
+/// A scenario's checkpoint mode, and whether an aligned-checkpoint timeout applies.
+pub fn checkpoint_mode(scenario: &Scenario) -> Option<(CheckpointMode, bool)> {
+    scenario.checkpoint_config().map(|c| (c.mode, c.aligned_timeout_ns.is_some()))
+}
+
+/// [`DagState::pending_checkpoint_text`] for a mode (the inspector's status says it too).
+pub fn pending_checkpoint_text(mode: Option<(CheckpointMode, bool)>, cp: CheckpointId) -> (String, String) {
+    match mode {
+        Some((CheckpointMode::AtLeastOnce, _)) => (format!("barrier {cp}, not blocking"), format!("b. {cp}")),
+        Some((CheckpointMode::Unaligned, false)) => (format!("channel state {cp}"), format!("ch. {cp}")),
+        _ => (format!("aligning {cp}"), format!("al. {cp}")),
     }
 }
 

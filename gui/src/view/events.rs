@@ -280,12 +280,11 @@ pub fn caption(scenario: &Scenario, e: &TraceEvent) -> String {
         P::LateDropped { key: k, timestamp_ms } => {
             format!("{s} dropped a late record (key {}, event time {})", key(k), ms(timestamp_ms))
         }
-        P::AlignmentStarted { checkpoint, input } => format!(
-            "barrier {checkpoint} reached {s} first on {}: alignment starts; that input is now blocked until the barrier arrives on every other input",
-            from(input)
-        ),
+        // These follow the barrier's own line at the same instant, which already says what is
+        // blocked until when: short, so that the log does not say it three times.
+        P::AlignmentStarted { checkpoint, .. } => format!("{s} starts aligning checkpoint {checkpoint}"),
         P::InputBlocked { checkpoint, input } => {
-            format!("{s} blocks {} until barrier {checkpoint} arrives on its other inputs", from(input))
+            format!("{s} blocks {} for checkpoint {checkpoint}: what arrives there now waits in its queue", from(input))
         }
         P::AlignmentTimedOut { checkpoint } => format!(
             "{s}'s alignment for checkpoint {checkpoint} timed out (aligned-checkpoint timeout): it switches to unaligned — the queued barriers overtake, the in-flight data goes into the snapshot, its inputs unblock"

@@ -52,19 +52,27 @@ impl Inspector {
         let info = plan.subtask(subtask);
         let op = &plan.operators[info.operator];
         let counters = s.counters();
-        let status = if s.is_finished() {
-            "finished"
-        } else if s.aligner().pending().is_some() {
-            "aligning barriers"
+        // As the job graph says it: a stopped task is not waiting for anything, and only
+        // exactly-once aligns.
+        let status = if !task.alive {
+            "stopped: its task manager is down or the job is restarting".to_string()
+        } else if s.is_finished() {
+            "finished".to_string()
+        } else if let Some(pending) = s.aligner().pending() {
+            crate::view::dag::pending_checkpoint_text(
+                crate::view::dag::checkpoint_mode(scenario),
+                pending.checkpoint_id,
+            )
+            .0
         } else if task.busy_until_ns > world.now_ns() {
-            "processing"
+            "processing".to_string()
         } else {
-            "waiting for input"
+            "waiting for input".to_string()
         };
         let mut facts = vec![
             ("operator", format!("{} ({})", op.name, op.kind.label())),
             ("task manager", scenario.node_name(task.node)),
-            ("status", status.to_string()),
+            ("status", status),
             ("records in / out", format!("{} / {}", counters.records_in, counters.records_out)),
             ("late records dropped", counters.late_dropped.to_string()),
             ("output watermark", watermark_text(scenario, s.output_watermark())),
@@ -229,6 +237,24 @@ mod tests {
         assert!(!windows.rows.is_empty(), "mid-run, some windows are open");
         assert_eq!(windows.columns.len(), windows.rows[0].len());
         assert!(inspector.facts.iter().any(|(k, v)| *k == "task manager" && v.starts_with("tm-")));
+    }
+
+    /// crash-during-checkpoint at 6.28 s: tm-1 is down (its subtasks are stopped, not "waiting
+    /// for input"), and the sink has barrier 3 from two of its three inputs.
+    #[test]
+    fn the_status_says_stopped_and_aligns_only_under_exactly_once() {
+        let path = format!("{}/../scenarios/crash-during-checkpoint.ron", env!("CARGO_MANIFEST_DIR"));
+        let scenario = Arc::new(Scenario::load(std::path::Path::new(&path)).unwrap());
+        let status = |scenario: &Arc<Scenario>, name: &str| {
+            let mut run = RecordedRun::record(scenario.clone(), 42);
+            let id = run.scenario.plan.subtask_by_name(name).unwrap();
+            let inspector = Inspector::build(run.world_at(6_280_041_000), id);
+            inspector.facts.iter().find(|(k, _)| *k == "status").map(|(_, v)| v.clone()).unwrap()
+        };
+        assert!(status(&scenario, "clicks[1]").starts_with("stopped"), "{}", status(&scenario, "clicks[1]"));
+        assert_eq!(status(&scenario, "out[0]"), "aligning 3");
+        let alo = Arc::new(scenario.with_variant(sim::scenario::Guarantee::AtLeastOnce, None));
+        assert_eq!(status(&alo, "out[0]"), "barrier 3, not blocking");
     }
 
     #[test]

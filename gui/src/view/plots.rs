@@ -77,6 +77,36 @@ fn time_axis(scenario: &sim::Scenario) -> String {
 
 impl Chart {
     /// An x value as its axis reads it: a time in the scenario's clock, or a checkpoint id.
+    /// Where the x axis is labelled: round times (as the timeline ticks them, clock units for
+    /// clock times) or whole checkpoints, at most `max` of them; the quarters of the range read
+    /// "8.8 s, 16.5 s, 24.3 s".
+    pub fn x_ticks(&self, max: usize) -> Vec<f64> {
+        let ((x0, x1), _) = self.bounds();
+        match self.style {
+            ChartStyle::TimeLines if x0 >= 0.0 => {
+                let window = crate::view::timeline::TimeWindow {
+                    start_ns: (x0 * 1e9).ceil() as TimeNs,
+                    end_ns: (x1 * 1e9).floor() as TimeNs,
+                };
+                crate::view::timeline::ticks(window, self.clock_times, max as u64).into_iter().map(seconds).collect()
+            }
+            ChartStyle::TimeLines => round_ticks(x0, x1, max, 0.0),
+            ChartStyle::Bars => round_ticks(x0, x1, max, 1.0),
+        }
+    }
+
+    /// Where the y axis is labelled: round values, at most `max`.
+    pub fn y_ticks(&self, max: usize) -> Vec<f64> {
+        let (_, (y0, y1)) = self.bounds();
+        round_ticks(y0, y1, max, 0.0)
+    }
+
+    /// A y tick's label: whole numbers plain, fractions to at most three decimals.
+    pub fn y_text(y: f64) -> String {
+        let text = format!("{y:.3}");
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+
     pub fn x_text(&self, x: f64) -> String {
         match self.style {
             ChartStyle::TimeLines => crate::view::units::axis_seconds_text(self.clock_times, x),
@@ -84,6 +114,20 @@ impl Chart {
             ChartStyle::Bars => String::new(),
         }
     }
+}
+
+/// Multiples of the roundest step (1, 2 or 5 times a power of ten, at least `min_step`) that
+/// give at most `max` values in `[lo, hi]`.
+pub fn round_ticks(lo: f64, hi: f64, max: usize, min_step: f64) -> Vec<f64> {
+    if !(lo.is_finite() && hi.is_finite()) || hi <= lo || max == 0 {
+        return Vec::new();
+    }
+    let rough = ((hi - lo) / max as f64).max(min_step).max(f64::MIN_POSITIVE);
+    let power = 10f64.powf(rough.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * power).find(|&s| s >= rough).unwrap_or(10.0 * power);
+    let first = (lo / step).ceil() as i64;
+    let last = (hi / step).floor() as i64;
+    (first..=last).map(|k| k as f64 * step).collect()
 }
 
 fn seconds(ns: TimeNs) -> f64 {
@@ -338,6 +382,21 @@ mod tests {
     /// The Storm charts count what the trace holds: the per-second emit line adds up to every
     /// spout emit; pending tuples never exceed `max_spout_pending` and are back to 0 at the end
     /// (every tree completed); under Trident the lines count batches and commits.
+    #[test]
+    fn ticks_are_round() {
+        assert_eq!(round_ticks(0.0, 1742.0, 5, 0.0), vec![0.0, 500.0, 1000.0, 1500.0]);
+        assert_eq!(round_ticks(0.5, 16.5, 8, 1.0), vec![2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 14.0, 16.0]);
+        assert_eq!(round_ticks(0.0, 3.0, 4, 1.0), vec![0.0, 1.0, 2.0, 3.0], "whole checkpoints, not halves");
+        assert!(round_ticks(1.0, 1.0, 4, 0.0).is_empty());
+        let tenths: Vec<String> = round_ticks(0.0, 0.45, 5, 0.0).into_iter().map(Chart::y_text).collect();
+        assert_eq!(tenths, ["0", "0.1", "0.2", "0.3", "0.4"]);
+        // The default scenario's records per second: 1 s to 32 s reads 5 s, 10 s, ... 30 s.
+        let mut run = crate::scrub::RecordedRun::record(std::sync::Arc::new(sim::Scenario::default_scenario()), 42);
+        let chart = records_per_second(run.world_at(u64::MAX));
+        let texts: Vec<String> = chart.x_ticks(7).iter().map(|&x| chart.x_text(x)).collect();
+        assert_eq!(texts, ["5 s", "10 s", "15 s", "20 s", "25 s", "30 s"]);
+    }
+
     #[test]
     fn storm_charts_count_the_trace() {
         use sim::recording::Payload;

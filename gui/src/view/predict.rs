@@ -27,6 +27,10 @@ pub struct PredictState {
     pub revealed: Option<Reveal>,
     /// Why the last answer could not be read (not graded).
     pub error: Option<PredictError>,
+    /// Scroll the window to the end of the chosen exercise (its answer field, or what Check
+    /// said) on the next frame: at 1280x800 the list fills the window, and a reveal or an answer
+    /// field drawn below it went unseen.
+    pub scroll_to_answer: bool,
 }
 
 /// The answer revealed after a prediction.

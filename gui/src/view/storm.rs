@@ -382,19 +382,21 @@ impl StormSession {
         self.cursor_ns = ns.min(self.end_ns);
     }
 
-    /// Select the next (or previous) spout tuple emitted at or before the cursor, from the
-    /// current selection.
+    /// Select the next (or previous) spout tuple from the current selection (none: the first).
+    /// Going forward past the cursor moves the cursor to the tuple's emission, so that at the
+    /// start of the run (nothing emitted yet) *Next tuple* finds the first one instead of
+    /// selecting nothing.
     pub fn step_tuple(&mut self, forward: bool) {
-        let visible = self.tuples.partition_point(|t| t.emitted_ns <= self.cursor_ns);
-        if visible == 0 {
-            self.selected = None;
-            return;
-        }
-        self.selected = Some(match (self.selected, forward) {
+        let next = match (self.selected, forward) {
             (None, _) => 0,
-            (Some(i), true) => (i + 1).min(visible - 1),
+            (Some(i), true) => i + 1,
             (Some(i), false) => i.saturating_sub(1),
-        });
+        };
+        let Some(tuple) = self.tuples.get(next) else {
+            return;
+        };
+        self.cursor_ns = self.cursor_ns.max(tuple.emitted_ns);
+        self.selected = Some(next);
     }
 
     /// Select the first tuple after the current selection whose tree timed out (or failed), and
@@ -932,6 +934,23 @@ mod tests {
         assert_eq!(f.components.last().map(|c| c.name.as_str()), Some("__acker"));
         s.set_cursor(5_000_000_000);
         assert!(s.frame().pending[0].1 > 100, "the counting bolts hold a window's tuples un-acked");
+    }
+
+    /// At the start of the run nothing is emitted: *Next tuple* selects the first tuple and moves
+    /// the cursor to its emission (it selected nothing), and goes on past the cursor from there.
+    #[test]
+    fn next_tuple_at_the_start_finds_the_first_tuple() {
+        let mut s = session("storm-word-count.ron");
+        s.set_cursor(0);
+        s.step_tuple(true);
+        assert_eq!(s.selected, Some(0));
+        assert_eq!(s.cursor_ns, s.tuples[0].emitted_ns);
+        assert!(s.frame().tree.is_some(), "its tree is shown");
+        s.step_tuple(true);
+        assert_eq!((s.selected, s.cursor_ns), (Some(1), s.tuples[1].emitted_ns));
+        s.step_tuple(false);
+        assert_eq!(s.selected, Some(0), "back: the cursor stays");
+        assert_eq!(s.cursor_ns, s.tuples[1].emitted_ns);
     }
 
     #[test]

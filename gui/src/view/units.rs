@@ -52,6 +52,11 @@ fn seconds_text(ms: i64) -> String {
     }
 }
 
+/// "1 message", "3 messages": a count with its noun in the number it takes.
+pub fn count_text(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// A length of time in milliseconds: "1 min", "2 s", "1.5 s", "250 ms".
 pub fn duration_ms_text(ms: i64) -> String {
     if ms != 0 && ms % 60_000 == 0 {

@@ -6,6 +6,7 @@ use engine::graph::{InputIndex, SubtaskId};
 use engine::subtask::OperatorState;
 use engine::window::Window;
 use engine::{EventTimeMs, WATERMARK_MAX, WATERMARK_MIN};
+use sim::scenario::{Emit, Watermarks};
 use sim::{Scenario, World};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -172,6 +173,25 @@ fn explain(scenario: &Scenario, row: &WatermarkRow, is_source: bool, finished: b
                 h.input, h.from
             )
         }
+        // A periodic source sends the minimum over its partitions only at its next tick: until
+        // then its watermark is older than every partition's, and saying the slowest partition
+        // holds it there would name a number the watermark is not.
+        Some(h) if is_source && h.watermark > row.combined => {
+            let sent =
+                if row.combined == WATERMARK_MIN { "it has sent none yet" } else { "that is the last one it sent" };
+            match &scenario.watermarks {
+                Watermarks::BoundedOutOfOrderness { emit: Emit::Periodic { interval_ms }, .. } => format!(
+                    "{sent}; its slowest partition, {}, already allows {}, which it sends at its next periodic emission (every {})",
+                    h.from,
+                    t(h.watermark),
+                    crate::view::units::duration_ms_text(*interval_ms as i64)
+                ),
+                Watermarks::Explicit(_) => {
+                    format!("{sent}; its watermarks follow the scenario's explicit schedule, not its records")
+                }
+                _ => format!("{sent}; its slowest partition, {}, already allows {}", h.from, t(h.watermark)),
+            }
+        }
         Some(h) if is_source => {
             format!("the slowest partition is {} at {}", h.from, t(h.watermark))
         }
@@ -180,11 +200,11 @@ fn explain(scenario: &Scenario, row: &WatermarkRow, is_source: bool, finished: b
     };
     match &row.next_window {
         Some(next) if next.fires_at > row.combined => format!(
-            "Window [{}, {}) of key {} ({} records) fires when the watermark reaches {}. The watermark here is {}: {}.",
+            "Window [{}, {}) of key {} ({}) fires when the watermark reaches {}. The watermark here is {}: {}.",
             crate::view::event_time_text(scenario, next.window.start_ms),
             crate::view::event_time_text(scenario, next.window.end_ms),
             scenario.key_name(next.key),
-            next.records,
+            crate::view::units::count_text(next.records as usize, "record", "records"),
             crate::view::event_time_text(scenario, next.fires_at),
             t(row.combined),
             why_stuck
@@ -237,6 +257,37 @@ mod tests {
         assert_eq!(row.combined, WATERMARK_MIN);
         assert!(row.explanation.contains("fires when the watermark reaches 12:01:59.999"), "{}", row.explanation);
         assert!(row.explanation.contains("has not sent a watermark yet"), "{}", row.explanation);
+    }
+
+    /// Between two periodic emissions a source's watermark is older than its slowest
+    /// partition's: the sentence says it is the last one sent, not that the partition holds it.
+    #[test]
+    fn a_periodic_source_says_its_watermark_is_the_last_one_sent() {
+        let mut run = RecordedRun::record(Arc::new(Scenario::default_scenario()), 42);
+        let view = WatermarkView::build(run.world_at(4_343_522_000));
+        let row = view.rows.iter().find(|r| r.name == "clicks[0]").unwrap();
+        let slowest = &row.inputs[row.holding_back.expect("a partition holds it back")];
+        assert!(slowest.watermark > row.combined, "the case: {} > {}", slowest.watermark, row.combined);
+        assert!(row.explanation.contains("that is the last one it sent"), "{}", row.explanation);
+        assert!(row.explanation.contains("next periodic emission (every 200 ms)"), "{}", row.explanation);
+        assert!(!row.explanation.contains("the slowest partition is"), "{}", row.explanation);
+    }
+
+    /// An explicit schedule sets a textbook source's watermark, not its records: before its
+    /// first mark the sentence says so rather than name what the partition "allows".
+    #[test]
+    fn an_explicit_schedule_source_says_its_watermark_follows_the_schedule() {
+        let mut run = RecordedRun::record(textbook("streaming-systems-heuristic"), 42);
+        let view = WatermarkView::build(run.world_at(clock("12:05:33") as u64 * 1_000_000));
+        let row = view.rows.iter().find(|r| r.name == "scores[0]").unwrap();
+        assert_eq!(row.combined, WATERMARK_MIN);
+        let sum = view.rows.iter().find(|r| r.name == "sum[0]").unwrap();
+        assert!(sum.explanation.contains("of key team (1 record) fires"), "{}", sum.explanation);
+        assert!(
+            row.explanation.contains("it has sent none yet; its watermarks follow the scenario's explicit schedule"),
+            "{}",
+            row.explanation
+        );
     }
 
     #[test]
