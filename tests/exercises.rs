@@ -218,3 +218,14 @@ fn a_number_compare_does_not_show_cannot_be_asked_of_a_variant() {
         chapter_error(&GOOD.replace("query: Count(VisibleRows)", "guarantee: AtLeastOnce, query: Count(SourceReads)"));
     assert!(got.starts_with("bad.ron:10:44: exercises[0].query") && got.contains("`compare` does not show"), "{got}");
 }
+
+/// Where to look names a `compare` row as the table prints it (runtime, guarantee, sink), not by
+/// the short code a set answer is written in ("the row alo" is in no output).
+#[test]
+fn where_to_look_names_the_row_as_compare_prints_it() {
+    let course = course();
+    let storm = course.find("ch-2").expect("ch-2: Storm at-most-once");
+    assert!(storm.look().contains("the row `storm at-most-once plain`"), "{}", storm.look());
+    let flink = course.find("wb-4").expect("wb-4: at-most-once on crash-during-checkpoint.ron");
+    assert!(flink.look().contains("the row `flink at-most-once plain`"), "{}", flink.look());
+}

@@ -805,8 +805,10 @@ impl Exercise {
             (None, None) => None,
             (g, k) => {
                 let g = g.unwrap_or(self.scenario.guarantee);
-                let code = variant_code(self.scenario.runtime(), g, k.unwrap_or_else(|| run::own_sink(&self.scenario)));
-                Some(format!("the row {code} ({})", g.label()))
+                // Named as `compare` prints it (runtime, guarantee, sink columns), not by its
+                // answer code.
+                let sink = k.unwrap_or_else(|| run::own_sink(&self.scenario));
+                Some(format!("the row `{} {} {}`", self.scenario.runtime().label(), g.label(), sink.label()))
             }
         };
         let oracle = "the line `oracle vs the …fault-free …`";

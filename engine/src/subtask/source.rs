@@ -28,7 +28,7 @@ pub struct PartitionReader {
     pub generator: BoundedGenerator,
     pub idle: bool,
     /// The periodic check at which the partition is declared idle unless a record arrives
-    /// first ([`idle_deadline`]; `ProcTimeNs::MAX` without an idle timeout).
+    /// first (`idle_deadline`; `ProcTimeNs::MAX` without an idle timeout).
     pub idle_at_ns: ProcTimeNs,
 }
 
