@@ -105,6 +105,7 @@ pub fn run(
     let spec = seeds;
     let seeds = SeedSet::parse(seeds)
         .ok_or_else(|| crate::Usage(format!("--seeds {spec}: write A..B, A..=B or a list like 3,7,9")))?;
+    let canonical = canonical_seeds(&seeds);
     let seeds = shard_of(seeds, shard)?;
     if seeds.len() == 0 {
         return Err(crate::Usage(format!(
@@ -115,6 +116,18 @@ pub fn run(
     }
     let scenario =
         Arc::new(super::load(scenario_arg, swarm, sim::scenario::budget::Command::Sweep { jobs: jobs as u64 })?);
+    let scenario_digest = if scenario_arg == "default" {
+        "default".to_string()
+    } else {
+        fnv1a64(&std::fs::read(scenario_arg).with_context(|| format!("reading {scenario_arg}"))?)
+    };
+    let of = SweepOf {
+        scenario_digest,
+        swarm,
+        seeds: canonical,
+        shard: format!("{}/{}", seeds.first + 1, seeds.step),
+        variants: 0, // each seed's lines say how many variants it has
+    };
     let total = seeds.len();
     // With --json, stdout carries only the JSON lines; the summary goes to stderr.
     let say = |line: String| super::say(json, line);
@@ -129,7 +142,7 @@ pub fn run(
     }
     // A seed's lines, reported under the lock (so in order): on stdout with --json, and counted.
     let report = |check: SeedCheck, summary: &mut Summary| {
-        let lines = lines_of(&scenario, &check, swarm);
+        let lines = lines_of(&scenario, &check, swarm, &of);
         if json {
             for line in &lines {
                 outln!("{}", serde_json::to_string(line).expect("a sweep line is plain data"));
@@ -253,6 +266,74 @@ pub struct SweepLine {
     pub failures: Vec<String>,
     pub replay: String,
     pub shrink: String,
+    /// Which sweep and shard wrote the line, so that `sweep-merge` merges only the shards of one
+    /// sweep and notices a shard missing seeds. Added after the first release of `--json`: a line
+    /// without it (an older streamlab's) still parses, and `sweep-merge` refuses it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepOf>,
+}
+
+/// The sweep a line of `sweep --json` belongs to: what must be the same in every shard of one
+/// sweep, and the shard that wrote it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepOf {
+    /// FNV-1a (64 bits, hex) of the scenario file's bytes: the same path edited between shards
+    /// is a different sweep. `default` for the built-in scenario.
+    pub scenario_digest: String,
+    pub swarm: bool,
+    /// The whole sweep's seeds, written canonically (`A..=B` or `3,7,9`).
+    pub seeds: String,
+    /// This shard, `K/N` (`1/1` without `--shard`).
+    pub shard: String,
+    /// Lines per seed (one per variant).
+    pub variants: usize,
+}
+
+impl SweepOf {
+    /// Shard K of N, as written by a sweep.
+    fn shard_numbers(&self) -> Option<(u64, u64)> {
+        let (k, n) = self.shard.split_once('/')?;
+        let (k, n) = (k.parse().ok()?, n.parse().ok()?);
+        (1..=n).contains(&k).then_some((k, n))
+    }
+
+    /// How `other` is not a shard of the same sweep as `self`, in words; None when it is.
+    fn differs_from(&self, other: &SweepOf) -> Option<String> {
+        let n = |s: &SweepOf| s.shard_numbers().map(|(_, n)| n);
+        if self.scenario_digest != other.scenario_digest {
+            Some(format!(
+                "scenario digest {}, not {}: a different scenario file, or the file changed between shards",
+                other.scenario_digest, self.scenario_digest
+            ))
+        } else if self.swarm != other.swarm {
+            let with = |swarm: bool| if swarm { "with --swarm" } else { "without --swarm" };
+            Some(format!("swept {}, not {}", with(other.swarm), with(self.swarm)))
+        } else if self.seeds != other.seeds {
+            Some(format!("seeds {}, not {}", other.seeds, self.seeds))
+        } else if n(self) != n(other) {
+            Some(format!("shard {}, not one of {} shards", other.shard, n(self).unwrap_or(0)))
+        } else if self.variants != other.variants {
+            Some(format!("{} line(s) per seed, not {}", other.variants, self.variants))
+        } else {
+            None
+        }
+    }
+}
+
+/// A seed set as `SeedSet::parse` reads it back, the same whichever way it was written.
+fn canonical_seeds(seeds: &SeedSet) -> String {
+    match seeds {
+        SeedSet::Range { first, last, .. } => format!("{first}..={last}"),
+        SeedSet::List(list) => list.iter().map(u64::to_string).collect::<Vec<_>>().join(","),
+    }
+}
+
+/// FNV-1a: stable across builds and platforms (unlike std's hasher), and enough to tell an edited
+/// scenario file from its original; not a defence against forgery.
+fn fnv1a64(bytes: &[u8]) -> String {
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    format!("{hash:016x}")
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
@@ -281,7 +362,7 @@ pub struct Counts {
 }
 
 /// One [`SweepLine`] per variant of a seed.
-fn lines_of(scenario: &sim::Scenario, check: &SeedCheck, swarm: bool) -> Vec<SweepLine> {
+fn lines_of(scenario: &sim::Scenario, check: &SeedCheck, swarm: bool, of: &SweepOf) -> Vec<SweepLine> {
     check
         .reports
         .iter()
@@ -318,6 +399,7 @@ fn lines_of(scenario: &sim::Scenario, check: &SeedCheck, swarm: bool) -> Vec<Swe
                 failures: check.failures.clone(),
                 replay: super::rerun_command("compare", scenario, check.seed, swarm),
                 shrink: super::rerun_command("shrink", scenario, check.seed, swarm),
+                sweep: Some(SweepOf { variants: check.reports.len(), ..of.clone() }),
             }
         })
         .collect()
@@ -404,6 +486,7 @@ pub fn merge(files: &[std::path::PathBuf]) -> anyhow::Result<ExitCode> {
             .into());
         }
     }
+    check_one_sweep(&shards)?;
     let mut summary = Summary::default();
     let mut seed_lines: Vec<SweepLine> = Vec::new();
     let mut lines = 0u64;
@@ -465,13 +548,30 @@ struct ShardReader {
     head: Option<(usize, SweepLine)>,
     /// The seed and variant of the line before `head`: a file's lines must increase.
     previous: Option<(u64, VariantName)>,
+    /// The sweep and shard of the file's first line, which every line repeats.
+    of: Option<SweepOf>,
+    /// The seeds the shard must hold, one after the other, and how many have begun.
+    expected: Option<Shard>,
+    begun: u128,
+    /// The seed being read and how many of its lines have been.
+    current: Option<(u64, usize)>,
 }
 
 impl ShardReader {
     fn open(file: &std::path::Path) -> anyhow::Result<ShardReader> {
         let name = file.display().to_string();
         let reader = std::io::BufReader::new(std::fs::File::open(file).with_context(|| format!("reading {name}"))?);
-        Ok(ShardReader { name, reader, number: 0, head: None, previous: None })
+        Ok(ShardReader {
+            name,
+            reader,
+            number: 0,
+            head: None,
+            previous: None,
+            of: None,
+            expected: None,
+            begun: 0,
+            current: None,
+        })
     }
 
     /// The sort key of the line read ahead (only called when there is one).
@@ -487,13 +587,15 @@ impl ShardReader {
             self.number += 1;
             let Some(text) = read_shard_line(&mut self.reader, name, self.number)? else {
                 self.head = None;
-                return Ok(());
+                return self.check_complete();
             };
             if text.trim().is_empty() {
                 continue;
             }
             let line: SweepLine = serde_json::from_str(&text).map_err(|e| {
-                crate::Usage(format!("{name}:{}:{}: not a line of `sweep --json`: {e}", self.number, e.column()))
+                // A line cut short is what a killed sweep or a full disk leaves.
+                let cut = if e.is_eof() { " (the file is truncated?)" } else { "" };
+                crate::Usage(format!("{name}:{}:{}: not a line of `sweep --json`: {e}{cut}", self.number, e.column()))
             })?;
             let key = (line.seed, line.variant.clone());
             if let Some(previous) = self.previous.as_ref().filter(|&p| p >= &key) {
@@ -504,10 +606,153 @@ impl ShardReader {
                 .into());
             }
             self.previous = Some(key);
+            self.check_sweep(&line)?;
             self.head = Some((self.number, line));
             return Ok(());
         }
     }
+
+    /// A line must carry the sweep of the file's first line, and the seeds must be exactly the
+    /// shard's, in order, each with all its variants: a shard cut short (a job killed, a disk
+    /// full, a file edited) would otherwise merge as a sweep of fewer seeds that passes.
+    fn check_sweep(&mut self, line: &SweepLine) -> anyhow::Result<()> {
+        let (name, number) = (&self.name, self.number);
+        let refuse =
+            |why: String| -> anyhow::Result<()> { Err(crate::Usage(format!("{name}:{number}: {why}")).into()) };
+        let Some(of) = &line.sweep else {
+            return refuse(
+                "no `sweep` field (which sweep and shard wrote the line): written by an older streamlab; sweep the shard again"
+                    .into(),
+            );
+        };
+        let Some(first) = &self.of else {
+            let seeds = SeedSet::parse(&of.seeds).filter(|s| !s.is_empty());
+            let (Some(seeds), Some((k, n))) = (seeds, of.shard_numbers()) else {
+                return refuse(format!(
+                    "sweep: seeds {:?}, shard {:?}: not as `sweep --json` writes them",
+                    of.seeds, of.shard
+                ));
+            };
+            self.expected = Some(Shard { seeds, first: u128::from(k - 1), step: u128::from(n) });
+            self.of = Some(of.clone());
+            return self.check_seed(line.seed);
+        };
+        if let Some(why) = first.differs_from(of) {
+            return refuse(format!("not of the same sweep as the file's first line: {why}"));
+        }
+        if first.shard != of.shard {
+            return refuse(format!(
+                "shard {}, but the file's first line is of shard {}: a shard file holds one shard",
+                of.shard, first.shard
+            ));
+        }
+        self.check_seed(line.seed)
+    }
+
+    /// The next line is of `seed`: the seed being read, or the shard's next seed.
+    fn check_seed(&mut self, seed: u64) -> anyhow::Result<()> {
+        let (name, number) = (&self.name, self.number);
+        let of = self.of.as_ref().expect("set from the first line");
+        if let Some((current, lines)) = self.current.as_mut().filter(|(current, _)| *current == seed) {
+            *lines += 1;
+            if *lines > of.variants {
+                return Err(crate::Usage(format!(
+                    "{name}:{number}: seed {current} has more than its {} line(s), one per variant",
+                    of.variants
+                ))
+                .into());
+            }
+            return Ok(());
+        }
+        self.check_seed_finished()?;
+        let shard = self.expected.as_ref().expect("set from the first line");
+        let (name, number) = (&self.name, self.number);
+        match shard.get(self.begun) {
+            Some(next) if next == seed => {}
+            Some(next) => {
+                return Err(crate::Usage(format!(
+                    "{name}:{number}: seed {seed}, but the next seed of shard {} of seeds {} is {next}: seeds are missing (a truncated or edited shard file)",
+                    of.shard, of.seeds
+                ))
+                .into())
+            }
+            None => {
+                return Err(crate::Usage(format!(
+                    "{name}:{number}: seed {seed} is beyond the seeds of shard {} of seeds {}",
+                    of.shard, of.seeds
+                ))
+                .into())
+            }
+        }
+        self.begun += 1;
+        self.current = Some((seed, 1));
+        Ok(())
+    }
+
+    /// The seed just read has all its lines.
+    fn check_seed_finished(&self) -> anyhow::Result<()> {
+        let (Some(of), Some((seed, lines))) = (&self.of, self.current) else { return Ok(()) };
+        if lines < of.variants {
+            return Err(crate::Usage(format!(
+                "{}: seed {seed} has {lines} of its {} lines (one per variant): the file is truncated",
+                self.name, of.variants
+            ))
+            .into());
+        }
+        Ok(())
+    }
+
+    /// At the end of the file: every seed of the shard was there.
+    fn check_complete(&self) -> anyhow::Result<()> {
+        self.check_seed_finished()?;
+        let (Some(of), Some(shard)) = (&self.of, &self.expected) else { return Ok(()) };
+        if let Some(next) = shard.get(self.begun) {
+            return Err(crate::Usage(format!(
+                "{}: ends after {} of the {} seeds of shard {} of seeds {} (seed {next} is next): the file is truncated, or its sweep did not finish",
+                self.name,
+                self.begun,
+                shard.len(),
+                of.shard,
+                of.seeds
+            ))
+            .into());
+        }
+        Ok(())
+    }
+}
+
+/// The files' first lines must be of one sweep, with each of its shards in exactly one file.
+fn check_one_sweep(shards: &[ShardReader]) -> anyhow::Result<()> {
+    let of = |s: &ShardReader| s.of.clone().expect("every file has a first line");
+    let (first, first_name) = (of(&shards[0]), &shards[0].name);
+    let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+    for shard in shards {
+        let this = of(shard);
+        if let Some(why) = first.differs_from(&this) {
+            return Err(crate::Usage(format!(
+                "{}: not a shard of the same sweep as {first_name}: {why}; shards of different sweeps do not merge",
+                shard.name
+            ))
+            .into());
+        }
+        if let Some(other) = seen.insert(this.shard.clone(), &shard.name) {
+            return Err(crate::Usage(format!(
+                "{}: shard {} is also {other}: overlapping shards",
+                shard.name, this.shard
+            ))
+            .into());
+        }
+    }
+    let (_, n) = first.shard_numbers().expect("checked on reading");
+    let missing: Vec<String> = (1..=n).map(|k| format!("{k}/{n}")).filter(|k| !seen.contains_key(k)).collect();
+    if !missing.is_empty() {
+        return Err(crate::Usage(format!(
+            "shard(s) {} of the sweep missing: a merge needs every one of its {n} shards",
+            missing.join(", ")
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 /// A line of `sweep --json` is about a kilobyte; a seed's failures make it longer, never this
@@ -591,6 +836,7 @@ mod tests {
             failures: failures.iter().map(|f| f.to_string()).collect(),
             replay: format!("replay {seed}"),
             shrink: format!("shrink {seed}"),
+            sweep: None,
         }
     }
 

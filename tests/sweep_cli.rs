@@ -101,7 +101,8 @@ fn merged_shards_report_what_one_sweep_reports() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("is in seed order"), "{stderr}");
+    // Its first line is the shard's last seed: the seeds before it are missing.
+    assert!(stderr.contains("shuffled.jsonl:1: seed 7, but the next seed of shard 1/3"), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -131,4 +132,87 @@ fn a_swarm_sweep_of_declared_outcomes_says_what_they_claim() {
     assert!(own.contains("outcomes over 2 seeds") && !own.contains(note), "{own}");
     let (_, undeclared) = streamlab(&["sweep", SCENARIO, "--seeds", "1..3", "--swarm"]);
     assert!(undeclared.contains("outcomes over 2 seeds") && !undeclared.contains(note), "{undeclared}");
+}
+
+/// `sweep --json` with `args` after the scenario, written to `dir/name`; the file's path.
+fn shard_file(dir: &std::path::Path, name: &str, scenario: &str, args: &[&str]) -> String {
+    let mut all = vec!["sweep", scenario, "--json"];
+    all.extend(args);
+    let (_, out) = streamlab(&all);
+    let file = dir.join(name);
+    std::fs::write(&file, out).unwrap();
+    file.to_str().unwrap().to_string()
+}
+
+/// `sweep-merge` of `files`: its exit code and stderr.
+fn merge(files: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_streamlab"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .arg("sweep-merge")
+        .args(files)
+        .output()
+        .unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// A merge takes the shards of one sweep, all of them, each whole: shards of a sweep with
+/// --swarm and one without, of another scenario or of the same file edited between shards, of
+/// other seeds or another number of shards, a missing shard, and a shard file cut short or with
+/// a seed taken out are each refused (exit 2) with the file and the reason.
+#[test]
+fn sweep_merge_refuses_anything_but_the_whole_shards_of_one_sweep() {
+    let dir = std::env::temp_dir().join(format!("streamlab-foreign-shards-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let shard = |name: &str, scenario: &str, args: &[&str]| shard_file(&dir, name, scenario, args);
+    let one = shard("one.jsonl", SCENARIO, &["--seeds", "1..9", "--shard", "1/2"]);
+    let two = shard("two.jsonl", SCENARIO, &["--seeds", "1..9", "--shard", "2/2"]);
+    let (code, stderr) = merge(&[&one, &two]);
+    assert_eq!(code, Some(1), "the good merge (with failing seeds): {stderr}");
+
+    let refused = |files: &[&str], file: &str, why: &str| {
+        let (code, stderr) = merge(files);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(stderr.contains(file) && stderr.contains(why), "wanted {file} and {why:?}:\n{stderr}");
+    };
+    let swarm = shard("swarm.jsonl", SCENARIO, &["--seeds", "1..9", "--shard", "2/2", "--swarm"]);
+    refused(&[&one, &swarm], &swarm, "swept with --swarm, not without --swarm");
+    let other = shard("other.jsonl", "scenarios/transaction-timeout.ron", &["--seeds", "1..9", "--shard", "2/2"]);
+    refused(&[&one, &other], &other, "a different scenario file");
+    let seeds = shard("seeds.jsonl", SCENARIO, &["--seeds", "1..11", "--shard", "2/2"]);
+    refused(&[&one, &seeds], &seeds, "seeds 1..=10, not 1..=8");
+    let thirds = shard("thirds.jsonl", SCENARIO, &["--seeds", "1..9", "--shard", "2/3"]);
+    refused(&[&one, &thirds], &thirds, "shard 2/3, not one of 2 shards");
+    refused(&[&one], "", "shard(s) 2/2 of the sweep missing");
+
+    // The same path, edited between the shards.
+    let copy = dir.join("copy.ron");
+    std::fs::copy(SCENARIO, &copy).unwrap();
+    let copy = copy.to_str().unwrap();
+    let before = shard("before.jsonl", copy, &["--seeds", "1..9", "--shard", "1/2"]);
+    let text = std::fs::read_to_string(copy).unwrap();
+    std::fs::write(copy, format!("{text}\n// edited\n")).unwrap();
+    let after = shard("after.jsonl", copy, &["--seeds", "1..9", "--shard", "2/2"]);
+    refused(&[&before, &after], &after, "or the file changed between shards");
+
+    // Shard 2/2 (seeds 2, 4, 6, 8; one line each) cut short or missing a seed.
+    let text = std::fs::read_to_string(&two).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    let write = |name: &str, text: String| {
+        let file = dir.join(name);
+        std::fs::write(&file, text).unwrap();
+        file.to_str().unwrap().to_string()
+    };
+    let short = write("short.jsonl", lines[..3].iter().map(|l| format!("{l}\n")).collect());
+    refused(&[&one, &short], &short, "ends after 3 of the 4 seeds of shard 2/2 of seeds 1..=8 (seed 8 is next)");
+    let cut = write("cut.jsonl", text[..text.len() - 100].to_string());
+    refused(&[&one, &cut], &format!("{cut}:4:"), "(the file is truncated?)");
+    let gap = write("gap.jsonl", [lines[0], lines[2], lines[3]].iter().map(|l| format!("{l}\n")).collect());
+    refused(&[&one, &gap], &format!("{gap}:2:"), "seed 6, but the next seed of shard 2/2 of seeds 1..=8 is 4");
+    // A line of an older streamlab does not say which sweep it is of.
+    let mut old: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    old.as_object_mut().unwrap().remove("sweep");
+    let old = write("old.jsonl", format!("{old}\n"));
+    refused(&[&one, &old], &format!("{old}:1:"), "no `sweep` field");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
