@@ -33,7 +33,7 @@ pub fn run(root: &Path, action: Action) -> anyhow::Result<ExitCode> {
     // `book/exercises/x.ron` rather than `./book/exercises/x.ron` in messages.
     let dir =
         if root == Path::new(".") { Path::new("book/exercises").to_path_buf() } else { root.join("book/exercises") };
-    let course = Course::load(&dir, root)?;
+    let course = Course::load_with(&dir, root, crate::budget())?;
     let find = |id: &str| -> anyhow::Result<&Exercise> {
         course.find(id).ok_or_else(|| Usage(format!("no exercise `{id}`; `streamlab exercise list` lists them")).into())
     };

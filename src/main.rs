@@ -143,6 +143,16 @@ struct Cli {
 /// `--no-budget`: set once, from the command line, before any scenario is loaded.
 static NO_BUDGET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// Whether this command checks the admission budget (`--no-budget` turns it off), for every
+/// command that loads scenarios.
+fn budget() -> sim::scenario::Budget {
+    if NO_BUDGET.load(std::sync::atomic::Ordering::Relaxed) {
+        sim::scenario::Budget::Off
+    } else {
+        sim::scenario::Budget::Enforced
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Open the workbench window (the default), optionally on a scenario file.
@@ -571,7 +581,7 @@ fn load(scenario: &str, swarm: bool, command: BudgetCommand) -> anyhow::Result<S
         loaded
     };
     let loaded = if swarm { sim::run::with_swarm(loaded) } else { loaded };
-    if !NO_BUDGET.load(std::sync::atomic::Ordering::Relaxed) {
+    if budget() == sim::scenario::Budget::Enforced {
         loaded.admit(command)?;
     }
     Ok(loaded)

@@ -173,6 +173,11 @@ fn bad_exercise_files_get_located_errors() {
     ] {
         let got = chapter_error(&heavy.replace("Count(VisibleRows)", query));
         assert!(got.starts_with("bad.ron:10:20: exercises[0].query: ") && got.contains(command), "{query}: {got}");
+        // Without the budget (`--no-budget`) it loads.
+        let text = heavy.replace("Count(VisibleRows)", query);
+        let mut ids = std::collections::BTreeSet::new();
+        sim::exercise::parse_chapter_with(&text, "bad.ron", "bad", root(), &mut ids, sim::scenario::Budget::Off)
+            .unwrap_or_else(|e| panic!("{query} without the budget: {e}"));
     }
     // Ids are unique over the course.
     let mut ids = std::collections::BTreeSet::from(["x-1".to_string()]);
@@ -228,4 +233,27 @@ fn where_to_look_names_the_row_as_compare_prints_it() {
     assert!(storm.look().contains("the row `storm at-most-once plain`"), "{}", storm.look());
     let flink = course.find("wb-4").expect("wb-4: at-most-once on crash-during-checkpoint.ron");
     assert!(flink.look().contains("the row `flink at-most-once plain`"), "{}", flink.look());
+}
+
+/// `--no-budget` reaches `exercise` as it does `run`, `compare` and `sweep`: a chapter whose
+/// exercise asks for `compare` on a scenario over the budget is refused without it (where its
+/// query is) and loads with it.
+#[test]
+fn no_budget_reaches_the_exercise_command() {
+    let dir = std::env::temp_dir().join(format!("streamlab-no-budget-exercise-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("book/exercises")).expect("create the root");
+    std::fs::copy(root().join("tests/hostile/fresh/compare-over-the-budget.ron"), dir.join("heavy.ron"))
+        .expect("copy the scenario");
+    let chapter = GOOD
+        .replace("scenarios/streaming-systems-perfect.ron", "heavy.ron")
+        .replace("Count(VisibleRows)", "Variants(Loss)");
+    std::fs::write(dir.join("book/exercises/heavy.ron"), chapter).expect("write the chapter");
+    let root_arg = dir.to_str().expect("UTF-8");
+    let (code, _, err) = streamlab(&["exercise", "--root", root_arg, "show", "x-1"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("heavy.ron:10:20: exercises[0].query") && err.contains("`compare` would need"), "{err}");
+    let (code, out, err) = streamlab(&["exercise", "--root", root_arg, "--no-budget", "show", "x-1"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Q"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
