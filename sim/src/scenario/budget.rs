@@ -163,7 +163,20 @@ pub struct Lever {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Admission {
     pub workload: Workload,
+    /// What to lower when one run is too much.
     pub lever: Lever,
+    /// What to lower when `shrink` is too much though one seed's check is not: the faults it
+    /// checks again one by one (the file's `swarm` or `faults`; None when the file has none, and
+    /// any come from `--swarm`).
+    pub fault_lever: Option<Lever>,
+}
+
+/// Checks of a seed `shrink` is estimated to run for `faults` faults: each fault dropped, then
+/// shortened while the failure holds, a seed's check each. The worst case is 13 checks a fault;
+/// counted: 3 (a fault is dropped or shortened once or twice before the failure goes away, in the
+/// shipped scenarios), and the first check of the seed.
+fn shrink_checks(faults: u64) -> u128 {
+    u128::from(faults) * 3 + 1
 }
 
 fn ns_to_ms(ns: u128) -> u64 {
@@ -290,13 +303,7 @@ impl Workload {
             ),
             // Per seed, `jobs` seeds at once.
             Command::Sweep { jobs } => (compared_bytes.saturating_mul(u128::from(jobs.max(1))), checked),
-            Command::Shrink => {
-                // Each fault dropped, then shortened while the failure holds: a seed's check
-                // each. The worst case is 13 checks a fault; counted: 3 (a fault is dropped or
-                // shortened once or twice before the failure goes away, in the shipped scenarios).
-                let checks = u128::from(self.faults) * 3 + 1;
-                (compared_bytes, checked.saturating_mul(checks))
-            }
+            Command::Shrink => (compared_bytes, checked.saturating_mul(shrink_checks(self.faults))),
         };
         Estimate { bytes: u64::try_from(bytes).unwrap_or(u64::MAX), ms: ns_to_ms(ns) }
     }
@@ -310,7 +317,8 @@ impl Admission {
         if e.bytes <= BUDGET_BYTES && e.ms <= BUDGET_MS {
             return Ok(e);
         }
-        let lever = &self.lever;
+        let lever = self.lever_for(command);
+        let lever = &lever;
         let message = format!(
             "`{}` would need about {} MiB and {:.1} s (estimated: {}); the budget is {} MiB and {} s: {}, or pass --no-budget to run it anyway",
             command.name(),
@@ -328,6 +336,36 @@ impl Admission {
             field: lever.field.clone(),
             message,
         })
+    }
+
+    /// The field to lower for `command`. A shrink whose single check fits the budget is too
+    /// much for the number of checks, one per fault and more: its faults are what to lower, not
+    /// the biggest cost of one run.
+    fn lever_for(&self, command: Command) -> Lever {
+        let w = &self.workload;
+        let one_check = w.estimate(Command::Sweep { jobs: 1 });
+        if command != Command::Shrink || w.faults == 0 || one_check.bytes > BUDGET_BYTES || one_check.ms > BUDGET_MS {
+            return self.lever.clone();
+        }
+        let why = format!(
+            "shrink checks the seed again for each fault it drops or shortens: about {} checks for {} faults, {:.1} s each",
+            shrink_checks(w.faults),
+            w.faults,
+            one_check.ms as f64 / 1000.0
+        );
+        match &self.fault_lever {
+            Some(lever) => Lever { advice: format!("{}; {why}", lever.advice), ..lever.clone() },
+            // The faults came from `--swarm` (the file has none): there is no field to point at.
+            None => Lever {
+                field: "swarm".to_string(),
+                line: 1,
+                column: 1,
+                advice: format!(
+                    "fewer faults than the {} --swarm adds: give the scenario a `swarm` of its own with fewer, or list the faults to keep in `faults`; {why}",
+                    w.faults
+                ),
+            },
+        }
     }
 
     fn describe(&self) -> String {
@@ -584,12 +622,34 @@ pub fn admission(s: &Scenario, loc: &Locator) -> Admission {
         ),
     ];
     let (_, field, advice) = terms.into_iter().max_by_key(|t| t.0).unwrap_or((0, "source".into(), String::new()));
-    let located = loc.error(field.clone(), "");
-    let (line, column) = match located {
-        ScenarioError::Invalid { line, column, .. } => (line, column),
-        ScenarioError::Io { .. } => (1, 1),
+    let locate = |field: String, advice: String| {
+        let (line, column) = match loc.error(field.clone(), "") {
+            ScenarioError::Invalid { line, column, .. } => (line, column),
+            ScenarioError::Io { .. } => (1, 1),
+        };
+        Lever { field, line, column, advice }
     };
-    Admission { workload, lever: Lever { field, line, column, advice } }
+    // The file's faults: its swarm's largest count, or its list when that has more.
+    let swarm_counts = s.swarm.map(|w| {
+        [
+            ("crashes", w.crashes),
+            ("partitions", w.partitions),
+            ("latency_spikes", w.latency_spikes),
+            ("slow_nodes", w.slow_nodes),
+        ]
+    });
+    let swarm_total = swarm_counts.map_or(0, |counts| counts.iter().map(|&(_, n)| u64::from(n)).sum::<u64>());
+    let largest = swarm_counts.and_then(|counts| counts.into_iter().max_by_key(|&(_, n)| n));
+    let fault_lever = match largest {
+        Some((name, n)) if swarm_total >= s.faults.len() as u64 && n > 0 => {
+            Some(locate(format!("swarm.{name}"), format!("fewer faults in `swarm` (swarm.{name} is {n})")))
+        }
+        _ if !s.faults.is_empty() => {
+            Some(locate("faults".to_string(), format!("fewer faults in `faults` (it lists {})", s.faults.len())))
+        }
+        _ => None,
+    };
+    Admission { workload, lever: locate(field, advice), fault_lever }
 }
 
 /// Tuples a Storm topology may deliver again until `max_run_ms` in a timeout storm that a fault
@@ -712,5 +772,38 @@ mod tests {
         // take.
         let over = swarmed(|t| t.replace("max_spout_pending: None", "max_spout_pending: Some(1001)"));
         assert_eq!(over.storm_replays, 1_001 * 406);
+    }
+
+    const PLAIN_SINK: &str = include_str!("../../../scenarios/exactly-once-plain-sink.ron");
+    const PLAIN_SINK_SWARM: &str =
+        "    swarm: (crashes: 2, latency_spikes: 1, from_ms: 500, until_ms: 7_500, max_outage_ms: 2_000),\n";
+
+    /// A shrink refused though one seed's check fits is too much for its many checks, one and
+    /// more per fault: the error points at the faults (the file's swarm, or `--swarm` when the
+    /// faults are its), not at the biggest cost of one run.
+    #[test]
+    fn a_shrink_over_the_budget_for_its_faults_names_the_faults() {
+        assert!(PLAIN_SINK.contains(PLAIN_SINK_SWARM), "the shipped file's swarm");
+        let many = PLAIN_SINK.replace("swarm: (crashes: 2,", "swarm: (crashes: 100,");
+        let s = Scenario::parse(&many, "many.ron").expect("one run is admitted");
+        s.admit(Command::Sweep { jobs: 1 }).expect("one seed's check is admitted");
+        let got = s.admit(Command::Shrink).expect_err("shrink is over the budget").to_string();
+        assert!(got.starts_with("many.ron:27:22: swarm.crashes: `shrink` would need"), "{got}");
+        assert!(got.contains("fewer faults in `swarm` (swarm.crashes is 100)"), "{got}");
+        assert!(got.contains("about 304 checks for 101 faults"), "{got}");
+
+        // No faults in the file: `--swarm` adds five, each checked again.
+        let busy = PLAIN_SINK.replace(PLAIN_SINK_SWARM, "").replace("rate_per_s: 400,", "rate_per_s: 100_000,");
+        let s = crate::run::with_swarm(Scenario::parse(&busy, "busy.ron").expect("one run is admitted"));
+        s.admit(Command::Sweep { jobs: 1 }).expect("one seed's check is admitted");
+        let got = s.admit(Command::Shrink).expect_err("shrink is over the budget").to_string();
+        assert!(got.starts_with("busy.ron:1:1: swarm: `shrink` would need"), "{got}");
+        assert!(got.contains("fewer faults than the 5 --swarm adds"), "{got}");
+
+        // One check over the budget: the run's biggest cost is what to lower, for shrink too.
+        let heavy = busy.replace("rate_per_s: 100_000,", "rate_per_s: 1_000_000,");
+        let s = crate::run::with_swarm(Scenario::parse_with(&heavy, "heavy.ron", Budget::Off).expect("valid"));
+        let got = s.admit(Command::Shrink).expect_err("shrink is over the budget").to_string();
+        assert!(got.contains(": source.Generator.rate_per_s: `shrink` would need"), "{got}");
     }
 }
