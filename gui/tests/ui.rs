@@ -1582,3 +1582,47 @@ fn a_chart_export_is_not_reported_beside_the_slides_button() {
     assert!(dir.join("clickstream-original-checkpoint-durations.svg").is_file());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A two-phase-commit sink's transactions in the inspector name the job attempt as the event log,
+/// the timeline's restart marker and the banner above the graph do, counted from 1 — not the
+/// engine's attempt, which counts restores from 0.
+#[test]
+fn the_inspectors_transactions_name_the_event_logs_attempt() {
+    use sim::recording::TraceKind;
+    let mut h = harness(ScenarioSource::File(scenario_file("crash-before-commit.ron")));
+    h.run_steps(1);
+    let out = h.state().session.as_ref().unwrap().scenario.plan.subtask_by_name("out[0]").unwrap();
+    h.state_mut().apply(Action::Select(Some(out)));
+    // Before the crash (after checkpoint 3, at about 6 s) the sink writes in the first attempt's
+    // transactions.
+    h.state_mut().apply(Action::Time(Command::Seek(3_000_000_000)));
+    h.run_steps(1);
+    h.get_by_label_contains("(attempt 1)");
+    assert!(h.query_by_label_contains("(attempt 0)").is_none());
+    let session = h.state().session.as_ref().unwrap();
+    let restart = session.run().trace.iter().find(|e| e.kind == TraceKind::JobRestarted).copied().expect("a restart");
+    let marker = gui::view::markers::collect(std::slice::from_ref(&restart));
+    let faults = session.scenario.faults.clone();
+    assert!(
+        gui::view::markers::describe(&session.scenario, &faults, &marker[0]).contains("(attempt 2)"),
+        "the timeline's restart marker names attempt 2"
+    );
+    // After the restart the sink opens its transactions in the second attempt: the first moment
+    // (in 50 ms steps) with one open.
+    let open_at = (1..100u64)
+        .map(|i| restart.time_ns + i * 50_000_000)
+        .find(|&t| {
+            let frame = h.state_mut().session.as_mut().unwrap().frame(t, Some(out), true);
+            let facts = &frame.inspector.as_ref().expect("the sink inspected").facts;
+            facts.iter().any(|(name, value)| *name == "open transaction" && value != "none")
+        })
+        .expect("a transaction opens after the restart");
+    h.state_mut().apply(Action::Time(Command::Seek(open_at)));
+    h.run_steps(1);
+    h.get_by_label_contains("job attempt 2 (after 1 restart)");
+    h.get_by_label_contains("(attempt 2)");
+    assert!(h.query_by_label_contains("(attempt 1)").is_none(), "no transaction of the first attempt is left");
+    h.get_by_label("Event log").click();
+    h.run_steps(2);
+    h.get_by_label_contains("the job restarted (attempt 2)");
+}
