@@ -1626,3 +1626,36 @@ fn the_inspectors_transactions_name_the_event_logs_attempt() {
     h.run_steps(2);
     h.get_by_label_contains("the job restarted (attempt 2)");
 }
+
+/// At 1280x800, after two forks, the comparison table is in sight when the *Faults and outcomes*
+/// tab opens: the tab is about 230 points high, and the table sat below the list of runs.
+#[test]
+fn at_1280x800_the_comparison_is_in_sight_after_forks() {
+    let mut h = Harness::builder().with_size(egui::vec2(1280.0, 800.0)).build_ui_state(
+        |ui, app: &mut App| app.workbench_ui(ui),
+        App::new_headless(ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")), None),
+    );
+    h.run_steps(1);
+    h.get_by_label("Faults and outcomes").click();
+    h.run_steps(1);
+    let end = h.state().session.as_ref().unwrap().run().end_ns;
+    for at in [end / 4, end / 2] {
+        h.state_mut().apply(Action::Time(Command::Seek(at)));
+        h.run_steps(1);
+        h.get_by_label("Crash tm-2").click();
+        h.run_steps(2);
+    }
+    assert_eq!(h.state().session.as_ref().unwrap().runs.len(), 3, "two forks");
+    h.get_by_label("Compare at-most-once, at-least-once, exactly-once").click();
+    wait_for_comparison(&mut h);
+    h.run_steps(1);
+    // Between the tab bar and the timeline below the tabs: the header and the last of the five
+    // setups (the comparison's "two-phase-commit" comes before the cost bars' setup names).
+    let tab_bar = h.get_by_label("Faults and outcomes").rect();
+    let timeline = h.get_by_label("Timeline").rect();
+    let header = h.get_by_label("promise kept?").rect();
+    let last = h.get_all_by_label("two-phase-commit").map(|n| n.rect()).min_by(|a, b| a.top().total_cmp(&b.top()));
+    let last = last.expect("the two-phase-commit setup's row");
+    assert!(header.top() > tab_bar.bottom(), "the header at {header:?}");
+    assert!(last.bottom() <= timeline.top(), "the last setup at {last:?}, the timeline at {timeline:?}");
+}
