@@ -1261,7 +1261,7 @@ impl App {
                     }
                 });
             });
-            panels::predict::predict_window_ui(ui, &storm.origin.base.file, &mut self.predict);
+            panels::predict::predict_window_ui(ui, &storm.origin.base.file, &mut self.predict, None);
             self.finish_frame(actions, ui);
             return;
         }
@@ -1313,7 +1313,7 @@ impl App {
                 panels::tour::tour_ui(ui, session, self.tour.as_ref(), &mut actions);
             });
         }
-        egui::Panel::bottom("timeline").resizable(false).show(ui, |ui| {
+        let timeline = egui::Panel::bottom("timeline").resizable(false).show(ui, |ui| {
             let (end, min_span) = (session.run().end_ns, crate::view::timeline::min_span(&session.scenario));
             self.timeline.follow(cursor, end, min_span);
             let (export_dir, export_size, slides_status) =
@@ -1323,6 +1323,7 @@ impl App {
             };
             panels::timeline::timeline_ui(ui, session.run(), cursor, &mut self.timeline, export, &mut actions);
         });
+        let timeline_top = timeline.response.rect.top();
         egui::Panel::right("inspector").default_size(340.0).show(ui, |ui| {
             panels::inspector::inspector_ui(ui, session, frame, &mut actions);
         });
@@ -1371,7 +1372,7 @@ impl App {
                 Tab::Save => panels::save::save_ui(ui, session, &save_stem, &mut self.save, &mut actions),
             }
         });
-        panels::predict::predict_window_ui(ui, &session.base.file, &mut self.predict);
+        panels::predict::predict_window_ui(ui, &session.base.file, &mut self.predict, Some(timeline_top));
         self.finish_frame(actions, ui);
     }
 

@@ -101,3 +101,22 @@ fn at_1280x800_the_answer_field_and_the_reveal_scroll_into_view() {
     let command = h.get_by_label(&revealed.command).rect();
     assert!(visible(&h, command), "the command's line at {command:?}");
 }
+
+/// At 1280x800 with the timeline zoomed in, its lanes make the bottom panel taller: the Predict
+/// window opens above the timeline all the same, not over its top lanes.
+#[test]
+fn at_1280x800_the_window_leaves_the_zoomed_timeline_clear() {
+    let mut h = workbench_sized("crash-during-checkpoint.ron", egui::vec2(1280.0, 800.0));
+    let before = h.get_by_label("Timeline").rect();
+    for _ in 0..3 {
+        h.get_by_label("Zoom in").click();
+        // One frame applies the click, one grows the panel for the lanes, one lays it out again.
+        h.run_steps(3);
+    }
+    let timeline = h.get_by_label("Timeline").rect();
+    assert!(timeline.top() < before.top() - 40.0, "the lanes grew the timeline: {before:?} to {timeline:?}");
+    h.get_by_label("Predict").click();
+    h.run_steps(3);
+    let window = h.get_by_label_contains("exercises on this scenario)").rect();
+    assert!(window.bottom() <= timeline.top(), "the window at {window:?}, the timeline at {timeline:?}");
+}

@@ -1582,3 +1582,80 @@ fn a_chart_export_is_not_reported_beside_the_slides_button() {
     assert!(dir.join("clickstream-original-checkpoint-durations.svg").is_file());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A two-phase-commit sink's transactions in the inspector name the job attempt as the event log,
+/// the timeline's restart marker and the banner above the graph do, counted from 1 — not the
+/// engine's attempt, which counts restores from 0.
+#[test]
+fn the_inspectors_transactions_name_the_event_logs_attempt() {
+    use sim::recording::TraceKind;
+    let mut h = harness(ScenarioSource::File(scenario_file("crash-before-commit.ron")));
+    h.run_steps(1);
+    let out = h.state().session.as_ref().unwrap().scenario.plan.subtask_by_name("out[0]").unwrap();
+    h.state_mut().apply(Action::Select(Some(out)));
+    // Before the crash (after checkpoint 3, at about 6 s) the sink writes in the first attempt's
+    // transactions.
+    h.state_mut().apply(Action::Time(Command::Seek(3_000_000_000)));
+    h.run_steps(1);
+    h.get_by_label_contains("(attempt 1)");
+    assert!(h.query_by_label_contains("(attempt 0)").is_none());
+    let session = h.state().session.as_ref().unwrap();
+    let restart = session.run().trace.iter().find(|e| e.kind == TraceKind::JobRestarted).copied().expect("a restart");
+    let marker = gui::view::markers::collect(std::slice::from_ref(&restart));
+    let faults = session.scenario.faults.clone();
+    assert!(
+        gui::view::markers::describe(&session.scenario, &faults, &marker[0]).contains("(attempt 2)"),
+        "the timeline's restart marker names attempt 2"
+    );
+    // After the restart the sink opens its transactions in the second attempt: the first moment
+    // (in 50 ms steps) with one open.
+    let open_at = (1..100u64)
+        .map(|i| restart.time_ns + i * 50_000_000)
+        .find(|&t| {
+            let frame = h.state_mut().session.as_mut().unwrap().frame(t, Some(out), true);
+            let facts = &frame.inspector.as_ref().expect("the sink inspected").facts;
+            facts.iter().any(|(name, value)| *name == "open transaction" && value != "none")
+        })
+        .expect("a transaction opens after the restart");
+    h.state_mut().apply(Action::Time(Command::Seek(open_at)));
+    h.run_steps(1);
+    h.get_by_label_contains("job attempt 2 (after 1 restart)");
+    h.get_by_label_contains("(attempt 2)");
+    assert!(h.query_by_label_contains("(attempt 1)").is_none(), "no transaction of the first attempt is left");
+    h.get_by_label("Event log").click();
+    h.run_steps(2);
+    h.get_by_label_contains("the job restarted (attempt 2)");
+}
+
+/// At 1280x800, after two forks, the comparison table is in sight when the *Faults and outcomes*
+/// tab opens: the tab is about 230 points high, and the table sat below the list of runs.
+#[test]
+fn at_1280x800_the_comparison_is_in_sight_after_forks() {
+    let mut h = Harness::builder().with_size(egui::vec2(1280.0, 800.0)).build_ui_state(
+        |ui, app: &mut App| app.workbench_ui(ui),
+        App::new_headless(ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")), None),
+    );
+    h.run_steps(1);
+    h.get_by_label("Faults and outcomes").click();
+    h.run_steps(1);
+    let end = h.state().session.as_ref().unwrap().run().end_ns;
+    for at in [end / 4, end / 2] {
+        h.state_mut().apply(Action::Time(Command::Seek(at)));
+        h.run_steps(1);
+        h.get_by_label("Crash tm-2").click();
+        h.run_steps(2);
+    }
+    assert_eq!(h.state().session.as_ref().unwrap().runs.len(), 3, "two forks");
+    h.get_by_label("Compare at-most-once, at-least-once, exactly-once").click();
+    wait_for_comparison(&mut h);
+    h.run_steps(1);
+    // Between the tab bar and the timeline below the tabs: the header and the last of the five
+    // setups (the comparison's "two-phase-commit" comes before the cost bars' setup names).
+    let tab_bar = h.get_by_label("Faults and outcomes").rect();
+    let timeline = h.get_by_label("Timeline").rect();
+    let header = h.get_by_label("promise kept?").rect();
+    let last = h.get_all_by_label("two-phase-commit").map(|n| n.rect()).min_by(|a, b| a.top().total_cmp(&b.top()));
+    let last = last.expect("the two-phase-commit setup's row");
+    assert!(header.top() > tab_bar.bottom(), "the header at {header:?}");
+    assert!(last.bottom() <= timeline.top(), "the last setup at {last:?}, the timeline at {timeline:?}");
+}

@@ -359,18 +359,17 @@ fn status_line_ui(ui: &mut egui::Ui, frame: &Frame) {
     for tm in &frame.dag.down {
         banner.push(format!("tm-{tm} is down"));
     }
-    // Attempts are counted from 1, as the event log and the Outcome tab's attempt column count
-    // them; between a failure's detection and the restart the attempt is already the next one,
+    // Between a failure's detection and the restart the attempt is already the next one,
     // which has not run yet.
     if frame.dag.restarting {
         banner.push(format!(
             "failure detected: the job is stopped; attempt {} will restart from its latest checkpoint",
-            frame.dag.attempt + 1
+            crate::view::job_attempt(frame.dag.attempt)
         ));
     } else if frame.dag.attempt > 0 {
         let restarts =
             if frame.dag.attempt == 1 { "1 restart".to_string() } else { format!("{} restarts", frame.dag.attempt) };
-        banner.push(format!("job attempt {} (after {restarts})", frame.dag.attempt + 1));
+        banner.push(format!("job attempt {} (after {restarts})", crate::view::job_attempt(frame.dag.attempt)));
     }
     ui.horizontal_wrapped(|ui| {
         if !banner.is_empty() {

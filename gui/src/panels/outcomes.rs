@@ -26,14 +26,20 @@ pub fn outcomes_ui(
     egui::ScrollArea::vertical().id_salt(scroll_id).auto_shrink([false, false]).show(ui, |ui| {
         // Side by side: what to do on the left, what came of it on the right.
         ui.columns(2, |columns| {
-            // Left: what to do (guarantee, faults) — it never moves. Right: what came of it (the
-            // runs, each against the original, and the comparison), which grows with every fork.
+            // Left: what to do (guarantee, faults) — it never moves. Right: what came of it. The
+            // comparison table first: it is what the tab is for, and at 1280x800 the tab is
+            // about 230 points high, so under the list of runs (which grows with every fork) it
+            // was out of sight. Then the runs, each against the original, then the cost bars.
             variant_ui(&mut columns[0], session, actions);
             columns[0].separator();
             faults_ui(&mut columns[0], session, cursor_ns, settings, actions);
-            runs_ui(&mut columns[1], session, actions);
-            columns[1].separator();
             comparison_ui(&mut columns[1], session, actions);
+            columns[1].separator();
+            runs_ui(&mut columns[1], session, actions);
+            if let Some((run, reports)) = &session.comparison {
+                columns[1].separator();
+                cost_ui(&mut columns[1], *run, &outcomes::costs(reports), actions);
+            }
         });
     });
 }
@@ -85,7 +91,7 @@ fn faults_ui(
 fn runs_ui(ui: &mut egui::Ui, session: &Session, actions: &mut Vec<Action>) {
     ui.strong("Runs of this scenario");
     ui.small(format!(
-        "Fault schedule shown: {}. Switching the guarantee or sink above runs this same schedule again.",
+        "Fault schedule shown: {}. Switching the guarantee or sink (left) runs this same schedule again.",
         session.schedule_labels[session.shown]
     ));
     for (i, run) in session.runs.iter().enumerate() {
@@ -187,8 +193,6 @@ fn comparison_ui(ui: &mut egui::Ui, session: &Session, actions: &mut Vec<Action>
             ),
         );
     }
-    ui.separator();
-    cost_ui(ui, *run, &outcomes::costs(reports), actions);
 }
 
 /// A comparison row's "result" and "promise kept?" cells: the outcome and yes / no, or "no

@@ -7,7 +7,9 @@ use crate::view::predict::{self, PredictState};
 
 /// Draw the predict window, when opened from the scenario bar, for the loaded scenario (a Flink
 /// session's or the Storm view's): the exercises whose scenario file is `scenario_file`.
-pub fn predict_window_ui(ui: &mut egui::Ui, scenario_file: &str, state: &mut PredictState) {
+/// `timeline_top`: the top of the bottom timeline panel this frame (None in the Storm view, which
+/// has none), the window's bottom kept above it.
+pub fn predict_window_ui(ui: &mut egui::Ui, scenario_file: &str, state: &mut PredictState, timeline_top: Option<f32>) {
     if !state.open {
         return;
     }
@@ -47,14 +49,18 @@ pub fn predict_window_ui(ui: &mut egui::Ui, scenario_file: &str, state: &mut Pre
     // and the inspector. Anchored, because a placed window keeps its top where it first was and
     // the reveal then grew it past the bottom of the screen; past the height left, it scrolls.
     // Closed with its x or the scenario bar's button.
+    // Zoomed in, the timeline's lanes make its panel taller than the 110 points the window used
+    // to keep clear, and it covered the top lanes: it keeps clear of the panel as drawn.
     let content = ui.ctx().content_rect();
+    let bottom_room = timeline_top.map_or(110.0, |top| content.bottom() - top + 6.0);
     let mut open = state.open;
     let window = egui::Window::new(title)
         .id(egui::Id::unique("predict_window"))
         .open(&mut open)
-        .anchor(egui::Align2::LEFT_BOTTOM, egui::vec2(12.0, -110.0))
+        .anchor(egui::Align2::LEFT_BOTTOM, egui::vec2(12.0, -bottom_room))
         .default_width(520.0);
-    let max_height = (content.height() - 260.0).max(200.0);
+    // The scenario bar, the transport and the window's title bar take about 150 points.
+    let max_height = (content.height() - bottom_room - 150.0).max(200.0);
     window.show(ui.ctx(), |ui| {
         egui::ScrollArea::vertical().max_height(max_height).show(ui, |ui| {
             if exercises.is_empty() {

@@ -320,10 +320,10 @@ pub fn caption(scenario: &Scenario, e: &TraceEvent) -> String {
             format!("the job manager noticed {} is gone (heartbeat timeout) and cancels the job", node())
         }
         P::JobRestarted { attempt, restored_from: Some(checkpoint) } => {
-            format!("the job restarted (attempt {}) from checkpoint {checkpoint}", attempt + 1)
+            format!("the job restarted (attempt {}) from checkpoint {checkpoint}", super::job_attempt(attempt))
         }
         P::JobRestarted { attempt, restored_from: None } => {
-            format!("the job restarted (attempt {}) with empty state", attempt + 1)
+            format!("the job restarted (attempt {}) with empty state", super::job_attempt(attempt))
         }
         P::NetworkFault { what, ended, node_a, node_b, .. } => fault_caption(scenario, what, ended, node_a, node_b),
         // Storm runs (`sim::storm`); the workbench runs Flink, but a trace file may hold these.

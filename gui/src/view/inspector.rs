@@ -134,14 +134,12 @@ impl Inspector {
             OperatorState::Sink(sink) => {
                 facts.push(("sink kind", sink.kind.label().to_string()));
                 if sink.kind == SinkKind::TwoPhaseCommit {
-                    let open = sink
-                        .open_transaction()
-                        .map_or("none".into(), |t| format!("#{} (attempt {})", t.sequence, t.attempt));
+                    let open = sink.open_transaction().as_ref().map_or("none".into(), transaction_text);
                     facts.push(("open transaction", open));
                     let mut t =
                         Table::new("Pre-committed, waiting for their checkpoint", vec!["transaction", "checkpoint"]);
                     for (cp, txn) in sink.pending_transactions() {
-                        t.push(vec![format!("#{} (attempt {})", txn.sequence, txn.attempt), cp.to_string()]);
+                        t.push(vec![transaction_text(txn), cp.to_string()]);
                     }
                     tables.push(t);
                 }
@@ -172,6 +170,13 @@ pub struct SinkRowView {
     pub state: &'static str,
     pub written: String,
     pub visible: String,
+}
+
+/// A two-phase-commit transaction as the inspector lists it: its sequence number and the job
+/// attempt that opened it, counted from 1 as everywhere in the workbench (the engine's `TxnId`
+/// counts restores from 0).
+fn transaction_text(txn: &engine::sink::TxnId) -> String {
+    format!("#{} (attempt {})", txn.sequence, crate::view::job_attempt(txn.attempt))
 }
 
 pub fn row_state_label(state: RowState) -> &'static str {

@@ -129,7 +129,8 @@ pub struct Ledger {
 
 /// The job attempt (1-based) running at `t`, given the restart times.
 fn attempt_at(restarts: &[TimeNs], t: TimeNs) -> u32 {
-    restarts.partition_point(|&r| r <= t) as u32 + 1
+    // The restarts before `t` are the engine's attempt then.
+    crate::view::job_attempt(restarts.partition_point(|&r| r <= t) as u32)
 }
 
 fn window_text(scenario: &Scenario, row: &StoredRow) -> String {

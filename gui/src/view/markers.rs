@@ -159,10 +159,16 @@ pub fn describe(scenario: &Scenario, faults: &[Fault], m: &Marker) -> String {
         Payload::NodeRestarted => format!("{} is back (empty, until the job restarts)", node()),
         Payload::FailureDetected => format!("the job manager detected the failure of {}; the job stops", node()),
         Payload::JobRestarted { attempt, restored_from: None } => {
-            format!("job restarted (attempt {attempt}) with empty state: no checkpoint to restore")
+            format!(
+                "job restarted (attempt {}) with empty state: no checkpoint to restore",
+                crate::view::job_attempt(attempt)
+            )
         }
         Payload::JobRestarted { attempt, restored_from: Some(checkpoint) } => {
-            format!("job restarted (attempt {attempt}): every task restored from checkpoint {checkpoint}")
+            format!(
+                "job restarted (attempt {}): every task restored from checkpoint {checkpoint}",
+                crate::view::job_attempt(attempt)
+            )
         }
         Payload::NetworkFault { fault, ended, .. } => match (faults.get(fault as usize), ended) {
             (Some(f), false) => format!("fault: {}", f.describe(&scenario.plan)),

@@ -27,6 +27,14 @@ use crate::scrub::SendIndex;
 
 pub use units::{duration_ms_text, duration_text, event_time_text, tick_text, time_text};
 
+/// The job attempt the workbench names, counted from 1 (the first run is attempt 1), from the
+/// engine's attempt, which counts restores from 0 (`World::attempt`, a task's or a two-phase-commit
+/// transaction's `attempt`). The one rule, so that the job graph's banner, the event log, the
+/// timeline's markers, the inspector and the Outcome tab's attempt column name one attempt alike.
+pub fn job_attempt(engine_attempt: u32) -> u32 {
+    engine_attempt + 1
+}
+
 /// What runs on task manager `tm` (a Storm worker): its subtasks' (executors') names, for the
 /// fault buttons' hover text — so a student sees what a crash there takes down.
 pub fn subtasks_on(scenario: &sim::Scenario, tm: u32) -> String {
