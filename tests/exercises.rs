@@ -233,6 +233,10 @@ fn where_to_look_names_the_row_as_compare_prints_it() {
     assert!(storm.look().contains("the row `storm at-most-once plain`"), "{}", storm.look());
     let flink = course.find("wb-4").expect("wb-4: at-most-once on crash-during-checkpoint.ron");
     assert!(flink.look().contains("the row `flink at-most-once plain`"), "{}", flink.look());
+    // Trident's replays are counted in the answer (a batch replayed): the summary line that
+    // shows them is named.
+    let trident = course.find("ch-5").expect("ch-5: Trident replays");
+    assert!(trident.look().contains("`trident: … (K replays)`"), "{}", trident.look());
 }
 
 /// `--no-budget` reaches `exercise` as it does `run`, `compare` and `sweep`: a chapter whose

@@ -877,7 +877,7 @@ impl Exercise {
                 Metric::StormTimeouts => ("t/o", "the summary's `spout: … N timed out`".into()),
                 Metric::StormReplays => (
                     "replays",
-                    "the summary's `spout: … (N replays after a timeout or fail, M re-read …)`: N + M".into(),
+                    "the summary's `spout: … (N replays after a timeout or fail, M re-read …)` and, under Trident, `trident: … (K replays)`: N + M + K".into(),
                 ),
             },
             Query::Outcome => ("output", format!("{oracle}: its first word")),
