@@ -194,7 +194,8 @@ pub struct Scenario {
 }
 
 /// How much work a run may do before it stops with [`crate::StopReason::WorkLimit`]
-/// ([`Scenario::work_limit`]): kernel events, and lineage held in the sinks' rows.
+/// ([`Scenario::work_limit`]): kernel events, lineage held in the sinks' rows, and messages held
+/// waiting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WorkLimit {
     pub kernel_events: u64,
@@ -238,8 +239,8 @@ impl Scenario {
     /// The most source references the sinks' rows may carry as lineage before a run stops with
     /// [`crate::StopReason::WorkLimit`]: 4 times what the admission budget predicts
     /// ([`budget::Workload::lineage`]) and a quarter of the budget's memory more (`compare`
-    /// holds a reference, a variant and the oracle's grouping of both at once). A late firing carries
-    /// its whole window's lineage again, so records that all come late into one window with a
+    /// holds a reference, a variant and the oracle's grouping of both at once). A late firing
+    /// carries its whole window's lineage again, so records that all come late into one window with a
     /// long allowed lateness write lineage quadratic in their number (60 000 explicit events,
     /// a 2.8 MB file, needed more than 4 GB); the budget cannot know how many records will be
     /// late, this bound holds whatever the watermark does. Memory, not time: unlike kernel
@@ -252,8 +253,9 @@ impl Scenario {
 
     /// The most messages a run may hold waiting at once (queued events, Storm executors'
     /// inboxes) before it stops with [`crate::StopReason::WorkLimit`]: 4 per source record and
-    /// 500 000 more (a held Storm message costs about 440 bytes with its tuple's tracking). A timeout storm that never ends grows an inbox by the whole pending backlog
-    /// each message timeout; the admission budget counts storms that faults set off, and assumes
+    /// 500 000 more (a held Storm message costs about 440 bytes with its tuple's tracking). A
+    /// timeout storm that never ends grows an inbox by the whole pending backlog each message
+    /// timeout; the admission budget counts storms that faults set off, and assumes
     /// a fault-free topology recovers, which one whose input outruns its slowest bolt for good
     /// does not (3 GB in 35 s, estimated 337 MiB).
     pub fn max_held_messages(&self) -> u64 {
