@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 use anyhow::Context as _;
@@ -121,13 +121,18 @@ pub fn run(
     } else {
         fnv1a64(&std::fs::read(scenario_arg).with_context(|| format!("reading {scenario_arg}"))?)
     };
+    let (seeds_named, seed_list) = named_seeds(canonical);
     let of = SweepOf {
         scenario_digest,
         swarm,
-        seeds: canonical,
+        seeds: seeds_named,
+        seed_list,
         shard: format!("{}/{}", seeds.first + 1, seeds.step),
         variants: 0, // each seed's lines say how many variants it has
     };
+    // A long seed list goes on the first seed's lines only: repeated on every line, a list of
+    // N seeds made the output grow as N squared.
+    let listed = AtomicBool::new(false);
     let total = seeds.len();
     // With --json, stdout carries only the JSON lines; the summary goes to stderr.
     let say = |line: String| super::say(json, line);
@@ -142,7 +147,8 @@ pub fn run(
     }
     // A seed's lines, reported under the lock (so in order): on stdout with --json, and counted.
     let report = |check: SeedCheck, summary: &mut Summary| {
-        let lines = lines_of(&scenario, &check, swarm, &of);
+        let first = !listed.swap(true, Ordering::Relaxed);
+        let lines = lines_of(&scenario, &check, swarm, &of, first);
         if json {
             for line in &lines {
                 outln!("{}", serde_json::to_string(line).expect("a sweep line is plain data"));
@@ -282,8 +288,13 @@ pub struct SweepOf {
     /// is a different sweep. `default` for the built-in scenario.
     pub scenario_digest: String,
     pub swarm: bool,
-    /// The whole sweep's seeds, written canonically (`A..=B` or `3,7,9`).
+    /// The whole sweep's seeds, written canonically (`A..=B` or `3,7,9`), or, for a list longer
+    /// than [`SEEDS_INLINE_MAX`], named by its count and digest (see [`named_seeds`]).
     pub seeds: String,
+    /// The list that `seeds` names by its digest, in full: only on the lines of a shard's first
+    /// seed, which a merge reads first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed_list: Option<String>,
     /// This shard, `K/N` (`1/1` without `--shard`).
     pub shard: String,
     /// Lines per seed (one per variant).
@@ -319,6 +330,19 @@ impl SweepOf {
             None
         }
     }
+}
+
+/// The longest seed set every line of `sweep --json` carries in full.
+pub const SEEDS_INLINE_MAX: usize = 80;
+
+/// A canonical seed set as a sweep's lines name it: itself when short, else its count and
+/// digest, with the list itself to write once (`SweepOf::seed_list`).
+fn named_seeds(canonical: String) -> (String, Option<String>) {
+    if canonical.len() <= SEEDS_INLINE_MAX {
+        return (canonical, None);
+    }
+    let count = canonical.split(',').count();
+    (format!("{count} listed seeds, fnv1a {}", fnv1a64(canonical.as_bytes())), Some(canonical))
 }
 
 /// A seed set as `SeedSet::parse` reads it back, the same whichever way it was written.
@@ -362,7 +386,8 @@ pub struct Counts {
 }
 
 /// One [`SweepLine`] per variant of a seed.
-fn lines_of(scenario: &sim::Scenario, check: &SeedCheck, swarm: bool, of: &SweepOf) -> Vec<SweepLine> {
+fn lines_of(scenario: &sim::Scenario, check: &SeedCheck, swarm: bool, of: &SweepOf, first: bool) -> Vec<SweepLine> {
+    let seed_list = if first { of.seed_list.clone() } else { None };
     check
         .reports
         .iter()
@@ -399,7 +424,7 @@ fn lines_of(scenario: &sim::Scenario, check: &SeedCheck, swarm: bool, of: &Sweep
                 failures: check.failures.clone(),
                 replay: super::rerun_command("compare", scenario, check.seed, swarm),
                 shrink: super::rerun_command("shrink", scenario, check.seed, swarm),
-                sweep: Some(SweepOf { variants: check.reports.len(), ..of.clone() }),
+                sweep: Some(SweepOf { variants: check.reports.len(), seed_list: seed_list.clone(), ..of.clone() }),
             }
         })
         .collect()
@@ -626,13 +651,19 @@ impl ShardReader {
             );
         };
         let Some(first) = &self.of else {
-            let seeds = SeedSet::parse(&of.seeds).filter(|s| !s.is_empty());
+            let written = of.seed_list.as_deref().unwrap_or(&of.seeds);
+            let seeds = SeedSet::parse(written).filter(|s| !s.is_empty());
             let (Some(seeds), Some((k, n))) = (seeds, of.shard_numbers()) else {
-                return refuse(format!(
-                    "sweep: seeds {:?}, shard {:?}: not as `sweep --json` writes them",
-                    of.seeds, of.shard
-                ));
+                let cut = if of.seed_list.is_none() && of.seeds.contains("fnv1a") {
+                    ": a list named by its digest is written in full on the first seed's lines, and this file does not begin with them (cut at the front?)"
+                } else {
+                    ": not as `sweep --json` writes them"
+                };
+                return refuse(format!("sweep: seeds {:?}, shard {:?}{cut}", of.seeds, of.shard));
             };
+            if named_seeds(canonical_seeds(&seeds)).0 != of.seeds {
+                return refuse(format!("sweep: the seed list is not the one its name {:?} says", of.seeds));
+            }
             self.expected = Some(Shard { seeds, first: u128::from(k - 1), step: u128::from(n) });
             self.of = Some(of.clone());
             return self.check_seed(line.seed);

@@ -216,3 +216,43 @@ fn sweep_merge_refuses_anything_but_the_whole_shards_of_one_sweep() {
     refused(&[&one, &old], &format!("{old}:1:"), "no `sweep` field");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A long seed list is written in full once, on the lines of a shard's first seed; every line
+/// after names it by its count and digest (written on every line, a list of N seeds made the
+/// output grow as N squared). The shards of such a sweep still merge into what one sweep of the
+/// list reports, and a shard file that lost its first seed's lines is refused.
+#[test]
+fn a_long_seed_list_is_written_once_and_its_shards_merge() {
+    let list: Vec<String> = (0..10).map(|i| (1_000_000_001u64 + 2 * i).to_string()).collect();
+    let list = list.join(",");
+    assert!(list.len() > 80, "longer than a line carries in full");
+    let (ok_all, all) = streamlab(&["sweep", SCENARIO, "--seeds", &list]);
+    let dir = std::env::temp_dir().join(format!("streamlab-long-list-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let one = shard_file(&dir, "one.jsonl", SCENARIO, &["--seeds", &list, "--shard", "1/2"]);
+    let two = shard_file(&dir, "two.jsonl", SCENARIO, &["--seeds", &list, "--shard", "2/2"]);
+    for file in [&one, &two] {
+        let text = std::fs::read_to_string(file).unwrap();
+        let seed = |line: &str| serde_json::from_str::<serde_json::Value>(line).unwrap()["seed"].as_u64().unwrap();
+        let first = seed(text.lines().next().unwrap());
+        for line in text.lines() {
+            assert_eq!(line.contains(&list), seed(line) == first, "{file}: {line}");
+            assert!(line.contains("\"seeds\":\"10 listed seeds, fnv1a "), "{line}");
+        }
+    }
+    let (code, stderr) = merge(&[&one, &two]);
+    let merged = streamlab(&["sweep-merge", &one, &two]).1;
+    let after_header = |s: &str| s.lines().skip(1).collect::<Vec<_>>().join("\n");
+    assert_eq!(after_header(&merged), after_header(&all), "merged:\n{merged}\n{stderr}\nsingle:\n{all}");
+    assert_eq!(code == Some(0), ok_all, "{stderr}");
+    assert!(merged.contains("outcomes over 10 seeds"), "{merged}");
+
+    let text = std::fs::read_to_string(&two).unwrap();
+    let headless = dir.join("headless.jsonl");
+    std::fs::write(&headless, text.lines().skip(1).map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+    let headless = headless.to_str().unwrap();
+    let (code, stderr) = merge(&[&one, headless]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains(headless) && stderr.contains("cut at the front?"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
