@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""Run random window workloads through real Apache Flink and through streamlab, and compare.
+
+See README.md in this folder for the setup. Every case is drawn from `--seed` and its index, so
+`--seed S --only I` reproduces case `S-I` alone. Exit status 0 when every case matched, 1 when
+one differed.
+"""
+
+import argparse
+import collections
+import glob
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+
+import gen
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+
+
+def default_flink_lib():
+    found = glob.glob("/work/realflink-venv/lib/python3*/site-packages/pyflink/lib")
+    return os.environ.get("FLINK_LIB") or (found[0] if found else None)
+
+
+def default_streamlab():
+    for profile in ["release", "debug"]:
+        path = os.path.join(REPO, "target", profile, "streamlab")
+        if os.path.exists(path):
+            return path
+    return None
+
+
+def run_flink(cases, work, flink_lib, batch):
+    """All cases in one JVM; returns {case id: [output line fields]}."""
+    classes = os.path.join(work, "classes")
+    os.makedirs(classes, exist_ok=True)
+    cp = os.path.join(flink_lib, "*")
+    subprocess.run(["javac", "-d", classes, "-cp", cp, os.path.join(HERE, "RealFlinkWindows.java")], check=True)
+    cases_file = os.path.join(work, "cases.txt")
+    with open(cases_file, "w") as f:
+        for c in cases:
+            f.write(gen.to_flink(c))
+    with open(os.path.join(work, "flink.log"), "w") as log:
+        out = subprocess.run(
+            ["java", "-cp", f"{cp}:{classes}", "RealFlinkWindows", cases_file, str(batch)],
+            check=True, stdout=subprocess.PIPE, stderr=log, text=True,
+        ).stdout
+    results = collections.defaultdict(list)
+    done = set()
+    for line in out.splitlines():
+        f = line.split()
+        if f[0] == "done":
+            done.add(f[1])
+        elif f[0] == "row":
+            results[f[1]].append(("row", f[2], int(f[3]), int(f[4]), int(f[5]), f[6]))
+        elif f[0] == "late":
+            results[f[1]].append(("late", f[2], int(f[3]), int(f[4])))
+    missing = [c["id"] for c in cases if c["id"] not in done]
+    if missing:
+        sys.exit(f"Flink did not finish cases {missing}; see {work}/flink.log")
+    return results
+
+
+def run_streamlab(c, work, streamlab):
+    path = os.path.join(work, f"case-{c['id']}.ron")
+    with open(path, "w") as f:
+        f.write(gen.to_ron(c))
+    p = subprocess.run([streamlab, "run", path, "--format", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        return path, None, p.stderr
+    rows = []
+    for line in p.stdout.splitlines():
+        r = json.loads(line)
+        if r["sink"] == "out":
+            rows.append(("row", r["key"], r["window_start_ms"], r["window_end_ms"], r["value"], r["firing"]))
+        elif r["sink"] == "late":
+            rows.append(("late", r["key"], r["timestamp_ms"], r["value"]))
+        else:
+            raise ValueError(f"unexpected sink in {line}")
+    return path, rows, None
+
+
+def per_key(rows):
+    """Each key's window results, and its late records, in emission order: one key's rows all come
+    from one subtask, in order. (Results and late records reach the sink by different ways, so
+    their order relative to each other is not compared.)"""
+    seqs = collections.defaultdict(list)
+    for r in rows:
+        seqs[(r[1], r[0])].append(r)
+    return seqs
+
+
+def compare(flink_rows, streamlab_rows):
+    """Differences as text lines; empty when the runs agree."""
+    diffs = []
+    fm, sm = collections.Counter(flink_rows), collections.Counter(streamlab_rows)
+    for r in sorted((fm - sm).elements()):
+        diffs.append(f"  only in Flink:     {fmt(r)}")
+    for r in sorted((sm - fm).elements()):
+        diffs.append(f"  only in streamlab: {fmt(r)}")
+    if not diffs:
+        fk, sk = per_key(flink_rows), per_key(streamlab_rows)
+        for key in sorted(fk):
+            if fk[key] != sk[key]:
+                what = "results" if key[1] == "row" else "late records"
+                diffs.append(f"  key {key[0]}: same {what}, other order")
+                diffs.append("    Flink:     " + "; ".join(map(fmt, fk[key])))
+                diffs.append("    streamlab: " + "; ".join(map(fmt, sk[key])))
+    return diffs
+
+
+def fmt(r):
+    if r[0] == "row":
+        return f"{r[1]} [{r[2]}, {r[3]}) {r[4]} {r[5]}"
+    return f"late record {r[1]} ts {r[2]} value {r[3]}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cases", type=int, default=100, help="number of random cases (default 100)")
+    ap.add_argument("--seed", type=int, default=1, help="seed of the cases (default 1)")
+    ap.add_argument("--only", help="comma-separated case indexes of this seed to run alone")
+    ap.add_argument("--kinds", default=",".join(gen.KINDS), help="window kinds to draw from (default all)")
+    ap.add_argument("--negative", action="store_true", help="let event times be negative")
+    ap.add_argument("--max-events", type=int, default=40, help="most events per case (default 40)")
+    ap.add_argument("--batch", type=int, default=20, help="cases per Flink job (default 20)")
+    ap.add_argument("--work", default="/tmp/realflink", help="where the cases and logs go")
+    ap.add_argument("--flink-lib", default=default_flink_lib(), help="pyflink/lib of apache-flink-libraries")
+    ap.add_argument("--streamlab", default=default_streamlab(), help="the streamlab binary")
+    a = ap.parse_args()
+    if not a.flink_lib or not os.path.isdir(a.flink_lib):
+        sys.exit("no Flink jars: pass --flink-lib .../site-packages/pyflink/lib (see README.md)")
+    if not a.streamlab:
+        sys.exit("no streamlab binary: run `cargo build --release` first, or pass --streamlab")
+    os.makedirs(a.work, exist_ok=True)
+    indexes = [int(i) for i in a.only.split(",")] if a.only else range(a.cases)
+    kinds = a.kinds.split(",")
+    cases = [
+        gen.gen_case(random.Random(f"{a.seed}-{i}"), f"{a.seed}-{i}", kinds, a.negative, a.max_events) for i in indexes
+    ]
+    t0 = time.time()
+    flink = run_flink(cases, a.work, a.flink_lib, a.batch)
+    t1 = time.time()
+    mismatched = collections.Counter()
+    totals = collections.Counter()
+    row_count = 0
+    for c in cases:
+        totals[c["kind"]] += 1
+        path, rows, err = run_streamlab(c, a.work, a.streamlab)
+        if rows is None:
+            mismatched[c["kind"]] += 1
+            print(f"case {c['id']}: streamlab failed on {path}:\n{err}")
+            continue
+        row_count += len(rows)
+        diffs = compare(flink.get(c["id"], []), rows)
+        if diffs:
+            mismatched[c["kind"]] += 1
+            print(f"case {c['id']} ({gen.window_ron(c)}, {c['agg']}, lateness {c['lateness']} ms, "
+                  f"bound {c['bound']} ms, parallelism {c['parallelism']}, {len(c['events'])} events) differs:")
+            print("\n".join(diffs))
+            print(f"  reproduce: {sys.argv[0]} --seed {a.seed} --only {c['id'].split('-')[-1]}"
+                  f"{' --negative' if a.negative else ''}{'' if a.kinds == ','.join(gen.KINDS) else ' --kinds ' + a.kinds}"
+                  f"{'' if a.max_events == 40 else ' --max-events ' + str(a.max_events)}")
+            print(f"  streamlab scenario: {path}; Flink's input: the case {c['id']} lines of {a.work}/cases.txt")
+    t2 = time.time()
+    for kind in gen.KINDS:
+        if totals[kind]:
+            print(f"{kind:9} {totals[kind]:4} cases, {mismatched[kind]:3} differ")
+    n_bad = sum(mismatched.values())
+    print(f"{len(cases)} cases, {row_count} streamlab rows, {n_bad} differ; Flink {t1 - t0:.0f} s, streamlab {t2 - t1:.0f} s")
+    sys.exit(1 if n_bad else 0)
+
+
+if __name__ == "__main__":
+    main()
