@@ -7,6 +7,8 @@
 // window with allowed lateness and a late-data side output, an aggregate, and a collecting sink.
 //
 // Output, one line per result (case ids keep the cases apart):
+// A case with several partitions gets one source per partition, unioned before keyBy.
+//
 //   row <case> <key> <start> <end> <value> <on-time|late>
 //   late <case> <key> <ts> <value>
 //   done <case> <millis of its batch>
@@ -53,8 +55,9 @@ public class RealFlinkWindows {
         String kind;
         long size, slide, offset, gap, lateness, bound;
         String agg;
-        int parallelism;
-        List<Tuple3<String, Long, Long>> events = new ArrayList<>();
+        int parallelism, partitions = 1;
+        /** Per source partition, its events in order. */
+        List<List<Tuple3<String, Long, Long>>> events = new ArrayList<>();
     }
 
     /**
@@ -190,8 +193,14 @@ public class RealFlinkWindows {
                 WatermarkStrategy.<Tuple3<String, Long, Long>>forGenerator(ctx -> new PerRecord(bound))
                         .withTimestampAssigner((e, prev) -> e.f1);
         TypeInformation<Tuple3<String, Long, Long>> evType = Types.TUPLE(Types.STRING, Types.LONG, Types.LONG);
-        DataStream<Tuple3<String, Long, Long>> in =
-                env.fromData(c.events, evType).setParallelism(1).assignTimestampsAndWatermarks(wm);
+        // One parallelism-1 source per partition (a source subtask reading one partition), each
+        // with its own watermarks; the window operator takes the minimum over them.
+        DataStream<Tuple3<String, Long, Long>> in = null;
+        for (List<Tuple3<String, Long, Long>> partition : c.events) {
+            DataStream<Tuple3<String, Long, Long>> s =
+                    env.fromData(partition, evType).setParallelism(1).assignTimestampsAndWatermarks(wm);
+            in = in == null ? s : in.union(s);
+        }
         OutputTag<Tuple3<String, Long, Long>> lateTag = new OutputTag<>("late", evType);
         KeyedStream<Tuple3<String, Long, Long>, String> keyed = in.keyBy(e -> e.f0, Types.STRING);
         WindowedStream<Tuple3<String, Long, Long>, String, TimeWindow> windowed = keyed
@@ -251,13 +260,15 @@ public class RealFlinkWindows {
                                 case "bound": cur.bound = Long.parseLong(kv[1]); break;
                                 case "agg": cur.agg = kv[1]; break;
                                 case "parallelism": cur.parallelism = Integer.parseInt(kv[1]); break;
+                                case "partitions": cur.partitions = Integer.parseInt(kv[1]); break;
                                 default: throw new IllegalArgumentException(path + ": unknown field " + kv[0]);
                             }
                         }
+                        for (int p = 0; p < cur.partitions; p++) cur.events.add(new ArrayList<>());
                         cases.add(cur);
                         break;
                     case "e":
-                        cur.events.add(Tuple3.of(f[1], Long.parseLong(f[2]), Long.parseLong(f[3])));
+                        cur.events.get(Integer.parseInt(f[4])).add(Tuple3.of(f[1], Long.parseLong(f[2]), Long.parseLong(f[3])));
                         break;
                     default:
                         throw new IllegalArgumentException(path + ": bad line " + line);

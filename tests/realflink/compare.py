@@ -120,6 +120,13 @@ def fmt(r):
     return f"late record {r[1]} ts {r[2]} value {r[3]}"
 
 
+def reproduce(a, index):
+    """The command that runs one case again, with the options that shaped it."""
+    shape = [f"--seed {a.seed}", f"--only {index}", f"--kinds {a.kinds}", f"--max-events {a.max_events}",
+             f"--max-keys {a.max_keys}", f"--shift-ms {a.shift_ms}", f"--partitions {a.partitions}"]
+    return " ".join(["python3", sys.argv[0]] + shape + (["--negative"] if a.negative else []))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", type=int, default=100, help="number of random cases (default 100)")
@@ -128,6 +135,11 @@ def main():
     ap.add_argument("--kinds", default=",".join(gen.KINDS), help="window kinds to draw from (default all)")
     ap.add_argument("--negative", action="store_true", help="let event times be negative")
     ap.add_argument("--max-events", type=int, default=40, help="most events per case (default 40)")
+    ap.add_argument("--max-keys", type=int, default=5, help="most keys per case (default 5)")
+    ap.add_argument("--shift-ms", type=int, default=0, help="add this to every event time (default 0)")
+    ap.add_argument("--partitions", type=int, default=1,
+                    help="source partitions, one source subtask each (default 1); with more than 1, "
+                         "no record is late on its partition (see gen.in_bound)")
     ap.add_argument("--batch", type=int, default=20, help="cases per Flink job (default 20)")
     ap.add_argument("--work", default="/tmp/realflink", help="where the cases and logs go")
     ap.add_argument("--flink-lib", default=default_flink_lib(), help="pyflink/lib of apache-flink-libraries")
@@ -141,7 +153,9 @@ def main():
     indexes = [int(i) for i in a.only.split(",")] if a.only else range(a.cases)
     kinds = a.kinds.split(",")
     cases = [
-        gen.gen_case(random.Random(f"{a.seed}-{i}"), f"{a.seed}-{i}", kinds, a.negative, a.max_events) for i in indexes
+        gen.gen_case(random.Random(f"{a.seed}-{i}"), f"{a.seed}-{i}", kinds, a.negative, a.max_events, a.max_keys,
+                     a.shift_ms, a.partitions)
+        for i in indexes
     ]
     t0 = time.time()
     flink = run_flink(cases, a.work, a.flink_lib, a.batch)
@@ -149,6 +163,7 @@ def main():
     mismatched = collections.Counter()
     totals = collections.Counter()
     row_count = 0
+    kinds_seen = collections.Counter()
     for c in cases:
         totals[c["kind"]] += 1
         path, rows, err = run_streamlab(c, a.work, a.streamlab)
@@ -157,22 +172,23 @@ def main():
             print(f"case {c['id']}: streamlab failed on {path}:\n{err}")
             continue
         row_count += len(rows)
+        kinds_seen.update(r[5] if r[0] == "row" else "late record" for r in rows)
         diffs = compare(flink.get(c["id"], []), rows)
         if diffs:
             mismatched[c["kind"]] += 1
             print(f"case {c['id']} ({gen.window_ron(c)}, {c['agg']}, lateness {c['lateness']} ms, "
                   f"bound {c['bound']} ms, parallelism {c['parallelism']}, {len(c['events'])} events) differs:")
             print("\n".join(diffs))
-            print(f"  reproduce: {sys.argv[0]} --seed {a.seed} --only {c['id'].split('-')[-1]}"
-                  f"{' --negative' if a.negative else ''}{'' if a.kinds == ','.join(gen.KINDS) else ' --kinds ' + a.kinds}"
-                  f"{'' if a.max_events == 40 else ' --max-events ' + str(a.max_events)}")
+            print(f"  reproduce: {reproduce(a, c['id'].split('-')[-1])}")
             print(f"  streamlab scenario: {path}; Flink's input: the case {c['id']} lines of {a.work}/cases.txt")
     t2 = time.time()
     for kind in gen.KINDS:
         if totals[kind]:
             print(f"{kind:9} {totals[kind]:4} cases, {mismatched[kind]:3} differ")
     n_bad = sum(mismatched.values())
-    print(f"{len(cases)} cases, {row_count} streamlab rows, {n_bad} differ; Flink {t1 - t0:.0f} s, streamlab {t2 - t1:.0f} s")
+    print(f"{len(cases)} cases, {row_count} streamlab rows ({kinds_seen['on-time']} on-time firings, "
+          f"{kinds_seen['late']} late firings, {kinds_seen['late record']} late records dropped), {n_bad} differ; "
+          f"Flink {t1 - t0:.0f} s, streamlab {t2 - t1:.0f} s")
     sys.exit(1 if n_bad else 0)
 
 
