@@ -1,16 +1,18 @@
 // The Flink side of the real-Flink comparison (see README.md in this folder).
 //
-// Reads a cases file written by gen.py and runs every case on a local mini-cluster,
-// all in one JVM, several cases per job (args: CASES_FILE [CASES_PER_JOB, default 20]). Each case: a parallelism-1 source that emits the events in the file's order,
-// watermarks from Flink's own BoundedOutOfOrdernessWatermarks emitted after every record (the
-// auto-watermark interval is off, so nothing depends on the wall clock), keyBy, an event-time
-// window with allowed lateness and a late-data side output, an aggregate, and a collecting sink.
+// Usage: java -cp 'PYFLINK_LIB/*:CLASSES' RealFlinkWindows CASES_FILE [CASES_PER_JOB (default 20)]
 //
-// Output, one line per result (case ids keep the cases apart):
-// A case with several partitions gets one source per partition, unioned before keyBy.
+// Reads a cases file written by gen.py and runs every case on a local mini-cluster, all in one
+// JVM, several cases per job. Each case: one parallelism-1 source per partition that emits the
+// partition's events in the file's order, watermarks from Flink's own
+// BoundedOutOfOrdernessWatermarks asked after every record (the auto-watermark interval is off,
+// so nothing depends on the wall clock), keyBy, an event-time window with allowed lateness and a
+// late-data side output, an aggregate; optionally a second keyBy and window over the first
+// window's results; and a collecting sink.
 //
-//   row <case> <key> <start> <end> <value> <on-time|late>
-//   late <case> <key> <ts> <value>
+// Output on stdout, one line per result (case ids keep the cases apart):
+//   row <case> <key> <start> <end> <value> <on-time|late> <timestamp of the result record>
+//   late<window number> <case> <key> <ts> <value>      (a record dropped as late: side output)
 //   done <case> <millis of its batch>
 import java.io.BufferedReader;
 import java.io.FileReader;
@@ -28,12 +30,12 @@ import org.apache.flink.api.common.typeinfo.TypeHint;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.api.java.tuple.Tuple3;
+import org.apache.flink.api.java.tuple.Tuple6;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.streaming.api.datastream.DataStream;
-import org.apache.flink.streaming.api.datastream.KeyedStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
-import org.apache.flink.streaming.api.datastream.WindowedStream;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.streaming.api.functions.ProcessFunction;
 import org.apache.flink.streaming.api.functions.windowing.ProcessWindowFunction;
 import org.apache.flink.streaming.api.windowing.assigners.EventTimeSessionWindows;
 import org.apache.flink.streaming.api.windowing.assigners.SlidingEventTimeWindows;
@@ -49,14 +51,20 @@ import org.apache.flink.util.OutputTag;
 
 public class RealFlinkWindows {
 
-    /** One case of the file: the job's parameters and its events (key, event time, value). */
+
+    /** One window step of a case. */
+    static final class Win {
+        String kind, agg;
+        long size, slide, offset, gap, lateness;
+        int parallelism;
+    }
+
+    /** One case of the file: watermark bound, window steps, and per source partition its events. */
     static final class Case {
         String id;
-        String kind;
-        long size, slide, offset, gap, lateness, bound;
-        String agg;
-        int parallelism, partitions = 1;
-        /** Per source partition, its events in order. */
+        long bound;
+        int partitions = 1;
+        List<Win> windows = new ArrayList<>();
         List<List<Tuple3<String, Long, Long>>> events = new ArrayList<>();
     }
 
@@ -149,17 +157,16 @@ public class RealFlinkWindows {
         }
     }
 
-    /** Formats a firing as a row line, with the aggregate the case asks for. */
-    static final class Emit extends ProcessWindowFunction<long[], String, String, TimeWindow> {
-        private final String caseId, agg;
+    /** A firing: key, start, end, value (the step's aggregate), firing kind, and a spare field. */
+    static final class Emit extends ProcessWindowFunction<long[], Tuple6<String, Long, Long, Long, String, Long>, String, TimeWindow> {
+        private final String agg;
 
-        Emit(String caseId, String agg) {
-            this.caseId = caseId;
+        Emit(String agg) {
             this.agg = agg;
         }
 
         @Override
-        public void process(String key, Context ctx, Iterable<long[]> accs, Collector<String> out) {
+        public void process(String key, Context ctx, Iterable<long[]> accs, Collector<Tuple6<String, Long, Long, Long, String, Long>> out) {
             long[] a = accs.iterator().next();
             long v;
             switch (agg) {
@@ -172,49 +179,79 @@ public class RealFlinkWindows {
                 default: throw new IllegalArgumentException(agg);
             }
             TimeWindow w = ctx.window();
-            out.collect("row " + caseId + " " + key + " " + w.getStart() + " " + w.getEnd() + " " + v + " " + FIRING.get());
+            out.collect(Tuple6.of(key, w.getStart(), w.getEnd(), v, FIRING.get(), 0L));
             FIRING.set("?");
         }
     }
 
-    static WindowAssigner<Object, TimeWindow> assigner(Case c) {
-        switch (c.kind) {
-            case "tumbling": return TumblingEventTimeWindows.of(Duration.ofMillis(c.size), Duration.ofMillis(c.offset));
-            case "sliding": return SlidingEventTimeWindows.of(Duration.ofMillis(c.size), Duration.ofMillis(c.slide), Duration.ofMillis(c.offset));
-            case "session": return EventTimeSessionWindows.withGap(Duration.ofMillis(c.gap));
-            default: throw new IllegalArgumentException(c.kind);
+    static WindowAssigner<Object, TimeWindow> assigner(Win w) {
+        switch (w.kind) {
+            case "tumbling": return TumblingEventTimeWindows.of(Duration.ofMillis(w.size), Duration.ofMillis(w.offset));
+            case "sliding": return SlidingEventTimeWindows.of(Duration.ofMillis(w.size), Duration.ofMillis(w.slide), Duration.ofMillis(w.offset));
+            case "session": return EventTimeSessionWindows.withGap(Duration.ofMillis(w.gap));
+            default: throw new IllegalArgumentException(w.kind);
         }
     }
 
-    /** Adds one case's pipeline to the job; pipelines of different cases share nothing but the sink. */
+    static final TypeInformation<Tuple3<String, Long, Long>> EVENT = Types.TUPLE(Types.STRING, Types.LONG, Types.LONG);
+    static final TypeInformation<Tuple6<String, Long, Long, Long, String, Long>> RESULT =
+            Types.TUPLE(Types.STRING, Types.LONG, Types.LONG, Types.LONG, Types.STRING, Types.LONG);
+
+    /**
+     * Adds one case's job to the environment; the jobs of different cases share nothing but the
+     * collecting sink.
+     */
     static DataStream<String> pipeline(StreamExecutionEnvironment env, Case c) {
         final long bound = c.bound;
+        final String id = c.id;
         WatermarkStrategy<Tuple3<String, Long, Long>> wm =
                 WatermarkStrategy.<Tuple3<String, Long, Long>>forGenerator(ctx -> new PerRecord(bound))
                         .withTimestampAssigner((e, prev) -> e.f1);
-        TypeInformation<Tuple3<String, Long, Long>> evType = Types.TUPLE(Types.STRING, Types.LONG, Types.LONG);
         // One parallelism-1 source per partition (a source subtask reading one partition), each
         // with its own watermarks; the window operator takes the minimum over them.
         DataStream<Tuple3<String, Long, Long>> in = null;
         for (List<Tuple3<String, Long, Long>> partition : c.events) {
             DataStream<Tuple3<String, Long, Long>> s =
-                    env.fromData(partition, evType).setParallelism(1).assignTimestampsAndWatermarks(wm);
+                    env.fromData(partition, EVENT).setParallelism(1).assignTimestampsAndWatermarks(wm);
             in = in == null ? s : in.union(s);
         }
-        OutputTag<Tuple3<String, Long, Long>> lateTag = new OutputTag<>("late", evType);
-        KeyedStream<Tuple3<String, Long, Long>, String> keyed = in.keyBy(e -> e.f0, Types.STRING);
-        WindowedStream<Tuple3<String, Long, Long>, String, TimeWindow> windowed = keyed
-                .window(assigner(c))
-                .trigger(new Noting())
-                .allowedLateness(Duration.ofMillis(c.lateness))
-                .sideOutputLateData(lateTag);
-        SingleOutputStreamOperator<String> rows = windowed
-                .aggregate(new Acc(), new Emit(c.id, c.agg),
-                        TypeInformation.of(new TypeHint<long[]>() {}), TypeInformation.of(new TypeHint<long[]>() {}), Types.STRING)
-                .setParallelism(c.parallelism);
-        final String id = c.id;
-        DataStream<String> late = rows.getSideOutput(lateTag).map(e -> "late " + id + " " + e.f0 + " " + e.f1 + " " + e.f2).returns(Types.STRING).setParallelism(c.parallelism);
-        return rows.union(late);
+        DataStream<String> lates = null;
+        SingleOutputStreamOperator<Tuple6<String, Long, Long, Long, String, Long>> results = null;
+        for (int i = 0; i < c.windows.size(); i++) {
+            Win w = c.windows.get(i);
+            if (results != null) {
+                // The next window reads the results: key, the result's own timestamp, value.
+                in = results.process(new ProcessFunction<Tuple6<String, Long, Long, Long, String, Long>, Tuple3<String, Long, Long>>() {
+                    @Override
+                    public void processElement(Tuple6<String, Long, Long, Long, String, Long> r, Context ctx, Collector<Tuple3<String, Long, Long>> out) {
+                        out.collect(Tuple3.of(r.f0, ctx.timestamp(), r.f3));
+                    }
+                }).returns(EVENT).setParallelism(c.windows.get(i - 1).parallelism);
+            }
+            OutputTag<Tuple3<String, Long, Long>> lateTag = new OutputTag<>("late" + (i + 1), EVENT);
+            results = in.keyBy(e -> e.f0, Types.STRING)
+                    .window(assigner(w))
+                    .trigger(new Noting())
+                    .allowedLateness(Duration.ofMillis(w.lateness))
+                    .sideOutputLateData(lateTag)
+                    .aggregate(new Acc(), new Emit(w.agg), TypeInformation.of(new TypeHint<long[]>() {}),
+                            TypeInformation.of(new TypeHint<long[]>() {}), RESULT)
+                    .setParallelism(w.parallelism);
+            final String tag = "late" + (i + 1);
+            DataStream<String> late = results.getSideOutput(lateTag)
+                    .map(e -> tag + " " + id + " " + e.f0 + " " + e.f1 + " " + e.f2).returns(Types.STRING)
+                    .setParallelism(w.parallelism);
+            lates = lates == null ? late : lates.union(late);
+        }
+        // The last window's results, with the timestamp Flink gives a result record (the window's
+        // maxTimestamp, end - 1) as the next operator sees it.
+        DataStream<String> rows = results.process(new ProcessFunction<Tuple6<String, Long, Long, Long, String, Long>, String>() {
+            @Override
+            public void processElement(Tuple6<String, Long, Long, Long, String, Long> r, Context ctx, Collector<String> out) {
+                out.collect("row " + id + " " + r.f0 + " " + r.f1 + " " + r.f2 + " " + r.f3 + " " + r.f4 + " " + ctx.timestamp());
+            }
+        }).returns(Types.STRING).setParallelism(c.windows.get(c.windows.size() - 1).parallelism);
+        return rows.union(lates);
     }
 
     /**
@@ -231,19 +268,27 @@ public class RealFlinkWindows {
             all = all == null ? p : all.union(p);
         }
         List<String> lines = new ArrayList<>();
-        try (CloseableIterator<String> it = all.executeAndCollect("realflink cases " + batch.get(0).id + ".." + batch.get(batch.size() - 1).id)) {
+        String name = "realflink cases " + batch.get(0).id + ".." + batch.get(batch.size() - 1).id;
+        try (CloseableIterator<String> it = all.executeAndCollect(name)) {
             while (it.hasNext()) lines.add(it.next());
         }
         return lines;
     }
 
+    /**
+     * The cases file: `case ID bound=B partitions=P`, then per window step `window kind=... size=...
+     * slide=... offset=... gap=... lateness=... agg=... parallelism=...`, then the events `e KEY TS
+     * VALUE PARTITION` in order.
+     */
     static List<Case> read(String path) throws Exception {
         List<Case> cases = new ArrayList<>();
         Case cur = null;
+        int lineNo = 0;
         try (BufferedReader r = new BufferedReader(new FileReader(path))) {
             for (String line; (line = r.readLine()) != null; ) {
+                lineNo++;
                 String[] f = line.trim().split("\\s+");
-                if (f.length == 0 || f[0].isEmpty()) continue;
+                if (f[0].isEmpty()) continue;
                 switch (f[0]) {
                     case "case":
                         cur = new Case();
@@ -251,27 +296,37 @@ public class RealFlinkWindows {
                         for (int i = 2; i < f.length; i++) {
                             String[] kv = f[i].split("=", 2);
                             switch (kv[0]) {
-                                case "kind": cur.kind = kv[1]; break;
-                                case "size": cur.size = Long.parseLong(kv[1]); break;
-                                case "slide": cur.slide = Long.parseLong(kv[1]); break;
-                                case "offset": cur.offset = Long.parseLong(kv[1]); break;
-                                case "gap": cur.gap = Long.parseLong(kv[1]); break;
-                                case "lateness": cur.lateness = Long.parseLong(kv[1]); break;
                                 case "bound": cur.bound = Long.parseLong(kv[1]); break;
-                                case "agg": cur.agg = kv[1]; break;
-                                case "parallelism": cur.parallelism = Integer.parseInt(kv[1]); break;
                                 case "partitions": cur.partitions = Integer.parseInt(kv[1]); break;
-                                default: throw new IllegalArgumentException(path + ": unknown field " + kv[0]);
+                                default: throw new IllegalArgumentException(path + ":" + lineNo + ": unknown field " + kv[0]);
                             }
                         }
                         for (int p = 0; p < cur.partitions; p++) cur.events.add(new ArrayList<>());
                         cases.add(cur);
                         break;
+                    case "window":
+                        Win w = new Win();
+                        for (int i = 1; i < f.length; i++) {
+                            String[] kv = f[i].split("=", 2);
+                            switch (kv[0]) {
+                                case "kind": w.kind = kv[1]; break;
+                                case "size": w.size = Long.parseLong(kv[1]); break;
+                                case "slide": w.slide = Long.parseLong(kv[1]); break;
+                                case "offset": w.offset = Long.parseLong(kv[1]); break;
+                                case "gap": w.gap = Long.parseLong(kv[1]); break;
+                                case "lateness": w.lateness = Long.parseLong(kv[1]); break;
+                                case "agg": w.agg = kv[1]; break;
+                                case "parallelism": w.parallelism = Integer.parseInt(kv[1]); break;
+                                default: throw new IllegalArgumentException(path + ":" + lineNo + ": unknown field " + kv[0]);
+                            }
+                        }
+                        cur.windows.add(w);
+                        break;
                     case "e":
                         cur.events.get(Integer.parseInt(f[4])).add(Tuple3.of(f[1], Long.parseLong(f[2]), Long.parseLong(f[3])));
                         break;
                     default:
-                        throw new IllegalArgumentException(path + ": bad line " + line);
+                        throw new IllegalArgumentException(path + ":" + lineNo + ": bad line " + line);
                 }
             }
         }
@@ -279,7 +334,7 @@ public class RealFlinkWindows {
     }
 
     public static void main(String[] args) throws Exception {
-        // Flink logs to stdout through log4j unless told otherwise; keep stdout for the rows.
+        // Flink may log to stdout; keep stdout for the rows.
         PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true);
         System.setOut(System.err);
         List<Case> cases = read(args[0]);

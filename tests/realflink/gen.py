@@ -2,46 +2,60 @@
 
 A case is a keyed event-time window job over an explicit list of events: keys, event times with
 disorder and some late records, values; a tumbling, sliding or session window; allowed lateness;
-an aggregate; the window operator's parallelism; the watermark bound. `to_ron` writes it as a
-streamlab scenario, `to_flink` as lines of the cases file RealFlinkWindows.java reads. Both list
-the events in the same order, which is the order the one source subtask emits them in.
+an aggregate; the window operator's parallelism; the watermark bound; optionally a second window
+over the first one's results. `to_ron` writes it as a streamlab scenario, `to_flink` as lines of
+the cases file RealFlinkWindows.java reads. Both list the events in the same order, which is the
+order the source subtask of their partition emits them in.
 """
-
-import random
 
 AGGREGATES = ["Count", "Sum", "Min", "Max", "AvgMilli"]
 KINDS = ["tumbling", "sliding", "session"]
 
 
-def gen_case(rng, case_id, kinds=KINDS, negative=False, max_events=40, max_keys=5, shift_ms=0, partitions=1):
+def gen_window(rng, kinds, parallelism):
+    """One window step: kind and sizes, allowed lateness, aggregate, parallelism. Returns it and
+    its time scale (a typical window length, which the event times are drawn around)."""
+    kind = rng.choice(kinds)
+    w = {"kind": kind, "size": 0, "slide": 0, "offset": 0, "gap": 0}
+    if kind == "tumbling":
+        w["size"] = rng.randint(1, 60)
+        if rng.random() < 0.3:
+            w["offset"] = rng.randint(-(w["size"] - 1), w["size"] - 1)
+        scale = w["size"]
+    elif kind == "sliding":
+        w["size"] = rng.randint(2, 60)
+        # Mostly overlapping windows; sometimes a slide longer than the size (gaps).
+        w["slide"] = rng.randint(1, w["size"]) if rng.random() < 0.8 else rng.randint(w["size"] + 1, 2 * w["size"] + 5)
+        if w["slide"] > 1 and rng.random() < 0.3:
+            w["offset"] = rng.randint(-(w["slide"] - 1), w["slide"] - 1)
+        scale = w["size"]
+    else:
+        w["gap"] = rng.randint(1, 30)
+        scale = w["gap"] * 2
+    w["lateness"] = 0 if rng.random() < 0.4 else rng.choice([rng.randint(1, scale), rng.randint(1, 4 * scale)])
+    w["agg"] = rng.choice(AGGREGATES)
+    w["parallelism"] = parallelism
+    return w, scale
+
+
+def gen_case(rng, case_id, kinds=KINDS, negative=False, max_events=40, max_keys=5, shift_ms=0, partitions=1,
+             chain=False):
     """One random case, drawn from `rng` alone (so a seed reproduces it).
 
     `shift_ms` moves every event time (epoch milliseconds, say). With `partitions` > 1 the events
     are spread over that many source partitions, one source subtask each, and no record is late
     on its own partition (see `in_bound`), so that the results do not depend on how the
-    partitions' records and watermarks interleave at the window operator.
+    partitions' records and watermarks interleave at the window operator. With `chain` a second
+    window (keyed by the same key) aggregates the first one's results; the first then has
+    parallelism 1, so that each subtask of the second reads one channel and the run is
+    deterministic.
     """
-    kind = rng.choice(kinds)
-    c = {"id": case_id, "kind": kind, "size": 0, "slide": 0, "offset": 0, "gap": 0}
-    if kind == "tumbling":
-        c["size"] = rng.randint(1, 60)
-        if rng.random() < 0.3:
-            c["offset"] = rng.randint(-(c["size"] - 1), c["size"] - 1)
-        scale = c["size"]
-    elif kind == "sliding":
-        c["size"] = rng.randint(2, 60)
-        # Mostly overlapping windows; sometimes a slide longer than the size (gaps).
-        c["slide"] = rng.randint(1, c["size"]) if rng.random() < 0.8 else rng.randint(c["size"] + 1, 2 * c["size"] + 5)
-        if c["slide"] > 1 and rng.random() < 0.3:
-            c["offset"] = rng.randint(-(c["slide"] - 1), c["slide"] - 1)
-        scale = c["size"]
-    else:
-        c["gap"] = rng.randint(1, 30)
-        scale = c["gap"] * 2
+    first, scale = gen_window(rng, kinds, 1 if chain else rng.randint(1, 4))
+    c = {"id": case_id, "windows": [first]}
+    if chain:
+        c["windows"].append(gen_window(rng, kinds, rng.randint(1, 4))[0])
+    lateness = first["lateness"]
     c["bound"] = rng.choice([0, 0, rng.randint(1, scale), rng.randint(1, 3 * scale)])
-    c["lateness"] = 0 if rng.random() < 0.4 else rng.choice([rng.randint(1, scale), rng.randint(1, 4 * scale)])
-    c["agg"] = rng.choice(AGGREGATES)
-    c["parallelism"] = rng.randint(1, 4)
     keys = [f"k{i}" for i in range(rng.randint(1, max_keys))]
     n = rng.randint(1, max_events)
     t = rng.randint(-3 * scale, 0) if negative else rng.randint(0, 2 * scale)
@@ -55,7 +69,7 @@ def gen_case(rng, case_id, kinds=KINDS, negative=False, max_events=40, max_keys=
         elif r < 0.85:
             ts = t - rng.randint(0, c["bound"] + scale)  # a little late
         else:
-            ts = t - rng.randint(0, c["bound"] + c["lateness"] + 3 * scale)  # very late
+            ts = t - rng.randint(0, c["bound"] + lateness + 3 * scale)  # very late
         if not negative:
             ts = max(0, ts)
         events.append((rng.choice(keys), ts + shift_ms, rng.randint(-5, 20)))
@@ -82,21 +96,38 @@ def in_bound(rng, events, partitions, bound_ms):
     return dealt
 
 
-def window_ron(c):
-    if c["kind"] == "tumbling":
-        return f"Tumbling(size_ms: {c['size']}, offset_ms: {c['offset']})"
-    if c["kind"] == "sliding":
-        return f"Sliding(size_ms: {c['size']}, slide_ms: {c['slide']}, offset_ms: {c['offset']})"
-    return f"Session(gap_ms: {c['gap']})"
+def window_ron(w):
+    if w["kind"] == "tumbling":
+        return f"Tumbling(size_ms: {w['size']}, offset_ms: {w['offset']})"
+    if w["kind"] == "sliding":
+        return f"Sliding(size_ms: {w['size']}, slide_ms: {w['slide']}, offset_ms: {w['offset']})"
+    return f"Session(gap_ms: {w['gap']})"
+
+
+def describe(c):
+    """The case's shape in one line."""
+    steps = [
+        f"{window_ron(w)} {w['agg']}, lateness {w['lateness']} ms, parallelism {w['parallelism']}"
+        for w in c["windows"]
+    ]
+    return (" then ".join(steps) + f"; bound {c['bound']} ms, {c['partitions']} partition(s), "
+            f"{len(c['events'])} events")
 
 
 def to_ron(c):
-    """The case as a streamlab scenario: one source subtask, watermarks after every record."""
+    """The case as a streamlab scenario: one source subtask per partition, watermarks after every
+    record; window step i sends records dropped as late to the side output `late<i>`."""
     events = "\n".join(
         f'        (key: "{e[0]}", value: {e[2]}, ts: {e[1]}, arrives: {i}'
         + (f", partition: {e[3]}" if len(e) > 3 else "")
         + "),"
         for i, e in enumerate(c["events"])
+    )
+    steps = "\n".join(
+        f"""        KeyBy(Key),
+        Window(name: "w{i + 1}", kind: {window_ron(w)}, aggregate: {w['agg']},
+               allowed_lateness_ms: {w['lateness']}, late_output: "late{i + 1}", parallelism: {w['parallelism']}),"""
+        for i, w in enumerate(c["windows"])
     )
     return f"""// realflink case {c['id']}: written by tests/realflink/gen.py
 Scenario(
@@ -108,9 +139,7 @@ Scenario(
     watermarks: BoundedOutOfOrderness(bound_ms: {c['bound']}, emit: PerRecord),
     pipeline: [
         Source(name: "in", parallelism: {c['partitions']}),
-        KeyBy(Key),
-        Window(name: "w", kind: {window_ron(c)}, aggregate: {c['agg']},
-               allowed_lateness_ms: {c['lateness']}, late_output: "late", parallelism: {c['parallelism']}),
+{steps}
         Sink(name: "out", parallelism: 1),
     ],
 )
@@ -119,9 +148,10 @@ Scenario(
 
 def to_flink(c):
     """The case as lines of the cases file RealFlinkWindows.java reads."""
-    head = " ".join(
-        f"{f}={c[f]}"
-        for f in ["kind", "size", "slide", "offset", "gap", "lateness", "bound", "agg", "parallelism", "partitions"]
-    )
-    lines = [f"case {c['id']} {head}"] + [f"e {e[0]} {e[1]} {e[2]} {e[3] if len(e) > 3 else 0}" for e in c["events"]]
+    lines = [f"case {c['id']} bound={c['bound']} partitions={c['partitions']}"]
+    for w in c["windows"]:
+        lines.append("window " + " ".join(
+            f"{f}={w[f]}" for f in ["kind", "size", "slide", "offset", "gap", "lateness", "agg", "parallelism"]
+        ))
+    lines += [f"e {e[0]} {e[1]} {e[2]} {e[3] if len(e) > 3 else 0}" for e in c["events"]]
     return "\n".join(lines) + "\n"
