@@ -4,7 +4,8 @@
 //
 // Reads a cases file written by gen.py and runs every case on a local mini-cluster, all in one
 // JVM, several cases per job. Each case: one parallelism-1 source per partition that emits the
-// partition's events in the file's order, watermarks from Flink's own
+// partition's events in the file's order (or one for all partitions, with a watermark generator
+// per partition combined as Flink combines per-split watermarks), watermarks from Flink's own
 // BoundedOutOfOrdernessWatermarks asked after every record (the auto-watermark interval is off,
 // so nothing depends on the wall clock), keyBy, an event-time window with allowed lateness and a
 // late-data side output, an aggregate; optionally a second keyBy and window over the first
@@ -24,12 +25,13 @@ import java.util.List;
 import org.apache.flink.api.common.eventtime.BoundedOutOfOrdernessWatermarks;
 import org.apache.flink.api.common.eventtime.WatermarkGenerator;
 import org.apache.flink.api.common.eventtime.WatermarkOutput;
+import org.apache.flink.api.common.eventtime.WatermarkOutputMultiplexer;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.functions.AggregateFunction;
 import org.apache.flink.api.common.typeinfo.TypeHint;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
-import org.apache.flink.api.java.tuple.Tuple3;
+import org.apache.flink.api.java.tuple.Tuple4;
 import org.apache.flink.api.java.tuple.Tuple6;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.streaming.api.datastream.DataStream;
@@ -64,25 +66,56 @@ public class RealFlinkWindows {
         String id;
         long bound;
         int partitions = 1;
+        /** One source subtask reads every partition (else one source subtask per partition). */
+        boolean sharedSource;
         List<Win> windows = new ArrayList<>();
-        List<List<Tuple3<String, Long, Long>>> events = new ArrayList<>();
+        /** key, event time, value, partition; in the file's order. */
+        List<Tuple4<String, Long, Long, Integer>> events = new ArrayList<>();
     }
 
     /**
      * Flink's own bounded-out-of-orderness generator, asked for its watermark after every record
      * instead of on the periodic timer (W = max_ts - bound - 1; the output drops non-increasing ones).
      */
-    static final class PerRecord implements WatermarkGenerator<Tuple3<String, Long, Long>> {
-        private final BoundedOutOfOrdernessWatermarks<Tuple3<String, Long, Long>> inner;
+    static final class PerRecord implements WatermarkGenerator<Tuple4<String, Long, Long, Integer>> {
+        private final BoundedOutOfOrdernessWatermarks<Tuple4<String, Long, Long, Integer>> inner;
 
         PerRecord(long boundMs) {
             inner = new BoundedOutOfOrdernessWatermarks<>(Duration.ofMillis(boundMs));
         }
 
         @Override
-        public void onEvent(Tuple3<String, Long, Long> e, long ts, WatermarkOutput out) {
+        public void onEvent(Tuple4<String, Long, Long, Integer> e, long ts, WatermarkOutput out) {
             inner.onEvent(e, ts, out);
             inner.onPeriodicEmit(out);
+        }
+
+        @Override
+        public void onPeriodicEmit(WatermarkOutput out) {}
+    }
+
+    /**
+     * One source subtask reading several partitions with a watermark generator per partition,
+     * combined the way Flink's SourceOperator combines per-split watermarks: a
+     * WatermarkOutputMultiplexer with one output per split (all registered up front, as a reader
+     * that is assigned its splits at the start), a generator's onEvent emissions going to the
+     * split's immediate output (ProgressiveTimestampsAndWatermarks.SplitLocalOutputs).
+     */
+    static final class PerPartition implements WatermarkGenerator<Tuple4<String, Long, Long, Integer>> {
+        private final List<PerRecord> generators = new ArrayList<>();
+        private WatermarkOutputMultiplexer multiplexer;
+
+        PerPartition(long boundMs, int partitions) {
+            for (int p = 0; p < partitions; p++) generators.add(new PerRecord(boundMs));
+        }
+
+        @Override
+        public void onEvent(Tuple4<String, Long, Long, Integer> e, long ts, WatermarkOutput out) {
+            if (multiplexer == null) {
+                multiplexer = new WatermarkOutputMultiplexer(out);
+                for (int p = 0; p < generators.size(); p++) multiplexer.registerNewOutput(Integer.toString(p));
+            }
+            generators.get(e.f3).onEvent(e, ts, multiplexer.getImmediateOutput(Integer.toString(e.f3)));
         }
 
         @Override
@@ -135,14 +168,14 @@ public class RealFlinkWindows {
     }
 
     /** count, sum, min, max of the values. */
-    static final class Acc implements AggregateFunction<Tuple3<String, Long, Long>, long[], long[]> {
+    static final class Acc implements AggregateFunction<Tuple4<String, Long, Long, Integer>, long[], long[]> {
         @Override
         public long[] createAccumulator() {
             return new long[] {0, 0, Long.MAX_VALUE, Long.MIN_VALUE};
         }
 
         @Override
-        public long[] add(Tuple3<String, Long, Long> e, long[] a) {
+        public long[] add(Tuple4<String, Long, Long, Integer> e, long[] a) {
             return new long[] {a[0] + 1, a[1] + e.f2, Math.min(a[2], e.f2), Math.max(a[3], e.f2)};
         }
 
@@ -193,7 +226,8 @@ public class RealFlinkWindows {
         }
     }
 
-    static final TypeInformation<Tuple3<String, Long, Long>> EVENT = Types.TUPLE(Types.STRING, Types.LONG, Types.LONG);
+    static final TypeInformation<Tuple4<String, Long, Long, Integer>> EVENT =
+            Types.TUPLE(Types.STRING, Types.LONG, Types.LONG, Types.INT);
     static final TypeInformation<Tuple6<String, Long, Long, Long, String, Long>> RESULT =
             Types.TUPLE(Types.STRING, Types.LONG, Types.LONG, Types.LONG, Types.STRING, Types.LONG);
 
@@ -204,16 +238,26 @@ public class RealFlinkWindows {
     static DataStream<String> pipeline(StreamExecutionEnvironment env, Case c) {
         final long bound = c.bound;
         final String id = c.id;
-        WatermarkStrategy<Tuple3<String, Long, Long>> wm =
-                WatermarkStrategy.<Tuple3<String, Long, Long>>forGenerator(ctx -> new PerRecord(bound))
-                        .withTimestampAssigner((e, prev) -> e.f1);
-        // One parallelism-1 source per partition (a source subtask reading one partition), each
-        // with its own watermarks; the window operator takes the minimum over them.
-        DataStream<Tuple3<String, Long, Long>> in = null;
-        for (List<Tuple3<String, Long, Long>> partition : c.events) {
-            DataStream<Tuple3<String, Long, Long>> s =
-                    env.fromData(partition, EVENT).setParallelism(1).assignTimestampsAndWatermarks(wm);
-            in = in == null ? s : in.union(s);
+        final int partitions = c.partitions;
+        DataStream<Tuple4<String, Long, Long, Integer>> in = null;
+        if (c.sharedSource) {
+            WatermarkStrategy<Tuple4<String, Long, Long, Integer>> wm = WatermarkStrategy
+                    .<Tuple4<String, Long, Long, Integer>>forGenerator(ctx -> new PerPartition(bound, partitions))
+                    .withTimestampAssigner((e, prev) -> e.f1);
+            in = env.fromData(c.events, EVENT).setParallelism(1).assignTimestampsAndWatermarks(wm);
+        } else {
+            // One parallelism-1 source per partition (a source subtask reading one partition), each
+            // with its own watermarks; the window operator takes the minimum over them.
+            WatermarkStrategy<Tuple4<String, Long, Long, Integer>> wm = WatermarkStrategy
+                    .<Tuple4<String, Long, Long, Integer>>forGenerator(ctx -> new PerRecord(bound))
+                    .withTimestampAssigner((e, prev) -> e.f1);
+            for (int p = 0; p < c.partitions; p++) {
+                List<Tuple4<String, Long, Long, Integer>> partition = new ArrayList<>();
+                for (Tuple4<String, Long, Long, Integer> e : c.events) if (e.f3 == p) partition.add(e);
+                DataStream<Tuple4<String, Long, Long, Integer>> s =
+                        env.fromData(partition, EVENT).setParallelism(1).assignTimestampsAndWatermarks(wm);
+                in = in == null ? s : in.union(s);
+            }
         }
         DataStream<String> lates = null;
         SingleOutputStreamOperator<Tuple6<String, Long, Long, Long, String, Long>> results = null;
@@ -221,14 +265,14 @@ public class RealFlinkWindows {
             Win w = c.windows.get(i);
             if (results != null) {
                 // The next window reads the results: key, the result's own timestamp, value.
-                in = results.process(new ProcessFunction<Tuple6<String, Long, Long, Long, String, Long>, Tuple3<String, Long, Long>>() {
+                in = results.process(new ProcessFunction<Tuple6<String, Long, Long, Long, String, Long>, Tuple4<String, Long, Long, Integer>>() {
                     @Override
-                    public void processElement(Tuple6<String, Long, Long, Long, String, Long> r, Context ctx, Collector<Tuple3<String, Long, Long>> out) {
-                        out.collect(Tuple3.of(r.f0, ctx.timestamp(), r.f3));
+                    public void processElement(Tuple6<String, Long, Long, Long, String, Long> r, Context ctx, Collector<Tuple4<String, Long, Long, Integer>> out) {
+                        out.collect(Tuple4.of(r.f0, ctx.timestamp(), r.f3, 0));
                     }
                 }).returns(EVENT).setParallelism(c.windows.get(i - 1).parallelism);
             }
-            OutputTag<Tuple3<String, Long, Long>> lateTag = new OutputTag<>("late" + (i + 1), EVENT);
+            OutputTag<Tuple4<String, Long, Long, Integer>> lateTag = new OutputTag<>("late" + (i + 1), EVENT);
             results = in.keyBy(e -> e.f0, Types.STRING)
                     .window(assigner(w))
                     .trigger(new Noting())
@@ -276,7 +320,7 @@ public class RealFlinkWindows {
     }
 
     /**
-     * The cases file: `case ID bound=B partitions=P`, then per window step `window kind=... size=...
+     * The cases file: `case ID bound=B partitions=P shared_source=true|false`, then per window step `window kind=... size=...
      * slide=... offset=... gap=... lateness=... agg=... parallelism=...`, then the events `e KEY TS
      * VALUE PARTITION` in order.
      */
@@ -298,10 +342,10 @@ public class RealFlinkWindows {
                             switch (kv[0]) {
                                 case "bound": cur.bound = Long.parseLong(kv[1]); break;
                                 case "partitions": cur.partitions = Integer.parseInt(kv[1]); break;
+                                case "shared_source": cur.sharedSource = Boolean.parseBoolean(kv[1]); break;
                                 default: throw new IllegalArgumentException(path + ":" + lineNo + ": unknown field " + kv[0]);
                             }
                         }
-                        for (int p = 0; p < cur.partitions; p++) cur.events.add(new ArrayList<>());
                         cases.add(cur);
                         break;
                     case "window":
@@ -323,7 +367,7 @@ public class RealFlinkWindows {
                         cur.windows.add(w);
                         break;
                     case "e":
-                        cur.events.get(Integer.parseInt(f[4])).add(Tuple3.of(f[1], Long.parseLong(f[2]), Long.parseLong(f[3])));
+                        cur.events.add(Tuple4.of(f[1], Long.parseLong(f[2]), Long.parseLong(f[3]), Integer.parseInt(f[4])));
                         break;
                     default:
                         throw new IllegalArgumentException(path + ":" + lineNo + ": bad line " + line);

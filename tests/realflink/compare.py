@@ -126,6 +126,7 @@ def reproduce(a, index):
     shape = [f"--seed {a.seed}", f"--only {index}", f"--kinds {a.kinds}", f"--max-events {a.max_events}",
              f"--max-keys {a.max_keys}", f"--shift-ms {a.shift_ms}", f"--partitions {a.partitions}"]
     flags = (["--negative"] if a.negative else []) + (["--chain"] if a.chain else [])
+    flags += ["--shared-source"] if a.shared_source else []
     return " ".join(["python3", sys.argv[0]] + shape + flags)
 
 
@@ -141,9 +142,11 @@ def main():
     ap.add_argument("--shift-ms", type=int, default=0, help="add this to every event time (default 0)")
     ap.add_argument("--chain", action="store_true",
                     help="a second window over the first one's results (the first then has parallelism 1)")
+    ap.add_argument("--shared-source", action="store_true",
+                    help="one source subtask reads all --partitions, a watermark per partition")
     ap.add_argument("--partitions", type=int, default=1,
                     help="source partitions, one source subtask each (default 1); with more than 1, "
-                         "no record is late on its partition (see gen.in_bound)")
+                         "no record is late on its partition (see gen.in_bound) unless --shared-source")
     ap.add_argument("--batch", type=int, default=20, help="cases per Flink job (default 20)")
     ap.add_argument("--work", default="/tmp/realflink", help="where the cases and logs go")
     ap.add_argument("--flink-lib", default=default_flink_lib(), help="pyflink/lib of apache-flink-libraries")
@@ -158,7 +161,7 @@ def main():
     kinds = a.kinds.split(",")
     cases = [
         gen.gen_case(random.Random(f"{a.seed}-{i}"), f"{a.seed}-{i}", kinds, a.negative, a.max_events, a.max_keys,
-                     a.shift_ms, a.partitions, a.chain)
+                     a.shift_ms, a.partitions, a.chain, a.shared_source)
         for i in indexes
     ]
     t0 = time.time()

@@ -39,7 +39,7 @@ def gen_window(rng, kinds, parallelism):
 
 
 def gen_case(rng, case_id, kinds=KINDS, negative=False, max_events=40, max_keys=5, shift_ms=0, partitions=1,
-             chain=False):
+             chain=False, shared_source=False):
     """One random case, drawn from `rng` alone (so a seed reproduces it).
 
     `shift_ms` moves every event time (epoch milliseconds, say). With `partitions` > 1 the events
@@ -48,7 +48,9 @@ def gen_case(rng, case_id, kinds=KINDS, negative=False, max_events=40, max_keys=
     partitions' records and watermarks interleave at the window operator. With `chain` a second
     window (keyed by the same key) aggregates the first one's results; the first then has
     parallelism 1, so that each subtask of the second reads one channel and the run is
-    deterministic.
+    deterministic. With `shared_source` one source subtask reads all partitions, with a watermark
+    per partition (their minimum is the subtask's): every interleaving is in one place, the
+    source's, so disorder and lateness need no bounds; a partition may get no events at all.
     """
     first, scale = gen_window(rng, kinds, 1 if chain else rng.randint(1, 4))
     c = {"id": case_id, "windows": [first]}
@@ -73,9 +75,14 @@ def gen_case(rng, case_id, kinds=KINDS, negative=False, max_events=40, max_keys=
         if not negative:
             ts = max(0, ts)
         events.append((rng.choice(keys), ts + shift_ms, rng.randint(-5, 20)))
-    c["partitions"] = min(partitions, len(events))
-    if c["partitions"] > 1:
-        events = in_bound(rng, events, c["partitions"], c["bound"])
+    c["shared_source"] = shared_source
+    if shared_source:
+        events = [(k, ts, v, rng.randrange(partitions)) for k, ts, v in events]
+        c["partitions"] = 1 + max(e[3] for e in events)  # streamlab's log has as many
+    else:
+        c["partitions"] = min(partitions, len(events))
+        if c["partitions"] > 1:
+            events = in_bound(rng, events, c["partitions"], c["bound"])
     c["events"] = events
     return c
 
@@ -110,7 +117,8 @@ def describe(c):
         f"{window_ron(w)} {w['agg']}, lateness {w['lateness']} ms, parallelism {w['parallelism']}"
         for w in c["windows"]
     ]
-    return (" then ".join(steps) + f"; bound {c['bound']} ms, {c['partitions']} partition(s), "
+    sources = "1 source subtask" if c["shared_source"] else f"{c['partitions']} source subtask(s)"
+    return (" then ".join(steps) + f"; bound {c['bound']} ms, {c['partitions']} partition(s), {sources}, "
             f"{len(c['events'])} events")
 
 
@@ -138,7 +146,7 @@ Scenario(
     ]),
     watermarks: BoundedOutOfOrderness(bound_ms: {c['bound']}, emit: PerRecord),
     pipeline: [
-        Source(name: "in", parallelism: {c['partitions']}),
+        Source(name: "in", parallelism: {1 if c['shared_source'] else c['partitions']}),
 {steps}
         Sink(name: "out", parallelism: 1),
     ],
@@ -148,7 +156,8 @@ Scenario(
 
 def to_flink(c):
     """The case as lines of the cases file RealFlinkWindows.java reads."""
-    lines = [f"case {c['id']} bound={c['bound']} partitions={c['partitions']}"]
+    shared = "true" if c["shared_source"] else "false"
+    lines = [f"case {c['id']} bound={c['bound']} partitions={c['partitions']} shared_source={shared}"]
     for w in c["windows"]:
         lines.append("window " + " ".join(
             f"{f}={w[f]}" for f in ["kind", "size", "slide", "offset", "gap", "lateness", "agg", "parallelism"]
