@@ -121,6 +121,22 @@ def fmt(r):
     return f"{r[0]}: late record {r[1]} ts {r[2]} value {r[3]}"
 
 
+def flink_line(r):
+    """A row as the recorded `// flink:` line: the Java job's line without the case id."""
+    return " ".join(str(f) for f in r)
+
+
+def record(c, flink_rows, a):
+    os.makedirs(a.record, exist_ok=True)
+    lines = [
+        "// Recorded from Apache Flink 2.3.0: RealFlinkWindows.java's output for this case (rows as",
+        "// `row KEY START END VALUE FIRING TIMESTAMP`, late records as `lateN KEY TS VALUE`), in its order.",
+        f"// Made by: {reproduce(a, c['id'].split('-')[-1])} --record {a.record}",
+    ] + [f"// flink: {flink_line(r)}" for r in flink_rows]
+    with open(os.path.join(a.record, f"{c['id']}.ron"), "w") as f:
+        f.write("\n".join(lines) + "\n" + gen.to_ron(c))
+
+
 def reproduce(a, index):
     """The command that runs one case again, with the options that shaped it."""
     shape = [f"--seed {a.seed}", f"--only {index}", f"--kinds {a.kinds}", f"--max-events {a.max_events}",
@@ -149,6 +165,9 @@ def main():
                          "no record is late on its partition (see gen.in_bound) unless --shared-source")
     ap.add_argument("--batch", type=int, default=20, help="cases per Flink job (default 20)")
     ap.add_argument("--work", default="/tmp/realflink", help="where the cases and logs go")
+    ap.add_argument("--record", metavar="DIR",
+                    help="also write each case as DIR/<id>.ron with Flink's output in `// flink:` comments "
+                         "(what tests/real_flink_recorded.rs checks)")
     ap.add_argument("--flink-lib", default=default_flink_lib(), help="pyflink/lib of apache-flink-libraries")
     ap.add_argument("--streamlab", default=default_streamlab(), help="the streamlab binary")
     a = ap.parse_args()
@@ -180,6 +199,8 @@ def main():
             print(f"case {c['id']}: streamlab failed on {path}:\n{err}")
             continue
         row_count += len(rows)
+        if a.record:
+            record(c, flink.get(c["id"], []), a)
         kinds_seen.update(r[5] if r[0] == "row" else "late record" for r in rows)
         diffs = compare(flink.get(c["id"], []), rows)
         if diffs:
