@@ -15,12 +15,14 @@
 //   row <case> <key> <start> <end> <value> <on-time|late> <timestamp of the result record>
 //   late<window number> <case> <key> <ts> <value>      (a record dropped as late: side output)
 //   done <case> <millis of its batch>
+//   merges <session merges> <of them, merged sessions that end behind the watermark>   (at the end)
 import java.io.BufferedReader;
 import java.io.FileReader;
 import java.io.PrintStream;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
 
 import org.apache.flink.api.common.eventtime.BoundedOutOfOrdernessWatermarks;
 import org.apache.flink.api.common.eventtime.WatermarkGenerator;
@@ -122,6 +124,9 @@ public class RealFlinkWindows {
         public void onPeriodicEmit(WatermarkOutput out) {}
     }
 
+    /** Session merges, and those whose merged session ends behind the watermark: how much the cases exercise. */
+    static final AtomicLong MERGES = new AtomicLong(), MERGES_BEHIND_WATERMARK = new AtomicLong();
+
     /** Which trigger call fired the window being emitted: set just before the window function runs. */
     static final ThreadLocal<String> FIRING = ThreadLocal.withInitial(() -> "?");
 
@@ -158,6 +163,8 @@ public class RealFlinkWindows {
 
         @Override
         public void onMerge(TimeWindow w, OnMergeContext ctx) {
+            MERGES.incrementAndGet();
+            if (w.maxTimestamp() <= ctx.getCurrentWatermark()) MERGES_BEHIND_WATERMARK.incrementAndGet();
             inner.onMerge(w, ctx);
         }
 
@@ -391,5 +398,6 @@ public class RealFlinkWindows {
             long ms = (System.nanoTime() - t0) / 1_000_000;
             for (Case c : batch) out.println("done " + c.id + " " + ms);
         }
+        out.println("merges " + MERGES.get() + " " + MERGES_BEHIND_WATERMARK.get());
     }
 }

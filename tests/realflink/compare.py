@@ -51,11 +51,14 @@ def run_flink(cases, work, flink_lib, batch):
             check=True, stdout=subprocess.PIPE, stderr=log, text=True,
         ).stdout
     results = collections.defaultdict(list)
+    results["merges"] = (0, 0)
     done = set()
     for line in out.splitlines():
         f = line.split()
         if f[0] == "done":
             done.add(f[1])
+        elif f[0] == "merges":
+            results["merges"] = (int(f[1]), int(f[2]))
         elif f[0] == "row":
             results[f[1]].append(("row", f[2], int(f[3]), int(f[4]), int(f[5]), f[6], int(f[7])))
         elif f[0].startswith("late"):
@@ -214,6 +217,8 @@ def main():
         if totals[kind]:
             print(f"{kind:9} {totals[kind]:4} cases, {mismatched[kind]:3} differ (by the kind of the first window)")
     n_bad = sum(mismatched.values())
+    merges, behind = flink["merges"]
+    print(f"Flink merged sessions {merges} times, {behind} of them into a session that ends behind the watermark")
     print(f"{len(cases)} cases, {row_count} streamlab rows ({kinds_seen['on-time']} on-time firings, "
           f"{kinds_seen['late']} late firings, {kinds_seen['late record']} late records dropped), {n_bad} differ; "
           f"Flink {t1 - t0:.0f} s, streamlab {t2 - t1:.0f} s")
