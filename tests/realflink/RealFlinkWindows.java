@@ -68,6 +68,8 @@ public class RealFlinkWindows {
         String id;
         long bound;
         int partitions = 1;
+        /** Whether the sources emit watermarks at all (else only Long.MAX_VALUE at the end). */
+        boolean watermarks = true;
         /** One source subtask reads every partition (else one source subtask per partition). */
         boolean sharedSource;
         List<Win> windows = new ArrayList<>();
@@ -247,7 +249,12 @@ public class RealFlinkWindows {
         final String id = c.id;
         final int partitions = c.partitions;
         DataStream<Tuple4<String, Long, Long, Integer>> in = null;
-        if (c.sharedSource) {
+        if (!c.watermarks) {
+            WatermarkStrategy<Tuple4<String, Long, Long, Integer>> none = WatermarkStrategy
+                    .<Tuple4<String, Long, Long, Integer>>noWatermarks()
+                    .withTimestampAssigner((e, prev) -> e.f1);
+            in = env.fromData(c.events, EVENT).setParallelism(1).assignTimestampsAndWatermarks(none);
+        } else if (c.sharedSource) {
             WatermarkStrategy<Tuple4<String, Long, Long, Integer>> wm = WatermarkStrategy
                     .<Tuple4<String, Long, Long, Integer>>forGenerator(ctx -> new PerPartition(bound, partitions))
                     .withTimestampAssigner((e, prev) -> e.f1);
@@ -327,7 +334,7 @@ public class RealFlinkWindows {
     }
 
     /**
-     * The cases file: `case ID bound=B partitions=P shared_source=true|false`, then per window step `window kind=... size=...
+     * The cases file: `case ID bound=B watermarks=true|false partitions=P shared_source=true|false`, then per window step `window kind=... size=...
      * slide=... offset=... gap=... lateness=... agg=... parallelism=...`, then the events `e KEY TS
      * VALUE PARTITION` in order.
      */
@@ -350,6 +357,7 @@ public class RealFlinkWindows {
                                 case "bound": cur.bound = Long.parseLong(kv[1]); break;
                                 case "partitions": cur.partitions = Integer.parseInt(kv[1]); break;
                                 case "shared_source": cur.sharedSource = Boolean.parseBoolean(kv[1]); break;
+                                case "watermarks": cur.watermarks = Boolean.parseBoolean(kv[1]); break;
                                 default: throw new IllegalArgumentException(path + ":" + lineNo + ": unknown field " + kv[0]);
                             }
                         }

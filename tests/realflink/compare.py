@@ -146,6 +146,7 @@ def reproduce(a, index):
              f"--max-keys {a.max_keys}", f"--shift-ms {a.shift_ms}", f"--partitions {a.partitions}"]
     flags = (["--negative"] if a.negative else []) + (["--chain"] if a.chain else [])
     flags += ["--shared-source"] if a.shared_source else []
+    flags += ["--no-watermarks"] if a.no_watermarks else []
     return " ".join(["python3", sys.argv[0]] + shape + flags)
 
 
@@ -163,6 +164,8 @@ def main():
                     help="a second window over the first one's results (the first then has parallelism 1)")
     ap.add_argument("--shared-source", action="store_true",
                     help="one source subtask reads all --partitions, a watermark per partition")
+    ap.add_argument("--no-watermarks", action="store_true",
+                    help="no watermarks (streamlab's `watermarks: None`): every window fires at the end")
     ap.add_argument("--partitions", type=int, default=1,
                     help="source partitions, one source subtask each (default 1); with more than 1, "
                          "no record is late on its partition (see gen.in_bound) unless --shared-source")
@@ -183,7 +186,7 @@ def main():
     kinds = a.kinds.split(",")
     cases = [
         gen.gen_case(random.Random(f"{a.seed}-{i}"), f"{a.seed}-{i}", kinds, a.negative, a.max_events, a.max_keys,
-                     a.shift_ms, a.partitions, a.chain, a.shared_source)
+                     a.shift_ms, a.partitions, a.chain, a.shared_source, not a.no_watermarks)
         for i in indexes
     ]
     t0 = time.time()

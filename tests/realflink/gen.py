@@ -39,7 +39,7 @@ def gen_window(rng, kinds, parallelism):
 
 
 def gen_case(rng, case_id, kinds=KINDS, negative=False, max_events=40, max_keys=5, shift_ms=0, partitions=1,
-             chain=False, shared_source=False):
+             chain=False, shared_source=False, watermarks=True):
     """One random case, drawn from `rng` alone (so a seed reproduces it).
 
     `shift_ms` moves every event time (epoch milliseconds, say). With `partitions` > 1 the events
@@ -51,6 +51,8 @@ def gen_case(rng, case_id, kinds=KINDS, negative=False, max_events=40, max_keys=
     deterministic. With `shared_source` one source subtask reads all partitions, with a watermark
     per partition (their minimum is the subtask's): every interleaving is in one place, the
     source's, so disorder and lateness need no bounds; a partition may get no events at all.
+    Without `watermarks` the sources emit none (streamlab's `watermarks: None`, Flink's
+    `WatermarkStrategy.noWatermarks()`): every window fires at the end of the input.
     """
     first, scale = gen_window(rng, kinds, 1 if chain else rng.randint(1, 4))
     c = {"id": case_id, "windows": [first]}
@@ -75,6 +77,7 @@ def gen_case(rng, case_id, kinds=KINDS, negative=False, max_events=40, max_keys=
         if not negative:
             ts = max(0, ts)
         events.append((rng.choice(keys), ts + shift_ms, rng.randint(-5, 20)))
+    c["watermarks"] = watermarks
     c["shared_source"] = shared_source
     if shared_source:
         events = [(k, ts, v, rng.randrange(partitions)) for k, ts, v in events]
@@ -118,7 +121,8 @@ def describe(c):
         for w in c["windows"]
     ]
     sources = "1 source subtask" if c["shared_source"] else f"{c['partitions']} source subtask(s)"
-    return (" then ".join(steps) + f"; bound {c['bound']} ms, {c['partitions']} partition(s), {sources}, "
+    bound = f"bound {c['bound']} ms" if c["watermarks"] else "no watermarks"
+    return (" then ".join(steps) + f"; {bound}, {c['partitions']} partition(s), {sources}, "
             f"{len(c['events'])} events")
 
 
@@ -144,7 +148,7 @@ Scenario(
     source: Events([
 {events}
     ]),
-    watermarks: BoundedOutOfOrderness(bound_ms: {c['bound']}, emit: PerRecord),
+    watermarks: {f"BoundedOutOfOrderness(bound_ms: {c['bound']}, emit: PerRecord)" if c['watermarks'] else "None"},
     pipeline: [
         Source(name: "in", parallelism: {1 if c['shared_source'] else c['partitions']}),
 {steps}
@@ -157,7 +161,9 @@ Scenario(
 def to_flink(c):
     """The case as lines of the cases file RealFlinkWindows.java reads."""
     shared = "true" if c["shared_source"] else "false"
-    lines = [f"case {c['id']} bound={c['bound']} partitions={c['partitions']} shared_source={shared}"]
+    watermarks = "true" if c["watermarks"] else "false"
+    lines = [f"case {c['id']} bound={c['bound']} watermarks={watermarks} partitions={c['partitions']} "
+             f"shared_source={shared}"]
     for w in c["windows"]:
         lines.append("window " + " ".join(
             f"{f}={w[f]}" for f in ["kind", "size", "slide", "offset", "gap", "lateness", "agg", "parallelism"]
