@@ -92,6 +92,7 @@ pub fn workbench_place(e: &Exercise) -> &'static str {
     match e.scenario.runtime() {
         Runtime::Flink => flink_place(&e.spec.query),
         Runtime::Storm => storm_place(&e.spec.query),
+        Runtime::Spark => "not in the workbench: the workbench has no Spark view yet; the command below prints it",
     }
 }
 
