@@ -475,7 +475,7 @@ const SPARK_GUARANTEES: [GuaranteeChoice; 3] = [
     GuaranteeChoice {
         guarantee: Guarantee::AtMostOnce,
         label: "no checkpoint location: at-most-once",
-        effect: "a restarted query starts afresh from the latest offsets: the batch that was running and everything that arrived meanwhile are lost",
+        effect: "a restarted query starts afresh from the latest offsets: the batch that was running, its state and everything that arrived meanwhile are lost (and a task retried after an executor loss still writes a plain sink twice)",
     },
     GuaranteeChoice {
         guarantee: Guarantee::AtLeastOnce,

@@ -191,6 +191,9 @@ impl SparkCore {
 
     pub(super) fn offsets_written(&mut self, batch: u64, now: TimeNs) {
         let Some(running) = self.driver.as_mut().and_then(|d| d.running.as_mut()) else { return };
+        if running.batch != batch || running.started {
+            return;
+        }
         running.started = true;
         let (entry, rerun) = (running.offsets.clone(), running.rerun);
         self.offset_log.insert(batch, entry);
@@ -199,19 +202,26 @@ impl SparkCore {
         self.schedule_tasks(now);
     }
 
-    /// Every task of the batch is done: a transactional sink commits the batch (its manifest
-    /// names it), then `commits/N` is written with the next batch's watermark.
+    /// Every task of the batch is done: a transactional sink commits the batch — the files of
+    /// the task attempts the driver accepted — and its manifest names the batch; then
+    /// `commits/N` is written with the next batch's watermark.
     pub(super) fn batch_tasks_done(&mut self, now: TimeNs) {
-        let Some(running) = self.driver.as_ref().and_then(|d| d.running.as_ref()) else { return };
-        let batch = running.batch;
+        let Some(running) = self.driver.as_mut().and_then(|d| d.running.as_mut()) else { return };
+        if running.committing {
+            return;
+        }
+        running.committing = true;
+        let (batch, outputs) = (running.batch, running.accepted_outputs.clone());
         for &(op, kind, subtask) in &self.query.sinks {
             if kind != SinkKind::TwoPhaseCommit || !self.manifest.insert((op, batch)) {
                 continue;
             }
-            let txn = TxnId { subtask, attempt: self.run, sequence: batch };
-            let effect = SinkEffect::Commit { txn };
-            self.recorder.record_payload(now, About::Subtask(subtask), None, Payload::of_sink_effect(&effect));
-            self.sink_store.apply(op, subtask, effect, now);
+            for &output in &outputs {
+                let txn = TxnId { subtask, attempt: self.run, sequence: output };
+                let effect = SinkEffect::Commit { txn };
+                self.recorder.record_payload(now, About::Subtask(subtask), None, Payload::of_sink_effect(&effect));
+                self.sink_store.apply(op, subtask, effect, now);
+            }
             self.sink_store.take_newly_visible();
         }
         let at = now.saturating_add(ms_to_ns(self.config.log_write_ms));
@@ -222,6 +232,9 @@ impl SparkCore {
         let delay_ms = self.query.delay_ms;
         let stateful = self.query.window.is_some();
         let Some(d) = self.driver.as_mut() else { return };
+        if d.running.as_ref().is_none_or(|r| r.batch != batch || !r.committing) {
+            return;
+        }
         let Some(running) = d.running.take() else { return };
         let used = running.offsets.watermark_ms;
         let next = if stateful { next_watermark(used, running.max_event_ms, delay_ms) } else { used };

@@ -26,7 +26,9 @@ pub enum Msg {
     /// Driver → executor: run `task` of `batch` (its `attempt`-th launch).
     Launch { run: u32, batch: u64, task: TaskRef, attempt: u32 },
     /// Executor → driver: the task finished; a map task says the largest event time it read.
-    Done { run: u32, batch: u64, task: TaskRef, attempt: u32, max_event_ms: Option<i64> },
+    /// `output`: the task attempt's id, which names what it wrote into a transactional sink
+    /// (the driver commits the outputs of the attempts it accepted, Spark's commit protocol).
+    Done { run: u32, batch: u64, task: TaskRef, attempt: u32, max_event_ms: Option<i64>, output: u64 },
     /// Executor → driver: a reduce task could not fetch a map output (lost with its executor).
     FetchFailed { run: u32, batch: u64, task: TaskRef, attempt: u32 },
 }
@@ -48,9 +50,14 @@ pub(crate) struct Running {
     pub due_ns: TimeNs,
     /// `offsets/N` is written: tasks may run.
     pub started: bool,
+    /// Every task is done and the driver is committing (sink, then `commits/N`).
+    pub committing: bool,
     tasks: BTreeMap<TaskRef, TaskState>,
     attempts: BTreeMap<TaskRef, u32>,
     pub max_event_ms: Option<i64>,
+    /// The task attempts whose output the driver accepted (their transactional writes commit
+    /// with the batch; a lost attempt's never do).
+    pub accepted_outputs: Vec<u64>,
 }
 
 impl Running {
@@ -70,9 +77,11 @@ impl Running {
             rerun,
             due_ns: 0,
             started: false,
+            committing: false,
             tasks,
             attempts: BTreeMap::new(),
             max_event_ms: None,
+            accepted_outputs: Vec::new(),
         }
     }
 
@@ -129,7 +138,7 @@ impl SparkCore {
     pub(super) fn schedule_tasks(&mut self, now: TimeNs) {
         let run = self.run;
         let Some(running) = self.driver.as_ref().and_then(|d| d.running.as_ref()) else { return };
-        if !running.started {
+        if !running.started || running.committing {
             return;
         }
         if running.all_done() {
@@ -238,17 +247,17 @@ impl SparkCore {
             return; // the executor died, or the query it ran for
         }
         let max_event_ms = match t.task {
-            TaskRef::Map(p) => self.finish_map(p, &t, now),
+            TaskRef::Map(p) => self.finish_map(p, uid, &t, now),
             TaskRef::Reduce(r) => {
-                self.finish_reduce(r, t.batch, &t.input, now);
+                self.finish_reduce(r, uid, t.batch, &t.input, now);
                 None
             }
         };
-        let msg = Msg::Done { run: t.run, batch: t.batch, task: t.task, attempt: t.attempt, max_event_ms };
+        let msg = Msg::Done { run: t.run, batch: t.batch, task: t.task, attempt: t.attempt, max_event_ms, output: uid };
         self.out.push(Out::Send { from: t.node, to: JOB_MANAGER, msg });
     }
 
-    fn finish_map(&mut self, p: u32, t: &InFlight, now: TimeNs) -> Option<i64> {
+    fn finish_map(&mut self, p: u32, uid: u64, t: &InFlight, now: TimeNs) -> Option<i64> {
         let range = self.batch_range(p);
         let shuffle = self.query.shuffle_partitions();
         let output = map_task(&self.log, p, range, &self.query.steps, self.query.key_by, shuffle);
@@ -258,14 +267,14 @@ impl SparkCore {
             self.tasks.shuffle.insert(p, files);
         } else {
             let rows = stateless_rows(output.per_partition.into_iter().flatten());
-            self.write_rows(t.batch, rows, now);
+            self.write_rows(t.batch, uid, rows, now);
         }
         output.max_event_ms
     }
 
     /// The aggregation of shuffle partition `r` for `batch`: load the state version the
     /// previous batch wrote, apply the watermark rules, write version `batch`, write the rows.
-    fn finish_reduce(&mut self, r: u32, batch: u64, input: &[Record], now: TimeNs) {
+    fn finish_reduce(&mut self, r: u32, uid: u64, batch: u64, input: &[Record], now: TimeNs) {
         let Some((rule, _)) = self.query.window.clone() else { return };
         let (late_wm, wm) = self
             .driver
@@ -281,13 +290,14 @@ impl SparkCore {
         self.stats.dropped_groups += out.dropped_groups;
         self.stats.late_dropped += out.late.len() as u64;
         self.late_sources.extend(out.late);
-        self.write_rows(batch, out.rows, now);
+        self.write_rows(batch, uid, out.rows, now);
     }
 
-    /// A task writes its rows to every sink: a plain sink appends, an idempotent one upserts by
-    /// key and window, a transactional one writes into the batch's transaction — unless its
+    /// Task attempt `output` writes its rows to every sink: a plain sink appends, an idempotent
+    /// one upserts by key and window, a transactional one writes files of this attempt, visible
+    /// once the driver commits the batch with the attempts it accepted — unless the sink's
     /// manifest already holds the batch (a re-run: Spark's file sink skips it).
-    fn write_rows(&mut self, batch: u64, rows: Vec<SinkRow>, now: TimeNs) {
+    fn write_rows(&mut self, batch: u64, output: u64, rows: Vec<SinkRow>, now: TimeNs) {
         if rows.is_empty() {
             return;
         }
@@ -304,7 +314,7 @@ impl SparkCore {
                     SinkKind::Plain => SinkEffect::Append(row.clone()),
                     SinkKind::Idempotent => SinkEffect::Upsert(row.clone()),
                     SinkKind::TwoPhaseCommit => SinkEffect::TxnWrite {
-                        txn: TxnId { subtask, attempt: self.run, sequence: batch },
+                        txn: TxnId { subtask, attempt: self.run, sequence: output },
                         row: row.clone(),
                     },
                 };
@@ -318,9 +328,11 @@ impl SparkCore {
     /// The driver hears from a task: done (free its slot, keep a map task's largest event
     /// time), or a failed fetch (the task waits for the lost map outputs, which re-run).
     pub(super) fn driver_task_report(&mut self, msg: Msg, now: TimeNs) {
-        let (run, batch, task, attempt, done, max_event_ms) = match msg {
-            Msg::Done { run, batch, task, attempt, max_event_ms } => (run, batch, task, attempt, true, max_event_ms),
-            Msg::FetchFailed { run, batch, task, attempt } => (run, batch, task, attempt, false, None),
+        let (run, batch, task, attempt, done, max_event_ms, output) = match msg {
+            Msg::Done { run, batch, task, attempt, max_event_ms, output } => {
+                (run, batch, task, attempt, true, max_event_ms, Some(output))
+            }
+            Msg::FetchFailed { run, batch, task, attempt } => (run, batch, task, attempt, false, None, None),
             Msg::Launch { .. } => return,
         };
         let Some(running) = self.driver.as_mut().and_then(|d| d.running.as_mut()) else { return };
@@ -335,6 +347,7 @@ impl SparkCore {
         }
         if done {
             running.tasks.insert(task, TaskState::Done);
+            running.accepted_outputs.extend(output);
             if let Some(m) = max_event_ms {
                 running.max_event_ms = Some(running.max_event_ms.map_or(m, |x| x.max(m)));
             }
