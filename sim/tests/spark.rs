@@ -26,9 +26,11 @@ use sim::{Scenario, StopReason};
 // = 0); append mode emits a window once, in the first batch N whose WM(N) >= window.end, with
 // every row that was not dropped.
 
-/// What the statement says happens to `batches` of (key, timestamp) rows: per batch, the
-/// emitted (key, window start, count) and the dropped group count.
-fn stated(batches: &[Vec<(u64, i64)>], size: i64, slide: i64, delay: i64) -> Vec<(Vec<(u64, i64, u64)>, u64)> {
+/// Per batch: the windows emitted, as (key, window start, count), and the groups dropped.
+type PerBatch = Vec<(Vec<(u64, i64, u64)>, u64)>;
+
+/// What the statement says happens to `batches` of (key, timestamp) rows.
+fn stated(batches: &[Vec<(u64, i64)>], size: i64, slide: i64, delay: i64) -> PerBatch {
     let mut wm = vec![0i64]; // wm[n] = WM(n)
     let mut counted: BTreeMap<(u64, i64), u64> = BTreeMap::new(); // (key, start) -> rows
     let mut emitted: BTreeSet<(u64, i64)> = BTreeSet::new();
@@ -71,7 +73,7 @@ fn stated(batches: &[Vec<(u64, i64)>], size: i64, slide: i64, delay: i64) -> Vec
 }
 
 /// The core's rules over the same batches (one shuffle partition).
-fn core(batches: &[Vec<(u64, i64)>], size: i64, slide: i64, delay: i64) -> Vec<(Vec<(u64, i64, u64)>, u64)> {
+fn core(batches: &[Vec<(u64, i64)>], size: i64, slide: i64, delay: i64) -> PerBatch {
     let kind = if size == slide {
         WindowKind::Tumbling { size_ms: size, offset_ms: 0 }
     } else {

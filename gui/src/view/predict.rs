@@ -182,6 +182,7 @@ mod tests {
                     "{}: {place}",
                     e.spec.id
                 ),
+                Runtime::Spark => assert!(place.contains("the command below prints it"), "{}: {place}", e.spec.id),
             }
         }
         assert!(storm_exercises >= 5, "the course has exercises on Storm scenarios: {storm_exercises}");

@@ -86,10 +86,9 @@ impl SparkCore {
     /// after `t` (`t` itself for trigger 0).
     fn next_grid_ns(&self, t: TimeNs) -> TimeNs {
         let interval = self.trigger_interval_ns();
-        if interval == 0 {
-            t
-        } else {
-            (t / interval).saturating_add(1).saturating_mul(interval)
+        match t.checked_div(interval) {
+            None => t,
+            Some(grid) => grid.saturating_add(1).saturating_mul(interval),
         }
     }
 
