@@ -133,6 +133,14 @@ impl Tasks {
 const TASK_OVERHEAD_NS: TimeNs = 2_000_000;
 
 impl SparkCore {
+    /// The node whose loop runs `timer`: a task's end on its executor, the rest on the driver.
+    pub fn node_of_timer(&self, timer: &Timer) -> NodeId {
+        match timer {
+            Timer::TaskEnd { uid } => self.tasks.in_flight.get(uid).map_or(JOB_MANAGER, |t| t.node),
+            _ => JOB_MANAGER,
+        }
+    }
+
     /// Launch pending tasks into free slots: map tasks first; reduce tasks once every map
     /// output is available.
     pub(super) fn schedule_tasks(&mut self, now: TimeNs) {
