@@ -3,20 +3,23 @@
 //! A fault-tolerance model is a runtime that can run a scenario's pipeline, data and fault
 //! schedule under its own rules, and tell what it promises. `compare`, `sweep`, `shrink` and the
 //! exercises drive every model through [`FaultToleranceModel`]; the shared oracle judges what each
-//! run shows against that model's fault-free reference. Today two models implement it:
+//! run shows against that model's fault-free reference. Today three models implement it:
 //!
 //! - [`FlinkBarriers`]: asynchronous barrier snapshots (aligned, unaligned, tracking, none), the
 //!   kernel's [`crate::world::World`] around the job rules of [`crate::job`];
-//! - [`StormAcking`]: Storm's XOR acking (acking off, acking, Trident), [`crate::storm`].
+//! - [`StormAcking`]: Storm's XOR acking (acking off, acking, Trident), [`crate::storm`];
+//! - [`SparkMicroBatch`]: Spark Structured Streaming's micro-batches, [`crate::spark`]: a core
+//!   that cuts input into batches (offset log before, commit log after), schedules a batch's
+//!   stages and re-runs lost tasks (recomputing lost map outputs from their offset ranges); its
+//!   variants are no checkpoint location and the sink kinds by batch id; its reference is the
+//!   same query without faults.
 //!
-//! Adding a model means: its sans-IO core (the decisions, as [`crate::job::JobMaster`] and
-//! `crate::storm::StormCore` are: time and events in, commands out, so the kernel and the madsim
-//! world can both drive it), a kernel world around it, a [`Runtime`] variant, and an
-//! implementation here. The boundary was drawn with the next ones in view:
+//! Adding a model means: its sans-IO core (the decisions, as [`crate::job::JobMaster`],
+//! `crate::storm::StormCore` and `crate::spark::SparkCore` are: time and events in, commands
+//! out, so the kernel and the madsim world can both drive it), a kernel world around it, a
+//! [`Runtime`] variant, and an implementation here. The boundary was drawn with the next ones in
+//! view:
 //!
-//! - **Spark micro-batches**: a core that cuts input into batches (offset log before, commit log
-//!   after), schedules a batch's stages and recomputes lost tasks from lineage; its variants are
-//!   the sink kinds by batch id; its reference is the same batches without faults.
 //! - **Kafka Streams changelog restore**: per-task failover (a `Failover` that names one task, as
 //!   region failover already names a subset), state restored by replaying a changelog; variants
 //!   `at_least_once` / `exactly_once_v2`.
