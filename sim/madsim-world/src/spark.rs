@@ -275,6 +275,8 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, kills: SparkKills) -> Spa
 }
 
 type Inbox = Rc<RefCell<VecDeque<Packet>>>;
+/// Per (sender, its session): the next sequence number expected and the packets that came early.
+type Streams = BTreeMap<(NodeId, u32), (u64, BTreeMap<u64, Vec<Msg>>)>;
 
 async fn receive(ep: Endpoint, inbox: Inbox, signal: Rc<Signal>) {
     while let Ok((payload, _from)) = ep.recv_from_raw(TAG).await {
@@ -308,7 +310,7 @@ async fn node(shared: Arc<Shared>, me: NodeId) {
         madsim::time::sleep(Duration::ZERO).await;
     }
     let mut next_seq: BTreeMap<(NodeId, u32), u64> = BTreeMap::new();
-    let mut expected: BTreeMap<(NodeId, u32), (u64, BTreeMap<u64, Vec<Msg>>)> = BTreeMap::new();
+    let mut expected: Streams = BTreeMap::new();
     let mut spins = 0;
     let mut clock = 0u64;
     loop {
