@@ -856,6 +856,13 @@ impl App {
                 let origin = StormOrigin::new(Arc::new(scenario), source, then_variant.0);
                 self.start_storm(origin, seed);
             }
+            // A Spark query has no view yet: say so, and keep what is shown.
+            Ok(scenario) if scenario.runtime() == sim::scenario::Runtime::Spark => {
+                self.error = Some(crate::error::LoadError::NoView {
+                    file: scenario.file.clone(),
+                    model: "Spark micro-batch query (model: Spark)",
+                });
+            }
             Ok(scenario) => {
                 let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
                 let base = Arc::new(scenario);

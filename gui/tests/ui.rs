@@ -234,6 +234,30 @@ fn a_broken_scenario_file_shows_its_error_and_keeps_the_old_run() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A Spark query has no view yet: opening one says so, names the commands that run it, and
+/// keeps the run on screen (it never shows a Flink run of the file as if it were Spark's).
+#[test]
+fn a_spark_scenario_says_the_workbench_cannot_show_it_and_keeps_the_old_run() {
+    let mut h = harness(ScenarioSource::Embedded);
+    h.run_steps(1);
+    let spark = scenario_file("spark-micro-batch.ron");
+    h.state_mut().path_text = spark.display().to_string();
+    h.get_by_label("Open").click();
+    h.run_steps(2);
+    let error = h.state().error.as_ref().expect("the workbench says why it shows nothing").to_string();
+    assert!(matches!(h.state().error, Some(gui::error::LoadError::NoView { .. })));
+    assert!(error.contains("streamlab run") && error.contains("--model all"), "{error}");
+    assert!(h.query_by_label_contains("no view in the workbench").is_some());
+    assert_eq!(h.state().session.as_ref().unwrap().source, ScenarioSource::Embedded);
+    assert!(h.state().storm.is_none());
+
+    // Started on the file, the workbench opens without a run and says the same.
+    let mut h = harness(ScenarioSource::File(spark));
+    h.run_steps(3);
+    assert!(matches!(h.state().error, Some(gui::error::LoadError::NoView { .. })));
+    assert!(h.state().session.is_none() && h.state().storm.is_none());
+}
+
 #[test]
 fn rerun_with_another_seed_records_another_run() {
     let mut h = harness(ScenarioSource::Embedded);

@@ -25,6 +25,7 @@ pub mod runtime;
 pub mod scenario;
 pub mod shrink;
 pub mod source_cursor;
+pub mod spark;
 pub mod storm;
 pub mod strategies;
 pub mod testing;

@@ -201,8 +201,16 @@ pub fn compare_table(reports: &[crate::run::VariantReport]) -> String {
     for r in reports {
         let o = &r.outcome;
         let f = &r.checkpoint_figures;
-        let (runtime, guarantee, checkpoints, durations, aligned, alignment) = match r.storm {
-            None => (
+        let none = || "-".to_string();
+        let (runtime, guarantee, checkpoints, durations, aligned, alignment) = match (r.runtime, r.storm) {
+            (crate::scenario::Runtime::Spark, _) => {
+                let g = match r.guarantee {
+                    crate::scenario::Guarantee::AtMostOnce => "no ckpt",
+                    _ => "ckpt",
+                };
+                ("spark", format!("{g} ({})", short(r.guarantee)), none(), none(), none(), none())
+            }
+            (_, None) => (
                 "flink",
                 r.guarantee.label().to_string(),
                 format!("{} ok {} ab", r.checkpoints_completed, r.checkpoints_aborted),
@@ -210,13 +218,12 @@ pub fn compare_table(reports: &[crate::run::VariantReport]) -> String {
                 format!("{} / {}", f.checkpoints_aligned, f.checkpoints_timed_out),
                 format!("{} / {}", ms3(r.alignment_p50_ns), ms3(r.alignment_max_ns)),
             ),
-            Some(_) => {
+            (_, Some(_)) => {
                 let g = match r.guarantee {
                     crate::scenario::Guarantee::AtMostOnce => "acking off",
                     crate::scenario::Guarantee::AtLeastOnce => "acking",
                     crate::scenario::Guarantee::ExactlyOnce => "trident",
                 };
-                let none = || "-".to_string();
                 ("storm", format!("{g} ({})", short(r.guarantee)), none(), none(), none(), none())
             }
         };
@@ -274,6 +281,12 @@ pub fn compare_table(reports: &[crate::run::VariantReport]) -> String {
         let _ = writeln!(
             out,
             "storm rows: at-most-once = acking off (0 ackers), at-least-once = the XOR acker and replay, exactly-once = Trident; their reference is the Storm topology without faults and without acking. restarts = executor restarts; acks/record = acker messages (init, ack, ack to the spout) per source record; t/o = timeouts (the book's Storm chapter)."
+        );
+    }
+    if reports.iter().any(|r| r.runtime == crate::scenario::Runtime::Spark) {
+        let _ = writeln!(
+            out,
+            "spark rows: at-most-once = no checkpoint location (a restart starts from the latest offsets), at-least-once and exactly-once = a checkpoint location (offset and commit logs, state store) with the sink shown: plain (a re-run batch writes again), idempotent (foreachBatch upserting by key and window), two-phase-commit (a transactional sink committing each batch id once, like the file sink's manifest); their reference is the same query without faults. restarts = driver restarts (the book's Spark chapter)."
         );
     }
     out
@@ -353,10 +366,19 @@ pub fn storm_progress(world: &crate::storm::StormWorld) -> String {
 
 /// Sink rows of a Storm run as text (the same table as a Flink run's).
 pub fn storm_rows_text(run: &crate::storm::StormRun) -> String {
-    let scenario = &run.world.scenario;
+    sink_rows_table(&run.world.scenario, run.visible_rows())
+}
+
+/// The visible rows of a Spark run (as `storm_rows_text` shows a topology's).
+pub fn spark_rows_text(run: &crate::spark::SparkRun) -> String {
+    sink_rows_table(&run.world.scenario, run.visible_rows())
+}
+
+/// Sink rows as a table: sink, key, window (or timestamp), value, firing, when visible.
+fn sink_rows_table(scenario: &crate::scenario::Scenario, rows: Vec<&crate::external::StoredRow>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{:<10} {:<8} {:<28} {:>10} {:<8} visible at", "sink", "key", "window", "value", "firing");
-    for row in run.visible_rows() {
+    for row in rows {
         let sink = &scenario.plan.operators[row.sink].name;
         let window = match row.row.window {
             Some(w) => format!("[{}, {})", scenario.format_time_ms(w.start_ms), scenario.format_time_ms(w.end_ms)),
@@ -371,6 +393,92 @@ pub fn storm_rows_text(run: &crate::storm::StormRun) -> String {
             row.row.value,
             row.row.firing.label(),
             format_virtual(scenario, row.visible_ns.unwrap_or(row.written_ns))
+        );
+    }
+    out
+}
+
+/// A finished Spark run: why it stopped, then its counters and batches ([`spark_progress`]).
+pub fn spark_summary(run: &crate::spark::SparkRun) -> String {
+    let world = &run.world;
+    let mut out = String::new();
+    let stop = match run.stop {
+        StopReason::JobFinished => "query idle with its input consumed (every offset committed)",
+        StopReason::Stalled => "stalled (nothing left to do, input not consumed)",
+        StopReason::TimeLimit => "time limit (max_run_ms) reached",
+        StopReason::WorkLimit => crate::world::WORK_LIMIT_TEXT,
+        StopReason::JobFailed(_) => "failed",
+        StopReason::InvariantViolated(_) => "INVARIANT VIOLATED",
+    };
+    let at = world.finished_at_ns.unwrap_or(world.now_ns());
+    stop_lines(&mut out, &world.scenario, stop, at, world.events_processed, &world.recorder, world.log.len());
+    out.push_str(&spark_progress(world));
+    out
+}
+
+/// A Spark run's counters so far (also for a run paused by `replay --until`) and its batches:
+/// id, query run, offsets read, the watermarks used, the state version loaded, re-run or not,
+/// committed or not.
+pub fn spark_progress(world: &crate::spark::SparkWorld) -> String {
+    let s = world.stats;
+    let c = &world.config;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "trigger {} ms, checkpoint location {}; {} batches committed ({} re-run after a restart, {} without data)",
+        c.trigger_ms,
+        if c.checkpoint { "kept" } else { "none (a restart starts from the latest offsets)" },
+        s.batches,
+        s.reruns,
+        s.no_data_batches
+    );
+    let _ = writeln!(
+        out,
+        "tasks: {} launched, {} retried after an executor loss, {} map tasks recomputed for lost shuffle output",
+        s.tasks_launched, s.task_retries, s.map_recomputes
+    );
+    let _ = writeln!(
+        out,
+        "records read {} (re-reads included); late: {} groups dropped ({} records); windows still open in state: {}",
+        s.records_read,
+        s.dropped_groups,
+        s.late_dropped,
+        world.open_groups()
+    );
+    let _ = writeln!(
+        out,
+        "driver restarts {}, executor losses {}; records skipped by a restart from the latest offsets: {}; batches a transactional sink skipped as committed: {}",
+        s.driver_restarts, s.executor_losses, s.skipped_at_restart, s.skipped_sink_batches
+    );
+    let _ = writeln!(out, "largest scheduling delay: {}", format_ns(s.scheduling_delay_max_ns));
+    out.push_str(&spark_batches_table(world));
+    out
+}
+
+/// One line per batch: what `offsets/N` and `commits/N` say and what became of it.
+pub fn spark_batches_table(world: &crate::spark::SparkWorld) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:>5} {:>4} {:>9} {:>10} {:>10} {:>8} {:>7} {:>6} {:<9} {:>12} {:>12}",
+        "batch", "run", "records", "WM(N-1)", "WM(N)", "state v", "rows", "re-run", "committed", "due", "started"
+    );
+    for b in &world.batches {
+        let records: u64 = b.offsets.ranges.iter().map(|(from, to)| to - from).sum();
+        let _ = writeln!(
+            out,
+            "{:>5} {:>4} {:>9} {:>10} {:>10} {:>8} {:>7} {:>6} {:<9} {:>12} {:>12}",
+            b.id,
+            b.run,
+            records,
+            b.offsets.late_watermark_ms,
+            b.offsets.watermark_ms,
+            b.state_version.map_or("-".to_string(), |v| v.to_string()),
+            b.rows_written,
+            if b.rerun { "yes" } else { "" },
+            if b.committed_ns.is_some() { "yes" } else { "NO" },
+            format_ns(b.due_ns),
+            format_ns(b.started_ns)
         );
     }
     out

@@ -3,20 +3,23 @@
 //! A fault-tolerance model is a runtime that can run a scenario's pipeline, data and fault
 //! schedule under its own rules, and tell what it promises. `compare`, `sweep`, `shrink` and the
 //! exercises drive every model through [`FaultToleranceModel`]; the shared oracle judges what each
-//! run shows against that model's fault-free reference. Today two models implement it:
+//! run shows against that model's fault-free reference. Today three models implement it:
 //!
 //! - [`FlinkBarriers`]: asynchronous barrier snapshots (aligned, unaligned, tracking, none), the
 //!   kernel's [`crate::world::World`] around the job rules of [`crate::job`];
-//! - [`StormAcking`]: Storm's XOR acking (acking off, acking, Trident), [`crate::storm`].
+//! - [`StormAcking`]: Storm's XOR acking (acking off, acking, Trident), [`crate::storm`];
+//! - [`SparkMicroBatch`]: Spark Structured Streaming's micro-batches, [`crate::spark`]: a core
+//!   that cuts input into batches (offset log before, commit log after), schedules a batch's
+//!   stages and re-runs lost tasks (recomputing lost map outputs from their offset ranges); its
+//!   variants are no checkpoint location and the sink kinds by batch id; its reference is the
+//!   same query without faults.
 //!
-//! Adding a model means: its sans-IO core (the decisions, as [`crate::job::JobMaster`] and
-//! `crate::storm::StormCore` are: time and events in, commands out, so the kernel and the madsim
-//! world can both drive it), a kernel world around it, a [`Runtime`] variant, and an
-//! implementation here. The boundary was drawn with the next ones in view:
+//! Adding a model means: its sans-IO core (the decisions, as [`crate::job::JobMaster`],
+//! `crate::storm::StormCore` and `crate::spark::SparkCore` are: time and events in, commands
+//! out, so the kernel and the madsim world can both drive it), a kernel world around it, a
+//! [`Runtime`] variant, and an implementation here. The boundary was drawn with the next ones in
+//! view:
 //!
-//! - **Spark micro-batches**: a core that cuts input into batches (offset log before, commit log
-//!   after), schedules a batch's stages and recomputes lost tasks from lineage; its variants are
-//!   the sink kinds by batch id; its reference is the same batches without faults.
 //! - **Kafka Streams changelog restore**: per-task failover (a `Failover` that names one task, as
 //!   region failover already names a subset), state restored by replaying a changelog; variants
 //!   `at_least_once` / `exactly_once_v2`.
@@ -36,9 +39,10 @@ use crate::faults::Fault;
 use crate::kernel::TimeNs;
 use crate::recording::TraceEvent;
 use crate::report;
-use crate::run::{judge, judge_storm, Judgement};
+use crate::run::{judge, judge_spark, judge_storm, Judgement};
 use crate::run::{
-    own_sink, run_storm_variant, run_variant_from, storm_reference_run, Reference, VariantReport, COMPARED_VARIANTS,
+    own_sink, run_spark_variant, run_storm_variant, run_variant_from, storm_reference_run, Reference, VariantReport,
+    COMPARED_VARIANTS,
 };
 use crate::scenario::{Guarantee, Runtime, Scenario};
 
@@ -367,6 +371,127 @@ impl FaultToleranceModel for StormAcking {
     }
 }
 
+/// Spark Structured Streaming's micro-batches (`crate::spark`).
+pub struct SparkMicroBatch;
+
+impl FaultToleranceModel for SparkMicroBatch {
+    fn runtime(&self) -> Runtime {
+        Runtime::Spark
+    }
+    fn can_run(&self, scenario: &Scenario) -> Result<(), CannotRun> {
+        if scenario.runtime() == Runtime::Spark {
+            return Ok(());
+        }
+        // Another model's scenario runs as a query when Spark's scenario rules accept it.
+        let mut raw = scenario.raw.clone();
+        raw.model = crate::scenario::Model::Spark(Default::default());
+        let text = String::new();
+        let loc = crate::scenario::error::Locator::new(&scenario.file, &text);
+        crate::scenario::spark::check(&raw, &loc).map_err(|e| match e {
+            crate::scenario::ScenarioError::Invalid { field, message, .. } => CannotRun::Refused { field, message },
+            other => CannotRun::Scenario(other),
+        })
+    }
+    fn guarantees(&self, _scenario: &Scenario) -> Vec<GuaranteeChoice> {
+        SPARK_GUARANTEES.to_vec()
+    }
+    /// The sink is what makes the difference: no checkpoint location with the scenario's own
+    /// sink; a checkpoint with a plain sink; with an idempotent one (`foreachBatch` upserting
+    /// by key and window); with a transactional one (the file sink's manifest by batch id).
+    fn compared_variants(&self, scenario: &Scenario) -> Vec<(Guarantee, SinkKind)> {
+        vec![
+            (Guarantee::AtMostOnce, own_sink(scenario)),
+            (Guarantee::AtLeastOnce, SinkKind::Plain),
+            (Guarantee::ExactlyOnce, SinkKind::Idempotent),
+            (Guarantee::ExactlyOnce, SinkKind::TwoPhaseCommit),
+        ]
+    }
+    fn run(&self, scenario: &Arc<Scenario>, seed: u64, rows_as: RowsAs) -> RunReport {
+        let result = crate::spark::run_spark(scenario.clone(), seed, false);
+        let judgement = judge_spark(scenario, seed, &result);
+        RunReport {
+            summary: report::spark_summary(&result),
+            notes: Vec::new(),
+            oracle_line: format!(
+                "oracle vs the Spark query's fault-free run (spark {}): {}",
+                scenario.guarantee.label(),
+                judgement.describe(scenario.guarantee)
+            ),
+            rows: Rows::of(rows_as, result.visible_rows(), || report::spark_rows_text(&result), scenario),
+            trace_hash: result.trace_hash(),
+            violations: Vec::new(),
+            judgement,
+            what: "query",
+        }
+    }
+    fn trace_hash(&self, scenario: &Arc<Scenario>, seed: u64) -> u64 {
+        crate::spark::run_spark(scenario.clone(), seed, false).trace_hash()
+    }
+    /// The run up to `until_ns` (paused there: the batches so far and the counters) or to its
+    /// end (summary and verdict); its trace holds the batches, commits, sink writes and crashes.
+    fn replay(&self, scenario: &Arc<Scenario>, seed: u64, until_ns: Option<TimeNs>) -> ReplayReport {
+        let mut world = crate::spark::SparkWorld::new(scenario.clone(), seed, true);
+        match until_ns {
+            Some(until_ns) => {
+                world.run_until(until_ns);
+                if world.queue_is_empty() {
+                    world.step();
+                }
+            }
+            None => {
+                world.run();
+            }
+        }
+        let mut text = String::new();
+        let Some(stop) = world.stop_reason() else {
+            text.push_str("\n== paused ==\n");
+            paused_line(&mut text, world.now_ns(), world.events_processed);
+            text.push_str(&report::spark_progress(&world));
+            let _ = writeln!(text, "trace hash: {:#018x}", world.recorder.hash());
+            let trace = world.recorder.take_events();
+            return ReplayReport { text, judgement: None, violations: Vec::new(), trace, charts_from: None };
+        };
+        let mut result = crate::spark::SparkRun { world, stop };
+        text.push_str("\n== summary ==\n");
+        text.push_str(&report::spark_summary(&result));
+        let judgement = judge_spark(scenario, seed, &result);
+        let _ = writeln!(text, "oracle vs the fault-free reference: {}", judgement.describe(scenario.guarantee));
+        let trace = result.world.recorder.take_events();
+        ReplayReport { text, judgement: Some(judgement), violations: Vec::new(), trace, charts_from: None }
+    }
+    /// Each variant against its own fault-free run: the reference depends on the variant (a
+    /// query without a checkpoint location restarts differently, but without faults it runs
+    /// the same batches), so it runs once per variant.
+    fn reports(
+        &self,
+        scenario: &Scenario,
+        seed: u64,
+        variants: &[(Guarantee, SinkKind)],
+        faults: &[Fault],
+    ) -> Vec<VariantReport> {
+        variants.iter().map(|&(g, s)| run_spark_variant(scenario, seed, g, s, faults.to_vec())).collect()
+    }
+}
+
+/// Spark's guarantees: the checkpoint location and the sink (`crate::scenario::spark::variant`).
+const SPARK_GUARANTEES: [GuaranteeChoice; 3] = [
+    GuaranteeChoice {
+        guarantee: Guarantee::AtMostOnce,
+        label: "no checkpoint location: at-most-once",
+        effect: "a restarted query starts afresh from the latest offsets: the batch that was running, its state and everything that arrived meanwhile are lost (and a task retried after an executor loss still writes a plain sink twice)",
+    },
+    GuaranteeChoice {
+        guarantee: Guarantee::AtLeastOnce,
+        label: "checkpoint + plain sink: at-least-once",
+        effect: "the batch in the offset log without a commit re-runs with the same offsets: nothing lost, but the rows it had written arrive twice",
+    },
+    GuaranteeChoice {
+        guarantee: Guarantee::ExactlyOnce,
+        label: "checkpoint + sink by batch id: exactly-once",
+        effect: "the re-run batch's rows replace (idempotent) or are skipped by the committed manifest (transactional): the output is exact",
+    },
+];
+
 /// Flink's guarantees: the checkpoints' mode (at-most-once takes none).
 const FLINK_GUARANTEES: [GuaranteeChoice; 3] = [
     GuaranteeChoice {
@@ -456,17 +581,18 @@ fn storm_sink(kind: SinkKind) -> SinkKind {
 }
 
 /// Every model, in `compare`'s order.
-pub static MODELS: [&dyn FaultToleranceModel; 2] = [&FlinkBarriers, &StormAcking];
+pub static MODELS: [&dyn FaultToleranceModel; 3] = [&FlinkBarriers, &StormAcking, &SparkMicroBatch];
 
 /// The model of `runtime`.
 pub fn model(runtime: Runtime) -> &'static dyn FaultToleranceModel {
     match runtime {
         Runtime::Flink => &FlinkBarriers,
         Runtime::Storm => &StormAcking,
+        Runtime::Spark => &SparkMicroBatch,
     }
 }
 
-/// The model `compare --model` names `name` (its runtime's label: `flink`, `storm`).
+/// The model `compare --model` names `name` (its runtime's label: `flink`, `storm`, `spark`).
 pub fn model_named(name: &str) -> Option<&'static dyn FaultToleranceModel> {
     MODELS.iter().copied().find(|m| m.runtime().label() == name)
 }

@@ -355,6 +355,12 @@ pub fn caption(scenario: &Scenario, e: &TraceEvent) -> String {
         P::TridentCommit { txid, skipped } => {
             format!("{s} committed Trident batch {txid} ({skipped} updates skipped as already applied)")
         }
+        P::SparkBatch { batch, rerun } => {
+            format!("Spark wrote offsets/{batch} and ran batch {batch}{}", if rerun { " (a re-run after a restart)" } else { "" })
+        }
+        P::SparkCommit { batch, watermark_ms } => {
+            format!("Spark wrote commits/{batch}; the next batch's watermark is {watermark_ms} ms")
+        }
     }
 }
 

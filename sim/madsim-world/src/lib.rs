@@ -113,6 +113,7 @@ use sim::scenario::{NodeId, Scenario, JOB_MANAGER};
 
 mod job_manager;
 mod link;
+pub mod spark;
 pub mod storm;
 mod task_manager;
 

@@ -78,6 +78,11 @@ pub enum TraceKind {
     /// The aligned-checkpoint timeout expired while `subtask` aligned: it switched the checkpoint
     /// to unaligned (a = checkpoint id).
     AlignmentTimedOut,
+    /// Spark: the driver wrote `offsets/a` and starts batch `a` (`b` 1 for a re-run after a
+    /// restart).
+    SparkBatch,
+    /// Spark: the driver wrote `commits/a` with the watermark `b` the next batch uses.
+    SparkCommit,
 }
 
 /// Who a trace event is about, kept in the event's subtask word: a subtask of the plan, a node

@@ -200,6 +200,17 @@ pub enum Payload {
     AlignmentTimedOut {
         checkpoint: CheckpointId,
     },
+    /// Spark: `offsets/{batch}` written, the batch starts (`rerun`: after a restart, with the
+    /// logged offsets and watermark).
+    SparkBatch {
+        batch: u64,
+        rerun: bool,
+    },
+    /// Spark: `commits/{batch}` written with the watermark the next batch uses.
+    SparkCommit {
+        batch: u64,
+        watermark_ms: i64,
+    },
 }
 
 fn opt_u64(word: i64) -> Option<u64> {
@@ -347,6 +358,8 @@ impl Payload {
             P::TridentBatch { txid, replay } => (K::TridentBatch, none, txid as i64, replay as i64),
             P::TridentCommit { txid, skipped } => (K::TridentCommit, none, txid as i64, skipped as i64),
             P::AlignmentTimedOut { checkpoint } => (K::AlignmentTimedOut, none, checkpoint.get() as i64, 0),
+            P::SparkBatch { batch, rerun } => (K::SparkBatch, none, batch as i64, rerun as i64),
+            P::SparkCommit { batch, watermark_ms } => (K::SparkCommit, none, batch as i64, watermark_ms),
         }
     }
 }
@@ -506,6 +519,8 @@ impl TraceEvent {
             K::TridentBatch => P::TridentBatch { txid: a as u64, replay: b != 0 },
             K::TridentCommit => P::TridentCommit { txid: a as u64, skipped: b as u64 },
             K::AlignmentTimedOut => P::AlignmentTimedOut { checkpoint: checkpoint_from(a) },
+            K::SparkBatch => P::SparkBatch { batch: a as u64, rerun: b != 0 },
+            K::SparkCommit => P::SparkCommit { batch: a as u64, watermark_ms: b },
         }
     }
 }

@@ -81,6 +81,18 @@ pub fn judge_storm(scenario: &Scenario, seed: u64, run: &crate::storm::StormRun)
     held_to_promise(scenario, Runtime::Storm, outcome, Stops { run: run.stop, reference: reference_stop }, 0)
 }
 
+/// [`judge`] for a Spark run of `scenario` (its reference: [`spark_reference_run`]).
+pub fn judge_spark(scenario: &Scenario, seed: u64, run: &crate::spark::SparkRun) -> Judgement {
+    let (outcome, reference_stop) = if run.world.faults.is_empty() {
+        let seen = run.observed();
+        (oracle::evaluate(&seen, &seen), run.stop)
+    } else {
+        let reference = spark_reference_run(scenario, seed);
+        (oracle::evaluate(&reference.observed(), &run.observed()), reference.stop)
+    };
+    held_to_promise(scenario, Runtime::Spark, outcome, Stops { run: run.stop, reference: reference_stop }, 0)
+}
+
 /// How a run and its fault-free reference ended.
 struct Stops {
     run: StopReason,
@@ -198,5 +210,6 @@ fn storm_prefix(runtime: Runtime) -> &'static str {
     match runtime {
         Runtime::Flink => "",
         Runtime::Storm => "storm ",
+        Runtime::Spark => "spark ",
     }
 }

@@ -493,6 +493,67 @@ pub fn run_storm_variant(
     }
 }
 
+/// The oracle's reference for Spark rows: the same query (same guarantee and sink, so the same
+/// batches and watermarks) without faults.
+pub fn spark_reference_run(scenario: &Scenario, seed: u64) -> crate::spark::SparkRun {
+    crate::spark::run_spark(Arc::new(scenario.without_faults()), seed, false)
+}
+
+/// Run `scenario` as a Spark query under `guarantee` with `sink` (at-most-once: no checkpoint
+/// location) with `faults`, and hold it against the Spark `reference` of the same variant.
+pub fn run_spark_variant(
+    scenario: &Scenario,
+    seed: u64,
+    guarantee: Guarantee,
+    sink: SinkKind,
+    faults: Vec<Fault>,
+) -> VariantReport {
+    let variant = Arc::new(scenario.with_runtime_variant(Runtime::Spark, guarantee, Some(sink)));
+    let reference = spark_reference_run(&variant, seed);
+    let run = crate::spark::run_spark_with_faults(variant, seed, false, faults);
+    let outcome = oracle::evaluate(&reference.observed(), &run.observed());
+    let class = outcome.class();
+    let world = &run.world;
+    let mut latencies: Vec<u64> = run
+        .visible_rows()
+        .iter()
+        .map(|r| r.visible_ns.unwrap_or(r.written_ns).saturating_sub(r.row.ingest_ns))
+        .collect();
+    let not_injected: Vec<String> = world
+        .faults
+        .iter()
+        .zip(&world.fault_fired_at)
+        .filter(|(_, fired)| fired.is_none())
+        .map(|(f, _)| format!("{}: not injected, the run ended first", f.describe(&world.scenario.plan)))
+        .collect();
+    VariantReport {
+        guarantee,
+        sink,
+        verdict: outcome.verdict(guarantee),
+        class,
+        outcome,
+        checkpoints_completed: 0,
+        checkpoints_aborted: 0,
+        checkpoint_figures: CheckpointFigures::default(),
+        alignment_p50_ns: 0,
+        alignment_max_ns: 0,
+        snapshots_timed_out: 0,
+        snapshots_aligned: 0,
+        latency_p50_ns: oracle::percentile(&mut latencies, 50).unwrap_or(0),
+        latency_p99_ns: oracle::percentile(&mut latencies, 99).unwrap_or(0),
+        restarts: world.stats.driver_restarts as u32,
+        stop: run.stop,
+        reference_stop: reference.stop,
+        violations: Vec::new(),
+        faults_not_injected: not_injected,
+        trace_hash: world.recorder.hash(),
+        runtime: Runtime::Spark,
+        throughput_per_s: per_second(world.log.len(), world.finished_at_ns.unwrap_or(world.now_ns())),
+        time_use_max: None,
+        storm: None,
+    }
+}
+
 /// The Storm rows `compare` adds for a Storm scenario: acking off, acking, Trident.
 pub const STORM_VARIANTS: [Guarantee; 3] = Guarantee::ALL;
 

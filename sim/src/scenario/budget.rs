@@ -538,10 +538,15 @@ pub fn admission(s: &Scenario, loc: &Locator) -> Admission {
             note(u128::from(trident.batch_ms), subtasks, "model.Storm.trident.batch_ms", &mut ticks);
         }
     }
+    if let Model::Spark(config) = &raw.model {
+        // A batch starts at most once per trigger interval, and takes at least its two log writes.
+        let batch_ms = config.trigger_ms.max(config.log_write_ms.saturating_mul(2));
+        note(u128::from(batch_ms), 2 * subtasks + 4, "model.Spark.trigger_ms", &mut ticks);
+    }
     let checkpoint_records = (horizon_ms / u128::from(checkpoint_interval.max(1)) + 1).saturating_mul(subtasks + 1);
     let storm_replays = match &raw.model {
         Model::Storm(config) => storm_replays(s, config, events, horizon_ms),
-        Model::Flink => 0,
+        Model::Flink | Model::Spark(_) => 0,
     };
     let storm_acking_variants = s
         .expect

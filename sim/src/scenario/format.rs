@@ -198,6 +198,8 @@ pub enum Model {
     Flink,
     /// A Storm topology: record-level acking with the XOR acker, spout replay, or Trident.
     Storm(StormConfig),
+    /// A Spark Structured Streaming query: micro-batches with an offset log and a commit log.
+    Spark(SparkConfig),
 }
 
 impl Model {
@@ -207,7 +209,53 @@ impl Model {
     pub fn storm(&self) -> Option<&StormConfig> {
         match self {
             Model::Storm(c) => Some(c),
-            Model::Flink => None,
+            Model::Flink | Model::Spark(_) => None,
+        }
+    }
+    pub fn spark(&self) -> Option<&SparkConfig> {
+        match self {
+            Model::Spark(c) => Some(c),
+            Model::Flink | Model::Storm(_) => None,
+        }
+    }
+}
+
+/// Spark Structured Streaming's micro-batch settings (Spark's option names in the comments).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SparkConfig {
+    /// `Trigger.ProcessingTime(interval)` in ms: batches start on this grid; a batch that takes
+    /// longer delays the next (scheduling delay). 0: the next batch as soon as the previous
+    /// ends. Default 1 000.
+    #[serde(default = "default_trigger_ms")]
+    pub trigger_ms: u64,
+    /// `maxOffsetsPerTrigger`: at most this many records per batch over all partitions (split
+    /// in proportion to what each partition has waiting). None: everything available.
+    #[serde(default)]
+    pub max_records_per_trigger: Option<u64>,
+    /// `checkpointLocation`: with it the offset log, commit log and state store survive a
+    /// restart (the query resumes where it stopped); without it (false) a restarted query starts
+    /// afresh from the latest offsets. Default true.
+    #[serde(default = "yes")]
+    pub checkpoint: bool,
+    /// Time to write one entry of the offset or commit log (an HDFS or S3 write), in ms.
+    /// Default 10.
+    #[serde(default = "default_log_write_ms")]
+    pub log_write_ms: u64,
+}
+fn default_trigger_ms() -> u64 {
+    1_000
+}
+fn default_log_write_ms() -> u64 {
+    10
+}
+impl Default for SparkConfig {
+    fn default() -> Self {
+        SparkConfig {
+            trigger_ms: default_trigger_ms(),
+            max_records_per_trigger: None,
+            checkpoint: true,
+            log_write_ms: default_log_write_ms(),
         }
     }
 }
@@ -301,6 +349,10 @@ pub enum Runtime {
     Flink,
     /// Storm: at-most-once is acking off, at-least-once acking, exactly-once Trident.
     Storm,
+    /// Spark micro-batches: at-most-once is no checkpoint location, at-least-once a checkpoint
+    /// and a plain sink, exactly-once a checkpoint and a sink idempotent or transactional by
+    /// batch id.
+    Spark,
 }
 
 impl Runtime {
@@ -311,6 +363,7 @@ impl Runtime {
         match self {
             Runtime::Flink => "flink",
             Runtime::Storm => "storm",
+            Runtime::Spark => "spark",
         }
     }
 }

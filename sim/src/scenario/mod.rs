@@ -35,6 +35,7 @@ pub mod pipeline;
 pub mod positions;
 pub mod resolve;
 pub mod source;
+pub mod spark;
 pub mod storm;
 pub mod tour;
 mod words;
@@ -456,6 +457,7 @@ impl Scenario {
                 s.model = Model::Storm(config);
                 s
             }
+            Runtime::Spark => spark::variant(self, guarantee, sink),
         }
     }
 
@@ -464,6 +466,7 @@ impl Scenario {
         match self.model {
             Model::Flink => Runtime::Flink,
             Model::Storm(_) => Runtime::Storm,
+            Model::Spark(_) => Runtime::Spark,
         }
     }
 

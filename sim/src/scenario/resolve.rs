@@ -67,6 +67,7 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
     };
     let pipeline = resolve_pipeline(&raw, partitions, &watermarks, &key_of, loc)?;
     super::storm::check(&raw, loc)?;
+    super::spark::check(&raw, loc)?;
     let plan = &pipeline.plan;
 
     // Placement: Flink's slot sharing puts subtask i of every operator into slot i; slots are
@@ -177,6 +178,8 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
         Model::Storm(c) if c.ackers == 0 => Guarantee::AtMostOnce,
         Model::Storm(c) if c.trident.is_some() => Guarantee::ExactlyOnce,
         Model::Storm(_) => Guarantee::AtLeastOnce,
+        // Spark's guarantee is the checkpoint location and the sink (the book's Spark chapter).
+        Model::Spark(c) => super::spark::guarantee_of(c, &raw.pipeline),
         Model::Flink => raw.checkpoints.map_or(Guarantee::AtMostOnce, |c| c.mode),
     };
     if let Some(RestartStrategy::ExponentialDelay {
