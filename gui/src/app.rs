@@ -856,6 +856,12 @@ impl App {
                 let origin = StormOrigin::new(Arc::new(scenario), source, then_variant.0);
                 self.start_storm(origin, seed);
             }
+            // No view shows a Kafka Streams application yet: say so rather than record it as a
+            // Flink job.
+            Ok(scenario) if scenario.runtime() == sim::scenario::Runtime::KafkaStreams => {
+                self.error =
+                    Some(crate::error::LoadError::NoView { file: scenario.file.clone(), model: "Kafka Streams" });
+            }
             Ok(scenario) => {
                 let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
                 let base = Arc::new(scenario);

@@ -52,7 +52,7 @@ pub fn scenario_text(
     match scenario.runtime() {
         // Storm's guarantee is its acker and Trident settings; the checkpoints stay the file's
         // (they are `compare`'s Flink rows).
-        sim::scenario::Runtime::Storm => file.model = scenario.model.clone(),
+        sim::scenario::Runtime::Storm | sim::scenario::Runtime::KafkaStreams => file.model = scenario.model.clone(),
         // Flink's guarantee is the checkpoints' mode; at-most-once takes no checkpoints.
         sim::scenario::Runtime::Flink => {
             file.checkpoints = match (guarantee, scenario.checkpoint_settings) {

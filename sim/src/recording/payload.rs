@@ -200,6 +200,25 @@ pub enum Payload {
     AlignmentTimedOut {
         checkpoint: CheckpointId,
     },
+    KStreamsProcess {
+        task: u32,
+        offset: u64,
+    },
+    KStreamsCommit {
+        task: u32,
+        offset: u64,
+    },
+    KStreamsRestore {
+        task: u32,
+        records: u64,
+    },
+    KStreamsResume {
+        task: u32,
+        offset: u64,
+    },
+    KStreamsTxnAborted {
+        txn: u64,
+    },
 }
 
 fn opt_u64(word: i64) -> Option<u64> {
@@ -347,6 +366,11 @@ impl Payload {
             P::TridentBatch { txid, replay } => (K::TridentBatch, none, txid as i64, replay as i64),
             P::TridentCommit { txid, skipped } => (K::TridentCommit, none, txid as i64, skipped as i64),
             P::AlignmentTimedOut { checkpoint } => (K::AlignmentTimedOut, none, checkpoint.get() as i64, 0),
+            P::KStreamsProcess { task, offset } => (K::KStreamsProcess, none, task as i64, offset as i64),
+            P::KStreamsCommit { task, offset } => (K::KStreamsCommit, none, task as i64, offset as i64),
+            P::KStreamsRestore { task, records } => (K::KStreamsRestore, none, task as i64, records as i64),
+            P::KStreamsResume { task, offset } => (K::KStreamsResume, none, task as i64, offset as i64),
+            P::KStreamsTxnAborted { txn } => (K::KStreamsTxnAborted, none, txn as i64, 0),
         }
     }
 }
@@ -506,6 +530,11 @@ impl TraceEvent {
             K::TridentBatch => P::TridentBatch { txid: a as u64, replay: b != 0 },
             K::TridentCommit => P::TridentCommit { txid: a as u64, skipped: b as u64 },
             K::AlignmentTimedOut => P::AlignmentTimedOut { checkpoint: checkpoint_from(a) },
+            K::KStreamsProcess => P::KStreamsProcess { task: a as u32, offset: b as u64 },
+            K::KStreamsCommit => P::KStreamsCommit { task: a as u32, offset: b as u64 },
+            K::KStreamsRestore => P::KStreamsRestore { task: a as u32, records: b as u64 },
+            K::KStreamsResume => P::KStreamsResume { task: a as u32, offset: b as u64 },
+            K::KStreamsTxnAborted => P::KStreamsTxnAborted { txn: a as u64 },
         }
     }
 }

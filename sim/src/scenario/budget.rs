@@ -538,10 +538,15 @@ pub fn admission(s: &Scenario, loc: &Locator) -> Admission {
             note(u128::from(trident.batch_ms), subtasks, "model.Storm.trident.batch_ms", &mut ticks);
         }
     }
+    if let Model::KafkaStreams(config) = &raw.model {
+        // Every instance's commit timer ticks until the run ends.
+        let instances = u128::from(s.task_managers);
+        note(u128::from(config.commit_interval_ms()), instances, "model.KafkaStreams.commit_interval_ms", &mut ticks);
+    }
     let checkpoint_records = (horizon_ms / u128::from(checkpoint_interval.max(1)) + 1).saturating_mul(subtasks + 1);
     let storm_replays = match &raw.model {
         Model::Storm(config) => storm_replays(s, config, events, horizon_ms),
-        Model::Flink => 0,
+        Model::Flink | Model::KafkaStreams(_) => 0,
     };
     let storm_acking_variants = s
         .expect

@@ -198,6 +198,9 @@ pub enum Model {
     Flink,
     /// A Storm topology: record-level acking with the XOR acker, spout replay, or Trident.
     Storm(StormConfig),
+    /// A Kafka Streams application: one task per input partition, state in changelog-backed
+    /// stores, per-task failover (`crate::kstreams`).
+    KafkaStreams(KafkaStreamsConfig),
 }
 
 impl Model {
@@ -207,8 +210,95 @@ impl Model {
     pub fn storm(&self) -> Option<&StormConfig> {
         match self {
             Model::Storm(c) => Some(c),
-            Model::Flink => None,
+            _ => None,
         }
+    }
+    pub fn kafka_streams(&self) -> Option<&KafkaStreamsConfig> {
+        match self {
+            Model::KafkaStreams(c) => Some(c),
+            _ => None,
+        }
+    }
+}
+
+/// Kafka Streams' settings (the names of its configuration keys in the comments).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaStreamsConfig {
+    /// `processing.guarantee`: `AtLeastOnce` (the default) or `ExactlyOnceV2`.
+    #[serde(default)]
+    pub guarantee: ProcessingGuarantee,
+    /// `commit.interval.ms`. None: Kafka Streams' default for the guarantee, 30 000 for
+    /// at-least-once and 100 for exactly-once v2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_interval_ms: Option<u64>,
+    /// `num.standby.replicas`: warm copies of each stateful task's store on other instances.
+    /// Default 0.
+    #[serde(default)]
+    pub standby_replicas: u32,
+    /// `session.timeout.ms`: how long the group coordinator waits for a crashed instance before
+    /// the rebalance that moves its tasks. Default 45 000.
+    #[serde(default = "default_session_timeout_ms")]
+    pub session_timeout_ms: u64,
+    /// `transaction.timeout.ms` (exactly-once v2): an open transaction of a crashed instance
+    /// is aborted this long after the crash (or when the instance comes back, if sooner).
+    /// Default 10 000, Kafka Streams' setting under exactly-once.
+    #[serde(default = "default_transaction_timeout_ms")]
+    pub transaction_timeout_ms: u64,
+    /// What restoring one changelog record costs, in µs (fetch and put into the store).
+    /// Default 10.
+    #[serde(default = "default_restore_cost_us")]
+    pub restore_cost_us: u64,
+}
+
+/// `processing.guarantee` (Kafka Streams offers no at-most-once setting).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum ProcessingGuarantee {
+    /// `at_least_once`: commit input offsets after flushing output and changelog writes.
+    #[default]
+    AtLeastOnce,
+    /// `exactly_once_v2`: output, changelog writes and input offsets in one transaction per
+    /// commit.
+    ExactlyOnceV2,
+}
+
+impl ProcessingGuarantee {
+    /// Kafka Streams' default `commit.interval.ms` under this guarantee.
+    pub fn default_commit_interval_ms(self) -> u64 {
+        match self {
+            ProcessingGuarantee::AtLeastOnce => 30_000,
+            ProcessingGuarantee::ExactlyOnceV2 => 100,
+        }
+    }
+}
+
+fn default_session_timeout_ms() -> u64 {
+    45_000
+}
+fn default_transaction_timeout_ms() -> u64 {
+    10_000
+}
+fn default_restore_cost_us() -> u64 {
+    10
+}
+
+impl Default for KafkaStreamsConfig {
+    fn default() -> Self {
+        KafkaStreamsConfig {
+            guarantee: ProcessingGuarantee::default(),
+            commit_interval_ms: None,
+            standby_replicas: 0,
+            session_timeout_ms: default_session_timeout_ms(),
+            transaction_timeout_ms: default_transaction_timeout_ms(),
+            restore_cost_us: default_restore_cost_us(),
+        }
+    }
+}
+
+impl KafkaStreamsConfig {
+    /// `commit.interval.ms` in effect.
+    pub fn commit_interval_ms(&self) -> u64 {
+        self.commit_interval_ms.unwrap_or(self.guarantee.default_commit_interval_ms())
     }
 }
 
@@ -301,6 +391,9 @@ pub enum Runtime {
     Flink,
     /// Storm: at-most-once is acking off, at-least-once acking, exactly-once Trident.
     Storm,
+    /// Kafka Streams: at-least-once is `at_least_once`, exactly-once `exactly_once_v2`; no
+    /// at-most-once.
+    KafkaStreams,
 }
 
 impl Runtime {
@@ -311,6 +404,7 @@ impl Runtime {
         match self {
             Runtime::Flink => "flink",
             Runtime::Storm => "storm",
+            Runtime::KafkaStreams => "kafka-streams",
         }
     }
 }

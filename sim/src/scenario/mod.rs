@@ -29,6 +29,7 @@ pub mod event_list;
 pub mod explicit;
 pub mod format;
 mod keys;
+pub mod kstreams;
 pub mod limits;
 pub mod parse;
 pub mod pipeline;
@@ -456,6 +457,26 @@ impl Scenario {
                 s.model = Model::Storm(config);
                 s
             }
+            Runtime::KafkaStreams => {
+                let mut s = self.with_variant(Guarantee::AtMostOnce, sink);
+                let mut config = self.model.kafka_streams().copied().unwrap_or_default();
+                let wanted = match guarantee {
+                    Guarantee::ExactlyOnce => ProcessingGuarantee::ExactlyOnceV2,
+                    // No at-most-once in Kafka Streams: its models never offer one.
+                    Guarantee::AtLeastOnce | Guarantee::AtMostOnce => ProcessingGuarantee::AtLeastOnce,
+                };
+                if wanted != config.guarantee {
+                    // Another guarantee runs with its own default commit interval unless the
+                    // file wrote one.
+                    config.guarantee = wanted;
+                }
+                s.guarantee = match wanted {
+                    ProcessingGuarantee::AtLeastOnce => Guarantee::AtLeastOnce,
+                    ProcessingGuarantee::ExactlyOnceV2 => Guarantee::ExactlyOnce,
+                };
+                s.model = Model::KafkaStreams(config);
+                s
+            }
         }
     }
 
@@ -464,6 +485,7 @@ impl Scenario {
         match self.model {
             Model::Flink => Runtime::Flink,
             Model::Storm(_) => Runtime::Storm,
+            Model::KafkaStreams(_) => Runtime::KafkaStreams,
         }
     }
 

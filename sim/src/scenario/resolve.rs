@@ -67,6 +67,7 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
     };
     let pipeline = resolve_pipeline(&raw, partitions, &watermarks, &key_of, loc)?;
     super::storm::check(&raw, loc)?;
+    super::kstreams::check(&raw, loc)?;
     let plan = &pipeline.plan;
 
     // Placement: Flink's slot sharing puts subtask i of every operator into slot i; slots are
@@ -177,6 +178,11 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
         Model::Storm(c) if c.ackers == 0 => Guarantee::AtMostOnce,
         Model::Storm(c) if c.trident.is_some() => Guarantee::ExactlyOnce,
         Model::Storm(_) => Guarantee::AtLeastOnce,
+        // Kafka Streams' comes from `processing.guarantee`.
+        Model::KafkaStreams(c) => match c.guarantee {
+            ProcessingGuarantee::AtLeastOnce => Guarantee::AtLeastOnce,
+            ProcessingGuarantee::ExactlyOnceV2 => Guarantee::ExactlyOnce,
+        },
         Model::Flink => raw.checkpoints.map_or(Guarantee::AtMostOnce, |c| c.mode),
     };
     if let Some(RestartStrategy::ExponentialDelay {
