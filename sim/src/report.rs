@@ -202,6 +202,15 @@ pub fn compare_table(reports: &[crate::run::VariantReport]) -> String {
         let o = &r.outcome;
         let f = &r.checkpoint_figures;
         let (runtime, guarantee, checkpoints, durations, aligned, alignment) = match r.storm {
+            // Kafka Streams commits instead of checkpointing: its guarantee by its config name.
+            None if r.runtime == crate::scenario::Runtime::KafkaStreams => {
+                let g = match r.guarantee {
+                    crate::scenario::Guarantee::ExactlyOnce => "exactly_once_v2",
+                    _ => "at_least_once",
+                };
+                let none = || "-".to_string();
+                ("kstreams", g.to_string(), none(), none(), none(), none())
+            }
             None => (
                 "flink",
                 r.guarantee.label().to_string(),
