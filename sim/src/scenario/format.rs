@@ -229,7 +229,8 @@ pub struct KafkaStreamsConfig {
     #[serde(default)]
     pub guarantee: ProcessingGuarantee,
     /// `commit.interval.ms`. None: Kafka Streams' default for the guarantee, 30 000 for
-    /// at-least-once and 100 for exactly-once v2.
+    /// at-least-once and 100 for exactly-once v2. It belongs to `guarantee`: a variant under
+    /// the other guarantee (`compare`) runs with that one's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_interval_ms: Option<u64>,
     /// `num.standby.replicas`: warm copies of each stateful task's store on other instances.

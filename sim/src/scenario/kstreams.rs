@@ -94,10 +94,8 @@ fn check_pipeline(raw: &ScenarioFile, loc: &Locator) -> Result<(), ScenarioError
                     "records move between tasks only through a repartition topic: write KeyBy before the window",
                 )
             }
-            Step::KeyBy(_) => {
-                if !matches!(raw.pipeline.get(i + 1), Some(Step::Window { .. })) {
-                    return refuse("KeyBy", "a KeyBy (the repartition topic) must come right before the Window");
-                }
+            Step::KeyBy(_) if !matches!(raw.pipeline.get(i + 1), Some(Step::Window { .. })) => {
+                return refuse("KeyBy", "a KeyBy (the repartition topic) must come right before the Window");
             }
             Step::Window { kind, allowed_lateness_ms, late_output, inputs, .. } => {
                 windows += 1;

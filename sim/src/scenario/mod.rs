@@ -466,9 +466,11 @@ impl Scenario {
                     Guarantee::AtLeastOnce | Guarantee::AtMostOnce => ProcessingGuarantee::AtLeastOnce,
                 };
                 if wanted != config.guarantee {
-                    // Another guarantee runs with its own default commit interval unless the
-                    // file wrote one.
+                    // The file's commit interval is its guarantee's; the other guarantee runs
+                    // with Kafka Streams' default for it (30 s or 100 ms), as a switch of
+                    // `processing.guarantee` alone would.
                     config.guarantee = wanted;
+                    config.commit_interval_ms = None;
                 }
                 s.guarantee = match wanted {
                     ProcessingGuarantee::AtLeastOnce => Guarantee::AtLeastOnce,
