@@ -312,6 +312,17 @@ impl KStreamsCore {
         self.instance_index(node).is_some_and(|i| self.instances[i].alive)
     }
 
+    /// Where a timer runs: a task's timers on its instance, an instance's commit on itself, the
+    /// group's session timeout and the transaction coordinator's abort on the brokers (the
+    /// `jm` node, which Kafka Streams does not have otherwise).
+    pub fn node_of_timer(&self, timer: &Timer) -> NodeId {
+        match *timer {
+            Timer::Run { task, .. } | Timer::Restored { task, .. } => self.tasks[task as usize].instance,
+            Timer::Commit { node, .. } => node,
+            Timer::SessionTimeout { .. } | Timer::AbortTxn { .. } => crate::scenario::JOB_MANAGER,
+        }
+    }
+
     /// A timer the world set fired.
     pub fn fire(&mut self, timer: Timer, now: TimeNs) {
         match timer {
