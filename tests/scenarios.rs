@@ -98,6 +98,26 @@ fn run(scenario: &Arc<Scenario>, seed: u64) -> Outcome {
             late_dropped: result.world.stats.late_dropped,
         };
     }
+    if scenario.runtime() == sim::scenario::Runtime::KafkaStreams {
+        // A Kafka Streams application runs in its own world (`sim::kstreams`).
+        let result = sim::kstreams::run_kstreams(scenario.clone(), seed, false);
+        return Outcome {
+            trace_hash: result.trace_hash(),
+            stop: result.stop,
+            rows: result
+                .visible_rows()
+                .into_iter()
+                .map(|stored| ExpectedRow {
+                    sink: scenario.plan.operators[stored.sink].name.clone(),
+                    key: scenario.key_name(stored.row.key),
+                    window: stored.row.window.map(|w| (TimeMs(w.start_ms), TimeMs(w.end_ms))),
+                    value: stored.row.value,
+                    firing: stored.row.firing,
+                })
+                .collect(),
+            late_dropped: result.world.stats.late_dropped,
+        };
+    }
     let options = RunOptions { keep_trace: false, ..Default::default() };
     let result = sim::run_scenario(scenario.clone(), seed, options);
     Outcome {

@@ -856,11 +856,18 @@ impl App {
                 let origin = StormOrigin::new(Arc::new(scenario), source, then_variant.0);
                 self.start_storm(origin, seed);
             }
-            // A Spark query has no view yet: say so, and keep what is shown.
+            // A Spark query or a Kafka Streams application has no view yet: say so rather than
+            // show it as a Flink job, and keep what is shown.
             Ok(scenario) if scenario.runtime() == sim::scenario::Runtime::Spark => {
                 self.error = Some(crate::error::LoadError::NoView {
                     file: scenario.file.clone(),
                     model: "Spark micro-batch query (model: Spark)",
+                });
+            }
+            Ok(scenario) if scenario.runtime() == sim::scenario::Runtime::KafkaStreams => {
+                self.error = Some(crate::error::LoadError::NoView {
+                    file: scenario.file.clone(),
+                    model: "Kafka Streams application (model: KafkaStreams)",
                 });
             }
             Ok(scenario) => {

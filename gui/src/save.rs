@@ -53,8 +53,9 @@ pub fn scenario_text(
         // Storm's guarantee is its acker and Trident settings; the checkpoints stay the file's
         // (they are `compare`'s Flink rows).
         sim::scenario::Runtime::Storm => file.model = scenario.model.clone(),
-        // Spark's guarantee is its checkpoint location (and the sink, below).
-        sim::scenario::Runtime::Spark => file.model = scenario.model.clone(),
+        // Spark's guarantee is its checkpoint location (and the sink, below); Kafka Streams' its
+        // processing guarantee.
+        sim::scenario::Runtime::Spark | sim::scenario::Runtime::KafkaStreams => file.model = scenario.model.clone(),
         // Flink's guarantee is the checkpoints' mode; at-most-once takes no checkpoints.
         sim::scenario::Runtime::Flink => {
             file.checkpoints = match (guarantee, scenario.checkpoint_settings) {

@@ -1683,3 +1683,26 @@ fn at_1280x800_the_comparison_is_in_sight_after_forks() {
     assert!(header.top() > tab_bar.bottom(), "the header at {header:?}");
     assert!(last.bottom() <= timeline.top(), "the last setup at {last:?}, the timeline at {timeline:?}");
 }
+
+/// A Kafka Streams scenario has no view yet: opening it says so, names the commands that run
+/// it, and keeps the run on screen (it is never shown as a Flink job); opened first, the
+/// workbench starts without a run and does not panic.
+#[test]
+fn a_kafka_streams_scenario_is_refused_with_the_commands_that_run_it() {
+    let file = scenario_file("kafka-streams-failover.ron");
+    let mut h = harness(ScenarioSource::Embedded);
+    h.run_steps(1);
+    h.state_mut().path_text = file.display().to_string();
+    h.get_by_label("Open").click();
+    h.run_steps(2);
+    let error = h.state().error.as_ref().expect("the refusal is shown").to_string();
+    assert!(matches!(h.state().error, Some(gui::error::LoadError::NoView { .. })), "{error}");
+    assert!(error.contains("streamlab run") && error.contains("streamlab compare"), "{error}");
+    assert!(h.query_by_label_contains("no view in the workbench").is_some());
+    assert_eq!(h.state().session.as_ref().unwrap().source, ScenarioSource::Embedded);
+
+    let mut first = harness(ScenarioSource::File(file));
+    first.run_steps(3);
+    assert!(matches!(first.state().error, Some(gui::error::LoadError::NoView { .. })));
+    assert!(first.state().session.is_none(), "nothing is shown as a Flink job");
+}

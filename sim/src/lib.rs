@@ -16,6 +16,7 @@ pub mod faults;
 pub mod invariants;
 pub mod job;
 pub mod kernel;
+pub mod kstreams;
 pub mod network;
 pub mod oracle;
 pub mod recording;

@@ -210,6 +210,14 @@ pub fn compare_table(reports: &[crate::run::VariantReport]) -> String {
                 };
                 ("spark", format!("{g} ({})", short(r.guarantee)), none(), none(), none(), none())
             }
+            // Kafka Streams commits instead of checkpointing: its guarantee by its config name.
+            (crate::scenario::Runtime::KafkaStreams, _) => {
+                let g = match r.guarantee {
+                    crate::scenario::Guarantee::ExactlyOnce => "exactly_once_v2",
+                    _ => "at_least_once",
+                };
+                ("kstreams", g.to_string(), none(), none(), none(), none())
+            }
             (_, None) => (
                 "flink",
                 r.guarantee.label().to_string(),

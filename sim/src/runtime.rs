@@ -13,6 +13,8 @@
 //!   stages and re-runs lost tasks (recomputing lost map outputs from their offset ranges); its
 //!   variants are no checkpoint location and the sink kinds by batch id; its reference is the
 //!   same query without faults.
+//! - [`KafkaStreamsChangelog`]: Kafka Streams' per-task failover with changelog-backed state
+//!   (`at_least_once`, `exactly_once_v2`), [`crate::kstreams`].
 //!
 //! Adding a model means: its sans-IO core (the decisions, as [`crate::job::JobMaster`],
 //! `crate::storm::StormCore` and `crate::spark::SparkCore` are: time and events in, commands
@@ -580,8 +582,141 @@ fn storm_sink(kind: SinkKind) -> SinkKind {
     }
 }
 
+/// Kafka Streams: tasks with changelog-backed stores, commits every `commit.interval.ms`,
+/// per-task failover after an instance crash (`crate::kstreams`).
+pub struct KafkaStreamsChangelog;
+
+impl FaultToleranceModel for KafkaStreamsChangelog {
+    fn runtime(&self) -> Runtime {
+        Runtime::KafkaStreams
+    }
+    fn can_run(&self, scenario: &Scenario) -> Result<(), CannotRun> {
+        if scenario.runtime() == Runtime::KafkaStreams {
+            return Ok(());
+        }
+        // A scenario of another model runs as an application when Kafka Streams' rules accept it.
+        let mut raw = scenario.raw.clone();
+        raw.model = crate::scenario::Model::KafkaStreams(Default::default());
+        let text = String::new();
+        let loc = crate::scenario::error::Locator::new(&scenario.file, &text);
+        crate::scenario::kstreams::check(&raw, &loc).map_err(|e| match e {
+            crate::scenario::ScenarioError::Invalid { field, message, .. } => CannotRun::Refused { field, message },
+            other => CannotRun::Scenario(other),
+        })
+    }
+    fn guarantees(&self, _scenario: &Scenario) -> Vec<GuaranteeChoice> {
+        KSTREAMS_GUARANTEES.to_vec()
+    }
+    /// At-least-once with the scenario's sink; exactly-once v2 read by a `read_uncommitted`
+    /// consumer (plain: it sees aborted output) and by a `read_committed` one (two-phase commit).
+    fn compared_variants(&self, scenario: &Scenario) -> Vec<(Guarantee, SinkKind)> {
+        let own = own_sink(scenario);
+        let mut variants = vec![(Guarantee::AtLeastOnce, own)];
+        for v in [(Guarantee::ExactlyOnce, SinkKind::Plain), (Guarantee::ExactlyOnce, SinkKind::TwoPhaseCommit)] {
+            if !variants.contains(&v) {
+                variants.push(v);
+            }
+        }
+        variants
+    }
+    fn run(&self, scenario: &Arc<Scenario>, seed: u64, rows_as: RowsAs) -> RunReport {
+        let result = crate::kstreams::run_kstreams(scenario.clone(), seed, false);
+        let judgement = crate::kstreams::judge::judge(scenario, seed, &result);
+        let label = format!("kafka streams {:?}", result.world.config.guarantee);
+        RunReport {
+            summary: crate::kstreams::report::summary(&result),
+            notes: result.world.faults_not_modelled(),
+            oracle_line: format!(
+                "oracle vs the application's fault-free run ({label}): {}",
+                judgement.describe(scenario.guarantee)
+            ),
+            rows: Rows::of(rows_as, result.visible_rows(), || crate::kstreams::report::rows_text(&result), scenario),
+            trace_hash: result.trace_hash(),
+            violations: Vec::new(),
+            judgement,
+            what: "application",
+        }
+    }
+    fn trace_hash(&self, scenario: &Arc<Scenario>, seed: u64) -> u64 {
+        crate::kstreams::run_kstreams(scenario.clone(), seed, false).trace_hash()
+    }
+    /// The run up to `until_ns` (paused there: the counters and every task's phase and offsets)
+    /// or to its end (summary and verdict); its trace holds reads, commits, restores, resumes,
+    /// aborted transactions, crashes and sink writes.
+    fn replay(&self, scenario: &Arc<Scenario>, seed: u64, until_ns: Option<TimeNs>) -> ReplayReport {
+        let mut world = crate::kstreams::KStreamsWorld::new(scenario.clone(), seed, true);
+        match until_ns {
+            Some(until_ns) => {
+                world.run_until(until_ns);
+                if world.queue_is_empty() {
+                    world.step();
+                }
+            }
+            None => {
+                world.run();
+            }
+        }
+        let mut text = String::new();
+        let Some(stop) = world.stop_reason() else {
+            text.push_str("\n== paused ==\n");
+            paused_line(&mut text, world.now_ns(), world.events_processed);
+            text.push_str(&crate::kstreams::report::progress(&world));
+            let _ = writeln!(text, "trace hash: {:#018x}", world.recorder.hash());
+            let trace = world.recorder.take_events();
+            return ReplayReport { text, judgement: None, violations: Vec::new(), trace, charts_from: None };
+        };
+        let mut result = crate::kstreams::KStreamsRun { world, stop };
+        text.push_str("\n== summary ==\n");
+        text.push_str(&crate::kstreams::report::summary(&result));
+        for note in result.world.faults_not_modelled() {
+            let _ = writeln!(text, "{note}");
+        }
+        let judgement = crate::kstreams::judge::judge(scenario, seed, &result);
+        let _ = writeln!(text, "oracle vs the fault-free reference: {}", judgement.describe(scenario.guarantee));
+        let trace = result.world.recorder.take_events();
+        ReplayReport { text, judgement: Some(judgement), violations: Vec::new(), trace, charts_from: None }
+    }
+    fn reports(
+        &self,
+        scenario: &Scenario,
+        seed: u64,
+        variants: &[(Guarantee, SinkKind)],
+        faults: &[Fault],
+    ) -> Vec<VariantReport> {
+        // One reference per guarantee: its commit interval changes when records reach a task,
+        // and with it each task's stream time.
+        let mut references: Vec<(Guarantee, crate::kstreams::KStreamsRun)> = Vec::new();
+        for &(g, _) in variants {
+            if !references.iter().any(|(r, _)| *r == g) {
+                references.push((g, crate::kstreams::judge::reference_run(scenario, seed, g)));
+            }
+        }
+        variants
+            .iter()
+            .map(|&(g, s)| {
+                let reference = &references.iter().find(|(r, _)| *r == g).expect("a reference per guarantee").1;
+                crate::kstreams::judge::run_variant(scenario, seed, g, s, faults.to_vec(), reference)
+            })
+            .collect()
+    }
+}
+
+/// Kafka Streams' guarantees: `processing.guarantee` (it has no at-most-once setting).
+const KSTREAMS_GUARANTEES: [GuaranteeChoice; 2] = [
+    GuaranteeChoice {
+        guarantee: Guarantee::AtLeastOnce,
+        label: "at_least_once",
+        effect: "offsets committed every commit interval after flushing output and changelog: a crashed task restores its store from the changelog and reprocesses since its last commit, so output and state updates repeat",
+    },
+    GuaranteeChoice {
+        guarantee: Guarantee::ExactlyOnce,
+        label: "exactly_once_v2",
+        effect: "output, changelog writes and offsets in one transaction per commit: a crash aborts the open transaction, the store restores committed writes only, and read_committed readers see each result once",
+    },
+];
+
 /// Every model, in `compare`'s order.
-pub static MODELS: [&dyn FaultToleranceModel; 3] = [&FlinkBarriers, &StormAcking, &SparkMicroBatch];
+pub static MODELS: [&dyn FaultToleranceModel; 4] = [&FlinkBarriers, &StormAcking, &SparkMicroBatch, &KafkaStreamsChangelog];
 
 /// The model of `runtime`.
 pub fn model(runtime: Runtime) -> &'static dyn FaultToleranceModel {
@@ -589,6 +724,7 @@ pub fn model(runtime: Runtime) -> &'static dyn FaultToleranceModel {
         Runtime::Flink => &FlinkBarriers,
         Runtime::Storm => &StormAcking,
         Runtime::Spark => &SparkMicroBatch,
+        Runtime::KafkaStreams => &KafkaStreamsChangelog,
     }
 }
 
@@ -643,7 +779,7 @@ mod tests {
     #[test]
     fn each_model_offers_its_guarantees_in_its_own_words() {
         let storm = shipped("storm-word-count.ron");
-        for model in MODELS {
+        for model in [&FlinkBarriers as &dyn FaultToleranceModel, &StormAcking] {
             let choices = model.guarantees(&storm);
             let guarantees: Vec<Guarantee> = choices.iter().map(|c| c.guarantee).collect();
             assert_eq!(guarantees, Guarantee::ALL, "{:?}", model.runtime());
@@ -655,6 +791,11 @@ mod tests {
         let rows: Vec<Guarantee> = StormAcking.compared_variants(&storm).iter().map(|v| v.0).collect();
         assert_eq!(rows, Guarantee::ALL);
         assert_eq!(StormAcking.guarantees(&storm)[0].label, "acking off: at-most-once");
+        // Kafka Streams has no at-most-once setting, so it offers none.
+        let kstreams: Vec<&str> = KafkaStreamsChangelog.guarantees(&storm).iter().map(|c| c.label).collect();
+        assert_eq!(kstreams, ["at_least_once", "exactly_once_v2"]);
+        let rows: Vec<Guarantee> = KafkaStreamsChangelog.compared_variants(&storm).iter().map(|v| v.0).collect();
+        assert!(!rows.contains(&Guarantee::AtMostOnce));
     }
 
     /// Trident here needs windowed state: a topology without a window is offered no Trident.

@@ -39,7 +39,8 @@ impl EventClass {
             | CheckpointCompleted | CheckpointAborted => EventClass::Checkpoints,
             SinkAppend | SinkUpsert | SinkTxnWrite | SinkPreCommit | SinkCommit | SinkRecover => EventClass::Sinks,
             NodeCrashed | NodeRestarted | FailureDetected | JobRestarted | NetworkFault | StormTimeout
-            | StormWorkerRestarted => EventClass::Faults,
+            | StormWorkerRestarted | KStreamsRestore | KStreamsResume | KStreamsTxnAborted => EventClass::Faults,
+            KStreamsCommit => EventClass::Checkpoints,
             _ => EventClass::Data,
         }
     }
@@ -361,6 +362,15 @@ pub fn caption(scenario: &Scenario, e: &TraceEvent) -> String {
         P::SparkCommit { batch, watermark_ms } => {
             format!("Spark wrote commits/{batch}; the next batch's watermark is {watermark_ms} ms")
         }
+        P::KStreamsProcess { task, offset } => format!("{}: task {task} processed offset {offset}", node()),
+        P::KStreamsCommit { task, offset } => format!("{}: task {task} committed offset {offset}", node()),
+        P::KStreamsRestore { task, records } => {
+            format!("{}: task {task} restores its store ({records} changelog records)", node())
+        }
+        P::KStreamsResume { task, offset } => {
+            format!("{}: task {task} resumes from committed offset {offset}", node())
+        }
+        P::KStreamsTxnAborted { txn } => format!("transaction {txn} aborted"),
     }
 }
 

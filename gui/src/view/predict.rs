@@ -93,6 +93,7 @@ pub fn workbench_place(e: &Exercise) -> &'static str {
         Runtime::Flink => flink_place(&e.spec.query),
         Runtime::Storm => storm_place(&e.spec.query),
         Runtime::Spark => "not in the workbench: the workbench has no Spark view yet; the command below prints it",
+        Runtime::KafkaStreams => "not in the workbench (it has no Kafka Streams view yet): the command below prints it",
     }
 }
 
@@ -177,6 +178,7 @@ mod tests {
                         e.spec.id
                     );
                 }
+                Runtime::KafkaStreams => {}
                 Runtime::Flink => assert!(
                     !place.contains("Storm view") || place.contains("Storm view's counters"),
                     "{}: {place}",

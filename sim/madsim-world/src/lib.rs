@@ -112,6 +112,7 @@ use sim::kernel::{SimRng, Stream};
 use sim::scenario::{NodeId, Scenario, JOB_MANAGER};
 
 mod job_manager;
+pub mod kstreams;
 mod link;
 pub mod spark;
 pub mod storm;

@@ -83,6 +83,19 @@ pub enum TraceKind {
     SparkBatch,
     /// Spark: the driver wrote `commits/a` with the watermark `b` the next batch uses.
     SparkCommit,
+    /// Kafka Streams: a task processed an input record (`subtask` is its instance's node; a =
+    /// task number, b = input offset).
+    KStreamsProcess,
+    /// Kafka Streams: a task committed its input offset (a = task number, b = the offset).
+    KStreamsCommit,
+    /// Kafka Streams: a task began restoring its store (a = task number, b = changelog records
+    /// to replay).
+    KStreamsRestore,
+    /// Kafka Streams: a task finished restoring and resumes (a = task number, b = the committed
+    /// offset it resumes from).
+    KStreamsResume,
+    /// Kafka Streams: an open transaction was aborted (a = transaction number).
+    KStreamsTxnAborted,
 }
 
 /// Who a trace event is about, kept in the event's subtask word: a subtask of the plan, a node

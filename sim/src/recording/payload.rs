@@ -211,6 +211,25 @@ pub enum Payload {
         batch: u64,
         watermark_ms: i64,
     },
+    KStreamsProcess {
+        task: u32,
+        offset: u64,
+    },
+    KStreamsCommit {
+        task: u32,
+        offset: u64,
+    },
+    KStreamsRestore {
+        task: u32,
+        records: u64,
+    },
+    KStreamsResume {
+        task: u32,
+        offset: u64,
+    },
+    KStreamsTxnAborted {
+        txn: u64,
+    },
 }
 
 fn opt_u64(word: i64) -> Option<u64> {
@@ -360,6 +379,11 @@ impl Payload {
             P::AlignmentTimedOut { checkpoint } => (K::AlignmentTimedOut, none, checkpoint.get() as i64, 0),
             P::SparkBatch { batch, rerun } => (K::SparkBatch, none, batch as i64, rerun as i64),
             P::SparkCommit { batch, watermark_ms } => (K::SparkCommit, none, batch as i64, watermark_ms),
+            P::KStreamsProcess { task, offset } => (K::KStreamsProcess, none, task as i64, offset as i64),
+            P::KStreamsCommit { task, offset } => (K::KStreamsCommit, none, task as i64, offset as i64),
+            P::KStreamsRestore { task, records } => (K::KStreamsRestore, none, task as i64, records as i64),
+            P::KStreamsResume { task, offset } => (K::KStreamsResume, none, task as i64, offset as i64),
+            P::KStreamsTxnAborted { txn } => (K::KStreamsTxnAborted, none, txn as i64, 0),
         }
     }
 }
@@ -521,6 +545,11 @@ impl TraceEvent {
             K::AlignmentTimedOut => P::AlignmentTimedOut { checkpoint: checkpoint_from(a) },
             K::SparkBatch => P::SparkBatch { batch: a as u64, rerun: b != 0 },
             K::SparkCommit => P::SparkCommit { batch: a as u64, watermark_ms: b },
+            K::KStreamsProcess => P::KStreamsProcess { task: a as u32, offset: b as u64 },
+            K::KStreamsCommit => P::KStreamsCommit { task: a as u32, offset: b as u64 },
+            K::KStreamsRestore => P::KStreamsRestore { task: a as u32, records: b as u64 },
+            K::KStreamsResume => P::KStreamsResume { task: a as u32, offset: b as u64 },
+            K::KStreamsTxnAborted => P::KStreamsTxnAborted { txn: a as u64 },
         }
     }
 }

@@ -93,6 +93,18 @@ pub fn judge_spark(scenario: &Scenario, seed: u64, run: &crate::spark::SparkRun)
     held_to_promise(scenario, Runtime::Spark, outcome, Stops { run: run.stop, reference: reference_stop }, 0)
 }
 
+/// [`judge`]'s last step for another model's run: `outcome` held to the declared outcome of the
+/// scenario's guarantee and sink on `runtime`, else to the guarantee's promise (no invariants).
+pub fn held_to_promise_of(
+    scenario: &Scenario,
+    runtime: Runtime,
+    outcome: Outcome,
+    run: StopReason,
+    reference: StopReason,
+) -> Judgement {
+    held_to_promise(scenario, runtime, outcome, Stops { run, reference }, 0)
+}
+
 /// How a run and its fault-free reference ended.
 struct Stops {
     run: StopReason,
@@ -211,5 +223,6 @@ fn storm_prefix(runtime: Runtime) -> &'static str {
         Runtime::Flink => "",
         Runtime::Storm => "storm ",
         Runtime::Spark => "spark ",
+        Runtime::KafkaStreams => "kafka-streams ",
     }
 }

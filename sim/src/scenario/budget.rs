@@ -543,10 +543,15 @@ pub fn admission(s: &Scenario, loc: &Locator) -> Admission {
         let batch_ms = config.trigger_ms.max(config.log_write_ms.saturating_mul(2));
         note(u128::from(batch_ms), 2 * subtasks + 4, "model.Spark.trigger_ms", &mut ticks);
     }
+    if let Model::KafkaStreams(config) = &raw.model {
+        // Every instance's commit timer ticks until the run ends.
+        let instances = u128::from(s.task_managers);
+        note(u128::from(config.commit_interval_ms()), instances, "model.KafkaStreams.commit_interval_ms", &mut ticks);
+    }
     let checkpoint_records = (horizon_ms / u128::from(checkpoint_interval.max(1)) + 1).saturating_mul(subtasks + 1);
     let storm_replays = match &raw.model {
         Model::Storm(config) => storm_replays(s, config, events, horizon_ms),
-        Model::Flink | Model::Spark(_) => 0,
+        Model::Flink | Model::Spark(_) | Model::KafkaStreams(_) => 0,
     };
     let storm_acking_variants = s
         .expect

@@ -200,6 +200,9 @@ pub enum Model {
     Storm(StormConfig),
     /// A Spark Structured Streaming query: micro-batches with an offset log and a commit log.
     Spark(SparkConfig),
+    /// A Kafka Streams application: one task per input partition, state in changelog-backed
+    /// stores, per-task failover (`crate::kstreams`).
+    KafkaStreams(KafkaStreamsConfig),
 }
 
 impl Model {
@@ -209,13 +212,19 @@ impl Model {
     pub fn storm(&self) -> Option<&StormConfig> {
         match self {
             Model::Storm(c) => Some(c),
-            Model::Flink | Model::Spark(_) => None,
+            _ => None,
         }
     }
     pub fn spark(&self) -> Option<&SparkConfig> {
         match self {
             Model::Spark(c) => Some(c),
-            Model::Flink | Model::Storm(_) => None,
+            _ => None,
+        }
+    }
+    pub fn kafka_streams(&self) -> Option<&KafkaStreamsConfig> {
+        match self {
+            Model::KafkaStreams(c) => Some(c),
+            _ => None,
         }
     }
 }
@@ -257,6 +266,88 @@ impl Default for SparkConfig {
             checkpoint: true,
             log_write_ms: default_log_write_ms(),
         }
+    }
+}
+
+/// Kafka Streams' settings (the names of its configuration keys in the comments).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaStreamsConfig {
+    /// `processing.guarantee`: `AtLeastOnce` (the default) or `ExactlyOnceV2`.
+    #[serde(default)]
+    pub guarantee: ProcessingGuarantee,
+    /// `commit.interval.ms`. None: Kafka Streams' default for the guarantee, 30 000 for
+    /// at-least-once and 100 for exactly-once v2. It belongs to `guarantee`: a variant under
+    /// the other guarantee (`compare`) runs with that one's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_interval_ms: Option<u64>,
+    /// `num.standby.replicas`: warm copies of each stateful task's store on other instances.
+    /// Default 0.
+    #[serde(default)]
+    pub standby_replicas: u32,
+    /// `session.timeout.ms`: how long the group coordinator waits for a crashed instance before
+    /// the rebalance that moves its tasks. Default 45 000.
+    #[serde(default = "default_session_timeout_ms")]
+    pub session_timeout_ms: u64,
+    /// `transaction.timeout.ms` (exactly-once v2): an open transaction of a crashed instance
+    /// is aborted this long after the crash (or when the instance comes back, if sooner).
+    /// Default 10 000, Kafka Streams' setting under exactly-once.
+    #[serde(default = "default_transaction_timeout_ms")]
+    pub transaction_timeout_ms: u64,
+    /// What restoring one changelog record costs, in µs (fetch and put into the store).
+    /// Default 10.
+    #[serde(default = "default_restore_cost_us")]
+    pub restore_cost_us: u64,
+}
+
+/// `processing.guarantee` (Kafka Streams offers no at-most-once setting).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum ProcessingGuarantee {
+    /// `at_least_once`: commit input offsets after flushing output and changelog writes.
+    #[default]
+    AtLeastOnce,
+    /// `exactly_once_v2`: output, changelog writes and input offsets in one transaction per
+    /// commit.
+    ExactlyOnceV2,
+}
+
+impl ProcessingGuarantee {
+    /// Kafka Streams' default `commit.interval.ms` under this guarantee.
+    pub fn default_commit_interval_ms(self) -> u64 {
+        match self {
+            ProcessingGuarantee::AtLeastOnce => 30_000,
+            ProcessingGuarantee::ExactlyOnceV2 => 100,
+        }
+    }
+}
+
+fn default_session_timeout_ms() -> u64 {
+    45_000
+}
+fn default_transaction_timeout_ms() -> u64 {
+    10_000
+}
+fn default_restore_cost_us() -> u64 {
+    10
+}
+
+impl Default for KafkaStreamsConfig {
+    fn default() -> Self {
+        KafkaStreamsConfig {
+            guarantee: ProcessingGuarantee::default(),
+            commit_interval_ms: None,
+            standby_replicas: 0,
+            session_timeout_ms: default_session_timeout_ms(),
+            transaction_timeout_ms: default_transaction_timeout_ms(),
+            restore_cost_us: default_restore_cost_us(),
+        }
+    }
+}
+
+impl KafkaStreamsConfig {
+    /// `commit.interval.ms` in effect.
+    pub fn commit_interval_ms(&self) -> u64 {
+        self.commit_interval_ms.unwrap_or(self.guarantee.default_commit_interval_ms())
     }
 }
 
@@ -353,6 +444,9 @@ pub enum Runtime {
     /// and a plain sink, exactly-once a checkpoint and a sink idempotent or transactional by
     /// batch id.
     Spark,
+    /// Kafka Streams: at-least-once is `at_least_once`, exactly-once `exactly_once_v2`; no
+    /// at-most-once.
+    KafkaStreams,
 }
 
 impl Runtime {
@@ -364,6 +458,7 @@ impl Runtime {
             Runtime::Flink => "flink",
             Runtime::Storm => "storm",
             Runtime::Spark => "spark",
+            Runtime::KafkaStreams => "kafka-streams",
         }
     }
 }

@@ -29,6 +29,7 @@ pub mod event_list;
 pub mod explicit;
 pub mod format;
 mod keys;
+pub mod kstreams;
 pub mod limits;
 pub mod parse;
 pub mod pipeline;
@@ -458,6 +459,28 @@ impl Scenario {
                 s
             }
             Runtime::Spark => spark::variant(self, guarantee, sink),
+            Runtime::KafkaStreams => {
+                let mut s = self.with_variant(Guarantee::AtMostOnce, sink);
+                let mut config = self.model.kafka_streams().copied().unwrap_or_default();
+                let wanted = match guarantee {
+                    Guarantee::ExactlyOnce => ProcessingGuarantee::ExactlyOnceV2,
+                    // No at-most-once in Kafka Streams: its models never offer one.
+                    Guarantee::AtLeastOnce | Guarantee::AtMostOnce => ProcessingGuarantee::AtLeastOnce,
+                };
+                if wanted != config.guarantee {
+                    // The file's commit interval is its guarantee's; the other guarantee runs
+                    // with Kafka Streams' default for it (30 s or 100 ms), as a switch of
+                    // `processing.guarantee` alone would.
+                    config.guarantee = wanted;
+                    config.commit_interval_ms = None;
+                }
+                s.guarantee = match wanted {
+                    ProcessingGuarantee::AtLeastOnce => Guarantee::AtLeastOnce,
+                    ProcessingGuarantee::ExactlyOnceV2 => Guarantee::ExactlyOnce,
+                };
+                s.model = Model::KafkaStreams(config);
+                s
+            }
         }
     }
 
@@ -467,6 +490,7 @@ impl Scenario {
             Model::Flink => Runtime::Flink,
             Model::Storm(_) => Runtime::Storm,
             Model::Spark(_) => Runtime::Spark,
+            Model::KafkaStreams(_) => Runtime::KafkaStreams,
         }
     }
 

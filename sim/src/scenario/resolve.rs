@@ -68,6 +68,7 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
     let pipeline = resolve_pipeline(&raw, partitions, &watermarks, &key_of, loc)?;
     super::storm::check(&raw, loc)?;
     super::spark::check(&raw, loc)?;
+    super::kstreams::check(&raw, loc)?;
     let plan = &pipeline.plan;
 
     // Placement: Flink's slot sharing puts subtask i of every operator into slot i; slots are
@@ -180,6 +181,11 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
         Model::Storm(_) => Guarantee::AtLeastOnce,
         // Spark's guarantee is the checkpoint location and the sink (the book's Spark chapter).
         Model::Spark(c) => super::spark::guarantee_of(c, &raw.pipeline),
+        // Kafka Streams' comes from `processing.guarantee`.
+        Model::KafkaStreams(c) => match c.guarantee {
+            ProcessingGuarantee::AtLeastOnce => Guarantee::AtLeastOnce,
+            ProcessingGuarantee::ExactlyOnceV2 => Guarantee::ExactlyOnce,
+        },
         Model::Flink => raw.checkpoints.map_or(Guarantee::AtMostOnce, |c| c.mode),
     };
     if let Some(RestartStrategy::ExponentialDelay {

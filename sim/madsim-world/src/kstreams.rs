@@ -1,0 +1,238 @@
+//! The Kafka Streams runtime on madsim: the same [`KStreamsCore`] the kernel's
+//! `sim::kstreams::KStreamsWorld` drives (tasks, commits, transactions, rebalances, restores),
+//! with madsim doing only what a world does — keep time and kill nodes.
+//!
+//! | | kernel (`sim::kstreams::world`) | madsim (this module) |
+//! |---|---|---|
+//! | application, decisions | [`KStreamsCore`] | the same [`KStreamsCore`] |
+//! | time | the event queue | madsim's clock: one async loop per instance runs its tasks' timers and its commits; one on node 0 (the brokers: the group's session timeouts, the transaction coordinator's aborts); madsim sleeps at least 1 ms, so timers that came due meanwhile run at their own times (per node, never backwards) |
+//! | topics | in the core (the brokers are outside the network) | the same |
+//! | instance crash | `Crash` faults at times | `Handle::kill` at a time (the node's loop and timers die; the core drops its tasks' state), `Handle::restart` after the delay (the node boots and tells the core) |
+//! | not modelled here | network faults | network faults, slow nodes |
+
+use engine::ms_to_ns;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use madsim::runtime::{Handle, NodeHandle, Runtime};
+use madsim::time::Instant;
+use sim::external::{SinkStore, StoredRow};
+use sim::kstreams::world::{Out, Timer};
+use sim::kstreams::{KStreamsCore, KStreamsStats};
+use sim::scenario::{NodeId, Scenario, JOB_MANAGER};
+
+use super::{node_ip, virtual_now, MadsimFaults, MadsimStop};
+
+/// How often a node's loop looks for timers another node set for it (madsim's own sleeps take
+/// at least 1 ms).
+const POLL_NS: u64 = 1_000_000;
+
+/// The outcome of [`run_kstreams_on_madsim`].
+#[derive(Debug)]
+pub struct KStreamsMadsimResult {
+    pub seed: u64,
+    pub stop: MadsimStop,
+    pub store: SinkStore,
+    pub stats: KStreamsStats,
+    pub finished_at_ns: Option<u64>,
+    /// Kills that hit a live instance.
+    pub kills: u32,
+    pub events: Vec<sim::recording::TraceEvent>,
+    pub late_sources: std::collections::BTreeSet<engine::SourceRef>,
+}
+
+impl KStreamsMadsimResult {
+    pub fn visible_rows(&self) -> Vec<&StoredRow> {
+        self.store.visible()
+    }
+    /// What the oracle sees of this run.
+    pub fn observed(&self) -> sim::oracle::Observed<'_> {
+        sim::oracle::Observed { rows: self.visible_rows(), late: &self.late_sources }
+    }
+}
+
+/// Run a Kafka Streams scenario on madsim with `seed` and the kills of `faults` (its network
+/// settings are not used: the tasks exchange records through the core's topics). On a fresh OS
+/// thread, as [`super::run_on_madsim`].
+pub fn run_kstreams_on_madsim(scenario: Arc<Scenario>, seed: u64, faults: &MadsimFaults) -> KStreamsMadsimResult {
+    let faults = faults.clone();
+    let file = scenario.file.clone();
+    std::thread::Builder::new()
+        .name(format!("madsim-kstreams-{seed}"))
+        .spawn(move || {
+            let runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
+            runtime.block_on(supervise(scenario, seed, faults))
+        })
+        .expect("spawn the madsim thread")
+        .join()
+        .unwrap_or_else(|panic| {
+            eprintln!("madsim Kafka Streams world panicked: scenario {file}, seed {seed}");
+            std::panic::resume_unwind(panic)
+        })
+}
+
+struct Shared {
+    start: Instant,
+    state: Mutex<State>,
+}
+
+struct State {
+    core: KStreamsCore,
+    /// Per node its timers: (at, sequence) → timer.
+    timers: Vec<BTreeMap<(u64, u64), Timer>>,
+    timer_seq: u64,
+    /// Per node whether its first boot happened (a later boot is a restart).
+    booted: Vec<bool>,
+}
+
+impl Shared {
+    fn now_ns(&self) -> u64 {
+        virtual_now().duration_since(self.start).as_nanos() as u64
+    }
+    fn instant(&self, ns: u64) -> Instant {
+        self.start + Duration::from_nanos(ns)
+    }
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl State {
+    /// Put the core's new timers on the nodes that run them.
+    fn route(&mut self) {
+        let mut outs = Vec::new();
+        self.core.drain(&mut outs);
+        for Out::Timer { at, timer } in outs {
+            let node = self.core.node_of_timer(&timer);
+            self.timer_seq += 1;
+            if let Some(t) = self.timers.get_mut(node.index()) {
+                t.insert((at, self.timer_seq), timer);
+            }
+        }
+    }
+
+    /// Fire `node`'s timers due before `before`, each at its own time (never before `clock`).
+    fn fire_due(&mut self, node: NodeId, clock: &mut u64, before: u64) {
+        while let Some(entry) = self.timers[node.index()].first_entry() {
+            if entry.key().0 >= before {
+                break;
+            }
+            *clock = (*clock).max(entry.key().0);
+            let timer = entry.remove();
+            self.core.fire(timer, *clock);
+            self.route();
+            self.core.check_finished(*clock);
+        }
+    }
+}
+
+async fn supervise(scenario: Arc<Scenario>, seed: u64, faults: MadsimFaults) -> KStreamsMadsimResult {
+    let handle = Handle::current();
+    let tms = scenario.task_managers as usize;
+    let max_run_ns = ms_to_ns(scenario.max_run_ms);
+    let mut core = KStreamsCore::new(scenario.clone(), seed, true, Vec::new());
+    core.start();
+    let mut state = State { core, timers: vec![BTreeMap::new(); tms + 1], timer_seq: 0, booted: vec![false; tms + 1] };
+    state.route();
+    let shared = Arc::new(Shared { start: virtual_now(), state: Mutex::new(state) });
+    let mut nodes: Vec<Option<NodeHandle>> = vec![None];
+    for tm in 0..tms {
+        let s = shared.clone();
+        let me = NodeId::task_manager(tm as u32);
+        nodes.push(Some(
+            handle
+                .create_node()
+                .name(format!("instance-{tm}"))
+                .ip(node_ip(me))
+                .init(move || instance(s.clone(), me))
+                .build(),
+        ));
+    }
+    // (at, kill?, node, back after)
+    let mut actions: Vec<(u64, bool, usize, u64)> = Vec::new();
+    for &(tm, at_ms, back_after_ms) in &faults.kills {
+        let node = tm as usize + 1;
+        if node <= tms {
+            actions.push((ms_to_ns(at_ms), true, node, ms_to_ns(back_after_ms)));
+            actions.push((ms_to_ns(at_ms + back_after_ms), false, node, 0));
+        }
+    }
+    actions.sort_by_key(|a| a.0);
+    let (mut down, mut kills, mut next) = (vec![false; tms + 1], 0, 0);
+    // The brokers' own clock (session timeouts, transaction aborts).
+    let mut clock = 0u64;
+    let stop = loop {
+        let now = shared.now_ns();
+        {
+            let mut st = shared.state();
+            st.fire_due(JOB_MANAGER, &mut clock, now + 1);
+            if st.core.finished_at_ns.is_some() {
+                break MadsimStop::JobFinished;
+            }
+        }
+        if now > max_run_ns {
+            break MadsimStop::TimeLimit;
+        }
+        while next < actions.len() && actions[next].0 <= now {
+            let (_, kill, node, back_ns) = actions[next];
+            let id = nodes[node].as_ref().map(|n| n.id());
+            match (kill, id) {
+                (true, Some(id)) if !down[node] => {
+                    down[node] = true;
+                    kills += 1;
+                    handle.kill(id);
+                    let mut st = shared.state();
+                    st.timers[node].clear();
+                    st.core.crash_instance(NodeId::from_index(node), Some(back_ns), now);
+                    st.route();
+                }
+                (false, Some(id)) if down[node] => {
+                    down[node] = false;
+                    handle.restart(id); // the node boots and calls `instance_back` itself
+                }
+                _ => {}
+            }
+            next += 1;
+        }
+        let own = shared.state().timers[0].keys().next().map_or(u64::MAX, |k| k.0);
+        let wake = actions.get(next).map_or(u64::MAX, |a| a.0).min(own).min(now + POLL_NS).max(now + 1);
+        madsim::time::sleep_until(shared.instant(wake)).await;
+    };
+    let mut st = shared.state();
+    KStreamsMadsimResult {
+        seed,
+        stop,
+        store: std::mem::take(&mut st.core.sink_store),
+        stats: st.core.stats,
+        late_sources: std::mem::take(&mut st.core.late_sources),
+        finished_at_ns: st.core.finished_at_ns,
+        kills,
+        events: st.core.recorder.take_events(),
+    }
+}
+
+/// One application instance: run its tasks' timers and its commits as they come due.
+async fn instance(shared: Arc<Shared>, me: NodeId) {
+    {
+        let mut st = shared.state();
+        if st.booted[me.index()] {
+            // The supervisor restarted this instance: it rejoins the group, empty.
+            let now = shared.now_ns();
+            st.core.instance_back(me, now);
+            st.route();
+        }
+        st.booted[me.index()] = true;
+    }
+    let mut clock = shared.now_ns();
+    loop {
+        let now = shared.now_ns();
+        let next = {
+            let mut st = shared.state();
+            st.fire_due(me, &mut clock, now + 1);
+            st.timers[me.index()].keys().next().map(|k| k.0)
+        };
+        let wake = next.unwrap_or(u64::MAX).min(now + POLL_NS).max(now + 1);
+        madsim::time::sleep_until(shared.instant(wake)).await;
+    }
+}

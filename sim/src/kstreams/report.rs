@@ -1,0 +1,115 @@
+//! What `run` and `replay` print for a Kafka Streams run: why it stopped, the counters, one line
+//! per task (instance, phase, committed offset, restores), and the sink rows.
+
+use std::fmt::Write as _;
+
+use crate::report::{format_ns, format_virtual};
+use crate::world::StopReason;
+
+use super::{KStreamsRun, KStreamsWorld, TaskPhase};
+
+pub fn summary(run: &KStreamsRun) -> String {
+    let world = &run.world;
+    let stop = match run.stop {
+        StopReason::JobFinished => "application finished (every task read its input and committed)",
+        StopReason::Stalled => "stalled (nothing left to do, application not finished)",
+        StopReason::TimeLimit => "time limit (max_run_ms) reached",
+        StopReason::WorkLimit => crate::world::WORK_LIMIT_TEXT,
+        StopReason::JobFailed(_) => "failed",
+        StopReason::InvariantViolated(_) => "INVARIANT VIOLATED",
+    };
+    let at = world.finished_at_ns.unwrap_or(world.now_ns());
+    let mut out = String::new();
+    let _ = writeln!(out, "stopped: {stop} at {} virtual", format_virtual(&world.scenario, at));
+    let _ = writeln!(
+        out,
+        "events: {} kernel events, {} trace events; source log {} records",
+        world.events_processed,
+        world.recorder.count(),
+        world.log.len()
+    );
+    let _ = writeln!(out, "trace hash: {:#018x}", world.recorder.hash());
+    out.push_str(&progress(world));
+    out
+}
+
+/// The counters and the tasks so far (also for a run paused by `replay --until`).
+pub fn progress(world: &KStreamsWorld) -> String {
+    let mut out = String::new();
+    let s = world.stats;
+    let c = &world.config;
+    let _ = writeln!(
+        out,
+        "kafka streams: {:?}, commit every {} ms, {} standby replicas, session timeout {} ms",
+        c.guarantee,
+        c.commit_interval_ms(),
+        c.standby_replicas,
+        c.session_timeout_ms
+    );
+    let _ = writeln!(
+        out,
+        "processed {} records ({} reprocessed after a crash), {} commits, {} repartition writes, {} changelog writes",
+        s.processed, s.reprocessed, s.commits, s.repartition_writes, s.changelog_writes
+    );
+    let _ = writeln!(
+        out,
+        "instance crashes {}; task restores {} ({} changelog records replayed in {}, {} from a warm standby); aborted transactions {}; late records dropped {}",
+        s.instance_crashes,
+        s.restores,
+        s.restored_records,
+        format_ns(s.restore_ns),
+        s.standby_takeovers,
+        s.aborted_txns,
+        s.late_dropped
+    );
+    let _ = writeln!(
+        out,
+        "{:<6} {:<6} {:<12} {:>9} {:>9} {:>10} {:>9}",
+        "task", "on", "phase", "position", "committed", "changelog", "restored"
+    );
+    for (t, task) in world.tasks.iter().enumerate() {
+        let phase = match task.phase {
+            TaskPhase::Running => "running".to_string(),
+            TaskPhase::Restoring { .. } => "restoring".to_string(),
+            TaskPhase::Lost => "lost".to_string(),
+            TaskPhase::Done => "done".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "{:<6} {:<6} {:<12} {:>9} {:>9} {:>10} {:>9}",
+            task.id.to_string(),
+            task.instance.name(),
+            phase,
+            task.position,
+            task.committed,
+            world.changelogs[t].len(),
+            task.last_restore_records
+        );
+    }
+    out
+}
+
+/// The visible sink rows, one line each.
+pub fn rows_text(run: &KStreamsRun) -> String {
+    let scenario = &run.world.scenario;
+    let mut out = String::new();
+    let _ = writeln!(out, "{:<10} {:<8} {:<28} {:>10} {:<8} visible at", "sink", "key", "window", "value", "firing");
+    for row in run.visible_rows() {
+        let sink = &scenario.plan.operators[row.sink].name;
+        let window = match row.row.window {
+            Some(w) => format!("[{}, {})", scenario.format_time_ms(w.start_ms), scenario.format_time_ms(w.end_ms)),
+            None => format!("ts {}", scenario.format_time_ms(row.row.timestamp_ms)),
+        };
+        let _ = writeln!(
+            out,
+            "{:<10} {:<8} {:<28} {:>10} {:<8} {}",
+            sink,
+            scenario.key_name(row.row.key),
+            window,
+            row.row.value,
+            row.row.firing.label(),
+            format_virtual(scenario, row.visible_ns.unwrap_or(row.written_ns))
+        );
+    }
+    out
+}
