@@ -579,8 +579,11 @@ fn compare_takes_the_model_as_an_axis() {
     let output = streamlab().args(["compare", lanes.to_str().unwrap(), "--model", "all"]).output().unwrap();
     assert!(output.status.success(), "{}", describe(&output));
     let stdout = text(&output.stdout);
-    let runtimes: Vec<&str> =
-        stdout.lines().filter_map(|l| l.split_whitespace().next()).filter(|w| ["flink", "storm", "spark"].contains(w)).collect();
+    let runtimes: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| ["flink", "storm", "spark"].contains(w))
+        .collect();
     assert!(runtimes.contains(&"flink") && runtimes.contains(&"storm") && runtimes.contains(&"spark"), "{stdout}");
     let flink_only = streamlab().args(["compare", lanes.to_str().unwrap(), "--model", "flink"]).output().unwrap();
     assert!(!text(&flink_only.stdout).lines().any(|l| l.starts_with("storm ")), "{}", describe(&flink_only));
