@@ -579,15 +579,22 @@ fn compare_takes_the_model_as_an_axis() {
     let output = streamlab().args(["compare", lanes.to_str().unwrap(), "--model", "all"]).output().unwrap();
     assert!(output.status.success(), "{}", describe(&output));
     let stdout = text(&output.stdout);
-    let runtimes: Vec<&str> =
-        stdout.lines().filter_map(|l| l.split_whitespace().next()).filter(|w| *w == "flink" || *w == "storm").collect();
-    assert!(runtimes.contains(&"flink") && runtimes.contains(&"storm"), "{stdout}");
+    let runtimes: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| ["flink", "storm", "spark"].contains(w))
+        .collect();
+    assert!(runtimes.contains(&"flink") && runtimes.contains(&"storm") && runtimes.contains(&"spark"), "{stdout}");
     let flink_only = streamlab().args(["compare", lanes.to_str().unwrap(), "--model", "flink"]).output().unwrap();
     assert!(!text(&flink_only.stdout).lines().any(|l| l.starts_with("storm ")), "{}", describe(&flink_only));
 
-    let unknown = streamlab().args(["compare", lanes.to_str().unwrap(), "--model", "spark"]).output().unwrap();
+    let unknown = streamlab().args(["compare", lanes.to_str().unwrap(), "--model", "kafka"]).output().unwrap();
     assert_eq!(unknown.status.code(), Some(2), "{}", describe(&unknown));
-    assert!(text(&unknown.stderr).contains("unknown model 'spark'"), "{}", describe(&unknown));
+    assert!(text(&unknown.stderr).contains("unknown model 'kafka'"), "{}", describe(&unknown));
+    let sessions = shipped("sessions.ron");
+    let no_spark = streamlab().args(["compare", sessions.to_str().unwrap(), "--model", "spark"]).output().unwrap();
+    assert_eq!(no_spark.status.code(), Some(2), "{}", describe(&no_spark));
+    assert!(text(&no_spark.stderr).contains("session windows are not modelled"), "{}", describe(&no_spark));
     let cannot = shipped("crash-during-checkpoint.ron");
     let refused = streamlab().args(["compare", cannot.to_str().unwrap(), "--model", "storm"]).output().unwrap();
     assert_eq!(refused.status.code(), Some(2), "{}", describe(&refused));

@@ -150,6 +150,11 @@ fn bad_exercise_files_get_located_errors() {
         ("Count(VisibleRows)", "Count(StormTimeouts)", "exercises[0].query: a Storm metric"),
         ("why: \"W\",", "why: \"W\", hint: 3,", "bad.ron:11:23: exercises[0]"),
         ("id: \"x-1\"", "id: \"x 1\"", "bad.ron:7:17: exercises[0].id"),
+        (
+            "streaming-systems-perfect.ron",
+            "spark-micro-batch.ron",
+            "bad.ron:8:23: exercises[0].scenario: exercises on a Spark scenario",
+        ),
     ];
     for (from, to, want) in cases {
         let text = GOOD.replace(from, to);

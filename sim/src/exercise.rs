@@ -252,6 +252,13 @@ pub fn parse_chapter_with(
         let mut scenario = Scenario::load_with(&path, budget).map_err(|e| at.error(field("scenario"), e))?;
         // Paths in messages and commands as the exercise spells them (relative to the root).
         scenario.file = spec.scenario.clone();
+        if scenario.runtime() == Runtime::Spark {
+            // Solving runs Flink's or Storm's world; a Spark query would be solved as a Flink job.
+            return Err(at.error(
+                field("scenario"),
+                "exercises on a Spark scenario (model: Spark) are not supported yet: their answers would come from a Flink run",
+            ));
+        }
         let storm = scenario.runtime() == Runtime::Storm;
         match &spec.query {
             Query::LateWindows { .. } | Query::FireTime { .. } if spec.guarantee.is_some() || spec.sink.is_some() => {

@@ -74,6 +74,19 @@ impl Scenario {
                 ))
             ));
         }
+        if let super::Model::Spark(c) = &self.model {
+            lines.push(format!(
+                "model: Spark micro-batches, trigger {} ms{}, {}, log writes {} ms (the driver on jm, an executor per task manager)",
+                c.trigger_ms,
+                c.max_records_per_trigger.map_or(String::new(), |m| format!(", at most {m} records per trigger")),
+                if c.checkpoint {
+                    "checkpoint location kept (offset log, commit log, state store)"
+                } else {
+                    "no checkpoint location (a restart starts from the latest offsets)"
+                },
+                c.log_write_ms
+            ));
+        }
         for (i, op) in self.plan.operators.iter().enumerate() {
             let subtasks: Vec<String> = op
                 .subtasks()

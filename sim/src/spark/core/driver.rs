@@ -41,7 +41,7 @@ pub struct BatchInfo {
     pub started_ns: TimeNs,
     /// When `commits/N` was written (None: the batch never finished in this run).
     pub committed_ns: Option<TimeNs>,
-    /// The state store version its reduce tasks loaded (None: empty state).
+    /// The state store version its reduce tasks loaded (None: empty state, or no state).
     pub state_version: Option<u64>,
     /// Rows its tasks wrote to the sinks (each attempt's).
     pub rows_written: u64,
@@ -167,7 +167,7 @@ impl SparkCore {
 
     /// Write `offsets/N`; the batch runs when the write is done.
     fn begin_batch(&mut self, batch: u64, entry: super::OffsetEntry, rerun: bool, due_ns: TimeNs, now: TimeNs) {
-        let state_version = batch.checked_sub(1);
+        let state_version = batch.checked_sub(1).filter(|_| self.query.window.is_some());
         self.batches.push(super::BatchInfo {
             id: batch,
             run: self.run,

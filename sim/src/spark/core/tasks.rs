@@ -23,8 +23,9 @@ pub enum TaskRef {
 /// Messages between the driver and the executors.
 #[derive(Clone, Debug)]
 pub enum Msg {
-    /// Driver → executor: run `task` of `batch` (its `attempt`-th launch).
-    Launch { run: u32, batch: u64, task: TaskRef, attempt: u32 },
+    /// Driver → executor: run `task` of `batch` (its `attempt`-th launch) on the executor's
+    /// `incarnation` (a launch that finds the executor restarted since was lost with it).
+    Launch { run: u32, batch: u64, task: TaskRef, attempt: u32, incarnation: u32 },
     /// Executor → driver: the task finished; a map task says the largest event time it read.
     /// `output`: the task attempt's id, which names what it wrote into a transactional sink
     /// (the driver commits the outputs of the attempts it accepted, Spark's commit protocol).
@@ -175,7 +176,8 @@ impl SparkCore {
             running.tasks.insert(task, TaskState::Running { node: node_id, incarnation, attempt });
             self.stats.tasks_launched += 1;
             self.stats.task_retries += u64::from(attempt > 1);
-            self.out.push(Out::Send { from: JOB_MANAGER, to: node_id, msg: Msg::Launch { run, batch, task, attempt } });
+            let launch = Msg::Launch { run, batch, task, attempt, incarnation };
+            self.out.push(Out::Send { from: JOB_MANAGER, to: node_id, msg: launch });
         }
     }
 
@@ -192,10 +194,10 @@ impl SparkCore {
     /// An executor receives a task: a reduce task fetches its map outputs now (a lost one fails
     /// the fetch), then it runs for its records' cost.
     pub(super) fn executor_launch(&mut self, to: NodeId, msg: Msg, now: TimeNs) {
-        let Msg::Launch { run, batch, task, attempt } = msg else { return };
+        let Msg::Launch { run, batch, task, attempt, incarnation } = msg else { return };
         let Some(i) = to.task_manager_index() else { return };
         let Some(e) = self.executors.get(i as usize) else { return };
-        if !e.alive || run != self.run {
+        if !e.alive || e.incarnation != incarnation || run != self.run {
             return;
         }
         let incarnation = e.incarnation;
