@@ -85,10 +85,6 @@ pub enum LoadError {
     /// The seed field is not a seed.
     #[error("seed: `{text}` is not a whole number from 0 to {}", u64::MAX)]
     Seed { text: String },
-    /// A scenario of a model the workbench has no view for yet (Kafka Streams): what it can
-    /// show instead, and the commands that run it.
-    #[error("{file}: a {model} scenario; the workbench has no view for it yet (it would show a Flink job, which this is not). Run it with `streamlab run {file}` or `streamlab compare {file}`")]
-    NoView { file: String, model: &'static str },
 }
 
 /// The predict window's errors.
