@@ -647,6 +647,8 @@ pub struct App {
     pub presenter: bool,
     /// A Storm scenario's run, drawn by `panels::storm` instead of the Flink panels.
     pub storm: Option<crate::view::storm::StormSession>,
+    /// A Kafka Streams scenario's run, shown at its end by `view::kstreams`.
+    pub kstreams: Option<crate::view::kstreams::KStreamsShown>,
     /// The timeline's zoom (the whole run until zoomed), reset when a scenario is loaded.
     pub timeline: crate::view::timeline::TimelineState,
 }
@@ -746,6 +748,7 @@ impl App {
             autoplay,
             presenter: false,
             storm: None,
+            kstreams: None,
             timeline: Default::default(),
         };
         if let ScenarioSource::File(p) = &source {
@@ -856,19 +859,25 @@ impl App {
                 let origin = StormOrigin::new(Arc::new(scenario), source, then_variant.0);
                 self.start_storm(origin, seed);
             }
-            // A Spark query or a Kafka Streams application has no view yet: say so rather than
-            // show it as a Flink job, and keep what is shown.
+            // A Spark query has no view yet: say so rather than show it as a Flink job, and keep
+            // what is shown.
             Ok(scenario) if scenario.runtime() == sim::scenario::Runtime::Spark => {
                 self.error = Some(crate::error::LoadError::NoView {
                     file: scenario.file.clone(),
                     model: "Spark micro-batch query (model: Spark)",
                 });
             }
+            // A Kafka Streams application gets its own view (its run at the end), never the
+            // Flink panels.
             Ok(scenario) if scenario.runtime() == sim::scenario::Runtime::KafkaStreams => {
-                self.error = Some(crate::error::LoadError::NoView {
-                    file: scenario.file.clone(),
-                    model: "Kafka Streams application (model: KafkaStreams)",
-                });
+                let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
+                self.seed_text = seed.to_string();
+                self.error = None;
+                // A recording under way would replace this view when it lands.
+                self.pending = None;
+                self.storm_pending = None;
+                self.storm = None;
+                self.kstreams = Some(crate::view::kstreams::KStreamsShown::of(Arc::new(scenario), seed));
             }
             Ok(scenario) => {
                 let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
@@ -919,6 +928,7 @@ impl App {
                     }
                 }
                 self.storm = Some(storm);
+                self.kstreams = None;
                 self.session = None;
                 self.storm_pending = None;
             }
@@ -983,8 +993,9 @@ impl App {
                     self.ledger_filter = LedgerFilter::default();
                 }
                 self.session = Some(session);
-                // A Storm view on screen until now gives way to the recorded Flink run.
+                // A Storm or Kafka Streams view on screen until now gives way to the Flink run.
                 self.storm = None;
+                self.kstreams = None;
                 self.reference = None;
                 if then_variant != (None, None) {
                     self.apply(Action::SetVariant(then_variant.0, then_variant.1));
@@ -1276,6 +1287,13 @@ impl App {
                 });
             });
             panels::predict::predict_window_ui(ui, &storm.origin.base.file, &mut self.predict, None);
+            self.finish_frame(actions, ui);
+            return;
+        }
+        if let Some(shown) = &self.kstreams {
+            egui::CentralPanel::default().show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| crate::view::kstreams::kstreams_ui(ui, shown));
+            });
             self.finish_frame(actions, ui);
             return;
         }

@@ -1684,25 +1684,33 @@ fn at_1280x800_the_comparison_is_in_sight_after_forks() {
     assert!(last.bottom() <= timeline.top(), "the last setup at {last:?}, the timeline at {timeline:?}");
 }
 
-/// A Kafka Streams scenario has no view yet: opening it says so, names the commands that run
-/// it, and keeps the run on screen (it is never shown as a Flink job); opened first, the
-/// workbench starts without a run and does not panic.
+/// A Kafka Streams scenario opens in its own view: the run at its end, with the oracle's verdict,
+/// the tasks and the sink rows, and the commands that step through it — never the Flink panels;
+/// opening a Flink scenario afterwards leaves it.
 #[test]
-fn a_kafka_streams_scenario_is_refused_with_the_commands_that_run_it() {
+fn a_kafka_streams_scenario_opens_in_its_own_view() {
     let file = scenario_file("kafka-streams-failover.ron");
-    let mut h = harness(ScenarioSource::Embedded);
-    h.run_steps(1);
-    h.state_mut().path_text = file.display().to_string();
-    h.get_by_label("Open").click();
-    h.run_steps(2);
-    let error = h.state().error.as_ref().expect("the refusal is shown").to_string();
-    assert!(matches!(h.state().error, Some(gui::error::LoadError::NoView { .. })), "{error}");
-    assert!(error.contains("streamlab run") && error.contains("streamlab compare"), "{error}");
-    assert!(h.query_by_label_contains("no view in the workbench").is_some());
-    assert_eq!(h.state().session.as_ref().unwrap().source, ScenarioSource::Embedded);
+    let mut h = harness(ScenarioSource::File(file.clone()));
+    h.run_steps(3);
+    assert!(h.state().error.is_none(), "{:?}", h.state().error.as_ref().map(|e| e.to_string()));
+    let shown = h.state().kstreams.as_ref().expect("the Kafka Streams view is shown");
+    assert!(shown.verdict.contains("Duplicates") && shown.verdict.contains("kept"), "{}", shown.verdict);
+    // Only tm-0's tasks moved: 1_0 replayed its changelog.
+    assert!(shown.summary.contains("task restores 3"), "{}", shown.summary);
+    assert!(h.query_by_label_contains("Kafka Streams, seed 42").is_some());
+    assert!(h.query_by_label_contains("streamlab replay").is_some());
+    assert!(h.query_by_label_contains("Duplicates").is_some());
+    assert!(h.state().session.is_none(), "nothing is shown as a Flink job");
 
-    let mut first = harness(ScenarioSource::File(file));
-    first.run_steps(3);
-    assert!(matches!(first.state().error, Some(gui::error::LoadError::NoView { .. })));
-    assert!(first.state().session.is_none(), "nothing is shown as a Flink job");
+    h.state_mut().path_text = scenario_file("crash-during-checkpoint.ron").display().to_string();
+    h.get_by_label("Open").click();
+    for _ in 0..600 {
+        h.run_steps(1);
+        if h.state().session.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(h.state().session.is_some(), "the Flink scenario was recorded");
+    assert!(h.state().kstreams.is_none(), "the Kafka Streams view gave way");
 }

@@ -285,6 +285,12 @@ pub fn compare_table(reports: &[crate::run::VariantReport]) -> String {
         out,
         "verdict: exactly-once passes iff no source record is lost or duplicated and no result shown twice (Exact, or Regrouped: the same records grouped by event time into other rows than the fault-free reference's); at-least-once iff nothing is lost; at-most-once iff nothing is duplicated (definitions: the book's \"What the oracle counts\")."
     );
+    if reports.iter().any(|r| r.runtime == crate::scenario::Runtime::KafkaStreams) {
+        let _ = writeln!(
+            out,
+            "kstreams rows: at-least-once = at_least_once, exactly-once = exactly_once_v2 (no at-most-once); each against the application without faults under the same guarantee. sink plain = a read_uncommitted reader, two-phase-commit = read_committed; restarts = task restores (the book's Kafka Streams chapter)."
+        );
+    }
     if reports.iter().any(|r| r.storm.is_some()) {
         let _ = writeln!(
             out,

@@ -716,7 +716,8 @@ const KSTREAMS_GUARANTEES: [GuaranteeChoice; 2] = [
 ];
 
 /// Every model, in `compare`'s order.
-pub static MODELS: [&dyn FaultToleranceModel; 4] = [&FlinkBarriers, &StormAcking, &SparkMicroBatch, &KafkaStreamsChangelog];
+pub static MODELS: [&dyn FaultToleranceModel; 4] =
+    [&FlinkBarriers, &StormAcking, &SparkMicroBatch, &KafkaStreamsChangelog];
 
 /// The model of `runtime`.
 pub fn model(runtime: Runtime) -> &'static dyn FaultToleranceModel {

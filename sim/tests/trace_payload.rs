@@ -47,6 +47,14 @@ fn every_recorded_payload_round_trips() {
         let run = run_storm(load(name), 42, true);
         kinds.extend(round_trips(run.world.recorder.events()));
     }
+    // Kafka Streams under both guarantees (exactly-once v2 aborts the crashed instance's
+    // transaction).
+    let kstreams = load("kafka-streams-failover.ron");
+    for g in [sim::scenario::Guarantee::AtLeastOnce, sim::scenario::Guarantee::ExactlyOnce] {
+        let variant = Arc::new(kstreams.with_runtime_variant(sim::scenario::Runtime::KafkaStreams, g, None));
+        let run = sim::kstreams::run_kstreams(variant, 42, true);
+        kinds.extend(round_trips(run.world.recorder.events()));
+    }
     // The runs cover the kinds that carry data in their words.
     for kind in [
         TraceKind::SendBarrier,
@@ -57,6 +65,11 @@ fn every_recorded_payload_round_trips() {
         TraceKind::StormAckerMessage,
         TraceKind::TridentCommit,
         TraceKind::AlignmentTimedOut,
+        TraceKind::KStreamsProcess,
+        TraceKind::KStreamsCommit,
+        TraceKind::KStreamsRestore,
+        TraceKind::KStreamsResume,
+        TraceKind::KStreamsTxnAborted,
     ] {
         assert!(kinds.contains(&kind), "{kind:?} not seen");
     }

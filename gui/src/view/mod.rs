@@ -8,6 +8,7 @@ pub mod dag;
 pub mod diff;
 pub mod events;
 pub mod inspector;
+pub mod kstreams;
 pub mod ledger;
 pub mod markers;
 pub mod outcomes;

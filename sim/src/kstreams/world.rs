@@ -159,8 +159,9 @@ impl KStreamsWorld {
         }
         match self.core.faults[index].clone() {
             Fault::Crash { node, restart_after_ns, .. } => {
+                // A crash of a node that is down already fired too (as in the Storm world).
+                self.fault_fired_at[index] = Some(now);
                 if self.core.crash_instance(node, restart_after_ns, now) {
-                    self.fault_fired_at[index] = Some(now);
                     if let Some(d) = restart_after_ns {
                         self.queue.schedule(now.saturating_add(d), Ev::InstanceBack { node });
                     }
