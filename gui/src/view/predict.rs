@@ -93,7 +93,7 @@ pub fn workbench_place(e: &Exercise) -> &'static str {
         Runtime::Flink => flink_place(&e.spec.query),
         Runtime::Storm => storm_place(&e.spec.query),
         Runtime::Spark => "not in the workbench: the workbench has no Spark view yet; the command below prints it",
-        Runtime::KafkaStreams => "not in the workbench (it has no Kafka Streams view yet): the command below prints it",
+        Runtime::KafkaStreams => "not in the workbench's Kafka Streams view: the command below prints it",
     }
 }
 
