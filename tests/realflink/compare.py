@@ -9,6 +9,7 @@ one differed.
 import argparse
 import collections
 import glob
+import itertools
 import json
 import os
 import random
@@ -140,6 +141,64 @@ def record(c, flink_rows, a):
         f.write("\n".join(lines) + "\n" + gen.to_ron(c))
 
 
+def variants(c):
+    """Smaller versions of a case's events: without one chunk of them (halves, quarters, ...,
+    single events), smallest first. A case with one source subtask per partition keeps an event
+    on every partition (Flink's collection source cannot be empty)."""
+    events = c["events"]
+    n = len(events)
+    out = []
+    size = n // 2
+    while size >= 1:
+        for start in range(0, n, size):
+            rest = events[:start] + events[start + size:]
+            separate = c["partitions"] > 1 and not c["shared_source"]
+            if rest and (not separate or {e[3] for e in rest} == set(range(c["partitions"]))):
+                out.append(rest)
+        size //= 2
+    return sorted(out, key=len)
+
+
+def shrink(c, a):
+    """A smaller case that still differs: greedily, the smallest variant (see `variants`) that
+    still differs, until none does. Each round runs its variants through one JVM."""
+    work = os.path.join(a.work, f"shrink-{c['id']}")
+    os.makedirs(work, exist_ok=True)
+    for rounds in itertools.count():
+        candidates = []
+        for j, events in enumerate(variants(c)):
+            v = dict(c, id=f"{c['id']}.{rounds}.{j}", events=events)
+            if v["shared_source"]:
+                v["partitions"] = 1 + max(e[3] for e in events)
+            candidates.append(v)
+        if not candidates:
+            return c, work
+        flink = run_flink(candidates, work, a.flink_lib, a.batch)
+        smaller = None
+        for v in candidates:
+            _, rows, _ = run_streamlab(v, work, a.streamlab)
+            if rows is not None and compare(flink.get(v["id"], []), rows):
+                smaller = v
+                break
+        if smaller is None:
+            return c, work
+        c = smaller
+
+
+def report_shrunk(c, a):
+    small, work = shrink(c, a)
+    ron = os.path.join(work, "shrunk.ron")
+    with open(ron, "w") as f:
+        f.write(gen.to_ron(small))
+    flink_in = os.path.join(work, "shrunk-flink.txt")
+    with open(flink_in, "w") as f:
+        f.write(gen.to_flink(small))
+    flink = run_flink([small], work, a.flink_lib, a.batch)
+    _, rows, _ = run_streamlab(small, work, a.streamlab)
+    print(f"  shrunk to {len(small['events'])} of {len(c['events'])} events: streamlab {ron}, Flink's input {flink_in}")
+    print("\n".join("  " + d for d in compare(flink.get(small["id"], []), rows or [])))
+
+
 def reproduce(a, index):
     """The command that runs one case again, with the options that shaped it."""
     shape = [f"--seed {a.seed}", f"--only {index}", f"--kinds {a.kinds}", f"--max-events {a.max_events}",
@@ -171,6 +230,8 @@ def main():
                          "no record is late on its partition (see gen.in_bound) unless --shared-source")
     ap.add_argument("--batch", type=int, default=20, help="cases per Flink job (default 20)")
     ap.add_argument("--work", default="/tmp/realflink", help="where the cases and logs go")
+    ap.add_argument("--shrink", type=int, default=0, metavar="N",
+                    help="shrink the first N differing cases to fewer events that still differ (default 0)")
     ap.add_argument("--record", metavar="DIR",
                     help="also write each case as DIR/<id>.ron with Flink's output in `// flink:` comments "
                          "(what tests/real_flink_recorded.rs checks)")
@@ -215,6 +276,8 @@ def main():
             print("\n".join(diffs))
             print(f"  reproduce: {reproduce(a, c['id'].split('-')[-1])}")
             print(f"  streamlab scenario: {path}; Flink's input: the case {c['id']} lines of {a.work}/cases.txt")
+            if sum(mismatched.values()) <= a.shrink:
+                report_shrunk(c, a)
     t2 = time.time()
     for kind in gen.KINDS:
         if totals[kind]:
