@@ -161,6 +161,12 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
             ));
         }
         if let Some(t) = c.aligned_checkpoint_timeout_ms {
+            if c.chandy_lamport {
+                return Err(loc.error(
+                    "checkpoints.aligned_checkpoint_timeout_ms",
+                    "Chandy–Lamport markers never block an input, so there is no alignment to time out: leave the aligned-checkpoint timeout out",
+                ));
+            }
             if !c.unaligned {
                 return Err(loc.error(
                     "checkpoints.aligned_checkpoint_timeout_ms",
