@@ -395,10 +395,7 @@ fn chandy_lamport_markers_refuse_the_settings_that_cannot_apply() {
     };
     let scenario = Scenario::parse(&with("(interval_ms: 1_000, mode: ChandyLamport)"), FILE).expect("valid");
     assert_eq!(scenario.guarantee, sim::scenario::Guarantee::ExactlyOnce);
-    assert_eq!(
-        scenario.checkpoint_config().map(|c| c.mode),
-        Some(engine::checkpoint::CheckpointMode::ChandyLamport)
-    );
+    assert_eq!(scenario.checkpoint_config().map(|c| c.mode), Some(engine::checkpoint::CheckpointMode::ChandyLamport));
     let text = with("(interval_ms: 1_000, mode: ChandyLamport, unaligned: true)");
     check_invalid(&text, "checkpoints.unaligned", "true", "never overtake data");
     let text = with("(interval_ms: 1_000, mode: ChandyLamport, aligned_checkpoint_timeout_ms: 30)");
