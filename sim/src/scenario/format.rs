@@ -668,9 +668,10 @@ pub struct Checkpoints {
     pub cost: SnapshotCost,
 }
 
-/// The `checkpoints` settings as a scenario file writes them.
+/// The `checkpoints` settings as a scenario file writes them (named `Checkpoints(...)` in a file
+/// that names its structs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename = "Checkpoints")]
 pub struct CheckpointsInFile {
     pub interval_ms: u64,
     /// The delivery guarantee, or `ChandyLamport`.
@@ -1152,5 +1153,20 @@ mod tests {
         assert_eq!(parse_clock("24:00:00"), None);
         assert_eq!(parse_clock("1:00:00"), None);
         assert_eq!(format_clock(parse_clock("12:07:46").unwrap()), "12:07:46");
+    }
+
+    /// `shrink` writes checkpoint settings back as `Checkpoints(...)` with their mode as written
+    /// (Chandy–Lamport included), and reads them again, with or without the struct's name.
+    #[test]
+    fn checkpoint_settings_round_trip_as_the_file_writes_them() {
+        let text = "(interval_ms: 500, mode: ChandyLamport)";
+        let settings: Checkpoints = ron::from_str(text).expect("parses");
+        assert_eq!((settings.mode, settings.chandy_lamport), (Guarantee::ExactlyOnce, true));
+        let config = ron::ser::PrettyConfig::new().struct_names(true);
+        let written = ron::ser::to_string_pretty(&settings, config).expect("serialises");
+        assert!(written.starts_with("Checkpoints(") && written.contains("mode: ChandyLamport"), "{written}");
+        assert_eq!(ron::from_str::<Checkpoints>(&written).expect("reads back"), settings);
+        let aligned: Checkpoints = ron::from_str("Checkpoints(interval_ms: 500)").expect("named");
+        assert_eq!((aligned.mode, aligned.chandy_lamport), (Guarantee::ExactlyOnce, false));
     }
 }
