@@ -383,6 +383,27 @@ fn an_aligned_checkpoint_timeout_without_unaligned_checkpoints_is_refused() {
     assert_eq!(scenario.checkpoint_config().and_then(|c| c.aligned_timeout_ns), None);
 }
 
+/// `mode: ChandyLamport` is exactly-once by markers: it cannot be unaligned too, has no alignment
+/// to time out, and a misspelt mode names the modes there are.
+#[test]
+fn chandy_lamport_markers_refuse_the_settings_that_cannot_apply() {
+    let with = |checkpoints: &str| {
+        VALID.replace(
+            "    name: \"errors test\",",
+            &format!("    name: \"errors test\",\n    checkpoints: {checkpoints},"),
+        )
+    };
+    let scenario = Scenario::parse(&with("(interval_ms: 1_000, mode: ChandyLamport)"), FILE).expect("valid");
+    assert_eq!(scenario.guarantee, sim::scenario::Guarantee::ExactlyOnce);
+    assert_eq!(scenario.checkpoint_config().map(|c| c.mode), Some(engine::checkpoint::CheckpointMode::ChandyLamport));
+    let text = with("(interval_ms: 1_000, mode: ChandyLamport, unaligned: true)");
+    check_invalid(&text, "checkpoints.unaligned", "true", "never overtake data");
+    let text = with("(interval_ms: 1_000, mode: ChandyLamport, aligned_checkpoint_timeout_ms: 30)");
+    check_invalid(&text, "checkpoints.aligned_checkpoint_timeout_ms", "30", "no alignment to time out");
+    let error = Scenario::parse(&with("(interval_ms: 1_000, mode: ChandyLamprot)"), FILE).expect_err("a typo");
+    assert!(error.to_string().contains("ChandyLamport"), "{error}");
+}
+
 // ---- machine-readable output and exit codes (issue 8, items 10 and 11) --------------------
 
 /// Write `text` as a scenario file in a fresh directory and return its path.

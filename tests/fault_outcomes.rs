@@ -102,13 +102,17 @@ fn seeds() -> Vec<u64> {
 }
 
 /// swarm.ron with its checkpoints switched to one snapshot mode (by editing the text a user
-/// would edit).
+/// would edit): `mode` is appended to the exactly-once settings, or, when it starts with
+/// `mode:`, replaces the guarantee.
 fn swarm_in_mode(mode: &str) -> Arc<sim::Scenario> {
     let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/swarm.ron")).unwrap();
     let plain = "checkpoints: (interval_ms: 1_000, mode: ExactlyOnce, timeout_ms: 5_000)";
     assert!(text.contains(plain), "swarm.ron's checkpoint line changed; update this test");
-    let edited =
-        text.replace(plain, &format!("checkpoints: (interval_ms: 1_000, mode: ExactlyOnce, timeout_ms: 5_000{mode})"));
+    let settings = match mode.strip_prefix("mode: ") {
+        Some(guarantee) => format!("checkpoints: (interval_ms: 1_000, mode: {guarantee}, timeout_ms: 5_000)"),
+        None => format!("checkpoints: (interval_ms: 1_000, mode: ExactlyOnce, timeout_ms: 5_000{mode})"),
+    };
+    let edited = text.replace(plain, &settings);
     Arc::new(Scenario::parse(&edited, &format!("swarm.ron{mode}")).unwrap())
 }
 
@@ -163,6 +167,30 @@ fn exactly_once_is_exact_under_random_faults_with_an_aligned_checkpoint_timeout(
         aligned += r.snapshots_aligned;
     }
     assert!(timed_out > 0 && aligned > 0, "timed out {timed_out}, aligned {aligned}: one path never ran");
+}
+
+/// Chandy–Lamport markers: snapshots at the first marker taken in, channel state recorded until
+/// each input's marker, re-injected on restore. Every completed checkpoint must also pass the
+/// snapshot-consistency check (a failure is an invariant violation in this mode).
+#[test]
+fn exactly_once_is_exact_under_random_faults_chandy_lamport() {
+    assert_exactly_once_under_swarm("Chandy–Lamport", "mode: ChandyLamport", 1..=150);
+    // The sweep restored channel state, and checked consistent snapshots that held some.
+    let scenario = swarm_in_mode("mode: ChandyLamport");
+    assert_eq!(scenario.checkpoint_config().map(|c| c.mode), Some(engine::checkpoint::CheckpointMode::ChandyLamport));
+    let (mut with_channel_state, mut checked) = (0, 0);
+    for seed in 1..=10 {
+        let faults = sim::run::fault_schedule_in_time(&scenario, seed);
+        let options = sim::RunOptions { keep_trace: false, ..sim::RunOptions::default() };
+        let mut world = sim::World::with_faults(Arc::clone(&scenario), seed, options, faults);
+        world.run();
+        for c in world.checkpoints.iter().filter_map(|c| c.consistency.as_ref()) {
+            assert!(c.is_consistent(), "seed {seed}: {c}");
+            checked += 1;
+            with_channel_state += usize::from(c.in_channel_state > 0);
+        }
+    }
+    assert!(checked > 20 && with_channel_state > 0, "{checked} checked, {with_channel_state} with channel state");
 }
 
 #[test]

@@ -247,6 +247,42 @@ fn unaligned_checkpoints_restore_in_flight_data_on_madsim() {
     assert!(restored > 0, "some restore brought in-flight data back ({failovers} failovers)");
 }
 
+/// Chandy–Lamport markers on madsim: markers in FIFO order, channel state recorded until each
+/// input's marker and put back on restore. Exactly-once holds with both exactly-once sinks, every
+/// invariant holds (an inconsistent completed checkpoint would be one), the restores brought
+/// channel state back, and the snapshot-consistency check ran and held on every completed one.
+#[test]
+fn chandy_lamport_checkpoints_keep_exactly_once_on_madsim() {
+    let (mut restored, mut failovers, mut consistent) = (0, 0, 0);
+    let mut failures = Vec::new();
+    for sink in [SinkKind::TwoPhaseCommit, SinkKind::Idempotent] {
+        let mut base = load("swarm.ron").without_faults().with_variant(Guarantee::ExactlyOnce, Some(sink));
+        base.checkpoint_settings.as_mut().expect("swarm.ron checkpoints").chandy_lamport = true;
+        let scenario = Arc::new(base);
+        assert_eq!(
+            scenario.checkpoint_config().map(|c| c.mode),
+            Some(engine::checkpoint::CheckpointMode::ChandyLamport)
+        );
+        for seed in 1..=12 {
+            let (problem, run) = check_exactly_once(&scenario, seed);
+            restored += run.in_flight_restored;
+            failovers += run.restarts;
+            consistent += run.checkpoints_consistent;
+            if run.checkpoints_inconsistent > 0 || run.checkpoints_consistent != run.checkpoints_completed {
+                failures.push(format!(
+                    "{sink:?} seed {seed}: {} completed, {} consistent, {} inconsistent",
+                    run.checkpoints_completed, run.checkpoints_consistent, run.checkpoints_inconsistent
+                ));
+            }
+            failures.extend(problem.map(|p| format!("{sink:?}: {p}")));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(failovers > 0, "the fault schedules cause failovers");
+    assert!(restored > 0, "some restore brought channel state back ({failovers} failovers)");
+    assert!(consistent > 24, "{consistent} consistent checkpoints");
+}
+
 /// The aligned-checkpoint timeout on madsim: checkpoints start aligned and switch to unaligned
 /// after 3 ms; the switch happens on madsim's own timers and network, and restores stay exact.
 #[test]

@@ -40,6 +40,11 @@ pub enum CheckpointMode {
     /// task snapshots at once and forwards it; the data it overtook, and whatever arrives on the
     /// other inputs before their barrier n, goes into the snapshot as channel state.
     Unaligned,
+    /// Chandy–Lamport markers (exactly-once): barriers stay in FIFO order with the data (no
+    /// overtaking, no blocking). The task snapshots when it *processes* the first barrier n,
+    /// forwards it at once, and records what each other input delivers until its barrier n
+    /// arrives as that channel's state (the first barrier's channel is recorded empty).
+    ChandyLamport,
 }
 
 /// What the aligner decided about one barrier or one finished input.
@@ -76,6 +81,8 @@ pub enum SnapshotAlignment {
     /// Started aligned; the aligned-checkpoint timeout expired and the subtask switched this
     /// checkpoint to unaligned.
     TimedOut,
+    /// When the first barrier was processed in FIFO order (Chandy–Lamport markers).
+    ChandyLamport,
 }
 
 impl SnapshotAlignment {
@@ -84,6 +91,7 @@ impl SnapshotAlignment {
             SnapshotAlignment::Aligned => "aligned",
             SnapshotAlignment::Unaligned => "unaligned",
             SnapshotAlignment::TimedOut => "timed out → unaligned",
+            SnapshotAlignment::ChandyLamport => "Chandy–Lamport",
         }
     }
 }
@@ -150,7 +158,7 @@ impl BarrierAligner {
     fn blocks(&self, checkpoint_id: CheckpointId) -> bool {
         match self.mode {
             CheckpointMode::ExactlyOnce => true,
-            CheckpointMode::AtLeastOnce => false,
+            CheckpointMode::AtLeastOnce | CheckpointMode::ChandyLamport => false,
             CheckpointMode::Unaligned => self.alternating && Some(checkpoint_id) > self.unaligned_id,
         }
     }

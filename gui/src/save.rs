@@ -63,6 +63,7 @@ pub fn scenario_text(
                 (g, Some(mut c)) => {
                     c.mode = g;
                     c.unaligned &= g == Guarantee::ExactlyOnce;
+                    c.chandy_lamport &= g == Guarantee::ExactlyOnce;
                     if !c.unaligned {
                         c.aligned_checkpoint_timeout_ms = None;
                     }

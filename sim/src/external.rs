@@ -9,7 +9,7 @@ use std::sync::Arc;
 use engine::graph::SubtaskId;
 use engine::message::Message;
 use engine::sink::{SinkEffect, SinkRow, TxnId};
-use engine::subtask::{OperatorState, SourceEvent};
+use engine::subtask::{ChannelCounts, OperatorState, SourceEvent};
 use engine::{Key, SourceRef};
 use serde::Serialize;
 
@@ -123,6 +123,9 @@ pub struct CheckpointStorage {
     pub checkpoints: BTreeMap<CheckpointId, BTreeMap<SubtaskId, OperatorState>>,
     /// Unaligned checkpoints: per checkpoint and subtask, the in-flight messages per input.
     pub channel_states: BTreeMap<CheckpointId, BTreeMap<SubtaskId, Vec<Vec<Message>>>>,
+    /// Per checkpoint and subtask, the records per channel at the snapshot (what the
+    /// snapshot-consistency check compares; restored with the state).
+    pub channel_counts: BTreeMap<CheckpointId, BTreeMap<SubtaskId, ChannelCounts>>,
     /// Checkpoints whose writes fail (a fault), which declines them.
     pub failing: Vec<CheckpointId>,
 }
@@ -150,6 +153,27 @@ impl CheckpointStorage {
             self.channel_states.entry(checkpoint_id).or_default().insert(subtask, channel_state);
         }
     }
+    /// Persist a snapshot's records per channel (alongside its state).
+    pub fn write_channel_counts(&mut self, checkpoint_id: CheckpointId, subtask: SubtaskId, counts: ChannelCounts) {
+        self.channel_counts.entry(checkpoint_id).or_default().insert(subtask, counts);
+    }
+    pub fn channel_counts(&self, checkpoint_id: CheckpointId, subtask: SubtaskId) -> Option<&ChannelCounts> {
+        self.channel_counts.get(&checkpoint_id).and_then(|m| m.get(&subtask))
+    }
+    /// The snapshot-consistency check of checkpoint `checkpoint_id` (None: not stored, or a
+    /// snapshot without counts).
+    pub fn consistency(
+        &self,
+        plan: &engine::graph::PhysicalPlan,
+        checkpoint_id: CheckpointId,
+    ) -> Option<crate::consistency::SnapshotConsistency> {
+        let contents = crate::consistency::CheckpointContents {
+            states: self.checkpoints.get(&checkpoint_id)?,
+            counts: self.channel_counts.get(&checkpoint_id)?,
+            channel_states: self.channel_states.get(&checkpoint_id),
+        };
+        crate::consistency::check(plan, &contents)
+    }
     pub fn channel_state(&self, checkpoint_id: CheckpointId, subtask: SubtaskId) -> Vec<Vec<Message>> {
         self.channel_states.get(&checkpoint_id).and_then(|m| m.get(&subtask)).cloned().unwrap_or_default()
     }
@@ -163,12 +187,14 @@ impl CheckpointStorage {
         let garbage = |id: &CheckpointId| *id <= aborted && Some(*id) != keep;
         self.checkpoints.retain(|id, _| !garbage(id));
         self.channel_states.retain(|id, _| !garbage(id));
+        self.channel_counts.retain(|id, _| !garbage(id));
     }
 
     /// Drop snapshots of checkpoints that can no longer be restored (older than `keep_from`).
     pub fn discard_before(&mut self, keep_from: CheckpointId) {
         self.checkpoints.retain(|id, _| *id >= keep_from);
         self.channel_states.retain(|id, _| *id >= keep_from);
+        self.channel_counts.retain(|id, _| *id >= keep_from);
     }
 }
 

@@ -54,6 +54,19 @@ pub enum InvariantViolation {
     /// Invariant 4: the transaction was never pre-committed.
     #[error("sink commits transaction {txn:?}, which was never pre-committed")]
     CommitNeverPreCommitted { txn: TxnId },
+    /// A completed checkpoint of a mode that promises a consistent cut (aligned, unaligned,
+    /// Chandy–Lamport) does not conserve records across its channels (`sim::consistency`).
+    #[error(
+        "checkpoint {checkpoint} is not a consistent cut: {imbalances} channel(s) or source(s) do not conserve records \
+         (over all channels: sent {sent}, received {received} + {in_channel_state} in channel state)"
+    )]
+    InconsistentSnapshot {
+        checkpoint: CheckpointId,
+        imbalances: usize,
+        sent: u64,
+        received: u64,
+        in_channel_state: u64,
+    },
 }
 
 /// Per-subtask invariants (1–3), for one job attempt: make a fresh one when the subtask is

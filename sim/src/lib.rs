@@ -7,6 +7,7 @@
 
 pub mod atomic_write;
 pub mod chunked;
+pub mod consistency;
 pub mod credit;
 pub mod dist;
 pub mod exercise;

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use engine::checkpoint::{CheckpointMode, SnapshotAlignment};
+use engine::CheckpointId;
 use serde_json::json;
 
 use crate::external::StoredRow;
@@ -102,6 +103,43 @@ pub fn summary(result: &RunResult) -> String {
         let aborted =
             world.checkpoints.iter().filter(|c| matches!(c.outcome, CheckpointOutcome::Aborted { .. })).count();
         let _ = writeln!(out, "checkpoints: {completed} completed, {aborted} aborted");
+        if let Some(line) = consistency_summary(world) {
+            let _ = writeln!(out, "{line}");
+        }
+    }
+    out
+}
+
+/// `run`'s line on the snapshot-consistency check (`sim::consistency`): how many completed
+/// checkpoints conserve records across every channel, and the last one's figures. None before
+/// any checkpoint completed.
+pub fn consistency_summary(world: &crate::World) -> Option<String> {
+    let checked: Vec<(CheckpointId, &crate::consistency::SnapshotConsistency)> =
+        world.checkpoints.iter().filter_map(|c| c.consistency.as_ref().map(|k| (c.id, k))).collect();
+    let (last_id, last) = checked.last()?;
+    let consistent = checked.iter().filter(|(_, k)| k.is_consistent()).count();
+    let promise = match world.scenario.checkpoint_config().map(|c| c.mode) {
+        Some(CheckpointMode::AtLeastOnce) => " (at-least-once barrier tracking does not promise it)",
+        _ => "",
+    };
+    Some(format!(
+        "snapshot consistency: {consistent} of {} completed checkpoints consistent{promise}; checkpoint {last_id}: {last}",
+        checked.len()
+    ))
+}
+
+/// `replay`'s lines on the snapshot-consistency check, one per completed checkpoint.
+fn consistency_lines(world: &crate::World) -> String {
+    let mut out = String::new();
+    let checked = world.checkpoints.iter().filter_map(|c| c.consistency.as_ref().map(|k| (c.id, k)));
+    for (i, (id, k)) in checked.enumerate() {
+        if i == 0 {
+            let _ = writeln!(
+                out,
+                "snapshot consistency (per channel: sent by the sender's snapshot = received by the receiver's + its channel state):"
+            );
+        }
+        let _ = writeln!(out, "  checkpoint {id}: {k}");
     }
     out
 }
@@ -508,7 +546,11 @@ pub fn spark_batches_table(world: &crate::spark::SparkWorld) -> String {
 pub fn checkpoints_table(result: &RunResult) -> String {
     let world = &result.world;
     let plan = &world.scenario.plan;
-    let unaligned = world.scenario.checkpoint_config().is_some_and(|c| c.mode == CheckpointMode::Unaligned);
+    // The last column says how the snapshots were taken where that varies or needs saying.
+    let unaligned = world
+        .scenario
+        .checkpoint_config()
+        .is_some_and(|c| matches!(c.mode, CheckpointMode::Unaligned | CheckpointMode::ChandyLamport));
     let mut out = String::new();
     let _ = write!(
         out,
@@ -551,6 +593,7 @@ pub fn checkpoints_table(result: &RunResult) -> String {
         }
     }
     let _ = writeln!(out, "{}", checkpoint_figures_text(&CheckpointFigures::of(&world.checkpoints, plan)));
+    out.push_str(&consistency_lines(world));
     out
 }
 

@@ -6,13 +6,14 @@ use serde::{Deserialize, Serialize};
 
 use super::gate::PriorityBarrier;
 use super::operator::OperatorState;
-use super::{Note, Output, SnapshotReport, Subtask};
+use super::{ChannelCounts, Note, Output, SnapshotReport, Subtask};
 use crate::checkpoint::{BarrierOutcome, CheckpointMode, SnapshotAlignment};
 use crate::graph::InputIndex;
 use crate::message::{Barrier, Message};
 use crate::ProcTimeNs;
 
-/// An unaligned snapshot waiting for its last barriers: the state was taken at the first one.
+/// A snapshot with channel state waiting for its last barriers (unaligned, or Chandy–Lamport):
+/// the state was taken at the first one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnalignedSnapshot {
     pub checkpoint_id: CheckpointId,
@@ -21,6 +22,23 @@ pub struct UnalignedSnapshot {
     /// Inputs whose arrivals still belong to the channel state (their barrier is not here yet).
     pub recording: Vec<bool>,
     pub started_ns: ProcTimeNs,
+    /// The records per channel when the state was taken.
+    pub counts: ChannelCounts,
+}
+
+impl UnalignedSnapshot {
+    /// A message arrived on `input`: while the input records, it is in flight at the snapshot;
+    /// the input's own barrier closes its channel state on *arrival* — whatever comes after it
+    /// on the channel belongs to the next epoch, even if the barrier is processed later.
+    pub(super) fn on_arrival(&mut self, input: InputIndex, message: &Message) {
+        let i = input.index();
+        match message {
+            Message::Barrier(b) if b.checkpoint_id == self.checkpoint_id => self.recording[i] = false,
+            Message::Barrier(_) => {}
+            _ if self.recording[i] => self.channel_state[i].push(message.clone()),
+            _ => {}
+        }
+    }
 }
 
 /// The first barrier of a checkpoint arrived (it may still wait behind data): the alignment
@@ -136,6 +154,12 @@ impl Subtask {
                 };
                 if first {
                     self.out.note(Note::AlignmentStarted { checkpoint_id, input });
+                    if self.aligner.mode() == CheckpointMode::ChandyLamport {
+                        // The first marker, processed in order: snapshot and forward at once;
+                        // its own channel is recorded empty (nothing of it is queued before it).
+                        let started_ns = self.aligner.pending().map_or(0, |p| p.started_ns);
+                        self.start_unaligned_snapshot(checkpoint_id, Some((input, 0)), started_ns);
+                    }
                 }
                 if block {
                     self.out.note(Note::InputBlocked { checkpoint_id, input });
@@ -146,7 +170,7 @@ impl Subtask {
                     if u.checkpoint_id == checkpoint_id {
                         // The unaligned snapshot taken earlier (at the first barrier, or when
                         // the alignment timed out) is complete.
-                        self.report_snapshot(u.checkpoint_id, u.state, u.channel_state, u.started_ns);
+                        self.report_snapshot(u.checkpoint_id, u.state, u.channel_state, u.started_ns, u.counts);
                         return;
                     }
                     // An older unaligned snapshot, abandoned for this checkpoint: dropped.
@@ -182,16 +206,17 @@ impl Subtask {
         }
         if matches!(outcome, BarrierOutcome::Complete { .. }) {
             if let Some(u) = self.unaligned.take() {
-                self.report_snapshot(u.checkpoint_id, u.state, u.channel_state, u.started_ns);
+                self.report_snapshot(u.checkpoint_id, u.state, u.channel_state, u.started_ns, u.counts);
             }
         }
     }
 
-    /// Take an unaligned snapshot of `checkpoint_id` now: the operator state, and per input the
-    /// in-flight data — cut at that input's barrier (`at`: the one just processed and how many
-    /// messages it overtook; one already processed: nothing; one waiting in the priority list:
-    /// what it overtook) or, where the barrier has not arrived, everything queued plus whatever
-    /// arrives before it. Then forward the barrier downstream.
+    /// Take a snapshot with channel state of `checkpoint_id` now (unaligned, or Chandy–Lamport):
+    /// the operator state, and per input the in-flight data — cut at that input's barrier (`at`:
+    /// the one just processed and how many messages it overtook; one already processed: nothing;
+    /// one waiting in the priority list: what it overtook; a Chandy–Lamport marker queued in
+    /// order: the messages before it) or, where the barrier has not arrived, everything queued
+    /// plus whatever arrives before it. Then forward the barrier downstream.
     fn start_unaligned_snapshot(
         &mut self,
         checkpoint_id: CheckpointId,
@@ -208,7 +233,7 @@ impl Subtask {
             let cut = match at {
                 Some((at_input, overtaken)) if at_input == input => Some(overtaken),
                 _ if seen[j] => Some(0),
-                _ => waiting.map(|p| p.overtaken),
+                _ => waiting.map(|p| p.overtaken).or_else(|| barrier_position(self.gate.queue(input), checkpoint_id)),
             };
             match cut {
                 Some(n) => channel_state[j] = queue.take(n).cloned().collect(),
@@ -219,7 +244,8 @@ impl Subtask {
             }
         }
         let state = self.operator.snapshot(checkpoint_id, &mut self.out);
-        self.unaligned = Some(UnalignedSnapshot { checkpoint_id, state, channel_state, recording, started_ns });
+        let counts = self.channel_counts();
+        self.unaligned = Some(UnalignedSnapshot { checkpoint_id, state, channel_state, recording, started_ns, counts });
         if !self.finished {
             let timestamp_ns = self.barrier_timestamp_ns;
             self.out.broadcast(Message::Barrier(Barrier { checkpoint_id, timestamp_ns }));
@@ -228,7 +254,8 @@ impl Subtask {
 
     fn snapshot(&mut self, checkpoint_id: CheckpointId, alignment_started_ns: ProcTimeNs) {
         let state = self.operator.snapshot(checkpoint_id, &mut self.out);
-        self.report_snapshot(checkpoint_id, state, Vec::new(), alignment_started_ns);
+        let counts = self.channel_counts();
+        self.report_snapshot(checkpoint_id, state, Vec::new(), alignment_started_ns, counts);
     }
 
     fn report_snapshot(
@@ -237,6 +264,7 @@ impl Subtask {
         state: OperatorState,
         channel_state: Vec<Vec<Message>>,
         alignment_started_ns: ProcTimeNs,
+        counts: ChannelCounts,
     ) {
         // In-flight data is serialised too: count 64 bytes a message.
         let in_flight: usize = channel_state.iter().map(Vec::len).sum();
@@ -247,10 +275,12 @@ impl Subtask {
             } else {
                 SnapshotAlignment::Aligned
             }
-        } else if self.aligner.mode() == CheckpointMode::Unaligned {
-            SnapshotAlignment::Unaligned
         } else {
-            SnapshotAlignment::Aligned
+            match self.aligner.mode() {
+                CheckpointMode::Unaligned => SnapshotAlignment::Unaligned,
+                CheckpointMode::ChandyLamport => SnapshotAlignment::ChandyLamport,
+                CheckpointMode::ExactlyOnce | CheckpointMode::AtLeastOnce => SnapshotAlignment::Aligned,
+            }
         };
         self.out.push(Output::Snapshot(Box::new(SnapshotReport {
             checkpoint_id,
@@ -259,6 +289,15 @@ impl Subtask {
             alignment_started_ns,
             state_size_bytes,
             alignment,
+            counts,
         })));
     }
+}
+
+/// Where barrier `checkpoint_id` waits in an input's FIFO queue: the number of messages before
+/// it (None: it has not arrived).
+fn barrier_position<'a>(queue: impl Iterator<Item = &'a Message>, checkpoint_id: CheckpointId) -> Option<usize> {
+    queue
+        .enumerate()
+        .find_map(|(i, m)| matches!(m, Message::Barrier(b) if b.checkpoint_id == checkpoint_id).then_some(i))
 }

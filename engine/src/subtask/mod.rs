@@ -57,6 +57,21 @@ pub struct SnapshotReport {
     pub state_size_bytes: u64,
     /// Aligned, unaligned, or aligned until the aligned-checkpoint timeout switched it.
     pub alignment: SnapshotAlignment,
+    /// Records taken in per input and sent per output channel up to the snapshot: what the
+    /// snapshot-consistency check compares across each channel.
+    pub counts: ChannelCounts,
+}
+
+/// A subtask's records per channel up to a snapshot, counted since the job's first attempt (a
+/// restored subtask continues from its snapshot's counts). Across a channel of a consistent
+/// checkpoint, the sender's `sent` = the receiver's `received` + the records in the receiver's
+/// channel state for that input.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelCounts {
+    /// Per input, the records the operator took in.
+    pub received: Vec<u64>,
+    /// Per output channel, the records sent on it.
+    pub sent: Vec<(ChannelId, u64)>,
 }
 
 /// Observations for the recording.
@@ -108,6 +123,8 @@ pub struct Subtask {
     aligner: BarrierAligner,
     operator: OperatorState,
     checkpointing: bool,
+    /// Records taken in per input, since the job's first attempt ([`ChannelCounts::received`]).
+    received: Vec<u64>,
     unaligned: Option<UnalignedSnapshot>,
     /// Unaligned mode with an aligned-checkpoint timeout (> 0): how long a checkpoint may stay
     /// aligned, counted from its trigger (the barrier's timestamp).
@@ -144,6 +161,7 @@ impl Subtask {
             aligner: BarrierAligner::new(mode.unwrap_or(CheckpointMode::ExactlyOnce), input_count),
             operator: OperatorState::new(plan, id, attempt, now_ns),
             checkpointing: mode.is_some(),
+            received: vec![0; input_count],
             unaligned: None,
             aligned_timeout_ns: None,
             announced: None,
@@ -197,6 +215,19 @@ impl Subtask {
         subtask
     }
 
+    /// Continue counting records per channel from a snapshot's counts (see [`ChannelCounts`]).
+    pub fn restore_channel_counts(&mut self, counts: &ChannelCounts) {
+        for (received, &restored) in self.received.iter_mut().zip(&counts.received) {
+            *received = restored;
+        }
+        self.out.restore_sent(&counts.sent);
+    }
+
+    /// Records taken in per input and sent per output channel so far.
+    pub fn channel_counts(&self) -> ChannelCounts {
+        ChannelCounts { received: self.received.clone(), sent: self.out.sent_per_channel() }
+    }
+
     // ---- getters ------------------------------------------------------------------------------
 
     pub fn id(&self) -> SubtaskId {
@@ -247,6 +278,10 @@ impl Subtask {
 
     /// A message arrived on input `input`; it waits in the gate until [`Subtask::step`].
     pub fn push_input(&mut self, input: InputIndex, message: Message) {
+        // Channel state (unaligned and Chandy–Lamport alike) is recorded on arrival.
+        if let Some(u) = &mut self.unaligned {
+            u.on_arrival(input, &message);
+        }
         if self.aligner.mode() == CheckpointMode::Unaligned {
             if let Message::Barrier(b) = message {
                 if self.aligned_timeout_ns.is_some() && !self.aligner.switched_to_unaligned(b.checkpoint_id) {
@@ -263,22 +298,10 @@ impl Subtask {
                     overtaken,
                     timestamp_ns: b.timestamp_ns,
                 });
-                // The barrier closes this input's channel state on *arrival*: whatever comes
-                // after it on the channel belongs to the next epoch, even if the barrier itself
-                // is processed later.
-                if let Some(u) = &mut self.unaligned {
-                    if u.checkpoint_id == b.checkpoint_id {
-                        u.recording[input.index()] = false;
-                    }
-                }
                 return;
             }
-            if let Some(u) = &mut self.unaligned {
-                if u.recording[input.index()] {
-                    u.channel_state[input.index()].push(message.clone());
-                }
-            }
         }
+        // Everything else, Chandy–Lamport markers included, waits in FIFO order.
         self.gate.push(input, message);
     }
 
@@ -306,6 +329,7 @@ impl Subtask {
         match message {
             Message::Record(record) => {
                 self.out.counters.records_in += 1;
+                self.received[input.index()] += 1;
                 self.operator.on_record(record, &mut self.out);
             }
             Message::Watermark(w) => {

@@ -18,6 +18,12 @@ pub(super) struct Outlet {
     /// Per output gate, the channel a rebalancing gate sends its next record on.
     rebalance_next: Vec<usize>,
     pub(super) counters: Counters,
+    /// Records sent per output channel (gates in order, each gate's channels in order), since
+    /// the job's first attempt: restored with the state, compared by the snapshot-consistency
+    /// check.
+    sent: Vec<u64>,
+    /// Per output gate, the position of its first channel in `sent`.
+    gate_first: Vec<usize>,
     outbox: VecDeque<Output>,
     /// Reused buffers, empty between calls: an operator's results before they are routed.
     #[serde(skip)]
@@ -29,9 +35,17 @@ pub(super) struct Outlet {
 impl Outlet {
     /// Rebalancing gates start at the subtask's own index, so that parallel subtasks spread out.
     pub(super) fn new(outputs: Vec<OutputGate>, subtask_index: SubtaskIndex) -> Self {
+        let mut gate_first = Vec::with_capacity(outputs.len());
+        let mut channels = 0;
+        for gate in &outputs {
+            gate_first.push(channels);
+            channels += gate.channels.len();
+        }
         Outlet {
             rebalance_next: vec![subtask_index.index(); outputs.len()],
             outputs,
+            sent: vec![0; channels],
+            gate_first,
             counters: Counters::default(),
             outbox: VecDeque::new(),
             scratch_records: Vec::new(),
@@ -99,36 +113,50 @@ impl Outlet {
             let n = gate.channels.len();
             match gate.partitioning {
                 Partitioning::Forward => {
-                    let channel = gate.channels[0];
                     self.counters.records_out += 1;
-                    self.send_record(channel, &mut record, g + 1 < gates);
+                    self.send_record(g, 0, &mut record, g + 1 < gates);
                 }
                 Partitioning::Hash(selector) => {
                     record.key = selector.select(&record);
-                    let channel = gate.channel_to(subtask_for_key(record.key, n as u32));
+                    let to = subtask_for_key(record.key, n as u32);
                     self.counters.records_out += 1;
-                    self.send_record(channel, &mut record, g + 1 < gates);
+                    self.send_record(g, to.index(), &mut record, g + 1 < gates);
                 }
                 Partitioning::Rebalance => {
                     let next = &mut self.rebalance_next[g];
-                    let channel = gate.channels[*next % n];
+                    let i = *next % n;
                     *next = (*next + 1) % n;
                     self.counters.records_out += 1;
-                    self.send_record(channel, &mut record, g + 1 < gates);
+                    self.send_record(g, i, &mut record, g + 1 < gates);
                 }
                 Partitioning::Broadcast => {
                     for i in 0..n {
-                        let channel = self.outputs[g].channels[i];
                         self.counters.records_out += 1;
-                        self.send_record(channel, &mut record, true);
+                        self.send_record(g, i, &mut record, true);
                     }
                 }
             }
         }
     }
 
-    /// Send a record, moving it when no later gate needs it.
-    fn send_record(&mut self, channel: ChannelId, record: &mut Record, keep: bool) {
+    /// Records sent so far on each output channel.
+    pub(super) fn sent_per_channel(&self) -> Vec<(ChannelId, u64)> {
+        let channels = self.outputs.iter().flat_map(|gate| gate.channels.iter().copied());
+        channels.zip(self.sent.iter().copied()).collect()
+    }
+
+    /// Continue the per-channel sent counts from a snapshot's (channels it does not name: 0).
+    pub(super) fn restore_sent(&mut self, sent: &[(ChannelId, u64)]) {
+        let channels = self.outputs.iter().flat_map(|gate| gate.channels.iter());
+        for (count, channel) in self.sent.iter_mut().zip(channels) {
+            *count = sent.iter().find(|(c, _)| c == channel).map_or(0, |&(_, n)| n);
+        }
+    }
+
+    /// Send a record on channel `i` of output gate `g`, moving it when no later gate needs it.
+    fn send_record(&mut self, g: usize, i: usize, record: &mut Record, keep: bool) {
+        let channel = self.outputs[g].channels[i];
+        self.sent[self.gate_first[g] + i] += 1;
         let message = if keep {
             Message::Record(record.clone())
         } else {

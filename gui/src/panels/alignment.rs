@@ -25,6 +25,9 @@ pub fn alignment_ui(ui: &mut egui::Ui, session: &Session, frame: &Frame, actions
         CheckpointMode::Unaligned if c.aligned_timeout_ns.is_some() => {
             "exactly-once, aligned with a timeout: each checkpoint starts aligned; a subtask still aligning when the aligned-checkpoint timeout has passed since the trigger switches it to unaligned (the queued barriers overtake, the in-flight data is saved as channel state, its inputs unblock)"
         }
+        CheckpointMode::ChandyLamport => {
+            "exactly-once, Chandy–Lamport markers: a marker waits behind the data before it and never blocks an input; the task snapshots when it takes in the first marker and forwards it at once; what it then takes in on each other input before that input's marker is saved as channel state"
+        }
         CheckpointMode::Unaligned => {
             "exactly-once, unaligned: the first barrier overtakes the queued data and the task snapshots at once; what it overtook, and what arrives on the other inputs before their barrier, is saved as channel state"
         }

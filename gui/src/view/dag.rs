@@ -390,7 +390,9 @@ pub fn checkpoint_mode(scenario: &Scenario) -> Option<(CheckpointMode, bool)> {
 pub fn pending_checkpoint_text(mode: Option<(CheckpointMode, bool)>, cp: CheckpointId) -> (String, String) {
     match mode {
         Some((CheckpointMode::AtLeastOnce, _)) => (format!("barrier {cp}, not blocking"), format!("b. {cp}")),
-        Some((CheckpointMode::Unaligned, false)) => (format!("channel state {cp}"), format!("ch. {cp}")),
+        Some((CheckpointMode::Unaligned | CheckpointMode::ChandyLamport, false)) => {
+            (format!("channel state {cp}"), format!("ch. {cp}"))
+        }
         _ => (format!("aligning {cp}"), format!("al. {cp}")),
     }
 }

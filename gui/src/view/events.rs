@@ -213,6 +213,12 @@ fn barrier_context(
         Some(CheckpointMode::Unaligned) => {
             format!("{name} already snapshotted (unaligned); still recording channel state from {waiting}")
         }
+        Some(CheckpointMode::ChandyLamport) if have.len() == 1 => format!(
+            "Chandy–Lamport: the first marker, taken in after the data before it: {name} snapshots now and forwards marker {n}; what it takes in on {waiting} before marker {n} goes into the snapshot as channel state (no input is blocked)"
+        ),
+        Some(CheckpointMode::ChandyLamport) => {
+            format!("{name} already snapshotted (Chandy–Lamport); still recording channel state from {waiting}")
+        }
         _ => match config.and_then(|c| c.aligned_timeout_ns) {
             Some(t) => format!(
                 "input {input} is now blocked until barrier {n} arrives on {waiting}, or until the aligned-checkpoint timeout ({} after the checkpoint's trigger) switches it to unaligned",

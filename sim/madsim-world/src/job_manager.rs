@@ -178,7 +178,16 @@ impl JobManager {
                     let mut ext = self.shared.ext();
                     let ext = &mut *ext;
                     ext.checkpoints_completed += 1;
-                    checkpoint_completed(&mut ext.commits, &mut ext.storage, id);
+                    let (consistency, violation) =
+                        checkpoint_completed(&self.shared.scenario, &mut ext.commits, &mut ext.storage, id);
+                    match consistency {
+                        Some(c) if c.is_consistent() => ext.checkpoints_consistent += 1,
+                        Some(_) => ext.checkpoints_inconsistent += 1,
+                        None => {}
+                    }
+                    if let Some(v) = violation {
+                        ext.violations.push(v.to_string());
+                    }
                 }
                 if reaction.notify {
                     let attempt = job.attempt();

@@ -199,6 +199,10 @@ pub struct MadsimResult {
     pub restarts: u32,
     pub checkpoints_completed: u32,
     pub checkpoints_aborted: u32,
+    /// Completed checkpoints whose snapshots conserve records across every channel
+    /// (`sim::consistency`), and those that do not.
+    pub checkpoints_consistent: u32,
+    pub checkpoints_inconsistent: u32,
     /// Virtual time when the job manager declared the job done.
     pub finished_at_ns: Option<u64>,
     /// Source log entries read, replays included.
@@ -283,6 +287,8 @@ struct Externals {
     restarts: u32,
     checkpoints_completed: u32,
     checkpoints_aborted: u32,
+    checkpoints_consistent: u32,
+    checkpoints_inconsistent: u32,
     records_read: u64,
     in_flight_restored: u64,
     alignments_timed_out: u64,
@@ -444,6 +450,8 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, log: Arc<SourceLog>, faul
         restarts: ext.restarts,
         checkpoints_completed: ext.checkpoints_completed,
         checkpoints_aborted: ext.checkpoints_aborted,
+        checkpoints_consistent: ext.checkpoints_consistent,
+        checkpoints_inconsistent: ext.checkpoints_inconsistent,
         finished_at_ns: ext.end.map(|(_, at)| at),
         records_read: ext.records_read,
         in_flight_restored: ext.in_flight_restored,

@@ -10,6 +10,7 @@ use engine::sink::SinkEffect;
 use engine::subtask::{Note, SnapshotReport, Subtask};
 use engine::{CheckpointId, SourceRef};
 
+use crate::consistency::SnapshotConsistency;
 use crate::external::{CheckpointStorage, SinkStore, SourceLog};
 use crate::invariants::{CommitInvariant, InvariantViolation};
 use crate::kernel::TimeNs;
@@ -62,8 +63,11 @@ pub fn deploy_subtask(
                         .count()
                 })
                 .collect();
-            let subtask =
+            let mut subtask =
                 Subtask::restored_with_channel_state(&scenario.plan, id, mode, plan.attempt, now, state, channel_state);
+            if let Some(records) = storage.channel_counts(cp, id) {
+                subtask.restore_channel_counts(records);
+            }
             (subtask, counts)
         }
         _ => (Subtask::new(&scenario.plan, id, mode, plan.attempt, now), Vec::new()),
@@ -81,6 +85,7 @@ pub fn persist_snapshot(storage: &mut CheckpointStorage, id: SubtaskId, report: 
     let accepted = storage.write(report.checkpoint_id, id, report.state);
     if accepted {
         storage.write_channel_state(report.checkpoint_id, id, report.channel_state);
+        storage.write_channel_counts(report.checkpoint_id, id, report.counts);
     }
     accepted
 }
@@ -105,9 +110,29 @@ pub fn apply_sink_effect(
 }
 
 /// A checkpoint completed: the commit contract learns it, and older checkpoints are discarded.
-pub fn checkpoint_completed(commits: &mut CommitInvariant, storage: &mut CheckpointStorage, id: CheckpointId) {
+/// Returns the checkpoint's snapshot-consistency check, and the violation when the mode promises
+/// a consistent snapshot (every mode but at-least-once barrier tracking, whose snapshots may
+/// hold records of the next epoch by design) and this one is not.
+pub fn checkpoint_completed(
+    scenario: &Scenario,
+    commits: &mut CommitInvariant,
+    storage: &mut CheckpointStorage,
+    id: CheckpointId,
+) -> (Option<SnapshotConsistency>, Option<InvariantViolation>) {
     commits.on_checkpoint_completed(id);
     storage.discard_before(id);
+    let consistency = storage.consistency(&scenario.plan, id);
+    let promised = scenario.checkpoint_config().is_some_and(|c| c.mode != CheckpointMode::AtLeastOnce);
+    let violation = consistency.as_ref().filter(|c| promised && !c.is_consistent()).map(|c| {
+        InvariantViolation::InconsistentSnapshot {
+            checkpoint: id,
+            imbalances: c.broken.len(),
+            sent: c.sent,
+            received: c.received,
+            in_channel_state: c.in_channel_state,
+        }
+    });
+    (consistency, violation)
 }
 
 /// A checkpoint was aborted: storage discards what was written for it (and any earlier one but

@@ -405,6 +405,8 @@ pub struct CheckpointStats {
     pub triggered_ns: TimeNs,
     pub outcome: CheckpointOutcome,
     pub subtasks: Vec<SubtaskCheckpointStats>,
+    /// Completed: the snapshot-consistency check over its snapshots (`sim::consistency`).
+    pub consistency: Option<crate::consistency::SnapshotConsistency>,
 }
 
 impl CheckpointStats {

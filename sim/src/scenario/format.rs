@@ -788,31 +788,112 @@ pub enum Filter {
     Not(Box<Filter>),
 }
 
+/// Checkpoint settings as a run uses them. The file's `mode` is a delivery guarantee or
+/// `ChandyLamport` (exactly-once by Chandy–Lamport markers): read and written through
+/// [`CheckpointsInFile`], so that the rest of streamlab sees the guarantee (`mode`) and the
+/// barrier rule (`unaligned`, `chandy_lamport`) apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "CheckpointsInFile", into = "CheckpointsInFile")]
 pub struct Checkpoints {
     pub interval_ms: u64,
     /// The delivery guarantee: how barriers are handled and how the job recovers.
-    #[serde(default = "exactly_once")]
     pub mode: Guarantee,
+    pub timeout_ms: u64,
+    pub min_pause_ms: u64,
+    pub snapshot: SnapshotStyle,
+    /// Exactly-once only: unaligned checkpoints (barriers overtake queued data, which is stored
+    /// in the snapshot as channel state).
+    pub unaligned: bool,
+    /// Exactly-once only, written `mode: ChandyLamport`: barriers are Chandy–Lamport markers —
+    /// in FIFO order with the data, never blocking; the snapshot is taken at the first one and
+    /// the other inputs are recorded until their markers (channel state).
+    pub chandy_lamport: bool,
+    /// Unaligned only: Flink's `execution.checkpointing.aligned-checkpoint-timeout`. Each
+    /// checkpoint starts aligned; a subtask still aligning this long after the checkpoint was
+    /// triggered switches it to unaligned. `Some(0)` (or absent): always unaligned.
+    pub aligned_checkpoint_timeout_ms: Option<u64>,
+    /// What a snapshot costs (book: "The checkpoint cost model").
+    pub cost: SnapshotCost,
+}
+
+/// The `checkpoints` settings as a scenario file writes them (named `Checkpoints(...)` in a file
+/// that names its structs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename = "Checkpoints")]
+pub struct CheckpointsInFile {
+    pub interval_ms: u64,
+    /// The delivery guarantee, or `ChandyLamport`.
+    #[serde(default = "exactly_once_in_file")]
+    pub mode: CheckpointsMode,
     #[serde(default = "default_checkpoint_timeout_ms")]
     pub timeout_ms: u64,
     #[serde(default)]
     pub min_pause_ms: u64,
     #[serde(default)]
     pub snapshot: SnapshotStyle,
-    /// Exactly-once only: unaligned checkpoints (barriers overtake queued data, which is stored
-    /// in the snapshot as channel state).
     #[serde(default)]
     pub unaligned: bool,
-    /// Unaligned only: Flink's `execution.checkpointing.aligned-checkpoint-timeout`. Each
-    /// checkpoint starts aligned; a subtask still aligning this long after the checkpoint was
-    /// triggered switches it to unaligned. `Some(0)` (or absent): always unaligned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aligned_checkpoint_timeout_ms: Option<u64>,
-    /// What a snapshot costs (book: "The checkpoint cost model").
     #[serde(default)]
     pub cost: SnapshotCost,
+}
+
+/// `checkpoints.mode` as written: one of the delivery guarantees, or Chandy–Lamport markers
+/// (an exactly-once guarantee by another barrier rule).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+pub enum CheckpointsMode {
+    AtMostOnce,
+    AtLeastOnce,
+    ExactlyOnce,
+    ChandyLamport,
+}
+
+fn exactly_once_in_file() -> CheckpointsMode {
+    CheckpointsMode::ExactlyOnce
+}
+
+impl From<CheckpointsInFile> for Checkpoints {
+    fn from(f: CheckpointsInFile) -> Self {
+        let (mode, chandy_lamport) = match f.mode {
+            CheckpointsMode::AtMostOnce => (Guarantee::AtMostOnce, false),
+            CheckpointsMode::AtLeastOnce => (Guarantee::AtLeastOnce, false),
+            CheckpointsMode::ExactlyOnce => (Guarantee::ExactlyOnce, false),
+            CheckpointsMode::ChandyLamport => (Guarantee::ExactlyOnce, true),
+        };
+        Checkpoints {
+            interval_ms: f.interval_ms,
+            mode,
+            timeout_ms: f.timeout_ms,
+            min_pause_ms: f.min_pause_ms,
+            snapshot: f.snapshot,
+            unaligned: f.unaligned,
+            chandy_lamport,
+            aligned_checkpoint_timeout_ms: f.aligned_checkpoint_timeout_ms,
+            cost: f.cost,
+        }
+    }
+}
+
+impl From<Checkpoints> for CheckpointsInFile {
+    fn from(c: Checkpoints) -> Self {
+        let mode = match c.mode {
+            Guarantee::ExactlyOnce if c.chandy_lamport => CheckpointsMode::ChandyLamport,
+            Guarantee::AtMostOnce => CheckpointsMode::AtMostOnce,
+            Guarantee::AtLeastOnce => CheckpointsMode::AtLeastOnce,
+            Guarantee::ExactlyOnce => CheckpointsMode::ExactlyOnce,
+        };
+        CheckpointsInFile {
+            interval_ms: c.interval_ms,
+            mode,
+            timeout_ms: c.timeout_ms,
+            min_pause_ms: c.min_pause_ms,
+            snapshot: c.snapshot,
+            unaligned: c.unaligned,
+            aligned_checkpoint_timeout_ms: c.aligned_checkpoint_timeout_ms,
+            cost: c.cost,
+        }
+    }
 }
 
 /// The checkpoint cost model's constants. A subtask's snapshot has a synchronous phase that
@@ -855,9 +936,6 @@ impl SnapshotCost {
 fn transfer_ns(bytes: u64, mb_per_s: u64) -> u64 {
     let ns = u128::from(bytes) * 1_000 / u128::from(mb_per_s.max(1));
     u64::try_from(ns).unwrap_or(u64::MAX).min(u64::MAX / 4)
-}
-fn exactly_once() -> Guarantee {
-    Guarantee::ExactlyOnce
 }
 
 /// The three delivery guarantees.
@@ -1223,5 +1301,20 @@ mod tests {
         assert_eq!(parse_clock("24:00:00"), None);
         assert_eq!(parse_clock("1:00:00"), None);
         assert_eq!(format_clock(parse_clock("12:07:46").unwrap()), "12:07:46");
+    }
+
+    /// `shrink` writes checkpoint settings back as `Checkpoints(...)` with their mode as written
+    /// (Chandy–Lamport included), and reads them again, with or without the struct's name.
+    #[test]
+    fn checkpoint_settings_round_trip_as_the_file_writes_them() {
+        let text = "(interval_ms: 500, mode: ChandyLamport)";
+        let settings: Checkpoints = ron::from_str(text).expect("parses");
+        assert_eq!((settings.mode, settings.chandy_lamport), (Guarantee::ExactlyOnce, true));
+        let config = ron::ser::PrettyConfig::new().struct_names(true);
+        let written = ron::ser::to_string_pretty(&settings, config).expect("serialises");
+        assert!(written.starts_with("Checkpoints(") && written.contains("mode: ChandyLamport"), "{written}");
+        assert_eq!(ron::from_str::<Checkpoints>(&written).expect("reads back"), settings);
+        let aligned: Checkpoints = ron::from_str("Checkpoints(interval_ms: 500)").expect("named");
+        assert_eq!((aligned.mode, aligned.chandy_lamport), (Guarantee::ExactlyOnce, false));
     }
 }

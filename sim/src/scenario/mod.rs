@@ -358,6 +358,7 @@ impl Scenario {
         let settings = self.checkpoint_settings?;
         let mode = match self.guarantee.checkpoint_mode()? {
             CheckpointMode::ExactlyOnce if settings.unaligned => CheckpointMode::Unaligned,
+            CheckpointMode::ExactlyOnce if settings.chandy_lamport => CheckpointMode::ChandyLamport,
             mode => mode,
         };
         let aligned_timeout_ns = settings
@@ -398,6 +399,7 @@ impl Scenario {
                 min_pause_ms: 0,
                 snapshot: SnapshotStyle::Asynchronous,
                 unaligned: false,
+                chandy_lamport: false,
                 aligned_checkpoint_timeout_ms: None,
                 cost: Default::default(),
             });

@@ -149,6 +149,12 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
                 "unaligned checkpoints exist for exactly-once only: at-least-once never blocks, so there is nothing to unalign",
             ));
         }
+        if c.chandy_lamport && c.unaligned {
+            return Err(loc.error(
+                "checkpoints.unaligned",
+                "Chandy–Lamport markers never overtake data (that is what unaligned barriers do): choose `mode: ChandyLamport` or `unaligned: true`, not both",
+            ));
+        }
         if c.cost.sync_mb_per_s == 0 || c.cost.upload_mb_per_s == 0 {
             let field = if c.cost.sync_mb_per_s == 0 { "sync_mb_per_s" } else { "upload_mb_per_s" };
             return Err(loc.error(
@@ -157,6 +163,12 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
             ));
         }
         if let Some(t) = c.aligned_checkpoint_timeout_ms {
+            if c.chandy_lamport {
+                return Err(loc.error(
+                    "checkpoints.aligned_checkpoint_timeout_ms",
+                    "Chandy–Lamport markers never block an input, so there is no alignment to time out: leave the aligned-checkpoint timeout out",
+                ));
+            }
             if !c.unaligned {
                 return Err(loc.error(
                     "checkpoints.aligned_checkpoint_timeout_ms",

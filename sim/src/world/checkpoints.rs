@@ -49,6 +49,7 @@ impl World {
                     triggered_ns: now,
                     outcome: CheckpointOutcome::InProgress,
                     subtasks: Vec::new(),
+                    consistency: None,
                 });
                 if self.scenario.snapshot_style() == SnapshotStyle::StopTheWorld {
                     self.stw_checkpoint = Some(id);
@@ -65,10 +66,16 @@ impl World {
             }
             CheckpointEvent::Completed { id } => {
                 self.recorder.record_payload(now, About::Job, None, Payload::CheckpointCompleted { checkpoint: id });
+                let scenario = Arc::clone(&self.scenario);
+                let (consistency, violation) =
+                    checkpoint_completed(&scenario, &mut self.commits, &mut self.checkpoint_storage, id);
                 if let Some(stats) = self.checkpoints.iter_mut().rev().find(|c| c.id == id) {
                     stats.outcome = CheckpointOutcome::Completed { at_ns: now };
+                    stats.consistency = consistency;
                 }
-                checkpoint_completed(&mut self.commits, &mut self.checkpoint_storage, id);
+                if let Some(v) = violation {
+                    self.violate(now, None, v);
+                }
                 self.end_stop_the_world(id, now);
                 self.fire_crash_triggers(now, |t| *t == Trigger::AfterCheckpointComplete(id));
                 if reaction.notify && self.nodes[JOB_MANAGER.index()].alive {
