@@ -81,8 +81,14 @@ impl WatermarkView {
                                 finished: false,
                             })
                             .collect();
-                        let holding =
-                            inputs.iter().filter(|i| !i.idle).min_by_key(|i| (i.watermark, i.input)).map(|i| i.input);
+                        // At the end of its input a source's watermark is +inf: no partition
+                        // holds it back any more, whatever its generator's last value.
+                        let ended = subtask.output_watermark() == engine::WATERMARK_MAX;
+                        let holding = inputs
+                            .iter()
+                            .filter(|i| !i.idle && !ended)
+                            .min_by_key(|i| (i.watermark, i.input))
+                            .map(|i| i.input);
                         (inputs, subtask.output_watermark(), holding)
                     }
                     _ => {
@@ -257,6 +263,18 @@ mod tests {
         assert_eq!(row.combined, WATERMARK_MIN);
         assert!(row.explanation.contains("fires when the watermark reaches 12:01:59.999"), "{}", row.explanation);
         assert!(row.explanation.contains("has not sent a watermark yet"), "{}", row.explanation);
+    }
+
+    /// A source at the end of its input sends +inf: no partition is shown holding it back (the
+    /// panel said "partition 0: 11.893 s (holds it back)" beside "+inf (end of input)").
+    #[test]
+    fn a_finished_source_has_no_partition_holding_it_back() {
+        let mut run = RecordedRun::record(Arc::new(Scenario::default_scenario()), 42);
+        let end = run.end_ns;
+        let view = WatermarkView::build(run.world_at(end));
+        let row = view.rows.iter().find(|r| r.name == "clicks[0]").unwrap();
+        assert_eq!(row.output, engine::WATERMARK_MAX, "the case: the source has ended");
+        assert_eq!(row.holding_back, None);
     }
 
     /// Between two periodic emissions a source's watermark is older than its slowest
