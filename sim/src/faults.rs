@@ -87,6 +87,20 @@ fn ms(ns: TimeNs) -> String {
 }
 
 impl Fault {
+    /// When the fault starts acting, for a fault that acts at a time; None for one that a
+    /// protocol point sets off (a crash while aligning, a checkpoint storage failure). Every
+    /// world schedules its faults by this.
+    pub fn start_ns(&self) -> Option<TimeNs> {
+        match self {
+            Fault::Crash { at: Trigger::At(t), .. } => Some(*t),
+            Fault::Partition { from_ns, .. }
+            | Fault::LatencySpike { from_ns, .. }
+            | Fault::MessageLoss { from_ns, .. }
+            | Fault::SlowNode { from_ns, .. } => Some(*from_ns),
+            Fault::Crash { .. } | Fault::CheckpointStorageFailure { .. } => None,
+        }
+    }
+
     pub fn describe(&self, plan: &PhysicalPlan) -> String {
         let link = |l: &Option<(NodeId, NodeId)>| match l {
             Some((a, b)) => format!("{}<->{}", NodeId::name(*a), NodeId::name(*b)),

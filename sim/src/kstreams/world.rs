@@ -9,7 +9,7 @@
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
-use crate::faults::{Fault, Trigger};
+use crate::faults::Fault;
 use crate::kernel::{EventQueue, TimeNs};
 use crate::recording::{About, Payload};
 use crate::scenario::{NodeId, Scenario};
@@ -66,15 +66,7 @@ impl KStreamsWorld {
             out: Vec::new(),
         };
         for (i, fault) in world.core.faults.iter().enumerate() {
-            let start = match fault {
-                Fault::Crash { at: Trigger::At(t), .. } => Some(*t),
-                Fault::Partition { from_ns, .. }
-                | Fault::LatencySpike { from_ns, .. }
-                | Fault::MessageLoss { from_ns, .. }
-                | Fault::SlowNode { from_ns, .. } => Some(*from_ns),
-                _ => None,
-            };
-            if let Some(t) = start {
+            if let Some(t) = fault.start_ns() {
                 world.queue.schedule(t, Ev::FaultStart { fault: i as u32 });
             }
         }

@@ -271,14 +271,7 @@ impl Reference {
 fn first_fault_ns(faults: &[Fault]) -> Option<TimeNs> {
     let mut first: Option<TimeNs> = None;
     for f in faults {
-        let at = match f {
-            Fault::Crash { at: Trigger::At(t), .. } => *t,
-            Fault::Partition { from_ns, .. }
-            | Fault::LatencySpike { from_ns, .. }
-            | Fault::MessageLoss { from_ns, .. }
-            | Fault::SlowNode { from_ns, .. } => *from_ns,
-            _ => return None,
-        };
+        let at = f.start_ns()?;
         first = Some(first.map_or(at, |f| f.min(at)));
     }
     first

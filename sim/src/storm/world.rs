@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
-use crate::faults::{Fault, Trigger};
+use crate::faults::Fault;
 use crate::kernel::{EventQueue, SimRng, Stream, TimeNs};
 use crate::network::transit_arrival;
 use crate::recording::{About, Payload};
@@ -95,15 +95,7 @@ impl StormWorld {
             out: Vec::new(),
         };
         for (i, fault) in world.core.faults.iter().enumerate() {
-            let start = match fault {
-                Fault::Crash { at: Trigger::At(t), .. } => Some(*t),
-                Fault::Partition { from_ns, .. }
-                | Fault::LatencySpike { from_ns, .. }
-                | Fault::MessageLoss { from_ns, .. }
-                | Fault::SlowNode { from_ns, .. } => Some(*from_ns),
-                _ => None,
-            };
-            if let Some(t) = start {
+            if let Some(t) = fault.start_ns() {
                 world.queue.schedule(t, Ev::FaultStart { fault: i as u32 });
             }
         }
