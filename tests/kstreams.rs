@@ -2,6 +2,7 @@
 //! against an independent statement of them (SEMANTICS.md, "Kafka Streams"), per-task failover,
 //! the promised guarantees over many seeds, determinism, and hostile configuration values.
 
+use sim::stepped::SteppedWorld;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

@@ -6,6 +6,7 @@
 //!
 //! Another runtime's recording plugs in by implementing [`Incremental`] for its recorder.
 
+use sim::stepped::SteppedWorld;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;

@@ -28,6 +28,7 @@ pub mod scenario;
 pub mod shrink;
 pub mod source_cursor;
 pub mod spark;
+pub mod stepped;
 pub mod storm;
 pub mod strategies;
 pub mod testing;

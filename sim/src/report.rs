@@ -10,6 +10,7 @@ use serde_json::json;
 use crate::external::StoredRow;
 use crate::recording::{CheckpointFigures, CheckpointOutcome};
 use crate::run::RunResult;
+use crate::stepped::SteppedWorld;
 use crate::world::StopReason;
 
 /// Format virtual nanoseconds as seconds with millisecond precision.

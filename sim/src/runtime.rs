@@ -47,6 +47,7 @@ use crate::run::{
     COMPARED_VARIANTS,
 };
 use crate::scenario::{Guarantee, Runtime, Scenario};
+use crate::stepped::SteppedWorld;
 
 /// Why a model cannot run a scenario's pipeline ([`FaultToleranceModel::can_run`]).
 #[derive(Debug, thiserror::Error)]
@@ -330,17 +331,7 @@ impl FaultToleranceModel for StormAcking {
     /// acks and fails, completed and failed trees, timeouts, Trident batches and commits.
     fn replay(&self, scenario: &Arc<Scenario>, seed: u64, until_ns: Option<TimeNs>) -> ReplayReport {
         let mut world = crate::storm::StormWorld::new(scenario.clone(), seed, true);
-        match until_ns {
-            Some(until_ns) => {
-                world.run_until(until_ns);
-                if world.queue_is_empty() {
-                    world.step();
-                }
-            }
-            None => {
-                world.run();
-            }
-        }
+        world.run_to(until_ns);
         let mut text = String::new();
         let Some(stop) = world.stop_reason() else {
             text.push_str("\n== paused ==\n");
@@ -433,17 +424,7 @@ impl FaultToleranceModel for SparkMicroBatch {
     /// end (summary and verdict); its trace holds the batches, commits, sink writes and crashes.
     fn replay(&self, scenario: &Arc<Scenario>, seed: u64, until_ns: Option<TimeNs>) -> ReplayReport {
         let mut world = crate::spark::SparkWorld::new(scenario.clone(), seed, true);
-        match until_ns {
-            Some(until_ns) => {
-                world.run_until(until_ns);
-                if world.queue_is_empty() {
-                    world.step();
-                }
-            }
-            None => {
-                world.run();
-            }
-        }
+        world.run_to(until_ns);
         let mut text = String::new();
         let Some(stop) = world.stop_reason() else {
             text.push_str("\n== paused ==\n");
@@ -645,17 +626,7 @@ impl FaultToleranceModel for KafkaStreamsChangelog {
     /// aborted transactions, crashes and sink writes.
     fn replay(&self, scenario: &Arc<Scenario>, seed: u64, until_ns: Option<TimeNs>) -> ReplayReport {
         let mut world = crate::kstreams::KStreamsWorld::new(scenario.clone(), seed, true);
-        match until_ns {
-            Some(until_ns) => {
-                world.run_until(until_ns);
-                if world.queue_is_empty() {
-                    world.step();
-                }
-            }
-            None => {
-                world.run();
-            }
-        }
+        world.run_to(until_ns);
         let mut text = String::new();
         let Some(stop) = world.stop_reason() else {
             text.push_str("\n== paused ==\n");

@@ -7,6 +7,7 @@
 //! Everything is read off the trace the Storm core recorded (`sim::storm::core`): the view
 //! never re-implements the protocol. Plain data, tested without egui.
 
+use sim::stepped::SteppedWorld;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 

@@ -11,6 +11,7 @@ use crate::oracle;
 use crate::recording::CheckpointFigures;
 use crate::run::{Judgement, VariantReport};
 use crate::scenario::{Guarantee, Runtime, Scenario};
+use crate::stepped::SteppedWorld;
 
 use super::{run_kstreams, run_kstreams_with_faults, KStreamsRun};
 

@@ -17,6 +17,7 @@ pub use world::KStreamsWorld;
 use crate::external::StoredRow;
 use crate::faults::Fault;
 use crate::scenario::Scenario;
+use crate::stepped::SteppedWorld;
 use crate::world::StopReason;
 
 /// A finished Kafka Streams run.

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::report::{format_ns, format_virtual};
+use crate::stepped::SteppedWorld;
 use crate::world::StopReason;
 
 use super::{KStreamsRun, KStreamsWorld, TaskPhase};

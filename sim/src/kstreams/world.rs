@@ -13,6 +13,7 @@ use crate::faults::Fault;
 use crate::kernel::{EventQueue, TimeNs};
 use crate::recording::{About, Payload};
 use crate::scenario::{NodeId, Scenario};
+use crate::stepped::SteppedWorld;
 use crate::world::StopReason;
 
 pub use super::core::{KStreamsCore, Out, Timer};
@@ -34,6 +35,21 @@ pub struct KStreamsWorld {
     work_limit: crate::scenario::WorkLimit,
     stop: Option<StopReason>,
     out: Vec<Out>,
+}
+
+impl SteppedWorld for KStreamsWorld {
+    fn now_ns(&self) -> TimeNs {
+        self.queue.now_ns()
+    }
+    fn next_event_ns(&self) -> Option<TimeNs> {
+        self.queue.peek_time_ns()
+    }
+    fn stop_reason(&self) -> Option<StopReason> {
+        self.stop
+    }
+    fn step(&mut self) -> bool {
+        self.next_step()
+    }
 }
 
 impl Deref for KStreamsWorld {
@@ -75,32 +91,8 @@ impl KStreamsWorld {
         world
     }
 
-    pub fn now_ns(&self) -> TimeNs {
-        self.queue.now_ns()
-    }
-
-    pub fn stop_reason(&self) -> Option<StopReason> {
-        self.stop
-    }
-
-    /// Step while the next event is due at or before `until_ns` (and the run has not stopped).
-    pub fn run_until(&mut self, until_ns: TimeNs) {
-        while self.stop.is_none() && self.queue.peek_time_ns().is_some_and(|t| t <= until_ns) {
-            self.step();
-        }
-    }
-
-    /// Is nothing left to process (the next [`KStreamsWorld::step`] stops the run)?
-    pub fn queue_is_empty(&self) -> bool {
-        self.queue.peek_time_ns().is_none()
-    }
-
-    pub fn run(&mut self) -> StopReason {
-        while self.step() {}
-        self.stop.unwrap_or(StopReason::Stalled)
-    }
-
-    pub fn step(&mut self) -> bool {
+    /// [`SteppedWorld::step`]: take the next event.
+    fn next_step(&mut self) -> bool {
         if self.stop.is_some() {
             return false;
         }

@@ -12,6 +12,7 @@ use crate::kernel::TimeNs;
 use crate::oracle::{self, Outcome};
 use crate::recording::{CheckpointFigures, CheckpointOutcome};
 use crate::scenario::{Guarantee, OutcomeClass, Runtime, Scenario};
+use crate::stepped::SteppedWorld;
 use crate::world::{RunOptions, StopReason, World};
 
 /// Verdicts: one run judged, a seed checked against the scenario's expectations.

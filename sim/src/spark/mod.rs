@@ -14,6 +14,7 @@ pub use world::SparkWorld;
 use crate::external::StoredRow;
 use crate::faults::Fault;
 use crate::scenario::Scenario;
+use crate::stepped::SteppedWorld;
 use crate::world::StopReason;
 
 /// A finished Spark run.

@@ -13,6 +13,7 @@ pub use world::StormWorld;
 use crate::external::StoredRow;
 use crate::faults::Fault;
 use crate::scenario::Scenario;
+use crate::stepped::SteppedWorld;
 use crate::world::StopReason;
 
 /// A finished Storm run.

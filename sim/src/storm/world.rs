@@ -15,6 +15,7 @@ use crate::kernel::{EventQueue, SimRng, Stream, TimeNs};
 use crate::network::transit_arrival;
 use crate::recording::{About, Payload};
 use crate::scenario::{Model, NodeId, Scenario, JOB_MANAGER};
+use crate::stepped::SteppedWorld;
 use crate::world::StopReason;
 
 pub use super::core::{Msg, Out, Partial, StormCore, StormStats, Timer};
@@ -63,6 +64,21 @@ impl StormWorld {
     }
 }
 
+impl SteppedWorld for StormWorld {
+    fn now_ns(&self) -> TimeNs {
+        self.queue.now_ns()
+    }
+    fn next_event_ns(&self) -> Option<TimeNs> {
+        self.queue.peek_time_ns()
+    }
+    fn stop_reason(&self) -> Option<StopReason> {
+        self.stop
+    }
+    fn step(&mut self) -> bool {
+        self.next_step()
+    }
+}
+
 impl Deref for StormWorld {
     type Target = StormCore;
     fn deref(&self) -> &StormCore {
@@ -104,33 +120,8 @@ impl StormWorld {
         world
     }
 
-    pub fn now_ns(&self) -> TimeNs {
-        self.queue.now_ns()
-    }
-
-    pub fn stop_reason(&self) -> Option<StopReason> {
-        self.stop
-    }
-
-    /// Step while the next event is due at or before `until_ns` (and the run has not stopped):
-    /// `replay --until` and the workbench's scrubbing.
-    pub fn run_until(&mut self, until_ns: TimeNs) {
-        while self.stop.is_none() && self.queue.peek_time_ns().is_some_and(|t| t <= until_ns) {
-            self.step();
-        }
-    }
-
-    /// Is nothing left to process (the next [`StormWorld::step`] stops the run)?
-    pub fn queue_is_empty(&self) -> bool {
-        self.queue.peek_time_ns().is_none()
-    }
-
-    pub fn run(&mut self) -> StopReason {
-        while self.step() {}
-        self.stop.unwrap_or(StopReason::Stalled)
-    }
-
-    pub fn step(&mut self) -> bool {
+    /// [`SteppedWorld::step`]: take the next event.
+    fn next_step(&mut self) -> bool {
         if self.stop.is_some() {
             return false;
         }
