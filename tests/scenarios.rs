@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 
 use sim::run::DEFAULT_SEED;
 use sim::scenario::{ExpectedRow, LogData, TimeMs};
-use sim::{RunOptions, RunResult, Scenario, StopReason};
+use sim::{RunOptions, Scenario, StopReason};
 
 /// What the tests need from one run (a `RunResult` holds the whole world; this is the summary).
 #[derive(Debug)]
@@ -43,9 +43,10 @@ fn scenario_files() -> Vec<PathBuf> {
     files
 }
 
-fn visible_rows(scenario: &Scenario, result: &RunResult) -> Vec<ExpectedRow> {
-    result
-        .visible_rows()
+/// The rows a run's sinks made visible, in the form a scenario's `expect` writes them (the same
+/// for every model's run).
+fn expected_rows(scenario: &Scenario, visible: Vec<&sim::external::StoredRow>) -> Vec<ExpectedRow> {
+    visible
         .into_iter()
         .map(|stored| ExpectedRow {
             sink: scenario.plan.operators[stored.sink].name.clone(),
@@ -64,17 +65,7 @@ fn run(scenario: &Arc<Scenario>, seed: u64) -> Outcome {
         return Outcome {
             trace_hash: result.trace_hash(),
             stop: result.stop,
-            rows: result
-                .visible_rows()
-                .into_iter()
-                .map(|stored| ExpectedRow {
-                    sink: scenario.plan.operators[stored.sink].name.clone(),
-                    key: scenario.key_name(stored.row.key),
-                    window: stored.row.window.map(|w| (TimeMs(w.start_ms), TimeMs(w.end_ms))),
-                    value: stored.row.value,
-                    firing: stored.row.firing,
-                })
-                .collect(),
+            rows: expected_rows(scenario, result.visible_rows()),
             late_dropped: result.late_dropped(),
         };
     }
@@ -84,17 +75,7 @@ fn run(scenario: &Arc<Scenario>, seed: u64) -> Outcome {
         return Outcome {
             trace_hash: result.trace_hash(),
             stop: result.stop,
-            rows: result
-                .visible_rows()
-                .into_iter()
-                .map(|stored| ExpectedRow {
-                    sink: scenario.plan.operators[stored.sink].name.clone(),
-                    key: scenario.key_name(stored.row.key),
-                    window: stored.row.window.map(|w| (TimeMs(w.start_ms), TimeMs(w.end_ms))),
-                    value: stored.row.value,
-                    firing: stored.row.firing,
-                })
-                .collect(),
+            rows: expected_rows(scenario, result.visible_rows()),
             late_dropped: result.world.stats.late_dropped,
         };
     }
@@ -104,17 +85,7 @@ fn run(scenario: &Arc<Scenario>, seed: u64) -> Outcome {
         return Outcome {
             trace_hash: result.trace_hash(),
             stop: result.stop,
-            rows: result
-                .visible_rows()
-                .into_iter()
-                .map(|stored| ExpectedRow {
-                    sink: scenario.plan.operators[stored.sink].name.clone(),
-                    key: scenario.key_name(stored.row.key),
-                    window: stored.row.window.map(|w| (TimeMs(w.start_ms), TimeMs(w.end_ms))),
-                    value: stored.row.value,
-                    firing: stored.row.firing,
-                })
-                .collect(),
+            rows: expected_rows(scenario, result.visible_rows()),
             late_dropped: result.world.stats.late_dropped,
         };
     }
@@ -123,7 +94,7 @@ fn run(scenario: &Arc<Scenario>, seed: u64) -> Outcome {
     Outcome {
         trace_hash: result.trace_hash(),
         stop: result.stop,
-        rows: visible_rows(scenario, &result),
+        rows: expected_rows(scenario, result.visible_rows()),
         late_dropped: result.late_dropped(),
     }
 }
