@@ -4,7 +4,8 @@
 //!
 //! Replay one seed of the exactly-once sweep:
 //! `MADSIM_WORLD_SEED=<seed> cargo test --test madsim_world exactly_once -- --nocapture`.
-//! Sweep more seeds: `MADSIM_WORLD_SEEDS=1000 cargo test --release --test madsim_world exactly_once`.
+//! Sweep more seeds: `MADSIM_WORLD_SEEDS=1000 cargo test --release --test madsim_world exactly_once`
+//! (the Storm, Spark and Kafka Streams kill tests, `promises_hold`, take the same variable).
 
 #![cfg(madsim)]
 
@@ -537,7 +538,8 @@ fn storm_promises_hold_under_madsim_kills() {
     for (name, base, g, from_ms, until_ms) in cases {
         let reference = sim::run::storm_reference_run(base, DEFAULT_SEED);
         let scenario = Arc::new(base.without_faults().with_runtime_variant(sim::scenario::Runtime::Storm, g, None));
-        let mut schedules: Vec<MadsimFaults> = (1..=8)
+        let mut schedules: Vec<MadsimFaults> = seeds_to_sweep(8)
+            .into_iter()
             .map(|seed| MadsimFaults {
                 network: None,
                 ..MadsimFaults::random(seed, scenario.task_managers, from_ms, until_ms)
@@ -755,7 +757,7 @@ fn spark_promises_hold_under_madsim_kills() {
         // that batch can commit: mid-batch, as the scenario's own crash is in the kernel.
         let first_row_ms = fault_free.store.rows.iter().map(|r| r.written_ns).min().expect("rows") / 1_000_000;
         let mid_batch = SparkKills { kills: vec![(JOB_MANAGER, first_row_ms + 1, 2_000)] };
-        let schedules = [own.clone(), mid_batch].into_iter().chain((1..=6).map(drawn));
+        let schedules = [own.clone(), mid_batch].into_iter().chain(seeds_to_sweep(6).into_iter().map(drawn));
         for kills in schedules {
             let run = run_spark_on_madsim(scenario.clone(), DEFAULT_SEED, &kills);
             assert_eq!(run.stop, MadsimStop::JobFinished, "{g:?} {sink:?}: {kills:?}");
@@ -790,7 +792,7 @@ fn kafka_streams_promises_hold_under_madsim_kills() {
             g,
             Some(SinkKind::TwoPhaseCommit),
         ));
-        for seed in 1..=6 {
+        for seed in seeds_to_sweep(6) {
             let faults =
                 MadsimFaults { network: None, ..MadsimFaults::random(seed, scenario.task_managers, 2_000, 20_000) };
             let run = madsim_world::kstreams::run_kstreams_on_madsim(scenario.clone(), DEFAULT_SEED, &faults);
