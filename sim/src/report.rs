@@ -241,38 +241,16 @@ pub fn compare_table(reports: &[crate::run::VariantReport]) -> String {
         let o = &r.outcome;
         let f = &r.checkpoint_figures;
         let none = || "-".to_string();
-        let (runtime, guarantee, checkpoints, durations, aligned, alignment) = match (r.runtime, r.storm) {
-            (crate::scenario::Runtime::Spark, _) => {
-                let g = match r.guarantee {
-                    crate::scenario::Guarantee::AtMostOnce => "no ckpt",
-                    _ => "ckpt",
-                };
-                ("spark", format!("{g} ({})", short(r.guarantee)), none(), none(), none(), none())
-            }
-            // Kafka Streams commits instead of checkpointing: its guarantee by its config name.
-            (crate::scenario::Runtime::KafkaStreams, _) => {
-                let g = match r.guarantee {
-                    crate::scenario::Guarantee::ExactlyOnce => "exactly_once_v2",
-                    _ => "at_least_once",
-                };
-                ("kstreams", g.to_string(), none(), none(), none(), none())
-            }
-            (_, None) => (
-                "flink",
-                r.guarantee.label().to_string(),
+        let (runtime, guarantee) = compare_row_names(r.runtime, r.guarantee);
+        // Only Flink checkpoints.
+        let (checkpoints, durations, aligned, alignment) = match r.runtime {
+            crate::scenario::Runtime::Flink => (
                 format!("{} ok {} ab", r.checkpoints_completed, r.checkpoints_aborted),
                 format!("{} / {}", ms3(f.checkpoint_duration_p50_ns), ms3(f.checkpoint_duration_max_ns)),
                 format!("{} / {}", f.checkpoints_aligned, f.checkpoints_timed_out),
                 format!("{} / {}", ms3(r.alignment_p50_ns), ms3(r.alignment_max_ns)),
             ),
-            (_, Some(_)) => {
-                let g = match r.guarantee {
-                    crate::scenario::Guarantee::AtMostOnce => "acking off",
-                    crate::scenario::Guarantee::AtLeastOnce => "acking",
-                    crate::scenario::Guarantee::ExactlyOnce => "trident",
-                };
-                ("storm", format!("{g} ({})", short(r.guarantee)), none(), none(), none(), none())
-            }
+            _ => (none(), none(), none(), none()),
         };
         let acks = match r.storm {
             Some(s) => format!("{:.2} {} {}", s.ack_messages_per_tuple, s.replays, s.timeouts),
@@ -343,6 +321,35 @@ pub fn compare_table(reports: &[crate::run::VariantReport]) -> String {
         );
     }
     out
+}
+
+/// How `compare`'s table names a row's model and guarantee (its first two columns): each model's
+/// guarantee in its own words.
+pub fn compare_row_names(
+    runtime: crate::scenario::Runtime,
+    guarantee: crate::scenario::Guarantee,
+) -> (&'static str, String) {
+    use crate::scenario::{Guarantee, Runtime};
+    match runtime {
+        Runtime::Flink => ("flink", guarantee.label().to_string()),
+        Runtime::Storm => {
+            let g = match guarantee {
+                Guarantee::AtMostOnce => "acking off",
+                Guarantee::AtLeastOnce => "acking",
+                Guarantee::ExactlyOnce => "trident",
+            };
+            ("storm", format!("{g} ({})", short(guarantee)))
+        }
+        Runtime::Spark => {
+            let g = if guarantee == Guarantee::AtMostOnce { "no ckpt" } else { "ckpt" };
+            ("spark", format!("{g} ({})", short(guarantee)))
+        }
+        // Kafka Streams commits instead of checkpointing: its guarantee by its config name.
+        Runtime::KafkaStreams => {
+            let g = if guarantee == Guarantee::ExactlyOnce { "exactly_once_v2" } else { "at_least_once" };
+            ("kstreams", g.to_string())
+        }
+    }
 }
 
 /// The table `streamlab compare --checkpoint-mode` prints: one exactly-once row per barrier
