@@ -74,7 +74,8 @@ fn the_cli_prints_one_row_per_rule_and_refuses_unknown_ones() {
     assert!(out.contains("inputs blocked") && out.contains("channel state recs"), "{out}");
     assert!(!out.lines().any(|l| l.starts_with("unaligned ")), "{out}");
 
-    let (code, out, err) = streamlab(&["compare", "scenarios/chandy-lamport.ron", "--checkpoint-mode", "all", "--json"]);
+    let (code, out, err) =
+        streamlab(&["compare", "scenarios/chandy-lamport.ron", "--checkpoint-mode", "all", "--json"]);
     assert_eq!(code, 0, "{err}");
     let json: serde_json::Value = serde_json::from_str(&out).expect("stdout is the JSON alone");
     let rows = json.as_array().expect("an array of rows");
@@ -85,7 +86,10 @@ fn the_cli_prints_one_row_per_rule_and_refuses_unknown_ones() {
 
     let (code, _, err) = streamlab(&["compare", "scenarios/chandy-lamport.ron", "--checkpoint-mode", "blocking"]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("--checkpoint-mode: unknown mode 'blocking' (aligned, unaligned, chandy-lamport, all)"), "{err}");
+    assert!(
+        err.contains("--checkpoint-mode: unknown mode 'blocking' (aligned, unaligned, chandy-lamport, all)"),
+        "{err}"
+    );
     let (code, _, err) =
         streamlab(&["compare", "scenarios/chandy-lamport.ron", "--checkpoint-mode", "all", "--model", "storm"]);
     assert_eq!(code, 2, "--model and --checkpoint-mode together: {err}");

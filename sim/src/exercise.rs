@@ -3,12 +3,13 @@
 //!
 //! Exercises are data: one RON file per chapter (`book/exercises/*.ron`, format in
 //! `book/src/reference/exercises.md`). Each names a scenario file, optional variant overrides
-//! (guarantee, sink, seed, the `--swarm` faults), a question and a typed [`Query`]:
+//! (guarantee, sink, barrier rule, seed, the `--swarm` faults), a question and a typed [`Query`]:
 //! a number ([`Query::Count`]), a choice ([`Query::Outcome`]), a set ([`Query::Variants`],
 //! [`Query::LateWindows`]), a time ([`Query::FireTime`]) or a bounded seed search
 //! ([`Query::FindSeed`]). [`Exercise::solve`] runs the scenario and computes the [`Truth`];
 //! [`Exercise::grade`] holds a student's answer against it and says what the run shows, why, and
-//! the command that shows it. Bad files get located errors (`file:line:column: field: message`),
+//! the command that shows it. Every run is the scenario's own model's ([`observe::Observe`]:
+//! a Spark scenario runs as a Spark query, never as a Flink job of the same pipeline). Bad files get located errors (`file:line:column: field: message`),
 //! as scenario files do.
 
 use std::collections::BTreeSet;
@@ -194,6 +195,14 @@ impl Metric {
     }
 }
 
+/// The metric a `Count` query asks for.
+fn metric_of(query: &Query) -> Option<Metric> {
+    match query {
+        Query::Count(m) => Some(*m),
+        _ => None,
+    }
+}
+
 /// A model's name in a sentence.
 fn model_name(runtime: Runtime) -> &'static str {
     match runtime {
@@ -326,6 +335,9 @@ pub fn parse_chapter_with(
         let runtime = scenario.runtime();
         let storm = runtime == Runtime::Storm;
         check_model_variant(&spec, &scenario).map_err(|(f, message)| at.error(field(f), message))?;
+        if let Some(why) = metric_of(&spec.query).and_then(|m| m.refused_by(runtime)) {
+            return Err(at.error(field("query"), why));
+        }
         match &spec.query {
             Query::LateWindows { .. } | Query::FireTime { .. } if spec.guarantee.is_some() || spec.sink.is_some() => {
                 return Err(at.error(
@@ -351,9 +363,6 @@ pub fn parse_chapter_with(
                     "`compare` does not show this number, and `run` cannot change the guarantee or sink: \
                      use a scenario file written with the variant you ask about",
                 ));
-            }
-            Query::Count(m) if m.refused_by(runtime).is_some() => {
-                return Err(at.error(field("query"), m.refused_by(runtime).unwrap_or_default()));
             }
             Query::Count(m)
                 if matches!(m.owner(), Some(Runtime::Spark | Runtime::KafkaStreams)) && spec.guarantee.is_some() =>

@@ -1,6 +1,7 @@
 //! What one run shows, for the exercises: every model reads its own run the way `run` and
 //! `compare` do (its world, its fault-free reference, the shared oracle) and hands back one
-//! [`Observed`]. A model plugs in here by implementing [`Observe`], which
+//! [`crate::exercise::Observed`]. A model plugs in here by implementing
+//! [`crate::exercise::observe::Observe`], which
 //! [`crate::runtime::FaultToleranceModel`] requires: an exercise on a scenario runs under that
 //! scenario's model, never as a Flink job of the same pipeline.
 
