@@ -192,7 +192,8 @@ enum Command {
         model: Vec<String>,
         /// Put the barrier rule on the axis instead: the exactly-once row (the scenario's own
         /// sink) as a Flink job under `aligned`, `unaligned`, `chandy-lamport`, or `all`,
-        /// comma-separated, with inputs blocked and channel state per row.
+        /// comma-separated, with inputs blocked and channel state per row; exits 1 when a row
+        /// breaks exactly-once.
         #[arg(long, value_delimiter = ',', conflicts_with = "model")]
         checkpoint_mode: Vec<String>,
     },
@@ -750,9 +751,9 @@ fn barrier_rules(names: &[String]) -> anyhow::Result<Vec<sim::run::BarrierRule>>
     Ok(rules)
 }
 
-/// `compare --checkpoint-mode`: the exactly-once row per barrier rule. Exit codes as `compare`'s,
-/// except that the scenario's declared outcomes are not checked (they name guarantees and sinks,
-/// not barrier rules: plain `compare` checks them).
+/// `compare --checkpoint-mode`: the exactly-once row per barrier rule. The scenario's declared
+/// outcomes name guarantees and sinks, not barrier rules (plain `compare` checks them): each row
+/// is held to the exactly-once promise instead, and a row that breaks it exits 1.
 fn compare_modes(
     scenario_arg: &str,
     seed: Option<u64>,
@@ -784,6 +785,16 @@ fn compare_modes(
             m.report.reference_stop
         );
         return Ok(ExitCode::from(exit::NOT_FINISHED));
+    }
+    let broken: Vec<&str> = reports.iter().filter(|m| !m.report.verdict).map(|m| m.checkpoint_mode.label()).collect();
+    if !broken.is_empty() {
+        eprintln!(
+            "exactly-once broken under {} (with {}); replay: {}",
+            broken.join(", "),
+            sim::run::own_sink(&scenario).a_sink(),
+            rerun_command("replay", &scenario, seed, swarm)
+        );
+        return Ok(ExitCode::from(exit::CHECK_FAILED));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -2,7 +2,7 @@
 //! same seed and faults. On scenarios/chandy-lamport.ron (backpressure, a crash): only aligned
 //! barriers block inputs and only they record no channel state; unaligned barriers record more
 //! channel state than markers (they also overtake the backlog); every rule's output is exact.
-//! The CLI's table, JSON and usage errors.
+//! The CLI's table, JSON, exit codes (1 when a rule breaks exactly-once) and usage errors.
 
 use std::path::Path;
 use std::process::Command;
@@ -83,6 +83,12 @@ fn the_cli_prints_one_row_per_rule_and_refuses_unknown_ones() {
     let modes: Vec<&str> = rows.iter().filter_map(|r| r["checkpoint_mode"].as_str()).collect();
     assert_eq!(modes, ["Aligned", "Unaligned", "ChandyLamport"]);
     assert!(rows.iter().all(|r| r["inputs_blocked"].is_u64() && r["channel_state_records"].is_u64()));
+
+    // Every rule breaks exactly-once with a plain sink: the re-emitted results are shown twice.
+    let (code, out, err) = streamlab(&["compare", "scenarios/exactly-once-plain-sink.ron", "--checkpoint-mode", "all"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert_eq!(out.lines().filter(|l| l.ends_with(" FAIL")).count(), 3, "{out}");
+    assert!(err.contains("exactly-once broken under aligned, unaligned, chandy-lamport (with a plain sink)"), "{err}");
 
     let (code, _, err) = streamlab(&["compare", "scenarios/chandy-lamport.ron", "--checkpoint-mode", "blocking"]);
     assert_eq!(code, 2, "{err}");
