@@ -159,7 +159,8 @@ pub enum Metric {
     KStreamsRestoredRecords,
     /// Kafka Streams: transactions aborted (exactly_once_v2).
     KStreamsAbortedTransactions,
-    /// Kafka Streams: records processed again after a failover (from the last committed offset).
+    /// Kafka Streams: source-topic records processed again after a failover (from the last
+    /// committed offset; repartition-topic re-reads are not counted).
     KStreamsReprocessedRecords,
 }
 
