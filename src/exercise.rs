@@ -115,6 +115,10 @@ fn show(e: &Exercise) {
     if let Some(k) = e.spec.sink {
         variant.push(format!("every sink {}", k.label()));
     }
+    if let Some(rule) = e.spec.checkpoint_mode {
+        variant.push(format!("exactly-once with {} checkpoints", rule.label()));
+    }
+    variant.push(format!("model {}", e.scenario.runtime().label()));
     variant.push(format!("seed {}", e.seed()));
     if e.spec.faults == sim::exercise::Faults::Swarm {
         variant.push("plus the seed's random faults (--swarm)".into());

@@ -150,16 +150,72 @@ fn bad_exercise_files_get_located_errors() {
         ("Count(VisibleRows)", "Count(StormTimeouts)", "exercises[0].query: a Storm metric"),
         ("why: \"W\",", "why: \"W\", hint: 3,", "bad.ron:11:23: exercises[0]"),
         ("id: \"x-1\"", "id: \"x 1\"", "bad.ron:7:17: exercises[0].id"),
+        ("Count(VisibleRows)", "Count(SparkBatches)", "bad.ron:10:20: exercises[0].query: a Spark metric needs"),
+        ("Count(VisibleRows)", "Count(InputsBlocked)", "exercises[0].query: only `compare --checkpoint-mode` shows"),
         (
-            "streaming-systems-perfect.ron",
-            "spark-micro-batch.ron",
-            "bad.ron:8:23: exercises[0].scenario: exercises on a Spark scenario",
+            "query: Count(VisibleRows)",
+            "checkpoint_mode: Aligned, query: Count(VisibleRows)",
+            "exercises[0].query: `compare --checkpoint-mode` does not show this",
         ),
+        (
+            "query: Count(VisibleRows)",
+            "checkpoint_mode: Aligned, guarantee: AtLeastOnce, query: Outcome",
+            "exercises[0].checkpoint_mode: a checkpoint mode runs exactly-once with the scenario's own sink",
+        ),
+        ("query: Count(VisibleRows)", "checkpoint_mode: Blocking, query: Outcome", "exercises[0].checkpoint_mode"),
     ];
     for (from, to, want) in cases {
         let text = GOOD.replace(from, to);
         let got = chapter_error(&text);
         assert!(got.starts_with(want) || got.contains(want), "for {to}: got {got}, want {want}");
+    }
+    // Spark and Kafka Streams scenarios load, and run under their own model: their counters are
+    // asked of them, a variant must be one of their `compare` rows, and a barrier rule is Flink's.
+    let spark = GOOD.replace("streaming-systems-perfect.ron", "spark-micro-batch.ron");
+    let kstreams = GOOD.replace("streaming-systems-perfect.ron", "kafka-streams-failover.ron");
+    for (chapter, query) in [
+        (&spark, "Count(SparkBatchesRerun)"),
+        (&spark, "Count(SparkTaskRetries)"),
+        (&kstreams, "Count(KStreamsRestoredRecords)"),
+        (&kstreams, "Count(KStreamsAbortedTransactions)"),
+    ] {
+        let text = chapter.replace("Count(VisibleRows)", query);
+        sim::exercise::parse_chapter(&text, "ok.ron", "ok", root(), &mut std::collections::BTreeSet::new())
+            .unwrap_or_else(|e| panic!("{query}: {e}"));
+    }
+    for (chapter, from, to, want) in [
+        (&spark, "Count(VisibleRows)", "Count(StormTimeouts)", "exercises[0].query: a Storm metric needs"),
+        (&spark, "Count(VisibleRows)", "Count(KStreamsRestoredRecords)", "a Kafka Streams metric needs"),
+        (&kstreams, "Count(VisibleRows)", "Count(SparkBatches)", "a Spark metric needs"),
+        (&kstreams, "Count(VisibleRows)", "Count(SourceReads)", "Kafka Streams counts no source reads"),
+        (
+            &spark,
+            "query: Count(VisibleRows)",
+            "checkpoint_mode: ChandyLamport, query: Outcome",
+            "exercises[0].checkpoint_mode: a checkpoint mode is a Flink job's barrier rule: this scenario's model is Spark",
+        ),
+        (
+            &spark,
+            "query: Count(VisibleRows)",
+            "guarantee: ExactlyOnce, sink: Plain, query: Outcome",
+            "exercises[0].guarantee: Spark has no `compare` row exactly-once with a plain sink",
+        ),
+        (
+            &kstreams,
+            "query: Count(VisibleRows)",
+            "guarantee: AtMostOnce, query: Outcome",
+            "exercises[0].guarantee: Kafka Streams has no `compare` row at-most-once",
+        ),
+        (&kstreams, "query: Count(VisibleRows)", "sink: Plain, query: Outcome", "exercises[0].sink: Kafka Streams: name the guarantee"),
+        (
+            &kstreams,
+            "query: Count(VisibleRows)",
+            "guarantee: ExactlyOnce, query: Count(KStreamsAbortedTransactions)",
+            "exercises[0].query: `compare` does not show this counter",
+        ),
+    ] {
+        let got = chapter_error(&chapter.replace(from, to));
+        assert!(got.starts_with("bad.ron:") && got.contains(want), "for {to}: got {got}, want {want}");
     }
     // A question about windows cannot change the guarantee (the rows come from `run`).
     let got = chapter_error(
@@ -235,13 +291,20 @@ fn a_number_compare_does_not_show_cannot_be_asked_of_a_variant() {
 fn where_to_look_names_the_row_as_compare_prints_it() {
     let course = course();
     let storm = course.find("ch-2").expect("ch-2: Storm at-most-once");
-    assert!(storm.look().contains("the row `storm at-most-once plain`"), "{}", storm.look());
+    assert!(storm.look().contains("the row `storm acking off (AMO) plain`"), "{}", storm.look());
     let flink = course.find("wb-4").expect("wb-4: at-most-once on crash-during-checkpoint.ron");
     assert!(flink.look().contains("the row `flink at-most-once plain`"), "{}", flink.look());
     // Trident's replays are counted in the answer (a batch replayed): the summary line that
     // shows them is named.
     let trident = course.find("ch-5").expect("ch-5: Trident replays");
     assert!(trident.look().contains("`trident: … (K replays)`"), "{}", trident.look());
+    // A barrier rule's exercise names `compare --checkpoint-mode` and its row.
+    let markers = course.find("cl-2").expect("cl-2: inputs blocked under Chandy–Lamport markers");
+    assert!(markers.command(1).contains("compare scenarios/chandy-lamport.ron --checkpoint-mode all"));
+    assert!(markers.look().contains("the row `chandy-lamport`, column `inputs blocked`"), "{}", markers.look());
+    // A Spark variant is named in Spark's words.
+    let spark = course.find("sp-3").expect("sp-3: Spark's compare rows");
+    assert!(spark.command(42).contains("compare scenarios/spark-micro-batch.ron"), "{}", spark.command(42));
 }
 
 /// `--no-budget` reaches `exercise` as it does `run`, `compare` and `sweep`: a chapter whose

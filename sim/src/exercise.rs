@@ -3,12 +3,13 @@
 //!
 //! Exercises are data: one RON file per chapter (`book/exercises/*.ron`, format in
 //! `book/src/reference/exercises.md`). Each names a scenario file, optional variant overrides
-//! (guarantee, sink, seed, the `--swarm` faults), a question and a typed [`Query`]:
+//! (guarantee, sink, barrier rule, seed, the `--swarm` faults), a question and a typed [`Query`]:
 //! a number ([`Query::Count`]), a choice ([`Query::Outcome`]), a set ([`Query::Variants`],
 //! [`Query::LateWindows`]), a time ([`Query::FireTime`]) or a bounded seed search
 //! ([`Query::FindSeed`]). [`Exercise::solve`] runs the scenario and computes the [`Truth`];
 //! [`Exercise::grade`] holds a student's answer against it and says what the run shows, why, and
-//! the command that shows it. Bad files get located errors (`file:line:column: field: message`),
+//! the command that shows it. Every run is the scenario's own model's ([`observe::Observe`]:
+//! a Spark scenario runs as a Spark query, never as a Flink job of the same pipeline). Bad files get located errors (`file:line:column: field: message`),
 //! as scenario files do.
 
 use std::collections::BTreeSet;
@@ -20,12 +21,14 @@ use engine::Firing;
 use serde::Deserialize;
 
 use crate::external::StoredRow;
-use crate::oracle::{self, Outcome};
-use crate::recording::CheckpointOutcome;
-use crate::run::{self, DEFAULT_SEED};
+use crate::oracle::Outcome;
+use crate::run::{self, BarrierRule, DEFAULT_SEED};
 use crate::scenario::error::{Locator, ScenarioError};
 use crate::scenario::{Budget, Guarantee, OutcomeClass, Runtime, Scenario, TimeMs};
-use crate::world::{RunOptions, StopReason, World};
+use crate::world::StopReason;
+
+/// What each model reads off one run ([`observe::Observe`]).
+pub mod observe;
 
 /// At most this many seeds in one [`Query::FindSeed`] search (each seed is two runs).
 pub const MAX_SEARCH_SEEDS: u64 = 50;
@@ -58,6 +61,10 @@ pub struct ExerciseSpec {
     /// Make every sink of this kind.
     #[serde(default)]
     pub sink: Option<SinkKind>,
+    /// Run the Flink job exactly-once under this barrier rule (`Aligned`, `Unaligned`,
+    /// `ChandyLamport`): the row of `compare --checkpoint-mode`.
+    #[serde(default)]
+    pub checkpoint_mode: Option<BarrierRule>,
     /// The seed (default: the scenario's, else 42).
     #[serde(default)]
     pub seed: Option<u64>,
@@ -123,14 +130,88 @@ pub enum Metric {
     /// rewinds to a checkpoint's offsets and reads again (Storm: tuples the spouts emitted,
     /// replays and re-reads included).
     SourceReads,
-    /// Job restarts (Storm: worker restarts).
+    /// Job restarts (Storm: worker restarts; Spark: driver restarts; Kafka Streams: task
+    /// restores, one per task that failed over).
     Restarts,
+    /// Flink: completed checkpoints.
     CheckpointsCompleted,
+    /// Flink: aborted checkpoints.
     CheckpointsAborted,
+    /// Flink, with a `checkpoint_mode`: times an input was blocked by barrier alignment.
+    InputsBlocked,
+    /// Flink, with a `checkpoint_mode`: records recorded as channel state, summed over the
+    /// completed checkpoints.
+    ChannelStateRecords,
     /// Storm: tuple trees that timed out.
     StormTimeouts,
     /// Storm: tuples emitted again (timeouts, fails, re-reads) and replayed Trident batches.
     StormReplays,
+    /// Spark: batches committed (re-runs and batches without data included).
+    SparkBatches,
+    /// Spark: batches run again after a restart (in the offset log without a commit).
+    SparkBatchesRerun,
+    /// Spark: tasks launched again after their executor was lost.
+    SparkTaskRetries,
+    /// Spark: records a query restarted without a checkpoint location skipped (it starts from
+    /// the latest offsets).
+    SparkRecordsSkipped,
+    /// Kafka Streams: changelog records replayed by restores.
+    KStreamsRestoredRecords,
+    /// Kafka Streams: transactions aborted (exactly_once_v2).
+    KStreamsAbortedTransactions,
+    /// Kafka Streams: source-topic records processed again after a failover (from the last
+    /// committed offset; repartition-topic re-reads are not counted).
+    KStreamsReprocessedRecords,
+}
+
+impl Metric {
+    /// The model whose own counter this is (None: every model's run has it).
+    pub fn owner(self) -> Option<Runtime> {
+        use Metric::*;
+        match self {
+            DuplicateRows | MissingRows | WrongRows | UnexpectedRows | LostRecords | DuplicatedRecords
+            | VisibleRows | LateDropped | SourceRecords | SourceReads | Restarts => None,
+            CheckpointsCompleted | CheckpointsAborted | InputsBlocked | ChannelStateRecords => Some(Runtime::Flink),
+            StormTimeouts | StormReplays => Some(Runtime::Storm),
+            SparkBatches | SparkBatchesRerun | SparkTaskRetries | SparkRecordsSkipped => Some(Runtime::Spark),
+            KStreamsRestoredRecords | KStreamsAbortedTransactions | KStreamsReprocessedRecords => {
+                Some(Runtime::KafkaStreams)
+            }
+        }
+    }
+
+    /// Why a run of `runtime` cannot answer this (None: it can).
+    pub fn refused_by(self, runtime: Runtime) -> Option<String> {
+        match self.owner() {
+            Some(owner) if owner != runtime => {
+                Some(format!("a {} metric needs a scenario whose model is {}", model_name(owner), model_name(owner)))
+            }
+            // Kafka Streams counts records taken in from the source and repartition topics
+            // together: no figure is the sources' reads alone.
+            None if self == Metric::SourceReads && runtime == Runtime::KafkaStreams => {
+                Some("Kafka Streams counts no source reads apart from repartition reads".into())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The metric a `Count` query asks for.
+fn metric_of(query: &Query) -> Option<Metric> {
+    match query {
+        Query::Count(m) => Some(*m),
+        _ => None,
+    }
+}
+
+/// A model's name in a sentence.
+fn model_name(runtime: Runtime) -> &'static str {
+    match runtime {
+        Runtime::Flink => "Flink",
+        Runtime::Storm => "Storm",
+        Runtime::Spark => "Spark",
+        Runtime::KafkaStreams => "Kafka Streams",
+    }
 }
 
 /// A property of a compared variant.
@@ -252,14 +333,12 @@ pub fn parse_chapter_with(
         let mut scenario = Scenario::load_with(&path, budget).map_err(|e| at.error(field("scenario"), e))?;
         // Paths in messages and commands as the exercise spells them (relative to the root).
         scenario.file = spec.scenario.clone();
-        if scenario.runtime() == Runtime::Spark {
-            // Solving runs Flink's or Storm's world; a Spark query would be solved as a Flink job.
-            return Err(at.error(
-                field("scenario"),
-                "exercises on a Spark scenario (model: Spark) are not supported yet: their answers would come from a Flink run",
-            ));
+        let runtime = scenario.runtime();
+        let storm = runtime == Runtime::Storm;
+        check_model_variant(&spec, &scenario).map_err(|(f, message)| at.error(field(f), message))?;
+        if let Some(why) = metric_of(&spec.query).and_then(|m| m.refused_by(runtime)) {
+            return Err(at.error(field("query"), why));
         }
-        let storm = scenario.runtime() == Runtime::Storm;
         match &spec.query {
             Query::LateWindows { .. } | Query::FireTime { .. } if spec.guarantee.is_some() || spec.sink.is_some() => {
                 return Err(at.error(
@@ -286,8 +365,31 @@ pub fn parse_chapter_with(
                      use a scenario file written with the variant you ask about",
                 ));
             }
-            Query::Count(Metric::StormTimeouts | Metric::StormReplays) if !storm => {
-                return Err(at.error(field("query"), "a Storm metric needs a scenario whose model is Storm"));
+            Query::Count(m)
+                if matches!(m.owner(), Some(Runtime::Spark | Runtime::KafkaStreams)) && spec.guarantee.is_some() =>
+            {
+                return Err(at.error(
+                    field("query"),
+                    "`compare` does not show this counter, and `run` cannot change the guarantee or sink: \
+                     use a scenario file written with the variant you ask about",
+                ));
+            }
+            Query::Count(Metric::InputsBlocked | Metric::ChannelStateRecords) if spec.checkpoint_mode.is_none() => {
+                return Err(at.error(
+                    field("query"),
+                    "only `compare --checkpoint-mode` shows this figure: give the exercise a checkpoint_mode",
+                ));
+            }
+            Query::Variants(_)
+            | Query::LateWindows { .. }
+            | Query::FireTime { .. }
+            | Query::Count(Metric::VisibleRows | Metric::LateDropped | Metric::SourceRecords | Metric::SourceReads)
+                if spec.checkpoint_mode.is_some() =>
+            {
+                return Err(at.error(
+                    field("query"),
+                    "`compare --checkpoint-mode` does not show this: ask it of a scenario file written in that mode",
+                ));
             }
             _ => {}
         }
@@ -313,6 +415,55 @@ pub fn parse_chapter_with(
         page: raw.page,
         exercises,
     })
+}
+
+/// Whether `scenario`'s model runs the exercise's variant (guarantee, sink, checkpoint mode) as a
+/// row `compare` shows; if not, the field and why.
+fn check_model_variant(spec: &ExerciseSpec, scenario: &Scenario) -> Result<(), (&'static str, String)> {
+    let runtime = scenario.runtime();
+    let name = model_name(runtime);
+    if spec.checkpoint_mode.is_some() {
+        if runtime != Runtime::Flink {
+            return Err((
+                "checkpoint_mode",
+                format!("a checkpoint mode is a Flink job's barrier rule: this scenario's model is {name}"),
+            ));
+        }
+        if spec.guarantee.is_some() || spec.sink.is_some() {
+            return Err((
+                "checkpoint_mode",
+                "a checkpoint mode runs exactly-once with the scenario's own sink, as `compare --checkpoint-mode` does: leave out guarantee and sink".into(),
+            ));
+        }
+    }
+    if !matches!(runtime, Runtime::Spark | Runtime::KafkaStreams) {
+        return Ok(());
+    }
+    let model = crate::runtime::model(runtime);
+    let rows = model.compared_variants(scenario);
+    let row_names = || rows.iter().map(|&(g, k)| variant_code(runtime, g, k)).collect::<Vec<_>>().join(", ");
+    match (spec.guarantee, spec.sink) {
+        (None, None) => Ok(()),
+        (None, Some(_)) => {
+            Err(("sink", format!("{name}: name the guarantee with the sink (its `compare` rows: {})", row_names())))
+        }
+        (Some(g), sink) => {
+            let sink = sink.unwrap_or_else(|| run::own_sink(scenario));
+            if rows.contains(&(g, sink)) {
+                Ok(())
+            } else {
+                Err((
+                    "guarantee",
+                    format!(
+                        "{name} has no `compare` row {} with {}: its rows are {}",
+                        g.label(),
+                        sink.a_sink(),
+                        row_names()
+                    ),
+                ))
+            }
+        }
+    }
 }
 
 /// RON with spans (a syntax or type error names its line, column and field path).
@@ -356,11 +507,19 @@ pub struct Observed {
     pub source_records: u64,
     pub source_reads: u64,
     pub restarts: u64,
-    pub checkpoints_completed: u64,
-    pub checkpoints_aborted: u64,
-    pub storm: Option<crate::storm::StormStats>,
+    /// The model's own counters.
+    pub counters: ModelCounters,
     pub stop: StopReason,
     pub violations: usize,
+}
+
+/// What only one model counts ([`Metric::owner`]).
+#[derive(Clone, Debug)]
+pub enum ModelCounters {
+    Flink { checkpoints_completed: u64, checkpoints_aborted: u64, modes: run::ModeFigures },
+    Storm(crate::storm::StormStats),
+    Spark(crate::spark::SparkStats),
+    KafkaStreams(crate::kstreams::KStreamsStats),
 }
 
 /// The answer the run gives.
@@ -412,7 +571,7 @@ impl std::fmt::Display for BadAnswer {
 impl std::error::Error for BadAnswer {}
 
 /// The short code of a compared variant: `amo`, `alo`, `eo`, `eo+idempotent`, `eo+2pc`, and
-/// `storm-…` for Storm's rows.
+/// `storm-…`, `spark-…`, `kstreams-…` for the other models' rows.
 pub fn variant_code(runtime: Runtime, guarantee: Guarantee, sink: SinkKind) -> String {
     let base = match guarantee {
         Guarantee::AtMostOnce => "amo",
@@ -424,7 +583,12 @@ pub fn variant_code(runtime: Runtime, guarantee: Guarantee, sink: SinkKind) -> S
         SinkKind::Idempotent => "+idempotent",
         SinkKind::TwoPhaseCommit => "+2pc",
     };
-    let runtime = if runtime == Runtime::Storm { "storm-" } else { "" };
+    let runtime = match runtime {
+        Runtime::Flink => "",
+        Runtime::Storm => "storm-",
+        Runtime::Spark => "spark-",
+        Runtime::KafkaStreams => "kstreams-",
+    };
     format!("{runtime}{base}{sink}")
 }
 
@@ -452,12 +616,16 @@ impl Exercise {
         }
     }
 
-    /// The scenario with the exercise's faults.
+    /// The scenario with the exercise's faults (and barrier rule).
     fn scenario_with_faults(&self) -> Arc<Scenario> {
-        match self.spec.faults {
-            Faults::AsWritten => self.scenario.clone(),
-            Faults::Swarm => Arc::new(run::with_swarm((*self.scenario).clone())),
-        }
+        let scenario = match self.spec.checkpoint_mode {
+            Some(rule) => run::with_barrier_rule(&self.scenario, rule),
+            None => (*self.scenario).clone(),
+        };
+        Arc::new(match self.spec.faults {
+            Faults::AsWritten => scenario,
+            Faults::Swarm => run::with_swarm(scenario),
+        })
     }
 
     fn swarm_flag(&self) -> &'static str {
@@ -491,19 +659,16 @@ impl Exercise {
         }
     }
 
+    /// The codes of `compare`'s rows: every model `compare` runs by default, each with its
+    /// compared variants and the ones the scenario declares outcomes for.
     fn variant_codes(&self) -> Vec<String> {
         let s = &self.scenario;
-        let mut codes: Vec<String> =
-            run::COMPARED_VARIANTS.iter().map(|&(g, k)| variant_code(Runtime::Flink, g, k)).collect();
-        for e in &s.expect.outcomes {
-            let code = variant_code(e.runtime, e.guarantee, e.sink);
-            if !codes.contains(&code) {
-                codes.push(code);
-            }
-        }
-        if s.runtime() == Runtime::Storm {
-            for g in run::STORM_VARIANTS {
-                let code = variant_code(Runtime::Storm, g, run::own_sink(s));
+        let mut codes: Vec<String> = Vec::new();
+        for runtime in crate::runtime::default_models(s) {
+            let mut rows = crate::runtime::model(runtime).compared_variants(s);
+            rows.extend(s.expect.outcomes.iter().filter(|e| e.runtime == runtime).map(|e| (e.guarantee, e.sink)));
+            for (g, k) in rows {
+                let code = variant_code(runtime, g, k);
                 if !codes.contains(&code) {
                     codes.push(code);
                 }
@@ -512,59 +677,16 @@ impl Exercise {
         codes
     }
 
-    /// Run the scenario (as the exercise varies it) against its fault-free reference.
+    /// Run the scenario (as the exercise varies it) under its own model against that model's
+    /// fault-free reference.
     pub fn observe(&self, seed: u64) -> Observed {
         let scenario = self.scenario_with_faults();
         let faults = run::fault_schedule_in_time(&scenario, seed);
-        if scenario.runtime() == Runtime::Storm {
-            let reference = run::storm_reference_run(&scenario, seed);
-            let variant = match self.spec.guarantee {
-                Some(g) => Arc::new(scenario.with_runtime_variant(Runtime::Storm, g, None)),
-                None => scenario.clone(),
-            };
-            let r = crate::storm::run_storm_with_faults(variant, seed, false, faults);
-            let outcome = oracle::evaluate(&reference.observed(), &r.observed());
-            let stats = r.world.stats;
-            return Observed {
-                outcome,
-                rows: r.visible_rows().into_iter().cloned().collect(),
-                late_dropped: r.late_dropped(),
-                source_records: r.world.log.len() as u64,
-                source_reads: stats.spout_emitted,
-                restarts: stats.worker_restarts,
-                checkpoints_completed: 0,
-                checkpoints_aborted: 0,
-                storm: Some(stats),
-                stop: r.stop,
-                violations: 0,
-            };
-        }
-        let reference = run::reference_run(&scenario, seed);
         let variant = match (self.spec.guarantee, self.spec.sink) {
-            (None, None) => scenario.clone(),
-            (g, sink) => Arc::new(scenario.with_variant(g.unwrap_or(scenario.guarantee), sink)),
+            (None, None) => None,
+            (g, sink) => Some((g.unwrap_or(scenario.guarantee), sink)),
         };
-        let options = RunOptions { keep_trace: false, ..RunOptions::default() };
-        let mut world = World::with_faults(variant, seed, options, faults);
-        let stop = world.run();
-        let r = run::RunResult { world, stop };
-        let outcome = oracle::evaluate(&reference.observed(), &r.observed());
-        let plan = &r.world.scenario.plan;
-        let source_reads = plan.source_subtasks().map(|t| r.world.total_counters(t).records_in).sum();
-        let count = |f: fn(&CheckpointOutcome) -> bool| r.world.checkpoints.iter().filter(|c| f(&c.outcome)).count();
-        Observed {
-            outcome,
-            rows: r.visible_rows().into_iter().cloned().collect(),
-            late_dropped: r.late_dropped(),
-            source_records: r.world.log.len() as u64,
-            source_reads,
-            restarts: u64::from(r.world.restarts()),
-            checkpoints_completed: count(|o| matches!(o, CheckpointOutcome::Completed { .. })) as u64,
-            checkpoints_aborted: count(|o| matches!(o, CheckpointOutcome::Aborted { .. })) as u64,
-            storm: None,
-            stop,
-            violations: r.world.violations.len(),
-        }
+        crate::runtime::model(scenario.runtime()).observe(&scenario, seed, variant, faults)
     }
 
     /// Run what the query needs and compute the answer.
@@ -616,10 +738,11 @@ impl Exercise {
         match self.spec.query {
             Query::Variants(_) | Query::FindSeed { .. } => None,
             _ => Some(format!(
-                "{} {:?} {:?} {} {:?}",
+                "{} {:?} {:?} {:?} {} {:?}",
                 self.spec.scenario,
                 self.spec.guarantee,
                 self.spec.sink,
+                self.spec.checkpoint_mode,
                 self.seed(),
                 self.spec.faults
             )),
@@ -656,24 +779,37 @@ impl Exercise {
     }
 
     fn metric(&self, o: &Observed, m: Metric) -> u64 {
-        let storm = o.storm.unwrap_or_default();
-        (match m {
-            Metric::DuplicateRows => o.outcome.duplicate_rows.len(),
-            Metric::MissingRows => o.outcome.missing_rows.len(),
-            Metric::WrongRows => o.outcome.wrong_rows.len(),
-            Metric::UnexpectedRows => o.outcome.unexpected_rows.len(),
-            Metric::LostRecords => o.outcome.lost_records.len(),
-            Metric::DuplicatedRecords => o.outcome.duplicated_records.len(),
-            Metric::VisibleRows => o.rows.len(),
-            Metric::LateDropped => return o.late_dropped,
-            Metric::SourceRecords => return o.source_records,
-            Metric::SourceReads => return o.source_reads,
-            Metric::Restarts => return o.restarts,
-            Metric::CheckpointsCompleted => return o.checkpoints_completed,
-            Metric::CheckpointsAborted => return o.checkpoints_aborted,
-            Metric::StormTimeouts => return storm.timeouts,
-            Metric::StormReplays => return storm.replays + storm.rereads + storm.trident_replays,
-        }) as u64
+        let counted = |n: usize| n as u64;
+        match (m, &o.counters) {
+            (Metric::DuplicateRows, _) => counted(o.outcome.duplicate_rows.len()),
+            (Metric::MissingRows, _) => counted(o.outcome.missing_rows.len()),
+            (Metric::WrongRows, _) => counted(o.outcome.wrong_rows.len()),
+            (Metric::UnexpectedRows, _) => counted(o.outcome.unexpected_rows.len()),
+            (Metric::LostRecords, _) => counted(o.outcome.lost_records.len()),
+            (Metric::DuplicatedRecords, _) => counted(o.outcome.duplicated_records.len()),
+            (Metric::VisibleRows, _) => counted(o.rows.len()),
+            (Metric::LateDropped, _) => o.late_dropped,
+            (Metric::SourceRecords, _) => o.source_records,
+            (Metric::SourceReads, _) => o.source_reads,
+            (Metric::Restarts, _) => o.restarts,
+            (Metric::CheckpointsCompleted, ModelCounters::Flink { checkpoints_completed, .. }) => {
+                *checkpoints_completed
+            }
+            (Metric::CheckpointsAborted, ModelCounters::Flink { checkpoints_aborted, .. }) => *checkpoints_aborted,
+            (Metric::InputsBlocked, ModelCounters::Flink { modes, .. }) => modes.inputs_blocked,
+            (Metric::ChannelStateRecords, ModelCounters::Flink { modes, .. }) => modes.channel_state_records,
+            (Metric::StormTimeouts, ModelCounters::Storm(s)) => s.timeouts,
+            (Metric::StormReplays, ModelCounters::Storm(s)) => s.replays + s.rereads + s.trident_replays,
+            (Metric::SparkBatches, ModelCounters::Spark(s)) => s.batches,
+            (Metric::SparkBatchesRerun, ModelCounters::Spark(s)) => s.reruns,
+            (Metric::SparkTaskRetries, ModelCounters::Spark(s)) => s.task_retries,
+            (Metric::SparkRecordsSkipped, ModelCounters::Spark(s)) => s.skipped_at_restart,
+            (Metric::KStreamsRestoredRecords, ModelCounters::KafkaStreams(s)) => s.restored_records,
+            (Metric::KStreamsAbortedTransactions, ModelCounters::KafkaStreams(s)) => s.aborted_txns,
+            (Metric::KStreamsReprocessedRecords, ModelCounters::KafkaStreams(s)) => s.reprocessed,
+            // Loading refused the exercise (`Metric::refused_by`): another model's counter.
+            _ => 0,
+        }
     }
 
     /// The truth in the answer's notation (what `check` accepts as right).
@@ -822,72 +958,33 @@ impl Exercise {
         let compare = self.spec.guarantee.is_some()
             || self.spec.sink.is_some()
             || matches!(self.spec.query, Query::Variants(_) | Query::FindSeed { .. });
-        format!(
-            "cargo run --release -- {} {} --seed {seed}{}",
-            if compare { "compare" } else { "run" },
-            self.spec.scenario,
-            self.swarm_flag()
-        )
+        let (command, axis) = match self.spec.checkpoint_mode {
+            Some(_) => ("compare", " --checkpoint-mode all"),
+            None if compare => ("compare", ""),
+            None => ("run", ""),
+        };
+        format!("cargo run --release -- {command} {}{axis} --seed {seed}{}", self.spec.scenario, self.swarm_flag())
     }
 
     /// Where the answer is in the command's output ([`Exercise::command`]).
     pub fn look(&self) -> String {
-        let storm = self.scenario.runtime() == Runtime::Storm;
-        let row = match (self.spec.guarantee, self.spec.sink) {
-            (None, None) => None,
-            (g, k) => {
+        let runtime = self.scenario.runtime();
+        let row = match (self.spec.checkpoint_mode, self.spec.guarantee, self.spec.sink) {
+            (Some(rule), _, _) => Some(format!("the row `{}`", rule.label())),
+            (None, None, None) => None,
+            (None, g, k) => {
                 let g = g.unwrap_or(self.scenario.guarantee);
                 // Named as `compare` prints it (runtime, guarantee, sink columns), not by its
                 // answer code.
                 let sink = k.unwrap_or_else(|| run::own_sink(&self.scenario));
-                Some(format!("the row `{} {} {}`", self.scenario.runtime().label(), g.label(), sink.label()))
+                let (model, guarantee) = crate::report::compare_row_names(runtime, g);
+                Some(format!("the row `{model} {guarantee} {}`", sink.label()))
             }
         };
-        let oracle = "the line `oracle vs the …fault-free …`";
         // (compare's column, where `run` prints it)
-        let (column, in_run): (&str, String) = match &self.spec.query {
-            Query::Count(m) => match m {
-                Metric::DuplicateRows => {
-                    ("rows missing/dup/wrong/unexp (the 2nd number)", format!("{oracle}: `duplicate N`"))
-                }
-                Metric::MissingRows => {
-                    ("rows missing/dup/wrong/unexp (the 1st number)", format!("{oracle}: `rows missing N`"))
-                }
-                Metric::WrongRows => ("rows missing/dup/wrong/unexp (the 3rd number)", format!("{oracle}: `wrong N`")),
-                Metric::UnexpectedRows => {
-                    ("rows missing/dup/wrong/unexp (the 4th number)", format!("{oracle}: `unexpected N`"))
-                }
-                Metric::LostRecords => {
-                    ("records lost/dup (the 1st number)", format!("{oracle}: `source records lost N`"))
-                }
-                Metric::DuplicatedRecords => ("records lost/dup (the 2nd number)", format!("{oracle}: `duplicated N`")),
-                Metric::VisibleRows => ("", "the heading `== sink output (N visible rows) ==`".into()),
-                Metric::LateDropped if storm => {
-                    ("", "the summary's `late tuples dropped (acked) by windowed bolts: N`".into())
-                }
-                Metric::LateDropped => ("", "the summary's `late records dropped: N`".into()),
-                Metric::SourceRecords => ("", "the summary's `source log N records`".into()),
-                Metric::SourceReads if storm => ("", "the summary's `spout: N emitted`".into()),
-                Metric::SourceReads => {
-                    ("", "the summary's `records in` of the source operator (totals over all job attempts)".into())
-                }
-                Metric::Restarts if storm => ("restarts", "the summary's `executor restarts: N`".into()),
-                Metric::Restarts => (
-                    "restarts",
-                    "the summary's `counts are totals over all N job attempts`: N - 1 restarts (no such line: none)"
-                        .into(),
-                ),
-                Metric::CheckpointsCompleted => {
-                    ("checkpoints (N ok)", "the summary's `checkpoints: N completed`".into())
-                }
-                Metric::CheckpointsAborted => ("checkpoints (N ab)", "the summary's `checkpoints: … M aborted`".into()),
-                Metric::StormTimeouts => ("t/o", "the summary's `spout: … N timed out`".into()),
-                Metric::StormReplays => (
-                    "replays",
-                    "the summary's `spout: … (N replays after a timeout or fail, M re-read …)` and, under Trident, `trident: … (K replays)`: N + M + K".into(),
-                ),
-            },
-            Query::Outcome => ("output", format!("{oracle}: its first word")),
+        let (column, in_run) = match &self.spec.query {
+            Query::Count(m) => metric_place(*m, runtime),
+            Query::Outcome => ("output", format!("{ORACLE_LINE}: its first word")),
             Query::Variants(_) => return "the table's `output` column, one row per variant".into(),
             Query::FindSeed { .. } => return "the `output` column of the exercise's row".into(),
             Query::LateWindows { .. } => return "the sink output: rows marked `late`".into(),
@@ -897,6 +994,63 @@ impl Exercise {
             Some(row) => format!("{row}, column `{column}`"),
             None => in_run,
         }
+    }
+}
+
+/// How `run` names its verdict line, whatever the model.
+const ORACLE_LINE: &str = "the line `oracle vs the …fault-free …`";
+
+/// Where `m` is shown for a scenario of `runtime`: `compare`'s column (empty: not there) and the
+/// place in `run`'s output.
+fn metric_place(m: Metric, runtime: Runtime) -> (&'static str, String) {
+    let summary = |what: &str| format!("the summary's {what}");
+    let (storm, spark, kstreams) =
+        (runtime == Runtime::Storm, runtime == Runtime::Spark, runtime == Runtime::KafkaStreams);
+    match m {
+        Metric::DuplicateRows => {
+            ("rows missing/dup/wrong/unexp (the 2nd number)", format!("{ORACLE_LINE}: `duplicate N`"))
+        }
+        Metric::MissingRows => ("rows missing/dup/wrong/unexp (the 1st number)", format!("{ORACLE_LINE}: `rows missing N`")),
+        Metric::WrongRows => ("rows missing/dup/wrong/unexp (the 3rd number)", format!("{ORACLE_LINE}: `wrong N`")),
+        Metric::UnexpectedRows => {
+            ("rows missing/dup/wrong/unexp (the 4th number)", format!("{ORACLE_LINE}: `unexpected N`"))
+        }
+        Metric::LostRecords => ("records lost/dup (the 1st number)", format!("{ORACLE_LINE}: `source records lost N`")),
+        Metric::DuplicatedRecords => ("records lost/dup (the 2nd number)", format!("{ORACLE_LINE}: `duplicated N`")),
+        Metric::VisibleRows => ("", "the heading `== sink output (N visible rows) ==`".into()),
+        Metric::LateDropped if storm => ("", summary("`late tuples dropped (acked) by windowed bolts: N`")),
+        Metric::LateDropped if spark => ("", summary("`late: … groups dropped (N records)`")),
+        Metric::LateDropped if kstreams => ("", summary("`late records dropped N`")),
+        Metric::LateDropped => ("", summary("`late records dropped: N`")),
+        Metric::SourceRecords => ("", summary("`source log N records`")),
+        Metric::SourceReads if storm => ("", summary("`spout: N emitted`")),
+        Metric::SourceReads if spark => ("", summary("`records read N (re-reads included)`")),
+        Metric::SourceReads => {
+            ("", summary("`records in` of the source operator (totals over all job attempts)"))
+        }
+        Metric::Restarts if storm => ("restarts", summary("`executor restarts: N`")),
+        Metric::Restarts if spark => ("restarts", summary("`driver restarts N`")),
+        Metric::Restarts if kstreams => ("restarts", summary("`task restores N`")),
+        Metric::Restarts => (
+            "restarts",
+            summary("`counts are totals over all N job attempts`: N - 1 restarts (no such line: none)"),
+        ),
+        Metric::CheckpointsCompleted => ("checkpoints (N ok)", summary("`checkpoints: N completed`")),
+        Metric::CheckpointsAborted => ("checkpoints (N ab)", summary("`checkpoints: … M aborted`")),
+        Metric::InputsBlocked => ("inputs blocked", String::new()),
+        Metric::ChannelStateRecords => ("channel state recs", String::new()),
+        Metric::StormTimeouts => ("t/o", summary("`spout: … N timed out`")),
+        Metric::StormReplays => (
+            "replays",
+            summary("`spout: … (N replays after a timeout or fail, M re-read …)` and, under Trident, `trident: … (K replays)`: N + M + K"),
+        ),
+        Metric::SparkBatches => ("", summary("`N batches committed`")),
+        Metric::SparkBatchesRerun => ("", summary("`… batches committed (N re-run after a restart, …)`")),
+        Metric::SparkTaskRetries => ("", summary("`tasks: … N retried after an executor loss`")),
+        Metric::SparkRecordsSkipped => ("", summary("`records skipped by a restart from the latest offsets: N`")),
+        Metric::KStreamsRestoredRecords => ("", summary("`task restores … (N changelog records replayed in …)`")),
+        Metric::KStreamsAbortedTransactions => ("", summary("`aborted transactions N`")),
+        Metric::KStreamsReprocessedRecords => ("", summary("`processed … records (N reprocessed after a crash)`")),
     }
 }
 

@@ -241,38 +241,16 @@ pub fn compare_table(reports: &[crate::run::VariantReport]) -> String {
         let o = &r.outcome;
         let f = &r.checkpoint_figures;
         let none = || "-".to_string();
-        let (runtime, guarantee, checkpoints, durations, aligned, alignment) = match (r.runtime, r.storm) {
-            (crate::scenario::Runtime::Spark, _) => {
-                let g = match r.guarantee {
-                    crate::scenario::Guarantee::AtMostOnce => "no ckpt",
-                    _ => "ckpt",
-                };
-                ("spark", format!("{g} ({})", short(r.guarantee)), none(), none(), none(), none())
-            }
-            // Kafka Streams commits instead of checkpointing: its guarantee by its config name.
-            (crate::scenario::Runtime::KafkaStreams, _) => {
-                let g = match r.guarantee {
-                    crate::scenario::Guarantee::ExactlyOnce => "exactly_once_v2",
-                    _ => "at_least_once",
-                };
-                ("kstreams", g.to_string(), none(), none(), none(), none())
-            }
-            (_, None) => (
-                "flink",
-                r.guarantee.label().to_string(),
+        let (runtime, guarantee) = compare_row_names(r.runtime, r.guarantee);
+        // Only Flink checkpoints.
+        let (checkpoints, durations, aligned, alignment) = match r.runtime {
+            crate::scenario::Runtime::Flink => (
                 format!("{} ok {} ab", r.checkpoints_completed, r.checkpoints_aborted),
                 format!("{} / {}", ms3(f.checkpoint_duration_p50_ns), ms3(f.checkpoint_duration_max_ns)),
                 format!("{} / {}", f.checkpoints_aligned, f.checkpoints_timed_out),
                 format!("{} / {}", ms3(r.alignment_p50_ns), ms3(r.alignment_max_ns)),
             ),
-            (_, Some(_)) => {
-                let g = match r.guarantee {
-                    crate::scenario::Guarantee::AtMostOnce => "acking off",
-                    crate::scenario::Guarantee::AtLeastOnce => "acking",
-                    crate::scenario::Guarantee::ExactlyOnce => "trident",
-                };
-                ("storm", format!("{g} ({})", short(r.guarantee)), none(), none(), none(), none())
-            }
+            _ => (none(), none(), none(), none()),
         };
         let acks = match r.storm {
             Some(s) => format!("{:.2} {} {}", s.ack_messages_per_tuple, s.replays, s.timeouts),
@@ -342,6 +320,106 @@ pub fn compare_table(reports: &[crate::run::VariantReport]) -> String {
             "spark rows: at-most-once = no checkpoint location (a restart starts from the latest offsets), at-least-once and exactly-once = a checkpoint location (offset and commit logs, state store) with the sink shown: plain (a re-run batch writes again), idempotent (foreachBatch upserting by key and window), two-phase-commit (a transactional sink committing each batch id once, like the file sink's manifest); their reference is the same query without faults. restarts = driver restarts (the book's Spark chapter)."
         );
     }
+    out
+}
+
+/// How `compare`'s table names a row's model and guarantee (its first two columns): each model's
+/// guarantee in its own words.
+pub fn compare_row_names(
+    runtime: crate::scenario::Runtime,
+    guarantee: crate::scenario::Guarantee,
+) -> (&'static str, String) {
+    use crate::scenario::{Guarantee, Runtime};
+    match runtime {
+        Runtime::Flink => ("flink", guarantee.label().to_string()),
+        Runtime::Storm => {
+            let g = match guarantee {
+                Guarantee::AtMostOnce => "acking off",
+                Guarantee::AtLeastOnce => "acking",
+                Guarantee::ExactlyOnce => "trident",
+            };
+            ("storm", format!("{g} ({})", short(guarantee)))
+        }
+        Runtime::Spark => {
+            let g = if guarantee == Guarantee::AtMostOnce { "no ckpt" } else { "ckpt" };
+            ("spark", format!("{g} ({})", short(guarantee)))
+        }
+        // Kafka Streams commits instead of checkpointing: its guarantee by its config name.
+        Runtime::KafkaStreams => {
+            let g = if guarantee == Guarantee::ExactlyOnce { "exactly_once_v2" } else { "at_least_once" };
+            ("kstreams", g.to_string())
+        }
+    }
+}
+
+/// The table `streamlab compare --checkpoint-mode` prints: one exactly-once row per barrier
+/// rule, with what the rule cost (inputs blocked, channel state) beside the oracle's counts.
+pub fn modes_table(reports: &[crate::run::ModeReport]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<15} {:<17} {:>16} {:>26} {:>12} {:>20} {:>22} {:>14} {:>20} {:>22} {:>8}  {:<18} verdict",
+        "checkpoint mode",
+        "sink",
+        "records lost/dup",
+        "rows missing/dup/wrong/unexp",
+        "checkpoints",
+        "ckpt p50/max ms",
+        "alignment p50/max ms",
+        "inputs blocked",
+        "channel state recs",
+        "latency p50/p99 ms",
+        "restarts",
+        "output"
+    );
+    for m in reports {
+        let r = &m.report;
+        let o = &r.outcome;
+        let f = &r.checkpoint_figures;
+        let _ = writeln!(
+            out,
+            "{:<15} {:<17} {:>16} {:>26} {:>12} {:>20} {:>22} {:>14} {:>20} {:>22} {:>8}  {:<18} {}",
+            m.checkpoint_mode.label(),
+            r.sink.label(),
+            format!("{} / {}", o.lost_records.len(), o.duplicated_records.len()),
+            format!(
+                "{} / {} / {} / {}",
+                o.missing_rows.len(),
+                o.duplicate_rows.len(),
+                o.wrong_rows.len(),
+                o.unexpected_rows.len()
+            ),
+            format!("{} ok {} ab", r.checkpoints_completed, r.checkpoints_aborted),
+            format!("{} / {}", ms3(f.checkpoint_duration_p50_ns), ms3(f.checkpoint_duration_max_ns)),
+            format!("{} / {}", ms3(r.alignment_p50_ns), ms3(r.alignment_max_ns)),
+            m.figures.inputs_blocked,
+            m.figures.channel_state_records,
+            format!("{} / {}", ms3(r.latency_p50_ns), ms3(r.latency_p99_ns)),
+            r.restarts,
+            format!("{:?}", r.class),
+            match (r.reference_stop.is_finished(), r.verdict) {
+                (false, _) => "NO VERDICT",
+                (true, true) => "PASS",
+                (true, false) => "FAIL",
+            }
+        );
+        if r.stop != StopReason::JobFinished {
+            let _ = writeln!(out, "{:<15}   ^ run stopped: {}", "", r.stop);
+        }
+        if let Some(why) = crate::run::no_verdict(r.reference_stop) {
+            let _ = writeln!(out, "{:<15}   ^ {why}", "");
+        }
+        for v in &r.violations {
+            let _ = writeln!(out, "{:<15}   ^ INVARIANT VIOLATED: {v}", "");
+        }
+        for f in &r.faults_not_injected {
+            let _ = writeln!(out, "{:<15}   ^ {f}", "");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "every row: a Flink job under exactly-once checkpoints with the scenario's sink, the seed's faults, judged against the same mode without faults. alignment = per snapshot of a subtask with several inputs, first barrier to last (aligned: the inputs wait; unaligned and chandy-lamport: they do not). inputs blocked = times an input stopped for alignment; channel state recs = records recorded as channel state, summed over the completed checkpoints (the book's Chandy–Lamport chapter)."
+    );
     out
 }
 

@@ -61,7 +61,9 @@ pub enum CannotRun {
 }
 
 /// A fault-tolerance model `compare`, `sweep` and `shrink` can drive (see the module docs).
-pub trait FaultToleranceModel: Sync {
+/// (Every model also says what the exercises read off one of its runs:
+/// [`crate::exercise::observe::Observe`].)
+pub trait FaultToleranceModel: Sync + crate::exercise::observe::Observe {
     /// Which runtime this is: the scenario's `model`, and the rows' `runtime` column.
     fn runtime(&self) -> Runtime;
 

@@ -119,6 +119,8 @@ fn storm_place(query: &Query) -> &'static str {
             | Metric::Restarts
             | Metric::CheckpointsCompleted
             | Metric::CheckpointsAborted => NOT_SHOWN,
+            // Other models' counters: loading refuses them on a Storm scenario.
+            _ => NOT_SHOWN,
         },
         Query::Outcome => "the Outcome tab's counts",
         Query::Variants(_) => "the Faults tab: Compare the guarantees on these faults, columns \"result\" and \"promise kept?\" (Storm's guarantees; the command below prints Flink's beside them)",
@@ -144,6 +146,11 @@ fn flink_place(query: &Query) -> &'static str {
             Metric::CheckpointsCompleted => "the timeline's green bars (Bookmarks lists every completed checkpoint)",
             Metric::CheckpointsAborted => "the timeline's red bars (Bookmarks lists every aborted checkpoint)",
             Metric::StormTimeouts | Metric::StormReplays => "the Storm view's counters",
+            Metric::InputsBlocked | Metric::ChannelStateRecords => {
+                "not in the workbench: `compare --checkpoint-mode`, the command below, prints it per barrier rule"
+            }
+            // Other models' counters: loading refuses them on a Flink scenario.
+            _ => "not in the workbench: the command below prints it",
         },
         Query::Outcome => "the Outcome tab's counts, and the run's line in Faults and outcomes (\"vs the original\")",
         Query::Variants(_) => "Faults and outcomes: Compare …, the table's \"result\" and \"promise kept?\" columns",

@@ -18,6 +18,9 @@ use crate::world::{RunOptions, StopReason, World};
 /// Verdicts: one run judged, a seed checked against the scenario's expectations.
 mod judge;
 pub use judge::*;
+/// `compare --checkpoint-mode`: the exactly-once row per barrier rule.
+mod modes;
+pub use modes::*;
 
 /// The seed used when neither the command line nor the scenario pins one.
 pub const DEFAULT_SEED: u64 = 42;
@@ -337,7 +340,11 @@ fn fresh_variant_world(variant: Arc<Scenario>, seed: u64, faults: Vec<Fault>, re
 
 /// Run `world` (a variant) to its end and judge it against `reference`.
 fn judge_variant(world: World, guarantee: Guarantee, sink: SinkKind, reference: &RunResult) -> VariantReport {
-    let run = run_to_end(world);
+    judge_run(&run_to_end(world), guarantee, sink, reference)
+}
+
+/// A finished variant `run` judged against `reference`: its row of `compare`.
+fn judge_run(run: &RunResult, guarantee: Guarantee, sink: SinkKind, reference: &RunResult) -> VariantReport {
     let outcome = oracle::evaluate(&reference.observed(), &run.observed());
     let class = outcome.class();
     let world = &run.world;

@@ -249,6 +249,10 @@ pub struct World {
     pub restarted_tasks: Vec<Vec<SubtaskId>>,
     /// Kernel events processed (popped from the queue).
     pub events_processed: u64,
+    /// Times an input was blocked by barrier alignment, over every attempt (aligned
+    /// exactly-once only: unaligned barriers, Chandy–Lamport markers and tracking never block;
+    /// `compare --checkpoint-mode` shows it).
+    pub inputs_blocked: u64,
     /// [`Scenario::work_limit`], read once: past it the run stops ([`StopReason::WorkLimit`]).
     work_limit: crate::scenario::WorkLimit,
     /// Kernel events processed per kind ([`Event::kind`]).
@@ -359,6 +363,7 @@ impl World {
             earlier_attempts: Vec::new(),
             restarted_tasks: Vec::new(),
             events_processed: 0,
+            inputs_blocked: 0,
             work_limit: scenario.work_limit(),
             events_by_kind: [0; Event::KIND_NAMES.len()],
             source_run_events: 0,

@@ -107,6 +107,7 @@ impl World {
                 });
             }
             Note::InputBlocked { checkpoint_id, input } => {
+                self.inputs_blocked += 1;
                 let payload = Payload::InputBlocked { checkpoint: checkpoint_id, input };
                 self.recorder.record_payload(now, id, None, payload)
             }
