@@ -19,18 +19,27 @@ pub struct KStreamsShown {
     pub notes: Vec<String>,
     /// The visible sink rows, one line each.
     pub rows: String,
+    /// The run's trace hash (`streamlab run` prints it).
+    pub trace_hash: u64,
 }
 
 impl KStreamsShown {
-    /// Run `scenario` with `seed` to its end (the kernel world, as `streamlab run` does).
+    /// Run `scenario` with `seed` to its end (the kernel world, as `streamlab run` does), here.
     pub fn of(scenario: Arc<Scenario>, seed: u64) -> KStreamsShown {
-        let run = sim::kstreams::run_kstreams(scenario.clone(), seed, false);
+        let run = sim::kstreams::run_kstreams(scenario.clone(), seed, true);
+        KStreamsShown::from_run(scenario, seed, run)
+    }
+
+    /// What the view shows of a finished run (recorded here, or off the UI thread by
+    /// `recording::kstreams_recorder`), judged against the application's fault-free run.
+    pub fn from_run(scenario: Arc<Scenario>, seed: u64, run: sim::kstreams::KStreamsRun) -> KStreamsShown {
         let judgement = sim::kstreams::judge::judge(&scenario, seed, &run);
         KStreamsShown {
             summary: sim::kstreams::report::summary(&run),
             verdict: format!("oracle vs the fault-free run: {}", judgement.describe(scenario.guarantee)),
             notes: run.world.faults_not_modelled(),
             rows: sim::kstreams::report::rows_text(&run),
+            trace_hash: run.trace_hash(),
             base: scenario,
             seed,
         }

@@ -1,0 +1,673 @@
+//! The Spark view: a Spark query's run recorded once (its trace and the core's watch,
+//! `sim::spark::core::watch`), and what the workbench shows of it at a cursor time — the driver
+//! and the executors (alive, the tasks they run), every micro-batch so far with its steps (the
+//! trigger, `offsets/N`, the map and reduce tasks and the executors they ran on, the sink
+//! writes, `commits/N`), what a driver restart resumed from and why, and the oracle's verdict
+//! in `streamlab run`'s words.
+//!
+//! Everything is read off what the Spark core recorded: the view never re-implements the
+//! runtime's rules. Plain data, tested without egui.
+
+use std::sync::Arc;
+
+use engine::sink::SinkKind;
+use sim::kernel::TimeNs;
+use sim::recording::{Payload, TraceEvent};
+use sim::runtime::RowsAs;
+use sim::scenario::{Guarantee, NodeId, Runtime, JOB_MANAGER};
+use sim::spark::core::{SparkWatch, TaskAttempt, TaskEnd, TaskRef};
+use sim::spark::{BatchInfo, SparkRun};
+use sim::stepped::SteppedWorld as _;
+use sim::Scenario;
+
+use crate::app::ScenarioSource;
+use crate::view::time_text;
+
+/// Where a Spark run comes from: the scenario as loaded, its file, and the guarantee and sink
+/// kind chosen in the workbench (None: as written).
+#[derive(Clone, Debug)]
+pub struct SparkOrigin {
+    pub base: Arc<Scenario>,
+    pub source: ScenarioSource,
+    pub variant: (Option<Guarantee>, Option<SinkKind>),
+}
+
+impl SparkOrigin {
+    pub fn new(base: Arc<Scenario>, source: ScenarioSource) -> SparkOrigin {
+        SparkOrigin { base, source, variant: (None, None) }
+    }
+
+    /// What runs: the loaded query, or the same query under the chosen guarantee (its checkpoint
+    /// location and sink, `sim::scenario::spark::variant`).
+    pub fn scenario(&self) -> Arc<Scenario> {
+        match self.variant {
+            (None, None) => self.base.clone(),
+            (g, sink) => {
+                Arc::new(self.base.with_runtime_variant(Runtime::Spark, g.unwrap_or(self.base.guarantee), sink))
+            }
+        }
+    }
+}
+
+/// What the view shows, on one page or another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SparkTab {
+    /// The driver, the executors and the batches at the cursor.
+    Batches,
+    Save,
+}
+
+/// A recorded Spark run and the workbench's cursor over it.
+pub struct SparkSession {
+    pub origin: SparkOrigin,
+    /// What ran ([`SparkOrigin::scenario`]).
+    pub scenario: Arc<Scenario>,
+    pub seed: u64,
+    pub run: SparkRun,
+    pub events: Vec<TraceEvent>,
+    /// Crashes and restarts (driver or executor), in time order: (time, node, crashed).
+    nodes: Vec<(TimeNs, NodeId, bool)>,
+    /// Each batch's moments and every task attempt (the core's watch).
+    pub watch: SparkWatch,
+    pub end_ns: TimeNs,
+    pub cursor_ns: TimeNs,
+    /// The batch (index into the run's batches) whose tasks the view details.
+    pub selected: Option<usize>,
+    /// `streamlab run`'s verdict line for this run ("oracle vs the Spark query's fault-free run
+    /// (spark at-least-once): Duplicates (...)").
+    pub verdict: String,
+    /// Was the promise (or the scenario's declared outcome) kept?
+    pub kept: bool,
+    /// Visible sink rows at the end, this run's and the fault-free reference's.
+    pub rows_visible: usize,
+    pub rows_reference: usize,
+    /// Faults of the schedule the Spark world does not model, with why.
+    pub notes: Vec<String>,
+    pub tab: SparkTab,
+}
+
+/// The driver at the cursor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DriverAt {
+    pub alive: bool,
+    /// The query run (1 first; a restart starts the next), as the workbench counts attempts.
+    pub query_run: u32,
+}
+
+/// An executor at the cursor: alive or not, and the task attempts running on it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecutorAt {
+    pub name: String,
+    pub alive: bool,
+    pub running: Vec<String>,
+}
+
+/// Where a batch stands at the cursor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BatchStep {
+    /// Triggered; `offsets/N` being written.
+    WritingOffsets,
+    /// `offsets/N` written; tasks running.
+    Running,
+    /// Every task done; the sink's batch committing and `commits/N` being written.
+    Committing,
+    Committed,
+    /// Its query run ended before `commits/N` (the driver died): a restart re-runs it if
+    /// `offsets/N` was written and the checkpoint location kept.
+    Abandoned,
+}
+
+impl BatchStep {
+    pub fn text(self) -> &'static str {
+        match self {
+            BatchStep::WritingOffsets => "writing offsets/N",
+            BatchStep::Running => "tasks running",
+            BatchStep::Committing => "committing",
+            BatchStep::Committed => "committed",
+            BatchStep::Abandoned => "abandoned: the driver died",
+        }
+    }
+}
+
+/// One batch as far as the cursor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchLine {
+    /// Index into the run's batches.
+    pub index: usize,
+    pub id: u64,
+    /// 1 for the first query run, as [`DriverAt::query_run`].
+    pub query_run: u32,
+    pub rerun: bool,
+    pub due_ns: TimeNs,
+    pub step: BatchStep,
+    /// Records its offset ranges cover.
+    pub records: u64,
+    /// Task attempts launched by the cursor, done by the cursor, of how many tasks.
+    pub launched: usize,
+    pub done: usize,
+    pub tasks: usize,
+    /// Attempts that did not end done (executor lost, failed fetch, the driver gone).
+    pub failed_attempts: usize,
+    /// Sink rows its tasks wrote by the cursor.
+    pub rows_written: u64,
+}
+
+/// One task attempt of the selected batch, for its table and its lanes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttemptLine {
+    pub task: String,
+    pub attempt: u32,
+    pub executor: String,
+    pub executor_index: u32,
+    pub launched_ns: TimeNs,
+    /// When it ended, if by the cursor.
+    pub ended_ns: Option<TimeNs>,
+    /// "running", "done", "executor lost: launched again", ...
+    pub state: &'static str,
+    pub ok: bool,
+    pub rows_written: u64,
+}
+
+/// The Spark view at the cursor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SparkFrame {
+    pub driver: DriverAt,
+    pub executors: Vec<ExecutorAt>,
+    /// Batches started by the cursor, oldest first.
+    pub batches: Vec<BatchLine>,
+    /// The selected batch's steps, each with its time (offsets written, tasks, sink, commit).
+    pub steps: Vec<(TimeNs, String)>,
+    pub attempts: Vec<AttemptLine>,
+    /// What the last driver restart (by the cursor) did, and why, in sentences.
+    pub recovery: Vec<String>,
+}
+
+fn task_text(task: TaskRef) -> String {
+    match task {
+        TaskRef::Map(p) => format!("map {p}"),
+        TaskRef::Reduce(r) => format!("reduce {r}"),
+    }
+}
+
+fn executor_name(executor: u32) -> String {
+    NodeId::task_manager(executor).name()
+}
+
+impl SparkSession {
+    /// Run `origin`'s scenario (a Spark one) with `seed` to its end, keeping the trace.
+    pub fn record(origin: SparkOrigin, seed: u64) -> SparkSession {
+        let run = sim::spark::run_spark(origin.scenario(), seed, true);
+        SparkSession::from_run(origin, seed, run)
+    }
+
+    /// The session of a finished run (recorded with its trace kept, here or by
+    /// `recording::SparkRecorder` off the UI thread). The verdict is `streamlab run`'s: the
+    /// model's own `run` (the same seed gives the same run, checked by its trace hash).
+    pub fn from_run(origin: SparkOrigin, seed: u64, mut run: SparkRun) -> SparkSession {
+        let scenario = run.world.scenario.clone();
+        let events = run.world.recorder.take_events();
+        let watch = run.world.watch.take().unwrap_or_default();
+        let end_ns = run.world.finished_at_ns.unwrap_or(run.world.now_ns());
+        let report = sim::runtime::model(Runtime::Spark).run(&scenario, seed, RowsAs::Text);
+        let mut verdict = report.oracle_line;
+        if report.trace_hash != run.trace_hash() {
+            verdict.push_str(" (from a run that differs from the one shown: a bug, please report it)");
+        }
+        let reference = sim::run::spark_reference_run(&scenario, seed);
+        SparkSession {
+            rows_visible: run.visible_rows().len(),
+            rows_reference: reference.visible_rows().len(),
+            kept: report.judgement.kept,
+            notes: report.notes,
+            verdict,
+            origin,
+            scenario,
+            seed,
+            run,
+            nodes: node_events(&events),
+            events,
+            watch,
+            end_ns,
+            cursor_ns: 0,
+            selected: None,
+            tab: SparkTab::Batches,
+        }
+    }
+
+    pub fn batches(&self) -> &[BatchInfo] {
+        &self.run.world.batches
+    }
+
+    pub fn set_cursor(&mut self, ns: TimeNs) {
+        self.cursor_ns = ns.min(self.end_ns);
+    }
+
+    /// Select batch entry `index` and put the cursor where its tasks are done (or at its end):
+    /// its steps are all on screen.
+    pub fn select_batch(&mut self, index: usize) {
+        let Some(b) = self.batches().get(index) else { return };
+        let moments = self.watch.batches.get(index).copied().unwrap_or_default();
+        let at = b.committed_ns.or(moments.tasks_done_ns).or(self.last_attempt_end(index)).unwrap_or(b.started_ns);
+        self.selected = Some(index);
+        self.set_cursor(at);
+    }
+
+    fn last_attempt_end(&self, index: usize) -> Option<TimeNs> {
+        self.watch.attempts.iter().filter(|a| a.batch_index == index).filter_map(|a| a.ended.map(|e| e.0)).max()
+    }
+
+    /// The batch that started last by the cursor (None before the first).
+    pub fn batch_at_cursor(&self) -> Option<usize> {
+        self.batches().iter().rposition(|b| b.started_ns <= self.cursor_ns)
+    }
+
+    /// Step to the next (or previous) batch and select it.
+    pub fn step_batch(&mut self, forward: bool) {
+        let n = self.batches().len();
+        let current = self.selected.or(self.batch_at_cursor());
+        let next = match (current, forward) {
+            (None, true) => Some(0),
+            (None, false) => None,
+            (Some(i), true) => (i + 1 < n).then_some(i + 1),
+            (Some(i), false) => i.checked_sub(1),
+        };
+        if let Some(i) = next.filter(|&i| i < n) {
+            self.select_batch(i);
+        }
+    }
+
+    /// Crashes (driver or executor) and restarts, in time order: (time, node, crashed).
+    pub fn node_events(&self) -> &[(TimeNs, NodeId, bool)] {
+        &self.nodes
+    }
+}
+
+/// Crashes (driver or executor) and restarts in `events`, in time order: (time, node, crashed).
+fn node_events(events: &[TraceEvent]) -> Vec<(TimeNs, NodeId, bool)> {
+    {
+        events
+            .iter()
+            .filter_map(|e| match e.payload() {
+                Payload::NodeCrashed { .. } => Some((e.time_ns, e.node(), true)),
+                Payload::NodeRestarted => Some((e.time_ns, e.node(), false)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+impl SparkSession {
+    /// The first batch a restarted driver re-ran (in the offset log without a commit): the
+    /// cursor goes where it is committed, and it is selected. False when none was.
+    pub fn show_rerun(&mut self) -> bool {
+        match self.batches().iter().position(|b| b.rerun) {
+            Some(i) => {
+                self.select_batch(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The view at the cursor.
+    pub fn frame(&self) -> SparkFrame {
+        let t = self.cursor_ns;
+        let mut driver = DriverAt { alive: true, query_run: 1 };
+        let mut executors: Vec<ExecutorAt> = (0..self.scenario.task_managers)
+            .map(|i| ExecutorAt { name: executor_name(i), alive: true, running: Vec::new() })
+            .collect();
+        for &(_, node, crashed) in self.nodes.iter().filter(|e| e.0 <= t) {
+            if node == JOB_MANAGER {
+                driver.alive = !crashed;
+                driver.query_run += u32::from(!crashed);
+            } else if let Some(e) = node.task_manager_index().and_then(|i| executors.get_mut(i as usize)) {
+                e.alive = !crashed;
+            }
+        }
+        for a in self.watch.attempts.iter().filter(|a| a.launched_ns <= t && a.ended.is_none_or(|e| e.0 > t)) {
+            if let Some(e) = executors.get_mut(a.executor as usize) {
+                let id = self.batches().get(a.batch_index).map_or(0, |b| b.id);
+                e.running.push(format!("batch {id} {}", task_text(a.task)));
+            }
+        }
+        let batches: Vec<BatchLine> = (0..self.batches().len())
+            .filter(|&i| self.batches()[i].started_ns <= t)
+            .map(|i| self.batch_line(i))
+            .collect();
+        let selected = self.selected.or(self.batch_at_cursor());
+        SparkFrame {
+            driver,
+            executors,
+            batches,
+            steps: selected.map(|i| self.steps_of(i)).unwrap_or_default(),
+            attempts: selected.map(|i| self.attempts_of(i)).unwrap_or_default(),
+            recovery: self.recovery(),
+        }
+    }
+
+    fn attempts_in(&self, index: usize) -> impl Iterator<Item = &TaskAttempt> {
+        let t = self.cursor_ns;
+        self.watch.attempts.iter().filter(move |a| a.batch_index == index && a.launched_ns <= t)
+    }
+
+    /// Where batch entry `index` stands at the cursor.
+    fn step_of(&self, index: usize) -> BatchStep {
+        let t = self.cursor_ns;
+        let b = &self.batches()[index];
+        let m = self.watch.batches.get(index).copied().unwrap_or_default();
+        if b.committed_ns.is_some_and(|c| c <= t) {
+            return BatchStep::Committed;
+        }
+        // A later batch started, or the driver died (its query run is over), without commits/N.
+        let next_started = self.batches().get(index + 1).is_some_and(|n| n.started_ns <= t);
+        let driver_died = b.committed_ns.is_none()
+            && self
+                .nodes
+                .iter()
+                .any(|&(at, node, crashed)| crashed && node == JOB_MANAGER && at >= b.started_ns && at <= t);
+        if next_started || driver_died {
+            return BatchStep::Abandoned;
+        }
+        match (m.offsets_written_ns, m.tasks_done_ns) {
+            (_, Some(d)) if d <= t => BatchStep::Committing,
+            (Some(o), _) if o <= t => BatchStep::Running,
+            _ => BatchStep::WritingOffsets,
+        }
+    }
+
+    fn batch_line(&self, index: usize) -> BatchLine {
+        let t = self.cursor_ns;
+        let b = &self.batches()[index];
+        let attempts: Vec<&TaskAttempt> = self.attempts_in(index).collect();
+        let ended = |a: &&TaskAttempt| a.ended.filter(|e| e.0 <= t).map(|e| e.1);
+        let tasks =
+            self.scenario.partitions as usize + self.run.world.query.window.as_ref().map_or(0, |(_, n)| *n as usize);
+        BatchLine {
+            index,
+            id: b.id,
+            query_run: b.run + 1,
+            rerun: b.rerun,
+            due_ns: b.due_ns,
+            step: self.step_of(index),
+            records: b.offsets.ranges.iter().map(|r| r.1 - r.0).sum(),
+            launched: attempts.len(),
+            done: attempts.iter().filter(|a| ended(a) == Some(TaskEnd::Done)).count(),
+            tasks,
+            failed_attempts: attempts.iter().filter(|a| ended(a).is_some_and(|e| e != TaskEnd::Done)).count(),
+            rows_written: attempts.iter().filter(|a| a.ended.is_some_and(|e| e.0 <= t)).map(|a| a.rows_written).sum(),
+        }
+    }
+
+    fn attempts_of(&self, index: usize) -> Vec<AttemptLine> {
+        let t = self.cursor_ns;
+        self.attempts_in(index)
+            .map(|a| {
+                let ended = a.ended.filter(|e| e.0 <= t);
+                let (state, ok) = match ended.map(|e| e.1) {
+                    None => ("running", true),
+                    Some(TaskEnd::Done) => ("done", true),
+                    Some(TaskEnd::FetchFailed) => ("fetch failed (a map output was lost): launched again", false),
+                    Some(TaskEnd::ExecutorLost) => ("its executor died: launched again", false),
+                    Some(TaskEnd::DriverLost) => ("the driver died: the query run is over", false),
+                };
+                AttemptLine {
+                    task: task_text(a.task),
+                    attempt: a.attempt,
+                    executor: executor_name(a.executor),
+                    executor_index: a.executor,
+                    launched_ns: a.launched_ns,
+                    ended_ns: ended.map(|e| e.0),
+                    state,
+                    ok,
+                    rows_written: if ended.is_some() { a.rows_written } else { 0 },
+                }
+            })
+            .collect()
+    }
+
+    /// The sink's words for what a batch's rows do.
+    fn sink_text(&self) -> &'static str {
+        match sim::run::own_sink(&self.scenario) {
+            SinkKind::Plain => "appended to the plain sink (visible at once)",
+            SinkKind::Idempotent => "upserted into the idempotent sink by key and window",
+            SinkKind::TwoPhaseCommit => "written as this attempt's files (visible when the driver commits the batch)",
+        }
+    }
+
+    /// Batch entry `index`'s steps by the cursor, each with its time.
+    fn steps_of(&self, index: usize) -> Vec<(TimeNs, String)> {
+        let t = self.cursor_ns;
+        let b = &self.batches()[index];
+        let m = self.watch.batches.get(index).copied().unwrap_or_default();
+        let s = &self.scenario;
+        let mut steps = Vec::new();
+        let ranges: Vec<String> =
+            b.offsets.ranges.iter().enumerate().map(|(p, r)| format!("p{p} {}..{}", r.0, r.1)).collect();
+        let trigger = if b.rerun {
+            format!(
+                "batch {} re-run by the restarted driver (trigger due {}): offsets/{} is in the checkpoint without commits/{}",
+                b.id,
+                time_text(s, b.due_ns),
+                b.id,
+                b.id
+            )
+        } else {
+            format!("trigger (due {}): the driver plans batch {}", time_text(s, b.due_ns), b.id)
+        };
+        steps.push((b.started_ns, trigger));
+        if let Some(o) = m.offsets_written_ns.filter(|&o| o <= t) {
+            steps.push((
+                o,
+                format!(
+                    "offsets/{} written: {} ({} records), WM(N-1) {} ms, WM(N) {} ms{}",
+                    b.id,
+                    ranges.join(", "),
+                    b.offsets.ranges.iter().map(|r| r.1 - r.0).sum::<u64>(),
+                    b.offsets.late_watermark_ms,
+                    b.offsets.watermark_ms,
+                    if b.rerun { " — the same as its first run's" } else { "" }
+                ),
+            ));
+        }
+        for a in self.attempts_in(index) {
+            let executor = executor_name(a.executor);
+            steps
+                .push((a.launched_ns, format!("{} (attempt {}) launched on {executor}", task_text(a.task), a.attempt)));
+            if let Some((end, how)) = a.ended.filter(|e| e.0 <= t) {
+                let text = match how {
+                    TaskEnd::Done if a.rows_written > 0 => {
+                        format!(
+                            "{} done on {executor}: {} rows {}",
+                            task_text(a.task),
+                            a.rows_written,
+                            self.sink_text()
+                        )
+                    }
+                    TaskEnd::Done => format!("{} done on {executor}", task_text(a.task)),
+                    TaskEnd::FetchFailed => format!(
+                        "{} could not fetch a lost map output: it waits for the map task to re-run",
+                        task_text(a.task)
+                    ),
+                    TaskEnd::ExecutorLost => {
+                        format!("{} lost with {executor}: the driver launches it again", task_text(a.task))
+                    }
+                    TaskEnd::DriverLost => format!(
+                        "{} ended with the driver{}",
+                        task_text(a.task),
+                        if a.rows_written > 0 {
+                            format!(" (it had written {} rows)", a.rows_written)
+                        } else {
+                            String::new()
+                        }
+                    ),
+                };
+                steps.push((end, text));
+            }
+        }
+        if let Some(d) = m.tasks_done_ns.filter(|&d| d <= t) {
+            let text = match sim::run::own_sink(s) {
+                SinkKind::TwoPhaseCommit => {
+                    format!("every task done: the driver commits batch {} in the sink (its rows become visible)", b.id)
+                }
+                _ => "every task done: the driver writes commits/N".to_string(),
+            };
+            steps.push((d, text));
+        }
+        if let Some(c) = b.committed_ns.filter(|&c| c <= t) {
+            steps.push((c, format!("commits/{} written: batch {} is done", b.id, b.id)));
+        } else if self.step_of(index) == BatchStep::Abandoned {
+            let offsets = if m.offsets_written_ns.is_some() { "written" } else { "not written" };
+            steps.push((t, format!("no commits/{}: the driver died (offsets/{} {offsets})", b.id, b.id)));
+        }
+        steps.sort_by_key(|s| s.0);
+        steps
+    }
+
+    /// What the last driver restart by the cursor resumed from, and why.
+    pub fn recovery(&self) -> Vec<String> {
+        let t = self.cursor_ns;
+        let s = &self.scenario;
+        let events = &self.nodes;
+        let Some(&(back, _, _)) =
+            events.iter().rev().find(|&&(at, node, crashed)| !crashed && node == JOB_MANAGER && at <= t)
+        else {
+            return match events.iter().rev().find(|&&(at, node, crashed)| crashed && node == JOB_MANAGER && at <= t) {
+                Some(&(at, _, _)) => vec![format!(
+                    "The driver died at {}: the query stops, its executors' tasks with it. The checkpoint location, the sink and the source log survive.",
+                    time_text(s, at)
+                )],
+                None => Vec::new(),
+            };
+        };
+        let crashed = events.iter().rev().find(|&&(at, node, c)| c && node == JOB_MANAGER && at <= back).map(|e| e.0);
+        let mut lines = Vec::new();
+        if let Some(at) = crashed {
+            lines.push(format!("The driver died at {} and was restarted at {}.", time_text(s, at), time_text(s, back)));
+        }
+        // The batches before the restart and the first one after it.
+        let before: Vec<&BatchInfo> = self.batches().iter().filter(|b| b.started_ns < back).collect();
+        let after = self.batches().iter().find(|b| b.started_ns >= back);
+        let last_commit = before.iter().filter(|b| b.committed_ns.is_some()).map(|b| b.id).max();
+        let commit_text =
+            last_commit.map_or("no commit yet".to_string(), |c| format!("the last commit is commits/{c}"));
+        if self.run.world.config.checkpoint {
+            match after {
+                Some(b) if b.rerun => {
+                    let first = before.iter().rev().find(|x| x.id == b.id);
+                    let rows = first.map_or(0, |x| x.rows_written);
+                    lines.push(format!(
+                        "It read the checkpoint location: {commit_text}, and offsets/{} is there without commits/{}. So batch {} runs again first, with the same offsets and watermarks (Spark re-runs the batch it planned; it never plans it anew).",
+                        b.id, b.id, b.id
+                    ));
+                    lines.push(match sim::run::own_sink(s) {
+                        SinkKind::Plain if rows > 0 => format!("Its first run had written {rows} rows to the plain sink before the crash: the re-run writes them again, so a reader sees them twice (at-least-once)."),
+                        SinkKind::Plain => "Its first run had written no rows yet: the re-run's rows arrive once.".to_string(),
+                        SinkKind::Idempotent => format!("Its first run had written {rows} rows; the re-run's upserts replace them by key and window: a reader sees each once (exactly-once)."),
+                        SinkKind::TwoPhaseCommit => "Its first run's files were never committed; the re-run's are, once (exactly-once): the sink's manifest names each batch it committed.".to_string(),
+                    });
+                }
+                Some(b) => lines.push(format!(
+                    "It read the checkpoint location: {commit_text}, and no batch is in the offset log without a commit, so the query goes on with batch {}.",
+                    b.id
+                )),
+                None => lines.push(format!("It read the checkpoint location: {commit_text}.")),
+            }
+        } else {
+            let read_until: Vec<u64> =
+                before.last().map(|b| b.offsets.ranges.iter().map(|r| r.1).collect()).unwrap_or_default();
+            let skipped: u64 = after.map_or(0, |b| {
+                b.offsets.ranges.iter().zip(&read_until).map(|(r, &until)| r.0.saturating_sub(until)).sum()
+            });
+            let lost = before.last().filter(|b| b.committed_ns.is_none());
+            lines.push(format!(
+                "Without a checkpoint location the restarted query starts afresh from the latest offsets: {}{skipped} records that arrived while it was down are never read, and the state of open windows is gone (at-most-once).",
+                lost.map_or(String::new(), |b| format!("batch {} was not committed and is never run again; ", b.id))
+            ));
+        }
+        lines
+    }
+
+    /// Crash and restart times for the timeline: (time, crashed, is the driver).
+    pub fn markers(&self) -> Vec<(TimeNs, bool, bool)> {
+        self.nodes.iter().map(|&(at, node, crashed)| (at, crashed, node == JOB_MANAGER)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn session(file: &str, variant: (Option<Guarantee>, Option<SinkKind>)) -> SparkSession {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(file);
+        let base = Arc::new(Scenario::load(&path).expect("shipped scenario loads"));
+        let origin = SparkOrigin { variant, ..SparkOrigin::new(base, ScenarioSource::File(path)) };
+        SparkSession::record(origin, 42)
+    }
+
+    /// The verdict is `streamlab run`'s line, for the same run.
+    #[test]
+    fn the_verdict_is_the_command_lines() {
+        let s = session("spark-micro-batch.ron", (None, None));
+        let report = sim::runtime::model(Runtime::Spark).run(&s.scenario, 42, RowsAs::Text);
+        assert_eq!(s.verdict, report.oracle_line);
+        assert!(s.verdict.contains("Duplicates") && s.verdict.contains("kept"), "{}", s.verdict);
+        assert!(s.rows_visible > s.rows_reference, "duplicates: {} vs {}", s.rows_visible, s.rows_reference);
+    }
+
+    /// Before the crash batch 6 is running; after it, abandoned; after the restart it is listed
+    /// again as a re-run with the same offsets, and the recovery says why.
+    #[test]
+    fn after_the_driver_crash_batch_6_is_re_run_with_the_same_offsets() {
+        let mut s = session("spark-micro-batch.ron", (None, None));
+        let crash = s.markers().iter().find(|m| m.1 && m.2).map(|m| m.0).expect("a driver crash");
+        s.set_cursor(crash - 1);
+        let f = s.frame();
+        let six = f.batches.last().expect("batches");
+        assert_eq!((six.id, six.step, six.rerun), (6, BatchStep::Running, false));
+        assert!(f.driver.alive && f.recovery.is_empty());
+        s.set_cursor(crash + 1);
+        let f = s.frame();
+        assert!(!f.driver.alive);
+        assert_eq!(f.batches.last().map(|b| b.step), Some(BatchStep::Abandoned));
+        assert!(f.recovery[0].contains("The driver died"), "{:?}", f.recovery);
+        assert!(s.show_rerun());
+        let f = s.frame();
+        let rerun = f.batches.last().expect("the re-run");
+        assert_eq!((rerun.id, rerun.rerun, rerun.query_run, rerun.step), (6, true, 2, BatchStep::Committed));
+        let first = f.batches.iter().find(|b| b.id == 6 && !b.rerun).expect("the first run");
+        assert_eq!(first.records, rerun.records);
+        assert_eq!(s.batches()[first.index].offsets, s.batches()[rerun.index].offsets, "the same offsets/6");
+        assert!(f.driver.alive && f.driver.query_run == 2);
+        let why = f.recovery.join(" ");
+        assert!(why.contains("offsets/6 is there without commits/6") && why.contains("twice"), "{why}");
+        assert!(f.steps.iter().any(|(_, t)| t.contains("re-run by the restarted driver")), "{:?}", f.steps);
+        assert!(f.attempts.iter().all(|a| a.state == "done"), "{:?}", f.attempts);
+        assert!(f.attempts.iter().any(|a| a.task.starts_with("reduce")), "{:?}", f.attempts);
+    }
+
+    /// Without a checkpoint location nothing is re-run: the recovery says what is skipped.
+    #[test]
+    fn without_a_checkpoint_nothing_is_re_run_and_the_skip_is_named() {
+        let mut s = session("spark-micro-batch.ron", (Some(Guarantee::AtMostOnce), None));
+        assert!(!s.show_rerun());
+        assert!(s.verdict.contains("Loss"), "{}", s.verdict);
+        s.set_cursor(s.end_ns);
+        let why = s.frame().recovery.join(" ");
+        assert!(
+            why.contains("starts afresh from the latest offsets") && why.contains("batch 6 was not committed"),
+            "{why}"
+        );
+    }
+
+    /// The executors run the tasks: mid-batch some executor has a task, and every attempt of a
+    /// committed batch names an executor of the cluster.
+    #[test]
+    fn tasks_run_on_executors() {
+        let mut s = session("spark-micro-batch.ron", (None, None));
+        let a = s.watch.attempts[5];
+        s.set_cursor(a.launched_ns);
+        let f = s.frame();
+        assert!(f.executors.iter().any(|e| !e.running.is_empty()), "{:?}", f.executors);
+        assert!(f.executors[a.executor as usize].running.iter().any(|r| r.contains(&task_text(a.task))));
+    }
+}
