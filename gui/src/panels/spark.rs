@@ -98,7 +98,7 @@ fn spark_frame_ui(ui: &mut egui::Ui, s: &mut SparkSession, actions: &mut Vec<Act
                     ui.label(b.records.to_string());
                     let failed = match b.failed_attempts {
                         0 => String::new(),
-                        n => format!(" ({n} failed)"),
+                        n => format!(" ({n} cut short)"),
                     };
                     ui.label(format!("{}/{}{failed}", b.done, b.tasks));
                     ui.label(b.rows_written.to_string());
@@ -130,18 +130,15 @@ fn spark_frame_ui(ui: &mut egui::Ui, s: &mut SparkSession, actions: &mut Vec<Act
             }
         });
         let Some(selected) = s.selected.or(s.batch_at_cursor()) else {
-            ui.label("No batch yet: the driver's first trigger plans batch 0 (Next batch goes there).");
+            ui.label("No batch yet: the driver's first trigger plans batch 0. Next batch steps through the batches; Show the re-run batch goes to the one a restarted driver ran again; a click on the timeline moves the cursor there.");
             return;
         };
         let b = &s.batches()[selected];
         ui.strong(format!("Batch {}{} in query run {}", b.id, if b.rerun { " (re-run)" } else { "" }, b.run + 1));
-        egui::Grid::new("spark_steps").striped(true).show(ui, |ui| {
-            for (at, text) in &frame.steps {
-                ui.label(time_text(&s.scenario, *at));
-                ui.label(text);
-                ui.end_row();
-            }
-        });
+        // One wrapped line per step: a grid's cells do not wrap, and the offset ranges are long.
+        for (at, text) in &frame.steps {
+            ui.label(format!("{}   {text}", time_text(&s.scenario, *at)));
+        }
         ui.add_space(6.0);
         ui.strong("Task attempts");
         egui::Grid::new("spark_attempts").striped(true).show(ui, |ui| {
@@ -246,15 +243,22 @@ fn timeline_ui(ui: &mut egui::Ui, s: &mut SparkSession) {
             visuals.text_color(),
         );
     }
+    for (at, crashed, driver) in s.markers() {
+        let color = if crashed { DOWN_COLOR } else { GOOD_COLOR };
+        let color = if crashed && visuals.dark_mode { visuals.strong_text_color() } else { color };
+        let (top, bottom) = if driver { (rect.top(), rect.bottom()) } else { (lane(1).top(), rect.bottom()) };
+        painter.line_segment([egui::pos2(x(at), top), egui::pos2(x(at), bottom)], Stroke::new(2.0, color));
+    }
     let driver_lane = lane(0).shrink2(egui::vec2(0.0, 2.0));
     for (i, b) in s.batches().iter().enumerate() {
-        let end_ns = b.committed_ns.or_else(|| s.batches().get(i + 1).map(|n| n.started_ns)).unwrap_or(s.end_ns);
+        let end_ns = b.committed_ns.unwrap_or_else(|| s.abandoned_at(i));
         let color = match (b.committed_ns.is_some(), b.rerun) {
             (false, _) => BLOCKED_COLOR,
             (true, true) => RERUN_COLOR,
             (true, false) => visuals.widgets.inactive.bg_fill,
         };
-        let (l, r) = (x(b.started_ns), x(end_ns).max(x(b.started_ns) + 2.0));
+        // At least 4 px: a batch takes tens of ms of a run of tens of seconds.
+        let (l, r) = (x(b.started_ns), x(end_ns).max(x(b.started_ns) + 4.0));
         let r_rect = egui::Rect::from_min_max(egui::pos2(l, driver_lane.top()), egui::pos2(r, driver_lane.bottom()));
         painter.rect_filled(r_rect, 1.0, color);
         if s.selected == Some(i) {
@@ -281,12 +285,6 @@ fn timeline_ui(ui: &mut egui::Ui, s: &mut SparkSession) {
             0.0,
             color,
         );
-    }
-    for (at, crashed, driver) in s.markers() {
-        let color = if crashed { DOWN_COLOR } else { GOOD_COLOR };
-        let color = if crashed && visuals.dark_mode { visuals.strong_text_color() } else { color };
-        let (top, bottom) = if driver { (rect.top(), rect.bottom()) } else { (lane(1).top(), rect.bottom()) };
-        painter.line_segment([egui::pos2(x(at), top), egui::pos2(x(at), bottom)], Stroke::new(2.5, color));
     }
     let c = x(s.cursor_ns);
     painter.line_segment(

@@ -146,7 +146,7 @@ pub struct BatchLine {
     pub launched: usize,
     pub done: usize,
     pub tasks: usize,
-    /// Attempts that did not end done (executor lost, failed fetch, the driver gone).
+    /// Attempts cut short (executor lost, failed fetch, the driver gone).
     pub failed_attempts: usize,
     /// Sink rows its tasks wrote by the cursor.
     pub rows_written: u64,
@@ -509,7 +509,7 @@ impl SparkSession {
                 SinkKind::TwoPhaseCommit => {
                     format!("every task done: the driver commits batch {} in the sink (its rows become visible)", b.id)
                 }
-                _ => "every task done: the driver writes commits/N".to_string(),
+                _ => format!("every task done: the driver writes commits/{}", b.id),
             };
             steps.push((d, text));
         }
@@ -517,10 +517,19 @@ impl SparkSession {
             steps.push((c, format!("commits/{} written: batch {} is done", b.id, b.id)));
         } else if self.step_of(index) == BatchStep::Abandoned {
             let offsets = if m.offsets_written_ns.is_some() { "written" } else { "not written" };
-            steps.push((t, format!("no commits/{}: the driver died (offsets/{} {offsets})", b.id, b.id)));
+            let at = self.abandoned_at(index).min(t);
+            steps.push((at, format!("no commits/{}: the driver died (offsets/{} {offsets})", b.id, b.id)));
         }
         steps.sort_by_key(|s| s.0);
         steps
+    }
+
+    /// When batch entry `index`'s query run ended without its commit: the driver's crash after it
+    /// started, else when the next batch started (the run's end for the last).
+    pub fn abandoned_at(&self, index: usize) -> TimeNs {
+        let started = self.batches()[index].started_ns;
+        let crash = self.nodes.iter().find(|&&(at, node, crashed)| crashed && node == JOB_MANAGER && at >= started);
+        crash.map(|c| c.0).or_else(|| self.batches().get(index + 1).map(|b| b.started_ns)).unwrap_or(self.end_ns)
     }
 
     /// What the last driver restart by the cursor resumed from, and why.
@@ -630,6 +639,11 @@ mod tests {
         assert!(!f.driver.alive);
         assert_eq!(f.batches.last().map(|b| b.step), Some(BatchStep::Abandoned));
         assert!(f.recovery[0].contains("The driver died"), "{:?}", f.recovery);
+        // Half a second later the abandoned batch's last step is still the crash, not the cursor.
+        s.set_cursor(crash + 500_000_000);
+        let last = s.frame().steps.last().cloned().expect("steps");
+        assert_eq!(last.0, crash, "{last:?}");
+        assert!(last.1.starts_with("no commits/6") && last.1.contains("offsets/6 written"), "{last:?}");
         assert!(s.show_rerun());
         let f = s.frame();
         let rerun = f.batches.last().expect("the re-run");
