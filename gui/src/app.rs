@@ -853,7 +853,8 @@ impl App {
 
     /// Where the scenario on screen came from.
     pub fn shown_source(&self) -> Option<&ScenarioSource> {
-        self.shown_run().map(|shown| shown.source())
+        // The Kafka Streams view has no shown run (no saving yet) but a source all the same.
+        self.shown_run().map(|shown| shown.source()).or(self.kstreams.as_ref().map(|k| &k.source))
     }
 
     /// Load and run a scenario. On error the previous session stays on screen with the error
@@ -912,7 +913,7 @@ impl App {
                 self.pending = None;
                 self.storm_pending = None;
                 let what = format!("Recording {} (seed {seed}, Kafka Streams)", scenario.name);
-                let recorder = crate::recording::kstreams_recorder(Arc::new(scenario), seed);
+                let recorder = crate::recording::kstreams_recorder(Arc::new(scenario), source, seed);
                 self.view_pending = Some(ViewPending::KStreams(Recording::start(what, recorder, self.driver)));
                 self.poll_views();
             }

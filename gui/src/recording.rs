@@ -295,11 +295,20 @@ pub fn spark_recorder(origin: crate::view::spark::SparkOrigin, seed: u64) -> Spa
 pub type KStreamsRecorder = WorldRecorder<sim::kstreams::KStreamsWorld, crate::view::kstreams::KStreamsShown>;
 
 /// Start recording the Kafka Streams application `scenario` with `seed` (its trace kept).
-pub fn kstreams_recorder(scenario: Arc<sim::Scenario>, seed: u64) -> KStreamsRecorder {
+pub fn kstreams_recorder(
+    scenario: Arc<sim::Scenario>,
+    source: crate::app::ScenarioSource,
+    seed: u64,
+) -> KStreamsRecorder {
     let duration_ns = scenario.duration_ms.saturating_mul(1_000_000);
     let world = sim::kstreams::KStreamsWorld::new(scenario.clone(), seed, true);
     WorldRecorder::new(world, duration_ns, move |world, stop| {
-        crate::view::kstreams::KStreamsShown::from_run(scenario, seed, sim::kstreams::KStreamsRun { world, stop })
+        crate::view::kstreams::KStreamsShown::from_run(
+            scenario,
+            source,
+            seed,
+            sim::kstreams::KStreamsRun { world, stop },
+        )
     })
 }
 
@@ -365,8 +374,11 @@ mod tests {
         assert_eq!(shown.run.trace_hash(), sim::spark::run_spark(spark, 42, false).trace_hash());
 
         let kstreams = Arc::new(sim::Scenario::load(&dir.join("kafka-streams-failover.ron")).expect("loads"));
-        let mut r =
-            Recording::start("kstreams".into(), kstreams_recorder(kstreams.clone(), 42), Driver::Slices { slice: 100 });
+        let mut r = Recording::start(
+            "kstreams".into(),
+            kstreams_recorder(kstreams.clone(), crate::app::ScenarioSource::Embedded, 42),
+            Driver::Slices { slice: 100 },
+        );
         let Poll::Running { .. } = r.poll() else { panic!("100 events do not finish the application's run") };
         let shown = wait(&mut r).expect("not cancelled");
         assert_eq!(shown.trace_hash, sim::kstreams::run_kstreams(kstreams, 42, false).trace_hash());

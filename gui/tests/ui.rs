@@ -1766,6 +1766,11 @@ fn a_kafka_streams_scenario_opens_in_its_own_view() {
     assert!(h.query_by_label_contains("streamlab replay").is_some());
     assert!(h.query_by_label_contains("Duplicates").is_some());
     assert!(h.state().session.is_none(), "nothing is shown as a Flink job");
+    // The scenario bar names it (it said "(none)"), and the per-task timeline is drawn.
+    assert_eq!(h.state().shown_source(), Some(&ScenarioSource::File(file.clone())));
+    h.get_by_label("Tasks over time");
+    let moved = shown.lanes.iter().filter(|l| l.stretches.len() > 1).count();
+    assert!(moved > 0 && moved < shown.lanes.len(), "only the dead instance's tasks moved: {:?}", shown.lanes);
 
     h.state_mut().path_text = scenario_file("crash-during-checkpoint.ron").display().to_string();
     h.get_by_label("Open").click();

@@ -211,7 +211,8 @@ fn timeline_ui(ui: &mut egui::Ui, s: &mut SparkSession) {
     let visuals = ui.visuals().clone();
     let lanes = 1 + s.scenario.task_managers as usize;
     let lane_h = 16.0;
-    ui.label("timeline: the driver's batches (re-run orange, abandoned red), each executor's tasks (map blue, reduce green, failed red); crashes dark, restarts green. Click to move the cursor.");
+    let crash = if visuals.dark_mode { "white" } else { "dark" };
+    ui.label(format!("timeline: the driver's batches (re-run orange, abandoned red), each executor's tasks (map blue, reduce green, cut short red); crashes {crash}, restarts green. Click to move the cursor."));
     let label_w = 90.0;
     let width = ui.available_width().max(200.0);
     let (rect, response) = ui.allocate_exact_size(egui::vec2(width, lane_h * lanes as f32 + 4.0), Sense::click());
