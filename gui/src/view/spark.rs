@@ -673,6 +673,38 @@ mod tests {
         );
     }
 
+    /// An executor dies while batch 3's map tasks run on it: those attempts end "executor lost",
+    /// are launched again (attempt 2) on a live executor, and the batch still commits.
+    #[test]
+    fn an_executor_loss_shows_the_lost_attempts_and_their_retries() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/spark-micro-batch.ron");
+        let mut scenario = Scenario::load(&path).expect("loads");
+        scenario.faults.push(sim::faults::Fault::Crash {
+            node: NodeId::task_manager(1),
+            at: sim::faults::Trigger::At(4_012_000_000),
+            restart_after_ns: Some(1_000_000_000),
+        });
+        let mut s = SparkSession::record(SparkOrigin::new(Arc::new(scenario), ScenarioSource::File(path)), 42);
+        let three = s.batches().iter().position(|b| b.id == 3).expect("batch 3");
+        s.select_batch(three);
+        let f = s.frame();
+        let lost: Vec<&AttemptLine> = f.attempts.iter().filter(|a| !a.ok).collect();
+        assert!(!lost.is_empty() && lost.iter().all(|a| a.executor == "tm-1"), "{:?}", f.attempts);
+        assert!(lost.iter().all(|a| a.state.contains("executor died")), "{lost:?}");
+        for a in &lost {
+            let retry = f.attempts.iter().find(|r| r.task == a.task && r.attempt == 2).expect("launched again");
+            assert_eq!((retry.executor.as_str(), retry.state), ("tm-0", "done"), "{retry:?}");
+        }
+        let line = f.batches.iter().find(|b| b.index == three).expect("listed");
+        assert_eq!((line.step, line.failed_attempts), (BatchStep::Committed, lost.len()));
+        assert!(
+            f.steps.iter().any(|(_, t)| t.contains("lost with tm-1: the driver launches it again")),
+            "{:?}",
+            f.steps
+        );
+        assert!(s.markers().iter().any(|&(_, crashed, driver)| crashed && !driver));
+    }
+
     /// The executors run the tasks: mid-batch some executor has a task, and every attempt of a
     /// committed batch names an executor of the cluster.
     #[test]
