@@ -134,8 +134,11 @@ pub enum Action {
     /// Fork the shown run at the cursor with this fault (the Storm view records the topology
     /// again with the fault added to the ones it had).
     Inject(FaultRequest),
-    /// The Storm view: record the topology again with only the file's faults.
+    /// The Storm and Spark views: record the run again with only the file's faults.
     ClearInjectedFaults,
+    /// The Spark view: crash the driver at the cursor (back after the fault settings' delay) and
+    /// record the query again with it.
+    CrashDriver,
     /// Run the scenario under another guarantee and/or sink kind (None: as written). In the
     /// Storm view the guarantee is the topology's acking (Storm has no sink choice).
     SetVariant(Option<Guarantee>, Option<SinkKind>),
@@ -1185,6 +1188,34 @@ impl App {
                     self.start_storm(origin, seed);
                 }
             }
+            Action::Inject(request) if self.spark.is_some() => {
+                // Spark's executors crash (a cut or a delayed link is not offered there).
+                if let (Some(spark), FaultRequest::Crash { .. }) = (&self.spark, request) {
+                    let mut origin = spark.origin.clone();
+                    origin.injected.push(request.fault(spark.cursor_ns));
+                    let seed = spark.seed;
+                    self.start_spark(origin, seed);
+                }
+            }
+            Action::CrashDriver => {
+                if let Some(spark) = &self.spark {
+                    let mut origin = spark.origin.clone();
+                    origin.injected.push(Fault::Crash {
+                        node: JOB_MANAGER,
+                        at: Trigger::At(spark.cursor_ns),
+                        restart_after_ns: self.faults.restart_after_ms.map(|ms| ms.saturating_mul(1_000_000)),
+                    });
+                    let seed = spark.seed;
+                    self.start_spark(origin, seed);
+                }
+            }
+            Action::ClearInjectedFaults if self.spark.is_some() => {
+                if let Some(spark) = &self.spark {
+                    let origin = crate::view::spark::SparkOrigin { injected: Vec::new(), ..spark.origin.clone() };
+                    let seed = spark.seed;
+                    self.start_spark(origin, seed);
+                }
+            }
             Action::ClearInjectedFaults => {
                 if let Some(storm) = &self.storm {
                     let origin = StormOrigin { injected: Vec::new(), ..storm.origin.clone() };
@@ -1403,7 +1434,7 @@ impl App {
         if let Some(spark) = &mut self.spark {
             egui::CentralPanel::default().show(ui, |ui| {
                 egui::ScrollArea::vertical().show(ui, |ui| {
-                    panels::spark::spark_ui(ui, spark, &mut actions);
+                    panels::spark::spark_ui(ui, spark, &mut self.faults, &mut actions);
                     if spark.tab == crate::view::spark::SparkTab::Save {
                         panels::save::save_ui(ui, &*spark, &save_stem, &mut self.save, &mut actions);
                     }

@@ -194,10 +194,17 @@ impl ShownRun for SparkSession {
         }
     }
     fn faults_label(&self) -> String {
-        "faults from the file".to_string()
+        match self.origin.injected_text() {
+            None => "faults from the file".to_string(),
+            Some(clicked) => format!("faults from the file, then {clicked}"),
+        }
     }
     fn stem_suffix(&self) -> String {
-        self.origin.variant.0.map_or("original", |g| g.label()).to_string()
+        let guarantee = self.origin.variant.0.map_or("original", |g| g.label());
+        match self.origin.injected.len() {
+            0 => guarantee.to_string(),
+            n => format!("{guarantee}-plus{n}faults"),
+        }
     }
     fn scenario_file_text(&self) -> String {
         let note = format!(

@@ -289,6 +289,39 @@ fn a_spark_scenario_opens_in_its_own_view_and_shows_the_re_run_batch() {
     assert!(h.state().spark.is_some() && h.state().session.is_none());
 }
 
+/// In the Spark view, "Crash executor tm-1" at a moment its map tasks run records the query again
+/// with that crash: those attempts are lost and launched again elsewhere, the crash is named,
+/// and "Back to the file's faults" takes it away.
+#[test]
+fn crashing_an_executor_in_the_spark_view_retries_its_tasks() {
+    let mut h = harness(ScenarioSource::File(scenario_file("spark-micro-batch.ron")));
+    h.run_steps(2);
+    let spark = h.state().spark.as_ref().expect("the Spark view");
+    let three = spark.batches().iter().position(|b| b.id == 3).expect("batch 3");
+    let on_tm1 =
+        spark.watch.attempts.iter().find(|a| a.batch_index == three && a.executor == 1).expect("a task on tm-1");
+    let at = on_tm1.launched_ns + 1_000_000;
+    h.state_mut().spark.as_mut().unwrap().set_cursor(at);
+    h.run_steps(1);
+    h.get_by_label("Crash executor tm-1").click();
+    h.run_steps(3);
+    let spark = h.state().spark.as_ref().expect("recorded again");
+    assert_eq!(spark.origin.injected.len(), 1);
+    assert_eq!(spark.cursor_ns, at, "the moment looked at is kept");
+    let lost = spark
+        .watch
+        .attempts
+        .iter()
+        .filter(|a| a.ended.is_some_and(|e| e.1 == sim::spark::core::TaskEnd::ExecutorLost))
+        .count();
+    assert!(lost > 0 && spark.run.world.stats.task_retries > 0, "{:?}", spark.run.world.stats);
+    h.get_by_label_contains("then crash tm-1 at");
+    h.get_by_label("Back to the file's faults").click();
+    h.run_steps(3);
+    let spark = h.state().spark.as_ref().expect("recorded again");
+    assert!(spark.origin.injected.is_empty() && spark.run.world.stats.task_retries == 0);
+}
+
 #[test]
 fn rerun_with_another_seed_records_another_run() {
     let mut h = harness(ScenarioSource::Embedded);

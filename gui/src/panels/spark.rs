@@ -6,7 +6,7 @@
 
 use egui::{Color32, Sense, Stroke};
 
-use crate::app::Action;
+use crate::app::{Action, FaultSettings};
 use crate::panels::{run_controls, BLOCKED_COLOR, DOWN_COLOR, GOOD_COLOR};
 use crate::view::spark::{BatchStep, SparkSession, SparkTab};
 use crate::view::time_text;
@@ -15,16 +15,17 @@ const MAP_COLOR: Color32 = Color32::from_rgb(0, 114, 178);
 const REDUCE_COLOR: Color32 = Color32::from_rgb(0, 158, 115);
 const RERUN_COLOR: Color32 = Color32::from_rgb(230, 159, 0);
 
-pub fn spark_ui(ui: &mut egui::Ui, s: &mut SparkSession, actions: &mut Vec<Action>) {
+/// `faults`: the fault buttons' knobs, shared with the other views.
+pub fn spark_ui(ui: &mut egui::Ui, s: &mut SparkSession, faults: &mut FaultSettings, actions: &mut Vec<Action>) {
     let before = (s.cursor_ns, s.selected, s.tab);
-    spark_frame_ui(ui, s, actions);
+    spark_frame_ui(ui, s, faults, actions);
     // A button or the slider moved the cursor or the selection: draw the new state next frame.
     if (s.cursor_ns, s.selected, s.tab) != before {
         ui.ctx().request_repaint();
     }
 }
 
-fn spark_frame_ui(ui: &mut egui::Ui, s: &mut SparkSession, actions: &mut Vec<Action>) {
+fn spark_frame_ui(ui: &mut egui::Ui, s: &mut SparkSession, faults: &mut FaultSettings, actions: &mut Vec<Action>) {
     ui.horizontal(|ui| {
         ui.heading(format!("Spark query: {}", s.scenario.name));
         ui.label(format!("seed {}", s.seed));
@@ -48,6 +49,7 @@ fn spark_frame_ui(ui: &mut egui::Ui, s: &mut SparkSession, actions: &mut Vec<Act
     ui.separator();
     scrubber_ui(ui, s);
     timeline_ui(ui, s);
+    crash_ui(ui, s, faults, actions);
     ui.separator();
     let frame = s.frame();
     ui.columns(2, |cols| {
@@ -161,6 +163,45 @@ fn spark_frame_ui(ui: &mut egui::Ui, s: &mut SparkSession, actions: &mut Vec<Act
                 ui.end_row();
             }
         });
+    });
+}
+
+/// Crash the driver or an executor at the cursor: the query is recorded again with it (the same
+/// seed: the same run up to the crash); the clicked crashes add up until cleared.
+fn crash_ui(ui: &mut egui::Ui, s: &SparkSession, settings: &mut FaultSettings, actions: &mut Vec<Action>) {
+    // A Spark node always comes back (a supervised driver relaunched, a replacement executor):
+    // "never" is not offered here.
+    let back_ms = *settings.restart_after_ms.get_or_insert(2_000);
+    ui.horizontal_wrapped(|ui| {
+        ui.label(format!("At {}:", time_text(&s.scenario, s.cursor_ns)));
+        if ui
+            .button("Crash the driver")
+            .on_hover_text("the query stops; the restarted driver reads the checkpoint location")
+            .clicked()
+        {
+            actions.push(Action::CrashDriver);
+        }
+        for tm in 0..s.scenario.task_managers {
+            let request = crate::app::FaultRequest::Crash { tm, restart_after_ms: settings.restart_after_ms };
+            if ui
+                .button(format!("Crash executor tm-{tm}"))
+                .on_hover_text("its running tasks and its map outputs are lost: the driver launches them again")
+                .clicked()
+            {
+                actions.push(Action::Inject(request));
+            }
+        }
+        let mut ms = back_ms;
+        ui.label("back after");
+        if ui.add(egui::DragValue::new(&mut ms).range(1..=600_000).suffix(" ms")).changed() {
+            settings.restart_after_ms = Some(ms);
+        }
+        if let Some(clicked) = s.origin.injected_text() {
+            ui.label(format!("(this run: the file's faults, then {clicked})"));
+            if ui.button("Back to the file's faults").clicked() {
+                actions.push(Action::ClearInjectedFaults);
+            }
+        }
     });
 }
 

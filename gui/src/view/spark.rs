@@ -11,6 +11,7 @@
 use std::sync::Arc;
 
 use engine::sink::SinkKind;
+use sim::faults::{Fault, Trigger};
 use sim::kernel::TimeNs;
 use sim::recording::{Payload, TraceEvent};
 use sim::runtime::RowsAs;
@@ -23,29 +24,54 @@ use sim::Scenario;
 use crate::app::ScenarioSource;
 use crate::view::time_text;
 
-/// Where a Spark run comes from: the scenario as loaded, its file, and the guarantee and sink
-/// kind chosen in the workbench (None: as written).
+/// Where a Spark run comes from: the scenario as loaded, its file, the guarantee and sink kind
+/// chosen in the workbench (None: as written), and the crashes clicked in it.
 #[derive(Clone, Debug)]
 pub struct SparkOrigin {
     pub base: Arc<Scenario>,
     pub source: ScenarioSource,
     pub variant: (Option<Guarantee>, Option<SinkKind>),
+    /// Crashes added to the file's faults, in the order clicked (each at the cursor's time then).
+    /// The query is recorded again from the start with them: the same seed gives the same run up
+    /// to the first one.
+    pub injected: Vec<Fault>,
 }
 
 impl SparkOrigin {
     pub fn new(base: Arc<Scenario>, source: ScenarioSource) -> SparkOrigin {
-        SparkOrigin { base, source, variant: (None, None) }
+        SparkOrigin { base, source, variant: (None, None), injected: Vec::new() }
+    }
+
+    /// The clicked crashes in words ("crash jm at 7.500000 s, back after 2 s, then ..."), None
+    /// when there are none.
+    pub fn injected_text(&self) -> Option<String> {
+        let each: Vec<String> = self
+            .injected
+            .iter()
+            .filter_map(|f| match f {
+                Fault::Crash { node, at: Trigger::At(at), restart_after_ns } => Some(format!(
+                    "crash {} at {}{}",
+                    node.name(),
+                    time_text(&self.base, *at),
+                    restart_after_ns
+                        .map_or(String::new(), |ns| format!(", back after {}", crate::view::duration_text(ns)))
+                )),
+                _ => None,
+            })
+            .collect();
+        (!each.is_empty()).then(|| each.join(", then "))
     }
 
     /// What runs: the loaded query, or the same query under the chosen guarantee (its checkpoint
     /// location and sink, `sim::scenario::spark::variant`).
     pub fn scenario(&self) -> Arc<Scenario> {
-        match self.variant {
-            (None, None) => self.base.clone(),
-            (g, sink) => {
-                Arc::new(self.base.with_runtime_variant(Runtime::Spark, g.unwrap_or(self.base.guarantee), sink))
-            }
-        }
+        let mut scenario = match self.variant {
+            (None, None) if self.injected.is_empty() => return self.base.clone(),
+            (None, None) => (*self.base).clone(),
+            (g, sink) => self.base.with_runtime_variant(Runtime::Spark, g.unwrap_or(self.base.guarantee), sink),
+        };
+        scenario.faults.extend(self.injected.iter().cloned());
+        Arc::new(scenario)
     }
 }
 
