@@ -82,33 +82,63 @@ fn spark_frame_ui(ui: &mut egui::Ui, s: &mut SparkSession, faults: &mut FaultSet
         }
         ui.add_space(6.0);
         ui.strong("Batches so far (click one for its steps)");
+        // The header stays above the rows, which scroll to the latest: two grids whose columns
+        // line up by their widths.
+        let widths = [70.0, 62.0, 82.0, 52.0, 96.0, 36.0, 150.0];
+        let grid = |id: &str| {
+            egui::Grid::new(id.to_string()).num_columns(widths.len()).min_col_width(0.0).spacing(egui::vec2(6.0, 4.0))
+        };
+        let cell = |ui: &mut egui::Ui, i: usize, add: &mut dyn FnMut(&mut egui::Ui)| {
+            ui.allocate_ui_with_layout(
+                egui::vec2(widths[i], 18.0),
+                egui::Layout::left_to_right(egui::Align::Center),
+                |ui| {
+                    ui.set_min_width(widths[i]);
+                    add(ui)
+                },
+            );
+        };
+        grid("spark_batch_header").show(ui, |ui| {
+            for (i, h) in ["batch", "query run", "trigger due", "records", "tasks done", "rows", "step"].iter().enumerate() {
+                cell(ui, i, &mut |ui| {
+                    ui.strong(*h);
+                });
+            }
+            ui.end_row();
+        });
         egui::ScrollArea::vertical().id_salt("spark_batches").max_height(300.0).stick_to_bottom(true).show(ui, |ui| {
-            egui::Grid::new("spark_batch_table").striped(true).show(ui, |ui| {
-                for h in ["batch", "query run", "trigger due", "records", "tasks done", "rows", "step"] {
-                    ui.strong(h);
-                }
-                ui.end_row();
+            grid("spark_batch_table").striped(true).show(ui, |ui| {
                 let shown = s.selected.or(s.batch_at_cursor());
                 for b in &frame.batches {
                     let name = if b.rerun { format!("{} (re-run)", b.id) } else { b.id.to_string() };
-                    let label = ui.selectable_label(shown == Some(b.index), name);
-                    if label.clicked() {
+                    let mut clicked = false;
+                    cell(ui, 0, &mut |ui| clicked = ui.selectable_label(shown == Some(b.index), name.as_str()).clicked());
+                    if clicked {
                         s.select_batch(b.index);
                     }
-                    ui.label(b.query_run.to_string());
-                    ui.label(time_text(&s.scenario, b.due_ns));
-                    ui.label(b.records.to_string());
                     let failed = match b.failed_attempts {
                         0 => String::new(),
                         n => format!(" ({n} cut short)"),
                     };
-                    ui.label(format!("{}/{}{failed}", b.done, b.tasks));
-                    ui.label(b.rows_written.to_string());
-                    match b.step {
-                        BatchStep::Abandoned => ui.colored_label(BLOCKED_COLOR, b.step.text()),
-                        BatchStep::Committed => ui.label(b.step.text()),
-                        _ => ui.strong(b.step.text()),
-                    };
+                    let texts = [
+                        b.query_run.to_string(),
+                        time_text(&s.scenario, b.due_ns),
+                        b.records.to_string(),
+                        format!("{}/{}{failed}", b.done, b.tasks),
+                        b.rows_written.to_string(),
+                    ];
+                    for (i, text) in texts.iter().enumerate() {
+                        cell(ui, i + 1, &mut |ui| {
+                            ui.label(text);
+                        });
+                    }
+                    cell(ui, 6, &mut |ui| {
+                        match b.step {
+                            BatchStep::Abandoned => ui.colored_label(BLOCKED_COLOR, b.step.text()),
+                            BatchStep::Committed => ui.label(b.step.text()),
+                            _ => ui.strong(b.step.text()),
+                        };
+                    });
                     ui.end_row();
                 }
             });
@@ -152,7 +182,16 @@ fn spark_frame_ui(ui: &mut egui::Ui, s: &mut SparkSession, faults: &mut FaultSet
                 ui.label(&a.task);
                 ui.label(a.attempt.to_string());
                 ui.label(&a.executor);
-                ui.label(time_text(&s.scenario, a.launched_ns));
+                // A task lasts milliseconds: too short to hit on the timeline, so its launch
+                // time puts the cursor inside it (where a crash of its executor cuts it short).
+                let inside = a.launched_ns + a.ended_ns.map_or(0, |e| e.saturating_sub(a.launched_ns) / 2);
+                if ui
+                    .link(time_text(&s.scenario, a.launched_ns))
+                    .on_hover_text("put the cursor while it runs (to crash its executor there)")
+                    .clicked()
+                {
+                    s.set_cursor(inside);
+                }
                 ui.label(a.ended_ns.map_or("-".to_string(), |t| time_text(&s.scenario, t)));
                 ui.label(a.rows_written.to_string());
                 if a.ok {

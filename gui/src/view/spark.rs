@@ -491,7 +491,12 @@ impl SparkSession {
                     b.offsets.ranges.iter().map(|r| r.1 - r.0).sum::<u64>(),
                     b.offsets.late_watermark_ms,
                     b.offsets.watermark_ms,
-                    if b.rerun { " — the same as its first run's" } else { "" }
+                    match (b.rerun, b.offsets.ranges.iter().all(|r| r.0 == r.1)) {
+                        (true, _) => " — the same as its first run's",
+                        (false, true) =>
+                            " — a no-data batch: nothing new arrived, but the watermark moved, so windows may close",
+                        (false, false) => "",
+                    }
                 ),
             ));
         }
