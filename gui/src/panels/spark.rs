@@ -7,7 +7,9 @@
 use egui::{Color32, Sense, Stroke};
 
 use crate::app::{Action, FaultSettings};
+use crate::panels::ledger::{LedgerClick, LedgerTable};
 use crate::panels::{run_controls, BLOCKED_COLOR, DOWN_COLOR, GOOD_COLOR};
+use crate::shown_run::ShownRun as _;
 use crate::view::spark::{BatchStep, SparkSession, SparkTab};
 use crate::view::time_text;
 
@@ -17,10 +19,11 @@ const RERUN_COLOR: Color32 = Color32::from_rgb(230, 159, 0);
 
 /// `faults`: the fault buttons' knobs, shared with the other views.
 pub fn spark_ui(ui: &mut egui::Ui, s: &mut SparkSession, faults: &mut FaultSettings, actions: &mut Vec<Action>) {
-    let before = (s.cursor_ns, s.selected, s.tab);
+    let line = |s: &SparkSession| s.provenance.as_ref().map(|p| p.0);
+    let before = (s.cursor_ns, s.selected, s.tab, line(s));
     spark_frame_ui(ui, s, faults, actions);
     // A button or the slider moved the cursor or the selection: draw the new state next frame.
-    if (s.cursor_ns, s.selected, s.tab) != before {
+    if (s.cursor_ns, s.selected, s.tab, line(s)) != before {
         ui.ctx().request_repaint();
     }
 }
@@ -37,6 +40,10 @@ fn spark_frame_ui(ui: &mut egui::Ui, s: &mut SparkSession, faults: &mut FaultSet
     run_controls::guarantee_effect_ui(ui, s);
     ui.horizontal(|ui| {
         ui.selectable_value(&mut s.tab, SparkTab::Batches, "Batches and tasks");
+        ui.selectable_value(&mut s.tab, SparkTab::Outcome, format!("Outcome ({})", s.ledger.counts_text()))
+            .on_hover_text(
+                "the sink rows against the same query without faults, row by row, with the batch that wrote each",
+            );
         ui.selectable_value(&mut s.tab, SparkTab::Save, "Save / export")
             .on_hover_text("this run as a scenario file, its sink output, its trace for Perfetto");
     });
@@ -44,6 +51,11 @@ fn spark_frame_ui(ui: &mut egui::Ui, s: &mut SparkSession, faults: &mut FaultSet
     verdict_ui(ui, s);
     if s.tab == SparkTab::Save {
         ui.separator();
+        return;
+    }
+    if s.tab == SparkTab::Outcome {
+        ui.separator();
+        outcome_ui(ui, s);
         return;
     }
     ui.separator();
@@ -242,6 +254,27 @@ fn crash_ui(ui: &mut egui::Ui, s: &SparkSession, settings: &mut FaultSettings, a
             }
         }
     });
+}
+
+/// The Spark run's outcome table: its sink rows against the query without faults, and the
+/// selected row's chain (a step's time moves the cursor; the Batches tab shows it there).
+fn outcome_ui(ui: &mut egui::Ui, s: &mut SparkSession) {
+    let table = LedgerTable {
+        scenario: &s.scenario,
+        ledger: &s.ledger,
+        heading: format!("{} (attempt: the query run that wrote the row):", s.choice_of(s.scenario.guarantee).label),
+        hint: "Select a row (a duplicate, say: untick \"exact\" or press \"Only what differs\") to follow it back: the batch that wrote it, the task, the commit or the crash that cut its batch short, and the earlier write it repeats.",
+        height: Some(420.0),
+    };
+    let selected = s.provenance.as_ref().map(|(l, p)| (*l, p));
+    match table.ui(ui, selected, &mut s.filter) {
+        Some(LedgerClick::Select(line)) => s.select_line(line),
+        Some(LedgerClick::Seek(t)) => {
+            s.selected = None;
+            s.set_cursor(t);
+        }
+        None => {}
+    }
 }
 
 /// The oracle's verdict in `streamlab run`'s words, and the rows a reader sees.

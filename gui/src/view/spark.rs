@@ -22,7 +22,9 @@ use sim::stepped::SteppedWorld as _;
 use sim::Scenario;
 
 use crate::app::ScenarioSource;
+use crate::view::ledger::{Ledger, LedgerFilter, Provenance, Status, Step};
 use crate::view::time_text;
+use sim::oracle::Seen;
 
 /// Where a Spark run comes from: the scenario as loaded, its file, the guarantee and sink kind
 /// chosen in the workbench (None: as written), and the crashes clicked in it.
@@ -80,6 +82,9 @@ impl SparkOrigin {
 pub enum SparkTab {
     /// The driver, the executors and the batches at the cursor.
     Batches,
+    /// The sink rows against the same query without faults, row by row, each with the batch
+    /// that wrote it.
+    Outcome,
     Save,
 }
 
@@ -110,6 +115,12 @@ pub struct SparkSession {
     /// Faults of the schedule the Spark world does not model, with why.
     pub notes: Vec<String>,
     pub tab: SparkTab,
+    /// The sink rows against the same query without faults (the attempt column: the query run
+    /// that wrote each row).
+    pub ledger: Ledger,
+    pub filter: LedgerFilter,
+    /// The selected outcome line and its chain.
+    pub provenance: Option<(usize, Option<Provenance>)>,
 }
 
 /// The driver at the cursor.
@@ -240,7 +251,11 @@ impl SparkSession {
             verdict.push_str(" (from a run that differs from the one shown: a bug, please report it)");
         }
         let reference = sim::run::spark_reference_run(&scenario, seed);
+        let ledger = Ledger::build(&scenario, &events, Seen::of(&reference.observed()), Seen::of(&run.observed()));
         SparkSession {
+            ledger,
+            filter: LedgerFilter::default(),
+            provenance: None,
             rows_visible: run.visible_rows().len(),
             rows_reference: reference.visible_rows().len(),
             kept: report.judgement.kept,
@@ -627,6 +642,102 @@ impl SparkSession {
         lines
     }
 
+    /// Select outcome line `line` (None: none) and build its chain.
+    pub fn select_line(&mut self, line: Option<usize>) {
+        self.provenance = line.map(|l| (l, self.provenance_of(l)));
+    }
+
+    /// The batch entry whose run wrote a row at `written_ns` (its tasks run between its start
+    /// and its commit, or its query run's end).
+    fn batch_writing_at(&self, written_ns: TimeNs) -> Option<usize> {
+        (0..self.batches().len()).rev().find(|&i| {
+            let b = &self.batches()[i];
+            b.started_ns <= written_ns && written_ns <= b.committed_ns.unwrap_or_else(|| self.abandoned_at(i))
+        })
+    }
+
+    /// Outcome line `line`'s chain: the batch that wrote its row (its offsets, the task that
+    /// wrote it, its commit or the crash that cut it short), the earlier line it repeats, and
+    /// why it is marked as it is. None for a row the run never wrote (a missing one: its why
+    /// is the Outcome tab's count).
+    pub fn provenance_of(&self, line: usize) -> Option<Provenance> {
+        let l = self.ledger.rows.get(line)?;
+        let s = &self.scenario;
+        let mut steps = Vec::new();
+        // The re-run batch that wrote this row, and whether the row it repeats was written by a
+        // batch that never committed.
+        let mut rerun: Option<u64> = None;
+        let mut first_uncommitted = false;
+        for (title, row) in [("First write", l.repeats.and_then(|r| self.ledger.rows.get(r))), ("This row", Some(l))] {
+            let Some(stored) = row.and_then(|r| r.run_row).and_then(|i| self.ledger.run_rows.get(i)) else { continue };
+            let Some(i) = self.batch_writing_at(stored.written_ns) else { continue };
+            let b = &self.batches()[i];
+            if b.rerun && title == "This row" {
+                rerun = Some(b.id);
+            }
+            first_uncommitted |= b.committed_ns.is_none() && title == "First write";
+            let writer = self.watch.attempts.iter().find(|a| {
+                a.batch_index == i
+                    && a.rows_written > 0
+                    && a.launched_ns <= stored.written_ns
+                    && a.ended.is_none_or(|e| stored.written_ns <= e.0)
+            });
+            steps.push(Step {
+                title: format!("{title}: batch {}", b.id),
+                caption: format!(
+                    "batch {}{} of query run {}, offsets/{} written",
+                    b.id,
+                    if b.rerun { " (re-run)" } else { "" },
+                    b.run + 1,
+                    b.id
+                ),
+                time_ns: self.watch.batches.get(i).and_then(|m| m.offsets_written_ns).or(Some(b.started_ns)),
+            });
+            steps.push(Step {
+                title: "Sink write".into(),
+                caption: match writer {
+                    Some(a) => format!(
+                        "{} (attempt {}) on {} wrote it",
+                        task_text(a.task),
+                        a.attempt,
+                        executor_name(a.executor)
+                    ),
+                    None => "a task of the batch wrote it".into(),
+                },
+                time_ns: Some(stored.written_ns),
+            });
+            steps.push(match b.committed_ns {
+                Some(c) => {
+                    Step { title: "Commit".into(), caption: format!("commits/{} written", b.id), time_ns: Some(c) }
+                }
+                None => Step {
+                    title: "Driver crash".into(),
+                    caption: format!("the driver died before commits/{}", b.id),
+                    time_ns: Some(self.abandoned_at(i)),
+                },
+            });
+        }
+        if steps.is_empty() {
+            return None;
+        }
+        let plain = sim::run::own_sink(s) == SinkKind::Plain;
+        let why = match l.status {
+            Status::Duplicate if first_uncommitted && plain && rerun.is_some() => {
+                let n = rerun.unwrap_or_default();
+                format!(
+                    "Batch {n} ran twice with the same offsets: its first run wrote this row to the plain sink, then the driver died before commits/{n}; the restarted driver found offsets/{n} without a commit and re-ran it, writing the row again. A plain sink keeps both: at-least-once."
+                )
+            }
+            Status::Duplicate => "The same result reached the sink twice.".into(),
+            Status::Exact if rerun.is_some() => "Written by a re-run batch; the sink shows it as the query without faults does.".into(),
+            Status::Exact => "This row is what the query without faults shows.".into(),
+            Status::Wrong | Status::Unexpected if !self.run.world.config.checkpoint => "Without a checkpoint location the restarted query started from the latest offsets with empty state: this window's count misses the records before the restart (or those it skipped).".into(),
+            Status::Wrong | Status::Unexpected => "Some records were counted more or fewer times than without faults.".into(),
+            Status::Missing => "The query without faults shows this row; this run never wrote it.".into(),
+        };
+        Some(Provenance { headline: format!("{} {} {}", l.sink, l.key, l.window), steps, why })
+    }
+
     /// Crash and restart times for the timeline: (time, crashed, is the driver).
     pub fn markers(&self) -> Vec<(TimeNs, bool, bool)> {
         self.nodes.iter().map(|&(at, node, crashed)| (at, crashed, node == JOB_MANAGER)).collect()
@@ -688,6 +799,34 @@ mod tests {
         assert!(f.steps.iter().any(|(_, t)| t.contains("re-run by the restarted driver")), "{:?}", f.steps);
         assert!(f.attempts.iter().all(|a| a.state == "done"), "{:?}", f.attempts);
         assert!(f.attempts.iter().any(|a| a.task.starts_with("reduce")), "{:?}", f.attempts);
+    }
+
+    /// The Outcome tab: the duplicate rows are the re-run batch's, and their chain says so.
+    #[test]
+    fn a_duplicate_row_goes_back_to_the_batch_that_ran_twice() {
+        let mut s = session("spark-micro-batch.ron", (None, None));
+        assert_eq!(s.ledger.count(Status::Duplicate), s.ledger.outcome.duplicate_rows.len());
+        let dup = s.ledger.rows.iter().position(|l| l.status == Status::Duplicate).expect("a duplicate");
+        assert_eq!(s.ledger.rows[dup].attempt, Some(2), "written by the second query run");
+        s.select_line(Some(dup));
+        let p = s.provenance.clone().and_then(|p| p.1).expect("a chain");
+        let titles: Vec<&str> = p.steps.iter().map(|st| st.title.as_str()).collect();
+        assert_eq!(
+            titles,
+            ["First write: batch 6", "Sink write", "Driver crash", "This row: batch 6", "Sink write", "Commit"]
+        );
+        assert!(p.why.contains("Batch 6 ran twice with the same offsets"), "{}", p.why);
+        // The first rows a reader saw are batch 6's first run's (no earlier batch closed a
+        // window): their chain ends at the crash; later rows' at their batch's commit.
+        let chains: Vec<Provenance> = (0..s.ledger.rows.len())
+            .filter(|&l| s.ledger.rows[l].status == Status::Exact)
+            .map(|l| s.provenance_of(l).expect("a written row has a chain"))
+            .collect();
+        let ends = |title: &str| chains.iter().filter(|p| p.steps.last().is_some_and(|st| st.title == title)).count();
+        let before_crash = s.batches().iter().find(|b| b.id == 6 && !b.rerun).map_or(0, |b| b.rows_written) as usize;
+        assert!(before_crash > 0);
+        assert_eq!(ends("Driver crash"), before_crash, "the rows batch 6 wrote before the crash");
+        assert_eq!(ends("Commit"), chains.len() - before_crash);
     }
 
     /// Without a checkpoint location nothing is re-run: the recovery says what is skipped.
