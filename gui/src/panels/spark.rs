@@ -257,7 +257,8 @@ fn crash_ui(ui: &mut egui::Ui, s: &SparkSession, settings: &mut FaultSettings, a
 }
 
 /// The Spark run's outcome table: its sink rows against the query without faults, and the
-/// selected row's chain (a step's time moves the cursor; the Batches tab shows it there).
+/// selected row's chain (a step's time moves the cursor there and opens the Batches tab, which
+/// shows the scrubber, the timeline and the batch at that moment).
 fn outcome_ui(ui: &mut egui::Ui, s: &mut SparkSession) {
     let table = LedgerTable {
         scenario: &s.scenario,
@@ -272,6 +273,7 @@ fn outcome_ui(ui: &mut egui::Ui, s: &mut SparkSession) {
         Some(LedgerClick::Seek(t)) => {
             s.selected = None;
             s.set_cursor(t);
+            s.tab = SparkTab::Batches;
         }
         None => {}
     }
