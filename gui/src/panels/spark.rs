@@ -8,7 +8,7 @@ use egui::{Color32, Sense, Stroke};
 
 use crate::app::{Action, FaultSettings};
 use crate::panels::ledger::{LedgerClick, LedgerTable};
-use crate::panels::{run_controls, BLOCKED_COLOR, DOWN_COLOR, GOOD_COLOR};
+use crate::panels::{run_controls, BLOCKED_COLOR, DOWN_COLOR, GOOD_COLOR, IDLE_COLOR};
 use crate::shown_run::ShownRun as _;
 use crate::view::spark::{BatchStep, SparkSession, SparkTab};
 use crate::view::time_text;
@@ -327,7 +327,7 @@ fn timeline_ui(ui: &mut egui::Ui, s: &mut SparkSession) {
     let lanes = 1 + s.scenario.task_managers as usize;
     let lane_h = 16.0;
     let crash = if visuals.dark_mode { "white" } else { "dark" };
-    ui.label(format!("timeline: the driver's batches (re-run orange, abandoned red), each executor's tasks (map blue, reduce green, cut short red); crashes {crash}, restarts green. Click to move the cursor."));
+    ui.label(format!("timeline: the driver's batches (grey; re-run orange, abandoned red), each executor's tasks (map blue, reduce green, cut short red); crashes {crash}, restarts green. Click to move the cursor."));
     let label_w = 90.0;
     let width = ui.available_width().max(200.0);
     let (rect, response) = ui.allocate_exact_size(egui::vec2(width, lane_h * lanes as f32 + 4.0), Sense::click());
@@ -371,7 +371,8 @@ fn timeline_ui(ui: &mut egui::Ui, s: &mut SparkSession) {
         let color = match (b.committed_ns.is_some(), b.rerun) {
             (false, _) => BLOCKED_COLOR,
             (true, true) => RERUN_COLOR,
-            (true, false) => visuals.widgets.inactive.bg_fill,
+            // Grey on either theme (the theme's widget fill vanished on the light one).
+            (true, false) => IDLE_COLOR,
         };
         // At least 4 px: a batch takes tens of ms of a run of tens of seconds.
         let (l, r) = (x(b.started_ns), x(end_ns).max(x(b.started_ns) + 4.0));
