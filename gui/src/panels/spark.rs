@@ -93,7 +93,12 @@ fn spark_frame_ui(ui: &mut egui::Ui, s: &mut SparkSession, faults: &mut FaultSet
             }
         }
         ui.add_space(6.0);
-        ui.strong("Batches so far (click one for its steps)");
+        ui.horizontal_wrapped(|ui| {
+            ui.strong("Batches so far (click one for its steps)");
+            if let Some(first) = frame.batches.first().filter(|b| b.index > 0) {
+                ui.weak(format!("the latest {} of {}", frame.batches.len(), first.index + frame.batches.len()));
+            }
+        });
         // The header stays above the rows, which scroll to the latest: two grids whose columns
         // line up by their widths.
         let widths = [70.0, 62.0, 82.0, 52.0, 96.0, 36.0, 150.0];

@@ -219,6 +219,9 @@ pub struct SparkFrame {
     pub recovery: Vec<String>,
 }
 
+/// How many batches the table lists at most: the latest by the cursor.
+pub const BATCH_LINES_MAX: usize = 200;
+
 fn task_text(task: TaskRef) -> String {
     match task {
         TaskRef::Map(p) => format!("map {p}"),
@@ -294,7 +297,7 @@ impl SparkSession {
     }
 
     fn last_attempt_end(&self, index: usize) -> Option<TimeNs> {
-        self.watch.attempts.iter().filter(|a| a.batch_index == index).filter_map(|a| a.ended.map(|e| e.0)).max()
+        self.attempts_of_batch(index).iter().filter_map(|a| a.ended.map(|e| e.0)).max()
     }
 
     /// The batch that started last by the cursor (None before the first).
@@ -371,10 +374,10 @@ impl SparkSession {
                 e.running.push(format!("batch {id} {}", task_text(a.task)));
             }
         }
-        let batches: Vec<BatchLine> = (0..self.batches().len())
-            .filter(|&i| self.batches()[i].started_ns <= t)
-            .map(|i| self.batch_line(i))
-            .collect();
+        // The latest batches by the cursor (a long run has thousands; the table shows these).
+        let started = self.batches().partition_point(|b| b.started_ns <= t);
+        let batches: Vec<BatchLine> =
+            (started.saturating_sub(BATCH_LINES_MAX)..started).map(|i| self.batch_line(i)).collect();
         let selected = self.selected.or(self.batch_at_cursor());
         SparkFrame {
             driver,
@@ -386,9 +389,20 @@ impl SparkSession {
         }
     }
 
+    /// Batch entry `index`'s task attempts. The watch lists them in launch order, hence by batch
+    /// (a batch's tasks launch after the previous batch's): found by bisection, so that a frame
+    /// of a run with thousands of batches does not scan every attempt per batch.
+    fn attempts_of_batch(&self, index: usize) -> &[TaskAttempt] {
+        let all = &self.watch.attempts;
+        let from = all.partition_point(|a| a.batch_index < index);
+        let to = all.partition_point(|a| a.batch_index <= index);
+        &all[from..to.max(from)]
+    }
+
+    /// Batch entry `index`'s task attempts launched by the cursor.
     fn attempts_in(&self, index: usize) -> impl Iterator<Item = &TaskAttempt> {
         let t = self.cursor_ns;
-        self.watch.attempts.iter().filter(move |a| a.batch_index == index && a.launched_ns <= t)
+        self.attempts_of_batch(index).iter().filter(move |a| a.launched_ns <= t)
     }
 
     /// Where batch entry `index` stands at the cursor.
@@ -676,9 +690,8 @@ impl SparkSession {
                 rerun = Some(b.id);
             }
             first_uncommitted |= b.committed_ns.is_none() && title == "First write";
-            let writer = self.watch.attempts.iter().find(|a| {
-                a.batch_index == i
-                    && a.rows_written > 0
+            let writer = self.attempts_of_batch(i).iter().find(|a| {
+                a.rows_written > 0
                     && a.launched_ns <= stored.written_ns
                     && a.ended.is_none_or(|e| stored.written_ns <= e.0)
             });
@@ -885,5 +898,11 @@ mod tests {
         let f = s.frame();
         assert!(f.executors.iter().any(|e| !e.running.is_empty()), "{:?}", f.executors);
         assert!(f.executors[a.executor as usize].running.iter().any(|r| r.contains(&task_text(a.task))));
+        // The attempts are ordered by batch, as the bisection assumes.
+        for i in 0..s.batches().len() {
+            let scanned: Vec<&TaskAttempt> = s.watch.attempts.iter().filter(|a| a.batch_index == i).collect();
+            let found: Vec<&TaskAttempt> = s.attempts_of_batch(i).iter().collect();
+            assert_eq!(found, scanned, "batch entry {i}");
+        }
     }
 }

@@ -268,7 +268,7 @@ impl SparkCore {
             }
         };
         if let Some(w) = self.watch.as_mut() {
-            let rows = self.batches.last().map_or(0, |b| b.rows_written) - rows_before;
+            let rows = self.batches.last().map_or(0, |b| b.rows_written).saturating_sub(rows_before);
             w.wrote(t.task, t.attempt, rows);
         }
         let msg = Msg::Done { run: t.run, batch: t.batch, task: t.task, attempt: t.attempt, max_event_ms, output: uid };
