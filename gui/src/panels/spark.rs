@@ -339,6 +339,9 @@ fn timeline_ui(ui: &mut egui::Ui, s: &mut SparkSession) {
     let axis = egui::Rect::from_min_max(egui::pos2(rect.left() + label_w, rect.top()), rect.max);
     let end = s.end_ns.max(1) as f64;
     let x = |t: u64| axis.left() + axis.width() * ((t as f64 / end).min(1.0) as f32);
+    // What the pointer is over (a batch, a task attempt), said in a tooltip.
+    let hover = response.hover_pos();
+    let mut tip: Option<String> = None;
     let lane = |i: usize| {
         egui::Rect::from_min_max(
             egui::pos2(axis.left(), rect.top() + 2.0 + lane_h * i as f32),
@@ -383,6 +386,20 @@ fn timeline_ui(ui: &mut egui::Ui, s: &mut SparkSession) {
         let (l, r) = (x(b.started_ns), x(end_ns).max(x(b.started_ns) + 4.0));
         let r_rect = egui::Rect::from_min_max(egui::pos2(l, driver_lane.top()), egui::pos2(r, driver_lane.bottom()));
         painter.rect_filled(r_rect, 1.0, color);
+        if hover.is_some_and(|p| r_rect.expand2(egui::vec2(0.0, 2.0)).contains(p)) {
+            let state = match (b.committed_ns, b.rerun) {
+                (None, _) => "abandoned: no commit".to_string(),
+                (Some(c), rerun) => {
+                    format!("{}committed at {}", if rerun { "re-run, " } else { "" }, time_text(&s.scenario, c))
+                }
+            };
+            tip = Some(format!(
+                "batch {} (query run {}): started {}, {state}",
+                b.id,
+                b.run + 1,
+                time_text(&s.scenario, b.started_ns)
+            ));
+        }
         if s.selected == Some(i) {
             painter.rect_stroke(
                 r_rect,
@@ -402,11 +419,22 @@ fn timeline_ui(ui: &mut egui::Ui, s: &mut SparkSession) {
             (false, sim::spark::core::TaskRef::Reduce(_)) => REDUCE_COLOR,
         };
         let (l, r) = (x(a.launched_ns), x(end_ns).max(x(a.launched_ns) + 1.5));
-        painter.rect_filled(
-            egui::Rect::from_min_max(egui::pos2(l, lane_rect.top()), egui::pos2(r, lane_rect.bottom())),
-            0.0,
-            color,
-        );
+        let a_rect = egui::Rect::from_min_max(egui::pos2(l, lane_rect.top()), egui::pos2(r, lane_rect.bottom()));
+        painter.rect_filled(a_rect, 0.0, color);
+        if hover.is_some_and(|p| a_rect.expand2(egui::vec2(1.0, 2.0)).contains(p)) {
+            let id = s.batches().get(a.batch_index).map_or(0, |b| b.id);
+            tip = Some(format!(
+                "batch {id}: {} (attempt {}) on tm-{}, launched {}{}",
+                match a.task {
+                    sim::spark::core::TaskRef::Map(p) => format!("map {p}"),
+                    sim::spark::core::TaskRef::Reduce(r) => format!("reduce {r}"),
+                },
+                a.attempt,
+                a.executor,
+                time_text(&s.scenario, a.launched_ns),
+                if failed { ", cut short" } else { "" }
+            ));
+        }
     }
     let c = x(s.cursor_ns);
     painter.line_segment(
@@ -417,5 +445,8 @@ fn timeline_ui(ui: &mut egui::Ui, s: &mut SparkSession) {
         let frac = ((pos.x - axis.left()) / axis.width()).clamp(0.0, 1.0);
         s.selected = None;
         s.set_cursor((frac as f64 * end) as u64);
+    }
+    if let Some(tip) = tip {
+        response.on_hover_text(tip);
     }
 }
