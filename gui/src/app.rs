@@ -16,7 +16,7 @@ use sim::scenario::{Guarantee, NodeId, JOB_MANAGER};
 use sim::{Scenario, ScenarioError};
 
 use crate::panels;
-use crate::recording::{Driver, Poll, Recording, ReferenceRecorder, StormRecorder};
+use crate::recording::{Driver, KStreamsRecorder, Poll, Recording, ReferenceRecorder, SparkRecorder, StormRecorder};
 use crate::scrub::{RecordedRun, RunRecorder};
 use crate::shown_run::ShownRun;
 use crate::time_control::{Command, TimeControl};
@@ -134,8 +134,11 @@ pub enum Action {
     /// Fork the shown run at the cursor with this fault (the Storm view records the topology
     /// again with the fault added to the ones it had).
     Inject(FaultRequest),
-    /// The Storm view: record the topology again with only the file's faults.
+    /// The Storm and Spark views: record the run again with only the file's faults.
     ClearInjectedFaults,
+    /// The Spark view: crash the driver at the cursor (back after the fault settings' delay) and
+    /// record the query again with it.
+    CrashDriver,
     /// Run the scenario under another guarantee and/or sink kind (None: as written). In the
     /// Storm view the guarantee is the topology's acking (Storm has no sink choice).
     SetVariant(Option<Guarantee>, Option<SinkKind>),
@@ -181,6 +184,33 @@ pub struct Pending {
 /// A Storm scenario's run being recorded (its origin travels with the recorder).
 pub struct StormPending {
     pub recording: Recording<StormRecorder>,
+}
+
+/// A Spark or Kafka Streams run being recorded: its view shows it when it is done.
+pub enum ViewPending {
+    Spark(Recording<SparkRecorder>),
+    KStreams(Recording<KStreamsRecorder>),
+}
+
+impl ViewPending {
+    fn what(&self) -> &str {
+        match self {
+            ViewPending::Spark(r) => &r.what,
+            ViewPending::KStreams(r) => &r.what,
+        }
+    }
+    fn progress(&self) -> f32 {
+        match self {
+            ViewPending::Spark(r) => r.progress(),
+            ViewPending::KStreams(r) => r.progress(),
+        }
+    }
+    fn cancel(&self) {
+        match self {
+            ViewPending::Spark(r) => r.cancel(),
+            ViewPending::KStreams(r) => r.cancel(),
+        }
+    }
 }
 
 /// A fault the user asks for, at the cursor.
@@ -649,6 +679,10 @@ pub struct App {
     pub storm: Option<crate::view::storm::StormSession>,
     /// A Kafka Streams scenario's run, shown at its end by `view::kstreams`.
     pub kstreams: Option<crate::view::kstreams::KStreamsShown>,
+    /// A Spark query's run, drawn by `panels::spark`.
+    pub spark: Option<crate::view::spark::SparkSession>,
+    /// A Spark or Kafka Streams run being recorded (shown in its view when it is done).
+    pub view_pending: Option<ViewPending>,
     /// The timeline's zoom (the whole run until zoomed), reset when a scenario is loaded.
     pub timeline: crate::view::timeline::TimelineState,
 }
@@ -749,6 +783,8 @@ impl App {
             presenter: false,
             storm: None,
             kstreams: None,
+            spark: None,
+            view_pending: None,
             timeline: Default::default(),
         };
         if let ScenarioSource::File(p) = &source {
@@ -810,16 +846,18 @@ impl App {
 
     /// The run on screen, whichever model's view shows it: the Storm view's, else the session's.
     pub fn shown_run(&self) -> Option<&dyn ShownRun> {
-        match (&self.storm, &self.session) {
-            (Some(storm), _) => Some(storm),
-            (None, Some(session)) => Some(session),
-            (None, None) => None,
+        match (&self.storm, &self.spark, &self.session) {
+            (Some(storm), _, _) => Some(storm),
+            (None, Some(spark), _) => Some(spark),
+            (None, None, Some(session)) => Some(session),
+            (None, None, None) => None,
         }
     }
 
     /// Where the scenario on screen came from.
     pub fn shown_source(&self) -> Option<&ScenarioSource> {
-        self.shown_run().map(|shown| shown.source())
+        // The Kafka Streams view has no shown run (no saving yet) but a source all the same.
+        self.shown_run().map(|shown| shown.source()).or(self.kstreams.as_ref().map(|k| &k.source))
     }
 
     /// Load and run a scenario. On error the previous session stays on screen with the error
@@ -859,16 +897,17 @@ impl App {
                 let origin = StormOrigin::new(Arc::new(scenario), source, then_variant.0);
                 self.start_storm(origin, seed);
             }
-            // A Spark query has no view yet: say so rather than show it as a Flink job, and keep
-            // what is shown.
+            // A Spark query gets its own view (its batches, tasks, driver and executors).
             Ok(scenario) if scenario.runtime() == sim::scenario::Runtime::Spark => {
-                self.error = Some(crate::error::LoadError::NoView {
-                    file: scenario.file.clone(),
-                    model: "Spark micro-batch query (model: Spark)",
-                });
+                let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
+                self.seed_text = seed.to_string();
+                self.error = None;
+                let mut origin = crate::view::spark::SparkOrigin::new(Arc::new(scenario), source);
+                origin.variant = then_variant;
+                self.start_spark(origin, seed);
             }
             // A Kafka Streams application gets its own view (its run at the end), never the
-            // Flink panels.
+            // Flink panels; it is recorded off the UI thread.
             Ok(scenario) if scenario.runtime() == sim::scenario::Runtime::KafkaStreams => {
                 let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
                 self.seed_text = seed.to_string();
@@ -876,8 +915,10 @@ impl App {
                 // A recording under way would replace this view when it lands.
                 self.pending = None;
                 self.storm_pending = None;
-                self.storm = None;
-                self.kstreams = Some(crate::view::kstreams::KStreamsShown::of(Arc::new(scenario), seed));
+                let what = format!("Recording {} (seed {seed}, Kafka Streams)", scenario.name);
+                let recorder = crate::recording::kstreams_recorder(Arc::new(scenario), source, seed);
+                self.view_pending = Some(ViewPending::KStreams(Recording::start(what, recorder, self.driver)));
+                self.poll_views();
             }
             Ok(scenario) => {
                 let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
@@ -886,6 +927,7 @@ impl App {
                 let what = format!("Recording {} (seed {seed})", base.name);
                 self.seed_text = seed.to_string();
                 self.storm_pending = None;
+                self.view_pending = None;
                 self.error = None;
                 let purpose = Purpose::Load { base, seed, source, then_variant };
                 self.start(what, recorder, purpose);
@@ -894,10 +936,65 @@ impl App {
         }
     }
 
+    /// Record a Spark run of `origin` (a newer request replaces one under way).
+    fn start_spark(&mut self, origin: crate::view::spark::SparkOrigin, seed: u64) {
+        // A recording of another model still under way would replace the Spark view when it lands.
+        self.pending = None;
+        self.storm_pending = None;
+        let what = match origin.variant.0 {
+            None => format!("Recording {} (seed {seed}, Spark)", origin.base.name),
+            Some(g) => format!("Recording {} (seed {seed}, Spark, {})", origin.base.name, g.label()),
+        };
+        let recording = Recording::start(what, crate::recording::spark_recorder(origin, seed), self.driver);
+        self.view_pending = Some(ViewPending::Spark(recording));
+        self.poll_views();
+    }
+
+    /// Advance or collect a Spark or Kafka Streams recording under way; once done it replaces
+    /// what is shown (the same query again, under another guarantee: on the tab and at the
+    /// moment the student was looking at).
+    fn poll_views(&mut self) {
+        let Some(pending) = &mut self.view_pending else {
+            return;
+        };
+        let done = match pending {
+            ViewPending::Spark(r) => match r.poll() {
+                Poll::Running { .. } => return,
+                Poll::Cancelled => None,
+                Poll::Done(mut spark) => {
+                    if let Some(before) = &self.spark {
+                        spark.tab = before.tab;
+                        if Arc::ptr_eq(&before.origin.base, &spark.origin.base) {
+                            spark.set_cursor(before.cursor_ns);
+                        }
+                    }
+                    self.spark = Some(spark);
+                    self.kstreams = None;
+                    Some(())
+                }
+            },
+            ViewPending::KStreams(r) => match r.poll() {
+                Poll::Running { .. } => return,
+                Poll::Cancelled => None,
+                Poll::Done(shown) => {
+                    self.kstreams = Some(shown);
+                    self.spark = None;
+                    Some(())
+                }
+            },
+        };
+        if done.is_some() {
+            self.storm = None;
+            self.session = None;
+        }
+        self.view_pending = None;
+    }
+
     /// Record a Storm run of `origin` (a newer request replaces one under way).
     fn start_storm(&mut self, origin: StormOrigin, seed: u64) {
         // A Flink recording still under way would replace the Storm view when it lands.
         self.pending = None;
+        self.view_pending = None;
         let mut what = match origin.guarantee {
             None => format!("Recording {} (seed {seed}, Storm)", origin.base.name),
             Some(g) => format!("Recording {} (seed {seed}, Storm, {})", origin.base.name, g.label()),
@@ -929,6 +1026,7 @@ impl App {
                 }
                 self.storm = Some(storm);
                 self.kstreams = None;
+                self.spark = None;
                 self.session = None;
                 self.storm_pending = None;
             }
@@ -996,6 +1094,7 @@ impl App {
                 // A Storm or Kafka Streams view on screen until now gives way to the Flink run.
                 self.storm = None;
                 self.kstreams = None;
+                self.spark = None;
                 self.reference = None;
                 if then_variant != (None, None) {
                     self.apply(Action::SetVariant(then_variant.0, then_variant.1));
@@ -1089,6 +1188,34 @@ impl App {
                     self.start_storm(origin, seed);
                 }
             }
+            Action::Inject(request) if self.spark.is_some() => {
+                // Spark's executors crash (a cut or a delayed link is not offered there).
+                if let (Some(spark), FaultRequest::Crash { .. }) = (&self.spark, request) {
+                    let mut origin = spark.origin.clone();
+                    origin.injected.push(request.fault(spark.cursor_ns));
+                    let seed = spark.seed;
+                    self.start_spark(origin, seed);
+                }
+            }
+            Action::CrashDriver => {
+                if let Some(spark) = &self.spark {
+                    let mut origin = spark.origin.clone();
+                    origin.injected.push(Fault::Crash {
+                        node: JOB_MANAGER,
+                        at: Trigger::At(spark.cursor_ns),
+                        restart_after_ns: self.faults.restart_after_ms.map(|ms| ms.saturating_mul(1_000_000)),
+                    });
+                    let seed = spark.seed;
+                    self.start_spark(origin, seed);
+                }
+            }
+            Action::ClearInjectedFaults if self.spark.is_some() => {
+                if let Some(spark) = &self.spark {
+                    let origin = crate::view::spark::SparkOrigin { injected: Vec::new(), ..spark.origin.clone() };
+                    let seed = spark.seed;
+                    self.start_spark(origin, seed);
+                }
+            }
             Action::ClearInjectedFaults => {
                 if let Some(storm) = &self.storm {
                     let origin = StormOrigin { injected: Vec::new(), ..storm.origin.clone() };
@@ -1110,8 +1237,12 @@ impl App {
                 if let Some(storm) = &self.storm_pending {
                     storm.recording.cancel();
                 }
+                if let Some(view) = &self.view_pending {
+                    view.cancel();
+                }
                 self.poll_pending();
                 self.poll_storm();
+                self.poll_views();
             }
             Action::SetVariant(guarantee, _) if self.storm.is_some() => {
                 // Storm's guarantee is its acking: the loaded topology recorded again under it.
@@ -1119,6 +1250,14 @@ impl App {
                     let origin = StormOrigin { guarantee, ..storm.origin.clone() };
                     let seed = storm.seed;
                     self.start_storm(origin, seed);
+                }
+            }
+            Action::SetVariant(guarantee, sink) if self.spark.is_some() => {
+                // Spark's guarantee is its checkpoint location and sink: the query run again.
+                if let Some(spark) = &self.spark {
+                    let origin = crate::view::spark::SparkOrigin { variant: (guarantee, sink), ..spark.origin.clone() };
+                    let seed = spark.seed;
+                    self.start_spark(origin, seed);
                 }
             }
             Action::SetVariant(guarantee, sink) => {
@@ -1255,14 +1394,16 @@ impl App {
         panels::keys_ui(ui, &mut actions);
         self.poll_pending();
         self.poll_storm();
+        self.poll_views();
         egui::Panel::top("scenario_bar").show(ui, |ui| {
             panels::scenario_bar::scenario_bar_ui(ui, self, &mut actions);
         });
         // What is being recorded, if anything, and how far it is.
-        let under_way: Option<(String, f32)> = match (&self.pending, &self.storm_pending) {
-            (Some(p), _) => Some((p.recording.what.clone(), p.recording.progress())),
-            (None, Some(r)) => Some((r.recording.what.clone(), r.recording.progress())),
-            (None, None) => None,
+        let under_way: Option<(String, f32)> = match (&self.pending, &self.storm_pending, &self.view_pending) {
+            (Some(p), _, _) => Some((p.recording.what.clone(), p.recording.progress())),
+            (None, Some(r), _) => Some((r.recording.what.clone(), r.recording.progress())),
+            (None, None, Some(v)) => Some((v.what().to_string(), v.progress())),
+            (None, None, None) => None,
         };
         if let Some((what, progress)) = &under_way {
             egui::Panel::top("recording").show(ui, |ui| {
@@ -1287,6 +1428,19 @@ impl App {
                 });
             });
             panels::predict::predict_window_ui(ui, &storm.origin.base.file, &mut self.predict, None);
+            self.finish_frame(actions, ui);
+            return;
+        }
+        if let Some(spark) = &mut self.spark {
+            egui::CentralPanel::default().show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    panels::spark::spark_ui(ui, spark, &mut self.faults, &mut actions);
+                    if spark.tab == crate::view::spark::SparkTab::Save {
+                        panels::save::save_ui(ui, &*spark, &save_stem, &mut self.save, &mut actions);
+                    }
+                });
+            });
+            panels::predict::predict_window_ui(ui, &spark.origin.base.file, &mut self.predict, None);
             self.finish_frame(actions, ui);
             return;
         }
@@ -1435,7 +1589,11 @@ impl App {
         if self.time.playing {
             ui.ctx().request_repaint();
         }
-        if self.pending.is_some() || self.reference.is_some() || self.storm_pending.is_some() {
+        if self.pending.is_some()
+            || self.reference.is_some()
+            || self.storm_pending.is_some()
+            || self.view_pending.is_some()
+        {
             // Progress to show (a thread reports between frames; slices run in frames).
             match self.driver {
                 Driver::Thread => ui.ctx().request_repaint_after(std::time::Duration::from_millis(30)),

@@ -85,12 +85,6 @@ pub enum LoadError {
     /// The seed field is not a seed.
     #[error("seed: `{text}` is not a whole number from 0 to {}", u64::MAX)]
     Seed { text: String },
-    /// The scenario loads, but its model has no view in the workbench (a Spark query): the
-    /// command line runs it.
-    #[error(
-        "{file}: a {model} has no view in the workbench yet (it would show a Flink job's run, which is not what this scenario runs); run it with `streamlab run {file}`, replay it with `streamlab replay {file}`, and compare the models with `streamlab compare {file} --model all`"
-    )]
-    NoView { file: String, model: &'static str },
 }
 
 /// The predict window's errors.

@@ -237,6 +237,81 @@ impl Incremental for StormRecorder {
     }
 }
 
+/// A kernel world of another model (Spark's, Kafka Streams') stepped to its end a slice at a
+/// time, then turned into what its view shows by `finish` — on the worker thread too, so that
+/// the judging (a fault-free reference run) never runs on the UI thread either.
+pub struct WorldRecorder<W, T> {
+    world: W,
+    duration_ns: u64,
+    finish: Box<dyn FnOnce(W, sim::world::StopReason) -> T + Send>,
+}
+
+impl<W: SteppedWorld, T> WorldRecorder<W, T> {
+    /// `duration_ns`: the scenario's input duration (the progress bar's scale).
+    pub fn new(
+        world: W,
+        duration_ns: u64,
+        finish: impl FnOnce(W, sim::world::StopReason) -> T + Send + 'static,
+    ) -> WorldRecorder<W, T> {
+        WorldRecorder { world, duration_ns: duration_ns.max(1), finish: Box::new(finish) }
+    }
+}
+
+impl<W: SteppedWorld + Send + 'static, T: Send + 'static> Incremental for WorldRecorder<W, T> {
+    type Output = T;
+    fn advance(&mut self, budget: u64) -> bool {
+        for _ in 0..budget.max(1) {
+            if !self.world.step() {
+                return true;
+            }
+        }
+        false
+    }
+    fn progress(&self) -> f32 {
+        // The last 5 %: judging against the fault-free run, in `finish`.
+        (self.world.now_ns() as f64 / self.duration_ns as f64 * 0.95).min(0.95) as f32
+    }
+    fn finish(mut self) -> T {
+        let stop = self.world.run();
+        (self.finish)(self.world, stop)
+    }
+}
+
+/// A Spark scenario's run (the workbench's Spark view), recorded off the UI thread.
+pub type SparkRecorder = WorldRecorder<sim::spark::SparkWorld, crate::view::spark::SparkSession>;
+
+/// Start recording `origin`'s query with `seed` (its trace and the core's watch kept).
+pub fn spark_recorder(origin: crate::view::spark::SparkOrigin, seed: u64) -> SparkRecorder {
+    let scenario = origin.scenario();
+    let duration_ns = scenario.duration_ms.saturating_mul(1_000_000);
+    let world = sim::spark::SparkWorld::new(scenario, seed, true);
+    WorldRecorder::new(world, duration_ns, move |world, stop| {
+        crate::view::spark::SparkSession::from_run(origin, seed, sim::spark::SparkRun { world, stop })
+    })
+}
+
+/// A Kafka Streams scenario's run (the workbench's Kafka Streams view), recorded off the UI
+/// thread: a big application no longer freezes the window while it runs.
+pub type KStreamsRecorder = WorldRecorder<sim::kstreams::KStreamsWorld, crate::view::kstreams::KStreamsShown>;
+
+/// Start recording the Kafka Streams application `scenario` with `seed` (its trace kept).
+pub fn kstreams_recorder(
+    scenario: Arc<sim::Scenario>,
+    source: crate::app::ScenarioSource,
+    seed: u64,
+) -> KStreamsRecorder {
+    let duration_ns = scenario.duration_ms.saturating_mul(1_000_000);
+    let world = sim::kstreams::KStreamsWorld::new(scenario.clone(), seed, true);
+    WorldRecorder::new(world, duration_ns, move |world, stop| {
+        crate::view::kstreams::KStreamsShown::from_run(
+            scenario,
+            source,
+            seed,
+            sim::kstreams::KStreamsRun { world, stop },
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,6 +360,28 @@ mod tests {
         let mut r = Recording::start("test".into(), recorder(), Driver::Thread);
         r.cancel();
         assert!(wait(&mut r).is_none());
+    }
+
+    /// Recorded off the UI thread, a Spark run is the one `run_spark` gives, and so is a Kafka
+    /// Streams run `run_kstreams`'s.
+    #[test]
+    fn the_spark_and_kafka_streams_recorders_record_the_runs_the_models_run() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        let spark = Arc::new(sim::Scenario::load(&dir.join("spark-micro-batch.ron")).expect("loads"));
+        let origin = crate::view::spark::SparkOrigin::new(spark.clone(), crate::app::ScenarioSource::Embedded);
+        let mut r = Recording::start("spark".into(), spark_recorder(origin, 42), Driver::Thread);
+        let shown = wait(&mut r).expect("not cancelled");
+        assert_eq!(shown.run.trace_hash(), sim::spark::run_spark(spark, 42, false).trace_hash());
+
+        let kstreams = Arc::new(sim::Scenario::load(&dir.join("kafka-streams-failover.ron")).expect("loads"));
+        let mut r = Recording::start(
+            "kstreams".into(),
+            kstreams_recorder(kstreams.clone(), crate::app::ScenarioSource::Embedded, 42),
+            Driver::Slices { slice: 100 },
+        );
+        let Poll::Running { .. } = r.poll() else { panic!("100 events do not finish the application's run") };
+        let shown = wait(&mut r).expect("not cancelled");
+        assert_eq!(shown.trace_hash, sim::kstreams::run_kstreams(kstreams, 42, false).trace_hash());
     }
 
     #[test]

@@ -16,6 +16,7 @@ use sim::Scenario;
 
 use crate::app::{ScenarioSource, Session};
 use crate::view::plots::Chart;
+use crate::view::spark::SparkSession;
 use crate::view::storm::StormSession;
 
 pub trait ShownRun {
@@ -165,5 +166,70 @@ impl ShownRun for StormSession {
     }
     fn charts(&self) -> Result<&[Chart], &'static str> {
         Ok(&self.charts)
+    }
+}
+
+/// The Spark view: one run of the loaded query, under the guarantee (checkpoint location and
+/// sink) chosen.
+impl ShownRun for SparkSession {
+    fn base(&self) -> &Arc<Scenario> {
+        &self.origin.base
+    }
+    fn scenario(&self) -> &Arc<Scenario> {
+        &self.scenario
+    }
+    fn seed(&self) -> u64 {
+        self.seed
+    }
+    fn source(&self) -> &ScenarioSource {
+        &self.origin.source
+    }
+    fn choice(&self) -> (Option<Guarantee>, Option<SinkKind>) {
+        self.origin.variant
+    }
+    fn title(&self) -> String {
+        match self.origin.variant.0 {
+            None => "the query as written".to_string(),
+            Some(g) => format!("the query under {}", self.choice_of(g).label),
+        }
+    }
+    fn faults_label(&self) -> String {
+        match self.origin.injected_text() {
+            None => "faults from the file".to_string(),
+            Some(clicked) => format!("faults from the file, then {clicked}"),
+        }
+    }
+    fn stem_suffix(&self) -> String {
+        let guarantee = self.origin.variant.0.map_or("original", |g| g.label());
+        match self.origin.injected.len() {
+            0 => guarantee.to_string(),
+            n => format!("{guarantee}-plus{n}faults"),
+        }
+    }
+    fn scenario_file_text(&self) -> String {
+        let note = format!(
+            "saved from the streamlab workbench: {} of {} (seed {})",
+            self.title(),
+            self.origin.base.name,
+            self.seed
+        );
+        let sink = Some(sim::run::own_sink(&self.scenario));
+        crate::save::scenario_text(
+            &self.origin.base.raw,
+            &self.scenario,
+            sink,
+            &self.run.world.faults,
+            self.seed,
+            &note,
+        )
+    }
+    fn visible_rows(&self) -> Vec<&StoredRow> {
+        self.run.visible_rows()
+    }
+    fn trace(&self) -> &[TraceEvent] {
+        &self.events
+    }
+    fn charts(&self) -> Result<&[Chart], &'static str> {
+        Err("the Spark view draws no charts yet (its batches table and timeline show the run)")
     }
 }

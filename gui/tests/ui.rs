@@ -234,28 +234,124 @@ fn a_broken_scenario_file_shows_its_error_and_keeps_the_old_run() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// A Spark query has no view yet: opening one says so, names the commands that run it, and
-/// keeps the run on screen (it never shows a Flink run of the file as if it were Spark's).
+/// A Spark query opens in its own view: its batches, the driver crash and the re-run batch, and
+/// the verdict in `streamlab run`'s words; the guarantee's choice runs it again. Opened from the
+/// scenario bar over a Flink run, it replaces it.
 #[test]
-fn a_spark_scenario_says_the_workbench_cannot_show_it_and_keeps_the_old_run() {
+fn a_spark_scenario_opens_in_its_own_view_and_shows_the_re_run_batch() {
     let mut h = harness(ScenarioSource::Embedded);
     h.run_steps(1);
     let spark = scenario_file("spark-micro-batch.ron");
     h.state_mut().path_text = spark.display().to_string();
     h.get_by_label("Open").click();
     h.run_steps(2);
-    let error = h.state().error.as_ref().expect("the workbench says why it shows nothing").to_string();
-    assert!(matches!(h.state().error, Some(gui::error::LoadError::NoView { .. })));
-    assert!(error.contains("streamlab run") && error.contains("--model all"), "{error}");
-    assert!(h.query_by_label_contains("no view in the workbench").is_some());
-    assert_eq!(h.state().session.as_ref().unwrap().source, ScenarioSource::Embedded);
-    assert!(h.state().storm.is_none());
+    assert!(h.state().error.is_none(), "{:?}", h.state().error.as_ref().map(|e| e.to_string()));
+    assert!(h.state().session.is_none() && h.state().storm.is_none(), "nothing shown as a Flink job or a topology");
+    let scenario = h.state().spark.as_ref().expect("the Spark view is shown").scenario.clone();
+    // The verdict is the one `streamlab run` prints for this file and seed.
+    let cli = sim::runtime::model(sim::scenario::Runtime::Spark).run(&scenario, 42, sim::runtime::RowsAs::Text);
+    assert!(cli.oracle_line.contains("Duplicates"), "{}", cli.oracle_line);
+    h.get_by_label(&cli.oracle_line);
 
-    // Started on the file, the workbench opens without a run and says the same.
-    let mut h = harness(ScenarioSource::File(spark));
+    // Scrub to just after the driver crash: batch 6 is abandoned, the driver is down.
+    let crash = h.state().spark.as_ref().unwrap().markers().iter().find(|m| m.1 && m.2).expect("a driver crash").0;
+    h.state_mut().spark.as_mut().unwrap().set_cursor(crash + 1_000_000);
+    h.run_steps(1);
+    h.get_by_label("down: no batch runs");
+    h.get_by_label("abandoned: the driver died");
+    assert!(h.query_by_label("6 (re-run)").is_none(), "not re-run yet");
+
+    // The button goes to the re-run batch: it is listed, and why it runs again is said.
+    h.get_by_label("Show the re-run batch").click();
+    h.run_steps(2);
+    h.get_by_label("6 (re-run)");
+    h.get_by_label_contains("offsets/6 is there without commits/6");
+    h.get_by_label_contains("a reader sees them twice");
+    h.get_by_label("running query run 2");
+    assert!(h.state().spark.as_ref().unwrap().cursor_ns > crash);
+
+    // Next batch from there goes to batch 7 of the second query run.
+    h.get_by_label("Next batch").click();
+    h.run_steps(1);
+    h.get_by_label("Batch 7 in query run 2");
+
+    // Without a checkpoint location: nothing re-runs, the loss is the verdict.
+    h.state_mut().apply(Action::SetVariant(Some(sim::scenario::Guarantee::AtMostOnce), None));
+    h.run_steps(2);
+    let spark = h.state().spark.as_ref().expect("recorded again");
+    assert!(spark.verdict.contains("Loss"), "{}", spark.verdict);
+    assert!(!spark.batches().iter().any(|b| b.rerun));
+    h.get_by_label_contains("Without a checkpoint location the restarted query starts afresh");
+
+    // Started on the file, the workbench opens on the Spark view.
+    let mut h = harness(ScenarioSource::File(scenario_file("spark-micro-batch.ron")));
     h.run_steps(3);
-    assert!(matches!(h.state().error, Some(gui::error::LoadError::NoView { .. })));
-    assert!(h.state().session.is_none() && h.state().storm.is_none());
+    assert!(h.state().spark.is_some() && h.state().session.is_none());
+}
+
+/// The Spark view's Outcome tab: "Only what differs" leaves the duplicates; selecting one shows
+/// its chain back to batch 6's two runs and why; a step's time moves the cursor there.
+#[test]
+fn the_spark_outcome_tab_follows_a_duplicate_back_to_the_batch_that_ran_twice() {
+    let mut h = harness(ScenarioSource::File(scenario_file("spark-micro-batch.ron")));
+    h.run_steps(2);
+    h.get_by_label_contains("Outcome (60 exact · 4 duplicate").click();
+    h.run_steps(1);
+    h.get_by_label("Only what differs").click();
+    h.run_steps(1);
+    let spark = h.state().spark.as_ref().unwrap();
+    let dup = spark.ledger.rows.iter().position(|l| l.status == gui::view::ledger::Status::Duplicate).unwrap();
+    h.get_all_by_label("duplicate").next().expect("a duplicate line").click();
+    h.run_steps(2);
+    let selected = h.state().spark.as_ref().unwrap().provenance.as_ref().map(|p| p.0);
+    assert_eq!(selected, Some(dup), "the first duplicate line is selected");
+    h.get_by_label_contains("Batch 6 ran twice with the same offsets");
+    h.get_by_label("the driver died before commits/6");
+    let crash = h.state().spark.as_ref().unwrap().markers().iter().find(|m| m.1 && m.2).unwrap().0;
+    // By accesskit: in this harness the links' reported rects overlap (a pointer at the centre
+    // of "Driver crash" clicked a "Sink write"), so the link is clicked by its id.
+    h.get_by_label_contains("Driver crash: ").click_accesskit();
+    h.run_steps(2);
+    assert_eq!(h.state().spark.as_ref().unwrap().cursor_ns, crash, "the step's link moved the cursor");
+    assert_eq!(
+        h.state().spark.as_ref().unwrap().tab,
+        gui::view::spark::SparkTab::Batches,
+        "and shows the batches there"
+    );
+    h.get_by_label("abandoned: the driver died");
+}
+
+/// In the Spark view, "Crash executor tm-1" at a moment its map tasks run records the query again
+/// with that crash: those attempts are lost and launched again elsewhere, the crash is named,
+/// and "Back to the file's faults" takes it away.
+#[test]
+fn crashing_an_executor_in_the_spark_view_retries_its_tasks() {
+    let mut h = harness(ScenarioSource::File(scenario_file("spark-micro-batch.ron")));
+    h.run_steps(2);
+    let spark = h.state().spark.as_ref().expect("the Spark view");
+    let three = spark.batches().iter().position(|b| b.id == 3).expect("batch 3");
+    let on_tm1 =
+        spark.watch.attempts.iter().find(|a| a.batch_index == three && a.executor == 1).expect("a task on tm-1");
+    let at = on_tm1.launched_ns + 1_000_000;
+    h.state_mut().spark.as_mut().unwrap().set_cursor(at);
+    h.run_steps(1);
+    h.get_by_label("Crash executor tm-1").click();
+    h.run_steps(3);
+    let spark = h.state().spark.as_ref().expect("recorded again");
+    assert_eq!(spark.origin.injected.len(), 1);
+    assert_eq!(spark.cursor_ns, at, "the moment looked at is kept");
+    let lost = spark
+        .watch
+        .attempts
+        .iter()
+        .filter(|a| a.ended.is_some_and(|e| e.1 == sim::spark::core::TaskEnd::ExecutorLost))
+        .count();
+    assert!(lost > 0 && spark.run.world.stats.task_retries > 0, "{:?}", spark.run.world.stats);
+    h.get_by_label_contains("then crash tm-1 at");
+    h.get_by_label("Back to the file's faults").click();
+    h.run_steps(3);
+    let spark = h.state().spark.as_ref().expect("recorded again");
+    assert!(spark.origin.injected.is_empty() && spark.run.world.stats.task_retries == 0);
 }
 
 #[test]
@@ -1112,6 +1208,40 @@ fn a_storm_scenario_records_in_slices_too() {
     assert_eq!(storm.events, straight.events, "the same run as recorded at once");
 }
 
+/// Kafka Streams and Spark runs are recorded as the others are, a slice per frame here (a thread
+/// in the window): the window keeps drawing — the Flink run on screen and a progress bar — while
+/// a Kafka Streams application runs, and its view replaces the Flink one when it is done. Before,
+/// the whole run (and its judging) ran inside the frame that loaded it.
+#[test]
+fn kafka_streams_and_spark_scenarios_record_in_slices_too() {
+    let app = App::with_driver(ScenarioSource::Embedded, None, gui::recording::Driver::Slices { slice: 200 }, false);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_ui_state(|ui, app: &mut App| app.workbench_ui(ui), app);
+    until_recorded(&mut h);
+    for (file, kafka) in [("kafka-streams-failover.ron", true), ("spark-micro-batch.ron", false)] {
+        h.state_mut().apply(Action::Load(ScenarioSource::File(scenario_file(file))));
+        let mut frames = 0;
+        for _ in 0..100_000 {
+            if h.state().view_pending.is_none() {
+                break;
+            }
+            h.step();
+            if frames == 0 {
+                // What was on screen stays, with the progress bar above it.
+                assert!(h.state().kstreams.is_some() || h.state().session.is_some(), "{file}");
+                h.get_by_label_contains("Recording");
+            }
+            frames += 1;
+        }
+        h.step();
+        assert!(frames > 1, "{file}: the run spanned frames");
+        assert!(h.state().session.is_none(), "{file}: its view replaced the Flink one");
+        assert_eq!(h.state().kstreams.is_some(), kafka, "{file}");
+        assert_eq!(h.state().spark.is_some(), !kafka, "{file}");
+    }
+}
+
 /// Branching timelines: fork at the cursor with a crash, fork the fork with another, and diff the
 /// second against its parent: where they part (marked on both timelines, a link moves the cursor
 /// there), the sink rows, the verdicts of both against the same fault-free run, the charts overlaid.
@@ -1701,6 +1831,11 @@ fn a_kafka_streams_scenario_opens_in_its_own_view() {
     assert!(h.query_by_label_contains("streamlab replay").is_some());
     assert!(h.query_by_label_contains("Duplicates").is_some());
     assert!(h.state().session.is_none(), "nothing is shown as a Flink job");
+    // The scenario bar names it (it said "(none)"), and the per-task timeline is drawn.
+    assert_eq!(h.state().shown_source(), Some(&ScenarioSource::File(file.clone())));
+    h.get_by_label("Tasks over time");
+    let moved = shown.lanes.iter().filter(|l| l.stretches.len() > 1).count();
+    assert!(moved > 0 && moved < shown.lanes.len(), "only the dead instance's tasks moved: {:?}", shown.lanes);
 
     h.state_mut().path_text = scenario_file("crash-during-checkpoint.ron").display().to_string();
     h.get_by_label("Open").click();

@@ -17,6 +17,7 @@ pub mod save;
 pub mod scenario_bar;
 pub mod sinks;
 pub mod slides;
+pub mod spark;
 pub mod storm;
 pub mod timeline;
 pub mod tour;

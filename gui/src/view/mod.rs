@@ -14,6 +14,7 @@ pub mod markers;
 pub mod outcomes;
 pub mod plots;
 pub mod predict;
+pub mod spark;
 pub mod storm;
 pub mod timeline;
 pub mod tour;

@@ -92,7 +92,7 @@ pub fn workbench_place(e: &Exercise) -> &'static str {
     match e.scenario.runtime() {
         Runtime::Flink => flink_place(&e.spec.query),
         Runtime::Storm => storm_place(&e.spec.query),
-        Runtime::Spark => "not in the workbench: the workbench has no Spark view yet; the command below prints it",
+        Runtime::Spark => spark_place(&e.spec.query),
         Runtime::KafkaStreams => "not in the workbench's Kafka Streams view: the command below prints it",
     }
 }
@@ -126,6 +126,35 @@ fn storm_place(query: &Query) -> &'static str {
         Query::Variants(_) => "the Faults tab: Compare the guarantees on these faults, columns \"result\" and \"promise kept?\" (Storm's guarantees; the command below prints Flink's beside them)",
         Query::LateWindows { .. } | Query::FireTime { .. } => "the Outcome tab's rows",
         Query::FindSeed { .. } => "the Outcome tab's counts after Re-run with each seed",
+    }
+}
+
+/// Where the Spark view shows what `query` asks: its verdict line (the oracle's counts, in
+/// `streamlab run`'s words), the rows a reader sees, the driver's restarts on its timeline.
+fn spark_place(query: &Query) -> &'static str {
+    const NOT_SHOWN: &str = "not in the Spark view: the command below prints it";
+    match query {
+        Query::Count(m) => match m {
+            Metric::DuplicateRows => "the Spark view's verdict line: \"duplicate\" of its rows (after choosing the exercise's guarantee)",
+            Metric::MissingRows => "the Spark view's verdict line: \"missing\" of its rows",
+            Metric::WrongRows => "the Spark view's verdict line: \"wrong\" of its rows",
+            Metric::UnexpectedRows => "the Spark view's verdict line: \"unexpected\" of its rows",
+            Metric::LostRecords => "the Spark view's verdict line: \"source records lost\"",
+            Metric::DuplicatedRecords => "the Spark view's verdict line: \"duplicated\" source records",
+            Metric::VisibleRows => "the Spark view: \"Sink rows a reader sees at the end\"",
+            Metric::Restarts => "the Spark view's timeline: the driver's restarts (green lines), and the query run column of the batches",
+            Metric::LateDropped
+            | Metric::SourceRecords
+            | Metric::SourceReads
+            | Metric::CheckpointsCompleted
+            | Metric::CheckpointsAborted
+            | Metric::StormTimeouts
+            | Metric::StormReplays => NOT_SHOWN,
+        },
+        Query::Outcome => "the Spark view's verdict line (its first word)",
+        Query::Variants(_) => "the Spark view's Guarantee: choice — the verdict line under each (the command below puts them side by side)",
+        Query::LateWindows { .. } | Query::FireTime { .. } => NOT_SHOWN,
+        Query::FindSeed { .. } => "the Spark view's verdict line after Re-run with each seed",
     }
 }
 
@@ -191,7 +220,10 @@ mod tests {
                     "{}: {place}",
                     e.spec.id
                 ),
-                Runtime::Spark => assert!(place.contains("the command below prints it"), "{}: {place}", e.spec.id),
+                Runtime::Spark => {
+                    assert!(!flink_only.iter().any(|f| place.contains(f)), "{}: {place}", e.spec.id);
+                    assert!(place.contains("Spark view"), "{}: {place}", e.spec.id);
+                }
             }
         }
         assert!(storm_exercises >= 5, "the course has exercises on Storm scenarios: {storm_exercises}");

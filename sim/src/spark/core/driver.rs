@@ -179,6 +179,9 @@ impl SparkCore {
             state_version,
             rows_written: 0,
         });
+        if let Some(w) = self.watch.as_mut() {
+            w.batch_started();
+        }
         let mut running = super::tasks::Running::new(batch, entry, rerun, &self.query, self.scenario.partitions);
         running.due_ns = due_ns;
         if let Some(d) = self.driver.as_mut() {
@@ -198,6 +201,9 @@ impl SparkCore {
         self.offset_log.insert(batch, entry);
         self.stats.reruns += u64::from(rerun);
         self.recorder.record_payload(now, About::Job, None, Payload::SparkBatch { batch, rerun });
+        if let Some(w) = self.watch.as_mut() {
+            w.offsets_written(now);
+        }
         self.schedule_tasks(now);
     }
 
@@ -211,6 +217,9 @@ impl SparkCore {
         }
         running.committing = true;
         let (batch, outputs) = (running.batch, running.accepted_outputs.clone());
+        if let Some(w) = self.watch.as_mut() {
+            w.tasks_done(now);
+        }
         for &(op, kind, subtask) in &self.query.sinks {
             if kind != SinkKind::TwoPhaseCommit || !self.manifest.insert((op, batch)) {
                 continue;
@@ -268,6 +277,9 @@ impl SparkCore {
             return;
         }
         self.run += 1; // every timer and message of the old run is stale from here
+        if let Some(w) = self.watch.as_mut() {
+            w.driver_lost(now);
+        }
         self.tasks.clear();
         self.recorder.record_payload(now, About::Node(JOB_MANAGER), None, Payload::NodeCrashed { back_after_ns: None });
     }

@@ -19,6 +19,7 @@
 pub mod batch;
 mod driver;
 mod tasks;
+pub mod watch;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -38,6 +39,7 @@ use crate::scenario::{NodeId, Scenario, SparkConfig, Watermarks};
 use batch::{PartitionState, RowStep, WindowRule};
 pub use driver::{BatchInfo, CommitEntry, OffsetEntry};
 pub use tasks::{Msg, TaskRef};
+pub use watch::{BatchMoments, SparkWatch, TaskAttempt, TaskEnd};
 
 /// What the core wants done.
 #[derive(Clone, Debug)]
@@ -222,6 +224,9 @@ pub struct SparkCore {
     /// Source records a reduce task dropped as late (any run): see `sim::oracle::Observed`.
     pub late_sources: BTreeSet<SourceRef>,
     pub finished_at_ns: Option<TimeNs>,
+    /// What a watcher sees beyond the trace (each batch's moments, every task attempt): kept
+    /// when the trace is, never read by the core (`watch`).
+    pub watch: Option<SparkWatch>,
     out: Vec<Out>,
 }
 
@@ -255,6 +260,7 @@ impl SparkCore {
             stats: SparkStats::default(),
             late_sources: BTreeSet::new(),
             finished_at_ns: None,
+            watch: keep_trace.then(SparkWatch::default),
             out: Vec::new(),
             scenario,
         }

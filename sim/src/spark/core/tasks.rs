@@ -176,6 +176,9 @@ impl SparkCore {
             running.tasks.insert(task, TaskState::Running { node: node_id, incarnation, attempt });
             self.stats.tasks_launched += 1;
             self.stats.task_retries += u64::from(attempt > 1);
+            if let Some(w) = self.watch.as_mut() {
+                w.launched(task, attempt, node as u32, now);
+            }
             let launch = Msg::Launch { run, batch, task, attempt, incarnation };
             self.out.push(Out::Send { from: JOB_MANAGER, to: node_id, msg: launch });
         }
@@ -256,6 +259,7 @@ impl SparkCore {
         if t.run != self.run || !self.executors.get(i).is_some_and(|e| e.alive && e.incarnation == t.incarnation) {
             return; // the executor died, or the query it ran for
         }
+        let rows_before = self.batches.last().map_or(0, |b| b.rows_written);
         let max_event_ms = match t.task {
             TaskRef::Map(p) => self.finish_map(p, uid, &t, now),
             TaskRef::Reduce(r) => {
@@ -263,6 +267,10 @@ impl SparkCore {
                 None
             }
         };
+        if let Some(w) = self.watch.as_mut() {
+            let rows = self.batches.last().map_or(0, |b| b.rows_written).saturating_sub(rows_before);
+            w.wrote(t.task, t.attempt, rows);
+        }
         let msg = Msg::Done { run: t.run, batch: t.batch, task: t.task, attempt: t.attempt, max_event_ms, output: uid };
         self.out.push(Out::Send { from: t.node, to: JOB_MANAGER, msg });
     }
@@ -355,6 +363,10 @@ impl SparkCore {
         if current != attempt {
             return;
         }
+        if let Some(w) = self.watch.as_mut() {
+            let end = if done { super::TaskEnd::Done } else { super::TaskEnd::FetchFailed };
+            w.ended(task, attempt, end, now);
+        }
         if done {
             running.tasks.insert(task, TaskState::Done);
             running.accepted_outputs.extend(output);
@@ -418,6 +430,9 @@ impl SparkCore {
         e.free_slots = 0;
         self.stats.executor_losses += 1;
         self.recorder.record_payload(now, About::Node(node), None, Payload::NodeCrashed { back_after_ns: None });
+        if let Some(w) = self.watch.as_mut() {
+            w.executor_lost(i, now);
+        }
         if let Some(running) = self.driver.as_mut().and_then(|d| d.running.as_mut()) {
             for state in running.tasks.values_mut() {
                 if matches!(state, TaskState::Running { node: n, .. } if *n == node) {
