@@ -143,6 +143,15 @@ fn spark_place(query: &Query) -> &'static str {
             Metric::DuplicatedRecords => "the Spark view's verdict line: \"duplicated\" source records",
             Metric::VisibleRows => "the Spark view: \"Sink rows a reader sees at the end\"",
             Metric::Restarts => "the Spark view's timeline: the driver's restarts (green lines), and the query run column of the batches",
+            Metric::SparkBatches => "the Spark view's batches: one row per batch run, each committed one ending in commits/N",
+            Metric::SparkBatchesRerun => "the Spark view's batches marked \"(re-run)\" (orange on the timeline): Show the re-run batch",
+            Metric::SparkTaskRetries => "the Spark view's executor lanes: a task cut short (red) when its executor was lost, then launched again",
+            Metric::SparkRecordsSkipped => "the Spark view's restart panel: without a checkpoint location it counts the records never read",
+            Metric::InputsBlocked
+            | Metric::ChannelStateRecords
+            | Metric::KStreamsRestoredRecords
+            | Metric::KStreamsAbortedTransactions
+            | Metric::KStreamsReprocessedRecords => NOT_SHOWN,
             Metric::LateDropped
             | Metric::SourceRecords
             | Metric::SourceReads
