@@ -69,51 +69,15 @@ pub fn judge(scenario: &Scenario, seed: u64, run: &RunResult) -> Judgement {
     held_to_promise(scenario, Runtime::Flink, outcome, stops, run.world.violations.len())
 }
 
-/// [`judge`] for a Storm run of `scenario` (its reference: [`storm_reference_run`]).
-pub fn judge_storm(scenario: &Scenario, seed: u64, run: &crate::storm::StormRun) -> Judgement {
-    let (outcome, reference_stop) = if run.world.faults.is_empty() && scenario.guarantee != Guarantee::AtLeastOnce {
-        let seen = run.observed();
-        (oracle::evaluate(&seen, &seen), run.stop)
-    } else {
-        let reference = storm_reference_run(scenario, seed);
-        (oracle::evaluate(&reference.observed(), &run.observed()), reference.stop)
-    };
-    held_to_promise(scenario, Runtime::Storm, outcome, Stops { run: run.stop, reference: reference_stop }, 0)
-}
-
-/// [`judge`] for a Spark run of `scenario` (its reference: [`spark_reference_run`]).
-pub fn judge_spark(scenario: &Scenario, seed: u64, run: &crate::spark::SparkRun) -> Judgement {
-    let (outcome, reference_stop) = if run.world.faults.is_empty() {
-        let seen = run.observed();
-        (oracle::evaluate(&seen, &seen), run.stop)
-    } else {
-        let reference = spark_reference_run(scenario, seed);
-        (oracle::evaluate(&reference.observed(), &run.observed()), reference.stop)
-    };
-    held_to_promise(scenario, Runtime::Spark, outcome, Stops { run: run.stop, reference: reference_stop }, 0)
-}
-
-/// [`judge`]'s last step for another model's run: `outcome` held to the declared outcome of the
-/// scenario's guarantee and sink on `runtime`, else to the guarantee's promise (no invariants).
-pub fn held_to_promise_of(
-    scenario: &Scenario,
-    runtime: Runtime,
-    outcome: Outcome,
-    run: StopReason,
-    reference: StopReason,
-) -> Judgement {
-    held_to_promise(scenario, runtime, outcome, Stops { run, reference }, 0)
-}
-
 /// How a run and its fault-free reference ended.
-struct Stops {
-    run: StopReason,
-    reference: StopReason,
+pub(crate) struct Stops {
+    pub(crate) run: StopReason,
+    pub(crate) reference: StopReason,
 }
 
 /// The outcome against the scenario's declared outcome for its own guarantee and sink on
 /// `runtime`, else against the guarantee's promise.
-fn held_to_promise(
+pub(crate) fn held_to_promise(
     scenario: &Scenario,
     runtime: Runtime,
     outcome: Outcome,
