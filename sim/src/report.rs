@@ -243,11 +243,11 @@ pub fn compare_table(reports: &[crate::run::VariantReport]) -> String {
         let none = || "-".to_string();
         let (runtime, guarantee, checkpoints, durations, aligned, alignment) = match (r.runtime, r.storm) {
             (crate::scenario::Runtime::Spark, _) => {
-                let g = match r.guarantee {
-                    crate::scenario::Guarantee::AtMostOnce => "no ckpt",
-                    _ => "ckpt",
+                let g = match crate::run::promise_of(r.runtime, r.guarantee) {
+                    None => "no ckpt".to_string(),
+                    Some(g) => format!("ckpt ({})", short(g)),
                 };
-                ("spark", format!("{g} ({})", short(r.guarantee)), none(), none(), none(), none())
+                ("spark", g, none(), none(), none(), none())
             }
             // Kafka Streams commits instead of checkpointing: its guarantee by its config name.
             (crate::scenario::Runtime::KafkaStreams, _) => {
@@ -303,6 +303,7 @@ pub fn compare_table(reports: &[crate::run::VariantReport]) -> String {
             format!("{:?}", r.class),
             match (r.reference_stop.is_finished(), r.verdict) {
                 (false, _) => "NO VERDICT",
+                _ if crate::run::promise_of(r.runtime, r.guarantee).is_none() => "no promise",
                 (true, true) => "PASS",
                 (true, false) => "FAIL",
             }
@@ -339,7 +340,7 @@ pub fn compare_table(reports: &[crate::run::VariantReport]) -> String {
     if reports.iter().any(|r| r.runtime == crate::scenario::Runtime::Spark) {
         let _ = writeln!(
             out,
-            "spark rows: at-most-once = no checkpoint location (a restart starts from the latest offsets), at-least-once and exactly-once = a checkpoint location (offset and commit logs, state store) with the sink shown: plain (a re-run batch writes again), idempotent (foreachBatch upserting by key and window), two-phase-commit (a transactional sink committing each batch id once, like the file sink's manifest); their reference is the same query without faults. restarts = driver restarts (the book's Spark chapter)."
+            "spark rows: no ckpt = no checkpoint location (a restart starts from the latest offsets; a retried task writes a plain sink again): Spark promises nothing there, so the row reports what happened and is never a FAIL (\"no promise\"); at-least-once and exactly-once = a checkpoint location (offset and commit logs, state store) with the sink shown: plain (a re-run batch writes again), idempotent (foreachBatch upserting by key and window), two-phase-commit (a transactional sink committing each batch id once, like the file sink's manifest); their reference is the same query without faults. restarts = driver restarts (the book's Spark chapter)."
         );
     }
     out

@@ -387,8 +387,8 @@ impl FaultToleranceModel for SparkMicroBatch {
 const SPARK_GUARANTEES: [GuaranteeChoice; 3] = [
     GuaranteeChoice {
         guarantee: Guarantee::AtMostOnce,
-        label: "no checkpoint location: at-most-once",
-        effect: "a restarted query starts afresh from the latest offsets: the batch that was running, its state and everything that arrived meanwhile are lost (and a task retried after an executor loss still writes a plain sink twice)",
+        label: "no checkpoint location: no guarantee",
+        effect: "a restarted query starts afresh from the latest offsets: the batch that was running, its state and everything that arrived meanwhile are lost; a task retried after an executor loss writes a plain sink twice. Spark promises nothing here: the verdict reports what happened",
     },
     GuaranteeChoice {
         guarantee: Guarantee::AtLeastOnce,

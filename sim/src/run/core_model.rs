@@ -139,7 +139,7 @@ pub fn run_variant<C: CoreModel>(
     VariantReport {
         guarantee,
         sink,
-        verdict: outcome.verdict(guarantee),
+        verdict: super::keeps_promise(&outcome, C::RUNTIME, guarantee),
         class: outcome.class(),
         outcome,
         checkpoints_completed: 0,

@@ -22,14 +22,18 @@ pub struct Judgement {
     /// it finished, the outcome compares with an incomplete output: no verdict.
     pub reference_stop: StopReason,
     pub violations: usize,
+    /// What the run was held to when nothing was declared ([`promise_of`]; None: nothing).
+    #[serde(skip)]
+    pub promise: Option<Guarantee>,
 }
 
 impl Judgement {
     /// One line for people.
     pub fn describe(&self, guarantee: Guarantee) -> String {
-        let held_to = match self.declared {
-            Some(d) => format!("declared outcome {d:?}"),
-            None => format!("the {} promise", guarantee.label()),
+        let held_to = match (self.declared, self.promise) {
+            (Some(d), _) => format!("declared outcome {d:?}"),
+            (None, Some(g)) => format!("the {} promise", g.label()),
+            (None, None) => format!("{}: nothing promised, so nothing broken", guarantee.label()),
         };
         if !self.reference_stop.is_finished() {
             return format!(
@@ -40,6 +44,9 @@ impl Judgement {
                 self.outcome.counts_text(),
             );
         }
+        if self.declared.is_none() && self.promise.is_none() {
+            return format!("{:?} ({held_to}); {}", self.class, self.outcome.counts_text());
+        }
         format!(
             "{:?} ({}: {}); {}",
             self.class,
@@ -47,6 +54,34 @@ impl Judgement {
             if self.kept { "kept" } else { "BROKEN" },
             self.outcome.counts_text(),
         )
+    }
+}
+
+/// What a run under `guarantee` on `runtime` is held to when the scenario declares no outcome:
+/// the guarantee's promise, or nothing (None). Spark without a checkpoint location promises
+/// nothing: a restarted query starts from the latest offsets (what was in flight is lost), and a
+/// task retried after an executor loss writes a plain sink again, as Spark's `ForeachWriter`
+/// does (duplicates) — the book's Spark chapter. Such a run is reported as it happened, never
+/// BROKEN. The one rule `run`, `compare`, `sweep` and `shrink` hold runs to.
+pub fn promise_of(runtime: Runtime, guarantee: Guarantee) -> Option<Guarantee> {
+    match (runtime, guarantee) {
+        (Runtime::Spark, Guarantee::AtMostOnce) => None,
+        _ => Some(guarantee),
+    }
+}
+
+/// Does `outcome` keep what `runtime` promises under `guarantee` ([`promise_of`])? A run
+/// promised nothing keeps it.
+pub fn keeps_promise(outcome: &Outcome, runtime: Runtime, guarantee: Guarantee) -> bool {
+    promise_of(runtime, guarantee).is_none_or(|g| outcome.verdict(g))
+}
+
+/// `guarantee` as `runtime` calls the setting, in messages ("spark no checkpoint with a plain
+/// sink"): Spark's at-most-once variant is a query without a checkpoint location.
+pub fn guarantee_name(runtime: Runtime, guarantee: Guarantee) -> &'static str {
+    match promise_of(runtime, guarantee) {
+        None => "no checkpoint",
+        Some(g) => g.label(),
     }
 }
 
@@ -94,9 +129,18 @@ pub(crate) fn held_to_promise(
         .and_then(|e| e.result);
     let kept = match declared {
         Some(d) => d == class,
-        None => outcome.verdict(scenario.guarantee),
+        None => keeps_promise(&outcome, runtime, scenario.guarantee),
     };
-    Judgement { outcome, class, declared, kept, stop: stops.run, reference_stop: stops.reference, violations }
+    Judgement {
+        outcome,
+        class,
+        declared,
+        kept,
+        stop: stops.run,
+        reference_stop: stops.reference,
+        violations,
+        promise: promise_of(runtime, scenario.guarantee),
+    }
 }
 
 /// What a sweep checks for one seed: the declared outcomes (or, when none are declared, that
@@ -134,7 +178,8 @@ pub fn check_with_faults(scenario: &Arc<Scenario>, seed: u64, faults: Vec<Fault>
     let reports: Vec<VariantReport> = reports.into_iter().flatten().collect();
     let mut failures = unmet_expectations(scenario, &reports);
     for r in &reports {
-        let name = format!("{}{} with {}", storm_prefix(r.runtime), r.guarantee.label(), r.sink.a_sink());
+        let name =
+            format!("{}{} with {}", storm_prefix(r.runtime), guarantee_name(r.runtime, r.guarantee), r.sink.a_sink());
         if scenario.expect.outcomes.is_empty() && !r.verdict && r.reference_stop.is_finished() {
             failures.push(format!("{name}: {:?} breaks the {} promise", r.class, r.guarantee.label()));
         }
@@ -165,7 +210,7 @@ pub fn unmet_expectations(scenario: &Scenario, reports: &[VariantReport]) -> Vec
             Some(r) => unmet.push(format!(
                 "{}{} with {}: expected {}, got {:?}",
                 storm_prefix(e.runtime),
-                e.guarantee.label(),
+                guarantee_name(e.runtime, e.guarantee),
                 e.sink.a_sink(),
                 e.wanted(),
                 r.class
@@ -173,7 +218,7 @@ pub fn unmet_expectations(scenario: &Scenario, reports: &[VariantReport]) -> Vec
             None => unmet.push(format!(
                 "{}{} with {} was not run",
                 storm_prefix(e.runtime),
-                e.guarantee.label(),
+                guarantee_name(e.runtime, e.guarantee),
                 e.sink.a_sink()
             )),
         }

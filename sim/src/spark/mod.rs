@@ -50,7 +50,10 @@ impl CoreModel for SparkCore {
         world.stats.driver_restarts as u32
     }
     fn reference_name(scenario: &Scenario, _world: &SparkWorld) -> String {
-        format!("the Spark query's fault-free run (spark {})", scenario.guarantee.label())
+        format!(
+            "the Spark query's fault-free run (spark {})",
+            crate::run::guarantee_name(Runtime::Spark, scenario.guarantee)
+        )
     }
     fn summary(run: &SparkRun) -> String {
         crate::report::spark_summary(run)
