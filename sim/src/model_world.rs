@@ -88,6 +88,56 @@ pub trait ModelCore: Clone {
     fn after_event(&mut self, _now: TimeNs) {}
 }
 
+/// The [`ModelCore`] methods every core answers from fields of the same names (`scenario`,
+/// `faults`, `network_faults`, `sink_store`, `recorder`, `late_sources`, `finished_at_ns`,
+/// `log`) and its inherent `new`, `start` and `drain`: written once, used in each core's impl.
+macro_rules! model_core_fields {
+    ($core:ident) => {
+        fn new(
+            scenario: std::sync::Arc<$crate::scenario::Scenario>,
+            seed: u64,
+            keep_trace: bool,
+            faults: Vec<$crate::faults::Fault>,
+        ) -> $core {
+            $core::new(scenario, seed, keep_trace, faults)
+        }
+        fn scenario(&self) -> &std::sync::Arc<$crate::scenario::Scenario> {
+            &self.scenario
+        }
+        fn faults(&self) -> &[$crate::faults::Fault] {
+            &self.faults
+        }
+        fn network_faults(&self) -> &$crate::network::NetworkFaults {
+            &self.network_faults
+        }
+        fn sink_store(&self) -> &$crate::external::SinkStore {
+            &self.sink_store
+        }
+        fn recorder(&self) -> &$crate::recording::Recorder {
+            &self.recorder
+        }
+        fn recorder_mut(&mut self) -> &mut $crate::recording::Recorder {
+            &mut self.recorder
+        }
+        fn late_sources(&self) -> &std::collections::BTreeSet<engine::SourceRef> {
+            &self.late_sources
+        }
+        fn finished_at_ns(&self) -> Option<$crate::kernel::TimeNs> {
+            self.finished_at_ns
+        }
+        fn source_records(&self) -> usize {
+            self.log.len()
+        }
+        fn start(&mut self) {
+            $core::start(self)
+        }
+        fn drain(&mut self, into: &mut Vec<Self::Out>) {
+            $core::drain(self, into)
+        }
+    };
+}
+pub(crate) use model_core_fields;
+
 #[derive(Clone, Debug)]
 enum Ev<C: ModelCore> {
     Deliver { to: C::To, msg: C::Msg },

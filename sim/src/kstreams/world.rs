@@ -8,14 +8,11 @@
 //! not injected.
 
 use std::convert::Infallible;
-use std::sync::Arc;
 
-use crate::external::SinkStore;
 use crate::faults::Fault;
 use crate::kernel::TimeNs;
 use crate::model_world::{Command, ModelCore, ModelWorld, Return};
-use crate::recording::Recorder;
-use crate::scenario::{NodeId, Scenario};
+use crate::scenario::NodeId;
 use crate::stepped::SteppedWorld;
 
 pub use super::core::{KStreamsCore, Out, Timer};
@@ -31,42 +28,7 @@ impl ModelCore for KStreamsCore {
     type Timer = Timer;
     type Out = Out;
 
-    fn new(scenario: Arc<Scenario>, seed: u64, keep_trace: bool, faults: Vec<Fault>) -> KStreamsCore {
-        KStreamsCore::new(scenario, seed, keep_trace, faults)
-    }
-    fn scenario(&self) -> &Arc<Scenario> {
-        &self.scenario
-    }
-    fn faults(&self) -> &[Fault] {
-        &self.faults
-    }
-    fn network_faults(&self) -> &crate::network::NetworkFaults {
-        &self.network_faults
-    }
-    fn sink_store(&self) -> &SinkStore {
-        &self.sink_store
-    }
-    fn recorder(&self) -> &Recorder {
-        &self.recorder
-    }
-    fn recorder_mut(&mut self) -> &mut Recorder {
-        &mut self.recorder
-    }
-    fn late_sources(&self) -> &std::collections::BTreeSet<engine::SourceRef> {
-        &self.late_sources
-    }
-    fn finished_at_ns(&self) -> Option<TimeNs> {
-        self.finished_at_ns
-    }
-    fn source_records(&self) -> usize {
-        self.log.len()
-    }
-    fn start(&mut self) {
-        KStreamsCore::start(self)
-    }
-    fn drain(&mut self, into: &mut Vec<Out>) {
-        KStreamsCore::drain(self, into)
-    }
+    crate::model_world::model_core_fields!(KStreamsCore);
     fn command(&self, out: Out) -> Command<KStreamsCore> {
         match out {
             Out::Timer { at, timer } => Command::Timer { at, timer },

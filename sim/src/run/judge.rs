@@ -32,8 +32,8 @@ impl Judgement {
     pub fn describe(&self, guarantee: Guarantee) -> String {
         let held_to = match (self.declared, self.promise) {
             (Some(d), _) => format!("declared outcome {d:?}"),
-            (None, Some(g)) => format!("the {} promise", g.label()),
-            (None, None) => format!("{}: nothing promised, so nothing broken", guarantee.label()),
+            (None, Some(_)) => format!("the {} promise", guarantee.label()),
+            (None, None) => "nothing promised, so nothing broken".to_string(),
         };
         if !self.reference_stop.is_finished() {
             return format!(

@@ -5,14 +5,10 @@
 //! relaunches a supervised driver, or gives the application a replacement executor).
 
 use engine::ms_to_ns;
-use std::sync::Arc;
 
-use crate::external::SinkStore;
-use crate::faults::Fault;
 use crate::kernel::TimeNs;
 use crate::model_world::{Command, ModelCore, ModelWorld, Return};
-use crate::recording::Recorder;
-use crate::scenario::{NodeId, Scenario};
+use crate::scenario::NodeId;
 
 pub use super::core::{Msg, Out, SparkCore, Timer};
 
@@ -28,42 +24,7 @@ impl ModelCore for SparkCore {
     type Timer = Timer;
     type Out = Out;
 
-    fn new(scenario: Arc<Scenario>, seed: u64, keep_trace: bool, faults: Vec<Fault>) -> SparkCore {
-        SparkCore::new(scenario, seed, keep_trace, faults)
-    }
-    fn scenario(&self) -> &Arc<Scenario> {
-        &self.scenario
-    }
-    fn faults(&self) -> &[Fault] {
-        &self.faults
-    }
-    fn network_faults(&self) -> &crate::network::NetworkFaults {
-        &self.network_faults
-    }
-    fn sink_store(&self) -> &SinkStore {
-        &self.sink_store
-    }
-    fn recorder(&self) -> &Recorder {
-        &self.recorder
-    }
-    fn recorder_mut(&mut self) -> &mut Recorder {
-        &mut self.recorder
-    }
-    fn late_sources(&self) -> &std::collections::BTreeSet<engine::SourceRef> {
-        &self.late_sources
-    }
-    fn finished_at_ns(&self) -> Option<TimeNs> {
-        self.finished_at_ns
-    }
-    fn source_records(&self) -> usize {
-        self.log.len()
-    }
-    fn start(&mut self) {
-        SparkCore::start(self)
-    }
-    fn drain(&mut self, into: &mut Vec<Out>) {
-        SparkCore::drain(self, into)
-    }
+    crate::model_world::model_core_fields!(SparkCore);
     fn command(&self, out: Out) -> Command<SparkCore> {
         match out {
             Out::Send { from, to, msg } => Command::Send { link: (from, to), nodes: Some((from, to)), to, msg },

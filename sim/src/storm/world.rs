@@ -5,13 +5,9 @@
 //! madsim world (`sim/madsim-world`) drives the same core on madsim's network instead.
 
 use engine::ms_to_ns;
-use std::sync::Arc;
 
-use crate::external::SinkStore;
-use crate::faults::Fault;
 use crate::kernel::TimeNs;
 use crate::model_world::{Command, ModelCore, ModelWorld, Return};
-use crate::recording::Recorder;
 use crate::scenario::{Model, NodeId, Scenario, JOB_MANAGER};
 
 pub use super::core::{Msg, Out, Partial, StormCore, StormStats, Timer};
@@ -29,44 +25,9 @@ impl ModelCore for StormCore {
     type Timer = Timer;
     type Out = Out;
 
-    fn new(scenario: Arc<Scenario>, seed: u64, keep_trace: bool, faults: Vec<Fault>) -> StormCore {
-        StormCore::new(scenario, seed, keep_trace, faults)
-    }
-    fn scenario(&self) -> &Arc<Scenario> {
-        &self.scenario
-    }
-    fn faults(&self) -> &[Fault] {
-        &self.faults
-    }
-    fn network_faults(&self) -> &crate::network::NetworkFaults {
-        &self.network_faults
-    }
-    fn sink_store(&self) -> &SinkStore {
-        &self.sink_store
-    }
-    fn recorder(&self) -> &Recorder {
-        &self.recorder
-    }
-    fn recorder_mut(&mut self) -> &mut Recorder {
-        &mut self.recorder
-    }
-    fn late_sources(&self) -> &std::collections::BTreeSet<engine::SourceRef> {
-        &self.late_sources
-    }
-    fn finished_at_ns(&self) -> Option<TimeNs> {
-        self.finished_at_ns
-    }
-    fn source_records(&self) -> usize {
-        self.log.len()
-    }
+    crate::model_world::model_core_fields!(StormCore);
     fn inboxed_messages(&self) -> u64 {
         StormCore::inboxed_messages(self)
-    }
-    fn start(&mut self) {
-        StormCore::start(self)
-    }
-    fn drain(&mut self, into: &mut Vec<Out>) {
-        StormCore::drain(self, into)
     }
     fn command(&self, out: Out) -> Command<StormCore> {
         match out {
