@@ -354,22 +354,24 @@ fn short(g: crate::scenario::Guarantee) -> &'static str {
     }
 }
 
-/// The summary block of a Storm run (what `streamlab run` prints for a Storm scenario).
-pub fn storm_summary(run: &crate::storm::StormRun) -> String {
+/// The summary block of a finished run of a model built on a `ModelCore` (Storm, Spark,
+/// Kafka Streams): why and when it stopped in the model's words
+/// ([`crate::run::core_model::CoreModel::FINISHED`], `STALLED`), its events and trace hash, then
+/// its counters ([`crate::run::core_model::CoreModel::progress`]).
+pub fn core_summary<C: crate::run::core_model::CoreModel>(run: &crate::model_world::ModelRun<C>) -> String {
     let world = &run.world;
-    let scenario = &world.scenario;
-    let mut out = String::new();
     let stop = match run.stop {
-        StopReason::JobFinished => "topology finished (every spout tuple done)",
-        StopReason::Stalled => "stalled (nothing left to do, topology not finished)",
+        StopReason::JobFinished => C::FINISHED,
+        StopReason::Stalled => C::STALLED,
         StopReason::TimeLimit => "time limit (max_run_ms) reached",
         StopReason::WorkLimit => crate::world::WORK_LIMIT_TEXT,
         StopReason::JobFailed(_) => "failed",
         StopReason::InvariantViolated(_) => "INVARIANT VIOLATED",
     };
-    let at = world.finished_at_ns.unwrap_or(world.now_ns());
-    stop_lines(&mut out, scenario, stop, at, world.events_processed, &world.recorder, world.log.len());
-    out.push_str(&storm_progress(world));
+    let at = world.finished_at_ns().unwrap_or(world.now_ns());
+    let mut out = String::new();
+    stop_lines(&mut out, world.scenario(), stop, at, world.events_processed, world.recorder(), world.source_records());
+    out.push_str(&C::progress(world));
     out
 }
 
@@ -449,24 +451,6 @@ fn sink_rows_table(scenario: &crate::scenario::Scenario, rows: Vec<&crate::exter
             format_virtual(scenario, row.visible_ns.unwrap_or(row.written_ns))
         );
     }
-    out
-}
-
-/// A finished Spark run: why it stopped, then its counters and batches ([`spark_progress`]).
-pub fn spark_summary(run: &crate::spark::SparkRun) -> String {
-    let world = &run.world;
-    let mut out = String::new();
-    let stop = match run.stop {
-        StopReason::JobFinished => "query idle with its input consumed (every offset committed)",
-        StopReason::Stalled => "stalled (nothing left to do, input not consumed)",
-        StopReason::TimeLimit => "time limit (max_run_ms) reached",
-        StopReason::WorkLimit => crate::world::WORK_LIMIT_TEXT,
-        StopReason::JobFailed(_) => "failed",
-        StopReason::InvariantViolated(_) => "INVARIANT VIOLATED",
-    };
-    let at = world.finished_at_ns.unwrap_or(world.now_ns());
-    stop_lines(&mut out, &world.scenario, stop, at, world.events_processed, &world.recorder, world.log.len());
-    out.push_str(&spark_progress(world));
     out
 }
 

@@ -469,7 +469,7 @@ fn core_run<C: CoreModel>(scenario: &Arc<Scenario>, seed: u64, rows_as: RowsAs) 
     let result = ModelRun::<C>::of_seed(scenario.clone(), seed, false);
     let judgement = core_model::judge(scenario, seed, &result);
     RunReport {
-        summary: C::summary(&result),
+        summary: report::core_summary(&result),
         notes: C::notes(&result.world),
         oracle_line: format!(
             "oracle vs {}: {}",
@@ -501,7 +501,7 @@ fn core_replay<C: CoreModel>(scenario: &Arc<Scenario>, seed: u64, until_ns: Opti
     };
     let mut result = ModelRun { world, stop };
     text.push_str("\n== summary ==\n");
-    text.push_str(&C::summary(&result));
+    text.push_str(&report::core_summary(&result));
     for note in C::notes(&result.world) {
         let _ = writeln!(text, "{note}");
     }

@@ -14,6 +14,8 @@ use super::{KStreamsCore, KStreamsRun, KStreamsWorld};
 impl CoreModel for KStreamsCore {
     const RUNTIME: Runtime = Runtime::KafkaStreams;
     const WHAT: &'static str = "application";
+    const FINISHED: &'static str = "application finished (every task read its input and committed)";
+    const STALLED: &'static str = "stalled (nothing left to do, application not finished)";
 
     fn reference_scenario(scenario: &Scenario, variant: Option<(Guarantee, SinkKind)>) -> Scenario {
         let guarantee = variant.map_or(scenario.guarantee, |(g, _)| g);
@@ -34,9 +36,6 @@ impl CoreModel for KStreamsCore {
     }
     fn reference_name(_scenario: &Scenario, world: &KStreamsWorld) -> String {
         format!("the application's fault-free run (kafka streams {:?})", world.config.guarantee)
-    }
-    fn summary(run: &KStreamsRun) -> String {
-        super::report::summary(run)
     }
     fn progress(world: &KStreamsWorld) -> String {
         super::report::progress(world)

@@ -62,8 +62,10 @@ pub trait CoreModel: ModelCore + Sized {
     }
     /// The reference in `run`'s oracle line: "the Storm topology's fault-free run (...)".
     fn reference_name(scenario: &Scenario, world: &ModelWorld<Self>) -> String;
-    /// The summary block of a finished run.
-    fn summary(run: &ModelRun<Self>) -> String;
+    /// Why a finished run stopped, in the model's words ("topology finished (...)").
+    const FINISHED: &'static str;
+    /// Why a run with nothing left to do stopped before it finished.
+    const STALLED: &'static str;
     /// The counters so far, for a run paused by `replay --until`.
     fn progress(world: &ModelWorld<Self>) -> String;
     /// The visible sink rows as a table.

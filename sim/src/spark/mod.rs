@@ -33,6 +33,8 @@ pub fn run_spark_with_faults(scenario: Arc<Scenario>, seed: u64, keep_trace: boo
 impl CoreModel for SparkCore {
     const RUNTIME: Runtime = Runtime::Spark;
     const WHAT: &'static str = "query";
+    const FINISHED: &'static str = "query idle with its input consumed (every offset committed)";
+    const STALLED: &'static str = "stalled (nothing left to do, input not consumed)";
 
     /// The same query (same guarantee and sink, so the same batches and watermarks) without
     /// faults: a query without a checkpoint location restarts differently, but without faults
@@ -54,9 +56,6 @@ impl CoreModel for SparkCore {
             "the Spark query's fault-free run (spark {})",
             crate::run::guarantee_name(Runtime::Spark, scenario.guarantee)
         )
-    }
-    fn summary(run: &SparkRun) -> String {
-        crate::report::spark_summary(run)
     }
     fn progress(world: &SparkWorld) -> String {
         crate::report::spark_progress(world)

@@ -39,6 +39,8 @@ pub fn run_storm_with_faults(scenario: Arc<Scenario>, seed: u64, keep_trace: boo
 impl CoreModel for StormCore {
     const RUNTIME: Runtime = Runtime::Storm;
     const WHAT: &'static str = "topology";
+    const FINISHED: &'static str = "topology finished (every spout tuple done)";
+    const STALLED: &'static str = "stalled (nothing left to do, topology not finished)";
 
     /// The topology without faults and without acking (no timeouts, so every tuple is
     /// processed once): one reference for every variant.
@@ -68,9 +70,6 @@ impl CoreModel for StormCore {
     }
     fn reference_name(scenario: &Scenario, _world: &StormWorld) -> String {
         format!("the Storm topology's fault-free run (storm {})", scenario.guarantee.label())
-    }
-    fn summary(run: &StormRun) -> String {
-        crate::report::storm_summary(run)
     }
     fn progress(world: &StormWorld) -> String {
         crate::report::storm_progress(world)
