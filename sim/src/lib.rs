@@ -18,6 +18,7 @@ pub mod invariants;
 pub mod job;
 pub mod kernel;
 pub mod kstreams;
+pub mod model_world;
 pub mod network;
 pub mod oracle;
 pub mod recording;

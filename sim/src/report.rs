@@ -281,6 +281,7 @@ pub fn compare_table(reports: &[crate::run::VariantReport]) -> String {
             format!("{:?}", r.class),
             match (r.reference_stop.is_finished(), r.verdict) {
                 (false, _) => "NO VERDICT",
+                _ if crate::run::promise_of(r.runtime, r.guarantee).is_none() => "no promise",
                 (true, true) => "PASS",
                 (true, false) => "FAIL",
             }
@@ -317,7 +318,7 @@ pub fn compare_table(reports: &[crate::run::VariantReport]) -> String {
     if reports.iter().any(|r| r.runtime == crate::scenario::Runtime::Spark) {
         let _ = writeln!(
             out,
-            "spark rows: at-most-once = no checkpoint location (a restart starts from the latest offsets), at-least-once and exactly-once = a checkpoint location (offset and commit logs, state store) with the sink shown: plain (a re-run batch writes again), idempotent (foreachBatch upserting by key and window), two-phase-commit (a transactional sink committing each batch id once, like the file sink's manifest); their reference is the same query without faults. restarts = driver restarts (the book's Spark chapter)."
+            "spark rows: no ckpt = no checkpoint location (a restart starts from the latest offsets; a retried task writes a plain sink again): Spark promises nothing there, so the row reports what happened and is never a FAIL (\"no promise\"); at-least-once and exactly-once = a checkpoint location (offset and commit logs, state store) with the sink shown: plain (a re-run batch writes again), idempotent (foreachBatch upserting by key and window), two-phase-commit (a transactional sink committing each batch id once, like the file sink's manifest); their reference is the same query without faults. restarts = driver restarts (the book's Spark chapter)."
         );
     }
     out
@@ -340,10 +341,11 @@ pub fn compare_row_names(
             };
             ("storm", format!("{g} ({})", short(guarantee)))
         }
-        Runtime::Spark => {
-            let g = if guarantee == Guarantee::AtMostOnce { "no ckpt" } else { "ckpt" };
-            ("spark", format!("{g} ({})", short(guarantee)))
-        }
+        // Without a checkpoint location Spark promises nothing (`run::promise_of`).
+        Runtime::Spark => match crate::run::promise_of(runtime, guarantee) {
+            None => ("spark", "no ckpt".to_string()),
+            Some(g) => ("spark", format!("ckpt ({})", short(g))),
+        },
         // Kafka Streams commits instead of checkpointing: its guarantee by its config name.
         Runtime::KafkaStreams => {
             let g = if guarantee == Guarantee::ExactlyOnce { "exactly_once_v2" } else { "at_least_once" };
@@ -431,22 +433,24 @@ fn short(g: crate::scenario::Guarantee) -> &'static str {
     }
 }
 
-/// The summary block of a Storm run (what `streamlab run` prints for a Storm scenario).
-pub fn storm_summary(run: &crate::storm::StormRun) -> String {
+/// The summary block of a finished run of a model built on a `ModelCore` (Storm, Spark,
+/// Kafka Streams): why and when it stopped in the model's words
+/// ([`crate::run::core_model::CoreModel::FINISHED`], `STALLED`), its events and trace hash, then
+/// its counters ([`crate::run::core_model::CoreModel::progress`]).
+pub fn core_summary<C: crate::run::core_model::CoreModel>(run: &crate::model_world::ModelRun<C>) -> String {
     let world = &run.world;
-    let scenario = &world.scenario;
-    let mut out = String::new();
     let stop = match run.stop {
-        StopReason::JobFinished => "topology finished (every spout tuple done)",
-        StopReason::Stalled => "stalled (nothing left to do, topology not finished)",
+        StopReason::JobFinished => C::FINISHED,
+        StopReason::Stalled => C::STALLED,
         StopReason::TimeLimit => "time limit (max_run_ms) reached",
         StopReason::WorkLimit => crate::world::WORK_LIMIT_TEXT,
         StopReason::JobFailed(_) => "failed",
         StopReason::InvariantViolated(_) => "INVARIANT VIOLATED",
     };
-    let at = world.finished_at_ns.unwrap_or(world.now_ns());
-    stop_lines(&mut out, scenario, stop, at, world.events_processed, &world.recorder, world.log.len());
-    out.push_str(&storm_progress(world));
+    let at = world.finished_at_ns().unwrap_or(world.now_ns());
+    let mut out = String::new();
+    stop_lines(&mut out, world.scenario(), stop, at, world.events_processed, world.recorder(), world.source_records());
+    out.push_str(&C::progress(world));
     out
 }
 
@@ -526,24 +530,6 @@ fn sink_rows_table(scenario: &crate::scenario::Scenario, rows: Vec<&crate::exter
             format_virtual(scenario, row.visible_ns.unwrap_or(row.written_ns))
         );
     }
-    out
-}
-
-/// A finished Spark run: why it stopped, then its counters and batches ([`spark_progress`]).
-pub fn spark_summary(run: &crate::spark::SparkRun) -> String {
-    let world = &run.world;
-    let mut out = String::new();
-    let stop = match run.stop {
-        StopReason::JobFinished => "query idle with its input consumed (every offset committed)",
-        StopReason::Stalled => "stalled (nothing left to do, input not consumed)",
-        StopReason::TimeLimit => "time limit (max_run_ms) reached",
-        StopReason::WorkLimit => crate::world::WORK_LIMIT_TEXT,
-        StopReason::JobFailed(_) => "failed",
-        StopReason::InvariantViolated(_) => "INVARIANT VIOLATED",
-    };
-    let at = world.finished_at_ns.unwrap_or(world.now_ns());
-    stop_lines(&mut out, &world.scenario, stop, at, world.events_processed, &world.recorder, world.log.len());
-    out.push_str(&spark_progress(world));
     out
 }
 

@@ -18,8 +18,11 @@
 //!
 //! Adding a model means: its sans-IO core (the decisions, as [`crate::job::JobMaster`],
 //! `crate::storm::StormCore` and `crate::spark::SparkCore` are: time and events in, commands
-//! out, so the kernel and the madsim world can both drive it), a kernel world around it, a
-//! [`Runtime`] variant, and an implementation here. The boundary was drawn with the next ones in
+//! out, so the kernel and the madsim world can both drive it), a [`Runtime`] variant, and an
+//! implementation here. A core that implements [`crate::model_world::ModelCore`] and
+//! [`CoreModel`] has its kernel world ([`ModelWorld`]) and its `run`, `replay` and `reports`
+//! (judged against its own fault-free reference) written once for it, as Storm's, Spark's and
+//! Kafka Streams' are. The boundary was drawn with the next ones in
 //! view:
 //!
 //! - **Kafka Streams changelog restore**: per-task failover (a `Failover` that names one task, as
@@ -39,13 +42,12 @@ use engine::sink::SinkKind;
 
 use crate::faults::Fault;
 use crate::kernel::TimeNs;
+use crate::model_world::{ModelRun, ModelWorld};
 use crate::recording::TraceEvent;
 use crate::report;
-use crate::run::{judge, judge_spark, judge_storm, Judgement};
-use crate::run::{
-    own_sink, run_spark_variant, run_storm_variant, run_variant_from, storm_reference_run, Reference, VariantReport,
-    COMPARED_VARIANTS,
-};
+use crate::run::core_model::{self, CoreModel};
+use crate::run::{judge, Judgement};
+use crate::run::{own_sink, run_variant_from, Reference, VariantReport, COMPARED_VARIANTS};
 use crate::scenario::{Guarantee, Runtime, Scenario};
 use crate::stepped::SteppedWorld;
 
@@ -263,11 +265,13 @@ impl FaultToleranceModel for FlinkBarriers {
         variants: &[(Guarantee, SinkKind)],
         faults: &[Fault],
     ) -> Vec<VariantReport> {
-        judge_variants(
-            variants,
-            || Reference::new(scenario, seed, faults),
-            |g, s, reference| run_variant_from(scenario, seed, g, s, faults.to_vec(), reference),
-        )
+        // One reference for every variant (faults, not guarantees, change content); none when
+        // there is nothing to judge.
+        if variants.is_empty() {
+            return Vec::new();
+        }
+        let reference = Reference::new(scenario, seed, faults);
+        variants.iter().map(|&(g, s)| run_variant_from(scenario, seed, g, s, faults.to_vec(), &reference)).collect()
     }
 }
 
@@ -290,12 +294,7 @@ impl FaultToleranceModel for StormAcking {
                 *kind = storm_sink(*kind);
             }
         }
-        let text = String::new();
-        let loc = crate::scenario::error::Locator::new(&scenario.file, &text);
-        crate::scenario::storm::check(&raw, &loc).map_err(|e| match e {
-            crate::scenario::ScenarioError::Invalid { field, message, .. } => CannotRun::Refused { field, message },
-            other => CannotRun::Scenario(other),
-        })
+        accepted_by(scenario, &raw, crate::scenario::storm::check)
     }
     fn guarantees(&self, scenario: &Scenario) -> Vec<GuaranteeChoice> {
         // Trident here aggregates into windowed state: without a window there is no Trident.
@@ -308,22 +307,7 @@ impl FaultToleranceModel for StormAcking {
         self.guarantees(scenario).iter().map(|c| (c.guarantee, sink)).collect()
     }
     fn run(&self, scenario: &Arc<Scenario>, seed: u64, rows_as: RowsAs) -> RunReport {
-        let result = crate::storm::run_storm(scenario.clone(), seed, false);
-        let judgement = judge_storm(scenario, seed, &result);
-        let label = format!("storm {}", scenario.guarantee.label());
-        RunReport {
-            summary: report::storm_summary(&result),
-            notes: Vec::new(),
-            oracle_line: format!(
-                "oracle vs the Storm topology's fault-free run ({label}): {}",
-                judgement.describe(scenario.guarantee)
-            ),
-            rows: Rows::of(rows_as, result.visible_rows(), || report::storm_rows_text(&result), scenario),
-            trace_hash: result.trace_hash(),
-            violations: Vec::new(),
-            judgement,
-            what: "topology",
-        }
+        core_run::<crate::storm::StormCore>(scenario, seed, rows_as)
     }
     fn trace_hash(&self, scenario: &Arc<Scenario>, seed: u64) -> u64 {
         crate::storm::run_storm(scenario.clone(), seed, false).trace_hash()
@@ -332,25 +316,9 @@ impl FaultToleranceModel for StormAcking {
     /// or to its end (summary and verdict); its trace holds spout emits and replays, acker inits,
     /// acks and fails, completed and failed trees, timeouts, Trident batches and commits.
     fn replay(&self, scenario: &Arc<Scenario>, seed: u64, until_ns: Option<TimeNs>) -> ReplayReport {
-        let mut world = crate::storm::StormWorld::new(scenario.clone(), seed, true);
-        world.run_to(until_ns);
-        let mut text = String::new();
-        let Some(stop) = world.stop_reason() else {
-            text.push_str("\n== paused ==\n");
-            paused_line(&mut text, world.now_ns(), world.events_processed);
-            text.push_str(&report::storm_progress(&world));
-            let _ = writeln!(text, "trace hash: {:#018x}", world.recorder.hash());
-            let trace = world.recorder.take_events();
-            return ReplayReport { text, judgement: None, violations: Vec::new(), trace, charts_from: None };
-        };
-        let mut result = crate::storm::StormRun { world, stop };
-        text.push_str("\n== summary ==\n");
-        text.push_str(&report::storm_summary(&result));
-        let judgement = judge_storm(scenario, seed, &result);
-        let _ = writeln!(text, "oracle vs the fault-free reference: {}", judgement.describe(scenario.guarantee));
-        let trace = result.world.recorder.take_events();
-        ReplayReport { text, judgement: Some(judgement), violations: Vec::new(), trace, charts_from: None }
+        core_replay::<crate::storm::StormCore>(scenario, seed, until_ns)
     }
+    /// Every variant against one reference: the topology without faults and without acking.
     fn reports(
         &self,
         scenario: &Scenario,
@@ -358,11 +326,7 @@ impl FaultToleranceModel for StormAcking {
         variants: &[(Guarantee, SinkKind)],
         faults: &[Fault],
     ) -> Vec<VariantReport> {
-        judge_variants(
-            variants,
-            || storm_reference_run(scenario, seed),
-            |g, s, reference| run_storm_variant(scenario, seed, g, s, faults.to_vec(), reference),
-        )
+        core_model::reports::<crate::storm::StormCore>(scenario, seed, variants, faults)
     }
 }
 
@@ -380,12 +344,7 @@ impl FaultToleranceModel for SparkMicroBatch {
         // Another model's scenario runs as a query when Spark's scenario rules accept it.
         let mut raw = scenario.raw.clone();
         raw.model = crate::scenario::Model::Spark(Default::default());
-        let text = String::new();
-        let loc = crate::scenario::error::Locator::new(&scenario.file, &text);
-        crate::scenario::spark::check(&raw, &loc).map_err(|e| match e {
-            crate::scenario::ScenarioError::Invalid { field, message, .. } => CannotRun::Refused { field, message },
-            other => CannotRun::Scenario(other),
-        })
+        accepted_by(scenario, &raw, crate::scenario::spark::check)
     }
     fn guarantees(&self, _scenario: &Scenario) -> Vec<GuaranteeChoice> {
         SPARK_GUARANTEES.to_vec()
@@ -402,22 +361,7 @@ impl FaultToleranceModel for SparkMicroBatch {
         ]
     }
     fn run(&self, scenario: &Arc<Scenario>, seed: u64, rows_as: RowsAs) -> RunReport {
-        let result = crate::spark::run_spark(scenario.clone(), seed, false);
-        let judgement = judge_spark(scenario, seed, &result);
-        RunReport {
-            summary: report::spark_summary(&result),
-            notes: Vec::new(),
-            oracle_line: format!(
-                "oracle vs the Spark query's fault-free run (spark {}): {}",
-                scenario.guarantee.label(),
-                judgement.describe(scenario.guarantee)
-            ),
-            rows: Rows::of(rows_as, result.visible_rows(), || report::spark_rows_text(&result), scenario),
-            trace_hash: result.trace_hash(),
-            violations: Vec::new(),
-            judgement,
-            what: "query",
-        }
+        core_run::<crate::spark::SparkCore>(scenario, seed, rows_as)
     }
     fn trace_hash(&self, scenario: &Arc<Scenario>, seed: u64) -> u64 {
         crate::spark::run_spark(scenario.clone(), seed, false).trace_hash()
@@ -425,24 +369,7 @@ impl FaultToleranceModel for SparkMicroBatch {
     /// The run up to `until_ns` (paused there: the batches so far and the counters) or to its
     /// end (summary and verdict); its trace holds the batches, commits, sink writes and crashes.
     fn replay(&self, scenario: &Arc<Scenario>, seed: u64, until_ns: Option<TimeNs>) -> ReplayReport {
-        let mut world = crate::spark::SparkWorld::new(scenario.clone(), seed, true);
-        world.run_to(until_ns);
-        let mut text = String::new();
-        let Some(stop) = world.stop_reason() else {
-            text.push_str("\n== paused ==\n");
-            paused_line(&mut text, world.now_ns(), world.events_processed);
-            text.push_str(&report::spark_progress(&world));
-            let _ = writeln!(text, "trace hash: {:#018x}", world.recorder.hash());
-            let trace = world.recorder.take_events();
-            return ReplayReport { text, judgement: None, violations: Vec::new(), trace, charts_from: None };
-        };
-        let mut result = crate::spark::SparkRun { world, stop };
-        text.push_str("\n== summary ==\n");
-        text.push_str(&report::spark_summary(&result));
-        let judgement = judge_spark(scenario, seed, &result);
-        let _ = writeln!(text, "oracle vs the fault-free reference: {}", judgement.describe(scenario.guarantee));
-        let trace = result.world.recorder.take_events();
-        ReplayReport { text, judgement: Some(judgement), violations: Vec::new(), trace, charts_from: None }
+        core_replay::<crate::spark::SparkCore>(scenario, seed, until_ns)
     }
     /// Each variant against its own fault-free run: the reference depends on the variant (a
     /// query without a checkpoint location restarts differently, but without faults it runs
@@ -454,7 +381,7 @@ impl FaultToleranceModel for SparkMicroBatch {
         variants: &[(Guarantee, SinkKind)],
         faults: &[Fault],
     ) -> Vec<VariantReport> {
-        variants.iter().map(|&(g, s)| run_spark_variant(scenario, seed, g, s, faults.to_vec())).collect()
+        core_model::reports::<crate::spark::SparkCore>(scenario, seed, variants, faults)
     }
 }
 
@@ -462,8 +389,8 @@ impl FaultToleranceModel for SparkMicroBatch {
 const SPARK_GUARANTEES: [GuaranteeChoice; 3] = [
     GuaranteeChoice {
         guarantee: Guarantee::AtMostOnce,
-        label: "no checkpoint location: at-most-once",
-        effect: "a restarted query starts afresh from the latest offsets: the batch that was running, its state and everything that arrived meanwhile are lost (and a task retried after an executor loss still writes a plain sink twice)",
+        label: "no checkpoint location: no guarantee",
+        effect: "a restarted query starts afresh from the latest offsets: the batch that was running, its state and everything that arrived meanwhile are lost; a task retried after an executor loss writes a plain sink twice. Spark promises nothing here: the verdict reports what happened",
     },
     GuaranteeChoice {
         guarantee: Guarantee::AtLeastOnce,
@@ -538,23 +465,75 @@ fn paused_line(text: &mut String, now_ns: TimeNs, events_processed: u64) {
     let _ = writeln!(text, "paused at {} (virtual); {events_processed} kernel events", report::format_ns(now_ns));
 }
 
+/// `run` for a model built on a [`crate::model_world::ModelCore`] (Storm, Spark, Kafka Streams):
+/// its summary, notes and rows, judged against its own fault-free reference.
+fn core_run<C: CoreModel>(scenario: &Arc<Scenario>, seed: u64, rows_as: RowsAs) -> RunReport {
+    let result = ModelRun::<C>::of_seed(scenario.clone(), seed, false);
+    let judgement = core_model::judge(scenario, seed, &result);
+    RunReport {
+        summary: report::core_summary(&result),
+        notes: C::notes(&result.world),
+        oracle_line: format!(
+            "oracle vs {}: {}",
+            C::reference_name(scenario, &result.world),
+            judgement.describe(scenario.guarantee)
+        ),
+        rows: Rows::of(rows_as, result.visible_rows(), || C::rows_text(&result), scenario),
+        trace_hash: result.trace_hash(),
+        violations: Vec::new(),
+        judgement,
+        what: C::WHAT,
+    }
+}
+
+/// `replay` for a model built on a [`crate::model_world::ModelCore`]: paused at `until_ns`
+/// (where it stands: the model's counters so far) or at its end (summary, notes, verdict).
+/// Charts are read off the trace (`charts_from` None).
+fn core_replay<C: CoreModel>(scenario: &Arc<Scenario>, seed: u64, until_ns: Option<TimeNs>) -> ReplayReport {
+    let mut world = ModelWorld::<C>::new(scenario.clone(), seed, true);
+    world.run_to(until_ns);
+    let mut text = String::new();
+    let Some(stop) = world.stop_reason() else {
+        text.push_str("\n== paused ==\n");
+        paused_line(&mut text, world.now_ns(), world.events_processed);
+        text.push_str(&C::progress(&world));
+        let _ = writeln!(text, "trace hash: {:#018x}", world.recorder().hash());
+        let trace = world.recorder_mut().take_events();
+        return ReplayReport { text, judgement: None, violations: Vec::new(), trace, charts_from: None };
+    };
+    let mut result = ModelRun { world, stop };
+    text.push_str("\n== summary ==\n");
+    text.push_str(&report::core_summary(&result));
+    for note in C::notes(&result.world) {
+        let _ = writeln!(text, "{note}");
+    }
+    let judgement = core_model::judge(scenario, seed, &result);
+    let _ = writeln!(text, "oracle vs the fault-free reference: {}", judgement.describe(scenario.guarantee));
+    let trace = result.world.recorder_mut().take_events();
+    ReplayReport { text, judgement: Some(judgement), violations: Vec::new(), trace, charts_from: None }
+}
+
 /// A run that keeps no trace (only its hash).
 fn quiet() -> crate::RunOptions {
     crate::RunOptions { keep_trace: false, ..crate::RunOptions::default() }
 }
 
-/// What every model's `reports` does: run the fault-free `reference` once (not at all when there
-/// is nothing to judge), then each variant against it with `run`.
-fn judge_variants<R>(
-    variants: &[(Guarantee, SinkKind)],
-    reference: impl FnOnce() -> R,
-    run: impl Fn(Guarantee, SinkKind, &R) -> VariantReport,
-) -> Vec<VariantReport> {
-    if variants.is_empty() {
-        return Vec::new();
-    }
-    let reference = reference();
-    variants.iter().map(|&(g, s)| run(g, s, &reference)).collect()
+/// Whether a model's scenario rules (`check`) accept `raw`, `scenario`'s file rewritten for that
+/// model: [`FaultToleranceModel::can_run`] of a scenario written for another model.
+fn accepted_by(
+    scenario: &Scenario,
+    raw: &crate::scenario::ScenarioFile,
+    check: fn(
+        &crate::scenario::ScenarioFile,
+        &crate::scenario::error::Locator,
+    ) -> Result<(), crate::scenario::ScenarioError>,
+) -> Result<(), CannotRun> {
+    let text = String::new();
+    let loc = crate::scenario::error::Locator::new(&scenario.file, &text);
+    check(raw, &loc).map_err(|e| match e {
+        crate::scenario::ScenarioError::Invalid { field, message, .. } => CannotRun::Refused { field, message },
+        other => CannotRun::Scenario(other),
+    })
 }
 
 /// A Storm sink bolt writes plain or idempotent; a two-phase-commit sink becomes plain.
@@ -580,12 +559,7 @@ impl FaultToleranceModel for KafkaStreamsChangelog {
         // A scenario of another model runs as an application when Kafka Streams' rules accept it.
         let mut raw = scenario.raw.clone();
         raw.model = crate::scenario::Model::KafkaStreams(Default::default());
-        let text = String::new();
-        let loc = crate::scenario::error::Locator::new(&scenario.file, &text);
-        crate::scenario::kstreams::check(&raw, &loc).map_err(|e| match e {
-            crate::scenario::ScenarioError::Invalid { field, message, .. } => CannotRun::Refused { field, message },
-            other => CannotRun::Scenario(other),
-        })
+        accepted_by(scenario, &raw, crate::scenario::kstreams::check)
     }
     fn guarantees(&self, _scenario: &Scenario) -> Vec<GuaranteeChoice> {
         KSTREAMS_GUARANTEES.to_vec()
@@ -603,22 +577,7 @@ impl FaultToleranceModel for KafkaStreamsChangelog {
         variants
     }
     fn run(&self, scenario: &Arc<Scenario>, seed: u64, rows_as: RowsAs) -> RunReport {
-        let result = crate::kstreams::run_kstreams(scenario.clone(), seed, false);
-        let judgement = crate::kstreams::judge::judge(scenario, seed, &result);
-        let label = format!("kafka streams {:?}", result.world.config.guarantee);
-        RunReport {
-            summary: crate::kstreams::report::summary(&result),
-            notes: result.world.faults_not_modelled(),
-            oracle_line: format!(
-                "oracle vs the application's fault-free run ({label}): {}",
-                judgement.describe(scenario.guarantee)
-            ),
-            rows: Rows::of(rows_as, result.visible_rows(), || crate::kstreams::report::rows_text(&result), scenario),
-            trace_hash: result.trace_hash(),
-            violations: Vec::new(),
-            judgement,
-            what: "application",
-        }
+        core_run::<crate::kstreams::KStreamsCore>(scenario, seed, rows_as)
     }
     fn trace_hash(&self, scenario: &Arc<Scenario>, seed: u64) -> u64 {
         crate::kstreams::run_kstreams(scenario.clone(), seed, false).trace_hash()
@@ -627,28 +586,10 @@ impl FaultToleranceModel for KafkaStreamsChangelog {
     /// or to its end (summary and verdict); its trace holds reads, commits, restores, resumes,
     /// aborted transactions, crashes and sink writes.
     fn replay(&self, scenario: &Arc<Scenario>, seed: u64, until_ns: Option<TimeNs>) -> ReplayReport {
-        let mut world = crate::kstreams::KStreamsWorld::new(scenario.clone(), seed, true);
-        world.run_to(until_ns);
-        let mut text = String::new();
-        let Some(stop) = world.stop_reason() else {
-            text.push_str("\n== paused ==\n");
-            paused_line(&mut text, world.now_ns(), world.events_processed);
-            text.push_str(&crate::kstreams::report::progress(&world));
-            let _ = writeln!(text, "trace hash: {:#018x}", world.recorder.hash());
-            let trace = world.recorder.take_events();
-            return ReplayReport { text, judgement: None, violations: Vec::new(), trace, charts_from: None };
-        };
-        let mut result = crate::kstreams::KStreamsRun { world, stop };
-        text.push_str("\n== summary ==\n");
-        text.push_str(&crate::kstreams::report::summary(&result));
-        for note in result.world.faults_not_modelled() {
-            let _ = writeln!(text, "{note}");
-        }
-        let judgement = crate::kstreams::judge::judge(scenario, seed, &result);
-        let _ = writeln!(text, "oracle vs the fault-free reference: {}", judgement.describe(scenario.guarantee));
-        let trace = result.world.recorder.take_events();
-        ReplayReport { text, judgement: Some(judgement), violations: Vec::new(), trace, charts_from: None }
+        core_replay::<crate::kstreams::KStreamsCore>(scenario, seed, until_ns)
     }
+    /// One reference per guarantee: its commit interval changes when records reach a task, and
+    /// with it each task's stream time.
     fn reports(
         &self,
         scenario: &Scenario,
@@ -656,21 +597,7 @@ impl FaultToleranceModel for KafkaStreamsChangelog {
         variants: &[(Guarantee, SinkKind)],
         faults: &[Fault],
     ) -> Vec<VariantReport> {
-        // One reference per guarantee: its commit interval changes when records reach a task,
-        // and with it each task's stream time.
-        let mut references: Vec<(Guarantee, crate::kstreams::KStreamsRun)> = Vec::new();
-        for &(g, _) in variants {
-            if !references.iter().any(|(r, _)| *r == g) {
-                references.push((g, crate::kstreams::judge::reference_run(scenario, seed, g)));
-            }
-        }
-        variants
-            .iter()
-            .map(|&(g, s)| {
-                let reference = &references.iter().find(|(r, _)| *r == g).expect("a reference per guarantee").1;
-                crate::kstreams::judge::run_variant(scenario, seed, g, s, faults.to_vec(), reference)
-            })
-            .collect()
+        core_model::reports::<crate::kstreams::KStreamsCore>(scenario, seed, variants, faults)
     }
 }
 

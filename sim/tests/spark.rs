@@ -330,6 +330,62 @@ fn each_guarantee_holds_under_swarm_faults() {
     }
 }
 
+/// Without a checkpoint location Spark promises nothing (the book's Spark chapter): over swarm
+/// seeds its plain sink shows loss and duplicates (a task retried after an executor loss writes
+/// again), and every such run is reported as it happened — `compare`'s row says "no promise",
+/// `run`'s verdict "nothing promised", never FAIL or BROKEN — while the same outcomes would break
+/// at-most-once, which the other models are held to. With a checkpoint location the rows are
+/// still held to their promise.
+#[test]
+fn a_query_without_a_checkpoint_location_is_held_to_nothing() {
+    use sim::run::{keeps_promise, promise_of};
+    assert_eq!(promise_of(Runtime::Spark, Guarantee::AtMostOnce), None);
+    for runtime in [Runtime::Flink, Runtime::Storm] {
+        assert_eq!(promise_of(runtime, Guarantee::AtMostOnce), Some(Guarantee::AtMostOnce));
+    }
+    for g in [Guarantee::AtLeastOnce, Guarantee::ExactlyOnce] {
+        assert_eq!(promise_of(Runtime::Spark, g), Some(g));
+    }
+    let base = Scenario::parse(WINDOWED, "test.ron").expect("test scenario loads");
+    let no_checkpoint =
+        Arc::new(base.with_runtime_variant(Runtime::Spark, Guarantee::AtMostOnce, Some(SinkKind::Plain)));
+    let spark = sim::runtime::model(Runtime::Spark);
+    let (mut duplicated, mut unduplicated, mut lossy, mut whole, mut both) = (0, 0, 0, 0, 0);
+    for seed in 0..60 {
+        let faults = base.faults_for_seed(seed);
+        let row = run_spark_variant(&base, seed, Guarantee::AtMostOnce, SinkKind::Plain, faults.clone());
+        assert_eq!(row.reference_stop, StopReason::JobFinished, "seed {seed}");
+        assert!(row.verdict, "seed {seed}: {:?} {}", row.class, row.outcome.counts_text());
+        let table = sim::report::compare_table(std::slice::from_ref(&row));
+        let line = table.lines().find(|l| l.starts_with("spark")).expect("a spark row");
+        assert!(line.contains("no ckpt") && line.ends_with("no promise"), "seed {seed}: {line}");
+        let (dup, loss) = (row.outcome.has_duplicates(), row.outcome.has_loss());
+        // What at-most-once would have said, and what the other models are held to.
+        assert_eq!(row.outcome.verdict(Guarantee::AtMostOnce), !dup, "seed {seed}");
+        assert_eq!(keeps_promise(&row.outcome, Runtime::Storm, Guarantee::AtMostOnce), !dup, "seed {seed}");
+        duplicated += usize::from(dup);
+        unduplicated += usize::from(!dup);
+        lossy += usize::from(loss);
+        whole += usize::from(!loss);
+        if dup && loss && both < 2 {
+            // The scenario as written without a checkpoint location: `run`'s verdict.
+            both += 1;
+            let run = spark.run(&no_checkpoint, seed, sim::runtime::RowsAs::Json);
+            assert_eq!(run.judgement.class, OutcomeClass::LossAndDuplicates, "seed {seed}");
+            assert!(run.judgement.kept && run.judgement.promise.is_none(), "seed {seed}");
+            assert!(run.oracle_line.contains("nothing promised"), "seed {seed}: {}", run.oracle_line);
+            assert!(!run.oracle_line.contains("BROKEN"), "seed {seed}: {}", run.oracle_line);
+            assert!(run.oracle_line.contains("(spark no checkpoint)"), "seed {seed}: {}", run.oracle_line);
+        }
+        // A checkpoint location and a plain sink: held to at-least-once.
+        let held = run_spark_variant(&base, seed, Guarantee::AtLeastOnce, SinkKind::Plain, faults);
+        assert_eq!(held.verdict, !held.outcome.has_loss(), "seed {seed}");
+    }
+    assert!(duplicated > 0 && unduplicated > 0, "duplicated on {duplicated} seeds, not on {unduplicated}");
+    assert!(lossy > 0 && whole > 0, "lost on {lossy} seeds, not on {whole}");
+    assert!(both > 0, "no seed lost and duplicated without a checkpoint location");
+}
+
 // ---------------------------------------------------------------------------------------------
 // (d) Determinism.
 

@@ -11,18 +11,16 @@
 //! | not modelled here | network faults | network faults, slow nodes |
 
 use engine::ms_to_ns;
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::sync::Arc;
 
-use madsim::runtime::{Handle, NodeHandle, Runtime};
-use madsim::time::Instant;
+use madsim::runtime::{Handle, NodeHandle};
 use sim::external::{SinkStore, StoredRow};
 use sim::kstreams::world::{Out, Timer};
 use sim::kstreams::{KStreamsCore, KStreamsStats};
 use sim::scenario::{NodeId, Scenario, JOB_MANAGER};
 
-use super::{node_ip, virtual_now, MadsimFaults, MadsimStop};
+use super::driver::{self, on_madsim_thread, NodeTimers};
+use super::{node_ip, MadsimFaults, MadsimStop};
 
 /// How often a node's loop looks for timers another node set for it (madsim's own sleeps take
 /// at least 1 ms).
@@ -58,44 +56,16 @@ impl KStreamsMadsimResult {
 pub fn run_kstreams_on_madsim(scenario: Arc<Scenario>, seed: u64, faults: &MadsimFaults) -> KStreamsMadsimResult {
     let faults = faults.clone();
     let file = scenario.file.clone();
-    std::thread::Builder::new()
-        .name(format!("madsim-kstreams-{seed}"))
-        .spawn(move || {
-            let runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
-            runtime.block_on(supervise(scenario, seed, faults))
-        })
-        .expect("spawn the madsim thread")
-        .join()
-        .unwrap_or_else(|panic| {
-            eprintln!("madsim Kafka Streams world panicked: scenario {file}, seed {seed}");
-            std::panic::resume_unwind(panic)
-        })
+    on_madsim_thread("kstreams", "Kafka Streams", file, seed, move || supervise(scenario, seed, faults))
 }
 
-struct Shared {
-    start: Instant,
-    state: Mutex<State>,
-}
+type Shared = driver::Shared<State>;
 
 struct State {
     core: KStreamsCore,
-    /// Per node its timers: (at, sequence) → timer.
-    timers: Vec<BTreeMap<(u64, u64), Timer>>,
-    timer_seq: u64,
+    timers: NodeTimers<Timer>,
     /// Per node whether its first boot happened (a later boot is a restart).
     booted: Vec<bool>,
-}
-
-impl Shared {
-    fn now_ns(&self) -> u64 {
-        virtual_now().duration_since(self.start).as_nanos() as u64
-    }
-    fn instant(&self, ns: u64) -> Instant {
-        self.start + Duration::from_nanos(ns)
-    }
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
 }
 
 impl State {
@@ -105,21 +75,14 @@ impl State {
         self.core.drain(&mut outs);
         for Out::Timer { at, timer } in outs {
             let node = self.core.node_of_timer(&timer);
-            self.timer_seq += 1;
-            if let Some(t) = self.timers.get_mut(node.index()) {
-                t.insert((at, self.timer_seq), timer);
-            }
+            self.timers.set(node, at, timer);
         }
     }
 
     /// Fire `node`'s timers due before `before`, each at its own time (never before `clock`).
     fn fire_due(&mut self, node: NodeId, clock: &mut u64, before: u64) {
-        while let Some(entry) = self.timers[node.index()].first_entry() {
-            if entry.key().0 >= before {
-                break;
-            }
-            *clock = (*clock).max(entry.key().0);
-            let timer = entry.remove();
+        while let Some((at, timer)) = self.timers.pop_due(node, before) {
+            *clock = (*clock).max(at);
             self.core.fire(timer, *clock);
             self.route();
             self.core.check_finished(*clock);
@@ -133,9 +96,9 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, faults: MadsimFaults) -> 
     let max_run_ns = ms_to_ns(scenario.max_run_ms);
     let mut core = KStreamsCore::new(scenario.clone(), seed, true, Vec::new());
     core.start();
-    let mut state = State { core, timers: vec![BTreeMap::new(); tms + 1], timer_seq: 0, booted: vec![false; tms + 1] };
+    let mut state = State { core, timers: NodeTimers::new(tms + 1), booted: vec![false; tms + 1] };
     state.route();
-    let shared = Arc::new(Shared { start: virtual_now(), state: Mutex::new(state) });
+    let shared = Arc::new(Shared::new(Vec::new(), state));
     let mut nodes: Vec<Option<NodeHandle>> = vec![None];
     for tm in 0..tms {
         let s = shared.clone();
@@ -183,7 +146,7 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, faults: MadsimFaults) -> 
                     kills += 1;
                     handle.kill(id);
                     let mut st = shared.state();
-                    st.timers[node].clear();
+                    st.timers.clear(NodeId::from_index(node));
                     st.core.crash_instance(NodeId::from_index(node), Some(back_ns), now);
                     st.route();
                 }
@@ -195,7 +158,7 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, faults: MadsimFaults) -> 
             }
             next += 1;
         }
-        let own = shared.state().timers[0].keys().next().map_or(u64::MAX, |k| k.0);
+        let own = shared.state().timers.next_at(JOB_MANAGER).unwrap_or(u64::MAX);
         let wake = actions.get(next).map_or(u64::MAX, |a| a.0).min(own).min(now + POLL_NS).max(now + 1);
         madsim::time::sleep_until(shared.instant(wake)).await;
     };
@@ -230,7 +193,7 @@ async fn instance(shared: Arc<Shared>, me: NodeId) {
         let next = {
             let mut st = shared.state();
             st.fire_due(me, &mut clock, now + 1);
-            st.timers[me.index()].keys().next().map(|k| k.0)
+            st.timers.next_at(me)
         };
         let wake = next.unwrap_or(u64::MAX).min(now + POLL_NS).max(now + 1);
         madsim::time::sleep_until(shared.instant(wake)).await;

@@ -111,6 +111,7 @@ use sim::job::{Failover, JobMaster, RestorePlan};
 use sim::kernel::{SimRng, Stream};
 use sim::scenario::{NodeId, Scenario, JOB_MANAGER};
 
+mod driver;
 mod job_manager;
 pub mod kstreams;
 mod link;

@@ -19,12 +19,11 @@ use engine::ms_to_ns;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use madsim::net::Endpoint;
-use madsim::runtime::{Handle, NodeHandle, Runtime};
-use madsim::time::Instant;
+use madsim::runtime::{Handle, NodeHandle};
 use sim::external::{SinkStore, StoredRow};
 use sim::faults::{Fault, Trigger};
 use sim::scenario::{NodeId, Scenario, JOB_MANAGER};
@@ -32,8 +31,9 @@ use sim::spark::core::BatchInfo;
 use sim::spark::world::{Msg, Out, Timer};
 use sim::spark::{SparkCore, SparkStats};
 
+use super::driver::{self, on_madsim_thread, NodeTimers};
 use super::link::{idle, Signal};
-use super::{node_ip, virtual_now, MadsimStop};
+use super::{node_ip, MadsimStop};
 
 const PORT: u16 = 7_200;
 const TAG: u64 = 0x5350_4152_4b31;
@@ -92,32 +92,15 @@ impl SparkMadsimResult {
 pub fn run_spark_on_madsim(scenario: Arc<Scenario>, seed: u64, kills: &SparkKills) -> SparkMadsimResult {
     let kills = kills.clone();
     let file = scenario.file.clone();
-    std::thread::Builder::new()
-        .name(format!("madsim-spark-{seed}"))
-        .spawn(move || {
-            let runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
-            runtime.block_on(supervise(scenario, seed, kills))
-        })
-        .expect("spawn the madsim thread")
-        .join()
-        .unwrap_or_else(|panic| {
-            eprintln!("madsim Spark world panicked: scenario {file}, seed {seed}");
-            std::panic::resume_unwind(panic)
-        })
+    on_madsim_thread("spark", "Spark", file, seed, move || supervise(scenario, seed, kills))
 }
 
-/// The core and the worlds' bookkeeping, shared by every node (one thread; never contended).
-struct Shared {
-    start: Instant,
-    addrs: Vec<std::net::SocketAddr>,
-    state: Mutex<State>,
-}
+/// The core and the worlds' bookkeeping, shared by every node.
+type Shared = driver::Shared<State>;
 
 struct State {
     core: SparkCore,
-    /// Per node its timers: (at, sequence) → timer.
-    timers: Vec<BTreeMap<(u64, u64), Timer>>,
-    timer_seq: u64,
+    timers: NodeTimers<Timer>,
     /// Per node how often it was killed (streams to an older life are dropped).
     sessions: Vec<u32>,
     booted: Vec<bool>,
@@ -125,18 +108,6 @@ struct State {
     /// Messages the driver decided when the supervisor told the core of a lost executor (the
     /// tasks it re-launches): the driver's loop sends them on its next turn.
     driver_outbox: Vec<(NodeId, Msg)>,
-}
-
-impl Shared {
-    fn now_ns(&self) -> u64 {
-        virtual_now().duration_since(self.start).as_nanos() as u64
-    }
-    fn instant(&self, ns: u64) -> Instant {
-        self.start + Duration::from_nanos(ns)
-    }
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
 }
 
 /// One datagram: the messages of one ordered stream (sender and its session → receiver's).
@@ -151,10 +122,7 @@ struct Packet {
 impl State {
     fn set_timer(&mut self, at: u64, timer: Timer) {
         let node = self.core.node_of_timer(&timer);
-        self.timer_seq += 1;
-        if let Some(t) = self.timers.get_mut(node.index()) {
-            t.insert((at, self.timer_seq), timer);
-        }
+        self.timers.set(node, at, timer);
     }
 
     /// Route what the core decided: timers to their node, messages to this node into the core
@@ -185,8 +153,7 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, kills: SparkKills) -> Spa
     core.start();
     let mut state = State {
         core,
-        timers: vec![BTreeMap::new(); nodes_n],
-        timer_seq: 0,
+        timers: NodeTimers::new(nodes_n),
         sessions: vec![0; nodes_n],
         booted: vec![false; nodes_n],
         packets_sent: 0,
@@ -199,11 +166,10 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, kills: SparkKills) -> Spa
             state.set_timer(at, timer);
         }
     }
-    let shared = Arc::new(Shared {
-        start: virtual_now(),
-        addrs: (0..nodes_n).map(|n| std::net::SocketAddr::new(node_ip(NodeId::from_index(n)), PORT)).collect(),
-        state: Mutex::new(state),
-    });
+    let shared = Arc::new(Shared::new(
+        (0..nodes_n).map(|n| std::net::SocketAddr::new(node_ip(NodeId::from_index(n)), PORT)).collect(),
+        state,
+    ));
     let nodes: Vec<NodeHandle> = (0..nodes_n)
         .map(|n| {
             let s = shared.clone();
@@ -239,7 +205,7 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, kills: SparkKills) -> Spa
                 handle.kill(id);
                 let mut st = shared.state();
                 st.sessions[n] += 1;
-                st.timers[n].clear(); // the node's loop and its timers die with it
+                st.timers.clear(NodeId::from_index(n)); // the node's loop and its timers die with it
                 st.core.crash_node(NodeId::from_index(n), now);
                 let mut outs = Vec::new();
                 st.core.drain(&mut outs);
@@ -319,12 +285,8 @@ async fn node(shared: Arc<Shared>, me: NodeId) {
         let deadline = {
             let mut st = shared.state();
             let due = |st: &mut State, clock: &mut u64, before: u64, batches: &mut BTreeMap<_, _>| {
-                while let Some(entry) = st.timers[me.index()].first_entry() {
-                    if entry.key().0 >= before {
-                        break;
-                    }
-                    *clock = (*clock).max(entry.key().0);
-                    let timer = entry.remove();
+                while let Some((at, timer)) = st.timers.pop_due(me, before) {
+                    *clock = (*clock).max(at);
                     st.core.fire(timer, *clock);
                     st.route(me, *clock, batches);
                 }
@@ -352,7 +314,7 @@ async fn node(shared: Arc<Shared>, me: NodeId) {
             }
             st.route(me, now, &mut batches);
             due(&mut st, &mut clock, now + 1, &mut batches);
-            let next_timer = st.timers[me.index()].keys().next().map(|k| k.0);
+            let next_timer = st.timers.next_at(me);
             // The driver polls (every 10 ms) for what the supervisor decided for it.
             if me == JOB_MANAGER {
                 Some(next_timer.map_or(now + SUPERVISOR_POLL_NS, |t| t.min(now + SUPERVISOR_POLL_NS)))

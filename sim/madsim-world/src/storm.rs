@@ -21,20 +21,20 @@ use engine::ms_to_ns;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use madsim::net::{Endpoint, NetSim};
-use madsim::runtime::{Handle, NodeHandle, Runtime};
-use madsim::time::Instant;
+use madsim::runtime::{Handle, NodeHandle};
 use sim::external::{SinkStore, StoredRow};
 use sim::faults::{Fault, Trigger};
 use sim::scenario::{NodeId, Scenario};
 use sim::storm::world::{Msg, Out, Timer};
 use sim::storm::{StormCore, StormStats};
 
+use super::driver::{self, on_madsim_thread, NodeTimers};
 use super::link::{idle, Signal};
-use super::{node_ip, virtual_now, MadsimFaults, MadsimStop};
+use super::{node_ip, MadsimFaults, MadsimStop};
 
 const PORT: u16 = 7_100;
 const TAG: u64 = 0x5354_4f52_4d32;
@@ -92,51 +92,21 @@ pub fn kills_of(faults: &[Fault]) -> MadsimFaults {
 pub fn run_storm_on_madsim(scenario: Arc<Scenario>, seed: u64, faults: &MadsimFaults) -> StormMadsimResult {
     let faults = faults.clone();
     let file = scenario.file.clone();
-    std::thread::Builder::new()
-        .name(format!("madsim-storm-{seed}"))
-        .spawn(move || {
-            let runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
-            runtime.block_on(supervise(scenario, seed, faults))
-        })
-        .expect("spawn the madsim thread")
-        .join()
-        .unwrap_or_else(|panic| {
-            eprintln!("madsim Storm world panicked: scenario {file}, seed {seed}");
-            std::panic::resume_unwind(panic)
-        })
+    on_madsim_thread("storm", "Storm", file, seed, move || supervise(scenario, seed, faults))
 }
 
-/// The core and the bookkeeping of the worlds around it, shared by every node (madsim runs all
-/// nodes on one thread; the lock is never contended).
-struct Shared {
-    start: Instant,
-    addrs: Vec<std::net::SocketAddr>,
-    state: Mutex<State>,
-}
+/// The core and the bookkeeping of the worlds around it, shared by every node.
+type Shared = driver::Shared<State>;
 
 struct State {
     core: StormCore,
-    /// Per node its timers: (at, sequence) → timer.
-    timers: Vec<BTreeMap<(u64, u64), Timer>>,
-    timer_seq: u64,
+    timers: NodeTimers<Timer>,
     /// Per node how often it was killed (its session: streams to an older one are dropped).
     sessions: Vec<u32>,
     /// Per node whether its first boot bound its endpoint (nodes wait for each other once).
     booted: Vec<bool>,
     packets_sent: u64,
     violations: Vec<String>,
-}
-
-impl Shared {
-    fn now_ns(&self) -> u64 {
-        virtual_now().duration_since(self.start).as_nanos() as u64
-    }
-    fn instant(&self, ns: u64) -> Instant {
-        self.start + Duration::from_nanos(ns)
-    }
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
 }
 
 /// One datagram: messages of one ordered stream (sender node and session → receiver session).
@@ -158,8 +128,7 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, faults: MadsimFaults) -> 
     core.drain(&mut outs);
     let mut state = State {
         core,
-        timers: vec![BTreeMap::new(); tms + 1],
-        timer_seq: 0,
+        timers: NodeTimers::new(tms + 1),
         sessions: vec![0; tms + 1],
         booted: vec![false; tms + 1],
         packets_sent: 0,
@@ -171,11 +140,10 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, faults: MadsimFaults) -> 
             Out::Send { .. } => state.violations.push("a message before the topology started".into()),
         }
     }
-    let shared = Arc::new(Shared {
-        start: virtual_now(),
-        addrs: (0..=tms).map(|n| std::net::SocketAddr::new(node_ip(NodeId::from_index(n)), PORT)).collect(),
-        state: Mutex::new(state),
-    });
+    let shared = Arc::new(Shared::new(
+        (0..=tms).map(|n| std::net::SocketAddr::new(node_ip(NodeId::from_index(n)), PORT)).collect(),
+        state,
+    ));
     if let Some(net) = &faults.network {
         let latency =
             Duration::from_millis(net.latency_ms.0)..Duration::from_millis(net.latency_ms.1.max(net.latency_ms.0 + 1));
@@ -264,10 +232,7 @@ impl State {
                 node.get()
             ));
         }
-        self.timer_seq += 1;
-        if let Some(t) = self.timers.get_mut(node.index()) {
-            t.insert((at, self.timer_seq), timer);
-        }
+        self.timers.set(node, at, timer);
     }
 
     /// Route what the core decided: timers to their node, same-node messages into the core at
@@ -345,12 +310,8 @@ async fn worker(shared: Arc<Shared>, me: NodeId) {
         let deadline = {
             let mut st = shared.state();
             let due = |st: &mut State, clock: &mut u64, before: u64, batches: &mut BTreeMap<_, _>| {
-                while let Some(entry) = st.timers[me.index()].first_entry() {
-                    if entry.key().0 >= before {
-                        break;
-                    }
-                    *clock = (*clock).max(entry.key().0);
-                    let timer = entry.remove();
+                while let Some((at, timer)) = st.timers.pop_due(me, before) {
+                    *clock = (*clock).max(at);
                     st.core.fire(timer, *clock);
                     st.route(me, *clock, batches);
                 }
@@ -373,7 +334,7 @@ async fn worker(shared: Arc<Shared>, me: NodeId) {
             st.route(me, now, &mut batches);
             due(&mut st, &mut clock, now + 1, &mut batches);
             st.core.check_finished(now);
-            st.timers[me.index()].keys().next().map(|k| k.0)
+            st.timers.next_at(me)
         };
         for (to, msgs) in std::mem::take(&mut batches) {
             let (alive, to_session) = {

@@ -4,34 +4,12 @@
 use std::fmt::Write as _;
 
 use crate::report::{format_ns, format_virtual};
-use crate::stepped::SteppedWorld;
-use crate::world::StopReason;
 
 use super::{KStreamsRun, KStreamsWorld, TaskPhase};
 
+/// The summary block of a finished run ([`crate::report::core_summary`]).
 pub fn summary(run: &KStreamsRun) -> String {
-    let world = &run.world;
-    let stop = match run.stop {
-        StopReason::JobFinished => "application finished (every task read its input and committed)",
-        StopReason::Stalled => "stalled (nothing left to do, application not finished)",
-        StopReason::TimeLimit => "time limit (max_run_ms) reached",
-        StopReason::WorkLimit => crate::world::WORK_LIMIT_TEXT,
-        StopReason::JobFailed(_) => "failed",
-        StopReason::InvariantViolated(_) => "INVARIANT VIOLATED",
-    };
-    let at = world.finished_at_ns.unwrap_or(world.now_ns());
-    let mut out = String::new();
-    let _ = writeln!(out, "stopped: {stop} at {} virtual", format_virtual(&world.scenario, at));
-    let _ = writeln!(
-        out,
-        "events: {} kernel events, {} trace events; source log {} records",
-        world.events_processed,
-        world.recorder.count(),
-        world.log.len()
-    );
-    let _ = writeln!(out, "trace hash: {:#018x}", world.recorder.hash());
-    out.push_str(&progress(world));
-    out
+    crate::report::core_summary(run)
 }
 
 /// The counters and the tasks so far (also for a run paused by `replay --until`).

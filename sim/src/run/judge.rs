@@ -22,14 +22,18 @@ pub struct Judgement {
     /// it finished, the outcome compares with an incomplete output: no verdict.
     pub reference_stop: StopReason,
     pub violations: usize,
+    /// What the run was held to when nothing was declared ([`promise_of`]; None: nothing).
+    #[serde(skip)]
+    pub promise: Option<Guarantee>,
 }
 
 impl Judgement {
     /// One line for people.
     pub fn describe(&self, guarantee: Guarantee) -> String {
-        let held_to = match self.declared {
-            Some(d) => format!("declared outcome {d:?}"),
-            None => format!("the {} promise", guarantee.label()),
+        let held_to = match (self.declared, self.promise) {
+            (Some(d), _) => format!("declared outcome {d:?}"),
+            (None, Some(_)) => format!("the {} promise", guarantee.label()),
+            (None, None) => "nothing promised, so nothing broken".to_string(),
         };
         if !self.reference_stop.is_finished() {
             return format!(
@@ -40,6 +44,9 @@ impl Judgement {
                 self.outcome.counts_text(),
             );
         }
+        if self.declared.is_none() && self.promise.is_none() {
+            return format!("{:?} ({held_to}); {}", self.class, self.outcome.counts_text());
+        }
         format!(
             "{:?} ({}: {}); {}",
             self.class,
@@ -47,6 +54,34 @@ impl Judgement {
             if self.kept { "kept" } else { "BROKEN" },
             self.outcome.counts_text(),
         )
+    }
+}
+
+/// What a run under `guarantee` on `runtime` is held to when the scenario declares no outcome:
+/// the guarantee's promise, or nothing (None). Spark without a checkpoint location promises
+/// nothing: a restarted query starts from the latest offsets (what was in flight is lost), and a
+/// task retried after an executor loss writes a plain sink again, as Spark's `ForeachWriter`
+/// does (duplicates) — the book's Spark chapter. Such a run is reported as it happened, never
+/// BROKEN. The one rule `run`, `compare`, `sweep` and `shrink` hold runs to.
+pub fn promise_of(runtime: Runtime, guarantee: Guarantee) -> Option<Guarantee> {
+    match (runtime, guarantee) {
+        (Runtime::Spark, Guarantee::AtMostOnce) => None,
+        _ => Some(guarantee),
+    }
+}
+
+/// Does `outcome` keep what `runtime` promises under `guarantee` ([`promise_of`])? A run
+/// promised nothing keeps it.
+pub fn keeps_promise(outcome: &Outcome, runtime: Runtime, guarantee: Guarantee) -> bool {
+    promise_of(runtime, guarantee).is_none_or(|g| outcome.verdict(g))
+}
+
+/// `guarantee` as `runtime` calls the setting, in messages ("spark no checkpoint with a plain
+/// sink"): Spark's at-most-once variant is a query without a checkpoint location.
+pub fn guarantee_name(runtime: Runtime, guarantee: Guarantee) -> &'static str {
+    match promise_of(runtime, guarantee) {
+        None => "no checkpoint",
+        Some(g) => g.label(),
     }
 }
 
@@ -69,51 +104,15 @@ pub fn judge(scenario: &Scenario, seed: u64, run: &RunResult) -> Judgement {
     held_to_promise(scenario, Runtime::Flink, outcome, stops, run.world.violations.len())
 }
 
-/// [`judge`] for a Storm run of `scenario` (its reference: [`storm_reference_run`]).
-pub fn judge_storm(scenario: &Scenario, seed: u64, run: &crate::storm::StormRun) -> Judgement {
-    let (outcome, reference_stop) = if run.world.faults.is_empty() && scenario.guarantee != Guarantee::AtLeastOnce {
-        let seen = run.observed();
-        (oracle::evaluate(&seen, &seen), run.stop)
-    } else {
-        let reference = storm_reference_run(scenario, seed);
-        (oracle::evaluate(&reference.observed(), &run.observed()), reference.stop)
-    };
-    held_to_promise(scenario, Runtime::Storm, outcome, Stops { run: run.stop, reference: reference_stop }, 0)
-}
-
-/// [`judge`] for a Spark run of `scenario` (its reference: [`spark_reference_run`]).
-pub fn judge_spark(scenario: &Scenario, seed: u64, run: &crate::spark::SparkRun) -> Judgement {
-    let (outcome, reference_stop) = if run.world.faults.is_empty() {
-        let seen = run.observed();
-        (oracle::evaluate(&seen, &seen), run.stop)
-    } else {
-        let reference = spark_reference_run(scenario, seed);
-        (oracle::evaluate(&reference.observed(), &run.observed()), reference.stop)
-    };
-    held_to_promise(scenario, Runtime::Spark, outcome, Stops { run: run.stop, reference: reference_stop }, 0)
-}
-
-/// [`judge`]'s last step for another model's run: `outcome` held to the declared outcome of the
-/// scenario's guarantee and sink on `runtime`, else to the guarantee's promise (no invariants).
-pub fn held_to_promise_of(
-    scenario: &Scenario,
-    runtime: Runtime,
-    outcome: Outcome,
-    run: StopReason,
-    reference: StopReason,
-) -> Judgement {
-    held_to_promise(scenario, runtime, outcome, Stops { run, reference }, 0)
-}
-
 /// How a run and its fault-free reference ended.
-struct Stops {
-    run: StopReason,
-    reference: StopReason,
+pub(crate) struct Stops {
+    pub(crate) run: StopReason,
+    pub(crate) reference: StopReason,
 }
 
 /// The outcome against the scenario's declared outcome for its own guarantee and sink on
 /// `runtime`, else against the guarantee's promise.
-fn held_to_promise(
+pub(crate) fn held_to_promise(
     scenario: &Scenario,
     runtime: Runtime,
     outcome: Outcome,
@@ -130,9 +129,18 @@ fn held_to_promise(
         .and_then(|e| e.result);
     let kept = match declared {
         Some(d) => d == class,
-        None => outcome.verdict(scenario.guarantee),
+        None => keeps_promise(&outcome, runtime, scenario.guarantee),
     };
-    Judgement { outcome, class, declared, kept, stop: stops.run, reference_stop: stops.reference, violations }
+    Judgement {
+        outcome,
+        class,
+        declared,
+        kept,
+        stop: stops.run,
+        reference_stop: stops.reference,
+        violations,
+        promise: promise_of(runtime, scenario.guarantee),
+    }
 }
 
 /// What a sweep checks for one seed: the declared outcomes (or, when none are declared, that
@@ -170,7 +178,8 @@ pub fn check_with_faults(scenario: &Arc<Scenario>, seed: u64, faults: Vec<Fault>
     let reports: Vec<VariantReport> = reports.into_iter().flatten().collect();
     let mut failures = unmet_expectations(scenario, &reports);
     for r in &reports {
-        let name = format!("{}{} with {}", storm_prefix(r.runtime), r.guarantee.label(), r.sink.a_sink());
+        let name =
+            format!("{}{} with {}", storm_prefix(r.runtime), guarantee_name(r.runtime, r.guarantee), r.sink.a_sink());
         if scenario.expect.outcomes.is_empty() && !r.verdict && r.reference_stop.is_finished() {
             failures.push(format!("{name}: {:?} breaks the {} promise", r.class, r.guarantee.label()));
         }
@@ -201,7 +210,7 @@ pub fn unmet_expectations(scenario: &Scenario, reports: &[VariantReport]) -> Vec
             Some(r) => unmet.push(format!(
                 "{}{} with {}: expected {}, got {:?}",
                 storm_prefix(e.runtime),
-                e.guarantee.label(),
+                guarantee_name(e.runtime, e.guarantee),
                 e.sink.a_sink(),
                 e.wanted(),
                 r.class
@@ -209,7 +218,7 @@ pub fn unmet_expectations(scenario: &Scenario, reports: &[VariantReport]) -> Vec
             None => unmet.push(format!(
                 "{}{} with {} was not run",
                 storm_prefix(e.runtime),
-                e.guarantee.label(),
+                guarantee_name(e.runtime, e.guarantee),
                 e.sink.a_sink()
             )),
         }

@@ -12,7 +12,6 @@ use crate::kernel::TimeNs;
 use crate::oracle::{self, Outcome};
 use crate::recording::{CheckpointFigures, CheckpointOutcome};
 use crate::scenario::{Guarantee, OutcomeClass, Runtime, Scenario};
-use crate::stepped::SteppedWorld;
 use crate::world::{RunOptions, StopReason, World};
 
 /// Verdicts: one run judged, a seed checked against the scenario's expectations.
@@ -21,6 +20,7 @@ pub use judge::*;
 /// `compare --checkpoint-mode`: the exactly-once row per barrier rule.
 mod modes;
 pub use modes::*;
+pub mod core_model;
 
 /// The seed used when neither the command line nor the scenario pins one.
 pub const DEFAULT_SEED: u64 = 42;
@@ -427,81 +427,17 @@ pub fn snapshots_with(world: &World, how: SnapshotAlignment) -> usize {
 /// The oracle's reference for Storm rows: the Storm topology without faults and without acking
 /// (no timeouts, so every tuple is processed once).
 pub fn storm_reference_run(scenario: &Scenario, seed: u64) -> crate::storm::StormRun {
-    let variant = scenario.with_runtime_variant(Runtime::Storm, Guarantee::AtMostOnce, None).without_faults();
-    crate::storm::run_storm(Arc::new(variant), seed, false)
+    core_model::reference_run(scenario, seed, None)
 }
 
-/// Run `scenario` as a Storm topology under `guarantee` (acking off, acking, Trident) with
-/// `faults`, and hold it against the Storm `reference` ([`storm_reference_run`]).
-pub fn run_storm_variant(
-    scenario: &Scenario,
-    seed: u64,
-    guarantee: Guarantee,
-    sink: SinkKind,
-    faults: Vec<Fault>,
-    reference: &crate::storm::StormRun,
-) -> VariantReport {
-    let variant = Arc::new(scenario.with_runtime_variant(Runtime::Storm, guarantee, Some(sink)));
-    let run = crate::storm::run_storm_with_faults(variant, seed, false, faults);
-    let outcome = oracle::evaluate(&reference.observed(), &run.observed());
-    let class = outcome.class();
-    let world = &run.world;
-    let mut latencies: Vec<u64> = run
-        .visible_rows()
-        .iter()
-        .map(|r| r.visible_ns.unwrap_or(r.written_ns).saturating_sub(r.row.ingest_ns))
-        .collect();
-    let records = world.log.len();
-    let stats = world.stats;
-    let not_injected: Vec<String> = world
-        .faults
-        .iter()
-        .zip(&world.fault_fired_at)
-        .filter(|(_, fired)| fired.is_none())
-        .map(|(f, _)| format!("{}: not injected, the run ended first", f.describe(&world.scenario.plan)))
-        .collect();
-    VariantReport {
-        guarantee,
-        sink,
-        verdict: outcome.verdict(guarantee),
-        class,
-        outcome,
-        checkpoints_completed: 0,
-        checkpoints_aborted: 0,
-        checkpoint_figures: CheckpointFigures::default(),
-        alignment_p50_ns: 0,
-        alignment_max_ns: 0,
-        snapshots_timed_out: 0,
-        snapshots_aligned: 0,
-        latency_p50_ns: oracle::percentile(&mut latencies, 50).unwrap_or(0),
-        latency_p99_ns: oracle::percentile(&mut latencies, 99).unwrap_or(0),
-        restarts: stats.worker_restarts as u32,
-        stop: run.stop,
-        reference_stop: reference.stop,
-        violations: Vec::new(),
-        faults_not_injected: not_injected,
-        trace_hash: world.recorder.hash(),
-        runtime: Runtime::Storm,
-        throughput_per_s: per_second(records, world.finished_at_ns.unwrap_or(world.now_ns())),
-        time_use_max: None,
-        storm: Some(StormFigures {
-            ack_messages_per_tuple: stats.ack_messages as f64 / records.max(1) as f64,
-            replays: stats.replays + stats.rereads + stats.trident_replays,
-            timeouts: stats.timeouts,
-            ack_messages: stats.ack_messages,
-            trident_batches: stats.trident_batches,
-        }),
-    }
-}
-
-/// The oracle's reference for Spark rows: the same query (same guarantee and sink, so the same
-/// batches and watermarks) without faults.
+/// The oracle's reference for a Spark run of `scenario`: the same query (same guarantee and
+/// sink, so the same batches and watermarks) without faults.
 pub fn spark_reference_run(scenario: &Scenario, seed: u64) -> crate::spark::SparkRun {
-    crate::spark::run_spark(Arc::new(scenario.without_faults()), seed, false)
+    core_model::reference_run(scenario, seed, None)
 }
 
 /// Run `scenario` as a Spark query under `guarantee` with `sink` (at-most-once: no checkpoint
-/// location) with `faults`, and hold it against the Spark `reference` of the same variant.
+/// location) with `faults`, and hold it against the fault-free run of the same variant.
 pub fn run_spark_variant(
     scenario: &Scenario,
     seed: u64,
@@ -509,50 +445,8 @@ pub fn run_spark_variant(
     sink: SinkKind,
     faults: Vec<Fault>,
 ) -> VariantReport {
-    let variant = Arc::new(scenario.with_runtime_variant(Runtime::Spark, guarantee, Some(sink)));
-    let reference = spark_reference_run(&variant, seed);
-    let run = crate::spark::run_spark_with_faults(variant, seed, false, faults);
-    let outcome = oracle::evaluate(&reference.observed(), &run.observed());
-    let class = outcome.class();
-    let world = &run.world;
-    let mut latencies: Vec<u64> = run
-        .visible_rows()
-        .iter()
-        .map(|r| r.visible_ns.unwrap_or(r.written_ns).saturating_sub(r.row.ingest_ns))
-        .collect();
-    let not_injected: Vec<String> = world
-        .faults
-        .iter()
-        .zip(&world.fault_fired_at)
-        .filter(|(_, fired)| fired.is_none())
-        .map(|(f, _)| format!("{}: not injected, the run ended first", f.describe(&world.scenario.plan)))
-        .collect();
-    VariantReport {
-        guarantee,
-        sink,
-        verdict: outcome.verdict(guarantee),
-        class,
-        outcome,
-        checkpoints_completed: 0,
-        checkpoints_aborted: 0,
-        checkpoint_figures: CheckpointFigures::default(),
-        alignment_p50_ns: 0,
-        alignment_max_ns: 0,
-        snapshots_timed_out: 0,
-        snapshots_aligned: 0,
-        latency_p50_ns: oracle::percentile(&mut latencies, 50).unwrap_or(0),
-        latency_p99_ns: oracle::percentile(&mut latencies, 99).unwrap_or(0),
-        restarts: world.stats.driver_restarts as u32,
-        stop: run.stop,
-        reference_stop: reference.stop,
-        violations: Vec::new(),
-        faults_not_injected: not_injected,
-        trace_hash: world.recorder.hash(),
-        runtime: Runtime::Spark,
-        throughput_per_s: per_second(world.log.len(), world.finished_at_ns.unwrap_or(world.now_ns())),
-        time_use_max: None,
-        storm: None,
-    }
+    let reference = core_model::reference_run(scenario, seed, Some((guarantee, sink)));
+    core_model::run_variant::<crate::spark::SparkCore>(scenario, seed, (guarantee, sink), faults, &reference)
 }
 
 /// The Storm rows `compare` adds for a Storm scenario: acking off, acking, Trident.

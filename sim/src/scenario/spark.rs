@@ -11,7 +11,8 @@ use super::error::{Locator, ScenarioError};
 use super::format::*;
 use super::Scenario;
 
-/// Spark's guarantee: no checkpoint location is at-most-once; with one, a plain sink is
+/// Spark's guarantee setting: no checkpoint location is its at-most-once setting (which promises
+/// nothing: `crate::run::promise_of`); with one, a plain sink is
 /// at-least-once (a re-run batch writes its rows again) and a sink idempotent or transactional
 /// by batch id is exactly-once.
 pub fn guarantee_of(config: &SparkConfig, pipeline: &[Step]) -> Guarantee {

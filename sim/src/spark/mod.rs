@@ -11,39 +11,56 @@ use std::sync::Arc;
 pub use self::core::{BatchInfo, SparkCore, SparkStats};
 pub use world::SparkWorld;
 
-use crate::external::StoredRow;
+use engine::sink::SinkKind;
+
 use crate::faults::Fault;
-use crate::scenario::Scenario;
-use crate::stepped::SteppedWorld;
-use crate::world::StopReason;
+use crate::model_world::ModelRun;
+use crate::run::core_model::{CoreModel, ReferenceKey};
+use crate::scenario::{Guarantee, Runtime, Scenario};
 
 /// A finished Spark run.
-pub struct SparkRun {
-    pub world: SparkWorld,
-    pub stop: StopReason,
-}
-
-impl SparkRun {
-    pub fn trace_hash(&self) -> u64 {
-        self.world.recorder.hash()
-    }
-    pub fn visible_rows(&self) -> Vec<&StoredRow> {
-        self.world.sink_store.visible()
-    }
-    /// What the oracle sees of this run.
-    pub fn observed(&self) -> crate::oracle::Observed<'_> {
-        crate::oracle::Observed { rows: self.visible_rows(), late: &self.world.late_sources }
-    }
-}
+pub type SparkRun = ModelRun<SparkCore>;
 
 /// Run a Spark scenario with `seed` (its own faults plus the seed's swarm).
 pub fn run_spark(scenario: Arc<Scenario>, seed: u64, keep_trace: bool) -> SparkRun {
-    let faults = scenario.faults_for_seed(seed);
-    run_spark_with_faults(scenario, seed, keep_trace, faults)
+    ModelRun::of_seed(scenario, seed, keep_trace)
 }
 
 pub fn run_spark_with_faults(scenario: Arc<Scenario>, seed: u64, keep_trace: bool, faults: Vec<Fault>) -> SparkRun {
-    let mut world = SparkWorld::with_faults(scenario, seed, keep_trace, faults);
-    let stop = world.run();
-    SparkRun { world, stop }
+    ModelRun::with_faults(scenario, seed, keep_trace, faults)
+}
+
+impl CoreModel for SparkCore {
+    const RUNTIME: Runtime = Runtime::Spark;
+    const WHAT: &'static str = "query";
+    const FINISHED: &'static str = "query idle with its input consumed (every offset committed)";
+    const STALLED: &'static str = "stalled (nothing left to do, input not consumed)";
+
+    /// The same query (same guarantee and sink, so the same batches and watermarks) without
+    /// faults: a query without a checkpoint location restarts differently, but without faults
+    /// it runs the same batches; each variant has its own.
+    fn reference_scenario(scenario: &Scenario, variant: Option<(Guarantee, SinkKind)>) -> Scenario {
+        match variant {
+            None => scenario.without_faults(),
+            Some((g, sink)) => scenario.with_runtime_variant(Runtime::Spark, g, Some(sink)).without_faults(),
+        }
+    }
+    fn reference_key((g, sink): (Guarantee, SinkKind)) -> ReferenceKey {
+        (Some(g), Some(sink))
+    }
+    fn restarts(world: &SparkWorld) -> u32 {
+        world.stats.driver_restarts as u32
+    }
+    fn reference_name(scenario: &Scenario, _world: &SparkWorld) -> String {
+        format!(
+            "the Spark query's fault-free run (spark {})",
+            crate::run::guarantee_name(Runtime::Spark, scenario.guarantee)
+        )
+    }
+    fn progress(world: &SparkWorld) -> String {
+        crate::report::spark_progress(world)
+    }
+    fn rows_text(run: &SparkRun) -> String {
+        crate::report::spark_rows_text(run)
+    }
 }
