@@ -752,11 +752,15 @@ impl ShardReader {
     }
 }
 
+/// How many missing shards a merge's error names (the rest are counted).
+const MISSING_SHARDS_NAMED: usize = 10;
+
 /// The files' first lines must be of one sweep, with each of its shards in exactly one file.
 fn check_one_sweep(shards: &[ShardReader]) -> anyhow::Result<()> {
     let of = |s: &ShardReader| s.of.clone().expect("every file has a first line");
     let (first, first_name) = (of(&shards[0]), &shards[0].name);
-    let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+    // By shard number, not as written: `01/2` and `1/2` are one shard.
+    let mut seen: BTreeMap<u64, &str> = BTreeMap::new();
     for shard in shards {
         let this = of(shard);
         if let Some(why) = first.differs_from(&this) {
@@ -766,7 +770,8 @@ fn check_one_sweep(shards: &[ShardReader]) -> anyhow::Result<()> {
             ))
             .into());
         }
-        if let Some(other) = seen.insert(this.shard.clone(), &shard.name) {
+        let (k, _) = this.shard_numbers().expect("checked on reading");
+        if let Some(other) = seen.insert(k, &shard.name) {
             return Err(crate::Usage(format!(
                 "{}: shard {} is also {other}: overlapping shards",
                 shard.name, this.shard
@@ -775,11 +780,19 @@ fn check_one_sweep(shards: &[ShardReader]) -> anyhow::Result<()> {
         }
     }
     let (_, n) = first.shard_numbers().expect("checked on reading");
-    let missing: Vec<String> = (1..=n).map(|k| format!("{k}/{n}")).filter(|k| !seen.contains_key(k)).collect();
-    if !missing.is_empty() {
+    // `n` comes from the file (`1/18446744073709551615`): count the missing shards and name the
+    // first few, rather than list 1..=n.
+    let missing = u128::from(n) - seen.len() as u128;
+    if missing > 0 {
+        let named: Vec<String> =
+            (1..=n).filter(|k| !seen.contains_key(k)).take(MISSING_SHARDS_NAMED).map(|k| format!("{k}/{n}")).collect();
+        let more = match missing - named.len() as u128 {
+            0 => String::new(),
+            rest => format!(" and {rest} more"),
+        };
         return Err(crate::Usage(format!(
-            "shard(s) {} of the sweep missing: a merge needs every one of its {n} shards",
-            missing.join(", ")
+            "shard(s) {}{more} of the sweep missing: a merge needs every one of its {n} shards",
+            named.join(", ")
         ))
         .into());
     }

@@ -351,8 +351,37 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
         warnings,
         raw,
     };
+    check_outcome_models(&scenario, loc)?;
     scenario.admission = super::budget::admission(&scenario, loc);
     Ok(scenario)
+}
+
+/// An expected outcome is for a model that can run the pipeline under that guarantee: `sweep`
+/// and `compare` would otherwise run a variant the model refuses (a session window under
+/// Spark) and print a verdict for a run that is not that model's, or report it as never run.
+/// The model's own rule decides (`FaultToleranceModel::can_run` and `guarantees`).
+fn check_outcome_models(scenario: &Scenario, loc: &Locator) -> Result<(), ScenarioError> {
+    for (i, outcome) in scenario.expect.outcomes.iter().enumerate() {
+        let model = crate::runtime::model(outcome.runtime);
+        let label = outcome.runtime.label();
+        if let Err(why) = model.can_run(scenario) {
+            return Err(loc.error(
+                format!("expect.outcomes[{i}].runtime"),
+                format!("the {label} model cannot run this pipeline, so this outcome can never be checked: {why}"),
+            ));
+        }
+        if !model.guarantees(scenario).iter().any(|c| c.guarantee == outcome.guarantee) {
+            let offered: Vec<&str> = model.guarantees(scenario).iter().map(|c| c.guarantee.label()).collect();
+            return Err(loc.error(
+                format!("expect.outcomes[{i}].guarantee"),
+                format!(
+                    "the {label} model runs this pipeline only under {}, so this outcome can never be checked",
+                    offered.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A fault's checkpoint number and start time (processing ms), with the field each is in.
