@@ -565,6 +565,24 @@ fn check_merged_line(
     Ok(())
 }
 
+/// A FIFO or a socket is refused before it is opened: opening a FIFO waits for a writer, which
+/// for a path named by mistake never comes (`sweep-merge` hung). A device is read, line by line
+/// within [`MAX_SHARD_LINE_BYTES`] (`/dev/zero` is refused at its first line).
+fn refuse_fifo_or_socket(file: &std::path::Path, name: &str) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    use std::os::unix::fs::FileTypeExt as _;
+    #[cfg(not(unix))]
+    let _ = (file, name);
+    #[cfg(unix)]
+    if std::fs::metadata(file).is_ok_and(|m| m.file_type().is_fifo() || m.file_type().is_socket()) {
+        return Err(crate::Usage(format!(
+            "{name}: is a FIFO or a socket, not a shard file: give the file `sweep --json` wrote"
+        ))
+        .into());
+    }
+    Ok(())
+}
+
 /// One shard file being merged: its next line (with its line number), read ahead.
 struct ShardReader {
     name: String,
@@ -585,6 +603,7 @@ struct ShardReader {
 impl ShardReader {
     fn open(file: &std::path::Path) -> anyhow::Result<ShardReader> {
         let name = file.display().to_string();
+        refuse_fifo_or_socket(file, &name)?;
         let reader = std::io::BufReader::new(std::fs::File::open(file).with_context(|| format!("reading {name}"))?);
         Ok(ShardReader {
             name,

@@ -676,3 +676,19 @@ fn sweep_merge_takes_shards_by_number_not_by_spelling() {
     assert_usage_error(&o, "overlapping shards");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `sweep-merge FIFO` waited forever in `open` for a writer (session 16); it is refused before
+/// opening, like a scenario path. (A device is still read: `/dev/zero` is refused at its first
+/// line, above.)
+#[cfg(unix)]
+#[test]
+fn sweep_merge_refuses_a_fifo_before_opening_it() {
+    let dir = temp_dir("merge-fifo");
+    let fifo = dir.join("shard.jsonl");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("run mkfifo (coreutils)");
+    assert!(made.success(), "mkfifo {}", fifo.display());
+    let (code, stderr) = run_capped(&["sweep-merge", fifo.to_str().expect("UTF-8")]).expect("ends");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("shard.jsonl: is a FIFO or a socket"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
