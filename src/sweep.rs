@@ -1,7 +1,7 @@
 //! `streamlab sweep`: check many seeds, spread over worker threads (each runs whole seeds, so
 //! results do not depend on the number of threads), with a progress bar and a summary.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -516,9 +516,11 @@ pub fn merge(files: &[std::path::PathBuf]) -> anyhow::Result<ExitCode> {
     let mut seed_lines: Vec<SweepLine> = Vec::new();
     let mut lines = 0u64;
     let mut first_scenario: Option<String> = None;
-    // The last line taken: its key and file, against which the next is checked.
-    let mut last: Option<(u64, VariantName, String)> = None;
-    while let Some(index) = (0..shards.len()).filter(|&i| shards[i].head.is_some()).min_by_key(|&i| shards[i].key()) {
+    // The last line taken: its seed and file, against which the next is checked.
+    let mut last: Option<(u64, String)> = None;
+    // By seed only: a seed's lines are all in one file, in the order its sweep wrote them (the
+    // scenario's variants in declared order, which need not be sorted).
+    while let Some(index) = (0..shards.len()).filter(|&i| shards[i].head.is_some()).min_by_key(|&i| shards[i].seed()) {
         let shard = &mut shards[index];
         let (number, line) = shard.head.take().expect("the chosen shard has a line");
         check_merged_line(&shard.name, number, &line, last.as_ref(), first_scenario.as_deref())?;
@@ -527,7 +529,7 @@ pub fn merge(files: &[std::path::PathBuf]) -> anyhow::Result<ExitCode> {
             summary.add_seed(&seed_lines);
             seed_lines.clear();
         }
-        last = Some((line.seed, line.variant.clone(), shard.name.clone()));
+        last = Some((line.seed, shard.name.clone()));
         seed_lines.push(line);
         lines += 1;
         shard.advance()?;
@@ -539,13 +541,13 @@ pub fn merge(files: &[std::path::PathBuf]) -> anyhow::Result<ExitCode> {
     Ok(if failing == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-/// The next line of the merge must belong to the same sweep as the lines before it and must not
-/// repeat one of them (the same seed and variant twice: overlapping shards).
+/// The next line of the merge must belong to the same sweep as the lines before it, and a seed's
+/// lines must all come from one file (a seed in two files: overlapping shards).
 fn check_merged_line(
     name: &str,
     number: usize,
     line: &SweepLine,
-    last: Option<&(u64, VariantName, String)>,
+    last: Option<&(u64, String)>,
     first_scenario: Option<&str>,
 ) -> anyhow::Result<()> {
     if let Some(first) = first_scenario.filter(|&f| f != line.scenario) {
@@ -555,10 +557,10 @@ fn check_merged_line(
         ))
         .into());
     }
-    if let Some((_, _, other)) = last.filter(|(seed, variant, _)| (*seed, variant) == (line.seed, &line.variant)) {
+    if let Some((_, other)) = last.filter(|(seed, file)| *seed == line.seed && file != name) {
         return Err(crate::Usage(format!(
-            "{name}:{number}: seed {} ({} {} sink) is also in {other}: overlapping shards",
-            line.seed, line.variant.guarantee, line.variant.sink
+            "{name}:{number}: seed {} is also in {other}: overlapping shards",
+            line.seed
         ))
         .into());
     }
@@ -589,8 +591,9 @@ struct ShardReader {
     reader: std::io::BufReader<std::fs::File>,
     number: usize,
     head: Option<(usize, SweepLine)>,
-    /// The seed and variant of the line before `head`: a file's lines must increase.
-    previous: Option<(u64, VariantName)>,
+    /// The seed of the line before `head` and the variants of that seed read so far: a file's
+    /// seeds increase, and each variant of a seed is there once.
+    previous: Option<(u64, BTreeSet<VariantName>)>,
     /// The sweep and shard of the file's first line, which every line repeats.
     of: Option<SweepOf>,
     /// The seeds the shard must hold, one after the other, and how many have begun.
@@ -618,10 +621,10 @@ impl ShardReader {
         })
     }
 
-    /// The sort key of the line read ahead (only called when there is one).
-    fn key(&self) -> (u64, &VariantName) {
+    /// The seed of the line read ahead (only called when there is one).
+    fn seed(&self) -> u64 {
         let (_, line) = self.head.as_ref().expect("called on a shard with a line");
-        (line.seed, &line.variant)
+        line.seed
     }
 
     /// Read the next non-blank line into `head` (None at the end of the file).
@@ -641,19 +644,38 @@ impl ShardReader {
                 let cut = if e.is_eof() { " (the file is truncated?)" } else { "" };
                 crate::Usage(format!("{name}:{}:{}: not a line of `sweep --json`: {e}{cut}", self.number, e.column()))
             })?;
-            let key = (line.seed, line.variant.clone());
-            if let Some(previous) = self.previous.as_ref().filter(|&p| p >= &key) {
-                return Err(crate::Usage(format!(
-                    "{name}:{}: seed {} comes after seed {}: a file of `sweep --json` is in seed order, each seed and variant once",
-                    self.number, line.seed, previous.0
-                ))
-                .into());
-            }
-            self.previous = Some(key);
+            self.check_order(&line)?;
             self.check_sweep(&line)?;
             self.head = Some((self.number, line));
             return Ok(());
         }
+    }
+
+    /// Seeds in increasing order, each variant of a seed once (in the order the sweep wrote them).
+    fn check_order(&mut self, line: &SweepLine) -> anyhow::Result<()> {
+        let (name, number) = (&self.name, self.number);
+        let order = "a file of `sweep --json` is in seed order, each seed and variant once";
+        match &mut self.previous {
+            Some((seed, _)) if line.seed < *seed => {
+                return Err(crate::Usage(format!(
+                    "{name}:{number}: seed {} comes after seed {seed}: {order}",
+                    line.seed
+                ))
+                .into());
+            }
+            Some((seed, variants)) if line.seed == *seed => {
+                if !variants.insert(line.variant.clone()) {
+                    let v = &line.variant;
+                    return Err(crate::Usage(format!(
+                        "{name}:{number}: seed {seed} has {} {} with a {} sink twice: {order}",
+                        v.runtime, v.guarantee, v.sink
+                    ))
+                    .into());
+                }
+            }
+            _ => self.previous = Some((line.seed, BTreeSet::from([line.variant.clone()]))),
+        }
+        Ok(())
     }
 
     /// A line must carry the sweep of the file's first line, and the seeds must be exactly the
