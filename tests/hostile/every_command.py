@@ -500,6 +500,10 @@ def check_merge():
               ('deep', [b'[' * 100_000 + b'\n', shards[1]]), ('deep-obj', [b'{"a":' * 100_000 + b'\n', shards[1]]),
               ('long-line', [b'{"seed": 1, "x": "' + b'a' * (80 << 20) + b'"}\n', shards[1]]),
               ('mixed-sweeps', [shards[0], long_list])]
+    # The control: the shards as written merge (a merge that refuses them refuses every mutation
+    # for that reason alone, and the rest of this part tests nothing).
+    rc, err, _ = run(['sweep-merge', os.path.join(d, 'shard1.jsonl'), os.path.join(d, 'shard2.jsonl')])
+    record('merge', 'sweep-merge', 'control', rc, err, None if rc in (0, 1) else f'the shards as written do not merge: exit {rc}')
     print(f'merge: {len(cases)} inputs', flush=True)
     for name, texts in cases:
         paths = []
