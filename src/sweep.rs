@@ -1,7 +1,7 @@
 //! `streamlab sweep`: check many seeds, spread over worker threads (each runs whole seeds, so
 //! results do not depend on the number of threads), with a progress bar and a summary.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -516,9 +516,11 @@ pub fn merge(files: &[std::path::PathBuf]) -> anyhow::Result<ExitCode> {
     let mut seed_lines: Vec<SweepLine> = Vec::new();
     let mut lines = 0u64;
     let mut first_scenario: Option<String> = None;
-    // The last line taken: its key and file, against which the next is checked.
-    let mut last: Option<(u64, VariantName, String)> = None;
-    while let Some(index) = (0..shards.len()).filter(|&i| shards[i].head.is_some()).min_by_key(|&i| shards[i].key()) {
+    // The last line taken: its seed and file, against which the next is checked.
+    let mut last: Option<(u64, String)> = None;
+    // By seed only: a seed's lines are all in one file, in the order its sweep wrote them (the
+    // scenario's variants in declared order, which need not be sorted).
+    while let Some(index) = (0..shards.len()).filter(|&i| shards[i].head.is_some()).min_by_key(|&i| shards[i].seed()) {
         let shard = &mut shards[index];
         let (number, line) = shard.head.take().expect("the chosen shard has a line");
         check_merged_line(&shard.name, number, &line, last.as_ref(), first_scenario.as_deref())?;
@@ -527,7 +529,7 @@ pub fn merge(files: &[std::path::PathBuf]) -> anyhow::Result<ExitCode> {
             summary.add_seed(&seed_lines);
             seed_lines.clear();
         }
-        last = Some((line.seed, line.variant.clone(), shard.name.clone()));
+        last = Some((line.seed, shard.name.clone()));
         seed_lines.push(line);
         lines += 1;
         shard.advance()?;
@@ -539,13 +541,13 @@ pub fn merge(files: &[std::path::PathBuf]) -> anyhow::Result<ExitCode> {
     Ok(if failing == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-/// The next line of the merge must belong to the same sweep as the lines before it and must not
-/// repeat one of them (the same seed and variant twice: overlapping shards).
+/// The next line of the merge must belong to the same sweep as the lines before it, and a seed's
+/// lines must all come from one file (a seed in two files: overlapping shards).
 fn check_merged_line(
     name: &str,
     number: usize,
     line: &SweepLine,
-    last: Option<&(u64, VariantName, String)>,
+    last: Option<&(u64, String)>,
     first_scenario: Option<&str>,
 ) -> anyhow::Result<()> {
     if let Some(first) = first_scenario.filter(|&f| f != line.scenario) {
@@ -555,10 +557,28 @@ fn check_merged_line(
         ))
         .into());
     }
-    if let Some((_, _, other)) = last.filter(|(seed, variant, _)| (*seed, variant) == (line.seed, &line.variant)) {
+    if let Some((_, other)) = last.filter(|(seed, file)| *seed == line.seed && file != name) {
         return Err(crate::Usage(format!(
-            "{name}:{number}: seed {} ({} {} sink) is also in {other}: overlapping shards",
-            line.seed, line.variant.guarantee, line.variant.sink
+            "{name}:{number}: seed {} is also in {other}: overlapping shards",
+            line.seed
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// A FIFO or a socket is refused before it is opened: opening a FIFO waits for a writer, which
+/// for a path named by mistake never comes (`sweep-merge` hung). A device is read, line by line
+/// within [`MAX_SHARD_LINE_BYTES`] (`/dev/zero` is refused at its first line).
+fn refuse_fifo_or_socket(file: &std::path::Path, name: &str) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    use std::os::unix::fs::FileTypeExt as _;
+    #[cfg(not(unix))]
+    let _ = (file, name);
+    #[cfg(unix)]
+    if std::fs::metadata(file).is_ok_and(|m| m.file_type().is_fifo() || m.file_type().is_socket()) {
+        return Err(crate::Usage(format!(
+            "{name}: is a FIFO or a socket, not a shard file: give the file `sweep --json` wrote"
         ))
         .into());
     }
@@ -571,8 +591,9 @@ struct ShardReader {
     reader: std::io::BufReader<std::fs::File>,
     number: usize,
     head: Option<(usize, SweepLine)>,
-    /// The seed and variant of the line before `head`: a file's lines must increase.
-    previous: Option<(u64, VariantName)>,
+    /// The seed of the line before `head` and the variants of that seed read so far: a file's
+    /// seeds increase, and each variant of a seed is there once.
+    previous: Option<(u64, BTreeSet<VariantName>)>,
     /// The sweep and shard of the file's first line, which every line repeats.
     of: Option<SweepOf>,
     /// The seeds the shard must hold, one after the other, and how many have begun.
@@ -585,6 +606,7 @@ struct ShardReader {
 impl ShardReader {
     fn open(file: &std::path::Path) -> anyhow::Result<ShardReader> {
         let name = file.display().to_string();
+        refuse_fifo_or_socket(file, &name)?;
         let reader = std::io::BufReader::new(std::fs::File::open(file).with_context(|| format!("reading {name}"))?);
         Ok(ShardReader {
             name,
@@ -599,10 +621,10 @@ impl ShardReader {
         })
     }
 
-    /// The sort key of the line read ahead (only called when there is one).
-    fn key(&self) -> (u64, &VariantName) {
+    /// The seed of the line read ahead (only called when there is one).
+    fn seed(&self) -> u64 {
         let (_, line) = self.head.as_ref().expect("called on a shard with a line");
-        (line.seed, &line.variant)
+        line.seed
     }
 
     /// Read the next non-blank line into `head` (None at the end of the file).
@@ -622,19 +644,38 @@ impl ShardReader {
                 let cut = if e.is_eof() { " (the file is truncated?)" } else { "" };
                 crate::Usage(format!("{name}:{}:{}: not a line of `sweep --json`: {e}{cut}", self.number, e.column()))
             })?;
-            let key = (line.seed, line.variant.clone());
-            if let Some(previous) = self.previous.as_ref().filter(|&p| p >= &key) {
-                return Err(crate::Usage(format!(
-                    "{name}:{}: seed {} comes after seed {}: a file of `sweep --json` is in seed order, each seed and variant once",
-                    self.number, line.seed, previous.0
-                ))
-                .into());
-            }
-            self.previous = Some(key);
+            self.check_order(&line)?;
             self.check_sweep(&line)?;
             self.head = Some((self.number, line));
             return Ok(());
         }
+    }
+
+    /// Seeds in increasing order, each variant of a seed once (in the order the sweep wrote them).
+    fn check_order(&mut self, line: &SweepLine) -> anyhow::Result<()> {
+        let (name, number) = (&self.name, self.number);
+        let order = "a file of `sweep --json` is in seed order, each seed and variant once";
+        match &mut self.previous {
+            Some((seed, _)) if line.seed < *seed => {
+                return Err(crate::Usage(format!(
+                    "{name}:{number}: seed {} comes after seed {seed}: {order}",
+                    line.seed
+                ))
+                .into());
+            }
+            Some((seed, variants)) if line.seed == *seed => {
+                if !variants.insert(line.variant.clone()) {
+                    let v = &line.variant;
+                    return Err(crate::Usage(format!(
+                        "{name}:{number}: seed {seed} has {} {} with a {} sink twice: {order}",
+                        v.runtime, v.guarantee, v.sink
+                    ))
+                    .into());
+                }
+            }
+            _ => self.previous = Some((line.seed, BTreeSet::from([line.variant.clone()]))),
+        }
+        Ok(())
     }
 
     /// A line must carry the sweep of the file's first line, and the seeds must be exactly the
@@ -752,11 +793,15 @@ impl ShardReader {
     }
 }
 
+/// How many missing shards a merge's error names (the rest are counted).
+const MISSING_SHARDS_NAMED: usize = 10;
+
 /// The files' first lines must be of one sweep, with each of its shards in exactly one file.
 fn check_one_sweep(shards: &[ShardReader]) -> anyhow::Result<()> {
     let of = |s: &ShardReader| s.of.clone().expect("every file has a first line");
     let (first, first_name) = (of(&shards[0]), &shards[0].name);
-    let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+    // By shard number, not as written: `01/2` and `1/2` are one shard.
+    let mut seen: BTreeMap<u64, &str> = BTreeMap::new();
     for shard in shards {
         let this = of(shard);
         if let Some(why) = first.differs_from(&this) {
@@ -766,7 +811,8 @@ fn check_one_sweep(shards: &[ShardReader]) -> anyhow::Result<()> {
             ))
             .into());
         }
-        if let Some(other) = seen.insert(this.shard.clone(), &shard.name) {
+        let (k, _) = this.shard_numbers().expect("checked on reading");
+        if let Some(other) = seen.insert(k, &shard.name) {
             return Err(crate::Usage(format!(
                 "{}: shard {} is also {other}: overlapping shards",
                 shard.name, this.shard
@@ -775,11 +821,19 @@ fn check_one_sweep(shards: &[ShardReader]) -> anyhow::Result<()> {
         }
     }
     let (_, n) = first.shard_numbers().expect("checked on reading");
-    let missing: Vec<String> = (1..=n).map(|k| format!("{k}/{n}")).filter(|k| !seen.contains_key(k)).collect();
-    if !missing.is_empty() {
+    // `n` comes from the file (`1/18446744073709551615`): count the missing shards and name the
+    // first few, rather than list 1..=n.
+    let missing = u128::from(n) - seen.len() as u128;
+    if missing > 0 {
+        let named: Vec<String> =
+            (1..=n).filter(|k| !seen.contains_key(k)).take(MISSING_SHARDS_NAMED).map(|k| format!("{k}/{n}")).collect();
+        let more = match missing - named.len() as u128 {
+            0 => String::new(),
+            rest => format!(" and {rest} more"),
+        };
         return Err(crate::Usage(format!(
-            "shard(s) {} of the sweep missing: a merge needs every one of its {n} shards",
-            missing.join(", ")
+            "shard(s) {}{more} of the sweep missing: a merge needs every one of its {n} shards",
+            named.join(", ")
         ))
         .into());
     }

@@ -23,7 +23,7 @@ struct Expectation {
 
 fn expectations() -> Vec<Expectation> {
     let mut out = Vec::new();
-    for list in ["generated.tsv", "hand.tsv", "fresh.tsv"] {
+    for list in ["generated.tsv", "hand.tsv", "fresh.tsv", "s16.tsv"] {
         let text = std::fs::read_to_string(corpus_dir().join(list)).expect("expectation list");
         for row in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
             let cols: Vec<&str> = row.split('\t').collect();
@@ -633,5 +633,62 @@ fn gui_with_a_file_and_no_display_checks_the_file() {
     let o = gui(&good);
     assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no display"), "{}", describe(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `sweep-merge` of a shard file whose `shard` says `1/18446744073709551615` (session 16): the
+/// missing shards were listed by walking 1..=N, which never ended. Now they are counted and the
+/// first few named, at once.
+#[test]
+fn sweep_merge_counts_the_missing_shards_of_a_forged_shard_count() {
+    let dir = temp_dir("merge-forged-n");
+    let s = tiny(&dir);
+    let o = streamlab(&["sweep", &s, "--seeds", "1..3", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    let text = String::from_utf8(o.stdout).expect("UTF-8");
+    assert!(text.contains("\"shard\":\"1/1\""), "{text}");
+    let forged = dir.join("forged.jsonl");
+    std::fs::write(&forged, text.replace("\"shard\":\"1/1\"", "\"shard\":\"1/18446744073709551615\"")).expect("write");
+    let (code, stderr) = run_capped(&["sweep-merge", forged.to_str().expect("UTF-8")]).expect("ends");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("shard(s) 2/18446744073709551615, 3/18446744073709551615")
+            && stderr.contains("and 18446744073709551604 more of the sweep missing"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Shard numbers are numbers: `01/2` is shard 1, so a file of it beside one of `1/2` overlaps
+/// (by their spelling they were two shards, and shard 2 went unnoticed as missing).
+#[test]
+fn sweep_merge_takes_shards_by_number_not_by_spelling() {
+    let dir = temp_dir("merge-spelling");
+    let s = tiny(&dir);
+    let o = streamlab(&["sweep", &s, "--seeds", "1..5", "--shard", "1/2", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    let text = String::from_utf8(o.stdout).expect("UTF-8");
+    let one = dir.join("one.jsonl");
+    std::fs::write(&one, &text).expect("write");
+    let zero_one = dir.join("zero-one.jsonl");
+    std::fs::write(&zero_one, text.replace("\"shard\":\"1/2\"", "\"shard\":\"01/2\"")).expect("write");
+    let o = streamlab(&["sweep-merge", one.to_str().expect("UTF-8"), zero_one.to_str().expect("UTF-8")]);
+    assert_usage_error(&o, "overlapping shards");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `sweep-merge FIFO` waited forever in `open` for a writer (session 16); it is refused before
+/// opening, like a scenario path. (A device is still read: `/dev/zero` is refused at its first
+/// line, above.)
+#[cfg(unix)]
+#[test]
+fn sweep_merge_refuses_a_fifo_before_opening_it() {
+    let dir = temp_dir("merge-fifo");
+    let fifo = dir.join("shard.jsonl");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("run mkfifo (coreutils)");
+    assert!(made.success(), "mkfifo {}", fifo.display());
+    let (code, stderr) = run_capped(&["sweep-merge", fifo.to_str().expect("UTF-8")]).expect("ends");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("shard.jsonl: is a FIFO or a socket"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -256,3 +256,33 @@ fn a_long_seed_list_is_written_once_and_its_shards_merge() {
     assert!(stderr.contains(headless) && stderr.contains("cut at the front?"), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A sweep writes a seed's lines in the scenario's declared order of variants, which need not
+/// sort by name (spark-micro-batch.ron: at-most-once, then at-least-once): `sweep-merge` refused
+/// every genuine shard of such a sweep ("seed 1 comes after seed 1", session 16). It takes a
+/// seed's lines in the order written and still refuses a variant twice.
+#[test]
+fn shards_of_variants_declared_out_of_name_order_merge() {
+    let scenario = "scenarios/spark-micro-batch.ron";
+    let dir = std::env::temp_dir().join(format!("streamlab-unsorted-variants-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let first = shard_file(&dir, "1.jsonl", scenario, &["--seeds", "1..4", "--shard", "1/2"]);
+    let second = shard_file(&dir, "2.jsonl", scenario, &["--seeds", "1..4", "--shard", "2/2"]);
+    let text = std::fs::read_to_string(&first).unwrap();
+    let amo = text.find("\"guarantee\":\"at-most-once\"").expect("an at-most-once line");
+    let alo = text.find("\"guarantee\":\"at-least-once\"").expect("an at-least-once line");
+    assert!(amo < alo, "the declared order, not sorted by name:\n{text}");
+    let (_, all) = streamlab(&["sweep", scenario, "--seeds", "1..4"]);
+    let (ok, merged) = streamlab(&["sweep-merge", &first, &second]);
+    assert!(ok, "{}", merge(&[&first, &second]).1);
+    let after_header = |s: &str| s.lines().skip(1).collect::<Vec<_>>().join("\n");
+    assert_eq!(after_header(&merged), after_header(&all), "merged:\n{merged}\nsingle:\n{all}");
+    // A seed's variant written twice is still refused.
+    let twice = dir.join("twice.jsonl");
+    let first_line = text.lines().next().unwrap();
+    std::fs::write(&twice, format!("{first_line}\n{text}")).unwrap();
+    let (code, stderr) = merge(&[twice.to_str().unwrap(), &second]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("twice.jsonl:2: seed 1 has spark at-most-once with a plain sink twice"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

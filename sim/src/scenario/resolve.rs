@@ -351,8 +351,48 @@ pub fn resolve(mut raw: ScenarioFile, loc: &Locator) -> Result<Scenario, Scenari
         warnings,
         raw,
     };
+    check_outcome_models(&scenario, loc)?;
     scenario.admission = super::budget::admission(&scenario, loc);
     Ok(scenario)
+}
+
+/// An expected outcome is for a model that can run the pipeline under that guarantee: `sweep`
+/// and `compare` would otherwise run a variant the model refuses (a session window under
+/// Spark) and print a verdict for a run that is not that model's, or report it as never run.
+/// The model's own rule decides (`FaultToleranceModel::can_run` and `guarantees`), asked once per
+/// model: `can_run` copies the scenario's file, which may hold a million events, and a file may
+/// list thousands of outcomes.
+fn check_outcome_models(scenario: &Scenario, loc: &Locator) -> Result<(), ScenarioError> {
+    type Verdict = Result<Vec<Guarantee>, String>;
+    let mut verdicts: BTreeMap<Runtime, Verdict> = BTreeMap::new();
+    for (i, outcome) in scenario.expect.outcomes.iter().enumerate() {
+        let verdict = verdicts.entry(outcome.runtime).or_insert_with(|| {
+            let model = crate::runtime::model(outcome.runtime);
+            model.can_run(scenario).map_err(|why| why.to_string())?;
+            Ok(model.guarantees(scenario).iter().map(|c| c.guarantee).collect())
+        });
+        let label = outcome.runtime.label();
+        match verdict {
+            Err(why) => {
+                return Err(loc.error(
+                    format!("expect.outcomes[{i}].runtime"),
+                    format!("the {label} model cannot run this pipeline, so this outcome can never be checked: {why}"),
+                ))
+            }
+            Ok(offered) if !offered.contains(&outcome.guarantee) => {
+                let offered: Vec<&str> = offered.iter().map(|g| g.label()).collect();
+                return Err(loc.error(
+                    format!("expect.outcomes[{i}].guarantee"),
+                    format!(
+                        "the {label} model runs this pipeline only under {}, so this outcome can never be checked",
+                        offered.join(", ")
+                    ),
+                ));
+            }
+            Ok(_) => {}
+        }
+    }
+    Ok(())
 }
 
 /// A fault's checkpoint number and start time (processing ms), with the field each is in.
