@@ -279,25 +279,9 @@ pub fn compare_table(reports: &[crate::run::VariantReport]) -> String {
             r.throughput_per_s,
             acks,
             format!("{:?}", r.class),
-            match (r.reference_stop.is_finished(), r.verdict) {
-                (false, _) => "NO VERDICT",
-                _ if crate::run::promise_of(r.runtime, r.guarantee).is_none() => "no promise",
-                (true, true) => "PASS",
-                (true, false) => "FAIL",
-            }
+            verdict_cell(r)
         );
-        if r.stop != StopReason::JobFinished {
-            let _ = writeln!(out, "{:<14}   ^ run stopped: {}", "", r.stop);
-        }
-        if let Some(why) = crate::run::no_verdict(r.reference_stop) {
-            let _ = writeln!(out, "{:<14}   ^ {why}", "");
-        }
-        for v in &r.violations {
-            let _ = writeln!(out, "{:<14}   ^ INVARIANT VIOLATED: {v}", "");
-        }
-        for f in &r.faults_not_injected {
-            let _ = writeln!(out, "{:<14}   ^ {f}", "");
-        }
+        row_notes(&mut out, r, 14);
     }
     let _ = writeln!(
         out,
@@ -354,6 +338,34 @@ pub fn compare_row_names(
     }
 }
 
+/// A compare row's verdict column: no verdict without a finished reference, none where the
+/// system promises nothing (`run::promise_of`), else whether the promise was kept.
+fn verdict_cell(r: &crate::run::VariantReport) -> &'static str {
+    match (r.reference_stop.is_finished(), r.verdict) {
+        (false, _) => "NO VERDICT",
+        _ if crate::run::promise_of(r.runtime, r.guarantee).is_none() => "no promise",
+        (true, true) => "PASS",
+        (true, false) => "FAIL",
+    }
+}
+
+/// The notes under a compare row (indented `indent` columns): why the run or its reference
+/// stopped, invariant violations, faults the run never suffered.
+fn row_notes(out: &mut String, r: &crate::run::VariantReport, indent: usize) {
+    if r.stop != StopReason::JobFinished {
+        let _ = writeln!(out, "{:<indent$}   ^ run stopped: {}", "", r.stop);
+    }
+    if let Some(why) = crate::run::no_verdict(r.reference_stop) {
+        let _ = writeln!(out, "{:<indent$}   ^ {why}", "");
+    }
+    for v in &r.violations {
+        let _ = writeln!(out, "{:<indent$}   ^ INVARIANT VIOLATED: {v}", "");
+    }
+    for f in &r.faults_not_injected {
+        let _ = writeln!(out, "{:<indent$}   ^ {f}", "");
+    }
+}
+
 /// The table `streamlab compare --checkpoint-mode` prints: one exactly-once row per barrier
 /// rule, with what the rule cost (inputs blocked, channel state) beside the oracle's counts.
 pub fn modes_table(reports: &[crate::run::ModeReport]) -> String {
@@ -399,24 +411,9 @@ pub fn modes_table(reports: &[crate::run::ModeReport]) -> String {
             format!("{} / {}", ms3(r.latency_p50_ns), ms3(r.latency_p99_ns)),
             r.restarts,
             format!("{:?}", r.class),
-            match (r.reference_stop.is_finished(), r.verdict) {
-                (false, _) => "NO VERDICT",
-                (true, true) => "PASS",
-                (true, false) => "FAIL",
-            }
+            verdict_cell(r)
         );
-        if r.stop != StopReason::JobFinished {
-            let _ = writeln!(out, "{:<15}   ^ run stopped: {}", "", r.stop);
-        }
-        if let Some(why) = crate::run::no_verdict(r.reference_stop) {
-            let _ = writeln!(out, "{:<15}   ^ {why}", "");
-        }
-        for v in &r.violations {
-            let _ = writeln!(out, "{:<15}   ^ INVARIANT VIOLATED: {v}", "");
-        }
-        for f in &r.faults_not_injected {
-            let _ = writeln!(out, "{:<15}   ^ {f}", "");
-        }
+        row_notes(&mut out, r, 15);
     }
     let _ = writeln!(
         out,
