@@ -127,6 +127,15 @@ impl InputGate {
         }
         None
     }
+    /// The message [`InputGate::pop`] would hand out for `input` next.
+    pub(super) fn front(&self, input: InputIndex) -> Option<&Message> {
+        if !self.heads.is_empty() {
+            if let Some((_, message)) = self.parked[input.index()].front() {
+                return Some(message);
+            }
+        }
+        self.arrivals.iter().find(|(i, _)| *i == input).map(|(_, m)| m)
+    }
     /// Take the oldest message of `input` (the caller checked there is one).
     pub(super) fn pop(&mut self, input: InputIndex) -> Message {
         self.queued -= 1;

@@ -274,6 +274,18 @@ impl Subtask {
                 && (!self.aligner.may_block() || self.gate.next_input(|i| self.aligner.is_blocked(i)).is_some()))
     }
 
+    /// Whether the next [`Subtask::step`] would process a record (no barrier, watermark or
+    /// other control message, no alignment deadline to look at first).
+    pub fn next_is_record(&mut self) -> bool {
+        if self.announced.is_some() || !self.gate.priority.is_empty() || self.gate.queued() == 0 {
+            return false;
+        }
+        let Some(input) = self.gate.next_input(|i| self.aligner.is_blocked(i)) else {
+            return false;
+        };
+        matches!(self.gate.front(input), Some(Message::Record(_)))
+    }
+
     // ---- inputs -------------------------------------------------------------------------------
 
     /// A message arrived on input `input`; it waits in the gate until [`Subtask::step`].

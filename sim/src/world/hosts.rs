@@ -22,10 +22,19 @@ impl CpuShare {
     }
 }
 
+/// The most records a task processes in one run, back to back (their outputs sent, the trace
+/// written, at the run's start), and the most simulated work such a run may hold before it
+/// looks again at what happened meanwhile: Flink's task checks its mailbox (an unaligned
+/// barrier, a timer) between records, so a run that took more would delay them. A record that
+/// alone costs more than the span is a run of its own, as before.
+pub(super) const RECORDS_PER_RUN_MAX: u32 = 64;
+pub(super) const RUN_SPAN_MAX_NS: TimeNs = 16_000;
+
 impl World {
     // ---- running tasks ------------------------------------------------------------------------
 
-    /// Let a task do one unit of work: a source reads one log entry, others process one input.
+    /// Let a task do one unit of work: a source reads one log entry, others process one control
+    /// message or the records at the head of their input, back to back (within the run span).
     pub(super) fn run_task(&mut self, id: SubtaskId, now: TimeNs) {
         if !self.tasks[id.index()].alive || self.tasks[id.index()].subtask.is_finished() {
             return;
@@ -39,12 +48,53 @@ impl World {
             self.run_source(id, now);
             return;
         }
-        let Some(step) = self.tasks[id.index()].subtask.step(now) else {
+        let Some(mut step) = self.tasks[id.index()].subtask.step(now) else {
             // Nothing to process, but an alignment may just have timed out (a snapshot).
             self.drain_outputs(id);
             self.arm_timer(id);
             return;
         };
+        let mut busy_ns = 0;
+        let mut records = 0;
+        loop {
+            busy_ns += self.process_step(id, &step, now);
+            self.drain_outputs(id);
+            if step.kind != MessageKind::Record {
+                break;
+            }
+            records += 1;
+            if !self.may_take_another_record(id, records, now, busy_ns) {
+                break;
+            }
+            let Some(next) = self.tasks[id.index()].subtask.step(now) else {
+                break;
+            };
+            step = next;
+        }
+        self.tasks[id.index()].busy_until_ns = now + busy_ns;
+        self.arm_timer(id);
+        if self.tasks[id.index()].subtask.has_runnable_input() {
+            let at = self.tasks[id.index()].busy_until_ns;
+            self.run_again(id, at);
+        }
+    }
+
+    /// Whether a run at `now` that has processed `records` records back to back, `busy_ns` of
+    /// work, takes the next message too: a record, while the run is short, its outputs have
+    /// room and its own timer is not due.
+    fn may_take_another_record(&mut self, id: SubtaskId, records: u32, now: TimeNs, busy_ns: TimeNs) -> bool {
+        let busy_until_ns = now + busy_ns;
+        records < RECORDS_PER_RUN_MAX
+            && busy_ns < RUN_SPAN_MAX_NS
+            && self.violations.is_empty()
+            && self.has_credit(id)
+            && self.tasks[id.index()].timer_at.is_none_or(|at| at > busy_until_ns)
+            && self.tasks[id.index()].subtask.next_is_record()
+    }
+
+    /// The accounting of one step a task took at `now`: its input consumed, its cost (returned),
+    /// the trace, the invariants.
+    fn process_step(&mut self, id: SubtaskId, step: &engine::subtask::Step, now: TimeNs) -> TimeNs {
         self.took_input(self.scenario.plan.subtask(id).input_channel(step.input), step.kind, now);
         let slow = self.slow_factor(self.tasks[id.index()].node, now);
         let share = self.cpu_share(self.tasks[id.index()].node, now);
@@ -55,7 +105,6 @@ impl World {
                 _ => task.record_cost_ns / 10,
             } * slow,
         ); // bounded: cost <= MAX_COST_US (1e9 ns) x slow <= MAX_FACTOR (1e6) = 1e15, x share
-        task.busy_until_ns = now + cost;
         self.time_use[id.index()].work(cost);
         if step.kind == MessageKind::Record {
             self.bucket.record_in(task.operator);
@@ -63,18 +112,13 @@ impl World {
         self.recorder.record_payload(now, id, None, process_payload(step.kind, step.input, step.checkpoint_id));
         let aligned = self.scenario.checkpoint_config().is_some_and(|c| c.mode == CheckpointMode::ExactlyOnce);
         let inputs = self.scenario.plan.subtask(id).inputs.len();
-        if let Err(violation) = self.tasks[id.index()].checks.on_step(&step, inputs, aligned) {
+        if let Err(violation) = self.tasks[id.index()].checks.on_step(step, inputs, aligned) {
             self.violate(now, Some(id), violation);
         }
         if step.kind != MessageKind::Barrier {
             self.note_activity(now);
         }
-        self.drain_outputs(id);
-        self.arm_timer(id);
-        if self.tasks[id.index()].subtask.has_runnable_input() {
-            let at = self.tasks[id.index()].busy_until_ns;
-            self.run_again(id, at);
-        }
+        cost
     }
 
     pub(super) fn run_source(&mut self, id: SubtaskId, now: TimeNs) {

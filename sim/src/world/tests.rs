@@ -150,3 +150,50 @@ fn a_tasks_per_run_fields_share_its_first_cache_line() {
     ];
     assert!(ends.iter().all(|&end| end <= 64), "field ends {ends:?}");
 }
+
+/// A task takes the records waiting in its input back to back, at most `RUN_SPAN_MAX_NS` of work
+/// (and `RECORDS_PER_RUN_MAX` records) per step, each step's records traced at its start; a
+/// record that costs the span or more is a step of its own; a barrier or watermark is never
+/// in a step with records.
+#[test]
+fn cheap_records_are_taken_back_to_back_within_the_span() {
+    use super::hosts::{RECORDS_PER_RUN_MAX, RUN_SPAN_MAX_NS};
+    use std::collections::BTreeMap;
+    for cost_us in [1, 3, RUN_SPAN_MAX_NS / 1_000, 250] {
+        let text = format!(
+            r#"Scenario(
+            name: "steps", duration_ms: 2_000,
+            cluster: (task_managers: 2, slots_per_task_manager: 2),
+            source: Generator((partitions: 2, rate_per_s: 3_000, keys: 20)),
+            watermarks: BoundedOutOfOrderness(bound_ms: 50),
+            pipeline: [Source(name: "s", parallelism: 2), KeyBy(Key),
+                       Window(name: "w", kind: Tumbling(size_ms: 200), aggregate: Count, parallelism: 2, cost_us: {cost_us}),
+                       Sink(name: "k")],
+            checkpoints: (interval_ms: 300, mode: ExactlyOnce),
+        )"#
+        );
+        let scenario = Arc::new(Scenario::parse(&text, "test").unwrap());
+        let mut w = World::new(scenario, 5, RunOptions::default());
+        assert_eq!(w.run(), StopReason::JobFinished, "cost {cost_us} us");
+        let window =
+            |e: &&crate::recording::TraceEvent| w.tasks.get(e.subtask().index()).is_some_and(|t| t.operator == 1);
+        // Per window step (subtask and time): its records and its control messages.
+        let mut steps: BTreeMap<(u32, TimeNs), (u64, u64)> = BTreeMap::new();
+        for event in w.recorder.events().iter().filter(window) {
+            let step = steps.entry((event.subtask().index() as u32, event.time_ns)).or_default();
+            match event.kind {
+                TraceKind::ProcessRecord => step.0 += 1,
+                TraceKind::ProcessBarrier | TraceKind::ProcessWatermark => step.1 += 1,
+                _ => {}
+            }
+        }
+        let most = steps.values().map(|s| s.0).max().unwrap();
+        let cost_ns = cost_us * 1_000;
+        let allowed = RUN_SPAN_MAX_NS.div_ceil(cost_ns).min(u64::from(RECORDS_PER_RUN_MAX));
+        assert!(most <= allowed, "cost {cost_us} us: a step took {most} records, at most {allowed}");
+        if cost_ns < RUN_SPAN_MAX_NS {
+            assert!(most > 1, "cost {cost_us} us: records queued behind each other are taken in one step");
+        }
+        assert!(steps.values().all(|&(records, control)| records == 0 || control == 0), "cost {cost_us} us");
+    }
+}
