@@ -15,6 +15,7 @@ pub mod predict;
 pub mod run_controls;
 pub mod save;
 pub mod scenario_bar;
+pub mod scrubber;
 pub mod sinks;
 pub mod slides;
 pub mod spark;

@@ -8,6 +8,7 @@ use egui::{Color32, Sense, Stroke};
 
 use crate::app::{Action, FaultSettings};
 use crate::panels::ledger::{LedgerClick, LedgerTable};
+use crate::panels::scrubber::Scrub;
 use crate::panels::{run_controls, BLOCKED_COLOR, DOWN_COLOR, GOOD_COLOR, IDLE_COLOR};
 use crate::shown_run::ShownRun as _;
 use crate::view::spark::{BatchStep, SparkSession, SparkTab};
@@ -298,30 +299,15 @@ fn verdict_ui(ui: &mut egui::Ui, s: &SparkSession) {
 }
 
 fn scrubber_ui(ui: &mut egui::Ui, s: &mut SparkSession) {
-    ui.horizontal(|ui| {
-        let step = 1_000_000_000;
-        if ui.button("Start").clicked() {
-            s.set_cursor(0);
-        }
-        if ui.button("-1 s").clicked() {
-            s.set_cursor(s.cursor_ns.saturating_sub(step));
-        }
-        if ui.button("+1 s").clicked() {
-            s.set_cursor(s.cursor_ns.saturating_add(step));
-        }
-        if ui.button("End").clicked() {
-            s.set_cursor(s.end_ns);
-        }
-        let mut ms = s.cursor_ns / 1_000_000;
-        let end_ms = s.end_ns / 1_000_000;
-        ui.spacing_mut().slider_width = (ui.available_width() - 200.0).max(120.0);
-        if ui.add(egui::Slider::new(&mut ms, 0..=end_ms).show_value(false).text("time")).changed() {
-            // Moving the time lets the batch at the cursor be the one detailed.
+    match crate::panels::scrubber::scrubber_ui(ui, &s.scenario, s.cursor_ns, s.end_ns) {
+        Some(Scrub::Stepped(t)) => s.set_cursor(t),
+        // Moving the time lets the batch at the cursor be the one detailed.
+        Some(Scrub::Dragged(t)) => {
             s.selected = None;
-            s.set_cursor(ms * 1_000_000);
+            s.set_cursor(t);
         }
-        ui.label(format!("at {}", time_text(&s.scenario, s.cursor_ns)));
-    });
+        None => {}
+    }
 }
 
 /// The run's time axis: a lane for the driver's batches (re-runs in orange, abandoned ones in

@@ -60,30 +60,9 @@ fn storm_frame_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32, shared: 
         ui.separator();
         return;
     }
-    ui.horizontal(|ui| {
-        let step = 1_000_000_000;
-        if ui.button("Start").clicked() {
-            s.set_cursor(0);
-        }
-        if ui.button("-1 s").clicked() {
-            s.set_cursor(s.cursor_ns.saturating_sub(step));
-        }
-        if ui.button("+1 s").clicked() {
-            s.set_cursor(s.cursor_ns.saturating_add(step));
-        }
-        if ui.button("End").clicked() {
-            s.set_cursor(s.end_ns);
-        }
-        let mut ms = s.cursor_ns / 1_000_000;
-        let end_ms = s.end_ns / 1_000_000;
-        // The slider spans the row (what the time label leaves): egui's default 100 px made a
-        // 30 s run a 3 px-per-second target, too fine to drag to a moment.
-        ui.spacing_mut().slider_width = (ui.available_width() - 200.0).max(120.0);
-        if ui.add(egui::Slider::new(&mut ms, 0..=end_ms).show_value(false).text("time")).changed() {
-            s.set_cursor(ms * 1_000_000);
-        }
-        ui.label(format!("at {}", time_text(&s.scenario, s.cursor_ns)));
-    });
+    if let Some(scrub) = crate::panels::scrubber::scrubber_ui(ui, &s.scenario, s.cursor_ns, s.end_ns) {
+        s.set_cursor(scrub.to_ns());
+    }
     timeline_ui(ui, s);
     ui.separator();
     if s.tab == StormTab::Faults {
