@@ -1825,8 +1825,8 @@ fn a_kafka_streams_scenario_opens_in_its_own_view() {
     assert!(shown.verdict.contains("Duplicates") && shown.verdict.contains("kept"), "{}", shown.verdict);
     // Only tm-0's tasks moved: 1_0 replayed its changelog.
     assert!(shown.summary.contains("task restores 3"), "{}", shown.summary);
-    assert!(h.query_by_label_contains("Kafka Streams, seed 42").is_some());
-    assert!(h.query_by_label_contains("streamlab replay").is_some());
+    assert!(h.query_by_label_contains("Kafka Streams application: ").is_some());
+    assert!(h.query_by_label("seed 42").is_some());
     assert!(h.query_by_label_contains("Duplicates").is_some());
     assert!(h.state().session.is_none(), "nothing is shown as a Flink job");
     // The scenario bar names it (it said "(none)"), and the per-task timeline is drawn.
@@ -1884,4 +1884,122 @@ fn the_provenance_links_do_not_overlap() {
     h.get_by_label_contains("Driver crash: ").click();
     h.run_steps(2);
     assert_eq!(h.state().spark.as_ref().unwrap().cursor_ns, crash);
+}
+
+/// Open the Kafka Streams failover and wait for its view.
+fn kafka_streams_view() -> Harness<'static, App> {
+    let mut h = harness(ScenarioSource::File(scenario_file("kafka-streams-failover.ron")));
+    h.run_steps(3);
+    assert!(h.state().kstreams.is_some(), "the Kafka Streams view is shown");
+    h
+}
+
+/// Run frames until no Kafka Streams recording is under way (bounded: a bug must not hang).
+fn wait_for_kstreams(h: &mut Harness<'static, App>) {
+    for _ in 0..600 {
+        h.run_steps(1);
+        if h.state().view_pending.is_none() {
+            h.run_steps(1);
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("the Kafka Streams recording did not finish");
+}
+
+/// The Kafka Streams view's scrubber: End, Start and +1 s move the cursor, and the table at the
+/// cursor follows (at the end every row a reader sees is counted, at the start none).
+#[test]
+fn the_kafka_streams_scrubber_moves_the_cursor() {
+    let mut h = kafka_streams_view();
+    let end = h.state().kstreams.as_ref().unwrap().end_ns;
+    assert_eq!(h.state().kstreams.as_ref().unwrap().cursor_ns, 0);
+    h.get_by_label("End").click();
+    h.run_steps(2);
+    let k = h.state().kstreams.as_ref().unwrap();
+    assert_eq!(k.cursor_ns, end);
+    let rows = k.row_visible_ns.len();
+    h.get_by_label_contains(&format!(": {rows} of {rows} at the end"));
+    h.get_by_label("Start").click();
+    h.run_steps(2);
+    assert_eq!(h.state().kstreams.as_ref().unwrap().cursor_ns, 0);
+    h.get_by_label_contains(&format!(": 0 of {rows} at the end"));
+    h.get_by_label("+1 s").click();
+    h.run_steps(2);
+    assert_eq!(h.state().kstreams.as_ref().unwrap().cursor_ns, 1_000_000_000);
+}
+
+/// The Kafka Streams view's guarantee: choosing exactly_once_v2 records the application again
+/// under it (its verdict its own); "as written" goes back.
+#[test]
+fn the_kafka_streams_guarantee_switch_runs_exactly_once_v2() {
+    let mut h = kafka_streams_view();
+    let written = h.state().kstreams.as_ref().unwrap().verdict.clone();
+    h.get_by_role_and_label(Role::ComboBox, "Guarantee:").click();
+    h.run_steps(2);
+    h.get_by_label("exactly_once_v2").click();
+    wait_for_kstreams(&mut h);
+    let k = h.state().kstreams.as_ref().expect("recorded again");
+    assert_eq!(k.origin.guarantee, Some(sim::scenario::Guarantee::ExactlyOnce));
+    assert_eq!(k.scenario.guarantee, sim::scenario::Guarantee::ExactlyOnce);
+    assert_ne!(k.verdict, written);
+    h.get_by_label_contains("exactly_once_v2: output, changelog writes and offsets in one transaction");
+    h.get_by_role_and_label(Role::ComboBox, "Guarantee:").click();
+    h.run_steps(2);
+    h.get_by_label_contains("as written").click();
+    wait_for_kstreams(&mut h);
+    let k = h.state().kstreams.as_ref().unwrap();
+    assert_eq!((k.origin.guarantee, &k.verdict), (None, &written));
+}
+
+/// The Kafka Streams view's crash buttons: "Crash instance tm-1" at the cursor records the
+/// application again with that crash (at the cursor, the cursor kept); "Back to the file's
+/// faults" takes it away.
+#[test]
+fn crashing_a_kafka_streams_instance_at_the_cursor_records_it_again() {
+    let mut h = kafka_streams_view();
+    let at = 3_000_000_000;
+    h.state_mut().kstreams.as_mut().unwrap().set_cursor(at);
+    h.run_steps(1);
+    let crashes = h.state().kstreams.as_ref().unwrap().nodes.iter().filter(|n| n.2).count();
+    h.get_by_label("Crash instance tm-1").click();
+    wait_for_kstreams(&mut h);
+    let k = h.state().kstreams.as_ref().unwrap();
+    assert_eq!(k.origin.injected.len(), 1);
+    assert_eq!(k.cursor_ns, at, "the moment the student was looking at");
+    let tm1 = sim::scenario::NodeId::task_manager(1);
+    assert!(k.nodes.contains(&(at, tm1, true)), "{:?}", k.nodes);
+    assert_eq!(k.nodes.iter().filter(|n| n.2).count(), crashes + 1);
+    h.get_by_label_contains("(this run: the file's faults, then crash tm-1");
+    h.get_by_label("Back to the file's faults").click();
+    wait_for_kstreams(&mut h);
+    let k = h.state().kstreams.as_ref().unwrap();
+    assert!(k.origin.injected.is_empty());
+    assert_eq!(k.nodes.iter().filter(|n| n.2).count(), crashes);
+}
+
+/// The Kafka Streams view saves like the others: its Save tab writes the run as a scenario file.
+#[test]
+fn the_kafka_streams_view_saves_its_run() {
+    let mut h = kafka_streams_view();
+    let dir = std::env::temp_dir().join(format!("streamlab-kstreams-save-{}", std::process::id()));
+    h.state_mut().save.dir = dir.display().to_string();
+    h.get_by_label("Save / export").click();
+    h.run_steps(1);
+    assert_eq!(h.state().kstreams.as_ref().unwrap().tab, gui::view::kstreams::KStreamsTab::Save);
+    h.get_by_label_contains("Save as scenario").click();
+    h.run_steps(1);
+    let status = &h.state().save.status;
+    assert!(
+        matches!(status.as_slice(), [Ok(_)]),
+        "{:?}",
+        status.iter().map(|s| s.as_ref().map_err(|e| e.to_string())).collect::<Vec<_>>()
+    );
+    let saved = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find(|e| e.path().extension().is_some_and(|x| x == "ron"));
+    let saved = sim::Scenario::load(&saved.expect("a .ron file").path()).expect("the saved file loads");
+    assert_eq!(saved.runtime(), sim::scenario::Runtime::KafkaStreams);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -7,6 +7,7 @@ pub mod diff;
 pub mod events;
 pub mod faults;
 pub mod inspector;
+pub mod kstreams;
 pub mod labels;
 pub mod ledger;
 pub mod outcomes;

@@ -87,3 +87,10 @@ impl Frame {
         }
     }
 }
+
+/// Faults clicked in a view that records its run again with them ("crash tm-0 at 7500 ms, back
+/// after 2000 ms, then ..."), in the simulator's words (`Fault::describe`); None when none were.
+pub fn injected_text(scenario: &sim::Scenario, faults: &[sim::faults::Fault]) -> Option<String> {
+    let each: Vec<String> = faults.iter().map(|f| f.describe(&scenario.plan)).collect();
+    (!each.is_empty()).then(|| each.join(", then "))
+}
