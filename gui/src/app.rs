@@ -224,6 +224,9 @@ pub enum FaultRequest {
     Partition { a: u32, b: u32, duration_ms: u64 },
     /// Add `extra_ms` of latency to the link between `a` and `b` for this long.
     Delay { a: u32, b: u32, extra_ms: u64, duration_ms: u64 },
+    /// Add `extra_ms` of latency to the link between task manager `tm` and the job manager (a
+    /// Spark executor and its driver) for this long.
+    DelayJobManager { tm: u32, extra_ms: u64, duration_ms: u64 },
 }
 
 impl FaultRequest {
@@ -253,6 +256,12 @@ impl FaultRequest {
                 until_ns: now_ns + duration_ms * 1_000_000,
                 extra_ns: extra_ms * 1_000_000,
             },
+            FaultRequest::DelayJobManager { tm, extra_ms, duration_ms } => Fault::LatencySpike {
+                link: Some((NodeId::task_manager(tm), JOB_MANAGER)),
+                from_ns: now_ns,
+                until_ns: now_ns + duration_ms * 1_000_000,
+                extra_ns: extra_ms * 1_000_000,
+            },
         }
     }
 
@@ -269,6 +278,9 @@ impl FaultRequest {
             }
             FaultRequest::Delay { a, b, extra_ms, duration_ms } => {
                 format!("delay tm-{a} <-> tm-{b} by {} for {}", d(extra_ms), d(duration_ms))
+            }
+            FaultRequest::DelayJobManager { tm, extra_ms, duration_ms } => {
+                format!("delay tm-{tm} <-> the job manager by {} for {}", d(extra_ms), d(duration_ms))
             }
         }
     }
@@ -1212,8 +1224,13 @@ impl App {
                 }
             }
             Action::Inject(request) if self.spark.is_some() => {
-                // Spark's executors crash (a cut or a delayed link is not offered there).
-                if let (Some(spark), FaultRequest::Crash { .. }) = (&self.spark, request) {
+                // Spark's executors crash, or their links to the driver are cut or delayed (the
+                // executors talk only to the driver: links between them carry nothing).
+                let to_driver = matches!(
+                    request,
+                    FaultRequest::Crash { .. } | FaultRequest::Isolate { .. } | FaultRequest::DelayJobManager { .. }
+                );
+                if let (Some(spark), true) = (&self.spark, to_driver) {
                     let mut origin = spark.origin.clone();
                     origin.injected.push(request.fault(spark.cursor_ns));
                     let seed = spark.seed;
@@ -1483,7 +1500,12 @@ impl App {
         if let Some(spark) = &mut self.spark {
             egui::CentralPanel::default().show(ui, |ui| {
                 egui::ScrollArea::vertical().show(ui, |ui| {
-                    panels::spark::spark_ui(ui, spark, &mut self.faults, &mut actions);
+                    let shared = panels::Shared {
+                        faults: &mut self.faults,
+                        export_dir: &mut self.export_dir,
+                        export_status: &self.export_status,
+                    };
+                    panels::spark::spark_ui(ui, spark, shared, &mut actions);
                     if spark.tab == crate::view::spark::SparkTab::Save {
                         panels::save::save_ui(ui, &*spark, &save_stem, &mut self.save, &mut actions);
                     }

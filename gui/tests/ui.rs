@@ -1894,19 +1894,6 @@ fn kafka_streams_view() -> Harness<'static, App> {
     h
 }
 
-/// Run frames until no Kafka Streams recording is under way (bounded: a bug must not hang).
-fn wait_for_kstreams(h: &mut Harness<'static, App>) {
-    for _ in 0..600 {
-        h.run_steps(1);
-        if h.state().view_pending.is_none() {
-            h.run_steps(1);
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    panic!("the Kafka Streams recording did not finish");
-}
-
 /// The Kafka Streams view's scrubber: End, Start and +1 s move the cursor, and the table at the
 /// cursor follows (at the end every row a reader sees is counted, at the start none).
 #[test]
@@ -1938,7 +1925,7 @@ fn the_kafka_streams_guarantee_switch_runs_exactly_once_v2() {
     h.get_by_role_and_label(Role::ComboBox, "Guarantee:").click();
     h.run_steps(2);
     h.get_by_label("exactly_once_v2").click();
-    wait_for_kstreams(&mut h);
+    wait_for_view(&mut h);
     let k = h.state().kstreams.as_ref().expect("recorded again");
     assert_eq!(k.origin.guarantee, Some(sim::scenario::Guarantee::ExactlyOnce));
     assert_eq!(k.scenario.guarantee, sim::scenario::Guarantee::ExactlyOnce);
@@ -1947,7 +1934,7 @@ fn the_kafka_streams_guarantee_switch_runs_exactly_once_v2() {
     h.get_by_role_and_label(Role::ComboBox, "Guarantee:").click();
     h.run_steps(2);
     h.get_by_label_contains("as written").click();
-    wait_for_kstreams(&mut h);
+    wait_for_view(&mut h);
     let k = h.state().kstreams.as_ref().unwrap();
     assert_eq!((k.origin.guarantee, &k.verdict), (None, &written));
 }
@@ -1963,7 +1950,7 @@ fn crashing_a_kafka_streams_instance_at_the_cursor_records_it_again() {
     h.run_steps(1);
     let crashes = h.state().kstreams.as_ref().unwrap().nodes.iter().filter(|n| n.2).count();
     h.get_by_label("Crash instance tm-1").click();
-    wait_for_kstreams(&mut h);
+    wait_for_view(&mut h);
     let k = h.state().kstreams.as_ref().unwrap();
     assert_eq!(k.origin.injected.len(), 1);
     assert_eq!(k.cursor_ns, at, "the moment the student was looking at");
@@ -1972,7 +1959,7 @@ fn crashing_a_kafka_streams_instance_at_the_cursor_records_it_again() {
     assert_eq!(k.nodes.iter().filter(|n| n.2).count(), crashes + 1);
     h.get_by_label_contains("(this run: the file's faults, then crash tm-1");
     h.get_by_label("Back to the file's faults").click();
-    wait_for_kstreams(&mut h);
+    wait_for_view(&mut h);
     let k = h.state().kstreams.as_ref().unwrap();
     assert!(k.origin.injected.is_empty());
     assert_eq!(k.nodes.iter().filter(|n| n.2).count(), crashes);
@@ -2002,4 +1989,69 @@ fn the_kafka_streams_view_saves_its_run() {
     let saved = sim::Scenario::load(&saved.expect("a .ron file").path()).expect("the saved file loads");
     assert_eq!(saved.runtime(), sim::scenario::Runtime::KafkaStreams);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Run frames until no Spark or Kafka Streams recording is under way (bounded: a bug must not hang).
+fn wait_for_view(h: &mut Harness<'static, App>) {
+    for _ in 0..600 {
+        h.run_steps(1);
+        if h.state().view_pending.is_none() {
+            h.run_steps(1);
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("the recording did not finish");
+}
+
+/// The Spark view's Charts tab: clicked, it shows the three charts and their export.
+#[test]
+fn the_spark_charts_tab_shows_its_charts() {
+    let mut h = harness(ScenarioSource::File(scenario_file("spark-micro-batch.ron")));
+    h.run_steps(2);
+    h.get_by_label("Charts").click();
+    h.run_steps(2);
+    let spark = h.state().spark.as_ref().unwrap();
+    assert_eq!(spark.tab, gui::view::spark::SparkTab::Charts);
+    let ids: Vec<&str> = spark.charts.iter().map(|c| c.id).collect();
+    assert_eq!(ids, ["spark-records-per-batch", "spark-batch-durations", "spark-lag"]);
+    h.get_by_label("Export charts (PNG + SVG)");
+}
+
+/// The Spark view's network faults: "Cut tm-1 off from the driver" at the cursor (batch 2
+/// running) records the query again with that cut, and batch 2 takes the cut's length;
+/// "Delay driver<->tm-0" adds a delayed link; "Back to the file's faults" takes both away.
+#[test]
+fn cutting_an_executor_off_from_the_driver_makes_the_spark_batch_late() {
+    let mut h = harness(ScenarioSource::File(scenario_file("spark-micro-batch.ron")));
+    h.run_steps(2);
+    let two = h.state().spark.as_ref().unwrap().batches().iter().find(|b| b.id == 2).unwrap().clone();
+    let took_before = two.committed_ns.unwrap() - two.started_ns;
+    h.state_mut().faults.outage_ms = 1_500;
+    h.state_mut().spark.as_mut().unwrap().set_cursor(two.started_ns + 1_000_000);
+    h.run_steps(1);
+    h.get_by_label("Cut tm-1 off from the driver").click();
+    wait_for_view(&mut h);
+    let spark = h.state().spark.as_ref().expect("recorded again");
+    assert!(
+        matches!(spark.origin.injected.as_slice(), [sim::faults::Fault::Partition { .. }]),
+        "{:?}",
+        spark.origin.injected
+    );
+    let two = spark.batches().iter().find(|b| b.id == 2).unwrap();
+    let took = two.committed_ns.unwrap() - two.started_ns;
+    assert!(took >= 1_500_000_000 - 1_000_000 && took > took_before, "{took_before} -> {took}");
+    h.get_by_label_contains("then partition tm-1<->jm");
+    h.get_by_label("Delay driver<->tm-0").click();
+    wait_for_view(&mut h);
+    let spark = h.state().spark.as_ref().unwrap();
+    assert!(
+        matches!(spark.origin.injected.last(), Some(sim::faults::Fault::LatencySpike { .. })),
+        "{:?}",
+        spark.origin.injected
+    );
+    assert_eq!(spark.origin.injected.len(), 2);
+    h.get_by_label("Back to the file's faults").click();
+    wait_for_view(&mut h);
+    assert!(h.state().spark.as_ref().unwrap().origin.injected.is_empty());
 }

@@ -159,7 +159,7 @@ fn tasks_timeline_ui(ui: &mut egui::Ui, s: &mut KStreamsShown) {
         ui.colored_label(BLOCKED_COLOR, "no owner (its instance died)");
         let crash = if visuals.dark_mode { "white" } else { "black" };
         ui.label(format!(
-            "lighter: restoring from the changelog; ticks: commits; {crash} lines: crashes. Hover a stretch, click to move the cursor."
+            "lighter: restoring from the changelog; ticks: commits; {crash} lines: crashes; the line with a triangle on top: the cursor. Hover a stretch, click to move the cursor."
         ));
     });
     let lane_h = 16.0;
@@ -225,11 +225,17 @@ fn tasks_timeline_ui(ui: &mut egui::Ui, s: &mut KStreamsShown) {
             Stroke::new(2.0, visuals.strong_text_color()),
         );
     }
+    // The cursor: a line with a triangle on top, apart from the crashes' plain lines (on the
+    // dark theme both are light).
     let c = x(s.cursor_ns);
-    painter.line_segment(
-        [egui::pos2(c, rect.top()), egui::pos2(c, rect.bottom() - 12.0)],
-        Stroke::new(2.0, visuals.selection.stroke.color),
-    );
+    let cursor_color = visuals.selection.stroke.color;
+    painter
+        .line_segment([egui::pos2(c, rect.top()), egui::pos2(c, rect.bottom() - 12.0)], Stroke::new(2.0, cursor_color));
+    painter.add(egui::Shape::convex_polygon(
+        vec![egui::pos2(c - 6.0, rect.top()), egui::pos2(c + 6.0, rect.top()), egui::pos2(c, rect.top() + 8.0)],
+        cursor_color,
+        Stroke::NONE,
+    ));
     painter.text(
         egui::pos2(axis.left(), rect.bottom()),
         egui::Align2::LEFT_BOTTOM,

@@ -87,6 +87,14 @@ pub const GOOD_COLOR: Color32 = Color32::from_rgb(40, 160, 80);
 pub const DIVERGENCE_COLOR: Color32 = Color32::from_rgb(0, 150, 170);
 pub const DOWN_COLOR: Color32 = Color32::from_rgb(70, 70, 70);
 
+/// What a model's own view (Storm, Spark) shares with the rest of the workbench: the fault
+/// buttons' knobs and the chart export's folder and outcome.
+pub struct Shared<'a> {
+    pub faults: &'a mut crate::app::FaultSettings,
+    pub export_dir: &'a mut String,
+    pub export_status: &'a Option<Result<String, crate::error::WriteError>>,
+}
+
 /// A recording under way: what it is, how far, and a Cancel button (what is on screen stays
 /// interactive meanwhile).
 pub fn progress_ui(ui: &mut egui::Ui, what: &str, progress: f32, actions: &mut Vec<Action>) {

@@ -9,7 +9,7 @@ use egui::{Color32, Sense, Stroke};
 use crate::app::{Action, FaultSettings};
 use crate::panels::ledger::{LedgerClick, LedgerTable};
 use crate::panels::scrubber::Scrub;
-use crate::panels::{run_controls, BLOCKED_COLOR, DOWN_COLOR, GOOD_COLOR, IDLE_COLOR};
+use crate::panels::{run_controls, Shared, BLOCKED_COLOR, DOWN_COLOR, GOOD_COLOR, IDLE_COLOR};
 use crate::shown_run::ShownRun as _;
 use crate::view::spark::{BatchStep, SparkSession, SparkTab};
 use crate::view::time_text;
@@ -18,18 +18,18 @@ const MAP_COLOR: Color32 = Color32::from_rgb(0, 114, 178);
 const REDUCE_COLOR: Color32 = Color32::from_rgb(0, 158, 115);
 const RERUN_COLOR: Color32 = Color32::from_rgb(230, 159, 0);
 
-/// `faults`: the fault buttons' knobs, shared with the other views.
-pub fn spark_ui(ui: &mut egui::Ui, s: &mut SparkSession, faults: &mut FaultSettings, actions: &mut Vec<Action>) {
+/// `shared`: the fault buttons' knobs and the chart export's folder, shared with the other views.
+pub fn spark_ui(ui: &mut egui::Ui, s: &mut SparkSession, shared: Shared, actions: &mut Vec<Action>) {
     let line = |s: &SparkSession| s.provenance.as_ref().map(|p| p.0);
     let before = (s.cursor_ns, s.selected, s.tab, line(s));
-    spark_frame_ui(ui, s, faults, actions);
+    spark_frame_ui(ui, s, shared, actions);
     // A button or the slider moved the cursor or the selection: draw the new state next frame.
     if (s.cursor_ns, s.selected, s.tab, line(s)) != before {
         ui.ctx().request_repaint();
     }
 }
 
-fn spark_frame_ui(ui: &mut egui::Ui, s: &mut SparkSession, faults: &mut FaultSettings, actions: &mut Vec<Action>) {
+fn spark_frame_ui(ui: &mut egui::Ui, s: &mut SparkSession, shared: Shared, actions: &mut Vec<Action>) {
     ui.horizontal(|ui| {
         ui.heading(format!("Spark query: {}", s.scenario.name));
         ui.label(format!("seed {}", s.seed));
@@ -41,6 +41,8 @@ fn spark_frame_ui(ui: &mut egui::Ui, s: &mut SparkSession, faults: &mut FaultSet
     run_controls::guarantee_effect_ui(ui, s);
     ui.horizontal(|ui| {
         ui.selectable_value(&mut s.tab, SparkTab::Batches, "Batches and tasks");
+        ui.selectable_value(&mut s.tab, SparkTab::Charts, "Charts")
+            .on_hover_text("records per batch, batch durations against the trigger interval, the lag");
         ui.selectable_value(&mut s.tab, SparkTab::Outcome, format!("Outcome ({})", s.ledger.counts_text()))
             .on_hover_text(
                 "the sink rows against the same query without faults, row by row, with the batch that wrote each",
@@ -62,7 +64,13 @@ fn spark_frame_ui(ui: &mut egui::Ui, s: &mut SparkSession, faults: &mut FaultSet
     ui.separator();
     scrubber_ui(ui, s);
     timeline_ui(ui, s);
-    crash_ui(ui, s, faults, actions);
+    crash_ui(ui, s, shared.faults, actions);
+    network_ui(ui, s, shared.faults, actions);
+    if s.tab == SparkTab::Charts {
+        ui.separator();
+        crate::panels::plots::plots_ui(ui, &s.charts, s.cursor_ns, shared.export_dir, shared.export_status, actions);
+        return;
+    }
     ui.separator();
     let frame = s.frame();
     ui.columns(2, |cols| {
@@ -257,6 +265,45 @@ fn crash_ui(ui: &mut egui::Ui, s: &SparkSession, settings: &mut FaultSettings, a
             ui.label(format!("(this run: the file's faults, then {clicked})"));
             if ui.button("Back to the file's faults").clicked() {
                 actions.push(Action::ClearInjectedFaults);
+            }
+        }
+    });
+}
+
+/// Cut an executor off from the driver, or delay their link, at the cursor for the outage's
+/// length: the query is recorded again with it. Messages wait out a cut (task launches, task
+/// results), so the batch running then finishes late and the next ones start late (*Charts*).
+/// The executors talk only to the driver: links between them carry nothing to cut.
+fn network_ui(ui: &mut egui::Ui, s: &SparkSession, settings: &mut FaultSettings, actions: &mut Vec<Action>) {
+    ui.horizontal_wrapped(|ui| {
+        ui.label("For");
+        crate::panels::faults::outage_ui(ui, settings);
+        for tm in 0..s.scenario.task_managers {
+            let request = crate::app::FaultRequest::Isolate { tm, duration_ms: settings.outage_ms };
+            if ui
+                .button(format!("Cut tm-{tm} off from the driver"))
+                .on_hover_text(
+                    "task launches and results between them wait until the cut heals: the batch finishes late",
+                )
+                .clicked()
+            {
+                actions.push(Action::Inject(request));
+            }
+        }
+        ui.label("or delay by");
+        ui.add(egui::DragValue::new(&mut settings.link_delay_ms).range(1..=60_000).suffix(" ms"));
+        for tm in 0..s.scenario.task_managers {
+            let request = crate::app::FaultRequest::DelayJobManager {
+                tm,
+                extra_ms: settings.link_delay_ms,
+                duration_ms: settings.outage_ms,
+            };
+            if ui
+                .button(format!("Delay driver<->tm-{tm}"))
+                .on_hover_text("every message between them takes this much longer while it lasts")
+                .clicked()
+            {
+                actions.push(Action::Inject(request));
             }
         }
     });

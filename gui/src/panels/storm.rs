@@ -16,13 +16,7 @@ const TIMEOUT_RED: Color32 = Color32::from_rgb(200, 40, 40);
 
 /// `height`: the panel's height (the outcome table fits its rows in what is left of it). The
 /// Save tab's content is the shared save panel, drawn by the caller below this.
-/// What the Storm view shares with the rest of the workbench: the fault buttons' knobs and the
-/// chart export's folder and outcome.
-pub struct Shared<'a> {
-    pub faults: &'a mut FaultSettings,
-    pub export_dir: &'a mut String,
-    pub export_status: &'a Option<Result<String, crate::error::WriteError>>,
-}
+pub use crate::panels::Shared;
 
 pub fn storm_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32, shared: Shared, actions: &mut Vec<Action>) {
     let (cursor, selected, tab, line) = (s.cursor_ns, s.selected, s.tab, s.provenance.as_ref().map(|p| p.0));
