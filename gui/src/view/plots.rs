@@ -397,9 +397,17 @@ fn spark_records(session: &crate::view::spark::SparkSession, label: &str) -> Cha
                 name: "records in the batch".into(),
                 points: batches.iter().map(|b| (at(b), records(b))).collect(),
             },
+            // A spike at each re-run batch (0 up to its records and back at its start): a line
+            // from the batch before would draw a ramp over the time the driver was down.
             Series {
                 name: "records of a re-run batch".into(),
-                points: batches.iter().map(|b| (at(b), if b.rerun { records(b) } else { 0.0 })).collect(),
+                points: batches
+                    .iter()
+                    .flat_map(|b| match b.rerun {
+                        true => vec![(at(b), 0.0), (at(b), records(b)), (at(b), 0.0)],
+                        false => vec![(at(b), 0.0)],
+                    })
+                    .collect(),
             },
         ],
         clock_times: session.scenario.clock_times,

@@ -927,7 +927,12 @@ mod tests {
         let first = s.batches().iter().find(|b| b.id == rerun.id && !b.rerun).expect("its first run");
         let count = |b: &BatchInfo| b.offsets.ranges.iter().map(|r| r.1 - r.0).sum::<u64>() as f64;
         let rerun_points: Vec<(f64, f64)> = records.series[1].points.iter().copied().filter(|p| p.1 > 0.0).collect();
-        assert_eq!(rerun_points, vec![(rerun.started_ns as f64 / 1e9, count(first))]);
+        let x = rerun.started_ns as f64 / 1e9;
+        assert_eq!(rerun_points, vec![(x, count(first))]);
+        // A spike: 0 just before and after it at the same time, not a ramp from the batch before.
+        let spike = records.series[1].points.iter().position(|p| p.1 > 0.0).unwrap();
+        assert_eq!(records.series[1].points[spike - 1], (x, 0.0));
+        assert_eq!(records.series[1].points[spike + 1], (x, 0.0));
         assert_eq!(records.series[0].points.len(), s.batches().len());
         assert_eq!(durations.series[0].points.len(), s.batches().len());
         assert!(durations.series[0].points.iter().all(|p| p.1 > 0.0), "{:?}", durations.series[0]);
