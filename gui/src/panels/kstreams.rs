@@ -56,14 +56,16 @@ fn kstreams_frame_ui(ui: &mut egui::Ui, s: &mut KStreamsShown, faults: &mut Faul
     ui.columns(2, |cols| {
         let ui = &mut cols[0];
         ui.strong(format!("At {}", time_text(&s.scenario, s.cursor_ns)));
+        // Until the rebalance a dead instance's tasks have no owner; after it they run elsewhere.
+        let waiting = at.tasks.iter().any(|t| t.activity == Some(TaskActivity::Unowned));
         egui::Grid::new("kstreams_instances").striped(true).show(ui, |ui| {
             for (name, up) in &at.instances {
                 ui.label(format!("instance {name}"));
-                if *up {
-                    ui.colored_label(GOOD_COLOR, "up");
-                } else {
-                    ui.colored_label(BLOCKED_COLOR, "down: its tasks wait for the rebalance");
-                }
+                match (*up, waiting) {
+                    (true, _) => ui.colored_label(GOOD_COLOR, "up"),
+                    (false, true) => ui.colored_label(BLOCKED_COLOR, "down: its tasks wait for the rebalance"),
+                    (false, false) => ui.colored_label(BLOCKED_COLOR, "down: its tasks were moved to live instances"),
+                };
                 ui.end_row();
             }
         });
@@ -113,8 +115,12 @@ fn kstreams_frame_ui(ui: &mut egui::Ui, s: &mut KStreamsShown, faults: &mut Faul
             at.rows_visible,
             s.row_visible_ns.len()
         ));
+        // The header stays above the rows, which scroll to the latest.
+        let rows = s.rows_at_cursor();
+        let (header, body) = rows.split_once('\n').unwrap_or((rows.as_str(), ""));
+        ui.label(egui::RichText::new(header).monospace());
         egui::ScrollArea::vertical().id_salt("kstreams_rows").max_height(360.0).stick_to_bottom(true).show(ui, |ui| {
-            ui.label(egui::RichText::new(s.rows_at_cursor()).monospace());
+            ui.label(egui::RichText::new(body).monospace());
         });
     });
 }
