@@ -175,7 +175,7 @@ impl KStreamsOrigin {
             None => (*self.base).clone(),
             Some(g) => self.base.with_runtime_variant(Runtime::KafkaStreams, g, None),
         };
-        scenario.faults.extend(self.injected.iter().cloned());
+        crate::view::add_clicked_faults(&mut scenario, self.injected.iter().cloned());
         Arc::new(scenario)
     }
 

@@ -74,7 +74,7 @@ impl SparkOrigin {
             (None, None) => (*self.base).clone(),
             (g, sink) => self.base.with_runtime_variant(Runtime::Spark, g.unwrap_or(self.base.guarantee), sink),
         };
-        scenario.faults.extend(self.injected.iter().cloned());
+        crate::view::add_clicked_faults(&mut scenario, self.injected.iter().cloned());
         Arc::new(scenario)
     }
 }
@@ -968,6 +968,12 @@ mod tests {
         assert!(took >= 1_500_000_000 - 1_000_000, "batch 2 waited out the cut: {took} ns");
         let three = s.batches().iter().find(|b| b.id == 3).expect("batch 3");
         assert!(three.started_ns > three.due_ns, "batch 3 started late: {three:?}");
+        // The file declares the outcome of its own faults; with a clicked one the run is held
+        // to the at-least-once promise (kept: nothing lost), and a saved run declares nothing.
+        assert!(!plain.scenario.expect.outcomes.is_empty());
+        assert!(s.kept && s.verdict.contains("the at-least-once promise"), "{}", s.verdict);
+        let saved = crate::shown_run::ShownRun::scenario_file_text(&s);
+        assert!(saved.contains("outcomes: [],"), "{saved}");
         let late = &s.charts[1].series[1];
         assert!(late.points.iter().any(|p| p.1 > 0.0), "the chart shows it: {late:?}");
         assert!(!plain.charts[1].series[1].points.iter().any(|p| p.1 > 1_000.0), "{:?}", plain.charts[1].series[1]);

@@ -63,7 +63,10 @@ impl StormOrigin {
             None => (*self.base).clone(),
             Some(g) => self.base.with_runtime_variant(sim::scenario::Runtime::Storm, g, None),
         };
-        scenario.faults.extend(self.injected.iter().map(|&(at_ns, request)| request.fault(at_ns)));
+        crate::view::add_clicked_faults(
+            &mut scenario,
+            self.injected.iter().map(|&(at_ns, request)| request.fault(at_ns)),
+        );
         Arc::new(scenario)
     }
 
