@@ -2055,3 +2055,26 @@ fn cutting_an_executor_off_from_the_driver_makes_the_spark_batch_late() {
     wait_for_view(&mut h);
     assert!(h.state().spark.as_ref().unwrap().origin.injected.is_empty());
 }
+
+/// The Storm view says the oracle's verdict, and under acking off it changes with the run: the
+/// topology box says no acker tracks anything, and the verdict is the loss.
+#[test]
+fn the_storm_view_says_its_verdict_and_acking_off_has_no_acker() {
+    let mut h = harness(ScenarioSource::File(scenario_file("storm-word-count.ron")));
+    h.run_steps(3);
+    let acking = h.state().storm.as_ref().expect("the Storm view").verdict.clone();
+    h.get_by_label(&acking);
+    h.state_mut().apply(Action::SetVariant(Some(sim::scenario::Guarantee::AtMostOnce), None));
+    for _ in 0..600 {
+        h.run_steps(1);
+        if h.state().storm_pending.is_none() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    h.run_steps(1);
+    let off = h.state().storm.as_ref().unwrap().verdict.clone();
+    assert!(off.contains("Loss") && off != acking, "{off}");
+    h.get_by_label(&off);
+    h.get_by_label("no tuple is tracked or replayed");
+}

@@ -109,8 +109,10 @@ fn storm_frame_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32, shared: 
                         }
                         if tasks == 0 {
                             ui.strong("no acker (acking off)");
+                            ui.label("no tuple is tracked or replayed");
+                        } else {
+                            ui.label(format!("trees done: {}", acker.as_ref().map_or(0, |a| a.acked)));
                         }
-                        ui.label(format!("trees done: {}", acker.as_ref().map_or(0, |a| a.acked)));
                     });
                 })
                 .response
@@ -122,9 +124,12 @@ fn storm_frame_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32, shared: 
     for pair in rects.windows(2) {
         painter.arrow(pair[0].right_center(), egui::vec2(pair[1].left() - pair[0].right(), 0.0), arrow);
     }
-    let ack = Stroke::new(1.0, Color32::from_rgb(120, 90, 200));
-    for r in &rects {
-        painter.line_segment([r.center_bottom(), acker_rect.center_top()], ack);
+    // Acks go to the acker; with acking off nothing does (no line to the empty box).
+    if acker.as_ref().is_some_and(|a| a.tasks > 0) {
+        let ack = Stroke::new(1.0, Color32::from_rgb(120, 90, 200));
+        for r in &rects {
+            painter.line_segment([r.center_bottom(), acker_rect.center_top()], ack);
+        }
     }
     ui.separator();
     ui.columns(2, |cols| {
