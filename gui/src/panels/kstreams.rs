@@ -118,9 +118,17 @@ fn kstreams_frame_ui(ui: &mut egui::Ui, s: &mut KStreamsShown, faults: &mut Faul
         // The header stays above the rows, which scroll to the latest.
         let rows = s.rows_at_cursor();
         let (header, body) = rows.split_once('\n').unwrap_or((rows.as_str(), ""));
-        ui.label(egui::RichText::new(header).monospace());
-        egui::ScrollArea::vertical().id_salt("kstreams_rows").max_height(360.0).stick_to_bottom(true).show(ui, |ui| {
-            ui.label(egui::RichText::new(body).monospace());
+        // A row is one line (wrapped, its columns no longer lined up under the header in
+        // presenter mode): the table scrolls sideways when the column is narrower.
+        let line = |text: &str| egui::Label::new(egui::RichText::new(text).monospace()).extend();
+        egui::ScrollArea::horizontal().id_salt("kstreams_rows_x").show(ui, |ui| {
+            ui.add(line(header));
+            egui::ScrollArea::vertical().id_salt("kstreams_rows").max_height(360.0).stick_to_bottom(true).show(
+                ui,
+                |ui| {
+                    ui.add(line(body));
+                },
+            );
         });
     });
 }
