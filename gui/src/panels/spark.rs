@@ -17,6 +17,8 @@ use crate::view::time_text;
 const MAP_COLOR: Color32 = Color32::from_rgb(0, 114, 178);
 const REDUCE_COLOR: Color32 = Color32::from_rgb(0, 158, 115);
 const RERUN_COLOR: Color32 = Color32::from_rgb(230, 159, 0);
+/// An executor's link to the driver cut or delayed (a box over its lane).
+const LINK_FAULT_COLOR: Color32 = Color32::from_rgb(204, 121, 167);
 
 /// `shared`: the fault buttons' knobs and the chart export's folder, shared with the other views.
 pub fn spark_ui(ui: &mut egui::Ui, s: &mut SparkSession, shared: Shared, actions: &mut Vec<Action>) {
@@ -365,7 +367,7 @@ fn timeline_ui(ui: &mut egui::Ui, s: &mut SparkSession) {
     let lanes = 1 + s.scenario.task_managers as usize;
     let lane_h = 16.0;
     let crash = if visuals.dark_mode { "white" } else { "dark" };
-    ui.label(format!("timeline: the driver's batches (grey; re-run orange, abandoned red), each executor's tasks (map blue, reduce green, cut short red); crashes {crash}, restarts green. Click to move the cursor."));
+    ui.label(format!("timeline: the driver's batches (grey; re-run orange, abandoned red), each executor's tasks (map blue, reduce green, cut short red); crashes {crash}, restarts green; pink box over an executor: its link to the driver cut or delayed. Click to move the cursor."));
     let label_w = 90.0;
     let width = ui.available_width().max(200.0);
     let (rect, response) = ui.allocate_exact_size(egui::vec2(width, lane_h * lanes as f32 + 4.0), Sense::click());
@@ -466,6 +468,29 @@ fn timeline_ui(ui: &mut egui::Ui, s: &mut SparkSession) {
                 a.executor,
                 time_text(&s.scenario, a.launched_ns),
                 if failed { ", cut short" } else { "" }
+            ));
+        }
+    }
+    // An executor's link to the driver cut or delayed: a band over its lane (outlined, so the
+    // tasks waiting under it still show).
+    for f in s.driver_link_faults() {
+        let lane_rect = lane(1 + f.executor as usize);
+        let band = egui::Rect::from_min_max(
+            egui::pos2(x(f.from_ns), lane_rect.top()),
+            egui::pos2(x(f.until_ns).max(x(f.from_ns) + 2.0), lane_rect.bottom()),
+        );
+        painter.rect_filled(band, 0.0, LINK_FAULT_COLOR.gamma_multiply(0.3));
+        painter.rect_stroke(band, 0.0, Stroke::new(1.5, LINK_FAULT_COLOR), egui::StrokeKind::Inside);
+        if hover.is_some_and(|p| band.contains(p)) {
+            let what = match f.extra_ns {
+                None => "cut off from the driver: task launches and results wait".to_string(),
+                Some(extra) => format!("its link to the driver delayed by {}", crate::view::duration_text(extra)),
+            };
+            tip = Some(format!(
+                "tm-{} {what}, {} to {}",
+                f.executor,
+                time_text(&s.scenario, f.from_ns),
+                time_text(&s.scenario, f.until_ns)
             ));
         }
     }

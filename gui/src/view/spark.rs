@@ -764,6 +764,38 @@ impl SparkSession {
     pub fn markers(&self) -> Vec<(TimeNs, bool, bool)> {
         self.nodes.iter().map(|&(at, node, crashed)| (at, crashed, node == JOB_MANAGER)).collect()
     }
+
+    /// The cuts and delays of an executor's link to the driver in this run's schedule, for the
+    /// executor's lane of the timeline.
+    pub fn driver_link_faults(&self) -> Vec<DriverLinkFault> {
+        let to_driver = |a: NodeId, b: NodeId| match (a, b) {
+            (x, JOB_MANAGER) | (JOB_MANAGER, x) => x.task_manager_index(),
+            _ => None,
+        };
+        self.run
+            .world
+            .faults
+            .iter()
+            .filter_map(|f| match *f {
+                Fault::Partition { a, b, from_ns, until_ns } => {
+                    to_driver(a, b).map(|executor| DriverLinkFault { executor, from_ns, until_ns, extra_ns: None })
+                }
+                Fault::LatencySpike { link: Some((a, b)), from_ns, until_ns, extra_ns } => to_driver(a, b)
+                    .map(|executor| DriverLinkFault { executor, from_ns, until_ns, extra_ns: Some(extra_ns) }),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// An executor's link to the driver cut (messages wait until `until_ns`) or delayed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DriverLinkFault {
+    pub executor: u32,
+    pub from_ns: TimeNs,
+    pub until_ns: TimeNs,
+    /// None: cut; Some: each message takes this much longer.
+    pub extra_ns: Option<TimeNs>,
 }
 
 #[cfg(test)]
@@ -963,6 +995,9 @@ mod tests {
             origin.injected_text()
         );
         let s = SparkSession::record(origin, 42);
+        let band = DriverLinkFault { executor: 1, from_ns: at, until_ns: at + 1_500_000_000, extra_ns: None };
+        assert_eq!(s.driver_link_faults(), vec![band], "the timeline's band behind tm-1");
+        assert!(plain.driver_link_faults().is_empty());
         let two = s.batches().iter().find(|b| b.id == 2).expect("batch 2");
         let took = two.committed_ns.expect("committed") - two.started_ns;
         assert!(took >= 1_500_000_000 - 1_000_000, "batch 2 waited out the cut: {took} ns");
