@@ -105,6 +105,14 @@ fn kstreams_frame_ui(ui: &mut egui::Ui, s: &mut KStreamsShown, faults: &mut Faul
             "So far: {} records processed, {} commits, {} restores ({} changelog records replayed), {} aborted transactions, {} crashes.",
             at.processed, at.commits, at.restores, at.restored_records, at.aborted_transactions, at.crashes
         ));
+        let recovery = s.recovery();
+        if !recovery.is_empty() {
+            ui.add_space(6.0);
+            ui.strong("After the crash");
+            for line in &recovery {
+                ui.label(line);
+            }
+        }
         egui::CollapsingHeader::new("The run at its end (streamlab run's summary)").show(ui, |ui| {
             ui.label(egui::RichText::new(&s.summary).monospace());
         });

@@ -314,7 +314,11 @@ impl KStreamsShown {
 
     /// The run at the cursor, read off its trace up to then.
     pub fn at_cursor(&self) -> KStreamsAt {
-        let t = self.cursor_ns;
+        self.at(self.cursor_ns)
+    }
+
+    /// The run at `t`, read off its trace up to then.
+    pub fn at(&self, t: TimeNs) -> KStreamsAt {
         let so_far = &self.events[..self.events.partition_point(|e| e.time_ns <= t)];
         let mut at = KStreamsAt {
             instances: (0..self.instances).map(|i| (NodeId::task_manager(i).name(), true)).collect(),
@@ -380,6 +384,63 @@ impl KStreamsShown {
             }
         }
         at
+    }
+
+    /// What each instance crash by the cursor did to the tasks it owned, in sentences read off
+    /// the run: which tasks lost their owner, when the rebalance gave each to which instance,
+    /// the changelog records it restored, the offset it resumed at and how many records it had
+    /// processed since that commit (processed again after the resume).
+    pub fn recovery(&self) -> Vec<String> {
+        let t = self.cursor_ns;
+        let s = &self.scenario;
+        let mut lines = Vec::new();
+        for &(crash_ns, node, _) in self.nodes.iter().filter(|n| n.2 && n.0 <= t) {
+            // At the crash's time: the task's own events up to its instance's death.
+            let before = self.at(crash_ns);
+            let mut moved = Vec::new();
+            for (i, lane) in self.lanes.iter().enumerate() {
+                let Some(k) =
+                    lane.stretches.iter().position(|st| st.activity == TaskActivity::Unowned && st.from_ns == crash_ns)
+                else {
+                    continue;
+                };
+                let task = &before.tasks[i];
+                let mut line = format!(
+                    "{} had processed {} records since its last commit (offset {})",
+                    lane.name, task.since_commit, task.committed
+                );
+                match lane.stretches.get(k + 1).filter(|next| next.from_ns <= t) {
+                    Some(next) => {
+                        let on = next.instance.map_or("?".to_string(), |n| n.name());
+                        let restored = match next.activity {
+                            TaskActivity::Restoring { records } => {
+                                format!(", restored {records} changelog records into its store")
+                            }
+                            _ => String::new(),
+                        };
+                        line.push_str(&format!(
+                            "; at {} the rebalance gave it to {on}{restored}, and it resumed at offset {}: those {} records are processed again.",
+                            crate::view::time_text(s, next.from_ns),
+                            task.committed,
+                            task.since_commit
+                        ));
+                    }
+                    None => line.push_str("; it has no owner yet (the group waits out the session timeout)."),
+                }
+                moved.push(line);
+            }
+            if moved.is_empty() {
+                continue;
+            }
+            lines.push(format!(
+                "{} died at {}, owning {} running tasks:",
+                node.name(),
+                crate::view::time_text(s, crash_ns),
+                moved.len()
+            ));
+            lines.extend(moved);
+        }
+        lines
     }
 
     /// The sink rows a reader sees by the cursor, as `streamlab run` prints them (its header
@@ -450,6 +511,45 @@ mod tests {
         assert_eq!(shown.rows_at_cursor(), shown.rows.trim_end());
         shown.set_cursor(0);
         assert_eq!(shown.rows_at_cursor().lines().count(), 1, "the header alone");
+    }
+
+    /// What the crash did, in sentences: each moved task's records since its commit are the
+    /// ones processed again — for the source tasks their sum is the core's own count of
+    /// reprocessed records; the restoring task names its changelog records.
+    #[test]
+    fn the_recovery_says_which_records_are_processed_again() {
+        let mut shown = failover(None);
+        let crash = shown.nodes.iter().find(|n| n.2).map(|n| n.0).expect("a crash");
+        shown.set_cursor(crash - 1);
+        assert!(shown.recovery().is_empty());
+        shown.set_cursor(crash);
+        let waiting = shown.recovery();
+        assert!(waiting[0].starts_with("tm-0 died at") && waiting[0].contains("owning 3 running tasks"), "{waiting:?}");
+        assert!(
+            waiting[1..].iter().all(|l| l.ends_with("it has no owner yet (the group waits out the session timeout).")),
+            "{waiting:?}"
+        );
+        shown.set_cursor(shown.end_ns);
+        let lines = shown.recovery();
+        assert_eq!(lines.len(), 4, "{lines:?}");
+        let at = shown.at(crash);
+        let mut source_again = 0;
+        for (i, lane) in shown.lanes.iter().enumerate() {
+            let Some(line) = lines.iter().find(|l| l.starts_with(&format!("{} ", lane.name))) else { continue };
+            let task = &at.tasks[i];
+            assert!(
+                line.contains(&format!(
+                    "resumed at offset {}: those {} records are processed again",
+                    task.committed, task.since_commit
+                )),
+                "{line}"
+            );
+            if lane.name.starts_with("0_") {
+                source_again += task.since_commit;
+            }
+        }
+        assert_eq!(source_again, shown.run.world.stats.reprocessed);
+        assert!(lines.iter().any(|l| l.contains("restored 1686 changelog records")), "{lines:?}");
     }
 
     /// The guarantee switch: exactly-once v2 runs the same application with transactions (the
