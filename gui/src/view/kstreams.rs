@@ -413,6 +413,9 @@ impl KStreamsShown {
                     Some(next) => {
                         let on = next.instance.map_or("?".to_string(), |n| n.name());
                         let restored = match next.activity {
+                            TaskActivity::Restoring { records: 0 } => {
+                                ", with nothing to restore from a changelog".to_string()
+                            }
                             TaskActivity::Restoring { records } => {
                                 format!(", restored {records} changelog records into its store")
                             }
