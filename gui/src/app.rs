@@ -1344,6 +1344,17 @@ impl App {
                     }
                 }
             }
+            Action::Compare if self.kstreams.is_some() => {
+                if let Some(k) = &mut self.kstreams {
+                    // Three runs and their references: off the UI thread, as the other views'.
+                    let (origin, seed) = (k.origin.clone(), k.seed);
+                    let (sender, receiver) = std::sync::mpsc::channel();
+                    std::thread::spawn(move || {
+                        let _ = sender.send(origin.compare(seed));
+                    });
+                    k.comparing = Some(receiver);
+                }
+            }
             Action::Compare if self.storm.is_some() => {
                 if let Some(storm) = &mut self.storm {
                     // Three runs and their reference: off the UI thread, as the Flink comparison.
@@ -1650,6 +1661,16 @@ impl App {
                         session.comparison = Some((*run, reports));
                     }
                     session.comparing = None;
+                }
+            }
+        }
+        if let Some(k) = &mut self.kstreams {
+            if let Some(receiver) = &k.comparing {
+                if let Some(arrived) = arrived(receiver, ui.ctx()) {
+                    if arrived.is_some() {
+                        k.comparison = arrived;
+                    }
+                    k.comparing = None;
                 }
             }
         }

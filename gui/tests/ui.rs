@@ -2078,3 +2078,23 @@ fn the_storm_view_says_its_verdict_and_acking_off_has_no_acker() {
     h.get_by_label(&off);
     h.get_by_label("no tuple is tracked or replayed");
 }
+
+/// The Kafka Streams view compares its guarantees on the run's faults, as `streamlab compare`
+/// does (at_least_once counts 547 source records twice here, exactly_once_v2 none, read
+/// uncommitted or committed); a setup's name records the application under it.
+#[test]
+fn the_kafka_streams_view_compares_its_guarantees() {
+    let mut h = kafka_streams_view();
+    h.get_by_label("Compare the guarantees on these faults").click();
+    wait_until_compared(&mut h, |app| app.kstreams.as_ref().unwrap().comparing.is_none());
+    let k = h.state().kstreams.as_ref().unwrap();
+    let reports = k.comparison.as_ref().expect("compared");
+    let setups: Vec<(sim::scenario::Guarantee, usize)> =
+        reports.iter().map(|r| (r.guarantee, r.outcome.duplicated_records.len())).collect();
+    use sim::scenario::Guarantee::{AtLeastOnce, ExactlyOnce};
+    assert_eq!(setups, [(AtLeastOnce, 547), (ExactlyOnce, 0), (ExactlyOnce, 0)]);
+    h.get_by_label("exactly_once_v2 · plain sink");
+    h.get_by_label("exactly_once_v2 · two-phase-commit sink").click();
+    wait_for_view(&mut h);
+    assert_eq!(h.state().kstreams.as_ref().unwrap().origin.guarantee, Some(ExactlyOnce));
+}

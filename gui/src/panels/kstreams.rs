@@ -51,6 +51,16 @@ fn kstreams_frame_ui(ui: &mut egui::Ui, s: &mut KStreamsShown, faults: &mut Faul
     }
     tasks_timeline_ui(ui, s);
     crash_ui(ui, s, faults, actions);
+    crate::panels::outcomes::ModelComparison {
+        id: "kstreams_comparison",
+        shown: s,
+        comparing: s.comparing.is_some(),
+        reports: s.comparison.as_deref(),
+        what: "the application under at_least_once and exactly_once_v2 (read by a read_uncommitted and a read_committed consumer)",
+        with_sink: true,
+        extra: &[("restores", |r| r.restarts.to_string())],
+    }
+    .ui(ui, actions);
     ui.separator();
     let at = s.at_cursor();
     ui.columns(2, |cols| {

@@ -333,41 +333,17 @@ fn faults_tab_ui(ui: &mut egui::Ui, s: &StormSession, settings: &mut FaultSettin
 /// Each guarantee Storm offers on this run's seed and faults, side by side: what it did to the
 /// output and whether it kept its promise. A guarantee's name records the topology under it.
 fn compare_ui(ui: &mut egui::Ui, s: &StormSession, actions: &mut Vec<Action>) {
-    ui.horizontal_wrapped(|ui| {
-        if s.comparing.is_some() {
-            ui.spinner();
-            ui.label("comparing…");
-        } else if ui
-            .button("Compare the guarantees on these faults")
-            .on_hover_text("runs the topology under acking off, acking and Trident with this run's seed and faults, each against the same fault-free run")
-            .clicked()
-        {
-            actions.push(Action::Compare);
-        }
-    });
-    let Some(reports) = &s.comparison else {
-        return;
-    };
-    let rows = crate::view::outcomes::rows(reports);
-    egui::Grid::new("storm_comparison").striped(true).num_columns(7).show(ui, |ui| {
-        for h in ["guarantee", "result", "promise kept?", "lost", "twice", "replays", "timeouts"] {
-            ui.strong(h);
-        }
-        ui.end_row();
-        for (row, report) in rows.iter().zip(reports) {
-            let label = s.choice_of(row.variant.0).label;
-            if ui.link(label).on_hover_text("record the topology under this guarantee (same faults)").clicked() {
-                actions.push(Action::SetVariant(Some(row.variant.0), None));
-            }
-            crate::panels::outcomes::verdict_cells(ui, row);
-            ui.label(row.lost_records.to_string());
-            ui.label(row.duplicated_records.to_string());
-            let storm = report.storm.as_ref();
-            ui.label(storm.map_or(0, |f| f.replays).to_string());
-            ui.label(storm.map_or(0, |f| f.timeouts).to_string());
-            ui.end_row();
-        }
-    });
-    crate::panels::outcomes::no_verdict_lines(ui, &rows, |row| s.choice_of(row.variant.0).label.to_string());
-    ui.small("lost / twice: source records whose effect reached the output fewer / more times than without faults.");
+    crate::panels::outcomes::ModelComparison {
+        id: "storm_comparison",
+        shown: s,
+        comparing: s.comparing.is_some(),
+        reports: s.comparison.as_deref(),
+        what: "the topology under acking off, acking and Trident",
+        with_sink: false,
+        extra: &[
+            ("replays", |r| r.storm.as_ref().map_or(0, |f| f.replays).to_string()),
+            ("timeouts", |r| r.storm.as_ref().map_or(0, |f| f.timeouts).to_string()),
+        ],
+    }
+    .ui(ui, actions);
 }

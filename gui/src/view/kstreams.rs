@@ -183,6 +183,15 @@ impl KStreamsOrigin {
     pub fn injected_text(&self) -> Option<String> {
         crate::view::injected_text(&self.base, &self.injected)
     }
+
+    /// Each guarantee Kafka Streams offers (at_least_once; exactly_once_v2 read uncommitted and
+    /// read committed) on the same seed and faults — the file's and the clicked ones — each
+    /// against its fault-free reference: `streamlab compare --model kafka-streams`'s rows.
+    pub fn compare(&self, seed: u64) -> Vec<sim::run::VariantReport> {
+        let scenario = KStreamsOrigin { guarantee: None, ..self.clone() }.scenario();
+        let faults = sim::run::fault_schedule_in_time(&scenario, seed);
+        sim::runtime::compare_models(&scenario, seed, &[Runtime::KafkaStreams], &faults)
+    }
 }
 
 /// What the view shows, on one page or another.
@@ -226,6 +235,10 @@ pub struct KStreamsShown {
     pub instances: u32,
     pub cursor_ns: TimeNs,
     pub tab: KStreamsTab,
+    /// The guarantees compared on this run's seed and faults ([`KStreamsOrigin::compare`]).
+    pub comparison: Option<Vec<sim::run::VariantReport>>,
+    /// A comparison under way off the UI thread.
+    pub comparing: Option<std::sync::mpsc::Receiver<Vec<sim::run::VariantReport>>>,
 }
 
 /// A task at the cursor.
@@ -305,6 +318,8 @@ impl KStreamsShown {
             seed,
             cursor_ns: 0,
             tab: KStreamsTab::Tasks,
+            comparison: None,
+            comparing: None,
         }
     }
 
