@@ -2093,8 +2093,8 @@ fn the_kafka_streams_view_compares_its_guarantees() {
         reports.iter().map(|r| (r.guarantee, r.outcome.duplicated_records.len())).collect();
     use sim::scenario::Guarantee::{AtLeastOnce, ExactlyOnce};
     assert_eq!(setups, [(AtLeastOnce, 547), (ExactlyOnce, 0), (ExactlyOnce, 0)]);
-    h.get_by_label("exactly_once_v2 · plain sink");
-    h.get_by_label("exactly_once_v2 · two-phase-commit sink").click();
+    h.get_by_label("exactly_once_v2 · read_uncommitted reader");
+    h.get_by_label("exactly_once_v2 · read_committed reader").click();
     wait_for_view(&mut h);
     assert_eq!(h.state().kstreams.as_ref().unwrap().origin.guarantee, Some(ExactlyOnce));
 }

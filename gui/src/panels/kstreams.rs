@@ -57,7 +57,12 @@ fn kstreams_frame_ui(ui: &mut egui::Ui, s: &mut KStreamsShown, faults: &mut Faul
         comparing: s.comparing.is_some(),
         reports: s.comparison.as_deref(),
         what: "the application under at_least_once and exactly_once_v2 (read by a read_uncommitted and a read_committed consumer)",
-        with_sink: true,
+        // Kafka Streams' sink kinds are how its output topic is read (`sim::kstreams::core`).
+        sink_name: Some(|kind| match kind {
+            engine::sink::SinkKind::Plain => "read_uncommitted reader",
+            engine::sink::SinkKind::TwoPhaseCommit => "read_committed reader",
+            engine::sink::SinkKind::Idempotent => "idempotent sink",
+        }),
         extra: &[("restores", |r| r.restarts.to_string())],
     }
     .ui(ui, actions);

@@ -316,8 +316,9 @@ pub struct ModelComparison<'a> {
     pub reports: Option<&'a [sim::run::VariantReport]>,
     /// What the button runs, on hover ("the topology under acking off, acking and Trident").
     pub what: &'a str,
-    /// Name the sink in a setup's name (a model that compares one guarantee with two sinks).
-    pub with_sink: bool,
+    /// How a setup's name says its sink (None: it does not; a model that compares one
+    /// guarantee with two sinks names them in its own words).
+    pub sink_name: Option<fn(engine::sink::SinkKind) -> &'static str>,
     pub extra: &'a [ExtraColumn<'a>],
 }
 
@@ -345,9 +346,9 @@ impl ModelComparison<'_> {
             return;
         };
         let rows = crate::view::outcomes::rows(reports);
-        let name = |row: &OutcomeRow| match self.with_sink {
-            true => format!("{} · {} sink", self.shown.choice_of(row.variant.0).label, row.sink),
-            false => self.shown.choice_of(row.variant.0).label.to_string(),
+        let name = |row: &OutcomeRow| match self.sink_name {
+            Some(sink) => format!("{} · {}", self.shown.choice_of(row.variant.0).label, sink(row.variant.1)),
+            None => self.shown.choice_of(row.variant.0).label.to_string(),
         };
         egui::Grid::new(self.id).striped(true).num_columns(5 + self.extra.len()).show(ui, |ui| {
             for h in ["guarantee", "result", "promise kept?", "lost", "twice"] {

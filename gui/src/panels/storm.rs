@@ -339,7 +339,7 @@ fn compare_ui(ui: &mut egui::Ui, s: &StormSession, actions: &mut Vec<Action>) {
         comparing: s.comparing.is_some(),
         reports: s.comparison.as_deref(),
         what: "the topology under acking off, acking and Trident",
-        with_sink: false,
+        sink_name: None,
         extra: &[
             ("replays", |r| r.storm.as_ref().map_or(0, |f| f.replays).to_string()),
             ("timeouts", |r| r.storm.as_ref().map_or(0, |f| f.timeouts).to_string()),
