@@ -224,6 +224,9 @@ pub enum FaultRequest {
     Partition { a: u32, b: u32, duration_ms: u64 },
     /// Add `extra_ms` of latency to the link between `a` and `b` for this long.
     Delay { a: u32, b: u32, extra_ms: u64, duration_ms: u64 },
+    /// Add `extra_ms` of latency to the link between task manager `tm` and the job manager (a
+    /// Spark executor and its driver) for this long.
+    DelayJobManager { tm: u32, extra_ms: u64, duration_ms: u64 },
 }
 
 impl FaultRequest {
@@ -253,6 +256,12 @@ impl FaultRequest {
                 until_ns: now_ns + duration_ms * 1_000_000,
                 extra_ns: extra_ms * 1_000_000,
             },
+            FaultRequest::DelayJobManager { tm, extra_ms, duration_ms } => Fault::LatencySpike {
+                link: Some((NodeId::task_manager(tm), JOB_MANAGER)),
+                from_ns: now_ns,
+                until_ns: now_ns + duration_ms * 1_000_000,
+                extra_ns: extra_ms * 1_000_000,
+            },
         }
     }
 
@@ -269,6 +278,9 @@ impl FaultRequest {
             }
             FaultRequest::Delay { a, b, extra_ms, duration_ms } => {
                 format!("delay tm-{a} <-> tm-{b} by {} for {}", d(extra_ms), d(duration_ms))
+            }
+            FaultRequest::DelayJobManager { tm, extra_ms, duration_ms } => {
+                format!("delay tm-{tm} <-> the job manager by {} for {}", d(extra_ms), d(duration_ms))
             }
         }
     }
@@ -844,20 +856,24 @@ impl App {
         Path::new(self.save.dir.trim()).join(format!("{}.{extension}", self.save_stem()))
     }
 
-    /// The run on screen, whichever model's view shows it: the Storm view's, else the session's.
+    /// The run on screen, whichever model's view shows it: the Storm, Spark or Kafka Streams
+    /// view's, else the session's.
     pub fn shown_run(&self) -> Option<&dyn ShownRun> {
-        match (&self.storm, &self.spark, &self.session) {
-            (Some(storm), _, _) => Some(storm),
-            (None, Some(spark), _) => Some(spark),
-            (None, None, Some(session)) => Some(session),
-            (None, None, None) => None,
+        if let Some(storm) = &self.storm {
+            return Some(storm);
         }
+        if let Some(spark) = &self.spark {
+            return Some(spark);
+        }
+        if let Some(kstreams) = &self.kstreams {
+            return Some(kstreams);
+        }
+        self.session.as_ref().map(|s| s as &dyn ShownRun)
     }
 
     /// Where the scenario on screen came from.
     pub fn shown_source(&self) -> Option<&ScenarioSource> {
-        // The Kafka Streams view has no shown run (no saving yet) but a source all the same.
-        self.shown_run().map(|shown| shown.source()).or(self.kstreams.as_ref().map(|k| &k.source))
+        self.shown_run().map(|shown| shown.source())
     }
 
     /// Load and run a scenario. On error the previous session stays on screen with the error
@@ -912,13 +928,9 @@ impl App {
                 let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
                 self.seed_text = seed.to_string();
                 self.error = None;
-                // A recording under way would replace this view when it lands.
-                self.pending = None;
-                self.storm_pending = None;
-                let what = format!("Recording {} (seed {seed}, Kafka Streams)", scenario.name);
-                let recorder = crate::recording::kstreams_recorder(Arc::new(scenario), source, seed);
-                self.view_pending = Some(ViewPending::KStreams(Recording::start(what, recorder, self.driver)));
-                self.poll_views();
+                let mut origin = crate::view::kstreams::KStreamsOrigin::new(Arc::new(scenario), source);
+                origin.guarantee = then_variant.0;
+                self.start_kstreams(origin, seed);
             }
             Ok(scenario) => {
                 let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
@@ -950,6 +962,23 @@ impl App {
         self.poll_views();
     }
 
+    /// Record a Kafka Streams run of `origin` (a newer request replaces one under way).
+    fn start_kstreams(&mut self, origin: crate::view::kstreams::KStreamsOrigin, seed: u64) {
+        // A recording of another model still under way would replace this view when it lands.
+        self.pending = None;
+        self.storm_pending = None;
+        let mut what = match origin.guarantee {
+            None => format!("Recording {} (seed {seed}, Kafka Streams)", origin.base.name),
+            Some(g) => format!("Recording {} (seed {seed}, Kafka Streams, {})", origin.base.name, g.label()),
+        };
+        if let Some(faults) = origin.injected_text() {
+            what.push_str(&format!(" with {faults}"));
+        }
+        let recording = Recording::start(what, crate::recording::kstreams_recorder(origin, seed), self.driver);
+        self.view_pending = Some(ViewPending::KStreams(recording));
+        self.poll_views();
+    }
+
     /// Advance or collect a Spark or Kafka Streams recording under way; once done it replaces
     /// what is shown (the same query again, under another guarantee: on the tab and at the
     /// moment the student was looking at).
@@ -976,7 +1005,13 @@ impl App {
             ViewPending::KStreams(r) => match r.poll() {
                 Poll::Running { .. } => return,
                 Poll::Cancelled => None,
-                Poll::Done(shown) => {
+                Poll::Done(mut shown) => {
+                    if let Some(before) = &self.kstreams {
+                        shown.tab = before.tab;
+                        if Arc::ptr_eq(&before.origin.base, &shown.origin.base) {
+                            shown.set_cursor(before.cursor_ns);
+                        }
+                    }
                     self.kstreams = Some(shown);
                     self.spark = None;
                     Some(())
@@ -1189,12 +1224,27 @@ impl App {
                 }
             }
             Action::Inject(request) if self.spark.is_some() => {
-                // Spark's executors crash (a cut or a delayed link is not offered there).
-                if let (Some(spark), FaultRequest::Crash { .. }) = (&self.spark, request) {
+                // Spark's executors crash, or their links to the driver are cut or delayed (the
+                // executors talk only to the driver: links between them carry nothing).
+                let to_driver = matches!(
+                    request,
+                    FaultRequest::Crash { .. } | FaultRequest::Isolate { .. } | FaultRequest::DelayJobManager { .. }
+                );
+                if let (Some(spark), true) = (&self.spark, to_driver) {
                     let mut origin = spark.origin.clone();
                     origin.injected.push(request.fault(spark.cursor_ns));
                     let seed = spark.seed;
                     self.start_spark(origin, seed);
+                }
+            }
+            Action::Inject(request) if self.kstreams.is_some() => {
+                // Kafka Streams' instances crash (its tasks talk through the brokers' topics,
+                // which the model keeps outside the network: no cut or delayed link).
+                if let (Some(k), FaultRequest::Crash { .. }) = (&self.kstreams, request) {
+                    let mut origin = k.origin.clone();
+                    origin.injected.push(request.fault(k.cursor_ns));
+                    let seed = k.seed;
+                    self.start_kstreams(origin, seed);
                 }
             }
             Action::CrashDriver => {
@@ -1207,6 +1257,13 @@ impl App {
                     });
                     let seed = spark.seed;
                     self.start_spark(origin, seed);
+                }
+            }
+            Action::ClearInjectedFaults if self.kstreams.is_some() => {
+                if let Some(k) = &self.kstreams {
+                    let origin = crate::view::kstreams::KStreamsOrigin { injected: Vec::new(), ..k.origin.clone() };
+                    let seed = k.seed;
+                    self.start_kstreams(origin, seed);
                 }
             }
             Action::ClearInjectedFaults if self.spark.is_some() => {
@@ -1252,6 +1309,15 @@ impl App {
                     self.start_storm(origin, seed);
                 }
             }
+            Action::SetVariant(guarantee, _) if self.kstreams.is_some() => {
+                // Kafka Streams' guarantee is its `processing.guarantee`: the application run
+                // again under it (the sink as written).
+                if let Some(k) = &self.kstreams {
+                    let origin = crate::view::kstreams::KStreamsOrigin { guarantee, ..k.origin.clone() };
+                    let seed = k.seed;
+                    self.start_kstreams(origin, seed);
+                }
+            }
             Action::SetVariant(guarantee, sink) if self.spark.is_some() => {
                 // Spark's guarantee is its checkpoint location and sink: the query run again.
                 if let Some(spark) = &self.spark {
@@ -1276,6 +1342,17 @@ impl App {
                             self.start(what, recorder, purpose);
                         }
                     }
+                }
+            }
+            Action::Compare if self.kstreams.is_some() => {
+                if let Some(k) = &mut self.kstreams {
+                    // Three runs and their references: off the UI thread, as the other views'.
+                    let (origin, seed) = (k.origin.clone(), k.seed);
+                    let (sender, receiver) = std::sync::mpsc::channel();
+                    std::thread::spawn(move || {
+                        let _ = sender.send(origin.compare(seed));
+                    });
+                    k.comparing = Some(receiver);
                 }
             }
             Action::Compare if self.storm.is_some() => {
@@ -1434,7 +1511,12 @@ impl App {
         if let Some(spark) = &mut self.spark {
             egui::CentralPanel::default().show(ui, |ui| {
                 egui::ScrollArea::vertical().show(ui, |ui| {
-                    panels::spark::spark_ui(ui, spark, &mut self.faults, &mut actions);
+                    let shared = panels::Shared {
+                        faults: &mut self.faults,
+                        export_dir: &mut self.export_dir,
+                        export_status: &self.export_status,
+                    };
+                    panels::spark::spark_ui(ui, spark, shared, &mut actions);
                     if spark.tab == crate::view::spark::SparkTab::Save {
                         panels::save::save_ui(ui, &*spark, &save_stem, &mut self.save, &mut actions);
                     }
@@ -1444,10 +1526,16 @@ impl App {
             self.finish_frame(actions, ui);
             return;
         }
-        if let Some(shown) = &self.kstreams {
+        if let Some(shown) = &mut self.kstreams {
             egui::CentralPanel::default().show(ui, |ui| {
-                egui::ScrollArea::vertical().show(ui, |ui| crate::view::kstreams::kstreams_ui(ui, shown));
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    panels::kstreams::kstreams_ui(ui, shown, &mut self.faults, &mut actions);
+                    if shown.tab == crate::view::kstreams::KStreamsTab::Save {
+                        panels::save::save_ui(ui, &*shown, &save_stem, &mut self.save, &mut actions);
+                    }
+                });
             });
+            panels::predict::predict_window_ui(ui, &shown.origin.base.file, &mut self.predict, None);
             self.finish_frame(actions, ui);
             return;
         }
@@ -1573,6 +1661,16 @@ impl App {
                         session.comparison = Some((*run, reports));
                     }
                     session.comparing = None;
+                }
+            }
+        }
+        if let Some(k) = &mut self.kstreams {
+            if let Some(receiver) = &k.comparing {
+                if let Some(arrived) = arrived(receiver, ui.ctx()) {
+                    if arrived.is_some() {
+                        k.comparison = arrived;
+                    }
+                    k.comparing = None;
                 }
             }
         }

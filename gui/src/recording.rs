@@ -294,21 +294,13 @@ pub fn spark_recorder(origin: crate::view::spark::SparkOrigin, seed: u64) -> Spa
 /// thread: a big application no longer freezes the window while it runs.
 pub type KStreamsRecorder = WorldRecorder<sim::kstreams::KStreamsWorld, crate::view::kstreams::KStreamsShown>;
 
-/// Start recording the Kafka Streams application `scenario` with `seed` (its trace kept).
-pub fn kstreams_recorder(
-    scenario: Arc<sim::Scenario>,
-    source: crate::app::ScenarioSource,
-    seed: u64,
-) -> KStreamsRecorder {
+/// Start recording `origin`'s application with `seed` (its trace kept).
+pub fn kstreams_recorder(origin: crate::view::kstreams::KStreamsOrigin, seed: u64) -> KStreamsRecorder {
+    let scenario = origin.scenario();
     let duration_ns = scenario.duration_ms.saturating_mul(1_000_000);
-    let world = sim::kstreams::KStreamsWorld::new(scenario.clone(), seed, true);
+    let world = sim::kstreams::KStreamsWorld::new(scenario, seed, true);
     WorldRecorder::new(world, duration_ns, move |world, stop| {
-        crate::view::kstreams::KStreamsShown::from_run(
-            scenario,
-            source,
-            seed,
-            sim::kstreams::KStreamsRun { world, stop },
-        )
+        crate::view::kstreams::KStreamsShown::from_run(origin, seed, sim::kstreams::KStreamsRun { world, stop })
     })
 }
 
@@ -376,7 +368,10 @@ mod tests {
         let kstreams = Arc::new(sim::Scenario::load(&dir.join("kafka-streams-failover.ron")).expect("loads"));
         let mut r = Recording::start(
             "kstreams".into(),
-            kstreams_recorder(kstreams.clone(), crate::app::ScenarioSource::Embedded, 42),
+            kstreams_recorder(
+                crate::view::kstreams::KStreamsOrigin::new(kstreams.clone(), crate::app::ScenarioSource::Embedded),
+                42,
+            ),
             Driver::Slices { slice: 100 },
         );
         let Poll::Running { .. } = r.poll() else { panic!("100 events do not finish the application's run") };

@@ -79,6 +79,8 @@ pub fn scenario_text(
             }
         }
     }
+    // The declared outcomes of what ran (none once faults were clicked: `view::add_clicked_faults`).
+    file.expect.outcomes = scenario.expect.outcomes.clone();
     file.name = scenario.name.clone();
     sim::shrink::render(&file, scenario, faults, seed, note)
 }

@@ -1,7 +1,8 @@
 //! The shown run: what every model's view offers the controls all models share — choose the
 //! guarantee and run again, save the run as a scenario file, export its sink output, its trace
-//! and its charts. The Flink workbench's [`Session`] and the Storm view's [`StormSession`]
-//! implement it; `panels::run_controls` draws the guarantee choice and `panels::save` the save
+//! and its charts. The Flink workbench's [`Session`], the Storm view's [`StormSession`], the
+//! Spark view's [`SparkSession`] and the Kafka Streams view's
+//! [`KStreamsShown`](crate::view::kstreams::KStreamsShown) implement it; `panels::run_controls` draws the guarantee choice and `panels::save` the save
 //! and export buttons from it, and `App` applies what they ask for through it, whichever view is
 //! on screen.
 
@@ -230,6 +231,70 @@ impl ShownRun for SparkSession {
         &self.events
     }
     fn charts(&self) -> Result<&[Chart], &'static str> {
-        Err("the Spark view draws no charts yet (its batches table and timeline show the run)")
+        Ok(&self.charts)
+    }
+}
+
+/// The Kafka Streams view: one run of the loaded application, under the `processing.guarantee`
+/// chosen.
+impl ShownRun for crate::view::kstreams::KStreamsShown {
+    fn base(&self) -> &Arc<Scenario> {
+        &self.origin.base
+    }
+    fn scenario(&self) -> &Arc<Scenario> {
+        &self.scenario
+    }
+    fn seed(&self) -> u64 {
+        self.seed
+    }
+    fn source(&self) -> &ScenarioSource {
+        &self.origin.source
+    }
+    fn choice(&self) -> (Option<Guarantee>, Option<SinkKind>) {
+        (self.origin.guarantee, None)
+    }
+    fn title(&self) -> String {
+        match self.origin.guarantee {
+            None => "the application as written".to_string(),
+            Some(g) => format!("the application under {}", self.choice_of(g).label),
+        }
+    }
+    fn faults_label(&self) -> String {
+        match self.origin.injected_text() {
+            None => "faults from the file".to_string(),
+            Some(clicked) => format!("faults from the file, then {clicked}"),
+        }
+    }
+    fn stem_suffix(&self) -> String {
+        let guarantee = self.origin.guarantee.map_or("original", |g| g.label());
+        match self.origin.injected.len() {
+            0 => guarantee.to_string(),
+            n => format!("{guarantee}-plus{n}faults"),
+        }
+    }
+    fn scenario_file_text(&self) -> String {
+        let note = format!(
+            "saved from the streamlab workbench: {} of {} (seed {})",
+            self.title(),
+            self.origin.base.name,
+            self.seed
+        );
+        crate::save::scenario_text(
+            &self.origin.base.raw,
+            &self.scenario,
+            None,
+            &self.run.world.faults,
+            self.seed,
+            &note,
+        )
+    }
+    fn visible_rows(&self) -> Vec<&StoredRow> {
+        self.run.visible_rows()
+    }
+    fn trace(&self) -> &[TraceEvent] {
+        &self.events
+    }
+    fn charts(&self) -> Result<&[Chart], &'static str> {
+        Err("the Kafka Streams view draws no charts yet (its tasks' timeline shows the run)")
     }
 }

@@ -172,23 +172,28 @@ impl LedgerTable<'_> {
                 }
                 Some((_, Some(p))) => {
                     ui.strong(&p.headline);
-                    egui::Grid::new("provenance_steps").num_columns(2).show(ui, |ui| {
-                        for step in &p.steps {
+                    // One step under the other, its caption below its link: a grid placed its
+                    // rows by the heights of the previous frame, so on the frame a chain first
+                    // showed, a wrapped caption pushed its row's link onto the next one's.
+                    for (i, step) in p.steps.iter().enumerate() {
+                        ui.push_id(("provenance_step", i), |ui| {
                             match step.time_ns {
                                 Some(t) => {
                                     let text = format!("{}: {}", step.title, time_text(scenario, t));
-                                    if ui.link(text).on_hover_text("move the cursor here").clicked() {
+                                    // As wide as its text (the column's layout stretches
+                                    // widgets across it).
+                                    let link = ui.horizontal(|ui| ui.link(text)).inner;
+                                    if link.on_hover_text("move the cursor here").clicked() {
                                         click = Some(LedgerClick::Seek(t));
                                     }
                                 }
                                 None => {
-                                    ui.label(&step.title);
+                                    ui.strong(&step.title);
                                 }
                             }
-                            ui.add(egui::Label::new(&step.caption).wrap());
-                            ui.end_row();
-                        }
-                    });
+                            ui.indent("caption", |ui| ui.add(egui::Label::new(&step.caption).wrap()));
+                        });
+                    }
                     ui.separator();
                     ui.strong("Why");
                     ui.label(&p.why);

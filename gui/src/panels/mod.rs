@@ -7,6 +7,7 @@ pub mod diff;
 pub mod events;
 pub mod faults;
 pub mod inspector;
+pub mod kstreams;
 pub mod labels;
 pub mod ledger;
 pub mod outcomes;
@@ -15,6 +16,7 @@ pub mod predict;
 pub mod run_controls;
 pub mod save;
 pub mod scenario_bar;
+pub mod scrubber;
 pub mod sinks;
 pub mod slides;
 pub mod spark;
@@ -84,6 +86,14 @@ pub const GOOD_COLOR: Color32 = Color32::from_rgb(40, 160, 80);
 /// The first divergence between a run and its parent or fork (timeline, diff tab).
 pub const DIVERGENCE_COLOR: Color32 = Color32::from_rgb(0, 150, 170);
 pub const DOWN_COLOR: Color32 = Color32::from_rgb(70, 70, 70);
+
+/// What a model's own view (Storm, Spark) shares with the rest of the workbench: the fault
+/// buttons' knobs and the chart export's folder and outcome.
+pub struct Shared<'a> {
+    pub faults: &'a mut crate::app::FaultSettings,
+    pub export_dir: &'a mut String,
+    pub export_status: &'a Option<Result<String, crate::error::WriteError>>,
+}
 
 /// A recording under way: what it is, how far, and a Cancel button (what is on screen stays
 /// interactive meanwhile).

@@ -304,3 +304,76 @@ fn cost_ui(ui: &mut egui::Ui, run: usize, costs: &outcomes::Costs, actions: &mut
         }
     });
 }
+
+/// A model's own view (Storm, Kafka Streams): its guarantees compared on the shown run's seed and
+/// faults — a *Compare* button (a spinner while the runs go on off the UI thread), then one row
+/// per setup: its name (a link that records the run under it), the result, whether it kept its
+/// promise, lost and twice, and the model's own counters (`extra`: header and value).
+pub struct ModelComparison<'a> {
+    pub id: &'a str,
+    pub shown: &'a dyn crate::shown_run::ShownRun,
+    pub comparing: bool,
+    pub reports: Option<&'a [sim::run::VariantReport]>,
+    /// What the button runs, on hover ("the topology under acking off, acking and Trident").
+    pub what: &'a str,
+    /// How a setup's name says its sink (None: it does not; a model that compares one
+    /// guarantee with two sinks names them in its own words).
+    pub sink_name: Option<fn(engine::sink::SinkKind) -> &'static str>,
+    pub extra: &'a [ExtraColumn<'a>],
+}
+
+/// A model's own counter in its comparison table: its header and its value in a report.
+pub type ExtraColumn<'a> = (&'a str, fn(&sim::run::VariantReport) -> String);
+
+impl ModelComparison<'_> {
+    pub fn ui(&self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        ui.horizontal_wrapped(|ui| {
+            if self.comparing {
+                ui.spinner();
+                ui.label("comparing…");
+            } else if ui
+                .button("Compare the guarantees on these faults")
+                .on_hover_text(format!(
+                    "runs {} with this run's seed and faults, each against the same fault-free run",
+                    self.what
+                ))
+                .clicked()
+            {
+                actions.push(Action::Compare);
+            }
+        });
+        let Some(reports) = self.reports else {
+            return;
+        };
+        let rows = crate::view::outcomes::rows(reports);
+        let name = |row: &OutcomeRow| match self.sink_name {
+            Some(sink) => format!("{} · {}", self.shown.choice_of(row.variant.0).label, sink(row.variant.1)),
+            None => self.shown.choice_of(row.variant.0).label.to_string(),
+        };
+        egui::Grid::new(self.id).striped(true).num_columns(5 + self.extra.len()).show(ui, |ui| {
+            for h in ["guarantee", "result", "promise kept?", "lost", "twice"] {
+                ui.strong(h);
+            }
+            for (h, _) in self.extra {
+                ui.strong(*h);
+            }
+            ui.end_row();
+            for (row, report) in rows.iter().zip(reports) {
+                if ui.link(name(row)).on_hover_text("record the run under this guarantee (same faults)").clicked() {
+                    actions.push(Action::SetVariant(Some(row.variant.0), None));
+                }
+                verdict_cells(ui, row);
+                ui.label(row.lost_records.to_string());
+                ui.label(row.duplicated_records.to_string());
+                for (_, value) in self.extra {
+                    ui.label(value(report));
+                }
+                ui.end_row();
+            }
+        });
+        no_verdict_lines(ui, &rows, |row| name(row));
+        ui.small(
+            "lost / twice: source records whose effect reached the output fewer / more times than without faults.",
+        );
+    }
+}

@@ -8,7 +8,8 @@ use egui::{Color32, Sense, Stroke};
 
 use crate::app::{Action, FaultSettings};
 use crate::panels::ledger::{LedgerClick, LedgerTable};
-use crate::panels::{run_controls, BLOCKED_COLOR, DOWN_COLOR, GOOD_COLOR, IDLE_COLOR};
+use crate::panels::scrubber::Scrub;
+use crate::panels::{run_controls, Shared, BLOCKED_COLOR, DOWN_COLOR, GOOD_COLOR, IDLE_COLOR};
 use crate::shown_run::ShownRun as _;
 use crate::view::spark::{BatchStep, SparkSession, SparkTab};
 use crate::view::time_text;
@@ -16,19 +17,21 @@ use crate::view::time_text;
 const MAP_COLOR: Color32 = Color32::from_rgb(0, 114, 178);
 const REDUCE_COLOR: Color32 = Color32::from_rgb(0, 158, 115);
 const RERUN_COLOR: Color32 = Color32::from_rgb(230, 159, 0);
+/// An executor's link to the driver cut or delayed (a box over its lane).
+const LINK_FAULT_COLOR: Color32 = Color32::from_rgb(204, 121, 167);
 
-/// `faults`: the fault buttons' knobs, shared with the other views.
-pub fn spark_ui(ui: &mut egui::Ui, s: &mut SparkSession, faults: &mut FaultSettings, actions: &mut Vec<Action>) {
+/// `shared`: the fault buttons' knobs and the chart export's folder, shared with the other views.
+pub fn spark_ui(ui: &mut egui::Ui, s: &mut SparkSession, shared: Shared, actions: &mut Vec<Action>) {
     let line = |s: &SparkSession| s.provenance.as_ref().map(|p| p.0);
     let before = (s.cursor_ns, s.selected, s.tab, line(s));
-    spark_frame_ui(ui, s, faults, actions);
+    spark_frame_ui(ui, s, shared, actions);
     // A button or the slider moved the cursor or the selection: draw the new state next frame.
     if (s.cursor_ns, s.selected, s.tab, line(s)) != before {
         ui.ctx().request_repaint();
     }
 }
 
-fn spark_frame_ui(ui: &mut egui::Ui, s: &mut SparkSession, faults: &mut FaultSettings, actions: &mut Vec<Action>) {
+fn spark_frame_ui(ui: &mut egui::Ui, s: &mut SparkSession, shared: Shared, actions: &mut Vec<Action>) {
     ui.horizontal(|ui| {
         ui.heading(format!("Spark query: {}", s.scenario.name));
         ui.label(format!("seed {}", s.seed));
@@ -40,6 +43,8 @@ fn spark_frame_ui(ui: &mut egui::Ui, s: &mut SparkSession, faults: &mut FaultSet
     run_controls::guarantee_effect_ui(ui, s);
     ui.horizontal(|ui| {
         ui.selectable_value(&mut s.tab, SparkTab::Batches, "Batches and tasks");
+        ui.selectable_value(&mut s.tab, SparkTab::Charts, "Charts")
+            .on_hover_text("records per batch, batch durations against the trigger interval, the lag");
         ui.selectable_value(&mut s.tab, SparkTab::Outcome, format!("Outcome ({})", s.ledger.counts_text()))
             .on_hover_text(
                 "the sink rows against the same query without faults, row by row, with the batch that wrote each",
@@ -61,7 +66,13 @@ fn spark_frame_ui(ui: &mut egui::Ui, s: &mut SparkSession, faults: &mut FaultSet
     ui.separator();
     scrubber_ui(ui, s);
     timeline_ui(ui, s);
-    crash_ui(ui, s, faults, actions);
+    crash_ui(ui, s, shared.faults, actions);
+    network_ui(ui, s, shared.faults, actions);
+    if s.tab == SparkTab::Charts {
+        ui.separator();
+        crate::panels::plots::plots_ui(ui, &s.charts, s.cursor_ns, shared.export_dir, shared.export_status, actions);
+        return;
+    }
     ui.separator();
     let frame = s.frame();
     ui.columns(2, |cols| {
@@ -261,6 +272,45 @@ fn crash_ui(ui: &mut egui::Ui, s: &SparkSession, settings: &mut FaultSettings, a
     });
 }
 
+/// Cut an executor off from the driver, or delay their link, at the cursor for the outage's
+/// length: the query is recorded again with it. Messages wait out a cut (task launches, task
+/// results), so the batch running then finishes late and the next ones start late (*Charts*).
+/// The executors talk only to the driver: links between them carry nothing to cut.
+fn network_ui(ui: &mut egui::Ui, s: &SparkSession, settings: &mut FaultSettings, actions: &mut Vec<Action>) {
+    ui.horizontal_wrapped(|ui| {
+        ui.label("For");
+        crate::panels::faults::outage_ui(ui, settings);
+        for tm in 0..s.scenario.task_managers {
+            let request = crate::app::FaultRequest::Isolate { tm, duration_ms: settings.outage_ms };
+            if ui
+                .button(format!("Cut tm-{tm} off from the driver"))
+                .on_hover_text(
+                    "task launches and results between them wait until the cut heals: the batch finishes late",
+                )
+                .clicked()
+            {
+                actions.push(Action::Inject(request));
+            }
+        }
+        ui.label("or delay by");
+        ui.add(egui::DragValue::new(&mut settings.link_delay_ms).range(1..=60_000).suffix(" ms"));
+        for tm in 0..s.scenario.task_managers {
+            let request = crate::app::FaultRequest::DelayJobManager {
+                tm,
+                extra_ms: settings.link_delay_ms,
+                duration_ms: settings.outage_ms,
+            };
+            if ui
+                .button(format!("Delay driver<->tm-{tm}"))
+                .on_hover_text("every message between them takes this much longer while it lasts")
+                .clicked()
+            {
+                actions.push(Action::Inject(request));
+            }
+        }
+    });
+}
+
 /// The Spark run's outcome table: its sink rows against the query without faults, and the
 /// selected row's chain (a step's time moves the cursor there and opens the Batches tab, which
 /// shows the scrubber, the timeline and the batch at that moment).
@@ -298,30 +348,15 @@ fn verdict_ui(ui: &mut egui::Ui, s: &SparkSession) {
 }
 
 fn scrubber_ui(ui: &mut egui::Ui, s: &mut SparkSession) {
-    ui.horizontal(|ui| {
-        let step = 1_000_000_000;
-        if ui.button("Start").clicked() {
-            s.set_cursor(0);
-        }
-        if ui.button("-1 s").clicked() {
-            s.set_cursor(s.cursor_ns.saturating_sub(step));
-        }
-        if ui.button("+1 s").clicked() {
-            s.set_cursor(s.cursor_ns.saturating_add(step));
-        }
-        if ui.button("End").clicked() {
-            s.set_cursor(s.end_ns);
-        }
-        let mut ms = s.cursor_ns / 1_000_000;
-        let end_ms = s.end_ns / 1_000_000;
-        ui.spacing_mut().slider_width = (ui.available_width() - 200.0).max(120.0);
-        if ui.add(egui::Slider::new(&mut ms, 0..=end_ms).show_value(false).text("time")).changed() {
-            // Moving the time lets the batch at the cursor be the one detailed.
+    match crate::panels::scrubber::scrubber_ui(ui, &s.scenario, s.cursor_ns, s.end_ns) {
+        Some(Scrub::Stepped(t)) => s.set_cursor(t),
+        // Moving the time lets the batch at the cursor be the one detailed.
+        Some(Scrub::Dragged(t)) => {
             s.selected = None;
-            s.set_cursor(ms * 1_000_000);
+            s.set_cursor(t);
         }
-        ui.label(format!("at {}", time_text(&s.scenario, s.cursor_ns)));
-    });
+        None => {}
+    }
 }
 
 /// The run's time axis: a lane for the driver's batches (re-runs in orange, abandoned ones in
@@ -332,7 +367,7 @@ fn timeline_ui(ui: &mut egui::Ui, s: &mut SparkSession) {
     let lanes = 1 + s.scenario.task_managers as usize;
     let lane_h = 16.0;
     let crash = if visuals.dark_mode { "white" } else { "dark" };
-    ui.label(format!("timeline: the driver's batches (grey; re-run orange, abandoned red), each executor's tasks (map blue, reduce green, cut short red); crashes {crash}, restarts green. Click to move the cursor."));
+    ui.label(format!("timeline: the driver's batches (grey; re-run orange, abandoned red), each executor's tasks (map blue, reduce green, cut short red); crashes {crash}, restarts green; pink box over an executor: its link to the driver cut or delayed. Click to move the cursor."));
     let label_w = 90.0;
     let width = ui.available_width().max(200.0);
     let (rect, response) = ui.allocate_exact_size(egui::vec2(width, lane_h * lanes as f32 + 4.0), Sense::click());
@@ -433,6 +468,29 @@ fn timeline_ui(ui: &mut egui::Ui, s: &mut SparkSession) {
                 a.executor,
                 time_text(&s.scenario, a.launched_ns),
                 if failed { ", cut short" } else { "" }
+            ));
+        }
+    }
+    // An executor's link to the driver cut or delayed: a band over its lane (outlined, so the
+    // tasks waiting under it still show).
+    for f in s.driver_link_faults() {
+        let lane_rect = lane(1 + f.executor as usize);
+        let band = egui::Rect::from_min_max(
+            egui::pos2(x(f.from_ns), lane_rect.top()),
+            egui::pos2(x(f.until_ns).max(x(f.from_ns) + 2.0), lane_rect.bottom()),
+        );
+        painter.rect_filled(band, 0.0, LINK_FAULT_COLOR.gamma_multiply(0.3));
+        painter.rect_stroke(band, 0.0, Stroke::new(1.5, LINK_FAULT_COLOR), egui::StrokeKind::Inside);
+        if hover.is_some_and(|p| band.contains(p)) {
+            let what = match f.extra_ns {
+                None => "cut off from the driver: task launches and results wait".to_string(),
+                Some(extra) => format!("its link to the driver delayed by {}", crate::view::duration_text(extra)),
+            };
+            tip = Some(format!(
+                "tm-{} {what}, {} to {}",
+                f.executor,
+                time_text(&s.scenario, f.from_ns),
+                time_text(&s.scenario, f.until_ns)
             ));
         }
     }

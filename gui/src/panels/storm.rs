@@ -16,13 +16,7 @@ const TIMEOUT_RED: Color32 = Color32::from_rgb(200, 40, 40);
 
 /// `height`: the panel's height (the outcome table fits its rows in what is left of it). The
 /// Save tab's content is the shared save panel, drawn by the caller below this.
-/// What the Storm view shares with the rest of the workbench: the fault buttons' knobs and the
-/// chart export's folder and outcome.
-pub struct Shared<'a> {
-    pub faults: &'a mut FaultSettings,
-    pub export_dir: &'a mut String,
-    pub export_status: &'a Option<Result<String, crate::error::WriteError>>,
-}
+pub use crate::panels::Shared;
 
 pub fn storm_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32, shared: Shared, actions: &mut Vec<Action>) {
     let (cursor, selected, tab, line) = (s.cursor_ns, s.selected, s.tab, s.provenance.as_ref().map(|p| p.0));
@@ -56,34 +50,15 @@ fn storm_frame_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32, shared: 
         ui.selectable_value(&mut s.tab, StormTab::Save, "Save / export")
             .on_hover_text("this run as a scenario file, its sink output, its trace for Perfetto");
     });
+    let color = if s.kept { crate::panels::GOOD_COLOR } else { crate::panels::BLOCKED_COLOR };
+    ui.colored_label(color, egui::RichText::new(&s.verdict).strong());
     if s.tab == StormTab::Save {
         ui.separator();
         return;
     }
-    ui.horizontal(|ui| {
-        let step = 1_000_000_000;
-        if ui.button("Start").clicked() {
-            s.set_cursor(0);
-        }
-        if ui.button("-1 s").clicked() {
-            s.set_cursor(s.cursor_ns.saturating_sub(step));
-        }
-        if ui.button("+1 s").clicked() {
-            s.set_cursor(s.cursor_ns.saturating_add(step));
-        }
-        if ui.button("End").clicked() {
-            s.set_cursor(s.end_ns);
-        }
-        let mut ms = s.cursor_ns / 1_000_000;
-        let end_ms = s.end_ns / 1_000_000;
-        // The slider spans the row (what the time label leaves): egui's default 100 px made a
-        // 30 s run a 3 px-per-second target, too fine to drag to a moment.
-        ui.spacing_mut().slider_width = (ui.available_width() - 200.0).max(120.0);
-        if ui.add(egui::Slider::new(&mut ms, 0..=end_ms).show_value(false).text("time")).changed() {
-            s.set_cursor(ms * 1_000_000);
-        }
-        ui.label(format!("at {}", time_text(&s.scenario, s.cursor_ns)));
-    });
+    if let Some(scrub) = crate::panels::scrubber::scrubber_ui(ui, &s.scenario, s.cursor_ns, s.end_ns) {
+        s.set_cursor(scrub.to_ns());
+    }
     timeline_ui(ui, s);
     ui.separator();
     if s.tab == StormTab::Faults {
@@ -134,8 +109,10 @@ fn storm_frame_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32, shared: 
                         }
                         if tasks == 0 {
                             ui.strong("no acker (acking off)");
+                            ui.label("no tuple is tracked or replayed");
+                        } else {
+                            ui.label(format!("trees done: {}", acker.as_ref().map_or(0, |a| a.acked)));
                         }
-                        ui.label(format!("trees done: {}", acker.as_ref().map_or(0, |a| a.acked)));
                     });
                 })
                 .response
@@ -147,9 +124,12 @@ fn storm_frame_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32, shared: 
     for pair in rects.windows(2) {
         painter.arrow(pair[0].right_center(), egui::vec2(pair[1].left() - pair[0].right(), 0.0), arrow);
     }
-    let ack = Stroke::new(1.0, Color32::from_rgb(120, 90, 200));
-    for r in &rects {
-        painter.line_segment([r.center_bottom(), acker_rect.center_top()], ack);
+    // Acks go to the acker; with acking off nothing does (no line to the empty box).
+    if acker.as_ref().is_some_and(|a| a.tasks > 0) {
+        let ack = Stroke::new(1.0, Color32::from_rgb(120, 90, 200));
+        for r in &rects {
+            painter.line_segment([r.center_bottom(), acker_rect.center_top()], ack);
+        }
     }
     ui.separator();
     ui.columns(2, |cols| {
@@ -353,41 +333,17 @@ fn faults_tab_ui(ui: &mut egui::Ui, s: &StormSession, settings: &mut FaultSettin
 /// Each guarantee Storm offers on this run's seed and faults, side by side: what it did to the
 /// output and whether it kept its promise. A guarantee's name records the topology under it.
 fn compare_ui(ui: &mut egui::Ui, s: &StormSession, actions: &mut Vec<Action>) {
-    ui.horizontal_wrapped(|ui| {
-        if s.comparing.is_some() {
-            ui.spinner();
-            ui.label("comparing…");
-        } else if ui
-            .button("Compare the guarantees on these faults")
-            .on_hover_text("runs the topology under acking off, acking and Trident with this run's seed and faults, each against the same fault-free run")
-            .clicked()
-        {
-            actions.push(Action::Compare);
-        }
-    });
-    let Some(reports) = &s.comparison else {
-        return;
-    };
-    let rows = crate::view::outcomes::rows(reports);
-    egui::Grid::new("storm_comparison").striped(true).num_columns(7).show(ui, |ui| {
-        for h in ["guarantee", "result", "promise kept?", "lost", "twice", "replays", "timeouts"] {
-            ui.strong(h);
-        }
-        ui.end_row();
-        for (row, report) in rows.iter().zip(reports) {
-            let label = s.choice_of(row.variant.0).label;
-            if ui.link(label).on_hover_text("record the topology under this guarantee (same faults)").clicked() {
-                actions.push(Action::SetVariant(Some(row.variant.0), None));
-            }
-            crate::panels::outcomes::verdict_cells(ui, row);
-            ui.label(row.lost_records.to_string());
-            ui.label(row.duplicated_records.to_string());
-            let storm = report.storm.as_ref();
-            ui.label(storm.map_or(0, |f| f.replays).to_string());
-            ui.label(storm.map_or(0, |f| f.timeouts).to_string());
-            ui.end_row();
-        }
-    });
-    crate::panels::outcomes::no_verdict_lines(ui, &rows, |row| s.choice_of(row.variant.0).label.to_string());
-    ui.small("lost / twice: source records whose effect reached the output fewer / more times than without faults.");
+    crate::panels::outcomes::ModelComparison {
+        id: "storm_comparison",
+        shown: s,
+        comparing: s.comparing.is_some(),
+        reports: s.comparison.as_deref(),
+        what: "the topology under acking off, acking and Trident",
+        sink_name: None,
+        extra: &[
+            ("replays", |r| r.storm.as_ref().map_or(0, |f| f.replays).to_string()),
+            ("timeouts", |r| r.storm.as_ref().map_or(0, |f| f.timeouts).to_string()),
+        ],
+    }
+    .ui(ui, actions);
 }

@@ -1,17 +1,21 @@
-//! A Kafka Streams run, shown at its end: a timeline per task (which instance owned it when,
-//! its restores from the changelog, the time it had no owner after a crash, its commits), the
-//! tasks per instance (phase, offsets, changelog and what the last restore replayed), the
-//! counters (commits, reprocessed records, restores, aborted transactions), the oracle's verdict
-//! against the application's fault-free run, and the sink rows. No scrubbing, forks or saving
-//! yet: `streamlab replay --until` steps through a run. Recorded off the UI thread
-//! (`recording::kstreams_recorder`).
+//! A Kafka Streams run and the workbench's cursor over it: a timeline per task (which instance
+//! owned it when, its restores from the changelog, the time it had no owner after a crash, its
+//! commits), and at the cursor every task's owner, what it is doing, how far it has read and
+//! what it has committed (the records a crash now would make it reprocess), the counters so
+//! far and the sink rows a reader sees by then; the oracle's verdict against the application's
+//! fault-free run. The guarantee (`processing.guarantee`) is chosen, and instance crashes
+//! clicked at the cursor, as in the other views: the application is recorded again, off the UI
+//! thread (`recording::kstreams_recorder`). Plain data, tested without egui.
 
 use std::sync::Arc;
 
+use sim::faults::Fault;
 use sim::kernel::TimeNs;
 use sim::recording::{Payload, TraceEvent};
-use sim::scenario::NodeId;
+use sim::scenario::{Guarantee, NodeId, Runtime};
 use sim::Scenario;
+
+use crate::app::ScenarioSource;
 
 /// What a task was doing over a stretch of the run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,20 +148,82 @@ fn task_of(e: &TraceEvent) -> Option<usize> {
     }
 }
 
-/// What the view shows of one run (computed once, when the scenario is opened).
-pub struct KStreamsShown {
+/// Where a Kafka Streams run comes from: the scenario as loaded, its file, the guarantee chosen
+/// in the workbench (None: as written) and the crashes clicked in it.
+#[derive(Clone, Debug)]
+pub struct KStreamsOrigin {
     pub base: Arc<Scenario>,
-    /// Where it was loaded from (the scenario bar names it; *Re-run* loads it again).
-    pub source: crate::app::ScenarioSource,
+    pub source: ScenarioSource,
+    pub guarantee: Option<Guarantee>,
+    /// Faults added to the file's, in the order clicked (each at the cursor's time then). The
+    /// application is recorded again from the start with them: the same seed gives the same
+    /// run up to the first one.
+    pub injected: Vec<Fault>,
+}
+
+impl KStreamsOrigin {
+    pub fn new(base: Arc<Scenario>, source: ScenarioSource) -> KStreamsOrigin {
+        KStreamsOrigin { base, source, guarantee: None, injected: Vec::new() }
+    }
+
+    /// What runs: the loaded application, or the same under the chosen `processing.guarantee`
+    /// (`Scenario::with_runtime_variant`: the other guarantee with Kafka Streams' default
+    /// commit interval for it), with the clicked faults added.
+    pub fn scenario(&self) -> Arc<Scenario> {
+        let mut scenario = match self.guarantee {
+            None if self.injected.is_empty() => return self.base.clone(),
+            None => (*self.base).clone(),
+            Some(g) => self.base.with_runtime_variant(Runtime::KafkaStreams, g, None),
+        };
+        crate::view::add_clicked_faults(&mut scenario, self.injected.iter().cloned());
+        Arc::new(scenario)
+    }
+
+    /// The clicked faults in words, None when there are none.
+    pub fn injected_text(&self) -> Option<String> {
+        crate::view::injected_text(&self.base, &self.injected)
+    }
+
+    /// Each guarantee Kafka Streams offers (at_least_once; exactly_once_v2 read uncommitted and
+    /// read committed) on the same seed and faults — the file's and the clicked ones — each
+    /// against its fault-free reference: `streamlab compare --model kafka-streams`'s rows.
+    pub fn compare(&self, seed: u64) -> Vec<sim::run::VariantReport> {
+        let scenario = KStreamsOrigin { guarantee: None, ..self.clone() }.scenario();
+        let faults = sim::run::fault_schedule_in_time(&scenario, seed);
+        sim::runtime::compare_models(&scenario, seed, &[Runtime::KafkaStreams], &faults)
+    }
+}
+
+/// What the view shows, on one page or another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KStreamsTab {
+    /// The tasks over time, the instances, tasks and rows at the cursor.
+    Tasks,
+    Save,
+}
+
+/// A recorded Kafka Streams run and the workbench's cursor over it.
+pub struct KStreamsShown {
+    pub origin: KStreamsOrigin,
+    /// What ran ([`KStreamsOrigin::scenario`]).
+    pub scenario: Arc<Scenario>,
     pub seed: u64,
+    pub run: sim::kstreams::KStreamsRun,
+    /// Every traced event, in time order.
+    pub events: Vec<TraceEvent>,
     /// Why and when the run stopped, the counters and the tasks table.
     pub summary: String,
     /// The oracle's verdict, one line.
     pub verdict: String,
+    /// Was the promise (or the scenario's declared outcome) kept?
+    pub kept: bool,
     /// Faults of the schedule this model does not inject, with why.
     pub notes: Vec<String>,
-    /// The visible sink rows, one line each.
+    /// The visible sink rows as `streamlab run` prints them: a header line, then one line per
+    /// row, in the order of `row_visible_ns`.
     pub rows: String,
+    /// When each visible row became visible (a reader sees it from then on).
+    pub row_visible_ns: Vec<TimeNs>,
     /// The run's trace hash (`streamlab run` prints it).
     pub trace_hash: u64,
     /// Per task: who owned it when, its restores, its commits.
@@ -167,23 +233,62 @@ pub struct KStreamsShown {
     /// Instance crashes and returns: (time, instance, crashed).
     pub nodes: Vec<(TimeNs, NodeId, bool)>,
     pub instances: u32,
+    pub cursor_ns: TimeNs,
+    pub tab: KStreamsTab,
+    /// The guarantees compared on this run's seed and faults ([`KStreamsOrigin::compare`]).
+    pub comparison: Option<Vec<sim::run::VariantReport>>,
+    /// A comparison under way off the UI thread.
+    pub comparing: Option<std::sync::mpsc::Receiver<Vec<sim::run::VariantReport>>>,
+}
+
+/// A task at the cursor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskAt {
+    pub name: String,
+    /// Its owner (None: no owner, or not started or finished).
+    pub instance: Option<NodeId>,
+    /// What it is doing (None: it has finished its input, or not started).
+    pub activity: Option<TaskActivity>,
+    /// One past the last offset it processed (its resume offset after a restore), 0 before
+    /// the first.
+    pub position: u64,
+    /// The offset its last commit stored (the next one to read), 0 before the first.
+    pub committed: u64,
+    pub commits: usize,
+    /// Records it processed since its last commit (or its resume): what a crash of its
+    /// instance now would make it process again.
+    pub since_commit: u64,
+}
+
+/// The run at the cursor: the instances, the tasks, the counters so far, the rows visible.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KStreamsAt {
+    /// Per instance: its name and whether it is up.
+    pub instances: Vec<(String, bool)>,
+    pub tasks: Vec<TaskAt>,
+    pub processed: u64,
+    pub commits: u64,
+    pub restores: u64,
+    /// Changelog records replayed into stores by the restores so far.
+    pub restored_records: u64,
+    pub aborted_transactions: u64,
+    pub crashes: u64,
+    /// Sink rows a reader sees by the cursor.
+    pub rows_visible: usize,
 }
 
 impl KStreamsShown {
-    /// Run `scenario` with `seed` to its end (the kernel world, as `streamlab run` does), here.
-    pub fn of(scenario: Arc<Scenario>, source: crate::app::ScenarioSource, seed: u64) -> KStreamsShown {
-        let run = sim::kstreams::run_kstreams(scenario.clone(), seed, true);
-        KStreamsShown::from_run(scenario, source, seed, run)
+    /// Run `origin`'s application with `seed` to its end (the kernel world, as `streamlab run`
+    /// does), here.
+    pub fn of(origin: KStreamsOrigin, seed: u64) -> KStreamsShown {
+        let run = sim::kstreams::run_kstreams(origin.scenario(), seed, true);
+        KStreamsShown::from_run(origin, seed, run)
     }
 
     /// What the view shows of a finished run (recorded here, or off the UI thread by
     /// `recording::kstreams_recorder`), judged against the application's fault-free run.
-    pub fn from_run(
-        scenario: Arc<Scenario>,
-        source: crate::app::ScenarioSource,
-        seed: u64,
-        mut run: sim::kstreams::KStreamsRun,
-    ) -> KStreamsShown {
+    pub fn from_run(origin: KStreamsOrigin, seed: u64, mut run: sim::kstreams::KStreamsRun) -> KStreamsShown {
+        let scenario = run.world.scenario.clone();
         let events = run.world.recorder.take_events();
         let nodes = events
             .iter()
@@ -197,137 +302,172 @@ impl KStreamsShown {
         KStreamsShown {
             summary: sim::kstreams::report::summary(&run),
             verdict: format!("oracle vs the fault-free run: {}", judgement.describe(scenario.guarantee)),
+            kept: judgement.kept,
             notes: run.world.faults_not_modelled(),
             rows: sim::kstreams::report::rows_text(&run),
+            row_visible_ns: run.visible_rows().iter().map(|r| r.visible_ns.unwrap_or(r.written_ns)).collect(),
             trace_hash: run.trace_hash(),
             lanes: task_lanes(&run, &events),
             end_ns: run.world.finished_at_ns.unwrap_or(sim::stepped::SteppedWorld::now_ns(&run.world)),
             nodes,
             instances: scenario.task_managers,
-            base: scenario,
-            source,
+            events,
+            run,
+            scenario,
+            origin,
             seed,
+            cursor_ns: 0,
+            tab: KStreamsTab::Tasks,
+            comparison: None,
+            comparing: None,
         }
     }
-}
 
-/// The view: what it is, the summary, the verdict, the rows.
-pub fn kstreams_ui(ui: &mut egui::Ui, shown: &KStreamsShown) {
-    ui.heading(format!("{} — Kafka Streams, seed {}", shown.base.name, shown.seed));
-    ui.label(format!(
-        "The run at its end (no scrubbing, forks or saving in this view): `streamlab replay {} --until <ms>` steps through it, `streamlab compare {}` puts the guarantees side by side.",
-        shown.base.file, shown.base.file
-    ));
-    ui.separator();
-    ui.label(egui::RichText::new(&shown.verdict).strong());
-    for note in &shown.notes {
-        ui.label(note);
+    pub fn set_cursor(&mut self, ns: TimeNs) {
+        self.cursor_ns = ns.min(self.end_ns);
     }
-    ui.separator();
-    tasks_timeline_ui(ui, shown);
-    ui.separator();
-    ui.label(egui::RichText::new(&shown.summary).monospace());
-    ui.separator();
-    ui.label("Sink rows a reader sees:");
-    ui.label(egui::RichText::new(&shown.rows).monospace());
-}
 
-/// Per task, a lane: who owned it (the instance's colour), restoring (lighter, the records it
-/// replayed on hover), unowned after a crash (red), its commits (ticks); crashes as dark lines.
-fn tasks_timeline_ui(ui: &mut egui::Ui, shown: &KStreamsShown) {
-    let visuals = ui.visuals().clone();
-    ui.strong("Tasks over time");
-    ui.horizontal_wrapped(|ui| {
-        ui.label("owner:");
-        for i in 0..shown.instances {
-            ui.colored_label(crate::panels::palette(i as usize), format!("tm-{i}"));
-        }
-        ui.colored_label(crate::panels::BLOCKED_COLOR, "no owner (its instance died)");
-        let crash = if visuals.dark_mode { "white" } else { "black" };
-        ui.label(format!(
-            "lighter: restoring from the changelog; ticks: commits; {crash} lines: crashes. Hover a stretch."
-        ));
-    });
-    let lane_h = 16.0;
-    let label_w = 50.0;
-    let width = ui.available_width().max(200.0);
-    let height = lane_h * shown.lanes.len() as f32 + 14.0;
-    let (rect, response) = ui.allocate_exact_size(egui::vec2(width, height), egui::Sense::hover());
-    let axis = egui::Rect::from_min_max(egui::pos2(rect.left() + label_w, rect.top()), rect.max);
-    let end = shown.end_ns.max(1) as f64;
-    let x = |t: TimeNs| axis.left() + axis.width() * ((t as f64 / end).min(1.0) as f32);
-    let painter = ui.painter();
-    painter.rect_filled(axis, 2.0, visuals.extreme_bg_color);
-    let font = egui::FontId::proportional(11.0);
-    let mut hovered: Option<String> = None;
-    let pointer = response.hover_pos();
-    for (i, lane) in shown.lanes.iter().enumerate() {
-        let top = rect.top() + lane_h * i as f32;
-        let row =
-            egui::Rect::from_min_max(egui::pos2(axis.left(), top + 2.0), egui::pos2(axis.right(), top + lane_h - 2.0));
-        painter.text(
-            egui::pos2(rect.left(), row.center().y),
-            egui::Align2::LEFT_CENTER,
-            &lane.name,
-            font.clone(),
-            visuals.text_color(),
-        );
-        for s in &lane.stretches {
-            let r = egui::Rect::from_min_max(
-                egui::pos2(x(s.from_ns), row.top()),
-                egui::pos2(x(s.to_ns).max(x(s.from_ns) + 2.0), row.bottom()),
-            );
-            let owner = s.instance.and_then(|n| n.task_manager_index()).map(|i| crate::panels::palette(i as usize));
-            let (color, what) = match (s.activity, owner) {
-                (TaskActivity::Unowned, _) | (_, None) => (
-                    crate::panels::BLOCKED_COLOR,
-                    "no owner: its instance died, it waits for the rebalance".to_string(),
-                ),
-                (TaskActivity::Running, Some(c)) => (c, "running".to_string()),
-                (TaskActivity::Restoring { records }, Some(c)) => {
-                    (c.gamma_multiply(0.45), format!("restoring {records} changelog records"))
+    /// The run at the cursor, read off its trace up to then.
+    pub fn at_cursor(&self) -> KStreamsAt {
+        self.at(self.cursor_ns)
+    }
+
+    /// The run at `t`, read off its trace up to then.
+    pub fn at(&self, t: TimeNs) -> KStreamsAt {
+        let so_far = &self.events[..self.events.partition_point(|e| e.time_ns <= t)];
+        let mut at = KStreamsAt {
+            instances: (0..self.instances).map(|i| (NodeId::task_manager(i).name(), true)).collect(),
+            tasks: self
+                .lanes
+                .iter()
+                .map(|lane| {
+                    let now = lane.stretches.iter().find(|s| s.from_ns <= t && t < s.to_ns);
+                    TaskAt {
+                        name: lane.name.clone(),
+                        instance: now.and_then(|s| s.instance),
+                        activity: now.map(|s| s.activity),
+                        position: 0,
+                        committed: 0,
+                        commits: lane.commits.partition_point(|&c| c <= t),
+                        since_commit: 0,
+                    }
+                })
+                .collect(),
+            processed: 0,
+            commits: 0,
+            restores: 0,
+            restored_records: 0,
+            aborted_transactions: 0,
+            crashes: 0,
+            rows_visible: self.row_visible_ns.iter().filter(|&&v| v <= t).count(),
+        };
+        for e in so_far {
+            match e.payload() {
+                Payload::KStreamsProcess { task, offset } => {
+                    at.processed += 1;
+                    if let Some(task) = at.tasks.get_mut(task as usize) {
+                        task.position = offset + 1;
+                        task.since_commit += 1;
+                    }
                 }
-            };
-            painter.rect_filled(r, 0.0, color);
-            if pointer.is_some_and(|p| r.expand2(egui::vec2(0.0, 2.0)).contains(p)) {
-                let on = s.instance.map_or(String::new(), |n| format!(" on {}", n.name()));
-                hovered = Some(format!(
-                    "task {}{on}: {what}, {} to {}",
-                    lane.name,
-                    crate::view::time_text(&shown.base, s.from_ns),
-                    crate::view::time_text(&shown.base, s.to_ns)
-                ));
+                Payload::KStreamsCommit { task, offset } => {
+                    at.commits += 1;
+                    if let Some(task) = at.tasks.get_mut(task as usize) {
+                        task.committed = offset;
+                        task.since_commit = 0;
+                    }
+                }
+                Payload::KStreamsRestore { records, .. } => {
+                    at.restores += 1;
+                    at.restored_records += records;
+                }
+                Payload::KStreamsResume { task, offset } => {
+                    // A task resumes at its committed offset: what it read beyond is read again.
+                    if let Some(task) = at.tasks.get_mut(task as usize) {
+                        task.position = offset;
+                        task.since_commit = 0;
+                    }
+                }
+                Payload::KStreamsTxnAborted { .. } => at.aborted_transactions += 1,
+                Payload::NodeCrashed { .. } => at.crashes += 1,
+                _ => {}
             }
         }
-        for &c in &lane.commits {
-            painter.line_segment(
-                [egui::pos2(x(c), row.top()), egui::pos2(x(c), row.top() + 4.0)],
-                egui::Stroke::new(1.0, visuals.text_color()),
-            );
+        for &(_, node, crashed) in self.nodes.iter().filter(|n| n.0 <= t) {
+            if let Some(i) = node.task_manager_index().and_then(|i| at.instances.get_mut(i as usize)) {
+                i.1 = !crashed;
+            }
         }
+        at
     }
-    for &(at, _, _) in shown.nodes.iter().filter(|n| n.2) {
-        painter.line_segment(
-            [egui::pos2(x(at), rect.top()), egui::pos2(x(at), rect.bottom() - 12.0)],
-            egui::Stroke::new(2.0, visuals.strong_text_color()),
-        );
+
+    /// What each instance crash by the cursor did to the tasks it owned, in sentences read off
+    /// the run: which tasks lost their owner, when the rebalance gave each to which instance,
+    /// the changelog records it restored, the offset it resumed at and how many records it had
+    /// processed since that commit (processed again after the resume).
+    pub fn recovery(&self) -> Vec<String> {
+        let t = self.cursor_ns;
+        let s = &self.scenario;
+        let mut lines = Vec::new();
+        for &(crash_ns, node, _) in self.nodes.iter().filter(|n| n.2 && n.0 <= t) {
+            // At the crash's time: the task's own events up to its instance's death.
+            let before = self.at(crash_ns);
+            let mut moved = Vec::new();
+            for (i, lane) in self.lanes.iter().enumerate() {
+                let Some(k) =
+                    lane.stretches.iter().position(|st| st.activity == TaskActivity::Unowned && st.from_ns == crash_ns)
+                else {
+                    continue;
+                };
+                let task = &before.tasks[i];
+                let mut line = format!(
+                    "{} had processed {} records since its last commit (offset {})",
+                    lane.name, task.since_commit, task.committed
+                );
+                match lane.stretches.get(k + 1).filter(|next| next.from_ns <= t) {
+                    Some(next) => {
+                        let on = next.instance.map_or("?".to_string(), |n| n.name());
+                        let restored = match next.activity {
+                            TaskActivity::Restoring { records: 0 } => {
+                                ", with nothing to restore from a changelog".to_string()
+                            }
+                            TaskActivity::Restoring { records } => {
+                                format!(", restored {records} changelog records into its store")
+                            }
+                            _ => String::new(),
+                        };
+                        line.push_str(&format!(
+                            "; at {} the rebalance gave it to {on}{restored}, and it resumed at offset {}: those {} records are processed again.",
+                            crate::view::time_text(s, next.from_ns),
+                            task.committed,
+                            task.since_commit
+                        ));
+                    }
+                    None => line.push_str("; it has no owner yet (the group waits out the session timeout)."),
+                }
+                moved.push(line);
+            }
+            if moved.is_empty() {
+                continue;
+            }
+            lines.push(format!(
+                "{} died at {}, owning {} running tasks:",
+                node.name(),
+                crate::view::time_text(s, crash_ns),
+                moved.len()
+            ));
+            lines.extend(moved);
+        }
+        lines
     }
-    painter.text(
-        egui::pos2(axis.left(), rect.bottom()),
-        egui::Align2::LEFT_BOTTOM,
-        "0 s",
-        font.clone(),
-        visuals.weak_text_color(),
-    );
-    painter.text(
-        egui::pos2(axis.right(), rect.bottom()),
-        egui::Align2::RIGHT_BOTTOM,
-        crate::view::time_text(&shown.base, shown.end_ns),
-        font,
-        visuals.weak_text_color(),
-    );
-    if let Some(text) = hovered {
-        response.on_hover_text(text);
+
+    /// The sink rows a reader sees by the cursor, as `streamlab run` prints them (its header
+    /// first).
+    pub fn rows_at_cursor(&self) -> String {
+        let mut lines = self.rows.lines();
+        let mut out: Vec<&str> = lines.next().into_iter().collect();
+        out.extend(lines.zip(&self.row_visible_ns).filter(|(_, &v)| v <= self.cursor_ns).map(|(l, _)| l));
+        out.join("\n")
     }
 }
 
@@ -335,17 +475,119 @@ fn tasks_timeline_ui(ui: &mut egui::Ui, shown: &KStreamsShown) {
 mod tests {
     use super::*;
 
+    fn failover(guarantee: Option<Guarantee>) -> KStreamsShown {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/kafka-streams-failover.ron");
+        let base = Arc::new(Scenario::load(&path).expect("loads"));
+        KStreamsShown::of(KStreamsOrigin { guarantee, ..KStreamsOrigin::new(base, ScenarioSource::File(path)) }, 42)
+    }
+
+    /// At the cursor: just before the crash the dead instance's tasks run there with records
+    /// processed since their last commit; just after it they have no owner and the instance is
+    /// down; once restored they resume at their committed offset (nothing since it). At the end
+    /// the counters are the summary's and every visible row is listed.
+    #[test]
+    fn the_cursor_shows_owners_offsets_and_what_a_crash_makes_a_task_reprocess() {
+        let mut shown = failover(None);
+        let (crash, dead) = shown.nodes.iter().find(|n| n.2).map(|n| (n.0, n.1)).expect("a crash");
+        shown.set_cursor(crash - 1);
+        let before = shown.at_cursor();
+        let moved: Vec<usize> = (0..shown.lanes.len())
+            .filter(|&t| shown.lanes[t].stretches.iter().any(|s| s.activity == TaskActivity::Unowned))
+            .collect();
+        assert!(!moved.is_empty());
+        for &t in &moved {
+            let task = &before.tasks[t];
+            assert_eq!((task.instance, task.activity), (Some(dead), Some(TaskActivity::Running)), "{task:?}");
+        }
+        assert!(moved.iter().any(|&t| before.tasks[t].since_commit > 0), "{:?}", before.tasks);
+        assert!(before.instances.iter().all(|i| i.1));
+        assert_eq!(before.crashes, 0);
+        shown.set_cursor(crash);
+        let after = shown.at_cursor();
+        assert_eq!(after.crashes, 1);
+        let dead_index = dead.task_manager_index().expect("an instance") as usize;
+        assert!(!after.instances[dead_index].1, "{:?}", after.instances);
+        for &t in &moved {
+            assert_eq!((after.tasks[t].instance, after.tasks[t].activity), (None, Some(TaskActivity::Unowned)));
+        }
+        // Where a moved task runs again, it resumed at the offset committed before the crash:
+        // what it read since then counts from there.
+        let t = moved[0];
+        let resumed =
+            shown.lanes[t].stretches.iter().find(|s| s.from_ns > crash && s.activity == TaskActivity::Running);
+        let resumed = resumed.expect("runs again").from_ns;
+        shown.set_cursor(resumed);
+        let task = shown.at_cursor().tasks[t].clone();
+        assert_eq!(task.committed, before.tasks[t].committed, "{task:?}");
+        assert_eq!(task.position, task.committed + task.since_commit, "{task:?}");
+        assert_ne!(task.instance, Some(dead));
+        shown.set_cursor(shown.end_ns);
+        let end = shown.at_cursor();
+        let stats = &shown.run.world.stats;
+        assert_eq!((end.processed, end.commits, end.restores), (stats.processed, stats.commits, stats.restores));
+        assert_eq!(end.rows_visible, shown.run.visible_rows().len());
+        assert_eq!(shown.rows_at_cursor(), shown.rows.trim_end());
+        shown.set_cursor(0);
+        assert_eq!(shown.rows_at_cursor().lines().count(), 1, "the header alone");
+    }
+
+    /// What the crash did, in sentences: each moved task's records since its commit are the
+    /// ones processed again — for the source tasks their sum is the core's own count of
+    /// reprocessed records; the restoring task names its changelog records.
+    #[test]
+    fn the_recovery_says_which_records_are_processed_again() {
+        let mut shown = failover(None);
+        let crash = shown.nodes.iter().find(|n| n.2).map(|n| n.0).expect("a crash");
+        shown.set_cursor(crash - 1);
+        assert!(shown.recovery().is_empty());
+        shown.set_cursor(crash);
+        let waiting = shown.recovery();
+        assert!(waiting[0].starts_with("tm-0 died at") && waiting[0].contains("owning 3 running tasks"), "{waiting:?}");
+        assert!(
+            waiting[1..].iter().all(|l| l.ends_with("it has no owner yet (the group waits out the session timeout).")),
+            "{waiting:?}"
+        );
+        shown.set_cursor(shown.end_ns);
+        let lines = shown.recovery();
+        assert_eq!(lines.len(), 4, "{lines:?}");
+        let at = shown.at(crash);
+        let mut source_again = 0;
+        for (i, lane) in shown.lanes.iter().enumerate() {
+            let Some(line) = lines.iter().find(|l| l.starts_with(&format!("{} ", lane.name))) else { continue };
+            let task = &at.tasks[i];
+            assert!(
+                line.contains(&format!(
+                    "resumed at offset {}: those {} records are processed again",
+                    task.committed, task.since_commit
+                )),
+                "{line}"
+            );
+            if lane.name.starts_with("0_") {
+                source_again += task.since_commit;
+            }
+        }
+        assert_eq!(source_again, shown.run.world.stats.reprocessed);
+        assert!(lines.iter().any(|l| l.contains("restored 1686 changelog records")), "{lines:?}");
+    }
+
+    /// The guarantee switch: exactly-once v2 runs the same application with transactions (the
+    /// verdict is its own run's) and says so.
+    #[test]
+    fn exactly_once_v2_runs_the_application_with_transactions() {
+        let shown = failover(Some(Guarantee::ExactlyOnce));
+        assert_eq!(shown.scenario.guarantee, Guarantee::ExactlyOnce);
+        assert!(shown.summary.contains("ExactlyOnceV2"), "{}", shown.summary);
+        let report = sim::runtime::model(Runtime::KafkaStreams).run(&shown.scenario, 42, sim::runtime::RowsAs::Text);
+        assert_eq!(report.trace_hash, shown.trace_hash, "the run `streamlab run` makes of it");
+        assert_ne!(shown.verdict, failover(None).verdict);
+    }
+
     /// The failover scenario: tm-0 dies; its tasks have no owner until the rebalance, then
     /// restore on another instance (a window task replays its changelog) and run there; the
     /// others keep their owner throughout, and every task commits.
     #[test]
     fn the_failover_moves_the_dead_instances_tasks_and_restores_them() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/kafka-streams-failover.ron");
-        let shown = KStreamsShown::of(
-            Arc::new(Scenario::load(&path).expect("loads")),
-            crate::app::ScenarioSource::File(path),
-            42,
-        );
+        let shown = failover(None);
         let crash = shown.nodes.iter().find(|n| n.2).copied().expect("a crash");
         let moved: Vec<&TaskLane> =
             shown.lanes.iter().filter(|l| l.stretches.iter().any(|s| s.activity == TaskActivity::Unowned)).collect();

@@ -87,3 +87,22 @@ impl Frame {
         }
     }
 }
+
+/// Faults clicked in a view that records its run again with them ("crash tm-0 at 7500 ms, back
+/// after 2000 ms, then ..."), in the simulator's words (`Fault::describe`); None when none were.
+pub fn injected_text(scenario: &sim::Scenario, faults: &[sim::faults::Fault]) -> Option<String> {
+    let each: Vec<String> = faults.iter().map(|f| f.describe(&scenario.plan)).collect();
+    (!each.is_empty()).then(|| each.join(", then "))
+}
+
+/// Add the faults clicked in a view that records its run again with them (Storm, Spark, Kafka
+/// Streams). The outcomes a file declares are about its own faults: with more, the run is held
+/// to its guarantee's promise instead (a clicked cut that left a Spark run exact read "declared
+/// outcome Duplicates: BROKEN" in red), and a saved run declares none.
+pub fn add_clicked_faults(scenario: &mut sim::Scenario, clicked: impl IntoIterator<Item = sim::faults::Fault>) {
+    let before = scenario.faults.len();
+    scenario.faults.extend(clicked);
+    if scenario.faults.len() > before {
+        scenario.expect.outcomes.clear();
+    }
+}

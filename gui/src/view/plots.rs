@@ -372,6 +372,129 @@ fn storm_pending(scenario: &sim::Scenario, events: &[TraceEvent], end_ns: TimeNs
     }
 }
 
+/// A Spark query's charts, one point per batch at the time it started (a re-run batch is a
+/// point of its own): its records (and those it re-ran), how long it took against the trigger
+/// interval (and how late it started), and the records that arrived but no committed batch
+/// covers yet.
+pub fn spark(session: &crate::view::spark::SparkSession) -> Vec<Chart> {
+    let scenario = &session.scenario;
+    let label = format!("{}, seed {}, {}", scenario.name, session.seed, scenario.guarantee.label());
+    vec![spark_records(session, &label), spark_durations(session, &label), spark_lag(session, &label)]
+}
+
+fn spark_records(session: &crate::view::spark::SparkSession, label: &str) -> Chart {
+    let batches = session.batches();
+    let records = |b: &sim::spark::BatchInfo| b.offsets.ranges.iter().map(|r| r.1 - r.0).sum::<u64>() as f64;
+    let at = |b: &sim::spark::BatchInfo| seconds(b.started_ns);
+    Chart {
+        id: "spark-records-per-batch",
+        title: format!("Records per batch (a re-run batch reads the same offsets again) — {label}"),
+        x_label: time_axis(&session.scenario),
+        y_label: "records".into(),
+        style: ChartStyle::TimeLines,
+        series: vec![
+            Series {
+                name: "records in the batch".into(),
+                points: batches.iter().map(|b| (at(b), records(b))).collect(),
+            },
+            // A spike at each re-run batch (0 up to its records and back at its start): a line
+            // from the batch before would draw a ramp over the time the driver was down.
+            Series {
+                name: "records of a re-run batch".into(),
+                points: batches
+                    .iter()
+                    .flat_map(|b| match b.rerun {
+                        true => vec![(at(b), 0.0), (at(b), records(b)), (at(b), 0.0)],
+                        false => vec![(at(b), 0.0)],
+                    })
+                    .collect(),
+            },
+        ],
+        clock_times: session.scenario.clock_times,
+    }
+}
+
+fn spark_durations(session: &crate::view::spark::SparkSession, label: &str) -> Chart {
+    let batches = session.batches();
+    let ms = |ns: TimeNs| ns as f64 / 1e6;
+    // An abandoned batch lasted until the driver died (or the next batch started).
+    let duration = |i: usize| {
+        let b = &batches[i];
+        ms(b.committed_ns.unwrap_or_else(|| session.abandoned_at(i)).saturating_sub(b.started_ns))
+    };
+    let interval_ms = session.run.world.config.trigger_ms as f64;
+    Chart {
+        id: "spark-batch-durations",
+        title: format!("Batch duration against the trigger interval: a batch that outlasts it makes the next one start late — {label}"),
+        x_label: time_axis(&session.scenario),
+        y_label: "ms".into(),
+        style: ChartStyle::TimeLines,
+        series: vec![
+            Series {
+                name: "batch duration (offsets/N to commits/N)".into(),
+                points: (0..batches.len()).map(|i| (seconds(batches[i].started_ns), duration(i))).collect(),
+            },
+            Series {
+                name: "started late by (after its trigger was due)".into(),
+                points: batches.iter().map(|b| (seconds(b.started_ns), ms(b.started_ns.saturating_sub(b.due_ns)))).collect(),
+            },
+            Series {
+                name: "trigger interval".into(),
+                points: match (batches.first(), batches.last()) {
+                    (Some(a), Some(z)) => vec![(seconds(a.started_ns), interval_ms), (seconds(z.started_ns), interval_ms)],
+                    _ => Vec::new(),
+                },
+            },
+        ],
+        clock_times: session.scenario.clock_times,
+    }
+}
+
+/// Records in the source that no committed batch covers yet, at the start and the end of every
+/// batch and at every crash and restart: Σ over partitions of (records arrived by then − the end
+/// offset of the last batch committed by then). Records a restart without a checkpoint location
+/// skips count as covered once a later batch commits past them: they are lost, not waiting.
+fn spark_lag(session: &crate::view::spark::SparkSession, label: &str) -> Chart {
+    let batches = session.batches();
+    let log = &session.run.world.log.partitions;
+    let mut times: Vec<TimeNs> = vec![0, session.end_ns];
+    for (i, b) in batches.iter().enumerate() {
+        times.push(b.started_ns);
+        times.push(b.committed_ns.unwrap_or_else(|| session.abandoned_at(i)));
+    }
+    times.extend(session.node_events().iter().map(|n| n.0));
+    times.sort_unstable();
+    times.dedup();
+    let mut committed: Vec<(TimeNs, &[(u64, u64)])> =
+        batches.iter().filter_map(|b| b.committed_ns.map(|c| (c, b.offsets.ranges.as_slice()))).collect();
+    committed.sort_by_key(|c| c.0);
+    let points = times
+        .into_iter()
+        .map(|t| {
+            let done = committed.partition_point(|c| c.0 <= t);
+            let covered = done.checked_sub(1).map(|k| committed[k].1);
+            let lag: u64 = log
+                .iter()
+                .enumerate()
+                .map(|(p, entries)| {
+                    let arrived = entries.partition_point(|e| e.append_ns <= t) as u64;
+                    arrived.saturating_sub(covered.and_then(|r| r.get(p)).map_or(0, |r| r.1))
+                })
+                .sum();
+            (seconds(t), lag as f64)
+        })
+        .collect();
+    Chart {
+        id: "spark-lag",
+        title: format!("Lag: records arrived that no committed batch covers yet — {label}"),
+        x_label: time_axis(&session.scenario),
+        y_label: "records".into(),
+        style: ChartStyle::TimeLines,
+        series: vec![Series { name: "records waiting".into(), points }],
+        clock_times: session.scenario.clock_times,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;

@@ -33,7 +33,8 @@ pub struct SparkOrigin {
     pub base: Arc<Scenario>,
     pub source: ScenarioSource,
     pub variant: (Option<Guarantee>, Option<SinkKind>),
-    /// Crashes added to the file's faults, in the order clicked (each at the cursor's time then).
+    /// Faults added to the file's (crashes, cut or delayed links to the driver), in the order
+    /// clicked (each at the cursor's time then).
     /// The query is recorded again from the start with them: the same seed gives the same run up
     /// to the first one.
     pub injected: Vec<Fault>,
@@ -44,21 +45,22 @@ impl SparkOrigin {
         SparkOrigin { base, source, variant: (None, None), injected: Vec::new() }
     }
 
-    /// The clicked crashes in words ("crash jm at 7.500000 s, back after 2 s, then ..."), None
+    /// The clicked faults in words ("crash jm at 7.500000 s, back after 2 s, then ..."), None
     /// when there are none.
     pub fn injected_text(&self) -> Option<String> {
         let each: Vec<String> = self
             .injected
             .iter()
-            .filter_map(|f| match f {
-                Fault::Crash { node, at: Trigger::At(at), restart_after_ns } => Some(format!(
+            .map(|f| match f {
+                Fault::Crash { node, at: Trigger::At(at), restart_after_ns } => format!(
                     "crash {} at {}{}",
                     node.name(),
                     time_text(&self.base, *at),
                     restart_after_ns
                         .map_or(String::new(), |ns| format!(", back after {}", crate::view::duration_text(ns)))
-                )),
-                _ => None,
+                ),
+                // A cut or a delayed link, in the simulator's words.
+                other => other.describe(&self.base.plan),
             })
             .collect();
         (!each.is_empty()).then(|| each.join(", then "))
@@ -72,7 +74,7 @@ impl SparkOrigin {
             (None, None) => (*self.base).clone(),
             (g, sink) => self.base.with_runtime_variant(Runtime::Spark, g.unwrap_or(self.base.guarantee), sink),
         };
-        scenario.faults.extend(self.injected.iter().cloned());
+        crate::view::add_clicked_faults(&mut scenario, self.injected.iter().cloned());
         Arc::new(scenario)
     }
 }
@@ -82,6 +84,8 @@ impl SparkOrigin {
 pub enum SparkTab {
     /// The driver, the executors and the batches at the cursor.
     Batches,
+    /// Records per batch, batch durations against the trigger interval, the lag.
+    Charts,
     /// The sink rows against the same query without faults, row by row, each with the batch
     /// that wrote it.
     Outcome,
@@ -121,6 +125,8 @@ pub struct SparkSession {
     pub filter: LedgerFilter,
     /// The selected outcome line and its chain.
     pub provenance: Option<(usize, Option<Provenance>)>,
+    /// Whole-run charts (`view::plots::spark`), built once with the session.
+    pub charts: Vec<crate::view::plots::Chart>,
 }
 
 /// The driver at the cursor.
@@ -255,7 +261,8 @@ impl SparkSession {
         }
         let reference = sim::run::spark_reference_run(&scenario, seed);
         let ledger = Ledger::build(&scenario, &events, Seen::of(&reference.observed()), Seen::of(&run.observed()));
-        SparkSession {
+        let mut session = SparkSession {
+            charts: Vec::new(),
             ledger,
             filter: LedgerFilter::default(),
             provenance: None,
@@ -275,7 +282,9 @@ impl SparkSession {
             cursor_ns: 0,
             selected: None,
             tab: SparkTab::Batches,
-        }
+        };
+        session.charts = crate::view::plots::spark(&session);
+        session
     }
 
     pub fn batches(&self) -> &[BatchInfo] {
@@ -755,6 +764,38 @@ impl SparkSession {
     pub fn markers(&self) -> Vec<(TimeNs, bool, bool)> {
         self.nodes.iter().map(|&(at, node, crashed)| (at, crashed, node == JOB_MANAGER)).collect()
     }
+
+    /// The cuts and delays of an executor's link to the driver in this run's schedule, for the
+    /// executor's lane of the timeline.
+    pub fn driver_link_faults(&self) -> Vec<DriverLinkFault> {
+        let to_driver = |a: NodeId, b: NodeId| match (a, b) {
+            (x, JOB_MANAGER) | (JOB_MANAGER, x) => x.task_manager_index(),
+            _ => None,
+        };
+        self.run
+            .world
+            .faults
+            .iter()
+            .filter_map(|f| match *f {
+                Fault::Partition { a, b, from_ns, until_ns } => {
+                    to_driver(a, b).map(|executor| DriverLinkFault { executor, from_ns, until_ns, extra_ns: None })
+                }
+                Fault::LatencySpike { link: Some((a, b)), from_ns, until_ns, extra_ns } => to_driver(a, b)
+                    .map(|executor| DriverLinkFault { executor, from_ns, until_ns, extra_ns: Some(extra_ns) }),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// An executor's link to the driver cut (messages wait until `until_ns`) or delayed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DriverLinkFault {
+    pub executor: u32,
+    pub from_ns: TimeNs,
+    pub until_ns: TimeNs,
+    /// None: cut; Some: each message takes this much longer.
+    pub extra_ns: Option<TimeNs>,
 }
 
 #[cfg(test)]
@@ -904,5 +945,72 @@ mod tests {
             let found: Vec<&TaskAttempt> = s.attempts_of_batch(i).iter().collect();
             assert_eq!(found, scanned, "batch entry {i}");
         }
+    }
+
+    /// The charts: the re-run batch is the one point of the re-run line, at its start, with the
+    /// records of the first run of batch 6; every batch has a duration and a start delay; the
+    /// lag peaks between the crash and the commit of the first batch after the re-run (which
+    /// reads what arrived while the driver was down), and is 0 at the end.
+    #[test]
+    fn the_charts_show_the_re_run_batch_its_durations_and_the_lag() {
+        let s = session("spark-micro-batch.ron", (None, None));
+        let [records, durations, lag] = &s.charts[..] else { panic!("three charts: {:?}", s.charts) };
+        let rerun = s.batches().iter().find(|b| b.rerun).expect("a re-run");
+        let first = s.batches().iter().find(|b| b.id == rerun.id && !b.rerun).expect("its first run");
+        let count = |b: &BatchInfo| b.offsets.ranges.iter().map(|r| r.1 - r.0).sum::<u64>() as f64;
+        let rerun_points: Vec<(f64, f64)> = records.series[1].points.iter().copied().filter(|p| p.1 > 0.0).collect();
+        let x = rerun.started_ns as f64 / 1e9;
+        assert_eq!(rerun_points, vec![(x, count(first))]);
+        // A spike: 0 just before and after it at the same time, not a ramp from the batch before.
+        let spike = records.series[1].points.iter().position(|p| p.1 > 0.0).unwrap();
+        assert_eq!(records.series[1].points[spike - 1], (x, 0.0));
+        assert_eq!(records.series[1].points[spike + 1], (x, 0.0));
+        assert_eq!(records.series[0].points.len(), s.batches().len());
+        assert_eq!(durations.series[0].points.len(), s.batches().len());
+        assert!(durations.series[0].points.iter().all(|p| p.1 > 0.0), "{:?}", durations.series[0]);
+        assert!(durations.series[2].points.iter().all(|p| p.1 == 1_000.0), "the 1 s trigger");
+        let crash = s.markers().iter().find(|m| m.1 && m.2).expect("a driver crash").0 as f64 / 1e9;
+        let after = s.batches().iter().position(|b| b.rerun).map(|i| &s.batches()[i + 1]).expect("a batch after");
+        let back = after.committed_ns.expect("committed") as f64 / 1e9;
+        let peak = lag.series[0].points.iter().copied().fold((0.0, f64::MIN), |a, p| if p.1 > a.1 { p } else { a });
+        assert!(crash <= peak.0 && peak.0 <= back, "the lag peaks until the restarted query catches up: {peak:?}");
+        assert_eq!(lag.series[0].points.last().map(|p| p.1), Some(0.0));
+    }
+
+    /// Cutting executor tm-1 off from the driver for 1.5 s while batch 2 runs (before the file's
+    /// driver crash): that batch takes at least the cut's length, and batch 3 starts late (its
+    /// trigger was due meanwhile).
+    #[test]
+    fn a_cut_to_the_driver_makes_the_batch_late() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/spark-micro-batch.ron");
+        let base = Arc::new(Scenario::load(&path).expect("loads"));
+        let plain = SparkSession::record(SparkOrigin::new(base.clone(), ScenarioSource::File(path.clone())), 42);
+        let two = plain.batches().iter().find(|b| b.id == 2).expect("batch 2");
+        let at = two.started_ns + 1_000_000;
+        let cut = crate::app::FaultRequest::Isolate { tm: 1, duration_ms: 1_500 }.fault(at);
+        let origin = SparkOrigin { injected: vec![cut], ..SparkOrigin::new(base, ScenarioSource::File(path)) };
+        assert!(
+            origin.injected_text().is_some_and(|t| t.contains("partition tm-1<->jm")),
+            "{:?}",
+            origin.injected_text()
+        );
+        let s = SparkSession::record(origin, 42);
+        let band = DriverLinkFault { executor: 1, from_ns: at, until_ns: at + 1_500_000_000, extra_ns: None };
+        assert_eq!(s.driver_link_faults(), vec![band], "the timeline's band behind tm-1");
+        assert!(plain.driver_link_faults().is_empty());
+        let two = s.batches().iter().find(|b| b.id == 2).expect("batch 2");
+        let took = two.committed_ns.expect("committed") - two.started_ns;
+        assert!(took >= 1_500_000_000 - 1_000_000, "batch 2 waited out the cut: {took} ns");
+        let three = s.batches().iter().find(|b| b.id == 3).expect("batch 3");
+        assert!(three.started_ns > three.due_ns, "batch 3 started late: {three:?}");
+        // The file declares the outcome of its own faults; with a clicked one the run is held
+        // to the at-least-once promise (kept: nothing lost), and a saved run declares nothing.
+        assert!(!plain.scenario.expect.outcomes.is_empty());
+        assert!(s.kept && s.verdict.contains("the at-least-once promise"), "{}", s.verdict);
+        let saved = crate::shown_run::ShownRun::scenario_file_text(&s);
+        assert!(saved.contains("outcomes: [],"), "{saved}");
+        let late = &s.charts[1].series[1];
+        assert!(late.points.iter().any(|p| p.1 > 0.0), "the chart shows it: {late:?}");
+        assert!(!plain.charts[1].series[1].points.iter().any(|p| p.1 > 1_000.0), "{:?}", plain.charts[1].series[1]);
     }
 }

@@ -63,7 +63,10 @@ impl StormOrigin {
             None => (*self.base).clone(),
             Some(g) => self.base.with_runtime_variant(sim::scenario::Runtime::Storm, g, None),
         };
-        scenario.faults.extend(self.injected.iter().map(|&(at_ns, request)| request.fault(at_ns)));
+        crate::view::add_clicked_faults(
+            &mut scenario,
+            self.injected.iter().map(|&(at_ns, request)| request.fault(at_ns)),
+        );
         Arc::new(scenario)
     }
 
@@ -90,6 +93,11 @@ impl StormOrigin {
 /// A recorded Storm run and the workbench's cursor and selection over it.
 pub struct StormSession {
     pub origin: StormOrigin,
+    /// The oracle's verdict on this run against the topology's fault-free run, one line (the
+    /// Spark and Kafka Streams views show theirs the same way).
+    pub verdict: String,
+    /// Was the promise (or the scenario's declared outcome) kept?
+    pub kept: bool,
     /// The run's charts ([`crate::view::plots::storm`]), drawn by the Charts tab and exported.
     pub charts: Vec<crate::view::plots::Chart>,
     /// The guarantees compared on this run's seed and faults ([`StormOrigin::compare`]).
@@ -331,7 +339,10 @@ impl StormSession {
         let ledger = Ledger::build_with(&scenario, Vec::new(), Seen::of(&reference.observed()), seen, &|i, _| {
             attempts.get(i).copied().unwrap_or(1)
         });
+        let judgement = sim::run::core_model::judge(&scenario, seed, &run);
         StormSession {
+            verdict: format!("oracle vs the fault-free run: {}", judgement.describe(scenario.guarantee)),
+            kept: judgement.kept,
             charts: crate::view::plots::storm(&scenario, seed, &events, end_ns),
             origin,
             comparison: None,
@@ -1078,5 +1089,21 @@ mod tests {
             .expect("a row whose batch was replayed");
         assert!(at(&replayed, "Batch") < at(&replayed, "Replay"), "{replayed:?}");
         assert!(titles(&replayed).contains(&"Commit") && replayed.why.contains("txid"), "{replayed:?}");
+    }
+
+    /// The verdict line is the shared judge's (`sim::run::core_model::judge`): acking off loses
+    /// what the crash took, acking keeps nothing lost.
+    #[test]
+    fn the_verdict_says_what_the_guarantee_did() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/storm-word-count.ron");
+        let base = Arc::new(Scenario::load(&path).expect("loads"));
+        let acking = StormSession::record(StormOrigin::new(base.clone(), ScenarioSource::File(path.clone()), None), 42);
+        let judgement = sim::run::core_model::judge(&acking.scenario, 42, &acking.run);
+        assert_eq!(acking.kept, judgement.kept);
+        assert!(acking.verdict.ends_with(&judgement.describe(acking.scenario.guarantee)), "{}", acking.verdict);
+        assert_eq!(judgement.outcome.lost_records.len(), 0, "{}", acking.verdict);
+        let off =
+            StormSession::record(StormOrigin::new(base, ScenarioSource::File(path), Some(Guarantee::AtMostOnce)), 42);
+        assert_ne!(off.verdict, acking.verdict);
     }
 }
