@@ -52,6 +52,9 @@ fn storm_frame_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32, shared: 
     });
     let color = if s.kept { crate::panels::GOOD_COLOR } else { crate::panels::BLOCKED_COLOR };
     ui.colored_label(color, egui::RichText::new(&s.verdict).strong());
+    for note in &s.notes {
+        ui.label(note);
+    }
     if s.tab == StormTab::Save {
         ui.separator();
         return;

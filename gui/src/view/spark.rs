@@ -269,7 +269,7 @@ impl SparkSession {
             rows_visible: run.visible_rows().len(),
             rows_reference: reference.visible_rows().len(),
             kept: report.judgement.kept,
-            notes: report.notes,
+            notes: report.notes.into_iter().chain(report.judgement.outcome.records_inside_rows()).collect(),
             verdict,
             origin,
             scenario,

@@ -98,6 +98,9 @@ pub struct StormSession {
     pub verdict: String,
     /// Was the promise (or the scenario's declared outcome) kept?
     pub kept: bool,
+    /// Under the verdict: where records counted twice or lost are when no row shows them
+    /// ([`sim::oracle::Outcome::records_inside_rows`]).
+    pub notes: Vec<String>,
     /// The run's charts ([`crate::view::plots::storm`]), drawn by the Charts tab and exported.
     pub charts: Vec<crate::view::plots::Chart>,
     /// The guarantees compared on this run's seed and faults ([`StormOrigin::compare`]).
@@ -343,6 +346,7 @@ impl StormSession {
         StormSession {
             verdict: format!("oracle vs the fault-free run: {}", judgement.describe(scenario.guarantee)),
             kept: judgement.kept,
+            notes: judgement.outcome.records_inside_rows(),
             charts: crate::view::plots::storm(&scenario, seed, &events, end_ns),
             origin,
             comparison: None,
@@ -1105,5 +1109,11 @@ mod tests {
         let off =
             StormSession::record(StormOrigin::new(base, ScenarioSource::File(path), Some(Guarantee::AtMostOnce)), 42);
         assert_ne!(off.verdict, acking.verdict);
+        // Acking off loses records but no whole row: the view says where they went; with acking
+        // nothing is lost and there is nothing to say.
+        let lost = sim::run::core_model::judge(&off.scenario, 42, &off.run).outcome;
+        assert!(!lost.lost_records.is_empty() && lost.missing_rows.is_empty(), "{}", off.verdict);
+        assert!(off.notes.iter().any(|n| n.starts_with("No row is missing")), "{:?}", off.notes);
+        assert!(acking.notes.iter().all(|n| !n.starts_with("No row is missing")), "{:?}", acking.notes);
     }
 }

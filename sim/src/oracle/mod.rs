@@ -116,6 +116,33 @@ impl Outcome {
             self.unexpected_rows.len(),
         )
     }
+    /// Why a verdict about records shows no row of its kind, when that is so: records counted
+    /// twice with no duplicate or unexpected row, or records lost with no missing row, were
+    /// aggregated (twice, or not at all) into results that exist in both runs. A reader who
+    /// looks for doubled or missing rows finds none; the counts sit inside the rows (those of
+    /// them whose value differs are the wrong rows). Only with lineage: without it, records are
+    /// not followed.
+    pub fn records_inside_rows(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if !self.lineage_tracked {
+            return notes;
+        }
+        let wrong = self.wrong_rows.len();
+        let (duplicated, lost) = (self.duplicated_records.len(), self.lost_records.len());
+        if duplicated > 0 && self.duplicate_rows.is_empty() && self.unexpected_rows.is_empty() {
+            notes.push(format!(
+                "No row is doubled: the {duplicated} records counted twice were aggregated twice into results that \
+                 the run without faults has too ({wrong} of the run's rows differ in value)."
+            ));
+        }
+        if lost > 0 && self.missing_rows.is_empty() {
+            notes.push(format!(
+                "No row is missing: the {lost} lost records belong to results that exist, counted without them \
+                 ({wrong} of the run's rows differ in value)."
+            ));
+        }
+        notes
+    }
     pub fn has_loss(&self) -> bool {
         !self.lost_records.is_empty() || (!self.lineage_tracked && !self.missing_rows.is_empty())
     }
@@ -391,6 +418,37 @@ mod tests {
         // The shortcut for equal rows, where it applies, says what the full comparison says.
         assert_eq!(evaluate_rows(&a, &b), evaluate_rows_in_full(&a, &b));
         outcome
+    }
+
+    /// The note on records inside rows is given exactly when a records verdict has no row of its
+    /// own kind: a record counted twice inside a window's count (no doubled row), a record lost
+    /// from one (no missing row); not when the rows show it, nor without lineage.
+    #[test]
+    fn records_counted_inside_rows_are_explained_only_when_no_row_shows_them() {
+        let reference = [row(1, 2, &[0, 1]), row(2, 1, &[2])];
+        let inside_twice = check(&reference, &[row(1, 3, &[0, 1, 1]), row(2, 1, &[2])], OutcomeClass::Duplicates);
+        let notes = inside_twice.records_inside_rows();
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].starts_with("No row is doubled: the 1 records") && notes[0].contains("(1 of"), "{notes:?}");
+        let inside_lost = check(&reference, &[row(1, 1, &[0]), row(2, 1, &[2])], OutcomeClass::Loss);
+        let notes = inside_lost.records_inside_rows();
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].starts_with("No row is missing: the 1 lost records"), "{notes:?}");
+        // Rows that show it: a whole row twice, a whole row missing. No note.
+        let doubled_row = check(
+            &reference,
+            &[reference[0].clone(), reference[0].clone(), reference[1].clone()],
+            OutcomeClass::Duplicates,
+        );
+        assert!(doubled_row.records_inside_rows().is_empty());
+        let missing_row = check(&reference, &[reference[0].clone()], OutcomeClass::Loss);
+        assert!(missing_row.records_inside_rows().is_empty());
+        // Exact: nothing to explain.
+        assert!(check(&reference, &reference.clone(), OutcomeClass::Exact).records_inside_rows().is_empty());
+        // Without lineage records are not followed: no note, whatever the counts.
+        let mut untracked = inside_twice.clone();
+        untracked.lineage_tracked = false;
+        assert!(untracked.records_inside_rows().is_empty());
     }
 
     #[test]
