@@ -351,6 +351,11 @@ fn the_shipped_failover_scenario_meets_its_declared_outcomes() {
     assert!(check.failures.is_empty(), "{:?}", check.failures);
     let run = run_kstreams(scenario, 42, false);
     assert!(run.world.stats.restored_records > 0 && run.world.stats.reprocessed > 0);
+    // Every window task has work: each repartition partition gets records (by Kafka's
+    // partitioner, a hash modulo the partition count; Flink's key groups left 1_1 empty).
+    let per_partition: Vec<usize> = run.world.repartition.iter().map(Vec::len).collect();
+    assert_eq!(per_partition.len(), 3);
+    assert!(per_partition.iter().all(|&n| n > 0), "records per repartition partition: {per_partition:?}");
 }
 
 const VALID: &str = r#"Scenario(
