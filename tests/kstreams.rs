@@ -154,6 +154,11 @@ proptest! {
 /// Four partitions, a keyed window on three instances (tasks 0_0..0_3 and 1_0..1_2, task i on
 /// tm-(i mod 3)); tm-0 dies at 12 s for good.
 fn windowed(guarantee: &str, standbys: u32) -> Arc<Scenario> {
+    windowed_crashing(guarantee, standbys, "tm-0", 3)
+}
+
+/// [`windowed`] with the window's parallelism and the instance that dies at 12 s chosen.
+fn windowed_crashing(guarantee: &str, standbys: u32, crashed: &str, window_parallelism: u32) -> Arc<Scenario> {
     let text = format!(
         r#"Scenario(
             name: "kstreams windowed",
@@ -165,12 +170,12 @@ fn windowed(guarantee: &str, standbys: u32) -> Arc<Scenario> {
             pipeline: [
                 Source(name: "in", cost_us: 10),
                 KeyBy(Key),
-                Window(name: "w", kind: Tumbling(size_ms: 2_000), aggregate: Count, parallelism: 3, cost_us: 20),
+                Window(name: "w", kind: Tumbling(size_ms: 2_000), aggregate: Count, parallelism: {window_parallelism}, cost_us: 20),
                 Sink(name: "out", kind: TwoPhaseCommit),
             ],
             model: KafkaStreams((guarantee: {guarantee}, commit_interval_ms: Some(3_000), standby_replicas: {standbys},
                                  session_timeout_ms: 2_000, transaction_timeout_ms: 2_000, restore_cost_us: 100)),
-            faults: [Crash(node: "tm-0", at: At(12_000))],
+            faults: [Crash(node: "{crashed}", at: At(12_000))],
         )"#
     );
     Arc::new(Scenario::parse(&text, "(kstreams test)").expect("the test scenario is valid"))
@@ -219,6 +224,30 @@ fn only_the_failed_tasks_restore_from_the_changelog_and_resume_at_their_commit()
         let want = if eos { committed_changelog } else { changelog_at_crash };
         assert_eq!(restored[&4], want, "{guarantee}: the window task replays its changelog");
         assert!(world.tasks.iter().all(|t| t.phase == TaskPhase::Done));
+    }
+}
+
+/// `reprocessed` counts every record a moved task reads a second time, from the source topic or
+/// from the repartition topic: under at-least-once, what each of the dead instance's tasks had
+/// read since its last commit (`position - committed` when it died). tm-0 holds the window task
+/// 1_0, which re-reads from the repartition topic; with one window task (on tm-0) tm-1 holds
+/// only the source task 0_1, and nothing is re-read from the repartition topic.
+#[test]
+fn reprocessed_counts_what_the_moved_tasks_read_again_from_either_topic() {
+    for (crashed, window_parallelism, window_task_rereads) in [("tm-0", 3, true), ("tm-1", 1, false)] {
+        let scenario = windowed_crashing("AtLeastOnce", 0, crashed, window_parallelism);
+        let mut world = KStreamsWorld::new(scenario, 7, false);
+        world.run_until(12_000_000_000 - 1);
+        let behind = |world: &KStreamsWorld, subtopology: u32| -> u64 {
+            let on_crashed = world.tasks.iter().filter(|t| t.instance.name() == crashed);
+            on_crashed.filter(|t| t.id.subtopology == subtopology).map(|t| t.position - t.committed).sum()
+        };
+        let (source_rereads, repartition_rereads) = (behind(&world, 0), behind(&world, 1));
+        world.run();
+        assert_eq!(world.stop_reason(), Some(sim::StopReason::JobFinished), "{crashed}");
+        assert!(source_rereads > 0, "{crashed}: its source tasks had read past their commit");
+        assert_eq!(repartition_rereads > 0, window_task_rereads, "{crashed}: {repartition_rereads}");
+        assert_eq!(world.stats.reprocessed, source_rereads + repartition_rereads, "{crashed}");
     }
 }
 
@@ -322,6 +351,11 @@ fn the_shipped_failover_scenario_meets_its_declared_outcomes() {
     assert!(check.failures.is_empty(), "{:?}", check.failures);
     let run = run_kstreams(scenario, 42, false);
     assert!(run.world.stats.restored_records > 0 && run.world.stats.reprocessed > 0);
+    // Every window task has work: each repartition partition gets records (by Kafka's
+    // partitioner, a hash modulo the partition count; Flink's key groups left 1_1 empty).
+    let per_partition: Vec<usize> = run.world.repartition.iter().map(Vec::len).collect();
+    assert_eq!(per_partition.len(), 3);
+    assert!(per_partition.iter().all(|&n| n > 0), "records per repartition partition: {per_partition:?}");
 }
 
 const VALID: &str = r#"Scenario(

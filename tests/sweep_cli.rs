@@ -134,6 +134,22 @@ fn a_swarm_sweep_of_declared_outcomes_says_what_they_claim() {
     assert!(undeclared.contains("outcomes over 2 seeds") && !undeclared.contains(note), "{undeclared}");
 }
 
+/// A seed whose added faults kept the scenario's own fault from happening says so beside its
+/// unmet expectation: transaction-timeout.ron's lesson needs its crash after checkpoint 3, and
+/// swarm seed 40001 (a job manager crash at 3.2 s, a 20x slow tm-0) never completes checkpoint 3.
+#[test]
+fn a_declared_outcome_missed_because_its_fault_never_happened_says_so() {
+    let (ok, out) = streamlab(&["sweep", "scenarios/transaction-timeout.ron", "--seeds", "40001", "--swarm"]);
+    assert!(!ok, "{out}");
+    let line = out.lines().find(|l| l.starts_with("seed 40001:")).expect("seed 40001 fails");
+    assert!(
+        line.contains("expected Loss, got Exact; the scenario's own fault was not injected: crash tm-0 after checkpoint 3 completed"),
+        "{line}"
+    );
+    let (_, own) = streamlab(&["sweep", "scenarios/transaction-timeout.ron", "--seeds", "1..3"]);
+    assert!(!own.contains("not injected"), "{own}");
+}
+
 /// `sweep --json` with `args` after the scenario, written to `dir/name`; the file's path.
 fn shard_file(dir: &std::path::Path, name: &str, scenario: &str, args: &[&str]) -> String {
     let mut all = vec!["sweep", scenario, "--json"];

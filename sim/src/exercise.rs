@@ -159,8 +159,8 @@ pub enum Metric {
     KStreamsRestoredRecords,
     /// Kafka Streams: transactions aborted (exactly_once_v2).
     KStreamsAbortedTransactions,
-    /// Kafka Streams: source-topic records processed again after a failover (from the last
-    /// committed offset; repartition-topic re-reads are not counted).
+    /// Kafka Streams: records processed again after a failover (read again from the last
+    /// committed offset, of the source topic or of the repartition topic).
     KStreamsReprocessedRecords,
 }
 

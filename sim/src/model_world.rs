@@ -67,6 +67,8 @@ pub trait ModelCore: Clone {
     fn finished_at_ns(&self) -> Option<TimeNs>;
     /// Records in the source log.
     fn source_records(&self) -> usize;
+    /// The source log the run reads (what a row's latency counts from: `run::row_latency_ns`).
+    fn log(&self) -> &crate::external::SourceLog;
     /// Messages the core holds itself (Storm's executor inboxes): the work limit counts them.
     fn inboxed_messages(&self) -> u64 {
         0
@@ -127,6 +129,9 @@ macro_rules! model_core_fields {
         }
         fn source_records(&self) -> usize {
             self.log.len()
+        }
+        fn log(&self) -> &$crate::external::SourceLog {
+            &self.log
         }
         fn start(&mut self) {
             $core::start(self)

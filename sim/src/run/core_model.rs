@@ -132,11 +132,7 @@ pub fn run_variant<C: CoreModel>(
     let run = ModelRun::<C>::with_faults(variant, seed, false, faults);
     let outcome = oracle::evaluate(&reference.observed(), &run.observed());
     let world = &run.world;
-    let mut latencies: Vec<u64> = run
-        .visible_rows()
-        .iter()
-        .map(|r| r.visible_ns.unwrap_or(r.written_ns).saturating_sub(r.row.ingest_ns))
-        .collect();
+    let mut latencies: Vec<u64> = run.visible_rows().iter().map(|r| super::row_latency_ns(r, world.log())).collect();
     let end_ns: TimeNs = world.finished_at_ns().unwrap_or(world.now_ns());
     VariantReport {
         guarantee,

@@ -208,12 +208,13 @@ pub fn unmet_expectations(scenario: &Scenario, reports: &[VariantReport]) -> Vec
             // No verdict against an incomplete reference: said as such by whoever reports it.
             Some(r) if !r.reference_stop.is_finished() => {}
             Some(r) => unmet.push(format!(
-                "{}{} with {}: expected {}, got {:?}",
+                "{}{} with {}: expected {}, got {:?}{}",
                 storm_prefix(e.runtime),
                 guarantee_name(e.runtime, e.guarantee),
                 e.sink.a_sink(),
                 e.wanted(),
-                r.class
+                r.class,
+                own_faults_not_injected(scenario, r)
             )),
             None => unmet.push(format!(
                 "{}{} with {} was not run",
@@ -224,6 +225,25 @@ pub fn unmet_expectations(scenario: &Scenario, reports: &[VariantReport]) -> Vec
         }
     }
     unmet
+}
+
+/// The scenario's own faults that `r`'s run never injected, as a clause for an unmet
+/// expectation: the declared outcome is about those faults, so a seed whose added faults (a
+/// swarm's) kept one from happening says so ("expected Loss, got Exact; the scenario's own fault
+/// was not injected: crash tm-0 after checkpoint 3 completed, …").
+fn own_faults_not_injected(scenario: &Scenario, r: &VariantReport) -> String {
+    let plan = &scenario.plan;
+    let missed: Vec<&str> = r
+        .faults_not_injected
+        .iter()
+        .filter(|note| scenario.faults.iter().any(|f| note.starts_with(&format!("{}: ", f.describe(plan)))))
+        .map(String::as_str)
+        .collect();
+    match missed.len() {
+        0 => String::new(),
+        1 => format!("; the scenario's own fault was not injected: {}", missed[0]),
+        _ => format!("; the scenario's own faults were not injected: {}", missed.join("; ")),
+    }
 }
 
 /// "storm " before a Storm variant's name in messages.

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use engine::graph::{OperatorKind, SubtaskId};
 use engine::message::Record;
 use engine::ms_to_ns;
-use engine::partition::subtask_for_key;
+use engine::partition::mix64;
 use engine::sink::{SinkEffect, SinkKind, SinkRow, TxnId};
 use engine::transform::{FilterFn, MapFn};
 use engine::window::WindowSpec;
@@ -169,7 +169,9 @@ pub enum Out {
 pub struct KStreamsStats {
     /// Input records processed (source and repartition topics; repeats included).
     pub processed: u64,
-    /// Records processed a second time after a crash (read again from the committed offset).
+    /// Records processed a second time after a crash: read again from the committed offset of
+    /// the task's input, its source partition or its repartition partition (a re-read from the
+    /// repartition topic is work done again too).
     pub reprocessed: u64,
     pub commits: u64,
     pub repartition_writes: u64,
@@ -213,8 +215,8 @@ pub struct KStreamsCore {
     pub stats: KStreamsStats,
     /// Source records a window dropped as late (any attempt): see `sim::oracle::Observed`.
     pub late_sources: BTreeSet<SourceRef>,
-    /// Per source record, the highest offset each source task processed (a re-read below it
-    /// is reprocessing).
+    /// Per task, one past the highest input offset it processed (its source partition's or
+    /// its repartition partition's): a read below it is reprocessing.
     processed_high: Vec<u64>,
     pub finished_at_ns: Option<TimeNs>,
     out: Vec<Out>,
@@ -258,7 +260,7 @@ impl KStreamsCore {
             config,
             repartition: vec![Vec::new(); repartitions as usize],
             changelogs: vec![Vec::new(); tasks.len()],
-            processed_high: vec![0; scenario.partitions as usize],
+            processed_high: vec![0; tasks.len()],
             tasks,
             instances,
             txns: Vec::new(),
@@ -461,13 +463,11 @@ impl KStreamsCore {
         let (instance, id) = (self.tasks[t].instance, self.tasks[t].id);
         self.stats.processed += 1;
         self.tasks[t].processed_since_commit += 1;
-        if id.subtopology == 0 {
-            let high = &mut self.processed_high[id.partition as usize];
-            if offset < *high {
-                self.stats.reprocessed += 1;
-            }
-            *high = (*high).max(offset + 1);
+        let high = &mut self.processed_high[t];
+        if offset < *high {
+            self.stats.reprocessed += 1;
         }
+        *high = (*high).max(offset + 1);
         let about = About::Node(instance);
         self.recorder.record_payload(now, about, None, Payload::KStreamsProcess { task: t as u32, offset });
         if id.subtopology == 0 {
@@ -486,7 +486,7 @@ impl KStreamsCore {
 
     fn write_repartition(&mut self, t: usize, record: Record, now: TimeNs) {
         let partitions = self.repartition.len() as u32;
-        let q = subtask_for_key(record.key, partitions).index();
+        let q = repartition_partition(record.key, partitions);
         let txn = self.txn_of(t);
         self.repartition[q].push(TopicRecord { record, txn });
         self.stats.repartition_writes += 1;
@@ -886,6 +886,14 @@ fn apply_steps(steps: &[Step], mut record: Record) -> Option<Record> {
         }
     }
     Some(record)
+}
+
+/// The repartition topic's partition of `key`: Kafka's default partitioner, a hash of the key
+/// modulo the number of partitions (`murmur2(keyBytes) % numPartitions`, streamlab's fixed hash
+/// standing for murmur2 of the serialized key). Kafka has no key groups: those are Flink's
+/// (`engine::partition::subtask_for_key`).
+pub fn repartition_partition(key: engine::message::Key, partitions: u32) -> usize {
+    (mix64(key) % u64::from(partitions.max(1))) as usize
 }
 
 fn window_parallelism(scenario: &Scenario) -> u32 {
