@@ -203,7 +203,7 @@ pub fn latency(world: &World) -> Chart {
     let buckets = || world.metrics.iter().enumerate().filter(|(_, b)| b.rows_visible > 0);
     Chart {
         id: "end-to-end-latency",
-        title: format!("End-to-end latency: row visible minus newest record ingested — {}", run_label(world)),
+        title: format!("End-to-end latency: row visible minus its newest record's log append — {}", run_label(world)),
         x_label: time_axis_label(world),
         y_label: "latency (ms)".into(),
         style: ChartStyle::TimeLines,

@@ -84,7 +84,9 @@ impl World {
             self.violate(now, Some(id), violation);
         }
         for i in self.sink_store.take_newly_visible() {
-            let latency_ms = now.saturating_sub(self.sink_store.rows[i].row.ingest_ns) / 1_000_000;
+            // From the log append of the row's newest record, as `compare`'s column counts it:
+            // a record re-read after a restore keeps the time it first arrived.
+            let latency_ms = crate::run::row_latency_ns(&self.sink_store.rows[i], &self.log) / 1_000_000;
             self.bucket.row_visible(latency_ms);
         }
         if let Some(cp) = precommit {
