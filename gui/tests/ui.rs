@@ -2080,7 +2080,7 @@ fn the_storm_view_says_its_verdict_and_acking_off_has_no_acker() {
 }
 
 /// The Kafka Streams view compares its guarantees on the run's faults, as `streamlab compare`
-/// does (at_least_once counts 547 source records twice here, exactly_once_v2 none, read
+/// does (at_least_once counts 510 source records twice here, exactly_once_v2 none, read
 /// uncommitted or committed); a setup's name records the application under it.
 #[test]
 fn the_kafka_streams_view_compares_its_guarantees() {
@@ -2092,7 +2092,7 @@ fn the_kafka_streams_view_compares_its_guarantees() {
     let setups: Vec<(sim::scenario::Guarantee, usize)> =
         reports.iter().map(|r| (r.guarantee, r.outcome.duplicated_records.len())).collect();
     use sim::scenario::Guarantee::{AtLeastOnce, ExactlyOnce};
-    assert_eq!(setups, [(AtLeastOnce, 547), (ExactlyOnce, 0), (ExactlyOnce, 0)]);
+    assert_eq!(setups, [(AtLeastOnce, 510), (ExactlyOnce, 0), (ExactlyOnce, 0)]);
     h.get_by_label("exactly_once_v2 · read_uncommitted reader");
     h.get_by_label("exactly_once_v2 · read_committed reader").click();
     wait_for_view(&mut h);
