@@ -16,6 +16,10 @@
 //!   non-idle splits, emitted when it grows; all splits idle: the output is idle, and (since
 //!   FLINK-38454, Flink 2.2) the combined watermark is the maximum over all splits.
 //!
+//! - FLINK-35886 (FLIP-471, Flink 2.0): the `IdlenessTimer` reads the source's input activity
+//!   clock, a `PausableRelativeClock` paused while the source's output is backpressured, so time
+//!   the source cannot emit does not count towards the timeout. A blocked source reads nothing.
+//!
 //! Per-record emission is streamlab's punctuated variant: the split's generator emits on every
 //! event (immediately combined), and idleness is still only checked on the periodic grid
 //! (Flink's default `pipeline.auto-watermark-interval`, 200 ms).
@@ -55,11 +59,21 @@ struct Config {
     /// `None`: per-record emission.
     interval_ms: Option<u64>,
     idle_timeout_ms: u64,
+    /// Spans `[from, to)` in ns while the source's output is backpressured, sorted and apart.
+    blocked: Vec<(u64, u64)>,
 }
 
 impl Config {
     fn check_interval_ns(&self) -> u64 {
         self.interval_ms.unwrap_or(DEFAULT_INTERVAL_MS) * MS
+    }
+    /// `PausableRelativeClock.relativeTimeNanos` at `now_ns`: the time not spent blocked.
+    fn activity_clock_ns(&self, now_ns: u64) -> u64 {
+        let paused: u64 = self.blocked.iter().map(|&(from, to)| now_ns.min(to).saturating_sub(from)).sum();
+        now_ns - paused
+    }
+    fn is_blocked(&self, at_ns: u64) -> bool {
+        self.blocked.iter().any(|&(from, to)| from <= at_ns && at_ns < to)
     }
 }
 
@@ -69,22 +83,23 @@ impl Config {
 struct IdlenessTimer {
     counter: u64,
     last_counter: u64,
-    /// 0: no countdown running (Flink's special value).
-    start_of_inactivity_ns: u64,
+    /// None: no countdown running (Flink's special value 0), else its start on the clock.
+    start_of_inactivity_ns: Option<u64>,
     max_idle_ns: u64,
 }
 
 impl IdlenessTimer {
-    fn check_if_idle(&mut self, now_ns: u64) -> bool {
+    /// `clock_ns`: the source's input activity clock (paused while backpressured).
+    fn check_if_idle(&mut self, clock_ns: u64) -> bool {
         if self.counter != self.last_counter {
             self.last_counter = self.counter;
-            self.start_of_inactivity_ns = 0;
+            self.start_of_inactivity_ns = None;
             false
-        } else if self.start_of_inactivity_ns == 0 {
-            self.start_of_inactivity_ns = now_ns;
-            false
+        } else if let Some(start) = self.start_of_inactivity_ns {
+            clock_ns - start > self.max_idle_ns
         } else {
-            now_ns - self.start_of_inactivity_ns > self.max_idle_ns
+            self.start_of_inactivity_ns = Some(clock_ns);
+            false
         }
     }
 }
@@ -123,7 +138,7 @@ impl FlinkSource {
             timer: IdlenessTimer {
                 counter: 0,
                 last_counter: 0,
-                start_of_inactivity_ns: 0,
+                start_of_inactivity_ns: None,
                 max_idle_ns: config.idle_timeout_ms * MS,
             },
             is_idle_now: false,
@@ -166,10 +181,10 @@ impl FlinkSource {
         }
     }
 
-    fn on_periodic_emit(&mut self, now_ns: u64) {
+    fn on_periodic_emit(&mut self, now_ns: u64, clock_ns: u64) {
         let per_record = self.per_record;
         for split in &mut self.splits {
-            if split.timer.check_if_idle(now_ns) {
+            if split.timer.check_if_idle(clock_ns) {
                 if !split.is_idle_now {
                     split.partial_idle = true;
                     split.is_idle_now = true;
@@ -192,7 +207,7 @@ fn model(config: &Config, arrivals: &[Arrival], end_ns: u64) -> Vec<(u64, i64)> 
         while let Some(a) = next.next_if(|a| a.at_ns < tick) {
             flink.on_event(a.at_ns, a.partition, a.ts);
         }
-        flink.on_periodic_emit(tick);
+        flink.on_periodic_emit(tick, config.activity_clock_ns(tick));
         tick += interval;
     }
     flink.emitted
@@ -249,13 +264,23 @@ fn engine(config: &Config, arrivals: &[Arrival], end_ns: u64, every_tick: bool) 
             }
         }
     };
+    // The output's backpressure starts and ends, in time order with the arrivals.
+    let mut transitions = config.blocked.iter().flat_map(|&(from, to)| [(from, true), (to, false)]).peekable();
     for a in arrivals {
+        while let Some((at_ns, blocked)) = transitions.next_if(|&(at_ns, _)| at_ns < a.at_ns) {
+            run_timers(&mut subtask, at_ns, &mut out);
+            subtask.set_output_blocked(blocked, at_ns);
+        }
         run_timers(&mut subtask, a.at_ns, &mut out);
         let offset = &mut offsets[a.partition as usize];
         let event = SourceEvent { key: 0, value: 1, timestamp_ms: a.ts };
         subtask.handle_source_record(a.partition, *offset, event, a.at_ns);
         *offset += 1;
         collect(&mut subtask, a.at_ns, &mut out);
+    }
+    for (at_ns, blocked) in transitions.take_while(|&(at_ns, _)| at_ns < end_ns) {
+        run_timers(&mut subtask, at_ns, &mut out);
+        subtask.set_output_blocked(blocked, at_ns);
     }
     run_timers(&mut subtask, end_ns, &mut out);
     out
@@ -275,7 +300,7 @@ fn check(config: &Config, arrivals: &[Arrival]) -> Result<(), TestCaseError> {
 /// (49) holds the source's back.
 #[test]
 fn idle_at_flinks_countdown() {
-    let config = Config { partitions: 2, bound_ms: 0, interval_ms: Some(200), idle_timeout_ms: 1_000 };
+    let config = Config { partitions: 2, bound_ms: 0, interval_ms: Some(200), idle_timeout_ms: 1_000, blocked: vec![] };
     let mut arrivals = vec![Arrival { at_ns: 50 * MS, partition: 1, ts: 50 }];
     arrivals.extend((0..30).map(|i| Arrival { at_ns: (i * 100 + 1) * MS, partition: 0, ts: i as i64 * 100 }));
     arrivals.sort_by_key(|a| a.at_ns);
@@ -291,7 +316,7 @@ fn idle_at_flinks_countdown() {
 /// idleness goes downstream.
 #[test]
 fn all_idle_flushes_the_largest_partition_watermark() {
-    let config = Config { partitions: 2, bound_ms: 0, interval_ms: Some(100), idle_timeout_ms: 300 };
+    let config = Config { partitions: 2, bound_ms: 0, interval_ms: Some(100), idle_timeout_ms: 300, blocked: vec![] };
     let arrivals = [
         Arrival { at_ns: 10 * MS + 1, partition: 0, ts: 1_000 },
         Arrival { at_ns: 20 * MS + 1, partition: 1, ts: 100 },
@@ -318,14 +343,27 @@ fn all_idle_flushes_the_largest_partition_watermark() {
 }
 
 fn config() -> impl Strategy<Value = Config> {
-    (1u32..=4, 0i64..=300, prop_oneof![Just(None), (1u64..=4).prop_map(|k| Some(k * 50))], 1u64..=1_200).prop_map(
-        |(partitions, bound_ms, interval_ms, idle_timeout_ms)| Config {
+    // Backpressure spans: gaps and lengths in ms, bounds 2 ns past a millisecond (never on a
+    // tick or an arrival).
+    let blocked = prop::collection::vec((0u64..=2_000, 1u64..=3_000), 0..4).prop_map(|spans| {
+        let mut at_ms = 0;
+        spans
+            .into_iter()
+            .map(|(gap_ms, len_ms)| {
+                let from = (at_ms + gap_ms) * MS + 2;
+                at_ms += gap_ms + len_ms;
+                (from, at_ms * MS + 2)
+            })
+            .collect()
+    });
+    (1u32..=4, 0i64..=300, prop_oneof![Just(None), (1u64..=4).prop_map(|k| Some(k * 50))], 1u64..=1_200, blocked)
+        .prop_map(|(partitions, bound_ms, interval_ms, idle_timeout_ms, blocked)| Config {
             partitions,
             bound_ms,
             interval_ms,
             idle_timeout_ms,
-        },
-    )
+            blocked,
+        })
 }
 
 /// Arrivals with gaps long enough for partitions to go idle and come back, never on a tick
@@ -352,6 +390,8 @@ proptest! {
     fn source_watermarks_match_flinks_generators(
         (config, arrivals) in config().prop_flat_map(|c| { let p = c.partitions; (Just(c), arrivals(p)) })
     ) {
+        // A source whose output is blocked reads nothing.
+        let arrivals: Vec<Arrival> = arrivals.into_iter().filter(|a| !config.is_blocked(a.at_ns)).collect();
         check(&config, &arrivals)?;
     }
 }

@@ -30,6 +30,23 @@ pub struct PartitionReader {
     /// The periodic check at which the partition is declared idle unless a record arrives
     /// first (`idle_deadline`; `ProcTimeNs::MAX` without an idle timeout).
     pub idle_at_ns: ProcTimeNs,
+    /// The check after the one that saw the last record: where Flink's countdown starts.
+    #[serde(default)]
+    pub countdown_start_ns: ProcTimeNs,
+    /// Time since `countdown_start_ns` the source could not emit (backpressured): the
+    /// countdown's paused clock does not count it.
+    #[serde(default)]
+    pub countdown_paused_ns: ProcTimeNs,
+}
+
+impl PartitionReader {
+    /// The last record was seen by the check at `seen_at_ns`: the countdown starts over.
+    fn restart_countdown(&mut self, strategy: &WatermarkStrategy, seen_at_ns: ProcTimeNs) {
+        let interval_ns = periodic_check_ns(strategy).unwrap_or(0);
+        self.countdown_start_ns = seen_at_ns.saturating_add(interval_ns);
+        self.countdown_paused_ns = 0;
+        self.idle_at_ns = idle_deadline(strategy, seen_at_ns);
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +66,10 @@ pub struct SourceState {
     /// that goes idle first, so the idleness deadline needs no scan per record. Kept only under
     /// an idle timeout (nothing else asks, and every record read would replay a match).
     activity: Option<MinTree<(bool, ProcTimeNs)>>,
+    /// Since when the source cannot emit (its output is backpressured): the idleness countdown
+    /// stands still meanwhile, as Flink's does since FLINK-35886 (FLIP-471, a paused clock).
+    #[serde(default)]
+    output_blocked_since_ns: Option<ProcTimeNs>,
 }
 
 /// What a source's timer changed: the subtask applies it to its output in this order.
@@ -75,6 +96,7 @@ impl SourceState {
             exhausted: false,
             watermarks,
             activity,
+            output_blocked_since_ns: None,
         }
     }
 
@@ -92,14 +114,20 @@ impl SourceState {
         let partitions = plan
             .partitions_of(id)
             .into_iter()
-            .map(|partition| PartitionReader {
-                partition,
-                next_offset: 0,
-                generator: BoundedGenerator::new(bound_ms),
-                idle: false,
+            .map(|partition| {
+                let mut reader = PartitionReader {
+                    partition,
+                    next_offset: 0,
+                    generator: BoundedGenerator::new(bound_ms),
+                    idle: false,
+                    idle_at_ns: ProcTimeNs::MAX,
+                    countdown_start_ns: 0,
+                    countdown_paused_ns: 0,
+                };
                 // Flink's first periodic check finds no activity and starts the countdown, as
                 // if the check at the start had seen a record.
-                idle_at_ns: idle_deadline(strategy, now_ns),
+                reader.restart_countdown(strategy, now_ns);
+                reader
             })
             .collect();
         SourceState::new(partitions, strategy.clone(), now_ns)
@@ -111,12 +139,55 @@ impl SourceState {
         for p in &mut self.partitions {
             p.generator = BoundedGenerator::new(p.generator.bound_ms);
             p.idle = false;
-            p.idle_at_ns = idle_deadline(&self.strategy, now_ns);
+            p.restart_countdown(&self.strategy, now_ns);
         }
         self.next_periodic_ns = now_ns;
         self.explicit_next = 0;
         self.exhausted = false;
+        self.output_blocked_since_ns = None;
         self.sync_all();
+    }
+
+    /// The source's output became backpressured at `now_ns` (`blocked`), or has room again: the
+    /// idleness countdown of its partitions pauses while it cannot emit. Flink's
+    /// `WatermarksWithIdleness` counts its timeout on the source's paused clock (FLINK-35886):
+    /// a source held back by backpressure reads nothing, and that is not idleness. A partition
+    /// whose countdown had started (the check after its last record) is declared idle at the
+    /// first check more than the timeout of unpaused time after that start.
+    pub(super) fn set_output_blocked(&mut self, blocked: bool, now_ns: ProcTimeNs) {
+        let Some((timeout_ns, interval_ns)) = idle_timeout_and_check_ns(&self.strategy) else {
+            self.output_blocked_since_ns = blocked.then_some(now_ns);
+            return;
+        };
+        let since_ns = match (blocked, self.output_blocked_since_ns) {
+            (true, None) => now_ns,
+            (false, Some(since_ns)) => since_ns,
+            _ => return,
+        };
+        self.output_blocked_since_ns = blocked.then_some(now_ns);
+        for index in 0..self.partitions.len() {
+            let p = &mut self.partitions[index];
+            if p.idle {
+                continue;
+            }
+            // More than the timeout of unpaused time had passed when the pause began: the
+            // frozen clock still says so, and the next check declares the partition idle.
+            let overdue =
+                since_ns > p.countdown_start_ns.saturating_add(timeout_ns).saturating_add(p.countdown_paused_ns);
+            if overdue {
+                continue;
+            }
+            p.idle_at_ns = if blocked {
+                ProcTimeNs::MAX // the countdown stands still
+            } else {
+                // Only the part of the pause after the countdown started stopped it; the first
+                // check more than the timeout of unpaused time after the start declares it.
+                p.countdown_paused_ns += now_ns.saturating_sub(since_ns.max(p.countdown_start_ns));
+                let checks = timeout_ns.saturating_add(p.countdown_paused_ns) / interval_ns + 1;
+                p.countdown_start_ns.saturating_add(checks.saturating_mul(interval_ns))
+            };
+            self.sync(index);
+        }
     }
 
     /// Bring partition `index`'s keys in both trees up to date. A record older than the
@@ -143,6 +214,7 @@ impl SourceState {
     /// The active partition that falls idle first: (its index, the check that declares it idle).
     fn next_idle_deadline(&self) -> Option<(usize, ProcTimeNs)> {
         match self.activity.as_ref()?.min() {
+            Some((_, (false, ProcTimeNs::MAX))) => None, // every countdown stands still
             Some((index, (false, idle_at_ns))) => Some((index, idle_at_ns)),
             _ => None,
         }
@@ -181,7 +253,11 @@ impl SourceState {
             }
         }
         // The next periodic check sees this record; the countdown to idleness starts after it.
-        self.partitions[index].idle_at_ns = idle_deadline(&self.strategy, self.next_periodic_ns);
+        let seen_at_ns = self.next_periodic_ns;
+        self.partitions[index].restart_countdown(&self.strategy, seen_at_ns);
+        if self.output_blocked_since_ns.is_some() && self.activity.is_some() {
+            self.partitions[index].idle_at_ns = ProcTimeNs::MAX; // read while blocked: paused from its start
+        }
         self.sync(index);
         Record {
             key: event.key,
@@ -346,6 +422,15 @@ impl Subtask {
         }
     }
 
+    /// The subtask's output became backpressured (`blocked`) or has room again, at `now_ns`. A
+    /// source's idleness countdown stands still while it cannot emit; other subtasks keep no
+    /// such clock.
+    pub fn set_output_blocked(&mut self, blocked: bool, now_ns: ProcTimeNs) {
+        if let OperatorState::Source(source) = &mut self.operator {
+            source.set_output_blocked(blocked, now_ns);
+        }
+    }
+
     /// Source only: the log holds nothing more for this subtask; finish once any explicit
     /// watermark schedule has played out.
     pub fn handle_source_exhausted(&mut self) {
@@ -390,13 +475,22 @@ fn periodic_check_ns(strategy: &WatermarkStrategy) -> Option<ProcTimeNs> {
 /// and timeout `T` that is `seen_at + I + (T / I + 1) * I` — between `T + I` and `T + 2I` after
 /// the check that saw the record, not `T` after the record. `ProcTimeNs::MAX` without a timeout.
 fn idle_deadline(strategy: &WatermarkStrategy, seen_at_ns: ProcTimeNs) -> ProcTimeNs {
-    let (WatermarkStrategy::BoundedOutOfOrderness { idle_timeout_ms: Some(timeout_ms), .. }, Some(interval_ns)) =
-        (strategy, periodic_check_ns(strategy))
-    else {
+    let Some((timeout_ns, interval_ns)) = idle_timeout_and_check_ns(strategy) else {
         return ProcTimeNs::MAX;
     };
-    let checks = ms_to_ns(*timeout_ms) / interval_ns + 1;
+    let checks = timeout_ns / interval_ns + 1;
     seen_at_ns.saturating_add(interval_ns).saturating_add(checks.saturating_mul(interval_ns))
+}
+
+/// The idle timeout and the interval of the checks that apply it, both in ns (None: no idle
+/// timeout).
+fn idle_timeout_and_check_ns(strategy: &WatermarkStrategy) -> Option<(ProcTimeNs, ProcTimeNs)> {
+    match (strategy, periodic_check_ns(strategy)) {
+        (WatermarkStrategy::BoundedOutOfOrderness { idle_timeout_ms: Some(timeout_ms), .. }, Some(interval_ns)) => {
+            Some((ms_to_ns(*timeout_ms), interval_ns))
+        }
+        _ => None,
+    }
 }
 
 fn next_grid_point(origin: ProcTimeNs, interval_ns: ProcTimeNs, at: ProcTimeNs) -> ProcTimeNs {

@@ -40,6 +40,10 @@ impl World {
             return;
         }
         if !self.has_credit(id) {
+            if !self.tasks[id.index()].backpressured {
+                self.tasks[id.index()].subtask.set_output_blocked(true, now);
+                self.arm_timer(id); // a source's idleness countdown stands still
+            }
             self.tasks[id.index()].backpressured = true;
             self.time_use[id.index()].blocked(now);
             return; // resumes when the receiver frees a buffer

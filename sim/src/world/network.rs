@@ -355,6 +355,8 @@ impl World {
         let from = self.scenario.plan.channels[channel.index()].from;
         if self.tasks[from.index()].backpressured && self.tasks[from.index()].alive && self.has_credit(from) {
             self.tasks[from.index()].backpressured = false;
+            self.tasks[from.index()].subtask.set_output_blocked(false, now);
+            self.arm_timer(from);
             self.time_use[from.index()].unblocked(now);
             let at = self.tasks[from.index()].busy_until_ns.max(now);
             self.schedule_run(from, at);
