@@ -23,25 +23,31 @@ pub fn outcomes_ui(
     // Keyed by the scenario, so that opening another one starts at the top (its guarantee
     // control in sight), not where the last one's comparison was scrolled to.
     let scroll_id = ("outcomes_scroll", &session.scenario.name);
-    egui::ScrollArea::vertical().id_salt(scroll_id).auto_shrink([false, false]).show(ui, |ui| {
-        // Side by side: what to do on the left, what came of it on the right.
-        ui.columns(2, |columns| {
-            // Left: what to do (guarantee, faults) — it never moves. Right: what came of it. The
-            // comparison table first: it is what the tab is for, and at 1280x800 the tab is
-            // about 230 points high, so under the list of runs (which grows with every fork) it
-            // was out of sight. Then the runs, each against the original, then the cost bars.
-            variant_ui(&mut columns[0], session, actions);
-            columns[0].separator();
-            faults_ui(&mut columns[0], session, cursor_ns, settings, actions);
-            comparison_ui(&mut columns[1], session, actions);
-            columns[1].separator();
-            runs_ui(&mut columns[1], session, actions);
-            if let Some((run, reports)) = &session.comparison {
+    // The bar always shows: at 1280x800 the network faults (partitions, delays) sit below the
+    // fold, and a student did not find them behind a bar that appears only on hover.
+    egui::ScrollArea::vertical()
+        .id_salt(scroll_id)
+        .auto_shrink([false, false])
+        .scroll_bar_visibility(egui::scroll_area::ScrollBarVisibility::AlwaysVisible)
+        .show(ui, |ui| {
+            // Side by side: what to do on the left, what came of it on the right.
+            ui.columns(2, |columns| {
+                // Left: what to do (guarantee, faults) — it never moves. Right: what came of it. The
+                // comparison table first: it is what the tab is for, and at 1280x800 the tab is
+                // about 230 points high, so under the list of runs (which grows with every fork) it
+                // was out of sight. Then the runs, each against the original, then the cost bars.
+                variant_ui(&mut columns[0], session, actions);
+                columns[0].separator();
+                faults_ui(&mut columns[0], session, cursor_ns, settings, actions);
+                comparison_ui(&mut columns[1], session, actions);
                 columns[1].separator();
-                cost_ui(&mut columns[1], *run, &outcomes::costs(reports), actions);
-            }
+                runs_ui(&mut columns[1], session, actions);
+                if let Some((run, reports)) = &session.comparison {
+                    columns[1].separator();
+                    cost_ui(&mut columns[1], *run, &outcomes::costs(reports), actions);
+                }
+            });
         });
-    });
 }
 
 fn variant_ui(ui: &mut egui::Ui, session: &Session, actions: &mut Vec<Action>) {
