@@ -125,39 +125,16 @@ impl ShownRun for StormSession {
         (self.origin.guarantee, None)
     }
     fn title(&self) -> String {
-        match self.origin.guarantee {
-            None => "the topology as written".to_string(),
-            Some(g) => format!("the topology under {}", self.choice_of(g).label),
-        }
+        model_title(self, "topology", self.origin.guarantee)
     }
     fn faults_label(&self) -> String {
-        match self.origin.injected_text() {
-            None => "faults from the file".to_string(),
-            Some(clicked) => format!("faults from the file, then {clicked}"),
-        }
+        faults_label(self.origin.injected_text())
     }
     fn stem_suffix(&self) -> String {
-        let guarantee = self.origin.guarantee.map_or("original", |g| g.label());
-        match self.origin.injected.len() {
-            0 => guarantee.to_string(),
-            n => format!("{guarantee}-plus{n}faults"),
-        }
+        stem_suffix(self.origin.guarantee, self.origin.injected.len())
     }
     fn scenario_file_text(&self) -> String {
-        let note = format!(
-            "saved from the streamlab workbench: {} of {} (seed {})",
-            self.title(),
-            self.origin.base.name,
-            self.seed
-        );
-        crate::save::scenario_text(
-            &self.origin.base.raw,
-            &self.scenario,
-            None,
-            &self.run.world.faults,
-            self.seed,
-            &note,
-        )
+        saved_scenario_text(self, None, &self.run.world.faults)
     }
     fn visible_rows(&self) -> Vec<&StoredRow> {
         self.run.visible_rows()
@@ -189,40 +166,16 @@ impl ShownRun for SparkSession {
         self.origin.variant
     }
     fn title(&self) -> String {
-        match self.origin.variant.0 {
-            None => "the query as written".to_string(),
-            Some(g) => format!("the query under {}", self.choice_of(g).label),
-        }
+        model_title(self, "query", self.origin.variant.0)
     }
     fn faults_label(&self) -> String {
-        match self.origin.injected_text() {
-            None => "faults from the file".to_string(),
-            Some(clicked) => format!("faults from the file, then {clicked}"),
-        }
+        faults_label(self.origin.injected_text())
     }
     fn stem_suffix(&self) -> String {
-        let guarantee = self.origin.variant.0.map_or("original", |g| g.label());
-        match self.origin.injected.len() {
-            0 => guarantee.to_string(),
-            n => format!("{guarantee}-plus{n}faults"),
-        }
+        stem_suffix(self.origin.variant.0, self.origin.injected.len())
     }
     fn scenario_file_text(&self) -> String {
-        let note = format!(
-            "saved from the streamlab workbench: {} of {} (seed {})",
-            self.title(),
-            self.origin.base.name,
-            self.seed
-        );
-        let sink = Some(sim::run::own_sink(&self.scenario));
-        crate::save::scenario_text(
-            &self.origin.base.raw,
-            &self.scenario,
-            sink,
-            &self.run.world.faults,
-            self.seed,
-            &note,
-        )
+        saved_scenario_text(self, Some(sim::run::own_sink(&self.scenario)), &self.run.world.faults)
     }
     fn visible_rows(&self) -> Vec<&StoredRow> {
         self.run.visible_rows()
@@ -254,39 +207,16 @@ impl ShownRun for crate::view::kstreams::KStreamsShown {
         (self.origin.guarantee, None)
     }
     fn title(&self) -> String {
-        match self.origin.guarantee {
-            None => "the application as written".to_string(),
-            Some(g) => format!("the application under {}", self.choice_of(g).label),
-        }
+        model_title(self, "application", self.origin.guarantee)
     }
     fn faults_label(&self) -> String {
-        match self.origin.injected_text() {
-            None => "faults from the file".to_string(),
-            Some(clicked) => format!("faults from the file, then {clicked}"),
-        }
+        faults_label(self.origin.injected_text())
     }
     fn stem_suffix(&self) -> String {
-        let guarantee = self.origin.guarantee.map_or("original", |g| g.label());
-        match self.origin.injected.len() {
-            0 => guarantee.to_string(),
-            n => format!("{guarantee}-plus{n}faults"),
-        }
+        stem_suffix(self.origin.guarantee, self.origin.injected.len())
     }
     fn scenario_file_text(&self) -> String {
-        let note = format!(
-            "saved from the streamlab workbench: {} of {} (seed {})",
-            self.title(),
-            self.origin.base.name,
-            self.seed
-        );
-        crate::save::scenario_text(
-            &self.origin.base.raw,
-            &self.scenario,
-            None,
-            &self.run.world.faults,
-            self.seed,
-            &note,
-        )
+        saved_scenario_text(self, None, &self.run.world.faults)
     }
     fn visible_rows(&self) -> Vec<&StoredRow> {
         self.run.visible_rows()
@@ -297,4 +227,40 @@ impl ShownRun for crate::view::kstreams::KStreamsShown {
     fn charts(&self) -> Result<&[Chart], &'static str> {
         Err("the Kafka Streams view draws no charts yet (its tasks' timeline shows the run)")
     }
+}
+
+// ---- the words of a model view's run (Storm, Spark, Kafka Streams): one run of the loaded
+// file, under a chosen guarantee, with clicked faults ------------------------------------------
+
+/// "the topology as written", "the query under exactly-once" (`noun`: what the model runs).
+fn model_title(run: &impl ShownRun, noun: &str, guarantee: Option<Guarantee>) -> String {
+    match guarantee {
+        None => format!("the {noun} as written"),
+        Some(g) => format!("the {noun} under {}", run.choice_of(g).label),
+    }
+}
+
+/// "faults from the file", then the clicked ones in words.
+fn faults_label(injected: Option<String>) -> String {
+    match injected {
+        None => "faults from the file".to_string(),
+        Some(clicked) => format!("faults from the file, then {clicked}"),
+    }
+}
+
+/// "original", "at-least-once", "at-least-once-plus2faults".
+fn stem_suffix(guarantee: Option<Guarantee>, injected: usize) -> String {
+    let guarantee = guarantee.map_or("original", |g| g.label());
+    match injected {
+        0 => guarantee.to_string(),
+        n => format!("{guarantee}-plus{n}faults"),
+    }
+}
+
+/// The run as a scenario file with its faults (`sink`: the sink kind to write, if the model has
+/// sink variants).
+fn saved_scenario_text(run: &impl ShownRun, sink: Option<SinkKind>, faults: &[sim::faults::Fault]) -> String {
+    let note =
+        format!("saved from the streamlab workbench: {} of {} (seed {})", run.title(), run.base().name, run.seed());
+    crate::save::scenario_text(&run.base().raw, run.scenario(), sink, faults, run.seed(), &note)
 }
