@@ -87,6 +87,21 @@ fn wrong_type_inside_a_window_names_the_nested_field() {
     check_invalid(&text, "pipeline[2].Window.kind.Tumbling.size_ms", "\"ten\"", "integer");
 }
 
+/// Syntax errors name the innermost field their position falls in: serde's own path stops at the
+/// struct around it, or at the top level.
+#[test]
+fn a_syntax_error_names_the_field_it_is_in() {
+    let junk = VALID.replace("size_ms: 10", "size_ms: 10 x");
+    check_invalid(&junk, "pipeline[2].Window.kind.Tumbling.size_ms", "x)", "Expected comma");
+    let duplicate = VALID.replace("    name: \"errors test\",", "    name: \"errors test\",\n    name: \"again\",");
+    check_invalid(&duplicate, "name", "name: \"again\"", "duplicate field");
+    let unit_with_parentheses =
+        VALID.replace("    name: \"errors test\",", "    name: \"errors test\",\n    model: Flink(()),");
+    check_invalid(&unit_with_parentheses, "model", "(())", "Expected comma");
+    let float_for_an_integer = VALID.replace("value: 1,", "value: 1.5,");
+    check_invalid(&float_for_an_integer, "source.Events[0].value", ".5", "Expected comma");
+}
+
 #[test]
 fn unknown_enum_variant_lists_the_known_ones() {
     let text = VALID.replace("aggregate: Sum", "aggregate: Median");

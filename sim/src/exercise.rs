@@ -483,9 +483,9 @@ fn parse_ron<T: serde::de::DeserializeOwned>(text: &str, file: &str) -> Result<T
         }
         Err(e) => {
             let path = e.path().to_string();
-            let path = path.split(".?").next().unwrap_or("").trim_end_matches('?').to_string();
-            let field = if path.is_empty() || path == "." { "(top level)".to_string() } else { path };
             let spanned = de.span_error(e.into_inner());
+            let offset = offset_of(text, spanned.span.start.line, spanned.span.start.col);
+            let field = crate::scenario::positions::field_of_parse_error(text, offset, &path);
             Err(located(spanned, &field))
         }
     }

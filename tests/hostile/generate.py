@@ -253,7 +253,7 @@ case("raw-string-name", ('name: "hostile base"', 'name: r#"raw "name""#'), "ok")
 case("bom", "\ufeff" + BASE, "any")
 case("crlf", BASE.replace("\n", "\r\n"), "ok")
 case("tabs", BASE.replace("    ", "\t"), "ok")
-case("float-where-int", ("keys: 5", "keys: 5.5"), "type", "source.Generator", "5.5")
+case("float-where-int", ("keys: 5", "keys: 5.5"), "type", "source.Generator.keys", "5.5")
 case("string-where-int", ("keys: 5", 'keys: "five"'), "type", "source.Generator.keys", '"five"')
 case("hex-huge", ("keys: 5", "keys: 0xFFFFFFFFFFFFFFFFFF"), "type", "-", None)
 
