@@ -93,7 +93,7 @@ pub fn worker_count(jobs: usize, force: bool) -> anyhow::Result<usize> {
 const MAX_JOBS: usize = 1024;
 
 pub fn run(
-    scenario_arg: &str,
+    scenario_arg: &super::ScenarioArg,
     seeds: &str,
     jobs: usize,
     force_jobs: bool,
@@ -116,10 +116,9 @@ pub fn run(
     }
     let scenario =
         Arc::new(super::load(scenario_arg, swarm, sim::scenario::budget::Command::Sweep { jobs: jobs as u64 })?);
-    let scenario_digest = if scenario_arg == "default" {
-        "default".to_string()
-    } else {
-        fnv1a64(&std::fs::read(scenario_arg).with_context(|| format!("reading {scenario_arg}"))?)
+    let scenario_digest = match scenario_arg.path() {
+        None => "default".to_string(),
+        Some(path) => fnv1a64(&std::fs::read(path).with_context(|| format!("reading {}", path.display()))?),
     };
     let (seeds_named, seed_list) = named_seeds(canonical);
     let of = SweepOf {

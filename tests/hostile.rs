@@ -692,3 +692,61 @@ fn sweep_merge_refuses_a_fifo_before_opening_it() {
     assert!(stderr.contains("shard.jsonl: is a FIFO or a socket"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A scenario path that is not UTF-8 reaches the loader (clap takes it as the system's string):
+/// it loads, its errors name it, `--trace` naming the same file is refused by the file, and
+/// shrink's default output goes next to it under its own (non-UTF-8) stem.
+#[cfg(unix)]
+#[test]
+fn a_scenario_path_that_is_not_utf8_is_taken_as_a_path() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt as _;
+    let dir = temp_dir("non-utf8-path");
+    let run = |args: &[&OsStr]| Command::new(env!("CARGO_BIN_EXE_streamlab")).args(args).output().expect("run");
+    let good = dir.join(OsStr::from_bytes(b"good\xff.ron"));
+    std::fs::write(&good, TINY).expect("write");
+    let o = run(&[OsStr::new("estimate"), good.as_os_str()]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    let o = run(&[OsStr::new("replay"), good.as_os_str(), OsStr::new("--trace"), good.as_os_str()]);
+    assert_usage_error(&o, "that is the scenario file");
+    assert_eq!(std::fs::read_to_string(&good).expect("read"), TINY, "the scenario is intact");
+    let broken = dir.join(OsStr::from_bytes(b"cut\xfe.ron"));
+    std::fs::write(&broken, "Scenario(").expect("write");
+    let o = run(&[OsStr::new("run"), broken.as_os_str()]);
+    assert_usage_error(&o, "cut\u{fffd}.ron:1:9: (top level): ");
+    let missing = dir.join(OsStr::from_bytes(b"missing\xfe.ron"));
+    assert_usage_error(&run(&[OsStr::new("sweep"), missing.as_os_str()]), "missing\u{fffd}.ron: cannot read");
+    let failing = dir.join(OsStr::from_bytes(b"case\xfe.ron"));
+    std::fs::rename(failing_case(&dir), &failing).expect("rename");
+    let o = run(&[OsStr::new("shrink"), failing.as_os_str(), OsStr::new("--seed"), OsStr::new("11")]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    let written = std::fs::read(dir.join(OsStr::from_bytes(b"case\xfe-seed-11-shrunk.ron"))).expect("written");
+    Scenario::parse(std::str::from_utf8(&written).expect("UTF-8"), "shrunk").expect("parses");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A file name with a newline, an escape sequence and shell syntax in it: every output prints it
+/// escaped (no line or terminal control forged), and the commands printed to copy quote it.
+#[test]
+fn a_file_name_can_neither_forge_output_lines_nor_run_a_command() {
+    let dir = temp_dir("name-controls");
+    let s = dir.join("x\n\u{1b}[31mred;touch pwned.ron");
+    std::fs::copy(failing_case(&dir), &s).expect("copy");
+    let name = s.display().to_string();
+    for args in [vec!["run", &name, "--seed", "11"], vec!["sweep", &name, "--seeds", "11..12"]] {
+        let o = streamlab(&args);
+        let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert!(!out.contains('\u{1b}'), "an escape character printed\n{}", describe(&o));
+        assert!(!out.lines().any(|l| l.starts_with("\u{1b}[31mred")), "{}", describe(&o));
+        if args[0] == "sweep" {
+            assert_eq!(o.status.code(), Some(1), "seed 11 fails\n{}", describe(&o));
+            let replay = out.lines().find(|l| l.contains("cargo run --release -- compare")).expect("a replay command");
+            assert!(
+                replay.contains(" '/") && replay.contains("/x\\n\\u{1b}[31mred;touch pwned.ron' --seed 11"),
+                "{replay}"
+            );
+        }
+    }
+    assert!(!dir.join("pwned.ron").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

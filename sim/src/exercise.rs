@@ -963,7 +963,8 @@ impl Exercise {
             None if compare => ("compare", ""),
             None => ("run", ""),
         };
-        format!("cargo run --release -- {command} {}{axis} --seed {seed}{}", self.spec.scenario, self.swarm_flag())
+        let scenario = crate::scenario::error::shell_word(&self.spec.scenario);
+        format!("cargo run --release -- {command} {scenario}{axis} --seed {seed}{}", self.swarm_flag())
     }
 
     /// Where the answer is in the command's output ([`Exercise::command`]).

@@ -60,6 +60,32 @@ pub fn printable(s: &str) -> String {
     s.chars().map(|c| if c.is_control() { c.escape_debug().to_string() } else { c.to_string() }).collect()
 }
 
+/// `s` as one word of a POSIX shell command line, for the commands the tools print to copy:
+/// as it is when it has nothing a shell reads specially, else single-quoted, and with control
+/// characters as `$'…'` escapes, so a file name can neither run a command nor forge a line.
+pub fn shell_word(s: &str) -> String {
+    let plain = |c: char| c.is_alphanumeric() || "_-./:=@%+,".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        return s.to_string();
+    }
+    if !s.chars().any(char::is_control) {
+        return format!("'{}'", s.replace('\'', r"'\''"));
+    }
+    let mut out = String::from("$'");
+    for c in s.chars() {
+        match c {
+            '\'' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
 /// Turns a field path into an error at that field's position in the text.
 pub struct Locator<'a> {
     pub file: &'a str,
@@ -82,5 +108,20 @@ impl<'a> Locator<'a> {
     /// Whether the file spells out the value at `field` (rather than leaving it to a default).
     pub fn spells_out(&self, field: &str) -> bool {
         super::positions::locate_exact(self.text, field).is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shell_word_is_one_word_that_runs_nothing() {
+        assert_eq!(shell_word("scenarios/a-b_c.ron"), "scenarios/a-b_c.ron");
+        assert_eq!(shell_word("my file.ron"), "'my file.ron'");
+        assert_eq!(shell_word("x;touch y'.ron"), r"'x;touch y'\''.ron'");
+        assert_eq!(shell_word("a\nb\u{1b}[31m.ron"), r"$'a\u000ab\u001b[31m.ron'");
+        assert_eq!(shell_word("it's\n"), r"$'it\'s\u000a'");
+        assert_eq!(shell_word(""), "''");
     }
 }
