@@ -102,6 +102,19 @@ fn a_syntax_error_names_the_field_it_is_in() {
     check_invalid(&float_for_an_integer, "source.Events[0].value", ".5", "Expected comma");
 }
 
+/// Names are printed on every row and event about them: a name of a megabyte made a Storm
+/// run's table of rows need gigabytes (found by `tests/scenario_mutations.rs`). At most 200
+/// characters, for operators, sinks and explicit keys alike.
+#[test]
+fn a_name_longer_than_200_characters_is_refused_where_it_is_written() {
+    let at_limit = VALID.replace(r#"Sink(name: "out")"#, &format!(r#"Sink(name: "{}")"#, "界".repeat(200)));
+    Scenario::parse(&at_limit, FILE).expect("200 characters are a name");
+    let sink = VALID.replace(r#"Sink(name: "out")"#, &format!(r#"Sink(name: "{}")"#, "界".repeat(1 << 20)));
+    check_invalid(&sink, "pipeline[3].Sink.name", "\"界", "names are at most 200");
+    let key = VALID.replace(r#"key: "a""#, &format!(r#"key: "{}""#, "k".repeat(201)));
+    check_invalid(&key, "source.Events[0].key", "\"kkk", "a name of 201 characters");
+}
+
 #[test]
 fn unknown_enum_variant_lists_the_known_ones() {
     let text = VALID.replace("aggregate: Sum", "aggregate: Median");

@@ -29,13 +29,21 @@ impl ScenarioError {
     /// escaped, so a file cannot forge lines of the output.
     pub fn at_offset(file: &str, text: &str, offset: usize, field: &str, message: &str) -> ScenarioError {
         let (line, column) = line_column(text, offset);
-        ScenarioError::Invalid {
-            file: printable(file),
-            line,
-            column,
-            field: printable(field),
-            message: printable(message),
-        }
+        ScenarioError::Invalid { file: printable(file), line, column, field: shown(field), message: shown(message) }
+    }
+}
+
+/// Characters of a field path or message an error shows at most: a file may quote a name of a
+/// megabyte (a key, a node), and an error is one line for people.
+const SHOWN_CHARS_MAX: usize = 400;
+
+/// `s` as an error shows it: [`printable`], and cut after [`SHOWN_CHARS_MAX`] characters, saying
+/// how many more there were.
+pub fn shown(s: &str) -> String {
+    let s = printable(s);
+    match s.char_indices().nth(SHOWN_CHARS_MAX) {
+        None => s,
+        Some((cut, _)) => format!("{}… ({} more characters)", &s[..cut], s[cut..].chars().count()),
     }
 }
 
@@ -114,6 +122,17 @@ impl<'a> Locator<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_shows_at_most_400_characters_of_what_it_quotes() {
+        let long = format!("unknown node `{}`", "界".repeat(1 << 20));
+        let error = ScenarioError::at_offset("f.ron", "x", 0, &"k".repeat(500), &long);
+        let ScenarioError::Invalid { field, message, .. } = &error else { panic!("{error:?}") };
+        assert_eq!(field, &format!("{}… (100 more characters)", "k".repeat(400)));
+        assert!(message.starts_with("unknown node `界界"), "{message:.40}");
+        assert!(message.ends_with(&format!("… ({} more characters)", (1 << 20) + 15 - 400)), "{}", &message[1000..]);
+        assert_eq!(shown("short"), "short");
+    }
 
     #[test]
     fn a_shell_word_is_one_word_that_runs_nothing() {

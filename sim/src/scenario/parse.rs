@@ -152,8 +152,8 @@ pub fn parse_file_with_serde(text: &str, file: &str) -> Result<ScenarioFile, Sce
             file: super::error::printable(file),
             line,
             column,
-            message: super::error::printable(&message(&e.code, &field, text, offset)),
-            field: super::error::printable(&field),
+            message: super::error::shown(&message(&e.code, &field, text, offset)),
+            field: super::error::shown(&field),
         }
     };
     let options = ron_options();
