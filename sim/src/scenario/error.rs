@@ -40,8 +40,13 @@ const SHOWN_CHARS_MAX: usize = 400;
 /// `s` as an error shows it: [`printable`], and cut after [`SHOWN_CHARS_MAX`] characters, saying
 /// how many more there were.
 pub fn shown(s: &str) -> String {
+    clipped(s, SHOWN_CHARS_MAX)
+}
+
+/// `s` [`printable`] and cut after `max_chars` characters, saying how many more there were.
+pub fn clipped(s: &str, max_chars: usize) -> String {
     let s = printable(s);
-    match s.char_indices().nth(SHOWN_CHARS_MAX) {
+    match s.char_indices().nth(max_chars) {
         None => s,
         Some((cut, _)) => format!("{}… ({} more characters)", &s[..cut], s[cut..].chars().count()),
     }
