@@ -611,11 +611,27 @@ fn refuse_output(path: &std::path::Path, policy: sim::atomic_write::Overwrite, n
     })
 }
 
+/// Whether two paths name one file: a hard link has a path of its own, and its content is the
+/// scenario's until it is replaced.
+#[cfg(unix)]
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_file(_: &std::path::Path, _: &std::path::Path) -> bool {
+    false
+}
+
 /// An output that is the scenario file itself (`replay s.ron --trace s.ron`, or another spelling
 /// of its path) would replace the user's scenario with the tool's output: a usage error.
 fn refuse_the_scenario_as_output(scenario: &ScenarioArg, output: &std::path::Path, flag: &str) -> anyhow::Result<()> {
     let same = match (scenario.path().map(std::fs::canonicalize), std::fs::canonicalize(output)) {
-        (Some(Ok(input)), Ok(output)) => input == output,
+        (Some(Ok(input)), Ok(output)) => input == output || same_file(&input, &output),
         _ => false,
     };
     if same {

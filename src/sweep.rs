@@ -31,9 +31,11 @@ impl Shard {
 }
 
 fn shard_of(seeds: SeedSet, shard: Option<&str>) -> anyhow::Result<Shard> {
-    let Some(spec) = shard else { return Ok(Shard { seeds, first: 0, step: 1 }) };
+    let Some(written) = shard else { return Ok(Shard { seeds, first: 0, step: 1 }) };
+    // As errors quote it: an argument may hold anything.
+    let spec = shown(written);
     let usage = || crate::Usage(format!("--shard {spec}: write K/N with 1 <= K <= N, e.g. 2/4, or env/N"));
-    let (k, n) = spec.split_once('/').ok_or_else(usage)?;
+    let (k, n) = written.split_once('/').ok_or_else(usage)?;
     let n: u64 = n.trim().parse().map_err(|_| usage())?;
     let from_env = k.trim() == "env";
     let k: u64 = if from_env { shard_index_from_env()? } else { k.trim().parse().map_err(|_| usage())? };
@@ -54,7 +56,9 @@ fn shard_of(seeds: SeedSet, shard: Option<&str>) -> anyhow::Result<Shard> {
 fn shard_index_from_env() -> anyhow::Result<u64> {
     let var = |name: &str| std::env::var(name).ok();
     let number = |name: &str, text: String| {
-        text.trim().parse::<u64>().map_err(|_| crate::Usage(format!("--shard env/N: {name}={text} is not a number")))
+        text.trim()
+            .parse::<u64>()
+            .map_err(|_| crate::Usage(format!("--shard env/N: {name}={} is not a number", shown(&text))))
     };
     // A 0-based index of u64::MAX has no 1-based shard number: it is beyond any N anyway.
     let too_large = |name: &str| crate::Usage(format!("--shard env/N: {name} is beyond any number of shards"));
@@ -104,7 +108,7 @@ pub fn run(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let jobs = worker_count(jobs, force_jobs)?;
-    let spec = seeds;
+    let spec = shown(seeds);
     let seeds = SeedSet::parse(seeds)
         .ok_or_else(|| crate::Usage(format!("--seeds {spec}: write A..B, A..=B or a list like 3,7,9")))?;
     let canonical = canonical_seeds(&seeds);
@@ -112,7 +116,7 @@ pub fn run(
     if seeds.len() == 0 {
         return Err(crate::Usage(format!(
             "--seeds {spec}{}: no seeds to run (A..B excludes B; A must be below B)",
-            shard.map_or(String::new(), |s| format!(" --shard {s}"))
+            shard.map_or(String::new(), |s| format!(" --shard {}", shown(s)))
         ))
         .into());
     }

@@ -750,3 +750,43 @@ fn a_file_name_can_neither_forge_output_lines_nor_run_a_command() {
     assert!(!dir.join("pwned.ron").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A hard link to the scenario is the scenario under another name: `--trace` and `shrink --out`
+/// naming it are refused as the scenario's own path is, and it keeps its text.
+#[cfg(unix)]
+#[test]
+fn outputs_never_replace_a_hard_link_to_the_scenario() {
+    let dir = temp_dir("hard-link");
+    let s = failing_case(&dir);
+    let before = std::fs::read_to_string(&s).expect("read");
+    let hard = dir.join("same.ron");
+    std::fs::hard_link(&s, &hard).expect("hard link");
+    let (s, hard) = (s.display().to_string(), hard.display().to_string());
+    assert_usage_error(&streamlab(&["replay", &s, "--seed", "11", "--trace", &hard]), "that is the scenario file");
+    let o = streamlab(&["shrink", &s, "--seed", "11", "--out", &hard, "--force"]);
+    assert_usage_error(&o, "that is the scenario file");
+    assert_eq!(std::fs::read_to_string(&hard).expect("read"), before, "the link keeps the scenario");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// What a command line or the environment says is quoted escaped in errors: a value that holds a
+/// terminal escape cannot clear the screen or forge a line.
+#[test]
+fn arguments_and_environment_are_quoted_escaped() {
+    let dir = temp_dir("escaped-arguments");
+    let s = tiny(&dir);
+    let o = Command::new(env!("CARGO_BIN_EXE_streamlab"))
+        .args(["sweep", &s, "--seeds", "1..3", "--shard", "env/2"])
+        .env("JOB_COMPLETION_INDEX", "\u{1b}[2J")
+        .output()
+        .expect("run");
+    assert_usage_error(&o, "JOB_COMPLETION_INDEX=\\u{1b}[2J is not a number");
+    for args in [["--seeds", "\u{1b}[2J"], ["--shard", "\u{1b}[2J/2"]] {
+        let mut argv = vec!["sweep", &s];
+        argv.extend(args);
+        let o = streamlab(&argv);
+        assert_usage_error(&o, "\\u{1b}[2J");
+        assert!(!String::from_utf8_lossy(&o.stderr).contains('\u{1b}'), "{}", describe(&o));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
