@@ -463,12 +463,8 @@ fn replay(
     }
     // Refused before the run, as any output is: a file (the scenario itself, say), FIFO or
     // device where the folder should be.
-    if let Some(dir) = charts.as_ref().filter(|dir| std::fs::metadata(dir).is_ok_and(|m| !m.is_dir())) {
-        return Err(Usage(format!(
-            "--charts {}: not a folder (a file, FIFO or device is there); name a folder for the charts",
-            dir.display()
-        ))
-        .into());
+    if let Some(why) = charts.as_deref().and_then(charts_folder_refused) {
+        return Err(Usage(why).into());
     }
     let scenario = Arc::new(load(scenario_arg, swarm, BudgetCommand::Replay)?);
     let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
@@ -609,6 +605,34 @@ fn refuse_output(path: &std::path::Path, policy: sim::atomic_write::Overwrite, n
             Usage(e.to_string())
         }
     })
+}
+
+/// Why `--charts DIR` cannot be the charts' folder, found before the run: something other than a
+/// folder is there (a file, FIFO or device, or a link to nothing or to itself), or the folder
+/// would have to be made under a file.
+fn charts_folder_refused(dir: &std::path::Path) -> Option<String> {
+    let shown = || sim::scenario::error::printable(&dir.display().to_string());
+    if std::fs::metadata(dir).is_ok_and(|m| !m.is_dir()) {
+        return Some(format!(
+            "--charts {}: not a folder (a file, FIFO or device is there); name a folder for the charts",
+            shown()
+        ));
+    }
+    if std::fs::metadata(dir).is_err() && std::fs::symlink_metadata(dir).is_ok() {
+        return Some(format!("--charts {}: a link to nothing (or to itself); name a folder for the charts", shown()));
+    }
+    // A folder that does not exist yet is made, with the folders above it: the nearest that
+    // exists must be a folder.
+    let existing =
+        dir.ancestors().skip(1).find(|a| a.as_os_str().is_empty() || std::fs::symlink_metadata(a).is_ok())?;
+    if !existing.as_os_str().is_empty() && !std::fs::metadata(existing).is_ok_and(|m| m.is_dir()) {
+        return Some(format!(
+            "--charts {}: {} is not a folder, so no folder can be made in it",
+            shown(),
+            sim::scenario::error::printable(&existing.display().to_string())
+        ));
+    }
+    None
 }
 
 /// Whether two paths name one file: a hard link has a path of its own, and its content is the

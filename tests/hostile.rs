@@ -790,3 +790,30 @@ fn arguments_and_environment_are_quoted_escaped() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--charts` where no folder can be: a link to nothing, a link loop, or a path under a file. Each
+/// is refused before the run (exit 2), as a file there is, instead of failing after it (exit 5).
+#[cfg(unix)]
+#[test]
+fn charts_where_no_folder_can_be_are_refused_before_the_run() {
+    let dir = temp_dir("charts-nowhere");
+    let s = tiny(&dir);
+    std::os::unix::fs::symlink(dir.join("nowhere"), dir.join("dangling")).expect("link");
+    std::os::unix::fs::symlink(dir.join("loop-b"), dir.join("loop-a")).expect("link");
+    std::os::unix::fs::symlink(dir.join("loop-a"), dir.join("loop-b")).expect("link");
+    for (target, why) in
+        [("dangling", "a link to nothing"), ("loop-a", "a link to nothing"), ("tiny.ron/charts", "is not a folder")]
+    {
+        let target = dir.join(target).display().to_string();
+        let o = streamlab(&["replay", &s, "--charts", &target]);
+        assert_usage_error(&o, why);
+        assert!(!String::from_utf8_lossy(&o.stdout).contains("oracle vs"), "refused before the run\n{}", describe(&o));
+    }
+    assert_eq!(std::fs::read_to_string(&s).expect("read"), TINY);
+    // A folder that does not exist yet is made, folders above it included.
+    let deep = dir.join("new").join("charts");
+    let o = streamlab(&["replay", &s, "--charts", &deep.display().to_string()]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    assert!(deep.join("checkpoint-durations.svg").is_file(), "{}", describe(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -585,9 +585,14 @@ def check_outputs():
                               ('shrink --out', ['shrink', scenario, '--seed', '11', '--out', target]),
                               ('shrink --out --force', ['shrink', scenario, '--seed', '11', '--out', target, '--force'])]:
             before = {p: digest_of(p) for p in watched}
+            outputs = [os.path.join(d, target), os.path.join(d, 'case-seed-11-shrunk.ron')]
+            new = [p for p in outputs if not os.path.lexists(p)]
             rc, err, _ = run(argv, cwd=d)
             why = finding(rc, err, None)
-            changed = [p for p in watched if digest_of(p) != before[p]]
+            # A regular file named by --trace, or by --out with --force, is the user's to replace
+            # (exit-codes.md); the scenario, its links, and anything a link points at are not.
+            named = os.path.join(d, target) if command in ('replay --trace', 'shrink --out --force') else None
+            changed = [p for p in watched if digest_of(p) != before[p] and p != named]
             if why is None and changed:
                 why = f'changed {", ".join(os.path.basename(p) for p in changed)}'
             # A new regular file may be written (a trace, a shrunk scenario); nothing else.
@@ -595,9 +600,9 @@ def check_outputs():
                     and digest_of(target) is not None and digest_of(target)[0] != 'file':
                 why = f'exit 0 writing to a {digest_of(target)[0]}'
             record('outputs', command, target.replace(d, 'D'), rc, err, why)
-            # Outputs written are the test's own: gone before the next case.
-            for p in (os.path.join(d, target), os.path.join(d, 'case-seed-11-shrunk.ron')):
-                if p not in watched and os.path.isfile(p) and not os.path.islink(p) and p.startswith(d):
+            # Files the command created are the test's own: gone before the next case.
+            for p in new:
+                if os.path.isfile(p) and not os.path.islink(p):
                     os.remove(p)
     os.chmod(readonly, 0o700)
 
