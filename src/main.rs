@@ -393,7 +393,9 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            // Escaped as a whole: a message may quote an argument, a variable of the environment
+            // or a line of a file, none of which may move the terminal's cursor or forge a line.
+            eprintln!("error: {}", sim::scenario::error::printable(&format!("{error:#}")));
             // A scenario the user wrote, or an argument, is wrong: exit 2 (like clap's usage
             // errors), not 1.
             if error.downcast_ref::<ScenarioError>().is_some() || error.downcast_ref::<Usage>().is_some() {

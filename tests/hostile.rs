@@ -781,12 +781,17 @@ fn arguments_and_environment_are_quoted_escaped() {
         .output()
         .expect("run");
     assert_usage_error(&o, "JOB_COMPLETION_INDEX=\\u{1b}[2J is not a number");
-    for args in [["--seeds", "\u{1b}[2J"], ["--shard", "\u{1b}[2J/2"]] {
-        let mut argv = vec!["sweep", &s];
-        argv.extend(args);
+    for argv in [
+        vec!["sweep", &s, "--seeds", "\u{1b}[2J"],
+        vec!["sweep", &s, "--shard", "\u{1b}[2J/2"],
+        vec!["compare", &s, "--model", "\u{1b}[2J"],
+        vec!["compare", &s, "--checkpoint-mode", "\u{1b}[2J"],
+        vec!["exercise", "show", "\u{1b}[2J\nerror: forged"],
+    ] {
         let o = streamlab(&argv);
         assert_usage_error(&o, "\\u{1b}[2J");
-        assert!(!String::from_utf8_lossy(&o.stderr).contains('\u{1b}'), "{}", describe(&o));
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(!stderr.contains('\u{1b}') && stderr.lines().count() == 1, "{}", describe(&o));
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
