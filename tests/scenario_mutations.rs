@@ -312,9 +312,20 @@ fn check(file: usize, mutations: &[Mutation]) -> Result<(), TestCaseError> {
             }
         }
     }
+    // What `shrink` writes back (its faults spelled out, no swarm) loads again: a file that did
+    // not would make shrink say the seed does not fail.
+    let scenario = Arc::new(scenario);
+    let faults = sim::run::fault_schedule_in_time(&scenario, 1);
+    let rendered = sim::shrink::render(&scenario.raw, &scenario, &faults, 1, "rendered");
+    if let Err(e) = Scenario::parse_with(&rendered, "rendered.ron", Budget::Off) {
+        return Err(TestCaseError::fail(format!(
+            "{} mutated by {mutations:?} renders a file that fails: {e}\n{rendered:.3000}",
+            path.display()
+        )));
+    }
     let admitted = scenario.admit(Command::Run { twice: false }).ok();
     if let Some(estimate) = admitted.filter(|e| e.ms <= RUN_ESTIMATE_MS_MAX.min(BUDGET_MS)) {
-        let violations = run_with_watchdog(Arc::new(scenario)).map_err(|why| {
+        let violations = run_with_watchdog(scenario.clone()).map_err(|why| {
             TestCaseError::fail(format!(
                 "{why}: {} mutated by {mutations:?} (estimated {} ms)",
                 path.display(),
