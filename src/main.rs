@@ -614,27 +614,24 @@ fn refuse_output(path: &std::path::Path, policy: sim::atomic_write::Overwrite, n
 /// would have to be made under a file.
 fn charts_folder_refused(dir: &std::path::Path) -> Option<String> {
     let shown = || sim::scenario::error::printable(&dir.display().to_string());
-    if std::fs::metadata(dir).is_ok_and(|m| !m.is_dir()) {
-        return Some(format!(
+    match (std::fs::symlink_metadata(dir), std::fs::metadata(dir)) {
+        (Ok(_), Ok(meta)) if meta.is_dir() => None,
+        (Ok(_), Ok(_)) => Some(format!(
             "--charts {}: not a folder (a file, FIFO or device is there); name a folder for the charts",
             shown()
-        ));
+        )),
+        (Ok(_), Err(_)) => {
+            Some(format!("--charts {}: a link to nothing (or to itself); name a folder for the charts", shown()))
+        }
+        // A folder that does not exist yet is made, with the folders above it.
+        (Err(e), _) if e.kind() == std::io::ErrorKind::NotFound => None,
+        (Err(e), _) if e.kind() == std::io::ErrorKind::NotADirectory => Some(format!(
+            "--charts {}: a file is where a folder above it should be, so no folder can be made there",
+            shown()
+        )),
+        // A name too long, a loop of links above it, …
+        (Err(e), _) => Some(format!("--charts {}: {e}; name a folder for the charts", shown())),
     }
-    if std::fs::metadata(dir).is_err() && std::fs::symlink_metadata(dir).is_ok() {
-        return Some(format!("--charts {}: a link to nothing (or to itself); name a folder for the charts", shown()));
-    }
-    // A folder that does not exist yet is made, with the folders above it: the nearest that
-    // exists must be a folder.
-    let existing =
-        dir.ancestors().skip(1).find(|a| a.as_os_str().is_empty() || std::fs::symlink_metadata(a).is_ok())?;
-    if !existing.as_os_str().is_empty() && !std::fs::metadata(existing).is_ok_and(|m| m.is_dir()) {
-        return Some(format!(
-            "--charts {}: {} is not a folder, so no folder can be made in it",
-            shown(),
-            sim::scenario::error::printable(&existing.display().to_string())
-        ));
-    }
-    None
 }
 
 /// Whether two paths name one file: a hard link has a path of its own, and its content is the

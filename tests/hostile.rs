@@ -796,7 +796,8 @@ fn arguments_and_environment_are_quoted_escaped() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// `--charts` where no folder can be: a link to nothing, a link loop, or a path under a file. Each
+/// `--charts` where no folder can be: a link to nothing, a link loop, a path under a file, a name
+/// longer than a folder takes. Each
 /// is refused before the run (exit 2), as a file there is, instead of failing after it (exit 5).
 #[cfg(unix)]
 #[test]
@@ -806,9 +807,13 @@ fn charts_where_no_folder_can_be_are_refused_before_the_run() {
     std::os::unix::fs::symlink(dir.join("nowhere"), dir.join("dangling")).expect("link");
     std::os::unix::fs::symlink(dir.join("loop-b"), dir.join("loop-a")).expect("link");
     std::os::unix::fs::symlink(dir.join("loop-a"), dir.join("loop-b")).expect("link");
-    for (target, why) in
-        [("dangling", "a link to nothing"), ("loop-a", "a link to nothing"), ("tiny.ron/charts", "is not a folder")]
-    {
+    let too_long = "z".repeat(256);
+    for (target, why) in [
+        ("dangling", "a link to nothing"),
+        ("loop-a", "a link to nothing"),
+        ("tiny.ron/charts", "a file is where a folder above it should be"),
+        (too_long.as_str(), "File name too long"),
+    ] {
         let target = dir.join(target).display().to_string();
         let o = streamlab(&["replay", &s, "--charts", &target]);
         assert_usage_error(&o, why);
