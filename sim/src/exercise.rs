@@ -320,9 +320,22 @@ pub fn parse_chapter_with(
 ) -> Result<Chapter, ScenarioError> {
     let raw: ChapterFile = parse_ron(text, file)?;
     let at = Locator::new(file, text);
+    // The course prints its texts as they are written: a control character in one would move
+    // the terminal's cursor or forge a line of `list` or `show`.
+    let printable = |field: String, text: &str| {
+        if text.chars().any(char::is_control) {
+            return Err(at.error(field, "text cannot contain control characters (newlines, tabs, escapes)"));
+        }
+        Ok(())
+    };
+    printable("title".into(), &raw.title)?;
+    printable("page".into(), &raw.page)?;
     let mut exercises = Vec::new();
     for (i, spec) in raw.exercises.into_iter().enumerate() {
         let field = |f: &str| format!("exercises[{i}].{f}");
+        printable(field("question"), &spec.question)?;
+        printable(field("why"), &spec.why)?;
+        printable(field("scenario"), &spec.scenario)?;
         if spec.id.is_empty() || !spec.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             return Err(at.error(field("id"), "an id is letters, digits, '-' and '_'"));
         }
