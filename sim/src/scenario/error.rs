@@ -37,7 +37,7 @@ impl ScenarioError {
 /// megabyte (a key, a node), and an error is one line for people.
 const SHOWN_CHARS_MAX: usize = 400;
 
-/// `s` as an error shows it: [`printable`], and cut after [`SHOWN_CHARS_MAX`] characters, saying
+/// `s` as an error shows it: [`printable`], and cut after 400 characters, saying
 /// how many more there were.
 pub fn shown(s: &str) -> String {
     clipped(s, SHOWN_CHARS_MAX)
