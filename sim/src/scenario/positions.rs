@@ -481,6 +481,12 @@ impl PathAt<'_> {
                     continue;
                 }
             }
+            // A bracket that closes the container is the container's (a missing field is
+            // reported there), not the last field's.
+            if open && matches!(self.lex.peek(), Some(b')' | b']' | b'}')) {
+                self.stack.pop();
+                open = false;
+            }
             if self.reached() {
                 return true;
             }
@@ -533,6 +539,10 @@ impl PathAt<'_> {
         let mut open = false;
         loop {
             self.lex.skip_trivia();
+            if open && matches!(self.lex.peek(), Some(b')' | b']' | b'}')) {
+                self.stack.pop();
+                open = false;
+            }
             if self.reached() {
                 return true;
             }
@@ -624,6 +634,9 @@ mod tests {
         assert_eq!(path_at_marker(junk, "x)"), "pipeline[0].Source.parallelism");
         let duplicate = "Scenario(name: \"t\", checkpoints: (interval_ms: 5, interval_ms: 6))";
         assert_eq!(path_at_marker(duplicate, "interval_ms: 6"), "checkpoints.interval_ms");
+        // The bracket that closes a struct is the struct's: a missing field is reported there.
+        let missing = "Scenario(name: \"t\", checkpoints: (timeout_ms: 5))";
+        assert_eq!(path_at_marker(missing, "))"), "checkpoints");
         // A unit variant given parentheses: the field it is the value of.
         let unit = "Scenario(name: \"t\", model: Flink(()))";
         assert_eq!(path_at_marker(unit, "(()"), "model");
