@@ -153,6 +153,36 @@ fn budget() -> sim::scenario::Budget {
     }
 }
 
+/// A command's scenario: the embedded default (`default`), or a file at any path the system
+/// allows, UTF-8 or not.
+#[derive(Clone, Debug)]
+enum ScenarioArg {
+    Default,
+    File(PathBuf),
+}
+
+impl ScenarioArg {
+    /// The file, if the scenario is one.
+    fn path(&self) -> Option<&std::path::Path> {
+        match self {
+            ScenarioArg::Default => None,
+            ScenarioArg::File(path) => Some(path),
+        }
+    }
+}
+
+/// How clap reads a [`ScenarioArg`]: as the operating system's string, so that a name that is not
+/// UTF-8 reaches the loader, whose errors name the file.
+fn scenario_arg() -> impl clap::builder::TypedValueParser<Value = ScenarioArg> {
+    clap::builder::OsStringValueParser::new().map(|arg| {
+        if arg == "default" {
+            ScenarioArg::Default
+        } else {
+            ScenarioArg::File(PathBuf::from(arg))
+        }
+    })
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Open the workbench window (the default), optionally on a scenario file.
@@ -160,7 +190,8 @@ enum Command {
     /// Run a scenario headless and print the parameters, a summary and the sink output.
     Run {
         /// A scenario file (RON); `default` for the embedded default scenario.
-        scenario: String,
+        #[arg(value_parser = scenario_arg())]
+        scenario: ScenarioArg,
         /// Seed for every random choice (default: the scenario's, else 42).
         #[arg(long)]
         seed: Option<u64>,
@@ -176,7 +207,8 @@ enum Command {
     /// Run the same seed and faults under at-most-once, at-least-once and exactly-once (with each
     /// sink kind) and compare each with its fault-free reference.
     Compare {
-        scenario: String,
+        #[arg(value_parser = scenario_arg())]
+        scenario: ScenarioArg,
         #[arg(long)]
         seed: Option<u64>,
         /// Print the reports as JSON instead of a table: stdout holds only the JSON; the header
@@ -206,7 +238,8 @@ enum Command {
     /// Check many seeds: the declared outcomes (or the scenario's own guarantee), invariants,
     /// and that the job finishes. Prints every failing seed with the command that replays it.
     Sweep {
-        scenario: String,
+        #[arg(value_parser = scenario_arg())]
+        scenario: ScenarioArg,
         /// Seeds as `A..B` (B excluded), `A..=B` or `3,7,9`.
         #[arg(long, default_value = "1..101")]
         seeds: String,
@@ -234,7 +267,8 @@ enum Command {
     /// Run one seed with its full trace: summary, the oracle's verdict, optionally a trace file
     /// (`.json`: Chrome trace format for Perfetto; anything else: JSON lines).
     Replay {
-        scenario: String,
+        #[arg(value_parser = scenario_arg())]
+        scenario: ScenarioArg,
         #[arg(long)]
         seed: Option<u64>,
         /// Stop at this virtual time (ms).
@@ -255,7 +289,8 @@ enum Command {
     /// Reduce a failing seed's fault schedule and input to a small scenario that still fails the
     /// same check, and write it as a scenario file.
     Shrink {
-        scenario: String,
+        #[arg(value_parser = scenario_arg())]
+        scenario: ScenarioArg,
         #[arg(long)]
         seed: u64,
         /// Where to write the shrunk scenario (default: next to the input, `*-seed-N-shrunk.ron`);
@@ -272,7 +307,10 @@ enum Command {
     },
     /// Print the admission budget's estimate of memory and time for each command on a scenario
     /// (exit 2 when `run` itself is over the budget).
-    Estimate { scenario: String },
+    Estimate {
+        #[arg(value_parser = scenario_arg())]
+        scenario: ScenarioArg,
+    },
     /// Benchmarks: simulated events per second against a bare event loop doing the same work,
     /// and checkpoint overhead (asynchronous barriers against stop-the-world snapshots).
     Bench {
@@ -355,7 +393,9 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            // Escaped as a whole: a message may quote an argument, a variable of the environment
+            // or a line of a file, none of which may move the terminal's cursor or forge a line.
+            eprintln!("error: {}", sim::scenario::error::printable(&format!("{error:#}")));
             // A scenario the user wrote, or an argument, is wrong: exit 2 (like clap's usage
             // errors), not 1.
             if error.downcast_ref::<ScenarioError>().is_some() || error.downcast_ref::<Usage>().is_some() {
@@ -414,7 +454,7 @@ fn verdict_code(judgement: &sim::run::Judgement) -> u8 {
 }
 
 fn replay(
-    scenario_arg: &str,
+    scenario_arg: &ScenarioArg,
     seed: Option<u64>,
     until_ms: Option<u64>,
     (trace, charts): (Option<Output>, Option<PathBuf>),
@@ -425,19 +465,15 @@ fn replay(
     }
     // Refused before the run, as any output is: a file (the scenario itself, say), FIFO or
     // device where the folder should be.
-    if let Some(dir) = charts.as_ref().filter(|dir| std::fs::metadata(dir).is_ok_and(|m| !m.is_dir())) {
-        return Err(Usage(format!(
-            "--charts {}: not a folder (a file, FIFO or device is there); name a folder for the charts",
-            dir.display()
-        ))
-        .into());
+    if let Some(why) = charts.as_deref().and_then(charts_folder_refused) {
+        return Err(Usage(why).into());
     }
     let scenario = Arc::new(load(scenario_arg, swarm, BudgetCommand::Replay)?);
     let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
     // The scenario's model replays it (`sim::runtime`): no per-model branch here.
     let model = sim::runtime::model(scenario.runtime());
     if let Some(Output::File(path)) = &trace {
-        refuse_the_scenario_as_output(&scenario, path, "--trace")?;
+        refuse_the_scenario_as_output(scenario_arg, path, "--trace")?;
         // A trace is the tool's own output: an existing regular file is replaced, nothing else.
         refuse_output(path, sim::atomic_write::Overwrite::Replace, true)?;
     }
@@ -489,7 +525,13 @@ fn replay(
     Ok(ExitCode::from(code))
 }
 
-fn shrink(scenario_arg: &str, seed: u64, out: Option<Output>, swarm: bool, force: bool) -> anyhow::Result<ExitCode> {
+fn shrink(
+    scenario_arg: &ScenarioArg,
+    seed: u64,
+    out: Option<Output>,
+    swarm: bool,
+    force: bool,
+) -> anyhow::Result<ExitCode> {
     use sim::atomic_write::{write_bytes, Overwrite};
     let scenario = Arc::new(load(scenario_arg, swarm, BudgetCommand::Shrink)?);
     let stdout_is_data = out.as_ref().is_some_and(Output::is_stdout);
@@ -500,15 +542,17 @@ fn shrink(scenario_arg: &str, seed: u64, out: Option<Output>, swarm: bool, force
         Some(Output::Stdout) => None,
         Some(Output::File(path)) => Some((path, true)),
         None => {
-            let file = std::path::Path::new(&scenario.file);
-            let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("scenario");
-            Some((file.with_file_name(format!("{stem}-seed-{seed}-shrunk.ron")), false))
+            // Next to the input, by its own path (a name that is not UTF-8 kept as it is).
+            let file = scenario_arg.path().unwrap_or(std::path::Path::new(sim::scenario::DEFAULT_SCENARIO_FILE));
+            let mut name = file.file_stem().unwrap_or(std::ffi::OsStr::new("scenario")).to_os_string();
+            name.push(format!("-seed-{seed}-shrunk.ron"));
+            Some((file.with_file_name(name), false))
         }
     };
     let policy =
         if force && target.as_ref().is_some_and(|(_, named)| *named) { Overwrite::Replace } else { Overwrite::Refuse };
     if let Some((path, named)) = &target {
-        refuse_the_scenario_as_output(&scenario, path, "--out")?;
+        refuse_the_scenario_as_output(scenario_arg, path, "--out")?;
         refuse_output(path, policy, *named)?;
     }
     // `--out -`: stdout is the shrunk scenario alone; what people read goes to stderr.
@@ -541,8 +585,8 @@ fn shrink(scenario_arg: &str, seed: u64, out: Option<Output>, swarm: bool, force
     match target.map(|(path, _)| path) {
         Some(out) => outln!(
             "wrote {}\nreplay: cargo run --release -- compare {} --seed {seed}",
-            out.display(),
-            out.display()
+            sim::scenario::error::printable(&out.display().to_string()),
+            sim::scenario::error::shell_word(&out.display().to_string())
         ),
         None => eprintln!("wrote the shrunk scenario to stdout; saved as FILE, it replays with: cargo run --release -- compare FILE --seed {seed}"),
     }
@@ -565,11 +609,52 @@ fn refuse_output(path: &std::path::Path, policy: sim::atomic_write::Overwrite, n
     })
 }
 
+/// Why `--charts DIR` cannot be the charts' folder, found before the run: something other than a
+/// folder is there (a file, FIFO or device, or a link to nothing or to itself), or the folder
+/// would have to be made under a file.
+fn charts_folder_refused(dir: &std::path::Path) -> Option<String> {
+    let shown = || sim::scenario::error::printable(&dir.display().to_string());
+    match (std::fs::symlink_metadata(dir), std::fs::metadata(dir)) {
+        (Ok(_), Ok(meta)) if meta.is_dir() => None,
+        (Ok(_), Ok(_)) => Some(format!(
+            "--charts {}: not a folder (a file, FIFO or device is there); name a folder for the charts",
+            shown()
+        )),
+        (Ok(_), Err(_)) => {
+            Some(format!("--charts {}: a link to nothing (or to itself); name a folder for the charts", shown()))
+        }
+        // A folder that does not exist yet is made, with the folders above it.
+        (Err(e), _) if e.kind() == std::io::ErrorKind::NotFound => None,
+        (Err(e), _) if e.kind() == std::io::ErrorKind::NotADirectory => Some(format!(
+            "--charts {}: a file is where a folder above it should be, so no folder can be made there",
+            shown()
+        )),
+        // A name too long, a loop of links above it, …
+        (Err(e), _) => Some(format!("--charts {}: {e}; name a folder for the charts", shown())),
+    }
+}
+
+/// Whether two paths name one file: a hard link has a path of its own, and its content is the
+/// scenario's until it is replaced.
+#[cfg(unix)]
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_file(_: &std::path::Path, _: &std::path::Path) -> bool {
+    false
+}
+
 /// An output that is the scenario file itself (`replay s.ron --trace s.ron`, or another spelling
 /// of its path) would replace the user's scenario with the tool's output: a usage error.
-fn refuse_the_scenario_as_output(scenario: &Scenario, output: &std::path::Path, flag: &str) -> anyhow::Result<()> {
-    let same = match (std::fs::canonicalize(&scenario.file), std::fs::canonicalize(output)) {
-        (Ok(input), Ok(output)) => input == output,
+fn refuse_the_scenario_as_output(scenario: &ScenarioArg, output: &std::path::Path, flag: &str) -> anyhow::Result<()> {
+    let same = match (scenario.path().map(std::fs::canonicalize), std::fs::canonicalize(output)) {
+        (Some(Ok(input)), Ok(output)) => input == output || same_file(&input, &output),
         _ => false,
     };
     if same {
@@ -581,15 +666,15 @@ fn refuse_the_scenario_as_output(scenario: &Scenario, output: &std::path::Path, 
 /// Load a scenario (`default`: the embedded one), printing its warnings; `swarm` adds the seed's
 /// random faults as `sweep --swarm` does ([`sim::run::with_swarm`]). Unless `--no-budget`, refuse
 /// it when `command`'s estimated memory or time is over the admission budget.
-fn load(scenario: &str, swarm: bool, command: BudgetCommand) -> anyhow::Result<Scenario> {
-    let loaded = if scenario == "default" {
-        Scenario::default_scenario()
-    } else {
-        let loaded = Scenario::load_with(&PathBuf::from(scenario), sim::scenario::Budget::Off)?;
+fn load(scenario: &ScenarioArg, swarm: bool, command: BudgetCommand) -> anyhow::Result<Scenario> {
+    let loaded = if let ScenarioArg::File(path) = scenario {
+        let loaded = Scenario::load_with(path, sim::scenario::Budget::Off)?;
         for warning in &loaded.warnings {
             eprintln!("warning: {warning}");
         }
         loaded
+    } else {
+        Scenario::default_scenario()
     };
     let loaded = if swarm { sim::run::with_swarm(loaded) } else { loaded };
     if budget() == sim::scenario::Budget::Enforced {
@@ -599,12 +684,11 @@ fn load(scenario: &str, swarm: bool, command: BudgetCommand) -> anyhow::Result<S
 }
 
 /// `estimate`: the workload the budget counts, and each command's estimate against the budget.
-fn estimate(scenario_arg: &str) -> anyhow::Result<ExitCode> {
+fn estimate(scenario_arg: &ScenarioArg) -> anyhow::Result<ExitCode> {
     use sim::scenario::budget::{BUDGET_BYTES, BUDGET_MS};
-    let scenario = if scenario_arg == "default" {
-        Scenario::default_scenario()
-    } else {
-        Scenario::load_with(&PathBuf::from(scenario_arg), sim::scenario::Budget::Off)?
+    let scenario = match scenario_arg {
+        ScenarioArg::Default => Scenario::default_scenario(),
+        ScenarioArg::File(path) => Scenario::load_with(path, sim::scenario::Budget::Off)?,
     };
     let w = &scenario.admission.workload;
     outln!("{}", serde_json::to_string_pretty(w).context("serialising the workload")?);
@@ -638,7 +722,8 @@ fn header(scenario: &Scenario, seed: u64) -> String {
 /// The command that reruns `command` on this scenario and seed, `--swarm` included when the
 /// faults came from it.
 pub(crate) fn rerun_command(command: &str, scenario: &Scenario, seed: u64, swarm: bool) -> String {
-    format!("cargo run --release -- {command} {} --seed {seed}{}", scenario.file, if swarm { " --swarm" } else { "" })
+    let file = sim::scenario::error::shell_word(&scenario.file);
+    format!("cargo run --release -- {command} {file} --seed {seed}{}", if swarm { " --swarm" } else { "" })
 }
 
 /// The models `compare --model` names (see its help), each checked against the pipeline.
@@ -671,7 +756,7 @@ fn compare_runtimes(scenario: &sim::Scenario, models: &[String]) -> anyhow::Resu
 }
 
 fn compare(
-    scenario_arg: &str,
+    scenario_arg: &ScenarioArg,
     seed: Option<u64>,
     json: bool,
     swarm: bool,
@@ -755,7 +840,7 @@ fn barrier_rules(names: &[String]) -> anyhow::Result<Vec<sim::run::BarrierRule>>
 /// outcomes name guarantees and sinks, not barrier rules (plain `compare` checks them): each row
 /// is held to the exactly-once promise instead, and a row that breaks it exits 1.
 fn compare_modes(
-    scenario_arg: &str,
+    scenario_arg: &ScenarioArg,
     seed: Option<u64>,
     json: bool,
     swarm: bool,
@@ -800,7 +885,7 @@ fn compare_modes(
 }
 
 fn run(
-    scenario_arg: &str,
+    scenario_arg: &ScenarioArg,
     seed: Option<u64>,
     format: Format,
     check_determinism: bool,

@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 use anyhow::Context as _;
+use engine::sink::SinkKind;
 use sim::run::{check_seed, SeedCheck};
+use sim::scenario::error::shown;
 use sim::testing::SeedSet;
 
 /// The seeds of shard K of N (`K/N`, 1-based): positions K-1, K-1+N, ... of `seeds`, without
@@ -29,9 +31,11 @@ impl Shard {
 }
 
 fn shard_of(seeds: SeedSet, shard: Option<&str>) -> anyhow::Result<Shard> {
-    let Some(spec) = shard else { return Ok(Shard { seeds, first: 0, step: 1 }) };
+    let Some(written) = shard else { return Ok(Shard { seeds, first: 0, step: 1 }) };
+    // As errors quote it: an argument may hold anything.
+    let spec = shown(written);
     let usage = || crate::Usage(format!("--shard {spec}: write K/N with 1 <= K <= N, e.g. 2/4, or env/N"));
-    let (k, n) = spec.split_once('/').ok_or_else(usage)?;
+    let (k, n) = written.split_once('/').ok_or_else(usage)?;
     let n: u64 = n.trim().parse().map_err(|_| usage())?;
     let from_env = k.trim() == "env";
     let k: u64 = if from_env { shard_index_from_env()? } else { k.trim().parse().map_err(|_| usage())? };
@@ -52,7 +56,9 @@ fn shard_of(seeds: SeedSet, shard: Option<&str>) -> anyhow::Result<Shard> {
 fn shard_index_from_env() -> anyhow::Result<u64> {
     let var = |name: &str| std::env::var(name).ok();
     let number = |name: &str, text: String| {
-        text.trim().parse::<u64>().map_err(|_| crate::Usage(format!("--shard env/N: {name}={text} is not a number")))
+        text.trim()
+            .parse::<u64>()
+            .map_err(|_| crate::Usage(format!("--shard env/N: {name}={} is not a number", shown(&text))))
     };
     // A 0-based index of u64::MAX has no 1-based shard number: it is beyond any N anyway.
     let too_large = |name: &str| crate::Usage(format!("--shard env/N: {name} is beyond any number of shards"));
@@ -93,7 +99,7 @@ pub fn worker_count(jobs: usize, force: bool) -> anyhow::Result<usize> {
 const MAX_JOBS: usize = 1024;
 
 pub fn run(
-    scenario_arg: &str,
+    scenario_arg: &super::ScenarioArg,
     seeds: &str,
     jobs: usize,
     force_jobs: bool,
@@ -102,7 +108,7 @@ pub fn run(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let jobs = worker_count(jobs, force_jobs)?;
-    let spec = seeds;
+    let spec = shown(seeds);
     let seeds = SeedSet::parse(seeds)
         .ok_or_else(|| crate::Usage(format!("--seeds {spec}: write A..B, A..=B or a list like 3,7,9")))?;
     let canonical = canonical_seeds(&seeds);
@@ -110,16 +116,15 @@ pub fn run(
     if seeds.len() == 0 {
         return Err(crate::Usage(format!(
             "--seeds {spec}{}: no seeds to run (A..B excludes B; A must be below B)",
-            shard.map_or(String::new(), |s| format!(" --shard {s}"))
+            shard.map_or(String::new(), |s| format!(" --shard {}", shown(s)))
         ))
         .into());
     }
     let scenario =
         Arc::new(super::load(scenario_arg, swarm, sim::scenario::budget::Command::Sweep { jobs: jobs as u64 })?);
-    let scenario_digest = if scenario_arg == "default" {
-        "default".to_string()
-    } else {
-        fnv1a64(&std::fs::read(scenario_arg).with_context(|| format!("reading {scenario_arg}"))?)
+    let scenario_digest = match scenario_arg.path() {
+        None => "default".to_string(),
+        Some(path) => fnv1a64(&std::fs::read(path).with_context(|| format!("reading {}", path.display()))?),
     };
     let (seeds_named, seed_list) = named_seeds(canonical);
     let of = SweepOf {
@@ -315,15 +320,16 @@ impl SweepOf {
         if self.scenario_digest != other.scenario_digest {
             Some(format!(
                 "scenario digest {}, not {}: a different scenario file, or the file changed between shards",
-                other.scenario_digest, self.scenario_digest
+                shown(&other.scenario_digest),
+                shown(&self.scenario_digest)
             ))
         } else if self.swarm != other.swarm {
             let with = |swarm: bool| if swarm { "with --swarm" } else { "without --swarm" };
             Some(format!("swept {}, not {}", with(other.swarm), with(self.swarm)))
         } else if self.seeds != other.seeds {
-            Some(format!("seeds {}, not {}", other.seeds, self.seeds))
+            Some(format!("seeds {}, not {}", shown(&other.seeds), shown(&self.seeds)))
         } else if n(self) != n(other) {
-            Some(format!("shard {}, not one of {} shards", other.shard, n(self).unwrap_or(0)))
+            Some(format!("shard {}, not one of {} shards", shown(&other.shard), n(self).unwrap_or(0)))
         } else if self.variants != other.variants {
             Some(format!("{} line(s) per seed, not {}", other.variants, self.variants))
         } else {
@@ -445,6 +451,13 @@ pub struct Summary {
 /// The most failing seeds a summary lists with their commands.
 pub const LISTED_FAILURES_MAX: u64 = 1_000;
 
+/// The most failures a summary lists for one seed (a seed fails once per variant and invariant).
+const FAILURES_LISTED_PER_SEED: usize = 20;
+
+/// Characters of a replay or shrink command listed at most: the command and a path of 4 096
+/// bytes (the longest Linux takes) fit.
+const COMMAND_CHARS_MAX: usize = 4_400;
+
 impl Summary {
     /// The lines of one seed, one per variant (each carries the seed's failures).
     pub fn add_seed(&mut self, lines: &[SweepLine]) {
@@ -463,10 +476,18 @@ impl Summary {
         }
         self.failing += 1;
         if self.failing <= LISTED_FAILURES_MAX {
+            // The lines may come from files (`sweep-merge`): what is listed is printable and
+            // bounded per seed, whatever the files hold.
+            let mut failures: Vec<String> =
+                first.failures.iter().take(FAILURES_LISTED_PER_SEED).map(|f| shown(f)).collect();
+            if first.failures.len() > FAILURES_LISTED_PER_SEED {
+                failures.push(format!("… and {} more", first.failures.len() - FAILURES_LISTED_PER_SEED));
+            }
+            let command = |c: &str| sim::scenario::error::clipped(c, COMMAND_CHARS_MAX);
             let listed = &mut self.listed;
-            listed.push_str(&format!("\nseed {}: {}", first.seed, first.failures.join("; ")));
-            listed.push_str(&format!("\n  replay: {}", first.replay));
-            listed.push_str(&format!("\n  shrink: {}", first.shrink));
+            listed.push_str(&format!("\nseed {}: {}", first.seed, failures.join("; ")));
+            listed.push_str(&format!("\n  replay: {}", command(&first.replay)));
+            listed.push_str(&format!("\n  shrink: {}", command(&first.shrink)));
         }
     }
 
@@ -552,8 +573,9 @@ fn check_merged_line(
 ) -> anyhow::Result<()> {
     if let Some(first) = first_scenario.filter(|&f| f != line.scenario) {
         return Err(crate::Usage(format!(
-            "{name}:{number}: a sweep of {}, but the first line swept {first}: shards of different sweeps do not merge",
-            line.scenario
+            "{name}:{number}: a sweep of {}, but the first line swept {}: shards of different sweeps do not merge",
+            shown(&line.scenario),
+            shown(first)
         ))
         .into());
     }
@@ -605,7 +627,7 @@ struct ShardReader {
 
 impl ShardReader {
     fn open(file: &std::path::Path) -> anyhow::Result<ShardReader> {
-        let name = file.display().to_string();
+        let name = sim::scenario::error::printable(&file.display().to_string());
         refuse_fifo_or_socket(file, &name)?;
         let reader = std::io::BufReader::new(std::fs::File::open(file).with_context(|| format!("reading {name}"))?);
         Ok(ShardReader {
@@ -644,11 +666,44 @@ impl ShardReader {
                 let cut = if e.is_eof() { " (the file is truncated?)" } else { "" };
                 crate::Usage(format!("{name}:{}:{}: not a line of `sweep --json`: {e}{cut}", self.number, e.column()))
             })?;
+            self.check_values(&line)?;
             self.check_order(&line)?;
             self.check_sweep(&line)?;
             self.head = Some((self.number, line));
             return Ok(());
         }
+    }
+
+    /// A verdict the oracle gives, and a variant of a model, guarantee and sink that streamlab
+    /// has: the merge's tally holds a row per variant and a count per verdict, which anything a
+    /// file says there would let grow with the file.
+    fn check_values(&self, line: &SweepLine) -> anyhow::Result<()> {
+        let (name, number) = (&self.name, self.number);
+        let one_of = |field: &str, value: &str, known: &[&str]| -> anyhow::Result<()> {
+            if known.contains(&value) {
+                return Ok(());
+            }
+            Err(crate::Usage(format!(
+                "{name}:{number}: {field} {:?}: not one of {}: not as `sweep --json` writes it",
+                shown(value),
+                known.join(", ")
+            ))
+            .into())
+        };
+        let verdict = serde_json::Value::String(line.verdict.clone());
+        if serde_json::from_value::<sim::scenario::OutcomeClass>(verdict).is_err() {
+            return Err(crate::Usage(format!(
+                "{name}:{number}: verdict {:?}: not an outcome the oracle gives (Exact, Duplicates, Loss, ...)",
+                shown(&line.verdict)
+            ))
+            .into());
+        }
+        let runtimes: Vec<&str> = sim::runtime::MODELS.iter().map(|m| m.runtime().label()).collect();
+        one_of("variant.runtime", &line.variant.runtime, &runtimes)?;
+        let guarantees = sim::scenario::Guarantee::ALL.map(|g| g.label());
+        one_of("variant.guarantee", &line.variant.guarantee, &guarantees)?;
+        let sinks = [SinkKind::Plain, SinkKind::Idempotent, SinkKind::TwoPhaseCommit].map(SinkKind::label);
+        one_of("variant.sink", &line.variant.sink, &sinks)
     }
 
     /// Seeds in increasing order, each variant of a seed once (in the order the sweep wrote them).
@@ -700,10 +755,10 @@ impl ShardReader {
                 } else {
                     ": not as `sweep --json` writes them"
                 };
-                return refuse(format!("sweep: seeds {:?}, shard {:?}{cut}", of.seeds, of.shard));
+                return refuse(format!("sweep: seeds {:?}, shard {:?}{cut}", shown(&of.seeds), shown(&of.shard)));
             };
             if named_seeds(canonical_seeds(&seeds)).0 != of.seeds {
-                return refuse(format!("sweep: the seed list is not the one its name {:?} says", of.seeds));
+                return refuse(format!("sweep: the seed list is not the one its name {:?} says", shown(&of.seeds)));
             }
             self.expected = Some(Shard { seeds, first: u128::from(k - 1), step: u128::from(n) });
             self.of = Some(of.clone());
@@ -715,7 +770,8 @@ impl ShardReader {
         if first.shard != of.shard {
             return refuse(format!(
                 "shard {}, but the file's first line is of shard {}: a shard file holds one shard",
-                of.shard, first.shard
+                shown(&of.shard),
+                first.shard
             ));
         }
         self.check_seed(line.seed)
@@ -815,7 +871,8 @@ fn check_one_sweep(shards: &[ShardReader]) -> anyhow::Result<()> {
         if let Some(other) = seen.insert(k, &shard.name) {
             return Err(crate::Usage(format!(
                 "{}: shard {} is also {other}: overlapping shards",
-                shard.name, this.shard
+                shard.name,
+                shown(&this.shard)
             ))
             .into());
         }

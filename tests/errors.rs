@@ -87,6 +87,34 @@ fn wrong_type_inside_a_window_names_the_nested_field() {
     check_invalid(&text, "pipeline[2].Window.kind.Tumbling.size_ms", "\"ten\"", "integer");
 }
 
+/// Syntax errors name the innermost field their position falls in: serde's own path stops at the
+/// struct around it, or at the top level.
+#[test]
+fn a_syntax_error_names_the_field_it_is_in() {
+    let junk = VALID.replace("size_ms: 10", "size_ms: 10 x");
+    check_invalid(&junk, "pipeline[2].Window.kind.Tumbling.size_ms", "x)", "Expected comma");
+    let duplicate = VALID.replace("    name: \"errors test\",", "    name: \"errors test\",\n    name: \"again\",");
+    check_invalid(&duplicate, "name", "name: \"again\"", "duplicate field");
+    let unit_with_parentheses =
+        VALID.replace("    name: \"errors test\",", "    name: \"errors test\",\n    model: Flink(()),");
+    check_invalid(&unit_with_parentheses, "model", "(())", "Expected comma");
+    let float_for_an_integer = VALID.replace("value: 1,", "value: 1.5,");
+    check_invalid(&float_for_an_integer, "source.Events[0].value", ".5", "Expected comma");
+}
+
+/// Names are printed on every row and event about them: a name of a megabyte made a Storm
+/// run's table of rows need gigabytes (found by `tests/scenario_mutations.rs`). At most 200
+/// characters, for operators, sinks and explicit keys alike.
+#[test]
+fn a_name_longer_than_200_characters_is_refused_where_it_is_written() {
+    let at_limit = VALID.replace(r#"Sink(name: "out")"#, &format!(r#"Sink(name: "{}")"#, "界".repeat(200)));
+    Scenario::parse(&at_limit, FILE).expect("200 characters are a name");
+    let sink = VALID.replace(r#"Sink(name: "out")"#, &format!(r#"Sink(name: "{}")"#, "界".repeat(1 << 20)));
+    check_invalid(&sink, "pipeline[3].Sink.name", "\"界", "names are at most 200");
+    let key = VALID.replace(r#"key: "a""#, &format!(r#"key: "{}""#, "k".repeat(201)));
+    check_invalid(&key, "source.Events[0].key", "\"kkk", "a name of 201 characters");
+}
+
 #[test]
 fn unknown_enum_variant_lists_the_known_ones() {
     let text = VALID.replace("aggregate: Sum", "aggregate: Median");

@@ -527,7 +527,7 @@ fn a_missing_field_is_named() {
 fn a_duplicated_field_is_named() {
     check_error(
         &format!("{GOOD}(key: \"a\", value: 1, value: 2, ts: 5, arrives: 10)"),
-        "source.Events[1]",
+        "source.Events[1].value",
         "value: 2",
         "duplicate",
     );

@@ -163,6 +163,14 @@ fn bad_exercise_files_get_located_errors() {
             "exercises[0].checkpoint_mode: a checkpoint mode runs exactly-once with the scenario's own sink",
         ),
         ("query: Count(VisibleRows)", "checkpoint_mode: Blocking, query: Outcome", "exercises[0].checkpoint_mode"),
+        // Texts are printed as written: no terminal escapes, no forged lines.
+        (
+            "question: \"Q\"",
+            "question: \"Q\\u{1b}[2J\"",
+            "bad.ron:9:23: exercises[0].question: text cannot contain control",
+        ),
+        ("why: \"W\"", "why: \"W\\nFAKE\"", "bad.ron:11:18: exercises[0].why: text cannot contain control"),
+        ("title: \"T\"", "title: \"T\\r\"", "bad.ron:3:12: title: text cannot contain control"),
     ];
     for (from, to, want) in cases {
         let text = GOOD.replace(from, to);

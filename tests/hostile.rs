@@ -692,3 +692,138 @@ fn sweep_merge_refuses_a_fifo_before_opening_it() {
     assert!(stderr.contains("shard.jsonl: is a FIFO or a socket"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A scenario path that is not UTF-8 reaches the loader (clap takes it as the system's string):
+/// it loads, its errors name it, `--trace` naming the same file is refused by the file, and
+/// shrink's default output goes next to it under its own (non-UTF-8) stem.
+#[cfg(unix)]
+#[test]
+fn a_scenario_path_that_is_not_utf8_is_taken_as_a_path() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt as _;
+    let dir = temp_dir("non-utf8-path");
+    let run = |args: &[&OsStr]| Command::new(env!("CARGO_BIN_EXE_streamlab")).args(args).output().expect("run");
+    let good = dir.join(OsStr::from_bytes(b"good\xff.ron"));
+    std::fs::write(&good, TINY).expect("write");
+    let o = run(&[OsStr::new("estimate"), good.as_os_str()]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    let o = run(&[OsStr::new("replay"), good.as_os_str(), OsStr::new("--trace"), good.as_os_str()]);
+    assert_usage_error(&o, "that is the scenario file");
+    assert_eq!(std::fs::read_to_string(&good).expect("read"), TINY, "the scenario is intact");
+    let broken = dir.join(OsStr::from_bytes(b"cut\xfe.ron"));
+    std::fs::write(&broken, "Scenario(").expect("write");
+    let o = run(&[OsStr::new("run"), broken.as_os_str()]);
+    assert_usage_error(&o, "cut\u{fffd}.ron:1:9: (top level): ");
+    let missing = dir.join(OsStr::from_bytes(b"missing\xfe.ron"));
+    assert_usage_error(&run(&[OsStr::new("sweep"), missing.as_os_str()]), "missing\u{fffd}.ron: cannot read");
+    let failing = dir.join(OsStr::from_bytes(b"case\xfe.ron"));
+    std::fs::rename(failing_case(&dir), &failing).expect("rename");
+    let o = run(&[OsStr::new("shrink"), failing.as_os_str(), OsStr::new("--seed"), OsStr::new("11")]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    let written = std::fs::read(dir.join(OsStr::from_bytes(b"case\xfe-seed-11-shrunk.ron"))).expect("written");
+    Scenario::parse(std::str::from_utf8(&written).expect("UTF-8"), "shrunk").expect("parses");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A file name with a newline, an escape sequence and shell syntax in it: every output prints it
+/// escaped (no line or terminal control forged), and the commands printed to copy quote it.
+#[test]
+fn a_file_name_can_neither_forge_output_lines_nor_run_a_command() {
+    let dir = temp_dir("name-controls");
+    let s = dir.join("x\n\u{1b}[31mred;touch pwned.ron");
+    std::fs::copy(failing_case(&dir), &s).expect("copy");
+    let name = s.display().to_string();
+    for args in [vec!["run", &name, "--seed", "11"], vec!["sweep", &name, "--seeds", "11..12"]] {
+        let o = streamlab(&args);
+        let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert!(!out.contains('\u{1b}'), "an escape character printed\n{}", describe(&o));
+        assert!(!out.lines().any(|l| l.starts_with("\u{1b}[31mred")), "{}", describe(&o));
+        if args[0] == "sweep" {
+            assert_eq!(o.status.code(), Some(1), "seed 11 fails\n{}", describe(&o));
+            let replay = out.lines().find(|l| l.contains("cargo run --release -- compare")).expect("a replay command");
+            assert!(
+                replay.contains(" '/") && replay.contains("/x\\n\\u{1b}[31mred;touch pwned.ron' --seed 11"),
+                "{replay}"
+            );
+        }
+    }
+    assert!(!dir.join("pwned.ron").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A hard link to the scenario is the scenario under another name: `--trace` and `shrink --out`
+/// naming it are refused as the scenario's own path is, and it keeps its text.
+#[cfg(unix)]
+#[test]
+fn outputs_never_replace_a_hard_link_to_the_scenario() {
+    let dir = temp_dir("hard-link");
+    let s = failing_case(&dir);
+    let before = std::fs::read_to_string(&s).expect("read");
+    let hard = dir.join("same.ron");
+    std::fs::hard_link(&s, &hard).expect("hard link");
+    let (s, hard) = (s.display().to_string(), hard.display().to_string());
+    assert_usage_error(&streamlab(&["replay", &s, "--seed", "11", "--trace", &hard]), "that is the scenario file");
+    let o = streamlab(&["shrink", &s, "--seed", "11", "--out", &hard, "--force"]);
+    assert_usage_error(&o, "that is the scenario file");
+    assert_eq!(std::fs::read_to_string(&hard).expect("read"), before, "the link keeps the scenario");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// What a command line or the environment says is quoted escaped in errors: a value that holds a
+/// terminal escape cannot clear the screen or forge a line.
+#[test]
+fn arguments_and_environment_are_quoted_escaped() {
+    let dir = temp_dir("escaped-arguments");
+    let s = tiny(&dir);
+    let o = Command::new(env!("CARGO_BIN_EXE_streamlab"))
+        .args(["sweep", &s, "--seeds", "1..3", "--shard", "env/2"])
+        .env("JOB_COMPLETION_INDEX", "\u{1b}[2J")
+        .output()
+        .expect("run");
+    assert_usage_error(&o, "JOB_COMPLETION_INDEX=\\u{1b}[2J is not a number");
+    for argv in [
+        vec!["sweep", &s, "--seeds", "\u{1b}[2J"],
+        vec!["sweep", &s, "--shard", "\u{1b}[2J/2"],
+        vec!["compare", &s, "--model", "\u{1b}[2J"],
+        vec!["compare", &s, "--checkpoint-mode", "\u{1b}[2J"],
+        vec!["exercise", "show", "\u{1b}[2J\nerror: forged"],
+    ] {
+        let o = streamlab(&argv);
+        assert_usage_error(&o, "\\u{1b}[2J");
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(!stderr.contains('\u{1b}') && stderr.lines().count() == 1, "{}", describe(&o));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--charts` where no folder can be: a link to nothing, a link loop, a path under a file, a name
+/// longer than a folder takes. Each
+/// is refused before the run (exit 2), as a file there is, instead of failing after it (exit 5).
+#[cfg(unix)]
+#[test]
+fn charts_where_no_folder_can_be_are_refused_before_the_run() {
+    let dir = temp_dir("charts-nowhere");
+    let s = tiny(&dir);
+    std::os::unix::fs::symlink(dir.join("nowhere"), dir.join("dangling")).expect("link");
+    std::os::unix::fs::symlink(dir.join("loop-b"), dir.join("loop-a")).expect("link");
+    std::os::unix::fs::symlink(dir.join("loop-a"), dir.join("loop-b")).expect("link");
+    let too_long = "z".repeat(256);
+    for (target, why) in [
+        ("dangling", "a link to nothing"),
+        ("loop-a", "a link to nothing"),
+        ("tiny.ron/charts", "a file is where a folder above it should be"),
+        (too_long.as_str(), "File name too long"),
+    ] {
+        let target = dir.join(target).display().to_string();
+        let o = streamlab(&["replay", &s, "--charts", &target]);
+        assert_usage_error(&o, why);
+        assert!(!String::from_utf8_lossy(&o.stdout).contains("oracle vs"), "refused before the run\n{}", describe(&o));
+    }
+    assert_eq!(std::fs::read_to_string(&s).expect("read"), TINY);
+    // A folder that does not exist yet is made, folders above it included.
+    let deep = dir.join("new").join("charts");
+    let o = streamlab(&["replay", &s, "--charts", &deep.display().to_string()]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    assert!(deep.join("checkpoint-durations.svg").is_file(), "{}", describe(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -302,3 +302,50 @@ fn shards_of_variants_declared_out_of_name_order_merge() {
     assert!(stderr.contains("twice.jsonl:2: seed 1 has spark at-most-once with a plain sink twice"), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// What a merge prints comes from the files: a forged shard's failures with a terminal escape and
+/// a megabyte of text, and a thousand failures, print escaped and cut to a bounded length; a
+/// verdict or variant that no sweep writes (which would give the tally a row per line) is
+/// refused, naming the file, line and field.
+#[test]
+fn sweep_merge_prints_what_a_forged_shard_says_escaped_and_bounded() {
+    let dir = std::env::temp_dir().join(format!("streamlab-forged-shard-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Seed 11 fails (the book's example): its lines carry failures and commands.
+    let real = shard_file(&dir, "real.jsonl", SCENARIO, &["--seeds", "11..12"]);
+    let text = std::fs::read_to_string(&real).unwrap();
+    let forge = |name: &str, edit: &dyn Fn(&mut serde_json::Value)| -> String {
+        let lines: Vec<String> = text
+            .lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                edit(&mut v);
+                v.to_string()
+            })
+            .collect();
+        let file = dir.join(name);
+        std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+        file.to_str().unwrap().to_string()
+    };
+    let loud = forge("loud.jsonl", &|v| {
+        v["failures"] = serde_json::json!([format!("\u{1b}[2J{}", "x".repeat(1 << 20))]);
+        v["replay"] = serde_json::json!(format!("cargo run\u{1b}[31m {}", "y".repeat(1 << 20)));
+    });
+    let many = forge("many.jsonl", &|v| v["failures"] = serde_json::json!(vec!["a failure"; 1_000]));
+    for file in [&loud, &many] {
+        let out = Command::new(env!("CARGO_BIN_EXE_streamlab")).args(["sweep-merge", file]).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "seed 11 fails: {stdout:.2000}");
+        assert!(!stdout.contains('\u{1b}'), "an escape printed: {stdout:.2000}");
+        assert!(stdout.len() < 20_000, "{} bytes printed for one seed", stdout.len());
+    }
+    let verdict = forge("verdict.jsonl", &|v| v["verdict"] = serde_json::json!("Exact\u{1b}[2J"));
+    let (code, stderr) = merge(&[&verdict]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("verdict.jsonl:1: verdict \"Exact\\\\u{1b}[2J\": not an outcome"), "{stderr}");
+    let sink = forge("sink.jsonl", &|v| v["variant"]["sink"] = serde_json::json!("s".repeat(1 << 20)));
+    let (code, stderr) = merge(&[&sink]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("sink.jsonl:1: variant.sink \"sssss") && stderr.len() < 2_000, "{stderr:.2000}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

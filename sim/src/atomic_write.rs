@@ -36,7 +36,8 @@ pub fn check_target(path: &Path, policy: Overwrite) -> io::Result<()> {
     }
     match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
+        // A name too long, a loop of links above it, …: named with the path.
+        Err(e) => Err(refused(path, &e.to_string())),
         Ok(meta) => {
             let kind = meta.file_type();
             if kind.is_symlink() {
@@ -60,7 +61,9 @@ fn temporary(path: &Path) -> io::Result<(PathBuf, File)> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let name = path.file_name().map_or("file".into(), |n| n.to_string_lossy().into_owned());
+    // The target's name, cut: a target named with the longest name a folder takes (255 bytes)
+    // must still get a temporary name, which adds a dot, the process id and a counter to it.
+    let name: String = path.file_name().map_or("file".into(), |n| n.to_string_lossy().chars().take(64).collect());
     let pid = std::process::id();
     let mut last = None;
     for attempt in 0..100u32 {
@@ -128,6 +131,22 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .filter(|n| n.ends_with(".tmp"))
             .collect()
+    }
+
+    /// A name of 255 bytes is allowed, and its temporary file's name must be too; a longer one is
+    /// refused by `check_target` with the path named.
+    #[test]
+    fn a_target_with_the_longest_name_is_written() {
+        let d = dir("long-name");
+        let p = d.join("y".repeat(255));
+        check_target(&p, Overwrite::Replace).unwrap();
+        write_bytes(&p, b"trace", Overwrite::Replace).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"trace");
+        assert!(leftovers(&d).is_empty());
+        let too_long = d.join("z".repeat(256));
+        let e = check_target(&too_long, Overwrite::Replace).unwrap_err();
+        assert!(e.to_string().contains(&"z".repeat(256)), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]

@@ -320,9 +320,22 @@ pub fn parse_chapter_with(
 ) -> Result<Chapter, ScenarioError> {
     let raw: ChapterFile = parse_ron(text, file)?;
     let at = Locator::new(file, text);
+    // The course prints its texts as they are written: a control character in one would move
+    // the terminal's cursor or forge a line of `list` or `show`.
+    let printable = |field: String, text: &str| {
+        if text.chars().any(char::is_control) {
+            return Err(at.error(field, "text cannot contain control characters (newlines, tabs, escapes)"));
+        }
+        Ok(())
+    };
+    printable("title".into(), &raw.title)?;
+    printable("page".into(), &raw.page)?;
     let mut exercises = Vec::new();
     for (i, spec) in raw.exercises.into_iter().enumerate() {
         let field = |f: &str| format!("exercises[{i}].{f}");
+        printable(field("question"), &spec.question)?;
+        printable(field("why"), &spec.why)?;
+        printable(field("scenario"), &spec.scenario)?;
         if spec.id.is_empty() || !spec.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             return Err(at.error(field("id"), "an id is letters, digits, '-' and '_'"));
         }
@@ -483,9 +496,9 @@ fn parse_ron<T: serde::de::DeserializeOwned>(text: &str, file: &str) -> Result<T
         }
         Err(e) => {
             let path = e.path().to_string();
-            let path = path.split(".?").next().unwrap_or("").trim_end_matches('?').to_string();
-            let field = if path.is_empty() || path == "." { "(top level)".to_string() } else { path };
             let spanned = de.span_error(e.into_inner());
+            let offset = offset_of(text, spanned.span.start.line, spanned.span.start.col);
+            let field = crate::scenario::positions::field_of_parse_error(text, offset, &path);
             Err(located(spanned, &field))
         }
     }
@@ -963,7 +976,8 @@ impl Exercise {
             None if compare => ("compare", ""),
             None => ("run", ""),
         };
-        format!("cargo run --release -- {command} {}{axis} --seed {seed}{}", self.spec.scenario, self.swarm_flag())
+        let scenario = crate::scenario::error::shell_word(&self.spec.scenario);
+        format!("cargo run --release -- {command} {scenario}{axis} --seed {seed}{}", self.swarm_flag())
     }
 
     /// Where the answer is in the command's output ([`Exercise::command`]).

@@ -14,7 +14,8 @@ type InputStep = fn(&mut ScenarioFile) -> bool;
 /// What shrinking found.
 #[derive(Clone, Debug)]
 pub struct Shrunk {
-    /// The failures of the shrunk scenario (same variants as the original's first failure).
+    /// The failures of the shrunk scenario: the original's first failure's check, and none that
+    /// the original passed.
     pub failures: Vec<String>,
     pub faults_before: usize,
     pub faults_after: usize,
@@ -36,9 +37,32 @@ fn signature(failure: &str) -> &str {
     }
 }
 
-fn fails_same(scenario: &Arc<Scenario>, seed: u64, faults: &[Fault], target: &str) -> Option<Vec<String>> {
+/// What a reduction must keep: the check it shrinks (the first failure's [`signature`]) failing,
+/// and no check failing that did not fail before (with several variants declared, dropping the
+/// fault that one variant's outcome needs would fail that outcome too: the file would then fail
+/// checks the original passes).
+struct Target {
+    check: String,
+    failing_before: std::collections::BTreeSet<String>,
+}
+
+impl Target {
+    fn of(failures: &[String]) -> Option<Target> {
+        Some(Target {
+            check: signature(failures.first()?).to_string(),
+            failing_before: failures.iter().map(|f| signature(f).to_string()).collect(),
+        })
+    }
+
+    fn failed_by(&self, failures: &[String]) -> bool {
+        failures.iter().any(|f| signature(f) == self.check)
+            && failures.iter().all(|f| self.failing_before.contains(signature(f)))
+    }
+}
+
+fn fails_same(scenario: &Arc<Scenario>, seed: u64, faults: &[Fault], target: &Target) -> Option<Vec<String>> {
     let check = check_with_faults(scenario, seed, faults.to_vec());
-    check.failures.iter().any(|f| signature(f) == target).then_some(check.failures)
+    target.failed_by(&check.failures).then_some(check.failures)
 }
 
 /// Render a scenario file: the raw file with `faults` spelled out, no swarm, the seed pinned.
@@ -57,13 +81,14 @@ fn reparse(text: &str, name: &str) -> Option<Arc<Scenario>> {
 }
 
 /// Shrink seed `seed` of `scenario`, which must fail [`crate::run::check_seed`]. `None` when it
-/// does not fail. Every candidate is rendered to text and parsed back, so the file written is
+/// does not fail. A reduction is kept when the first failure's check still fails and no other
+/// check fails that passed before. Every candidate is rendered to text and parsed back, so the file written is
 /// exactly what was checked.
 pub fn shrink(scenario: &Arc<Scenario>, seed: u64) -> Option<Shrunk> {
     let mut faults = fault_schedule_in_time(scenario, seed);
     let faults_before = faults.len();
     let first = check_with_faults(scenario, seed, faults.clone());
-    let target = signature(first.failures.first()?).to_string();
+    let target = Target::of(&first.failures)?;
     let mut failures = first.failures.clone();
     let mut steps = Vec::new();
     let mut raw = scenario.raw.clone();
@@ -156,7 +181,7 @@ pub fn shrink(scenario: &Arc<Scenario>, seed: u64) -> Option<Shrunk> {
     // The file must fail on its own, with its faults spelled out and no swarm.
     let written = reparse(&file_text, &name)?;
     let check = crate::run::check_seed(&written, seed);
-    if !check.failures.iter().any(|f| signature(f) == target) {
+    if !target.failed_by(&check.failures) {
         return None;
     }
     Some(Shrunk { failures: check.failures, faults_before, faults_after: faults.len(), steps, file_text })

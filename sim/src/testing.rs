@@ -151,7 +151,7 @@ impl Simulation {
 
 /// The command that replays `seed` of `scenario`.
 pub fn replay_command(scenario: &Scenario, seed: u64) -> String {
-    format!("cargo run --release -- replay {} --seed {seed}", scenario.file)
+    format!("cargo run --release -- replay {} --seed {seed}", crate::scenario::error::shell_word(&scenario.file))
 }
 
 /// A finished run, its recording, and what the oracle says about it.

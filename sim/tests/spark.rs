@@ -471,3 +471,26 @@ fn spark_can_run_says_why_not() {
     let why = SparkMicroBatch.can_run(&sessions).expect_err("session windows are refused").to_string();
     assert!(why.contains("Window.kind") || why.contains("Spark runtime"), "{why}");
 }
+
+/// Shrinking a Spark failure keeps its check: with one false outcome declared (exactly-once with
+/// an idempotent sink "Duplicates"), dropping the driver crash still fails that outcome but also
+/// fails at-most-once's and at-least-once's, which need the crash. Such a reduction is refused:
+/// the shrunk file fails the original's check and nothing the original passed.
+#[test]
+fn shrinking_a_spark_failure_keeps_the_check_it_fails_and_adds_none() {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/spark-micro-batch.ron"))
+            .expect("read");
+    let wrong = "(runtime: Spark, guarantee: ExactlyOnce, sink: Idempotent, result: Duplicates)";
+    let text = text.replace("(runtime: Spark, guarantee: ExactlyOnce, sink: Idempotent, result: Exact)", wrong);
+    assert!(text.contains(wrong));
+    let scenario = Arc::new(Scenario::parse(&text, "spark-false.ron").expect("valid"));
+    let before = sim::run::check_seed(&scenario, 1).failures;
+    assert_eq!(before, ["spark exactly-once with an idempotent sink: expected Duplicates, got Exact"]);
+    let shrunk = sim::shrink::shrink(&scenario, 1).expect("seed 1 fails");
+    assert_eq!(shrunk.failures, before, "steps: {:?}", shrunk.steps);
+    assert_eq!(shrunk.faults_after, 1, "the crash the other outcomes need stays: {:?}", shrunk.steps);
+    // The file as written fails the same way on its own.
+    let written = Arc::new(Scenario::parse(&shrunk.file_text, "shrunk.ron").expect("parses"));
+    assert_eq!(sim::run::check_seed(&written, 1).failures, before);
+}

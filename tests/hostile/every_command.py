@@ -9,8 +9,16 @@ strings, and paths that are not regular files; then exercise chapter files and a
 memory, exits with a code outside the table (book/src/reference/exit-codes.md: 4 is a bug), or
 refuses a scenario (exit 2) without FILE:LINE:COLUMN: FIELD.
 
+Session 17 added: outputs (--trace, --charts and shrink --out at folders, links, devices, FIFOs,
+the scenario itself; every file named must be intact afterwards), shards (--shard and --seeds at
+their edges, env/N with hostile environments), names (scenario files named with newlines,
+escapes, quotes, shell syntax and bytes that are not UTF-8: no output line may carry a control
+character) and forged shard files for sweep-merge (mixed scenarios, seeds twice, values no sweep
+writes, huge and escaping strings).
+
 usage: every_command.py BIN [--only KIND[,KIND]] [--jobs N] [--limit-s S]
-  KIND: truncate, fields, numbers, models, whole, paths, commands, exercise, merge
+  KIND: truncate, fields, numbers, models, whole, paths, commands, exercise, merge, outputs, shards,
+        names, forged
 environment: OUT (default /tmp/streamlab-hostile): failing cases are kept there, with a tally."""
 import zlib, collections, glob, json, os, re, resource, shutil, stat, subprocess, sys, threading
 
@@ -236,7 +244,9 @@ def gen_paths():
     unreadable = os.path.join(d, 'unreadable.ron')
     shutil.copy(ROOT + '/scenarios/spark-micro-batch.ron', unreadable)
     os.chmod(unreadable, 0)
-    return [d, '/dev/zero', '/dev/null', '/dev/urandom', fifo, link, dangling, unreadable, os.path.join(d, 'missing.ron'),
+    # Root reads anything: there the unreadable file is an ordinary scenario, not a case.
+    unreadable = [unreadable] if os.geteuid() != 0 else []
+    return [d, '/dev/zero', '/dev/null', '/dev/urandom', fifo, link, dangling] + unreadable + [os.path.join(d, 'missing.ron'),
             '', '-', 'default/..', '\udcff.ron']
 
 
@@ -365,7 +375,8 @@ def check_paths():
             why = finding(rc, err, None)
             if why is None and rc not in (2, 5):
                 why = f'exit {rc} for a path that is not a scenario file'
-            if why is None and p and p not in err and p != '-':
+            shown = p.encode('utf-8', 'surrogateescape').decode('utf-8', 'replace')
+            if why is None and p and shown not in err and p != '-':
                 why = 'the error does not name the path'
             record('paths', command, p, rc, err, why)
 
@@ -513,7 +524,8 @@ def check_merge():
             paths.append(p)
         rc, err, _ = run(['sweep-merge'] + paths)
         why = finding(rc, err, None)
-        if why is None and rc == 2 and not any(os.path.basename(p) in err for p in paths) and 'name the shard' not in err:
+        if why is None and rc == 2 and not any(os.path.basename(p) in err for p in paths) \
+                and 'name the shard' not in err and 'shard(s)' not in err:
             why = 'exit 2 without naming the shard file'
         record('merge', 'sweep-merge', name, rc, err, why)
         if why is None:
@@ -527,9 +539,259 @@ def check_merge():
         record('merge', 'sweep-merge', p, rc, err, why)
 
 
+def digest_of(path):
+    """What is at `path` now, to tell whether a command changed it: the bytes of a regular file,
+    the target of a link, the kind of anything else."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(st.st_mode):
+        return ('link', os.readlink(path))
+    if stat.S_ISREG(st.st_mode):
+        return ('file', open(path, 'rb').read())
+    return ('other', stat.S_IFMT(st.st_mode))
+
+
+def check_outputs():
+    """Outputs at what they must not replace: each refused with exit 2 before anything runs, and
+    every file involved (the scenario, a link and its target) unchanged afterwards."""
+    d = os.path.join(OUT, 'outputs')
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    scenario = os.path.join(d, 'case.ron')
+    shutil.copy(ROOT + '/scenarios/exactly-once-plain-sink.ron', scenario)
+    precious = os.path.join(d, 'precious.txt')
+    open(precious, 'w').write('my own work\n')
+    folder = os.path.join(d, 'folder')
+    os.makedirs(folder)
+    fifo = os.path.join(d, 'fifo')
+    os.mkfifo(fifo)
+    links = {'link-to-precious': precious, 'link-to-scenario': scenario, 'link-to-folder': folder,
+             'link-to-null': '/dev/null', 'link-to-fifo': fifo, 'dangling': os.path.join(d, 'nowhere'),
+             'loop-a': os.path.join(d, 'loop-b'), 'loop-b': os.path.join(d, 'loop-a')}
+    for name, target in links.items():
+        os.symlink(target, os.path.join(d, name))
+    hard = os.path.join(d, 'hard-link-to-scenario.ron')
+    os.link(scenario, hard)
+    readonly = os.path.join(d, 'readonly')
+    os.makedirs(readonly)
+    os.chmod(readonly, 0o500)
+    targets = [folder, folder + '/', fifo, '/dev/null', '/dev/full', '/dev/zero', '/proc/self/status', scenario, hard,
+               os.path.join(d, '.', 'case.ron'), os.path.join(folder, '..', 'case.ron'), precious,
+               os.path.join(readonly, 'out'), os.path.join(d, 'missing', 'out'), os.path.join(precious, 'out'), '',
+               'x' * 300, os.path.join(d, 'y' * 255), os.path.join(d, 'z' * 256)] + [os.path.join(d, n) for n in links]
+    watched = [scenario, precious, hard, folder, fifo] + [os.path.join(d, n) for n in links]
+    for target in targets:
+        for command, argv in [('replay --trace', ['replay', scenario, '--seed', '11', '--trace', target]),
+                              ('replay --charts', ['replay', scenario, '--seed', '11', '--charts', target]),
+                              ('shrink --out', ['shrink', scenario, '--seed', '11', '--out', target]),
+                              ('shrink --out --force', ['shrink', scenario, '--seed', '11', '--out', target, '--force'])]:
+            before = {p: digest_of(p) for p in watched}
+            outputs = [os.path.join(d, target), os.path.join(d, 'case-seed-11-shrunk.ron')]
+            new = [p for p in outputs if not os.path.lexists(p)]
+            rc, err, _ = run(argv, cwd=d)
+            why = finding(rc, err, None)
+            # A regular file named by --trace, or by --out with --force, is the user's to replace
+            # (exit-codes.md); the scenario, its links, and anything a link points at are not.
+            named = os.path.join(d, target) if command in ('replay --trace', 'shrink --out --force') else None
+            changed = [p for p in watched if digest_of(p) != before[p] and p != named]
+            if why is None and changed:
+                why = f'changed {", ".join(os.path.basename(p) for p in changed)}'
+            # A new regular file may be written (a trace, a shrunk scenario); nothing else.
+            if why is None and rc == 0 and 'charts' not in command and os.path.lexists(target) \
+                    and digest_of(target) is not None and digest_of(target)[0] != 'file':
+                why = f'exit 0 writing to a {digest_of(target)[0]}'
+            record('outputs', command, target.replace(d, 'D'), rc, err, why)
+            # Files the command created are the test's own: gone before the next case.
+            for p in new:
+                if os.path.isfile(p) and not os.path.islink(p):
+                    os.remove(p)
+    os.chmod(readonly, 0o700)
+
+
+def check_shards():
+    """--shard and --seeds at their edges, and env/N under hostile environments: a usage error
+    (exit 2) or a sweep that finishes; never a hang on a huge count."""
+    f = ROOT + '/scenarios/forward-only.ron'
+    shards = ['0/0', '1/1', '2/1', '1/0', '-1/2', '1/-2', '1/', '/2', '/', '1/2/3', ' 1/2', '1 / 2', '+1/2', '01/02',
+              '1/18446744073709551616', f'{U64MAX}/{U64MAX}', f'1/{U64MAX}', '１/２', '1/2\n', 'env/0', 'env/2',
+              f'env/{U64MAX}', 'env/', 'env/-1', 'ENV/2', 'env/env', '1.0/2', '0x1/2', '1e0/2', 'NaN/2']
+    for shard in shards:
+        rc, err, _ = run(['sweep', f, '--seeds', '1..4', '--shard', shard])
+        why = finding(rc, err, None)
+        if why is None and rc not in (0, 1, 2):
+            why = f'exit {rc}'
+        record('shards', 'sweep --shard', repr(shard), rc, err, why)
+    envs = [{'JOB_COMPLETION_INDEX': v} for v in ('', ' ', '-1', '0', '1', '2', U64MAX, '18446744073709551616', 'x', '\x1b[2J')]
+    envs += [{'SLURM_ARRAY_TASK_ID': i, 'SLURM_ARRAY_TASK_MIN': m} for i, m in
+             (('0', '1'), ('5', '5'), ('6', '5'), (U64MAX, '0'), ('1', U64MAX), ('1', '-1'), ('1', ''))]
+    envs += [{'JOB_COMPLETION_INDEX': '0', 'SLURM_ARRAY_TASK_ID': '1'}]
+    for env in envs:
+        for n in ('2', '1', U64MAX):
+            try:
+                r = subprocess.run([BIN, 'sweep', f, '--seeds', '1..4', '--shard', f'env/{n}'], capture_output=True,
+                                   timeout=LIMIT_S * 10, preexec_fn=limit_memory, cwd=OUT, stdin=subprocess.DEVNULL,
+                                   env={**{k: v for k, v in os.environ.items() if k not in ('JOB_COMPLETION_INDEX', 'SLURM_ARRAY_TASK_ID', 'SLURM_ARRAY_TASK_MIN')}, **env})
+                rc, err = r.returncode, r.stderr.decode('utf-8', 'replace')
+            except subprocess.TimeoutExpired:
+                rc, err = 'TIMEOUT', ''
+            why = finding(rc, err, None)
+            if why is None and rc not in (0, 1, 2):
+                why = f'exit {rc}'
+            if why is None and any(ord(c) < 32 and c not in '\t\n' for c in err):
+                why = 'control characters in the error'
+            record('shards', 'sweep --shard env', f'{env} env/{n}', rc, err, why)
+    big = [f'{U64MAX}..={U64MAX}', f'18446744073709551614..={U64MAX}', f'0..={U64MAX}', f'1..{U64MAX}',
+           '0..18446744073709551616', ','.join(str(i) for i in range(0, 100_000, 7)), '1,' * 50_000 + '1',
+           ','.join([U64MAX] * 1000), '5..5', '5..=4', '..', '..=', '1..=', '..=5', '-5..5', '1..2..3', 'a..b', '1 ..3']
+    for seeds in big:
+        # A shard of one seed out of a range of 2^64: the sweep must start at once, not count. A
+        # long list runs one shard of a few seeds (all of it is minutes of legitimate work).
+        if U64MAX in seeds and '..' in seeds:
+            shards = [f'1/{U64MAX}']
+        elif len(seeds) > 1000:
+            shards = ['1/5000']
+        else:
+            shards = [None]
+        for shard in shards:
+            argv = ['sweep', f, '--seeds', seeds] + (['--shard', shard] if shard else [])
+            rc, err, _ = run(argv)
+            why = finding(rc, err, None)
+            if why is None and rc not in (0, 1, 2):
+                why = f'exit {rc}'
+            record('shards', 'sweep --seeds', f'{seeds[:40]!r} {shard}', rc, err, why)
+
+
+def check_names():
+    """A good and a broken scenario under hostile file names, through every command: no output line
+    may carry a control character, the file itself stays, and no command runs from its name."""
+    d = os.path.join(OUT, 'names')
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    names = [b'new\nline.ron', b'esc\x1b[2J.ron', b'bell\x07.ron', b'cr\r.ron', b'tab\t.ron', b"quote'.ron",
+             b'dq".ron', b'semi;touch PWNED.ron', b'$(touch PWNED).ron', b'`touch PWNED`.ron', b'space name.ron',
+             b'-dash.ron', b'--seed.ron', b'\xff\xfe.ron', b'\xc3.ron', b'rtl\xe2\x80\xaeron.txt', b'n' * 250 + b'.ron']
+    good = open(ROOT + '/scenarios/exactly-once-plain-sink.ron', 'rb').read()
+    broken = good.replace(b'duration_ms', b'duration_mss', 1)
+    for raw in names:
+        for kind, text in (('good', good), ('broken', broken)):
+            path = os.path.join(d.encode(), raw)
+            open(path, 'wb').write(text)
+            arg = os.fsdecode(path)
+            # `--` keeps a name that starts with a dash a path (as for any Unix tool).
+            for command, argv in [('run', ['run', '--seed', '11', '--', arg]), ('estimate', ['estimate', '--', arg]),
+                                  ('compare', ['compare', '--seed', '11', '--', arg]),
+                                  ('sweep', ['sweep', '--seeds', '11..12', '--', arg]),
+                                  ('sweep --json', ['sweep', '--seeds', '11..12', '--json', '--', arg]),
+                                  ('replay', ['replay', '--seed', '11', '--until', '3000', '--', arg]),
+                                  ('shrink', ['shrink', '--seed', '11', '--out', '-', '--', arg])]:
+                try:
+                    r = subprocess.run([BIN] + argv, capture_output=True, timeout=LIMIT_S * 10, preexec_fn=limit_memory,
+                                       cwd=d, stdin=subprocess.DEVNULL)
+                    rc, err, out = r.returncode, r.stderr.decode('utf-8', 'replace'), r.stdout.decode('utf-8', 'replace')
+                except subprocess.TimeoutExpired:
+                    rc, err, out = 'TIMEOUT', '', ''
+                why = finding(rc, err, None)
+                if why is None and kind == 'broken' and rc != 2:
+                    why = f'exit {rc} for a broken file'
+                text_out = err + (out if command != 'shrink' else '')
+                if why is None and any(ord(c) < 32 and c not in '\t\n' for c in text_out):
+                    why = 'a control character in the output'
+                if why is None and os.path.exists(os.path.join(d, 'PWNED')):
+                    why = 'a command ran from the name'
+                if why is None and open(path, 'rb').read() != text:
+                    why = 'the scenario changed'
+                record('names', command, f'{kind} {raw[:40]!r}', rc, err, why)
+            os.remove(path)
+
+
+def check_forged():
+    """Shard files forged from a real one: mixed scenarios, a seed twice, values no sweep writes,
+    strings that are huge or carry escapes. A merge exits 2 naming the file, or merges and
+    prints nothing a terminal would act on, within bounded memory."""
+    d = os.path.join(OUT, 'forged')
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    a = ROOT + '/scenarios/exactly-once-plain-sink.ron'
+    b = ROOT + '/scenarios/forward-only.ron'
+    real = {}
+    for name, scen, seeds, shard in (('a1', a, '8..14', '1/2'), ('a2', a, '8..14', '2/2'), ('b1', b, '8..14', '1/2'),
+                                     ('b2', b, '8..14', '2/2'), ('a-other-seeds', a, '8..15', '2/2')):
+        rc, err, out = run(['sweep', scen, '--seeds', seeds, '--shard', shard, '--json'], timeout=600)
+        assert rc in (0, 1), (rc, err)
+        real[name] = out
+    lines = [json.loads(l) for l in real['a1'].splitlines()]
+
+    def forged(edit):
+        out = []
+        for l in lines:
+            v = json.loads(json.dumps(l))
+            edit(v)
+            out.append(json.dumps(v))
+        return ('\n'.join(out) + '\n').encode()
+
+    def setter(path, value):
+        def edit(v):
+            o = v
+            for k in path[:-1]:
+                o = o[k]
+            o[path[-1]] = value
+        return edit
+    esc = '\x1b[2J\x1b]0;pwned\x07'
+    edits = {
+        'verdict-esc': setter(['verdict'], 'Exact' + esc), 'verdict-unknown': setter(['verdict'], 'Perfect'),
+        'verdict-long': setter(['verdict'], 'E' * (8 << 20)), 'runtime-unknown': setter(['variant', 'runtime'], 'beam'),
+        'guarantee-esc': setter(['variant', 'guarantee'], esc), 'sink-long': setter(['variant', 'sink'], 's' * (8 << 20)),
+        'failures-esc': setter(['failures'], [esc + 'boom']), 'failures-huge': setter(['failures'], ['f' * (15 << 20)]),
+        'failures-many': setter(['failures'], ['f'] * 500_000), 'replay-esc': setter(['replay'], 'cargo run ' + esc),
+        'scenario-esc': setter(['scenario'], esc), 'seed-max': setter(['seed'], int(U64MAX)),
+        'digest-esc': setter(['sweep', 'scenario_digest'], esc), 'shard-zeros': setter(['sweep', 'shard'], '0' * (8 << 20) + '1/2'),
+        'seeds-esc': setter(['sweep', 'seeds'], esc), 'variants-huge': setter(['sweep', 'variants'], int(U64MAX)),
+        'variants-zero': setter(['sweep', 'variants'], 0), 'counts-negative': setter(['counts', 'rows'], -1),
+        'restarts-big': setter(['counts', 'restarts'], 2 ** 40), 'violations-esc': setter(['violations'], [esc]),
+        'seed-list-huge': setter(['sweep', 'seed_list'], ','.join(str(i) for i in range(1, 1_000_000))),
+    }
+    cases = [(name, [forged(edit), real['a2']]) for name, edit in edits.items()]
+    a1 = real['a1'].splitlines(keepends=True)
+    cases += [('mixed-scenarios', [real['a1'], real['b2']]), ('mixed-seeds', [real['a1'], real['a-other-seeds']]),
+              ('same-file-twice', [real['a1'], real['a1']]), ('seed-twice-in-file', [b''.join(a1[:2] + a1[:2] + a1[2:]), real['a2']]),
+              ('seed-moved-to-other-shard', [b''.join(a1[2:]), a1[0] + a1[1] + real['a2']]),
+              ('cut-mid-line', [real['a1'][:len(real['a1']) // 2], real['a2']]),
+              ('cut-last-newline', [real['a1'][:-1], real['a2']]), ('nul-line', [b'\0' * 100 + b'\n' + real['a1'], real['a2']]),
+              ('only-blank', [b'\n \n\t\n', real['a2']]), ('json-array', [b'[' + b','.join(real['a1'].splitlines()) + b']\n', real['a2']]),
+              ('three-copies', [real['a1'], real['a1'], real['a2']]), ('reversed', [b''.join(reversed(a1)), real['a2']])]
+    for name, texts in cases:
+        paths = []
+        for j, t in enumerate(texts):
+            p = os.path.join(d, f'{name}-{j}.jsonl')
+            open(p, 'wb').write(t)
+            paths.append(p)
+        try:
+            r = subprocess.run([BIN, 'sweep-merge'] + paths, capture_output=True, timeout=LIMIT_S * 10,
+                               preexec_fn=limit_memory, cwd=d, stdin=subprocess.DEVNULL)
+            rc, err, out = r.returncode, r.stderr.decode('utf-8', 'replace'), r.stdout.decode('utf-8', 'replace')
+        except subprocess.TimeoutExpired:
+            rc, err, out = 'TIMEOUT', '', ''
+        why = finding(rc, err, None)
+        if why is None and rc not in (0, 1, 2):
+            why = f'exit {rc}'
+        if why is None and rc == 2 and not any(os.path.basename(p) in err for p in paths) and 'shard(s)' not in err:
+            why = 'exit 2 without naming the shard file'
+        if why is None and any(ord(c) < 32 and c not in '\t\n' for c in err + out):
+            why = 'a control character in the output'
+        if why is None and len(out) + len(err) > 1 << 20:
+            why = f'{len(out) + len(err)} bytes of output'
+        record('forged', 'sweep-merge', name, rc, err, why)
+        if why is None:
+            for p in paths:
+                os.remove(p)
+
+
 GENERATORS = {'truncate': gen_truncate, 'fields': gen_fields, 'numbers': gen_numbers, 'models': gen_models,
               'whole': gen_whole}
-CHECKS = {'paths': check_paths, 'commands': check_commands, 'exercise': check_exercises, 'merge': check_merge}
+CHECKS = {'paths': check_paths, 'commands': check_commands, 'exercise': check_exercises, 'merge': check_merge,
+          'outputs': check_outputs, 'shards': check_shards, 'names': check_names, 'forged': check_forged}
 for kind in ONLY or ['models', 'whole', 'paths', 'commands', 'merge', 'exercise', 'truncate', 'fields', 'numbers']:
     if kind in GENERATORS:
         run_all(kind, GENERATORS[kind]())

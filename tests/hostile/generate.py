@@ -132,7 +132,7 @@ case("name-newline", ('Map(name: "m"', 'Map(name: "m\\nSEED=1"'), "semantic", "p
 case("name-escape", ('Map(name: "m"', 'Map(name: "\\u{1b}[2J"'), "semantic", "pipeline[1].Map.name")
 case("name-empty", ('Map(name: "m"', 'Map(name: ""'), "semantic", "pipeline[1].Map.name")
 case("scenario-name-newline", ('name: "hostile base"', 'name: "x\\nSEED=7"'), "ok")
-case("name-very-long", ('Map(name: "m"', 'Map(name: "' + "m" * 100000 + '"'), "ok")
+case("name-very-long", ('Map(name: "m"', 'Map(name: "' + "m" * 100000 + '"'), "limit", "pipeline[1].Map.name")
 
 # Structure.
 case("union-empty", ('Filter(name: "f", f: ValueAtLeast(0)),', 'Union(name: "u", inputs: []),'), "semantic", "pipeline[2].Union.inputs")
@@ -253,7 +253,7 @@ case("raw-string-name", ('name: "hostile base"', 'name: r#"raw "name""#'), "ok")
 case("bom", "\ufeff" + BASE, "any")
 case("crlf", BASE.replace("\n", "\r\n"), "ok")
 case("tabs", BASE.replace("    ", "\t"), "ok")
-case("float-where-int", ("keys: 5", "keys: 5.5"), "type", "source.Generator", "5.5")
+case("float-where-int", ("keys: 5", "keys: 5.5"), "type", "source.Generator.keys", "5.5")
 case("string-where-int", ("keys: 5", 'keys: "five"'), "type", "source.Generator.keys", '"five"')
 case("hex-huge", ("keys: 5", "keys: 0xFFFFFFFFFFFFFFFFFF"), "type", "-", None)
 

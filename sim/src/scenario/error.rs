@@ -29,13 +29,26 @@ impl ScenarioError {
     /// escaped, so a file cannot forge lines of the output.
     pub fn at_offset(file: &str, text: &str, offset: usize, field: &str, message: &str) -> ScenarioError {
         let (line, column) = line_column(text, offset);
-        ScenarioError::Invalid {
-            file: printable(file),
-            line,
-            column,
-            field: printable(field),
-            message: printable(message),
-        }
+        ScenarioError::Invalid { file: printable(file), line, column, field: shown(field), message: shown(message) }
+    }
+}
+
+/// Characters of a field path or message an error shows at most: a file may quote a name of a
+/// megabyte (a key, a node), and an error is one line for people.
+const SHOWN_CHARS_MAX: usize = 400;
+
+/// `s` as an error shows it: [`printable`], and cut after 400 characters, saying
+/// how many more there were.
+pub fn shown(s: &str) -> String {
+    clipped(s, SHOWN_CHARS_MAX)
+}
+
+/// `s` [`printable`] and cut after `max_chars` characters, saying how many more there were.
+pub fn clipped(s: &str, max_chars: usize) -> String {
+    let s = printable(s);
+    match s.char_indices().nth(max_chars) {
+        None => s,
+        Some((cut, _)) => format!("{}… ({} more characters)", &s[..cut], s[cut..].chars().count()),
     }
 }
 
@@ -60,6 +73,32 @@ pub fn printable(s: &str) -> String {
     s.chars().map(|c| if c.is_control() { c.escape_debug().to_string() } else { c.to_string() }).collect()
 }
 
+/// `s` as one word of a POSIX shell command line, for the commands the tools print to copy:
+/// as it is when it has nothing a shell reads specially, else single-quoted, and with control
+/// characters as `$'…'` escapes, so a file name can neither run a command nor forge a line.
+pub fn shell_word(s: &str) -> String {
+    let plain = |c: char| c.is_alphanumeric() || "_-./:=@%+,".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        return s.to_string();
+    }
+    if !s.chars().any(char::is_control) {
+        return format!("'{}'", s.replace('\'', r"'\''"));
+    }
+    let mut out = String::from("$'");
+    for c in s.chars() {
+        match c {
+            '\'' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
 /// Turns a field path into an error at that field's position in the text.
 pub struct Locator<'a> {
     pub file: &'a str,
@@ -82,5 +121,31 @@ impl<'a> Locator<'a> {
     /// Whether the file spells out the value at `field` (rather than leaving it to a default).
     pub fn spells_out(&self, field: &str) -> bool {
         super::positions::locate_exact(self.text, field).is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_shows_at_most_400_characters_of_what_it_quotes() {
+        let long = format!("unknown node `{}`", "界".repeat(1 << 20));
+        let error = ScenarioError::at_offset("f.ron", "x", 0, &"k".repeat(500), &long);
+        let ScenarioError::Invalid { field, message, .. } = &error else { panic!("{error:?}") };
+        assert_eq!(field, &format!("{}… (100 more characters)", "k".repeat(400)));
+        assert!(message.starts_with("unknown node `界界"), "{message:.40}");
+        assert!(message.ends_with(&format!("… ({} more characters)", (1 << 20) + 15 - 400)), "{}", &message[1000..]);
+        assert_eq!(shown("short"), "short");
+    }
+
+    #[test]
+    fn a_shell_word_is_one_word_that_runs_nothing() {
+        assert_eq!(shell_word("scenarios/a-b_c.ron"), "scenarios/a-b_c.ron");
+        assert_eq!(shell_word("my file.ron"), "'my file.ron'");
+        assert_eq!(shell_word("x;touch y'.ron"), r"'x;touch y'\''.ron'");
+        assert_eq!(shell_word("a\nb\u{1b}[31m.ron"), r"$'a\u000ab\u001b[31m.ron'");
+        assert_eq!(shell_word("it's\n"), r"$'it\'s\u000a'");
+        assert_eq!(shell_word(""), "''");
     }
 }

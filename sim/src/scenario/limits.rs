@@ -45,6 +45,10 @@ pub const MAX_PARALLELISM: u32 = 1_000;
 pub const MAX_PIPELINE_STEPS: usize = 1_000;
 /// Channels between subtasks at most (an all-to-all edge has `p1 × p2` of them).
 pub const MAX_CHANNELS: u64 = 1_000_000;
+/// Characters of a name at most (an operator, a sink, a side output, an explicit event's key):
+/// names are printed on every row and trace event that is about them, so a name of a megabyte
+/// would make a table of a thousand rows a gigabyte.
+pub const MAX_NAME_CHARS: usize = 200;
 /// Faults listed in the file, and swarm faults of each kind, at most.
 pub const MAX_FAULTS: u64 = 10_000;
 pub const MAX_WINDOWS_PER_RECORD: i64 = 1_000;

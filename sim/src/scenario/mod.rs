@@ -281,7 +281,9 @@ impl Scenario {
 
     /// [`Scenario::load`], with the admission budget enforced for `run` or not checked at all.
     pub fn load_with(path: &Path, budget: Budget) -> Result<Scenario, ScenarioError> {
-        let file = path.display().to_string();
+        // The name as every output prints it: control characters escaped, so that a file name
+        // cannot forge lines or move the terminal's cursor (bytes that are not UTF-8 show as �).
+        let file = error::printable(&path.display().to_string());
         let text = parse::read_file(path, &file)?;
         Scenario::parse_with(&text, &file, budget)
     }

@@ -152,8 +152,8 @@ pub fn parse_file_with_serde(text: &str, file: &str) -> Result<ScenarioFile, Sce
             file: super::error::printable(file),
             line,
             column,
-            message: super::error::printable(&message(&e.code, &field, text, offset)),
-            field: super::error::printable(&field),
+            message: super::error::shown(&message(&e.code, &field, text, offset)),
+            field: super::error::shown(&field),
         }
     };
     let options = ron_options();
@@ -173,11 +173,13 @@ pub fn parse_file_with_serde(text: &str, file: &str) -> Result<ScenarioFile, Sce
             Ok(raw)
         }
         Err(e) => {
-            // serde_path_to_error writes `?` for a segment it cannot name: cut the path there.
+            // The path serde reports stops at the struct a syntax error is in (or at the top
+            // level): name the innermost field at the error's position instead.
             let path = e.path().to_string();
-            let path = path.split(".?").next().unwrap_or("").trim_end_matches('?').to_string();
-            let field = if path.is_empty() || path == "." { "(top level)".to_string() } else { path };
             let spanned = de.span_error(e.into_inner());
+            let (line, column) = skip_whitespace(text, spanned.span.start.line, spanned.span.start.col);
+            let offset = offset_of(text, line, column).unwrap_or(0);
+            let field = super::positions::field_of_parse_error(text, offset, &path);
             Err(at(spanned, field))
         }
     }

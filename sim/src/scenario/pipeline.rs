@@ -43,13 +43,24 @@ pub fn step_variant(step: &Step) -> &'static str {
     }
 }
 
-/// Names are printed in the output, one per line: no control characters.
+/// Names are printed in the output, one per line: not empty, no control characters, at most
+/// [`super::limits::MAX_NAME_CHARS`] characters.
 pub fn check_name(name: &str, field: &str, loc: &Locator) -> Result<(), ScenarioError> {
     if name.is_empty() {
         return Err(loc.error(field, "a name cannot be empty"));
     }
     if name.chars().any(char::is_control) {
         return Err(loc.error(field, "a name cannot contain control characters (newlines, tabs, escapes)"));
+    }
+    let chars = name.chars().count();
+    if chars > super::limits::MAX_NAME_CHARS {
+        return Err(loc.error(
+            field,
+            format!(
+                "a name of {chars} characters; names are at most {} (they are printed on every row and event about them)",
+                super::limits::MAX_NAME_CHARS
+            ),
+        ));
     }
     Ok(())
 }

@@ -325,6 +325,266 @@ impl Walker<'_> {
     }
 }
 
+/// The field path (`pipeline[2].Window.kind.Tumbling.size_ms`, spelled as `serde_path_to_error`
+/// spells paths) of the innermost value that the byte `offset` of `text` falls in, read off the
+/// file's structure up to that offset. A syntax error's position is inside the field it breaks;
+/// a position after a field's value and before the comma that ends it (`parallelism: 3 x`) is that
+/// field's, and one on a field's name (a duplicate field) is that field's too. Empty at the top
+/// level.
+pub fn path_at(text: &str, offset: usize) -> String {
+    let lex = Walker { bytes: text.as_bytes(), pos: 0, target: Vec::new(), best: None };
+    let mut walk = PathAt { lex, offset, stack: Vec::new(), found: None };
+    walk.lex.skip_trivia();
+    while walk.lex.peek() == Some(b'#') && !walk.reached() {
+        while let Some(c) = walk.lex.peek() {
+            walk.lex.pos += 1;
+            if c == b']' {
+                break;
+            }
+        }
+        walk.lex.skip_trivia();
+    }
+    if walk.found.is_none() {
+        walk.value(0);
+    }
+    render(walk.found.as_deref().unwrap_or(&walk.stack))
+}
+
+/// The field a parse error at byte `offset` is about: the path the parser reported
+/// (`parsed_path`, `?` segments cut), or the innermost field at the offset ([`path_at`]) when that
+/// goes deeper; `(top level)` when neither names one.
+pub fn field_of_parse_error(text: &str, offset: usize, parsed_path: &str) -> String {
+    let parsed = parsed_path.split(".?").next().unwrap_or("").trim_end_matches('?');
+    let parsed = if parsed == "." { "" } else { parsed };
+    let at = path_at(text, offset);
+    let deeper = at.strip_prefix(parsed).is_some_and(|rest| parsed.is_empty() || rest.starts_with(['.', '[']));
+    let field = if deeper { at } else { parsed.to_string() };
+    if field.is_empty() {
+        "(top level)".to_string()
+    } else {
+        field
+    }
+}
+
+/// Segments as a path: `a.b[2].c`.
+fn render(segments: &[Segment]) -> String {
+    let mut out = String::new();
+    for segment in segments {
+        match segment {
+            Segment::Name(name) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(name);
+            }
+            Segment::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+/// The walk behind [`path_at`]: [`Walker`]'s lexing, a stack of the segments open at the current
+/// position, and the stack as it was when the walk reached the offset.
+struct PathAt<'a> {
+    lex: Walker<'a>,
+    offset: usize,
+    stack: Vec<Segment>,
+    found: Option<Vec<Segment>>,
+}
+
+impl PathAt<'_> {
+    /// Whether the walk has reached the offset (or the end of the text): then the path is the
+    /// stack as it is now.
+    fn reached(&mut self) -> bool {
+        if self.found.is_none() && (self.lex.pos >= self.offset || self.lex.pos >= self.lex.bytes.len()) {
+            self.found = Some(self.stack.clone());
+        }
+        self.found.is_some()
+    }
+
+    /// One value; true when the walk reached the offset inside it.
+    fn value(&mut self, depth: usize) -> bool {
+        self.lex.skip_trivia();
+        if self.reached() {
+            return true;
+        }
+        if depth > MAX_DEPTH {
+            self.found = Some(self.stack.clone());
+            return true;
+        }
+        let Some(c) = self.lex.peek() else { return self.reached() };
+        match c {
+            b'(' => self.items(depth, b')'),
+            b'[' => self.items(depth, b']'),
+            b'{' => self.map(depth),
+            b'"' | b'\'' => {
+                self.lex.string();
+                false
+            }
+            b'r' | b'b' if matches!(self.lex.bytes.get(self.lex.pos + 1), Some(b'"' | b'#')) => {
+                self.lex.string();
+                false
+            }
+            c if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 => {
+                let name = self.lex.ident();
+                self.lex.skip_trivia();
+                if self.reached() || self.lex.peek() != Some(b'(') {
+                    return self.found.is_some();
+                }
+                // `Some(..)` and the top level's struct name are no segment; a variant is.
+                let named = depth > 0 && name != "Some";
+                if named {
+                    self.stack.push(Segment::Name(name));
+                }
+                let done = self.items(depth, b')');
+                if named {
+                    self.stack.pop();
+                }
+                done
+            }
+            _ => {
+                self.lex.pos += 1;
+                while self.lex.peek().is_some_and(|c| !b"()[]{},: \t\r\n/".contains(&c)) {
+                    self.lex.pos += 1;
+                }
+                false
+            }
+        }
+    }
+
+    /// `( … )` or `[ … ]`: struct fields `name: value` or items, indexed (a first item in parens
+    /// that is itself a structure is a newtype variant's content, with no segment of its own). A
+    /// field or item stays on the stack until the comma or bracket after it.
+    fn items(&mut self, depth: usize, close: u8) -> bool {
+        self.lex.pos += 1;
+        let mut index = 0;
+        let mut open = false;
+        loop {
+            self.lex.skip_trivia();
+            // A field's name belongs to the field: checked before the offset is.
+            if close == b')' && self.found.is_none() {
+                let key_start = self.lex.pos;
+                if let Some(name) = self.field_name() {
+                    if self.offset < key_start {
+                        self.found = Some(self.stack.clone());
+                        return true;
+                    }
+                    if open {
+                        self.stack.pop();
+                    }
+                    self.stack.push(Segment::Name(name));
+                    open = true;
+                    if self.offset < self.lex.pos || self.value(depth + 1) {
+                        self.found.get_or_insert_with(|| self.stack.clone());
+                        return true;
+                    }
+                    continue;
+                }
+            }
+            // A bracket that closes the container is the container's (a missing field is
+            // reported there), not the last field's.
+            if open && matches!(self.lex.peek(), Some(b')' | b']' | b'}')) {
+                self.stack.pop();
+                open = false;
+            }
+            if self.reached() {
+                return true;
+            }
+            let Some(c) = self.lex.peek() else { return true };
+            if c == b',' || c == close || matches!(c, b')' | b']' | b'}') {
+                self.lex.pos += 1;
+                if open {
+                    self.stack.pop();
+                    open = false;
+                }
+                if c == b',' {
+                    continue;
+                }
+                return false;
+            }
+            if open {
+                self.stack.pop();
+            }
+            let nested = matches!(c, b'(' | b'[' | b'{') || self.lex.is_variant_start();
+            open = !(close == b')' && index == 0 && nested);
+            if open {
+                self.stack.push(Segment::Index(index));
+            }
+            if self.value(depth + 1) {
+                return true;
+            }
+            index += 1;
+        }
+    }
+
+    /// A field's name and its `:`, consumed, if one starts here; else nothing is consumed.
+    fn field_name(&mut self) -> Option<String> {
+        let start = self.lex.pos;
+        if !self.lex.peek().is_some_and(|c| c.is_ascii_alphabetic() || c == b'_') {
+            return None;
+        }
+        let name = self.lex.ident();
+        self.lex.skip_trivia();
+        if self.lex.peek() == Some(b':') {
+            self.lex.pos += 1;
+            return Some(name);
+        }
+        self.lex.pos = start;
+        None
+    }
+
+    /// `{ key: value, … }`: each value under its key.
+    fn map(&mut self, depth: usize) -> bool {
+        self.lex.pos += 1;
+        let mut open = false;
+        loop {
+            self.lex.skip_trivia();
+            if open && matches!(self.lex.peek(), Some(b')' | b']' | b'}')) {
+                self.stack.pop();
+                open = false;
+            }
+            if self.reached() {
+                return true;
+            }
+            let Some(c) = self.lex.peek() else { return true };
+            if matches!(c, b',' | b')' | b']' | b'}') {
+                self.lex.pos += 1;
+                if open {
+                    self.stack.pop();
+                    open = false;
+                }
+                if c == b',' {
+                    continue;
+                }
+                return false;
+            }
+            if open {
+                self.stack.pop();
+            }
+            let key_start = self.lex.pos;
+            let quoted = c == b'"'
+                || (matches!(c, b'r' | b'b') && matches!(self.lex.bytes.get(key_start + 1), Some(b'"' | b'#')));
+            let key = if quoted {
+                self.lex.string()
+            } else {
+                if self.value(depth + 1) {
+                    return true;
+                }
+                String::from_utf8_lossy(&self.lex.bytes[key_start..self.lex.pos]).trim().to_string()
+            };
+            self.stack.push(Segment::Name(key));
+            open = true;
+            self.lex.skip_trivia();
+            if self.lex.peek() == Some(b':') {
+                self.lex.pos += 1;
+            }
+            if self.value(depth + 1) {
+                return true;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -354,5 +614,45 @@ mod tests {
         // A defaulted field points at its parent.
         assert!(at("pipeline[0].Source.parallelism").starts_with("Source("));
         assert!(at("watermarks.emit.Periodic.interval_ms").starts_with("200"));
+    }
+
+    /// The path at the first occurrence of `marker` in `text`.
+    fn path_at_marker(text: &str, marker: &str) -> String {
+        path_at(text, text.find(marker).expect("marker"))
+    }
+
+    #[test]
+    fn a_position_names_the_innermost_field_it_falls_in() {
+        assert_eq!(path_at_marker(TEXT, "\"t\""), "name");
+        assert_eq!(path_at_marker(TEXT, "200"), "watermarks.BoundedOutOfOrderness.emit.Periodic.interval_ms");
+        assert_eq!(path_at_marker(TEXT, "6, arr"), "source.Events[1].ts");
+        assert_eq!(path_at_marker(TEXT, "size_ms"), "pipeline[1].Window.kind.Tumbling.size_ms");
+        assert_eq!(path_at_marker(TEXT, "\"tm-1\""), "placement.in#0");
+        assert_eq!(path_at_marker(TEXT, "Scenario"), "");
+        // Junk after a value, before its comma, is that field's; a duplicate field's name is its.
+        let junk = "Scenario(\n  name: \"t\",\n  pipeline: [Source(name: \"in\", parallelism: 3 x)],\n)";
+        assert_eq!(path_at_marker(junk, "x)"), "pipeline[0].Source.parallelism");
+        let duplicate = "Scenario(name: \"t\", checkpoints: (interval_ms: 5, interval_ms: 6))";
+        assert_eq!(path_at_marker(duplicate, "interval_ms: 6"), "checkpoints.interval_ms");
+        // The bracket that closes a struct is the struct's: a missing field is reported there.
+        let missing = "Scenario(name: \"t\", checkpoints: (timeout_ms: 5))";
+        assert_eq!(path_at_marker(missing, "))"), "checkpoints");
+        // A unit variant given parentheses: the field it is the value of.
+        let unit = "Scenario(name: \"t\", model: Flink(()))";
+        assert_eq!(path_at_marker(unit, "(()"), "model");
+        // The end of an unfinished file: the fields still open.
+        let cut = "Scenario(name: \"t\", checkpoints: (interval_ms: ";
+        assert_eq!(path_at(cut, cut.len()), "checkpoints.interval_ms");
+    }
+
+    #[test]
+    fn a_parse_error_names_the_deeper_of_the_parsers_path_and_the_position() {
+        let junk = "Scenario(pipeline: [Source(name: \"in\", parallelism: 3 x)])";
+        let offset = junk.find("x)").expect("marker");
+        assert_eq!(field_of_parse_error(junk, offset, "pipeline[0].Source"), "pipeline[0].Source.parallelism");
+        assert_eq!(field_of_parse_error(junk, offset, ""), "pipeline[0].Source.parallelism");
+        // The parser's path wins where the position is not inside it.
+        assert_eq!(field_of_parse_error(junk, offset, "checkpoints"), "checkpoints");
+        assert_eq!(field_of_parse_error(junk, 0, "."), "(top level)");
     }
 }
