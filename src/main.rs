@@ -274,7 +274,7 @@ enum Command {
         /// Stop at this virtual time (ms).
         #[arg(long)]
         until: Option<u64>,
-        /// Write the trace to this file (an existing trace file is replaced), or with `-` as JSON
+        /// Write the trace to this file (an existing streamlab trace is replaced; any other file is refused), or with `-` as JSON
         /// lines to stdout (the summary and verdict then go to stderr).
         #[arg(long, value_parser = clap::builder::PathBufValueParser::new().map(Output::from))]
         trace: Option<Output>,
@@ -474,8 +474,11 @@ fn replay(
     let model = sim::runtime::model(scenario.runtime());
     if let Some(Output::File(path)) = &trace {
         refuse_the_scenario_as_output(scenario_arg, path, "--trace")?;
-        // A trace is the tool's own output: an existing regular file is replaced, nothing else.
+        // A trace is the tool's own output: an existing trace is replaced, nothing else.
         refuse_output(path, sim::atomic_write::Overwrite::Replace, true)?;
+        if let Some(why) = not_a_trace(path) {
+            return Err(Usage(why).into());
+        }
     }
     // `--trace -`: stdout is the trace alone; what people read goes to stderr.
     let stdout_is_data = trace.as_ref().is_some_and(Output::is_stdout);
@@ -606,6 +609,30 @@ fn refuse_output(path: &std::path::Path, policy: sim::atomic_write::Overwrite, n
         } else {
             Usage(e.to_string())
         }
+    })
+}
+
+/// Why `--trace FILE` may not replace the regular file at `path`: it holds something other than
+/// a streamlab trace (a Perfetto trace starts `{"displayTimeUnit":"ms","traceEvents":`, JSON
+/// lines are objects with `time_ns` and `kind`; an empty file loses nothing). A user's file
+/// named by mistake is kept.
+fn not_a_trace(path: &std::path::Path) -> Option<String> {
+    use std::io::Read as _;
+    let meta = std::fs::symlink_metadata(path).ok().filter(|m| m.is_file() && m.len() > 0)?;
+    let mut head = Vec::with_capacity(4096);
+    let read = std::fs::File::open(path).and_then(|f| f.take(4096).read_to_end(&mut head));
+    let first_line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+    let json_line = || {
+        serde_json::from_slice::<serde_json::Value>(first_line)
+            .is_ok_and(|v| v.get("time_ns").is_some_and(|t| t.is_u64()) && v.get("kind").is_some_and(|k| k.is_string()))
+    };
+    let trace = read.is_ok() && (head.starts_with(br#"{"displayTimeUnit":"ms","traceEvents":"#) || json_line());
+    (!trace).then(|| {
+        format!(
+            "--trace {}: the file exists ({} bytes) and is not a streamlab trace, so it is not replaced; remove it, or name another file",
+            sim::scenario::error::printable(&path.display().to_string()),
+            meta.len()
+        )
     })
 }
 

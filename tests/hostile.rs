@@ -376,12 +376,21 @@ fn trace_never_replaces_a_symlink_fifo_or_device_but_may_replace_its_own_regular
     assert_usage_error(&streamlab(&["replay", &s, "--trace", "/dev/full"]), "not a regular file");
     assert!(std::fs::metadata("/dev/full").map(|m| !m.is_file()).unwrap_or(true));
 
-    // An existing regular trace file is the tool's own output: replaced.
-    let old = dir.join("old.jsonl");
-    std::fs::write(&old, "old").expect("write");
-    let o = streamlab(&["replay", &s, "--trace", &old.display().to_string()]);
-    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
-    assert_ne!(std::fs::read_to_string(&old).expect("read"), "old");
+    // A regular file that is not a trace (a user's file named by mistake) is kept, exit 2.
+    let notes = dir.join("notes.jsonl");
+    std::fs::write(&notes, "my notes").expect("write");
+    assert_usage_error(&streamlab(&["replay", &s, "--trace", &notes.display().to_string()]), "not a streamlab trace");
+    assert_eq!(std::fs::read_to_string(&notes).expect("read"), "my notes");
+    // An existing trace is the tool's own output: replaced (JSON lines and Perfetto alike).
+    for name in ["old.jsonl", "old.json"] {
+        let old = dir.join(name);
+        for _ in 0..2 {
+            let o = streamlab(&["replay", &s, "--until", "100", "--trace", &old.display().to_string()]);
+            assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+        }
+        let o = streamlab(&["replay", &s, "--trace", &old.display().to_string()]);
+        assert_eq!(o.status.code(), Some(0), "replacing its own trace: {}", describe(&o));
+    }
     let leftovers: Vec<_> = std::fs::read_dir(&dir)
         .expect("dir")
         .filter_map(|e| e.ok())
