@@ -592,8 +592,9 @@ def check_outputs():
             new = [p for p in outputs if not os.path.lexists(p)]
             rc, err, _ = run(argv, cwd=d)
             why = finding(rc, err, None)
-            # A regular file named by --trace, or by --out with --force, is the user's to replace
-            # (exit-codes.md); the scenario, its links, and anything a link points at are not.
+            # A trace named by --trace, or a regular file named by --out with --force, is the
+            # user's to replace (exit-codes.md; --trace keeps a file that is not a trace); the
+            # scenario, its links, and anything a link points at are not.
             named = os.path.join(d, target) if command in ('replay --trace', 'shrink --out --force') else None
             changed = [p for p in watched if digest_of(p) != before[p] and p != named]
             if why is None and changed:
