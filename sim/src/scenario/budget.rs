@@ -17,7 +17,7 @@ use engine::window::WindowKind;
 use petgraph::visit::EdgeRef;
 
 use super::error::{Locator, ScenarioError};
-use super::format::{Emit, Guarantee, Model, Runtime, SourceData, StormConfig, Watermarks};
+use super::format::{Emit, Generator, Guarantee, Model, Runtime, SourceData, StormConfig, Watermarks};
 use super::{LogData, Scenario};
 
 /// Memory a command may need, at most: 1 GiB.
@@ -146,8 +146,13 @@ pub struct Workload {
     pub faults: u64,
     /// Tuples a Storm topology's slowest bolt gets through until `max_run_ms` in a timeout
     /// storm that a fault may set off and nothing ends (0 when none can last; see
-    /// `storm_replays`). Counted only for a run with faults.
+    /// `storm_replays`). Counted for a run with faults, or when the input alone sets it off
+    /// (`storm_without_faults`).
     pub storm_replays: u64,
+    /// The input alone piles up more in front of the slowest bolt than it gets through in two
+    /// message timeouts: a timeout storm that lasts until `max_run_ms` with no fault at all (see
+    /// `input_backlog`).
+    pub storm_without_faults: bool,
     /// Declared variants that ack (Storm at-least-once, Trident): each may storm.
     pub storm_acking_variants: u64,
 }
@@ -254,18 +259,24 @@ impl Workload {
         Workload { faulty: true, ..self.clone() }.judged_bytes(false)
     }
 
-    /// What one faulty Storm run's timeout storm adds to its world (the reference, fault-free,
-    /// has none), at `per_row` bytes: only with faults.
+    /// Whether a timeout storm that nothing ends is counted: a fault sets it off, or the input
+    /// alone does.
+    fn storm_counted(&self) -> bool {
+        self.faults > 0 || self.storm_without_faults
+    }
+
+    /// What one Storm run's lasting timeout storm adds to its world (the fault-free reference
+    /// has none unless its input alone storms), at `per_row` bytes.
     fn storm_bytes(&self, per_row: u64) -> u128 {
-        if self.faults == 0 {
+        if !self.storm_counted() {
             return 0;
         }
         u128::from(self.storm_replays) * u128::from(per_row)
     }
 
-    /// CPU nanoseconds a faulty Storm run's timeout storm adds, per run that acks.
+    /// CPU nanoseconds a Storm run's lasting timeout storm adds, per run that acks.
     fn storm_ns(&self) -> u128 {
-        if self.faults == 0 {
+        if !self.storm_counted() {
             return 0;
         }
         u128::from(self.storm_replays) * u128::from(STORM_REPLAY_NS)
@@ -407,7 +418,7 @@ impl Admission {
         if w.kafka_streams {
             parts.push("a Kafka Streams application (repartition and changelog topics)".to_string());
         }
-        if w.faults > 0 && w.storm_replays > 0 {
+        if w.storm_counted() && w.storm_replays > 0 {
             parts.push(format!("{} tuples replayed in a timeout storm up to max_run_ms", w.storm_replays));
         }
         if w.faulty {
@@ -569,9 +580,12 @@ pub fn admission(s: &Scenario, loc: &Locator) -> Admission {
         note(u128::from(config.commit_interval_ms()), instances, "model.KafkaStreams.commit_interval_ms", &mut ticks);
     }
     let checkpoint_records = (horizon_ms / u128::from(checkpoint_interval.max(1)) + 1).saturating_mul(subtasks + 1);
-    let storm_replays = match &raw.model {
-        Model::Storm(config) => storm_replays(s, config, events, horizon_ms),
-        Model::Flink | Model::Spark(_) | Model::KafkaStreams(_) => 0,
+    let (storm_replays, storm_without_faults) = match &raw.model {
+        Model::Storm(config) => {
+            let replays = storm_replays(s, config, events, horizon_ms);
+            (replays, replays > 0 && storm_without_faults(s, config, raw.duration_ms))
+        }
+        Model::Flink | Model::Spark(_) | Model::KafkaStreams(_) => (0, false),
     };
     let storm_acking_variants = s
         .expect
@@ -598,6 +612,7 @@ pub fn admission(s: &Scenario, loc: &Locator) -> Admission {
         variants: s.expect.outcomes.len() as u64,
         faults,
         storm_replays: sat(storm_replays),
+        storm_without_faults,
         storm_acking_variants: storm_acking_variants as u64,
     };
 
@@ -642,7 +657,9 @@ pub fn admission(s: &Scenario, loc: &Locator) -> Admission {
             "fewer keys or larger windows (fewer result rows)".to_string(),
         ),
         (
-            u128::from(w.storm_replays) * u128::from(STORM_REPLAY_NS + STORM_REPLAY_BYTES * 30) * u128::from(faults > 0),
+            u128::from(w.storm_replays)
+                * u128::from(STORM_REPLAY_NS + STORM_REPLAY_BYTES * 30)
+                * u128::from(w.storm_counted()),
             "model.Storm.max_spout_pending".to_string(),
             "a bounded max_spout_pending (the spout waits instead of replaying its whole backlog), a longer message_timeout_ms, or a shorter max_run_ms (a timeout storm lasts until then)".to_string(),
         ),
@@ -703,16 +720,7 @@ fn storm_replays(s: &Scenario, config: &StormConfig, events: u128, horizon_ms: u
         (Some(per_task), None) => (u128::from(per_task) * spout_tasks).min(events),
         _ => events,
     };
-    // Tuples the slowest bolt gets through in `span_ms` (None: no bolt takes any time).
-    let through = |span_ms: u128| {
-        (0..operators.len())
-            .filter(|&i| !is_source(i))
-            .filter_map(|i| {
-                let cost_ns = u128::from(*s.record_cost_ns.get(i)?);
-                (cost_ns > 0).then(|| u128::from(operators[i].parallelism) * span_ms * 1_000_000 / cost_ns)
-            })
-            .min()
-    };
+    let through = |span_ms: u128| slowest_bolt_through(s, span_ms);
     let timeout_ms = u128::from(config.message_timeout_ms.max(1));
     match (through(timeout_ms), through(horizon_ms)) {
         (Some(per_timeout), Some(until_the_end)) if pending > per_timeout => {
@@ -720,6 +728,79 @@ fn storm_replays(s: &Scenario, config: &StormConfig, events: u128, horizon_ms: u
         }
         _ => 0,
     }
+}
+
+/// Tuples the slowest bolt of `s` gets through in `span_ms` (None: no bolt takes any time).
+fn slowest_bolt_through(s: &Scenario, span_ms: u128) -> Option<u128> {
+    let operators = &s.plan.operators;
+    (0..operators.len())
+        .filter(|&i| !matches!(operators[i].kind, OperatorKind::Source(_)))
+        .filter_map(|i| {
+            let cost_ns = u128::from(*s.record_cost_ns.get(i)?);
+            (cost_ns > 0).then(|| u128::from(operators[i].parallelism) * span_ms * 1_000_000 / cost_ns)
+        })
+        .min()
+}
+
+/// Whether a generated input alone sets off a timeout storm that nothing ends. A tuple fails
+/// between one and two message timeouts after its emission (Storm's rotating timeout buckets),
+/// so a backlog the slowest bolt clears within two timeouts still gets some tuples acked each
+/// round, and the storm dies down once the input slows; a larger one times out all it holds,
+/// every round replays it whole, and the bolt only works on stale copies. Measured on
+/// `storm-timeout-storm.ron` (slowest bolt 666 tuples/s, 2 000 in two timeouts; input 1 200
+/// tuples/s in its burst from 3 s), by where the burst ends: 6 s (the shipped file, peak backlog
+/// 1 602), the storm ends at 12 s; 6.7 s (1 975), at 18 s; 6.8 s (2 029), at 28 s (counted: the
+/// rule errs on the side of the estimate); 6.9 s (2 082) and later, it lasts until `max_run_ms`.
+/// Explicit events are not counted here (their arrivals follow no rate).
+fn storm_without_faults(s: &Scenario, config: &StormConfig, duration_ms: u64) -> bool {
+    let (LogData::Generator(g), None) = (&s.log, &config.trident) else {
+        return false;
+    };
+    let Some(per_second) = slowest_bolt_through(s, 1_000) else {
+        return false;
+    };
+    let spout_tasks: u128 = s
+        .plan
+        .operators
+        .iter()
+        .filter(|o| matches!(o.kind, OperatorKind::Source(_)))
+        .map(|o| u128::from(o.parallelism))
+        .sum();
+    let backlog = match config.max_spout_pending {
+        Some(per_task) => input_backlog(g, duration_ms, per_second).min(u128::from(per_task) * spout_tasks),
+        None => input_backlog(g, duration_ms, per_second),
+    };
+    let in_two_timeouts = slowest_bolt_through(s, 2 * u128::from(config.message_timeout_ms.max(1))).unwrap_or(0);
+    backlog > in_two_timeouts
+}
+
+/// The largest backlog, in tuples, that `g`'s arrivals (its rate, raised by its bursts; the
+/// largest multiplier where bursts overlap, as the generator does) pile up in front of a bolt
+/// that gets through `through_per_s` tuples a second, up to `duration_ms`.
+fn input_backlog(g: &Generator, duration_ms: u64, through_per_s: u128) -> u128 {
+    let mut edges: Vec<u64> = vec![0, duration_ms];
+    for b in &g.bursts {
+        edges.extend([b.from_ms.min(duration_ms), b.until_ms.min(duration_ms)]);
+    }
+    edges.sort_unstable();
+    edges.dedup();
+    // In tuples times milliseconds per second (a thousandth of a tuple).
+    let (mut backlog, mut largest) = (0i128, 0i128);
+    for span in edges.windows(2) {
+        let (from_ms, until_ms) = (span[0], span[1]);
+        let multiplier = g
+            .bursts
+            .iter()
+            .filter(|b| b.from_ms <= from_ms && from_ms < b.until_ms)
+            .map(|b| b.rate_multiplier)
+            .max()
+            .unwrap_or(1);
+        let rate = i128::from(g.rate_per_s).saturating_mul(i128::from(multiplier));
+        let net = rate.saturating_sub(i128::try_from(through_per_s).unwrap_or(i128::MAX));
+        backlog = backlog.saturating_add(net.saturating_mul(i128::from(until_ms - from_ms))).max(0);
+        largest = largest.max(backlog);
+    }
+    u128::try_from(largest / 1_000).unwrap_or(0)
 }
 
 /// Faults of a run of `s`: those in the file and its swarm's (`--swarm` adds one after loading).
@@ -777,11 +858,45 @@ mod tests {
         }
     }
 
+    /// A burst the slowest bolt cannot work off sets a storm off without faults (hostile
+    /// re-run, session 18): the shipped file with its burst lasting to the end of the input was
+    /// estimated at 2.1 s and 112 MiB for `run`, and took 5.64 s of CPU and 382 688 KiB at most
+    /// (release build, `/usr/bin/time`), stopping at the work limit at 595 s virtual. Ending the
+    /// burst at 6.7 s the storm dies down (18 s virtual), at 6.9 s it lasts (610 s, 3.2 s CPU).
+    #[test]
+    fn a_burst_the_slowest_bolt_cannot_work_off_storms_without_faults() {
+        let with_burst_until = |until_ms: &str| {
+            let text = TIMEOUT_STORM.replace("until_ms: 6_000", &format!("until_ms: {until_ms}"));
+            Scenario::parse_with(&text, "storm.ron", Budget::Off).expect("valid scenario").admission.workload
+        };
+        let endless = with_burst_until("4294967296");
+        assert_eq!(endless.faults, 0);
+        assert!(endless.storm_without_faults, "{endless:?}");
+        let run = endless.estimate(Command::Run { twice: false });
+        assert!(run.ms >= 5_640 && run.bytes >= 382_688 << 10, "{run:?} under the measured run");
+        assert!(run.ms <= BUDGET_MS && run.bytes <= BUDGET_BYTES, "{run:?}: the measured run fits the budget");
+        let (dies_down, lasts) = (with_burst_until("6_700"), with_burst_until("6_900"));
+        assert!(!dies_down.storm_without_faults && lasts.storm_without_faults);
+        // A bounded spout waits instead: no storm (the book's exercise).
+        let bounded = Scenario::parse_with(
+            &TIMEOUT_STORM
+                .replace("until_ms: 6_000", "until_ms: 4294967296")
+                .replace("max_spout_pending: None", "max_spout_pending: Some(300)"),
+            "storm.ron",
+            Budget::Off,
+        )
+        .expect("valid scenario")
+        .admission
+        .workload;
+        assert!(!bounded.storm_without_faults);
+    }
+
     /// Without faults nothing sets a storm off: the shipped scenario's estimates are unchanged.
     #[test]
     fn without_faults_no_storm_is_counted() {
         let w = Scenario::parse(TIMEOUT_STORM, "storm.ron").expect("the shipped file loads").admission.workload;
         assert_eq!(w.faults, 0);
+        assert!(!w.storm_without_faults, "the shipped burst's storm dies down");
         assert!(w.storm_replays > 0, "the bound is the file's own");
         let without = Workload { storm_replays: 0, ..w.clone() };
         for command in Command::ALL {
