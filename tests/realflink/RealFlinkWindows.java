@@ -29,6 +29,7 @@ import org.apache.flink.api.common.eventtime.WatermarkGenerator;
 import org.apache.flink.api.common.eventtime.WatermarkOutput;
 import org.apache.flink.api.common.eventtime.WatermarkOutputMultiplexer;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.eventtime.WatermarksWithIdleness;
 import org.apache.flink.api.common.functions.AggregateFunction;
 import org.apache.flink.api.common.typeinfo.TypeHint;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
@@ -52,6 +53,7 @@ import org.apache.flink.streaming.api.windowing.windows.TimeWindow;
 import org.apache.flink.util.CloseableIterator;
 import org.apache.flink.util.Collector;
 import org.apache.flink.util.OutputTag;
+import org.apache.flink.util.clock.RelativeClock;
 
 public class RealFlinkWindows {
 
@@ -75,6 +77,10 @@ public class RealFlinkWindows {
         List<Win> windows = new ArrayList<>();
         /** key, event time, value, partition; in the file's order. */
         List<Tuple4<String, Long, Long, Integer>> events = new ArrayList<>();
+        /** Idle timeout of each partition in ms (shared source only; -1: none). */
+        long idleTimeoutMs = -1;
+        /** With an idle timeout: each event's arrival (streamlab's `arrives`, ms), in order. */
+        List<Long> arrivals = new ArrayList<>();
     }
 
     /**
@@ -120,6 +126,80 @@ public class RealFlinkWindows {
                 for (int p = 0; p < generators.size(); p++) multiplexer.registerNewOutput(Integer.toString(p));
             }
             generators.get(e.f3).onEvent(e, ts, multiplexer.getImmediateOutput(Integer.toString(e.f3)));
+        }
+
+        @Override
+        public void onPeriodicEmit(WatermarkOutput out) {}
+    }
+
+    /**
+     * Processing time as the case states it: the arrival times of its events, set by the job
+     * (offset so that no check happens at 0, which IdlenessTimer takes for "not started").
+     */
+    static final class CaseClock implements RelativeClock {
+        static final long OFFSET_MS = 1_000_000;
+        long nowMs = OFFSET_MS;
+
+        @Override
+        public long relativeTimeMillis() {
+            return nowMs;
+        }
+
+        @Override
+        public long relativeTimeNanos() {
+            return nowMs * 1_000_000;
+        }
+    }
+
+    /**
+     * PerPartition with Flink's own idleness (WatermarksWithIdleness per partition) on the case's
+     * processing time instead of the wall clock: the record, at its arrival, on the split's
+     * immediate output; then the periodic checks the source's timer makes before the next
+     * record arrives (every 200 ms from time 0, Flink's default auto-watermark interval and
+     * streamlab's checks under PerRecord), with the clock at their time, each partition's
+     * generator on the split's deferred output and then the multiplexer's combination, as
+     * SourceOperator's periodic emit does. Arrivals are never on a check's time (gen.py), so
+     * which comes first is never in question.
+     */
+    static final class PerPartitionIdle implements WatermarkGenerator<Tuple4<String, Long, Long, Integer>> {
+        static final long CHECK_INTERVAL_MS = 200;
+        private final List<WatermarksWithIdleness<Tuple4<String, Long, Long, Integer>>> generators = new ArrayList<>();
+        private final CaseClock clock = new CaseClock();
+        private final List<Long> arrivals;
+        private int next;
+        private long nextCheckMs;
+        private WatermarkOutputMultiplexer multiplexer;
+
+        PerPartitionIdle(long boundMs, int partitions, long idleTimeoutMs, List<Long> arrivals) {
+            for (int p = 0; p < partitions; p++) {
+                generators.add(new WatermarksWithIdleness<>(new PerRecord(boundMs), Duration.ofMillis(idleTimeoutMs), clock));
+            }
+            this.arrivals = arrivals;
+        }
+
+        @Override
+        public void onEvent(Tuple4<String, Long, Long, Integer> e, long ts, WatermarkOutput out) {
+            if (multiplexer == null) {
+                multiplexer = new WatermarkOutputMultiplexer(out);
+                for (int p = 0; p < generators.size(); p++) multiplexer.registerNewOutput(Integer.toString(p));
+            }
+            if (next == 0) checksBefore(arrivals.get(0));
+            clock.nowMs = CaseClock.OFFSET_MS + arrivals.get(next++);
+            generators.get(e.f3).onEvent(e, ts, multiplexer.getImmediateOutput(Integer.toString(e.f3)));
+            // The operator has already sent this record on (it calls onEvent after), so the checks
+            // before the next record's arrival run now, ahead of that record.
+            if (next < arrivals.size()) checksBefore(arrivals.get(next));
+        }
+
+        private void checksBefore(long arrivalMs) {
+            while (nextCheckMs < arrivalMs) {
+                clock.nowMs = CaseClock.OFFSET_MS + nextCheckMs;
+                for (int p = 0; p < generators.size(); p++) {
+                    generators.get(p).onPeriodicEmit(multiplexer.getDeferredOutput(Integer.toString(p)));
+                }
+                multiplexer.onPeriodicEmit();
+                nextCheckMs += CHECK_INTERVAL_MS;
+            }
         }
 
         @Override
@@ -248,6 +328,8 @@ public class RealFlinkWindows {
         final long bound = c.bound;
         final String id = c.id;
         final int partitions = c.partitions;
+        final long idleTimeoutMs = c.idleTimeoutMs;
+        final List<Long> arrivals = c.arrivals;
         DataStream<Tuple4<String, Long, Long, Integer>> in = null;
         if (!c.watermarks) {
             WatermarkStrategy<Tuple4<String, Long, Long, Integer>> none = WatermarkStrategy
@@ -256,7 +338,9 @@ public class RealFlinkWindows {
             in = env.fromData(c.events, EVENT).setParallelism(1).assignTimestampsAndWatermarks(none);
         } else if (c.sharedSource) {
             WatermarkStrategy<Tuple4<String, Long, Long, Integer>> wm = WatermarkStrategy
-                    .<Tuple4<String, Long, Long, Integer>>forGenerator(ctx -> new PerPartition(bound, partitions))
+                    .<Tuple4<String, Long, Long, Integer>>forGenerator(ctx -> idleTimeoutMs >= 0
+                            ? new PerPartitionIdle(bound, partitions, idleTimeoutMs, arrivals)
+                            : new PerPartition(bound, partitions))
                     .withTimestampAssigner((e, prev) -> e.f1);
             in = env.fromData(c.events, EVENT).setParallelism(1).assignTimestampsAndWatermarks(wm);
         } else {
@@ -334,9 +418,10 @@ public class RealFlinkWindows {
     }
 
     /**
-     * The cases file: `case ID bound=B watermarks=true|false partitions=P shared_source=true|false`, then per window step `window kind=... size=...
-     * slide=... offset=... gap=... lateness=... agg=... parallelism=...`, then the events `e KEY TS
-     * VALUE PARTITION` in order.
+     * The cases file: `case ID bound=B watermarks=true|false partitions=P shared_source=true|false
+     * [idle_timeout=T]`, then per window step `window kind=... size=... slide=... offset=... gap=...
+     * lateness=... agg=... parallelism=...`, then the events `e KEY TS VALUE PARTITION [ARRIVAL]`
+     * in order (ARRIVAL in ms, with an idle timeout).
      */
     static List<Case> read(String path) throws Exception {
         List<Case> cases = new ArrayList<>();
@@ -358,6 +443,7 @@ public class RealFlinkWindows {
                                 case "partitions": cur.partitions = Integer.parseInt(kv[1]); break;
                                 case "shared_source": cur.sharedSource = Boolean.parseBoolean(kv[1]); break;
                                 case "watermarks": cur.watermarks = Boolean.parseBoolean(kv[1]); break;
+                                case "idle_timeout": cur.idleTimeoutMs = Long.parseLong(kv[1]); break;
                                 default: throw new IllegalArgumentException(path + ":" + lineNo + ": unknown field " + kv[0]);
                             }
                         }
@@ -383,6 +469,7 @@ public class RealFlinkWindows {
                         break;
                     case "e":
                         cur.events.add(Tuple4.of(f[1], Long.parseLong(f[2]), Long.parseLong(f[3]), Integer.parseInt(f[4])));
+                        if (f.length > 5) cur.arrivals.add(Long.parseLong(f[5]));
                         break;
                     default:
                         throw new IllegalArgumentException(path + ":" + lineNo + ": bad line " + line);

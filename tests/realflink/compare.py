@@ -206,6 +206,7 @@ def reproduce(a, index):
     flags = (["--negative"] if a.negative else []) + (["--chain"] if a.chain else [])
     flags += ["--shared-source"] if a.shared_source else []
     flags += ["--no-watermarks"] if a.no_watermarks else []
+    flags += ["--idle"] if a.idle else []
     return " ".join(["python3", sys.argv[0]] + shape + flags)
 
 
@@ -225,6 +226,9 @@ def main():
                     help="one source subtask reads all --partitions, a watermark per partition")
     ap.add_argument("--no-watermarks", action="store_true",
                     help="no watermarks (streamlab's `watermarks: None`): every window fires at the end")
+    ap.add_argument("--idle", action="store_true",
+                    help="with --shared-source: an idle timeout, and arrival times that leave partitions "
+                         "silent (Flink's WatermarksWithIdleness on the case's clock; see gen.arrivals)")
     ap.add_argument("--partitions", type=int, default=1,
                     help="source partitions, one source subtask each (default 1); with more than 1, "
                          "no record is late on its partition (see gen.in_bound) unless --shared-source")
@@ -240,6 +244,9 @@ def main():
     a = ap.parse_args()
     if not a.flink_lib or not os.path.isdir(a.flink_lib):
         sys.exit("no Flink jars: pass --flink-lib .../site-packages/pyflink/lib (see README.md)")
+    if a.idle and not a.shared_source:
+        sys.exit("--idle needs --shared-source (with a source subtask per partition, idleness makes the "
+                 "results depend on how the partitions' records interleave at the window operator)")
     if not a.streamlab:
         sys.exit("no streamlab binary: run `cargo build --release` first, or pass --streamlab")
     os.makedirs(a.work, exist_ok=True)
@@ -247,7 +254,7 @@ def main():
     kinds = a.kinds.split(",")
     cases = [
         gen.gen_case(random.Random(f"{a.seed}-{i}"), f"{a.seed}-{i}", kinds, a.negative, a.max_events, a.max_keys,
-                     a.shift_ms, a.partitions, a.chain, a.shared_source, not a.no_watermarks)
+                     a.shift_ms, a.partitions, a.chain, a.shared_source, not a.no_watermarks, a.idle)
         for i in indexes
     ]
     t0 = time.time()

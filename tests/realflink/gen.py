@@ -39,7 +39,7 @@ def gen_window(rng, kinds, parallelism):
 
 
 def gen_case(rng, case_id, kinds=KINDS, negative=False, max_events=40, max_keys=5, shift_ms=0, partitions=1,
-             chain=False, shared_source=False, watermarks=True):
+             chain=False, shared_source=False, watermarks=True, idle=False):
     """One random case, drawn from `rng` alone (so a seed reproduces it).
 
     `shift_ms` moves every event time (epoch milliseconds, say). With `partitions` > 1 the events
@@ -52,7 +52,9 @@ def gen_case(rng, case_id, kinds=KINDS, negative=False, max_events=40, max_keys=
     per partition (their minimum is the subtask's): every interleaving is in one place, the
     source's, so disorder and lateness need no bounds; a partition may get no events at all.
     Without `watermarks` the sources emit none (streamlab's `watermarks: None`, Flink's
-    `WatermarkStrategy.noWatermarks()`): every window fires at the end of the input.
+    `WatermarkStrategy.noWatermarks()`): every window fires at the end of the input. With `idle`
+    (and `shared_source`) the partitions have an idle timeout and the events arrival times (see
+    `arrivals`), so that partitions fall silent and go idle while others go on.
     """
     first, scale = gen_window(rng, kinds, 1 if chain else rng.randint(1, 4))
     c = {"id": case_id, "windows": [first]}
@@ -80,7 +82,11 @@ def gen_case(rng, case_id, kinds=KINDS, negative=False, max_events=40, max_keys=
     c["watermarks"] = watermarks
     c["shared_source"] = shared_source
     if shared_source:
-        events = [(k, ts, v, rng.randrange(partitions)) for k, ts, v in events]
+        if idle:
+            c["idle_timeout"] = rng.choice([1, 50, 100, 199, 200, 201, 300, 500, 1000])
+            events = [e + a for e, a in zip(events, arrivals(rng, len(events), partitions))]
+        else:
+            events = [(k, ts, v, rng.randrange(partitions)) for k, ts, v in events]
         c["partitions"] = 1 + max(e[3] for e in events)  # streamlab's log has as many
     else:
         c["partitions"] = min(partitions, len(events))
@@ -88,6 +94,27 @@ def gen_case(rng, case_id, kinds=KINDS, negative=False, max_events=40, max_keys=
             events = in_bound(rng, events, c["partitions"], c["bound"])
     c["events"] = events
     return c
+
+
+CHECK_INTERVAL_MS = 200  # streamlab's idleness checks under PerRecord; RealFlinkWindows.java's too
+
+
+def arrivals(rng, n, partitions):
+    """Per event (partition, arrival in ms): mostly a few ms apart, sometimes tens or hundreds,
+    now and then over a second; each event from one of a few partitions active at the time (a set
+    redrawn now and then), so that some partitions fall silent while others go on. No arrival is
+    on an idleness check (a multiple of CHECK_INTERVAL_MS), so that which comes first is never in
+    question."""
+    at, active, out = 0, list(range(partitions)), []
+    for _ in range(n):
+        r = rng.random()
+        at += rng.randint(1, 5) if r < 0.6 else rng.randint(10, 300) if r < 0.9 else rng.randint(300, 1500)
+        if at % CHECK_INTERVAL_MS == 0:
+            at += 1
+        if rng.random() < 0.15:
+            active = rng.sample(range(partitions), rng.randint(1, partitions))
+        out.append((rng.choice(active), at))
+    return out
 
 
 def in_bound(rng, events, partitions, bound_ms):
@@ -126,11 +153,18 @@ def describe(c):
             f"{len(c['events'])} events")
 
 
+def watermarks_ron(c):
+    if not c["watermarks"]:
+        return "None"
+    idle = f", idle_timeout_ms: Some({c['idle_timeout']})" if "idle_timeout" in c else ""
+    return f"BoundedOutOfOrderness(bound_ms: {c['bound']}, emit: PerRecord{idle})"
+
+
 def to_ron(c):
     """The case as a streamlab scenario: one source subtask per partition, watermarks after every
     record; window step i sends records dropped as late to the side output `late<i>`."""
     events = "\n".join(
-        f'        (key: "{e[0]}", value: {e[2]}, ts: {e[1]}, arrives: {i}'
+        f'        (key: "{e[0]}", value: {e[2]}, ts: {e[1]}, arrives: {e[4] if len(e) > 4 else i}'
         + (f", partition: {e[3]}" if len(e) > 3 else "")
         + "),"
         for i, e in enumerate(c["events"])
@@ -148,7 +182,7 @@ Scenario(
     source: Events([
 {events}
     ]),
-    watermarks: {f"BoundedOutOfOrderness(bound_ms: {c['bound']}, emit: PerRecord)" if c['watermarks'] else "None"},
+    watermarks: {watermarks_ron(c)},
     pipeline: [
         Source(name: "in", parallelism: {1 if c['shared_source'] else c['partitions']}),
 {steps}
@@ -163,10 +197,11 @@ def to_flink(c):
     shared = "true" if c["shared_source"] else "false"
     watermarks = "true" if c["watermarks"] else "false"
     lines = [f"case {c['id']} bound={c['bound']} watermarks={watermarks} partitions={c['partitions']} "
-             f"shared_source={shared}"]
+             f"shared_source={shared}" + (f" idle_timeout={c['idle_timeout']}" if "idle_timeout" in c else "")]
     for w in c["windows"]:
         lines.append("window " + " ".join(
             f"{f}={w[f]}" for f in ["kind", "size", "slide", "offset", "gap", "lateness", "agg", "parallelism"]
         ))
-    lines += [f"e {e[0]} {e[1]} {e[2]} {e[3] if len(e) > 3 else 0}" for e in c["events"]]
+    lines += [f"e {e[0]} {e[1]} {e[2]} {e[3] if len(e) > 3 else 0}" + (f" {e[4]}" if len(e) > 4 else "")
+              for e in c["events"]]
     return "\n".join(lines) + "\n"
