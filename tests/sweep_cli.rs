@@ -150,6 +150,24 @@ fn a_declared_outcome_missed_because_its_fault_never_happened_says_so() {
     assert!(!own.contains("not injected"), "{own}");
 }
 
+/// A scenario's own crash that met its node already down did nothing, and the clause says so:
+/// regional-failover.ron declares Duplicates for its crash of tm-1 at 5.5 s; swarm seed 50062
+/// crashes tm-1 at 4155 ms for 2184 ms first (and slows it 18x before), so the file's crash
+/// finds tm-1 down and the lane replays nothing new (hostile re-run, session 18).
+#[test]
+fn a_declared_outcome_missed_because_its_crash_met_the_node_down_says_so() {
+    let (ok, out) = streamlab(&["sweep", "scenarios/regional-failover.ron", "--seeds", "50062", "--swarm"]);
+    assert!(!ok, "{out}");
+    let line = out.lines().find(|l| l.starts_with("seed 50062:")).expect("seed 50062 fails");
+    assert!(
+        line.contains(
+            "expected Duplicates, got Exact; the scenario's own fault was not injected: crash tm-1 at 5500 ms, back \
+             after 1000 ms: not injected, tm-1 was already down (crash tm-1 at 4155 ms, back after 2184 ms)"
+        ),
+        "{line}"
+    );
+}
+
 /// `sweep --json` with `args` after the scenario, written to `dir/name`; the file's path.
 fn shard_file(dir: &std::path::Path, name: &str, scenario: &str, args: &[&str]) -> String {
     let mut all = vec!["sweep", scenario, "--json"];

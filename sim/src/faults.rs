@@ -164,6 +164,39 @@ impl Fault {
     }
 }
 
+/// For each fault of a run's schedule (`fired_at`: when each fired), the crash that had already
+/// taken its node down when it fired, if any: such a crash does nothing (every world ignores a
+/// crash of a node that is down). Counted only where the schedule says so for certain: an
+/// earlier crash of the node (strictly earlier: faults firing at the same instant fire in an
+/// order the schedule does not give) that itself took the node down and brings it back after
+/// `restart_after_ns` (without one, when the node returns depends on the model).
+pub fn crashes_on_a_node_already_down(faults: &[Fault], fired_at: &[Option<TimeNs>]) -> Vec<Option<usize>> {
+    let mut crashes: Vec<(TimeNs, usize, NodeId, Option<TimeNs>)> = faults
+        .iter()
+        .zip(fired_at)
+        .enumerate()
+        .filter_map(|(i, (f, fired))| match (f, fired) {
+            (Fault::Crash { node, restart_after_ns, .. }, Some(t)) => Some((*t, i, *node, *restart_after_ns)),
+            _ => None,
+        })
+        .collect();
+    crashes.sort_unstable_by_key(|&(t, i, node, _)| (node.index(), t, i));
+    let mut already_down = vec![None; faults.len()];
+    // Per node, the crash that took it down last and when it is back for certain (None: not known).
+    let mut down: Option<(NodeId, usize, TimeNs, Option<TimeNs>)> = None;
+    for (t, i, node, restart_after_ns) in crashes {
+        match down {
+            Some((n, by, since, Some(back))) if n == node && since < t && t < back => already_down[i] = Some(by),
+            // Two crashes at one instant: which one acted, and so when the node is back, is not
+            // known; nor is it after a crash without a return time. Say nothing from then on.
+            Some((n, _, since, _)) if n == node && since == t => down = Some((node, i, t, None)),
+            Some((n, _, _, None)) if n == node => {}
+            _ => down = Some((node, i, t, restart_after_ns.map(|r| t.saturating_add(r)))),
+        }
+    }
+    already_down
+}
+
 /// Resolve a fault as written in a scenario file.
 pub fn resolve(spec: &FaultSpec, nodes: &NodeNames, plan: &PhysicalPlan) -> Result<Fault, FaultError> {
     let window = |from_ms: u64, until_ms: u64| -> Result<(TimeNs, TimeNs), FaultError> {
@@ -351,5 +384,40 @@ pub fn to_spec(fault: &Fault, plan: &PhysicalPlan) -> FaultSpec {
         Fault::CheckpointStorageFailure { checkpoint } => {
             FaultSpec::CheckpointStorageFailure { checkpoint: checkpoint.get() }
         }
+    }
+}
+
+#[cfg(test)]
+mod already_down_tests {
+    use super::*;
+    use crate::scenario::JOB_MANAGER;
+
+    fn crash(node: NodeId, restart_after_ms: Option<u64>) -> Fault {
+        Fault::Crash { node, at: Trigger::At(0), restart_after_ns: restart_after_ms.map(|ms| ms * 1_000_000) }
+    }
+
+    /// A crash inside another's outage did nothing; one after the return, at the same instant,
+    /// after a crash with no return time, or of another node, acted (or is not known not to).
+    #[test]
+    fn a_crash_inside_an_outage_of_its_node_did_nothing() {
+        let tm = |i: u32| NodeId::task_manager(i);
+        let ms = |t: u64| Some(t * 1_000_000);
+        let faults = vec![
+            crash(tm(1), Some(1_000)), // 0: 5.5 s, inside 1's outage
+            crash(tm(1), Some(2_184)), // 1: 4.155 s, acts
+            crash(tm(1), Some(100)),   // 2: 6.339 s, tm-1 is back: acts
+            crash(tm(0), Some(1_000)), // 3: 5.0 s, another node: acts
+            crash(tm(0), Some(1_000)), // 4: 5.0 s too: which acted is not known
+            crash(tm(0), Some(1_000)), // 5: 5.5 s: not said (after a tie)
+            crash(JOB_MANAGER, None),  // 6: 1 s, never back
+            crash(JOB_MANAGER, None),  // 7: 2 s: not said (when it returns is the model's)
+            crash(tm(2), Some(1_000)), // 8: never fired
+        ];
+        let fired = vec![ms(5_500), ms(4_155), ms(6_339), ms(5_000), ms(5_000), ms(5_500), ms(1_000), ms(2_000), None];
+        let down = crashes_on_a_node_already_down(&faults, &fired);
+        assert_eq!(down, vec![Some(1), None, None, None, None, None, None, None, None]);
+        // Just before the return it is still down.
+        let fired = vec![ms(6_338), ms(4_155), None, None, None, None, None, None, None];
+        assert_eq!(crashes_on_a_node_already_down(&faults, &fired)[0], Some(1));
     }
 }

@@ -67,11 +67,13 @@ impl KStreamsWorld {
             Some(t) => format!("the application finished first (at {} ms)", t / 1_000_000),
             None => format!("the run ended first (at {} ms)", self.now_ns() / 1_000_000),
         };
+        let already_down = crate::faults::crashes_on_a_node_already_down(&self.core.faults, &self.fault_fired_at);
         self.core
             .faults
             .iter()
             .zip(&self.fault_fired_at)
-            .filter_map(|(fault, fired)| {
+            .zip(already_down)
+            .filter_map(|((fault, fired), already_down)| {
                 let why = match fault {
                     Fault::Crash { node, .. } if node.task_manager_index().is_none() => {
                         "Kafka Streams has no job manager (its brokers are not crashed here)".to_string()
@@ -81,7 +83,8 @@ impl KStreamsWorld {
                         "not modelled: tasks exchange records through the brokers, kept outside the network here"
                             .to_string()
                     }
-                    Fault::SlowNode { .. } | Fault::Crash { .. } => return None,
+                    Fault::Crash { .. } => crate::run::already_down_clause(&self.core.faults, already_down, plan)?,
+                    Fault::SlowNode { .. } => return None,
                     _ if fired.is_none() => end.clone(),
                     _ => return None,
                 };

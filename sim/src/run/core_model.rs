@@ -44,12 +44,19 @@ pub trait CoreModel: ModelCore + Sized {
     /// Faults of the schedule that did not act on this run, each with why (`compare`'s note).
     fn faults_not_injected(world: &ModelWorld<Self>) -> Vec<String> {
         let plan = &world.scenario().plan;
+        let already_down = crate::faults::crashes_on_a_node_already_down(world.faults(), &world.fault_fired_at);
         world
             .faults()
             .iter()
             .zip(&world.fault_fired_at)
-            .filter(|(_, fired)| fired.is_none())
-            .map(|(f, _)| format!("{}: not injected, the run ended first", f.describe(plan)))
+            .zip(already_down)
+            .filter_map(|((f, fired), already_down)| {
+                let why = match fired {
+                    None => "the run ended first".to_string(),
+                    Some(_) => super::already_down_clause(world.faults(), already_down, plan)?,
+                };
+                Some(format!("{}: not injected, {why}", f.describe(plan)))
+            })
             .collect()
     }
     /// Lines `run` and `replay` print between the summary and the verdict.

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use engine::checkpoint::SnapshotAlignment;
-use engine::graph::SubtaskId;
+use engine::graph::{PhysicalPlan, SubtaskId};
 use engine::sink::SinkKind;
 
 use crate::external::RowState;
@@ -11,7 +11,7 @@ use crate::faults::{Fault, Trigger};
 use crate::kernel::TimeNs;
 use crate::oracle::{self, Outcome};
 use crate::recording::{CheckpointFigures, CheckpointOutcome};
-use crate::scenario::{Guarantee, OutcomeClass, Runtime, Scenario};
+use crate::scenario::{Guarantee, NodeId, OutcomeClass, Runtime, Scenario};
 use crate::world::{RunOptions, StopReason, World};
 
 /// Verdicts: one run judged, a seed checked against the scenario's expectations.
@@ -174,11 +174,13 @@ pub fn faults_not_injected(world: &World) -> Vec<String> {
         Some(t) => format!("the job finished first (at {} ms)", t / 1_000_000),
         None => format!("the run ended first (at {} ms)", world.now_ns() / 1_000_000),
     };
+    let already_down = crate::faults::crashes_on_a_node_already_down(&world.faults, &world.fault_fired_at);
     world
         .faults
         .iter()
         .zip(&world.fault_fired_at)
-        .filter_map(|(fault, fired)| {
+        .zip(already_down)
+        .filter_map(|((fault, fired), already_down)| {
             let why = match fault {
                 Fault::CheckpointStorageFailure { checkpoint } => {
                     if world.checkpoints.iter().any(|c| c.id == *checkpoint) {
@@ -186,7 +188,7 @@ pub fn faults_not_injected(world: &World) -> Vec<String> {
                     }
                     format!("checkpoint {checkpoint} was never triggered")
                 }
-                _ if fired.is_some() => return None,
+                _ if fired.is_some() => already_down_clause(&world.faults, already_down, plan)?,
                 Fault::Crash { at: Trigger::At(_), .. } => end.clone(),
                 Fault::Crash { .. } => "the run never reached that point of the protocol".to_string(),
                 _ => end.clone(),
@@ -194,6 +196,14 @@ pub fn faults_not_injected(world: &World) -> Vec<String> {
             Some(format!("{}: not injected, {why}", fault.describe(plan)))
         })
         .collect()
+}
+
+/// Why a crash that fired did nothing: `by`, an earlier crash, had already taken its node down
+/// (see [`crate::faults::crashes_on_a_node_already_down`]). None when it acted.
+pub(crate) fn already_down_clause(faults: &[Fault], by: Option<usize>, plan: &PhysicalPlan) -> Option<String> {
+    let by = &faults[by?];
+    let Fault::Crash { node, .. } = by else { return None };
+    Some(format!("{} was already down ({})", NodeId::name(*node), by.describe(plan)))
 }
 
 /// The variants `compare` always shows.
