@@ -134,7 +134,7 @@ public class RealFlinkWindows {
 
     /**
      * Processing time as the case states it: the arrival times of its events, set by the job
-     * (offset so that no check happens at 0, which IdlenessTimer takes for "not started").
+     * (offset from 0, which IdlenessTimer takes for "not started").
      */
     static final class CaseClock implements RelativeClock {
         static final long OFFSET_MS = 1_000_000;
@@ -155,7 +155,8 @@ public class RealFlinkWindows {
      * PerPartition with Flink's own idleness (WatermarksWithIdleness per partition) on the case's
      * processing time instead of the wall clock: the record, at its arrival, on the split's
      * immediate output; then the periodic checks the source's timer makes before the next
-     * record arrives (every 200 ms from time 0, Flink's default auto-watermark interval and
+     * record arrives (every 200 ms from time 0, the first at 200 ms: Flink's default
+     * auto-watermark interval, its timer first firing one interval after the start, and
      * streamlab's checks under PerRecord), with the clock at their time, each partition's
      * generator on the split's deferred output and then the multiplexer's combination, as
      * SourceOperator's periodic emit does. Arrivals are never on a check's time (gen.py), so
@@ -167,7 +168,8 @@ public class RealFlinkWindows {
         private final CaseClock clock = new CaseClock();
         private final List<Long> arrivals;
         private int next;
-        private long nextCheckMs;
+        /** Flink's first periodic emission comes one interval after the start, not at it. */
+        private long nextCheckMs = CHECK_INTERVAL_MS;
         private WatermarkOutputMultiplexer multiplexer;
 
         PerPartitionIdle(long boundMs, int partitions, long idleTimeoutMs, List<Long> arrivals) {
