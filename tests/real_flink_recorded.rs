@@ -2,8 +2,9 @@
 //!
 //! `tests/realflink/` runs random window workloads through real Flink (a Java DataStream job on
 //! a local mini-cluster) and through streamlab, and compares; it needs Flink's 300 MB of jars, so
-//! it is not part of `cargo test`. Its `--record` option keeps 70 of those cases here (64 as
-//! drawn, 6 long session cases that catch a wrong end-of-window timer after a merge),
+//! it is not part of `cargo test`. Its `--record` option keeps 74 of those cases here (64 as
+//! drawn, 6 long session cases that catch a wrong end-of-window timer after a merge, 4 cases with
+//! idle partitions, seed 106 of `--idle`, in which the idle timeout changes the rows),
 //! in `tests/realflink/recorded/*.ron`: each is the streamlab scenario of one case, with the rows
 //! real Flink printed for it in `// flink:` comment lines. This test runs every file and checks
 //! streamlab's rows against Flink's, as the harness does (see its README.md):
