@@ -446,7 +446,7 @@ impl Session {
         // Named by when the fault fires, as the event log and a saved file say it, not by the
         // cursor it was clicked at.
         let fired_ns = recorder.fired_ns().unwrap_or(at_ns);
-        let label = format!("{} at {}", request.describe(), crate::view::time_text(&self.scenario, fired_ns));
+        let label = crate::view::fault_text(&self.scenario, &request.fault(fired_ns));
         let recorder = recorder.labelled(label.clone());
         let schedule = match parent {
             0 => label,

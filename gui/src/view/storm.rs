@@ -79,14 +79,10 @@ impl StormOrigin {
         sim::runtime::compare_models(&scenario, seed, &[sim::scenario::Runtime::Storm], &faults)
     }
 
-    /// The clicked faults in words ("crash tm-0, back after 2 s at 3.000000 s, then ...").
+    /// The clicked faults in words ("crash tm-0 at 3.000 s, back after 2 s, then ...").
     pub fn injected_text(&self) -> Option<String> {
-        let each: Vec<String> = self
-            .injected
-            .iter()
-            .map(|&(at_ns, request)| format!("{} at {}", request.describe(), crate::view::time_text(&self.base, at_ns)))
-            .collect();
-        (!each.is_empty()).then(|| each.join(", then "))
+        let faults: Vec<_> = self.injected.iter().map(|&(at_ns, request)| request.fault(at_ns)).collect();
+        crate::view::faults_text(&self.base, &faults)
     }
 }
 
