@@ -36,11 +36,7 @@ fn kstreams_frame_ui(ui: &mut egui::Ui, s: &mut KStreamsShown, faults: &mut Faul
             .on_hover_text("this run as a scenario file, its sink output, its trace for Perfetto");
     });
     ui.separator();
-    let color = if s.kept { GOOD_COLOR } else { BLOCKED_COLOR };
-    ui.colored_label(color, egui::RichText::new(&s.verdict).strong());
-    for note in &s.notes {
-        ui.label(note);
-    }
+    crate::panels::outcomes::verdict_ui(ui, s.kept, &s.verdict, &s.notes);
     if s.tab == KStreamsTab::Save {
         ui.separator();
         return;

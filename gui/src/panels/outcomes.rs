@@ -201,6 +201,18 @@ fn comparison_ui(ui: &mut egui::Ui, session: &Session, actions: &mut Vec<Action>
     }
 }
 
+/// A run's verdict line (green when it kept its promise, or, where no promise is weighed, when
+/// it is exact) and the notes under it: why a "Duplicates" or "Loss" verdict shows no doubled or
+/// missing row when the records sit inside rows both runs have (`Outcome::records_inside_rows`).
+/// Every model's view says it this way.
+pub fn verdict_ui(ui: &mut egui::Ui, kept: bool, verdict: &str, notes: &[String]) {
+    let color = if kept { GOOD_COLOR } else { BLOCKED_COLOR };
+    ui.colored_label(color, egui::RichText::new(verdict).strong());
+    for note in notes {
+        ui.label(note);
+    }
+}
+
 /// A comparison row's "result" and "promise kept?" cells: the outcome and yes / no, or "no
 /// verdict" and a dash when the fault-free reference did not finish (the line under the table
 /// says why). Returns the result cell, for its hover text.

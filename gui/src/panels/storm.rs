@@ -50,11 +50,7 @@ fn storm_frame_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32, shared: 
         ui.selectable_value(&mut s.tab, StormTab::Save, "Save / export")
             .on_hover_text("this run as a scenario file, its sink output, its trace for Perfetto");
     });
-    let color = if s.kept { crate::panels::GOOD_COLOR } else { crate::panels::BLOCKED_COLOR };
-    ui.colored_label(color, egui::RichText::new(&s.verdict).strong());
-    for note in &s.notes {
-        ui.label(note);
-    }
+    crate::panels::outcomes::verdict_ui(ui, s.kept, &s.verdict, &s.notes);
     if s.tab == StormTab::Save {
         ui.separator();
         return;
