@@ -1529,7 +1529,12 @@ impl App {
         if let Some(shown) = &mut self.kstreams {
             egui::CentralPanel::default().show(ui, |ui| {
                 egui::ScrollArea::vertical().show(ui, |ui| {
-                    panels::kstreams::kstreams_ui(ui, shown, &mut self.faults, &mut actions);
+                    let shared = panels::Shared {
+                        faults: &mut self.faults,
+                        export_dir: &mut self.export_dir,
+                        export_status: &self.export_status,
+                    };
+                    panels::kstreams::kstreams_ui(ui, shown, shared, &mut actions);
                     if shown.tab == crate::view::kstreams::KStreamsTab::Save {
                         panels::save::save_ui(ui, &*shown, &save_stem, &mut self.save, &mut actions);
                     }

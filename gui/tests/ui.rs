@@ -2033,6 +2033,33 @@ fn wait_for_view(h: &mut Harness<'static, App>) {
 }
 
 /// The Spark view's Charts tab: clicked, it shows the three charts and their export.
+/// The Kafka Streams view's Charts tab opens by its label, shows its four charts and exports
+/// them (a PNG and an SVG each), and "Tasks and rows" brings the tasks back.
+#[test]
+fn the_kafka_streams_charts_tab_shows_and_exports_its_charts() {
+    let mut h = kafka_streams_view();
+    assert_eq!(h.state().kstreams.as_ref().unwrap().tab, gui::view::kstreams::KStreamsTab::Tasks);
+    let dir = export_charts(&mut h, "kstreams");
+    let shown = h.state().kstreams.as_ref().unwrap();
+    assert_eq!(shown.tab, gui::view::kstreams::KStreamsTab::Charts);
+    let ids: Vec<&str> = shown.charts.iter().map(|c| c.id).collect();
+    assert_eq!(
+        ids,
+        ["kstreams-records-per-task", "kstreams-since-commit", "kstreams-restores", "kstreams-end-to-end-latency"]
+    );
+    for id in ids {
+        let written = std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()).filter(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            name.contains(id) && (name.ends_with(".png") || name.ends_with(".svg"))
+        });
+        assert_eq!(written.count(), 2, "{id} as PNG and SVG in {}", dir.display());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    h.get_by_label("Tasks and rows").click();
+    h.run_steps(1);
+    assert_eq!(h.state().kstreams.as_ref().unwrap().tab, gui::view::kstreams::KStreamsTab::Tasks);
+}
+
 #[test]
 fn the_spark_charts_tab_shows_its_charts() {
     let mut h = harness(ScenarioSource::File(scenario_file("spark-micro-batch.ron")));

@@ -7,20 +7,20 @@
 use egui::Stroke;
 
 use crate::app::{Action, FaultRequest, FaultSettings};
-use crate::panels::{run_controls, BLOCKED_COLOR, GOOD_COLOR};
+use crate::panels::{run_controls, Shared, BLOCKED_COLOR, GOOD_COLOR};
 use crate::view::kstreams::{KStreamsShown, KStreamsTab, TaskActivity};
 use crate::view::time_text;
 
-pub fn kstreams_ui(ui: &mut egui::Ui, s: &mut KStreamsShown, faults: &mut FaultSettings, actions: &mut Vec<Action>) {
+pub fn kstreams_ui(ui: &mut egui::Ui, s: &mut KStreamsShown, shared: Shared, actions: &mut Vec<Action>) {
     let before = (s.cursor_ns, s.tab);
-    kstreams_frame_ui(ui, s, faults, actions);
+    kstreams_frame_ui(ui, s, shared, actions);
     // A button or the slider moved the cursor: draw the new state next frame.
     if (s.cursor_ns, s.tab) != before {
         ui.ctx().request_repaint();
     }
 }
 
-fn kstreams_frame_ui(ui: &mut egui::Ui, s: &mut KStreamsShown, faults: &mut FaultSettings, actions: &mut Vec<Action>) {
+fn kstreams_frame_ui(ui: &mut egui::Ui, s: &mut KStreamsShown, shared: Shared, actions: &mut Vec<Action>) {
     ui.horizontal(|ui| {
         ui.heading(format!("Kafka Streams application: {}", s.scenario.name));
         ui.label(format!("seed {}", s.seed));
@@ -32,6 +32,9 @@ fn kstreams_frame_ui(ui: &mut egui::Ui, s: &mut KStreamsShown, faults: &mut Faul
     run_controls::guarantee_effect_ui(ui, s);
     ui.horizontal(|ui| {
         ui.selectable_value(&mut s.tab, KStreamsTab::Tasks, "Tasks and rows");
+        ui.selectable_value(&mut s.tab, KStreamsTab::Charts, "Charts").on_hover_text(
+            "records per task over time and those processed again after a failover, commits, restores, end-to-end latency",
+        );
         ui.selectable_value(&mut s.tab, KStreamsTab::Save, "Save / export")
             .on_hover_text("this run as a scenario file, its sink output, its trace for Perfetto");
     });
@@ -46,7 +49,12 @@ fn kstreams_frame_ui(ui: &mut egui::Ui, s: &mut KStreamsShown, faults: &mut Faul
         s.set_cursor(scrub.to_ns());
     }
     tasks_timeline_ui(ui, s);
-    crash_ui(ui, s, faults, actions);
+    if s.tab == KStreamsTab::Charts {
+        ui.separator();
+        crate::panels::plots::plots_ui(ui, &s.charts, s.cursor_ns, shared.export_dir, shared.export_status, actions);
+        return;
+    }
+    crash_ui(ui, s, shared.faults, actions);
     crate::panels::outcomes::ModelComparison {
         id: "kstreams_comparison",
         shown: s,

@@ -199,6 +199,8 @@ impl KStreamsOrigin {
 pub enum KStreamsTab {
     /// The tasks over time, the instances, tasks and rows at the cursor.
     Tasks,
+    /// Records per task over time, commits, failovers and restores, end-to-end latency.
+    Charts,
     Save,
 }
 
@@ -228,6 +230,8 @@ pub struct KStreamsShown {
     pub trace_hash: u64,
     /// Per task: who owned it when, its restores, its commits.
     pub lanes: Vec<TaskLane>,
+    /// Whole-run charts (`view::plots::kstreams`), built once with the run.
+    pub charts: Vec<crate::view::plots::Chart>,
     /// When the run ended (the timeline's scale).
     pub end_ns: TimeNs,
     /// Instance crashes and returns: (time, instance, crashed).
@@ -299,7 +303,7 @@ impl KStreamsShown {
             })
             .collect();
         let judgement = sim::kstreams::judge::judge(&scenario, seed, &run);
-        KStreamsShown {
+        let mut shown = KStreamsShown {
             summary: sim::kstreams::report::summary(&run),
             verdict: format!("oracle vs the fault-free run: {}", judgement.describe(scenario.guarantee)),
             kept: judgement.kept,
@@ -308,6 +312,7 @@ impl KStreamsShown {
             row_visible_ns: run.visible_rows().iter().map(|r| r.visible_ns.unwrap_or(r.written_ns)).collect(),
             trace_hash: run.trace_hash(),
             lanes: task_lanes(&run, &events),
+            charts: Vec::new(),
             end_ns: run.world.finished_at_ns.unwrap_or(sim::stepped::SteppedWorld::now_ns(&run.world)),
             nodes,
             instances: scenario.task_managers,
@@ -320,7 +325,9 @@ impl KStreamsShown {
             tab: KStreamsTab::Tasks,
             comparison: None,
             comparing: None,
-        }
+        };
+        shown.charts = crate::view::plots::kstreams(&shown);
+        shown
     }
 
     pub fn set_cursor(&mut self, ns: TimeNs) {
@@ -479,6 +486,67 @@ mod tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/kafka-streams-failover.ron");
         let base = Arc::new(Scenario::load(&path).expect("loads"));
         KStreamsShown::of(KStreamsOrigin { guarantee, ..KStreamsOrigin::new(base, ScenarioSource::File(path)) }, 42)
+    }
+
+    /// The Charts tab: every processed record counted once in its task's line; records
+    /// processed again only after the failover (at_least_once resumes the moved tasks at their
+    /// last commit), as many as the moved tasks had processed since that commit; each commit a
+    /// drop to 0 in its task's line; one failover spike per moved task (no owner for at least
+    /// the session timeout, the window task's restore as long as its stretch on the timeline);
+    /// latency by `row_latency_ns`, its largest the chart's.
+    #[test]
+    fn the_charts_show_reprocessing_commits_restores_and_latency() {
+        use sim::model_world::ModelCore as _;
+        let shown = failover(None);
+        let [processed, since_commit, recovery, latency] = &shown.charts[..] else {
+            panic!("four charts: {:?}", shown.charts.iter().map(|c| c.id).collect::<Vec<_>>())
+        };
+        let sum = |s: &crate::view::plots::Series| s.points.iter().map(|p| p.1).sum::<f64>();
+        let tasks = shown.lanes.len();
+        assert_eq!(processed.series.len(), tasks + 1);
+        let total: f64 = processed.series[..tasks].iter().map(sum).sum();
+        let events = shown.events.iter().filter(|e| matches!(e.payload(), Payload::KStreamsProcess { .. })).count();
+        assert_eq!(total, events as f64);
+        let (crash, _) = shown.nodes.iter().find(|n| n.2).map(|n| (n.0, n.1)).expect("a crash");
+        let again = &processed.series[tasks];
+        assert!(again.points.iter().all(|p| p.1 == 0.0 || p.0 > crash as f64 / 1e9), "{again:?}");
+        let before = shown.at(crash);
+        let moved: Vec<usize> = (0..tasks)
+            .filter(|&t| shown.lanes[t].stretches.iter().any(|s| s.activity == TaskActivity::Unowned))
+            .collect();
+        let uncommitted: u64 = moved.iter().map(|&t| before.tasks[t].since_commit).sum();
+        assert!(uncommitted > 0);
+        assert_eq!(sum(again), uncommitted as f64, "what the moved tasks processed since their last commit");
+        for (lane, line) in shown.lanes.iter().zip(&since_commit.series) {
+            for &c in &lane.commits {
+                let x = c as f64 / 1e9;
+                assert!(line.points.iter().any(|&p| p == (x, 0.0)), "task {} drops at its commit {c}", lane.name);
+            }
+        }
+        let spikes =
+            |i: usize| -> Vec<f64> { recovery.series[i].points.iter().map(|p| p.1).filter(|&y| y > 0.0).collect() };
+        let session_timeout_ms = 3_000.0;
+        assert_eq!(spikes(0).len(), moved.len());
+        assert!(spikes(0).iter().all(|&ms| ms >= session_timeout_ms), "{:?}", spikes(0));
+        let restoring: Vec<f64> = shown
+            .lanes
+            .iter()
+            .flat_map(|l| &l.stretches)
+            .filter(|s| matches!(s.activity, TaskActivity::Restoring { records } if records > 0))
+            .map(|s| (s.to_ns - s.from_ns) as f64 / 1e6)
+            .collect();
+        assert!(!restoring.is_empty());
+        assert!(restoring.iter().all(|ms| spikes(1).contains(ms)), "{restoring:?} in {:?}", spikes(1));
+        let largest = shown
+            .run
+            .visible_rows()
+            .iter()
+            .map(|r| sim::run::row_latency_ns(r, shown.run.world.log()) / 1_000_000)
+            .max()
+            .expect("rows");
+        let max_line = latency.series[1].points.iter().map(|p| p.1).fold(0.0, f64::max);
+        assert_eq!(max_line, largest as f64);
+        assert!(latency.series[0].points.iter().zip(&latency.series[1].points).all(|(mean, max)| mean.1 <= max.1));
     }
 
     /// At the cursor: just before the crash the dead instance's tasks run there with records
