@@ -688,7 +688,9 @@ fn the_flink_outcome_tab_says_why_duplicates_show_no_doubled_row() {
     h.get_by_label("Outcome: every row vs. the run without faults").click();
     h.run_steps(2);
     // As written (exactly-once, plain sink) the replayed windows are doubled rows: no note.
-    h.get_by_label_contains("oracle vs the fault-free run: Duplicates; source records lost 0");
+    h.get_by_label_contains(
+        "oracle vs the fault-free run: Duplicates (the exactly-once promise: BROKEN); source records lost 0",
+    );
     assert!(h.query_by_label_contains("No row is doubled").is_none());
     choose_at_least_once(&mut h);
     h.run_steps(2);
@@ -704,6 +706,7 @@ fn the_flink_outcome_tab_says_why_duplicates_show_no_doubled_row() {
     let twice = outcome.duplicated_records.len();
     assert!(twice > 0 && outcome.duplicate_rows.is_empty() && outcome.unexpected_rows.is_empty(), "{outcome:?}");
     h.get_by_label_contains(&format!("No row is doubled: the {twice} records counted twice"));
+    h.get_by_label_contains("oracle vs the fault-free run: Duplicates (the at-least-once promise: kept)");
 }
 
 /// The outcome tab: find the duplicated windows after the crash with the filter, select one,

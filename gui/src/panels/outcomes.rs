@@ -201,8 +201,8 @@ fn comparison_ui(ui: &mut egui::Ui, session: &Session, actions: &mut Vec<Action>
     }
 }
 
-/// A run's verdict line (green when it kept its promise, or, where no promise is weighed, when
-/// it is exact) and the notes under it: why a "Duplicates" or "Loss" verdict shows no doubled or
+/// A run's verdict line (green when it kept what it is held to: its promise, or a declared outcome)
+/// and the notes under it: why a "Duplicates" or "Loss" verdict shows no doubled or
 /// missing row when the records sit inside rows both runs have (`Outcome::records_inside_rows`).
 /// Every model's view says it this way.
 pub fn verdict_ui(ui: &mut egui::Ui, kept: bool, verdict: &str, notes: &[String]) {
