@@ -520,7 +520,7 @@ mod tests {
         for (lane, line) in shown.lanes.iter().zip(&since_commit.series) {
             for &c in &lane.commits {
                 let x = c as f64 / 1e9;
-                assert!(line.points.iter().any(|&p| p == (x, 0.0)), "task {} drops at its commit {c}", lane.name);
+                assert!(line.points.contains(&(x, 0.0)), "task {} drops at its commit {c}", lane.name);
             }
         }
         let spikes =
