@@ -814,7 +814,7 @@ fn the_workbench_marks_timeouts_and_finds_a_timed_out_tuple() {
     assert!(timeouts > 0);
     // Crashes are marked in the theme's strongest text colour, and the label names it.
     let crash_word = if h.ctx.global_style().visuals.dark_mode { "white" } else { "black" };
-    h.get_by_label(&format!("timeline: {timeouts} timeouts (red), 0 crashes ({crash_word})"));
+    h.get_by_label_contains(&format!("timeline: {timeouts} timeouts (red), 0 crashes ({crash_word}); hover a mark"));
     h.get_by_label("Next timed-out tuple").click();
     h.run_steps(2);
     let storm = h.state().storm.as_ref().unwrap();

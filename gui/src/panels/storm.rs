@@ -235,7 +235,7 @@ fn timeline_ui(ui: &mut egui::Ui, s: &mut StormSession) {
     let crash_word = if visuals.dark_mode { "white" } else { "black" };
     let count = crate::view::units::count_text;
     ui.label(format!(
-        "timeline: {} (red), {} ({crash_word})",
+        "timeline: {} (red), {} ({crash_word}); hover a mark for what and when, click to move the cursor",
         count(timeouts.len(), "timeout", "timeouts"),
         count(crashes.len(), "crash", "crashes")
     ));
@@ -243,7 +243,7 @@ fn timeline_ui(ui: &mut egui::Ui, s: &mut StormSession) {
     let (rect, response) = ui.allocate_exact_size(egui::vec2(width, 24.0), Sense::click());
     let end = s.end_ns.max(1) as f32;
     let x = |t: u64| rect.left() + rect.width() * (t as f32 / end).min(1.0);
-    let painter = ui.painter();
+    let painter = ui.painter().clone();
     painter.rect_filled(rect, 2.0, visuals.extreme_bg_color);
     for &t in &timeouts {
         painter.line_segment(
@@ -262,9 +262,35 @@ fn timeline_ui(ui: &mut egui::Ui, s: &mut StormSession) {
         [egui::pos2(c, rect.top()), egui::pos2(c, rect.bottom())],
         Stroke::new(2.0, visuals.selection.stroke.color),
     );
-    if let Some(pos) = response.interact_pointer_pos().filter(|_| response.clicked()) {
+    // Round times under the strip, as the Flink timeline ticks them.
+    let (ticks_rect, _) = ui.allocate_exact_size(egui::vec2(width, 12.0), Sense::hover());
+    let window = crate::view::timeline::TimeWindow { start_ns: 0, end_ns: s.end_ns.max(1) };
+    for t in crate::view::timeline::ticks(window, s.scenario.clock_times, 10) {
+        // The end ticks sit inside the strip: centred, "0 s" and "30 s" were cut at its edges.
+        let align = match x(t) {
+            px if px < rect.left() + 20.0 => egui::Align2::LEFT_TOP,
+            px if px > rect.right() - 20.0 => egui::Align2::RIGHT_TOP,
+            _ => egui::Align2::CENTER_TOP,
+        };
+        painter.text(
+            egui::pos2(x(t), ticks_rect.top()),
+            align,
+            crate::view::tick_text(&s.scenario, t),
+            egui::FontId::proportional(10.0),
+            visuals.weak_text_color(),
+        );
+    }
+    let at = |pos: egui::Pos2| {
         let frac = ((pos.x - rect.left()) / rect.width()).clamp(0.0, 1.0);
-        s.set_cursor((frac as f64 * s.end_ns as f64) as u64);
+        (frac as f64 * s.end_ns as f64) as u64
+    };
+    if let Some(pos) = response.hover_pos() {
+        // Four points either side: a mark is two or three points wide.
+        let tolerance_ns = (4.0 / rect.width() as f64 * s.end_ns as f64) as u64;
+        response.clone().on_hover_text_at_pointer(s.strip_hover_text(at(pos), tolerance_ns));
+    }
+    if let Some(pos) = response.interact_pointer_pos().filter(|_| response.clicked()) {
+        s.set_cursor(at(pos));
     }
 }
 
