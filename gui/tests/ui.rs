@@ -76,6 +76,37 @@ fn play_moves_the_cursor_and_pause_stops_it() {
     assert_eq!(h.state().time.cursor_ns, paused_at);
 }
 
+/// *Step* goes to the next moment something happens, often within the same millisecond (a local
+/// hop takes 10 µs): the readout beside the transport changes with every step all the same.
+#[test]
+fn every_step_changes_the_time_readout() {
+    let mut h = crash_during_checkpoint_at(4_500_000_000);
+    // The readout as drawn: found by its whole text, which names the cursor.
+    let readout = |h: &Harness<'static, App>| {
+        let session = h.state().session.as_ref().unwrap();
+        let text = format!(
+            "now {} of {}",
+            gui::view::cursor_text(&session.scenario, h.state().time.cursor_ns),
+            gui::view::time_text(&session.scenario, session.run().end_ns)
+        );
+        h.get_by_label(&text);
+        text
+    };
+    let mut seen = vec![(h.state().time.cursor_ns, readout(&h))];
+    for _ in 0..6 {
+        h.get_by_label("Step").click();
+        // One frame applies the click, the next draws the new cursor.
+        h.run_steps(2);
+        seen.push((h.state().time.cursor_ns, readout(&h)));
+    }
+    for pair in seen.windows(2) {
+        assert!(pair[1].0 > pair[0].0, "{seen:?}");
+        assert_ne!(pair[1].1, pair[0].1, "{seen:?}");
+    }
+    let same_ms = seen.windows(2).filter(|p| p[0].0 / 1_000_000 == p[1].0 / 1_000_000).count();
+    assert!(same_ms > 0, "a step within one millisecond was tried: {seen:?}");
+}
+
 #[test]
 fn step_back_and_start_move_the_cursor_back() {
     let mut h = harness(ScenarioSource::Embedded);

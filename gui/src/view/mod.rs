@@ -27,7 +27,9 @@ use sim::World;
 
 use crate::scrub::SendIndex;
 
-pub use units::{duration_ms_text, duration_text, event_time_text, fault_text, faults_text, tick_text, time_text};
+pub use units::{
+    cursor_text, duration_ms_text, duration_text, event_time_text, fault_text, faults_text, tick_text, time_text,
+};
 
 /// The job attempt the workbench names, counted from 1 (the first run is attempt 1), from the
 /// engine's attempt, which counts restores from 0 (`World::attempt`, a task's or a two-phase-commit

@@ -20,6 +20,17 @@ pub fn time_text(scenario: &Scenario, ns: TimeNs) -> String {
     sim::report::format_virtual(scenario, ns)
 }
 
+/// The cursor's instant on the transport, where *Step* moves it from one event to the next: as
+/// [`time_text`], and the microseconds past that millisecond when there are any ("4.502 s +318
+/// µs"), so that a step inside one millisecond (a local hop takes 10 µs) still moves the readout.
+pub fn cursor_text(scenario: &Scenario, ns: TimeNs) -> String {
+    let within_ms_us = ns % 1_000_000 / 1_000;
+    match scenario.clock_times || within_ms_us == 0 {
+        true => time_text(scenario, ns),
+        false => format!("{} +{within_ms_us} µs", time_text(scenario, ns)),
+    }
+}
+
 /// A shorter time for axis ticks: whole seconds when round, else milliseconds' precision with
 /// trailing zeros dropped; clock times to the second.
 pub fn tick_text(scenario: &Scenario, ns: TimeNs) -> String {
@@ -173,6 +184,9 @@ mod tests {
         assert_eq!(time_text(&s, 4_201_337_000), "4.201 s");
         assert_eq!(time_text(&s, 21_009_050_000), "21.009 s", "as `streamlab run` says where a job stopped");
         assert_eq!(time_text(&clock, 43_499_000_000_000), "12:04:59");
+        assert_eq!(cursor_text(&s, 4_502_318_900), "4.502 s +318 µs");
+        assert_eq!(cursor_text(&s, 4_502_000_900), "4.502 s", "below a microsecond: nothing to add");
+        assert_eq!(cursor_text(&clock, 43_499_000_318_000), "12:04:59");
         assert_eq!(tick_text(&s, 5_000_000_000), "5 s");
         assert_eq!(tick_text(&s, 2_500_000_000), "2.5 s");
         assert_eq!(tick_text(&s, 2_501_999_999), "2.501 s");
