@@ -506,4 +506,5 @@ fn timeline_ui(ui: &mut egui::Ui, s: &mut SparkSession) {
     if let Some(tip) = tip {
         response.on_hover_text(tip);
     }
+    crate::panels::scrubber::time_ticks_ui(ui, &s.scenario, (axis.left(), axis.right()), s.end_ns);
 }

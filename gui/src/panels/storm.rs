@@ -243,7 +243,7 @@ fn timeline_ui(ui: &mut egui::Ui, s: &mut StormSession) {
     let (rect, response) = ui.allocate_exact_size(egui::vec2(width, 24.0), Sense::click());
     let end = s.end_ns.max(1) as f32;
     let x = |t: u64| rect.left() + rect.width() * (t as f32 / end).min(1.0);
-    let painter = ui.painter().clone();
+    let painter = ui.painter();
     painter.rect_filled(rect, 2.0, visuals.extreme_bg_color);
     for &t in &timeouts {
         painter.line_segment(
@@ -262,24 +262,7 @@ fn timeline_ui(ui: &mut egui::Ui, s: &mut StormSession) {
         [egui::pos2(c, rect.top()), egui::pos2(c, rect.bottom())],
         Stroke::new(2.0, visuals.selection.stroke.color),
     );
-    // Round times under the strip, as the Flink timeline ticks them.
-    let (ticks_rect, _) = ui.allocate_exact_size(egui::vec2(width, 12.0), Sense::hover());
-    let window = crate::view::timeline::TimeWindow { start_ns: 0, end_ns: s.end_ns.max(1) };
-    for t in crate::view::timeline::ticks(window, s.scenario.clock_times, 10) {
-        // The end ticks sit inside the strip: centred, "0 s" and "30 s" were cut at its edges.
-        let align = match x(t) {
-            px if px < rect.left() + 20.0 => egui::Align2::LEFT_TOP,
-            px if px > rect.right() - 20.0 => egui::Align2::RIGHT_TOP,
-            _ => egui::Align2::CENTER_TOP,
-        };
-        painter.text(
-            egui::pos2(x(t), ticks_rect.top()),
-            align,
-            crate::view::tick_text(&s.scenario, t),
-            egui::FontId::proportional(10.0),
-            visuals.weak_text_color(),
-        );
-    }
+    crate::panels::scrubber::time_ticks_ui(ui, &s.scenario, (rect.left(), rect.right()), s.end_ns);
     let at = |pos: egui::Pos2| {
         let frac = ((pos.x - rect.left()) / rect.width()).clamp(0.0, 1.0);
         (frac as f64 * s.end_ns as f64) as u64
