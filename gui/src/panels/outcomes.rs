@@ -178,10 +178,14 @@ fn comparison_ui(ui: &mut egui::Ui, session: &Session, actions: &mut Vec<Action>
             }
             ui.label(r.sink);
             // The rest would not fit side by side: it is one hover away.
-            let details = format!(
+            let mut details = format!(
                 "rows missing / extra / wrong: {} / {} / {}\nrestarts: {}\ncheckpoints: {}\nlatency p50 / p99: {}",
                 r.missing_rows, r.extra_rows, r.wrong_rows, r.restarts, r.checkpoints, r.latency
             );
+            for note in &r.notes {
+                details.push('\n');
+                details.push_str(note);
+            }
             verdict_cells(ui, r).on_hover_text(details);
             ui.label(r.lost_records.to_string());
             ui.label(r.duplicated_records.to_string());
@@ -380,7 +384,10 @@ impl ModelComparison<'_> {
                 if ui.link(name(row)).on_hover_text("record the run under this guarantee (same faults)").clicked() {
                     actions.push(Action::SetVariant(Some(row.variant.0), None));
                 }
-                verdict_cells(ui, row);
+                let result = verdict_cells(ui, row);
+                if !row.notes.is_empty() {
+                    result.on_hover_text(row.notes.join("\n"));
+                }
                 ui.label(row.lost_records.to_string());
                 ui.label(row.duplicated_records.to_string());
                 for (_, value) in self.extra {

@@ -549,6 +549,25 @@ mod tests {
         assert!(latency.series[0].points.iter().zip(&latency.series[1].points).all(|(mean, max)| mean.1 <= max.1));
     }
 
+    /// The comparison's at_least_once rows are Duplicates with no doubled row: their result
+    /// cell's hover says where the records counted twice went (`OutcomeRow::notes`).
+    #[test]
+    fn the_comparison_says_where_the_records_counted_twice_went() {
+        let shown = failover(None);
+        let reports = shown.origin.compare(42);
+        let rows = crate::view::outcomes::rows(&reports);
+        let at_least_once: Vec<_> = rows.iter().filter(|r| r.variant.0 == Guarantee::AtLeastOnce).collect();
+        assert!(!at_least_once.is_empty());
+        for r in at_least_once {
+            assert!(r.duplicated_records > 0 && r.extra_rows == 0, "{r:?}");
+            assert_eq!(r.notes.len(), 1, "{r:?}");
+            assert!(r.notes[0].starts_with(&format!("No row is doubled: the {} records", r.duplicated_records)));
+        }
+        for r in rows.iter().filter(|r| r.result == "exact") {
+            assert!(r.notes.is_empty(), "{r:?}");
+        }
+    }
+
     /// At the cursor: just before the crash the dead instance's tasks run there with records
     /// processed since their last commit; just after it they have no owner and the instance is
     /// down; once restored they resume at their committed offset (nothing since it). At the end
