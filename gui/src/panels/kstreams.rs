@@ -277,19 +277,16 @@ fn tasks_timeline_ui(ui: &mut egui::Ui, s: &mut KStreamsShown) {
         cursor_color,
         Stroke::NONE,
     ));
-    painter.text(
-        egui::pos2(axis.left(), rect.bottom()),
-        egui::Align2::LEFT_BOTTOM,
-        "0 s",
-        font.clone(),
-        visuals.weak_text_color(),
-    );
-    painter.text(
-        egui::pos2(axis.right(), rect.bottom()),
-        egui::Align2::RIGHT_BOTTOM,
-        time_text(&s.scenario, s.end_ns),
-        font,
-        visuals.weak_text_color(),
+    // Round times along the bottom, as under the Storm and Spark views' strips.
+    let ticks_top = rect.bottom() - 12.0;
+    let color = visuals.weak_text_color();
+    crate::panels::scrubber::paint_time_ticks(
+        painter,
+        &s.scenario,
+        (axis.left(), axis.right()),
+        ticks_top,
+        s.end_ns,
+        color,
     );
     if let Some(pos) = response.interact_pointer_pos().filter(|_| response.clicked()) {
         let frac = ((pos.x - axis.left()) / axis.width()).clamp(0.0, 1.0);
