@@ -2071,7 +2071,7 @@ fn wait_for_view(h: &mut Harness<'static, App>) {
 }
 
 /// The Spark view's Charts tab: clicked, it shows the three charts and their export.
-/// The Kafka Streams view's Charts tab opens by its label, shows its four charts and exports
+/// The Kafka Streams view's Charts tab opens by its label, shows its five charts and exports
 /// them (a PNG and an SVG each), and "Tasks and rows" brings the tasks back.
 #[test]
 fn the_kafka_streams_charts_tab_shows_and_exports_its_charts() {
@@ -2083,7 +2083,13 @@ fn the_kafka_streams_charts_tab_shows_and_exports_its_charts() {
     let ids: Vec<&str> = shown.charts.iter().map(|c| c.id).collect();
     assert_eq!(
         ids,
-        ["kstreams-records-per-task", "kstreams-since-commit", "kstreams-restores", "kstreams-end-to-end-latency"]
+        [
+            "kstreams-records-per-task",
+            "kstreams-processed-again",
+            "kstreams-since-commit",
+            "kstreams-restores",
+            "kstreams-end-to-end-latency"
+        ]
     );
     for id in ids {
         let written = std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()).filter(|e| {

@@ -383,15 +383,17 @@ pub fn spark(session: &crate::view::spark::SparkSession) -> Vec<Chart> {
 }
 
 /// A Kafka Streams run's charts, read off its trace: records processed per task each second
-/// (and those processed again after a failover), what each task processed since its last
+/// and those processed again after a failover, what each task processed since its last
 /// commit (each drop a commit), how long the moved tasks had no owner and restored their
 /// stores, and the rows' end-to-end latency (`sim::run::row_latency_ns`, the rule `compare`'s
 /// p50 / p99 use).
 pub fn kstreams(shown: &crate::view::kstreams::KStreamsShown) -> Vec<Chart> {
     let s = &shown.scenario;
     let label = format!("{}, seed {}, {}", s.name, shown.seed, s.guarantee.label());
+    let [processed, again] = kstreams_processed(shown, &label);
     vec![
-        kstreams_processed(shown, &label),
+        processed,
+        again,
         kstreams_uncommitted(shown, &label),
         kstreams_recovery(shown, &label),
         kstreams_latency(shown, &label),
@@ -403,15 +405,16 @@ fn per_second_points(counts: &[u64], end_ns: TimeNs) -> Vec<(f64, f64)> {
     counts.iter().enumerate().map(|(i, &n)| (seconds(((i as u64 + 1) * 1_000_000_000).min(end_ns)), n as f64)).collect()
 }
 
-/// Records processed per second by each task; "processed again": records a task had already
-/// processed once (an offset below the highest it had reached), read again from its last
-/// commit after its instance died.
-fn kstreams_processed(shown: &crate::view::kstreams::KStreamsShown, label: &str) -> Chart {
+/// Records processed per second by each task, and, per task that processed any again, those it
+/// had already processed once (an offset below the highest it had reached): read again from its
+/// last commit after its instance died. Two charts: drawn in one, the few records processed again
+/// hid under the tasks' own lines.
+fn kstreams_processed(shown: &crate::view::kstreams::KStreamsShown, label: &str) -> [Chart; 2] {
     let end_ns = shown.end_ns;
     let tasks = shown.lanes.len();
     let buckets = (end_ns / 1_000_000_000 + 1) as usize;
     let mut per_task = vec![vec![0u64; buckets]; tasks];
-    let mut again = vec![0u64; buckets];
+    let mut again = vec![vec![0u64; buckets]; tasks];
     let mut reached: Vec<Option<u64>> = vec![None; tasks];
     for e in shown.events.iter().filter(|e| e.time_ns <= end_ns) {
         let Payload::KStreamsProcess { task, offset } = e.payload() else { continue };
@@ -419,26 +422,43 @@ fn kstreams_processed(shown: &crate::view::kstreams::KStreamsShown, label: &str)
         let (Some(counts), Some(high)) = (per_task.get_mut(t), reached.get_mut(t)) else { continue };
         counts[second] += 1;
         if high.is_some_and(|h| offset <= h) {
-            again[second] += 1;
+            again[t][second] += 1;
         }
         *high = Some(high.map_or(offset, |h| h.max(offset)));
     }
-    let mut series: Vec<Series> = shown
-        .lanes
-        .iter()
-        .zip(&per_task)
-        .map(|(lane, counts)| Series { name: format!("task {}", lane.name), points: per_second_points(counts, end_ns) })
-        .collect();
-    series.push(Series { name: "processed again (all tasks)".into(), points: per_second_points(&again, end_ns) });
-    Chart {
-        id: "kstreams-records-per-task",
-        title: format!("Records processed per task each second, and those processed again after a failover — {label}"),
+    let lines = |counts: &[Vec<u64>], keep: &dyn Fn(&[u64]) -> bool| -> Vec<Series> {
+        shown
+            .lanes
+            .iter()
+            .zip(counts)
+            .filter(|(_, c)| keep(c))
+            .map(|(lane, c)| Series { name: format!("task {}", lane.name), points: per_second_points(c, end_ns) })
+            .collect()
+    };
+    let chart = |id, title: String, series| Chart {
+        id,
+        title,
         x_label: time_axis(&shown.scenario),
         y_label: "records / s".into(),
         style: ChartStyle::TimeLines,
         series,
         clock_times: shown.scenario.clock_times,
-    }
+    };
+    [
+        chart(
+            "kstreams-records-per-task",
+            format!("Records processed per task each second — {label}"),
+            lines(&per_task, &|_| true),
+        ),
+        chart(
+            "kstreams-processed-again",
+            format!(
+                "Records processed again, per task that had processed them before its instance died (read again \
+                 from its last commit) — {label}"
+            ),
+            lines(&again, &|c| c.iter().any(|&n| n > 0)),
+        ),
+    ]
 }
 
 /// Per task, records processed since its last commit: a point before and after each commit
