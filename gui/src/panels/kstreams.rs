@@ -10,6 +10,7 @@ use crate::app::{Action, FaultRequest, FaultSettings};
 use crate::panels::{run_controls, Shared, BLOCKED_COLOR, GOOD_COLOR};
 use crate::view::kstreams::{KStreamsShown, KStreamsTab, TaskActivity};
 use crate::view::time_text;
+use crate::view::units::count_text;
 
 pub fn kstreams_ui(ui: &mut egui::Ui, s: &mut KStreamsShown, shared: Shared, actions: &mut Vec<Action>) {
     let before = (s.cursor_ns, s.tab);
@@ -121,8 +122,13 @@ fn kstreams_frame_ui(ui: &mut egui::Ui, s: &mut KStreamsShown, shared: Shared, a
         });
         ui.add_space(6.0);
         ui.label(format!(
-            "So far: {} records processed, {} commits, {} restores ({} changelog records replayed), {} aborted transactions, {} crashes.",
-            at.processed, at.commits, at.restores, at.restored_records, at.aborted_transactions, at.crashes
+            "So far: {} records processed, {}, {} ({} changelog records replayed), {}, {}.",
+            at.processed,
+            count_text(at.commits as usize, "commit", "commits"),
+            count_text(at.restores as usize, "restore", "restores"),
+            at.restored_records,
+            count_text(at.aborted_transactions as usize, "aborted transaction", "aborted transactions"),
+            count_text(at.crashes as usize, "crash", "crashes"),
         ));
         let recovery = s.recovery();
         if !recovery.is_empty() {
