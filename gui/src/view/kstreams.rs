@@ -533,6 +533,7 @@ mod tests {
             |i: usize| -> Vec<f64> { recovery.series[i].points.iter().map(|p| p.1).filter(|&y| y > 0.0).collect() };
         let session_timeout_ms = 3_000.0;
         assert_eq!(spikes(0).len(), moved.len());
+        assert_eq!(recovery.series[0].name, format!("no owner: session timeout, rebalance ({} tasks)", moved.len()));
         assert!(spikes(0).iter().all(|&ms| ms >= session_timeout_ms), "{:?}", spikes(0));
         let restoring: Vec<f64> = shown
             .lanes

@@ -518,17 +518,24 @@ fn kstreams_uncommitted(shown: &crate::view::kstreams::KStreamsShown, label: &st
 fn kstreams_recovery(shown: &crate::view::kstreams::KStreamsShown, label: &str) -> Chart {
     use crate::view::kstreams::TaskActivity;
     let ms = |ns: TimeNs| ns as f64 / 1e6;
-    let spikes = |pick: &dyn Fn(&TaskActivity) -> bool| {
+    // Spikes of tasks moved by one crash stand at one instant, one over the other: the legend
+    // counts them.
+    let spikes = |pick: &dyn Fn(&TaskActivity) -> bool, what: &str| {
         let mut points = vec![(0.0, 0.0)];
-        let mut stretches: Vec<_> =
-            shown.lanes.iter().flat_map(|l| &l.stretches).filter(|s| pick(&s.activity)).collect();
+        let mut stretches: Vec<_> = shown
+            .lanes
+            .iter()
+            .flat_map(|l| &l.stretches)
+            .filter(|s| pick(&s.activity) && s.to_ns > s.from_ns)
+            .collect();
         stretches.sort_by_key(|s| s.from_ns);
+        let name = format!("{what} ({})", crate::view::units::count_text(stretches.len(), "task", "tasks"));
         for s in stretches {
             let x = seconds(s.from_ns);
             points.extend([(x, 0.0), (x, ms(s.to_ns - s.from_ns)), (x, 0.0)]);
         }
         points.push((seconds(shown.end_ns), 0.0));
-        points
+        Series { name, points }
     };
     Chart {
         id: "kstreams-restores",
@@ -539,14 +546,8 @@ fn kstreams_recovery(shown: &crate::view::kstreams::KStreamsShown, label: &str) 
         y_label: "ms".into(),
         style: ChartStyle::TimeLines,
         series: vec![
-            Series {
-                name: "no owner (session timeout, rebalance)".into(),
-                points: spikes(&|a| *a == TaskActivity::Unowned),
-            },
-            Series {
-                name: "restoring the store".into(),
-                points: spikes(&|a| matches!(a, TaskActivity::Restoring { .. })),
-            },
+            spikes(&|a| *a == TaskActivity::Unowned, "no owner: session timeout, rebalance"),
+            spikes(&|a| matches!(a, TaskActivity::Restoring { .. }), "restoring the store"),
         ],
         clock_times: shown.scenario.clock_times,
     }
