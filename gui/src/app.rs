@@ -1490,6 +1490,9 @@ impl App {
         let save_stem = self.save_stem();
         if let Some(storm) = &mut self.storm {
             egui::CentralPanel::default().show(ui, |ui| {
+                // Solid scroll bars: a floating one lay over the text at the panel's right edge (the
+                // Spark view's batch steps, the Kafka Streams rows' "visible at").
+                ui.spacing_mut().scroll = egui::style::ScrollStyle::solid();
                 // The outcome tab scrolls its own table; the topology tab scrolls as a whole.
                 let height = ui.available_height();
                 egui::ScrollArea::vertical().show(ui, |ui| {
@@ -1510,6 +1513,7 @@ impl App {
         }
         if let Some(spark) = &mut self.spark {
             egui::CentralPanel::default().show(ui, |ui| {
+                ui.spacing_mut().scroll = egui::style::ScrollStyle::solid();
                 egui::ScrollArea::vertical().show(ui, |ui| {
                     let shared = panels::Shared {
                         faults: &mut self.faults,
@@ -1528,6 +1532,7 @@ impl App {
         }
         if let Some(shown) = &mut self.kstreams {
             egui::CentralPanel::default().show(ui, |ui| {
+                ui.spacing_mut().scroll = egui::style::ScrollStyle::solid();
                 egui::ScrollArea::vertical().show(ui, |ui| {
                     let shared = panels::Shared {
                         faults: &mut self.faults,
