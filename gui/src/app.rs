@@ -446,7 +446,7 @@ impl Session {
         // Named by when the fault fires, as the event log and a saved file say it, not by the
         // cursor it was clicked at.
         let fired_ns = recorder.fired_ns().unwrap_or(at_ns);
-        let label = format!("{} at {}", request.describe(), crate::view::time_text(&self.scenario, fired_ns));
+        let label = crate::view::fault_text(&self.scenario, &request.fault(fired_ns));
         let recorder = recorder.labelled(label.clone());
         let schedule = match parent {
             0 => label,
@@ -1490,6 +1490,9 @@ impl App {
         let save_stem = self.save_stem();
         if let Some(storm) = &mut self.storm {
             egui::CentralPanel::default().show(ui, |ui| {
+                // Solid scroll bars: a floating one lay over the text at the panel's right edge (the
+                // Spark view's batch steps, the Kafka Streams rows' "visible at").
+                ui.spacing_mut().scroll = egui::style::ScrollStyle::solid();
                 // The outcome tab scrolls its own table; the topology tab scrolls as a whole.
                 let height = ui.available_height();
                 egui::ScrollArea::vertical().show(ui, |ui| {
@@ -1510,6 +1513,7 @@ impl App {
         }
         if let Some(spark) = &mut self.spark {
             egui::CentralPanel::default().show(ui, |ui| {
+                ui.spacing_mut().scroll = egui::style::ScrollStyle::solid();
                 egui::ScrollArea::vertical().show(ui, |ui| {
                     let shared = panels::Shared {
                         faults: &mut self.faults,
@@ -1528,8 +1532,14 @@ impl App {
         }
         if let Some(shown) = &mut self.kstreams {
             egui::CentralPanel::default().show(ui, |ui| {
+                ui.spacing_mut().scroll = egui::style::ScrollStyle::solid();
                 egui::ScrollArea::vertical().show(ui, |ui| {
-                    panels::kstreams::kstreams_ui(ui, shown, &mut self.faults, &mut actions);
+                    let shared = panels::Shared {
+                        faults: &mut self.faults,
+                        export_dir: &mut self.export_dir,
+                        export_status: &self.export_status,
+                    };
+                    panels::kstreams::kstreams_ui(ui, shown, shared, &mut actions);
                     if shown.tab == crate::view::kstreams::KStreamsTab::Save {
                         panels::save::save_ui(ui, &*shown, &save_stem, &mut self.save, &mut actions);
                     }

@@ -7,20 +7,21 @@
 use egui::Stroke;
 
 use crate::app::{Action, FaultRequest, FaultSettings};
-use crate::panels::{run_controls, BLOCKED_COLOR, GOOD_COLOR};
+use crate::panels::{run_controls, Shared, BLOCKED_COLOR, GOOD_COLOR};
 use crate::view::kstreams::{KStreamsShown, KStreamsTab, TaskActivity};
 use crate::view::time_text;
+use crate::view::units::count_text;
 
-pub fn kstreams_ui(ui: &mut egui::Ui, s: &mut KStreamsShown, faults: &mut FaultSettings, actions: &mut Vec<Action>) {
+pub fn kstreams_ui(ui: &mut egui::Ui, s: &mut KStreamsShown, shared: Shared, actions: &mut Vec<Action>) {
     let before = (s.cursor_ns, s.tab);
-    kstreams_frame_ui(ui, s, faults, actions);
+    kstreams_frame_ui(ui, s, shared, actions);
     // A button or the slider moved the cursor: draw the new state next frame.
     if (s.cursor_ns, s.tab) != before {
         ui.ctx().request_repaint();
     }
 }
 
-fn kstreams_frame_ui(ui: &mut egui::Ui, s: &mut KStreamsShown, faults: &mut FaultSettings, actions: &mut Vec<Action>) {
+fn kstreams_frame_ui(ui: &mut egui::Ui, s: &mut KStreamsShown, shared: Shared, actions: &mut Vec<Action>) {
     ui.horizontal(|ui| {
         ui.heading(format!("Kafka Streams application: {}", s.scenario.name));
         ui.label(format!("seed {}", s.seed));
@@ -32,15 +33,14 @@ fn kstreams_frame_ui(ui: &mut egui::Ui, s: &mut KStreamsShown, faults: &mut Faul
     run_controls::guarantee_effect_ui(ui, s);
     ui.horizontal(|ui| {
         ui.selectable_value(&mut s.tab, KStreamsTab::Tasks, "Tasks and rows");
+        ui.selectable_value(&mut s.tab, KStreamsTab::Charts, "Charts").on_hover_text(
+            "records per task over time and those processed again after a failover, commits, restores, end-to-end latency",
+        );
         ui.selectable_value(&mut s.tab, KStreamsTab::Save, "Save / export")
             .on_hover_text("this run as a scenario file, its sink output, its trace for Perfetto");
     });
     ui.separator();
-    let color = if s.kept { GOOD_COLOR } else { BLOCKED_COLOR };
-    ui.colored_label(color, egui::RichText::new(&s.verdict).strong());
-    for note in &s.notes {
-        ui.label(note);
-    }
+    crate::panels::outcomes::verdict_ui(ui, s.kept, &s.verdict, &s.notes);
     if s.tab == KStreamsTab::Save {
         ui.separator();
         return;
@@ -50,7 +50,12 @@ fn kstreams_frame_ui(ui: &mut egui::Ui, s: &mut KStreamsShown, faults: &mut Faul
         s.set_cursor(scrub.to_ns());
     }
     tasks_timeline_ui(ui, s);
-    crash_ui(ui, s, faults, actions);
+    if s.tab == KStreamsTab::Charts {
+        ui.separator();
+        crate::panels::plots::plots_ui(ui, &s.charts, s.cursor_ns, shared.export_dir, shared.export_status, actions);
+        return;
+    }
+    crash_ui(ui, s, shared.faults, actions);
     crate::panels::outcomes::ModelComparison {
         id: "kstreams_comparison",
         shown: s,
@@ -117,8 +122,13 @@ fn kstreams_frame_ui(ui: &mut egui::Ui, s: &mut KStreamsShown, faults: &mut Faul
         });
         ui.add_space(6.0);
         ui.label(format!(
-            "So far: {} records processed, {} commits, {} restores ({} changelog records replayed), {} aborted transactions, {} crashes.",
-            at.processed, at.commits, at.restores, at.restored_records, at.aborted_transactions, at.crashes
+            "So far: {} records processed, {}, {} ({} changelog records replayed), {}, {}.",
+            at.processed,
+            count_text(at.commits as usize, "commit", "commits"),
+            count_text(at.restores as usize, "restore", "restores"),
+            at.restored_records,
+            count_text(at.aborted_transactions as usize, "aborted transaction", "aborted transactions"),
+            count_text(at.crashes as usize, "crash", "crashes"),
         ));
         let recovery = s.recovery();
         if !recovery.is_empty() {
@@ -273,19 +283,16 @@ fn tasks_timeline_ui(ui: &mut egui::Ui, s: &mut KStreamsShown) {
         cursor_color,
         Stroke::NONE,
     ));
-    painter.text(
-        egui::pos2(axis.left(), rect.bottom()),
-        egui::Align2::LEFT_BOTTOM,
-        "0 s",
-        font.clone(),
-        visuals.weak_text_color(),
-    );
-    painter.text(
-        egui::pos2(axis.right(), rect.bottom()),
-        egui::Align2::RIGHT_BOTTOM,
-        time_text(&s.scenario, s.end_ns),
-        font,
-        visuals.weak_text_color(),
+    // Round times along the bottom, as under the Storm and Spark views' strips.
+    let ticks_top = rect.bottom() - 12.0;
+    let color = visuals.weak_text_color();
+    crate::panels::scrubber::paint_time_ticks(
+        painter,
+        &s.scenario,
+        (axis.left(), axis.right()),
+        ticks_top,
+        s.end_ns,
+        color,
     );
     if let Some(pos) = response.interact_pointer_pos().filter(|_| response.clicked()) {
         let frac = ((pos.x - axis.left()) / axis.width()).clamp(0.0, 1.0);

@@ -55,6 +55,17 @@ pub fn ledger_ui(
         ),
         _ => format!("{}:", session.run().label),
     };
+    // Held to the guarantee's promise, as the comparison table's "promise kept?" column is.
+    let (outcome, guarantee) = (&ledger.outcome, session.scenario.guarantee);
+    let kept = sim::run::keeps_promise(outcome, sim::scenario::Runtime::Flink, guarantee);
+    let verdict = format!(
+        "oracle vs the fault-free run: {:?} (the {} promise: {}); {}",
+        outcome.class(),
+        guarantee.label(),
+        if kept { "kept" } else { "BROKEN" },
+        outcome.counts_text()
+    );
+    crate::panels::outcomes::verdict_ui(ui, kept, &verdict, &outcome.records_inside_rows());
     let hint = "Select a row (a duplicate, say: press \"Only what differs\" to hide the exact ones) to follow it back: the source records that fed it, the checkpoint they belonged to, the crash, the restore, the replay and the emissions.";
     let table = LedgerTable { scenario: &session.scenario, ledger, heading, hint, height: None };
     match table.ui(ui, selected, filter) {

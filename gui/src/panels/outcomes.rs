@@ -178,10 +178,14 @@ fn comparison_ui(ui: &mut egui::Ui, session: &Session, actions: &mut Vec<Action>
             }
             ui.label(r.sink);
             // The rest would not fit side by side: it is one hover away.
-            let details = format!(
+            let mut details = format!(
                 "rows missing / extra / wrong: {} / {} / {}\nrestarts: {}\ncheckpoints: {}\nlatency p50 / p99: {}",
                 r.missing_rows, r.extra_rows, r.wrong_rows, r.restarts, r.checkpoints, r.latency
             );
+            for note in &r.notes {
+                details.push('\n');
+                details.push_str(note);
+            }
             verdict_cells(ui, r).on_hover_text(details);
             ui.label(r.lost_records.to_string());
             ui.label(r.duplicated_records.to_string());
@@ -198,6 +202,18 @@ fn comparison_ui(ui: &mut egui::Ui, session: &Session, actions: &mut Vec<Action>
                 r.guarantee, r.sink
             ),
         );
+    }
+}
+
+/// A run's verdict line (green when it kept what it is held to: its promise, or a declared outcome)
+/// and the notes under it: why a "Duplicates" or "Loss" verdict shows no doubled or
+/// missing row when the records sit inside rows both runs have (`Outcome::records_inside_rows`).
+/// Every model's view says it this way.
+pub fn verdict_ui(ui: &mut egui::Ui, kept: bool, verdict: &str, notes: &[String]) {
+    let color = if kept { GOOD_COLOR } else { BLOCKED_COLOR };
+    ui.colored_label(color, egui::RichText::new(verdict).strong());
+    for note in notes {
+        ui.label(note);
     }
 }
 
@@ -368,7 +384,10 @@ impl ModelComparison<'_> {
                 if ui.link(name(row)).on_hover_text("record the run under this guarantee (same faults)").clicked() {
                     actions.push(Action::SetVariant(Some(row.variant.0), None));
                 }
-                verdict_cells(ui, row);
+                let result = verdict_cells(ui, row);
+                if !row.notes.is_empty() {
+                    result.on_hover_text(row.notes.join("\n"));
+                }
                 ui.label(row.lost_records.to_string());
                 ui.label(row.duplicated_records.to_string());
                 for (_, value) in self.extra {

@@ -60,7 +60,8 @@ pub fn scenario_bar_ui(ui: &mut egui::Ui, app: &mut App, actions: &mut Vec<Actio
         if ui.checkbox(&mut light, "Light").on_hover_text("the light theme (off: the dark one)").changed() {
             ui.ctx().set_theme(if light { egui::Theme::Light } else { egui::Theme::Dark });
         }
-        if app.session.is_some() || app.storm.is_some() {
+        // Every view: the course's Spark (week 11) and Kafka Streams (week 12) exercises too.
+        if app.session.is_some() || app.storm.is_some() || app.spark.is_some() || app.kstreams.is_some() {
             ui.toggle_value(&mut app.predict.open, "Predict")
                 .on_hover_text("The course's exercises on this scenario: predict what the run does, then check");
         }

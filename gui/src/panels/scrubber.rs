@@ -55,3 +55,40 @@ pub fn scrubber_ui(ui: &mut egui::Ui, scenario: &Scenario, cursor_ns: TimeNs, en
     });
     moved
 }
+
+/// A row of round times under a view's timeline strip, whose time axis runs from `left` to
+/// `right` (screen x) over `[0, end_ns]`.
+pub fn time_ticks_ui(ui: &mut egui::Ui, scenario: &Scenario, (left, right): (f32, f32), end_ns: TimeNs) {
+    let (row, _) = ui.allocate_exact_size(egui::vec2(ui.available_width(), 12.0), egui::Sense::hover());
+    let color = ui.visuals().weak_text_color();
+    paint_time_ticks(ui.painter(), scenario, (left, right), row.top(), end_ns, color);
+}
+
+/// Round times from `top` down, as the Flink timeline ticks them, the end ticks kept inside the
+/// axis (centred, "0 s" and "30 s" were cut at its edges).
+pub fn paint_time_ticks(
+    painter: &egui::Painter,
+    scenario: &Scenario,
+    (left, right): (f32, f32),
+    top: f32,
+    end_ns: TimeNs,
+    color: egui::Color32,
+) {
+    let end_ns = end_ns.max(1);
+    let x = |t: TimeNs| left + (right - left) * (t as f64 / end_ns as f64) as f32;
+    let window = crate::view::timeline::TimeWindow { start_ns: 0, end_ns };
+    for t in crate::view::timeline::ticks(window, scenario.clock_times, 10) {
+        let align = match x(t) {
+            px if px < left + 20.0 => egui::Align2::LEFT_TOP,
+            px if px > right - 20.0 => egui::Align2::RIGHT_TOP,
+            _ => egui::Align2::CENTER_TOP,
+        };
+        painter.text(
+            egui::pos2(x(t), top),
+            align,
+            crate::view::tick_text(scenario, t),
+            egui::FontId::proportional(10.0),
+            color,
+        );
+    }
+}

@@ -336,8 +336,7 @@ fn outcome_ui(ui: &mut egui::Ui, s: &mut SparkSession) {
 
 /// The oracle's verdict in `streamlab run`'s words, and the rows a reader sees.
 fn verdict_ui(ui: &mut egui::Ui, s: &SparkSession) {
-    let color = if s.kept { GOOD_COLOR } else { BLOCKED_COLOR };
-    ui.colored_label(color, egui::RichText::new(&s.verdict).strong());
+    crate::panels::outcomes::verdict_ui(ui, s.kept, &s.verdict, &[]);
     ui.label(format!(
         "Sink rows a reader sees at the end: {} (the same query without faults: {}).",
         s.rows_visible, s.rows_reference
@@ -507,4 +506,5 @@ fn timeline_ui(ui: &mut egui::Ui, s: &mut SparkSession) {
     if let Some(tip) = tip {
         response.on_hover_text(tip);
     }
+    crate::panels::scrubber::time_ticks_ui(ui, &s.scenario, (axis.left(), axis.right()), s.end_ns);
 }

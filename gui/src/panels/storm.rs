@@ -50,11 +50,7 @@ fn storm_frame_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32, shared: 
         ui.selectable_value(&mut s.tab, StormTab::Save, "Save / export")
             .on_hover_text("this run as a scenario file, its sink output, its trace for Perfetto");
     });
-    let color = if s.kept { crate::panels::GOOD_COLOR } else { crate::panels::BLOCKED_COLOR };
-    ui.colored_label(color, egui::RichText::new(&s.verdict).strong());
-    for note in &s.notes {
-        ui.label(note);
-    }
+    crate::panels::outcomes::verdict_ui(ui, s.kept, &s.verdict, &s.notes);
     if s.tab == StormTab::Save {
         ui.separator();
         return;
@@ -239,7 +235,7 @@ fn timeline_ui(ui: &mut egui::Ui, s: &mut StormSession) {
     let crash_word = if visuals.dark_mode { "white" } else { "black" };
     let count = crate::view::units::count_text;
     ui.label(format!(
-        "timeline: {} (red), {} ({crash_word})",
+        "timeline: {} (red), {} ({crash_word}); hover a mark for what and when, click to move the cursor",
         count(timeouts.len(), "timeout", "timeouts"),
         count(crashes.len(), "crash", "crashes")
     ));
@@ -266,9 +262,18 @@ fn timeline_ui(ui: &mut egui::Ui, s: &mut StormSession) {
         [egui::pos2(c, rect.top()), egui::pos2(c, rect.bottom())],
         Stroke::new(2.0, visuals.selection.stroke.color),
     );
-    if let Some(pos) = response.interact_pointer_pos().filter(|_| response.clicked()) {
+    crate::panels::scrubber::time_ticks_ui(ui, &s.scenario, (rect.left(), rect.right()), s.end_ns);
+    let at = |pos: egui::Pos2| {
         let frac = ((pos.x - rect.left()) / rect.width()).clamp(0.0, 1.0);
-        s.set_cursor((frac as f64 * s.end_ns as f64) as u64);
+        (frac as f64 * s.end_ns as f64) as u64
+    };
+    if let Some(pos) = response.hover_pos() {
+        // Four points either side: a mark is two or three points wide.
+        let tolerance_ns = (4.0 / rect.width() as f64 * s.end_ns as f64) as u64;
+        response.clone().on_hover_text_at_pointer(s.strip_hover_text(at(pos), tolerance_ns));
+    }
+    if let Some(pos) = response.interact_pointer_pos().filter(|_| response.clicked()) {
+        s.set_cursor(at(pos));
     }
 }
 

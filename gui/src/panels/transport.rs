@@ -74,7 +74,7 @@ pub fn transport_ui(ui: &mut egui::Ui, session: &Session, time: &TimeControl, ac
         ui.separator();
         ui.monospace(format!(
             "now {} of {}",
-            time_text(scenario, time.cursor_ns),
+            crate::view::cursor_text(scenario, time.cursor_ns),
             time_text(scenario, run.end_ns)
         ));
     });

@@ -366,7 +366,10 @@ pub fn caption(scenario: &Scenario, e: &TraceEvent) -> String {
             format!("Spark wrote offsets/{batch} and ran batch {batch}{}", if rerun { " (a re-run after a restart)" } else { "" })
         }
         P::SparkCommit { batch, watermark_ms } => {
-            format!("Spark wrote commits/{batch}; the next batch's watermark is {watermark_ms} ms")
+            format!(
+                "Spark wrote commits/{batch}; the next batch's watermark is {}",
+                crate::view::event_time_text(scenario, watermark_ms)
+            )
         }
         P::KStreamsProcess { task, offset } => format!("{}: task {task} processed offset {offset}", node()),
         P::KStreamsCommit { task, offset } => format!("{}: task {task} committed offset {offset}", node()),

@@ -199,6 +199,8 @@ impl KStreamsOrigin {
 pub enum KStreamsTab {
     /// The tasks over time, the instances, tasks and rows at the cursor.
     Tasks,
+    /// Records per task over time, commits, failovers and restores, end-to-end latency.
+    Charts,
     Save,
 }
 
@@ -228,6 +230,8 @@ pub struct KStreamsShown {
     pub trace_hash: u64,
     /// Per task: who owned it when, its restores, its commits.
     pub lanes: Vec<TaskLane>,
+    /// Whole-run charts (`view::plots::kstreams`), built once with the run.
+    pub charts: Vec<crate::view::plots::Chart>,
     /// When the run ended (the timeline's scale).
     pub end_ns: TimeNs,
     /// Instance crashes and returns: (time, instance, crashed).
@@ -299,7 +303,7 @@ impl KStreamsShown {
             })
             .collect();
         let judgement = sim::kstreams::judge::judge(&scenario, seed, &run);
-        KStreamsShown {
+        let mut shown = KStreamsShown {
             summary: sim::kstreams::report::summary(&run),
             verdict: format!("oracle vs the fault-free run: {}", judgement.describe(scenario.guarantee)),
             kept: judgement.kept,
@@ -308,6 +312,7 @@ impl KStreamsShown {
             row_visible_ns: run.visible_rows().iter().map(|r| r.visible_ns.unwrap_or(r.written_ns)).collect(),
             trace_hash: run.trace_hash(),
             lanes: task_lanes(&run, &events),
+            charts: Vec::new(),
             end_ns: run.world.finished_at_ns.unwrap_or(sim::stepped::SteppedWorld::now_ns(&run.world)),
             nodes,
             instances: scenario.task_managers,
@@ -320,7 +325,9 @@ impl KStreamsShown {
             tab: KStreamsTab::Tasks,
             comparison: None,
             comparing: None,
-        }
+        };
+        shown.charts = crate::view::plots::kstreams(&shown);
+        shown
     }
 
     pub fn set_cursor(&mut self, ns: TimeNs) {
@@ -479,6 +486,93 @@ mod tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/kafka-streams-failover.ron");
         let base = Arc::new(Scenario::load(&path).expect("loads"));
         KStreamsShown::of(KStreamsOrigin { guarantee, ..KStreamsOrigin::new(base, ScenarioSource::File(path)) }, 42)
+    }
+
+    /// The Charts tab: every processed record counted once in its task's line; records
+    /// processed again only after the failover (at_least_once resumes the moved tasks at their
+    /// last commit), as many as the moved tasks had processed since that commit; each commit a
+    /// drop to 0 in its task's line; one failover spike per moved task (no owner for at least
+    /// the session timeout, the window task's restore as long as its stretch on the timeline);
+    /// latency by `row_latency_ns`, its largest the chart's.
+    #[test]
+    fn the_charts_show_reprocessing_commits_restores_and_latency() {
+        use sim::model_world::ModelCore as _;
+        let shown = failover(None);
+        let [processed, again, since_commit, recovery, latency] = &shown.charts[..] else {
+            panic!("five charts: {:?}", shown.charts.iter().map(|c| c.id).collect::<Vec<_>>())
+        };
+        let sum = |s: &crate::view::plots::Series| s.points.iter().map(|p| p.1).sum::<f64>();
+        let tasks = shown.lanes.len();
+        assert_eq!(processed.series.len(), tasks);
+        let total: f64 = processed.series.iter().map(sum).sum();
+        let events = shown.events.iter().filter(|e| matches!(e.payload(), Payload::KStreamsProcess { .. })).count();
+        assert_eq!(total, events as f64);
+        let (crash, _) = shown.nodes.iter().find(|n| n.2).map(|n| (n.0, n.1)).expect("a crash");
+        let before = shown.at(crash);
+        let moved: Vec<usize> = (0..tasks)
+            .filter(|&t| shown.lanes[t].stretches.iter().any(|s| s.activity == TaskActivity::Unowned))
+            .collect();
+        // Only the moved tasks that had processed records since their last commit read any again,
+        // after the crash, each as many as it had processed since that commit.
+        let reprocessing: Vec<usize> = moved.iter().copied().filter(|&t| before.tasks[t].since_commit > 0).collect();
+        assert!(!reprocessing.is_empty());
+        assert_eq!(again.series.len(), tasks, "every task, in the first chart's order (and colours)");
+        for (t, line) in again.series.iter().enumerate() {
+            assert_eq!(line.name, processed.series[t].name);
+            assert!(line.points.iter().all(|p| p.1 == 0.0 || p.0 > crash as f64 / 1e9), "{line:?}");
+            let expected = if reprocessing.contains(&t) { before.tasks[t].since_commit } else { 0 };
+            assert_eq!(sum(line), expected as f64, "{}", line.name);
+        }
+        for (lane, line) in shown.lanes.iter().zip(&since_commit.series) {
+            for &c in &lane.commits {
+                let x = c as f64 / 1e9;
+                assert!(line.points.contains(&(x, 0.0)), "task {} drops at its commit {c}", lane.name);
+            }
+        }
+        let spikes =
+            |i: usize| -> Vec<f64> { recovery.series[i].points.iter().map(|p| p.1).filter(|&y| y > 0.0).collect() };
+        let session_timeout_ms = 3_000.0;
+        assert_eq!(spikes(0).len(), moved.len());
+        assert_eq!(recovery.series[0].name, format!("no owner: session timeout, rebalance ({} tasks)", moved.len()));
+        assert!(spikes(0).iter().all(|&ms| ms >= session_timeout_ms), "{:?}", spikes(0));
+        let restoring: Vec<f64> = shown
+            .lanes
+            .iter()
+            .flat_map(|l| &l.stretches)
+            .filter(|s| matches!(s.activity, TaskActivity::Restoring { records } if records > 0))
+            .map(|s| (s.to_ns - s.from_ns) as f64 / 1e6)
+            .collect();
+        assert!(!restoring.is_empty());
+        assert!(restoring.iter().all(|ms| spikes(1).contains(ms)), "{restoring:?} in {:?}", spikes(1));
+        let largest = shown
+            .run
+            .visible_rows()
+            .iter()
+            .map(|r| sim::run::row_latency_ns(r, shown.run.world.log()) / 1_000_000)
+            .max()
+            .expect("rows");
+        let max_line = latency.series[1].points.iter().map(|p| p.1).fold(0.0, f64::max);
+        assert_eq!(max_line, largest as f64);
+        assert!(latency.series[0].points.iter().zip(&latency.series[1].points).all(|(mean, max)| mean.1 <= max.1));
+    }
+
+    /// The comparison's at_least_once rows are Duplicates with no doubled row: their result
+    /// cell's hover says where the records counted twice went (`OutcomeRow::notes`).
+    #[test]
+    fn the_comparison_says_where_the_records_counted_twice_went() {
+        let shown = failover(None);
+        let reports = shown.origin.compare(42);
+        let rows = crate::view::outcomes::rows(&reports);
+        let at_least_once: Vec<_> = rows.iter().filter(|r| r.variant.0 == Guarantee::AtLeastOnce).collect();
+        assert!(!at_least_once.is_empty());
+        for r in at_least_once {
+            assert!(r.duplicated_records > 0 && r.extra_rows == 0, "{r:?}");
+            assert_eq!(r.notes.len(), 1, "{r:?}");
+            assert!(r.notes[0].starts_with(&format!("No row is doubled: the {} records", r.duplicated_records)));
+        }
+        for r in rows.iter().filter(|r| r.result == "exact") {
+            assert!(r.notes.is_empty(), "{r:?}");
+        }
     }
 
     /// At the cursor: just before the crash the dead instance's tasks run there with records

@@ -171,8 +171,8 @@ pub fn describe(scenario: &Scenario, faults: &[Fault], m: &Marker) -> String {
             )
         }
         Payload::NetworkFault { fault, ended, .. } => match (faults.get(fault as usize), ended) {
-            (Some(f), false) => format!("fault: {}", f.describe(&scenario.plan)),
-            (Some(f), true) => format!("fault over: {}", f.describe(&scenario.plan)),
+            (Some(f), false) => format!("fault: {}", crate::view::fault_text(scenario, f)),
+            (Some(f), true) => format!("fault over: {}", crate::view::fault_text(scenario, f)),
             (None, _) => "network fault".to_string(),
         },
         // Markers are only made of the kinds above (`MarkerKind::of`).

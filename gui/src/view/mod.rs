@@ -27,7 +27,9 @@ use sim::World;
 
 use crate::scrub::SendIndex;
 
-pub use units::{duration_ms_text, duration_text, event_time_text, tick_text, time_text};
+pub use units::{
+    cursor_text, duration_ms_text, duration_text, event_time_text, fault_text, faults_text, tick_text, time_text,
+};
 
 /// The job attempt the workbench names, counted from 1 (the first run is attempt 1), from the
 /// engine's attempt, which counts restores from 0 (`World::attempt`, a task's or a two-phase-commit
@@ -88,11 +90,10 @@ impl Frame {
     }
 }
 
-/// Faults clicked in a view that records its run again with them ("crash tm-0 at 7500 ms, back
-/// after 2000 ms, then ..."), in the simulator's words (`Fault::describe`); None when none were.
+/// Faults clicked in a view that records its run again with them ("crash tm-0 at 7.500 s, back
+/// after 2 s, then ..."); None when none were.
 pub fn injected_text(scenario: &sim::Scenario, faults: &[sim::faults::Fault]) -> Option<String> {
-    let each: Vec<String> = faults.iter().map(|f| f.describe(&scenario.plan)).collect();
-    (!each.is_empty()).then(|| each.join(", then "))
+    faults_text(scenario, faults)
 }
 
 /// Add the faults clicked in a view that records its run again with them (Storm, Spark, Kafka

@@ -125,6 +125,9 @@ pub struct OutcomeRow {
     /// Why there is no verdict: the fault-free reference stopped before the job finished, so
     /// its output is incomplete and the run cannot be judged against it (`reference_stop`).
     pub no_verdict: Option<String>,
+    /// Where records counted twice or lost went when no row is doubled or missing
+    /// (`Outcome::records_inside_rows`): the result cell's hover says it.
+    pub notes: Vec<String>,
 }
 
 pub fn rows(reports: &[VariantReport]) -> Vec<OutcomeRow> {
@@ -151,6 +154,7 @@ pub fn rows(reports: &[VariantReport]) -> Vec<OutcomeRow> {
             ),
             stopped: (r.stop != sim::StopReason::JobFinished).then(|| r.stop.to_string()),
             no_verdict: sim::run::no_verdict(r.reference_stop),
+            notes: r.outcome.records_inside_rows(),
         })
         .collect()
 }

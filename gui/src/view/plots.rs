@@ -382,6 +382,213 @@ pub fn spark(session: &crate::view::spark::SparkSession) -> Vec<Chart> {
     vec![spark_records(session, &label), spark_durations(session, &label), spark_lag(session, &label)]
 }
 
+/// A Kafka Streams run's charts, read off its trace: records processed per task each second
+/// and those processed again after a failover, what each task processed since its last
+/// commit (each drop a commit), how long the moved tasks had no owner and restored their
+/// stores, and the rows' end-to-end latency (`sim::run::row_latency_ns`, the rule `compare`'s
+/// p50 / p99 use).
+pub fn kstreams(shown: &crate::view::kstreams::KStreamsShown) -> Vec<Chart> {
+    let s = &shown.scenario;
+    let label = format!("{}, seed {}, {}", s.name, shown.seed, s.guarantee.label());
+    let [processed, again] = kstreams_processed(shown, &label);
+    vec![
+        processed,
+        again,
+        kstreams_uncommitted(shown, &label),
+        kstreams_recovery(shown, &label),
+        kstreams_latency(shown, &label),
+    ]
+}
+
+/// Counts per second of virtual time, plotted at each second's end (the run's end for the last).
+fn per_second_points(counts: &[u64], end_ns: TimeNs) -> Vec<(f64, f64)> {
+    counts.iter().enumerate().map(|(i, &n)| (seconds(((i as u64 + 1) * 1_000_000_000).min(end_ns)), n as f64)).collect()
+}
+
+/// Records processed per second by each task, and those it had already processed once (an offset below the highest it had reached): read again from its
+/// last commit after its instance died. Two charts: drawn in one, the few records processed again
+/// hid under the tasks' own lines.
+fn kstreams_processed(shown: &crate::view::kstreams::KStreamsShown, label: &str) -> [Chart; 2] {
+    let end_ns = shown.end_ns;
+    let tasks = shown.lanes.len();
+    let buckets = (end_ns / 1_000_000_000 + 1) as usize;
+    let mut per_task = vec![vec![0u64; buckets]; tasks];
+    let mut again = vec![vec![0u64; buckets]; tasks];
+    let mut reached: Vec<Option<u64>> = vec![None; tasks];
+    for e in shown.events.iter().filter(|e| e.time_ns <= end_ns) {
+        let Payload::KStreamsProcess { task, offset } = e.payload() else { continue };
+        let (t, second) = (task as usize, (e.time_ns / 1_000_000_000) as usize);
+        let (Some(counts), Some(high)) = (per_task.get_mut(t), reached.get_mut(t)) else { continue };
+        counts[second] += 1;
+        if high.is_some_and(|h| offset <= h) {
+            again[t][second] += 1;
+        }
+        *high = Some(high.map_or(offset, |h| h.max(offset)));
+    }
+    // Every task in both, in the same order: a task has the same colour in each.
+    let lines = |counts: &[Vec<u64>]| -> Vec<Series> {
+        shown
+            .lanes
+            .iter()
+            .zip(counts)
+            .map(|(lane, c)| Series { name: format!("task {}", lane.name), points: per_second_points(c, end_ns) })
+            .collect()
+    };
+    let chart = |id, title: String, series| Chart {
+        id,
+        title,
+        x_label: time_axis(&shown.scenario),
+        y_label: "records / s".into(),
+        style: ChartStyle::TimeLines,
+        series,
+        clock_times: shown.scenario.clock_times,
+    };
+    [
+        chart(
+            "kstreams-records-per-task",
+            format!("Records processed per task each second — {label}"),
+            lines(&per_task),
+        ),
+        chart(
+            "kstreams-processed-again",
+            format!(
+                "Records processed again per task: those it had processed before its instance died, read again \
+                 from its last commit — {label}"
+            ),
+            lines(&again),
+        ),
+    ]
+}
+
+/// Per task, records processed since its last commit: a point before and after each commit
+/// (the drop), at its instance's crash and at its resume from the last commit (the drop there
+/// is what it will process again), and at the end.
+fn kstreams_uncommitted(shown: &crate::view::kstreams::KStreamsShown, label: &str) -> Chart {
+    let tasks = shown.lanes.len();
+    let mut since = vec![0u64; tasks];
+    let mut series: Vec<Series> = shown
+        .lanes
+        .iter()
+        .map(|lane| Series { name: format!("task {}", lane.name), points: vec![(0.0, 0.0)] })
+        .collect();
+    for e in shown.events.iter().filter(|e| e.time_ns <= shown.end_ns) {
+        let x = seconds(e.time_ns);
+        match e.payload() {
+            Payload::KStreamsProcess { task, .. } => {
+                if let Some(n) = since.get_mut(task as usize) {
+                    *n += 1;
+                }
+            }
+            Payload::KStreamsCommit { task, .. } | Payload::KStreamsResume { task, .. } => {
+                let t = task as usize;
+                if let (Some(n), Some(line)) = (since.get_mut(t), series.get_mut(t)) {
+                    line.points.push((x, *n as f64));
+                    line.points.push((x, 0.0));
+                    *n = 0;
+                }
+            }
+            Payload::NodeCrashed { .. } => {
+                for (line, &n) in series.iter_mut().zip(&since) {
+                    line.points.push((x, n as f64));
+                }
+            }
+            _ => {}
+        }
+    }
+    for (line, &n) in series.iter_mut().zip(&since) {
+        line.points.push((seconds(shown.end_ns), n as f64));
+    }
+    Chart {
+        id: "kstreams-since-commit",
+        title: format!(
+            "Records each task processed since its last commit (each drop: a commit, or a resume from the last \
+             commit after a failover) — {label}"
+        ),
+        x_label: time_axis(&shown.scenario),
+        y_label: "records".into(),
+        style: ChartStyle::TimeLines,
+        series,
+        clock_times: shown.scenario.clock_times,
+    }
+}
+
+/// Each failover of a task, as spikes at its start: how long it had no owner (its instance's
+/// crash until the rebalance gave it to another), then how long it restored its store from the
+/// changelog (ms).
+fn kstreams_recovery(shown: &crate::view::kstreams::KStreamsShown, label: &str) -> Chart {
+    use crate::view::kstreams::TaskActivity;
+    let ms = |ns: TimeNs| ns as f64 / 1e6;
+    // Spikes of tasks moved by one crash stand at one instant, one over the other: the legend
+    // counts them.
+    let spikes = |pick: &dyn Fn(&TaskActivity) -> bool, what: &str| {
+        let mut points = vec![(0.0, 0.0)];
+        let mut stretches: Vec<_> = shown
+            .lanes
+            .iter()
+            .flat_map(|l| &l.stretches)
+            .filter(|s| pick(&s.activity) && s.to_ns > s.from_ns)
+            .collect();
+        stretches.sort_by_key(|s| s.from_ns);
+        let name = format!("{what} ({})", crate::view::units::count_text(stretches.len(), "task", "tasks"));
+        for s in stretches {
+            let x = seconds(s.from_ns);
+            points.extend([(x, 0.0), (x, ms(s.to_ns - s.from_ns)), (x, 0.0)]);
+        }
+        points.push((seconds(shown.end_ns), 0.0));
+        Series { name, points }
+    };
+    Chart {
+        id: "kstreams-restores",
+        title: format!(
+            "Failover per task, at its start: time without an owner, then the restore from the changelog — {label}"
+        ),
+        x_label: time_axis(&shown.scenario),
+        y_label: "ms".into(),
+        style: ChartStyle::TimeLines,
+        series: vec![
+            spikes(&|a| *a == TaskActivity::Unowned, "no owner: session timeout, rebalance"),
+            spikes(&|a| matches!(a, TaskActivity::Restoring { .. }), "restoring the store"),
+        ],
+        clock_times: shown.scenario.clock_times,
+    }
+}
+
+/// End-to-end latency of the rows that became visible each second: mean and maximum (ms), by
+/// the rule `compare` reports p50 / p99 with (`sim::run::row_latency_ns`).
+fn kstreams_latency(shown: &crate::view::kstreams::KStreamsShown, label: &str) -> Chart {
+    use sim::model_world::ModelCore as _;
+    let end_ns = shown.end_ns;
+    let buckets = (end_ns / 1_000_000_000 + 1) as usize;
+    let mut sum_ms = vec![0u64; buckets];
+    let mut max_ms = vec![0u64; buckets];
+    let mut rows = vec![0u64; buckets];
+    for row in shown.run.visible_rows() {
+        let visible_ns = row.visible_ns.unwrap_or(row.written_ns);
+        let second = ((visible_ns / 1_000_000_000) as usize).min(buckets - 1);
+        let latency_ms = sim::run::row_latency_ns(row, shown.run.world.log()) / 1_000_000;
+        sum_ms[second] += latency_ms;
+        max_ms[second] = max_ms[second].max(latency_ms);
+        rows[second] += 1;
+    }
+    let at = |i: usize| seconds(((i as u64 + 1) * 1_000_000_000).min(end_ns));
+    let with_rows = || (0..buckets).filter(|&i| rows[i] > 0);
+    Chart {
+        id: "kstreams-end-to-end-latency",
+        title: format!("End-to-end latency: row visible minus its newest record's log append — {label}"),
+        x_label: time_axis(&shown.scenario),
+        y_label: "latency (ms)".into(),
+        style: ChartStyle::TimeLines,
+        series: vec![
+            Series {
+                name: "mean".into(),
+                points: with_rows().map(|i| (at(i), (sum_ms[i] / rows[i]) as f64)).collect(),
+            },
+            Series { name: "max".into(), points: with_rows().map(|i| (at(i), max_ms[i] as f64)).collect() },
+        ],
+        clock_times: shown.scenario.clock_times,
+    }
+}
+
 fn spark_records(session: &crate::view::spark::SparkSession, label: &str) -> Chart {
     let batches = session.batches();
     let records = |b: &sim::spark::BatchInfo| b.offsets.ranges.iter().map(|r| r.1 - r.0).sum::<u64>() as f64;

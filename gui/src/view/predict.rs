@@ -93,7 +93,46 @@ pub fn workbench_place(e: &Exercise) -> &'static str {
         Runtime::Flink => flink_place(&e.spec.query),
         Runtime::Storm => storm_place(&e.spec.query),
         Runtime::Spark => spark_place(&e.spec.query),
-        Runtime::KafkaStreams => "not in the workbench's Kafka Streams view: the command below prints it",
+        Runtime::KafkaStreams => kstreams_place(&e.spec.query),
+    }
+}
+
+/// Where the Kafka Streams view shows what `query` asks: its verdict line, the task timeline,
+/// the "So far" counters at the cursor (press End for the run's), *After the crash* and the
+/// Charts tab.
+fn kstreams_place(query: &Query) -> &'static str {
+    const NOT_SHOWN: &str = "not in the Kafka Streams view: the command below prints it";
+    match query {
+        Query::Count(m) => match m {
+            Metric::DuplicateRows => "the Kafka Streams view's verdict line: \"duplicate\" of its rows",
+            Metric::MissingRows => "the Kafka Streams view's verdict line: \"missing\" of its rows",
+            Metric::WrongRows => "the Kafka Streams view's verdict line: \"wrong\" of its rows",
+            Metric::UnexpectedRows => "the Kafka Streams view's verdict line: \"unexpected\" of its rows",
+            Metric::LostRecords => "the Kafka Streams view's verdict line: \"source records lost\"",
+            Metric::DuplicatedRecords => "the Kafka Streams view's verdict line: \"duplicated\" source records",
+            Metric::VisibleRows => "the Kafka Streams view: \"Sink rows a reader sees\" at the end (press End)",
+            Metric::Restarts => "the Kafka Streams view's task timeline: one red stretch (no owner) per moved task, and at the end (press End) \"So far: … restores\"",
+            Metric::KStreamsRestoredRecords => "the Kafka Streams view at the end (press End): \"So far: … changelog records replayed\", and After the crash, per task",
+            Metric::KStreamsReprocessedRecords => "the Kafka Streams view's After the crash (cursor past the crash): \"those N records are processed again\" per moved task, and the Charts tab's \"Records processed again\"",
+            Metric::KStreamsAbortedTransactions => "the Kafka Streams view at the end (press End): \"So far: … aborted transactions\"",
+            Metric::InputsBlocked
+            | Metric::ChannelStateRecords
+            | Metric::SparkBatches
+            | Metric::SparkBatchesRerun
+            | Metric::SparkTaskRetries
+            | Metric::SparkRecordsSkipped
+            | Metric::LateDropped
+            | Metric::SourceRecords
+            | Metric::SourceReads
+            | Metric::CheckpointsCompleted
+            | Metric::CheckpointsAborted
+            | Metric::StormTimeouts
+            | Metric::StormReplays => NOT_SHOWN,
+        },
+        Query::Outcome => "the Kafka Streams view's verdict line (its first word)",
+        Query::Variants(_) => "the Kafka Streams view's Compare the guarantees on these faults",
+        Query::LateWindows { .. } | Query::FireTime { .. } => "the Kafka Streams view's sink rows (press End): window and visible at",
+        Query::FindSeed { .. } => "the Kafka Streams view's verdict line after Re-run with each seed",
     }
 }
 
@@ -223,7 +262,11 @@ mod tests {
                         e.spec.id
                     );
                 }
-                Runtime::KafkaStreams => {}
+                Runtime::KafkaStreams => {
+                    assert!(!flink_only.iter().any(|f| place.contains(f)), "{}: {place}", e.spec.id);
+                    assert!(place.contains("Kafka Streams view"), "{}: {place}", e.spec.id);
+                    assert!(!place.starts_with("not in"), "week 12's exercises are all shown: {}: {place}", e.spec.id);
+                }
                 Runtime::Flink => assert!(
                     !place.contains("Storm view") || place.contains("Storm view's counters"),
                     "{}: {place}",

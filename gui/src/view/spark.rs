@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use engine::sink::SinkKind;
-use sim::faults::{Fault, Trigger};
+use sim::faults::Fault;
 use sim::kernel::TimeNs;
 use sim::recording::{Payload, TraceEvent};
 use sim::runtime::RowsAs;
@@ -45,25 +45,10 @@ impl SparkOrigin {
         SparkOrigin { base, source, variant: (None, None), injected: Vec::new() }
     }
 
-    /// The clicked faults in words ("crash jm at 7.500000 s, back after 2 s, then ..."), None
+    /// The clicked faults in words ("crash jm at 7.500 s, back after 2 s, then ..."), None
     /// when there are none.
     pub fn injected_text(&self) -> Option<String> {
-        let each: Vec<String> = self
-            .injected
-            .iter()
-            .map(|f| match f {
-                Fault::Crash { node, at: Trigger::At(at), restart_after_ns } => format!(
-                    "crash {} at {}{}",
-                    node.name(),
-                    time_text(&self.base, *at),
-                    restart_after_ns
-                        .map_or(String::new(), |ns| format!(", back after {}", crate::view::duration_text(ns)))
-                ),
-                // A cut or a delayed link, in the simulator's words.
-                other => other.describe(&self.base.plan),
-            })
-            .collect();
-        (!each.is_empty()).then(|| each.join(", then "))
+        crate::view::faults_text(&self.base, &self.injected)
     }
 
     /// What runs: the loaded query, or the same query under the chosen guarantee (its checkpoint
@@ -523,12 +508,12 @@ impl SparkSession {
             steps.push((
                 o,
                 format!(
-                    "offsets/{} written: {} ({} records), WM(N-1) {} ms, WM(N) {} ms{}",
+                    "offsets/{} written: {} ({} records), WM(N-1) {}, WM(N) {}{}",
                     b.id,
                     ranges.join(", "),
                     b.offsets.ranges.iter().map(|r| r.1 - r.0).sum::<u64>(),
-                    b.offsets.late_watermark_ms,
-                    b.offsets.watermark_ms,
+                    crate::view::event_time_text(s, b.offsets.late_watermark_ms),
+                    crate::view::event_time_text(s, b.offsets.watermark_ms),
                     match (b.rerun, b.offsets.ranges.iter().all(|r| r.0 == r.1)) {
                         (true, _) => " — the same as its first run's",
                         (false, true) =>

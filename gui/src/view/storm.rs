@@ -79,14 +79,10 @@ impl StormOrigin {
         sim::runtime::compare_models(&scenario, seed, &[sim::scenario::Runtime::Storm], &faults)
     }
 
-    /// The clicked faults in words ("crash tm-0, back after 2 s at 3.000000 s, then ...").
+    /// The clicked faults in words ("crash tm-0 at 3.000 s, back after 2 s, then ...").
     pub fn injected_text(&self) -> Option<String> {
-        let each: Vec<String> = self
-            .injected
-            .iter()
-            .map(|&(at_ns, request)| format!("{} at {}", request.describe(), crate::view::time_text(&self.base, at_ns)))
-            .collect();
-        (!each.is_empty()).then(|| each.join(", then "))
+        let faults: Vec<_> = self.injected.iter().map(|&(at_ns, request)| request.fault(at_ns)).collect();
+        crate::view::faults_text(&self.base, &faults)
     }
 }
 
@@ -435,6 +431,44 @@ impl StormSession {
         let timeouts = self.events.iter().filter(|e| e.kind == TraceKind::StormTimeout).map(|e| e.time_ns).collect();
         let crashes = self.events.iter().filter(|e| e.kind == TraceKind::NodeCrashed).map(|e| e.time_ns).collect();
         (timeouts, crashes)
+    }
+
+    /// What the timeline strip says under the pointer at `at_ns`: the time, and the crashes and
+    /// timeouts within `tolerance_ns` of it ("6.935 s — tm-0 crashed at 6.935 s (back after 2 s)"): the
+    /// strip's marks are a pixel or two wide and carry no text of their own.
+    pub fn strip_hover_text(&self, at_ns: TimeNs, tolerance_ns: TimeNs) -> String {
+        let near = |e: &&TraceEvent| e.time_ns.abs_diff(at_ns) <= tolerance_ns;
+        let mut said = Vec::new();
+        let mut timeouts: Vec<TimeNs> = Vec::new();
+        for e in self.events.iter().filter(near) {
+            match e.payload() {
+                Payload::NodeCrashed { back_after_ns } => said.push(format!(
+                    "{} crashed at {} ({})",
+                    e.node().name(),
+                    time_text(&self.scenario, e.time_ns),
+                    back_after_ns
+                        .map_or("never back".to_string(), |d| format!("back after {}", crate::view::duration_text(d)))
+                )),
+                Payload::StormTimeout(_) => timeouts.push(e.time_ns),
+                _ => {}
+            }
+        }
+        if let (Some(first), Some(last)) = (timeouts.first(), timeouts.last()) {
+            let what = crate::view::units::count_text(timeouts.len(), "tree", "trees");
+            let when = match first == last {
+                true => format!("at {}", time_text(&self.scenario, *first)),
+                false => {
+                    format!("from {} to {}", time_text(&self.scenario, *first), time_text(&self.scenario, *last))
+                }
+            };
+            said.push(format!("{what} timed out {when}: the spout replays them"));
+        }
+        let mut text = time_text(&self.scenario, at_ns);
+        for s in said {
+            text.push_str(" — ");
+            text.push_str(&s);
+        }
+        text
     }
 
     /// The tree of tuple `i` as the acker saw it up to `at`.
@@ -935,6 +969,24 @@ mod tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(file);
         let base = Arc::new(Scenario::load(&path).expect("shipped scenario loads"));
         StormSession::record(StormOrigin::new(base, ScenarioSource::File(path), None), 42)
+    }
+
+    /// The strip's hover names the crash under the pointer, with its time and restart, and
+    /// says only the time elsewhere; on the timeout scenario it counts the trees timed out.
+    #[test]
+    fn the_strip_says_what_its_marks_are() {
+        let s = session("storm-word-count.ron");
+        let (_, crashes) = s.markers();
+        let crash = crashes[0];
+        let text = s.strip_hover_text(crash + 1_000, 10_000_000);
+        let at = time_text(&s.scenario, crash);
+        assert!(text.contains(&format!("crashed at {at} (back after ")), "{text}");
+        let away = s.strip_hover_text(crash + 2_000_000_000, 10_000_000);
+        assert_eq!(away, time_text(&s.scenario, crash + 2_000_000_000));
+        let t = session("storm-timeout-storm.ron");
+        let (timeouts, _) = t.markers();
+        let text = t.strip_hover_text(timeouts[0], 0);
+        assert!(text.contains("timed out at") && text.contains("the spout replays them"), "{text}");
     }
 
     #[test]

@@ -189,7 +189,7 @@ pub fn ticks(window: TimeWindow, clock_times: bool, max_ticks: u64) -> Vec<TimeN
 pub struct Bookmark {
     pub time_ns: TimeNs,
     pub fault: bool,
-    /// "00:00:04.200000 s — tm-1 crashed (back after 2 s)": what the list shows.
+    /// "4.200 s — tm-1 crashed (back after 2 s)": what the list shows.
     pub text: String,
 }
 
@@ -412,7 +412,7 @@ mod tests {
         ]);
         let b = bookmarks(&s, &[], &marks);
         assert_eq!(b.iter().map(|b| (b.time_ns, b.fault)).collect::<Vec<_>>(), [(2 * S, false), (3 * S, true)]);
-        assert!(b[0].text.starts_with("2.000000 s — checkpoint 1 completed"), "{}", b[0].text);
+        assert!(b[0].text.starts_with("2.000 s — checkpoint 1 completed"), "{}", b[0].text);
         assert_eq!(nearest_bookmark(&b, 3 * S + 10, 100).map(|b| b.time_ns), Some(3 * S));
         assert_eq!(nearest_bookmark(&b, 5 * S, 100), None);
     }

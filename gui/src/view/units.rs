@@ -1,21 +1,33 @@
-//! Every time a person reads, in the scenario's clock: seconds from the start of the run, or,
-//! for textbook scenarios whose records carry clock times (`Scenario::clock_times`), the time of
-//! day (HH:MM:SS). Virtual (processing) time in nanoseconds and event time in milliseconds are
-//! the same clock, so a watermark and the cursor read alike. Durations read in the largest unit
-//! that keeps them whole ("2 s", "1 min", "250 ms"). Panels, tooltips, the event log, the
-//! inspector and the charts' axes all format through here; nothing shows raw `_ns` or `_ms`.
+//! Every time a person reads, by one rule. An instant reads in the scenario's clock as
+//! `streamlab run` and `replay` print it (`sim::report::format_virtual`): seconds from the start
+//! of the run with millisecond precision ("3.013 s"), or, for textbook scenarios whose records
+//! carry clock times (`Scenario::clock_times`), the time of day (HH:MM:SS). Virtual (processing)
+//! time in nanoseconds and event time in milliseconds are the same clock, so a watermark and the
+//! cursor read alike. A length of time reads in the largest unit that keeps it whole ("2 s",
+//! "1 min", "250 ms"). Panels, tooltips, fault texts, the event log, the inspector and the
+//! charts' axes all format through here; nothing shows raw `_ns` or `_ms`.
 
 use engine::EventTimeMs;
+use sim::faults::{Fault, Trigger};
 use sim::kernel::TimeNs;
+use sim::scenario::NodeId;
 use sim::Scenario;
 
-/// Virtual time for display: a clock time for textbook scenarios, else seconds with microsecond
-/// precision (a network hop takes a millisecond or two; seconds alone would hide it).
+/// Virtual time for display, exactly as `streamlab run`/`replay` print it (a row's "visible at",
+/// where the job stopped): a clock time for textbook scenarios, else seconds to the millisecond
+/// (a network hop takes a millisecond or two, so it still shows).
 pub fn time_text(scenario: &Scenario, ns: TimeNs) -> String {
-    if scenario.clock_times {
-        sim::scenario::format_clock((ns / 1_000_000) as i64)
-    } else {
-        format!("{}.{:06} s", ns / 1_000_000_000, ns / 1_000 % 1_000_000)
+    sim::report::format_virtual(scenario, ns)
+}
+
+/// The cursor's instant on the transport, where *Step* moves it from one event to the next: as
+/// [`time_text`], and the microseconds past that millisecond when there are any ("4.502 s +318
+/// µs"), so that a step inside one millisecond (a local hop takes 10 µs) still moves the readout.
+pub fn cursor_text(scenario: &Scenario, ns: TimeNs) -> String {
+    let within_ms_us = ns % 1_000_000 / 1_000;
+    match scenario.clock_times || within_ms_us == 0 {
+        true => time_text(scenario, ns),
+        false => format!("{} +{within_ms_us} µs", time_text(scenario, ns)),
     }
 }
 
@@ -36,8 +48,71 @@ pub fn event_time_text(scenario: &Scenario, ms: EventTimeMs) -> String {
         i64::MIN => "-inf".to_string(),
         i64::MAX => "+inf".to_string(),
         ms if scenario.clock_times && ms >= 0 => sim::scenario::format_clock(ms),
-        ms => seconds_text(ms),
+        ms => {
+            let sign = if ms < 0 { "-" } else { "" };
+            let abs = ms.unsigned_abs();
+            format!("{sign}{}.{:03} s", abs / 1000, abs % 1000)
+        }
     }
+}
+
+/// A fault in words, its instants and lengths by the rules above: "crash tm-1 at 3.013 s, back
+/// after 2 s". The same facts as `Fault::describe` (which `streamlab run` echoes from the file's
+/// milliseconds), read alike with every other time on screen.
+pub fn fault_text(scenario: &Scenario, fault: &Fault) -> String {
+    let at = |ns: TimeNs| time_text(scenario, ns);
+    let link = |l: &Option<(NodeId, NodeId)>| match l {
+        Some((a, b)) => format!("{}<->{}", a.name(), b.name()),
+        None => "all links".into(),
+    };
+    match fault {
+        Fault::Crash { node, at: when, restart_after_ns } => {
+            let when = match when {
+                Trigger::At(t) => format!("at {}", at(*t)),
+                Trigger::OnCheckpointTrigger(n) => format!("when checkpoint {n} is triggered"),
+                Trigger::WhileAligning { checkpoint, subtask } => {
+                    format!("while {} aligns barrier {checkpoint}", scenario.plan.subtask(*subtask).name)
+                }
+                Trigger::AfterPreCommit(n) => format!("after a sink pre-committed checkpoint {n}"),
+                Trigger::AfterCheckpointComplete(n) => {
+                    format!("after checkpoint {n} completed, before sinks commit")
+                }
+            };
+            let back = match restart_after_ns {
+                Some(d) => format!("back after {}", duration_text(*d)),
+                None => "never back".into(),
+            };
+            format!("crash {} {when}, {back}", node.name())
+        }
+        Fault::Partition { a, b, from_ns, until_ns } => {
+            format!("partition {}<->{} from {} until {}", a.name(), b.name(), at(*from_ns), at(*until_ns))
+        }
+        Fault::LatencySpike { link: l, from_ns, until_ns, extra_ns } => format!(
+            "latency +{} on {} from {} until {}",
+            duration_text(*extra_ns),
+            link(l),
+            at(*from_ns),
+            at(*until_ns)
+        ),
+        Fault::MessageLoss { link: l, from_ns, until_ns, loss_ppm, retransmit_ns } => format!(
+            "message loss {loss_ppm} ppm on {} from {} until {}, retransmit after {}",
+            link(l),
+            at(*from_ns),
+            at(*until_ns),
+            duration_text(*retransmit_ns)
+        ),
+        Fault::SlowNode { node, from_ns, until_ns, factor } => {
+            format!("{} {factor}x slower from {} until {}", node.name(), at(*from_ns), at(*until_ns))
+        }
+        Fault::CheckpointStorageFailure { checkpoint } => format!("checkpoint storage fails checkpoint {checkpoint}"),
+    }
+}
+
+/// Faults in words, joined in the order they were clicked ("crash tm-0 at 7.500 s, back after
+/// 2 s, then ..."); None when there are none.
+pub fn faults_text(scenario: &Scenario, faults: &[Fault]) -> Option<String> {
+    let each: Vec<String> = faults.iter().map(|f| fault_text(scenario, f)).collect();
+    (!each.is_empty()).then(|| each.join(", then "))
 }
 
 /// Milliseconds as seconds, trailing zeros dropped: "5 s", "2.5 s", "-0.25 s".
@@ -106,8 +181,12 @@ mod tests {
     #[test]
     fn times_read_as_seconds_or_clock() {
         let (s, clock) = scenarios();
-        assert_eq!(time_text(&s, 4_201_337_000), "4.201337 s");
+        assert_eq!(time_text(&s, 4_201_337_000), "4.201 s");
+        assert_eq!(time_text(&s, 21_009_050_000), "21.009 s", "as `streamlab run` says where a job stopped");
         assert_eq!(time_text(&clock, 43_499_000_000_000), "12:04:59");
+        assert_eq!(cursor_text(&s, 4_502_318_900), "4.502 s +318 µs");
+        assert_eq!(cursor_text(&s, 4_502_000_900), "4.502 s", "below a microsecond: nothing to add");
+        assert_eq!(cursor_text(&clock, 43_499_000_318_000), "12:04:59");
         assert_eq!(tick_text(&s, 5_000_000_000), "5 s");
         assert_eq!(tick_text(&s, 2_500_000_000), "2.5 s");
         assert_eq!(tick_text(&s, 2_501_999_999), "2.501 s");
@@ -118,13 +197,28 @@ mod tests {
     fn event_times_read_in_the_same_clock() {
         let (s, clock) = scenarios();
         assert_eq!(event_time_text(&s, 59_999), "59.999 s");
-        assert_eq!(event_time_text(&s, 60_000), "60 s");
-        assert_eq!(event_time_text(&s, -250), "-0.25 s");
-        assert_eq!(event_time_text(&s, 0), "0 s");
+        assert_eq!(event_time_text(&s, 60_000), "60.000 s");
+        assert_eq!(event_time_text(&s, -250), "-0.250 s");
+        assert_eq!(event_time_text(&s, 0), "0.000 s");
         assert_eq!(event_time_text(&clock, 43_319_999), "12:01:59.999");
         assert_eq!(event_time_text(&clock, i64::MIN), "-inf");
         assert_eq!(event_time_text(&s, i64::MAX), "+inf");
         assert_eq!(event_time_text(&s, i64::MIN + 1), "-9223372036854775.807 s");
+    }
+
+    #[test]
+    fn a_fault_reads_its_times_like_the_cursor() {
+        let (s, _) = scenarios();
+        let tm1 = NodeId::task_manager(1);
+        let crash = Fault::Crash { node: tm1, at: Trigger::At(3_013_841_000), restart_after_ns: Some(2_000_000_000) };
+        assert_eq!(fault_text(&s, &crash), format!("crash tm-1 at {}, back after 2 s", time_text(&s, 3_013_841_000)));
+        assert_eq!(fault_text(&s, &crash), "crash tm-1 at 3.013 s, back after 2 s");
+        let cut =
+            Fault::Partition { a: tm1, b: sim::scenario::JOB_MANAGER, from_ns: 5_000_000_000, until_ns: 6_500_000_000 };
+        assert_eq!(fault_text(&s, &cut), "partition tm-1<->jm from 5.000 s until 6.500 s");
+        let both = faults_text(&s, &[crash, cut]).unwrap();
+        assert!(both.contains("back after 2 s, then partition"), "{both}");
+        assert_eq!(faults_text(&s, &[]), None);
     }
 
     #[test]
