@@ -719,7 +719,7 @@ fn spark_promises_hold_under_madsim_kills() {
     use sim::scenario::{NodeId, Runtime, JOB_MANAGER};
     let base = load("spark-micro-batch.ron");
     let own = kills_of(&base.faults_for_seed(DEFAULT_SEED));
-    assert_eq!(own.kills, vec![(JOB_MANAGER, 7_035, 2_000)], "the driver crash becomes one kill");
+    assert_eq!(own.kills, vec![(JOB_MANAGER, 7_040, 2_000)], "the driver crash becomes one kill");
     // Drawn schedules: the driver and one executor killed at times in [2 s, 24 s).
     let drawn = |seed: u64| {
         let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;

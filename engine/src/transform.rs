@@ -60,6 +60,9 @@ pub enum KeySelector {
 /// The key [`KeySelector::Constant`] assigns.
 pub const CONSTANT_KEY: Key = u64::MAX;
 
+/// The name [`CONSTANT_KEY`] prints as (and is hashed as, where a system hashes key names).
+pub const CONSTANT_KEY_NAME: &str = "*";
+
 impl KeySelector {
     pub fn select(&self, record: &Record) -> Key {
         match self {

@@ -326,7 +326,7 @@ fn a_spark_scenario_opens_in_its_own_view_and_shows_the_re_run_batch() {
 fn the_spark_outcome_tab_follows_a_duplicate_back_to_the_batch_that_ran_twice() {
     let mut h = harness(ScenarioSource::File(scenario_file("spark-micro-batch.ron")));
     h.run_steps(2);
-    h.get_by_label_contains("Outcome (60 exact · 4 duplicate").click();
+    h.get_by_label_contains("Outcome (60 exact · 12 duplicate").click();
     h.run_steps(1);
     h.get_by_label("Only what differs").click();
     h.run_steps(1);
@@ -1928,7 +1928,7 @@ fn provenance_links(h: &Harness<'static, App>) -> Vec<(String, egui::Rect)> {
 fn the_provenance_links_do_not_overlap() {
     let mut h = harness(ScenarioSource::File(scenario_file("spark-micro-batch.ron")));
     h.run_steps(2);
-    h.get_by_label_contains("Outcome (60 exact · 4 duplicate").click();
+    h.get_by_label_contains("Outcome (60 exact · 12 duplicate").click();
     h.run_steps(1);
     h.get_by_label("Only what differs").click();
     h.run_steps(1);

@@ -152,14 +152,14 @@ fn variant(s: &Scenario, g: Guarantee, sink: SinkKind) -> Arc<Scenario> {
     Arc::new(s.with_runtime_variant(Runtime::Spark, g, Some(sink)))
 }
 
-/// The driver dies after batch 6's first reduce task wrote its rows and before `commits/6`:
+/// The driver dies after batch 6's reduce tasks wrote their rows and before `commits/6`:
 /// the restarted query runs batch 6 again with the same offsets and watermarks, restoring the
 /// state version batch 5 wrote; a plain sink then holds exactly the rows written before the
 /// crash twice, and the records duplicated are exactly theirs.
 #[test]
 fn a_batch_in_the_offset_log_without_a_commit_reruns_with_the_same_offsets() {
     let base = shipped();
-    let crash_ns = 7_035_000_000;
+    let crash_ns = 7_040_000_000;
     let run = run_spark(variant(&base, Guarantee::AtLeastOnce, SinkKind::Plain), 42, false);
     assert_eq!(run.stop, StopReason::JobFinished);
     let batches = &run.world.batches;
@@ -273,10 +273,12 @@ const RECORDS: &str = r#"Scenario(
 /// Every variant with a checkpoint location keeps its promise on every seed; without one the
 /// query never duplicates unless a task was retried after an executor loss (a plain sink sees
 /// the retried task's rows again, as Spark's `ForeachWriter` does). And the seeds do exercise
-/// what the promises are about (re-runs, task retries, duplicates, loss).
+/// what the promises are about (re-runs, task retries, duplicates, loss). The windowed query
+/// takes 400 seeds: since the shuffle routes by `HashPartitioner`, 13 of them duplicate with a
+/// plain sink (5 of the first 200).
 #[test]
 fn each_guarantee_holds_under_swarm_faults() {
-    for (text, seeds) in [(WINDOWED, 0..200), (RECORDS, 0..200)] {
+    for (text, seeds) in [(WINDOWED, 0..400), (RECORDS, 0..200)] {
         let base = Scenario::parse(text, "test.ron").expect("test scenario loads");
         let (mut duplicated, mut lossy, mut reruns, mut retries, mut retry_dups) = (0, 0, 0, 0, 0);
         for seed in seeds {
@@ -493,4 +495,61 @@ fn shrinking_a_spark_failure_keeps_the_check_it_fails_and_adds_none() {
     // The file as written fails the same way on its own.
     let written = Arc::new(Scenario::parse(&shrunk.file_text, "shrunk.ron").expect("parses"));
     assert_eq!(sim::run::check_seed(&written, 1).failures, before);
+}
+
+// ---------------------------------------------------------------------------------------------
+// (d) The shuffle routes as Spark's `HashPartitioner`.
+
+/// Java's `String.hashCode`, as its Javadoc states it: `s[0]*31^(n-1) + ... + s[n-1]` over the
+/// UTF-16 code units, in 32-bit arithmetic.
+fn java_string_hash(name: &str) -> i32 {
+    let units: Vec<u16> = name.encode_utf16().collect();
+    let n = units.len() as u32;
+    units.iter().enumerate().fold(0i32, |sum, (i, &unit)| {
+        sum.wrapping_add(i32::from(unit).wrapping_mul(31i32.wrapping_pow(n - 1 - i as u32)))
+    })
+}
+
+/// Over the shipped scenario's whole log, the map tasks send every record of a key to
+/// `Utils.nonNegativeMod(name.hashCode, partitions)` (Spark's `HashPartitioner`, stated here
+/// apart from `engine::partition`): a key never changes partition within a run, and its 12 keys
+/// `k0` … `k11` reach every partition up to 10. Their hash codes are 3365 … 3374 and 104394,
+/// 104395, so modulo 11 and 12 `k10` and `k11` fall where `k5`, `k6` (11) or `k1`, `k2` (12) do
+/// and only 10 partitions get keys — as on Spark — and modulo 31 only the last character counts.
+#[test]
+fn the_shuffle_sends_each_key_where_hash_partitioner_does() {
+    use engine::partition::KeyHashCodes;
+    use engine::transform::KeySelector;
+    use sim::external::SourceLog;
+    use sim::kernel::{SimRng, Stream};
+    use sim::spark::core::batch::{map_task, RowStep};
+
+    let scenario = shipped();
+    let mut rng = SimRng::for_stream(42, Stream::Generator);
+    let log = SourceLog::build(&scenario.log, scenario.partitions, scenario.duration_ms, &mut rng);
+    let codes = KeyHashCodes::of_names(scenario.key_names.iter().map(String::as_str));
+    let no_steps: &[RowStep] = &[];
+    for partitions in [1u32, 2, 3, 4, 7, 11, 12, 31] {
+        let mut partition_of_key: BTreeMap<u64, usize> = BTreeMap::new();
+        let mut records = 0;
+        for p in 0..scenario.partitions {
+            let out = map_task(&log, p, (0, u64::MAX), no_steps, KeySelector::Key, &codes, partitions);
+            for (target, rows) in out.per_partition.iter().enumerate() {
+                for row in rows {
+                    records += 1;
+                    let raw_mod = java_string_hash(&scenario.key_names[row.key as usize]) % partitions as i32;
+                    let expected = raw_mod + if raw_mod < 0 { partitions as i32 } else { 0 };
+                    assert_eq!(target as i32, expected, "key {} of {partitions}", row.key);
+                    assert_eq!(*partition_of_key.entry(row.key).or_insert(target), target, "key {} moved", row.key);
+                }
+            }
+        }
+        assert_eq!(records, log.len(), "every record routed once");
+        let used: BTreeSet<usize> = partition_of_key.values().copied().collect();
+        let expected_used = match partitions {
+            11 | 12 | 31 => 10,
+            n => n as usize,
+        };
+        assert_eq!(used.len(), expected_used, "{partitions} partitions: {partition_of_key:?}");
+    }
 }

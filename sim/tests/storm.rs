@@ -257,3 +257,43 @@ fn a_replay_storm_stops_at_the_work_limit() {
     assert_eq!(run.stop, StopReason::JobFinished);
     assert!(run.world.events_processed < calm.max_kernel_events() / 10, "{}", run.world.events_processed);
 }
+
+/// Java's `String.hashCode`, as its Javadoc states it: `s[0]*31^(n-1) + ... + s[n-1]` over the
+/// UTF-16 code units, in 32-bit arithmetic.
+fn java_string_hash(name: &str) -> i32 {
+    let units: Vec<u16> = name.encode_utf16().collect();
+    let n = units.len() as u32;
+    units.iter().enumerate().fold(0i32, |sum, (i, &unit)| {
+        sum.wrapping_add(i32::from(unit).wrapping_mul(31i32.wrapping_pow(n - 1 - i as u32)))
+    })
+}
+
+/// A fields grouping sends every tuple of a key to sink task `Math.floorMod(listHashCode([key]),
+/// tasks)` with `listHashCode = 31 * 1 + key.hashCode()` (Storm's `TupleUtils.chooseTaskIndex`
+/// and `Arrays.deepHashCode`, stated here apart from `engine::partition`), the key's name being
+/// the `String`: over a whole run with acking, each row is written by that task, a key never
+/// moves, and the 20 keys reach every one of 1 to 10 tasks.
+#[test]
+fn a_fields_grouping_sends_each_key_where_storm_does() {
+    for tasks in 1..=10u32 {
+        let text = RECORDS
+            .replace("keys: 8,", "keys: 20,")
+            .replace("Sink(name: \"out\", parallelism: 2)", &format!("Sink(name: \"out\", parallelism: {tasks})"))
+            .replace("task_managers: 3, slots_per_task_manager: 2", "task_managers: 3, slots_per_task_manager: 4");
+        let text = text.split("    swarm:").next().expect("the scenario before its swarm").to_string() + ")";
+        let base = Scenario::parse(&text, "fields.ron").unwrap_or_else(|e| panic!("{e}"));
+        let s = Arc::new(base.with_runtime_variant(Runtime::Storm, Guarantee::AtLeastOnce, None));
+        let run = run_storm(s.clone(), 7, false);
+        assert_eq!(run.stop, StopReason::JobFinished);
+        let mut task_of_key = std::collections::BTreeMap::new();
+        for stored in run.world.sink_store.rows.iter() {
+            let name = &s.key_names[stored.row.key as usize];
+            let expected = (31i32.wrapping_add(java_string_hash(name))).rem_euclid(tasks as i32);
+            let task = s.plan.subtask(stored.subtask).index.index();
+            assert_eq!(task as i32, expected, "{name} with {tasks} tasks");
+            assert_eq!(*task_of_key.entry(stored.row.key).or_insert(task), task, "{name} moved");
+        }
+        let used: std::collections::BTreeSet<_> = task_of_key.values().collect();
+        assert_eq!(used.len(), tasks as usize, "{tasks} tasks: {task_of_key:?}");
+    }
+}

@@ -804,8 +804,9 @@ mod tests {
         assert!(s.rows_visible > s.rows_reference, "duplicates: {} vs {}", s.rows_visible, s.rows_reference);
     }
 
-    /// Before the crash batch 6 is running; after it, abandoned; after the restart it is listed
-    /// again as a re-run with the same offsets, and the recovery says why.
+    /// Before the crash batch 6 is committing (its tasks are done, `commits/6` is being
+    /// written); after it, abandoned; after the restart it is listed again as a re-run with the
+    /// same offsets, and the recovery says why.
     #[test]
     fn after_the_driver_crash_batch_6_is_re_run_with_the_same_offsets() {
         let mut s = session("spark-micro-batch.ron", (None, None));
@@ -813,7 +814,7 @@ mod tests {
         s.set_cursor(crash - 1);
         let f = s.frame();
         let six = f.batches.last().expect("batches");
-        assert_eq!((six.id, six.step, six.rerun), (6, BatchStep::Running, false));
+        assert_eq!((six.id, six.step, six.rerun), (6, BatchStep::Committing, false));
         assert!(f.driver.alive && f.recovery.is_empty());
         s.set_cursor(crash + 1);
         let f = s.frame();

@@ -331,7 +331,7 @@ impl Scenario {
 
     pub fn key_name(&self, key: u64) -> String {
         if key == engine::transform::CONSTANT_KEY {
-            "*".to_string()
+            engine::transform::CONSTANT_KEY_NAME.to_string()
         } else {
             self.key_names.get(key as usize).cloned().unwrap_or_else(|| format!("#{key}"))
         }

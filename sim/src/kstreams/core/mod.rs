@@ -27,7 +27,7 @@ use std::sync::Arc;
 use engine::graph::{OperatorKind, SubtaskId};
 use engine::message::Record;
 use engine::ms_to_ns;
-use engine::partition::mix64;
+use engine::partition::kafka_default_partition;
 use engine::sink::{SinkEffect, SinkKind, SinkRow, TxnId};
 use engine::transform::{FilterFn, MapFn};
 use engine::window::WindowSpec;
@@ -888,12 +888,11 @@ fn apply_steps(steps: &[Step], mut record: Record) -> Option<Record> {
     Some(record)
 }
 
-/// The repartition topic's partition of `key`: Kafka's default partitioner, a hash of the key
-/// modulo the number of partitions (`murmur2(keyBytes) % numPartitions`, streamlab's fixed hash
-/// standing for murmur2 of the serialized key). Kafka has no key groups: those are Flink's
+/// The repartition topic's partition of `key`: Kafka's default partitioner
+/// ([`kafka_default_partition`]). Kafka has no key groups: those are Flink's
 /// (`engine::partition::subtask_for_key`).
 pub fn repartition_partition(key: engine::message::Key, partitions: u32) -> usize {
-    (mix64(key) % u64::from(partitions.max(1))) as usize
+    kafka_default_partition(key, partitions)
 }
 
 fn window_parallelism(scenario: &Scenario) -> u32 {

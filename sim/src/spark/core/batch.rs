@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use engine::message::{Firing, Record};
-use engine::partition::subtask_for_key;
+use engine::partition::{spark_hash_partition, KeyHashCodes};
 use engine::sink::SinkRow;
 use engine::transform::{FilterFn, KeySelector, MapFn};
 use engine::window::{Accumulator, Aggregate, Window, WindowKind};
@@ -57,13 +57,15 @@ pub struct MapOutput {
 }
 
 /// Read `from..to` of `partition`, run the row steps, key each record and pick its shuffle
-/// partition (one of `shuffle_partitions`; 1 for a query without aggregation).
+/// partition by Spark's `HashPartitioner` (one of `shuffle_partitions`; 1 for a query without
+/// aggregation).
 pub fn map_task(
     log: &SourceLog,
     partition: u32,
     (from, to): (u64, u64),
     steps: &[RowStep],
     key_by: KeySelector,
+    key_hash_codes: &KeyHashCodes,
     shuffle_partitions: u32,
 ) -> MapOutput {
     let mut out = MapOutput { per_partition: vec![Vec::new(); shuffle_partitions as usize], ..MapOutput::default() };
@@ -84,7 +86,7 @@ pub fn map_task(
             continue;
         }
         record.key = key_by.select(&record);
-        let target = subtask_for_key(record.key, shuffle_partitions).index();
+        let target = spark_hash_partition(key_hash_codes.get(record.key), shuffle_partitions).index();
         out.per_partition[target].push(record);
     }
     out

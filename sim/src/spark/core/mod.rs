@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use engine::graph::{OperatorKind, SubtaskId};
-use engine::partition::Partitioning;
+use engine::partition::{KeyHashCodes, Partitioning};
 use engine::sink::SinkKind;
 use engine::transform::KeySelector;
 use engine::SourceRef;
@@ -106,6 +106,8 @@ pub struct SparkStats {
 pub struct Query {
     pub steps: Vec<RowStep>,
     pub key_by: KeySelector,
+    /// `hashCode()` of every key's name, for the shuffle's `HashPartitioner` (shared by clones).
+    pub key_hash_codes: Arc<KeyHashCodes>,
     /// The aggregation and its shuffle partitions (None: a query without state).
     pub window: Option<(WindowRule, u32)>,
     /// The sinks: (operator, kind, the subtask rows are written as).
@@ -123,6 +125,7 @@ impl Query {
         let mut query = Query {
             steps: Vec::new(),
             key_by: KeySelector::Key,
+            key_hash_codes: Arc::new(KeyHashCodes::of_names(scenario.key_names.iter().map(String::as_str))),
             window: None,
             sinks: Vec::new(),
             delay_ms: match scenario.watermarks {

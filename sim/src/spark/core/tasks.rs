@@ -278,7 +278,8 @@ impl SparkCore {
     fn finish_map(&mut self, p: u32, uid: u64, t: &InFlight, now: TimeNs) -> Option<i64> {
         let range = self.batch_range(p);
         let shuffle = self.query.shuffle_partitions();
-        let output = map_task(&self.log, p, range, &self.query.steps, self.query.key_by, shuffle);
+        let output =
+            map_task(&self.log, p, range, &self.query.steps, self.query.key_by, &self.query.key_hash_codes, shuffle);
         self.stats.records_read += output.read;
         if self.query.window.is_some() {
             let files = ShuffleFiles { node: t.node, incarnation: t.incarnation, per_partition: output.per_partition };

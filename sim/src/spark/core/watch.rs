@@ -151,11 +151,17 @@ mod tests {
         assert_eq!(watch.attempts.len() as u64, watched.world.stats.tasks_launched);
     }
 
-    /// The driver crash mid-batch 6: its first run's tasks ended with the driver, its re-run's
-    /// were done; the rows each attempt wrote add up to the batch's.
+    /// The driver crash mid-batch 6, moved from 7.040 s (after batch 6's tasks were done) to
+    /// 7.020 s, while they run: its first run's tasks ended with the driver, its re-run's were
+    /// done; the rows each attempt wrote add up to the batch's.
     #[test]
     fn the_driver_crash_ends_the_batch_tasks_and_the_re_run_runs_them_again() {
-        let run = run_spark(shipped("spark-micro-batch.ron"), 42, true);
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/spark-micro-batch.ron");
+        let text = std::fs::read_to_string(path).expect("read the shipped scenario");
+        let moved = text.replace("At(7_040)", "At(7_020)");
+        assert_ne!(moved, text, "the crash is at 7.040 s");
+        let scenario = Arc::new(crate::Scenario::parse(&moved, "spark-micro-batch.ron").expect("loads"));
+        let run = run_spark(scenario, 42, true);
         let watch = run.world.watch.as_ref().expect("kept with the trace");
         let sixes: Vec<usize> = (0..run.world.batches.len()).filter(|&i| run.world.batches[i].id == 6).collect();
         assert_eq!(sixes.len(), 2, "batch 6 ran twice");

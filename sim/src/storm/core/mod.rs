@@ -32,7 +32,7 @@ use std::sync::Arc;
 use engine::graph::{ChannelId, OperatorKind, PhysicalPlan, SubtaskId};
 use engine::message::Record;
 use engine::ms_to_ns;
-use engine::partition::subtask_for_key;
+use engine::partition::{storm_fields_task, KeyHashCodes};
 use engine::storm::acker::Acker;
 use engine::storm::spout::SpoutExecutor;
 use engine::storm::window::WindowedBolt;
@@ -108,6 +108,8 @@ pub struct StormCore {
     pub seed: u64,
     id_rng: SimRng,
     pub log: Arc<SourceLog>,
+    /// `hashCode()` of every key's name, for the fields grouping (shared by clones).
+    key_hash_codes: Arc<KeyHashCodes>,
     pub sink_store: SinkStore,
     pub recorder: Recorder,
     /// The run's faults (the world injects them by index).
@@ -174,6 +176,7 @@ impl StormCore {
             committed: vec![0; scenario.partitions as usize],
             emitted_high: vec![0; scenario.partitions as usize],
             log,
+            key_hash_codes: Arc::new(KeyHashCodes::of_names(scenario.key_names.iter().map(String::as_str))),
             sink_store: SinkStore::default(),
             recorder: Recorder::new(keep_trace),
             execs: Vec::new(),
@@ -500,7 +503,10 @@ impl StormCore {
             use engine::partition::Partitioning;
             let chosen: Vec<ChannelId> = match gate.partitioning {
                 Partitioning::Forward => vec![gate.channels[0]],
-                Partitioning::Hash(sel) => vec![gate.channel_to(subtask_for_key(sel.select(record), n as u32))],
+                Partitioning::Hash(sel) => {
+                    let key = self.key_hash_codes.get(sel.select(record));
+                    vec![gate.channel_to(storm_fields_task(key, n as u32))]
+                }
                 Partitioning::Rebalance => {
                     let i = self.execs[task].rr[g] % n;
                     self.execs[task].rr[g] += 1;
