@@ -543,13 +543,7 @@ pub fn admission(s: &Scenario, loc: &Locator) -> Admission {
     let horizon_ms = u128::from(s.max_run_ms.max(1));
     let channels = s.plan.channels.len() as u128;
     let subtasks = s.plan.subtasks.len() as u128;
-    let sources: u128 = s
-        .plan
-        .operators
-        .iter()
-        .filter(|o| matches!(o.kind, OperatorKind::Source(_)))
-        .map(|o| u128::from(o.parallelism))
-        .sum();
+    let sources = source_tasks(s);
     let mut ticks = 0u128;
     let mut smallest_interval: Option<(u128, &str)> = None;
     let mut note = |interval: u128, per_tick: u128, field: &'static str, ticks: &mut u128| {
@@ -759,6 +753,16 @@ fn slowest_bolt_through(s: &Scenario, span_ms: u128) -> Option<u128> {
 /// 1 602), the storm ends at 12 s; 6.7 s (1 975), at 18 s; 6.8 s (2 029), at 28 s (counted: the
 /// rule errs on the side of the estimate); 6.9 s (2 082) and later, it lasts until `max_run_ms`.
 /// Explicit events are not counted here (their arrivals follow no rate).
+/// The source (spout) tasks of the plan: every source operator's parallelism, summed.
+fn source_tasks(s: &Scenario) -> u128 {
+    s.plan
+        .operators
+        .iter()
+        .filter(|o| matches!(o.kind, OperatorKind::Source(_)))
+        .map(|o| u128::from(o.parallelism))
+        .sum()
+}
+
 fn storm_without_faults(s: &Scenario, config: &StormConfig, duration_ms: u64) -> bool {
     let (LogData::Generator(g), None) = (&s.log, &config.trident) else {
         return false;
@@ -766,13 +770,7 @@ fn storm_without_faults(s: &Scenario, config: &StormConfig, duration_ms: u64) ->
     let Some(per_second) = slowest_bolt_through(s, 1_000) else {
         return false;
     };
-    let spout_tasks: u128 = s
-        .plan
-        .operators
-        .iter()
-        .filter(|o| matches!(o.kind, OperatorKind::Source(_)))
-        .map(|o| u128::from(o.parallelism))
-        .sum();
+    let spout_tasks = source_tasks(s);
     let backlog = match config.max_spout_pending {
         Some(per_task) => input_backlog(g, duration_ms, per_second).min(u128::from(per_task) * spout_tasks),
         None => input_backlog(g, duration_ms, per_second),
