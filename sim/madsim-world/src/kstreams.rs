@@ -19,7 +19,7 @@ use sim::kstreams::world::{Out, Timer};
 use sim::kstreams::{KStreamsCore, KStreamsStats};
 use sim::scenario::{NodeId, Scenario, JOB_MANAGER};
 
-use super::driver::{self, on_madsim_thread, NodeTimers};
+use super::driver::{self, on_madsim_thread, FaultAction, FaultSchedule, NodeTimers};
 use super::{node_ip, MadsimFaults, MadsimStop};
 
 /// How often a node's loop looks for timers another node set for it (madsim's own sleeps take
@@ -112,17 +112,9 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, faults: MadsimFaults) -> 
                 .build(),
         ));
     }
-    // (at, kill?, node, back after)
-    let mut actions: Vec<(u64, bool, usize, u64)> = Vec::new();
-    for &(tm, at_ms, back_after_ms) in &faults.kills {
-        let node = tm as usize + 1;
-        if node <= tms {
-            actions.push((ms_to_ns(at_ms), true, node, ms_to_ns(back_after_ms)));
-            actions.push((ms_to_ns(at_ms + back_after_ms), false, node, 0));
-        }
-    }
-    actions.sort_by_key(|a| a.0);
-    let (mut down, mut kills, mut next) = (vec![false; tms + 1], 0, 0);
+    let instance_kills =
+        faults.kills.iter().map(|&(tm, at_ms, back_ms)| (tm as usize + 1, ms_to_ns(at_ms), ms_to_ns(back_ms)));
+    let mut kills = FaultSchedule::new(instance_kills, tms + 1);
     // The brokers' own clock (session timeouts, transaction aborts).
     let mut clock = 0u64;
     let stop = loop {
@@ -137,29 +129,27 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, faults: MadsimFaults) -> 
         if now > max_run_ns {
             break MadsimStop::TimeLimit;
         }
-        while next < actions.len() && actions[next].0 <= now {
-            let (_, kill, node, back_ns) = actions[next];
-            let id = nodes[node].as_ref().map(|n| n.id());
-            match (kill, id) {
-                (true, Some(id)) if !down[node] => {
-                    down[node] = true;
-                    kills += 1;
-                    handle.kill(id);
+        while let Some(action) = kills.due(now) {
+            match action {
+                FaultAction::Kill { node, back_after_ns } => {
+                    if let Some(instance) = &nodes[node] {
+                        handle.kill(instance.id());
+                    }
                     let mut st = shared.state();
                     st.timers.clear(NodeId::from_index(node));
-                    st.core.crash_instance(NodeId::from_index(node), Some(back_ns), now);
+                    st.core.crash_instance(NodeId::from_index(node), Some(back_after_ns), now);
                     st.route();
                 }
-                (false, Some(id)) if down[node] => {
-                    down[node] = false;
-                    handle.restart(id); // the node boots and calls `instance_back` itself
+                FaultAction::Restart { node } => {
+                    if let Some(instance) = &nodes[node] {
+                        handle.restart(instance.id()); // it boots and calls `instance_back` itself
+                    }
                 }
-                _ => {}
+                FaultAction::Cut { .. } | FaultAction::Heal { .. } => {} // none scheduled here
             }
-            next += 1;
         }
         let own = shared.state().timers.next_at(JOB_MANAGER).unwrap_or(u64::MAX);
-        let wake = actions.get(next).map_or(u64::MAX, |a| a.0).min(own).min(now + POLL_NS).max(now + 1);
+        let wake = kills.next_at().min(own).min(now + POLL_NS).max(now + 1);
         madsim::time::sleep_until(shared.instant(wake)).await;
     };
     let mut st = shared.state();
@@ -170,7 +160,7 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, faults: MadsimFaults) -> 
         stats: st.core.stats,
         late_sources: std::mem::take(&mut st.core.late_sources),
         finished_at_ns: st.core.finished_at_ns,
-        kills,
+        kills: kills.killed,
         events: st.core.recorder.take_events(),
     }
 }

@@ -119,6 +119,7 @@ pub mod spark;
 pub mod storm;
 mod task_manager;
 
+use driver::{FaultAction, FaultSchedule};
 use job_manager::job_manager;
 use task_manager::task_manager;
 
@@ -336,13 +337,6 @@ fn node_ip(node: NodeId) -> IpAddr {
 
 // ---- the supervisor: builds the cluster, injects faults, waits for the end ---------------------
 
-enum Action {
-    Kill(NodeId),
-    Restart(NodeId),
-    Clog(NodeId, NodeId),
-    Unclog(NodeId, NodeId),
-}
-
 async fn supervise(scenario: Arc<Scenario>, seed: u64, log: Arc<SourceLog>, faults: MadsimFaults) -> MadsimResult {
     let handle = Handle::current();
     let tms = scenario.task_managers as usize;
@@ -381,26 +375,10 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, log: Arc<SourceLog>, faul
         );
     }
 
-    let mut actions: Vec<(u64, Action)> = Vec::new();
-    for &(tm, at_ms, back_after_ms) in &faults.kills {
-        let node = NodeId::task_manager(tm);
-        if node.index() <= tms {
-            actions.push((ms_to_ns(at_ms), Action::Kill(node)));
-            actions.push((ms_to_ns(at_ms + back_after_ms), Action::Restart(node)));
-        }
-    }
-    for &(a, b, from_ms, until_ms) in faults.network.iter().flat_map(|n| &n.partitions) {
-        if a.index() <= tms && b.index() <= tms && a != b {
-            actions.push((ms_to_ns(from_ms), Action::Clog(a, b)));
-            actions.push((ms_to_ns(until_ms), Action::Unclog(a, b)));
-        }
-    }
-    actions.sort_by_key(|(t, _)| *t); // stable: same-time actions keep their order
-                                      // A kill while the node is down is ignored (its restart still happens); overlapping cuts of
-                                      // one link last until the last of them heals.
-    let mut down = vec![false; tms + 1];
-    let mut clogged: BTreeMap<(NodeId, NodeId), u32> = BTreeMap::new();
-    let mut next = 0;
+    let kills = faults.kills.iter().map(|&(tm, at_ms, back_ms)| (tm as usize + 1, ms_to_ns(at_ms), ms_to_ns(back_ms)));
+    let cuts = faults.network.iter().flat_map(|n| &n.partitions);
+    let cuts = cuts.map(|&(a, b, from_ms, until_ms)| (a, b, ms_to_ns(from_ms), ms_to_ns(until_ms)));
+    let mut schedule = FaultSchedule::with_cuts(kills, cuts, tms + 1);
     let net = NetSim::current();
     let stop = loop {
         let now = shared.now_ns();
@@ -410,37 +388,21 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, log: Arc<SourceLog>, faul
         if now > max_run_ns {
             break MadsimStop::TimeLimit;
         }
-        while next < actions.len() && actions[next].0 <= now {
-            match actions[next].1 {
-                Action::Kill(node) if !down[node.index()] => {
-                    down[node.index()] = true;
-                    handle.kill(nodes[node.index()].id());
+        while let Some(action) = schedule.due(now) {
+            match action {
+                FaultAction::Kill { node, .. } => handle.kill(nodes[node].id()),
+                FaultAction::Restart { node } => handle.restart(nodes[node].id()),
+                FaultAction::Cut { a, b } => {
+                    net.clog_link(nodes[a.index()].id(), nodes[b.index()].id());
+                    net.clog_link(nodes[b.index()].id(), nodes[a.index()].id());
                 }
-                Action::Restart(node) if down[node.index()] => {
-                    down[node.index()] = false;
-                    handle.restart(nodes[node.index()].id());
+                FaultAction::Heal { a, b } => {
+                    net.unclog_link(nodes[a.index()].id(), nodes[b.index()].id());
+                    net.unclog_link(nodes[b.index()].id(), nodes[a.index()].id());
                 }
-                Action::Clog(a, b) => {
-                    let cuts = clogged.entry((a.min(b), a.max(b))).or_insert(0);
-                    *cuts += 1;
-                    if *cuts == 1 {
-                        net.clog_link(nodes[a.index()].id(), nodes[b.index()].id());
-                        net.clog_link(nodes[b.index()].id(), nodes[a.index()].id());
-                    }
-                }
-                Action::Unclog(a, b) => {
-                    let cuts = clogged.entry((a.min(b), a.max(b))).or_insert(1);
-                    *cuts -= 1;
-                    if *cuts == 0 {
-                        net.unclog_link(nodes[a.index()].id(), nodes[b.index()].id());
-                        net.unclog_link(nodes[b.index()].id(), nodes[a.index()].id());
-                    }
-                }
-                _ => {}
             }
-            next += 1;
         }
-        let wake = actions.get(next).map_or(u64::MAX, |(t, _)| *t).min(now + SUPERVISOR_POLL_NS);
+        let wake = schedule.next_at().min(now + SUPERVISOR_POLL_NS);
         madsim::time::sleep_until(shared.instant(wake)).await;
     };
     let mut ext = shared.ext();

@@ -300,8 +300,8 @@ impl Signal {
 /// Sleep until `deadline_ns` (None: no deadline) or until a packet arrives. A node loop that
 /// keeps finding its deadline already past without ever sleeping would stop virtual time (no
 /// other task runs): `spins` counts such rounds and turns a livelock into a panic. `start` is the
-/// world's virtual time zero (deadlines count from it). Both the Flink nodes and the Storm
-/// workers (`storm.rs`) wait here.
+/// world's virtual time zero (deadlines count from it). The Flink nodes and the Storm and Spark
+/// nodes (`driver::stream_node`) wait here.
 pub(crate) async fn idle(start: Instant, signal: &Signal, deadline_ns: Option<u64>, spins: &mut u32) {
     let now_ns = || virtual_now().duration_since(start).as_nanos() as u64;
     if deadline_ns.is_some_and(|d| d <= now_ns()) {

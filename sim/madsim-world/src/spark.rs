@@ -6,7 +6,7 @@
 //! | | kernel (`sim::spark::world`) | madsim (this module) |
 //! |---|---|---|
 //! | query, batches, decisions | [`SparkCore`] | the same [`SparkCore`] |
-//! | network | the scenario's link latencies, partitions, loss; FIFO per (node, node) | madsim's datagrams (default 1–10 ms, reordering); per (node, node) ordered streams built here (sequence numbers and a reorder buffer) keep each RPC connection FIFO |
+//! | network | the scenario's link latencies, partitions, loss; FIFO per (node, node) | madsim's datagrams (default 1–10 ms, reordering); per (node, node) ordered streams (`driver.rs`: sequence numbers and a reorder buffer) keep each RPC connection FIFO |
 //! | time | the event queue | madsim's clock; one async loop per node sleeps until its next timer or packet; timers that came due meanwhile run at their own times (never backwards) |
 //! | crash | `Crash` faults at times; back after `restart_after` or the heartbeat timeout | `Handle::kill` at a time (the node's loop, timers, inbox and streams die; the core drops the driver's memory or the executor's tasks), `Handle::restart` after the delay (the node boots and tells the core) |
 //! | executor loss at the driver | at once | the supervisor tells the core at the kill; the tasks the driver re-launches go out on the driver loop's next turn (it polls every 10 ms) |
@@ -16,13 +16,8 @@
 //! checkpoint location, the log and the sink store live in the core too and survive.
 
 use engine::ms_to_ns;
-use std::cell::RefCell;
-use std::collections::{BTreeMap, VecDeque};
-use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Duration;
 
-use madsim::net::Endpoint;
 use madsim::runtime::{Handle, NodeHandle};
 use sim::external::{SinkStore, StoredRow};
 use sim::faults::{Fault, Trigger};
@@ -31,8 +26,7 @@ use sim::spark::core::BatchInfo;
 use sim::spark::world::{Msg, Out, Timer};
 use sim::spark::{SparkCore, SparkStats};
 
-use super::driver::{self, on_madsim_thread, NodeTimers};
-use super::link::{idle, Signal};
+use super::driver::{self, on_madsim_thread, Batches, FaultAction, FaultSchedule, Lives, NodeTimers, StreamNodes};
 use super::{node_ip, MadsimStop};
 
 const PORT: u16 = 7_200;
@@ -101,22 +95,10 @@ type Shared = driver::Shared<State>;
 struct State {
     core: SparkCore,
     timers: NodeTimers<Timer>,
-    /// Per node how often it was killed (streams to an older life are dropped).
-    sessions: Vec<u32>,
-    booted: Vec<bool>,
-    packets_sent: u64,
+    lives: Lives,
     /// Messages the driver decided when the supervisor told the core of a lost executor (the
     /// tasks it re-launches): the driver's loop sends them on its next turn.
     driver_outbox: Vec<(NodeId, Msg)>,
-}
-
-/// One datagram: the messages of one ordered stream (sender and its session → receiver's).
-struct Packet {
-    from: NodeId,
-    from_session: u32,
-    to_session: u32,
-    seq: u64,
-    msgs: Vec<Msg>,
 }
 
 impl State {
@@ -125,21 +107,18 @@ impl State {
         self.timers.set(node, at, timer);
     }
 
-    /// Route what the core decided: timers to their node, messages to this node into the core
-    /// at once, the rest into per-node batches for the network.
-    fn route(&mut self, me: NodeId, now: u64, batches: &mut BTreeMap<NodeId, Vec<Msg>>) {
+    /// The supervisor killed `node` at `now`: its loop and timers die with it, the core drops
+    /// what it held, and the tasks the driver re-launches elsewhere wait for the driver's loop.
+    fn crash(&mut self, node: NodeId, now: u64) {
+        self.lives.sessions[node.index()] += 1;
+        self.timers.clear(node);
+        self.core.crash_node(node, now);
         let mut outs = Vec::new();
-        loop {
-            self.core.drain(&mut outs);
-            if outs.is_empty() {
-                return;
-            }
-            for out in outs.drain(..) {
-                match out {
-                    Out::Timer { at, timer } => self.set_timer(at, timer),
-                    Out::Send { to, msg, .. } if to == me => self.core.deliver(to, msg, now),
-                    Out::Send { to, msg, .. } => batches.entry(to).or_default().push(msg),
-                }
+        self.core.drain(&mut outs);
+        for out in outs {
+            match out {
+                Out::Timer { at, timer } => self.set_timer(at, timer),
+                Out::Send { to, msg, .. } => self.driver_outbox.push((to, msg)),
             }
         }
     }
@@ -151,14 +130,8 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, kills: SparkKills) -> Spa
     let max_run_ns = ms_to_ns(scenario.max_run_ms);
     let mut core = SparkCore::new(scenario.clone(), seed, true, Vec::new());
     core.start();
-    let mut state = State {
-        core,
-        timers: NodeTimers::new(nodes_n),
-        sessions: vec![0; nodes_n],
-        booted: vec![false; nodes_n],
-        packets_sent: 0,
-        driver_outbox: Vec::new(),
-    };
+    let mut state =
+        State { core, timers: NodeTimers::new(nodes_n), lives: Lives::new(nodes_n), driver_outbox: Vec::new() };
     let mut outs = Vec::new();
     state.core.drain(&mut outs);
     for out in outs {
@@ -174,20 +147,17 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, kills: SparkKills) -> Spa
         .map(|n| {
             let s = shared.clone();
             let me = NodeId::from_index(n);
-            handle.create_node().name(me.name()).ip(node_ip(me)).init(move || node(s.clone(), me)).build()
+            handle
+                .create_node()
+                .name(me.name())
+                .ip(node_ip(me))
+                .init(move || driver::stream_node(s.clone(), me, TAG))
+                .build()
         })
         .collect();
-    let mut actions: Vec<(u64, bool, usize)> = Vec::new();
-    for &(node, at_ms, back_after_ms) in &kills.kills {
-        if node.index() < nodes_n {
-            actions.push((ms_to_ns(at_ms), true, node.index()));
-            actions.push((ms_to_ns(at_ms + back_after_ms), false, node.index()));
-        }
-    }
-    actions.sort_by_key(|a| a.0);
-    let mut down = vec![false; nodes_n];
-    let mut killed = 0;
-    let mut next = 0;
+    let node_kills =
+        kills.kills.iter().map(|&(node, at_ms, back_ms)| (node.index(), ms_to_ns(at_ms), ms_to_ns(back_ms)));
+    let mut kills = FaultSchedule::new(node_kills, nodes_n);
     let stop = loop {
         let now = shared.now_ns();
         if shared.state().core.finished_at_ns.is_some() {
@@ -196,33 +166,17 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, kills: SparkKills) -> Spa
         if now > max_run_ns {
             break MadsimStop::TimeLimit;
         }
-        while next < actions.len() && actions[next].0 <= now {
-            let (_, kill, n) = actions[next];
-            let id = nodes[n].id();
-            if kill && !down[n] {
-                down[n] = true;
-                killed += 1;
-                handle.kill(id);
-                let mut st = shared.state();
-                st.sessions[n] += 1;
-                st.timers.clear(NodeId::from_index(n)); // the node's loop and its timers die with it
-                st.core.crash_node(NodeId::from_index(n), now);
-                let mut outs = Vec::new();
-                st.core.drain(&mut outs);
-                for out in outs {
-                    match out {
-                        Out::Timer { at, timer } => st.set_timer(at, timer),
-                        // Tasks re-launched elsewhere: the driver's loop sends them.
-                        Out::Send { to, msg, .. } => st.driver_outbox.push((to, msg)),
-                    }
+        while let Some(action) = kills.due(now) {
+            match action {
+                FaultAction::Kill { node, .. } => {
+                    handle.kill(nodes[node].id());
+                    shared.state().crash(NodeId::from_index(node), now);
                 }
-            } else if !kill && down[n] {
-                down[n] = false;
-                handle.restart(id); // the node boots and calls `node_back` itself
+                FaultAction::Restart { node } => handle.restart(nodes[node].id()), // it calls `node_back`
+                FaultAction::Cut { .. } | FaultAction::Heal { .. } => {}           // none scheduled here
             }
-            next += 1;
         }
-        let wake = actions.get(next).map_or(u64::MAX, |a| a.0).min(now + SUPERVISOR_POLL_NS);
+        let wake = kills.next_at().min(now + SUPERVISOR_POLL_NS);
         madsim::time::sleep_until(shared.instant(wake)).await;
     };
     let mut st = shared.state();
@@ -234,108 +188,70 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, kills: SparkKills) -> Spa
         batches: std::mem::take(&mut st.core.batches),
         late_sources: std::mem::take(&mut st.core.late_sources),
         finished_at_ns: st.core.finished_at_ns,
-        packets_sent: st.packets_sent,
-        kills: killed,
+        packets_sent: st.lives.packets_sent,
+        kills: kills.killed,
         events: st.core.recorder.take_events(),
     }
 }
 
-type Inbox = Rc<RefCell<VecDeque<Packet>>>;
-/// Per (sender, its session): the next sequence number expected and the packets that came early.
-type Streams = BTreeMap<(NodeId, u32), (u64, BTreeMap<u64, Vec<Msg>>)>;
-
-async fn receive(ep: Endpoint, inbox: Inbox, signal: Rc<Signal>) {
-    while let Ok((payload, _from)) = ep.recv_from_raw(TAG).await {
-        if let Ok(packet) = payload.downcast::<Packet>() {
-            inbox.borrow_mut().push_back(*packet);
-            signal.raise();
+/// A node's round in the shared node loop ([`driver::stream_node`]): the driver on `jm`, an
+/// executor on each task manager.
+impl StreamNodes for State {
+    type Item = Msg;
+    type Timer = Timer;
+    const FIRST_LOOP: usize = 0;
+    fn lives(&mut self) -> &mut Lives {
+        &mut self.lives
+    }
+    fn timers(&mut self) -> &mut NodeTimers<Timer> {
+        &mut self.timers
+    }
+    fn node_back(&mut self, me: NodeId, now: u64) {
+        self.core.node_back(me, now);
+    }
+    fn fire(&mut self, timer: Timer, at: u64) {
+        self.core.fire(timer, at);
+    }
+    /// Route what the core decided: timers to their node, messages to this node into the core
+    /// at once, the rest into per-node batches for the network.
+    fn route(&mut self, me: NodeId, now: u64, batches: &mut Batches<Msg>) {
+        let mut outs = Vec::new();
+        loop {
+            self.core.drain(&mut outs);
+            if outs.is_empty() {
+                return;
+            }
+            for out in outs.drain(..) {
+                match out {
+                    Out::Timer { at, timer } => self.set_timer(at, timer),
+                    Out::Send { to, msg, .. } if to == me => self.core.deliver(to, msg, now),
+                    Out::Send { to, msg, .. } => batches.entry(to).or_default().push(msg),
+                }
+            }
         }
     }
-}
-
-/// One node (the driver on `jm`, an executor on each task manager): receive, run due timers,
-/// send, sleep.
-async fn node(shared: Arc<Shared>, me: NodeId) {
-    let ep = Endpoint::bind(shared.addrs[me.index()]).await.expect("bind the node's endpoint");
-    let inbox: Inbox = Rc::default();
-    let signal = Rc::new(Signal::default());
-    madsim::task::spawn_local(receive(ep.clone(), inbox.clone(), signal.clone()));
-    let mut batches: BTreeMap<NodeId, Vec<Msg>> = BTreeMap::new();
-    let (session, first_boot) = {
-        let mut st = shared.state();
-        let first_boot = !st.booted[me.index()];
-        st.booted[me.index()] = true;
-        if !first_boot {
-            let now = shared.now_ns();
-            st.core.node_back(me, now);
-            st.route(me, now, &mut batches);
-        }
-        (st.sessions[me.index()], first_boot)
-    };
-    while first_boot && !shared.state().booted.iter().all(|&b| b) {
-        madsim::time::sleep(Duration::ZERO).await;
+    fn deliver(&mut self, me: NodeId, msg: Msg, now: u64) {
+        self.core.deliver(me, msg, now);
     }
-    let mut next_seq: BTreeMap<(NodeId, u32), u64> = BTreeMap::new();
-    let mut expected: Streams = BTreeMap::new();
-    let mut spins = 0;
-    let mut clock = 0u64;
-    loop {
-        let now = shared.now_ns();
-        let packets: Vec<Packet> = inbox.borrow_mut().drain(..).collect();
-        let deadline = {
-            let mut st = shared.state();
-            let due = |st: &mut State, clock: &mut u64, before: u64, batches: &mut BTreeMap<_, _>| {
-                while let Some((at, timer)) = st.timers.pop_due(me, before) {
-                    *clock = (*clock).max(at);
-                    st.core.fire(timer, *clock);
-                    st.route(me, *clock, batches);
-                }
-            };
-            due(&mut st, &mut clock, now, &mut batches);
-            clock = clock.max(now);
-            if me == JOB_MANAGER {
-                for (to, msg) in std::mem::take(&mut st.driver_outbox) {
-                    batches.entry(to).or_default().push(msg);
-                }
-                st.route(me, now, &mut batches);
+    fn alive(&self, node: NodeId) -> bool {
+        self.core.node_alive(node)
+    }
+    /// The driver sends what it decided when the supervisor told the core of a lost executor.
+    fn before_delivery(&mut self, me: NodeId, now: u64, batches: &mut Batches<Msg>) {
+        if me == JOB_MANAGER {
+            for (to, msg) in std::mem::take(&mut self.driver_outbox) {
+                batches.entry(to).or_default().push(msg);
             }
-            for p in packets {
-                if p.to_session != session {
-                    continue; // for this node's previous life
-                }
-                let (next, early) = expected.entry((p.from, p.from_session)).or_default();
-                early.insert(p.seq, p.msgs);
-                while let Some(msgs) = early.remove(next) {
-                    *next += 1;
-                    for msg in msgs {
-                        st.core.deliver(me, msg, now);
-                    }
-                }
-            }
-            st.route(me, now, &mut batches);
-            due(&mut st, &mut clock, now + 1, &mut batches);
-            let next_timer = st.timers.next_at(me);
-            // The driver polls (every 10 ms) for what the supervisor decided for it.
-            if me == JOB_MANAGER {
-                Some(next_timer.map_or(now + SUPERVISOR_POLL_NS, |t| t.min(now + SUPERVISOR_POLL_NS)))
-            } else {
-                next_timer
-            }
-        };
-        for (to, msgs) in std::mem::take(&mut batches) {
-            let (alive, to_session) = {
-                let st = shared.state();
-                (st.core.node_alive(to), st.sessions[to.index()])
-            };
-            if !alive {
-                continue; // nobody listens there now
-            }
-            let seq = next_seq.entry((to, to_session)).or_insert(0);
-            let packet = Packet { from: me, from_session: session, to_session, seq: *seq, msgs };
-            *seq += 1;
-            shared.state().packets_sent += 1;
-            let _ = ep.send_to_raw(shared.addrs[to.index()], TAG, Box::new(packet)).await;
+            self.route(me, now, batches);
         }
-        idle(shared.start, &signal, deadline, &mut spins).await;
+    }
+    /// The driver polls (every 10 ms) for what the supervisor decided for it.
+    fn end_round(&mut self, me: NodeId, now: u64) -> Option<u64> {
+        let next_timer = self.timers.next_at(me);
+        if me == JOB_MANAGER {
+            Some(next_timer.map_or(now + SUPERVISOR_POLL_NS, |t| t.min(now + SUPERVISOR_POLL_NS)))
+        } else {
+            next_timer
+        }
     }
 }
