@@ -835,6 +835,29 @@ fn a_storm_scenario_shows_the_acker_and_a_tuple_tree() {
     assert_eq!(storm.frame().pending[0].1, 0, "every tuple acked by the end");
 }
 
+/// The word count's worker crash kills the spout with its pending tuples: nothing is replayed
+/// (no tree failed or timed out), yet the output has duplicates. The counters say why: the
+/// restarted spout re-read records it had emitted before — as many as the core counted, none
+/// before the crash.
+#[test]
+fn the_storm_counters_show_what_a_restarted_spout_read_again() {
+    let mut h = harness(ScenarioSource::File(scenario_file("storm-word-count.ron")));
+    h.run_steps(1);
+    let rereads = h.state().storm.as_ref().expect("the Storm view").run.world.stats.rereads;
+    assert!(rereads > 0, "the spout's worker crashes and comes back");
+    h.get_by_label("re-read after a spout restart");
+    for _ in 0..11 {
+        h.get_by_label("+1 s").click();
+        h.run_steps(2);
+    }
+    let storm = h.state().storm.as_ref().unwrap();
+    assert_eq!((storm.cursor_ns, storm.frame().reread), (11_000_000_000, 0), "nothing re-read before the crash");
+    h.get_by_label("End").click();
+    h.run_steps(2);
+    let frame = h.state().storm.as_ref().unwrap().frame();
+    assert_eq!((frame.reread, frame.replayed), (rereads, 0));
+}
+
 /// The timeout storm in the workbench: the timeline counts its timeouts, and the button finds a
 /// tuple whose tree timed out and was replayed.
 #[test]

@@ -144,7 +144,8 @@ fn storm_frame_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32, shared: 
             ],
             None => vec![
                 ("spout tuples emitted", frame.emitted),
-                ("replayed", frame.replayed),
+                ("replayed (tree failed or timed out)", frame.replayed),
+                ("re-read after a spout restart", frame.reread),
                 ("timed out", frame.timed_out),
                 ("failed by a bolt", frame.fails),
                 ("trees completed", frame.trees_completed),

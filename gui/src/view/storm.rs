@@ -195,6 +195,9 @@ pub struct StormFrame {
     pub pending: Vec<(String, u64)>,
     pub emitted: u64,
     pub replayed: u64,
+    /// Records a restarted spout read again that it had emitted before it died
+    /// ([`sim::storm::EmittedHigh`]).
+    pub reread: u64,
     pub timed_out: u64,
     pub trees_completed: u64,
     pub trees_failed: u64,
@@ -523,6 +526,7 @@ impl StormSession {
         let (mut emitted, mut replayed, mut timed_out, mut completed, mut failed, mut fails, mut acker_messages) =
             (0, 0, 0, 0, 0, 0, 0);
         let mut pending = PendingTuples::default();
+        let (mut emitted_high, mut reread) = (sim::storm::EmittedHigh::default(), 0);
         let mut trident = TridentCounts::default();
         let mut committed_txids = BTreeSet::new();
         for e in events {
@@ -537,9 +541,10 @@ impl StormSession {
                     trident.updates_skipped += skipped;
                 }
                 Payload::StormTimeout(TimedOut::Batch { .. }) => trident.batches_timed_out += 1,
-                Payload::StormEmit { replay, .. } => {
+                Payload::StormEmit { partition, offset, replay } => {
                     emitted += 1;
                     replayed += replay as u64;
+                    reread += emitted_high.on_emit(partition, offset, replay) as u64;
                 }
                 Payload::StormAckerMessage { message, .. } => {
                     acker_messages += 1;
@@ -598,6 +603,7 @@ impl StormSession {
             pending,
             emitted,
             replayed,
+            reread,
             timed_out,
             trees_completed: completed,
             trees_failed: failed,

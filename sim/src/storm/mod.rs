@@ -7,7 +7,7 @@ pub mod world;
 
 use std::sync::Arc;
 
-pub use self::core::{executor_of, subtask_of_executor, StormCore, StormStats};
+pub use self::core::{executor_of, subtask_of_executor, EmittedHigh, StormCore, StormStats};
 pub use world::StormWorld;
 
 use engine::sink::SinkKind;

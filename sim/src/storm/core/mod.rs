@@ -26,6 +26,31 @@ mod trident;
 pub use msg::{Msg, Out, Timer};
 pub use trident::Partial;
 
+/// Per partition, one past the highest offset any spout has emitted. An emit below it that is not
+/// a replay (of a tuple tree that failed or timed out) is a **re-read**: a restarted spout reading
+/// again, from the partition's committed offset, records it had emitted before it died (its
+/// pending tuples died with it, so no replay could bring them back). The core counts them
+/// (`StormStats::rereads`) and the workbench from the trace, by this one rule.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EmittedHigh {
+    per_partition: Vec<u64>,
+}
+
+impl EmittedHigh {
+    /// A spout emitted `offset` of `partition` (`replay`: re-emitted after its tree failed or
+    /// timed out): whether it is a re-read.
+    pub fn on_emit(&mut self, partition: u32, offset: u64, replay: bool) -> bool {
+        let index = partition as usize;
+        if self.per_partition.len() <= index {
+            self.per_partition.resize(index + 1, 0);
+        }
+        let high = &mut self.per_partition[index];
+        let reread = !replay && offset < *high;
+        *high = (*high).max(offset + 1);
+        reread
+    }
+}
+
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
@@ -122,9 +147,8 @@ pub struct StormCore {
     execs: Vec<Exec>,
     /// Kafka's committed offsets per partition: survive worker crashes.
     committed: Vec<u64>,
-    /// Per partition, one past the highest offset any spout has emitted: an emit below it that
-    /// is not a replay is a re-read after a spout restart.
-    emitted_high: Vec<u64>,
+    /// What the spouts have emitted so far, to tell a re-read after a restart.
+    emitted_high: EmittedHigh,
     trident: Option<TridentRuntime>,
     window_lag_ms: i64,
     pub stats: StormStats,
@@ -174,7 +198,7 @@ impl StormCore {
             config,
             id_rng: SimRng::for_stream(seed, Stream::StormIds),
             committed: vec![0; scenario.partitions as usize],
-            emitted_high: vec![0; scenario.partitions as usize],
+            emitted_high: EmittedHigh::default(),
             log,
             key_hash_codes: Arc::new(KeyHashCodes::of_names(scenario.key_names.iter().map(String::as_str))),
             sink_store: SinkStore::default(),
@@ -614,5 +638,21 @@ impl StormCore {
                 Some(ack_cost)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EmittedHigh;
+
+    #[test]
+    fn a_re_read_is_an_emit_below_the_partitions_high_that_is_no_replay() {
+        let mut high = EmittedHigh::default();
+        assert!(!high.on_emit(2, 0, false), "a partition's first emit");
+        assert!(!high.on_emit(2, 1, false));
+        assert!(!high.on_emit(2, 0, true), "a replay of a failed or timed-out tree");
+        assert!(high.on_emit(2, 1, false), "a restarted spout reading offset 1 again");
+        assert!(!high.on_emit(0, 5, false), "partitions are apart");
+        assert!(!high.on_emit(2, 2, false));
     }
 }

@@ -89,11 +89,7 @@ impl StormCore {
         self.recorder.record_payload(now, About::Executor(task), None, emit);
         self.stats.spout_emitted += 1;
         self.stats.replays += replay as u64;
-        let high = &mut self.emitted_high[source.partition as usize];
-        if !replay && source.offset < *high {
-            self.stats.rereads += 1;
-        }
-        *high = (*high).max(source.offset + 1);
+        self.stats.rereads += self.emitted_high.on_emit(source.partition, source.offset, replay) as u64;
         self.execs[task].records_in += 1;
         if let Role::Spout(s) = &mut self.execs[task].role {
             s.exec.emitted(source, root, now);
