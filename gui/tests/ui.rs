@@ -858,6 +858,46 @@ fn the_storm_counters_show_what_a_restarted_spout_read_again() {
     assert_eq!((frame.reread, frame.replayed), (rereads, 0));
 }
 
+/// The Kafka Streams view's Outcome tab marks the rows as the verdict counts them (the failover
+/// leaves rows with over-counted values); a wrong row's story names the failovers behind it and
+/// the guarantee's rule, and a step's time moves the cursor to it.
+#[test]
+fn the_kafka_streams_outcome_tab_marks_rows_and_tells_a_wrong_rows_story() {
+    use gui::view::kstreams::KStreamsTab;
+    use gui::view::ledger::Status;
+    let mut h = harness(ScenarioSource::File(scenario_file("kafka-streams-failover.ron")));
+    h.run_steps(1);
+    h.get_by_label_contains("Outcome (").click();
+    h.run_steps(2);
+    let ks = h.state().kstreams.as_ref().expect("the Kafka Streams view");
+    assert_eq!(ks.tab, KStreamsTab::Outcome);
+    let wrong = ks.ledger.count(Status::Wrong);
+    assert!(wrong > 0 && wrong == ks.ledger.outcome.wrong_rows.len(), "{}", ks.ledger.counts_text());
+    assert!(ks.verdict.contains(&format!("wrong {wrong}")), "the table counts what the verdict says: {}", ks.verdict);
+    // The book says so: under at_least_once every row that differs is over-counted.
+    let over = |l: &gui::view::ledger::LedgerRow| l.expected.is_some_and(|e| l.value > e);
+    assert!(ks.ledger.rows.iter().filter(|l| l.status == Status::Wrong).all(over));
+    h.get_by_label("Only what differs").click();
+    h.run_steps(1);
+    h.get_all_by_label("wrong value").next().expect("a wrong line").click();
+    h.run_steps(2);
+    let ks = h.state().kstreams.as_ref().unwrap();
+    let (line, chain) = ks.provenance.clone().expect("a line is selected");
+    let chain = chain.expect("a row the run wrote has a story");
+    assert_eq!(ks.ledger.rows[line].status, Status::Wrong);
+    assert_eq!(chain.steps.last().map(|s| s.title.as_str()), Some("This row"));
+    assert!(chain.why.contains("offsets committed every commit interval"), "the guarantee's rule: {}", chain.why);
+    let crash = chain.steps.iter().find(|s| s.title == "Crash").and_then(|s| s.time_ns);
+    let upstream = chain.why.contains("of the first sub-topology did");
+    assert!(crash.is_some() || upstream, "a failover is named: {chain:?}");
+    if let Some(crash) = crash {
+        h.get_by_label_contains("Crash: ").click_accesskit();
+        h.run_steps(2);
+        let ks = h.state().kstreams.as_ref().unwrap();
+        assert_eq!((ks.cursor_ns, ks.tab), (crash, KStreamsTab::Tasks));
+    }
+}
+
 /// The timeout storm in the workbench: the timeline counts its timeouts, and the button finds a
 /// tuple whose tree timed out and was replayed.
 #[test]

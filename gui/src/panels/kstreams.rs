@@ -1,13 +1,15 @@
 //! The Kafka Streams panel: draws a [`KStreamsShown`] — the guarantee, the verdict, the time
 //! scrubber and the tasks' timeline with the cursor, instance crashes at the cursor, and at the
 //! cursor the instances, every task (owner, doing what, read, committed, processed since its
-//! commit) and the sink rows a reader sees by then. Drawing only; the state is the shown run's
-//! cursor and tab.
+//! commit) and the sink rows a reader sees by then; the Outcome tab's rows against the fault-free
+//! run and a selected row's story. Drawing only; the state is the shown run's cursor, tab,
+//! filter and selection.
 
 use egui::Stroke;
 
 use crate::app::{Action, FaultRequest, FaultSettings};
 use crate::panels::{run_controls, Shared, BLOCKED_COLOR, GOOD_COLOR};
+use crate::shown_run::ShownRun;
 use crate::view::kstreams::{KStreamsShown, KStreamsTab, TaskActivity};
 use crate::view::time_text;
 use crate::view::units::count_text;
@@ -36,6 +38,8 @@ fn kstreams_frame_ui(ui: &mut egui::Ui, s: &mut KStreamsShown, shared: Shared, a
         ui.selectable_value(&mut s.tab, KStreamsTab::Charts, "Charts").on_hover_text(
             "records per task over time and those processed again after a failover, commits, restores, end-to-end latency",
         );
+        ui.selectable_value(&mut s.tab, KStreamsTab::Outcome, format!("Outcome ({})", s.ledger.counts_text()))
+            .on_hover_text("the sink rows against the run without faults; a row's task, its failovers and why");
         ui.selectable_value(&mut s.tab, KStreamsTab::Save, "Save / export")
             .on_hover_text("this run as a scenario file, its sink output, its trace for Perfetto");
     });
@@ -53,6 +57,11 @@ fn kstreams_frame_ui(ui: &mut egui::Ui, s: &mut KStreamsShown, shared: Shared, a
     if s.tab == KStreamsTab::Charts {
         ui.separator();
         crate::panels::plots::plots_ui(ui, &s.charts, s.cursor_ns, shared.export_dir, shared.export_status, actions);
+        return;
+    }
+    if s.tab == KStreamsTab::Outcome {
+        ui.separator();
+        outcome_ui(ui, s);
         return;
     }
     crash_ui(ui, s, shared.faults, actions);
@@ -300,5 +309,30 @@ fn tasks_timeline_ui(ui: &mut egui::Ui, s: &mut KStreamsShown) {
     }
     if let Some(text) = hovered {
         response.on_hover_text(text);
+    }
+}
+
+/// The outcome table: the sink rows against the run without faults, and the selected row's
+/// story (a step's time moves the cursor there and opens the Tasks tab).
+fn outcome_ui(ui: &mut egui::Ui, s: &mut KStreamsShown) {
+    let heading = format!(
+        "{} (attempt: the writing task's life, 2 after its first failover):",
+        s.choice_of(s.scenario.guarantee).label
+    );
+    let table = crate::panels::ledger::LedgerTable {
+        scenario: &s.scenario,
+        ledger: &s.ledger,
+        heading,
+        hint: "Select a row (untick \"exact\" or press \"Only what differs\") to follow it back: the task that wrote it, its instance's crash and what it had processed since its last commit, its restore from the changelog on a new owner, and the write.",
+        height: None,
+    };
+    let selected = s.provenance.as_ref().map(|(l, p)| (*l, p));
+    match table.ui(ui, selected, &mut s.filter) {
+        Some(crate::panels::ledger::LedgerClick::Select(line)) => s.select_line(line),
+        Some(crate::panels::ledger::LedgerClick::Seek(t)) => {
+            s.set_cursor(t);
+            s.tab = KStreamsTab::Tasks;
+        }
+        None => {}
     }
 }

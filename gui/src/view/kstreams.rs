@@ -9,13 +9,17 @@
 
 use std::sync::Arc;
 
+use sim::external::StoredRow;
 use sim::faults::Fault;
 use sim::kernel::TimeNs;
+use sim::oracle::Seen;
 use sim::recording::{Payload, TraceEvent};
 use sim::scenario::{Guarantee, NodeId, Runtime};
 use sim::Scenario;
 
 use crate::app::ScenarioSource;
+use crate::shown_run::ShownRun;
+use crate::view::ledger::{Ledger, LedgerFilter, Provenance, Status, Step};
 
 /// What a task was doing over a stretch of the run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +50,28 @@ pub struct TaskLane {
     pub stretches: Vec<Stretch>,
     /// When its offsets were committed.
     pub commits: Vec<TimeNs>,
+}
+
+impl TaskLane {
+    /// How often the task was given to a new owner (a restore starts each time) before `t`.
+    pub fn failovers_before(&self, t: TimeNs) -> usize {
+        self.stretches
+            .iter()
+            .filter(|st| matches!(st.activity, TaskActivity::Restoring { .. }) && st.from_ns <= t)
+            .count()
+    }
+}
+
+/// The task that wrote a sink row: the window task of the row's key, routed by the rule the core
+/// routes the repartition topic by (`sim::kstreams::core::repartition_partition`). None for an
+/// application without a window (one sub-topology: the row does not say which task wrote it).
+pub fn writer_task(run: &sim::kstreams::KStreamsRun, row: &StoredRow) -> Option<usize> {
+    let partitions = run.world.repartition.len() as u32;
+    if partitions == 0 {
+        return None;
+    }
+    let q = sim::kstreams::core::repartition_partition(row.row.key, partitions) as u32;
+    run.world.tasks.iter().position(|t| t.id == sim::kstreams::TaskId { subtopology: 1, partition: q })
 }
 
 /// Every task's lane, read off the run's trace: its first event names its first owner; a
@@ -201,6 +227,8 @@ pub enum KStreamsTab {
     Tasks,
     /// Records per task over time, commits, failovers and restores, end-to-end latency.
     Charts,
+    /// The sink rows against the run without faults, and a selected row's story.
+    Outcome,
     Save,
 }
 
@@ -239,6 +267,11 @@ pub struct KStreamsShown {
     pub instances: u32,
     pub cursor_ns: TimeNs,
     pub tab: KStreamsTab,
+    /// The sink rows against the fault-free run's, marked by the oracle (the Outcome tab).
+    pub ledger: Ledger,
+    pub filter: LedgerFilter,
+    /// The selected outcome line and its story (None: a missing row, never written here).
+    pub provenance: Option<(usize, Option<Provenance>)>,
     /// The guarantees compared on this run's seed and faults ([`KStreamsOrigin::compare`]).
     pub comparison: Option<Vec<sim::run::VariantReport>>,
     /// A comparison under way off the UI thread.
@@ -303,6 +336,17 @@ impl KStreamsShown {
             })
             .collect();
         let judgement = sim::kstreams::judge::judge(&scenario, seed, &run);
+        // The reference the verdict is judged against (`judge`), row by row.
+        let reference = sim::run::core_model::reference_run::<sim::kstreams::KStreamsCore>(&scenario, seed, None);
+        let lanes = task_lanes(&run, &events);
+        let ledger = {
+            let writer = |row: &StoredRow| writer_task(&run, row);
+            // The row's task life: 1 until its first failover, then one more per failover.
+            let life = |_: usize, row: &StoredRow| {
+                writer(row).map_or(1, |t| 1 + lanes[t].failovers_before(row.written_ns) as u32)
+            };
+            Ledger::build_with(&scenario, Vec::new(), Seen::of(&reference.observed()), Seen::of(&run.observed()), &life)
+        };
         let mut shown = KStreamsShown {
             summary: sim::kstreams::report::summary(&run),
             verdict: format!("oracle vs the fault-free run: {}", judgement.describe(scenario.guarantee)),
@@ -311,7 +355,10 @@ impl KStreamsShown {
             rows: sim::kstreams::report::rows_text(&run),
             row_visible_ns: run.visible_rows().iter().map(|r| r.visible_ns.unwrap_or(r.written_ns)).collect(),
             trace_hash: run.trace_hash(),
-            lanes: task_lanes(&run, &events),
+            lanes,
+            ledger,
+            filter: LedgerFilter::default(),
+            provenance: None,
             charts: Vec::new(),
             end_ns: run.world.finished_at_ns.unwrap_or(sim::stepped::SteppedWorld::now_ns(&run.world)),
             nodes,
@@ -332,6 +379,118 @@ impl KStreamsShown {
 
     pub fn set_cursor(&mut self, ns: TimeNs) {
         self.cursor_ns = ns.min(self.end_ns);
+    }
+
+    /// Select outcome line `line` (None: unselect) and tell its story.
+    pub fn select_line(&mut self, line: Option<usize>) {
+        self.provenance = line.map(|l| (l, self.provenance_of(l)));
+    }
+
+    /// Outcome line `line`'s story: for the row (and the earlier one it repeats) the task that
+    /// wrote it, that task's failovers before the write — its instance's crash, what it had
+    /// processed since its last commit, its restore on a new owner — and the write; then why it
+    /// is marked as it is. None for a row this run never wrote (a missing one: the Outcome tab's
+    /// count says it).
+    pub fn provenance_of(&self, line: usize) -> Option<Provenance> {
+        let l = self.ledger.rows.get(line)?;
+        let row = l.run_row.and_then(|r| self.ledger.run_rows.get(r))?;
+        let t = |ns: TimeNs| crate::view::time_text(&self.scenario, ns);
+        let mut steps = Vec::new();
+        let first = l.repeats.and_then(|r| self.ledger.rows.get(r)).filter(|_| l.status == Status::Duplicate);
+        let first_row = first.and_then(|f| f.run_row).and_then(|r| self.ledger.run_rows.get(r));
+        let mut moved = false;
+        for (title, line, stored) in [("First write", first, first_row), ("This row", Some(l), Some(row))] {
+            let (Some(line), Some(stored)) = (line, stored) else { continue };
+            let task = writer_task(&self.run, stored);
+            let failovers = task.map_or_else(Vec::new, |i| self.failovers(i, stored.written_ns));
+            moved |= title == "This row" && !failovers.is_empty();
+            steps.extend(failovers);
+            let writer = task.map_or_else(|| "the application".to_string(), |i| format!("task {}", self.lanes[i].name));
+            let mut step = line.emission_step(&writer, stored.written_ns, &t);
+            step.title = title.to_string();
+            steps.push(step);
+        }
+        Some(Provenance {
+            headline: format!("{} · key {} · window {} · value {}", l.status.label(), l.key, l.window, l.value_text()),
+            steps,
+            why: self.why(l, moved),
+        })
+    }
+
+    /// Task `i`'s failovers before `t`: its owner's crash (what it had processed since its last
+    /// commit) and, when it came, the restore on a new owner.
+    fn failovers(&self, i: usize, t: TimeNs) -> Vec<Step> {
+        let lane = &self.lanes[i];
+        let mut steps = Vec::new();
+        for (k, st) in lane.stretches.iter().enumerate() {
+            if st.activity != TaskActivity::Unowned || st.from_ns > t {
+                continue;
+            }
+            let before = &self.at(st.from_ns).tasks[i];
+            let owner =
+                k.checked_sub(1).and_then(|p| lane.stretches[p].instance).map_or("its instance".into(), |n| n.name());
+            steps.push(Step {
+                title: "Crash".into(),
+                caption: format!(
+                    "{owner} died; task {} had processed {} records since its last commit (offset {})",
+                    lane.name, before.since_commit, before.committed
+                ),
+                time_ns: Some(st.from_ns),
+            });
+            let Some(next) = lane.stretches.get(k + 1).filter(|next| next.from_ns <= t) else { continue };
+            let restored = match next.activity {
+                TaskActivity::Restoring { records } => format!(", restored {records} changelog records into its store"),
+                _ => String::new(),
+            };
+            steps.push(Step {
+                title: "Failover".into(),
+                caption: format!(
+                    "the rebalance gave {} to {}{restored} and it resumed at offset {}: the {} records after it are processed again",
+                    lane.name,
+                    next.instance.map_or("?".to_string(), |n| n.name()),
+                    before.committed,
+                    before.since_commit
+                ),
+                time_ns: Some(next.from_ns),
+            });
+        }
+        steps
+    }
+
+    /// Why line `l` is marked as it is: the mark's meaning, and for a row that differs, written
+    /// after its task failed over (`moved`), what the guarantee does on a failover.
+    fn why(&self, l: &crate::view::ledger::LedgerRow, moved: bool) -> String {
+        let choice = self.choice_of(self.scenario.guarantee);
+        let meaning = format!("{}: {}.", l.status.label(), l.status.meaning());
+        match l.status {
+            Status::Exact | Status::Missing => meaning,
+            _ if moved => {
+                format!("{meaning} Its task failed over before writing it. {}: {}.", choice.label, choice.effect)
+            }
+            _ => {
+                let row = l.run_row.and_then(|r| self.ledger.run_rows.get(r));
+                let upstream = row.map_or_else(Vec::new, |row| self.upstream_failovers(row.written_ns));
+                if upstream.is_empty() {
+                    return meaning;
+                }
+                format!(
+                    "{meaning} Its task did not fail over before writing it, but {} of the first sub-topology failed over and read their input again from their last commits: the records they wrote to the repartition topic again are counted again by the window tasks their keys route to. {}: {}.",
+                    format!("{} {}", if upstream.len() == 1 { "task" } else { "tasks" }, upstream.join(" and ")),
+                    choice.label,
+                    choice.effect
+                )
+            }
+        }
+    }
+
+    /// The first sub-topology's tasks (reading the source topic, writing the repartition topic)
+    /// that failed over before `t`.
+    fn upstream_failovers(&self, t: TimeNs) -> Vec<String> {
+        let tasks = self.run.world.tasks.iter().zip(&self.lanes);
+        tasks
+            .filter(|(task, lane)| task.id.subtopology == 0 && lane.failovers_before(t) > 0)
+            .map(|(_, lane)| lane.name.clone())
+            .collect()
     }
 
     /// The run at the cursor, read off its trace up to then.
