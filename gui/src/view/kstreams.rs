@@ -473,9 +473,10 @@ impl KStreamsShown {
                 if upstream.is_empty() {
                     return meaning;
                 }
+                let tasks = if upstream.len() == 1 { "task" } else { "tasks" };
                 format!(
-                    "{meaning} Its task did not fail over before writing it, but {} of the first sub-topology failed over and read their input again from their last commits: the records they wrote to the repartition topic again are counted again by the window tasks their keys route to. {}: {}.",
-                    format!("{} {}", if upstream.len() == 1 { "task" } else { "tasks" }, upstream.join(" and ")),
+                    "{meaning} Its task did not fail over before writing it, but {tasks} {} of the first sub-topology failed over and read their input again from their last commits: the records they wrote to the repartition topic again are counted again by the window tasks their keys route to. {}: {}.",
+                    upstream.join(" and "),
                     choice.label,
                     choice.effect
                 )
