@@ -885,3 +885,42 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod outcome_tests {
+    use super::*;
+
+    fn failover(guarantee: Guarantee, sink: engine::sink::SinkKind) -> KStreamsShown {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/kafka-streams-failover.ron");
+        let base = Scenario::load(&path).expect("loads");
+        let variant = Arc::new(base.with_runtime_variant(Runtime::KafkaStreams, guarantee, Some(sink)));
+        KStreamsShown::of(KStreamsOrigin::new(variant, ScenarioSource::File(path)), 42)
+    }
+
+    /// The Outcome tab's marks are the verdict's: exactly_once_v2 on the failover leaves every
+    /// row exact for either reader (as `compare` says), at_least_once over-counts rows, and
+    /// the table's counts are the oracle's; a missing or exact row's story has no failover
+    /// reasoning to make.
+    #[test]
+    fn the_outcome_marks_agree_with_the_verdict_per_guarantee() {
+        use engine::sink::SinkKind;
+        for sink in [SinkKind::TwoPhaseCommit, SinkKind::Plain] {
+            let shown = failover(Guarantee::ExactlyOnce, sink);
+            assert!(shown.kept && shown.verdict.contains("Exact"), "{}", shown.verdict);
+            assert!(
+                shown.ledger.rows.iter().all(|l| l.status == Status::Exact),
+                "{sink:?}: {}",
+                shown.ledger.counts_text()
+            );
+        }
+        let mut shown = failover(Guarantee::AtLeastOnce, SinkKind::TwoPhaseCommit);
+        let o = &shown.ledger.outcome;
+        assert_eq!(shown.ledger.count(Status::Wrong), o.wrong_rows.len());
+        assert_eq!(shown.ledger.count(Status::Missing), o.missing_rows.len());
+        assert!(!o.wrong_rows.is_empty());
+        let exact = shown.ledger.rows.iter().position(|l| l.status == Status::Exact).expect("an exact row");
+        shown.select_line(Some(exact));
+        let story = shown.provenance.clone().and_then(|(_, p)| p).expect("a story");
+        assert!(story.why.starts_with("exact: ") && !story.why.contains("failed over"), "{}", story.why);
+    }
+}
