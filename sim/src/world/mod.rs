@@ -485,111 +485,28 @@ impl World {
 
     fn handle(&mut self, now: TimeNs, event: Event) {
         match event {
-            Event::Deliver { channel, generation } => {
-                let Some(to) = self.deliver(channel, generation, now) else {
-                    return;
-                };
-                if self.tasks[to.index()].run_at.is_none() {
-                    if self.tasks[to.index()].busy_until_ns <= now {
-                        self.run_inline(to, now);
-                    } else {
-                        let at = self.tasks[to.index()].busy_until_ns;
-                        self.schedule_run(to, at);
-                    }
-                }
-            }
+            Event::Deliver { channel, generation } => self.on_deliver(channel, generation, now),
             Event::Run { subtask, attempt } => {
-                let id = subtask;
-                if attempt != self.tasks[id.index()].attempt {
-                    return;
+                if attempt == self.tasks[subtask.index()].attempt {
+                    self.tasks[subtask.index()].run_at = None;
+                    self.run_inline(subtask, now);
                 }
-                self.tasks[id.index()].run_at = None;
-                self.run_inline(id, now);
             }
             Event::Flush { subtask, attempt, at_ns } => {
-                let id = subtask;
-                if attempt != self.tasks[id.index()].attempt || !self.tasks[id.index()].alive {
-                    return;
-                }
-                self.flush_all(id, at_ns, now);
-            }
-            Event::Timer { subtask, attempt, at_ns } => {
-                let id = subtask;
-                if attempt != self.tasks[id.index()].attempt
-                    || self.tasks[id.index()].timer_at != Some(at_ns)
-                    || !self.tasks[id.index()].alive
-                {
-                    return;
-                }
-                self.tasks[id.index()].timer_at = None;
-                self.tasks[id.index()].subtask.handle_timer(now);
-                self.drain_outputs(id);
-                self.arm_timer(id);
-                // An alignment that timed out unblocks inputs and queues overtaking barriers.
-                if !self.tasks[id.index()].subtask.is_source() && self.tasks[id.index()].subtask.has_runnable_input() {
-                    let at = self.tasks[id.index()].busy_until_ns.max(now);
-                    self.schedule_run(id, at);
+                if self.is_current(subtask, attempt) {
+                    self.flush_all(subtask, at_ns, now);
                 }
             }
-            Event::CoordinatorTick => {
-                if self.coordinator_tick_at != Some(now) || self.checkpointing_done() {
-                    return;
-                }
-                self.coordinator_tick_at = None;
-                if !self.nodes[JOB_MANAGER.index()].alive || self.job.is_restarting() {
-                    return;
-                }
-                let event = self.job.on_tick(now);
-                if let Some(event) = event {
-                    self.on_checkpoint_event(event, now);
-                }
-                self.arm_coordinator();
-            }
+            Event::Timer { subtask, attempt, at_ns } => self.on_timer(subtask, attempt, at_ns, now),
+            Event::CoordinatorTick => self.on_coordinator_tick(now),
             Event::Trigger { subtask, attempt, checkpoint_id, triggered_ns } => {
-                let id = subtask;
-                if attempt != self.tasks[id.index()].attempt
-                    || !self.tasks[id.index()].alive
-                    || self.tasks[id.index()].last_snapshot_id >= Some(checkpoint_id)
-                {
-                    return;
-                }
-                self.tasks[id.index()].barrier_seen_ns = Some((checkpoint_id, now));
-                self.tasks[id.index()].subtask.trigger_checkpoint(checkpoint_id, triggered_ns, now);
-                self.drain_outputs(id);
+                self.on_trigger(subtask, attempt, checkpoint_id, triggered_ns, now)
             }
             Event::Ack { subtask, attempt, checkpoint_id, accepted } => {
-                if attempt != self.tasks[subtask.index()].attempt || !self.nodes[JOB_MANAGER.index()].alive {
-                    return;
-                }
-                if self.job.coordinator().is_none() {
-                    return;
-                }
-                if let Some(event) = self.job.on_ack(subtask, checkpoint_id, accepted, now) {
-                    self.on_checkpoint_event(event, now);
-                }
-                self.arm_coordinator();
+                self.on_ack(subtask, attempt, checkpoint_id, accepted, now)
             }
-            Event::Notify { subtask, attempt, checkpoint_id } => {
-                let id = subtask;
-                if attempt != self.tasks[id.index()].attempt || !self.tasks[id.index()].alive {
-                    return;
-                }
-                self.tasks[id.index()].subtask.notify_checkpoint_complete(checkpoint_id);
-                self.drain_outputs(id);
-                if self.job.on_notified(id, checkpoint_id) {
-                    self.finished_at_ns = Some(now);
-                }
-            }
-            Event::MetricsTick => {
-                self.close_bucket(now);
-                // Keep ticking only while something else can still happen, and jump over
-                // buckets in which nothing can happen: idle virtual time costs no events (the
-                // series then has a gap, not a run of empty buckets).
-                if let Some(next_event_ns) = self.queue.peek_time_ns() {
-                    let next_tick_ns = self.bucket.next_tick(now, next_event_ns);
-                    self.queue.schedule(next_tick_ns, Event::MetricsTick);
-                }
-            }
+            Event::Notify { subtask, attempt, checkpoint_id } => self.on_notify(subtask, attempt, checkpoint_id, now),
+            Event::MetricsTick => self.on_metrics_tick(now),
             Event::FaultStart { fault } => self.start_fault(fault as usize, now),
             Event::FaultEnd { fault } => self.record_fault(fault as usize, true, now),
             Event::NodeBack { node } => {
@@ -602,6 +519,105 @@ impl World {
                 }
             }
             Event::JobRestart => self.restart_job(now),
+        }
+    }
+
+    /// An event of task `id`'s attempt `attempt` still concerns it: the task is alive in that
+    /// attempt (events of an earlier attempt, or for a crashed task, are stale).
+    fn is_current(&self, id: SubtaskId, attempt: u32) -> bool {
+        attempt == self.tasks[id.index()].attempt && self.tasks[id.index()].alive
+    }
+
+    /// A buffer arrives: the receiver runs now if it is free, else when it is.
+    fn on_deliver(&mut self, channel: ChannelId, generation: u32, now: TimeNs) {
+        let Some(to) = self.deliver(channel, generation, now) else {
+            return;
+        };
+        if self.tasks[to.index()].run_at.is_none() {
+            if self.tasks[to.index()].busy_until_ns <= now {
+                self.run_inline(to, now);
+            } else {
+                let at = self.tasks[to.index()].busy_until_ns;
+                self.schedule_run(to, at);
+            }
+        }
+    }
+
+    fn on_timer(&mut self, id: SubtaskId, attempt: u32, at_ns: TimeNs, now: TimeNs) {
+        if !self.is_current(id, attempt) || self.tasks[id.index()].timer_at != Some(at_ns) {
+            return;
+        }
+        self.tasks[id.index()].timer_at = None;
+        self.tasks[id.index()].subtask.handle_timer(now);
+        self.drain_outputs(id);
+        self.arm_timer(id);
+        // An alignment that timed out unblocks inputs and queues overtaking barriers.
+        if !self.tasks[id.index()].subtask.is_source() && self.tasks[id.index()].subtask.has_runnable_input() {
+            let at = self.tasks[id.index()].busy_until_ns.max(now);
+            self.schedule_run(id, at);
+        }
+    }
+
+    fn on_coordinator_tick(&mut self, now: TimeNs) {
+        if self.coordinator_tick_at != Some(now) || self.checkpointing_done() {
+            return;
+        }
+        self.coordinator_tick_at = None;
+        if !self.nodes[JOB_MANAGER.index()].alive || self.job.is_restarting() {
+            return;
+        }
+        if let Some(event) = self.job.on_tick(now) {
+            self.on_checkpoint_event(event, now);
+        }
+        self.arm_coordinator();
+    }
+
+    fn on_trigger(
+        &mut self,
+        id: SubtaskId,
+        attempt: u32,
+        checkpoint_id: CheckpointId,
+        triggered_ns: TimeNs,
+        now: TimeNs,
+    ) {
+        if !self.is_current(id, attempt) || self.tasks[id.index()].last_snapshot_id >= Some(checkpoint_id) {
+            return;
+        }
+        self.tasks[id.index()].barrier_seen_ns = Some((checkpoint_id, now));
+        self.tasks[id.index()].subtask.trigger_checkpoint(checkpoint_id, triggered_ns, now);
+        self.drain_outputs(id);
+    }
+
+    fn on_ack(&mut self, id: SubtaskId, attempt: u32, checkpoint_id: CheckpointId, accepted: bool, now: TimeNs) {
+        let coordinator_up = self.nodes[JOB_MANAGER.index()].alive && self.job.coordinator().is_some();
+        if attempt != self.tasks[id.index()].attempt || !coordinator_up {
+            return;
+        }
+        if let Some(event) = self.job.on_ack(id, checkpoint_id, accepted, now) {
+            self.on_checkpoint_event(event, now);
+        }
+        self.arm_coordinator();
+    }
+
+    fn on_notify(&mut self, id: SubtaskId, attempt: u32, checkpoint_id: CheckpointId, now: TimeNs) {
+        if !self.is_current(id, attempt) {
+            return;
+        }
+        self.tasks[id.index()].subtask.notify_checkpoint_complete(checkpoint_id);
+        self.drain_outputs(id);
+        if self.job.on_notified(id, checkpoint_id) {
+            self.finished_at_ns = Some(now);
+        }
+    }
+
+    /// Close the metrics bucket. Keep ticking only while something else can still happen, and
+    /// jump over buckets in which nothing can happen: idle virtual time costs no events (the
+    /// series then has a gap, not a run of empty buckets).
+    fn on_metrics_tick(&mut self, now: TimeNs) {
+        self.close_bucket(now);
+        if let Some(next_event_ns) = self.queue.peek_time_ns() {
+            let next_tick_ns = self.bucket.next_tick(now, next_event_ns);
+            self.queue.schedule(next_tick_ns, Event::MetricsTick);
         }
     }
 }
