@@ -918,6 +918,16 @@ mod outcome_tests {
         assert_eq!(shown.ledger.count(Status::Wrong), o.wrong_rows.len());
         assert_eq!(shown.ledger.count(Status::Missing), o.missing_rows.len());
         assert!(!o.wrong_rows.is_empty());
+        // What exercise ks-8's answer says: the moved window task 1_0's rows differ after its
+        // failover (attempt 2), and rows of 1_1 and 1_2, which never moved, differ too.
+        let mut writers = std::collections::BTreeSet::new();
+        for l in shown.ledger.rows.iter().filter(|l| l.status == Status::Wrong) {
+            let row = l.run_row.map(|r| &shown.ledger.run_rows[r]).expect("a written row");
+            let task = writer_task(&shown.run, row).map(|t| shown.lanes[t].name.clone()).expect("a window task");
+            assert_eq!(l.attempt == Some(2), task == "1_0", "{task} {:?}", l.attempt);
+            writers.insert(task);
+        }
+        assert_eq!(writers.into_iter().collect::<Vec<_>>(), ["1_0", "1_1", "1_2"]);
         let exact = shown.ledger.rows.iter().position(|l| l.status == Status::Exact).expect("an exact row");
         shown.select_line(Some(exact));
         let story = shown.provenance.clone().and_then(|(_, p)| p).expect("a story");
