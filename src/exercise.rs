@@ -1,15 +1,18 @@
-//! `streamlab exercise list | show ID | check ID ANSWER`: the book's exercises, graded by running
-//! their scenarios (`sim::exercise`). Exit codes: 0 right (and for list/show), 1 a wrong answer (a
-//! failed check, like a broken promise), 2 an unknown id, an answer that cannot be read as the
-//! question's kind, or a broken exercise file, 3/4 when the exercise's run itself did not finish
-//! or broke an invariant (a bug: report it).
+//! `streamlab exercise list | show ID | check ID ANSWER | solve ID | grade ANSWERS`: the book's
+//! exercises, graded by running their scenarios (`sim::exercise`). Exit codes: 0 right (and for
+//! list/show, and a class graded), 1 a wrong answer (a failed check, like a broken promise), 2 an
+//! unknown id, an answer that cannot be read as the question's kind, a broken exercise or answers
+//! file, 3/4 when an exercise's run itself did not finish or broke an invariant (a bug: report it).
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::Subcommand;
-use sim::exercise::{Course, Exercise};
+use sim::exercise::{Course, Exercise, Solution};
 
+use crate::answers::{csv_field, Answer};
 use crate::{exit, Usage};
 
 #[derive(Subcommand)]
@@ -27,6 +30,18 @@ pub enum Action {
     },
     /// Print the answer the run gives, without grading (for teachers; it runs the scenario).
     Solve { id: String },
+    /// Grade a class: ANSWERS is a CSV file with the header `student,exercise,answer`, one answer
+    /// a line (quote an answer holding a comma: "amo,alo"). Each exercise named runs once. Prints
+    /// every student's score and wrong answers, then how many got each exercise right.
+    Grade {
+        answers: PathBuf,
+        /// Also write every answer's grade as CSV (student, exercise, answer, grade, run_shows);
+        /// an existing file is replaced only with --force.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 pub fn run(root: &Path, action: Action) -> anyhow::Result<ExitCode> {
@@ -66,6 +81,7 @@ pub fn run(root: &Path, action: Action) -> anyhow::Result<ExitCode> {
             outln!("{}", e.reference_answer(&solution));
             Ok(ExitCode::from(run_code(&solution)))
         }
+        Action::Grade { answers, out, force } => grade_class(&course, &answers, out.as_deref(), force),
         Action::Check { id, answer } => {
             let e = find(&id)?;
             // Read the answer before running anything: a typo is a usage error, not a wrong answer.
@@ -136,4 +152,131 @@ fn first_line(s: &str) -> String {
         out.push('…');
     }
     out
+}
+
+/// One answer of a class, graded.
+struct Graded<'a> {
+    answer: &'a Answer,
+    right: bool,
+    /// What the run shows, in the answer's notation.
+    shows: String,
+    /// Why the answer could not be read as the question's kind (graded wrong).
+    unreadable: Option<String>,
+}
+
+/// `exercise grade`: every answer of `answers_path` graded, each exercise run once.
+fn grade_class(course: &Course, answers_path: &Path, out: Option<&Path>, force: bool) -> anyhow::Result<ExitCode> {
+    let answers = crate::answers::load(answers_path).map_err(|e| Usage(e.0))?;
+    if let Some(a) = answers.iter().find(|a| course.find(&a.exercise).is_none()) {
+        let file = answers_path.display();
+        let (line, id) = (a.line, &a.exercise);
+        return Err(Usage(format!(
+            "{file}:{line}:1: exercise: no exercise `{id}`; `streamlab exercise list` lists them"
+        ))
+        .into());
+    }
+    if let Some(out) = out {
+        if same_file(out, answers_path) {
+            return Err(Usage(format!("--out {}: that is the answers file; name another", out.display())).into());
+        }
+        let policy = if force { sim::atomic_write::Overwrite::Replace } else { sim::atomic_write::Overwrite::Refuse };
+        crate::refuse_output(out, policy, true)?;
+    }
+    let mut solutions: BTreeMap<&str, (&Exercise, Solution)> = BTreeMap::new();
+    let mut code = exit::OK;
+    for a in &answers {
+        if !solutions.contains_key(a.exercise.as_str()) {
+            let e = course.find(&a.exercise).expect("checked above");
+            let solution = e.solve();
+            if let Some(why) = &solution.unfinished {
+                eprintln!(
+                    "{}: the exercise's run did not finish ({why}): the exercise or the engine is broken",
+                    a.exercise
+                );
+            }
+            code = code.max(run_code(&solution));
+            solutions.insert(&a.exercise, (e, solution));
+        }
+    }
+    let graded: Vec<Graded> = answers
+        .iter()
+        .map(|a| {
+            let (e, solution) = &solutions[a.exercise.as_str()];
+            match e.grade(solution, &a.answer) {
+                Ok(g) => Graded { answer: a, right: g.right, shows: g.actual, unreadable: None },
+                Err(bad) => {
+                    Graded { answer: a, right: false, shows: e.reference_answer(solution), unreadable: Some(bad.0) }
+                }
+            }
+        })
+        .collect();
+    print_class(&graded, solutions.len());
+    if let Some(out) = out {
+        let policy = if force { sim::atomic_write::Overwrite::Replace } else { sim::atomic_write::Overwrite::Refuse };
+        sim::atomic_write::write_bytes(out, grades_csv(&graded).as_bytes(), policy)
+            .with_context(|| format!("writing {}", out.display()))?;
+        outln!("every answer's grade: {}", out.display());
+    }
+    Ok(ExitCode::from(code))
+}
+
+/// Each student's score and wrong answers (students in the file's order), then each exercise's.
+fn print_class(graded: &[Graded], exercises: usize) {
+    let mut students: Vec<&str> = Vec::new();
+    for g in graded {
+        if !students.contains(&g.answer.student.as_str()) {
+            students.push(&g.answer.student);
+        }
+    }
+    outln!("graded {} answers of {} students to {exercises} exercises (each run once)", graded.len(), students.len());
+    let width = students.iter().map(|s| s.chars().count()).max().unwrap_or(0).max("student".len());
+    outln!("{:<width$}  {:>7}  wrong", "student", "score");
+    for student in students {
+        let theirs: Vec<&Graded> = graded.iter().filter(|g| g.answer.student == student).collect();
+        let right = theirs.iter().filter(|g| g.right).count();
+        let wrong: Vec<String> = theirs.iter().filter(|g| !g.right).map(|g| wrong_text(g)).collect();
+        let score = format!("{right}/{}", theirs.len());
+        outln!("{:<width$}  {score:>7}  {}", sim::scenario::error::printable(student), wrong.join("; "));
+    }
+    let mut ids: Vec<&str> = Vec::new();
+    for g in graded {
+        if !ids.contains(&g.answer.exercise.as_str()) {
+            ids.push(&g.answer.exercise);
+        }
+    }
+    outln!("{:<16}  {:>7}  the run shows", "exercise", "right");
+    for id in ids {
+        let all: Vec<&Graded> = graded.iter().filter(|g| g.answer.exercise == id).collect();
+        let right = all.iter().filter(|g| g.right).count();
+        outln!("{id:<16}  {:>7}  {}", format!("{right}/{}", all.len()), all[0].shows);
+    }
+}
+
+fn wrong_text(g: &Graded) -> String {
+    let said = sim::scenario::error::printable(g.answer.answer.trim());
+    match &g.unreadable {
+        Some(why) => format!("{} (unreadable: {})", g.answer.exercise, sim::scenario::error::printable(why)),
+        None => format!("{} (said {said}; the run shows {})", g.answer.exercise, g.shows),
+    }
+}
+
+fn grades_csv(graded: &[Graded]) -> String {
+    let mut out = String::from("student,exercise,answer,grade,run_shows\n");
+    for g in graded {
+        let grade = match (&g.unreadable, g.right) {
+            (Some(_), _) => "unreadable",
+            (None, true) => "right",
+            (None, false) => "wrong",
+        };
+        let a = g.answer;
+        let fields = [a.student.as_str(), a.exercise.as_str(), a.answer.as_str(), grade, g.shows.as_str()];
+        out.push_str(&fields.map(csv_field).join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// Whether `a` and `b` name the same existing file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    matches!((std::fs::canonicalize(a), std::fs::canonicalize(b)), (Ok(x), Ok(y)) if x == y)
 }

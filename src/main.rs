@@ -73,6 +73,7 @@ fn write_to_stdout(fill: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result
     }
 }
 
+mod answers;
 mod bench;
 mod exercise;
 mod sweep;

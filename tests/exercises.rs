@@ -337,3 +337,61 @@ fn no_budget_reaches_the_exercise_command() {
     assert!(out.contains("Q"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `exercise grade`: a class's answers file (CSV as a spreadsheet saves it) graded with each
+/// exercise run once — the right answers are what `exercise solve` prints, not stored here —
+/// scores per student, an unreadable answer graded wrong with why, every grade in `--out`; a
+/// mistake in the file names its line, column and field, and no file is replaced unasked.
+#[test]
+fn a_class_is_graded_from_its_answers_file() {
+    let solve = |id: &str| {
+        let (code, out, err) = streamlab(&["exercise", "solve", id]);
+        assert_eq!(code, 0, "{err}");
+        out.trim().to_string()
+    };
+    let (ks1, ks4) = (solve("ks-1"), solve("ks-4"));
+    let wrong_count = (ks1.parse::<u64>().expect("a count") + 1).to_string();
+    let dir = std::env::temp_dir().join(format!("streamlab-class-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let class = dir.join("class.csv");
+    let text = format!(
+        "student,exercise,answer\r\nalice,ks-1,{ks1}\r\nalice,ks-4,{ks4}\r\n\"bob, jr\",ks-1,{wrong_count}\r\n\"bob, jr\",ks-4,\"maybe, who knows\"\r\n"
+    );
+    std::fs::write(&class, text).unwrap();
+    let grades = dir.join("grades.csv");
+    let args = ["exercise", "grade", class.to_str().unwrap(), "--out", grades.to_str().unwrap()];
+    let (code, out, err) = streamlab(&args);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("graded 4 answers of 2 students to 2 exercises (each run once)"), "{out}");
+    let line =
+        |who: &str| out.lines().find(|l| l.starts_with(who)).unwrap_or_else(|| panic!("{who}: {out}")).to_string();
+    assert!(line("alice").contains(" 2/2 "), "{out}");
+    let bob = line("bob, jr");
+    assert!(bob.contains(" 0/2 ") && bob.contains(&format!("ks-1 (said {wrong_count}; the run shows {ks1})")), "{bob}");
+    assert!(bob.contains("ks-4 (unreadable: `maybe, who knows`"), "{bob}");
+    let written = std::fs::read_to_string(&grades).unwrap();
+    let expected = format!(
+        "student,exercise,answer,grade,run_shows\nalice,ks-1,{ks1},right,{ks1}\nalice,ks-4,{ks4},right,{ks4}\n\"bob, jr\",ks-1,{wrong_count},wrong,{ks1}\n\"bob, jr\",ks-4,\"maybe, who knows\",unreadable,{ks4}\n"
+    );
+    assert_eq!(written, expected);
+    // The grades file exists now: kept unless --force.
+    let (code, _, err) = streamlab(&args);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("already exists (use --force to replace it)"), "{err}");
+    assert_eq!(std::fs::read_to_string(&grades).unwrap(), expected);
+    let same = ["exercise", "grade", class.to_str().unwrap(), "--out", class.to_str().unwrap(), "--force"];
+    let (code, _, err) = streamlab(&same);
+    assert!(code == 2 && err.contains("that is the answers file"), "{err}");
+    // Mistakes in the file: located, nothing graded.
+    for (text, want) in [
+        ("student,exercise,answer\nalice,ks-99,3\n", "class.csv:2:1: exercise: no exercise `ks-99`"),
+        ("student,exercise,answer\nalice,ks-1,\"3\n", "class.csv:2:12: csv: a quote opened here is never closed"),
+        ("student,answer\nalice,3\n", "class.csv:1:1: header: the first line must be"),
+    ] {
+        std::fs::write(&class, text).unwrap();
+        let (code, out, err) = streamlab(&["exercise", "grade", class.to_str().unwrap()]);
+        assert_eq!((code, out.as_str()), (2, ""), "{text:?}: {err}");
+        assert!(err.contains(want), "{text:?}: {err}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
