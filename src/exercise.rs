@@ -228,7 +228,13 @@ fn print_class(graded: &[Graded], exercises: usize) {
             students.push(&g.answer.student);
         }
     }
-    outln!("graded {} answers of {} students to {exercises} exercises (each run once)", graded.len(), students.len());
+    let count = |n: usize, one: &str| format!("{n} {one}{}", if n == 1 { "" } else { "s" });
+    outln!(
+        "graded {} of {} to {} (each run once)",
+        count(graded.len(), "answer"),
+        count(students.len(), "student"),
+        count(exercises, "exercise")
+    );
     let width = students.iter().map(|s| s.chars().count()).max().unwrap_or(0).max("student".len());
     outln!("{:<width$}  {:>7}  wrong", "student", "score");
     for student in students {
