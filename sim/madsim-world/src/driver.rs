@@ -17,6 +17,7 @@ use std::time::Duration;
 use madsim::net::Endpoint;
 use madsim::runtime::Runtime;
 use madsim::time::Instant;
+use sim::model_world::ModelCore;
 use sim::scenario::NodeId;
 
 use super::link::{idle, Signal};
@@ -236,19 +237,30 @@ impl Lives {
 /// Per receiving node, the messages a round sends it.
 pub(crate) type Batches<I> = BTreeMap<NodeId, Vec<I>>;
 
-/// What [`stream_node`] needs of a driver's shared state: its core's side of a node's round.
+/// What a driver of [`stream_node`] keeps per node beside its core: the timers and the lives.
+#[derive(Clone, Debug)]
+pub(crate) struct NodeBook<T> {
+    pub(crate) timers: NodeTimers<T>,
+    pub(crate) lives: Lives,
+}
+
+impl<T> NodeBook<T> {
+    pub(crate) fn new(nodes: usize) -> NodeBook<T> {
+        NodeBook { timers: NodeTimers::new(nodes), lives: Lives::new(nodes) }
+    }
+}
+
+/// What [`stream_node`] needs of a driver's shared state: its core (which fires the timers and
+/// starts a restarted node afresh, as in the kernel world) and its core's side of a node's round.
 pub(crate) trait StreamNodes {
+    type Core: ModelCore;
     /// One message of a packet.
     type Item: Send + Sync + 'static;
-    type Timer;
     /// The first node with a loop of its own (the nodes before it, such as Storm's Nimbus, run
     /// none); a first boot waits until every node from here on has bound its endpoint.
     const FIRST_LOOP: usize;
-    fn lives(&mut self) -> &mut Lives;
-    fn timers(&mut self) -> &mut NodeTimers<Self::Timer>;
-    /// The restarted node `me` booted at `now`.
-    fn node_back(&mut self, me: NodeId, now: u64);
-    fn fire(&mut self, timer: Self::Timer, at: u64);
+    fn core(&mut self) -> &mut Self::Core;
+    fn book(&mut self) -> &mut NodeBook<<Self::Core as ModelCore>::Timer>;
     /// What the core decided: timers to their nodes, `me`'s own messages into the core at once,
     /// the rest into `batches`.
     fn route(&mut self, me: NodeId, now: u64, batches: &mut Batches<Self::Item>);
@@ -298,19 +310,19 @@ pub(crate) async fn stream_node<S: StreamNodes>(shared: Arc<Shared<S>>, me: Node
     let mut batches: Batches<S::Item> = BTreeMap::new();
     let (session, first_boot) = {
         let mut st = shared.state();
-        let first_boot = !st.lives().booted[me.index()];
-        st.lives().booted[me.index()] = true;
+        let first_boot = !st.book().lives.booted[me.index()];
+        st.book().lives.booted[me.index()] = true;
         if !first_boot {
             // The supervisor restarted this node: the core starts it afresh.
             let now = shared.now_ns();
-            st.node_back(me, now);
+            st.core().node_back(me, now);
             st.route(me, now, &mut batches);
         }
-        (st.lives().sessions[me.index()], first_boot)
+        (st.book().lives.sessions[me.index()], first_boot)
     };
     // At the start every node binds its endpoint before anyone sends (a datagram to an unbound
     // port is lost, and the streams do not retransmit).
-    while first_boot && !shared.state().lives().booted.iter().skip(S::FIRST_LOOP).all(|&b| b) {
+    while first_boot && !shared.state().book().lives.booted.iter().skip(S::FIRST_LOOP).all(|&b| b) {
         madsim::time::sleep(Duration::ZERO).await;
     }
     // Outgoing: the next sequence number per (receiver, its session). Incoming: per (sender, its
@@ -348,7 +360,7 @@ pub(crate) async fn stream_node<S: StreamNodes>(shared: Arc<Shared<S>>, me: Node
         for (to, msgs) in std::mem::take(&mut batches) {
             let (alive, to_session) = {
                 let mut st = shared.state();
-                (st.alive(to), st.lives().sessions[to.index()])
+                (st.alive(to), st.book().lives.sessions[to.index()])
             };
             if !alive {
                 continue; // nobody listens there now
@@ -356,7 +368,7 @@ pub(crate) async fn stream_node<S: StreamNodes>(shared: Arc<Shared<S>>, me: Node
             let seq = next_seq.entry((to, to_session)).or_insert(0);
             let packet = Packet { from: me, from_session: session, to_session, seq: *seq, msgs };
             *seq += 1;
-            shared.state().lives().packets_sent += 1;
+            shared.state().book().lives.packets_sent += 1;
             let _ = ep.send_to_raw(shared.addrs[to.index()], tag, Box::new(packet)).await;
         }
         idle(shared.start, &signal, deadline, &mut spins).await;
@@ -365,9 +377,9 @@ pub(crate) async fn stream_node<S: StreamNodes>(shared: Arc<Shared<S>>, me: Node
 
 /// Fire `me`'s timers due before `before`, each at its own time (never before `clock`).
 fn fire_due<S: StreamNodes>(st: &mut S, me: NodeId, clock: &mut u64, before: u64, batches: &mut Batches<S::Item>) {
-    while let Some((at, timer)) = st.timers().pop_due(me, before) {
+    while let Some((at, timer)) = st.book().timers.pop_due(me, before) {
         *clock = (*clock).max(at);
-        st.fire(timer, *clock);
+        st.core().fire(timer, *clock);
         st.route(me, *clock, batches);
     }
 }

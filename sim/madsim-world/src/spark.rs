@@ -26,7 +26,7 @@ use sim::spark::core::BatchInfo;
 use sim::spark::world::{Msg, Out, Timer};
 use sim::spark::{SparkCore, SparkStats};
 
-use super::driver::{self, on_madsim_thread, Batches, FaultAction, FaultSchedule, Lives, NodeTimers, StreamNodes};
+use super::driver::{self, on_madsim_thread, Batches, FaultAction, FaultSchedule, NodeBook, StreamNodes};
 use super::{node_ip, MadsimStop};
 
 const PORT: u16 = 7_200;
@@ -94,8 +94,7 @@ type Shared = driver::Shared<State>;
 
 struct State {
     core: SparkCore,
-    timers: NodeTimers<Timer>,
-    lives: Lives,
+    book: NodeBook<Timer>,
     /// Messages the driver decided when the supervisor told the core of a lost executor (the
     /// tasks it re-launches): the driver's loop sends them on its next turn.
     driver_outbox: Vec<(NodeId, Msg)>,
@@ -104,14 +103,14 @@ struct State {
 impl State {
     fn set_timer(&mut self, at: u64, timer: Timer) {
         let node = self.core.node_of_timer(&timer);
-        self.timers.set(node, at, timer);
+        self.book.timers.set(node, at, timer);
     }
 
     /// The supervisor killed `node` at `now`: its loop and timers die with it, the core drops
     /// what it held, and the tasks the driver re-launches elsewhere wait for the driver's loop.
     fn crash(&mut self, node: NodeId, now: u64) {
-        self.lives.sessions[node.index()] += 1;
-        self.timers.clear(node);
+        self.book.lives.sessions[node.index()] += 1;
+        self.book.timers.clear(node);
         self.core.crash_node(node, now);
         let mut outs = Vec::new();
         self.core.drain(&mut outs);
@@ -130,8 +129,7 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, kills: SparkKills) -> Spa
     let max_run_ns = ms_to_ns(scenario.max_run_ms);
     let mut core = SparkCore::new(scenario.clone(), seed, true, Vec::new());
     core.start();
-    let mut state =
-        State { core, timers: NodeTimers::new(nodes_n), lives: Lives::new(nodes_n), driver_outbox: Vec::new() };
+    let mut state = State { core, book: NodeBook::new(nodes_n), driver_outbox: Vec::new() };
     let mut outs = Vec::new();
     state.core.drain(&mut outs);
     for out in outs {
@@ -188,7 +186,7 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, kills: SparkKills) -> Spa
         batches: std::mem::take(&mut st.core.batches),
         late_sources: std::mem::take(&mut st.core.late_sources),
         finished_at_ns: st.core.finished_at_ns,
-        packets_sent: st.lives.packets_sent,
+        packets_sent: st.book.lives.packets_sent,
         kills: kills.killed,
         events: st.core.recorder.take_events(),
     }
@@ -197,20 +195,14 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, kills: SparkKills) -> Spa
 /// A node's round in the shared node loop ([`driver::stream_node`]): the driver on `jm`, an
 /// executor on each task manager.
 impl StreamNodes for State {
+    type Core = SparkCore;
     type Item = Msg;
-    type Timer = Timer;
     const FIRST_LOOP: usize = 0;
-    fn lives(&mut self) -> &mut Lives {
-        &mut self.lives
+    fn core(&mut self) -> &mut SparkCore {
+        &mut self.core
     }
-    fn timers(&mut self) -> &mut NodeTimers<Timer> {
-        &mut self.timers
-    }
-    fn node_back(&mut self, me: NodeId, now: u64) {
-        self.core.node_back(me, now);
-    }
-    fn fire(&mut self, timer: Timer, at: u64) {
-        self.core.fire(timer, at);
+    fn book(&mut self) -> &mut NodeBook<Timer> {
+        &mut self.book
     }
     /// Route what the core decided: timers to their node, messages to this node into the core
     /// at once, the rest into per-node batches for the network.
@@ -247,7 +239,7 @@ impl StreamNodes for State {
     }
     /// The driver polls (every 10 ms) for what the supervisor decided for it.
     fn end_round(&mut self, me: NodeId, now: u64) -> Option<u64> {
-        let next_timer = self.timers.next_at(me);
+        let next_timer = self.book.timers.next_at(me);
         if me == JOB_MANAGER {
             Some(next_timer.map_or(now + SUPERVISOR_POLL_NS, |t| t.min(now + SUPERVISOR_POLL_NS)))
         } else {

@@ -29,7 +29,7 @@ use sim::scenario::{NodeId, Scenario};
 use sim::storm::world::{Msg, Out, Timer};
 use sim::storm::{StormCore, StormStats};
 
-use super::driver::{self, on_madsim_thread, Batches, FaultAction, FaultSchedule, Lives, NodeTimers, StreamNodes};
+use super::driver::{self, on_madsim_thread, Batches, FaultAction, FaultSchedule, NodeBook, StreamNodes};
 use super::{node_ip, MadsimFaults, MadsimStop};
 
 const PORT: u16 = 7_100;
@@ -96,8 +96,7 @@ type Shared = driver::Shared<State>;
 
 struct State {
     core: StormCore,
-    timers: NodeTimers<Timer>,
-    lives: Lives,
+    book: NodeBook<Timer>,
     violations: Vec<String>,
 }
 
@@ -109,8 +108,7 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, faults: MadsimFaults) -> 
     core.start();
     let mut outs = Vec::new();
     core.drain(&mut outs);
-    let mut state =
-        State { core, timers: NodeTimers::new(tms + 1), lives: Lives::new(tms + 1), violations: Vec::new() };
+    let mut state = State { core, book: NodeBook::new(tms + 1), violations: Vec::new() };
     for out in outs {
         match out {
             Out::Timer { at, timer } => state.set_timer(at, timer, None),
@@ -157,7 +155,7 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, faults: MadsimFaults) -> 
                         handle.kill(worker.id());
                     }
                     let mut st = shared.state();
-                    st.lives.sessions[node] += 1;
+                    st.book.lives.sessions[node] += 1;
                     st.core.crash_node(NodeId::from_index(node), Some(back_after_ns), now);
                 }
                 FaultAction::Restart { node } => {
@@ -179,7 +177,7 @@ async fn supervise(scenario: Arc<Scenario>, seed: u64, faults: MadsimFaults) -> 
         stats: st.core.stats,
         late_sources: std::mem::take(&mut st.core.late_sources),
         finished_at_ns: st.core.finished_at_ns,
-        packets_sent: st.lives.packets_sent,
+        packets_sent: st.book.lives.packets_sent,
         kills: kills.killed,
         events: st.core.recorder.take_events(),
         violations: std::mem::take(&mut st.violations),
@@ -198,29 +196,22 @@ impl State {
                 node.get()
             ));
         }
-        self.timers.set(node, at, timer);
+        self.book.timers.set(node, at, timer);
     }
 }
 
 /// A worker's round in the shared node loop ([`driver::stream_node`]).
 impl StreamNodes for State {
+    type Core = StormCore;
     /// A message for one executor of the receiving worker: (executor, its incarnation, message).
     type Item = (u32, u32, Msg);
-    type Timer = Timer;
     /// Node 0 (Nimbus) runs no loop.
     const FIRST_LOOP: usize = 1;
-    fn lives(&mut self) -> &mut Lives {
-        &mut self.lives
+    fn core(&mut self) -> &mut StormCore {
+        &mut self.core
     }
-    fn timers(&mut self) -> &mut NodeTimers<Timer> {
-        &mut self.timers
-    }
-    /// Fresh executors, told by the core.
-    fn node_back(&mut self, me: NodeId, now: u64) {
-        self.core.node_back(me, now);
-    }
-    fn fire(&mut self, timer: Timer, at: u64) {
-        self.core.fire(timer, at);
+    fn book(&mut self) -> &mut NodeBook<Timer> {
+        &mut self.book
     }
     /// Route what the core decided: timers to their node, same-node messages into the core at
     /// once, the rest into per-node batches for the network.
@@ -252,6 +243,6 @@ impl StreamNodes for State {
     }
     fn end_round(&mut self, me: NodeId, now: u64) -> Option<u64> {
         self.core.check_finished(now);
-        self.timers.next_at(me)
+        self.book.timers.next_at(me)
     }
 }
