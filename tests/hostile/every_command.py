@@ -400,9 +400,9 @@ def structure_variants():
               'Generator((partitions: 4, rate_per_s: 300, keys: 8, value: Constant(9223372036854775807)))',
               'Generator((partitions: 4, rate_per_s: 300, keys: 8, value: Uniform(min: 1, max: 9), bursts: [(from_ms: 0, until_ms: 10_000, rate_multiplier: 4294967295)]))',
               'Generator((partitions: 4, rate_per_s: 300, keys: 8, value: Uniform(min: 1, max: 9), disorder: (delay: Exponential(mean_ms: 18446744073709551615))))',
-              'Events([])', 'Events([(key: "", value: 1, time: 0)])',
-              'Events([(key: "a", value: 1, time: -9223372036854775808), (key: "a", value: 1, time: 9223372036854775807)])',
-              'Events([' + ', '.join(f'(key: "k{i % 7}", value: {i}, time: {i * 3})' for i in range(200_000)) + '])']:
+              'Events([])', 'Events([(key: "", value: 1, ts: 0, arrives: 0)])',
+              'Events([(key: "a", value: 1, ts: -9223372036854775808, arrives: 0), (key: "a", value: 1, ts: 9223372036854775807, arrives: 1)])',
+              'Events([' + ', '.join(f'(key: "k{i % 7}", value: {i}, ts: {i * 3}, arrives: {i * 3})' for i in range(200_000)) + '])']:
         v.append((f'source-{s[:70]}', dict(source=s)))
     for b in ['0', U64MAX, '9223372036854775807', '-1']:
         v.append((f'bound-{b}', dict(bound=b)))
@@ -424,7 +424,8 @@ def gen_structure():
     yield 'binary-64k', rnd
     yield 'binary-elf-header', b'\x7fELF\x02\x01\x01' + rnd[:4096]
     yield 'scenario-then-binary', scenario() + rnd[:1000]
-    yield 'hundred-mb-events', scenario(source='Events([' + '(key: "k", value: 1, time: 1), ' * (100 << 20 // 32) + '])')[:100 << 20]
+    event = '(key: "k", value: 1, ts: 1, arrives: 1), '
+    yield 'hundred-mb-events', scenario(source='Events([' + event * ((100 << 20) // len(event)) + '])')
 
 
 MODES = ['AtMostOnce', 'AtLeastOnce', 'ExactlyOnce', 'ChandyLamport']
