@@ -160,7 +160,7 @@ fn console_output_quoted_in_the_book_is_what_the_command_prints() {
 /// The command an output excerpt (a ```text block) belongs to: its own first line
 /// `$ cargo run --release -- ARGS` or `$ streamlab ARGS`, else the single `$ streamlab ARGS` /
 /// `$ cargo run --release -- ARGS` line of a ```console block right before it. Commands that
-/// write files (`shrink`, `--trace`) or sweep many seeds are not run.
+/// write files (`shrink`, `--trace`) or sweep more than 40 seeds are not run.
 fn excerpt_command(lines: &[&str], fence: usize) -> Option<(String, usize)> {
     let args_of = |line: &str| {
         let line = line.trim();
@@ -190,8 +190,20 @@ fn excerpt_command(lines: &[&str], fence: usize) -> Option<(String, usize)> {
         }
     };
     let words: Vec<&str> = args.split_whitespace().collect();
-    let runs = matches!(words.first(), Some(&("run" | "compare" | "replay" | "exercise")));
+    let runs = matches!(words.first(), Some(&("run" | "compare" | "replay" | "exercise")))
+        || (words.first() == Some(&"sweep") && few_seeds(&words));
     (runs && !words.contains(&"--trace")).then_some((args, skip))
+}
+
+/// Whether a `sweep` command line checks few enough seeds to run in the test: `--seeds A..B`
+/// with at most 40 seeds (a sweep of a shipped lesson takes well under a second per seed in a
+/// debug build).
+fn few_seeds(words: &[&str]) -> bool {
+    let Some(range) = words.iter().position(|w| *w == "--seeds").and_then(|i| words.get(i + 1)) else {
+        return false;
+    };
+    let Some((from, to)) = range.split_once("..") else { return false };
+    matches!((from.parse::<u64>(), to.parse::<u64>()), (Ok(a), Ok(b)) if b >= a && b - a <= 40)
 }
 
 /// Output excerpts quoted in ```text blocks are in their command's output: the block's lines,

@@ -836,3 +836,39 @@ fn charts_where_no_folder_can_be_are_refused_before_the_run() {
     assert!(deep.join("checkpoint-durations.svg").is_file(), "{}", describe(&o));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A Unicode bidirectional control (U+202E RIGHT-TO-LEFT OVERRIDE, U+2066 …) reorders how the
+/// rest of a terminal line reads, so a name holding one could make a row or an error say
+/// something else ("Trojan Source"): names and keys with one are refused at their field, and a
+/// scenario's title or file name with one is printed escaped.
+#[test]
+fn a_bidirectional_control_can_neither_reorder_a_row_nor_an_error() {
+    let dir = temp_dir("bidi");
+    let bidi = ['\u{202e}', '\u{2066}', '\u{200f}', '\u{061c}'];
+    let raw = |o: &Output| {
+        let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        out.chars().any(|c| bidi.contains(&c))
+    };
+    for (from, to, field) in [
+        (r#"Sink(name: "out")"#, r#"Sink(name: "tuo\u{202e}")"#, "pipeline[3].Sink.name: a name cannot contain"),
+        (r#"Window(name: "w""#, "Window(name: \"w\u{2066}\"", "pipeline[2].Window.name: a name cannot contain"),
+        (r#"key: "a""#, "key: \"a\u{200f}\"", "source.Events[0].key: a name cannot contain"),
+    ] {
+        let path = dir.join("named.ron");
+        std::fs::write(&path, TINY.replace(from, to)).expect("write");
+        let o = streamlab(&["run", &path.display().to_string()]);
+        assert_usage_error(&o, field);
+        assert!(!raw(&o), "a bidirectional control printed\n{}", describe(&o));
+    }
+    let titled = dir.join("t\u{061c}itled\u{202e}.ron");
+    std::fs::write(&titled, TINY.replace(r#"name: "tiny""#, r#"name: "exe.\u{202e}gnp""#)).expect("write");
+    let titled = titled.display().to_string();
+    for args in [vec!["run", &titled], vec!["sweep", &titled, "--seeds", "1..2"], vec!["compare", &titled]] {
+        let o = streamlab(&args);
+        assert!(o.status.success(), "{}", describe(&o));
+        assert!(!raw(&o), "a bidirectional control printed\n{}", describe(&o));
+    }
+    let o = streamlab(&["run", &titled]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains(r"exe.\u{202e}gnp"), "{}", describe(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}

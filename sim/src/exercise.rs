@@ -323,8 +323,11 @@ pub fn parse_chapter_with(
     // The course prints its texts as they are written: a control character in one would move
     // the terminal's cursor or forge a line of `list` or `show`.
     let printable = |field: String, text: &str| {
-        if text.chars().any(char::is_control) {
-            return Err(at.error(field, "text cannot contain control characters (newlines, tabs, escapes)"));
+        if text.chars().any(crate::scenario::error::is_unprintable) {
+            return Err(at.error(
+                field,
+                "text cannot contain control characters (newlines, tabs, escapes) or bidirectional controls (U+202E …)",
+            ));
         }
         Ok(())
     };

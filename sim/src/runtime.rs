@@ -654,16 +654,22 @@ pub fn capable_models(scenario: &Scenario) -> Vec<Runtime> {
 pub fn compare_models(scenario: &Scenario, seed: u64, runtimes: &[Runtime], faults: &[Fault]) -> Vec<VariantReport> {
     let mut reports = Vec::new();
     for &runtime in runtimes {
-        let model = model(runtime);
-        let mut variants = model.compared_variants(scenario);
-        for e in scenario.expect.outcomes.iter().filter(|e| e.runtime == runtime) {
-            if !variants.contains(&(e.guarantee, e.sink)) {
-                variants.push((e.guarantee, e.sink));
-            }
-        }
-        reports.extend(model.reports(scenario, seed, &variants, faults));
+        let variants = compare_variants(scenario, runtime);
+        reports.extend(model(runtime).reports(scenario, seed, &variants, faults));
     }
     reports
+}
+
+/// The variants `compare` runs on `runtime`: the model's compared variants, then each one the
+/// scenario declares an outcome for that is not among them (the admission budget counts them).
+pub fn compare_variants(scenario: &Scenario, runtime: Runtime) -> Vec<(Guarantee, SinkKind)> {
+    let mut variants = model(runtime).compared_variants(scenario);
+    for e in scenario.expect.outcomes.iter().filter(|e| e.runtime == runtime) {
+        if !variants.contains(&(e.guarantee, e.sink)) {
+            variants.push((e.guarantee, e.sink));
+        }
+    }
+    variants
 }
 
 #[cfg(test)]

@@ -64,13 +64,28 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, before[line_start..].chars().count() + 1)
 }
 
-/// `s` with control characters escaped (`\n`, `\u{1b}`), for anything from a file that is
-/// printed: names, keys, messages quoting them.
+/// Whether a file's text may not reach the terminal as it is: a control character moves the
+/// cursor or forges a line, and a Unicode bidirectional control (U+061C, U+200E, U+200F,
+/// U+202A–U+202E, U+2066–U+2069) reorders how the rest of the line reads ("Trojan Source"),
+/// so a name could make a row or an error say something else than it does.
+pub fn is_unprintable(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `s` with [unprintable](is_unprintable) characters escaped (`\n`, `\u{1b}`, `\u{202e}`), for
+/// anything from a file that is printed: names, keys, messages quoting them.
 pub fn printable(s: &str) -> String {
-    if !s.chars().any(char::is_control) {
+    if !s.chars().any(is_unprintable) {
         return s.to_string();
     }
-    s.chars().map(|c| if c.is_control() { c.escape_debug().to_string() } else { c.to_string() }).collect()
+    s.chars()
+        .map(|c| match c {
+            c if c.is_control() => c.escape_debug().to_string(),
+            c if is_unprintable(c) => c.escape_unicode().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 /// `s` as one word of a POSIX shell command line, for the commands the tools print to copy:
@@ -81,7 +96,7 @@ pub fn shell_word(s: &str) -> String {
     if !s.is_empty() && s.chars().all(plain) {
         return s.to_string();
     }
-    if !s.chars().any(char::is_control) {
+    if !s.chars().any(is_unprintable) {
         return format!("'{}'", s.replace('\'', r"'\''"));
     }
     let mut out = String::from("$'");
@@ -91,7 +106,7 @@ pub fn shell_word(s: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c if is_unprintable(c) => out.push_str(&format!("\\u{:04x}", u32::from(c))),
             c => out.push(c),
         }
     }
@@ -147,5 +162,14 @@ mod tests {
         assert_eq!(shell_word("a\nb\u{1b}[31m.ron"), r"$'a\u000ab\u001b[31m.ron'");
         assert_eq!(shell_word("it's\n"), r"$'it\'s\u000a'");
         assert_eq!(shell_word(""), "''");
+        assert_eq!(shell_word("a\u{202e}b.ron"), r"$'a\u202eb.ron'");
+    }
+
+    #[test]
+    fn bidirectional_controls_are_escaped_as_control_characters_are() {
+        assert_eq!(printable("exe.\u{202e}gnp\u{2066}\n"), r"exe.\u{202e}gnp\u{2066}\n");
+        assert_eq!(printable("bjørk 界 é"), "bjørk 界 é");
+        assert!(['\u{061c}', '\u{200e}', '\u{200f}', '\u{202a}', '\u{2069}', '\u{7f}'].into_iter().all(is_unprintable));
+        assert!(!['\u{2029}', '\u{200d}', 'é'].into_iter().any(is_unprintable));
     }
 }

@@ -43,14 +43,18 @@ pub fn step_variant(step: &Step) -> &'static str {
     }
 }
 
-/// Names are printed in the output, one per line: not empty, no control characters, at most
+/// Names are printed in the output, one per line: not empty, no control characters or
+/// bidirectional controls ([`super::error::is_unprintable`]), at most
 /// [`super::limits::MAX_NAME_CHARS`] characters.
 pub fn check_name(name: &str, field: &str, loc: &Locator) -> Result<(), ScenarioError> {
     if name.is_empty() {
         return Err(loc.error(field, "a name cannot be empty"));
     }
-    if name.chars().any(char::is_control) {
-        return Err(loc.error(field, "a name cannot contain control characters (newlines, tabs, escapes)"));
+    if name.chars().any(super::error::is_unprintable) {
+        return Err(loc.error(
+            field,
+            "a name cannot contain control characters (newlines, tabs, escapes) or bidirectional controls (U+202E …)",
+        ));
     }
     let chars = name.chars().count();
     if chars > super::limits::MAX_NAME_CHARS {
