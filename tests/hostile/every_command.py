@@ -697,6 +697,54 @@ def check_exercises():
         if why is None and rc != 2:
             why = f'exit {rc} for an unknown id'
         record('exercise', 'exercise show', repr(i[:20]), rc, err, why)
+    check_class_answers()
+
+
+def check_class_answers():
+    """`exercise grade` on hostile answers files: exit 0 (graded) or 2 (refused, at line and
+    column or naming the file), never a panic, hang or unbounded memory; `--out` never replaces a
+    file it may not (the answers file, a user's file without --force, a folder, a FIFO)."""
+    d = os.path.join(OUT, 'class')
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    header = 'student,exercise,answer\n'
+    many = header + ''.join(f's{n},g-1,{n % 7}\n' for n in range(100_000))
+    cases = {
+        'empty': b'', 'bom-crlf': ('\ufeff' + header.replace('\n', '\r\n') + 'a,g-1,3\r\n').encode(),
+        'binary': bytes(range(256)) * 64, 'huge': b'x' * (17 * 1024 * 1024), 'many': many.encode(),
+        'unclosed': (header + 'a,g-1,"3\n').encode(), 'no-header': b'a,g-1,3\n',
+        'extra-field': (header + 'a,g-1,3,4\n').encode(), 'twice': (header + 'a,g-1,3\na,g-1,4\n').encode(),
+        'unknown-id': (header + 'a,zz-9,3\n').encode(), 'bidi-names': (header + 'a\u202eb,g-1,\u202e3\n').encode(),
+        'control-names': (header + 'a\x1b[31m,g-1,3\x00\n').encode(), 'long-answer': (header + 'a,g-1,' + 'x' * 1_000_000 + '\n').encode(),
+        'quotes': (header + '"a ""q""",g-1,"amo,alo"\n').encode(), 'not-utf8': header.encode() + b'a,g-1,\xff\n',
+    }
+    for name, data in cases.items():
+        path = os.path.join(d, name + '.csv')
+        with open(path, 'wb') as f:
+            f.write(data)
+        rc, err, out = run(['exercise', 'grade', path], cwd=ROOT, timeout=120)
+        why = finding(rc, err, None)
+        if why is None and rc not in (0, 2):
+            why = f'exit {rc} grading a class'
+        if why is None and rc == 2 and path not in err:
+            why = 'exit 2 without naming the answers file'
+        if why is None and BIDI_CONTROLS & set(out.decode('utf-8', 'replace') + err):
+            why = 'a bidirectional control printed raw'
+        record('exercise', 'exercise grade', name, rc, err, why)
+    answers = os.path.join(d, 'quotes.csv')
+    precious = os.path.join(d, 'precious.txt')
+    open(precious, 'w').write('my own work\n')
+    fifo = os.path.join(d, 'fifo')
+    os.mkfifo(fifo)
+    for name, out in [('answers file', answers), ('existing file', precious), ('folder', d), ('fifo', fifo)]:
+        before = {p: open(p, 'rb').read() for p in (answers, precious)}
+        rc, err, _ = run(['exercise', 'grade', answers, '--out', out], cwd=ROOT, timeout=60)
+        why = finding(rc, err, None)
+        if why is None and rc != 2:
+            why = f'exit {rc}: --out {name} was not refused'
+        if why is None and any(open(p, 'rb').read() != b for p, b in before.items()):
+            why = f'--out {name} changed a file'
+        record('exercise', 'exercise grade --out', name, rc, err, why)
 
 
 def check_merge():
