@@ -28,7 +28,8 @@ use sim::World;
 use crate::scrub::SendIndex;
 
 pub use units::{
-    cursor_text, duration_ms_text, duration_text, event_time_text, fault_text, faults_text, tick_text, time_text,
+    cursor_text, duration_ms_text, duration_text, event_time_text, fault_text, faults_text, row_window_text, tick_text,
+    time_text, window_text,
 };
 
 /// The job attempt the workbench names, counted from 1 (the first run is attempt 1), from the

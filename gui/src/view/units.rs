@@ -55,6 +55,20 @@ pub fn event_time_text(scenario: &Scenario, ms: EventTimeMs) -> String {
     }
 }
 
+/// An event-time window in the scenario's clock: "[20.000 s, 25.000 s)".
+pub fn window_text(scenario: &Scenario, window: &engine::window::Window) -> String {
+    format!("[{}, {})", event_time_text(scenario, window.start_ms), event_time_text(scenario, window.end_ms))
+}
+
+/// Where a sink row sits in event time: its window, or the record's own time ("event time
+/// 3.250 s") for a row that is not a window's result. Every sink table in every view reads it so.
+pub fn row_window_text(scenario: &Scenario, row: &engine::sink::SinkRow) -> String {
+    match &row.window {
+        Some(w) => window_text(scenario, w),
+        None => format!("event time {}", event_time_text(scenario, row.timestamp_ms)),
+    }
+}
+
 /// A fault in words, its instants in the scenario's clock (as above) and its lengths by
 /// `sim::faults::duration_text`: "crash tm-1 at 3.013 s, back after 2 s". The one wording is
 /// `Fault::describe_with`, which `streamlab run` echoes too.
