@@ -590,11 +590,12 @@ fn partitioning_and_delaying_a_link_fork_the_run() {
 }
 
 /// Every label of the job graph, at moments all through two scenarios (one with a crash, restarts
-/// and partitions), at both projector resolutions, in presenter mode and not: no two overlap.
-/// The labels are the ones the drawing code placed (`panels::labels`), read back after the frame.
+/// and partitions), at both projector resolutions, in presenter mode and not: no two overlap, and
+/// no channel's curve (nor a leader line) crosses one. The labels and the lines are the ones the
+/// drawing code placed and drew (`panels::labels`), read back after the frame.
 #[test]
-fn no_two_labels_of_the_job_graph_overlap() {
-    use gui::panels::labels::{dag_labels_id, overlapping, Labels};
+fn no_two_labels_of_the_job_graph_overlap_nor_cross_a_line() {
+    use gui::panels::labels::{crossing, dag_labels_id, overlapping, Labels};
     let cases = [
         (ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")), (1280.0, 800.0), false),
         (ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")), (1920.0, 1080.0), true),
@@ -621,6 +622,10 @@ fn no_two_labels_of_the_job_graph_overlap() {
             assert!(ticks.len() >= 3 && overlapping(&ticks).is_empty(), "timeline ticks: {ticks:?}");
             let pairs = overlapping(&labels);
             assert!(pairs.is_empty(), "{source:?} at {w}x{h_px}, presenter {presenter}, step {k}: {pairs:?}");
+            let lines = Labels::last_lines(&h.ctx, dag_labels_id());
+            assert!(lines.len() > 50, "the channels' curves were kept ({})", lines.len());
+            let crossed = crossing(&labels, &lines);
+            assert!(crossed.is_empty(), "{source:?} at {w}x{h_px}, presenter {presenter}, step {k}: {crossed:?}");
             total += labels.len();
             floating += labels.iter().filter(|l| l.floating).count();
         }
