@@ -117,6 +117,12 @@ impl Tab {
             Tab::Save => "Save / export",
         }
     }
+
+    /// Whether the tab reads the job graph (it explains what the graph shows at the cursor) rather
+    /// than a table or charts of its own, which need the height: those start with a shorter graph.
+    pub fn reads_the_graph(self) -> bool {
+        matches!(self, Tab::Watermarks | Tab::Alignment)
+    }
 }
 
 /// What the user asked for during a frame.
@@ -1613,23 +1619,42 @@ impl App {
         });
         egui::CentralPanel::default().show(ui, |ui| {
             let height = ui.available_height();
-            ui.allocate_ui(egui::vec2(ui.available_width(), (height * 0.47).max(220.0)), |ui| {
-                panels::dag::dag_ui(
-                    ui,
-                    session,
-                    frame,
-                    self.selected,
-                    self.faults.restart_after_ms,
-                    self.presenter,
-                    &mut actions,
-                );
-            });
-            ui.separator();
+            // The job graph above the tabs, in a split that can be dragged. A tab with a table or
+            // charts of its own starts with a shorter graph (its legend folded) so that the table
+            // has the room; each kind keeps its own split.
+            let (split, share, fold_legend) = match self.tab.reads_the_graph() {
+                true => ("job_graph_split", 0.47, self.presenter),
+                false => ("job_graph_split_short", 0.36, true),
+            };
+            // The task managers' row, the status line and a graph of 120 points (`dag_ui`'s least).
+            let graph_min = 200.0_f32.min(height * 0.5);
+            egui::Panel::top(split)
+                .frame(egui::Frame::NONE)
+                .resizable(true)
+                .default_size((height * share).max(graph_min))
+                .size_range(graph_min..=(height * 0.8).max(graph_min))
+                .show(ui, |ui| {
+                    panels::dag::dag_ui(
+                        ui,
+                        session,
+                        frame,
+                        self.selected,
+                        self.faults.restart_after_ms,
+                        panels::dag::GraphLook { presenter: self.presenter, fold_legend },
+                        &mut actions,
+                    );
+                });
+            let reads_the_graph = self.tab.reads_the_graph();
             ui.horizontal_wrapped(|ui| {
                 for tab in Tab::ALL {
                     ui.selectable_value(&mut self.tab, tab, tab.label());
                 }
             });
+            if self.tab.reads_the_graph() != reads_the_graph {
+                // The graph above was drawn at the old tab's height: draw the frame again, so
+                // that nothing is shown (or clicked) where it stood for one frame.
+                ui.ctx().request_discard("the tab changed the job graph's height");
+            }
             ui.separator();
             match self.tab {
                 Tab::Watermarks => panels::watermarks::watermarks_ui(ui, session, frame, self.selected, &mut actions),

@@ -2202,3 +2202,63 @@ fn the_kafka_streams_view_compares_its_guarantees() {
     wait_for_view(&mut h);
     assert_eq!(h.state().kstreams.as_ref().unwrap().origin.guarantee, Some(ExactlyOnce));
 }
+
+/// At 1280x800 the Outcome tab gives its table the height: clicked by its label, the job graph
+/// above shrinks (its legend folds), the verdict stays on screen, and at least 7 rows show under
+/// a header that stays put while the rows scroll. Back on the Watermarks tab the graph is tall
+/// again.
+#[test]
+fn the_outcome_tab_gives_its_table_the_height_and_keeps_the_verdict_in_view() {
+    let mut h = Harness::builder().with_size(egui::vec2(1280.0, 800.0)).build_ui_state(
+        |ui, app: &mut App| app.workbench_ui(ui),
+        App::new_headless(ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")), None),
+    );
+    h.run_steps(1);
+    let end = h.state().session.as_ref().unwrap().run().end_ns;
+    h.state_mut().apply(Action::Time(Command::Seek(end)));
+    h.run_steps(2);
+    let tall = h.get_by_label("Job graph").rect().height();
+    assert!(h.query_by_label("Legend").is_none(), "the Watermarks tab shows the legend open");
+    h.get_by_label("Outcome: every row vs. the run without faults").click();
+    for _ in 0..200 {
+        h.run_steps(1);
+        if h.query_by_label_contains("oracle vs the fault-free run").is_some() {
+            break;
+        }
+    }
+    h.run_steps(2);
+    let short = h.get_by_label("Job graph").rect().height();
+    assert!(short < tall - 40.0, "the graph shrinks for the table: {tall} -> {short}");
+    h.get_by_label("Legend"); // folded
+    let timeline_top = h.get_by_label("Timeline").rect().top();
+    let verdict = h.get_by_label_contains("oracle vs the fault-free run").rect();
+    assert!(verdict.bottom() < timeline_top, "the verdict is in view: {verdict:?}");
+    let rows_in_view = |h: &Harness<'static, App>| {
+        let top = h.get_by_label("visible at").rect().bottom();
+        h.query_all_by_label("exact")
+            .chain(h.query_all_by_label("duplicate"))
+            .filter(|n| (top..=timeline_top).contains(&n.rect().center().y))
+            .count()
+    };
+    let rows = rows_in_view(&h);
+    assert!(rows >= 7, "only {rows} rows in view");
+    // Scrolled down, the header stays where it was and other rows show under it.
+    let header = h.get_by_label("visible at").rect();
+    let over_rows = egui::pos2(header.left(), header.bottom() + 60.0);
+    h.event(egui::Event::PointerMoved(over_rows));
+    h.event(egui::Event::MouseWheel {
+        unit: egui::MouseWheelUnit::Line,
+        delta: egui::vec2(0.0, -10.0),
+        phase: egui::TouchPhase::Move,
+        source: egui::MouseWheelSource::Wheel,
+        modifiers: egui::Modifiers::NONE,
+    });
+    h.run_steps(3);
+    assert_eq!(h.get_by_label("visible at").rect(), header, "the header stays put");
+    assert!(rows_in_view(&h) >= 7, "rows fill the table when scrolled");
+    assert_eq!(h.state().tab, gui::app::Tab::Outcome);
+    h.get_by_label("Watermarks: why has my window not fired?").click();
+    h.run_steps(2);
+    let again = h.get_by_label("Job graph").rect().height();
+    assert!((again - tall).abs() < 1.0, "tall again: {tall} vs {again}");
+}

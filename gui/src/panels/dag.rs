@@ -103,17 +103,26 @@ fn fonts(presenter: bool) -> (FontId, FontId) {
     }
 }
 
+/// How the job graph is drawn: presenter mode's larger type, and whether the legend is folded.
+#[derive(Clone, Copy, Debug)]
+pub struct GraphLook {
+    pub presenter: bool,
+    pub fold_legend: bool,
+}
+
 pub fn dag_ui(
     ui: &mut egui::Ui,
     session: &Session,
     frame: &Frame,
     selected: Option<SubtaskId>,
     restart_after_ms: Option<u64>,
-    presenter: bool,
+    look: GraphLook,
     actions: &mut Vec<Action>,
 ) {
-    if presenter {
-        // Room for the graph: the legend folds away (the audience has the presenter).
+    let presenter = look.presenter;
+    if look.fold_legend {
+        // Room for the graph: the legend folds away (the audience has the presenter; a table
+        // below wants the height).
         egui::CollapsingHeader::new("Legend").default_open(false).show(ui, |ui| legend_ui(ui, session));
     } else {
         legend_ui(ui, session);
