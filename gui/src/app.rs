@@ -1495,6 +1495,7 @@ impl App {
         }
         let save_stem = self.save_stem();
         if let Some(storm) = &mut self.storm {
+            panels::predict::predict_dock_ui(ui, &storm.origin.base.file, &mut self.predict);
             egui::CentralPanel::default().show(ui, |ui| {
                 // Solid scroll bars: a floating one lay over the text at the panel's right edge (the
                 // Spark view's batch steps, the Kafka Streams rows' "visible at").
@@ -1513,11 +1514,11 @@ impl App {
                     }
                 });
             });
-            panels::predict::predict_window_ui(ui, &storm.origin.base.file, &mut self.predict, None);
             self.finish_frame(actions, ui);
             return;
         }
         if let Some(spark) = &mut self.spark {
+            panels::predict::predict_dock_ui(ui, &spark.origin.base.file, &mut self.predict);
             egui::CentralPanel::default().show(ui, |ui| {
                 ui.spacing_mut().scroll = egui::style::ScrollStyle::solid();
                 egui::ScrollArea::vertical().show(ui, |ui| {
@@ -1532,11 +1533,11 @@ impl App {
                     }
                 });
             });
-            panels::predict::predict_window_ui(ui, &spark.origin.base.file, &mut self.predict, None);
             self.finish_frame(actions, ui);
             return;
         }
         if let Some(shown) = &mut self.kstreams {
+            panels::predict::predict_dock_ui(ui, &shown.origin.base.file, &mut self.predict);
             egui::CentralPanel::default().show(ui, |ui| {
                 ui.spacing_mut().scroll = egui::style::ScrollStyle::solid();
                 egui::ScrollArea::vertical().show(ui, |ui| {
@@ -1551,7 +1552,6 @@ impl App {
                     }
                 });
             });
-            panels::predict::predict_window_ui(ui, &shown.origin.base.file, &mut self.predict, None);
             self.finish_frame(actions, ui);
             return;
         }
@@ -1603,7 +1603,7 @@ impl App {
                 panels::tour::tour_ui(ui, session, self.tour.as_ref(), &mut actions);
             });
         }
-        let timeline = egui::Panel::bottom("timeline").resizable(false).show(ui, |ui| {
+        egui::Panel::bottom("timeline").resizable(false).show(ui, |ui| {
             let (end, min_span) = (session.run().end_ns, crate::view::timeline::min_span(&session.scenario));
             self.timeline.follow(cursor, end, min_span);
             let (export_dir, export_size, slides_status) =
@@ -1613,8 +1613,20 @@ impl App {
             };
             panels::timeline::timeline_ui(ui, session.run(), cursor, &mut self.timeline, export, &mut actions);
         });
-        let timeline_top = timeline.response.rect.top();
-        egui::Panel::right("inspector").default_size(340.0).show(ui, |ui| {
+        // Predict docks at the top of the inspector's column, which widens for it: it covers
+        // nothing in the graph, the tabs or the timeline that a question asks about.
+        let (inspector, width) = if self.predict.open { ("inspector_predict", 420.0) } else { ("inspector", 340.0) };
+        egui::Panel::right(inspector).default_size(width).show(ui, |ui| {
+            if self.predict.open {
+                let height = ui.available_height();
+                egui::Panel::top("predict_in_inspector")
+                    .resizable(true)
+                    .default_size(height * 0.6)
+                    .size_range((height * 0.25)..=(height - 60.0).max(height * 0.25))
+                    .show(ui, |ui| {
+                        panels::predict::predict_ui(ui, &session.base.file, &mut self.predict);
+                    });
+            }
             panels::inspector::inspector_ui(ui, session, frame, &mut actions);
         });
         egui::CentralPanel::default().show(ui, |ui| {
@@ -1681,7 +1693,6 @@ impl App {
                 Tab::Save => panels::save::save_ui(ui, session, &save_stem, &mut self.save, &mut actions),
             }
         });
-        panels::predict::predict_window_ui(ui, &session.base.file, &mut self.predict, Some(timeline_top));
         self.finish_frame(actions, ui);
     }
 

@@ -22,7 +22,8 @@ pub fn kstreams_ui(ui: &mut egui::Ui, s: &mut KStreamsShown, shared: Shared, act
 }
 
 fn kstreams_frame_ui(ui: &mut egui::Ui, s: &mut KStreamsShown, shared: Shared, actions: &mut Vec<Action>) {
-    ui.horizontal(|ui| {
+    // Wrapped: a long name must not widen the view past its panel (text clipped at the edge).
+    ui.horizontal_wrapped(|ui| {
         ui.heading(format!("Kafka Streams application: {}", s.scenario.name));
         ui.label(format!("seed {}", s.seed));
     });

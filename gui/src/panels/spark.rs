@@ -32,7 +32,8 @@ pub fn spark_ui(ui: &mut egui::Ui, s: &mut SparkSession, shared: Shared, actions
 }
 
 fn spark_frame_ui(ui: &mut egui::Ui, s: &mut SparkSession, shared: Shared, actions: &mut Vec<Action>) {
-    ui.horizontal(|ui| {
+    // Wrapped: a long name must not widen the view past its panel (text clipped at the edge).
+    ui.horizontal_wrapped(|ui| {
         ui.heading(format!("Spark query: {}", s.scenario.name));
         ui.label(format!("seed {}", s.seed));
     });

@@ -28,7 +28,8 @@ pub fn storm_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32, shared: Sh
 }
 
 fn storm_frame_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32, shared: Shared, actions: &mut Vec<Action>) {
-    ui.horizontal(|ui| {
+    // Wrapped: a long name must not widen the view past its panel (text clipped at the edge).
+    ui.horizontal_wrapped(|ui| {
         ui.heading(format!("Storm topology: {}", s.scenario.name));
         ui.label(format!("seed {}", s.seed));
     });

@@ -478,24 +478,45 @@ impl KStreamsShown {
     }
 }
 
-/// The sink rows as `streamlab run` lays them out (`sim::kstreams::report::rows_text`), one row
-/// a line under a header, with windows and instants read as everywhere in the workbench
+/// The sink rows in `streamlab run`'s columns (`sim::kstreams::report::rows_text`), one row a
+/// line under a header, with windows and instants read as everywhere in the workbench
 /// ("[20.000 s, 25.000 s)", not the CLI's raw milliseconds).
 fn rows_text(scenario: &Scenario, run: &sim::kstreams::KStreamsRun) -> String {
-    let mut lines =
-        vec![format!("{:<10} {:<8} {:<28} {:>10} {:<8} visible at", "sink", "key", "window", "value", "firing")];
-    for row in run.visible_rows() {
-        lines.push(format!(
-            "{:<10} {:<8} {:<28} {:>10} {:<8} {}",
-            scenario.plan.operators[row.sink].name,
-            scenario.key_name(row.row.key),
-            crate::view::row_window_text(scenario, &row.row),
-            row.row.value,
-            row.row.firing.label(),
-            crate::view::time_text(scenario, row.visible_ns.unwrap_or(row.written_ns))
-        ));
+    let rows: Vec<[String; 6]> = run
+        .visible_rows()
+        .iter()
+        .map(|row| {
+            [
+                scenario.plan.operators[row.sink].name.clone(),
+                scenario.key_name(row.row.key),
+                crate::view::row_window_text(scenario, &row.row),
+                row.row.value.to_string(),
+                row.row.firing.label().to_string(),
+                crate::view::time_text(scenario, row.visible_ns.unwrap_or(row.written_ns)),
+            ]
+        })
+        .collect();
+    // Each column as wide as its widest cell, so the row fits a narrow panel (the CLI pads the
+    // window to 28 characters for its raw milliseconds).
+    let header = ["sink", "key", "window", "value", "firing", "visible at"].map(str::to_string);
+    let mut width = header.clone().map(|h| h.chars().count());
+    for row in &rows {
+        for (w, cell) in width.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
     }
-    lines.join("\n") + "\n"
+    let line = |cells: &[String; 6]| {
+        let [sink, key, window, value, firing, at] = cells;
+        format!(
+            "{sink:<w0$} {key:<w1$} {window:<w2$} {value:>w3$} {firing:<w4$} {at}",
+            w0 = width[0],
+            w1 = width[1],
+            w2 = width[2],
+            w3 = width[3],
+            w4 = width[4]
+        )
+    };
+    std::iter::once(line(&header)).chain(rows.iter().map(line)).map(|l| l.trim_end().to_string() + "\n").collect()
 }
 
 #[cfg(test)]
