@@ -882,7 +882,8 @@ fn the_storm_view_crashes_a_worker_at_the_cursor() {
     }
     h.get_by_label("Faults").click();
     h.run_steps(1);
-    h.get_by_label("This run has the file's faults only.");
+    // The file's own fault is named, in the workbench's words.
+    h.get_by_label("This run has the file's faults (crash tm-1 at 12.000 s, back after 2 s) only.");
     h.get_by_label("Crash tm-0").click();
     h.run_steps(2);
     let at_ns = 3_000_000_000;
@@ -897,7 +898,9 @@ fn the_storm_view_crashes_a_worker_at_the_cursor() {
     assert_ne!(storm.events, original);
     assert_eq!(storm.tab, gui::view::storm::StormTab::Faults, "the tab stays open");
     assert_eq!(storm.cursor_ns, at_ns, "and the cursor at the clicked moment");
-    h.get_by_label_contains("This run has the file's faults, then crash tm-0 at ");
+    h.get_by_label_contains(
+        "This run has the file's faults (crash tm-1 at 12.000 s, back after 2 s), then crash tm-0 at ",
+    );
     // The guarantees compared on these faults: acking off loses, acking duplicates, Trident is exact.
     h.get_by_label("Compare the guarantees on these faults").click();
     wait_until_compared(&mut h, |app| app.storm.as_ref().unwrap().comparing.is_none());
@@ -2028,7 +2031,7 @@ fn crashing_a_kafka_streams_instance_at_the_cursor_records_it_again() {
     let tm1 = sim::scenario::NodeId::task_manager(1);
     assert!(k.nodes.contains(&(at, tm1, true)), "{:?}", k.nodes);
     assert_eq!(k.nodes.iter().filter(|n| n.2).count(), crashes + 1);
-    h.get_by_label_contains("(this run: the file's faults, then crash tm-1");
+    h.get_by_label_contains("(this run: the file's faults (crash tm-0 at 12.000 s, never back), then crash tm-1");
     h.get_by_label("Back to the file's faults").click();
     wait_for_view(&mut h);
     let k = h.state().kstreams.as_ref().unwrap();

@@ -265,7 +265,7 @@ fn crash_ui(ui: &mut egui::Ui, s: &SparkSession, settings: &mut FaultSettings, a
             settings.restart_after_ms = Some(ms);
         }
         if let Some(clicked) = s.origin.injected_text() {
-            ui.label(format!("(this run: the file's faults, then {clicked})"));
+            ui.label(format!("(this run: {}, then {clicked})", crate::view::file_faults_text(&s.origin.base)));
             if ui.button("Back to the file's faults").clicked() {
                 actions.push(Action::ClearInjectedFaults);
             }

@@ -97,6 +97,15 @@ pub fn injected_text(scenario: &sim::Scenario, faults: &[sim::faults::Fault]) ->
     faults_text(scenario, faults)
 }
 
+/// The scenario file's own faults in words, for "this run has …": "the file's faults (crash
+/// tm-1 at 12.000 s, back after 2 s)", or "no faults (the file has none)".
+pub fn file_faults_text(base: &sim::Scenario) -> String {
+    match faults_text(base, &base.faults) {
+        Some(text) => format!("the file's faults ({text})"),
+        None => "no faults (the file has none)".to_string(),
+    }
+}
+
 /// Add the faults clicked in a view that records its run again with them (Storm, Spark, Kafka
 /// Streams). The outcomes a file declares are about its own faults: with more, the run is held
 /// to its guarantee's promise instead (a clicked cut that left a Spark run exact read "declared
