@@ -321,7 +321,9 @@ fn outcome_ui(ui: &mut egui::Ui, s: &mut SparkSession) {
         ledger: &s.ledger,
         heading: format!("{} (attempt: the query run that wrote the row):", s.choice_of(s.scenario.guarantee).label),
         hint: "Select a row (a duplicate, say: untick \"exact\" or press \"Only what differs\") to follow it back: the batch that wrote it, the task, the commit or the crash that cut its batch short, and the earlier write it repeats.",
-        height: Some(420.0),
+        // The rows take the height left in the view below the filters and the header (as the
+        // Storm view's do): a fixed 420 points left the bottom of a 1280x800 window empty.
+        height: Some((ui.clip_rect().bottom() - ui.cursor().top() - 90.0).max(200.0)),
     };
     let selected = s.provenance.as_ref().map(|(l, p)| (*l, p));
     match table.ui(ui, selected, &mut s.filter) {
