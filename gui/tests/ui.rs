@@ -2265,3 +2265,29 @@ fn the_outcome_tab_gives_its_table_the_height_and_keeps_the_verdict_in_view() {
     let again = h.get_by_label("Job graph").rect().height();
     assert!((again - tall).abs() < 1.0, "tall again: {tall} vs {again}");
 }
+
+/// Playing the default scenario (buffer timeout 100 ms) the wire is empty most of the time: the
+/// status line says why (records wait in network buffers), so the graph does not look frozen;
+/// with messages on the wire it only counts them.
+#[test]
+fn an_empty_wire_says_records_wait_for_the_buffer_timeout() {
+    let mut h = harness(ScenarioSource::Embedded);
+    h.run_steps(1);
+    let end = h.state().session.as_ref().unwrap().run().end_ns;
+    let (mut empty, mut busy) = (0, 0);
+    for k in 1..40u64 {
+        h.state_mut().time.cursor_ns = end * k / 80;
+        h.step();
+        let on_wire = h.state_mut().session.as_mut().unwrap().frame(end * k / 80, None, true).dag.in_flight.len();
+        let why =
+            h.query_by_label_contains("records wait in network buffers, sent when a buffer fills or every 100 ms");
+        if on_wire == 0 {
+            assert!(why.is_some(), "an empty wire at step {k} says why");
+            empty += 1;
+        } else {
+            assert!(why.is_none(), "{on_wire} messages on the wire at step {k}");
+            busy += 1;
+        }
+    }
+    assert!(empty > 0 && busy > 0, "both seen: {empty} empty, {busy} busy");
+}

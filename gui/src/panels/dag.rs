@@ -128,7 +128,7 @@ pub fn dag_ui(
         legend_ui(ui, session);
     }
     task_managers_ui(ui, session, frame, restart_after_ms, actions);
-    status_line_ui(ui, frame);
+    status_line_ui(ui, frame, session.scenario.buffer_timeout_ns);
     let layout = &session.layout;
     let scenario = &session.scenario;
     let size = ui.available_size().max(Vec2::new(200.0, 120.0));
@@ -416,7 +416,8 @@ pub fn dag_ui(
 }
 
 /// Above the graph, never over it: what is down or restarting, and how much is on the wire.
-fn status_line_ui(ui: &mut egui::Ui, frame: &Frame) {
+/// `buffer_timeout_ns`: the scenario's buffer timeout, to say why the wire is often empty.
+fn status_line_ui(ui: &mut egui::Ui, frame: &Frame, buffer_timeout_ns: u64) {
     let mut banner = Vec::new();
     for tm in &frame.dag.down {
         banner.push(format!("tm-{tm} is down"));
@@ -443,6 +444,13 @@ fn status_line_ui(ui: &mut egui::Ui, frame: &Frame) {
         let messages = crate::view::units::count_text(on_wire, "message", "messages");
         ui.small(if on_wire > drawn {
             format!("{messages} on the wire ({drawn} drawn)")
+        } else if on_wire == 0 && buffer_timeout_ns > 0 {
+            // Playing the default scenario the wire is empty most of the time, and the graph
+            // looked frozen: records wait in their network buffers between flushes.
+            format!(
+                "{messages} on the wire (records wait in network buffers, sent when a buffer fills or every {}: the buffer timeout)",
+                crate::view::duration_text(buffer_timeout_ns)
+            )
         } else {
             format!("{messages} on the wire")
         });
