@@ -2291,3 +2291,31 @@ fn an_empty_wire_says_records_wait_for_the_buffer_timeout() {
     }
     assert!(empty > 0 && busy > 0, "both seen: {empty} empty, {busy} busy");
 }
+
+/// The fault lengths read as every length in the workbench ("2 s", "5 s", "200 ms"; they read
+/// "2000 ms" beside "back after 2 s") and take a typed length: click the outage field by its
+/// value, type "1.5 s", press Enter: the outage is 1 500 ms.
+#[test]
+fn the_fault_length_fields_read_and_take_seconds() {
+    let mut h = harness(ScenarioSource::File(scenario_file("storm-word-count.ron")));
+    h.run_steps(1);
+    h.get_by_label("Faults").click();
+    h.run_steps(2);
+    let values = |h: &Harness<'static, App>| -> Vec<String> {
+        h.query_all_by_role(Role::SpinButton).filter_map(|n| n.value()).collect()
+    };
+    let shown = values(&h);
+    for length in ["2 s", "5 s", "200 ms"] {
+        assert!(shown.iter().any(|v| v == length), "{length} in {shown:?}");
+    }
+    assert!(!shown.iter().any(|v| v.contains("000")), "{shown:?}");
+    h.query_all_by_role(Role::SpinButton).find(|n| n.value().as_deref() == Some("5 s")).expect("the outage").click();
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.event(egui::Event::Text("1.5 s".into()));
+    h.run_steps(1);
+    h.key_press(egui::Key::Enter);
+    h.run_steps(2);
+    assert_eq!(h.state().faults.outage_ms, 1_500);
+    assert!(values(&h).iter().any(|v| v == "1.5 s"), "{:?}", values(&h));
+}

@@ -261,7 +261,7 @@ fn crash_ui(ui: &mut egui::Ui, s: &SparkSession, settings: &mut FaultSettings, a
         }
         let mut ms = back_ms;
         ui.label("back after");
-        if ui.add(egui::DragValue::new(&mut ms).range(1..=600_000).suffix(" ms")).changed() {
+        if ui.add(crate::panels::faults::length_ms_field(&mut ms, 600_000)).changed() {
             settings.restart_after_ms = Some(ms);
         }
         if let Some(clicked) = s.origin.injected_text() {
@@ -294,7 +294,7 @@ fn network_ui(ui: &mut egui::Ui, s: &SparkSession, settings: &mut FaultSettings,
             }
         }
         ui.label("or delay by");
-        ui.add(egui::DragValue::new(&mut settings.link_delay_ms).range(1..=60_000).suffix(" ms"));
+        ui.add(crate::panels::faults::length_ms_field(&mut settings.link_delay_ms, 60_000));
         for tm in 0..s.scenario.task_managers {
             let request = crate::app::FaultRequest::DelayJobManager {
                 tm,
