@@ -37,8 +37,8 @@ pub fn restart_setting_ui(ui: &mut egui::Ui, settings: &mut FaultSettings, what_
     ui.horizontal_wrapped(|ui| {
         let mut never = settings.restart_after_ms.is_none();
         let mut ms = settings.restart_after_ms.unwrap_or(2_000);
-        ui.label(format!("A crashed {what_crashes} comes back after"));
-        ui.add_enabled(!never, length_ms_field(&mut ms, 600_000));
+        let label = ui.label(format!("A crashed {what_crashes} comes back after"));
+        ui.add_enabled(!never, length_ms_field(&mut ms, 600_000)).labelled_by(label.id);
         ui.checkbox(&mut never, "never comes back");
         settings.restart_after_ms = (!never).then_some(ms);
     });
@@ -71,8 +71,8 @@ pub fn isolate_buttons_ui(
     actions: &mut Vec<Action>,
 ) {
     ui.horizontal_wrapped(|ui| {
-        ui.label("Cut off from the job manager for");
-        outage_ui(ui, settings);
+        let label = ui.label("Cut off from the job manager for");
+        outage_ui(ui, settings, label.id);
         for tm in 0..task_managers {
             let request = FaultRequest::Isolate { tm, duration_ms: settings.outage_ms };
             if ui.button(format!("Isolate tm-{tm}")).on_hover_text(request.describe()).clicked() {
@@ -83,8 +83,9 @@ pub fn isolate_buttons_ui(
 }
 
 /// The outage's length (shared by cut-offs, partitions and delays).
-pub fn outage_ui(ui: &mut egui::Ui, settings: &mut FaultSettings) {
-    ui.add(length_ms_field(&mut settings.outage_ms, 600_000));
+/// `label`: the label just drawn before it, which names the field for screen readers.
+pub fn outage_ui(ui: &mut egui::Ui, settings: &mut FaultSettings, label: egui::Id) {
+    ui.add(length_ms_field(&mut settings.outage_ms, 600_000)).labelled_by(label);
 }
 
 /// Partition or delay each link between two task managers (none with a single one).
@@ -103,8 +104,8 @@ pub fn link_buttons_ui(ui: &mut egui::Ui, task_managers: u32, settings: &mut Fau
         }
     });
     ui.horizontal_wrapped(|ui| {
-        ui.label("Delay a link by");
-        ui.add(length_ms_field(&mut settings.link_delay_ms, 60_000));
+        let label = ui.label("Delay a link by");
+        ui.add(length_ms_field(&mut settings.link_delay_ms, 60_000)).labelled_by(label.id);
         for &(a, b) in &links {
             let request =
                 FaultRequest::Delay { a, b, extra_ms: settings.link_delay_ms, duration_ms: settings.outage_ms };

@@ -260,8 +260,8 @@ fn crash_ui(ui: &mut egui::Ui, s: &SparkSession, settings: &mut FaultSettings, a
             }
         }
         let mut ms = back_ms;
-        ui.label("back after");
-        if ui.add(crate::panels::faults::length_ms_field(&mut ms, 600_000)).changed() {
+        let label = ui.label("back after");
+        if ui.add(crate::panels::faults::length_ms_field(&mut ms, 600_000)).labelled_by(label.id).changed() {
             settings.restart_after_ms = Some(ms);
         }
         if let Some(clicked) = s.origin.injected_text() {
@@ -279,8 +279,8 @@ fn crash_ui(ui: &mut egui::Ui, s: &SparkSession, settings: &mut FaultSettings, a
 /// The executors talk only to the driver: links between them carry nothing to cut.
 fn network_ui(ui: &mut egui::Ui, s: &SparkSession, settings: &mut FaultSettings, actions: &mut Vec<Action>) {
     ui.horizontal_wrapped(|ui| {
-        ui.label("For");
-        crate::panels::faults::outage_ui(ui, settings);
+        let label = ui.label("For");
+        crate::panels::faults::outage_ui(ui, settings, label.id);
         for tm in 0..s.scenario.task_managers {
             let request = crate::app::FaultRequest::Isolate { tm, duration_ms: settings.outage_ms };
             if ui
@@ -293,8 +293,8 @@ fn network_ui(ui: &mut egui::Ui, s: &SparkSession, settings: &mut FaultSettings,
                 actions.push(Action::Inject(request));
             }
         }
-        ui.label("or delay by");
-        ui.add(crate::panels::faults::length_ms_field(&mut settings.link_delay_ms, 60_000));
+        let label = ui.label("or delay by");
+        ui.add(crate::panels::faults::length_ms_field(&mut settings.link_delay_ms, 60_000)).labelled_by(label.id);
         for tm in 0..s.scenario.task_managers {
             let request = crate::app::FaultRequest::DelayJobManager {
                 tm,

@@ -307,8 +307,8 @@ fn faults_tab_ui(ui: &mut egui::Ui, s: &StormSession, settings: &mut FaultSettin
     let workers = s.scenario.task_managers;
     faults::restart_setting_ui(ui, settings, "worker");
     ui.horizontal_wrapped(|ui| {
-        ui.label("Outages last");
-        faults::outage_ui(ui, settings);
+        let label = ui.label("Outages last");
+        faults::outage_ui(ui, settings, label.id);
     });
     let executors = |tm: u32| crate::view::subtasks_on(&s.scenario, tm);
     faults::crash_buttons_ui(ui, workers, settings, executors, actions);
