@@ -23,6 +23,8 @@ const MAX_WATERMARK_LABELS: usize = 40;
 /// How far (points) a message's or channel's label may move from its thing to keep clear of the
 /// curves, glyphs and other labels; further away it would read as another's, so it is left out.
 const LABEL_REACH: f32 = 40.0;
+/// Messages closer than this (points) with the same label get it once.
+pub(crate) const SAME_SPOT: f32 = 12.0;
 
 /// Layout units to pixels.
 /// Where the graph's parts go in a rectangle (also used by the slide export, `crate::slides`).
@@ -352,6 +354,14 @@ pub fn dag_ui(
             }
         }
     }
+    // The same text at one spot once: a barrier leaves a subtask on every output channel at the
+    // same instant, and three "cp 2" side by side said nothing more than one.
+    let mut said: Vec<(Pos2, String)> = Vec::new();
+    message_labels.retain(|l| {
+        let again = said.iter().any(|(p, t)| *t == l.2 && p.distance(l.0) < SAME_SPOT);
+        said.push((l.0, l.2.clone()));
+        !again
+    });
     let (barriers, watermarks): (Vec<_>, Vec<_>) = message_labels.into_iter().partition(|l| l.3 == BARRIER_COLOR);
     for (at, anchors, text, color, doomed) in barriers {
         labels.place_near(if doomed { &ghost } else { &painter }, at, &anchors, text, small.clone(), color, bounds);
