@@ -161,8 +161,8 @@ fn a_declared_outcome_missed_because_its_crash_met_the_node_down_says_so() {
     let line = out.lines().find(|l| l.starts_with("seed 50062:")).expect("seed 50062 fails");
     assert!(
         line.contains(
-            "expected Duplicates, got Exact; the scenario's own fault was not injected: crash tm-1 at 5500 ms, back \
-             after 1000 ms: not injected, tm-1 was already down (crash tm-1 at 4155 ms, back after 2184 ms)"
+            "expected Duplicates, got Exact; the scenario's own fault was not injected: crash tm-1 at 5.500 s, back \
+             after 1 s: not injected, tm-1 was already down (crash tm-1 at 4.155 s, back after 2.184 s)"
         ),
         "{line}"
     );

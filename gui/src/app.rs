@@ -117,6 +117,12 @@ impl Tab {
             Tab::Save => "Save / export",
         }
     }
+
+    /// Whether the tab reads the job graph (it explains what the graph shows at the cursor) rather
+    /// than a table or charts of its own, which need the height: those start with a shorter graph.
+    pub fn reads_the_graph(self) -> bool {
+        matches!(self, Tab::Watermarks | Tab::Alignment)
+    }
 }
 
 /// What the user asked for during a frame.
@@ -1489,6 +1495,7 @@ impl App {
         }
         let save_stem = self.save_stem();
         if let Some(storm) = &mut self.storm {
+            panels::predict::predict_dock_ui(ui, &storm.origin.base.file, &mut self.predict);
             egui::CentralPanel::default().show(ui, |ui| {
                 // Solid scroll bars: a floating one lay over the text at the panel's right edge (the
                 // Spark view's batch steps, the Kafka Streams rows' "visible at").
@@ -1507,11 +1514,11 @@ impl App {
                     }
                 });
             });
-            panels::predict::predict_window_ui(ui, &storm.origin.base.file, &mut self.predict, None);
             self.finish_frame(actions, ui);
             return;
         }
         if let Some(spark) = &mut self.spark {
+            panels::predict::predict_dock_ui(ui, &spark.origin.base.file, &mut self.predict);
             egui::CentralPanel::default().show(ui, |ui| {
                 ui.spacing_mut().scroll = egui::style::ScrollStyle::solid();
                 egui::ScrollArea::vertical().show(ui, |ui| {
@@ -1526,11 +1533,11 @@ impl App {
                     }
                 });
             });
-            panels::predict::predict_window_ui(ui, &spark.origin.base.file, &mut self.predict, None);
             self.finish_frame(actions, ui);
             return;
         }
         if let Some(shown) = &mut self.kstreams {
+            panels::predict::predict_dock_ui(ui, &shown.origin.base.file, &mut self.predict);
             egui::CentralPanel::default().show(ui, |ui| {
                 ui.spacing_mut().scroll = egui::style::ScrollStyle::solid();
                 egui::ScrollArea::vertical().show(ui, |ui| {
@@ -1545,7 +1552,6 @@ impl App {
                     }
                 });
             });
-            panels::predict::predict_window_ui(ui, &shown.origin.base.file, &mut self.predict, None);
             self.finish_frame(actions, ui);
             return;
         }
@@ -1597,7 +1603,7 @@ impl App {
                 panels::tour::tour_ui(ui, session, self.tour.as_ref(), &mut actions);
             });
         }
-        let timeline = egui::Panel::bottom("timeline").resizable(false).show(ui, |ui| {
+        egui::Panel::bottom("timeline").resizable(false).show(ui, |ui| {
             let (end, min_span) = (session.run().end_ns, crate::view::timeline::min_span(&session.scenario));
             self.timeline.follow(cursor, end, min_span);
             let (export_dir, export_size, slides_status) =
@@ -1607,29 +1613,60 @@ impl App {
             };
             panels::timeline::timeline_ui(ui, session.run(), cursor, &mut self.timeline, export, &mut actions);
         });
-        let timeline_top = timeline.response.rect.top();
-        egui::Panel::right("inspector").default_size(340.0).show(ui, |ui| {
+        // Predict docks at the top of the inspector's column, which widens for it: it covers
+        // nothing in the graph, the tabs or the timeline that a question asks about.
+        let (inspector, width) = if self.predict.open { ("inspector_predict", 420.0) } else { ("inspector", 340.0) };
+        egui::Panel::right(inspector).default_size(width).show(ui, |ui| {
+            if self.predict.open {
+                let height = ui.available_height();
+                egui::Panel::top("predict_in_inspector")
+                    .resizable(true)
+                    .default_size(height * 0.6)
+                    .size_range((height * 0.25)..=(height - 60.0).max(height * 0.25))
+                    .show(ui, |ui| {
+                        panels::predict::predict_ui(ui, &session.base.file, &mut self.predict);
+                    });
+            }
             panels::inspector::inspector_ui(ui, session, frame, &mut actions);
         });
         egui::CentralPanel::default().show(ui, |ui| {
             let height = ui.available_height();
-            ui.allocate_ui(egui::vec2(ui.available_width(), (height * 0.47).max(220.0)), |ui| {
-                panels::dag::dag_ui(
-                    ui,
-                    session,
-                    frame,
-                    self.selected,
-                    self.faults.restart_after_ms,
-                    self.presenter,
-                    &mut actions,
-                );
-            });
-            ui.separator();
+            // The job graph above the tabs, in a split that can be dragged. A tab with a table or
+            // charts of its own starts with a shorter graph (its legend folded) so that the table
+            // has the room; each kind keeps its own split.
+            let (split, share, fold_legend) = match self.tab.reads_the_graph() {
+                true => ("job_graph_split", 0.47, self.presenter),
+                false => ("job_graph_split_short", 0.36, true),
+            };
+            // The task managers' row, the status line and a graph of 120 points (`dag_ui`'s least).
+            let graph_min = 200.0_f32.min(height * 0.5);
+            egui::Panel::top(split)
+                .frame(egui::Frame::NONE)
+                .resizable(true)
+                .default_size((height * share).max(graph_min))
+                .size_range(graph_min..=(height * 0.8).max(graph_min))
+                .show(ui, |ui| {
+                    panels::dag::dag_ui(
+                        ui,
+                        session,
+                        frame,
+                        self.selected,
+                        self.faults.restart_after_ms,
+                        panels::dag::GraphLook { presenter: self.presenter, fold_legend },
+                        &mut actions,
+                    );
+                });
+            let reads_the_graph = self.tab.reads_the_graph();
             ui.horizontal_wrapped(|ui| {
                 for tab in Tab::ALL {
                     ui.selectable_value(&mut self.tab, tab, tab.label());
                 }
             });
+            if self.tab.reads_the_graph() != reads_the_graph {
+                // The graph above was drawn at the old tab's height: draw the frame again, so
+                // that nothing is shown (or clicked) where it stood for one frame.
+                ui.ctx().request_discard("the tab changed the job graph's height");
+            }
             ui.separator();
             match self.tab {
                 Tab::Watermarks => panels::watermarks::watermarks_ui(ui, session, frame, self.selected, &mut actions),
@@ -1656,7 +1693,6 @@ impl App {
                 Tab::Save => panels::save::save_ui(ui, session, &save_stem, &mut self.save, &mut actions),
             }
         });
-        panels::predict::predict_window_ui(ui, &session.base.file, &mut self.predict, Some(timeline_top));
         self.finish_frame(actions, ui);
     }
 

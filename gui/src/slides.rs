@@ -160,15 +160,49 @@ fn rgb(c: Color32) -> RGBColor {
     RGBColor(c.r(), c.g(), c.b())
 }
 
-/// Text on a slide without overlaps: a label goes to its first free candidate, or nowhere.
+/// Text on a slide without overlaps: a label goes to its first free candidate, or nowhere. As on
+/// screen (`panels::labels`), no label crosses a line it was told about (the channels' curves,
+/// a leader) nor covers a box or a message's glyph.
 struct Placer {
+    /// Every rectangle a label keeps off: the labels placed, and the boxes and glyphs.
     placed: Vec<Rect>,
+    /// The labels alone (for the test that no line crosses one).
+    texts: Vec<Rect>,
+    /// Drawn line segments no label may cross.
+    lines: Vec<[Pos2; 2]>,
     hidden: usize,
 }
 
+/// A label further than this (pixels at scale 1) from its thing gets a leader line to it.
+const LEADER_FROM: f32 = 10.0;
+/// How far (pixels at scale 1) a message's label may move from it to keep clear.
+const LABEL_REACH: f32 = 40.0;
+
 impl Placer {
     fn new() -> Placer {
-        Placer { placed: Vec::new(), hidden: 0 }
+        Placer { placed: Vec::new(), texts: Vec::new(), lines: Vec::new(), hidden: 0 }
+    }
+
+    /// The rectangle `text` of `size` takes with its anchor at `(p, hpos, vpos)`.
+    fn rect_at(p: Pos2, hpos: HPos, vpos: VPos, size: egui::Vec2) -> Rect {
+        let x0 = match hpos {
+            HPos::Left => p.x,
+            HPos::Center => p.x - size.x / 2.0,
+            HPos::Right => p.x - size.x,
+        };
+        let y0 = match vpos {
+            VPos::Top => p.y,
+            VPos::Center => p.y - size.y / 2.0,
+            VPos::Bottom => p.y - size.y,
+        };
+        Rect::from_min_size(Pos2::new(x0, y0), size)
+    }
+
+    fn free(&self, rect: Rect, bounds: Rect) -> bool {
+        let grown = rect.expand(1.0);
+        bounds.contains_rect(rect)
+            && !self.placed.iter().any(|r| r.intersects(grown))
+            && !self.lines.iter().any(|&l| crate::panels::labels::segment_crosses(l, grown))
     }
 
     /// Draw `text` (of pixel size `px`) with its `anchor` point at one of `candidates`, the first
@@ -185,32 +219,69 @@ impl Placer {
     ) -> Result<Option<Rect>, DrawError> {
         let font = ("sans-serif", px as f64).into_font();
         let (w, h) = root.estimate_text_size(text, &font.clone().into_text_style(root))?;
-        let (w, h) = (w as f32, h as f32);
+        let size = egui::vec2(w as f32, h as f32);
         for &(p, hpos, vpos) in candidates {
-            let x0 = match hpos {
-                HPos::Left => p.x,
-                HPos::Center => p.x - w / 2.0,
-                HPos::Right => p.x - w,
-            };
-            let y0 = match vpos {
-                VPos::Top => p.y,
-                VPos::Center => p.y - h / 2.0,
-                VPos::Bottom => p.y - h,
-            };
-            let rect = Rect::from_min_size(Pos2::new(x0, y0), egui::vec2(w, h));
-            if !bounds.contains_rect(rect) || self.placed.iter().any(|r| r.expand(1.0).intersects(rect)) {
+            let rect = Self::rect_at(p, hpos, vpos, size);
+            if !self.free(rect, bounds) {
                 continue;
             }
             let style = font.clone().color(&rgb(color)).pos(Pos::new(HPos::Left, VPos::Top));
-            root.draw_text(text, &style, (x0 as i32, y0 as i32))?;
+            root.draw_text(text, &style, (rect.min.x as i32, rect.min.y as i32))?;
             self.placed.push(rect);
+            self.texts.push(rect);
             return Ok(Some(rect));
         }
         self.hidden += 1;
         Ok(None)
     }
 
-    /// A box labels keep off (a subtask, an operator's header).
+    /// A label about the point `at` (a message, a channel's end) at the first free place near it
+    /// (`panels::labels::around`), with a leader in its colour when it had to move away; the
+    /// leader crosses no label and later labels keep off it.
+    #[allow(clippy::too_many_arguments)]
+    fn place_near<DB: DrawingBackend>(
+        &mut self,
+        root: &DrawingArea<DB, Shift>,
+        at: Pos2,
+        candidates: &[(Pos2, egui::Align2)],
+        text: &str,
+        px: f32,
+        color: Color32,
+        bounds: Rect,
+        scale: f32,
+    ) -> Result<Option<Rect>, DrawError> {
+        let font = ("sans-serif", px as f64).into_font();
+        let (w, h) = root.estimate_text_size(text, &font.clone().into_text_style(root))?;
+        let size = egui::vec2(w as f32, h as f32);
+        for &(p, align) in candidates {
+            let rect = align.anchor_size(p, size);
+            if !self.free(rect, bounds) {
+                continue;
+            }
+            let leader = (rect.distance_to_pos(at) > LEADER_FROM * scale).then(|| {
+                let edge = at.clamp(rect.min, rect.max);
+                [at, edge + (at - edge).normalized() * 2.0]
+            });
+            let crosses_a_label =
+                |l: [Pos2; 2]| self.texts.iter().any(|r| crate::panels::labels::segment_crosses(l, *r));
+            if leader.is_some_and(crosses_a_label) {
+                continue;
+            }
+            if let Some(l) = leader {
+                root.draw(&PathElement::new(vec![pt(l[0]), pt(l[1])], rgb(color).stroke_width(1)))?;
+                self.lines.push(l);
+            }
+            let style = font.clone().color(&rgb(color)).pos(Pos::new(HPos::Left, VPos::Top));
+            root.draw_text(text, &style, (rect.min.x as i32, rect.min.y as i32))?;
+            self.placed.push(rect);
+            self.texts.push(rect);
+            return Ok(Some(rect));
+        }
+        self.hidden += 1;
+        Ok(None)
+    }
+
+    /// A box labels keep off (a subtask, an operator's header, a message's glyph).
     fn obstacle(&mut self, r: Rect) {
         self.placed.push(r);
     }
@@ -340,6 +411,11 @@ fn draw_graph<DB: DrawingBackend>(
         placer.place(root, &at, &state, small, text_color, inner)?;
         placer.obstacle(r);
     }
+    // Every curve goes down (and is kept clear of labels) before any label about a channel or a
+    // message, so that no later curve crosses one.
+    use egui::Align2;
+    let reach = LABEL_REACH * scale;
+    let mut channel_labels = Vec::new();
     for c in &layout.channels {
         let curve = geo.curve(layout, c).map(map);
         let status = dag.channels.get(c.channel.index()).cloned().unwrap_or_default();
@@ -355,9 +431,10 @@ fn draw_graph<DB: DrawingBackend>(
             (Color32::from_gray(150), 1.0)
         };
         let bezier = CubicBezierShape::from_points_stroke(curve, false, Color32::TRANSPARENT, Stroke::NONE);
-        let points: Vec<(i32, i32)> = (0..=24).map(|k| pt(bezier.sample(k as f32 / 24.0))).collect();
+        let samples: Vec<Pos2> = (0..=24).map(|k| bezier.sample(k as f32 / 24.0)).collect();
+        placer.lines.extend(samples.windows(2).map(|w| [w[0], w[1]]));
         let stroke = rgb(color).stroke_width(((width * scale).round() as u32).max(1));
-        root.draw(&PathElement::new(points, stroke))?;
+        root.draw(&PathElement::new(samples.iter().map(|&p| pt(p)).collect::<Vec<_>>(), stroke))?;
         let end = curve[3];
         let text = if status.blocked {
             Some((format!("blocked, {} waiting", status.queued), BLOCKED_COLOR))
@@ -371,15 +448,15 @@ fn draw_graph<DB: DrawingBackend>(
             None
         };
         if let Some((text, color)) = text {
-            let at = [
-                (end + egui::vec2(-4.0, -2.0) * scale, HPos::Right, VPos::Bottom),
-                (end + egui::vec2(-4.0, 2.0) * scale, HPos::Right, VPos::Top),
-                (end + egui::vec2(-24.0, -2.0) * scale, HPos::Right, VPos::Bottom),
+            let preferred = [
+                (egui::vec2(-4.0, -2.0) * scale, Align2::RIGHT_BOTTOM),
+                (egui::vec2(-4.0, 2.0) * scale, Align2::RIGHT_TOP),
             ];
-            placer.place(root, &at, &text, small, color, body)?;
+            channel_labels.push((end, crate::panels::labels::around(end, &preferred, reach), text, color));
         }
     }
-    // Messages on the wires, piles counted.
+    // Messages on the wires, piles counted; their glyphs too are kept clear of the labels.
+    let mut message_labels = Vec::new();
     let mut piles: Vec<(ChannelId, i32, usize, Pos2)> = Vec::new();
     for flight in dag.in_flight.iter().take(3_000) {
         let Some(c) = layout.channels.get(flight.channel.index()) else { continue };
@@ -395,41 +472,81 @@ fn draw_graph<DB: DrawingBackend>(
             _ => piles.push((flight.channel, spot, 1, p)),
         }
         let alpha = if flight.doomed { 0.3 } else { 1.0 };
-        match flight.what {
+        let glyph = match flight.what {
             Flight::Record => {
                 root.draw(&Circle::new(pt(p), (3.5 * scale) as i32, rgb(RECORD_COLOR).mix(alpha).filled()))?;
+                Rect::from_center_size(p, egui::Vec2::splat(7.0 * scale))
             }
             Flight::Watermark(wm) => {
                 let (a, b) = (p - egui::vec2(0.0, 8.0 * scale), p + egui::vec2(0.0, 8.0 * scale));
                 let stroke = rgb(WATERMARK_COLOR).mix(alpha).stroke_width((2.0 * scale) as u32);
                 root.draw(&PathElement::new(vec![pt(a), pt(b)], stroke))?;
-                let at = [(a, HPos::Center, VPos::Bottom), (b, HPos::Center, VPos::Top)];
-                placer.place(root, &at, &watermark_text(&run.scenario, wm), small, WATERMARK_COLOR, body)?;
+                let preferred = [
+                    (egui::vec2(0.0, -9.0) * scale, Align2::CENTER_BOTTOM),
+                    (egui::vec2(0.0, 9.0) * scale, Align2::CENTER_TOP),
+                ];
+                let text = watermark_text(&run.scenario, wm);
+                message_labels.push((
+                    false,
+                    p,
+                    crate::panels::labels::around(p, &preferred, reach),
+                    text,
+                    WATERMARK_COLOR,
+                ));
+                Rect::from_center_size(p, egui::vec2(2.0, 16.0) * scale)
             }
             Flight::Barrier(id) => {
                 let r = Rect::from_center_size(p, egui::vec2(5.0, 18.0) * scale);
                 root.draw(&Rectangle::new([pt(r.min), pt(r.max)], rgb(BARRIER_COLOR).mix(alpha).filled()))?;
-                let at = [
-                    (Pos2::new(p.x, r.bottom() + 1.0), HPos::Center, VPos::Top),
-                    (Pos2::new(p.x, r.top() - 1.0), HPos::Center, VPos::Bottom),
+                let preferred = [
+                    (egui::vec2(0.0, 10.0) * scale, Align2::CENTER_TOP),
+                    (egui::vec2(0.0, -10.0) * scale, Align2::CENTER_BOTTOM),
                 ];
-                placer.place(root, &at, &format!("cp {id}"), small, BARRIER_COLOR, body)?;
+                let text = format!("cp {id}");
+                message_labels.push((
+                    true,
+                    p,
+                    crate::panels::labels::around(p, &preferred, reach),
+                    text,
+                    BARRIER_COLOR,
+                ));
+                r
             }
             Flight::Idle(_) => {
                 root.draw(&Circle::new(pt(p), (4.0 * scale) as i32, rgb(IDLE_COLOR).stroke_width(2)))?;
+                Rect::from_center_size(p, egui::Vec2::splat(9.0 * scale))
             }
             Flight::EndOfInput => {
                 let r = Rect::from_center_size(p, egui::vec2(7.0, 7.0) * scale);
                 root.draw(&Rectangle::new([pt(r.min), pt(r.max)], BLACK.filled()))?;
+                r
             }
-        }
+        };
+        placer.obstacle(glyph);
+    }
+    // Labels by importance, as on screen: what holds a channel up, barriers, piles, watermarks.
+    for (at, anchors, text, color) in channel_labels {
+        placer.place_near(root, at, &anchors, &text, small, color, body, scale)?;
+    }
+    // The same text at one spot once (a barrier leaves on every output channel at once).
+    let mut said: Vec<(Pos2, String)> = Vec::new();
+    message_labels.retain(|l| {
+        let again = said.iter().any(|(p, t)| *t == l.3 && p.distance(l.1) < crate::panels::dag::SAME_SPOT * scale);
+        said.push((l.1, l.3.clone()));
+        !again
+    });
+    let (barriers, watermarks): (Vec<_>, Vec<_>) = message_labels.into_iter().partition(|l| l.0);
+    for (_, at, anchors, text, color) in barriers {
+        placer.place_near(root, at, &anchors, &text, small, color, body, scale)?;
     }
     for &(_, _, n, p) in piles.iter().filter(|(_, _, n, _)| *n > 1) {
-        let at = [
-            (p + egui::vec2(5.0, -5.0) * scale, HPos::Left, VPos::Bottom),
-            (p + egui::vec2(5.0, 5.0) * scale, HPos::Left, VPos::Top),
-        ];
-        placer.place(root, &at, &format!("×{n}"), small, Color32::BLACK, body)?;
+        let preferred =
+            [(egui::vec2(5.0, -5.0) * scale, Align2::LEFT_BOTTOM), (egui::vec2(5.0, 5.0) * scale, Align2::LEFT_TOP)];
+        let anchors = crate::panels::labels::around(p, &preferred, reach);
+        placer.place_near(root, p, &anchors, &format!("×{n}"), small, Color32::BLACK, body, scale)?;
+    }
+    for (_, at, anchors, text, color) in watermarks {
+        placer.place_near(root, at, &anchors, &text, small, color, body, scale)?;
     }
     // Task managers' colours and what is wrong with them, along the bottom.
     let mut x = body.left();
@@ -620,6 +737,46 @@ fn draw_timeline<DB: DrawingBackend>(
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    /// On a slide of the job graph, as on screen, no label crosses a channel's curve or a leader
+    /// and no two labels overlap: crash-during-checkpoint.ron at moments with barriers,
+    /// watermarks and piles on the wires, at 1280x720 and 1920x1080.
+    #[test]
+    fn slide_labels_cross_no_channel_and_overlap_nothing() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/crash-during-checkpoint.ron");
+        let scenario = Arc::new(sim::Scenario::load(&path).expect("loads"));
+        let mut run = RecordedRun::record(scenario.clone(), 42);
+        let layout = DagLayout::build(&scenario);
+        crate::export::register_fonts().expect("fonts");
+        let (mut labels, mut message_labels) = (0, 0);
+        for size in [(1280u32, 720u32), (1920, 1080)] {
+            for k in 1..=16u64 {
+                let cursor = run.end_ns * k / 17;
+                let world = run.world_at(cursor).clone();
+                let dag = DagState::build(&world, &run.sends, cursor);
+                let mut svg = String::new();
+                let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+                let scale = (size.1 as f32 / 720.0).clamp(0.5, 4.0);
+                let body =
+                    Rect::from_min_size(Pos2::new(12.0, 60.0), egui::vec2(size.0 as f32 - 24.0, size.1 as f32 - 72.0));
+                let mut placer = Placer::new();
+                draw_graph(&root, &mut placer, &layout, &dag, &run, body, scale).expect("drawn");
+                let placed: Vec<crate::panels::labels::PlacedLabel> = placer
+                    .texts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| crate::panels::labels::PlacedLabel { rect: *r, text: i.to_string(), floating: true })
+                    .collect();
+                let crossed = crate::panels::labels::crossing(&placed, &placer.lines);
+                assert!(crossed.is_empty(), "{size:?} at {cursor} ns: labels {crossed:?} cross a line");
+                let pairs = crate::panels::labels::overlapping(&placed);
+                assert!(pairs.is_empty(), "{size:?} at {cursor} ns: {pairs:?} overlap");
+                labels += placed.len();
+                message_labels += dag.in_flight.len().min(1) * placed.len();
+            }
+        }
+        assert!(labels > 200 && message_labels > 0, "labels were drawn ({labels})");
+    }
 
     #[test]
     fn the_default_folder_is_documents_or_temp_never_relative() {

@@ -1,5 +1,6 @@
-//! The predict window: open it on a scenario with exercises, pick one, answer, check; the answer
-//! is revealed from a run with why and the command that shows it.
+//! The predict panel: open it on a scenario with exercises, pick one, answer, check; the answer
+//! is revealed from a run with why and the command that shows it. It is docked beside the view
+//! (in the Flink view at the top of the inspector's column), so it covers nothing it asks about.
 
 use egui_kittest::kittest::Queryable as _;
 use egui_kittest::Harness;
@@ -44,8 +45,7 @@ fn answer_and_check(h: &mut Harness<'static, App>, id: &str, answer: &str) -> Re
 #[test]
 fn predict_then_reveal_on_the_perfect_watermark_scenario() {
     let mut h = workbench_on("streaming-systems-perfect.ron");
-    // The window is closed until the scenario bar's Predict button opens it (it would cover
-    // the panels).
+    // The panel is closed until the scenario bar's Predict button opens it (it takes room).
     assert!(h.query_by_label_contains("exercises on this scenario").is_none());
     h.get_by_label("Predict").click();
     h.run_steps(2);
@@ -57,7 +57,7 @@ fn predict_then_reveal_on_the_perfect_watermark_scenario() {
     h.get_by_label_contains("Why:");
     // Where to look at the workbench, not only in the command's output.
     h.get_by_label_contains("In the workbench: the Sink output tab: the window's first row");
-    // The reveal grows the window upwards: its last line stays on the screen.
+    // Check scrolls the panel to the reveal: its last line is on the screen.
     let command = h.get_by_label(&revealed.command).rect();
     assert!(command.bottom() <= 900.0, "the command's line ends at {} of 900", command.bottom());
 }
@@ -79,18 +79,19 @@ fn predict_on_a_storm_scenario_points_into_the_storm_view() {
     );
 }
 
-/// At 1280x800 a scenario with twelve exercises fills the window with the list: picking one
+/// At 1280x800 a scenario with twelve exercises fills the panel with the list: picking one
 /// scrolls its answer field into view, and Check scrolls to what it revealed (both were drawn
-/// below the window's visible part, so nothing seemed to happen).
+/// below the panel's visible part, so nothing seemed to happen).
 #[test]
 fn at_1280x800_the_answer_field_and_the_reveal_scroll_into_view() {
     let mut h = workbench_sized("crash-during-checkpoint.ron", egui::vec2(1280.0, 800.0));
     h.get_by_label("Predict").click();
     h.run_steps(2);
-    // Inside the window (its node spans it), below its title bar.
+    // Below the panel's heading, above the inspector that shares its column.
     let visible = |h: &Harness<'static, App>, r: egui::Rect| {
-        let window = h.get_by_label_contains("exercises on this scenario)").rect();
-        r.top() >= window.top() + 30.0 && r.bottom() <= window.bottom()
+        let heading = h.get_by_label_contains("exercises on this scenario)").rect();
+        let inspector = h.get_by_label("Inspector").rect();
+        r.top() >= heading.bottom() && r.bottom() <= inspector.top()
     };
     h.get_by_label_contains("wb-1:").click();
     h.run_steps(3);
@@ -102,23 +103,47 @@ fn at_1280x800_the_answer_field_and_the_reveal_scroll_into_view() {
     assert!(visible(&h, command), "the command's line at {command:?}");
 }
 
-/// At 1280x800 with the timeline zoomed in, its lanes make the bottom panel taller: the Predict
-/// window opens above the timeline all the same, not over its top lanes.
+/// Predict covers nothing a question asks about: in the Flink view it docks at the top of the
+/// inspector's column, clear of the job graph, the tabs and the (zoomed, taller) timeline; in the
+/// Kafka Streams view it docks at the right, clear of the task timeline and the rows. Its
+/// *Close* button, clicked by its label, closes it.
 #[test]
-fn at_1280x800_the_window_leaves_the_zoomed_timeline_clear() {
+fn at_1280x800_the_predict_panel_covers_nothing_it_asks_about() {
     let mut h = workbench_sized("crash-during-checkpoint.ron", egui::vec2(1280.0, 800.0));
-    let before = h.get_by_label("Timeline").rect();
     for _ in 0..3 {
         h.get_by_label("Zoom in").click();
-        // One frame applies the click, one grows the panel for the lanes, one lays it out again.
         h.run_steps(3);
     }
-    let timeline = h.get_by_label("Timeline").rect();
-    assert!(timeline.top() < before.top() - 40.0, "the lanes grew the timeline: {before:?} to {timeline:?}");
     h.get_by_label("Predict").click();
     h.run_steps(3);
-    let window = h.get_by_label_contains("exercises on this scenario)").rect();
-    assert!(window.bottom() <= timeline.top(), "the window at {window:?}, the timeline at {timeline:?}");
+    let heading = h.get_by_label_contains("exercises on this scenario)").rect();
+    let (graph, timeline) = (h.get_by_label("Job graph").rect(), h.get_by_label("Timeline").rect());
+    assert!(graph.right() < heading.left(), "the graph at {graph:?}, the panel from {heading:?}");
+    let inspector = h.get_by_label("Inspector").rect();
+    assert!(inspector.top() > heading.bottom(), "the inspector stays below it: {inspector:?}");
+    assert!(inspector.bottom() < timeline.top(), "and the timeline below both: {timeline:?}");
+    h.get_by_label("Close").click();
+    h.run_steps(2);
+    assert!(!h.state().predict.open, "Close closes it");
+    assert!(h.query_by_label_contains("exercises on this scenario)").is_none());
+
+    let mut h = workbench_sized("kafka-streams-failover.ron", egui::vec2(1280.0, 800.0));
+    for _ in 0..3 {
+        h.run_steps(1);
+    }
+    assert!(h.state().kstreams.is_some(), "the Kafka Streams view is shown");
+    h.get_by_label("Predict").click();
+    h.run_steps(3);
+    h.get_by_label_contains("ks-1:").click();
+    h.run_steps(2);
+    let panel_left = h.get_by_label_contains("exercises on this scenario)").rect().left();
+    for asked_about in ["Tasks over time", "Crash instance tm-2", "At 0.000 s"] {
+        let r = h.get_by_label(asked_about).rect();
+        assert!(r.right() < panel_left, "{asked_about} at {r:?} runs under the panel from x = {panel_left}");
+    }
+    h.get_by_label("Close").click();
+    h.run_steps(2);
+    assert!(!h.state().predict.open, "Close closes it");
 }
 
 /// The Spark and Kafka Streams views have the Predict button too (weeks 11 and 12 of the course

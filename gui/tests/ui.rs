@@ -590,11 +590,12 @@ fn partitioning_and_delaying_a_link_fork_the_run() {
 }
 
 /// Every label of the job graph, at moments all through two scenarios (one with a crash, restarts
-/// and partitions), at both projector resolutions, in presenter mode and not: no two overlap.
-/// The labels are the ones the drawing code placed (`panels::labels`), read back after the frame.
+/// and partitions), at both projector resolutions, in presenter mode and not: no two overlap, and
+/// no channel's curve (nor a leader line) crosses one. The labels and the lines are the ones the
+/// drawing code placed and drew (`panels::labels`), read back after the frame.
 #[test]
-fn no_two_labels_of_the_job_graph_overlap() {
-    use gui::panels::labels::{dag_labels_id, overlapping, Labels};
+fn no_two_labels_of_the_job_graph_overlap_nor_cross_a_line() {
+    use gui::panels::labels::{crossing, dag_labels_id, overlapping, Labels};
     let cases = [
         (ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")), (1280.0, 800.0), false),
         (ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")), (1920.0, 1080.0), true),
@@ -621,6 +622,10 @@ fn no_two_labels_of_the_job_graph_overlap() {
             assert!(ticks.len() >= 3 && overlapping(&ticks).is_empty(), "timeline ticks: {ticks:?}");
             let pairs = overlapping(&labels);
             assert!(pairs.is_empty(), "{source:?} at {w}x{h_px}, presenter {presenter}, step {k}: {pairs:?}");
+            let lines = Labels::last_lines(&h.ctx, dag_labels_id());
+            assert!(lines.len() > 50, "the channels' curves were kept ({})", lines.len());
+            let crossed = crossing(&labels, &lines);
+            assert!(crossed.is_empty(), "{source:?} at {w}x{h_px}, presenter {presenter}, step {k}: {crossed:?}");
             total += labels.len();
             floating += labels.iter().filter(|l| l.floating).count();
         }
@@ -940,7 +945,8 @@ fn the_storm_view_crashes_a_worker_at_the_cursor() {
     }
     h.get_by_label("Faults").click();
     h.run_steps(1);
-    h.get_by_label("This run has the file's faults only.");
+    // The file's own fault is named, in the workbench's words.
+    h.get_by_label("This run has the file's faults (crash tm-1 at 12.000 s, back after 2 s) only.");
     h.get_by_label("Crash tm-0").click();
     h.run_steps(2);
     let at_ns = 3_000_000_000;
@@ -955,7 +961,9 @@ fn the_storm_view_crashes_a_worker_at_the_cursor() {
     assert_ne!(storm.events, original);
     assert_eq!(storm.tab, gui::view::storm::StormTab::Faults, "the tab stays open");
     assert_eq!(storm.cursor_ns, at_ns, "and the cursor at the clicked moment");
-    h.get_by_label_contains("This run has the file's faults, then crash tm-0 at ");
+    h.get_by_label_contains(
+        "This run has the file's faults (crash tm-1 at 12.000 s, back after 2 s), then crash tm-0 at ",
+    );
     // The guarantees compared on these faults: acking off loses, acking duplicates, Trident is exact.
     h.get_by_label("Compare the guarantees on these faults").click();
     wait_until_compared(&mut h, |app| app.storm.as_ref().unwrap().comparing.is_none());
@@ -2086,7 +2094,7 @@ fn crashing_a_kafka_streams_instance_at_the_cursor_records_it_again() {
     let tm1 = sim::scenario::NodeId::task_manager(1);
     assert!(k.nodes.contains(&(at, tm1, true)), "{:?}", k.nodes);
     assert_eq!(k.nodes.iter().filter(|n| n.2).count(), crashes + 1);
-    h.get_by_label_contains("(this run: the file's faults, then crash tm-1");
+    h.get_by_label_contains("(this run: the file's faults (crash tm-0 at 12.000 s, never back), then crash tm-1");
     h.get_by_label("Back to the file's faults").click();
     wait_for_view(&mut h);
     let k = h.state().kstreams.as_ref().unwrap();
@@ -2259,4 +2267,118 @@ fn the_kafka_streams_view_compares_its_guarantees() {
     h.get_by_label("exactly_once_v2 · read_committed reader").click();
     wait_for_view(&mut h);
     assert_eq!(h.state().kstreams.as_ref().unwrap().origin.guarantee, Some(ExactlyOnce));
+}
+
+/// At 1280x800 the Outcome tab gives its table the height: clicked by its label, the job graph
+/// above shrinks (its legend folds), the verdict stays on screen, and at least 7 rows show under
+/// a header that stays put while the rows scroll. Back on the Watermarks tab the graph is tall
+/// again.
+#[test]
+fn the_outcome_tab_gives_its_table_the_height_and_keeps_the_verdict_in_view() {
+    let mut h = Harness::builder().with_size(egui::vec2(1280.0, 800.0)).build_ui_state(
+        |ui, app: &mut App| app.workbench_ui(ui),
+        App::new_headless(ScenarioSource::File(scenario_file("crash-during-checkpoint.ron")), None),
+    );
+    h.run_steps(1);
+    let end = h.state().session.as_ref().unwrap().run().end_ns;
+    h.state_mut().apply(Action::Time(Command::Seek(end)));
+    h.run_steps(2);
+    let tall = h.get_by_label("Job graph").rect().height();
+    assert!(h.query_by_label("Legend").is_none(), "the Watermarks tab shows the legend open");
+    h.get_by_label("Outcome: every row vs. the run without faults").click();
+    for _ in 0..200 {
+        h.run_steps(1);
+        if h.query_by_label_contains("oracle vs the fault-free run").is_some() {
+            break;
+        }
+    }
+    h.run_steps(2);
+    let short = h.get_by_label("Job graph").rect().height();
+    assert!(short < tall - 40.0, "the graph shrinks for the table: {tall} -> {short}");
+    h.get_by_label("Legend"); // folded
+    let timeline_top = h.get_by_label("Timeline").rect().top();
+    let verdict = h.get_by_label_contains("oracle vs the fault-free run").rect();
+    assert!(verdict.bottom() < timeline_top, "the verdict is in view: {verdict:?}");
+    let rows_in_view = |h: &Harness<'static, App>| {
+        let top = h.get_by_label("visible at").rect().bottom();
+        h.query_all_by_label("exact")
+            .chain(h.query_all_by_label("duplicate"))
+            .filter(|n| (top..=timeline_top).contains(&n.rect().center().y))
+            .count()
+    };
+    let rows = rows_in_view(&h);
+    assert!(rows >= 7, "only {rows} rows in view");
+    // Scrolled down, the header stays where it was and other rows show under it.
+    let header = h.get_by_label("visible at").rect();
+    let over_rows = egui::pos2(header.left(), header.bottom() + 60.0);
+    h.event(egui::Event::PointerMoved(over_rows));
+    h.event(egui::Event::MouseWheel {
+        unit: egui::MouseWheelUnit::Line,
+        delta: egui::vec2(0.0, -10.0),
+        phase: egui::TouchPhase::Move,
+        source: egui::MouseWheelSource::Wheel,
+        modifiers: egui::Modifiers::NONE,
+    });
+    h.run_steps(3);
+    assert_eq!(h.get_by_label("visible at").rect(), header, "the header stays put");
+    assert!(rows_in_view(&h) >= 7, "rows fill the table when scrolled");
+    assert_eq!(h.state().tab, gui::app::Tab::Outcome);
+    h.get_by_label("Watermarks: why has my window not fired?").click();
+    h.run_steps(2);
+    let again = h.get_by_label("Job graph").rect().height();
+    assert!((again - tall).abs() < 1.0, "tall again: {tall} vs {again}");
+}
+
+/// Playing the default scenario (buffer timeout 100 ms) the wire is empty most of the time: the
+/// status line says why (records wait in network buffers), so the graph does not look frozen;
+/// with messages on the wire it only counts them.
+#[test]
+fn an_empty_wire_says_records_wait_for_the_buffer_timeout() {
+    let mut h = harness(ScenarioSource::Embedded);
+    h.run_steps(1);
+    let end = h.state().session.as_ref().unwrap().run().end_ns;
+    let (mut empty, mut busy) = (0, 0);
+    for k in 1..40u64 {
+        h.state_mut().time.cursor_ns = end * k / 80;
+        h.step();
+        let on_wire = h.state_mut().session.as_mut().unwrap().frame(end * k / 80, None, true).dag.in_flight.len();
+        let why =
+            h.query_by_label_contains("records wait in network buffers, sent when a buffer fills or every 100 ms");
+        if on_wire == 0 {
+            assert!(why.is_some(), "an empty wire at step {k} says why");
+            empty += 1;
+        } else {
+            assert!(why.is_none(), "{on_wire} messages on the wire at step {k}");
+            busy += 1;
+        }
+    }
+    assert!(empty > 0 && busy > 0, "both seen: {empty} empty, {busy} busy");
+}
+
+/// The fault lengths read as every length in the workbench ("2 s", "5 s", "200 ms"; they read
+/// "2000 ms" beside "back after 2 s") and take a typed length: click the outage field by its
+/// value, type "1.5 s", press Enter: the outage is 1 500 ms.
+#[test]
+fn the_fault_length_fields_read_and_take_seconds() {
+    let mut h = harness(ScenarioSource::File(scenario_file("storm-word-count.ron")));
+    h.run_steps(1);
+    h.get_by_label("Faults").click();
+    h.run_steps(2);
+    let values = |h: &Harness<'static, App>| -> Vec<String> {
+        h.query_all_by_role(Role::SpinButton).filter_map(|n| n.value()).collect()
+    };
+    let shown = values(&h);
+    for length in ["2 s", "5 s", "200 ms"] {
+        assert!(shown.iter().any(|v| v == length), "{length} in {shown:?}");
+    }
+    assert!(!shown.iter().any(|v| v.contains("000")), "{shown:?}");
+    h.query_all_by_role(Role::SpinButton).find(|n| n.value().as_deref() == Some("5 s")).expect("the outage").click();
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.event(egui::Event::Text("1.5 s".into()));
+    h.run_steps(1);
+    h.key_press(egui::Key::Enter);
+    h.run_steps(2);
+    assert_eq!(h.state().faults.outage_ms, 1_500);
+    assert!(values(&h).iter().any(|v| v == "1.5 s"), "{:?}", values(&h));
 }

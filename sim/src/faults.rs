@@ -82,8 +82,22 @@ pub enum Fault {
     },
 }
 
-fn ms(ns: TimeNs) -> String {
-    format!("{} ms", ns / NS_PER_MS)
+/// A length of time in words, in the largest unit that keeps it whole: "1 min", "2 s", "1.5 s",
+/// "250 ms", and microseconds below a millisecond ("10 µs"). The one rule for a fault's lengths,
+/// on the command line and in the workbench (which formats every length through here).
+pub fn duration_text(ns: TimeNs) -> String {
+    let ms = ns / NS_PER_MS;
+    if ns != 0 && ns < NS_PER_MS {
+        format!("{} µs", ns / 1_000)
+    } else if ms != 0 && ms % 60_000 == 0 {
+        format!("{} min", ms / 60_000)
+    } else if ms >= 1000 && ms % 1000 == 0 {
+        format!("{} s", ms / 1000)
+    } else if ms >= 1000 {
+        format!("{}.{} s", ms / 1000, format!("{:03}", ms % 1000).trim_end_matches('0'))
+    } else {
+        format!("{ms} ms")
+    }
 }
 
 impl Fault {
@@ -101,15 +115,25 @@ impl Fault {
         }
     }
 
+    /// The fault in words, its instants as `streamlab run` prints every instant ("crash tm-2 at
+    /// 12.800 s, back after 1 s"; `report::format_ns`).
     pub fn describe(&self, plan: &PhysicalPlan) -> String {
+        self.describe_with(plan, &crate::report::format_ns)
+    }
+
+    /// The fault in words, its instants by `instant_text` (the workbench passes the scenario's
+    /// clock) and its lengths by [`duration_text`]: one wording wherever a fault is shown.
+    pub fn describe_with(&self, plan: &PhysicalPlan, instant_text: &dyn Fn(TimeNs) -> String) -> String {
+        let at = instant_text;
+        let length = duration_text;
         let link = |l: &Option<(NodeId, NodeId)>| match l {
             Some((a, b)) => format!("{}<->{}", NodeId::name(*a), NodeId::name(*b)),
             None => "all links".into(),
         };
         match self {
-            Fault::Crash { node, at, restart_after_ns } => {
-                let when = match at {
-                    Trigger::At(t) => format!("at {}", ms(*t)),
+            Fault::Crash { node, at: trigger, restart_after_ns } => {
+                let when = match trigger {
+                    Trigger::At(t) => format!("at {}", at(*t)),
                     Trigger::OnCheckpointTrigger(n) => format!("when checkpoint {n} is triggered"),
                     Trigger::WhileAligning { checkpoint, subtask } => {
                         format!("while {} aligns barrier {checkpoint}", plan.subtask(*subtask).name)
@@ -122,7 +146,7 @@ impl Fault {
                     }
                 };
                 let back = match restart_after_ns {
-                    Some(d) => format!("back after {}", ms(*d)),
+                    Some(d) => format!("back after {}", length(*d)),
                     None => "never back".into(),
                 };
                 format!("crash {} {when}, {back}", NodeId::name(*node))
@@ -132,22 +156,22 @@ impl Fault {
                     "partition {}<->{} from {} until {}",
                     NodeId::name(*a),
                     NodeId::name(*b),
-                    ms(*from_ns),
-                    ms(*until_ns)
+                    at(*from_ns),
+                    at(*until_ns)
                 )
             }
             Fault::LatencySpike { link: l, from_ns, until_ns, extra_ns } => {
-                format!("latency +{} on {} from {} until {}", ms(*extra_ns), link(l), ms(*from_ns), ms(*until_ns))
+                format!("latency +{} on {} from {} until {}", length(*extra_ns), link(l), at(*from_ns), at(*until_ns))
             }
             Fault::MessageLoss { link: l, from_ns, until_ns, loss_ppm, retransmit_ns } => format!(
                 "message loss {loss_ppm} ppm on {} from {} until {}, retransmit after {}",
                 link(l),
-                ms(*from_ns),
-                ms(*until_ns),
-                ms(*retransmit_ns)
+                at(*from_ns),
+                at(*until_ns),
+                length(*retransmit_ns)
             ),
             Fault::SlowNode { node, from_ns, until_ns, factor } => {
-                format!("{} {factor}x slower from {} until {}", NodeId::name(*node), ms(*from_ns), ms(*until_ns))
+                format!("{} {factor}x slower from {} until {}", NodeId::name(*node), at(*from_ns), at(*until_ns))
             }
             Fault::CheckpointStorageFailure { checkpoint } => {
                 format!("checkpoint storage fails checkpoint {checkpoint}")
@@ -419,5 +443,56 @@ mod already_down_tests {
         // Just before the return it is still down.
         let fired = vec![ms(6_338), ms(4_155), None, None, None, None, None, None, None];
         assert_eq!(crashes_on_a_node_already_down(&faults, &fired)[0], Some(1));
+    }
+}
+
+#[cfg(test)]
+mod describe_tests {
+    use super::*;
+
+    /// `streamlab run` echoes a file's faults with instants as it prints every instant
+    /// ("12.800 s") and lengths in the largest whole unit, not in raw milliseconds.
+    #[test]
+    fn a_fault_reads_its_instants_in_seconds_and_its_lengths_whole() {
+        let plan = Scenario::default_scenario().plan;
+        let crash = Fault::Crash {
+            node: NodeId::task_manager(2),
+            at: Trigger::At(12_800_000_000),
+            restart_after_ns: Some(1_000_000_000),
+        };
+        assert_eq!(crash.describe(&plan), "crash tm-2 at 12.800 s, back after 1 s");
+        let loss = Fault::MessageLoss {
+            link: None,
+            from_ns: 5_505_000_000,
+            until_ns: 10_505_000_000,
+            loss_ppm: 1000,
+            retransmit_ns: 250_000_000,
+        };
+        assert_eq!(
+            loss.describe(&plan),
+            "message loss 1000 ppm on all links from 5.505 s until 10.505 s, retransmit after 250 ms"
+        );
+        let clock = |ns: TimeNs| format!("<{ns}>");
+        assert_eq!(
+            crash.describe_with(&plan, &clock),
+            "crash tm-2 at <12800000000>, back after 1 s",
+            "the caller's clock names the instants"
+        );
+    }
+
+    #[test]
+    fn a_length_reads_in_its_largest_whole_unit() {
+        let cases = [
+            (0, "0 ms"),
+            (10_000, "10 µs"),
+            (250_000_000, "250 ms"),
+            (1_000_000_000, "1 s"),
+            (1_500_000_000, "1.5 s"),
+            (2_184_000_000, "2.184 s"),
+            (120_000_000_000, "2 min"),
+        ];
+        for (ns, text) in cases {
+            assert_eq!(duration_text(ns), text, "{ns} ns");
+        }
     }
 }

@@ -8,7 +8,7 @@ use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, StrokeKind, Vec2}
 use engine::graph::{ChannelId, SubtaskId};
 
 use crate::app::{Action, FaultRequest, Session};
-use crate::panels::labels::{dag_labels_id, Labels};
+use crate::panels::labels::{self, dag_labels_id, Labels};
 use crate::panels::{
     palette, BARRIER_COLOR, BLOCKED_COLOR, DOWN_COLOR, FULL_COLOR, IDLE_COLOR, RECORD_COLOR, WATERMARK_COLOR,
 };
@@ -20,27 +20,50 @@ use crate::view::Frame;
 const MAX_DRAWN_MESSAGES: usize = 3_000;
 /// Label watermarks only while there are few of them on screen.
 const MAX_WATERMARK_LABELS: usize = 40;
+/// How far (points) a message's or channel's label may move from its thing to keep clear of the
+/// curves, glyphs and other labels; further away it would read as another's, so it is left out.
+const LABEL_REACH: f32 = 40.0;
+/// Messages closer than this (points) with the same label get it once.
+pub(crate) const SAME_SPOT: f32 = 12.0;
 
 /// Layout units to pixels.
 /// Where the graph's parts go in a rectangle (also used by the slide export, `crate::slides`).
 pub(crate) struct Geometry {
     rect: Rect,
+    columns: usize,
     column_width: f32,
     row_height: f32,
     top: f32,
 }
 
+/// A column's box takes this share of the column's width; the rest goes to the gaps between
+/// columns (little to the outer margins), where the channels run and their messages' labels must
+/// find room beside the curves.
+const BOX_SHARE: f32 = 0.66;
+/// The outer margin left and right of the graph, as a share of a column's width.
+const MARGIN_SHARE: f32 = 0.04;
+
 impl Geometry {
     pub(crate) fn new(layout: &DagLayout, rect: Rect) -> Geometry {
-        let column_width = rect.width() / layout.columns.max(1) as f32;
+        let columns = layout.columns.max(1);
+        let column_width = rect.width() / columns as f32;
         let row_height = (rect.height() / layout.rows.max(1.0)).clamp(14.0, 46.0);
         let top = rect.top() + (rect.height() - layout.rows * row_height).max(0.0) / 2.0;
-        Geometry { rect, column_width, row_height, top }
+        Geometry { rect, columns, column_width, row_height, top }
     }
 
+    /// The left and right edge of a column's boxes: the boxes evenly spread, with wide gaps
+    /// between them and narrow outer margins (one column: centred).
     pub(crate) fn column_x(&self, column: usize) -> (f32, f32) {
-        let left = self.rect.left() + column as f32 * self.column_width;
-        (left + self.column_width * 0.14, left + self.column_width * 0.86)
+        let box_width = self.column_width * BOX_SHARE;
+        if self.columns == 1 {
+            let x0 = self.rect.center().x - box_width / 2.0;
+            return (x0, x0 + box_width);
+        }
+        let margin = self.column_width * MARGIN_SHARE;
+        let gap = (self.rect.width() - 2.0 * margin - self.columns as f32 * box_width) / (self.columns - 1) as f32;
+        let x0 = self.rect.left() + margin + column as f32 * (box_width + gap);
+        (x0, x0 + box_width)
     }
 
     pub(crate) fn operator_rect(&self, op: &OperatorBox) -> Rect {
@@ -82,23 +105,32 @@ fn fonts(presenter: bool) -> (FontId, FontId) {
     }
 }
 
+/// How the job graph is drawn: presenter mode's larger type, and whether the legend is folded.
+#[derive(Clone, Copy, Debug)]
+pub struct GraphLook {
+    pub presenter: bool,
+    pub fold_legend: bool,
+}
+
 pub fn dag_ui(
     ui: &mut egui::Ui,
     session: &Session,
     frame: &Frame,
     selected: Option<SubtaskId>,
     restart_after_ms: Option<u64>,
-    presenter: bool,
+    look: GraphLook,
     actions: &mut Vec<Action>,
 ) {
-    if presenter {
-        // Room for the graph: the legend folds away (the audience has the presenter).
+    let presenter = look.presenter;
+    if look.fold_legend {
+        // Room for the graph: the legend folds away (the audience has the presenter; a table
+        // below wants the height).
         egui::CollapsingHeader::new("Legend").default_open(false).show(ui, |ui| legend_ui(ui, session));
     } else {
         legend_ui(ui, session);
     }
     task_managers_ui(ui, session, frame, restart_after_ms, actions);
-    status_line_ui(ui, frame);
+    status_line_ui(ui, frame, session.scenario.buffer_timeout_ns);
     let layout = &session.layout;
     let scenario = &session.scenario;
     let size = ui.available_size().max(Vec2::new(200.0, 120.0));
@@ -188,7 +220,9 @@ pub fn dag_ui(
         }
     }
 
-    // Channels, with blocked inputs in red and their waiting messages counted.
+    // Channels, with blocked inputs in red and their waiting messages counted. Every curve is
+    // drawn (and kept clear of labels) before any label goes on, so no later curve crosses one.
+    let mut channel_labels = Vec::new();
     for c in &layout.channels {
         let points = geo.curve(layout, c);
         let status = &frame.dag.channels[c.channel.index()];
@@ -205,7 +239,10 @@ pub fn dag_ui(
         } else {
             Stroke::new(1.0, weak.gamma_multiply(0.6))
         };
-        painter.add(CubicBezierShape::from_points_stroke(points, false, Color32::TRANSPARENT, stroke));
+        let curve = CubicBezierShape::from_points_stroke(points, false, Color32::TRANSPARENT, stroke);
+        labels.line(&curve.flatten(Some(0.5)));
+        let mid = curve.sample(0.5);
+        painter.add(curve);
         // What holds the channel up, at its receiving end (above, below, or further back).
         let end = points[3];
         let (what, color) = if status.blocked {
@@ -217,6 +254,10 @@ pub fn dag_ui(
         } else {
             (Vec::new(), weak)
         };
+        if !what.is_empty() {
+            let preferred = [(Vec2::new(-4.0, -2.0), Align2::RIGHT_BOTTOM), (Vec2::new(-4.0, 2.0), Align2::RIGHT_TOP)];
+            channel_labels.push((end, labels::around(end, &preferred, LABEL_REACH), what, color));
+        }
         let link = if status.cut {
             Some(("partitioned".to_string(), DOWN_COLOR))
         } else if status.delay_ns > 0 {
@@ -224,23 +265,9 @@ pub fn dag_ui(
         } else {
             None
         };
-        let anchors = [
-            (end + Vec2::new(-4.0, -2.0), Align2::RIGHT_BOTTOM),
-            (end + Vec2::new(-4.0, 2.0), Align2::RIGHT_TOP),
-            (end + Vec2::new(-24.0, -2.0), Align2::RIGHT_BOTTOM),
-            (end + Vec2::new(-24.0, 2.0), Align2::RIGHT_TOP),
-        ];
-        for text in what {
-            if labels.place(&painter, &anchors, text, small.clone(), color, bounds, true).is_some() {
-                break;
-            }
-        }
         if let Some((text, color)) = link {
-            let mid =
-                CubicBezierShape::from_points_stroke(points, false, Color32::TRANSPARENT, Stroke::NONE).sample(0.5);
-            let anchors =
-                [(mid + Vec2::new(0.0, -3.0), Align2::CENTER_BOTTOM), (mid + Vec2::new(0.0, 3.0), Align2::CENTER_TOP)];
-            labels.place(&painter, &anchors, text, small.clone(), color, bounds, true);
+            let preferred = [(Vec2::new(0.0, -3.0), Align2::CENTER_BOTTOM), (Vec2::new(0.0, 3.0), Align2::CENTER_TOP)];
+            channel_labels.push((mid, labels::around(mid, &preferred, LABEL_REACH), vec![text], color));
         }
     }
 
@@ -248,8 +275,11 @@ pub fn dag_ui(
     let mut ghost = painter.clone();
     ghost.multiply_opacity(0.25);
     // Messages on the wires. Messages at the same spot of a channel (held up by a partition, or
-    // just many) are a pile: drawn once, with a count badge.
-    let mut watermark_labels = 0;
+    // just many) are a pile: drawn once, with a count badge. Their glyphs go down first and are
+    // kept clear of every label placed after them.
+    // (the glyph's point, where its label may go, text, colour, faded)
+    type MessageLabel = (Pos2, Vec<(Pos2, Align2)>, String, Color32, bool);
+    let mut message_labels: Vec<MessageLabel> = Vec::new();
     let mut piles: Vec<(ChannelId, i32, usize, Pos2)> = Vec::new();
     for flight in frame.dag.in_flight.iter().take(MAX_DRAWN_MESSAGES) {
         let c = &layout.channels[flight.channel.index()];
@@ -264,47 +294,89 @@ pub fn dag_ui(
             }
             _ => piles.push((flight.channel, spot, 1, p)),
         }
-        let painter = if flight.doomed { &ghost } else { &painter };
-        match flight.what {
+        let on = if flight.doomed { &ghost } else { &painter };
+        let glyph = match flight.what {
             Flight::Record => {
-                painter.circle_filled(p, 3.0, RECORD_COLOR);
+                on.circle_filled(p, 3.0, RECORD_COLOR);
+                Rect::from_center_size(p, Vec2::splat(6.0))
             }
             Flight::Watermark(w) => {
-                painter.vline(p.x, p.y - 7.0..=p.y + 7.0, Stroke::new(2.0, WATERMARK_COLOR));
-                if watermark_labels < MAX_WATERMARK_LABELS {
-                    watermark_labels += 1;
-                    let anchors = [
-                        (p + Vec2::new(0.0, -8.0), Align2::CENTER_BOTTOM),
-                        (p + Vec2::new(0.0, 8.0), Align2::CENTER_TOP),
-                    ];
+                on.vline(p.x, p.y - 7.0..=p.y + 7.0, Stroke::new(2.0, WATERMARK_COLOR));
+                if message_labels.iter().filter(|l| l.3 == WATERMARK_COLOR).count() < MAX_WATERMARK_LABELS {
+                    let preferred =
+                        [(Vec2::new(0.0, -8.0), Align2::CENTER_BOTTOM), (Vec2::new(0.0, 8.0), Align2::CENTER_TOP)];
                     let text = watermark_text(scenario, w);
-                    labels.place(painter, &anchors, text, small.clone(), WATERMARK_COLOR, bounds, true);
+                    message_labels.push((
+                        p,
+                        labels::around(p, &preferred, LABEL_REACH),
+                        text,
+                        WATERMARK_COLOR,
+                        flight.doomed,
+                    ));
                 }
+                Rect::from_center_size(p, Vec2::new(2.0, 14.0))
             }
             Flight::Barrier(id) => {
-                painter.rect_filled(Rect::from_center_size(p, Vec2::new(4.0, 16.0)), 1.0, BARRIER_COLOR);
-                let anchors = [
-                    (p + Vec2::new(0.0, 9.0), Align2::CENTER_TOP),
-                    (p + Vec2::new(0.0, -9.0), Align2::CENTER_BOTTOM),
-                    (p + Vec2::new(4.0, 0.0), Align2::LEFT_CENTER),
+                on.rect_filled(Rect::from_center_size(p, Vec2::new(4.0, 16.0)), 1.0, BARRIER_COLOR);
+                let preferred = [
+                    (Vec2::new(0.0, 9.0), Align2::CENTER_TOP),
+                    (Vec2::new(0.0, -9.0), Align2::CENTER_BOTTOM),
+                    (Vec2::new(4.0, 0.0), Align2::LEFT_CENTER),
                 ];
-                labels.place(painter, &anchors, format!("cp {id}"), small.clone(), BARRIER_COLOR, bounds, true);
+                let text = format!("cp {id}");
+                message_labels.push((
+                    p,
+                    labels::around(p, &preferred, LABEL_REACH),
+                    text,
+                    BARRIER_COLOR,
+                    flight.doomed,
+                ));
+                Rect::from_center_size(p, Vec2::new(4.0, 16.0))
             }
             Flight::Idle(_) => {
-                painter.circle_stroke(p, 4.0, Stroke::new(1.5, IDLE_COLOR));
+                on.circle_stroke(p, 4.0, Stroke::new(1.5, IDLE_COLOR));
+                Rect::from_center_size(p, Vec2::splat(9.0))
             }
             Flight::EndOfInput => {
-                painter.rect_filled(Rect::from_center_size(p, Vec2::splat(7.0)), 0.0, text);
+                on.rect_filled(Rect::from_center_size(p, Vec2::splat(7.0)), 0.0, text);
+                Rect::from_center_size(p, Vec2::splat(7.0))
+            }
+        };
+        labels.obstacle(glyph);
+    }
+    // Labels by importance: what holds a channel up, then barriers, piles, watermarks; a label
+    // with no free place near its thing is left out (the Watermarks and Barrier alignment tabs,
+    // and the subtask boxes, say the same in full).
+    for (at, anchors, texts, color) in channel_labels {
+        for text in texts {
+            if labels.place_near(&painter, at, &anchors, text, small.clone(), color, bounds).is_some() {
+                break;
             }
         }
     }
+    // The same text at one spot once: a barrier leaves a subtask on every output channel at the
+    // same instant, and three "cp 2" side by side said nothing more than one.
+    let mut said: Vec<(Pos2, String)> = Vec::new();
+    message_labels.retain(|l| {
+        let again = said.iter().any(|(p, t)| *t == l.2 && p.distance(l.0) < SAME_SPOT);
+        said.push((l.0, l.2.clone()));
+        !again
+    });
+    let (barriers, watermarks): (Vec<_>, Vec<_>) = message_labels.into_iter().partition(|l| l.3 == BARRIER_COLOR);
+    for (at, anchors, text, color, doomed) in barriers {
+        labels.place_near(if doomed { &ghost } else { &painter }, at, &anchors, text, small.clone(), color, bounds);
+    }
     for &(_, _, n, p) in piles.iter().filter(|(_, _, n, _)| *n > 1) {
-        let anchors = [
-            (p + Vec2::new(5.0, -5.0), Align2::LEFT_BOTTOM),
-            (p + Vec2::new(5.0, 5.0), Align2::LEFT_TOP),
-            (p + Vec2::new(-5.0, -5.0), Align2::RIGHT_BOTTOM),
+        let preferred = [
+            (Vec2::new(5.0, -5.0), Align2::LEFT_BOTTOM),
+            (Vec2::new(5.0, 5.0), Align2::LEFT_TOP),
+            (Vec2::new(-5.0, -5.0), Align2::RIGHT_BOTTOM),
         ];
-        labels.place(&painter, &anchors, format!("×{n}"), small.clone(), text, bounds, true);
+        let anchors = labels::around(p, &preferred, LABEL_REACH);
+        labels.place_near(&painter, p, &anchors, format!("×{n}"), small.clone(), text, bounds);
+    }
+    for (at, anchors, text, color, doomed) in watermarks {
+        labels.place_near(if doomed { &ghost } else { &painter }, at, &anchors, text, small.clone(), color, bounds);
     }
     labels.remember(ui.ctx(), dag_labels_id());
 
@@ -354,7 +426,8 @@ pub fn dag_ui(
 }
 
 /// Above the graph, never over it: what is down or restarting, and how much is on the wire.
-fn status_line_ui(ui: &mut egui::Ui, frame: &Frame) {
+/// `buffer_timeout_ns`: the scenario's buffer timeout, to say why the wire is often empty.
+fn status_line_ui(ui: &mut egui::Ui, frame: &Frame, buffer_timeout_ns: u64) {
     let mut banner = Vec::new();
     for tm in &frame.dag.down {
         banner.push(format!("tm-{tm} is down"));
@@ -381,6 +454,13 @@ fn status_line_ui(ui: &mut egui::Ui, frame: &Frame) {
         let messages = crate::view::units::count_text(on_wire, "message", "messages");
         ui.small(if on_wire > drawn {
             format!("{messages} on the wire ({drawn} drawn)")
+        } else if on_wire == 0 && buffer_timeout_ns > 0 {
+            // Playing the default scenario the wire is empty most of the time, and the graph
+            // looked frozen: records wait in their network buffers between flushes.
+            format!(
+                "{messages} on the wire (records wait in network buffers, sent when a buffer fills or every {}: the buffer timeout)",
+                crate::view::duration_text(buffer_timeout_ns)
+            )
         } else {
             format!("{messages} on the wire")
         });

@@ -5,13 +5,40 @@
 
 use crate::app::{Action, FaultRequest, FaultSettings};
 
+/// A length of time in milliseconds (1 ms to `max_ms`) as a field that reads as every length in
+/// the workbench does ("2 s", "250 ms", "1 min"; `view::duration_ms_text`, where a raw "2000 ms"
+/// stood beside "back after 2 s") and takes what a person types: "1.5 s", "250 ms", "2 min", or a
+/// bare number of milliseconds. Dragging moves it a millisecond a point.
+pub fn length_ms_field(ms: &mut u64, max_ms: u64) -> egui::DragValue<'_> {
+    egui::DragValue::new(ms)
+        .range(1..=max_ms)
+        .custom_formatter(|v, _| crate::view::duration_ms_text(v.round() as i64))
+        .custom_parser(parse_length_ms)
+}
+
+/// "1.5 s", "250 ms", "2 min", "2000" (milliseconds) as milliseconds; None for anything else.
+pub fn parse_length_ms(text: &str) -> Option<f64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let factor = match unit.trim() {
+        "" | "ms" => 1.0,
+        "s" => 1_000.0,
+        "min" => 60_000.0,
+        _ => return None,
+    };
+    // Whole milliseconds: the field holds an integer, and 2.184 * 1000 need not be exact.
+    Some((number * factor).round())
+}
+
 /// How long a crashed task manager stays down (a duration, or "never comes back").
 pub fn restart_setting_ui(ui: &mut egui::Ui, settings: &mut FaultSettings, what_crashes: &str) {
     ui.horizontal_wrapped(|ui| {
         let mut never = settings.restart_after_ms.is_none();
         let mut ms = settings.restart_after_ms.unwrap_or(2_000);
-        ui.label(format!("A crashed {what_crashes} comes back after"));
-        ui.add_enabled(!never, egui::DragValue::new(&mut ms).range(1..=600_000).suffix(" ms"));
+        let label = ui.label(format!("A crashed {what_crashes} comes back after"));
+        ui.add_enabled(!never, length_ms_field(&mut ms, 600_000)).labelled_by(label.id);
         ui.checkbox(&mut never, "never comes back");
         settings.restart_after_ms = (!never).then_some(ms);
     });
@@ -44,8 +71,8 @@ pub fn isolate_buttons_ui(
     actions: &mut Vec<Action>,
 ) {
     ui.horizontal_wrapped(|ui| {
-        ui.label("Cut off from the job manager for");
-        outage_ui(ui, settings);
+        let label = ui.label("Cut off from the job manager for");
+        outage_ui(ui, settings, label.id);
         for tm in 0..task_managers {
             let request = FaultRequest::Isolate { tm, duration_ms: settings.outage_ms };
             if ui.button(format!("Isolate tm-{tm}")).on_hover_text(request.describe()).clicked() {
@@ -56,8 +83,9 @@ pub fn isolate_buttons_ui(
 }
 
 /// The outage's length (shared by cut-offs, partitions and delays).
-pub fn outage_ui(ui: &mut egui::Ui, settings: &mut FaultSettings) {
-    ui.add(egui::DragValue::new(&mut settings.outage_ms).range(1..=600_000).suffix(" ms"));
+/// `label`: the label just drawn before it, which names the field for screen readers.
+pub fn outage_ui(ui: &mut egui::Ui, settings: &mut FaultSettings, label: egui::Id) {
+    ui.add(length_ms_field(&mut settings.outage_ms, 600_000)).labelled_by(label);
 }
 
 /// Partition or delay each link between two task managers (none with a single one).
@@ -76,8 +104,8 @@ pub fn link_buttons_ui(ui: &mut egui::Ui, task_managers: u32, settings: &mut Fau
         }
     });
     ui.horizontal_wrapped(|ui| {
-        ui.label("Delay a link by");
-        ui.add(egui::DragValue::new(&mut settings.link_delay_ms).range(1..=60_000).suffix(" ms"));
+        let label = ui.label("Delay a link by");
+        ui.add(length_ms_field(&mut settings.link_delay_ms, 60_000)).labelled_by(label.id);
         for &(a, b) in &links {
             let request =
                 FaultRequest::Delay { a, b, extra_ms: settings.link_delay_ms, duration_ms: settings.outage_ms };
@@ -86,4 +114,27 @@ pub fn link_buttons_ui(ui: &mut egui::Ui, task_managers: u32, settings: &mut Fau
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A length field shows what it holds as the workbench writes lengths, and reads back what
+    /// it shows and what a person types.
+    #[test]
+    fn a_length_field_reads_and_writes_the_workbench_s_lengths() {
+        for (text, ms) in
+            [("2 s", 2_000.0), ("1.5 s", 1_500.0), ("250 ms", 250.0), ("2 min", 120_000.0), ("2000", 2_000.0)]
+        {
+            assert_eq!(parse_length_ms(text), Some(ms), "{text}");
+        }
+        for bad in ["", "s", "2 h", "two s", "-1 s"] {
+            assert_eq!(parse_length_ms(bad), None, "{bad}");
+        }
+        for ms in [1, 200, 1_000, 1_500, 2_184, 5_000, 60_000, 600_000] {
+            let shown = crate::view::duration_ms_text(ms);
+            assert_eq!(parse_length_ms(&shown), Some(ms as f64), "{shown} reads back");
+        }
+    }
 }

@@ -24,7 +24,8 @@ pub fn kstreams_ui(ui: &mut egui::Ui, s: &mut KStreamsShown, shared: Shared, act
 }
 
 fn kstreams_frame_ui(ui: &mut egui::Ui, s: &mut KStreamsShown, shared: Shared, actions: &mut Vec<Action>) {
-    ui.horizontal(|ui| {
+    // Wrapped: a long name must not widen the view past its panel (text clipped at the edge).
+    ui.horizontal_wrapped(|ui| {
         ui.heading(format!("Kafka Streams application: {}", s.scenario.name));
         ui.label(format!("seed {}", s.seed));
     });
@@ -193,7 +194,7 @@ fn crash_ui(ui: &mut egui::Ui, s: &KStreamsShown, settings: &mut FaultSettings, 
             }
         }
         if let Some(clicked) = s.origin.injected_text() {
-            ui.label(format!("(this run: the file's faults, then {clicked})"));
+            ui.label(format!("(this run: {}, then {clicked})", crate::view::file_faults_text(&s.origin.base)));
             if ui.button("Back to the file's faults").clicked() {
                 actions.push(Action::ClearInjectedFaults);
             }

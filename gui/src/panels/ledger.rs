@@ -22,6 +22,32 @@ pub fn status_color(status: Status) -> Color32 {
     }
 }
 
+/// The outcome table's columns.
+const HEADERS: [&str; 6] = ["status", "key", "window", "value", "attempt", "visible at"];
+/// Space between two columns, in points.
+const COLUMN_GAP: f32 = 8.0;
+
+/// Each column's width: the widest of its header and its cells (the longest text of each column
+/// is measured, so a clock-time window or a "3 (expected 2)" value gets its room).
+fn column_widths<const N: usize>(
+    ui: &egui::Ui,
+    headers: &[&str; N],
+    rows: impl Iterator<Item = [String; N]>,
+) -> [f32; N] {
+    let mut longest: [String; N] = headers.map(str::to_string);
+    for row in rows {
+        for (l, cell) in longest.iter_mut().zip(row) {
+            if cell.chars().count() > l.chars().count() {
+                *l = cell;
+            }
+        }
+    }
+    let font = egui::TextStyle::Body.resolve(ui.style());
+    // The header is bold and the status a selectable label (its padding): a little extra room.
+    let pad = 2.0 * ui.spacing().button_padding.x;
+    longest.map(|text| ui.painter().layout_no_wrap(text, font.clone(), Color32::WHITE).size().x + pad)
+}
+
 /// What a click in the outcome table asks for.
 pub enum LedgerClick {
     /// Select a line (None: unselect it).
@@ -128,37 +154,66 @@ impl LedgerTable<'_> {
         ui.columns(2, |columns| {
             let ui = &mut columns[0];
             let row_height = ui.text_style_height(&egui::TextStyle::Body) + 6.0;
+            // The header stays above the rows, which scroll: two grids whose columns line up by
+            // their widths, each the widest of its header and its cells.
+            let cells = |l: &crate::view::ledger::LedgerRow| {
+                [
+                    l.status.label().to_string(),
+                    l.key.clone(),
+                    l.window.clone(),
+                    l.value_text(),
+                    l.attempt_text(),
+                    time_text(scenario, l.visible_ns),
+                ]
+            };
+            let widths = column_widths(ui, &HEADERS, lines.iter().map(|&line| cells(&ledger.rows[line])));
+            let grid = |id: &str| {
+                egui::Grid::new(id.to_string())
+                    .num_columns(widths.len())
+                    .min_col_width(0.0)
+                    .spacing(egui::vec2(COLUMN_GAP, 4.0))
+            };
+            let cell = |ui: &mut egui::Ui, i: usize, add: &mut dyn FnMut(&mut egui::Ui)| {
+                let size = egui::vec2(widths[i], row_height - 4.0);
+                ui.allocate_ui_with_layout(size, egui::Layout::left_to_right(egui::Align::Center), |ui| {
+                    ui.set_min_width(widths[i]);
+                    add(ui)
+                });
+            };
+            grid("ledger_header").show(ui, |ui| {
+                for (i, h) in HEADERS.iter().enumerate() {
+                    cell(ui, i, &mut |ui| {
+                        ui.strong(*h);
+                    });
+                }
+                ui.end_row();
+            });
             let area = egui::ScrollArea::vertical().id_salt("ledger_rows").auto_shrink([false, false]);
             let area = match height {
                 Some(h) => area.max_height(h),
                 None => area,
             };
-            area.show_rows(ui, row_height, lines.len() + 1, |ui, range| {
-                egui::Grid::new("ledger_grid").num_columns(6).striped(true).show(ui, |ui| {
-                    for h in ["status", "key", "window", "value", "attempt", "visible at"] {
-                        ui.strong(h);
-                    }
-                    ui.end_row();
-                    for i in range.start.max(1)..range.end {
-                        let Some(&line) = lines.get(i - 1) else {
-                            break;
-                        };
+            area.show_rows(ui, row_height, lines.len(), |ui, range| {
+                grid("ledger_grid").striped(true).show(ui, |ui| {
+                    for &line in &lines[range] {
                         let l = &ledger.rows[line];
-                        let text = egui::RichText::new(l.status.label()).color(status_color(l.status));
+                        let [status, rest @ ..] = cells(l);
+                        let text = egui::RichText::new(status).color(status_color(l.status));
                         let text = if l.status == Status::Missing { text.italics() } else { text };
                         let is_selected = selected.is_some_and(|(s, _)| s == line);
-                        let mut clicked =
-                            ui.selectable_label(is_selected, text).on_hover_text(l.status.meaning()).clicked();
+                        let mut clicked = false;
+                        cell(ui, 0, &mut |ui| {
+                            clicked |= ui
+                                .selectable_label(is_selected, text.clone())
+                                .on_hover_text(l.status.meaning())
+                                .clicked();
+                        });
                         // The whole row selects, as the hint above says, not only its status.
-                        let cells = [
-                            l.key.clone(),
-                            l.window.clone(),
-                            l.value_text(),
-                            l.attempt_text(),
-                            time_text(scenario, l.visible_ns),
-                        ];
-                        for cell in cells {
-                            clicked |= ui.add(egui::Label::new(cell).sense(egui::Sense::click())).clicked();
+                        for (i, text) in rest.iter().enumerate() {
+                            cell(ui, i + 1, &mut |ui| {
+                                clicked |=
+                                    ui.add(egui::Label::new(text.as_str()).sense(egui::Sense::click())).clicked();
+                            });
                         }
                         if clicked {
                             click = Some(LedgerClick::Select(if is_selected { None } else { Some(line) }));

@@ -1,15 +1,28 @@
-//! The predict panel: a window listing the exercises on the loaded scenario. Predict, press
-//! *Check*: the scenario runs on a worker thread and the answer is revealed with why, where to
-//! look, and the command that shows it (`view::predict`).
+//! The predict panel: the exercises on the loaded scenario, docked beside the view so that it
+//! covers nothing a question asks about (a floating window covered the Kafka Streams timeline, the
+//! Flink tables, the Spark batches). Predict, press *Check*: the scenario runs on a worker thread
+//! and the answer is revealed with why, where to look, and the command that shows it
+//! (`view::predict`).
 
 use crate::panels::{BLOCKED_COLOR, GOOD_COLOR};
 use crate::view::predict::{self, PredictState};
 
-/// Draw the predict window, when opened from the scenario bar, for the loaded scenario (a Flink
-/// session's or the Storm view's): the exercises whose scenario file is `scenario_file`.
-/// `timeline_top`: the top of the bottom timeline panel this frame (None in the Storm view, which
-/// has none), the window's bottom kept above it.
-pub fn predict_window_ui(ui: &mut egui::Ui, scenario_file: &str, state: &mut PredictState, timeline_top: Option<f32>) {
+/// The predict panel docked at the right edge of a view without an inspector (Storm, Spark,
+/// Kafka Streams), when opened from the scenario bar; the view keeps the rest of the width. Call
+/// before the view's central panel.
+pub fn predict_dock_ui(ui: &mut egui::Ui, scenario_file: &str, state: &mut PredictState) {
+    if !state.open {
+        return;
+    }
+    egui::Panel::right("predict_dock").resizable(true).default_size(380.0).size_range(260.0..=640.0).show(ui, |ui| {
+        predict_ui(ui, scenario_file, state);
+    });
+}
+
+/// The predict panel's content in `ui` (the dock, or the top of the Flink view's inspector
+/// column): a heading with its close button, then the exercises, the answer and the reveal,
+/// scrolling within the height it is given.
+pub fn predict_ui(ui: &mut egui::Ui, scenario_file: &str, state: &mut PredictState) {
     if !state.open {
         return;
     }
@@ -18,9 +31,10 @@ pub fn predict_window_ui(ui: &mut egui::Ui, scenario_file: &str, state: &mut Pre
         Ok(c) => c,
         Err(e) => {
             let e = e.to_string();
-            egui::Window::new("Predict").open(&mut state.open).show(ui.ctx(), |ui| {
-                ui.colored_label(BLOCKED_COLOR, e);
-            });
+            if heading_ui(ui, "Predict") {
+                state.open = false;
+            }
+            ui.colored_label(BLOCKED_COLOR, e);
             return;
         }
     };
@@ -35,8 +49,6 @@ pub fn predict_window_ui(ui: &mut egui::Ui, scenario_file: &str, state: &mut Pre
                 }
                 state.pending = None;
                 state.scroll_to_answer = true;
-                // The reveal makes the window taller; the anchor places it by the size it had,
-                // so one more frame lifts its bottom back above the timeline.
                 ui.ctx().request_repaint();
             }
             Err(std::sync::mpsc::TryRecvError::Empty) => {
@@ -45,89 +57,89 @@ pub fn predict_window_ui(ui: &mut egui::Ui, scenario_file: &str, state: &mut Pre
             Err(std::sync::mpsc::TryRecvError::Disconnected) => state.pending = None,
         }
     }
-    // Bottom left, above the timeline, growing upwards: clear of the scenario bar, the transport
-    // and the inspector. Anchored, because a placed window keeps its top where it first was and
-    // the reveal then grew it past the bottom of the screen; past the height left, it scrolls.
-    // Closed with its x or the scenario bar's button.
-    // Zoomed in, the timeline's lanes make its panel taller than the 110 points the window used
-    // to keep clear, and it covered the top lanes: it keeps clear of the panel as drawn.
-    let content = ui.ctx().content_rect();
-    let bottom_room = timeline_top.map_or(110.0, |top| content.bottom() - top + 6.0);
-    let mut open = state.open;
-    let window = egui::Window::new(title)
-        .id(egui::Id::unique("predict_window"))
-        .open(&mut open)
-        .anchor(egui::Align2::LEFT_BOTTOM, egui::vec2(12.0, -bottom_room))
-        .default_width(520.0);
-    // The scenario bar, the transport and the window's title bar take about 150 points.
-    let max_height = (content.height() - bottom_room - 150.0).max(200.0);
-    window.show(ui.ctx(), |ui| {
-        egui::ScrollArea::vertical().max_height(max_height).show(ui, |ui| {
-            if exercises.is_empty() {
-                ui.label("No exercise of the course runs this scenario. `streamlab exercise list` lists them all.");
-                return;
+    if heading_ui(ui, &title) {
+        state.open = false;
+        return;
+    }
+    egui::ScrollArea::vertical().id_salt("predict_scroll").auto_shrink([false, false]).show(ui, |ui| {
+        if exercises.is_empty() {
+            ui.label("No exercise of the course runs this scenario. `streamlab exercise list` lists them all.");
+            return;
+        }
+        for e in &exercises {
+            let chosen = state.selected.as_deref() == Some(e.spec.id.as_str());
+            if ui.selectable_label(chosen, format!("{}: {}", e.spec.id, e.spec.question.trim())).clicked() && !chosen {
+                state.selected = Some(e.spec.id.clone());
+                state.answer.clear();
+                state.revealed = None;
+                state.error = None;
+                state.scroll_to_answer = true;
             }
-            for e in &exercises {
-                let chosen = state.selected.as_deref() == Some(e.spec.id.as_str());
-                if ui.selectable_label(chosen, format!("{}: {}", e.spec.id, e.spec.question.trim())).clicked()
-                    && !chosen
-                {
-                    state.selected = Some(e.spec.id.clone());
-                    state.answer.clear();
-                    state.revealed = None;
-                    state.error = None;
-                    state.scroll_to_answer = true;
-                }
-            }
-            let Some(e) = state.selected.as_deref().and_then(|id| exercises.iter().find(|e| e.spec.id == id)) else {
-                return;
-            };
-            ui.separator();
-            ui.label(format!("Answer: {}", e.answer_format()));
-            let mut last = ui
-                .horizontal(|ui| {
-                    ui.text_edit_singleline(&mut state.answer);
-                    let busy = state.pending.is_some();
-                    if ui.add_enabled(!busy, egui::Button::new(if busy { "Running…" } else { "Check" })).clicked() {
-                        match e.parse_answer(&state.answer) {
-                            Err(bad) => {
-                                state.revealed = None;
-                                state.error = Some(crate::error::PredictError::unreadable(e, bad));
-                                state.scroll_to_answer = true;
-                            }
-                            Ok(_) => {
-                                state.error = None;
-                                let (sender, receiver) = std::sync::mpsc::channel();
-                                let exercise = (*e).clone();
-                                std::thread::spawn(move || {
-                                    let _ = sender.send(exercise.solve());
-                                });
-                                state.pending = Some((e.spec.id.clone(), state.answer.clone(), receiver));
-                                state.revealed = None;
-                            }
+        }
+        let Some(e) = state.selected.as_deref().and_then(|id| exercises.iter().find(|e| e.spec.id == id)) else {
+            return;
+        };
+        ui.separator();
+        ui.label(format!("Answer: {}", e.answer_format()));
+        let mut last = ui
+            .horizontal(|ui| {
+                ui.text_edit_singleline(&mut state.answer);
+                let busy = state.pending.is_some();
+                if ui.add_enabled(!busy, egui::Button::new(if busy { "Running…" } else { "Check" })).clicked() {
+                    match e.parse_answer(&state.answer) {
+                        Err(bad) => {
+                            state.revealed = None;
+                            state.error = Some(crate::error::PredictError::unreadable(e, bad));
+                            state.scroll_to_answer = true;
+                        }
+                        Ok(_) => {
+                            state.error = None;
+                            let (sender, receiver) = std::sync::mpsc::channel();
+                            let exercise = (*e).clone();
+                            std::thread::spawn(move || {
+                                let _ = sender.send(exercise.solve());
+                            });
+                            state.pending = Some((e.spec.id.clone(), state.answer.clone(), receiver));
+                            state.revealed = None;
                         }
                     }
-                })
-                .response;
-            if let Some(error) = &state.error {
-                last = ui.colored_label(BLOCKED_COLOR, error.to_string());
-            }
-            if let Some(r) = state.revealed.as_ref().filter(|r| r.id == e.spec.id) {
-                // Mid-tone colours: the light theme's pale background washes light green and red out.
-                if r.right {
-                    ui.colored_label(GOOD_COLOR, format!("Right: {}", r.actual));
-                } else {
-                    ui.colored_label(BLOCKED_COLOR, format!("You said {}; the run shows {}", r.answer, r.actual));
                 }
-                ui.label(format!("Why: {}", r.why));
-                ui.label(format!("In the workbench: {}.", predict::workbench_place(e)));
-                ui.label(format!("In the output of the command below: {}.", r.look));
-                last = ui.monospace(&r.command);
+            })
+            .response;
+        if let Some(error) = &state.error {
+            last = ui.colored_label(BLOCKED_COLOR, error.to_string());
+        }
+        if let Some(r) = state.revealed.as_ref().filter(|r| r.id == e.spec.id) {
+            // Mid-tone colours: the light theme's pale background washes light green and red out.
+            if r.right {
+                ui.colored_label(GOOD_COLOR, format!("Right: {}", r.actual));
+            } else {
+                ui.colored_label(BLOCKED_COLOR, format!("You said {}; the run shows {}", r.answer, r.actual));
             }
-            if std::mem::take(&mut state.scroll_to_answer) {
-                last.scroll_to_me(Some(egui::Align::BOTTOM));
-            }
-        });
+            ui.label(format!("Why: {}", r.why));
+            ui.label(format!("In the workbench: {}.", predict::workbench_place(e)));
+            ui.label(format!("In the output of the command below: {}.", r.look));
+            last = ui.monospace(&r.command);
+        }
+        if std::mem::take(&mut state.scroll_to_answer) {
+            last.scroll_to_me(Some(egui::Align::BOTTOM));
+        }
     });
-    state.open &= open;
+}
+
+/// The panel's heading: its title and a close button. True when the button was pressed.
+fn heading_ui(ui: &mut egui::Ui, title: &str) -> bool {
+    let closed = ui
+        .horizontal(|ui| {
+            ui.strong(title);
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                ui.button("Close")
+                    .on_hover_text("close the predict panel (the scenario bar's Predict opens it again)")
+                    .clicked()
+            })
+            .inner
+        })
+        .inner;
+    ui.separator();
+    closed
 }

@@ -32,7 +32,8 @@ pub fn spark_ui(ui: &mut egui::Ui, s: &mut SparkSession, shared: Shared, actions
 }
 
 fn spark_frame_ui(ui: &mut egui::Ui, s: &mut SparkSession, shared: Shared, actions: &mut Vec<Action>) {
-    ui.horizontal(|ui| {
+    // Wrapped: a long name must not widen the view past its panel (text clipped at the edge).
+    ui.horizontal_wrapped(|ui| {
         ui.heading(format!("Spark query: {}", s.scenario.name));
         ui.label(format!("seed {}", s.seed));
     });
@@ -259,12 +260,12 @@ fn crash_ui(ui: &mut egui::Ui, s: &SparkSession, settings: &mut FaultSettings, a
             }
         }
         let mut ms = back_ms;
-        ui.label("back after");
-        if ui.add(egui::DragValue::new(&mut ms).range(1..=600_000).suffix(" ms")).changed() {
+        let label = ui.label("back after");
+        if ui.add(crate::panels::faults::length_ms_field(&mut ms, 600_000)).labelled_by(label.id).changed() {
             settings.restart_after_ms = Some(ms);
         }
         if let Some(clicked) = s.origin.injected_text() {
-            ui.label(format!("(this run: the file's faults, then {clicked})"));
+            ui.label(format!("(this run: {}, then {clicked})", crate::view::file_faults_text(&s.origin.base)));
             if ui.button("Back to the file's faults").clicked() {
                 actions.push(Action::ClearInjectedFaults);
             }
@@ -278,8 +279,8 @@ fn crash_ui(ui: &mut egui::Ui, s: &SparkSession, settings: &mut FaultSettings, a
 /// The executors talk only to the driver: links between them carry nothing to cut.
 fn network_ui(ui: &mut egui::Ui, s: &SparkSession, settings: &mut FaultSettings, actions: &mut Vec<Action>) {
     ui.horizontal_wrapped(|ui| {
-        ui.label("For");
-        crate::panels::faults::outage_ui(ui, settings);
+        let label = ui.label("For");
+        crate::panels::faults::outage_ui(ui, settings, label.id);
         for tm in 0..s.scenario.task_managers {
             let request = crate::app::FaultRequest::Isolate { tm, duration_ms: settings.outage_ms };
             if ui
@@ -292,8 +293,8 @@ fn network_ui(ui: &mut egui::Ui, s: &SparkSession, settings: &mut FaultSettings,
                 actions.push(Action::Inject(request));
             }
         }
-        ui.label("or delay by");
-        ui.add(egui::DragValue::new(&mut settings.link_delay_ms).range(1..=60_000).suffix(" ms"));
+        let label = ui.label("or delay by");
+        ui.add(crate::panels::faults::length_ms_field(&mut settings.link_delay_ms, 60_000)).labelled_by(label.id);
         for tm in 0..s.scenario.task_managers {
             let request = crate::app::FaultRequest::DelayJobManager {
                 tm,
@@ -320,7 +321,9 @@ fn outcome_ui(ui: &mut egui::Ui, s: &mut SparkSession) {
         ledger: &s.ledger,
         heading: format!("{} (attempt: the query run that wrote the row):", s.choice_of(s.scenario.guarantee).label),
         hint: "Select a row (a duplicate, say: untick \"exact\" or press \"Only what differs\") to follow it back: the batch that wrote it, the task, the commit or the crash that cut its batch short, and the earlier write it repeats.",
-        height: Some(420.0),
+        // The rows take the height left in the view below the filters and the header (as the
+        // Storm view's do): a fixed 420 points left the bottom of a 1280x800 window empty.
+        height: Some((ui.clip_rect().bottom() - ui.cursor().top() - 90.0).max(200.0)),
     };
     let selected = s.provenance.as_ref().map(|(l, p)| (*l, p));
     match table.ui(ui, selected, &mut s.filter) {

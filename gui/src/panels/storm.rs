@@ -28,7 +28,8 @@ pub fn storm_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32, shared: Sh
 }
 
 fn storm_frame_ui(ui: &mut egui::Ui, s: &mut StormSession, height: f32, shared: Shared, actions: &mut Vec<Action>) {
-    ui.horizontal(|ui| {
+    // Wrapped: a long name must not widen the view past its panel (text clipped at the edge).
+    ui.horizontal_wrapped(|ui| {
         ui.heading(format!("Storm topology: {}", s.scenario.name));
         ui.label(format!("seed {}", s.seed));
     });
@@ -307,19 +308,20 @@ fn faults_tab_ui(ui: &mut egui::Ui, s: &StormSession, settings: &mut FaultSettin
     let workers = s.scenario.task_managers;
     faults::restart_setting_ui(ui, settings, "worker");
     ui.horizontal_wrapped(|ui| {
-        ui.label("Outages last");
-        faults::outage_ui(ui, settings);
+        let label = ui.label("Outages last");
+        faults::outage_ui(ui, settings, label.id);
     });
     let executors = |tm: u32| crate::view::subtasks_on(&s.scenario, tm);
     faults::crash_buttons_ui(ui, workers, settings, executors, actions);
     faults::link_buttons_ui(ui, workers, settings, actions);
     ui.separator();
+    let file = crate::view::file_faults_text(&s.origin.base);
     match s.origin.injected_text() {
         None => {
-            ui.label("This run has the file's faults only.");
+            ui.label(format!("This run has {file} only."));
         }
         Some(clicked) => {
-            ui.label(format!("This run has the file's faults, then {clicked}."));
+            ui.label(format!("This run has {file}, then {clicked}."));
             if ui.button("Back to the file's faults").clicked() {
                 actions.push(Action::ClearInjectedFaults);
             }
@@ -327,7 +329,8 @@ fn faults_tab_ui(ui: &mut egui::Ui, s: &StormSession, settings: &mut FaultSettin
     }
     ui.separator();
     compare_ui(ui, s, actions);
-    ui.small(
+    // Weak, not small: at 1280x800 the small font was too small to read.
+    ui.weak(
         "Each tm-i is a worker process; crashing it kills the executors it runs (hover a button). \
          The supervisor restarts it after the time above; one that never comes back has its executors \
          reassigned by Nimbus after the heartbeat timeout. With acking, the tuples the dead executors \

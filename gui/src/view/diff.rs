@@ -178,14 +178,7 @@ fn labels(scenario: &Scenario, row: &StoredRow) -> Labels {
     Labels {
         sink: scenario.plan.operators.get(row.sink).map_or_else(String::new, |o| o.name.clone()),
         key: scenario.key_name(row.row.key),
-        window: match row.row.window {
-            Some(w) => format!(
-                "[{}, {})",
-                crate::view::event_time_text(scenario, w.start_ms),
-                crate::view::event_time_text(scenario, w.end_ms)
-            ),
-            None => format!("event time {}", crate::view::event_time_text(scenario, row.row.timestamp_ms)),
-        },
+        window: crate::view::row_window_text(scenario, &row.row),
     }
 }
 

@@ -119,11 +119,7 @@ impl Inspector {
                 for ((key, window), c) in w.windows() {
                     t.push(vec![
                         scenario.key_name(*key),
-                        format!(
-                            "[{}, {})",
-                            crate::view::event_time_text(scenario, window.start_ms),
-                            crate::view::event_time_text(scenario, window.end_ms)
-                        ),
+                        crate::view::window_text(scenario, window),
                         c.acc.count.to_string(),
                         c.acc.result(aggregate).to_string(),
                         if c.fired { "yes".into() } else { String::new() },
@@ -190,14 +186,7 @@ pub fn row_state_label(state: RowState) -> &'static str {
 
 impl SinkRowView {
     pub fn of(scenario: &Scenario, row: &StoredRow) -> SinkRowView {
-        let window = match row.row.window {
-            Some(w) => format!(
-                "[{}, {})",
-                crate::view::event_time_text(scenario, w.start_ms),
-                crate::view::event_time_text(scenario, w.end_ms)
-            ),
-            None => format!("event time {}", crate::view::event_time_text(scenario, row.row.timestamp_ms)),
-        };
+        let window = crate::view::row_window_text(scenario, &row.row);
         SinkRowView {
             sink: scenario.plan.operators[row.sink].name.clone(),
             key: scenario.key_name(row.row.key),

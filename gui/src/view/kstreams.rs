@@ -352,7 +352,7 @@ impl KStreamsShown {
             verdict: format!("oracle vs the fault-free run: {}", judgement.describe(scenario.guarantee)),
             kept: judgement.kept,
             notes: run.world.faults_not_modelled().into_iter().chain(judgement.outcome.records_inside_rows()).collect(),
-            rows: sim::kstreams::report::rows_text(&run),
+            rows: rows_text(&scenario, &run),
             row_visible_ns: run.visible_rows().iter().map(|r| r.visible_ns.unwrap_or(r.written_ns)).collect(),
             trace_hash: run.trace_hash(),
             lanes,
@@ -638,6 +638,47 @@ impl KStreamsShown {
     }
 }
 
+/// The sink rows in `streamlab run`'s columns (`sim::kstreams::report::rows_text`), one row a
+/// line under a header, with windows and instants read as everywhere in the workbench
+/// ("[20.000 s, 25.000 s)", not the CLI's raw milliseconds).
+fn rows_text(scenario: &Scenario, run: &sim::kstreams::KStreamsRun) -> String {
+    let rows: Vec<[String; 6]> = run
+        .visible_rows()
+        .iter()
+        .map(|row| {
+            [
+                scenario.plan.operators[row.sink].name.clone(),
+                scenario.key_name(row.row.key),
+                crate::view::row_window_text(scenario, &row.row),
+                row.row.value.to_string(),
+                row.row.firing.label().to_string(),
+                crate::view::time_text(scenario, row.visible_ns.unwrap_or(row.written_ns)),
+            ]
+        })
+        .collect();
+    // Each column as wide as its widest cell, so the row fits a narrow panel (the CLI pads the
+    // window to 28 characters for its raw milliseconds).
+    let header = ["sink", "key", "window", "value", "firing", "visible at"].map(str::to_string);
+    let mut width = header.clone().map(|h| h.chars().count());
+    for row in &rows {
+        for (w, cell) in width.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[String; 6]| {
+        let [sink, key, window, value, firing, at] = cells;
+        format!(
+            "{sink:<w0$} {key:<w1$} {window:<w2$} {value:>w3$} {firing:<w4$} {at}",
+            w0 = width[0],
+            w1 = width[1],
+            w2 = width[2],
+            w3 = width[3],
+            w4 = width[4]
+        )
+    };
+    std::iter::once(line(&header)).chain(rows.iter().map(line)).map(|l| l.trim_end().to_string() + "\n").collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -714,6 +755,29 @@ mod tests {
         let max_line = latency.series[1].points.iter().map(|p| p.1).fold(0.0, f64::max);
         assert_eq!(max_line, largest as f64);
         assert!(latency.series[0].points.iter().zip(&latency.series[1].points).all(|(mean, max)| mean.1 <= max.1));
+    }
+
+    /// The sink rows read their windows and instants as every other table in the workbench
+    /// ("[20.000 s, 25.000 s)", "visible at" as the cursor), one line per visible row, in the
+    /// CLI's order; never the CLI's raw milliseconds.
+    #[test]
+    fn the_sink_rows_read_windows_in_the_workbench_time() {
+        let shown = failover(None);
+        let rows = shown.run.visible_rows();
+        let lines: Vec<&str> = shown.rows.lines().skip(1).collect();
+        assert!(!rows.is_empty());
+        assert_eq!(lines.len(), rows.len());
+        for (line, row) in lines.iter().zip(&rows) {
+            let window = crate::view::row_window_text(&shown.scenario, &row.row);
+            assert!(window.ends_with(" s)"), "{window}");
+            assert!(line.contains(&window), "{line} lacks {window}");
+            let at = crate::view::time_text(&shown.scenario, row.visible_ns.unwrap_or(row.written_ns));
+            assert!(line.ends_with(&at), "{line} does not end with {at}");
+        }
+        let cli = sim::kstreams::report::rows_text(&shown.run);
+        let raw = cli.lines().nth(1).and_then(|l| l.split_whitespace().nth(2)).expect("a CLI row");
+        assert!(raw.starts_with('[') && !raw.contains(" s"), "the CLI prints raw ms: {raw}");
+        assert!(!shown.rows.contains(raw), "the view shows the CLI's {raw}");
     }
 
     /// The comparison's at_least_once rows are Duplicates with no doubled row: their result

@@ -133,17 +133,6 @@ fn attempt_at(restarts: &[TimeNs], t: TimeNs) -> u32 {
     crate::view::job_attempt(restarts.partition_point(|&r| r <= t) as u32)
 }
 
-fn window_text(scenario: &Scenario, row: &StoredRow) -> String {
-    match row.row.window {
-        Some(w) => format!(
-            "[{}, {})",
-            crate::view::event_time_text(scenario, w.start_ms),
-            crate::view::event_time_text(scenario, w.end_ms)
-        ),
-        None => format!("event time {}", crate::view::event_time_text(scenario, row.row.timestamp_ms)),
-    }
-}
-
 impl Ledger {
     /// `run`: what the run showed at its end; `reference`: what the fault-free run showed.
     /// The attempt column is the job attempt that wrote each row (a Flink run).
@@ -172,7 +161,7 @@ impl Ledger {
             reference_row,
             sink: scenario.plan.operators.get(row.sink).map_or_else(String::new, |o| o.name.clone()),
             key: scenario.key_name(row.row.key),
-            window: window_text(scenario, row),
+            window: crate::view::row_window_text(scenario, &row.row),
             value: row.row.value,
             expected: None,
             attempt: run_row.map(|i| attempt_of(i, row)),

@@ -28,7 +28,8 @@ use sim::World;
 use crate::scrub::SendIndex;
 
 pub use units::{
-    cursor_text, duration_ms_text, duration_text, event_time_text, fault_text, faults_text, tick_text, time_text,
+    cursor_text, duration_ms_text, duration_text, event_time_text, fault_text, faults_text, row_window_text, tick_text,
+    time_text, window_text,
 };
 
 /// The job attempt the workbench names, counted from 1 (the first run is attempt 1), from the
@@ -94,6 +95,15 @@ impl Frame {
 /// after 2 s, then ..."); None when none were.
 pub fn injected_text(scenario: &sim::Scenario, faults: &[sim::faults::Fault]) -> Option<String> {
     faults_text(scenario, faults)
+}
+
+/// The scenario file's own faults in words, for "this run has …": "the file's faults (crash
+/// tm-1 at 12.000 s, back after 2 s)", or "no faults (the file has none)".
+pub fn file_faults_text(base: &sim::Scenario) -> String {
+    match faults_text(base, &base.faults) {
+        Some(text) => format!("the file's faults ({text})"),
+        None => "no faults (the file has none)".to_string(),
+    }
 }
 
 /// Add the faults clicked in a view that records its run again with them (Storm, Spark, Kafka

@@ -846,8 +846,8 @@ impl StormSession {
                     Cause::Timeout => (
                         "Timeout",
                         format!(
-                            "its tree did not complete within the message timeout ({} ms): the spout failed it",
-                            self.run.world.config.message_timeout_ms
+                            "its tree did not complete within the message timeout ({}): the spout failed it",
+                            crate::view::duration_ms_text(self.run.world.config.message_timeout_ms as i64)
                         ),
                     ),
                     Cause::Crash(node) => (

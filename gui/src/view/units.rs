@@ -8,9 +8,8 @@
 //! charts' axes all format through here; nothing shows raw `_ns` or `_ms`.
 
 use engine::EventTimeMs;
-use sim::faults::{Fault, Trigger};
+use sim::faults::Fault;
 use sim::kernel::TimeNs;
-use sim::scenario::NodeId;
 use sim::Scenario;
 
 /// Virtual time for display, exactly as `streamlab run`/`replay` print it (a row's "visible at",
@@ -56,56 +55,25 @@ pub fn event_time_text(scenario: &Scenario, ms: EventTimeMs) -> String {
     }
 }
 
-/// A fault in words, its instants and lengths by the rules above: "crash tm-1 at 3.013 s, back
-/// after 2 s". The same facts as `Fault::describe` (which `streamlab run` echoes from the file's
-/// milliseconds), read alike with every other time on screen.
-pub fn fault_text(scenario: &Scenario, fault: &Fault) -> String {
-    let at = |ns: TimeNs| time_text(scenario, ns);
-    let link = |l: &Option<(NodeId, NodeId)>| match l {
-        Some((a, b)) => format!("{}<->{}", a.name(), b.name()),
-        None => "all links".into(),
-    };
-    match fault {
-        Fault::Crash { node, at: when, restart_after_ns } => {
-            let when = match when {
-                Trigger::At(t) => format!("at {}", at(*t)),
-                Trigger::OnCheckpointTrigger(n) => format!("when checkpoint {n} is triggered"),
-                Trigger::WhileAligning { checkpoint, subtask } => {
-                    format!("while {} aligns barrier {checkpoint}", scenario.plan.subtask(*subtask).name)
-                }
-                Trigger::AfterPreCommit(n) => format!("after a sink pre-committed checkpoint {n}"),
-                Trigger::AfterCheckpointComplete(n) => {
-                    format!("after checkpoint {n} completed, before sinks commit")
-                }
-            };
-            let back = match restart_after_ns {
-                Some(d) => format!("back after {}", duration_text(*d)),
-                None => "never back".into(),
-            };
-            format!("crash {} {when}, {back}", node.name())
-        }
-        Fault::Partition { a, b, from_ns, until_ns } => {
-            format!("partition {}<->{} from {} until {}", a.name(), b.name(), at(*from_ns), at(*until_ns))
-        }
-        Fault::LatencySpike { link: l, from_ns, until_ns, extra_ns } => format!(
-            "latency +{} on {} from {} until {}",
-            duration_text(*extra_ns),
-            link(l),
-            at(*from_ns),
-            at(*until_ns)
-        ),
-        Fault::MessageLoss { link: l, from_ns, until_ns, loss_ppm, retransmit_ns } => format!(
-            "message loss {loss_ppm} ppm on {} from {} until {}, retransmit after {}",
-            link(l),
-            at(*from_ns),
-            at(*until_ns),
-            duration_text(*retransmit_ns)
-        ),
-        Fault::SlowNode { node, from_ns, until_ns, factor } => {
-            format!("{} {factor}x slower from {} until {}", node.name(), at(*from_ns), at(*until_ns))
-        }
-        Fault::CheckpointStorageFailure { checkpoint } => format!("checkpoint storage fails checkpoint {checkpoint}"),
+/// An event-time window in the scenario's clock: "[20.000 s, 25.000 s)".
+pub fn window_text(scenario: &Scenario, window: &engine::window::Window) -> String {
+    format!("[{}, {})", event_time_text(scenario, window.start_ms), event_time_text(scenario, window.end_ms))
+}
+
+/// Where a sink row sits in event time: its window, or the record's own time ("event time
+/// 3.250 s") for a row that is not a window's result. Every sink table in every view reads it so.
+pub fn row_window_text(scenario: &Scenario, row: &engine::sink::SinkRow) -> String {
+    match &row.window {
+        Some(w) => window_text(scenario, w),
+        None => format!("event time {}", event_time_text(scenario, row.timestamp_ms)),
     }
+}
+
+/// A fault in words, its instants in the scenario's clock (as above) and its lengths by
+/// `sim::faults::duration_text`: "crash tm-1 at 3.013 s, back after 2 s". The one wording is
+/// `Fault::describe_with`, which `streamlab run` echoes too.
+pub fn fault_text(scenario: &Scenario, fault: &Fault) -> String {
+    fault.describe_with(&scenario.plan, &|ns| time_text(scenario, ns))
 }
 
 /// Faults in words, joined in the order they were clicked ("crash tm-0 at 7.500 s, back after
@@ -132,24 +100,20 @@ pub fn count_text(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// A length of time in milliseconds: "1 min", "2 s", "1.5 s", "250 ms".
+/// A length of time in milliseconds: "1 min", "2 s", "1.5 s", "250 ms" (`sim::faults::duration_text`).
 pub fn duration_ms_text(ms: i64) -> String {
-    if ms != 0 && ms % 60_000 == 0 {
-        format!("{} min", ms / 60_000)
-    } else if ms.unsigned_abs() >= 1000 {
-        seconds_text(ms)
+    let text = duration_text(ms.unsigned_abs().saturating_mul(1_000_000));
+    if ms < 0 {
+        format!("-{text}")
     } else {
-        format!("{ms} ms")
+        text
     }
 }
 
-/// A length of virtual time: as `duration_ms_text`, or microseconds below a millisecond.
+/// A length of virtual time, by the rule `streamlab run` uses for a fault's lengths
+/// (`sim::faults::duration_text`): as `duration_ms_text`, or microseconds below a millisecond.
 pub fn duration_text(ns: TimeNs) -> String {
-    if ns != 0 && ns < 1_000_000 {
-        format!("{} µs", ns / 1_000)
-    } else {
-        duration_ms_text((ns / 1_000_000).min(i64::MAX as u64) as i64)
-    }
+    sim::faults::duration_text(ns)
 }
 
 /// A chart's x value (virtual time in seconds) as an axis label in the scenario's clock.
@@ -208,6 +172,8 @@ mod tests {
 
     #[test]
     fn a_fault_reads_its_times_like_the_cursor() {
+        use sim::faults::Trigger;
+        use sim::scenario::NodeId;
         let (s, _) = scenarios();
         let tm1 = NodeId::task_manager(1);
         let crash = Fault::Crash { node: tm1, at: Trigger::At(3_013_841_000), restart_after_ns: Some(2_000_000_000) };
