@@ -39,6 +39,8 @@ pub fn parse(file: &Path, text: &str) -> Result<Vec<Answer>, BadAnswers> {
         return Err(at(header.line, 1, "header", what));
     }
     let mut answers: Vec<Answer> = Vec::with_capacity(rest.len());
+    // Each (student, exercise) once: the line of its answer.
+    let mut seen: std::collections::HashMap<(String, String), usize> = std::collections::HashMap::new();
     for record in rest.iter().filter(|r| !r.is_blank()) {
         let [student, exercise, answer] = record.fields.as_slice() else {
             let what = format!("3 fields (student, exercise, answer), found {}", record.fields.len());
@@ -49,8 +51,8 @@ pub fn parse(file: &Path, text: &str) -> Result<Vec<Answer>, BadAnswers> {
             let field = if student.is_empty() { "student" } else { "exercise" };
             return Err(at(record.line, 1, field, "empty".into()));
         }
-        if let Some(earlier) = answers.iter().find(|a| a.student == student && a.exercise == exercise) {
-            let what = format!("{student} answered {exercise} already on line {}", earlier.line);
+        if let Some(earlier) = seen.insert((student.clone(), exercise.clone()), record.line) {
+            let what = format!("{student} answered {exercise} already on line {earlier}");
             return Err(at(record.line, 1, "exercise", what));
         }
         answers.push(Answer { student, exercise, answer: answer.clone(), line: record.line });

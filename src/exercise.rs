@@ -222,12 +222,7 @@ fn grade_class(course: &Course, answers_path: &Path, out: Option<&Path>, force: 
 
 /// Each student's score and wrong answers (students in the file's order), then each exercise's.
 fn print_class(graded: &[Graded], exercises: usize) {
-    let mut students: Vec<&str> = Vec::new();
-    for g in graded {
-        if !students.contains(&g.answer.student.as_str()) {
-            students.push(&g.answer.student);
-        }
-    }
+    let students = in_file_order(graded, |g| &g.answer.student);
     let count = |n: usize, one: &str| format!("{n} {one}{}", if n == 1 { "" } else { "s" });
     outln!(
         "graded {} of {} to {} (each run once)",
@@ -235,27 +230,38 @@ fn print_class(graded: &[Graded], exercises: usize) {
         count(students.len(), "student"),
         count(exercises, "exercise")
     );
-    let width = students.iter().map(|s| s.chars().count()).max().unwrap_or(0).max("student".len());
+    let width = students.iter().map(|(s, _)| s.chars().count()).max().unwrap_or(0).max("student".len());
     outln!("{:<width$}  {:>7}  wrong", "student", "score");
-    for student in students {
-        let theirs: Vec<&Graded> = graded.iter().filter(|g| g.answer.student == student).collect();
+    for (student, theirs) in &students {
         let right = theirs.iter().filter(|g| g.right).count();
         let wrong: Vec<String> = theirs.iter().filter(|g| !g.right).map(|g| wrong_text(g)).collect();
         let score = format!("{right}/{}", theirs.len());
         outln!("{:<width$}  {score:>7}  {}", sim::scenario::error::printable(student), wrong.join("; "));
     }
-    let mut ids: Vec<&str> = Vec::new();
-    for g in graded {
-        if !ids.contains(&g.answer.exercise.as_str()) {
-            ids.push(&g.answer.exercise);
-        }
-    }
     outln!("{:<16}  {:>7}  the run shows", "exercise", "right");
-    for id in ids {
-        let all: Vec<&Graded> = graded.iter().filter(|g| g.answer.exercise == id).collect();
+    for (id, all) in in_file_order(graded, |g| &g.answer.exercise) {
         let right = all.iter().filter(|g| g.right).count();
         outln!("{id:<16}  {:>7}  {}", format!("{right}/{}", all.len()), all[0].shows);
     }
+}
+
+/// The grades grouped by `key` (a student, an exercise), the groups in the order the file first
+/// names them.
+fn in_file_order<'a, 'g>(
+    graded: &'g [Graded<'a>],
+    key: impl Fn(&Graded<'a>) -> &'a String,
+) -> Vec<(&'a str, Vec<&'g Graded<'a>>)> {
+    let mut groups: Vec<(&str, Vec<&Graded>)> = Vec::new();
+    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for g in graded {
+        let k = key(g).as_str();
+        let i = *index.entry(k).or_insert_with(|| {
+            groups.push((k, Vec::new()));
+            groups.len() - 1
+        });
+        groups[i].1.push(g);
+    }
+    groups
 }
 
 fn wrong_text(g: &Graded) -> String {
