@@ -742,7 +742,7 @@ fn header(scenario: &Scenario, seed: u64) -> String {
         lines.push("faults: none".into());
     }
     for f in faults {
-        lines.push(format!("fault: {}", f.describe(&scenario.plan)));
+        lines.push(format!("fault: {}", f.describe(scenario)));
     }
     lines.join("\n")
 }

@@ -61,7 +61,7 @@ fn truth() -> BTreeMap<i64, i64> {
 fn visible_rows(guarantee: Guarantee, sink: SinkKind) -> Vec<(i64, i64)> {
     let run = scenario().with_variant(guarantee, sink).run(1);
     assert_eq!(run.result.stop, sim::StopReason::JobFinished, "{guarantee:?}/{sink:?}");
-    assert!(run.result.world.faults.iter().any(|f| f.describe(&run.result.world.scenario.plan).contains("crash")));
+    assert!(run.result.world.faults.iter().any(|f| f.describe(&run.result.world.scenario).contains("crash")));
     let observed = run.result.observed();
     observed.rows.iter().map(|r| (r.row.window.expect("a window's row").start_ms, r.row.value)).collect()
 }

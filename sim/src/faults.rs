@@ -115,10 +115,11 @@ impl Fault {
         }
     }
 
-    /// The fault in words, its instants as `streamlab run` prints every instant ("crash tm-2 at
-    /// 12.800 s, back after 1 s"; `report::format_ns`).
-    pub fn describe(&self, plan: &PhysicalPlan) -> String {
-        self.describe_with(plan, &crate::report::format_ns)
+    /// The fault in words, its instants as `streamlab run` and the workbench print every instant
+    /// of `scenario` ("crash tm-2 at 12.800 s, back after 1 s"; a clock time in a textbook
+    /// scenario: `report::format_virtual`).
+    pub fn describe(&self, scenario: &crate::Scenario) -> String {
+        self.describe_with(&scenario.plan, &|ns| crate::report::format_virtual(scenario, ns))
     }
 
     /// The fault in words, its instants by `instant_text` (the workbench passes the scenario's
@@ -454,13 +455,14 @@ mod describe_tests {
     /// ("12.800 s") and lengths in the largest whole unit, not in raw milliseconds.
     #[test]
     fn a_fault_reads_its_instants_in_seconds_and_its_lengths_whole() {
-        let plan = Scenario::default_scenario().plan;
+        let scenario = Scenario::default_scenario();
+        let plan = scenario.plan.clone();
         let crash = Fault::Crash {
             node: NodeId::task_manager(2),
             at: Trigger::At(12_800_000_000),
             restart_after_ns: Some(1_000_000_000),
         };
-        assert_eq!(crash.describe(&plan), "crash tm-2 at 12.800 s, back after 1 s");
+        assert_eq!(crash.describe(&scenario), "crash tm-2 at 12.800 s, back after 1 s");
         let loss = Fault::MessageLoss {
             link: None,
             from_ns: 5_505_000_000,
@@ -469,7 +471,7 @@ mod describe_tests {
             retransmit_ns: 250_000_000,
         };
         assert_eq!(
-            loss.describe(&plan),
+            loss.describe(&scenario),
             "message loss 1000 ppm on all links from 5.505 s until 10.505 s, retransmit after 250 ms"
         );
         let clock = |ns: TimeNs| format!("<{ns}>");
@@ -477,6 +479,19 @@ mod describe_tests {
             crash.describe_with(&plan, &clock),
             "crash tm-2 at <12800000000>, back after 1 s",
             "the caller's clock names the instants"
+        );
+        // A textbook scenario's instants are clock times, as its `visible at` column and the
+        // workbench print them.
+        let textbook = Scenario::load(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scenarios/streaming-systems-heuristic.ron"
+        )))
+        .expect("loads");
+        let at_noon =
+            Fault::Crash { node: NodeId::task_manager(0), at: Trigger::At(43_260_000_000_000), restart_after_ns: None };
+        assert_eq!(
+            at_noon.describe(&textbook),
+            format!("crash tm-0 at {}, never back", crate::scenario::format_clock(43_260_000))
         );
     }
 

@@ -102,7 +102,7 @@ pub fn shrink(scenario: &Arc<Scenario>, seed: u64) -> Option<Shrunk> {
         let mut candidate = faults.clone();
         let removed = candidate.remove(i);
         if let Some(f) = fails_same(&current, seed, &candidate, &target) {
-            steps.push(format!("dropped: {}", removed.describe(&scenario.plan)));
+            steps.push(format!("dropped: {}", removed.describe(scenario)));
             faults = candidate;
             failures = f;
         } else {
@@ -119,7 +119,7 @@ pub fn shrink(scenario: &Arc<Scenario>, seed: u64) -> Option<Shrunk> {
             candidate[i] = shorter;
             match fails_same(&current, seed, &candidate, &target) {
                 Some(f) => {
-                    steps.push(format!("shortened: {}", candidate[i].describe(&scenario.plan)));
+                    steps.push(format!("shortened: {}", candidate[i].describe(scenario)));
                     faults = candidate;
                     failures = f;
                 }

@@ -62,10 +62,11 @@ impl KStreamsWorld {
     /// never fired (the run ended first, the node was down already, `jm`), and network faults,
     /// which this model's tasks (talking only through the brokers' topics) do not feel.
     pub fn faults_not_modelled(&self) -> Vec<String> {
-        let plan = &self.core.scenario.plan;
+        let scenario = &self.core.scenario;
+        let at = |ns| crate::report::format_virtual(scenario, ns);
         let end = match self.core.finished_at_ns {
-            Some(t) => format!("the application finished first (at {} ms)", t / 1_000_000),
-            None => format!("the run ended first (at {} ms)", self.now_ns() / 1_000_000),
+            Some(t) => format!("the application finished first (at {})", at(t)),
+            None => format!("the run ended first (at {})", at(self.now_ns())),
         };
         let already_down = crate::faults::crashes_on_a_node_already_down(&self.core.faults, &self.fault_fired_at);
         self.core
@@ -83,12 +84,12 @@ impl KStreamsWorld {
                         "not modelled: tasks exchange records through the brokers, kept outside the network here"
                             .to_string()
                     }
-                    Fault::Crash { .. } => crate::run::already_down_clause(&self.core.faults, already_down, plan)?,
+                    Fault::Crash { .. } => crate::run::already_down_clause(&self.core.faults, already_down, scenario)?,
                     Fault::SlowNode { .. } => return None,
                     _ if fired.is_none() => end.clone(),
                     _ => return None,
                 };
-                Some(format!("{}: not injected, {why}", fault.describe(plan)))
+                Some(format!("{}: not injected, {why}", fault.describe(scenario)))
             })
             .collect()
     }

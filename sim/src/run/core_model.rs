@@ -43,7 +43,7 @@ pub trait CoreModel: ModelCore + Sized {
     fn restarts(world: &ModelWorld<Self>) -> u32;
     /// Faults of the schedule that did not act on this run, each with why (`compare`'s note).
     fn faults_not_injected(world: &ModelWorld<Self>) -> Vec<String> {
-        let plan = &world.scenario().plan;
+        let scenario = world.scenario();
         let already_down = crate::faults::crashes_on_a_node_already_down(world.faults(), &world.fault_fired_at);
         world
             .faults()
@@ -53,9 +53,9 @@ pub trait CoreModel: ModelCore + Sized {
             .filter_map(|((f, fired), already_down)| {
                 let why = match fired {
                     None => "the run ended first".to_string(),
-                    Some(_) => super::already_down_clause(world.faults(), already_down, plan)?,
+                    Some(_) => super::already_down_clause(world.faults(), already_down, scenario)?,
                 };
-                Some(format!("{}: not injected, {why}", f.describe(plan)))
+                Some(format!("{}: not injected, {why}", f.describe(scenario)))
             })
             .collect()
     }

@@ -232,11 +232,10 @@ pub fn unmet_expectations(scenario: &Scenario, reports: &[VariantReport]) -> Vec
 /// swarm's) kept one from happening says so ("expected Loss, got Exact; the scenario's own fault
 /// was not injected: crash tm-0 after checkpoint 3 completed, …").
 fn own_faults_not_injected(scenario: &Scenario, r: &VariantReport) -> String {
-    let plan = &scenario.plan;
     let missed: Vec<&str> = r
         .faults_not_injected
         .iter()
-        .filter(|note| scenario.faults.iter().any(|f| note.starts_with(&format!("{}: ", f.describe(plan)))))
+        .filter(|note| scenario.faults.iter().any(|f| note.starts_with(&format!("{}: ", f.describe(scenario)))))
         .map(String::as_str)
         .collect();
     match missed.len() {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use engine::checkpoint::SnapshotAlignment;
-use engine::graph::{PhysicalPlan, SubtaskId};
+use engine::graph::SubtaskId;
 use engine::sink::SinkKind;
 
 use crate::external::RowState;
@@ -169,10 +169,11 @@ fn per_second(records: usize, until_ns: u64) -> u64 {
 
 /// The faults of `world`'s schedule that did not happen (so far), each described with why.
 pub fn faults_not_injected(world: &World) -> Vec<String> {
-    let plan = &world.scenario.plan;
+    let scenario = &world.scenario;
+    let at = |ns| crate::report::format_virtual(scenario, ns);
     let end = match world.finished_at_ns {
-        Some(t) => format!("the job finished first (at {} ms)", t / 1_000_000),
-        None => format!("the run ended first (at {} ms)", world.now_ns() / 1_000_000),
+        Some(t) => format!("the job finished first (at {})", at(t)),
+        None => format!("the run ended first (at {})", at(world.now_ns())),
     };
     let already_down = crate::faults::crashes_on_a_node_already_down(&world.faults, &world.fault_fired_at);
     world
@@ -188,22 +189,22 @@ pub fn faults_not_injected(world: &World) -> Vec<String> {
                     }
                     format!("checkpoint {checkpoint} was never triggered")
                 }
-                _ if fired.is_some() => already_down_clause(&world.faults, already_down, plan)?,
+                _ if fired.is_some() => already_down_clause(&world.faults, already_down, scenario)?,
                 Fault::Crash { at: Trigger::At(_), .. } => end.clone(),
                 Fault::Crash { .. } => "the run never reached that point of the protocol".to_string(),
                 _ => end.clone(),
             };
-            Some(format!("{}: not injected, {why}", fault.describe(plan)))
+            Some(format!("{}: not injected, {why}", fault.describe(scenario)))
         })
         .collect()
 }
 
 /// Why a crash that fired did nothing: `by`, an earlier crash, had already taken its node down
 /// (see [`crate::faults::crashes_on_a_node_already_down`]). None when it acted.
-pub(crate) fn already_down_clause(faults: &[Fault], by: Option<usize>, plan: &PhysicalPlan) -> Option<String> {
+pub(crate) fn already_down_clause(faults: &[Fault], by: Option<usize>, scenario: &Scenario) -> Option<String> {
     let by = &faults[by?];
     let Fault::Crash { node, .. } = by else { return None };
-    Some(format!("{} was already down ({})", NodeId::name(*node), by.describe(plan)))
+    Some(format!("{} was already down ({})", NodeId::name(*node), by.describe(scenario)))
 }
 
 /// The variants `compare` always shows.
