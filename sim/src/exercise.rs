@@ -669,7 +669,7 @@ impl Exercise {
             }
             Query::FireTime { .. } => format!(
                 "a virtual time as the sink output's `visible at` prints it ({}), or `never`",
-                if self.scenario.clock_times { "hh:mm:ss or hh:mm:ss.mmm" } else { "milliseconds" }
+                if self.scenario.clock_times { "hh:mm:ss or hh:mm:ss.mmm" } else { "seconds, e.g. 31.301 s" }
             ),
             Query::FindSeed { from, to, .. } => format!("a seed in {from}..{to}"),
         }
@@ -829,6 +829,12 @@ impl Exercise {
     }
 
     /// The truth in the answer's notation (what `check` accepts as right).
+    /// A virtual time of `ms` milliseconds as the sink output's `visible at` column prints it
+    /// (`report::format_virtual`: a clock time in a textbook scenario, else seconds).
+    fn visible_at_text(&self, ms: i64) -> String {
+        crate::report::format_virtual(&self.scenario, u64::try_from(ms).unwrap_or(0).saturating_mul(1_000_000))
+    }
+
     pub fn render(&self, truth: &Truth) -> String {
         match truth {
             Truth::Number(n) => n.to_string(),
@@ -836,7 +842,7 @@ impl Exercise {
             Truth::Set(s) if s.is_empty() => "none".into(),
             Truth::Set(s) => s.iter().cloned().collect::<Vec<_>>().join(","),
             Truth::Time(None) => "never".into(),
-            Truth::Time(Some(ms)) => self.scenario.format_time_ms(*ms),
+            Truth::Time(Some(ms)) => self.visible_at_text(*ms),
             Truth::Seeds(s) => match s.first() {
                 Some(seed) => seed.to_string(),
                 None => "none in the range".into(),
@@ -873,8 +879,8 @@ impl Exercise {
                 }
                 self.render(&Truth::Set(other))
             }
-            Truth::Time(Some(ms)) => self.scenario.format_time_ms(ms + 1),
-            Truth::Time(None) => self.scenario.format_time_ms(0),
+            Truth::Time(Some(ms)) => self.visible_at_text(ms + 1),
+            Truth::Time(None) => self.visible_at_text(0),
             Truth::Seeds(s) => match &self.spec.query {
                 Query::FindSeed { from, to, .. } => {
                     (*from..*to).find(|x| !s.contains(x)).unwrap_or(to.saturating_add(1)).to_string()
@@ -924,7 +930,7 @@ impl Exercise {
             )),
             Query::FireTime { .. } if a.eq_ignore_ascii_case("never") => Ok(Truth::Time(None)),
             Query::FireTime { .. } => {
-                parse_time(a).map(|t| Truth::Time(Some(t))).ok_or_else(|| bad("not a time".into()))
+                parse_visible_at(a).map(|t| Truth::Time(Some(t))).ok_or_else(|| bad("not a time".into()))
             }
             Query::FindSeed { .. } => a.parse().map(|s| Truth::Seeds([s].into())).map_err(|_| bad("not a seed".into())),
         }
@@ -1087,6 +1093,31 @@ fn set_items(a: &str) -> Vec<String> {
     a.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
 }
 
+/// A virtual time as `visible at` prints it: seconds with up to three decimals (`31.301 s`,
+/// `31.301`), or milliseconds (`31301 ms`, `31301`), or a clock time `hh:mm:ss[.mmm]`.
+fn parse_visible_at(a: &str) -> Option<i64> {
+    let a = a.trim();
+    if let Some(ms) = a.strip_suffix("ms").map(str::trim) {
+        return ms.replace('_', "").parse::<i64>().ok();
+    }
+    let seconds = a.strip_suffix('s').map(str::trim);
+    match seconds.or_else(|| a.contains('.').then_some(a)) {
+        Some(s) if !s.contains(':') => seconds_to_ms(s),
+        _ => parse_time(a),
+    }
+}
+
+/// `s` seconds (a whole number with up to three decimals) in milliseconds.
+fn seconds_to_ms(s: &str) -> Option<i64> {
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    if frac.len() > 3 || !frac.chars().all(|c| c.is_ascii_digit()) || whole.is_empty() {
+        return None;
+    }
+    let whole: i64 = whole.parse().ok()?;
+    let frac: i64 = format!("{frac:0<3}").parse().ok()?;
+    whole.checked_mul(1000)?.checked_add(if whole < 0 { -frac } else { frac })
+}
+
 /// Milliseconds, or a clock time `hh:mm:ss[.mmm]` (the scenario format's times).
 fn parse_time(a: &str) -> Option<i64> {
     let a = a.trim();
@@ -1094,4 +1125,37 @@ fn parse_time(a: &str) -> Option<i64> {
         return Some(ms);
     }
     ron::from_str::<TimeMs>(&format!("\"{}\"", a.replace(['"', '\\'], ""))).ok().map(|t| t.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_visible_at;
+
+    /// A fire time is answered as `visible at` prints it (seconds, or a clock time), and in
+    /// milliseconds as before; nothing else reads as a time.
+    #[test]
+    fn a_visible_at_time_reads_in_seconds_milliseconds_or_a_clock() {
+        let cases = [
+            ("31.301 s", Some(31_301)),
+            ("31.301s", Some(31_301)),
+            ("31.301", Some(31_301)),
+            ("31.3 s", Some(31_300)),
+            ("31 s", Some(31_000)),
+            ("31301 ms", Some(31_301)),
+            ("31301", Some(31_301)),
+            ("31_301", Some(31_301)),
+            ("12:08:39", Some(43_719_000)),
+            ("12:08:39.500", Some(43_719_500)),
+            ("31.3011 s", None),
+            ("31.x s", None),
+            (".5 s", None),
+            ("s", None),
+            ("NaN", None),
+            ("1e308", None),
+            ("99999999999999999 s", None),
+        ];
+        for (answer, want) in cases {
+            assert_eq!(parse_visible_at(answer), want, "{answer:?}");
+        }
+    }
 }
