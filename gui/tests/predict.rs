@@ -141,6 +141,27 @@ fn at_1280x800_the_predict_panel_covers_nothing_it_asks_about() {
         let r = h.get_by_label(asked_about).rect();
         assert!(r.right() < panel_left, "{asked_about} at {r:?} runs under the panel from x = {panel_left}");
     }
+    // The Outcome tab beside the panel: its table, wider than its column, scrolls sideways in
+    // its column instead of running under the provenance (ks-8 asks about both): a sideways
+    // wheel over it brings its last column, which started right of the provenance's edge, in.
+    h.get_by_label_contains("Outcome (").click();
+    h.run_steps(3);
+    let provenance = h.get_by_label("Provenance").rect();
+    let status = h.get_by_label("status").rect();
+    assert!(status.right() < provenance.left() && provenance.right() < panel_left, "{status:?} {provenance:?}");
+    let last = h.get_by_label("visible at").rect();
+    assert!(last.right() > provenance.left(), "the table is wider than its column here: {last:?}");
+    h.hover_at(status.center());
+    h.event(egui::Event::MouseWheel {
+        unit: egui::MouseWheelUnit::Point,
+        delta: egui::vec2(-400.0, 0.0),
+        phase: egui::TouchPhase::Move,
+        source: egui::MouseWheelSource::Unknown,
+        modifiers: egui::Modifiers::default(),
+    });
+    h.run_steps(3);
+    let scrolled = h.get_by_label("visible at").rect();
+    assert!(scrolled.right() <= provenance.left() + 1.0, "{scrolled:?} against the provenance at {provenance:?}");
     h.get_by_label("Close").click();
     h.run_steps(2);
     assert!(!h.state().predict.open, "Close closes it");

@@ -180,46 +180,50 @@ impl LedgerTable<'_> {
                     add(ui)
                 });
             };
-            grid("ledger_header").show(ui, |ui| {
-                for (i, h) in HEADERS.iter().enumerate() {
-                    cell(ui, i, &mut |ui| {
-                        ui.strong(*h);
-                    });
-                }
-                ui.end_row();
-            });
-            let area = egui::ScrollArea::vertical().id_salt("ledger_rows").auto_shrink([false, false]);
-            let area = match height {
-                Some(h) => area.max_height(h),
-                None => area,
-            };
-            area.show_rows(ui, row_height, lines.len(), |ui, range| {
-                grid("ledger_grid").striped(true).show(ui, |ui| {
-                    for &line in &lines[range] {
-                        let l = &ledger.rows[line];
-                        let [status, rest @ ..] = cells(l);
-                        let text = egui::RichText::new(status).color(status_color(l.status));
-                        let text = if l.status == Status::Missing { text.italics() } else { text };
-                        let is_selected = selected.is_some_and(|(s, _)| s == line);
-                        let mut clicked = false;
-                        cell(ui, 0, &mut |ui| {
-                            clicked |= ui
-                                .selectable_label(is_selected, text.clone())
-                                .on_hover_text(l.status.meaning())
-                                .clicked();
+            // Narrower than the table (a docked Predict panel takes room): the table scrolls
+            // sideways inside its column instead of running under the provenance.
+            egui::ScrollArea::horizontal().id_salt("ledger_x").auto_shrink([false, true]).show(ui, |ui| {
+                grid("ledger_header").show(ui, |ui| {
+                    for (i, h) in HEADERS.iter().enumerate() {
+                        cell(ui, i, &mut |ui| {
+                            ui.strong(*h);
                         });
-                        // The whole row selects, as the hint above says, not only its status.
-                        for (i, text) in rest.iter().enumerate() {
-                            cell(ui, i + 1, &mut |ui| {
-                                clicked |=
-                                    ui.add(egui::Label::new(text.as_str()).sense(egui::Sense::click())).clicked();
-                            });
-                        }
-                        if clicked {
-                            click = Some(LedgerClick::Select(if is_selected { None } else { Some(line) }));
-                        }
-                        ui.end_row();
                     }
+                    ui.end_row();
+                });
+                let area = egui::ScrollArea::vertical().id_salt("ledger_rows").auto_shrink([false, false]);
+                let area = match height {
+                    Some(h) => area.max_height(h),
+                    None => area,
+                };
+                area.show_rows(ui, row_height, lines.len(), |ui, range| {
+                    grid("ledger_grid").striped(true).show(ui, |ui| {
+                        for &line in &lines[range] {
+                            let l = &ledger.rows[line];
+                            let [status, rest @ ..] = cells(l);
+                            let text = egui::RichText::new(status).color(status_color(l.status));
+                            let text = if l.status == Status::Missing { text.italics() } else { text };
+                            let is_selected = selected.is_some_and(|(s, _)| s == line);
+                            let mut clicked = false;
+                            cell(ui, 0, &mut |ui| {
+                                clicked |= ui
+                                    .selectable_label(is_selected, text.clone())
+                                    .on_hover_text(l.status.meaning())
+                                    .clicked();
+                            });
+                            // The whole row selects, as the hint above says, not only its status.
+                            for (i, text) in rest.iter().enumerate() {
+                                cell(ui, i + 1, &mut |ui| {
+                                    clicked |=
+                                        ui.add(egui::Label::new(text.as_str()).sense(egui::Sense::click())).clicked();
+                                });
+                            }
+                            if clicked {
+                                click = Some(LedgerClick::Select(if is_selected { None } else { Some(line) }));
+                            }
+                            ui.end_row();
+                        }
+                    });
                 });
             });
             let ui = &mut columns[1];
