@@ -922,7 +922,7 @@ impl Exercise {
                 set_items(a)
                     .into_iter()
                     .map(|item| {
-                        parse_time(&item)
+                        parse_visible_at(&item)
                             .map(|ms| self.scenario.format_time_ms(ms))
                             .ok_or_else(|| bad(format!("`{item}` is not a time")))
                     })
@@ -1107,15 +1107,19 @@ fn parse_visible_at(a: &str) -> Option<i64> {
     }
 }
 
-/// `s` seconds (a whole number with up to three decimals) in milliseconds.
+/// `s` seconds (a whole number with up to three decimals, maybe negative) in milliseconds.
 fn seconds_to_ms(s: &str) -> Option<i64> {
+    let (negative, s) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    };
     let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
-    if frac.len() > 3 || !frac.chars().all(|c| c.is_ascii_digit()) || whole.is_empty() {
+    let digits = |t: &str| t.chars().all(|c| c.is_ascii_digit());
+    if frac.len() > 3 || !digits(frac) || whole.is_empty() || !digits(whole) {
         return None;
     }
-    let whole: i64 = whole.parse().ok()?;
-    let frac: i64 = format!("{frac:0<3}").parse().ok()?;
-    whole.checked_mul(1000)?.checked_add(if whole < 0 { -frac } else { frac })
+    let ms = whole.parse::<i64>().ok()?.checked_mul(1000)?.checked_add(format!("{frac:0<3}").parse().ok()?)?;
+    Some(if negative { -ms } else { ms })
 }
 
 /// Milliseconds, or a clock time `hh:mm:ss[.mmm]` (the scenario format's times).
@@ -1153,6 +1157,10 @@ mod tests {
             ("NaN", None),
             ("1e308", None),
             ("99999999999999999 s", None),
+            ("-0.001 s", Some(-1)),
+            ("-5.000 s", Some(-5_000)),
+            ("--5 s", None),
+            ("+5 s", None),
         ];
         for (answer, want) in cases {
             assert_eq!(parse_visible_at(answer), want, "{answer:?}");

@@ -168,30 +168,11 @@ pub fn time_use_table(world: &crate::World) -> String {
 
 /// One sink row as a line of the text table.
 pub fn row_text(result: &RunResult, row: &StoredRow) -> String {
-    let scenario = &result.world.scenario;
-    let sink = &scenario.plan.operators[row.sink].name;
-    let window = match row.row.window {
-        Some(w) => format!("[{}, {})", scenario.format_time_ms(w.start_ms), scenario.format_time_ms(w.end_ms)),
-        None => format!("ts {}", scenario.format_time_ms(row.row.timestamp_ms)),
-    };
-    format!(
-        "{:<10} {:<8} {:<28} {:>10} {:<8} {}",
-        sink,
-        scenario.key_name(row.row.key),
-        window,
-        row.row.value,
-        row.row.firing.label(),
-        format_virtual(scenario, row.visible_ns.unwrap_or(row.written_ns))
-    )
+    sink_row_line(&result.world.scenario, row)
 }
 
 pub fn rows_text(result: &RunResult) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "{:<10} {:<8} {:<28} {:>10} {:<8} visible at", "sink", "key", "window", "value", "firing");
-    for row in result.visible_rows() {
-        let _ = writeln!(out, "{}", row_text(result, row));
-    }
-    out
+    sink_rows_table(&result.world.scenario, result.visible_rows())
 }
 
 /// One sink row as a JSON object: the one shape of a row in every JSON output (`run --json`,
@@ -506,28 +487,34 @@ pub fn spark_rows_text(run: &crate::spark::SparkRun) -> String {
     sink_rows_table(&run.world.scenario, run.visible_rows())
 }
 
-/// Sink rows as a table: sink, key, window (or timestamp), value, firing, when visible.
-fn sink_rows_table(scenario: &crate::scenario::Scenario, rows: Vec<&crate::external::StoredRow>) -> String {
+/// Sink rows as a table: the header, then one [`sink_row_line`] each.
+pub(crate) fn sink_rows_table(scenario: &crate::Scenario, rows: Vec<&StoredRow>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{:<10} {:<8} {:<28} {:>10} {:<8} visible at", "sink", "key", "window", "value", "firing");
     for row in rows {
-        let sink = &scenario.plan.operators[row.sink].name;
-        let window = match row.row.window {
-            Some(w) => format!("[{}, {})", scenario.format_time_ms(w.start_ms), scenario.format_time_ms(w.end_ms)),
-            None => format!("ts {}", scenario.format_time_ms(row.row.timestamp_ms)),
-        };
-        let _ = writeln!(
-            out,
-            "{:<10} {:<8} {:<28} {:>10} {:<8} {}",
-            sink,
-            scenario.key_name(row.row.key),
-            window,
-            row.row.value,
-            row.row.firing.label(),
-            format_virtual(scenario, row.visible_ns.unwrap_or(row.written_ns))
-        );
+        let _ = writeln!(out, "{}", sink_row_line(scenario, row));
     }
     out
+}
+
+/// A sink row as a line of the table every model's `run` prints: sink, key, window (or the
+/// record's event time), value, firing, when it became visible — times as the scenario prints
+/// them (`Scenario::format_time_ms`, [`format_virtual`]).
+pub fn sink_row_line(scenario: &crate::Scenario, row: &StoredRow) -> String {
+    let sink = &scenario.plan.operators[row.sink].name;
+    let window = match row.row.window {
+        Some(w) => format!("[{}, {})", scenario.format_time_ms(w.start_ms), scenario.format_time_ms(w.end_ms)),
+        None => format!("ts {}", scenario.format_time_ms(row.row.timestamp_ms)),
+    };
+    format!(
+        "{:<10} {:<8} {:<28} {:>10} {:<8} {}",
+        sink,
+        scenario.key_name(row.row.key),
+        window,
+        row.row.value,
+        row.row.firing.label(),
+        format_virtual(scenario, row.visible_ns.unwrap_or(row.written_ns))
+    )
 }
 
 /// A Spark run's counters so far (also for a run paused by `replay --until`) and its batches:

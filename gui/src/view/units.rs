@@ -43,16 +43,7 @@ pub fn tick_text(scenario: &Scenario, ns: TimeNs) -> String {
 /// "12:01:59.999" for clock-time scenarios, else seconds ("59.999 s"); the two ends of time as
 /// "-inf" and "+inf".
 pub fn event_time_text(scenario: &Scenario, ms: EventTimeMs) -> String {
-    match ms {
-        i64::MIN => "-inf".to_string(),
-        i64::MAX => "+inf".to_string(),
-        ms if scenario.clock_times && ms >= 0 => sim::scenario::format_clock(ms),
-        ms => {
-            let sign = if ms < 0 { "-" } else { "" };
-            let abs = ms.unsigned_abs();
-            format!("{sign}{}.{:03} s", abs / 1000, abs % 1000)
-        }
-    }
+    scenario.format_time_ms(ms)
 }
 
 /// An event-time window in the scenario's clock: "[20.000 s, 25.000 s)".

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::report::{format_ns, format_virtual};
+use crate::report::format_ns;
 
 use super::{KStreamsRun, KStreamsWorld, TaskPhase};
 
@@ -70,25 +70,5 @@ pub fn progress(world: &KStreamsWorld) -> String {
 
 /// The visible sink rows, one line each.
 pub fn rows_text(run: &KStreamsRun) -> String {
-    let scenario = &run.world.scenario;
-    let mut out = String::new();
-    let _ = writeln!(out, "{:<10} {:<8} {:<28} {:>10} {:<8} visible at", "sink", "key", "window", "value", "firing");
-    for row in run.visible_rows() {
-        let sink = &scenario.plan.operators[row.sink].name;
-        let window = match row.row.window {
-            Some(w) => format!("[{}, {})", scenario.format_time_ms(w.start_ms), scenario.format_time_ms(w.end_ms)),
-            None => format!("ts {}", scenario.format_time_ms(row.row.timestamp_ms)),
-        };
-        let _ = writeln!(
-            out,
-            "{:<10} {:<8} {:<28} {:>10} {:<8} {}",
-            sink,
-            scenario.key_name(row.row.key),
-            window,
-            row.row.value,
-            row.row.firing.label(),
-            format_virtual(scenario, row.visible_ns.unwrap_or(row.written_ns))
-        );
-    }
-    out
+    crate::report::sink_rows_table(&run.world.scenario, run.visible_rows())
 }

@@ -337,15 +337,20 @@ impl Scenario {
         }
     }
 
+    /// An event time (a window's bounds, a record's timestamp, a watermark) as every output
+    /// prints it — `run`'s rows, the exercises' answers, the workbench: a clock time in a
+    /// textbook scenario ("12:02:00"), else seconds with milliseconds ("-5.000 s"), as virtual
+    /// time is printed (`report::format_virtual`).
     pub fn format_time_ms(&self, ms: i64) -> String {
-        if ms == i64::MIN {
-            "-inf".into()
-        } else if ms == i64::MAX {
-            "+inf".into()
-        } else if self.clock_times {
-            format_clock(ms)
-        } else {
-            ms.to_string()
+        match ms {
+            i64::MIN => "-inf".into(),
+            i64::MAX => "+inf".into(),
+            ms if self.clock_times && ms >= 0 => format_clock(ms),
+            ms => {
+                let sign = if ms < 0 { "-" } else { "" };
+                let abs = ms.unsigned_abs();
+                format!("{sign}{}.{:03} s", abs / 1000, abs % 1000)
+            }
         }
     }
 
