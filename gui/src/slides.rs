@@ -217,18 +217,13 @@ impl Placer {
         color: Color32,
         bounds: Rect,
     ) -> Result<Option<Rect>, DrawError> {
-        let font = ("sans-serif", px as f64).into_font();
-        let (w, h) = root.estimate_text_size(text, &font.clone().into_text_style(root))?;
-        let size = egui::vec2(w as f32, h as f32);
+        let (font, size) = measure(root, text, px)?;
         for &(p, hpos, vpos) in candidates {
             let rect = Self::rect_at(p, hpos, vpos, size);
             if !self.free(rect, bounds) {
                 continue;
             }
-            let style = font.clone().color(&rgb(color)).pos(Pos::new(HPos::Left, VPos::Top));
-            root.draw_text(text, &style, (rect.min.x as i32, rect.min.y as i32))?;
-            self.placed.push(rect);
-            self.texts.push(rect);
+            self.put(root, text, &font, color, rect)?;
             return Ok(Some(rect));
         }
         self.hidden += 1;
@@ -250,9 +245,7 @@ impl Placer {
         bounds: Rect,
         scale: f32,
     ) -> Result<Option<Rect>, DrawError> {
-        let font = ("sans-serif", px as f64).into_font();
-        let (w, h) = root.estimate_text_size(text, &font.clone().into_text_style(root))?;
-        let size = egui::vec2(w as f32, h as f32);
+        let (font, size) = measure(root, text, px)?;
         for &(p, align) in candidates {
             let rect = align.anchor_size(p, size);
             if !self.free(rect, bounds) {
@@ -271,14 +264,27 @@ impl Placer {
                 root.draw(&PathElement::new(vec![pt(l[0]), pt(l[1])], rgb(color).stroke_width(1)))?;
                 self.lines.push(l);
             }
-            let style = font.clone().color(&rgb(color)).pos(Pos::new(HPos::Left, VPos::Top));
-            root.draw_text(text, &style, (rect.min.x as i32, rect.min.y as i32))?;
-            self.placed.push(rect);
-            self.texts.push(rect);
+            self.put(root, text, &font, color, rect)?;
             return Ok(Some(rect));
         }
         self.hidden += 1;
         Ok(None)
+    }
+
+    /// Draw `text` at `rect` (a free place found for it) and keep later labels off it.
+    fn put<DB: DrawingBackend>(
+        &mut self,
+        root: &DrawingArea<DB, Shift>,
+        text: &str,
+        font: &FontDesc,
+        color: Color32,
+        rect: Rect,
+    ) -> Result<(), DrawError> {
+        let style = font.clone().color(&rgb(color)).pos(Pos::new(HPos::Left, VPos::Top));
+        root.draw_text(text, &style, (rect.min.x as i32, rect.min.y as i32))?;
+        self.placed.push(rect);
+        self.texts.push(rect);
+        Ok(())
     }
 
     /// A box labels keep off (a subtask, an operator's header, a message's glyph).
@@ -731,6 +737,17 @@ fn draw_timeline<DB: DrawingBackend>(
     let at = [(Pos2::new(body.left(), plot.bottom() + axis_h + 4.0 * scale), HPos::Left, VPos::Top)];
     placer.place(root, &at, &legend, small * 0.9, grey, body)?;
     Ok(())
+}
+
+/// The font of a `px`-high label and the size `text` takes in it on `root`.
+fn measure<'a, DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    text: &str,
+    px: f32,
+) -> Result<(FontDesc<'a>, egui::Vec2), DrawError> {
+    let font: FontDesc<'a> = ("sans-serif", px as f64).into_font();
+    let (w, h) = root.estimate_text_size(text, &font.clone().into_text_style(root))?;
+    Ok((font, egui::vec2(w as f32, h as f32)))
 }
 
 #[cfg(test)]
