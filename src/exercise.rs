@@ -175,11 +175,11 @@ fn grade_class(course: &Course, answers_path: &Path, out: Option<&Path>, force: 
         ))
         .into());
     }
+    let policy = if force { sim::atomic_write::Overwrite::Replace } else { sim::atomic_write::Overwrite::Refuse };
     if let Some(out) = out {
         if same_file(out, answers_path) {
             return Err(Usage(format!("--out {}: that is the answers file; name another", out.display())).into());
         }
-        let policy = if force { sim::atomic_write::Overwrite::Replace } else { sim::atomic_write::Overwrite::Refuse };
         crate::refuse_output(out, policy, true)?;
     }
     let mut solutions: BTreeMap<&str, (&Exercise, Solution)> = BTreeMap::new();
@@ -212,7 +212,6 @@ fn grade_class(course: &Course, answers_path: &Path, out: Option<&Path>, force: 
         .collect();
     print_class(&graded, solutions.len());
     if let Some(out) = out {
-        let policy = if force { sim::atomic_write::Overwrite::Replace } else { sim::atomic_write::Overwrite::Refuse };
         sim::atomic_write::write_bytes(out, grades_csv(&graded).as_bytes(), policy)
             .with_context(|| format!("writing {}", out.display()))?;
         outln!("every answer's grade: {}", out.display());

@@ -335,9 +335,11 @@ impl KStreamsShown {
                 _ => None,
             })
             .collect();
-        let judgement = sim::kstreams::judge::judge(&scenario, seed, &run);
-        // The reference the verdict is judged against (`judge`), row by row.
-        let reference = sim::run::core_model::reference_run::<sim::kstreams::KStreamsCore>(&scenario, seed, None);
+        // One reference for the verdict and the Outcome tab's rows (the run itself when it is
+        // its own: no faults).
+        let own_reference = sim::run::core_model::reference_for(&scenario, seed, &run);
+        let reference = own_reference.as_ref().unwrap_or(&run);
+        let judgement = sim::run::core_model::judge_against(&scenario, &run, reference);
         let lanes = task_lanes(&run, &events);
         let ledger = {
             let writer = |row: &StoredRow| writer_task(&run, row);

@@ -91,14 +91,23 @@ pub fn reference_run<C: CoreModel>(
 /// Hold a finished run of `scenario` (as written, with `seed`'s faults) on model `C` against
 /// its promise (or its declared outcome).
 pub fn judge<C: CoreModel>(scenario: &Scenario, seed: u64, run: &ModelRun<C>) -> Judgement {
-    let (outcome, reference_stop) = if run.world.faults().is_empty() && C::is_own_reference(scenario) {
-        let seen = run.observed();
-        (oracle::evaluate(&seen, &seen), run.stop)
-    } else {
-        let reference = reference_run::<C>(scenario, seed, None);
-        (oracle::evaluate(&reference.observed(), &run.observed()), reference.stop)
-    };
-    held_to_promise(scenario, C::RUNTIME, outcome, Stops { run: run.stop, reference: reference_stop }, 0)
+    match reference_for(scenario, seed, run) {
+        Some(reference) => judge_against(scenario, run, &reference),
+        None => judge_against(scenario, run, run),
+    }
+}
+
+/// The fault-free reference `run` of `scenario` is judged against: None when the run is its own
+/// (no faults, and the model's reference is the scenario as written), else a run of its own.
+pub fn reference_for<C: CoreModel>(scenario: &Scenario, seed: u64, run: &ModelRun<C>) -> Option<ModelRun<C>> {
+    let own = run.world.faults().is_empty() && C::is_own_reference(scenario);
+    (!own).then(|| reference_run::<C>(scenario, seed, None))
+}
+
+/// [`judge`] with the reference given (one [`reference_for`] made, or the run itself).
+pub fn judge_against<C: CoreModel>(scenario: &Scenario, run: &ModelRun<C>, reference: &ModelRun<C>) -> Judgement {
+    let outcome = oracle::evaluate(&reference.observed(), &run.observed());
+    held_to_promise(scenario, C::RUNTIME, outcome, Stops { run: run.stop, reference: reference.stop }, 0)
 }
 
 /// Run each of `variants` of `scenario` on model `C` with `faults`, each against its fault-free
